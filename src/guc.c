@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  The nosql.* configuration settings that are not owned by a single
+ *	  capability.  Capability-specific settings are registered by their
+ *	  own Init function; this file reserves the prefix last.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "nosql.h"
+
+/* Database (namespace) used by the SQL document functions for 'coll' names */
+char	   *nosql_database = NULL;
+
+/* Longest sleep of the background workers between two rounds of jobs */
+int			nosql_worker_naptime = 10000;
+
+/*
+ * Register the shared settings.  Called first from _PG_init.
+ */
+void
+GucInit(void)
+{
+	DefineCustomStringVariable("nosql.database",
+							   "Database (namespace) that collection names without a database part refer to.",
+							   "A collection name 'coll' means 'db.coll' with db taken from this setting.",
+							   &nosql_database,
+							   "test",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nosql.worker_naptime",
+							"Longest time the nosql background workers sleep between two rounds of work.",
+							NULL,
+							&nosql_worker_naptime,
+							10000,
+							100,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+/*
+ * Reserve the "nosql." prefix once every capability has defined its
+ * settings, so that misspelled settings are reported.
+ */
+void
+GucReservePrefix(void)
+{
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("nosql");
+#else
+	EmitWarningsOnPlaceholders("nosql");
+#endif
+}

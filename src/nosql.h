@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * nosql.h
+ *	  Declarations shared by every part of the nosql extension: the
+ *	  per-capability initialisation entry points called from _PG_init and
+ *	  the GUC variables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NOSQL_H
+#define NOSQL_H
+
+#define NOSQL_VERSION "0.1"
+
+/* guc.c */
+extern char *nosql_database;
+extern int	nosql_worker_naptime;
+
+extern void GucInit(void);
+extern void GucReservePrefix(void);
+
+/* worker.c */
+extern void WorkerInit(void);
+
+/* bson_io.c */
+extern void BsonInit(void);
+
+#endif							/* NOSQL_H */
