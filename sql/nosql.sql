@@ -26,3 +26,222 @@ REVOKE ALL ON FUNCTION nosql.worker_wakeup() FROM PUBLIC;
 -- Start this database's background worker without waiting for the launcher's
 -- next round (a no-op when nosql is not in shared_preload_libraries).
 SELECT nosql.worker_wakeup();
+
+---------------------------------------------------------------------------
+-- bson: any BSON value
+---------------------------------------------------------------------------
+
+CREATE TYPE nosql.bson;
+
+CREATE FUNCTION nosql.bson_in(cstring) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_in(cstring) IS 'bson input: Extended JSON v2 or plain JSON';
+CREATE FUNCTION nosql.bson_out(nosql.bson) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'bson_out' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_out(nosql.bson) IS 'bson output: Extended JSON, relaxed or canonical by nosql.bson_output';
+CREATE FUNCTION nosql.bson_recv(internal) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_recv(internal) IS 'bson binary input: BSON bytes, validated';
+CREATE FUNCTION nosql.bson_send(nosql.bson) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'bson_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_send(nosql.bson) IS 'bson binary output: the BSON bytes';
+
+CREATE TYPE nosql.bson (
+    INPUT = nosql.bson_in,
+    OUTPUT = nosql.bson_out,
+    RECEIVE = nosql.bson_recv,
+    SEND = nosql.bson_send,
+    INTERNALLENGTH = VARIABLE,
+    STORAGE = extended,
+    ALIGNMENT = int4,
+    CATEGORY = 'U'
+);
+COMMENT ON TYPE nosql.bson IS 'a BSON value: a document, an array or a scalar of any BSON type';
+
+-- casts
+CREATE FUNCTION nosql.bson(bytea) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_from_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson(bytea) IS 'bson from BSON bytes, validated';
+CREATE FUNCTION nosql.bytea(nosql.bson) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'bson_to_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bytea(nosql.bson) IS 'the BSON bytes of a bson value';
+CREATE FUNCTION nosql.bson(jsonb) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_from_jsonb' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson(jsonb) IS 'bson from jsonb; Extended JSON objects become their BSON types';
+CREATE FUNCTION nosql.jsonb(nosql.bson) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'bson_to_jsonb' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.jsonb(nosql.bson) IS 'jsonb of a bson value: JSON types natively, others as Extended JSON objects';
+CREATE FUNCTION nosql.bson(json) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_from_json' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson(json) IS 'bson from json; Extended JSON objects become their BSON types';
+CREATE FUNCTION nosql.json(nosql.bson) RETURNS json
+    AS 'MODULE_PATHNAME', 'bson_to_json' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.json(nosql.bson) IS 'json of a bson value: JSON types natively, others as Extended JSON objects';
+CREATE FUNCTION nosql.text(nosql.bson) RETURNS text
+    AS 'MODULE_PATHNAME', 'bson_to_text' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.text(nosql.bson) IS 'Extended JSON text of a bson value';
+CREATE FUNCTION nosql."numeric"(nosql.bson) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'bson_to_numeric' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql."numeric"(nosql.bson) IS 'a bson number as numeric';
+CREATE FUNCTION nosql.float8(nosql.bson) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'bson_to_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.float8(nosql.bson) IS 'a bson number as double precision';
+CREATE FUNCTION nosql.int8(nosql.bson) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'bson_to_int8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.int8(nosql.bson) IS 'a bson number as bigint (rounded)';
+CREATE FUNCTION nosql.int4(nosql.bson) RETURNS integer
+    AS 'MODULE_PATHNAME', 'bson_to_int4' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.int4(nosql.bson) IS 'a bson number as integer (rounded)';
+CREATE FUNCTION nosql.bool(nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_to_bool' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bool(nosql.bson) IS 'a bson boolean as boolean';
+CREATE FUNCTION nosql.timestamptz(nosql.bson) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'bson_to_timestamptz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.timestamptz(nosql.bson) IS 'a bson date as timestamp with time zone';
+
+CREATE CAST (bytea AS nosql.bson) WITH FUNCTION nosql.bson(bytea);
+CREATE CAST (nosql.bson AS bytea) WITH FUNCTION nosql.bytea(nosql.bson);
+CREATE CAST (jsonb AS nosql.bson) WITH FUNCTION nosql.bson(jsonb);
+CREATE CAST (nosql.bson AS jsonb) WITH FUNCTION nosql.jsonb(nosql.bson);
+CREATE CAST (json AS nosql.bson) WITH FUNCTION nosql.bson(json);
+CREATE CAST (nosql.bson AS json) WITH FUNCTION nosql.json(nosql.bson);
+CREATE CAST (nosql.bson AS text) WITH FUNCTION nosql.text(nosql.bson);
+CREATE CAST (nosql.bson AS numeric) WITH FUNCTION nosql."numeric"(nosql.bson);
+CREATE CAST (nosql.bson AS double precision) WITH FUNCTION nosql.float8(nosql.bson);
+CREATE CAST (nosql.bson AS bigint) WITH FUNCTION nosql.int8(nosql.bson);
+CREATE CAST (nosql.bson AS integer) WITH FUNCTION nosql.int4(nosql.bson);
+CREATE CAST (nosql.bson AS boolean) WITH FUNCTION nosql.bool(nosql.bson);
+CREATE CAST (nosql.bson AS timestamptz) WITH FUNCTION nosql.timestamptz(nosql.bson);
+
+CREATE FUNCTION nosql.bson_typeof(nosql.bson) RETURNS text
+    AS 'MODULE_PATHNAME', 'bson_typeof' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_typeof(nosql.bson) IS 'MongoDB type name ($type alias) of a bson value';
+
+-- ordering: MongoDB's cross-type sort order
+CREATE FUNCTION nosql.bson_cmp(nosql.bson, nosql.bson) RETURNS integer
+    AS 'MODULE_PATHNAME', 'bson_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_cmp(nosql.bson, nosql.bson) IS 'compare bson values in MongoDB''s sort order';
+CREATE FUNCTION nosql.bson_eq(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_eq(nosql.bson, nosql.bson) IS 'implementation of = for bson';
+CREATE FUNCTION nosql.bson_ne(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_ne(nosql.bson, nosql.bson) IS 'implementation of <> for bson';
+CREATE FUNCTION nosql.bson_lt(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_lt(nosql.bson, nosql.bson) IS 'implementation of < for bson';
+CREATE FUNCTION nosql.bson_le(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_le(nosql.bson, nosql.bson) IS 'implementation of <= for bson';
+CREATE FUNCTION nosql.bson_gt(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gt(nosql.bson, nosql.bson) IS 'implementation of > for bson';
+CREATE FUNCTION nosql.bson_ge(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_ge(nosql.bson, nosql.bson) IS 'implementation of >= for bson';
+CREATE FUNCTION nosql.bson_hash(nosql.bson) RETURNS integer
+    AS 'MODULE_PATHNAME', 'bson_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_hash(nosql.bson) IS 'hash of a bson value, consistent with =';
+CREATE FUNCTION nosql.bson_hash_extended(nosql.bson, bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'bson_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_hash_extended(nosql.bson, bigint) IS 'seeded 64-bit hash of a bson value, consistent with =';
+
+CREATE OPERATOR nosql.= (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_eq,
+    COMMUTATOR = OPERATOR(nosql.=), NEGATOR = OPERATOR(nosql.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+COMMENT ON OPERATOR nosql.= (nosql.bson, nosql.bson) IS 'equal in MongoDB''s order (1 = 1.0)';
+CREATE OPERATOR nosql.<> (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_ne,
+    COMMUTATOR = OPERATOR(nosql.<>), NEGATOR = OPERATOR(nosql.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel);
+COMMENT ON OPERATOR nosql.<> (nosql.bson, nosql.bson) IS 'not equal in MongoDB''s order';
+CREATE OPERATOR nosql.< (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_lt,
+    COMMUTATOR = OPERATOR(nosql.>), NEGATOR = OPERATOR(nosql.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+COMMENT ON OPERATOR nosql.< (nosql.bson, nosql.bson) IS 'less than in MongoDB''s order';
+CREATE OPERATOR nosql.<= (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_le,
+    COMMUTATOR = OPERATOR(nosql.>=), NEGATOR = OPERATOR(nosql.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+COMMENT ON OPERATOR nosql.<= (nosql.bson, nosql.bson) IS 'less than or equal in MongoDB''s order';
+CREATE OPERATOR nosql.> (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_gt,
+    COMMUTATOR = OPERATOR(nosql.<), NEGATOR = OPERATOR(nosql.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+COMMENT ON OPERATOR nosql.> (nosql.bson, nosql.bson) IS 'greater than in MongoDB''s order';
+CREATE OPERATOR nosql.>= (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_ge,
+    COMMUTATOR = OPERATOR(nosql.<=), NEGATOR = OPERATOR(nosql.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel);
+COMMENT ON OPERATOR nosql.>= (nosql.bson, nosql.bson) IS 'greater than or equal in MongoDB''s order';
+
+CREATE OPERATOR CLASS nosql.bson_ops
+    DEFAULT FOR TYPE nosql.bson USING btree AS
+        OPERATOR 1 nosql.< ,
+        OPERATOR 2 nosql.<= ,
+        OPERATOR 3 nosql.= ,
+        OPERATOR 4 nosql.>= ,
+        OPERATOR 5 nosql.> ,
+        FUNCTION 1 nosql.bson_cmp(nosql.bson, nosql.bson);
+COMMENT ON OPERATOR CLASS nosql.bson_ops USING btree IS 'MongoDB''s sort order over bson values';
+COMMENT ON OPERATOR FAMILY nosql.bson_ops USING btree IS 'MongoDB''s sort order over bson values';
+
+CREATE OPERATOR CLASS nosql.bson_hash_ops
+    DEFAULT FOR TYPE nosql.bson USING hash AS
+        OPERATOR 1 nosql.= ,
+        FUNCTION 1 nosql.bson_hash(nosql.bson),
+        FUNCTION 2 nosql.bson_hash_extended(nosql.bson, bigint);
+COMMENT ON OPERATOR CLASS nosql.bson_hash_ops USING hash IS 'hashing of bson values consistent with =';
+COMMENT ON OPERATOR FAMILY nosql.bson_hash_ops USING hash IS 'hashing of bson values consistent with =';
+
+-- paths and containment
+CREATE FUNCTION nosql.bson_get_path(nosql.bson, text) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_get_path' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_get_path(nosql.bson, text) IS 'value at a field name or dotted path (numeric parts index arrays)';
+CREATE FUNCTION nosql.bson_get_path_text(nosql.bson, text) RETURNS text
+    AS 'MODULE_PATHNAME', 'bson_get_path_text' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_get_path_text(nosql.bson, text) IS 'value at a field name or dotted path, as text';
+CREATE FUNCTION nosql.bson_get_index(nosql.bson, integer) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_get_index' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_get_index(nosql.bson, integer) IS 'array element (negative counts from the end)';
+CREATE FUNCTION nosql.bson_get_array_path(nosql.bson, text[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_get_array_path' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_get_array_path(nosql.bson, text[]) IS 'value at a path given as an array of keys';
+CREATE FUNCTION nosql.bson_get_array_path_text(nosql.bson, text[]) RETURNS text
+    AS 'MODULE_PATHNAME', 'bson_get_array_path_text' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_get_array_path_text(nosql.bson, text[]) IS 'value at a path given as an array of keys, as text';
+CREATE FUNCTION nosql.bson_contains(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_contains' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_contains(nosql.bson, nosql.bson) IS 'implementation of @> for bson';
+CREATE FUNCTION nosql.bson_contained(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_contained' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_contained(nosql.bson, nosql.bson) IS 'implementation of <@ for bson';
+
+CREATE OPERATOR nosql.-> (LEFTARG = nosql.bson, RIGHTARG = text, FUNCTION = nosql.bson_get_path);
+COMMENT ON OPERATOR nosql.-> (nosql.bson, text) IS 'value at a field name or dotted path';
+CREATE OPERATOR nosql.-> (LEFTARG = nosql.bson, RIGHTARG = integer, FUNCTION = nosql.bson_get_index);
+COMMENT ON OPERATOR nosql.-> (nosql.bson, integer) IS 'array element';
+CREATE OPERATOR nosql.->> (LEFTARG = nosql.bson, RIGHTARG = text, FUNCTION = nosql.bson_get_path_text);
+COMMENT ON OPERATOR nosql.->> (nosql.bson, text) IS 'value at a field name or dotted path, as text';
+CREATE OPERATOR nosql.#> (LEFTARG = nosql.bson, RIGHTARG = text[], FUNCTION = nosql.bson_get_array_path);
+COMMENT ON OPERATOR nosql.#> (nosql.bson, text[]) IS 'value at a path of keys';
+CREATE OPERATOR nosql.#>> (LEFTARG = nosql.bson, RIGHTARG = text[], FUNCTION = nosql.bson_get_array_path_text);
+COMMENT ON OPERATOR nosql.#>> (nosql.bson, text[]) IS 'value at a path of keys, as text';
+CREATE OPERATOR nosql.@> (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_contains,
+    COMMUTATOR = OPERATOR(nosql.<@), RESTRICT = matchingsel, JOIN = matchingjoinsel);
+COMMENT ON OPERATOR nosql.@> (nosql.bson, nosql.bson) IS 'contains';
+CREATE OPERATOR nosql.<@ (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_contained,
+    COMMUTATOR = OPERATOR(nosql.@>), RESTRICT = matchingsel, JOIN = matchingjoinsel);
+COMMENT ON OPERATOR nosql.<@ (nosql.bson, nosql.bson) IS 'is contained by';
+
+-- ObjectId
+CREATE FUNCTION nosql.objectid() RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'objectid' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.objectid() IS 'a new ObjectId';
+CREATE FUNCTION nosql.objectid_time(nosql.bson) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'objectid_time' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.objectid_time(nosql.bson) IS 'creation time recorded in an ObjectId';

@@ -9,8 +9,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef BSON_COMPARE_H
-#define BSON_COMPARE_H
+#ifndef NOSQL_BSON_COMPARE_H
+#define NOSQL_BSON_COMPARE_H
 
 #include <bson/bson.h>
 
@@ -49,4 +49,4 @@ extern uint64_t BsonHashValue(const bson_iter_t *it, uint64_t seed);
 /* Hash of a whole document, consistent with BsonCompareDocuments */
 extern uint64_t BsonHashDocument(const uint8_t *data, uint32_t len, uint64_t seed);
 
-#endif							/* BSON_COMPARE_H */
+#endif							/* NOSQL_BSON_COMPARE_H */

@@ -29,6 +29,7 @@ void
 _PG_init(void)
 {
 	GucInit();
+	BsonInit();
 	WorkerInit();
 	GucReservePrefix();
 }

@@ -38,7 +38,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('app', 'CREATE EXTENSION nosql');
 is(wait_for_value($node, 'postgres', $worker_q->('app'), '1', 30),
 	'1', 'worker started in the database with the extension');
-ok($node->log_contains(qr/nosql worker started for database "app"/),
+ok(wait_for_log_line($node, qr/nosql worker started for database "app"/),
 	'worker start is logged');
 
 # A configuration reload keeps the same launcher.

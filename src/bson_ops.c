@@ -1,0 +1,577 @@
+/*-------------------------------------------------------------------------
+ *
+ * bson_ops.c
+ *	  Operators and functions on bson values: MongoDB's order (comparison
+ *	  operators, btree and hash support), path access (-> ->> #> #>>),
+ *	  containment (@>), ObjectId generation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "bson.h"
+#include "bson_compare.h"
+
+/* ---- ordering ---- */
+
+/*
+ * Compare two bson values in MongoDB's order.  A document and a
+ * non-document differ in canonical type; two non-documents compare as
+ * values, two documents as documents.
+ */
+static int
+BsonCompare(const Bson *a, const Bson *b)
+{
+	bson_iter_t ia,
+				ib;
+	bson_t		ha,
+				hb;
+	bool		a_scalar = BsonValueIter(a, &ia, &ha);
+	bool		b_scalar = BsonValueIter(b, &ib, &hb);
+
+	if (a_scalar && b_scalar)
+		return BsonCompareValues(&ia, &ib);
+	if (!a_scalar && !b_scalar)
+		return BsonCompareDocuments(BsonBytes(a), BsonDocLen(a),
+									BsonBytes(b), BsonDocLen(b));
+	if (a_scalar)
+		return BsonCanonicalTypeOrder(bson_iter_type(&ia)) <
+			BsonCanonicalTypeOrder(BSON_TYPE_DOCUMENT) ? -1 : 1;
+	return BsonCanonicalTypeOrder(BSON_TYPE_DOCUMENT) <
+		BsonCanonicalTypeOrder(bson_iter_type(&ib)) ? -1 : 1;
+}
+
+PG_FUNCTION_INFO_V1(bson_cmp);
+Datum
+bson_cmp(PG_FUNCTION_ARGS)
+{
+	Bson	   *a = PG_GETARG_BSON_P(0);
+	Bson	   *b = PG_GETARG_BSON_P(1);
+	int			result = BsonCompare(a, b);
+
+	PG_FREE_IF_COPY(a, 0);
+	PG_FREE_IF_COPY(b, 1);
+	PG_RETURN_INT32(result < 0 ? -1 : (result > 0 ? 1 : 0));
+}
+
+#define BSON_CMP_FUNCTION(name, op) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	Bson	   *a = PG_GETARG_BSON_P(0); \
+	Bson	   *b = PG_GETARG_BSON_P(1); \
+	int			result = BsonCompare(a, b); \
+	\
+	PG_FREE_IF_COPY(a, 0); \
+	PG_FREE_IF_COPY(b, 1); \
+	PG_RETURN_BOOL(result op 0); \
+}
+
+BSON_CMP_FUNCTION(bson_eq, ==)
+BSON_CMP_FUNCTION(bson_ne, !=)
+BSON_CMP_FUNCTION(bson_lt, <)
+BSON_CMP_FUNCTION(bson_le, <=)
+BSON_CMP_FUNCTION(bson_gt, >)
+BSON_CMP_FUNCTION(bson_ge, >=)
+
+/*
+ * Hash consistent with bson_eq: equal numbers of different types hash
+ * alike.
+ */
+static uint64
+BsonHash(const Bson *b, uint64 seed)
+{
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (BsonValueIter(b, &it, &holder))
+		return BsonHashValue(&it, seed);
+	return BsonHashDocument(BsonBytes(b), BsonDocLen(b), seed);
+}
+
+PG_FUNCTION_INFO_V1(bson_hash);
+Datum
+bson_hash(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	uint64		h = BsonHash(b, 0);
+
+	PG_FREE_IF_COPY(b, 0);
+	PG_RETURN_INT32((int32) (h ^ (h >> 32)));
+}
+
+PG_FUNCTION_INFO_V1(bson_hash_extended);
+Datum
+bson_hash_extended(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	uint64		h = BsonHash(b, (uint64) PG_GETARG_INT64(1));
+
+	PG_FREE_IF_COPY(b, 0);
+	PG_RETURN_INT64((int64) h);
+}
+
+/* ---- paths ---- */
+
+/*
+ * Step from a container value into its member named part: a field of a
+ * document, or, for an array, the element whose index part spells (a
+ * negative index counts from the end).  Returns false when there is none.
+ */
+static bool
+BsonStep(bson_iter_t *container, bool is_array, const char *part, int partlen,
+		 bson_iter_t *result)
+{
+	if (!is_array)
+	{
+		while (bson_iter_next(container))
+		{
+			if (bson_iter_key_len(container) == (uint32_t) partlen &&
+				memcmp(bson_iter_key(container), part, partlen) == 0)
+			{
+				*result = *container;
+				return true;
+			}
+		}
+		return false;
+	}
+	else
+	{
+		int64		index = 0;
+		bool		negative = false;
+		int			i = 0;
+		int64		n = 0;
+
+		if (partlen > 0 && part[0] == '-')
+		{
+			negative = true;
+			i = 1;
+		}
+		if (i >= partlen || partlen - i > 9)
+			return false;
+		for (; i < partlen; i++)
+		{
+			if (part[i] < '0' || part[i] > '9')
+				return false;
+			index = index * 10 + (part[i] - '0');
+		}
+		if (negative)
+		{
+			bson_iter_t counter = *container;
+
+			while (bson_iter_next(&counter))
+				n++;
+			index = n - index;
+			if (index < 0)
+				return false;
+		}
+		while (bson_iter_next(container))
+		{
+			if (index-- == 0)
+			{
+				*result = *container;
+				return true;
+			}
+		}
+		return false;
+	}
+}
+
+/*
+ * Follow a path given as parts.  On success *it points at the value.
+ * A path of no parts is the value itself (returned as found = false with
+ * *whole = true so callers can return the input).
+ */
+static bool
+BsonFollow(const Bson *b, int nparts, const char **parts, const int *lens,
+		   bson_iter_t *it, bson_t *holder)
+{
+	bson_iter_t container;
+	bool		is_array;
+
+	if (BsonValueIter(b, it, holder))
+	{
+		/* a non-document: only an array can be stepped into */
+		if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &container))
+			return false;
+		is_array = true;
+	}
+	else
+	{
+		if (!bson_init_static(holder, BsonBytes(b), BsonDocLen(b)) ||
+			!bson_iter_init(&container, holder))
+			return false;
+		is_array = false;
+	}
+
+	for (int i = 0; i < nparts; i++)
+	{
+		if (!BsonStep(&container, is_array, parts[i], lens[i], it))
+			return false;
+		if (i == nparts - 1)
+			return true;
+		if (BSON_ITER_HOLDS_DOCUMENT(it))
+			is_array = false;
+		else if (BSON_ITER_HOLDS_ARRAY(it))
+			is_array = true;
+		else
+			return false;
+		if (!bson_iter_recurse(it, &container))
+			return false;
+	}
+	return false;
+}
+
+/*
+ * Split a dotted path into parts (pointing into path).
+ */
+static int
+BsonSplitPath(const char *path, int len, const char ***parts, int **lens)
+{
+	int			n = 1;
+	int			start = 0;
+	int			k = 0;
+
+	for (int i = 0; i < len; i++)
+		n += (path[i] == '.');
+	*parts = palloc(sizeof(char *) * n);
+	*lens = palloc(sizeof(int) * n);
+	for (int i = 0; i <= len; i++)
+	{
+		if (i == len || path[i] == '.')
+		{
+			(*parts)[k] = path + start;
+			(*lens)[k] = i - start;
+			k++;
+			start = i + 1;
+		}
+	}
+	return n;
+}
+
+/*
+ * The text ->> and #>> give: a string's own text, SQL NULL for null, the
+ * Extended JSON of anything else.
+ */
+static text *
+BsonIterAsText(const bson_iter_t *it, bool *isnull)
+{
+	uint32_t	len;
+
+	*isnull = false;
+	switch (bson_iter_type(it))
+	{
+		case BSON_TYPE_UTF8:
+			{
+				const char *s = bson_iter_utf8(it, &len);
+				char	   *conv = pg_any_to_server(s, len, PG_UTF8);
+
+				return cstring_to_text_with_len(conv, conv == s ? (int) len : (int) strlen(conv));
+			}
+		case BSON_TYPE_NULL:
+		case BSON_TYPE_UNDEFINED:
+			*isnull = true;
+			return NULL;
+		default:
+			{
+				StringInfoData buf;
+				char	   *conv;
+
+				initStringInfo(&buf);
+				BsonPrintValue(&buf, it, (BsonJsonMode) bson_output_mode);
+				conv = pg_any_to_server(buf.data, buf.len, PG_UTF8);
+				return cstring_to_text(conv);
+			}
+	}
+}
+
+/*
+ * bson -> text: the value at a field name or dotted path.
+ */
+PG_FUNCTION_INFO_V1(bson_get_path);
+Datum
+bson_get_path(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	text	   *path = PG_GETARG_TEXT_PP(1);
+	const char **parts;
+	int		   *lens;
+	int			n = BsonSplitPath(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parts, &lens);
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (!BsonFollow(b, n, parts, lens, &it, &holder))
+		PG_RETURN_NULL();
+	PG_RETURN_BSON_P(BsonFromIter(&it));
+}
+
+PG_FUNCTION_INFO_V1(bson_get_path_text);
+Datum
+bson_get_path_text(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	text	   *path = PG_GETARG_TEXT_PP(1);
+	const char **parts;
+	int		   *lens;
+	int			n = BsonSplitPath(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parts, &lens);
+	bson_iter_t it;
+	bson_t		holder;
+	bool		isnull;
+	text	   *result;
+
+	if (!BsonFollow(b, n, parts, lens, &it, &holder))
+		PG_RETURN_NULL();
+	result = BsonIterAsText(&it, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * bson -> integer: an array element (negative counts from the end).
+ */
+PG_FUNCTION_INFO_V1(bson_get_index);
+Datum
+bson_get_index(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	char	   *part = psprintf("%d", PG_GETARG_INT32(1));
+	int			len = strlen(part);
+	const char *parts[1] = {part};
+	bson_iter_t it;
+	bson_t		holder;
+
+	/* only arrays have elements: a document field named "0" is not one */
+	if (!BsonIsScalar(b) || !BsonFollow(b, 1, parts, &len, &it, &holder))
+		PG_RETURN_NULL();
+	PG_RETURN_BSON_P(BsonFromIter(&it));
+}
+
+/*
+ * Parts of a text[] path.
+ */
+static int
+BsonArrayPath(ArrayType *path, const char ***parts, int **lens)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(path, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	*parts = palloc(sizeof(char *) * Max(n, 1));
+	*lens = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			return -1;
+		(*parts)[i] = VARDATA_ANY(DatumGetTextPP(elems[i]));
+		(*lens)[i] = VARSIZE_ANY_EXHDR(DatumGetTextPP(elems[i]));
+	}
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(bson_get_array_path);
+Datum
+bson_get_array_path(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	const char **parts;
+	int		   *lens;
+	int			n = BsonArrayPath(PG_GETARG_ARRAYTYPE_P(1), &parts, &lens);
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (n < 0)
+		PG_RETURN_NULL();
+	if (n == 0)
+		PG_RETURN_BSON_P(b);
+	if (!BsonFollow(b, n, parts, lens, &it, &holder))
+		PG_RETURN_NULL();
+	PG_RETURN_BSON_P(BsonFromIter(&it));
+}
+
+PG_FUNCTION_INFO_V1(bson_get_array_path_text);
+Datum
+bson_get_array_path_text(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	const char **parts;
+	int		   *lens;
+	int			n = BsonArrayPath(PG_GETARG_ARRAYTYPE_P(1), &parts, &lens);
+	bson_iter_t it;
+	bson_t		holder;
+	bool		isnull;
+	text	   *result;
+
+	if (n < 0)
+		PG_RETURN_NULL();
+	if (n == 0)
+		PG_RETURN_TEXT_P(cstring_to_text(BsonToCString(b, (BsonJsonMode) bson_output_mode)));
+	if (!BsonFollow(b, n, parts, lens, &it, &holder))
+		PG_RETURN_NULL();
+	result = BsonIterAsText(&it, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
+}
+
+/* ---- containment ---- */
+
+static bool BsonContainsValue(const bson_iter_t *a, const bson_iter_t *b);
+
+/*
+ * Whether every member of document b is contained in the same-named member
+ * of document a.
+ */
+static bool
+BsonContainsDocument(const bson_iter_t *a_doc, const bson_iter_t *b_doc)
+{
+	bson_iter_t bi = *b_doc;
+
+	check_stack_depth();
+	while (bson_iter_next(&bi))
+	{
+		bson_iter_t ai = *a_doc;
+		bool		found = false;
+
+		while (bson_iter_next(&ai))
+		{
+			if (strcmp(bson_iter_key(&ai), bson_iter_key(&bi)) == 0 &&
+				BsonContainsValue(&ai, &bi))
+			{
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether every element of array b is contained in some element of array a.
+ */
+static bool
+BsonContainsArray(const bson_iter_t *a_arr, const bson_iter_t *b_arr)
+{
+	bson_iter_t bi = *b_arr;
+
+	check_stack_depth();
+	while (bson_iter_next(&bi))
+	{
+		bson_iter_t ai = *a_arr;
+		bool		found = false;
+
+		while (bson_iter_next(&ai))
+		{
+			if (BsonContainsValue(&ai, &bi))
+			{
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Containment of values, as jsonb's @>: documents by members, arrays by
+ * elements, anything else by equality in MongoDB's order.
+ */
+static bool
+BsonContainsValue(const bson_iter_t *a, const bson_iter_t *b)
+{
+	bson_iter_t ac,
+				bc;
+
+	if (BSON_ITER_HOLDS_DOCUMENT(a) && BSON_ITER_HOLDS_DOCUMENT(b))
+		return bson_iter_recurse(a, &ac) && bson_iter_recurse(b, &bc) &&
+			BsonContainsDocument(&ac, &bc);
+	if (BSON_ITER_HOLDS_ARRAY(a) && BSON_ITER_HOLDS_ARRAY(b))
+		return bson_iter_recurse(a, &ac) && bson_iter_recurse(b, &bc) &&
+			BsonContainsArray(&ac, &bc);
+	return BsonCompareValues(a, b) == 0;
+}
+
+PG_FUNCTION_INFO_V1(bson_contains);
+Datum
+bson_contains(PG_FUNCTION_ARGS)
+{
+	Bson	   *a = PG_GETARG_BSON_P(0);
+	Bson	   *b = PG_GETARG_BSON_P(1);
+	bson_iter_t ia,
+				ib;
+	bson_t		ha,
+				hb;
+	bool		a_scalar = BsonValueIter(a, &ia, &ha);
+	bool		b_scalar = BsonValueIter(b, &ib, &hb);
+
+	if (a_scalar != b_scalar)
+		PG_RETURN_BOOL(false);
+	if (a_scalar)
+		PG_RETURN_BOOL(BsonContainsValue(&ia, &ib));
+	if (!bson_init_static(&ha, BsonBytes(a), BsonDocLen(a)) ||
+		!bson_init_static(&hb, BsonBytes(b), BsonDocLen(b)) ||
+		!bson_iter_init(&ia, &ha) || !bson_iter_init(&ib, &hb))
+		elog(ERROR, "corrupt bson value");
+	PG_RETURN_BOOL(BsonContainsDocument(&ia, &ib));
+}
+
+PG_FUNCTION_INFO_V1(bson_contained);
+Datum
+bson_contained(PG_FUNCTION_ARGS)
+{
+	return DirectFunctionCall2(bson_contains, PG_GETARG_DATUM(1), PG_GETARG_DATUM(0));
+}
+
+/* ---- ObjectId ---- */
+
+/*
+ * nosql.objectid(): a new ObjectId (4-byte timestamp, 5 random bytes per
+ * process, 3-byte counter), from libbson's fork-aware generator.
+ */
+PG_FUNCTION_INFO_V1(objectid);
+Datum
+objectid(PG_FUNCTION_ARGS)
+{
+	bson_oid_t	oid;
+	bson_t		wrapper;
+	Bson	   *result;
+
+	bson_oid_init(&oid, NULL);
+	bson_init(&wrapper);
+	bson_append_oid(&wrapper, "", 0, &oid);
+	result = BsonFromDocument(&wrapper, true);
+	bson_destroy(&wrapper);
+	PG_RETURN_BSON_P(result);
+}
+
+/*
+ * nosql.objectid_time(bson): the creation time inside an ObjectId.
+ */
+PG_FUNCTION_INFO_V1(objectid_time);
+Datum
+objectid_time(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (!BsonValueIter(b, &it, &holder) || !BSON_ITER_HOLDS_OID(&it))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bson value is not an ObjectId")));
+	PG_RETURN_TIMESTAMPTZ(time_t_to_timestamptz(bson_oid_get_time_t(bson_iter_oid(&it))));
+}
