@@ -178,13 +178,25 @@ BsonFromIter(const bson_iter_t *it)
 	}
 	else
 	{
-		bson_t		wrapper;
-		Bson	   *result;
+		/*
+		 * Write the wrapper {"": value} directly: int32 length, the type
+		 * byte, the empty key's NUL, the value's bytes, the document's
+		 * terminating NUL, and the marker.
+		 */
+		const uint8_t *value = it->raw + it->d1;
+		uint32_t	value_len = it->next_off - it->d1;
+		uint32_t	doclen = 4 + 1 + 1 + value_len + 1;
+		uint32_t	doclen_le = BSON_UINT32_TO_LE(doclen);
+		Bson	   *result = palloc(VARHDRSZ + doclen + 1);
+		uint8_t    *p = (uint8_t *) VARDATA(result);
 
-		bson_init(&wrapper);
-		bson_append_iter(&wrapper, "", 0, it);
-		result = BsonFromDocument(&wrapper, true);
-		bson_destroy(&wrapper);
+		SET_VARSIZE(result, VARHDRSZ + doclen + 1);
+		memcpy(p, &doclen_le, 4);
+		p[4] = (uint8_t) bson_iter_type(it);
+		p[5] = '\0';
+		memcpy(p + 6, value, value_len);
+		p[6 + value_len] = '\0';
+		p[7 + value_len] = BSON_SCALAR_MARKER;
 		return result;
 	}
 }

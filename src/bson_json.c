@@ -96,6 +96,7 @@ typedef struct EjsonState
 	bson_t	   *root;
 	bool		is_scalar;
 	int			nframes;		/* frames in use */
+	int			nallocated;		/* frames[] entries that point somewhere */
 	int			depth;			/* documents and arrays among them */
 	EjsonFrame *frames[EJSON_MAX_FRAMES];
 	void	   *frame_blocks[EJSON_MAX_FRAMES];	/* allocations to free */
@@ -200,7 +201,7 @@ EjsonPush(EjsonState *st, EjsonFrameKind kind)
 		EJSON_FAIL(st, "Extended JSON wrappers are nested too deeply.");
 		return NULL;
 	}
-	if (st->nframes < EJSON_STACK_FRAMES || st->frames[st->nframes] != NULL)
+	if (st->nframes < st->nallocated)
 		frame = st->frames[st->nframes];
 	else
 	{
@@ -210,6 +211,7 @@ EjsonPush(EjsonState *st, EjsonFrameKind kind)
 		st->frame_blocks[st->nframes] = block;
 		frame = (EjsonFrame *) TYPEALIGN(128, block);
 		st->frames[st->nframes] = frame;
+		st->nallocated++;
 	}
 	st->nframes++;
 
@@ -1203,9 +1205,20 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	JsonParseErrorType rc;
 	bool		ok;
 
-	memset(&st, 0, sizeof(st));
+	/* only the scalars: the arrays are filled as frames are used */
+	st.is_scalar = false;
+	st.nframes = 0;
+	st.depth = 0;
+	st.key = NULL;
+	st.keylen = 0;
+	st.failed = false;
+	st.errmsg = NULL;
 	for (int i = 0; i < EJSON_STACK_FRAMES; i++)
+	{
 		st.frames[i] = &stack_frames[i];
+		st.frame_blocks[i] = NULL;
+	}
+	st.nallocated = EJSON_STACK_FRAMES;
 	bson_init(&out->doc);
 	st.root = &out->doc;
 
@@ -1237,13 +1250,13 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	}
 
 	/* after a failure, free what a half-built value left behind */
-	for (int i = 0; i < EJSON_MAX_FRAMES; i++)
+	for (int i = 0; i < st.nframes; i++)
 	{
-		if (i < st.nframes && st.frames[i]->wrapper != NULL)
+		if (st.frames[i]->wrapper != NULL)
 			bson_destroy(st.frames[i]->wrapper);
-		if (st.frame_blocks[i] != NULL)
-			pfree(st.frame_blocks[i]);
 	}
+	for (int i = EJSON_STACK_FRAMES; i < st.nallocated; i++)
+		pfree(st.frame_blocks[i]);
 #ifdef FRONTEND
 	if (st.lex->strval != NULL)
 	{
