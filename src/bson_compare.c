@@ -784,6 +784,8 @@ CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order)
 
 				bson_iter_dbpointer(a, &alen, &ans, &aoid);
 				bson_iter_dbpointer(b, &blen, &bns, &boid);
+				if (alen != blen)
+					return BSON_CMP3(alen, blen);
 				cmp = CompareBytes(ans, alen, bns, blen);
 				if (cmp == 0)
 					cmp = CompareBytes(aoid->bytes, 12, boid->bytes, 12);

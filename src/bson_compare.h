@@ -15,25 +15,33 @@
 #include <bson/bson.h>
 
 /*
- * MongoDB's canonical type bracket of a BSON type: values of different
- * brackets sort by bracket; numbers (int32, int64, double, decimal128) share
- * one bracket, as do string and symbol, and null and undefined sort
- * together just above MinKey (undefined first).
+ * MongoDB's canonical type bracket of a BSON type (its canonicalizeBSONType
+ * numbers): values of different brackets sort by bracket.  MinKey -1,
+ * undefined 0, null 5, numbers 10 (int32, int64, double and decimal128
+ * share it), string and symbol 15, document 20, array 25, binary 30,
+ * ObjectId 35, bool 40, date 45, timestamp 47, regex 50, DBPointer 55,
+ * code 60, code with scope 65, MaxKey 127.
  */
 extern int	BsonCanonicalTypeOrder(bson_type_t type);
 
 /*
  * Compare the values the two iterators point at (the element names are not
  * compared).  Returns <0, 0, >0.  Numbers compare by value across types,
- * exactly (an int64 and a double are never rounded into each other); NaN is
- * equal to NaN and lower than every other number.  Documents compare element
- * by element (canonical type, then field name, then value), arrays element
- * by element, a shorter prefix first.
+ * exactly (an int64 and a double are never rounded into each other); a
+ * decimal128 compares with a double after the double is rounded to the
+ * nearest 34-digit decimal, as MongoDB does; NaN is equal to NaN and lower
+ * than every other number, and -0.0 equals 0.  Strings and symbols compare
+ * byte-wise.  Documents compare element by element (canonical type, then
+ * field name, then value), arrays element by element (values only), a
+ * shorter prefix first.  The design note in bson_compare.c lists the rules
+ * of the other types.  Nested documents recurse (with check_stack_depth()
+ * in the server); a malformed embedded document compares as empty.
  */
 extern int	BsonCompareValues(const bson_iter_t *a, const bson_iter_t *b);
 
 /*
- * Compare two whole documents given as BSON bytes (each validated).
+ * Compare two whole documents given as BSON bytes (each validated), as
+ * BsonCompareValues compares two embedded documents.
  */
 extern int	BsonCompareDocuments(const uint8_t *a, uint32_t alen,
 								 const uint8_t *b, uint32_t blen);
@@ -46,7 +54,10 @@ extern int	BsonCompareDocuments(const uint8_t *a, uint32_t alen,
  */
 extern uint64_t BsonHashValue(const bson_iter_t *it, uint64_t seed);
 
-/* Hash of a whole document, consistent with BsonCompareDocuments */
+/*
+ * Hash of a whole document, consistent with BsonCompareDocuments, and equal
+ * to BsonHashValue of the same document embedded in another.
+ */
 extern uint64_t BsonHashDocument(const uint8_t *data, uint32_t len, uint64_t seed);
 
 #endif							/* NOSQL_BSON_COMPARE_H */

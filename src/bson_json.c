@@ -159,13 +159,14 @@ static const EjsonKeyword ejson_keywords[] = {
  * The keyword entry for a key, or NULL when the key is not a keyword.
  */
 static const EjsonKeyword *
-EjsonFindKeyword(const char *key)
+EjsonFindKeyword(const char *key, int keylen)
 {
-	if (key[0] != '$')
+	if (keylen < 2 || key[0] != '$')
 		return NULL;
 	for (size_t i = 0; i < lengthof(ejson_keywords); i++)
 	{
-		if (strcmp(key, ejson_keywords[i].name) == 0)
+		if (strncmp(key, ejson_keywords[i].name, keylen) == 0 &&
+			ejson_keywords[i].name[keylen] == '\0')
 			return &ejson_keywords[i];
 	}
 	return NULL;
@@ -278,15 +279,8 @@ EjsonEnterLevel(EjsonState *st)
 }
 
 static void
-ejson_object_start(void *state)
+EjsonObjectStart(EjsonState *st)
 {
-	EjsonState *st = state;
-
-	if (st->failed)
-		return;
-#ifndef FRONTEND
-	CHECK_FOR_INTERRUPTS();
-#endif
 	/* a top-level object is the document itself unless it is a wrapper */
 	EjsonPush(st, FRAME_PENDING);
 }
@@ -295,9 +289,9 @@ ejson_object_start(void *state)
  * Decide what a pending object is, from its first key.
  */
 static void
-EjsonDecide(EjsonState *st, EjsonFrame *frame, const char *first_key)
+EjsonDecide(EjsonState *st, EjsonFrame *frame, const char *first_key, int keylen)
 {
-	if (EjsonFindKeyword(first_key) != NULL)
+	if (EjsonFindKeyword(first_key, keylen) != NULL)
 	{
 		frame->kind = FRAME_WRAPPER;
 		frame->wrapper = bson_new();
@@ -321,42 +315,29 @@ EjsonDecide(EjsonState *st, EjsonFrame *frame, const char *first_key)
 	}
 }
 
+/*
+ * A member of an object starts: remember its key (which must stay valid
+ * until the member's value is complete).
+ */
 static void
-ejson_object_field_start(void *state, char *fname, bool isnull)
+EjsonField(EjsonState *st, const char *key, int keylen)
 {
-	EjsonState *st = state;
-	EjsonFrame *frame;
+	EjsonFrame *frame = st->frames[st->nframes - 1];
 
-	if (st->failed)
-		return;
-	frame = st->frames[st->nframes - 1];
 	if (frame->kind == FRAME_PENDING)
-		EjsonDecide(st, frame, fname);
-	st->key = fname;
-	st->keylen = strlen(fname);
+		EjsonDecide(st, frame, key, keylen);
+	st->key = key;
+	st->keylen = keylen;
 }
 
 static void
-ejson_object_field_end(void *state, char *fname, bool isnull)
+EjsonArrayStart(EjsonState *st)
 {
-	/* field names are allocated by the parser for us */
-	pfree(fname);
-}
-
-static void
-ejson_array_start(void *state)
-{
-	EjsonState *st = state;
 	EjsonFrame *frame;
 	bson_t	   *parent;
 	const char *key;
 	int			keylen;
 
-	if (st->failed)
-		return;
-#ifndef FRONTEND
-	CHECK_FOR_INTERRUPTS();
-#endif
 	if (st->nframes == 0)
 		(void) EjsonTarget(st); /* a top-level array is a wrapped value */
 	frame = EjsonPush(st, FRAME_ARRAY);
@@ -368,29 +349,22 @@ ejson_array_start(void *state)
 }
 
 static void
-ejson_array_element_start(void *state, bool isnull)
+EjsonElement(EjsonState *st)
 {
-	EjsonState *st = state;
-	EjsonFrame *frame;
+	EjsonFrame *frame = st->frames[st->nframes - 1];
 
-	if (st->failed)
-		return;
-	frame = st->frames[st->nframes - 1];
 	st->keylen = (int) bson_uint32_to_string(frame->index++, &st->key,
 											 st->keybuf, sizeof(st->keybuf));
 }
 
 static void
-ejson_array_end(void *state)
+EjsonArrayEnd(EjsonState *st)
 {
-	EjsonState *st = state;
 	EjsonFrame *frame;
 	bson_t	   *parent;
 	const char *key;
 	int			keylen;
 
-	if (st->failed)
-		return;
 	frame = st->frames[st->nframes - 1];
 	parent = EjsonParentTarget(st, frame, &key, &keylen);
 	bson_append_array_end(parent, &frame->child);
@@ -403,16 +377,13 @@ static bool EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key,
 							   int keylen, const bson_t *wrapper);
 
 static void
-ejson_object_end(void *state)
+EjsonObjectEnd(EjsonState *st)
 {
-	EjsonState *st = state;
 	EjsonFrame *frame;
 	bson_t	   *parent;
 	const char *key;
 	int			keylen;
 
-	if (st->failed)
-		return;
 	frame = st->frames[st->nframes - 1];
 	parent = EjsonParentTarget(st, frame, &key, &keylen);
 
@@ -507,25 +478,32 @@ EjsonAppendNumber(EjsonState *st, bson_t *target, const char *token)
 	}
 }
 
+/*
+ * A scalar value: str/len is a decoded string (which may hold NULs) or the
+ * raw text of a number.
+ */
 static void
-ejson_scalar(void *state, char *token, JsonTokenType tokentype)
+EjsonScalar(EjsonState *st, JsonTokenType tokentype, const char *str, int len)
 {
-	EjsonState *st = state;
-	bson_t	   *target;
+	bson_t	   *target = EjsonTarget(st);
 
-	if (st->failed)
-	{
-		pfree(token);
-		return;
-	}
-	target = EjsonTarget(st);
 	switch (tokentype)
 	{
 		case JSON_TOKEN_STRING:
-			bson_append_utf8(target, st->key, st->keylen, token, (int) strlen(token));
+			bson_append_utf8(target, st->key, st->keylen, str, len);
 			break;
 		case JSON_TOKEN_NUMBER:
-			EjsonAppendNumber(st, target, token);
+			{
+				char		buf[64];
+				char	   *token = len < (int) sizeof(buf) ? buf : palloc(len + 1);
+
+				/* strtod wants a terminated string */
+				memcpy(token, str, len);
+				token[len] = '\0';
+				EjsonAppendNumber(st, target, token);
+				if (token != buf)
+					pfree(token);
+			}
 			break;
 		case JSON_TOKEN_TRUE:
 			bson_append_bool(target, st->key, st->keylen, true);
@@ -540,7 +518,6 @@ ejson_scalar(void *state, char *token, JsonTokenType tokentype)
 			EJSON_FAIL(st, "Unexpected JSON token.");
 			break;
 	}
-	pfree(token);
 }
 
 /* ---- wrapper conversion ---- */
@@ -897,7 +874,7 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 	if (!bson_iter_init(&it, w) || !bson_iter_next(&it))
 		return false;
 	first = bson_iter_key(&it);
-	kw = EjsonFindKeyword(first);
+	kw = EjsonFindKeyword(first, (int) strlen(first));
 	Assert(kw != NULL);
 
 	/* a wrapped value at the top is stored as the root's only element */
@@ -1193,6 +1170,278 @@ bad:
 	return true;
 }
 
+/* ---- the grammar, driven by PostgreSQL's JSON lexer ---- */
+
+/*
+ * Append the UTF-8 encoding of a code point.
+ */
+static char *
+EjsonUtf8(char *out, uint32_t cp)
+{
+	if (cp < 0x80)
+		*out++ = (char) cp;
+	else if (cp < 0x800)
+	{
+		*out++ = (char) (0xC0 | (cp >> 6));
+		*out++ = (char) (0x80 | (cp & 0x3F));
+	}
+	else if (cp < 0x10000)
+	{
+		*out++ = (char) (0xE0 | (cp >> 12));
+		*out++ = (char) (0x80 | ((cp >> 6) & 0x3F));
+		*out++ = (char) (0x80 | (cp & 0x3F));
+	}
+	else
+	{
+		*out++ = (char) (0xF0 | (cp >> 18));
+		*out++ = (char) (0x80 | ((cp >> 12) & 0x3F));
+		*out++ = (char) (0x80 | ((cp >> 6) & 0x3F));
+		*out++ = (char) (0x80 | (cp & 0x3F));
+	}
+	return out;
+}
+
+/*
+ * Four hex digits (the lexer has checked they are hex digits).
+ */
+static uint32_t
+EjsonHex4(const char *p)
+{
+	uint32_t	v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v = v * 16 + (uint32_t) EjsonHexValue(p[i]);
+	return v;
+}
+
+/*
+ * The value of the string token the lexer is at.  Strings without escapes
+ * (the usual case) are returned in place; others are decoded into *owned,
+ * which the caller frees.  Unlike PostgreSQL's own de-escaping this keeps
+ * \u0000, which BSON strings may hold.  Returns false after reporting a
+ * lone surrogate.
+ */
+static bool
+EjsonString(EjsonState *st, const char **str, int *len, char **owned)
+{
+	const char *s = st->lex->token_start + 1;
+	int			n = (int) (st->lex->token_terminator - st->lex->token_start) - 2;
+	char	   *out;
+	const char *end = s + n;
+
+	*owned = NULL;
+	if (memchr(s, '\\', n) == NULL)
+	{
+		*str = s;
+		*len = n;
+		return true;
+	}
+
+	/* decoded text is never longer than its escaped form */
+	*owned = out = palloc(n + 1);
+	while (s < end)
+	{
+		if (*s != '\\')
+		{
+			*out++ = *s++;
+			continue;
+		}
+		s++;					/* the lexer checked every escape's syntax */
+		switch (*s)
+		{
+			case 'b':
+				*out++ = '\b';
+				break;
+			case 'f':
+				*out++ = '\f';
+				break;
+			case 'n':
+				*out++ = '\n';
+				break;
+			case 'r':
+				*out++ = '\r';
+				break;
+			case 't':
+				*out++ = '\t';
+				break;
+			case 'u':
+				{
+					uint32_t	cp = EjsonHex4(s + 1);
+
+					s += 4;
+					if (cp >= 0xD800 && cp <= 0xDBFF)
+					{
+						uint32_t	lo;
+
+						if (end - s < 7 || s[1] != '\\' || s[2] != 'u' ||
+							(lo = EjsonHex4(s + 3)) < 0xDC00 || lo > 0xDFFF)
+						{
+							EJSON_FAIL(st, "Unicode high surrogate must be followed by a low surrogate.");
+							return false;
+						}
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+						s += 6;
+					}
+					else if (cp >= 0xDC00 && cp <= 0xDFFF)
+					{
+						EJSON_FAIL(st, "Unicode low surrogate must follow a high surrogate.");
+						return false;
+					}
+					out = EjsonUtf8(out, cp);
+				}
+				break;
+			default:			/* " \ / */
+				*out++ = *s;
+				break;
+		}
+		s++;
+	}
+	*out = '\0';
+	*str = *owned;
+	*len = (int) (out - *owned);
+	return true;
+}
+
+static JsonParseErrorType EjsonParseValue(EjsonState *st);
+
+/*
+ * object: '{' (string ':' value (',' string ':' value)*)? '}'
+ */
+static JsonParseErrorType
+EjsonParseObject(EjsonState *st)
+{
+	JsonLexContext *lex = st->lex;
+	JsonParseErrorType rc;
+	bool		first = true;
+
+#ifndef FRONTEND
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+#endif
+	EjsonObjectStart(st);
+	if (st->failed || (rc = json_lex(lex)) != JSON_SUCCESS)
+		return st->failed ? JSON_SUCCESS : rc;
+	if (lex->token_type != JSON_TOKEN_OBJECT_END)
+	{
+		for (;;)
+		{
+			const char *key;
+			int			keylen;
+			char	   *owned;
+
+			if (lex->token_type != JSON_TOKEN_STRING)
+				return first ? JSON_EXPECTED_OBJECT_FIRST : JSON_EXPECTED_STRING;
+			if (!EjsonString(st, &key, &keylen, &owned))
+				return JSON_SUCCESS;
+			if (memchr(key, '\0', keylen) != NULL)
+			{
+				EJSON_FAIL(st, "Field names cannot contain NUL characters.");
+				return JSON_SUCCESS;
+			}
+			if ((rc = json_lex(lex)) != JSON_SUCCESS)
+				return rc;
+			if (lex->token_type != JSON_TOKEN_COLON)
+				return JSON_EXPECTED_COLON;
+			if ((rc = json_lex(lex)) != JSON_SUCCESS)
+				return rc;
+			EjsonField(st, key, keylen);
+			if (!st->failed)
+				rc = EjsonParseValue(st);
+			if (owned)
+				pfree(owned);
+			if (st->failed || rc != JSON_SUCCESS)
+				return rc;
+			first = false;
+			if (lex->token_type == JSON_TOKEN_OBJECT_END)
+				break;
+			if (lex->token_type != JSON_TOKEN_COMMA)
+				return JSON_EXPECTED_OBJECT_NEXT;
+			if ((rc = json_lex(lex)) != JSON_SUCCESS)
+				return rc;
+		}
+	}
+	EjsonObjectEnd(st);
+	return st->failed ? JSON_SUCCESS : json_lex(lex);
+}
+
+/*
+ * array: '[' (value (',' value)*)? ']'
+ */
+static JsonParseErrorType
+EjsonParseArray(EjsonState *st)
+{
+	JsonLexContext *lex = st->lex;
+	JsonParseErrorType rc;
+
+#ifndef FRONTEND
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+#endif
+	EjsonArrayStart(st);
+	if (st->failed || (rc = json_lex(lex)) != JSON_SUCCESS)
+		return st->failed ? JSON_SUCCESS : rc;
+	if (lex->token_type != JSON_TOKEN_ARRAY_END)
+	{
+		for (;;)
+		{
+			EjsonElement(st);
+			rc = EjsonParseValue(st);
+			if (st->failed || rc != JSON_SUCCESS)
+				return rc;
+			if (lex->token_type == JSON_TOKEN_ARRAY_END)
+				break;
+			if (lex->token_type != JSON_TOKEN_COMMA)
+				return JSON_EXPECTED_ARRAY_NEXT;
+			if ((rc = json_lex(lex)) != JSON_SUCCESS)
+				return rc;
+		}
+	}
+	EjsonArrayEnd(st);
+	return st->failed ? JSON_SUCCESS : json_lex(lex);
+}
+
+/*
+ * value: object | array | scalar; on return the lexer is past it.
+ */
+static JsonParseErrorType
+EjsonParseValue(EjsonState *st)
+{
+	JsonLexContext *lex = st->lex;
+
+	switch (lex->token_type)
+	{
+		case JSON_TOKEN_OBJECT_START:
+			return EjsonParseObject(st);
+		case JSON_TOKEN_ARRAY_START:
+			return EjsonParseArray(st);
+		case JSON_TOKEN_STRING:
+			{
+				const char *str;
+				int			len;
+				char	   *owned;
+
+				if (!EjsonString(st, &str, &len, &owned))
+					return JSON_SUCCESS;
+				EjsonScalar(st, JSON_TOKEN_STRING, str, len);
+				if (owned)
+					pfree(owned);
+			}
+			break;
+		case JSON_TOKEN_NUMBER:
+		case JSON_TOKEN_TRUE:
+		case JSON_TOKEN_FALSE:
+		case JSON_TOKEN_NULL:
+			EjsonScalar(st, lex->token_type, lex->token_start,
+						(int) (lex->token_terminator - lex->token_start));
+			break;
+		case JSON_TOKEN_END:
+			return JSON_EXPECTED_MORE;
+		default:
+			return JSON_EXPECTED_JSON;
+	}
+	return st->failed ? JSON_SUCCESS : json_lex(lex);
+}
+
 /*
  * Parse Extended JSON text into BSON; see bson_json.h.
  */
@@ -1201,7 +1450,7 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 {
 	EjsonState	st;
 	EjsonFrame	stack_frames[EJSON_STACK_FRAMES];
-	JsonSemAction sem;
+	JsonLexContext lex;
 	JsonParseErrorType rc;
 	bool		ok;
 
@@ -1222,24 +1471,42 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	bson_init(&out->doc);
 	st.root = &out->doc;
 
-	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &st;
-	sem.object_start = ejson_object_start;
-	sem.object_end = ejson_object_end;
-	sem.array_start = ejson_array_start;
-	sem.array_end = ejson_array_end;
-	sem.object_field_start = ejson_object_field_start;
-	sem.object_field_end = ejson_object_field_end;
-	sem.array_element_start = ejson_array_element_start;
-	sem.scalar = ejson_scalar;
+	/*
+	 * The lexer only: no de-escaping (EjsonString does it), so no per-token
+	 * copies.
+	 */
+	memset(&lex, 0, sizeof(lex));
+	lex.input = lex.token_terminator = lex.line_start = (char *) json;
+	lex.line_number = 1;
+	lex.input_length = (int) len;
+	lex.input_encoding = PG_UTF8;
+	lex.strval = NULL;
+	st.lex = &lex;
 
-	st.lex = makeJsonLexContextCstringLen((char *) json, (int) len, PG_UTF8, true);
-	rc = pg_parse_json(st.lex, &sem);
+#ifdef FRONTEND
+	/* in the server, text input has been verified in the server encoding */
+	if (pg_encoding_verifymbstr(PG_UTF8, json, (int) len) != (int) len)
+	{
+		EJSON_FAIL(&st, "The input is not valid UTF-8.");
+		rc = JSON_SUCCESS;
+	}
+	else
+#endif
+	if ((rc = json_lex(&lex)) == JSON_SUCCESS)
+	{
+		rc = EjsonParseValue(&st);
+		if (rc == JSON_SUCCESS && !st.failed && lex.token_type != JSON_TOKEN_END)
+			rc = JSON_EXPECTED_END;
+	}
 
 	ok = !st.failed;
 	if (ok && rc != JSON_SUCCESS)
 	{
-		EJSON_FAIL(&st, "%s", json_errdetail(rc, st.lex));
+		/* a grammar error at the end of the input: say so, as jsonapi does */
+		if (rc >= JSON_EXPECTED_ARRAY_FIRST && rc <= JSON_EXPECTED_STRING &&
+			(lex.token_start == NULL || lex.token_type == JSON_TOKEN_END))
+			rc = JSON_EXPECTED_MORE;
+		EJSON_FAIL(&st, "%s", json_errdetail(rc, &lex));
 		ok = false;
 	}
 	if (ok && out->doc.len > BSON_MAX_DOC_SIZE)
@@ -1257,14 +1524,6 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	}
 	for (int i = EJSON_STACK_FRAMES; i < st.nallocated; i++)
 		pfree(st.frame_blocks[i]);
-#ifdef FRONTEND
-	if (st.lex->strval != NULL)
-	{
-		pfree(st.lex->strval->data);
-		pfree(st.lex->strval);
-	}
-	pfree(st.lex);
-#endif
 
 	if (!ok)
 	{
