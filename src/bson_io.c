@@ -266,6 +266,7 @@ BsonFromBytes(const char *data, int len)
 {
 	char	   *error;
 	bool		is_scalar = false;
+	bool		degenerate;
 	int32_t		doclen = 0;
 	Bson	   *result;
 
@@ -281,7 +282,7 @@ BsonFromBytes(const char *data, int len)
 		len--;
 	}
 
-	error = BsonValidateBytes((const uint8_t *) data, len);
+	error = BsonValidateBytes((const uint8_t *) data, len, &degenerate);
 	if (error == NULL && is_scalar)
 	{
 		bson_t		wrapper;
@@ -299,6 +300,17 @@ BsonFromBytes(const char *data, int len)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid BSON data"),
 				 errdetail("%c%s.", pg_toupper((unsigned char) error[0]), error + 1)));
+
+	if (degenerate)
+	{
+		bson_t		canonical;
+
+		/* valid but not canonical: store the canonical form */
+		BsonCanonicalize((const uint8_t *) data, len, &canonical);
+		result = BsonFromDocument(&canonical, is_scalar);
+		bson_destroy(&canonical);
+		return result;
+	}
 
 	result = palloc(VARHDRSZ + len + (is_scalar ? 1 : 0));
 	SET_VARSIZE(result, VARHDRSZ + len + (is_scalar ? 1 : 0));

@@ -87,6 +87,7 @@ typedef struct EjsonFrame
 	const char *key;			/* key in the parent; NULL for the top value */
 	int			keylen;
 	uint32_t	index;			/* ARRAY: index of the next element */
+	bool		plain_number;	/* WRAPPER: a member is a plain JSON number */
 	char		keybuf[16];		/* storage of key when it is an array index */
 } EjsonFrame;
 
@@ -220,6 +221,7 @@ EjsonPush(EjsonState *st, EjsonFrameKind kind)
 	frame->target = NULL;
 	frame->wrapper = NULL;
 	frame->index = 0;
+	frame->plain_number = false;
 	if (st->nframes == 1)
 	{
 		frame->key = NULL;
@@ -374,7 +376,7 @@ EjsonArrayEnd(EjsonState *st)
 
 /* Wrapper conversion, below */
 static bool EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key,
-							   int keylen, const bson_t *wrapper);
+							   int keylen, const bson_t *wrapper, bool plain_number);
 
 static void
 EjsonObjectEnd(EjsonState *st)
@@ -406,7 +408,8 @@ EjsonObjectEnd(EjsonState *st)
 			st->depth--;
 			break;
 		case FRAME_WRAPPER:
-			if (!EjsonAppendWrapper(st, parent, key, keylen, frame->wrapper))
+			if (!EjsonAppendWrapper(st, parent, key, keylen, frame->wrapper,
+									frame->plain_number))
 			{
 				/* not a value: an ordinary document */
 				if (st->failed || !EjsonEnterLevel(st))
@@ -496,6 +499,11 @@ EjsonScalar(EjsonState *st, JsonTokenType tokentype, const char *str, int len)
 			{
 				char		buf[64];
 				char	   *token = len < (int) sizeof(buf) ? buf : palloc(len + 1);
+
+				/* {"$date": 42} is not Extended JSON v2; {"$minKey": 1} is */
+				if (st->nframes > 0 &&
+					st->frames[st->nframes - 1]->kind == FRAME_WRAPPER)
+					st->frames[st->nframes - 1]->plain_number = true;
 
 				/* strtod wants a terminated string */
 				memcpy(token, str, len);
@@ -704,7 +712,7 @@ EjsonParseIsoDate(const char *s, int64_t *millis)
  * Regex options: only the letters MongoDB knows, each once, sorted.
  */
 static bool
-EjsonRegexOptions(const char *in, char *out, size_t outsize)
+EjsonRegexOptions(const char *in, size_t inlen, char *out, size_t outsize)
 {
 	static const char known[] = "ilmsux";
 	size_t		n = 0;
@@ -713,17 +721,72 @@ EjsonRegexOptions(const char *in, char *out, size_t outsize)
 	{
 		int			count = 0;
 
-		for (const char *p = in; *p; p++)
-			count += (*p == *k);
+		for (size_t i = 0; i < inlen; i++)
+			count += (in[i] == *k);
 		if (count > 1)
 			return false;
 		if (count == 1)
 			out[n++] = *k;
 	}
-	if (n != strlen(in) || n >= outsize)
+	if (n != inlen || n >= outsize)
 		return false;
 	out[n] = '\0';
 	return true;
+}
+
+/*
+ * Append an element whose value bytes are given whole, by concatenating a
+ * one-element document: libbson's typed appenders take C strings for code,
+ * which would cut JavaScript at an embedded NUL.
+ */
+static void
+EjsonAppendRaw(bson_t *target, bson_type_t type, const char *key, int keylen,
+			   const uint8_t *value, uint32_t value_len)
+{
+	uint32_t	doclen = 4 + 1 + keylen + 1 + value_len + 1;
+	uint32_t	doclen_le = BSON_UINT32_TO_LE(doclen);
+	uint8_t    *buf = palloc(doclen);
+	bson_t		one;
+
+	memcpy(buf, &doclen_le, 4);
+	buf[4] = (uint8_t) type;
+	memcpy(buf + 5, key, keylen);
+	buf[5 + keylen] = '\0';
+	memcpy(buf + 6 + keylen, value, value_len);
+	buf[doclen - 1] = '\0';
+	if (bson_init_static(&one, buf, doclen))
+		bson_concat(target, &one);
+	pfree(buf);
+}
+
+/*
+ * Append JavaScript code, and its scope when given, keeping NULs.
+ */
+static void
+EjsonAppendCode(bson_t *target, const char *key, int keylen, const char *code,
+				uint32_t code_len, const bson_t *scope)
+{
+	uint32_t	scope_len = scope ? scope->len : 0;
+	uint32_t	total = (scope ? 4 : 0) + 4 + code_len + 1 + scope_len;
+	uint8_t    *value = palloc(total);
+	uint8_t    *p = value;
+	uint32_t	le;
+
+	if (scope)
+	{
+		le = BSON_UINT32_TO_LE(total);
+		memcpy(p, &le, 4);
+		p += 4;
+	}
+	le = BSON_UINT32_TO_LE(code_len + 1);
+	memcpy(p, &le, 4);
+	memcpy(p + 4, code, code_len);
+	p[4 + code_len] = '\0';
+	if (scope)
+		memcpy(p + 5 + code_len, bson_get_data(scope), scope_len);
+	EjsonAppendRaw(target, scope ? BSON_TYPE_CODEWSCOPE : BSON_TYPE_CODE,
+				   key, keylen, value, total);
+	pfree(value);
 }
 
 /*
@@ -862,7 +925,7 @@ EjsonHasExactly(const bson_t *doc, const char *a, const char *b)
  */
 static bool
 EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
-				   const bson_t *w)
+				   const bson_t *w, bool plain_number)
 {
 	bson_iter_t it;
 	bson_iter_t it2;
@@ -999,7 +1062,7 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 			goto bad;
 		s = bson_iter_utf8(&code, &len);
 		if (EjsonHasExactly(w, "$code", NULL))
-			bson_append_code(target, key, keylen, s);
+			EjsonAppendCode(target, key, keylen, s, len, NULL);
 		else if (EjsonHasExactly(w, "$code", "$scope") &&
 				 EjsonMember(w, "$scope", &it2) && ITER_IS(&it2, BSON_TYPE_DOCUMENT))
 		{
@@ -1010,15 +1073,10 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 			bson_iter_document(&it2, &dlen, &data);
 			if (!bson_init_static(&scope, data, dlen))
 				goto bad;
-			bson_append_code_with_scope(target, key, keylen, s, &scope);
+			EjsonAppendCode(target, key, keylen, s, len, &scope);
 		}
 		else
 			goto bad;
-		if (strlen(s) != len)
-		{
-			EJSON_FAIL(st, "JavaScript code cannot contain NUL characters.");
-			return true;
-		}
 	}
 	else if (strcmp(first, "$minKey") == 0 || strcmp(first, "$maxKey") == 0)
 	{
@@ -1061,11 +1119,16 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 			EJSON_FAIL(st, "A regular expression pattern cannot contain NUL characters.");
 			return true;
 		}
-		if (!EjsonRegexOptions(bson_iter_utf8(&opt, NULL), options, sizeof(options)))
 		{
-			EJSON_FAIL(st, "Invalid regular expression options \"%s\": only i, l, m, s, u and x, each once.",
-					   bson_iter_utf8(&opt, NULL));
-			return true;
+			uint32_t	olen;
+			const char *o = bson_iter_utf8(&opt, &olen);
+
+			if (!EjsonRegexOptions(o, olen, options, sizeof(options)))
+			{
+				EJSON_FAIL(st, "Invalid regular expression options \"%s\": only i, l, m, s, u and x, each once.",
+						   o);
+				return true;
+			}
 		}
 		bson_append_regex(target, key, keylen, s, options);
 	}
@@ -1080,10 +1143,14 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 			!EjsonMember(w, "$regex", &pat) || !ITER_IS(&pat, BSON_TYPE_UTF8) ||
 			!EjsonMember(w, "$options", &opt) || !ITER_IS(&opt, BSON_TYPE_UTF8))
 			return false;
-		s = bson_iter_utf8(&pat, &len);
-		if (strlen(s) != len ||
-			!EjsonRegexOptions(bson_iter_utf8(&opt, NULL), options, sizeof(options)))
-			return false;
+		{
+			uint32_t	olen;
+			const char *o = bson_iter_utf8(&opt, &olen);
+
+			s = bson_iter_utf8(&pat, &len);
+			if (strlen(s) != len || !EjsonRegexOptions(o, olen, options, sizeof(options)))
+				return false;
+		}
 		bson_append_regex(target, key, keylen, s, options);
 	}
 	else if (strcmp(first, "$dbPointer") == 0)
@@ -1122,12 +1189,8 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 				return true;
 			}
 		}
-		else if (ITER_IS(&it, BSON_TYPE_INT32) || ITER_IS(&it, BSON_TYPE_INT64))
-			millis = bson_iter_as_int64(&it);
-		else if (ITER_IS(&it, BSON_TYPE_DOUBLE) &&
-				 bson_iter_double(&it) == floor(bson_iter_double(&it)) &&
-				 fabs(bson_iter_double(&it)) < 9.2e18)
-			millis = (int64_t) bson_iter_double(&it);
+		else if (ITER_IS(&it, BSON_TYPE_INT64) && !plain_number)
+			millis = bson_iter_int64(&it);
 		else
 			goto bad;
 		bson_append_date_time(target, key, keylen, millis);
@@ -1606,10 +1669,18 @@ EjsonPrintDoubleText(StringInfo buf, double d)
 {
 	char		tmp[DOUBLE_SHORTEST_DECIMAL_LEN];
 	int			n = double_to_shortest_decimal_buf(d, tmp);
+	char	   *e = memchr(tmp, 'e', n);
+	int			mantissa = e ? (int) (e - tmp) : n;
 
-	appendBinaryStringInfo(buf, tmp, n);
-	if (strpbrk(tmp, ".eE") == NULL)
+	/* Extended JSON's form: 1.0, 1.5E+300, 5.0E-324 */
+	appendBinaryStringInfo(buf, tmp, mantissa);
+	if (memchr(tmp, '.', mantissa) == NULL)
 		appendStringInfoString(buf, ".0");
+	if (e)
+	{
+		appendStringInfoChar(buf, 'E');
+		appendBinaryStringInfo(buf, e + 1, n - mantissa - 1);
+	}
 }
 
 /*
@@ -1902,12 +1973,14 @@ BsonPrintJson(StringInfo buf, const uint8_t *data, uint32_t len, bool is_scalar,
  */
 
 /*
- * Check what libbson's validator leaves to us, recursively: array keys are
- * "0", "1", ... in order, nesting stays within the limit, regex options are
- * known letters in order.
+ * Check what libbson's validator leaves to us, recursively: nesting stays
+ * within the limit, regex options are known letters.  Array keys other than
+ * "0", "1", ... and regex options out of order are valid but degenerate
+ * (the BSON corpus says so): *degenerate is set and the caller stores the
+ * canonical form instead.
  */
 static char *
-BsonValidateLevel(bson_iter_t *it, bool is_array, int depth)
+BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 {
 	uint32_t	index = 0;
 
@@ -1923,8 +1996,7 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth)
 
 			bson_uint32_to_string(index++, &expected, buf, sizeof(buf));
 			if (strcmp(bson_iter_key(it), expected) != 0)
-				return psprintf("array element key \"%s\" should be \"%s\"",
-								bson_iter_key(it), expected);
+				*degenerate = true;
 		}
 		switch (bson_iter_type(it))
 		{
@@ -1937,7 +2009,8 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth)
 					if (!bson_iter_recurse(it, &child))
 						return psprintf("invalid nested document at key \"%s\"",
 										bson_iter_key(it));
-					err = BsonValidateLevel(&child, BSON_ITER_HOLDS_ARRAY(it), depth + 1);
+					err = BsonValidateLevel(&child, BSON_ITER_HOLDS_ARRAY(it), depth + 1,
+											degenerate);
 					if (err)
 						return err;
 				}
@@ -1948,10 +2021,11 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth)
 					char		sorted[8];
 
 					(void) bson_iter_regex(it, &options);
-					if (!EjsonRegexOptions(options, sorted, sizeof(sorted)) ||
-						strcmp(sorted, options) != 0)
-						return psprintf("regular expression options \"%s\" are not distinct known letters in alphabetical order",
+					if (!EjsonRegexOptions(options, strlen(options), sorted, sizeof(sorted)))
+						return psprintf("regular expression options \"%s\" are not distinct letters among i, l, m, s, u, x",
 										options);
+					if (strcmp(sorted, options) != 0)
+						*degenerate = true;
 				}
 				break;
 			default:
@@ -1967,12 +2041,13 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth)
  * Validate raw BSON bytes; see bson_json.h.
  */
 char *
-BsonValidateBytes(const uint8_t *data, size_t len)
+BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate)
 {
 	bson_t		doc;
 	bson_iter_t it;
 	size_t		offset;
 
+	*degenerate = false;
 	if (len < 5)
 		return psprintf("%zu bytes are too short for a BSON document", len);
 	if (len > BSON_MAX_DOC_SIZE)
@@ -1986,5 +2061,76 @@ BsonValidateBytes(const uint8_t *data, size_t len)
 						offset);
 	if (!bson_iter_init(&it, &doc))
 		return psprintf("invalid BSON document");
-	return BsonValidateLevel(&it, false, 1);
+	return BsonValidateLevel(&it, false, 1, degenerate);
+}
+
+/*
+ * Copy the members of a valid document or array into out, giving arrays
+ * their canonical keys and regex options their canonical order.
+ */
+static void
+BsonCanonicalizeLevel(bson_iter_t *it, bool is_array, bson_t *out)
+{
+	uint32_t	index = 0;
+
+	while (bson_iter_next(it))
+	{
+		char		buf[16];
+		const char *key = bson_iter_key(it);
+		int			keylen = (int) bson_iter_key_len(it);
+
+		if (is_array)
+			keylen = (int) bson_uint32_to_string(index++, &key, buf, sizeof(buf));
+		switch (bson_iter_type(it))
+		{
+			case BSON_TYPE_DOCUMENT:
+			case BSON_TYPE_ARRAY:
+				{
+					bson_iter_t child;
+					bson_t		sub;
+					bool		arr = BSON_ITER_HOLDS_ARRAY(it);
+
+					if (!bson_iter_recurse(it, &child))
+						break;
+					if (arr)
+						bson_append_array_begin(out, key, keylen, &sub);
+					else
+						bson_append_document_begin(out, key, keylen, &sub);
+					BsonCanonicalizeLevel(&child, arr, &sub);
+					if (arr)
+						bson_append_array_end(out, &sub);
+					else
+						bson_append_document_end(out, &sub);
+				}
+				break;
+			case BSON_TYPE_REGEX:
+				{
+					const char *options;
+					const char *pattern = bson_iter_regex(it, &options);
+					char		sorted[8];
+
+					if (!EjsonRegexOptions(options, strlen(options), sorted, sizeof(sorted)))
+						sorted[0] = '\0';	/* cannot happen after validation */
+					bson_append_regex(out, key, keylen, pattern, sorted);
+				}
+				break;
+			default:
+				bson_append_iter(out, key, keylen, it);
+				break;
+		}
+	}
+}
+
+/*
+ * The canonical form of valid but degenerate BSON bytes; see bson_json.h.
+ */
+void
+BsonCanonicalize(const uint8_t *data, size_t len, bson_t *out)
+{
+	bson_t		doc;
+	bson_iter_t it;
+
+	bson_init(out);
+	if (bson_init_static(&doc, data, len) && bson_iter_init(&it, &doc))
+		BsonCanonicalizeLevel(&it, false, out);
 }

@@ -59,9 +59,14 @@ extern void BsonPrintValue(StringInfo buf, const bson_iter_t *it,
 
 /*
  * Check raw bytes: structure, lengths, terminators, UTF-8, type codes,
- * array keys, nesting depth, regex options, boolean bytes.  Returns NULL
- * when valid, else a palloc'd message.
+ * nesting depth, regex options, boolean bytes.  Returns NULL when valid,
+ * else a palloc'd message.  *degenerate is set when the bytes are valid but
+ * not canonical (array keys not "0", "1", ...; regex options out of order):
+ * store BsonCanonicalize's output instead.
  */
-extern char *BsonValidateBytes(const uint8_t *data, size_t len);
+extern char *BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate);
+
+/* Rebuild valid bytes in canonical form into out (bson_destroy it) */
+extern void BsonCanonicalize(const uint8_t *data, size_t len, bson_t *out);
 
 #endif							/* NOSQL_BSON_JSON_H */
