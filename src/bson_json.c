@@ -1339,6 +1339,8 @@ EjsonString(EjsonState *st, const char **str, int *len, char **owned)
 						if (end - s < 7 || s[1] != '\\' || s[2] != 'u' ||
 							(lo = EjsonHex4(s + 3)) < 0xDC00 || lo > 0xDFFF)
 						{
+							pfree(*owned);
+							*owned = NULL;
 							EJSON_FAIL(st, "Unicode high surrogate must be followed by a low surrogate.");
 							return false;
 						}
@@ -1347,6 +1349,8 @@ EjsonString(EjsonState *st, const char **str, int *len, char **owned)
 					}
 					else if (cp >= 0xDC00 && cp <= 0xDFFF)
 					{
+						pfree(*owned);
+						*owned = NULL;
 						EJSON_FAIL(st, "Unicode low surrogate must follow a high surrogate.");
 						return false;
 					}
@@ -1374,7 +1378,7 @@ static JsonParseErrorType
 EjsonParseObject(EjsonState *st)
 {
 	JsonLexContext *lex = st->lex;
-	JsonParseErrorType rc;
+	JsonParseErrorType rc = JSON_SUCCESS;
 	bool		first = true;
 
 #ifndef FRONTEND
@@ -1397,19 +1401,18 @@ EjsonParseObject(EjsonState *st)
 			if (!EjsonString(st, &key, &keylen, &owned))
 				return JSON_SUCCESS;
 			if (memchr(key, '\0', keylen) != NULL)
-			{
 				EJSON_FAIL(st, "Field names cannot contain NUL characters.");
-				return JSON_SUCCESS;
+			else if ((rc = json_lex(lex)) == JSON_SUCCESS)
+			{
+				if (lex->token_type != JSON_TOKEN_COLON)
+					rc = JSON_EXPECTED_COLON;
+				else if ((rc = json_lex(lex)) == JSON_SUCCESS)
+				{
+					EjsonField(st, key, keylen);
+					if (!st->failed)
+						rc = EjsonParseValue(st);
+				}
 			}
-			if ((rc = json_lex(lex)) != JSON_SUCCESS)
-				return rc;
-			if (lex->token_type != JSON_TOKEN_COLON)
-				return JSON_EXPECTED_COLON;
-			if ((rc = json_lex(lex)) != JSON_SUCCESS)
-				return rc;
-			EjsonField(st, key, keylen);
-			if (!st->failed)
-				rc = EjsonParseValue(st);
 			if (owned)
 				pfree(owned);
 			if (st->failed || rc != JSON_SUCCESS)
@@ -1434,7 +1437,7 @@ static JsonParseErrorType
 EjsonParseArray(EjsonState *st)
 {
 	JsonLexContext *lex = st->lex;
-	JsonParseErrorType rc;
+	JsonParseErrorType rc = JSON_SUCCESS;
 
 #ifndef FRONTEND
 	check_stack_depth();
@@ -1506,6 +1509,52 @@ EjsonParseValue(EjsonState *st)
 }
 
 /*
+ * The message of a JSON syntax error.  The server has jsonapi's own
+ * messages; Debian's frontend libpgcommon lacks json_errdetail, so the
+ * standalone build words them itself.
+ */
+static char *
+EjsonSyntaxError(JsonParseErrorType rc, JsonLexContext *lex)
+{
+#ifndef FRONTEND
+	return json_errdetail(rc, lex);
+#else
+	const char *what;
+
+	switch (rc)
+	{
+		case JSON_EXPECTED_MORE:
+			return psprintf("The input string ended unexpectedly.");
+		case JSON_EXPECTED_END:
+			what = "end of input";
+			break;
+		case JSON_EXPECTED_COLON:
+			what = "\":\"";
+			break;
+		case JSON_EXPECTED_STRING:
+		case JSON_EXPECTED_OBJECT_FIRST:
+			what = "string";
+			break;
+		case JSON_EXPECTED_OBJECT_NEXT:
+			what = "\",\" or \"}\"";
+			break;
+		case JSON_EXPECTED_ARRAY_NEXT:
+			what = "\",\" or \"]\"";
+			break;
+		case JSON_EXPECTED_JSON:
+		case JSON_EXPECTED_ARRAY_FIRST:
+			what = "JSON value";
+			break;
+		default:
+			return psprintf("Invalid JSON (error %d) at byte %d.", (int) rc,
+							lex->token_start ? (int) (lex->token_start - lex->input) : 0);
+	}
+	return psprintf("Expected %s at byte %d.", what,
+					lex->token_start ? (int) (lex->token_start - lex->input) : 0);
+#endif
+}
+
+/*
  * Parse Extended JSON text into BSON; see bson_json.h.
  */
 bool
@@ -1514,7 +1563,7 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	EjsonState	st;
 	EjsonFrame	stack_frames[EJSON_STACK_FRAMES];
 	JsonLexContext lex;
-	JsonParseErrorType rc;
+	JsonParseErrorType rc = JSON_SUCCESS;
 	bool		ok;
 
 	/* only the scalars: the arrays are filled as frames are used */
@@ -1565,11 +1614,17 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	ok = !st.failed;
 	if (ok && rc != JSON_SUCCESS)
 	{
+		char	   *detail;
+
 		/* a grammar error at the end of the input: say so, as jsonapi does */
 		if (rc >= JSON_EXPECTED_ARRAY_FIRST && rc <= JSON_EXPECTED_STRING &&
 			(lex.token_start == NULL || lex.token_type == JSON_TOKEN_END))
 			rc = JSON_EXPECTED_MORE;
-		EJSON_FAIL(&st, "%s", json_errdetail(rc, &lex));
+		detail = EjsonSyntaxError(rc, &lex);
+		EJSON_FAIL(&st, "%s", detail);
+#ifdef FRONTEND
+		pfree(detail);
+#endif
 		ok = false;
 	}
 	if (ok && out->doc.len > BSON_MAX_DOC_SIZE)
