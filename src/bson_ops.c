@@ -429,57 +429,23 @@ bson_get_array_path_text(PG_FUNCTION_ARGS)
 static bool BsonContainsValue(const bson_iter_t *a, const bson_iter_t *b);
 
 /*
- * Whether every member of document b is contained in the same-named member
- * of document a.
+ * Whether every member of container b is contained in a member of container
+ * a: for documents, the member of the same name; for arrays, any element.
  */
 static bool
-BsonContainsDocument(const bson_iter_t *a_doc, const bson_iter_t *b_doc)
+BsonContainsMembers(const bson_iter_t *a, const bson_iter_t *b, bool by_name)
 {
-	bson_iter_t bi = *b_doc;
+	bson_iter_t bi = *b;
 
 	check_stack_depth();
 	while (bson_iter_next(&bi))
 	{
-		bson_iter_t ai = *a_doc;
+		bson_iter_t ai = *a;
 		bool		found = false;
 
-		while (bson_iter_next(&ai))
-		{
-			if (strcmp(bson_iter_key(&ai), bson_iter_key(&bi)) == 0 &&
-				BsonContainsValue(&ai, &bi))
-			{
-				found = true;
-				break;
-			}
-		}
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-/*
- * Whether every element of array b is contained in some element of array a.
- */
-static bool
-BsonContainsArray(const bson_iter_t *a_arr, const bson_iter_t *b_arr)
-{
-	bson_iter_t bi = *b_arr;
-
-	check_stack_depth();
-	while (bson_iter_next(&bi))
-	{
-		bson_iter_t ai = *a_arr;
-		bool		found = false;
-
-		while (bson_iter_next(&ai))
-		{
-			if (BsonContainsValue(&ai, &bi))
-			{
-				found = true;
-				break;
-			}
-		}
+		while (!found && bson_iter_next(&ai))
+			found = (!by_name || strcmp(bson_iter_key(&ai), bson_iter_key(&bi)) == 0) &&
+				BsonContainsValue(&ai, &bi);
 		if (!found)
 			return false;
 	}
@@ -496,12 +462,10 @@ BsonContainsValue(const bson_iter_t *a, const bson_iter_t *b)
 	bson_iter_t ac,
 				bc;
 
-	if (BSON_ITER_HOLDS_DOCUMENT(a) && BSON_ITER_HOLDS_DOCUMENT(b))
+	if ((BSON_ITER_HOLDS_DOCUMENT(a) && BSON_ITER_HOLDS_DOCUMENT(b)) ||
+		(BSON_ITER_HOLDS_ARRAY(a) && BSON_ITER_HOLDS_ARRAY(b)))
 		return bson_iter_recurse(a, &ac) && bson_iter_recurse(b, &bc) &&
-			BsonContainsDocument(&ac, &bc);
-	if (BSON_ITER_HOLDS_ARRAY(a) && BSON_ITER_HOLDS_ARRAY(b))
-		return bson_iter_recurse(a, &ac) && bson_iter_recurse(b, &bc) &&
-			BsonContainsArray(&ac, &bc);
+			BsonContainsMembers(&ac, &bc, BSON_ITER_HOLDS_DOCUMENT(a));
 	return BsonCompareValues(a, b) == 0;
 }
 
@@ -526,7 +490,7 @@ bson_contains(PG_FUNCTION_ARGS)
 		!bson_init_static(&hb, BsonBytes(b), BsonDocLen(b)) ||
 		!bson_iter_init(&ia, &ha) || !bson_iter_init(&ib, &hb))
 		elog(ERROR, "corrupt bson value");
-	PG_RETURN_BOOL(BsonContainsDocument(&ia, &ib));
+	PG_RETURN_BOOL(BsonContainsMembers(&ia, &ib, true));
 }
 
 PG_FUNCTION_INFO_V1(bson_contained);
