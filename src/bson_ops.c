@@ -19,6 +19,7 @@
 
 #include "bson.h"
 #include "bson_compare.h"
+#include "bson_path.h"
 
 /* ---- ordering ---- */
 
@@ -123,109 +124,94 @@ bson_hash_extended(PG_FUNCTION_ARGS)
 /* ---- paths ---- */
 
 /*
- * Step from a container value into its member named part: a field of a
- * document, or, for an array, the element whose index part spells (a
- * negative index counts from the end).  Returns false when there is none.
+ * Step from a container value (its BSON bytes) into its member named part:
+ * a field of a document, or, for an array, the element whose index part
+ * spells (a negative index counts from the end).  Returns false when there
+ * is none.
  */
 static bool
-BsonStep(bson_iter_t *container, bool is_array, const char *part, int partlen,
-		 bson_iter_t *result)
+BsonStep(const uint8_t *data, uint32_t len, bool is_array, const char *part,
+		 int partlen, bson_iter_t *result)
 {
+	int64		index = 0;
+	bool		negative = false;
+	int			i = 0;
+
 	if (!is_array)
-	{
-		while (bson_iter_next(container))
-		{
-			if (bson_iter_key_len(container) == (uint32_t) partlen &&
-				memcmp(bson_iter_key(container), part, partlen) == 0)
-			{
-				*result = *container;
-				return true;
-			}
-		}
-		return false;
-	}
-	else
-	{
-		int64		index = 0;
-		bool		negative = false;
-		int			i = 0;
-		int64		n = 0;
+		return BsonFindMember(data, len, part, partlen, 0, result);
 
-		if (partlen > 0 && part[0] == '-')
-		{
-			negative = true;
-			i = 1;
-		}
-		if (i >= partlen || partlen - i > 9)
+	if (partlen > 0 && part[0] == '-')
+	{
+		negative = true;
+		i = 1;
+	}
+	if (i >= partlen || partlen - i > 9)
+		return false;
+	for (; i < partlen; i++)
+	{
+		if (part[i] < '0' || part[i] > '9')
 			return false;
-		for (; i < partlen; i++)
-		{
-			if (part[i] < '0' || part[i] > '9')
-				return false;
-			index = index * 10 + (part[i] - '0');
-		}
-		if (negative)
-		{
-			bson_iter_t counter = *container;
-
-			while (bson_iter_next(&counter))
-				n++;
-			index = n - index;
-			if (index < 0)
-				return false;
-		}
-		while (bson_iter_next(container))
-		{
-			if (index-- == 0)
-			{
-				*result = *container;
-				return true;
-			}
-		}
-		return false;
+		index = index * 10 + (part[i] - '0');
 	}
+	if (negative)
+	{
+		bson_t		arr;
+		int64		n;
+
+		if (!bson_init_static(&arr, data, len))
+			return false;
+		n = bson_count_keys(&arr);
+		index = n - index;
+		if (index < 0)
+			return false;
+	}
+	return BsonFindMember(data, len, NULL, 0, (uint32_t) index, result);
 }
 
 /*
- * Follow a path given as parts.  On success *it points at the value.
- * A path of no parts is the value itself (returned as found = false with
- * *whole = true so callers can return the input).
+ * Follow a path given as parts (at least one).  On success *it points at
+ * the value; holder must outlive it.
  */
 static bool
 BsonFollow(const Bson *b, int nparts, const char **parts, const int *lens,
 		   bson_iter_t *it, bson_t *holder)
 {
-	bson_iter_t container;
+	const uint8_t *data;
+	uint32_t	len;
 	bool		is_array;
 
 	if (BsonValueIter(b, it, holder))
 	{
 		/* a non-document: only an array can be stepped into */
-		if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &container))
+		if (!BSON_ITER_HOLDS_ARRAY(it))
 			return false;
+		bson_iter_array(it, &len, &data);
 		is_array = true;
 	}
 	else
 	{
-		if (!bson_init_static(holder, BsonBytes(b), BsonDocLen(b)) ||
-			!bson_iter_init(&container, holder))
-			return false;
+		data = BsonBytes(b);
+		len = BsonDocLen(b);
 		is_array = false;
 	}
 
 	for (int i = 0; i < nparts; i++)
 	{
-		if (!BsonStep(&container, is_array, parts[i], lens[i], it))
+		if (!BsonStep(data, len, is_array, parts[i], lens[i], it))
 			return false;
 		if (i == nparts - 1)
 			return true;
 		if (BSON_ITER_HOLDS_DOCUMENT(it))
+		{
+			bson_iter_document(it, &len, &data);
 			is_array = false;
+		}
 		else if (BSON_ITER_HOLDS_ARRAY(it))
+		{
+			bson_iter_array(it, &len, &data);
 			is_array = true;
+		}
 		else
-			return false;
-		if (!bson_iter_recurse(it, &container))
 			return false;
 	}
 	return false;
