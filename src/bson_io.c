@@ -12,6 +12,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -281,8 +282,14 @@ BsonFromBytes(const char *data, int len)
 		is_scalar = true;
 		len--;
 	}
+	if (len > BSON_MAX_DOC_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("bson document is too large"),
+				 errdetail("The document is %d bytes; the limit is %d bytes.",
+						   len, BSON_MAX_DOC_SIZE)));
 
-	error = BsonValidateBytes((const uint8_t *) data, len, &degenerate);
+	error = BsonValidateValueBytes((const uint8_t *) data, len, is_scalar, &degenerate);
 	if (error == NULL && is_scalar)
 	{
 		bson_t		wrapper;
@@ -533,8 +540,24 @@ BsonIterToNumeric(bson_iter_t *it, const char *target)
 		case BSON_TYPE_INT64:
 			return int64_to_numeric(bson_iter_int64(it));
 		case BSON_TYPE_DOUBLE:
-			return DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-													   Float8GetDatum(bson_iter_double(it))));
+			{
+				double		d = bson_iter_double(it);
+				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+				/*
+				 * Not float8_numeric, which keeps 15 significant digits
+				 * (0.49999999999999994 would become 0.5): an integral double
+				 * exactly, any other by its shortest round-trip digits.
+				 */
+				if (d == floor(d) && d >= -9223372036854775808.0 &&
+					d < 9223372036854775808.0)
+					return int64_to_numeric((int64) d);
+				(void) double_to_shortest_decimal_buf(d, buf);
+				return DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														   CStringGetDatum(buf),
+														   ObjectIdGetDatum(InvalidOid),
+														   Int32GetDatum(-1)));
+			}
 		case BSON_TYPE_DECIMAL128:
 			{
 				bson_decimal128_t dec;
@@ -601,7 +624,7 @@ bson_to_float8(PG_FUNCTION_ARGS)
  * the nearest integer as numeric's casts do, out of range an error.
  */
 static int64
-BsonToInteger(Bson *b, const char *target)
+BsonToInteger(Bson *b, const char *target, PGFunction numeric_cast)
 {
 	bson_iter_t it;
 	bson_t		holder;
@@ -614,8 +637,13 @@ BsonToInteger(Bson *b, const char *target)
 			return bson_iter_as_int64(&it);
 		case BSON_TYPE_DOUBLE:
 		case BSON_TYPE_DECIMAL128:
-			return DatumGetInt64(DirectFunctionCall1(numeric_int8,
-													 NumericGetDatum(BsonIterToNumeric(&it, target))));
+			{
+				/* numeric's own cast rounds and reports the target's range */
+				Datum		d = DirectFunctionCall1(numeric_cast,
+													NumericGetDatum(BsonIterToNumeric(&it, target)));
+
+				return numeric_cast == numeric_int4 ? DatumGetInt32(d) : DatumGetInt64(d);
+			}
 		default:
 			BsonCastFail(&it, target);
 	}
@@ -626,14 +654,14 @@ PG_FUNCTION_INFO_V1(bson_to_int8);
 Datum
 bson_to_int8(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(BsonToInteger(PG_GETARG_BSON_P(0), "bigint"));
+	PG_RETURN_INT64(BsonToInteger(PG_GETARG_BSON_P(0), "bigint", numeric_int8));
 }
 
 PG_FUNCTION_INFO_V1(bson_to_int4);
 Datum
 bson_to_int4(PG_FUNCTION_ARGS)
 {
-	int64		v = BsonToInteger(PG_GETARG_BSON_P(0), "integer");
+	int64		v = BsonToInteger(PG_GETARG_BSON_P(0), "integer", numeric_int4);
 
 	if (v < PG_INT32_MIN || v > PG_INT32_MAX)
 		ereport(ERROR,

@@ -88,6 +88,8 @@ typedef struct EjsonFrame
 	int			keylen;
 	uint32_t	index;			/* ARRAY: index of the next element */
 	bool		plain_number;	/* WRAPPER: a member is a plain JSON number */
+	bool		strict;			/* WRAPPER: its keyword must spell a value */
+	bool		counted;		/* counted against the nesting limit */
 	char		keybuf[16];		/* storage of key when it is an array index */
 } EjsonFrame;
 
@@ -222,6 +224,8 @@ EjsonPush(EjsonState *st, EjsonFrameKind kind)
 	frame->wrapper = NULL;
 	frame->index = 0;
 	frame->plain_number = false;
+	frame->strict = false;
+	frame->counted = false;
 	if (st->nframes == 1)
 	{
 		frame->key = NULL;
@@ -266,18 +270,46 @@ EjsonParentTarget(EjsonState *st, EjsonFrame *frame, const char **key, int *keyl
 }
 
 /*
- * Count a document or array level against the nesting limit.
+ * Count the innermost frame, an object or array, against the nesting limit
+ * when it is a level of the BSON being built, so that text and bytes agree
+ * on the depth of a value.  The inside of a strict wrapper ({"t": .., "i":
+ * ..} of a $timestamp, the {"base64": ..} of a $binary) is part of a
+ * scalar, not a level; a code-with-scope's $scope is a document of its own.
+ * A non-strict wrapper ($regex, $options, $type, $scope first) counts as a
+ * level from its start, as it may turn out to be a document (when it turns
+ * out to be a value the count errs on the safe side).
  */
 static bool
 EjsonEnterLevel(EjsonState *st)
 {
+	EjsonFrame *frame = st->frames[st->nframes - 1];
+
+	if (st->nframes >= 2)
+	{
+		EjsonFrame *parent = st->frames[st->nframes - 2];
+
+		if (parent->kind == FRAME_WRAPPER && parent->strict &&
+			!(frame->keylen == 6 && memcmp(frame->key, "$scope", 6) == 0))
+			return true;
+	}
 	if (++st->depth > BSON_MAX_DEPTH)
 	{
 		EJSON_FAIL(st, "Documents and arrays are nested more than %d levels deep.",
 				   BSON_MAX_DEPTH);
 		return false;
 	}
+	frame->counted = true;
 	return true;
+}
+
+/*
+ * Release the innermost frame's level, if it was counted.
+ */
+static void
+EjsonLeaveLevel(EjsonState *st)
+{
+	if (st->frames[st->nframes - 1]->counted)
+		st->depth--;
 }
 
 static void
@@ -293,11 +325,16 @@ EjsonObjectStart(EjsonState *st)
 static void
 EjsonDecide(EjsonState *st, EjsonFrame *frame, const char *first_key, int keylen)
 {
-	if (EjsonFindKeyword(first_key, keylen) != NULL)
+	const EjsonKeyword *kw = EjsonFindKeyword(first_key, keylen);
+
+	if (kw != NULL)
 	{
 		frame->kind = FRAME_WRAPPER;
+		frame->strict = kw->strict;
 		frame->wrapper = bson_new();
 		frame->target = frame->wrapper;
+		if (!kw->strict)
+			(void) EjsonEnterLevel(st);
 		return;
 	}
 
@@ -370,7 +407,7 @@ EjsonArrayEnd(EjsonState *st)
 	frame = st->frames[st->nframes - 1];
 	parent = EjsonParentTarget(st, frame, &key, &keylen);
 	bson_append_array_end(parent, &frame->child);
-	st->depth--;
+	EjsonLeaveLevel(st);
 	st->nframes--;
 }
 
@@ -400,19 +437,19 @@ EjsonObjectEnd(EjsonState *st)
 				bson_append_document_begin(parent, key, keylen, &frame->child);
 				bson_append_document_end(parent, &frame->child);
 			}
-			st->depth--;
+			EjsonLeaveLevel(st);
 			break;
 		case FRAME_DOCUMENT:
 			if (st->nframes > 1)
 				bson_append_document_end(parent, &frame->child);
-			st->depth--;
+			EjsonLeaveLevel(st);
 			break;
 		case FRAME_WRAPPER:
 			if (!EjsonAppendWrapper(st, parent, key, keylen, frame->wrapper,
 									frame->plain_number))
 			{
 				/* not a value: an ordinary document */
-				if (st->failed || !EjsonEnterLevel(st))
+				if (st->failed || (!frame->counted && !EjsonEnterLevel(st)))
 					return;
 				if (st->nframes == 1)
 				{
@@ -421,8 +458,8 @@ EjsonObjectEnd(EjsonState *st)
 				}
 				else
 					bson_append_document(parent, key, keylen, frame->wrapper);
-				st->depth--;
 			}
+			EjsonLeaveLevel(st);
 			bson_destroy(frame->wrapper);
 			frame->wrapper = NULL;
 			break;
@@ -919,6 +956,43 @@ EjsonHasExactly(const bson_t *doc, const char *a, const char *b)
 }
 
 /*
+ * Whether a string member of a wrapper (or, with recurse, of a document
+ * inside it) holds a NUL character.  Only a symbol's and code's text may:
+ * every other wrapper string is read as a C string, which would silently
+ * end at the NUL.
+ */
+static bool
+EjsonHoldsNul(const bson_t *doc, bool recurse)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init(&it, doc))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		if (BSON_ITER_HOLDS_UTF8(&it))
+		{
+			uint32_t	len;
+			const char *s = bson_iter_utf8(&it, &len);
+
+			if (memchr(s, '\0', len) != NULL)
+				return true;
+		}
+		else if (recurse && BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+			bson_t		inner;
+
+			bson_iter_document(&it, &len, &data);
+			if (bson_init_static(&inner, data, len) && EjsonHoldsNul(&inner, true))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Turn a collected wrapper into the value it spells and append it.  Returns
  * false when it spells no value and may be an ordinary document instead;
  * reports an error (and returns true) when it is a malformed value.
@@ -943,6 +1017,22 @@ EjsonAppendWrapper(EjsonState *st, bson_t *target, const char *key, int keylen,
 	/* a wrapped value at the top is stored as the root's only element */
 	if (st->nframes == 1)
 		st->is_scalar = true;
+
+	/*
+	 * Code and its $scope (any document) may hold NULs, symbols too.  A
+	 * non-strict keyword only reads its top-level members, and may be an
+	 * ordinary document holding anything.
+	 */
+	if (strcmp(first, "$symbol") != 0 && strcmp(first, "$code") != 0 &&
+		strcmp(first, "$scope") != 0 && EjsonHoldsNul(w, kw->strict))
+	{
+		if (st->nframes == 1)
+			st->is_scalar = false;
+		if (!kw->strict)
+			return false;
+		EJSON_FAIL(st, "Extended JSON %s value cannot contain NUL characters.", first);
+		return true;
+	}
 
 	if (strcmp(first, "$oid") == 0)
 	{
@@ -1629,6 +1719,14 @@ BsonParseJson(const char *json, size_t len, BsonParsed *out, char **error)
 	}
 	if (ok && out->doc.len > BSON_MAX_DOC_SIZE)
 	{
+#ifndef FRONTEND
+		/* a limit, not a syntax error: the SQLSTATE MongoDB users expect */
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("bson document is too large"),
+				 errdetail("The document is %u bytes; the limit is %d bytes.",
+						   out->doc.len, BSON_MAX_DOC_SIZE)));
+#endif
 		EJSON_FAIL(&st, "The document is %u bytes; the limit is %d bytes.",
 				   out->doc.len, BSON_MAX_DOC_SIZE);
 		ok = false;
@@ -2028,11 +2126,55 @@ BsonPrintJson(StringInfo buf, const uint8_t *data, uint32_t len, bool is_scalar,
  */
 
 /*
- * Check what libbson's validator leaves to us, recursively: nesting stays
- * within the limit, regex options are known letters.  Array keys other than
- * "0", "1", ... and regex options out of order are valid but degenerate
- * (the BSON corpus says so): *degenerate is set and the caller stores the
- * canonical form instead.
+ * Whether len bytes are UTF-8 as PostgreSQL checks it (no surrogates, no
+ * overlong forms), with NUL characters only when allow_nul.  libbson 1.23's
+ * bson_validate() does not check the UTF-8 of string values (CDRIVER-4448)
+ * and takes the overlong C0 80 for a NUL; the server would then fail to
+ * print what it accepted.
+ */
+static bool
+BsonUtf8IsValid(const char *s, size_t len, bool allow_nul)
+{
+	for (;;)
+	{
+		const char *nul = memchr(s, '\0', len);
+		size_t		seglen = nul ? (size_t) (nul - s) : len;
+
+		if (pg_encoding_verifymbstr(PG_UTF8, s, (int) seglen) != (int) seglen)
+			return false;
+		if (nul == NULL)
+			return true;
+		if (!allow_nul)
+			return false;
+		s += seglen + 1;
+		len -= seglen + 1;
+	}
+}
+
+static char *BsonValidateLevel(bson_iter_t *it, bool is_array, int depth,
+							   bool *degenerate);
+
+/*
+ * Check the text of a value: UTF-8, and no NUL where BSON or libbson wants
+ * a C string.
+ */
+static char *
+BsonValidateText(bson_iter_t *it, const char *s, size_t len, bool allow_nul)
+{
+	if (!BsonUtf8IsValid(s, len, allow_nul))
+		return psprintf("the value of field \"%s\" is not valid UTF-8%s",
+						bson_iter_key(it), allow_nul ? "" : " or contains a NUL");
+	return NULL;
+}
+
+/*
+ * Check what libbson's validator leaves to us, recursively: UTF-8 of keys
+ * and of every string, nesting stays within the limit (a code-with-scope's
+ * scope is a level too), regex options are known letters.  Array keys other
+ * than "0", "1", ... and regex options out of order are valid but
+ * degenerate (the BSON corpus says so): *degenerate is set and the caller
+ * stores the canonical form instead.  depth is the level of the document
+ * iterated: 1 for a top-level document, 0 for the wrapper of a non-document.
  */
 static char *
 BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
@@ -2044,6 +2186,12 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 						BSON_MAX_DEPTH);
 	while (bson_iter_next(it))
 	{
+		uint32_t	len;
+		const char *s;
+		char	   *err = NULL;
+
+		if (!BsonUtf8IsValid(bson_iter_key(it), bson_iter_key_len(it), false))
+			return psprintf("a field name is not valid UTF-8");
 		if (is_array)
 		{
 			char		buf[16];
@@ -2070,12 +2218,51 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 						return err;
 				}
 				break;
+			case BSON_TYPE_UTF8:
+				s = bson_iter_utf8(it, &len);
+				err = BsonValidateText(it, s, len, true);
+				break;
+			case BSON_TYPE_SYMBOL:
+				s = bson_iter_symbol(it, &len);
+				err = BsonValidateText(it, s, len, true);
+				break;
+			case BSON_TYPE_CODE:
+				s = bson_iter_code(it, &len);
+				err = BsonValidateText(it, s, len, true);
+				break;
+			case BSON_TYPE_DBPOINTER:
+				{
+					const bson_oid_t *oid;
+
+					bson_iter_dbpointer(it, &len, &s, &oid);
+					err = BsonValidateText(it, s, len, false);
+				}
+				break;
+			case BSON_TYPE_CODEWSCOPE:
+				{
+					uint32_t	scope_len;
+					const uint8_t *scope;
+					bson_t		sdoc;
+					bson_iter_t child;
+
+					s = bson_iter_codewscope(it, &len, &scope_len, &scope);
+					err = BsonValidateText(it, s, len, true);
+					if (err == NULL &&
+						(!bson_init_static(&sdoc, scope, scope_len) ||
+						 !bson_iter_init(&child, &sdoc)))
+						err = psprintf("invalid scope at key \"%s\"", bson_iter_key(it));
+					if (err == NULL)
+						err = BsonValidateLevel(&child, false, depth + 1, degenerate);
+				}
+				break;
 			case BSON_TYPE_REGEX:
 				{
 					const char *options;
 					char		sorted[8];
 
-					(void) bson_iter_regex(it, &options);
+					s = bson_iter_regex(it, &options);
+					if (!BsonUtf8IsValid(s, strlen(s), false))
+						return BsonValidateText(it, s, strlen(s), false);
 					if (!EjsonRegexOptions(options, strlen(options), sorted, sizeof(sorted)))
 						return psprintf("regular expression options \"%s\" are not distinct letters among i, l, m, s, u, x",
 										options);
@@ -2086,6 +2273,8 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 			default:
 				break;
 		}
+		if (err != NULL)
+			return err;
 	}
 	if (it->err_off != 0)
 		return psprintf("corrupt BSON at byte %u", it->err_off);
@@ -2097,6 +2286,17 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
  */
 char *
 BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate)
+{
+	return BsonValidateValueBytes(data, len, false, degenerate);
+}
+
+/*
+ * Validate the raw bytes of a document or, with is_scalar, of the {"": value}
+ * wrapper of a non-document (which is no nesting level); see bson_json.h.
+ */
+char *
+BsonValidateValueBytes(const uint8_t *data, size_t len, bool is_scalar,
+					   bool *degenerate)
 {
 	bson_t		doc;
 	bson_iter_t it;
@@ -2116,7 +2316,7 @@ BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate)
 						offset);
 	if (!bson_iter_init(&it, &doc))
 		return psprintf("invalid BSON document");
-	return BsonValidateLevel(&it, false, 1, degenerate);
+	return BsonValidateLevel(&it, false, is_scalar ? 0 : 1, degenerate);
 }
 
 /*
@@ -2167,6 +2367,33 @@ BsonCanonicalizeLevel(bson_iter_t *it, bool is_array, bson_t *out)
 					if (!EjsonRegexOptions(options, strlen(options), sorted, sizeof(sorted)))
 						sorted[0] = '\0';	/* cannot happen after validation */
 					bson_append_regex(out, key, keylen, pattern, sorted);
+				}
+				break;
+			case BSON_TYPE_CODE:
+				{
+					uint32_t	len;
+					const char *code = bson_iter_code(it, &len);
+
+					/* not bson_append_iter: it would cut the code at a NUL */
+					EjsonAppendCode(out, key, keylen, code, len, NULL);
+				}
+				break;
+			case BSON_TYPE_CODEWSCOPE:
+				{
+					uint32_t	len;
+					uint32_t	scope_len;
+					const uint8_t *scope;
+					const char *code = bson_iter_codewscope(it, &len, &scope_len, &scope);
+					bson_t		sdoc;
+					bson_t		canonical;
+					bson_iter_t child;
+
+					bson_init(&canonical);
+					if (bson_init_static(&sdoc, scope, scope_len) &&
+						bson_iter_init(&child, &sdoc))
+						BsonCanonicalizeLevel(&child, false, &canonical);
+					EjsonAppendCode(out, key, keylen, code, len, &canonical);
+					bson_destroy(&canonical);
 				}
 				break;
 			default:

@@ -66,6 +66,13 @@ extern void BsonPrintValue(StringInfo buf, const bson_iter_t *it,
  */
 extern char *BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate);
 
+/*
+ * The same for a document or, with is_scalar, for the {"": value} wrapper
+ * of a non-document, which does not count as a nesting level.
+ */
+extern char *BsonValidateValueBytes(const uint8_t *data, size_t len,
+									bool is_scalar, bool *degenerate);
+
 /* Rebuild valid bytes in canonical form into out (bson_destroy it) */
 extern void BsonCanonicalize(const uint8_t *data, size_t len, bson_t *out);
 

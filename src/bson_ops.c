@@ -470,6 +470,20 @@ bson_contains(PG_FUNCTION_ARGS)
 
 	if (a_scalar != b_scalar)
 		PG_RETURN_BOOL(false);
+	if (a_scalar && BSON_ITER_HOLDS_ARRAY(&ia) && !BSON_ITER_HOLDS_ARRAY(&ib))
+	{
+		bson_iter_t elem;
+
+		/* as jsonb's: a top-level array contains a scalar among its elements */
+		if (!bson_iter_recurse(&ia, &elem))
+			elog(ERROR, "corrupt bson value");
+		while (bson_iter_next(&elem))
+		{
+			if (BsonContainsValue(&elem, &ib))
+				PG_RETURN_BOOL(true);
+		}
+		PG_RETURN_BOOL(false);
+	}
 	if (a_scalar)
 		PG_RETURN_BOOL(BsonContainsValue(&ia, &ib));
 	if (!bson_init_static(&ha, BsonBytes(a), BsonDocLen(a)) ||
