@@ -1,0 +1,55 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.h
+ *	  MongoDB query filters: compiled once, matched against many documents.
+ *
+ * Pure code (libbson, PCRE2 and PostgreSQL's src/common only), built into
+ * the server and, with -DFRONTEND, into the unit tests and fuzz targets.
+ * Memory comes from palloc (the caller's current memory context).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NOSQL_QUERY_H
+#define NOSQL_QUERY_H
+
+#include <bson/bson.h>
+
+/* MongoDB error codes the filter compiler reports */
+#define MONGO_BAD_VALUE				2
+#define MONGO_FAILED_TO_PARSE		9
+#define MONGO_TYPE_MISMATCH			14
+
+/* An error in MongoDB's terms: code, codeName and message (errmsg) */
+typedef struct BsonQueryError
+{
+	int			code;
+	const char *code_name;
+	char	   *message;		/* palloc'd */
+} BsonQueryError;
+
+typedef struct BsonFilter BsonFilter;
+
+/*
+ * Compile a filter document given as BSON bytes.  Returns NULL and fills
+ * *error when the filter is invalid, with MongoDB's error code and message.
+ */
+extern BsonFilter *BsonFilterCompile(const uint8_t *data, uint32_t len,
+									 BsonQueryError *error);
+
+/* Whether a document (BSON bytes) matches a compiled filter */
+extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
+							  uint32_t len);
+
+/*
+ * As BsonFilterMatches, also giving the index of the array element that
+ * made the match on the filter's first array path, for the positional $
+ * operator of projections and updates (-1 when no array was involved).
+ */
+extern bool BsonFilterMatchesWithPosition(const BsonFilter *filter,
+										  const uint8_t *doc, uint32_t len,
+										  int32_t *array_index);
+
+/* Release a compiled filter (including its compiled regular expressions) */
+extern void BsonFilterFree(BsonFilter *filter);
+
+#endif							/* NOSQL_QUERY_H */
