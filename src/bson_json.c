@@ -2151,8 +2151,8 @@ BsonUtf8IsValid(const char *s, size_t len, bool allow_nul)
 	}
 }
 
-static char *BsonValidateLevel(bson_iter_t *it, bool is_array, int depth,
-							   bool *degenerate);
+static char *BsonValidateLevel(const bson_t *doc, const uint8_t *top,
+							   bool is_array, int depth, bool *degenerate);
 
 /*
  * Check the text of a value: UTF-8, and no NUL where BSON or libbson wants
@@ -2168,22 +2168,149 @@ BsonValidateText(bson_iter_t *it, const char *s, size_t len, bool allow_nul)
 }
 
 /*
- * Check what libbson's validator leaves to us, recursively: UTF-8 of keys
- * and of every string, nesting stays within the limit (a code-with-scope's
- * scope is a level too), regex options are known letters.  Array keys other
- * than "0", "1", ... and regex options out of order are valid but
- * degenerate (the BSON corpus says so): *degenerate is set and the caller
- * stores the canonical form instead.  depth is the level of the document
- * iterated: 1 for a top-level document, 0 for the wrapper of a non-document.
+ * Whether a document whose first key is an Extended JSON keyword would read
+ * back as a value (or fail to read) instead of as itself: always for the
+ * strict keywords, for the others when the members spell a value, as
+ * EjsonAppendWrapper decides.  Such a document has no faithful text form
+ * (the ambiguity is Extended JSON's own); it is still valid BSON and is
+ * accepted from bytes, since filters such as {"$regex": .., "$options": ..}
+ * arrive that way.
+ */
+static bool
+BsonIsWrapperShaped(const bson_t *doc, const char *first)
+{
+	const EjsonKeyword *kw = EjsonFindKeyword(first, (int) strlen(first));
+	bson_iter_t a,
+				b;
+
+	if (kw == NULL)
+		return false;
+	if (kw->strict)
+		return true;
+	if (strcmp(first, "$regex") == 0 || strcmp(first, "$options") == 0)
+	{
+		uint32_t	plen;
+		uint32_t	olen;
+		const char *pattern;
+		const char *options;
+		char		sorted[8];
+
+		if (!EjsonHasExactly(doc, "$regex", "$options") ||
+			!EjsonMember(doc, "$regex", &a) || !ITER_IS(&a, BSON_TYPE_UTF8) ||
+			!EjsonMember(doc, "$options", &b) || !ITER_IS(&b, BSON_TYPE_UTF8))
+			return false;
+		pattern = bson_iter_utf8(&a, &plen);
+		options = bson_iter_utf8(&b, &olen);
+		return strlen(pattern) == plen &&
+			EjsonRegexOptions(options, olen, sorted, sizeof(sorted));
+	}
+	if (strcmp(first, "$type") == 0)
+		return EjsonHasExactly(doc, "$binary", "$type") &&
+			EjsonMember(doc, "$binary", &a) && ITER_IS(&a, BSON_TYPE_UTF8) &&
+			EjsonMember(doc, "$type", &b) && ITER_IS(&b, BSON_TYPE_UTF8);
+	/* $scope */
+	return EjsonHasExactly(doc, "$code", "$scope") &&
+		EjsonMember(doc, "$code", &a) && ITER_IS(&a, BSON_TYPE_UTF8) &&
+		EjsonMember(doc, "$scope", &b) && ITER_IS(&b, BSON_TYPE_DOCUMENT);
+}
+
+/*
+ * Whether the text of valid bytes reads back as the same bytes: false when
+ * some document in them is wrapper-shaped (see BsonIsWrapperShaped).
+ */
+static bool
+BsonLevelHasTextForm(const bson_t *doc)
+{
+	bson_iter_t it;
+	bool		first = true;
+
+	if (!bson_iter_init(&it, doc))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		if (first && BsonIsWrapperShaped(doc, bson_iter_key(&it)))
+			return false;
+		first = false;
+		if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it) ||
+			BSON_ITER_HOLDS_CODEWSCOPE(&it))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+			bson_t		child;
+
+			if (BSON_ITER_HOLDS_CODEWSCOPE(&it))
+			{
+				uint32_t	code_len;
+
+				(void) bson_iter_codewscope(&it, &code_len, &len, &data);
+			}
+			else if (BSON_ITER_HOLDS_ARRAY(&it))
+				bson_iter_array(&it, &len, &data);
+			else
+				bson_iter_document(&it, &len, &data);
+			if (!bson_init_static(&child, data, len) || !BsonLevelHasTextForm(&child))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * See bson_json.h.
+ */
+bool
+BsonHasTextForm(const uint8_t *data, size_t len)
+{
+	bson_t		doc;
+
+	return bson_init_static(&doc, data, len) && BsonLevelHasTextForm(&doc);
+}
+
+/*
+ * Check a nested document's own length and terminator and validate it:
+ * libbson's iterator checks only that it fits in its parent, and takes a
+ * missing terminator for the end of the document.
  */
 static char *
-BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
+BsonValidateChild(bson_iter_t *it, const uint8_t *data, uint32_t len,
+				  const uint8_t *top, bool is_array, int depth, bool *degenerate)
 {
+	bson_t		child;
+
+	if (!bson_init_static(&child, data, len))
+		return psprintf("the length or terminator of the document at key \"%s\" is wrong",
+						bson_iter_key(it));
+	return BsonValidateLevel(&child, top, is_array, depth, degenerate);
+}
+
+/*
+ * Check what libbson's validator leaves to us, recursively: structure of
+ * nested documents, UTF-8 of keys and of every string, nesting stays within
+ * the limit (a code-with-scope's scope is a level too), regex options are
+ * known letters, every value has a text form.  Array keys other than "0",
+ * "1", ..., regex options out of order and decimal128 encodings other than
+ * the one its text reads back as are valid but degenerate (the BSON corpus
+ * says so): *degenerate is set and the caller stores the canonical form
+ * instead.  depth is the level of doc: 1 for a top-level document, 0 for
+ * the wrapper of a non-document; top is the start of the whole input, for
+ * the byte offsets in messages.
+ */
+static char *
+BsonValidateLevel(const bson_t *doc, const uint8_t *top, bool is_array, int depth,
+				  bool *degenerate)
+{
+	bson_iter_t iter;
+	bson_iter_t *it = &iter;
 	uint32_t	index = 0;
 
+#ifndef FRONTEND
+	check_stack_depth();
+#endif
 	if (depth > BSON_MAX_DEPTH)
 		return psprintf("documents and arrays are nested more than %d levels deep",
 						BSON_MAX_DEPTH);
+	if (!bson_iter_init(it, doc))
+		return psprintf("invalid BSON document");
 	while (bson_iter_next(it))
 	{
 		uint32_t	len;
@@ -2206,16 +2333,14 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 			case BSON_TYPE_DOCUMENT:
 			case BSON_TYPE_ARRAY:
 				{
-					bson_iter_t child;
-					char	   *err;
+					const uint8_t *data;
 
-					if (!bson_iter_recurse(it, &child))
-						return psprintf("invalid nested document at key \"%s\"",
-										bson_iter_key(it));
-					err = BsonValidateLevel(&child, BSON_ITER_HOLDS_ARRAY(it), depth + 1,
-											degenerate);
-					if (err)
-						return err;
+					if (BSON_ITER_HOLDS_ARRAY(it))
+						bson_iter_array(it, &len, &data);
+					else
+						bson_iter_document(it, &len, &data);
+					err = BsonValidateChild(it, data, len, top, BSON_ITER_HOLDS_ARRAY(it),
+											depth + 1, degenerate);
 				}
 				break;
 			case BSON_TYPE_UTF8:
@@ -2242,17 +2367,37 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 				{
 					uint32_t	scope_len;
 					const uint8_t *scope;
-					bson_t		sdoc;
-					bson_iter_t child;
 
 					s = bson_iter_codewscope(it, &len, &scope_len, &scope);
-					err = BsonValidateText(it, s, len, true);
-					if (err == NULL &&
-						(!bson_init_static(&sdoc, scope, scope_len) ||
-						 !bson_iter_init(&child, &sdoc)))
-						err = psprintf("invalid scope at key \"%s\"", bson_iter_key(it));
+					/* libbson does not check that the code string ends in NUL */
+					if (s[len] != '\0')
+						err = psprintf("the code at key \"%s\" is not terminated",
+									   bson_iter_key(it));
+					else
+						err = BsonValidateText(it, s, len, true);
 					if (err == NULL)
-						err = BsonValidateLevel(&child, false, depth + 1, degenerate);
+						err = BsonValidateChild(it, scope, scope_len, top, false,
+												depth + 1, degenerate);
+				}
+				break;
+			case BSON_TYPE_DECIMAL128:
+				{
+					bson_decimal128_t dec;
+					bson_decimal128_t back;
+					char		str[BSON_DECIMAL128_STRING];
+
+					/*
+					 * The text must read back, as these very bits unless they
+					 * are a non-canonical encoding (a NaN or infinity with a
+					 * payload, a coefficient over 10^34 that means zero).
+					 */
+					bson_iter_decimal128(it, &dec);
+					bson_decimal128_to_string(&dec, str);
+					if (!bson_decimal128_from_string(str, &back))
+						err = psprintf("the decimal128 at key \"%s\" has a coefficient of more than 34 digits",
+									   bson_iter_key(it));
+					else if (back.high != dec.high || back.low != dec.low)
+						*degenerate = true;
 				}
 				break;
 			case BSON_TYPE_REGEX:
@@ -2277,7 +2422,8 @@ BsonValidateLevel(bson_iter_t *it, bool is_array, int depth, bool *degenerate)
 			return err;
 	}
 	if (it->err_off != 0)
-		return psprintf("corrupt BSON at byte %u", it->err_off);
+		return psprintf("invalid BSON at byte %zu (bad length, type, terminator or UTF-8)",
+						(size_t) (bson_get_data(doc) - top) + it->err_off);
 	return NULL;
 }
 
@@ -2299,7 +2445,7 @@ BsonValidateValueBytes(const uint8_t *data, size_t len, bool is_scalar,
 					   bool *degenerate)
 {
 	bson_t		doc;
-	bson_iter_t it;
+	char	   *err;
 	size_t		offset;
 
 	*degenerate = false;
@@ -2311,23 +2457,33 @@ BsonValidateValueBytes(const uint8_t *data, size_t len, bool is_scalar,
 	if (!bson_init_static(&doc, data, len))
 		return psprintf("the length prefix or terminator does not match the %zu bytes given",
 						len);
+
+	/*
+	 * Ours first: bson_validate() recurses without a limit, so deeply nested
+	 * input would overflow the stack before our depth check.
+	 */
+	err = BsonValidateLevel(&doc, data, false, is_scalar ? 0 : 1, degenerate);
+	if (err != NULL)
+		return err;
 	if (!bson_validate(&doc, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL, &offset))
 		return psprintf("invalid BSON at byte %zu (bad length, type, terminator or UTF-8)",
 						offset);
-	if (!bson_iter_init(&it, &doc))
-		return psprintf("invalid BSON document");
-	return BsonValidateLevel(&it, false, is_scalar ? 0 : 1, degenerate);
+	return NULL;
 }
 
 /*
  * Copy the members of a valid document or array into out, giving arrays
- * their canonical keys and regex options their canonical order.
+ * their canonical keys, regex options their canonical order and decimal128
+ * values their canonical encoding.
  */
 static void
 BsonCanonicalizeLevel(bson_iter_t *it, bool is_array, bson_t *out)
 {
 	uint32_t	index = 0;
 
+#ifndef FRONTEND
+	check_stack_depth();
+#endif
 	while (bson_iter_next(it))
 	{
 		char		buf[16];
@@ -2367,6 +2523,18 @@ BsonCanonicalizeLevel(bson_iter_t *it, bool is_array, bson_t *out)
 					if (!EjsonRegexOptions(options, strlen(options), sorted, sizeof(sorted)))
 						sorted[0] = '\0';	/* cannot happen after validation */
 					bson_append_regex(out, key, keylen, pattern, sorted);
+				}
+				break;
+			case BSON_TYPE_DECIMAL128:
+				{
+					bson_decimal128_t dec;
+					char		str[BSON_DECIMAL128_STRING];
+
+					/* validation checked that the text reads back */
+					bson_iter_decimal128(it, &dec);
+					bson_decimal128_to_string(&dec, str);
+					(void) bson_decimal128_from_string(str, &dec);
+					bson_append_decimal128(out, key, keylen, &dec);
 				}
 				break;
 			case BSON_TYPE_CODE:

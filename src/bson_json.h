@@ -73,6 +73,14 @@ extern char *BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate
 extern char *BsonValidateValueBytes(const uint8_t *data, size_t len,
 									bool is_scalar, bool *degenerate);
 
+/*
+ * Whether the Extended JSON text of valid bytes reads back as the same
+ * bytes: false when a document in them starts with an Extended JSON
+ * keyword and spells a typed value (e.g. {"$oid": "..."} stored from
+ * bytes); such values are valid but have no faithful text form.
+ */
+extern bool BsonHasTextForm(const uint8_t *data, size_t len);
+
 /* Rebuild valid bytes in canonical form into out (bson_destroy it) */
 extern void BsonCanonicalize(const uint8_t *data, size_t len, bson_t *out);
 
