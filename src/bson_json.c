@@ -2288,10 +2288,9 @@ BsonValidateChild(bson_iter_t *it, const uint8_t *data, uint32_t len,
  * nested documents, UTF-8 of keys and of every string, nesting stays within
  * the limit (a code-with-scope's scope is a level too), regex options are
  * known letters, every value has a text form.  Array keys other than "0",
- * "1", ..., regex options out of order and decimal128 encodings other than
- * the one its text reads back as are valid but degenerate (the BSON corpus
- * says so): *degenerate is set and the caller stores the canonical form
- * instead.  depth is the level of doc: 1 for a top-level document, 0 for
+ * "1", ... and regex options out of order are valid but degenerate (the
+ * BSON corpus says so): *degenerate is set and the caller stores the
+ * canonical form instead.  depth is the level of doc: 1 for a top-level document, 0 for
  * the wrapper of a non-document; top is the start of the whole input, for
  * the byte offsets in messages.
  */
@@ -2383,21 +2382,25 @@ BsonValidateLevel(const bson_t *doc, const uint8_t *top, bool is_array, int dept
 			case BSON_TYPE_DECIMAL128:
 				{
 					bson_decimal128_t dec;
-					bson_decimal128_t back;
-					char		str[BSON_DECIMAL128_STRING];
 
 					/*
-					 * The text must read back, as these very bits unless they
-					 * are a non-canonical encoding (a NaN or infinity with a
-					 * payload, a coefficient over 10^34 that means zero).
+					 * Kept bit for bit, as the BSON corpus wants (NaN with a
+					 * payload, the non-canonical zero of the 11 form).  A
+					 * coefficient above 10^34 - 1 in the normal form is not
+					 * a decimal128 value at all (libbson would print 35
+					 * digits that read back as another number): refuse it.
 					 */
 					bson_iter_decimal128(it, &dec);
-					bson_decimal128_to_string(&dec, str);
-					if (!bson_decimal128_from_string(str, &back))
-						err = psprintf("the decimal128 at key \"%s\" has a coefficient of more than 34 digits",
-									   bson_iter_key(it));
-					else if (back.high != dec.high || back.low != dec.low)
-						*degenerate = true;
+					if (((dec.high >> 61) & 3) != 3)
+					{
+						uint64_t	coef_high = dec.high & UINT64_C(0x0001FFFFFFFFFFFF);
+
+						if (coef_high > UINT64_C(0x0001ED09BEAD87C0) ||
+							(coef_high == UINT64_C(0x0001ED09BEAD87C0) &&
+							 dec.low > UINT64_C(0x378D8E63FFFFFFFF)))
+							err = psprintf("the decimal128 at key \"%s\" has a coefficient of more than 34 digits",
+										   bson_iter_key(it));
+					}
 				}
 				break;
 			case BSON_TYPE_REGEX:
@@ -2445,8 +2448,6 @@ BsonValidateValueBytes(const uint8_t *data, size_t len, bool is_scalar,
 					   bool *degenerate)
 {
 	bson_t		doc;
-	char	   *err;
-	size_t		offset;
 
 	*degenerate = false;
 	if (len < 5)
@@ -2459,22 +2460,18 @@ BsonValidateValueBytes(const uint8_t *data, size_t len, bool is_scalar,
 						len);
 
 	/*
-	 * Ours first: bson_validate() recurses without a limit, so deeply nested
-	 * input would overflow the stack before our depth check.
+	 * Not libbson's bson_validate(): it recurses without a limit (deep input
+	 * overflows the stack), skips nested documents it finds malformed, and
+	 * does not check the UTF-8 of string values.  libbson's iterator checks
+	 * each element's structure as BsonValidateLevel walks, and the walk
+	 * checks the rest; one pass instead of two.
 	 */
-	err = BsonValidateLevel(&doc, data, false, is_scalar ? 0 : 1, degenerate);
-	if (err != NULL)
-		return err;
-	if (!bson_validate(&doc, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL, &offset))
-		return psprintf("invalid BSON at byte %zu (bad length, type, terminator or UTF-8)",
-						offset);
-	return NULL;
+	return BsonValidateLevel(&doc, data, false, is_scalar ? 0 : 1, degenerate);
 }
 
 /*
  * Copy the members of a valid document or array into out, giving arrays
- * their canonical keys, regex options their canonical order and decimal128
- * values their canonical encoding.
+ * their canonical keys and regex options their canonical order.
  */
 static void
 BsonCanonicalizeLevel(bson_iter_t *it, bool is_array, bson_t *out)
@@ -2523,18 +2520,6 @@ BsonCanonicalizeLevel(bson_iter_t *it, bool is_array, bson_t *out)
 					if (!EjsonRegexOptions(options, strlen(options), sorted, sizeof(sorted)))
 						sorted[0] = '\0';	/* cannot happen after validation */
 					bson_append_regex(out, key, keylen, pattern, sorted);
-				}
-				break;
-			case BSON_TYPE_DECIMAL128:
-				{
-					bson_decimal128_t dec;
-					char		str[BSON_DECIMAL128_STRING];
-
-					/* validation checked that the text reads back */
-					bson_iter_decimal128(it, &dec);
-					bson_decimal128_to_string(&dec, str);
-					(void) bson_decimal128_from_string(str, &dec);
-					bson_append_decimal128(out, key, keylen, &dec);
 				}
 				break;
 			case BSON_TYPE_CODE:

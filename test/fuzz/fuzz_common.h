@@ -100,6 +100,34 @@ FuzzCanonicalizeLevel(bson_iter_t *it)
 					}
 				}
 				break;
+			case BSON_TYPE_DECIMAL128:
+				{
+					/*
+					 * A NaN or infinity with a payload, or a non-canonical
+					 * coefficient, keeps its bits in storage (the BSON corpus
+					 * wants bytes to round-trip) but its text reads back as
+					 * the canonical encoding.
+					 */
+					uint8_t    *value = (uint8_t *) (it->raw + it->d1);
+					bson_decimal128_t dec;
+					char		str[BSON_DECIMAL128_STRING];
+
+					bson_iter_decimal128(it, &dec);
+					bson_decimal128_to_string(&dec, str);
+					if (bson_decimal128_from_string(str, &dec))
+					{
+						uint64_t	lo = BSON_UINT64_TO_LE(dec.low);
+						uint64_t	hi = BSON_UINT64_TO_LE(dec.high);
+
+						if (memcmp(value, &lo, 8) != 0 || memcmp(value + 8, &hi, 8) != 0)
+						{
+							memcpy(value, &lo, 8);
+							memcpy(value + 8, &hi, 8);
+							changed++;
+						}
+					}
+				}
+				break;
 			case BSON_TYPE_DOCUMENT:
 			case BSON_TYPE_ARRAY:
 				{
