@@ -281,69 +281,7 @@ BsonIterAsText(const bson_iter_t *it, bool *isnull)
 }
 
 /*
- * bson -> text: the value at a field name or dotted path.
- */
-PG_FUNCTION_INFO_V1(bson_get_path);
-Datum
-bson_get_path(PG_FUNCTION_ARGS)
-{
-	Bson	   *b = PG_GETARG_BSON_P(0);
-	text	   *path = PG_GETARG_TEXT_PP(1);
-	const char **parts;
-	int		   *lens;
-	int			n = BsonSplitPath(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parts, &lens);
-	bson_iter_t it;
-	bson_t		holder;
-
-	if (!BsonFollow(b, n, parts, lens, &it, &holder))
-		PG_RETURN_NULL();
-	PG_RETURN_BSON_P(BsonFromIter(&it));
-}
-
-PG_FUNCTION_INFO_V1(bson_get_path_text);
-Datum
-bson_get_path_text(PG_FUNCTION_ARGS)
-{
-	Bson	   *b = PG_GETARG_BSON_P(0);
-	text	   *path = PG_GETARG_TEXT_PP(1);
-	const char **parts;
-	int		   *lens;
-	int			n = BsonSplitPath(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parts, &lens);
-	bson_iter_t it;
-	bson_t		holder;
-	bool		isnull;
-	text	   *result;
-
-	if (!BsonFollow(b, n, parts, lens, &it, &holder))
-		PG_RETURN_NULL();
-	result = BsonIterAsText(&it, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(result);
-}
-
-/*
- * bson -> integer: an array element (negative counts from the end).
- */
-PG_FUNCTION_INFO_V1(bson_get_index);
-Datum
-bson_get_index(PG_FUNCTION_ARGS)
-{
-	Bson	   *b = PG_GETARG_BSON_P(0);
-	char	   *part = psprintf("%d", PG_GETARG_INT32(1));
-	int			len = strlen(part);
-	const char *parts[1] = {part};
-	bson_iter_t it;
-	bson_t		holder;
-
-	/* only arrays have elements: a document field named "0" is not one */
-	if (!BsonIsScalar(b) || !BsonFollow(b, 1, parts, &len, &it, &holder))
-		PG_RETURN_NULL();
-	PG_RETURN_BSON_P(BsonFromIter(&it));
-}
-
-/*
- * Parts of a text[] path.
+ * Parts of a text[] path; -1 when one is NULL.
  */
 static int
 BsonArrayPath(ArrayType *path, const char ***parts, int **lens)
@@ -365,49 +303,109 @@ BsonArrayPath(ArrayType *path, const char ***parts, int **lens)
 	return n;
 }
 
+/*
+ * The result of a path operator: the value at the path as bson, or as_text
+ * as ->> gives it; SQL NULL where there is none.  An empty path is the
+ * value itself.
+ */
+static Datum
+BsonPathResult(FunctionCallInfo fcinfo, Bson *b, int nparts, const char **parts,
+			   const int *lens, bool as_text)
+{
+	bson_iter_t it;
+	bson_t		holder;
+	bool		isnull;
+	text	   *result;
+
+	if (nparts < 0)
+		PG_RETURN_NULL();
+	if (nparts == 0)
+	{
+		if (as_text)
+			PG_RETURN_TEXT_P(cstring_to_text(BsonToCString(b, (BsonJsonMode) bson_output_mode)));
+		PG_RETURN_BSON_P(b);
+	}
+	if (!BsonFollow(b, nparts, parts, lens, &it, &holder))
+		PG_RETURN_NULL();
+	if (!as_text)
+		PG_RETURN_BSON_P(BsonFromIter(&it));
+	result = BsonIterAsText(&it, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * bson -> text, bson ->> text: the value at a field name or dotted path.
+ */
+static Datum
+BsonDottedPath(FunctionCallInfo fcinfo, bool as_text)
+{
+	text	   *path = PG_GETARG_TEXT_PP(1);
+	const char **parts;
+	int		   *lens;
+	int			n = BsonSplitPath(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parts, &lens);
+
+	return BsonPathResult(fcinfo, PG_GETARG_BSON_P(0), n, parts, lens, as_text);
+}
+
+PG_FUNCTION_INFO_V1(bson_get_path);
+Datum
+bson_get_path(PG_FUNCTION_ARGS)
+{
+	return BsonDottedPath(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(bson_get_path_text);
+Datum
+bson_get_path_text(PG_FUNCTION_ARGS)
+{
+	return BsonDottedPath(fcinfo, true);
+}
+
+/*
+ * bson -> integer: an array element (negative counts from the end).
+ */
+PG_FUNCTION_INFO_V1(bson_get_index);
+Datum
+bson_get_index(PG_FUNCTION_ARGS)
+{
+	Bson	   *b = PG_GETARG_BSON_P(0);
+	char	   *part = psprintf("%d", PG_GETARG_INT32(1));
+	int			len = strlen(part);
+	const char *parts[1] = {part};
+
+	/* only arrays have elements: a document field named "0" is not one */
+	if (!BsonIsScalar(b))
+		PG_RETURN_NULL();
+	return BsonPathResult(fcinfo, b, 1, parts, &len, false);
+}
+
+/*
+ * bson #> text[], bson #>> text[]: the value at a path of keys.
+ */
+static Datum
+BsonKeysPath(FunctionCallInfo fcinfo, bool as_text)
+{
+	const char **parts;
+	int		   *lens;
+	int			n = BsonArrayPath(PG_GETARG_ARRAYTYPE_P(1), &parts, &lens);
+
+	return BsonPathResult(fcinfo, PG_GETARG_BSON_P(0), n, parts, lens, as_text);
+}
+
 PG_FUNCTION_INFO_V1(bson_get_array_path);
 Datum
 bson_get_array_path(PG_FUNCTION_ARGS)
 {
-	Bson	   *b = PG_GETARG_BSON_P(0);
-	const char **parts;
-	int		   *lens;
-	int			n = BsonArrayPath(PG_GETARG_ARRAYTYPE_P(1), &parts, &lens);
-	bson_iter_t it;
-	bson_t		holder;
-
-	if (n < 0)
-		PG_RETURN_NULL();
-	if (n == 0)
-		PG_RETURN_BSON_P(b);
-	if (!BsonFollow(b, n, parts, lens, &it, &holder))
-		PG_RETURN_NULL();
-	PG_RETURN_BSON_P(BsonFromIter(&it));
+	return BsonKeysPath(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(bson_get_array_path_text);
 Datum
 bson_get_array_path_text(PG_FUNCTION_ARGS)
 {
-	Bson	   *b = PG_GETARG_BSON_P(0);
-	const char **parts;
-	int		   *lens;
-	int			n = BsonArrayPath(PG_GETARG_ARRAYTYPE_P(1), &parts, &lens);
-	bson_iter_t it;
-	bson_t		holder;
-	bool		isnull;
-	text	   *result;
-
-	if (n < 0)
-		PG_RETURN_NULL();
-	if (n == 0)
-		PG_RETURN_TEXT_P(cstring_to_text(BsonToCString(b, (BsonJsonMode) bson_output_mode)));
-	if (!BsonFollow(b, n, parts, lens, &it, &holder))
-		PG_RETURN_NULL();
-	result = BsonIterAsText(&it, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(result);
+	return BsonKeysPath(fcinfo, true);
 }
 
 /* ---- containment ---- */
