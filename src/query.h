@@ -18,6 +18,7 @@
 #define MONGO_BAD_VALUE				2
 #define MONGO_FAILED_TO_PARSE		9
 #define MONGO_TYPE_MISMATCH			14
+#define MONGO_NOT_IMPLEMENTED		238 /* $expr, $jsonSchema, $text, geo: not yet */
 
 /* An error in MongoDB's terms: code, codeName and message (errmsg) */
 typedef struct BsonQueryError
@@ -42,8 +43,11 @@ extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
 
 /*
  * As BsonFilterMatches, also giving the index of the array element that
- * made the match on the filter's first array path, for the positional $
- * operator of projections and updates (-1 when no array was involved).
+ * made the match, for the positional $ operator of projections and updates
+ * (-1 when no array was involved).  This is MongoDB's "elemMatchKey": the
+ * element of the outermost array the matching predicate's path traversed,
+ * or the element an $elemMatch accepted; when several predicates of an
+ * $and traverse arrays, the last one to match wins, as in MongoDB.
  */
 extern bool BsonFilterMatchesWithPosition(const BsonFilter *filter,
 										  const uint8_t *doc, uint32_t len,
