@@ -245,3 +245,12 @@ COMMENT ON FUNCTION nosql.objectid() IS 'a new ObjectId';
 CREATE FUNCTION nosql.objectid_time(nosql.bson) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'objectid_time' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.objectid_time(nosql.bson) IS 'creation time recorded in an ObjectId';
+
+-- MongoDB filters
+CREATE FUNCTION nosql.bson_matches(nosql.bson, nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_matches' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_matches(nosql.bson, nosql.bson) IS 'whether a document matches a MongoDB filter (implementation of @@)';
+CREATE OPERATOR nosql.@@ (
+    LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_matches,
+    RESTRICT = matchingsel, JOIN = matchingjoinsel);
+COMMENT ON OPERATOR nosql.@@ (nosql.bson, nosql.bson) IS 'document matches a MongoDB filter';

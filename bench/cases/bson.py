@@ -10,7 +10,8 @@ client; the tables are unlogged on neither side (durable COPY).
 """
 
 DESCRIPTION = ("bson vs jsonb: COPY text parse, COPY binary load, doc->'f' "
-               "extraction, ORDER BY doc->'f', memory over a 10M-row scan, size")
+               "extraction, ORDER BY doc->'f', a filter over every row, memory "
+               "over a 10M-row scan, size")
 
 ROWS_PER_SCALE = 1_000_000
 
@@ -113,6 +114,38 @@ def sort_jsonb(conn, scale):
               " LIMIT 1 OFFSET %d" % (rows(scale) - 1))
 
 
+# --- a MongoDB filter over every row, no index ---
+# {age: {$gt: 5}, "address.city": "city7"}; the peer is jsonb's own filter
+# language (jsonpath, lax like MongoDB's paths) and the plain expression.
+
+FILTER_MATCHES = None
+
+
+def filter_count(conn, sql):
+    global FILTER_MATCHES
+    found = run(conn, sql)[0]
+    if FILTER_MATCHES is None:
+        FILTER_MATCHES = found
+    elif found != FILTER_MATCHES:
+        raise RuntimeError("%s matched %d rows, the other side %d"
+                           % (sql, found, FILTER_MATCHES))
+
+
+def filter_bson(conn, scale):
+    filter_count(conn, "SELECT count(*) FROM docs_bson WHERE doc OPERATOR(nosql.@@) "
+                       "'{\"age\": {\"$gt\": 5}, \"address.city\": \"city7\"}'")
+
+
+def filter_jsonpath(conn, scale):
+    filter_count(conn, "SELECT count(*) FROM docs_jsonb WHERE doc @@ "
+                       "'$.age > 5 && $.address.city == \"city7\"'")
+
+
+def filter_jsonb_expression(conn, scale):
+    filter_count(conn, "SELECT count(*) FROM docs_jsonb WHERE (doc->'age')::numeric > 5 "
+                       "AND doc->'address'->>'city' = 'city7'")
+
+
 # --- memory: backend RSS growth over a 10M-row scan ---
 
 def backend_rss(conn):
@@ -158,6 +191,8 @@ CASES = [
     ("COPY binary bson vs COPY text jsonb", copy_binary_bson, copy_text_jsonb, "s"),
     ("extract doc->'age' from every row", extract_bson, extract_jsonb, "s"),
     ("ORDER BY doc->'score' over every row", sort_bson, sort_jsonb, "s"),
+    ("filter @@ vs jsonpath @@ over every row", filter_bson, filter_jsonpath, "s"),
+    ("filter @@ vs jsonb expression over every row", filter_bson, filter_jsonb_expression, "s"),
     ("backend RSS growth over a 10M-row scan", rss_bson, rss_jsonb, "bytes"),
     ("table size", size_bson, size_jsonb, "bytes"),
 ]

@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * query_sql.c
+ *	  SQL access to MongoDB filters: the bson @@ bson operator.
+ *
+ * doc @@ filter is true when the document matches the MongoDB filter.  The
+ * filter is compiled once per query (per call site, in fn_extra) and again
+ * only when a different filter value arrives, so a scan pays the compile
+ * once and a plain match per row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/memutils.h"
+
+#include "bson.h"
+#include "query.h"
+
+/* The compiled filter kept in fn_extra, with the bytes it came from */
+typedef struct QueryFilterCache
+{
+	BsonFilter *filter;
+	uint32_t	len;
+	uint8_t    *bytes;
+	MemoryContext context;		/* holds all of the above */
+} QueryFilterCache;
+
+/*
+ * The compiled form of a filter value, from the cache when it is the same
+ * filter as last time.  Invalid filters raise an ERROR carrying MongoDB's
+ * error code.
+ */
+static const BsonFilter *
+QueryCachedFilter(FunctionCallInfo fcinfo, const Bson *filter)
+{
+	QueryFilterCache *cache = (QueryFilterCache *) fcinfo->flinfo->fn_extra;
+	const uint8_t *bytes = BsonBytes(filter);
+	uint32_t	len = BsonDocLen(filter);
+	BsonQueryError error = {0};
+	MemoryContext oldcontext;
+
+	if (BsonIsScalar(filter))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a MongoDB filter must be a document")));
+
+	if (cache != NULL && cache->len == len && memcmp(cache->bytes, bytes, len) == 0)
+		return cache->filter;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(QueryFilterCache));
+		cache->context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+											   "nosql filter cache",
+											   ALLOCSET_SMALL_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	else
+	{
+		/* another filter: forget the old one (PCRE2 memory is palloc'd too) */
+		MemoryContextReset(cache->context);
+		cache->filter = NULL;
+		cache->len = 0;
+	}
+
+	oldcontext = MemoryContextSwitchTo(cache->context);
+	cache->filter = BsonFilterCompile(bytes, len, &error);
+	if (cache->filter != NULL)
+	{
+		cache->bytes = palloc(len);
+		memcpy(cache->bytes, bytes, len);
+		cache->len = len;
+	}
+	MemoryContextSwitchTo(oldcontext);
+
+	if (cache->filter == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid MongoDB filter: %s",
+						error.message ? error.message : "unknown error"),
+				 errdetail("MongoDB error code %d (%s).", error.code,
+						   error.code_name ? error.code_name : "Error")));
+	return cache->filter;
+}
+
+/*
+ * bson @@ bson: whether the document matches the filter.  A non-document
+ * value matches no filter.
+ */
+PG_FUNCTION_INFO_V1(bson_matches);
+Datum
+bson_matches(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	Bson	   *filter = PG_GETARG_BSON_P(1);
+	const BsonFilter *compiled = QueryCachedFilter(fcinfo, filter);
+
+	if (BsonIsScalar(doc))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(BsonFilterMatches(compiled, BsonBytes(doc), BsonDocLen(doc)));
+}
