@@ -108,26 +108,6 @@
 /* Three-way comparison of two scalars, as -1, 0 or 1 */
 #define BSON_CMP3(a, b)				(((a) > (b)) - ((a) < (b)))
 
-/* The kinds of values in the number bracket */
-typedef enum BsonNumberKind
-{
-	BSON_NUMBER_NAN,
-	BSON_NUMBER_FINITE,
-	BSON_NUMBER_INFINITY
-} BsonNumberKind;
-
-/*
- * An extended decimal: NaN, a signed infinity, or
- * (-1)^negative * coefficient * 10^exponent with coefficient < 10^34.
- */
-typedef struct BsonDecimal
-{
-	BsonNumberKind kind;
-	bool		negative;
-	int			exponent;
-	uint128		coefficient;
-} BsonDecimal;
-
 /* 10^19 is the largest power of ten that fits a uint64 */
 #define BSON_POW10_19	((uint128) UINT64CONST(10000000000000000000))
 
@@ -271,8 +251,8 @@ DecimalDigits(uint128 coefficient)
  * 62..49 and the coefficient in the remaining 113 bits, and a coefficient
  * above 10^34 - 1 is non-canonical and also means zero.
  */
-static void
-DecodeDecimal128(const bson_decimal128_t *dec, BsonDecimal *out)
+void
+BsonDecodeDecimal128(const bson_decimal128_t *dec, BsonDecimal *out)
 {
 	uint64		high = dec->high;
 	uint32		combination = (uint32) ((high >> 58) & 0x1F);
@@ -441,7 +421,7 @@ NumberToDecimal(const bson_iter_t *it, BsonDecimal *out)
 			break;
 		case BSON_TYPE_DECIMAL128:
 			if (bson_iter_decimal128(it, &dec))
-				DecodeDecimal128(&dec, out);
+				BsonDecodeDecimal128(&dec, out);
 			else
 				Int64ToDecimal(0, out);
 			break;

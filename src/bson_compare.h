@@ -14,6 +14,26 @@
 
 #include <bson/bson.h>
 
+/* The kinds of values in the number bracket */
+typedef enum BsonNumberKind
+{
+	BSON_NUMBER_NAN,
+	BSON_NUMBER_FINITE,
+	BSON_NUMBER_INFINITY
+} BsonNumberKind;
+
+/*
+ * An extended decimal: NaN, a signed infinity, or
+ * (-1)^negative * coefficient * 10^exponent with coefficient < 10^34.
+ */
+typedef struct BsonDecimal
+{
+	BsonNumberKind kind;
+	bool		negative;
+	int			exponent;
+	uint128		coefficient;
+} BsonDecimal;
+
 /*
  * MongoDB's canonical type bracket of a BSON type (its canonicalizeBSONType
  * numbers): values of different brackets sort by bracket.  MinKey -1,
@@ -59,5 +79,13 @@ extern uint64_t BsonHashValue(const bson_iter_t *it, uint64_t seed);
  * to BsonHashValue of the same document embedded in another.
  */
 extern uint64_t BsonHashDocument(const uint8_t *data, uint32_t len, uint64_t seed);
+
+/*
+ * Decode decimal128's binary integer decimal encoding: NaN (quiet or
+ * signalling), infinity, or a finite value; a non-canonical coefficient
+ * (more than 34 digits, or the second combination form) means zero, as
+ * IEEE 754-2008 says.
+ */
+extern void BsonDecodeDecimal128(const bson_decimal128_t *dec, BsonDecimal *out);
 
 #endif							/* NOSQL_BSON_COMPARE_H */

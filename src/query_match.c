@@ -70,8 +70,6 @@
 #error "query_match.c needs a 128-bit integer type to convert decimal128"
 #endif
 
-/* decimal128 (IEEE 754-2008, binary integer decimal encoding) */
-#define QUERY_DEC_EXPONENT_BIAS		6176
 
 #ifdef FRONTEND
 #define QUERY_CHECK_STACK()			((void) 0)
@@ -116,40 +114,27 @@ QueryDoubleToInt64(double d, int64_t *out)
 
 /*
  * QueryDecimalToInt64
- *		Truncate a decimal128 toward zero into an int64, decoding the BID
- *		encoding directly (a non-canonical coefficient means zero).
+ *		Truncate a decimal128 toward zero into an int64 (a non-canonical
+ *		coefficient means zero).
  */
 static QueryIntStatus
 QueryDecimalToInt64(const bson_decimal128_t *dec, int64_t *out)
 {
-	const uint128 max_coefficient =
-		(uint128) UINT64CONST(100000000000000000) *
-		UINT64CONST(100000000000000000) - 1;
-	uint64_t	high = dec->high;
-	bool		negative = (high >> 63) != 0;
+	BsonDecimal d;
+	bool		negative;
 	uint128		coefficient;
 	uint128		limit;
 	int			exponent;
 	bool		inexact = false;
 
-	if (((high >> 58) & 0x1F) == 0x1F)
+	BsonDecodeDecimal128(dec, &d);
+	if (d.kind == BSON_NUMBER_NAN)
 		return QUERY_INT_NAN;
-	if (((high >> 58) & 0x1F) == 0x1E)
+	if (d.kind == BSON_NUMBER_INFINITY)
 		return QUERY_INT_RANGE;
-	if (((high >> 61) & 3) == 3)
-	{
-		/* the second form always encodes more than 34 digits: zero */
-		coefficient = 0;
-		exponent = (int) ((high >> 47) & 0x3FFF) - QUERY_DEC_EXPONENT_BIAS;
-	}
-	else
-	{
-		coefficient = ((uint128) (high & UINT64CONST(0x1FFFFFFFFFFFF)) << 64) |
-			dec->low;
-		if (coefficient > max_coefficient)
-			coefficient = 0;
-		exponent = (int) ((high >> 49) & 0x3FFF) - QUERY_DEC_EXPONENT_BIAS;
-	}
+	negative = d.negative;
+	coefficient = d.coefficient;
+	exponent = d.exponent;
 
 	while (exponent < 0 && coefficient != 0)
 	{
