@@ -4,7 +4,7 @@
  *	  MongoDB Extended JSON v2 (canonical and relaxed) to and from BSON.
  *
  * Builds for the server and, with -DFRONTEND, for the unit tests and fuzz
- * targets: JSON is tokenised by PostgreSQL's own parser (common/jsonapi.h)
+ * targets: JSON is tokenised by PostgreSQL's own lexer (common/jsonapi.h)
  * and BSON is built and read with libbson.
  *
  *-------------------------------------------------------------------------
