@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/test_bson_keys.h"
+
 static const struct
 {
 	const char *name;
@@ -58,41 +60,6 @@ static const struct
 	{"numbers", "{\"a\": {\"$numberDouble\": \"NaN\"}, \"b\": {\"$numberDecimal\": \"-1.5E+3\"}, \"c\": {\"$lt\": {\"$numberLong\": \"-9223372036854775807\"}}}"},
 };
 
-/*
- * Copy a level of a document, renaming keys that start with "%" to "$".
- */
-static void
-CorpusRename(bson_iter_t *it, bson_t *out)
-{
-	while (bson_iter_next(it))
-	{
-		char		key[64];
-
-		snprintf(key, sizeof(key), "%s", bson_iter_key(it));
-		if (key[0] == '%')
-			key[0] = '$';
-		if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it))
-		{
-			bson_t		child;
-			bson_iter_t sub;
-			bool		is_array = BSON_ITER_HOLDS_ARRAY(it);
-
-			if (is_array)
-				bson_append_array_begin(out, key, -1, &child);
-			else
-				bson_append_document_begin(out, key, -1, &child);
-			if (bson_iter_recurse(it, &sub))
-				CorpusRename(&sub, &child);
-			if (is_array)
-				bson_append_array_end(out, &child);
-			else
-				bson_append_document_end(out, &child);
-		}
-		else
-			bson_append_iter(out, key, -1, it);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -118,7 +85,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (bson_iter_init(&it, parsed))
-			CorpusRename(&it, &doc);
+			TestRestoreDollarKeys(&it, &doc, '%');
 		snprintf(path, sizeof(path), "%s/%s.bson", argv[1], corpus_filters[i].name);
 		f = fopen(path, "wb");
 		if (f == NULL || fwrite(bson_get_data(&doc), 1, doc.len, f) != doc.len ||

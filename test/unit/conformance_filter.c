@@ -44,6 +44,7 @@
 #include "bson_json.h"
 #include "lib/stringinfo.h"
 #include "query.h"
+#include "../common/test_bson_keys.h"
 
 #define CF_DEFAULT_CASES	"../../../shared/conformance/functional-tests.jsonl"
 #define CF_BATCH_SIZE		101
@@ -169,47 +170,6 @@ CfEscapeKeys(const char *line, size_t len)
 }
 
 /*
- * CfUnescapeLevel
- *		Copy the elements under an iterator into out, restoring escaped
- *		keys at every depth.
- */
-static void
-CfUnescapeLevel(bson_iter_t *it, bson_t *out)
-{
-	while (bson_iter_next(it))
-	{
-		const char *key = bson_iter_key(it);
-		char		fixed[256];
-
-		if (key[0] == CF_ESCAPE && strlen(key) < sizeof(fixed))
-		{
-			strlcpy(fixed, key, sizeof(fixed));
-			fixed[0] = '$';
-			key = fixed;
-		}
-		if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it))
-		{
-			bson_t		child;
-			bson_iter_t sub;
-			bool		is_array = BSON_ITER_HOLDS_ARRAY(it);
-
-			if (is_array)
-				bson_append_array_begin(out, key, -1, &child);
-			else
-				bson_append_document_begin(out, key, -1, &child);
-			if (bson_iter_recurse(it, &sub))
-				CfUnescapeLevel(&sub, &child);
-			if (is_array)
-				bson_append_array_end(out, &child);
-			else
-				bson_append_document_end(out, &child);
-		}
-		else
-			bson_append_iter(out, key, -1, it);
-	}
-}
-
-/*
  * CfParseLine
  *		Parse one case into out (bson_destroy it); false if it does not
  *		parse.
@@ -233,7 +193,7 @@ CfParseLine(const char *line, size_t len, bson_t *out)
 	}
 	bson_init(out);
 	if (bson_iter_init(&it, &parsed.doc))
-		CfUnescapeLevel(&it, out);
+		TestRestoreDollarKeys(&it, out, CF_ESCAPE);
 	bson_destroy(&parsed.doc);
 	return true;
 }

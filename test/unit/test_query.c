@@ -20,6 +20,7 @@
 #include "lib/stringinfo.h"
 #include "query.h"
 #include "unit.h"
+#include "../common/test_bson_keys.h"
 
 /* A filter and a document, and whether the filter matches it */
 typedef struct MatchCase
@@ -52,47 +53,6 @@ typedef struct PositionCase
  *		Helpers
  * ----------------------------------------------------------------
  */
-
-/*
- * RestoreKeys
- *		Copy a level of a document, turning keys escaped by ParseJson back
- *		into "$regex" and "$options".
- */
-static void
-RestoreKeys(bson_iter_t *it, bson_t *out)
-{
-	while (bson_iter_next(it))
-	{
-		const char *key = bson_iter_key(it);
-		char		fixed[64];
-
-		if (key[0] == ESCAPE_BYTE && strlen(key) < sizeof(fixed))
-		{
-			strlcpy(fixed, key, sizeof(fixed));
-			fixed[0] = '$';
-			key = fixed;
-		}
-		if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it))
-		{
-			bson_t		child;
-			bson_iter_t sub;
-			bool		is_array = BSON_ITER_HOLDS_ARRAY(it);
-
-			if (is_array)
-				bson_append_array_begin(out, key, -1, &child);
-			else
-				bson_append_document_begin(out, key, -1, &child);
-			if (bson_iter_recurse(it, &sub))
-				RestoreKeys(&sub, &child);
-			if (is_array)
-				bson_append_array_end(out, &child);
-			else
-				bson_append_document_end(out, &child);
-		}
-		else
-			bson_append_iter(out, key, -1, it);
-	}
-}
 
 /*
  * ParseJson
@@ -134,7 +94,7 @@ ParseJson(const char *json, const char *file, int line)
 
 	out = bson_new();
 	if (bson_iter_init(&it, &parsed.doc))
-		RestoreKeys(&it, out);
+		TestRestoreDollarKeys(&it, out, ESCAPE_BYTE);
 	bson_destroy(&parsed.doc);
 	return out;
 }
