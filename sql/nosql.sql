@@ -254,3 +254,123 @@ CREATE OPERATOR nosql.@@ (
     LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_matches,
     RESTRICT = matchingsel, JOIN = matchingjoinsel);
 COMMENT ON OPERATOR nosql.@@ (nosql.bson, nosql.bson) IS 'document matches a MongoDB filter';
+
+---------------------------------------------------------------------------
+-- Documents: collections and the MongoDB command interface
+---------------------------------------------------------------------------
+
+-- The tables of the collections.  Roles create collections (tables) here
+-- and own them; REVOKE CREATE ON SCHEMA nosql_data FROM PUBLIC to restrict
+-- who may create collections.
+CREATE SCHEMA nosql_data;
+COMMENT ON SCHEMA nosql_data IS 'tables of the nosql document collections';
+GRANT USAGE, CREATE ON SCHEMA nosql_data TO PUBLIC;
+
+CREATE TABLE nosql.collection (
+    database text NOT NULL,
+    name text NOT NULL,
+    relation regclass,
+    options nosql.bson NOT NULL,
+    uuid uuid NOT NULL,
+    created timestamptz NOT NULL DEFAULT now(),
+    indexes nosql.bson,
+    PRIMARY KEY (database, name)
+);
+COMMENT ON TABLE nosql.collection IS 'catalog of the document collections: one row per collection or view';
+GRANT SELECT ON nosql.collection TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('nosql.collection', '');
+
+CREATE VIEW nosql.collections AS
+    SELECT database, name, relation, options,
+           CASE WHEN relation IS NULL THEN 'view' ELSE 'collection' END AS type,
+           uuid, created
+      FROM nosql.collection;
+COMMENT ON VIEW nosql.collections IS 'the document collections and views, with the table of each';
+GRANT SELECT ON nosql.collections TO PUBLIC;
+
+-- A collection whose table is dropped by SQL leaves the catalog with it.
+CREATE FUNCTION nosql.collection_table_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM nosql.collection c
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND d.objid = c.relation::oid;
+END
+$$;
+COMMENT ON FUNCTION nosql.collection_table_dropped() IS 'event trigger: forget collections whose table was dropped';
+REVOKE ALL ON FUNCTION nosql.collection_table_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER nosql_collection_table_dropped ON sql_drop
+    EXECUTE FUNCTION nosql.collection_table_dropped();
+COMMENT ON EVENT TRIGGER nosql_collection_table_dropped IS 'forget collections whose table was dropped by SQL';
+
+CREATE FUNCTION nosql.run_command(database text, command nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'run_command' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.run_command(text, nosql.bson) IS 'run a MongoDB command document; returns MongoDB''s reply (errors as {ok: 0, code, codeName, errmsg})';
+CREATE FUNCTION nosql.run_command_bytes(database text, command bytea) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'run_command_bytes' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.run_command_bytes(text, bytea) IS 'run_command over raw BSON bytes, as a wire-protocol front end sends them';
+
+CREATE FUNCTION nosql.bson_sort_value(document nosql.bson, path text, descending boolean) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_sort_value' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_sort_value(nosql.bson, text, boolean) IS 'the value MongoDB sorts a document by for one path (smallest array element ascending, largest descending)';
+
+-- The ergonomic SQL functions: 'coll' is a collection of the database named
+-- by nosql.database, 'db.coll' names the database.
+CREATE FUNCTION nosql.create_collection(name text, options nosql.bson DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'nosql_create_collection' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.create_collection(text, nosql.bson) IS 'create a collection (options as for MongoDB''s create command)';
+CREATE FUNCTION nosql.drop_collection(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'nosql_drop_collection' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.drop_collection(text) IS 'drop a collection; false when it did not exist';
+CREATE FUNCTION nosql.insert_one(coll text, document nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_insert_one' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.insert_one(text, nosql.bson) IS 'insert a document (an ObjectId _id is added when missing); returns its _id';
+CREATE FUNCTION nosql.insert_many(coll text, documents nosql.bson) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'nosql_insert_many' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.insert_many(text, nosql.bson) IS 'insert an array of documents, all or none; returns how many';
+CREATE FUNCTION nosql.find(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL,
+                           sort nosql.bson DEFAULT NULL, skip bigint DEFAULT 0, "limit" bigint DEFAULT NULL)
+    RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_find' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.find(text, nosql.bson, nosql.bson, nosql.bson, bigint, bigint) IS 'the documents matching a MongoDB filter, projected, sorted, skipped and limited';
+CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
+    RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.find_one(text, nosql.bson, nosql.bson) IS 'one document matching a MongoDB filter, or NULL';
+CREATE FUNCTION nosql.count(coll text, filter nosql.bson DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'nosql_count' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.count(text, nosql.bson) IS 'number of documents matching a MongoDB filter';
+CREATE FUNCTION nosql.distinct(coll text, key text, filter nosql.bson DEFAULT NULL) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_distinct' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.distinct(text, text, nosql.bson) IS 'array of the distinct values at a path (arrays unwound), as MongoDB''s distinct';
+CREATE FUNCTION nosql.update_one(coll text, filter nosql.bson, update nosql.bson, upsert boolean DEFAULT false)
+    RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_update_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.update_one(text, nosql.bson, nosql.bson, boolean) IS 'apply update operators to the first matching document; returns {matchedCount, modifiedCount, upsertedId}';
+CREATE FUNCTION nosql.update_many(coll text, filter nosql.bson, update nosql.bson, upsert boolean DEFAULT false)
+    RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_update_many' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.update_many(text, nosql.bson, nosql.bson, boolean) IS 'apply update operators to every matching document; returns {matchedCount, modifiedCount, upsertedId}';
+CREATE FUNCTION nosql.replace_one(coll text, filter nosql.bson, replacement nosql.bson, upsert boolean DEFAULT false)
+    RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_replace_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.replace_one(text, nosql.bson, nosql.bson, boolean) IS 'replace the first matching document (keeping its _id); returns {matchedCount, modifiedCount, upsertedId}';
+CREATE FUNCTION nosql.delete_one(coll text, filter nosql.bson) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'nosql_delete_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.delete_one(text, nosql.bson) IS 'delete the first matching document; returns 0 or 1';
+CREATE FUNCTION nosql.delete_many(coll text, filter nosql.bson) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'nosql_delete_many' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.delete_many(text, nosql.bson) IS 'delete every matching document; returns how many';
+CREATE FUNCTION nosql.find_one_and_update(coll text, filter nosql.bson, update nosql.bson,
+                                          sort nosql.bson DEFAULT NULL, return_new boolean DEFAULT false,
+                                          upsert boolean DEFAULT false, projection nosql.bson DEFAULT NULL)
+    RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_find_one_and_update' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.find_one_and_update(text, nosql.bson, nosql.bson, nosql.bson, boolean, boolean, nosql.bson) IS 'update the first matching document (in sort order) and return it, before or (return_new) after';
+CREATE FUNCTION nosql.create_index(coll text, keys nosql.bson, options nosql.bson DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME', 'nosql_create_index' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.create_index(text, nosql.bson, nosql.bson) IS 'record an index on a collection (as createIndexes); returns its name';
+CREATE FUNCTION nosql.drop_index(coll text, name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'nosql_drop_index' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.drop_index(text, text) IS 'drop an index of a collection by name';

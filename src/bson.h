@@ -59,5 +59,6 @@ extern Bson *BsonFromDocument(const bson_t *doc, bool is_scalar);
 extern Bson *BsonFromIter(const bson_iter_t *it);
 extern bool BsonValueIter(const Bson *b, bson_iter_t *it, bson_t *holder);
 extern char *BsonToCString(const Bson *b, BsonJsonMode mode);
+extern const char *BsonTypeName(bson_type_t type);
 
 #endif							/* NOSQL_BSON_H */

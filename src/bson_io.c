@@ -437,7 +437,8 @@ bson_from_json(PG_FUNCTION_ARGS)
 
 /* ---- scalar casts ---- */
 
-static const char *
+/* MongoDB's name of a BSON type, as $type and error messages spell it */
+const char *
 BsonTypeName(bson_type_t type)
 {
 	switch (type)

@@ -73,6 +73,10 @@ extern char *BsonValidateBytes(const uint8_t *data, size_t len, bool *degenerate
 extern char *BsonValidateValueBytes(const uint8_t *data, size_t len,
 									bool is_scalar, bool *degenerate);
 
+/* A document with up to max_depth levels of nesting (for commands) */
+extern char *BsonValidateBytesDepth(const uint8_t *data, size_t len, int max_depth,
+									bool *degenerate);
+
 /*
  * Whether the Extended JSON text of valid bytes reads back as the same
  * bytes: false when a document in them starts with an Extended JSON

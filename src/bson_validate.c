@@ -58,7 +58,7 @@ BsonUtf8IsValid(const char *s, size_t len, bool allow_nul)
 	}
 }
 
-static char *BsonValidateLevel(const bson_t *doc, const uint8_t *top,
+static char *BsonValidateLevel(const bson_t *doc, const uint8_t *top, int max_depth,
 							   bool is_array, int depth, bool *degenerate);
 
 /*
@@ -180,14 +180,15 @@ BsonHasTextForm(const uint8_t *data, size_t len)
  */
 static char *
 BsonValidateChild(bson_iter_t *it, const uint8_t *data, uint32_t len,
-				  const uint8_t *top, bool is_array, int depth, bool *degenerate)
+				  const uint8_t *top, int max_depth, bool is_array, int depth,
+				  bool *degenerate)
 {
 	bson_t		child;
 
 	if (!bson_init_static(&child, data, len))
 		return psprintf("the length or terminator of the document at key \"%s\" is wrong",
 						bson_iter_key(it));
-	return BsonValidateLevel(&child, top, is_array, depth, degenerate);
+	return BsonValidateLevel(&child, top, max_depth, is_array, depth, degenerate);
 }
 
 /*
@@ -202,8 +203,8 @@ BsonValidateChild(bson_iter_t *it, const uint8_t *data, uint32_t len,
  * the byte offsets in messages.
  */
 static char *
-BsonValidateLevel(const bson_t *doc, const uint8_t *top, bool is_array, int depth,
-				  bool *degenerate)
+BsonValidateLevel(const bson_t *doc, const uint8_t *top, int max_depth, bool is_array,
+				  int depth, bool *degenerate)
 {
 	bson_iter_t iter;
 	bson_iter_t *it = &iter;
@@ -212,9 +213,9 @@ BsonValidateLevel(const bson_t *doc, const uint8_t *top, bool is_array, int dept
 #ifndef FRONTEND
 	check_stack_depth();
 #endif
-	if (depth > BSON_MAX_DEPTH)
+	if (depth > max_depth)
 		return psprintf("documents and arrays are nested more than %d levels deep",
-						BSON_MAX_DEPTH);
+						max_depth);
 	if (!bson_iter_init(it, doc))
 		return psprintf("invalid BSON document");
 	while (bson_iter_next(it))
@@ -245,7 +246,7 @@ BsonValidateLevel(const bson_t *doc, const uint8_t *top, bool is_array, int dept
 						bson_iter_array(it, &len, &data);
 					else
 						bson_iter_document(it, &len, &data);
-					err = BsonValidateChild(it, data, len, top, BSON_ITER_HOLDS_ARRAY(it),
+					err = BsonValidateChild(it, data, len, top, max_depth, BSON_ITER_HOLDS_ARRAY(it),
 											depth + 1, degenerate);
 				}
 				break;
@@ -282,7 +283,7 @@ BsonValidateLevel(const bson_t *doc, const uint8_t *top, bool is_array, int dept
 					else
 						err = BsonValidateText(it, s, len, true);
 					if (err == NULL)
-						err = BsonValidateChild(it, scope, scope_len, top, false,
+						err = BsonValidateChild(it, scope, scope_len, top, max_depth, false,
 												depth + 1, degenerate);
 				}
 				break;
@@ -373,7 +374,29 @@ BsonValidateValueBytes(const uint8_t *data, size_t len, bool is_scalar,
 	 * each element's structure as BsonValidateLevel walks, and the walk
 	 * checks the rest; one pass instead of two.
 	 */
-	return BsonValidateLevel(&doc, data, false, is_scalar ? 0 : 1, degenerate);
+	return BsonValidateLevel(&doc, data, BSON_MAX_DEPTH, false, is_scalar ? 0 : 1,
+							 degenerate);
+}
+
+/*
+ * Validate the raw bytes of a document allowing max_depth levels of nesting
+ * (commands may nest deeper than stored documents).
+ */
+char *
+BsonValidateBytesDepth(const uint8_t *data, size_t len, int max_depth, bool *degenerate)
+{
+	bson_t		doc;
+
+	*degenerate = false;
+	if (len < 5)
+		return psprintf("%zu bytes are too short for a BSON document", len);
+	if (len > BSON_MAX_DOC_SIZE)
+		return psprintf("the document is %zu bytes; the limit is %d bytes",
+						len, BSON_MAX_DOC_SIZE);
+	if (!bson_init_static(&doc, data, len))
+		return psprintf("the length prefix or terminator does not match the %zu bytes given",
+						len);
+	return BsonValidateLevel(&doc, data, max_depth, false, 1, degenerate);
 }
 
 /*

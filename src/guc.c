@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "nosql.h"
@@ -33,6 +35,17 @@ GucInit(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nosql.cursor_timeout",
+							"Time after which an idle document cursor is closed.",
+							"A cursor left open by find or aggregate is closed at the next command of its session once it has been idle this long.",
+							&nosql_cursor_timeout,
+							600000,
+							1000,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nosql.worker_naptime",
 							"Longest time the nosql background workers sleep between two rounds of work.",

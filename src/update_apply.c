@@ -608,7 +608,9 @@ UpdateNumbersIdentical(const bson_value_t *x, const bson_value_t *y)
 typedef struct UpdateSortItem
 {
 	UpdateValue *value;
-	bson_t		keys;			/* {"": value} or the pattern's values */
+	bson_t	   *keys;			/* {"": value} or the pattern's values; a
+								 * bson_t from bson_new, which is aligned as
+								 * bson_t must be (palloc'd structs are not) */
 } UpdateSortItem;
 
 /*
@@ -672,8 +674,8 @@ UpdateSortCompare(const UpdateLeaf *leaf, const UpdateSortItem *x, const UpdateS
 				pit;
 	bson_t		pattern;
 
-	bson_iter_init(&ix, &x->keys);
-	bson_iter_init(&iy, &y->keys);
+	bson_iter_init(&ix, x->keys);
+	bson_iter_init(&iy, y->keys);
 	if (leaf->sort == UPDATE_SORT_PATTERN)
 	{
 		bson_init_static(&pattern, leaf->sort_pattern, leaf->sort_pattern_len);
@@ -731,7 +733,8 @@ UpdateSortArray(UpdateApplier *a, const UpdateLeaf *leaf, UpdateValue *array)
 	for (int i = 0; i < n; i++)
 	{
 		items[i].value = array->items[i];
-		UpdateSortKeys(leaf, array->items[i], &items[i].keys);
+		items[i].keys = bson_new();
+		UpdateSortKeys(leaf, array->items[i], items[i].keys);
 	}
 
 	/* bottom-up merge sort: stable, n log n comparisons */
@@ -763,7 +766,7 @@ UpdateSortArray(UpdateApplier *a, const UpdateLeaf *leaf, UpdateValue *array)
 	for (int i = 0; i < n; i++)
 	{
 		array->items[i] = items[i].value;
-		bson_destroy(&items[i].keys);
+		bson_destroy(items[i].keys);
 	}
 	pfree(items);
 	pfree(tmp);

@@ -8,7 +8,7 @@
 FILE is ../shared/conformance/functional-tests.jsonl (format and comparison
 rules in the README.md beside it).  Each case gets fresh database and
 collection names for its placeholders, its events run in order through
-SELECT nosql.run_command(database, nosql.bson(<BSON bytes>)), each expect is
+SELECT nosql.run_command_bytes(database, <BSON bytes>), each expect is
 checked against its command's reply by compare.check_expect, and the case's
 database is dropped afterwards.  A Postgres error from run_command fails the
 case (with the error as the reason); the next statement runs as usual (the
@@ -39,7 +39,7 @@ except ImportError:  # an interpreter other than Debian's (e.g. pyenv's python3)
     sys.path.append("/usr/lib/python3/dist-packages")
     import psycopg2
 
-SQL = "SELECT nosql.bytea(nosql.run_command(%s::text, nosql.bson(%s::bytea)))"
+SQL = "SELECT nosql.run_command_bytes(%s::text, %s::bytea)"
 RECONNECT_SECONDS = 60
 
 EVENT_FIELDS = {

@@ -1,0 +1,1154 @@
+/*-------------------------------------------------------------------------
+ *
+ * cmd_read.c
+ *	  find, getMore, killCursors, count and distinct; cursors.
+ *
+ * A find runs as one SQL query over the collection's table:
+ *
+ *	SELECT document FROM <table>
+ *	 WHERE nosql.bson_matches(document, $1) [AND _id = $2]
+ *	 ORDER BY nosql.bson_sort_value(document, 'path', desc) [DESC], ...
+ *	 OFFSET skip LIMIT limit
+ *
+ * The filter, projection and sort are compiled first (their errors are
+ * MongoDB's); the projection is applied in C to the rows fetched.  When
+ * the first batch does not exhaust the result, the query stays open as a
+ * holdable portal (like DECLARE ... WITH HOLD): it outlives the statement
+ * and the transaction, and getMore fetches the next batch from it.  A
+ * cursor belongs to its backend and its role; cursors idle for longer than
+ * nosql.cursor_timeout are closed at the next command of that backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/timestamp.h"
+
+#include "bson_compare.h"
+#include "documents.h"
+#include "nosql.h"
+#include "projection.h"
+#include "sort.h"
+
+#define DEFAULT_FIRST_BATCH	101
+#define MAX_BATCH_BYTES		(16 * 1024 * 1024)
+#define FETCH_CHUNK			1000
+
+/* nosql.cursor_timeout: idle cursors are closed after this (ms) */
+int			nosql_cursor_timeout = 600000;
+
+/* An open cursor of this backend */
+typedef struct CursorEntry
+{
+	int64		id;				/* hash key */
+	char		portal[NAMEDATALEN];
+	MemoryContext context;		/* holds everything below */
+	char	   *database;
+	char	   *collection;
+	BsonFilter *filter;			/* for positional projections */
+	BsonProjection *projection; /* or NULL */
+	Oid			userid;
+	TimestampTz last_used;
+	bson_t	   *stash;			/* a document that did not fit in a batch */
+} CursorEntry;
+
+static HTAB *cursors = NULL;
+
+static void
+CursorTableInit(void)
+{
+	HASHCTL		ctl;
+
+	if (cursors != NULL)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(CursorEntry);
+	ctl.hcxt = TopMemoryContext;
+	cursors = hash_create("nosql cursors", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static void
+CursorClose(CursorEntry *entry)
+{
+	Portal		portal = GetPortalByName(entry->portal);
+	int64		id = entry->id;
+
+	if (PortalIsValid(portal) && portal->status != PORTAL_ACTIVE)
+		PortalDrop(portal, false);
+	MemoryContextDelete(entry->context);
+	hash_search(cursors, &id, HASH_REMOVE, NULL);
+}
+
+/* Close this backend's cursors idle for longer than nosql.cursor_timeout */
+void
+CursorSweepIdle(void)
+{
+	HASH_SEQ_STATUS status;
+	CursorEntry *entry;
+	TimestampTz now;
+	List	   *expired = NIL;
+	ListCell   *lc;
+
+	if (cursors == NULL || hash_get_num_entries(cursors) == 0)
+		return;
+	now = GetCurrentTimestamp();
+	hash_seq_init(&status, cursors);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (TimestampDifferenceExceeds(entry->last_used, now, nosql_cursor_timeout) ||
+			!PortalIsValid(GetPortalByName(entry->portal)))
+			expired = lappend(expired, entry);
+	}
+	foreach(lc, expired)
+		CursorClose((CursorEntry *) lfirst(lc));
+	list_free(expired);
+}
+
+/* A new cursor id: random, positive, unused */
+static int64
+CursorNewId(void)
+{
+	for (;;)
+	{
+		uint64		r;
+		int64		id;
+
+		if (!pg_strong_random(&r, sizeof(r)))
+			elog(ERROR, "could not generate a cursor id");
+		id = (int64) (r & INT64CONST(0x7FFFFFFFFFFFFFFF));
+		if (id != 0 && hash_search(cursors, &id, HASH_FIND, NULL) == NULL)
+			return id;
+	}
+}
+
+/* ---- argument checks shared by the read commands ---- */
+
+/* BSON field 'cmd.field' is the wrong type */
+void
+RaiseWrongType(const char *command, const bson_iter_t *it, const char *expected)
+{
+	MongoRaise(MONGO_TYPE_MISMATCH,
+			   "BSON field '%s.%s' is the wrong type '%s', expected type%s '%s'",
+			   command, bson_iter_key(it), BsonTypeName(bson_iter_type(it)),
+			   expected[0] == '[' ? "s" : "", expected);
+}
+
+/* The collection name of a command's first field (a string) */
+char *
+CommandCollectionName(CommandContext *ctx)
+{
+	uint32_t	len;
+	const char *name;
+
+	if (!BSON_ITER_HOLDS_UTF8(&ctx->first))
+		MongoRaise(MONGO_INVALID_NAMESPACE,
+				   "collection name has invalid type %s",
+				   BsonTypeName(bson_iter_type(&ctx->first)));
+	name = bson_iter_utf8(&ctx->first, &len);
+	if (strlen(name) != len)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "collection names cannot contain a NUL byte");
+	ValidateCollectionName(ctx->database, name);
+	return pstrdup(name);
+}
+
+/* A document-valued field (sub-document bytes), or raise TypeMismatch */
+void
+FieldDocument(const char *command, const bson_iter_t *it, const uint8_t **data,
+			  uint32_t *len)
+{
+	if (!BSON_ITER_HOLDS_DOCUMENT(it))
+		RaiseWrongType(command, it, "object");
+	bson_iter_document(it, len, data);
+}
+
+/* A non-negative whole number field */
+int64
+FieldNonNegative(const char *command, const bson_iter_t *it)
+{
+	int64		v;
+
+	if (!BsonIterIsNumber(it))
+		RaiseWrongType(command, it, "[long, int, decimal, double]");
+	if (!BsonIterAsInt64(it, &v))
+		MongoRaise(MONGO_BAD_VALUE, "BSON field '%s.%s' value must be a whole number",
+				   command, bson_iter_key(it));
+	if (v < 0)
+		MongoRaise(51024, "BSON field '%s' value must be >= 0, actual value '%lld'",
+				   bson_iter_key(it), (long long) v);
+	return v;
+}
+
+/* A boolean field (MongoDB also takes numbers) */
+bool
+FieldBool(const char *command, const bson_iter_t *it)
+{
+	if (!BSON_ITER_HOLDS_BOOL(it) && !BsonIterIsNumber(it))
+		RaiseWrongType(command, it, "bool");
+	return bson_iter_as_bool(it);
+}
+
+/* Compile a filter or raise its MongoDB error */
+BsonFilter *
+CompileFilter(const uint8_t *data, uint32_t len)
+{
+	BsonQueryError error = {0};
+	BsonFilter *f = BsonFilterCompile(data, len, &error);
+
+	if (f == NULL)
+		MongoRaise(error.code, "%s", error.message ? error.message : "invalid filter");
+	return f;
+}
+
+/* ---- building the SQL of a find ---- */
+
+static const uint8_t empty_doc[5] = {5, 0, 0, 0, 0};
+
+void
+FindSpecInit(FindSpec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->filter = empty_doc;
+	spec->filter_len = 5;
+}
+
+/*
+ * The value of a top-level _id equality of the filter (for an index
+ * lookup), or NULL.
+ */
+static Bson *
+FilterIdEquality(const uint8_t *filter, uint32_t len)
+{
+	bson_t		f;
+	bson_iter_t it;
+
+	if (!bson_init_static(&f, filter, len) || !bson_iter_init_find(&it, &f, "_id"))
+		return NULL;
+	switch (bson_iter_type(&it))
+	{
+		case BSON_TYPE_REGEX:
+		case BSON_TYPE_ARRAY:
+		case BSON_TYPE_NULL:
+		case BSON_TYPE_UNDEFINED:
+			return NULL;
+		case BSON_TYPE_DOCUMENT:
+			{
+				bson_iter_t inner;
+
+				if (!bson_iter_recurse(&it, &inner))
+					return NULL;
+				if (!bson_iter_next(&inner))
+					return BsonFromIter(&it);	/* {} */
+				if (bson_iter_key(&inner)[0] != '$')
+					return BsonFromIter(&it);
+				/* {$eq: scalar} alone */
+				if (strcmp(bson_iter_key(&inner), "$eq") == 0)
+				{
+					bson_iter_t v = inner;
+
+					if (bson_iter_next(&inner))
+						return NULL;
+					switch (bson_iter_type(&v))
+					{
+						case BSON_TYPE_REGEX:
+						case BSON_TYPE_ARRAY:
+						case BSON_TYPE_NULL:
+						case BSON_TYPE_UNDEFINED:
+						case BSON_TYPE_DOCUMENT:
+							return NULL;
+						default:
+							return BsonFromIter(&v);
+					}
+				}
+				return NULL;
+			}
+		default:
+			return BsonFromIter(&it);
+	}
+}
+
+/*
+ * Compile the parts of a find (raising MongoDB's errors) and write its SQL
+ * into sql with its parameters (at most FIND_MAX_PARAMS).  select is the
+ * select list ("document", "_id, document", "1").
+ */
+void
+FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *values,
+				Oid *types, int *nparams)
+{
+	Oid			bsonoid = BsonTypeOid();
+	bool		filter_empty = spec->filter_len <= 5;
+	Bson	   *id;
+	BsonQueryError error = {0};
+
+	spec->compiled_filter = CompileFilter(spec->filter, spec->filter_len);
+	if (spec->projection != NULL && spec->projection_len > 5)
+	{
+		spec->compiled_projection = BsonProjectionCompile(spec->projection,
+														  spec->projection_len, &error);
+		if (spec->compiled_projection == NULL)
+			MongoRaise(error.code, "%s", error.message);
+	}
+	if (spec->sort != NULL && spec->sort_len > 5)
+	{
+		spec->compiled_sort = BsonSortCompile(spec->sort, spec->sort_len, &error);
+		if (spec->compiled_sort == NULL)
+			MongoRaise(error.code, "%s", error.message);
+	}
+
+	*nparams = 0;
+	appendStringInfo(sql, "SELECT %s FROM %s", select, spec->coll->qualified);
+	if (!filter_empty)
+	{
+		Bson	   *f = palloc(VARHDRSZ + spec->filter_len);
+
+		SET_VARSIZE(f, VARHDRSZ + spec->filter_len);
+		memcpy(VARDATA(f), spec->filter, spec->filter_len);
+		values[*nparams] = PointerGetDatum(f);
+		types[*nparams] = bsonoid;
+		(*nparams)++;
+		appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d)", *nparams);
+		id = FilterIdEquality(spec->filter, spec->filter_len);
+		if (id != NULL)
+		{
+			values[*nparams] = PointerGetDatum(id);
+			types[*nparams] = bsonoid;
+			(*nparams)++;
+			appendStringInfo(sql, " AND _id OPERATOR(nosql.=) $%d", *nparams);
+		}
+	}
+	if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort))
+	{
+		int			n = BsonSortFieldCount(spec->compiled_sort);
+
+		appendStringInfoString(sql, " ORDER BY ");
+		for (int i = 0; i < n; i++)
+		{
+			bool		desc = BsonSortFieldDescending(spec->compiled_sort, i);
+
+			values[*nparams] = CStringGetTextDatum(BsonSortFieldPath(spec->compiled_sort, i));
+			types[*nparams] = TEXTOID;
+			(*nparams)++;
+			appendStringInfo(sql, "%snosql.bson_sort_value(document, $%d, %s)%s",
+							 i > 0 ? ", " : "", *nparams, desc ? "true" : "false",
+							 desc ? " DESC" : "");
+		}
+	}
+	else if (spec->compiled_sort != NULL && BsonSortNaturalDirection(spec->compiled_sort) < 0)
+		appendStringInfoString(sql, " ORDER BY ctid DESC");
+	if (spec->skip > 0)
+		appendStringInfo(sql, " OFFSET " INT64_FORMAT, spec->skip);
+	if (spec->limit > 0)
+		appendStringInfo(sql, " LIMIT " INT64_FORMAT, spec->limit);
+}
+
+/*
+ * The document to return for a row: projected when there is a projection.
+ * out is initialised here; the result points into it or into row.
+ */
+const uint8_t *
+ProjectRow(BsonFilter *filter, BsonProjection *projection, const Bson *row,
+		   bson_t *out, uint32_t *len)
+{
+	BsonQueryError error = {0};
+	int32_t		position = -1;
+
+	if (projection == NULL)
+	{
+		*len = BsonDocLen(row);
+		return BsonBytes(row);
+	}
+	if (BsonProjectionNeedsPosition(projection))
+		(void) BsonFilterMatchesWithPosition(filter, BsonBytes(row), BsonDocLen(row),
+											 &position);
+	bson_init(out);
+	if (!BsonProjectionApply(projection, BsonBytes(row), BsonDocLen(row), position,
+							 out, &error))
+		MongoRaise(error.code, "Executor error during find command :: caused by :: %s",
+				   error.message);
+	*len = out->len;
+	return bson_get_data(out);
+}
+
+/*
+ * Fill one batch (array) from a portal: at most max documents (0: no
+ * count limit) and about MAX_BATCH_BYTES.  Returns whether the portal is
+ * exhausted.  A document that does not fit is left in *stash.
+ */
+static bool
+FillBatch(Portal portal, CursorEntry *entry, BsonFilter *filter,
+		  BsonProjection *projection, int64 max, bson_t *batch, int64 *count)
+{
+	size_t		bytes = 0;
+	char		key[16];
+	const char *keyp;
+
+	*count = 0;
+	if (entry != NULL && entry->stash != NULL)
+	{
+		bson_uint32_to_string((uint32_t) *count, &keyp, key, sizeof(key));
+		bson_append_document(batch, keyp, -1, entry->stash);
+		bytes += entry->stash->len;
+		(*count)++;
+		bson_destroy(entry->stash);
+		pfree(entry->stash);
+		entry->stash = NULL;
+	}
+	for (;;)
+	{
+		int64		want = FETCH_CHUNK;
+
+		if (max > 0)
+		{
+			if (*count >= max)
+				return false;
+			want = Min(want, max - *count);
+		}
+		SPI_cursor_fetch(portal, true, (long) want);
+		if (SPI_processed == 0)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			return true;
+		}
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Bson	   *row = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+			bson_t		projected;
+			uint32_t	len;
+			const uint8_t *doc = ProjectRow(filter, projection, row, &projected, &len);
+			bson_t		d;
+
+			if (*count > 0 && bytes + len > MAX_BATCH_BYTES)
+			{
+				/*
+				 * Full: keep this document for the next batch and put the
+				 * rest of the chunk back.
+				 */
+				MemoryContext old = MemoryContextSwitchTo(entry->context);
+
+				entry->stash = bson_new_from_data(doc, len);
+				MemoryContextSwitchTo(old);
+				if (i + 1 < SPI_processed)
+					SPI_cursor_move(portal, false, (long) (SPI_processed - i - 1));
+				SPI_freetuptable(SPI_tuptable);
+				return false;
+			}
+			bson_uint32_to_string((uint32_t) *count, &keyp, key, sizeof(key));
+			bson_init_static(&d, doc, len);
+			bson_append_document(batch, keyp, -1, &d);
+			bytes += len;
+			(*count)++;
+		}
+		if (SPI_processed < (uint64) want)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			return true;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+}
+
+static void
+AppendCursorReply(bson_t *reply, const char *batch_name, const bson_t *batch, int64 id,
+				  const char *ns)
+{
+	bson_t		cursor;
+
+	BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+	bson_append_array(&cursor, batch_name, -1, batch);
+	BSON_APPEND_INT64(&cursor, "id", id);
+	BSON_APPEND_UTF8(&cursor, "ns", ns);
+	bson_append_document_end(reply, &cursor);
+}
+
+/* Fields every command accepts and we ignore */
+bool
+IsGenericField(const char *key)
+{
+	static const char *const generic[] = {
+		"$db", "lsid", "txnNumber", "$clusterTime", "comment", "maxTimeMS",
+		"readConcern", "writeConcern", "$readPreference", "apiVersion", "apiStrict",
+		"apiDeprecationErrors", "autocommit", "startTransaction", "$audit",
+		"$client", "mayBypassWriteBlocking", "$configServerState", "databaseVersion",
+		"shardVersion", "$queryOptions", "clientOperationKey", "readPreference",
+		"$configTime", "$topologyTime", "maxTimeMSOpOnly", "txnRetryCounter",
+		"rawData", NULL
+	};
+
+	for (int i = 0; generic[i] != NULL; i++)
+		if (strcmp(key, generic[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * find
+ */
+void
+CmdFind(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	FindSpec	spec;
+	bson_iter_t it;
+	int64		batch_size = DEFAULT_FIRST_BATCH;
+	bool		single_batch = false;
+	bool		has_limit_one = false;
+	char	   *ns = psprintf("%s.%s", ctx->database, collname);
+	StringInfoData sql;
+	Datum		values[FIND_MAX_PARAMS];
+	Oid			types[FIND_MAX_PARAMS];
+	int			nparams;
+	Portal		portal;
+	bson_t		batch;
+	int64		count;
+	bool		done;
+	int64		id = 0;
+	CursorEntry *entry;
+	MemoryContext cursor_context;
+	MemoryContext old;
+	char		portal_name[NAMEDATALEN];
+
+	FindSpecInit(&spec);
+	bson_iter_init(&it, &ctx->command);
+	bson_iter_next(&it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "filter") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("find", &it, &spec.filter, &spec.filter_len);
+		}
+		else if (strcmp(key, "projection") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("find", &it, &spec.projection, &spec.projection_len);
+		}
+		else if (strcmp(key, "sort") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("find", &it, &spec.sort, &spec.sort_len);
+		}
+		else if (strcmp(key, "skip") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			spec.skip = FieldNonNegative("find", &it);
+		}
+		else if (strcmp(key, "limit") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			spec.limit = FieldNonNegative("find", &it);
+		}
+		else if (strcmp(key, "batchSize") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			batch_size = FieldNonNegative("find", &it);
+		}
+		else if (strcmp(key, "singleBatch") == 0)
+			single_batch = FieldBool("find", &it);
+		else if (strcmp(key, "hint") == 0 || strcmp(key, "let") == 0 ||
+				 strcmp(key, "collation") == 0 || strcmp(key, "allowDiskUse") == 0 ||
+				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
+				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
+				 strcmp(key, "min") == 0 || strcmp(key, "max") == 0 ||
+				 strcmp(key, "tailable") == 0 || strcmp(key, "awaitData") == 0 ||
+				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
+				 strcmp(key, "singleBatch") == 0 || strcmp(key, "term") == 0 ||
+				 IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'find.%s' is an unknown field.",
+					   key);
+	}
+	(void) has_limit_one;
+
+	spec.coll = CollectionLookup(ctx->database, collname);
+	bson_init(&batch);
+	if (spec.coll == NULL)
+	{
+		/* still check the filter etc. as MongoDB does */
+		(void) CompileFilter(spec.filter, spec.filter_len);
+		AppendCursorReply(reply, "firstBatch", &batch, 0, ns);
+		return;
+	}
+	if (spec.coll->is_view)
+		MongoRaise(238, "find on a view is not supported yet");
+
+	/* the compiled filter and projection live as long as the cursor */
+	cursor_context = AllocSetContextCreate(TopMemoryContext, "nosql cursor",
+										   ALLOCSET_SMALL_SIZES);
+	PG_TRY();
+	{
+		initStringInfo(&sql);
+		old = MemoryContextSwitchTo(cursor_context);
+		FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
+		MemoryContextSwitchTo(old);
+
+		CursorTableInit();
+		id = CursorNewId();
+		snprintf(portal_name, sizeof(portal_name), "nosql_cursor_" INT64_FORMAT, id);
+
+		SPI_connect();
+		portal = SPI_cursor_open_with_args(portal_name, sql.data, nparams, types, values,
+										   NULL, true,
+										   CURSOR_OPT_HOLD | CURSOR_OPT_NO_SCROLL);
+		if (batch_size == 0 && !single_batch)
+		{
+			done = false;
+			count = 0;
+		}
+		else
+			done = FillBatch(portal, NULL, spec.compiled_filter, spec.compiled_projection,
+							 spec.limit > 0 ? Min(batch_size, spec.limit) : batch_size,
+							 &batch, &count);
+		if (!done && (single_batch || (spec.limit > 0 && count >= spec.limit)))
+			done = true;
+		if (done)
+		{
+			SPI_cursor_close(portal);
+			id = 0;
+		}
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cursor_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (id == 0)
+		MemoryContextDelete(cursor_context);
+	else
+	{
+		bool		found;
+
+		entry = hash_search(cursors, &id, HASH_ENTER, &found);
+		strlcpy(entry->portal, portal_name, sizeof(entry->portal));
+		entry->context = cursor_context;
+		entry->database = MemoryContextStrdup(cursor_context, ctx->database);
+		entry->collection = MemoryContextStrdup(cursor_context, collname);
+		entry->filter = spec.compiled_filter;
+		entry->projection = spec.compiled_projection;
+		entry->userid = GetUserId();
+		entry->last_used = GetCurrentTimestamp();
+		entry->stash = NULL;
+	}
+	AppendCursorReply(reply, "firstBatch", &batch, id, ns);
+}
+
+/*
+ * getMore: {getMore: <int64 id>, collection: <string>, batchSize, maxTimeMS}
+ */
+void
+CmdGetMore(CommandContext *ctx, bson_t *reply)
+{
+	int64		id;
+	const char *collname = NULL;
+	int64		batch_size = 0;
+	bson_iter_t it;
+	CursorEntry *entry;
+	Portal		portal;
+	bson_t		batch;
+	int64		count;
+	bool		done;
+	char	   *ns;
+
+	if (!BSON_ITER_HOLDS_INT64(&ctx->first))
+		RaiseWrongType("getMore", &ctx->first, "long");
+	id = bson_iter_int64(&ctx->first);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "collection") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				RaiseWrongType("getMore", &it, "string");
+			collname = bson_iter_utf8(&it, NULL);
+		}
+		else if (strcmp(key, "batchSize") == 0)
+		{
+			int64		v;
+
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BsonIterIsNumber(&it))
+				RaiseWrongType("getMore", &it, "[long, int, decimal, double]");
+			if (!BsonIterAsInt64(&it, &v) || v < 0)
+				MongoRaise(MONGO_BAD_VALUE, "Batch size for getMore must be non-negative, but received: %lld",
+						   (long long) v);
+			batch_size = v;
+		}
+		else if (strcmp(key, "maxTimeMS") == 0)
+		{
+			int64		v;
+
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BsonIterIsNumber(&it))
+				RaiseWrongType("getMore", &it, "[long, int, decimal, double]");
+			if (!BsonIterAsInt64(&it, &v) || v < 0 || v > INT32_MAX)
+				MongoRaise(MONGO_BAD_VALUE, "%s value for maxTimeMS is out of range",
+						   "getMore");
+		}
+		else if (strcmp(key, "term") == 0 || strcmp(key, "lastKnownCommittedOpTime") == 0 ||
+				 strcmp(key, "includeQueryStatsMetrics") == 0 || IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'getMore.%s' is an unknown field.",
+					   key);
+	}
+	if (collname == NULL)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'getMore.collection' is missing but a required field");
+	if (strlen(collname) == 0)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid namespace specified '%s.'", ctx->database);
+	ns = psprintf("%s.%s", ctx->database, collname);
+
+	CursorTableInit();
+	entry = hash_search(cursors, &id, HASH_FIND, NULL);
+	if (entry == NULL || !PortalIsValid(GetPortalByName(entry->portal)))
+	{
+		if (entry != NULL)
+			CursorClose(entry);
+		MongoRaise(MONGO_CURSOR_NOT_FOUND, "cursor id %lld not found", (long long) id);
+	}
+	if (strcmp(entry->database, ctx->database) != 0 ||
+		strcmp(entry->collection, collname) != 0)
+		MongoRaise(MONGO_UNAUTHORIZED,
+				   "Requested getMore on namespace '%s', but cursor belongs to a different namespace %s.%s",
+				   ns, entry->database, entry->collection);
+	if (entry->userid != GetUserId())
+		MongoRaise(MONGO_UNAUTHORIZED, "cursor id %lld was not created by the authenticated user",
+				   (long long) id);
+
+	portal = GetPortalByName(entry->portal);
+	bson_init(&batch);
+	SPI_connect();
+	done = FillBatch(portal, entry, entry->filter, entry->projection, batch_size,
+					 &batch, &count);
+	SPI_finish();
+	entry->last_used = GetCurrentTimestamp();
+	if (done)
+	{
+		CursorClose(entry);
+		id = 0;
+	}
+	AppendCursorReply(reply, "nextBatch", &batch, id, ns);
+}
+
+/*
+ * killCursors: {killCursors: <collection>, cursors: [<int64>...]}
+ */
+void
+CmdKillCursors(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	bson_iter_t it;
+	bson_iter_t ids;
+	bool		have_cursors = false;
+	bson_t		killed,
+				notfound,
+				alive,
+				unknown;
+	int			nk = 0,
+				nn = 0;
+	char		key[16];
+	const char *keyp;
+
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *k = bson_iter_key(&it);
+
+		if (strcmp(k, "cursors") == 0)
+		{
+			if (!BSON_ITER_HOLDS_ARRAY(&it))
+				RaiseWrongType("killCursors", &it, "array");
+			have_cursors = true;
+			bson_iter_recurse(&it, &ids);
+		}
+		else if (IsGenericField(k))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'killCursors.%s' is an unknown field.",
+					   k);
+	}
+	if (!have_cursors)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'killCursors.cursors' is missing but a required field");
+
+	/* check every id first: an error must not leave some killed */
+	{
+		bson_iter_t check = ids;
+
+		while (bson_iter_next(&check))
+			if (!BSON_ITER_HOLDS_INT64(&check))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field 'killCursors.cursors.%s' is the wrong type '%s', expected type 'long'",
+						   bson_iter_key(&check), BsonTypeName(bson_iter_type(&check)));
+	}
+
+	CursorTableInit();
+	bson_init(&killed);
+	bson_init(&notfound);
+	bson_init(&alive);
+	bson_init(&unknown);
+	while (bson_iter_next(&ids))
+	{
+		int64		id = bson_iter_int64(&ids);
+		CursorEntry *entry = hash_search(cursors, &id, HASH_FIND, NULL);
+
+		if (entry != NULL && strcmp(entry->database, ctx->database) == 0 &&
+			strcmp(entry->collection, collname) == 0 && entry->userid == GetUserId())
+		{
+			CursorClose(entry);
+			bson_uint32_to_string(nk++, &keyp, key, sizeof(key));
+			bson_append_int64(&killed, keyp, -1, id);
+		}
+		else
+		{
+			bson_uint32_to_string(nn++, &keyp, key, sizeof(key));
+			bson_append_int64(&notfound, keyp, -1, id);
+		}
+	}
+	bson_append_array(reply, "cursorsKilled", -1, &killed);
+	bson_append_array(reply, "cursorsNotFound", -1, &notfound);
+	bson_append_array(reply, "cursorsAlive", -1, &alive);
+	bson_append_array(reply, "cursorsUnknown", -1, &unknown);
+}
+
+/*
+ * count: {count: <collection>, query, limit, skip, hint}
+ */
+void
+CmdCount(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	FindSpec	spec;
+	bson_iter_t it;
+	StringInfoData sql;
+	StringInfoData outer;
+	Datum		values[FIND_MAX_PARAMS];
+	Oid			types[FIND_MAX_PARAMS];
+	int			nparams;
+	int64		n = 0;
+
+	FindSpecInit(&spec);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "query") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("count", &it, &spec.filter, &spec.filter_len);
+		}
+		else if (strcmp(key, "skip") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			spec.skip = FieldNonNegative("count", &it);
+		}
+		else if (strcmp(key, "limit") == 0)
+		{
+			int64		v;
+
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BsonIterIsNumber(&it))
+				RaiseWrongType("count", &it, "[long, int, decimal, double]");
+			if (!BsonIterAsInt64(&it, &v))
+				MongoRaise(MONGO_BAD_VALUE, "limit must be a whole number");
+			/* a negative limit counts like its absolute value */
+			spec.limit = v < 0 ? -v : v;
+		}
+		else if (strcmp(key, "hint") == 0 || strcmp(key, "collation") == 0 ||
+				 strcmp(key, "fields") == 0 || strcmp(key, "encryptionInformation") == 0 ||
+				 IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'count.%s' is an unknown field.",
+					   key);
+	}
+	spec.coll = CollectionLookup(ctx->database, collname);
+	if (spec.coll == NULL)
+	{
+		(void) CompileFilter(spec.filter, spec.filter_len);
+		BSON_APPEND_INT32(reply, "n", 0);
+		return;
+	}
+	if (spec.coll->is_view)
+		MongoRaise(238, "count on a view is not supported yet");
+	initStringInfo(&sql);
+	FindSpecPrepare(&spec, "1", &sql, values, types, &nparams);
+	initStringInfo(&outer);
+	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
+	SPI_connect();
+	if (SPI_execute_with_args(outer.data, nparams, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "count failed");
+	{
+		bool		isnull;
+
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										&isnull));
+	}
+	SPI_finish();
+	if (n > INT32_MAX)
+		BSON_APPEND_INT64(reply, "n", n);
+	else
+		BSON_APPEND_INT32(reply, "n", (int32) n);
+}
+
+/* ---- distinct ---- */
+
+typedef struct DistinctValues
+{
+	bson_value_t *values;
+	int			count;
+	int			capacity;
+} DistinctValues;
+
+static void
+DistinctAdd(DistinctValues *dv, const bson_iter_t *it)
+{
+	if (dv->count == dv->capacity)
+	{
+		dv->capacity = dv->capacity ? dv->capacity * 2 : 64;
+		dv->values = dv->values ? repalloc_huge(dv->values, sizeof(bson_value_t) * dv->capacity)
+			: palloc(sizeof(bson_value_t) * dv->capacity);
+	}
+	bson_value_copy(bson_iter_value((bson_iter_t *) it), &dv->values[dv->count++]);
+}
+
+/* The values at path[depth...] of a document, arrays unwound, as distinct does */
+static void
+DistinctCollect(bson_iter_t *doc, char **parts, int nparts, int depth, DistinctValues *dv)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_find(doc, parts[depth]))
+		return;
+	it = *doc;
+	if (depth == nparts - 1)
+	{
+		if (BSON_ITER_HOLDS_ARRAY(&it))
+		{
+			bson_iter_t el;
+
+			bson_iter_recurse(&it, &el);
+			while (bson_iter_next(&el))
+				DistinctAdd(dv, &el);
+		}
+		else
+			DistinctAdd(dv, &it);
+		return;
+	}
+	if (BSON_ITER_HOLDS_DOCUMENT(&it))
+	{
+		bson_iter_t child;
+
+		bson_iter_recurse(&it, &child);
+		DistinctCollect(&child, parts, nparts, depth + 1, dv);
+	}
+	else if (BSON_ITER_HOLDS_ARRAY(&it))
+	{
+		bson_iter_t el;
+		bool		numeric = parts[depth + 1][0] >= '0' && parts[depth + 1][0] <= '9';
+
+		bson_iter_recurse(&it, &el);
+		if (numeric)
+		{
+			bson_iter_t arr = el;
+
+			if (bson_iter_find(&arr, parts[depth + 1]))
+			{
+				if (depth + 1 == nparts - 1)
+				{
+					if (BSON_ITER_HOLDS_ARRAY(&arr))
+					{
+						bson_iter_t e2;
+
+						bson_iter_recurse(&arr, &e2);
+						while (bson_iter_next(&e2))
+							DistinctAdd(dv, &e2);
+					}
+					else
+						DistinctAdd(dv, &arr);
+				}
+				else if (BSON_ITER_HOLDS_DOCUMENT(&arr))
+				{
+					bson_iter_t child;
+
+					bson_iter_recurse(&arr, &child);
+					DistinctCollect(&child, parts, nparts, depth + 2, dv);
+				}
+			}
+		}
+		while (bson_iter_next(&el))
+		{
+			if (BSON_ITER_HOLDS_DOCUMENT(&el))
+			{
+				bson_iter_t child;
+
+				bson_iter_recurse(&el, &child);
+				DistinctCollect(&child, parts, nparts, depth + 1, dv);
+			}
+		}
+	}
+}
+
+static int
+DistinctCompare(const void *a, const void *b)
+{
+	bson_t		da,
+				db;
+	bson_iter_t ia,
+				ib;
+	int			r;
+
+	bson_init(&da);
+	bson_init(&db);
+	bson_append_value(&da, "", 0, (const bson_value_t *) a);
+	bson_append_value(&db, "", 0, (const bson_value_t *) b);
+	bson_iter_init(&ia, &da);
+	bson_iter_next(&ia);
+	bson_iter_init(&ib, &db);
+	bson_iter_next(&ib);
+	r = BsonCompareValues(&ia, &ib);
+	bson_destroy(&da);
+	bson_destroy(&db);
+	return r;
+}
+
+/*
+ * distinct: {distinct: <collection>, key: <path>, query}
+ */
+void
+CmdDistinct(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	FindSpec	spec;
+	bson_iter_t it;
+	const char *key = NULL;
+	StringInfoData sql;
+	Datum		values[FIND_MAX_PARAMS];
+	Oid			types[FIND_MAX_PARAMS];
+	int			nparams;
+	DistinctValues dv = {0};
+	bson_t		out;
+	char	  **parts;
+	int			nparts = 0;
+	char	   *copy;
+
+	FindSpecInit(&spec);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *k = bson_iter_key(&it);
+
+		if (strcmp(k, "key") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				RaiseWrongType("distinct", &it, "string");
+			key = bson_iter_utf8(&it, NULL);
+		}
+		else if (strcmp(k, "query") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("distinct", &it, &spec.filter, &spec.filter_len);
+		}
+		else if (strcmp(k, "hint") == 0 || strcmp(k, "collation") == 0 ||
+				 IsGenericField(k))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'distinct.%s' is an unknown field.",
+					   k);
+	}
+	if (key == NULL)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'distinct.key' is missing but a required field");
+	if (key[0] == '\0')
+		MongoRaise(MONGO_BAD_VALUE, "FieldPath cannot be constructed with empty string");
+
+	copy = pstrdup(key);
+	parts = palloc(sizeof(char *) * (strlen(key) + 1));
+	for (char *p = strtok(copy, "."); p != NULL; p = strtok(NULL, "."))
+		parts[nparts++] = p;
+	if (nparts == 0)
+		MongoRaise(MONGO_BAD_VALUE, "FieldPath field names may not be empty strings.");
+
+	spec.coll = CollectionLookup(ctx->database, collname);
+	if (spec.coll != NULL && spec.coll->is_view)
+		MongoRaise(238, "distinct on a view is not supported yet");
+	if (spec.coll != NULL)
+	{
+		MemoryContext caller = CurrentMemoryContext;
+
+		initStringInfo(&sql);
+		FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
+		SPI_connect();
+		if (SPI_execute_with_args(sql.data, nparams, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "distinct failed");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Bson	   *row = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+			bson_t		d;
+			bson_iter_t di;
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			bson_init_static(&d, BsonBytes(row), BsonDocLen(row));
+			bson_iter_init(&di, &d);
+			DistinctCollect(&di, parts, nparts, 0, &dv);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_finish();
+	}
+	else
+		(void) CompileFilter(spec.filter, spec.filter_len);
+
+	if (dv.count > 1)
+		qsort(dv.values, dv.count, sizeof(bson_value_t), DistinctCompare);
+	bson_init(&out);
+	{
+		int			n = 0;
+		char		buf[16];
+		const char *keyp;
+
+		for (int i = 0; i < dv.count; i++)
+		{
+			if (i > 0 && DistinctCompare(&dv.values[i - 1], &dv.values[i]) == 0)
+				continue;
+			bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
+			bson_append_value(&out, keyp, -1, &dv.values[i]);
+		}
+	}
+	bson_append_array(reply, "values", -1, &out);
+}

@@ -1,0 +1,1399 @@
+/*-------------------------------------------------------------------------
+ *
+ * cmd_write.c
+ *	  insert, update, delete and findAndModify.
+ *
+ * Inserts go in batches through one statement per batch,
+ *
+ *	INSERT INTO <table> SELECT * FROM unnest($1::bson[], $2::bson[])
+ *	ON CONFLICT DO NOTHING RETURNING _id
+ *
+ * and the documents missing from RETURNING are the duplicates (MongoDB's
+ * write error 11000).  An ordered insert stops at its first error: its
+ * batch runs in a subtransaction that is rolled back and redone up to the
+ * failing document.
+ *
+ * Updates and deletes lock their targets with SELECT ... FOR UPDATE in
+ * READ COMMITTED, so a concurrent change to the same document makes the
+ * second writer see the first one's result (PostgreSQL re-checks the row):
+ * two $inc never lose one another.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "documents.h"
+#include "update.h"
+
+#define INSERT_BATCH		1000
+#define MAX_WRITE_BATCH		100000
+
+/* ---- write errors ---- */
+
+static void
+WriteErrorAdd(WriteErrors *we, int index, int code, const char *message,
+			  const bson_t *extra)
+{
+	bson_t		e;
+	char		key[16];
+	const char *keyp;
+
+	bson_uint32_to_string(we->count++, &keyp, key, sizeof(key));
+	bson_append_document_begin(&we->array, keyp, -1, &e);
+	BSON_APPEND_INT32(&e, "index", index);
+	BSON_APPEND_INT32(&e, "code", code);
+	if (extra != NULL)
+		bson_concat(&e, extra);
+	BSON_APPEND_UTF8(&e, "errmsg", message);
+	bson_append_document_end(&we->array, &e);
+}
+
+/* The text MongoDB shows for a key value in messages: { _id: 1 } */
+static char *
+KeyValueText(const bson_iter_t *id)
+{
+	bson_t		doc = BSON_INITIALIZER;
+	char	   *json;
+	char	   *result;
+
+	bson_append_iter(&doc, "_id", 3, id);
+	json = bson_as_relaxed_extended_json(&doc, NULL);
+	result = pstrdup(json);
+	bson_free(json);
+	bson_destroy(&doc);
+	return result;
+}
+
+/* keyPattern and keyValue of a duplicate _id */
+static void
+DuplicateIdExtra(const bson_iter_t *id, bson_t *extra)
+{
+	bson_t		kp,
+				kv;
+
+	bson_init(extra);
+	BSON_APPEND_DOCUMENT_BEGIN(extra, "keyPattern", &kp);
+	BSON_APPEND_INT32(&kp, "_id", 1);
+	bson_append_document_end(extra, &kp);
+	BSON_APPEND_DOCUMENT_BEGIN(extra, "keyValue", &kv);
+	bson_append_iter(&kv, "_id", 3, id);
+	bson_append_document_end(extra, &kv);
+}
+
+static char *
+DuplicateIdMessage(const Collection *coll, const bson_iter_t *id)
+{
+	return psprintf("E11000 duplicate key error collection: %s.%s index: _id_ dup key: %s",
+					coll->database, coll->name, KeyValueText(id));
+}
+
+void
+DuplicateIdRaise(const Collection *coll, const bson_iter_t *id)
+{
+	bson_t		extra;
+
+	DuplicateIdExtra(id, &extra);
+	MongoRaiseExtra(MONGO_DUPLICATE_KEY, &extra, "%s", DuplicateIdMessage(coll, id));
+}
+
+/* ---- preparing documents for storage ---- */
+
+/*
+ * Check a document for storage and give it an _id (first) when it has none.
+ * Returns NULL when valid (with *out holding the document to store and
+ * *id_out its _id), else a message with *code set.
+ */
+char *
+PrepareDocument(const uint8_t *data, uint32_t len, bson_t *out, int *code)
+{
+	bson_t		doc;
+	bson_iter_t it;
+	bool		has_id = false;
+	bool		id_first = false;
+	bson_iter_t id;
+	bool		first = true;
+
+	if (!bson_init_static(&doc, data, len) || !bson_iter_init(&it, &doc))
+	{
+		*code = MONGO_BAD_VALUE;
+		return pstrdup("invalid document");
+	}
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "_id") == 0)
+		{
+			if (has_id)
+			{
+				*code = MONGO_BAD_VALUE;
+				return pstrdup("can't have multiple _id fields in one document");
+			}
+			has_id = true;
+			id_first = first;
+			id = it;
+			switch (bson_iter_type(&it))
+			{
+				case BSON_TYPE_ARRAY:
+					*code = MONGO_INVALID_ID_FIELD;
+					return pstrdup("The '_id' value cannot be of type array");
+				case BSON_TYPE_REGEX:
+					*code = MONGO_INVALID_ID_FIELD;
+					return pstrdup("can't use a regex for _id");
+				case BSON_TYPE_UNDEFINED:
+					*code = MONGO_INVALID_ID_FIELD;
+					return pstrdup("can't use a undefined for _id");
+				case BSON_TYPE_DOCUMENT:
+					{
+						bson_iter_t inner;
+
+						bson_iter_recurse(&it, &inner);
+						while (bson_iter_next(&inner))
+							if (bson_iter_key(&inner)[0] == '$')
+							{
+								*code = MONGO_DOLLAR_PREFIXED;
+								return psprintf("_id fields may not contain '$'-prefixed fields: %s is not valid for storage.",
+												bson_iter_key(&inner));
+							}
+						break;
+					}
+				default:
+					break;
+			}
+		}
+		first = false;
+	}
+
+	bson_init(out);
+	if (has_id && id_first)
+	{
+		bson_concat(out, &doc);
+		return NULL;
+	}
+	if (has_id)
+		bson_append_iter(out, "_id", 3, &id);
+	else
+	{
+		bson_oid_t	oid;
+
+		bson_oid_init(&oid, NULL);
+		BSON_APPEND_OID(out, "_id", &oid);
+	}
+	bson_iter_init(&it, &doc);
+	while (bson_iter_next(&it))
+		if (strcmp(bson_iter_key(&it), "_id") != 0)
+			bson_append_iter(out, NULL, 0, &it);
+	return NULL;
+}
+
+/* The _id of a stored document (the first field) */
+static void
+DocumentId(const bson_t *doc, bson_iter_t *id)
+{
+	if (!bson_iter_init_find(id, doc, "_id"))
+		elog(ERROR, "document without _id");
+}
+
+/* ---- insert ---- */
+
+static SPIPlanPtr
+InsertPlan(const Collection *coll)
+{
+	Oid			arraytype = get_array_type(BsonTypeOid());
+	Oid			types[2];
+	SPIPlanPtr	plan;
+
+	types[0] = arraytype;
+	types[1] = arraytype;
+	plan = SPI_prepare(psprintf("INSERT INTO %s (_id, document) "
+								"SELECT * FROM unnest($1, $2) ON CONFLICT DO NOTHING "
+								"RETURNING _id", coll->qualified),
+					   2, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * Insert docs[from, to) (prepared) through plan; fills inserted[] with
+ * whether each was inserted.  Returns how many were.
+ */
+static int
+InsertRun(SPIPlanPtr plan, bson_t **docs, int from, int to, bool *inserted)
+{
+	int			n = to - from;
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *bodies = palloc(sizeof(Datum) * n);
+	Oid			bsonoid = BsonTypeOid();
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum		values[2];
+	int			j = 0;
+
+	get_typlenbyvalalign(bsonoid, &typlen, &typbyval, &typalign);
+	for (int i = 0; i < n; i++)
+	{
+		bson_iter_t id;
+
+		DocumentId(docs[from + i], &id);
+		ids[i] = PointerGetDatum(BsonFromIter(&id));
+		bodies[i] = PointerGetDatum(BsonDatumFromBson(docs[from + i]));
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, bsonoid, typlen, typbyval, typalign));
+	values[1] = PointerGetDatum(construct_array(bodies, n, bsonoid, typlen, typbyval, typalign));
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "insert failed");
+
+	/* RETURNING gives the inserted _ids in input order */
+	for (int i = 0; i < n; i++)
+	{
+		inserted[from + i] = false;
+		if ((uint64) j < SPI_processed)
+		{
+			bool		isnull;
+			Bson	   *rid = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[j],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+			Bson	   *mine = (Bson *) DatumGetPointer(ids[i]);
+
+			if (VARSIZE_ANY_EXHDR(rid) == VARSIZE_ANY_EXHDR(mine) &&
+				memcmp(VARDATA_ANY(rid), VARDATA_ANY(mine), VARSIZE_ANY_EXHDR(mine)) == 0)
+			{
+				inserted[from + i] = true;
+				j++;
+			}
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return j;
+}
+
+/*
+ * Insert prepared documents into a collection.  errors[i] (may be NULL)
+ * says which already failed validation.  Returns the number inserted;
+ * duplicates become write errors; an ordered insert stops at the first
+ * error (*stopped_at, else -1).
+ */
+int
+InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
+				const bool *invalid, WriteErrors *we, const int *error_codes,
+				char **error_messages)
+{
+	SPIPlanPtr	plan;
+	bool	   *inserted = palloc0(sizeof(bool) * Max(ndocs, 1));
+	int			total = 0;
+	int			start = 0;
+
+	SPI_connect();
+	plan = InsertPlan(coll);
+	while (start < ndocs)
+	{
+		int			end;
+		int			first_bad = -1;
+
+		/* a run of valid documents */
+		if (invalid != NULL && invalid[start])
+		{
+			WriteErrorAdd(we, start, error_codes[start], error_messages[start], NULL);
+			if (ordered)
+				break;
+			start++;
+			continue;
+		}
+		end = start;
+		while (end < ndocs && end - start < INSERT_BATCH && !(invalid != NULL && invalid[end]))
+			end++;
+
+		if (!ordered)
+		{
+			total += InsertRun(plan, docs, start, end, inserted);
+		}
+		else
+		{
+			MemoryContext caller = CurrentMemoryContext;
+			ResourceOwner owner = CurrentResourceOwner;
+			int			n;
+
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(caller);
+			n = InsertRun(plan, docs, start, end, inserted);
+			if (n == end - start)
+			{
+				ReleaseCurrentSubTransaction();
+				total += n;
+			}
+			else
+			{
+				for (int i = start; i < end; i++)
+					if (!inserted[i])
+					{
+						first_bad = i;
+						break;
+					}
+				RollbackAndReleaseCurrentSubTransaction();
+				if (first_bad > start)
+					total += InsertRun(plan, docs, start, first_bad, inserted);
+				for (int i = first_bad; i < end; i++)
+					inserted[i] = false;
+			}
+			MemoryContextSwitchTo(caller);
+			CurrentResourceOwner = owner;
+		}
+		for (int i = start; i < end; i++)
+		{
+			if (!inserted[i] && (first_bad < 0 || i == first_bad))
+			{
+				bson_iter_t id;
+				bson_t		extra;
+
+				DocumentId(docs[i], &id);
+				DuplicateIdExtra(&id, &extra);
+				WriteErrorAdd(we, i, MONGO_DUPLICATE_KEY, DuplicateIdMessage(coll, &id), &extra);
+			}
+		}
+		if (ordered && first_bad >= 0)
+			break;
+		start = end;
+	}
+	SPI_finish();
+	return total;
+}
+
+/* The array of a required array field */
+static void
+FieldArray(const char *command, const bson_iter_t *it, bson_iter_t *elements)
+{
+	if (!BSON_ITER_HOLDS_ARRAY(it))
+		RaiseWrongType(command, it, "array");
+	bson_iter_recurse(it, elements);
+}
+
+static void
+CheckWriteConcern(const char *command, const bson_iter_t *it)
+{
+	if (!BSON_ITER_HOLDS_DOCUMENT(it) && !BSON_ITER_HOLDS_NULL(it))
+		RaiseWrongType(command, it, "object");
+}
+
+/*
+ * insert: {insert: <collection>, documents: [...], ordered, bypassDocumentValidation}
+ */
+void
+CmdInsert(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	bson_iter_t it;
+	bson_iter_t elements;
+	bool		have_docs = false;
+	bool		ordered = true;
+	int			ndocs = 0;
+	bson_t	  **docs;
+	bool	   *invalid;
+	int		   *codes;
+	char	  **messages;
+	Collection *coll;
+	bool		created;
+	WriteErrors we;
+	int			n;
+
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "documents") == 0)
+		{
+			FieldArray("insert", &it, &elements);
+			have_docs = true;
+		}
+		else if (strcmp(key, "ordered") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&it))
+				RaiseWrongType("insert", &it, "bool");
+			ordered = bson_iter_bool(&it);
+		}
+		else if (strcmp(key, "bypassDocumentValidation") == 0)
+			(void) FieldBool("insert", &it);
+		else if (strcmp(key, "writeConcern") == 0)
+			CheckWriteConcern("insert", &it);
+		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
+				 strcmp(key, "isTimeseriesNamespace") == 0 ||
+				 strcmp(key, "collectionUUID") == 0 ||
+				 strcmp(key, "encryptionInformation") == 0 || IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'insert.%s' is an unknown field.",
+					   key);
+	}
+	if (!have_docs)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'insert.documents' is missing but a required field");
+
+	/* count and check the elements */
+	{
+		bson_iter_t c = elements;
+
+		while (bson_iter_next(&c))
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&c))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field 'insert.documents.%d' is the wrong type '%s', expected type 'object'",
+						   ndocs, BsonTypeName(bson_iter_type(&c)));
+			ndocs++;
+		}
+	}
+	if (ndocs == 0)
+		MongoRaise(MONGO_INVALID_LENGTH, "Write batch sizes must be between 1 and %d. Got 0 operations.",
+				   MAX_WRITE_BATCH);
+	if (ndocs > MAX_WRITE_BATCH)
+		MongoRaise(MONGO_INVALID_LENGTH, "Write batch sizes must be between 1 and %d. Got %d operations.",
+				   MAX_WRITE_BATCH, ndocs);
+
+	docs = palloc(sizeof(bson_t *) * ndocs);
+	invalid = palloc0(sizeof(bool) * ndocs);
+	codes = palloc0(sizeof(int) * ndocs);
+	messages = palloc0(sizeof(char *) * ndocs);
+	for (int i = 0; bson_iter_next(&elements); i++)
+	{
+		const uint8_t *data;
+		uint32_t	len;
+
+		bson_iter_document(&elements, &len, &data);
+		docs[i] = bson_new();
+		messages[i] = PrepareDocument(data, len, docs[i], &codes[i]);
+		invalid[i] = messages[i] != NULL;
+	}
+
+	coll = CollectionGetOrCreate(ctx->database, collname, &created);
+	if (coll->is_view)
+		MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+	bson_init(&we.array);
+	we.count = 0;
+	n = InsertDocuments(coll, docs, ndocs, ordered, invalid, &we, codes, messages);
+	BSON_APPEND_INT32(reply, "n", n);
+	if (we.count > 0)
+		bson_append_array(reply, "writeErrors", -1, &we.array);
+}
+
+/* ---- update ---- */
+
+/* Current time in milliseconds since the Unix epoch */
+static int64
+NowMs(void)
+{
+	return (int64) (GetCurrentTransactionStartTimestamp() / 1000) + INT64CONST(946684800000);
+}
+
+static SPIPlanPtr
+UpdateRowPlan(const Collection *coll)
+{
+	Oid			types[2];
+	SPIPlanPtr	plan;
+
+	types[0] = BsonTypeOid();
+	types[1] = BsonTypeOid();
+	plan = SPI_prepare(psprintf("UPDATE %s SET document = $2 WHERE _id OPERATOR(nosql.=) $1",
+								coll->qualified), 2, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed");
+	return plan;
+}
+
+/*
+ * Apply an update to the documents of a collection that match a filter.
+ * multi: all of them, else the first (in sort order when sort is given).
+ * keep_docs: keep the old and new document of the (single) target.
+ */
+void
+UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
+				const uint8_t *update, uint32_t update_len, const uint8_t *array_filters,
+				uint32_t af_len, bool multi, bool upsert, const uint8_t *sort,
+				uint32_t sort_len, bool keep_docs, UpdateResult *result)
+{
+	BsonQueryError error = {0};
+	BsonUpdate *u = BsonUpdateCompile(update, update_len, array_filters, af_len, &error);
+	FindSpec	spec;
+	StringInfoData sql;
+	Datum		values[FIND_MAX_PARAMS];
+	Oid			types[FIND_MAX_PARAMS];
+	int			nparams;
+	Portal		portal;
+	SPIPlanPtr	rowplan;
+	int64		now = NowMs();
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (u == NULL)
+		MongoRaise(error.code, "%s", error.message);
+	if (multi && BsonUpdateIsReplacement(u))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "multi update is not supported for replacement-style update");
+
+	memset(result, 0, sizeof(*result));
+	FindSpecInit(&spec);
+	spec.coll = coll;
+	spec.filter = filter;
+	spec.filter_len = filter_len;
+	spec.sort = sort;
+	spec.sort_len = sort_len;
+	if (!multi)
+		spec.limit = 1;
+	initStringInfo(&sql);
+	FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
+	appendStringInfoString(&sql, " FOR UPDATE");
+
+	SPI_connect();
+	rowplan = UpdateRowPlan(coll);
+	portal = SPI_cursor_open_with_args(NULL, sql.data, nparams, types, values, NULL,
+									   false, CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 100);
+		if (SPI_processed == 0)
+			break;
+		{
+			SPITupleTable *tuptable = SPI_tuptable;
+			uint64		nrows = SPI_processed;
+
+			for (uint64 i = 0; i < nrows; i++)
+			{
+				bool		isnull;
+				Bson	   *row = DatumGetBsonP(SPI_getbinval(tuptable->vals[i],
+															  tuptable->tupdesc, 1, &isnull));
+				int32_t		position = -1;
+				bson_t		out;
+				bool		modified = false;
+				bson_iter_t id;
+
+				if (BsonUpdateNeedsPosition(u))
+					(void) BsonFilterMatchesWithPosition(spec.compiled_filter, BsonBytes(row),
+														 BsonDocLen(row), &position);
+				bson_init(&out);
+				if (!BsonUpdateApply(u, BsonBytes(row), BsonDocLen(row), position, false,
+									 now, &out, &modified, &error))
+					MongoRaise(error.code, "%s", error.message);
+				result->matched++;
+				if (modified)
+				{
+					Datum		args[2];
+					bson_t		rowdoc;
+
+					bson_init_static(&rowdoc, BsonBytes(row), BsonDocLen(row));
+					DocumentId(&rowdoc, &id);
+					args[0] = PointerGetDatum(BsonFromIter(&id));
+					args[1] = PointerGetDatum(BsonDatumFromBson(&out));
+					if (SPI_execute_plan(rowplan, args, NULL, false, 0) != SPI_OK_UPDATE)
+						elog(ERROR, "update failed");
+					result->modified++;
+				}
+				if (keep_docs)
+				{
+					MemoryContext old = MemoryContextSwitchTo(caller);
+
+					result->old_doc = bson_new_from_data(BsonBytes(row), BsonDocLen(row));
+					result->new_doc = bson_copy(&out);
+					MemoryContextSwitchTo(old);
+				}
+				bson_destroy(&out);
+			}
+			SPI_freetuptable(tuptable);
+		}
+		if (!multi && result->matched > 0)
+			break;
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	if (result->matched == 0 && upsert)
+	{
+		bson_t		seed;
+		bson_t		out;
+		bool		modified;
+		bson_t	   *stored;
+		bson_t	   *docs[1];
+		bool		inserted;
+		int			code;
+		char	   *msg;
+		bson_iter_t id;
+
+		bson_init(&seed);
+		if (!BsonUpsertSeed(filter, filter_len, &seed, &error))
+			MongoRaise(error.code, "%s", error.message);
+		bson_init(&out);
+		if (!BsonUpdateApply(u, bson_get_data(&seed), seed.len, -1, true, now, &out,
+							 &modified, &error))
+			MongoRaise(error.code, "%s", error.message);
+		stored = bson_new();
+		msg = PrepareDocument(bson_get_data(&out), out.len, stored, &code);
+		if (msg != NULL)
+			MongoRaise(code, "%s", msg);
+		docs[0] = stored;
+		SPI_connect();
+		{
+			SPIPlanPtr	plan = InsertPlan(coll);
+
+			if (InsertRun(plan, docs, 0, 1, &inserted) != 1)
+			{
+				DocumentId(stored, &id);
+				SPI_finish();
+				DuplicateIdRaise(coll, &id);
+			}
+		}
+		SPI_finish();
+		result->upserted = true;
+		DocumentId(stored, &id);
+		bson_init(&result->upserted_id);
+		bson_append_iter(&result->upserted_id, "_id", 3, &id);
+		if (keep_docs)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			result->new_doc = bson_copy(stored);
+			result->old_doc = NULL;
+			MemoryContextSwitchTo(old);
+		}
+	}
+}
+
+typedef struct UpdateStatementArgs
+{
+	CommandContext *ctx;
+	const char *collname;
+	Collection *coll;
+	const uint8_t *q,
+			   *u,
+			   *af,
+			   *sort;
+	uint32_t	qlen,
+				ulen,
+				aflen,
+				sortlen;
+	bool		multi,
+				upsert;
+	UpdateResult *result;
+} UpdateStatementArgs;
+
+/* One statement of an update command (run by RunCaught) */
+static void
+UpdateStatement(void *arg)
+{
+	UpdateStatementArgs *a = arg;
+
+	if (a->coll == NULL)
+	{
+		if (a->upsert)
+		{
+			bool		created;
+
+			a->coll = CollectionGetOrCreate(a->ctx->database, a->collname, &created);
+		}
+		else
+			a->coll = CollectionLookup(a->ctx->database, a->collname);
+	}
+	if (a->coll != NULL && a->coll->is_view)
+		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
+				   "Namespace %s.%s is a view, not a collection", a->ctx->database, a->collname);
+	if (a->coll != NULL)
+		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, a->af, a->aflen, a->multi,
+						a->upsert, a->sort, a->sortlen, false, a->result);
+	else
+	{
+		/* nothing to update: still validate the update and the filter */
+		BsonQueryError error = {0};
+
+		if (BsonUpdateCompile(a->u, a->ulen, a->af, a->aflen, &error) == NULL)
+			MongoRaise(error.code, "%s", error.message);
+		(void) CompileFilter(a->q, a->qlen);
+		memset(a->result, 0, sizeof(UpdateResult));
+	}
+}
+
+/*
+ * update: {update: <collection>, updates: [{q, u, upsert, multi, arrayFilters,
+ * hint, collation}], ordered, let, bypassDocumentValidation}
+ */
+void
+CmdUpdate(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	bson_iter_t it;
+	bson_iter_t updates;
+	bool		have_updates = false;
+	bool		ordered = true;
+	Collection *coll = NULL;
+	WriteErrors we;
+	int64		n = 0;
+	int64		nmodified = 0;
+	bson_t		upserted;
+	int			nupserted = 0;
+	int			index = 0;
+	int			count = 0;
+
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "updates") == 0)
+		{
+			FieldArray("update", &it, &updates);
+			have_updates = true;
+		}
+		else if (strcmp(key, "ordered") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&it))
+				RaiseWrongType("update", &it, "bool");
+			ordered = bson_iter_bool(&it);
+		}
+		else if (strcmp(key, "bypassDocumentValidation") == 0)
+			(void) FieldBool("update", &it);
+		else if (strcmp(key, "writeConcern") == 0)
+			CheckWriteConcern("update", &it);
+		else if (strcmp(key, "let") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				RaiseWrongType("update", &it, "object");
+		}
+		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
+				 strcmp(key, "isTimeseriesNamespace") == 0 ||
+				 strcmp(key, "collectionUUID") == 0 ||
+				 strcmp(key, "encryptionInformation") == 0 || IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'update.%s' is an unknown field.",
+					   key);
+	}
+	if (!have_updates)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'update.updates' is missing but a required field");
+
+	/* check the shape of every statement first, as MongoDB parses the batch */
+	{
+		bson_iter_t c = updates;
+
+		while (bson_iter_next(&c))
+		{
+			bson_iter_t f;
+			bool		has_q = false,
+						has_u = false;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&c))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field 'update.updates.%d' is the wrong type '%s', expected type 'object'",
+						   count, BsonTypeName(bson_iter_type(&c)));
+			bson_iter_recurse(&c, &f);
+			while (bson_iter_next(&f))
+			{
+				const char *k = bson_iter_key(&f);
+
+				if (strcmp(k, "q") == 0)
+				{
+					has_q = true;
+					if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+						RaiseWrongType("update.updates", &f, "object");
+				}
+				else if (strcmp(k, "u") == 0)
+				{
+					has_u = true;
+					if (!BSON_ITER_HOLDS_DOCUMENT(&f) && !BSON_ITER_HOLDS_ARRAY(&f))
+						RaiseWrongType("update.updates", &f, "[object, array]");
+				}
+				else if (strcmp(k, "upsert") == 0 || strcmp(k, "multi") == 0)
+				{
+					if (!BSON_ITER_HOLDS_BOOL(&f) && !BsonIterIsNumber(&f))
+						RaiseWrongType("update.updates", &f, "bool");
+				}
+				else if (strcmp(k, "arrayFilters") == 0)
+				{
+					if (!BSON_ITER_HOLDS_ARRAY(&f))
+						RaiseWrongType("update.updates", &f, "array");
+				}
+				else if (strcmp(k, "c") == 0 || strcmp(k, "collation") == 0)
+				{
+					if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+						RaiseWrongType("update.updates", &f, "object");
+				}
+				else if (strcmp(k, "hint") == 0 || strcmp(k, "upsertSupplied") == 0 ||
+						 strcmp(k, "sampleId") == 0 || strcmp(k, "sort") == 0)
+					continue;
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'update.updates.%s' is an unknown field.", k);
+			}
+			if (!has_q)
+				MongoRaise(MONGO_IDL_MISSING_FIELD,
+						   "BSON field 'update.updates.q' is missing but a required field");
+			if (!has_u)
+				MongoRaise(MONGO_IDL_MISSING_FIELD,
+						   "BSON field 'update.updates.u' is missing but a required field");
+			count++;
+		}
+	}
+	if (count == 0)
+		MongoRaise(MONGO_INVALID_LENGTH, "Write batch sizes must be between 1 and %d. Got 0 operations.",
+				   MAX_WRITE_BATCH);
+
+	bson_init(&we.array);
+	we.count = 0;
+	bson_init(&upserted);
+	while (bson_iter_next(&updates))
+	{
+		bson_iter_t f;
+		const uint8_t *q = NULL,
+				   *u = NULL,
+				   *af = NULL,
+				   *sort = NULL;
+		uint32_t	qlen = 0,
+					ulen = 0,
+					aflen = 0,
+					sortlen = 0;
+		bool		multi = false,
+					upsert = false;
+		UpdateResult result;
+		bool		failed = false;
+		UpdateStatementArgs stmt;
+		int			code = 0;
+		char	   *message = NULL;
+		bson_t	   *extra = NULL;
+
+		bson_iter_recurse(&updates, &f);
+		while (bson_iter_next(&f))
+		{
+			const char *k = bson_iter_key(&f);
+
+			if (strcmp(k, "q") == 0)
+				bson_iter_document(&f, &qlen, &q);
+			else if (strcmp(k, "u") == 0)
+			{
+				if (BSON_ITER_HOLDS_ARRAY(&f))
+					bson_iter_array(&f, &ulen, &u);
+				else
+					bson_iter_document(&f, &ulen, &u);
+			}
+			else if (strcmp(k, "multi") == 0)
+				multi = bson_iter_as_bool(&f);
+			else if (strcmp(k, "upsert") == 0)
+				upsert = bson_iter_as_bool(&f);
+			else if (strcmp(k, "arrayFilters") == 0)
+				bson_iter_array(&f, &aflen, &af);
+			else if (strcmp(k, "sort") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+				bson_iter_document(&f, &sortlen, &sort);
+		}
+
+		/* each statement is its own subtransaction: an error is a write error */
+		stmt.ctx = ctx;
+		stmt.collname = collname;
+		stmt.coll = coll;
+		stmt.q = q;
+		stmt.qlen = qlen;
+		stmt.u = u;
+		stmt.ulen = ulen;
+		stmt.af = af;
+		stmt.aflen = aflen;
+		stmt.sort = sort;
+		stmt.sortlen = sortlen;
+		stmt.multi = multi;
+		stmt.upsert = upsert;
+		stmt.result = &result;
+		if (RunCaught(UpdateStatement, &stmt, &code, &message, &extra))
+			coll = stmt.coll;
+		else
+		{
+			WriteErrorAdd(&we, index, code, message, extra);
+			failed = true;
+			/* the collection may have been created in the rolled back part */
+			coll = NULL;
+		}
+
+		if (!failed)
+		{
+			n += result.matched;
+			nmodified += result.modified;
+			if (result.upserted)
+			{
+				bson_t		e;
+				bson_iter_t id;
+				char		key[16];
+				const char *keyp;
+
+				n++;
+				bson_uint32_to_string(nupserted++, &keyp, key, sizeof(key));
+				bson_append_document_begin(&upserted, keyp, -1, &e);
+				BSON_APPEND_INT32(&e, "index", index);
+				bson_iter_init_find(&id, &result.upserted_id, "_id");
+				bson_append_iter(&e, "_id", 3, &id);
+				bson_append_document_end(&upserted, &e);
+			}
+		}
+		else if (ordered)
+			break;
+		index++;
+	}
+
+	BSON_APPEND_INT32(reply, "n", (int32) n);
+	if (nupserted > 0)
+		bson_append_array(reply, "upserted", -1, &upserted);
+	BSON_APPEND_INT32(reply, "nModified", (int32) nmodified);
+	if (we.count > 0)
+		bson_append_array(reply, "writeErrors", -1, &we.array);
+}
+
+/* ---- delete ---- */
+
+/*
+ * Delete the documents matching a filter (all, or the first); how many.
+ */
+int64
+DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bool multi,
+				const uint8_t *sort, uint32_t sort_len, bson_t **deleted)
+{
+	FindSpec	spec;
+	StringInfoData sql;
+	StringInfoData del;
+	Datum		values[FIND_MAX_PARAMS];
+	Oid			types[FIND_MAX_PARAMS];
+	int			nparams;
+	int64		n;
+	MemoryContext caller = CurrentMemoryContext;
+
+	FindSpecInit(&spec);
+	spec.coll = coll;
+	spec.filter = filter;
+	spec.filter_len = filter_len;
+	spec.sort = sort;
+	spec.sort_len = sort_len;
+	if (!multi)
+		spec.limit = 1;
+	initStringInfo(&sql);
+	initStringInfo(&del);
+	if (multi && filter_len <= 5)
+	{
+		(void) CompileFilter(filter, filter_len);
+		appendStringInfo(&del, "DELETE FROM %s", coll->qualified);
+		nparams = 0;
+	}
+	else
+	{
+		FindSpecPrepare(&spec, "_id", &sql, values, types, &nparams);
+		appendStringInfo(&del, "WITH target AS (%s FOR UPDATE) "
+						 "DELETE FROM %s t USING target WHERE t._id OPERATOR(nosql.=) target._id",
+						 sql.data, coll->qualified);
+	}
+	if (deleted != NULL)
+		appendStringInfoString(&del, " RETURNING t.document");
+	SPI_connect();
+	if (SPI_execute_with_args(del.data, nparams, types, values, NULL, false, 0) < 0)
+		elog(ERROR, "delete failed");
+	n = (int64) SPI_processed;
+	if (deleted != NULL)
+	{
+		*deleted = NULL;
+		if (n > 0)
+		{
+			bool		isnull;
+			Bson	   *row = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			*deleted = bson_new_from_data(BsonBytes(row), BsonDocLen(row));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	return n;
+}
+
+typedef struct DeleteStatementArgs
+{
+	Collection *coll;
+	const uint8_t *q;
+	uint32_t	qlen;
+	bool		multi;
+	int64		deleted;
+} DeleteStatementArgs;
+
+/* One statement of a delete command (run by RunCaught) */
+static void
+DeleteStatement(void *arg)
+{
+	DeleteStatementArgs *a = arg;
+
+	if (a->coll != NULL)
+		a->deleted = DeleteDocuments(a->coll, a->q, a->qlen, a->multi, NULL, 0, NULL);
+	else
+		(void) CompileFilter(a->q, a->qlen);
+}
+
+/*
+ * delete: {delete: <collection>, deletes: [{q, limit, collation, hint}], ordered}
+ */
+void
+CmdDelete(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	bson_iter_t it;
+	bson_iter_t deletes;
+	bool		have_deletes = false;
+	bool		ordered = true;
+	Collection *coll;
+	WriteErrors we;
+	int64		n = 0;
+	int			index = 0;
+	int			count = 0;
+
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "deletes") == 0)
+		{
+			FieldArray("delete", &it, &deletes);
+			have_deletes = true;
+		}
+		else if (strcmp(key, "ordered") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&it))
+				RaiseWrongType("delete", &it, "bool");
+			ordered = bson_iter_bool(&it);
+		}
+		else if (strcmp(key, "writeConcern") == 0)
+			CheckWriteConcern("delete", &it);
+		else if (strcmp(key, "let") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				RaiseWrongType("delete", &it, "object");
+		}
+		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
+				 strcmp(key, "isTimeseriesNamespace") == 0 ||
+				 strcmp(key, "collectionUUID") == 0 ||
+				 strcmp(key, "bypassDocumentValidation") == 0 ||
+				 strcmp(key, "encryptionInformation") == 0 || IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'delete.%s' is an unknown field.",
+					   key);
+	}
+	if (!have_deletes)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'delete.deletes' is missing but a required field");
+	{
+		bson_iter_t c = deletes;
+
+		while (bson_iter_next(&c))
+		{
+			bson_iter_t f;
+			bool		has_q = false,
+						has_limit = false;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&c))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field 'delete.deletes.%d' is the wrong type '%s', expected type 'object'",
+						   count, BsonTypeName(bson_iter_type(&c)));
+			bson_iter_recurse(&c, &f);
+			while (bson_iter_next(&f))
+			{
+				const char *k = bson_iter_key(&f);
+
+				if (strcmp(k, "q") == 0)
+				{
+					has_q = true;
+					if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+						RaiseWrongType("delete.deletes", &f, "object");
+				}
+				else if (strcmp(k, "limit") == 0)
+				{
+					int64		v;
+
+					has_limit = true;
+					if (!BsonIterIsNumber(&f))
+						RaiseWrongType("delete.deletes", &f, "[long, int, decimal, double]");
+					if (!BsonIterAsInt64(&f, &v) || (v != 0 && v != 1))
+						MongoRaise(MONGO_FAILED_TO_PARSE,
+								   "The limit field in delete objects must be 0 or 1. Got %s",
+								   BsonIterAsInt64(&f, &v) ? psprintf("%lld", (long long) v) : "a fraction");
+				}
+				else if (strcmp(k, "collation") == 0)
+				{
+					if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+						RaiseWrongType("delete.deletes", &f, "object");
+				}
+				else if (strcmp(k, "hint") == 0 || strcmp(k, "sampleId") == 0)
+					continue;
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'delete.deletes.%s' is an unknown field.", k);
+			}
+			if (!has_q)
+				MongoRaise(MONGO_IDL_MISSING_FIELD,
+						   "BSON field 'delete.deletes.q' is missing but a required field");
+			if (!has_limit)
+				MongoRaise(MONGO_IDL_MISSING_FIELD,
+						   "BSON field 'delete.deletes.limit' is missing but a required field");
+			count++;
+		}
+	}
+	if (count == 0)
+		MongoRaise(MONGO_INVALID_LENGTH, "Write batch sizes must be between 1 and %d. Got 0 operations.",
+				   MAX_WRITE_BATCH);
+
+	coll = CollectionLookup(ctx->database, collname);
+	if (coll != NULL && coll->is_view)
+		MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+	bson_init(&we.array);
+	we.count = 0;
+	while (bson_iter_next(&deletes))
+	{
+		bson_iter_t f;
+		const uint8_t *q = NULL;
+		uint32_t	qlen = 0;
+		bool		multi = true;
+		bool		failed = false;
+		int64		deleted = 0;
+		DeleteStatementArgs dstmt;
+		int			code = 0;
+		char	   *message = NULL;
+
+		bson_iter_recurse(&deletes, &f);
+		while (bson_iter_next(&f))
+		{
+			const char *k = bson_iter_key(&f);
+
+			if (strcmp(k, "q") == 0)
+				bson_iter_document(&f, &qlen, &q);
+			else if (strcmp(k, "limit") == 0)
+			{
+				int64		v = 0;
+
+				BsonIterAsInt64(&f, &v);
+				multi = (v == 0);
+			}
+		}
+		dstmt.coll = coll;
+		dstmt.q = q;
+		dstmt.qlen = qlen;
+		dstmt.multi = multi;
+		dstmt.deleted = 0;
+		if (!RunCaught(DeleteStatement, &dstmt, &code, &message, NULL))
+		{
+			WriteErrorAdd(&we, index, code, message, NULL);
+			failed = true;
+		}
+		deleted = dstmt.deleted;
+		if (failed && ordered)
+			break;
+		n += deleted;
+		index++;
+	}
+	BSON_APPEND_INT32(reply, "n", (int32) n);
+	if (we.count > 0)
+		bson_append_array(reply, "writeErrors", -1, &we.array);
+}
+
+/* ---- findAndModify ---- */
+
+void
+CmdFindAndModify(CommandContext *ctx, bson_t *reply)
+{
+	char	   *collname = CommandCollectionName(ctx);
+	bson_iter_t it;
+	const uint8_t *query = NULL,
+			   *sort = NULL,
+			   *update = NULL,
+			   *fields = NULL,
+			   *af = NULL;
+	uint32_t	query_len = 5,
+				sort_len = 0,
+				update_len = 0,
+				fields_len = 0,
+				aflen = 0;
+	static const uint8_t empty[5] = {5, 0, 0, 0, 0};
+	bool		remove = false,
+				return_new = false,
+				upsert = false;
+	bool		has_update = false;
+	Collection *coll;
+	bson_t		leo;
+	bson_t	   *value = NULL;
+	BsonProjection *projection = NULL;
+	BsonQueryError error = {0};
+
+	query = empty;
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "query") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("findAndModify", &it, &query, &query_len);
+		}
+		else if (strcmp(key, "sort") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("findAndModify", &it, &sort, &sort_len);
+		}
+		else if (strcmp(key, "fields") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("findAndModify", &it, &fields, &fields_len);
+		}
+		else if (strcmp(key, "update") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			has_update = true;
+			if (BSON_ITER_HOLDS_ARRAY(&it))
+				bson_iter_array(&it, &update_len, &update);
+			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
+				bson_iter_document(&it, &update_len, &update);
+			else
+				RaiseWrongType("findAndModify", &it, "[object, array]");
+		}
+		else if (strcmp(key, "remove") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			remove = FieldBool("findAndModify", &it);
+		}
+		else if (strcmp(key, "new") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			return_new = FieldBool("findAndModify", &it);
+		}
+		else if (strcmp(key, "upsert") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			upsert = FieldBool("findAndModify", &it);
+		}
+		else if (strcmp(key, "arrayFilters") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BSON_ITER_HOLDS_ARRAY(&it))
+				RaiseWrongType("findAndModify", &it, "array");
+			bson_iter_array(&it, &aflen, &af);
+		}
+		else if (strcmp(key, "bypassDocumentValidation") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			(void) FieldBool("findAndModify", &it);
+		}
+		else if (strcmp(key, "writeConcern") == 0)
+			CheckWriteConcern("findAndModify", &it);
+		else if (strcmp(key, "let") == 0 || strcmp(key, "collation") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				RaiseWrongType("findAndModify", &it, "object");
+		}
+		else if (strcmp(key, "hint") == 0 || strcmp(key, "stmtId") == 0 ||
+				 strcmp(key, "collectionUUID") == 0 ||
+				 strcmp(key, "encryptionInformation") == 0 ||
+				 strcmp(key, "isTimeseriesNamespace") == 0 || IsGenericField(key))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field 'findAndModify.%s' is an unknown field.", key);
+	}
+	if (remove && has_update)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "Cannot specify both an update and remove=true");
+	if (!remove && !has_update)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "Either an update or remove=true must be specified");
+	if (remove && upsert)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "Cannot specify both upsert=true and remove=true ");
+	if (remove && return_new)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
+	if (fields != NULL && fields_len > 5)
+	{
+		projection = BsonProjectionCompile(fields, fields_len, &error);
+		if (projection == NULL)
+			MongoRaise(error.code, "%s", error.message);
+	}
+
+	bson_init(&leo);
+	if (remove)
+	{
+		coll = CollectionLookup(ctx->database, collname);
+		if (coll != NULL && coll->is_view)
+			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+		if (coll != NULL)
+			BSON_APPEND_INT32(&leo, "n",
+							  (int32) DeleteDocuments(coll, query, query_len, false, sort,
+													  sort_len, &value));
+		else
+		{
+			(void) CompileFilter(query, query_len);
+			BSON_APPEND_INT32(&leo, "n", 0);
+		}
+	}
+	else
+	{
+		UpdateResult result;
+
+		if (upsert)
+		{
+			bool		created;
+
+			coll = CollectionGetOrCreate(ctx->database, collname, &created);
+		}
+		else
+			coll = CollectionLookup(ctx->database, collname);
+		if (coll != NULL && coll->is_view)
+			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+		if (coll != NULL)
+			UpdateDocuments(coll, query, query_len, update, update_len, af, aflen, false,
+							upsert, sort, sort_len, true, &result);
+		else
+		{
+			if (BsonUpdateCompile(update, update_len, af, aflen, &error) == NULL)
+				MongoRaise(error.code, "%s", error.message);
+			(void) CompileFilter(query, query_len);
+			memset(&result, 0, sizeof(result));
+		}
+		BSON_APPEND_INT32(&leo, "n", (int32) (result.matched + (result.upserted ? 1 : 0)));
+		BSON_APPEND_BOOL(&leo, "updatedExisting", result.matched > 0);
+		if (result.upserted)
+		{
+			bson_iter_t id;
+
+			bson_iter_init_find(&id, &result.upserted_id, "_id");
+			bson_append_iter(&leo, "upserted", -1, &id);
+		}
+		value = return_new ? result.new_doc : result.old_doc;
+	}
+	bson_append_document(reply, "lastErrorObject", -1, &leo);
+	if (value == NULL)
+		BSON_APPEND_NULL(reply, "value");
+	else if (projection != NULL)
+	{
+		bson_t		projected;
+
+		bson_init(&projected);
+		if (!BsonProjectionApply(projection, bson_get_data(value), value->len, -1,
+								 &projected, &error))
+			MongoRaise(error.code, "%s", error.message);
+		bson_append_document(reply, "value", -1, &projected);
+	}
+	else
+		bson_append_document(reply, "value", -1, value);
+}

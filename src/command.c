@@ -1,0 +1,565 @@
+/*-------------------------------------------------------------------------
+ *
+ * command.c
+ *	  nosql.run_command: the MongoDB command interface.
+ *
+ * A command is the document a MongoDB driver sends; its first field names
+ * the command.  Each command runs in a subtransaction, so that a failed
+ * command leaves nothing behind and comes back as MongoDB's error reply
+ * {ok: 0, errmsg, code, codeName} instead of aborting the caller's
+ * transaction.  Errors that are not the command's fault (cancellation,
+ * out of memory, internal errors) are raised as they are.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "bson_json.h"
+#include "documents.h"
+#include "nosql.h"
+
+/* MongoDB's names of the error codes we raise */
+static const struct
+{
+	int			code;
+	const char *name;
+}			mongo_code_names[] = {
+	{1, "InternalError"},
+	{2, "BadValue"},
+	{4, "NoSuchKey"},
+	{9, "FailedToParse"},
+	{13, "Unauthorized"},
+	{14, "TypeMismatch"},
+	{15, "Overflow"},
+	{20, "IllegalOperation"},
+	{26, "NamespaceNotFound"},
+	{27, "IndexNotFound"},
+	{28, "PathNotViable"},
+	{40, "ConflictingUpdateOperators"},
+	{43, "CursorNotFound"},
+	{48, "NamespaceExists"},
+	{50, "MaxTimeMSExpired"},
+	{52, "DollarPrefixedFieldName"},
+	{53, "InvalidIdField"},
+	{54, "NotSingleValueField"},
+	{55, "InvalidDBRef"},
+	{56, "EmptyFieldName"},
+	{57, "Dotted field name"},
+	{59, "CommandNotFound"},
+	{66, "ImmutableField"},
+	{67, "CannotCreateIndex"},
+	{72, "InvalidOptions"},
+	{73, "InvalidNamespace"},
+	{85, "IndexOptionsConflict"},
+	{86, "IndexKeySpecsConflict"},
+	{96, "OperationFailed"},
+	{111, "NotExactValueField"},
+	{115, "CommandNotSupported"},
+	{121, "DocumentValidationFailure"},
+	{166, "CommandNotSupportedOnView"},
+	{168, "InvalidPipelineOperator"},
+	{197, "InvalidIndexSpecificationOption"},
+	{238, "NotImplemented"},
+	{10334, "BSONObjectTooLarge"},
+	{11000, "DuplicateKey"},
+	{11601, "Interrupted"},
+	{17419, "Location17419"},
+	{31253, "Location31253"},
+	{31254, "Location31254"},
+	{40414, "IDLFailedToParse"},
+	{40415, "IDLUnknownField"},
+	{0, NULL}
+};
+
+const char *
+MongoCodeName(int code)
+{
+	for (int i = 0; mongo_code_names[i].name != NULL; i++)
+		if (mongo_code_names[i].code == code)
+			return mongo_code_names[i].name;
+	return psprintf("Location%d", code);
+}
+
+/* The SQLSTATE of a MongoDB error, for the SQL functions */
+int
+MongoSqlState(int code)
+{
+	switch (code)
+	{
+		case MONGO_UNAUTHORIZED:
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case MONGO_NAMESPACE_NOT_FOUND:
+			return ERRCODE_UNDEFINED_TABLE;
+		case MONGO_NAMESPACE_EXISTS:
+			return ERRCODE_DUPLICATE_TABLE;
+		case MONGO_INVALID_NAMESPACE:
+			return ERRCODE_INVALID_NAME;
+		case MONGO_DUPLICATE_KEY:
+			return ERRCODE_UNIQUE_VIOLATION;
+		case MONGO_COMMAND_NOT_FOUND:
+			return ERRCODE_UNDEFINED_FUNCTION;
+		case MONGO_CURSOR_NOT_FOUND:
+			return ERRCODE_INVALID_CURSOR_NAME;
+		case 238:
+		case MONGO_NOT_IMPLEMENTED_CMD:
+			return ERRCODE_FEATURE_NOT_SUPPORTED;
+		case MONGO_INTERNAL_ERROR:
+			return ERRCODE_INTERNAL_ERROR;
+		case 121:
+			return ERRCODE_CHECK_VIOLATION;
+		default:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+	}
+}
+
+/* Extra reply fields of the error being raised (see MongoRaiseExtra) */
+static bson_t *pending_extra = NULL;
+static MemoryContext pending_extra_context = NULL;
+
+static void MongoRaiseMessage(int code, const char *message) pg_attribute_noreturn();
+
+static void
+MongoRaiseMessage(int code, const char *message)
+{
+	ereport(ERROR,
+			(errcode(MongoSqlState(code)),
+			 errmsg_internal("%s", message),
+			 errdetail("MongoDB error code %d (%s).", code, MongoCodeName(code))));
+	pg_unreachable();
+}
+
+void
+MongoRaise(int code, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	MongoRaiseMessage(code, buf.data);
+}
+
+void
+MongoRaiseExtra(int code, const bson_t *extra, const char *fmt,...)
+{
+	StringInfoData buf;
+	MemoryContext old;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	if (pending_extra_context == NULL)
+		pending_extra_context = AllocSetContextCreate(TopMemoryContext,
+													  "nosql error extra",
+													  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(pending_extra_context);
+	old = MemoryContextSwitchTo(pending_extra_context);
+	pending_extra = bson_copy(extra);
+	MemoryContextSwitchTo(old);
+	MongoRaiseMessage(code, buf.data);
+}
+
+/* The OID of nosql.bson */
+Oid
+BsonTypeOid(void)
+{
+	Oid			nsp = get_namespace_oid("nosql", false);
+
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("bson"), ObjectIdGetDatum(nsp));
+}
+
+Bson *
+BsonDatumFromBson(const bson_t *doc)
+{
+	return BsonFromDocument(doc, false);
+}
+
+/* ---- reading command fields ---- */
+
+bool
+BsonIterIsNumber(const bson_iter_t *it)
+{
+	switch (bson_iter_type(it))
+	{
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_DECIMAL128:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * A whole number in any numeric type (MongoDB's "safe" integer fields):
+ * doubles must be integral and in range; decimals are truncated toward
+ * zero when they fit.  false for other types and non-integral values.
+ */
+bool
+BsonIterAsInt64(const bson_iter_t *it, int64 *value)
+{
+	switch (bson_iter_type(it))
+	{
+		case BSON_TYPE_INT32:
+			*value = bson_iter_int32(it);
+			return true;
+		case BSON_TYPE_INT64:
+			*value = bson_iter_int64(it);
+			return true;
+		case BSON_TYPE_DOUBLE:
+			{
+				double		d = bson_iter_double(it);
+
+				if (isnan(d) || d < -9.2233720368547758e18 || d >= 9.2233720368547758e18)
+					return false;
+				*value = (int64) d;
+				return true;
+			}
+		case BSON_TYPE_DECIMAL128:
+			{
+				bson_decimal128_t dec;
+				char		s[BSON_DECIMAL128_STRING];
+				char	   *end;
+				double		d;
+
+				bson_iter_decimal128(it, &dec);
+				bson_decimal128_to_string(&dec, s);
+				d = strtod(s, &end);
+				if (*end != '\0' || isnan(d) || d < -9.2233720368547758e18 ||
+					d >= 9.2233720368547758e18)
+					return false;
+				*value = (int64) d;
+				return true;
+			}
+		default:
+			return false;
+	}
+}
+
+/* MongoDB's truthiness of a value (bool fields accept numbers, null is false) */
+bool
+BsonIterTruthy(const bson_iter_t *it)
+{
+	return bson_iter_as_bool(it);
+}
+
+/* ---- the dispatch table ---- */
+
+typedef struct CommandDef
+{
+	const char *name;
+	CommandFunc func;
+} CommandDef;
+
+static const CommandDef commands[] = {
+	{"find", CmdFind},
+	{"getMore", CmdGetMore},
+	{"killCursors", CmdKillCursors},
+	{"count", CmdCount},
+	{"distinct", CmdDistinct},
+	{"insert", CmdInsert},
+	{"update", CmdUpdate},
+	{"delete", CmdDelete},
+	{"findAndModify", CmdFindAndModify},
+	{"findandmodify", CmdFindAndModify},
+	{"create", CmdCreate},
+	{"drop", CmdDrop},
+	{"dropDatabase", CmdDropDatabase},
+	{"listCollections", CmdListCollections},
+	{"listDatabases", CmdListDatabases},
+	{"listIndexes", CmdListIndexes},
+	{"createIndexes", CmdCreateIndexes},
+	{"dropIndexes", CmdDropIndexes},
+	{"deleteIndexes", CmdDropIndexes},
+	{"renameCollection", CmdRenameCollection},
+	{"collMod", CmdCollMod},
+	{"ping", CmdPing},
+	{"buildInfo", CmdBuildInfo},
+	{"buildinfo", CmdBuildInfo},
+	{"hello", CmdHello},
+	{"isMaster", CmdHello},
+	{"ismaster", CmdHello},
+	{NULL, NULL}
+};
+
+/* Run one command: reply gets its fields and ok: 1, or an error is raised */
+void
+CommandExecute(const char *database, const uint8_t *data, uint32_t len, bson_t *reply)
+{
+	CommandContext ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.database = database;
+	if (!bson_init_static(&ctx.command, data, len) ||
+		!bson_iter_init(&ctx.first, &ctx.command) || !bson_iter_next(&ctx.first))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "Command document is empty or malformed");
+	ctx.name = bson_iter_key(&ctx.first);
+
+	for (int i = 0; commands[i].name != NULL; i++)
+	{
+		if (strcmp(commands[i].name, ctx.name) == 0)
+		{
+			ValidateDatabaseName(database);
+			CursorSweepIdle();
+			commands[i].func(&ctx, reply);
+			BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+			return;
+		}
+	}
+	MongoRaise(MONGO_COMMAND_NOT_FOUND, "no such command: '%s'", ctx.name);
+}
+
+/* Whether an error may become an {ok: 0} reply; sets *code */
+static bool
+ErrorToMongoCode(ErrorData *edata, int *code)
+{
+	if (edata->detail != NULL &&
+		sscanf(edata->detail, "MongoDB error code %d", code) == 1)
+		return true;
+	switch (edata->sqlerrcode)
+	{
+		case ERRCODE_INSUFFICIENT_PRIVILEGE:
+			*code = MONGO_UNAUTHORIZED;
+			return true;
+		case ERRCODE_UNIQUE_VIOLATION:
+			*code = MONGO_DUPLICATE_KEY;
+			return true;
+		case ERRCODE_CHECK_VIOLATION:
+			*code = 121;
+			return true;
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+			*code = MONGO_BSON_OBJECT_TOO_LARGE;
+			return true;
+		case ERRCODE_INVALID_PARAMETER_VALUE:
+		case ERRCODE_INVALID_TEXT_REPRESENTATION:
+		case ERRCODE_INVALID_BINARY_REPRESENTATION:
+			*code = MONGO_BAD_VALUE;
+			return true;
+		case ERRCODE_LOCK_NOT_AVAILABLE:
+		case ERRCODE_T_R_SERIALIZATION_FAILURE:
+		case ERRCODE_T_R_DEADLOCK_DETECTED:
+			*code = 112;		/* WriteConflict */
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Run fn(arg) in a subtransaction.  true when it finished; false when it
+ * raised an error that has a MongoDB code (*code, *message and, if the
+ * raiser gave any, *extra are set and the subtransaction is rolled back).
+ * Other errors propagate.
+ */
+bool
+RunCaught(void (*fn) (void *), void *arg, int *code, char **message, bson_t **extra)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	pending_extra = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		if (!ErrorToMongoCode(edata, code))
+			ReThrowError(edata);
+		*message = edata->message ? edata->message : pstrdup("error");
+		if (extra != NULL)
+			*extra = pending_extra ? bson_copy(pending_extra) : NULL;
+		pending_extra = NULL;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+typedef struct CommandCall
+{
+	const char *database;
+	const uint8_t *data;
+	uint32_t	len;
+	bson_t	   *reply;
+} CommandCall;
+
+static void
+CommandCallRun(void *arg)
+{
+	CommandCall *call = arg;
+
+	CommandExecute(call->database, call->data, call->len, call->reply);
+}
+
+/*
+ * Run a command in a subtransaction; the reply, or MongoDB's error reply.
+ */
+static bson_t *
+CommandRun(const char *database, const uint8_t *data, uint32_t len)
+{
+	CommandCall call;
+	int			code = 0;
+	char	   *message = NULL;
+	bson_t	   *extra = NULL;
+	bson_t	   *reply;
+
+	call.database = database;
+	call.data = data;
+	call.len = len;
+	call.reply = bson_new();
+	if (RunCaught(CommandCallRun, &call, &code, &message, &extra))
+		return call.reply;
+
+	reply = bson_new();
+	BSON_APPEND_DOUBLE(reply, "ok", 0.0);
+	BSON_APPEND_UTF8(reply, "errmsg", message);
+	BSON_APPEND_INT32(reply, "code", code);
+	BSON_APPEND_UTF8(reply, "codeName", MongoCodeName(code));
+	if (extra != NULL)
+		bson_concat(reply, extra);
+	return reply;
+}
+
+/*
+ * nosql.run_command(database text, command bson) RETURNS bson
+ */
+PG_FUNCTION_INFO_V1(run_command);
+Datum
+run_command(PG_FUNCTION_ARGS)
+{
+	char	   *database = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Bson	   *command = PG_GETARG_BSON_P(1);
+	bson_t	   *reply;
+
+	if (BsonIsScalar(command))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a MongoDB command must be a document")));
+	reply = CommandRun(database, BsonBytes(command), BsonDocLen(command));
+	PG_RETURN_BSON_P(BsonDatumFromBson(reply));
+}
+
+/*
+ * nosql.run_command_bytes(database text, command bytea) RETURNS bytea: the
+ * same over raw BSON, the seam for wire-protocol front ends.  Commands may
+ * nest deeper (MONGO_COMMAND_MAX_DEPTH) than stored documents.
+ */
+PG_FUNCTION_INFO_V1(run_command_bytes);
+Datum
+run_command_bytes(PG_FUNCTION_ARGS)
+{
+	char	   *database = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *command = PG_GETARG_BYTEA_PP(1);
+	const uint8_t *data = (const uint8_t *) VARDATA_ANY(command);
+	size_t		len = VARSIZE_ANY_EXHDR(command);
+	bool		degenerate;
+	char	   *error;
+	bson_t	   *reply;
+	bytea	   *result;
+
+	error = BsonValidateBytesDepth(data, len, MONGO_COMMAND_MAX_DEPTH, &degenerate);
+	if (error != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid BSON command: %s", error)));
+	if (degenerate)
+	{
+		bson_t		canonical;
+
+		BsonCanonicalize(data, len, &canonical);
+		reply = CommandRun(database, bson_get_data(&canonical), canonical.len);
+	}
+	else
+		reply = CommandRun(database, data, (uint32_t) len);
+	result = palloc(VARHDRSZ + reply->len);
+	SET_VARSIZE(result, VARHDRSZ + reply->len);
+	memcpy(VARDATA(result), bson_get_data(reply), reply->len);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* ---- small commands ---- */
+
+void
+CmdPing(CommandContext *ctx, bson_t *reply)
+{
+}
+
+void
+CmdBuildInfo(CommandContext *ctx, bson_t *reply)
+{
+	bson_t		arr;
+
+	BSON_APPEND_UTF8(reply, "version", "8.0.0");
+	BSON_APPEND_UTF8(reply, "gitVersion", "nosql-" NOSQL_VERSION);
+	BSON_APPEND_ARRAY_BEGIN(reply, "versionArray", &arr);
+	BSON_APPEND_INT32(&arr, "0", 8);
+	BSON_APPEND_INT32(&arr, "1", 0);
+	BSON_APPEND_INT32(&arr, "2", 0);
+	BSON_APPEND_INT32(&arr, "3", 0);
+	bson_append_array_end(reply, &arr);
+	BSON_APPEND_INT32(reply, "bits", 64);
+	BSON_APPEND_INT32(reply, "maxBsonObjectSize", BSON_MAX_DOC_SIZE);
+}
+
+void
+CmdHello(CommandContext *ctx, bson_t *reply)
+{
+	BSON_APPEND_BOOL(reply, "isWritablePrimary", true);
+	BSON_APPEND_BOOL(reply, strcmp(ctx->name, "hello") == 0 ? "helloOk" : "ismaster", true);
+	BSON_APPEND_INT32(reply, "maxBsonObjectSize", BSON_MAX_DOC_SIZE);
+	BSON_APPEND_INT32(reply, "maxMessageSizeBytes", 48000000);
+	BSON_APPEND_INT32(reply, "maxWriteBatchSize", 100000);
+	BSON_APPEND_DATE_TIME(reply, "localTime",
+						  (int64) (GetCurrentTimestamp() / 1000 + 946684800000LL));
+	BSON_APPEND_INT32(reply, "minWireVersion", 0);
+	BSON_APPEND_INT32(reply, "maxWireVersion", 25);
+	BSON_APPEND_BOOL(reply, "readOnly", false);
+}

@@ -1,0 +1,251 @@
+/*-------------------------------------------------------------------------
+ *
+ * documents.h
+ *	  The document engine: collections, the MongoDB command interface and
+ *	  the SQL functions over it.
+ *
+ * Commands raise ordinary PostgreSQL errors; an error in MongoDB's terms
+ * (code, codeName, message) is raised with MongoRaise(), which puts the
+ * MongoDB code into the error's detail.  run_command turns such errors into
+ * {ok: 0, errmsg, code, codeName} replies; the SQL functions let them
+ * propagate.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NOSQL_DOCUMENTS_H
+#define NOSQL_DOCUMENTS_H
+
+#include <bson/bson.h>
+
+#include "bson.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "projection.h"
+#include "query.h"
+#include "sort.h"
+
+/* MongoDB error codes used by the command layer */
+#define MONGO_INTERNAL_ERROR			1
+#define MONGO_INVALID_LENGTH			16
+#define MONGO_DOLLAR_PREFIXED			52
+#define MONGO_CANNOT_CREATE_INDEX		67
+#define MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW	166
+#define MONGO_NO_SUCH_KEY				4
+#define MONGO_UNAUTHORIZED				13
+#define MONGO_OVERFLOW					15
+#define MONGO_ILLEGAL_OPERATION			20
+#define MONGO_NAMESPACE_NOT_FOUND		26
+#define MONGO_INDEX_NOT_FOUND			27
+#define MONGO_PATH_NOT_VIABLE			28
+#define MONGO_CONFLICTING_UPDATE_OPERATORS	40
+#define MONGO_CURSOR_NOT_FOUND			43
+#define MONGO_NAMESPACE_EXISTS			48
+#define MONGO_MAX_TIME_MS_EXPIRED		50
+#define MONGO_INVALID_ID_FIELD			53
+#define MONGO_COMMAND_NOT_FOUND			59
+#define MONGO_IMMUTABLE_FIELD			66
+#define MONGO_INVALID_OPTIONS			72
+#define MONGO_INVALID_NAMESPACE			73
+#define MONGO_INDEX_OPTIONS_CONFLICT	85
+#define MONGO_INDEX_KEY_SPECS_CONFLICT	86
+#define MONGO_NOT_IMPLEMENTED_CMD		115	/* CommandNotSupported */
+#define MONGO_INVALID_INDEX_SPEC_OPTION	197
+#define MONGO_INVALID_PIPELINE_OPERATOR	168
+#define MONGO_INTERRUPTED				11601
+#define MONGO_DUPLICATE_KEY				11000
+#define MONGO_BSON_OBJECT_TOO_LARGE		10334
+#define MONGO_IDL_UNKNOWN_FIELD			40415
+#define MONGO_IDL_MISSING_FIELD			40414
+
+/* Commands may nest deeper than stored documents (MongoDB's limits) */
+#define MONGO_COMMAND_MAX_DEPTH			200
+
+/* One command being run */
+typedef struct CommandContext
+{
+	const char *database;
+	const char *name;			/* the command's name: its first field */
+	bson_t		command;		/* the command document (not owned) */
+	bson_iter_t first;			/* at the first field */
+} CommandContext;
+
+/* A command appends its reply fields; "ok: 1" is appended after it */
+typedef void (*CommandFunc) (CommandContext *ctx, bson_t *reply);
+
+/* command.c */
+extern void CmdPing(CommandContext *ctx, bson_t *reply);
+extern void CmdBuildInfo(CommandContext *ctx, bson_t *reply);
+extern void CmdHello(CommandContext *ctx, bson_t *reply);
+
+/* cmd_read.c */
+extern void CmdFind(CommandContext *ctx, bson_t *reply);
+extern void CmdGetMore(CommandContext *ctx, bson_t *reply);
+extern void CmdKillCursors(CommandContext *ctx, bson_t *reply);
+extern void CmdCount(CommandContext *ctx, bson_t *reply);
+extern void CmdDistinct(CommandContext *ctx, bson_t *reply);
+extern void CursorSweepIdle(void);
+
+/* cmd_write.c */
+extern void CmdInsert(CommandContext *ctx, bson_t *reply);
+extern void CmdUpdate(CommandContext *ctx, bson_t *reply);
+extern void CmdDelete(CommandContext *ctx, bson_t *reply);
+extern void CmdFindAndModify(CommandContext *ctx, bson_t *reply);
+
+typedef struct WriteErrors
+{
+	bson_t		array;
+	int			count;
+} WriteErrors;
+
+typedef struct UpdateResult
+{
+	int64		matched;
+	int64		modified;
+	bool		upserted;
+	bson_t		upserted_id;	/* {"_id": value} when upserted */
+	bson_t	   *new_doc;		/* the document after (keep_docs) */
+	bson_t	   *old_doc;		/* the document before (keep_docs) */
+} UpdateResult;
+
+extern char *PrepareDocument(const uint8_t *data, uint32_t len, bson_t *out, int *code);
+
+/* cmd_admin.c */
+extern void CmdCreate(CommandContext *ctx, bson_t *reply);
+extern void CmdDrop(CommandContext *ctx, bson_t *reply);
+extern void CmdDropDatabase(CommandContext *ctx, bson_t *reply);
+extern void CmdListCollections(CommandContext *ctx, bson_t *reply);
+extern void CmdListDatabases(CommandContext *ctx, bson_t *reply);
+extern void CmdListIndexes(CommandContext *ctx, bson_t *reply);
+extern void CmdCreateIndexes(CommandContext *ctx, bson_t *reply);
+extern void CmdDropIndexes(CommandContext *ctx, bson_t *reply);
+extern void CmdRenameCollection(CommandContext *ctx, bson_t *reply);
+extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
+
+/* MongoDB's name of an error code ("BadValue"), or "Location<code>" */
+extern const char *MongoCodeName(int code);
+
+/* Raise a MongoDB error as a PostgreSQL ERROR (does not return) */
+extern void MongoRaise(int code, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+
+/*
+ * As MongoRaise, with extra fields for the reply (e.g. keyPattern and
+ * keyValue of a duplicate key error); extra is copied.
+ */
+extern void MongoRaiseExtra(int code, const bson_t *extra, const char *fmt,...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
+
+/* Run a command without catching its errors (command.c) */
+extern void CommandExecute(const char *database, const uint8_t *data, uint32_t len,
+						   bson_t *reply);
+
+/* Run fn(arg) in a subtransaction, catching MongoDB errors (command.c) */
+extern bool RunCaught(void (*fn) (void *), void *arg, int *code, char **message,
+					  bson_t **extra);
+
+/* The SQLSTATE a MongoDB error code is raised with */
+extern int	MongoSqlState(int code);
+
+/* Database and collection name limits, as MongoDB's */
+#define MONGO_MAX_DB_NAME		63
+#define MONGO_MAX_NS			255
+
+/* A collection (or view) from the catalog */
+typedef struct Collection
+{
+	char	   *database;
+	char	   *name;
+	Oid			relid;			/* InvalidOid for a view */
+	char	   *qualified;		/* quoted schema.table for SQL text */
+	bson_t	   *options;		/* create options, never NULL */
+	bson_t	   *indexes;		/* array of index specs (not _id's), never NULL */
+	char		uuid[37];
+	bool		is_view;
+} Collection;
+
+/* The parts of a find (also of count, distinct and the SQL functions) */
+#define FIND_MAX_PARAMS 40
+
+
+typedef struct FindSpec
+{
+	Collection *coll;
+	const uint8_t *filter;		/* never NULL ({} when absent) */
+	uint32_t	filter_len;
+	const uint8_t *projection;	/* or NULL */
+	uint32_t	projection_len;
+	const uint8_t *sort;		/* or NULL */
+	uint32_t	sort_len;
+	int64		skip;
+	int64		limit;			/* 0: none */
+	/* set by FindSpecPrepare */
+	BsonFilter *compiled_filter;
+	BsonProjection *compiled_projection;
+	BsonSortSpec *compiled_sort;
+} FindSpec;
+
+extern void FindSpecInit(FindSpec *spec);
+extern const uint8_t *ProjectRow(BsonFilter *filter, BsonProjection *projection,
+								 const Bson *row, bson_t *out, uint32_t *len);
+extern void FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql,
+							Datum *values, Oid *types, int *nparams);
+
+/* Reading command fields (raising MongoDB's errors) */
+extern void RaiseWrongType(const char *command, const bson_iter_t *it,
+						   const char *expected) pg_attribute_noreturn();
+extern char *CommandCollectionName(CommandContext *ctx);
+extern void FieldDocument(const char *command, const bson_iter_t *it,
+						  const uint8_t **data, uint32_t *len);
+extern int64 FieldNonNegative(const char *command, const bson_iter_t *it);
+extern bool FieldBool(const char *command, const bson_iter_t *it);
+extern BsonFilter *CompileFilter(const uint8_t *data, uint32_t len);
+extern bool IsGenericField(const char *key);
+
+extern int	nosql_cursor_timeout;
+
+/* catalog.c */
+extern void ValidateDatabaseName(const char *database);
+extern void ValidateCollectionName(const char *database, const char *name);
+extern Collection *CollectionLookup(const char *database, const char *name);
+extern Collection *CollectionGetOrCreate(const char *database, const char *name,
+										 bool *created);
+extern Collection *CollectionCreate(const char *database, const char *name,
+									const bson_t *options, bool exists_ok);
+extern bool CollectionDrop(const char *database, const char *name);
+extern void CollectionRename(Collection *coll, const char *to_database,
+							 const char *to_name, bool drop_target);
+extern List *CollectionList(const char *database);
+extern void CollectionSetOptions(const Collection *coll, const bson_t *options,
+								 const bson_t *indexes);
+extern List *DatabaseList(void);
+extern int	DatabaseDrop(const char *database);
+extern void SplitCollectionName(const char *qualified, char **database, char **name);
+
+/* Helpers for reading command documents */
+extern bool BsonIterIsNumber(const bson_iter_t *it);
+extern bool BsonIterAsInt64(const bson_iter_t *it, int64 *value);
+extern bool BsonIterTruthy(const bson_iter_t *it);
+
+/* The OID of type nosql.bson */
+extern Oid	BsonTypeOid(void);
+
+/* Bson datum from bson_t (a copy) */
+extern Bson *BsonDatumFromBson(const bson_t *doc);
+
+/* Duplicate-key extra fields for _id */
+extern void DuplicateIdRaise(const Collection *coll, const bson_iter_t *id);
+extern void AppendDuplicateKeyError(bson_t *reply_error, const Collection *coll,
+									const bson_iter_t *id);
+
+/* The write engine of cmd_write.c, shared with the SQL functions */
+extern int	InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
+							const bool *invalid, WriteErrors *we, const int *error_codes,
+							char **error_messages);
+extern void UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
+							const uint8_t *update, uint32_t update_len,
+							const uint8_t *array_filters, uint32_t af_len, bool multi,
+							bool upsert, const uint8_t *sort, uint32_t sort_len,
+							bool keep_docs, UpdateResult *result);
+extern int64 DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
+							 bool multi, const uint8_t *sort, uint32_t sort_len,
+							 bson_t **deleted);
+
+#endif							/* NOSQL_DOCUMENTS_H */
