@@ -175,6 +175,13 @@ FieldDocument(const char *command, const bson_iter_t *it, const uint8_t **data,
 int64
 FieldNonNegative(const char *command, const bson_iter_t *it)
 {
+	return FieldNonNegativeCode(command, it, 51024);
+}
+
+/* The same, raising code for a negative value */
+int64
+FieldNonNegativeCode(const char *command, const bson_iter_t *it, int code)
+{
 	int64		v;
 
 	if (!BsonIterIsNumber(it))
@@ -183,7 +190,7 @@ FieldNonNegative(const char *command, const bson_iter_t *it)
 		MongoRaise(MONGO_BAD_VALUE, "BSON field '%s.%s' value must be a whole number",
 				   command, bson_iter_key(it));
 	if (v < 0)
-		MongoRaise(51024, "BSON field '%s' value must be >= 0, actual value '%lld'",
+		MongoRaise(code, "BSON field '%s' value must be >= 0, actual value '%lld'",
 				   bson_iter_key(it), (long long) v);
 	return v;
 }
@@ -505,6 +512,8 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	int64		batch_size = DEFAULT_FIRST_BATCH;
 	bool		single_batch = false;
 	bool		has_limit_one = false;
+	bool		tailable = false;
+	bool		await_data = false;
 	char	   *ns = psprintf("%s.%s", ctx->database, collname);
 	StringInfoData sql;
 	Datum		values[FIND_MAX_PARAMS];
@@ -528,11 +537,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		const char *key = bson_iter_key(&it);
 
 		if (strcmp(key, "filter") == 0)
-		{
-			if (BSON_ITER_HOLDS_NULL(&it))
-				continue;
 			FieldDocument("find", &it, &spec.filter, &spec.filter_len);
-		}
 		else if (strcmp(key, "projection") == 0)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
@@ -549,14 +554,18 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			spec.skip = FieldNonNegative("find", &it);
+			spec.skip = FieldNonNegativeCode("find", &it, MONGO_BAD_VALUE);
 		}
 		else if (strcmp(key, "limit") == 0)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			spec.limit = FieldNonNegative("find", &it);
+			spec.limit = FieldNonNegativeCode("find", &it, MONGO_BAD_VALUE);
 		}
+		else if (strcmp(key, "tailable") == 0)
+			tailable = FieldBool("find", &it);
+		else if (strcmp(key, "awaitData") == 0)
+			await_data = FieldBool("find", &it);
 		else if (strcmp(key, "batchSize") == 0)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
@@ -570,18 +579,45 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
 				 strcmp(key, "min") == 0 || strcmp(key, "max") == 0 ||
-				 strcmp(key, "tailable") == 0 || strcmp(key, "awaitData") == 0 ||
 				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
 				 strcmp(key, "singleBatch") == 0 || strcmp(key, "term") == 0 ||
-				 IsGenericField(key))
+				 GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'find.%s' is an unknown field.",
 					   key);
 	}
 	(void) has_limit_one;
+	if (await_data && !tailable)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "Cannot set 'awaitData' without also setting 'tailable'");
+	if (tailable && single_batch)
+		MongoRaise(MONGO_BAD_VALUE, "Cannot set both 'tailable' and 'singleBatch'");
 
 	spec.coll = CollectionLookup(ctx->database, collname);
+	if (tailable && spec.coll != NULL)
+	{
+		bson_iter_t capped;
+
+		if (spec.coll->is_view)
+			MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR,
+					   "Namespace %s is a view; tailable cursors are not supported on views", ns);
+		if (!bson_iter_init_find(&capped, spec.coll->options, "capped") ||
+			!bson_iter_as_bool(&capped))
+			MongoRaise(MONGO_BAD_VALUE,
+					   "error processing query: tailable cursor requested on non capped collection %s", ns);
+		if (spec.sort != NULL && spec.sort_len > 5)
+		{
+			bson_t		s;
+			bson_iter_t si;
+
+			bson_init_static(&s, spec.sort, spec.sort_len);
+			if (!bson_iter_init(&si, &s) || !bson_iter_next(&si) ||
+				strcmp(bson_iter_key(&si), "$natural") != 0 ||
+				bson_iter_as_int64(&si) != 1 || bson_iter_next(&si))
+				MongoRaise(MONGO_BAD_VALUE,
+						   "cannot use tailable option with a sort other than {$natural: 1}");
+		}
+	}
 	bson_init(&batch);
 	if (spec.coll == NULL)
 	{
@@ -673,9 +709,9 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 	bool		done;
 	char	   *ns;
 
-	if (!BSON_ITER_HOLDS_INT64(&ctx->first))
+	if (!BSON_ITER_HOLDS_INT64(&ctx->first) && !BSON_ITER_HOLDS_INT32(&ctx->first))
 		RaiseWrongType("getMore", &ctx->first, "long");
-	id = bson_iter_int64(&ctx->first);
+	id = bson_iter_as_int64(&ctx->first);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
@@ -700,20 +736,8 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 						   (long long) v);
 			batch_size = v;
 		}
-		else if (strcmp(key, "maxTimeMS") == 0)
-		{
-			int64		v;
-
-			if (BSON_ITER_HOLDS_NULL(&it))
-				continue;
-			if (!BsonIterIsNumber(&it))
-				RaiseWrongType("getMore", &it, "[long, int, decimal, double]");
-			if (!BsonIterAsInt64(&it, &v) || v < 0 || v > INT32_MAX)
-				MongoRaise(MONGO_BAD_VALUE, "%s value for maxTimeMS is out of range",
-						   "getMore");
-		}
 		else if (strcmp(key, "term") == 0 || strcmp(key, "lastKnownCommittedOpTime") == 0 ||
-				 strcmp(key, "includeQueryStatsMetrics") == 0 || IsGenericField(key))
+				 strcmp(key, "includeQueryStatsMetrics") == 0 || GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'getMore.%s' is an unknown field.",
@@ -789,7 +813,7 @@ CmdKillCursors(CommandContext *ctx, bson_t *reply)
 			have_cursors = true;
 			bson_iter_recurse(&it, &ids);
 		}
-		else if (IsGenericField(k))
+		else if (GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'killCursors.%s' is an unknown field.",
@@ -804,7 +828,7 @@ CmdKillCursors(CommandContext *ctx, bson_t *reply)
 		bson_iter_t check = ids;
 
 		while (bson_iter_next(&check))
-			if (!BSON_ITER_HOLDS_INT64(&check))
+			if (!BSON_ITER_HOLDS_INT64(&check) && !BSON_ITER_HOLDS_INT32(&check))
 				MongoRaise(MONGO_TYPE_MISMATCH,
 						   "BSON field 'killCursors.cursors.%s' is the wrong type '%s', expected type 'long'",
 						   bson_iter_key(&check), BsonTypeName(bson_iter_type(&check)));
@@ -817,7 +841,7 @@ CmdKillCursors(CommandContext *ctx, bson_t *reply)
 	bson_init(&unknown);
 	while (bson_iter_next(&ids))
 	{
-		int64		id = bson_iter_int64(&ids);
+		int64		id = bson_iter_as_int64(&ids);
 		CursorEntry *entry = hash_search(cursors, &id, HASH_FIND, NULL);
 
 		if (entry != NULL && strcmp(entry->database, ctx->database) == 0 &&
@@ -825,12 +849,12 @@ CmdKillCursors(CommandContext *ctx, bson_t *reply)
 		{
 			CursorClose(entry);
 			bson_uint32_to_string(nk++, &keyp, key, sizeof(key));
-			bson_append_int64(&killed, keyp, -1, id);
+			bson_append_iter(&killed, keyp, -1, &ids);
 		}
 		else
 		{
 			bson_uint32_to_string(nn++, &keyp, key, sizeof(key));
-			bson_append_int64(&notfound, keyp, -1, id);
+			bson_append_iter(&notfound, keyp, -1, &ids);
 		}
 	}
 	bson_append_array(reply, "cursorsKilled", -1, &killed);
@@ -888,7 +912,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(key, "hint") == 0 || strcmp(key, "collation") == 0 ||
 				 strcmp(key, "fields") == 0 || strcmp(key, "encryptionInformation") == 0 ||
-				 IsGenericField(key))
+				 GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'count.%s' is an unknown field.",
@@ -1083,7 +1107,7 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 			FieldDocument("distinct", &it, &spec.filter, &spec.filter_len);
 		}
 		else if (strcmp(k, "hint") == 0 || strcmp(k, "collation") == 0 ||
-				 IsGenericField(k))
+				 GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'distinct.%s' is an unknown field.",

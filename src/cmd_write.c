@@ -205,6 +205,43 @@ DocumentId(const bson_t *doc, bson_iter_t *id)
 		elog(ERROR, "document without _id");
 }
 
+/* ---- document validation (the collection's validator) ---- */
+
+/*
+ * The compiled validator of a collection, or NULL when it has none, its
+ * validationLevel is "off" or its validationAction is "warn".  *moderate
+ * says whether the level is "moderate" (updates of documents that were
+ * already invalid are not checked).
+ */
+static BsonFilter *
+CollectionValidator(const Collection *coll, bool *moderate)
+{
+	bson_iter_t it;
+	const uint8_t *data = NULL;
+	uint32_t	len = 0;
+
+	*moderate = false;
+	if (bson_iter_init_find(&it, coll->options, "validationLevel") && BSON_ITER_HOLDS_UTF8(&it))
+	{
+		const char *level = bson_iter_utf8(&it, NULL);
+
+		if (strcmp(level, "off") == 0)
+			return NULL;
+		*moderate = strcmp(level, "moderate") == 0;
+	}
+	if (bson_iter_init_find(&it, coll->options, "validationAction") &&
+		BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "warn") == 0)
+		return NULL;
+	if (!bson_iter_init_find(&it, coll->options, "validator") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return NULL;
+	bson_iter_document(&it, &len, &data);
+	if (len <= 5)
+		return NULL;
+	return CompileFilter(data, len);
+}
+
+#define VALIDATION_FAILED	121
+
 /* ---- insert ---- */
 
 static SPIPlanPtr
@@ -380,12 +417,6 @@ FieldArray(const char *command, const bson_iter_t *it, bson_iter_t *elements)
 	bson_iter_recurse(it, elements);
 }
 
-static void
-CheckWriteConcern(const char *command, const bson_iter_t *it)
-{
-	if (!BSON_ITER_HOLDS_DOCUMENT(it) && !BSON_ITER_HOLDS_NULL(it))
-		RaiseWrongType(command, it, "object");
-}
 
 /*
  * insert: {insert: <collection>, documents: [...], ordered, bypassDocumentValidation}
@@ -398,6 +429,7 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 	bson_iter_t elements;
 	bool		have_docs = false;
 	bool		ordered = true;
+	bool		bypass = false;
 	int			ndocs = 0;
 	bson_t	  **docs;
 	bool	   *invalid;
@@ -425,13 +457,14 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 			ordered = bson_iter_bool(&it);
 		}
 		else if (strcmp(key, "bypassDocumentValidation") == 0)
-			(void) FieldBool("insert", &it);
-		else if (strcmp(key, "writeConcern") == 0)
-			CheckWriteConcern("insert", &it);
+		{
+			if (!BSON_ITER_HOLDS_NULL(&it))
+				bypass = FieldBool("insert", &it);
+		}
 		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
 				 strcmp(key, "isTimeseriesNamespace") == 0 ||
 				 strcmp(key, "collectionUUID") == 0 ||
-				 strcmp(key, "encryptionInformation") == 0 || IsGenericField(key))
+				 strcmp(key, "encryptionInformation") == 0 || GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'insert.%s' is an unknown field.",
@@ -479,6 +512,20 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 	coll = CollectionGetOrCreate(ctx->database, collname, &created);
 	if (coll->is_view)
 		MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+	if (!bypass)
+	{
+		bool		moderate;
+		BsonFilter *validator = CollectionValidator(coll, &moderate);
+
+		for (int i = 0; validator != NULL && i < ndocs; i++)
+			if (!invalid[i] &&
+				!BsonFilterMatches(validator, bson_get_data(docs[i]), docs[i]->len))
+			{
+				invalid[i] = true;
+				codes[i] = VALIDATION_FAILED;
+				messages[i] = pstrdup("Document failed validation");
+			}
+	}
 	bson_init(&we.array);
 	we.count = 0;
 	n = InsertDocuments(coll, docs, ndocs, ordered, invalid, &we, codes, messages);
@@ -533,9 +580,12 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 	SPIPlanPtr	rowplan;
 	int64		now = NowMs();
 	MemoryContext caller = CurrentMemoryContext;
+	BsonFilter *validator;
+	bool		moderate;
 
 	if (u == NULL)
 		MongoRaise(error.code, "%s", error.message);
+	validator = CollectionValidator(coll, &moderate);
 	if (multi && BsonUpdateIsReplacement(u))
 		MongoRaise(MONGO_FAILED_TO_PARSE, "multi update is not supported for replacement-style update");
 
@@ -583,6 +633,10 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 									 now, &out, &modified, &error))
 					MongoRaise(error.code, "%s", error.message);
 				result->matched++;
+				if (modified && validator != NULL &&
+					!BsonFilterMatches(validator, bson_get_data(&out), out.len) &&
+					!(moderate && !BsonFilterMatches(validator, BsonBytes(row), BsonDocLen(row))))
+					MongoRaise(VALIDATION_FAILED, "Document failed validation");
 				if (modified)
 				{
 					Datum		args[2];
@@ -637,6 +691,8 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 		msg = PrepareDocument(bson_get_data(&out), out.len, stored, &code);
 		if (msg != NULL)
 			MongoRaise(code, "%s", msg);
+		if (validator != NULL && !BsonFilterMatches(validator, bson_get_data(stored), stored->len))
+			MongoRaise(VALIDATION_FAILED, "Document failed validation");
 		docs[0] = stored;
 		SPI_connect();
 		{
@@ -756,9 +812,10 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 			ordered = bson_iter_bool(&it);
 		}
 		else if (strcmp(key, "bypassDocumentValidation") == 0)
-			(void) FieldBool("update", &it);
-		else if (strcmp(key, "writeConcern") == 0)
-			CheckWriteConcern("update", &it);
+		{
+			if (!BSON_ITER_HOLDS_NULL(&it))
+				(void) FieldBool("update", &it);
+		}
 		else if (strcmp(key, "let") == 0)
 		{
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
@@ -767,7 +824,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
 				 strcmp(key, "isTimeseriesNamespace") == 0 ||
 				 strcmp(key, "collectionUUID") == 0 ||
-				 strcmp(key, "encryptionInformation") == 0 || IsGenericField(key))
+				 strcmp(key, "encryptionInformation") == 0 || GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'update.%s' is an unknown field.",
@@ -806,7 +863,8 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 				{
 					has_u = true;
 					if (!BSON_ITER_HOLDS_DOCUMENT(&f) && !BSON_ITER_HOLDS_ARRAY(&f))
-						RaiseWrongType("update.updates", &f, "[object, array]");
+						MongoRaise(MONGO_FAILED_TO_PARSE,
+								   "Update argument must be either an object or an array");
 				}
 				else if (strcmp(k, "upsert") == 0 || strcmp(k, "multi") == 0)
 				{
@@ -1067,8 +1125,6 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 				RaiseWrongType("delete", &it, "bool");
 			ordered = bson_iter_bool(&it);
 		}
-		else if (strcmp(key, "writeConcern") == 0)
-			CheckWriteConcern("delete", &it);
 		else if (strcmp(key, "let") == 0)
 		{
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
@@ -1078,7 +1134,7 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 				 strcmp(key, "isTimeseriesNamespace") == 0 ||
 				 strcmp(key, "collectionUUID") == 0 ||
 				 strcmp(key, "bypassDocumentValidation") == 0 ||
-				 strcmp(key, "encryptionInformation") == 0 || IsGenericField(key))
+				 strcmp(key, "encryptionInformation") == 0 || GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'delete.%s' is an unknown field.",
@@ -1262,7 +1318,8 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
 				bson_iter_document(&it, &update_len, &update);
 			else
-				RaiseWrongType("findAndModify", &it, "[object, array]");
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "Update argument must be either an object or an array");
 		}
 		else if (strcmp(key, "remove") == 0)
 		{
@@ -1296,8 +1353,6 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 				continue;
 			(void) FieldBool("findAndModify", &it);
 		}
-		else if (strcmp(key, "writeConcern") == 0)
-			CheckWriteConcern("findAndModify", &it);
 		else if (strcmp(key, "let") == 0 || strcmp(key, "collation") == 0)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
@@ -1308,7 +1363,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 		else if (strcmp(key, "hint") == 0 || strcmp(key, "stmtId") == 0 ||
 				 strcmp(key, "collectionUUID") == 0 ||
 				 strcmp(key, "encryptionInformation") == 0 ||
-				 strcmp(key, "isTimeseriesNamespace") == 0 || IsGenericField(key))
+				 strcmp(key, "isTimeseriesNamespace") == 0 || GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,

@@ -276,6 +276,245 @@ BsonIterTruthy(const bson_iter_t *it)
 	return bson_iter_as_bool(it);
 }
 
+/* ---- fields every command accepts ---- */
+
+/* Commands that take a writeConcern */
+static bool
+CommandTakesWriteConcern(const char *command)
+{
+	static const char *const names[] = {
+		"insert", "update", "delete", "findAndModify", "findandmodify", "create", "drop",
+		"dropDatabase", "renameCollection", "collMod", "createIndexes", "dropIndexes",
+		"deleteIndexes", "bulkWrite", "convertToCapped", "cloneCollectionAsCapped", NULL
+	};
+
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], command) == 0)
+			return true;
+	return false;
+}
+
+/* Commands that take every read concern level (others only local/available) */
+static bool
+CommandTakesReadConcern(const char *command)
+{
+	return strcmp(command, "find") == 0 || strcmp(command, "count") == 0 ||
+		strcmp(command, "distinct") == 0 || strcmp(command, "aggregate") == 0 ||
+		strcmp(command, "getMore") == 0;
+}
+
+static void
+CheckReadConcern(const char *command, const bson_iter_t *it)
+{
+	bson_iter_t rc;
+
+	if (BSON_ITER_HOLDS_NULL(it))
+		return;
+	if (!BSON_ITER_HOLDS_DOCUMENT(it))
+		RaiseWrongType(command, it, "object");
+	bson_iter_recurse(it, &rc);
+	while (bson_iter_next(&rc))
+	{
+		const char *k = bson_iter_key(&rc);
+
+		if (strcmp(k, "level") == 0)
+		{
+			const char *level;
+
+			if (BSON_ITER_HOLDS_NULL(&rc))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&rc))
+				RaiseWrongType("readConcern", &rc, "string");
+			level = bson_iter_utf8(&rc, NULL);
+			if (strcmp(level, "local") != 0 && strcmp(level, "available") != 0 &&
+				strcmp(level, "majority") != 0 && strcmp(level, "linearizable") != 0 &&
+				strcmp(level, "snapshot") != 0)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "Enumeration value '%s' for field 'readConcern.level' is not a valid value.",
+						   level);
+			if (!CommandTakesReadConcern(command) &&
+				strcmp(level, "local") != 0 && strcmp(level, "available") != 0)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "Command %s does not support { readConcern: { level: \"%s\" } }",
+						   command, level);
+			if (strcmp(level, "snapshot") == 0 || strcmp(level, "linearizable") == 0)
+				MongoRaise(123,
+						   "readConcern level '%s' is only valid in a replica set", level);
+		}
+		else if (strcmp(k, "afterClusterTime") == 0 || strcmp(k, "atClusterTime") == 0)
+		{
+			if (!BSON_ITER_HOLDS_TIMESTAMP(&rc))
+				RaiseWrongType("readConcern", &rc, "timestamp");
+			MongoRaise(MONGO_ILLEGAL_OPERATION,
+					   "Cannot specify readConcern %s on a standalone server", k);
+		}
+		else if (strcmp(k, "afterOpTime") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&rc))
+				RaiseWrongType("readConcern", &rc, "object");
+		}
+		else if (strcmp(k, "provenance") == 0)
+		{
+			const char *p;
+
+			if (BSON_ITER_HOLDS_NULL(&rc))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&rc))
+				RaiseWrongType("readConcern", &rc, "string");
+			p = bson_iter_utf8(&rc, NULL);
+			if (strcmp(p, "clientSupplied") != 0 && strcmp(p, "implicitDefault") != 0 &&
+				strcmp(p, "customDefault") != 0 && strcmp(p, "getLastErrorDefaults") != 0)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "Enumeration value '%s' for field 'readConcern.provenance' is not a valid value.",
+						   p);
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'readConcern.%s' is an unknown field.", k);
+	}
+}
+
+static void
+CheckWriteConcernField(const char *command, const bson_iter_t *it)
+{
+	bson_iter_t wc;
+
+	if (BSON_ITER_HOLDS_NULL(it))
+		return;
+	if (!BSON_ITER_HOLDS_DOCUMENT(it))
+		RaiseWrongType(command, it, "object");
+	if (!CommandTakesWriteConcern(command))
+		MongoRaise(MONGO_INVALID_OPTIONS, "Command %s does not support writeConcern", command);
+	bson_iter_recurse(it, &wc);
+	while (bson_iter_next(&wc))
+	{
+		const char *k = bson_iter_key(&wc);
+
+		if (strcmp(k, "w") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&wc))
+				MongoRaise(MONGO_BAD_VALUE, "w cannot be null");
+			if (BSON_ITER_HOLDS_UTF8(&wc))
+			{
+				if (bson_iter_utf8(&wc, NULL)[0] == '\0')
+					MongoRaise(MONGO_BAD_VALUE, "w cannot be an empty string");
+			}
+			else if (BsonIterIsNumber(&wc))
+			{
+				int64		v;
+
+				if (!BsonIterAsInt64(&wc, &v) || v < 0 || v > 50)
+					MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a non-negative number and not greater than 50");
+			}
+			else if (BSON_ITER_HOLDS_DOCUMENT(&wc))
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "w as a tag set is not supported: there is no replica set");
+			else
+				MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a number or a string");
+		}
+		else if (strcmp(k, "j") == 0 || strcmp(k, "fsync") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&wc) && !BsonIterIsNumber(&wc) && !BSON_ITER_HOLDS_NULL(&wc))
+				RaiseWrongType("writeConcern", &wc, "[bool, long, int, decimal, double]");
+		}
+		else if (strcmp(k, "wtimeout") == 0 || strcmp(k, "wtimeoutMS") == 0)
+		{
+			/* other types are ignored, as MongoDB does */
+			if (BsonIterIsNumber(&wc))
+			{
+				int64		v;
+
+				if (!BsonIterAsInt64(&wc, &v) || v > INT32_MAX || v < INT32_MIN)
+					MongoRaise(MONGO_FAILED_TO_PARSE, "wtimeout is out of range");
+			}
+		}
+		else if (strcmp(k, "provenance") == 0)
+		{
+			const char *p;
+
+			if (BSON_ITER_HOLDS_NULL(&wc))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&wc))
+				RaiseWrongType("writeConcern", &wc, "string");
+			p = bson_iter_utf8(&wc, NULL);
+			if (strcmp(p, "clientSupplied") != 0 && strcmp(p, "implicitDefault") != 0 &&
+				strcmp(p, "customDefault") != 0 && strcmp(p, "getLastErrorDefaults") != 0 &&
+				strcmp(p, "internalWriteDefault") != 0)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "Enumeration value '%s' for field 'writeConcern.provenance' is not a valid value.",
+						   p);
+		}
+		else if (strcmp(k, "getLastError") == 0 ||
+				 strcmp(k, "getlasterror") == 0 || strcmp(k, "wOpTime") == 0 ||
+				 strcmp(k, "wElectionId") == 0)
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'writeConcern.%s' is an unknown field.", k);
+	}
+}
+
+/* maxTimeMS: a whole, non-negative number that fits in an int32 */
+static void
+CheckMaxTimeMS(const char *command, const bson_iter_t *it)
+{
+	double		d;
+
+	if (BSON_ITER_HOLDS_NULL(it))
+		return;
+	if (!BsonIterIsNumber(it))
+		RaiseWrongType(command, it, "[long, int, decimal, double]");
+	if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+		d = (double) bson_iter_as_int64(it);
+	else if (BSON_ITER_HOLDS_DOUBLE(it))
+		d = bson_iter_double(it);
+	else
+	{
+		bson_decimal128_t dec;
+		char		s[BSON_DECIMAL128_STRING];
+
+		bson_iter_decimal128(it, &dec);
+		bson_decimal128_to_string(&dec, s);
+		if (strcmp(s, "Infinity") == 0)
+			d = INFINITY;
+		else if (strcmp(s, "-Infinity") == 0)
+			d = -INFINITY;
+		else if (strcmp(s, "NaN") == 0)
+			d = NAN;
+		else
+			d = strtod(s, NULL);
+	}
+	if (isnan(d) || isinf(d) || d != floor(d))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "maxTimeMS has non-integral value");
+	if (d < 0)
+		MongoRaise(MONGO_BAD_VALUE, "%s value for maxTimeMS is out of range", "negative");
+	if (d > INT32_MAX)
+		MongoRaise(MONGO_BAD_VALUE, "maxTimeMS value is out of range");
+}
+
+/*
+ * If the field at it is one every command accepts, check its value and
+ * return true; false for other fields.
+ */
+bool
+GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it)
+{
+	const char *key = bson_iter_key(it);
+
+	if (strcmp(key, "readConcern") == 0)
+		CheckReadConcern(ctx->name, it);
+	else if (strcmp(key, "writeConcern") == 0)
+		CheckWriteConcernField(ctx->name, it);
+	else if (strcmp(key, "maxTimeMS") == 0)
+		CheckMaxTimeMS(ctx->name, it);
+	else if (strcmp(key, "lsid") == 0)
+	{
+		if (!BSON_ITER_HOLDS_DOCUMENT(it))
+			RaiseWrongType(ctx->name, it, "object");
+	}
+	else if (!IsGenericField(key))
+		return false;
+	return true;
+}
+
 /* ---- the dispatch table ---- */
 
 typedef struct CommandDef
