@@ -14,7 +14,7 @@ NOSQL_PACKAGES=(
     libbson-dev libpcre2-dev pkg-config make gcc libc6-dev
     libipc-run-perl
     clang libclang-rt-14-dev
-    python3 python3-psycopg2
+    python3 python3-psycopg2 python3-pymongo
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
