@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * projection.h
+ *	  MongoDB find projections: compiled once, applied to many documents.
+ *
+ * Pure code (libbson, the filter engine of query.h and PostgreSQL's
+ * src/common only), built into the server and, with -DFRONTEND, into the
+ * unit tests and fuzz targets.  Memory comes from palloc (the caller's
+ * current memory context); errors are returned in a BsonQueryError with
+ * MongoDB's code, code name and message, never raised.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NOSQL_PROJECTION_H
+#define NOSQL_PROJECTION_H
+
+#include <bson/bson.h>
+
+#include "query.h"
+
+typedef struct BsonProjection BsonProjection;
+
+/*
+ * Compile a projection document given as BSON bytes.  Returns NULL and
+ * fills *error (message palloc'd) when the projection is invalid.
+ */
+extern BsonProjection *BsonProjectionCompile(const uint8_t *spec, uint32_t len,
+											 BsonQueryError *error);
+
+/* Whether the projection has a positional "a.$" (it needs the query's match) */
+extern bool BsonProjectionNeedsPosition(const BsonProjection *p);
+
+/* Whether the projection keeps only the fields it names (else it removes) */
+extern bool BsonProjectionIsInclusion(const BsonProjection *p);
+
+/*
+ * Apply a compiled projection to a document.  position is the query's
+ * elemMatchKey (BsonFilterMatchesWithPosition), -1 if none.  *out is
+ * initialized here and belongs to the caller (bson_destroy) whatever the
+ * result; on a runtime error (the positional operator found no element,
+ * an expression failed) it returns false and fills *error.
+ */
+extern bool BsonProjectionApply(const BsonProjection *p, const uint8_t *doc,
+								uint32_t len, int32_t position, bson_t *out,
+								BsonQueryError *error);
+
+/* Release a compiled projection (and the filters of its $elemMatch) */
+extern void BsonProjectionFree(BsonProjection *p);
+
+#endif							/* NOSQL_PROJECTION_H */
