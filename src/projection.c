@@ -293,21 +293,22 @@ ProjStrdup(BsonProjection *proj, const char *s, size_t len)
 
 /*
  * ProjGrow
- *		Make room for one more pointer in an array owned by the projection
- *		(the old array stays in the chunk chain until the end).
+ *		An array of n pointers with room for one more: the same array, or a
+ *		bigger copy owned by the projection (the old one stays in the chunk
+ *		chain until the end).
  */
-static void
-ProjGrow(BsonProjection *proj, void ***array, int n, int *max)
+static void *
+ProjGrow(BsonProjection *proj, void *array, int n, int *max)
 {
-	void	  **bigger;
+	void	   *bigger;
 
 	if (n < *max)
-		return;
+		return array;
 	*max = Max(4, *max * 2);
 	bigger = ProjAlloc(proj, sizeof(void *) * *max);
 	if (n > 0)
-		memcpy(bigger, *array, sizeof(void *) * n);
-	*array = bigger;
+		memcpy(bigger, array, sizeof(void *) * n);
+	return bigger;
 }
 
 /*
@@ -668,8 +669,8 @@ ProjNewChild(BsonProjection *proj, ProjNode *parent, ProjNodeKind kind,
 
 	node->kind = kind;
 	node->name = name;
-	ProjGrow(proj, (void ***) &parent->children, parent->nchildren,
-			 &parent->maxchildren);
+	parent->children = ProjGrow(proj, parent->children, parent->nchildren,
+								&parent->maxchildren);
 	parent->children[parent->nchildren++] = node;
 	return node;
 }
@@ -1051,7 +1052,7 @@ ProjParseSlice(ProjParser *pp, const ProjPath *path, const bson_iter_t *value,
 	else
 		goto syntax_error;
 
-	ProjGrow(proj, (void ***) &proj->slices, proj->nslices, &proj->maxslices);
+	proj->slices = ProjGrow(proj, proj->slices, proj->nslices, &proj->maxslices);
 	proj->slices[proj->nslices++] = slice;
 	return true;
 
@@ -1158,7 +1159,7 @@ ProjParseElemMatch(ProjParser *pp, const ProjPath *path, const bson_iter_t *valu
 			pfree(ferror.message);
 		return false;
 	}
-	ProjGrow(proj, (void ***) &proj->filters, proj->nfilters, &proj->maxfilters);
+	proj->filters = ProjGrow(proj, proj->filters, proj->nfilters, &proj->maxfilters);
 	proj->filters[proj->nfilters++] = filter;
 
 	node = ProjAddNode(pp, path, PROJ_ELEM_MATCH);

@@ -10,10 +10,13 @@
  * ../../../shared/conformance/functional-tests.jsonl) holds one case per
  * line, as described in that directory's README.md.  A case is runnable
  * here when its events are create_collection (without options), inserts
- * into the collection, exactly one find command with only a "filter", and
- * one expect of that command.  The filter is compiled once and evaluated
- * over the inserted documents in insertion order; the first batch (101
- * documents) is compared with the expectation by the README's rules:
+ * into the collection, exactly one find command with a "filter" and
+ * optionally "projection", "sort", "skip" and "limit" (src/projection.c,
+ * src/sort.c), and one expect of that command.  The filter is compiled
+ * once and evaluated over the inserted documents in insertion order; the
+ * matches are sorted (stably), skipped, limited and projected; the first
+ * batch (101 documents) is compared with the expectation by the README's
+ * rules:
  * documents compare as key sets, numbers are type-strict, -0.0 is not 0.0,
  * NaN equals NaN only with nan_equal, and ignore_doc_order compares the
  * batch as a multiset; an expected error must come with the same code (and
@@ -43,7 +46,9 @@
 #include "bson_compare.h"
 #include "bson_json.h"
 #include "lib/stringinfo.h"
+#include "projection.h"
 #include "query.h"
+#include "sort.h"
 #include "../common/test_bson_keys.h"
 
 #define CF_DEFAULT_CASES	"../../../shared/conformance/functional-tests.jsonl"
@@ -347,7 +352,143 @@ typedef struct CfCase
 	int			ndocs;
 	bson_iter_t filter;
 	bson_iter_t expect;
+	bool		have_projection;
+	bson_iter_t projection;
+	bool		have_sort;
+	bson_iter_t sort;
+	int64_t		skip;
+	int64_t		limit;			/* 0: none */
 } CfCase;
+
+/* A matched document and the positional index its match gave */
+typedef struct CfMatch
+{
+	int			doc;
+	int32_t		position;
+} CfMatch;
+
+static const BsonSortSpec *cf_sort_spec;
+static const CfCase *cf_sort_case;
+
+/*
+ * CfCompareMatches
+ *		qsort comparator: the find's sort, then insertion order (stable).
+ */
+static int
+CfCompareMatches(const void *a, const void *b)
+{
+	const CfMatch *ma = a;
+	const CfMatch *mb = b;
+	const bson_t *da = cf_sort_case->docs[ma->doc];
+	const bson_t *db = cf_sort_case->docs[mb->doc];
+	int			cmp = BsonSortCompareDocs(cf_sort_spec, bson_get_data(da), da->len,
+										  bson_get_data(db), db->len);
+
+	if (cmp != 0)
+		return cmp;
+	return ma->doc - mb->doc;
+}
+
+/*
+ * CfExecute
+ *		Run the find: compile what it has, match, sort, skip, limit and
+ *		project.  Returns the documents of the first batch (bson_destroy
+ *		each) in *results, or false with *error filled.
+ */
+static bool
+CfExecute(const CfCase *c, bson_t **results, int *nresults, BsonQueryError *error)
+{
+	const uint8_t *data;
+	uint32_t	len;
+	BsonFilter *filter;
+	BsonSortSpec *sort = NULL;
+	BsonProjection *proj = NULL;
+	CfMatch    *matches;
+	int			nmatches = 0;
+	int			first;
+	int			last;
+	bool		ok = true;
+
+	*nresults = 0;
+	bson_iter_document(&c->filter, &len, &data);
+	filter = BsonFilterCompile(data, len, error);
+	if (filter == NULL)
+		return false;
+	if (c->have_sort)
+	{
+		bson_iter_document(&c->sort, &len, &data);
+		sort = BsonSortCompile(data, len, error);
+		if (sort == NULL)
+		{
+			BsonFilterFree(filter);
+			return false;
+		}
+	}
+	if (c->have_projection)
+	{
+		bson_iter_document(&c->projection, &len, &data);
+		proj = BsonProjectionCompile(data, len, error);
+		if (proj == NULL)
+		{
+			BsonFilterFree(filter);
+			BsonSortFree(sort);
+			return false;
+		}
+	}
+
+	matches = palloc(sizeof(CfMatch) * Max(c->ndocs, 1));
+	for (int i = 0; i < c->ndocs; i++)
+	{
+		int32_t		position = -1;
+
+		if (BsonFilterMatchesWithPosition(filter, bson_get_data(c->docs[i]),
+										  c->docs[i]->len, &position))
+		{
+			matches[nmatches].doc = i;
+			matches[nmatches++].position = position;
+		}
+	}
+	if (sort != NULL && BsonSortFieldCount(sort) > 0)
+	{
+		cf_sort_spec = sort;
+		cf_sort_case = c;
+		qsort(matches, nmatches, sizeof(CfMatch), CfCompareMatches);
+	}
+	first = (int) Min(c->skip, nmatches);
+	last = nmatches;
+	if (c->limit != 0)
+		last = (int) Min((int64_t) first + (c->limit < 0 ? -c->limit : c->limit), nmatches);
+	last = Min(last, first + CF_BATCH_SIZE);
+
+	for (int i = first; ok && i < last; i++)
+	{
+		const bson_t *doc = c->docs[matches[i].doc];
+
+		if (proj == NULL)
+			results[(*nresults)++] = bson_copy(doc);
+		else
+		{
+			bson_t		out;
+
+			ok = BsonProjectionApply(proj, bson_get_data(doc), doc->len,
+									 matches[i].position, &out, error);
+			if (ok)
+				results[(*nresults)++] = bson_copy(&out);
+			bson_destroy(&out);
+		}
+	}
+	if (!ok)
+	{
+		for (int i = 0; i < *nresults; i++)
+			bson_destroy(results[i]);
+		*nresults = 0;
+	}
+	pfree(matches);
+	BsonProjectionFree(proj);
+	BsonSortFree(sort);
+	BsonFilterFree(filter);
+	return ok;
+}
 
 /*
  * CfRun
@@ -357,17 +498,15 @@ typedef struct CfCase
 static bool
 CfRun(const CfCase *c)
 {
-	const uint8_t *fdata;
-	uint32_t	flen;
-	BsonFilter *filter;
 	BsonQueryError error;
 	bson_iter_t it;
 	const char *kind = "";
 	bool		passed = false;
 	bool		nan_equal = false;
 	bool		ignore_order = false;
-	int			matched[CF_BATCH_SIZE];
-	int			nmatched = 0;
+	bson_t	   *results[CF_BATCH_SIZE];
+	int			nresults = 0;
+	bool		ok;
 
 	if (bson_iter_recurse(&c->expect, &it) && bson_iter_find(&it, "kind") &&
 		BSON_ITER_HOLDS_UTF8(&it))
@@ -377,8 +516,7 @@ CfRun(const CfCase *c)
 	if (bson_iter_recurse(&c->expect, &it) && bson_iter_find(&it, "ignore_doc_order"))
 		ignore_order = bson_iter_as_bool(&it);
 
-	bson_iter_document(&c->filter, &flen, &fdata);
-	filter = BsonFilterCompile(fdata, flen, &error);
+	ok = CfExecute(c, results, &nresults, &error);
 
 	if (strcmp(kind, "error") == 0)
 	{
@@ -390,13 +528,13 @@ CfRun(const CfCase *c)
 		if (bson_iter_recurse(&c->expect, &it) && bson_iter_find(&it, "error_msg") &&
 			BSON_ITER_HOLDS_UTF8(&it))
 			msg = bson_iter_utf8(&it, NULL);
-		passed = filter == NULL && error.code == code &&
+		passed = !ok && error.code == code &&
 			(msg == NULL || strstr(error.message, msg) != NULL);
 		if (!passed && cf_verbose)
 		{
 			printf("FAIL %s\n    expected error %d%s%s, got ", c->id, code,
 				   msg ? " " : "", msg ? msg : "");
-			if (filter == NULL)
+			if (!ok)
 				printf("error %d %s\n", error.code, error.message);
 			else
 				printf("success\n");
@@ -404,80 +542,74 @@ CfRun(const CfCase *c)
 	}
 	else if (strcmp(kind, "success") == 0 || strcmp(kind, "no_error") == 0)
 	{
-		if (filter == NULL)
+		if (!ok)
 		{
 			if (cf_verbose)
 				printf("FAIL %s\n    expected success, got error %d %s\n",
 					   c->id, error.code, error.message);
 		}
+		else if (strcmp(kind, "no_error") == 0)
+			passed = true;
 		else
 		{
-			for (int i = 0; i < c->ndocs && nmatched < CF_BATCH_SIZE; i++)
-			{
-				if (BsonFilterMatches(filter, bson_get_data(c->docs[i]), c->docs[i]->len))
-					matched[nmatched++] = i;
-			}
-			if (strcmp(kind, "no_error") == 0)
-				passed = true;
-			else
-			{
-				bool		used[CF_BATCH_SIZE] = {false};
-				int			nexpected = 0;
-				bson_iter_t exp;
+			bool		used[CF_BATCH_SIZE] = {false};
+			int			nexpected = 0;
+			bson_iter_t exp;
 
-				passed = bson_iter_recurse(&c->expect, &it) &&
-					bson_iter_find(&it, "expected") && bson_iter_recurse(&it, &exp);
-				while (passed && bson_iter_next(&exp))
+			passed = bson_iter_recurse(&c->expect, &it) &&
+				bson_iter_find(&it, "expected") && bson_iter_recurse(&it, &exp);
+			while (passed && bson_iter_next(&exp))
+			{
+				const uint8_t *edata;
+				uint32_t	elen;
+				bson_t		edoc;
+				bool		found = false;
+
+				if (!BSON_ITER_HOLDS_DOCUMENT(&exp))
 				{
-					const uint8_t *edata;
-					uint32_t	elen;
-					bson_t		edoc;
-					bool		found = false;
-
-					if (!BSON_ITER_HOLDS_DOCUMENT(&exp))
-					{
-						passed = false;
-						break;
-					}
-					bson_iter_document(&exp, &elen, &edata);
-					if (!bson_init_static(&edoc, edata, elen))
-					{
-						passed = false;
-						break;
-					}
-					for (int j = 0; j < nmatched && !found; j++)
-					{
-						if (used[j] || (!ignore_order && j != nexpected))
-							continue;
-						if (CfDocsEqual(&edoc, c->docs[matched[j]], nan_equal))
-						{
-							used[j] = true;
-							found = true;
-						}
-					}
-					if (!found)
-					{
-						passed = false;
-						if (cf_verbose)
-						{
-							printf("FAIL %s\n", c->id);
-							CfPrintDoc("expected, not returned:", &edoc);
-						}
-					}
-					nexpected++;
+					passed = false;
+					break;
 				}
-				if (passed && nexpected != nmatched)
+				bson_iter_document(&exp, &elen, &edata);
+				if (!bson_init_static(&edoc, edata, elen))
+				{
+					passed = false;
+					break;
+				}
+				for (int j = 0; j < nresults && !found; j++)
+				{
+					if (used[j] || (!ignore_order && j != nexpected))
+						continue;
+					if (CfDocsEqual(&edoc, results[j], nan_equal))
+					{
+						used[j] = true;
+						found = true;
+					}
+				}
+				if (!found)
 				{
 					passed = false;
 					if (cf_verbose)
 					{
-						printf("FAIL %s\n    expected %d documents, returned %d\n",
-							   c->id, nexpected, nmatched);
-						for (int j = 0; j < nmatched; j++)
-						{
-							if (!used[j])
-								CfPrintDoc("extra:", c->docs[matched[j]]);
-						}
+						printf("FAIL %s\n", c->id);
+						CfPrintDoc("expected, not returned:", &edoc);
+						if (nexpected < nresults)
+							CfPrintDoc("returned in its place:", results[nexpected]);
+					}
+				}
+				nexpected++;
+			}
+			if (passed && nexpected != nresults)
+			{
+				passed = false;
+				if (cf_verbose)
+				{
+					printf("FAIL %s\n    expected %d documents, returned %d\n",
+						   c->id, nexpected, nresults);
+					for (int j = 0; j < nresults; j++)
+					{
+						if (!used[j])
+							CfPrintDoc("extra:", results[j]);
 					}
 				}
 			}
@@ -486,14 +618,23 @@ CfRun(const CfCase *c)
 
 	if (!passed && cf_verbose)
 	{
+		const uint8_t *fdata;
+		uint32_t	flen;
 		bson_t		fdoc;
 
+		bson_iter_document(&c->filter, &flen, &fdata);
 		if (bson_init_static(&fdoc, fdata, flen))
 			CfPrintDoc("filter:", &fdoc);
+		if (c->have_projection)
+		{
+			bson_iter_document(&c->projection, &flen, &fdata);
+			if (bson_init_static(&fdoc, fdata, flen))
+				CfPrintDoc("projection:", &fdoc);
+		}
 	}
-	if (filter != NULL)
-		BsonFilterFree(filter);
-	else if (error.message != NULL)
+	for (int i = 0; i < nresults; i++)
+		bson_destroy(results[i]);
+	if (!ok && error.message != NULL)
 		pfree(error.message);
 	return passed;
 }
@@ -639,6 +780,13 @@ CfHandleCase(const bson_t *tc, int nprefixes, char **prefixes)
 				snprintf(reason, sizeof(reason), "command %s", bson_iter_key(&key));
 				break;
 			}
+			if (!BSON_ITER_HOLDS_UTF8(&key) ||
+				strncmp(bson_iter_utf8(&key, NULL), "$coll", 5) != 0)
+			{
+				/* the command validates the name: not ours to run */
+				snprintf(reason, sizeof(reason), "find on a literal collection name");
+				break;
+			}
 			while (bson_iter_next(&key))
 			{
 				if (strcmp(bson_iter_key(&key), "filter") == 0)
@@ -650,6 +798,36 @@ CfHandleCase(const bson_t *tc, int nprefixes, char **prefixes)
 					}
 					c.filter = key;
 					have_filter = true;
+				}
+				else if (strcmp(bson_iter_key(&key), "projection") == 0 ||
+						 strcmp(bson_iter_key(&key), "sort") == 0)
+				{
+					if (!BSON_ITER_HOLDS_DOCUMENT(&key))
+					{
+						snprintf(reason, sizeof(reason), "find %s not a document",
+								 bson_iter_key(&key));
+						break;
+					}
+					if (bson_iter_key(&key)[0] == 'p')
+					{
+						c.projection = key;
+						c.have_projection = true;
+					}
+					else
+					{
+						c.sort = key;
+						c.have_sort = true;
+					}
+				}
+				else if ((strcmp(bson_iter_key(&key), "skip") == 0 ||
+						  strcmp(bson_iter_key(&key), "limit") == 0) &&
+						 (BSON_ITER_HOLDS_INT32(&key) || BSON_ITER_HOLDS_INT64(&key)) &&
+						 bson_iter_as_int64(&key) >= 0)
+				{
+					if (bson_iter_key(&key)[0] == 's')
+						c.skip = bson_iter_as_int64(&key);
+					else
+						c.limit = bson_iter_as_int64(&key);
 				}
 				else
 				{
@@ -670,7 +848,19 @@ CfHandleCase(const bson_t *tc, int nprefixes, char **prefixes)
 	if (reason[0] == '\0' && (ncommands != 1 || nexpects != 1))
 		snprintf(reason, sizeof(reason), "more than one command or expectation");
 	if (reason[0] == '\0' && !have_filter)
-		snprintf(reason, sizeof(reason), "find without a filter");
+	{
+		/* no filter: the empty one */
+		static bson_t *empty_holder = NULL;
+
+		if (empty_holder == NULL)
+		{
+			bson_t		empty = BSON_INITIALIZER;
+
+			empty_holder = bson_new();
+			bson_append_document(empty_holder, "filter", 6, &empty);
+		}
+		bson_iter_init_find(&c.filter, empty_holder, "filter");
+	}
 	if (reason[0] == '\0')
 	{
 		bson_iter_t ex;
@@ -698,8 +888,26 @@ CfHandleCase(const bson_t *tc, int nprefixes, char **prefixes)
 		bson_iter_document(&c.filter, &flen, &fdata);
 		probe = BsonFilterCompile(fdata, flen, &error);
 		if (probe != NULL)
+		{
 			BsonFilterFree(probe);
-		else
+			if (c.have_sort)
+			{
+				BsonSortSpec *sprobe;
+
+				bson_iter_document(&c.sort, &flen, &fdata);
+				sprobe = BsonSortCompile(fdata, flen, &error);
+				BsonSortFree(sprobe);
+			}
+			if (error.message == NULL && c.have_projection)
+			{
+				BsonProjection *pprobe;
+
+				bson_iter_document(&c.projection, &flen, &fdata);
+				pprobe = BsonProjectionCompile(fdata, flen, &error);
+				BsonProjectionFree(pprobe);
+			}
+		}
+		if (error.message != NULL)
 		{
 			if (error.code == MONGO_NOT_IMPLEMENTED)
 			{
