@@ -353,10 +353,10 @@ UpdateSplitPath(UpdateParser *parser, const char *path, uint32_t len,
 	BsonUpdate *u = parser->u;
 	int			nparts = 1;
 	int			npositional = 0;
-
-	*dollar = false;
 	char	  **parts;
 	const char *start = path;
+
+	*dollar = false;
 
 	if (len == 0)
 		return UpdateFail(parser->error, MONGO_EMPTY_FIELD_NAME,
