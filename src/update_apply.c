@@ -1361,12 +1361,27 @@ UpdateFilterSelects(const UpdateApplier *a, int filter, const UpdateValue *item)
 static bool
 UpdateApplyArray(UpdateApplier *a, const UpdateNode *node, UpdateValue *array)
 {
+	const UpdateNode **selected = UpdateAlloc(&a->arena,
+											  Max(node->nchildren, 1) * sizeof(UpdateNode *));
+
 	for (int i = 0; i < array->n; i++)
 	{
-		const UpdateNode *first = NULL;
 		UpdateSlot	slot;
 		const char *name = UpdateIndexName(a, i);
+		int			nselected = 0;
 		bool		ok = true;
+
+		/* every filter looks at the element as it was */
+		for (int c = 0; c < node->nchildren; c++)
+		{
+			const UpdateNode *child = node->children[c];
+
+			if (child->filter < 0 ||
+				UpdateFilterSelects(a, child->filter, array->items[i]))
+				selected[nselected++] = child;
+		}
+		if (nselected == 0)
+			continue;
 
 		slot.parent = array;
 		slot.index = i;
@@ -1375,22 +1390,14 @@ UpdateApplyArray(UpdateApplier *a, const UpdateNode *node, UpdateValue *array)
 		if (a->depth > UPDATE_MAX_DEPTH)
 			return UpdateFail(a->error, MONGO_BAD_VALUE, "update path too deep");
 		a->path[a->depth++] = name;
-		for (int c = 0; c < node->nchildren && ok; c++)
+		for (int c = 0; c < nselected && ok; c++)
 		{
-			const UpdateNode *child = node->children[c];
-
-			if (child->filter >= 0 &&
-				!UpdateFilterSelects(a, child->filter, array->items[i]))
-				continue;
-			if (first != NULL && (first->kind == UPDATE_NODE_LEAF ||
-								  child->kind == UPDATE_NODE_LEAF))
+			if (nselected > 1 && selected[c]->kind == UPDATE_NODE_LEAF)
 				ok = UpdateFail(a->error, MONGO_CONFLICTING_UPDATE_OPS,
 								"Update created a conflict at '%s'",
 								UpdatePathText(a, NULL));
 			else
-				ok = UpdateApplyNode(a, child, &slot);
-			if (first == NULL)
-				first = child;
+				ok = UpdateApplyNode(a, selected[c], &slot);
 		}
 		a->depth--;
 		if (!ok)
