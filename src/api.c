@@ -514,8 +514,8 @@ UpdateFromSql(FunctionCallInfo fcinfo, bool multi, bool replacement)
 		int64		n = ReplyInt(&reply, "n");
 		bool		upserted = bson_iter_init_find(&it, &reply, "upserted");
 
-		BSON_APPEND_INT64(&result, "matchedCount", upserted ? n - 1 : n);
-		BSON_APPEND_INT64(&result, "modifiedCount", ReplyInt(&reply, "nModified"));
+		BSON_APPEND_INT32(&result, "matchedCount", (int32) (upserted ? n - 1 : n));
+		BSON_APPEND_INT32(&result, "modifiedCount", (int32) ReplyInt(&reply, "nModified"));
 		if (upserted)
 		{
 			bson_iter_t arr,

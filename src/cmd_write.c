@@ -318,6 +318,65 @@ InsertRun(SPIPlanPtr plan, bson_t **docs, int from, int to, bool *inserted)
 }
 
 /*
+ * InsertRun for an ordered insert: nothing after the first duplicate may be
+ * inserted, so the batch runs in a subtransaction that is rolled back and
+ * redone up to the duplicate (*first_bad, else -1) when there is one.
+ */
+static int
+InsertRunOrdered(SPIPlanPtr plan, bson_t **docs, int start, int end, bool *inserted,
+				 int *first_bad)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int n = 0;
+
+	*first_bad = -1;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		n = InsertRun(plan, docs, start, end, inserted);
+	}
+	PG_CATCH();
+	{
+		/* never leave the subtransaction open behind an error */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	if (n == end - start)
+	{
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		return n;
+	}
+	for (int i = start; i < end; i++)
+		if (!inserted[i])
+		{
+			*first_bad = i;
+			break;
+		}
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(caller);
+	CurrentResourceOwner = owner;
+	n = 0;
+	if (*first_bad > start)
+		n = InsertRun(plan, docs, start, *first_bad, inserted);
+	for (int i = *first_bad; i < end; i++)
+		inserted[i] = false;
+	return n;
+}
+
+/*
  * Insert prepared documents into a collection.  errors[i] (may be NULL)
  * says which already failed validation.  Returns the number inserted;
  * duplicates become write errors; an ordered insert stops at the first
@@ -358,36 +417,7 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 			total += InsertRun(plan, docs, start, end, inserted);
 		}
 		else
-		{
-			MemoryContext caller = CurrentMemoryContext;
-			ResourceOwner owner = CurrentResourceOwner;
-			int			n;
-
-			BeginInternalSubTransaction(NULL);
-			MemoryContextSwitchTo(caller);
-			n = InsertRun(plan, docs, start, end, inserted);
-			if (n == end - start)
-			{
-				ReleaseCurrentSubTransaction();
-				total += n;
-			}
-			else
-			{
-				for (int i = start; i < end; i++)
-					if (!inserted[i])
-					{
-						first_bad = i;
-						break;
-					}
-				RollbackAndReleaseCurrentSubTransaction();
-				if (first_bad > start)
-					total += InsertRun(plan, docs, start, first_bad, inserted);
-				for (int i = first_bad; i < end; i++)
-					inserted[i] = false;
-			}
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
-		}
+			total += InsertRunOrdered(plan, docs, start, end, inserted, &first_bad);
 		for (int i = start; i < end; i++)
 		{
 			if (!inserted[i] && (first_bad < 0 || i == first_bad))

@@ -18,14 +18,14 @@ SELECT (SELECT key FROM jsonb_each(document::jsonb) LIMIT 1) AS first_key
 SELECT count(*) FROM nosql_data."shop.orders";
 
 -- find: filter, projection, sort, skip, limit
-SELECT find('orders', '{"qty": {"$gte": 5}}', '{"_id": 0, "item": 1}', '{"qty": -1}');
+SELECT find('orders', '{"qty": {"$gte": 5}}', '{"_id": 0, "item": 1, "qty": 1}', '{"qty": -1}');
 SELECT find('orders', '{}', '{"item": 1}', '{"_id": 1}', 1, 2);
 SELECT find('orders', '{"tags": "office"}', '{"tags": {"$slice": 1}, "item": 1}', '{"_id": 1}');
 SELECT find_one('orders', '{"_id": 2}');
 SELECT find_one('orders', '{"_id": 99}') IS NULL AS missing;
 SELECT count('orders'), count('orders', '{"item": "pen"}');
-SELECT distinct('orders', 'item', '{"qty": {"$lt": 50}}');
-SELECT distinct('orders', 'tags');
+SELECT nosql.distinct('orders', 'item', '{"qty": {"$lt": 50}}');
+SELECT nosql.distinct('orders', 'tags');
 
 -- updates: operators, counts, upsert, replacement
 SELECT update_one('orders', '{"_id": 1}', '{"$inc": {"qty": 5}, "$push": {"tags": "sale"}}');
@@ -40,7 +40,7 @@ SELECT find_one_and_update('orders', '{"item": "nothing"}', '{"$inc": {"qty": -1
 -- deletes
 SELECT delete_one('orders', '{"item": "pen"}');
 SELECT delete_many('orders', '{"qty": {"$lt": 10}}');
-SELECT find('orders', '{}', '{"item": 1}', '{"_id": 1}');
+SELECT find('orders', '{}', '{"_id": 0, "item": 1}', '{"item": 1}');
 
 -- SQL over the collection's table, joined with a relational table
 CREATE TABLE stock (item text PRIMARY KEY, warehouse text);
@@ -75,10 +75,10 @@ SELECT insert_many('batchy', (SELECT ('[' || string_agg(format('{"_id": %s}', i)
 CREATE TEMP TABLE c AS
   SELECT run_command('shop', '{"find": "batchy", "sort": {"_id": 1}, "batchSize": 4}') AS r;
 SELECT r->'cursor'->'firstBatch' AS first, (r->'cursor'->'id')::bigint <> 0 AS open FROM c;
-SELECT run_command('shop', bson_build_getmore((SELECT r->'cursor'->'id' FROM c), 'batchy', 4))->'cursor'->'nextBatch';
+SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy", "batchSize": 4}', (SELECT r->'cursor'->'id' FROM c))::bson)->'cursor'->'nextBatch';
 SELECT r2->'cursor'->'nextBatch' AS last, r2->'cursor'->'id' AS id
-  FROM (SELECT run_command('shop', bson_build_getmore((SELECT r->'cursor'->'id' FROM c), 'batchy', 4)) AS r2) x;
-SELECT run_command('shop', bson_build_getmore((SELECT r->'cursor'->'id' FROM c), 'batchy', 4))->'code' AS gone;
+  FROM (SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy", "batchSize": 4}', (SELECT r->'cursor'->'id' FROM c))::bson) AS r2) x;
+SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy", "batchSize": 4}', (SELECT r->'cursor'->'id' FROM c))::bson)->'code' AS gone;
 
 -- errors of the SQL functions: SQLSTATE and MongoDB's code in the detail
 \set VERBOSITY default
@@ -133,7 +133,8 @@ DROP ROLE doc_nobody;
 SELECT create_collection('shop.a.b.c');
 SELECT create_collection('shop.日本語');
 SELECT create_collection('shop.' || repeat('x', 200));
-SELECT name, relation::text LIKE 'nosql_data.c_%' AS generated_table
+SELECT left(name, 12) AS name, octet_length(name) AS bytes,
+       relation::text LIKE 'nosql_data.c_%' AS generated_table
   FROM collections WHERE database = 'shop' AND name NOT IN ('orders', 'batchy') ORDER BY name;
 
 -- rename and drop; a table dropped by SQL leaves the catalog
