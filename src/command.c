@@ -295,6 +295,7 @@ static const CommandDef commands[] = {
 	{"delete", CmdDelete},
 	{"findAndModify", CmdFindAndModify},
 	{"findandmodify", CmdFindAndModify},
+	{"bulkWrite", CmdBulkWrite},
 	{"create", CmdCreate},
 	{"drop", CmdDrop},
 	{"dropDatabase", CmdDropDatabase},
