@@ -894,10 +894,11 @@ CmdBulkWrite(CommandContext *ctx, bson_t *reply)
 	bson_t		cursor;
 	int			i = 0;
 
-	BulkParse(ctx, &req);
+	/* admin-only: MongoDB refuses it elsewhere before parsing it */
 	if (strcmp(ctx->database, "admin") != 0)
 		MongoRaise(MONGO_UNAUTHORIZED,
-				   "The bulkWrite command can only be run against the admin database");
+				   "bulkWrite may only be run against the admin database.");
+	BulkParse(ctx, &req);
 
 	memset(&r, 0, sizeof(r));
 	r.batch = bson_new();

@@ -42,6 +42,7 @@ static const struct
 	{13, "Unauthorized"},
 	{14, "TypeMismatch"},
 	{15, "Overflow"},
+	{16, "InvalidLength"},
 	{20, "IllegalOperation"},
 	{26, "NamespaceNotFound"},
 	{27, "IndexNotFound"},
