@@ -799,6 +799,7 @@ BulkUpdateOne(void *arg)
 	BulkWriteArgs *a = arg;
 	const BulkOp *op = a->op;
 	BsonQueryError error = {0};
+	BsonUpdate *u;
 	Collection *coll;
 	UpdateResult result;
 
@@ -807,13 +808,17 @@ BulkUpdateOne(void *arg)
 		BsonUpdatePipelineError(&error);
 		MongoRaise(error.code, "%s", error.message);
 	}
+	/* the update is checked even when there is nothing to update */
+	u = BsonUpdateCompile(op->mods, op->mods_len, op->array_filters, op->af_len, &error);
+	if (u == NULL)
+		MongoRaise(error.code, "%s", error.message);
+	if (op->multi && BsonUpdateIsReplacement(u))
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "multi update is not supported for replacement-style update");
+	BsonUpdateFree(u);
 	coll = BulkCollection(a->ns, op->upsert);
 	if (coll == NULL)
 	{
-		/* nothing to update: still validate the update and the filter */
-		if (BsonUpdateCompile(op->mods, op->mods_len, op->array_filters, op->af_len,
-							  &error) == NULL)
-			MongoRaise(error.code, "%s", error.message);
 		(void) CompileFilter(op->filter, op->filter_len);
 		return;
 	}

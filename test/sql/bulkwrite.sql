@@ -34,6 +34,11 @@ SELECT run_command('admin', '{"bulkWrite": 1, "ops": [
   {"delete": 0, "filter": {}, "hint": "no_such_index"},
   {"update": 0, "filter": {"_id": 1}, "updateMods": {"$set": {"h": 1}}, "hint": {"_id": 1}}],
   "nsInfo": [{"ns": "bulkdb.a"}], "ordered": false}');
+-- a replacement cannot be multi; the update is checked even with nothing to update
+SELECT run_command('admin', '{"bulkWrite": 1, "ops": [
+  {"update": 0, "filter": {}, "updateMods": {"a": 1}, "multi": true},
+  {"update": 0, "filter": {}, "updateMods": {"$bad": 1}}],
+  "nsInfo": [{"ns": "bulkdb.missing"}], "ordered": false}');
 -- on a missing collection: nothing matched, nothing created
 SELECT run_command('admin', '{"bulkWrite": 1, "ops": [
   {"update": 0, "filter": {}, "updateMods": {"$set": {"a": 1}}},
