@@ -35,6 +35,7 @@
 
 #include "miscadmin.h"
 
+#include "bson_compare.h"
 #include "documents.h"
 #include "update.h"
 
@@ -637,7 +638,8 @@ BulkCheckHint(const Collection *coll, const BulkOp *op)
 				uint32_t	len;
 
 				bson_iter_document(&f, &len, &data);
-				if (len == op->hint_len && memcmp(data, op->hint_doc, len) == 0)
+				/* key patterns compare by value: {a: 1} names {a: 1.0} */
+				if (BsonCompareDocuments(data, len, op->hint_doc, op->hint_len) == 0)
 					return;
 			}
 		}
