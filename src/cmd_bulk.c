@@ -115,6 +115,7 @@ typedef struct BulkReply
 static void BulkMissing(const char *path) pg_attribute_noreturn();
 static void BulkUnknown(const char *path, const char *key) pg_attribute_noreturn();
 
+/* A required field is absent (a null counts as absent) */
 static void
 BulkMissing(const char *path)
 {
@@ -122,6 +123,7 @@ BulkMissing(const char *path)
 			   "BSON field '%s' is missing but a required field", path);
 }
 
+/* A field the struct at path does not have */
 static void
 BulkUnknown(const char *path, const char *key)
 {
@@ -511,6 +513,7 @@ BulkParse(CommandContext *ctx, BulkRequest *req)
 
 /* ---- reply items ---- */
 
+/* Open the next element of the first batch */
 static void
 BulkItemBegin(BulkReply *r, bson_t *item)
 {
@@ -661,6 +664,7 @@ typedef struct BulkInsertArgs
 	int			inserted;
 } BulkInsertArgs;
 
+/* Insert the prepared documents of a run (its collection created if needed) */
 static void
 BulkInsertRun(void *arg)
 {
@@ -795,6 +799,7 @@ typedef struct BulkWriteArgs
 	bson_t	   *upserted;		/* {_id: value} when upserted */
 } BulkWriteArgs;
 
+/* Apply one update op; an upsert creates the collection if needed */
 static void
 BulkUpdateOne(void *arg)
 {
@@ -834,6 +839,7 @@ BulkUpdateOne(void *arg)
 		a->upserted = bson_copy(&result.upserted_id);
 }
 
+/* Apply one delete op (nothing to do on a missing collection) */
 static void
 BulkDeleteOne(void *arg)
 {
