@@ -91,6 +91,9 @@ extern void CmdUpdate(CommandContext *ctx, bson_t *reply);
 extern void CmdDelete(CommandContext *ctx, bson_t *reply);
 extern void CmdFindAndModify(CommandContext *ctx, bson_t *reply);
 
+/* cmd_bulk.c */
+extern void CmdBulkWrite(CommandContext *ctx, bson_t *reply);
+
 typedef struct WriteErrors
 {
 	bson_t		array;
