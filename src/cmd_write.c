@@ -63,16 +63,7 @@ WriteErrorAdd(WriteErrors *we, int index, int code, const char *message,
 static char *
 KeyValueText(const bson_iter_t *id)
 {
-	bson_t		doc = BSON_INITIALIZER;
-	char	   *json;
-	char	   *result;
-
-	bson_append_iter(&doc, "_id", 3, id);
-	json = bson_as_relaxed_extended_json(&doc, NULL);
-	result = pstrdup(json);
-	bson_free(json);
-	bson_destroy(&doc);
-	return result;
+	return psprintf("{ _id: %s }", BsonToCString(BsonFromIter(id), BSON_JSON_RELAXED));
 }
 
 /* keyPattern and keyValue of a duplicate _id */
