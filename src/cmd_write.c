@@ -22,7 +22,13 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "executor/executor.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -309,6 +315,123 @@ InsertRun(SPIPlanPtr plan, bson_t **docs, int from, int to, bool *inserted)
 }
 
 /*
+ * The fast path of inserts: documents go straight into the table with
+ * table_multi_insert and its indexes, as COPY does, without the planner
+ * and ON CONFLICT's speculative insertion.  Only for tables with no
+ * triggers and no row-level security; the unique _id index raises on a
+ * duplicate, and the caller (in a subtransaction) then falls back to the
+ * statement path, which reports duplicates one by one.
+ */
+static bool
+InsertFastPossible(Relation rel)
+{
+	if (rel->trigdesc != NULL)
+		return false;
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+		return false;
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		return false;
+	return true;
+}
+
+static void
+InsertFast(Relation rel, bson_t **docs, int from, int to)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			n = to - from;
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
+	CommandId	cid = GetCurrentCommandId(true);
+	BulkInsertState bistate = n > 1 ? GetBulkInsertState() : NULL;
+	MemoryContext batch_context = GetPerTupleMemoryContext(estate);
+
+	if (desc->natts != 2)
+		elog(ERROR, "collection table %s has %d columns, not 2",
+			 RelationGetRelationName(rel), desc->natts);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+
+	for (int i = 0; i < n; i++)
+	{
+		bson_iter_t id;
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		DocumentId(docs[from + i], &id);
+		ExecClearTuple(slot);
+		slot->tts_values[0] = PointerGetDatum(BsonFromIter(&id));
+		slot->tts_values[1] = PointerGetDatum(BsonDatumFromBson(docs[from + i]));
+		slot->tts_isnull[0] = false;
+		slot->tts_isnull[1] = false;
+		ExecStoreVirtualTuple(slot);
+		if (rel->rd_att->constr != NULL)
+			ExecConstraints(rri, slot, estate);
+		slots[i] = slot;
+	}
+	table_multi_insert(rel, slots, n, cid, 0, bistate);
+	for (int i = 0; i < n; i++)
+	{
+		if (rri->ri_NumIndices > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(batch_context);
+
+			(void) ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL);
+			MemoryContextSwitchTo(old);
+			ResetPerTupleExprContext(estate);
+		}
+		ExecDropSingleTupleTableSlot(slots[i]);
+	}
+	if (bistate != NULL)
+		FreeBulkInsertState(bistate);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	pfree(slots);
+}
+
+/*
+ * Try the fast path for docs[from, to) in a subtransaction: true when all
+ * were inserted; false (nothing inserted) on a duplicate key.  Other errors
+ * propagate.
+ */
+static bool
+InsertFastTry(Relation rel, bson_t **docs, int from, int to, bool *inserted)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		InsertFast(rel, docs, from, to);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	if (ok)
+		for (int i = from; i < to; i++)
+			inserted[i] = true;
+	return ok;
+}
+
+/*
  * InsertRun for an ordered insert: nothing after the first duplicate may be
  * inserted, so the batch runs in a subtransaction that is rolled back and
  * redone up to the duplicate (*first_bad, else -1) when there is one.
@@ -382,7 +505,14 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	bool	   *inserted = palloc0(sizeof(bool) * Max(ndocs, 1));
 	int			total = 0;
 	int			start = 0;
+	Relation	rel;
+	bool		fast;
+	AclResult	acl;
 
+	/* the table's own privilege check first (the fast path skips the executor's) */
+	acl = pg_class_aclcheck(coll->relid, GetUserId(), ACL_INSERT);
+	rel = table_open(coll->relid, RowExclusiveLock);
+	fast = acl == ACLCHECK_OK && InsertFastPossible(rel);
 	SPI_connect();
 	plan = InsertPlan(coll);
 	while (start < ndocs)
@@ -403,10 +533,10 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 		while (end < ndocs && end - start < INSERT_BATCH && !(invalid != NULL && invalid[end]))
 			end++;
 
-		if (!ordered)
-		{
+		if (fast && InsertFastTry(rel, docs, start, end, inserted))
+			total += end - start;
+		else if (!ordered)
 			total += InsertRun(plan, docs, start, end, inserted);
-		}
 		else
 			total += InsertRunOrdered(plan, docs, start, end, inserted, &first_bad);
 		for (int i = start; i < end; i++)
@@ -426,6 +556,9 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 		start = end;
 	}
 	SPI_finish();
+	table_close(rel, NoLock);
+	if (fast)
+		CommandCounterIncrement();
 	return total;
 }
 
