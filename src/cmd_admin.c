@@ -287,7 +287,7 @@ CheckWriteConcernW(const bson_iter_t *w)
 				}
 				if (n == 0)
 					MongoRaise(MONGO_FAILED_TO_PARSE, "tagged write concern requires tags");
-				MongoRaise(MONGO_BAD_VALUE, "cannot use tagged write concern when a host is not replicated");
+				return;
 			}
 		default:
 			MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a number, a string or an object");
@@ -1119,6 +1119,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	bool		has_encrypted = false;
 	bool		has_validation = false;
 	bool		has_images = false;
+	bool		images_given = false;
 	bool		has_storage = false;
 	bson_iter_t collation;
 	bool		has_collation = false;
@@ -1171,6 +1172,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 			bson_iter_t e;
 
 			bson_iter_recurse(&it, &e);
+			images_given = true;
 			has_images = !bson_iter_find(&e, "enabled") || !BSON_ITER_HOLDS_BOOL(&e) ||
 				bson_iter_bool(&e);
 		}
@@ -1290,7 +1292,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		MongoRaise(6049200, "A clustered collection cannot be capped");
 	if (has_clustered && has_max)
 		MongoRaise(6049204, "'max' is not supported on a clustered collection");
-	if (has_timeseries && (has_clustered || has_id_index || has_images || has_validation || capped))
+	if (has_timeseries && (has_clustered || has_id_index || images_given || has_validation || capped))
 		MongoRaise(MONGO_INVALID_OPTIONS, "Invalid option for a time-series collection");
 	if (has_clustered && has_id_index)
 		MongoRaise(MONGO_INVALID_OPTIONS, "The 'clusteredIndex' and 'idIndex' options cannot both be given");
@@ -1741,6 +1743,180 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_UNAUTHORIZED, "not authorized on %s to execute command collMod",
 				   ctx->database);
 	CollectionSetOptions(c, &options, NULL);
+}
+
+/* ---- validateDBMetadata ---- */
+
+/* Whether an index spec is outside API version 1 (text and sparse indexes) */
+static bool
+IndexOutsideApiV1(const bson_iter_t *spec)
+{
+	bson_iter_t f;
+
+	bson_iter_recurse(spec, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "sparse") == 0 && bson_iter_as_bool(&f))
+			return true;
+		if (strcmp(k, "key") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_iter_t key;
+
+			bson_iter_recurse(&f, &key);
+			while (bson_iter_next(&key))
+				if (BSON_ITER_HOLDS_UTF8(&key) &&
+					strcmp(bson_iter_utf8(&key, NULL), "text") == 0)
+					return true;
+		}
+	}
+	return false;
+}
+
+/* The database name of validateDBMetadata's db field */
+static const char *
+MetadataDatabaseName(const bson_iter_t *it)
+{
+	uint32_t	len;
+	const char *db = bson_iter_utf8(it, &len);
+
+	if (len == 0)
+		MongoRaise(28539, "Invalid database name: ''");
+	if (strlen(db) != len || strchr(db, '.') != NULL || len > MONGO_MAX_DB_NAME)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid database name: '%s'", db);
+	if (strpbrk(db, "/\\ \"") != NULL)
+		MongoRaise(13280, "Invalid database name: '%s'", db);
+	return db;
+}
+
+/*
+ * validateDBMetadata: {validateDBMetadata: 1, apiParameters: {version,
+ * strict, deprecationErrors}, db, collection}.  With strict API version 1,
+ * lists the indexes that version does not allow (text and sparse ones).
+ */
+void
+CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply)
+{
+	static const FieldSpec fields[] = {
+		{"apiParameters", FT_DOC},
+		{"db", FT_STRING},
+		{"collection", FT_STRING},
+		{"comment", FT_ANY},
+		{NULL, 0}
+	};
+	bson_iter_t it;
+	const char *db = NULL;
+	const char *collection = NULL;
+	const char *version = NULL;
+	bool		strict = false;
+	bool		has_params = false;
+	List	   *dbs;
+	ListCell   *lc;
+	bson_t		errors;
+	int			n = 0;
+
+	CheckFieldsFlags(ctx, fields, CF_NO_WRITE_CONCERN);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "db") == 0)
+			db = MetadataDatabaseName(&it);
+		else if (strcmp(key, "collection") == 0)
+		{
+			uint32_t	len;
+
+			collection = bson_iter_utf8(&it, &len);
+			if (len == 0 || strlen(collection) != len || collection[0] == '.')
+				MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid collection name: '%s'", collection);
+		}
+		else if (strcmp(key, "apiParameters") == 0)
+		{
+			bson_iter_t p;
+
+			has_params = true;
+			bson_iter_recurse(&it, &p);
+			while (bson_iter_next(&p))
+			{
+				const char *pk = bson_iter_key(&p);
+
+				if (strcmp(pk, "version") == 0)
+				{
+					if (BSON_ITER_HOLDS_NULL(&p))
+						continue;
+					if (!BSON_ITER_HOLDS_UTF8(&p))
+						RaiseWrongType("apiParameters", &p, "string");
+					version = bson_iter_utf8(&p, NULL);
+				}
+				else if (strcmp(pk, "strict") == 0 || strcmp(pk, "deprecationErrors") == 0)
+				{
+					if (BSON_ITER_HOLDS_NULL(&p))
+						continue;
+					if (!BSON_ITER_HOLDS_BOOL(&p))
+						RaiseWrongType("apiParameters", &p, "bool");
+					if (pk[0] == 's')
+						strict = bson_iter_bool(&p);
+				}
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'validateDBMetadata.apiParameters.%s' is an unknown field.",
+							   pk);
+			}
+		}
+	}
+	if (!has_params)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'validateDBMetadata.apiParameters' is missing but a required field");
+	if (version == NULL)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'validateDBMetadata.apiParameters.version' is missing but a required field");
+
+	bson_init(&errors);
+	if (strict && strcmp(version, "1") == 0)
+	{
+		dbs = db != NULL ? list_make1(pstrdup(db)) : DatabaseList();
+		foreach(lc, dbs)
+		{
+			List	   *colls = CollectionList((const char *) lfirst(lc));
+			ListCell   *lc2;
+
+			foreach(lc2, colls)
+			{
+				Collection *c = lfirst(lc2);
+				bson_iter_t idx;
+
+				if (collection != NULL && strcmp(collection, c->name) != 0)
+					continue;
+				bson_iter_init(&idx, c->indexes);
+				while (bson_iter_next(&idx))
+				{
+					bson_iter_t nm;
+					bson_t		e;
+					char		buf[16];
+					const char *keyp;
+
+					if (!BSON_ITER_HOLDS_DOCUMENT(&idx) || !IndexOutsideApiV1(&idx))
+						continue;
+					bson_iter_recurse(&idx, &nm);
+					bson_iter_find(&nm, "name");
+					bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
+					bson_append_document_begin(&errors, keyp, -1, &e);
+					BSON_APPEND_UTF8(&e, "ns", psprintf("%s.%s", c->database, c->name));
+					BSON_APPEND_INT32(&e, "code", 323);
+					BSON_APPEND_UTF8(&e, "codeName", "APIStrictError");
+					BSON_APPEND_UTF8(&e, "errmsg",
+									 psprintf("The index with name %s is not allowed in API version 1.",
+											  BSON_ITER_HOLDS_UTF8(&nm) ? bson_iter_utf8(&nm, NULL) : ""));
+					bson_append_document_end(&errors, &e);
+				}
+			}
+		}
+	}
+	bson_append_array(reply, "apiVersionErrors", -1, &errors);
 }
 
 /* ---- indexes ---- */

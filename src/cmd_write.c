@@ -368,6 +368,8 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 		start = end;
 	}
 	SPI_finish();
+	if (coll->capped && total > 0)
+		CappedTrim(coll);
 	return total;
 }
 
