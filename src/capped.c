@@ -146,7 +146,7 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"size", FT_ANY},
-		{"bypassDocumentValidation", FT_SAFEBOOL},
+		{"bypassDocumentValidation", FT_ANY},
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};

@@ -36,6 +36,8 @@ hex_digit_value(char c)
 	return 0;
 }
 
+static bool DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b);
+
 /* ---- a table-driven check of command fields ---- */
 
 static bool
@@ -1671,7 +1673,188 @@ CmdRenameCollection(CommandContext *ctx, bson_t *reply)
 }
 
 /*
- * collMod: {collMod: <name>, validator, validationLevel, validationAction, ...}
+ * collMod's index: {name | keyPattern, hidden, unique, prepareUnique,
+ * expireAfterSeconds}.  The index spec in indexes is changed in place.
+ */
+static void
+CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t *reply,
+			 bson_t *newlist)
+{
+	bson_iter_t f;
+	const char *name = NULL;
+	bson_iter_t key_pattern;
+	bool		has_key = false;
+	int			nmods = 0;
+	const char *modkeys[4];
+	bson_iter_t old;
+	bool		found = false;
+	int			n = 0;
+
+	bson_iter_recurse(index, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "name") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("collMod.index", &f, "string");
+			name = bson_iter_utf8(&f, NULL);
+		}
+		else if (strcmp(k, "keyPattern") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+				RaiseWrongType("collMod.index", &f, "object");
+			key_pattern = f;
+			has_key = true;
+		}
+		else if (strcmp(k, "hidden") == 0 || strcmp(k, "unique") == 0 ||
+				 strcmp(k, "prepareUnique") == 0 || strcmp(k, "forceNonUnique") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BSON_ITER_HOLDS_BOOL(&f) && !BsonIterIsNumber(&f))
+				RaiseWrongType("collMod.index", &f, "bool");
+			if (strcmp(k, "unique") == 0 && !IterTruthy(&f))
+				MongoRaise(MONGO_BAD_VALUE, "collMod.index.unique can only be set to true");
+			if (nmods < 4)
+				modkeys[nmods++] = k;
+		}
+		else if (strcmp(k, "expireAfterSeconds") == 0)
+		{
+			double		d;
+
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("collMod.index", &f, "number");
+			d = IterWhole(&f);
+			if (isnan(d) || d < 0 || d > INT32_MAX)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "TTL index 'expireAfterSeconds' option must be within an acceptable range");
+			if (nmods < 4)
+				modkeys[nmods++] = k;
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'collMod.index.%s' is an unknown field.", k);
+	}
+	if (name == NULL && !has_key)
+		MongoRaise(MONGO_INVALID_OPTIONS, "must specify either index name or key pattern");
+	if (nmods == 0)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "no expireAfterSeconds, hidden, unique or prepareUnique field to change");
+	if (name != NULL && strcmp(name, "_id_") == 0)
+	{
+		for (int i = 0; i < nmods; i++)
+			if (strcmp(modkeys[i], "expireAfterSeconds") == 0)
+				MongoRaise(MONGO_INVALID_OPTIONS, "the _id index cannot be a TTL index");
+		MongoRaise(MONGO_BAD_VALUE, "cannot modify the _id index");
+	}
+
+	bson_iter_init(&old, c->indexes);
+	while (bson_iter_next(&old))
+	{
+		bson_iter_t od,
+					on,
+					ok;
+		bool		match;
+		bson_t		spec;
+		char		buf[16];
+		const char *keyp;
+
+		bson_iter_recurse(&old, &od);
+		on = od;
+		ok = od;
+		match = (name != NULL && bson_iter_find(&on, "name") &&
+				 strcmp(bson_iter_utf8(&on, NULL), name) == 0) ||
+			(has_key && bson_iter_find(&ok, "key") && DocumentsEqual(&ok, &key_pattern));
+		bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
+		if (!match)
+		{
+			bson_append_iter(newlist, keyp, -1, &old);
+			continue;
+		}
+		found = true;
+		/* the spec with the changed fields replaced */
+		bson_init(&spec);
+		bson_iter_recurse(&old, &od);
+		while (bson_iter_next(&od))
+		{
+			bool		changed = false;
+
+			for (int i = 0; i < nmods; i++)
+				if (strcmp(modkeys[i], bson_iter_key(&od)) == 0)
+					changed = true;
+			if (strcmp(bson_iter_key(&od), "expireAfterSeconds") == 0)
+			{
+				for (int i = 0; i < nmods; i++)
+					if (strcmp(modkeys[i], "expireAfterSeconds") == 0)
+						bson_append_iter(reply, "expireAfterSeconds_old", -1, &od);
+			}
+			if (strcmp(bson_iter_key(&od), "unique") == 0 && bson_iter_as_bool(&od))
+			{
+				for (int i = 0; i < nmods; i++)
+					if (strcmp(modkeys[i], "unique") == 0)
+						MongoRaise(MONGO_INVALID_OPTIONS, "the index is already unique");
+			}
+			if (!changed)
+				bson_append_iter(&spec, NULL, 0, &od);
+		}
+		for (int i = 0; i < nmods; i++)
+		{
+			const char *mk = modkeys[i];
+			bson_iter_t probe;
+			bson_iter_t mi;
+
+			bson_iter_recurse(index, &mi);
+			if (!bson_iter_find(&mi, mk))
+				elog(ERROR, "collMod index field %s vanished", mk);
+
+			if (strcmp(mk, "expireAfterSeconds") == 0)
+			{
+				bson_iter_recurse(&old, &probe);
+				if (!bson_iter_find(&probe, "expireAfterSeconds"))
+					MongoRaise(MONGO_INVALID_OPTIONS, "no expireAfterSeconds field to update");
+				BSON_APPEND_INT64(&spec, mk, (int64) IterWhole(&mi));
+				BSON_APPEND_INT64(reply, "expireAfterSeconds_new", (int64) IterWhole(&mi));
+			}
+			else if (strcmp(mk, "unique") == 0)
+			{
+				bson_iter_recurse(&old, &probe);
+				if (!bson_iter_find(&probe, "prepareUnique") || !bson_iter_as_bool(&probe))
+					MongoRaise(359, "Cannot make index unique with prepareUnique: false");
+				BSON_APPEND_BOOL(&spec, mk, true);
+				BSON_APPEND_BOOL(reply, "unique_new", true);
+			}
+			else
+			{
+				bool		v = IterTruthy(&mi);
+				bool		was = false;
+
+				bson_iter_recurse(&old, &probe);
+				if (bson_iter_find(&probe, mk))
+					was = bson_iter_as_bool(&probe);
+				BSON_APPEND_BOOL(reply, psprintf("%s_old", mk), was);
+				BSON_APPEND_BOOL(reply, psprintf("%s_new", mk), v);
+				if (v)
+					BSON_APPEND_BOOL(&spec, mk, true);
+			}
+		}
+		bson_append_document(newlist, keyp, -1, &spec);
+	}
+	if (!found)
+		MongoRaise(MONGO_INDEX_NOT_FOUND, "cannot find index %s for ns %s.%s",
+				   name ? name : "(key pattern)", c->database, c->name);
+	(void) dry_run;
+}
+
+/*
+ * collMod: {collMod: <name>, validator, validationLevel, validationAction,
+ * index, viewOn, pipeline, expireAfterSeconds, cappedSize, cappedMax, ...}
  */
 void
 CmdCollMod(CommandContext *ctx, bson_t *reply)
@@ -1697,13 +1880,147 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	char	   *name = CommandCollectionName(ctx);
 	Collection *c;
 	bson_t		options;
+	bson_t		newlist;
+	bool		index_changed = false;
+	bool		dry_run = false;
+	bool		has_index = false;
+	bool		is_ts;
+	bool		is_clustered;
 	bson_iter_t it;
 	bson_iter_t old;
 
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "expireAfterSeconds") == 0 && BSON_ITER_HOLDS_NULL(&it))
+			RaiseWrongType(ctx->name, &it, "[string, long, int, decimal, double]");
+		if (strcmp(bson_iter_key(&it), "dryRun") == 0 && !BSON_ITER_HOLDS_NULL(&it))
+			dry_run = IterTruthy(&it);
+		if (strcmp(bson_iter_key(&it), "index") == 0 && !BSON_ITER_HOLDS_NULL(&it))
+			has_index = true;
+	}
 	CheckFields(ctx, fields);
+	if (dry_run && !has_index)
+		MongoRaise(MONGO_INVALID_OPTIONS, "dryRun requires an index to be converted to unique");
 	c = CollectionLookup(ctx->database, name);
 	if (c == NULL)
 		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "ns does not exist: %s.%s", ctx->database, name);
+	is_ts = bson_iter_init_find(&old, c->options, "timeseries");
+	is_clustered = bson_iter_init_find(&old, c->options, "clusteredIndex");
+
+	/* each change's own checks */
+	bson_init(&newlist);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "validator") == 0)
+		{
+			if (c->is_view || is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS, "validator is not supported on this namespace");
+			CheckValidator(&it);
+		}
+		else if (strcmp(key, "validationLevel") == 0 || strcmp(key, "validationAction") == 0)
+		{
+			static const char *const levels[] = {"off", "strict", "moderate", NULL};
+			static const char *const actions[] = {"error", "warn", "errorAndLog", NULL};
+
+			CheckEnum(&it, key, key[10] == 'L' ? levels : actions);
+			if (c->is_view || is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS, "%s is not supported on this namespace", key);
+		}
+		else if (strcmp(key, "viewOn") == 0)
+		{
+			const char *v = bson_iter_utf8(&it, NULL);
+
+			if (!c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'viewOn' option is only supported on views");
+			if (v[0] == '\0')
+				MongoRaise(MONGO_BAD_VALUE, "'viewOn' cannot be empty");
+			if (v[0] == '.')
+				MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid collection name: %s", v);
+		}
+		else if (strcmp(key, "pipeline") == 0)
+		{
+			if (!c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'pipeline' option is only supported on views");
+			CheckViewPipeline(&it);
+		}
+		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
+			(void) CheckChangeStreamImages(&it);
+		else if (strcmp(key, "expireAfterSeconds") == 0)
+		{
+			if (!is_ts && !is_clustered)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "'expireAfterSeconds' option is only supported on time-series and clustered collections");
+			if (BSON_ITER_HOLDS_UTF8(&it))
+			{
+				if (strcmp(bson_iter_utf8(&it, NULL), "off") != 0)
+					MongoRaise(MONGO_INVALID_OPTIONS, "Invalid value for 'expireAfterSeconds'");
+			}
+			else
+			{
+				double		d = IterWhole(&it);
+
+				if (isnan(d) || d < 0 || d > INT32_MAX)
+					MongoRaise(MONGO_INVALID_OPTIONS, "Invalid value for 'expireAfterSeconds'");
+			}
+		}
+		else if (strcmp(key, "timeseries") == 0)
+		{
+			bson_iter_t f;
+
+			bson_iter_recurse(&it, &f);
+			while (bson_iter_next(&f))
+			{
+				const char *k = bson_iter_key(&f);
+
+				if (strcmp(k, "granularity") == 0)
+				{
+					if (!BSON_ITER_HOLDS_UTF8(&f))
+						RaiseWrongType("collMod.timeseries", &f, "string");
+				}
+				else if (strcmp(k, "bucketMaxSpanSeconds") == 0 ||
+						 strcmp(k, "bucketRoundingSeconds") == 0)
+				{
+					if (!BsonIterIsNumber(&f))
+						RaiseWrongType("collMod.timeseries", &f, "[long, int, decimal, double]");
+				}
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'collMod.timeseries.%s' is an unknown field.", k);
+			}
+			if (!is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'timeseries' option is only supported on time-series collections");
+		}
+		else if (strcmp(key, "cappedSize") == 0 || strcmp(key, "cappedMax") == 0)
+		{
+			double		d = IterWhole(&it);
+
+			if (!c->capped)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'%s' option is only supported on capped collections", key);
+			if (strcmp(key, "cappedSize") == 0 &&
+				(isnan(d) || d <= 0 || d > (double) (INT64CONST(1) << 50)))
+				MongoRaise(MONGO_BAD_VALUE, "cappedSize must be greater than 0 and at most 1 PB");
+			if (strcmp(key, "cappedMax") == 0 && d > INT32_MAX)
+				MongoRaise(MONGO_BAD_VALUE, "cappedMax must be less than 2^31");
+		}
+		else if (strcmp(key, "index") == 0)
+		{
+			if (c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS, "views have no indexes");
+			CollModIndex(c, &it, dry_run, reply, &newlist);
+			index_changed = true;
+		}
+	}
+	if (!c->is_view && !pg_class_ownercheck(c->relid, GetUserId()))
+		MongoRaise(MONGO_UNAUTHORIZED, "not authorized on %s to execute command collMod",
+				   ctx->database);
+	if (dry_run)
+		return;
 
 	/* the new options: the old ones with the given fields replaced */
 	bson_init(&options);
@@ -1712,10 +2029,17 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	{
 		bson_iter_t given = ctx->first;
 		bool		replaced = false;
+		const char *ok = bson_iter_key(&old);
 
 		while (bson_iter_next(&given))
-			if (strcmp(bson_iter_key(&given), bson_iter_key(&old)) == 0)
+		{
+			const char *gk = bson_iter_key(&given);
+
+			if (strcmp(gk, ok) == 0 ||
+				(strcmp(gk, "cappedSize") == 0 && strcmp(ok, "size") == 0) ||
+				(strcmp(gk, "cappedMax") == 0 && strcmp(ok, "max") == 0))
 				replaced = true;
+		}
 		if (!replaced)
 			bson_append_iter(&options, NULL, 0, &old);
 	}
@@ -1724,25 +2048,29 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	{
 		const char *key = bson_iter_key(&it);
 
-		if (strcmp(key, "validator") == 0)
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "cappedSize") == 0)
+			BSON_APPEND_INT64(&options, "size", (int64) IterWhole(&it));
+		else if (strcmp(key, "cappedMax") == 0)
 		{
-			const uint8_t *data;
-			uint32_t	len;
+			double		d = IterWhole(&it);
 
-			bson_iter_document(&it, &len, &data);
-			(void) CompileFilter(data, len);
+			if (d > 0)
+				BSON_APPEND_INT64(&options, "max", (int64) d);
 		}
-		if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
-			strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
-			strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
-			strcmp(key, "changeStreamPreAndPostImages") == 0 ||
-			strcmp(key, "cappedSize") == 0 || strcmp(key, "cappedMax") == 0)
+		else if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
+				 strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
+				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
+				 strcmp(key, "changeStreamPreAndPostImages") == 0)
 			bson_append_iter(&options, NULL, 0, &it);
 	}
-	if (!c->is_view && !pg_class_ownercheck(c->relid, GetUserId()))
-		MongoRaise(MONGO_UNAUTHORIZED, "not authorized on %s to execute command collMod",
-				   ctx->database);
-	CollectionSetOptions(c, &options, NULL);
+	CollectionSetOptions(c, &options, index_changed ? &newlist : NULL);
+
+	/* a smaller cap applies at once */
+	c = CollectionLookup(ctx->database, name);
+	if (c != NULL && c->capped)
+		CappedTrim(c);
 }
 
 /* ---- validateDBMetadata ---- */
