@@ -1465,7 +1465,7 @@ CmdListCollections(CommandContext *ctx, bson_t *reply)
 	bson_t		batch;
 	int			n = 0;
 
-	CheckFields(ctx, fields);
+	CheckFieldsFlags(ctx, fields, CF_NO_WRITE_CONCERN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
@@ -1546,7 +1546,7 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 	int			n = 0;
 	int64		total = 0;
 
-	CheckFields(ctx, fields);
+	CheckFieldsFlags(ctx, fields, CF_NO_WRITE_CONCERN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
