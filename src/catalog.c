@@ -130,6 +130,30 @@ SplitCollectionName(const char *qualified, char **database, char **name)
 
 static SPIPlanPtr lookup_plan = NULL;
 
+/* capped, size and max of a collection, from its options */
+static void
+CollectionReadCapped(Collection *c)
+{
+	bson_iter_t it;
+
+	c->capped = false;
+	c->capped_size = 0;
+	c->capped_max = 0;
+	if (!bson_iter_init(&it, c->options))
+		return;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "capped") == 0)
+			c->capped = BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+		else if (strcmp(key, "size") == 0 && BSON_ITER_HOLDS_INT64(&it))
+			c->capped_size = bson_iter_int64(&it);
+		else if (strcmp(key, "max") == 0 && BSON_ITER_HOLDS_INT64(&it))
+			c->capped_max = bson_iter_int64(&it);
+	}
+}
+
 /* Collection from the current row of SPI_tuptable */
 static Collection *
 CollectionFromTuple(int row, MemoryContext context)
@@ -149,6 +173,7 @@ CollectionFromTuple(int row, MemoryContext context)
 	c->is_view = isnull;
 	opts = DatumGetBsonP(SPI_getbinval(tup, desc, 4, &isnull));
 	c->options = bson_new_from_data(BsonBytes(opts), BsonDocLen(opts));
+	CollectionReadCapped(c);
 	strlcpy(c->uuid, SPI_getvalue(tup, desc, 5), sizeof(c->uuid));
 	d = SPI_getbinval(tup, desc, 6, &isnull);
 	c->indexes = NULL;
@@ -279,6 +304,7 @@ CollectionCreate(const char *database, const char *name, const bson_t *options,
 	char	   *qualified;
 	char	   *sql;
 	bool		is_view;
+	bool		capped;
 	bson_iter_t it;
 	CatalogInsert ci;
 	Oid			relid = InvalidOid;
@@ -297,6 +323,8 @@ CollectionCreate(const char *database, const char *name, const bson_t *options,
 	}
 
 	is_view = bson_iter_init_find(&it, options, "viewOn");
+	capped = bson_iter_init_find(&it, options, "capped") && BSON_ITER_HOLDS_BOOL(&it) &&
+		bson_iter_bool(&it);
 
 	SPI_connect();
 	if (!is_view)
@@ -320,10 +348,12 @@ CollectionCreate(const char *database, const char *name, const bson_t *options,
 			relname[j] = '\0';
 		}
 		qualified = quote_qualified_identifier(DATA_SCHEMA, relname);
+		/* a capped collection keeps its insertion order in _seq */
 		sql = psprintf("CREATE TABLE %s (_id nosql.bson NOT NULL, document nosql.bson NOT NULL, "
-					   "CONSTRAINT %s PRIMARY KEY (_id))",
-					   qualified, quote_identifier(psprintf("%.*s_pkey",
-															NAMEDATALEN - 6, relname)));
+					   "%sCONSTRAINT %s PRIMARY KEY (_id))",
+					   qualified,
+					   capped ? "_seq bigint GENERATED ALWAYS AS IDENTITY, " : "",
+					   quote_identifier(psprintf("%.*s_pkey", NAMEDATALEN - 6, relname)));
 		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not create the table of collection %s.%s", database, name);
 		CommandCounterIncrement();

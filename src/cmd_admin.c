@@ -36,22 +36,9 @@ hex_digit_value(char c)
 	return 0;
 }
 
+static bool DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b);
+
 /* ---- a table-driven check of command fields ---- */
-
-#define FT_STRING	(1 << 0)
-#define FT_DOC		(1 << 1)
-#define FT_ARRAY	(1 << 2)
-#define FT_BOOL		(1 << 3)
-#define FT_NUMBER	(1 << 4)
-#define FT_NULL		(1 << 5)
-#define FT_ANY		(1 << 6)
-#define FT_SAFEBOOL	(FT_BOOL | FT_NUMBER)
-
-typedef struct FieldSpec
-{
-	const char *name;
-	int			types;
-} FieldSpec;
 
 static bool
 FieldTypeOk(const bson_iter_t *it, int types)
@@ -113,13 +100,247 @@ static const FieldSpec generic_fields[] = {
 };
 
 /*
- * Check the fields after a command's first one against spec (and the
- * generic fields): unknown fields are IDLUnknownField, wrong types
- * TypeMismatch.  Fields whose value is null are taken as absent where the
- * spec allows FT_NULL.
+ * A number as a double: decimals through their string form, so that
+ * "Infinity", "NaN" and huge exponents come out as doubles do.
+ */
+bool
+BsonIterAsDouble(const bson_iter_t *it, double *value)
+{
+	switch (bson_iter_type(it))
+	{
+		case BSON_TYPE_INT32:
+			*value = bson_iter_int32(it);
+			return true;
+		case BSON_TYPE_INT64:
+			*value = (double) bson_iter_int64(it);
+			return true;
+		case BSON_TYPE_DOUBLE:
+			*value = bson_iter_double(it);
+			return true;
+		case BSON_TYPE_DECIMAL128:
+			{
+				bson_decimal128_t dec;
+				char		s[BSON_DECIMAL128_STRING];
+
+				bson_iter_decimal128(it, &dec);
+				bson_decimal128_to_string(&dec, s);
+				if (strstr(s, "NaN") != NULL)
+					*value = NAN;
+				else if (strcmp(s, "Infinity") == 0)
+					*value = INFINITY;
+				else if (strcmp(s, "-Infinity") == 0)
+					*value = -INFINITY;
+				else
+					*value = strtod(s, NULL);
+				return true;
+			}
+		default:
+			return false;
+	}
+}
+
+/*
+ * A number as MongoDB's "safe" integer conversions take it: doubles
+ * truncated, decimals rounded half to even.  NaN stays NaN.
+ */
+static double
+IterWhole(const bson_iter_t *it)
+{
+	double		d = NAN;
+
+	BsonIterAsDouble(it, &d);
+	return BSON_ITER_HOLDS_DECIMAL128(it) ? rint(d) : trunc(d);
+}
+
+/* A boolean option given as a bool or a number */
+static bool
+IterTruthy(const bson_iter_t *it)
+{
+	double		d;
+
+	if (BsonIterAsDouble(it, &d))
+		return d != 0;
+	return bson_iter_as_bool(it);
+}
+
+/* maxTimeMS: a whole, non-negative 32-bit number of milliseconds */
+static void
+CheckMaxTimeMS(const bson_iter_t *it)
+{
+	double		d;
+
+	if (!BsonIterAsDouble(it, &d))
+		RaiseWrongType("maxTimeMS", it, "number");
+	if (isnan(d) || isinf(d) || d != floor(d))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "maxTimeMS has non-integral value");
+	if (d < 0 || d > INT32_MAX)
+		MongoRaise(MONGO_BAD_VALUE, "%s value for maxTimeMS is out of range",
+				   "BSON field 'maxTimeMS'");
+}
+
+/*
+ * readConcern: {level, provenance, afterClusterTime, ...}.  The commands
+ * here read the local snapshot only: other levels are InvalidOptions.
  */
 static void
-CheckFields(CommandContext *ctx, const FieldSpec *spec)
+CheckReadConcern(const char *command, const bson_iter_t *rc)
+{
+	bson_iter_t it;
+
+	bson_iter_recurse(rc, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "level") == 0)
+		{
+			const char *level;
+
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				RaiseWrongType("readConcern", &it, "string");
+			level = bson_iter_utf8(&it, NULL);
+			if (strcmp(level, "local") == 0)
+				continue;
+			if (strcmp(level, "majority") == 0 || strcmp(level, "linearizable") == 0 ||
+				strcmp(level, "available") == 0 || strcmp(level, "snapshot") == 0)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "Command %s does not support { readConcern: { level: \"%s\" } }",
+						   command, level);
+			MongoRaise(MONGO_BAD_VALUE,
+					   "Enumeration value '%s' for field 'readConcern.level' is not a valid value.",
+					   level);
+		}
+		else if (strcmp(key, "provenance") == 0)
+		{
+			const char *p;
+
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				RaiseWrongType("readConcern", &it, "string");
+			p = bson_iter_utf8(&it, NULL);
+			if (strcmp(p, "clientSupplied") != 0 && strcmp(p, "implicitDefault") != 0 &&
+				strcmp(p, "customDefault") != 0 && strcmp(p, "getLastErrorDefaults") != 0)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "Enumeration value '%s' for field 'readConcern.provenance' is not a valid value.",
+						   p);
+		}
+		else if (strcmp(key, "afterClusterTime") == 0 || strcmp(key, "atClusterTime") == 0)
+		{
+			if (!BSON_ITER_HOLDS_TIMESTAMP(&it))
+				RaiseWrongType("readConcern", &it, "timestamp");
+			MongoRaise(MONGO_ILLEGAL_OPERATION,
+					   "Command %s does not support readConcern.%s", command, key);
+		}
+		else if (strcmp(key, "afterOpTime") == 0)
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field 'readConcern.%s' is an unknown field.", key);
+	}
+}
+
+/* The w of a writeConcern: a count (0..50; above 1 needs replicas), "majority" or tags */
+static void
+CheckWriteConcernW(const bson_iter_t *w)
+{
+	switch (bson_iter_type(w))
+	{
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_DECIMAL128:
+			{
+				double		d;
+
+				BsonIterAsDouble(w, &d);
+				if (isnan(d) || isinf(d))
+					MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a number, a string or an object");
+				/* doubles truncate; decimals round half to even */
+				d = BSON_ITER_HOLDS_DECIMAL128(w) ? rint(d) : trunc(d);
+				if (d < 0 || d > 50)
+					MongoRaise(MONGO_FAILED_TO_PARSE,
+							   "w has to be a non-negative number and not greater than 50; found: %.0f", d);
+				if (d > 1)
+					MongoRaise(MONGO_BAD_VALUE,
+							   "cannot use 'w' > 1 when a host is not replicated");
+				return;
+			}
+		case BSON_TYPE_UTF8:
+			if (strcmp(bson_iter_utf8(w, NULL), "majority") == 0)
+				return;
+			MongoRaise(MONGO_BAD_VALUE, "No write concern mode named '%s' found in replica set configuration",
+					   bson_iter_utf8(w, NULL));
+		case BSON_TYPE_NULL:
+			MongoRaise(MONGO_BAD_VALUE, "w has to be a number, a string or an object");
+		case BSON_TYPE_DOCUMENT:
+			{
+				bson_iter_t t;
+				int			n = 0;
+
+				bson_iter_recurse(w, &t);
+				while (bson_iter_next(&t))
+				{
+					n++;
+					if (!BsonIterIsNumber(&t))
+						MongoRaise(MONGO_FAILED_TO_PARSE, "tags must be a single level document with only number values");
+				}
+				if (n == 0)
+					MongoRaise(MONGO_FAILED_TO_PARSE, "tagged write concern requires tags");
+				return;
+			}
+		default:
+			MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a number, a string or an object");
+	}
+}
+
+/* writeConcern: {w, j, wtimeout, fsync} */
+static void
+CheckWriteConcernDoc(const bson_iter_t *wc, int flags)
+{
+	bson_iter_t it;
+
+	bson_iter_recurse(wc, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "w") == 0)
+			CheckWriteConcernW(&it);
+		else if (strcmp(key, "j") == 0 || strcmp(key, "fsync") == 0)
+		{
+			if (!BSON_ITER_HOLDS_NULL(&it) && !BSON_ITER_HOLDS_BOOL(&it) && !BsonIterIsNumber(&it))
+				RaiseWrongType("writeConcern", &it, "[bool, long, int, decimal, double]");
+		}
+		else if (strcmp(key, "wtimeout") == 0)
+		{
+			double		d;
+
+			/* any other type is ignored, as MongoDB does */
+			if (BsonIterAsDouble(&it, &d) && (isnan(d) || d < INT32_MIN || d > INT32_MAX))
+				MongoRaise(MONGO_FAILED_TO_PARSE, "wtimeout must be a 32-bit integer");
+		}
+		else if (strcmp(key, "provenance") == 0 || strcmp(key, "wOpTime") == 0 ||
+				 strcmp(key, "wElectionId") == 0 || strcmp(key, "getLastError") == 0)
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field 'writeConcern.%s' is an unknown field.", key);
+	}
+	if (flags & CF_NO_WRITE_CONCERN)
+		MongoRaise(MONGO_INVALID_OPTIONS, "Command does not support writeConcern");
+}
+
+/*
+ * Check the fields after a command's first one against spec (and the
+ * generic fields): unknown fields are IDLUnknownField, wrong types
+ * TypeMismatch.  A null value counts as absent, as MongoDB's parsers take
+ * it for optional fields.
+ */
+void
+CheckFieldsFlags(CommandContext *ctx, const FieldSpec *spec, int flags)
 {
 	bson_iter_t it = ctx->first;
 
@@ -142,17 +363,23 @@ CheckFields(CommandContext *ctx, const FieldSpec *spec)
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field '%s.%s' is an unknown field.",
 					   ctx->name, key);
 		}
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
 		if (!FieldTypeOk(&it, f->types))
 			RaiseWrongType(ctx->name, &it, FieldTypeNames(f->types));
 		if (strcmp(key, "maxTimeMS") == 0)
-		{
-			int64		v;
-
-			if (!BsonIterAsInt64(&it, &v) || v < 0 || v > INT32_MAX)
-				MongoRaise(MONGO_BAD_VALUE, "%s value for maxTimeMS is out of range",
-						   "BSON field 'maxTimeMS'");
-		}
+			CheckMaxTimeMS(&it);
+		else if (strcmp(key, "readConcern") == 0)
+			CheckReadConcern(ctx->name, &it);
+		else if (strcmp(key, "writeConcern") == 0)
+			CheckWriteConcernDoc(&it, flags);
 	}
+}
+
+void
+CheckFields(CommandContext *ctx, const FieldSpec *spec)
+{
+	CheckFieldsFlags(ctx, spec, 0);
 }
 
 /* ---- create ---- */
@@ -183,62 +410,695 @@ static const FieldSpec create_fields[] = {
 	{NULL, 0}
 };
 
+/* The ICU locales MongoDB accepts, as language[_REGION] prefixes */
+static const char *const known_locales[] = {
+	"af", "sq", "am", "ar", "hy", "as", "az", "be", "bn", "bs", "bg", "my", "ca", "chr",
+	"zh", "zh_Hant", "hr", "cs", "da", "nl", "dz", "en", "en_US", "en_US_POSIX", "eo",
+	"et", "ee", "fo", "fil", "fi_FI", "fi", "fr", "fr_CA", "gl", "ka", "de", "de_AT", "el",
+	"gu", "ha", "haw", "he", "hi", "hu", "is", "ig", "smn", "id", "ga", "it", "ja", "kl",
+	"kn", "kk", "km", "kok", "ko", "ky", "lk", "lo", "lv", "li", "lt", "dsb", "lb", "mk",
+	"ms", "ml", "mt", "mr", "mn", "ne", "se", "nb", "nn", "or", "om", "ps", "fa", "fa_AF",
+	"pl", "pt", "pa", "ro", "ru", "sr", "sr_Latn", "si", "sk", "sl", "es", "sw", "sv",
+	"ta", "te", "th", "bo", "to", "tr", "uk", "hsb", "ur", "ug", "vi", "wae", "cy", "yi",
+	"yo", "zu", "de_DE", "es_ES", "fr_FR", "it_IT", "ja_JP", "ko_KR", "pt_BR", "ru_RU",
+	"zh_CN", "zh_TW", "en_GB", "ar_EG", "simple", NULL
+};
+
+/* An enumerated string option */
+static void
+CheckEnum(const bson_iter_t *it, const char *field, const char *const *values)
+{
+	const char *v = bson_iter_utf8(it, NULL);
+
+	for (int i = 0; values[i] != NULL; i++)
+		if (strcmp(values[i], v) == 0)
+			return;
+	MongoRaise(MONGO_BAD_VALUE, "Enumeration value '%s' for field '%s' is not a valid value.",
+			   v, field);
+}
+
+/* A collation specification ({locale, strength, ...}) */
 static void
 CheckCollation(const bson_iter_t *it)
 {
+	static const char *const case_first[] = {"upper", "lower", "off", NULL};
+	static const char *const alternate[] = {"non-ignorable", "shifted", NULL};
+	static const char *const max_variable[] = {"punct", "space", NULL};
 	bson_iter_t c;
-	bool		has_locale = false;
+	const char *locale = NULL;
+	int64		strength = 3;
+	bool		case_level = false;
+	const char *case_first_value = NULL;
 
 	bson_iter_recurse(it, &c);
 	while (bson_iter_next(&c))
 	{
 		const char *k = bson_iter_key(&c);
 
+		if (BSON_ITER_HOLDS_NULL(&c) && strcmp(k, "locale") != 0)
+			continue;
 		if (strcmp(k, "locale") == 0)
 		{
 			if (!BSON_ITER_HOLDS_UTF8(&c))
 				RaiseWrongType("collation", &c, "string");
-			has_locale = true;
+			locale = bson_iter_utf8(&c, NULL);
 		}
 		else if (strcmp(k, "caseLevel") == 0 || strcmp(k, "numericOrdering") == 0 ||
 				 strcmp(k, "backwards") == 0 || strcmp(k, "normalization") == 0)
 		{
 			if (!BSON_ITER_HOLDS_BOOL(&c))
 				RaiseWrongType("collation", &c, "bool");
+			if (strcmp(k, "caseLevel") == 0)
+				case_level = bson_iter_bool(&c);
 		}
 		else if (strcmp(k, "strength") == 0)
 		{
-			int64		v;
+			double		d;
 
-			if (!BsonIterIsNumber(&c))
+			if (!BsonIterAsDouble(&c, &d))
 				RaiseWrongType("collation", &c, "[long, int, decimal, double]");
-			if (!BsonIterAsInt64(&c, &v) || v < 1 || v > 5)
-				MongoRaise(MONGO_FAILED_TO_PARSE,
-						   "Enumeration value '%lld' for field 'strength' is not a valid value.",
-						   (long long) v);
+			d = IterWhole(&c);
+			if (isnan(d) || d < 1 || d > 5)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "unable to parse collation: strength must be an integer 1 through 5");
+			strength = (int64) d;
 		}
 		else if (strcmp(k, "caseFirst") == 0 || strcmp(k, "alternate") == 0 ||
-				 strcmp(k, "maxVariable") == 0)
+				 strcmp(k, "maxVariable") == 0 || strcmp(k, "version") == 0)
 		{
 			if (!BSON_ITER_HOLDS_UTF8(&c))
 				RaiseWrongType("collation", &c, "string");
-		}
-		else if (strcmp(k, "version") == 0)
-		{
-			if (!BSON_ITER_HOLDS_UTF8(&c))
-				RaiseWrongType("collation", &c, "string");
+			if (strcmp(k, "caseFirst") == 0)
+			{
+				CheckEnum(&c, "caseFirst", case_first);
+				case_first_value = bson_iter_utf8(&c, NULL);
+			}
+			else if (strcmp(k, "alternate") == 0)
+				CheckEnum(&c, "alternate", alternate);
+			else if (strcmp(k, "maxVariable") == 0)
+				CheckEnum(&c, "maxVariable", max_variable);
 		}
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'collation.%s' is an unknown field.", k);
 	}
-	if (!has_locale)
+	if (locale == NULL)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'collation.locale' is missing but a required field");
+	{
+		bool		known = false;
+
+		for (int i = 0; known_locales[i] != NULL; i++)
+			if (strcmp(known_locales[i], locale) == 0)
+				known = true;
+		if (!known)
+			MongoRaise(MONGO_BAD_VALUE, "Field 'locale' is invalid in: { locale: \"%s\" }",
+					   locale);
+	}
+	if (case_first_value != NULL && strcmp(case_first_value, "off") != 0 &&
+		strength < 3 && !case_level)
+		MongoRaise(MONGO_BAD_VALUE,
+				   "Setting caseFirst requires strength >= 3 or caseLevel: true");
+}
+
+/* Whether a collation document is the simple one ({locale: "simple"}) */
+static bool
+CollationIsSimple(const bson_iter_t *it)
+{
+	bson_iter_t c;
+
+	bson_iter_recurse(it, &c);
+	return bson_iter_next(&c) && strcmp(bson_iter_key(&c), "locale") == 0 &&
+		BSON_ITER_HOLDS_UTF8(&c) && strcmp(bson_iter_utf8(&c, NULL), "simple") == 0 &&
+		!bson_iter_next(&c);
+}
+
+/* changeStreamPreAndPostImages: {enabled: <bool>} */
+static bool
+CheckChangeStreamImages(const bson_iter_t *it)
+{
+	bson_iter_t c;
+	bool		has = false;
+	bool		enabled = false;
+
+	bson_iter_recurse(it, &c);
+	while (bson_iter_next(&c))
+	{
+		if (strcmp(bson_iter_key(&c), "enabled") != 0)
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field 'changeStreamPreAndPostImages.%s' is an unknown field.",
+					   bson_iter_key(&c));
+		if (BSON_ITER_HOLDS_NULL(&c))
+			continue;
+		if (!BSON_ITER_HOLDS_BOOL(&c))
+			RaiseWrongType("changeStreamPreAndPostImages", &c, "bool");
+		has = true;
+		enabled = bson_iter_bool(&c);
+	}
+	if (!has)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field");
+	return enabled;
+}
+
+/* storageEngine: {<engine>: {configString}}; only wiredTiger is known */
+static void
+CheckStorageEngine(const bson_iter_t *it, bool index_defaults)
+{
+	bson_iter_t e;
+
+	bson_iter_recurse(it, &e);
+	while (bson_iter_next(&e))
+	{
+		bson_iter_t w;
+
+		if (strcmp(bson_iter_key(&e), "wiredTiger") != 0)
+			MongoRaise(MONGO_INVALID_OPTIONS, "unknown storage engine: %s", bson_iter_key(&e));
+		if (!BSON_ITER_HOLDS_DOCUMENT(&e))
+			MongoRaise(MONGO_BAD_VALUE, "'storageEngine.wiredTiger' has to be an embedded document");
+		bson_iter_recurse(&e, &w);
+		while (bson_iter_next(&w))
+		{
+			const char *k = bson_iter_key(&w);
+
+			if (strcmp(k, "configString") == 0)
+			{
+				uint32_t	len;
+				const char *v;
+
+				if (!BSON_ITER_HOLDS_UTF8(&w))
+					RaiseWrongType("storageEngine.wiredTiger", &w, "string");
+				v = bson_iter_utf8(&w, &len);
+				if (strlen(v) != len)
+					MongoRaise(MONGO_FAILED_TO_PARSE, "configString must not contain null bytes");
+				/* we keep no WiredTiger settings; accept only what could be one */
+				if (len > 0 && strncmp(v, "block_compressor=", 17) != 0 &&
+					strncmp(v, "prefix_compression=", 19) != 0 &&
+					strncmp(v, "split_pct=", 10) != 0)
+					MongoRaise(MONGO_BAD_VALUE, "unknown configuration key: '%s'", v);
+			}
+			else if (index_defaults)
+				MongoRaise(MONGO_INVALID_OPTIONS, "unknown WiredTiger option: %s", k);
+		}
+	}
+}
+
+/* idIndex: {key: {_id: 1}, name, v} */
+static void
+CheckIdIndex(const bson_iter_t *it, const bson_iter_t *collation)
+{
+	bson_iter_t f;
+	bool		has_key = false,
+				has_name = false;
+
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "key") == 0)
+		{
+			bson_iter_t kk;
+			double		d;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+				RaiseWrongType("idIndex", &f, "object");
+			has_key = true;
+			bson_iter_recurse(&f, &kk);
+			if (!bson_iter_next(&kk) || strcmp(bson_iter_key(&kk), "_id") != 0 ||
+				!BsonIterAsDouble(&kk, &d) || d != 1 || bson_iter_next(&kk))
+				MongoRaise(MONGO_BAD_VALUE, "The field 'key' for an _id index must be {_id: 1}");
+		}
+		else if (strcmp(k, "name") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("idIndex", &f, "string");
+			has_name = true;
+		}
+		else if (strcmp(k, "v") == 0)
+		{
+			double		d;
+
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("idIndex", &f, "number");
+			if (d != floor(d))
+				MongoRaise(MONGO_BAD_VALUE, "Index version must be a whole number");
+			if (d != 1 && d != 2)
+				MongoRaise(MONGO_CANNOT_CREATE_INDEX, "Invalid index specification; index version %g is not supported", d);
+		}
+		else if (strcmp(k, "ns") == 0)
+			continue;
+		else if (strcmp(k, "collation") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+				RaiseWrongType("idIndex", &f, "object");
+			if (collation == NULL)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "'idIndex' must have the same collation as the collection.");
+			{
+				uint32_t	l1,
+							l2;
+				const uint8_t *d1,
+						   *d2;
+
+				bson_iter_document(&f, &l1, &d1);
+				bson_iter_document(collation, &l2, &d2);
+				if (l1 != l2 || memcmp(d1, d2, l1) != 0)
+					MongoRaise(MONGO_BAD_VALUE,
+							   "'idIndex' must have the same collation as the collection.");
+			}
+		}
+		else
+			MongoRaise(MONGO_INVALID_INDEX_SPEC_OPTION,
+					   "The field '%s' is not valid for an _id index specification.", k);
+	}
+	if (!has_key || !has_name)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "The 'key' and 'name' fields are required for an _id index");
+}
+
+/* clusteredIndex: {key: {_id: 1}, unique: true, name, v: 2} */
+static void
+CheckClusteredIndex(const bson_iter_t *it)
+{
+	bson_iter_t f;
+	bool		has_key = false,
+				has_unique = false;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(it))
+		MongoRaise(5979703, "The 'clusteredIndex' option is only supported in the document form");
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (BSON_ITER_HOLDS_NULL(&f))
+			continue;
+		if (strcmp(k, "key") == 0)
+		{
+			bson_iter_t kk;
+			double		d;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+				RaiseWrongType("clusteredIndex", &f, "object");
+			has_key = true;
+			bson_iter_recurse(&f, &kk);
+			if (!bson_iter_next(&kk) || strcmp(bson_iter_key(&kk), "_id") != 0 ||
+				!BsonIterAsDouble(&kk, &d) || d != 1 || bson_iter_next(&kk))
+				MongoRaise(MONGO_INVALID_INDEX_SPEC_OPTION,
+						   "The clusteredIndex option is only supported for key: {_id: 1}");
+		}
+		else if (strcmp(k, "unique") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&f) && !BsonIterIsNumber(&f))
+				RaiseWrongType("clusteredIndex", &f, "bool");
+			has_unique = true;
+			if (!bson_iter_as_bool(&f))
+				MongoRaise(5979700, "The clusteredIndex option requires unique: true");
+		}
+		else if (strcmp(k, "name") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("clusteredIndex", &f, "string");
+		}
+		else if (strcmp(k, "v") == 0)
+		{
+			double		d;
+
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("clusteredIndex", &f, "number");
+			if (IterWhole(&f) != 2)
+				MongoRaise(5979704, "Invalid clustered index version");
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'clusteredIndex.%s' is an unknown field.", k);
+	}
+	if (!has_key)
+		MongoRaise(MONGO_IDL_MISSING_FIELD, "BSON field 'clusteredIndex.key' is missing but a required field");
+	if (!has_unique)
+		MongoRaise(MONGO_IDL_MISSING_FIELD, "BSON field 'clusteredIndex.unique' is missing but a required field");
+}
+
+/* timeseries: {timeField, metaField, granularity, bucketMaxSpanSeconds, bucketRoundingSeconds} */
+static void
+CheckTimeseries(const bson_iter_t *it)
+{
+	static const char *const granularities[] = {"seconds", "minutes", "hours", NULL};
+	bson_iter_t f;
+	const char *time_field = NULL;
+	const char *meta_field = NULL;
+	bool		has_granularity = false;
+	int			nbucket = 0;
+	double		span = 0,
+				rounding = 0;
+
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (BSON_ITER_HOLDS_NULL(&f))
+			continue;
+		if (strcmp(k, "timeField") == 0 || strcmp(k, "metaField") == 0)
+		{
+			uint32_t	len;
+			const char *v;
+
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("timeseries", &f, "string");
+			v = bson_iter_utf8(&f, &len);
+			if (strlen(v) != len)
+				MongoRaise(MONGO_BAD_VALUE, "timeseries.%s cannot contain null bytes", k);
+			if (strchr(v, '.') != NULL)
+				MongoRaise(MONGO_INVALID_OPTIONS, "The '%s' field cannot contain '.'", k);
+			if (k[0] == 't')
+				time_field = v;
+			else
+				meta_field = v;
+		}
+		else if (strcmp(k, "granularity") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("timeseries", &f, "string");
+			CheckEnum(&f, "granularity", granularities);
+			has_granularity = true;
+		}
+		else if (strcmp(k, "bucketMaxSpanSeconds") == 0 || strcmp(k, "bucketRoundingSeconds") == 0)
+		{
+			double		d;
+
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("timeseries", &f, "[long, int, decimal, double]");
+			if (isnan(d) || d < 1 || d > 31536000)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "BSON field 'timeseries.%s' value must be in the range [1, 31536000]", k);
+			nbucket++;
+			if (k[6] == 'M')
+				span = d;
+			else
+				rounding = d;
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'timeseries.%s' is an unknown field.", k);
+	}
+	if (time_field == NULL)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'timeseries.timeField' is missing but a required field");
+	if (meta_field != NULL && (strcmp(meta_field, "_id") == 0 || strcmp(meta_field, time_field) == 0))
+		MongoRaise(MONGO_INVALID_OPTIONS, "The 'metaField' cannot be '_id' or the 'timeField'");
+	if (nbucket == 1)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be given");
+	if (nbucket == 2 && has_granularity)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' cannot be given with 'granularity'");
+	if (nbucket == 2 && span != rounding)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must be equal");
+}
+
+/* encryptedFields: {fields: [{path, keyId, bsonType, queries}]} (the checks we can make) */
+static void
+CheckEncryptedFields(const bson_iter_t *it)
+{
+	static const char *const bson_types[] = {
+		"double", "string", "object", "array", "binData", "objectId", "bool", "date",
+		"regex", "javascript", "int", "timestamp", "long", "decimal", NULL
+	};
+	bson_iter_t f;
+	bool		has_fields = false;
+	List	   *paths = NIL;
+
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+		bson_iter_t a;
+
+		if (strcmp(k, "fields") != 0 || BSON_ITER_HOLDS_NULL(&f))
+			continue;
+		if (!BSON_ITER_HOLDS_ARRAY(&f))
+			RaiseWrongType("encryptedFields", &f, "array");
+		has_fields = true;
+		bson_iter_recurse(&f, &a);
+		while (bson_iter_next(&a))
+		{
+			bson_iter_t e;
+			const char *path = NULL;
+			ListCell   *lc;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&a))
+				RaiseWrongType("encryptedFields.fields", &a, "object");
+			bson_iter_recurse(&a, &e);
+			while (bson_iter_next(&e))
+			{
+				const char *ek = bson_iter_key(&e);
+
+				if (strcmp(ek, "path") == 0)
+				{
+					uint32_t	len;
+
+					if (!BSON_ITER_HOLDS_UTF8(&e))
+						RaiseWrongType("encryptedFields.fields", &e, "string");
+					path = bson_iter_utf8(&e, &len);
+					if (strlen(path) != len)
+						MongoRaise(9867600, "Encrypted field paths cannot contain null bytes");
+					if (strcmp(path, "_id") == 0 || strncmp(path, "_id.", 4) == 0)
+						MongoRaise(6316403, "Cannot encrypt _id or its subfields");
+				}
+				else if (strcmp(ek, "keyId") == 0)
+				{
+					bson_subtype_t st;
+					uint32_t	len;
+					const uint8_t *data;
+
+					if (!BSON_ITER_HOLDS_BINARY(&e))
+						RaiseWrongType("encryptedFields.fields", &e, "binData");
+					bson_iter_binary(&e, &st, &len, &data);
+					if (st != BSON_SUBTYPE_UUID)
+						MongoRaise(MONGO_TYPE_MISMATCH, "keyId must be a UUID");
+					if (len != 16)
+						MongoRaise(207, "uuid must be a 16-byte binary field with UUID (4) subtype");
+				}
+				else if (strcmp(ek, "bsonType") == 0)
+				{
+					const char *t;
+
+					if (!BSON_ITER_HOLDS_UTF8(&e))
+						RaiseWrongType("encryptedFields.fields", &e, "string");
+					t = bson_iter_utf8(&e, NULL);
+					if (strcmp(t, "null") == 0 || strcmp(t, "minKey") == 0 ||
+						strcmp(t, "maxKey") == 0 || strcmp(t, "undefined") == 0)
+						MongoRaise(6338406, "Type '%s' is not a supported encrypted type", t);
+					CheckEnum(&e, "bsonType", bson_types);
+				}
+				else if (strcmp(ek, "queries") == 0)
+				{
+					if (BSON_ITER_HOLDS_ARRAY(&e))
+					{
+						bson_iter_t q;
+						int			n = 0;
+
+						bson_iter_recurse(&e, &q);
+						while (bson_iter_next(&q))
+							n++;
+						if (n == 0)
+							MongoRaise(9783412, "queries must not be an empty array");
+						if (n > 1)
+							MongoRaise(9783414, "Only one query type may be given for a field");
+					}
+					else if (!BSON_ITER_HOLDS_DOCUMENT(&e) && !BSON_ITER_HOLDS_NULL(&e))
+						RaiseWrongType("encryptedFields.fields", &e, "object");
+				}
+			}
+			if (path == NULL)
+				MongoRaise(MONGO_IDL_MISSING_FIELD,
+						   "BSON field 'encryptedFields.fields.path' is missing but a required field");
+			foreach(lc, paths)
+				if (strcmp((const char *) lfirst(lc), path) == 0)
+					MongoRaise(6338402, "Duplicate path specified for field %s", path);
+			paths = lappend(paths, (void *) path);
+		}
+	}
+	if (!has_fields)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'encryptedFields.fields' is missing but a required field");
+}
+
+/* The aggregation stages MongoDB knows */
+static const char *const pipeline_stages[] = {
+	"$addFields", "$bucket", "$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
+	"$collStats", "$count", "$currentOp", "$densify", "$documents", "$facet", "$fill",
+	"$geoNear", "$graphLookup", "$group", "$indexStats", "$limit", "$listLocalSessions",
+	"$listSessions", "$listSearchIndexes", "$lookup", "$match", "$merge", "$out",
+	"$planCacheStats", "$project", "$redact", "$replaceRoot", "$replaceWith", "$sample",
+	"$search", "$searchMeta", "$set", "$setWindowFields", "$skip", "$sort", "$sortByCount",
+	"$unionWith", "$unset", "$unwind", "$vectorSearch", "$listSampledQueries",
+	"$querySettings", "$shardedDataDistribution", "$listCatalog", "$listClusterCatalog",
+	NULL
+};
+
+/* Whether a sub-pipeline (array) has a $out or $merge stage */
+static bool
+PipelineWrites(const bson_iter_t *arr)
+{
+	bson_iter_t s;
+
+	bson_iter_recurse(arr, &s);
+	while (bson_iter_next(&s))
+	{
+		bson_iter_t st;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&s))
+			continue;
+		bson_iter_recurse(&s, &st);
+		if (bson_iter_next(&st) &&
+			(strcmp(bson_iter_key(&st), "$out") == 0 || strcmp(bson_iter_key(&st), "$merge") == 0))
+			return true;
+	}
+	return false;
+}
+
+/* A view's pipeline: stages MongoDB knows, none that writes or needs a whole database */
+static void
+CheckViewPipeline(const bson_iter_t *pipeline)
+{
+	bson_iter_t s;
+
+	bson_iter_recurse(pipeline, &s);
+	while (bson_iter_next(&s))
+	{
+		bson_iter_t st;
+		const char *name;
+		bool		known = false;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&s))
+			RaiseWrongType("pipeline", &s, "object");
+		bson_iter_recurse(&s, &st);
+		if (!bson_iter_next(&st))
+			MongoRaise(40323, "A pipeline stage specification object must contain exactly one field.");
+		name = bson_iter_key(&st);
+		for (int i = 0; pipeline_stages[i] != NULL; i++)
+			if (strcmp(pipeline_stages[i], name) == 0)
+				known = true;
+		if (!known)
+			MongoRaise(40324, "Unrecognized pipeline stage name: '%s'", name);
+		if (strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0)
+			MongoRaise(167, "%s cannot be used in a view definition", name);
+		if (strcmp(name, "$changeStream") == 0)
+			MongoRaise(40573, "$changeStream cannot be used in a view definition");
+		if (strcmp(name, "$currentOp") == 0 || strcmp(name, "$documents") == 0 ||
+			strcmp(name, "$listLocalSessions") == 0 || strcmp(name, "$listSessions") == 0)
+			MongoRaise(MONGO_INVALID_NAMESPACE, "%s must be run against the database", name);
+		if (BSON_ITER_HOLDS_DOCUMENT(&st))
+		{
+			bson_iter_t a;
+
+			bson_iter_recurse(&st, &a);
+			while (bson_iter_next(&a))
+			{
+				if (strcmp(name, "$lookup") == 0 && strcmp(bson_iter_key(&a), "pipeline") == 0 &&
+					BSON_ITER_HOLDS_ARRAY(&a) && PipelineWrites(&a))
+					MongoRaise(51047, "$out and $merge are not allowed in a $lookup pipeline");
+				if (strcmp(name, "$unionWith") == 0 && strcmp(bson_iter_key(&a), "pipeline") == 0 &&
+					BSON_ITER_HOLDS_ARRAY(&a) && PipelineWrites(&a))
+					MongoRaise(31441, "$out and $merge are not allowed in a $unionWith pipeline");
+				if (strcmp(name, "$facet") == 0 && BSON_ITER_HOLDS_ARRAY(&a) && PipelineWrites(&a))
+					MongoRaise(40600, "$out and $merge are not allowed in a $facet pipeline");
+			}
+		}
+	}
+}
+
+/* Compile a validator as a filter; operators we do not evaluate yet are accepted */
+typedef struct ValidatorArg
+{
+	const uint8_t *data;
+	uint32_t	len;
+} ValidatorArg;
+
+static void
+ValidatorCompile(void *arg)
+{
+	ValidatorArg *va = arg;
+
+	(void) CompileFilter(va->data, va->len);
+}
+
+static void
+CheckValidator(const bson_iter_t *it)
+{
+	ValidatorArg va;
+	int			code;
+	char	   *message;
+	bson_iter_t f;
+
+	bson_iter_document(it, &va.len, &va.data);
+	if (RunCaught(ValidatorCompile, &va, &code, &message, NULL))
+		return;
+	if (code != 238)
+		MongoRaise(code, "%s", message);
+	/* what MongoDB refuses in a validator among the operators we lack */
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		bson_iter_t op;
+
+		if (strcmp(bson_iter_key(&f), "$text") == 0)
+			MongoRaise(MONGO_BAD_VALUE, "$text is not allowed in this context");
+		if (strcmp(bson_iter_key(&f), "$expr") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_iter_recurse(&f, &op);
+			if (bson_iter_next(&op) && bson_iter_key(&op)[0] == '$' &&
+				strstr(message, "not supported") == NULL)
+				MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR, "%s", message);
+		}
+		if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+			continue;
+		bson_iter_recurse(&f, &op);
+		while (bson_iter_next(&op))
+			if (strcmp(bson_iter_key(&op), "$near") == 0 ||
+				strcmp(bson_iter_key(&op), "$nearSphere") == 0 ||
+				strcmp(bson_iter_key(&op), "$geoNear") == 0)
+				MongoRaise(5626500, "$geoNear, $near, and $nearSphere are not allowed in this context");
+	}
+}
+
+/* expireAfterSeconds of a collection: whole seconds in [0, 2^31) */
+static void
+CheckExpireAfterSeconds(const bson_iter_t *it)
+{
+	double		d = IterWhole(it);
+
+	if (isnan(d))
+		return;
+	if (d < 0 || d > INT32_MAX)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "TTL index 'expireAfterSeconds' option must be within an acceptable range");
+}
+
+/*
+ * The 'size' of a capped collection in bytes: a number greater than 0 and
+ * at most 1 PB (create and convertToCapped agree on this).
+ */
+int64
+CappedSizeArgument(const bson_iter_t *it, bool present)
+{
+	double		d;
+
+	if (!present || !BsonIterAsDouble(it, &d))
+		MongoRaise(MONGO_INVALID_OPTIONS, "invalid command spec: the 'size' field is required");
+	d = BSON_ITER_HOLDS_DECIMAL128(it) ? rint(d) : trunc(d);
+	if (d > (double) (INT64CONST(1) << 50))
+		MongoRaise(MONGO_BAD_VALUE, "Capped collection size must be less than or equal to 1 PB");
+	if (isnan(d) || d <= 0)
+		MongoRaise(MONGO_INVALID_OPTIONS, "invalid command spec: the 'size' field must be greater than 0");
+	return (int64) d;
 }
 
 /*
  * create: {create: <name>, capped, size, max, validator, viewOn, pipeline,
- * collation, ...}
+ * collation, ...}.  The options are checked as MongoDB checks them and kept
+ * in the catalog, normalised so that a repeated create with equivalent
+ * options is accepted.
  */
 void
 CmdCreate(CommandContext *ctx, bson_t *reply)
@@ -248,78 +1108,224 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	bson_iter_t it;
 	bool		capped = false;
 	bool		has_size = false;
+	bool		has_max = false;
+	bson_iter_t size_it;
+	double		max = 0;
 	bool		is_view = false;
+	bool		has_pipeline = false;
+	bool		has_timeseries = false;
+	bool		has_clustered = false;
+	bool		clustered_given = false;
+	bool		has_id_index = false;
+	bool		has_expire = false;
+	bool		has_encrypted = false;
+	bool		has_validation = false;
+	bool		has_images = false;
+	bool		images_given = false;
+	bool		has_storage = false;
+	bson_iter_t collation;
+	bool		has_collation = false;
 	Collection *existing;
 
 	CheckFields(ctx, create_fields);
+
+	/* first pass: which options are there (null counts as absent) */
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "capped") == 0)
+			capped = IterTruthy(&it);
+		else if (strcmp(key, "size") == 0)
+		{
+			has_size = true;
+			size_it = it;
+		}
+		else if (strcmp(key, "max") == 0)
+		{
+			has_max = true;
+			BsonIterAsDouble(&it, &max);
+		}
+		else if (strcmp(key, "viewOn") == 0)
+			is_view = true;
+		else if (strcmp(key, "pipeline") == 0)
+			has_pipeline = true;
+		else if (strcmp(key, "timeseries") == 0)
+			has_timeseries = true;
+		else if (strcmp(key, "clusteredIndex") == 0)
+		{
+			clustered_given = true;
+			has_clustered = BSON_ITER_HOLDS_DOCUMENT(&it) || IterTruthy(&it);
+		}
+		else if (strcmp(key, "idIndex") == 0)
+			has_id_index = true;
+		else if (strcmp(key, "expireAfterSeconds") == 0)
+			has_expire = true;
+		else if (strcmp(key, "encryptedFields") == 0)
+			has_encrypted = true;
+		else if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
+				 strcmp(key, "validationAction") == 0)
+			has_validation = true;
+		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
+		{
+			bson_iter_t e;
+
+			bson_iter_recurse(&it, &e);
+			images_given = true;
+			has_images = !bson_iter_find(&e, "enabled") || !BSON_ITER_HOLDS_BOOL(&e) ||
+				bson_iter_bool(&e);
+		}
+		else if (strcmp(key, "storageEngine") == 0)
+			has_storage = true;
+		else if (strcmp(key, "collation") == 0)
+		{
+			collation = it;
+			has_collation = true;
+		}
+	}
+
+	/* second pass: each option's own checks, and the normalised options */
 	bson_init(&options);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
 		const char *key = bson_iter_key(&it);
 
-		if (strcmp(key, "capped") == 0)
-			capped = bson_iter_as_bool(&it);
-		else if (strcmp(key, "size") == 0)
+		if (BSON_ITER_HOLDS_NULL(&it) || IsGenericField(key) ||
+			strcmp(key, "writeConcern") == 0 || strcmp(key, "readConcern") == 0 ||
+			strcmp(key, "comment") == 0 || strcmp(key, "lsid") == 0 ||
+			strcmp(key, "maxTimeMS") == 0)
+			continue;
+		if (strcmp(key, "capped") == 0 || strcmp(key, "size") == 0 || strcmp(key, "max") == 0)
+			continue;			/* below */
+		if (strcmp(key, "viewOn") == 0)
 		{
-			int64		v;
-
-			has_size = true;
-			if (!BsonIterAsInt64(&it, &v) || v < 0)
-				MongoRaise(MONGO_BAD_VALUE, "size must be a non-negative number");
-			if (v > INT64CONST(1) << 50)
-				MongoRaise(MONGO_BAD_VALUE, "size has to be <= 1PB");
-		}
-		else if (strcmp(key, "max") == 0)
-		{
-			int64		v;
-
-			if (!BsonIterAsInt64(&it, &v))
-				MongoRaise(MONGO_BAD_VALUE, "max must be a whole number");
-		}
-		else if (strcmp(key, "viewOn") == 0)
-		{
-			is_view = true;
 			if (bson_iter_utf8(&it, NULL)[0] == '\0')
 				MongoRaise(MONGO_BAD_VALUE, "'viewOn' cannot be empty");
 		}
+		else if (strcmp(key, "pipeline") == 0)
+			CheckViewPipeline(&it);
 		else if (strcmp(key, "collation") == 0)
+		{
 			CheckCollation(&it);
+			if (CollationIsSimple(&it))
+				continue;
+		}
 		else if (strcmp(key, "validationLevel") == 0)
 		{
-			const char *v = bson_iter_utf8(&it, NULL);
+			static const char *const levels[] = {"off", "strict", "moderate", NULL};
 
-			if (strcmp(v, "off") != 0 && strcmp(v, "strict") != 0 && strcmp(v, "moderate") != 0)
-				MongoRaise(MONGO_BAD_VALUE,
-						   "Enumeration value '%s' for field 'validationLevel' is not a valid value.", v);
+			CheckEnum(&it, "validationLevel", levels);
 		}
 		else if (strcmp(key, "validationAction") == 0)
 		{
-			const char *v = bson_iter_utf8(&it, NULL);
+			static const char *const actions[] = {"error", "warn", "errorAndLog", NULL};
 
-			if (strcmp(v, "error") != 0 && strcmp(v, "warn") != 0 &&
-				strcmp(v, "errorAndLog") != 0)
-				MongoRaise(MONGO_BAD_VALUE,
-						   "Enumeration value '%s' for field 'validationAction' is not a valid value.", v);
+			CheckEnum(&it, "validationAction", actions);
 		}
 		else if (strcmp(key, "validator") == 0)
+			CheckValidator(&it);
+		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
 		{
-			const uint8_t *data;
-			uint32_t	len;
-
-			bson_iter_document(&it, &len, &data);
-			(void) CompileFilter(data, len);
+			if (!CheckChangeStreamImages(&it))
+				continue;
 		}
-		if (IsGenericField(key) || strcmp(key, "writeConcern") == 0 ||
-			strcmp(key, "readConcern") == 0 || strcmp(key, "comment") == 0 ||
-			strcmp(key, "lsid") == 0)
-			continue;
+		else if (strcmp(key, "storageEngine") == 0)
+		{
+			bson_iter_t e;
+
+			CheckStorageEngine(&it, false);
+			bson_iter_recurse(&it, &e);
+			if (!bson_iter_next(&e))
+				continue;
+		}
+		else if (strcmp(key, "indexOptionDefaults") == 0)
+		{
+			bson_iter_t e;
+			bool		empty = true;
+
+			bson_iter_recurse(&it, &e);
+			while (bson_iter_next(&e))
+			{
+				empty = false;
+				if (strcmp(bson_iter_key(&e), "storageEngine") != 0)
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'indexOptionDefaults.%s' is an unknown field.",
+							   bson_iter_key(&e));
+				if (!BSON_ITER_HOLDS_DOCUMENT(&e))
+					RaiseWrongType("indexOptionDefaults", &e, "object");
+				CheckStorageEngine(&e, true);
+			}
+			if (empty)
+				continue;
+		}
+		else if (strcmp(key, "idIndex") == 0)
+			CheckIdIndex(&it, has_collation ? &collation : NULL);
+		else if (strcmp(key, "clusteredIndex") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it) && !IterTruthy(&it))
+				continue;
+			CheckClusteredIndex(&it);
+		}
+		else if (strcmp(key, "timeseries") == 0)
+			CheckTimeseries(&it);
+		else if (strcmp(key, "encryptedFields") == 0)
+			CheckEncryptedFields(&it);
+		else if (strcmp(key, "expireAfterSeconds") == 0)
+		{
+			if (!has_timeseries && !has_clustered)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "'expireAfterSeconds' is only supported on time-series and clustered collections");
+			CheckExpireAfterSeconds(&it);
+		}
 		bson_append_iter(&options, NULL, 0, &it);
 	}
-	if (capped && !has_size && !is_view)
-		MongoRaise(MONGO_INVALID_OPTIONS, "the 'size' field is required when 'capped' is true");
-	if (is_view && capped)
-		MongoRaise(MONGO_INVALID_OPTIONS, "Cannot create a view with the 'capped' option");
+
+	/* combinations */
+	if (has_pipeline && !is_view)
+		MongoRaise(MONGO_INVALID_OPTIONS, "'pipeline' requires 'viewOn' to also be specified");
+	if (is_view && (capped || has_storage || has_id_index || has_images || has_expire ||
+					has_timeseries || has_clustered || has_validation || has_encrypted))
+		MongoRaise(MONGO_INVALID_OPTIONS, "Invalid option for a view: only 'viewOn', 'pipeline' and 'collation' may be given");
+	if (clustered_given && capped)
+		MongoRaise(6049200, "A clustered collection cannot be capped");
+	if (has_clustered && has_max)
+		MongoRaise(6049204, "'max' is not supported on a clustered collection");
+	if (has_timeseries && (has_clustered || has_id_index || images_given || has_validation || capped))
+		MongoRaise(MONGO_INVALID_OPTIONS, "Invalid option for a time-series collection");
+	if (has_clustered && has_id_index)
+		MongoRaise(MONGO_INVALID_OPTIONS, "The 'clusteredIndex' and 'idIndex' options cannot both be given");
+	if (has_encrypted && capped)
+		MongoRaise(6367301, "Encrypted collections cannot be capped");
+	if (has_encrypted && has_timeseries)
+		MongoRaise(6346401, "Encrypted collections cannot be time-series collections");
+	if (has_expire && capped)
+		MongoRaise(MONGO_INVALID_OPTIONS, "'expireAfterSeconds' is not supported on capped collections");
+	if (!capped && (has_size || has_max) && !is_view)
+		MongoRaise(MONGO_INVALID_OPTIONS, "the 'size' and 'max' fields are only valid for capped collections");
+	if (capped)
+	{
+		int64		size = CappedSizeArgument(&size_it, has_size);
+		int64		maxdocs = 0;
+
+		/* NaN and infinite maxima mean none; past 2^31 - 1 is refused */
+		if (has_max && !isnan(max) && !isinf(max))
+		{
+			double		m = rint(max);
+
+			if (m > INT32_MAX)
+				MongoRaise(MONGO_BAD_VALUE, "Maximum document count must be less than 2^31");
+			if (m > 0)
+				maxdocs = (int64) m;
+		}
+		BSON_APPEND_BOOL(&options, "capped", true);
+		BSON_APPEND_INT64(&options, "size", size);
+		if (maxdocs > 0)
+			BSON_APPEND_INT64(&options, "max", maxdocs);
+	}
 
 	existing = CollectionLookup(ctx->database, name);
 	if (existing != NULL)
@@ -459,7 +1465,7 @@ CmdListCollections(CommandContext *ctx, bson_t *reply)
 	bson_t		batch;
 	int			n = 0;
 
-	CheckFields(ctx, fields);
+	CheckFieldsFlags(ctx, fields, CF_NO_WRITE_CONCERN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
@@ -540,7 +1546,7 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 	int			n = 0;
 	int64		total = 0;
 
-	CheckFields(ctx, fields);
+	CheckFieldsFlags(ctx, fields, CF_NO_WRITE_CONCERN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
@@ -667,7 +1673,188 @@ CmdRenameCollection(CommandContext *ctx, bson_t *reply)
 }
 
 /*
- * collMod: {collMod: <name>, validator, validationLevel, validationAction, ...}
+ * collMod's index: {name | keyPattern, hidden, unique, prepareUnique,
+ * expireAfterSeconds}.  The index spec in indexes is changed in place.
+ */
+static void
+CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t *reply,
+			 bson_t *newlist)
+{
+	bson_iter_t f;
+	const char *name = NULL;
+	bson_iter_t key_pattern;
+	bool		has_key = false;
+	int			nmods = 0;
+	const char *modkeys[4];
+	bson_iter_t old;
+	bool		found = false;
+	int			n = 0;
+
+	bson_iter_recurse(index, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "name") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("collMod.index", &f, "string");
+			name = bson_iter_utf8(&f, NULL);
+		}
+		else if (strcmp(k, "keyPattern") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+				RaiseWrongType("collMod.index", &f, "object");
+			key_pattern = f;
+			has_key = true;
+		}
+		else if (strcmp(k, "hidden") == 0 || strcmp(k, "unique") == 0 ||
+				 strcmp(k, "prepareUnique") == 0 || strcmp(k, "forceNonUnique") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BSON_ITER_HOLDS_BOOL(&f) && !BsonIterIsNumber(&f))
+				RaiseWrongType("collMod.index", &f, "bool");
+			if (strcmp(k, "unique") == 0 && !IterTruthy(&f))
+				MongoRaise(MONGO_BAD_VALUE, "collMod.index.unique can only be set to true");
+			if (nmods < 4)
+				modkeys[nmods++] = k;
+		}
+		else if (strcmp(k, "expireAfterSeconds") == 0)
+		{
+			double		d;
+
+			if (BSON_ITER_HOLDS_NULL(&f))
+				continue;
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("collMod.index", &f, "number");
+			d = IterWhole(&f);
+			if (isnan(d) || d < 0 || d > INT32_MAX)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "TTL index 'expireAfterSeconds' option must be within an acceptable range");
+			if (nmods < 4)
+				modkeys[nmods++] = k;
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'collMod.index.%s' is an unknown field.", k);
+	}
+	if (name == NULL && !has_key)
+		MongoRaise(MONGO_INVALID_OPTIONS, "must specify either index name or key pattern");
+	if (nmods == 0)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "no expireAfterSeconds, hidden, unique or prepareUnique field to change");
+	if (name != NULL && strcmp(name, "_id_") == 0)
+	{
+		for (int i = 0; i < nmods; i++)
+			if (strcmp(modkeys[i], "expireAfterSeconds") == 0)
+				MongoRaise(MONGO_INVALID_OPTIONS, "the _id index cannot be a TTL index");
+		MongoRaise(MONGO_BAD_VALUE, "cannot modify the _id index");
+	}
+
+	bson_iter_init(&old, c->indexes);
+	while (bson_iter_next(&old))
+	{
+		bson_iter_t od,
+					on,
+					ok;
+		bool		match;
+		bson_t		spec;
+		char		buf[16];
+		const char *keyp;
+
+		bson_iter_recurse(&old, &od);
+		on = od;
+		ok = od;
+		match = (name != NULL && bson_iter_find(&on, "name") &&
+				 strcmp(bson_iter_utf8(&on, NULL), name) == 0) ||
+			(has_key && bson_iter_find(&ok, "key") && DocumentsEqual(&ok, &key_pattern));
+		bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
+		if (!match)
+		{
+			bson_append_iter(newlist, keyp, -1, &old);
+			continue;
+		}
+		found = true;
+		/* the spec with the changed fields replaced */
+		bson_init(&spec);
+		bson_iter_recurse(&old, &od);
+		while (bson_iter_next(&od))
+		{
+			bool		changed = false;
+
+			for (int i = 0; i < nmods; i++)
+				if (strcmp(modkeys[i], bson_iter_key(&od)) == 0)
+					changed = true;
+			if (strcmp(bson_iter_key(&od), "expireAfterSeconds") == 0)
+			{
+				for (int i = 0; i < nmods; i++)
+					if (strcmp(modkeys[i], "expireAfterSeconds") == 0)
+						bson_append_iter(reply, "expireAfterSeconds_old", -1, &od);
+			}
+			if (strcmp(bson_iter_key(&od), "unique") == 0 && bson_iter_as_bool(&od))
+			{
+				for (int i = 0; i < nmods; i++)
+					if (strcmp(modkeys[i], "unique") == 0)
+						MongoRaise(MONGO_INVALID_OPTIONS, "the index is already unique");
+			}
+			if (!changed)
+				bson_append_iter(&spec, NULL, 0, &od);
+		}
+		for (int i = 0; i < nmods; i++)
+		{
+			const char *mk = modkeys[i];
+			bson_iter_t probe;
+			bson_iter_t mi;
+
+			bson_iter_recurse(index, &mi);
+			if (!bson_iter_find(&mi, mk))
+				elog(ERROR, "collMod index field %s vanished", mk);
+
+			if (strcmp(mk, "expireAfterSeconds") == 0)
+			{
+				bson_iter_recurse(&old, &probe);
+				if (!bson_iter_find(&probe, "expireAfterSeconds"))
+					MongoRaise(MONGO_INVALID_OPTIONS, "no expireAfterSeconds field to update");
+				BSON_APPEND_INT64(&spec, mk, (int64) IterWhole(&mi));
+				BSON_APPEND_INT64(reply, "expireAfterSeconds_new", (int64) IterWhole(&mi));
+			}
+			else if (strcmp(mk, "unique") == 0)
+			{
+				bson_iter_recurse(&old, &probe);
+				if (!bson_iter_find(&probe, "prepareUnique") || !bson_iter_as_bool(&probe))
+					MongoRaise(359, "Cannot make index unique with prepareUnique: false");
+				BSON_APPEND_BOOL(&spec, mk, true);
+				BSON_APPEND_BOOL(reply, "unique_new", true);
+			}
+			else
+			{
+				bool		v = IterTruthy(&mi);
+				bool		was = false;
+
+				bson_iter_recurse(&old, &probe);
+				if (bson_iter_find(&probe, mk))
+					was = bson_iter_as_bool(&probe);
+				BSON_APPEND_BOOL(reply, psprintf("%s_old", mk), was);
+				BSON_APPEND_BOOL(reply, psprintf("%s_new", mk), v);
+				if (v)
+					BSON_APPEND_BOOL(&spec, mk, true);
+			}
+		}
+		bson_append_document(newlist, keyp, -1, &spec);
+	}
+	if (!found)
+		MongoRaise(MONGO_INDEX_NOT_FOUND, "cannot find index %s for ns %s.%s",
+				   name ? name : "(key pattern)", c->database, c->name);
+	(void) dry_run;
+}
+
+/*
+ * collMod: {collMod: <name>, validator, validationLevel, validationAction,
+ * index, viewOn, pipeline, expireAfterSeconds, cappedSize, cappedMax, ...}
  */
 void
 CmdCollMod(CommandContext *ctx, bson_t *reply)
@@ -693,13 +1880,147 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	char	   *name = CommandCollectionName(ctx);
 	Collection *c;
 	bson_t		options;
+	bson_t		newlist;
+	bool		index_changed = false;
+	bool		dry_run = false;
+	bool		has_index = false;
+	bool		is_ts;
+	bool		is_clustered;
 	bson_iter_t it;
 	bson_iter_t old;
 
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "expireAfterSeconds") == 0 && BSON_ITER_HOLDS_NULL(&it))
+			RaiseWrongType(ctx->name, &it, "[string, long, int, decimal, double]");
+		if (strcmp(bson_iter_key(&it), "dryRun") == 0 && !BSON_ITER_HOLDS_NULL(&it))
+			dry_run = IterTruthy(&it);
+		if (strcmp(bson_iter_key(&it), "index") == 0 && !BSON_ITER_HOLDS_NULL(&it))
+			has_index = true;
+	}
 	CheckFields(ctx, fields);
+	if (dry_run && !has_index)
+		MongoRaise(MONGO_INVALID_OPTIONS, "dryRun requires an index to be converted to unique");
 	c = CollectionLookup(ctx->database, name);
 	if (c == NULL)
 		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "ns does not exist: %s.%s", ctx->database, name);
+	is_ts = bson_iter_init_find(&old, c->options, "timeseries");
+	is_clustered = bson_iter_init_find(&old, c->options, "clusteredIndex");
+
+	/* each change's own checks */
+	bson_init(&newlist);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "validator") == 0)
+		{
+			if (c->is_view || is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS, "validator is not supported on this namespace");
+			CheckValidator(&it);
+		}
+		else if (strcmp(key, "validationLevel") == 0 || strcmp(key, "validationAction") == 0)
+		{
+			static const char *const levels[] = {"off", "strict", "moderate", NULL};
+			static const char *const actions[] = {"error", "warn", "errorAndLog", NULL};
+
+			CheckEnum(&it, key, key[10] == 'L' ? levels : actions);
+			if (c->is_view || is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS, "%s is not supported on this namespace", key);
+		}
+		else if (strcmp(key, "viewOn") == 0)
+		{
+			const char *v = bson_iter_utf8(&it, NULL);
+
+			if (!c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'viewOn' option is only supported on views");
+			if (v[0] == '\0')
+				MongoRaise(MONGO_BAD_VALUE, "'viewOn' cannot be empty");
+			if (v[0] == '.')
+				MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid collection name: %s", v);
+		}
+		else if (strcmp(key, "pipeline") == 0)
+		{
+			if (!c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'pipeline' option is only supported on views");
+			CheckViewPipeline(&it);
+		}
+		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
+			(void) CheckChangeStreamImages(&it);
+		else if (strcmp(key, "expireAfterSeconds") == 0)
+		{
+			if (!is_ts && !is_clustered)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "'expireAfterSeconds' option is only supported on time-series and clustered collections");
+			if (BSON_ITER_HOLDS_UTF8(&it))
+			{
+				if (strcmp(bson_iter_utf8(&it, NULL), "off") != 0)
+					MongoRaise(MONGO_INVALID_OPTIONS, "Invalid value for 'expireAfterSeconds'");
+			}
+			else
+			{
+				double		d = IterWhole(&it);
+
+				if (isnan(d) || d < 0 || d > INT32_MAX)
+					MongoRaise(MONGO_INVALID_OPTIONS, "Invalid value for 'expireAfterSeconds'");
+			}
+		}
+		else if (strcmp(key, "timeseries") == 0)
+		{
+			bson_iter_t f;
+
+			bson_iter_recurse(&it, &f);
+			while (bson_iter_next(&f))
+			{
+				const char *k = bson_iter_key(&f);
+
+				if (strcmp(k, "granularity") == 0)
+				{
+					if (!BSON_ITER_HOLDS_UTF8(&f))
+						RaiseWrongType("collMod.timeseries", &f, "string");
+				}
+				else if (strcmp(k, "bucketMaxSpanSeconds") == 0 ||
+						 strcmp(k, "bucketRoundingSeconds") == 0)
+				{
+					if (!BsonIterIsNumber(&f))
+						RaiseWrongType("collMod.timeseries", &f, "[long, int, decimal, double]");
+				}
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'collMod.timeseries.%s' is an unknown field.", k);
+			}
+			if (!is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'timeseries' option is only supported on time-series collections");
+		}
+		else if (strcmp(key, "cappedSize") == 0 || strcmp(key, "cappedMax") == 0)
+		{
+			double		d = IterWhole(&it);
+
+			if (!c->capped)
+				MongoRaise(MONGO_INVALID_OPTIONS, "'%s' option is only supported on capped collections", key);
+			if (strcmp(key, "cappedSize") == 0 &&
+				(isnan(d) || d <= 0 || d > (double) (INT64CONST(1) << 50)))
+				MongoRaise(MONGO_BAD_VALUE, "cappedSize must be greater than 0 and at most 1 PB");
+			if (strcmp(key, "cappedMax") == 0 && d > INT32_MAX)
+				MongoRaise(MONGO_BAD_VALUE, "cappedMax must be less than 2^31");
+		}
+		else if (strcmp(key, "index") == 0)
+		{
+			if (c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS, "views have no indexes");
+			CollModIndex(c, &it, dry_run, reply, &newlist);
+			index_changed = true;
+		}
+	}
+	if (!c->is_view && !pg_class_ownercheck(c->relid, GetUserId()))
+		MongoRaise(MONGO_UNAUTHORIZED, "not authorized on %s to execute command collMod",
+				   ctx->database);
+	if (dry_run)
+		return;
 
 	/* the new options: the old ones with the given fields replaced */
 	bson_init(&options);
@@ -708,10 +2029,17 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	{
 		bson_iter_t given = ctx->first;
 		bool		replaced = false;
+		const char *ok = bson_iter_key(&old);
 
 		while (bson_iter_next(&given))
-			if (strcmp(bson_iter_key(&given), bson_iter_key(&old)) == 0)
+		{
+			const char *gk = bson_iter_key(&given);
+
+			if (strcmp(gk, ok) == 0 ||
+				(strcmp(gk, "cappedSize") == 0 && strcmp(ok, "size") == 0) ||
+				(strcmp(gk, "cappedMax") == 0 && strcmp(ok, "max") == 0))
 				replaced = true;
+		}
 		if (!replaced)
 			bson_append_iter(&options, NULL, 0, &old);
 	}
@@ -720,25 +2048,203 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	{
 		const char *key = bson_iter_key(&it);
 
-		if (strcmp(key, "validator") == 0)
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "cappedSize") == 0)
+			BSON_APPEND_INT64(&options, "size", (int64) IterWhole(&it));
+		else if (strcmp(key, "cappedMax") == 0)
 		{
-			const uint8_t *data;
-			uint32_t	len;
+			double		d = IterWhole(&it);
 
-			bson_iter_document(&it, &len, &data);
-			(void) CompileFilter(data, len);
+			if (d > 0)
+				BSON_APPEND_INT64(&options, "max", (int64) d);
 		}
-		if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
-			strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
-			strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
-			strcmp(key, "changeStreamPreAndPostImages") == 0 ||
-			strcmp(key, "cappedSize") == 0 || strcmp(key, "cappedMax") == 0)
+		else if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
+				 strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
+				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
+				 strcmp(key, "changeStreamPreAndPostImages") == 0)
 			bson_append_iter(&options, NULL, 0, &it);
 	}
-	if (!c->is_view && !pg_class_ownercheck(c->relid, GetUserId()))
-		MongoRaise(MONGO_UNAUTHORIZED, "not authorized on %s to execute command collMod",
-				   ctx->database);
-	CollectionSetOptions(c, &options, NULL);
+	CollectionSetOptions(c, &options, index_changed ? &newlist : NULL);
+
+	/* a smaller cap applies at once */
+	c = CollectionLookup(ctx->database, name);
+	if (c != NULL && c->capped)
+		CappedTrim(c);
+}
+
+/* ---- validateDBMetadata ---- */
+
+/* Whether an index spec is outside API version 1 (text and sparse indexes) */
+static bool
+IndexOutsideApiV1(const bson_iter_t *spec)
+{
+	bson_iter_t f;
+
+	bson_iter_recurse(spec, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "sparse") == 0 && bson_iter_as_bool(&f))
+			return true;
+		if (strcmp(k, "key") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_iter_t key;
+
+			bson_iter_recurse(&f, &key);
+			while (bson_iter_next(&key))
+				if (BSON_ITER_HOLDS_UTF8(&key) &&
+					strcmp(bson_iter_utf8(&key, NULL), "text") == 0)
+					return true;
+		}
+	}
+	return false;
+}
+
+/* The database name of validateDBMetadata's db field */
+static const char *
+MetadataDatabaseName(const bson_iter_t *it)
+{
+	uint32_t	len;
+	const char *db = bson_iter_utf8(it, &len);
+
+	if (len == 0)
+		MongoRaise(28539, "Invalid database name: ''");
+	if (strlen(db) != len || strchr(db, '.') != NULL || len > MONGO_MAX_DB_NAME)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid database name: '%s'", db);
+	if (strpbrk(db, "/\\ \"") != NULL)
+		MongoRaise(13280, "Invalid database name: '%s'", db);
+	return db;
+}
+
+/*
+ * validateDBMetadata: {validateDBMetadata: 1, apiParameters: {version,
+ * strict, deprecationErrors}, db, collection}.  With strict API version 1,
+ * lists the indexes that version does not allow (text and sparse ones).
+ */
+void
+CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply)
+{
+	static const FieldSpec fields[] = {
+		{"apiParameters", FT_DOC},
+		{"db", FT_STRING},
+		{"collection", FT_STRING},
+		{"comment", FT_ANY},
+		{NULL, 0}
+	};
+	bson_iter_t it;
+	const char *db = NULL;
+	const char *collection = NULL;
+	const char *version = NULL;
+	bool		strict = false;
+	bool		has_params = false;
+	List	   *dbs;
+	ListCell   *lc;
+	bson_t		errors;
+	int			n = 0;
+
+	CheckFieldsFlags(ctx, fields, CF_NO_WRITE_CONCERN);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "db") == 0)
+			db = MetadataDatabaseName(&it);
+		else if (strcmp(key, "collection") == 0)
+		{
+			uint32_t	len;
+
+			collection = bson_iter_utf8(&it, &len);
+			if (len == 0 || strlen(collection) != len || collection[0] == '.')
+				MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid collection name: '%s'", collection);
+		}
+		else if (strcmp(key, "apiParameters") == 0)
+		{
+			bson_iter_t p;
+
+			has_params = true;
+			bson_iter_recurse(&it, &p);
+			while (bson_iter_next(&p))
+			{
+				const char *pk = bson_iter_key(&p);
+
+				if (strcmp(pk, "version") == 0)
+				{
+					if (BSON_ITER_HOLDS_NULL(&p))
+						continue;
+					if (!BSON_ITER_HOLDS_UTF8(&p))
+						RaiseWrongType("apiParameters", &p, "string");
+					version = bson_iter_utf8(&p, NULL);
+				}
+				else if (strcmp(pk, "strict") == 0 || strcmp(pk, "deprecationErrors") == 0)
+				{
+					if (BSON_ITER_HOLDS_NULL(&p))
+						continue;
+					if (!BSON_ITER_HOLDS_BOOL(&p))
+						RaiseWrongType("apiParameters", &p, "bool");
+					if (pk[0] == 's')
+						strict = bson_iter_bool(&p);
+				}
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'validateDBMetadata.apiParameters.%s' is an unknown field.",
+							   pk);
+			}
+		}
+	}
+	if (!has_params)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'validateDBMetadata.apiParameters' is missing but a required field");
+	if (version == NULL)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'validateDBMetadata.apiParameters.version' is missing but a required field");
+
+	bson_init(&errors);
+	if (strict && strcmp(version, "1") == 0)
+	{
+		dbs = db != NULL ? list_make1(pstrdup(db)) : DatabaseList();
+		foreach(lc, dbs)
+		{
+			List	   *colls = CollectionList((const char *) lfirst(lc));
+			ListCell   *lc2;
+
+			foreach(lc2, colls)
+			{
+				Collection *c = lfirst(lc2);
+				bson_iter_t idx;
+
+				if (collection != NULL && strcmp(collection, c->name) != 0)
+					continue;
+				bson_iter_init(&idx, c->indexes);
+				while (bson_iter_next(&idx))
+				{
+					bson_iter_t nm;
+					bson_t		e;
+					char		buf[16];
+					const char *keyp;
+
+					if (!BSON_ITER_HOLDS_DOCUMENT(&idx) || !IndexOutsideApiV1(&idx))
+						continue;
+					bson_iter_recurse(&idx, &nm);
+					bson_iter_find(&nm, "name");
+					bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
+					bson_append_document_begin(&errors, keyp, -1, &e);
+					BSON_APPEND_UTF8(&e, "ns", psprintf("%s.%s", c->database, c->name));
+					BSON_APPEND_INT32(&e, "code", 323);
+					BSON_APPEND_UTF8(&e, "codeName", "APIStrictError");
+					BSON_APPEND_UTF8(&e, "errmsg",
+									 psprintf("The index with name %s is not allowed in API version 1.",
+											  BSON_ITER_HOLDS_UTF8(&nm) ? bson_iter_utf8(&nm, NULL) : ""));
+					bson_append_document_end(&errors, &e);
+				}
+			}
+		}
+	}
+	bson_append_array(reply, "apiVersionErrors", -1, &errors);
 }
 
 /* ---- indexes ---- */

@@ -351,7 +351,9 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		}
 	}
 	else if (spec->compiled_sort != NULL && BsonSortNaturalDirection(spec->compiled_sort) < 0)
-		appendStringInfoString(sql, " ORDER BY ctid DESC");
+		appendStringInfoString(sql, spec->coll->capped ? " ORDER BY _seq DESC" : " ORDER BY ctid DESC");
+	else if (spec->coll->capped)
+		appendStringInfoString(sql, " ORDER BY _seq");	/* natural order: insertion order */
 	if (spec->skip > 0)
 		appendStringInfo(sql, " OFFSET " INT64_FORMAT, spec->skip);
 	if (spec->limit > 0)

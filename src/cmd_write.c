@@ -331,6 +331,9 @@ InsertFastPossible(Relation rel)
 		return false;
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return false;
+	/* capped collections have a generated insertion-order column */
+	if (RelationGetDescr(rel)->natts != 2)
+		return false;
 	return true;
 }
 
@@ -559,6 +562,8 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	table_close(rel, NoLock);
 	if (fast)
 		CommandCounterIncrement();
+	if (coll->capped && total > 0)
+		CappedTrim(coll);
 	return total;
 }
 

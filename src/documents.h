@@ -123,6 +123,37 @@ extern void CmdCreateIndexes(CommandContext *ctx, bson_t *reply);
 extern void CmdDropIndexes(CommandContext *ctx, bson_t *reply);
 extern void CmdRenameCollection(CommandContext *ctx, bson_t *reply);
 extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
+extern void CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply);
+
+/* The types a command field may have (CheckFields) */
+#define FT_STRING	(1 << 0)
+#define FT_DOC		(1 << 1)
+#define FT_ARRAY	(1 << 2)
+#define FT_BOOL		(1 << 3)
+#define FT_NUMBER	(1 << 4)
+#define FT_NULL		(1 << 5)
+#define FT_ANY		(1 << 6)
+#define FT_SAFEBOOL	(FT_BOOL | FT_NUMBER)
+
+typedef struct FieldSpec
+{
+	const char *name;
+	int			types;
+} FieldSpec;
+
+/* CheckFieldsFlags: the command takes no writeConcern */
+#define CF_NO_WRITE_CONCERN	(1 << 0)
+
+/*
+ * Check the fields after a command's first one: unknown fields, types, and
+ * the generic fields (readConcern, writeConcern, maxTimeMS) as MongoDB does.
+ */
+extern void CheckFields(CommandContext *ctx, const FieldSpec *spec);
+extern void CheckFieldsFlags(CommandContext *ctx, const FieldSpec *spec, int flags);
+
+/* A number field as a double (decimals through their string form) */
+extern bool BsonIterAsDouble(const bson_iter_t *it, double *value);
+
 
 /* MongoDB's name of an error code ("BadValue"), or "Location<code>" */
 extern const char *MongoCodeName(int code);
@@ -162,6 +193,9 @@ typedef struct Collection
 	bson_t	   *indexes;		/* array of index specs (not _id's), never NULL */
 	char		uuid[37];
 	bool		is_view;
+	bool		capped;			/* a capped collection: natural order is _seq */
+	int64		capped_size;	/* its limit in bytes of documents */
+	int64		capped_max;		/* its limit in documents, 0: none */
 } Collection;
 
 /* The parts of a find (also of count, distinct and the SQL functions) */
@@ -223,6 +257,12 @@ extern void CollectionSetOptions(const Collection *coll, const bson_t *options,
 extern List *DatabaseList(void);
 extern int	DatabaseDrop(const char *database);
 extern void SplitCollectionName(const char *qualified, char **database, char **name);
+
+/* capped.c: capped collections */
+extern void CmdConvertToCapped(CommandContext *ctx, bson_t *reply);
+extern void CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply);
+extern int64 CappedSizeArgument(const bson_iter_t *it, bool present);
+extern void CappedTrim(const Collection *coll);
 
 /* Helpers for reading command documents */
 extern bool BsonIterIsNumber(const bson_iter_t *it);

@@ -1,0 +1,78 @@
+-- Collection commands through nosql.run_command: create (option checks,
+-- idempotence), drop, listCollections, renameCollection, collMod, capped
+-- collections (insertion order, trimming), convertToCapped,
+-- cloneCollectionAsCapped, validateDBMetadata, dropDatabase.
+SET search_path = public, nosql;
+
+CREATE FUNCTION cmd(db text, c text) RETURNS bson
+    LANGUAGE sql AS $$ SELECT nosql.run_command(db, c::bson) $$;
+
+-- create, idempotent with equivalent options, NamespaceExists otherwise
+SELECT cmd('ct', '{"create": "plain"}');
+SELECT cmd('ct', '{"create": "plain", "storageEngine": {}, "collation": {"locale": "simple"}}');
+SELECT cmd('ct', '{"create": "plain", "validator": {"x": {"$exists": true}}}');
+-- option errors: types, values, combinations
+SELECT cmd('ct', '{"create": "e1", "capped": "yes", "size": 4096}');
+SELECT cmd('ct', '{"create": "e2", "size": 4096}');
+SELECT cmd('ct', '{"create": "e3", "capped": true}');
+SELECT cmd('ct', '{"create": "e4", "capped": true, "size": 0}');
+SELECT cmd('ct', '{"create": "e5", "collation": {"locale": "en", "strength": 6}}');
+SELECT cmd('ct', '{"create": "e6", "idIndex": {"key": {"_id": -1}, "name": "_id_"}}');
+SELECT cmd('ct', '{"create": "e7", "timeseries": {}}');
+SELECT cmd('ct', '{"create": "e8", "pipeline": [{"$match": {}}]}');
+SELECT cmd('ct', '{"create": "e9", "viewOn": "plain", "pipeline": [{"$out": "x"}]}');
+SELECT cmd('ct', '{"create": "e10", "writeConcern": {"w": 2}}');
+SELECT cmd('ct', '{"create": "e11", "readConcern": {"level": "majority"}}');
+SELECT cmd('ct', '{"create": "e12", "maxTimeMS": 1.5}');
+SELECT cmd('ct', '{"create": "e13", "clusteredIndex": {"key": {"_id": 1}, "unique": true}, "capped": true, "size": 4096}');
+-- views are kept in the catalog
+SELECT cmd('ct', '{"create": "v", "viewOn": "plain", "pipeline": [{"$match": {"a": 1}}]}');
+SELECT cmd('ct', '{"listCollections": 1, "nameOnly": true}');
+SELECT cmd('ct', '{"listCollections": 1, "writeConcern": {}}');
+
+-- a capped collection keeps insertion order and its newest documents
+SELECT cmd('ct', '{"create": "log", "capped": true, "size": 100000, "max": 3}');
+SELECT cmd('ct', '{"insert": "log", "documents": [{"_id": 5}, {"_id": 4}, {"_id": 3}, {"_id": 2}]}');
+SELECT cmd('ct', '{"insert": "log", "documents": [{"_id": 1}]}');
+SELECT cmd('ct', '{"find": "log"}');
+SELECT cmd('ct', '{"find": "log", "sort": {"$natural": -1}}');
+-- and the size limit (at least 4096 bytes): 100 documents of ~100 bytes
+SELECT cmd('ct', '{"create": "small", "capped": true, "size": 4096}');
+SELECT cmd('ct', format('{"insert": "small", "documents": [%s]}',
+    string_agg(format('{"_id": %s, "pad": "%s"}', i, repeat('x', 80)), ', '))::text)
+  FROM generate_series(1, 100) i;
+SELECT cmd('ct', '{"count": "small"}');
+SELECT cmd('ct', '{"find": "small", "limit": 1}');
+-- collMod shrinks the cap at once
+SELECT cmd('ct', '{"collMod": "log", "cappedMax": 2}');
+SELECT cmd('ct', '{"find": "log"}');
+SELECT cmd('ct', '{"collMod": "plain", "cappedSize": 1000}');
+
+-- convertToCapped and cloneCollectionAsCapped keep natural order
+SELECT cmd('ct', '{"insert": "plain", "documents": [{"_id": "a"}, {"_id": "b"}, {"_id": "c"}]}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "plain", "toCollection": "copy", "size": 4096}');
+SELECT cmd('ct', '{"find": "copy"}');
+SELECT cmd('ct', '{"convertToCapped": "plain", "size": 4096}');
+SELECT cmd('ct', '{"insert": "plain", "documents": [{"_id": "d"}]}');
+SELECT cmd('ct', '{"find": "plain"}');
+SELECT cmd('ct', '{"convertToCapped": "missing", "size": 4096}');
+SELECT cmd('ct', '{"convertToCapped": "plain", "size": 0}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "v", "toCollection": "v2", "size": 4096}');
+
+-- renameCollection (on admin)
+SELECT cmd('admin', '{"renameCollection": "ct.copy", "to": "ct.copy2"}');
+SELECT cmd('ct', '{"find": "copy2"}');
+SELECT cmd('admin', '{"renameCollection": "ct.copy2", "to": "ct.log"}');
+SELECT cmd('ct', '{"renameCollection": "ct.copy2", "to": "ct.x"}');
+
+-- validateDBMetadata: indexes outside API version 1
+SELECT cmd('ct', '{"createIndexes": "log", "indexes": [{"key": {"t": "text"}, "name": "t_text"}]}');
+SELECT cmd('admin', '{"validateDBMetadata": 1, "apiParameters": {"version": "1", "strict": true}, "db": "ct"}');
+SELECT cmd('admin', '{"validateDBMetadata": 1, "apiParameters": {"version": "1", "strict": false}, "db": "ct"}');
+SELECT cmd('admin', '{"validateDBMetadata": 1}');
+
+-- drop and dropDatabase
+SELECT cmd('ct', '{"drop": "small"}');
+SELECT cmd('ct', '{"dropDatabase": 1}');
+SELECT cmd('ct', '{"listCollections": 1, "nameOnly": true}');
+DROP FUNCTION cmd(text, text);
