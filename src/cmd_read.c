@@ -204,6 +204,70 @@ FieldBool(const char *command, const bson_iter_t *it)
 	return bson_iter_as_bool(it);
 }
 
+/*
+ * Check a hint: a string (an index name) or a document (a key pattern or
+ * {$natural: 1}); it must name an index of the collection (when the
+ * collection exists).  Hints do not change the plan.
+ */
+void
+CheckHint(const Collection *coll, const bson_iter_t *hint)
+{
+	bson_iter_t it;
+	const uint8_t *hint_doc = NULL;
+	uint32_t	hint_len = 0;
+	const char *hint_name = NULL;
+
+	if (BSON_ITER_HOLDS_UTF8(hint))
+		hint_name = bson_iter_utf8(hint, NULL);
+	else if (BSON_ITER_HOLDS_DOCUMENT(hint))
+		bson_iter_document(hint, &hint_len, &hint_doc);
+	else
+		MongoRaise(MONGO_FAILED_TO_PARSE, "Hint must be either a string or a nested object");
+	if (coll == NULL || coll->is_view)
+		return;
+	if (hint_doc != NULL)
+	{
+		bson_t		h;
+		bson_iter_t hi;
+
+		if (hint_len <= 5 || !bson_init_static(&h, hint_doc, hint_len))
+			return;
+		if (bson_iter_init(&hi, &h) && bson_iter_next(&hi) &&
+			(strcmp(bson_iter_key(&hi), "$natural") == 0 ||
+			 (strcmp(bson_iter_key(&hi), "_id") == 0 && !bson_iter_next(&hi))))
+			return;
+	}
+	else if (strcmp(hint_name, "_id_") == 0)
+		return;
+
+	bson_iter_init(&it, coll->indexes);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t f;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_recurse(&it, &f);
+		while (bson_iter_next(&f))
+		{
+			if (hint_name != NULL && strcmp(bson_iter_key(&f), "name") == 0 &&
+				BSON_ITER_HOLDS_UTF8(&f) && strcmp(bson_iter_utf8(&f, NULL), hint_name) == 0)
+				return;
+			if (hint_doc != NULL && strcmp(bson_iter_key(&f), "key") == 0 &&
+				BSON_ITER_HOLDS_DOCUMENT(&f))
+			{
+				const uint8_t *data;
+				uint32_t	len;
+
+				bson_iter_document(&f, &len, &data);
+				if (BsonCompareDocuments(data, len, hint_doc, hint_len) == 0)
+					return;
+			}
+		}
+	}
+	MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+}
+
 /* Compile a filter or raise its MongoDB error */
 BsonFilter *
 CompileFilter(const uint8_t *data, uint32_t len)
@@ -516,6 +580,8 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	bool		has_limit_one = false;
 	bool		tailable = false;
 	bool		await_data = false;
+	bson_iter_t hint;
+	bool		has_hint = false;
 	char	   *ns = psprintf("%s.%s", ctx->database, collname);
 	StringInfoData sql;
 	Datum		values[FIND_MAX_PARAMS];
@@ -576,7 +642,12 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(key, "singleBatch") == 0)
 			single_batch = FieldBool("find", &it);
-		else if (strcmp(key, "hint") == 0 || strcmp(key, "let") == 0 ||
+		else if (strcmp(key, "hint") == 0)
+		{
+			hint = it;
+			has_hint = true;
+		}
+		else if (strcmp(key, "let") == 0 ||
 				 strcmp(key, "collation") == 0 || strcmp(key, "allowDiskUse") == 0 ||
 				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
@@ -596,6 +667,8 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_BAD_VALUE, "Cannot set both 'tailable' and 'singleBatch'");
 
 	spec.coll = CollectionLookup(ctx->database, collname);
+	if (has_hint)
+		CheckHint(spec.coll, &hint);
 	if (tailable && spec.coll != NULL)
 	{
 		bson_iter_t capped;

@@ -895,6 +895,8 @@ typedef struct UpdateStatementArgs
 				sortlen;
 	bool		multi,
 				upsert;
+	bool		has_hint;
+	bson_iter_t hint;
 	UpdateResult *result;
 } UpdateStatementArgs;
 
@@ -918,6 +920,8 @@ UpdateStatement(void *arg)
 	if (a->coll != NULL && a->coll->is_view)
 		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
 				   "Namespace %s.%s is a view, not a collection", a->ctx->database, a->collname);
+	if (a->has_hint)
+		CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
 		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, a->af, a->aflen, a->multi,
 						a->upsert, a->sort, a->sortlen, false, a->result);
@@ -1001,7 +1005,11 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		{
 			bson_iter_t f;
 			bool		has_q = false,
-						has_u = false;
+						has_u = false,
+						has_sort = false,
+						has_c = false,
+						is_multi = false,
+						u_pipeline = false;
 
 			if (!BSON_ITER_HOLDS_DOCUMENT(&c))
 				MongoRaise(MONGO_TYPE_MISMATCH,
@@ -1024,11 +1032,20 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 					if (!BSON_ITER_HOLDS_DOCUMENT(&f) && !BSON_ITER_HOLDS_ARRAY(&f))
 						MongoRaise(MONGO_FAILED_TO_PARSE,
 								   "Update argument must be either an object or an array");
+					u_pipeline = BSON_ITER_HOLDS_ARRAY(&f);
 				}
 				else if (strcmp(k, "upsert") == 0 || strcmp(k, "multi") == 0)
 				{
 					if (!BSON_ITER_HOLDS_BOOL(&f) && !BsonIterIsNumber(&f))
 						RaiseWrongType("update.updates", &f, "bool");
+					if (strcmp(k, "multi") == 0)
+						is_multi = bson_iter_as_bool(&f);
+				}
+				else if (strcmp(k, "sort") == 0)
+				{
+					if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+						RaiseWrongType("update.updates", &f, "object");
+					has_sort = true;
 				}
 				else if (strcmp(k, "arrayFilters") == 0)
 				{
@@ -1039,9 +1056,11 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 				{
 					if (!BSON_ITER_HOLDS_DOCUMENT(&f))
 						RaiseWrongType("update.updates", &f, "object");
+					if (strcmp(k, "c") == 0)
+						has_c = true;
 				}
 				else if (strcmp(k, "hint") == 0 || strcmp(k, "upsertSupplied") == 0 ||
-						 strcmp(k, "sampleId") == 0 || strcmp(k, "sort") == 0)
+						 strcmp(k, "sampleId") == 0)
 					continue;
 				else
 					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
@@ -1053,6 +1072,11 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 			if (!has_u)
 				MongoRaise(MONGO_IDL_MISSING_FIELD,
 						   "BSON field 'update.updates.u' is missing but a required field");
+			if (has_sort && is_multi)
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "Cannot specify sort with multi=true");
+			if (has_c && !u_pipeline)
+				MongoRaise(51198, "Constant values may only be specified for pipeline updates");
 			count++;
 		}
 	}
@@ -1083,6 +1107,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		char	   *message = NULL;
 		bson_t	   *extra = NULL;
 
+		stmt.has_hint = false;
 		bson_iter_recurse(&updates, &f);
 		while (bson_iter_next(&f))
 		{
@@ -1105,6 +1130,11 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 				bson_iter_array(&f, &aflen, &af);
 			else if (strcmp(k, "sort") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
 				bson_iter_document(&f, &sortlen, &sort);
+			else if (strcmp(k, "hint") == 0)
+			{
+				stmt.hint = f;
+				stmt.has_hint = true;
+			}
 		}
 
 		/* each statement is its own subtransaction: an error is a write error */
@@ -1236,6 +1266,8 @@ typedef struct DeleteStatementArgs
 	const uint8_t *q;
 	uint32_t	qlen;
 	bool		multi;
+	bool		has_hint;
+	bson_iter_t hint;
 	int64		deleted;
 } DeleteStatementArgs;
 
@@ -1245,6 +1277,8 @@ DeleteStatement(void *arg)
 {
 	DeleteStatementArgs *a = arg;
 
+	if (a->has_hint)
+		CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
 		a->deleted = DeleteDocuments(a->coll, a->q, a->qlen, a->multi, NULL, 0, NULL);
 	else
@@ -1379,6 +1413,7 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 		int			code = 0;
 		char	   *message = NULL;
 
+		dstmt.has_hint = false;
 		bson_iter_recurse(&deletes, &f);
 		while (bson_iter_next(&f))
 		{
@@ -1392,6 +1427,11 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 
 				BsonIterAsInt64(&f, &v);
 				multi = (v == 0);
+			}
+			else if (strcmp(k, "hint") == 0)
+			{
+				dstmt.hint = f;
+				dstmt.has_hint = true;
 			}
 		}
 		dstmt.coll = coll;
@@ -1442,6 +1482,8 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 	bson_t	   *value = NULL;
 	BsonProjection *projection = NULL;
 	BsonQueryError error = {0};
+	bson_iter_t hint;
+	bool		has_hint = false;
 
 	query = empty;
 	it = ctx->first;
@@ -1519,7 +1561,12 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 				RaiseWrongType("findAndModify", &it, "object");
 		}
-		else if (strcmp(key, "hint") == 0 || strcmp(key, "stmtId") == 0 ||
+		else if (strcmp(key, "hint") == 0)
+		{
+			hint = it;
+			has_hint = true;
+		}
+		else if (strcmp(key, "stmtId") == 0 ||
 				 strcmp(key, "collectionUUID") == 0 ||
 				 strcmp(key, "encryptionInformation") == 0 ||
 				 strcmp(key, "isTimeseriesNamespace") == 0 || GenericFieldCheck(ctx, &it))
@@ -1544,6 +1591,8 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			MongoRaise(error.code, "%s", error.message);
 	}
 
+	if (has_hint)
+		CheckHint(CollectionLookup(ctx->database, collname), &hint);
 	bson_init(&leo);
 	if (remove)
 	{

@@ -235,6 +235,7 @@ extern int64 FieldNonNegative(const char *command, const bson_iter_t *it);
 extern int64 FieldNonNegativeCode(const char *command, const bson_iter_t *it, int code);
 extern bool FieldBool(const char *command, const bson_iter_t *it);
 extern BsonFilter *CompileFilter(const uint8_t *data, uint32_t len);
+extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
 
