@@ -18,7 +18,7 @@
 #define MONGO_BAD_VALUE				2
 #define MONGO_FAILED_TO_PARSE		9
 #define MONGO_TYPE_MISMATCH			14
-#define MONGO_NOT_IMPLEMENTED		238 /* $expr, $jsonSchema, $text, geo: not yet */
+#define MONGO_NOT_IMPLEMENTED		238 /* $expr, $text, geo: not yet */
 
 /* An error in MongoDB's terms: code, codeName and message (errmsg) */
 typedef struct BsonQueryError

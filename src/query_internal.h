@@ -60,7 +60,9 @@ typedef enum QueryOp
 	QUERY_BITS_ALL_SET,
 	QUERY_BITS_ALL_CLEAR,
 	QUERY_BITS_ANY_SET,
-	QUERY_BITS_ANY_CLEAR
+	QUERY_BITS_ANY_CLEAR,
+	/* path-less: a JSON Schema the whole document must satisfy */
+	QUERY_JSON_SCHEMA
 } QueryOp;
 
 /* One component of a dotted path, pointing into the filter's bytes */
@@ -122,6 +124,7 @@ typedef struct QueryBits
 } QueryBits;
 
 typedef struct QueryNode QueryNode;
+typedef struct QuerySchema QuerySchema;
 
 struct QueryNode
 {
@@ -143,6 +146,7 @@ struct QueryNode
 		}			mod;
 		int64_t		size;
 		QueryBits	bits;
+		const QuerySchema *schema;	/* QUERY_JSON_SCHEMA (query_schema.c) */
 	}			u;
 };
 
@@ -203,6 +207,7 @@ extern void *QueryFailValue(QueryParser *parser, int code,
 extern QueryNode *QueryNewNode(QueryParser *parser, QueryOp op,
 							   const QueryPath *path);
 extern QueryNode *QueryNewNot(QueryParser *parser, QueryNode *child);
+extern bool QueryEnter(QueryParser *parser);
 extern int	QueryCountElements(const bson_iter_t *container);
 extern bool QueryIsExpressionDocument(const bson_iter_t *value,
 									  bool allow_incomplete_dbref);
@@ -225,9 +230,21 @@ extern QueryNode *QueryParseMod(QueryParser *parser, const QueryPath *path,
 								const bson_iter_t *operand);
 extern QueryNode *QueryParseType(QueryParser *parser, const QueryPath *path,
 								 const bson_iter_t *operand);
+extern bool QueryCompileRegex(QueryParser *parser, const char *pattern,
+							  uint32_t plen, const char *options,
+							  uint32_t olen, QueryRegex *regex);
+extern bool QueryMatchRegexString(const QueryRegex *regex, const char *str,
+								  uint32_t len);
+extern bool QueryLookupTypeAlias(const char *alias, uint32_t *types);
 extern QueryNode *QueryParseBits(QueryParser *parser, QueryOp op,
 								 const QueryPath *path, const char *name,
 								 const bson_iter_t *operand);
+
+/* query_schema.c: $jsonSchema */
+extern QueryNode *QueryParseJsonSchema(QueryParser *parser,
+									   const bson_iter_t *operand);
+extern bool QuerySchemaMatchDocument(const QuerySchema *schema,
+									 const uint8_t *data, uint32_t len);
 
 /* query_match.c: the match of a node against a whole document */
 extern bool QueryMatchDocument(const QueryNode *node, const uint8_t *data,
@@ -241,6 +258,19 @@ static inline bool
 QueryDecimalIsNaN(const bson_decimal128_t *dec)
 {
 	return ((dec->high >> 58) & 0x1F) == 0x1F;
+}
+
+/*
+ * The bit of QueryNode.u.types that stands for a BSON type (0: none).
+ */
+static inline int
+QueryTypeBit(bson_type_t type)
+{
+	if (type == BSON_TYPE_MINKEY)
+		return QUERY_TYPE_BIT_MINKEY;
+	if (type == BSON_TYPE_MAXKEY)
+		return QUERY_TYPE_BIT_MAXKEY;
+	return (int) type < QUERY_TYPE_BIT_MINKEY ? (int) type : 0;
 }
 
 /* How a number converts to an int64 */

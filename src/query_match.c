@@ -316,7 +316,16 @@ QueryMatchRegex(const QueryRegex *regex, const bson_iter_t *value)
 	}
 	if (str == NULL)
 		return false;
+	return QueryMatchRegexString(regex, str, len);
+}
 
+/*
+ * QueryMatchRegexString
+ *		Whether a compiled regex finds a match in a string of len bytes.
+ */
+bool
+QueryMatchRegexString(const QueryRegex *regex, const char *str, uint32_t len)
+{
 	/*
 	 * A negative result is no match, or a match limit reached: a regex that
 	 * backtracks catastrophically matches nothing rather than hanging.
@@ -461,20 +470,6 @@ QueryMatchBits(const QueryNode *node, const bson_iter_t *value)
 		default:
 			return false;
 	}
-}
-
-/*
- * QueryTypeBit
- *		The bit of QueryNode.u.types that stands for a BSON type.
- */
-static inline int
-QueryTypeBit(bson_type_t type)
-{
-	if (type == BSON_TYPE_MINKEY)
-		return QUERY_TYPE_BIT_MINKEY;
-	if (type == BSON_TYPE_MAXKEY)
-		return QUERY_TYPE_BIT_MAXKEY;
-	return (int) type < QUERY_TYPE_BIT_MINKEY ? (int) type : 0;
 }
 
 /*
@@ -863,6 +858,8 @@ QueryMatchDocument(const QueryNode *node, const uint8_t *data, uint32_t len,
 			return true;
 		case QUERY_FALSE:
 			return false;
+		case QUERY_JSON_SCHEMA:
+			return QuerySchemaMatchDocument(node->u.schema, data, len);
 		default:
 			if (node->npath == 0)
 				return false;

@@ -153,7 +153,7 @@ QueryRegexContexts(QueryParser *parser)
  *		Check options and pattern as MongoDB does and compile the regex
  *		into *regex.
  */
-static bool
+bool
 QueryCompileRegex(QueryParser *parser, const char *pattern, uint32_t plen,
 				  const char *options, uint32_t olen, QueryRegex *regex)
 {
@@ -582,6 +582,40 @@ QueryParseMod(QueryParser *parser, const QueryPath *path,
 }
 
 /*
+ * QueryLookupTypeAlias
+ *		Add the types a $type alias names ("number": the four numeric
+ *		types) to a set of QueryNode.u.types bits; false if unknown.
+ */
+bool
+QueryLookupTypeAlias(const char *alias, uint32_t *types)
+{
+	if (strcmp(alias, "number") == 0)
+	{
+		*types |= (UINT32_C(1) << BSON_TYPE_DOUBLE) |
+			(UINT32_C(1) << BSON_TYPE_INT32) |
+			(UINT32_C(1) << BSON_TYPE_INT64) |
+			(UINT32_C(1) << BSON_TYPE_DECIMAL128);
+		return true;
+	}
+	for (size_t i = 0; i < lengthof(query_type_aliases); i++)
+	{
+		if (strcmp(alias, query_type_aliases[i].name) == 0)
+		{
+			int			code = query_type_aliases[i].code;
+
+			if (code == -1)
+				*types |= UINT32_C(1) << QUERY_TYPE_BIT_MINKEY;
+			else if (code == 127)
+				*types |= UINT32_C(1) << QUERY_TYPE_BIT_MAXKEY;
+			else
+				*types |= UINT32_C(1) << code;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * QueryParseTypeCode
  *		One $type argument (a code or an alias) into the set of types.
  */
@@ -594,22 +628,8 @@ QueryParseTypeCode(QueryParser *parser, const bson_iter_t *it, uint32_t *types)
 	{
 		const char *alias = bson_iter_utf8(it, NULL);
 
-		if (strcmp(alias, "number") == 0)
-		{
-			*types |= (UINT32_C(1) << BSON_TYPE_DOUBLE) |
-				(UINT32_C(1) << BSON_TYPE_INT32) |
-				(UINT32_C(1) << BSON_TYPE_INT64) |
-				(UINT32_C(1) << BSON_TYPE_DECIMAL128);
+		if (QueryLookupTypeAlias(alias, types))
 			return true;
-		}
-		for (size_t i = 0; i < lengthof(query_type_aliases); i++)
-		{
-			if (strcmp(alias, query_type_aliases[i].name) == 0)
-			{
-				code = query_type_aliases[i].code;
-				goto found;
-			}
-		}
 		QueryFail(parser, MONGO_BAD_VALUE, "Unknown type name alias: %s", alias);
 		return false;
 	}

@@ -13,8 +13,8 @@
  *	  not a DBRef) is a list of operators on that path; a regex value is a
  *	  regex match; anything else is an equality.  Keys starting with "$"
  *	  are the path-less operators: $and, $or, $nor, $comment, $alwaysTrue,
- *	  $alwaysFalse, and those we do not evaluate yet ($expr, $jsonSchema,
- *	  $text, $where: see below).
+ *	  $alwaysFalse, $jsonSchema (compiled by query_schema.c), and those
+ *	  we do not evaluate yet ($expr, $text, $where: see below).
  *	- Each operator of a field becomes its own leaf, evaluated on its own:
  *	  {a: {$gt: 1, $lt: 5}} matches a: [0, 10], as in MongoDB.  $ne, $nin
  *	  and $exists: false are $not over $eq, $in and $exists, so they negate
@@ -40,8 +40,8 @@
  * location codes of regular expressions: 51091 (invalid pattern), 51108
  * (invalid option letter), 51074 and 51075 (options given twice).
  * $where is rejected (BadValue: no server-side JavaScript), and $expr,
- * $jsonSchema, $text, $sampleRate and the geospatial operators report
- * NotImplemented (238) until they are built.
+ * $text, $sampleRate and the geospatial operators report NotImplemented
+ * (238) until they are built.
  *
  * IDENTIFICATION
  *	  src/query_parse.c
@@ -436,7 +436,7 @@ QueryCountElements(const bson_iter_t *container)
  * QueryEnter
  *		Count one level of nesting, failing beyond QUERY_MAX_DEPTH.
  */
-static bool
+bool
 QueryEnter(QueryParser *parser)
 {
 	QUERY_CHECK_STACK();
@@ -903,7 +903,9 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 		else
 			QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
 	}
-	else if (strcmp(name, "$jsonSchema") == 0 || strcmp(name, "$sampleRate") == 0)
+	else if (strcmp(name, "$jsonSchema") == 0)
+		*node = QueryParseJsonSchema(parser, it);
+	else if (strcmp(name, "$sampleRate") == 0)
 		QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
 	else
 		QueryFail(parser, MONGO_BAD_VALUE, "unknown top level operator: %s", name);

@@ -58,6 +58,11 @@ static const struct
 	{"unknown_operator", "{\"a\": {\"$foo\": 1}}"},
 	{"unsupported", "{\"$expr\": {\"$eq\": [\"$a\", 1]}}"},
 	{"numbers", "{\"a\": {\"$numberDouble\": \"NaN\"}, \"b\": {\"$numberDecimal\": \"-1.5E+3\"}, \"c\": {\"$lt\": {\"$numberLong\": \"-9223372036854775807\"}}}"},
+	{"schema_scalars", "{\"$jsonSchema\": {\"required\": [\"a\"], \"properties\": {\"a\": {\"bsonType\": [\"int\", \"array\"], \"minimum\": 1, \"items\": {\"type\": \"object\"}}, \"x\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 3, \"pattern\": \"^a\"}}}}"},
+	{"schema_objects", "{\"$jsonSchema\": {\"properties\": {\"_id\": {}}, \"patternProperties\": {\"^[a-c]$\": {\"not\": {\"type\": \"null\"}}}, \"additionalProperties\": {\"bsonType\": \"number\", \"multipleOf\": 0.5}, \"minProperties\": 1, \"maxProperties\": 5, \"dependencies\": {\"a\": [\"b\"], \"x\": {\"required\": [\"c\"]}}}}"},
+	{"schema_logic", "{\"$or\": [{\"$jsonSchema\": {\"anyOf\": [{\"required\": [\"z\"]}, {\"properties\": {\"d\": {\"enum\": [1e300, {\"a\": 1}, [1, 2], null]}}}], \"oneOf\": [{\"minProperties\": 2}, {\"maxProperties\": 1}]}}, {\"a\": {\"$elemMatch\": {\"$jsonSchema\": {\"allOf\": [{\"required\": [\"b\"]}], \"not\": {\"required\": [\"c\"]}}}}}]}"},
+	{"schema_arrays", "{\"$jsonSchema\": {\"properties\": {\"a\": {\"items\": [{\"bsonType\": \"int\"}, {\"uniqueItems\": true}], \"additionalItems\": false, \"minItems\": 1, \"maxItems\": 4}, \"d\": {\"uniqueItems\": true, \"items\": {\"exclusiveMinimum\": true, \"minimum\": {\"$numberDecimal\": \"-1\"}}}}}}"},
+	{"schema_bad", "{\"$jsonSchema\": {\"properties\": {\"a\": {\"type\": \"integer\"}}}}"},
 };
 
 int
