@@ -337,17 +337,19 @@ InsertFastPossible(Relation rel)
 	return true;
 }
 
+#define INSERT_FAST_CHUNK	100
+
 static void
 InsertFast(Relation rel, bson_t **docs, int from, int to)
 {
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleDesc	desc = RelationGetDescr(rel);
-	int			n = to - from;
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
+	int			nslots = Min(to - from, INSERT_FAST_CHUNK);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
 	CommandId	cid = GetCurrentCommandId(true);
-	BulkInsertState bistate = n > 1 ? GetBulkInsertState() : NULL;
-	MemoryContext batch_context = GetPerTupleMemoryContext(estate);
+	BulkInsertState bistate = (to - from) > 1 ? GetBulkInsertState() : NULL;
+	MemoryContext chunk_context = GetPerTupleMemoryContext(estate);
 
 	if (desc->natts != 2)
 		elog(ERROR, "collection table %s has %d columns, not 2",
@@ -355,35 +357,41 @@ InsertFast(Relation rel, bson_t **docs, int from, int to)
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
 
-	for (int i = 0; i < n; i++)
-	{
-		bson_iter_t id;
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
+	/* a few slots, reused chunk after chunk (as COPY does) */
+	for (int i = 0; i < nslots; i++)
+		slots[i] = table_slot_create(rel, NULL);
 
-		DocumentId(docs[from + i], &id);
-		ExecClearTuple(slot);
-		slot->tts_values[0] = PointerGetDatum(BsonFromIter(&id));
-		slot->tts_values[1] = PointerGetDatum(BsonDatumFromBson(docs[from + i]));
-		slot->tts_isnull[0] = false;
-		slot->tts_isnull[1] = false;
-		ExecStoreVirtualTuple(slot);
-		if (rel->rd_att->constr != NULL)
-			ExecConstraints(rri, slot, estate);
-		slots[i] = slot;
-	}
-	table_multi_insert(rel, slots, n, cid, 0, bistate);
-	for (int i = 0; i < n; i++)
+	for (int start = from; start < to; start += nslots)
 	{
-		if (rri->ri_NumIndices > 0)
+		int			n = Min(nslots, to - start);
+		MemoryContext old = MemoryContextSwitchTo(chunk_context);
+
+		for (int i = 0; i < n; i++)
 		{
-			MemoryContext old = MemoryContextSwitchTo(batch_context);
+			bson_iter_t id;
+			TupleTableSlot *slot = slots[i];
 
-			(void) ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL);
-			MemoryContextSwitchTo(old);
-			ResetPerTupleExprContext(estate);
+			DocumentId(docs[start + i], &id);
+			ExecClearTuple(slot);
+			slot->tts_values[0] = PointerGetDatum(BsonFromIter(&id));
+			slot->tts_values[1] = PointerGetDatum(BsonDatumFromBson(docs[start + i]));
+			slot->tts_isnull[0] = false;
+			slot->tts_isnull[1] = false;
+			ExecStoreVirtualTuple(slot);
+			if (rel->rd_att->constr != NULL)
+				ExecConstraints(rri, slot, estate);
 		}
-		ExecDropSingleTupleTableSlot(slots[i]);
+		table_multi_insert(rel, slots, n, cid, 0, bistate);
+		for (int i = 0; i < n; i++)
+			if (rri->ri_NumIndices > 0)
+				(void) ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL);
+		for (int i = 0; i < n; i++)
+			ExecClearTuple(slots[i]);
+		MemoryContextSwitchTo(old);
+		ResetPerTupleExprContext(estate);
 	}
+	for (int i = 0; i < nslots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
 	if (bistate != NULL)
 		FreeBulkInsertState(bistate);
 	ExecCloseIndices(rri);
@@ -517,7 +525,7 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	rel = table_open(coll->relid, RowExclusiveLock);
 	fast = acl == ACLCHECK_OK && InsertFastPossible(rel);
 	SPI_connect();
-	plan = InsertPlan(coll);
+	plan = NULL;
 	while (start < ndocs)
 	{
 		int			end;
@@ -537,8 +545,14 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 			end++;
 
 		if (fast && InsertFastTry(rel, docs, start, end, inserted))
+		{
 			total += end - start;
-		else if (!ordered)
+			start = end;
+			continue;
+		}
+		if (plan == NULL)
+			plan = InsertPlan(coll);
+		if (!ordered)
 			total += InsertRun(plan, docs, start, end, inserted);
 		else
 			total += InsertRunOrdered(plan, docs, start, end, inserted, &first_bad);
