@@ -19,6 +19,11 @@
  * batch as a multiset; an expected error must come with the same code (and
  * contain error_msg when one is given).
  *
+ * A $near or $nearSphere needs a geospatial index, as in MongoDB: the
+ * create_index events of the case are remembered and a $near without a
+ * suitable one fails with NoQueryExecutionPlans (291), as the server's
+ * find does; the documents a $near matches come back nearest first.
+ *
  * A case whose filter uses an operator we do not implement yet (compile
  * error NotImplemented, 238) is counted as skipped, with the reason, as are
  * the cases that need anything but a plain find.
@@ -52,6 +57,7 @@
 #define CF_MAX_REASONS		128
 #define CF_MAX_DOCS			100000
 #define CF_ESCAPE			'\x01'
+#define CF_MAX_INDEXES		16
 
 /* Counts of one area */
 typedef struct CfArea
@@ -340,6 +346,13 @@ CfHasKey(const bson_iter_t *container, const char *key)
 }
 
 /* One case, as read from its events */
+/* A geospatial index of a case: its field and whether it is 2dsphere */
+typedef struct CfGeoIndex
+{
+	char		path[128];
+	bool		sphere;
+} CfGeoIndex;
+
 typedef struct CfCase
 {
 	const char *id;
@@ -347,7 +360,46 @@ typedef struct CfCase
 	int			ndocs;
 	bson_iter_t filter;
 	bson_iter_t expect;
+	int			nindexes;		/* the geospatial indexes created */
+	CfGeoIndex	indexes[CF_MAX_INDEXES];
 } CfCase;
+
+/* The distance of each matched document, for $near's order */
+static double cf_distances[CF_MAX_DOCS];
+
+/*
+ * CfByDistance
+ *		qsort comparator of document numbers by distance, then insertion
+ *		order (what MongoDB's geoNear stage gives for ties).
+ */
+static int
+CfByDistance(const void *a, const void *b)
+{
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+
+	if (cf_distances[i] != cf_distances[j])
+		return cf_distances[i] < cf_distances[j] ? -1 : 1;
+	return i - j;
+}
+
+/*
+ * CfNearIndexMissing
+ *		Whether a $near lacks the index MongoDB needs: a 2dsphere index on
+ *		its path for a GeoJSON point, a 2d or 2dsphere one for a legacy pair
+ *		(the server's find does the same check on the catalog).
+ */
+static bool
+CfNearIndexMissing(const CfCase *c, const BsonNearSpec *near)
+{
+	for (int i = 0; i < c->nindexes; i++)
+	{
+		if (strcmp(c->indexes[i].path, near->path) == 0 &&
+			(c->indexes[i].sphere || !near->geojson))
+			return false;
+	}
+	return true;
+}
 
 /*
  * CfRun
@@ -366,8 +418,10 @@ CfRun(const CfCase *c)
 	bool		passed = false;
 	bool		nan_equal = false;
 	bool		ignore_order = false;
-	int			matched[CF_BATCH_SIZE];
+	static int	matched[CF_MAX_DOCS];
 	int			nmatched = 0;
+	BsonNearSpec near;
+	bool		has_near = false;
 
 	if (bson_iter_recurse(&c->expect, &it) && bson_iter_find(&it, "kind") &&
 		BSON_ITER_HOLDS_UTF8(&it))
@@ -379,6 +433,17 @@ CfRun(const CfCase *c)
 
 	bson_iter_document(&c->filter, &flen, &fdata);
 	filter = BsonFilterCompile(fdata, flen, &error);
+	if (filter != NULL && BsonFilterGetNear(filter, &near))
+	{
+		has_near = true;
+		if (CfNearIndexMissing(c, &near))
+		{
+			BsonFilterFree(filter);
+			filter = NULL;
+			error.code = MONGO_NO_QUERY_EXECUTION_PLANS;
+			error.message = pstrdup("unable to find index for $geoNear query");
+		}
+	}
 
 	if (strcmp(kind, "error") == 0)
 	{
@@ -412,10 +477,21 @@ CfRun(const CfCase *c)
 		}
 		else
 		{
-			for (int i = 0; i < c->ndocs && nmatched < CF_BATCH_SIZE; i++)
+			for (int i = 0; i < c->ndocs && (has_near || nmatched < CF_BATCH_SIZE); i++)
 			{
 				if (BsonFilterMatches(filter, bson_get_data(c->docs[i]), c->docs[i]->len))
+				{
 					matched[nmatched++] = i;
+					if (has_near)
+						cf_distances[i] = BsonNearDistance(&near, bson_get_data(c->docs[i]),
+														   c->docs[i]->len);
+				}
+			}
+			/* $near returns the nearest first */
+			if (has_near)
+			{
+				qsort(matched, nmatched, sizeof(int), CfByDistance);
+				nmatched = Min(nmatched, CF_BATCH_SIZE);
 			}
 			if (strcmp(kind, "no_error") == 0)
 				passed = true;
@@ -619,6 +695,33 @@ CfHandleCase(const bson_t *tc, int nprefixes, char **prefixes)
 				{
 					if (strcmp(bson_iter_key(&sub), "name") != 0)
 						snprintf(reason, sizeof(reason), "create_index with options");
+				}
+			}
+			/* remember 2d and 2dsphere keys ([[path, type], ...]) for $near */
+			if (bson_iter_recurse(&events, &o) && bson_iter_find(&o, "keys") &&
+				bson_iter_recurse(&o, &sub))
+			{
+				while (bson_iter_next(&sub))
+				{
+					bson_iter_t pair;
+					const char *path;
+					const char *type;
+
+					if (!bson_iter_recurse(&sub, &pair) || !bson_iter_next(&pair) ||
+						!BSON_ITER_HOLDS_UTF8(&pair))
+						continue;
+					path = bson_iter_utf8(&pair, NULL);
+					if (!bson_iter_next(&pair) || !BSON_ITER_HOLDS_UTF8(&pair))
+						continue;
+					type = bson_iter_utf8(&pair, NULL);
+					if ((strcmp(type, "2d") == 0 || strcmp(type, "2dsphere") == 0) &&
+						c.nindexes < CF_MAX_INDEXES)
+					{
+						strlcpy(c.indexes[c.nindexes].path, path,
+								sizeof(c.indexes[c.nindexes].path));
+						c.indexes[c.nindexes].sphere = strcmp(type, "2dsphere") == 0;
+						c.nindexes++;
+					}
 				}
 			}
 		}
