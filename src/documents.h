@@ -197,6 +197,7 @@ extern void FieldDocument(const char *command, const bson_iter_t *it,
 extern int64 FieldNonNegative(const char *command, const bson_iter_t *it);
 extern bool FieldBool(const char *command, const bson_iter_t *it);
 extern BsonFilter *CompileFilter(const uint8_t *data, uint32_t len);
+extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 
 extern int	nosql_cursor_timeout;
