@@ -143,16 +143,6 @@ GeoCross(const double *a, const double *b, double *out)
 	out[2] = z;
 }
 
-/* det(a, b, c) = (a x b) . c: positive when c is left of the arc a->b */
-static inline double
-GeoDet(const double *a, const double *b, const double *c)
-{
-	double		ab[3];
-
-	GeoCross(a, b, ab);
-	return GeoDot(ab, c);
-}
-
 static inline bool
 GeoNormalize(double *v)
 {
