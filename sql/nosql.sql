@@ -254,6 +254,9 @@ CREATE OPERATOR nosql.@@ (
     LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_matches,
     RESTRICT = matchingsel, JOIN = matchingjoinsel);
 COMMENT ON OPERATOR nosql.@@ (nosql.bson, nosql.bson) IS 'document matches a MongoDB filter';
+CREATE FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) RETURNS float8
+    AS 'MODULE_PATHNAME', 'bson_near_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) IS 'distance from a document to the point of the $near or $nearSphere of a MongoDB filter (meters for GeoJSON, radians for legacy $nearSphere, coordinate units for legacy $near; NULL without one)';
 
 ---------------------------------------------------------------------------
 -- Documents: collections and the MongoDB command interface

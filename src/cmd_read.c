@@ -397,7 +397,13 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 			appendStringInfo(sql, " AND _id OPERATOR(nosql.=) $%d", *nparams);
 		}
 	}
-	if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort))
+	if (GeoNearCheckIndex(spec->coll, spec->compiled_filter) &&
+		(spec->compiled_sort == NULL || BsonSortIsNatural(spec->compiled_sort)))
+	{
+		/* $near: nearest first, the filter being parameter 1 */
+		appendStringInfoString(sql, " ORDER BY nosql.bson_near_distance(document, $1)");
+	}
+	else if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort))
 	{
 		int			n = BsonSortFieldCount(spec->compiled_sort);
 

@@ -72,6 +72,7 @@ static const struct
 	{168, "InvalidPipelineOperator"},
 	{197, "InvalidIndexSpecificationOption"},
 	{238, "NotImplemented"},
+	{291, "NoQueryExecutionPlans"},
 	{10334, "BSONObjectTooLarge"},
 	{11000, "DuplicateKey"},
 	{11601, "Interrupted"},

@@ -236,6 +236,7 @@ extern int64 FieldNonNegativeCode(const char *command, const bson_iter_t *it, in
 extern bool FieldBool(const char *command, const bson_iter_t *it);
 extern BsonFilter *CompileFilter(const uint8_t *data, uint32_t len);
 extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
+extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
 

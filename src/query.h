@@ -18,7 +18,13 @@
 #define MONGO_BAD_VALUE				2
 #define MONGO_FAILED_TO_PARSE		9
 #define MONGO_TYPE_MISMATCH			14
-#define MONGO_NOT_IMPLEMENTED		238 /* $expr, $text, geo: not yet */
+#define MONGO_NOT_IMPLEMENTED		238 /* $expr, $text: not yet */
+#define MONGO_NO_QUERY_EXECUTION_PLANS	291 /* $near without a geospatial index */
+#define MONGO_NEAR_MIN_DISTANCE_TYPE	16893	/* legacy $minDistance not a number */
+#define MONGO_NEAR_MIN_DISTANCE_RANGE	16894	/* legacy $minDistance negative */
+#define MONGO_NEAR_MAX_DISTANCE_TYPE	16895	/* legacy $maxDistance not a number */
+#define MONGO_NEAR_MAX_DISTANCE_RANGE	16896	/* legacy $maxDistance negative */
+#define MONGO_NEAR_NOT_ALONE		34413	/* $near with other operators */
 
 /* An error in MongoDB's terms: code, codeName and message (errmsg) */
 typedef struct BsonQueryError
@@ -52,6 +58,32 @@ extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
 extern bool BsonFilterMatchesWithPosition(const BsonFilter *filter,
 										  const uint8_t *doc, uint32_t len,
 										  int32_t *array_index);
+
+/*
+ * The $near or $nearSphere of a filter: the find command orders by its
+ * distance and needs a geospatial index on its path.
+ */
+typedef struct BsonNearSpec
+{
+	const char *path;			/* dotted, owned by the filter */
+	bool		geojson;		/* a GeoJSON point: needs a 2dsphere index */
+	bool		spherical;		/* $nearSphere */
+	double		x;				/* the point */
+	double		y;
+	double		min_distance;	/* meters (GeoJSON), radians ($nearSphere */
+	double		max_distance;	/* [x, y]) or coordinate units ($near [x, y]) */
+	const void *node;			/* the filter's leaf */
+} BsonNearSpec;
+
+extern bool BsonFilterGetNear(const BsonFilter *filter, BsonNearSpec *out);
+
+/*
+ * The distance from a document to the point of a $near: of the nearest
+ * geometry the path reaches, in the units of the query; infinity when it
+ * reaches none.
+ */
+extern double BsonNearDistance(const BsonNearSpec *spec, const uint8_t *doc,
+							   uint32_t len);
 
 /* Release a compiled filter (including its compiled regular expressions) */
 extern void BsonFilterFree(BsonFilter *filter);

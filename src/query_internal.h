@@ -21,6 +21,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "geo.h"
 #include "query.h"
 
 /* Deepest nesting of operators a filter may have */
@@ -61,6 +62,9 @@ typedef enum QueryOp
 	QUERY_BITS_ALL_CLEAR,
 	QUERY_BITS_ANY_SET,
 	QUERY_BITS_ANY_CLEAR,
+	QUERY_GEO_WITHIN,			/* u.geo: the region */
+	QUERY_GEO_INTERSECTS,		/* u.geo: a GeoJSON geometry */
+	QUERY_GEO_NEAR,				/* u.geo: a point and a distance range */
 	/* path-less: a JSON Schema the whole document must satisfy */
 	QUERY_JSON_SCHEMA
 } QueryOp;
@@ -123,6 +127,38 @@ typedef struct QueryBits
 	uint32_t	mask_len;
 } QueryBits;
 
+/* The shapes of $geoWithin (and the point of $near) */
+typedef enum QueryGeoKind
+{
+	QUERY_GEO_GEOMETRY,			/* GeoJSON Polygon or MultiPolygon, or any
+								 * geometry for $geoIntersects */
+	QUERY_GEO_BOX,				/* $box: flat */
+	QUERY_GEO_POLYGON,			/* $polygon: flat */
+	QUERY_GEO_CENTER,			/* $center: flat circle */
+	QUERY_GEO_CENTER_SPHERE,	/* $centerSphere: spherical cap */
+	QUERY_GEO_NEAR_FLAT,		/* $near [x, y]: planar distances */
+	QUERY_GEO_NEAR_SPHERE		/* $nearSphere [x, y] (radians) or any
+								 * GeoJSON point (meters) */
+} QueryGeoKind;
+
+/* Operand of $geoWithin, $geoIntersects, $near and $nearSphere */
+typedef struct QueryGeo
+{
+	QueryGeoKind kind;
+	GeoShape	shape;			/* GEOMETRY */
+	GeoPoint	lo;				/* BOX: lower-left and upper-right corners */
+	GeoPoint	hi;
+	int			npoints;		/* POLYGON */
+	GeoPoint   *points;
+	GeoPoint	center;			/* CENTER, CENTER_SPHERE and the NEARs */
+	double		radius;			/* CENTER (flat units), CENTER_SPHERE (radians) */
+	bool		geojson;		/* NEAR: the point was GeoJSON (meters) */
+	bool		sphere;			/* NEAR: $nearSphere */
+	double		min_distance;	/* NEAR: in the query's units */
+	double		max_distance;
+	const char *dotted;			/* NEAR: the path as written */
+} QueryGeo;
+
 typedef struct QueryNode QueryNode;
 typedef struct QuerySchema QuerySchema;
 
@@ -147,6 +183,7 @@ struct QueryNode
 		int64_t		size;
 		QueryBits	bits;
 		const QuerySchema *schema;	/* QUERY_JSON_SCHEMA (query_schema.c) */
+		QueryGeo   *geo;
 	}			u;
 };
 
@@ -166,6 +203,7 @@ struct BsonFilter
 	uint8_t    *data;			/* copy of the filter's bytes */
 	uint32_t	len;
 	QueryBlock *blocks;			/* the arena */
+	const QueryNode *near;		/* the $near or $nearSphere leaf, if any */
 	int			nregexes;		/* every compiled regex, for BsonFilterFree */
 	int			maxregexes;
 	QueryRegex **regexes;
@@ -186,6 +224,8 @@ typedef struct QueryParser
 	BsonFilter *filter;
 	BsonQueryError *error;
 	int			depth;
+	int			no_near;		/* inside $or, $nor, $not or $elemMatch */
+	bool		has_near;
 } QueryParser;
 
 /* A path, shared by the leaves of one field */
@@ -245,6 +285,21 @@ extern QueryNode *QueryParseJsonSchema(QueryParser *parser,
 									   const bson_iter_t *operand);
 extern bool QuerySchemaMatchDocument(const QuerySchema *schema,
 									 const uint8_t *data, uint32_t len);
+
+/* query_geo.c: the geospatial operators */
+extern QueryNode *QueryParseGeoWithin(QueryParser *parser, const QueryPath *path,
+									  const bson_iter_t *operand);
+extern QueryNode *QueryParseGeoIntersects(QueryParser *parser, const QueryPath *path,
+										  const bson_iter_t *operand);
+extern QueryNode *QueryParseNear(QueryParser *parser, const QueryPath *path,
+								 const bson_iter_t *ops, const bson_iter_t *it);
+extern bool QueryMatchGeo(const QueryNode *node, const bson_iter_t *value);
+extern double QueryGeoDistance(const QueryGeo *geo, const bson_iter_t *value);
+
+/* query_match.c: every value a leaf's path reaches in a document */
+typedef void (*QueryValueFn) (const bson_iter_t *value, void *arg);
+extern void QueryWalkValues(const QueryNode *node, const uint8_t *data,
+							uint32_t len, QueryValueFn fn, void *arg);
 
 /* query_match.c: the match of a node against a whole document */
 extern bool QueryMatchDocument(const QueryNode *node, const uint8_t *data,

@@ -84,6 +84,8 @@ static bool QueryMatchPath(const QueryNode *node, const uint8_t *data,
 						   int32_t *position);
 static bool QueryMatchArrayPath(const QueryNode *node, const bson_iter_t *array,
 								int part, int32_t offset, int32_t *position);
+static void QueryWalkPath(const QueryNode *node, const uint8_t *data, uint32_t len,
+						  int part, QueryValueFn fn, void *arg);
 
 
 /* ----------------------------------------------------------------
@@ -624,6 +626,10 @@ QueryMatchValue(const QueryNode *node, const bson_iter_t *value,
 		case QUERY_BITS_ANY_SET:
 		case QUERY_BITS_ANY_CLEAR:
 			return QueryMatchBits(node, value);
+		case QUERY_GEO_WITHIN:
+		case QUERY_GEO_INTERSECTS:
+		case QUERY_GEO_NEAR:
+			return QueryMatchGeo(node, value);
 		default:
 			return false;
 	}
@@ -803,6 +809,113 @@ QueryMatchArrayPath(const QueryNode *node, const bson_iter_t *array, int part,
 		}
 	}
 	return false;
+}
+
+
+/*
+ * QueryWalkArray
+ *		QueryWalkValues from component `part` on, in an array met before
+ *		the end of the path.
+ */
+static void
+QueryWalkArray(const QueryNode *node, const bson_iter_t *array, int part,
+			   QueryValueFn fn, void *arg)
+{
+	const QueryPathPart *p = &node->path[part];
+	bool		last = part == node->npath - 1;
+	bson_iter_t element;
+
+	QUERY_CHECK_STACK();
+
+	if (!bson_iter_recurse(array, &element))
+		return;
+	while (bson_iter_next(&element))
+	{
+		bool		is_key = QueryPartIsKey(p, &element);
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&element))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+
+			bson_iter_document(&element, &len, &data);
+			QueryWalkPath(node, data, len, part, fn, arg);
+			if (is_key)
+			{
+				if (last)
+					fn(&element, arg);
+				else
+					QueryWalkPath(node, data, len, part + 1, fn, arg);
+			}
+		}
+		else if (is_key)
+		{
+			if (last)
+				fn(&element, arg);
+			else if (BSON_ITER_HOLDS_ARRAY(&element))
+				QueryWalkArray(node, &element, part + 1, fn, arg);
+		}
+	}
+}
+
+/*
+ * QueryWalkPath
+ *		QueryWalkValues from component `part` on, in a document.
+ */
+static void
+QueryWalkPath(const QueryNode *node, const uint8_t *data, uint32_t len, int part,
+			  QueryValueFn fn, void *arg)
+{
+	bson_iter_t it;
+
+	QUERY_CHECK_STACK();
+
+	for (;;)
+	{
+		const QueryPathPart *p = &node->path[part];
+
+		if (!BsonFindMember(data, len, p->name, p->len, 0, &it))
+			return;
+		if (part == node->npath - 1)
+		{
+			if (BSON_ITER_HOLDS_ARRAY(&it))
+			{
+				bson_iter_t element;
+
+				if (bson_iter_recurse(&it, &element))
+				{
+					while (bson_iter_next(&element))
+						fn(&element, arg);
+				}
+			}
+			fn(&it, arg);
+			return;
+		}
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			bson_iter_document(&it, &len, &data);
+			part++;
+		}
+		else
+		{
+			if (BSON_ITER_HOLDS_ARRAY(&it))
+				QueryWalkArray(node, &it, part + 1, fn, arg);
+			return;
+		}
+	}
+}
+
+/*
+ * QueryWalkValues
+ *		Call fn on every value a leaf's path reaches in a document, as
+ *		QueryMatchPath offers them (missing values excepted).
+ */
+void
+QueryWalkValues(const QueryNode *node, const uint8_t *data, uint32_t len,
+				QueryValueFn fn, void *arg)
+{
+	if (node->npath > 0)
+		QueryWalkPath(node, data, len, 0, fn, arg);
 }
 
 

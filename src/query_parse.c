@@ -40,8 +40,9 @@
  * location codes of regular expressions: 51091 (invalid pattern), 51108
  * (invalid option letter), 51074 and 51075 (options given twice).
  * $where is rejected (BadValue: no server-side JavaScript), and $expr,
- * $text, $sampleRate and the geospatial operators report NotImplemented
- * (238) until they are built.
+ * $text and $sampleRate report NotImplemented (238) until they are built.
+ * The geospatial operators are compiled by query_geo.c, $jsonSchema by
+ * query_schema.c.
  *
  * IDENTIFICATION
  *	  src/query_parse.c
@@ -107,7 +108,11 @@ typedef enum QueryFieldOp
 	QUERY_FOP_BITS_ALL_CLEAR,
 	QUERY_FOP_BITS_ANY_SET,
 	QUERY_FOP_BITS_ANY_CLEAR,
-	QUERY_FOP_GEO				/* geospatial: not implemented */
+	QUERY_FOP_GEO_WITHIN,
+	QUERY_FOP_GEO_INTERSECTS,
+	QUERY_FOP_NEAR,
+	QUERY_FOP_NEAR_DISTANCE,	/* $minDistance, $maxDistance: beside $near */
+	QUERY_FOP_GEO_SHAPE			/* $geometry, $box...: only inside $geoWithin */
 } QueryFieldOp;
 
 static const struct
@@ -136,11 +141,18 @@ static const struct
 	{"$bitsAllClear", QUERY_FOP_BITS_ALL_CLEAR},
 	{"$bitsAnySet", QUERY_FOP_BITS_ANY_SET},
 	{"$bitsAnyClear", QUERY_FOP_BITS_ANY_CLEAR},
-	{"$geoWithin", QUERY_FOP_GEO},
-	{"$within", QUERY_FOP_GEO},
-	{"$geoIntersects", QUERY_FOP_GEO},
-	{"$near", QUERY_FOP_GEO},
-	{"$nearSphere", QUERY_FOP_GEO},
+	{"$geoWithin", QUERY_FOP_GEO_WITHIN},
+	{"$within", QUERY_FOP_GEO_WITHIN},
+	{"$geoIntersects", QUERY_FOP_GEO_INTERSECTS},
+	{"$near", QUERY_FOP_NEAR},
+	{"$nearSphere", QUERY_FOP_NEAR},
+	{"$minDistance", QUERY_FOP_NEAR_DISTANCE},
+	{"$maxDistance", QUERY_FOP_NEAR_DISTANCE},
+	{"$geometry", QUERY_FOP_GEO_SHAPE},
+	{"$box", QUERY_FOP_GEO_SHAPE},
+	{"$polygon", QUERY_FOP_GEO_SHAPE},
+	{"$center", QUERY_FOP_GEO_SHAPE},
+	{"$centerSphere", QUERY_FOP_GEO_SHAPE},
 };
 
 /* The path-less operators: what decides the form of an $elemMatch */
@@ -612,6 +624,7 @@ QueryParseElemMatch(QueryParser *parser, const QueryPath *path,
 
 	if (!QueryEnter(parser))
 		return NULL;
+	parser->no_near++;
 	if (value_form)
 	{
 		QueryPath	none = {"", 0, NULL};
@@ -622,6 +635,7 @@ QueryParseElemMatch(QueryParser *parser, const QueryPath *path,
 		child = QueryParseDocument(parser, operand, QUERY_LEVEL_ELEMENT);
 	if (child == NULL)
 		return NULL;
+	parser->no_near--;
 	parser->depth--;
 
 	node = QueryNewNode(parser, value_form ? QUERY_ELEM_MATCH_VALUE :
@@ -652,7 +666,9 @@ QueryParseNot(QueryParser *parser, const QueryPath *path,
 	{
 		if (!QueryEnter(parser))
 			return NULL;
+		parser->no_near++;
 		child = QueryParseFieldOperators(parser, path, operand, level);
+		parser->no_near--;
 		parser->depth--;
 	}
 	if (child == NULL)
@@ -759,10 +775,31 @@ QueryParseFieldOperator(QueryParser *parser, const QueryPath *path,
 		case QUERY_FOP_BITS_ANY_CLEAR:
 			*node = QueryParseBits(parser, QUERY_BITS_ANY_CLEAR, path, name, it);
 			break;
-		case QUERY_FOP_GEO:
-			QueryFail(parser, MONGO_NOT_IMPLEMENTED,
-					  "%s is not supported yet: geospatial queries are not implemented",
-					  name);
+		case QUERY_FOP_GEO_WITHIN:
+			*node = QueryParseGeoWithin(parser, path, it);
+			break;
+		case QUERY_FOP_GEO_INTERSECTS:
+			*node = QueryParseGeoIntersects(parser, path, it);
+			break;
+		case QUERY_FOP_NEAR:
+			*node = QueryParseNear(parser, path, ops, it);
+			break;
+		case QUERY_FOP_NEAR_DISTANCE:
+			{
+				bson_iter_t other;
+
+				/* read by the $near or $nearSphere beside it */
+				if (bson_iter_recurse(ops, &other) &&
+					(bson_iter_find(&other, "$near") ||
+					 (bson_iter_recurse(ops, &other) &&
+					  bson_iter_find(&other, "$nearSphere"))))
+					return true;
+				QueryFail(parser, MONGO_BAD_VALUE, "%s needs $near or $nearSphere", name);
+				return false;
+			}
+		case QUERY_FOP_GEO_SHAPE:
+			QueryFail(parser, MONGO_BAD_VALUE,
+					  "%s can only be used inside $geoWithin or $geoIntersects", name);
 			return false;
 	}
 	return *node != NULL;
@@ -779,6 +816,7 @@ QueryParseFieldOperators(QueryParser *parser, const QueryPath *path,
 {
 	QueryNode **children;
 	int			nchildren = 0;
+	int			ngeo = 0;
 	bson_iter_t it;
 
 	children = QueryAlloc(parser->filter,
@@ -788,6 +826,13 @@ QueryParseFieldOperators(QueryParser *parser, const QueryPath *path,
 	while (bson_iter_next(&it))
 	{
 		QueryNode  *child;
+		QueryFieldOp fop = QueryLookupFieldOp(bson_iter_key(&it));
+
+		/* as in MongoDB, one geospatial operator per field ($near: see there) */
+		if ((fop == QUERY_FOP_GEO_WITHIN || fop == QUERY_FOP_GEO_INTERSECTS) &&
+			++ngeo > 1)
+			return QueryFail(parser, MONGO_BAD_VALUE,
+							 "only one geospatial operator is allowed per field");
 
 		if (!QueryParseFieldOperator(parser, path, ops, &it, level, &child))
 			return NULL;
@@ -834,7 +879,11 @@ QueryParseTree(QueryParser *parser, QueryOp op, const char *name,
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 			return QueryFail(parser, MONGO_BAD_VALUE,
 							 "$or/$and/$nor entries need to be full objects");
+		if (op != QUERY_AND)
+			parser->no_near++;
 		child = QueryParseDocument(parser, &it, level);
+		if (op != QUERY_AND)
+			parser->no_near--;
 		if (child == NULL)
 			return NULL;
 		children[nchildren++] = child;
@@ -900,6 +949,8 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 		else if (name[1] == 'w')
 			QueryFail(parser, MONGO_BAD_VALUE,
 					  "$where is not supported: server-side JavaScript is not available");
+		else if (name[1] == 't' && parser->has_near)
+			QueryFail(parser, MONGO_BAD_VALUE, "text and geoNear not allowed in same query");
 		else
 			QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
 	}
@@ -1009,6 +1060,8 @@ BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 	parser.filter = filter;
 	parser.error = error;
 	parser.depth = 0;
+	parser.no_near = 0;
+	parser.has_near = false;
 
 	problem = BsonValidateBytes(filter->data, len, &degenerate);
 	if (problem != NULL)

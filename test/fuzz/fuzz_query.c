@@ -21,6 +21,7 @@
  */
 #include "postgres_fe.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,8 @@ static const char *const fuzz_doc_texts[] = {
 	"{\"a\": {\"$numberDouble\": \"NaN\"}, \"b\": {\"$numberDecimal\": \"-1.5E+3\"}, \"c\": {\"$numberLong\": \"-9223372036854775808\"}, \"d\": 1e300, \"e\": -0.0}",
 	"{\"a\": {\"$binary\": {\"base64\": \"AQIDBA==\", \"subType\": \"00\"}}, \"b\": {\"$minKey\": 1}, \"c\": {\"$maxKey\": 1}, \"d\": {\"$date\": \"2020-01-01T00:00:00Z\"}, \"e\": {\"$oid\": \"57e193d7a9cc81b4027498b5\"}}",
 	"{\"a\": [[[1]], [[{\"b\": 1}]]], \"b\": [], \"c\": [[]], \"x\": {\"$symbol\": \"abc\"}, \"y\": {\"$undefined\": true}, \"z\": true}",
+	"{\"a\": {\"type\": \"Point\", \"coordinates\": [1, 2]}, \"b\": [[0, 0], [5, 5], {\"x\": 1, \"y\": 2}], \"c\": {\"type\": \"Polygon\", \"coordinates\": [[[0, 0], [3, 0], [3, 3], [0, 0]]]}, \"d\": {\"type\": \"LineString\", \"coordinates\": [[179, 0], [-179, 1]]}, \"loc\": [1, 1]}",
+	"{\"loc\": {\"type\": \"GeometryCollection\", \"geometries\": [{\"type\": \"MultiPoint\", \"coordinates\": [[0, 90], [180, -90]]}, {\"type\": \"MultiPolygon\", \"coordinates\": [[[[0, 0], [1, 0], [1, 1], [0, 0]]]]}]}, \"a\": {\"type\": \"Point\", \"coordinates\": []}, \"b\": {\"type\": \"Polygon\", \"coordinates\": [[[0, 0], [0, 0], [0, 0], [0, 0]]]}}",
 	"{\"a\": [{\"b\": [{\"c\": [{\"d\": 1}]}]}], \"b\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}, \"c\": {\"$code\": \"f()\"}, \"d\": [0, -1, 255, 2.5, {\"$numberDecimal\": \"NaN\"}]}",
 };
 
@@ -88,6 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool		degenerate;
 	char	   *problem;
 	BsonFilter *filter;
+	BsonNearSpec near;
 	BsonQueryError error;
 	const uint8_t *extra = NULL;
 	uint32_t	extra_len = 0;
@@ -142,6 +146,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					i, matched, matched2, position);
 			FuzzQueryFail(data, size,
 						  "BsonFilterMatches and BsonFilterMatchesWithPosition disagree");
+		}
+	}
+	/* the distances of a $near, for every document */
+	if (BsonFilterGetNear(filter, &near))
+	{
+		for (size_t i = 0; i < FUZZ_NDOCS; i++)
+		{
+			double		d = BsonNearDistance(&near, bson_get_data(fuzz_docs[i]),
+											 fuzz_docs[i]->len);
+
+			if (isnan(d) || d < 0)
+				FuzzQueryFail(data, size, "a $near distance that is NaN or negative");
 		}
 	}
 	if (extra != NULL)
