@@ -766,7 +766,9 @@ UpdateSortArray(UpdateApplier *a, const UpdateLeaf *leaf, UpdateValue *array)
 	for (int i = 0; i < n; i++)
 	{
 		array->items[i] = items[i].value;
+		/* UpdateSortKeys bson_init'ed it: destroy the data, then the struct */
 		bson_destroy(items[i].keys);
+		bson_free(items[i].keys);
 	}
 	pfree(items);
 	pfree(tmp);
