@@ -35,8 +35,76 @@ BsonCompare(const Bson *a, const Bson *b)
 				ib;
 	bson_t		ha,
 				hb;
-	bool		a_scalar = BsonValueIter(a, &ia, &ha);
-	bool		b_scalar = BsonValueIter(b, &ib, &hb);
+	bool		a_scalar;
+	bool		b_scalar;
+
+	/*
+	 * The common case of index keys (_id): two scalars of one type that
+	 * compare by their bytes' value, read straight from the wrappers
+	 * ({"": value}: the type byte at offset 4, the value at offset 6).
+	 */
+	if (BsonIsScalar(a) && BsonIsScalar(b))
+	{
+		const uint8_t *pa = BsonBytes(a);
+		const uint8_t *pb = BsonBytes(b);
+
+		if (pa[4] == pb[4])
+		{
+			switch ((bson_type_t) pa[4])
+			{
+				case BSON_TYPE_INT32:
+					{
+						int32_t		x,
+									y;
+
+						memcpy(&x, pa + 6, 4);
+						memcpy(&y, pb + 6, 4);
+						x = (int32_t) BSON_UINT32_FROM_LE(x);
+						y = (int32_t) BSON_UINT32_FROM_LE(y);
+						return x < y ? -1 : (x > y ? 1 : 0);
+					}
+				case BSON_TYPE_INT64:
+				case BSON_TYPE_DATE_TIME:
+					{
+						int64_t		x,
+									y;
+
+						memcpy(&x, pa + 6, 8);
+						memcpy(&y, pb + 6, 8);
+						x = (int64_t) BSON_UINT64_FROM_LE(x);
+						y = (int64_t) BSON_UINT64_FROM_LE(y);
+						return x < y ? -1 : (x > y ? 1 : 0);
+					}
+				case BSON_TYPE_OID:
+					{
+						int			c = memcmp(pa + 6, pb + 6, 12);
+
+						return c < 0 ? -1 : (c > 0 ? 1 : 0);
+					}
+				case BSON_TYPE_UTF8:
+					{
+						int32_t		la,
+									lb;
+						int			c;
+
+						/* lengths include the NUL; compare the bytes, then lengths */
+						memcpy(&la, pa + 6, 4);
+						memcpy(&lb, pb + 6, 4);
+						la = (int32_t) BSON_UINT32_FROM_LE(la) - 1;
+						lb = (int32_t) BSON_UINT32_FROM_LE(lb) - 1;
+						c = memcmp(pa + 10, pb + 10, Min(la, lb));
+						if (c != 0)
+							return c < 0 ? -1 : 1;
+						return la < lb ? -1 : (la > lb ? 1 : 0);
+					}
+				default:
+					break;
+			}
+		}
+	}
+
+	a_scalar = BsonValueIter(a, &ia, &ha);
+	b_scalar = BsonValueIter(b, &ib, &hb);
 
 	if (a_scalar && b_scalar)
 		return BsonCompareValues(&ia, &ib);

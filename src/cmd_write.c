@@ -172,12 +172,13 @@ PrepareDocument(const uint8_t *data, uint32_t len, bson_t *out, int *code)
 		first = false;
 	}
 
-	bson_init(out);
 	if (has_id && id_first)
 	{
-		bson_concat(out, &doc);
+		/* already as stored: use the bytes in place, no copy */
+		bson_init_static(out, data, len);
 		return NULL;
 	}
+	bson_init(out);
 	if (has_id)
 		bson_append_iter(out, "_id", 3, &id);
 	else
