@@ -48,6 +48,9 @@ include $(PGXS)
 # after the include, which defines PG_PROVE_FLAGS; PROVE_FLAGS stays free for the caller
 PG_PROVE_FLAGS += -I $(CURDIR)/test/perl
 
+# PGXS tracks no header dependencies: every object depends on every header
+$(OBJS): $(HEADERS_nosql)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
