@@ -617,7 +617,9 @@ typedef struct UpdateSortItem
  * UpdateSortKeys
  *		The document of sort keys of an element: the element itself, or
  *		for a pattern the value of each of its paths in the element (null
- *		when missing or when the element is not a document).
+ *		when missing or when the element is not a document).  keys is an
+ *		empty bson_t from bson_new: bson_init on it would mark the heap
+ *		struct static, and bson_destroy would then leak it.
  */
 static void
 UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
@@ -629,7 +631,6 @@ UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
 
 	if (leaf->sort == UPDATE_SORT_VALUE)
 	{
-		bson_init(keys);
 		UpdateWrite(keys, "", v);
 		return;
 	}
@@ -637,7 +638,6 @@ UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
 	bson_init(&elem);
 	UpdateWrite(&elem, "", v);
 	is_doc = (UpdateValueType(v) == BSON_TYPE_DOCUMENT);
-	bson_init(keys);
 	bson_init_static(&pattern, leaf->sort_pattern, leaf->sort_pattern_len);
 	bson_iter_init(&pit, &pattern);
 	while (bson_iter_next(&pit))
