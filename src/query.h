@@ -47,7 +47,10 @@ extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
  * (-1 when no array was involved).  This is MongoDB's "elemMatchKey": the
  * element of the outermost array the matching predicate's path traversed,
  * or the element an $elemMatch accepted; when several predicates of an
- * $and traverse arrays, the last one to match wins, as in MongoDB.
+ * $and traverse arrays, the last one to match wins, as in MongoDB.  No
+ * position comes through $or, $nor or $not, except through an $or that
+ * MongoDB rewrites as its only branch or as an $in (equalities on one
+ * path).
  */
 extern bool BsonFilterMatchesWithPosition(const BsonFilter *filter,
 										  const uint8_t *doc, uint32_t len,
