@@ -18,7 +18,24 @@
 #define MONGO_BAD_VALUE				2
 #define MONGO_FAILED_TO_PARSE		9
 #define MONGO_TYPE_MISMATCH			14
+#define MONGO_QUERY_FEATURE_NOT_ALLOWED	224
 #define MONGO_NOT_IMPLEMENTED		238 /* $expr, $text, geo: not yet */
+#define MONGO_GEO_NEAR_NOT_ALLOWED	5626500
+
+/*
+ * The special operators a context may forbid, as MongoDB's
+ * MatchExpressionParser::AllowedFeatures: array filters (and other
+ * filters MongoDB parses with kBanAllSpecialFeatures) allow none of them.
+ * A forbidden one is refused with MongoDB's error: BadValue (2) for $text
+ * and $where, QueryFeatureNotAllowed (224) for $expr and $jsonSchema, and
+ * 5626500 for $near and $nearSphere.
+ */
+#define BSON_FILTER_ALLOW_TEXT			0x01
+#define BSON_FILTER_ALLOW_GEO_NEAR		0x02
+#define BSON_FILTER_ALLOW_WHERE			0x04
+#define BSON_FILTER_ALLOW_EXPR			0x08
+#define BSON_FILTER_ALLOW_JSON_SCHEMA	0x10
+#define BSON_FILTER_ALLOW_ALL			0x1F
 
 /* An error in MongoDB's terms: code, codeName and message (errmsg) */
 typedef struct BsonQueryError
@@ -36,6 +53,14 @@ typedef struct BsonFilter BsonFilter;
  */
 extern BsonFilter *BsonFilterCompile(const uint8_t *data, uint32_t len,
 									 BsonQueryError *error);
+
+/*
+ * BsonFilterCompile allowing only some special operators (allowed: a set of
+ * BSON_FILTER_ALLOW_* bits).
+ */
+extern BsonFilter *BsonFilterCompileRestricted(const uint8_t *data,
+											   uint32_t len, int allowed,
+											   BsonQueryError *error);
 
 /* Whether a document (BSON bytes) matches a compiled filter */
 extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,

@@ -186,6 +186,7 @@ typedef struct QueryParser
 	BsonFilter *filter;
 	BsonQueryError *error;
 	int			depth;
+	int			allowed;		/* BSON_FILTER_ALLOW_* bits */
 } QueryParser;
 
 /* A path, shared by the leaves of one field */

@@ -729,6 +729,26 @@ TEST(update_array_filters)
 				"{'_id': 1, 'a': [0, 0]}", 0);
 	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
 				"{'f': [{'x': {'$bad': 1}}]}", -1, false, NULL, MONGO_BAD_VALUE);
+	/* the special operators MongoDB bans in array filters, with its codes */
+	CHECK_APPLY("{'_id': 1, 'a': ['hello']}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$text': {'$search': 'hello'}}]}", -1, false, NULL, MONGO_BAD_VALUE);
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$where': 'true'}]}", -1, false, NULL, MONGO_BAD_VALUE);
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$expr': {'$gt': ['$x', 1]}}]}", -1, false, NULL,
+				MONGO_QUERY_FEATURE_NOT_ALLOWED);
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$jsonSchema': {}}]}", -1, false, NULL,
+				MONGO_QUERY_FEATURE_NOT_ALLOWED);
+	CHECK_APPLY("{'_id': 1, 'a': [{'loc': [0, 0]}]}", "{'$set': {'a.$[x].y': 1}}",
+				"{'f': [{'x.loc': {'$near': [0, 0]}}]}", -1, false, NULL,
+				MONGO_GEO_NEAR_NOT_ALLOWED);
+	CHECK_APPLY("{'_id': 1, 'a': [{'loc': [0, 0]}]}", "{'$set': {'a.$[x].y': 1}}",
+				"{'f': [{'x': {'$elemMatch': {'loc': {'$nearSphere': [0, 0]}}}}]}", -1, false,
+				NULL, MONGO_GEO_NEAR_NOT_ALLOWED);
+	/* the first error wins */
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'x': {'$bad': 1}, '$expr': 1}]}", -1, false, NULL, MONGO_BAD_VALUE);
 }
 
 TEST(update_set_on_insert)
