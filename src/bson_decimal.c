@@ -276,6 +276,10 @@ DecimalDigitCount(uint128 value)
  * ----------------------------------------------------------------
  */
 
+/*
+ * BsonDecimalFromInt64
+ *		The exact decimal of an integer.
+ */
 void
 BsonDecimalFromInt64(int64_t value, BsonDecimal *out)
 {
@@ -345,6 +349,12 @@ BsonDecimalFromDouble(double value, BsonDecimal *out)
 	DecimalRound(digit, n, exponent, value < 0, DECIMAL_DOUBLE_PRECISION, out);
 }
 
+/*
+ * BsonEncodeDecimal128
+ *		The BID encoding of a decimal in range: the sign, the biased
+ *		exponent in bits 62..49 and the coefficient (below 2^113) in the
+ *		remaining bits, as libbson and MongoDB write it.
+ */
 void
 BsonEncodeDecimal128(const BsonDecimal *d, bson_decimal128_t *out)
 {
@@ -378,6 +388,10 @@ BsonEncodeDecimal128(const BsonDecimal *d, bson_decimal128_t *out)
  * ----------------------------------------------------------------
  */
 
+/*
+ * BsonDecimalAdd
+ *		x + y, rounded once (see the design note for the guard digit).
+ */
 void
 BsonDecimalAdd(const BsonDecimal *x, const BsonDecimal *y, BsonDecimal *out)
 {
@@ -466,6 +480,10 @@ BsonDecimalAdd(const BsonDecimal *x, const BsonDecimal *y, BsonDecimal *out)
 	DecimalRoundWide(sum, exponent, negative, out);
 }
 
+/*
+ * BsonDecimalMultiply
+ *		x * y: the exact product of the coefficients, rounded once.
+ */
 void
 BsonDecimalMultiply(const BsonDecimal *x, const BsonDecimal *y, BsonDecimal *out)
 {
@@ -519,6 +537,10 @@ BsonDecimalMultiply(const BsonDecimal *x, const BsonDecimal *y, BsonDecimal *out
 				 DECIMAL_PRECISION, out);
 }
 
+/*
+ * BsonDecimalEqual
+ *		Equality by value, for the no-op rule of $inc and $mul.
+ */
 bool
 BsonDecimalEqual(const BsonDecimal *x, const BsonDecimal *y)
 {
