@@ -25,6 +25,23 @@
 #define MONGO_NEAR_MAX_DISTANCE_TYPE	16895	/* legacy $maxDistance not a number */
 #define MONGO_NEAR_MAX_DISTANCE_RANGE	16896	/* legacy $maxDistance negative */
 #define MONGO_NEAR_NOT_ALONE		34413	/* $near with other operators */
+#define MONGO_QUERY_FEATURE_NOT_ALLOWED	224
+#define MONGO_GEO_NEAR_NOT_ALLOWED	5626500
+
+/*
+ * The special operators a context may forbid, as MongoDB's
+ * MatchExpressionParser::AllowedFeatures: array filters (and other
+ * filters MongoDB parses with kBanAllSpecialFeatures) allow none of them.
+ * A forbidden one is refused with MongoDB's error: BadValue (2) for $text
+ * and $where, QueryFeatureNotAllowed (224) for $expr and $jsonSchema, and
+ * 5626500 for $near and $nearSphere.
+ */
+#define BSON_FILTER_ALLOW_TEXT			0x01
+#define BSON_FILTER_ALLOW_GEO_NEAR		0x02
+#define BSON_FILTER_ALLOW_WHERE			0x04
+#define BSON_FILTER_ALLOW_EXPR			0x08
+#define BSON_FILTER_ALLOW_JSON_SCHEMA	0x10
+#define BSON_FILTER_ALLOW_ALL			0x1F
 
 /* An error in MongoDB's terms: code, codeName and message (errmsg) */
 typedef struct BsonQueryError
@@ -43,6 +60,14 @@ typedef struct BsonFilter BsonFilter;
 extern BsonFilter *BsonFilterCompile(const uint8_t *data, uint32_t len,
 									 BsonQueryError *error);
 
+/*
+ * BsonFilterCompile allowing only some special operators (allowed: a set of
+ * BSON_FILTER_ALLOW_* bits).
+ */
+extern BsonFilter *BsonFilterCompileRestricted(const uint8_t *data,
+											   uint32_t len, int allowed,
+											   BsonQueryError *error);
+
 /* Whether a document (BSON bytes) matches a compiled filter */
 extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
 							  uint32_t len);
@@ -53,7 +78,10 @@ extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
  * (-1 when no array was involved).  This is MongoDB's "elemMatchKey": the
  * element of the outermost array the matching predicate's path traversed,
  * or the element an $elemMatch accepted; when several predicates of an
- * $and traverse arrays, the last one to match wins, as in MongoDB.
+ * $and traverse arrays, the last one to match wins, as in MongoDB.  No
+ * position comes through $or, $nor or $not, except through an $or that
+ * MongoDB rewrites as its only branch or as an $in (equalities on one
+ * path).
  */
 extern bool BsonFilterMatchesWithPosition(const BsonFilter *filter,
 										  const uint8_t *doc, uint32_t len,

@@ -226,6 +226,7 @@ typedef struct QueryParser
 	int			depth;
 	int			no_near;		/* inside $or, $nor, $not or $elemMatch */
 	bool		has_near;
+	int			allowed;		/* BSON_FILTER_ALLOW_* bits */
 } QueryParser;
 
 /* A path, shared by the leaves of one field */

@@ -37,7 +37,10 @@
  * the match: the element of the outermost array a path traversed, or for
  * $elemMatch the element it accepted.  It is recorded when a leaf
  * matches, and, as in MongoDB, a later leaf of an $and overwrites an
- * earlier one's.
+ * earlier one's.  $nor, $not and $or record none (MongoDB matches their
+ * branches without MatchDetails), except an $or that MongoDB's optimizer
+ * rewrites before matching: one branch is that branch, and equalities on
+ * one path become an $in, which records the first element it matches.
  *
  * Comparisons follow MongoDB's type brackets: values of different
  * canonical types never compare, except that anything is below MaxKey and
@@ -925,6 +928,124 @@ QueryWalkValues(const QueryNode *node, const uint8_t *data, uint32_t len,
  */
 
 /*
+ * QueryUnwrap
+ *		A node as MongoDB's optimizer leaves it: an $and or $or of one child
+ *		is that child.
+ */
+static const QueryNode *
+QueryUnwrap(const QueryNode *node)
+{
+	while ((node->op == QUERY_AND || node->op == QUERY_OR) &&
+		   node->nchildren == 1)
+		node = node->children[0];
+	return node;
+}
+
+/*
+ * QueryIsEquality
+ *		Whether a node is one MongoDB's optimizer folds into an $in: $eq to
+ *		anything but a regex (which $eq compares literally and $in would
+ *		match as a pattern), a regex, or an $in of one value (which the
+ *		optimizer has already turned into one of those).
+ */
+static bool
+QueryIsEquality(const QueryNode *node)
+{
+	switch (node->op)
+	{
+		case QUERY_EQ:
+			return node->u.cmp.type != BSON_TYPE_REGEX;
+		case QUERY_REGEX:
+			return true;
+		case QUERY_IN:
+			return node->u.in.nvalues + node->u.in.nregexes == 1;
+		default:
+			return false;
+	}
+}
+
+/*
+ * QuerySamePath
+ *		Whether two leaves have the same path.
+ */
+static bool
+QuerySamePath(const QueryNode *a, const QueryNode *b)
+{
+	if (a->npath != b->npath)
+		return false;
+	for (int i = 0; i < a->npath; i++)
+	{
+		if (a->path[i].len != b->path[i].len ||
+			memcmp(a->path[i].name, b->path[i].name, a->path[i].len) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * QueryOrIsIn
+ *		Whether MongoDB's optimizer rewrites an $or as one $in, the only
+ *		form of $or through which a match position is recorded
+ *		(OrMatchExpression matches its branches without MatchDetails): an
+ *		$or of one branch is that branch, and one whose branches are all
+ *		equalities on one path ({$or: [{a: 1}, {a: /x/}]}) is {a: {$in:
+ *		[1, /x/]}}.  A nested $or of several branches never qualifies: the
+ *		optimizer makes it an $in (not an equality) or flattens into its
+ *		parent a branch that is not one, or on another path.
+ */
+static bool
+QueryOrIsIn(const QueryNode *node)
+{
+	const QueryNode *first = NULL;
+
+	if (node->nchildren == 1)
+		return true;
+	for (int i = 0; i < node->nchildren; i++)
+	{
+		const QueryNode *child = QueryUnwrap(node->children[i]);
+
+		if (!QueryIsEquality(child))
+			return false;
+		if (first == NULL)
+			first = child;
+		else if (!QuerySamePath(first, child))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * QueryMatchOrAsIn
+ *		An $or that QueryOrIsIn accepts, matched as the $in it stands for:
+ *		the position is that of the first element in the path's traversal
+ *		that any branch accepts, i.e. the smallest a matching branch
+ *		records.  A match that records none leaves *position alone, as a
+ *		leaf does.
+ */
+static bool
+QueryMatchOrAsIn(const QueryNode *node, const uint8_t *data, uint32_t len,
+				 int32_t *position)
+{
+	bool		matched = false;
+	int32_t		best = -1;
+
+	for (int i = 0; i < node->nchildren; i++)
+	{
+		int32_t		branch = -1;
+
+		if (QueryMatchDocument(node->children[i], data, len, &branch))
+		{
+			matched = true;
+			if (branch >= 0 && (best < 0 || branch < best))
+				best = branch;
+		}
+	}
+	if (matched && best >= 0)
+		*position = best;
+	return matched;
+}
+
+/*
  * QueryMatchDocument
  *		Whether a node of the filter tree matches a whole document (its
  *		BSON bytes).  *position (when not NULL) receives the positional
@@ -947,15 +1068,13 @@ QueryMatchDocument(const QueryNode *node, const uint8_t *data, uint32_t len,
 			}
 			return true;
 		case QUERY_OR:
+			if (position != NULL && QueryOrIsIn(node))
+				return QueryMatchOrAsIn(node, data, len, position);
+			/* MongoDB's $or records no position */
 			for (int i = 0; i < node->nchildren; i++)
 			{
-				int32_t		saved = position != NULL ? *position : -1;
-
-				if (QueryMatchDocument(node->children[i], data, len, position))
+				if (QueryMatchDocument(node->children[i], data, len, NULL))
 					return true;
-				/* a branch that failed leaves no position behind */
-				if (position != NULL)
-					*position = saved;
 			}
 			return false;
 		case QUERY_NOR:

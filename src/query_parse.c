@@ -251,8 +251,12 @@ QueryCodeName(int code)
 			return "FailedToParse";
 		case MONGO_TYPE_MISMATCH:
 			return "TypeMismatch";
+		case MONGO_QUERY_FEATURE_NOT_ALLOWED:
+			return "QueryFeatureNotAllowed";
 		case MONGO_NOT_IMPLEMENTED:
 			return "NotImplemented";
+		case MONGO_GEO_NEAR_NOT_ALLOWED:
+			return "Location5626500";
 		case MONGO_REGEX_OPTIONS_TWICE_REGEX:
 			return "Location51074";
 		case MONGO_REGEX_OPTIONS_TWICE_OPTIONS:
@@ -782,6 +786,12 @@ QueryParseFieldOperator(QueryParser *parser, const QueryPath *path,
 			*node = QueryParseGeoIntersects(parser, path, it);
 			break;
 		case QUERY_FOP_NEAR:
+			if ((parser->allowed & BSON_FILTER_ALLOW_GEO_NEAR) == 0)
+			{
+				QueryFail(parser, MONGO_GEO_NEAR_NOT_ALLOWED,
+						  "$geoNear, $near, and $nearSphere are not allowed in this context, as these operators require sorting geospatial data. If you do not need sort, consider using $geoWithin instead.");
+				return false;
+			}
 			*node = QueryParseNear(parser, path, ops, it);
 			break;
 		case QUERY_FOP_NEAR_DISTANCE:
@@ -917,6 +927,33 @@ QueryParseAlways(QueryParser *parser, const char *name, const bson_iter_t *opera
 }
 
 /*
+ * QueryFeatureAllowed
+ *		Whether the context allows a special top-level operator ($text,
+ *		$where, $expr, $jsonSchema); records MongoDB's error when not.
+ */
+static bool
+QueryFeatureAllowed(QueryParser *parser, const char *name)
+{
+	if (strcmp(name, "$text") == 0 &&
+		(parser->allowed & BSON_FILTER_ALLOW_TEXT) == 0)
+		QueryFail(parser, MONGO_BAD_VALUE, "$text is not allowed in this context");
+	else if (strcmp(name, "$where") == 0 &&
+			 (parser->allowed & BSON_FILTER_ALLOW_WHERE) == 0)
+		QueryFail(parser, MONGO_BAD_VALUE, "$where is not allowed in this context");
+	else if (strcmp(name, "$expr") == 0 &&
+			 (parser->allowed & BSON_FILTER_ALLOW_EXPR) == 0)
+		QueryFail(parser, MONGO_QUERY_FEATURE_NOT_ALLOWED,
+				  "$expr is not allowed in this context");
+	else if (strcmp(name, "$jsonSchema") == 0 &&
+			 (parser->allowed & BSON_FILTER_ALLOW_JSON_SCHEMA) == 0)
+		QueryFail(parser, MONGO_QUERY_FEATURE_NOT_ALLOWED,
+				  "$jsonSchema is not allowed in this context");
+	else
+		return true;
+	return false;
+}
+
+/*
  * QueryParsePathless
  *		A "$" key of a filter document.  Sets *node to NULL for operators
  *		that add nothing ($comment).
@@ -946,6 +983,8 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 		if (level != QUERY_LEVEL_TOP)
 			QueryFail(parser, MONGO_BAD_VALUE,
 					  "%s can only be applied to the top-level document", name);
+		else if (!QueryFeatureAllowed(parser, name))
+			;
 		else if (name[1] == 'w')
 			QueryFail(parser, MONGO_BAD_VALUE,
 					  "$where is not supported: server-side JavaScript is not available");
@@ -955,7 +994,10 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 			QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
 	}
 	else if (strcmp(name, "$jsonSchema") == 0)
-		*node = QueryParseJsonSchema(parser, it);
+	{
+		if (QueryFeatureAllowed(parser, name))
+			*node = QueryParseJsonSchema(parser, it);
+	}
 	else if (strcmp(name, "$sampleRate") == 0)
 		QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
 	else
@@ -1041,6 +1083,18 @@ QueryParseDocument(QueryParser *parser, const bson_iter_t *doc, QueryLevel level
 BsonFilter *
 BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 {
+	return BsonFilterCompileRestricted(data, len, BSON_FILTER_ALLOW_ALL, error);
+}
+
+/*
+ * BsonFilterCompileRestricted
+ *		BsonFilterCompile where only the special operators in allowed may
+ *		appear.
+ */
+BsonFilter *
+BsonFilterCompileRestricted(const uint8_t *data, uint32_t len, int allowed,
+							BsonQueryError *error)
+{
 	BsonFilter *filter;
 	QueryParser parser;
 	bool		degenerate;
@@ -1062,6 +1116,7 @@ BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 	parser.depth = 0;
 	parser.no_near = 0;
 	parser.has_near = false;
+	parser.allowed = allowed;
 
 	problem = BsonValidateBytes(filter->data, len, &degenerate);
 	if (problem != NULL)

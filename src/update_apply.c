@@ -57,6 +57,7 @@
 #endif
 
 #include "bson_compare.h"
+#include "bson_decimal.h"
 #include "bson_json.h"
 #include "update_internal.h"
 
@@ -519,12 +520,37 @@ UpdateNumberAsDouble(const bson_value_t *v)
 }
 
 /*
+ * UpdateNumberAsDecimal
+ *		A number as MongoDB converts it for decimal arithmetic: integers
+ *		exactly, doubles to 15 significant digits.
+ */
+static void
+UpdateNumberAsDecimal(const bson_value_t *v, BsonDecimal *out)
+{
+	switch (v->value_type)
+	{
+		case BSON_TYPE_INT32:
+			BsonDecimalFromInt64(v->value.v_int32, out);
+			break;
+		case BSON_TYPE_INT64:
+			BsonDecimalFromInt64(v->value.v_int64, out);
+			break;
+		case BSON_TYPE_DOUBLE:
+			BsonDecimalFromDouble(v->value.v_double, out);
+			break;
+		default:
+			BsonDecodeDecimal128(&v->value.v_decimal128, out);
+			break;
+	}
+}
+
+/*
  * UpdateArithmetic
  *		$inc (is_mul false) or $mul of two numbers, with MongoDB's type
- *		rules: a double involved gives a double; two int32 give an int32,
- *		or an int64 when the result does not fit; an int64 involved gives
- *		an int64, and its overflow is an error (BadValue).  decimal128
- *		arithmetic is not implemented yet (NotImplemented).
+ *		rules: a decimal128 involved gives a decimal128 (bson_decimal.c); a
+ *		double involved gives a double; two int32 give an int32, or an int64
+ *		when the result does not fit; an int64 involved gives an int64, and
+ *		its overflow is an error (BadValue).
  */
 static bool
 UpdateArithmetic(UpdateApplier *a, bool is_mul, const bson_value_t *x,
@@ -534,8 +560,21 @@ UpdateArithmetic(UpdateApplier *a, bool is_mul, const bson_value_t *x,
 	bson_type_t ty = y->value_type;
 
 	if (tx == BSON_TYPE_DECIMAL128 || ty == BSON_TYPE_DECIMAL128)
-		return UpdateFail(a->error, MONGO_NOT_IMPLEMENTED,
-						  "decimal128 arithmetic in $inc and $mul is not supported yet");
+	{
+		BsonDecimal dx;
+		BsonDecimal dy;
+		BsonDecimal dr;
+
+		UpdateNumberAsDecimal(x, &dx);
+		UpdateNumberAsDecimal(y, &dy);
+		if (is_mul)
+			BsonDecimalMultiply(&dx, &dy, &dr);
+		else
+			BsonDecimalAdd(&dx, &dy, &dr);
+		result->value_type = BSON_TYPE_DECIMAL128;
+		BsonEncodeDecimal128(&dr, &result->value.v_decimal128);
+		return true;
+	}
 	if (tx == BSON_TYPE_DOUBLE || ty == BSON_TYPE_DOUBLE)
 	{
 		double		dx = UpdateNumberAsDouble(x);
@@ -578,7 +617,9 @@ UpdateArithmetic(UpdateApplier *a, bool is_mul, const bson_value_t *x,
  * UpdateNumbersIdentical
  *		Whether an arithmetic result is "identical" to the value it
  *		replaces, in which case MongoDB leaves the value alone: the same
- *		type and an equal value (so -0.0 + 0.0 keeps -0.0).
+ *		type and an equal value (so -0.0 + 0.0 keeps -0.0, and
+ *		NumberDecimal("1") + NumberDecimal("0.00") keeps 1 rather than
+ *		1.00; a NaN result always replaces).
  */
 static bool
 UpdateNumbersIdentical(const bson_value_t *x, const bson_value_t *y)
@@ -593,6 +634,15 @@ UpdateNumbersIdentical(const bson_value_t *x, const bson_value_t *y)
 			return x->value.v_int64 == y->value.v_int64;
 		case BSON_TYPE_DOUBLE:
 			return x->value.v_double == y->value.v_double;
+		case BSON_TYPE_DECIMAL128:
+			{
+				BsonDecimal dx;
+				BsonDecimal dy;
+
+				BsonDecodeDecimal128(&x->value.v_decimal128, &dx);
+				BsonDecodeDecimal128(&y->value.v_decimal128, &dy);
+				return BsonDecimalEqual(&dx, &dy);
+			}
 		default:
 			return false;
 	}
@@ -617,7 +667,9 @@ typedef struct UpdateSortItem
  * UpdateSortKeys
  *		The document of sort keys of an element: the element itself, or
  *		for a pattern the value of each of its paths in the element (null
- *		when missing or when the element is not a document).
+ *		when missing or when the element is not a document).  keys is an
+ *		empty bson_t from bson_new: bson_init on it would mark the heap
+ *		struct static, and bson_destroy would then leak it.
  */
 static void
 UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
@@ -629,7 +681,6 @@ UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
 
 	if (leaf->sort == UPDATE_SORT_VALUE)
 	{
-		bson_init(keys);
 		UpdateWrite(keys, "", v);
 		return;
 	}
@@ -637,7 +688,6 @@ UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
 	bson_init(&elem);
 	UpdateWrite(&elem, "", v);
 	is_doc = (UpdateValueType(v) == BSON_TYPE_DOCUMENT);
-	bson_init(keys);
 	bson_init_static(&pattern, leaf->sort_pattern, leaf->sort_pattern_len);
 	bson_iter_init(&pit, &pattern);
 	while (bson_iter_next(&pit))
@@ -766,9 +816,7 @@ UpdateSortArray(UpdateApplier *a, const UpdateLeaf *leaf, UpdateValue *array)
 	for (int i = 0; i < n; i++)
 	{
 		array->items[i] = items[i].value;
-		/* UpdateSortKeys bson_init'ed it: destroy the data, then the struct */
-		bson_destroy(items[i].keys);
-		bson_free(items[i].keys);
+		bson_destroy(items[i].keys);	/* from bson_new: frees the struct too */
 	}
 	pfree(items);
 	pfree(tmp);
@@ -1031,6 +1079,7 @@ UpdateApplyLeaf(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 {
 	UpdateValue *cur = UpdateSlotGet(slot);
 	bson_value_t result;
+	bson_value_t zero;
 
 	/* "$" fields are refused in stored documents, not in upserted ones */
 	if (leaf->dollar_path && !a->is_insert &&
@@ -1066,23 +1115,16 @@ UpdateApplyLeaf(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 			{
 				if (leaf->op == UPDATE_OP_INC)
 					return UpdateSlotPutValue(a, slot, &leaf->operand);
-				/* $mul of a missing field: zero of the multiplier's type */
-				result.value_type = leaf->operand.value_type;
-				switch (result.value_type)
-				{
-					case BSON_TYPE_INT32:
-						result.value.v_int32 = 0;
-						break;
-					case BSON_TYPE_INT64:
-						result.value.v_int64 = 0;
-						break;
-					case BSON_TYPE_DOUBLE:
-						result.value.v_double = 0.0;
-						break;
-					default:
-						bson_decimal128_from_string("0", &result.value.v_decimal128);
-						break;
-				}
+				/*
+				 * $mul of a missing field: the multiplier times int32 zero,
+				 * as MongoDB computes it (so a zero of the multiplier's
+				 * type, and NaN for an infinite decimal)
+				 */
+				zero.value_type = BSON_TYPE_INT32;
+				zero.value.v_int32 = 0;
+				if (!UpdateArithmetic(a, true, &leaf->operand, &zero, &result,
+									  leaf->path))
+					return false;
 				return UpdateSlotPutValue(a, slot, &result);
 			}
 			if (!UpdateIsNumberType(UpdateValueType(cur)))

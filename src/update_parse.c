@@ -1289,7 +1289,8 @@ UpdateParseArrayFilters(UpdateParser *parser, const uint8_t *data, uint32_t len)
 							  "Each array filter must be an object, found %s",
 							  UpdateTypeName(bson_iter_type(&it)));
 		bson_iter_document(&it, &flen, &fdata);
-		af->filter = BsonFilterCompile(fdata, flen, parser->error);
+		/* MongoDB parses array filters with kBanAllSpecialFeatures */
+		af->filter = BsonFilterCompileRestricted(fdata, flen, 0, parser->error);
 		if (af->filter == NULL)
 			return false;
 		u->nfilters++;

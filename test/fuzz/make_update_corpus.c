@@ -34,6 +34,8 @@ static const struct
 	{"unset", "{\"$unset\": {\"a\": \"\", \"b.c\": 1, \"x.1\": 1}}", NULL},
 	{"inc", "{\"$inc\": {\"a\": 1, \"f\": 1, \"n\": 1, \"d\": 0.5}}", NULL},
 	{"mul", "{\"$mul\": {\"a\": 2, \"c\": -1, \"new\": {\"$numberLong\": \"3\"}}}", NULL},
+	{"inc_decimal", "{\"$inc\": {\"b\": {\"$numberDecimal\": \"0.5\"}, \"a\": {\"$numberDecimal\": \"1\"}, \"d\": {\"$numberDecimal\": \"9.999999999999999999999999999999999E+6144\"}, \"f\": {\"$numberDecimal\": \"-0\"}}}", NULL},
+	{"mul_decimal", "{\"$mul\": {\"b\": {\"$numberDecimal\": \"-1.1E-6176\"}, \"e\": {\"$numberDecimal\": \"Infinity\"}, \"new\": {\"$numberDecimal\": \"2.50\"}, \"c\": 0.1}}", NULL},
 	{"min_max", "{\"$min\": {\"a\": 0}, \"$max\": {\"b\": \"zz\", \"c\": {\"$maxKey\": 1}}}", NULL},
 	{"rename", "{\"$rename\": {\"a\": \"r\", \"b.c\": \"s.t\"}}", NULL},
 	{"rename_errors", "{\"$rename\": {\"a\": \"a.b\"}}", NULL},

@@ -947,8 +947,26 @@ TEST(query_positions)
 		/* an $and keeps the last array position */
 		{"{'a': 1, 'b': 2}", "{'a': [0, 1], 'b': [2]}", 0},
 		{"{'a': 1, 'b': 2}", "{'a': [0, 1], 'b': 2}", 1},
+		/*
+		 * $or records no position, except as MongoDB's optimizer rewrites
+		 * it: one branch is that branch, and equalities on one path an $in
+		 * (whose position is the first element any value matches)
+		 */
 		{"{'$or': [{'a': 9}, {'a': 1}]}", "{'a': [0, 1]}", 1},
+		{"{'$or': [{'a': 1}, {'a': 0}]}", "{'a': [0, 1]}", 0},
+		{"{'$or': [{'a': {'$eq': 1}}, {'a': {'$regularExpression': {'pattern': '^x', 'options': ''}}}, {'a': {'$in': [7]}}]}", "{'a': [7, 'xy', 1]}", 0},
+		{"{'$or': [{'a': 1}]}", "{'a': [0, 1]}", 1},
+		{"{'$or': [{'a': {'$gt': 0}}]}", "{'a': [0, 1]}", 1},
+		{"{'$or': [{'$and': [{'a': 1}]}, {'a': 2}]}", "{'a': [2, 1]}", 0},
+		{"{'$or': [{'a': 1}, {'b': 10}]}", "{'a': [0, 1], 'b': 10}", -1},
+		{"{'$or': [{'arr': 20}, {'status': 'A'}]}", "{'arr': [10, 20], 'status': 'A'}", -1},
+		{"{'$or': [{'a': 1}, {'a': {'$gt': 5}}]}", "{'a': [0, 1]}", -1},
+		{"{'$or': [{'a': 1}, {'a': {'$in': [5, 6]}}]}", "{'a': [0, 1]}", -1},
+		{"{'$or': [{'a': 1}, {'a': {'$eq': {'$regularExpression': {'pattern': 'x', 'options': ''}}}}]}", "{'a': [0, 1]}", -1},
 		{"{'$or': [{'a': 1, 'b': 9}, {'c': 1}]}", "{'a': [0, 1], 'c': 1}", -1},
+		{"{'$or': [{'$or': [{'a': 1}, {'a': 2}]}, {'a': 3}]}", "{'a': [0, 1]}", -1},
+		/* an $and keeps an earlier leaf's position past such an $or */
+		{"{'b': 2, '$or': [{'a': 1}, {'c': 1}]}", "{'a': [0, 1], 'b': [1, 2]}", 1},
 		{"{'$nor': [{'a': 9}]}", "{'a': [0, 1]}", -1},
 	};
 

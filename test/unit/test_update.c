@@ -342,6 +342,7 @@ TEST(update_inc_mul)
 		{"{'_id': 1}", "{'$mul': {'a': 5}}", "{'_id': 1, 'a': 0}"},
 		{"{'_id': 1}", "{'$mul': {'a': {'$numberLong': '5'}}}", "{'_id': 1, 'a': {'$numberLong': '0'}}"},
 		{"{'_id': 1}", "{'$mul': {'a': 2.0}}", "{'_id': 1, 'a': 0.0}"},
+		{"{'_id': 1}", "{'$mul': {'a': -2.0}}", "{'_id': 1, 'a': -0.0}"},
 		/* -0.0 + 0.0 is "identical": the field is left alone */
 		{"{'_id': 1, 'a': -0.0}", "{'$inc': {'a': 0.0}}", "{'_id': 1, 'a': -0.0}"},
 		/* errors */
@@ -350,11 +351,66 @@ TEST(update_inc_mul)
 		{"{'_id': 1, 'a': 1}", "{'$inc': {'a': 'x'}}", NULL, MONGO_TYPE_MISMATCH},
 		{"{'_id': 1, 'a': 1}", "{'$mul': {'a': null}}", NULL, MONGO_TYPE_MISMATCH},
 		{"{'_id': 1, 'a': 1}", "{'$inc': {'a.b': 1}}", NULL, MONGO_PATH_NOT_VIABLE},
-		{"{'_id': 1, 'a': 1}", "{'$inc': {'a': {'$numberDecimal': '1'}}}", NULL, MONGO_NOT_IMPLEMENTED},
 		{"{'_id': 1}", "{'$mul': {'_id': 2}}", NULL, MONGO_IMMUTABLE_FIELD},
 	};
 
 	RUN_CASES(cases);
+}
+
+/* decimal128 operands: the result is a decimal128 (bson_decimal.c) */
+TEST(update_inc_mul_decimal)
+{
+	static const UpdateCase cases[] = {
+		/* the other operand converted: integers exactly, doubles to 15 digits */
+		{"{'_id': 1, 'a': 10}", "{'$inc': {'a': {'$numberDecimal': '5'}}}", "{'_id': 1, 'a': {'$numberDecimal': '15'}}"},
+		{"{'_id': 1, 'a': {'$numberLong': '-9223372036854775808'}}", "{'$inc': {'a': {'$numberDecimal': '-1'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-9223372036854775809'}}"},
+		{"{'_id': 1, 'a': 10.5}", "{'$inc': {'a': {'$numberDecimal': '2.5'}}}", "{'_id': 1, 'a': {'$numberDecimal': '13.0000000000000'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '10.5'}}", "{'$inc': {'a': 2.5}}", "{'_id': 1, 'a': {'$numberDecimal': '13.00000000000000'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '10.5'}}", "{'$inc': {'a': 5}}", "{'_id': 1, 'a': {'$numberDecimal': '15.5'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '0'}}", "{'$inc': {'a': 0.1}}", "{'_id': 1, 'a': {'$numberDecimal': '0.100000000000000'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '5'}}", "{'$mul': {'a': 2.0}}", "{'_id': 1, 'a': {'$numberDecimal': '10.00000000000000'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '5'}}", "{'$mul': {'a': {'$numberLong': '3'}}}", "{'_id': 1, 'a': {'$numberDecimal': '15'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '3.14'}}", "{'$mul': {'a': {'$numberDecimal': '-1'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-3.14'}}"},
+		/* rounding to 34 digits, overflow, underflow */
+		{"{'_id': 1, 'a': {'$numberDecimal': '1234567890123456789012345678901234'}}", "{'$mul': {'a': {'$numberDecimal': '1.1'}}}", "{'_id': 1, 'a': {'$numberDecimal': '1358024679135802467913580246791357'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '9.999999999999999999999999999999999E+6144'}}", "{'$inc': {'a': {'$numberDecimal': '9.999999999999999999999999999999999E+6144'}}}", "{'_id': 1, 'a': {'$numberDecimal': 'Infinity'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '9.999999999999999999999999999999999E+6144'}}", "{'$mul': {'a': {'$numberDecimal': '-2'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-Infinity'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '1E-6176'}}", "{'$mul': {'a': {'$numberDecimal': '0.1'}}}", "{'_id': 1, 'a': {'$numberDecimal': '0E-6176'}}"},
+		/* NaN and infinities */
+		{"{'_id': 1, 'a': {'$numberDecimal': 'Infinity'}}", "{'$mul': {'a': {'$numberDecimal': '0'}}}", "{'_id': 1, 'a': {'$numberDecimal': 'NaN'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': 'Infinity'}}", "{'$inc': {'a': {'$numberDecimal': '-Infinity'}}}", "{'_id': 1, 'a': {'$numberDecimal': 'NaN'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '-Infinity'}}", "{'$inc': {'a': 1}}", "{'_id': 1, 'a': {'$numberDecimal': '-Infinity'}}"},
+		{"{'_id': 1, 'a': 1}", "{'$inc': {'a': {'$numberDecimal': 'NaN'}}}", "{'_id': 1, 'a': {'$numberDecimal': 'NaN'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '1'}}", "{'$mul': {'a': {'$numberDouble': 'Infinity'}}}", "{'_id': 1, 'a': {'$numberDecimal': 'Infinity'}}"},
+		/* equal results are left alone (-0 + 0 keeps -0, 1 + 0.00 keeps 1) */
+		{"{'_id': 1, 'a': {'$numberDecimal': '-0'}}", "{'$inc': {'a': {'$numberDecimal': '0'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-0'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '-0'}}", "{'$mul': {'a': {'$numberDecimal': '-1'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-0'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '1'}}", "{'$inc': {'a': {'$numberDecimal': '0.00'}}}", "{'_id': 1, 'a': {'$numberDecimal': '1'}}"},
+		{"{'_id': 1, 'a': {'$numberDecimal': '-5'}}", "{'$mul': {'a': {'$numberDecimal': '0'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-0'}}"},
+		/* $mul of a missing field: the multiplier times zero */
+		{"{'_id': 1}", "{'$mul': {'a': {'$numberDecimal': '3'}}}", "{'_id': 1, 'a': {'$numberDecimal': '0'}}"},
+		{"{'_id': 1}", "{'$mul': {'a': {'$numberDecimal': '-2.50'}}}", "{'_id': 1, 'a': {'$numberDecimal': '-0.00'}}"},
+		{"{'_id': 1}", "{'$inc': {'a': {'$numberDecimal': '3.50'}}}", "{'_id': 1, 'a': {'$numberDecimal': '3.50'}}"},
+		/* still a type error on a non-number */
+		{"{'_id': 1, 'a': 'x'}", "{'$inc': {'a': {'$numberDecimal': '1'}}}", NULL, MONGO_TYPE_MISMATCH},
+	};
+	bool		modified;
+	int			code;
+	char	   *r;
+
+	RUN_CASES(cases);
+
+	/*
+	 * A numerically equal result is a no-op.  (MongoDB counts NaN + 1 on a
+	 * NaN as a modification; the bytes do not change, and the applier
+	 * decides by the bytes, so here it is not one.)
+	 */
+	r = Apply("{'_id': 1, 'a': {'$numberDecimal': '2.0'}}", "{'$mul': {'a': {'$numberDecimal': '1'}}}", NULL, -1, false, &modified, &code, __FILE__, __LINE__);
+	CHECK(r != NULL && !modified);
+	pfree(r);
+	r = Apply("{'_id': 1, 'a': 2}", "{'$mul': {'a': {'$numberDecimal': '1'}}}", NULL, -1, false, &modified, &code, __FILE__, __LINE__);
+	CHECK(r != NULL && modified);
+	pfree(r);
 }
 
 TEST(update_min_max)
@@ -673,6 +729,26 @@ TEST(update_array_filters)
 				"{'_id': 1, 'a': [0, 0]}", 0);
 	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
 				"{'f': [{'x': {'$bad': 1}}]}", -1, false, NULL, MONGO_BAD_VALUE);
+	/* the special operators MongoDB bans in array filters, with its codes */
+	CHECK_APPLY("{'_id': 1, 'a': ['hello']}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$text': {'$search': 'hello'}}]}", -1, false, NULL, MONGO_BAD_VALUE);
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$where': 'true'}]}", -1, false, NULL, MONGO_BAD_VALUE);
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$expr': {'$gt': ['$x', 1]}}]}", -1, false, NULL,
+				MONGO_QUERY_FEATURE_NOT_ALLOWED);
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'$jsonSchema': {}}]}", -1, false, NULL,
+				MONGO_QUERY_FEATURE_NOT_ALLOWED);
+	CHECK_APPLY("{'_id': 1, 'a': [{'loc': [0, 0]}]}", "{'$set': {'a.$[x].y': 1}}",
+				"{'f': [{'x.loc': {'$near': [0, 0]}}]}", -1, false, NULL,
+				MONGO_GEO_NEAR_NOT_ALLOWED);
+	CHECK_APPLY("{'_id': 1, 'a': [{'loc': [0, 0]}]}", "{'$set': {'a.$[x].y': 1}}",
+				"{'f': [{'x': {'$elemMatch': {'loc': {'$nearSphere': [0, 0]}}}}]}", -1, false,
+				NULL, MONGO_GEO_NEAR_NOT_ALLOWED);
+	/* the first error wins */
+	CHECK_APPLY("{'_id': 1, 'a': [1]}", "{'$set': {'a.$[x]': 0}}",
+				"{'f': [{'x': {'$bad': 1}, '$expr': 1}]}", -1, false, NULL, MONGO_BAD_VALUE);
 }
 
 TEST(update_set_on_insert)
