@@ -91,6 +91,9 @@
 
 /* MongoDB's error codes of projections */
 #define PROJ_ERR_TOO_LONG			15
+#define PROJ_ERR_UNKNOWN_EXPRESSION	31325
+
+static bool ProjIsExpressionName(const char *name);
 #define PROJ_ERR_EMPTY_COMPONENT	15998
 #define PROJ_ERR_MULTI_FIELD_EXPR	15983
 #define PROJ_ERR_DOLLAR_FIELD		16410
@@ -884,10 +887,199 @@ ProjParseOperatorExpr(ProjParser *pp, const bson_iter_t *value, int depth)
 	if (strcmp(name, "$meta") == 0)
 		ProjFail(pp->error, MONGO_NOT_IMPLEMENTED,
 				 "$meta is not supported in projections yet");
+	else if (!ProjIsExpressionName(name))
+		ProjFail(pp->error, PROJ_ERR_UNKNOWN_EXPRESSION,
+				 "Unknown expression %s", name);
 	else
 		ProjFail(pp->error, MONGO_NOT_IMPLEMENTED,
 				 "expression %s is not supported in projections yet", name);
 	return NULL;
+}
+
+/* MongoDB's aggregation expression operators (sorted, for bsearch) */
+static const char *const proj_expression_names[] = {
+	"$abs",
+	"$acos",
+	"$acosh",
+	"$add",
+	"$addToSet",
+	"$allElementsTrue",
+	"$and",
+	"$anyElementTrue",
+	"$arrayElemAt",
+	"$arrayToObject",
+	"$asin",
+	"$asinh",
+	"$atan",
+	"$atan2",
+	"$atanh",
+	"$avg",
+	"$binarySize",
+	"$bitAnd",
+	"$bitNot",
+	"$bitOr",
+	"$bitXor",
+	"$bsonSize",
+	"$ceil",
+	"$cmp",
+	"$concat",
+	"$concatArrays",
+	"$cond",
+	"$convert",
+	"$cos",
+	"$cosh",
+	"$covariancePop",
+	"$covarianceSamp",
+	"$createObjectId",
+	"$dateAdd",
+	"$dateDiff",
+	"$dateFromParts",
+	"$dateFromString",
+	"$dateSubtract",
+	"$dateToParts",
+	"$dateToString",
+	"$dateTrunc",
+	"$dayOfMonth",
+	"$dayOfWeek",
+	"$dayOfYear",
+	"$degreesToRadians",
+	"$deserializeEJSON",
+	"$divide",
+	"$encStrContains",
+	"$encStrEndsWith",
+	"$encStrNormalizedEq",
+	"$encStrStartsWith",
+	"$eq",
+	"$exp",
+	"$filter",
+	"$first",
+	"$firstN",
+	"$floor",
+	"$function",
+	"$getField",
+	"$gt",
+	"$gte",
+	"$hash",
+	"$hour",
+	"$ifNull",
+	"$in",
+	"$indexOfArray",
+	"$indexOfBytes",
+	"$indexOfCP",
+	"$isArray",
+	"$isNumber",
+	"$isoDayOfWeek",
+	"$isoWeek",
+	"$isoWeekYear",
+	"$last",
+	"$lastN",
+	"$let",
+	"$literal",
+	"$ln",
+	"$log",
+	"$log10",
+	"$lt",
+	"$lte",
+	"$ltrim",
+	"$map",
+	"$max",
+	"$maxN",
+	"$median",
+	"$mergeObjects",
+	"$meta",
+	"$millisecond",
+	"$min",
+	"$minN",
+	"$minute",
+	"$mod",
+	"$month",
+	"$multiply",
+	"$ne",
+	"$not",
+	"$objectToArray",
+	"$or",
+	"$percentile",
+	"$pow",
+	"$radiansToDegrees",
+	"$rand",
+	"$range",
+	"$reduce",
+	"$regexFind",
+	"$regexFindAll",
+	"$regexMatch",
+	"$replaceAll",
+	"$replaceOne",
+	"$reverseArray",
+	"$round",
+	"$rtrim",
+	"$second",
+	"$serializeEJSON",
+	"$setDifference",
+	"$setEquals",
+	"$setField",
+	"$setIntersection",
+	"$setIsSubset",
+	"$setUnion",
+	"$sigmoid",
+	"$sin",
+	"$sinh",
+	"$size",
+	"$slice",
+	"$sortArray",
+	"$split",
+	"$sqrt",
+	"$stdDevPop",
+	"$stdDevSamp",
+	"$strLenBytes",
+	"$strLenCP",
+	"$strcasecmp",
+	"$substr",
+	"$substrBytes",
+	"$substrCP",
+	"$subtract",
+	"$sum",
+	"$switch",
+	"$tan",
+	"$tanh",
+	"$toBool",
+	"$toDate",
+	"$toDecimal",
+	"$toDouble",
+	"$toHashedIndexKey",
+	"$toInt",
+	"$toLong",
+	"$toLower",
+	"$toObjectId",
+	"$toString",
+	"$toUUID",
+	"$toUpper",
+	"$trim",
+	"$trunc",
+	"$tsIncrement",
+	"$tsSecond",
+	"$type",
+	"$unsetField",
+	"$week",
+	"$year",
+	"$zip"
+};
+
+static int
+ProjNameCompare(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * ProjIsExpressionName
+ *		Whether name is one of MongoDB's expression operators (the others
+ *		are MongoDB's error 31325, "Unknown expression").
+ */
+static bool
+ProjIsExpressionName(const char *name)
+{
+	return bsearch(&name, proj_expression_names, lengthof(proj_expression_names),
+				   sizeof(const char *), ProjNameCompare) != NULL;
 }
 
 /*
