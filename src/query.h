@@ -37,6 +37,16 @@ typedef struct BsonFilter BsonFilter;
 extern BsonFilter *BsonFilterCompile(const uint8_t *data, uint32_t len,
 									 BsonQueryError *error);
 
+/*
+ * As BsonFilterCompile, with strings compared under a collation (see
+ * collation.h; NULL is the simple collation) by every comparison and
+ * equality except $regex.  The collation must outlive the filter.
+ */
+struct BsonCollation;
+extern BsonFilter *BsonFilterCompileCollated(const uint8_t *data, uint32_t len,
+											 const struct BsonCollation *collation,
+											 BsonQueryError *error);
+
 /* Whether a document (BSON bytes) matches a compiled filter */
 extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
 							  uint32_t len);

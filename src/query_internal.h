@@ -21,6 +21,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "collation.h"
 #include "query.h"
 
 /* Deepest nesting of operators a filter may have */
@@ -91,6 +92,7 @@ typedef struct QueryCompare
 	int			bracket;		/* BsonCanonicalTypeOrder(type) */
 	bool		is_nan;
 	uint32_t	string_len;		/* for strings and symbols */
+	const BsonCollation *collation; /* the filter's (NULL: simple) */
 } QueryCompare;
 
 /*
@@ -111,6 +113,7 @@ typedef struct QueryIn
 	int			nregexes;
 	QueryRegex *regexes;
 	bool		has_null;		/* null also matches a missing field */
+	const BsonCollation *collation; /* the filter's, which sorted values */
 } QueryIn;
 
 /* Operand of the four bit tests */
@@ -172,6 +175,7 @@ struct BsonFilter
 	pcre2_general_context *general_context;
 	pcre2_compile_context *compile_context;
 	pcre2_match_context *match_context;
+	const BsonCollation *collation; /* how strings compare (NULL: simple) */
 };
 
 /* MongoDB's location codes of regular expression errors */

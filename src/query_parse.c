@@ -990,6 +990,17 @@ QueryParseDocument(QueryParser *parser, const bson_iter_t *doc, QueryLevel level
 BsonFilter *
 BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 {
+	return BsonFilterCompileCollated(data, len, NULL, error);
+}
+
+/*
+ * BsonFilterCompileCollated
+ *		Compile a filter whose string comparisons follow a collation.
+ */
+BsonFilter *
+BsonFilterCompileCollated(const uint8_t *data, uint32_t len,
+						  const BsonCollation *collation, BsonQueryError *error)
+{
 	BsonFilter *filter;
 	QueryParser parser;
 	bool		degenerate;
@@ -1005,6 +1016,7 @@ BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 	filter->data = palloc(Max(len, 1));
 	memcpy(filter->data, data, len);
 	filter->len = len;
+	filter->collation = collation;
 
 	parser.filter = filter;
 	parser.error = error;
