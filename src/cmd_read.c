@@ -444,8 +444,10 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		MongoRaise(error.code, "%s", error.message ? error.message : "invalid filter");
 	if (spec->projection != NULL && spec->projection_len > 5)
 	{
-		spec->compiled_projection = BsonProjectionCompile(spec->projection,
-														  spec->projection_len, &error);
+		spec->compiled_projection = BsonProjectionCompileCollated(spec->projection,
+																  spec->projection_len,
+																  spec->compiled_collation,
+																  &error);
 		if (spec->compiled_projection == NULL)
 			MongoRaise(error.code, "%s", error.message);
 	}
