@@ -2293,6 +2293,36 @@ CheckIndexKey(const bson_iter_t *key)
 		MongoRaise(67, "Index keys cannot be empty.");
 }
 
+/*
+ * An index's collation (its own, else the collection's default) must be
+ * simple for the index types that do not support collations.
+ */
+static void
+CheckIndexCollation(const Collection *coll, const bson_iter_t *key,
+					const uint8_t *collation, uint32_t collation_len)
+{
+	bson_iter_t k;
+	bson_iter_t d;
+
+	if (collation == NULL && coll != NULL &&
+		bson_iter_init_find(&d, coll->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&d))
+		bson_iter_document(&d, &collation_len, &collation);
+	if (collation == NULL || CompileCollation(collation, collation_len) == NULL)
+		return;
+	bson_iter_recurse(key, &k);
+	while (bson_iter_next(&k))
+	{
+		const char *t;
+
+		if (!BSON_ITER_HOLDS_UTF8(&k))
+			continue;
+		t = bson_iter_utf8(&k, NULL);
+		if (strcmp(t, "text") == 0 || strcmp(t, "2d") == 0 || strcmp(t, "geoHaystack") == 0)
+			MongoRaise(MONGO_CANNOT_CREATE_INDEX,
+					   "Index type '%s' does not support collation", t);
+	}
+}
+
 static bool
 DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b)
 {
@@ -2379,6 +2409,8 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 		bson_t		spec;
 		bool		exists = false;
 		bson_iter_t old;
+		const uint8_t *icollation = NULL;
+		uint32_t	icollation_len = 0;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&specs))
 			MongoRaise(MONGO_TYPE_MISMATCH, "The field 'indexes' must be an array of objects");
@@ -2400,10 +2432,17 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 					RaiseWrongType("createIndexes.indexes", &f, "string");
 				iname = bson_iter_utf8(&f, NULL);
 			}
+			else if (strcmp(k, "collation") == 0)
+			{
+				if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+					RaiseWrongType("createIndexes.indexes", &f, "object");
+				bson_iter_document(&f, &icollation_len, &icollation);
+			}
 		}
 		if (!has_key)
 			MongoRaise(MONGO_FAILED_TO_PARSE, "The 'key' field is a required property of an index specification");
 		CheckIndexKey(&key);
+		CheckIndexCollation(c, &key, icollation, icollation_len);
 		if (iname == NULL)
 			iname = IndexDefaultName(&key);
 		if (iname[0] == '\0')

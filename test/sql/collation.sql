@@ -55,6 +55,10 @@ SELECT run_command('coll', '{"count": "ci", "query": {"x": "HELLO"}}');
 SELECT run_command('coll', '{"count": "ci", "query": {"x": "HELLO"}, "collation": {"locale": "simple"}}');
 SELECT run_command('coll', '{"find": "ci", "filter": {"_id": "b"}}');
 SELECT run_command('coll', '{"find": "ci", "sort": {"_id": -1}}');
+-- text and 2d indexes do not support collations, given or inherited
+SELECT run_command('coll', '{"createIndexes": "ci", "indexes": [{"key": {"x": "text"}, "name": "x_text"}]}');
+SELECT run_command('coll', '{"createIndexes": "ci", "indexes": [{"key": {"x": "text"}, "name": "x_text", "collation": {"locale": "simple"}}]}');
+SELECT run_command('coll', '{"createIndexes": "fruit", "indexes": [{"key": {"p": "2d"}, "name": "p_2d", "collation": {"locale": "en"}}]}');
 SELECT run_command('coll', '{"create": "bin", "collation": {"locale": "simple"}}');
 SELECT run_command('coll', '{"listCollections": 1, "filter": {"name": "bin"}}') -> 'cursor' -> 'firstBatch' -> 0 -> 'options';
 
