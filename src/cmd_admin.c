@@ -2304,6 +2304,8 @@ CheckIndexCollation(const Collection *coll, const bson_iter_t *key,
 	bson_iter_t k;
 	bson_iter_t d;
 
+	if (collation != NULL && collation_len <= 5)
+		MongoRaise(MONGO_BAD_VALUE, "The collation of an index cannot be empty");
 	if (collation == NULL && coll != NULL &&
 		bson_iter_init_find(&d, coll->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&d))
 		bson_iter_document(&d, &collation_len, &collation);

@@ -282,7 +282,8 @@ CompileFilter(const uint8_t *data, uint32_t len)
 
 /*
  * Compile a collation document or raise its MongoDB error; NULL for the
- * simple collation.  The ICU collator lives as long as the current memory
+ * simple collation and for the empty document, which commands take as no
+ * collation given.  The ICU collator lives as long as the current memory
  * context.
  */
 BsonCollation *
@@ -290,6 +291,9 @@ CompileCollation(const uint8_t *data, uint32_t len)
 {
 	BsonQueryError error = {0};
 	BsonCollation *c;
+
+	if (len <= 5)
+		return NULL;
 
 	if (!BsonCollationCompile(data, len, &c, &error))
 		MongoRaise(error.code, "%s", error.message ? error.message : "invalid collation");
@@ -383,6 +387,8 @@ FindSpecCollation(FindSpec *spec, Bson **param)
 
 	if (param != NULL)
 		*param = NULL;
+	if (data != NULL && len <= 5)
+		data = NULL;			/* {}: none given, the collection's default */
 	if (data == NULL && spec->coll != NULL &&
 		bson_iter_init_find(&it, spec->coll->options, "collation") &&
 		BSON_ITER_HOLDS_DOCUMENT(&it))

@@ -305,8 +305,10 @@ BsonCollationCompile(const uint8_t *data, uint32_t len, BsonCollation **out,
 	{
 		const char *k = bson_iter_key(&it);
 
-		/* an optional field given as null is absent */
-		if (BSON_ITER_HOLDS_NULL(&it) && strcmp(k, "locale") != 0)
+		/* an optional field given as null is absent (but MongoDB's parser
+		 * refuses a null backwards) */
+		if (BSON_ITER_HOLDS_NULL(&it) && strcmp(k, "locale") != 0 &&
+			strcmp(k, "backwards") != 0)
 			continue;
 		if (strcmp(k, "locale") == 0)
 		{

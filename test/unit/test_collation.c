@@ -81,6 +81,7 @@ TEST(collation_compile)
 	static const CollationErrorCase errors[] = {
 		{"{}", 40414},
 		{"{'strength': 2}", 40414},
+		{"{'locale': 'en', 'backwards': null}", 14},
 		{"{'locale': 1}", 14},
 		{"{'locale': 'xx'}", 2},
 		{"{'locale': 'en_ZZ'}", 2},
