@@ -257,6 +257,9 @@ COMMENT ON OPERATOR nosql.@@ (nosql.bson, nosql.bson) IS 'document matches a Mon
 CREATE FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) RETURNS float8
     AS 'MODULE_PATHNAME', 'bson_near_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) IS 'distance from a document to the point of the $near or $nearSphere of a MongoDB filter (meters for GeoJSON, radians for legacy $nearSphere, coordinate units for legacy $near; NULL without one)';
+CREATE FUNCTION nosql.bson_matches(document nosql.bson, filter nosql.bson, collation nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_matches_collated' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_matches(nosql.bson, nosql.bson, nosql.bson) IS 'whether a document matches a MongoDB filter with strings compared under a MongoDB collation';
 
 ---------------------------------------------------------------------------
 -- Documents: collections and the MongoDB command interface
@@ -317,6 +320,9 @@ COMMENT ON FUNCTION nosql.run_command_bytes(text, bytea) IS 'run_command over ra
 CREATE FUNCTION nosql.bson_sort_value(document nosql.bson, path text, descending boolean) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_sort_value' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_sort_value(nosql.bson, text, boolean) IS 'the value MongoDB sorts a document by for one path (smallest array element ascending, largest descending)';
+CREATE FUNCTION nosql.bson_sort_value(document nosql.bson, path text, descending boolean, collation nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_sort_value_collated' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_sort_value(nosql.bson, text, boolean, nosql.bson) IS 'the value MongoDB sorts a document by for one path under a MongoDB collation, its strings replaced by their collation sort keys';
 
 -- The ergonomic SQL functions: 'coll' is a collection of the database named
 -- by nosql.database, 'db.coll' names the database.

@@ -574,7 +574,7 @@ DeleteFromSql(FunctionCallInfo fcinfo, bool multi)
 		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
 				   "Namespace %s.%s is a view, not a collection", database, name);
 	PG_RETURN_INT64(DeleteDocuments(coll, BsonBytes(filter), BsonDocLen(filter), multi,
-									NULL, 0, NULL));
+									NULL, 0, NULL, 0, NULL));
 }
 
 PG_FUNCTION_INFO_V1(nosql_delete_one);

@@ -159,7 +159,8 @@ static const uint8_t BsonEmptyDocument[5] = {5, 0, 0, 0, 0};
 /* A fixed value mixed into the hash of every NaN */
 #define BSON_HASH_NAN_TAG	UINT64CONST(0x6e616e)
 
-static int	CompareElements(bson_iter_t *a, bson_iter_t *b, bool compare_keys);
+static int	CompareElements(bson_iter_t *a, bson_iter_t *b, bool compare_keys,
+							const BsonCollation *collation);
 static uint64 HashElements(bson_iter_t *it, bool hash_keys, uint64 seed);
 
 
@@ -666,10 +667,13 @@ IteratorFromData(bson_iter_t *it, const uint8_t *data, uint32 len)
 
 /*
  * CompareSameBracket
- *		Compare two values of the same canonical type bracket.
+ *		Compare two values of the same canonical type bracket; strings and
+ *		symbols (also inside documents and arrays) under a collation unless
+ *		it is NULL.
  */
 static int
-CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order)
+CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order,
+				   const BsonCollation *collation)
 {
 	switch (order)
 	{
@@ -683,6 +687,8 @@ CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order)
 				const char *as = IteratorString(a, &alen);
 				const char *bs = IteratorString(b, &blen);
 
+				if (collation != NULL)
+					return BsonCollationCompareStrings(collation, as, alen, bs, blen);
 				return CompareBytes(as, alen, bs, blen);
 			}
 
@@ -694,7 +700,8 @@ CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order)
 
 				IteratorChild(a, &ca);
 				IteratorChild(b, &cb);
-				return CompareElements(&ca, &cb, order == BSON_ORDER_DOCUMENT);
+				return CompareElements(&ca, &cb, order == BSON_ORDER_DOCUMENT,
+									   collation);
 			}
 
 		case BSON_ORDER_BINARY:
@@ -800,7 +807,7 @@ CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order)
 					return cmp;
 				IteratorFromData(&sa, ascope, ascope_len);
 				IteratorFromData(&sb, bscope, bscope_len);
-				return CompareElements(&sa, &sb, true);
+				return CompareElements(&sa, &sb, true, collation);
 			}
 
 		default:
@@ -817,7 +824,8 @@ CompareSameBracket(const bson_iter_t *a, const bson_iter_t *b, int order)
  * then by value; the document that runs out first is the smaller.
  */
 static int
-CompareElements(bson_iter_t *a, bson_iter_t *b, bool compare_keys)
+CompareElements(bson_iter_t *a, bson_iter_t *b, bool compare_keys,
+				const BsonCollation *collation)
 {
 #ifndef FRONTEND
 	check_stack_depth();
@@ -846,7 +854,7 @@ CompareElements(bson_iter_t *a, bson_iter_t *b, bool compare_keys)
 				return BSON_CMP3(cmp, 0);
 		}
 
-		cmp = CompareSameBracket(a, b, order_a);
+		cmp = CompareSameBracket(a, b, order_a, collation);
 		if (cmp != 0)
 			return cmp;
 	}
@@ -864,7 +872,23 @@ BsonCompareValues(const bson_iter_t *a, const bson_iter_t *b)
 
 	if (order_a != order_b)
 		return BSON_CMP3(order_a, order_b);
-	return CompareSameBracket(a, b, order_a);
+	return CompareSameBracket(a, b, order_a, NULL);
+}
+
+/*
+ * BsonCompareValuesCollated
+ *		BsonCompareValues with strings compared under a collation.
+ */
+int
+BsonCompareValuesCollated(const bson_iter_t *a, const bson_iter_t *b,
+						  const BsonCollation *collation)
+{
+	int			order_a = BsonCanonicalTypeOrder(bson_iter_type(a));
+	int			order_b = BsonCanonicalTypeOrder(bson_iter_type(b));
+
+	if (order_a != order_b)
+		return BSON_CMP3(order_a, order_b);
+	return CompareSameBracket(a, b, order_a, collation);
 }
 
 /*
@@ -880,7 +904,7 @@ BsonCompareDocuments(const uint8_t *a, uint32_t alen,
 
 	IteratorFromData(&ia, a, alen);
 	IteratorFromData(&ib, b, blen);
-	return CompareElements(&ia, &ib, true);
+	return CompareElements(&ia, &ib, true, NULL);
 }
 
 

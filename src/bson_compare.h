@@ -14,6 +14,8 @@
 
 #include <bson/bson.h>
 
+#include "collation.h"
+
 /* The kinds of values in the number bracket */
 typedef enum BsonNumberKind
 {
@@ -58,6 +60,14 @@ extern int	BsonCanonicalTypeOrder(bson_type_t type);
  * in the server); a malformed embedded document compares as empty.
  */
 extern int	BsonCompareValues(const bson_iter_t *a, const bson_iter_t *b);
+
+/*
+ * As BsonCompareValues, comparing strings and symbols (also inside
+ * documents and arrays, but never field names) under a collation; NULL is
+ * the simple collation and gives exactly BsonCompareValues.
+ */
+extern int	BsonCompareValuesCollated(const bson_iter_t *a, const bson_iter_t *b,
+									  const BsonCollation *collation);
 
 /*
  * Compare two whole documents given as BSON bytes (each validated), as

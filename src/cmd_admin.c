@@ -410,20 +410,6 @@ static const FieldSpec create_fields[] = {
 	{NULL, 0}
 };
 
-/* The ICU locales MongoDB accepts, as language[_REGION] prefixes */
-static const char *const known_locales[] = {
-	"af", "sq", "am", "ar", "hy", "as", "az", "be", "bn", "bs", "bg", "my", "ca", "chr",
-	"zh", "zh_Hant", "hr", "cs", "da", "nl", "dz", "en", "en_US", "en_US_POSIX", "eo",
-	"et", "ee", "fo", "fil", "fi_FI", "fi", "fr", "fr_CA", "gl", "ka", "de", "de_AT", "el",
-	"gu", "ha", "haw", "he", "hi", "hu", "is", "ig", "smn", "id", "ga", "it", "ja", "kl",
-	"kn", "kk", "km", "kok", "ko", "ky", "lk", "lo", "lv", "li", "lt", "dsb", "lb", "mk",
-	"ms", "ml", "mt", "mr", "mn", "ne", "se", "nb", "nn", "or", "om", "ps", "fa", "fa_AF",
-	"pl", "pt", "pa", "ro", "ru", "sr", "sr_Latn", "si", "sk", "sl", "es", "sw", "sv",
-	"ta", "te", "th", "bo", "to", "tr", "uk", "hsb", "ur", "ug", "vi", "wae", "cy", "yi",
-	"yo", "zu", "de_DE", "es_ES", "fr_FR", "it_IT", "ja_JP", "ko_KR", "pt_BR", "ru_RU",
-	"zh_CN", "zh_TW", "en_GB", "ar_EG", "simple", NULL
-};
-
 /* An enumerated string option */
 static void
 CheckEnum(const bson_iter_t *it, const char *field, const char *const *values)
@@ -437,87 +423,18 @@ CheckEnum(const bson_iter_t *it, const char *field, const char *const *values)
 			   v, field);
 }
 
-/* A collation specification ({locale, strength, ...}) */
+/*
+ * A collation specification ({locale, strength, ...}), checked by compiling
+ * it (collation.c) as every command taking one does.
+ */
 static void
 CheckCollation(const bson_iter_t *it)
 {
-	static const char *const case_first[] = {"upper", "lower", "off", NULL};
-	static const char *const alternate[] = {"non-ignorable", "shifted", NULL};
-	static const char *const max_variable[] = {"punct", "space", NULL};
-	bson_iter_t c;
-	const char *locale = NULL;
-	int64		strength = 3;
-	bool		case_level = false;
-	const char *case_first_value = NULL;
+	const uint8_t *data;
+	uint32_t	len;
 
-	bson_iter_recurse(it, &c);
-	while (bson_iter_next(&c))
-	{
-		const char *k = bson_iter_key(&c);
-
-		if (BSON_ITER_HOLDS_NULL(&c) && strcmp(k, "locale") != 0)
-			continue;
-		if (strcmp(k, "locale") == 0)
-		{
-			if (!BSON_ITER_HOLDS_UTF8(&c))
-				RaiseWrongType("collation", &c, "string");
-			locale = bson_iter_utf8(&c, NULL);
-		}
-		else if (strcmp(k, "caseLevel") == 0 || strcmp(k, "numericOrdering") == 0 ||
-				 strcmp(k, "backwards") == 0 || strcmp(k, "normalization") == 0)
-		{
-			if (!BSON_ITER_HOLDS_BOOL(&c))
-				RaiseWrongType("collation", &c, "bool");
-			if (strcmp(k, "caseLevel") == 0)
-				case_level = bson_iter_bool(&c);
-		}
-		else if (strcmp(k, "strength") == 0)
-		{
-			double		d;
-
-			if (!BsonIterAsDouble(&c, &d))
-				RaiseWrongType("collation", &c, "[long, int, decimal, double]");
-			d = IterWhole(&c);
-			if (isnan(d) || d < 1 || d > 5)
-				MongoRaise(MONGO_BAD_VALUE,
-						   "unable to parse collation: strength must be an integer 1 through 5");
-			strength = (int64) d;
-		}
-		else if (strcmp(k, "caseFirst") == 0 || strcmp(k, "alternate") == 0 ||
-				 strcmp(k, "maxVariable") == 0 || strcmp(k, "version") == 0)
-		{
-			if (!BSON_ITER_HOLDS_UTF8(&c))
-				RaiseWrongType("collation", &c, "string");
-			if (strcmp(k, "caseFirst") == 0)
-			{
-				CheckEnum(&c, "caseFirst", case_first);
-				case_first_value = bson_iter_utf8(&c, NULL);
-			}
-			else if (strcmp(k, "alternate") == 0)
-				CheckEnum(&c, "alternate", alternate);
-			else if (strcmp(k, "maxVariable") == 0)
-				CheckEnum(&c, "maxVariable", max_variable);
-		}
-		else
-			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'collation.%s' is an unknown field.", k);
-	}
-	if (locale == NULL)
-		MongoRaise(MONGO_IDL_MISSING_FIELD,
-				   "BSON field 'collation.locale' is missing but a required field");
-	{
-		bool		known = false;
-
-		for (int i = 0; known_locales[i] != NULL; i++)
-			if (strcmp(known_locales[i], locale) == 0)
-				known = true;
-		if (!known)
-			MongoRaise(MONGO_BAD_VALUE, "Field 'locale' is invalid in: { locale: \"%s\" }",
-					   locale);
-	}
-	if (case_first_value != NULL && strcmp(case_first_value, "off") != 0 &&
-		strength < 3 && !case_level)
-		MongoRaise(MONGO_BAD_VALUE,
-				   "Setting caseFirst requires strength >= 3 or caseLevel: true");
+	bson_iter_document(it, &len, &data);
+	BsonCollationFree(CompileCollation(data, len));
 }
 
 /* Whether a collation document is the simple one ({locale: "simple"}) */
@@ -2376,6 +2293,38 @@ CheckIndexKey(const bson_iter_t *key)
 		MongoRaise(67, "Index keys cannot be empty.");
 }
 
+/*
+ * An index's collation (its own, else the collection's default) must be
+ * simple for the index types that do not support collations.
+ */
+static void
+CheckIndexCollation(const Collection *coll, const bson_iter_t *key,
+					const uint8_t *collation, uint32_t collation_len)
+{
+	bson_iter_t k;
+	bson_iter_t d;
+
+	if (collation != NULL && collation_len <= 5)
+		MongoRaise(MONGO_BAD_VALUE, "The collation of an index cannot be empty");
+	if (collation == NULL && coll != NULL &&
+		bson_iter_init_find(&d, coll->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&d))
+		bson_iter_document(&d, &collation_len, &collation);
+	if (collation == NULL || CompileCollation(collation, collation_len) == NULL)
+		return;
+	bson_iter_recurse(key, &k);
+	while (bson_iter_next(&k))
+	{
+		const char *t;
+
+		if (!BSON_ITER_HOLDS_UTF8(&k))
+			continue;
+		t = bson_iter_utf8(&k, NULL);
+		if (strcmp(t, "text") == 0 || strcmp(t, "2d") == 0 || strcmp(t, "geoHaystack") == 0)
+			MongoRaise(MONGO_CANNOT_CREATE_INDEX,
+					   "Index type '%s' does not support collation", t);
+	}
+}
+
 static bool
 DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b)
 {
@@ -2462,6 +2411,8 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 		bson_t		spec;
 		bool		exists = false;
 		bson_iter_t old;
+		const uint8_t *icollation = NULL;
+		uint32_t	icollation_len = 0;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&specs))
 			MongoRaise(MONGO_TYPE_MISMATCH, "The field 'indexes' must be an array of objects");
@@ -2483,10 +2434,17 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 					RaiseWrongType("createIndexes.indexes", &f, "string");
 				iname = bson_iter_utf8(&f, NULL);
 			}
+			else if (strcmp(k, "collation") == 0)
+			{
+				if (!BSON_ITER_HOLDS_DOCUMENT(&f))
+					RaiseWrongType("createIndexes.indexes", &f, "object");
+				bson_iter_document(&f, &icollation_len, &icollation);
+			}
 		}
 		if (!has_key)
 			MongoRaise(MONGO_FAILED_TO_PARSE, "The 'key' field is a required property of an index specification");
 		CheckIndexKey(&key);
+		CheckIndexCollation(c, &key, icollation, icollation_len);
 		if (iname == NULL)
 			iname = IndexDefaultName(&key);
 		if (iname[0] == '\0')

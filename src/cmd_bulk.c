@@ -69,6 +69,8 @@ typedef struct BulkOp
 	uint32_t	af_len;
 	const uint8_t *sort;
 	uint32_t	sort_len;
+	const uint8_t *collation;	/* update, delete; NULL when absent */
+	uint32_t	collation_len;
 	bool		multi;
 	bool		upsert;
 	bson_type_t hint_type;		/* BSON_TYPE_EOD when absent */
@@ -252,12 +254,7 @@ BulkParseOp(const bson_iter_t *element, int i, BulkOp *op)
 		else if (op->kind != BULK_INSERT && strcmp(key, "hint") == 0)
 			BulkHint(&f, op);
 		else if (op->kind != BULK_INSERT && strcmp(key, "collation") == 0)
-		{
-			const uint8_t *data;
-			uint32_t	len;
-
-			BulkDocument("bulkWrite.ops", &f, &data, &len);
-		}
+			BulkDocument("bulkWrite.ops", &f, &op->collation, &op->collation_len);
 		else if (op->kind != BULK_INSERT && strcmp(key, "sampleId") == 0)
 			continue;
 		else if (op->kind == BULK_UPDATE && strcmp(key, "updateMods") == 0)
@@ -826,13 +823,15 @@ BulkUpdateOne(void *arg)
 	coll = BulkCollection(a->ns, op->upsert);
 	if (coll == NULL)
 	{
+		if (op->collation != NULL)
+			(void) CompileCollation(op->collation, op->collation_len);
 		(void) CompileFilter(op->filter, op->filter_len);
 		return;
 	}
 	BulkCheckHint(coll, op);
 	UpdateDocuments(coll, op->filter, op->filter_len, op->mods, op->mods_len,
 					op->array_filters, op->af_len, op->multi, op->upsert, op->sort,
-					op->sort_len, false, &result);
+					op->sort_len, op->collation, op->collation_len, false, &result);
 	a->n = result.matched;
 	a->modified = result.modified;
 	if (result.upserted)
@@ -849,11 +848,14 @@ BulkDeleteOne(void *arg)
 
 	if (coll == NULL)
 	{
+		if (op->collation != NULL)
+			(void) CompileCollation(op->collation, op->collation_len);
 		(void) CompileFilter(op->filter, op->filter_len);
 		return;
 	}
 	BulkCheckHint(coll, op);
-	a->n = DeleteDocuments(coll, op->filter, op->filter_len, op->multi, NULL, 0, NULL);
+	a->n = DeleteDocuments(coll, op->filter, op->filter_len, op->multi, NULL, 0,
+						   op->collation, op->collation_len, NULL);
 }
 
 /* Run ops[i], an update or a delete; returns whether to stop */

@@ -280,6 +280,26 @@ CompileFilter(const uint8_t *data, uint32_t len)
 	return f;
 }
 
+/*
+ * Compile a collation document or raise its MongoDB error; NULL for the
+ * simple collation and for the empty document, which commands take as no
+ * collation given.  The ICU collator lives as long as the current memory
+ * context.
+ */
+BsonCollation *
+CompileCollation(const uint8_t *data, uint32_t len)
+{
+	BsonQueryError error = {0};
+	BsonCollation *c;
+
+	if (len <= 5)
+		return NULL;
+
+	if (!BsonCollationCompile(data, len, &c, &error))
+		MongoRaise(error.code, "%s", error.message ? error.message : "invalid collation");
+	return c;
+}
+
 /* ---- building the SQL of a find ---- */
 
 static const uint8_t empty_doc[5] = {5, 0, 0, 0, 0};
@@ -352,6 +372,66 @@ FilterIdEquality(const uint8_t *filter, uint32_t len)
  * into sql with its parameters (at most FIND_MAX_PARAMS).  select is the
  * select list ("document", "_id, document", "1").
  */
+/*
+ * The collation of a find: its own, else the collection's default.  Sets
+ * and returns spec->compiled_collation (NULL for the simple collation),
+ * and *param (when param is not NULL) to the collation document as a bson
+ * value for the SQL functions (NULL for the simple collation).
+ */
+BsonCollation *
+FindSpecCollation(FindSpec *spec, Bson **param)
+{
+	const uint8_t *data = spec->collation;
+	uint32_t	len = spec->collation_len;
+	bson_iter_t it;
+
+	if (param != NULL)
+		*param = NULL;
+	if (data != NULL && len <= 5)
+		data = NULL;			/* {}: none given, the collection's default */
+	if (data == NULL && spec->coll != NULL &&
+		bson_iter_init_find(&it, spec->coll->options, "collation") &&
+		BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_iter_document(&it, &len, &data);
+	spec->compiled_collation = NULL;
+	if (data == NULL)
+		return NULL;
+	spec->compiled_collation = CompileCollation(data, len);
+	if (spec->compiled_collation != NULL && param != NULL)
+	{
+		Bson	   *b = palloc(VARHDRSZ + len);
+
+		SET_VARSIZE(b, VARHDRSZ + len);
+		memcpy(VARDATA(b), data, len);
+		*param = b;
+	}
+	return spec->compiled_collation;
+}
+
+/*
+ * Whether an _id equality may use the _id index under a collation: not
+ * when the value holds strings, which may collate equal to others.
+ */
+static bool
+IdLookupCollationSafe(const Bson *id)
+{
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (!BsonValueIter(id, &it, &holder))
+		return false;
+	switch (bson_iter_type(&it))
+	{
+		case BSON_TYPE_UTF8:
+		case BSON_TYPE_SYMBOL:
+		case BSON_TYPE_DOCUMENT:
+		case BSON_TYPE_ARRAY:
+			return false;
+		default:
+			return true;
+	}
+}
+
 void
 FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *values,
 				Oid *types, int *nparams)
@@ -359,13 +439,21 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	Oid			bsonoid = BsonTypeOid();
 	bool		filter_empty = spec->filter_len <= 5;
 	Bson	   *id;
+	Bson	   *collation_param;
+	int			collation_index = 0;
 	BsonQueryError error = {0};
 
-	spec->compiled_filter = CompileFilter(spec->filter, spec->filter_len);
+	FindSpecCollation(spec, &collation_param);
+	spec->compiled_filter = BsonFilterCompileCollated(spec->filter, spec->filter_len,
+													  spec->compiled_collation, &error);
+	if (spec->compiled_filter == NULL)
+		MongoRaise(error.code, "%s", error.message ? error.message : "invalid filter");
 	if (spec->projection != NULL && spec->projection_len > 5)
 	{
-		spec->compiled_projection = BsonProjectionCompile(spec->projection,
-														  spec->projection_len, &error);
+		spec->compiled_projection = BsonProjectionCompileCollated(spec->projection,
+																  spec->projection_len,
+																  spec->compiled_collation,
+																  &error);
 		if (spec->compiled_projection == NULL)
 			MongoRaise(error.code, "%s", error.message);
 	}
@@ -377,6 +465,12 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	}
 
 	*nparams = 0;
+	if (collation_param != NULL)
+	{
+		values[*nparams] = PointerGetDatum(collation_param);
+		types[*nparams] = bsonoid;
+		collation_index = ++(*nparams);
+	}
 	appendStringInfo(sql, "SELECT %s FROM %s", select, spec->coll->qualified);
 	if (!filter_empty)
 	{
@@ -387,8 +481,14 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		values[*nparams] = PointerGetDatum(f);
 		types[*nparams] = bsonoid;
 		(*nparams)++;
-		appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d)", *nparams);
+		if (collation_index > 0)
+			appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d, $%d)",
+							 *nparams, collation_index);
+		else
+			appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d)", *nparams);
 		id = FilterIdEquality(spec->filter, spec->filter_len);
+		if (id != NULL && collation_index > 0 && !IdLookupCollationSafe(id))
+			id = NULL;
 		if (id != NULL)
 		{
 			values[*nparams] = PointerGetDatum(id);
@@ -415,9 +515,14 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 			values[*nparams] = CStringGetTextDatum(BsonSortFieldPath(spec->compiled_sort, i));
 			types[*nparams] = TEXTOID;
 			(*nparams)++;
-			appendStringInfo(sql, "%snosql.bson_sort_value(document, $%d, %s)%s",
-							 i > 0 ? ", " : "", *nparams, desc ? "true" : "false",
-							 desc ? " DESC" : "");
+			if (collation_index > 0)
+				appendStringInfo(sql, "%snosql.bson_sort_value(document, $%d, %s, $%d)%s",
+								 i > 0 ? ", " : "", *nparams, desc ? "true" : "false",
+								 collation_index, desc ? " DESC" : "");
+			else
+				appendStringInfo(sql, "%snosql.bson_sort_value(document, $%d, %s)%s",
+								 i > 0 ? ", " : "", *nparams, desc ? "true" : "false",
+								 desc ? " DESC" : "");
 		}
 	}
 	else if (spec->compiled_sort != NULL && BsonSortNaturalDirection(spec->compiled_sort) < 0)
@@ -653,8 +758,13 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 			hint = it;
 			has_hint = true;
 		}
-		else if (strcmp(key, "let") == 0 ||
-				 strcmp(key, "collation") == 0 || strcmp(key, "allowDiskUse") == 0 ||
+		else if (strcmp(key, "collation") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("find", &it, &spec.collation, &spec.collation_len);
+		}
+		else if (strcmp(key, "let") == 0 || strcmp(key, "allowDiskUse") == 0 ||
 				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
 				 strcmp(key, "min") == 0 || strcmp(key, "max") == 0 ||
@@ -703,6 +813,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	if (spec.coll == NULL)
 	{
 		/* still check the filter etc. as MongoDB does */
+		FindSpecCollation(&spec, NULL);
 		(void) CompileFilter(spec.filter, spec.filter_len);
 		AppendCursorReply(reply, "firstBatch", &batch, 0, ns);
 		return;
@@ -991,7 +1102,13 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 			/* a negative limit counts like its absolute value */
 			spec.limit = v < 0 ? -v : v;
 		}
-		else if (strcmp(key, "hint") == 0 || strcmp(key, "collation") == 0 ||
+		else if (strcmp(key, "collation") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("count", &it, &spec.collation, &spec.collation_len);
+		}
+		else if (strcmp(key, "hint") == 0 ||
 				 strcmp(key, "fields") == 0 || strcmp(key, "encryptionInformation") == 0 ||
 				 GenericFieldCheck(ctx, &it))
 			continue;
@@ -1002,6 +1119,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (spec.coll == NULL)
 	{
+		FindSpecCollation(&spec, NULL);
 		(void) CompileFilter(spec.filter, spec.filter_len);
 		BSON_APPEND_INT32(reply, "n", 0);
 		return;
@@ -1126,8 +1244,12 @@ DistinctCollect(bson_iter_t *doc, char **parts, int nparts, int depth, DistinctV
 	}
 }
 
+/*
+ * Compare two distinct values, strings under a collation (NULL: simple).
+ */
 static int
-DistinctCompare(const void *a, const void *b)
+DistinctCompareCollated(const bson_value_t *a, const bson_value_t *b,
+						const BsonCollation *collation)
 {
 	bson_t		da,
 				db;
@@ -1143,10 +1265,34 @@ DistinctCompare(const void *a, const void *b)
 	bson_iter_next(&ia);
 	bson_iter_init(&ib, &db);
 	bson_iter_next(&ib);
-	r = BsonCompareValues(&ia, &ib);
+	r = BsonCompareValuesCollated(&ia, &ib, collation);
 	bson_destroy(&da);
 	bson_destroy(&db);
 	return r;
+}
+
+/* What the qsort_arg comparator of distinct's value indexes needs */
+typedef struct DistinctSortArg
+{
+	const DistinctValues *dv;
+	const BsonCollation *collation;
+} DistinctSortArg;
+
+/*
+ * qsort_arg comparator of indexes into the distinct values: by value, then
+ * by index, so that of values that compare equal the first one found is
+ * the one returned.
+ */
+static int
+DistinctCompareIndexes(const void *a, const void *b, void *arg)
+{
+	const DistinctSortArg *sa = (const DistinctSortArg *) arg;
+	int			ia = *(const int *) a;
+	int			ib = *(const int *) b;
+	int			r = DistinctCompareCollated(&sa->dv->values[ia], &sa->dv->values[ib],
+											sa->collation);
+
+	return r != 0 ? r : (ia > ib) - (ia < ib);
 }
 
 /*
@@ -1187,8 +1333,13 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 				continue;
 			FieldDocument("distinct", &it, &spec.filter, &spec.filter_len);
 		}
-		else if (strcmp(k, "hint") == 0 || strcmp(k, "collation") == 0 ||
-				 GenericFieldCheck(ctx, &it))
+		else if (strcmp(k, "collation") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("distinct", &it, &spec.collation, &spec.collation_len);
+		}
+		else if (strcmp(k, "hint") == 0 || GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'distinct.%s' is an unknown field.",
@@ -1237,22 +1388,31 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 		SPI_finish();
 	}
 	else
+	{
+		FindSpecCollation(&spec, NULL);
 		(void) CompileFilter(spec.filter, spec.filter_len);
+	}
 
-	if (dv.count > 1)
-		qsort(dv.values, dv.count, sizeof(bson_value_t), DistinctCompare);
 	bson_init(&out);
 	{
 		int			n = 0;
 		char		buf[16];
 		const char *keyp;
+		int		   *order = palloc(sizeof(int) * Max(dv.count, 1));
+		DistinctSortArg arg = {&dv, spec.compiled_collation};
 
 		for (int i = 0; i < dv.count; i++)
+			order[i] = i;
+		if (dv.count > 1)
+			qsort_arg(order, dv.count, sizeof(int), DistinctCompareIndexes, &arg);
+		for (int i = 0; i < dv.count; i++)
 		{
-			if (i > 0 && DistinctCompare(&dv.values[i - 1], &dv.values[i]) == 0)
+			if (i > 0 && DistinctCompareCollated(&dv.values[order[i - 1]],
+												 &dv.values[order[i]],
+												 spec.compiled_collation) == 0)
 				continue;
 			bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
-			bson_append_value(&out, keyp, -1, &dv.values[i]);
+			bson_append_value(&out, keyp, -1, &dv.values[order[i]]);
 		}
 	}
 	bson_append_array(reply, "values", -1, &out);

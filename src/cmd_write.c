@@ -735,16 +735,18 @@ UpdateRowPlan(const Collection *coll)
 /*
  * Apply an update to the documents of a collection that match a filter.
  * multi: all of them, else the first (in sort order when sort is given).
+ * collation: the statement's (NULL: the collection's default).
  * keep_docs: keep the old and new document of the (single) target.
  */
 void
 UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 				const uint8_t *update, uint32_t update_len, const uint8_t *array_filters,
 				uint32_t af_len, bool multi, bool upsert, const uint8_t *sort,
-				uint32_t sort_len, bool keep_docs, UpdateResult *result)
+				uint32_t sort_len, const uint8_t *collation, uint32_t collation_len,
+				bool keep_docs, UpdateResult *result)
 {
 	BsonQueryError error = {0};
-	BsonUpdate *u = BsonUpdateCompile(update, update_len, array_filters, af_len, &error);
+	BsonUpdate *u;
 	FindSpec	spec;
 	StringInfoData sql;
 	Datum		values[FIND_MAX_PARAMS];
@@ -757,6 +759,12 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 	BsonFilter *validator;
 	bool		moderate;
 
+	FindSpecInit(&spec);
+	spec.coll = coll;
+	spec.collation = collation;
+	spec.collation_len = collation_len;
+	u = BsonUpdateCompileCollated(update, update_len, array_filters, af_len,
+								  FindSpecCollation(&spec, NULL), &error);
 	if (u == NULL)
 		MongoRaise(error.code, "%s", error.message);
 	validator = CollectionValidator(coll, &moderate);
@@ -764,8 +772,6 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 		MongoRaise(MONGO_FAILED_TO_PARSE, "multi update is not supported for replacement-style update");
 
 	memset(result, 0, sizeof(*result));
-	FindSpecInit(&spec);
-	spec.coll = coll;
 	spec.filter = filter;
 	spec.filter_len = filter_len;
 	spec.sort = sort;
@@ -903,11 +909,13 @@ typedef struct UpdateStatementArgs
 	const uint8_t *q,
 			   *u,
 			   *af,
-			   *sort;
+			   *sort,
+			   *collation;
 	uint32_t	qlen,
 				ulen,
 				aflen,
-				sortlen;
+				sortlen,
+				collationlen;
 	bool		multi,
 				upsert;
 	bool		has_hint;
@@ -939,12 +947,15 @@ UpdateStatement(void *arg)
 		CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
 		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, a->af, a->aflen, a->multi,
-						a->upsert, a->sort, a->sortlen, false, a->result);
+						a->upsert, a->sort, a->sortlen, a->collation, a->collationlen,
+						false, a->result);
 	else
 	{
-		/* nothing to update: still validate the update and the filter */
+		/* nothing to update: still validate the update, collation and filter */
 		BsonQueryError error = {0};
 
+		if (a->collation != NULL)
+			(void) CompileCollation(a->collation, a->collationlen);
 		if (BsonUpdateCompile(a->u, a->ulen, a->af, a->aflen, &error) == NULL)
 			MongoRaise(error.code, "%s", error.message);
 		(void) CompileFilter(a->q, a->qlen);
@@ -1108,11 +1119,13 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		const uint8_t *q = NULL,
 				   *u = NULL,
 				   *af = NULL,
-				   *sort = NULL;
+				   *sort = NULL,
+				   *collation = NULL;
 		uint32_t	qlen = 0,
 					ulen = 0,
 					aflen = 0,
-					sortlen = 0;
+					sortlen = 0,
+					collationlen = 0;
 		bool		multi = false,
 					upsert = false;
 		UpdateResult result;
@@ -1145,6 +1158,8 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 				bson_iter_array(&f, &aflen, &af);
 			else if (strcmp(k, "sort") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
 				bson_iter_document(&f, &sortlen, &sort);
+			else if (strcmp(k, "collation") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+				bson_iter_document(&f, &collationlen, &collation);
 			else if (strcmp(k, "hint") == 0)
 			{
 				stmt.hint = f;
@@ -1164,6 +1179,8 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		stmt.aflen = aflen;
 		stmt.sort = sort;
 		stmt.sortlen = sortlen;
+		stmt.collation = collation;
+		stmt.collationlen = collationlen;
 		stmt.multi = multi;
 		stmt.upsert = upsert;
 		stmt.result = &result;
@@ -1217,7 +1234,8 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
  */
 int64
 DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bool multi,
-				const uint8_t *sort, uint32_t sort_len, bson_t **deleted)
+				const uint8_t *sort, uint32_t sort_len, const uint8_t *collation,
+				uint32_t collation_len, bson_t **deleted)
 {
 	FindSpec	spec;
 	StringInfoData sql;
@@ -1234,12 +1252,15 @@ DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bo
 	spec.filter_len = filter_len;
 	spec.sort = sort;
 	spec.sort_len = sort_len;
+	spec.collation = collation;
+	spec.collation_len = collation_len;
 	if (!multi)
 		spec.limit = 1;
 	initStringInfo(&sql);
 	initStringInfo(&del);
 	if (multi && filter_len <= 5)
 	{
+		FindSpecCollation(&spec, NULL);
 		(void) CompileFilter(filter, filter_len);
 		appendStringInfo(&del, "DELETE FROM %s", coll->qualified);
 		nparams = 0;
@@ -1280,6 +1301,8 @@ typedef struct DeleteStatementArgs
 	Collection *coll;
 	const uint8_t *q;
 	uint32_t	qlen;
+	const uint8_t *collation;	/* or NULL */
+	uint32_t	collationlen;
 	bool		multi;
 	bool		has_hint;
 	bson_iter_t hint;
@@ -1295,9 +1318,14 @@ DeleteStatement(void *arg)
 	if (a->has_hint)
 		CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
-		a->deleted = DeleteDocuments(a->coll, a->q, a->qlen, a->multi, NULL, 0, NULL);
+		a->deleted = DeleteDocuments(a->coll, a->q, a->qlen, a->multi, NULL, 0,
+									 a->collation, a->collationlen, NULL);
 	else
+	{
+		if (a->collation != NULL)
+			(void) CompileCollation(a->collation, a->collationlen);
 		(void) CompileFilter(a->q, a->qlen);
+	}
 }
 
 /*
@@ -1429,6 +1457,8 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 		char	   *message = NULL;
 
 		dstmt.has_hint = false;
+		dstmt.collation = NULL;
+		dstmt.collationlen = 0;
 		bson_iter_recurse(&deletes, &f);
 		while (bson_iter_next(&f))
 		{
@@ -1443,6 +1473,8 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 				BsonIterAsInt64(&f, &v);
 				multi = (v == 0);
 			}
+			else if (strcmp(k, "collation") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+				bson_iter_document(&f, &dstmt.collationlen, &dstmt.collation);
 			else if (strcmp(k, "hint") == 0)
 			{
 				dstmt.hint = f;
@@ -1481,12 +1513,14 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			   *sort = NULL,
 			   *update = NULL,
 			   *fields = NULL,
-			   *af = NULL;
+			   *af = NULL,
+			   *collation = NULL;
 	uint32_t	query_len = 5,
 				sort_len = 0,
 				update_len = 0,
 				fields_len = 0,
-				aflen = 0;
+				aflen = 0,
+				collation_len = 0;
 	static const uint8_t empty[5] = {5, 0, 0, 0, 0};
 	bool		remove = false,
 				return_new = false,
@@ -1569,7 +1603,13 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 				continue;
 			(void) FieldBool("findAndModify", &it);
 		}
-		else if (strcmp(key, "let") == 0 || strcmp(key, "collation") == 0)
+		else if (strcmp(key, "collation") == 0)
+		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
+			FieldDocument("findAndModify", &it, &collation, &collation_len);
+		}
+		else if (strcmp(key, "let") == 0)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
@@ -1617,9 +1657,12 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 		if (coll != NULL)
 			BSON_APPEND_INT32(&leo, "n",
 							  (int32) DeleteDocuments(coll, query, query_len, false, sort,
-													  sort_len, &value));
+													  sort_len, collation, collation_len,
+													  &value));
 		else
 		{
+			if (collation != NULL)
+				(void) CompileCollation(collation, collation_len);
 			(void) CompileFilter(query, query_len);
 			BSON_APPEND_INT32(&leo, "n", 0);
 		}
@@ -1640,9 +1683,11 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
 		if (coll != NULL)
 			UpdateDocuments(coll, query, query_len, update, update_len, af, aflen, false,
-							upsert, sort, sort_len, true, &result);
+							upsert, sort, sort_len, collation, collation_len, true, &result);
 		else
 		{
+			if (collation != NULL)
+				(void) CompileCollation(collation, collation_len);
 			if (BsonUpdateCompile(update, update_len, af, aflen, &error) == NULL)
 				MongoRaise(error.code, "%s", error.message);
 			(void) CompileFilter(query, query_len);

@@ -18,6 +18,7 @@
 #include <bson/bson.h>
 
 #include "bson.h"
+#include "collation.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "projection.h"
@@ -213,7 +214,10 @@ typedef struct FindSpec
 	uint32_t	sort_len;
 	int64		skip;
 	int64		limit;			/* 0: none */
+	const uint8_t *collation;	/* or NULL: the collection's default */
+	uint32_t	collation_len;
 	/* set by FindSpecPrepare */
+	BsonCollation *compiled_collation;	/* NULL: simple */
 	BsonFilter *compiled_filter;
 	BsonProjection *compiled_projection;
 	BsonSortSpec *compiled_sort;
@@ -224,6 +228,7 @@ extern const uint8_t *ProjectRow(BsonFilter *filter, BsonProjection *projection,
 								 const Bson *row, bson_t *out, uint32_t *len);
 extern void FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql,
 							Datum *values, Oid *types, int *nparams);
+extern BsonCollation *FindSpecCollation(FindSpec *spec, Bson **param);
 
 /* Reading command fields (raising MongoDB's errors) */
 extern void RaiseWrongType(const char *command, const bson_iter_t *it,
@@ -235,6 +240,7 @@ extern int64 FieldNonNegative(const char *command, const bson_iter_t *it);
 extern int64 FieldNonNegativeCode(const char *command, const bson_iter_t *it, int code);
 extern bool FieldBool(const char *command, const bson_iter_t *it);
 extern BsonFilter *CompileFilter(const uint8_t *data, uint32_t len);
+extern BsonCollation *CompileCollation(const uint8_t *data, uint32_t len);
 extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
@@ -290,9 +296,11 @@ extern void UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t fi
 							const uint8_t *update, uint32_t update_len,
 							const uint8_t *array_filters, uint32_t af_len, bool multi,
 							bool upsert, const uint8_t *sort, uint32_t sort_len,
+							const uint8_t *collation, uint32_t collation_len,
 							bool keep_docs, UpdateResult *result);
 extern int64 DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 							 bool multi, const uint8_t *sort, uint32_t sort_len,
+							 const uint8_t *collation, uint32_t collation_len,
 							 bson_t **deleted);
 
 #endif							/* NOSQL_DOCUMENTS_H */

@@ -213,6 +213,7 @@ struct BsonProjection
 	int			maxfilters;
 	BsonFilter **filters;		/* of every $elemMatch, for BsonProjectionFree */
 	ProjChunk  *chunks;
+	const BsonCollation *collation; /* of the $elemMatch filters */
 };
 
 typedef enum ProjType
@@ -1341,7 +1342,8 @@ ProjParseElemMatch(ProjParser *pp, const ProjPath *path, const bson_iter_t *valu
 	bson_append_document_begin(&wrapper, "x", 1, &child);
 	bson_append_document(&child, "$elemMatch", -1, &arg);
 	bson_append_document_end(&wrapper, &child);
-	filter = BsonFilterCompile(bson_get_data(&wrapper), wrapper.len, &ferror);
+	filter = BsonFilterCompileCollated(bson_get_data(&wrapper), wrapper.len,
+									   pp->proj->collation, &ferror);
 	bson_destroy(&wrapper);
 	if (filter == NULL)
 	{
@@ -1502,6 +1504,17 @@ ProjParseObject(ProjParser *pp, const ProjPath *prefix, bson_iter_t *it, int dep
 BsonProjection *
 BsonProjectionCompile(const uint8_t *spec, uint32_t len, BsonQueryError *error)
 {
+	return BsonProjectionCompileCollated(spec, len, NULL, error);
+}
+
+/*
+ * BsonProjectionCompileCollated
+ *		Compile a projection whose $elemMatch compares under a collation.
+ */
+BsonProjection *
+BsonProjectionCompileCollated(const uint8_t *spec, uint32_t len,
+							  const BsonCollation *collation, BsonQueryError *error)
+{
 	BsonProjection *proj;
 	ProjParser	pp;
 	bson_t		doc;
@@ -1517,6 +1530,7 @@ BsonProjectionCompile(const uint8_t *spec, uint32_t len, BsonQueryError *error)
 	proj->spec = palloc(Max(len, 1));
 	memcpy(proj->spec, spec, len);
 	proj->len = len;
+	proj->collation = collation;
 	proj->root = ProjAlloc(proj, sizeof(ProjNode));
 	proj->root->kind = PROJ_PATH;
 	proj->root->name = "";

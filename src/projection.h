@@ -16,6 +16,7 @@
 
 #include <bson/bson.h>
 
+#include "collation.h"
 #include "query.h"
 
 typedef struct BsonProjection BsonProjection;
@@ -26,6 +27,14 @@ typedef struct BsonProjection BsonProjection;
  */
 extern BsonProjection *BsonProjectionCompile(const uint8_t *spec, uint32_t len,
 											 BsonQueryError *error);
+
+/*
+ * As BsonProjectionCompile, the filters of $elemMatch comparing strings
+ * under a collation (NULL: simple), which must outlive the projection.
+ */
+extern BsonProjection *BsonProjectionCompileCollated(const uint8_t *spec, uint32_t len,
+													 const BsonCollation *collation,
+													 BsonQueryError *error);
 
 /* Whether the projection has a positional "a.$" (it needs the query's match) */
 extern bool BsonProjectionNeedsPosition(const BsonProjection *p);

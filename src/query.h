@@ -68,6 +68,21 @@ extern BsonFilter *BsonFilterCompileRestricted(const uint8_t *data,
 											   uint32_t len, int allowed,
 											   BsonQueryError *error);
 
+/*
+ * As BsonFilterCompile, with strings compared under a collation (see
+ * collation.h; NULL is the simple collation) by every comparison and
+ * equality except $regex.  The collation must outlive the filter.
+ */
+struct BsonCollation;
+extern BsonFilter *BsonFilterCompileCollated(const uint8_t *data, uint32_t len,
+											 const struct BsonCollation *collation,
+											 BsonQueryError *error);
+
+/* Both: a collation and a set of allowed special operators */
+extern BsonFilter *BsonFilterCompileFull(const uint8_t *data, uint32_t len,
+										 const struct BsonCollation *collation,
+										 int allowed, BsonQueryError *error);
+
 /* Whether a document (BSON bytes) matches a compiled filter */
 extern bool BsonFilterMatches(const BsonFilter *filter, const uint8_t *doc,
 							  uint32_t len);

@@ -22,6 +22,7 @@
 #include <pcre2.h>
 
 #include "geo.h"
+#include "collation.h"
 #include "query.h"
 
 /* Deepest nesting of operators a filter may have */
@@ -95,6 +96,7 @@ typedef struct QueryCompare
 	int			bracket;		/* BsonCanonicalTypeOrder(type) */
 	bool		is_nan;
 	uint32_t	string_len;		/* for strings and symbols */
+	const BsonCollation *collation; /* the filter's (NULL: simple) */
 } QueryCompare;
 
 /*
@@ -115,6 +117,7 @@ typedef struct QueryIn
 	int			nregexes;
 	QueryRegex *regexes;
 	bool		has_null;		/* null also matches a missing field */
+	const BsonCollation *collation; /* the filter's, which sorted values */
 } QueryIn;
 
 /* Operand of the four bit tests */
@@ -210,6 +213,7 @@ struct BsonFilter
 	pcre2_general_context *general_context;
 	pcre2_compile_context *compile_context;
 	pcre2_match_context *match_context;
+	const BsonCollation *collation; /* how strings compare (NULL: simple) */
 };
 
 /* MongoDB's location codes of regular expression errors */

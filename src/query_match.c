@@ -256,8 +256,9 @@ QueryMatchCompare(const QueryNode *node, const bson_iter_t *value)
 
 	if (op == QUERY_EQ)
 	{
-		/* strings of different lengths cannot be equal */
-		if (type == BSON_TYPE_UTF8 && cmp->type == BSON_TYPE_UTF8)
+		/* strings of different lengths cannot be equal (but may collate so) */
+		if (type == BSON_TYPE_UTF8 && cmp->type == BSON_TYPE_UTF8 &&
+			cmp->collation == NULL)
 		{
 			uint32_t	len;
 
@@ -274,7 +275,7 @@ QueryMatchCompare(const QueryNode *node, const bson_iter_t *value)
 			return (op == QUERY_LTE || op == QUERY_GTE) && nan && cmp->is_nan;
 	}
 
-	c = BsonCompareValues(value, &cmp->value);
+	c = BsonCompareValuesCollated(value, &cmp->value, cmp->collation);
 	switch (op)
 	{
 		case QUERY_EQ:
@@ -356,7 +357,8 @@ QueryMatchIn(const QueryIn *in, const bson_iter_t *value)
 	while (lo <= hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
-		int			c = BsonCompareValues(value, &in->values[mid].it);
+		int			c = BsonCompareValuesCollated(value, &in->values[mid].it,
+												  in->collation);
 
 		if (c == 0)
 			return true;

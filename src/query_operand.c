@@ -403,6 +403,7 @@ QueryNewCompare(QueryParser *parser, QueryOp op, const QueryPath *path,
 	node->u.cmp.value = *operand;
 	node->u.cmp.type = type;
 	node->u.cmp.bracket = BsonCanonicalTypeOrder(type);
+	node->u.cmp.collation = parser->filter->collation;
 	if (type == BSON_TYPE_DOUBLE)
 		node->u.cmp.is_nan = isnan(bson_iter_double(operand));
 	else if (type == BSON_TYPE_DECIMAL128)
@@ -422,10 +423,11 @@ QueryNewCompare(QueryParser *parser, QueryOp op, const QueryPath *path,
  *		qsort comparator of $in operands.
  */
 static int
-QueryCompareValues(const void *a, const void *b)
+QueryCompareValues(const void *a, const void *b, void *collation)
 {
-	return BsonCompareValues(&((const QueryValue *) a)->it,
-							 &((const QueryValue *) b)->it);
+	return BsonCompareValuesCollated(&((const QueryValue *) a)->it,
+									 &((const QueryValue *) b)->it,
+									 (const BsonCollation *) collation);
 }
 
 /*
@@ -447,6 +449,7 @@ QueryParseIn(QueryParser *parser, const QueryPath *path, const char *name,
 	n = QueryCountElements(operand);
 	node = QueryNewNode(parser, QUERY_IN, path);
 	in = &node->u.in;
+	in->collation = parser->filter->collation;
 	in->values = QueryAlloc(parser->filter, n * sizeof(QueryValue));
 	in->regexes = QueryAlloc(parser->filter, n * sizeof(QueryRegex));
 
@@ -475,7 +478,8 @@ QueryParseIn(QueryParser *parser, const QueryPath *path, const char *name,
 		}
 	}
 	if (in->nvalues > 1)
-		qsort(in->values, in->nvalues, sizeof(QueryValue), QueryCompareValues);
+		qsort_arg(in->values, in->nvalues, sizeof(QueryValue), QueryCompareValues,
+				  (void *) in->collation);
 	return node;
 }
 

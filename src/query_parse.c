@@ -1083,7 +1083,7 @@ QueryParseDocument(QueryParser *parser, const bson_iter_t *doc, QueryLevel level
 BsonFilter *
 BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 {
-	return BsonFilterCompileRestricted(data, len, BSON_FILTER_ALLOW_ALL, error);
+	return BsonFilterCompileFull(data, len, NULL, BSON_FILTER_ALLOW_ALL, error);
 }
 
 /*
@@ -1094,6 +1094,29 @@ BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 BsonFilter *
 BsonFilterCompileRestricted(const uint8_t *data, uint32_t len, int allowed,
 							BsonQueryError *error)
+{
+	return BsonFilterCompileFull(data, len, NULL, allowed, error);
+}
+
+/*
+ * BsonFilterCompileCollated
+ *		Compile a filter whose string comparisons follow a collation.
+ */
+BsonFilter *
+BsonFilterCompileCollated(const uint8_t *data, uint32_t len,
+						  const BsonCollation *collation, BsonQueryError *error)
+{
+	return BsonFilterCompileFull(data, len, collation, BSON_FILTER_ALLOW_ALL, error);
+}
+
+/*
+ * BsonFilterCompileFull
+ *		Compile a filter with a collation (NULL: simple) and a set of allowed
+ *		special operators.
+ */
+BsonFilter *
+BsonFilterCompileFull(const uint8_t *data, uint32_t len, const BsonCollation *collation,
+					  int allowed, BsonQueryError *error)
 {
 	BsonFilter *filter;
 	QueryParser parser;
@@ -1110,6 +1133,7 @@ BsonFilterCompileRestricted(const uint8_t *data, uint32_t len, int allowed,
 	filter->data = palloc(Max(len, 1));
 	memcpy(filter->data, data, len);
 	filter->len = len;
+	filter->collation = collation;
 
 	parser.filter = filter;
 	parser.error = error;

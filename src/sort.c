@@ -89,6 +89,7 @@ typedef struct SortBest
 {
 	bool		descending;
 	bool		found;
+	const BsonCollation *collation; /* how strings compare (NULL: simple) */
 	bson_iter_t best;
 } SortBest;
 
@@ -447,7 +448,8 @@ SortConsider(SortBest *best, const bson_iter_t *candidate)
 {
 	if (best->found)
 	{
-		int			cmp = BsonCompareValues(candidate, &best->best);
+		int			cmp = BsonCompareValuesCollated(candidate, &best->best,
+													best->collation);
 
 		if (best->descending ? cmp <= 0 : cmp >= 0)
 			return;
@@ -613,6 +615,19 @@ void
 BsonSortKey(const uint8_t *doc, uint32_t len, const char *path, bool descending,
 			bson_value_t *out)
 {
+	BsonSortKeyCollated(doc, len, path, descending, NULL, out);
+}
+
+/*
+ * BsonSortKeyCollated
+ *		The sort key of a document for a dotted path, choosing among array
+ *		elements under a collation.
+ */
+void
+BsonSortKeyCollated(const uint8_t *doc, uint32_t len, const char *path,
+					bool descending, const BsonCollation *collation,
+					bson_value_t *out)
+{
 	SortField	field;
 	SortBest	best;
 	char	   *copy = pstrdup(path);
@@ -637,6 +652,7 @@ BsonSortKey(const uint8_t *doc, uint32_t len, const char *path, bool descending,
 	field.descending = descending;
 
 	best.descending = descending;
+	best.collation = collation;
 	SortKeyOf(&field, doc, len, &best);
 	*out = *bson_iter_value(&best.best);
 
@@ -685,6 +701,7 @@ BsonSortCompareDocs(const BsonSortSpec *s, const uint8_t *a, uint32_t alen,
 		int			cmp;
 
 		ka.descending = kb.descending = field->descending;
+		ka.collation = kb.collation = NULL;
 		SortKeyOf(field, a, alen, &ka);
 		SortKeyOf(field, b, blen, &kb);
 		cmp = BsonCompareValues(&ka.best, &kb.best);

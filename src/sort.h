@@ -16,6 +16,7 @@
 
 #include <bson/bson.h>
 
+#include "collation.h"
 #include "query.h"
 
 /* Most fields a sort may have (MongoDB's compound key limit) */
@@ -52,6 +53,14 @@ extern int	BsonSortNaturalDirection(const BsonSortSpec *s);
  */
 extern void BsonSortKey(const uint8_t *doc, uint32_t len, const char *path,
 						bool descending, bson_value_t *out);
+
+/*
+ * As BsonSortKey, choosing the smallest or largest array element with
+ * strings compared under a collation (NULL: simple).
+ */
+extern void BsonSortKeyCollated(const uint8_t *doc, uint32_t len, const char *path,
+								bool descending, const BsonCollation *collation,
+								bson_value_t *out);
 
 /* Compare two sort keys in MongoDB's order (<0, 0, >0) */
 extern int	BsonSortCompareKeys(const bson_value_t *a, const bson_value_t *b);

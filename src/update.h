@@ -21,6 +21,7 @@
 
 #include <bson/bson.h>
 
+#include "collation.h"
 #include "query.h"
 
 /* MongoDB error codes the update engine reports, beyond those of query.h */
@@ -46,6 +47,17 @@ typedef struct BsonUpdate BsonUpdate;
 extern BsonUpdate *BsonUpdateCompile(const uint8_t *update, uint32_t len,
 									 const uint8_t *array_filters,
 									 uint32_t af_len, BsonQueryError *error);
+
+/*
+ * As BsonUpdateCompile, with strings compared under a collation (NULL:
+ * simple) by $addToSet, $pull, $pullAll, $min, $max, $push's $sort and the
+ * array filters.  The collation must outlive the compiled update.
+ */
+extern BsonUpdate *BsonUpdateCompileCollated(const uint8_t *update, uint32_t len,
+											 const uint8_t *array_filters,
+											 uint32_t af_len,
+											 const BsonCollation *collation,
+											 BsonQueryError *error);
 
 /*
  * MongoDB's pipeline-style update (an array of stages) is not built yet:

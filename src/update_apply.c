@@ -322,10 +322,12 @@ UpdateBsonValueIter(const bson_value_t *v, bson_t *tmp, bson_iter_t *it)
 
 /*
  * UpdateCompareValue
- *		MongoDB's comparison of a value node with a BSON value.
+ *		MongoDB's comparison of a value node with a BSON value, strings
+ *		under a collation (NULL: simple).
  */
 static int
-UpdateCompareValue(const UpdateValue *x, const bson_value_t *y)
+UpdateCompareValue(const UpdateValue *x, const bson_value_t *y,
+				   const BsonCollation *collation)
 {
 	bson_t		tx,
 				ty;
@@ -335,7 +337,7 @@ UpdateCompareValue(const UpdateValue *x, const bson_value_t *y)
 
 	UpdateValueIter(x, &tx, &ix);
 	UpdateBsonValueIter(y, &ty, &iy);
-	cmp = BsonCompareValues(&ix, &iy);
+	cmp = BsonCompareValuesCollated(&ix, &iy, collation);
 	bson_destroy(&tx);
 	bson_destroy(&ty);
 	return cmp;
@@ -717,7 +719,8 @@ UpdateSortKeys(const UpdateLeaf *leaf, const UpdateValue *v, bson_t *keys)
  *		Order of two elements under $push's $sort.
  */
 static int
-UpdateSortCompare(const UpdateLeaf *leaf, const UpdateSortItem *x, const UpdateSortItem *y)
+UpdateSortCompare(const UpdateLeaf *leaf, const UpdateSortItem *x, const UpdateSortItem *y,
+				  const BsonCollation *collation)
 {
 	bson_iter_t ix,
 				iy,
@@ -758,7 +761,7 @@ UpdateSortCompare(const UpdateLeaf *leaf, const UpdateSortItem *x, const UpdateS
 			}
 			direction = d < 0 ? -1 : 1;
 		}
-		cmp = BsonCompareValues(&ix, &iy);
+		cmp = BsonCompareValuesCollated(&ix, &iy, collation);
 		if (cmp != 0)
 			return cmp * direction;
 	}
@@ -800,7 +803,7 @@ UpdateSortArray(UpdateApplier *a, const UpdateLeaf *leaf, UpdateValue *array)
 
 			while (i < mid && j < hi)
 			{
-				if (UpdateSortCompare(leaf, &items[j], &items[i]) < 0)
+				if (UpdateSortCompare(leaf, &items[j], &items[i], a->u->collation) < 0)
 					tmp[k++] = items[j++];
 				else
 					tmp[k++] = items[i++];
@@ -907,7 +910,8 @@ UpdateAddToSet(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 		bool		found = false;
 
 		for (int j = 0; j < array->n && !found; j++)
-			found = (UpdateCompareValue(array->items[j], &leaf->each[i]) == 0);
+			found = (UpdateCompareValue(array->items[j], &leaf->each[i],
+										a->u->collation) == 0);
 		if (!found)
 			UpdateInsertItem(a, array, array->n, UpdateNewValue(a, &leaf->each[i]));
 	}
@@ -919,7 +923,8 @@ UpdateAddToSet(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
  *		Whether $pull removes an element.
  */
 static bool
-UpdatePullMatches(const UpdateLeaf *leaf, const UpdateValue *v)
+UpdatePullMatches(const UpdateLeaf *leaf, const UpdateValue *v,
+				  const BsonCollation *collation)
 {
 	bson_t		tmp;
 	bool		match;
@@ -927,7 +932,7 @@ UpdatePullMatches(const UpdateLeaf *leaf, const UpdateValue *v)
 	switch (leaf->pull_kind)
 	{
 		case UPDATE_PULL_EQUAL:
-			return UpdateCompareValue(v, &leaf->operand) == 0;
+			return UpdateCompareValue(v, &leaf->operand, collation) == 0;
 		case UPDATE_PULL_OBJECT:
 			if (UpdateValueType(v) != BSON_TYPE_DOCUMENT)
 				return false;
@@ -994,11 +999,11 @@ UpdateCull(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 		bool		drop = false;
 
 		if (leaf->op == UPDATE_OP_PULL)
-			drop = UpdatePullMatches(leaf, item);
+			drop = UpdatePullMatches(leaf, item, a->u->collation);
 		else
 		{
 			for (int j = 0; j < leaf->neach && !drop; j++)
-				drop = (UpdateCompareValue(item, &leaf->each[j]) == 0);
+				drop = (UpdateCompareValue(item, &leaf->each[j], a->u->collation) == 0);
 		}
 		if (!drop)
 			array->items[kept++] = item;
@@ -1144,7 +1149,7 @@ UpdateApplyLeaf(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 		case UPDATE_OP_MAX:
 			if (cur != NULL)
 			{
-				int			cmp = UpdateCompareValue(cur, &leaf->operand);
+				int			cmp = UpdateCompareValue(cur, &leaf->operand, a->u->collation);
 
 				if (leaf->op == UPDATE_OP_MIN ? cmp <= 0 : cmp >= 0)
 					return true;

@@ -157,6 +157,7 @@ struct BsonUpdate
 	int			nleaves;		/* every leaf, for BsonUpdateFree */
 	int			maxleaves;
 	UpdateLeaf **leaves;
+	const BsonCollation *collation; /* how strings compare (NULL: simple) */
 };
 
 /* update_parse.c: memory, errors and helpers shared with the applier */

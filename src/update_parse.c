@@ -930,7 +930,8 @@ UpdateParsePull(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value
 		{
 			leaf->pull_kind = UPDATE_PULL_OBJECT;
 			bson_iter_document(value, &len, &data);
-			filter = BsonFilterCompile(data, len, parser->error);
+			filter = BsonFilterCompileCollated(data, len, parser->u->collation,
+											   parser->error);
 			if (filter == NULL)
 				return false;
 			leaf->pull_filter = filter;
@@ -947,7 +948,8 @@ UpdateParsePull(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value
 
 	bson_init(&wrapper);
 	bson_append_iter(&wrapper, "", 0, value);
-	filter = BsonFilterCompile(bson_get_data(&wrapper), wrapper.len, parser->error);
+	filter = BsonFilterCompileCollated(bson_get_data(&wrapper), wrapper.len,
+									   parser->u->collation, parser->error);
 	bson_destroy(&wrapper);
 	if (filter == NULL)
 		return false;
@@ -1290,7 +1292,7 @@ UpdateParseArrayFilters(UpdateParser *parser, const uint8_t *data, uint32_t len)
 							  UpdateTypeName(bson_iter_type(&it)));
 		bson_iter_document(&it, &flen, &fdata);
 		/* MongoDB parses array filters with kBanAllSpecialFeatures */
-		af->filter = BsonFilterCompileRestricted(fdata, flen, 0, parser->error);
+		af->filter = BsonFilterCompileFull(fdata, flen, u->collation, 0, parser->error);
 		if (af->filter == NULL)
 			return false;
 		u->nfilters++;
@@ -1408,6 +1410,18 @@ BsonUpdateCompile(const uint8_t *update, uint32_t len,
 				  const uint8_t *array_filters, uint32_t af_len,
 				  BsonQueryError *error)
 {
+	return BsonUpdateCompileCollated(update, len, array_filters, af_len, NULL, error);
+}
+
+/*
+ * BsonUpdateCompileCollated
+ *		Compile an update whose comparisons of strings follow a collation.
+ */
+BsonUpdate *
+BsonUpdateCompileCollated(const uint8_t *update, uint32_t len,
+						  const uint8_t *array_filters, uint32_t af_len,
+						  const BsonCollation *collation, BsonQueryError *error)
+{
 	BsonUpdate *u = palloc0(sizeof(BsonUpdate));
 	UpdateParser parser;
 	bson_t		doc;
@@ -1419,6 +1433,7 @@ BsonUpdateCompile(const uint8_t *update, uint32_t len,
 	error->message = NULL;
 	parser.u = u;
 	parser.error = error;
+	u->collation = collation;
 
 	u->data = UpdateAlloc(&u->arena, Max(len, 1));
 	memcpy(u->data, update, len);
