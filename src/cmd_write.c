@@ -710,6 +710,57 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 
 /* ---- update ---- */
 
+/*
+ * A pipeline-style update (u given as an array of stages): MongoDB's stage
+ * checks; an empty pipeline changes nothing (*u becomes an update that
+ * does nothing); a non-empty one needs the aggregation work (238).
+ */
+void
+PipelineUpdateCheck(const uint8_t **u, uint32_t *len)
+{
+	static const uint8_t noop[] = {
+		/* {"$set": {}} */
+		15, 0, 0, 0, 3, '$', 's', 'e', 't', 0, 5, 0, 0, 0, 0, 0
+	};
+	bson_t		stages;
+	bson_iter_t it;
+	int			n = 0;
+
+	if (!bson_init_static(&stages, *u, *len) || !bson_iter_init(&it, &stages))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "invalid update pipeline");
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t stage;
+		const char *name;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			MongoRaise(MONGO_TYPE_MISMATCH, "Each element of the 'pipeline' array must be an object");
+		bson_iter_recurse(&it, &stage);
+		if (!bson_iter_next(&stage))
+			MongoRaise(40323, "A pipeline stage specification object must contain exactly one field.");
+		name = bson_iter_key(&stage);
+		if (bson_iter_next(&stage))
+			MongoRaise(40323, "A pipeline stage specification object must contain exactly one field.");
+		if (strcmp(name, "$addFields") != 0 && strcmp(name, "$set") != 0 &&
+			strcmp(name, "$project") != 0 && strcmp(name, "$unset") != 0 &&
+			strcmp(name, "$replaceRoot") != 0 && strcmp(name, "$replaceWith") != 0)
+		{
+			if (name[0] == '$')
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "%s is not allowed to be used within an update", name);
+			MongoRaise(40324, "Unrecognized pipeline stage name: '%s'", name);
+		}
+		n++;
+	}
+	if (n == 0)
+	{
+		*u = noop;
+		*len = sizeof(noop);
+		return;
+	}
+	MongoRaise(238, "pipeline-style updates are not supported yet");
+}
+
 /* Current time in milliseconds since the Unix epoch */
 static int64
 NowMs(void)
@@ -920,6 +971,7 @@ typedef struct UpdateStatementArgs
 				upsert;
 	bool		has_hint;
 	bson_iter_t hint;
+	bool		pipeline;		/* u is an array of stages */
 	UpdateResult *result;
 } UpdateStatementArgs;
 
@@ -929,6 +981,8 @@ UpdateStatement(void *arg)
 {
 	UpdateStatementArgs *a = arg;
 
+	if (a->pipeline)
+		PipelineUpdateCheck(&a->u, &a->ulen);
 	if (a->coll == NULL)
 	{
 		if (a->upsert)
@@ -1116,6 +1170,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 	while (bson_iter_next(&updates))
 	{
 		bson_iter_t f;
+		bool		u_pipeline = false;
 		const uint8_t *q = NULL,
 				   *u = NULL,
 				   *af = NULL,
@@ -1146,7 +1201,10 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 			else if (strcmp(k, "u") == 0)
 			{
 				if (BSON_ITER_HOLDS_ARRAY(&f))
+				{
 					bson_iter_array(&f, &ulen, &u);
+					u_pipeline = true;
+				}
 				else
 					bson_iter_document(&f, &ulen, &u);
 			}
@@ -1183,6 +1241,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		stmt.collationlen = collationlen;
 		stmt.multi = multi;
 		stmt.upsert = upsert;
+		stmt.pipeline = u_pipeline;
 		stmt.result = &result;
 		if (RunCaught(UpdateStatement, &stmt, &code, &message, &extra))
 			coll = stmt.coll;
@@ -1564,7 +1623,10 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 				continue;
 			has_update = true;
 			if (BSON_ITER_HOLDS_ARRAY(&it))
+			{
 				bson_iter_array(&it, &update_len, &update);
+				PipelineUpdateCheck(&update, &update_len);
+			}
 			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
 				bson_iter_document(&it, &update_len, &update);
 			else

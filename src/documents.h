@@ -111,6 +111,7 @@ typedef struct UpdateResult
 	bson_t	   *old_doc;		/* the document before (keep_docs) */
 } UpdateResult;
 
+extern void PipelineUpdateCheck(const uint8_t **u, uint32_t *len);
 extern char *PrepareDocument(const uint8_t *data, uint32_t len, bson_t *out, int *code);
 
 /* cmd_admin.c */
