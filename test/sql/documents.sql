@@ -80,6 +80,19 @@ SELECT r2->'cursor'->'nextBatch' AS last, r2->'cursor'->'id' AS id
   FROM (SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy", "batchSize": 4}', (SELECT r->'cursor'->'id' FROM c))::bson) AS r2) x;
 SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy", "batchSize": 4}', (SELECT r->'cursor'->'id' FROM c))::bson)->'code' AS gone;
 
+-- an idle cursor is closed after nosql.cursor_timeout
+SET nosql.cursor_timeout = '1s';
+CREATE TEMP TABLE c2 AS
+  SELECT run_command('shop', '{"find": "batchy", "batchSize": 2}') AS r;
+SELECT pg_sleep(1.2);
+SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy"}', (SELECT r->'cursor'->'id' FROM c2))::bson)->'codeName' AS expired;
+RESET nosql.cursor_timeout;
+-- killCursors
+CREATE TEMP TABLE c3 AS
+  SELECT run_command('shop', '{"find": "batchy", "batchSize": 2}') AS r;
+SELECT run_command('shop', format('{"killCursors": "batchy", "cursors": [%s]}', (SELECT r->'cursor'->'id' FROM c3))::bson)->'cursorsKilled' = format('[%s]', (SELECT r->'cursor'->'id' FROM c3))::bson AS killed;
+SELECT run_command('shop', format('{"getMore": %s, "collection": "batchy"}', (SELECT r->'cursor'->'id' FROM c3))::bson)->'codeName' AS after_kill;
+
 -- errors of the SQL functions: SQLSTATE and MongoDB's code in the detail
 \set VERBOSITY default
 SELECT insert_one('orders', '{"_id": 2}');
