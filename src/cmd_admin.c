@@ -17,12 +17,24 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 #include "documents.h"
+
+/* MongoDB's codes raised only here */
+#define MONGO_GRAPH_CONTAINS_CYCLE		5
+#define MONGO_INVALID_UUID				207
+#define MONGO_COLLECTION_UUID_MISMATCH	361
+#define MONGO_DATABASE_DIFFER_CASE		13297
+#define MONGO_DROP_DATABASE_NOT_ONE		5255100
+
+/* MongoDB's limits on a view's pipeline */
+#define VIEW_MAX_STAGES					1000
+#define VIEW_MAX_SUB_PIPELINE_DEPTH		20
 
 static int
 hex_digit_value(char c)
@@ -957,12 +969,59 @@ PipelineWrites(const bson_iter_t *arr)
 	return false;
 }
 
+/*
+ * How deep the sub-pipelines ($lookup, $unionWith, $facet) of a pipeline
+ * nest: 0 for none
+ */
+static int
+SubPipelineDepth(const bson_iter_t *pipeline)
+{
+	bson_iter_t s;
+	int			depth = 0;
+
+	check_stack_depth();
+	bson_iter_recurse(pipeline, &s);
+	while (bson_iter_next(&s))
+	{
+		bson_iter_t st;
+		bson_iter_t a;
+		const char *name;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&s))
+			continue;
+		bson_iter_recurse(&s, &st);
+		if (!bson_iter_next(&st) || !BSON_ITER_HOLDS_DOCUMENT(&st))
+			continue;
+		name = bson_iter_key(&st);
+		if (strcmp(name, "$lookup") != 0 && strcmp(name, "$unionWith") != 0 &&
+			strcmp(name, "$facet") != 0)
+			continue;
+		bson_iter_recurse(&st, &a);
+		while (bson_iter_next(&a))
+			if (BSON_ITER_HOLDS_ARRAY(&a) &&
+				(strcmp(name, "$facet") == 0 || strcmp(bson_iter_key(&a), "pipeline") == 0))
+				depth = Max(depth, 1 + SubPipelineDepth(&a));
+	}
+	return depth;
+}
+
 /* A view's pipeline: stages MongoDB knows, none that writes or needs a whole database */
 static void
 CheckViewPipeline(const bson_iter_t *pipeline)
 {
 	bson_iter_t s;
+	int			stages = 0;
 
+	bson_iter_recurse(pipeline, &s);
+	while (bson_iter_next(&s))
+		if (!BSON_ITER_HOLDS_NULL(&s))
+			stages++;
+	if (stages > VIEW_MAX_STAGES)
+		MongoRaise(7749501, "Pipeline length must be no longer than %d stages",
+				   VIEW_MAX_STAGES);
+	if (SubPipelineDepth(pipeline) > VIEW_MAX_SUB_PIPELINE_DEPTH)
+		MongoRaise(232, "Maximum number of nested sub-pipelines exceeded. Limit is %d",
+				   VIEW_MAX_SUB_PIPELINE_DEPTH);
 	bson_iter_recurse(pipeline, &s);
 	while (bson_iter_next(&s))
 	{
@@ -970,6 +1029,9 @@ CheckViewPipeline(const bson_iter_t *pipeline)
 		const char *name;
 		bool		known = false;
 
+		/* MongoDB drops null stages from a view's pipeline */
+		if (BSON_ITER_HOLDS_NULL(&s))
+			continue;
 		if (!BSON_ITER_HOLDS_DOCUMENT(&s))
 			RaiseWrongType("pipeline", &s, "object");
 		bson_iter_recurse(&s, &st);
@@ -1122,7 +1184,6 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	bool		has_validation = false;
 	bool		has_images = false;
 	bool		images_given = false;
-	bool		has_storage = false;
 	bson_iter_t collation;
 	bool		has_collation = false;
 	Collection *existing;
@@ -1178,8 +1239,6 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 			has_images = !bson_iter_find(&e, "enabled") || !BSON_ITER_HOLDS_BOOL(&e) ||
 				bson_iter_bool(&e);
 		}
-		else if (strcmp(key, "storageEngine") == 0)
-			has_storage = true;
 		else if (strcmp(key, "collation") == 0)
 		{
 			collation = it;
@@ -1205,9 +1264,34 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		{
 			if (bson_iter_utf8(&it, NULL)[0] == '\0')
 				MongoRaise(MONGO_BAD_VALUE, "'viewOn' cannot be empty");
+			if (strcmp(bson_iter_utf8(&it, NULL), name) == 0)
+				MongoRaise(MONGO_GRAPH_CONTAINS_CYCLE,
+						   "View cycle detected: %s.%s -> %s.%s",
+						   ctx->database, name, ctx->database, name);
 		}
 		else if (strcmp(key, "pipeline") == 0)
+		{
+			bson_iter_t s;
+			bson_t		stages;
+			int			n = 0;
+
 			CheckViewPipeline(&it);
+			/* stored without its null stages */
+			bson_iter_recurse(&it, &s);
+			BSON_APPEND_ARRAY_BEGIN(&options, "pipeline", &stages);
+			while (bson_iter_next(&s))
+			{
+				char		buf[16];
+				const char *idx;
+
+				if (BSON_ITER_HOLDS_NULL(&s))
+					continue;
+				bson_uint32_to_string(n++, &idx, buf, sizeof(buf));
+				bson_append_iter(&stages, idx, -1, &s);
+			}
+			bson_append_array_end(&options, &stages);
+			continue;
+		}
 		else if (strcmp(key, "collation") == 0)
 		{
 			CheckCollation(&it);
@@ -1281,14 +1365,17 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 						   "'expireAfterSeconds' is only supported on time-series and clustered collections");
 			CheckExpireAfterSeconds(&it);
 		}
+		/* a view keeps only its definition; MongoDB ignores the rest */
+		if (is_view && strcmp(key, "viewOn") != 0 && strcmp(key, "collation") != 0)
+			continue;
 		bson_append_iter(&options, NULL, 0, &it);
 	}
 
 	/* combinations */
 	if (has_pipeline && !is_view)
 		MongoRaise(MONGO_INVALID_OPTIONS, "'pipeline' requires 'viewOn' to also be specified");
-	if (is_view && (capped || has_storage || has_id_index || has_images || has_expire ||
-					has_timeseries || has_clustered || has_validation || has_encrypted))
+	if (is_view && (has_id_index || has_images || has_expire ||
+					has_timeseries || has_clustered || has_encrypted))
 		MongoRaise(MONGO_INVALID_OPTIONS, "Invalid option for a view: only 'viewOn', 'pipeline' and 'collation' may be given");
 	if (clustered_given && capped)
 		MongoRaise(6049200, "A clustered collection cannot be capped");
@@ -1306,7 +1393,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_INVALID_OPTIONS, "'expireAfterSeconds' is not supported on capped collections");
 	if (!capped && (has_size || has_max) && !is_view)
 		MongoRaise(MONGO_INVALID_OPTIONS, "the 'size' and 'max' fields are only valid for capped collections");
-	if (capped)
+	if (capped && !is_view)
 	{
 		int64		size = CappedSizeArgument(&size_it, has_size);
 		int64		maxdocs = 0;
@@ -1369,12 +1456,27 @@ CmdDrop(CommandContext *ctx, bson_t *reply)
 
 /*
  * dropDatabase: {dropDatabase: 1}
+ *
+ * The value must be a number that converts to 1 as MongoDB's IDL converts
+ * it: doubles truncate toward zero, decimals round half to even.
  */
 void
 CmdDropDatabase(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {{"comment", FT_ANY}, {NULL, 0}};
+	double		value;
 
+	if (BSON_ITER_HOLDS_NULL(&ctx->first))
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'dropDatabase.dropDatabase' is missing but a required field");
+	if (!BsonIterAsDouble(&ctx->first, &value))
+		RaiseWrongType("dropDatabase", &ctx->first, "[int, long, double, decimal]");
+	if (BSON_ITER_HOLDS_DECIMAL128(&ctx->first))
+		value = rint(value);
+	else
+		value = trunc(value);
+	if (value != 1.0)
+		MongoRaise(MONGO_DROP_DATABASE_NOT_ONE, "Have to pass 1 as db parameter");
 	CheckFields(ctx, fields);
 	if (strcmp(ctx->database, "admin") == 0 || strcmp(ctx->database, "config") == 0 ||
 		strcmp(ctx->database, "local") == 0)
@@ -1608,66 +1710,218 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 }
 
 /*
- * renameCollection (on admin): {renameCollection: "db.a", to: "db.b", dropTarget}
+ * A UUID argument (collectionUUID, dropTarget): binData of subtype 4 and
+ * 16 bytes.  Another type is error 14 (wrong_subtype_code for another
+ * subtype), another length error 207.
+ */
+static void
+UuidArgument(const char *command, const bson_iter_t *it, int wrong_subtype_code,
+			 uint8_t *uuid)
+{
+	bson_subtype_t subtype;
+	uint32_t	len;
+	const uint8_t *data;
+
+	if (!BSON_ITER_HOLDS_BINARY(it))
+		RaiseWrongType(command, it, "binData");
+	bson_iter_binary(it, &subtype, &len, &data);
+	if (subtype != BSON_SUBTYPE_UUID)
+		MongoRaise(wrong_subtype_code,
+				   "BSON field '%s.%s' must be a UUID (binData subtype 4)",
+				   command, bson_iter_key(it));
+	if (len != 16)
+		MongoRaise(MONGO_INVALID_UUID,
+				   "uuid must be a 16-byte binary field with UUID (4) subtype");
+	memcpy(uuid, data, 16);
+}
+
+/* The 16 bytes of a collection's UUID (its text form in the catalog) */
+static void
+CollectionUuidBytes(const Collection *c, uint8_t *uuid)
+{
+	int			j = 0;
+
+	memset(uuid, 0, 16);
+	for (const char *p = c->uuid; *p && p[1] && j < 16; p++)
+	{
+		if (*p == '-')
+			continue;
+		uuid[j++] = (uint8_t) (hex_digit_value(p[0]) * 16 + hex_digit_value(p[1]));
+		p++;
+	}
+}
+
+/* Is c a time-series collection (which MongoDB keeps as a view)? */
+static bool
+CollectionIsTimeseries(const Collection *c)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, c->options, "timeseries");
+}
+
+/*
+ * A namespace argument of renameCollection, split.  Malformed names (no
+ * dot, a NUL byte, an invalid database name) are error 73 as MongoDB's
+ * NamespaceString::isValid; names a user may not write to ('$', "system.",
+ * the oplog, too long) are error 20 as userAllowedWriteNS, wrapped.
+ */
+static void
+RenameNamespace(const char *what, const bson_iter_t *it, char **database, char **name)
+{
+	uint32_t	len;
+	const char *ns = bson_iter_utf8(it, &len);
+	size_t		dblen;
+
+	if (strlen(ns) != len || strchr(ns, '.') == NULL)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid %s namespace: %s", what, ns);
+	SplitCollectionName(ns, database, name);
+	dblen = strlen(*database);
+	if (dblen == 0 || dblen > MONGO_MAX_DB_NAME || strpbrk(*database, "/\\. \"") != NULL ||
+		(*name)[0] == '\0' || (*name)[0] == '.')
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid %s namespace: %s", what, ns);
+	if (strchr(*database, '$') != NULL || strchr(*name, '$') != NULL ||
+		len > MONGO_MAX_NS || strncmp(*name, "system.", 7) == 0 ||
+		(strcmp(*database, "local") == 0 && strncmp(*name, "oplog.", 6) == 0) ||
+		!pg_verifymbstr(*name, strlen(*name), true))
+		MongoRaise(MONGO_ILLEGAL_OPERATION, "error with %s namespace: Invalid namespace: %s",
+				   what, ns);
+}
+
+/*
+ * The name of an existing database that differs from database only in
+ * case, or NULL
+ */
+static const char *
+DatabaseCaseConflict(const char *database)
+{
+	ListCell   *lc;
+
+	foreach(lc, DatabaseList())
+	{
+		const char *other = lfirst(lc);
+
+		if (strcmp(other, database) != 0 && pg_strcasecmp(other, database) == 0)
+			return other;
+	}
+	return NULL;
+}
+
+/*
+ * renameCollection: {renameCollection: "db.from", to: "db.to",
+ * dropTarget: bool or UUID, stayTemp, collectionUUID}, run on admin.
+ *
+ * dropTarget as a UUID drops the target only if it has that UUID (error
+ * 361 otherwise); it cannot cross databases.
  */
 void
 CmdRenameCollection(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"to", FT_STRING},
-		{"dropTarget", FT_SAFEBOOL | FT_STRING},
-		{"stayTemp", FT_SAFEBOOL},
+		{"dropTarget", FT_ANY},
+		{"stayTemp", FT_BOOL},
 		{"collectionUUID", FT_ANY},
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};
 	bson_iter_t it;
-	const char *from = NULL;
-	const char *to = NULL;
+	bson_iter_t to_it;
+	bool		have_to = false;
 	bool		drop_target = false;
+	bool		drop_target_uuid = false;
+	bool		have_uuid = false;
+	uint8_t		target_uuid[16];
+	uint8_t		source_uuid[16];
+	uint8_t		actual[16];
 	char	   *from_db,
 			   *from_name,
 			   *to_db,
 			   *to_name;
+	const char *conflict;
 	Collection *source;
 	Collection *target;
 
+	if (BSON_ITER_HOLDS_NULL(&ctx->first))
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'renameCollection.renameCollection' is missing but a required field");
 	if (!BSON_ITER_HOLDS_UTF8(&ctx->first))
 		RaiseWrongType("renameCollection", &ctx->first, "string");
-	from = bson_iter_utf8(&ctx->first, NULL);
 	CheckFields(ctx, fields);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
-		if (strcmp(bson_iter_key(&it), "to") == 0)
-			to = bson_iter_utf8(&it, NULL);
-		else if (strcmp(bson_iter_key(&it), "dropTarget") == 0)
-			drop_target = BSON_ITER_HOLDS_UTF8(&it) ? true : bson_iter_as_bool(&it);
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "to") == 0)
+		{
+			to_it = it;
+			have_to = true;
+		}
+		else if (strcmp(key, "dropTarget") == 0)
+		{
+			if (BSON_ITER_HOLDS_BOOL(&it))
+				drop_target = bson_iter_bool(&it);
+			else if (BSON_ITER_HOLDS_BINARY(&it))
+			{
+				UuidArgument("renameCollection", &it, MONGO_INVALID_UUID, target_uuid);
+				drop_target = drop_target_uuid = true;
+			}
+			else
+				RaiseWrongType("renameCollection", &it, "[bool, binData]");
+		}
+		else if (strcmp(key, "collectionUUID") == 0)
+		{
+			UuidArgument("renameCollection", &it, MONGO_TYPE_MISMATCH, source_uuid);
+			have_uuid = true;
+		}
 	}
-	if (to == NULL)
+	if (!have_to)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'renameCollection.to' is missing but a required field");
 	if (strcmp(ctx->database, "admin") != 0)
 		MongoRaise(MONGO_UNAUTHORIZED, "renameCollection may only be run against the admin database.");
-	if (strchr(from, '.') == NULL)
-		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid source namespace: %s", from);
-	if (strchr(to, '.') == NULL)
-		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid target namespace: %s", to);
-	SplitCollectionName(from, &from_db, &from_name);
-	SplitCollectionName(to, &to_db, &to_name);
-	ValidateDatabaseName(from_db);
-	ValidateCollectionName(from_db, from_name);
-	ValidateDatabaseName(to_db);
-	ValidateCollectionName(to_db, to_name);
-	if (strcmp(from, to) == 0)
+	RenameNamespace("source", &ctx->first, &from_db, &from_name);
+	RenameNamespace("target", &to_it, &to_db, &to_name);
+	if (strcmp(from_db, to_db) == 0 && strcmp(from_name, to_name) == 0)
 		MongoRaise(MONGO_ILLEGAL_OPERATION, "Can't rename a collection to itself");
+	if (drop_target_uuid)
+	{
+		if (strcmp(from_db, to_db) != 0)
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "Cannot provide a UUID as dropTarget when renaming across databases");
+		target = CollectionLookup(to_db, to_name);
+		if (target != NULL && !target->is_view)
+			CollectionUuidBytes(target, actual);
+		if (target == NULL || target->is_view || memcmp(actual, target_uuid, 16) != 0)
+			MongoRaise(MONGO_COLLECTION_UUID_MISMATCH,
+					   "Collection UUID does not match that of the target collection %s.%s",
+					   to_db, to_name);
+	}
 	source = CollectionLookup(from_db, from_name);
+	if (have_uuid)
+	{
+		if (source != NULL && !source->is_view)
+			CollectionUuidBytes(source, actual);
+		if (source == NULL || source->is_view || memcmp(actual, source_uuid, 16) != 0)
+			MongoRaise(MONGO_COLLECTION_UUID_MISMATCH,
+					   "Collection UUID does not match that of the source collection %s.%s",
+					   from_db, from_name);
+	}
 	if (source == NULL)
-		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "Source collection %s does not exist", from);
-	if (source->is_view)
-		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW, "cannot rename view: %s", from);
+		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "Source collection %s.%s does not exist",
+				   from_db, from_name);
+	if (source->is_view || CollectionIsTimeseries(source))
+		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW, "cannot rename view: %s.%s",
+				   from_db, from_name);
+	conflict = DatabaseCaseConflict(to_db);
+	if (conflict != NULL)
+		MongoRaise(MONGO_DATABASE_DIFFER_CASE, "db already exists with different case already have: [%s] trying to create [%s]",
+				   conflict, to_db);
 	target = CollectionLookup(to_db, to_name);
-	if (target != NULL && !drop_target)
+	if (target != NULL && (!drop_target || target->is_view || CollectionIsTimeseries(target)))
 		MongoRaise(MONGO_NAMESPACE_EXISTS, "target namespace exists");
 	CollectionRename(source, to_db, to_name, target != NULL);
 }

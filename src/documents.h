@@ -57,8 +57,12 @@
 #define MONGO_IDL_UNKNOWN_FIELD			40415
 #define MONGO_IDL_MISSING_FIELD			40414
 
-/* Commands may nest deeper than stored documents (MongoDB's limits) */
-#define MONGO_COMMAND_MAX_DEPTH			200
+/*
+ * Commands may nest deeper than stored documents: MongoDB takes 200 levels
+ * below the command document itself (the command counts as level 1 here)
+ * and answers Overflow (15) beyond.
+ */
+#define MONGO_COMMAND_MAX_DEPTH			201
 
 /* One command being run */
 typedef struct CommandContext

@@ -1010,7 +1010,11 @@ BsonFilterCompile(const uint8_t *data, uint32_t len, BsonQueryError *error)
 	parser.error = error;
 	parser.depth = 0;
 
-	problem = BsonValidateBytes(filter->data, len, &degenerate);
+	/*
+	 * A filter comes from a command, which may nest 200 levels below itself
+	 * (a $and chain of QUERY_MAX_DEPTH levels takes two per level)
+	 */
+	problem = BsonValidateBytesDepth(filter->data, len, 2 * QUERY_MAX_DEPTH, &degenerate);
 	if (problem != NULL)
 	{
 		QueryFail(&parser, MONGO_BAD_VALUE, "filter is not a valid BSON document: %s",
