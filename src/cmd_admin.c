@@ -467,7 +467,9 @@ CheckCollation(const bson_iter_t *it)
 	{
 		const char *k = bson_iter_key(&c);
 
-		if (BSON_ITER_HOLDS_NULL(&c) && strcmp(k, "locale") != 0)
+		/* backwards is an optional bool in MongoDB's IDL: null is no bool */
+		if (BSON_ITER_HOLDS_NULL(&c) && strcmp(k, "locale") != 0 &&
+			strcmp(k, "backwards") != 0)
 			continue;
 		if (strcmp(k, "locale") == 0)
 		{
@@ -758,6 +760,7 @@ CheckTimeseries(const bson_iter_t *it)
 	const char *time_field = NULL;
 	const char *meta_field = NULL;
 	bool		has_granularity = false;
+	const char *granularity = NULL;
 	int			nbucket = 0;
 	double		span = 0,
 				rounding = 0;
@@ -792,6 +795,7 @@ CheckTimeseries(const bson_iter_t *it)
 				RaiseWrongType("timeseries", &f, "string");
 			CheckEnum(&f, "granularity", granularities);
 			has_granularity = true;
+			granularity = bson_iter_utf8(&f, NULL);
 		}
 		else if (strcmp(k, "bucketMaxSpanSeconds") == 0 || strcmp(k, "bucketRoundingSeconds") == 0)
 		{
@@ -802,6 +806,8 @@ CheckTimeseries(const bson_iter_t *it)
 			if (isnan(d) || d < 1 || d > 31536000)
 				MongoRaise(MONGO_BAD_VALUE,
 						   "BSON field 'timeseries.%s' value must be in the range [1, 31536000]", k);
+			/* compared as MongoDB's IDL converts: doubles truncated */
+			d = BSON_ITER_HOLDS_DECIMAL128(&f) ? rint(d) : trunc(d);
 			nbucket++;
 			if (k[6] == 'M')
 				span = d;
@@ -816,6 +822,18 @@ CheckTimeseries(const bson_iter_t *it)
 				   "BSON field 'timeseries.timeField' is missing but a required field");
 	if (meta_field != NULL && (strcmp(meta_field, "_id") == 0 || strcmp(meta_field, time_field) == 0))
 		MongoRaise(MONGO_INVALID_OPTIONS, "The 'metaField' cannot be '_id' or the 'timeField'");
+	if (has_granularity && nbucket == 1 && rounding == 0)
+	{
+		/* a span alone may restate the granularity's own */
+		double		own = strcmp(granularity, "seconds") == 0 ? 3600 :
+			strcmp(granularity, "minutes") == 0 ? 86400 : 2592000;
+
+		if (span != own)
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "Timeseries 'bucketMaxSpanSeconds' is not configurable to a value other than the default of %.0f for the provided granularity",
+					   own);
+		return;
+	}
 	if (nbucket == 1)
 		MongoRaise(MONGO_INVALID_OPTIONS,
 				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be given");
@@ -1173,6 +1191,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	bool		has_max = false;
 	bson_iter_t size_it;
 	double		max = 0;
+	bson_iter_t max_it;
 	bool		is_view = false;
 	bool		has_pipeline = false;
 	bool		has_timeseries = false;
@@ -1208,6 +1227,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		else if (strcmp(key, "max") == 0)
 		{
 			has_max = true;
+			max_it = it;
 			BsonIterAsDouble(&it, &max);
 		}
 		else if (strcmp(key, "viewOn") == 0)
@@ -1253,6 +1273,8 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	{
 		const char *key = bson_iter_key(&it);
 
+		if (BSON_ITER_HOLDS_NULL(&it) && strcmp(key, "clusteredIndex") == 0)
+			RaiseWrongType("create", &it, "[bool, object]");
 		if (BSON_ITER_HOLDS_NULL(&it) || IsGenericField(key) ||
 			strcmp(key, "writeConcern") == 0 || strcmp(key, "readConcern") == 0 ||
 			strcmp(key, "comment") == 0 || strcmp(key, "lsid") == 0 ||
@@ -1395,13 +1417,26 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_INVALID_OPTIONS, "the 'size' and 'max' fields are only valid for capped collections");
 	if (capped && !is_view)
 	{
-		int64		size = CappedSizeArgument(&size_it, has_size);
+		int64		size;
 		int64		maxdocs = 0;
+		double		d;
 
-		/* NaN and infinite maxima mean none; past 2^31 - 1 is refused */
-		if (has_max && !isnan(max) && !isinf(max))
+		/* create says BadValue where convertToCapped says InvalidOptions */
+		if (has_size && BsonIterAsDouble(&size_it, &d))
 		{
-			double		m = rint(max);
+			d = BSON_ITER_HOLDS_DECIMAL128(&size_it) ? rint(d) : trunc(d);
+			if (isnan(d) || d <= 0)
+				MongoRaise(MONGO_BAD_VALUE, "Capped collection size must be greater than 0");
+		}
+		size = CappedSizeArgument(&size_it, has_size);
+
+		/*
+		 * NaN and negative maxima mean none; past 2^31 - 1 (doubles truncated,
+		 * decimals rounded) is refused
+		 */
+		if (has_max && !isnan(max) && max > 0)
+		{
+			double		m = BSON_ITER_HOLDS_DECIMAL128(&max_it) ? rint(max) : trunc(max);
 
 			if (m > INT32_MAX)
 				MongoRaise(MONGO_BAD_VALUE, "Maximum document count must be less than 2^31");
