@@ -2141,6 +2141,149 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 	(void) dry_run;
 }
 
+/* The bucket span and rounding a time-series granularity implies */
+static void
+GranularityBuckets(const char *granularity, double *span, double *rounding)
+{
+	if (strcmp(granularity, "hours") == 0)
+	{
+		*span = 2592000;
+		*rounding = 86400;
+	}
+	else if (strcmp(granularity, "minutes") == 0)
+	{
+		*span = 86400;
+		*rounding = 3600;
+	}
+	else
+	{
+		*span = 3600;
+		*rounding = 60;
+	}
+}
+
+/*
+ * collMod's timeseries: {granularity} or {bucketMaxSpanSeconds,
+ * bucketRoundingSeconds} (equal, in [1, 31536000]); either may only make
+ * buckets coarser.  *new_ts gets the collection's new timeseries options.
+ */
+static void
+CollModTimeseries(const Collection *c, const bson_iter_t *it, bool is_ts, bson_t **new_ts)
+{
+	static const char *const granularities[] = {"seconds", "minutes", "hours", NULL};
+	static const char *const order = "smh";
+	bson_iter_t f;
+	const char *granularity = NULL;
+	const char *old_granularity = "seconds";
+	double		span = 0,
+				rounding = 0,
+				old_span,
+				old_rounding;
+	int			nbucket = 0;
+	bool		old_custom = false;
+
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "granularity") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("collMod.timeseries", &f, "string");
+			CheckEnum(&f, "granularity", granularities);
+			granularity = bson_iter_utf8(&f, NULL);
+		}
+		else if (strcmp(k, "bucketMaxSpanSeconds") == 0 ||
+				 strcmp(k, "bucketRoundingSeconds") == 0)
+		{
+			double		d;
+
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("collMod.timeseries", &f, "[long, int, decimal, double]");
+			d = BSON_ITER_HOLDS_DECIMAL128(&f) ? rint(d) : trunc(d);
+			if (isnan(d) || d < 1 || d > 31536000)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "BSON field 'collMod.timeseries.%s' value must be in the range [1, 31536000]", k);
+			nbucket++;
+			if (k[6] == 'M')
+				span = d;
+			else
+				rounding = d;
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field 'collMod.timeseries.%s' is an unknown field.", k);
+	}
+	if (!is_ts)
+		MongoRaise(MONGO_INVALID_OPTIONS, "'timeseries' option is only supported on time-series collections");
+	if (granularity != NULL && nbucket > 0)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' cannot be given with 'granularity'");
+	if (nbucket == 1)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be given");
+	if (nbucket == 2 && span != rounding)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must be equal");
+
+	/* what the collection has now */
+	if (bson_iter_init_find(&f, c->options, "timeseries") && BSON_ITER_HOLDS_DOCUMENT(&f))
+	{
+		bson_iter_t o;
+
+		bson_iter_recurse(&f, &o);
+		while (bson_iter_next(&o))
+		{
+			if (strcmp(bson_iter_key(&o), "granularity") == 0 && BSON_ITER_HOLDS_UTF8(&o))
+				old_granularity = bson_iter_utf8(&o, NULL);
+			else if (strcmp(bson_iter_key(&o), "bucketMaxSpanSeconds") == 0)
+				old_custom = BsonIterAsDouble(&o, &old_span);
+			else if (strcmp(bson_iter_key(&o), "bucketRoundingSeconds") == 0)
+				old_custom = BsonIterAsDouble(&o, &old_rounding);
+		}
+	}
+	if (!old_custom)
+		GranularityBuckets(old_granularity, &old_span, &old_rounding);
+	if (granularity != NULL)
+	{
+		if (old_custom ||
+			strchr(order, granularity[0]) < strchr(order, old_granularity[0]))
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "Invalid transition for timeseries.granularity. Can only transition from '%s' to a coarser granularity",
+					   old_granularity);
+	}
+	if (nbucket == 2 && (span < old_span || rounding < old_rounding))
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Invalid transition for timeseries.bucketMaxSpanSeconds and bucketRoundingSeconds: they can only be increased");
+
+	/* the new timeseries options: the old ones with the new buckets */
+	*new_ts = bson_new();
+	if (bson_iter_init_find(&f, c->options, "timeseries") && BSON_ITER_HOLDS_DOCUMENT(&f))
+	{
+		bson_iter_t o;
+
+		bson_iter_recurse(&f, &o);
+		while (bson_iter_next(&o))
+		{
+			const char *k = bson_iter_key(&o);
+
+			if ((granularity != NULL || nbucket > 0) &&
+				(strcmp(k, "granularity") == 0 || strcmp(k, "bucketMaxSpanSeconds") == 0 ||
+				 strcmp(k, "bucketRoundingSeconds") == 0))
+				continue;
+			bson_append_iter(*new_ts, NULL, 0, &o);
+		}
+	}
+	if (granularity != NULL)
+		BSON_APPEND_UTF8(*new_ts, "granularity", granularity);
+	else if (nbucket == 2)
+	{
+		BSON_APPEND_INT32(*new_ts, "bucketRoundingSeconds", (int32) rounding);
+		BSON_APPEND_INT32(*new_ts, "bucketMaxSpanSeconds", (int32) span);
+	}
+}
+
 /*
  * collMod: {collMod: <name>, validator, validationLevel, validationAction,
  * index, viewOn, pipeline, expireAfterSeconds, cappedSize, cappedMax, ...}
@@ -2175,6 +2318,7 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	bool		has_index = false;
 	bool		is_ts;
 	bool		is_clustered;
+	bson_t	   *new_ts = NULL;
 	bson_iter_t it;
 	bson_iter_t old;
 
@@ -2239,7 +2383,12 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			CheckViewPipeline(&it);
 		}
 		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
+		{
 			(void) CheckChangeStreamImages(&it);
+			if (is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "changeStreamPreAndPostImages not supported on a time-series collection");
+		}
 		else if (strcmp(key, "expireAfterSeconds") == 0)
 		{
 			if (!is_ts && !is_clustered)
@@ -2259,32 +2408,7 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			}
 		}
 		else if (strcmp(key, "timeseries") == 0)
-		{
-			bson_iter_t f;
-
-			bson_iter_recurse(&it, &f);
-			while (bson_iter_next(&f))
-			{
-				const char *k = bson_iter_key(&f);
-
-				if (strcmp(k, "granularity") == 0)
-				{
-					if (!BSON_ITER_HOLDS_UTF8(&f))
-						RaiseWrongType("collMod.timeseries", &f, "string");
-				}
-				else if (strcmp(k, "bucketMaxSpanSeconds") == 0 ||
-						 strcmp(k, "bucketRoundingSeconds") == 0)
-				{
-					if (!BsonIterIsNumber(&f))
-						RaiseWrongType("collMod.timeseries", &f, "[long, int, decimal, double]");
-				}
-				else
-					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
-							   "BSON field 'collMod.timeseries.%s' is an unknown field.", k);
-			}
-			if (!is_ts)
-				MongoRaise(MONGO_INVALID_OPTIONS, "'timeseries' option is only supported on time-series collections");
-		}
+			CollModTimeseries(c, &it, is_ts, &new_ts);
 		else if (strcmp(key, "cappedSize") == 0 || strcmp(key, "cappedMax") == 0)
 		{
 			double		d = IterWhole(&it);
@@ -2324,6 +2448,8 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 		{
 			const char *gk = bson_iter_key(&given);
 
+			if (strcmp(gk, "timeseries") == 0 && new_ts == NULL)
+				continue;
 			if (strcmp(gk, ok) == 0 ||
 				(strcmp(gk, "cappedSize") == 0 && strcmp(ok, "size") == 0) ||
 				(strcmp(gk, "cappedMax") == 0 && strcmp(ok, "max") == 0))
@@ -2348,6 +2474,8 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			if (d > 0)
 				BSON_APPEND_INT64(&options, "max", (int64) d);
 		}
+		else if (strcmp(key, "timeseries") == 0 && new_ts != NULL)
+			BSON_APPEND_DOCUMENT(&options, "timeseries", new_ts);
 		else if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
 				 strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
 				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
