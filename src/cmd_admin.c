@@ -23,11 +23,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "bson_compare.h"
 #include "documents.h"
 
 /* MongoDB's codes raised only here */
 #define MONGO_GRAPH_CONTAINS_CYCLE		5
 #define MONGO_INVALID_UUID				207
+#define MONGO_CANNOT_CONVERT_INDEX_TO_UNIQUE	359
 #define MONGO_COLLECTION_UUID_MISMATCH	361
 #define MONGO_DATABASE_DIFFER_CASE		13297
 #define MONGO_DROP_DATABASE_NOT_ONE		5255100
@@ -1961,6 +1963,82 @@ CmdRenameCollection(CommandContext *ctx, bson_t *reply)
 	CollectionRename(source, to_db, to_name, target != NULL);
 }
 
+/* A document's key under an index's key pattern, for IndexHasDuplicates */
+typedef struct IndexKeyEntry
+{
+	uint64_t	hash;
+	uint8_t    *data;
+	uint32_t	len;
+} IndexKeyEntry;
+
+static int
+IndexKeyEntryCompare(const void *a, const void *b)
+{
+	const IndexKeyEntry *x = a;
+	const IndexKeyEntry *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return BsonCompareDocuments(x->data, x->len, y->data, y->len);
+}
+
+/*
+ * Whether two documents of the collection have the same key under the key
+ * pattern (a missing field counting as null), as converting the index to
+ * unique would find.  Keys are hashed and sorted, so equal ones meet.
+ */
+static bool
+IndexHasDuplicates(const Collection *c, const bson_iter_t *key_pattern)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	IndexKeyEntry *keys;
+	uint64		n;
+	bool		dup = false;
+
+	SPI_connect();
+	if (SPI_execute(psprintf("SELECT document FROM %s", c->qualified), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read collection %s.%s", c->database, c->name);
+	n = SPI_processed;
+	keys = MemoryContextAlloc(caller, sizeof(IndexKeyEntry) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Bson	   *doc = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+		bson_t		bdoc;
+		bson_t		key;
+		bson_iter_t f;
+
+		CHECK_FOR_INTERRUPTS();
+		bson_init(&key);
+		bson_iter_recurse(key_pattern, &f);
+		if (bson_init_static(&bdoc, BsonBytes(doc), BsonDocLen(doc)))
+		{
+			while (bson_iter_next(&f))
+			{
+				bson_iter_t top;
+				bson_iter_t v;
+
+				if (bson_iter_init(&top, &bdoc) &&
+					bson_iter_find_descendant(&top, bson_iter_key(&f), &v))
+					bson_append_iter(&key, "", 0, &v);
+				else
+					bson_append_null(&key, "", 0);
+			}
+		}
+		keys[i].len = key.len;
+		keys[i].data = MemoryContextAlloc(caller, key.len);
+		memcpy(keys[i].data, bson_get_data(&key), key.len);
+		keys[i].hash = BsonHashDocument(keys[i].data, keys[i].len, 0);
+		bson_destroy(&key);
+	}
+	SPI_finish();
+	qsort(keys, n, sizeof(IndexKeyEntry), IndexKeyEntryCompare);
+	for (uint64 i = 1; i < n && !dup; i++)
+		dup = IndexKeyEntryCompare(&keys[i - 1], &keys[i]) == 0;
+	return dup;
+}
+
 /*
  * collMod's index: {name | keyPattern, hidden, unique, prepareUnique,
  * expireAfterSeconds}.  The index spec in indexes is changed in place.
@@ -2033,6 +2111,8 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 	}
 	if (name == NULL && !has_key)
 		MongoRaise(MONGO_INVALID_OPTIONS, "must specify either index name or key pattern");
+	if (name != NULL && has_key)
+		MongoRaise(MONGO_INVALID_OPTIONS, "Cannot specify both key pattern and name.");
 	if (nmods == 0)
 		MongoRaise(MONGO_INVALID_OPTIONS,
 				   "no expireAfterSeconds, hidden, unique or prepareUnique field to change");
@@ -2115,7 +2195,13 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 			{
 				bson_iter_recurse(&old, &probe);
 				if (!bson_iter_find(&probe, "prepareUnique") || !bson_iter_as_bool(&probe))
-					MongoRaise(359, "Cannot make index unique with prepareUnique: false");
+					MongoRaise(MONGO_INVALID_OPTIONS,
+							   "Cannot make index unique with 'prepareUnique' not set");
+				bson_iter_recurse(&old, &probe);
+				if (bson_iter_find(&probe, "key") && BSON_ITER_HOLDS_DOCUMENT(&probe) &&
+					IndexHasDuplicates(c, &probe))
+					MongoRaise(MONGO_CANNOT_CONVERT_INDEX_TO_UNIQUE,
+							   "Cannot convert the index to unique. Please resolve conflicting documents before running collMod again.");
 				BSON_APPEND_BOOL(&spec, mk, true);
 				BSON_APPEND_BOOL(reply, "unique_new", true);
 			}
