@@ -2576,6 +2576,44 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 		CappedTrim(c);
 }
 
+/* ---- compact ---- */
+
+/*
+ * compact: {compact: <collection>, dryRun, force, freeSpaceTargetMB}
+ *
+ * PostgreSQL reclaims the space of deleted documents itself (autovacuum),
+ * and VACUUM cannot run inside the transaction of a command, so compact
+ * checks its arguments and the collection and reports that it freed
+ * nothing (bytesFreed, or estimatedBytesFreed for a dry run).
+ */
+void
+CmdCompact(CommandContext *ctx, bson_t *reply)
+{
+	static const FieldSpec fields[] = {
+		{"dryRun", FT_BOOL},
+		{"force", FT_BOOL},
+		{"freeSpaceTargetMB", FT_NUMBER},
+		{"comment", FT_ANY},
+		{NULL, 0}
+	};
+	char	   *name = CommandCollectionName(ctx);
+	bool		dry_run = false;
+	bson_iter_t it;
+	Collection *c;
+
+	CheckFields(ctx, fields);
+	it = ctx->first;
+	if (bson_iter_find(&it, "dryRun") && BSON_ITER_HOLDS_BOOL(&it))
+		dry_run = bson_iter_bool(&it);
+	c = CollectionLookup(ctx->database, name);
+	if (c == NULL)
+		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "collection does not exist: %s.%s",
+				   ctx->database, name);
+	if (c->is_view)
+		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW, "can't compact a view");
+	BSON_APPEND_INT32(reply, dry_run ? "estimatedBytesFreed" : "bytesFreed", 0);
+}
+
 /* ---- validateDBMetadata ---- */
 
 /* Whether an index spec is outside API version 1 (text and sparse indexes) */

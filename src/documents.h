@@ -128,6 +128,7 @@ extern void CmdDropIndexes(CommandContext *ctx, bson_t *reply);
 extern void CmdRenameCollection(CommandContext *ctx, bson_t *reply);
 extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
 extern void CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply);
+extern void CmdCompact(CommandContext *ctx, bson_t *reply);
 
 /* The types a command field may have (CheckFields) */
 #define FT_STRING	(1 << 0)

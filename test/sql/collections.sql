@@ -106,6 +106,30 @@ SELECT cmd('ct', '{"create": "t1", "timeseries": {"timeField": "t", "granularity
 SELECT cmd('ct', '{"create": "t2", "timeseries": {"timeField": "t", "granularity": "minutes", "bucketMaxSpanSeconds": 3600}}');
 SELECT cmd('ct', '{"create": "t3", "timeseries": {"timeField": "t", "bucketMaxSpanSeconds": 3.9, "bucketRoundingSeconds": 3}}');
 
+-- collMod: time-series buckets only coarser; an index made unique over duplicates
+SELECT cmd('ct', '{"create": "ts2", "timeseries": {"timeField": "t", "granularity": "minutes"}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"granularity": "seconds"}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"bucketMaxSpanSeconds": 7200, "bucketRoundingSeconds": 7200}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"bucketMaxSpanSeconds": 90000}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"bucketMaxSpanSeconds": 90000, "bucketRoundingSeconds": 90000.5}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"granularity": "hours"}}');
+SELECT cmd('ct', '{"listCollections": 1, "filter": {"name": "ts2"}}')->'cursor'->'firstBatch'->0->'options';
+SELECT cmd('ct', '{"collMod": "ts2", "changeStreamPreAndPostImages": {"enabled": false}}');
+SELECT cmd('ct', '{"insert": "u", "documents": [{"_id": 1, "a": 1}, {"_id": 2, "a": 1}, {"_id": 3}]}');
+SELECT cmd('ct', '{"createIndexes": "u", "indexes": [{"key": {"a": 1}, "name": "a_1"}]}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "keyPattern": {"a": 1}, "hidden": true}}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "prepareUnique": true}}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
+SELECT cmd('ct', '{"delete": "u", "deletes": [{"q": {"_id": 2}, "limit": 1}]}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
+
+-- compact: nothing to free (PostgreSQL vacuums)
+SELECT cmd('ct', '{"compact": "u", "force": true}');
+SELECT cmd('ct', '{"compact": "u", "dryRun": true}');
+SELECT cmd('ct', '{"compact": "nope"}');
+SELECT cmd('ct', '{"compact": "v1"}');
+
 -- drop and dropDatabase (which takes only 1)
 SELECT cmd('ct', '{"drop": "small"}');
 SELECT cmd('ct', '{"dropDatabase": true}');
