@@ -31,6 +31,8 @@
 #define MONGO_INVALID_UUID				207
 #define MONGO_CANNOT_CONVERT_INDEX_TO_UNIQUE	359
 #define MONGO_COLLECTION_UUID_MISMATCH	361
+#define MONGO_API_VERSION_ERROR			322
+#define MONGO_GEO_NEAR_NOT_ALLOWED		5626500
 #define MONGO_DATABASE_DIFFER_CASE		13297
 #define MONGO_DROP_DATABASE_NOT_ONE		5255100
 
@@ -381,6 +383,8 @@ CheckFieldsFlags(CommandContext *ctx, const FieldSpec *spec, int flags)
 			continue;
 		if (!FieldTypeOk(&it, f->types))
 			RaiseWrongType(ctx->name, &it, FieldTypeNames(f->types));
+		if (strcmp(key, "apiVersion") == 0 && strcmp(bson_iter_utf8(&it, NULL), "1") != 0)
+			MongoRaise(MONGO_API_VERSION_ERROR, "API version must be \"1\"");
 		if (strcmp(key, "maxTimeMS") == 0)
 			CheckMaxTimeMS(&it);
 		else if (strcmp(key, "readConcern") == 0)
@@ -1090,6 +1094,67 @@ CheckViewPipeline(const bson_iter_t *pipeline)
 	}
 }
 
+/*
+ * Refuse the query operators a filter may not use outside find: $text
+ * (BadValue) and the geo proximity operators (5626500), as MongoDB does
+ * for listDatabases filters and validators.
+ */
+static void
+CheckRestrictedOperators(const bson_iter_t *filter)
+{
+	bson_iter_t f;
+
+	check_stack_depth();
+	if (!bson_iter_recurse(filter, &f))
+		return;
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "$text") == 0)
+			MongoRaise(MONGO_BAD_VALUE, "TEXT is not allowed in this context");
+		if (strcmp(k, "$near") == 0 || strcmp(k, "$nearSphere") == 0 ||
+			strcmp(k, "$geoNear") == 0)
+			MongoRaise(MONGO_GEO_NEAR_NOT_ALLOWED,
+					   "$geoNear, $near, and $nearSphere are not allowed in this context");
+		if (strcmp(k, "$expr") == 0 || strcmp(k, "$where") == 0)
+			continue;
+		if (BSON_ITER_HOLDS_DOCUMENT(&f) || BSON_ITER_HOLDS_ARRAY(&f))
+			CheckRestrictedOperators(&f);
+	}
+}
+
+/* MongoDB's aggregation expression operators, for validators' $expr */
+static const char *const expression_operators[] = {
+	"$abs", "$accumulator", "$acos", "$acosh", "$add", "$addToSet", "$allElementsTrue",
+	"$and", "$anyElementTrue", "$arrayElemAt", "$arrayToObject", "$asin", "$asinh",
+	"$atan", "$atan2", "$atanh", "$avg", "$binarySize", "$bitAnd", "$bitNot", "$bitOr",
+	"$bitXor", "$bsonSize", "$bottom", "$bottomN", "$ceil", "$cmp", "$concat",
+	"$concatArrays", "$cond", "$convert", "$cos", "$cosh", "$covariancePop",
+	"$covarianceSamp", "$dateAdd", "$dateDiff", "$dateFromParts", "$dateFromString",
+	"$dateSubtract", "$dateToParts", "$dateToString", "$dateTrunc", "$dayOfMonth",
+	"$dayOfWeek", "$dayOfYear", "$degreesToRadians", "$denseRank", "$derivative",
+	"$divide", "$documentNumber", "$eq", "$exp", "$expMovingAvg", "$filter", "$first",
+	"$firstN", "$floor", "$function", "$getField", "$gt", "$gte", "$hour", "$ifNull",
+	"$in", "$indexOfArray", "$indexOfBytes", "$indexOfCP", "$integral", "$isArray",
+	"$isNumber", "$isoDayOfWeek", "$isoWeek", "$isoWeekYear", "$last", "$lastN",
+	"$let", "$linearFill", "$literal", "$ln", "$locf", "$log", "$log10", "$lt", "$lte",
+	"$ltrim", "$map", "$max", "$maxN", "$median", "$meta", "$mergeObjects",
+	"$millisecond", "$min", "$minN", "$minute", "$mod", "$month", "$multiply", "$ne",
+	"$not", "$objectToArray", "$or", "$percentile", "$pow", "$push",
+	"$radiansToDegrees", "$rand", "$range", "$rank", "$reduce", "$regexFind",
+	"$regexFindAll", "$regexMatch", "$replaceAll", "$replaceOne", "$reverseArray",
+	"$round", "$rtrim", "$sampleRate", "$second", "$setDifference", "$setEquals",
+	"$setField", "$setIntersection", "$setIsSubset", "$setUnion", "$shift", "$sin",
+	"$sinh", "$size", "$slice", "$sortArray", "$split", "$sqrt", "$stdDevPop",
+	"$stdDevSamp", "$strLenBytes", "$strLenCP", "$strcasecmp", "$substr",
+	"$substrBytes", "$substrCP", "$subtract", "$sum", "$switch", "$tan", "$tanh",
+	"$toBool", "$toDate", "$toDecimal", "$toDouble", "$toHashedIndexKey", "$toInt",
+	"$toLong", "$toLower", "$toObjectId", "$toString", "$toUpper", "$top", "$topN",
+	"$trim", "$trunc", "$tsIncrement", "$tsSecond", "$type", "$unsetField", "$week",
+	"$year", "$zip", NULL
+};
+
 /* Compile a validator as a filter; operators we do not evaluate yet are accepted */
 typedef struct ValidatorArg
 {
@@ -1113,6 +1178,7 @@ CheckValidator(const bson_iter_t *it)
 	char	   *message;
 	bson_iter_t f;
 
+	CheckRestrictedOperators(it);
 	bson_iter_document(it, &va.len, &va.data);
 	if (RunCaught(ValidatorCompile, &va, &code, &message, NULL))
 		return;
@@ -1129,9 +1195,19 @@ CheckValidator(const bson_iter_t *it)
 		if (strcmp(bson_iter_key(&f), "$expr") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
 		{
 			bson_iter_recurse(&f, &op);
-			if (bson_iter_next(&op) && bson_iter_key(&op)[0] == '$' &&
-				strstr(message, "not supported") == NULL)
-				MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR, "%s", message);
+			if (bson_iter_next(&op) && bson_iter_key(&op)[0] == '$')
+			{
+				bool		known = false;
+
+				for (int i = 0; expression_operators[i] != NULL; i++)
+					if (strcmp(expression_operators[i], bson_iter_key(&op)) == 0)
+						known = true;
+				if (!known)
+					MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR,
+							   "Unrecognized expression '%s'", bson_iter_key(&op));
+				if (strstr(message, "not supported") == NULL)
+					MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR, "%s", message);
+			}
 		}
 		if (!BSON_ITER_HOLDS_DOCUMENT(&f))
 			continue;
@@ -1589,8 +1665,8 @@ CmdListCollections(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"filter", FT_DOC | FT_NULL},
-		{"nameOnly", FT_SAFEBOOL | FT_NULL},
-		{"authorizedCollections", FT_SAFEBOOL | FT_NULL},
+		{"nameOnly", FT_BOOL | FT_NULL},
+		{"authorizedCollections", FT_BOOL | FT_NULL},
 		{"cursor", FT_DOC},
 		{"includePendingDrops", FT_SAFEBOOL},
 		{"comment", FT_ANY},
@@ -1628,7 +1704,7 @@ CmdListCollections(CommandContext *ctx, bson_t *reply)
 			while (bson_iter_next(&c))
 			{
 				if (strcmp(bson_iter_key(&c), "batchSize") == 0)
-					(void) FieldNonNegative("listCollections.cursor", &c);
+					(void) FieldNonNegativeCode("listCollections.cursor", &c, MONGO_BAD_VALUE);
 				else
 					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
 							   "BSON field 'listCollections.cursor.%s' is an unknown field.",
@@ -1671,8 +1747,8 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"filter", FT_DOC | FT_NULL},
-		{"nameOnly", FT_SAFEBOOL | FT_NULL},
-		{"authorizedDatabases", FT_SAFEBOOL | FT_NULL},
+		{"nameOnly", FT_BOOL | FT_NULL},
+		{"authorizedDatabases", FT_BOOL | FT_NULL},
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};
@@ -1697,6 +1773,7 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 			uint32_t	len;
 
 			bson_iter_document(&it, &len, &data);
+			CheckRestrictedOperators(&it);
 			filter = CompileFilter(data, len);
 		}
 		else if (strcmp(key, "nameOnly") == 0 && !BSON_ITER_HOLDS_NULL(&it))

@@ -76,6 +76,7 @@ static const struct
 	{207, "InvalidUUID"},
 	{232, "MaxSubPipelineDepthExceeded"},
 	{238, "NotImplemented"},
+	{322, "APIVersionError"},
 	{359, "CannotConvertIndexToUnique"},
 	{361, "CollectionUUIDMismatch"},
 	{10334, "BSONObjectTooLarge"},

@@ -124,6 +124,15 @@ SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
 SELECT cmd('ct', '{"delete": "u", "deletes": [{"q": {"_id": 2}, "limit": 1}]}');
 SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
 
+-- list commands: bool flags, batchSize, restricted filter operators, apiVersion
+SELECT cmd('ct', '{"listCollections": 1, "nameOnly": 1}');
+SELECT cmd('ct', '{"listCollections": 1, "cursor": {"batchSize": -1}}');
+SELECT cmd('admin', '{"listDatabases": 1, "filter": {"name": {"$near": [0, 0]}}}');
+SELECT cmd('admin', '{"listDatabases": 1, "filter": {"$text": {"$search": "x"}}}');
+SELECT cmd('admin', '{"listDatabases": 1, "apiVersion": "2"}');
+SELECT cmd('ct', '{"create": "vx", "validator": {"$expr": {"$badOp": 1}}}');
+SELECT cmd('ct', '{"create": "vx", "validator": {"$or": [{"a": {"$nearSphere": [0, 0]}}]}}');
+
 -- compact: nothing to free (PostgreSQL vacuums)
 SELECT cmd('ct', '{"compact": "u", "force": true}');
 SELECT cmd('ct', '{"compact": "u", "dryRun": true}');
