@@ -188,6 +188,14 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 	CollectionRename(tmp, ctx->database, name, false);
 }
 
+/* The system collections a client may write, hence clone into */
+static bool
+CappedSystemTargetAllowed(const char *suffix)
+{
+	return strcmp(suffix, "users") == 0 || strcmp(suffix, "views") == 0 ||
+		strcmp(suffix, "js") == 0 || strcmp(suffix, "profile") == 0;
+}
+
 /*
  * cloneCollectionAsCapped: {cloneCollectionAsCapped: <from>, toCollection:
  * <to>, size}.  A new capped collection with the newest documents of from
@@ -202,7 +210,7 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};
-	const char *from = CappedNameField(ctx->name, &ctx->first);
+	const char *from;
 	const char *to = NULL;
 	bson_iter_t it;
 	bson_iter_t size_it;
@@ -212,7 +220,14 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 	Collection *target;
 	bson_t		options;
 
-	CheckFields(ctx, fields);
+	/* MongoDB reads this command by hand: both names must be strings */
+	if (!BSON_ITER_HOLDS_UTF8(&ctx->first))
+		MongoRaise(MONGO_TYPE_MISMATCH, "'cloneCollectionAsCapped' must be of type String");
+	it = ctx->first;
+	if (!bson_iter_find(&it, "toCollection") || !BSON_ITER_HOLDS_UTF8(&it))
+		MongoRaise(MONGO_TYPE_MISMATCH, "'toCollection' must be of type String");
+	from = CappedNameField(ctx->name, &ctx->first);
+	CheckFieldsFlags(ctx, fields, CF_IGNORE_UNKNOWN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
@@ -223,12 +238,9 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 			size_it = it;
 			has_size = true;
 		}
-		else if (strcmp(key, "toCollection") == 0 && !BSON_ITER_HOLDS_NULL(&it))
+		else if (strcmp(key, "toCollection") == 0)
 			to = CappedNameField(ctx->name, &it);
 	}
-	if (to == NULL)
-		MongoRaise(MONGO_IDL_MISSING_FIELD,
-				   "BSON field 'cloneCollectionAsCapped.toCollection' is missing but a required field");
 	if (strchr(from, '$') != NULL)
 		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid collection name: %s", from);
 	if (strlen(ctx->database) + 1 + strlen(from) > MONGO_MAX_NS)
@@ -236,7 +248,7 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 				   ctx->database, from);
 	if (strncmp(to, "system.buckets.", 15) == 0)
 		MongoRaise(MONGO_ILLEGAL_OPERATION, "cannot clone into a time-series buckets collection");
-	if (strncmp(to, "system.", 7) == 0)
+	if (strncmp(to, "system.", 7) == 0 && !CappedSystemTargetAllowed(to + 7))
 		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid target namespace: %s.%s", ctx->database, to);
 	ValidateCollectionName(ctx->database, to);
 	size = CappedSizeArgument(&size_it, has_size);

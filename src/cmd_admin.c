@@ -374,7 +374,7 @@ CheckFieldsFlags(CommandContext *ctx, const FieldSpec *spec, int flags)
 					f = &generic_fields[i];
 		if (f == NULL)
 		{
-			if (IsGenericField(key))
+			if (IsGenericField(key) || (flags & CF_IGNORE_UNKNOWN))
 				continue;
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field '%s.%s' is an unknown field.",
 					   ctx->name, key);

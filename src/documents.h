@@ -148,6 +148,8 @@ typedef struct FieldSpec
 
 /* CheckFieldsFlags: the command takes no writeConcern */
 #define CF_NO_WRITE_CONCERN	(1 << 0)
+/* CheckFieldsFlags: unknown fields are ignored (commands MongoDB parses by hand) */
+#define CF_IGNORE_UNKNOWN	(1 << 1)
 
 /*
  * Check the fields after a command's first one: unknown fields, types, and

@@ -133,6 +133,13 @@ SELECT cmd('admin', '{"listDatabases": 1, "apiVersion": "2"}');
 SELECT cmd('ct', '{"create": "vx", "validator": {"$expr": {"$badOp": 1}}}');
 SELECT cmd('ct', '{"create": "vx", "validator": {"$or": [{"a": {"$nearSphere": [0, 0]}}]}}');
 
+-- cloneCollectionAsCapped: names must be strings, unknown fields ignored,
+-- the client-writable system collections allowed as targets
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "u", "size": 4096}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": 1, "toCollection": "u2", "size": 4096}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "u", "toCollection": "system.js", "size": 4096, "other": 1}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "u", "toCollection": "system.other", "size": 4096}');
+
 -- compact: nothing to free (PostgreSQL vacuums)
 SELECT cmd('ct', '{"compact": "u", "force": true}');
 SELECT cmd('ct', '{"compact": "u", "dryRun": true}');
