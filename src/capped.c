@@ -27,6 +27,9 @@
 
 #include "documents.h"
 
+/* The shape of the temporary name MongoDB's convertToCapped gives the copy */
+#define CONVERT_TMP_PREFIX	"tmpXXXXX.convertToCapped."
+
 /*
  * The byte limit MongoDB applies for a size: at least 4096, else rounded
  * up to a multiple of 256.
@@ -160,7 +163,8 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 	bson_t		options;
 	char	   *tmpname;
 
-	CheckFields(ctx, fields);
+	/* MongoDB reads this command by hand, ignoring fields it does not know */
+	CheckFieldsFlags(ctx, fields, CF_IGNORE_UNKNOWN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 		if (strcmp(bson_iter_key(&it), "size") == 0 && !BSON_ITER_HOLDS_NULL(&it))
@@ -169,9 +173,13 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 			has_size = true;
 		}
 	size = CappedSizeArgument(&size_it, has_size);
-	if (strlen(ctx->database) + 1 + strlen(name) > MONGO_MAX_NS)
-		MongoRaise(MONGO_INVALID_NAMESPACE, "Fully qualified namespace is too long: %s.%s",
-				   ctx->database, name);
+	/*
+	 * MongoDB builds the capped copy as "tmpXXXXX.convertToCapped.<name>",
+	 * which must fit the namespace limit too
+	 */
+	if (strlen(ctx->database) + 1 + strlen(CONVERT_TMP_PREFIX) + strlen(name) > MONGO_MAX_NS)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Fully qualified namespace is too long: %s.%s%s",
+				   ctx->database, CONVERT_TMP_PREFIX, name);
 	if (strcmp(name, "system.views") == 0 || strcmp(name, "system.profile") == 0 ||
 		strcmp(name, "system.js") == 0)
 		MongoRaise(MONGO_BAD_VALUE, "cannot convert the system collection %s to capped", name);
