@@ -3225,6 +3225,9 @@ CmdDropIndexes(CommandContext *ctx, bson_t *reply)
 	if (!have)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'dropIndexes.index' is missing but a required field");
+	/* index is a required variant: null is no string, document or array */
+	if (BSON_ITER_HOLDS_NULL(&index))
+		RaiseWrongType("dropIndexes", &index, "[string, object, array]");
 	c = CollectionLookup(ctx->database, name);
 	if (c == NULL)
 		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "ns not found %s.%s", ctx->database, name);
