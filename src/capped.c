@@ -27,6 +27,9 @@
 
 #include "documents.h"
 
+/* The shape of the temporary name MongoDB's convertToCapped gives the copy */
+#define CONVERT_TMP_PREFIX	"tmpXXXXX.convertToCapped."
+
 /*
  * The byte limit MongoDB applies for a size: at least 4096, else rounded
  * up to a multiple of 256.
@@ -160,7 +163,8 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 	bson_t		options;
 	char	   *tmpname;
 
-	CheckFields(ctx, fields);
+	/* MongoDB reads this command by hand, ignoring fields it does not know */
+	CheckFieldsFlags(ctx, fields, CF_IGNORE_UNKNOWN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 		if (strcmp(bson_iter_key(&it), "size") == 0 && !BSON_ITER_HOLDS_NULL(&it))
@@ -169,9 +173,13 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 			has_size = true;
 		}
 	size = CappedSizeArgument(&size_it, has_size);
-	if (strlen(ctx->database) + 1 + strlen(name) > MONGO_MAX_NS)
-		MongoRaise(MONGO_INVALID_NAMESPACE, "Fully qualified namespace is too long: %s.%s",
-				   ctx->database, name);
+	/*
+	 * MongoDB builds the capped copy as "tmpXXXXX.convertToCapped.<name>",
+	 * which must fit the namespace limit too
+	 */
+	if (strlen(ctx->database) + 1 + strlen(CONVERT_TMP_PREFIX) + strlen(name) > MONGO_MAX_NS)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Fully qualified namespace is too long: %s.%s%s",
+				   ctx->database, CONVERT_TMP_PREFIX, name);
 	if (strcmp(name, "system.views") == 0 || strcmp(name, "system.profile") == 0 ||
 		strcmp(name, "system.js") == 0)
 		MongoRaise(MONGO_BAD_VALUE, "cannot convert the system collection %s to capped", name);
@@ -188,6 +196,14 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 	CollectionRename(tmp, ctx->database, name, false);
 }
 
+/* The system collections a client may write, hence clone into */
+static bool
+CappedSystemTargetAllowed(const char *suffix)
+{
+	return strcmp(suffix, "users") == 0 || strcmp(suffix, "views") == 0 ||
+		strcmp(suffix, "js") == 0 || strcmp(suffix, "profile") == 0;
+}
+
 /*
  * cloneCollectionAsCapped: {cloneCollectionAsCapped: <from>, toCollection:
  * <to>, size}.  A new capped collection with the newest documents of from
@@ -202,7 +218,7 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};
-	const char *from = CappedNameField(ctx->name, &ctx->first);
+	const char *from;
 	const char *to = NULL;
 	bson_iter_t it;
 	bson_iter_t size_it;
@@ -212,7 +228,14 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 	Collection *target;
 	bson_t		options;
 
-	CheckFields(ctx, fields);
+	/* MongoDB reads this command by hand: both names must be strings */
+	if (!BSON_ITER_HOLDS_UTF8(&ctx->first))
+		MongoRaise(MONGO_TYPE_MISMATCH, "'cloneCollectionAsCapped' must be of type String");
+	it = ctx->first;
+	if (!bson_iter_find(&it, "toCollection") || !BSON_ITER_HOLDS_UTF8(&it))
+		MongoRaise(MONGO_TYPE_MISMATCH, "'toCollection' must be of type String");
+	from = CappedNameField(ctx->name, &ctx->first);
+	CheckFieldsFlags(ctx, fields, CF_IGNORE_UNKNOWN);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
@@ -223,12 +246,9 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 			size_it = it;
 			has_size = true;
 		}
-		else if (strcmp(key, "toCollection") == 0 && !BSON_ITER_HOLDS_NULL(&it))
+		else if (strcmp(key, "toCollection") == 0)
 			to = CappedNameField(ctx->name, &it);
 	}
-	if (to == NULL)
-		MongoRaise(MONGO_IDL_MISSING_FIELD,
-				   "BSON field 'cloneCollectionAsCapped.toCollection' is missing but a required field");
 	if (strchr(from, '$') != NULL)
 		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid collection name: %s", from);
 	if (strlen(ctx->database) + 1 + strlen(from) > MONGO_MAX_NS)
@@ -236,7 +256,7 @@ CmdCloneCollectionAsCapped(CommandContext *ctx, bson_t *reply)
 				   ctx->database, from);
 	if (strncmp(to, "system.buckets.", 15) == 0)
 		MongoRaise(MONGO_ILLEGAL_OPERATION, "cannot clone into a time-series buckets collection");
-	if (strncmp(to, "system.", 7) == 0)
+	if (strncmp(to, "system.", 7) == 0 && !CappedSystemTargetAllowed(to + 7))
 		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid target namespace: %s.%s", ctx->database, to);
 	ValidateCollectionName(ctx->database, to);
 	size = CappedSizeArgument(&size_it, has_size);

@@ -17,12 +17,28 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "bson_compare.h"
 #include "documents.h"
+
+/* MongoDB's codes raised only here */
+#define MONGO_GRAPH_CONTAINS_CYCLE		5
+#define MONGO_INVALID_UUID				207
+#define MONGO_CANNOT_CONVERT_INDEX_TO_UNIQUE	359
+#define MONGO_COLLECTION_UUID_MISMATCH	361
+#define MONGO_API_VERSION_ERROR			322
+#define MONGO_GEO_NEAR_NOT_ALLOWED		5626500
+#define MONGO_DATABASE_DIFFER_CASE		13297
+#define MONGO_DROP_DATABASE_NOT_ONE		5255100
+
+/* MongoDB's limits on a view's pipeline */
+#define VIEW_MAX_STAGES					1000
+#define VIEW_MAX_SUB_PIPELINE_DEPTH		20
 
 static int
 hex_digit_value(char c)
@@ -358,7 +374,7 @@ CheckFieldsFlags(CommandContext *ctx, const FieldSpec *spec, int flags)
 					f = &generic_fields[i];
 		if (f == NULL)
 		{
-			if (IsGenericField(key))
+			if (IsGenericField(key) || (flags & CF_IGNORE_UNKNOWN))
 				continue;
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field '%s.%s' is an unknown field.",
 					   ctx->name, key);
@@ -367,6 +383,8 @@ CheckFieldsFlags(CommandContext *ctx, const FieldSpec *spec, int flags)
 			continue;
 		if (!FieldTypeOk(&it, f->types))
 			RaiseWrongType(ctx->name, &it, FieldTypeNames(f->types));
+		if (strcmp(key, "apiVersion") == 0 && strcmp(bson_iter_utf8(&it, NULL), "1") != 0)
+			MongoRaise(MONGO_API_VERSION_ERROR, "API version must be \"1\"");
 		if (strcmp(key, "maxTimeMS") == 0)
 			CheckMaxTimeMS(&it);
 		else if (strcmp(key, "readConcern") == 0)
@@ -663,6 +681,7 @@ CheckTimeseries(const bson_iter_t *it)
 	const char *time_field = NULL;
 	const char *meta_field = NULL;
 	bool		has_granularity = false;
+	const char *granularity = NULL;
 	int			nbucket = 0;
 	double		span = 0,
 				rounding = 0;
@@ -697,6 +716,7 @@ CheckTimeseries(const bson_iter_t *it)
 				RaiseWrongType("timeseries", &f, "string");
 			CheckEnum(&f, "granularity", granularities);
 			has_granularity = true;
+			granularity = bson_iter_utf8(&f, NULL);
 		}
 		else if (strcmp(k, "bucketMaxSpanSeconds") == 0 || strcmp(k, "bucketRoundingSeconds") == 0)
 		{
@@ -707,6 +727,8 @@ CheckTimeseries(const bson_iter_t *it)
 			if (isnan(d) || d < 1 || d > 31536000)
 				MongoRaise(MONGO_BAD_VALUE,
 						   "BSON field 'timeseries.%s' value must be in the range [1, 31536000]", k);
+			/* compared as MongoDB's IDL converts: doubles truncated */
+			d = BSON_ITER_HOLDS_DECIMAL128(&f) ? rint(d) : trunc(d);
 			nbucket++;
 			if (k[6] == 'M')
 				span = d;
@@ -721,6 +743,18 @@ CheckTimeseries(const bson_iter_t *it)
 				   "BSON field 'timeseries.timeField' is missing but a required field");
 	if (meta_field != NULL && (strcmp(meta_field, "_id") == 0 || strcmp(meta_field, time_field) == 0))
 		MongoRaise(MONGO_INVALID_OPTIONS, "The 'metaField' cannot be '_id' or the 'timeField'");
+	if (has_granularity && nbucket == 1 && rounding == 0)
+	{
+		/* a span alone may restate the granularity's own */
+		double		own = strcmp(granularity, "seconds") == 0 ? 3600 :
+			strcmp(granularity, "minutes") == 0 ? 86400 : 2592000;
+
+		if (span != own)
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "Timeseries 'bucketMaxSpanSeconds' is not configurable to a value other than the default of %.0f for the provided granularity",
+					   own);
+		return;
+	}
 	if (nbucket == 1)
 		MongoRaise(MONGO_INVALID_OPTIONS,
 				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be given");
@@ -874,12 +908,59 @@ PipelineWrites(const bson_iter_t *arr)
 	return false;
 }
 
+/*
+ * How deep the sub-pipelines ($lookup, $unionWith, $facet) of a pipeline
+ * nest: 0 for none
+ */
+static int
+SubPipelineDepth(const bson_iter_t *pipeline)
+{
+	bson_iter_t s;
+	int			depth = 0;
+
+	check_stack_depth();
+	bson_iter_recurse(pipeline, &s);
+	while (bson_iter_next(&s))
+	{
+		bson_iter_t st;
+		bson_iter_t a;
+		const char *name;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&s))
+			continue;
+		bson_iter_recurse(&s, &st);
+		if (!bson_iter_next(&st) || !BSON_ITER_HOLDS_DOCUMENT(&st))
+			continue;
+		name = bson_iter_key(&st);
+		if (strcmp(name, "$lookup") != 0 && strcmp(name, "$unionWith") != 0 &&
+			strcmp(name, "$facet") != 0)
+			continue;
+		bson_iter_recurse(&st, &a);
+		while (bson_iter_next(&a))
+			if (BSON_ITER_HOLDS_ARRAY(&a) &&
+				(strcmp(name, "$facet") == 0 || strcmp(bson_iter_key(&a), "pipeline") == 0))
+				depth = Max(depth, 1 + SubPipelineDepth(&a));
+	}
+	return depth;
+}
+
 /* A view's pipeline: stages MongoDB knows, none that writes or needs a whole database */
 static void
 CheckViewPipeline(const bson_iter_t *pipeline)
 {
 	bson_iter_t s;
+	int			stages = 0;
 
+	bson_iter_recurse(pipeline, &s);
+	while (bson_iter_next(&s))
+		if (!BSON_ITER_HOLDS_NULL(&s))
+			stages++;
+	if (stages > VIEW_MAX_STAGES)
+		MongoRaise(7749501, "Pipeline length must be no longer than %d stages",
+				   VIEW_MAX_STAGES);
+	if (SubPipelineDepth(pipeline) > VIEW_MAX_SUB_PIPELINE_DEPTH)
+		MongoRaise(232, "Maximum number of nested sub-pipelines exceeded. Limit is %d",
+				   VIEW_MAX_SUB_PIPELINE_DEPTH);
 	bson_iter_recurse(pipeline, &s);
 	while (bson_iter_next(&s))
 	{
@@ -887,6 +968,9 @@ CheckViewPipeline(const bson_iter_t *pipeline)
 		const char *name;
 		bool		known = false;
 
+		/* MongoDB drops null stages from a view's pipeline */
+		if (BSON_ITER_HOLDS_NULL(&s))
+			continue;
 		if (!BSON_ITER_HOLDS_DOCUMENT(&s))
 			RaiseWrongType("pipeline", &s, "object");
 		bson_iter_recurse(&s, &st);
@@ -925,6 +1009,67 @@ CheckViewPipeline(const bson_iter_t *pipeline)
 	}
 }
 
+/*
+ * Refuse the query operators a filter may not use outside find: $text
+ * (BadValue) and the geo proximity operators (5626500), as MongoDB does
+ * for listDatabases filters and validators.
+ */
+static void
+CheckRestrictedOperators(const bson_iter_t *filter)
+{
+	bson_iter_t f;
+
+	check_stack_depth();
+	if (!bson_iter_recurse(filter, &f))
+		return;
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "$text") == 0)
+			MongoRaise(MONGO_BAD_VALUE, "TEXT is not allowed in this context");
+		if (strcmp(k, "$near") == 0 || strcmp(k, "$nearSphere") == 0 ||
+			strcmp(k, "$geoNear") == 0)
+			MongoRaise(MONGO_GEO_NEAR_NOT_ALLOWED,
+					   "$geoNear, $near, and $nearSphere are not allowed in this context");
+		if (strcmp(k, "$expr") == 0 || strcmp(k, "$where") == 0)
+			continue;
+		if (BSON_ITER_HOLDS_DOCUMENT(&f) || BSON_ITER_HOLDS_ARRAY(&f))
+			CheckRestrictedOperators(&f);
+	}
+}
+
+/* MongoDB's aggregation expression operators, for validators' $expr */
+static const char *const expression_operators[] = {
+	"$abs", "$accumulator", "$acos", "$acosh", "$add", "$addToSet", "$allElementsTrue",
+	"$and", "$anyElementTrue", "$arrayElemAt", "$arrayToObject", "$asin", "$asinh",
+	"$atan", "$atan2", "$atanh", "$avg", "$binarySize", "$bitAnd", "$bitNot", "$bitOr",
+	"$bitXor", "$bsonSize", "$bottom", "$bottomN", "$ceil", "$cmp", "$concat",
+	"$concatArrays", "$cond", "$convert", "$cos", "$cosh", "$covariancePop",
+	"$covarianceSamp", "$dateAdd", "$dateDiff", "$dateFromParts", "$dateFromString",
+	"$dateSubtract", "$dateToParts", "$dateToString", "$dateTrunc", "$dayOfMonth",
+	"$dayOfWeek", "$dayOfYear", "$degreesToRadians", "$denseRank", "$derivative",
+	"$divide", "$documentNumber", "$eq", "$exp", "$expMovingAvg", "$filter", "$first",
+	"$firstN", "$floor", "$function", "$getField", "$gt", "$gte", "$hour", "$ifNull",
+	"$in", "$indexOfArray", "$indexOfBytes", "$indexOfCP", "$integral", "$isArray",
+	"$isNumber", "$isoDayOfWeek", "$isoWeek", "$isoWeekYear", "$last", "$lastN",
+	"$let", "$linearFill", "$literal", "$ln", "$locf", "$log", "$log10", "$lt", "$lte",
+	"$ltrim", "$map", "$max", "$maxN", "$median", "$meta", "$mergeObjects",
+	"$millisecond", "$min", "$minN", "$minute", "$mod", "$month", "$multiply", "$ne",
+	"$not", "$objectToArray", "$or", "$percentile", "$pow", "$push",
+	"$radiansToDegrees", "$rand", "$range", "$rank", "$reduce", "$regexFind",
+	"$regexFindAll", "$regexMatch", "$replaceAll", "$replaceOne", "$reverseArray",
+	"$round", "$rtrim", "$sampleRate", "$second", "$setDifference", "$setEquals",
+	"$setField", "$setIntersection", "$setIsSubset", "$setUnion", "$shift", "$sin",
+	"$sinh", "$size", "$slice", "$sortArray", "$split", "$sqrt", "$stdDevPop",
+	"$stdDevSamp", "$strLenBytes", "$strLenCP", "$strcasecmp", "$substr",
+	"$substrBytes", "$substrCP", "$subtract", "$sum", "$switch", "$tan", "$tanh",
+	"$toBool", "$toDate", "$toDecimal", "$toDouble", "$toHashedIndexKey", "$toInt",
+	"$toLong", "$toLower", "$toObjectId", "$toString", "$toUpper", "$top", "$topN",
+	"$trim", "$trunc", "$tsIncrement", "$tsSecond", "$type", "$unsetField", "$week",
+	"$year", "$zip", NULL
+};
+
 /* Compile a validator as a filter; operators we do not evaluate yet are accepted */
 typedef struct ValidatorArg
 {
@@ -948,6 +1093,7 @@ CheckValidator(const bson_iter_t *it)
 	char	   *message;
 	bson_iter_t f;
 
+	CheckRestrictedOperators(it);
 	bson_iter_document(it, &va.len, &va.data);
 	if (RunCaught(ValidatorCompile, &va, &code, &message, NULL))
 		return;
@@ -964,9 +1110,19 @@ CheckValidator(const bson_iter_t *it)
 		if (strcmp(bson_iter_key(&f), "$expr") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
 		{
 			bson_iter_recurse(&f, &op);
-			if (bson_iter_next(&op) && bson_iter_key(&op)[0] == '$' &&
-				strstr(message, "not supported") == NULL)
-				MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR, "%s", message);
+			if (bson_iter_next(&op) && bson_iter_key(&op)[0] == '$')
+			{
+				bool		known = false;
+
+				for (int i = 0; expression_operators[i] != NULL; i++)
+					if (strcmp(expression_operators[i], bson_iter_key(&op)) == 0)
+						known = true;
+				if (!known)
+					MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR,
+							   "Unrecognized expression '%s'", bson_iter_key(&op));
+				if (strstr(message, "not supported") == NULL)
+					MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR, "%s", message);
+			}
 		}
 		if (!BSON_ITER_HOLDS_DOCUMENT(&f))
 			continue;
@@ -1028,6 +1184,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	bool		has_max = false;
 	bson_iter_t size_it;
 	double		max = 0;
+	bson_iter_t max_it;
 	bool		is_view = false;
 	bool		has_pipeline = false;
 	bool		has_timeseries = false;
@@ -1039,7 +1196,6 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	bool		has_validation = false;
 	bool		has_images = false;
 	bool		images_given = false;
-	bool		has_storage = false;
 	bson_iter_t collation;
 	bool		has_collation = false;
 	Collection *existing;
@@ -1064,6 +1220,7 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		else if (strcmp(key, "max") == 0)
 		{
 			has_max = true;
+			max_it = it;
 			BsonIterAsDouble(&it, &max);
 		}
 		else if (strcmp(key, "viewOn") == 0)
@@ -1095,8 +1252,6 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 			has_images = !bson_iter_find(&e, "enabled") || !BSON_ITER_HOLDS_BOOL(&e) ||
 				bson_iter_bool(&e);
 		}
-		else if (strcmp(key, "storageEngine") == 0)
-			has_storage = true;
 		else if (strcmp(key, "collation") == 0)
 		{
 			collation = it;
@@ -1111,6 +1266,8 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 	{
 		const char *key = bson_iter_key(&it);
 
+		if (BSON_ITER_HOLDS_NULL(&it) && strcmp(key, "clusteredIndex") == 0)
+			RaiseWrongType("create", &it, "[bool, object]");
 		if (BSON_ITER_HOLDS_NULL(&it) || IsGenericField(key) ||
 			strcmp(key, "writeConcern") == 0 || strcmp(key, "readConcern") == 0 ||
 			strcmp(key, "comment") == 0 || strcmp(key, "lsid") == 0 ||
@@ -1122,9 +1279,34 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		{
 			if (bson_iter_utf8(&it, NULL)[0] == '\0')
 				MongoRaise(MONGO_BAD_VALUE, "'viewOn' cannot be empty");
+			if (strcmp(bson_iter_utf8(&it, NULL), name) == 0)
+				MongoRaise(MONGO_GRAPH_CONTAINS_CYCLE,
+						   "View cycle detected: %s.%s -> %s.%s",
+						   ctx->database, name, ctx->database, name);
 		}
 		else if (strcmp(key, "pipeline") == 0)
+		{
+			bson_iter_t s;
+			bson_t		stages;
+			int			n = 0;
+
 			CheckViewPipeline(&it);
+			/* stored without its null stages */
+			bson_iter_recurse(&it, &s);
+			BSON_APPEND_ARRAY_BEGIN(&options, "pipeline", &stages);
+			while (bson_iter_next(&s))
+			{
+				char		buf[16];
+				const char *idx;
+
+				if (BSON_ITER_HOLDS_NULL(&s))
+					continue;
+				bson_uint32_to_string(n++, &idx, buf, sizeof(buf));
+				bson_append_iter(&stages, idx, -1, &s);
+			}
+			bson_append_array_end(&options, &stages);
+			continue;
+		}
 		else if (strcmp(key, "collation") == 0)
 		{
 			CheckCollation(&it);
@@ -1198,14 +1380,17 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 						   "'expireAfterSeconds' is only supported on time-series and clustered collections");
 			CheckExpireAfterSeconds(&it);
 		}
+		/* a view keeps only its definition; MongoDB ignores the rest */
+		if (is_view && strcmp(key, "viewOn") != 0 && strcmp(key, "collation") != 0)
+			continue;
 		bson_append_iter(&options, NULL, 0, &it);
 	}
 
 	/* combinations */
 	if (has_pipeline && !is_view)
 		MongoRaise(MONGO_INVALID_OPTIONS, "'pipeline' requires 'viewOn' to also be specified");
-	if (is_view && (capped || has_storage || has_id_index || has_images || has_expire ||
-					has_timeseries || has_clustered || has_validation || has_encrypted))
+	if (is_view && (has_id_index || has_images || has_expire ||
+					has_timeseries || has_clustered || has_encrypted))
 		MongoRaise(MONGO_INVALID_OPTIONS, "Invalid option for a view: only 'viewOn', 'pipeline' and 'collation' may be given");
 	if (clustered_given && capped)
 		MongoRaise(6049200, "A clustered collection cannot be capped");
@@ -1223,15 +1408,28 @@ CmdCreate(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_INVALID_OPTIONS, "'expireAfterSeconds' is not supported on capped collections");
 	if (!capped && (has_size || has_max) && !is_view)
 		MongoRaise(MONGO_INVALID_OPTIONS, "the 'size' and 'max' fields are only valid for capped collections");
-	if (capped)
+	if (capped && !is_view)
 	{
-		int64		size = CappedSizeArgument(&size_it, has_size);
+		int64		size;
 		int64		maxdocs = 0;
+		double		d;
 
-		/* NaN and infinite maxima mean none; past 2^31 - 1 is refused */
-		if (has_max && !isnan(max) && !isinf(max))
+		/* create says BadValue where convertToCapped says InvalidOptions */
+		if (has_size && BsonIterAsDouble(&size_it, &d))
 		{
-			double		m = rint(max);
+			d = BSON_ITER_HOLDS_DECIMAL128(&size_it) ? rint(d) : trunc(d);
+			if (isnan(d) || d <= 0)
+				MongoRaise(MONGO_BAD_VALUE, "Capped collection size must be greater than 0");
+		}
+		size = CappedSizeArgument(&size_it, has_size);
+
+		/*
+		 * NaN and negative maxima mean none; past 2^31 - 1 (doubles truncated,
+		 * decimals rounded) is refused
+		 */
+		if (has_max && !isnan(max) && max > 0)
+		{
+			double		m = BSON_ITER_HOLDS_DECIMAL128(&max_it) ? rint(max) : trunc(max);
 
 			if (m > INT32_MAX)
 				MongoRaise(MONGO_BAD_VALUE, "Maximum document count must be less than 2^31");
@@ -1286,12 +1484,27 @@ CmdDrop(CommandContext *ctx, bson_t *reply)
 
 /*
  * dropDatabase: {dropDatabase: 1}
+ *
+ * The value must be a number that converts to 1 as MongoDB's IDL converts
+ * it: doubles truncate toward zero, decimals round half to even.
  */
 void
 CmdDropDatabase(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {{"comment", FT_ANY}, {NULL, 0}};
+	double		value;
 
+	if (BSON_ITER_HOLDS_NULL(&ctx->first))
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'dropDatabase.dropDatabase' is missing but a required field");
+	if (!BsonIterAsDouble(&ctx->first, &value))
+		RaiseWrongType("dropDatabase", &ctx->first, "[int, long, double, decimal]");
+	if (BSON_ITER_HOLDS_DECIMAL128(&ctx->first))
+		value = rint(value);
+	else
+		value = trunc(value);
+	if (value != 1.0)
+		MongoRaise(MONGO_DROP_DATABASE_NOT_ONE, "Have to pass 1 as db parameter");
 	CheckFields(ctx, fields);
 	if (strcmp(ctx->database, "admin") == 0 || strcmp(ctx->database, "config") == 0 ||
 		strcmp(ctx->database, "local") == 0)
@@ -1367,8 +1580,8 @@ CmdListCollections(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"filter", FT_DOC | FT_NULL},
-		{"nameOnly", FT_SAFEBOOL | FT_NULL},
-		{"authorizedCollections", FT_SAFEBOOL | FT_NULL},
+		{"nameOnly", FT_BOOL | FT_NULL},
+		{"authorizedCollections", FT_BOOL | FT_NULL},
 		{"cursor", FT_DOC},
 		{"includePendingDrops", FT_SAFEBOOL},
 		{"comment", FT_ANY},
@@ -1406,7 +1619,7 @@ CmdListCollections(CommandContext *ctx, bson_t *reply)
 			while (bson_iter_next(&c))
 			{
 				if (strcmp(bson_iter_key(&c), "batchSize") == 0)
-					(void) FieldNonNegative("listCollections.cursor", &c);
+					(void) FieldNonNegativeCode("listCollections.cursor", &c, MONGO_BAD_VALUE);
 				else
 					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
 							   "BSON field 'listCollections.cursor.%s' is an unknown field.",
@@ -1449,8 +1662,8 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"filter", FT_DOC | FT_NULL},
-		{"nameOnly", FT_SAFEBOOL | FT_NULL},
-		{"authorizedDatabases", FT_SAFEBOOL | FT_NULL},
+		{"nameOnly", FT_BOOL | FT_NULL},
+		{"authorizedDatabases", FT_BOOL | FT_NULL},
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};
@@ -1475,6 +1688,7 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 			uint32_t	len;
 
 			bson_iter_document(&it, &len, &data);
+			CheckRestrictedOperators(&it);
 			filter = CompileFilter(data, len);
 		}
 		else if (strcmp(key, "nameOnly") == 0 && !BSON_ITER_HOLDS_NULL(&it))
@@ -1525,68 +1739,296 @@ CmdListDatabases(CommandContext *ctx, bson_t *reply)
 }
 
 /*
- * renameCollection (on admin): {renameCollection: "db.a", to: "db.b", dropTarget}
+ * A UUID argument (collectionUUID, dropTarget): binData of subtype 4 and
+ * 16 bytes.  Another type is error 14 (wrong_subtype_code for another
+ * subtype), another length error 207.
+ */
+static void
+UuidArgument(const char *command, const bson_iter_t *it, int wrong_subtype_code,
+			 uint8_t *uuid)
+{
+	bson_subtype_t subtype;
+	uint32_t	len;
+	const uint8_t *data;
+
+	if (!BSON_ITER_HOLDS_BINARY(it))
+		RaiseWrongType(command, it, "binData");
+	bson_iter_binary(it, &subtype, &len, &data);
+	if (subtype != BSON_SUBTYPE_UUID)
+		MongoRaise(wrong_subtype_code,
+				   "BSON field '%s.%s' must be a UUID (binData subtype 4)",
+				   command, bson_iter_key(it));
+	if (len != 16)
+		MongoRaise(MONGO_INVALID_UUID,
+				   "uuid must be a 16-byte binary field with UUID (4) subtype");
+	memcpy(uuid, data, 16);
+}
+
+/* The 16 bytes of a collection's UUID (its text form in the catalog) */
+static void
+CollectionUuidBytes(const Collection *c, uint8_t *uuid)
+{
+	int			j = 0;
+
+	memset(uuid, 0, 16);
+	for (const char *p = c->uuid; *p && p[1] && j < 16; p++)
+	{
+		if (*p == '-')
+			continue;
+		uuid[j++] = (uint8_t) (hex_digit_value(p[0]) * 16 + hex_digit_value(p[1]));
+		p++;
+	}
+}
+
+/* Is c a time-series collection (which MongoDB keeps as a view)? */
+static bool
+CollectionIsTimeseries(const Collection *c)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, c->options, "timeseries");
+}
+
+/*
+ * A namespace argument of renameCollection, split.  Malformed names (no
+ * dot, a NUL byte, an invalid database name) are error 73 as MongoDB's
+ * NamespaceString::isValid; names a user may not write to ('$', "system.",
+ * the oplog, too long) are error 20 as userAllowedWriteNS, wrapped.
+ */
+static void
+RenameNamespace(const char *what, const bson_iter_t *it, char **database, char **name)
+{
+	uint32_t	len;
+	const char *ns = bson_iter_utf8(it, &len);
+	size_t		dblen;
+
+	if (strlen(ns) != len || strchr(ns, '.') == NULL)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid %s namespace: %s", what, ns);
+	SplitCollectionName(ns, database, name);
+	dblen = strlen(*database);
+	if (dblen == 0 || dblen > MONGO_MAX_DB_NAME || strpbrk(*database, "/\\. \"") != NULL ||
+		(*name)[0] == '\0' || (*name)[0] == '.')
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid %s namespace: %s", what, ns);
+	if (strchr(*database, '$') != NULL || strchr(*name, '$') != NULL ||
+		len > MONGO_MAX_NS || strncmp(*name, "system.", 7) == 0 ||
+		(strcmp(*database, "local") == 0 && strncmp(*name, "oplog.", 6) == 0) ||
+		!pg_verifymbstr(*name, strlen(*name), true))
+		MongoRaise(MONGO_ILLEGAL_OPERATION, "error with %s namespace: Invalid namespace: %s",
+				   what, ns);
+}
+
+/*
+ * The name of an existing database that differs from database only in
+ * case, or NULL
+ */
+static const char *
+DatabaseCaseConflict(const char *database)
+{
+	ListCell   *lc;
+
+	foreach(lc, DatabaseList())
+	{
+		const char *other = lfirst(lc);
+
+		if (strcmp(other, database) != 0 && pg_strcasecmp(other, database) == 0)
+			return other;
+	}
+	return NULL;
+}
+
+/*
+ * renameCollection: {renameCollection: "db.from", to: "db.to",
+ * dropTarget: bool or UUID, stayTemp, collectionUUID}, run on admin.
+ *
+ * dropTarget as a UUID drops the target only if it has that UUID (error
+ * 361 otherwise); it cannot cross databases.
  */
 void
 CmdRenameCollection(CommandContext *ctx, bson_t *reply)
 {
 	static const FieldSpec fields[] = {
 		{"to", FT_STRING},
-		{"dropTarget", FT_SAFEBOOL | FT_STRING},
-		{"stayTemp", FT_SAFEBOOL},
+		{"dropTarget", FT_ANY},
+		{"stayTemp", FT_BOOL},
 		{"collectionUUID", FT_ANY},
 		{"comment", FT_ANY},
 		{NULL, 0}
 	};
 	bson_iter_t it;
-	const char *from = NULL;
-	const char *to = NULL;
+	bson_iter_t to_it;
+	bool		have_to = false;
 	bool		drop_target = false;
+	bool		drop_target_uuid = false;
+	bool		have_uuid = false;
+	uint8_t		target_uuid[16];
+	uint8_t		source_uuid[16];
+	uint8_t		actual[16];
 	char	   *from_db,
 			   *from_name,
 			   *to_db,
 			   *to_name;
+	const char *conflict;
 	Collection *source;
 	Collection *target;
 
+	if (BSON_ITER_HOLDS_NULL(&ctx->first))
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'renameCollection.renameCollection' is missing but a required field");
 	if (!BSON_ITER_HOLDS_UTF8(&ctx->first))
 		RaiseWrongType("renameCollection", &ctx->first, "string");
-	from = bson_iter_utf8(&ctx->first, NULL);
 	CheckFields(ctx, fields);
 	it = ctx->first;
 	while (bson_iter_next(&it))
 	{
-		if (strcmp(bson_iter_key(&it), "to") == 0)
-			to = bson_iter_utf8(&it, NULL);
-		else if (strcmp(bson_iter_key(&it), "dropTarget") == 0)
-			drop_target = BSON_ITER_HOLDS_UTF8(&it) ? true : bson_iter_as_bool(&it);
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_NULL(&it))
+			continue;
+		if (strcmp(key, "to") == 0)
+		{
+			to_it = it;
+			have_to = true;
+		}
+		else if (strcmp(key, "dropTarget") == 0)
+		{
+			if (BSON_ITER_HOLDS_BOOL(&it))
+				drop_target = bson_iter_bool(&it);
+			else if (BSON_ITER_HOLDS_BINARY(&it))
+			{
+				UuidArgument("renameCollection", &it, MONGO_INVALID_UUID, target_uuid);
+				drop_target = drop_target_uuid = true;
+			}
+			else
+				RaiseWrongType("renameCollection", &it, "[bool, binData]");
+		}
+		else if (strcmp(key, "collectionUUID") == 0)
+		{
+			UuidArgument("renameCollection", &it, MONGO_TYPE_MISMATCH, source_uuid);
+			have_uuid = true;
+		}
 	}
-	if (to == NULL)
+	if (!have_to)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'renameCollection.to' is missing but a required field");
 	if (strcmp(ctx->database, "admin") != 0)
 		MongoRaise(MONGO_UNAUTHORIZED, "renameCollection may only be run against the admin database.");
-	if (strchr(from, '.') == NULL)
-		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid source namespace: %s", from);
-	if (strchr(to, '.') == NULL)
-		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid target namespace: %s", to);
-	SplitCollectionName(from, &from_db, &from_name);
-	SplitCollectionName(to, &to_db, &to_name);
-	ValidateDatabaseName(from_db);
-	ValidateCollectionName(from_db, from_name);
-	ValidateDatabaseName(to_db);
-	ValidateCollectionName(to_db, to_name);
-	if (strcmp(from, to) == 0)
+	RenameNamespace("source", &ctx->first, &from_db, &from_name);
+	RenameNamespace("target", &to_it, &to_db, &to_name);
+	if (strcmp(from_db, to_db) == 0 && strcmp(from_name, to_name) == 0)
 		MongoRaise(MONGO_ILLEGAL_OPERATION, "Can't rename a collection to itself");
+	if (drop_target_uuid)
+	{
+		if (strcmp(from_db, to_db) != 0)
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "Cannot provide a UUID as dropTarget when renaming across databases");
+		target = CollectionLookup(to_db, to_name);
+		if (target != NULL && !target->is_view)
+			CollectionUuidBytes(target, actual);
+		if (target == NULL || target->is_view || memcmp(actual, target_uuid, 16) != 0)
+			MongoRaise(MONGO_COLLECTION_UUID_MISMATCH,
+					   "Collection UUID does not match that of the target collection %s.%s",
+					   to_db, to_name);
+	}
 	source = CollectionLookup(from_db, from_name);
+	if (have_uuid)
+	{
+		if (source != NULL && !source->is_view)
+			CollectionUuidBytes(source, actual);
+		if (source == NULL || source->is_view || memcmp(actual, source_uuid, 16) != 0)
+			MongoRaise(MONGO_COLLECTION_UUID_MISMATCH,
+					   "Collection UUID does not match that of the source collection %s.%s",
+					   from_db, from_name);
+	}
 	if (source == NULL)
-		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "Source collection %s does not exist", from);
-	if (source->is_view)
-		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW, "cannot rename view: %s", from);
+		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "Source collection %s.%s does not exist",
+				   from_db, from_name);
+	if (source->is_view || CollectionIsTimeseries(source))
+		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW, "cannot rename view: %s.%s",
+				   from_db, from_name);
+	conflict = DatabaseCaseConflict(to_db);
+	if (conflict != NULL)
+		MongoRaise(MONGO_DATABASE_DIFFER_CASE, "db already exists with different case already have: [%s] trying to create [%s]",
+				   conflict, to_db);
 	target = CollectionLookup(to_db, to_name);
-	if (target != NULL && !drop_target)
+	if (target != NULL && (!drop_target || target->is_view || CollectionIsTimeseries(target)))
 		MongoRaise(MONGO_NAMESPACE_EXISTS, "target namespace exists");
 	CollectionRename(source, to_db, to_name, target != NULL);
+}
+
+/* A document's key under an index's key pattern, for IndexHasDuplicates */
+typedef struct IndexKeyEntry
+{
+	uint64_t	hash;
+	uint8_t    *data;
+	uint32_t	len;
+} IndexKeyEntry;
+
+static int
+IndexKeyEntryCompare(const void *a, const void *b)
+{
+	const IndexKeyEntry *x = a;
+	const IndexKeyEntry *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return BsonCompareDocuments(x->data, x->len, y->data, y->len);
+}
+
+/*
+ * Whether two documents of the collection have the same key under the key
+ * pattern (a missing field counting as null), as converting the index to
+ * unique would find.  Keys are hashed and sorted, so equal ones meet.
+ */
+static bool
+IndexHasDuplicates(const Collection *c, const bson_iter_t *key_pattern)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	IndexKeyEntry *keys;
+	uint64		n;
+	bool		dup = false;
+
+	SPI_connect();
+	if (SPI_execute(psprintf("SELECT document FROM %s", c->qualified), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read collection %s.%s", c->database, c->name);
+	n = SPI_processed;
+	keys = MemoryContextAlloc(caller, sizeof(IndexKeyEntry) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Bson	   *doc = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+		bson_t		bdoc;
+		bson_t		key;
+		bson_iter_t f;
+
+		CHECK_FOR_INTERRUPTS();
+		bson_init(&key);
+		bson_iter_recurse(key_pattern, &f);
+		if (bson_init_static(&bdoc, BsonBytes(doc), BsonDocLen(doc)))
+		{
+			while (bson_iter_next(&f))
+			{
+				bson_iter_t top;
+				bson_iter_t v;
+
+				if (bson_iter_init(&top, &bdoc) &&
+					bson_iter_find_descendant(&top, bson_iter_key(&f), &v))
+					bson_append_iter(&key, "", 0, &v);
+				else
+					bson_append_null(&key, "", 0);
+			}
+		}
+		keys[i].len = key.len;
+		keys[i].data = MemoryContextAlloc(caller, key.len);
+		memcpy(keys[i].data, bson_get_data(&key), key.len);
+		keys[i].hash = BsonHashDocument(keys[i].data, keys[i].len, 0);
+		bson_destroy(&key);
+	}
+	SPI_finish();
+	qsort(keys, n, sizeof(IndexKeyEntry), IndexKeyEntryCompare);
+	for (uint64 i = 1; i < n && !dup; i++)
+		dup = IndexKeyEntryCompare(&keys[i - 1], &keys[i]) == 0;
+	return dup;
 }
 
 /*
@@ -1661,6 +2103,8 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 	}
 	if (name == NULL && !has_key)
 		MongoRaise(MONGO_INVALID_OPTIONS, "must specify either index name or key pattern");
+	if (name != NULL && has_key)
+		MongoRaise(MONGO_INVALID_OPTIONS, "Cannot specify both key pattern and name.");
 	if (nmods == 0)
 		MongoRaise(MONGO_INVALID_OPTIONS,
 				   "no expireAfterSeconds, hidden, unique or prepareUnique field to change");
@@ -1743,7 +2187,13 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 			{
 				bson_iter_recurse(&old, &probe);
 				if (!bson_iter_find(&probe, "prepareUnique") || !bson_iter_as_bool(&probe))
-					MongoRaise(359, "Cannot make index unique with prepareUnique: false");
+					MongoRaise(MONGO_INVALID_OPTIONS,
+							   "Cannot make index unique with 'prepareUnique' not set");
+				bson_iter_recurse(&old, &probe);
+				if (bson_iter_find(&probe, "key") && BSON_ITER_HOLDS_DOCUMENT(&probe) &&
+					IndexHasDuplicates(c, &probe))
+					MongoRaise(MONGO_CANNOT_CONVERT_INDEX_TO_UNIQUE,
+							   "Cannot convert the index to unique. Please resolve conflicting documents before running collMod again.");
 				BSON_APPEND_BOOL(&spec, mk, true);
 				BSON_APPEND_BOOL(reply, "unique_new", true);
 			}
@@ -1767,6 +2217,149 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 		MongoRaise(MONGO_INDEX_NOT_FOUND, "cannot find index %s for ns %s.%s",
 				   name ? name : "(key pattern)", c->database, c->name);
 	(void) dry_run;
+}
+
+/* The bucket span and rounding a time-series granularity implies */
+static void
+GranularityBuckets(const char *granularity, double *span, double *rounding)
+{
+	if (strcmp(granularity, "hours") == 0)
+	{
+		*span = 2592000;
+		*rounding = 86400;
+	}
+	else if (strcmp(granularity, "minutes") == 0)
+	{
+		*span = 86400;
+		*rounding = 3600;
+	}
+	else
+	{
+		*span = 3600;
+		*rounding = 60;
+	}
+}
+
+/*
+ * collMod's timeseries: {granularity} or {bucketMaxSpanSeconds,
+ * bucketRoundingSeconds} (equal, in [1, 31536000]); either may only make
+ * buckets coarser.  *new_ts gets the collection's new timeseries options.
+ */
+static void
+CollModTimeseries(const Collection *c, const bson_iter_t *it, bool is_ts, bson_t **new_ts)
+{
+	static const char *const granularities[] = {"seconds", "minutes", "hours", NULL};
+	static const char *const order = "smh";
+	bson_iter_t f;
+	const char *granularity = NULL;
+	const char *old_granularity = "seconds";
+	double		span = 0,
+				rounding = 0,
+				old_span,
+				old_rounding;
+	int			nbucket = 0;
+	bool		old_custom = false;
+
+	bson_iter_recurse(it, &f);
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "granularity") == 0)
+		{
+			if (!BSON_ITER_HOLDS_UTF8(&f))
+				RaiseWrongType("collMod.timeseries", &f, "string");
+			CheckEnum(&f, "granularity", granularities);
+			granularity = bson_iter_utf8(&f, NULL);
+		}
+		else if (strcmp(k, "bucketMaxSpanSeconds") == 0 ||
+				 strcmp(k, "bucketRoundingSeconds") == 0)
+		{
+			double		d;
+
+			if (!BsonIterAsDouble(&f, &d))
+				RaiseWrongType("collMod.timeseries", &f, "[long, int, decimal, double]");
+			d = BSON_ITER_HOLDS_DECIMAL128(&f) ? rint(d) : trunc(d);
+			if (isnan(d) || d < 1 || d > 31536000)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "BSON field 'collMod.timeseries.%s' value must be in the range [1, 31536000]", k);
+			nbucket++;
+			if (k[6] == 'M')
+				span = d;
+			else
+				rounding = d;
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field 'collMod.timeseries.%s' is an unknown field.", k);
+	}
+	if (!is_ts)
+		MongoRaise(MONGO_INVALID_OPTIONS, "'timeseries' option is only supported on time-series collections");
+	if (granularity != NULL && nbucket > 0)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' cannot be given with 'granularity'");
+	if (nbucket == 1)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be given");
+	if (nbucket == 2 && span != rounding)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must be equal");
+
+	/* what the collection has now */
+	if (bson_iter_init_find(&f, c->options, "timeseries") && BSON_ITER_HOLDS_DOCUMENT(&f))
+	{
+		bson_iter_t o;
+
+		bson_iter_recurse(&f, &o);
+		while (bson_iter_next(&o))
+		{
+			if (strcmp(bson_iter_key(&o), "granularity") == 0 && BSON_ITER_HOLDS_UTF8(&o))
+				old_granularity = bson_iter_utf8(&o, NULL);
+			else if (strcmp(bson_iter_key(&o), "bucketMaxSpanSeconds") == 0)
+				old_custom = BsonIterAsDouble(&o, &old_span);
+			else if (strcmp(bson_iter_key(&o), "bucketRoundingSeconds") == 0)
+				old_custom = BsonIterAsDouble(&o, &old_rounding);
+		}
+	}
+	if (!old_custom)
+		GranularityBuckets(old_granularity, &old_span, &old_rounding);
+	if (granularity != NULL)
+	{
+		if (old_custom ||
+			strchr(order, granularity[0]) < strchr(order, old_granularity[0]))
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "Invalid transition for timeseries.granularity. Can only transition from '%s' to a coarser granularity",
+					   old_granularity);
+	}
+	if (nbucket == 2 && (span < old_span || rounding < old_rounding))
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Invalid transition for timeseries.bucketMaxSpanSeconds and bucketRoundingSeconds: they can only be increased");
+
+	/* the new timeseries options: the old ones with the new buckets */
+	*new_ts = bson_new();
+	if (bson_iter_init_find(&f, c->options, "timeseries") && BSON_ITER_HOLDS_DOCUMENT(&f))
+	{
+		bson_iter_t o;
+
+		bson_iter_recurse(&f, &o);
+		while (bson_iter_next(&o))
+		{
+			const char *k = bson_iter_key(&o);
+
+			if ((granularity != NULL || nbucket > 0) &&
+				(strcmp(k, "granularity") == 0 || strcmp(k, "bucketMaxSpanSeconds") == 0 ||
+				 strcmp(k, "bucketRoundingSeconds") == 0))
+				continue;
+			bson_append_iter(*new_ts, NULL, 0, &o);
+		}
+	}
+	if (granularity != NULL)
+		BSON_APPEND_UTF8(*new_ts, "granularity", granularity);
+	else if (nbucket == 2)
+	{
+		BSON_APPEND_INT32(*new_ts, "bucketRoundingSeconds", (int32) rounding);
+		BSON_APPEND_INT32(*new_ts, "bucketMaxSpanSeconds", (int32) span);
+	}
 }
 
 /*
@@ -1803,6 +2396,7 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	bool		has_index = false;
 	bool		is_ts;
 	bool		is_clustered;
+	bson_t	   *new_ts = NULL;
 	bson_iter_t it;
 	bson_iter_t old;
 
@@ -1867,7 +2461,12 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			CheckViewPipeline(&it);
 		}
 		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
+		{
 			(void) CheckChangeStreamImages(&it);
+			if (is_ts)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "changeStreamPreAndPostImages not supported on a time-series collection");
+		}
 		else if (strcmp(key, "expireAfterSeconds") == 0)
 		{
 			if (!is_ts && !is_clustered)
@@ -1887,32 +2486,7 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			}
 		}
 		else if (strcmp(key, "timeseries") == 0)
-		{
-			bson_iter_t f;
-
-			bson_iter_recurse(&it, &f);
-			while (bson_iter_next(&f))
-			{
-				const char *k = bson_iter_key(&f);
-
-				if (strcmp(k, "granularity") == 0)
-				{
-					if (!BSON_ITER_HOLDS_UTF8(&f))
-						RaiseWrongType("collMod.timeseries", &f, "string");
-				}
-				else if (strcmp(k, "bucketMaxSpanSeconds") == 0 ||
-						 strcmp(k, "bucketRoundingSeconds") == 0)
-				{
-					if (!BsonIterIsNumber(&f))
-						RaiseWrongType("collMod.timeseries", &f, "[long, int, decimal, double]");
-				}
-				else
-					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
-							   "BSON field 'collMod.timeseries.%s' is an unknown field.", k);
-			}
-			if (!is_ts)
-				MongoRaise(MONGO_INVALID_OPTIONS, "'timeseries' option is only supported on time-series collections");
-		}
+			CollModTimeseries(c, &it, is_ts, &new_ts);
 		else if (strcmp(key, "cappedSize") == 0 || strcmp(key, "cappedMax") == 0)
 		{
 			double		d = IterWhole(&it);
@@ -1952,6 +2526,8 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 		{
 			const char *gk = bson_iter_key(&given);
 
+			if (strcmp(gk, "timeseries") == 0 && new_ts == NULL)
+				continue;
 			if (strcmp(gk, ok) == 0 ||
 				(strcmp(gk, "cappedSize") == 0 && strcmp(ok, "size") == 0) ||
 				(strcmp(gk, "cappedMax") == 0 && strcmp(ok, "max") == 0))
@@ -1976,6 +2552,8 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			if (d > 0)
 				BSON_APPEND_INT64(&options, "max", (int64) d);
 		}
+		else if (strcmp(key, "timeseries") == 0 && new_ts != NULL)
+			BSON_APPEND_DOCUMENT(&options, "timeseries", new_ts);
 		else if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
 				 strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
 				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
@@ -1988,6 +2566,44 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 	c = CollectionLookup(ctx->database, name);
 	if (c != NULL && c->capped)
 		CappedTrim(c);
+}
+
+/* ---- compact ---- */
+
+/*
+ * compact: {compact: <collection>, dryRun, force, freeSpaceTargetMB}
+ *
+ * PostgreSQL reclaims the space of deleted documents itself (autovacuum),
+ * and VACUUM cannot run inside the transaction of a command, so compact
+ * checks its arguments and the collection and reports that it freed
+ * nothing (bytesFreed, or estimatedBytesFreed for a dry run).
+ */
+void
+CmdCompact(CommandContext *ctx, bson_t *reply)
+{
+	static const FieldSpec fields[] = {
+		{"dryRun", FT_BOOL},
+		{"force", FT_BOOL},
+		{"freeSpaceTargetMB", FT_NUMBER},
+		{"comment", FT_ANY},
+		{NULL, 0}
+	};
+	char	   *name = CommandCollectionName(ctx);
+	bool		dry_run = false;
+	bson_iter_t it;
+	Collection *c;
+
+	CheckFields(ctx, fields);
+	it = ctx->first;
+	if (bson_iter_find(&it, "dryRun") && BSON_ITER_HOLDS_BOOL(&it))
+		dry_run = bson_iter_bool(&it);
+	c = CollectionLookup(ctx->database, name);
+	if (c == NULL)
+		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "collection does not exist: %s.%s",
+				   ctx->database, name);
+	if (c->is_view)
+		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW, "can't compact a view");
+	BSON_APPEND_INT32(reply, dry_run ? "estimatedBytesFreed" : "bytesFreed", 0);
 }
 
 /* ---- validateDBMetadata ---- */
@@ -2565,6 +3181,9 @@ CmdDropIndexes(CommandContext *ctx, bson_t *reply)
 	if (!have)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'dropIndexes.index' is missing but a required field");
+	/* index is a required variant: null is no string, document or array */
+	if (BSON_ITER_HOLDS_NULL(&index))
+		RaiseWrongType("dropIndexes", &index, "[string, object, array]");
 	c = CollectionLookup(ctx->database, name);
 	if (c == NULL)
 		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "ns not found %s.%s", ctx->database, name);

@@ -38,6 +38,7 @@ static const struct
 	{1, "InternalError"},
 	{2, "BadValue"},
 	{4, "NoSuchKey"},
+	{5, "GraphContainsCycle"},
 	{9, "FailedToParse"},
 	{13, "Unauthorized"},
 	{14, "TypeMismatch"},
@@ -68,14 +69,21 @@ static const struct
 	{111, "NotExactValueField"},
 	{115, "CommandNotSupported"},
 	{121, "DocumentValidationFailure"},
+	{165, "ViewDepthLimitExceeded"},
 	{166, "CommandNotSupportedOnView"},
 	{168, "InvalidPipelineOperator"},
 	{197, "InvalidIndexSpecificationOption"},
+	{207, "InvalidUUID"},
+	{232, "MaxSubPipelineDepthExceeded"},
 	{238, "NotImplemented"},
 	{291, "NoQueryExecutionPlans"},
+	{322, "APIVersionError"},
+	{359, "CannotConvertIndexToUnique"},
+	{361, "CollectionUUIDMismatch"},
 	{10334, "BSONObjectTooLarge"},
 	{11000, "DuplicateKey"},
 	{11601, "Interrupted"},
+	{13297, "DatabaseDifferCase"},
 	{17419, "Location17419"},
 	{31253, "Location31253"},
 	{31254, "Location31254"},
@@ -551,6 +559,7 @@ static const CommandDef commands[] = {
 	{"convertToCapped", CmdConvertToCapped},
 	{"cloneCollectionAsCapped", CmdCloneCollectionAsCapped},
 	{"validateDBMetadata", CmdValidateDBMetadata},
+	{"compact", CmdCompact},
 	{"ping", CmdPing},
 	{"buildInfo", CmdBuildInfo},
 	{"buildinfo", CmdBuildInfo},
@@ -687,6 +696,8 @@ CommandCallRun(void *arg)
 /*
  * Run a command in a subtransaction; the reply, or MongoDB's error reply.
  */
+static bson_t *CommandErrorReply(int code, const char *message, const bson_t *extra);
+
 static bson_t *
 CommandRun(const char *database, const uint8_t *data, uint32_t len)
 {
@@ -694,7 +705,6 @@ CommandRun(const char *database, const uint8_t *data, uint32_t len)
 	int			code = 0;
 	char	   *message = NULL;
 	bson_t	   *extra = NULL;
-	bson_t	   *reply;
 
 	call.database = database;
 	call.data = data;
@@ -702,8 +712,15 @@ CommandRun(const char *database, const uint8_t *data, uint32_t len)
 	call.reply = bson_new();
 	if (RunCaught(CommandCallRun, &call, &code, &message, &extra))
 		return call.reply;
+	return CommandErrorReply(code, message, extra);
+}
 
-	reply = bson_new();
+/* MongoDB's error reply {ok: 0, errmsg, code, codeName, ...extra} */
+static bson_t *
+CommandErrorReply(int code, const char *message, const bson_t *extra)
+{
+	bson_t	   *reply = bson_new();
+
 	BSON_APPEND_DOUBLE(reply, "ok", 0.0);
 	BSON_APPEND_UTF8(reply, "errmsg", message);
 	BSON_APPEND_INT32(reply, "code", code);
@@ -751,11 +768,20 @@ run_command_bytes(PG_FUNCTION_ARGS)
 	bytea	   *result;
 
 	error = BsonValidateBytesDepth(data, len, MONGO_COMMAND_MAX_DEPTH, &degenerate);
-	if (error != NULL)
+	if (error != NULL &&
+		BsonValidateBytesDepth(data, len, INT_MAX, &degenerate) == NULL)
+	{
+		/* valid but too deep: MongoDB answers Overflow, as for any command */
+		reply = CommandErrorReply(MONGO_OVERFLOW,
+								  psprintf("BSONObj exceeded maximum nested object depth: %d",
+										   MONGO_COMMAND_MAX_DEPTH - 1),
+								  NULL);
+	}
+	else if (error != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid BSON command: %s", error)));
-	if (degenerate)
+	else if (degenerate)
 	{
 		bson_t		canonical;
 

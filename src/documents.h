@@ -58,8 +58,12 @@
 #define MONGO_IDL_UNKNOWN_FIELD			40415
 #define MONGO_IDL_MISSING_FIELD			40414
 
-/* Commands may nest deeper than stored documents (MongoDB's limits) */
-#define MONGO_COMMAND_MAX_DEPTH			200
+/*
+ * Commands may nest deeper than stored documents: MongoDB takes 200 levels
+ * below the command document itself (the command counts as level 1 here)
+ * and answers Overflow (15) beyond.
+ */
+#define MONGO_COMMAND_MAX_DEPTH			201
 
 /* One command being run */
 typedef struct CommandContext
@@ -126,6 +130,7 @@ extern void CmdDropIndexes(CommandContext *ctx, bson_t *reply);
 extern void CmdRenameCollection(CommandContext *ctx, bson_t *reply);
 extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
 extern void CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply);
+extern void CmdCompact(CommandContext *ctx, bson_t *reply);
 
 /* The types a command field may have (CheckFields) */
 #define FT_STRING	(1 << 0)
@@ -145,6 +150,8 @@ typedef struct FieldSpec
 
 /* CheckFieldsFlags: the command takes no writeConcern */
 #define CF_NO_WRITE_CONCERN	(1 << 0)
+/* CheckFieldsFlags: unknown fields are ignored (commands MongoDB parses by hand) */
+#define CF_IGNORE_UNKNOWN	(1 << 1)
 
 /*
  * Check the fields after a command's first one: unknown fields, types, and

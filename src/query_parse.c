@@ -1142,7 +1142,11 @@ BsonFilterCompileFull(const uint8_t *data, uint32_t len, const BsonCollation *co
 	parser.has_near = false;
 	parser.allowed = allowed;
 
-	problem = BsonValidateBytes(filter->data, len, &degenerate);
+	/*
+	 * A filter comes from a command, which may nest 200 levels below itself
+	 * (a $and chain of QUERY_MAX_DEPTH levels takes two per level)
+	 */
+	problem = BsonValidateBytesDepth(filter->data, len, 2 * QUERY_MAX_DEPTH, &degenerate);
 	if (problem != NULL)
 	{
 		QueryFail(&parser, MONGO_BAD_VALUE, "filter is not a valid BSON document: %s",

@@ -71,8 +71,87 @@ SELECT cmd('admin', '{"validateDBMetadata": 1, "apiParameters": {"version": "1",
 SELECT cmd('admin', '{"validateDBMetadata": 1, "apiParameters": {"version": "1", "strict": false}, "db": "ct"}');
 SELECT cmd('admin', '{"validateDBMetadata": 1}');
 
--- drop and dropDatabase
+-- renameCollection: dropTarget as a UUID, namespace errors, time-series
+SELECT cmd('ct', '{"create": "r1"}');
+SELECT cmd('ct', '{"create": "r2"}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.r2", "dropTarget": {"$binary": {"base64": "AAAAAAAAAAAAAAAAAAAAAA==", "subType": "04"}}}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.r2", "dropTarget": {"$binary": {"base64": "AAAAAAAAAAA=", "subType": "04"}}}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "other.r2", "dropTarget": {"$binary": {"base64": "AAAAAAAAAAAAAAAAAAAAAA==", "subType": "04"}}}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.r2", "dropTarget": 1}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.r3", "stayTemp": 1}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.r3", "collectionUUID": "x"}');
+SELECT cmd('admin', '{"renameCollection": null, "to": "ct.r3"}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.system.js"}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.$x"}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct..x"}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "local.oplog.x"}');
+SELECT cmd('ct', '{"create": "ts", "timeseries": {"timeField": "t"}}');
+SELECT cmd('admin', '{"renameCollection": "ct.ts", "to": "ct.ts2"}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.ts", "dropTarget": true}');
+SELECT cmd('admin', '{"renameCollection": "ct.r1", "to": "ct.r2", "dropTarget": true}');
+SELECT cmd('ct', '{"listCollections": 1, "nameOnly": true, "filter": {"name": {"$in": ["r1", "r2"]}}}');
+
+-- create: view options MongoDB ignores, null stages, pipeline limits;
+-- capped size and max bounds; time-series spans
+SELECT cmd('ct', '{"create": "v1", "viewOn": "r2", "pipeline": [null, {"$match": {}}], "capped": true, "size": 1, "validator": {"a": 1}}');
+SELECT cmd('ct', '{"listCollections": 1, "filter": {"name": "v1"}}')->'cursor'->'firstBatch'->0->'options';
+SELECT cmd('ct', '{"create": "v2", "viewOn": "v2"}');
+SELECT cmd('ct', '{"create": "v3", "viewOn": "r2", "pipeline": [{"$lookup": {"from": "a", "pipeline": [{"$facet": {"f": [{"$unionWith": {"coll": "b", "pipeline": []}}]}}]}}]}');
+SELECT cmd('ct', '{"create": "c1", "capped": true, "size": 0.9}');
+SELECT cmd('ct', '{"create": "c1", "capped": true, "size": 4096, "max": {"$numberDouble": "Infinity"}}');
+SELECT cmd('ct', '{"create": "c1", "capped": true, "size": 4096, "max": 2147483647.9}');
+SELECT cmd('ct', '{"create": "c2", "clusteredIndex": null}');
+SELECT cmd('ct', '{"create": "c2", "collation": {"locale": "en", "backwards": null}}');
+SELECT cmd('ct', '{"create": "t1", "timeseries": {"timeField": "t", "granularity": "minutes", "bucketMaxSpanSeconds": 86400}}');
+SELECT cmd('ct', '{"create": "t2", "timeseries": {"timeField": "t", "granularity": "minutes", "bucketMaxSpanSeconds": 3600}}');
+SELECT cmd('ct', '{"create": "t3", "timeseries": {"timeField": "t", "bucketMaxSpanSeconds": 3.9, "bucketRoundingSeconds": 3}}');
+
+-- collMod: time-series buckets only coarser; an index made unique over duplicates
+SELECT cmd('ct', '{"create": "ts2", "timeseries": {"timeField": "t", "granularity": "minutes"}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"granularity": "seconds"}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"bucketMaxSpanSeconds": 7200, "bucketRoundingSeconds": 7200}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"bucketMaxSpanSeconds": 90000}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"bucketMaxSpanSeconds": 90000, "bucketRoundingSeconds": 90000.5}}');
+SELECT cmd('ct', '{"collMod": "ts2", "timeseries": {"granularity": "hours"}}');
+SELECT cmd('ct', '{"listCollections": 1, "filter": {"name": "ts2"}}')->'cursor'->'firstBatch'->0->'options';
+SELECT cmd('ct', '{"collMod": "ts2", "changeStreamPreAndPostImages": {"enabled": false}}');
+SELECT cmd('ct', '{"insert": "u", "documents": [{"_id": 1, "a": 1}, {"_id": 2, "a": 1}, {"_id": 3}]}');
+SELECT cmd('ct', '{"createIndexes": "u", "indexes": [{"key": {"a": 1}, "name": "a_1"}]}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "keyPattern": {"a": 1}, "hidden": true}}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "prepareUnique": true}}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
+SELECT cmd('ct', '{"delete": "u", "deletes": [{"q": {"_id": 2}, "limit": 1}]}');
+SELECT cmd('ct', '{"collMod": "u", "index": {"name": "a_1", "unique": true}}');
+
+-- list commands: bool flags, batchSize, restricted filter operators, apiVersion
+SELECT cmd('ct', '{"listCollections": 1, "nameOnly": 1}');
+SELECT cmd('ct', '{"listCollections": 1, "cursor": {"batchSize": -1}}');
+SELECT cmd('admin', '{"listDatabases": 1, "filter": {"name": {"$near": [0, 0]}}}');
+SELECT cmd('admin', '{"listDatabases": 1, "filter": {"$text": {"$search": "x"}}}');
+SELECT cmd('admin', '{"listDatabases": 1, "apiVersion": "2"}');
+SELECT cmd('ct', '{"create": "vx", "validator": {"$expr": {"$badOp": 1}}}');
+SELECT cmd('ct', '{"create": "vx", "validator": {"$or": [{"a": {"$nearSphere": [0, 0]}}]}}');
+
+-- cloneCollectionAsCapped: names must be strings, unknown fields ignored,
+-- the client-writable system collections allowed as targets
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "u", "size": 4096}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": 1, "toCollection": "u2", "size": 4096}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "u", "toCollection": "system.js", "size": 4096, "other": 1}');
+SELECT cmd('ct', '{"cloneCollectionAsCapped": "u", "toCollection": "system.other", "size": 4096}');
+
+-- compact: nothing to free (PostgreSQL vacuums)
+SELECT cmd('ct', '{"compact": "u", "force": true}');
+SELECT cmd('ct', '{"compact": "u", "dryRun": true}');
+SELECT cmd('ct', '{"compact": "nope"}');
+SELECT cmd('ct', '{"compact": "v1"}');
+
+-- drop and dropDatabase (which takes only 1)
 SELECT cmd('ct', '{"drop": "small"}');
+SELECT cmd('ct', '{"dropDatabase": true}');
+SELECT cmd('ct', '{"dropDatabase": null}');
+SELECT cmd('ct', '{"dropDatabase": 0.9}');
+SELECT cmd('ct', '{"dropDatabase": {"$numberDecimal": "0.9"}}');
 SELECT cmd('ct', '{"dropDatabase": 1}');
 SELECT cmd('ct', '{"listCollections": 1, "nameOnly": true}');
 DROP FUNCTION cmd(text, text);
