@@ -569,23 +569,26 @@ ProjectRow(BsonFilter *filter, BsonProjection *projection, const Bson *row,
  * exhausted.  A document that does not fit is left in *stash.
  */
 static bool
-FillBatch(Portal portal, CursorEntry *entry, BsonFilter *filter,
-		  BsonProjection *projection, int64 max, bson_t *batch, int64 *count)
+FillBatch(Portal portal, bson_t **stash, MemoryContext stash_context, BsonFilter *filter,
+		  BsonProjection *projection, int64 max, bson_t *batch, int64 *count,
+		  MemoryContext batch_context)
 {
 	size_t		bytes = 0;
 	char		key[16];
 	const char *keyp;
 
 	*count = 0;
-	if (entry != NULL && entry->stash != NULL)
+	if (*stash != NULL)
 	{
+		MemoryContext old = MemoryContextSwitchTo(batch_context);
+
 		bson_uint32_to_string((uint32_t) *count, &keyp, key, sizeof(key));
-		bson_append_document(batch, keyp, -1, entry->stash);
-		bytes += entry->stash->len;
+		bson_append_document(batch, keyp, -1, *stash);
+		MemoryContextSwitchTo(old);
+		bytes += (*stash)->len;
 		(*count)++;
-		bson_destroy(entry->stash);
-		pfree(entry->stash);
-		entry->stash = NULL;
+		bson_destroy(*stash);
+		*stash = NULL;
 	}
 	for (;;)
 	{
@@ -613,6 +616,7 @@ FillBatch(Portal portal, CursorEntry *entry, BsonFilter *filter,
 			uint32_t	len;
 			const uint8_t *doc = ProjectRow(filter, projection, row, &projected, &len);
 			bson_t		d;
+			MemoryContext old;
 
 			if (*count > 0 && bytes + len > MAX_BATCH_BYTES)
 			{
@@ -620,18 +624,23 @@ FillBatch(Portal portal, CursorEntry *entry, BsonFilter *filter,
 				 * Full: keep this document for the next batch and put the
 				 * rest of the chunk back.
 				 */
-				MemoryContext old = MemoryContextSwitchTo(entry->context);
-
-				entry->stash = bson_new_from_data(doc, len);
+				old = MemoryContextSwitchTo(stash_context);
+				*stash = bson_new_from_data(doc, len);
 				MemoryContextSwitchTo(old);
 				if (i + 1 < SPI_processed)
 					SPI_cursor_move(portal, false, (long) (SPI_processed - i - 1));
 				SPI_freetuptable(SPI_tuptable);
 				return false;
 			}
+			/*
+			 * The batch grows in the caller's memory: this runs inside SPI,
+			 * whose memory goes at SPI_finish.
+			 */
+			old = MemoryContextSwitchTo(batch_context);
 			bson_uint32_to_string((uint32_t) *count, &keyp, key, sizeof(key));
 			bson_init_static(&d, doc, len);
 			bson_append_document(batch, keyp, -1, &d);
+			MemoryContextSwitchTo(old);
 			bytes += len;
 			(*count)++;
 		}
@@ -683,6 +692,8 @@ IsGenericField(const char *key)
 void
 CmdFind(CommandContext *ctx, bson_t *reply)
 {
+	MemoryContext caller = CurrentMemoryContext;
+	bson_t	   *stash = NULL;
 	char	   *collname = CommandCollectionName(ctx);
 	FindSpec	spec;
 	bson_iter_t it;
@@ -845,9 +856,10 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 			count = 0;
 		}
 		else
-			done = FillBatch(portal, NULL, spec.compiled_filter, spec.compiled_projection,
+			done = FillBatch(portal, &stash, cursor_context, spec.compiled_filter,
+							 spec.compiled_projection,
 							 spec.limit > 0 ? Min(batch_size, spec.limit) : batch_size,
-							 &batch, &count);
+							 &batch, &count, caller);
 		if (!done && (single_batch || (spec.limit > 0 && count >= spec.limit)))
 			done = true;
 		if (done)
@@ -879,7 +891,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		entry->projection = spec.compiled_projection;
 		entry->userid = GetUserId();
 		entry->last_used = GetCurrentTimestamp();
-		entry->stash = NULL;
+		entry->stash = stash;
 	}
 	AppendCursorReply(reply, "firstBatch", &batch, id, ns);
 }
@@ -890,6 +902,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 void
 CmdGetMore(CommandContext *ctx, bson_t *reply)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	int64		id;
 	const char *collname = NULL;
 	int64		batch_size = 0;
@@ -962,8 +975,8 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 	portal = GetPortalByName(entry->portal);
 	bson_init(&batch);
 	SPI_connect();
-	done = FillBatch(portal, entry, entry->filter, entry->projection, batch_size,
-					 &batch, &count);
+	done = FillBatch(portal, &entry->stash, entry->context, entry->filter,
+					 entry->projection, batch_size, &batch, &count, caller);
 	SPI_finish();
 	entry->last_used = GetCurrentTimestamp();
 	if (done)

@@ -520,6 +520,8 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	Relation	rel;
 	bool		fast;
 	AclResult	acl;
+	MemoryContext caller = CurrentMemoryContext;	/* the write errors grow here */
+	MemoryContext old;
 
 	/* the table's own privilege check first (the fast path skips the executor's) */
 	acl = pg_class_aclcheck(coll->relid, GetUserId(), ACL_INSERT);
@@ -535,7 +537,9 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 		/* a run of valid documents */
 		if (invalid != NULL && invalid[start])
 		{
+			old = MemoryContextSwitchTo(caller);
 			WriteErrorAdd(we, start, error_codes[start], error_messages[start], NULL);
+			MemoryContextSwitchTo(old);
 			if (ordered)
 				break;
 			start++;
@@ -564,9 +568,11 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 				bson_iter_t id;
 				bson_t		extra;
 
+				old = MemoryContextSwitchTo(caller);
 				DocumentId(docs[i], &id);
 				DuplicateIdExtra(&id, &extra);
 				WriteErrorAdd(we, i, MONGO_DUPLICATE_KEY, DuplicateIdMessage(coll, &id), &extra);
+				MemoryContextSwitchTo(old);
 			}
 		}
 		if (ordered && first_bad >= 0)
