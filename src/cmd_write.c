@@ -726,7 +726,7 @@ PipelineUpdateCheck(const uint8_t **u, uint32_t *len)
 {
 	static const uint8_t noop[] = {
 		/* {"$set": {}} */
-		15, 0, 0, 0, 3, '$', 's', 'e', 't', 0, 5, 0, 0, 0, 0, 0
+		16, 0, 0, 0, 3, '$', 's', 'e', 't', 0, 5, 0, 0, 0, 0, 0
 	};
 	bson_t		stages;
 	bson_iter_t it;
