@@ -1144,7 +1144,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	initStringInfo(&outer);
 	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
 	SPI_connect();
-	if (SPI_execute_with_args(outer.data, nparams, types, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(outer.data, nparams, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "count failed");
 	{
 		bool		isnull;
