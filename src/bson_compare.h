@@ -98,4 +98,7 @@ extern uint64_t BsonHashDocument(const uint8_t *data, uint32_t len, uint64_t see
  */
 extern void BsonDecodeDecimal128(const bson_decimal128_t *dec, BsonDecimal *out);
 
+/* MongoDB's name of a BSON type ("int", "objectId", ...; "missing" for EOD) */
+extern const char *BsonTypeName(bson_type_t type);
+
 #endif							/* NOSQL_BSON_COMPARE_H */

@@ -48,6 +48,7 @@
 #include "miscadmin.h"
 #endif
 
+#include "bson_compare.h"
 #include "collation.h"
 
 struct BsonCollation
@@ -71,62 +72,6 @@ static const char *const collation_locales[] = {
 	"ta", "te", "th", "to", "tr", "ug", "uk", "ur", "vi", "wae", "yi", "yo", "zh", "zh_CN",
 	"zh_Hant", "zh_TW", "zu", NULL
 };
-
-/*
- * CollationTypeName
- *		MongoDB's name of a BSON type, for wrong-type messages.
- */
-static const char *
-CollationTypeName(bson_type_t type)
-{
-	switch (type)
-	{
-		case BSON_TYPE_DOUBLE:
-			return "double";
-		case BSON_TYPE_UTF8:
-			return "string";
-		case BSON_TYPE_DOCUMENT:
-			return "object";
-		case BSON_TYPE_ARRAY:
-			return "array";
-		case BSON_TYPE_BINARY:
-			return "binData";
-		case BSON_TYPE_UNDEFINED:
-			return "undefined";
-		case BSON_TYPE_OID:
-			return "objectId";
-		case BSON_TYPE_BOOL:
-			return "bool";
-		case BSON_TYPE_DATE_TIME:
-			return "date";
-		case BSON_TYPE_NULL:
-			return "null";
-		case BSON_TYPE_REGEX:
-			return "regex";
-		case BSON_TYPE_DBPOINTER:
-			return "dbPointer";
-		case BSON_TYPE_CODE:
-			return "javascript";
-		case BSON_TYPE_SYMBOL:
-			return "symbol";
-		case BSON_TYPE_CODEWSCOPE:
-			return "javascriptWithScope";
-		case BSON_TYPE_INT32:
-			return "int";
-		case BSON_TYPE_TIMESTAMP:
-			return "timestamp";
-		case BSON_TYPE_INT64:
-			return "long";
-		case BSON_TYPE_DECIMAL128:
-			return "decimal";
-		case BSON_TYPE_MINKEY:
-			return "minKey";
-		case BSON_TYPE_MAXKEY:
-			return "maxKey";
-		default:
-			return "unknown";
-	}
-}
 
 /*
  * CollationFail
@@ -185,7 +130,7 @@ CollationWrongType(BsonQueryError *error, const bson_iter_t *it, const char *exp
 {
 	return CollationFail(error, MONGO_TYPE_MISMATCH,
 						 "BSON field 'collation.%s' is the wrong type '%s', expected type%s '%s'",
-						 bson_iter_key(it), CollationTypeName(bson_iter_type(it)),
+						 bson_iter_key(it), BsonTypeName(bson_iter_type(it)),
 						 expected[0] == '[' ? "s" : "", expected);
 }
 

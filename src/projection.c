@@ -72,6 +72,7 @@
 #include "miscadmin.h"
 #endif
 
+#include "bson_compare.h"
 #include "bson_json.h"
 #include "projection.h"
 #include "query_internal.h"
@@ -421,62 +422,6 @@ ProjValueText(const bson_iter_t *it)
 	initStringInfo(&buf);
 	BsonPrintValue(&buf, it, BSON_JSON_RELAXED);
 	return buf.data;
-}
-
-/*
- * ProjTypeName
- *		MongoDB's name of a BSON type, as its messages print it.
- */
-static const char *
-ProjTypeName(bson_type_t type)
-{
-	switch (type)
-	{
-		case BSON_TYPE_DOUBLE:
-			return "double";
-		case BSON_TYPE_UTF8:
-			return "string";
-		case BSON_TYPE_DOCUMENT:
-			return "object";
-		case BSON_TYPE_ARRAY:
-			return "array";
-		case BSON_TYPE_BINARY:
-			return "binData";
-		case BSON_TYPE_UNDEFINED:
-			return "undefined";
-		case BSON_TYPE_OID:
-			return "objectId";
-		case BSON_TYPE_BOOL:
-			return "bool";
-		case BSON_TYPE_DATE_TIME:
-			return "date";
-		case BSON_TYPE_NULL:
-			return "null";
-		case BSON_TYPE_REGEX:
-			return "regex";
-		case BSON_TYPE_DBPOINTER:
-			return "dbPointer";
-		case BSON_TYPE_CODE:
-			return "javascript";
-		case BSON_TYPE_SYMBOL:
-			return "symbol";
-		case BSON_TYPE_CODEWSCOPE:
-			return "javascriptWithScope";
-		case BSON_TYPE_INT32:
-			return "int";
-		case BSON_TYPE_TIMESTAMP:
-			return "timestamp";
-		case BSON_TYPE_INT64:
-			return "long";
-		case BSON_TYPE_DECIMAL128:
-			return "decimal";
-		case BSON_TYPE_MINKEY:
-			return "minKey";
-		case BSON_TYPE_MAXKEY:
-			return "maxKey";
-		default:
-			return "missing";
-	}
 }
 
 /*
@@ -2009,7 +1954,7 @@ ProjEvalSlice(const BsonProjection *proj, const ProjExpr *expr,
 	{
 		ProjFail(error, PROJ_ERR_SLICE_ARG1,
 				 "First argument to $slice must be an array, but is of type: %s",
-				 ProjTypeName(bson_iter_type(&arg[0].it)));
+				 BsonTypeName(bson_iter_type(&arg[0].it)));
 		result = -1;
 	}
 	for (int i = 1; result > 0 && i < n; i++)
@@ -2018,7 +1963,7 @@ ProjEvalSlice(const BsonProjection *proj, const ProjExpr *expr,
 		{
 			ProjFail(error, i == 1 ? PROJ_ERR_SLICE_ARG2 : PROJ_ERR_SLICE_ARG3,
 					 "%s argument to $slice must be a numeric value, but is of type: %s",
-					 i == 1 ? "Second" : "Third", ProjTypeName(bson_iter_type(&arg[i].it)));
+					 i == 1 ? "Second" : "Third", BsonTypeName(bson_iter_type(&arg[i].it)));
 			result = -1;
 		}
 		else

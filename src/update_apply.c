@@ -846,7 +846,7 @@ UpdatePush(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 		return UpdateFail(a->error, MONGO_BAD_VALUE,
 						  "The field '%s' must be an array but is of type %s",
 						  UpdatePathText(a, NULL),
-						  UpdateTypeName(UpdateValueType(array)));
+						  BsonTypeName(UpdateValueType(array)));
 	UpdateExpand(a, array);
 
 	pos = array->n;
@@ -902,7 +902,7 @@ UpdateAddToSet(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 		return UpdateFail(a->error, MONGO_BAD_VALUE,
 						  "Cannot apply $addToSet to non-array field. Field named '%s' has non-array type %s",
 						  UpdatePathText(a, NULL),
-						  UpdateTypeName(UpdateValueType(array)));
+						  BsonTypeName(UpdateValueType(array)));
 	UpdateExpand(a, array);
 
 	for (int i = 0; i < leaf->neach; i++)
@@ -979,7 +979,7 @@ UpdateCull(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 			return UpdateFail(a->error, MONGO_TYPE_MISMATCH,
 							  "Path '%s' contains an element of non-array type '%s'",
 							  UpdatePathText(a, NULL),
-							  UpdateTypeName(UpdateValueType(array)));
+							  BsonTypeName(UpdateValueType(array)));
 		return UpdateFail(a->error, MONGO_BAD_VALUE,
 						  "Cannot apply %s to a non-array value",
 						  leaf->op == UPDATE_OP_PULL ? "$pull" : "$pullAll");
@@ -1137,7 +1137,7 @@ UpdateApplyLeaf(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 								  "Cannot apply %s to a value of non-numeric type. The field '%s' has non-numeric type %s",
 								  leaf->op == UPDATE_OP_INC ? "$inc" : "$mul",
 								  UpdatePathText(a, NULL),
-								  UpdateTypeName(UpdateValueType(cur)));
+								  BsonTypeName(UpdateValueType(cur)));
 			if (!UpdateArithmetic(a, leaf->op == UPDATE_OP_MUL, &cur->value,
 								  &leaf->operand, &result, leaf->path))
 				return false;
@@ -1200,7 +1200,7 @@ UpdateApplyLeaf(UpdateApplier *a, const UpdateLeaf *leaf, UpdateSlot *slot)
 					else
 						return UpdateFail(a->error, MONGO_BAD_VALUE,
 										  "Cannot apply $bit to a value of non-integral type. The field '%s' has non-integral type %s",
-										  UpdatePathText(a, NULL), UpdateTypeName(t));
+										  UpdatePathText(a, NULL), BsonTypeName(t));
 				}
 				for (int i = 0; i < leaf->nbits; i++)
 				{

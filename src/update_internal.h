@@ -165,7 +165,6 @@ extern void *UpdateAlloc(UpdateArena *arena, size_t size);
 extern void UpdateArenaFree(UpdateArena *arena);
 extern bool UpdateFail(BsonQueryError *error, int code, const char *format,...)
 			pg_attribute_printf(3, 4);
-extern const char *UpdateTypeName(bson_type_t type);
 extern bool UpdateIsNumericPart(const char *name, int64_t *index);
 
 #endif							/* NOSQL_UPDATE_INTERNAL_H */

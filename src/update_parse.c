@@ -45,6 +45,7 @@
 
 #include "lib/stringinfo.h"
 
+#include "bson_compare.h"
 #include "bson_json.h"
 #include "update_internal.h"
 
@@ -195,62 +196,6 @@ UpdateFail(BsonQueryError *error, int code, const char *format,...)
 	error->code_name = UpdateCodeName(code);
 	error->message = buf.data;
 	return false;
-}
-
-/*
- * UpdateTypeName
- *		MongoDB's name of a BSON type, as its messages spell it.
- */
-const char *
-UpdateTypeName(bson_type_t type)
-{
-	switch (type)
-	{
-		case BSON_TYPE_DOUBLE:
-			return "double";
-		case BSON_TYPE_UTF8:
-			return "string";
-		case BSON_TYPE_DOCUMENT:
-			return "object";
-		case BSON_TYPE_ARRAY:
-			return "array";
-		case BSON_TYPE_BINARY:
-			return "binData";
-		case BSON_TYPE_UNDEFINED:
-			return "undefined";
-		case BSON_TYPE_OID:
-			return "objectId";
-		case BSON_TYPE_BOOL:
-			return "bool";
-		case BSON_TYPE_DATE_TIME:
-			return "date";
-		case BSON_TYPE_NULL:
-			return "null";
-		case BSON_TYPE_REGEX:
-			return "regex";
-		case BSON_TYPE_DBPOINTER:
-			return "dbPointer";
-		case BSON_TYPE_CODE:
-			return "javascript";
-		case BSON_TYPE_SYMBOL:
-			return "symbol";
-		case BSON_TYPE_CODEWSCOPE:
-			return "javascriptWithScope";
-		case BSON_TYPE_INT32:
-			return "int";
-		case BSON_TYPE_TIMESTAMP:
-			return "timestamp";
-		case BSON_TYPE_INT64:
-			return "long";
-		case BSON_TYPE_DECIMAL128:
-			return "decimal";
-		case BSON_TYPE_MINKEY:
-			return "minKey";
-		case BSON_TYPE_MAXKEY:
-			return "maxKey";
-		default:
-			return "unknown";
-	}
 }
 
 /*
@@ -770,7 +715,7 @@ UpdateParsePush(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value
 			if (!BSON_ITER_HOLDS_ARRAY(&it))
 				return UpdateFail(parser->error, MONGO_BAD_VALUE,
 								  "The argument to $each in $push must be an array but it was of type: %s",
-								  UpdateTypeName(bson_iter_type(&it)));
+								  BsonTypeName(bson_iter_type(&it)));
 			UpdateCopyValues(u, &it, &leaf->neach, &leaf->each);
 		}
 		else if (strcmp(key, "$slice") == 0)
@@ -778,11 +723,11 @@ UpdateParsePush(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value
 			if (!UpdateIsNumber(&it))
 				return UpdateFail(parser->error, MONGO_BAD_VALUE,
 								  "The value for $slice must be an integer value but was given type: %s",
-								  UpdateTypeName(bson_iter_type(&it)));
+								  BsonTypeName(bson_iter_type(&it)));
 			if (!UpdateIntegralOperand(&it, &leaf->slice))
 				return UpdateFail(parser->error, MONGO_BAD_VALUE,
 								  "The $slice value in $push must be an integer value but was given type: %s",
-								  UpdateTypeName(bson_iter_type(&it)));
+								  BsonTypeName(bson_iter_type(&it)));
 			leaf->has_slice = true;
 		}
 		else if (strcmp(key, "$position") == 0)
@@ -790,7 +735,7 @@ UpdateParsePush(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value
 			if (!UpdateIsNumber(&it))
 				return UpdateFail(parser->error, MONGO_BAD_VALUE,
 								  "The value for $position must be an integer value, not of type: %s",
-								  UpdateTypeName(bson_iter_type(&it)));
+								  BsonTypeName(bson_iter_type(&it)));
 			if (!UpdateIntegralOperand(&it, &leaf->position))
 				return UpdateFail(parser->error, MONGO_BAD_VALUE,
 								  "The $position value in $push must be an integer value but was given: %s",
@@ -868,7 +813,7 @@ UpdateParseAddToSet(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *v
 		if (!BSON_ITER_HOLDS_ARRAY(&it))
 			return UpdateFail(parser->error, MONGO_TYPE_MISMATCH,
 							  "The argument to $each in $addToSet must be an array but it was of type %s",
-							  UpdateTypeName(bson_iter_type(&it)));
+							  BsonTypeName(bson_iter_type(&it)));
 		UpdateCopyValues(u, &it, &leaf->neach, &leaf->each);
 		if (bson_iter_next(&it))
 			return UpdateFail(parser->error, MONGO_BAD_VALUE,
@@ -970,7 +915,7 @@ UpdateParseBit(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value)
 	if (!BSON_ITER_HOLDS_DOCUMENT(value))
 		return UpdateFail(parser->error, MONGO_BAD_VALUE,
 						  "The $bit modifier is not compatible with a %s. You must pass in an embedded document: {$bit: {field: {and/or/xor: #}}",
-						  UpdateTypeName(bson_iter_type(value)));
+						  BsonTypeName(bson_iter_type(value)));
 	bson_iter_recurse(value, &it);
 	while (bson_iter_next(&it))
 		n++;
@@ -1004,7 +949,7 @@ UpdateParseBit(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t *value)
 		else
 			return UpdateFail(parser->error, MONGO_BAD_VALUE,
 							  "The $bit modifier field must be an Integer(32/64 bit); a '%s' is not supported here",
-							  UpdateTypeName(bson_iter_type(&it)));
+							  BsonTypeName(bson_iter_type(&it)));
 		leaf->nbits++;
 	}
 	return true;
@@ -1025,7 +970,7 @@ UpdateParseCurrentDate(UpdateParser *parser, UpdateLeaf *leaf, const bson_iter_t
 	if (!BSON_ITER_HOLDS_DOCUMENT(value))
 		return UpdateFail(parser->error, MONGO_BAD_VALUE,
 						  "%s is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({$type: 'timestamp/date'}).",
-						  UpdateTypeName(bson_iter_type(value)));
+						  BsonTypeName(bson_iter_type(value)));
 	bson_iter_recurse(value, &it);
 	while (bson_iter_next(&it))
 	{
@@ -1185,7 +1130,7 @@ UpdateParseField(UpdateParser *parser, UpdateOp op, const bson_iter_t *field)
 			if (!BSON_ITER_HOLDS_ARRAY(field))
 				return UpdateFail(parser->error, MONGO_BAD_VALUE,
 								  "$pullAll requires an array argument but was given a %s",
-								  UpdateTypeName(bson_iter_type(field)));
+								  BsonTypeName(bson_iter_type(field)));
 			UpdateCopyValues(u, field, &leaf->neach, &leaf->each);
 			break;
 		case UPDATE_OP_BIT:
@@ -1289,7 +1234,7 @@ UpdateParseArrayFilters(UpdateParser *parser, const uint8_t *data, uint32_t len)
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 			return UpdateFail(parser->error, MONGO_TYPE_MISMATCH,
 							  "Each array filter must be an object, found %s",
-							  UpdateTypeName(bson_iter_type(&it)));
+							  BsonTypeName(bson_iter_type(&it)));
 		bson_iter_document(&it, &flen, &fdata);
 		/* MongoDB parses array filters with kBanAllSpecialFeatures */
 		af->filter = BsonFilterCompileFull(fdata, flen, u->collation, 0, parser->error);
@@ -1358,7 +1303,7 @@ UpdateParseOperators(UpdateParser *parser, bson_iter_t *it)
 		if (!BSON_ITER_HOLDS_DOCUMENT(it))
 			return UpdateFail(parser->error, MONGO_FAILED_TO_PARSE,
 							  "Modifiers operate on fields but we found type %s instead. For example: {$mod: {<field>: ...}} not {%s: %s}",
-							  UpdateTypeName(bson_iter_type(it)), key,
+							  BsonTypeName(bson_iter_type(it)), key,
 							  UpdateOperandText(parser, it));
 		if (!bson_iter_recurse(it, &field))
 			return UpdateFail(parser->error, MONGO_FAILED_TO_PARSE,
