@@ -599,6 +599,44 @@ FieldArray(const char *command, const bson_iter_t *it, bson_iter_t *elements)
 
 
 /*
+ * The fields insert, update and delete share: ordered,
+ * bypassDocumentValidation (checked when bypass is given), let (when
+ * takes_let), the statement ids of retryable writes and the fields every
+ * command takes.  true when the field at it was one of them.
+ */
+static bool
+WriteCommandField(CommandContext *ctx, const bson_iter_t *it, bool *ordered, bool *bypass,
+				  bool takes_let)
+{
+	const char *key = bson_iter_key(it);
+
+	if (strcmp(key, "ordered") == 0)
+	{
+		if (!BSON_ITER_HOLDS_BOOL(it))
+			RaiseWrongType(ctx->name, it, "bool");
+		*ordered = bson_iter_bool(it);
+	}
+	else if (strcmp(key, "bypassDocumentValidation") == 0)
+	{
+		if (bypass != NULL && !BSON_ITER_HOLDS_NULL(it))
+			*bypass = FieldBool(ctx->name, it);
+	}
+	else if (takes_let && strcmp(key, "let") == 0)
+	{
+		if (!BSON_ITER_HOLDS_DOCUMENT(it))
+			RaiseWrongType(ctx->name, it, "object");
+	}
+	else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
+			 strcmp(key, "isTimeseriesNamespace") == 0 ||
+			 strcmp(key, "collectionUUID") == 0 ||
+			 strcmp(key, "encryptionInformation") == 0)
+		;
+	else
+		return GenericFieldCheck(ctx, it);
+	return true;
+}
+
+/*
  * insert: {insert: <collection>, documents: [...], ordered, bypassDocumentValidation}
  */
 void
@@ -630,23 +668,7 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 			FieldArray("insert", &it, &elements);
 			have_docs = true;
 		}
-		else if (strcmp(key, "ordered") == 0)
-		{
-			if (!BSON_ITER_HOLDS_BOOL(&it))
-				RaiseWrongType("insert", &it, "bool");
-			ordered = bson_iter_bool(&it);
-		}
-		else if (strcmp(key, "bypassDocumentValidation") == 0)
-		{
-			if (!BSON_ITER_HOLDS_NULL(&it))
-				bypass = FieldBool("insert", &it);
-		}
-		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
-				 strcmp(key, "isTimeseriesNamespace") == 0 ||
-				 strcmp(key, "collectionUUID") == 0 ||
-				 strcmp(key, "encryptionInformation") == 0 || GenericFieldCheck(ctx, &it))
-			continue;
-		else
+		else if (!WriteCommandField(ctx, &it, &ordered, &bypass, false))
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'insert.%s' is an unknown field.",
 					   key);
 	}
@@ -1035,6 +1057,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 	bson_iter_t updates;
 	bool		have_updates = false;
 	bool		ordered = true;
+	bool		bypass = false;
 	Collection *coll = NULL;
 	WriteErrors we;
 	int64		n = 0;
@@ -1054,28 +1077,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 			FieldArray("update", &it, &updates);
 			have_updates = true;
 		}
-		else if (strcmp(key, "ordered") == 0)
-		{
-			if (!BSON_ITER_HOLDS_BOOL(&it))
-				RaiseWrongType("update", &it, "bool");
-			ordered = bson_iter_bool(&it);
-		}
-		else if (strcmp(key, "bypassDocumentValidation") == 0)
-		{
-			if (!BSON_ITER_HOLDS_NULL(&it))
-				(void) FieldBool("update", &it);
-		}
-		else if (strcmp(key, "let") == 0)
-		{
-			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-				RaiseWrongType("update", &it, "object");
-		}
-		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
-				 strcmp(key, "isTimeseriesNamespace") == 0 ||
-				 strcmp(key, "collectionUUID") == 0 ||
-				 strcmp(key, "encryptionInformation") == 0 || GenericFieldCheck(ctx, &it))
-			continue;
-		else
+		else if (!WriteCommandField(ctx, &it, &ordered, &bypass, true))
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'update.%s' is an unknown field.",
 					   key);
 	}
@@ -1420,24 +1422,7 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 			FieldArray("delete", &it, &deletes);
 			have_deletes = true;
 		}
-		else if (strcmp(key, "ordered") == 0)
-		{
-			if (!BSON_ITER_HOLDS_BOOL(&it))
-				RaiseWrongType("delete", &it, "bool");
-			ordered = bson_iter_bool(&it);
-		}
-		else if (strcmp(key, "let") == 0)
-		{
-			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-				RaiseWrongType("delete", &it, "object");
-		}
-		else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
-				 strcmp(key, "isTimeseriesNamespace") == 0 ||
-				 strcmp(key, "collectionUUID") == 0 ||
-				 strcmp(key, "bypassDocumentValidation") == 0 ||
-				 strcmp(key, "encryptionInformation") == 0 || GenericFieldCheck(ctx, &it))
-			continue;
-		else
+		else if (!WriteCommandField(ctx, &it, &ordered, NULL, true))
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'delete.%s' is an unknown field.",
 					   key);
 	}
