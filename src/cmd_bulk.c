@@ -831,7 +831,7 @@ BulkUpdateOne(void *arg)
 	BulkCheckHint(coll, op);
 	UpdateDocuments(coll, op->filter, op->filter_len, op->mods, op->mods_len,
 					op->array_filters, op->af_len, op->multi, op->upsert, op->sort,
-					op->sort_len, op->collation, op->collation_len, false, &result);
+					op->sort_len, op->collation, op->collation_len, false, false, &result);
 	a->n = result.matched;
 	a->modified = result.modified;
 	if (result.upserted)

@@ -822,7 +822,7 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 				const uint8_t *update, uint32_t update_len, const uint8_t *array_filters,
 				uint32_t af_len, bool multi, bool upsert, const uint8_t *sort,
 				uint32_t sort_len, const uint8_t *collation, uint32_t collation_len,
-				bool keep_docs, UpdateResult *result)
+				bool keep_docs, bool bypass_validation, UpdateResult *result)
 {
 	BsonQueryError error = {0};
 	BsonUpdate *u;
@@ -846,7 +846,7 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 								  FindSpecCollation(&spec, NULL), &error);
 	if (u == NULL)
 		MongoRaise(error.code, "%s", error.message);
-	validator = CollectionValidator(coll, &moderate);
+	validator = bypass_validation ? NULL : CollectionValidator(coll, &moderate);
 	if (multi && BsonUpdateIsReplacement(u))
 		MongoRaise(MONGO_FAILED_TO_PARSE, "multi update is not supported for replacement-style update");
 
@@ -1000,6 +1000,7 @@ typedef struct UpdateStatementArgs
 	bool		has_hint;
 	bson_iter_t hint;
 	bool		pipeline;		/* u is an array of stages */
+	bool		bypass;			/* bypassDocumentValidation */
 	UpdateResult *result;
 } UpdateStatementArgs;
 
@@ -1030,7 +1031,7 @@ UpdateStatement(void *arg)
 	if (a->coll != NULL)
 		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, a->af, a->aflen, a->multi,
 						a->upsert, a->sort, a->sortlen, a->collation, a->collationlen,
-						false, a->result);
+						false, a->bypass, a->result);
 	else
 	{
 		/* nothing to update: still validate the update, collation and filter */
@@ -1250,6 +1251,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 		stmt.multi = multi;
 		stmt.upsert = upsert;
 		stmt.pipeline = u_pipeline;
+		stmt.bypass = bypass;
 		stmt.result = &result;
 		if (RunCaught(UpdateStatement, &stmt, &code, &message, &extra))
 			coll = stmt.coll;
@@ -1575,6 +1577,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 	bool		remove = false,
 				return_new = false,
 				upsert = false;
+	bool		bypass = false;
 	bool		has_update = false;
 	Collection *coll;
 	bson_t		leo;
@@ -1654,7 +1657,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			(void) FieldBool("findAndModify", &it);
+			bypass = FieldBool("findAndModify", &it);
 		}
 		else if (strcmp(key, "collation") == 0)
 		{
@@ -1736,7 +1739,8 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
 		if (coll != NULL)
 			UpdateDocuments(coll, query, query_len, update, update_len, af, aflen, false,
-							upsert, sort, sort_len, collation, collation_len, true, &result);
+							upsert, sort, sort_len, collation, collation_len, true, bypass,
+							&result);
 		else
 		{
 			if (collation != NULL)

@@ -305,7 +305,7 @@ extern void UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t fi
 							const uint8_t *array_filters, uint32_t af_len, bool multi,
 							bool upsert, const uint8_t *sort, uint32_t sort_len,
 							const uint8_t *collation, uint32_t collation_len,
-							bool keep_docs, UpdateResult *result);
+							bool keep_docs, bool bypass_validation, UpdateResult *result);
 extern int64 DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 							 bool multi, const uint8_t *sort, uint32_t sort_len,
 							 const uint8_t *collation, uint32_t collation_len,

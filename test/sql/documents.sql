@@ -142,6 +142,14 @@ REVOKE ALL ON nosql_data."shop.orders" FROM doc_reader;
 DROP ROLE doc_reader;
 DROP ROLE doc_nobody;
 
+-- validators: enforced on insert and update, bypassDocumentValidation skips them
+SELECT run_command('shop', '{"create": "checked", "validator": {"a": {"$type": "int"}}}');
+SELECT run_command('shop', '{"insert": "checked", "documents": [{"_id": 1, "a": 1}, {"_id": 2, "a": "x"}], "ordered": false}');
+SELECT run_command('shop', '{"update": "checked", "updates": [{"q": {"_id": 1}, "u": {"$set": {"a": "x"}}}]}');
+SELECT run_command('shop', '{"update": "checked", "updates": [{"q": {"_id": 1}, "u": {"$set": {"a": "x"}}}], "bypassDocumentValidation": true}');
+SELECT run_command('shop', '{"findAndModify": "checked", "query": {"_id": 1}, "update": {"$set": {"a": "y"}}}')->'code';
+SELECT find('shop.checked');
+
 -- names MongoDB allows: dots, unicode, long names
 SELECT create_collection('shop.a.b.c');
 SELECT create_collection('shop.日本語');
