@@ -732,6 +732,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	bool		tailable = false;
 	bool		await_data = false;
 	bson_iter_t hint;
+	BsonTextQuery text;
 	bool		has_hint = false;
 	char	   *ns = psprintf("%s.%s", ctx->database, collname);
 	StringInfoData sql;
@@ -870,6 +871,9 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		old = MemoryContextSwitchTo(cursor_context);
 		FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
 		MemoryContextSwitchTo(old);
+		if (has_hint && BsonFilterGetText(spec.compiled_filter, &text))
+			MongoRaise(MONGO_BAD_VALUE,
+					   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");
 
 		CursorTableInit();
 		id = CursorNewId();
