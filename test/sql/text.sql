@@ -58,3 +58,6 @@ SELECT run_command('txt', '{"find": "wild", "filter": {"$text": {"$search": "cou
 -- the SQL function
 SELECT bson_matches_text('{"t": "Running late"}', '{"$text": {"$search": "run"}}', '{"key": {"t": "text"}}');
 SELECT bson_matches_text('{"t": "Running late"}', '{"$text": {"$search": "run -late"}}', '{"key": {"t": "text"}}');
+
+-- clean up
+SELECT run_command('txt', '{"dropDatabase": 1}');
