@@ -260,6 +260,12 @@ COMMENT ON FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) IS 'distanc
 CREATE FUNCTION nosql.bson_matches(document nosql.bson, filter nosql.bson, collation nosql.bson) RETURNS boolean
     AS 'MODULE_PATHNAME', 'bson_matches_collated' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_matches(nosql.bson, nosql.bson, nosql.bson) IS 'whether a document matches a MongoDB filter with strings compared under a MongoDB collation';
+CREATE FUNCTION nosql.bson_matches_text(document nosql.bson, filter nosql.bson, text_index nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_matches_text' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_matches_text(nosql.bson, nosql.bson, nosql.bson) IS 'whether a document matches a MongoDB filter whose $text searches the fields of a text index spec';
+CREATE FUNCTION nosql.bson_matches_text(document nosql.bson, filter nosql.bson, text_index nosql.bson, collation nosql.bson) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_matches_text_collated' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_matches_text(nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS 'whether a document matches a MongoDB filter with a $text over a text index spec, strings compared under a MongoDB collation';
 
 ---------------------------------------------------------------------------
 -- Documents: collections and the MongoDB command interface

@@ -442,6 +442,8 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	Bson	   *collation_param;
 	int			collation_index = 0;
 	BsonQueryError error = {0};
+	BsonTextQuery text;
+	bson_t	   *text_index = NULL;
 
 	FindSpecCollation(spec, &collation_param);
 	spec->compiled_filter = BsonFilterCompileCollated(spec->filter, spec->filter_len,
@@ -463,6 +465,19 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		if (spec->compiled_sort == NULL)
 			MongoRaise(error.code, "%s", error.message);
 	}
+	if (BsonFilterGetText(spec->compiled_filter, &text))
+	{
+		/* our scans use no index: the other branches of an $or have none */
+		if (text.or_with_others)
+			MongoRaise(MONGO_NO_QUERY_EXECUTION_PLANS,
+					   "error processing query: planner returned error :: caused by :: Failed to produce a solution for TEXT under OR - other non-TEXT clauses under OR have to be indexed as well.");
+		if (spec->compiled_sort != NULL && BsonSortIsNatural(spec->compiled_sort))
+			MongoRaise(MONGO_BAD_VALUE,
+					   "error processing query: planner returned error :: caused by :: $natural sort cannot be set on a text query");
+		text_index = TextFindIndex(spec->coll->indexes);
+		if (text_index == NULL)
+			MongoRaise(MONGO_INDEX_NOT_FOUND, "text index required for $text query");
+	}
 
 	*nparams = 0;
 	if (collation_param != NULL)
@@ -481,7 +496,21 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		values[*nparams] = PointerGetDatum(f);
 		types[*nparams] = bsonoid;
 		(*nparams)++;
-		if (collation_index > 0)
+		if (text_index != NULL)
+		{
+			/* $text: the matcher needs the text index spec */
+			values[*nparams] = PointerGetDatum(BsonFromDocument(text_index, false));
+			types[*nparams] = bsonoid;
+			(*nparams)++;
+			bson_destroy(text_index);
+			if (collation_index > 0)
+				appendStringInfo(sql, " WHERE nosql.bson_matches_text(document, $%d, $%d, $%d)",
+								 *nparams - 1, *nparams, collation_index);
+			else
+				appendStringInfo(sql, " WHERE nosql.bson_matches_text(document, $%d, $%d)",
+								 *nparams - 1, *nparams);
+		}
+		else if (collation_index > 0)
 			appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d, $%d)",
 							 *nparams, collation_index);
 		else
@@ -703,6 +732,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	bool		tailable = false;
 	bool		await_data = false;
 	bson_iter_t hint;
+	BsonTextQuery text;
 	bool		has_hint = false;
 	char	   *ns = psprintf("%s.%s", ctx->database, collname);
 	StringInfoData sql;
@@ -841,6 +871,9 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		old = MemoryContextSwitchTo(cursor_context);
 		FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
 		MemoryContextSwitchTo(old);
+		if (has_hint && BsonFilterGetText(spec.compiled_filter, &text))
+			MongoRaise(MONGO_BAD_VALUE,
+					   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");
 
 		CursorTableInit();
 		id = CursorNewId();

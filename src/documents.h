@@ -249,6 +249,9 @@ extern int64 FieldNonNegativeCode(const char *command, const bson_iter_t *it, in
 extern bool FieldBool(const char *command, const bson_iter_t *it);
 extern BsonFilter *CompileFilter(const uint8_t *data, uint32_t len);
 extern BsonCollation *CompileCollation(const uint8_t *data, uint32_t len);
+
+/* text_sql.c: the spec of a collection's text index (NULL: none) */
+extern bson_t *TextFindIndex(const bson_t *indexes);
 extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);

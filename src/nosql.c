@@ -30,6 +30,7 @@ _PG_init(void)
 {
 	GucInit();
 	BsonInit();
+	TextInit();
 	WorkerInit();
 	GucReservePrefix();
 }

@@ -26,4 +26,7 @@ extern void WorkerInit(void);
 /* bson_io.c */
 extern void BsonInit(void);
 
+/* text_sql.c: the $text query operator */
+extern void TextInit(void);
+
 #endif							/* NOSQL_H */

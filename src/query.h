@@ -18,7 +18,8 @@
 #define MONGO_BAD_VALUE				2
 #define MONGO_FAILED_TO_PARSE		9
 #define MONGO_TYPE_MISMATCH			14
-#define MONGO_NOT_IMPLEMENTED		238 /* $expr, $text: not yet */
+#define MONGO_NO_SUCH_KEY			4	/* $text without $search */
+#define MONGO_NOT_IMPLEMENTED		238 /* $expr: not yet */
 #define MONGO_NO_QUERY_EXECUTION_PLANS	291 /* $near without a geospatial index */
 #define MONGO_NEAR_MIN_DISTANCE_TYPE	16893	/* legacy $minDistance not a number */
 #define MONGO_NEAR_MIN_DISTANCE_RANGE	16894	/* legacy $minDistance negative */
@@ -127,6 +128,40 @@ extern bool BsonFilterGetNear(const BsonFilter *filter, BsonNearSpec *out);
  */
 extern double BsonNearDistance(const BsonNearSpec *spec, const uint8_t *doc,
 							   uint32_t len);
+
+/*
+ * The $text of a filter, as MongoDB's TextMatchExpression: the search
+ * string and its options.  The filter engine only parses it; matching is
+ * the text hook's (the server registers one that tokenizes and stems with
+ * PostgreSQL's text search).  or_with_others: the $text is a branch of an
+ * $or with branches that are not $text (MongoDB plans that only when
+ * those branches can use indexes).
+ */
+typedef struct BsonTextQuery
+{
+	const char *search;			/* owned by the filter, NUL-free copy */
+	uint32_t	search_len;
+	const char *language;		/* NULL: the index's default */
+	bool		case_sensitive;
+	bool		diacritic_sensitive;
+	bool		or_with_others;
+} BsonTextQuery;
+
+/*
+ * The hook that decides whether a document matches a $text: state is what
+ * BsonFilterSetTextState gave the filter (NULL when nothing was set).
+ */
+typedef bool (*BsonTextMatchHook) (const BsonTextQuery *query, void *state,
+								   const uint8_t *doc, uint32_t len);
+
+/* Register the text matcher (one per process); NULL: $text matches nothing */
+extern void BsonFilterSetTextHook(BsonTextMatchHook hook);
+
+/* Whether a filter has a $text, and its parameters */
+extern bool BsonFilterGetText(const BsonFilter *filter, BsonTextQuery *out);
+
+/* The state handed to the text hook when this filter matches */
+extern void BsonFilterSetTextState(BsonFilter *filter, void *state);
 
 /* Release a compiled filter (including its compiled regular expressions) */
 extern void BsonFilterFree(BsonFilter *filter);

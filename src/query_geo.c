@@ -389,6 +389,8 @@ QueryParseNear(QueryParser *parser, const QueryPath *path, const bson_iter_t *op
 						 "geo near expressions are not allowed inside $or, $nor, $not or $elemMatch");
 	if (parser->has_near)
 		return QueryFail(parser, MONGO_BAD_VALUE, "too many geoNear expressions");
+	if (parser->has_text)
+		return QueryFail(parser, MONGO_BAD_VALUE, "text and geoNear not allowed in same query");
 
 	/*
 	 * Only the legacy distances may stand beside the operator: MongoDB

@@ -67,7 +67,9 @@ typedef enum QueryOp
 	QUERY_GEO_INTERSECTS,		/* u.geo: a GeoJSON geometry */
 	QUERY_GEO_NEAR,				/* u.geo: a point and a distance range */
 	/* path-less: a JSON Schema the whole document must satisfy */
-	QUERY_JSON_SCHEMA
+	QUERY_JSON_SCHEMA,
+	/* path-less: $text, decided by the text hook (u.text) */
+	QUERY_TEXT
 } QueryOp;
 
 /* One component of a dotted path, pointing into the filter's bytes */
@@ -162,6 +164,13 @@ typedef struct QueryGeo
 	const char *dotted;			/* NEAR: the path as written */
 } QueryGeo;
 
+/* Operand of $text: the parsed query and the hook's state */
+typedef struct QueryText
+{
+	BsonTextQuery query;
+	void	   *state;			/* BsonFilterSetTextState */
+} QueryText;
+
 typedef struct QueryNode QueryNode;
 typedef struct QuerySchema QuerySchema;
 
@@ -187,6 +196,7 @@ struct QueryNode
 		QueryBits	bits;
 		const QuerySchema *schema;	/* QUERY_JSON_SCHEMA (query_schema.c) */
 		QueryGeo   *geo;
+		struct QueryText *text; /* QUERY_TEXT */
 	}			u;
 };
 
@@ -214,6 +224,7 @@ struct BsonFilter
 	pcre2_compile_context *compile_context;
 	pcre2_match_context *match_context;
 	const BsonCollation *collation; /* how strings compare (NULL: simple) */
+	struct QueryText *text;		/* the $text, if any */
 };
 
 /* MongoDB's location codes of regular expression errors */
@@ -230,6 +241,9 @@ typedef struct QueryParser
 	int			depth;
 	int			no_near;		/* inside $or, $nor, $not or $elemMatch */
 	bool		has_near;
+	int			no_text;		/* inside $nor, $not or $elemMatch */
+	int			in_or;			/* inside $or */
+	bool		has_text;
 	int			allowed;		/* BSON_FILTER_ALLOW_* bits */
 } QueryParser;
 
@@ -300,6 +314,9 @@ extern QueryNode *QueryParseNear(QueryParser *parser, const QueryPath *path,
 								 const bson_iter_t *ops, const bson_iter_t *it);
 extern bool QueryMatchGeo(const QueryNode *node, const bson_iter_t *value);
 extern double QueryGeoDistance(const QueryGeo *geo, const bson_iter_t *value);
+
+/* query_parse.c: $text */
+extern QueryNode *QueryParseText(QueryParser *parser, const bson_iter_t *operand);
 
 /* query_match.c: every value a leaf's path reaches in a document */
 typedef void (*QueryValueFn) (const bson_iter_t *value, void *arg);

@@ -80,6 +80,9 @@
 #define QUERY_CHECK_STACK()			check_stack_depth()
 #endif
 
+/* The matcher of $text (BsonFilterSetTextHook); NULL: $text matches nothing */
+static BsonTextMatchHook QueryTextHook = NULL;
+
 static bool QueryMatchValue(const QueryNode *node, const bson_iter_t *value,
 							int32_t *position);
 static bool QueryMatchPath(const QueryNode *node, const uint8_t *data,
@@ -1094,11 +1097,49 @@ QueryMatchDocument(const QueryNode *node, const uint8_t *data, uint32_t len,
 			return false;
 		case QUERY_JSON_SCHEMA:
 			return QuerySchemaMatchDocument(node->u.schema, data, len);
+		case QUERY_TEXT:
+			if (QueryTextHook == NULL)
+				return false;
+			return QueryTextHook(&node->u.text->query, node->u.text->state, data, len);
 		default:
 			if (node->npath == 0)
 				return false;
 			return QueryMatchPath(node, data, len, 0, -1, position);
 	}
+}
+
+/*
+ * BsonFilterSetTextHook
+ *		Register the matcher of $text (the server's, or a unit test's).
+ */
+void
+BsonFilterSetTextHook(BsonTextMatchHook hook)
+{
+	QueryTextHook = hook;
+}
+
+/*
+ * BsonFilterGetText
+ *		Whether a filter has a $text; *out gets its parameters.
+ */
+bool
+BsonFilterGetText(const BsonFilter *filter, BsonTextQuery *out)
+{
+	if (filter->text == NULL)
+		return false;
+	*out = filter->text->query;
+	return true;
+}
+
+/*
+ * BsonFilterSetTextState
+ *		The state the text hook receives when this filter's $text matches.
+ */
+void
+BsonFilterSetTextState(BsonFilter *filter, void *state)
+{
+	if (filter->text != NULL)
+		filter->text->state = state;
 }
 
 /*

@@ -14,7 +14,7 @@
  *	  regex match; anything else is an equality.  Keys starting with "$"
  *	  are the path-less operators: $and, $or, $nor, $comment, $alwaysTrue,
  *	  $alwaysFalse, $jsonSchema (compiled by query_schema.c), and those
- *	  we do not evaluate yet ($expr, $text, $where: see below).
+ *	  we do not evaluate yet ($expr, $where: see below), and $text.
  *	- Each operator of a field becomes its own leaf, evaluated on its own:
  *	  {a: {$gt: 1, $lt: 5}} matches a: [0, 10], as in MongoDB.  $ne, $nin
  *	  and $exists: false are $not over $eq, $in and $exists, so they negate
@@ -39,8 +39,10 @@
  * (14) for $type arguments that are not numbers or strings, and the
  * location codes of regular expressions: 51091 (invalid pattern), 51108
  * (invalid option letter), 51074 and 51075 (options given twice).
- * $where is rejected (BadValue: no server-side JavaScript), and $expr,
- * $text and $sampleRate report NotImplemented (238) until they are built.
+ * $where is rejected (BadValue: no server-side JavaScript), and $expr
+ * and $sampleRate report NotImplemented (238) until they are built.
+ * $text is parsed here (QueryParseText) and matched by a hook the server
+ * registers (BsonFilterSetTextHook).
  * The geospatial operators are compiled by query_geo.c, $jsonSchema by
  * query_schema.c.
  *
@@ -60,6 +62,7 @@
 #include "miscadmin.h"
 #endif
 
+#include "bson_compare.h"
 #include "bson_json.h"
 #include "query_internal.h"
 
@@ -255,6 +258,8 @@ QueryCodeName(int code)
 			return "QueryFeatureNotAllowed";
 		case MONGO_NOT_IMPLEMENTED:
 			return "NotImplemented";
+		case MONGO_NO_SUCH_KEY:
+			return "NoSuchKey";
 		case MONGO_GEO_NEAR_NOT_ALLOWED:
 			return "Location5626500";
 		case MONGO_REGEX_OPTIONS_TWICE_REGEX:
@@ -870,6 +875,8 @@ QueryParseTree(QueryParser *parser, QueryOp op, const char *name,
 {
 	QueryNode **children;
 	int			nchildren = 0;
+	int			ntext = 0;		/* children holding the $text */
+	bool		had_text;
 	bson_iter_t it;
 	int			n;
 
@@ -891,13 +898,26 @@ QueryParseTree(QueryParser *parser, QueryOp op, const char *name,
 							 "$or/$and/$nor entries need to be full objects");
 		if (op != QUERY_AND)
 			parser->no_near++;
+		if (op == QUERY_NOR)
+			parser->no_text++;
+		else if (op == QUERY_OR)
+			parser->in_or++;
+		had_text = parser->has_text;
 		child = QueryParseDocument(parser, &it, level);
+		if (!had_text && parser->has_text)
+			ntext++;
 		if (op != QUERY_AND)
 			parser->no_near--;
+		if (op == QUERY_NOR)
+			parser->no_text--;
+		else if (op == QUERY_OR)
+			parser->in_or--;
 		if (child == NULL)
 			return NULL;
 		children[nchildren++] = child;
 	}
+	if (op == QUERY_OR && ntext > 0 && ntext < nchildren)
+		parser->filter->text->query.or_with_others = true;
 	if (op == QUERY_AND)
 	{
 		/* keep the $and even with one child: it is what the user wrote */
@@ -954,6 +974,114 @@ QueryFeatureAllowed(QueryParser *parser, const char *name)
 }
 
 /*
+ * QueryTextOption
+ *		An optional string or boolean field of a $text, as MongoDB's
+ *		bsonExtract*FieldWithDefault: TypeMismatch (14) for any other type.
+ *		Returns false (error recorded) on a wrong type; *found tells
+ *		whether the field was there.
+ */
+static bool
+QueryTextOption(QueryParser *parser, const bson_iter_t *operand, const char *name,
+				bson_type_t type, bson_iter_t *value, bool *found)
+{
+	bson_iter_t it;
+
+	*found = bson_iter_recurse(operand, &it) && bson_iter_find(&it, name);
+	if (!*found)
+		return true;
+	if (bson_iter_type(&it) != type)
+	{
+		QueryFail(parser, MONGO_TYPE_MISMATCH,
+				  "\"%s\" had the wrong type. Expected %s, found %s", name,
+				  type == BSON_TYPE_UTF8 ? "string" : "bool",
+				  BsonTypeName(bson_iter_type(&it)));
+		return false;
+	}
+	*value = it;
+	return true;
+}
+
+/*
+ * QueryParseText
+ *		$text: {$search: string, $language: string, $caseSensitive: bool,
+ *		$diacriticSensitive: bool}, as MongoDB's TextMatchExpression: at
+ *		most one per filter, at the top level or under $and and $or, never
+ *		under $nor.  The search string is kept with its NUL bytes turned
+ *		into spaces (they separate words, as in MongoDB's tokenizer).
+ */
+QueryNode *
+QueryParseText(QueryParser *parser, const bson_iter_t *operand)
+{
+	QueryText  *qtext;
+	BsonTextQuery *text;
+	QueryNode  *node;
+	bson_iter_t value;
+	bool		found;
+	int			nfields = 1;
+	uint32_t	len;
+	const char *search;
+	char	   *copy;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(operand))
+		return QueryFail(parser, MONGO_BAD_VALUE, "$text expects an object");
+	if (parser->no_text > 0)
+		return QueryFail(parser, MONGO_BAD_VALUE, "text expression not allowed in nor");
+	if (parser->has_text)
+		return QueryFail(parser, MONGO_BAD_VALUE, "Too many text expressions");
+	if (parser->has_near)
+		return QueryFail(parser, MONGO_BAD_VALUE, "text and geoNear not allowed in same query");
+
+	qtext = QueryAlloc(parser->filter, sizeof(QueryText));
+	memset(qtext, 0, sizeof(QueryText));
+	text = &qtext->query;
+
+	if (!QueryTextOption(parser, operand, "$search", BSON_TYPE_UTF8, &value, &found))
+		return NULL;
+	if (!found)
+		return QueryFail(parser, MONGO_NO_SUCH_KEY, "Missing expected field \"$search\"");
+	search = bson_iter_utf8(&value, &len);
+	copy = QueryStrdup(parser->filter, search, len);
+	for (uint32_t i = 0; i < len; i++)
+		if (copy[i] == '\0')
+			copy[i] = ' ';
+	text->search = copy;
+	text->search_len = len;
+
+	if (!QueryTextOption(parser, operand, "$language", BSON_TYPE_UTF8, &value, &found))
+		return NULL;
+	if (found)
+	{
+		search = bson_iter_utf8(&value, &len);
+		if (len > 0)
+			text->language = QueryStrdup(parser->filter, search, strnlen(search, len));
+		nfields++;
+	}
+	if (!QueryTextOption(parser, operand, "$caseSensitive", BSON_TYPE_BOOL, &value, &found))
+		return NULL;
+	if (found)
+	{
+		text->case_sensitive = bson_iter_bool(&value);
+		nfields++;
+	}
+	if (!QueryTextOption(parser, operand, "$diacriticSensitive", BSON_TYPE_BOOL, &value,
+						 &found))
+		return NULL;
+	if (found)
+	{
+		text->diacritic_sensitive = bson_iter_bool(&value);
+		nfields++;
+	}
+	if (QueryCountElements(operand) != nfields)
+		return QueryFail(parser, MONGO_BAD_VALUE, "extra fields in $text");
+
+	parser->has_text = true;
+	parser->filter->text = qtext;
+	node = QueryNewNode(parser, QUERY_TEXT, NULL);
+	node->u.text = qtext;
+	return node;
+}
+
+/*
  * QueryParsePathless
  *		A "$" key of a filter document.  Sets *node to NULL for operators
  *		that add nothing ($comment).
@@ -977,8 +1105,15 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 		*node = QueryParseAlways(parser, name, it, true);
 	else if (strcmp(name, "$alwaysFalse") == 0)
 		*node = QueryParseAlways(parser, name, it, false);
-	else if (strcmp(name, "$where") == 0 || strcmp(name, "$expr") == 0 ||
-			 strcmp(name, "$text") == 0)
+	else if (strcmp(name, "$text") == 0)
+	{
+		if (level != QUERY_LEVEL_TOP)
+			QueryFail(parser, MONGO_BAD_VALUE,
+					  "%s can only be applied to the top-level document", name);
+		else if (QueryFeatureAllowed(parser, name))
+			*node = QueryParseText(parser, it);
+	}
+	else if (strcmp(name, "$where") == 0 || strcmp(name, "$expr") == 0)
 	{
 		if (level != QUERY_LEVEL_TOP)
 			QueryFail(parser, MONGO_BAD_VALUE,
@@ -988,8 +1123,6 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 		else if (name[1] == 'w')
 			QueryFail(parser, MONGO_BAD_VALUE,
 					  "$where is not supported: server-side JavaScript is not available");
-		else if (name[1] == 't' && parser->has_near)
-			QueryFail(parser, MONGO_BAD_VALUE, "text and geoNear not allowed in same query");
 		else
 			QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
 	}
@@ -1140,6 +1273,9 @@ BsonFilterCompileFull(const uint8_t *data, uint32_t len, const BsonCollation *co
 	parser.depth = 0;
 	parser.no_near = 0;
 	parser.has_near = false;
+	parser.no_text = 0;
+	parser.in_or = 0;
+	parser.has_text = false;
 	parser.allowed = allowed;
 
 	/*

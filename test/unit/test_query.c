@@ -767,7 +767,6 @@ TEST(query_errors_structure)
 		{"{'$expr': {'$eq': ['$a', 1]}}", MONGO_NOT_IMPLEMENTED, "$expr is not supported yet"},
 		{"{'a': {'$elemMatch': {'$expr': {}}}}", MONGO_BAD_VALUE, "top-level document"},
 		{"{'$jsonSchema': 1}", MONGO_TYPE_MISMATCH, "$jsonSchema must be an object"},
-		{"{'$text': {'$search': 'x'}}", MONGO_NOT_IMPLEMENTED, "$text"},
 		{"{'$sampleRate': 0.5}", MONGO_NOT_IMPLEMENTED, "$sampleRate"},
 		/* geospatial operands: more in test_geo.c */
 		{"{'a': {'$geoWithin': {}}}", MONGO_BAD_VALUE, "$geoWithin needs a shape"},
