@@ -833,6 +833,9 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		if (spec.coll->is_view)
 			MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR,
 					   "Namespace %s is a view; tailable cursors are not supported on views", ns);
+		if (bson_iter_init_find(&capped, spec.coll->options, "timeseries"))
+			MongoRaise(MONGO_INVALID_PIPELINE_OPERATOR,
+					   "Namespace %s is a time-series collection; tailable cursors are not supported on it", ns);
 		if (!bson_iter_init_find(&capped, spec.coll->options, "capped") ||
 			!bson_iter_as_bool(&capped))
 			MongoRaise(MONGO_BAD_VALUE,
@@ -1046,6 +1049,8 @@ CmdKillCursors(CommandContext *ctx, bson_t *reply)
 
 		if (strcmp(k, "cursors") == 0)
 		{
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;		/* null is a missing field */
 			if (!BSON_ITER_HOLDS_ARRAY(&it))
 				RaiseWrongType("killCursors", &it, "array");
 			have_cursors = true;

@@ -271,7 +271,8 @@ BsonIterAsInt64(const bson_iter_t *it, int64 *value)
 				if (*end != '\0' || isnan(d) || d < -9.2233720368547758e18 ||
 					d >= 9.2233720368547758e18)
 					return false;
-				*value = (int64) d;
+				/* MongoDB rounds decimals half to even (doubles truncate) */
+				*value = (int64) rint(d);
 				return true;
 			}
 		default:
@@ -494,6 +495,8 @@ CheckMaxTimeMS(const char *command, const bson_iter_t *it)
 	}
 	if (isnan(d) || isinf(d) || d != floor(d))
 		MongoRaise(MONGO_FAILED_TO_PARSE, "maxTimeMS has non-integral value");
+	if (BSON_ITER_HOLDS_DECIMAL128(it) && fabs(d) >= 9.2233720368547758e18)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "maxTimeMS is out of range of a 64-bit integer");
 	if (d < 0)
 		MongoRaise(MONGO_BAD_VALUE, "%s value for maxTimeMS is out of range", "negative");
 	if (d > INT32_MAX)
