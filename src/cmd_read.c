@@ -24,6 +24,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -129,6 +130,83 @@ CursorNewId(void)
 		if (id != 0 && hash_search(cursors, &id, HASH_FIND, NULL) == NULL)
 			return id;
 	}
+}
+
+/* ---- plans of the commands' queries, kept per backend ---- */
+
+#define PLAN_CACHE_MAX	256
+
+typedef struct PlanCacheEntry
+{
+	uint32		hash;			/* key */
+	char	   *sql;			/* with the options and types, to verify */
+	SPIPlanPtr	plan;
+} PlanCacheEntry;
+
+static HTAB *plan_cache = NULL;
+
+/*
+ * A saved plan of sql with these parameter types and cursor options:
+ * commands build the same few query texts again and again (a find by _id
+ * on a collection is always the same text), so parsing and planning them
+ * once per backend saves most of a short command's time.  Saved plans are
+ * revalidated by PostgreSQL's plan cache after DDL.  Call inside SPI.
+ */
+SPIPlanPtr
+CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options)
+{
+	StringInfoData key;
+	uint32		hash;
+	PlanCacheEntry *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	initStringInfo(&key);
+	appendStringInfo(&key, "%d|", cursor_options);
+	for (int i = 0; i < nargs; i++)
+		appendStringInfo(&key, "%u,", types[i]);
+	appendStringInfo(&key, "|%s", sql);
+	hash = hash_bytes((const unsigned char *) key.data, key.len);
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(PlanCacheEntry);
+		ctl.hcxt = TopMemoryContext;
+		plan_cache = hash_create("nosql plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(plan_cache, &hash, HASH_FIND, NULL);
+	if (entry != NULL && strcmp(entry->sql, key.data) == 0)
+		return entry->plan;
+
+	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+	if (entry != NULL)
+		return plan;			/* a hash collision: use it once, unsaved */
+	if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+	{
+		HASH_SEQ_STATUS status;
+		PlanCacheEntry *e;
+
+		hash_seq_init(&status, plan_cache);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			SPI_freeplan(e->plan);
+			pfree(e->sql);
+			hash_search(plan_cache, &e->hash, HASH_REMOVE, NULL);
+		}
+	}
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	entry = hash_search(plan_cache, &hash, HASH_ENTER, &found);
+	entry->sql = MemoryContextStrdup(TopMemoryContext, key.data);
+	entry->plan = plan;
+	return plan;
 }
 
 /* ---- argument checks shared by the read commands ---- */
@@ -883,9 +961,10 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		snprintf(portal_name, sizeof(portal_name), "nosql_cursor_" INT64_FORMAT, id);
 
 		SPI_connect();
-		portal = SPI_cursor_open_with_args(portal_name, sql.data, nparams, types, values,
-										   NULL, true,
-										   CURSOR_OPT_HOLD | CURSOR_OPT_NO_SCROLL);
+		portal = SPI_cursor_open(portal_name,
+								 CommandPlan(sql.data, nparams, types,
+											CURSOR_OPT_HOLD | CURSOR_OPT_NO_SCROLL),
+								 values, NULL, true);
 		if (batch_size == 0 && !single_batch)
 		{
 			done = false;
@@ -1182,7 +1261,8 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	initStringInfo(&outer);
 	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
 	SPI_connect();
-	if (SPI_execute_with_args(outer.data, nparams, types, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(CommandPlan(outer.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
+						 values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "count failed");
 	{
 		bool		isnull;
@@ -1419,7 +1499,8 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 		initStringInfo(&sql);
 		FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
 		SPI_connect();
-		if (SPI_execute_with_args(sql.data, nparams, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		if (SPI_execute_plan(CommandPlan(sql.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
+							 values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "distinct failed");
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{

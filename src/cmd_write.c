@@ -863,8 +863,8 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 
 	SPI_connect();
 	rowplan = UpdateRowPlan(coll);
-	portal = SPI_cursor_open_with_args(NULL, sql.data, nparams, types, values, NULL,
-									   false, CURSOR_OPT_NO_SCROLL);
+	portal = SPI_cursor_open(NULL, CommandPlan(sql.data, nparams, types, CURSOR_OPT_NO_SCROLL),
+							 values, NULL, false);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 100);
@@ -1344,7 +1344,7 @@ DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bo
 	if (deleted != NULL)
 		appendStringInfoString(&del, " RETURNING t.document");
 	SPI_connect();
-	if (SPI_execute_with_args(del.data, nparams, types, values, NULL, false, 0) < 0)
+	if (SPI_execute_plan(CommandPlan(del.data, nparams, types, 0), values, NULL, false, 0) < 0)
 		elog(ERROR, "delete failed");
 	n = (int64) SPI_processed;
 	if (deleted != NULL)

@@ -253,6 +253,7 @@ extern BsonCollation *CompileCollation(const uint8_t *data, uint32_t len);
 /* text_sql.c: the spec of a collection's text index (NULL: none) */
 extern bson_t *TextFindIndex(const bson_t *indexes);
 extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
+extern struct _SPI_plan *CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
