@@ -6,7 +6,7 @@
  * A find runs as one SQL query over the collection's table:
  *
  *	SELECT document FROM <table>
- *	 WHERE nosql.bson_matches(document, $1) [AND _id = $2]
+ *	 WHERE document OPERATOR(nosql.@@) $1 [AND _id = $2]
  *	 ORDER BY nosql.bson_sort_value(document, 'path', desc) [DESC], ...
  *	 OFFSET skip LIMIT limit
  *
@@ -592,7 +592,7 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 			appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d, $%d)",
 							 *nparams, collation_index);
 		else
-			appendStringInfo(sql, " WHERE nosql.bson_matches(document, $%d)", *nparams);
+			appendStringInfo(sql, " WHERE document OPERATOR(nosql.@@) $%d", *nparams);
 		id = FilterIdEquality(spec->filter, spec->filter_len);
 		if (id != NULL && collation_index > 0 && !IdLookupCollationSafe(id))
 			id = NULL;
