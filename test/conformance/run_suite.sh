@@ -2,7 +2,8 @@
 # test/conformance/run_suite.sh CASES RATCHET [run.py options...]
 # Start a private temporary PostgreSQL (nosql preloaded, the extension
 # created), run the recorded MongoDB cases through nosql.run_command with
-# the ratchet, stop the server.  Run as an unprivileged user, from the
+# the ratchet, fuzz run_command with mutated commands for a while, stop the
+# server.  Run as an unprivileged user, from the
 # build tree, after "make install".  Exit status: run.py's (1 when a case
 # listed in the ratchet fails now).
 set -euo pipefail
@@ -30,6 +31,9 @@ CONF
 status=0
 /usr/bin/python3 "$(dirname "$0")/run.py" --cases "$CASES" --ratchet "$RATCHET" \
     --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" "$@" || status=$?
+# mutated commands: every reply well-formed, the server never down
+/usr/bin/python3 "$(dirname "$0")/fuzz_commands.py" --cases "$CASES" --seconds "${NOSQL_FUZZ_COMMANDS_SECONDS:-20}" \
+    --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" || status=1
 if grep -q 'terminated by signal' "$DIR/log"; then
     echo "conformance: the server crashed during the run:"
     grep -B2 -A3 'terminated by signal' "$DIR/log" | head -40
