@@ -254,6 +254,37 @@ CREATE OPERATOR nosql.@@ (
     LEFTARG = nosql.bson, RIGHTARG = nosql.bson, FUNCTION = nosql.bson_matches,
     RESTRICT = matchingsel, JOIN = matchingjoinsel);
 COMMENT ON OPERATOR nosql.@@ (nosql.bson, nosql.bson) IS 'document matches a MongoDB filter';
+
+-- GIN indexing of @@ (src/bson_gin.c): keys are (dotted path, value) pairs
+-- as bytea, compared bytewise by pg_catalog.byteacmp
+CREATE FUNCTION nosql.bson_gin_extract_value(nosql.bson, internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_gin_extract_value' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gin_extract_value(nosql.bson, internal, internal) IS 'GIN support: the (path, value) keys of a document';
+CREATE FUNCTION nosql.bson_gin_extract_query(nosql.bson, internal, int2, internal, internal, internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_gin_extract_query' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gin_extract_query(nosql.bson, internal, int2, internal, internal, internal, internal) IS 'GIN support: the keys a MongoDB filter searches for';
+CREATE FUNCTION nosql.bson_gin_consistent(internal, int2, nosql.bson, int4, internal, internal, internal, internal) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_gin_consistent' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gin_consistent(internal, int2, nosql.bson, int4, internal, internal, internal, internal) IS 'GIN support: whether a document may match a MongoDB filter';
+CREATE FUNCTION nosql.bson_gin_triconsistent(internal, int2, nosql.bson, int4, internal, internal, internal) RETURNS "char"
+    AS 'MODULE_PATHNAME', 'bson_gin_triconsistent' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gin_triconsistent(internal, int2, nosql.bson, int4, internal, internal, internal) IS 'GIN support: whether a document may match a MongoDB filter (ternary)';
+CREATE FUNCTION nosql.bson_gin_compare_partial(bytea, bytea, int2, internal) RETURNS int4
+    AS 'MODULE_PATHNAME', 'bson_gin_compare_partial' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gin_compare_partial(bytea, bytea, int2, internal) IS 'GIN support: whether a key lies in the range a filter condition searches';
+
+CREATE OPERATOR CLASS nosql.bson_gin_ops
+    FOR TYPE nosql.bson USING gin AS
+        OPERATOR 1 nosql.@@ (nosql.bson, nosql.bson),
+        FUNCTION 1 pg_catalog.byteacmp(bytea, bytea),
+        FUNCTION 2 nosql.bson_gin_extract_value(nosql.bson, internal, internal),
+        FUNCTION 3 nosql.bson_gin_extract_query(nosql.bson, internal, int2, internal, internal, internal, internal),
+        FUNCTION 4 nosql.bson_gin_consistent(internal, int2, nosql.bson, int4, internal, internal, internal, internal),
+        FUNCTION 5 nosql.bson_gin_compare_partial(bytea, bytea, int2, internal),
+        FUNCTION 6 nosql.bson_gin_triconsistent(internal, int2, nosql.bson, int4, internal, internal, internal),
+        STORAGE bytea;
+COMMENT ON OPERATOR CLASS nosql.bson_gin_ops USING gin IS 'GIN index of documents'' (path, value) pairs serving MongoDB filters (@@)';
+COMMENT ON OPERATOR FAMILY nosql.bson_gin_ops USING gin IS 'GIN index of documents'' (path, value) pairs serving MongoDB filters (@@)';
 CREATE FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) RETURNS float8
     AS 'MODULE_PATHNAME', 'bson_near_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) IS 'distance from a document to the point of the $near or $nearSphere of a MongoDB filter (meters for GeoJSON, radians for legacy $nearSphere, coordinate units for legacy $near; NULL without one)';
