@@ -272,6 +272,9 @@ COMMENT ON FUNCTION nosql.bson_gin_triconsistent(internal, int2, nosql.bson, int
 CREATE FUNCTION nosql.bson_gin_compare_partial(bytea, bytea, int2, internal) RETURNS int4
     AS 'MODULE_PATHNAME', 'bson_gin_compare_partial' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_gin_compare_partial(bytea, bytea, int2, internal) IS 'GIN support: whether a key lies in the range a filter condition searches';
+CREATE FUNCTION nosql.bson_gin_options(internal) RETURNS void
+    AS 'MODULE_PATHNAME', 'bson_gin_options' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_gin_options(internal) IS 'GIN support: the options of bson_gin_ops (paths: the comma-separated dotted paths an index holds keys for)';
 
 CREATE OPERATOR CLASS nosql.bson_gin_ops
     FOR TYPE nosql.bson USING gin AS
@@ -282,6 +285,7 @@ CREATE OPERATOR CLASS nosql.bson_gin_ops
         FUNCTION 4 nosql.bson_gin_consistent(internal, int2, nosql.bson, int4, internal, internal, internal, internal),
         FUNCTION 5 nosql.bson_gin_compare_partial(bytea, bytea, int2, internal),
         FUNCTION 6 nosql.bson_gin_triconsistent(internal, int2, nosql.bson, int4, internal, internal, internal),
+        FUNCTION 7 nosql.bson_gin_options(internal),
         STORAGE bytea;
 COMMENT ON OPERATOR CLASS nosql.bson_gin_ops USING gin IS 'GIN index of documents'' (path, value) pairs serving MongoDB filters (@@)';
 COMMENT ON OPERATOR FAMILY nosql.bson_gin_ops USING gin IS 'GIN index of documents'' (path, value) pairs serving MongoDB filters (@@)';

@@ -56,6 +56,14 @@
  * indexable scans the whole index (GIN_SEARCH_MODE_ALL).  The consistent
  * functions evaluate the expression and always ask for a recheck.
  *
+ * The option paths (bson_gin_ops(paths = 'a,b.c')) restricts the index to
+ * the listed dotted paths: the walk emits the keys (values and existence)
+ * of a path only when it is listed, and descends only into the fields that
+ * lead to a listed path.  On the query side a condition on any other path
+ * is not indexable, exactly like a $ne: an AND answers its other
+ * conditions, an OR with such a branch cannot use the index.  Without the
+ * option every path is indexed.
+ *
  * Ranges over the separate conditions of one path are never merged:
  * {a: {$gt: 1, $lt: 5}} matches a: [0, 10], so the two are two entries.
  * Paths with a numeric component (a.0) may index arrays, which the keys do
@@ -68,9 +76,11 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "access/gin.h"
+#include "access/reloptions.h"
 #include "access/stratnum.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
@@ -88,6 +98,7 @@
 #define BSON_GIN_CONSISTENT_PROC		4
 #define BSON_GIN_COMPARE_PARTIAL_PROC	5
 #define BSON_GIN_TRICONSISTENT_PROC		6
+#define BSON_GIN_OPTIONS_PROC			7
 
 /* The one strategy: bson @@ bson */
 #define BSON_GIN_MATCHES_STRATEGY		1
@@ -102,6 +113,22 @@
 
 #define BSON_GIN_TAG_EXISTS				1
 #define BSON_GIN_TAG_OFFSET				8	/* MinKey's -1 becomes 7 */
+
+/* The opclass options, as PostgreSQL parses them (varlena) */
+typedef struct BsonGinOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			paths;			/* offset of the paths string, 0 for none */
+} BsonGinOptions;
+
+/* The paths an index holds keys for, parsed from the paths option */
+typedef struct BsonGinPaths
+{
+	bool		all;			/* no paths option: every path */
+	int			npaths;
+	char	  **paths;			/* dotted paths, NUL-terminated */
+	int		   *lens;
+} BsonGinPaths;
 
 /* A growable array of keys */
 typedef struct BsonGinKeys
@@ -143,6 +170,7 @@ typedef struct BsonGinQuery
 	bool	   *partial;
 	BsonGinExtra **extra;
 	int			maxextra;
+	const BsonGinPaths *paths;	/* the paths the index holds */
 } BsonGinQuery;
 
 PG_FUNCTION_INFO_V1(bson_gin_extract_value);
@@ -150,6 +178,181 @@ PG_FUNCTION_INFO_V1(bson_gin_extract_query);
 PG_FUNCTION_INFO_V1(bson_gin_consistent);
 PG_FUNCTION_INFO_V1(bson_gin_triconsistent);
 PG_FUNCTION_INFO_V1(bson_gin_compare_partial);
+PG_FUNCTION_INFO_V1(bson_gin_options);
+
+/*
+ * Report an invalid path of the paths option.
+ */
+static void
+BsonGinInvalidPath(const char *path, int len, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid path \"%.*s\" in option \"paths\" of operator class bson_gin_ops",
+					len, path),
+			 errdetail("%s", detail),
+			 errhint("The option lists dotted field paths separated by commas, as in paths = 'a,b.c'.")));
+}
+
+/*
+ * Parse the paths option: comma-separated dotted paths, blanks around each
+ * one ignored.  Errors on an empty path or component and on a component
+ * that starts with "$" (an operator, never a field a filter can reach).
+ * NULL (no option) gives every path.  Allocates in the current context.
+ */
+static BsonGinPaths *
+BsonGinParsePaths(const char *value)
+{
+	BsonGinPaths *paths = palloc0(sizeof(BsonGinPaths));
+	const char *p = value;
+	int			maxpaths = 4;
+
+	if (value == NULL)
+	{
+		paths->all = true;
+		return paths;
+	}
+	paths->paths = palloc(maxpaths * sizeof(char *));
+	paths->lens = palloc(maxpaths * sizeof(int));
+	for (;;)
+	{
+		const char *start = p;
+		const char *end;
+		const char *comp;
+		int			len;
+
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		while (start < end && isspace((unsigned char) *start))
+			start++;
+		while (end > start && isspace((unsigned char) end[-1]))
+			end--;
+		len = (int) (end - start);
+		if (len == 0)
+			BsonGinInvalidPath(start, 0, "A path is empty.");
+
+		/* every component must be a field name */
+		comp = start;
+		while (comp <= end)
+		{
+			const char *dot = comp;
+
+			while (dot < end && *dot != '.')
+				dot++;
+			if (dot == comp)
+				BsonGinInvalidPath(start, len, "A path component is empty.");
+			if (*comp == '$')
+				BsonGinInvalidPath(start, len,
+								   psprintf("Path component \"%.*s\" starts with \"$\", which introduces an operator.",
+											(int) (dot - comp), comp));
+			comp = dot + 1;
+		}
+
+		if (paths->npaths == maxpaths)
+		{
+			maxpaths *= 2;
+			paths->paths = repalloc(paths->paths, maxpaths * sizeof(char *));
+			paths->lens = repalloc(paths->lens, maxpaths * sizeof(int));
+		}
+		paths->paths[paths->npaths] = pnstrdup(start, len);
+		paths->lens[paths->npaths] = len;
+		paths->npaths++;
+
+		if (*p == '\0')
+			break;
+		p++;					/* past the comma */
+	}
+	return paths;
+}
+
+/*
+ * Validator of the paths option, run when an index is created.
+ */
+static void
+BsonGinValidatePaths(const char *value)
+{
+	BsonGinPaths *paths = BsonGinParsePaths(value);
+	int			i;
+
+	for (i = 0; i < paths->npaths; i++)
+		pfree(paths->paths[i]);
+	if (paths->paths != NULL)
+	{
+		pfree(paths->paths);
+		pfree(paths->lens);
+	}
+	pfree(paths);
+}
+
+/*
+ * The paths an index holds keys for, parsed once per FmgrInfo (the parse
+ * lives in fn_mcxt, cached in fn_extra).
+ */
+static const BsonGinPaths *
+BsonGinGetPaths(FunctionCallInfo fcinfo)
+{
+	BsonGinPaths *paths = (BsonGinPaths *) fcinfo->flinfo->fn_extra;
+
+	if (paths == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		const char *value = NULL;
+
+		if (PG_HAS_OPCLASS_OPTIONS())
+			value = GET_STRING_RELOPTION((BsonGinOptions *) PG_GET_OPCLASS_OPTIONS(),
+										 paths);
+		paths = BsonGinParsePaths(value);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = paths;
+	}
+	return paths;
+}
+
+/* Whether the index holds the keys of a path */
+static bool
+BsonGinPathListed(const BsonGinPaths *paths, const char *path, int len)
+{
+	int			i;
+
+	if (paths->all)
+		return true;
+	for (i = 0; i < paths->npaths; i++)
+		if (paths->lens[i] == len && memcmp(paths->paths[i], path, len) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a path is listed or leads to a listed path (a prefix of it) */
+static bool
+BsonGinPathWanted(const BsonGinPaths *paths, const char *path, int len)
+{
+	int			i;
+
+	if (paths->all)
+		return true;
+	for (i = 0; i < paths->npaths; i++)
+		if (paths->lens[i] >= len && memcmp(paths->paths[i], path, len) == 0 &&
+			(paths->lens[i] == len || paths->paths[i][len] == '.'))
+			return true;
+	return false;
+}
+
+/*
+ * GIN options: the paths option (see the design note).
+ */
+Datum
+bson_gin_options(PG_FUNCTION_ARGS)
+{
+	local_relopts *relopts = (local_relopts *) PG_GETARG_POINTER(0);
+
+	init_local_reloptions(relopts, sizeof(BsonGinOptions));
+	add_local_string_reloption(relopts, "paths",
+							   "comma-separated dotted paths the index holds keys for (default: every path)",
+							   NULL, BsonGinValidatePaths, NULL,
+							   offsetof(BsonGinOptions, paths));
+	PG_RETURN_VOID();
+}
 
 /*
  * Store a 64-bit number big-endian, so that bytewise order is numeric order.
@@ -363,12 +566,34 @@ BsonGinAddKey(BsonGinKeys *keys, Datum key)
 	keys->keys[keys->nkeys++] = key;
 }
 
+static void BsonGinWalkValue(BsonGinKeys *keys, const BsonGinPaths *paths,
+							 StringInfo path, const bson_iter_t *it);
+
 /*
- * Emit the keys of a value reached at a path: the value itself and, for a
- * document, its fields, for an array, its elements (recursively).
+ * Emit the keys of a field whose dotted path is in path: its existence and
+ * its value, when the index holds them.  Fields that neither are listed nor
+ * lead to a listed path are skipped whole.
  */
 static void
-BsonGinWalkValue(BsonGinKeys *keys, StringInfo path, const bson_iter_t *it)
+BsonGinWalkField(BsonGinKeys *keys, const BsonGinPaths *paths, StringInfo path,
+				 const bson_iter_t *it)
+{
+	if (!BsonGinPathWanted(paths, path->data, path->len))
+		return;
+	if (BsonGinPathListed(paths, path->data, path->len))
+		BsonGinAddKey(keys, BsonGinMakeKey(path->data, path->len,
+										   BSON_GIN_TAG_EXISTS, NULL, 0));
+	BsonGinWalkValue(keys, paths, path, it);
+}
+
+/*
+ * Emit the keys of a value reached at a path: the value itself (when the
+ * path is listed) and, for a document, its fields, for an array, its
+ * elements (recursively).
+ */
+static void
+BsonGinWalkValue(BsonGinKeys *keys, const BsonGinPaths *paths, StringInfo path,
+				 const bson_iter_t *it)
 {
 	uint8		value[BSON_GIN_MAX_VALUE];
 	uint8		tag;
@@ -376,8 +601,11 @@ BsonGinWalkValue(BsonGinKeys *keys, StringInfo path, const bson_iter_t *it)
 	bson_iter_t child;
 
 	check_stack_depth();
-	len = BsonGinEncodeValue(it, &tag, value);
-	BsonGinAddKey(keys, BsonGinMakeKey(path->data, path->len, tag, value, len));
+	if (BsonGinPathListed(paths, path->data, path->len))
+	{
+		len = BsonGinEncodeValue(it, &tag, value);
+		BsonGinAddKey(keys, BsonGinMakeKey(path->data, path->len, tag, value, len));
+	}
 
 	if (BSON_ITER_HOLDS_DOCUMENT(it) && bson_iter_recurse(it, &child))
 	{
@@ -389,9 +617,7 @@ BsonGinWalkValue(BsonGinKeys *keys, StringInfo path, const bson_iter_t *it)
 			appendStringInfoChar(path, '.');
 			appendBinaryStringInfo(path, bson_iter_key(&child),
 								   bson_iter_key_len(&child));
-			BsonGinAddKey(keys, BsonGinMakeKey(path->data, path->len,
-											   BSON_GIN_TAG_EXISTS, NULL, 0));
-			BsonGinWalkValue(keys, path, &child);
+			BsonGinWalkField(keys, paths, path, &child);
 			path->len = saved;
 			path->data[saved] = '\0';
 		}
@@ -402,7 +628,7 @@ BsonGinWalkValue(BsonGinKeys *keys, StringInfo path, const bson_iter_t *it)
 		while (bson_iter_next(&child))
 		{
 			CHECK_FOR_INTERRUPTS();
-			BsonGinWalkValue(keys, path, &child);
+			BsonGinWalkValue(keys, paths, path, &child);
 		}
 	}
 }
@@ -416,6 +642,7 @@ bson_gin_extract_value(PG_FUNCTION_ARGS)
 {
 	Bson	   *doc = PG_GETARG_BSON_P(0);
 	int32	   *nkeys = (int32 *) PG_GETARG_POINTER(1);
+	const BsonGinPaths *paths = BsonGinGetPaths(fcinfo);
 	BsonGinKeys keys = {0};
 	StringInfoData path;
 	bson_iter_t it;
@@ -429,9 +656,7 @@ bson_gin_extract_value(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			resetStringInfo(&path);
 			appendBinaryStringInfo(&path, bson_iter_key(&it), bson_iter_key_len(&it));
-			BsonGinAddKey(&keys, BsonGinMakeKey(path.data, path.len,
-												BSON_GIN_TAG_EXISTS, NULL, 0));
-			BsonGinWalkValue(&keys, &path, &it);
+			BsonGinWalkField(&keys, paths, &path, &it);
 		}
 	}
 
@@ -463,6 +688,18 @@ BsonGinNodePath(const QueryNode *node, const StringInfo base, StringInfo out)
 		appendBinaryStringInfo(out, node->path[i].name, node->path[i].len);
 	}
 	return true;
+}
+
+/*
+ * The path of a condition on one field (as BsonGinNodePath), also false
+ * when the index holds no keys for it.
+ */
+static bool
+BsonGinLeafPath(const BsonGinQuery *query, const QueryNode *node,
+				const StringInfo base, StringInfo out)
+{
+	return BsonGinNodePath(node, base, out) &&
+		BsonGinPathListed(query->paths, out->data, out->len);
 }
 
 /* A new expression node */
@@ -608,7 +845,7 @@ BsonGinExtractNode(BsonGinQuery *query, const QueryNode *node, const StringInfo 
 			return BsonGinNewExpr(BSON_GIN_EXPR_OR, 0);
 
 		case QUERY_EQ:
-			if (node->u.cmp.collation != NULL || !BsonGinNodePath(node, base, &path))
+			if (node->u.cmp.collation != NULL || !BsonGinLeafPath(query, node, base, &path))
 				return NULL;
 			return BsonGinEqualityEntry(query, &path, &node->u.cmp.value);
 
@@ -616,13 +853,13 @@ BsonGinExtractNode(BsonGinQuery *query, const QueryNode *node, const StringInfo 
 		case QUERY_LTE:
 		case QUERY_GT:
 		case QUERY_GTE:
-			if (node->u.cmp.collation != NULL || !BsonGinNodePath(node, base, &path))
+			if (node->u.cmp.collation != NULL || !BsonGinLeafPath(query, node, base, &path))
 				return NULL;
 			return BsonGinRangeEntry(query, &path, node->op, &node->u.cmp.value);
 
 		case QUERY_IN:
 			if (node->u.in.collation != NULL || node->u.in.has_null ||
-				node->u.in.nregexes > 0 || !BsonGinNodePath(node, base, &path))
+				node->u.in.nregexes > 0 || !BsonGinLeafPath(query, node, base, &path))
 				return NULL;
 			children = palloc0(Max(node->u.in.nvalues, 1) * sizeof(BsonGinExpr *));
 			for (i = 0; i < node->u.in.nvalues; i++)
@@ -633,7 +870,7 @@ BsonGinExtractNode(BsonGinQuery *query, const QueryNode *node, const StringInfo 
 			return BsonGinCombine(BSON_GIN_EXPR_OR, children, node->u.in.nvalues);
 
 		case QUERY_EXISTS:
-			if (!BsonGinNodePath(node, base, &path))
+			if (!BsonGinLeafPath(query, node, base, &path))
 				return NULL;
 			return BsonGinAddEntry(query, BsonGinMakeKey(path.data, path.len,
 														 BSON_GIN_TAG_EXISTS, NULL, 0),
@@ -654,6 +891,8 @@ BsonGinExtractNode(BsonGinQuery *query, const QueryNode *node, const StringInfo 
 				if (expr != NULL)
 					return expr;
 				/* nothing indexable inside: the array's path must exist */
+				if (!BsonGinPathListed(query->paths, path.data, path.len))
+					return NULL;
 				return BsonGinAddEntry(query, BsonGinMakeKey(path.data, path.len,
 															 BSON_GIN_TAG_EXISTS,
 															 NULL, 0),
@@ -700,6 +939,7 @@ bson_gin_extract_query(PG_FUNCTION_ARGS)
 				 errdetail("MongoDB error code %d (%s).", error.code,
 						   error.code_name ? error.code_name : "Error")));
 
+	query.paths = BsonGinGetPaths(fcinfo);
 	root = BsonGinExtractNode(&query, compiled->root, NULL);
 	BsonFilterFree(compiled);
 
