@@ -52,7 +52,13 @@ SELECT s.warehouse, o.document->>'item' AS item, (o.document->'qty')::int AS qty
 -- indexes (recorded in the catalog)
 SELECT create_index('orders', '{"item": 1, "qty": -1}');
 SELECT run_command('shop', '{"listIndexes": "orders"}');
+-- backed by a GIN index on those paths, which @@ (and so find) can use
+SELECT count(*) AS gin_indexes FROM pg_indexes
+ WHERE schemaname = 'nosql_data' AND tablename = 'shop.orders'
+   AND indexdef LIKE '%bson_gin_ops (paths=''item,qty'')%';
 SELECT drop_index('orders', 'item_1_qty_-1');
+SELECT count(*) AS gin_indexes FROM pg_indexes
+ WHERE schemaname = 'nosql_data' AND tablename = 'shop.orders' AND indexname LIKE 'nosql_ix_%';
 
 -- run_command: replies and MongoDB's errors
 SELECT run_command('shop', '{"insert": "orders", "documents": [{"_id": 2}, {"_id": 50}], "ordered": false}');
