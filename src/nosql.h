@@ -23,6 +23,9 @@ extern void GucReservePrefix(void);
 /* worker.c */
 extern void WorkerInit(void);
 
+/* ttl.c */
+extern void TtlRound(void);
+
 /* bson_io.c */
 extern void BsonInit(void);
 

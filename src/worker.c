@@ -602,6 +602,7 @@ nosql_worker_main(Datum main_arg)
 		}
 
 		/* Periodic jobs are run here by the capabilities that own them. */
+		TtlRound();
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch,
