@@ -18,6 +18,9 @@
 /* Database (namespace) used by the SQL document functions for 'coll' names */
 char	   *nosql_database = NULL;
 
+/* Time between two TTL expiry rounds */
+int			nosql_ttl_interval = 60000;
+
 /* Longest sleep of the background workers between two rounds of jobs */
 int			nosql_worker_naptime = 10000;
 
@@ -44,6 +47,17 @@ GucInit(void)
 							1000,
 							INT_MAX,
 							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nosql.ttl_interval",
+							"Time between two rounds of TTL expiry in a database.",
+							"The database's background worker deletes the documents that TTL indexes have expired once per interval, as MongoDB's TTL monitor does every 60 seconds.",
+							&nosql_ttl_interval,
+							60000,
+							100,
+							INT_MAX,
+							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

@@ -15,6 +15,7 @@
 /* guc.c */
 extern char *nosql_database;
 extern int	nosql_worker_naptime;
+extern int	nosql_ttl_interval;
 extern int	nosql_cursor_timeout;
 
 extern void GucInit(void);

@@ -557,6 +557,7 @@ nosql_worker_main(Datum main_arg)
 	Oid			dboid = DatumGetObjectId(main_arg);
 	bool		wakeup = (MyBgworkerEntry->bgw_extra[0] & WORKER_FLAG_WAKEUP) != 0;
 	TimestampTz give_up;
+	TimestampTz last_ttl;
 	char	   *dbname;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -584,6 +585,7 @@ nosql_worker_main(Datum main_arg)
 
 	dbname = WorkerDatabaseName(dboid);
 	ereport(LOG, (errmsg("nosql worker started for database \"%s\"", dbname)));
+	last_ttl = GetCurrentTimestamp();
 
 	for (;;)
 	{
@@ -602,7 +604,11 @@ nosql_worker_main(Datum main_arg)
 		}
 
 		/* Periodic jobs are run here by the capabilities that own them. */
-		TtlRound();
+		if (TimestampDifferenceExceeds(last_ttl, GetCurrentTimestamp(), nosql_ttl_interval))
+		{
+			TtlRound();
+			last_ttl = GetCurrentTimestamp();
+		}
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch,

@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use NosqlTest;
 
-my $node = nosql_node('ttl');
+my $node = nosql_node('ttl', extra_conf => 'nosql.ttl_interval = 1s');
 $node->safe_psql('postgres', 'CREATE EXTENSION nosql');
 wait_for_value($node, 'postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'nosql worker'", '1', 30);
