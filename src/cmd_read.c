@@ -189,24 +189,34 @@ CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options)
 	if (entry != NULL)
 		return plan;			/* a hash collision: use it once, unsaved */
 	if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
-	{
-		HASH_SEQ_STATUS status;
-		PlanCacheEntry *e;
-
-		hash_seq_init(&status, plan_cache);
-		while ((e = hash_seq_search(&status)) != NULL)
-		{
-			SPI_freeplan(e->plan);
-			pfree(e->sql);
-			hash_search(plan_cache, &e->hash, HASH_REMOVE, NULL);
-		}
-	}
+		CommandPlanCacheReset();
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	entry = hash_search(plan_cache, &hash, HASH_ENTER, &found);
 	entry->sql = MemoryContextStrdup(TopMemoryContext, key.data);
 	entry->plan = plan;
 	return plan;
+}
+
+/*
+ * Free every saved plan (when the cache is full, and for planCacheClear):
+ * the commands prepare them again on their next use.
+ */
+void
+CommandPlanCacheReset(void)
+{
+	HASH_SEQ_STATUS status;
+	PlanCacheEntry *e;
+
+	if (plan_cache == NULL)
+		return;
+	hash_seq_init(&status, plan_cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		SPI_freeplan(e->plan);
+		pfree(e->sql);
+		hash_search(plan_cache, &e->hash, HASH_REMOVE, NULL);
+	}
 }
 
 /* ---- argument checks shared by the read commands ---- */

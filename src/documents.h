@@ -132,6 +132,12 @@ extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
 extern void CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply);
 extern void CmdCompact(CommandContext *ctx, bson_t *reply);
 
+/* cmd_plancache.c */
+extern void CmdPlanCacheClear(CommandContext *ctx, bson_t *reply);
+extern void CmdPlanCacheSetFilter(CommandContext *ctx, bson_t *reply);
+extern void CmdPlanCacheClearFilters(CommandContext *ctx, bson_t *reply);
+extern void CmdPlanCacheListFilters(CommandContext *ctx, bson_t *reply);
+
 /* The types a command field may have (CheckFields) */
 #define FT_STRING	(1 << 0)
 #define FT_DOC		(1 << 1)
@@ -254,6 +260,7 @@ extern BsonCollation *CompileCollation(const uint8_t *data, uint32_t len);
 extern bson_t *TextFindIndex(const bson_t *indexes);
 extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
 extern struct _SPI_plan *CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options);
+extern void CommandPlanCacheReset(void);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
