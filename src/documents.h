@@ -65,6 +65,24 @@
  */
 #define MONGO_COMMAND_MAX_DEPTH			201
 
+/*
+ * In the command layer, recursing into a value that is neither a document
+ * nor an array yields an empty iterator (bson_iter_next returns false)
+ * instead of leaving the child uninitialised: commands take any type in any
+ * field, and a forgotten type check must not read garbage.
+ */
+static inline bool
+CommandIterRecurse(const bson_iter_t *it, bson_iter_t *child)
+{
+	static const uint8_t empty[5] = {5, 0, 0, 0, 0};
+
+	if (bson_iter_recurse(it, child))
+		return true;
+	bson_iter_init_from_data(child, empty, sizeof(empty));
+	return false;
+}
+#define bson_iter_recurse(it, child) CommandIterRecurse(it, child)
+
 /* One command being run */
 typedef struct CommandContext
 {

@@ -74,6 +74,8 @@ SELECT run_command('shop', '{"getMore": {"$numberLong": "12345"}, "collection": 
 SELECT run_command('shop', '{"drop": "missing"}');
 SELECT run_command('shop', '{"count": "missing"}');
 SELECT run_command('bad.db', '{"ping": 1}');
+-- found by test/conformance/fuzz_commands.py: a null where a document is read
+SELECT run_command('shop', '{"listCollections": 1, "cursor": null}')->'ok' AS ok;
 
 -- cursors: a first batch, getMore, the end, killCursors
 SELECT insert_many('batchy', (SELECT ('[' || string_agg(format('{"_id": %s}', i), ',') || ']')::bson
