@@ -637,15 +637,42 @@ WriteCommandField(CommandContext *ctx, const bson_iter_t *it, bool *ordered, boo
 }
 
 /*
+ * The fields of insert, update and delete: the array of statements
+ * (array_field, required) into *statements, and the common fields.
+ */
+static void
+WriteCommandArgs(CommandContext *ctx, const char *array_field, bson_iter_t *statements,
+				 bool *ordered, bool *bypass, bool takes_let)
+{
+	bson_iter_t it = ctx->first;
+	bool		have = false;
+
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, array_field) == 0)
+		{
+			FieldArray(ctx->name, &it, statements);
+			have = true;
+		}
+		else if (!WriteCommandField(ctx, &it, ordered, bypass, takes_let))
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field '%s.%s' is an unknown field.",
+					   ctx->name, key);
+	}
+	if (!have)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field '%s.%s' is missing but a required field", ctx->name, array_field);
+}
+
+/*
  * insert: {insert: <collection>, documents: [...], ordered, bypassDocumentValidation}
  */
 void
 CmdInsert(CommandContext *ctx, bson_t *reply)
 {
 	char	   *collname = CommandCollectionName(ctx);
-	bson_iter_t it;
 	bson_iter_t elements;
-	bool		have_docs = false;
 	bool		ordered = true;
 	bool		bypass = false;
 	int			ndocs = 0;
@@ -658,23 +685,7 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 	WriteErrors we;
 	int			n;
 
-	it = ctx->first;
-	while (bson_iter_next(&it))
-	{
-		const char *key = bson_iter_key(&it);
-
-		if (strcmp(key, "documents") == 0)
-		{
-			FieldArray("insert", &it, &elements);
-			have_docs = true;
-		}
-		else if (!WriteCommandField(ctx, &it, &ordered, &bypass, false))
-			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'insert.%s' is an unknown field.",
-					   key);
-	}
-	if (!have_docs)
-		MongoRaise(MONGO_IDL_MISSING_FIELD,
-				   "BSON field 'insert.documents' is missing but a required field");
+	WriteCommandArgs(ctx, "documents", &elements, &ordered, &bypass, false);
 
 	/* count and check the elements */
 	{
@@ -1054,9 +1065,7 @@ void
 CmdUpdate(CommandContext *ctx, bson_t *reply)
 {
 	char	   *collname = CommandCollectionName(ctx);
-	bson_iter_t it;
 	bson_iter_t updates;
-	bool		have_updates = false;
 	bool		ordered = true;
 	bool		bypass = false;
 	Collection *coll = NULL;
@@ -1068,23 +1077,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 	int			index = 0;
 	int			count = 0;
 
-	it = ctx->first;
-	while (bson_iter_next(&it))
-	{
-		const char *key = bson_iter_key(&it);
-
-		if (strcmp(key, "updates") == 0)
-		{
-			FieldArray("update", &it, &updates);
-			have_updates = true;
-		}
-		else if (!WriteCommandField(ctx, &it, &ordered, &bypass, true))
-			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'update.%s' is an unknown field.",
-					   key);
-	}
-	if (!have_updates)
-		MongoRaise(MONGO_IDL_MISSING_FIELD,
-				   "BSON field 'update.updates' is missing but a required field");
+	WriteCommandArgs(ctx, "updates", &updates, &ordered, &bypass, true);
 
 	/* check the shape of every statement first, as MongoDB parses the batch */
 	{
@@ -1404,9 +1397,7 @@ void
 CmdDelete(CommandContext *ctx, bson_t *reply)
 {
 	char	   *collname = CommandCollectionName(ctx);
-	bson_iter_t it;
 	bson_iter_t deletes;
-	bool		have_deletes = false;
 	bool		ordered = true;
 	Collection *coll;
 	WriteErrors we;
@@ -1414,23 +1405,7 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 	int			index = 0;
 	int			count = 0;
 
-	it = ctx->first;
-	while (bson_iter_next(&it))
-	{
-		const char *key = bson_iter_key(&it);
-
-		if (strcmp(key, "deletes") == 0)
-		{
-			FieldArray("delete", &it, &deletes);
-			have_deletes = true;
-		}
-		else if (!WriteCommandField(ctx, &it, &ordered, NULL, true))
-			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'delete.%s' is an unknown field.",
-					   key);
-	}
-	if (!have_deletes)
-		MongoRaise(MONGO_IDL_MISSING_FIELD,
-				   "BSON field 'delete.deletes' is missing but a required field");
+	WriteCommandArgs(ctx, "deletes", &deletes, &ordered, NULL, true);
 	{
 		bson_iter_t c = deletes;
 

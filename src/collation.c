@@ -80,44 +80,33 @@ static const char *const collation_locales[] = {
 static bool CollationFail(BsonQueryError *error, int code, const char *format,...)
 			pg_attribute_printf(3, 4);
 
-static bool
-CollationFail(BsonQueryError *error, int code, const char *format,...)
+/* MongoDB's name of the codes collations report */
+static const char *
+CollationCodeName(int code)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, format);
-		needed = appendStringInfoVA(&buf, format, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	error->code = code;
 	switch (code)
 	{
 		case MONGO_BAD_VALUE:
-			error->code_name = "BadValue";
-			break;
+			return "BadValue";
 		case MONGO_TYPE_MISMATCH:
-			error->code_name = "TypeMismatch";
-			break;
+			return "TypeMismatch";
 		case MONGO_COLLATION_MISSING_FIELD:
-			error->code_name = "Location40414";
-			break;
+			return "Location40414";
 		case MONGO_COLLATION_UNKNOWN_FIELD:
-			error->code_name = "Location40415";
-			break;
+			return "Location40415";
 		default:
-			error->code_name = "UnknownError";
-			break;
+			return "UnknownError";
 	}
-	error->message = buf.data;
+}
+
+static bool
+CollationFail(BsonQueryError *error, int code, const char *format,...)
+{
+	va_list		args;
+
+	va_start(args, format);
+	(void) BsonErrorSetV(error, false, code, CollationCodeName(code), format, args);
+	va_end(args);
 	return false;
 }
 

@@ -152,43 +152,25 @@ MongoRaiseMessage(int code, const char *message)
 void
 MongoRaise(int code, const char *fmt,...)
 {
-	StringInfoData buf;
+	BsonQueryError error = {0};
+	va_list		args;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	MongoRaiseMessage(code, buf.data);
+	va_start(args, fmt);
+	(void) BsonErrorSetV(&error, false, code, NULL, fmt, args);
+	va_end(args);
+	MongoRaiseMessage(code, error.message);
 }
 
 void
 MongoRaiseExtra(int code, const bson_t *extra, const char *fmt,...)
 {
-	StringInfoData buf;
+	BsonQueryError error = {0};
 	MemoryContext old;
+	va_list		args;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	va_start(args, fmt);
+	(void) BsonErrorSetV(&error, false, code, NULL, fmt, args);
+	va_end(args);
 	if (pending_extra_context == NULL)
 		pending_extra_context = AllocSetContextCreate(TopMemoryContext,
 													  "nosql error extra",
@@ -197,7 +179,7 @@ MongoRaiseExtra(int code, const bson_t *extra, const char *fmt,...)
 	old = MemoryContextSwitchTo(pending_extra_context);
 	pending_extra = bson_copy(extra);
 	MemoryContextSwitchTo(old);
-	MongoRaiseMessage(code, buf.data);
+	MongoRaiseMessage(code, error.message);
 }
 
 /* The OID of nosql.bson */

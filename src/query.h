@@ -52,6 +52,14 @@ typedef struct BsonQueryError
 	char	   *message;		/* palloc'd */
 } BsonQueryError;
 
+/*
+ * Record an error (bson_error.c); with first_wins an earlier error stays.
+ * Returns false.
+ */
+extern bool BsonErrorSetV(BsonQueryError *error, bool first_wins, int code,
+						  const char *code_name, const char *format, va_list args)
+			pg_attribute_printf(5, 0);
+
 typedef struct BsonFilter BsonFilter;
 
 /*

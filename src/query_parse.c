@@ -291,26 +291,16 @@ QueryFailVA(QueryParser *parser, int code, const bson_iter_t *value,
 
 	if (parser->error->message != NULL)
 		return;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		copy;
-		int			needed;
-
-		va_copy(copy, args);
-		needed = appendStringInfoVA(&buf, format, copy);
-		va_end(copy);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	(void) BsonErrorSetV(parser->error, true, code, QueryCodeName(code), format, args);
 	if (value != NULL)
+	{
+		/* the text of the value goes after the message */
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, parser->error->message);
 		BsonPrintValue(&buf, value, BSON_JSON_RELAXED);
-
-	parser->error->code = code;
-	parser->error->code_name = QueryCodeName(code);
-	parser->error->message = buf.data;
+		pfree(parser->error->message);
+		parser->error->message = buf.data;
+	}
 }
 
 /*

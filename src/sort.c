@@ -156,26 +156,11 @@ static bool SortFail(BsonQueryError *error, int code, const char *format,...)
 static bool
 SortFail(BsonQueryError *error, int code, const char *format,...)
 {
-	StringInfoData buf;
+	va_list		args;
 
-	if (error->message != NULL)
-		return false;
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, format);
-		needed = appendStringInfoVA(&buf, format, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	error->code = code;
-	error->code_name = SortCodeName(code);
-	error->message = buf.data;
+	va_start(args, format);
+	(void) BsonErrorSetV(error, true, code, SortCodeName(code), format, args);
+	va_end(args);
 	return false;
 }
 

@@ -174,27 +174,11 @@ UpdateCodeName(int code)
 bool
 UpdateFail(BsonQueryError *error, int code, const char *format,...)
 {
-	StringInfoData buf;
+	va_list		args;
 
-	if (error->message != NULL)
-		return false;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, format);
-		needed = appendStringInfoVA(&buf, format, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	error->code = code;
-	error->code_name = UpdateCodeName(code);
-	error->message = buf.data;
+	va_start(args, format);
+	(void) BsonErrorSetV(error, true, code, UpdateCodeName(code), format, args);
+	va_end(args);
 	return false;
 }
 
