@@ -388,9 +388,11 @@ CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projec
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.find_one(text, nosql.bson, nosql.bson) IS 'one document matching a MongoDB filter, or NULL';
-CREATE FUNCTION nosql.count(coll text, filter nosql.bson DEFAULT NULL) RETURNS bigint
+-- no default for filter: count(text) must stay the aggregate for SQL users
+-- with nosql on their search_path
+CREATE FUNCTION nosql.count(coll text, filter nosql.bson) RETURNS bigint
     AS 'MODULE_PATHNAME', 'nosql_count' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.count(text, nosql.bson) IS 'number of documents matching a MongoDB filter';
+COMMENT ON FUNCTION nosql.count(text, nosql.bson) IS 'number of documents matching a MongoDB filter (NULL or {}: all)';
 CREATE FUNCTION nosql.distinct(coll text, key text, filter nosql.bson DEFAULT NULL) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_distinct' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.distinct(text, text, nosql.bson) IS 'array of the distinct values at a path (arrays unwound), as MongoDB''s distinct';

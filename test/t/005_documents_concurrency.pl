@@ -74,7 +74,7 @@ $node->pgbench(
 	{
 		'005_upsert' => q{SELECT nosql.run_command('test', '{"update": "upserts", "updates": [{"q": {"_id": "u"}, "u": {"$inc": {"n": 1}}, "upsert": true}]}');}
 	});
-is($node->safe_psql('postgres', q{SELECT nosql.count('test.upserts')}), '1',
+is($node->safe_psql('postgres', q{SELECT nosql.count('test.upserts', '{}')}), '1',
 	'one document after concurrent upserts');
 my $n = $node->safe_psql('postgres',
 	q{SELECT (nosql.find_one('test.upserts')->'n')::int});
@@ -89,7 +89,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO t VALUES (1);
 	ROLLBACK;
 });
-is($node->safe_psql('postgres', q{SELECT nosql.count('test.tx') || '/' || (SELECT count(*) FROM t)}),
+is($node->safe_psql('postgres', q{SELECT nosql.count('test.tx', '{}') || '/' || (SELECT count(*) FROM t)}),
 	'0/0', 'a rolled back transaction leaves neither the document nor the row');
 
 $node->stop;

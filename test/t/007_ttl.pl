@@ -26,10 +26,10 @@ $node->safe_psql('postgres', q{
 	  {"_id": "array", "at": [{"$date": "2999-01-01T00:00:00Z"}, {"$date": "2001-01-01T00:00:00Z"}]},
 	  {"_id": "number", "at": 0}]');
 });
-is($node->safe_psql('postgres', q{SELECT nosql.count('app.events')}), '2505', 'documents in place');
+is($node->safe_psql('postgres', q{SELECT nosql.count('app.events', '{}')}), '2505', 'documents in place');
 
 $node->safe_psql('postgres', q{SELECT nosql.run_command('app', '{"createIndexes": "events", "indexes": [{"key": {"at": 1}, "name": "at_ttl", "expireAfterSeconds": 3600}]}')});
-is(wait_for_value($node, 'postgres', q{SELECT nosql.count('app.events')}, '4', 60),
+is(wait_for_value($node, 'postgres', q{SELECT nosql.count('app.events', '{}')}, '4', 60),
 	'4', 'expired documents deleted by the worker');
 is($node->safe_psql('postgres', q{SELECT string_agg(document->>'_id', ',' ORDER BY document->>'_id') FROM nosql_data."app.events"}),
 	'future,missing,number,string', 'dates in the future, non-dates and missing fields stay')
