@@ -283,6 +283,9 @@ extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
 
+/* indexes.c: the PostgreSQL indexes behind index specs */
+extern void IndexSync(const Collection *c, const bson_t *specs);
+
 extern int	nosql_cursor_timeout;
 
 /* catalog.c */
