@@ -289,6 +289,26 @@ CREATE OPERATOR CLASS nosql.bson_gin_ops
         STORAGE bytea;
 COMMENT ON OPERATOR CLASS nosql.bson_gin_ops USING gin IS 'GIN index of documents'' (path, value) pairs serving MongoDB filters (@@)';
 COMMENT ON OPERATOR FAMILY nosql.bson_gin_ops USING gin IS 'GIN index of documents'' (path, value) pairs serving MongoDB filters (@@)';
+
+-- keys of the btree indexes behind MongoDB's ordered indexes (src/index_key.c)
+CREATE FUNCTION nosql.bson_index_key(document nosql.bson, path text) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_index_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_index_key(nosql.bson, text) IS 'key of a single-field index: the value at a dotted path, null when missing, NULL when an array is on the path';
+CREATE FUNCTION nosql.bson_index_key(document nosql.bson, path text, paths text[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_index_key_compound' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_index_key(nosql.bson, text, text[]) IS 'key of one field of a compound index over paths: NULL when an array is on any of the paths';
+CREATE FUNCTION nosql.bson_index_key(document nosql.bson, path text, paths text[], collation nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_index_key_collated' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_index_key(nosql.bson, text, text[], nosql.bson) IS 'key of one field of an index with a MongoDB collation: strings replaced by their collation sort keys';
+CREATE FUNCTION nosql.bson_index_multikey(document nosql.bson, paths text[]) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_index_multikey' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_index_multikey(nosql.bson, text[]) IS 'whether an array lies on one of the paths (a multikey document of an index over them)';
+CREATE FUNCTION nosql.bson_index_present(document nosql.bson, paths text[]) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_index_present' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_index_present(nosql.bson, text[]) IS 'whether a document has one of the paths (the predicate of sparse indexes)';
+CREATE FUNCTION nosql.bson_index_hash(document nosql.bson, path text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'bson_index_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_index_hash(nosql.bson, text) IS 'key of a hashed index: the hash of the value at a dotted path';
 CREATE FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) RETURNS float8
     AS 'MODULE_PATHNAME', 'bson_near_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_near_distance(nosql.bson, nosql.bson) IS 'distance from a document to the point of the $near or $nearSphere of a MongoDB filter (meters for GeoJSON, radians for legacy $nearSphere, coordinate units for legacy $near; NULL without one)';

@@ -2563,6 +2563,8 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 			bson_append_iter(&options, NULL, 0, &it);
 	}
 	CollectionSetOptions(c, &options, index_changed ? &newlist : NULL);
+	if (index_changed)
+		IndexSync(c, &newlist);	/* hidden, unique: the PostgreSQL index follows */
 
 	/* a smaller cap applies at once */
 	c = CollectionLookup(ctx->database, name);

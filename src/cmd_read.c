@@ -532,6 +532,8 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	BsonQueryError error = {0};
 	BsonTextQuery text;
 	bson_t	   *text_index = NULL;
+	bool		near;
+	StringInfoData order;
 
 	FindSpecCollation(spec, &collation_param);
 	spec->compiled_filter = BsonFilterCompileCollated(spec->filter, spec->filter_len,
@@ -567,6 +569,7 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 			MongoRaise(MONGO_INDEX_NOT_FOUND, "text index required for $text query");
 	}
 
+	initStringInfo(&order);
 	*nparams = 0;
 	if (collation_param != NULL)
 	{
@@ -575,7 +578,19 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		collation_index = ++(*nparams);
 	}
 	appendStringInfo(sql, "SELECT %s FROM %s", select, spec->coll->qualified);
-	if (!filter_empty)
+	near = GeoNearCheckIndex(spec->coll, spec->compiled_filter) &&
+		(spec->compiled_sort == NULL || BsonSortIsNatural(spec->compiled_sort));
+	if (!filter_empty && text_index == NULL && collation_index == 0 && !near)
+	{
+		/* the conditions the indexes answer, and the rest for the matcher */
+		StringInfoData where;
+
+		initStringInfo(&where);
+		if (IndexPlanFilter(spec->coll, spec->filter, spec->filter_len, &where,
+							values, types, nparams))
+			appendStringInfo(sql, " WHERE %s", where.data);
+	}
+	else if (!filter_empty)
 	{
 		Bson	   *f = palloc(VARHDRSZ + spec->filter_len);
 
@@ -614,12 +629,14 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 			appendStringInfo(sql, " AND _id OPERATOR(nosql.=) $%d", *nparams);
 		}
 	}
-	if (GeoNearCheckIndex(spec->coll, spec->compiled_filter) &&
-		(spec->compiled_sort == NULL || BsonSortIsNatural(spec->compiled_sort)))
+	if (near)
 	{
 		/* $near: nearest first, the filter being parameter 1 */
 		appendStringInfoString(sql, " ORDER BY nosql.bson_near_distance(document, $1)");
 	}
+	else if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort) &&
+			 collation_index == 0 && IndexPlanSort(spec->coll, spec->compiled_sort, &order))
+		appendStringInfo(sql, " ORDER BY %s", order.data);
 	else if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort))
 	{
 		int			n = BsonSortFieldCount(spec->compiled_sort);

@@ -502,6 +502,47 @@ InsertRunOrdered(SPIPlanPtr plan, bson_t **docs, int start, int end, bool *inser
 	return n;
 }
 
+typedef struct InsertOneArgs
+{
+	const Collection *coll;
+	bson_t	   *doc;
+} InsertOneArgs;
+
+static void
+InsertOneRun(void *arg)
+{
+	InsertOneArgs *a = (InsertOneArgs *) arg;
+	bson_iter_t id;
+	Datum		values[2];
+	Oid			types[2];
+
+	DocumentId(a->doc, &id);
+	values[0] = PointerGetDatum(BsonFromIter(&id));
+	values[1] = PointerGetDatum(BsonDatumFromBson(a->doc));
+	types[0] = types[1] = BsonTypeOid();
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s (_id, document) VALUES ($1, $2)",
+									   a->coll->qualified),
+							  2, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "insert failed");
+}
+
+/*
+ * Insert one document on its own, to learn why a batch could not: true
+ * when it went in after all (a concurrent delete), else the MongoDB error
+ * (a duplicate key: which index, which key).
+ */
+static bool
+InsertOneCaught(const Collection *coll, bson_t *doc, int *code, char **message,
+				bson_t **extra)
+{
+	InsertOneArgs a;
+
+	a.coll = coll;
+	a.doc = doc;
+	*extra = NULL;
+	return RunCaught(InsertOneRun, &a, code, message, extra);
+}
+
 /*
  * Insert prepared documents into a collection.  errors[i] (may be NULL)
  * says which already failed validation.  Returns the number inserted;
@@ -565,13 +606,26 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 		{
 			if (!inserted[i] && (first_bad < 0 || i == first_bad))
 			{
-				bson_iter_t id;
-				bson_t		extra;
+				int			code;
+				char	   *message;
+				bson_t	   *extra;
 
+				/* alone, to learn which key is duplicate (or to insert it after all) */
+				if (InsertOneCaught(coll, docs[i], &code, &message, &extra))
+				{
+					inserted[i] = true;
+					total++;
+					if (i == first_bad)
+					{
+						/* ordered: go on after it */
+						end = i + 1;
+						first_bad = -1;
+						break;
+					}
+					continue;
+				}
 				old = MemoryContextSwitchTo(caller);
-				DocumentId(docs[i], &id);
-				DuplicateIdExtra(&id, &extra);
-				WriteErrorAdd(we, i, MONGO_DUPLICATE_KEY, DuplicateIdMessage(coll, &id), &extra);
+				WriteErrorAdd(we, i, code, message, extra);
 				MemoryContextSwitchTo(old);
 			}
 		}
@@ -970,9 +1024,12 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 
 			if (InsertRun(plan, docs, 0, 1, &inserted) != 1)
 			{
-				DocumentId(stored, &id);
-				SPI_finish();
-				DuplicateIdRaise(coll, &id);
+				InsertOneArgs a;
+
+				/* raises the duplicate key error of the index at fault */
+				a.coll = coll;
+				a.doc = stored;
+				InsertOneRun(&a);
 			}
 		}
 		SPI_finish();

@@ -72,6 +72,7 @@ static const struct
 	{165, "ViewDepthLimitExceeded"},
 	{166, "CommandNotSupportedOnView"},
 	{168, "InvalidPipelineOperator"},
+	{171, "CannotIndexParallelArrays"},
 	{197, "InvalidIndexSpecificationOption"},
 	{207, "InvalidUUID"},
 	{232, "MaxSubPipelineDepthExceeded"},
@@ -83,6 +84,7 @@ static const struct
 	{10334, "BSONObjectTooLarge"},
 	{11000, "DuplicateKey"},
 	{11601, "Interrupted"},
+	{16766, "Location16766"},
 	{13297, "DatabaseDifferCase"},
 	{17419, "Location17419"},
 	{31253, "Location31253"},
@@ -659,6 +661,21 @@ RunCaught(void (*fn) (void *), void *arg, int *code, char **message, bson_t **ex
 		*message = edata->message ? edata->message : pstrdup("error");
 		if (extra != NULL)
 			*extra = pending_extra ? bson_copy(pending_extra) : NULL;
+		/* a duplicate key of a collection's index: MongoDB's description */
+		if (*code == MONGO_DUPLICATE_KEY && pending_extra == NULL &&
+			edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+		{
+			char	   *m;
+			bson_t	   *e;
+
+			if (IndexDuplicateDescribe(edata->constraint_name, edata->schema_name,
+									   edata->detail, &m, &e))
+			{
+				*message = m;
+				if (extra != NULL)
+					*extra = e;
+			}
+		}
 		pending_extra = NULL;
 		ok = false;
 	}

@@ -232,7 +232,7 @@ typedef struct Collection
 } Collection;
 
 /* The parts of a find (also of count, distinct and the SQL functions) */
-#define FIND_MAX_PARAMS 40
+#define FIND_MAX_PARAMS 160
 
 
 typedef struct FindSpec
@@ -285,6 +285,28 @@ extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
 
 /* indexes.c: the PostgreSQL indexes behind index specs */
 extern void IndexSync(const Collection *c, const bson_t *specs);
+extern int64 IndexHashValue(const bson_iter_t *value);
+
+/* index_key.c: the paths of a text[] argument, kept in fn_extra */
+typedef struct IndexPathsCache
+{
+	int			len;			/* bytes of the array datum */
+	char	   *bytes;
+	int			npaths;
+	char	  **paths;
+} IndexPathsCache;
+
+extern IndexPathsCache *IndexPaths(FunctionCallInfo fcinfo, int argno);
+extern bool IndexMultikey(const Bson *doc, char **paths, int npaths);
+extern Bson *IndexKeyOf(const Bson *doc, const char *path);
+extern void IndexInit(void);
+extern bool IndexDuplicateDescribe(const char *constraint, const char *schema,
+								   const char *detail, char **message, bson_t **extra);
+extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
+							StringInfo sql, Datum *values, Oid *types, int *nparams);
+extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql);
+extern bool IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
+							   const char **mongo_name);
 
 extern int	nosql_cursor_timeout;
 

@@ -1,125 +1,1875 @@
 /*-------------------------------------------------------------------------
  *
  * indexes.c
- *	  The PostgreSQL indexes behind MongoDB's index specs, and the use of
- *	  them by the queries of the commands.
+ *	  The PostgreSQL indexes behind MongoDB's index specs, and their use by
+ *	  the queries of the commands.
+ *
+ * Which PostgreSQL index serves which MongoDB index:
+ *
+ * - Ascending/descending keys, single-field or compound: a btree over one
+ *	 nosql.bson_index_key expression per field (index_key.c explains the
+ *	 keys), with DESC where the spec says -1.  It serves equality, ranges
+ *	 (both ends in one scan), $in, prefix regexes and compound prefixes,
+ *	 and ordered scans for sorts; unique specs make it UNIQUE (MongoDB's
+ *	 missing field is the key null, so two documents without the field
+ *	 collide as in MongoDB), sparse specs make it partial (WHERE
+ *	 nosql.bson_index_present(document, paths)) and partialFilterExpression
+ *	 makes it partial on the filter (WHERE document @@ filter).  Documents
+ *	 with an array on the index's paths have NULL keys: when the index has
+ *	 any when it is built, a GIN index (bson_gin_ops restricted to the
+ *	 index's paths) is built beside it for the array matches, and the
+ *	 conditions on those paths go to it instead.
+ * - Hashed: a btree over nosql.bson_index_hash (bigint), for equality.
+ * - Wildcard ($**, path.$**) and ordered indexes with a collation: a GIN
+ *	 index of bson_gin_ops over every path (a superset of what the spec
+ *	 names; the matcher rechecks).
+ * - Text, 2d and 2dsphere: recorded only (their queries scan).
+ *
+ * The PostgreSQL names are nosql_ix_<table oid>_<hash of the MongoDB
+ * name>_<kind><hash of the definition>, so that a changed definition gets
+ * a new index; hidden indexes are renamed nosql_hx_..., and the planner
+ * hook below removes those from the planner's view (MongoDB's hidden
+ * indexes are maintained but not used).
+ *
+ * A query's filter is split into its top-level conditions (through
+ * $and).  Each condition on an indexed path becomes key conditions of one
+ * index:
+ *
+ *	((k1 = $1 AND k2 > $2 AND k2 <= $3) OR
+ *	 (k1 IS NULL AND document OPERATOR(nosql.@@) $4))
+ *
+ * where $4 holds the conditions the index answered; the conditions whose
+ * key conditions are exact leave the filter, the rest stay in the
+ * remaining filter, checked as document @@ $n.  PostgreSQL then chooses by
+ * cost between the index (the expression statistics of the index give the
+ * selectivities) and a scan.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "optimizer/plancat.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
+#include "bson_compare.h"
+#include "bson_json.h"
 #include "documents.h"
+#include "sort.h"
 
-/* ---- the PostgreSQL indexes behind MongoDB's index specs ---- */
-
-/*
- * The paths of a key pattern that a path-restricted bson_gin_ops index can
- * serve ("a,b.c"), or NULL when the spec is not one it can serve: every
- * key must be an ascending or descending path ({a: 1, "b.c": -1}); text,
- * geo and hashed keys and wildcards are served otherwise or not yet.
- */
-static char *
-IndexGinPaths(const bson_iter_t *spec)
+/* The kinds of PostgreSQL index behind a MongoDB index */
+typedef enum IndexKind
 {
-	bson_iter_t f;
-	bson_iter_t key;
-	StringInfoData paths;
+	INDEX_NONE,					/* recorded only */
+	INDEX_ORDERED,				/* btree over bson_index_key */
+	INDEX_HASHED,				/* btree over bson_index_hash */
+	INDEX_GIN					/* bson_gin_ops over every path */
+} IndexKind;
 
-	bson_iter_recurse(spec, &f);
-	if (!bson_iter_find(&f, "key") || !BSON_ITER_HOLDS_DOCUMENT(&f))
-		return NULL;
-	initStringInfo(&paths);
-	bson_iter_recurse(&f, &key);
-	while (bson_iter_next(&key))
-	{
-		const char *path = bson_iter_key(&key);
+/* A MongoDB index spec as far as its PostgreSQL index is concerned */
+typedef struct IndexDef
+{
+	const char *name;			/* MongoDB name */
+	IndexKind	kind;
+	int			nfields;
+	char	  **paths;
+	bool	   *descending;
+	bool		unique;
+	bool		sparse;
+	bool		hidden;
+	bool		collated;		/* keys under a non-simple collation */
+	const uint8_t *partial;		/* partialFilterExpression or NULL */
+	uint32_t	partial_len;
+	char	   *predicate;		/* WHERE clause of the index, or NULL */
+	char	  **exprs;			/* key expression of each field */
+	char	   *pgname;			/* the PostgreSQL index */
+	char	   *companion;		/* its multikey GIN index (ordered) */
+	char	   *create;			/* CREATE INDEX ... with %s for the name */
+} IndexDef;
 
-		if (!BsonIterIsNumber(&key) || strchr(path, ',') != NULL ||
-			strstr(path, "$**") != NULL || path[0] == '$')
-			return NULL;
-		if (paths.len > 0)
-			appendStringInfoChar(&paths, ',');
-		appendStringInfoString(&paths, path);
-	}
-	return paths.len > 0 ? paths.data : NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+
+static void DescribeDuplicate(const bson_t *pattern, const char *detail, const Collection *c,
+							  const char *mongo_name, char **message, bson_t **extra);
+
+/* ---- index definitions ---- */
+
+/* path as a SQL string literal */
+static char *
+Lit(const char *s)
+{
+	return quote_literal_cstr(s);
+}
+
+/* ARRAY['a', 'b.c']::text[] */
+static char *
+PathsArray(const IndexDef *d)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "ARRAY[");
+	for (int i = 0; i < d->nfields; i++)
+		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", Lit(d->paths[i]));
+	appendStringInfoString(&s, "]::text[]");
+	return s.data;
+}
+
+/* The canonical extended JSON text of a document, as a bson literal */
+static char *
+BsonLiteral(const uint8_t *data, uint32_t len)
+{
+	Bson	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return psprintf("%s::nosql.bson", Lit(BsonToCString(b, BSON_JSON_CANONICAL)));
+}
+
+/* Whether a collation document is a non-simple one */
+static bool
+CollationNonSimple(const bson_iter_t *it)
+{
+	bson_iter_t c;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
+		return false;
+	if (bson_iter_find(&c, "locale") && BSON_ITER_HOLDS_UTF8(&c) &&
+		strcmp(bson_iter_utf8(&c, NULL), "simple") == 0)
+		return false;
+	return true;
 }
 
 /*
- * Make the collection's PostgreSQL indexes match its index specs: one GIN
- * index (nosql.bson_gin_ops restricted to the spec's paths) for every spec
- * it can serve, named nosql_ix_<table oid>_<hash of the MongoDB name>; the
- * others of that prefix are dropped.  Runs as the calling role, which owns
- * the table (checked by the caller).  Uniqueness is not enforced by these
- * indexes (the indexing work).
+ * Parse one index spec; NULL when it has no usable key or name (specs are
+ * validated when they are created, so this only guards).
+ */
+static IndexDef *
+IndexDefParse(const Collection *c, const bson_iter_t *spec)
+{
+	IndexDef   *d = palloc0(sizeof(IndexDef));
+	bson_iter_t f;
+	bson_iter_t key;
+	bool		has_key = false;
+	bool		collated = false;
+	char	   *collation_literal = NULL;
+	bool		wildcard = false;
+	bool		special = false;
+	bool		hashed = false;
+	int			n = 0;
+	uint32		namehash;
+	uint32		defhash;
+	StringInfoData sql;
+	char		letter;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec) || !bson_iter_recurse(spec, &f))
+		return NULL;
+	while (bson_iter_next(&f))
+	{
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "name") == 0 && BSON_ITER_HOLDS_UTF8(&f))
+			d->name = bson_iter_utf8(&f, NULL);
+		else if (strcmp(k, "key") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			key = f;
+			has_key = true;
+		}
+		else if (strcmp(k, "unique") == 0)
+			d->unique = bson_iter_as_bool(&f);
+		else if (strcmp(k, "sparse") == 0)
+			d->sparse = bson_iter_as_bool(&f);
+		else if (strcmp(k, "hidden") == 0)
+			d->hidden = bson_iter_as_bool(&f);
+		else if (strcmp(k, "collation") == 0 && (collated = CollationNonSimple(&f)))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+
+			bson_iter_document(&f, &len, &data);
+			collation_literal = BsonLiteral(data, len);
+		}
+		else if (strcmp(k, "partialFilterExpression") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+			bson_iter_document(&f, &d->partial_len, &d->partial);
+	}
+	if (d->name == NULL || !has_key)
+		return NULL;
+
+	/* the key pattern */
+	{
+		bson_iter_t k;
+		int			count = 0;
+
+		bson_iter_recurse(&key, &k);
+		while (bson_iter_next(&k))
+			count++;
+		d->paths = palloc(sizeof(char *) * Max(count, 1));
+		d->descending = palloc0(sizeof(bool) * Max(count, 1));
+		bson_iter_recurse(&key, &k);
+		while (bson_iter_next(&k))
+		{
+			const char *path = bson_iter_key(&k);
+			double		dir;
+
+			if (strstr(path, "$**") != NULL)
+				wildcard = true;
+			else if (BSON_ITER_HOLDS_UTF8(&k))
+			{
+				if (strcmp(bson_iter_utf8(&k, NULL), "hashed") == 0)
+					hashed = true;
+				else
+					special = true;
+			}
+			else if (BsonIterAsDouble(&k, &dir) && dir != 0)
+				d->descending[n] = dir < 0;
+			else
+				special = true;
+			d->paths[n++] = pstrdup(path);
+		}
+		d->nfields = n;
+	}
+	if (n == 0)
+		return NULL;
+
+	if (special)
+		d->kind = INDEX_NONE;
+	else if (wildcard)
+		d->kind = INDEX_GIN;
+	else if (hashed)
+		d->kind = (n == 1) ? INDEX_HASHED : INDEX_NONE;
+	else
+		d->kind = INDEX_ORDERED;
+	d->collated = collated && d->kind == INDEX_ORDERED;
+	if (d->kind == INDEX_NONE)
+		return d;
+
+	/* the index's predicate */
+	if (d->partial != NULL)
+		d->predicate = psprintf("document OPERATOR(nosql.@@) %s",
+								BsonLiteral(d->partial, d->partial_len));
+	else if (d->sparse && d->kind != INDEX_GIN)
+		d->predicate = psprintf("nosql.bson_index_present(document, %s)", PathsArray(d));
+
+	/* the key expressions and the CREATE INDEX */
+	d->exprs = palloc(sizeof(char *) * n);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE %sINDEX %%s ON %s ", d->unique ? "UNIQUE " : "",
+					 c->qualified);
+	switch (d->kind)
+	{
+		case INDEX_ORDERED:
+			letter = 'b';
+			appendStringInfoChar(&sql, '(');
+			for (int i = 0; i < n; i++)
+			{
+				if (d->collated)
+					d->exprs[i] = psprintf("nosql.bson_index_key(document, %s::text, %s, %s)",
+										   Lit(d->paths[i]), PathsArray(d), collation_literal);
+				else if (n == 1)
+					d->exprs[i] = psprintf("nosql.bson_index_key(document, %s::text)",
+										   Lit(d->paths[i]));
+				else
+					d->exprs[i] = psprintf("nosql.bson_index_key(document, %s::text, %s)",
+										   Lit(d->paths[i]), PathsArray(d));
+				appendStringInfo(&sql, "%s%s%s", i > 0 ? ", " : "", d->exprs[i],
+								 d->descending[i] ? " DESC" : "");
+			}
+			appendStringInfoChar(&sql, ')');
+			break;
+		case INDEX_HASHED:
+			letter = 'h';
+			d->exprs[0] = psprintf("nosql.bson_index_hash(document, %s::text)", Lit(d->paths[0]));
+			appendStringInfo(&sql, "(%s)", d->exprs[0]);
+			break;
+		default:
+			letter = 'g';
+			appendStringInfoString(&sql, "USING gin (document nosql.bson_gin_ops)");
+			break;
+	}
+	if (d->predicate != NULL)
+		appendStringInfo(&sql, " WHERE %s", d->predicate);
+	d->create = sql.data;
+
+	namehash = hash_bytes((const unsigned char *) d->name, strlen(d->name));
+	defhash = hash_bytes((const unsigned char *) sql.data, sql.len);
+	d->pgname = psprintf("nosql_%cx_%u_%08x_%c%08x", d->hidden ? 'h' : 'i', c->relid,
+						 namehash, letter, defhash);
+	if (d->kind == INDEX_ORDERED)
+		d->companion = psprintf("nosql_%cx_%u_%08x_m%08x", d->hidden ? 'h' : 'i', c->relid,
+								namehash, defhash);
+	return d;
+}
+
+/* The definitions of a collection's index specs (kinds other than NONE) */
+static List *
+IndexDefs(const Collection *c)
+{
+	List	   *defs = NIL;
+	bson_iter_t it;
+
+	if (c->indexes == NULL || !bson_iter_init(&it, c->indexes))
+		return NIL;
+	while (bson_iter_next(&it))
+	{
+		IndexDef   *d = IndexDefParse(c, &it);
+
+		if (d != NULL && d->kind != INDEX_NONE)
+			defs = lappend(defs, d);
+	}
+	return defs;
+}
+
+/* The same name under the other visibility (nosql_ix_ <-> nosql_hx_) */
+static char *
+TwinName(const char *name)
+{
+	char	   *twin = pstrdup(name);
+
+	if (strncmp(twin, "nosql_ix_", 9) == 0)
+		twin[6] = 'h';
+	else if (strncmp(twin, "nosql_hx_", 9) == 0)
+		twin[6] = 'i';
+	return twin;
+}
+
+static bool
+NameIn(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+static void
+ExecUtility(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
+}
+
+/*
+ * Whether an ordered index holds NULL keys (documents with arrays, or
+ * values too large for a key); with multikey, whether it holds documents
+ * with arrays.
+ */
+static bool
+IndexHasNullKeys(const Collection *c, const IndexDef *d, bool multikey)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT 1 FROM %s WHERE %s IS NULL", c->qualified, d->exprs[0]);
+	if (multikey)
+		appendStringInfo(&sql, " AND nosql.bson_index_multikey(document, %s)", PathsArray(d));
+	if (d->predicate != NULL)
+		appendStringInfo(&sql, " AND %s", d->predicate);
+	appendStringInfoString(&sql, " LIMIT 1");
+	if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not probe the index %s", d->pgname);
+	return SPI_processed > 0;
+}
+
+/*
+ * Build the PostgreSQL index of a spec; a unique index over duplicate keys
+ * fails with MongoDB's error 11000 naming the key.
+ */
+static void
+IndexBuild(const Collection *c, const IndexDef *d, const bson_t *specs)
+{
+	MemoryContext caller = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		ExecUtility(psprintf(d->create, quote_identifier(d->pgname)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		char	   *message;
+		bson_t	   *extra;
+		bson_iter_t it;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		/* the key pattern of the spec */
+		if (bson_iter_init(&it, specs))
+			while (bson_iter_next(&it))
+			{
+				bson_iter_t f;
+				bson_iter_t k;
+				const uint8_t *data;
+				uint32_t	len;
+				bson_t		pattern;
+
+				if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f) ||
+					!bson_iter_find(&f, "name") || !BSON_ITER_HOLDS_UTF8(&f) ||
+					strcmp(bson_iter_utf8(&f, NULL), d->name) != 0)
+					continue;
+				bson_iter_recurse(&it, &k);
+				if (!bson_iter_find(&k, "key") || !BSON_ITER_HOLDS_DOCUMENT(&k))
+					continue;
+				bson_iter_document(&k, &len, &data);
+				if (!bson_init_static(&pattern, data, len))
+					continue;
+				DescribeDuplicate(&pattern, edata->detail, c, d->name, &message, &extra);
+				MongoRaiseExtra(MONGO_DUPLICATE_KEY, extra,
+								"Index build failed: %s.%s :: caused by :: %s",
+								c->database, c->name, message);
+			}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Make the collection's PostgreSQL indexes match its index specs (see the
+ * head comment): create the missing ones, rename those whose visibility
+ * changed, drop those no spec wants.  Runs as the calling role, which owns
+ * the table (checked by the caller).  Index builds run under
+ * maintenance_work_mem and are WAL-logged like any CREATE INDEX.
  */
 void
 IndexSync(const Collection *c, const bson_t *specs)
 {
-	char		prefix[NAMEDATALEN];
-	List	   *wanted = NIL;
-	List	   *create = NIL;
-	bson_iter_t it;
+	char		prefix_i[NAMEDATALEN];
+	char		prefix_h[NAMEDATALEN];
+	Collection	copy;
+	List	   *defs;
+	List	   *have = NIL;
+	List	   *kept = NIL;
 	ListCell   *lc;
 
 	if (c->is_view || !OidIsValid(c->relid))
 		return;
-	snprintf(prefix, sizeof(prefix), "nosql_ix_%u_", c->relid);
-	bson_iter_init(&it, specs);
-	while (bson_iter_next(&it))
-	{
-		bson_iter_t f;
-		char	   *paths;
-		char	   *name;
-
-		if (!BSON_ITER_HOLDS_DOCUMENT(&it) || (paths = IndexGinPaths(&it)) == NULL)
-			continue;
-		bson_iter_recurse(&it, &f);
-		if (!bson_iter_find(&f, "name") || !BSON_ITER_HOLDS_UTF8(&f))
-			continue;
-		name = psprintf("%s%08x", prefix,
-						hash_bytes((const unsigned char *) bson_iter_utf8(&f, NULL),
-								   strlen(bson_iter_utf8(&f, NULL))));
-		wanted = lappend(wanted, name);
-		create = lappend(create, psprintf("CREATE INDEX IF NOT EXISTS %s ON %s USING gin "
-										  "(document nosql.bson_gin_ops (paths = %s))",
-										  quote_identifier(name), c->qualified,
-										  quote_literal_cstr(paths)));
-	}
+	copy = *c;
+	copy.indexes = (bson_t *) specs;
+	defs = IndexDefs(&copy);
+	snprintf(prefix_i, sizeof(prefix_i), "nosql_ix_%u_", c->relid);
+	snprintf(prefix_h, sizeof(prefix_h), "nosql_hx_%u_", c->relid);
 
 	SPI_connect();
 	{
-		Oid			types[2] = {OIDOID, TEXTOID};
-		Datum		values[2];
+		Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
+		Datum		values[3];
 
 		values[0] = ObjectIdGetDatum(c->relid);
-		values[1] = CStringGetTextDatum(psprintf("%s%%", prefix));
+		values[1] = CStringGetTextDatum(psprintf("%s%%", prefix_i));
+		values[2] = CStringGetTextDatum(psprintf("%s%%", prefix_h));
 		if (SPI_execute_with_args("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-								  "WHERE i.indrelid = $1 AND c.relname LIKE $2",
-								  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+								  "WHERE i.indrelid = $1 AND (c.relname LIKE $2 OR c.relname LIKE $3)",
+								  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list the indexes of %s", c->qualified);
 		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			char	   *have = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-			bool		keep = false;
+			have = lappend(have, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	}
 
-			foreach(lc, wanted)
-				if (strcmp((char *) lfirst(lc), have) == 0)
-					keep = true;
-			if (!keep)
-				SPI_execute(psprintf("DROP INDEX %s",
-									 quote_qualified_identifier("nosql_data", have)),
-							false, 0);
+	/* keep or rename what is wanted */
+	foreach(lc, defs)
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+		const char *names[2] = {d->pgname, d->companion};
+
+		for (int j = 0; j < 2; j++)
+		{
+			char	   *twin;
+
+			if (names[j] == NULL)
+				continue;
+			twin = TwinName(names[j]);
+			if (NameIn(have, names[j]))
+				kept = lappend(kept, (char *) names[j]);
+			else if (NameIn(have, twin))
+			{
+				ExecUtility(psprintf("ALTER INDEX %s RENAME TO %s",
+									 quote_qualified_identifier("nosql_data", twin),
+									 quote_identifier(names[j])));
+				kept = lappend(kept, twin);
+				have = lappend(have, (char *) names[j]);
+			}
 		}
 	}
-	foreach(lc, create)
-		if (SPI_execute((char *) lfirst(lc), false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not create an index on %s", c->qualified);
+	/* drop the others */
+	foreach(lc, have)
+	{
+		char	   *name = (char *) lfirst(lc);
+		bool		wanted = NameIn(kept, name);
+		ListCell   *ld;
+
+		foreach(ld, defs)
+		{
+			IndexDef   *d = (IndexDef *) lfirst(ld);
+
+			if (strcmp(d->pgname, name) == 0 ||
+				(d->companion != NULL && strcmp(d->companion, name) == 0))
+				wanted = true;
+		}
+		if (!wanted)
+			ExecUtility(psprintf("DROP INDEX IF EXISTS %s",
+								 quote_qualified_identifier("nosql_data", name)));
+	}
+	/* build the missing ones */
+	foreach(lc, defs)
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+
+		if (NameIn(have, d->pgname))
+			continue;
+		IndexBuild(c, d, specs);
+		if (d->kind == INDEX_ORDERED && !NameIn(have, d->companion) &&
+			IndexHasNullKeys(c, d, true))
+		{
+			StringInfoData paths;
+
+			initStringInfo(&paths);
+			for (int i = 0; i < d->nfields; i++)
+				appendStringInfo(&paths, "%s%s", i > 0 ? "," : "", d->paths[i]);
+			ExecUtility(psprintf("CREATE INDEX %s ON %s USING gin "
+								 "(document nosql.bson_gin_ops (paths = %s))%s%s",
+								 quote_identifier(d->companion), c->qualified,
+								 Lit(paths.data),
+								 d->predicate != NULL ? " WHERE " : "",
+								 d->predicate != NULL ? d->predicate : ""));
+		}
+	}
 	SPI_finish();
 }
 
+/*
+ * The spec of the index a PostgreSQL index serves (for error 11000), or
+ * NULL.
+ */
+bool
+IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
+				   const char **mongo_name)
+{
+	bson_iter_t it;
+
+	if (c->indexes == NULL || !bson_iter_init(&it, c->indexes))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		IndexDef   *d = IndexDefParse(c, &it);
+		bson_iter_t f;
+
+		if (d == NULL || d->pgname == NULL ||
+			(strcmp(d->pgname, pgname) != 0 && strcmp(TwinName(d->pgname), pgname) != 0))
+			continue;
+		*mongo_name = d->name;
+		bson_iter_recurse(&it, &f);
+		if (bson_iter_find(&f, "key") && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+
+			bson_iter_document(&f, &len, &data);
+			if (!bson_init_static(key_pattern, data, len))
+				return false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- hidden indexes ---- */
+
+/*
+ * get_relation_info_hook: hidden indexes (nosql_hx_...) of the tables of
+ * collections are not the planner's to use.
+ */
+static void
+IndexRelationInfo(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+				  RelOptInfo *rel)
+{
+	Oid			data_namespace;
+
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+	if (rel->indexlist == NIL)
+		return;
+	data_namespace = get_namespace_oid("nosql_data", true);
+	if (!OidIsValid(data_namespace) || get_rel_namespace(relationObjectId) != data_namespace)
+		return;
+	{
+		List	   *keep = NIL;
+		ListCell   *lc;
+
+		foreach(lc, rel->indexlist)
+		{
+			IndexOptInfo *info = (IndexOptInfo *) lfirst(lc);
+			char	   *name = get_rel_name(info->indexoid);
+
+			if (name == NULL || strncmp(name, "nosql_hx_", 9) != 0)
+				keep = lappend(keep, info);
+		}
+		rel->indexlist = keep;
+	}
+}
+
+void
+IndexInit(void)
+{
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = IndexRelationInfo;
+}
+
+/* ---- planning: the key conditions of a filter ---- */
+
+/* One top-level condition of a filter, {path: value} */
+typedef struct Conjunct
+{
+	const char *path;
+	bson_iter_t value;
+	bool		used;			/* answered by an index */
+	bool		exact;			/* ... by its key conditions alone */
+} Conjunct;
+
+/* One key condition: expr op value, or expr = ANY(values) */
+typedef struct KeyQual
+{
+	const char *op;
+	Datum		value;			/* bson scalar, or bson[] for "IN" */
+} KeyQual;
+
+/* What a condition gives the key column of its path */
+typedef struct CondKeys
+{
+	bool		equality;		/* = or IN only */
+	bool		exact;			/* the quals decide the condition */
+	bool		non_null;		/* only documents having the path match */
+	List	   *quals;			/* of KeyQual */
+	List	   *in_values;		/* the values of an $in (bson scalars) */
+} CondKeys;
+
+/* A bson scalar datum from a value */
+static Datum
+ScalarDatum(const bson_value_t *v)
+{
+	bson_t		wrapper = BSON_INITIALIZER;
+	bson_iter_t it;
+	Bson	   *b;
+
+	bson_append_value(&wrapper, "", 0, v);
+	if (!bson_iter_init(&it, &wrapper) || !bson_iter_next(&it))
+		elog(ERROR, "could not build a key value");
+	b = BsonFromIter(&it);
+	bson_destroy(&wrapper);
+	return PointerGetDatum(b);
+}
+
+static bool
+IterIsNaN(const bson_iter_t *it)
+{
+	double		d;
+
+	return BsonIterAsDouble(it, &d) && isnan(d);
+}
+
+/* Whether key equality decides {path: value} for a non-array key */
+static bool
+EqualityExact(const bson_iter_t *v)
+{
+	switch (bson_iter_type(v))
+	{
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_DECIMAL128:
+			return !IterIsNaN(v);
+		case BSON_TYPE_UTF8:
+		case BSON_TYPE_DATE_TIME:
+		case BSON_TYPE_OID:
+		case BSON_TYPE_BOOL:
+		case BSON_TYPE_TIMESTAMP:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Whether key equality is implied by {path: value} (then it may be used) */
+static bool
+EqualityUsable(const bson_iter_t *v)
+{
+	switch (bson_iter_type(v))
+	{
+		case BSON_TYPE_REGEX:
+		case BSON_TYPE_ARRAY:
+		case BSON_TYPE_UNDEFINED:
+		case BSON_TYPE_EOD:
+			return false;
+		default:
+			return !IterIsNaN(v);
+	}
+}
+
+/* The bracket of a value a range may use (as a representative type), or -1 */
+static int
+RangeBracket(const bson_iter_t *v)
+{
+	switch (bson_iter_type(v))
+	{
+		case BSON_TYPE_INT32:
+		case BSON_TYPE_INT64:
+		case BSON_TYPE_DOUBLE:
+		case BSON_TYPE_DECIMAL128:
+			return IterIsNaN(v) ? -1 : BSON_TYPE_DOUBLE;
+		case BSON_TYPE_UTF8:
+			return BSON_TYPE_UTF8;
+		case BSON_TYPE_DATE_TIME:
+			return BSON_TYPE_DATE_TIME;
+		case BSON_TYPE_OID:
+			return BSON_TYPE_OID;
+		case BSON_TYPE_BOOL:
+			return BSON_TYPE_BOOL;
+		case BSON_TYPE_TIMESTAMP:
+			return BSON_TYPE_TIMESTAMP;
+		default:
+			return -1;
+	}
+}
+
+static void
+AddQual(CondKeys *k, const char *op, Datum value)
+{
+	KeyQual    *q = palloc(sizeof(KeyQual));
+
+	q->op = op;
+	q->value = value;
+	k->quals = lappend(k->quals, q);
+}
+
+/*
+ * The bounds of a bracket a range stays inside: *hi_op is "<=" or "<"
+ * (strings end before the smallest document).
+ */
+static void
+BracketBounds(int bracket, Datum *lo, Datum *hi, const char **hi_op)
+{
+	bson_value_t l;
+	bson_value_t h;
+	bson_t		empty = BSON_INITIALIZER;
+
+	*hi_op = "<=";
+	switch (bracket)
+	{
+		case BSON_TYPE_DOUBLE:
+			l.value_type = h.value_type = BSON_TYPE_DOUBLE;
+			l.value.v_double = -INFINITY;
+			h.value.v_double = INFINITY;
+			break;
+		case BSON_TYPE_UTF8:
+			l.value_type = BSON_TYPE_UTF8;
+			l.value.v_utf8.str = "";
+			l.value.v_utf8.len = 0;
+			h.value_type = BSON_TYPE_DOCUMENT;
+			h.value.v_doc.data = (uint8_t *) bson_get_data(&empty);
+			h.value.v_doc.data_len = empty.len;
+			*hi_op = "<";
+			break;
+		case BSON_TYPE_DATE_TIME:
+			l.value_type = h.value_type = BSON_TYPE_DATE_TIME;
+			l.value.v_datetime = PG_INT64_MIN;
+			h.value.v_datetime = PG_INT64_MAX;
+			break;
+		case BSON_TYPE_OID:
+			l.value_type = h.value_type = BSON_TYPE_OID;
+			memset(l.value.v_oid.bytes, 0, 12);
+			memset(h.value.v_oid.bytes, 0xff, 12);
+			break;
+		case BSON_TYPE_BOOL:
+			l.value_type = h.value_type = BSON_TYPE_BOOL;
+			l.value.v_bool = false;
+			h.value.v_bool = true;
+			break;
+		default:				/* BSON_TYPE_TIMESTAMP */
+			l.value_type = h.value_type = BSON_TYPE_TIMESTAMP;
+			l.value.v_timestamp.timestamp = l.value.v_timestamp.increment = 0;
+			h.value.v_timestamp.timestamp = h.value.v_timestamp.increment = PG_UINT32_MAX;
+			break;
+	}
+	*lo = ScalarDatum(&l);
+	*hi = ScalarDatum(&h);
+}
+
+/*
+ * The literal prefix of an anchored regex with harmless options, with the
+ * range [lo, hi) its matches lie in; false when there is none.
+ */
+static bool
+RegexPrefixRange(const char *pattern, const char *options, Datum *lo, Datum *hi)
+{
+	StringInfoData prefix;
+	const char *p;
+	bson_value_t v;
+
+	for (p = options; *p; p++)
+		if (*p != 's' && *p != 'u')
+			return false;
+	if (pattern[0] != '^')
+		return false;
+	initStringInfo(&prefix);
+	for (p = pattern + 1; *p; p++)
+	{
+		if (strchr(".[]{}()\\*+?|^$", *p) != NULL)
+		{
+			/* a quantifier makes the last character optional */
+			if ((*p == '*' || *p == '?' || *p == '{') && prefix.len > 0)
+				prefix.data[--prefix.len] = '\0';
+			break;
+		}
+		appendStringInfoChar(&prefix, *p);
+	}
+	if (prefix.len == 0 || (unsigned char) prefix.data[prefix.len - 1] == 0xff)
+		return false;
+	v.value_type = BSON_TYPE_UTF8;
+	v.value.v_utf8.str = prefix.data;
+	v.value.v_utf8.len = prefix.len;
+	*lo = ScalarDatum(&v);
+	prefix.data[prefix.len - 1]++;
+	*hi = ScalarDatum(&v);
+	return true;
+}
+
+/* The key conditions of a condition value; false when it has none */
+static bool
+CondTranslate(const bson_iter_t *value, CondKeys *k)
+{
+	bson_iter_t ops;
+
+	memset(k, 0, sizeof(*k));
+	k->exact = true;
+	if (BSON_ITER_HOLDS_REGEX(value))
+	{
+		const char *options;
+		const char *pattern = bson_iter_regex(value, &options);
+		Datum		lo,
+					hi;
+
+		if (!RegexPrefixRange(pattern, options, &lo, &hi))
+			return false;
+		AddQual(k, ">=", lo);
+		AddQual(k, "<", hi);
+		k->exact = false;
+		k->non_null = true;
+		return true;
+	}
+	if (BSON_ITER_HOLDS_DOCUMENT(value) && bson_iter_recurse(value, &ops) &&
+		bson_iter_next(&ops) && bson_iter_key(&ops)[0] == '$')
+	{
+		int			bracket = -1;
+		bool		lower = false;
+		bool		upper = false;
+		bool		only_equality = true;
+
+		bson_iter_recurse(value, &ops);
+		while (bson_iter_next(&ops))
+		{
+			const char *op = bson_iter_key(&ops);
+
+			if (strcmp(op, "$eq") == 0)
+			{
+				if (!EqualityUsable(&ops))
+				{
+					k->exact = false;
+					continue;
+				}
+				AddQual(k, "=", ScalarDatum(bson_iter_value(&ops)));
+				k->exact &= EqualityExact(&ops);
+				if (!BSON_ITER_HOLDS_NULL(&ops))
+					k->non_null = true;
+			}
+			else if (strcmp(op, "$gt") == 0 || strcmp(op, "$gte") == 0 ||
+					 strcmp(op, "$lt") == 0 || strcmp(op, "$lte") == 0)
+			{
+				int			b = RangeBracket(&ops);
+
+				only_equality = false;
+				if (b < 0 || (bracket >= 0 && b != bracket))
+				{
+					k->exact = false;
+					continue;
+				}
+				bracket = b;
+				if (op[1] == 'g')
+				{
+					AddQual(k, op[3] == 'e' ? ">=" : ">", ScalarDatum(bson_iter_value(&ops)));
+					lower = true;
+				}
+				else
+				{
+					AddQual(k, op[3] == 'e' ? "<=" : "<", ScalarDatum(bson_iter_value(&ops)));
+					upper = true;
+				}
+				k->non_null = true;
+			}
+			else if (strcmp(op, "$in") == 0 && BSON_ITER_HOLDS_ARRAY(&ops) && k->in_values == NIL)
+			{
+				bson_iter_t e;
+				List	   *vals = NIL;
+				bool		ok = true;
+				bool		has_null = false;
+
+				bson_iter_recurse(&ops, &e);
+				while (bson_iter_next(&e))
+				{
+					if (!EqualityUsable(&e))
+					{
+						ok = false;
+						break;
+					}
+					k->exact &= EqualityExact(&e);
+					has_null |= BSON_ITER_HOLDS_NULL(&e);
+					vals = lappend(vals, DatumGetPointer(ScalarDatum(bson_iter_value(&e))));
+				}
+				if (!ok)
+				{
+					k->exact = false;
+					continue;
+				}
+				k->in_values = vals;
+				AddQual(k, "IN", (Datum) 0);
+				if (!has_null)
+					k->non_null = true;
+			}
+			else if (strcmp(op, "$regex") == 0 && (BSON_ITER_HOLDS_UTF8(&ops) ||
+												   BSON_ITER_HOLDS_REGEX(&ops)))
+			{
+				const char *pattern;
+				const char *options = "";
+				bson_iter_t o;
+				Datum		lo,
+							hi;
+
+				only_equality = false;
+				k->exact = false;
+				if (BSON_ITER_HOLDS_UTF8(&ops))
+					pattern = bson_iter_utf8(&ops, NULL);
+				else
+					pattern = bson_iter_regex(&ops, &options);
+				bson_iter_recurse(value, &o);
+				if (bson_iter_find(&o, "$options") && BSON_ITER_HOLDS_UTF8(&o))
+					options = bson_iter_utf8(&o, NULL);
+				if (RegexPrefixRange(pattern, options, &lo, &hi))
+				{
+					AddQual(k, ">=", lo);
+					AddQual(k, "<", hi);
+					k->non_null = true;
+				}
+			}
+			else if (strcmp(op, "$options") == 0)
+				continue;
+			else
+				k->exact = false;
+		}
+		if (bracket >= 0 && (!lower || !upper))
+		{
+			Datum		lo,
+						hi;
+			const char *hi_op;
+
+			BracketBounds(bracket, &lo, &hi, &hi_op);
+			if (!lower)
+				AddQual(k, ">=", lo);
+			if (!upper)
+				AddQual(k, hi_op, hi);
+		}
+		k->equality = only_equality;
+		return k->quals != NIL;
+	}
+	if (!EqualityUsable(value))
+		return false;
+	{
+		bson_iter_t v = *value;
+
+		AddQual(k, "=", ScalarDatum(bson_iter_value(&v)));
+	}
+	k->equality = true;
+	k->exact = EqualityExact(value);
+	k->non_null = !BSON_ITER_HOLDS_NULL(value);
+	return true;
+}
+
+/*
+ * Memory for structs holding bson_iter_t, which libbson declares 128-byte
+ * aligned (palloc only MAXALIGNs).
+ */
+static void *
+AllocIterAligned(Size size)
+{
+	return (void *) TYPEALIGN(128, palloc0(size + 128));
+}
+
+/* The planning state of one filter */
+typedef struct FilterPlan
+{
+	int			nconj;
+	Conjunct   *conj;
+	CondKeys   *keys;			/* per conjunct; quals NIL when none */
+	List	   *others;			/* top-level operators kept as they are */
+	bool	   *others_done;	/* ... unless answered by indexes ($or) */
+} FilterPlan;
+
+/* Split a filter into its conditions (through $and) */
+static void
+FilterSplit(const uint8_t *filter, uint32_t len, FilterPlan *fp)
+{
+	bson_iter_t it;
+	int			max = 8;
+
+	fp->nconj = 0;
+	fp->conj = AllocIterAligned(sizeof(Conjunct) * max);
+	fp->others = NIL;
+	if (!bson_iter_init_from_data(&it, filter, len))
+		return;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+		bson_iter_t *copy;
+
+		if (key[0] == '$')
+		{
+			bson_iter_t elems;
+			bool		flat = strcmp(key, "$and") == 0 && BSON_ITER_HOLDS_ARRAY(&it);
+
+			/* an $and whose elements are plain conditions is flattened */
+			if (flat && bson_iter_recurse(&it, &elems))
+			{
+				while (bson_iter_next(&elems))
+				{
+					bson_iter_t f;
+
+					if (!BSON_ITER_HOLDS_DOCUMENT(&elems) || !bson_iter_recurse(&elems, &f))
+						flat = false;
+					else
+						while (bson_iter_next(&f))
+							if (bson_iter_key(&f)[0] == '$')
+								flat = false;
+				}
+			}
+			if (!flat)
+			{
+				copy = AllocIterAligned(sizeof(bson_iter_t));
+				*copy = it;
+				fp->others = lappend(fp->others, copy);
+				continue;
+			}
+			bson_iter_recurse(&it, &elems);
+			while (bson_iter_next(&elems))
+			{
+				bson_iter_t f;
+
+				bson_iter_recurse(&elems, &f);
+				while (bson_iter_next(&f))
+				{
+					if (fp->nconj == max)
+					{
+						Conjunct   *more = AllocIterAligned(sizeof(Conjunct) * max * 2);
+
+						memcpy(more, fp->conj, sizeof(Conjunct) * max);
+						fp->conj = more;
+						max *= 2;
+					}
+					fp->conj[fp->nconj].path = bson_iter_key(&f);
+					fp->conj[fp->nconj].value = f;
+					fp->conj[fp->nconj].used = false;
+					fp->conj[fp->nconj].exact = false;
+					fp->nconj++;
+				}
+			}
+			continue;
+		}
+		if (fp->nconj == max)
+		{
+			Conjunct   *more = AllocIterAligned(sizeof(Conjunct) * max * 2);
+
+			memcpy(more, fp->conj, sizeof(Conjunct) * max);
+			fp->conj = more;
+			max *= 2;
+		}
+		fp->conj[fp->nconj].path = key;
+		fp->conj[fp->nconj].value = it;
+		fp->conj[fp->nconj].used = false;
+		fp->conj[fp->nconj].exact = false;
+		fp->nconj++;
+	}
+	fp->keys = palloc0(sizeof(CondKeys) * Max(fp->nconj, 1));
+	fp->others_done = palloc0(sizeof(bool) * Max(list_length(fp->others), 1));
+	for (int i = 0; i < fp->nconj; i++)
+		if (!CondTranslate(&fp->conj[i].value, &fp->keys[i]))
+			fp->keys[i].quals = NIL;
+}
+
+/*
+ * A filter document of the conditions selected by want (one of them
+ * as it is, several under $and), with the kept operators when others.
+ */
+static Bson *
+FilterOf(const FilterPlan *fp, const bool *want, bool others)
+{
+	bson_t		out = BSON_INITIALIZER;
+	int			n = 0;
+	int			last = -1;
+	Bson	   *b;
+	ListCell   *lc;
+
+	if (others)
+		foreach(lc, fp->others)
+		{
+			bson_iter_t *it = (bson_iter_t *) lfirst(lc);
+
+			if (!fp->others_done[foreach_current_index(lc)])
+				bson_append_iter(&out, bson_iter_key(it), -1, it);
+		}
+	for (int i = 0; i < fp->nconj; i++)
+		if (want[i])
+		{
+			n++;
+			last = i;
+		}
+	if (n == 1)
+		bson_append_iter(&out, fp->conj[last].path, -1, &fp->conj[last].value);
+	else if (n > 1)
+	{
+		bson_t		arr;
+		int			j = 0;
+
+		bson_append_array_begin(&out, "$and", 4, &arr);
+		for (int i = 0; i < fp->nconj; i++)
+		{
+			char		idx[16];
+			bson_t		elem;
+
+			if (!want[i])
+				continue;
+			snprintf(idx, sizeof(idx), "%d", j++);
+			bson_append_document_begin(&arr, idx, -1, &elem);
+			bson_append_iter(&elem, fp->conj[i].path, -1, &fp->conj[i].value);
+			bson_append_document_end(&arr, &elem);
+		}
+		bson_append_array_end(&out, &arr);
+	}
+	b = BsonFromDocument(&out, false);
+	bson_destroy(&out);
+	return b;
+}
+
+/* Whether the filter implies one top-level condition {path: cond} of a partial filter */
+static bool
+ImpliesCondition(const FilterPlan *fp, const bson_iter_t *pc)
+{
+	const char *path = bson_iter_key(pc);
+	bson_iter_t ops;
+	const char *op = NULL;
+	bson_iter_t bound;
+
+	if (BSON_ITER_HOLDS_DOCUMENT(pc) && bson_iter_recurse(pc, &ops) && bson_iter_next(&ops) &&
+		bson_iter_key(&ops)[0] == '$')
+	{
+		op = bson_iter_key(&ops);
+		bound = ops;
+		if (bson_iter_next(&ops))
+			op = NULL;			/* several operators: identical conditions only */
+	}
+	for (int i = 0; i < fp->nconj; i++)
+	{
+		const Conjunct *q = &fp->conj[i];
+		const CondKeys *k = &fp->keys[i];
+
+		if (strcmp(q->path, path) != 0)
+			continue;
+		/* the same condition */
+		if (bson_iter_type(&q->value) == bson_iter_type(pc) &&
+			BsonCompareValues(&q->value, pc) == 0)
+			return true;
+		if (op == NULL)
+			continue;
+		if (strcmp(op, "$exists") == 0 && bson_iter_as_bool(&bound) && k->non_null &&
+			k->quals != NIL)
+			return true;
+		/* a bound implied by the query's equality or bound on the same side */
+		if ((strcmp(op, "$gt") == 0 || strcmp(op, "$gte") == 0 ||
+			 strcmp(op, "$lt") == 0 || strcmp(op, "$lte") == 0) && RangeBracket(&bound) >= 0)
+		{
+			bool		greater = op[1] == 'g';
+			bool		strict = op[3] != 'e';
+			bson_iter_t qops;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&q->value))
+			{
+				int			c;
+
+				if (RangeBracket(&q->value) != RangeBracket(&bound))
+					continue;
+				c = BsonCompareValues(&q->value, &bound);
+				if (greater ? (strict ? c > 0 : c >= 0) : (strict ? c < 0 : c <= 0))
+					return true;
+				continue;
+			}
+			bson_iter_recurse(&q->value, &qops);
+			while (bson_iter_next(&qops))
+			{
+				const char *qop = bson_iter_key(&qops);
+				int			c;
+
+				if (RangeBracket(&qops) != RangeBracket(&bound))
+					continue;
+				c = BsonCompareValues(&qops, &bound);
+				if (strcmp(qop, "$eq") == 0 &&
+					(greater ? (strict ? c > 0 : c >= 0) : (strict ? c < 0 : c <= 0)))
+					return true;
+				if (greater && (strcmp(qop, "$gt") == 0 || strcmp(qop, "$gte") == 0) &&
+					(c > 0 || (c == 0 && (!strict || strcmp(qop, "$gt") == 0))))
+					return true;
+				if (!greater && (strcmp(qop, "$lt") == 0 || strcmp(qop, "$lte") == 0) &&
+					(c < 0 || (c == 0 && (!strict || strcmp(qop, "$lt") == 0))))
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Whether the filter implies a partial index's filter */
+static bool
+ImpliesPartial(const FilterPlan *fp, const IndexDef *d)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init_from_data(&it, d->partial, d->partial_len))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "$and") == 0 && BSON_ITER_HOLDS_ARRAY(&it))
+		{
+			bson_iter_t e;
+
+			bson_iter_recurse(&it, &e);
+			while (bson_iter_next(&e))
+			{
+				bson_iter_t f;
+
+				if (!BSON_ITER_HOLDS_DOCUMENT(&e) || !bson_iter_recurse(&e, &f))
+					return false;
+				while (bson_iter_next(&f))
+					if (bson_iter_key(&f)[0] == '$' || !ImpliesCondition(fp, &f))
+						return false;
+			}
+		}
+		else if (bson_iter_key(&it)[0] == '$' || !ImpliesCondition(fp, &it))
+			return false;
+	}
+	return true;
+}
+
+/* The hashed-index key of a key value (a scalar or a document) */
+static int64
+KeyDatumHash(const Bson *b)
+{
+	bson_iter_t it;
+	bson_t		holder;
+	bson_t		wrapper = BSON_INITIALIZER;
+	int64		h;
+
+	if (BsonValueIter(b, &it, &holder))
+		return IndexHashValue(&it);
+	if (!bson_init_static(&holder, BsonBytes(b), BsonDocLen(b)))
+		elog(ERROR, "corrupt bson value");
+	bson_append_document(&wrapper, "", 0, &holder);
+	if (!bson_iter_init(&it, &wrapper) || !bson_iter_next(&it))
+		elog(ERROR, "corrupt bson value");
+	h = IndexHashValue(&it);
+	bson_destroy(&wrapper);
+	return h;
+}
+
+/* Append "expr op $n" for every qual of a condition */
+static void
+AppendQuals(StringInfo sql, const char *expr, const CondKeys *k, bool *first,
+			Datum *values, Oid *types, int *nparams)
+{
+	ListCell   *lc;
+	Oid			bsonoid = BsonTypeOid();
+
+	foreach(lc, k->quals)
+	{
+		KeyQual    *q = (KeyQual *) lfirst(lc);
+
+		if (!*first)
+			appendStringInfoString(sql, " AND ");
+		*first = false;
+		if (strcmp(q->op, "IN") == 0)
+		{
+			int			n = list_length(k->in_values);
+			Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+			int			i = 0;
+			ListCell   *lv;
+			int16		typlen;
+			bool		typbyval;
+			char		typalign;
+
+			foreach(lv, k->in_values)
+				elems[i++] = PointerGetDatum(lfirst(lv));
+			get_typlenbyvalalign(bsonoid, &typlen, &typbyval, &typalign);
+			values[*nparams] = PointerGetDatum(construct_array(elems, n, bsonoid, typlen,
+															   typbyval, typalign));
+			types[*nparams] = get_array_type(bsonoid);
+			(*nparams)++;
+			appendStringInfo(sql, "%s OPERATOR(nosql.=) ANY ($%d)", expr, *nparams);
+		}
+		else
+		{
+			values[*nparams] = q->value;
+			types[*nparams] = bsonoid;
+			(*nparams)++;
+			appendStringInfo(sql, "%s OPERATOR(nosql.%s) $%d", expr, q->op, *nparams);
+		}
+	}
+}
+
+/* The number of parameters the quals of a condition take */
+static int
+QualCount(const CondKeys *k)
+{
+	return list_length(k->quals);
+}
+
+/*
+ * Whether an ordered index has a multikey GIN index beside it (then its
+ * paths are served by that one).
+ */
+static bool
+CompanionExists(const IndexDef *d)
+{
+	Oid			nsp = get_namespace_oid("nosql_data", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid(d->companion, nsp));
+}
+
+/*
+ * IndexPlanFilter
+ *		Write the WHERE conditions of a filter (without "WHERE"), using the
+ *		collection's indexes; parameters are added from *nparams on.
+ *		Returns false when nothing needs checking (an empty filter).
+ */
+/*
+ * Parameters the index conditions may take: the rest of FIND_MAX_PARAMS is
+ * for the remaining filter, the collation and the sort (32 fields at most).
+ */
+#define PLAN_PARAMS_ROOM (FIND_MAX_PARAMS - 48)
+
+static bool PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
+					   StringInfo sql, Datum *values, Oid *types, int *nparams,
+					   bool *indexed, int depth);
+
+bool
+IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo sql,
+				Datum *values, Oid *types, int *nparams)
+{
+	bool		indexed;
+
+	return PlanFilter(c, filter, len, sql, values, types, nparams, &indexed, 0);
+}
+
+/*
+ * An $or whose branches all use indexes, as the OR of their conditions
+ * (PostgreSQL's BitmapOr); false (nothing written) otherwise.
+ */
+static bool
+PlanOr(const Collection *c, const bson_iter_t *or, StringInfo sql, Datum *values,
+	   Oid *types, int *nparams, int depth)
+{
+	bson_iter_t it;
+	StringInfoData out;
+	int			saved = *nparams;
+	bool		first = true;
+
+	if (depth > 2 || !BSON_ITER_HOLDS_ARRAY(or) || !bson_iter_recurse(or, &it))
+		return false;
+	initStringInfo(&out);
+	while (bson_iter_next(&it))
+	{
+		const uint8_t *data;
+		uint32_t	len;
+		StringInfoData branch;
+		bool		indexed = false;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it) || *nparams >= PLAN_PARAMS_ROOM)
+		{
+			*nparams = saved;
+			return false;
+		}
+		bson_iter_document(&it, &len, &data);
+		initStringInfo(&branch);
+		if (!PlanFilter(c, data, len, &branch, values, types, nparams, &indexed, depth + 1) ||
+			!indexed)
+		{
+			*nparams = saved;
+			return false;
+		}
+		appendStringInfo(&out, "%s(%s)", first ? "" : " OR ", branch.data);
+		first = false;
+	}
+	if (first)
+		return false;
+	appendStringInfo(sql, "(%s)", out.data);
+	return true;
+}
+
+static bool
+PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo sql,
+		   Datum *values, Oid *types, int *nparams, bool *indexed, int depth)
+{
+	FilterPlan	fp;
+	List	   *defs = IndexDefs(c);
+	bool	   *want;
+	bool		any = false;
+	bool		first_clause = true;
+	int			room = PLAN_PARAMS_ROOM;
+
+	FilterSplit(filter, len, &fp);
+	want = palloc0(sizeof(bool) * Max(fp.nconj, 1));
+
+	/* _id: the primary key answers its conditions (_id is never an array) */
+	for (int i = 0; i < fp.nconj; i++)
+	{
+		bool		first = true;
+
+		if (strcmp(fp.conj[i].path, "_id") != 0 || fp.keys[i].quals == NIL ||
+			*nparams + QualCount(&fp.keys[i]) > room)
+			continue;
+		if (!first_clause)
+			appendStringInfoString(sql, " AND ");
+		first_clause = false;
+		AppendQuals(sql, "_id", &fp.keys[i], &first, values, types, nparams);
+		*indexed = true;
+		fp.conj[i].used = true;
+		fp.conj[i].exact = fp.keys[i].exact;
+	}
+
+	/* then the best remaining index, as long as one answers something */
+	for (;;)
+	{
+		IndexDef   *best = NULL;
+		int			best_score = 0;
+		int			best_cols = 0;
+		ListCell   *lc;
+
+		foreach(lc, defs)
+		{
+			IndexDef   *d = (IndexDef *) lfirst(lc);
+			int			score = 0;
+			int			cols = 0;
+			bool		present = false;
+
+			if (d->hidden || d->collated ||
+				(d->kind != INDEX_ORDERED && d->kind != INDEX_HASHED))
+				continue;
+			if (d->kind == INDEX_ORDERED && CompanionExists(d))
+				continue;
+			for (int col = 0; col < d->nfields; col++)
+			{
+				bool		found = false;
+				bool		range = false;
+
+				for (int i = 0; i < fp.nconj; i++)
+				{
+					if (fp.conj[i].used || fp.keys[i].quals == NIL ||
+						strcmp(fp.conj[i].path, d->paths[col]) != 0)
+						continue;
+					if (d->kind == INDEX_HASHED && !fp.keys[i].equality)
+						continue;
+					found = true;
+					score += fp.keys[i].equality ? 3 : 2;
+					if (!fp.keys[i].equality)
+						range = true;
+					if (fp.keys[i].non_null)
+						present = true;
+				}
+				if (!found)
+					break;
+				cols++;
+				if (range)
+					break;
+			}
+			if (score == 0)
+				continue;
+			if (d->sparse && !present)
+				continue;
+			if (d->partial != NULL && !ImpliesPartial(&fp, d))
+				continue;
+			if (d->unique)
+				score++;
+			if (score > best_score || (score == best_score && cols > best_cols))
+			{
+				best = d;
+				best_score = score;
+				best_cols = cols;
+			}
+		}
+		if (best == NULL)
+			break;
+
+		/* the conditions it answers */
+		{
+			bool	   *covered = palloc0(sizeof(bool) * Max(fp.nconj, 1));
+			bool		first = true;
+			int			need = 1;
+
+			for (int col = 0; col < best->nfields && col < best_cols; col++)
+				for (int i = 0; i < fp.nconj; i++)
+					if (!fp.conj[i].used && fp.keys[i].quals != NIL &&
+						strcmp(fp.conj[i].path, best->paths[col]) == 0 &&
+						(best->kind != INDEX_HASHED || fp.keys[i].equality))
+					{
+						covered[i] = true;
+						need += QualCount(&fp.keys[i]);
+					}
+			if (*nparams + need > room)
+				break;
+			if (!first_clause)
+				appendStringInfoString(sql, " AND ");
+			first_clause = false;
+			appendStringInfoChar(sql, '(');
+			if (best->kind == INDEX_HASHED)
+			{
+				/* hash equality; the matcher decides (hashes collide) */
+				for (int i = 0; i < fp.nconj; i++)
+				{
+					ListCell   *lq;
+
+					if (!covered[i])
+						continue;
+					foreach(lq, fp.keys[i].quals)
+					{
+						KeyQual    *q = (KeyQual *) lfirst(lq);
+
+						if (!first)
+							appendStringInfoString(sql, " AND ");
+						first = false;
+						if (strcmp(q->op, "IN") == 0)
+						{
+							int			n = list_length(fp.keys[i].in_values);
+							Datum	   *h = palloc(sizeof(Datum) * Max(n, 1));
+							int			j = 0;
+							ListCell   *lv;
+
+							foreach(lv, fp.keys[i].in_values)
+								h[j++] = Int64GetDatum(KeyDatumHash((Bson *) lfirst(lv)));
+							values[*nparams] = PointerGetDatum(construct_array(h, n, INT8OID, 8,
+																			   FLOAT8PASSBYVAL,
+																			   TYPALIGN_DOUBLE));
+							types[*nparams] = INT8ARRAYOID;
+							(*nparams)++;
+							appendStringInfo(sql, "%s = ANY ($%d)", best->exprs[0], *nparams);
+						}
+						else
+						{
+							values[*nparams] = Int64GetDatum(KeyDatumHash((Bson *) DatumGetPointer(q->value)));
+							types[*nparams] = INT8OID;
+							(*nparams)++;
+							appendStringInfo(sql, "%s = $%d", best->exprs[0], *nparams);
+						}
+					}
+					fp.conj[i].used = true;
+					fp.conj[i].exact = false;
+				}
+				appendStringInfoChar(sql, ')');
+			}
+			else
+			{
+				appendStringInfoChar(sql, '(');
+				for (int col = 0; col < best->nfields && col < best_cols; col++)
+					for (int i = 0; i < fp.nconj; i++)
+						if (covered[i] && strcmp(fp.conj[i].path, best->paths[col]) == 0)
+						{
+							AppendQuals(sql, best->exprs[col], &fp.keys[i], &first,
+										values, types, nparams);
+							fp.conj[i].used = true;
+							fp.conj[i].exact = fp.keys[i].exact;
+						}
+				/* the documents the keys cannot judge: arrays, huge values */
+				values[*nparams] = PointerGetDatum(FilterOf(&fp, covered, false));
+				types[*nparams] = BsonTypeOid();
+				(*nparams)++;
+				appendStringInfo(sql, ") OR (%s IS NULL AND document OPERATOR(nosql.@@) $%d))",
+								 best->exprs[0], *nparams);
+			}
+			if (best->predicate != NULL)
+				appendStringInfo(sql, " AND %s", best->predicate);
+			any = true;
+			*indexed = true;
+		}
+	}
+
+	/* $or over indexed conditions */
+	{
+		ListCell   *lc;
+
+		foreach(lc, fp.others)
+		{
+			bson_iter_t *it = (bson_iter_t *) lfirst(lc);
+			StringInfoData or;
+
+			if (strcmp(bson_iter_key(it), "$or") != 0 || *nparams > room)
+				continue;
+			initStringInfo(&or);
+			if (!PlanOr(c, it, &or, values, types, nparams, depth))
+				continue;
+			if (!first_clause)
+				appendStringInfoString(sql, " AND ");
+			first_clause = false;
+			appendStringInfoString(sql, or.data);
+			fp.others_done[foreach_current_index(lc)] = true;
+			*indexed = true;
+		}
+	}
+
+	/* what is left for the matcher */
+	for (int i = 0; i < fp.nconj; i++)
+		want[i] = !(fp.conj[i].used && fp.conj[i].exact);
+	{
+		bool		rest = false;
+
+		for (int i = 0; i < list_length(fp.others); i++)
+			rest |= !fp.others_done[i];
+		for (int i = 0; i < fp.nconj; i++)
+			rest |= want[i];
+		if (rest)
+		{
+			values[*nparams] = PointerGetDatum(FilterOf(&fp, want, true));
+			types[*nparams] = BsonTypeOid();
+			(*nparams)++;
+			if (!first_clause)
+				appendStringInfoString(sql, " AND ");
+			first_clause = false;
+			appendStringInfo(sql, "document OPERATOR(nosql.@@) $%d", *nparams);
+			any = true;
+		}
+	}
+	return any || !first_clause;
+}
+
+/*
+ * IndexPlanSort
+ *		Write an ORDER BY list an index can produce in order for a sort
+ *		(under the simple collation), or return false.  An ordered index
+ *		serves a sort while it has no NULL keys (no document with an array on
+ *		its paths): MongoDB's rule for multikey indexes and sorts.
+ */
+bool
+IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql)
+{
+	int			n = BsonSortFieldCount(sort);
+	List	   *defs;
+	ListCell   *lc;
+
+	if (n == 1 && strcmp(BsonSortFieldPath(sort, 0), "_id") == 0)
+	{
+		appendStringInfo(sql, "_id%s", BsonSortFieldDescending(sort, 0) ? " DESC" : "");
+		return true;
+	}
+	defs = IndexDefs(c);
+	foreach(lc, defs)
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+		bool		same = true;
+		bool		reversed = true;
+		bool		found;
+
+		if (d->kind != INDEX_ORDERED || d->hidden || d->collated || d->predicate != NULL ||
+			d->nfields < n)
+			continue;
+		for (int i = 0; i < n; i++)
+		{
+			if (strcmp(d->paths[i], BsonSortFieldPath(sort, i)) != 0)
+				same = reversed = false;
+			else if (d->descending[i] == BsonSortFieldDescending(sort, i))
+				reversed = false;
+			else
+				same = false;
+		}
+		if (!same && !reversed)
+			continue;
+		if (CompanionExists(d))
+			continue;
+		SPI_connect();
+		found = IndexHasNullKeys(c, d, false);
+		SPI_finish();
+		if (found)
+			continue;
+		for (int i = 0; i < n; i++)
+			appendStringInfo(sql, "%s%s%s", i > 0 ? ", " : "", d->exprs[i],
+							 BsonSortFieldDescending(sort, i) ? " DESC" : "");
+		return true;
+	}
+	return false;
+}
+
+/* ---- duplicate keys ---- */
+
+/*
+ * The key values PostgreSQL's unique violation reports ("Key (expr, ...)
+ * =(v1, v2) already exists."), parsed into an array iterator; false when
+ * the detail is missing (no SELECT privilege) or not of that form.
+ */
+static bool
+DuplicateValues(const char *detail, BsonParsed *parsed, bson_iter_t *values)
+{
+	const char *start;
+	const char *end;
+	char	   *text;
+	char	   *error = NULL;
+	bson_iter_t top;
+
+	if (detail == NULL || (start = strstr(detail, ")=(")) == NULL)
+		return false;
+	start += 3;
+	end = strstr(start, ") already exists");
+	if (end == NULL)
+		end = strstr(start, ") is duplicated");	/* from an index build */
+	if (end == NULL)
+		return false;
+	while (strstr(end + 1, ") already exists") != NULL)
+		end = strstr(end + 1, ") already exists");
+	text = psprintf("[%.*s]", (int) (end - start), start);
+	if (!BsonParseJson(text, strlen(text), parsed, &error))
+		return false;
+	if (!bson_iter_init(&top, &parsed->doc) || !bson_iter_next(&top) ||
+		!BSON_ITER_HOLDS_ARRAY(&top) || !bson_iter_recurse(&top, values))
+		return false;
+	return true;
+}
+
+/*
+ * IndexDuplicateDescribe
+ *		MongoDB's message and keyPattern/keyValue for a unique violation of
+ *		the _id or a secondary index of a collection; false when the index
+ *		is not one of ours.  Runs after the failed subtransaction is gone.
+ */
+bool
+IndexDuplicateDescribe(const char *constraint, const char *schema, const char *detail,
+					   char **message, bson_t **extra)
+{
+	Oid			nsp = get_namespace_oid("nosql_data", true);
+	Oid			indexoid;
+	Oid			relid;
+	char	   *database = NULL;
+	char	   *name = NULL;
+	Collection *c;
+	bson_t		pattern;
+	const char *mongo_name = NULL;
+	bool		is_id = false;
+	MemoryContext caller;
+	static const uint8_t id_pattern[] = {
+		14, 0, 0, 0, 0x10, '_', 'i', 'd', 0, 1, 0, 0, 0, 0
+	};
+
+	if (constraint == NULL || !OidIsValid(nsp) || schema == NULL ||
+		strcmp(schema, "nosql_data") != 0)
+		return false;
+	indexoid = get_relname_relid(constraint, nsp);
+	if (!OidIsValid(indexoid) || !OidIsValid(relid = IndexGetRelation(indexoid, true)))
+		return false;
+
+	caller = CurrentMemoryContext;
+	SPI_connect();
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		args[1];
+
+		args[0] = ObjectIdGetDatum(relid);
+		if (SPI_execute_with_args("SELECT database, name FROM nosql.collection WHERE relation = $1",
+								  1, types, args, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			database = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	if (database == NULL || name == NULL || (c = CollectionLookup(database, name)) == NULL)
+		return false;
+
+	if (indexoid == get_relname_relid(psprintf("%s_pkey", get_rel_name(relid)), nsp))
+	{
+		is_id = true;
+		mongo_name = "_id_";
+		if (!bson_init_static(&pattern, id_pattern, sizeof(id_pattern)))
+			return false;
+	}
+	else if (!IndexSpecOfPgIndex(c, constraint, &pattern, &mongo_name))
+		return false;
+
+	(void) is_id;
+	DescribeDuplicate(&pattern, detail, c, mongo_name, message, extra);
+	return true;
+}
+
+/*
+ * MongoDB's keyPattern/keyValue (in *extra) and message for a duplicate
+ * key of the index mongo_name with the given key pattern.
+ */
+static void
+DescribeDuplicate(const bson_t *pattern, const char *detail, const Collection *c,
+				  const char *mongo_name, char **message, bson_t **extra)
+{
+	BsonParsed	parsed;
+	bson_iter_t values;
+	bool		have_values;
+	StringInfoData dup;
+	bson_t	   *out;
+	bson_t		kv;
+	bson_iter_t pk;
+
+	have_values = DuplicateValues(detail, &parsed, &values);
+	out = bson_new();
+	bson_append_document(out, "keyPattern", -1, pattern);
+	BSON_APPEND_DOCUMENT_BEGIN(out, "keyValue", &kv);
+	initStringInfo(&dup);
+	appendStringInfoString(&dup, "{ ");
+	if (bson_iter_init(&pk, pattern))
+	{
+		bool		first = true;
+
+		while (bson_iter_next(&pk))
+		{
+			bool		has = have_values && bson_iter_next(&values);
+
+			if (has)
+				bson_append_iter(&kv, bson_iter_key(&pk), -1, &values);
+			else
+				bson_append_null(&kv, bson_iter_key(&pk), -1);
+			appendStringInfo(&dup, "%s%s: ", first ? "" : ", ", bson_iter_key(&pk));
+			if (has)
+				BsonPrintValue(&dup, &values, BSON_JSON_RELAXED);
+			else
+				appendStringInfoString(&dup, "null");
+			first = false;
+		}
+	}
+	appendStringInfoString(&dup, " }");
+	bson_append_document_end(out, &kv);
+	*extra = out;
+	*message = psprintf("E11000 duplicate key error collection: %s.%s index: %s dup key: %s",
+						c->database, c->name, mongo_name, dup.data);
+}

@@ -32,6 +32,7 @@ _PG_init(void)
 	BsonInit();
 	TextInit();
 	WorkerInit();
+	IndexInit();
 	GucReservePrefix();
 }
 

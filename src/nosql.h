@@ -29,6 +29,7 @@ extern void TtlRound(void);
 
 /* bson_io.c */
 extern void BsonInit(void);
+extern void IndexInit(void);
 
 /* text_sql.c: the $text query operator */
 extern void TextInit(void);

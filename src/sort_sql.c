@@ -137,3 +137,44 @@ bson_sort_value_collated(PG_FUNCTION_ARGS)
 	bson_destroy(&keyed);
 	PG_RETURN_BSON_P(result);
 }
+
+/*
+ * nosql.bson_index_key(document, path, paths, collation): the key of one
+ * field of an index with a collation (index_key.c): strings replaced by
+ * their collation sort keys, so that the btree orders and compares them
+ * as the collation does (a unique index with strength 2 refuses "a" beside
+ * "A", as MongoDB's does).
+ */
+PG_FUNCTION_INFO_V1(bson_index_key_collated);
+Datum
+bson_index_key_collated(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	IndexPathsCache *paths = IndexPaths(fcinfo, 2);
+	const BsonCollation *collation;
+	Bson	   *key;
+	bson_iter_t it;
+	bson_t		holder;
+	bson_t		keyed = BSON_INITIALIZER;
+	Bson	   *result;
+
+	if (IndexMultikey(doc, paths->paths, paths->npaths))
+		PG_RETURN_NULL();
+	key = IndexKeyOf(doc, path);
+	if (key == NULL)
+		PG_RETURN_NULL();
+	if (!BsonValueIter(key, &it, &holder))
+		PG_RETURN_BSON_P(key);	/* a document: compared as it is */
+	/* IndexPaths keeps its cache in fn_extra: the collation is compiled per call */
+	collation = CompileCollation(BsonBytes(PG_GETARG_BSON_P(3)), BsonDocLen(PG_GETARG_BSON_P(3)));
+	if (collation == NULL || (!BSON_ITER_HOLDS_UTF8(&it) && !BSON_ITER_HOLDS_SYMBOL(&it)))
+		PG_RETURN_BSON_P(key);
+	BsonCollationAppendKeyed(collation, &keyed, "", 0, &it);
+	if (!bson_iter_init(&it, &keyed) || !bson_iter_next(&it))
+		elog(ERROR, "could not build an index key");
+	result = BsonFromIter(&it);
+	bson_destroy(&keyed);
+	BsonCollationFree((BsonCollation *) collation);
+	PG_RETURN_BSON_P(result);
+}

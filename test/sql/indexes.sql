@@ -1,0 +1,254 @@
+-- MongoDB indexes as PostgreSQL indexes (src/indexes.c, src/index_key.c):
+-- btree indexes over nosql.bson_index_key for ordered specs (unique,
+-- sparse, partial, compound), hashed indexes, hidden indexes; the key
+-- conditions find/count/update/delete put in their SQL; EXPLAIN plans; and
+-- a randomized equivalence test: every filter counted through run_command
+-- with sequential scans disabled (so the index conditions are what answers)
+-- equals the sequential-scan count of document @@ filter.
+SET search_path = public, nosql;
+SET max_parallel_workers_per_gather = 0;
+
+-- mixed data: every numeric type, NaN, infinities, strings (some over the
+-- btree key limit), dates, booleans, nulls, missing fields, nested
+-- documents, and arrays on indexed paths (multikey documents)
+SELECT run_command('ix', '{"create": "c"}');
+INSERT INTO nosql_data."ix.c"
+SELECT bson_get_path(d, '_id'), d FROM (
+SELECT format('{"_id": %s, %s "b": %s, "c": %s, "n": {"x": %s}, "h": %s, %s %s "u": %s, "t": [%s, %s]}',
+    i,
+    CASE
+        WHEN i % 53 = 0 THEN ''
+        WHEN i % 47 = 0 THEN '"a": null,'
+        WHEN i % 97 = 0 THEN format('"a": [%s, %s],', i % 100, (i + 7) % 100)
+        WHEN i % 5 = 0 THEN format('"a": %s,', i % 100)
+        WHEN i % 5 = 1 THEN format('"a": {"$numberLong": "%s"},', i % 100)
+        WHEN i % 5 = 2 THEN format('"a": %s.5,', i % 100)
+        WHEN i % 5 = 3 THEN format('"a": {"$numberDecimal": "%s.00"},', i % 100)
+        ELSE format('"a": "s%s",', i % 100)
+    END,
+    CASE WHEN i % 89 = 0 THEN format('"%s%s"', repeat('y', 1500), i % 3)
+         WHEN i % 31 = 0 THEN 'null'
+         WHEN i % 7 = 0 THEN format('{"$date": {"$numberLong": "%s"}}', 1600000000000 + (i % 30) * 86400000::bigint)
+         ELSE format('"str%s"', i % 40) END,
+    i % 10,
+    CASE WHEN i % 101 = 0 THEN format('[%s]', i % 30) ELSE (i % 30)::text END,
+    i % 20,
+    CASE WHEN i % 3 = 0 THEN format('"s": %s,', i % 15) ELSE '' END,
+    CASE WHEN i % 2 = 0 THEN format('"p": %s,', i % 25) ELSE '' END,
+    i,
+    i % 7, i % 11
+)::bson d FROM generate_series(1, 3000) AS i) s;
+SELECT run_command('ix', '{"insert": "c", "documents": [{"_id": -1, "u": -1, "a": {"$numberDouble": "NaN"}}, {"_id": -2, "u": -2, "a": {"$numberDouble": "-Infinity"}}, {"_id": -3, "u": -3, "a": {"$numberDouble": "Infinity"}}, {"_id": -4, "u": -4, "a": {"$numberLong": "9007199254740993"}}, {"_id": -5, "u": -5, "a": -0.0}, {"_id": -6, "u": -6, "a": true}, {"_id": -7, "u": -7, "a": {"$date": "2020-01-01T00:00:00Z"}}, {"_id": -8, "u": -8, "a": {"$oid": "5f0000000000000000000001"}}, {"_id": -9, "u": -9, "a": {"x": 1}}, {"_id": -10, "u": -10, "a": {"$minKey": 1}}, {"_id": -11, "u": -11, "a": {"$maxKey": 1}}, {"_id": -12, "u": -12, "a": "s5"}, {"_id": -13, "u": -13, "a": {"$regularExpression": {"pattern": "^s", "options": ""}}}, {"_id": -14, "u": -14, "a": []}]}');
+
+SELECT run_command('ix', '{"createIndexes": "c", "indexes": [
+  {"key": {"a": 1}, "name": "a_1"},
+  {"key": {"b": 1, "c": -1}, "name": "b_1_c_-1"},
+  {"key": {"n.x": 1}, "name": "nx_1"},
+  {"key": {"h": "hashed"}, "name": "h_hashed"},
+  {"key": {"s": 1}, "name": "s_1", "sparse": true},
+  {"key": {"p": 1}, "name": "p_1", "partialFilterExpression": {"p": {"$gt": 10}}},
+  {"key": {"u": 1}, "name": "u_1", "unique": true},
+  {"key": {"t": 1}, "name": "t_1"}]}');
+ANALYZE nosql_data."ix.c";
+
+-- which PostgreSQL index serves which spec: btrees over the keys, a GIN
+-- beside the multikey ones (a has arrays, t is all arrays)
+SELECT regexp_replace(indexdef, 'nosql_ix_[0-9]+_[0-9a-f]+_([a-z])[0-9a-f]+', 'nosql_ix_\1') AS indexdef
+  FROM pg_indexes WHERE schemaname = 'nosql_data' AND tablename = 'ix.c'
+ ORDER BY indexname ~ '_m', indexdef;
+
+CREATE FUNCTION ix_explain(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    RETURN NEXT regexp_replace(l, 'nosql_([ih])x_[0-9]+_[0-9a-f]+_([a-z])[0-9a-f]+', 'nosql_\1x_\2', 'g');
+  END LOOP;
+END $$;
+
+-- SQL over the keys uses the btrees: equality, both ends of a range in one
+-- scan, $in, compound prefixes, the NULL (multikey) entries of the index
+SET enable_seqscan = off;
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c"
+ WHERE bson_index_key(document, 'n.x') = '5'$q$);
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c"
+ WHERE bson_index_key(document, 'n.x') > '3' AND bson_index_key(document, 'n.x') <= '7'$q$);
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c"
+ WHERE bson_index_key(document, 'n.x') = ANY (ARRAY['1', '2']::bson[])$q$);
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c"
+ WHERE bson_index_key(document, 'b', ARRAY['b', 'c']) = '"str3"'
+   AND bson_index_key(document, 'c', ARRAY['b', 'c']) > '2'$q$);
+-- sort + limit reads the index in order and stops
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c"
+ ORDER BY bson_index_key(document, 'n.x') DESC LIMIT 5$q$);
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c"
+ WHERE bson_index_hash(document, 'h') = bson_index_hash('{"h": 3}', 'h')$q$);
+RESET enable_seqscan;
+
+-- key values
+SELECT bson_index_key('{"a": {"b": 5}}', 'a.b') AS nested,
+       bson_index_key('{"a": 5}', 'a.b') AS through_scalar,
+       bson_index_key('{"x": 1}', 'a') AS missing,
+       bson_index_key('{"a": [1, 2]}', 'a') IS NULL AS array_is_null,
+       bson_index_key('{"a": [{"b": 1}]}', 'a.b') IS NULL AS through_array_is_null,
+       bson_index_key('{"a": 1, "b": [1]}', 'a', ARRAY['a', 'b']) IS NULL AS compound_multikey,
+       bson_index_key(format('{"a": "%s"}', repeat('z', 2000))::bson, 'a') IS NULL AS too_large,
+       bson_index_present('{"a": null}', ARRAY['a']) AS null_present,
+       bson_index_present('{"b": 1}', ARRAY['a', 'c']) AS absent,
+       bson_index_hash('{"a": 1}', 'a') = bson_index_hash('{"a": 1.0}', 'a') AS hash_numeric;
+-- parallel arrays and hashed arrays are refused, as in MongoDB
+SELECT bson_index_key('{"a": [1], "b": [2]}', 'a', ARRAY['a', 'b']);
+SELECT bson_index_hash('{"a": [1]}', 'a');
+SELECT run_command('ix', '{"createIndexes": "par", "indexes": [{"key": {"x": 1, "y": 1}, "name": "xy"}]}');
+SELECT run_command('ix', '{"insert": "par", "documents": [{"x": [1, 2], "y": [3]}]}');
+SELECT run_command('ix', '{"insert": "par", "documents": [{"_id": 1, "x": [{"a": 1}], "y": 1}, {"_id": 2, "x": [1], "y": 2}]}');
+
+-- unique: 11000 with keyPattern and keyValue; missing fields are null keys
+SELECT run_command('ix', '{"insert": "c", "documents": [{"_id": 100000, "u": 7}]}');
+SELECT run_command('ix', '{"createIndexes": "uq", "indexes": [{"key": {"k": 1, "j": -1}, "name": "kj", "unique": true}]}');
+SELECT run_command('ix', '{"insert": "uq", "documents": [{"_id": 1, "k": 1, "j": "x"}, {"_id": 2, "k": 1, "j": "y"}, {"_id": 3, "k": 1.0, "j": "x"}, {"_id": 4}, {"_id": 5}], "ordered": false}');
+SELECT run_command('ix', '{"update": "uq", "updates": [{"q": {"_id": 2}, "u": {"$set": {"j": "x"}}}]}');
+SELECT run_command('ix', '{"findAndModify": "uq", "query": {"_id": 2}, "update": {"$set": {"k": 1, "j": "x"}}}');
+SELECT run_command('ix', '{"update": "uq", "updates": [{"q": {"_id": 9}, "u": {"$set": {"k": 1, "j": "x"}}, "upsert": true}]}');
+SELECT run_command('ix', '{"find": "uq", "filter": {}, "sort": {"_id": 1}}');
+-- sparse unique: documents without the field are not in the index
+SELECT run_command('ix', '{"createIndexes": "sq", "indexes": [{"key": {"k": 1}, "name": "k", "unique": true, "sparse": true}]}');
+SELECT run_command('ix', '{"insert": "sq", "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3, "k": null}, {"_id": 4, "k": null}]}');
+-- partial unique: only documents matching the filter are unique
+SELECT run_command('ix', '{"createIndexes": "pq", "indexes": [{"key": {"k": 1}, "name": "k", "unique": true, "partialFilterExpression": {"v": {"$gte": 5}}}]}');
+SELECT run_command('ix', '{"insert": "pq", "documents": [{"_id": 1, "k": 1, "v": 1}, {"_id": 2, "k": 1, "v": 2}, {"_id": 3, "k": 1, "v": 5}, {"_id": 4, "k": 1, "v": 6}]}');
+-- createIndexes on data that violates uniqueness fails and leaves nothing
+SELECT run_command('ix', '{"createIndexes": "uq", "indexes": [{"key": {"k": 1}, "name": "k_u", "unique": true}]}');
+SELECT run_command('ix', '{"listIndexes": "uq"}');
+
+-- hidden indexes stay maintained but the planner does not see them
+SELECT run_command('ix', '{"collMod": "c", "index": {"name": "nx_1", "hidden": true}}');
+SELECT count(*) AS hidden FROM pg_indexes
+ WHERE schemaname = 'nosql_data' AND tablename = 'ix.c' AND indexname LIKE 'nosql_hx_%';
+SET enable_seqscan = off;
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.c" WHERE bson_index_key(document, 'n.x') = '5'$q$);
+RESET enable_seqscan;
+SELECT run_command('ix', '{"collMod": "c", "index": {"name": "nx_1", "hidden": false}}');
+SELECT count(*) AS hidden FROM pg_indexes
+ WHERE schemaname = 'nosql_data' AND tablename = 'ix.c' AND indexname LIKE 'nosql_hx_%';
+
+-- randomized equivalence: filters over the indexed paths, through
+-- run_command with sequential scans off, against document @@ filter by a
+-- sequential scan
+CREATE TABLE ix_filters (id serial, filter bson);
+SELECT setseed(0.42);
+CREATE FUNCTION ix_value() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT (ARRAY['5', '5.5', '{"$numberLong": "7"}', '{"$numberDecimal": "12.00"}', '"s5"', '"s50"',
+                'null', 'true', '{"$numberDouble": "NaN"}', '{"$numberDouble": "Infinity"}',
+                '"str3"', '"str39"', '{"$date": "2020-09-14T12:26:40Z"}', '0', '-0.0', '99', '"y"',
+                '{"x": 1}', '3', '13', '20', '{"$minKey": 1}', '{"$maxKey": 1}',
+                '{"$oid": "5f0000000000000000000001"}', '"st"', '[5, 12]', '2'])[1 + floor(random() * 27)::int]
+$$;
+CREATE FUNCTION ix_cond() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT CASE floor(random() * 12)::int
+    WHEN 0 THEN ix_value()
+    WHEN 1 THEN format('{"$gt": %s}', ix_value())
+    WHEN 2 THEN format('{"$gte": %s, "$lt": %s}', ix_value(), ix_value())
+    WHEN 3 THEN format('{"$lte": %s}', ix_value())
+    WHEN 4 THEN format('{"$in": [%s, %s, %s]}', ix_value(), ix_value(), ix_value())
+    WHEN 5 THEN format('{"$regex": "^%s"}', (ARRAY['s', 's5', 'str1', 'y', 'st.'])[1 + floor(random() * 5)::int])
+    WHEN 6 THEN format('{"$ne": %s}', ix_value())
+    WHEN 7 THEN format('{"$exists": %s}', (random() < 0.5)::text)
+    WHEN 8 THEN format('{"$eq": %s}', ix_value())
+    WHEN 9 THEN format('{"$gt": %s, "$lte": %s}', ix_value(), ix_value())
+    WHEN 10 THEN format('{"$in": [%s]}', ix_value())
+    ELSE format('{"$lt": %s}', ix_value())
+  END
+$$;
+CREATE FUNCTION ix_path() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT (ARRAY['a', 'a', 'b', 'c', 'n.x', 'h', 's', 'p', 'u', '_id', 't', 'n'])[1 + floor(random() * 12)::int]
+$$;
+INSERT INTO ix_filters (filter)
+SELECT (CASE floor(random() * 5)::int
+    WHEN 0 THEN format('{"%s": %s}', ix_path(), ix_cond())
+    WHEN 1 THEN format('{"%s": %s, "%s": %s}', ix_path(), ix_cond(), ix_path(), ix_cond())
+    WHEN 2 THEN format('{"$or": [{"%s": %s}, {"%s": %s}]}', ix_path(), ix_cond(), ix_path(), ix_cond())
+    WHEN 3 THEN format('{"$and": [{"%s": %s}, {"%s": %s}], "%s": %s}', ix_path(), ix_cond(), ix_path(), ix_cond(), ix_path(), ix_cond())
+    ELSE format('{"b": %s, "c": %s}', ix_cond(), ix_cond())
+  END)::bson
+FROM generate_series(1, 600);
+CREATE TABLE ix_results (id int, via_command bigint, via_scan bigint, ids_equal boolean, error text);
+DO $$
+DECLARE
+  f record;
+  reply bson;
+  n_cmd bigint;
+  n_scan bigint;
+  ids_cmd bson;
+  same boolean;
+BEGIN
+  FOR f IN SELECT * FROM ix_filters ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    reply := run_command('ix', format('{"count": "c", "query": %s}', f.filter::text)::bson);
+    IF (reply->>'ok')::float <> 1 THEN
+      INSERT INTO ix_results VALUES (f.id, NULL, NULL, NULL, reply::text);
+      CONTINUE;
+    END IF;
+    n_cmd := (reply->>'n')::bigint;
+    reply := run_command('ix', format('{"find": "c", "filter": %s, "projection": {"_id": 1}, "batchSize": 100000}', f.filter::text)::bson);
+    SET LOCAL enable_seqscan = on;
+    SET LOCAL enable_indexscan = off;
+    SET LOCAL enable_bitmapscan = off;
+    SELECT count(*) INTO n_scan FROM nosql_data."ix.c" WHERE document @@ f.filter;
+    SELECT coalesce((SELECT array_agg(x ORDER BY x)
+                       FROM (SELECT (e->>'_id')::bigint AS x
+                               FROM jsonb_array_elements((reply->'cursor'->'firstBatch')::text::jsonb) AS e) q), '{}')
+         = coalesce((SELECT array_agg(y ORDER BY y)
+                       FROM (SELECT (document->>'_id')::bigint AS y
+                               FROM nosql_data."ix.c" WHERE document @@ f.filter) r), '{}')
+      INTO same;
+    RESET enable_indexscan;
+    RESET enable_bitmapscan;
+    INSERT INTO ix_results VALUES (f.id, n_cmd, n_scan, same, NULL);
+  END LOOP;
+END $$;
+SELECT count(*) AS filters,
+       count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+       count(*) FILTER (WHERE via_command <> via_scan OR NOT ids_equal) AS mismatches,
+       count(*) FILTER (WHERE via_scan > 0) AS matching_something
+  FROM ix_results;
+SELECT r.*, f.filter FROM ix_results r JOIN ix_filters f USING (id)
+ WHERE error IS NOT NULL OR via_command <> via_scan OR NOT ids_equal ORDER BY id LIMIT 10;
+
+-- the same after updates that move keys (scalars into arrays and back) and deletes
+SELECT run_command('ix', '{"update": "c", "updates": [{"q": {"n.x": 3}, "u": {"$set": {"a": [1, 2, 3], "n.x": [3, 4]}}, "multi": true}, {"q": {"a": 4}, "u": {"$set": {"a": 400}}, "multi": true}]}');
+SELECT run_command('ix', '{"delete": "c", "deletes": [{"q": {"b": {"$regex": "^str1"}}, "limit": 0}]}');
+VACUUM ANALYZE nosql_data."ix.c";
+TRUNCATE ix_results;
+DO $$
+DECLARE
+  f record;
+  n_cmd bigint;
+  n_scan bigint;
+BEGIN
+  FOR f IN SELECT * FROM ix_filters ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    n_cmd := (run_command('ix', format('{"count": "c", "query": %s}', f.filter::text)::bson)->>'n')::bigint;
+    SET LOCAL enable_seqscan = on;
+    SET LOCAL enable_indexscan = off;
+    SET LOCAL enable_bitmapscan = off;
+    SELECT count(*) INTO n_scan FROM nosql_data."ix.c" WHERE document @@ f.filter;
+    RESET enable_indexscan;
+    RESET enable_bitmapscan;
+    INSERT INTO ix_results VALUES (f.id, n_cmd, n_scan, true, NULL);
+  END LOOP;
+END $$;
+SELECT count(*) AS filters, count(*) FILTER (WHERE via_command IS DISTINCT FROM via_scan) AS mismatches
+  FROM ix_results;
+
+-- sorts served by an index equal the sort without one
+SELECT run_command('ix', '{"find": "c", "filter": {"u": {"$gt": 10}}, "sort": {"u": -1}, "limit": 3, "projection": {"u": 1}}');
+SELECT run_command('ix', '{"find": "c", "sort": {"b": 1, "c": -1}, "limit": 4, "projection": {"b": 1, "c": 1}}')
+     = run_command('ix', '{"find": "c", "sort": {"b": 1, "c": -1}, "limit": 4, "projection": {"b": 1, "c": 1}, "hint": {"$natural": 1}}') AS same_order;
+
+SELECT run_command('ix', '{"dropIndexes": "c", "index": "*"}');
+SELECT count(*) AS left_behind FROM pg_indexes
+ WHERE schemaname = 'nosql_data' AND tablename = 'ix.c' AND indexname LIKE 'nosql_%';
+SELECT run_command('ix', '{"dropDatabase": 1}');
+DROP TABLE ix_filters, ix_results;
+DROP FUNCTION ix_value(), ix_cond(), ix_path(), ix_explain(text);
