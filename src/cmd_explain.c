@@ -991,12 +991,14 @@ StageLimit(ExplainTranslation *t, const PgPlanNode *n, bson_t *out)
 	bson_t		inner;
 	bson_t	   *at = out;
 
-	if (t->q->is_update || t->q->is_delete || strcmp(t->q->command, "count") == 0 ||
-		!PgPlanChild(n, 0, &data, &len))
+	if (!PgPlanChild(n, 0, &data, &len))
 	{
-		AppendInputStage(t, n, out);
-		if (!PgPlanChild(n, 0, &data, &len))
-			BSON_APPEND_UTF8(out, "stage", "EOF");
+		BSON_APPEND_UTF8(out, "stage", "EOF");
+		return;
+	}
+	if (t->q->is_update || t->q->is_delete || strcmp(t->q->command, "count") == 0)
+	{
+		TranslateNode(t, data, len, out);
 		return;
 	}
 	PgPlanNodeRead(data, len, &child);
