@@ -1626,6 +1626,62 @@ ExplainParseFindAndModify(CommandContext *ctx, ExplainQuery *q)
 	q->spec.limit = 1;
 }
 
+/* Whether a key pattern has a geospatial key on path */
+static bool
+KeyPatternIsGeo(const uint8_t *key, uint32_t len, const char *path)
+{
+	bson_t		k;
+	bson_iter_t it;
+
+	if (!bson_init_static(&k, key, len) || !bson_iter_init(&it, &k))
+		return false;
+	while (bson_iter_next(&it))
+		if (strcmp(bson_iter_key(&it), path) == 0 && BSON_ITER_HOLDS_UTF8(&it) &&
+			(strcmp(bson_iter_utf8(&it, NULL), "2dsphere") == 0 ||
+			 strcmp(bson_iter_utf8(&it, NULL), "2d") == 0))
+			return true;
+	return false;
+}
+
+/*
+ * A $near query is answered by a geospatial index only: a hint of another
+ * index leaves MongoDB's planner without a plan (NoQueryExecutionPlans).
+ */
+static void
+ExplainCheckNearHint(const ExplainQuery *q)
+{
+	BsonNearSpec near;
+	const uint8_t *key = NULL;
+	uint32_t	key_len = 0;
+
+	if (!q->has_hint || q->spec.compiled_filter == NULL ||
+		!BsonFilterGetNear(q->spec.compiled_filter, &near))
+		return;
+	if (BSON_ITER_HOLDS_DOCUMENT(&q->hint))
+		bson_iter_document(&q->hint, &key_len, &key);
+	else if (BSON_ITER_HOLDS_UTF8(&q->hint) && q->spec.coll != NULL)
+	{
+		const char *name = bson_iter_utf8(&q->hint, NULL);
+		bson_iter_t it;
+
+		bson_iter_init(&it, q->spec.coll->indexes);
+		while (key == NULL && bson_iter_next(&it))
+		{
+			bson_iter_t f;
+			bson_iter_t k;
+
+			if (bson_iter_recurse(&it, &f) && bson_iter_find(&f, "name") &&
+				BSON_ITER_HOLDS_UTF8(&f) && strcmp(bson_iter_utf8(&f, NULL), name) == 0 &&
+				bson_iter_recurse(&it, &k) && bson_iter_find(&k, "key") &&
+				BSON_ITER_HOLDS_DOCUMENT(&k))
+				bson_iter_document(&k, &key_len, &key);
+		}
+	}
+	if (key == NULL || !KeyPatternIsGeo(key, key_len, near.path))
+		MongoRaise(MONGO_NO_QUERY_EXECUTION_PLANS,
+				   "error processing query: planner returned error :: caused by :: unable to find index for $geoNear query");
+}
+
 /* ---- the command ---- */
 
 /* The verbosity field: one of MongoDB's three names */
@@ -1834,6 +1890,7 @@ CmdExplain(CommandContext *ctx, bson_t *reply)
 		if (q.spec.coll->is_view)
 			MongoRaise(238, "explain on a view is not supported yet");
 		FindSpecPrepare(&q.spec, q.select, &sql, values, types, &nparams);
+		ExplainCheckNearHint(&q);
 		if (q.has_hint && BsonFilterGetText(q.spec.compiled_filter, &text))
 			MongoRaise(MONGO_BAD_VALUE,
 					   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");

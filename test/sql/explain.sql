@@ -121,6 +121,12 @@ SELECT cmd('ex', '{"explain": {"update": "c", "updates": [{"q": {}, "u": {"$bad"
 SELECT cmd('ex', '{"explain": {"delete": "c", "deletes": [{"q": {}}]}}');
 SELECT cmd('ex', '{"explain": {"distinct": "c"}}');
 SELECT cmd('ex', '{"explain": {"findAndModify": "c", "query": {}}}');
+-- $near is answered by a geospatial index only: hinting another fails
+SET client_min_messages = warning;
+SELECT cmd('ex', '{"createIndexes": "c", "indexes": [{"key": {"loc": "2dsphere"}, "name": "loc_2dsphere"}]}');
+RESET client_min_messages;
+SELECT cmd('ex', '{"explain": {"find": "c", "filter": {"loc": {"$nearSphere": {"$geometry": {"type": "Point", "coordinates": [0, 0]}}}}, "hint": {"a": 1}}}');
+SELECT cmd('ex', '{"explain": {"find": "c", "filter": {"loc": {"$nearSphere": {"$geometry": {"type": "Point", "coordinates": [0, 0]}}}}, "hint": "loc_2dsphere"}}') -> 'ok';
 
 SELECT cmd('ex', '{"dropDatabase": 1}');
 DROP FUNCTION wp(text);
