@@ -45,6 +45,7 @@
 #include "postmaster/postmaster.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "documents.h"
 #include "nosql.h"
@@ -71,6 +72,10 @@ typedef struct ExplainQuery
 	bool		is_update;		/* update, findAndModify with an update */
 	bool		is_delete;		/* delete, findAndModify with remove */
 	bool		upsert;
+	const uint8_t *update;		/* an update's bytes (u, or findAndModify's) */
+	uint32_t	update_len;
+	const uint8_t *array_filters;	/* or NULL */
+	uint32_t	array_filters_len;
 	bool		has_hint;
 	bson_iter_t hint;
 } ExplainQuery;
@@ -83,6 +88,7 @@ typedef struct ExplainTranslation
 	bool		backward;		/* a collection scan goes backward */
 	int64		keys_examined;	/* totals, for executionStats */
 	int64		docs_examined;
+	int64		would_modify;	/* an update's nWouldModify, -1: not counted */
 } ExplainTranslation;
 
 /* The fields of a PostgreSQL plan node that the translation reads */
@@ -1169,7 +1175,7 @@ TranslateRoot(ExplainTranslation *t, const uint8_t *plan, uint32_t plan_len, bso
 		if (t->stats)
 		{
 			AppendCount(out, "nMatched", rows);
-			AppendCount(out, "nWouldModify", rows);
+			AppendCount(out, "nWouldModify", t->would_modify >= 0 ? t->would_modify : rows);
 			AppendCount(out, "nWouldUpsert", rows == 0 && q->upsert ? 1 : 0);
 		}
 	}
@@ -1363,9 +1369,12 @@ ExplainParseDistinct(CommandContext *ctx, ExplainQuery *q)
 		MongoRaise(MONGO_BAD_VALUE, "FieldPath cannot be constructed with empty string");
 }
 
-/* Check an update (u) as the update command would compile it */
+/*
+ * Check an update (u) as the update command would compile it, and keep it
+ * for counting the documents it would modify.
+ */
 static void
-ExplainCheckUpdate(const bson_iter_t *it, const uint8_t *af, uint32_t aflen)
+ExplainCheckUpdate(ExplainQuery *q, const bson_iter_t *it, const uint8_t *af, uint32_t aflen)
 {
 	const uint8_t *u;
 	uint32_t	ulen;
@@ -1382,6 +1391,10 @@ ExplainCheckUpdate(const bson_iter_t *it, const uint8_t *af, uint32_t aflen)
 		MongoRaise(MONGO_FAILED_TO_PARSE, "Update argument must be either an object or an array");
 	if (BsonUpdateCompile(u, ulen, af, aflen, &error) == NULL)
 		MongoRaise(error.code, "%s", error.message);
+	q->update = u;
+	q->update_len = ulen;
+	q->array_filters = af;
+	q->array_filters_len = aflen;
 }
 
 /*
@@ -1475,7 +1488,7 @@ ExplainParseUpdate(CommandContext *ctx, ExplainQuery *q)
 				   "BSON field 'update.updates.u' is missing but a required field");
 	if (multi && q->spec.sort != NULL)
 		MongoRaise(MONGO_FAILED_TO_PARSE, "Cannot specify sort with multi=true");
-	ExplainCheckUpdate(&u, af, aflen);
+	ExplainCheckUpdate(q, &u, af, aflen);
 	if (!multi)
 		q->spec.limit = 1;
 }
@@ -1620,7 +1633,7 @@ ExplainParseFindAndModify(CommandContext *ctx, ExplainQuery *q)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
 	if (has_update)
-		ExplainCheckUpdate(&update, af, aflen);
+		ExplainCheckUpdate(q, &update, af, aflen);
 	q->is_update = !remove;
 	q->is_delete = remove;
 	q->spec.limit = 1;
@@ -1747,6 +1760,54 @@ ExplainRunSql(const char *sql, int nparams, Oid *types, Datum *values, bool anal
 	return result;
 }
 
+/*
+ * How many of the documents an update matches it would modify (its
+ * nWouldModify): the selecting query runs once more and the update is
+ * applied to each document without writing it.  MongoDB's no-op rule
+ * holds: setting a field to the value it has modifies nothing.
+ */
+static int64
+ExplainWouldModify(const ExplainQuery *q, const char *sql, int nparams, Oid *types,
+				   Datum *values)
+{
+	BsonQueryError error = {0};
+	BsonUpdate *u;
+	int64		now = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
+	int64		n = 0;
+
+	u = BsonUpdateCompileCollated(q->update, q->update_len, q->array_filters,
+								  q->array_filters_len, q->spec.compiled_collation, &error);
+	if (u == NULL)
+		MongoRaise(error.code, "%s", error.message);
+	SPI_connect();
+	if (SPI_execute_with_args(sql, nparams, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run the query of the explained update: %s", sql);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Bson	   *row = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+		int32_t		position = -1;
+		bool		modified = false;
+		bson_t		out;
+
+		CHECK_FOR_INTERRUPTS();
+		if (BsonUpdateNeedsPosition(u))
+			(void) BsonFilterMatchesWithPosition(q->spec.compiled_filter, BsonBytes(row),
+												 BsonDocLen(row), &position);
+		bson_init(&out);
+		if (!BsonUpdateApply(u, BsonBytes(row), BsonDocLen(row), position, false, now,
+							 &out, &modified, &error))
+			MongoRaise(error.code, "%s", error.message);
+		bson_destroy(&out);
+		if (modified)
+			n++;
+	}
+	SPI_finish();
+	BsonUpdateFree(u);
+	return n;
+}
+
 /* A number field of the PostgreSQL plan document (0 when absent) */
 static double
 PlanNumber(const bson_t *plan, const char *key)
@@ -1823,6 +1884,8 @@ CmdExplain(CommandContext *ctx, bson_t *reply)
 	BsonTextQuery text;
 
 	initStringInfo(&sql);
+	memset(&t, 0, sizeof(t));
+	t.would_modify = -1;
 	if (BSON_ITER_HOLDS_NULL(&ctx->first) || BSON_ITER_HOLDS_UNDEFINED(&ctx->first))
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'explain.explain' is missing but a required field");
@@ -1904,6 +1967,8 @@ CmdExplain(CommandContext *ctx, bson_t *reply)
 		else if ((q.is_update || q.is_delete) && !analyze)
 			appendStringInfoString(&sql, " FOR UPDATE");
 		plan = ExplainRunSql(sql.data, nparams, types, values, analyze);
+		if (analyze && q.is_update)
+			t.would_modify = ExplainWouldModify(&q, sql.data, nparams, types, values);
 		if (bson_iter_init_find(&it, plan, "Plan") && BSON_ITER_HOLDS_DOCUMENT(&it))
 			bson_iter_document(&it, &root_len, &root);
 		else
@@ -1911,7 +1976,6 @@ CmdExplain(CommandContext *ctx, bson_t *reply)
 	}
 
 	/* the natural order backward: a scan backward (the sort is not shown) */
-	memset(&t, 0, sizeof(t));
 	t.q = &q;
 	t.backward = q.spec.compiled_sort != NULL && BsonSortIsNatural(q.spec.compiled_sort) &&
 		BsonSortNaturalDirection(q.spec.compiled_sort) < 0;

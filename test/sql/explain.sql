@@ -89,6 +89,9 @@ SELECT wp('{"explain": {"distinct": "c", "key": "a", "query": {"a": {"$ne": 6}}}
 -- writes are explained, not done
 SELECT xp('{"explain": {"update": "c", "updates": [{"q": {"a": 6, "_id": {"$lt": 10}}, "u": {"$set": {"z": 1}}, "upsert": true}]}, "verbosity": "executionStats"}', 'executionStats');
 SELECT wp('{"explain": {"update": "c", "updates": [{"q": {"a": 60}, "u": {"$set": {"z": 1}}, "multi": true}]}}');
+-- nWouldModify: setting a field to the value it has modifies nothing
+SELECT cmd('ex', '{"explain": {"update": "c", "updates": [{"q": {"_id": {"$lt": 10}}, "u": {"$set": {"a": 6}}, "multi": true}]}, "verbosity": "executionStats"}') -> 'executionStats' -> 'executionStages' -> 'nWouldModify';
+SELECT cmd('ex', '{"explain": {"findAndModify": "c", "query": {"_id": 2}, "update": {"$set": {"a": 6}}}, "verbosity": "executionStats"}') -> 'executionStats' -> 'executionStages' -> 'nWouldModify';
 SELECT xp('{"explain": {"delete": "c", "deletes": [{"q": {"_id": {"$lt": 10}, "a": {"$gte": 6}}, "limit": 0}]}, "verbosity": "executionStats"}', 'executionStats');
 SELECT wp('{"explain": {"findAndModify": "c", "query": {"a": 6}, "sort": {"_id": 1}, "update": {"$inc": {"a": 1}}}}');
 SELECT wp('{"explain": {"findAndModify": "c", "query": {"a": 6}, "remove": true}}');
