@@ -1568,8 +1568,14 @@ ExplainParseFindAndModify(CommandContext *ctx, ExplainQuery *q)
 	{
 		const char *key = bson_iter_key(&it);
 
+		/* null is an absent field, as CmdFindAndModify takes it */
 		if (BSON_ITER_HOLDS_NULL(&it) &&
-			strcmp(key, "hint") != 0 && !IsGenericField(key))
+			(strcmp(key, "query") == 0 || strcmp(key, "sort") == 0 ||
+			 strcmp(key, "fields") == 0 || strcmp(key, "update") == 0 ||
+			 strcmp(key, "remove") == 0 || strcmp(key, "new") == 0 ||
+			 strcmp(key, "upsert") == 0 || strcmp(key, "arrayFilters") == 0 ||
+			 strcmp(key, "bypassDocumentValidation") == 0 ||
+			 strcmp(key, "collation") == 0 || strcmp(key, "let") == 0))
 			continue;
 		if (strcmp(key, "query") == 0)
 			FieldDocument("findAndModify", &it, &q->spec.filter, &q->spec.filter_len);
