@@ -694,7 +694,7 @@ WriteCommandField(CommandContext *ctx, const bson_iter_t *it, bool *ordered, boo
  * The fields of insert, update and delete: the array of statements
  * (array_field, required) into *statements, and the common fields.
  */
-static void
+void
 WriteCommandArgs(CommandContext *ctx, const char *array_field, bson_iter_t *statements,
 				 bool *ordered, bool *bypass, bool takes_let)
 {

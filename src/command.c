@@ -547,6 +547,7 @@ static const CommandDef commands[] = {
 	{"cloneCollectionAsCapped", CmdCloneCollectionAsCapped},
 	{"validateDBMetadata", CmdValidateDBMetadata},
 	{"compact", CmdCompact},
+	{"explain", CmdExplain},
 	{"planCacheClear", CmdPlanCacheClear},
 	{"planCacheSetFilter", CmdPlanCacheSetFilter},
 	{"planCacheClearFilters", CmdPlanCacheClearFilters},
@@ -559,6 +560,16 @@ static const CommandDef commands[] = {
 	{"ismaster", CmdHello},
 	{NULL, NULL}
 };
+
+/* Whether a command of that name exists (explain tells unknown ones apart) */
+bool
+CommandExists(const char *name)
+{
+	for (int i = 0; commands[i].name != NULL; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return true;
+	return false;
+}
 
 /* Run one command: reply gets its fields and ok: 1, or an error is raised */
 void

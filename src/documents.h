@@ -99,6 +99,7 @@ typedef void (*CommandFunc) (CommandContext *ctx, bson_t *reply);
 extern void CmdPing(CommandContext *ctx, bson_t *reply);
 extern void CmdBuildInfo(CommandContext *ctx, bson_t *reply);
 extern void CmdHello(CommandContext *ctx, bson_t *reply);
+extern bool CommandExists(const char *name);
 
 /* cmd_read.c */
 extern void CmdFind(CommandContext *ctx, bson_t *reply);
@@ -134,6 +135,9 @@ typedef struct UpdateResult
 } UpdateResult;
 
 extern void PipelineUpdateCheck(const uint8_t **u, uint32_t *len);
+extern void WriteCommandArgs(CommandContext *ctx, const char *array_field,
+							 bson_iter_t *statements, bool *ordered, bool *bypass,
+							 bool takes_let);
 extern char *PrepareDocument(const uint8_t *data, uint32_t len, bson_t *out, int *code);
 
 /* cmd_admin.c */
@@ -149,6 +153,9 @@ extern void CmdRenameCollection(CommandContext *ctx, bson_t *reply);
 extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
 extern void CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply);
 extern void CmdCompact(CommandContext *ctx, bson_t *reply);
+
+/* cmd_explain.c */
+extern void CmdExplain(CommandContext *ctx, bson_t *reply);
 
 /* cmd_plancache.c */
 extern void CmdPlanCacheClear(CommandContext *ctx, bson_t *reply);
