@@ -21,7 +21,8 @@ use Time::HiRes qw(time);
 use NosqlTest;
 
 my $seed = $ENV{NOSQL_SEED} // 20261122;
-note("seed $seed (NOSQL_SEED=$seed repeats this run)");
+die "NOSQL_SEED must be an integer\n" unless $seed =~ /^\d+$/;
+diag("random seed $seed (NOSQL_SEED=$seed repeats this run)");
 srand($seed);
 
 my $sessions = 3;
