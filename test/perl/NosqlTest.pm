@@ -10,7 +10,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use Exporter 'import';
 
-our @EXPORT = qw(nosql_node wait_for_value);
+our @EXPORT = qw(nosql_node wait_for_value table_indexes amcheck_btrees index_counts);
 
 # A new, started node configured like the regression instance
 # (test/nosql.conf), plus any extra configuration lines given.
@@ -47,6 +47,95 @@ sub wait_for_value
 		return $value if $value eq $expected || time > $deadline;
 		usleep(100_000);
 	}
+}
+
+# ---- the PostgreSQL indexes behind a collection's index specs ----
+#
+# These helpers name no index kind: "the indexes of a collection" are every
+# index of its table whose name starts with nosql_ix_, plus the primary key,
+# whatever access method createIndexes used for them.
+
+# The indexes of the collection's table $table (as 'db.coll'): a list of
+# hashes {name, am, valid, ready, live, unique, primary}, by name.
+sub table_indexes
+{
+	my ($node, $dbname, $table) = @_;
+	my $rows = $node->safe_psql($dbname, qq{
+		SELECT c.relname, am.amname, i.indisvalid, i.indisready, i.indislive, i.indisunique, i.indisprimary
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+		WHERE i.indrelid = 'nosql_data."$table"'::regclass
+		  AND (c.relname LIKE 'nosql\\_ix\\_%' OR i.indisprimary)
+		ORDER BY c.relname});
+	my @indexes;
+	for (split /\n/, $rows)
+	{
+		my ($name, $am, $valid, $ready, $live, $unique, $primary) = split /\|/;
+		push @indexes, {
+			name => $name, am => $am, valid => $valid eq 't', ready => $ready eq 't',
+			live => $live eq 't', unique => $unique eq 't', primary => $primary eq 't' };
+	}
+	return @indexes;
+}
+
+# amcheck on every btree index of the table: bt_index_check and
+# bt_index_parent_check with heapallindexed (every heap tuple has its index
+# entry).  Needs CREATE EXTENSION amcheck.  Returns the names checked and
+# the errors, one a problem index.
+sub amcheck_btrees
+{
+	my ($node, $dbname, $table) = @_;
+	my (@checked, @errors);
+	for my $index (grep { $_->{am} eq 'btree' } table_indexes($node, $dbname, $table))
+	{
+		my $qname = qq{nosql_data."$index->{name}"};
+		my ($ret, $out, $err) = $node->psql($dbname,
+			qq{SELECT bt_index_check('$qname'::regclass, true); SELECT bt_index_parent_check('$qname'::regclass, true)});
+		push @checked, $index->{name};
+		push @errors, "$index->{name}: $err" if $ret != 0 || $err =~ /ERROR/;
+	}
+	return (\@checked, \@errors);
+}
+
+# For every filter (a JSON text), the number of documents of $table it
+# matches and the index the plan used ('' for none), in one session with
+# the given settings, e.g. 'SET enable_seqscan = off'.  With $only set,
+# the other nosql_ix_ indexes are dropped in a transaction rolled back at
+# the end, so that the plans can use no other.  Each filter is planned with
+# its value as a constant (EXECUTE), as the commands' queries are.
+# Returns a list of [count, index used].
+sub index_counts
+{
+	my ($node, $dbname, $table, $filters, $settings, $only) = @_;
+	my $array = join(',', map { my $f = $_; $f =~ s/'/''/g; "'$f'" } @$filters);
+	my $drop = '';
+	if (defined $only)
+	{
+		$drop = join('', map { qq{DROP INDEX nosql_data."$_->{name}";\n} }
+			  grep { $_->{name} =~ /^nosql_ix_/ && $_->{name} ne $only } table_indexes($node, $dbname, $table));
+	}
+	(my $tab = $table) =~ s/'/''/g;
+	my $out = $node->safe_psql($dbname, qq{
+		BEGIN;
+		$drop
+		$settings;
+		CREATE FUNCTION pg_temp.index_count(filter text, OUT n bigint, OUT used text) AS \$\$
+		DECLARE
+			line text;
+			query text := format('SELECT count(*) FROM nosql_data.%I WHERE document OPERATOR(nosql.\@\@) %L::nosql.bson', '$tab', filter);
+		BEGIN
+			used := '';
+			FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+				IF line ~ 'Index (Only )?Scan (using|on) ' THEN
+					used := substring(line FROM 'Index (?:Only )?Scan (?:using|on) (\\S+)');
+				END IF;
+			END LOOP;
+			EXECUTE query INTO n;
+		END
+		\$\$ LANGUAGE plpgsql;
+		SELECT n || '|' || used FROM unnest(ARRAY[$array]::text[]) WITH ORDINALITY AS f(filter, i),
+		     pg_temp.index_count(f.filter) ORDER BY i;
+		ROLLBACK;});
+	return map { [ split /\|/, $_, -1 ] } split /\n/, $out;
 }
 
 BEGIN
