@@ -309,7 +309,7 @@ typedef struct ProjectionPath
  * projections cannot have.
  */
 static void
-ProjectionFlatten(const bson_iter_t *doc, const char *prefix, List **paths, int depth)
+ProjectionFlatten(const bson_iter_t *doc, const char *prefix, List **paths)
 {
 	bson_iter_t f;
 	bool		any = false;
@@ -341,7 +341,7 @@ ProjectionFlatten(const bson_iter_t *doc, const char *prefix, List **paths, int 
 			if (bson_iter_next(&first) && bson_iter_key(&first)[0] == '$')
 				MongoRaise(MONGO_PROJECTION_COMPUTED,
 						   "Cannot use an expression in a wildcard projection: %s", path);
-			ProjectionFlatten(&f, path, paths, depth + 1);
+			ProjectionFlatten(&f, path, paths);
 		}
 		else
 			MongoRaise(MONGO_PROJECTION_COMPUTED,
@@ -368,7 +368,7 @@ CheckWildcardProjection(const bson_iter_t *key, const bson_iter_t *projection)
 	bson_iter_t k;
 	int			nkeys = 0;
 
-	ProjectionFlatten(projection, NULL, &paths, 0);
+	ProjectionFlatten(projection, NULL, &paths);
 	foreach(lc, paths)
 	{
 		ProjectionPath *p = lfirst(lc);
@@ -1135,6 +1135,9 @@ IndexSpecValidate(const bson_iter_t *elem, const IndexSpecContext *cx, bson_t *o
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "The 'name' field is a required property of an index specification");
 	plugin = IndexKeyPlugin(&key);
+	if (collation != NULL && version < 2)
+		MongoRaise(MONGO_CANNOT_CREATE_INDEX,
+				   "cannot create an index with the 'collation' option and v=%d", version);
 	if (strcmp(plugin, "text") != 0 && bson_iter_init_find(&it, &spec, "weights"))
 		MongoRaise(MONGO_CANNOT_CREATE_INDEX,
 				   "the field 'weights' can only be specified with text indexes");
