@@ -652,10 +652,6 @@ nosql_create_index(PG_FUNCTION_ARGS)
 	char	   *index_name = NULL;
 
 	ArgCollection(fcinfo, 0, &database, &name);
-	BSON_APPEND_UTF8(&cmd, "createIndexes", name);
-	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
-	BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &spec);
-	AppendBson(&spec, "key", keys);
 	if (options != NULL)
 	{
 		bson_t		o;
@@ -663,14 +659,10 @@ nosql_create_index(PG_FUNCTION_ARGS)
 		bson_init_static(&o, BsonBytes(options), BsonDocLen(options));
 		if (bson_iter_init_find(&it, &o, "name") && BSON_ITER_HOLDS_UTF8(&it))
 			index_name = pstrdup(bson_iter_utf8(&it, NULL));
-		bson_concat(&spec, &o);
 	}
-	bson_append_document_end(&arr, &spec);
-	bson_append_array_end(&cmd, &arr);
-	RunBuilt(database, &cmd, &reply);
 	if (index_name == NULL)
 	{
-		/* the default name, as createIndexes made it */
+		/* the default name, as drivers make it: field_value joined by '_' */
 		StringInfoData buf;
 		bson_t		k;
 		bson_iter_t ki;
@@ -692,6 +684,24 @@ nosql_create_index(PG_FUNCTION_ARGS)
 		}
 		index_name = buf.data;
 	}
+	BSON_APPEND_UTF8(&cmd, "createIndexes", name);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
+	BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &spec);
+	AppendBson(&spec, "key", keys);
+	if (options != NULL)
+	{
+		bson_t		o;
+
+		bson_init_static(&o, BsonBytes(options), BsonDocLen(options));
+		if (!bson_iter_init_find(&it, &o, "name"))
+			BSON_APPEND_UTF8(&spec, "name", index_name);
+		bson_concat(&spec, &o);
+	}
+	else
+		BSON_APPEND_UTF8(&spec, "name", index_name);
+	bson_append_document_end(&arr, &spec);
+	bson_append_array_end(&cmd, &arr);
+	RunBuilt(database, &cmd, &reply);
 	PG_RETURN_TEXT_P(cstring_to_text(index_name));
 }
 

@@ -37,6 +37,7 @@
 #define MONGO_GEO_NEAR_NOT_ALLOWED		5626500
 #define MONGO_DATABASE_DIFFER_CASE		13297
 #define MONGO_DROP_DATABASE_NOT_ONE		5255100
+#define MONGO_AMBIGUOUS_INDEX_KEY_PATTERN	181
 
 /* MongoDB's limits on a view's pipeline */
 #define VIEW_MAX_STAGES					1000
@@ -55,6 +56,7 @@ hex_digit_value(char c)
 }
 
 static bool DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b);
+static bool IndexKeyIsId(const bson_iter_t *key);
 
 /* ---- a table-driven check of command fields ---- */
 
@@ -498,7 +500,7 @@ CheckChangeStreamImages(const bson_iter_t *it)
 }
 
 /* storageEngine: {<engine>: {configString}}; only wiredTiger is known */
-static void
+void
 CheckStorageEngine(const bson_iter_t *it, bool index_defaults)
 {
 	bson_iter_t e;
@@ -2110,7 +2112,7 @@ CollModIndex(const Collection *c, const bson_iter_t *index, bool dry_run, bson_t
 	if (nmods == 0)
 		MongoRaise(MONGO_INVALID_OPTIONS,
 				   "no expireAfterSeconds, hidden, unique or prepareUnique field to change");
-	if (name != NULL && strcmp(name, "_id_") == 0)
+	if ((name != NULL && strcmp(name, "_id_") == 0) || (has_key && IndexKeyIsId(&key_pattern)))
 	{
 		for (int i = 0; i < nmods; i++)
 			if (strcmp(modkeys[i], "expireAfterSeconds") == 0)
@@ -2819,132 +2821,85 @@ CmdListIndexes(CommandContext *ctx, bson_t *reply)
 	};
 	char	   *name = CommandCollectionName(ctx);
 	Collection *c;
-	bson_t		batch;
+	bson_t		all;
+	bson_t		info;
+	bson_t	   *batch = &all;
 	bson_iter_t it;
 	int			n = 0;
+	bool		build_uuids = false;
+	bool		build_info = false;
 
 	CheckFields(ctx, fields);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "includeBuildUUIDs") == 0)
+			build_uuids = IterTruthy(&it);
+		else if (strcmp(key, "includeIndexBuildInfo") == 0)
+			build_info = IterTruthy(&it);
+		else if (strcmp(key, "cursor") == 0)
+		{
+			bson_iter_t cur;
+
+			bson_iter_recurse(&it, &cur);
+			while (bson_iter_next(&cur))
+			{
+				if (BSON_ITER_HOLDS_NULL(&cur))
+					continue;
+				if (strcmp(bson_iter_key(&cur), "batchSize") == 0)
+					(void) FieldNonNegativeCode("listIndexes.cursor", &cur, MONGO_BAD_VALUE);
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'listIndexes.cursor.%s' is an unknown field.",
+							   bson_iter_key(&cur));
+			}
+		}
+	}
+	if (build_uuids && build_info)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "The 'includeIndexBuildInfo' option cannot be used with the 'includeBuildUUIDs' option");
 	c = CollectionLookup(ctx->database, name);
 	if (c == NULL)
 		MongoRaise(MONGO_NAMESPACE_NOT_FOUND, "ns does not exist: %s.%s", ctx->database, name);
 	if (c->is_view)
 		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
 				   "Namespace %s.%s is a view, not a collection", ctx->database, name);
-	bson_init(&batch);
-	AppendIdIndex(&batch, n++);
+	bson_init(&all);
+	AppendIdIndex(&all, 0);
 	bson_iter_init(&it, c->indexes);
 	while (bson_iter_next(&it))
 	{
 		char		buf[16];
 		const char *keyp;
 
-		bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
-		bson_append_iter(&batch, keyp, -1, &it);
+		bson_uint32_to_string(++n, &keyp, buf, sizeof(buf));
+		bson_append_iter(&all, keyp, -1, &it);
 	}
-	AppendListCursor(reply, psprintf("%s.%s", ctx->database, name), &batch);
-}
 
-/* The default name of an index: field_direction joined with '_' */
-static char *
-IndexDefaultName(const bson_iter_t *key)
-{
-	StringInfoData buf;
-	bson_iter_t k;
-
-	initStringInfo(&buf);
-	bson_iter_recurse(key, &k);
-	while (bson_iter_next(&k))
+	/* includeIndexBuildInfo: each index as {spec} (no build is in progress) */
+	if (build_info)
 	{
-		if (buf.len > 0)
-			appendStringInfoChar(&buf, '_');
-		appendStringInfoString(&buf, bson_iter_key(&k));
-		appendStringInfoChar(&buf, '_');
-		if (BSON_ITER_HOLDS_UTF8(&k))
-			appendStringInfoString(&buf, bson_iter_utf8(&k, NULL));
-		else
+		batch = &info;
+		bson_init(&info);
+		bson_iter_init(&it, &all);
+		while (bson_iter_next(&it))
 		{
-			int64		v;
+			bson_t		entry;
 
-			if (BsonIterAsInt64(&k, &v))
-				appendStringInfo(&buf, "%lld", (long long) v);
-			else
-				appendStringInfoString(&buf, "1");
+			bson_append_document_begin(&info, bson_iter_key(&it), -1, &entry);
+			bson_append_iter(&entry, "spec", 4, &it);
+			bson_append_document_end(&info, &entry);
 		}
 	}
-	return buf.data;
+	AppendListCursor(reply, psprintf("%s.%s", ctx->database, name), batch);
 }
 
-/* Check one index key pattern */
-static void
-CheckIndexKey(const bson_iter_t *key)
-{
-	bson_iter_t k;
-	int			n = 0;
+/* MongoDB's limit of indexes on a collection, the _id index included */
+#define INDEX_MAX_PER_COLLECTION	64
 
-	bson_iter_recurse(key, &k);
-	while (bson_iter_next(&k))
-	{
-		const char *field = bson_iter_key(&k);
-
-		n++;
-		if (field[0] == '\0')
-			MongoRaise(67, "Index keys cannot be an empty field");
-		if (BsonIterIsNumber(&k))
-		{
-			double		d = bson_iter_as_double(&k);
-
-			if (d == 0 || isnan(d))
-				MongoRaise(67, "Values in the index key pattern can't be 0 or NaN");
-		}
-		else if (BSON_ITER_HOLDS_UTF8(&k))
-		{
-			const char *t = bson_iter_utf8(&k, NULL);
-
-			if (strcmp(t, "text") != 0 && strcmp(t, "2dsphere") != 0 &&
-				strcmp(t, "2d") != 0 && strcmp(t, "hashed") != 0 &&
-				strcmp(t, "columnstore") != 0)
-				MongoRaise(67, "Unknown index plugin '%s'", t);
-		}
-		else
-			MongoRaise(67, "Values in v:2 index key pattern cannot be of type %s. Only numbers > 0, numbers < 0, and strings are allowed.",
-					   BsonTypeName(bson_iter_type(&k)));
-	}
-	if (n == 0)
-		MongoRaise(67, "Index keys cannot be empty.");
-}
-
-/*
- * An index's collation (its own, else the collection's default) must be
- * simple for the index types that do not support collations.
- */
-static void
-CheckIndexCollation(const Collection *coll, const bson_iter_t *key,
-					const uint8_t *collation, uint32_t collation_len)
-{
-	bson_iter_t k;
-	bson_iter_t d;
-
-	if (collation != NULL && collation_len <= 5)
-		MongoRaise(MONGO_BAD_VALUE, "The collation of an index cannot be empty");
-	if (collation == NULL && coll != NULL &&
-		bson_iter_init_find(&d, coll->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&d))
-		bson_iter_document(&d, &collation_len, &collation);
-	if (collation == NULL || CompileCollation(collation, collation_len) == NULL)
-		return;
-	bson_iter_recurse(key, &k);
-	while (bson_iter_next(&k))
-	{
-		const char *t;
-
-		if (!BSON_ITER_HOLDS_UTF8(&k))
-			continue;
-		t = bson_iter_utf8(&k, NULL);
-		if (strcmp(t, "text") == 0 || strcmp(t, "2d") == 0 || strcmp(t, "geoHaystack") == 0)
-			MongoRaise(MONGO_CANNOT_CREATE_INDEX,
-					   "Index type '%s' does not support collation", t);
-	}
-}
-
+/* Are two documents byte-for-byte equal? */
 static bool
 DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b)
 {
@@ -2958,8 +2913,117 @@ DocumentsEqual(const bson_iter_t *a, const bson_iter_t *b)
 	return alen == blen && memcmp(ad, bd, alen) == 0;
 }
 
+/* A spec as relaxed Extended JSON, for messages */
+static char *
+SpecJson(const bson_t *spec)
+{
+	char	   *json = bson_as_relaxed_extended_json(spec, NULL);
+	char	   *copy = pstrdup(json != NULL ? json : "");
+
+	bson_free(json);
+	return copy;
+}
+
+/* The recorded index specs of a collection, as a list of bson_t */
+static List *
+IndexSpecList(const bson_t *indexes)
+{
+	List	   *list = NIL;
+	bson_iter_t it;
+
+	bson_iter_init(&it, indexes);
+	while (bson_iter_next(&it))
+	{
+		uint32_t	len;
+		const uint8_t *data;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_document(&it, &len, &data);
+		list = lappend(list, bson_new_from_data(data, len));
+	}
+	return list;
+}
+
+/* A list of specs as the array the catalog keeps */
+static void
+IndexSpecArray(List *specs, bson_t *out)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	bson_init(out);
+	foreach(lc, specs)
+	{
+		char		buf[16];
+		const char *keyp;
+
+		bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
+		bson_append_document(out, keyp, -1, (bson_t *) lfirst(lc));
+	}
+}
+
+/*
+ * Whether a requested spec is already among the specs (true), or may be
+ * added (false); raises MongoDB's conflicts: a same-named index that is
+ * another index (86) or the same with other options (85), the same index
+ * under another name (85), too many indexes, a second text index (67).
+ */
+static bool
+IndexSpecExists(const Collection *c, List *specs, const bson_t *spec)
+{
+	const char *name = IndexSpecName(spec);
+	ListCell   *lc;
+
+	foreach(lc, specs)
+	{
+		bson_t	   *old = lfirst(lc);
+		IndexSpecMatch m;
+
+		if (strcmp(IndexSpecName(old), name) != 0)
+			continue;
+		m = IndexSpecCompare(spec, old);
+		if (m == INDEX_SPEC_IDENTICAL)
+			return true;
+		if (m == INDEX_SPEC_EQUIVALENT)
+			MongoRaise(MONGO_INDEX_OPTIONS_CONFLICT,
+					   "An equivalent index already exists with the same name but different options. Requested index: %s, existing index: %s",
+					   SpecJson(spec), SpecJson(old));
+		MongoRaise(MONGO_INDEX_KEY_SPECS_CONFLICT,
+				   "An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: %s, existing index: %s",
+				   SpecJson(spec), SpecJson(old));
+	}
+	foreach(lc, specs)
+	{
+		bson_t	   *old = lfirst(lc);
+		IndexSpecMatch m = IndexSpecCompare(spec, old);
+
+		if (m == INDEX_SPEC_IDENTICAL)
+			MongoRaise(MONGO_INDEX_OPTIONS_CONFLICT,
+					   "Index already exists with a different name: %s", IndexSpecName(old));
+		if (m == INDEX_SPEC_EQUIVALENT)
+			MongoRaise(MONGO_INDEX_OPTIONS_CONFLICT,
+					   "Index with name: %s already exists with different options",
+					   IndexSpecName(old));
+	}
+	if (1 + list_length(specs) >= INDEX_MAX_PER_COLLECTION)
+		MongoRaise(MONGO_CANNOT_CREATE_INDEX,
+				   "add index fails, too many indexes for %s.%s", c->database, c->name);
+	if (IndexSpecIsText(spec))
+		foreach(lc, specs)
+			if (IndexSpecIsText(lfirst(lc)))
+				MongoRaise(MONGO_CANNOT_CREATE_INDEX,
+						   "only one text index per collection allowed, found existing text index \"%s\"",
+						   IndexSpecName(lfirst(lc)));
+	IndexSpecCheckBuild(spec);
+	return false;
+}
+
 /*
  * createIndexes: {createIndexes: <name>, indexes: [{key, name, ...}]}
+ *
+ * Every spec is validated (index_spec.c) before any is compared with the
+ * collection's indexes, as MongoDB parses the whole list first.
  */
 void
 CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
@@ -2979,23 +3043,54 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 	bson_iter_t it;
 	bson_iter_t specs;
 	bool		have = false;
+	IndexSpecContext cx;
+	List	   *requested = NIL;
+	List	   *is_id = NIL;
+	List	   *existing;
+	ListCell   *lc;
+	ListCell   *lc2;
 	bson_t		newlist;
-	int			before,
-				after;
-	int			n = 0;
+	int			before;
 	int			added = 0;
 
 	CheckFields(ctx, fields);
+	memset(&cx, 0, sizeof(cx));
 	it = ctx->first;
 	while (bson_iter_next(&it))
+	{
 		if (strcmp(bson_iter_key(&it), "indexes") == 0)
 		{
 			bson_iter_recurse(&it, &specs);
 			have = true;
 		}
+		else if (strcmp(bson_iter_key(&it), "ignoreUnknownIndexOptions") == 0)
+			cx.ignore_unknown = IterTruthy(&it);
+	}
 	if (!have)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'createIndexes.indexes' is missing but a required field");
+
+	c = CollectionLookup(ctx->database, name);
+	if (c == NULL && strncmp(name, "system.", 7) == 0)
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid system namespace: %s.%s",
+				   ctx->database, name);
+	if (c != NULL)
+	{
+		bson_iter_t d;
+
+		if (bson_iter_init_find(&d, c->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&d))
+			bson_iter_document(&d, &cx.default_collation_len, &cx.default_collation);
+		cx.timeseries = CollectionIsTimeseries(c);
+	}
+	while (bson_iter_next(&specs))
+	{
+		bson_t	   *spec = palloc(sizeof(bson_t));
+
+		is_id = lappend_int(is_id, IndexSpecValidate(&specs, &cx, spec));
+		requested = lappend(requested, spec);
+	}
+	if (requested == NIL)
+		MongoRaise(MONGO_BAD_VALUE, "Must specify at least one index to create");
 
 	c = CollectionGetOrCreate(ctx->database, name, &created);
 	if (c->is_view)
@@ -3006,152 +3101,63 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 				   ctx->database);
 	before = IndexCount(c);
 
-	bson_init(&newlist);
+	existing = IndexSpecList(c->indexes);
+	forboth(lc, requested, lc2, is_id)
 	{
-		bson_iter_t old;
-
-		bson_iter_init(&old, c->indexes);
-		while (bson_iter_next(&old))
-		{
-			char		buf[16];
-			const char *keyp;
-
-			bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
-			bson_append_iter(&newlist, keyp, -1, &old);
-		}
-	}
-	if (!bson_iter_next(&specs))
-		MongoRaise(MONGO_BAD_VALUE, "Must specify at least one index to create");
-	do
-	{
-		bson_iter_t f;
-		bson_iter_t key;
-		bool		has_key = false;
-		const char *iname = NULL;
-		bson_t		spec;
-		bool		exists = false;
-		bson_iter_t old;
-		const uint8_t *icollation = NULL;
-		uint32_t	icollation_len = 0;
-
-		if (!BSON_ITER_HOLDS_DOCUMENT(&specs))
-			MongoRaise(MONGO_TYPE_MISMATCH, "The field 'indexes' must be an array of objects");
-		bson_iter_recurse(&specs, &f);
-		while (bson_iter_next(&f))
-		{
-			const char *k = bson_iter_key(&f);
-
-			if (strcmp(k, "key") == 0)
-			{
-				if (!BSON_ITER_HOLDS_DOCUMENT(&f))
-					RaiseWrongType("createIndexes.indexes", &f, "object");
-				key = f;
-				has_key = true;
-			}
-			else if (strcmp(k, "name") == 0)
-			{
-				if (!BSON_ITER_HOLDS_UTF8(&f))
-					RaiseWrongType("createIndexes.indexes", &f, "string");
-				iname = bson_iter_utf8(&f, NULL);
-			}
-			else if (strcmp(k, "collation") == 0)
-			{
-				if (!BSON_ITER_HOLDS_DOCUMENT(&f))
-					RaiseWrongType("createIndexes.indexes", &f, "object");
-				bson_iter_document(&f, &icollation_len, &icollation);
-			}
-		}
-		if (!has_key)
-			MongoRaise(MONGO_FAILED_TO_PARSE, "The 'key' field is a required property of an index specification");
-		CheckIndexKey(&key);
-		CheckIndexCollation(c, &key, icollation, icollation_len);
-		if (iname == NULL)
-			iname = IndexDefaultName(&key);
-		if (iname[0] == '\0')
-			MongoRaise(MONGO_CANNOT_CREATE_INDEX, "The index name cannot be empty");
+		bson_t	   *spec = lfirst(lc);
 
 		/* the _id index exists already */
+		if (lfirst_int(lc2))
 		{
-			bson_iter_t k;
-
-			bson_iter_recurse(&key, &k);
-			if (bson_iter_next(&k) && strcmp(bson_iter_key(&k), "_id") == 0 &&
-				BsonIterIsNumber(&k) && bson_iter_as_double(&k) == 1 && !bson_iter_next(&k))
-			{
-				if (strcmp(iname, "_id_") != 0)
-					MongoRaise(MONGO_INDEX_OPTIONS_CONFLICT,
-							   "Index already exists with a different name: _id_");
-				continue;
-			}
-		}
-		if (strcmp(iname, "_id_") == 0)
-			MongoRaise(MONGO_INDEX_KEY_SPECS_CONFLICT,
-					   "An existing index has the same name as the requested index but different key");
-
-		bson_iter_init(&old, &newlist);
-		while (bson_iter_next(&old))
-		{
-			bson_iter_t on,
-						ok;
-			bson_iter_t od;
-
-			bson_iter_recurse(&old, &od);
-			on = od;
-			ok = od;
-			if (!bson_iter_find(&on, "name") || !bson_iter_find(&ok, "key"))
-				continue;
-			if (strcmp(bson_iter_utf8(&on, NULL), iname) == 0)
-			{
-				if (!DocumentsEqual(&ok, &key))
-					MongoRaise(MONGO_INDEX_KEY_SPECS_CONFLICT,
-							   "An existing index has the same name as the requested index but different key. Requested index: %s",
-							   iname);
-				exists = true;
-			}
-			else if (DocumentsEqual(&ok, &key))
+			if (strcmp(IndexSpecName(spec), "_id_") != 0)
 				MongoRaise(MONGO_INDEX_OPTIONS_CONFLICT,
-						   "Index already exists with a different name: %s",
-						   bson_iter_utf8(&on, NULL));
-		}
-		if (exists)
+						   "Index already exists with a different name: _id_");
 			continue;
-
-		/* the stored spec: v, key, name, then the other options */
-		bson_init(&spec);
-		BSON_APPEND_INT32(&spec, "v", 2);
-		bson_append_iter(&spec, "key", 3, &key);
-		BSON_APPEND_UTF8(&spec, "name", iname);
-		bson_iter_recurse(&specs, &f);
-		while (bson_iter_next(&f))
-		{
-			const char *k = bson_iter_key(&f);
-
-			if (strcmp(k, "key") == 0 || strcmp(k, "name") == 0 || strcmp(k, "v") == 0 ||
-				strcmp(k, "ns") == 0)
-				continue;
-			bson_append_iter(&spec, NULL, 0, &f);
 		}
-		{
-			char		buf[16];
-			const char *keyp;
-
-			bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
-			bson_append_document(&newlist, keyp, -1, &spec);
-		}
+		if (IndexSpecExists(c, existing, spec))
+			continue;
+		existing = lappend(existing, spec);
 		added++;
-	} while (bson_iter_next(&specs));
+	}
 
 	if (added > 0)
 	{
+		IndexSpecArray(existing, &newlist);
 		CollectionSetOptions(c, NULL, &newlist);
 		IndexSync(c, &newlist);
 	}
-	after = before + added;
 	BSON_APPEND_INT32(reply, "numIndexesBefore", before);
-	BSON_APPEND_INT32(reply, "numIndexesAfter", after);
+	BSON_APPEND_INT32(reply, "numIndexesAfter", before + added);
 	if (added == 0)
 		BSON_APPEND_UTF8(reply, "note", "all indexes already exist");
 	BSON_APPEND_BOOL(reply, "createdCollectionAutomatically", created);
+}
+
+/* A value as relaxed Extended JSON, for messages */
+static char *
+IterJson(const bson_iter_t *it)
+{
+	bson_t		wrap;
+	char	   *json;
+	char	   *copy;
+
+	bson_init(&wrap);
+	bson_append_iter(&wrap, "", 0, it);
+	json = bson_as_relaxed_extended_json(&wrap, NULL);
+	copy = pstrdup(json != NULL ? json : "");
+	bson_free(json);
+	bson_destroy(&wrap);
+	return copy;
+}
+
+/* Is a key pattern the _id index's ({_id: <anything>} alone)? */
+static bool
+IndexKeyIsId(const bson_iter_t *key)
+{
+	bson_iter_t k;
+
+	bson_iter_recurse(key, &k);
+	return bson_iter_next(&k) && strcmp(bson_iter_key(&k), "_id") == 0 && !bson_iter_next(&k);
 }
 
 /*
@@ -3173,9 +3179,10 @@ CmdDropIndexes(CommandContext *ctx, bson_t *reply)
 	bson_iter_t index;
 	bool		have = false;
 	bson_t		newlist;
-	int			n = 0;
 	int			before;
 	bool		all = false;
+	List	   *specs;
+	ListCell   *lc;
 
 	CheckFields(ctx, fields);
 	it = ctx->first;
@@ -3201,12 +3208,39 @@ CmdDropIndexes(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_UNAUTHORIZED, "not authorized on %s to execute command dropIndexes",
 				   ctx->database);
 	before = IndexCount(c);
+	specs = IndexSpecList(c->indexes);
 
 	if (BSON_ITER_HOLDS_UTF8(&index) && strcmp(bson_iter_utf8(&index, NULL), "*") == 0)
+	{
 		all = true;
+		specs = NIL;
+	}
+	else if (BSON_ITER_HOLDS_DOCUMENT(&index))
+	{
+		/* by key pattern: exactly one index may have it */
+		bson_t	   *match = NULL;
+		int			nmatch = 0;
+
+		if (IndexKeyIsId(&index))
+			MongoRaise(MONGO_INVALID_OPTIONS, "cannot drop _id index");
+		foreach(lc, specs)
+			if (IndexSpecHasKey(lfirst(lc), &index))
+			{
+				match = lfirst(lc);
+				nmatch++;
+			}
+		if (nmatch == 0)
+			MongoRaise(MONGO_INDEX_NOT_FOUND, "can't find index with key: %s",
+					   IterJson(&index));
+		if (nmatch > 1)
+			MongoRaise(MONGO_AMBIGUOUS_INDEX_KEY_PATTERN,
+					   "%d indexes found for key: %s, identify by name instead. Conflicting indexes: %s",
+					   nmatch, IterJson(&index), IndexSpecName(match));
+		specs = list_delete_ptr(specs, match);
+	}
 	else
 	{
-		/* every named index must exist, and none may be _id_ */
+		/* by name, or by names one after the other (each must still exist) */
 		bson_iter_t names;
 		bool		is_array = BSON_ITER_HOLDS_ARRAY(&index);
 
@@ -3216,92 +3250,29 @@ CmdDropIndexes(CommandContext *ctx, bson_t *reply)
 			names = index;
 		while (is_array ? bson_iter_next(&names) : true)
 		{
-			bson_iter_t old;
-			bool		found = false;
+			const char *iname;
+			bson_t	   *match = NULL;
 
-			if (is_array && !BSON_ITER_HOLDS_UTF8(&names))
+			if (!BSON_ITER_HOLDS_UTF8(&names))
 				MongoRaise(MONGO_TYPE_MISMATCH, "dropIndexes: the index names must be strings");
-			if (BSON_ITER_HOLDS_UTF8(&names) &&
-				strcmp(bson_iter_utf8(&names, NULL), "_id_") == 0)
+			iname = bson_iter_utf8(&names, NULL);
+			if (strcmp(iname, "_id_") == 0)
 				MongoRaise(MONGO_INVALID_OPTIONS, "cannot drop _id index");
-			if (BSON_ITER_HOLDS_DOCUMENT(&names))
-			{
-				bson_iter_t k;
-
-				bson_iter_recurse(&names, &k);
-				if (bson_iter_next(&k) && strcmp(bson_iter_key(&k), "_id") == 0 &&
-					!bson_iter_next(&k))
-					MongoRaise(MONGO_INVALID_OPTIONS, "cannot drop _id index");
-			}
-			bson_iter_init(&old, c->indexes);
-			while (bson_iter_next(&old))
-			{
-				bson_iter_t od,
-							on,
-							ok;
-
-				bson_iter_recurse(&old, &od);
-				on = od;
-				ok = od;
-				if (BSON_ITER_HOLDS_UTF8(&names) && bson_iter_find(&on, "name") &&
-					strcmp(bson_iter_utf8(&on, NULL), bson_iter_utf8(&names, NULL)) == 0)
-					found = true;
-				if (BSON_ITER_HOLDS_DOCUMENT(&names) && bson_iter_find(&ok, "key") &&
-					DocumentsEqual(&ok, &names))
-					found = true;
-			}
-			if (!found)
-			{
-				if (BSON_ITER_HOLDS_UTF8(&names))
-					MongoRaise(MONGO_INDEX_NOT_FOUND, "index not found with name [%s]",
-							   bson_iter_utf8(&names, NULL));
-				MongoRaise(MONGO_INDEX_NOT_FOUND, "can't find index with key");
-			}
+			if (is_array && strcmp(iname, "*") == 0)
+				MongoRaise(MONGO_BAD_VALUE,
+						   "The index name '*' is not valid in a list of index names");
+			foreach(lc, specs)
+				if (strcmp(IndexSpecName(lfirst(lc)), iname) == 0)
+					match = lfirst(lc);
+			if (match == NULL)
+				MongoRaise(MONGO_INDEX_NOT_FOUND, "index not found with name [%s]", iname);
+			specs = list_delete_ptr(specs, match);
 			if (!is_array)
 				break;
 		}
 	}
 
-	bson_init(&newlist);
-	if (!all)
-	{
-		bson_iter_t old;
-
-		bson_iter_init(&old, c->indexes);
-		while (bson_iter_next(&old))
-		{
-			bson_iter_t od,
-						on,
-						ok;
-			bool		drop = false;
-			bson_iter_t names;
-
-			bson_iter_recurse(&old, &od);
-			on = od;
-			ok = od;
-			bson_iter_find(&on, "name");
-			bson_iter_find(&ok, "key");
-			if (BSON_ITER_HOLDS_ARRAY(&index))
-			{
-				bson_iter_recurse(&index, &names);
-				while (bson_iter_next(&names))
-					if (strcmp(bson_iter_utf8(&names, NULL), bson_iter_utf8(&on, NULL)) == 0)
-						drop = true;
-			}
-			else if (BSON_ITER_HOLDS_UTF8(&index))
-				drop = strcmp(bson_iter_utf8(&index, NULL), bson_iter_utf8(&on, NULL)) == 0;
-			else
-				drop = DocumentsEqual(&ok, &index);
-			if (!drop)
-			{
-				char		buf[16];
-				const char *keyp;
-
-				bson_uint32_to_string(n++, &keyp, buf, sizeof(buf));
-				bson_append_iter(&newlist, keyp, -1, &old);
-			}
-		}
-	}
+	IndexSpecArray(specs, &newlist);
 	CollectionSetOptions(c, NULL, &newlist);
 	IndexSync(c, &newlist);
 	BSON_APPEND_INT32(reply, "nIndexesWas", before);

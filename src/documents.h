@@ -290,6 +290,32 @@ extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
 
+/* index_spec.c: MongoDB's validation and comparison of index specs */
+typedef struct IndexSpecContext
+{
+	const uint8_t *default_collation;	/* the collection's, or NULL */
+	uint32_t	default_collation_len;
+	bool		timeseries;		/* a time-series collection's index */
+	bool		ignore_unknown; /* createIndexes' ignoreUnknownIndexOptions */
+} IndexSpecContext;
+
+typedef enum IndexSpecMatch
+{
+	INDEX_SPEC_DIFFERENT,		/* another index */
+	INDEX_SPEC_EQUIVALENT,		/* the same index, other options differ */
+	INDEX_SPEC_IDENTICAL		/* the same index and options */
+} IndexSpecMatch;
+
+extern bool IndexSpecValidate(const bson_iter_t *elem, const IndexSpecContext *cx,
+							  bson_t *out);
+extern void IndexSpecCheckBuild(const bson_t *spec);
+extern IndexSpecMatch IndexSpecCompare(const bson_t *a, const bson_t *b);
+extern bool IndexSpecHasKey(const bson_t *spec, const bson_iter_t *key);
+extern bool IndexSpecIsText(const bson_t *spec);
+extern const char *IndexSpecName(const bson_t *spec);
+extern const char *IndexKeyPlugin(const bson_iter_t *key);
+extern void CheckStorageEngine(const bson_iter_t *it, bool index_defaults);
+
 /* indexes.c: the PostgreSQL indexes behind index specs */
 extern void IndexSync(const Collection *c, const bson_t *specs);
 extern int64 IndexHashValue(const bson_iter_t *value);
