@@ -17,6 +17,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -84,6 +85,7 @@ static const struct
 	{359, "CannotConvertIndexToUnique"},
 	{361, "CollectionUUIDMismatch"},
 	{10334, "BSONObjectTooLarge"},
+	{10107, "NotWritablePrimary"},
 	{11000, "DuplicateKey"},
 	{11601, "Interrupted"},
 	{16766, "Location16766"},
@@ -520,47 +522,48 @@ typedef struct CommandDef
 {
 	const char *name;
 	CommandFunc func;
+	bool		writes;			/* refused on a standby (10107) */
 } CommandDef;
 
 static const CommandDef commands[] = {
-	{"find", CmdFind},
-	{"getMore", CmdGetMore},
-	{"killCursors", CmdKillCursors},
-	{"count", CmdCount},
-	{"distinct", CmdDistinct},
-	{"insert", CmdInsert},
-	{"update", CmdUpdate},
-	{"delete", CmdDelete},
-	{"findAndModify", CmdFindAndModify},
-	{"findandmodify", CmdFindAndModify},
-	{"bulkWrite", CmdBulkWrite},
-	{"create", CmdCreate},
-	{"drop", CmdDrop},
-	{"dropDatabase", CmdDropDatabase},
-	{"listCollections", CmdListCollections},
-	{"listDatabases", CmdListDatabases},
-	{"listIndexes", CmdListIndexes},
-	{"createIndexes", CmdCreateIndexes},
-	{"dropIndexes", CmdDropIndexes},
-	{"deleteIndexes", CmdDropIndexes},
-	{"renameCollection", CmdRenameCollection},
-	{"collMod", CmdCollMod},
-	{"convertToCapped", CmdConvertToCapped},
-	{"cloneCollectionAsCapped", CmdCloneCollectionAsCapped},
-	{"validateDBMetadata", CmdValidateDBMetadata},
-	{"compact", CmdCompact},
-	{"explain", CmdExplain},
-	{"planCacheClear", CmdPlanCacheClear},
-	{"planCacheSetFilter", CmdPlanCacheSetFilter},
-	{"planCacheClearFilters", CmdPlanCacheClearFilters},
-	{"planCacheListFilters", CmdPlanCacheListFilters},
-	{"ping", CmdPing},
-	{"buildInfo", CmdBuildInfo},
-	{"buildinfo", CmdBuildInfo},
-	{"hello", CmdHello},
-	{"isMaster", CmdHello},
-	{"ismaster", CmdHello},
-	{NULL, NULL}
+	{"find", CmdFind, false},
+	{"getMore", CmdGetMore, false},
+	{"killCursors", CmdKillCursors, false},
+	{"count", CmdCount, false},
+	{"distinct", CmdDistinct, false},
+	{"insert", CmdInsert, true},
+	{"update", CmdUpdate, true},
+	{"delete", CmdDelete, true},
+	{"findAndModify", CmdFindAndModify, true},
+	{"findandmodify", CmdFindAndModify, true},
+	{"bulkWrite", CmdBulkWrite, true},
+	{"create", CmdCreate, true},
+	{"drop", CmdDrop, true},
+	{"dropDatabase", CmdDropDatabase, true},
+	{"listCollections", CmdListCollections, false},
+	{"listDatabases", CmdListDatabases, false},
+	{"listIndexes", CmdListIndexes, false},
+	{"createIndexes", CmdCreateIndexes, true},
+	{"dropIndexes", CmdDropIndexes, true},
+	{"deleteIndexes", CmdDropIndexes, true},
+	{"renameCollection", CmdRenameCollection, true},
+	{"collMod", CmdCollMod, true},
+	{"convertToCapped", CmdConvertToCapped, true},
+	{"cloneCollectionAsCapped", CmdCloneCollectionAsCapped, true},
+	{"validateDBMetadata", CmdValidateDBMetadata, false},
+	{"compact", CmdCompact, true},
+	{"explain", CmdExplain, false},
+	{"planCacheClear", CmdPlanCacheClear, false},
+	{"planCacheSetFilter", CmdPlanCacheSetFilter, false},
+	{"planCacheClearFilters", CmdPlanCacheClearFilters, false},
+	{"planCacheListFilters", CmdPlanCacheListFilters, false},
+	{"ping", CmdPing, false},
+	{"buildInfo", CmdBuildInfo, false},
+	{"buildinfo", CmdBuildInfo, false},
+	{"hello", CmdHello, false},
+	{"isMaster", CmdHello, false},
+	{"ismaster", CmdHello, false},
+	{NULL, NULL, false}
 };
 
 /* Whether a command of that name exists (explain tells unknown ones apart) */
@@ -592,6 +595,8 @@ CommandExecute(const char *database, const uint8_t *data, uint32_t len, bson_t *
 		{
 			ValidateDatabaseName(database);
 			CursorSweepIdle();
+			if (commands[i].writes && RecoveryInProgress())
+				MongoRaise(10107, "not primary");
 			commands[i].func(&ctx, reply);
 			BSON_APPEND_DOUBLE(reply, "ok", 1.0);
 			return;

@@ -120,16 +120,15 @@ sub index_counts
 		$settings;
 		CREATE FUNCTION pg_temp.index_count(filter text, OUT n bigint, OUT used text) AS \$\$
 		DECLARE
-			line text;
-			query text := format('SELECT count(*) FROM nosql_data.%I WHERE document OPERATOR(nosql.\@\@) %L::nosql.bson', '$tab', filter);
+			db text := split_part('$tab', '.', 1);
+			coll text := substr('$tab', length(split_part('$tab', '.', 1)) + 2);
+			reply text;
 		BEGIN
-			used := '';
-			FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
-				IF line ~ 'Index (Only )?Scan (using|on) ' THEN
-					used := substring(line FROM 'Index (?:Only )?Scan (?:using|on) (\\S+)');
-				END IF;
-			END LOOP;
-			EXECUTE query INTO n;
+			-- the count command's own SQL (src/indexes.c) and its plan, from explain
+			reply := nosql.run_command(db, format('{"explain": {"count": %s, "query": %s}, "verbosity": "queryPlanner"}',
+			                                     to_json(coll), filter)::nosql.bson)::text;
+			used := coalesce(substring(reply FROM '"Index Name": "([^"]+)"'), '');
+			n := (nosql.run_command(db, format('{"count": %s, "query": %s}', to_json(coll), filter)::nosql.bson)->>'n')::bigint;
 		END
 		\$\$ LANGUAGE plpgsql;
 		SELECT n || '|' || used FROM unnest(ARRAY[$array]::text[]) WITH ORDINALITY AS f(filter, i),

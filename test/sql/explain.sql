@@ -76,7 +76,7 @@ DECLARE
 BEGIN
     FOR line IN EXPLAIN (COSTS OFF) SELECT document FROM nosql_data."ex.c" WHERE document OPERATOR(nosql.@@) '{"a": 5}'
     LOOP
-        RAISE NOTICE '%', regexp_replace(line, 'nosql_ix_[0-9]+_[0-9a-f]{8}', 'nosql_ix_<oid>_<hash>');
+        RAISE NOTICE '%', regexp_replace(line, 'nosql_ix_[0-9]+_[0-9a-f]{8}(_[a-z])?[0-9a-f]*', 'nosql_ix_<oid>_<hash>\1');
     END LOOP;
 END $$;
 RESET enable_seqscan;

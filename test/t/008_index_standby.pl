@@ -175,12 +175,8 @@ for my $write ('{"insert": "c", "documents": [{"_id": "standby"}]}',
 		stdout => \my $reply, stderr => \my $error);
 	ok($reply =~ /"ok": 0\.0|"writeErrors"/ || $error =~ /ERROR/, "$name on the standby is refused")
 	  or diag("reply: $reply, error: $error");
-  TODO:
-	{
-		local $TODO = 'a write on a standby fails with the SQL error "cannot assign TransactionIds during recovery" instead of the reply 10107 NotWritablePrimary';
-		like($reply, qr/"code": 10107\b/, "$name on the standby answers 10107 NotWritablePrimary")
-		  or diag("reply: $reply, error: $error");
-	}
+	like($reply, qr/"code": 10107\b/, "$name on the standby answers 10107 NotWritablePrimary")
+	  or diag("reply: $reply, error: $error");
 }
 is($standby->safe_psql('postgres', 'SELECT 1'), '1', 'the standby is still up');
 
@@ -198,16 +194,8 @@ like($list, qr/"name": "a_1_b_-1".*"name": "u_1"/, 'the other specs stay');
 like(command($primary, '{"dropIndexes": "c", "index": "*"}'), qr/"ok": 1\.0/, 'dropIndexes * on the primary');
 catch_up();
 is(indexes($standby), indexes($primary), 'after dropIndexes * the standby has the primary\'s indexes');
-TODO:
-{
-	# IndexSync (src/indexes.c) reads SPI_processed/SPI_tuptable of its
-	# listing after SPI_execute("DROP INDEX ...") has replaced them, so one
-	# call drops at most one stale index: dropIndexes "*" (or a list of
-	# names) leaves all but one of the PostgreSQL indexes behind
-	local $TODO = 'IndexSync drops at most one stale index per call (SPI_processed overwritten by its DROP INDEX)';
-	is(scalar(grep { /^nosql_ix_/ } split /\n/, indexes($primary)), 0, 'no nosql_ix_ index left on the primary');
-	is(scalar(grep { /^nosql_ix_/ } split /\n/, indexes($standby)), 0, 'no nosql_ix_ index left on the standby');
-}
+is(scalar(grep { /^nosql_ix_/ } split /\n/, indexes($primary)), 0, 'no nosql_ix_ index left on the primary');
+is(scalar(grep { /^nosql_ix_/ } split /\n/, indexes($standby)), 0, 'no nosql_ix_ index left on the standby');
 like(indexes($standby), qr/^db\.c_pkey\|btree\|true\|true\|true\|true$/m, 'the _id primary key stays');
 my $find = '{"find": "c", "filter": {"a": {"$gte": 7, "$lt": 10}}, "sort": {"_id": 1}, "batchSize": 5000}';
 is(command($standby, $find), command($primary, $find), 'find on the standby without the indexes');
