@@ -1287,6 +1287,32 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	FindSpecPrepare(&spec, "1", &sql, values, types, &nparams);
 	initStringInfo(&outer);
 	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
+	{
+		/*
+		 * One ordered index answering the filter: count its keys (an
+		 * index-only scan when the table is vacuumed) and the documents
+		 * with NULL keys apart, instead of rechecking every row.
+		 */
+		BsonTextQuery text;
+		StringInfoData keys;
+		StringInfoData nulls;
+		int			split_nparams = 0;
+
+		initStringInfo(&keys);
+		initStringInfo(&nulls);
+		if (spec.skip == 0 && spec.limit == 0 && spec.compiled_collation == NULL &&
+			spec.filter_len > 5 && !BsonFilterGetText(spec.compiled_filter, &text) &&
+			!GeoNearCheckIndex(spec.coll, spec.compiled_filter) &&
+			IndexPlanFilterSplit(spec.coll, spec.filter, spec.filter_len, &keys, &nulls,
+								 values, types, &split_nparams))
+		{
+			nparams = split_nparams;
+			resetStringInfo(&outer);
+			appendStringInfo(&outer, "SELECT (SELECT count(*) FROM %s WHERE %s) + "
+							 "(SELECT count(*) FROM %s WHERE %s)",
+							 spec.coll->qualified, keys.data, spec.coll->qualified, nulls.data);
+		}
+	}
 	SPI_connect();
 	if (SPI_execute_plan(CommandPlan(outer.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
 						 values, NULL, true, 0) != SPI_OK_SELECT)

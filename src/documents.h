@@ -337,6 +337,9 @@ extern bool IndexDuplicateDescribe(const char *constraint, const char *schema,
 								   const char *detail, char **message, bson_t **extra);
 extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
 							StringInfo sql, Datum *values, Oid *types, int *nparams);
+extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
+								 StringInfo where_keys, StringInfo where_null, Datum *values,
+								 Oid *types, int *nparams);
 extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql);
 extern bool IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
 							   const char **mongo_name);

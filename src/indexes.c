@@ -1374,9 +1374,18 @@ CompanionExists(const IndexDef *d)
  */
 #define PLAN_PARAMS_ROOM (FIND_MAX_PARAMS - 48)
 
+/* Where the one ordered-index group of a filter's SQL lies (IndexPlanFilterSplit) */
+typedef struct IndexSplit
+{
+	int			groups;			/* ordered-index groups written */
+	int			start;			/* offset of its "((" */
+	int			or_at;			/* offset of its ") OR (" */
+	int			end;			/* offset after its "))" */
+} IndexSplit;
+
 static bool PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
 					   StringInfo sql, Datum *values, Oid *types, int *nparams,
-					   bool *indexed, int depth);
+					   bool *indexed, int depth, IndexSplit *split);
 
 bool
 IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo sql,
@@ -1384,7 +1393,41 @@ IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, String
 {
 	bool		indexed;
 
-	return PlanFilter(c, filter, len, sql, values, types, nparams, &indexed, 0);
+	return PlanFilter(c, filter, len, sql, values, types, nparams, &indexed, 0, NULL);
+}
+
+/*
+ * IndexPlanFilterSplit
+ *		The conditions of a filter as two disjoint halves when one ordered
+ *		index answers it: where_keys (the key conditions, which an
+ *		index-only scan can count) and where_null (the documents with NULL
+ *		keys, checked by the matcher); the rest of the conditions is in
+ *		both.  False when the filter is not of that form.
+ */
+bool
+IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
+					 StringInfo where_keys, StringInfo where_null, Datum *values,
+					 Oid *types, int *nparams)
+{
+	bool		indexed;
+	IndexSplit	split = {0};
+	StringInfoData sql;
+	const char *sep = ") OR (";
+
+	initStringInfo(&sql);
+	if (!PlanFilter(c, filter, len, &sql, values, types, nparams, &indexed, 0, &split) ||
+		split.groups != 1)
+		return false;
+	/* prefix ( keys ) suffix, and prefix ( null branch ) suffix */
+	appendBinaryStringInfo(where_keys, sql.data, split.start);
+	appendBinaryStringInfo(where_keys, sql.data + split.start + 1, split.or_at - split.start);
+	appendStringInfoString(where_keys, sql.data + split.end);
+	appendBinaryStringInfo(where_null, sql.data, split.start);
+	appendStringInfoChar(where_null, '(');
+	appendBinaryStringInfo(where_null, sql.data + split.or_at + strlen(sep),
+						   split.end - 1 - (split.or_at + (int) strlen(sep)));
+	appendStringInfoString(where_null, sql.data + split.end);
+	return true;
 }
 
 /*
@@ -1417,7 +1460,8 @@ PlanOr(const Collection *c, const bson_iter_t *or, StringInfo sql, Datum *values
 		}
 		bson_iter_document(&it, &len, &data);
 		initStringInfo(&branch);
-		if (!PlanFilter(c, data, len, &branch, values, types, nparams, &indexed, depth + 1) ||
+		if (!PlanFilter(c, data, len, &branch, values, types, nparams, &indexed, depth + 1,
+						NULL) ||
 			!indexed)
 		{
 			*nparams = saved;
@@ -1434,7 +1478,8 @@ PlanOr(const Collection *c, const bson_iter_t *or, StringInfo sql, Datum *values
 
 static bool
 PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo sql,
-		   Datum *values, Oid *types, int *nparams, bool *indexed, int depth)
+		   Datum *values, Oid *types, int *nparams, bool *indexed, int depth,
+		   IndexSplit *split)
 {
 	FilterPlan	fp;
 	List	   *defs = IndexDefs(c);
@@ -1467,6 +1512,8 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 	for (;;)
 	{
 		IndexDef   *best = NULL;
+		int			gstart;
+		int			gor;
 		int			best_score = 0;
 		int			best_cols = 0;
 		ListCell   *lc;
@@ -1546,6 +1593,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 			if (!first_clause)
 				appendStringInfoString(sql, " AND ");
 			first_clause = false;
+			gstart = sql->len;
 			appendStringInfoChar(sql, '(');
 			if (best->kind == INDEX_HASHED)
 			{
@@ -1608,8 +1656,16 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 				values[*nparams] = PointerGetDatum(FilterOf(&fp, covered, false));
 				types[*nparams] = BsonTypeOid();
 				(*nparams)++;
+				gor = sql->len;
 				appendStringInfo(sql, ") OR (%s IS NULL AND document OPERATOR(nosql.@@) $%d))",
 								 best->exprs[0], *nparams);
+				if (split != NULL)
+				{
+					split->groups++;
+					split->start = gstart;
+					split->or_at = gor;
+					split->end = sql->len;
+				}
 			}
 			if (best->predicate != NULL)
 				appendStringInfo(sql, " AND %s", best->predicate);

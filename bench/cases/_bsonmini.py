@@ -1,6 +1,11 @@
 """A minimal BSON encoder for the command documents the benchmarks send
-(strings, ints, nested documents given as lists of pairs)."""
+(strings, ints, nested documents given as lists of pairs, arrays as
+Array(...))."""
 import struct
+
+
+class Array(list):
+    """A BSON array (a plain list is a document of pairs)."""
 
 
 def _element(key, value):
@@ -16,6 +21,8 @@ def _element(key, value):
     if isinstance(value, str):
         s = value.encode() + b"\x00"
         return b"\x02" + k + struct.pack("<i", len(s)) + s
+    if isinstance(value, Array):
+        return b"\x04" + k + encode_command([(str(i), v) for i, v in enumerate(value)])
     if isinstance(value, list):
         return b"\x03" + k + encode_command(value)
     raise TypeError("cannot encode %r" % (value,))
