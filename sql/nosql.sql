@@ -300,6 +300,9 @@ COMMENT ON FUNCTION nosql.bson_index_key(nosql.bson, text, text[]) IS 'key of on
 CREATE FUNCTION nosql.bson_index_key(document nosql.bson, path text, paths text[], collation nosql.bson) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_index_key_collated' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_index_key(nosql.bson, text, text[], nosql.bson) IS 'key of one field of an index with a MongoDB collation: strings replaced by their collation sort keys';
+CREATE FUNCTION nosql.bson_unique_multikey() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'bson_unique_multikey' LANGUAGE C;
+COMMENT ON FUNCTION nosql.bson_unique_multikey() IS 'trigger beside a unique single-field index: array elements are unique keys too, as in MongoDB';
 CREATE FUNCTION nosql.bson_index_multikey(document nosql.bson, paths text[]) RETURNS boolean
     AS 'MODULE_PATHNAME', 'bson_index_multikey' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_index_multikey(nosql.bson, text[]) IS 'whether an array lies on one of the paths (a multikey document of an index over them)';

@@ -335,6 +335,10 @@ CheckHint(const Collection *coll, const bson_iter_t *hint)
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 			continue;
+		/* hidden indexes cannot be hinted */
+		bson_iter_recurse(&it, &f);
+		if (bson_iter_find(&f, "hidden") && bson_iter_as_bool(&f))
+			continue;
 		bson_iter_recurse(&it, &f);
 		while (bson_iter_next(&f))
 		{
@@ -567,6 +571,14 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		text_index = TextFindIndex(spec->coll->indexes);
 		if (text_index == NULL)
 			MongoRaise(MONGO_INDEX_NOT_FOUND, "text index required for $text query");
+		{
+			bson_iter_t h;
+
+			/* a hidden text index is not there for the planner */
+			if (bson_iter_init_find(&h, text_index, "hidden") && bson_iter_as_bool(&h))
+				MongoRaise(MONGO_NO_QUERY_EXECUTION_PLANS,
+						   "error processing query: planner returned error :: caused by :: need exactly one text index for $text query");
+		}
 	}
 
 	initStringInfo(&order);

@@ -560,6 +560,7 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	int			start = 0;
 	Relation	rel;
 	bool		fast;
+	bool		one_by_one;
 	AclResult	acl;
 	MemoryContext caller = CurrentMemoryContext;	/* the write errors grow here */
 	MemoryContext old;
@@ -568,6 +569,7 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	acl = pg_class_aclcheck(coll->relid, GetUserId(), ACL_INSERT);
 	rel = table_open(coll->relid, RowExclusiveLock);
 	fast = acl == ACLCHECK_OK && InsertFastPossible(rel);
+	one_by_one = rel->trigdesc != NULL;
 	SPI_connect();
 	plan = NULL;
 	while (start < ndocs)
@@ -590,6 +592,41 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 		while (end < ndocs && end - start < INSERT_BATCH && !(invalid != NULL && invalid[end]))
 			end++;
 
+		if (one_by_one)
+		{
+			/*
+			 * Triggers (the unique-elements check of a unique index) may
+			 * refuse a document: each goes in alone, so that the others
+			 * still do (unordered) and the error names it.
+			 */
+			bool		stop = false;
+
+			for (int i = start; i < end; i++)
+			{
+				int			code;
+				char	   *message;
+				bson_t	   *extra;
+
+				if (InsertOneCaught(coll, docs[i], &code, &message, &extra))
+				{
+					inserted[i] = true;
+					total++;
+					continue;
+				}
+				old = MemoryContextSwitchTo(caller);
+				WriteErrorAdd(we, i, code, message, extra);
+				MemoryContextSwitchTo(old);
+				if (ordered)
+				{
+					stop = true;
+					break;
+				}
+			}
+			if (stop)
+				break;
+			start = end;
+			continue;
+		}
 		if (fast && InsertFastTry(rel, docs, start, end, inserted))
 		{
 			total += end - start;

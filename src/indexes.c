@@ -53,6 +53,9 @@
 #include "catalog/namespace.h"
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -93,6 +96,8 @@ typedef struct IndexDef
 	char	  **exprs;			/* key expression of each field */
 	char	   *pgname;			/* the PostgreSQL index */
 	char	   *companion;		/* its multikey GIN index (ordered) */
+	char	   *trigger;		/* its unique-elements trigger, or NULL */
+	char	   *trigger_sql;	/* CREATE TRIGGER ... */
 	char	   *create;			/* CREATE INDEX ... with %s for the name */
 } IndexDef;
 
@@ -306,6 +311,25 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	if (d->kind == INDEX_ORDERED)
 		d->companion = psprintf("nosql_%cx_%u_%08x_m%08x", d->hidden ? 'h' : 'i', c->relid,
 								namehash, defhash);
+	if (d->kind == INDEX_ORDERED && d->unique && n == 1 && d->predicate == NULL &&
+		!d->collated)
+	{
+		const uint8_t *data;
+		uint32_t	len;
+
+		Bson	   *kp;
+
+		bson_iter_document(&key, &len, &data);
+		kp = palloc(VARHDRSZ + len);
+		SET_VARSIZE(kp, VARHDRSZ + len);
+		memcpy(VARDATA(kp), data, len);
+		d->trigger = psprintf("nosql_uq_%u_%08x_%08x", c->relid, namehash, defhash);
+		d->trigger_sql = psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OF document ON %s "
+								  "FOR EACH ROW EXECUTE FUNCTION nosql.bson_unique_multikey(%s, %s, %s)",
+								  quote_identifier(d->trigger), c->qualified, Lit(d->name),
+								  Lit(d->paths[0]),
+								  Lit(BsonToCString(kp, BSON_JSON_RELAXED)));
+	}
 	return d;
 }
 
@@ -438,6 +462,69 @@ IndexBuild(const Collection *c, const IndexDef *d, const bson_t *specs)
 	PG_END_TRY();
 }
 
+static void UniqueMultikeyCheck(Relation rel, const char *relname, char **args, Bson *doc,
+								bool lock);
+
+/*
+ * A unique single-field index built over documents with arrays: their
+ * elements must be unique keys too (MongoDB refuses the build, 11000).
+ */
+static void
+UniqueValidateExisting(const Collection *c, const IndexDef *d)
+{
+	List	   *docs = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	Relation	rel;
+	ListCell   *lc;
+	char	   *args[3];
+	bson_iter_t it;
+
+	if (SPI_execute(psprintf("SELECT document FROM %s WHERE %s IS NULL AND "
+							 "nosql.bson_index_multikey(document, %s)",
+							 c->qualified, d->exprs[0], PathsArray(d)), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the multikey documents of %s", c->qualified);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		if (!isnull)
+			docs = lappend(docs, PG_DETOAST_DATUM_COPY(v));
+		MemoryContextSwitchTo(old);
+	}
+	if (docs == NIL)
+		return;
+	args[0] = (char *) d->name;
+	args[1] = d->paths[0];
+	args[2] = pstrdup("{}");
+	if (c->indexes != NULL && bson_iter_init(&it, c->indexes))
+		while (bson_iter_next(&it))
+		{
+			IndexDef   *other = IndexDefParse(c, &it);
+			bson_iter_t f;
+
+			if (other != NULL && strcmp(other->name, d->name) == 0 &&
+				bson_iter_recurse(&it, &f) && bson_iter_find(&f, "key") &&
+				BSON_ITER_HOLDS_DOCUMENT(&f))
+			{
+				const uint8_t *data;
+				uint32_t	len;
+				Bson	   *kp;
+
+				bson_iter_document(&f, &len, &data);
+				kp = palloc(VARHDRSZ + len);
+				SET_VARSIZE(kp, VARHDRSZ + len);
+				memcpy(VARDATA(kp), data, len);
+				args[2] = BsonToCString(kp, BSON_JSON_RELAXED);
+			}
+		}
+	rel = table_open(c->relid, AccessShareLock);
+	foreach(lc, docs)
+		UniqueMultikeyCheck(rel, c->qualified, args, (Bson *) lfirst(lc), false);
+	table_close(rel, AccessShareLock);
+}
+
 /*
  * Make the collection's PostgreSQL indexes match its index specs (see the
  * head comment): create the missing ones, rename those whose visibility
@@ -546,6 +633,47 @@ IndexSync(const Collection *c, const bson_t *specs)
 								 Lit(paths.data),
 								 d->predicate != NULL ? " WHERE " : "",
 								 d->predicate != NULL ? d->predicate : ""));
+		}
+	}
+	/* the unique-elements triggers */
+	{
+		Oid			types[2] = {OIDOID, TEXTOID};
+		Datum		values[2];
+		List	   *triggers = NIL;
+
+		values[0] = ObjectIdGetDatum(c->relid);
+		values[1] = CStringGetTextDatum(psprintf("nosql\\_uq\\_%u\\_%%", c->relid));
+		if (SPI_execute_with_args("SELECT tgname FROM pg_trigger WHERE tgrelid = $1 AND tgname LIKE $2",
+								  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not list the triggers of %s", c->qualified);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			triggers = lappend(triggers, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		foreach(lc, triggers)
+		{
+			char	   *name = (char *) lfirst(lc);
+			bool		wanted = false;
+			ListCell   *ld;
+
+			foreach(ld, defs)
+			{
+				IndexDef   *d = (IndexDef *) lfirst(ld);
+
+				if (d->trigger != NULL && strcmp(d->trigger, name) == 0)
+					wanted = true;
+			}
+			if (!wanted)
+				ExecUtility(psprintf("DROP TRIGGER IF EXISTS %s ON %s", quote_identifier(name),
+									 c->qualified));
+		}
+		foreach(lc, defs)
+		{
+			IndexDef   *d = (IndexDef *) lfirst(lc);
+
+			if (d->trigger != NULL && !NameIn(triggers, d->trigger))
+			{
+				ExecUtility(d->trigger_sql);
+				UniqueValidateExisting(&copy, d);
+			}
 		}
 	}
 	SPI_finish();
@@ -1928,4 +2056,316 @@ DescribeDuplicate(const bson_t *pattern, const char *detail, const Collection *c
 	*extra = out;
 	*message = psprintf("E11000 duplicate key error collection: %s.%s index: %s dup key: %s",
 						c->database, c->name, mongo_name, dup.data);
+}
+
+/* ---- unique indexes over array elements ---- */
+
+static int
+IndexHashCompare(const ListCell *a, const ListCell *b)
+{
+	int64		x = *(int64 *) lfirst(a);
+	int64		y = *(int64 *) lfirst(b);
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* 11000 for a key an array element shares with another document */
+static void
+UniqueMultikeyRaise(const char *collection, char **args, const bson_iter_t *key)
+{
+	bson_t	   *extra = bson_new();
+	bson_t		kv;
+	BsonParsed	pattern;
+	char	   *error = NULL;
+	StringInfoData dup;
+
+	if (BsonParseJson(args[2], strlen(args[2]), &pattern, &error))
+		bson_append_document(extra, "keyPattern", -1, &pattern.doc);
+	BSON_APPEND_DOCUMENT_BEGIN(extra, "keyValue", &kv);
+	bson_append_iter(&kv, args[1], -1, key);
+	bson_append_document_end(extra, &kv);
+	initStringInfo(&dup);
+	appendStringInfo(&dup, "{ %s: ", args[1]);
+	BsonPrintValue(&dup, key, BSON_JSON_RELAXED);
+	appendStringInfoString(&dup, " }");
+	MongoRaiseExtra(MONGO_DUPLICATE_KEY, extra,
+					"E11000 duplicate key error collection: %s index: %s dup key: %s",
+					collection, args[0], dup.data);
+}
+
+/*
+ * Append to keys (an array being built) the index keys MongoDB gives a
+ * document for a dotted path: the value, each element of an array met on
+ * the way or at the end (an empty array: undefined), null when missing.
+ */
+static void
+MultikeyKeys(bson_iter_t *container, const char *path, bson_t *keys, int *n)
+{
+	const char *dot = strchr(path, '.');
+	int			plen = dot != NULL ? (int) (dot - path) : (int) strlen(path);
+	bson_iter_t it = *container;
+	char		idx[16];
+
+	if (!bson_iter_find_w_len(&it, path, plen))
+	{
+		snprintf(idx, sizeof(idx), "%d", (*n)++);
+		bson_append_null(keys, idx, -1);
+		return;
+	}
+	if (BSON_ITER_HOLDS_ARRAY(&it))
+	{
+		bson_iter_t e;
+		bool		empty = true;
+
+		bson_iter_recurse(&it, &e);
+		while (bson_iter_next(&e))
+		{
+			empty = false;
+			if (dot == NULL)
+			{
+				snprintf(idx, sizeof(idx), "%d", (*n)++);
+				bson_append_iter(keys, idx, -1, &e);
+			}
+			else if (BSON_ITER_HOLDS_DOCUMENT(&e))
+			{
+				bson_iter_t child;
+
+				bson_iter_recurse(&e, &child);
+				MultikeyKeys(&child, dot + 1, keys, n);
+			}
+		}
+		if (empty)
+		{
+			snprintf(idx, sizeof(idx), "%d", (*n)++);
+			bson_append_undefined(keys, idx, -1);
+		}
+		return;
+	}
+	if (dot == NULL)
+	{
+		snprintf(idx, sizeof(idx), "%d", (*n)++);
+		bson_append_iter(keys, idx, -1, &it);
+		return;
+	}
+	if (BSON_ITER_HOLDS_DOCUMENT(&it))
+	{
+		bson_iter_t child;
+
+		bson_iter_recurse(&it, &child);
+		MultikeyKeys(&child, dot + 1, keys, n);
+		return;
+	}
+	snprintf(idx, sizeof(idx), "%d", (*n)++);
+	bson_append_null(keys, idx, -1);
+}
+
+/* The keys of a document for a path, as an array document */
+static void
+DocumentKeys(const Bson *doc, const char *path, bson_t *keys)
+{
+	bson_iter_t it;
+	int			n = 0;
+
+	bson_init(keys);
+	if (!BsonIsScalar(doc) && bson_iter_init_from_data(&it, BsonBytes(doc), BsonDocLen(doc)))
+		MultikeyKeys(&it, path, keys, &n);
+}
+
+/* Whether two key arrays share a value (MongoDB's equality) */
+static bool
+KeysOverlap(const bson_t *a, const bson_t *b, bson_iter_t *shared)
+{
+	bson_iter_t ia;
+
+	if (!bson_iter_init(&ia, a))
+		return false;
+	while (bson_iter_next(&ia))
+	{
+		bson_iter_t ib;
+
+		if (!bson_iter_init(&ib, b))
+			return false;
+		while (bson_iter_next(&ib))
+			if (bson_iter_type(&ia) != BSON_TYPE_UNDEFINED ?
+				(bson_iter_type(&ib) != BSON_TYPE_UNDEFINED && BsonCompareValues(&ia, &ib) == 0) :
+				bson_iter_type(&ib) == BSON_TYPE_UNDEFINED)
+			{
+				*shared = ia;
+				return true;
+			}
+	}
+	return false;
+}
+
+/*
+ * nosql.bson_unique_multikey() — AFTER INSERT OR UPDATE OF document row
+ * trigger beside a unique single-field index (arguments: the MongoDB index
+ * name, the path, the key pattern as JSON).  The btree makes non-array
+ * keys unique; documents with an array on the path have NULL keys there,
+ * so this checks them the way MongoDB does, element by element: no other
+ * document may hold one of the new document's keys, as a value or in an
+ * array.  Concurrent writers of the same keys are serialized by
+ * transaction-level advisory locks on the keys' hashes, taken before the
+ * check (which reads with a new snapshot, so it sees what they committed).
+ */
+/*
+ * Check one document of a unique single-field index against the others
+ * (see bson_unique_multikey); lock: take the advisory locks first.
+ * relname is the schema-qualified table.
+ */
+static void
+UniqueMultikeyCheck(Relation rel, const char *relname, char **args, Bson *doc, bool lock)
+{
+	bool		isnull;
+	bson_t		keys;
+	bson_iter_t it;
+	bson_iter_t id;
+	List	   *hashes = NIL;
+	ListCell   *lc;
+	bool		multikey;
+	char	   *expr;
+	bson_t		cond = BSON_INITIALIZER;
+	bson_t		inner;
+	bson_t		list;
+	int			nlist = 0;
+	bool		has_empty = false;
+
+	if (BsonIsScalar(doc) || !bson_iter_init_from_data(&id, BsonBytes(doc), BsonDocLen(doc)) ||
+		!bson_iter_find(&id, "_id"))
+		return;
+	DocumentKeys(doc, args[1], &keys);
+	multikey = IndexMultikey(doc, &args[1], 1);
+
+	/* lock every key, in hash order */
+	bson_iter_init(&it, &keys);
+	while (bson_iter_next(&it))
+	{
+		int64		h = (int64) BsonHashValue(&it, (uint64) hash_bytes((const unsigned char *) args[0],
+																	   strlen(args[0])) ^ RelationGetRelid(rel));
+
+		hashes = lappend(hashes, palloc(sizeof(int64)));
+		*(int64 *) llast(hashes) = h;
+		if (bson_iter_type(&it) == BSON_TYPE_UNDEFINED)
+			has_empty = true;
+	}
+	list_sort(hashes, IndexHashCompare);
+
+	/* the other multikey documents that may share a key */
+	bson_append_array_begin(&cond, "$or", 3, &list);
+	bson_append_document_begin(&list, "0", 1, &inner);
+	{
+		bson_t		in;
+		bson_t		vals;
+
+		bson_append_document_begin(&inner, args[1], -1, &in);
+		bson_append_array_begin(&in, "$in", 3, &vals);
+		bson_iter_init(&it, &keys);
+		while (bson_iter_next(&it))
+		{
+			char		idx[16];
+
+			if (bson_iter_type(&it) == BSON_TYPE_UNDEFINED)
+				continue;
+			snprintf(idx, sizeof(idx), "%d", nlist++);
+			bson_append_iter(&vals, idx, -1, &it);
+		}
+		bson_append_array_end(&in, &vals);
+		bson_append_document_end(&inner, &in);
+	}
+	bson_append_document_end(&list, &inner);
+	if (has_empty)
+	{
+		bson_t		sz;
+
+		bson_append_document_begin(&list, "1", 1, &inner);
+		bson_append_document_begin(&inner, args[1], -1, &sz);
+		BSON_APPEND_INT32(&sz, "$size", 0);
+		bson_append_document_end(&inner, &sz);
+		bson_append_document_end(&list, &inner);
+	}
+	bson_append_array_end(&cond, &list);
+
+	expr = psprintf("nosql.bson_index_key(document, %s::text)", Lit(args[1]));
+	SPI_connect();
+	foreach(lc, lock ? hashes : NIL)
+	{
+		Oid			t[1] = {INT8OID};
+		Datum		v[1];
+
+		v[0] = Int64GetDatum(*(int64 *) lfirst(lc));
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", 1, t, v, NULL,
+								  false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock an index key");
+	}
+	{
+		Oid			t[3];
+		Datum		v[3];
+		char	   *sql;
+
+		t[0] = t[1] = t[2] = BsonTypeOid();
+		v[0] = PointerGetDatum(BsonFromIter(&id));
+		v[1] = PointerGetDatum(BsonFromDocument(&cond, false));
+		sql = psprintf("SELECT document FROM %s WHERE %s IS NULL AND _id OPERATOR(nosql.<>) $1 "
+					   "AND document OPERATOR(nosql.@@) $2", relname, expr);
+		if (SPI_execute_with_args(sql, 2, t, v, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not check a unique index");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Bson	   *other = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull));
+			bson_t		okeys;
+			bson_iter_t shared;
+
+			DocumentKeys(other, args[1], &okeys);
+			if (KeysOverlap(&keys, &okeys, &shared))
+				UniqueMultikeyRaise(RelationGetRelationName(rel), args, &shared);
+		}
+		/* a multikey document against the non-array keys of the btree */
+		if (multikey)
+		{
+			bson_iter_init(&it, &keys);
+			while (bson_iter_next(&it))
+			{
+				if (bson_iter_type(&it) == BSON_TYPE_UNDEFINED)
+					continue;
+				v[2] = PointerGetDatum(BsonFromIter(&it));
+				sql = psprintf("SELECT 1 FROM %s WHERE %s OPERATOR(nosql.=) $3 "
+							   "AND _id OPERATOR(nosql.<>) $1 AND $2 IS NOT NULL LIMIT 1",
+							   relname, expr);
+				if (SPI_execute_with_args(sql, 3, t, v, NULL, false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not check a unique index");
+				if (SPI_processed > 0)
+					UniqueMultikeyRaise(RelationGetRelationName(rel), args, &it);
+			}
+		}
+	}
+	SPI_finish();
+	bson_destroy(&cond);
+}
+
+PG_FUNCTION_INFO_V1(bson_unique_multikey);
+Datum
+bson_unique_multikey(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	Relation	rel;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || trigdata->tg_trigger->tgnargs != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nosql.bson_unique_multikey() must be an AFTER ROW trigger with 3 arguments")));
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	d = heap_getattr(tuple, SPI_fnumber(desc, "document"), desc, &isnull);
+	if (!isnull)
+		UniqueMultikeyCheck(rel, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															RelationGetRelationName(rel)),
+							trigdata->tg_trigger->tgargs, DatumGetBsonP(d), true);
+	return PointerGetDatum(tuple);
 }
