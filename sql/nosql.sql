@@ -443,6 +443,9 @@ CREATE FUNCTION nosql.find_one_and_update(coll text, filter nosql.bson, update n
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one_and_update' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.find_one_and_update(text, nosql.bson, nosql.bson, nosql.bson, boolean, boolean, nosql.bson) IS 'update the first matching document (in sort order) and return it, before or (return_new) after';
+CREATE FUNCTION nosql.create_indexes_sql(database text, command nosql.bson) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'nosql_create_indexes_sql' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.create_indexes_sql(text, nosql.bson) IS 'the CREATE INDEX CONCURRENTLY statements of a createIndexes command (run them, e.g. with \gexec, then the command)';
 CREATE FUNCTION nosql.create_index(coll text, keys nosql.bson, options nosql.bson DEFAULT NULL) RETURNS text
     AS 'MODULE_PATHNAME', 'nosql_create_index' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.create_index(text, nosql.bson, nosql.bson) IS 'record an index on a collection (as createIndexes); returns its name';

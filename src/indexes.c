@@ -50,6 +50,9 @@
 
 #include <math.h>
 
+#include "funcapi.h"
+#include "access/xact.h"
+#include "utils/tuplestore.h"
 #include "catalog/namespace.h"
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
@@ -102,6 +105,30 @@ typedef struct IndexDef
 } IndexDef;
 
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+
+/*
+ * nosql.create_indexes_sql() runs createIndexes with these set: IndexSync
+ * then collects CREATE INDEX CONCURRENTLY statements instead of building.
+ */
+static bool index_dry_run = false;
+static List *index_dry_run_statements = NIL;
+static MemoryContext index_dry_run_context = NULL;
+
+/* Keep a statement of a dry run, with CONCURRENTLY after INDEX */
+static void
+DryRunAdd(const char *create)
+{
+	const char *at = strstr(create, "INDEX ");
+	MemoryContext old = MemoryContextSwitchTo(index_dry_run_context);
+
+	if (at == NULL)
+		index_dry_run_statements = lappend(index_dry_run_statements, pstrdup(create));
+	else
+		index_dry_run_statements = lappend(index_dry_run_statements,
+										   psprintf("%.*sINDEX CONCURRENTLY %s",
+													(int) (at - create), create, at + 6));
+	MemoryContextSwitchTo(old);
+}
 
 static void DescribeDuplicate(const bson_t *pattern, const char *detail, const Collection *c,
 							  const char *mongo_name, char **message, bson_t **extra);
@@ -416,6 +443,11 @@ IndexBuild(const Collection *c, const IndexDef *d, const bson_t *specs)
 {
 	MemoryContext caller = CurrentMemoryContext;
 
+	if (index_dry_run)
+	{
+		DryRunAdd(psprintf(d->create, quote_identifier(d->pgname)));
+		return;
+	}
 	PG_TRY();
 	{
 		ExecUtility(psprintf(d->create, quote_identifier(d->pgname)));
@@ -555,16 +587,37 @@ IndexSync(const Collection *c, const bson_t *specs)
 	{
 		Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
 		Datum		values[3];
+		List	   *invalid = NIL;
+		ListCell   *li;
 
 		values[0] = ObjectIdGetDatum(c->relid);
 		values[1] = CStringGetTextDatum(psprintf("%s%%", prefix_i));
 		values[2] = CStringGetTextDatum(psprintf("%s%%", prefix_h));
-		if (SPI_execute_with_args("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+
+		if (SPI_execute_with_args("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
 								  "WHERE i.indrelid = $1 AND (c.relname LIKE $2 OR c.relname LIKE $3)",
 								  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list the indexes of %s", c->qualified);
 		for (uint64 i = 0; i < SPI_processed; i++)
-			have = lappend(have, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+			/* a failed CREATE INDEX CONCURRENTLY leaves an invalid index: rebuild it */
+			if (strcmp(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2), "t") == 0)
+				have = lappend(have, name);
+			else
+				invalid = lappend(invalid, name);
+		}
+		foreach(li, invalid)
+		{
+			char	   *drop = psprintf("DROP INDEX IF EXISTS %s",
+										quote_qualified_identifier("nosql_data", (char *) lfirst(li)));
+
+			if (index_dry_run)
+				DryRunAdd(drop);
+			else
+				ExecUtility(drop);
+		}
 	}
 
 	/* keep or rename what is wanted */
@@ -582,7 +635,7 @@ IndexSync(const Collection *c, const bson_t *specs)
 			twin = TwinName(names[j]);
 			if (NameIn(have, names[j]))
 				kept = lappend(kept, (char *) names[j]);
-			else if (NameIn(have, twin))
+			else if (NameIn(have, twin) && !index_dry_run)
 			{
 				ExecUtility(psprintf("ALTER INDEX %s RENAME TO %s",
 									 quote_qualified_identifier("nosql_data", twin),
@@ -607,7 +660,7 @@ IndexSync(const Collection *c, const bson_t *specs)
 				(d->companion != NULL && strcmp(d->companion, name) == 0))
 				wanted = true;
 		}
-		if (!wanted)
+		if (!wanted && !index_dry_run)
 			ExecUtility(psprintf("DROP INDEX IF EXISTS %s",
 								 quote_qualified_identifier("nosql_data", name)));
 	}
@@ -623,16 +676,21 @@ IndexSync(const Collection *c, const bson_t *specs)
 			IndexHasNullKeys(c, d, true))
 		{
 			StringInfoData paths;
+			char	   *create;
 
 			initStringInfo(&paths);
 			for (int i = 0; i < d->nfields; i++)
 				appendStringInfo(&paths, "%s%s", i > 0 ? "," : "", d->paths[i]);
-			ExecUtility(psprintf("CREATE INDEX %s ON %s USING gin "
-								 "(document nosql.bson_gin_ops (paths = %s))%s%s",
-								 quote_identifier(d->companion), c->qualified,
-								 Lit(paths.data),
-								 d->predicate != NULL ? " WHERE " : "",
-								 d->predicate != NULL ? d->predicate : ""));
+			create = psprintf("CREATE INDEX %s ON %s USING gin "
+							  "(document nosql.bson_gin_ops (paths = %s))%s%s",
+							  quote_identifier(d->companion), c->qualified,
+							  Lit(paths.data),
+							  d->predicate != NULL ? " WHERE " : "",
+							  d->predicate != NULL ? d->predicate : "");
+			if (index_dry_run)
+				DryRunAdd(create);
+			else
+				ExecUtility(create);
 		}
 	}
 	/* the unique-elements triggers */
@@ -661,7 +719,7 @@ IndexSync(const Collection *c, const bson_t *specs)
 				if (d->trigger != NULL && strcmp(d->trigger, name) == 0)
 					wanted = true;
 			}
-			if (!wanted)
+			if (!wanted && !index_dry_run)
 				ExecUtility(psprintf("DROP TRIGGER IF EXISTS %s ON %s", quote_identifier(name),
 									 c->qualified));
 		}
@@ -669,7 +727,7 @@ IndexSync(const Collection *c, const bson_t *specs)
 		{
 			IndexDef   *d = (IndexDef *) lfirst(lc);
 
-			if (d->trigger != NULL && !NameIn(triggers, d->trigger))
+			if (d->trigger != NULL && !NameIn(triggers, d->trigger) && !index_dry_run)
 			{
 				ExecUtility(d->trigger_sql);
 				UniqueValidateExisting(&copy, d);
@@ -2368,4 +2426,78 @@ bson_unique_multikey(PG_FUNCTION_ARGS)
 															RelationGetRelationName(rel)),
 							trigdata->tg_trigger->tgargs, DatumGetBsonP(d), true);
 	return PointerGetDatum(tuple);
+}
+
+/*
+ * nosql.create_indexes_sql(database, command): the CREATE INDEX
+ * CONCURRENTLY statements a createIndexes command would build, for
+ * building them without blocking writers (psql: \gexec); the createIndexes
+ * that follows finds them built and only records the specs (and creates
+ * the unique-elements triggers).  The command is run and rolled back, so
+ * its errors are createIndexes' own; the collection must exist.
+ */
+PG_FUNCTION_INFO_V1(nosql_create_indexes_sql);
+Datum
+nosql_create_indexes_sql(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *database = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Bson	   *command = PG_GETARG_BSON_P(1);
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *statements;
+	ListCell   *lc;
+	bson_iter_t it;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (BsonIsScalar(command) ||
+		!bson_iter_init_from_data(&it, BsonBytes(command), BsonDocLen(command)) ||
+		!bson_iter_next(&it) || strcmp(bson_iter_key(&it), "createIndexes") != 0 ||
+		!BSON_ITER_HOLDS_UTF8(&it))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nosql.create_indexes_sql takes a createIndexes command on a collection")));
+	if (CollectionLookup(database, bson_iter_utf8(&it, NULL)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("collection \"%s.%s\" does not exist", database, bson_iter_utf8(&it, NULL)),
+				 errhint("Create the collection first; its indexes can then be built concurrently.")));
+
+	index_dry_run_context = caller;
+	index_dry_run_statements = NIL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		bson_t	   *reply = bson_new();
+
+		index_dry_run = true;
+		CommandExecute(database, BsonBytes(command), BsonDocLen(command), reply);
+		index_dry_run = false;
+	}
+	PG_CATCH();
+	{
+		index_dry_run = false;
+		MemoryContextSwitchTo(caller);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	statements = index_dry_run_statements;
+	index_dry_run_statements = NIL;
+	/* nothing of the command stays */
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(caller);
+	CurrentResourceOwner = owner;
+
+	foreach(lc, statements)
+	{
+		Datum		value = CStringGetTextDatum((char *) lfirst(lc));
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	return (Datum) 0;
 }
