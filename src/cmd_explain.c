@@ -1727,10 +1727,15 @@ ExplainParseVerbosity(const bson_iter_t *it)
  * document PostgreSQL returns ({Plan, Planning Time, ...}), in the
  * caller's memory.
  */
+/* The index the explained command hints (see HintSettingsPush), or NULL */
+static const char *explain_hint = NULL;
+static const Collection *explain_coll = NULL;
+
 static bson_t *
 ExplainRunSql(const char *sql, int nparams, Oid *types, Datum *values, bool analyze)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	int			level;
 	char	   *json;
 	char	   *wrapped;
 	BsonParsed	parsed;
@@ -1739,11 +1744,13 @@ ExplainRunSql(const char *sql, int nparams, Oid *types, Datum *values, bool anal
 	bson_t	   *result;
 
 	SPI_connect();
+	level = HintSettingsPush(explain_coll, explain_hint);
 	if (SPI_execute_with_args(psprintf("EXPLAIN (FORMAT JSON%s) %s",
 									   analyze ? ", ANALYZE, BUFFERS" : "", sql),
 							  nparams, types, values, NULL, false, 0) < 0 ||
 		SPI_tuptable == NULL || SPI_processed != 1)
 		elog(ERROR, "EXPLAIN failed: %s", sql);
+	HintSettingsPop(level);
 	json = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	json = MemoryContextStrdup(caller, json);
 	SPI_finish();
@@ -1945,8 +1952,10 @@ CmdExplain(CommandContext *ctx, bson_t *reply)
 				   inner.name);
 	q.collname = CommandCollectionName(&inner);
 	q.spec.coll = CollectionLookup(ctx->database, q.collname);
+	explain_hint = NULL;
+	explain_coll = q.spec.coll;
 	if (q.has_hint)
-		CheckHint(q.spec.coll, &q.hint);
+		explain_hint = q.spec.hint = CheckHint(q.spec.coll, &q.hint);
 
 	if (q.spec.coll == NULL)
 	{

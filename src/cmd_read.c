@@ -29,6 +29,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
@@ -297,7 +298,7 @@ FieldBool(const char *command, const bson_iter_t *it)
  * {$natural: 1}); it must name an index of the collection (when the
  * collection exists).  Hints do not change the plan.
  */
-void
+const char *
 CheckHint(const Collection *coll, const bson_iter_t *hint)
 {
 	bson_iter_t it;
@@ -312,21 +313,24 @@ CheckHint(const Collection *coll, const bson_iter_t *hint)
 	else
 		MongoRaise(MONGO_FAILED_TO_PARSE, "Hint must be either a string or a nested object");
 	if (coll == NULL || coll->is_view)
-		return;
+		return NULL;
 	if (hint_doc != NULL)
 	{
 		bson_t		h;
 		bson_iter_t hi;
 
 		if (hint_len <= 5 || !bson_init_static(&h, hint_doc, hint_len))
-			return;
-		if (bson_iter_init(&hi, &h) && bson_iter_next(&hi) &&
-			(strcmp(bson_iter_key(&hi), "$natural") == 0 ||
-			 (strcmp(bson_iter_key(&hi), "_id") == 0 && !bson_iter_next(&hi))))
-			return;
+			return NULL;
+		if (bson_iter_init(&hi, &h) && bson_iter_next(&hi))
+		{
+			if (strcmp(bson_iter_key(&hi), "$natural") == 0)
+				return "$natural";
+			if (strcmp(bson_iter_key(&hi), "_id") == 0 && !bson_iter_next(&hi))
+				return "_id_";
+		}
 	}
 	else if (strcmp(hint_name, "_id_") == 0)
-		return;
+		return "_id_";
 
 	bson_iter_init(&it, coll->indexes);
 	while (bson_iter_next(&it))
@@ -344,7 +348,7 @@ CheckHint(const Collection *coll, const bson_iter_t *hint)
 		{
 			if (hint_name != NULL && strcmp(bson_iter_key(&f), "name") == 0 &&
 				BSON_ITER_HOLDS_UTF8(&f) && strcmp(bson_iter_utf8(&f, NULL), hint_name) == 0)
-				return;
+				return hint_name;
 			if (hint_doc != NULL && strcmp(bson_iter_key(&f), "key") == 0 &&
 				BSON_ITER_HOLDS_DOCUMENT(&f))
 			{
@@ -353,11 +357,59 @@ CheckHint(const Collection *coll, const bson_iter_t *hint)
 
 				bson_iter_document(&f, &len, &data);
 				if (BsonCompareDocuments(data, len, hint_doc, hint_len) == 0)
-					return;
+				{
+					bson_iter_t n;
+
+					bson_iter_recurse(&it, &n);
+					if (bson_iter_find(&n, "name") && BSON_ITER_HOLDS_UTF8(&n))
+						return bson_iter_utf8(&n, NULL);
+					return NULL;
+				}
 			}
 		}
 	}
 	MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * The planner settings a hint asks for, for the planning of one query:
+ * an index hint forbids sequential scans (the hinted index's conditions
+ * are in the query), $natural forbids index scans.  Returns the GUC nest
+ * level to pop, or -1.
+ */
+int
+HintSettingsPush(const Collection *c, const char *hint)
+{
+	int			level;
+
+	if (hint == NULL || c == NULL)
+		return -1;
+	level = NewGUCNestLevel();
+	if (strcmp(hint, "$natural") == 0)
+	{
+		(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_indexonlyscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	else
+	{
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("nosql.plan_hint", IndexPgPrefix(c, hint), PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	return level;
+}
+
+void
+HintSettingsPop(int level)
+{
+	if (level >= 0)
+		AtEOXact_GUC(true, level);
 }
 
 /* Compile a filter or raise its MongoDB error */
@@ -598,7 +650,7 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		StringInfoData where;
 
 		initStringInfo(&where);
-		if (IndexPlanFilter(spec->coll, spec->filter, spec->filter_len, &where,
+		if (IndexPlanFilter(spec->coll, spec->filter, spec->filter_len, spec->hint, &where,
 							values, types, nparams))
 			appendStringInfo(sql, " WHERE %s", where.data);
 	}
@@ -677,6 +729,8 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		appendStringInfoString(sql, " ORDER BY _seq");	/* natural order: insertion order */
 	if (spec->skip > 0)
 		appendStringInfo(sql, " OFFSET " INT64_FORMAT, spec->skip);
+	if (spec->hint != NULL)
+		appendStringInfo(sql, " /* hint %s */", quote_identifier(spec->hint));
 	if (spec->limit > 0)
 		appendStringInfo(sql, " LIMIT " INT64_FORMAT, spec->limit);
 }
@@ -942,7 +996,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (has_hint)
-		CheckHint(spec.coll, &hint);
+		spec.hint = CheckHint(spec.coll, &hint);
 	if (tailable && spec.coll != NULL)
 	{
 		bson_iter_t capped;
@@ -1000,10 +1054,15 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		snprintf(portal_name, sizeof(portal_name), "nosql_cursor_" INT64_FORMAT, id);
 
 		SPI_connect();
-		portal = SPI_cursor_open(portal_name,
-								 CommandPlan(sql.data, nparams, types,
-											CURSOR_OPT_HOLD | CURSOR_OPT_NO_SCROLL),
-								 values, NULL, true);
+		{
+			int			level = HintSettingsPush(spec.coll, spec.hint);
+
+			portal = SPI_cursor_open(portal_name,
+									 CommandPlan(sql.data, nparams, types,
+												 CURSOR_OPT_HOLD | CURSOR_OPT_NO_SCROLL),
+									 values, NULL, true);
+			HintSettingsPop(level);
+		}
 		if (batch_size == 0 && !single_batch)
 		{
 			done = false;
@@ -1234,6 +1293,8 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	FindSpec	spec;
 	bson_iter_t it;
 	StringInfoData sql;
+	bson_iter_t hint;
+	bool		has_hint = false;
 	StringInfoData outer;
 	Datum		values[FIND_MAX_PARAMS];
 	Oid			types[FIND_MAX_PARAMS];
@@ -1277,8 +1338,12 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 				continue;
 			FieldDocument("count", &it, &spec.collation, &spec.collation_len);
 		}
-		else if (strcmp(key, "hint") == 0 ||
-				 strcmp(key, "fields") == 0 || strcmp(key, "encryptionInformation") == 0 ||
+		else if (strcmp(key, "hint") == 0)
+		{
+			hint = it;
+			has_hint = true;
+		}
+		else if (strcmp(key, "fields") == 0 || strcmp(key, "encryptionInformation") == 0 ||
 				 GenericFieldCheck(ctx, &it))
 			continue;
 		else
@@ -1286,6 +1351,8 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 					   key);
 	}
 	spec.coll = CollectionLookup(ctx->database, collname);
+	if (has_hint && spec.coll != NULL && (BSON_ITER_HOLDS_UTF8(&hint) || BSON_ITER_HOLDS_DOCUMENT(&hint)))
+		spec.hint = CheckHint(spec.coll, &hint);
 	if (spec.coll == NULL)
 	{
 		FindSpecCollation(&spec, NULL);
@@ -1315,7 +1382,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		if (spec.skip == 0 && spec.limit == 0 && spec.compiled_collation == NULL &&
 			spec.filter_len > 5 && !BsonFilterGetText(spec.compiled_filter, &text) &&
 			!GeoNearCheckIndex(spec.coll, spec.compiled_filter) &&
-			IndexPlanFilterSplit(spec.coll, spec.filter, spec.filter_len, &keys, &nulls,
+			IndexPlanFilterSplit(spec.coll, spec.filter, spec.filter_len, spec.hint, &keys, &nulls,
 								 values, types, &split_nparams))
 		{
 			nparams = split_nparams;
@@ -1326,9 +1393,16 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		}
 	}
 	SPI_connect();
-	if (SPI_execute_plan(CommandPlan(outer.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
-						 values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "count failed");
+	{
+		int			level = HintSettingsPush(spec.coll, spec.hint);
+
+		if (spec.hint != NULL)
+			appendStringInfo(&outer, " /* hint %s */", quote_identifier(spec.hint));
+		if (SPI_execute_plan(CommandPlan(outer.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
+							 values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "count failed");
+		HintSettingsPop(level);
+	}
 	{
 		bool		isnull;
 

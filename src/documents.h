@@ -255,6 +255,7 @@ typedef struct FindSpec
 	int64		limit;			/* 0: none */
 	const uint8_t *collation;	/* or NULL: the collection's default */
 	uint32_t	collation_len;
+	const char *hint;			/* hinted index name, "$natural", or NULL */
 	/* set by FindSpecPrepare */
 	BsonCollation *compiled_collation;	/* NULL: simple */
 	BsonFilter *compiled_filter;
@@ -283,7 +284,10 @@ extern BsonCollation *CompileCollation(const uint8_t *data, uint32_t len);
 
 /* text_sql.c: the spec of a collection's text index (NULL: none) */
 extern bson_t *TextFindIndex(const bson_t *indexes);
-extern void CheckHint(const Collection *coll, const bson_iter_t *hint);
+extern const char *CheckHint(const Collection *coll, const bson_iter_t *hint);
+extern int	HintSettingsPush(const Collection *c, const char *hint);
+extern char *IndexPgPrefix(const Collection *c, const char *mongo_name);
+extern void HintSettingsPop(int level);
 extern struct _SPI_plan *CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options);
 extern void CommandPlanCacheReset(void);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
@@ -336,9 +340,10 @@ extern void IndexInit(void);
 extern bool IndexDuplicateDescribe(const char *constraint, const char *schema,
 								   const char *detail, char **message, bson_t **extra);
 extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
-							StringInfo sql, Datum *values, Oid *types, int *nparams);
+							const char *hint, StringInfo sql, Datum *values, Oid *types,
+							int *nparams);
 extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
-								 StringInfo where_keys, StringInfo where_null, Datum *values,
+								 const char *hint, StringInfo where_keys, StringInfo where_null, Datum *values,
 								 Oid *types, int *nparams);
 extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql);
 extern bool IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,

@@ -24,6 +24,9 @@ int			nosql_ttl_interval = 60000;
 /* Longest sleep of the background workers between two rounds of jobs */
 int			nosql_worker_naptime = 10000;
 
+/* nosql.plan_hint: while a hinted command plans, the indexes it may use */
+char	   *nosql_plan_hint = NULL;
+
 /*
  * Register the shared settings.  Called first from _PG_init.
  */
@@ -37,6 +40,15 @@ GucInit(void)
 							   "test",
 							   PGC_USERSET,
 							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("nosql.plan_hint",
+							   "Prefix of the names of the only indexes of a collection the planner may use.",
+							   "Set by the commands for the planning of a query with a hint (MongoDB's hint); empty otherwise.",
+							   &nosql_plan_hint,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nosql.cursor_timeout",

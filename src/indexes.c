@@ -70,6 +70,7 @@
 #include "bson_compare.h"
 #include "bson_json.h"
 #include "documents.h"
+#include "nosql.h"
 #include "sort.h"
 
 /* The kinds of PostgreSQL index behind a MongoDB index */
@@ -773,6 +774,19 @@ IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
 	return false;
 }
 
+/*
+ * The prefix of the PostgreSQL names of a MongoDB index (its btree, its
+ * GIN beside it), for nosql.plan_hint; "_id_" gives the primary key's name.
+ */
+char *
+IndexPgPrefix(const Collection *c, const char *mongo_name)
+{
+	if (strcmp(mongo_name, "_id_") == 0)
+		return psprintf("%s_pkey", get_rel_name(c->relid));
+	return psprintf("nosql_ix_%u_%08x_", c->relid,
+					hash_bytes((const unsigned char *) mongo_name, strlen(mongo_name)));
+}
+
 /* ---- hidden indexes ---- */
 
 /*
@@ -796,13 +810,19 @@ IndexRelationInfo(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		List	   *keep = NIL;
 		ListCell   *lc;
 
+		bool		hinted = nosql_plan_hint != NULL && nosql_plan_hint[0] != '\0';
+
 		foreach(lc, rel->indexlist)
 		{
 			IndexOptInfo *info = (IndexOptInfo *) lfirst(lc);
 			char	   *name = get_rel_name(info->indexoid);
 
-			if (name == NULL || strncmp(name, "nosql_hx_", 9) != 0)
-				keep = lappend(keep, info);
+			if (name == NULL || strncmp(name, "nosql_hx_", 9) == 0)
+				continue;
+			/* a hint: only the hinted index's PostgreSQL indexes */
+			if (hinted && strncmp(name, nosql_plan_hint, strlen(nosql_plan_hint)) != 0)
+				continue;
+			keep = lappend(keep, info);
 		}
 		rel->indexlist = keep;
 	}
@@ -816,6 +836,12 @@ IndexInit(void)
 }
 
 /* ---- planning: the key conditions of a filter ---- */
+
+/*
+ * The index a hint names: planning uses only that one (NULL: any).  Set
+ * by each entry point for the planning of one filter.
+ */
+static const char *plan_hint = NULL;
 
 /* One top-level condition of a filter, {path: value} */
 typedef struct Conjunct
@@ -1574,13 +1600,16 @@ static bool PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
 					   bool *indexed, int depth, IndexSplit *split);
 
 bool
-IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo sql,
-				Datum *values, Oid *types, int *nparams)
+IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, const char *hint,
+				StringInfo sql, Datum *values, Oid *types, int *nparams)
 {
 	bool		indexed;
 
+	plan_hint = hint;
+
 	return PlanFilter(c, filter, len, sql, values, types, nparams, &indexed, 0, NULL);
 }
+
 
 /*
  * IndexPlanFilterSplit
@@ -1591,7 +1620,7 @@ IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, String
  *		both.  False when the filter is not of that form.
  */
 bool
-IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
+IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len, const char *hint,
 					 StringInfo where_keys, StringInfo where_null, Datum *values,
 					 Oid *types, int *nparams)
 {
@@ -1600,6 +1629,7 @@ IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
 	StringInfoData sql;
 	const char *sep = ") OR (";
 
+	plan_hint = hint;
 	initStringInfo(&sql);
 	if (!PlanFilter(c, filter, len, &sql, values, types, nparams, &indexed, 0, &split) ||
 		split.groups != 1)
@@ -1683,7 +1713,8 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 		bool		first = true;
 
 		if (strcmp(fp.conj[i].path, "_id") != 0 || fp.keys[i].quals == NIL ||
-			*nparams + QualCount(&fp.keys[i]) > room)
+			*nparams + QualCount(&fp.keys[i]) > room ||
+			(plan_hint != NULL && strcmp(plan_hint, "_id_") != 0))
 			continue;
 		if (!first_clause)
 			appendStringInfoString(sql, " AND ");
@@ -1713,6 +1744,8 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 
 			if (d->hidden || d->collated ||
 				(d->kind != INDEX_ORDERED && d->kind != INDEX_HASHED))
+				continue;
+			if (plan_hint != NULL && strcmp(plan_hint, d->name) != 0)
 				continue;
 			if (d->kind == INDEX_ORDERED && CompanionExists(d))
 				continue;

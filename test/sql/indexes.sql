@@ -260,6 +260,18 @@ SELECT run_command('ix', '{"find": "c", "filter": {"u": {"$gt": 10}}, "sort": {"
 SELECT run_command('ix', '{"find": "c", "sort": {"b": 1, "c": -1}, "limit": 4, "projection": {"b": 1, "c": 1}}')
      = run_command('ix', '{"find": "c", "sort": {"b": 1, "c": -1}, "limit": 4, "projection": {"b": 1, "c": 1}, "hint": {"$natural": 1}}') AS same_order;
 
+-- hint: only the hinted index's conditions are planned and sequential
+-- scans are off ($natural: index scans off); same results
+CREATE FUNCTION ix_stages(r bson) RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(m[1], ' ') FROM regexp_matches(r::text, '"(?:stage|indexName)": "([A-Za-z_0-9.-]+)"', 'g') m
+$$;
+SELECT ix_stages(run_command('ix', '{"explain": {"find": "c", "filter": {"u": {"$lt": 50}, "n.x": 3}, "hint": "u_1"}, "verbosity": "queryPlanner"}')) AS hint_u,
+       ix_stages(run_command('ix', '{"explain": {"find": "c", "filter": {"u": {"$lt": 50}, "n.x": 3}, "hint": {"$natural": 1}}, "verbosity": "queryPlanner"}')) AS hint_natural;
+SELECT run_command('ix', '{"count": "c", "query": {"u": {"$lt": 50}, "n.x": 3}, "hint": "u_1"}') AS by_u,
+       run_command('ix', '{"count": "c", "query": {"u": {"$lt": 50}, "n.x": 3}, "hint": {"$natural": 1}}') AS by_scan,
+       run_command('ix', '{"count": "c", "query": {"u": 1}, "hint": "no_such_index"}') AS bad_hint;
+DROP FUNCTION ix_stages(bson);
+
 SELECT run_command('ix', '{"dropIndexes": "c", "index": "*"}');
 SELECT count(*) AS left_behind FROM pg_indexes
  WHERE schemaname = 'nosql_data' AND tablename = 'ix.c' AND indexname LIKE 'nosql_%';
