@@ -104,6 +104,22 @@ DuplicateIdRaise(const Collection *coll, const bson_iter_t *id)
 	MongoRaiseExtra(MONGO_DUPLICATE_KEY, &extra, "%s", DuplicateIdMessage(coll, id));
 }
 
+/*
+ * The index a write statement hints, for the next UpdateDocuments or
+ * DeleteDocuments only: each reads and clears it (set right before the
+ * call by the statements that have a hint).
+ */
+static const char *write_hint = NULL;
+
+static const char *
+WriteHintTake(void)
+{
+	const char *h = write_hint;
+
+	write_hint = NULL;
+	return h;
+}
+
 /* ---- preparing documents for storage ---- */
 
 /*
@@ -939,6 +955,7 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 	MemoryContext caller = CurrentMemoryContext;
 	BsonFilter *validator;
 	bool		moderate;
+	const char *hint = WriteHintTake();
 
 	FindSpecInit(&spec);
 	spec.coll = coll;
@@ -957,6 +974,7 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 	spec.filter_len = filter_len;
 	spec.sort = sort;
 	spec.sort_len = sort_len;
+	spec.hint = hint;
 	if (!multi)
 		spec.limit = 1;
 	initStringInfo(&sql);
@@ -965,8 +983,13 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 
 	SPI_connect();
 	rowplan = UpdateRowPlan(coll);
-	portal = SPI_cursor_open(NULL, CommandPlan(sql.data, nparams, types, CURSOR_OPT_NO_SCROLL),
-							 values, NULL, false);
+	{
+		int			level = HintSettingsPush(coll, spec.hint);
+
+		portal = SPI_cursor_open(NULL, CommandPlan(sql.data, nparams, types, CURSOR_OPT_NO_SCROLL),
+								 values, NULL, false);
+		HintSettingsPop(level);
+	}
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 100);
@@ -1131,8 +1154,9 @@ UpdateStatement(void *arg)
 	if (a->coll != NULL && a->coll->is_view)
 		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
 				   "Namespace %s.%s is a view, not a collection", a->ctx->database, a->collname);
+	write_hint = NULL;
 	if (a->has_hint)
-		CheckHint(a->coll, &a->hint);
+		write_hint = CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
 		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, a->af, a->aflen, a->multi,
 						a->upsert, a->sort, a->sortlen, a->collation, a->collationlen,
@@ -1410,6 +1434,7 @@ DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bo
 	spec.sort_len = sort_len;
 	spec.collation = collation;
 	spec.collation_len = collation_len;
+	spec.hint = WriteHintTake();
 	if (!multi)
 		spec.limit = 1;
 	initStringInfo(&sql);
@@ -1431,8 +1456,13 @@ DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bo
 	if (deleted != NULL)
 		appendStringInfoString(&del, " RETURNING t.document");
 	SPI_connect();
-	if (SPI_execute_plan(CommandPlan(del.data, nparams, types, 0), values, NULL, false, 0) < 0)
-		elog(ERROR, "delete failed");
+	{
+		int			level = HintSettingsPush(coll, spec.hint);
+
+		if (SPI_execute_plan(CommandPlan(del.data, nparams, types, 0), values, NULL, false, 0) < 0)
+			elog(ERROR, "delete failed");
+		HintSettingsPop(level);
+	}
 	n = (int64) SPI_processed;
 	if (deleted != NULL)
 	{
@@ -1471,8 +1501,9 @@ DeleteStatement(void *arg)
 {
 	DeleteStatementArgs *a = arg;
 
+	write_hint = NULL;
 	if (a->has_hint)
-		CheckHint(a->coll, &a->hint);
+		write_hint = CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
 		a->deleted = DeleteDocuments(a->coll, a->q, a->qlen, a->multi, NULL, 0,
 									 a->collation, a->collationlen, NULL);
