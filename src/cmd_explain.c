@@ -921,6 +921,27 @@ StageBitmapIndexScan(ExplainTranslation *t, const PgPlanNode *n, bson_t *out)
 	StageIxscan(t, n, kind, spec, spec_len, NodeTotal(n, n->rows), out);
 }
 
+/*
+ * Whether a plan node is the "key IS NULL" scan of an ordered index
+ * (src/indexes.c: the documents with arrays, rechecked by the matcher),
+ * which MongoDB's plan has no stage for: the multikey part of the same
+ * IXSCAN.
+ */
+static bool
+IsNullKeyScan(const uint8_t *data, uint32_t len)
+{
+	bson_t		node;
+	bson_iter_t it;
+	const char *cond;
+
+	if (!bson_init_static(&node, data, len) || !bson_iter_init_find(&it, &node, "Index Cond") ||
+		!BSON_ITER_HOLDS_UTF8(&it))
+		return false;
+	cond = bson_iter_utf8(&it, NULL);
+	return strstr(cond, "bson_index_key(") != NULL && strstr(cond, " IS NULL)") != NULL &&
+		strstr(cond, " AND ") == NULL;
+}
+
 /* BitmapOr, BitmapAnd: OR, AND_SORTED over their children */
 static void
 StageBitmapSet(ExplainTranslation *t, const PgPlanNode *n, const char *stage, bson_t *out)
@@ -929,17 +950,51 @@ StageBitmapSet(ExplainTranslation *t, const PgPlanNode *n, const char *stage, bs
 	const uint8_t *data;
 	uint32_t	len;
 
+	/*
+	 * An index's key range OR its NULL keys is one IXSCAN in MongoDB's
+	 * terms: the NULL-key scans are left out of an OR that has others.
+	 */
+	bool		skip_nulls = false;
+
+	if (strcmp(stage, "OR") == 0)
+	{
+		int			others = 0;
+		int			nulls = 0;
+		const uint8_t *kept = NULL;
+		uint32_t	kept_len = 0;
+
+		for (int i = 0; PgPlanChild(n, i, &data, &len); i++)
+		{
+			if (IsNullKeyScan(data, len))
+				nulls++;
+			else
+			{
+				others++;
+				kept = data;
+				kept_len = len;
+			}
+		}
+		if (nulls > 0 && others == 1)
+		{
+			TranslateNode(t, kept, kept_len, out);
+			return;
+		}
+		skip_nulls = nulls > 0 && others > 1;
+	}
+
 	BSON_APPEND_UTF8(out, "stage", stage);
 	AppendStageStats(t, out, NodeTotal(n, n->rows), NodeTotal(n, n->rows),
 					 n->time * n->loops);
 	BSON_APPEND_ARRAY_BEGIN(out, "inputStages", &arr);
-	for (int i = 0; PgPlanChild(n, i, &data, &len); i++)
+	for (int i = 0, j = 0; PgPlanChild(n, i, &data, &len); i++)
 	{
 		char		key[16];
 		const char *keyp;
 		bson_t		child;
 
-		bson_uint32_to_string(i, &keyp, key, sizeof(key));
+		if (skip_nulls && IsNullKeyScan(data, len))
+			continue;
+		bson_uint32_to_string(j++, &keyp, key, sizeof(key));
 		BSON_APPEND_DOCUMENT_BEGIN(&arr, keyp, &child);
 		TranslateNode(t, data, len, &child);
 		bson_append_document_end(&arr, &child);
