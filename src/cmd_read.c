@@ -1571,6 +1571,8 @@ DistinctCompareIndexes(const void *a, const void *b, void *arg)
 void
 CmdDistinct(CommandContext *ctx, bson_t *reply)
 {
+	bson_iter_t hint;
+	bool		has_hint = false;
 	char	   *collname = CommandCollectionName(ctx);
 	FindSpec	spec;
 	bson_iter_t it;
@@ -1609,7 +1611,12 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 				continue;
 			FieldDocument("distinct", &it, &spec.collation, &spec.collation_len);
 		}
-		else if (strcmp(k, "hint") == 0 || GenericFieldCheck(ctx, &it))
+		else if (strcmp(k, "hint") == 0)
+		{
+			hint = it;
+			has_hint = true;
+		}
+		else if (GenericFieldCheck(ctx, &it))
 			continue;
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'distinct.%s' is an unknown field.",
@@ -1631,6 +1638,9 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (spec.coll != NULL && spec.coll->is_view)
 		MongoRaise(238, "distinct on a view is not supported yet");
+	if (has_hint && spec.coll != NULL &&
+		(BSON_ITER_HOLDS_UTF8(&hint) || BSON_ITER_HOLDS_DOCUMENT(&hint)))
+		spec.hint = CheckHint(spec.coll, &hint);
 	if (spec.coll != NULL)
 	{
 		MemoryContext caller = CurrentMemoryContext;
@@ -1638,9 +1648,14 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 		initStringInfo(&sql);
 		FindSpecPrepare(&spec, "document", &sql, values, types, &nparams);
 		SPI_connect();
-		if (SPI_execute_plan(CommandPlan(sql.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
-							 values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "distinct failed");
+		{
+			int			level = HintSettingsPush(spec.coll, spec.hint);
+
+			if (SPI_execute_plan(CommandPlan(sql.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
+								 values, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "distinct failed");
+			HintSettingsPop(level);
+		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			bool		isnull;

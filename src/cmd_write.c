@@ -1686,6 +1686,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 	BsonQueryError error = {0};
 	bson_iter_t hint;
 	bool		has_hint = false;
+	const char *hint_name = NULL;
 
 	query = empty;
 	it = ctx->first;
@@ -1803,13 +1804,14 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 	}
 
 	if (has_hint)
-		CheckHint(CollectionLookup(ctx->database, collname), &hint);
+		hint_name = CheckHint(CollectionLookup(ctx->database, collname), &hint);
 	bson_init(&leo);
 	if (remove)
 	{
 		coll = CollectionLookup(ctx->database, collname);
 		if (coll != NULL && coll->is_view)
 			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+		write_hint = coll != NULL ? hint_name : NULL;
 		if (coll != NULL)
 			BSON_APPEND_INT32(&leo, "n",
 							  (int32) DeleteDocuments(coll, query, query_len, false, sort,
@@ -1837,6 +1839,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			coll = CollectionLookup(ctx->database, collname);
 		if (coll != NULL && coll->is_view)
 			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
+		write_hint = coll != NULL ? hint_name : NULL;
 		if (coll != NULL)
 			UpdateDocuments(coll, query, query_len, update, update_len, af, aflen, false,
 							upsert, sort, sort_len, collation, collation_len, true, bypass,
