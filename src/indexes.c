@@ -1238,6 +1238,25 @@ typedef struct FilterPlan
 	bool	   *others_done;	/* ... unless answered by indexes ($or) */
 } FilterPlan;
 
+/* Append the condition an iterator points at ({key: value}) */
+static void
+ConjunctAdd(FilterPlan *fp, int *max, const bson_iter_t *it)
+{
+	if (fp->nconj == *max)
+	{
+		Conjunct   *more = AllocIterAligned(sizeof(Conjunct) * *max * 2);
+
+		memcpy(more, fp->conj, sizeof(Conjunct) * *max);
+		fp->conj = more;
+		*max *= 2;
+	}
+	fp->conj[fp->nconj].path = bson_iter_key(it);
+	fp->conj[fp->nconj].value = *it;
+	fp->conj[fp->nconj].used = false;
+	fp->conj[fp->nconj].exact = false;
+	fp->nconj++;
+}
+
 /* Split a filter into its conditions (through $and) */
 static void
 FilterSplit(const uint8_t *filter, uint32_t len, FilterPlan *fp)
@@ -1289,37 +1308,11 @@ FilterSplit(const uint8_t *filter, uint32_t len, FilterPlan *fp)
 
 				bson_iter_recurse(&elems, &f);
 				while (bson_iter_next(&f))
-				{
-					if (fp->nconj == max)
-					{
-						Conjunct   *more = AllocIterAligned(sizeof(Conjunct) * max * 2);
-
-						memcpy(more, fp->conj, sizeof(Conjunct) * max);
-						fp->conj = more;
-						max *= 2;
-					}
-					fp->conj[fp->nconj].path = bson_iter_key(&f);
-					fp->conj[fp->nconj].value = f;
-					fp->conj[fp->nconj].used = false;
-					fp->conj[fp->nconj].exact = false;
-					fp->nconj++;
-				}
+					ConjunctAdd(fp, &max, &f);
 			}
 			continue;
 		}
-		if (fp->nconj == max)
-		{
-			Conjunct   *more = AllocIterAligned(sizeof(Conjunct) * max * 2);
-
-			memcpy(more, fp->conj, sizeof(Conjunct) * max);
-			fp->conj = more;
-			max *= 2;
-		}
-		fp->conj[fp->nconj].path = key;
-		fp->conj[fp->nconj].value = it;
-		fp->conj[fp->nconj].used = false;
-		fp->conj[fp->nconj].exact = false;
-		fp->nconj++;
+		ConjunctAdd(fp, &max, &it);
 	}
 	fp->keys = palloc0(sizeof(CondKeys) * Max(fp->nconj, 1));
 	fp->others_done = palloc0(sizeof(bool) * Max(list_length(fp->others), 1));
