@@ -592,59 +592,36 @@ BulkCollection(BulkNs *ns, bool create)
 }
 
 /*
- * A hint must name an index of the collection (by name or key pattern);
- * hints do not change the plan here.
+ * The index a hint names (CheckHint: by name or key pattern; an unknown
+ * one is error 2), or NULL for no hint.
  */
-static void
+static const char *
 BulkCheckHint(const Collection *coll, const BulkOp *op)
 {
+	bson_t		holder = BSON_INITIALIZER;
 	bson_iter_t it;
+	const char *name;
 
 	if (op->hint_type == BSON_TYPE_EOD)
-		return;
+		return NULL;
 	if (op->hint_type == BSON_TYPE_DOCUMENT)
 	{
 		bson_t		hint;
-		bson_iter_t h;
 
-		/* {} is no hint; {_id: 1} and {$natural: ...} always exist */
+		/* {} is no hint */
 		if (op->hint_len <= 5 || !bson_init_static(&hint, op->hint_doc, op->hint_len))
-			return;
-		if (bson_iter_init(&h, &hint) && bson_iter_next(&h) &&
-			(strcmp(bson_iter_key(&h), "$natural") == 0 ||
-			 (strcmp(bson_iter_key(&h), "_id") == 0 && !bson_iter_next(&h))))
-			return;
+			return NULL;
+		bson_append_document(&holder, "hint", 4, &hint);
 	}
-	else if (strcmp(op->hint_name, "_id_") == 0)
-		return;
-
-	bson_iter_init(&it, coll->indexes);
-	while (bson_iter_next(&it))
-	{
-		bson_iter_t f;
-
-		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-			continue;
-		bson_iter_recurse(&it, &f);
-		while (bson_iter_next(&f))
-		{
-			if (op->hint_type == BSON_TYPE_UTF8 && strcmp(bson_iter_key(&f), "name") == 0 &&
-				BSON_ITER_HOLDS_UTF8(&f) && strcmp(bson_iter_utf8(&f, NULL), op->hint_name) == 0)
-				return;
-			if (op->hint_type == BSON_TYPE_DOCUMENT && strcmp(bson_iter_key(&f), "key") == 0 &&
-				BSON_ITER_HOLDS_DOCUMENT(&f))
-			{
-				const uint8_t *data;
-				uint32_t	len;
-
-				bson_iter_document(&f, &len, &data);
-				/* key patterns compare by value: {a: 1} names {a: 1.0} */
-				if (BsonCompareDocuments(data, len, op->hint_doc, op->hint_len) == 0)
-					return;
-			}
-		}
-	}
-	MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+	else
+		bson_append_utf8(&holder, "hint", 4, op->hint_name, -1);
+	if (!bson_iter_init_find(&it, &holder, "hint"))
+		elog(ERROR, "could not read a hint");
+	name = CheckHint(coll, &it);
+	if (name != NULL)
+		name = pstrdup(name);	/* it may point into holder */
+	bson_destroy(&holder);
+	return name;
 }
 
 /* A run of inserts into one namespace (run by RunCaught) */
@@ -828,7 +805,7 @@ BulkUpdateOne(void *arg)
 		(void) CompileFilter(op->filter, op->filter_len);
 		return;
 	}
-	BulkCheckHint(coll, op);
+	WriteHintSet(BulkCheckHint(coll, op));
 	UpdateDocuments(coll, op->filter, op->filter_len, op->mods, op->mods_len,
 					op->array_filters, op->af_len, op->multi, op->upsert, op->sort,
 					op->sort_len, op->collation, op->collation_len, false, false, &result);
@@ -853,7 +830,7 @@ BulkDeleteOne(void *arg)
 		(void) CompileFilter(op->filter, op->filter_len);
 		return;
 	}
-	BulkCheckHint(coll, op);
+	WriteHintSet(BulkCheckHint(coll, op));
 	a->n = DeleteDocuments(coll, op->filter, op->filter_len, op->multi, NULL, 0,
 						   op->collation, op->collation_len, NULL);
 }

@@ -111,6 +111,12 @@ DuplicateIdRaise(const Collection *coll, const bson_iter_t *id)
  */
 static const char *write_hint = NULL;
 
+void
+WriteHintSet(const char *hint)
+{
+	write_hint = hint;
+}
+
 static const char *
 WriteHintTake(void)
 {

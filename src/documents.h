@@ -286,6 +286,7 @@ extern BsonCollation *CompileCollation(const uint8_t *data, uint32_t len);
 extern bson_t *TextFindIndex(const bson_t *indexes);
 extern const char *CheckHint(const Collection *coll, const bson_iter_t *hint);
 extern int	HintSettingsPush(const Collection *c, const char *hint);
+extern void WriteHintSet(const char *hint);
 extern char *IndexPgPrefix(const Collection *c, const char *mongo_name);
 extern void HintSettingsPop(int level);
 extern struct _SPI_plan *CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options);
