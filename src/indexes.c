@@ -66,6 +66,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "bson_compare.h"
 #include "bson_json.h"
@@ -94,6 +95,8 @@ typedef struct IndexDef
 	bool		sparse;
 	bool		hidden;
 	bool		collated;		/* keys under a non-simple collation */
+	const uint8_t *key;			/* the key pattern document */
+	uint32_t	key_len;
 	const uint8_t *partial;		/* partialFilterExpression or NULL */
 	uint32_t	partial_len;
 	char	   *predicate;		/* WHERE clause of the index, or NULL */
@@ -168,6 +171,17 @@ BsonLiteral(const uint8_t *data, uint32_t len)
 	return psprintf("%s::nosql.bson", Lit(BsonToCString(b, BSON_JSON_CANONICAL)));
 }
 
+/* The key pattern of a definition as Extended JSON text */
+static char *
+KeyPatternJson(const IndexDef *d)
+{
+	Bson	   *kp = palloc(VARHDRSZ + d->key_len);
+
+	SET_VARSIZE(kp, VARHDRSZ + d->key_len);
+	memcpy(VARDATA(kp), d->key, d->key_len);
+	return BsonToCString(kp, BSON_JSON_RELAXED);
+}
+
 /* Whether a collation document is a non-simple one */
 static bool
 CollationNonSimple(const bson_iter_t *it)
@@ -236,6 +250,7 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	}
 	if (d->name == NULL || !has_key)
 		return NULL;
+	bson_iter_document(&key, &d->key_len, &d->key);
 
 	/* the key pattern */
 	{
@@ -342,21 +357,11 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	if (d->kind == INDEX_ORDERED && d->unique && n == 1 && d->predicate == NULL &&
 		!d->collated)
 	{
-		const uint8_t *data;
-		uint32_t	len;
-
-		Bson	   *kp;
-
-		bson_iter_document(&key, &len, &data);
-		kp = palloc(VARHDRSZ + len);
-		SET_VARSIZE(kp, VARHDRSZ + len);
-		memcpy(VARDATA(kp), data, len);
 		d->trigger = psprintf("nosql_uq_%u_%08x_%08x", c->relid, namehash, defhash);
 		d->trigger_sql = psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OF document ON %s "
 								  "FOR EACH ROW EXECUTE FUNCTION nosql.bson_unique_multikey(%s, %s, %s)",
 								  quote_identifier(d->trigger), c->qualified, Lit(d->name),
-								  Lit(d->paths[0]),
-								  Lit(BsonToCString(kp, BSON_JSON_RELAXED)));
+								  Lit(d->paths[0]), Lit(KeyPatternJson(d)));
 	}
 	return d;
 }
@@ -378,6 +383,74 @@ IndexDefs(const Collection *c)
 			defs = lappend(defs, d);
 	}
 	return defs;
+}
+
+/*
+ * The definitions of a collection's specs for planning, kept per backend:
+ * every find would otherwise parse the specs and build their CREATE INDEX
+ * texts again.  An entry is valid while the collection's table, name and
+ * spec bytes are the same; the last few collections are kept.
+ */
+#define DEFS_CACHE_SIZE 16
+
+typedef struct IndexDefsCacheEntry
+{
+	Oid			relid;
+	char	   *qualified;
+	uint32_t	len;
+	uint8_t    *bytes;
+	List	   *defs;
+	MemoryContext context;		/* holds all of the above */
+} IndexDefsCacheEntry;
+
+static IndexDefsCacheEntry defs_cache[DEFS_CACHE_SIZE];
+static int	defs_cache_next = 0;
+
+static List *
+IndexDefsCached(const Collection *c)
+{
+	const uint8_t *bytes;
+	uint32_t	len;
+	IndexDefsCacheEntry *e;
+	MemoryContext old;
+	Collection	copy;
+	bson_t		specs;
+
+	if (c->indexes == NULL)
+		return NIL;
+	bytes = bson_get_data(c->indexes);
+	len = c->indexes->len;
+	for (int i = 0; i < DEFS_CACHE_SIZE; i++)
+	{
+		e = &defs_cache[i];
+		if (e->context != NULL && e->relid == c->relid && e->len == len &&
+			strcmp(e->qualified, c->qualified) == 0 && memcmp(e->bytes, bytes, len) == 0)
+			return e->defs;
+	}
+	e = &defs_cache[defs_cache_next];
+	defs_cache_next = (defs_cache_next + 1) % DEFS_CACHE_SIZE;
+	if (e->context == NULL)
+		e->context = AllocSetContextCreate(CacheMemoryContext, "nosql index definitions",
+										   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(e->context);
+	e->defs = NIL;
+	e->len = 0;
+	old = MemoryContextSwitchTo(e->context);
+	e->relid = c->relid;
+	e->qualified = pstrdup(c->qualified);
+	e->bytes = palloc(len);
+	memcpy(e->bytes, bytes, len);
+	/* the definitions point into the kept copy of the specs */
+	copy = *c;
+	if (!bson_init_static(&specs, e->bytes, len))
+		elog(ERROR, "corrupt index specs");
+	copy.indexes = &specs;
+	copy.qualified = e->qualified;
+	e->defs = IndexDefs(&copy);
+	e->len = len;
+	MemoryContextSwitchTo(old);
+	return e->defs;
 }
 
 /* The same name under the other visibility (nosql_ix_ <-> nosql_hx_) */
@@ -440,7 +513,7 @@ IndexHasNullKeys(const Collection *c, const IndexDef *d, bool multikey)
  * fails with MongoDB's error 11000 naming the key.
  */
 static void
-IndexBuild(const Collection *c, const IndexDef *d, const bson_t *specs)
+IndexBuild(const Collection *c, const IndexDef *d)
 {
 	MemoryContext caller = CurrentMemoryContext;
 
@@ -458,38 +531,20 @@ IndexBuild(const Collection *c, const IndexDef *d, const bson_t *specs)
 		ErrorData  *edata;
 		char	   *message;
 		bson_t	   *extra;
-		bson_iter_t it;
+		bson_t		pattern;
 
 		MemoryContextSwitchTo(caller);
 		edata = CopyErrorData();
 		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
 			PG_RE_THROW();
 		FlushErrorState();
-		/* the key pattern of the spec */
-		if (bson_iter_init(&it, specs))
-			while (bson_iter_next(&it))
-			{
-				bson_iter_t f;
-				bson_iter_t k;
-				const uint8_t *data;
-				uint32_t	len;
-				bson_t		pattern;
-
-				if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f) ||
-					!bson_iter_find(&f, "name") || !BSON_ITER_HOLDS_UTF8(&f) ||
-					strcmp(bson_iter_utf8(&f, NULL), d->name) != 0)
-					continue;
-				bson_iter_recurse(&it, &k);
-				if (!bson_iter_find(&k, "key") || !BSON_ITER_HOLDS_DOCUMENT(&k))
-					continue;
-				bson_iter_document(&k, &len, &data);
-				if (!bson_init_static(&pattern, data, len))
-					continue;
-				DescribeDuplicate(&pattern, edata->detail, c, d->name, &message, &extra);
-				MongoRaiseExtra(MONGO_DUPLICATE_KEY, extra,
-								"Index build failed: %s.%s :: caused by :: %s",
-								c->database, c->name, message);
-			}
+		if (bson_init_static(&pattern, d->key, d->key_len))
+		{
+			DescribeDuplicate(&pattern, edata->detail, c, d->name, &message, &extra);
+			MongoRaiseExtra(MONGO_DUPLICATE_KEY, extra,
+							"Index build failed: %s.%s :: caused by :: %s",
+							c->database, c->name, message);
+		}
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -510,7 +565,6 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 	Relation	rel;
 	ListCell   *lc;
 	char	   *args[3];
-	bson_iter_t it;
 
 	if (SPI_execute(psprintf("SELECT document FROM %s WHERE %s IS NULL AND "
 							 "nosql.bson_index_multikey(document, %s)",
@@ -530,28 +584,7 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 		return;
 	args[0] = (char *) d->name;
 	args[1] = d->paths[0];
-	args[2] = pstrdup("{}");
-	if (c->indexes != NULL && bson_iter_init(&it, c->indexes))
-		while (bson_iter_next(&it))
-		{
-			IndexDef   *other = IndexDefParse(c, &it);
-			bson_iter_t f;
-
-			if (other != NULL && strcmp(other->name, d->name) == 0 &&
-				bson_iter_recurse(&it, &f) && bson_iter_find(&f, "key") &&
-				BSON_ITER_HOLDS_DOCUMENT(&f))
-			{
-				const uint8_t *data;
-				uint32_t	len;
-				Bson	   *kp;
-
-				bson_iter_document(&f, &len, &data);
-				kp = palloc(VARHDRSZ + len);
-				SET_VARSIZE(kp, VARHDRSZ + len);
-				memcpy(VARDATA(kp), data, len);
-				args[2] = BsonToCString(kp, BSON_JSON_RELAXED);
-			}
-		}
+	args[2] = KeyPatternJson(d);
 	rel = table_open(c->relid, AccessShareLock);
 	foreach(lc, docs)
 		UniqueMultikeyCheck(rel, c->qualified, args, (Bson *) lfirst(lc), false);
@@ -672,7 +705,7 @@ IndexSync(const Collection *c, const bson_t *specs)
 
 		if (NameIn(have, d->pgname))
 			continue;
-		IndexBuild(c, d, specs);
+		IndexBuild(c, d);
 		if (d->kind == INDEX_ORDERED && !NameIn(have, d->companion) &&
 			IndexHasNullKeys(c, d, true))
 		{
@@ -753,23 +786,12 @@ IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
 	while (bson_iter_next(&it))
 	{
 		IndexDef   *d = IndexDefParse(c, &it);
-		bson_iter_t f;
 
 		if (d == NULL || d->pgname == NULL ||
 			(strcmp(d->pgname, pgname) != 0 && strcmp(TwinName(d->pgname), pgname) != 0))
 			continue;
 		*mongo_name = d->name;
-		bson_iter_recurse(&it, &f);
-		if (bson_iter_find(&f, "key") && BSON_ITER_HOLDS_DOCUMENT(&f))
-		{
-			const uint8_t *data;
-			uint32_t	len;
-
-			bson_iter_document(&f, &len, &data);
-			if (!bson_init_static(key_pattern, data, len))
-				return false;
-			return true;
-		}
+		return bson_init_static(key_pattern, d->key, d->key_len);
 	}
 	return false;
 }
@@ -1691,7 +1713,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 		   IndexSplit *split)
 {
 	FilterPlan	fp;
-	List	   *defs = IndexDefs(c);
+	List	   *defs = IndexDefsCached(c);
 	bool	   *want;
 	bool		any = false;
 	bool		first_clause = true;
@@ -1953,7 +1975,7 @@ IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql)
 		appendStringInfo(sql, "_id%s", BsonSortFieldDescending(sort, 0) ? " DESC" : "");
 		return true;
 	}
-	defs = IndexDefs(c);
+	defs = IndexDefsCached(c);
 	foreach(lc, defs)
 	{
 		IndexDef   *d = (IndexDef *) lfirst(lc);
