@@ -350,6 +350,33 @@ COMMENT ON TABLE nosql.collection IS 'catalog of the document collections: one r
 GRANT SELECT ON nosql.collection TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('nosql.collection', '');
 
+-- Index builds that run in the background (createIndexes with
+-- background: true, or nosql.background_index_builds = on): one row per
+-- index while a background worker builds it with CREATE INDEX
+-- CONCURRENTLY; the row goes when the index is ready, or stays with state
+-- 'failed' and the error when the build failed (the index spec is then
+-- removed, as MongoDB removes an index whose build failed).
+CREATE TABLE nosql.index_build (
+    id serial PRIMARY KEY,
+    relation oid NOT NULL,
+    database text NOT NULL,
+    collection text NOT NULL,
+    name text NOT NULL,
+    spec nosql.bson NOT NULL,
+    role oid NOT NULL,
+    state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'building', 'failed')),
+    pid integer,
+    code integer,
+    error text,
+    created timestamptz NOT NULL DEFAULT now(),
+    started timestamptz,
+    finished timestamptz
+);
+CREATE INDEX ON nosql.index_build (relation);
+COMMENT ON SEQUENCE nosql.index_build_id_seq IS 'identifiers of the background index builds';
+COMMENT ON TABLE nosql.index_build IS 'index builds running in the background, and the failed ones';
+GRANT SELECT ON nosql.index_build TO PUBLIC;
+
 CREATE VIEW nosql.collections AS
     SELECT database, name, relation, options,
            CASE WHEN relation IS NULL THEN 'view' ELSE 'collection' END AS type,

@@ -38,8 +38,8 @@
 #define DATA_SCHEMA "nosql_data"
 
 /* Run fn(arg) with the privileges of the catalog's owner */
-static void
-AsCatalogOwner(void (*fn) (void *), void *arg)
+void
+CatalogAsOwner(void (*fn) (void *), void *arg)
 {
 	Oid			catalog = get_relname_relid("collection",
 											get_namespace_oid("nosql", false));
@@ -371,7 +371,7 @@ CollectionCreate(const char *database, const char *name, const bson_t *options,
 	ci.relid = relid;
 	ci.options = options;
 	SPI_connect();
-	AsCatalogOwner(CatalogInsertRow, &ci);
+	CatalogAsOwner(CatalogInsertRow, &ci);
 	SPI_finish();
 	CommandCounterIncrement();
 
@@ -436,19 +436,21 @@ CollectionDrop(const char *database, const char *name)
 		cd.database = database;
 		cd.name = name;
 		SPI_connect();
-		AsCatalogOwner(CatalogDeleteRow, &cd);
+		CatalogAsOwner(CatalogDeleteRow, &cd);
 		SPI_finish();
 		return false;
 	}
 	SPI_connect();
 	if (!c->is_view)
 	{
+		/* its background index builds would hold the table until they end */
+		IndexBuildAbort(c->relid, NULL);
 		if (SPI_execute(psprintf("DROP TABLE %s", c->qualified), false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not drop %s", c->qualified);
 	}
 	cd.database = database;
 	cd.name = name;
-	AsCatalogOwner(CatalogDeleteRow, &cd);
+	CatalogAsOwner(CatalogDeleteRow, &cd);
 	SPI_finish();
 	CommandCounterIncrement();
 	return true;
@@ -509,7 +511,7 @@ CollectionRename(Collection *coll, const char *to_database, const char *to_name,
 	cr.coll = coll;
 	cr.database = to_database;
 	cr.name = to_name;
-	AsCatalogOwner(CatalogRenameRow, &cr);
+	CatalogAsOwner(CatalogRenameRow, &cr);
 	SPI_finish();
 	CommandCounterIncrement();
 }
@@ -566,7 +568,7 @@ CollectionSetOptions(const Collection *coll, const bson_t *options, const bson_t
 	cs.options = options;
 	cs.indexes = indexes;
 	SPI_connect();
-	AsCatalogOwner(CatalogSetRow, &cs);
+	CatalogAsOwner(CatalogSetRow, &cs);
 	SPI_finish();
 	CommandCounterIncrement();
 }

@@ -2925,7 +2925,7 @@ SpecJson(const bson_t *spec)
 }
 
 /* The recorded index specs of a collection, as a list of bson_t */
-static List *
+List *
 IndexSpecList(const bson_t *indexes)
 {
 	List	   *list = NIL;
@@ -2946,7 +2946,7 @@ IndexSpecList(const bson_t *indexes)
 }
 
 /* A list of specs as the array the catalog keeps */
-static void
+void
 IndexSpecArray(List *specs, bson_t *out)
 {
 	ListCell   *lc;
@@ -3052,6 +3052,7 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 	bson_t		newlist;
 	int			before;
 	int			added = 0;
+	int			background = 0;
 
 	CheckFields(ctx, fields);
 	memset(&cx, 0, sizeof(cx));
@@ -3122,14 +3123,29 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 
 	if (added > 0)
 	{
+		Collection	updated;
+
 		IndexSpecArray(existing, &newlist);
 		CollectionSetOptions(c, NULL, &newlist);
+		/* builds asked to run in the background go to their builders */
+		updated = *c;
+		updated.indexes = &newlist;
+		if (!created)
+			for (int i = list_length(existing) - added; i < list_length(existing); i++)
+				if (IndexBuildInBackground(c, list_nth(existing, i)))
+				{
+					IndexBuildQueue(&updated, list_nth(existing, i));
+					background++;
+				}
 		IndexSync(c, &newlist);
 	}
 	BSON_APPEND_INT32(reply, "numIndexesBefore", before);
 	BSON_APPEND_INT32(reply, "numIndexesAfter", before + added);
 	if (added == 0)
 		BSON_APPEND_UTF8(reply, "note", "all indexes already exist");
+	else if (background > 0)
+		BSON_APPEND_UTF8(reply, "note",
+						 "index builds started in the background (see nosql.index_build)");
 	BSON_APPEND_BOOL(reply, "createdCollectionAutomatically", created);
 }
 

@@ -52,6 +52,7 @@
 #define MONGO_NOT_IMPLEMENTED_CMD		115	/* CommandNotSupported */
 #define MONGO_INVALID_INDEX_SPEC_OPTION	197
 #define MONGO_INVALID_PIPELINE_OPERATOR	168
+#define MONGO_INDEX_BUILD_ABORTED		276
 #define MONGO_INTERRUPTED				11601
 #define MONGO_DUPLICATE_KEY				11000
 #define MONGO_BSON_OBJECT_TOO_LARGE		10334
@@ -323,6 +324,19 @@ extern void CheckStorageEngine(const bson_iter_t *it, bool index_defaults);
 
 /* indexes.c: the PostgreSQL indexes behind index specs */
 extern void IndexSync(const Collection *c, const bson_t *specs);
+extern List *IndexConcurrentStatements(const Collection *c, const char *name);
+extern bool IndexDryRun(void);
+
+/* index_build.c: index builds in the background */
+extern bool nosql_background_index_builds;
+extern bool IndexBuildInBackground(const Collection *c, const bson_t *spec);
+extern void IndexBuildQueue(const Collection *c, const bson_t *spec);
+extern List *IndexBuildsInFlight(Oid relid);
+extern void IndexBuildAbort(Oid relid, const char *name);
+
+/* cmd_admin.c: the catalog's list of index specs */
+extern List *IndexSpecList(const bson_t *indexes);
+extern void IndexSpecArray(List *specs, bson_t *out);
 extern int64 IndexHashValue(const bson_iter_t *value);
 
 /* index_key.c: the paths of a text[] argument, kept in fn_extra */
@@ -367,6 +381,7 @@ extern List *CollectionList(const char *database);
 extern void CollectionSetOptions(const Collection *coll, const bson_t *options,
 								 const bson_t *indexes);
 extern List *DatabaseList(void);
+extern void CatalogAsOwner(void (*fn) (void *), void *arg);
 extern int	DatabaseDrop(const char *database);
 extern void SplitCollectionName(const char *qualified, char **database, char **name);
 

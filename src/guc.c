@@ -13,6 +13,7 @@
 
 #include "utils/guc.h"
 
+#include "documents.h"
 #include "nosql.h"
 
 /* Database (namespace) used by the SQL document functions for 'coll' names */
@@ -72,6 +73,15 @@ GucInit(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("nosql.background_index_builds",
+							 "Build every new index of an existing collection in the background.",
+							 "createIndexes then returns at once and a background worker builds the index with CREATE INDEX CONCURRENTLY, as for index specs with background: true; nosql.index_build shows the builds.",
+							 &nosql_background_index_builds,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nosql.worker_naptime",
 							"Longest time the nosql background workers sleep between two rounds of work.",

@@ -118,6 +118,13 @@ static bool index_dry_run = false;
 static List *index_dry_run_statements = NIL;
 static MemoryContext index_dry_run_context = NULL;
 
+/* Whether IndexSync only collects statements (nosql.create_indexes_sql) */
+bool
+IndexDryRun(void)
+{
+	return index_dry_run;
+}
+
 /* Keep a statement of a dry run, with CONCURRENTLY after INDEX */
 static void
 DryRunAdd(const char *create)
@@ -591,6 +598,119 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 	table_close(rel, AccessShareLock);
 }
 
+/* CREATE INDEX of the multikey GIN beside an ordered index */
+static char *
+CompanionCreate(const Collection *c, const IndexDef *d)
+{
+	StringInfoData paths;
+
+	initStringInfo(&paths);
+	for (int i = 0; i < d->nfields; i++)
+		appendStringInfo(&paths, "%s%s", i > 0 ? "," : "", d->paths[i]);
+	return psprintf("CREATE INDEX %s ON %s USING gin "
+					"(document nosql.bson_gin_ops (paths = %s))%s%s",
+					quote_identifier(d->companion), c->qualified,
+					Lit(paths.data),
+					d->predicate != NULL ? " WHERE " : "",
+					d->predicate != NULL ? d->predicate : "");
+}
+
+/* Whether a PostgreSQL index is one of the specs being built in the background */
+static bool
+BuildingOwns(List *building, const char *pgname)
+{
+	ListCell   *lc;
+
+	foreach(lc, building)
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+
+		if (strcmp(d->pgname, pgname) == 0 || strcmp(TwinName(d->pgname), pgname) == 0 ||
+			(d->companion != NULL && (strcmp(d->companion, pgname) == 0 ||
+									  strcmp(TwinName(d->companion), pgname) == 0)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether an array of specs has one of that name (one IndexDefs skips) */
+static bool
+IndexSpecNamed(const bson_t *specs, const char *name)
+{
+	bson_iter_t it;
+
+	if (specs == NULL || !bson_iter_init(&it, specs))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t n;
+		bson_t		spec;
+		uint32_t	len;
+		const uint8_t *data;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&spec, data, len) && bson_iter_init_find(&n, &spec, "name") &&
+			BSON_ITER_HOLDS_UTF8(&n) && strcmp(bson_iter_utf8(&n, NULL), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The CREATE INDEX CONCURRENTLY statements that build one index spec of a
+ * collection (index_build.c runs them): its btree or GIN, and the
+ * multikey GIN beside an ordered index when documents have arrays; each
+ * preceded by dropping what an interrupted build left.  Needs SPI.
+ */
+List *
+IndexConcurrentStatements(const Collection *c, const char *name)
+{
+	List	   *defs = IndexDefs(c);
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, defs)
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+		const char *names[2] = {d->pgname, d->companion};
+		MemoryContext old;
+
+		if (strcmp(d->name, name) != 0 || d->kind == INDEX_NONE)
+			continue;
+		for (int j = 0; j < 2; j++)
+			if (names[j] != NULL)
+			{
+				out = lappend(out, psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
+											quote_qualified_identifier("nosql_data", names[j])));
+				out = lappend(out, psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
+											quote_qualified_identifier("nosql_data",
+																	   TwinName(names[j]))));
+			}
+		/* the statements of a dry run of this index alone */
+		old = index_dry_run_context;
+		index_dry_run_context = CurrentMemoryContext;
+		index_dry_run_statements = NIL;
+		index_dry_run = true;
+		PG_TRY();
+		{
+			IndexBuild(c, d);
+			if (d->kind == INDEX_ORDERED && IndexHasNullKeys(c, d, true))
+				DryRunAdd(CompanionCreate(c, d));
+		}
+		PG_FINALLY();
+		{
+			index_dry_run = false;
+			index_dry_run_context = old;
+		}
+		PG_END_TRY();
+		out = list_concat(out, index_dry_run_statements);
+		index_dry_run_statements = NIL;
+	}
+	return out;
+}
+
 /*
  * Make the collection's PostgreSQL indexes match its index specs (see the
  * head comment): create the missing ones, rename those whose visibility
@@ -607,6 +727,7 @@ IndexSync(const Collection *c, const bson_t *specs)
 	List	   *defs;
 	List	   *have = NIL;
 	List	   *kept = NIL;
+	List	   *building = NIL;
 	ListCell   *lc;
 
 	if (c->is_view || !OidIsValid(c->relid))
@@ -618,6 +739,29 @@ IndexSync(const Collection *c, const bson_t *specs)
 	snprintf(prefix_h, sizeof(prefix_h), "nosql_hx_%u_", c->relid);
 
 	SPI_connect();
+
+	/*
+	 * The specs being built in the background are their builders' business
+	 * (index_build.c); builds of specs no longer wanted are aborted.
+	 */
+	if (!index_dry_run)
+	{
+		foreach(lc, IndexBuildsInFlight(c->relid))
+		{
+			char	   *name = (char *) lfirst(lc);
+			ListCell   *ld;
+			bool		wanted = false;
+
+			foreach(ld, defs)
+				if (strcmp(((IndexDef *) lfirst(ld))->name, name) == 0)
+				{
+					building = lappend(building, lfirst(ld));
+					wanted = true;
+				}
+			if (!wanted && !IndexSpecNamed(specs, name))
+				IndexBuildAbort(c->relid, name);
+		}
+	}
 	{
 		Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
 		Datum		values[3];
@@ -644,7 +788,11 @@ IndexSync(const Collection *c, const bson_t *specs)
 		}
 		foreach(li, invalid)
 		{
-			char	   *drop = psprintf("DROP INDEX IF EXISTS %s",
+			char	   *drop;
+
+			if (BuildingOwns(building, (char *) lfirst(li)))
+				continue;
+			drop = psprintf("DROP INDEX IF EXISTS %s",
 										quote_qualified_identifier("nosql_data", (char *) lfirst(li)));
 
 			if (index_dry_run)
@@ -703,24 +851,14 @@ IndexSync(const Collection *c, const bson_t *specs)
 	{
 		IndexDef   *d = (IndexDef *) lfirst(lc);
 
-		if (NameIn(have, d->pgname))
+		if (NameIn(have, d->pgname) || list_member_ptr(building, d))
 			continue;
 		IndexBuild(c, d);
 		if (d->kind == INDEX_ORDERED && !NameIn(have, d->companion) &&
 			IndexHasNullKeys(c, d, true))
 		{
-			StringInfoData paths;
-			char	   *create;
+			char	   *create = CompanionCreate(c, d);
 
-			initStringInfo(&paths);
-			for (int i = 0; i < d->nfields; i++)
-				appendStringInfo(&paths, "%s%s", i > 0 ? "," : "", d->paths[i]);
-			create = psprintf("CREATE INDEX %s ON %s USING gin "
-							  "(document nosql.bson_gin_ops (paths = %s))%s%s",
-							  quote_identifier(d->companion), c->qualified,
-							  Lit(paths.data),
-							  d->predicate != NULL ? " WHERE " : "",
-							  d->predicate != NULL ? d->predicate : "");
 			if (index_dry_run)
 				DryRunAdd(create);
 			else
@@ -761,7 +899,8 @@ IndexSync(const Collection *c, const bson_t *specs)
 		{
 			IndexDef   *d = (IndexDef *) lfirst(lc);
 
-			if (d->trigger != NULL && !NameIn(triggers, d->trigger) && !index_dry_run)
+			if (d->trigger != NULL && !NameIn(triggers, d->trigger) && !index_dry_run &&
+				!list_member_ptr(building, d))
 			{
 				ExecUtility(d->trigger_sql);
 				UniqueValidateExisting(&copy, d);

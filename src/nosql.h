@@ -27,6 +27,7 @@ extern void WorkerInit(void);
 
 /* ttl.c */
 extern void TtlRound(void);
+extern void IndexBuildRound(void);
 
 /* bson_io.c */
 extern void BsonInit(void);

@@ -604,6 +604,7 @@ nosql_worker_main(Datum main_arg)
 		}
 
 		/* Periodic jobs are run here by the capabilities that own them. */
+		IndexBuildRound();
 		if (TimestampDifferenceExceeds(last_ttl, GetCurrentTimestamp(), nosql_ttl_interval))
 		{
 			TtlRound();
