@@ -355,7 +355,10 @@ SELECT pg_catalog.pg_extension_config_dump('nosql.collection', '');
 -- index while a background worker builds it with CREATE INDEX
 -- CONCURRENTLY; the row goes when the index is ready, or stays with state
 -- 'failed' and the error when the build failed (the index spec is then
--- removed, as MongoDB removes an index whose build failed).
+-- removed, as MongoDB removes an index whose build failed).  Rows with
+-- companion = true build the multikey GIN index beside an ordered index
+-- whose documents got arrays after it was built (queued by the database's
+-- worker; their failure leaves the index as it was).
 CREATE TABLE nosql.index_build (
     id serial PRIMARY KEY,
     relation oid NOT NULL,
@@ -364,6 +367,7 @@ CREATE TABLE nosql.index_build (
     name text NOT NULL,
     spec nosql.bson NOT NULL,
     role oid NOT NULL,
+    companion boolean NOT NULL DEFAULT false,
     state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'building', 'failed')),
     pid integer,
     code integer,

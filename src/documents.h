@@ -324,7 +324,9 @@ extern void CheckStorageEngine(const bson_iter_t *it, bool index_defaults);
 
 /* indexes.c: the PostgreSQL indexes behind index specs */
 extern void IndexSync(const Collection *c, const bson_t *specs);
-extern List *IndexConcurrentStatements(const Collection *c, const char *name);
+extern List *IndexConcurrentStatements(const Collection *c, const char *name,
+									   bool companion_only);
+extern List *IndexCompanionsWanted(const Collection *c);
 extern bool IndexDryRun(void);
 
 /* index_build.c: index builds in the background */

@@ -34,6 +34,13 @@
  * database's worker (worker.c) starts a builder for every queued row that
  * no builder holds.
  *
+ * The same builders add the multikey GIN index beside an ordered index
+ * (indexes.c) whose documents got arrays after it was built, the usual
+ * case for an index created on an empty collection: every few rounds the
+ * database's worker looks for such indexes (an index scan of their NULL
+ * keys) and queues rows with companion = true, built as the table's
+ * owner; until then queries stay correct through the NULL keys.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,6 +73,9 @@
 
 /* First key of the advisory locks builders hold on their rows ("nosq") */
 #define BUILD_LOCK_KEY	1852797809
+
+/* Rounds of the database's worker between two looks for arrays (below) */
+#define COMPANION_ROUNDS 5
 
 /* What a builder is started with (bgw_extra) */
 typedef struct BuilderArgs
@@ -320,6 +330,7 @@ typedef struct BuildRow
 	char	   *name;
 	Oid			role;
 	char	   *state;
+	bool		companion;		/* only the multikey GIN of an ordered index */
 } BuildRow;
 
 static bool
@@ -332,7 +343,7 @@ BuildRowRead(int32 build, BuildRow *row)
 	HeapTuple	tup;
 
 	values[0] = Int32GetDatum(build);
-	if (SPI_execute_with_args("SELECT relation, name, role, state FROM nosql.index_build "
+	if (SPI_execute_with_args("SELECT relation, name, role, state, companion FROM nosql.index_build "
 							  "WHERE id = $1",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read nosql.index_build");
@@ -344,6 +355,7 @@ BuildRowRead(int32 build, BuildRow *row)
 	row->name = MemoryContextStrdup(TopMemoryContext, SPI_getvalue(tup, desc, 2));
 	row->role = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 	row->state = MemoryContextStrdup(TopMemoryContext, SPI_getvalue(tup, desc, 4));
+	row->companion = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 	return true;
 }
 
@@ -442,7 +454,10 @@ BuildFailed(int32 build, const BuildRow *row, ErrorData *edata)
 	{
 		Collection *c = CollectionOfRelation(row->relid);
 
-		if (c != NULL)
+		/* a multikey GIN that failed leaves its index as it was */
+		if (c != NULL && row->companion)
+			IndexSync(c, c->indexes);
+		else if (c != NULL)
 		{
 			List	   *specs = IndexSpecList(c->indexes);
 			List	   *kept = NIL;
@@ -523,7 +538,7 @@ nosql_index_builder_main(Datum main_arg)
 		c = have_row ? CollectionOfRelation(row.relid) : NULL;
 		if (c != NULL)
 		{
-			List	   *list = IndexConcurrentStatements(c, row.name);
+			List	   *list = IndexConcurrentStatements(c, row.name, row.companion);
 			ListCell   *lc;
 
 			old = MemoryContextSwitchTo(work);
@@ -576,6 +591,110 @@ nosql_index_builder_main(Datum main_arg)
 	proc_exit(0);
 }
 
+typedef struct CollectionRow
+{
+	char	   *database;
+	char	   *name;
+	Oid			owner;
+} CollectionRow;
+
+typedef struct CompanionQueue
+{
+	const Collection *c;
+	const char *name;
+	Oid			owner;
+	List	   *builds;
+} CompanionQueue;
+
+static void
+CompanionRow(void *arg)
+{
+	CompanionQueue *q = arg;
+	Oid			types[6] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, BsonTypeOid()};
+	Datum		values[6];
+	bool		isnull;
+	ListCell   *lc;
+	bson_t	   *spec = NULL;
+
+	foreach(lc, IndexSpecList(q->c->indexes))
+		if (strcmp(IndexSpecName(lfirst(lc)), q->name) == 0)
+			spec = lfirst(lc);
+	if (spec == NULL)
+		return;
+	values[0] = ObjectIdGetDatum(q->c->relid);
+	values[1] = CStringGetTextDatum(q->c->database);
+	values[2] = CStringGetTextDatum(q->c->name);
+	values[3] = CStringGetTextDatum(q->name);
+	values[4] = ObjectIdGetDatum(q->owner);
+	values[5] = PointerGetDatum(BsonFromDocument(spec, false));
+	if (SPI_execute_with_args("INSERT INTO nosql.index_build "
+							  "(relation, database, collection, name, spec, role, companion) "
+							  "VALUES ($1, $2, $3, $4, $6, $5, true) RETURNING id",
+							  6, types, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not queue a multikey index build");
+	if (SPI_processed == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		q->builds = lappend_int(q->builds,
+								DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull)));
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * Queue the multikey GIN of every ordered index whose documents got arrays
+ * after it was built (and has no build, running or failed, of this
+ * collection); returns the builds queued.  In a transaction, with SPI.
+ */
+static List *
+CompanionsQueue(void)
+{
+	List	   *colls = NIL;
+	List	   *builds = NIL;
+	ListCell   *lc;
+
+	if (SPI_execute("SELECT c.database, c.name, cl.relowner FROM nosql.collection c "
+					"JOIN pg_catalog.pg_class cl ON cl.oid = c.relation "
+					"WHERE c.indexes IS NOT NULL AND NOT EXISTS "
+					"(SELECT 1 FROM nosql.index_build b WHERE b.relation = c.relation::oid)",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read nosql.collection");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		CollectionRow *row = palloc(sizeof(CollectionRow));
+		bool		isnull;
+
+		row->database = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		row->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+		row->owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		colls = lappend(colls, row);
+	}
+	foreach(lc, colls)
+	{
+		CollectionRow *row = lfirst(lc);
+		Collection *c = CollectionLookup(row->database, row->name);
+		ListCell   *ln;
+
+		if (c == NULL || c->is_view)
+			continue;
+		foreach(ln, IndexCompanionsWanted(c))
+		{
+			CompanionQueue q = {c, (char *) lfirst(ln), row->owner, NIL};
+
+			MemoryContext old;
+
+			CatalogAsOwner(CompanionRow, &q);
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			builds = list_concat(builds, q.builds);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	return builds;
+}
+
 /*
  * One round of the database's worker: start a builder for every queued or
  * running build that no builder holds (after a crash or a restart, or when
@@ -584,7 +703,9 @@ nosql_index_builder_main(Datum main_arg)
 void
 IndexBuildRound(void)
 {
+	static int	rounds = 0;
 	List	   *volatile orphans = NIL;
+	List	   *volatile companions = NIL;
 	ListCell   *lc;
 
 	PG_TRY();
@@ -605,6 +726,17 @@ IndexBuildRound(void)
 			MemoryContextSwitchTo(old);
 		}
 		StepEnd();
+
+		/*
+		 * then, every few rounds, the multikey GIN indexes wanted (started
+		 * once committed)
+		 */
+		if (++rounds % COMPANION_ROUNDS == 0)
+		{
+			StepBegin();
+			companions = CompanionsQueue();
+			StepEnd();
+		}
 	}
 	PG_CATCH();
 	{
@@ -613,6 +745,7 @@ IndexBuildRound(void)
 		AbortCurrentTransaction();
 	}
 	PG_END_TRY();
+	orphans = list_concat(orphans, companions);
 	foreach(lc, orphans)
 		(void) BuilderStart(lfirst_int(lc), InvalidTransactionId);
 	list_free(orphans);

@@ -615,6 +615,8 @@ CompanionCreate(const Collection *c, const IndexDef *d)
 					d->predicate != NULL ? d->predicate : "");
 }
 
+static bool CompanionExists(const IndexDef *d);
+
 /* Whether a PostgreSQL index is one of the specs being built in the background */
 static bool
 BuildingOwns(List *building, const char *pgname)
@@ -665,7 +667,7 @@ IndexSpecNamed(const bson_t *specs, const char *name)
  * preceded by dropping what an interrupted build left.  Needs SPI.
  */
 List *
-IndexConcurrentStatements(const Collection *c, const char *name)
+IndexConcurrentStatements(const Collection *c, const char *name, bool companion_only)
 {
 	List	   *defs = IndexDefs(c);
 	List	   *out = NIL;
@@ -677,9 +679,10 @@ IndexConcurrentStatements(const Collection *c, const char *name)
 		const char *names[2] = {d->pgname, d->companion};
 		MemoryContext old;
 
-		if (strcmp(d->name, name) != 0 || d->kind == INDEX_NONE)
+		if (strcmp(d->name, name) != 0 || d->kind == INDEX_NONE ||
+			(companion_only && d->kind != INDEX_ORDERED))
 			continue;
-		for (int j = 0; j < 2; j++)
+		for (int j = companion_only ? 1 : 0; j < 2; j++)
 			if (names[j] != NULL)
 			{
 				out = lappend(out, psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
@@ -695,7 +698,8 @@ IndexConcurrentStatements(const Collection *c, const char *name)
 		index_dry_run = true;
 		PG_TRY();
 		{
-			IndexBuild(c, d);
+			if (!companion_only)
+				IndexBuild(c, d);
 			if (d->kind == INDEX_ORDERED && IndexHasNullKeys(c, d, true))
 				DryRunAdd(CompanionCreate(c, d));
 		}
@@ -709,6 +713,30 @@ IndexConcurrentStatements(const Collection *c, const char *name)
 		index_dry_run_statements = NIL;
 	}
 	return out;
+}
+
+/*
+ * The names of the ordered indexes of a collection that have documents
+ * with arrays but no multikey GIN beside them (it is built with the index
+ * only when the arrays were there first).  Needs SPI.
+ */
+List *
+IndexCompanionsWanted(const Collection *c)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, IndexDefs(c))
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+
+		if (d->kind == INDEX_ORDERED && d->companion != NULL && !CompanionExists(d) &&
+			!OidIsValid(get_relname_relid(TwinName(d->companion),
+										  get_namespace_oid("nosql_data", false))) &&
+			IndexHasNullKeys(c, d, true))
+			names = lappend(names, (char *) d->name);
+	}
+	return names;
 }
 
 /*

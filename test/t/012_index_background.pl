@@ -5,7 +5,8 @@
 # for a unique index) leaves no index and records MongoDB's 11000 in
 # nosql.index_build; dropping the index or the collection aborts the build
 # at once; a build interrupted by a crash is finished after the restart;
-# a createIndexes that rolls back builds nothing.
+# a createIndexes that rolls back builds nothing; an index whose documents
+# get arrays after its build gets its multikey GIN in the background.
 use strict;
 use warnings;
 
@@ -168,7 +169,25 @@ like(command('{"createIndexes": "fresh", "indexes": [{"key": {"y": 1}, "name": "
 	'a collection created by the command builds at once');
 $node->safe_psql('postgres', q{ALTER SYSTEM RESET nosql.background_index_builds; SELECT pg_reload_conf();});
 
-# 7. a crash during the build: the database's worker finishes it after the restart
+# 7. an index created on an empty collection whose documents then get
+# arrays: the database's worker adds the multikey GIN beside it
+command('{"createIndexes": "mk", "indexes": [{"key": {"tags": 1}, "name": "tags_1"}]}');
+$node->safe_psql('postgres', q{
+	SELECT nosql.insert_many('db.mk', ('[' || string_agg(format('{"_id": %s, "tags": [%s, %s]}', g, g % 7, g % 11), ',') || ']')::nosql.bson)
+	  FROM generate_series(1, 20000) g});
+is(wait_for_value($node, 'postgres', q{
+	SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	 WHERE i.indrelid = 'nosql_data."db.mk"'::regclass AND c.relname ~ '_m[0-9a-f]+$' AND i.indisvalid}, '1', 60),
+	'1', 'the multikey GIN was built in the background');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM nosql.index_build}), '0', 'its build row is gone');
+like($node->safe_psql('postgres', q{SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT * FROM nosql_data."db.mk"
+	WHERE document OPERATOR(nosql.@@) '{"tags": 3}'}), qr/_m[0-9a-f]+/, 'and serves multikey matches');
+is(command('{"count": "mk", "query": {"tags": 3}}') =~ /"n": (\d+)/ ? $1 : -1,
+	$node->safe_psql('postgres', q{SET enable_indexscan = off; SET enable_bitmapscan = off;
+		SELECT count(*) FROM nosql_data."db.mk" WHERE document OPERATOR(nosql.@@) '{"tags": 3}'}),
+	'counts through it equal a sequential scan');
+
+# 8. a crash during the build: the database's worker finishes it after the restart
 $holder = hold_snapshot();
 command('{"createIndexes": "c", "indexes": [{"key": {"pad": 1, "s": 1}, "name": "pad_s", "background": true}]}');
 wait_for_value($node, 'postgres', q{SELECT state FROM nosql.index_build WHERE name = 'pad_s'}, 'building');
