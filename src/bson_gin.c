@@ -62,7 +62,9 @@
  * lead to a listed path.  On the query side a condition on any other path
  * is not indexable, exactly like a $ne: an AND answers its other
  * conditions, an OR with such a branch cannot use the index.  Without the
- * option every path is indexed.
+ * option every path is indexed.  An entry "a.$**" lists a and every path
+ * below it (the GIN of MongoDB's wildcard index a.$**; "$**" alone is
+ * every path).
  *
  * Ranges over the separate conditions of one path are never merged:
  * {a: {$gt: 1, $lt: 5}} matches a: [0, 10], so the two are two entries.
@@ -127,6 +129,7 @@ typedef struct BsonGinPaths
 	bool		all;			/* no paths option: every path */
 	int			npaths;
 	char	  **paths;			/* dotted paths, NUL-terminated */
+	bool	   *subtree;		/* entry i is "paths[i].$**": all below too */
 	int		   *lens;
 } BsonGinPaths;
 
@@ -214,12 +217,14 @@ BsonGinParsePaths(const char *value)
 	}
 	paths->paths = palloc(maxpaths * sizeof(char *));
 	paths->lens = palloc(maxpaths * sizeof(int));
+	paths->subtree = palloc(maxpaths * sizeof(bool));
 	for (;;)
 	{
 		const char *start = p;
 		const char *end;
 		const char *comp;
 		int			len;
+		bool		subtree;
 
 		while (*p != '\0' && *p != ',')
 			p++;
@@ -231,10 +236,23 @@ BsonGinParsePaths(const char *value)
 		len = (int) (end - start);
 		if (len == 0)
 			BsonGinInvalidPath(start, 0, "A path is empty.");
+		/* a trailing .$** (or $** alone) lists the whole subtree */
+		subtree = false;
+		if (len == 3 && memcmp(start, "$**", 3) == 0)
+		{
+			paths->all = true;
+			subtree = true;
+		}
+		else if (len > 4 && memcmp(end - 4, ".$**", 4) == 0)
+		{
+			subtree = true;
+			end -= 4;
+			len -= 4;
+		}
 
 		/* every component must be a field name */
 		comp = start;
-		while (comp <= end)
+		while (comp <= end && !paths->all)
 		{
 			const char *dot = comp;
 
@@ -254,9 +272,11 @@ BsonGinParsePaths(const char *value)
 			maxpaths *= 2;
 			paths->paths = repalloc(paths->paths, maxpaths * sizeof(char *));
 			paths->lens = repalloc(paths->lens, maxpaths * sizeof(int));
+			paths->subtree = repalloc(paths->subtree, maxpaths * sizeof(bool));
 		}
 		paths->paths[paths->npaths] = pnstrdup(start, len);
 		paths->lens[paths->npaths] = len;
+		paths->subtree[paths->npaths] = subtree;
 		paths->npaths++;
 
 		if (*p == '\0')
@@ -281,6 +301,7 @@ BsonGinValidatePaths(const char *value)
 	{
 		pfree(paths->paths);
 		pfree(paths->lens);
+		pfree(paths->subtree);
 	}
 	pfree(paths);
 }
@@ -318,8 +339,15 @@ BsonGinPathListed(const BsonGinPaths *paths, const char *path, int len)
 	if (paths->all)
 		return true;
 	for (i = 0; i < paths->npaths; i++)
+	{
 		if (paths->lens[i] == len && memcmp(paths->paths[i], path, len) == 0)
 			return true;
+		/* below a subtree entry */
+		if (paths->subtree[i] && len > paths->lens[i] &&
+			memcmp(paths->paths[i], path, paths->lens[i]) == 0 &&
+			path[paths->lens[i]] == '.')
+			return true;
+	}
 	return false;
 }
 
@@ -332,9 +360,15 @@ BsonGinPathWanted(const BsonGinPaths *paths, const char *path, int len)
 	if (paths->all)
 		return true;
 	for (i = 0; i < paths->npaths; i++)
+	{
 		if (paths->lens[i] >= len && memcmp(paths->paths[i], path, len) == 0 &&
 			(paths->lens[i] == len || paths->paths[i][len] == '.'))
 			return true;
+		if (paths->subtree[i] && len > paths->lens[i] &&
+			memcmp(paths->paths[i], path, paths->lens[i]) == 0 &&
+			path[paths->lens[i]] == '.')
+			return true;
+	}
 	return false;
 }
 

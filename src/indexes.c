@@ -207,6 +207,62 @@ CollationNonSimple(const bson_iter_t *it)
  * Parse one index spec; NULL when it has no usable key or name (specs are
  * validated when they are created, so this only guards).
  */
+/*
+ * The paths option of the GIN of a wildcard index: "a.$**" for a key
+ * a.$**, one "f.$**" per field of an inclusion wildcardProjection of $**,
+ * plain paths for the other fields of a compound wildcard key; NULL for
+ * every path ($** alone or with an exclusion projection, and paths the
+ * option cannot spell).
+ */
+static char *
+WildcardPaths(const IndexDef *d, const bson_iter_t *projection)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	for (int i = 0; i < d->nfields; i++)
+	{
+		const char *path = d->paths[i];
+		if (strchr(path, ',') != NULL)
+			return NULL;
+		if (strcmp(path, "$**") == 0)
+		{
+			bson_iter_t p;
+			bool		any = false;
+
+			if (projection == NULL || !bson_iter_recurse(projection, &p))
+				return NULL;
+			while (bson_iter_next(&p))
+			{
+				const char *f = bson_iter_key(&p);
+
+				if (strchr(f, ',') != NULL)
+					return NULL;
+				/* an exclusion (other than _id's) leaves everything else */
+				if (!bson_iter_as_bool(&p))
+				{
+					if (strcmp(f, "_id") == 0)
+						continue;
+					return NULL;
+				}
+				appendStringInfo(&out, "%s%s.$**", out.len > 0 ? "," : "", f);
+				any = true;
+			}
+			if (!any)
+				return NULL;
+		}
+		else
+			appendStringInfo(&out, "%s%s", out.len > 0 ? "," : "", path);	/* a.$** or a plain field */
+	}
+	/* the option's syntax: comma-separated, no blanks at the ends, no "$" components */
+	if (strpbrk(out.data, " \t\n") != NULL || strstr(out.data, ",,") != NULL)
+		return NULL;
+	for (const char *c = out.data; *c; c++)
+		if (*c == '$' && !(strncmp(c, "$**", 3) == 0 && (c == out.data || c[-1] == '.')))
+			return NULL;
+	return out.data;
+}
+
 static IndexDef *
 IndexDefParse(const Collection *c, const bson_iter_t *spec)
 {
@@ -217,6 +273,8 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	bool		collated = false;
 	char	   *collation_literal = NULL;
 	bool		wildcard = false;
+	bool		has_projection = false;
+	bson_iter_t projection;
 	bool		special = false;
 	bool		hashed = false;
 	int			n = 0;
@@ -254,6 +312,11 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 		}
 		else if (strcmp(k, "partialFilterExpression") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
 			bson_iter_document(&f, &d->partial_len, &d->partial);
+		else if (strcmp(k, "wildcardProjection") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			projection = f;
+			has_projection = true;
+		}
 	}
 	if (d->name == NULL || !has_key)
 		return NULL;
@@ -346,9 +409,17 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 			appendStringInfo(&sql, "(%s)", d->exprs[0]);
 			break;
 		default:
-			letter = 'g';
-			appendStringInfoString(&sql, "USING gin (document nosql.bson_gin_ops)");
-			break;
+			{
+				char	   *paths = WildcardPaths(d, has_projection ? &projection : NULL);
+
+				letter = 'g';
+				if (paths != NULL)
+					appendStringInfo(&sql, "USING gin (document nosql.bson_gin_ops (paths = %s))",
+									 Lit(paths));
+				else
+					appendStringInfoString(&sql, "USING gin (document nosql.bson_gin_ops)");
+				break;
+			}
 	}
 	if (d->predicate != NULL)
 		appendStringInfo(&sql, " WHERE %s", d->predicate);

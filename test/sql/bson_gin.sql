@@ -189,7 +189,33 @@ SELECT count(*) AS filters,
 SELECT id, filter, gin_count(filter, true) AS by_index, gin_count(filter, false) AS by_scan
   FROM gin_random WHERE gin_count(filter, true) <> gin_count(filter, false) ORDER BY id;
 
+-- a subtree entry: "n.$**" lists n and every path below it (the GIN of
+-- MongoDB's wildcard index n.$**), here beside the plain path a
+DROP INDEX gin_docs_paths;
+CREATE INDEX gin_docs_subtree ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = 'n.$**, a'));
+ANALYZE gin_docs;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gin_docs WHERE doc @@ '{"n.x": 3}';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gin_docs WHERE doc @@ '{"n.y.w": "w5"}';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gin_docs WHERE doc @@ '{"n": {"$exists": true}, "a": 5}';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM gin_docs WHERE doc @@ '{"s": "str7"}';
+SELECT count(*) AS filters, count(*) FILTER (WHERE gin_count(filter, true) = gin_count(filter, false)) AS agree
+  FROM gin_filters;
+SELECT count(*) AS filters,
+       count(*) FILTER (WHERE gin_count(filter, true) = gin_count(filter, false)) AS agree,
+       count(*) FILTER (WHERE gin_uses_index(filter)) > 0 AS some_use_index
+  FROM gin_random;
+SELECT id, filter, gin_count(filter, true) AS by_index, gin_count(filter, false) AS by_scan
+  FROM gin_random WHERE gin_count(filter, true) <> gin_count(filter, false) ORDER BY id;
+-- "$**" alone is every path
+CREATE INDEX gin_docs_all ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = '$**'));
+SELECT gin_count('{"s": "str7"}', true) = gin_count('{"s": "str7"}', false) AS agree;
+DROP INDEX gin_docs_all;
+DROP INDEX gin_docs_subtree;
+CREATE INDEX gin_docs_paths ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = 'a, s,tags,n.y.z,arr'));
+
 -- errors: invalid paths
+CREATE INDEX ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = 'a.$**.b'));
+CREATE INDEX ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = '.$**'));
 CREATE INDEX ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = 'a,,b'));
 CREATE INDEX ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = ''));
 CREATE INDEX ON gin_docs USING gin (doc nosql.bson_gin_ops(paths = 'a.'));

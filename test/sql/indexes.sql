@@ -146,6 +146,25 @@ SELECT run_command('ix', '{"collMod": "c", "index": {"name": "nx_1", "hidden": f
 SELECT count(*) AS hidden FROM pg_indexes
  WHERE schemaname = 'nosql_data' AND tablename = 'ix.c' AND indexname LIKE 'nosql_hx_%';
 
+-- wildcard indexes: a GIN of bson_gin_ops over the paths the spec covers
+-- (a.$** below a; $** with an inclusion wildcardProjection below each
+-- included field; $** alone or with an exclusion projection every path)
+SELECT run_command('ix', '{"insert": "wc", "documents": [{"_id": 1, "a": {"x": 1, "y": [1, 2]}, "b": {"z": 1}, "c": 1}, {"_id": 2, "a": {"x": 2}, "b": {"z": 2}, "c": 2}, {"_id": 3, "a": [{"x": 1}, {"x": 3}], "c": 3}]}');
+SELECT run_command('ix', '{"createIndexes": "wc", "indexes": [
+  {"key": {"a.$**": 1}, "name": "a_wild"},
+  {"key": {"$**": 1}, "name": "b_wild", "wildcardProjection": {"b": 1}},
+  {"key": {"$**": 1}, "name": "not_c", "wildcardProjection": {"c": 0}}]}');
+SELECT regexp_replace(indexdef, 'nosql_ix_[0-9]+_[0-9a-f]+_([a-z])[0-9a-f]+', 'nosql_ix_\1') AS indexdef
+  FROM pg_indexes WHERE schemaname = 'nosql_data' AND tablename = 'ix.wc' ORDER BY indexdef;
+SET enable_seqscan = off;
+SELECT run_command('ix', '{"collMod": "wc", "index": {"name": "not_c", "hidden": true}}');
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.wc" WHERE document @@ '{"a.x": 1}'$q$);
+SELECT ix_explain($q$SELECT _id FROM nosql_data."ix.wc" WHERE document @@ '{"b.z": 2}'$q$);
+SELECT run_command('ix', '{"find": "wc", "filter": {"a.x": 1}, "projection": {"_id": 1}}');
+SELECT run_command('ix', '{"find": "wc", "filter": {"a.y": 2}, "projection": {"_id": 1}}');
+SELECT run_command('ix', '{"find": "wc", "filter": {"b.z": {"$gte": 1}}, "projection": {"_id": 1}}');
+RESET enable_seqscan;
+
 -- randomized equivalence: filters over the indexed paths, through
 -- run_command with sequential scans off, against document @@ filter by a
 -- sequential scan
