@@ -432,14 +432,14 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	if (d->kind == INDEX_ORDERED)
 		d->companion = psprintf("nosql_%cx_%u_%08x_m%08x", d->hidden ? 'h' : 'i', c->relid,
 								namehash, defhash);
-	if (d->kind == INDEX_ORDERED && d->unique && n == 1 && d->predicate == NULL &&
-		!d->collated)
+	if (d->kind == INDEX_ORDERED && d->unique && !d->collated)
 	{
 		d->trigger = psprintf("nosql_uq_%u_%08x_%08x", c->relid, namehash, defhash);
 		d->trigger_sql = psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OF document ON %s "
-								  "FOR EACH ROW EXECUTE FUNCTION nosql.bson_unique_multikey(%s, %s, %s)",
+								  "FOR EACH ROW EXECUTE FUNCTION nosql.bson_unique_multikey(%s, %s, %s, %s)",
 								  quote_identifier(d->trigger), c->qualified, Lit(d->name),
-								  Lit(d->paths[0]), Lit(KeyPatternJson(d)));
+								  Lit(d->paths[0]), Lit(KeyPatternJson(d)),
+								  Lit(d->predicate != NULL ? d->predicate : ""));
 	}
 	return d;
 }
@@ -628,8 +628,8 @@ IndexBuild(const Collection *c, const IndexDef *d)
 	PG_END_TRY();
 }
 
-static void UniqueMultikeyCheck(Relation rel, const char *relname, char **args, Bson *doc,
-								bool lock);
+static void UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs,
+								Bson *doc, bool lock);
 
 /*
  * A unique single-field index built over documents with arrays: their
@@ -642,11 +642,13 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 	MemoryContext caller = CurrentMemoryContext;
 	Relation	rel;
 	ListCell   *lc;
-	char	   *args[3];
+	char	   *args[4];
 
 	if (SPI_execute(psprintf("SELECT document FROM %s WHERE %s IS NULL AND "
-							 "nosql.bson_index_multikey(document, %s)",
-							 c->qualified, d->exprs[0], PathsArray(d)), true, 0) != SPI_OK_SELECT)
+							 "nosql.bson_index_multikey(document, %s)%s%s",
+							 c->qualified, d->exprs[0], PathsArray(d),
+							 d->predicate != NULL ? " AND " : "",
+							 d->predicate != NULL ? d->predicate : ""), true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the multikey documents of %s", c->qualified);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -663,9 +665,10 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 	args[0] = (char *) d->name;
 	args[1] = d->paths[0];
 	args[2] = KeyPatternJson(d);
+	args[3] = d->predicate != NULL ? d->predicate : "";
 	rel = table_open(c->relid, AccessShareLock);
 	foreach(lc, docs)
-		UniqueMultikeyCheck(rel, c->qualified, args, (Bson *) lfirst(lc), false);
+		UniqueMultikeyCheck(rel, c->qualified, args, 4, (Bson *) lfirst(lc), false);
 	table_close(rel, AccessShareLock);
 }
 
@@ -2413,9 +2416,10 @@ IndexHashCompare(const ListCell *a, const ListCell *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* 11000 for a key an array element shares with another document */
+/* 11000 for a key (one value per field) an array element shares with another document */
 static void
-UniqueMultikeyRaise(const char *collection, char **args, const bson_iter_t *key)
+UniqueMultikeyRaise(const char *collection, char **args, char **paths, int npaths,
+					const bson_value_t *key)
 {
 	bson_t	   *extra = bson_new();
 	bson_t		kv;
@@ -2426,12 +2430,23 @@ UniqueMultikeyRaise(const char *collection, char **args, const bson_iter_t *key)
 	if (BsonParseJson(args[2], strlen(args[2]), &pattern, &error))
 		bson_append_document(extra, "keyPattern", -1, &pattern.doc);
 	BSON_APPEND_DOCUMENT_BEGIN(extra, "keyValue", &kv);
-	bson_append_iter(&kv, args[1], -1, key);
-	bson_append_document_end(extra, &kv);
 	initStringInfo(&dup);
-	appendStringInfo(&dup, "{ %s: ", args[1]);
-	BsonPrintValue(&dup, key, BSON_JSON_RELAXED);
+	appendStringInfoString(&dup, "{ ");
+	for (int i = 0; i < npaths; i++)
+	{
+		bson_t		one = BSON_INITIALIZER;
+		bson_iter_t it;
+
+		bson_append_value(&kv, paths[i], -1, &key[i]);
+		bson_append_value(&one, "", 0, &key[i]);
+		bson_iter_init(&it, &one);
+		bson_iter_next(&it);
+		appendStringInfo(&dup, "%s%s: ", i > 0 ? ", " : "", paths[i]);
+		BsonPrintValue(&dup, &it, BSON_JSON_RELAXED);
+		bson_destroy(&one);
+	}
 	appendStringInfoString(&dup, " }");
+	bson_append_document_end(extra, &kv);
 	MongoRaiseExtra(MONGO_DUPLICATE_KEY, extra,
 					"E11000 duplicate key error collection: %s index: %s dup key: %s",
 					collection, args[0], dup.data);
@@ -2515,32 +2530,6 @@ DocumentKeys(const Bson *doc, const char *path, bson_t *keys)
 		MultikeyKeys(&it, path, keys, &n);
 }
 
-/* Whether two key arrays share a value (MongoDB's equality) */
-static bool
-KeysOverlap(const bson_t *a, const bson_t *b, bson_iter_t *shared)
-{
-	bson_iter_t ia;
-
-	if (!bson_iter_init(&ia, a))
-		return false;
-	while (bson_iter_next(&ia))
-	{
-		bson_iter_t ib;
-
-		if (!bson_iter_init(&ib, b))
-			return false;
-		while (bson_iter_next(&ib))
-			if (bson_iter_type(&ia) != BSON_TYPE_UNDEFINED ?
-				(bson_iter_type(&ib) != BSON_TYPE_UNDEFINED && BsonCompareValues(&ia, &ib) == 0) :
-				bson_iter_type(&ib) == BSON_TYPE_UNDEFINED)
-			{
-				*shared = ia;
-				return true;
-			}
-	}
-	return false;
-}
-
 /*
  * nosql.bson_unique_multikey() — AFTER INSERT OR UPDATE OF document row
  * trigger beside a unique single-field index (arguments: the MongoDB index
@@ -2553,133 +2542,319 @@ KeysOverlap(const bson_t *a, const bson_t *b, bson_iter_t *shared)
  * check (which reads with a new snapshot, so it sees what they committed).
  */
 /*
- * Check one document of a unique single-field index against the others
- * (see bson_unique_multikey); lock: take the advisory locks first.
- * relname is the schema-qualified table.
+ * The index keys of a document, one tuple of values per key (the values of
+ * the fields of the key pattern: MongoDB's keys of a multikey document are
+ * one per element of its array).  False when two fields have several
+ * values (arrays of documents reaching two fields, which MongoDB keys
+ * element by element, not as a product): such documents are not checked.
+ */
+static bool
+KeyTuples(const Bson *doc, char **paths, int npaths, List **tuples)
+{
+	bson_t	   *sets = palloc(sizeof(bson_t) * npaths);
+	int		   *counts = palloc0(sizeof(int) * npaths);
+	int			wide = -1;
+	bson_iter_t it;
+
+	for (int i = 0; i < npaths; i++)
+	{
+		DocumentKeys(doc, paths[i], &sets[i]);
+		bson_iter_init(&it, &sets[i]);
+		while (bson_iter_next(&it))
+			counts[i]++;
+		if (counts[i] > 1)
+		{
+			if (wide >= 0)
+				return false;
+			wide = i;
+		}
+	}
+	*tuples = NIL;
+	for (int e = 0; e < (wide >= 0 ? counts[wide] : 1); e++)
+	{
+		bson_value_t *tuple = palloc(sizeof(bson_value_t) * npaths);
+
+		for (int i = 0; i < npaths; i++)
+		{
+			int			want = i == wide ? e : 0;
+			int			k = 0;
+
+			bson_iter_init(&it, &sets[i]);
+			while (bson_iter_next(&it) && k++ < want)
+				;
+			bson_value_copy(bson_iter_value(&it), &tuple[i]);
+		}
+		*tuples = lappend(*tuples, tuple);
+	}
+	return true;
+}
+
+/* Whether two keys are equal (MongoDB's equality; undefined: empty array) */
+static bool
+KeyTuplesEqual(const bson_value_t *a, const bson_value_t *b, int npaths)
+{
+	for (int i = 0; i < npaths; i++)
+	{
+		bson_t		ha = BSON_INITIALIZER;
+		bson_t		hb = BSON_INITIALIZER;
+		bson_iter_t ia;
+		bson_iter_t ib;
+		bool		same;
+
+		if ((a[i].value_type == BSON_TYPE_UNDEFINED) != (b[i].value_type == BSON_TYPE_UNDEFINED))
+			return false;
+		if (a[i].value_type == BSON_TYPE_UNDEFINED)
+			continue;
+		bson_append_value(&ha, "", 0, &a[i]);
+		bson_append_value(&hb, "", 0, &b[i]);
+		bson_iter_init(&ia, &ha);
+		bson_iter_init(&ib, &hb);
+		bson_iter_next(&ia);
+		bson_iter_next(&ib);
+		same = BsonCompareValues(&ia, &ib) == 0;
+		bson_destroy(&ha);
+		bson_destroy(&hb);
+		if (!same)
+			return false;
+	}
+	return true;
+}
+
+/* The paths of a key pattern given as JSON (a trigger argument) */
+static int
+KeyPatternPaths(const char *json, char ***paths)
+{
+	BsonParsed	pattern;
+	char	   *error = NULL;
+	bson_iter_t it;
+	int			n = 0;
+
+	if (!BsonParseJson(json, strlen(json), &pattern, &error) || !bson_iter_init(&it, &pattern.doc))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("invalid key pattern \"%s\" for nosql.bson_unique_multikey()", json)));
+	*paths = palloc(sizeof(char *) * 32);
+	while (bson_iter_next(&it) && n < 32)
+		(*paths)[n++] = pstrdup(bson_iter_key(&it));
+	return n;
+}
+
+/*
+ * Check one document of a unique index against the others (see
+ * bson_unique_multikey); lock: take the advisory locks first.  relname is
+ * the schema-qualified table; args are the trigger's: index name, first
+ * path, key pattern (JSON) and, when there are four, the index's predicate
+ * (SQL over document; empty for none).
  */
 static void
-UniqueMultikeyCheck(Relation rel, const char *relname, char **args, Bson *doc, bool lock)
+UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, Bson *doc,
+					bool lock)
 {
 	bool		isnull;
-	bson_t		keys;
-	bson_iter_t it;
 	bson_iter_t id;
+	List	   *tuples;
 	List	   *hashes = NIL;
 	ListCell   *lc;
 	bool		multikey;
-	char	   *expr;
+	char	  **paths;
+	int			npaths;
+	const char *predicate = nargs > 3 && args[3][0] != '\0' ? args[3] : NULL;
+	StringInfoData keyexpr;
+	StringInfoData pathsarray;
 	bson_t		cond = BSON_INITIALIZER;
-	bson_t		inner;
-	bson_t		list;
-	int			nlist = 0;
-	bool		has_empty = false;
+	bson_t		conj;
+	Oid			t[3];
+	Datum		v[3];
+	uint64		seed = (uint64) hash_bytes((const unsigned char *) args[0], strlen(args[0])) ^
+		RelationGetRelid(rel);
 
 	if (BsonIsScalar(doc) || !bson_iter_init_from_data(&id, BsonBytes(doc), BsonDocLen(doc)) ||
 		!bson_iter_find(&id, "_id"))
 		return;
-	DocumentKeys(doc, args[1], &keys);
-	multikey = IndexMultikey(doc, &args[1], 1);
+	npaths = KeyPatternPaths(args[2], &paths);
+	if (npaths == 0 || !KeyTuples(doc, paths, npaths, &tuples))
+		return;
+	initStringInfo(&pathsarray);
+	appendStringInfoString(&pathsarray, "ARRAY[");
+	for (int i = 0; i < npaths; i++)
+		appendStringInfo(&pathsarray, "%s%s", i > 0 ? ", " : "", Lit(paths[i]));
+	appendStringInfoString(&pathsarray, "]::text[]");
+	multikey = IndexMultikey(doc, paths, npaths);
 
-	/* lock every key, in hash order */
-	bson_iter_init(&it, &keys);
-	while (bson_iter_next(&it))
+	/* one key hash per tuple, locked in hash order */
+	foreach(lc, tuples)
 	{
-		int64		h = (int64) BsonHashValue(&it, (uint64) hash_bytes((const unsigned char *) args[0],
-																	   strlen(args[0])) ^ RelationGetRelid(rel));
+		bson_value_t *tuple = lfirst(lc);
+		uint64		h = seed;
 
+		for (int i = 0; i < npaths; i++)
+		{
+			bson_t		one = BSON_INITIALIZER;
+			bson_iter_t it;
+
+			bson_append_value(&one, "", 0, &tuple[i]);
+			bson_iter_init(&it, &one);
+			bson_iter_next(&it);
+			h = BsonHashValue(&it, h);
+			bson_destroy(&one);
+		}
 		hashes = lappend(hashes, palloc(sizeof(int64)));
-		*(int64 *) llast(hashes) = h;
-		if (bson_iter_type(&it) == BSON_TYPE_UNDEFINED)
-			has_empty = true;
+		*(int64 *) llast(hashes) = (int64) h;
 	}
 	list_sort(hashes, IndexHashCompare);
 
-	/* the other multikey documents that may share a key */
-	bson_append_array_begin(&cond, "$or", 3, &list);
-	bson_append_document_begin(&list, "0", 1, &inner);
+	/* the other multikey documents that may share a key: each field in its values */
+	bson_append_array_begin(&cond, "$and", 4, &conj);
+	for (int i = 0; i < npaths; i++)
 	{
-		bson_t		in;
+		bson_t		field;
+		bson_t		ors;
+		bson_t		alt;
+		bson_t		op;
 		bson_t		vals;
+		int			nvals = 0;
+		bool		has_empty = false;
+		char		idx[16];
 
-		bson_append_document_begin(&inner, args[1], -1, &in);
-		bson_append_array_begin(&in, "$in", 3, &vals);
-		bson_iter_init(&it, &keys);
-		while (bson_iter_next(&it))
+		snprintf(idx, sizeof(idx), "%d", i);
+		bson_append_document_begin(&conj, idx, -1, &field);
+		bson_append_array_begin(&field, "$or", 3, &ors);
+		bson_append_document_begin(&ors, "0", 1, &alt);
+		bson_append_document_begin(&alt, paths[i], -1, &op);
+		bson_append_array_begin(&op, "$in", 3, &vals);
+		foreach(lc, tuples)
 		{
-			char		idx[16];
+			bson_value_t *tuple = lfirst(lc);
 
-			if (bson_iter_type(&it) == BSON_TYPE_UNDEFINED)
+			if (tuple[i].value_type == BSON_TYPE_UNDEFINED)
+			{
+				has_empty = true;
 				continue;
-			snprintf(idx, sizeof(idx), "%d", nlist++);
-			bson_append_iter(&vals, idx, -1, &it);
+			}
+			snprintf(idx, sizeof(idx), "%d", nvals++);
+			bson_append_value(&vals, idx, -1, &tuple[i]);
 		}
-		bson_append_array_end(&in, &vals);
-		bson_append_document_end(&inner, &in);
+		bson_append_array_end(&op, &vals);
+		bson_append_document_end(&alt, &op);
+		bson_append_document_end(&ors, &alt);
+		if (has_empty)
+		{
+			bson_append_document_begin(&ors, "1", 1, &alt);
+			bson_append_document_begin(&alt, paths[i], -1, &op);
+			BSON_APPEND_INT32(&op, "$size", 0);
+			bson_append_document_end(&alt, &op);
+			bson_append_document_end(&ors, &alt);
+		}
+		bson_append_array_end(&field, &ors);
+		bson_append_document_end(&conj, &field);
 	}
-	bson_append_document_end(&list, &inner);
-	if (has_empty)
-	{
-		bson_t		sz;
+	bson_append_array_end(&cond, &conj);
 
-		bson_append_document_begin(&list, "1", 1, &inner);
-		bson_append_document_begin(&inner, args[1], -1, &sz);
-		BSON_APPEND_INT32(&sz, "$size", 0);
-		bson_append_document_end(&inner, &sz);
-		bson_append_document_end(&list, &inner);
-	}
-	bson_append_array_end(&cond, &list);
+	initStringInfo(&keyexpr);
+	if (npaths == 1)
+		appendStringInfo(&keyexpr, "nosql.bson_index_key(document, %s::text)", Lit(paths[0]));
+	else
+		appendStringInfo(&keyexpr, "nosql.bson_index_key(document, %s::text, %s)",
+						 Lit(paths[0]), pathsarray.data);
 
-	expr = psprintf("nosql.bson_index_key(document, %s::text)", Lit(args[1]));
 	SPI_connect();
+	t[0] = t[1] = t[2] = BsonTypeOid();
+	v[0] = PointerGetDatum(BsonFromIter(&id));
+	v[1] = PointerGetDatum(doc);
+
+	/* a document outside a sparse or partial index has no keys to check */
+	if (predicate != NULL)
+	{
+		if (SPI_execute_with_args(psprintf("SELECT 1 FROM (SELECT $2 AS document) d WHERE %s "
+										   "AND $1 IS NOT NULL", predicate),
+								  2, t, v, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not check a unique index");
+		if (SPI_processed == 0)
+		{
+			SPI_finish();
+			bson_destroy(&cond);
+			return;
+		}
+	}
 	foreach(lc, lock ? hashes : NIL)
 	{
-		Oid			t[1] = {INT8OID};
-		Datum		v[1];
+		Oid			lt[1] = {INT8OID};
+		Datum		lv[1];
 
-		v[0] = Int64GetDatum(*(int64 *) lfirst(lc));
-		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", 1, t, v, NULL,
+		lv[0] = Int64GetDatum(*(int64 *) lfirst(lc));
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", 1, lt, lv, NULL,
 								  false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not lock an index key");
 	}
 	{
-		Oid			t[3];
-		Datum		v[3];
 		char	   *sql;
 
-		t[0] = t[1] = t[2] = BsonTypeOid();
-		v[0] = PointerGetDatum(BsonFromIter(&id));
 		v[1] = PointerGetDatum(BsonFromDocument(&cond, false));
 		sql = psprintf("SELECT document FROM %s WHERE %s IS NULL AND _id OPERATOR(nosql.<>) $1 "
-					   "AND document OPERATOR(nosql.@@) $2", relname, expr);
+					   "AND document OPERATOR(nosql.@@) $2%s%s", relname, keyexpr.data,
+					   predicate != NULL ? " AND " : "", predicate != NULL ? predicate : "");
 		if (SPI_execute_with_args(sql, 2, t, v, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not check a unique index");
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			Bson	   *other = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[i],
+			Bson	   *other = DatumGetBsonP(SPI_getbinval(SPI_tuptable->vals[r],
 															SPI_tuptable->tupdesc, 1, &isnull));
-			bson_t		okeys;
-			bson_iter_t shared;
+			List	   *others;
+			ListCell   *la;
+			ListCell   *lb;
 
-			DocumentKeys(other, args[1], &okeys);
-			if (KeysOverlap(&keys, &okeys, &shared))
-				UniqueMultikeyRaise(RelationGetRelationName(rel), args, &shared);
+			if (!KeyTuples(other, paths, npaths, &others))
+				continue;
+			foreach(la, tuples)
+				foreach(lb, others)
+					if (KeyTuplesEqual(lfirst(la), lfirst(lb), npaths))
+						UniqueMultikeyRaise(RelationGetRelationName(rel), args, paths, npaths,
+											lfirst(la));
 		}
 		/* a multikey document against the non-array keys of the btree */
 		if (multikey)
 		{
-			bson_iter_init(&it, &keys);
-			while (bson_iter_next(&it))
+			foreach(lc, tuples)
 			{
-				if (bson_iter_type(&it) == BSON_TYPE_UNDEFINED)
+				bson_value_t *tuple = lfirst(lc);
+				StringInfoData q;
+				bool		skip = false;
+				Datum	   *kv = palloc(sizeof(Datum) * (npaths + 1));
+				Oid		   *kt = palloc(sizeof(Oid) * (npaths + 1));
+
+				initStringInfo(&q);
+				appendStringInfo(&q, "SELECT 1 FROM %s WHERE _id OPERATOR(nosql.<>) $1", relname);
+				kv[0] = v[0];
+				kt[0] = BsonTypeOid();
+				for (int i = 0; i < npaths && !skip; i++)
+				{
+					bson_t		one = BSON_INITIALIZER;
+					bson_iter_t it;
+
+					if (tuple[i].value_type == BSON_TYPE_UNDEFINED)
+						skip = true;	/* empty arrays are never btree keys */
+					bson_append_value(&one, "", 0, &tuple[i]);
+					bson_iter_init(&it, &one);
+					bson_iter_next(&it);
+					kv[i + 1] = PointerGetDatum(BsonFromIter(&it));
+					kt[i + 1] = BsonTypeOid();
+					if (npaths == 1)
+						appendStringInfo(&q, " AND nosql.bson_index_key(document, %s::text) OPERATOR(nosql.=) $%d",
+										 Lit(paths[i]), i + 2);
+					else
+						appendStringInfo(&q, " AND nosql.bson_index_key(document, %s::text, %s) OPERATOR(nosql.=) $%d",
+										 Lit(paths[i]), pathsarray.data, i + 2);
+					bson_destroy(&one);
+				}
+				if (skip)
 					continue;
-				v[2] = PointerGetDatum(BsonFromIter(&it));
-				sql = psprintf("SELECT 1 FROM %s WHERE %s OPERATOR(nosql.=) $3 "
-							   "AND _id OPERATOR(nosql.<>) $1 AND $2 IS NOT NULL LIMIT 1",
-							   relname, expr);
-				if (SPI_execute_with_args(sql, 3, t, v, NULL, false, 1) != SPI_OK_SELECT)
+				if (predicate != NULL)
+					appendStringInfo(&q, " AND %s", predicate);
+				appendStringInfoString(&q, " LIMIT 1");
+				if (SPI_execute_with_args(q.data, npaths + 1, kt, kv, NULL, false, 1) != SPI_OK_SELECT)
 					elog(ERROR, "could not check a unique index");
 				if (SPI_processed > 0)
-					UniqueMultikeyRaise(RelationGetRelationName(rel), args, &it);
+					UniqueMultikeyRaise(RelationGetRelationName(rel), args, paths, npaths, tuple);
 			}
 		}
 	}
@@ -2699,10 +2874,11 @@ bson_unique_multikey(PG_FUNCTION_ARGS)
 	Datum		d;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || trigdata->tg_trigger->tgnargs != 3)
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || trigdata->tg_trigger->tgnargs < 3 ||
+		trigdata->tg_trigger->tgnargs > 4)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("nosql.bson_unique_multikey() must be an AFTER ROW trigger with 3 arguments")));
+				 errmsg("nosql.bson_unique_multikey() must be an AFTER ROW trigger with 3 or 4 arguments")));
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
@@ -2710,7 +2886,8 @@ bson_unique_multikey(PG_FUNCTION_ARGS)
 	if (!isnull)
 		UniqueMultikeyCheck(rel, quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 															RelationGetRelationName(rel)),
-							trigdata->tg_trigger->tgargs, DatumGetBsonP(d), true);
+							trigdata->tg_trigger->tgargs, trigdata->tg_trigger->tgnargs,
+							DatumGetBsonP(d), true);
 	return PointerGetDatum(tuple);
 }
 

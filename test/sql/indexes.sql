@@ -126,6 +126,26 @@ SELECT run_command('ix', '{"insert": "mq2", "documents": [{"_id": 11, "a": [{"b"
 SELECT run_command('ix', '{"find": "mq2", "filter": {}, "sort": {"_id": 1}}');
 SELECT run_command('ix', '{"update": "mq", "updates": [{"q": {"_id": 5}, "u": {"$set": {"v": [8, 2]}}}]}');
 SELECT run_command('ix', '{"find": "mq", "filter": {}, "sort": {"_id": 1}}');
+-- compound, sparse and partial unique indexes over array elements: each
+-- element with the other fields is a key; documents outside a sparse or
+-- partial index have none
+SELECT run_command('ix', '{"createIndexes": "mqc", "indexes": [{"key": {"a": 1, "b": -1}, "name": "ab_u", "unique": true}]}');
+SELECT run_command('ix', '{"insert": "mqc", "documents": [{"_id": 1, "a": [1, 2], "b": 1}, {"_id": 2, "a": 2, "b": 1}, {"_id": 3, "a": 2, "b": 2}, {"_id": 4, "a": [3, 1], "b": 1}, {"_id": 5, "a": [3, 4], "b": 1}, {"_id": 6, "a": 1, "b": [2, 1]}, {"_id": 7, "a": 5, "b": [7, 8]}, {"_id": 8, "a": [], "b": 1}, {"_id": 9, "a": [], "b": 1}, {"_id": 10, "a": [], "b": 2}], "ordered": false}');
+SELECT run_command('ix', '{"update": "mqc", "updates": [{"q": {"_id": 3}, "u": {"$set": {"b": [1, 9]}}}]}');
+SELECT run_command('ix', '{"find": "mqc", "filter": {}, "sort": {"_id": 1}}');
+SELECT run_command('ix', '{"createIndexes": "mqs", "indexes": [{"key": {"s": 1}, "name": "s_u", "unique": true, "sparse": true}]}');
+SELECT run_command('ix', '{"insert": "mqs", "documents": [{"_id": 1, "s": [1, 2]}, {"_id": 2, "s": [2, 3]}, {"_id": 3}, {"_id": 4}, {"_id": 5, "s": 1}, {"_id": 6, "s": [9]}, {"_id": 7, "s": 9}], "ordered": false}');
+SELECT run_command('ix', '{"find": "mqs", "filter": {}, "sort": {"_id": 1}}');
+SELECT run_command('ix', '{"createIndexes": "mqp", "indexes": [{"key": {"p": 1}, "name": "p_u", "unique": true, "partialFilterExpression": {"q": {"$gt": 5}}}]}');
+SELECT run_command('ix', '{"insert": "mqp", "documents": [{"_id": 1, "p": [1, 2], "q": 6}, {"_id": 2, "p": [2], "q": 1}, {"_id": 3, "p": 2, "q": 7}, {"_id": 4, "p": [1], "q": 8}], "ordered": false}');
+SELECT run_command('ix', '{"update": "mqp", "updates": [{"q": {"_id": 2}, "u": {"$set": {"q": 9}}}]}');
+SELECT run_command('ix', '{"find": "mqp", "filter": {}, "sort": {"_id": 1}}');
+-- building a compound unique index over shared elements is refused too
+SELECT run_command('ix', '{"insert": "mqb", "documents": [{"_id": 1, "a": [1, 2], "b": 1}, {"_id": 2, "a": [2, 3], "b": 1}, {"_id": 3, "a": [2, 3], "b": 2}]}');
+SELECT run_command('ix', '{"createIndexes": "mqb", "indexes": [{"key": {"a": 1, "b": 1}, "name": "ab_u", "unique": true}]}');
+SELECT run_command('ix', '{"delete": "mqb", "deletes": [{"q": {"_id": 2}, "limit": 1}]}');
+SELECT run_command('ix', '{"createIndexes": "mqb", "indexes": [{"key": {"a": 1, "b": 1}, "name": "ab_u", "unique": true}]}');
+
 -- a unique index built over array elements that repeat across documents is refused
 SELECT run_command('ix', '{"insert": "mr", "documents": [{"_id": 1, "t": ["x", "y"]}, {"_id": 2, "t": ["y", "z"]}]}');
 SELECT run_command('ix', '{"createIndexes": "mr", "indexes": [{"key": {"t": 1}, "name": "t_u", "unique": true}]}');
