@@ -96,25 +96,20 @@ bool		nosql_background_index_builds = false;
 static bool
 BuilderStart(int32 build, TransactionId xid)
 {
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
 	BuilderArgs args;
+	BackgroundWorkerHandle *handle;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "nosql");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "nosql_index_builder_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "nosql index build %d", build);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "nosql index build");
+	StaticAssertStmt(sizeof(args) <= BGW_EXTRALEN, "builder arguments too long");
 	args.dboid = MyDatabaseId;
 	args.build = build;
 	args.xid = xid;
-	StaticAssertStmt(sizeof(args) <= BGW_EXTRALEN, "builder arguments too long");
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	worker.bgw_notify_pid = 0;
-	return RegisterDynamicBackgroundWorker(&worker, &handle);
+	handle = WorkerStartDynamic("nosql_index_builder_main",
+								psprintf("nosql index build %d", build), "nosql index build",
+								(Datum) 0, &args, sizeof(args), 0);
+	if (handle == NULL)
+		return false;
+	pfree(handle);
+	return true;
 }
 
 typedef struct QueueArgs

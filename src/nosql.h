@@ -24,9 +24,15 @@ extern void GucReservePrefix(void);
 
 /* worker.c */
 extern void WorkerInit(void);
+extern struct BackgroundWorkerHandle *WorkerStartDynamic(const char *function, const char *name,
+														 const char *type, Datum main_arg,
+														 const void *extra, Size extra_len,
+														 pid_t notify_pid);
 
 /* ttl.c */
 extern void TtlRound(void);
+
+/* index_build.c */
 extern void IndexBuildRound(void);
 
 /* bson_io.c */

@@ -259,34 +259,53 @@ WorkerInit(void)
 }
 
 /*
- * Start the worker of one database.  Returns NULL when no background worker
- * slot is free; the launcher tries again later.
+ * Register a dynamic background worker of this library, connected to a
+ * database, never restarted: function is its entry point, extra (at most
+ * BGW_EXTRALEN bytes) its bgw_extra.  Returns NULL when no slot is free;
+ * the handle is allocated in TopMemoryContext.
  */
-static BackgroundWorkerHandle *
-LauncherStartWorker(Oid dboid, bool wakeup)
+BackgroundWorkerHandle *
+WorkerStartDynamic(const char *function, const char *name, const char *type,
+				   Datum main_arg, const void *extra, Size extra_len, pid_t notify_pid)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	MemoryContext oldcontext;
 
+	Assert(extra_len <= BGW_EXTRALEN);
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "nosql");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "nosql_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "nosql worker for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "nosql worker");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_extra[0] = wakeup ? WORKER_FLAG_WAKEUP : 0;
-	worker.bgw_notify_pid = MyProcPid;
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	worker.bgw_main_arg = main_arg;
+	if (extra_len > 0)
+		memcpy(worker.bgw_extra, extra, extra_len);
+	worker.bgw_notify_pid = notify_pid;
 
-	/* the handle outlives this round: it is kept in the launcher's hash */
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		handle = NULL;
 	MemoryContextSwitchTo(oldcontext);
 	return handle;
+}
+
+/*
+ * Start the worker of one database.  Returns NULL when no background worker
+ * slot is free; the launcher tries again later.  The handle outlives this
+ * round: it is kept in the launcher's hash.
+ */
+static BackgroundWorkerHandle *
+LauncherStartWorker(Oid dboid, bool wakeup)
+{
+	char		flags = wakeup ? WORKER_FLAG_WAKEUP : 0;
+
+	return WorkerStartDynamic("nosql_worker_main",
+							  psprintf("nosql worker for database %u", dboid), "nosql worker",
+							  ObjectIdGetDatum(dboid), &flags, 1, MyProcPid);
 }
 
 /*
