@@ -334,7 +334,12 @@ typedef struct IndexPathsCache
 	char	  **paths;
 } IndexPathsCache;
 
+/* Keys larger than this (bytes of the bson value) are not kept in a btree */
+#define INDEX_KEY_MAX_SIZE	1024
+
 extern IndexPathsCache *IndexPaths(FunctionCallInfo fcinfo, int argno);
+extern IndexPathsCache *IndexPathsIn(FunctionCallInfo fcinfo, int argno,
+									 IndexPathsCache **slot);
 extern bool IndexMultikey(const Bson *doc, char **paths, int npaths);
 extern Bson *IndexKeyOf(const Bson *doc, const char *path);
 extern void IndexInit(void);
