@@ -258,6 +258,7 @@ typedef struct FindSpec
 	const char *hint;			/* hinted index name, "$natural", or NULL */
 	/* set by FindSpecPrepare */
 	BsonCollation *compiled_collation;	/* NULL: simple */
+	int			collation_param;	/* the $n of its document, 0: none */
 	BsonFilter *compiled_filter;
 	BsonProjection *compiled_projection;
 	BsonSortSpec *compiled_sort;
@@ -346,12 +347,16 @@ extern void IndexInit(void);
 extern bool IndexDuplicateDescribe(const char *constraint, const char *schema,
 								   const char *detail, char **message, bson_t **extra);
 extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
-							const char *hint, StringInfo sql, Datum *values, Oid *types,
+							const char *hint, const BsonCollation *collation,
+							int collation_param, StringInfo sql, Datum *values, Oid *types,
 							int *nparams);
 extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
-								 const char *hint, StringInfo where_keys, StringInfo where_null, Datum *values,
-								 Oid *types, int *nparams);
-extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql);
+								 const char *hint, const BsonCollation *collation,
+								 int collation_param, StringInfo where_keys,
+								 StringInfo where_null, Datum *values, Oid *types,
+								 int *nparams);
+extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort,
+						  const BsonCollation *collation, StringInfo sql);
 extern bool IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
 							   const char **mongo_name);
 
