@@ -641,16 +641,22 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		types[*nparams] = bsonoid;
 		collation_index = ++(*nparams);
 	}
+	spec->collation_param = collation_index;
 	appendStringInfo(sql, "SELECT %s FROM %s", select, spec->coll->qualified);
 	near = GeoNearCheckIndex(spec->coll, spec->compiled_filter) &&
 		(spec->compiled_sort == NULL || BsonSortIsNatural(spec->compiled_sort));
-	if (!filter_empty && text_index == NULL && collation_index == 0 && !near)
+	if (!filter_empty && text_index == NULL && !near)
 	{
-		/* the conditions the indexes answer, and the rest for the matcher */
+		/*
+		 * The conditions the indexes answer (under the query's collation,
+		 * those whose index has it or that hold no strings), and the rest
+		 * for the matcher.
+		 */
 		StringInfoData where;
 
 		initStringInfo(&where);
-		if (IndexPlanFilter(spec->coll, spec->filter, spec->filter_len, spec->hint, &where,
+		if (IndexPlanFilter(spec->coll, spec->filter, spec->filter_len, spec->hint,
+							spec->compiled_collation, collation_index, &where,
 							values, types, nparams))
 			appendStringInfo(sql, " WHERE %s", where.data);
 	}
@@ -699,7 +705,7 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		appendStringInfoString(sql, " ORDER BY nosql.bson_near_distance(document, $1)");
 	}
 	else if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort) &&
-			 collation_index == 0 && IndexPlanSort(spec->coll, spec->compiled_sort, &order))
+			 IndexPlanSort(spec->coll, spec->compiled_sort, spec->compiled_collation, &order))
 		appendStringInfo(sql, " ORDER BY %s", order.data);
 	else if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort))
 	{
@@ -1375,14 +1381,16 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		BsonTextQuery text;
 		StringInfoData keys;
 		StringInfoData nulls;
-		int			split_nparams = 0;
+		/* the collation's document, if any, stays parameter 1 */
+		int			split_nparams = spec.collation_param;
 
 		initStringInfo(&keys);
 		initStringInfo(&nulls);
-		if (spec.skip == 0 && spec.limit == 0 && spec.compiled_collation == NULL &&
+		if (spec.skip == 0 && spec.limit == 0 &&
 			spec.filter_len > 5 && !BsonFilterGetText(spec.compiled_filter, &text) &&
 			!GeoNearCheckIndex(spec.coll, spec.compiled_filter) &&
-			IndexPlanFilterSplit(spec.coll, spec.filter, spec.filter_len, spec.hint, &keys, &nulls,
+			IndexPlanFilterSplit(spec.coll, spec.filter, spec.filter_len, spec.hint,
+								 spec.compiled_collation, spec.collation_param, &keys, &nulls,
 								 values, types, &split_nparams))
 		{
 			nparams = split_nparams;

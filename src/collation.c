@@ -54,6 +54,7 @@
 struct BsonCollation
 {
 	UCollator  *ucol;
+	const char *locale;			/* one of collation_locales */
 #ifndef FRONTEND
 	MemoryContextCallback callback;	/* closes ucol with the memory context */
 #endif
@@ -222,7 +223,7 @@ BsonCollationCompile(const uint8_t *data, uint32_t len, BsonCollation **out,
 	int			case_first = -1;	/* index in case_first_values */
 	int			alternate = -1;
 	int			max_variable = -1;
-	bool		known = false;
+	const char *known = NULL;
 	UErrorCode	status = U_ZERO_ERROR;
 	UCollator  *ucol;
 	BsonCollation *collation;
@@ -304,8 +305,8 @@ BsonCollationCompile(const uint8_t *data, uint32_t len, BsonCollation **out,
 		return true;
 	for (int i = 0; collation_locales[i] != NULL; i++)
 		if (strcmp(collation_locales[i], locale) == 0)
-			known = true;
-	if (!known)
+			known = collation_locales[i];
+	if (known == NULL)
 		return CollationFail(error, MONGO_BAD_VALUE,
 							 "Field 'locale' is invalid in: { locale: \"%s\" }", locale);
 	if (case_first >= 0 && case_first != 2 && strength < 3 && case_level != 1)
@@ -351,6 +352,7 @@ BsonCollationCompile(const uint8_t *data, uint32_t len, BsonCollation **out,
 
 	collation = palloc0(sizeof(BsonCollation));
 	collation->ucol = ucol;
+	collation->locale = known;
 #ifndef FRONTEND
 	collation->callback.func = CollationContextReset;
 	collation->callback.arg = collation;
@@ -373,6 +375,39 @@ BsonCollationIsSimple(const uint8_t *data, uint32_t len)
 	return bson_init_static(&doc, data, len) &&
 		bson_iter_init_find(&it, &doc, "locale") && BSON_ITER_HOLDS_UTF8(&it) &&
 		strcmp(bson_iter_utf8(&it, NULL), "simple") == 0;
+}
+
+/*
+ * BsonCollationEqual
+ *		Whether two compiled collations order strings alike: the same locale
+ *		and the same value of every attribute a collation document may set
+ *		(so {locale: "fr_CA"} and {locale: "fr_CA", backwards: true} agree,
+ *		as their collators do).  NULL is the simple collation.
+ */
+bool
+BsonCollationEqual(const BsonCollation *a, const BsonCollation *b)
+{
+	static const UColAttribute attributes[] = {
+		UCOL_STRENGTH, UCOL_CASE_LEVEL, UCOL_CASE_FIRST, UCOL_NUMERIC_COLLATION,
+		UCOL_ALTERNATE_HANDLING, UCOL_FRENCH_COLLATION, UCOL_NORMALIZATION_MODE
+	};
+
+	if (a == b)
+		return true;
+	if (a == NULL || b == NULL || a->ucol == NULL || b->ucol == NULL ||
+		strcmp(a->locale, b->locale) != 0)
+		return false;
+	for (int i = 0; i < (int) lengthof(attributes); i++)
+	{
+		UErrorCode	status_a = U_ZERO_ERROR;
+		UErrorCode	status_b = U_ZERO_ERROR;
+
+		if (ucol_getAttribute(a->ucol, attributes[i], &status_a) !=
+			ucol_getAttribute(b->ucol, attributes[i], &status_b) ||
+			U_FAILURE(status_a) || U_FAILURE(status_b))
+			return false;
+	}
+	return ucol_getMaxVariable(a->ucol) == ucol_getMaxVariable(b->ucol);
 }
 
 /*
@@ -443,7 +478,11 @@ BsonCollationSortKey(const BsonCollation *collation, const char *str, uint32_t l
 
 /*
  * BsonCollationAppendKeyed
- *		Append a value with its strings replaced by their sort keys.
+ *		Append a value with its strings replaced by their sort keys.  A key
+ *		is written as valid UTF-8, each byte as the code point of the same
+ *		value, which keeps the byte order of the keys (UTF-8 orders as its
+ *		code points do) and lets the keys be printed like any string: in
+ *		the detail of a unique violation or in pg_stats.
  */
 void
 BsonCollationAppendKeyed(const BsonCollation *collation, bson_t *out,
@@ -463,6 +502,8 @@ BsonCollationAppendKeyed(const BsonCollation *collation, bson_t *out,
 					bson_iter_utf8(value, &len) : bson_iter_symbol(value, &len);
 				uint32_t	sklen;
 				uint8_t    *sk;
+				char	   *utf8;
+				uint32_t	utf8len = 0;
 
 				if (collation == NULL)
 				{
@@ -470,7 +511,20 @@ BsonCollationAppendKeyed(const BsonCollation *collation, bson_t *out,
 					return;
 				}
 				sk = BsonCollationSortKey(collation, str, len, &sklen);
-				bson_append_utf8(out, key, keylen, (const char *) sk, (int) sklen);
+				utf8 = palloc(Max(sklen * 2, 1));
+				for (uint32_t i = 0; i < sklen; i++)
+				{
+					/* a byte from 0x80 on as the two UTF-8 bytes of U+0080..U+00FF */
+					if (sk[i] < 0x80)
+						utf8[utf8len++] = (char) sk[i];
+					else
+					{
+						utf8[utf8len++] = (char) (0xC0 | (sk[i] >> 6));
+						utf8[utf8len++] = (char) (0x80 | (sk[i] & 0x3F));
+					}
+				}
+				bson_append_utf8(out, key, keylen, utf8, (int) utf8len);
+				pfree(utf8);
 				pfree(sk);
 				return;
 			}

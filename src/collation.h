@@ -59,10 +59,17 @@ extern uint8_t *BsonCollationSortKey(const BsonCollation *collation,
 									 uint32_t *keylen);
 
 /*
+ * Whether two compiled collations compare strings alike (NULL, the simple
+ * collation, equals only itself).
+ */
+extern bool BsonCollationEqual(const BsonCollation *a, const BsonCollation *b);
+
+/*
  * Append a value to a document with every string and symbol in it (inside
- * documents and arrays too) replaced by a string holding its sort key, so
- * that BsonCompareValues orders the results as BsonCompareValuesCollated
- * orders the originals.  Field names are kept.
+ * documents and arrays too) replaced by a string holding its sort key
+ * (encoded as valid UTF-8, in the same byte order), so that
+ * BsonCompareValues orders the results as BsonCompareValuesCollated orders
+ * the originals.  Field names are kept.
  */
 extern void BsonCollationAppendKeyed(const BsonCollation *collation, bson_t *out,
 									 const char *key, int keylen,

@@ -259,6 +259,7 @@ typedef struct FindSpec
 	const char *hint;			/* hinted index name, "$natural", or NULL */
 	/* set by FindSpecPrepare */
 	BsonCollation *compiled_collation;	/* NULL: simple */
+	int			collation_param;	/* the $n of its document, 0: none */
 	BsonFilter *compiled_filter;
 	BsonProjection *compiled_projection;
 	BsonSortSpec *compiled_sort;
@@ -350,19 +351,28 @@ typedef struct IndexPathsCache
 	char	  **paths;
 } IndexPathsCache;
 
+/* Keys larger than this (bytes of the bson value) are not kept in a btree */
+#define INDEX_KEY_MAX_SIZE	1024
+
 extern IndexPathsCache *IndexPaths(FunctionCallInfo fcinfo, int argno);
+extern IndexPathsCache *IndexPathsIn(FunctionCallInfo fcinfo, int argno,
+									 IndexPathsCache **slot);
 extern bool IndexMultikey(const Bson *doc, char **paths, int npaths);
 extern Bson *IndexKeyOf(const Bson *doc, const char *path);
 extern void IndexInit(void);
 extern bool IndexDuplicateDescribe(const char *constraint, const char *schema,
 								   const char *detail, char **message, bson_t **extra);
 extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
-							const char *hint, StringInfo sql, Datum *values, Oid *types,
+							const char *hint, const BsonCollation *collation,
+							int collation_param, StringInfo sql, Datum *values, Oid *types,
 							int *nparams);
 extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
-								 const char *hint, StringInfo where_keys, StringInfo where_null, Datum *values,
-								 Oid *types, int *nparams);
-extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql);
+								 const char *hint, const BsonCollation *collation,
+								 int collation_param, StringInfo where_keys,
+								 StringInfo where_null, Datum *values, Oid *types,
+								 int *nparams);
+extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort,
+						  const BsonCollation *collation, StringInfo sql);
 extern bool IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,
 							   const char **mongo_name);
 

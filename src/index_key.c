@@ -39,9 +39,6 @@
 #include "bson_compare.h"
 #include "documents.h"
 
-/* Keys larger than this (bytes of the bson value) are not kept in a btree */
-#define INDEX_KEY_MAX_SIZE	1024
-
 /* What a dotted path leads to in a document */
 typedef enum IndexPathResult
 {
@@ -138,12 +135,15 @@ bson_index_key(PG_FUNCTION_ARGS)
 	PG_RETURN_BSON_P(key);
 }
 
-
+/*
+ * The paths of a text[] argument, kept in *slot (memory of the call site)
+ * while the argument stays the same.
+ */
 IndexPathsCache *
-IndexPaths(FunctionCallInfo fcinfo, int argno)
+IndexPathsIn(FunctionCallInfo fcinfo, int argno, IndexPathsCache **slot)
 {
 	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
-	IndexPathsCache *cache = (IndexPathsCache *) fcinfo->flinfo->fn_extra;
+	IndexPathsCache *cache = *slot;
 	int			len = VARSIZE(array);
 	Datum	   *elems;
 	bool	   *nulls;
@@ -173,8 +173,15 @@ IndexPaths(FunctionCallInfo fcinfo, int argno)
 		cache->paths[i] = TextDatumGetCString(elems[i]);
 	}
 	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = cache;
+	*slot = cache;
 	return cache;
+}
+
+/* The paths of a text[] argument, kept in fn_extra */
+IndexPathsCache *
+IndexPaths(FunctionCallInfo fcinfo, int argno)
+{
+	return IndexPathsIn(fcinfo, argno, (IndexPathsCache **) &fcinfo->flinfo->fn_extra);
 }
 
 /*

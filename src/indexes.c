@@ -18,11 +18,14 @@
  *	 with an array on the index's paths have NULL keys: when the index has
  *	 any when it is built, a GIN index (bson_gin_ops restricted to the
  *	 index's paths) is built beside it for the array matches, and the
- *	 conditions on those paths go to it instead.
+ *	 conditions on those paths go to it instead.  With a collation (the
+ *	 spec's, or the collection's default it inherits) the key expressions
+ *	 are nosql.bson_index_key(document, path, paths, collation): strings,
+ *	 also inside embedded documents, become their ICU sort keys, so that
+ *	 the btree compares them as the collation does.
  * - Hashed: a btree over nosql.bson_index_hash (bigint), for equality.
- * - Wildcard ($**, path.$**) and ordered indexes with a collation: a GIN
- *	 index of bson_gin_ops over every path (a superset of what the spec
- *	 names; the matcher rechecks).
+ * - Wildcard ($**, path.$**): a GIN index of bson_gin_ops over every path
+ *	 (a superset of what the spec names; the matcher rechecks).
  * - Text, 2d and 2dsphere: recorded only (their queries scan).
  *
  * The PostgreSQL names are nosql_ix_<table oid>_<hash of the MongoDB
@@ -44,6 +47,19 @@
  * cost between the index (the expression statistics of the index give the
  * selectivities) and a scan.
  *
+ * A query under a collation (its own or the collection's default) is
+ * planned alike, its matcher being nosql.bson_matches(document, $n,
+ * collation) in both places.  An index serves it where its keys compare as
+ * the query does, MongoDB's rule: one with the query's collation (the same
+ * ICU collator: BsonCollationEqual) serves every condition, the values
+ * translated into sort keys by the function that builds the keys
+ * (BsonCollationAppendKeyed); any other one, the primary key included,
+ * only conditions whose values hold no string.  The ends of a type bracket
+ * ("" and {} for strings) bound keyed strings as they bound strings, so
+ * ranges stay within their type.  Prefix regexes compare bytes whatever
+ * the collation, so their ranges need keys that are the strings: indexes
+ * without a collation.  Sorts read an index with the query's collation.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -62,6 +78,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -95,6 +112,7 @@ typedef struct IndexDef
 	bool		sparse;
 	bool		hidden;
 	bool		collated;		/* keys under a non-simple collation */
+	BsonCollation *collation;	/* ... compiled, when collated */
 	const uint8_t *key;			/* the key pattern document */
 	uint32_t	key_len;
 	const uint8_t *partial;		/* partialFilterExpression or NULL */
@@ -272,6 +290,8 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	bool		has_key = false;
 	bool		collated = false;
 	char	   *collation_literal = NULL;
+	const uint8_t *collation_data = NULL;
+	uint32_t	collation_len = 0;
 	bool		wildcard = false;
 	bool		has_projection = false;
 	bson_iter_t projection;
@@ -304,11 +324,8 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 			d->hidden = bson_iter_as_bool(&f);
 		else if (strcmp(k, "collation") == 0 && (collated = CollationNonSimple(&f)))
 		{
-			const uint8_t *data;
-			uint32_t	len;
-
-			bson_iter_document(&f, &len, &data);
-			collation_literal = BsonLiteral(data, len);
+			bson_iter_document(&f, &collation_len, &collation_data);
+			collation_literal = BsonLiteral(collation_data, collation_len);
 		}
 		else if (strcmp(k, "partialFilterExpression") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f))
 			bson_iter_document(&f, &d->partial_len, &d->partial);
@@ -369,6 +386,9 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	d->collated = collated && d->kind == INDEX_ORDERED;
 	if (d->kind == INDEX_NONE)
 		return d;
+	/* the collator of the keys, for comparing with a query's collation */
+	if (d->collated)
+		d->collated = (d->collation = CompileCollation(collation_data, collation_len)) != NULL;
 
 	/* the index's predicate */
 	if (d->partial != NULL)
@@ -1106,6 +1126,13 @@ IndexInit(void)
  */
 static const char *plan_hint = NULL;
 
+/*
+ * The collation of the query being planned (NULL: simple) and the
+ * parameter holding its document (0: none), set alike.
+ */
+static const BsonCollation *plan_collation = NULL;
+static int	plan_collation_param = 0;
+
 /* One top-level condition of a filter, {path: value} */
 typedef struct Conjunct
 {
@@ -1120,6 +1147,7 @@ typedef struct KeyQual
 {
 	const char *op;
 	Datum		value;			/* bson scalar, or bson[] for "IN" */
+	bool		bound;			/* a type bracket's end: any collation's */
 } KeyQual;
 
 /* What a condition gives the key column of its path */
@@ -1128,6 +1156,8 @@ typedef struct CondKeys
 	bool		equality;		/* = or IN only */
 	bool		exact;			/* the quals decide the condition */
 	bool		non_null;		/* only documents having the path match */
+	bool		strings;		/* a value holds strings: collation-dependent */
+	bool		regex;			/* quals of a prefix regex: byte-wise */
 	List	   *quals;			/* of KeyQual */
 	List	   *in_values;		/* the values of an $in (bson scalars) */
 } CondKeys;
@@ -1221,13 +1251,42 @@ RangeBracket(const bson_iter_t *v)
 }
 
 static void
-AddQual(CondKeys *k, const char *op, Datum value)
+AddQual(CondKeys *k, const char *op, Datum value, bool bound)
 {
 	KeyQual    *q = palloc(sizeof(KeyQual));
 
 	q->op = op;
 	q->value = value;
+	q->bound = bound;
 	k->quals = lappend(k->quals, q);
+}
+
+/*
+ * Whether a value holds a string or symbol (inside documents and arrays
+ * too): how it compares then depends on the collation.
+ */
+static bool
+ValueHasStrings(const bson_iter_t *v)
+{
+	bson_iter_t child;
+
+	check_stack_depth();
+	switch (bson_iter_type(v))
+	{
+		case BSON_TYPE_UTF8:
+		case BSON_TYPE_SYMBOL:
+			return true;
+		case BSON_TYPE_DOCUMENT:
+		case BSON_TYPE_ARRAY:
+			if (!bson_iter_recurse(v, &child))
+				return true;
+			while (bson_iter_next(&child))
+				if (ValueHasStrings(&child))
+					return true;
+			return false;
+		default:
+			return false;
+	}
 }
 
 /*
@@ -1339,10 +1398,11 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 
 		if (!RegexPrefixRange(pattern, options, &lo, &hi))
 			return false;
-		AddQual(k, ">=", lo);
-		AddQual(k, "<", hi);
+		AddQual(k, ">=", lo, false);
+		AddQual(k, "<", hi, false);
 		k->exact = false;
 		k->non_null = true;
+		k->regex = true;
 		return true;
 	}
 	if (BSON_ITER_HOLDS_DOCUMENT(value) && bson_iter_recurse(value, &ops) &&
@@ -1365,8 +1425,9 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 					k->exact = false;
 					continue;
 				}
-				AddQual(k, "=", ScalarDatum(bson_iter_value(&ops)));
+				AddQual(k, "=", ScalarDatum(bson_iter_value(&ops)), false);
 				k->exact &= EqualityExact(&ops);
+				k->strings |= ValueHasStrings(&ops);
 				if (!BSON_ITER_HOLDS_NULL(&ops))
 					k->non_null = true;
 			}
@@ -1384,15 +1445,18 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 				bracket = b;
 				if (op[1] == 'g')
 				{
-					AddQual(k, op[3] == 'e' ? ">=" : ">", ScalarDatum(bson_iter_value(&ops)));
+					AddQual(k, op[3] == 'e' ? ">=" : ">", ScalarDatum(bson_iter_value(&ops)),
+							false);
 					lower = true;
 				}
 				else
 				{
-					AddQual(k, op[3] == 'e' ? "<=" : "<", ScalarDatum(bson_iter_value(&ops)));
+					AddQual(k, op[3] == 'e' ? "<=" : "<", ScalarDatum(bson_iter_value(&ops)),
+							false);
 					upper = true;
 				}
 				k->non_null = true;
+				k->strings |= ValueHasStrings(&ops);
 			}
 			else if (strcmp(op, "$in") == 0 && BSON_ITER_HOLDS_ARRAY(&ops) && k->in_values == NIL)
 			{
@@ -1410,6 +1474,7 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 						break;
 					}
 					k->exact &= EqualityExact(&e);
+					k->strings |= ValueHasStrings(&e);
 					has_null |= BSON_ITER_HOLDS_NULL(&e);
 					vals = lappend(vals, DatumGetPointer(ScalarDatum(bson_iter_value(&e))));
 				}
@@ -1419,7 +1484,7 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 					continue;
 				}
 				k->in_values = vals;
-				AddQual(k, "IN", (Datum) 0);
+				AddQual(k, "IN", (Datum) 0, false);
 				if (!has_null)
 					k->non_null = true;
 			}
@@ -1443,9 +1508,10 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 					options = bson_iter_utf8(&o, NULL);
 				if (RegexPrefixRange(pattern, options, &lo, &hi))
 				{
-					AddQual(k, ">=", lo);
-					AddQual(k, "<", hi);
+					AddQual(k, ">=", lo, false);
+					AddQual(k, "<", hi, false);
 					k->non_null = true;
+					k->regex = true;
 				}
 			}
 			else if (strcmp(op, "$options") == 0)
@@ -1461,9 +1527,9 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 
 			BracketBounds(bracket, &lo, &hi, &hi_op);
 			if (!lower)
-				AddQual(k, ">=", lo);
+				AddQual(k, ">=", lo, true);
 			if (!upper)
-				AddQual(k, hi_op, hi);
+				AddQual(k, hi_op, hi, true);
 		}
 		k->equality = only_equality;
 		return k->quals != NIL;
@@ -1473,10 +1539,11 @@ CondTranslate(const bson_iter_t *value, CondKeys *k)
 	{
 		bson_iter_t v = *value;
 
-		AddQual(k, "=", ScalarDatum(bson_iter_value(&v)));
+		AddQual(k, "=", ScalarDatum(bson_iter_value(&v)), false);
 	}
 	k->equality = true;
 	k->exact = EqualityExact(value);
+	k->strings = ValueHasStrings(value);
 	k->non_null = !BSON_ITER_HOLDS_NULL(value);
 	return true;
 }
@@ -1647,6 +1714,13 @@ ImpliesCondition(const FilterPlan *fp, const bson_iter_t *pc)
 	const char *op = NULL;
 	bson_iter_t bound;
 
+	/*
+	 * The partial filter is the index's predicate, document @@ filter: its
+	 * strings compare byte-wise, which a query's strings under a collation
+	 * do not.
+	 */
+	if (plan_collation != NULL && ValueHasStrings(pc))
+		return false;
 	if (BSON_ITER_HOLDS_DOCUMENT(pc) && bson_iter_recurse(pc, &ops) && bson_iter_next(&ops) &&
 		bson_iter_key(&ops)[0] == '$')
 	{
@@ -1767,10 +1841,46 @@ KeyDatumHash(const Bson *b)
 	return h;
 }
 
-/* Append "expr op $n" for every qual of a condition */
+/*
+ * A key value (a scalar or a document) with its strings replaced by their
+ * sort keys under a collation, as nosql.bson_index_key builds the keys of
+ * an index with that collation.
+ */
+static Datum
+KeyDatumCollated(Datum value, const BsonCollation *collation)
+{
+	const Bson *b = (const Bson *) DatumGetPointer(value);
+	bson_iter_t it;
+	bson_t		holder;
+	bson_t		wrapper = BSON_INITIALIZER;
+	bson_t		keyed = BSON_INITIALIZER;
+	Bson	   *result;
+
+	if (!BsonValueIter(b, &it, &holder))
+	{
+		if (!bson_init_static(&holder, BsonBytes(b), BsonDocLen(b)))
+			elog(ERROR, "corrupt bson value");
+		bson_append_document(&wrapper, "", 0, &holder);
+		if (!bson_iter_init(&it, &wrapper) || !bson_iter_next(&it))
+			elog(ERROR, "corrupt bson value");
+	}
+	BsonCollationAppendKeyed(collation, &keyed, "", 0, &it);
+	if (!bson_iter_init(&it, &keyed) || !bson_iter_next(&it))
+		elog(ERROR, "could not build a key value");
+	result = BsonFromIter(&it);
+	bson_destroy(&keyed);
+	bson_destroy(&wrapper);
+	return PointerGetDatum(result);
+}
+
+/*
+ * Append "expr op $n" for every qual of a condition; keying is the
+ * collation of the index's keys (NULL: simple), which the values are
+ * translated into.
+ */
 static void
 AppendQuals(StringInfo sql, const char *expr, const CondKeys *k, bool *first,
-			Datum *values, Oid *types, int *nparams)
+			const BsonCollation *keying, Datum *values, Oid *types, int *nparams)
 {
 	ListCell   *lc;
 	Oid			bsonoid = BsonTypeOid();
@@ -1793,7 +1903,12 @@ AppendQuals(StringInfo sql, const char *expr, const CondKeys *k, bool *first,
 			char		typalign;
 
 			foreach(lv, k->in_values)
-				elems[i++] = PointerGetDatum(lfirst(lv));
+			{
+				elems[i] = PointerGetDatum(lfirst(lv));
+				if (keying != NULL)
+					elems[i] = KeyDatumCollated(elems[i], keying);
+				i++;
+			}
 			get_typlenbyvalalign(bsonoid, &typlen, &typbyval, &typalign);
 			values[*nparams] = PointerGetDatum(construct_array(elems, n, bsonoid, typlen,
 															   typbyval, typalign));
@@ -1803,12 +1918,49 @@ AppendQuals(StringInfo sql, const char *expr, const CondKeys *k, bool *first,
 		}
 		else
 		{
-			values[*nparams] = q->value;
+			values[*nparams] = keying != NULL && !q->bound ?
+				KeyDatumCollated(q->value, keying) : q->value;
 			types[*nparams] = bsonoid;
 			(*nparams)++;
 			appendStringInfo(sql, "%s OPERATOR(nosql.%s) $%d", expr, q->op, *nparams);
 		}
 	}
+}
+
+/* The collation of an index's keys (NULL: simple); a NULL d is the _id index */
+static const BsonCollation *
+KeyCollation(const IndexDef *d)
+{
+	return d != NULL && d->collated ? d->collation : NULL;
+}
+
+/*
+ * Whether the key conditions of a condition may use an index (NULL: the
+ * primary key on _id) under the query's collation, as MongoDB decides: an
+ * index whose collation is the query's serves every condition, any other
+ * only conditions whose values hold no strings.  A prefix regex compares
+ * bytes whatever the collation: its range needs keys that are the strings
+ * themselves.
+ */
+static bool
+CondUsable(const CondKeys *k, const IndexDef *d)
+{
+	const BsonCollation *keys = KeyCollation(d);
+
+	if (k->quals == NIL || (k->regex && keys != NULL))
+		return false;
+	return !k->strings || BsonCollationEqual(keys, plan_collation);
+}
+
+/* Append the matcher's check of the filter in $param, under the query's collation */
+static void
+AppendMatch(StringInfo sql, int param)
+{
+	if (plan_collation_param > 0)
+		appendStringInfo(sql, "nosql.bson_matches(document, $%d, $%d)", param,
+						 plan_collation_param);
+	else
+		appendStringInfo(sql, "document OPERATOR(nosql.@@) $%d", param);
 }
 
 /* The number of parameters the quals of a condition take */
@@ -1831,12 +1983,6 @@ CompanionExists(const IndexDef *d)
 }
 
 /*
- * IndexPlanFilter
- *		Write the WHERE conditions of a filter (without "WHERE"), using the
- *		collection's indexes; parameters are added from *nparams on.
- *		Returns false when nothing needs checking (an empty filter).
- */
-/*
  * Parameters the index conditions may take: the rest of FIND_MAX_PARAMS is
  * for the remaining filter, the collation and the sort (32 fields at most).
  */
@@ -1855,14 +2001,26 @@ static bool PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
 					   StringInfo sql, Datum *values, Oid *types, int *nparams,
 					   bool *indexed, int depth, IndexSplit *split);
 
+/*
+ * IndexPlanFilter
+ *		Write the WHERE conditions of a filter (without "WHERE"), using the
+ *		collection's indexes; parameters are added from *nparams on.
+ *		Under a collation (NULL: simple), collation_param is the parameter
+ *		holding its document, and the conditions the indexes leave are
+ *		checked by nosql.bson_matches(document, $n, $collation_param).
+ *		Returns false when nothing needs checking (an empty filter).
+ */
 bool
 IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, const char *hint,
+				const BsonCollation *collation, int collation_param,
 				StringInfo sql, Datum *values, Oid *types, int *nparams)
 {
 	bool		indexed;
 
+	Assert(collation == NULL || collation_param > 0);
 	plan_hint = hint;
-
+	plan_collation = collation;
+	plan_collation_param = collation != NULL ? collation_param : 0;
 	return PlanFilter(c, filter, len, sql, values, types, nparams, &indexed, 0, NULL);
 }
 
@@ -1873,10 +2031,12 @@ IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, const 
  *		index answers it: where_keys (the key conditions, which an
  *		index-only scan can count) and where_null (the documents with NULL
  *		keys, checked by the matcher); the rest of the conditions is in
- *		both.  False when the filter is not of that form.
+ *		both.  The collation is as for IndexPlanFilter.  False when the
+ *		filter is not of that form.
  */
 bool
 IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len, const char *hint,
+					 const BsonCollation *collation, int collation_param,
 					 StringInfo where_keys, StringInfo where_null, Datum *values,
 					 Oid *types, int *nparams)
 {
@@ -1885,7 +2045,10 @@ IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len, c
 	StringInfoData sql;
 	const char *sep = ") OR (";
 
+	Assert(collation == NULL || collation_param > 0);
 	plan_hint = hint;
+	plan_collation = collation;
+	plan_collation_param = collation != NULL ? collation_param : 0;
 	initStringInfo(&sql);
 	if (!PlanFilter(c, filter, len, &sql, values, types, nparams, &indexed, 0, &split) ||
 		split.groups != 1)
@@ -1968,14 +2131,14 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 	{
 		bool		first = true;
 
-		if (strcmp(fp.conj[i].path, "_id") != 0 || fp.keys[i].quals == NIL ||
+		if (strcmp(fp.conj[i].path, "_id") != 0 || !CondUsable(&fp.keys[i], NULL) ||
 			*nparams + QualCount(&fp.keys[i]) > room ||
 			(plan_hint != NULL && strcmp(plan_hint, "_id_") != 0))
 			continue;
 		if (!first_clause)
 			appendStringInfoString(sql, " AND ");
 		first_clause = false;
-		AppendQuals(sql, "_id", &fp.keys[i], &first, values, types, nparams);
+		AppendQuals(sql, "_id", &fp.keys[i], &first, NULL, values, types, nparams);
 		*indexed = true;
 		fp.conj[i].used = true;
 		fp.conj[i].exact = fp.keys[i].exact;
@@ -1998,12 +2161,17 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 			int			cols = 0;
 			bool		present = false;
 
-			if (d->hidden || d->collated ||
-				(d->kind != INDEX_ORDERED && d->kind != INDEX_HASHED))
+			if (d->hidden || (d->kind != INDEX_ORDERED && d->kind != INDEX_HASHED))
 				continue;
 			if (plan_hint != NULL && strcmp(plan_hint, d->name) != 0)
 				continue;
-			if (d->kind == INDEX_ORDERED && CompanionExists(d))
+			/*
+			 * The GIN beside a multikey index serves its paths for document
+			 * @@ filter; under a collation the matcher is bson_matches,
+			 * which no GIN serves, so the btree does (its NULL keys read by
+			 * the matcher).
+			 */
+			if (d->kind == INDEX_ORDERED && plan_collation == NULL && CompanionExists(d))
 				continue;
 			for (int col = 0; col < d->nfields; col++)
 			{
@@ -2012,7 +2180,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 
 				for (int i = 0; i < fp.nconj; i++)
 				{
-					if (fp.conj[i].used || fp.keys[i].quals == NIL ||
+					if (fp.conj[i].used || !CondUsable(&fp.keys[i], d) ||
 						strcmp(fp.conj[i].path, d->paths[col]) != 0)
 						continue;
 					if (d->kind == INDEX_HASHED && !fp.keys[i].equality)
@@ -2056,7 +2224,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 
 			for (int col = 0; col < best->nfields && col < best_cols; col++)
 				for (int i = 0; i < fp.nconj; i++)
-					if (!fp.conj[i].used && fp.keys[i].quals != NIL &&
+					if (!fp.conj[i].used && CondUsable(&fp.keys[i], best) &&
 						strcmp(fp.conj[i].path, best->paths[col]) == 0 &&
 						(best->kind != INDEX_HASHED || fp.keys[i].equality))
 					{
@@ -2123,7 +2291,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 						if (covered[i] && strcmp(fp.conj[i].path, best->paths[col]) == 0)
 						{
 							AppendQuals(sql, best->exprs[col], &fp.keys[i], &first,
-										values, types, nparams);
+										KeyCollation(best), values, types, nparams);
 							fp.conj[i].used = true;
 							fp.conj[i].exact = fp.keys[i].exact;
 						}
@@ -2132,8 +2300,9 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 				types[*nparams] = BsonTypeOid();
 				(*nparams)++;
 				gor = sql->len;
-				appendStringInfo(sql, ") OR (%s IS NULL AND document OPERATOR(nosql.@@) $%d))",
-								 best->exprs[0], *nparams);
+				appendStringInfo(sql, ") OR (%s IS NULL AND ", best->exprs[0]);
+				AppendMatch(sql, *nparams);
+				appendStringInfoString(sql, "))");
 				if (split != NULL)
 				{
 					split->groups++;
@@ -2190,7 +2359,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 			if (!first_clause)
 				appendStringInfoString(sql, " AND ");
 			first_clause = false;
-			appendStringInfo(sql, "document OPERATOR(nosql.@@) $%d", *nparams);
+			AppendMatch(sql, *nparams);
 			any = true;
 		}
 	}
@@ -2200,18 +2369,22 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 /*
  * IndexPlanSort
  *		Write an ORDER BY list an index can produce in order for a sort
- *		(under the simple collation), or return false.  An ordered index
- *		serves a sort while it has no NULL keys (no document with an array on
- *		its paths): MongoDB's rule for multikey indexes and sorts.
+ *		under a collation (NULL: simple), or return false.  The index must
+ *		have the sort's collation: its keys then order as
+ *		nosql.bson_sort_value under that collation does.  An ordered index
+ *		serves a sort while it has no NULL keys (no document with an array
+ *		on its paths, no key too large): MongoDB's rule for multikey indexes
+ *		and sorts.
  */
 bool
-IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql)
+IndexPlanSort(const Collection *c, const BsonSortSpec *sort, const BsonCollation *collation,
+			  StringInfo sql)
 {
 	int			n = BsonSortFieldCount(sort);
 	List	   *defs;
 	ListCell   *lc;
 
-	if (n == 1 && strcmp(BsonSortFieldPath(sort, 0), "_id") == 0)
+	if (n == 1 && strcmp(BsonSortFieldPath(sort, 0), "_id") == 0 && collation == NULL)
 	{
 		appendStringInfo(sql, "_id%s", BsonSortFieldDescending(sort, 0) ? " DESC" : "");
 		return true;
@@ -2224,8 +2397,8 @@ IndexPlanSort(const Collection *c, const BsonSortSpec *sort, StringInfo sql)
 		bool		reversed = true;
 		bool		found;
 
-		if (d->kind != INDEX_ORDERED || d->hidden || d->collated || d->predicate != NULL ||
-			d->nfields < n)
+		if (d->kind != INDEX_ORDERED || d->hidden || d->predicate != NULL ||
+			d->nfields < n || !BsonCollationEqual(KeyCollation(d), collation))
 			continue;
 		for (int i = 0; i < n; i++)
 		{

@@ -61,13 +61,13 @@ bson_sort_value(PG_FUNCTION_ARGS)
 }
 
 /*
- * The compiled form of a collation argument, from the call site's cache
- * when it is the same collation as last time.
+ * The compiled form of a collation argument, from the cache in *slot
+ * (memory of the call site) when it is the same collation as last time.
  */
 static const BsonCollation *
-SortCachedCollation(FunctionCallInfo fcinfo, const Bson *spec)
+CachedCollation(FunctionCallInfo fcinfo, SortCollationCache **slot, const Bson *spec)
 {
-	SortCollationCache *cache = (SortCollationCache *) fcinfo->flinfo->fn_extra;
+	SortCollationCache *cache = *slot;
 	const uint8_t *bytes = BsonBytes(spec);
 	uint32_t	len = BsonDocLen(spec);
 	MemoryContext oldcontext;
@@ -85,7 +85,7 @@ SortCachedCollation(FunctionCallInfo fcinfo, const Bson *spec)
 		cache->context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 											   "nosql sort collation cache",
 											   ALLOCSET_SMALL_SIZES);
-		fcinfo->flinfo->fn_extra = cache;
+		*slot = cache;
 	}
 	else
 	{
@@ -114,7 +114,9 @@ bson_sort_value_collated(PG_FUNCTION_ARGS)
 	Bson	   *doc = PG_GETARG_BSON_P(0);
 	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool		descending = PG_GETARG_BOOL(2);
-	const BsonCollation *collation = SortCachedCollation(fcinfo, PG_GETARG_BSON_P(3));
+	const BsonCollation *collation = CachedCollation(fcinfo,
+													  (SortCollationCache **) &fcinfo->flinfo->fn_extra,
+													  PG_GETARG_BSON_P(3));
 	bson_value_t value;
 	bson_t		wrapper = BSON_INITIALIZER;
 	bson_t		keyed = BSON_INITIALIZER;
@@ -138,12 +140,20 @@ bson_sort_value_collated(PG_FUNCTION_ARGS)
 	PG_RETURN_BSON_P(result);
 }
 
+/* What nosql.bson_index_key(document, path, paths, collation) keeps in fn_extra */
+typedef struct IndexKeyCollatedCache
+{
+	IndexPathsCache *paths;
+	SortCollationCache *collation;
+} IndexKeyCollatedCache;
+
 /*
  * nosql.bson_index_key(document, path, paths, collation): the key of one
  * field of an index with a collation (index_key.c): strings replaced by
- * their collation sort keys, so that the btree orders and compares them
- * as the collation does (a unique index with strength 2 refuses "a" beside
- * "A", as MongoDB's does).
+ * their collation sort keys, also inside embedded documents, so that the
+ * btree orders and compares them as the collation does (a unique index
+ * with strength 2 refuses "a" beside "A", as MongoDB's does).  A key that
+ * grows over the size limit of keys is NULL, as a large value is.
  */
 PG_FUNCTION_INFO_V1(bson_index_key_collated);
 Datum
@@ -151,30 +161,48 @@ bson_index_key_collated(PG_FUNCTION_ARGS)
 {
 	Bson	   *doc = PG_GETARG_BSON_P(0);
 	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	IndexPathsCache *paths = IndexPaths(fcinfo, 2);
+	IndexKeyCollatedCache *cache = (IndexKeyCollatedCache *) fcinfo->flinfo->fn_extra;
+	IndexPathsCache *paths;
 	const BsonCollation *collation;
 	Bson	   *key;
 	bson_iter_t it;
 	bson_t		holder;
+	bson_t		wrapper = BSON_INITIALIZER;
 	bson_t		keyed = BSON_INITIALIZER;
 	Bson	   *result;
 
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(IndexKeyCollatedCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	paths = IndexPathsIn(fcinfo, 2, &cache->paths);
+	collation = CachedCollation(fcinfo, &cache->collation, PG_GETARG_BSON_P(3));
 	if (IndexMultikey(doc, paths->paths, paths->npaths))
 		PG_RETURN_NULL();
 	key = IndexKeyOf(doc, path);
 	if (key == NULL)
 		PG_RETURN_NULL();
+	if (collation == NULL)
+		PG_RETURN_BSON_P(key);
 	if (!BsonValueIter(key, &it, &holder))
-		PG_RETURN_BSON_P(key);	/* a document: compared as it is */
-	/* IndexPaths keeps its cache in fn_extra: the collation is compiled per call */
-	collation = CompileCollation(BsonBytes(PG_GETARG_BSON_P(3)), BsonDocLen(PG_GETARG_BSON_P(3)));
-	if (collation == NULL || (!BSON_ITER_HOLDS_UTF8(&it) && !BSON_ITER_HOLDS_SYMBOL(&it)))
+	{
+		/* a document: its strings are keyed too */
+		if (!bson_init_static(&holder, BsonBytes(key), BsonDocLen(key)))
+			elog(ERROR, "corrupt index key");
+		bson_append_document(&wrapper, "", 0, &holder);
+		if (!bson_iter_init(&it, &wrapper) || !bson_iter_next(&it))
+			elog(ERROR, "could not build an index key");
+	}
+	else if (!BSON_ITER_HOLDS_UTF8(&it) && !BSON_ITER_HOLDS_SYMBOL(&it))
 		PG_RETURN_BSON_P(key);
 	BsonCollationAppendKeyed(collation, &keyed, "", 0, &it);
 	if (!bson_iter_init(&it, &keyed) || !bson_iter_next(&it))
 		elog(ERROR, "could not build an index key");
 	result = BsonFromIter(&it);
 	bson_destroy(&keyed);
-	BsonCollationFree((BsonCollation *) collation);
+	bson_destroy(&wrapper);
+	if (VARSIZE(result) > INDEX_KEY_MAX_SIZE)
+		PG_RETURN_NULL();
 	PG_RETURN_BSON_P(result);
 }

@@ -4,9 +4,13 @@
 -- conditions find/count/update/delete put in their SQL; EXPLAIN plans; and
 -- a randomized equivalence test: every filter counted through run_command
 -- with sequential scans disabled (so the index conditions are what answers)
--- equals the sequential-scan count of document @@ filter.
+-- equals the sequential-scan count of document @@ filter.  Then indexes
+-- with a collation and the queries under collations they serve (or not),
+-- with the same kind of randomized test against an unindexed copy.
 SET search_path = public, nosql;
 SET max_parallel_workers_per_gather = 0;
+-- sequential scans are turned off below, whose cost would make every query JIT compiled
+SET jit = off;
 
 -- mixed data: every numeric type, NaN, infinities, strings (some over the
 -- btree key limit), dates, booleans, nulls, missing fields, nested
@@ -310,6 +314,235 @@ SELECT run_command('ix', '{"count": "c", "query": {"u": {"$lt": 50}, "n.x": 3}, 
        run_command('ix', '{"count": "c", "query": {"u": {"$lt": 50}, "n.x": 3}, "hint": {"$natural": 1}}') AS by_scan,
        run_command('ix', '{"count": "c", "query": {"u": 1}, "hint": "no_such_index"}') AS bad_hint;
 DROP FUNCTION ix_stages(bson);
+
+-- indexes with a collation serve queries under the same collation: their
+-- keys hold the strings' sort keys (also inside documents), so equality,
+-- ranges, $in and sorts read them when the query's collation is the
+-- index's; any other index serves only conditions whose values hold no
+-- strings, and a prefix regex never reads a collated index
+SELECT run_command('ix', '{"create": "k"}');
+SELECT run_command('ix', '{"create": "k_plain"}');
+CREATE FUNCTION ix_word() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT (ARRAY['"apple"', '"Apple"', '"APPLE"', '"àpple"', '"banana"', '"Banana"', '"bánana"',
+                '"cherry"', '"Cherry"', '"éclair"', '"Eclair"', '"eclair"', '"zebra"', '"Zebra"',
+                '""', '"a"', '"A"', '"ab"', '"AB"', '"straße"', '"STRASSE"', '"Ωmega"', '"ωmega"'])[1 + floor(random() * 23)::int]
+$$;
+SELECT setseed(0.17);
+CREATE TABLE ix_kdocs AS
+SELECT i, format('{"_id": %s, %s "t": %s, "n": %s, "u": %s}',
+    CASE WHEN i % 101 = 0 THEN format('"Key%s"', i / 101) WHEN i % 103 = 0 THEN format('"key%s"', i / 103) ELSE i::text END,
+    CASE
+        WHEN i % 61 = 0 THEN ''
+        WHEN i % 59 = 0 THEN '"s": null,'
+        WHEN i % 53 = 0 THEN format('"s": [%s, %s],', ix_word(), ix_word())
+        WHEN i % 47 = 0 THEN format('"s": {"x": %s},', ix_word())
+        WHEN i % 43 = 0 THEN format('"s": "%s%s",', repeat('Ωb', 300), i % 2)
+        WHEN i % 41 = 0 THEN format('"s": {"$symbol": %s},', ix_word())
+        WHEN i % 7 = 0 THEN format('"s": %s,', i % 20)
+        ELSE format('"s": %s,', ix_word())
+    END,
+    CASE WHEN i % 9 = 0 THEN (i % 5)::text ELSE ix_word() END,
+    i % 12,
+    CASE WHEN i % 3 = 0 THEN ix_word() ELSE (i % 30)::text END)::bson AS d
+FROM generate_series(1, 2000) AS i;
+INSERT INTO nosql_data."ix.k" SELECT bson_get_path(d, '_id'), d FROM ix_kdocs;
+INSERT INTO nosql_data."ix.k_plain" SELECT bson_get_path(d, '_id'), d FROM ix_kdocs;
+SELECT run_command('ix', '{"createIndexes": "k", "indexes": [
+  {"key": {"s": 1}, "name": "s_ci2", "collation": {"locale": "en", "strength": 2}},
+  {"key": {"t": 1, "n": -1}, "name": "tn_ci1", "collation": {"locale": "en", "strength": 1}},
+  {"key": {"u": 1}, "name": "u_1"}]}');
+ANALYZE nosql_data."ix.k";
+
+-- the plan of a command as EXPLAIN (COSTS OFF) shows it (nodes, indexes,
+-- directions; the conditions hold sort keys), from the explain command,
+-- and the stages and index names of MongoDB's plan
+CREATE FUNCTION ix_cmd_explain(cmd text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  reply bson := run_command('ix', format('{"explain": %s, "verbosity": "queryPlanner"}', cmd)::bson);
+  plan jsonb := (reply -> 'postgres' -> 'plan')::text::jsonb -> 'Plan';
+BEGIN
+  RETURN NEXT 'MongoDB: ' || (SELECT string_agg(m[1], ' ')
+                                FROM regexp_matches((reply -> 'queryPlanner' -> 'winningPlan')::text,
+                                                    '"(?:stage|indexName)": "([A-Za-z_0-9.-]+)"', 'g') m);
+  RETURN QUERY WITH RECURSIVE walk(node, depth, ord) AS (
+    SELECT plan, 0, ARRAY[0]
+    UNION ALL
+    SELECT c.value, w.depth + 1, w.ord || c.ordinality::int
+      FROM walk w, jsonb_array_elements(w.node -> 'Plans') WITH ORDINALITY c
+  )
+  SELECT repeat('  ', depth) || (node ->> 'Node Type') ||
+         CASE WHEN node ? 'Index Name'
+              THEN ' ' || coalesce(node ->> 'Scan Direction' || ' ', '') || 'on ' ||
+                   regexp_replace(node ->> 'Index Name', 'nosql_([ih])x_[0-9]+_[0-9a-f]+_([a-z])[0-9a-f]+', 'nosql_\1x_\2')
+              ELSE '' END
+    FROM walk ORDER BY ord;
+END $$;
+SET enable_seqscan = off;
+-- the query's collation is the index's: equality, range, $in, compound,
+-- sort + limit (s has arrays: its NULL keys are read by the matcher)
+SELECT ix_cmd_explain('{"find": "k", "filter": {"s": "APPLE"}, "collation": {"locale": "en", "strength": 2}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"s": {"$gte": "b", "$lt": "D"}}, "collation": {"locale": "en", "strength": 2}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"s": {"$in": ["apple", "ZEBRA"]}}, "collation": {"strength": 2, "locale": "en", "caseLevel": false}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"t": "Apple", "n": {"$gt": 3}}, "collation": {"locale": "en", "strength": 1}}');
+SELECT ix_cmd_explain('{"find": "k", "sort": {"t": 1, "n": -1}, "limit": 3, "collation": {"locale": "en", "strength": 1}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"t": {"$gt": "B"}}, "sort": {"t": -1}, "limit": 3, "collation": {"locale": "en", "strength": 1}}');
+-- another collation (or none): a collated index serves no string
+-- condition, but numeric ones; a prefix regex never reads it; a simple
+-- index serves numbers and prefix regexes under any collation
+SELECT ix_cmd_explain('{"find": "k", "filter": {"s": "APPLE"}, "collation": {"locale": "en", "strength": 1}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"t": "Apple"}, "collation": {"locale": "en", "strength": 2}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"t": {"$regex": "^App"}}, "collation": {"locale": "en", "strength": 1}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"t": {"$in": [3, 4]}}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"s": {"$gt": 5}}, "collation": {"locale": "fr"}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"u": "apple"}, "collation": {"locale": "en", "strength": 2}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"u": {"$lt": 7}}, "collation": {"locale": "en", "strength": 2}}');
+SELECT ix_cmd_explain('{"find": "k", "filter": {"u": {"$regex": "^App"}}, "collation": {"locale": "en", "strength": 2}}');
+SELECT ix_cmd_explain('{"find": "k", "sort": {"t": 1, "n": -1}, "limit": 3}');
+SELECT ix_cmd_explain('{"find": "k", "sort": {"u": 1}, "limit": 3, "collation": {"locale": "en", "strength": 2}}');
+RESET enable_seqscan;
+SELECT run_command('ix', '{"find": "k", "filter": {"s": "APPLE"}, "collation": {"locale": "en", "strength": 2}, "projection": {"_id": 0, "s": 1}, "sort": {"s": 1}, "limit": 3}');
+SELECT run_command('ix', '{"count": "k", "query": {"s": {"$in": ["apple", "ZEBRA"]}}, "collation": {"locale": "en", "strength": 2}}') AS via_index,
+       run_command('ix', '{"count": "k_plain", "query": {"s": {"$in": ["apple", "ZEBRA"]}}, "collation": {"locale": "en", "strength": 2}}') AS via_scan;
+
+-- a unique index with strength 2 refuses case variants (also of non-ASCII
+-- strings, whose sort keys are printed in the key of the violation)
+SELECT run_command('ix', '{"createIndexes": "uk", "indexes": [{"key": {"w": 1}, "name": "w_ci", "unique": true, "collation": {"locale": "de", "strength": 2}}]}');
+SELECT run_command('ix', '{"insert": "uk", "documents": [{"_id": 1, "w": "Straße"}, {"_id": 2, "w": "Äpfel"}, {"_id": 3, "w": {"k": "ä"}}, {"_id": 4, "w": 4}]}');
+SELECT r->'writeErrors'->0->>'code' AS code, r->'writeErrors'->0->'keyPattern' AS key_pattern
+  FROM (SELECT run_command('ix', format('{"insert": "uk", "documents": [{"w": %s}]}', w)::bson) AS r
+          FROM unnest(ARRAY['"straße"', '"äPFEL"', '{"k": "Ä"}', '4.0', '"Apfel"']) AS w) q;
+SELECT r->'n' AS n, r->'writeErrors'->0->'index' AS failed, r->'writeErrors'->0->>'code' AS code
+  FROM run_command('ix', '{"insert": "uk", "documents": [{"_id": 6, "w": {"k": "a"}}, {"_id": 7, "w": "APFEL"}]}') AS r;
+SET enable_seqscan = off;
+SELECT run_command('ix', '{"find": "uk", "filter": {"w": {"$in": ["ÄPFEL", {"k": "Ä"}]}}, "collation": {"locale": "de", "strength": 2}, "sort": {"_id": 1}}');
+RESET enable_seqscan;
+
+-- a collection's default collation is its indexes' and its queries'
+SELECT run_command('ix', '{"create": "dc", "collation": {"locale": "en", "strength": 2}}');
+SELECT run_command('ix', '{"createIndexes": "dc", "indexes": [{"key": {"a": 1}, "name": "a_1"}, {"key": {"b": 1}, "name": "b_simple", "collation": {"locale": "simple"}}]}');
+SELECT jsonb_path_query_array((run_command('ix', '{"listIndexes": "dc"}')->'cursor'->'firstBatch')::text::jsonb,
+                              '$[*] ? (@.name != "_id_").collation.strength') AS strengths;
+INSERT INTO nosql_data."ix.dc"
+SELECT bson_get_path(d, '_id'), d FROM (
+  SELECT format('{"_id": %s, "a": "%s", "b": "%s"}', i, (ARRAY['x', 'X', 'y'])[1 + i % 3], (ARRAY['p', 'P'])[1 + i % 2])::bson AS d
+    FROM generate_series(1, 300) AS i) s;
+ANALYZE nosql_data."ix.dc";
+SET enable_seqscan = off;
+SELECT ix_cmd_explain('{"find": "dc", "filter": {"a": "X"}}');
+SELECT ix_cmd_explain('{"find": "dc", "filter": {"a": "X"}, "collation": {"locale": "simple"}}');
+SELECT ix_cmd_explain('{"find": "dc", "filter": {"b": "p"}, "collation": {"locale": "simple"}}');
+SELECT ix_cmd_explain('{"find": "dc", "filter": {"b": "p"}}');
+SELECT ix_cmd_explain('{"find": "dc", "sort": {"a": 1}, "limit": 2}');
+SELECT run_command('ix', '{"count": "dc", "query": {"a": "X"}}') AS default_collation,
+       run_command('ix', '{"count": "dc", "query": {"a": "X"}, "collation": {"locale": "simple"}}') AS simple,
+       run_command('ix', '{"count": "dc", "query": {"b": "p"}, "collation": {"locale": "simple"}}') AS simple_index;
+SELECT run_command('ix', '{"update": "dc", "updates": [{"q": {"a": "Y"}, "u": {"$set": {"c": 1}}, "multi": true}]}');
+SELECT run_command('ix', '{"delete": "dc", "deletes": [{"q": {"a": "x", "b": "P"}, "limit": 0}]}');
+RESET enable_seqscan;
+
+-- randomized equivalence under collations: filters through run_command
+-- with sequential scans off on the indexed collection, against the same
+-- command on its unindexed copy (the matcher alone)
+CREATE TABLE ix_kfilters (id serial, filter text, coll text);
+SELECT setseed(0.23);
+CREATE FUNCTION ix_kvalue() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT CASE WHEN random() < 0.6 THEN ix_word()
+              ELSE (ARRAY['3', '4.0', '7', '11', 'null', '{"x": "apple"}', '{"x": "APPLE"}', '"Ab"',
+                          '{"$minKey": 1}', '{"$maxKey": 1}', '"key1"', '{"$symbol": "Apple"}'])[1 + floor(random() * 12)::int] END
+$$;
+CREATE FUNCTION ix_kcond() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT CASE floor(random() * 11)::int
+    WHEN 0 THEN ix_kvalue()
+    WHEN 1 THEN format('{"$gt": %s}', ix_kvalue())
+    WHEN 2 THEN format('{"$gte": %s, "$lt": %s}', ix_kvalue(), ix_kvalue())
+    WHEN 3 THEN format('{"$lte": %s}', ix_kvalue())
+    WHEN 4 THEN format('{"$in": [%s, %s, %s]}', ix_kvalue(), ix_kvalue(), ix_kvalue())
+    WHEN 5 THEN format('{"$regex": "^%s"}', (ARRAY['a', 'A', 'App', 'b', 'é'])[1 + floor(random() * 5)::int])
+    WHEN 6 THEN format('{"$ne": %s}', ix_kvalue())
+    WHEN 7 THEN format('{"$eq": %s}', ix_kvalue())
+    WHEN 8 THEN format('{"$gt": %s, "$lte": %s}', ix_kvalue(), ix_kvalue())
+    WHEN 9 THEN format('{"$nin": [%s]}', ix_kvalue())
+    ELSE format('{"$lt": %s}', ix_kvalue())
+  END
+$$;
+CREATE FUNCTION ix_kpath() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT (ARRAY['s', 's', 't', 'n', 'u', '_id', 's.x'])[1 + floor(random() * 7)::int]
+$$;
+INSERT INTO ix_kfilters (filter, coll)
+SELECT CASE floor(random() * 4)::int
+    WHEN 0 THEN format('{"%s": %s}', ix_kpath(), ix_kcond())
+    WHEN 1 THEN format('{"%s": %s, "%s": %s}', ix_kpath(), ix_kcond(), ix_kpath(), ix_kcond())
+    WHEN 2 THEN format('{"$or": [{"%s": %s}, {"%s": %s}]}', ix_kpath(), ix_kcond(), ix_kpath(), ix_kcond())
+    ELSE format('{"t": %s, "n": %s}', ix_kcond(), ix_kcond())
+  END,
+  (ARRAY['{"locale": "en", "strength": 2}', '{"locale": "en", "strength": 1}', '{"locale": "simple"}',
+         '{"locale": "en"}', '{"locale": "en", "strength": 2}', '{"locale": "en", "strength": 1}'])[1 + floor(random() * 6)::int]
+FROM generate_series(1, 600);
+CREATE TABLE ix_kresults (id int, via_index bigint, via_scan bigint, ids_equal boolean, error text);
+CREATE FUNCTION ix_kids(reply bson) RETURNS text[] LANGUAGE sql AS $$
+  SELECT coalesce(array_agg(e->>'_id' ORDER BY e->>'_id'), '{}')
+    FROM jsonb_array_elements((reply->'cursor'->'firstBatch')::text::jsonb) AS e
+$$;
+DO $$
+DECLARE
+  f record;
+  r_index bson;
+  r_scan bson;
+  n_index bigint;
+BEGIN
+  FOR f IN SELECT * FROM ix_kfilters ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    n_index := (run_command('ix', format('{"count": "k", "query": %s, "collation": %s}', f.filter, f.coll)::bson)->>'n')::bigint;
+    r_index := run_command('ix', format('{"find": "k", "filter": %s, "collation": %s, "projection": {"_id": 1}, "batchSize": 100000}', f.filter, f.coll)::bson);
+    SET LOCAL enable_seqscan = on;
+    r_scan := run_command('ix', format('{"find": "k_plain", "filter": %s, "collation": %s, "projection": {"_id": 1}, "batchSize": 100000}', f.filter, f.coll)::bson);
+    IF (r_index->>'ok')::float <> 1 OR (r_scan->>'ok')::float <> 1 THEN
+      INSERT INTO ix_kresults VALUES (f.id, NULL, NULL, NULL, r_index::text || ' ' || r_scan::text);
+      CONTINUE;
+    END IF;
+    INSERT INTO ix_kresults VALUES (f.id, n_index, cardinality(ix_kids(r_scan)), ix_kids(r_index) = ix_kids(r_scan), NULL);
+  END LOOP;
+END $$;
+SELECT count(*) AS filters,
+       count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+       count(*) FILTER (WHERE via_index <> via_scan OR NOT ids_equal) AS mismatches,
+       count(*) FILTER (WHERE via_scan > 0) AS matching_something
+  FROM ix_kresults;
+SELECT r.*, f.filter, f.coll FROM ix_kresults r JOIN ix_kfilters f USING (id)
+ WHERE error IS NOT NULL OR via_index <> via_scan OR NOT ids_equal ORDER BY id LIMIT 10;
+
+-- sorts read from a collated index order as the sort without one (ties
+-- aside: the sequences of sort values are compared)
+CREATE TABLE ix_ksorts (id int, same boolean);
+CREATE FUNCTION ix_ksorted(reply bson, sort text, coll text) RETURNS text[] LANGUAGE sql AS $$
+  SELECT array_agg(bson_sort_value(reply -> 'cursor' -> 'firstBatch' -> i, p, (sort::jsonb ->> p)::int < 0,
+                                   coll::bson)::text
+                   ORDER BY i, p)
+    FROM generate_series(0, 6) AS i, jsonb_object_keys(sort::jsonb) AS p
+   WHERE reply -> 'cursor' -> 'firstBatch' -> i IS NOT NULL
+$$;
+DO $$
+DECLARE
+  f record;
+  sort text;
+  cmd text;
+  a text[];
+BEGIN
+  FOR f IN SELECT * FROM ix_kfilters WHERE id <= 150 ORDER BY id LOOP
+    sort := (ARRAY['{"s": 1}', '{"s": -1}', '{"t": 1, "n": -1}', '{"t": -1, "n": 1}', '{"t": 1}'])[1 + f.id % 5];
+    cmd := format('{"find": "%%s", "filter": %s, "sort": %s, "limit": 7, "collation": %s}',
+                  CASE WHEN f.id % 2 = 0 THEN '{}' ELSE f.filter END, sort, f.coll);
+    SET LOCAL enable_seqscan = off;
+    a := ix_ksorted(run_command('ix', format(cmd, 'k')::bson), sort, f.coll);
+    SET LOCAL enable_seqscan = on;
+    INSERT INTO ix_ksorts
+      VALUES (f.id, a IS NOT DISTINCT FROM ix_ksorted(run_command('ix', format(cmd, 'k_plain')::bson), sort, f.coll));
+  END LOOP;
+END $$;
+SELECT count(*) AS sorts, count(*) FILTER (WHERE NOT same) AS mismatches FROM ix_ksorts;
+DROP TABLE ix_kdocs, ix_kfilters, ix_kresults, ix_ksorts;
+DROP FUNCTION ix_word(), ix_kvalue(), ix_kcond(), ix_kpath(), ix_kids(bson), ix_ksorted(bson, text, text),
+  ix_cmd_explain(text);
 
 SELECT run_command('ix', '{"dropIndexes": "c", "index": "*"}');
 SELECT count(*) AS left_behind FROM pg_indexes

@@ -316,6 +316,103 @@ TEST(collation_keyed_values)
 	BsonCollationFree(c);
 }
 
+/*
+ * Keyed strings are valid UTF-8 and compare binary as the strings do under
+ * the collation, also where the sort keys hold bytes from 0x80 on.
+ */
+TEST(collation_keyed_utf8)
+{
+	static const char *const strings[] = {
+		"", "a", "A", "á", "ab", "b", "Ä", "z", "é", "中", "中文", "日本", "Ω", "ω", "~", "0"
+	};
+	BsonQueryError error;
+	bool		ok;
+	BsonCollation *c = Collation("{'locale': 'en', 'strength': 3}", &ok, &error,
+								 __FILE__, __LINE__);
+
+	CHECK(ok && c != NULL);
+	if (c == NULL)
+		return;
+	for (int i = 0; i < (int) lengthof(strings); i++)
+		for (int j = 0; j < (int) lengthof(strings); j++)
+		{
+			bson_t		a = BSON_INITIALIZER;
+			bson_t		b = BSON_INITIALIZER;
+			bson_t		ka = BSON_INITIALIZER;
+			bson_t		kb = BSON_INITIALIZER;
+			bson_iter_t it;
+			uint32_t	len;
+			const char *s;
+			int			expected;
+			int			got;
+
+			BSON_APPEND_UTF8(&a, "v", strings[i]);
+			BSON_APPEND_UTF8(&b, "v", strings[j]);
+			bson_iter_init_find(&it, &a, "v");
+			BsonCollationAppendKeyed(c, &ka, "v", 1, &it);
+			bson_iter_init_find(&it, &b, "v");
+			BsonCollationAppendKeyed(c, &kb, "v", 1, &it);
+			bson_iter_init_find(&it, &ka, "v");
+			s = bson_iter_utf8(&it, &len);
+			if (!bson_utf8_validate(s, len, false))
+				UnitFail(__FILE__, __LINE__, "the keyed \"%s\" is not valid UTF-8", strings[i]);
+			expected = BsonCollationCompareStrings(c, strings[i], strlen(strings[i]),
+												   strings[j], strlen(strings[j]));
+			got = BsonCompareDocuments(bson_get_data(&ka), ka.len, bson_get_data(&kb), kb.len);
+			if ((expected > 0) - (expected < 0) != (got > 0) - (got < 0))
+				UnitFail(__FILE__, __LINE__, "keyed \"%s\" and \"%s\" compare %d, expected %d",
+						 strings[i], strings[j], got, expected);
+			bson_destroy(&a);
+			bson_destroy(&b);
+			bson_destroy(&ka);
+			bson_destroy(&kb);
+		}
+	BsonCollationFree(c);
+}
+
+/* Two collation documents and whether their collators are the same */
+typedef struct CollationEqualCase
+{
+	const char *a;
+	const char *b;
+	bool		equal;
+} CollationEqualCase;
+
+TEST(collation_equal)
+{
+	static const CollationEqualCase cases[] = {
+		{"{'locale': 'en', 'strength': 2}", "{'locale': 'en', 'strength': 2.0, 'caseLevel': false}", true},
+		{"{'locale': 'en'}", "{'locale': 'en', 'strength': 3, 'caseFirst': 'off', 'numericOrdering': false, 'alternate': 'non-ignorable', 'maxVariable': 'punct', 'normalization': false, 'backwards': false, 'version': '57.1'}", true},
+		{"{'locale': 'en', 'strength': 2}", "{'locale': 'en', 'strength': 1}", false},
+		{"{'locale': 'en'}", "{'locale': 'fr'}", false},
+		{"{'locale': 'en'}", "{'locale': 'en_US'}", false},
+		{"{'locale': 'en'}", "{'locale': 'en', 'numericOrdering': true}", false},
+		{"{'locale': 'en', 'alternate': 'shifted'}", "{'locale': 'en', 'alternate': 'shifted', 'maxVariable': 'space'}", false},
+		{"{'locale': 'fr_CA'}", "{'locale': 'fr_CA', 'backwards': true}", true},
+		{"{'locale': 'fr_CA'}", "{'locale': 'fr_CA', 'backwards': false}", false},
+		{"{'locale': 'simple'}", "{'locale': 'simple'}", true},
+		{"{'locale': 'simple'}", "{'locale': 'en'}", false},
+	};
+
+	for (int i = 0; i < (int) lengthof(cases); i++)
+	{
+		BsonQueryError error;
+		bool		ok_a;
+		bool		ok_b;
+		BsonCollation *a = Collation(cases[i].a, &ok_a, &error, __FILE__, __LINE__);
+		BsonCollation *b = Collation(cases[i].b, &ok_b, &error, __FILE__, __LINE__);
+
+		if (!ok_a || !ok_b)
+			UnitFail(__FILE__, __LINE__, "case %d does not compile", i);
+		else if (BsonCollationEqual(a, b) != cases[i].equal ||
+				 BsonCollationEqual(b, a) != cases[i].equal)
+			UnitFail(__FILE__, __LINE__, "%s and %s: expected %s", cases[i].a, cases[i].b,
+					 cases[i].equal ? "equal" : "different");
+		BsonCollationFree(a);
+		BsonCollationFree(b);
+	}
+}
+
 /* A filter, a collation and whether each document matches */
 typedef struct CollatedFilterCase
 {
