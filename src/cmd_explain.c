@@ -1324,10 +1324,13 @@ ExplainParseFind(CommandContext *ctx, ExplainQuery *q)
 			q->hint = it;
 			q->has_hint = true;
 		}
+		else if (strcmp(key, "min") == 0)
+			FieldDocument("find", &it, &q->spec.min, &q->spec.min_len);
+		else if (strcmp(key, "max") == 0)
+			FieldDocument("find", &it, &q->spec.max, &q->spec.max_len);
 		else if (strcmp(key, "let") == 0 || strcmp(key, "allowDiskUse") == 0 ||
 				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
-				 strcmp(key, "min") == 0 || strcmp(key, "max") == 0 ||
 				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
 				 strcmp(key, "term") == 0 || GenericFieldCheck(ctx, &it))
 			continue;

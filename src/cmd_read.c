@@ -589,7 +589,9 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	BsonTextQuery text;
 	bson_t	   *text_index = NULL;
 	bool		near;
+	bool		filter_written = false;
 	StringInfoData order;
+	StringInfoData minmax_order;
 
 	FindSpecCollation(spec, &collation_param);
 	spec->compiled_filter = BsonFilterCompileCollated(spec->filter, spec->filter_len,
@@ -642,6 +644,9 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		collation_index = ++(*nparams);
 	}
 	spec->collation_param = collation_index;
+	if (spec->min == NULL && spec->max == NULL)
+		IndexHintCheck(spec->coll, spec->hint, spec->filter, spec->filter_len);
+	initStringInfo(&minmax_order);
 	appendStringInfo(sql, "SELECT %s FROM %s", select, spec->coll->qualified);
 	near = GeoNearCheckIndex(spec->coll, spec->compiled_filter) &&
 		(spec->compiled_sort == NULL || BsonSortIsNatural(spec->compiled_sort));
@@ -658,7 +663,10 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		if (IndexPlanFilter(spec->coll, spec->filter, spec->filter_len, spec->hint,
 							spec->compiled_collation, collation_index, &where,
 							values, types, nparams))
+		{
 			appendStringInfo(sql, " WHERE %s", where.data);
+			filter_written = true;
+		}
 	}
 	else if (!filter_empty)
 	{
@@ -698,6 +706,17 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 			(*nparams)++;
 			appendStringInfo(sql, " AND _id OPERATOR(nosql.=) $%d", *nparams);
 		}
+		filter_written = true;
+	}
+	if (spec->min != NULL || spec->max != NULL)
+	{
+		/* min/max: bounds on the hinted index's keys */
+		StringInfoData bounds;
+
+		initStringInfo(&bounds);
+		IndexMinMax(spec->coll, spec->hint, spec->min, spec->min_len, spec->max,
+					spec->max_len, &bounds, &minmax_order, values, types, nparams);
+		appendStringInfo(sql, " %s %s", filter_written ? "AND" : "WHERE", bounds.data);
 	}
 	if (near)
 	{
@@ -731,6 +750,8 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	}
 	else if (spec->compiled_sort != NULL && BsonSortNaturalDirection(spec->compiled_sort) < 0)
 		appendStringInfoString(sql, spec->coll->capped ? " ORDER BY _seq DESC" : " ORDER BY ctid DESC");
+	else if (minmax_order.len > 0)
+		appendStringInfo(sql, " ORDER BY %s", minmax_order.data);	/* the index's order */
 	else if (spec->coll->capped)
 		appendStringInfoString(sql, " ORDER BY _seq");	/* natural order: insertion order */
 	if (spec->skip > 0)
@@ -982,10 +1003,13 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 				continue;
 			FieldDocument("find", &it, &spec.collation, &spec.collation_len);
 		}
+		else if (strcmp(key, "min") == 0)
+			FieldDocument("find", &it, &spec.min, &spec.min_len);
+		else if (strcmp(key, "max") == 0)
+			FieldDocument("find", &it, &spec.max, &spec.max_len);
 		else if (strcmp(key, "let") == 0 || strcmp(key, "allowDiskUse") == 0 ||
 				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
-				 strcmp(key, "min") == 0 || strcmp(key, "max") == 0 ||
 				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
 				 strcmp(key, "singleBatch") == 0 || strcmp(key, "term") == 0 ||
 				 GenericFieldCheck(ctx, &it))

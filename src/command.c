@@ -95,6 +95,8 @@ static const struct
 	{31253, "Location31253"},
 	{31254, "Location31254"},
 	{40414, "IDLFailedToParse"},
+	{51173, "Location51173"},
+	{51174, "Location51174"},
 	{40415, "IDLUnknownField"},
 	{0, NULL}
 };

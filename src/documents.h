@@ -53,6 +53,8 @@
 #define MONGO_INVALID_INDEX_SPEC_OPTION	197
 #define MONGO_INVALID_PIPELINE_OPERATOR	168
 #define MONGO_INDEX_BUILD_ABORTED		276
+#define MONGO_MINMAX_NO_HINT			51173
+#define MONGO_MINMAX_INCONSISTENT		51174
 #define MONGO_INTERRUPTED				11601
 #define MONGO_DUPLICATE_KEY				11000
 #define MONGO_BSON_OBJECT_TOO_LARGE		10334
@@ -257,6 +259,10 @@ typedef struct FindSpec
 	const uint8_t *collation;	/* or NULL: the collection's default */
 	uint32_t	collation_len;
 	const char *hint;			/* hinted index name, "$natural", or NULL */
+	const uint8_t *min;			/* min (inclusive index bound) or NULL */
+	uint32_t	min_len;
+	const uint8_t *max;			/* max (exclusive index bound) or NULL */
+	uint32_t	max_len;
 	/* set by FindSpecPrepare */
 	BsonCollation *compiled_collation;	/* NULL: simple */
 	int			collation_param;	/* the $n of its document, 0: none */
@@ -371,6 +377,11 @@ extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uin
 								 int collation_param, StringInfo where_keys,
 								 StringInfo where_null, Datum *values, Oid *types,
 								 int *nparams);
+extern void IndexHintCheck(const Collection *c, const char *hint, const uint8_t *filter,
+						   uint32_t len);
+extern bool IndexMinMax(const Collection *c, const char *hint, const uint8_t *min,
+						uint32_t min_len, const uint8_t *max, uint32_t max_len, StringInfo sql,
+						StringInfo order, Datum *values, Oid *types, int *nparams);
 extern bool IndexPlanSort(const Collection *c, const BsonSortSpec *sort,
 						  const BsonCollation *collation, StringInfo sql);
 extern bool IndexSpecOfPgIndex(const Collection *c, const char *pgname, bson_t *key_pattern,

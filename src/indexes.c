@@ -124,6 +124,7 @@ typedef struct IndexDef
 	char	   *trigger;		/* its unique-elements trigger, or NULL */
 	char	   *trigger_sql;	/* CREATE TRIGGER ... */
 	char	   *create;			/* CREATE INDEX ... with %s for the name */
+	char	   *gin_paths;		/* wildcard: the paths option, NULL for all */
 } IndexDef;
 
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
@@ -432,6 +433,7 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 			{
 				char	   *paths = WildcardPaths(d, has_projection ? &projection : NULL);
 
+				d->gin_paths = paths;
 				letter = 'g';
 				if (paths != NULL)
 					appendStringInfo(&sql, "USING gin (document nosql.bson_gin_ops (paths = %s))",
@@ -2376,6 +2378,166 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
  *		on its paths, no key too large): MongoDB's rule for multikey indexes
  *		and sorts.
  */
+/* Whether a wildcard index covers a path (not _id; below its paths option) */
+static bool
+WildcardCovers(const IndexDef *d, const char *path)
+{
+	char	   *list;
+	char	   *entry;
+	char	   *save = NULL;
+
+	if (strcmp(path, "_id") == 0 || path[0] == '$')
+		return false;
+	if (d->gin_paths == NULL)
+		return true;
+	list = pstrdup(d->gin_paths);
+	for (entry = strtok_r(list, ",", &save); entry != NULL; entry = strtok_r(NULL, ",", &save))
+	{
+		size_t		len = strlen(entry);
+
+		if (len > 4 && strcmp(entry + len - 4, ".$**") == 0)
+		{
+			len -= 4;
+			if (strncmp(path, entry, len) == 0 && (path[len] == '\0' || path[len] == '.'))
+				return true;
+		}
+		else if (strcmp(path, entry) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A hinted wildcard index must cover a path the filter has a condition on;
+ * MongoDB cannot plan the query otherwise (291).
+ */
+void
+IndexHintCheck(const Collection *c, const char *hint, const uint8_t *filter, uint32_t len)
+{
+	ListCell   *lc;
+
+	if (c == NULL || c->is_view || hint == NULL)
+		return;
+	foreach(lc, IndexDefsCached(c))
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+		FilterPlan	fp;
+
+		if (d->kind != INDEX_GIN || strcmp(d->name, hint) != 0)
+			continue;
+		FilterSplit(filter, len, &fp);
+		for (int i = 0; i < fp.nconj; i++)
+			if (WildcardCovers(d, fp.conj[i].path))
+				return;
+		MongoRaise(MONGO_NO_QUERY_EXECUTION_PLANS,
+				   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an index that can answer the query");
+	}
+}
+
+/*
+ * min/max of a find: the hinted ordered index's keys from min (inclusive)
+ * to max (exclusive), in the index's order, as
+ *	(k1 > $1) OR (k1 = $1 AND k2 < $2) OR (k1 = $1 AND k2 = $2)
+ * (the comparisons following each field's direction).  min and max must
+ * name the index's fields in order (51174); without a hint, 51173.
+ * Documents whose keys are NULL in the btree (arrays on the index's paths,
+ * values over 1 kB) are outside every bound.  order gets the index's order
+ * (ORDER BY), in which MongoDB returns what such a scan reads.
+ */
+bool
+IndexMinMax(const Collection *c, const char *hint, const uint8_t *min, uint32_t min_len,
+			const uint8_t *max, uint32_t max_len, StringInfo sql, StringInfo order,
+			Datum *values, Oid *types, int *nparams)
+{
+	IndexDef	id_def = {0};
+	IndexDef   *d = NULL;
+	const uint8_t *bounds[2] = {min, max};
+	uint32_t	lens[2] = {min_len, max_len};
+	bool		first = true;
+	ListCell   *lc;
+
+	if (hint == NULL || strcmp(hint, "$natural") == 0)
+		MongoRaise(MONGO_MINMAX_NO_HINT,
+				   "When using min()/max() a hint of which index to use must be provided");
+	if (c == NULL || c->is_view)
+		return false;
+	if (strcmp(hint, "_id_") == 0)
+	{
+		static char *id_path = "_id";
+		static char *id_expr = "_id";
+		static bool id_desc = false;
+
+		id_def.kind = INDEX_ORDERED;
+		id_def.nfields = 1;
+		id_def.paths = &id_path;
+		id_def.exprs = &id_expr;
+		id_def.descending = &id_desc;
+		d = &id_def;
+	}
+	else
+		foreach(lc, IndexDefsCached(c))
+			if (strcmp(((IndexDef *) lfirst(lc))->name, hint) == 0)
+				d = lfirst(lc);
+	if (d == NULL || d->kind != INDEX_ORDERED)
+		MongoRaise(MONGO_MINMAX_INCONSISTENT, "The index chosen is not consistent with min/max");
+	if (d->collated)
+		MongoRaise(MONGO_NOT_IMPLEMENTED,
+				   "min/max over an index with a collation is not supported yet");
+
+	appendStringInfoChar(sql, '(');
+	for (int b = 0; b < 2; b++)
+	{
+		bson_t		doc;
+		bson_iter_t it;
+		int			field = 0;
+		int		   *params;
+		const char *strict;
+
+		if (bounds[b] == NULL)
+			continue;
+		if (!bson_init_static(&doc, bounds[b], lens[b]) || !bson_iter_init(&it, &doc))
+			MongoRaise(MONGO_MINMAX_INCONSISTENT, "The index chosen is not consistent with min/max");
+		params = palloc(sizeof(int) * d->nfields);
+		while (bson_iter_next(&it))
+		{
+			if (field >= d->nfields || strcmp(bson_iter_key(&it), d->paths[field]) != 0 ||
+				*nparams >= FIND_MAX_PARAMS - 8)
+				MongoRaise(MONGO_MINMAX_INCONSISTENT,
+						   "The index chosen is not consistent with min/max");
+			values[*nparams] = PointerGetDatum(BsonFromIter(&it));
+			types[*nparams] = BsonTypeOid();
+			params[field++] = ++(*nparams);
+		}
+		if (field != d->nfields)
+			MongoRaise(MONGO_MINMAX_INCONSISTENT, "The index chosen is not consistent with min/max");
+
+		/* min: after the bound in index order, or at it; max: before it */
+		appendStringInfo(sql, "%s(", first ? "" : " AND ");
+		first = false;
+		for (int i = 0; i < d->nfields + (b == 0 ? 1 : 0); i++)
+		{
+			appendStringInfo(sql, "%s(", i > 0 ? " OR " : "");
+			for (int j = 0; j < i && j < d->nfields; j++)
+				appendStringInfo(sql, "%s%s OPERATOR(nosql.=) $%d", j > 0 ? " AND " : "",
+								 d->exprs[j], params[j]);
+			if (i < d->nfields)
+			{
+				strict = (b == 0) != d->descending[i] ? ">" : "<";
+				appendStringInfo(sql, "%s%s OPERATOR(nosql.%s) $%d", i > 0 ? " AND " : "",
+								 d->exprs[i], strict, params[i]);
+			}
+			appendStringInfoChar(sql, ')');
+		}
+		appendStringInfoChar(sql, ')');
+	}
+	appendStringInfoChar(sql, ')');
+	/* the order of the index, which MongoDB's bounded scan returns */
+	for (int i = 0; i < d->nfields; i++)
+		appendStringInfo(order, "%s%s%s", i > 0 ? ", " : "", d->exprs[i],
+						 d->descending[i] ? " DESC" : "");
+	return true;
+}
+
 bool
 IndexPlanSort(const Collection *c, const BsonSortSpec *sort, const BsonCollation *collation,
 			  StringInfo sql)

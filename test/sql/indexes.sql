@@ -331,6 +331,22 @@ SELECT run_command('ix', '{"count": "c", "query": {"u": {"$lt": 50}, "n.x": 3}, 
        run_command('ix', '{"count": "c", "query": {"u": {"$lt": 50}, "n.x": 3}, "hint": {"$natural": 1}}') AS by_scan,
        run_command('ix', '{"count": "c", "query": {"u": 1}, "hint": "no_such_index"}') AS bad_hint;
 DROP FUNCTION ix_stages(bson);
+-- min (inclusive) and max (exclusive) bound the hinted index's keys in its
+-- order (b descending here), and the documents come in that order; they
+-- need a hint (51173) that names an ordered index with their fields (51174)
+SELECT run_command('ix', '{"insert": "mm", "documents": [{"_id": 1, "a": 1, "b": 5}, {"_id": 2, "a": 2, "b": 1}, {"_id": 3, "a": 2, "b": 9}, {"_id": 4, "a": 3, "b": 2}, {"_id": 5, "a": 4}, {"_id": 6, "a": 2, "b": 5}]}');
+SELECT run_command('ix', '{"createIndexes": "mm", "indexes": [{"key": {"a": 1, "b": -1}, "name": "ab"}, {"key": {"$**": 1}, "name": "w"}, {"key": {"s.$**": 1}, "name": "ws"}]}');
+SELECT run_command('ix', '{"find": "mm", "hint": "ab", "min": {"a": 2, "b": 5}, "max": {"a": 3, "b": 2}}');
+SELECT run_command('ix', '{"find": "mm", "hint": {"a": 1, "b": -1}, "min": {"a": 2, "b": {"$maxKey": 1}}, "projection": {"_id": 1}}');
+SELECT run_command('ix', '{"find": "mm", "hint": "_id_", "max": {"_id": 3}, "filter": {"a": {"$gt": 0}}}');
+SELECT run_command('ix', '{"find": "mm", "min": {"a": 2}}');
+SELECT run_command('ix', '{"find": "mm", "hint": "ab", "min": {"a": 2}}');
+SELECT run_command('ix', '{"find": "mm", "hint": "ab", "max": {"b": 2, "a": 1}}');
+SELECT run_command('ix', '{"find": "mm", "hint": "w", "min": {"a": 2}}');
+-- a hinted wildcard index must cover a path of the filter (291)
+SELECT run_command('ix', '{"find": "mm", "hint": "w", "filter": {"a": 4}}');
+SELECT run_command('ix', '{"find": "mm", "hint": "w", "filter": {"_id": 4}}');
+SELECT run_command('ix', '{"find": "mm", "hint": "ws", "filter": {"a": 4}}');
 
 -- indexes with a collation serve queries under the same collation: their
 -- keys hold the strings' sort keys (also inside documents), so equality,
