@@ -381,6 +381,15 @@ COMMENT ON SEQUENCE nosql.index_build_id_seq IS 'identifiers of the background i
 COMMENT ON TABLE nosql.index_build IS 'index builds running in the background, and the failed ones';
 GRANT SELECT ON nosql.index_build TO PUBLIC;
 
+-- Backends cache their collection lookups; every change of the catalog
+-- empties the caches.
+CREATE FUNCTION nosql.collection_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'collection_changed' LANGUAGE C;
+COMMENT ON FUNCTION nosql.collection_changed() IS 'statement trigger: invalidate the backends'' cached collection lookups';
+CREATE TRIGGER collection_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nosql.collection
+    FOR EACH STATEMENT EXECUTE FUNCTION nosql.collection_changed();
+COMMENT ON TRIGGER collection_changed ON nosql.collection IS 'invalidate the backends'' cached collection lookups';
+
 CREATE VIEW nosql.collections AS
     SELECT database, name, relation, options,
            CASE WHEN relation IS NULL THEN 'view' ELSE 'collection' END AS type,

@@ -14,6 +14,14 @@
  * creates and PostgreSQL's privileges decide what it may do; the catalog
  * rows are written as the catalog's owner, after that check.
  *
+ * Every command looks its collection up, so lookups are cached per backend
+ * like PostgreSQL's own catalog caches: a statement trigger on
+ * nosql.collection (nosql.collection_changed) empties this backend's cache
+ * and sends a relcache invalidation of the catalog, on which every
+ * backend's callback empties its own (at once here, at commit elsewhere,
+ * and again if the writing transaction rolls back); so does any relcache
+ * invalidation of a cached collection's table (renamed, dropped).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,8 +33,11 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "common/hashfn.h"
+#include "commands/trigger.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -130,6 +141,8 @@ SplitCollectionName(const char *qualified, char **database, char **name)
 
 static SPIPlanPtr lookup_plan = NULL;
 
+static Collection *CollectionLookupCatalog(const char *database, const char *name);
+
 /* capped, size and max of a collection, from its options */
 static void
 CollectionReadCapped(Collection *c)
@@ -208,12 +221,154 @@ CollectionFromTuple(int row, MemoryContext context)
 	return c;
 }
 
+/* ---- the lookup cache ---- */
+
+/* "database.name" (database names have no dot), the key of the cache */
+#define CACHE_KEY_LEN (MONGO_MAX_NS + 2)
+
+typedef struct CollectionCacheEntry
+{
+	char		key[CACHE_KEY_LEN];
+	Collection *coll;			/* in collection_cache_context */
+} CollectionCacheEntry;
+
+static HTAB *collection_cache = NULL;
+static MemoryContext collection_cache_context = NULL;
+static Oid	collection_catalog_relid = InvalidOid;
+
+static void
+CollectionCacheReset(void)
+{
+	if (collection_cache != NULL)
+	{
+		hash_destroy(collection_cache);
+		collection_cache = NULL;
+	}
+	if (collection_cache_context != NULL)
+		MemoryContextReset(collection_cache_context);
+}
+
+/* Relcache invalidations: of the catalog, of a cached table, or of all */
+static void
+CollectionCacheCallback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	CollectionCacheEntry *e;
+
+	if (collection_cache == NULL)
+		return;
+	if (!OidIsValid(relid) || relid == collection_catalog_relid)
+	{
+		CollectionCacheReset();
+		return;
+	}
+	hash_seq_init(&status, collection_cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (e->coll->relid == relid)
+		{
+			hash_seq_term(&status);
+			CollectionCacheReset();
+			return;
+		}
+}
+
+void
+CatalogInit(void)
+{
+	CacheRegisterRelcacheCallback(CollectionCacheCallback, (Datum) 0);
+}
+
+/* A deep copy of a collection in a memory context */
+static Collection *
+CollectionCopy(const Collection *src, MemoryContext context)
+{
+	MemoryContext old = MemoryContextSwitchTo(context);
+	Collection *c = palloc(sizeof(Collection));
+
+	*c = *src;
+	c->database = pstrdup(src->database);
+	c->name = pstrdup(src->name);
+	c->qualified = src->qualified != NULL ? pstrdup(src->qualified) : NULL;
+	c->options = bson_new_from_data(bson_get_data(src->options), src->options->len);
+	c->indexes = bson_new_from_data(bson_get_data(src->indexes), src->indexes->len);
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+static bool
+CollectionCacheKey(const char *database, const char *name, char *key)
+{
+	if (strlen(database) + strlen(name) + 2 > CACHE_KEY_LEN)
+		return false;
+	memset(key, 0, CACHE_KEY_LEN);
+	snprintf(key, CACHE_KEY_LEN, "%s.%s", database, name);
+	return true;
+}
+
+/*
+ * nosql.collection_changed() — statement trigger on nosql.collection: the
+ * cached lookups of every backend are stale.
+ */
+PG_FUNCTION_INFO_V1(collection_changed);
+Datum
+collection_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nosql.collection_changed() must be called as a trigger")));
+	CollectionCacheReset();
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
 /*
  * The collection (or view) database.name, or NULL.  A collection whose
- * table was dropped directly counts as absent.
+ * table was dropped directly counts as absent.  Served from the cache
+ * when it can be; the caller gets its own copy.
  */
 Collection *
 CollectionLookup(const char *database, const char *name)
+{
+	char		key[CACHE_KEY_LEN];
+	bool		cacheable = CollectionCacheKey(database, name, key);
+	CollectionCacheEntry *e;
+	Collection *found;
+
+	if (cacheable && collection_cache != NULL &&
+		(e = hash_search(collection_cache, key, HASH_FIND, NULL)) != NULL)
+		return CollectionCopy(e->coll, CurrentMemoryContext);
+	found = CollectionLookupCatalog(database, name);
+	if (found == NULL || !cacheable)
+		return found;
+
+	/* remember it */
+	if (collection_cache_context == NULL)
+		collection_cache_context = AllocSetContextCreate(CacheMemoryContext,
+														 "nosql collection cache",
+														 ALLOCSET_SMALL_SIZES);
+	if (collection_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = CACHE_KEY_LEN;
+		ctl.entrysize = sizeof(CollectionCacheEntry);
+		ctl.hcxt = collection_cache_context;
+		collection_cache = hash_create("nosql collections", 64, &ctl,
+									   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		collection_catalog_relid = get_relname_relid("collection",
+													 get_namespace_oid("nosql", false));
+	}
+	e = hash_search(collection_cache, key, HASH_ENTER, NULL);
+	e->coll = CollectionCopy(found, collection_cache_context);
+	return found;
+}
+
+/* The catalog's row of database.name, read with SPI */
+static Collection *
+CollectionLookupCatalog(const char *database, const char *name)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		values[2];

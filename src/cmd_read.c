@@ -1326,6 +1326,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	bson_iter_t hint;
 	bool		has_hint = false;
 	StringInfoData outer;
+	int			cursor_options;
 	Datum		values[FIND_MAX_PARAMS];
 	Oid			types[FIND_MAX_PARAMS];
 	int			nparams;
@@ -1396,17 +1397,22 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	FindSpecPrepare(&spec, "1", &sql, values, types, &nparams);
 	initStringInfo(&outer);
 	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
+	cursor_options = CURSOR_OPT_PARALLEL_OK;
 	{
 		/*
-		 * One ordered index answering the filter: count its keys (an
-		 * index-only scan when the table is vacuumed) and the documents
-		 * with NULL keys apart, instead of rechecking every row.
+		 * One ordered index answering the filter: count its keys and the
+		 * documents with NULL keys apart, instead of rechecking every row.
+		 * When its key conditions are equalities, the plan is kept generic:
+		 * the expression statistics estimate any value alike (rows / n
+		 * distinct), so replanning every count for its values (PostgreSQL's
+		 * custom plans) would only add the planning time.
 		 */
 		BsonTextQuery text;
 		StringInfoData keys;
 		StringInfoData nulls;
 		/* the collation's document, if any, stays parameter 1 */
 		int			split_nparams = spec.collation_param;
+		bool		equality = false;
 
 		initStringInfo(&keys);
 		initStringInfo(&nulls);
@@ -1415,9 +1421,11 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 			!GeoNearCheckIndex(spec.coll, spec.compiled_filter) &&
 			IndexPlanFilterSplit(spec.coll, spec.filter, spec.filter_len, spec.hint,
 								 spec.compiled_collation, spec.collation_param, &keys, &nulls,
-								 values, types, &split_nparams))
+								 &equality, values, types, &split_nparams))
 		{
 			nparams = split_nparams;
+			if (equality)
+				cursor_options |= CURSOR_OPT_GENERIC_PLAN;
 			resetStringInfo(&outer);
 			appendStringInfo(&outer, "SELECT (SELECT count(*) FROM %s WHERE %s) + "
 							 "(SELECT count(*) FROM %s WHERE %s)",
@@ -1430,7 +1438,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 
 		if (spec.hint != NULL)
 			appendStringInfo(&outer, " /* hint %s */", quote_identifier(spec.hint));
-		if (SPI_execute_plan(CommandPlan(outer.data, nparams, types, CURSOR_OPT_PARALLEL_OK),
+		if (SPI_execute_plan(CommandPlan(outer.data, nparams, types, cursor_options),
 							 values, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "count failed");
 		HintSettingsPop(level);

@@ -375,8 +375,8 @@ extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t
 extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
 								 const char *hint, const BsonCollation *collation,
 								 int collation_param, StringInfo where_keys,
-								 StringInfo where_null, Datum *values, Oid *types,
-								 int *nparams);
+								 StringInfo where_null, bool *equality, Datum *values,
+								 Oid *types, int *nparams);
 extern void IndexHintCheck(const Collection *c, const char *hint, const uint8_t *filter,
 						   uint32_t len);
 extern bool IndexMinMax(const Collection *c, const char *hint, const uint8_t *min,

@@ -1997,6 +1997,7 @@ typedef struct IndexSplit
 	int			start;			/* offset of its "((" */
 	int			or_at;			/* offset of its ") OR (" */
 	int			end;			/* offset after its "))" */
+	bool		equality;		/* its key conditions are equalities ($in too) */
 } IndexSplit;
 
 static bool PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len,
@@ -2033,14 +2034,15 @@ IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, const 
  *		index answers it: where_keys (the key conditions, which an
  *		index-only scan can count) and where_null (the documents with NULL
  *		keys, checked by the matcher); the rest of the conditions is in
- *		both.  The collation is as for IndexPlanFilter.  False when the
- *		filter is not of that form.
+ *		both.  The collation is as for IndexPlanFilter.  *equality tells
+ *		whether the key conditions are equalities ($in too).  False when
+ *		the filter is not of that form.
  */
 bool
 IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len, const char *hint,
 					 const BsonCollation *collation, int collation_param,
-					 StringInfo where_keys, StringInfo where_null, Datum *values,
-					 Oid *types, int *nparams)
+					 StringInfo where_keys, StringInfo where_null, bool *equality,
+					 Datum *values, Oid *types, int *nparams)
 {
 	bool		indexed;
 	IndexSplit	split = {0};
@@ -2064,6 +2066,7 @@ IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len, c
 	appendBinaryStringInfo(where_null, sql.data + split.or_at + strlen(sep),
 						   split.end - 1 - (split.or_at + (int) strlen(sep)));
 	appendStringInfoString(where_null, sql.data + split.end);
+	*equality = split.equality;
 	return true;
 }
 
@@ -2311,6 +2314,10 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 					split->start = gstart;
 					split->or_at = gor;
 					split->end = sql->len;
+					split->equality = true;
+					for (int i = 0; i < fp.nconj; i++)
+						if (covered[i] && !fp.keys[i].equality)
+							split->equality = false;
 				}
 			}
 			if (best->predicate != NULL)

@@ -33,6 +33,7 @@ _PG_init(void)
 	TextInit();
 	WorkerInit();
 	IndexInit();
+	CatalogInit();
 	GucReservePrefix();
 }
 

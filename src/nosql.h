@@ -37,7 +37,10 @@ extern void IndexBuildRound(void);
 
 /* bson_io.c */
 extern void BsonInit(void);
+
+/* indexes.c, catalog.c */
 extern void IndexInit(void);
+extern void CatalogInit(void);
 
 /* text_sql.c: the $text query operator */
 extern void TextInit(void);
