@@ -123,6 +123,8 @@ typedef struct IndexDef
 	char	   *companion;		/* its multikey GIN index (ordered) */
 	char	   *trigger;		/* its unique-elements trigger, or NULL */
 	char	   *trigger_sql;	/* CREATE TRIGGER ... */
+	char	  **trigger_args;	/* its arguments */
+	int			trigger_nargs;
 	char	   *create;			/* CREATE INDEX ... with %s for the name */
 	char	   *gin_paths;		/* wildcard: the paths option, NULL for all */
 } IndexDef;
@@ -454,14 +456,38 @@ IndexDefParse(const Collection *c, const bson_iter_t *spec)
 	if (d->kind == INDEX_ORDERED)
 		d->companion = psprintf("nosql_%cx_%u_%08x_m%08x", d->hidden ? 'h' : 'i', c->relid,
 								namehash, defhash);
-	if (d->kind == INDEX_ORDERED && d->unique && !d->collated)
+	if (d->kind == INDEX_ORDERED && d->unique)
 	{
+		StringInfoData exprs;
+		char	   *collation_json = "";
+
+		if (d->collated)
+		{
+			Bson	   *cd = palloc(VARHDRSZ + collation_len);
+
+			SET_VARSIZE(cd, VARHDRSZ + collation_len);
+			memcpy(VARDATA(cd), collation_data, collation_len);
+			collation_json = BsonToCString(cd, BSON_JSON_RELAXED);
+		}
+		initStringInfo(&exprs);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&exprs, ", %s", Lit(d->exprs[i]));
+		d->trigger_nargs = 5 + n;
+		d->trigger_args = palloc(sizeof(char *) * d->trigger_nargs);
+		d->trigger_args[0] = (char *) d->name;
+		d->trigger_args[1] = d->paths[0];
+		d->trigger_args[2] = KeyPatternJson(d);
+		d->trigger_args[3] = d->predicate != NULL ? d->predicate : "";
+		d->trigger_args[4] = collation_json;
+		for (int i = 0; i < n; i++)
+			d->trigger_args[5 + i] = d->exprs[i];
 		d->trigger = psprintf("nosql_uq_%u_%08x_%08x", c->relid, namehash, defhash);
 		d->trigger_sql = psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OF document ON %s "
-								  "FOR EACH ROW EXECUTE FUNCTION nosql.bson_unique_multikey(%s, %s, %s, %s)",
+								  "FOR EACH ROW EXECUTE FUNCTION nosql.bson_unique_multikey(%s, %s, %s, %s, %s%s)",
 								  quote_identifier(d->trigger), c->qualified, Lit(d->name),
 								  Lit(d->paths[0]), Lit(KeyPatternJson(d)),
-								  Lit(d->predicate != NULL ? d->predicate : ""));
+								  Lit(d->predicate != NULL ? d->predicate : ""),
+								  Lit(collation_json), exprs.data);
 	}
 	return d;
 }
@@ -664,7 +690,6 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 	MemoryContext caller = CurrentMemoryContext;
 	Relation	rel;
 	ListCell   *lc;
-	char	   *args[4];
 
 	if (SPI_execute(psprintf("SELECT document FROM %s WHERE %s IS NULL AND "
 							 "nosql.bson_index_multikey(document, %s)%s%s",
@@ -684,13 +709,10 @@ UniqueValidateExisting(const Collection *c, const IndexDef *d)
 	}
 	if (docs == NIL)
 		return;
-	args[0] = (char *) d->name;
-	args[1] = d->paths[0];
-	args[2] = KeyPatternJson(d);
-	args[3] = d->predicate != NULL ? d->predicate : "";
 	rel = table_open(c->relid, AccessShareLock);
 	foreach(lc, docs)
-		UniqueMultikeyCheck(rel, c->qualified, args, 4, (Bson *) lfirst(lc), false);
+		UniqueMultikeyCheck(rel, c->qualified, d->trigger_args, d->trigger_nargs,
+							(Bson *) lfirst(lc), false);
 	table_close(rel, AccessShareLock);
 }
 
@@ -2962,6 +2984,49 @@ KeyTuplesEqual(const bson_value_t *a, const bson_value_t *b, int npaths)
 	return true;
 }
 
+/*
+ * The tuples of keys with their strings replaced by the collation's sort
+ * keys, as a collated index holds them (the same list without a collation).
+ */
+static List *
+KeyTuplesKeyed(List *tuples, int npaths, const BsonCollation *collation)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	if (collation == NULL)
+		return tuples;
+	foreach(lc, tuples)
+	{
+		bson_value_t *tuple = lfirst(lc);
+		bson_value_t *keyed = palloc(sizeof(bson_value_t) * npaths);
+
+		for (int i = 0; i < npaths; i++)
+		{
+			bson_t		one = BSON_INITIALIZER;
+			bson_t		k = BSON_INITIALIZER;
+			bson_iter_t it;
+
+			bson_append_value(&one, "", 0, &tuple[i]);
+			bson_iter_init(&it, &one);
+			bson_iter_next(&it);
+			if (tuple[i].value_type == BSON_TYPE_UNDEFINED)
+				bson_value_copy(&tuple[i], &keyed[i]);
+			else
+			{
+				BsonCollationAppendKeyed(collation, &k, "", 0, &it);
+				bson_iter_init(&it, &k);
+				bson_iter_next(&it);
+				bson_value_copy(bson_iter_value(&it), &keyed[i]);
+			}
+			bson_destroy(&one);
+			bson_destroy(&k);
+		}
+		out = lappend(out, keyed);
+	}
+	return out;
+}
+
 /* The paths of a key pattern given as JSON (a trigger argument) */
 static int
 KeyPatternPaths(const char *json, char ***paths)
@@ -2985,8 +3050,9 @@ KeyPatternPaths(const char *json, char ***paths)
  * Check one document of a unique index against the others (see
  * bson_unique_multikey); lock: take the advisory locks first.  relname is
  * the schema-qualified table; args are the trigger's: index name, first
- * path, key pattern (JSON) and, when there are four, the index's predicate
- * (SQL over document; empty for none).
+ * path, key pattern (JSON), then (triggers made since these were added)
+ * the index's predicate (SQL over document; empty for none), its
+ * collation (JSON; empty for none) and the key expression of each field.
  */
 static void
 UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, Bson *doc,
@@ -3001,7 +3067,9 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 	char	  **paths;
 	int			npaths;
 	const char *predicate = nargs > 3 && args[3][0] != '\0' ? args[3] : NULL;
-	StringInfoData keyexpr;
+	const BsonCollation *collation = NULL;
+	char	  **exprs;
+	List	   *keyed;
 	StringInfoData pathsarray;
 	bson_t		cond = BSON_INITIALIZER;
 	bson_t		conj;
@@ -3016,15 +3084,38 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 	npaths = KeyPatternPaths(args[2], &paths);
 	if (npaths == 0 || !KeyTuples(doc, paths, npaths, &tuples))
 		return;
+	if (nargs > 4 && args[4][0] != '\0')
+	{
+		BsonParsed	parsed;
+		char	   *error = NULL;
+
+		if (!BsonParseJson(args[4], strlen(args[4]), &parsed, &error))
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("invalid collation \"%s\" for nosql.bson_unique_multikey()", args[4])));
+		collation = CompileCollation(bson_get_data(&parsed.doc), parsed.doc.len);
+	}
+	exprs = palloc(sizeof(char *) * npaths);
 	initStringInfo(&pathsarray);
 	appendStringInfoString(&pathsarray, "ARRAY[");
 	for (int i = 0; i < npaths; i++)
 		appendStringInfo(&pathsarray, "%s%s", i > 0 ? ", " : "", Lit(paths[i]));
 	appendStringInfoString(&pathsarray, "]::text[]");
+	for (int i = 0; i < npaths; i++)
+	{
+		if (nargs >= 5 + npaths)
+			exprs[i] = args[5 + i];
+		else if (npaths == 1)
+			exprs[i] = psprintf("nosql.bson_index_key(document, %s::text)", Lit(paths[i]));
+		else
+			exprs[i] = psprintf("nosql.bson_index_key(document, %s::text, %s)",
+								Lit(paths[i]), pathsarray.data);
+	}
 	multikey = IndexMultikey(doc, paths, npaths);
+	keyed = KeyTuplesKeyed(tuples, npaths, collation);
 
 	/* one key hash per tuple, locked in hash order */
-	foreach(lc, tuples)
+	foreach(lc, keyed)
 	{
 		bson_value_t *tuple = lfirst(lc);
 		uint64		h = seed;
@@ -3092,13 +3183,6 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 	}
 	bson_append_array_end(&cond, &conj);
 
-	initStringInfo(&keyexpr);
-	if (npaths == 1)
-		appendStringInfo(&keyexpr, "nosql.bson_index_key(document, %s::text)", Lit(paths[0]));
-	else
-		appendStringInfo(&keyexpr, "nosql.bson_index_key(document, %s::text, %s)",
-						 Lit(paths[0]), pathsarray.data);
-
 	SPI_connect();
 	t[0] = t[1] = t[2] = BsonTypeOid();
 	v[0] = PointerGetDatum(BsonFromIter(&id));
@@ -3132,10 +3216,24 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 		char	   *sql;
 
 		v[1] = PointerGetDatum(BsonFromDocument(&cond, false));
-		sql = psprintf("SELECT document FROM %s WHERE %s IS NULL AND _id OPERATOR(nosql.<>) $1 "
-					   "AND document OPERATOR(nosql.@@) $2%s%s", relname, keyexpr.data,
-					   predicate != NULL ? " AND " : "", predicate != NULL ? predicate : "");
-		if (SPI_execute_with_args(sql, 2, t, v, NULL, false, 0) != SPI_OK_SELECT)
+		if (collation != NULL)
+		{
+			/* candidates: the same values under the collation */
+			BsonParsed	parsed;
+			char	   *error = NULL;
+
+			if (!BsonParseJson(args[4], strlen(args[4]), &parsed, &error))
+				elog(ERROR, "invalid collation of a unique index");
+			v[2] = PointerGetDatum(BsonFromDocument(&parsed.doc, false));
+			sql = psprintf("SELECT document FROM %s WHERE %s IS NULL AND _id OPERATOR(nosql.<>) $1 "
+						   "AND nosql.bson_matches(document, $2, $3)%s%s", relname, exprs[0],
+						   predicate != NULL ? " AND " : "", predicate != NULL ? predicate : "");
+		}
+		else
+			sql = psprintf("SELECT document FROM %s WHERE %s IS NULL AND _id OPERATOR(nosql.<>) $1 "
+						   "AND document OPERATOR(nosql.@@) $2%s%s", relname, exprs[0],
+						   predicate != NULL ? " AND " : "", predicate != NULL ? predicate : "");
+		if (SPI_execute_with_args(sql, collation != NULL ? 3 : 2, t, v, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not check a unique index");
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
@@ -3147,7 +3245,8 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 
 			if (!KeyTuples(other, paths, npaths, &others))
 				continue;
-			foreach(la, tuples)
+			others = KeyTuplesKeyed(others, npaths, collation);
+			foreach(la, keyed)
 				foreach(lb, others)
 					if (KeyTuplesEqual(lfirst(la), lfirst(lb), npaths))
 						UniqueMultikeyRaise(RelationGetRelationName(rel), args, paths, npaths,
@@ -3156,7 +3255,7 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 		/* a multikey document against the non-array keys of the btree */
 		if (multikey)
 		{
-			foreach(lc, tuples)
+			foreach(lc, keyed)
 			{
 				bson_value_t *tuple = lfirst(lc);
 				StringInfoData q;
@@ -3180,12 +3279,7 @@ UniqueMultikeyCheck(Relation rel, const char *relname, char **args, int nargs, B
 					bson_iter_next(&it);
 					kv[i + 1] = PointerGetDatum(BsonFromIter(&it));
 					kt[i + 1] = BsonTypeOid();
-					if (npaths == 1)
-						appendStringInfo(&q, " AND nosql.bson_index_key(document, %s::text) OPERATOR(nosql.=) $%d",
-										 Lit(paths[i]), i + 2);
-					else
-						appendStringInfo(&q, " AND nosql.bson_index_key(document, %s::text, %s) OPERATOR(nosql.=) $%d",
-										 Lit(paths[i]), pathsarray.data, i + 2);
+					appendStringInfo(&q, " AND %s OPERATOR(nosql.=) $%d", exprs[i], i + 2);
 					bson_destroy(&one);
 				}
 				if (skip)
@@ -3216,11 +3310,10 @@ bson_unique_multikey(PG_FUNCTION_ARGS)
 	Datum		d;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || trigdata->tg_trigger->tgnargs < 3 ||
-		trigdata->tg_trigger->tgnargs > 4)
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || trigdata->tg_trigger->tgnargs < 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("nosql.bson_unique_multikey() must be an AFTER ROW trigger with 3 or 4 arguments")));
+				 errmsg("nosql.bson_unique_multikey() must be an AFTER ROW trigger with 3 or more arguments")));
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);

@@ -144,6 +144,10 @@ SELECT run_command('ix', '{"createIndexes": "mqp", "indexes": [{"key": {"p": 1},
 SELECT run_command('ix', '{"insert": "mqp", "documents": [{"_id": 1, "p": [1, 2], "q": 6}, {"_id": 2, "p": [2], "q": 1}, {"_id": 3, "p": 2, "q": 7}, {"_id": 4, "p": [1], "q": 8}], "ordered": false}');
 SELECT run_command('ix', '{"update": "mqp", "updates": [{"q": {"_id": 2}, "u": {"$set": {"q": 9}}}]}');
 SELECT run_command('ix', '{"find": "mqp", "filter": {}, "sort": {"_id": 1}}');
+-- with a collation, elements are keys under it ("Abc" = "aBC" at strength 2)
+SELECT run_command('ix', '{"createIndexes": "mqk", "indexes": [{"key": {"n": 1}, "name": "n_ci", "unique": true, "collation": {"locale": "en", "strength": 2}}]}');
+SELECT run_command('ix', '{"insert": "mqk", "documents": [{"_id": 1, "n": ["Abc", "x"]}, {"_id": 2, "n": "aBC"}, {"_id": 3, "n": ["X"]}, {"_id": 4, "n": ["y", "Y"]}, {"_id": 5, "n": "q"}, {"_id": 6, "n": ["Q"]}], "ordered": false}');
+SELECT run_command('ix', '{"find": "mqk", "filter": {}, "sort": {"_id": 1}}');
 -- building a compound unique index over shared elements is refused too
 SELECT run_command('ix', '{"insert": "mqb", "documents": [{"_id": 1, "a": [1, 2], "b": 1}, {"_id": 2, "a": [2, 3], "b": 1}, {"_id": 3, "a": [2, 3], "b": 2}]}');
 SELECT run_command('ix', '{"createIndexes": "mqb", "indexes": [{"key": {"a": 1, "b": 1}, "name": "ab_u", "unique": true}]}');
