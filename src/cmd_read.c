@@ -914,6 +914,40 @@ IsGenericField(const char *key)
 }
 
 /*
+ * returnKey: the documents become the keys of the index the query reads
+ * (an inclusion projection of its key pattern), or empty documents when it
+ * reads none, as MongoDB's are.
+ */
+static void
+ReturnKeyProjection(FindSpec *spec)
+{
+	const uint8_t *key;
+	uint32_t	key_len;
+	bson_t	   *proj = bson_new();
+	bson_t		pattern;
+	bson_iter_t it;
+	bool		has_id = false;
+
+	if (IndexReturnKeyPattern(spec->coll, spec->filter, spec->filter_len, spec->hint, &key,
+							  &key_len) &&
+		bson_init_static(&pattern, key, key_len) && bson_iter_init(&it, &pattern))
+	{
+		while (bson_iter_next(&it))
+		{
+			BSON_APPEND_INT32(proj, bson_iter_key(&it), 1);
+			if (strcmp(bson_iter_key(&it), "_id") == 0)
+				has_id = true;
+		}
+	}
+	else
+		BSON_APPEND_INT32(proj, "\x01", 1);	/* a field no document has: {} */
+	if (!has_id)
+		BSON_APPEND_INT32(proj, "_id", 0);
+	spec->projection = bson_get_data(proj);
+	spec->projection_len = proj->len;
+}
+
+/*
  * find
  */
 void
@@ -926,6 +960,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	bson_iter_t it;
 	int64		batch_size = DEFAULT_FIRST_BATCH;
 	bool		single_batch = false;
+	bool		return_key = false;
 	bool		has_limit_one = false;
 	bool		tailable = false;
 	bool		await_data = false;
@@ -1003,12 +1038,14 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 				continue;
 			FieldDocument("find", &it, &spec.collation, &spec.collation_len);
 		}
+		else if (strcmp(key, "returnKey") == 0)
+			return_key = FieldBool("find", &it);
 		else if (strcmp(key, "min") == 0)
 			FieldDocument("find", &it, &spec.min, &spec.min_len);
 		else if (strcmp(key, "max") == 0)
 			FieldDocument("find", &it, &spec.max, &spec.max_len);
 		else if (strcmp(key, "let") == 0 || strcmp(key, "allowDiskUse") == 0 ||
-				 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "returnKey") == 0 ||
+				 strcmp(key, "noCursorTimeout") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
 				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
 				 strcmp(key, "singleBatch") == 0 || strcmp(key, "term") == 0 ||
@@ -1027,6 +1064,8 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (has_hint)
 		spec.hint = CheckHint(spec.coll, &hint);
+	if (return_key)
+		ReturnKeyProjection(&spec);
 	if (tailable && spec.coll != NULL)
 	{
 		bson_iter_t capped;

@@ -377,6 +377,8 @@ extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uin
 								 int collation_param, StringInfo where_keys,
 								 StringInfo where_null, bool *equality, Datum *values,
 								 Oid *types, int *nparams);
+extern bool IndexReturnKeyPattern(const Collection *c, const uint8_t *filter, uint32_t len,
+								  const char *hint, const uint8_t **key, uint32_t *key_len);
 extern void IndexHintCheck(const Collection *c, const char *hint, const uint8_t *filter,
 						   uint32_t len);
 extern bool IndexMinMax(const Collection *c, const char *hint, const uint8_t *min,

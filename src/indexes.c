@@ -1150,6 +1150,10 @@ IndexInit(void)
  */
 static const char *plan_hint = NULL;
 
+/* The first index the planning of a filter chose (IndexReturnKeyPattern) */
+static const IndexDef *plan_first = NULL;
+static bool plan_used_id = false;
+
 /*
  * The collation of the query being planned (NULL: simple) and the
  * parameter holding its document (0: none), set alike.
@@ -2051,6 +2055,76 @@ IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, const 
 
 
 /*
+ * The key pattern of the index a find with returnKey reads: the hinted one,
+ * else the first the planning of its filter chooses; false when none (a
+ * scan, whose documents MongoDB returns empty).
+ */
+bool
+IndexReturnKeyPattern(const Collection *c, const uint8_t *filter, uint32_t len,
+					  const char *hint, const uint8_t **key, uint32_t *key_len)
+{
+	static const uint8_t id_key[] = {
+		/* {"_id": 1} */
+		14, 0, 0, 0, 0x10, '_', 'i', 'd', 0, 1, 0, 0, 0, 0
+	};
+	ListCell   *lc;
+
+	if (c == NULL || c->is_view || (hint != NULL && strcmp(hint, "$natural") == 0))
+		return false;
+	if (hint != NULL && strcmp(hint, "_id_") == 0)
+	{
+		*key = id_key;
+		*key_len = sizeof(id_key);
+		return true;
+	}
+	if (hint != NULL)
+	{
+		foreach(lc, IndexDefsCached(c))
+		{
+			IndexDef   *d = (IndexDef *) lfirst(lc);
+
+			if (strcmp(d->name, hint) == 0 && d->kind != INDEX_NONE)
+			{
+				*key = d->key;
+				*key_len = d->key_len;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (len <= 5)
+		return false;
+	{
+		StringInfoData scratch;
+		Datum	   *values = palloc(sizeof(Datum) * FIND_MAX_PARAMS);
+		Oid		   *types = palloc(sizeof(Oid) * FIND_MAX_PARAMS);
+		int			nparams = 0;
+		bool		indexed;
+
+		initStringInfo(&scratch);
+		plan_hint = NULL;
+		plan_collation = NULL;
+		plan_collation_param = 0;
+		plan_first = NULL;
+		plan_used_id = false;
+		(void) PlanFilter(c, filter, len, &scratch, values, types, &nparams, &indexed, 0, NULL);
+		if (plan_used_id)
+		{
+			*key = id_key;
+			*key_len = sizeof(id_key);
+			return true;
+		}
+		if (plan_first != NULL)
+		{
+			*key = plan_first->key;
+			*key_len = plan_first->key_len;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * IndexPlanFilterSplit
  *		The conditions of a filter as two disjoint halves when one ordered
  *		index answers it: where_keys (the key conditions, which an
@@ -2166,6 +2240,7 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 			appendStringInfoString(sql, " AND ");
 		first_clause = false;
 		AppendQuals(sql, "_id", &fp.keys[i], &first, NULL, values, types, nparams);
+		plan_used_id = true;
 		*indexed = true;
 		fp.conj[i].used = true;
 		fp.conj[i].exact = fp.keys[i].exact;
@@ -2242,6 +2317,8 @@ PlanFilter(const Collection *c, const uint8_t *filter, uint32_t len, StringInfo 
 		}
 		if (best == NULL)
 			break;
+		if (plan_first == NULL)
+			plan_first = best;
 
 		/* the conditions it answers */
 		{

@@ -347,6 +347,10 @@ SELECT run_command('ix', '{"find": "mm", "min": {"a": 2}}');
 SELECT run_command('ix', '{"find": "mm", "hint": "ab", "min": {"a": 2}}');
 SELECT run_command('ix', '{"find": "mm", "hint": "ab", "max": {"b": 2, "a": 1}}');
 SELECT run_command('ix', '{"find": "mm", "hint": "w", "min": {"a": 2}}');
+-- returnKey: the keys of the index read (hinted, or the planner's), {} for a scan
+SELECT run_command('ix', '{"find": "mm", "filter": {"a": 3}, "returnKey": true}');
+SELECT run_command('ix', '{"find": "mm", "filter": {"a": 3}, "hint": "_id_", "returnKey": true}');
+SELECT run_command('ix', '{"find": "mm", "filter": {"b": 2}, "returnKey": true}');
 -- a hinted wildcard index must cover a path of the filter (291)
 SELECT run_command('ix', '{"find": "mm", "hint": "w", "filter": {"a": 4}}');
 SELECT run_command('ix', '{"find": "mm", "hint": "w", "filter": {"_id": 4}}');
