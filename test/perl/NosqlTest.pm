@@ -10,7 +10,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use Exporter 'import';
 
-our @EXPORT = qw(nosql_node wait_for_value table_indexes amcheck_btrees index_counts);
+our @EXPORT = qw(nosql_node wait_for_value run_command table_indexes amcheck_btrees index_counts);
 
 # A new, started node configured like the regression instance
 # (test/nosql.conf), plus any extra configuration lines given.
@@ -47,6 +47,16 @@ sub wait_for_value
 		return $value if $value eq $expected || time > $deadline;
 		usleep(100_000);
 	}
+}
+
+# The reply (as text) of nosql.run_command on $node, in database 'postgres',
+# for the MongoDB database $db (default 'db') and the command $cmd (JSON).
+sub run_command
+{
+	my ($node, $cmd, $db) = @_;
+	$db //= 'db';
+	$cmd =~ s/'/''/g;
+	return $node->safe_psql('postgres', "SELECT nosql.run_command('$db', '$cmd')");
 }
 
 # ---- the PostgreSQL indexes behind a collection's index specs ----

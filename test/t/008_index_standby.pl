@@ -37,12 +37,6 @@ like($standby->safe_psql('postgres', 'SHOW shared_preload_libraries'), qr/\bnosq
 	'nosql is preloaded on the standby');
 
 # run_command on $node; dies on an SQL error, returns the reply as text
-sub command
-{
-	my ($node, $cmd) = @_;
-	$cmd =~ s/'/''/g;
-	return $node->safe_psql('postgres', "SELECT nosql.run_command('db', '$cmd')");
-}
 
 # name|access method|indisvalid|indisready|indislive|indisunique of the
 # table's indexes (the nosql_ix_ ones and the primary key), one a line
@@ -67,7 +61,7 @@ sub catch_up
 
 # 4,000 documents: a in 0..99, b in 0..6, a unique u, tags an array, and
 # every 49th document (b = 0) with a as an array and every 97th without a
-is(command($primary, '{"create": "c"}'), '{"ok": 1.0}', 'collection created');
+is(run_command($primary, '{"create": "c"}'), '{"ok": 1.0}', 'collection created');
 for my $batch (0 .. 3)
 {
 	my $docs = $primary->safe_psql('postgres', qq{
@@ -79,11 +73,11 @@ for my $batch (0 .. 3)
 		                         g % 7, g, g % 10, g % 13), ',')
 		FROM generate_series($batch * 1000 + 1, $batch * 1000 + 1000) g});
 	$docs =~ s/"a": null, //g;
-	like(command($primary, qq({"insert": "c", "documents": [$docs]})), qr/^\{"n": 1000, /,
+	like(run_command($primary, qq({"insert": "c", "documents": [$docs]})), qr/^\{"n": 1000, /,
 		"batch $batch of 1,000 documents inserted");
 }
 
-my $created = command($primary, q({"createIndexes": "c", "indexes": [
+my $created = run_command($primary, q({"createIndexes": "c", "indexes": [
 	{"key": {"a": 1}, "name": "a_1"},
 	{"key": {"a": 1, "b": -1}, "name": "a_1_b_-1"},
 	{"key": {"u": 1}, "name": "u_1", "unique": true}]}));
@@ -91,11 +85,11 @@ like($created, qr/"numIndexesAfter": 4\b.*"ok": 1\.0/, 'createIndexes on the pri
 
 # changes after the build: they reach the standby as index inserts
 # (updates moving keys, scalars turned into arrays) and deletes
-like(command($primary, q({"update": "c", "updates": [
+like(run_command($primary, q({"update": "c", "updates": [
 	{"q": {"b": 3}, "u": {"$inc": {"a": 1000}}, "multi": true},
 	{"q": {"b": 4}, "u": {"$set": {"a": [7, 8, 9]}}, "multi": true}]})),
 	qr/"nModified": 11\d\d\b/, 'documents updated after the build');
-like(command($primary, q({"delete": "c", "deletes": [{"q": {"b": 5}, "limit": 0}]})),
+like(run_command($primary, q({"delete": "c", "deletes": [{"q": {"b": 5}, "limit": 0}]})),
 	qr/^\{"n": 5\d\d\b/, 'documents deleted after the build');
 
 catch_up();
@@ -111,8 +105,8 @@ is(scalar(grep { !/\|true\|true\|true\|(?:true|false)$/ } split /\n/, $standby_i
   or diag($standby_indexes);
 
 # reads through run_command on the hot standby give the primary's replies
-my $list_primary = command($primary, '{"listIndexes": "c"}');
-my $list_standby = command($standby, '{"listIndexes": "c"}');
+my $list_primary = run_command($primary, '{"listIndexes": "c"}');
+my $list_standby = run_command($standby, '{"listIndexes": "c"}');
 is($list_standby, $list_primary, 'listIndexes on the standby');
 like($list_standby, qr/"a_1".*"a_1_b_-1".*"u_1"/, 'listIndexes names the three specs');
 
@@ -121,16 +115,16 @@ for my $filter ('{"a": 5}', '{"a": {"$gte": 7, "$lt": 10}}', '{"a": 1007}', '{"a
 	'{"tags": "t3", "a": {"$lt": 20}}', '{"a": {"$exists": false}}')
 {
 	my $find = qq({"find": "c", "filter": $filter, "sort": {"_id": 1}, "batchSize": 5000});
-	my $on_primary = command($primary, $find);
-	my $on_standby = command($standby, $find);
+	my $on_primary = run_command($primary, $find);
+	my $on_standby = run_command($standby, $find);
 	my $n = () = $on_primary =~ /\{"_id": /g;
 	ok($n > 0, "find $filter matches $n documents on the primary");
 	is($on_standby, $on_primary, "find $filter on the standby returns the primary's documents");
 	my $count = qq({"count": "c", "query": $filter});
-	is(command($standby, $count), command($primary, $count), "count $filter on the standby");
+	is(run_command($standby, $count), run_command($primary, $count), "count $filter on the standby");
 }
 my $distinct = '{"distinct": "c", "key": "b", "query": {"a": {"$lt": 10}}}';
-is(command($standby, $distinct), command($primary, $distinct), 'distinct on the standby');
+is(run_command($standby, $distinct), run_command($primary, $distinct), 'distinct on the standby');
 
 # a cursor on the standby: getMore continues a find within one session
 my $cursor = $standby->safe_psql('postgres', q{
@@ -181,24 +175,24 @@ for my $write ('{"insert": "c", "documents": [{"_id": "standby"}]}',
 is($standby->safe_psql('postgres', 'SELECT 1'), '1', 'the standby is still up');
 
 # dropIndexes on the primary removes the PostgreSQL indexes on the standby
-like(command($primary, '{"dropIndexes": "c", "index": "a_1"}'), qr/"ok": 1\.0/, 'dropIndexes a_1 on the primary');
+like(run_command($primary, '{"dropIndexes": "c", "index": "a_1"}'), qr/"ok": 1\.0/, 'dropIndexes a_1 on the primary');
 catch_up();
 $standby_indexes = indexes($standby);
 is($standby_indexes, indexes($primary), 'after dropIndexes a_1 the standby has the primary\'s indexes');
 my @left = grep { /^nosql_ix_/ } split /\n/, $standby_indexes;
 ok(@left >= 2 && @left < @nosql_ix, 'fewer nosql_ix_ indexes on the standby: ' . scalar(@left) . ' of ' . scalar(@nosql_ix));
-my $list = command($standby, '{"listIndexes": "c"}');
+my $list = run_command($standby, '{"listIndexes": "c"}');
 unlike($list, qr/"name": "a_1"/, 'a_1 is gone from listIndexes on the standby');
 like($list, qr/"name": "a_1_b_-1".*"name": "u_1"/, 'the other specs stay');
 
-like(command($primary, '{"dropIndexes": "c", "index": "*"}'), qr/"ok": 1\.0/, 'dropIndexes * on the primary');
+like(run_command($primary, '{"dropIndexes": "c", "index": "*"}'), qr/"ok": 1\.0/, 'dropIndexes * on the primary');
 catch_up();
 is(indexes($standby), indexes($primary), 'after dropIndexes * the standby has the primary\'s indexes');
 is(scalar(grep { /^nosql_ix_/ } split /\n/, indexes($primary)), 0, 'no nosql_ix_ index left on the primary');
 is(scalar(grep { /^nosql_ix_/ } split /\n/, indexes($standby)), 0, 'no nosql_ix_ index left on the standby');
 like(indexes($standby), qr/^db\.c_pkey\|btree\|true\|true\|true\|true$/m, 'the _id primary key stays');
 my $find = '{"find": "c", "filter": {"a": {"$gte": 7, "$lt": 10}}, "sort": {"_id": 1}, "batchSize": 5000}';
-is(command($standby, $find), command($primary, $find), 'find on the standby without the indexes');
+is(run_command($standby, $find), run_command($primary, $find), 'find on the standby without the indexes');
 
 $standby->stop;
 $primary->stop;

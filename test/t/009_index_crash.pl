@@ -26,12 +26,7 @@ my $node = nosql_node('crash', extra_conf => "fsync = on\nsynchronous_commit = o
 $node->safe_psql('postgres', 'CREATE EXTENSION nosql');
 $node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
 
-sub command
-{
-	my ($cmd) = @_;
-	$cmd =~ s/'/''/g;
-	return $node->safe_psql('postgres', "SELECT nosql.run_command('db', '$cmd')");
-}
+sub command { return run_command($node, $_[0]); }
 
 my $specs = q({"key": {"a": 1}, "name": "a_1"}, {"key": {"a": 1, "b": -1}, "name": "a_1_b_-1"},
 	{"key": {"u": 1}, "name": "u_1", "unique": true});

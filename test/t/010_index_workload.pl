@@ -34,12 +34,7 @@ my $node = nosql_node('workload',
 $node->safe_psql('postgres', 'CREATE EXTENSION nosql');
 $node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
 
-sub command
-{
-	my ($cmd) = @_;
-	$cmd =~ s/'/''/g;
-	return $node->safe_psql('postgres', "SELECT nosql.run_command('db', '$cmd')");
-}
+sub command { return run_command($node, $_[0]); }
 
 # ---- random values, documents, updates and filters ----
 

@@ -19,12 +19,7 @@ use NosqlTest;
 my $node = nosql_node('concurrent');
 $node->safe_psql('postgres', 'CREATE EXTENSION nosql');
 
-sub command
-{
-	my ($cmd) = @_;
-	$cmd =~ s/'/''/g;
-	return $node->safe_psql('postgres', "SELECT nosql.run_command('db', '$cmd')");
-}
+sub command { return run_command($node, $_[0]); }
 
 # a collection big enough for builds of a few seconds
 $node->safe_psql('postgres', q{

@@ -13,12 +13,7 @@ use NosqlTest;
 my $node = nosql_node('catalog_cache');
 $node->safe_psql('postgres', 'CREATE EXTENSION nosql');
 
-sub command
-{
-	my ($cmd) = @_;
-	$cmd =~ s/'/''/g;
-	return $node->safe_psql('postgres', "SELECT nosql.run_command('db', '$cmd')");
-}
+sub command { return run_command($node, $_[0]); }
 
 # a long-lived session whose cache gets filled
 my $a = $node->background_psql('postgres');
