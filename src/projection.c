@@ -74,6 +74,7 @@
 
 #include "bson_compare.h"
 #include "bson_json.h"
+#include "expr.h"
 #include "projection.h"
 #include "query_internal.h"
 
@@ -144,7 +145,8 @@ typedef enum ProjExprKind
 	PROJ_EXPR_REMOVE,			/* "$$REMOVE" */
 	PROJ_EXPR_ARRAY,
 	PROJ_EXPR_OBJECT,
-	PROJ_EXPR_SLICE				/* {$slice: [array, n]} or [array, skip, n] */
+	PROJ_EXPR_SLICE,			/* {$slice: [array, n]} or [array, skip, n] */
+	PROJ_EXPR_AGG				/* any other operator: the expression engine */
 } ProjExprKind;
 
 /* A (small) aggregation expression */
@@ -156,6 +158,7 @@ typedef struct ProjExpr
 	int			nargs;			/* ARRAY, OBJECT, SLICE */
 	struct ProjExpr **args;
 	const char **names;			/* OBJECT: the field names */
+	AggExpr    *agg;			/* AGG */
 } ProjExpr;
 
 typedef enum ProjNodeKind
@@ -215,6 +218,7 @@ struct BsonProjection
 	BsonFilter **filters;		/* of every $elemMatch, for BsonProjectionFree */
 	ProjChunk  *chunks;
 	const BsonCollation *collation; /* of the $elemMatch filters */
+	AggExprScope *scope;		/* of the operator expressions, or NULL */
 };
 
 typedef enum ProjType
@@ -821,183 +825,16 @@ ProjParseOperatorExpr(ProjParser *pp, const bson_iter_t *value, int depth)
 		ProjFail(pp->error, PROJ_ERR_UNKNOWN_EXPRESSION,
 				 "Unknown expression %s", name);
 	else
-		ProjFail(pp->error, MONGO_NOT_IMPLEMENTED,
-				 "expression %s is not supported in projections yet", name);
+	{
+		/* the expression engine (expr.c) */
+		if (pp->proj->scope == NULL)
+			pp->proj->scope = AggExprScopeNew();
+		expr = ProjNewExpr(pp, PROJ_EXPR_AGG, 0);
+		expr->agg = AggExprParse(value, pp->proj->scope, pp->error);
+		if (expr->agg != NULL)
+			return expr;
+	}
 	return NULL;
-}
-
-/* MongoDB's aggregation expression operators (sorted, for bsearch) */
-static const char *const proj_expression_names[] = {
-	"$abs",
-	"$acos",
-	"$acosh",
-	"$add",
-	"$addToSet",
-	"$allElementsTrue",
-	"$and",
-	"$anyElementTrue",
-	"$arrayElemAt",
-	"$arrayToObject",
-	"$asin",
-	"$asinh",
-	"$atan",
-	"$atan2",
-	"$atanh",
-	"$avg",
-	"$binarySize",
-	"$bitAnd",
-	"$bitNot",
-	"$bitOr",
-	"$bitXor",
-	"$bsonSize",
-	"$ceil",
-	"$cmp",
-	"$concat",
-	"$concatArrays",
-	"$cond",
-	"$convert",
-	"$cos",
-	"$cosh",
-	"$covariancePop",
-	"$covarianceSamp",
-	"$createObjectId",
-	"$dateAdd",
-	"$dateDiff",
-	"$dateFromParts",
-	"$dateFromString",
-	"$dateSubtract",
-	"$dateToParts",
-	"$dateToString",
-	"$dateTrunc",
-	"$dayOfMonth",
-	"$dayOfWeek",
-	"$dayOfYear",
-	"$degreesToRadians",
-	"$deserializeEJSON",
-	"$divide",
-	"$encStrContains",
-	"$encStrEndsWith",
-	"$encStrNormalizedEq",
-	"$encStrStartsWith",
-	"$eq",
-	"$exp",
-	"$filter",
-	"$first",
-	"$firstN",
-	"$floor",
-	"$function",
-	"$getField",
-	"$gt",
-	"$gte",
-	"$hash",
-	"$hour",
-	"$ifNull",
-	"$in",
-	"$indexOfArray",
-	"$indexOfBytes",
-	"$indexOfCP",
-	"$isArray",
-	"$isNumber",
-	"$isoDayOfWeek",
-	"$isoWeek",
-	"$isoWeekYear",
-	"$last",
-	"$lastN",
-	"$let",
-	"$literal",
-	"$ln",
-	"$log",
-	"$log10",
-	"$lt",
-	"$lte",
-	"$ltrim",
-	"$map",
-	"$max",
-	"$maxN",
-	"$median",
-	"$mergeObjects",
-	"$meta",
-	"$millisecond",
-	"$min",
-	"$minN",
-	"$minute",
-	"$mod",
-	"$month",
-	"$multiply",
-	"$ne",
-	"$not",
-	"$objectToArray",
-	"$or",
-	"$percentile",
-	"$pow",
-	"$radiansToDegrees",
-	"$rand",
-	"$range",
-	"$reduce",
-	"$regexFind",
-	"$regexFindAll",
-	"$regexMatch",
-	"$replaceAll",
-	"$replaceOne",
-	"$reverseArray",
-	"$round",
-	"$rtrim",
-	"$second",
-	"$serializeEJSON",
-	"$setDifference",
-	"$setEquals",
-	"$setField",
-	"$setIntersection",
-	"$setIsSubset",
-	"$setUnion",
-	"$sigmoid",
-	"$sin",
-	"$sinh",
-	"$size",
-	"$slice",
-	"$sortArray",
-	"$split",
-	"$sqrt",
-	"$stdDevPop",
-	"$stdDevSamp",
-	"$strLenBytes",
-	"$strLenCP",
-	"$strcasecmp",
-	"$substr",
-	"$substrBytes",
-	"$substrCP",
-	"$subtract",
-	"$sum",
-	"$switch",
-	"$tan",
-	"$tanh",
-	"$toBool",
-	"$toDate",
-	"$toDecimal",
-	"$toDouble",
-	"$toHashedIndexKey",
-	"$toInt",
-	"$toLong",
-	"$toLower",
-	"$toObjectId",
-	"$toString",
-	"$toUUID",
-	"$toUpper",
-	"$trim",
-	"$trunc",
-	"$tsIncrement",
-	"$tsSecond",
-	"$type",
-	"$unsetField",
-	"$week",
-	"$year",
-	"$zip"
-};
-
-static int
-ProjNameCompare(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /*
@@ -1008,8 +845,7 @@ ProjNameCompare(const void *a, const void *b)
 static bool
 ProjIsExpressionName(const char *name)
 {
-	return bsearch(&name, proj_expression_names, lengthof(proj_expression_names),
-				   sizeof(const char *), ProjNameCompare) != NULL;
+	return AggExprKnownName(name);
 }
 
 /*
@@ -1533,6 +1369,7 @@ BsonProjectionFree(BsonProjection *p)
 		return;
 	for (int i = 0; i < p->nfilters; i++)
 		BsonFilterFree(p->filters[i]);
+	AggExprScopeFree(p->scope);
 	chunk = p->chunks;
 	while (chunk != NULL)
 	{
@@ -2063,6 +1900,30 @@ ProjEval(const BsonProjection *proj, const ProjExpr *expr, const uint8_t *root,
 		case PROJ_EXPR_SLICE:
 			return ProjEvalSlice(proj, expr, root, rootlen, out, key, keylen,
 								 error, depth);
+		case PROJ_EXPR_AGG:
+			{
+				AggArena	arena = {NULL};
+				AggExprContext cx = {0};
+				bson_value_t v;
+				int			nslots = AggExprScopeSlots(proj->scope);
+				int			r = 0;
+
+				cx.root = root;
+				cx.root_len = rootlen;
+				cx.arena = &arena;
+				cx.collation = proj->collation;
+				cx.nslots = nslots;
+				cx.slots = nslots > 0 ? AggArenaAlloc(&arena, sizeof(bson_value_t) * nslots) : NULL;
+				if (!AggExprEval(expr->agg, &cx, &v, error))
+					r = -1;
+				else if (v.value_type != BSON_TYPE_EOD)
+				{
+					bson_append_value(out, key, keylen, &v);
+					r = 1;
+				}
+				AggArenaReset(&arena);
+				return r;
+			}
 	}
 	return 0;
 }

@@ -666,9 +666,21 @@ TEST(projection_computed)
 		"{'_id': 1, 'a': {'b': 2, 'c': 'lit'}}"},
 		{"{'a': {'b': 1, 'c': '$x'}}", "{'_id': 1, 'x': 7, 'a': {'b': 2, 'd': 3}}", -1,
 		"{'_id': 1, 'a': {'b': 2, 'c': 7}}"},
+		/* operators, through the expression engine (expr.c) */
+		{"{'v': {'$add': [1, 2]}}", "{'_id': 1}", -1, "{'_id': 1, 'v': 3}"},
+		{"{'v': {'$cond': [{'$gt': ['$a', 1]}, 'big', 'small']}}", "{'_id': 1, 'a': 5}", -1,
+		"{'_id': 1, 'v': 'big'}"},
+		{"{'v': {'$let': {'vars': {'x': 2}, 'in': {'$multiply': ['$$x', '$a']}}}}",
+		"{'_id': 1, 'a': 5}", -1, "{'_id': 1, 'v': 10}"},
+		{"{'v': {'$ifNull': ['$nope', '$$REMOVE']}}", "{'_id': 1}", -1, "{'_id': 1}"},
+		{"{'v': {'$add': ['$a.b', 1]}}", "{'_id': 1, 'a': {'b': 2147483647}}", -1,
+		"{'_id': 1, 'v': {'$numberLong': '2147483648'}}"},
 	};
 	static const ProjErrorCase errors[] = {
-		{"{'v': {'$add': [1, 2]}}", 238, "$add"},
+		{"{'v': {'$concat': ['a']}}", 238, "$concat"},
+		{"{'v': {'$add': [1, {'$nosuch': 1}]}}", 168, "$nosuch"},
+		{"{'v': {'$add': ['$$undefinedvar', 1]}}", 17276, NULL},
+		{"{'v': {'$subtract': [1]}}", 16020, NULL},
 		{"{'v': {'$meta': 'textScore'}}", 238, "$meta"},
 		{"{'v': [{'$concat': ['a']}]}", 238, NULL},
 		{"{'v': {'$literal': 1, '$x': 2}}", 16410, NULL},
