@@ -113,6 +113,8 @@ class Session:
 
     def run(self, database, doc):
         """An Outcome: the decoded reply, or why there is none."""
+        if PROJECT_AS_FIND:
+            doc = self.project_as_find(database, doc)
         try:
             payload = C.encode(doc)
         except (C.BSONError, UnicodeEncodeError) as e:
@@ -133,6 +135,50 @@ class Session:
             return C.Outcome(reply=C.decode(bytes(row[0])))
         except C.BSONError as e:
             return C.Outcome(failure="the reply is not valid BSON: %s" % e)
+
+
+    def project_as_find(self, database, doc):
+        """Developer aid (--project-as-find, never for the recorded figures):
+        an aggregate whose pipeline is [$project] or [$documents, $project]
+        becomes a find with that projection (over a scratch collection
+        holding the $documents), so the expression engine can be exercised
+        before every part of the aggregate command exists."""
+        if not isinstance(doc, dict) or "aggregate" not in doc:
+            return doc
+        pipeline = doc.get("pipeline")
+        if not isinstance(pipeline, list) or not all(isinstance(s, dict) and len(s) == 1
+                                                     for s in pipeline):
+            return doc
+        names = [next(iter(s)) for s in pipeline]
+        coll = doc["aggregate"]
+        if names == ["$project"] and isinstance(coll, str):
+            return {"find": coll, "projection": pipeline[0]["$project"]}
+        if names == ["$documents", "$project"] and isinstance(pipeline[0]["$documents"], list):
+            scratch = "__project_as_find"
+            self.run_raw(database, {"drop": scratch})
+            docs = pipeline[0]["$documents"]
+            if docs:
+                reply = self.run_raw(database, {"insert": scratch, "documents": docs})
+                if reply.failure is not None:
+                    return doc
+            proj = dict(pipeline[1]["$project"]) if isinstance(pipeline[1]["$project"], dict) else None
+            if proj is None:
+                return doc
+            if "_id" not in proj:
+                proj = {"_id": C.Int32(0), **proj}
+            return {"find": scratch, "projection": proj, "sort": {"_id": C.Int32(1)}}
+        return doc
+
+    def run_raw(self, database, doc):
+        global PROJECT_AS_FIND
+        saved, PROJECT_AS_FIND = PROJECT_AS_FIND, False
+        try:
+            return self.run(database, doc)
+        finally:
+            PROJECT_AS_FIND = saved
+
+
+PROJECT_AS_FIND = False
 
 
 # ---------------------------------------------------------------------------
@@ -428,11 +474,19 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="statement_timeout per command in seconds (0: none; default 60)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every failure")
+    ap.add_argument("--project-as-find", action="store_true",
+                    help="developer aid: run [$project] and [$documents, $project] pipelines "
+                         "as finds (not for recorded figures; refused with --update-ratchet)")
     args = ap.parse_args(argv)
     if args.update_ratchet and not args.ratchet:
         ap.error("--update-ratchet needs --ratchet FILE")
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
+    if args.project_as_find:
+        if args.update_ratchet:
+            ap.error("--project-as-find is a developer aid: no --update-ratchet with it")
+        global PROJECT_AS_FIND
+        PROJECT_AS_FIND = True
 
     started = time.monotonic()
     try:
