@@ -795,10 +795,37 @@ def _mismatch(path, expected, actual):
     return "%s: expected %s, got %s" % (where, fmt(expected, 150), fmt(actual, 150))
 
 
+_APPROX = re.compile(r"^(\S+) \u00b1 (\S+)$")
+
+
+def approx_diff(expected, actual, path):
+    """The suite records pytest.approx expectations as {"$repr": "v \u00b1 tol"}
+    ("nan \u00b1 ???" for NaN): a double within tol of v (NaN for nan).
+    None when it holds, else the mismatch."""
+    m = _APPROX.match(expected["$repr"])
+    if m is None or type(actual) is not float:
+        return _mismatch(path, expected, actual)
+    value, tol = m.group(1), m.group(2)
+    if value == "nan":
+        return None if math.isnan(actual) else _mismatch(path, expected, actual)
+    try:
+        v = float(value)
+        t = float(tol) if tol != "???" else 0.0
+    except ValueError:
+        return _mismatch(path, expected, actual)
+    if math.isinf(v):
+        return None if actual == v else _mismatch(path, expected, actual)
+    if math.isnan(actual) or abs(actual - v) > t:
+        return _mismatch(path, expected, actual)
+    return None
+
+
 def value_diff(expected, actual, path="", nan_equal=False):
     """None when equal by the suite's rules (documents as key sets, arrays in
     order, scalars by scalar_equal), else where and how they differ."""
     te = type(expected)
+    if te is dict and set(expected) == {"$repr"} and type(expected["$repr"]) is str:
+        return approx_diff(expected, actual, path)
     if te is dict:
         if type(actual) is not dict:
             return _mismatch(path, expected, actual)

@@ -324,6 +324,25 @@ class TestScalars(unittest.TestCase):
         self.assertFalse(self.eq(C.Regex("a", "i"), C.Regex("b", "i")))
 
 
+class TestApprox(unittest.TestCase):
+    """pytest.approx expectations recorded as {"$repr": "v \u00b1 tol"}."""
+
+    def diff(self, repr_text, actual):
+        return C.value_diff({"r": {"$repr": repr_text}}, {"r": actual})
+
+    def test_within_and_outside_tolerance(self):
+        self.assertIsNone(self.diff("2.0 \u00b1 2.0e-06", 2.000001))
+        self.assertIsNotNone(self.diff("2.0 \u00b1 2.0e-06", 2.01))
+
+    def test_nan(self):
+        self.assertIsNone(self.diff("nan \u00b1 ???", float("nan")))
+        self.assertIsNotNone(self.diff("nan \u00b1 ???", 1.0))
+
+    def test_only_doubles(self):
+        self.assertIsNotNone(self.diff("2.0 \u00b1 2.0e-06", C.Int32(2)))
+        self.assertIsNotNone(self.diff("not an approx", 2.0))
+
+
 class TestDocumentsAndArrays(unittest.TestCase):
     def test_documents_are_key_sets(self):
         a = ej('{"a": 1, "b": {"c": 2, "d": 3}}')
