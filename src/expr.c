@@ -263,11 +263,11 @@ AggNumberAsDouble(const bson_value_t *v)
 			return v->value.v_double;
 		case BSON_TYPE_DECIMAL128:
 			{
-				bson_t		holder;
-				bson_iter_t it;
+				/* through its text: libbson has no decimal128 -> double */
+				char		text[BSON_DECIMAL128_STRING];
 
-				AggValueIter(v, &holder, &it);
-				return bson_iter_as_double(&it);
+				bson_decimal128_to_string(&v->value.v_decimal128, text);
+				return strtod(text, NULL);
 			}
 		default:
 			return 0;

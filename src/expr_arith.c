@@ -178,7 +178,7 @@ AggAdd(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *
 		if (sum.value_type == BSON_TYPE_INT64 || sum.value_type == BSON_TYPE_INT32)
 			ms = (double) AggNumAsInt64(&sum);
 		if (!(ms >= -9.2233720368547758e18 && ms < 9.2233720368547758e18))
-			return AggExprFail(error, AGG_ERR_BAD_VALUE, "date overflow in $add");
+			return AggExprFail(error, 15, "date overflow in $add");
 		out->value_type = BSON_TYPE_DATE_TIME;
 		out->value.v_datetime = sum.value_type == BSON_TYPE_DOUBLE ||
 			sum.value_type == BSON_TYPE_DECIMAL128 ? (int64_t) llround(ms) : AggNumAsInt64(&sum);
@@ -255,10 +255,11 @@ AggSubtract(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryEr
 				a.value.v_datetime - AggNumAsInt64(&b) : a.value.v_datetime - (int64_t) llround(d);
 			return true;
 		}
-		return AggExprFail(error, 16613, "cant $subtract a %s from a Date", AggTypeName(&b));
+		return AggExprFail(error, AGG_ERR_TYPE_MISMATCH, "cant $subtract a %s from a Date",
+						   AggTypeName(&b));
 	}
 	if (!AggValueIsNumber(&a) || !AggValueIsNumber(&b))
-		return AggExprFail(error, 16556, "cant $subtract %s from %s",
+		return AggExprFail(error, AGG_ERR_TYPE_MISMATCH, "cant $subtract %s from %s",
 						   AggTypeName(&b), AggTypeName(&a));
 	{
 		bson_value_t neg = b;
@@ -318,7 +319,7 @@ AggDivide(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErro
 		return true;
 	}
 	if (!AggValueIsNumber(&a) || !AggValueIsNumber(&b))
-		return AggExprFail(error, 16609, "$divide only supports numeric types, not %s and %s",
+		return AggExprFail(error, AGG_ERR_TYPE_MISMATCH, "$divide only supports numeric types, not %s and %s",
 						   AggTypeName(&a), AggTypeName(&b));
 	if (AggNumberAsDouble(&b) == 0 && b.value_type != BSON_TYPE_DECIMAL128)
 		return AggExprFail(error, AGG_ERR_BAD_VALUE, "can't $divide by zero");
@@ -609,11 +610,11 @@ AggRoundTrunc(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQuery
 			return true;
 		}
 		if (!AggValueIsNumber(&p))
-			return AggExprFail(error, 51081, "%s requires \"place\" to be a numeric value",
+			return AggExprFail(error, 16004, "%s requires \"place\" to be a numeric value",
 							   e->op->name);
 		place = (int64_t) AggNumberAsDouble(&p);
 		if (AggNumberAsDouble(&p) != (double) place)
-			return AggExprFail(error, 51082,
+			return AggExprFail(error, 31109,
 							   "%s requires \"place\" to be an integral value", e->op->name);
 		if (place < -20 || place > 100)
 			return AggExprFail(error, 51083,
@@ -706,7 +707,33 @@ AggCompareOp(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryE
 	return true;
 }
 
+/* $sigmoid: 1 / (1 + e^-x) */
+static bool
+AggSigmoid(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
+{
+	bson_value_t v;
+	bool		done;
+	double		r;
+
+	if (!AggOneNumber(e, cx, "$sigmoid", AGG_ERR_TYPE_MISMATCH, &v, out, &done, error))
+		return false;
+	if (done)
+		return true;
+	r = 1.0 / (1.0 + exp(-AggNumberAsDouble(&v)));
+	if (v.value_type == BSON_TYPE_DECIMAL128)
+	{
+		BsonDecimal d;
+
+		BsonDecimalFromDouble(r, &d);
+		AggSetDecimal(out, &d);
+	}
+	else
+		AggSetDouble(out, r);
+	return true;
+}
+
 const AggExprOp AggExprOpsArith[] = {
+	{"$sigmoid", AggSigmoid, NULL, 1, 1},
 	{"$add", AggAdd, NULL, 0, -1},
 	{"$subtract", AggSubtract, NULL, 2, 2},
 	{"$multiply", AggMultiply, NULL, 0, -1},

@@ -139,6 +139,31 @@ AggIfNull(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErro
 	return AggEvalArg(e, e->nargs - 1, cx, out, error);
 }
 
+/* $ifNull takes an array of at least two expressions (1257300) */
+static bool
+AggIfNullParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
+{
+	bson_iter_t it;
+	int			n = 0;
+
+	if (BSON_ITER_HOLDS_ARRAY(arg))
+	{
+		bson_iter_recurse(arg, &it);
+		while (bson_iter_next(&it))
+			n++;
+	}
+	if (n < 2)
+		return AggExprFail(p->error, 1257300, "$ifNull needs at least two arguments, had: %d",
+						   BSON_ITER_HOLDS_ARRAY(arg) ? n : 1);
+	e->nargs = n;
+	e->args = AggParseAlloc(p, sizeof(AggExpr *) * n);
+	bson_iter_recurse(arg, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
+			return false;
+	return true;
+}
+
 /* $switch: {branches: [{case, then}, ...], default}; args: case, then, ..., default */
 static bool
 AggSwitchParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
@@ -240,7 +265,7 @@ AggSwitch(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErro
 			return AggEvalArg(e, i + 1, cx, out, error);
 	}
 	if (e->args[e->nargs - 1] == NULL)
-		return AggExprFail(error, 40066,
+		return AggExprFail(error, 40069,
 						   "$switch could not find a matching branch for an input, and no default was specified.");
 	return AggEvalArg(e, e->nargs - 1, cx, out, error);
 }
@@ -370,7 +395,7 @@ const AggExprOp AggExprOpsLogic[] = {
 	{"$or", AggOr, NULL, 0, -1},
 	{"$not", AggNot, NULL, 1, 1},
 	{"$cond", AggCond, AggCondParse, 3, 3},
-	{"$ifNull", AggIfNull, NULL, 2, -1},
+	{"$ifNull", AggIfNull, AggIfNullParse, 2, -1},
 	{"$switch", AggSwitch, AggSwitchParse, 0, -1},
 	{"$let", AggLet, AggLetParse, 0, -1},
 	{"$literal", AggLiteral, AggLiteralParse, 0, -1},
