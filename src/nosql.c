@@ -34,6 +34,7 @@ _PG_init(void)
 	WorkerInit();
 	IndexInit();
 	CatalogInit();
+	QueryInit();
 	GucReservePrefix();
 }
 

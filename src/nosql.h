@@ -38,8 +38,9 @@ extern void IndexBuildRound(void);
 /* bson_io.c */
 extern void BsonInit(void);
 
-/* indexes.c, catalog.c */
+/* indexes.c, catalog.c, query_sql.c */
 extern void IndexInit(void);
+extern void QueryInit(void);
 extern void CatalogInit(void);
 
 /* text_sql.c: the $text query operator */

@@ -165,6 +165,14 @@ typedef bool (*BsonTextMatchHook) (const BsonTextQuery *query, void *state,
 /* Register the text matcher (one per process); NULL: $text matches nothing */
 extern void BsonFilterSetTextHook(BsonTextMatchHook hook);
 
+/*
+ * What the matcher does with an error of a $expr evaluation (it has no
+ * error result): the server raises it; without a hook the document does
+ * not match.
+ */
+typedef void (*BsonExprErrorHook) (const BsonQueryError *error);
+extern void BsonFilterSetExprErrorHook(BsonExprErrorHook hook);
+
 /* Whether a filter has a $text, and its parameters */
 extern bool BsonFilterGetText(const BsonFilter *filter, BsonTextQuery *out);
 

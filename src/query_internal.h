@@ -68,6 +68,7 @@ typedef enum QueryOp
 	QUERY_GEO_NEAR,				/* u.geo: a point and a distance range */
 	/* path-less: a JSON Schema the whole document must satisfy */
 	QUERY_JSON_SCHEMA,
+	QUERY_EXPR,					/* $expr: an aggregation expression (expr.c) */
 	/* path-less: $text, decided by the text hook (u.text) */
 	QUERY_TEXT
 } QueryOp;
@@ -197,6 +198,7 @@ struct QueryNode
 		const QuerySchema *schema;	/* QUERY_JSON_SCHEMA (query_schema.c) */
 		QueryGeo   *geo;
 		struct QueryText *text; /* QUERY_TEXT */
+		struct AggExpr *expr;	/* QUERY_EXPR */
 	}			u;
 };
 
@@ -225,6 +227,7 @@ struct BsonFilter
 	pcre2_match_context *match_context;
 	const BsonCollation *collation; /* how strings compare (NULL: simple) */
 	struct QueryText *text;		/* the $text, if any */
+	struct AggExprScope *expr_scope;	/* of the $expr expressions, or NULL */
 };
 
 /* MongoDB's location codes of regular expression errors */

@@ -60,6 +60,7 @@
 #endif
 
 #include <math.h>
+#include <sys/time.h>
 
 #ifndef FRONTEND
 #include "miscadmin.h"
@@ -67,6 +68,7 @@
 
 #include "bson_compare.h"
 #include "bson_path.h"
+#include "expr.h"
 #include "query_internal.h"
 
 #ifndef HAVE_INT128
@@ -79,6 +81,40 @@
 #else
 #define QUERY_CHECK_STACK()			check_stack_depth()
 #endif
+
+/* The errors of $expr (BsonFilterSetExprErrorHook); NULL: no match */
+static BsonExprErrorHook QueryExprErrorHook = NULL;
+
+/*
+ * $expr: the expression evaluated with the document as $$ROOT, true when
+ * its value is (MongoDB's truthiness).  Its memory is freed at once.
+ */
+static bool
+QueryMatchExpr(const QueryNode *node, const uint8_t *data, uint32_t len)
+{
+	AggArena	arena = {NULL};
+	AggExprContext cx = {0};
+	BsonQueryError error = {0};
+	bson_value_t v;
+	bool		result;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	cx.root = data;
+	cx.root_len = len;
+	cx.arena = &arena;
+	cx.now_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	if (!AggExprEval(node->u.expr, &cx, &v, &error))
+	{
+		AggArenaReset(&arena);
+		if (QueryExprErrorHook != NULL)
+			QueryExprErrorHook(&error);
+		return false;
+	}
+	result = AggValueTrue(&v);
+	AggArenaReset(&arena);
+	return result;
+}
 
 /* The matcher of $text (BsonFilterSetTextHook); NULL: $text matches nothing */
 static BsonTextMatchHook QueryTextHook = NULL;
@@ -1101,11 +1137,23 @@ QueryMatchDocument(const QueryNode *node, const uint8_t *data, uint32_t len,
 			if (QueryTextHook == NULL)
 				return false;
 			return QueryTextHook(&node->u.text->query, node->u.text->state, data, len);
+		case QUERY_EXPR:
+			return QueryMatchExpr(node, data, len);
 		default:
 			if (node->npath == 0)
 				return false;
 			return QueryMatchPath(node, data, len, 0, -1, position);
 	}
+}
+
+/*
+ * BsonFilterSetExprErrorHook
+ *		Register what happens to the errors of $expr evaluations.
+ */
+void
+BsonFilterSetExprErrorHook(BsonExprErrorHook hook)
+{
+	QueryExprErrorHook = hook;
 }
 
 /*

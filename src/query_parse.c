@@ -39,8 +39,11 @@
  * (14) for $type arguments that are not numbers or strings, and the
  * location codes of regular expressions: 51091 (invalid pattern), 51108
  * (invalid option letter), 51074 and 51075 (options given twice).
- * $where is rejected (BadValue: no server-side JavaScript), and $expr
- * and $sampleRate report NotImplemented (238) until they are built.
+ * $where is rejected (BadValue: no server-side JavaScript), and
+ * $sampleRate reports NotImplemented (238).  $expr compiles with the
+ * expression engine (expr.c) and matches when its value is truthy; errors
+ * of its evaluation go to a hook (BsonFilterSetExprErrorHook), which the
+ * server makes raise them.
  * $text is parsed here (QueryParseText) and matched by a hook the server
  * registers (BsonFilterSetTextHook).
  * The geospatial operators are compiled by query_geo.c, $jsonSchema by
@@ -64,6 +67,7 @@
 
 #include "bson_compare.h"
 #include "bson_json.h"
+#include "expr.h"
 #include "query_internal.h"
 
 /* Bytes of the arena's ordinary blocks, and the alignment of its chunks */
@@ -1114,7 +1118,19 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 			QueryFail(parser, MONGO_BAD_VALUE,
 					  "$where is not supported: server-side JavaScript is not available");
 		else
-			QueryFail(parser, MONGO_NOT_IMPLEMENTED, "%s is not supported yet", name);
+		{
+			/* $expr: the aggregation expression, true for matching documents */
+			AggExpr    *expr;
+
+			if (parser->filter->expr_scope == NULL)
+				parser->filter->expr_scope = AggExprScopeNew();
+			expr = AggExprParse(it, parser->filter->expr_scope, parser->error);
+			if (expr != NULL)
+			{
+				*node = QueryNewNode(parser, QUERY_EXPR, NULL);
+				(*node)->u.expr = expr;
+			}
+		}
 	}
 	else if (strcmp(name, "$jsonSchema") == 0)
 	{
@@ -1326,6 +1342,7 @@ BsonFilterFree(BsonFilter *filter)
 		pcre2_general_context_free(filter->general_context);
 	if (filter->regexes != NULL)
 		pfree(filter->regexes);
+	AggExprScopeFree(filter->expr_scope);
 
 	block = filter->blocks;
 	while (block != NULL)

@@ -20,6 +20,7 @@
 #include "bson.h"
 #include "collation.h"
 #include "documents.h"
+#include "nosql.h"
 #include "query.h"
 
 /* The compiled filter kept in fn_extra, with the bytes it came from */
@@ -118,6 +119,19 @@ QueryCachedFilter(FunctionCallInfo fcinfo, const Bson *filter, const Bson *colla
  * bson @@ bson: whether the document matches the filter.  A non-document
  * value matches no filter.
  */
+/* The errors of $expr evaluations end the statement, as MongoDB's do */
+static void
+QueryExprRaise(const BsonQueryError *error)
+{
+	MongoRaise(error->code, "%s", error->message != NULL ? error->message : "$expr failed");
+}
+
+void
+QueryInit(void)
+{
+	BsonFilterSetExprErrorHook(QueryExprRaise);
+}
+
 PG_FUNCTION_INFO_V1(bson_matches);
 Datum
 bson_matches(PG_FUNCTION_ARGS)

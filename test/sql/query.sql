@@ -48,3 +48,13 @@ SELECT '{"a": 1}'::bson @@ '{"a": {"$mod": [0, 1]}}';
 SELECT '{"a": 1}'::bson @@ '[1]';
 
 DROP TABLE people;
+
+-- $expr: an aggregation expression over the document, true when truthy
+SELECT '{"a": 5, "b": 3}'::nosql.bson OPERATOR(nosql.@@) '{"$expr": {"$gt": ["$a", "$b"]}}' AS gt,
+       '{"a": 1, "b": 3}'::nosql.bson OPERATOR(nosql.@@) '{"$expr": {"$gt": ["$a", "$b"]}}' AS not_gt,
+       '{"a": [1, 2]}'::nosql.bson OPERATOR(nosql.@@) '{"$expr": {"$eq": ["$a", [1, 2]]}}' AS whole_array,
+       '{"a": 2}'::nosql.bson OPERATOR(nosql.@@) '{"a": 2, "$expr": {"$cond": [{"$eq": ["$a", 2]}, 0, 1]}}' AS zero_is_false;
+-- errors: unknown operators when compiling, evaluation errors when matching
+SELECT '{"a": 1}'::nosql.bson OPERATOR(nosql.@@) '{"$expr": {"$nosuch": 1}}';
+SELECT '{"a": 1}'::nosql.bson OPERATOR(nosql.@@) '{"$expr": {"$divide": ["$a", 0]}}';
+SELECT '{"a": 1}'::nosql.bson OPERATOR(nosql.@@) '{"b": {"$expr": {"$eq": [1, 1]}}}';
