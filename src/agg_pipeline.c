@@ -106,8 +106,38 @@ static int64
 AggStageInt64(const char *name, const bson_iter_t *it, int code)
 {
 	int64		v;
+	double		d = 0;
+	bool		whole = true;
 
 	if (!BsonIterIsNumber(it) || !BsonIterAsInt64(it, &v))
+		MongoRaise(code, "invalid argument to %s stage: Cannot represent as a 64-bit integer",
+				   name);
+	/* fractional values are refused, not rounded */
+	if (BSON_ITER_HOLDS_DOUBLE(it))
+		whole = (BsonIterAsDouble(it, &d) && d == floor(d));
+	else if (BSON_ITER_HOLDS_DECIMAL128(it))
+	{
+		bson_decimal128_t dec;
+		char		text[BSON_DECIMAL128_STRING];
+		const char *dot;
+
+		bson_iter_decimal128(it, &dec);
+		bson_decimal128_to_string(&dec, text);
+		if (strstr(text, "E-") != NULL)
+		{
+			/* a tiny exponent: whole only when zero (-0E-1) */
+			for (const char *p = text; *p && *p != 'E'; p++)
+				if (*p >= '1' && *p <= '9')
+					whole = false;
+		}
+		else if ((dot = strchr(text, '.')) != NULL)
+		{
+			for (const char *p = dot + 1; *p && *p != 'E'; p++)
+				if (*p != '0')
+					whole = false;
+		}
+	}
+	if (!whole)
 		MongoRaise(code, "invalid argument to %s stage: Cannot represent as a 64-bit integer",
 				   name);
 	return v;
@@ -388,7 +418,10 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		if (is_skip && n < 0)
 			MongoRaise(5107200, "invalid argument to $skip stage: Expected a non-negative number in: $skip: %lld",
 					   (long long) n);
-		if (!is_skip && n <= 0)
+		if (!is_skip && n < 0)
+			MongoRaise(5107201, "invalid argument to $limit stage: Expected a non-negative number in: $limit: %lld",
+					   (long long) n);
+		if (!is_skip && n == 0)
 			MongoRaise(15958, "the limit must be positive");
 		if (b->in_find)
 		{
