@@ -447,6 +447,18 @@ CREATE FUNCTION nosql.find(coll text, filter nosql.bson DEFAULT NULL, projection
     RETURNS SETOF nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.find(text, nosql.bson, nosql.bson, nosql.bson, bigint, bigint) IS 'the documents matching a MongoDB filter, projected, sorted, skipped and limited';
+CREATE FUNCTION nosql.aggregate(coll text, pipeline nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'nosql_aggregate' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.aggregate(text, nosql.bson) IS 'the documents a MongoDB aggregation pipeline (a JSON array of stages) returns';
+CREATE FUNCTION nosql.bson_aggregate_stream(document nosql.bson, chain nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_stream' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_aggregate_stream(nosql.bson, nosql.bson) IS 'the documents a run of streaming aggregation stages ($match, $project, $addFields, $unset, $replaceRoot, $unwind) makes of one document (used by the SQL of aggregate)';
+CREATE FUNCTION nosql.bson_aggregate_count(n bigint, field text) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_aggregate_count(bigint, text) IS 'the document of an aggregation $count stage: {field: n}';
+CREATE FUNCTION nosql.bson_aggregate_documents(documents nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_documents' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_aggregate_documents(nosql.bson) IS 'the documents of an array, the source of a $documents pipeline';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

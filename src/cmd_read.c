@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "bson_compare.h"
+#include "agg.h"
 #include "documents.h"
 #include "nosql.h"
 #include "projection.h"
@@ -1171,6 +1172,83 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		entry->collection = MemoryContextStrdup(cursor_context, collname);
 		entry->filter = spec.compiled_filter;
 		entry->projection = spec.compiled_projection;
+		entry->userid = GetUserId();
+		entry->last_used = GetCurrentTimestamp();
+		entry->stash = stash;
+	}
+	AppendCursorReply(reply, "firstBatch", &batch, id, ns);
+}
+
+/*
+ * Open a cursor over a query whose first column is the documents to return
+ * (an aggregation's), reply with its first batch and keep the rest as a
+ * cursor for getMore.  coll and hint give the planner settings of a hint.
+ */
+void
+CursorQueryReply(CommandContext *ctx, const char *collname, const char *sql, int nparams,
+				 Oid *types, Datum *values, const Collection *coll, const char *hint,
+				 int64 batch_size, bool single_batch, bson_t *reply)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cursor_context;
+	bson_t	   *stash = NULL;
+	char	   *ns = psprintf("%s.%s", ctx->database, collname);
+	char		portal_name[NAMEDATALEN];
+	Portal		portal;
+	bson_t		batch;
+	int64		count = 0;
+	bool		done = false;
+	int64		id;
+
+	bson_init(&batch);
+	cursor_context = AllocSetContextCreate(TopMemoryContext, "nosql cursor",
+										   ALLOCSET_SMALL_SIZES);
+	CursorTableInit();
+	id = CursorNewId();
+	snprintf(portal_name, sizeof(portal_name), "nosql_cursor_" INT64_FORMAT, id);
+	PG_TRY();
+	{
+		int			level;
+
+		SPI_connect();
+		level = HintSettingsPush(coll, hint);
+		portal = SPI_cursor_open(portal_name,
+								 CommandPlan(sql, nparams, types,
+											 CURSOR_OPT_HOLD | CURSOR_OPT_NO_SCROLL),
+								 values, NULL, true);
+		HintSettingsPop(level);
+		if (batch_size > 0 || single_batch)
+			done = FillBatch(portal, &stash, cursor_context, NULL, NULL, batch_size,
+							 &batch, &count, caller);
+		if (!done && single_batch)
+			done = true;
+		if (done)
+		{
+			SPI_cursor_close(portal);
+			id = 0;
+		}
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cursor_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (id == 0)
+		MemoryContextDelete(cursor_context);
+	else
+	{
+		bool		found;
+		CursorEntry *entry = hash_search(cursors, &id, HASH_ENTER, &found);
+
+		strlcpy(entry->portal, portal_name, sizeof(entry->portal));
+		entry->context = cursor_context;
+		entry->database = MemoryContextStrdup(cursor_context, ctx->database);
+		entry->collection = MemoryContextStrdup(cursor_context, collname);
+		entry->filter = NULL;
+		entry->projection = NULL;
 		entry->userid = GetUserId();
 		entry->last_used = GetCurrentTimestamp();
 		entry->stash = stash;

@@ -27,6 +27,7 @@
 #include "utils/syscache.h"
 
 #include "bson_json.h"
+#include "agg.h"
 #include "documents.h"
 #include "nosql.h"
 
@@ -530,6 +531,7 @@ typedef struct CommandDef
 
 static const CommandDef commands[] = {
 	{"find", CmdFind, false},
+	{"aggregate", CmdAggregate, false},
 	{"getMore", CmdGetMore, false},
 	{"killCursors", CmdKillCursors, false},
 	{"count", CmdCount, false},

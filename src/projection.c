@@ -94,6 +94,7 @@
 /* MongoDB's error codes of projections */
 #define PROJ_ERR_TOO_LONG			15
 #define PROJ_ERR_UNKNOWN_EXPRESSION	31325
+#define MONGO_INVALID_PIPELINE_OPERATOR_CODE	168
 
 static bool ProjIsExpressionName(const char *name);
 #define PROJ_ERR_EMPTY_COMPONENT	15998
@@ -237,6 +238,7 @@ typedef struct ProjParser
 	bool		id_specified;	/* a path starting with _id was given */
 	bool		id_included;	/* {_id: true} */
 	bool		has_elem_match;
+	BsonProjectionMode mode;
 } ProjParser;
 
 /* What a pass 3 or 4 rewrite does at the end of its path */
@@ -336,6 +338,7 @@ ProjCodeName(int code)
 		{MONGO_FAILED_TO_PARSE, "FailedToParse"},
 		{MONGO_TYPE_MISMATCH, "TypeMismatch"},
 		{PROJ_ERR_TOO_LONG, "Overflow"},
+		{MONGO_INVALID_PIPELINE_OPERATOR_CODE, "InvalidPipelineOperator"},
 		{MONGO_NOT_IMPLEMENTED, "NotImplemented"},
 		{PROJ_ERR_EMPTY_COMPONENT, "Location15998"},
 		{PROJ_ERR_MULTI_FIELD_EXPR, "Location15983"},
@@ -682,6 +685,8 @@ ProjAddNode(ProjParser *pp, const ProjPath *path, ProjNodeKind kind)
 static bool
 ProjSetInclusion(ProjParser *pp, const ProjPath *path, bool computed)
 {
+	if (pp->mode == BSON_PROJECTION_ADD_FIELDS)
+		return true;			/* every field is computed, the rest is kept */
 	if (pp->type == PROJ_TYPE_EXCLUSION)
 	{
 		if (computed)
@@ -821,6 +826,11 @@ ProjParseOperatorExpr(ProjParser *pp, const bson_iter_t *value, int depth)
 	if (strcmp(name, "$meta") == 0)
 		ProjFail(pp->error, MONGO_NOT_IMPLEMENTED,
 				 "$meta is not supported in projections yet");
+	else if (!ProjIsExpressionName(name) &&
+			 (pp->mode == BSON_PROJECTION_ADD_FIELDS ||
+			  (pp->mode == BSON_PROJECTION_AGGREGATE && strcmp(name, "$elemMatch") == 0)))
+		ProjFail(pp->error, MONGO_INVALID_PIPELINE_OPERATOR_CODE,
+				 "Unrecognized expression '%s'", name);
 	else if (!ProjIsExpressionName(name))
 		ProjFail(pp->error, PROJ_ERR_UNKNOWN_EXPRESSION,
 				 "Unknown expression %s", name);
@@ -1182,8 +1192,16 @@ ProjParseElement(ProjParser *pp, const ProjPath *prefix, const bson_iter_t *it,
 		pp->id_specified = true;
 	is_id = path.nparts == 1 && strcmp(path.parts[0], "_id") == 0;
 
-	if (positional)
+	if (positional && pp->mode == BSON_PROJECTION_FIND)
 		return ProjParsePositional(pp, &path, it);
+	if (positional)
+		return ProjFail(pp->error, PROJ_ERR_DOLLAR_FIELD,
+						"FieldPath field names may not start with '$'. "
+						"Consider using $getField or $setField.");
+
+	/* $addFields: numbers and booleans are values, not inclusions */
+	if (pp->mode == BSON_PROJECTION_ADD_FIELDS && !BSON_ITER_HOLDS_DOCUMENT(it))
+		return ProjAddComputed(pp, &path, ProjParseExpr(pp, it, depth + 1));
 
 	switch (bson_iter_type(it))
 	{
@@ -1216,6 +1234,8 @@ ProjParseElement(ProjParser *pp, const ProjPath *prefix, const bson_iter_t *it,
 				int			n = QueryCountElements(it);
 				const char *first;
 
+				if (n == 0 && pp->mode == BSON_PROJECTION_ADD_FIELDS)
+					return ProjAddComputed(pp, &path, ProjParseExpr(pp, it, depth + 1));
 				if (n == 0)
 					return ProjFail(pp->error, PROJ_ERR_EMPTY_SUBOBJECT,
 									"An empty sub-projection is not a valid value. "
@@ -1226,9 +1246,13 @@ ProjParseElement(ProjParser *pp, const ProjPath *prefix, const bson_iter_t *it,
 				first = bson_iter_key(&sub);
 				if (n == 1 && first[0] == '$')
 				{
-					if (strcmp(first, "$slice") == 0)
+					if (strcmp(first, "$slice") == 0 &&
+						(pp->mode == BSON_PROJECTION_FIND || BSON_ITER_HOLDS_ARRAY(&sub)))
 						return ProjParseSlice(pp, &path, &sub, depth);
-					if (strcmp(first, "$elemMatch") == 0)
+					if (strcmp(first, "$slice") == 0)
+						return ProjFail(pp->error, PROJ_ERR_SLICE_SYNTAX,
+										"Expression $slice takes at least 2 arguments, and at most 3, but 1 were passed in.");
+					if (strcmp(first, "$elemMatch") == 0 && pp->mode == BSON_PROJECTION_FIND)
 						return ProjParseElemMatch(pp, &path, &sub);
 					return ProjAddComputed(pp, &path,
 										   ProjParseOperatorExpr(pp, it, depth));
@@ -1280,6 +1304,18 @@ BsonProjection *
 BsonProjectionCompileCollated(const uint8_t *spec, uint32_t len,
 							  const BsonCollation *collation, BsonQueryError *error)
 {
+	return BsonProjectionCompileMode(spec, len, collation, BSON_PROJECTION_FIND, error);
+}
+
+/*
+ * BsonProjectionCompileMode
+ *		Compile a find projection, an aggregation $project or an $addFields.
+ */
+BsonProjection *
+BsonProjectionCompileMode(const uint8_t *spec, uint32_t len,
+						  const BsonCollation *collation, BsonProjectionMode mode,
+						  BsonQueryError *error)
+{
 	BsonProjection *proj;
 	ProjParser	pp;
 	bson_t		doc;
@@ -1304,6 +1340,7 @@ BsonProjectionCompileCollated(const uint8_t *spec, uint32_t len,
 	pp.proj = proj;
 	pp.error = error;
 	pp.type = PROJ_TYPE_UNKNOWN;
+	pp.mode = mode;
 
 	problem = BsonValidateBytes(proj->spec, len, &degenerate);
 	if (problem != NULL)
@@ -1327,7 +1364,9 @@ BsonProjectionCompileCollated(const uint8_t *spec, uint32_t len,
 	}
 
 	/* what decides when no field did */
-	if (pp.type == PROJ_TYPE_UNKNOWN)
+	if (mode == BSON_PROJECTION_ADD_FIELDS)
+		pp.type = PROJ_TYPE_EXCLUSION;
+	else if (pp.type == PROJ_TYPE_UNKNOWN)
 		pp.type = (pp.has_elem_match || pp.id_included) ?
 			PROJ_TYPE_INCLUSION : PROJ_TYPE_EXCLUSION;
 	proj->inclusion = (pp.type == PROJ_TYPE_INCLUSION);

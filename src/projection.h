@@ -36,6 +36,24 @@ extern BsonProjection *BsonProjectionCompileCollated(const uint8_t *spec, uint32
 													 const BsonCollation *collation,
 													 BsonQueryError *error);
 
+/*
+ * What a projection document is: a find projection, an aggregation
+ * $project (no positional, $elemMatch or find-syntax $slice), or an
+ * $addFields/$set (every field computed, numbers and booleans being values,
+ * the rest of the document kept).
+ */
+typedef enum BsonProjectionMode
+{
+	BSON_PROJECTION_FIND,
+	BSON_PROJECTION_AGGREGATE,
+	BSON_PROJECTION_ADD_FIELDS
+} BsonProjectionMode;
+
+extern BsonProjection *BsonProjectionCompileMode(const uint8_t *spec, uint32_t len,
+												 const BsonCollation *collation,
+												 BsonProjectionMode mode,
+												 BsonQueryError *error);
+
 /* Whether the projection has a positional "a.$" (it needs the query's match) */
 extern bool BsonProjectionNeedsPosition(const BsonProjection *p);
 

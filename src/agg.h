@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg.h
+ *	  The aggregation pipeline: the aggregate command, its translation into
+ *	  SQL and the stages that run document by document in C.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NOSQL_AGG_H
+#define NOSQL_AGG_H
+
+#include <bson/bson.h>
+
+#include "documents.h"
+
+/* MongoDB's limit on the number of stages of a pipeline */
+#define AGG_MAX_STAGES			1000
+
+/* The MongoDB error codes of the aggregation layer */
+#define AGG_ERR_STAGE_NOT_OBJECT	14
+#define AGG_ERR_STAGE_ONE_FIELD		40323
+#define AGG_ERR_UNKNOWN_STAGE		40324
+#define AGG_ERR_TOO_MANY_STAGES		7749501
+
+/*
+ * A run of consecutive streaming stages ($match, $project, $addFields/$set,
+ * $unset, $replaceRoot/$replaceWith, $unwind), compiled once and applied
+ * to one document at a time.
+ */
+typedef struct AggChain AggChain;
+
+/* Whether a stage runs document by document in an AggChain */
+extern bool AggStageIsStreaming(const char *name);
+
+/* Check one streaming stage's specification (raising MongoDB's errors) */
+extern void AggStageValidate(const char *name, const bson_iter_t *spec,
+							 const BsonCollation *collation);
+
+/*
+ * Compile a chain from its description document {s: [stages], c: collation}
+ * (raising MongoDB's errors); memory comes from the current context.
+ */
+extern AggChain *AggChainCompile(const uint8_t *data, uint32_t len);
+
+/* Check a field path as MongoDB's FieldPath does (raises) */
+extern void AggFieldPathCheck(const char *path, uint32_t len);
+
+/* cmd_read.c: open a cursor over a query returning documents, and reply */
+extern void CursorQueryReply(CommandContext *ctx, const char *collname, const char *sql,
+							 int nparams, Oid *types, Datum *values,
+							 const Collection *coll, const char *hint,
+							 int64 batch_size, bool single_batch, bson_t *reply);
+
+/* agg_pipeline.c */
+extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
+
+#endif							/* NOSQL_AGG_H */

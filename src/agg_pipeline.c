@@ -1,0 +1,969 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_pipeline.c
+ *	  The aggregate command and nosql.aggregate(): a pipeline translated
+ *	  into one SQL query.
+ *
+ * Design note
+ * -----------
+ * A pipeline is read front to back into a query built inside out.  The
+ * leading stages that find can express — $match (several are ANDed, and a
+ * $match after a $sort moves before it), $sort, $skip, $limit — are a
+ * FindSpec, and FindSpecPrepare writes its SQL with the same index
+ * planning as find: a $match on indexed fields reads the index, a $sort on
+ * an ordered index reads it in order and a $limit stops the scan early.
+ * ($documents instead starts from nosql.bson_aggregate_documents(array).)
+ *
+ * Each later stage wraps the query so far as a subquery "s":
+ *
+ *	streaming stages	SELECT nosql.bson_aggregate_stream(s.document, $n) AS document
+ *						  FROM (...) s			-- a run of them, one call (agg_stages.c)
+ *	$sort				SELECT s.document FROM (...) s ORDER BY nosql.bson_sort_value(...)
+ *	$skip, $limit		... OFFSET n LIMIT m	(on the level of the $sort before them)
+ *	$count				SELECT nosql.bson_aggregate_count(count(*), 'name') AS document
+ *						  FROM (...) s HAVING count(*) > 0
+ *
+ * so documents stream through the C stages and only the blocking stages
+ * hold them, in PostgreSQL's sort and aggregate nodes, which spill to disk
+ * beyond work_mem.  The command keeps the query open as a holdable portal
+ * for getMore exactly as find does (cmd_read.c).
+ *
+ * IDENTIFICATION
+ *	  src/agg_pipeline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "agg.h"
+#include "bson_compare.h"
+#include "documents.h"
+#include "nosql.h"
+
+#define DEFAULT_AGG_BATCH	101
+
+/* The stages MongoDB knows that are not implemented yet (238) */
+static const char *const agg_later_stages[] = {
+	"$bucket", "$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
+	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
+	"$graphLookup", "$group", "$indexStats", "$listCatalog", "$listClusterCatalog",
+	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
+	"$lookup", "$merge", "$out", "$planCacheStats", "$querySettings", "$rankFusion",
+	"$redact", "$sample", "$score", "$scoreFusion", "$search", "$searchMeta",
+	"$setWindowFields", "$shardedDataDistribution", "$sortByCount", "$unionWith",
+	"$vectorSearch", NULL
+};
+
+/* A pipeline being translated */
+typedef struct AggBuild
+{
+	FindSpec	spec;			/* the leading find-like stages */
+	bson_t		filters;		/* their $match filters, to be ANDed */
+	int			nfilters;
+	bool		in_find;		/* still reading find-like stages */
+	bool		documents;		/* the source is $documents */
+	const bson_iter_t *documents_arg;
+	StringInfoData sql;			/* the query so far (once out of find) */
+	/* a level with ORDER BY/OFFSET/LIMIT not yet closed */
+	bool		level_open;
+	StringInfoData order;
+	int64		skip;
+	int64		limit;			/* -1: none */
+	/* streaming stages not yet written */
+	bson_t		chain;
+	int			nchain;
+	/* parameters */
+	Datum	   *values;
+	Oid		   *types;
+	int			nparams;
+	const uint8_t *collation;	/* the command's or the collection's, or NULL */
+	uint32_t	collation_len;
+	BsonCollation *compiled_collation;
+} AggBuild;
+
+/* Is name a stage of MongoDB's that we do not run yet? */
+static bool
+AggStageIsLater(const char *name)
+{
+	for (int i = 0; agg_later_stages[i] != NULL; i++)
+		if (strcmp(agg_later_stages[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* A whole number argument of $skip or $limit */
+static int64
+AggStageInt64(const char *name, const bson_iter_t *it, int code)
+{
+	int64		v;
+	double		d = 0;
+	bool		whole = true;
+
+	if (!BsonIterIsNumber(it) || !BsonIterAsInt64(it, &v))
+		MongoRaise(code, "invalid argument to %s stage: Cannot represent as a 64-bit integer",
+				   name);
+	/* fractional values are refused, not rounded */
+	if (BSON_ITER_HOLDS_DOUBLE(it))
+		whole = (BsonIterAsDouble(it, &d) && d == floor(d));
+	else if (BSON_ITER_HOLDS_DECIMAL128(it))
+	{
+		bson_decimal128_t dec;
+		char		text[BSON_DECIMAL128_STRING];
+		const char *dot;
+
+		bson_iter_decimal128(it, &dec);
+		bson_decimal128_to_string(&dec, text);
+		if (strstr(text, "E-") != NULL)
+		{
+			/* a tiny exponent: whole only when zero (-0E-1) */
+			for (const char *p = text; *p && *p != 'E'; p++)
+				if (*p >= '1' && *p <= '9')
+					whole = false;
+		}
+		else if ((dot = strchr(text, '.')) != NULL)
+		{
+			for (const char *p = dot + 1; *p && *p != 'E'; p++)
+				if (*p != '0')
+					whole = false;
+		}
+	}
+	if (!whole)
+		MongoRaise(code, "invalid argument to %s stage: Cannot represent as a 64-bit integer",
+				   name);
+	return v;
+}
+
+/* Check a $sort specification as MongoDB's $sort stage does */
+static void
+AggSortCheck(const bson_iter_t *spec, bool *text_score)
+{
+	bson_iter_t it;
+	int			n = 0;
+
+	*text_score = false;
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(15973, "the $sort key specification must be an object");
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		uint32_t	len = bson_iter_key_len(&it);
+
+		AggFieldPathCheck(bson_iter_key(&it), len);
+		if (++n > 32)
+			MongoRaise(13103, "too many compound keys");
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			bson_iter_t meta;
+
+			bson_iter_recurse(&it, &meta);
+			if (!bson_iter_next(&meta) || strcmp(bson_iter_key(&meta), "$meta") != 0)
+				MongoRaise(17312, "$meta is the only expression supported by $sort right now");
+			if (!BSON_ITER_HOLDS_UTF8(&meta) ||
+				(strcmp(bson_iter_utf8(&meta, NULL), "textScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "randVal") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0))
+				MongoRaise(31138, "Illegal $meta sort: %s", bson_iter_key(&meta));
+			*text_score = true;
+		}
+		else if (BsonIterIsNumber(&it))
+		{
+			double		d = 0;
+
+			(void) BsonIterAsDouble(&it, &d);
+			if (d != 1 && d != -1)
+				MongoRaise(15975, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
+		}
+		else
+			MongoRaise(15974, "Illegal key in $sort specification: %s: %s",
+					   bson_iter_key(&it), BsonTypeName(bson_iter_type(&it)));
+	}
+	if (n == 0)
+		MongoRaise(15976, "$sort stage must have at least one sort key");
+}
+
+/* A bson datum parameter */
+static int
+AggParam(AggBuild *b, const bson_t *doc)
+{
+	b->values[b->nparams] = PointerGetDatum(BsonDatumFromBson(doc));
+	b->types[b->nparams] = BsonTypeOid();
+	return ++b->nparams;
+}
+
+/* Write the streaming stages collected so far as one level */
+static void
+AggFlushChain(AggBuild *b)
+{
+	bson_t		desc;
+	StringInfoData next;
+	int			n;
+
+	if (b->nchain == 0)
+		return;
+	bson_init(&desc);
+	bson_append_array(&desc, "s", 1, &b->chain);
+	if (b->compiled_collation != NULL)
+	{
+		bson_t		c;
+
+		bson_init_static(&c, b->collation, b->collation_len);
+		bson_append_document(&desc, "c", 1, &c);
+	}
+	n = AggParam(b, &desc);
+	bson_destroy(&desc);
+	bson_reinit(&b->chain);
+	b->nchain = 0;
+
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_aggregate_stream(s.document, $%d) AS document FROM (%s) s",
+					 n, b->sql.data);
+	b->sql = next;
+}
+
+/* Close a level left open by $sort, $skip or $limit */
+static void
+AggCloseLevel(AggBuild *b)
+{
+	StringInfoData next;
+
+	if (!b->level_open)
+		return;
+	initStringInfo(&next);
+	appendStringInfo(&next, "SELECT s.document FROM (%s) s", b->sql.data);
+	if (b->order.len > 0)
+		appendStringInfo(&next, " ORDER BY %s", b->order.data);
+	if (b->skip > 0)
+		appendStringInfo(&next, " OFFSET " INT64_FORMAT, b->skip);
+	if (b->limit >= 0)
+		appendStringInfo(&next, " LIMIT " INT64_FORMAT, b->limit);
+	b->sql = next;
+	b->level_open = false;
+	resetStringInfo(&b->order);
+	b->skip = 0;
+	b->limit = -1;
+}
+
+/* Leave the find-like part: write its query */
+static void
+AggEndFind(AggBuild *b)
+{
+	if (!b->in_find)
+		return;
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	if (b->documents)
+	{
+		/* the array itself (a wrapped array value) is the parameter */
+		b->values[b->nparams] = PointerGetDatum(BsonFromIter(b->documents_arg));
+		b->types[b->nparams] = BsonTypeOid();
+		b->nparams++;
+		appendStringInfo(&b->sql,
+						 "SELECT nosql.bson_aggregate_documents($%d) AS document",
+						 b->nparams);
+		return;
+	}
+	if (b->spec.coll == NULL)
+	{
+		/* no collection: the stages are only checked */
+		appendStringInfoString(&b->sql, "SELECT NULL::nosql.bson AS document WHERE false");
+		return;
+	}
+	if (b->nfilters == 1)
+	{
+		bson_iter_t it;
+
+		bson_iter_init_find(&it, &b->filters, "0");
+		bson_iter_document(&it, &b->spec.filter_len, &b->spec.filter);
+	}
+	else if (b->nfilters > 1)
+	{
+		bson_t	   *f = bson_new();
+
+		bson_append_array(f, "$and", 4, &b->filters);
+		b->spec.filter = bson_get_data(f);
+		b->spec.filter_len = f->len;
+	}
+	FindSpecPrepare(&b->spec, "document", &b->sql, b->values, b->types, &b->nparams);
+}
+
+/* Translate one stage (already known to exist) */
+static void
+AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
+{
+	char		key[16];
+	const char *keyp;
+
+	if (strcmp(name, "$documents") == 0)
+	{
+		if (!first)
+			MongoRaise(40602, "$documents is only valid as the first stage in a pipeline");
+		if (!BSON_ITER_HOLDS_ARRAY(spec))
+			MongoRaise(5858203, "an array is expected");
+		b->documents = true;
+		b->documents_arg = spec;
+		AggEndFind(b);
+		return;
+	}
+	if (strcmp(name, "$match") == 0 && b->in_find && b->spec.skip == 0 && b->spec.limit == 0)
+	{
+		bson_t		f;
+		const uint8_t *data;
+		uint32_t	len;
+
+		/* check it as a stage; the find's filter compiles it again */
+		AggStageValidate(name, spec, b->compiled_collation);
+		bson_iter_document(spec, &len, &data);
+		if (!first)
+		{
+			BsonFilter *filter = CompileFilter(data, len);
+			BsonTextQuery text;
+
+			if (BsonFilterGetText(filter, &text))
+				MongoRaise(17313, "$match with $text is only allowed as the first pipeline stage");
+		}
+		bson_init_static(&f, data, len);
+		bson_uint32_to_string(b->nfilters++, &keyp, key, sizeof(key));
+		bson_append_document(&b->filters, keyp, -1, &f);
+		return;
+	}
+	if (AggStageIsStreaming(name))
+	{
+		bson_t		stage;
+
+		AggStageValidate(name, spec, b->compiled_collation);
+		if (strcmp(name, "$match") == 0)
+		{
+			const uint8_t *data;
+			uint32_t	len;
+			BsonTextQuery text;
+
+			bson_iter_document(spec, &len, &data);
+			if (BsonFilterGetText(CompileFilter(data, len), &text))
+				MongoRaise(17313, "$match with $text is only allowed as the first pipeline stage");
+		}
+		AggEndFind(b);
+		AggCloseLevel(b);
+		bson_uint32_to_string(b->nchain++, &keyp, key, sizeof(key));
+		bson_append_document_begin(&b->chain, keyp, -1, &stage);
+		bson_append_iter(&stage, name, -1, spec);
+		bson_append_document_end(&b->chain, &stage);
+		return;
+	}
+	if (strcmp(name, "$sort") == 0)
+	{
+		bool		meta;
+		const uint8_t *data;
+		uint32_t	len;
+		BsonQueryError error = {0};
+		BsonSortSpec *sort;
+		int			n;
+
+		AggSortCheck(spec, &meta);
+		if (meta)
+			MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+		bson_iter_document(spec, &len, &data);
+		if (b->in_find && b->spec.skip == 0 && b->spec.limit == 0)
+		{
+			b->spec.sort = data;
+			b->spec.sort_len = len;
+			return;
+		}
+		AggEndFind(b);
+		AggFlushChain(b);
+		AggCloseLevel(b);
+		sort = BsonSortCompile(data, len, &error);
+		if (sort == NULL)
+			MongoRaise(error.code, "%s", error.message);
+		n = BsonSortFieldCount(sort);
+		for (int i = 0; i < n; i++)
+		{
+			bool		desc = BsonSortFieldDescending(sort, i);
+			char	   *path = quote_literal_cstr(BsonSortFieldPath(sort, i));
+
+			if (b->compiled_collation != NULL)
+			{
+				bson_t		c;
+				int			cp;
+
+				bson_init_static(&c, b->collation, b->collation_len);
+				cp = AggParam(b, &c);
+				appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s, $%d)%s",
+								 i > 0 ? ", " : "", path, desc ? "true" : "false", cp,
+								 desc ? " DESC" : "");
+			}
+			else
+				appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s)%s",
+								 i > 0 ? ", " : "", path, desc ? "true" : "false",
+								 desc ? " DESC" : "");
+		}
+		b->level_open = true;
+		return;
+	}
+	if (strcmp(name, "$skip") == 0 || strcmp(name, "$limit") == 0)
+	{
+		bool		is_skip = (name[1] == 's');
+		int64		n = AggStageInt64(name, spec, is_skip ? 5107200 : 5107201);
+
+		if (is_skip && n < 0)
+			MongoRaise(5107200, "invalid argument to $skip stage: Expected a non-negative number in: $skip: %lld",
+					   (long long) n);
+		if (!is_skip && n < 0)
+			MongoRaise(5107201, "invalid argument to $limit stage: Expected a non-negative number in: $limit: %lld",
+					   (long long) n);
+		if (!is_skip && n == 0)
+			MongoRaise(15958, "the limit must be positive");
+		if (b->in_find)
+		{
+			if (is_skip && b->spec.limit == 0)
+			{
+				if (b->spec.skip > PG_INT64_MAX - n)
+					MongoRaise(MONGO_OVERFLOW, "invalid argument to $skip stage: sum of skips overflows");
+				b->spec.skip += n;
+				return;
+			}
+			if (!is_skip)
+			{
+				b->spec.limit = b->spec.limit > 0 ? Min(b->spec.limit, n) : n;
+				return;
+			}
+			AggEndFind(b);
+		}
+		AggFlushChain(b);
+		if (!b->level_open)
+		{
+			b->level_open = true;
+			b->skip = 0;
+			b->limit = -1;
+		}
+		if (is_skip)
+		{
+			if (b->limit >= 0)
+				b->limit = Max(b->limit - n, 0);
+			if (b->skip > PG_INT64_MAX - n)
+				MongoRaise(MONGO_OVERFLOW, "invalid argument to $skip stage: sum of skips overflows");
+			b->skip += n;
+		}
+		else
+			b->limit = b->limit >= 0 ? Min(b->limit, n) : n;
+		return;
+	}
+	if (strcmp(name, "$count") == 0)
+	{
+		uint32_t	len;
+		const char *field;
+		StringInfoData next;
+
+		if (!BSON_ITER_HOLDS_UTF8(spec))
+			MongoRaise(40156, "the count field must be a non-empty string");
+		field = bson_iter_utf8(spec, &len);
+		if (len == 0)
+			MongoRaise(40157, "the count field must be a non-empty string");
+		if (field[0] == '$')
+			MongoRaise(40158, "the count field cannot be a $-prefixed path");
+		if (strlen(field) != len)
+			MongoRaise(40159, "the count field cannot contain a null byte");
+		if (strchr(field, '.') != NULL)
+			MongoRaise(40160, "the count field cannot contain '.'");
+		if (strcmp(field, "_id") == 0)
+			MongoRaise(9039800, "the count field cannot be '_id'");
+		AggEndFind(b);
+		AggFlushChain(b);
+		AggCloseLevel(b);
+		initStringInfo(&next);
+		appendStringInfo(&next,
+						 "SELECT nosql.bson_aggregate_count(count(*), %s) AS document FROM (%s) s HAVING count(*) > 0",
+						 quote_literal_cstr(field), b->sql.data);
+		b->sql = next;
+		return;
+	}
+	elog(ERROR, "unexpected aggregation stage %s", name);
+}
+
+/* Finish the query */
+static void
+AggFinish(AggBuild *b)
+{
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+}
+
+/*
+ * Check a pipeline's stages (their shape, names and specifications) and
+ * translate it into b->sql.  coll NULL: the collection does not exist (the
+ * stages are still checked).  Returns false when there is no query to run.
+ */
+static bool
+AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool collectionless)
+{
+	bson_iter_t it;
+	int			nstages = 0;
+	int			maxparams;
+
+	/* the shape of every stage first, as MongoDB parses them */
+	bson_iter_recurse(pipeline, &it);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t stage;
+		const char *name;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			MongoRaise(AGG_ERR_STAGE_NOT_OBJECT,
+					   "Each element of the 'pipeline' array must be an object");
+		bson_iter_recurse(&it, &stage);
+		if (!bson_iter_next(&stage))
+			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
+					   "A pipeline stage specification object must contain exactly one field.");
+		name = bson_iter_key(&stage);
+		if (bson_iter_next(&stage))
+			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
+					   "A pipeline stage specification object must contain exactly one field.");
+		if (!AggStageIsStreaming(name) && !AggStageIsLater(name) &&
+			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
+			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
+			strcmp(name, "$documents") != 0)
+			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
+		if (++nstages > AGG_MAX_STAGES)
+			MongoRaise(AGG_ERR_TOO_MANY_STAGES,
+					   "Pipeline length must be no longer than %d stages.", AGG_MAX_STAGES);
+		if (nstages == 1 && collectionless && strcmp(name, "$documents") != 0 &&
+			strcmp(name, "$currentOp") != 0 && strcmp(name, "$listLocalSessions") != 0 &&
+			strcmp(name, "$listSessions") != 0 && strcmp(name, "$changeStream") != 0 &&
+			strcmp(name, "$querySettings") != 0 && strcmp(name, "$listClusterCatalog") != 0)
+			MongoRaise(MONGO_INVALID_NAMESPACE,
+					   "{aggregate: 1} is not valid for '%s'; a collection is required.", name);
+		if (nstages == 1 && !collectionless && strcmp(name, "$documents") == 0)
+			MongoRaise(MONGO_INVALID_NAMESPACE,
+					   "$documents' is not allowed in user requests with a collection; use {aggregate: 1}");
+	}
+	if (nstages == 0 && collectionless)
+		MongoRaise(MONGO_INVALID_NAMESPACE,
+				   "The {aggregate: 1} form is not valid with an empty pipeline");
+
+	maxparams = FIND_MAX_PARAMS + 2 * nstages + 32 * nstages;
+	b->values = palloc(sizeof(Datum) * maxparams);
+	b->types = palloc(sizeof(Oid) * maxparams);
+	b->in_find = true;
+	b->limit = -1;
+	initStringInfo(&b->order);
+	bson_init(&b->filters);
+	bson_init(&b->chain);
+	b->spec.coll = coll;
+
+	bson_iter_recurse(pipeline, &it);
+	nstages = 0;
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t stage;
+		const char *name;
+
+		CHECK_FOR_INTERRUPTS();
+		bson_iter_recurse(&it, &stage);
+		bson_iter_next(&stage);
+		name = bson_iter_key(&stage);
+		if (AggStageIsLater(name))
+			MongoRaise(MONGO_NOT_IMPLEMENTED, "Stage %s is not supported yet", name);
+		AggAddStage(b, name, &stage, nstages++ == 0);
+	}
+	if (coll == NULL && !b->documents)
+		return false;
+	AggFinish(b);
+	return true;
+}
+
+/* MongoDB's rules for the names of let variables (9) */
+static void
+AggCheckLet(const bson_iter_t *let)
+{
+	bson_iter_t it;
+
+	bson_iter_recurse(let, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *name = bson_iter_key(&it);
+		const unsigned char *p = (const unsigned char *) name;
+
+		if (strcmp(name, "NOW") == 0 || strcmp(name, "CLUSTER_TIME") == 0 ||
+			strcmp(name, "USER_ROLES") == 0 || strcmp(name, "SEARCH_META") == 0)
+			MongoRaise(4738901, "'%s' is a system variable that cannot be overridden", name);
+		if (*p == '\0')
+			MongoRaise(MONGO_FAILED_TO_PARSE, "empty variable names are not allowed");
+		if (!(islower(*p) || *p >= 0x80))
+			MongoRaise(MONGO_FAILED_TO_PARSE,
+					   "'%s' starts with an invalid character for a user variable name", name);
+		for (p++; *p; p++)
+			if (!(isalnum(*p) || *p == '_' || *p >= 0x80))
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "'%s' contains an invalid character for a variable name: '%c'",
+						   name, *p);
+	}
+}
+
+/* Check a hint as aggregate does: a string or a key pattern (9, 2) */
+static void
+AggCheckHintShape(const bson_iter_t *hint)
+{
+	if (BSON_ITER_HOLDS_UTF8(hint))
+	{
+		const char *s = bson_iter_utf8(hint, NULL);
+
+		if (s[0] == '\0' || strcmp(s, "$natural") == 0)
+			MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+	}
+	else if (BSON_ITER_HOLDS_DOCUMENT(hint))
+	{
+		bson_iter_t it;
+
+		bson_iter_recurse(hint, &it);
+		while (bson_iter_next(&it))
+		{
+			double		d = 0;
+
+			if (strcmp(bson_iter_key(&it), "$natural") == 0)
+			{
+				if (!BsonIterAsDouble(&it, &d) || (d != 1 && d != -1))
+					MongoRaise(MONGO_BAD_VALUE, "$natural hint must be 1 or -1");
+				continue;
+			}
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				continue;		/* "text", "hashed", "2dsphere" ... */
+			if (!BsonIterIsNumber(&it) || !BsonIterAsDouble(&it, &d) || d == 0 || isnan(d) ||
+				isinf(d))
+				MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+		}
+	}
+	else
+		MongoRaise(MONGO_FAILED_TO_PARSE, "hint must be specified as either a string or an object");
+}
+
+/* The parsed arguments of an aggregate command */
+typedef struct AggArgs
+{
+	char	   *collname;		/* NULL for {aggregate: 1} */
+	bson_iter_t pipeline;
+	bool		has_pipeline;
+	bool		has_cursor;
+	int64		batch_size;
+	bool		explain;
+	bool		has_hint;
+	bson_iter_t hint;
+	const uint8_t *collation;
+	uint32_t	collation_len;
+} AggArgs;
+
+static void
+AggParseCommand(CommandContext *ctx, AggArgs *a)
+{
+	bson_iter_t it;
+
+	memset(a, 0, sizeof(*a));
+	a->batch_size = DEFAULT_AGG_BATCH;
+	if (BSON_ITER_HOLDS_UTF8(&ctx->first))
+		a->collname = CommandCollectionName(ctx);
+	else if (BsonIterIsNumber(&ctx->first))
+	{
+		double		d = 0;
+
+		if (!BsonIterAsDouble(&ctx->first, &d) || d != 1)
+			MongoRaise(MONGO_BAD_VALUE,
+					   "Invalid command format: the 'aggregate' field must specify a collection name or 1");
+	}
+	else
+		MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'",
+				   ctx->database, BsonTypeName(bson_iter_type(&ctx->first)));
+
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "pipeline") == 0)
+		{
+			if (!BSON_ITER_HOLDS_ARRAY(&it))
+				RaiseWrongType("aggregate", &it, "array");
+			a->pipeline = it;
+			a->has_pipeline = true;
+		}
+		else if (strcmp(key, "cursor") == 0)
+		{
+			bson_iter_t c;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				RaiseWrongType("aggregate", &it, "object");
+			a->has_cursor = true;
+			bson_iter_recurse(&it, &c);
+			while (bson_iter_next(&c))
+			{
+				if (strcmp(bson_iter_key(&c), "batchSize") == 0)
+				{
+					int64		v;
+
+					if (!BsonIterIsNumber(&c))
+						MongoRaise(MONGO_TYPE_MISMATCH,
+								   "BSON field 'aggregate.cursor.batchSize' is the wrong type '%s', expected types '[long, int, decimal, double]'",
+								   BsonTypeName(bson_iter_type(&c)));
+					if (!BsonIterAsInt64(&c, &v))
+					{
+						double		d = 0;
+
+						(void) BsonIterAsDouble(&c, &d);
+						if (d < 0 || isnan(d))
+							MongoRaise(MONGO_BAD_VALUE,
+									   "BSON field 'batchSize' value must be >= 0, actual value '%g'", d);
+						v = d >= (double) PG_INT64_MAX ? PG_INT64_MAX : (int64) d;
+					}
+					if (v < 0)
+						MongoRaise(MONGO_BAD_VALUE,
+								   "BSON field 'batchSize' value must be >= 0, actual value '%lld'",
+								   (long long) v);
+					a->batch_size = v;
+				}
+				else
+					MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+							   "BSON field 'aggregate.cursor.%s' is an unknown field.",
+							   bson_iter_key(&c));
+			}
+		}
+		else if (strcmp(key, "explain") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&it))
+				RaiseWrongType("aggregate", &it, "bool");
+			a->explain = bson_iter_bool(&it);
+		}
+		else if (strcmp(key, "allowDiskUse") == 0)
+		{
+			if (!BSON_ITER_HOLDS_BOOL(&it))
+				RaiseWrongType("aggregate", &it, "bool");
+		}
+		else if (strcmp(key, "bypassDocumentValidation") == 0)
+			(void) FieldBool("aggregate", &it);
+		else if (strcmp(key, "hint") == 0)
+		{
+			AggCheckHintShape(&it);
+			a->hint = it;
+			a->has_hint = true;
+		}
+		else if (strcmp(key, "collation") == 0)
+			FieldDocument("aggregate", &it, &a->collation, &a->collation_len);
+		else if (strcmp(key, "let") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				RaiseWrongType("aggregate", &it, "object");
+			AggCheckLet(&it);
+		}
+		else if (strcmp(key, "fromMongos") == 0 || strcmp(key, "fromRouter") == 0 ||
+				 strcmp(key, "needsMerge") == 0)
+			(void) FieldBool("aggregate", &it);
+		else if (GenericFieldCheck(ctx, &it))
+			continue;
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'aggregate.%s' is an unknown field.",
+					   key);
+	}
+	if (!a->has_pipeline)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field 'aggregate.pipeline' is missing but a required field");
+	if (!a->has_cursor && !a->explain)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "The 'cursor' option is required, except for aggregate with the explain argument");
+}
+
+/* Prepare the translation: the collection, its collation and hint */
+static bool
+AggPrepare(const char *database, AggArgs *a, AggBuild *b)
+{
+	Collection *coll = NULL;
+
+	memset(b, 0, sizeof(*b));
+	FindSpecInit(&b->spec);
+	if (a->collname != NULL)
+	{
+		coll = CollectionLookup(database, a->collname);
+		if (coll != NULL && coll->is_view)
+			MongoRaise(MONGO_NOT_IMPLEMENTED, "aggregate on a view is not supported yet");
+	}
+	b->spec.coll = coll;
+	b->spec.collation = a->collation;
+	b->spec.collation_len = a->collation_len;
+	if (a->has_hint)
+		b->spec.hint = CheckHint(coll, &a->hint);
+	b->compiled_collation = FindSpecCollation(&b->spec, NULL);
+	if (b->compiled_collation != NULL)
+	{
+		/* the collation document the stages compile again */
+		bson_iter_t it;
+
+		if (a->collation != NULL && a->collation_len > 5)
+		{
+			b->collation = a->collation;
+			b->collation_len = a->collation_len;
+		}
+		else if (bson_iter_init_find(&it, coll->options, "collation"))
+			bson_iter_document(&it, &b->collation_len, &b->collation);
+	}
+	return AggTranslate(b, &a->pipeline, coll, a->collname == NULL);
+}
+
+/* explain: the SQL and PostgreSQL's plan of it */
+static void
+AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t *reply)
+{
+	bson_t		pg;
+	bson_t		plan;
+	StringInfoData sql;
+
+	bson_append_utf8(reply, "explainVersion", -1, "1", -1);
+	BSON_APPEND_DOCUMENT_BEGIN(reply, "postgres", &pg);
+	if (have_query)
+	{
+		BSON_APPEND_UTF8(&pg, "sql", b->sql.data);
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "EXPLAIN (COSTS OFF) %s", b->sql.data);
+		BSON_APPEND_ARRAY_BEGIN(&pg, "plan", &plan);
+		SPI_connect();
+		{
+			int			level = HintSettingsPush(b->spec.coll, b->spec.hint);
+
+			if (SPI_execute_with_args(sql.data, b->nparams, b->types, b->values, NULL, false,
+									  0) != SPI_OK_UTILITY)
+				elog(ERROR, "EXPLAIN failed");
+			HintSettingsPop(level);
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				char	   *line = SPI_getvalue(SPI_tuptable->vals[i],
+												SPI_tuptable->tupdesc, 1);
+				char		key[16];
+				const char *keyp;
+
+				bson_uint32_to_string((uint32_t) i, &keyp, key, sizeof(key));
+				bson_append_utf8(&plan, keyp, -1, line, -1);
+			}
+		}
+		SPI_finish();
+		bson_append_array_end(&pg, &plan);
+	}
+	bson_append_document_end(reply, &pg);
+	{
+		bson_t		cmd;
+
+		bson_init(&cmd);
+		bson_concat(&cmd, &ctx->command);
+		BSON_APPEND_DOCUMENT(reply, "command", &cmd);
+		bson_destroy(&cmd);
+	}
+}
+
+/*
+ * aggregate: {aggregate: <collection> | 1, pipeline: [...], cursor: {batchSize},
+ *			   explain, allowDiskUse, hint, collation, let, comment, maxTimeMS, ...}
+ */
+void
+CmdAggregate(CommandContext *ctx, bson_t *reply)
+{
+	AggArgs		a;
+	AggBuild	b;
+	bool		have_query;
+
+	AggParseCommand(ctx, &a);
+	have_query = AggPrepare(ctx->database, &a, &b);
+	if (a.explain)
+	{
+		AggExplain(ctx, &a, &b, have_query, reply);
+		return;
+	}
+	if (!have_query)
+	{
+		bson_t		cursor;
+		bson_t		batch;
+
+		BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+		BSON_APPEND_ARRAY_BEGIN(&cursor, "firstBatch", &batch);
+		bson_append_array_end(&cursor, &batch);
+		BSON_APPEND_INT64(&cursor, "id", 0);
+		BSON_APPEND_UTF8(&cursor, "ns", psprintf("%s.%s", ctx->database, a.collname));
+		bson_append_document_end(reply, &cursor);
+		return;
+	}
+	CursorQueryReply(ctx, a.collname != NULL ? a.collname : "$cmd.aggregate", b.sql.data,
+					 b.nparams, b.types, b.values, b.spec.coll, b.spec.hint, a.batch_size,
+					 false, reply);
+}
+
+/*
+ * nosql.aggregate(coll text, pipeline bson) RETURNS SETOF bson
+ *
+ * The documents a pipeline (a JSON array) returns; coll is 'coll' or
+ * 'db.coll' as for nosql.find.
+ */
+PG_FUNCTION_INFO_V1(nosql_aggregate);
+Datum
+nosql_aggregate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *qualified = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Bson	   *pipeline = PG_GETARG_BSON_P(1);
+	char	   *database;
+	char	   *name;
+	AggArgs		a;
+	AggBuild	b;
+	bson_t		holder;
+	Portal		portal;
+	MemoryContext per_query;
+
+	SplitCollectionName(qualified, &database, &name);
+	ValidateDatabaseName(database);
+	ValidateCollectionName(database, name);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	per_query = rsinfo->econtext->ecxt_per_query_memory;
+
+	memset(&a, 0, sizeof(a));
+	a.collname = name;
+	if (!BsonValueIter(pipeline, &a.pipeline, &holder) || !BSON_ITER_HOLDS_ARRAY(&a.pipeline))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the pipeline must be an array")));
+	if (!AggPrepare(database, &a, &b))
+		return (Datum) 0;
+
+	SPI_connect();
+	{
+		int			level = HintSettingsPush(b.spec.coll, b.spec.hint);
+
+		portal = SPI_cursor_open_with_args(NULL, b.sql.data, b.nparams, b.types, b.values,
+										   NULL, true, CURSOR_OPT_NO_SCROLL);
+		HintSettingsPop(level);
+	}
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		row = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+											&isnull);
+			MemoryContext old = MemoryContextSwitchTo(per_query);
+			Datum		value = isnull ? (Datum) 0 :
+				PointerGetDatum(PG_DETOAST_DATUM_COPY(row));
+
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	return (Datum) 0;
+}
