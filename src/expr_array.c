@@ -1198,14 +1198,12 @@ AggSortArrayParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 		return AggExprFail(p->error, 2942503, "$sortArray requires 'sortBy' to be specified");
 	if (BSON_ITER_HOLDS_DOCUMENT(&sortby))
 	{
-		uint32_t	len;
-		const uint8_t *bytes;
-		BsonSortSpec *spec;
-		BsonQueryError sort_error = {0};
 		int			n = 0;
 
-		/* a sort pattern: {path: 1 or -1, ...}, as a $sort stage's */
-		bson_iter_document(&sortby, &len, &bytes);
+		/*
+		 * A sort pattern {path: 1 or -1, ...}.  Unlike a $sort stage's, its
+		 * paths may start with "$" (they name fields of the elements).
+		 */
 		bson_iter_recurse(&sortby, &it);
 		while (bson_iter_next(&it))
 		{
@@ -1215,28 +1213,25 @@ AggSortArrayParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 				return AggExprFail(p->error, 2942505,
 								   "$sortArray sortBy must be a valid sort pattern: %s must be 1 or -1",
 								   bson_iter_key(&it));
+			if (bson_iter_key(&it)[0] == '\0')
+				return AggExprFail(p->error, 2942505,
+								   "$sortArray sortBy must be a valid sort pattern: empty field name");
 			n++;
 		}
 		if (n == 0)
 			return AggExprFail(p->error, 2942505, "$sortArray sortBy must not be empty");
-		spec = BsonSortCompile(bytes, len, &sort_error);
-		if (spec == NULL || BsonSortIsNatural(spec))
+		data->nfields = n;
+		data->paths = AggParseAlloc(p, sizeof(char *) * n);
+		data->descending = AggParseAlloc(p, sizeof(bool) * n);
+		bson_iter_recurse(&sortby, &it);
+		for (int i = 0; bson_iter_next(&it) && i < n; i++)
 		{
-			if (spec != NULL)
-				BsonSortFree(spec);
-			if (sort_error.message != NULL)
-				pfree(sort_error.message);
-			return AggExprFail(p->error, 2942505, "$sortArray sortBy must be a valid sort pattern");
+			int			dir = 1;
+
+			(void) AggSortDirection(&it, &dir);
+			data->paths[i] = AggParseStrdup(p, bson_iter_key(&it));
+			data->descending[i] = dir < 0;
 		}
-		data->nfields = BsonSortFieldCount(spec);
-		data->paths = AggParseAlloc(p, sizeof(char *) * Max(data->nfields, 1));
-		data->descending = AggParseAlloc(p, sizeof(bool) * Max(data->nfields, 1));
-		for (int i = 0; i < data->nfields; i++)
-		{
-			data->paths[i] = AggParseStrdup(p, BsonSortFieldPath(spec, i));
-			data->descending[i] = BsonSortFieldDescending(spec, i);
-		}
-		BsonSortFree(spec);
 	}
 	else if (AggValueIsNumber(bson_iter_value(&sortby)))
 	{
@@ -1371,6 +1366,9 @@ AggSetEqualsParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 			return AggExprFail(p->error, 5887502,
 							   "All operands of $setEquals must be arrays. One argument is of type: %s",
 							   AggTypeName(&e->args[i]->value));
+		if (e->args[i]->kind == AGG_EXPR_OBJECT && AggExprIsConstant(e->args[i]))
+			return AggExprFail(p->error, 5887502,
+							   "All operands of $setEquals must be arrays. One argument is of type: object");
 	}
 	return true;
 }
