@@ -71,6 +71,7 @@ static const struct
 	{111, "NotExactValueField"},
 	{115, "CommandNotSupported"},
 	{121, "DocumentValidationFailure"},
+	{146, "ExceededMemoryLimit"},
 	{165, "ViewDepthLimitExceeded"},
 	{166, "CommandNotSupportedOnView"},
 	{168, "InvalidPipelineOperator"},

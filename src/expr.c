@@ -38,9 +38,12 @@
 #include "miscadmin.h"
 #endif
 
+#include <math.h>
+
 #include "lib/stringinfo.h"
 
 #include "bson_compare.h"
+#include "bson_json.h"
 #include "collation.h"
 #include "expr_internal.h"
 
@@ -68,6 +71,7 @@ AggArenaAlloc(AggArena *arena, size_t size)
 	if (arena == NULL)
 		return palloc0(size);
 	chunk = palloc0(AGG_CHUNK_HEADER + size);
+	arena->allocated += AGG_CHUNK_HEADER + size;
 	chunk->next = arena->chunks;
 	arena->chunks = chunk;
 	return (char *) chunk + AGG_CHUNK_HEADER;
@@ -83,6 +87,7 @@ AggArenaReset(AggArena *arena)
 		pfree(arena->chunks);
 		arena->chunks = next;
 	}
+	arena->allocated = 0;
 }
 
 /* ---- scopes ---- */
@@ -197,10 +202,14 @@ AggCodeName(int code)
 	{
 		case 2:
 			return "BadValue";
+		case 9:
+			return "FailedToParse";
 		case 14:
 			return "TypeMismatch";
 		case 15:
 			return "Overflow";
+		case AGG_ERR_MEMORY_LIMIT:
+			return "ExceededMemoryLimit";
 		case 168:
 			return "InvalidPipelineOperator";
 		case MONGO_NOT_IMPLEMENTED:
@@ -381,6 +390,94 @@ AggTypeName(const bson_value_t *v)
 	return BsonTypeName(v->value_type);
 }
 
+/* A decimal that is an integer in [INT32_MIN, INT32_MAX] */
+static bool
+AggDecimalToInt32(const bson_decimal128_t *dec, int32_t *out)
+{
+	BsonDecimal d;
+	uint128		c;
+	int			e;
+
+	BsonDecodeDecimal128(dec, &d);
+	if (d.kind != BSON_NUMBER_FINITE)
+		return false;
+	c = d.coefficient;
+	e = d.exponent;
+	/* drop trailing zeros while the exponent is negative */
+	while (e < 0 && c != 0 && c % 10 == 0)
+	{
+		c /= 10;
+		e++;
+	}
+	if (c == 0)
+	{
+		*out = 0;
+		return true;
+	}
+	if (e < 0)
+		return false;
+	for (; e > 0; e--)
+	{
+		c *= 10;
+		if (c > (uint128) INT32_MAX + 1)
+			return false;
+	}
+	if (c > (uint128) INT32_MAX + (d.negative ? 1 : 0))
+		return false;
+	*out = d.negative ? (int32_t) (-(int64_t) c) : (int32_t) c;
+	return true;
+}
+
+bool
+AggValueToInt32(const bson_value_t *v, int32_t *out)
+{
+	switch (v->value_type)
+	{
+		case BSON_TYPE_INT32:
+			*out = v->value.v_int32;
+			return true;
+		case BSON_TYPE_INT64:
+			if (v->value.v_int64 < INT32_MIN || v->value.v_int64 > INT32_MAX)
+				return false;
+			*out = (int32_t) v->value.v_int64;
+			return true;
+		case BSON_TYPE_DOUBLE:
+			{
+				double		d = v->value.v_double;
+
+				if (!(d >= INT32_MIN && d <= INT32_MAX) || d != floor(d))
+					return false;
+				*out = (int32_t) d;
+				return true;
+			}
+		case BSON_TYPE_DECIMAL128:
+			return AggDecimalToInt32(&v->value.v_decimal128, out);
+		default:
+			return false;
+	}
+}
+
+/* The Extended JSON text of a value, for messages (in the arena) */
+const char *
+AggValueText(AggExprContext *cx, const bson_value_t *v)
+{
+	StringInfoData buf;
+	bson_t		holder;
+	bson_iter_t it;
+	char	   *text;
+
+	if (v->value_type == BSON_TYPE_EOD)
+		return "missing";
+	initStringInfo(&buf);
+	AggValueIter(v, &holder, &it);
+	BsonPrintValue(&buf, &it, BSON_JSON_RELAXED);
+	bson_destroy(&holder);
+	text = AggArenaAlloc(cx != NULL ? cx->arena : NULL, buf.len + 1);
+	memcpy(text, buf.data, buf.len + 1);
+	pfree(buf.data);
+	return text;
+}
+
 bool
 AggValueTrue(const bson_value_t *v)
 {
@@ -399,7 +496,13 @@ AggValueTrue(const bson_value_t *v)
 		case BSON_TYPE_DOUBLE:
 			return v->value.v_double != 0;	/* NaN is true */
 		case BSON_TYPE_DECIMAL128:
-			return AggNumberAsDouble(v) != 0;
+			{
+				BsonDecimal d;
+
+				/* exactly: 1E-6176 is true although no double holds it */
+				BsonDecodeDecimal128(&v->value.v_decimal128, &d);
+				return d.kind != BSON_NUMBER_FINITE || d.coefficient != 0;
+			}
 		default:
 			return true;
 	}
@@ -604,6 +707,7 @@ AggExprOperatorExists(const char *name)
 static const AggExprOp *const op_tables[] = {
 	AggExprOpsArith,
 	AggExprOpsLogic,
+	AggExprOpsArray,
 	NULL
 };
 
@@ -871,8 +975,8 @@ AggParseOperator(AggExprParser *p, const bson_iter_t *it)
 						"Expression %s takes at least %d arguments, and at most -1. %d were passed in.",
 						op->name, op->min_args, e->nargs);
 		else
-			AggExprFail(p->error, AGG_ERR_ARITY,
-						"Expression %s takes at least %d arguments, and at most %d. %d were passed in.",
+			AggExprFail(p->error, AGG_ERR_RANGED_ARITY,
+						"Expression %s takes at least %d arguments, and at most %d, but %d were passed in.",
 						op->name, op->min_args, op->max_args, e->nargs);
 		return NULL;
 	}

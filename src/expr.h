@@ -43,6 +43,7 @@ extern void AggExprScopeFree(AggExprScope *scope);
 typedef struct AggArena
 {
 	struct AggArenaChunk *chunks;
+	size_t		allocated;		/* bytes held, to bound evaluations */
 } AggArena;
 
 extern void *AggArenaAlloc(AggArena *arena, size_t size);

@@ -34,6 +34,8 @@
 #define AGG_ERR_BAD_VALUE			2
 #define AGG_ERR_INVALID_PIPELINE_OP	168
 #define AGG_ERR_ARITY				16020
+#define AGG_ERR_RANGED_ARITY		28667
+#define AGG_ERR_MEMORY_LIMIT		146
 #define AGG_ERR_UNDEFINED_VARIABLE	17276
 #define AGG_ERR_FIELD_PATH_DOLLAR	16873
 #define AGG_ERR_FIELD_PATH_EMPTY	15998
@@ -168,8 +170,24 @@ extern int	AggValueCompare(const bson_value_t *a, const bson_value_t *b,
 /* MongoDB's type name of a value ("missing" for EOD) */
 extern const char *AggTypeName(const bson_value_t *v);
 
+/* The Extended JSON text of a value, for messages (in the arena) */
+extern const char *AggValueText(AggExprContext *cx, const bson_value_t *v);
+
+/*
+ * A number that is an int32 exactly (1.0 is, 1.5 and 2^31 are not); false
+ * for other values.
+ */
+extern bool AggValueToInt32(const bson_value_t *v, int32_t *out);
+
+/*
+ * Most bytes one evaluation may hold in its arena, and the largest array
+ * or document an operator builds: MongoDB's 100 MB limit of a stage.
+ */
+#define AGG_MAX_EVAL_BYTES		((size_t) 100 * 1024 * 1024)
+
 /* The operator families (tables end with a NULL name) */
 extern const AggExprOp AggExprOpsArith[];
 extern const AggExprOp AggExprOpsLogic[];
+extern const AggExprOp AggExprOpsArray[];
 
 #endif							/* NOSQL_EXPR_INTERNAL_H */
