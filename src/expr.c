@@ -604,6 +604,7 @@ AggExprOperatorExists(const char *name)
 static const AggExprOp *const op_tables[] = {
 	AggExprOpsArith,
 	AggExprOpsLogic,
+	AggExprOpsString,
 	NULL
 };
 

@@ -168,8 +168,16 @@ extern int	AggValueCompare(const bson_value_t *a, const bson_value_t *b,
 /* MongoDB's type name of a value ("missing" for EOD) */
 extern const char *AggTypeName(const bson_value_t *v);
 
+/*
+ * MongoDB's coerceToString (null and missing are "", numbers, dates and
+ * timestamps printed); 16007 for the other types
+ */
+extern bool AggCoerceToString(AggExprContext *cx, const bson_value_t *v, const char **s,
+							  uint32_t *len, BsonQueryError *error);
+
 /* The operator families (tables end with a NULL name) */
 extern const AggExprOp AggExprOpsArith[];
 extern const AggExprOp AggExprOpsLogic[];
+extern const AggExprOp AggExprOpsString[];
 
 #endif							/* NOSQL_EXPR_INTERNAL_H */
