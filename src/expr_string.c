@@ -783,19 +783,14 @@ AggIndexOf(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErr
 			return true;
 		pos = AggUtf8Next(s, len, pos);
 	}
-	for (int32_t i = start; i < end || (tlen == 0 && i == end); i++)
+	/* a match must start before the ending index (it may end after it) */
+	for (int32_t i = start; i < end && pos < len; i++)
 	{
-		if (pos + tlen > len)
-			break;
-		if (memcmp(s + pos, t, tlen) == 0)
+		if (pos + tlen <= len && memcmp(s + pos, t, tlen) == 0)
 		{
-			/* the match must end by the ending index */
-			if (i + AggUtf8Count(t, tlen) <= end)
-				AggSetInt32(out, i);
+			AggSetInt32(out, i);
 			return true;
 		}
-		if (pos >= len)
-			break;
 		pos = AggUtf8Next(s, len, pos);
 	}
 	return true;
@@ -1255,10 +1250,13 @@ AggRegexArgs(const AggRegexData *data, const bson_value_t *regex, const bson_val
 {
 	const char *name = AggRegexName(data);
 
+	bool		have_options = false;
+
 	*pattern = NULL;
 	*flags = "";
 	if (options != NULL && !AggValueNullish(options))
 	{
+		have_options = true;
 		if (options->value_type != BSON_TYPE_UTF8)
 			return AggExprFail(error, 51106, "%s needs 'options' to be of type string", name);
 		if (strlen(options->value.v_utf8.str) != options->value.v_utf8.len)
@@ -1272,7 +1270,7 @@ AggRegexArgs(const AggRegexData *data, const bson_value_t *regex, const bson_val
 
 		if (rflags != NULL && rflags[0] != '\0')
 		{
-			if ((*flags)[0] != '\0')
+			if (have_options)
 				return AggExprFail(error, 51107,
 								   "%s: found regex option(s) specified in both 'regex' and 'option' fields",
 								   name);
