@@ -783,6 +783,12 @@ AggIndexOf(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErr
 			return true;
 		pos = AggUtf8Next(s, len, pos);
 	}
+	/* the empty string holds the empty string at 0, as in MongoDB */
+	if (len == 0 && tlen == 0 && start == 0)
+	{
+		AggSetInt32(out, 0);
+		return true;
+	}
 	/* a match must start before the ending index (it may end after it) */
 	for (int32_t i = start; i < end && pos < len; i++)
 	{

@@ -210,6 +210,7 @@ TEST(expr_string_search)
 		{"{'$indexOfCP': ['h\\u00e9llo', 'l']}", "{}", "{'r': {'$numberInt': '2'}}", 0},
 		{"{'$indexOfCP': ['hello', 'llo', 0, 4]}", "{}", "{'r': {'$numberInt': '2'}}", 0},
 		{"{'$indexOfCP': ['hello', '', 5]}", "{}", "{'r': {'$numberInt': '-1'}}", 0},
+		{"{'$indexOfCP': ['', '']}", "{}", "{'r': {'$numberInt': '0'}}", 0},
 		{"{'$indexOfCP': ['hello', 'l', 3, 2]}", "{}", "{'r': {'$numberInt': '-1'}}", 0},
 		{"{'$indexOfCP': [1, 'a']}", "{}", NULL, 40093},
 		{"{'$split': ['a-b--c', '-']}", "{}", "{'r': ['a', 'b', '', 'c']}", 0},
