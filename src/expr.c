@@ -708,6 +708,7 @@ static const AggExprOp *const op_tables[] = {
 	AggExprOpsArith,
 	AggExprOpsLogic,
 	AggExprOpsArray,
+	AggExprOpsString,
 	NULL
 };
 
@@ -843,7 +844,12 @@ AggParseFieldPath(AggExprParser *p, const char *s, size_t len)
 
 	if (len == 1)
 	{
-		AggExprFail(p->error, AGG_ERR_EMPTY_FIELD_PATH, "'$' by itself is not a valid FieldPath");
+		AggExprFail(p->error, 16872, "'$' by itself is not a valid FieldPath");
+		return NULL;
+	}
+	if (memchr(s, '\0', len) != NULL)
+	{
+		AggExprFail(p->error, 16411, "FieldPath field names may not contain embedded null characters");
 		return NULL;
 	}
 	if (s[1] != '$')
@@ -877,7 +883,7 @@ AggParseFieldPath(AggExprParser *p, const char *s, size_t len)
 		{
 			if (nlen == 0)
 			{
-				AggExprFail(p->error, AGG_ERR_VARIABLE_NAME, "empty variable names are not allowed");
+				AggExprFail(p->error, MONGO_FAILED_TO_PARSE, "empty variable names are not allowed");
 				return NULL;
 			}
 			slot = AggExprScopeFind(p->scope, name, nlen);

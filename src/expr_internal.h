@@ -184,10 +184,17 @@ extern bool AggValueToInt32(const bson_value_t *v, int32_t *out);
  * or document an operator builds: MongoDB's 100 MB limit of a stage.
  */
 #define AGG_MAX_EVAL_BYTES		((size_t) 100 * 1024 * 1024)
+/*
+ * MongoDB's coerceToString (null and missing are "", numbers, dates and
+ * timestamps printed); 16007 for the other types
+ */
+extern bool AggCoerceToString(AggExprContext *cx, const bson_value_t *v, const char **s,
+							  uint32_t *len, BsonQueryError *error);
 
 /* The operator families (tables end with a NULL name) */
 extern const AggExprOp AggExprOpsArith[];
 extern const AggExprOp AggExprOpsLogic[];
 extern const AggExprOp AggExprOpsArray[];
+extern const AggExprOp AggExprOpsString[];
 
 #endif							/* NOSQL_EXPR_INTERNAL_H */

@@ -677,12 +677,12 @@ TEST(projection_computed)
 		"{'_id': 1, 'v': {'$numberLong': '2147483648'}}"},
 	};
 	static const ProjErrorCase errors[] = {
-		{"{'v': {'$concat': ['a']}}", 238, "$concat"},
+		{"{'v': {'$function': {'body': 'x', 'args': [], 'lang': 'js'}}}", 238, "$function"},
 		{"{'v': {'$add': [1, {'$nosuch': 1}]}}", 168, "$nosuch"},
 		{"{'v': {'$add': ['$$undefinedvar', 1]}}", 17276, NULL},
 		{"{'v': {'$subtract': [1]}}", 16020, NULL},
 		{"{'v': {'$meta': 'textScore'}}", 238, "$meta"},
-		{"{'v': [{'$concat': ['a']}]}", 238, NULL},
+		{"{'v': [{'$function': {}}]}", 238, NULL},
 		{"{'v': {'$literal': 1, '$x': 2}}", 16410, NULL},
 		{"{'v': '$'}", 16872, NULL},
 		{"{'v': '$a..b'}", 15998, NULL},

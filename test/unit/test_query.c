@@ -764,7 +764,7 @@ TEST(query_errors_structure)
 		{"{'$where': 'true'}", MONGO_BAD_VALUE, "$where is not supported"},
 		{"{'a': {'$elemMatch': {'$where': 'true'}}}", MONGO_BAD_VALUE, "top-level document"},
 		{"{'a': {'$not': {'$where': 'true'}}}", MONGO_BAD_VALUE, "unknown operator: $where"},
-		{"{'$expr': {'$eq': ['$a', 1]}}", MONGO_NOT_IMPLEMENTED, "$expr is not supported yet"},
+		{"{'$expr': {'$nosuchop': ['$a', 1]}}", 168, "Unrecognized expression '$nosuchop'"},
 		{"{'a': {'$elemMatch': {'$expr': {}}}}", MONGO_BAD_VALUE, "top-level document"},
 		{"{'$jsonSchema': 1}", MONGO_TYPE_MISMATCH, "$jsonSchema must be an object"},
 		{"{'$sampleRate': 0.5}", MONGO_NOT_IMPLEMENTED, "$sampleRate"},
@@ -899,9 +899,9 @@ TEST(query_error_codes_and_names)
 	CHECK_STR_EQ(error.code_name, "TypeMismatch");
 	pfree(error.message);
 
-	filter = Compile("{'$expr': 1}", &error, __FILE__, __LINE__);
+	filter = Compile("{'$expr': {'$nosuchop': 1}}", &error, __FILE__, __LINE__);
 	CHECK(filter == NULL);
-	CHECK_STR_EQ(error.code_name, "NotImplemented");
+	CHECK_STR_EQ(error.code_name, "InvalidPipelineOperator");
 	pfree(error.message);
 
 	/* success leaves the error empty */
