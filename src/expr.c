@@ -262,13 +262,8 @@ AggNumberAsDouble(const bson_value_t *v)
 		case BSON_TYPE_DOUBLE:
 			return v->value.v_double;
 		case BSON_TYPE_DECIMAL128:
-			{
-				bson_t		holder;
-				bson_iter_t it;
-
-				AggValueIter(v, &holder, &it);
-				return bson_iter_as_double(&it);
-			}
+			/* libbson's bson_iter_as_double() gives 0 for decimals */
+			return AggDecimalToDouble(&v->value.v_decimal128);
 		default:
 			return 0;
 	}
@@ -604,6 +599,8 @@ AggExprOperatorExists(const char *name)
 static const AggExprOp *const op_tables[] = {
 	AggExprOpsArith,
 	AggExprOpsLogic,
+	AggExprOpsType,
+	AggExprOpsObject,
 	NULL
 };
 
@@ -739,7 +736,7 @@ AggParseFieldPath(AggExprParser *p, const char *s, size_t len)
 
 	if (len == 1)
 	{
-		AggExprFail(p->error, AGG_ERR_EMPTY_FIELD_PATH, "'$' by itself is not a valid FieldPath");
+		AggExprFail(p->error, AGG_ERR_DOLLAR_ALONE, "'$' by itself is not a valid FieldPath");
 		return NULL;
 	}
 	if (s[1] != '$')
@@ -773,7 +770,8 @@ AggParseFieldPath(AggExprParser *p, const char *s, size_t len)
 		{
 			if (nlen == 0)
 			{
-				AggExprFail(p->error, AGG_ERR_VARIABLE_NAME, "empty variable names are not allowed");
+				/* "$$" alone: MongoDB's FailedToParse */
+				AggExprFail(p->error, 9, "empty variable names are not allowed");
 				return NULL;
 			}
 			slot = AggExprScopeFind(p->scope, name, nlen);
