@@ -394,7 +394,13 @@ AggValueTrue(const bson_value_t *v)
 		case BSON_TYPE_DOUBLE:
 			return v->value.v_double != 0;	/* NaN is true */
 		case BSON_TYPE_DECIMAL128:
-			return AggNumberAsDouble(v) != 0;
+			{
+				BsonDecimal d;
+
+				/* not through double: the smallest decimals underflow to 0 */
+				BsonDecodeDecimal128(&v->value.v_decimal128, &d);
+				return d.kind != BSON_NUMBER_FINITE || d.coefficient != 0;
+			}
 		default:
 			return true;
 	}

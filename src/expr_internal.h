@@ -180,6 +180,9 @@ extern double AggDecimalToDouble(const bson_decimal128_t *dec);
 extern void AggNumberAsDecimal(const bson_value_t *v, struct BsonDecimal *out);
 extern void AggSetDecimal(bson_value_t *out, const struct BsonDecimal *d);
 
+/* A double as the decimal of its 34 leading digits, trailing zeros dropped */
+extern void AggDoubleToDecimalExact(double x, struct BsonDecimal *out);
+
 /* A finite decimal truncated to an int64; false when NaN, infinite or out of range */
 extern bool AggDecimalToInt64(const struct BsonDecimal *d, int64_t *out);
 

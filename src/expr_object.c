@@ -89,6 +89,25 @@ AggFieldFinish(AggExprContext *cx, AggFieldList *list, bson_value_t *out)
 
 /* ---- $mergeObjects ---- */
 
+/* Merge one input into the list (null and missing are skipped) */
+static bool
+AggMergeOne(AggFieldList *list, const bson_value_t *v, BsonQueryError *error)
+{
+	if (AggValueNullish(v))
+		return true;
+	if (v->value_type != BSON_TYPE_DOCUMENT)
+	{
+		if (list->fields != NULL)
+			pfree(list->fields);
+		list->fields = NULL;
+		return AggExprFail(error, 40400,
+						   "$mergeObjects requires object inputs, but input is of type %s",
+						   AggTypeName(v));
+	}
+	AggFieldSetAll(list, v);
+	return true;
+}
+
 static bool
 AggMergeObjects(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
 {
@@ -104,17 +123,19 @@ AggMergeObjects(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQue
 				pfree(list.fields);
 			return false;
 		}
-		if (AggValueNullish(&v))
-			continue;
-		if (v.value_type != BSON_TYPE_DOCUMENT)
+		if (e->nargs == 1 && v.value_type == BSON_TYPE_ARRAY)
 		{
-			if (list.fields != NULL)
-				pfree(list.fields);
-			return AggExprFail(error, 40400,
-							   "$mergeObjects requires object inputs, but input is of type %s",
-							   AggTypeName(&v));
+			/* one array argument: merge its elements */
+			bson_iter_t it;
+
+			if (bson_iter_init_from_data(&it, v.value.v_doc.data, v.value.v_doc.data_len))
+				while (bson_iter_next(&it))
+					if (!AggMergeOne(&list, bson_iter_value(&it), error))
+						return false;
+			continue;
 		}
-		AggFieldSetAll(&list, &v);
+		if (!AggMergeOne(&list, &v, error))
+			return false;
 	}
 	AggFieldFinish(cx, &list, out);
 	return true;
@@ -151,14 +172,10 @@ AggFieldArgCheck(AggExprParser *p, const char *opname, const bson_iter_t *arg,
 	}
 	if (field->kind != AGG_EXPR_CONST)
 	{
-		/* {$literal: ...} parses to an operator node holding its constant */
-		if (field->kind == AGG_EXPR_OP && strcmp(field->op->name, "$literal") == 0 &&
-			field->nargs == 0)
+		/* {$literal: ...} and {$const: ...} parse to a node holding their constant */
+		if (field->kind == AGG_EXPR_OP && field->nargs == 0 &&
+			(strcmp(field->op->name, "$literal") == 0 || strcmp(field->op->name, "$const") == 0))
 			;
-		else if (field->kind == AGG_EXPR_OBJECT || field->kind == AGG_EXPR_ARRAY)
-			return AggExprFail(p->error, get ? 3041704 : 4161107,
-							   "%s requires 'field' to evaluate to type String, but got %s",
-							   opname, field->kind == AGG_EXPR_OBJECT ? "object" : "array");
 		else
 			return AggExprFail(p->error, get ? 5654601 : 4161106,
 							   "%s requires 'field' to evaluate to a constant, but got a non-constant argument",

@@ -78,6 +78,43 @@ AggNumberAsDecimal(const bson_value_t *v, BsonDecimal *out)
 	}
 }
 
+/*
+ * A double as the decimal of its 34 leading digits, without trailing
+ * zeros (MongoDB's conversion in $sum and $avg: 3.14 becomes
+ * 3.140000000000000124344978758017533, 6.0 becomes 6).
+ */
+void
+AggDoubleToDecimalExact(double x, BsonDecimal *out)
+{
+	char		buf[64];
+	char		digits[40];
+	int			n = 0;
+	int			exp10;
+	char	   *e;
+	bson_decimal128_t d128;
+
+	if (!isfinite(x) || x == 0)
+	{
+		bson_value_t v;
+
+		AggSetDouble(&v, x);
+		AggNumberAsDecimal(&v, out);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%.33e", fabs(x));
+	e = strchr(buf, 'e');
+	exp10 = atoi(e + 1);
+	for (char *p = buf; p < e; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[n++] = *p;
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	snprintf(buf, sizeof(buf), "%s%sE%d", x < 0 ? "-" : "", digits, exp10 - (n - 1));
+	bson_decimal128_from_string(buf, &d128);
+	BsonDecodeDecimal128(&d128, out);
+}
+
 void
 AggSetDecimal(bson_value_t *out, const BsonDecimal *d)
 {
@@ -359,14 +396,11 @@ AggConvertTarget(const bson_value_t *to, AggConvTarget *target, bool *is_null,
 				subtype = *bson_iter_value(&it);
 				have_subtype = true;
 			}
-			else
-				return AggExprFail(error, 4341128,
-								   "$convert's 'to' argument has an unknown field: %s",
-								   bson_iter_key(&it));
+			/* other fields are ignored, as in MongoDB */
 		}
-		if (type.value_type == BSON_TYPE_EOD)
-			return AggExprFail(error, 4341129,
-							   "$convert's 'to' argument must have a 'type' field");
+		if (AggValueNullish(&type))
+			return AggExprFail(error, AGG_ERR_FAILED_TO_PARSE,
+							   "$convert's 'to.type' must be a string or a number");
 	}
 	if (AggValueNullish(&type))
 	{
@@ -388,12 +422,17 @@ AggConvertTarget(const bson_value_t *to, AggConvTarget *target, bool *is_null,
 	{
 		double		d = AggNumberAsDouble(&type);
 
-		if (d != trunc(d) || isnan(d))
+		if (!isfinite(d) || d != trunc(d))
 			return AggExprFail(error, AGG_ERR_FAILED_TO_PARSE,
 							   "In $convert, numeric 'to' argument is not an integer");
-		if (!AggTypeNumberValid((int64_t) d))
-			return AggExprFail(error, AGG_ERR_FAILED_TO_PARSE,
+		if (!AggTypeNumberValid((int64_t) d) || d < -1 || d > 127)
+		{
+			if (to->value_type == BSON_TYPE_DOCUMENT)
+				return AggExprFail(error, AGG_ERR_FAILED_TO_PARSE,
+								   "In $convert, numeric value for 'to.type' does not correspond to a BSON type: %g", d);
+			return AggExprFail(error, AGG_ERR_CONVERSION,
 							   "In $convert, numeric value for 'to' does not correspond to a BSON type: %g", d);
+		}
 		target->type = AggTypeFromNumber((int64_t) d);
 		goto subtype;
 	}
@@ -411,7 +450,7 @@ subtype:
 							   "In $convert, 'to.subtype' must be a number, but is %s",
 							   AggTypeName(&subtype));
 		d = AggNumberAsDouble(&subtype);
-		if (d != trunc(d) || isnan(d))
+		if (!isfinite(d) || d != trunc(d))
 			return AggExprFail(error, 4341106,
 							   "In $convert, 'to.subtype' must be an integer, but is %g", d);
 		if (!((d >= 0 && d <= 9) || (d >= 128 && d <= 255)))
@@ -489,19 +528,113 @@ AggParseDouble(const char *s, uint32_t len, double *out)
 
 	if (len == 0 || strlen(s) != len)
 		return false;
-	/* no whitespace, no hexadecimal, no "nan(...)" */
+	/* no whitespace, no "nan(...)" */
 	for (uint32_t i = 0; i < len; i++)
 		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ||
-			s[i] == '\v' || s[i] == '\f' || s[i] == 'x' || s[i] == 'X' || s[i] == '(')
+			s[i] == '\v' || s[i] == '\f' || s[i] == '(')
 			return false;
 	errno = 0;
 	*out = strtod(s, &end);
 	if (end != s + len)
 		return false;
-	/* out of range: MongoDB refuses an overflow, accepts an underflow */
-	if (errno == ERANGE && isinf(*out))
+	/* out of range, either way, is a failure */
+	if (errno == ERANGE)
 		return false;
 	return true;
+}
+
+/*
+ * A decimal string as MongoDB's Decimal128 reads it: libbson's syntax, but
+ * more than 34 significant digits round (half to even) instead of failing.
+ */
+static bool
+AggParseDecimal(const char *s, uint32_t len, bson_decimal128_t *out)
+{
+	char		digits[64];
+	int			ndigits = 0;
+	int			dropped = 0;	/* significant digits past the 34th */
+	int			frac = 0;		/* digits kept after the point */
+	bool		seen_point = false;
+	bool		round_up = false;
+	bool		sticky = false;
+	int			round_digit = -1;
+	const char *p = s;
+	const char *end = s + len;
+	bool		neg = false;
+	long		exponent = 0;
+	char		buf[128];
+
+	if (len == 0 || strlen(s) != len)
+		return false;
+	if (bson_decimal128_from_string(s, out))
+		return true;
+	/* libbson refuses inexact strings: round them ourselves */
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	for (; p < end && ((*p >= '0' && *p <= '9') || (*p == '.' && !seen_point)); p++)
+	{
+		if (*p == '.')
+		{
+			seen_point = true;
+			continue;
+		}
+		if (ndigits == 0 && *p == '0')
+		{
+			if (seen_point)
+				frac++;
+			continue;
+		}
+		if (ndigits < 34)
+		{
+			digits[ndigits++] = *p;
+			if (seen_point)
+				frac++;
+		}
+		else
+		{
+			if (round_digit < 0)
+				round_digit = *p - '0';
+			else if (*p != '0')
+				sticky = true;
+			if (!seen_point)
+				dropped++;
+		}
+	}
+	if (ndigits < 34 || round_digit < 0)
+		return false;
+	if (p < end)
+	{
+		char	   *eend;
+
+		if (*p != 'e' && *p != 'E')
+			return false;
+		p++;
+		if (p >= end || !((*p >= '0' && *p <= '9') || *p == '+' || *p == '-'))
+			return false;
+		errno = 0;
+		exponent = strtol(p, &eend, 10);
+		if (eend != end || errno != 0 || exponent > 100000 || exponent < -100000)
+			return false;
+	}
+	round_up = round_digit > 5 || (round_digit == 5 && (sticky || (digits[33] - '0') % 2 == 1));
+	exponent += dropped - frac;
+	if (round_up)
+	{
+		int			i = 33;
+
+		while (i >= 0 && digits[i] == '9')
+			digits[i--] = '0';
+		if (i >= 0)
+			digits[i]++;
+		else
+		{
+			/* 999...9 rounded up: 1000...0, one more power of ten */
+			digits[0] = '1';
+			exponent++;
+		}
+	}
+	snprintf(buf, sizeof(buf), "%s%.34sE%ld", neg ? "-" : "", digits, exponent);
+	return bson_decimal128_from_string(buf, out);
 }
 
 /* ---- dates ---- */
@@ -931,7 +1064,7 @@ AggStringToBin(AggExprContext *cx, const bson_value_t *in, const AggConvTarget *
 	bool		ok;
 
 	if (t->format == AGG_FMT_NONE)
-		return AggExprFail(error, 4341116,
+		return AggExprFail(error, 4341115,
 						   "Format must be specified when converting from 'string' to 'binData'");
 	if (t->format == AGG_FMT_AUTO)
 		return AggExprFail(error, AGG_ERR_CONVERSION,
@@ -1193,8 +1326,7 @@ AggConvertValue(AggExprContext *cx, const bson_value_t *in, const AggConvTarget 
 							const char *s = in->value.v_utf8.str;
 							bson_decimal128_t d128;
 
-							if (in->value.v_utf8.len == 0 || strlen(s) != in->value.v_utf8.len ||
-								!bson_decimal128_from_string(s, &d128))
+							if (!AggParseDecimal(s, in->value.v_utf8.len, &d128))
 								return AggConvParseFail(error, "string to decimal", s);
 							out->value_type = BSON_TYPE_DECIMAL128;
 							out->value.v_decimal128 = d128;
@@ -1207,16 +1339,8 @@ AggConvertValue(AggExprContext *cx, const bson_value_t *in, const AggConvTarget 
 				return true;
 			}
 		case BSON_TYPE_BOOL:
-			switch (from)
-			{
-				case BSON_TYPE_MINKEY:
-				case BSON_TYPE_MAXKEY:
-				case BSON_TYPE_UNDEFINED:
-					return AggConvFail(error, in, t->type);
-				default:
-					AggSetBool(out, AggValueTrue(in));
-					return true;
-			}
+			AggSetBool(out, AggValueTrue(in));
+			return true;
 		case BSON_TYPE_DATE_TIME:
 			switch (from)
 			{
@@ -1239,7 +1363,7 @@ AggConvertValue(AggExprContext *cx, const bson_value_t *in, const AggConvTarget 
 					}
 				case BSON_TYPE_OID:
 					out->value_type = BSON_TYPE_DATE_TIME;
-					out->value.v_datetime = (int64_t) bson_oid_get_time_t(&in->value.v_oid) * 1000;
+					out->value.v_datetime = (int64_t) (int32_t) bson_oid_get_time_t(&in->value.v_oid) * 1000;
 					return true;
 				case BSON_TYPE_TIMESTAMP:
 					out->value_type = BSON_TYPE_DATE_TIME;
@@ -1400,13 +1524,29 @@ AggConvertEval(const AggExpr *e, AggExprContext *cx, bson_type_t shortcut, bson_
 			return false;
 	}
 	memset(&target, 0, sizeof(target));
+	target.type = shortcut;
+
+	/* a null input makes onNull, whatever the other arguments are */
+	if (AggValueNullish(&vals[CONV_INPUT]))
+	{
+		if (shortcut == BSON_TYPE_EOD && e->args[CONV_ON_NULL] != NULL)
+			*out = vals[CONV_ON_NULL];
+		else
+			AggSetNull(out);
+		return true;
+	}
 	if (shortcut == BSON_TYPE_EOD)
 	{
 		if (!AggConvertTarget(&vals[CONV_TO], &target, &to_null, error))
 			return false;
+		if (to_null)
+		{
+			AggSetNull(out);
+			return true;
+		}
 		if (!AggConvertFormat(&vals[CONV_FORMAT], &target.format, error))
 			return false;
-		if (e->args[CONV_BYTE_ORDER] != NULL && !AggValueNullish(&vals[CONV_BYTE_ORDER]))
+		if (!AggValueNullish(&vals[CONV_BYTE_ORDER]))
 		{
 			const bson_value_t *bo = &vals[CONV_BYTE_ORDER];
 
@@ -1421,21 +1561,6 @@ AggConvertEval(const AggExpr *e, AggExprContext *cx, bson_type_t shortcut, bson_
 								   "Invalid 'byteOrder' argument to $convert: %s",
 								   bo->value.v_utf8.str);
 		}
-	}
-	else
-		target.type = shortcut;
-	if (AggValueNullish(&vals[CONV_INPUT]))
-	{
-		if (shortcut == BSON_TYPE_EOD && e->args[CONV_ON_NULL] != NULL)
-			*out = vals[CONV_ON_NULL];
-		else
-			AggSetNull(out);
-		return true;
-	}
-	if (to_null)
-	{
-		AggSetNull(out);
-		return true;
 	}
 	if (AggConvertValue(cx, &vals[CONV_INPUT], &target, out, &conv_error))
 	{
@@ -1596,7 +1721,8 @@ AggSumAdd(const bson_value_t *v, void *state)
 static double
 AggSumDouble(const AggSumState *s)
 {
-	double		d = s->dsum + s->dcomp;
+	/* an infinite or NaN sum has no compensation (it would be NaN) */
+	double		d = isfinite(s->dsum) ? s->dsum + s->dcomp : s->dsum;
 
 	return s->ioverflow ? d : d + (double) s->isum;
 }
@@ -1606,16 +1732,14 @@ static void
 AggSumDecimal(const AggSumState *s, BsonDecimal *out)
 {
 	BsonDecimal other;
-	double		dpart = s->dsum + s->dcomp;
+	double		dpart = isfinite(s->dsum) ? s->dsum + s->dcomp : s->dsum;
 
 	BsonDecimalFromInt64(s->ioverflow ? 0 : s->isum, &other);
 	if (s->ioverflow || dpart != 0)
 	{
-		bson_value_t dv;
 		BsonDecimal dd;
 
-		AggSetDouble(&dv, dpart);
-		AggNumberAsDecimal(&dv, &dd);
+		AggDoubleToDecimalExact(dpart, &dd);
 		BsonDecimalAdd(&other, &dd, &other);
 	}
 	if (s->have_decimal)
