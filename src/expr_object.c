@@ -176,6 +176,10 @@ AggFieldArgCheck(AggExprParser *p, const char *opname, const bson_iter_t *arg,
 		if (field->kind == AGG_EXPR_OP && field->nargs == 0 &&
 			(strcmp(field->op->name, "$literal") == 0 || strcmp(field->op->name, "$const") == 0))
 			;
+		else if (field->kind == AGG_EXPR_OBJECT && field->nargs == 0)
+			return AggExprFail(p->error, get ? 3041704 : 4161107,
+							   "%s requires 'field' to evaluate to type String, but got object",
+							   opname);
 		else
 			return AggExprFail(p->error, get ? 5654601 : 4161106,
 							   "%s requires 'field' to evaluate to a constant, but got a non-constant argument",

@@ -544,20 +544,18 @@ AggParseDouble(const char *s, uint32_t len, double *out)
 }
 
 /*
- * A decimal string as MongoDB's Decimal128 reads it: libbson's syntax, but
- * more than 34 significant digits round (half to even) instead of failing.
+ * A decimal string as MongoDB's $convert reads it: libbson's syntax, but
+ * digits past the 34th are dropped (MongoDB truncates them) instead of
+ * failing.
  */
 static bool
 AggParseDecimal(const char *s, uint32_t len, bson_decimal128_t *out)
 {
-	char		digits[64];
+	char		digits[40];
 	int			ndigits = 0;
-	int			dropped = 0;	/* significant digits past the 34th */
+	int			dropped = 0;	/* integer digits past the 34th */
 	int			frac = 0;		/* digits kept after the point */
 	bool		seen_point = false;
-	bool		round_up = false;
-	bool		sticky = false;
-	int			round_digit = -1;
 	const char *p = s;
 	const char *end = s + len;
 	bool		neg = false;
@@ -568,39 +566,24 @@ AggParseDecimal(const char *s, uint32_t len, bson_decimal128_t *out)
 		return false;
 	if (bson_decimal128_from_string(s, out))
 		return true;
-	/* libbson refuses inexact strings: round them ourselves */
+	/* libbson refuses inexact strings: cut them ourselves */
 	if (*p == '+' || *p == '-')
 		neg = *p++ == '-';
 	for (; p < end && ((*p >= '0' && *p <= '9') || (*p == '.' && !seen_point)); p++)
 	{
 		if (*p == '.')
-		{
 			seen_point = true;
-			continue;
-		}
-		if (ndigits == 0 && *p == '0')
-		{
-			if (seen_point)
-				frac++;
-			continue;
-		}
-		if (ndigits < 34)
+		else if (ndigits == 0 && *p == '0')
+			frac += seen_point;
+		else if (ndigits < 34)
 		{
 			digits[ndigits++] = *p;
-			if (seen_point)
-				frac++;
+			frac += seen_point;
 		}
 		else
-		{
-			if (round_digit < 0)
-				round_digit = *p - '0';
-			else if (*p != '0')
-				sticky = true;
-			if (!seen_point)
-				dropped++;
-		}
+			dropped += !seen_point;
 	}
-	if (ndigits < 34 || round_digit < 0)
+	if (ndigits < 34)
 		return false;
 	if (p < end)
 	{
@@ -616,23 +599,7 @@ AggParseDecimal(const char *s, uint32_t len, bson_decimal128_t *out)
 		if (eend != end || errno != 0 || exponent > 100000 || exponent < -100000)
 			return false;
 	}
-	round_up = round_digit > 5 || (round_digit == 5 && (sticky || (digits[33] - '0') % 2 == 1));
 	exponent += dropped - frac;
-	if (round_up)
-	{
-		int			i = 33;
-
-		while (i >= 0 && digits[i] == '9')
-			digits[i--] = '0';
-		if (i >= 0)
-			digits[i]++;
-		else
-		{
-			/* 999...9 rounded up: 1000...0, one more power of ten */
-			digits[0] = '1';
-			exponent++;
-		}
-	}
 	snprintf(buf, sizeof(buf), "%s%.34sE%ld", neg ? "-" : "", digits, exponent);
 	return bson_decimal128_from_string(buf, out);
 }
@@ -1683,15 +1650,19 @@ AggSumAdd(const bson_value_t *v, void *state)
 
 				if (v->value_type == BSON_TYPE_INT64)
 					s->widest = Max(s->widest, 1);
-				if (!s->ioverflow && __builtin_add_overflow(s->isum, x, &s->isum))
+				int64_t		sum;
+
+				if (!s->ioverflow && !__builtin_add_overflow(s->isum, x, &sum))
+					s->isum = sum;
+				else
 				{
-					/* move the exact part to the double sum */
+					/* past int64: the exact part moves to the double sum */
+					if (!s->ioverflow)
+						AggSumAddDouble(s, (double) s->isum);
 					s->ioverflow = true;
-					AggSumAddDouble(s, (double) (s->isum - x));
 					s->isum = 0;
-				}
-				if (s->ioverflow)
 					AggSumAddDouble(s, (double) x);
+				}
 				break;
 			}
 		case BSON_TYPE_DOUBLE:
