@@ -203,6 +203,8 @@ AggCodeName(int code)
 			return "Overflow";
 		case 168:
 			return "InvalidPipelineOperator";
+		case 241:
+			return "ConversionFailure";
 		case MONGO_NOT_IMPLEMENTED:
 			return "NotImplemented";
 		default:

@@ -1647,11 +1647,10 @@ AggSumAdd(const bson_value_t *v, void *state)
 			{
 				int64_t		x = v->value_type == BSON_TYPE_INT32 ? v->value.v_int32 :
 					v->value.v_int64;
+				int64_t		sum;
 
 				if (v->value_type == BSON_TYPE_INT64)
 					s->widest = Max(s->widest, 1);
-				int64_t		sum;
-
 				if (!s->ioverflow && !__builtin_add_overflow(s->isum, x, &sum))
 					s->isum = sum;
 				else
