@@ -82,6 +82,7 @@ static const struct
 	{224, "QueryFeatureNotAllowed"},
 	{232, "MaxSubPipelineDepthExceeded"},
 	{238, "NotImplemented"},
+	{241, "ConversionFailure"},
 	{276, "IndexBuildAborted"},
 	{291, "NoQueryExecutionPlans"},
 	{322, "APIVersionError"},

@@ -212,6 +212,8 @@ AggCodeName(int code)
 			return "ExceededMemoryLimit";
 		case 168:
 			return "InvalidPipelineOperator";
+		case 241:
+			return "ConversionFailure";
 		case MONGO_NOT_IMPLEMENTED:
 			return "NotImplemented";
 		default:
@@ -271,13 +273,8 @@ AggNumberAsDouble(const bson_value_t *v)
 		case BSON_TYPE_DOUBLE:
 			return v->value.v_double;
 		case BSON_TYPE_DECIMAL128:
-			{
-				/* through its text: libbson has no decimal128 -> double */
-				char		text[BSON_DECIMAL128_STRING];
-
-				bson_decimal128_to_string(&v->value.v_decimal128, text);
-				return strtod(text, NULL);
-			}
+			/* libbson's bson_iter_as_double() gives 0 for decimals */
+			return AggDecimalToDouble(&v->value.v_decimal128);
 		default:
 			return 0;
 	}
@@ -709,6 +706,8 @@ static const AggExprOp *const op_tables[] = {
 	AggExprOpsLogic,
 	AggExprOpsArray,
 	AggExprOpsString,
+	AggExprOpsType,
+	AggExprOpsObject,
 	NULL
 };
 

@@ -54,33 +54,6 @@ AggNumAsInt64(const bson_value_t *v)
 	return v->value_type == BSON_TYPE_INT32 ? v->value.v_int32 : v->value.v_int64;
 }
 
-static void
-AggNumAsDecimal(const bson_value_t *v, BsonDecimal *out)
-{
-	switch (v->value_type)
-	{
-		case BSON_TYPE_INT32:
-			BsonDecimalFromInt64(v->value.v_int32, out);
-			break;
-		case BSON_TYPE_INT64:
-			BsonDecimalFromInt64(v->value.v_int64, out);
-			break;
-		case BSON_TYPE_DOUBLE:
-			BsonDecimalFromDouble(v->value.v_double, out);
-			break;
-		default:
-			BsonDecodeDecimal128(&v->value.v_decimal128, out);
-			break;
-	}
-}
-
-static void
-AggSetDecimal(bson_value_t *out, const BsonDecimal *d)
-{
-	out->value_type = BSON_TYPE_DECIMAL128;
-	BsonEncodeDecimal128(d, &out->value.v_decimal128);
-}
-
 /* An integer result: int32 when both were int32 and it fits */
 static void
 AggSetInteger(bson_value_t *out, int64_t r, bool int32_ok)
@@ -103,8 +76,8 @@ AggNumArith(const bson_value_t *x, const bson_value_t *y, bool mul, bson_value_t
 		BsonDecimal b;
 		BsonDecimal r;
 
-		AggNumAsDecimal(x, &a);
-		AggNumAsDecimal(y, &b);
+		AggNumberAsDecimal(x, &a);
+		AggNumberAsDecimal(y, &b);
 		if (mul)
 			BsonDecimalMultiply(&a, &b, &r);
 		else
@@ -288,7 +261,7 @@ AggSubtract(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryEr
 					BsonDecimal m1;
 					BsonDecimal r;
 
-					AggNumAsDecimal(&b, &d);
+					AggNumberAsDecimal(&b, &d);
 					BsonDecimalFromInt64(-1, &m1);
 					BsonDecimalMultiply(&d, &m1, &r);
 					AggSetDecimal(&neg, &r);

@@ -41,6 +41,7 @@
 #define AGG_ERR_FIELD_PATH_EMPTY	15998
 #define AGG_ERR_FIELD_PATH_DOT		40353
 #define AGG_ERR_EMPTY_FIELD_PATH	40352
+#define AGG_ERR_DOLLAR_ALONE		16872
 #define AGG_ERR_VARIABLE_NAME		16866
 #define AGG_ERR_OBJECT_DOLLAR		16404
 #define AGG_ERR_OBJECT_DOT			16412
@@ -190,11 +191,39 @@ extern bool AggValueToInt32(const bson_value_t *v, int32_t *out);
  */
 extern bool AggCoerceToString(AggExprContext *cx, const bson_value_t *v, const char **s,
 							  uint32_t *len, BsonQueryError *error);
+/* ---- numeric and date helpers (expr_type.c) ---- */
+
+struct BsonDecimal;
+
+/* A decimal128 as the nearest double */
+extern double AggDecimalToDouble(const bson_decimal128_t *dec);
+
+/* A number as a decimal (doubles rounded to 15 digits, as MongoDB does) */
+extern void AggNumberAsDecimal(const bson_value_t *v, struct BsonDecimal *out);
+extern void AggSetDecimal(bson_value_t *out, const struct BsonDecimal *d);
+
+/* A double as the decimal of its 34 leading digits, trailing zeros dropped */
+extern void AggDoubleToDecimalExact(double x, struct BsonDecimal *out);
+
+/* A finite decimal truncated to an int64; false when NaN, infinite or out of range */
+extern bool AggDecimalToInt64(const struct BsonDecimal *d, int64_t *out);
+
+/* x / n (n > 0), rounded to 34 digits */
+extern void AggDecimalDivideInt(const struct BsonDecimal *x, int64_t n,
+								struct BsonDecimal *out);
+
+/* A date as "%Y-%m-%dT%H:%M:%S.%LZ" (buf of 32 bytes); false (18537) outside years 0-9999 */
+extern bool AggFormatDate(int64_t ms, char *buf, size_t size, BsonQueryError *error);
+
+/* An ISO-8601 date string as ms since the epoch; false when it is not one */
+extern bool AggParseDate(const char *s, uint32_t len, int64_t *out);
 
 /* The operator families (tables end with a NULL name) */
 extern const AggExprOp AggExprOpsArith[];
 extern const AggExprOp AggExprOpsLogic[];
 extern const AggExprOp AggExprOpsArray[];
 extern const AggExprOp AggExprOpsString[];
+extern const AggExprOp AggExprOpsType[];
+extern const AggExprOp AggExprOpsObject[];
 
 #endif							/* NOSQL_EXPR_INTERNAL_H */

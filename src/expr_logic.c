@@ -399,5 +399,6 @@ const AggExprOp AggExprOpsLogic[] = {
 	{"$switch", AggSwitch, AggSwitchParse, 0, -1},
 	{"$let", AggLet, AggLetParse, 0, -1},
 	{"$literal", AggLiteral, AggLiteralParse, 0, -1},
+	{"$const", AggLiteral, AggLiteralParse, 0, -1},
 	{NULL}
 };

@@ -148,7 +148,7 @@ AggSplitMillis(int64_t ms, int64_t *days, int64_t *msofday)
 }
 
 static void
-AggFormatDate(char *buf, size_t size, int64_t ms)
+StrFormatDate(char *buf, size_t size, int64_t ms)
 {
 	int64_t		days;
 	int64_t		msofday;
@@ -229,7 +229,7 @@ AggCoerceToString(AggExprContext *cx, const bson_value_t *v, const char **s, uin
 			bson_decimal128_to_string(&v->value.v_decimal128, buf);
 			break;
 		case BSON_TYPE_DATE_TIME:
-			AggFormatDate(buf, sizeof(buf), v->value.v_datetime);
+			StrFormatDate(buf, sizeof(buf), v->value.v_datetime);
 			break;
 		case BSON_TYPE_TIMESTAMP:
 			AggFormatTimestamp(buf, sizeof(buf), v->value.v_timestamp.timestamp,
@@ -255,7 +255,7 @@ AggCoerceToString(AggExprContext *cx, const bson_value_t *v, const char **s, uin
  * *exact says whether no rounding happened.
  */
 static bool
-AggDecimalToInt64(const bson_decimal128_t *dec, int64_t *out, bool *exact)
+StrDecimalToInt64(const bson_decimal128_t *dec, int64_t *out, bool *exact)
 {
 	BsonDecimal d;
 	uint128		q;
@@ -334,7 +334,7 @@ AggCoerceToInt64(const bson_value_t *v, int64_t *out, BsonQueryError *error)
 			{
 				bool		exact;
 
-				if (!AggDecimalToInt64(&v->value.v_decimal128, out, &exact))
+				if (!StrDecimalToInt64(&v->value.v_decimal128, out, &exact))
 					*out = INT64_MIN;
 				return true;
 			}
@@ -372,7 +372,7 @@ AggIntegral32(const bson_value_t *v, int32_t *out)
 				int64_t		i;
 				bool		exact;
 
-				if (!AggDecimalToInt64(&v->value.v_decimal128, &i, &exact) || !exact ||
+				if (!StrDecimalToInt64(&v->value.v_decimal128, &i, &exact) || !exact ||
 					i < INT32_MIN || i > INT32_MAX)
 					return false;
 				*out = (int32_t) i;
