@@ -19,6 +19,8 @@
 
 #include <math.h>
 
+#include "common/pg_prng.h"
+
 #include "bson_compare.h"
 #include "bson_decimal.h"
 #include "expr_internal.h"
@@ -278,6 +280,177 @@ AggSubtract(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryEr
 	return true;
 }
 
+/* ---- exact decimal division and rounding ---- */
+
+#define DEC_DIGITS	34
+
+static uint128
+DecPow10(int n)
+{
+	uint128		r = 1;
+
+	while (n-- > 0)
+		r *= 10;
+	return r;
+}
+
+static int
+DecDigits(uint128 c)
+{
+	int			n = 0;
+
+	while (c > 0)
+	{
+		c /= 10;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * x / y, rounded half to even to 34 digits, with IEEE 754-2008's ideal
+ * exponent (x's minus y's) when the quotient is exact: 10 / 2 is 5, 1 / 3
+ * is 0.3333333333333333333333333333333333.  y is not zero.
+ */
+static void
+DecDivide(const BsonDecimal *x, const BsonDecimal *y, BsonDecimal *out)
+{
+	uint128		q;
+	uint128		r;
+	int			exp = x->exponent - y->exponent;
+	int			ideal = exp;
+
+	memset(out, 0, sizeof(*out));
+	out->negative = x->negative != y->negative;
+	if (x->kind == BSON_NUMBER_NAN || y->kind == BSON_NUMBER_NAN ||
+		(x->kind == BSON_NUMBER_INFINITY && y->kind == BSON_NUMBER_INFINITY))
+	{
+		out->kind = BSON_NUMBER_NAN;
+		return;
+	}
+	if (x->kind == BSON_NUMBER_INFINITY)
+	{
+		out->kind = BSON_NUMBER_INFINITY;
+		return;
+	}
+	out->kind = BSON_NUMBER_FINITE;
+	if (y->kind == BSON_NUMBER_INFINITY || x->coefficient == 0)
+	{
+		out->coefficient = 0;
+		out->exponent = y->kind == BSON_NUMBER_INFINITY ? 0 : Max(ideal, BSON_DECIMAL_MIN_EXPONENT);
+		return;
+	}
+	q = x->coefficient / y->coefficient;
+	r = x->coefficient % y->coefficient;
+	/* more digits while there is a remainder and room */
+	while (r != 0 && DecDigits(q) < DEC_DIGITS && exp > BSON_DECIMAL_MIN_EXPONENT)
+	{
+		q = q * 10 + (r * 10) / y->coefficient;
+		r = (r * 10) % y->coefficient;
+		exp--;
+	}
+	/* too many digits (a huge integer quotient): drop them, rounding */
+	while (DecDigits(q) > DEC_DIGITS)
+	{
+		r = (q % 10 != 0 || r != 0) ? 1 : 0;	/* sticky */
+		q /= 10;
+		exp++;
+	}
+	if (r != 0)
+	{
+		/* half to even on the rest */
+		uint128		twice = r * 2;
+
+		if (twice > y->coefficient || (twice == y->coefficient && (q & 1)))
+		{
+			q++;
+			if (DecDigits(q) > DEC_DIGITS)
+			{
+				q /= 10;
+				exp++;
+			}
+		}
+	}
+	else
+	{
+		/* exact: no trailing zeros beyond the ideal exponent */
+		while (exp < ideal && q != 0 && q % 10 == 0)
+		{
+			q /= 10;
+			exp++;
+		}
+	}
+	out->coefficient = q;
+	out->exponent = exp;
+	if (exp > BSON_DECIMAL_MAX_EXPONENT)
+		out->kind = BSON_NUMBER_INFINITY;
+}
+
+typedef enum DecRound
+{
+	DEC_ROUND_HALF_EVEN,
+	DEC_ROUND_TRUNC,
+	DEC_ROUND_CEIL,
+	DEC_ROUND_FLOOR
+} DecRound;
+
+/* A decimal rounded to 10^-place (its exponent becomes -place at most) */
+static void
+DecRoundTo(const BsonDecimal *x, int place, DecRound mode, BsonDecimal *out)
+{
+	int			target = -place;
+	int			shift;
+	uint128		q;
+	uint128		r;
+	uint128		div;
+	bool		up = false;
+
+	*out = *x;
+	if (x->kind != BSON_NUMBER_FINITE || x->exponent >= target)
+		return;
+	shift = target - x->exponent;
+	if (shift > DEC_DIGITS + 1)
+	{
+		q = 0;
+		r = x->coefficient;
+		div = 0;				/* "10^shift": larger than any coefficient */
+	}
+	else
+	{
+		div = DecPow10(shift);
+		q = x->coefficient / div;
+		r = x->coefficient % div;
+	}
+	if (r != 0)
+	{
+		switch (mode)
+		{
+			case DEC_ROUND_TRUNC:
+				break;
+			case DEC_ROUND_CEIL:
+				up = !x->negative;
+				break;
+			case DEC_ROUND_FLOOR:
+				up = x->negative;
+				break;
+			case DEC_ROUND_HALF_EVEN:
+				if (div != 0)
+				{
+					uint128		half = div / 2;
+
+					up = r > half || (r == half && (q & 1));
+				}
+				break;
+		}
+	}
+	if (up)
+		q++;
+	out->coefficient = q;
+	out->exponent = target;
+	if (q == 0 && mode != DEC_ROUND_HALF_EVEN && mode != DEC_ROUND_TRUNC)
+		out->negative = x->negative;
+}
+
 static bool
 AggDivide(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
 {
@@ -298,15 +471,16 @@ AggDivide(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErro
 		return AggExprFail(error, AGG_ERR_BAD_VALUE, "can't $divide by zero");
 	if (a.value_type == BSON_TYPE_DECIMAL128 || b.value_type == BSON_TYPE_DECIMAL128)
 	{
-		/* no exact decimal division here yet: through double */
-		if (AggNumberAsDouble(&b) == 0)
-			return AggExprFail(error, AGG_ERR_BAD_VALUE, "can't $divide by zero");
-		{
-			BsonDecimal r;
+		BsonDecimal x;
+		BsonDecimal y;
+		BsonDecimal r;
 
-			BsonDecimalFromDouble(AggNumberAsDouble(&a) / AggNumberAsDouble(&b), &r);
-			AggSetDecimal(out, &r);
-		}
+		AggNumberAsDecimal(&a, &x);
+		AggNumberAsDecimal(&b, &y);
+		if (y.kind == BSON_NUMBER_FINITE && y.coefficient == 0)
+			return AggExprFail(error, AGG_ERR_BAD_VALUE, "can't $divide by zero");
+		DecDivide(&x, &y, &r);
+		AggSetDecimal(out, &r);
 		return true;
 	}
 	AggSetDouble(out, AggNumberAsDouble(&a) / AggNumberAsDouble(&b));
@@ -425,6 +599,18 @@ AggUnaryMath(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryE
 		(v.value_type == BSON_TYPE_INT32 || v.value_type == BSON_TYPE_INT64))
 	{
 		*out = v;
+		return true;
+	}
+	if ((strcmp(name, "$ceil") == 0 || strcmp(name, "$floor") == 0) &&
+		v.value_type == BSON_TYPE_DECIMAL128)
+	{
+		/* exactly, to an integral decimal */
+		BsonDecimal d;
+		BsonDecimal rd;
+
+		AggNumberAsDecimal(&v, &d);
+		DecRoundTo(&d, 0, name[1] == 'c' ? DEC_ROUND_CEIL : DEC_ROUND_FLOOR, &rd);
+		AggSetDecimal(out, &rd);
 		return true;
 	}
 	x = AggNumberAsDouble(&v);
@@ -630,6 +816,17 @@ AggRoundTrunc(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQuery
 			AggSetInteger(out, (n / m) * m, v.value_type == BSON_TYPE_INT32);
 		return true;
 	}
+	if (v.value_type == BSON_TYPE_DECIMAL128)
+	{
+		/* exactly */
+		BsonDecimal d;
+		BsonDecimal rd;
+
+		AggNumberAsDecimal(&v, &d);
+		DecRoundTo(&d, (int) place, is_round ? DEC_ROUND_HALF_EVEN : DEC_ROUND_TRUNC, &rd);
+		AggSetDecimal(out, &rd);
+		return true;
+	}
 	x = AggNumberAsDouble(&v);
 	scale = pow(10.0, (double) place);
 	if (isnan(x) || isinf(x))
@@ -705,7 +902,30 @@ AggSigmoid(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErr
 	return true;
 }
 
+/* $rand: {} -> a double in [0, 1) */
+static bool
+AggRandParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
+{
+	bson_iter_t it;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
+		return AggExprFail(p->error, 10065, "invalid parameter: expected an object ($rand)");
+	bson_iter_recurse(arg, &it);
+	if (bson_iter_next(&it))
+		return AggExprFail(p->error, 3040501, "$rand not expecting any arguments");
+	e->nargs = 0;
+	return true;
+}
+
+static bool
+AggRand(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
+{
+	AggSetDouble(out, pg_prng_double(&pg_global_prng_state));
+	return true;
+}
+
 const AggExprOp AggExprOpsArith[] = {
+	{"$rand", AggRand, AggRandParse, 0, 0},
 	{"$sigmoid", AggSigmoid, NULL, 1, 1},
 	{"$add", AggAdd, NULL, 0, -1},
 	{"$subtract", AggSubtract, NULL, 2, 2},

@@ -109,6 +109,8 @@ QueryMatchExpr(const QueryNode *node, const uint8_t *data, uint32_t len)
 		AggArenaReset(&arena);
 		if (QueryExprErrorHook != NULL)
 			QueryExprErrorHook(&error);
+		if (error.message != NULL)
+			pfree(error.message);
 		return false;
 	}
 	result = AggValueTrue(&v);
