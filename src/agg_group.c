@@ -35,7 +35,8 @@
  * or a list of values as BSON bytes.
  *
  * Input order: $first, $last, $push, $mergeObjects and $concatArrays
- * depend on the order documents arrive in.  Rather than ordered
+ * depend on the order documents arrive in ($addToSet and $setUnion list
+ * their values in it too, so that results are deterministic).  Rather than ordered
  * aggregates (which PostgreSQL 15 cannot hash) the query numbers the
  * input rows in their order (row_number() over the ordered subquery) and
  * the states keep the numbers: $first keeps the value of the lowest,
@@ -109,13 +110,13 @@ static const struct
 	{"$first", GROUP_ACC_FIRST, true},
 	{"$last", GROUP_ACC_LAST, true},
 	{"$push", GROUP_ACC_PUSH, true},
-	{"$addToSet", GROUP_ACC_ADD_TO_SET, false},
+	{"$addToSet", GROUP_ACC_ADD_TO_SET, true},
 	{"$count", GROUP_ACC_COUNT, false},
 	{"$mergeObjects", GROUP_ACC_MERGE_OBJECTS, true},
 	{"$stdDevPop", GROUP_ACC_STDDEV_POP, false},
 	{"$stdDevSamp", GROUP_ACC_STDDEV_SAMP, false},
 	{"$concatArrays", GROUP_ACC_CONCAT_ARRAYS, true},
-	{"$setUnion", GROUP_ACC_SET_UNION, false},
+	{"$setUnion", GROUP_ACC_SET_UNION, true},
 	{NULL}
 };
 
@@ -162,11 +163,21 @@ typedef struct GroupAccState
 
 /* ---- specifications ---- */
 
-/* Raise an expression error */
+/*
+ * Raise an expression error.  MongoDB runs $group in its slot-based engine,
+ * whose division and modulo by zero have codes of their own.
+ */
 static void
 GroupRaise(const BsonQueryError *error)
 {
-	MongoRaise(error->code, "%s", error->message ? error->message : "invalid expression");
+	int			code = error->code;
+	const char *message = error->message ? error->message : "invalid expression";
+
+	if (code == AGG_ERR_BAD_VALUE && strncmp(message, "can't $divide by zero", 21) == 0)
+		code = 4848401;
+	else if (code == 16610)
+		code = 4848403;
+	MongoRaise(code, "%s", message);
 }
 
 /* Reject inclusion-style fields in an _id object (17390) */
@@ -295,6 +306,8 @@ AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t col
 			MongoRaise(40238, "The field '%s' must specify one accumulator", name);
 		op = bson_iter_key(&acc);
 		arg = acc;
+		if (op[0] != '$')
+			MongoRaise(40234, "The field '%s' must be an accumulator object", name);
 		if (bson_iter_next(&acc))
 			MongoRaise(40238, "The field '%s' must specify one accumulator", name);
 		for (int i = 0; group_accumulators[i].name != NULL; i++)
@@ -320,9 +333,11 @@ AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t col
 			bson_t		one;
 			bson_iter_t one_it;
 
+			if (!BSON_ITER_HOLDS_DOCUMENT(&arg))
+				MongoRaise(AGG_ERR_TYPE_MISMATCH, "$count takes no arguments, i.e. $count:{}");
 			bson_iter_recurse(&arg, &empty);
-			if (!BSON_ITER_HOLDS_DOCUMENT(&arg) || bson_iter_next(&empty))
-				MongoRaise(MONGO_BAD_VALUE, "$count takes no arguments, i.e. $count:{}");
+			if (bson_iter_next(&empty))
+				MongoRaise(AGG_ERR_BAD_VALUE, "$count takes no arguments, i.e. $count:{}");
 			/* $count is $sum: 1 */
 			bson_init(&one);
 			bson_append_int32(&one, "", 0, 1);
@@ -622,7 +637,18 @@ GroupSetAddBytes(GroupAccState *s, int64 ord, const uint8_t *bytes, uint32_t len
 		memcpy(&elen, entry + 8, 4);
 		GroupValueIter((const uint8_t *) entry + 12, elen, &other);
 		if (BsonCompareValues(&it, &other) == 0)
+		{
+			int64		other_ord;
+
+			/* keep the first occurrence's number: sets list values in input order */
+			memcpy(&other_ord, entry, 8);
+			if (ord < other_ord)
+			{
+				memcpy((char *) entry, &ord, 8);
+				s->unsorted = true;
+			}
 			return;
+		}
 	}
 	{
 		uint32_t	offset = (uint32_t) s->list_len;
