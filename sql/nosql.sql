@@ -459,6 +459,40 @@ COMMENT ON FUNCTION nosql.bson_aggregate_count(bigint, text) IS 'the document of
 CREATE FUNCTION nosql.bson_aggregate_documents(documents nosql.bson) RETURNS SETOF nosql.bson
     AS 'MODULE_PATHNAME', 'bson_aggregate_documents' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_aggregate_documents(nosql.bson) IS 'the documents of an array, the source of a $documents pipeline';
+
+-- $group (src/agg_group.c): GROUP BY nosql.bson_group_key(...) with one
+-- nosql.bson_group_accumulate(...) per accumulator
+CREATE FUNCTION nosql.bson_group_key(document nosql.bson, spec nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_group_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_key(nosql.bson, nosql.bson) IS 'the $group key of a document: the value of the _id expression of spec {e, c} (null when missing; strings as collation sort keys under c)';
+CREATE FUNCTION nosql.bson_group_accumulate_transition(state internal, document nosql.bson, spec nosql.bson, ord bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_group_accumulate_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_accumulate_transition(internal, nosql.bson, nosql.bson, bigint) IS 'transition function of nosql.bson_group_accumulate';
+CREATE FUNCTION nosql.bson_group_accumulate_final(state internal) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_group_accumulate_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_accumulate_final(internal) IS 'final function of nosql.bson_group_accumulate';
+CREATE FUNCTION nosql.bson_group_accumulate_combine(a internal, b internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_group_accumulate_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_accumulate_combine(internal, internal) IS 'combine function of nosql.bson_group_accumulate (partial states of parallel workers)';
+CREATE FUNCTION nosql.bson_group_accumulate_serialize(state internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'bson_group_accumulate_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_accumulate_serialize(internal) IS 'serialization function of nosql.bson_group_accumulate';
+CREATE FUNCTION nosql.bson_group_accumulate_deserialize(data bytea, state internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_group_accumulate_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_accumulate_deserialize(bytea, internal) IS 'deserialization function of nosql.bson_group_accumulate';
+CREATE AGGREGATE nosql.bson_group_accumulate(document nosql.bson, spec nosql.bson, ord bigint) (
+    SFUNC = nosql.bson_group_accumulate_transition,
+    STYPE = internal,
+    FINALFUNC = nosql.bson_group_accumulate_final,
+    COMBINEFUNC = nosql.bson_group_accumulate_combine,
+    SERIALFUNC = nosql.bson_group_accumulate_serialize,
+    DESERIALFUNC = nosql.bson_group_accumulate_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.bson_group_accumulate(nosql.bson, nosql.bson, bigint) IS 'a $group accumulator ($sum, $avg, $push, ...) over the documents of a group: spec {k: kind, e: expression, c: collation}; ord numbers the input in order for $first, $last and $push';
+CREATE FUNCTION nosql.bson_group_result(id nosql.bson, names nosql.bson, results nosql.bson[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_group_result' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_group_result(nosql.bson, nosql.bson, nosql.bson[]) IS 'the document of a $group: {_id: id, name: result, ...} with the names {f: [...]}';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

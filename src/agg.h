@@ -11,6 +11,7 @@
 
 #include <bson/bson.h>
 
+#include "bson.h"
 #include "documents.h"
 
 /* MongoDB's limit on the number of stages of a pipeline */
@@ -50,6 +51,20 @@ extern void CursorQueryReply(CommandContext *ctx, const char *collname, const ch
 							 int nparams, Oid *types, Datum *values,
 							 const Collection *coll, const char *hint,
 							 int64 batch_size, bool single_batch, bson_t *reply);
+
+/* agg_group.c: a $group specification, checked, as the parameters of its SQL */
+typedef struct AggGroupSpec
+{
+	Bson	   *key;			/* nosql.bson_group_key's {e, c} */
+	Bson	   *names;			/* {f: [output field names]} */
+	Bson	  **accs;			/* nosql.bson_group_accumulate's {k, e, c} per field */
+	int			naccs;
+	Bson	   *id_first;		/* under a collation: the _id output's $first, or NULL */
+	bool		need_ord;		/* some accumulator depends on the input order */
+} AggGroupSpec;
+
+extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
+							 uint32_t collation_len, AggGroupSpec *out);
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);

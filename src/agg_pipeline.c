@@ -56,11 +56,11 @@
 static const char *const agg_later_stages[] = {
 	"$bucket", "$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
 	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
-	"$graphLookup", "$group", "$indexStats", "$listCatalog", "$listClusterCatalog",
+	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$lookup", "$merge", "$out", "$planCacheStats", "$querySettings", "$rankFusion",
 	"$redact", "$sample", "$score", "$scoreFusion", "$search", "$searchMeta",
-	"$setWindowFields", "$shardedDataDistribution", "$sortByCount", "$unionWith",
+	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
 };
 
@@ -297,6 +297,100 @@ AggEndFind(AggBuild *b)
 	FindSpecPrepare(&b->spec, "document", &b->sql, b->values, b->types, &b->nparams);
 }
 
+/* A bson parameter from a datum */
+static int
+AggParamDatum(AggBuild *b, Bson *value)
+{
+	b->values[b->nparams] = PointerGetDatum(value);
+	b->types[b->nparams] = BsonTypeOid();
+	return ++b->nparams;
+}
+
+/*
+ * $group: a GROUP BY over the query so far (agg_group.c has the design);
+ * the input rows are numbered when an accumulator depends on their order.
+ */
+static void
+AggAddGroup(AggBuild *b, const bson_iter_t *spec)
+{
+	AggGroupSpec g;
+	StringInfoData next;
+	const char *ord;
+	int			key;
+	int			names;
+
+	AggGroupDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					 b->collation_len, &g);
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	key = AggParamDatum(b, g.key);
+	names = AggParamDatum(b, g.names);
+	ord = g.need_ord ? "g.ord" : "0::bigint";
+	initStringInfo(&next);
+	if (g.id_first != NULL)
+		appendStringInfo(&next, "SELECT nosql.bson_group_result(nosql.bson_group_accumulate(g.document, $%d, %s), $%d, ARRAY[",
+						 AggParamDatum(b, g.id_first), ord, names);
+	else
+		appendStringInfo(&next, "SELECT nosql.bson_group_result(g.key, $%d, ARRAY[", names);
+	for (int i = 0; i < g.naccs; i++)
+		appendStringInfo(&next, "%snosql.bson_group_accumulate(g.document, $%d, %s)",
+						 i > 0 ? ", " : "", AggParamDatum(b, g.accs[i]), ord);
+	appendStringInfo(&next,
+					 "]::nosql.bson[]) AS document FROM (SELECT nosql.bson_group_key(s.document, $%d) AS key, s.document%s FROM (%s) s) g GROUP BY g.key",
+					 key, g.need_ord ? ", row_number() OVER () AS ord" : "", b->sql.data);
+	b->sql = next;
+}
+
+/* $sortByCount: {$group: {_id: expr, count: {$sum: 1}}}, {$sort: {count: -1}} */
+static void
+AggAddSortByCount(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_t		group;
+	bson_t		count;
+	bson_t		sum;
+	bson_iter_t it;
+
+	if (BSON_ITER_HOLDS_UTF8(spec))
+	{
+		if (bson_iter_utf8(spec, NULL)[0] != '$')
+			MongoRaise(40148, "the sortByCount field must be defined as a $-prefixed path or an expression");
+	}
+	else if (BSON_ITER_HOLDS_DOCUMENT(spec))
+	{
+		bson_iter_t first;
+
+		bson_iter_recurse(spec, &first);
+		if (!bson_iter_next(&first) || bson_iter_key(&first)[0] != '$')
+			MongoRaise(40147, "the sortByCount field must be specified as an expression");
+	}
+	else
+		MongoRaise(40149, "the sortByCount field must be defined as a $-prefixed path or an expression");
+	bson_init(&group);
+	bson_append_document_begin(&group, "g", 1, &sum);
+	bson_append_iter(&sum, "_id", 3, spec);
+	bson_append_document_begin(&sum, "count", 5, &count);
+	bson_append_int32(&count, "$sum", 4, 1);
+	bson_append_document_end(&sum, &count);
+	bson_append_document_end(&group, &sum);
+	bson_iter_init_find(&it, &group, "g");
+	/* the group's spec lives in a copy that outlives this call */
+	{
+		Bson	   *copy = BsonDatumFromBson(&group);
+		bson_t		c;
+
+		bson_init_static(&c, BsonBytes(copy), BsonDocLen(copy));
+		bson_iter_init_find(&it, &c, "g");
+		AggAddGroup(b, &it);
+	}
+	bson_destroy(&group);
+	b->level_open = true;
+	b->skip = 0;
+	b->limit = -1;
+	appendStringInfoString(&b->order,
+						   "nosql.bson_sort_value(s.document, 'count', true) DESC");
+}
+
 /* Translate one stage (already known to exist) */
 static void
 AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
@@ -487,6 +581,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		b->sql = next;
 		return;
 	}
+	if (strcmp(name, "$group") == 0)
+	{
+		AggAddGroup(b, spec);
+		return;
+	}
+	if (strcmp(name, "$sortByCount") == 0)
+	{
+		AggAddSortByCount(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -510,6 +614,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 	bson_iter_t it;
 	int			nstages = 0;
 	int			maxparams;
+	int			extra_params = 0;
 
 	/* the shape of every stage first, as MongoDB parses them */
 	bson_iter_recurse(pipeline, &it);
@@ -532,8 +637,20 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		if (!AggStageIsStreaming(name) && !AggStageIsLater(name) &&
 			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
 			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
-			strcmp(name, "$documents") != 0)
+			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
+			strcmp(name, "$sortByCount") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
+		if (strcmp(name, "$group") == 0)
+		{
+			bson_iter_t f;
+			bson_iter_t fields;
+
+			/* a parameter per accumulator */
+			bson_iter_recurse(&it, &f);
+			if (bson_iter_next(&f) && bson_iter_recurse(&f, &fields))
+				while (bson_iter_next(&fields))
+					extra_params++;
+		}
 		if (++nstages > AGG_MAX_STAGES)
 			MongoRaise(AGG_ERR_TOO_MANY_STAGES,
 					   "Pipeline length must be no longer than %d stages.", AGG_MAX_STAGES);
@@ -551,7 +668,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "The {aggregate: 1} form is not valid with an empty pipeline");
 
-	maxparams = FIND_MAX_PARAMS + 2 * nstages + 32 * nstages;
+	maxparams = FIND_MAX_PARAMS + 2 * nstages + 32 * nstages + extra_params;
 	b->values = palloc(sizeof(Datum) * maxparams);
 	b->types = palloc(sizeof(Oid) * maxparams);
 	b->in_find = true;

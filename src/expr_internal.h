@@ -17,6 +17,7 @@
 #ifndef NOSQL_EXPR_INTERNAL_H
 #define NOSQL_EXPR_INTERNAL_H
 
+#include "bson_compare.h"
 #include "expr.h"
 
 /* Deepest nesting of expressions */
@@ -217,6 +218,34 @@ extern bool AggFormatDate(int64_t ms, char *buf, size_t size, BsonQueryError *er
 
 /* An ISO-8601 date string as ms since the epoch; false when it is not one */
 extern bool AggParseDate(const char *s, uint32_t len, int64_t *out);
+
+/* The state of $sum and $avg */
+typedef struct AggSumState
+{
+	int			widest;			/* 0 int32, 1 int64, 2 double, 3 decimal */
+	int64_t		count;
+	int64_t		isum;			/* exact while !ioverflow */
+	bool		ioverflow;
+	double		dsum;			/* Neumaier-compensated sum of the non-decimals */
+	double		dcomp;
+	bool		have_decimal;
+	BsonDecimal decsum;
+} AggSumState;
+
+/* Add a value to a $sum/$avg state; the result of $sum (avg false) or $avg */
+extern void AggSumAdd(const bson_value_t *v, void *state);
+extern void AggSumResult(const AggSumState *s, bool avg, bson_value_t *out);
+
+/* The state of the standard deviations: Welford's running mean */
+typedef struct AggStdDevState
+{
+	int64_t		count;
+	double		mean;
+	double		m2;
+} AggStdDevState;
+
+/* Add a value to a standard deviation state */
+extern void AggStdDevAdd(const bson_value_t *v, void *state);
 
 /* The operator families (tables end with a NULL name) */
 extern const AggExprOp AggExprOpsArith[];

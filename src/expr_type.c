@@ -1610,18 +1610,6 @@ AggAccumulate(const AggExpr *e, AggExprContext *cx, AggAccumFn fn, void *state,
 	return true;
 }
 
-/* The state of $sum and $avg */
-typedef struct AggSumState
-{
-	int			widest;			/* 0 int32, 1 int64, 2 double, 3 decimal */
-	int64_t		count;
-	int64_t		isum;			/* exact while !ioverflow */
-	bool		ioverflow;
-	double		dsum;			/* Neumaier-compensated sum of the non-decimals */
-	double		dcomp;
-	bool		have_decimal;
-	BsonDecimal decsum;
-} AggSumState;
 
 static void
 AggSumAddDouble(AggSumState *s, double x)
@@ -1635,7 +1623,8 @@ AggSumAddDouble(AggSumState *s, double x)
 	s->dsum = t;
 }
 
-static void
+/* Add a value to a $sum/$avg state (non-numbers are ignored) */
+void
 AggSumAdd(const bson_value_t *v, void *state)
 {
 	AggSumState *s = state;
@@ -1718,6 +1707,36 @@ AggSumDecimal(const AggSumState *s, BsonDecimal *out)
 		*out = other;
 }
 
+/* The result of a $sum (avg false) or $avg (avg true) state */
+void
+AggSumResult(const AggSumState *s, bool avg, bson_value_t *out)
+{
+	if (avg && s->count == 0)
+		AggSetNull(out);
+	else if (s->widest == 3)
+	{
+		BsonDecimal d;
+
+		AggSumDecimal(s, &d);
+		if (avg)
+			AggDecimalDivideInt(&d, s->count, &d);
+		AggSetDecimal(out, &d);
+	}
+	else if (avg)
+	{
+		if (!s->ioverflow && s->widest < 2)
+			AggSetDouble(out, (double) s->isum / (double) s->count);
+		else
+			AggSetDouble(out, AggSumDouble(s) / (double) s->count);
+	}
+	else if (s->widest == 2 || s->ioverflow)
+		AggSetDouble(out, AggSumDouble(s));
+	else if (s->widest == 0 && s->isum >= INT32_MIN && s->isum <= INT32_MAX)
+		AggSetInt32(out, (int32_t) s->isum);
+	else
+		AggSetInt64(out, s->isum);
+}
+
 static bool
 AggSum(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
 {
@@ -1725,43 +1744,7 @@ AggSum(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *
 
 	if (!AggAccumulate(e, cx, AggSumAdd, &s, error))
 		return false;
-	if (s.widest == 3)
-	{
-		BsonDecimal d;
-
-		AggSumDecimal(&s, &d);
-		AggSetDecimal(out, &d);
-	}
-	else if (s.widest == 2 || s.ioverflow)
-		AggSetDouble(out, AggSumDouble(&s));
-	else if (s.widest == 0 && s.isum >= INT32_MIN && s.isum <= INT32_MAX)
-		AggSetInt32(out, (int32_t) s.isum);
-	else
-		AggSetInt64(out, s.isum);
-	return true;
-}
-
-static bool
-AggAvg(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
-{
-	AggSumState s = {0};
-
-	if (!AggAccumulate(e, cx, AggSumAdd, &s, error))
-		return false;
-	if (s.count == 0)
-		AggSetNull(out);
-	else if (s.widest == 3)
-	{
-		BsonDecimal d;
-
-		AggSumDecimal(&s, &d);
-		AggDecimalDivideInt(&d, s.count, &d);
-		AggSetDecimal(out, &d);
-	}
-	else if (!s.ioverflow && s.widest < 2)
-		AggSetDouble(out, (double) s.isum / (double) s.count);
-	else
-		AggSetDouble(out, AggSumDouble(&s) / (double) s.count);
+	AggSumResult(&s, strcmp(e->op->name, "$avg") == 0, out);
 	return true;
 }
 
@@ -1809,15 +1792,9 @@ AggMinMax(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryErro
 	return true;
 }
 
-/* The state of the standard deviations: Welford's running mean */
-typedef struct AggStdDevState
-{
-	int64_t		count;
-	double		mean;
-	double		m2;
-} AggStdDevState;
 
-static void
+/* Add a value to a standard deviation state (non-numbers are ignored) */
+void
 AggStdDevAdd(const bson_value_t *v, void *state)
 {
 	AggStdDevState *s = state;
@@ -1861,7 +1838,7 @@ const AggExprOp AggExprOpsType[] = {
 	{"$toDate", AggToType, AggToParse, 1, 1},
 	{"$toObjectId", AggToType, AggToParse, 1, 1},
 	{"$sum", AggSum, NULL, 0, -1},
-	{"$avg", AggAvg, NULL, 0, -1},
+	{"$avg", AggSum, NULL, 0, -1},
 	{"$min", AggMinMax, NULL, 0, -1},
 	{"$max", AggMinMax, NULL, 0, -1},
 	{"$stdDevPop", AggStdDev, NULL, 0, -1},

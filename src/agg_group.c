@@ -1,0 +1,1361 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_group.c
+ *	  The $group stage: its key, its accumulators as one PostgreSQL
+ *	  aggregate, and the document it outputs per group.
+ *
+ * Design note
+ * -----------
+ * A $group becomes a GROUP BY over the query so far (agg_pipeline.c):
+ *
+ *	SELECT nosql.bson_group_result(g.key, $names,
+ *			   ARRAY[nosql.bson_group_accumulate(g.document, $acc1, g.ord), ...])
+ *	  FROM (SELECT nosql.bson_group_key(s.document, $key) AS key, s.document,
+ *				   row_number() OVER () AS ord
+ *			  FROM (...) s) g
+ *	 GROUP BY g.key
+ *
+ * so PostgreSQL's HashAggregate (or a sort and GroupAggregate) does the
+ * grouping, and a hash aggregation that outgrows work_mem spills the
+ * input rows of the groups that do not fit to disk, as PostgreSQL 15 does
+ * for any aggregate.  Only each group's accumulator states are in memory.
+ *
+ * The key is a bson value, whose btree and hash operator classes are
+ * MongoDB's equality (1, 1.0 and NumberLong(1) are one group).  A missing
+ * _id is null.  Under a non-simple collation the key has its strings
+ * replaced by their collation sort keys, so strings equal under the
+ * collation are one group, and the _id output is the first document's
+ * own value (a $first of the _id expression).
+ *
+ * Every accumulator is one aggregate, nosql.bson_group_accumulate(document,
+ * spec, ord), whose spec {k: kind, e: expression, c: collation} says what
+ * to compute; it is compiled once per query and kept in fn_extra.  The
+ * states are plain palloc'd memory in the aggregate context (never a
+ * bson_t, whose alignment palloc does not give): counters, sums, one value
+ * or a list of values as BSON bytes.
+ *
+ * Input order: $first, $last, $push, $mergeObjects and $concatArrays
+ * depend on the order documents arrive in ($addToSet and $setUnion list
+ * their values in it too, so that results are deterministic).  Rather than ordered
+ * aggregates (which PostgreSQL 15 cannot hash) the query numbers the
+ * input rows in their order (row_number() over the ordered subquery) and
+ * the states keep the numbers: $first keeps the value of the lowest,
+ * $last of the highest, and the lists are sorted by them at the end.
+ * Results then do not depend on the plan (a hash aggregation that
+ * spills, an unstable sort before a GroupAggregate, partial aggregates of
+ * parallel workers combined in any order).  Without such accumulators
+ * the number is the constant 0 and costs nothing.
+ *
+ * $push, $addToSet, $concatArrays and $setUnion fail with MongoDB's
+ * ExceededMemoryLimit (146) when their list passes 100 MiB.
+ *
+ * IDENTIFICATION
+ *	  src/agg_group.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "agg.h"
+#include "bson.h"
+#include "bson_compare.h"
+#include "bson_decimal.h"
+#include "collation.h"
+#include "documents.h"
+#include "expr_internal.h"
+#include "nosql.h"
+
+/* MongoDB's limit on the memory of one $push or $addToSet */
+#define GROUP_MAX_LIST_BYTES	((Size) 100 * 1024 * 1024)
+
+typedef enum GroupAccKind
+{
+	GROUP_ACC_SUM,
+	GROUP_ACC_AVG,
+	GROUP_ACC_MIN,
+	GROUP_ACC_MAX,
+	GROUP_ACC_FIRST,
+	GROUP_ACC_LAST,
+	GROUP_ACC_PUSH,
+	GROUP_ACC_ADD_TO_SET,
+	GROUP_ACC_COUNT,
+	GROUP_ACC_MERGE_OBJECTS,
+	GROUP_ACC_STDDEV_POP,
+	GROUP_ACC_STDDEV_SAMP,
+	GROUP_ACC_CONCAT_ARRAYS,
+	GROUP_ACC_SET_UNION
+} GroupAccKind;
+
+/* The accumulators of $group, by name */
+static const struct
+{
+	const char *name;
+	GroupAccKind kind;
+	bool		ordered;		/* depends on the input order */
+}			group_accumulators[] =
+{
+	{"$sum", GROUP_ACC_SUM, false},
+	{"$avg", GROUP_ACC_AVG, false},
+	{"$min", GROUP_ACC_MIN, false},
+	{"$max", GROUP_ACC_MAX, false},
+	{"$first", GROUP_ACC_FIRST, true},
+	{"$last", GROUP_ACC_LAST, true},
+	{"$push", GROUP_ACC_PUSH, true},
+	{"$addToSet", GROUP_ACC_ADD_TO_SET, true},
+	{"$count", GROUP_ACC_COUNT, false},
+	{"$mergeObjects", GROUP_ACC_MERGE_OBJECTS, true},
+	{"$stdDevPop", GROUP_ACC_STDDEV_POP, false},
+	{"$stdDevSamp", GROUP_ACC_STDDEV_SAMP, false},
+	{"$concatArrays", GROUP_ACC_CONCAT_ARRAYS, true},
+	{"$setUnion", GROUP_ACC_SET_UNION, true},
+	{NULL}
+};
+
+/* The accumulators MongoDB has that are not implemented here yet */
+static const char *const group_later_accumulators[] = {
+	"$top", "$bottom", "$topN", "$bottomN", "$firstN", "$lastN", "$maxN", "$minN",
+	"$median", "$percentile", "$accumulator", NULL
+};
+
+/* A compiled accumulator or key specification */
+typedef struct GroupAcc
+{
+	GroupAccKind kind;
+	AggExprScope *scope;
+	AggExpr    *expr;
+	BsonCollation *collation;	/* NULL: simple */
+	uint8_t    *spec;			/* the specification's bytes */
+	uint32_t	spec_len;
+} GroupAcc;
+
+/*
+ * The state of an accumulator.  Values are kept as the bytes of the
+ * document {"": value}; lists as entries [int64 ord][uint32 len][bytes].
+ */
+typedef struct GroupAccState
+{
+	const GroupAcc *acc;
+	int64		count;
+	AggSumState sum;
+	AggStdDevState stddev;
+	bool		have;			/* val holds a value */
+	int64		ord;			/* its input number */
+	uint8_t    *val;
+	uint32_t	val_len;
+	char	   *list;			/* the entries of a list */
+	Size		list_len;
+	Size		list_cap;
+	int64		nitems;
+	int64		last_ord;
+	bool		unsorted;		/* entries arrived out of order */
+	uint32_t   *slots;			/* $addToSet/$setUnion: offset + 1 by hash */
+	uint32_t	nslots;
+} GroupAccState;
+
+/* ---- specifications ---- */
+
+/*
+ * Raise an expression error.  MongoDB runs $group in its slot-based engine,
+ * whose division and modulo by zero have codes of their own.
+ */
+static void
+GroupRaise(const BsonQueryError *error)
+{
+	int			code = error->code;
+	const char *message = error->message ? error->message : "invalid expression";
+
+	if (code == AGG_ERR_BAD_VALUE && strncmp(message, "can't $divide by zero", 21) == 0)
+		code = 4848401;
+	else if (code == 16610)
+		code = 4848403;
+	MongoRaise(code, "%s", message);
+}
+
+/* Reject inclusion-style fields in an _id object (17390) */
+static void
+GroupCheckIdObject(const bson_iter_t *id)
+{
+	bson_iter_t it;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(id))
+		return;
+	bson_iter_recurse(id, &it);
+	if (bson_iter_next(&it) && bson_iter_key(&it)[0] == '$')
+		return;					/* an operator */
+	bson_iter_recurse(id, &it);
+	while (bson_iter_next(&it))
+		if (BsonIterIsNumber(&it) || BSON_ITER_HOLDS_BOOL(&it))
+			MongoRaise(17390, "$group does not support inclusion-style expressions");
+}
+
+/* Parse an expression to raise its errors now */
+static void
+GroupCheckExpression(const bson_iter_t *it)
+{
+	AggExprScope *scope = AggExprScopeNew();
+	BsonQueryError error = {0};
+
+	if (AggExprParse(it, scope, &error) == NULL)
+		GroupRaise(&error);
+	AggExprScopeFree(scope);
+}
+
+/* Append the command's collation to a specification */
+static void
+GroupAppendCollation(bson_t *spec, const uint8_t *collation, uint32_t collation_len)
+{
+	bson_t		c;
+
+	if (collation == NULL)
+		return;
+	bson_init_static(&c, collation, collation_len);
+	bson_append_document(spec, "c", 1, &c);
+}
+
+/* An accumulator specification {k, e, c} as a bson datum */
+static Bson *
+GroupAccSpec(GroupAccKind kind, const bson_iter_t *expr, const uint8_t *collation,
+			 uint32_t collation_len)
+{
+	bson_t		spec;
+	Bson	   *result;
+
+	bson_init(&spec);
+	bson_append_int32(&spec, "k", 1, (int32_t) kind);
+	bson_append_iter(&spec, "e", 1, expr);
+	GroupAppendCollation(&spec, collation, collation_len);
+	result = BsonDatumFromBson(&spec);
+	bson_destroy(&spec);
+	return result;
+}
+
+/*
+ * Check a $group specification as MongoDB does and describe its SQL: the
+ * key's specification, the output field names (a bson array) and each
+ * field's accumulator specification.  collation is the command's
+ * non-simple collation or NULL.
+ */
+void
+AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t collation_len,
+				 AggGroupSpec *out)
+{
+	bson_iter_t it;
+	bool		have_id = false;
+	bson_t		names;
+	int			max;
+	int			n = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(15947, "a group's fields must be specified in an object");
+	max = 0;
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+		max++;
+	out->accs = palloc0(sizeof(Bson *) * (max + 1));
+	bson_init(&names);
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *name = bson_iter_key(&it);
+		bson_iter_t acc;
+		bson_iter_t arg;
+		const char *op;
+		int			kind = -1;
+		char		key[16];
+		const char *keyp;
+
+		if (strcmp(name, "_id") == 0)
+		{
+			bson_t		keyspec;
+
+			if (have_id)
+				MongoRaise(16406, "duplicate field name specified in object literal: _id");
+			have_id = true;
+			GroupCheckIdObject(&it);
+			GroupCheckExpression(&it);
+			bson_init(&keyspec);
+			bson_append_iter(&keyspec, "e", 1, &it);
+			GroupAppendCollation(&keyspec, collation, collation_len);
+			out->key = BsonDatumFromBson(&keyspec);
+			bson_destroy(&keyspec);
+			if (collation != NULL)
+			{
+				out->id_first = GroupAccSpec(GROUP_ACC_FIRST, &it, collation, collation_len);
+				out->need_ord = true;
+			}
+			continue;
+		}
+		if (name[0] == '$')
+			MongoRaise(40236, "The field name '%s' cannot be an operator name", name);
+		if (strchr(name, '.') != NULL)
+			MongoRaise(40235, "The field name '%s' cannot contain '.'", name);
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			MongoRaise(40234, "The field '%s' must be an accumulator object", name);
+		bson_iter_recurse(&it, &acc);
+		if (!bson_iter_next(&acc))
+			MongoRaise(40238, "The field '%s' must specify one accumulator", name);
+		op = bson_iter_key(&acc);
+		arg = acc;
+		if (op[0] != '$')
+			MongoRaise(40234, "The field '%s' must be an accumulator object", name);
+		if (bson_iter_next(&acc))
+			MongoRaise(40238, "The field '%s' must specify one accumulator", name);
+		for (int i = 0; group_accumulators[i].name != NULL; i++)
+			if (strcmp(group_accumulators[i].name, op) == 0)
+			{
+				kind = group_accumulators[i].kind;
+				if (group_accumulators[i].ordered)
+					out->need_ord = true;
+			}
+		if (kind < 0)
+		{
+			for (int i = 0; group_later_accumulators[i] != NULL; i++)
+				if (strcmp(group_later_accumulators[i], op) == 0)
+					MongoRaise(MONGO_NOT_IMPLEMENTED,
+							   "the %s accumulator is not supported yet", op);
+			MongoRaise(15952, "unknown group operator '%s'", op);
+		}
+		if (BSON_ITER_HOLDS_ARRAY(&arg))
+			MongoRaise(40237, "The %s accumulator is a unary operator", op);
+		if (kind == GROUP_ACC_COUNT)
+		{
+			bson_iter_t empty;
+			bson_t		one;
+			bson_iter_t one_it;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&arg))
+				MongoRaise(AGG_ERR_TYPE_MISMATCH, "$count takes no arguments, i.e. $count:{}");
+			bson_iter_recurse(&arg, &empty);
+			if (bson_iter_next(&empty))
+				MongoRaise(AGG_ERR_BAD_VALUE, "$count takes no arguments, i.e. $count:{}");
+			/* $count is $sum: 1 */
+			bson_init(&one);
+			bson_append_int32(&one, "", 0, 1);
+			bson_iter_init(&one_it, &one);
+			bson_iter_next(&one_it);
+			out->accs[n] = GroupAccSpec(GROUP_ACC_SUM, &one_it, NULL, 0);
+			bson_destroy(&one);
+		}
+		else
+		{
+			GroupCheckExpression(&arg);
+			out->accs[n] = GroupAccSpec(kind, &arg, collation, collation_len);
+		}
+		bson_uint32_to_string(n, &keyp, key, sizeof(key));
+		bson_append_utf8(&names, keyp, -1, name, -1);
+		n++;
+	}
+	if (!have_id)
+		MongoRaise(15955, "a group specification must include an _id");
+	{
+		/* duplicate output fields */
+		bson_iter_t a;
+
+		bson_iter_init(&a, &names);
+		while (bson_iter_next(&a))
+		{
+			bson_iter_t b = a;
+
+			while (bson_iter_next(&b))
+				if (strcmp(bson_iter_utf8(&a, NULL), bson_iter_utf8(&b, NULL)) == 0)
+					MongoRaise(16406, "duplicate field name specified in object literal: %s",
+							   bson_iter_utf8(&a, NULL));
+		}
+	}
+	{
+		bson_t		wrap;
+
+		bson_init(&wrap);
+		bson_append_array(&wrap, "f", 1, &names);
+		out->names = BsonDatumFromBson(&wrap);
+		bson_destroy(&wrap);
+	}
+	bson_destroy(&names);
+	out->naccs = n;
+}
+
+/* Compile a key or accumulator specification in the current context */
+static GroupAcc *
+GroupAccCompile(const uint8_t *data, uint32_t len)
+{
+	GroupAcc   *acc = palloc0(sizeof(GroupAcc));
+	bson_iter_t it;
+	BsonQueryError error = {0};
+
+	acc->spec = palloc(len);
+	memcpy(acc->spec, data, len);
+	acc->spec_len = len;
+	if (!bson_iter_init_from_data(&it, acc->spec, len))
+		elog(ERROR, "invalid $group specification");
+	acc->scope = AggExprScopeNew();
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "k") == 0)
+			acc->kind = (GroupAccKind) bson_iter_int32(&it);
+		else if (strcmp(key, "e") == 0)
+		{
+			acc->expr = AggExprParse(&it, acc->scope, &error);
+			if (acc->expr == NULL)
+				GroupRaise(&error);
+		}
+		else if (strcmp(key, "c") == 0)
+		{
+			const uint8_t *c;
+			uint32_t	clen;
+
+			bson_iter_document(&it, &clen, &c);
+			acc->collation = CompileCollation(c, clen);
+		}
+	}
+	if (acc->expr == NULL)
+		elog(ERROR, "$group specification without an expression");
+	return acc;
+}
+
+/* The compiled specification of a call, cached in fn_extra */
+static GroupAcc *
+GroupAccCached(FunctionCallInfo fcinfo, const Bson *spec)
+{
+	GroupAcc   *acc = fcinfo->flinfo->fn_extra;
+	uint32_t	len = BsonDocLen(spec);
+
+	if (acc == NULL || acc->spec_len != len || memcmp(acc->spec, BsonBytes(spec), len) != 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		acc = GroupAccCompile(BsonBytes(spec), len);
+		fcinfo->flinfo->fn_extra = acc;
+		MemoryContextSwitchTo(old);
+	}
+	return acc;
+}
+
+/* Evaluate a compiled expression on a document; false: missing */
+static void
+GroupEval(const GroupAcc *acc, const Bson *doc, AggArena *arena, bson_value_t *out)
+{
+	AggExprContext cx = {0};
+	BsonQueryError error = {0};
+	int			nslots = AggExprScopeSlots(acc->scope);
+
+	cx.root = BsonBytes(doc);
+	cx.root_len = BsonDocLen(doc);
+	cx.arena = arena;
+	cx.collation = acc->collation;
+	cx.nslots = nslots;
+	cx.slots = nslots > 0 ? AggArenaAlloc(arena, sizeof(bson_value_t) * nslots) : NULL;
+	if (!AggExprEval(acc->expr, &cx, out, &error))
+		GroupRaise(&error);
+}
+
+/* ---- the key ---- */
+
+/*
+ * nosql.bson_group_key(document bson, spec bson) RETURNS bson
+ *
+ * The group key of a document: the value of the _id expression (null when
+ * missing), its strings replaced by their sort keys under a collation.
+ */
+PG_FUNCTION_INFO_V1(bson_group_key);
+Datum
+bson_group_key(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	GroupAcc   *acc = GroupAccCached(fcinfo, PG_GETARG_BSON_P(1));
+	AggArena	arena = {NULL};
+	bson_value_t v;
+	bson_t		holder;
+	bson_iter_t it;
+	Bson	   *result;
+
+	GroupEval(acc, doc, &arena, &v);
+	bson_init(&holder);
+	if (AggValueNullish(&v))
+		bson_append_null(&holder, "", 0);
+	else if (acc->collation != NULL)
+	{
+		bson_t		value_holder;
+		bson_iter_t vi;
+
+		AggValueIter(&v, &value_holder, &vi);
+		BsonCollationAppendKeyed(acc->collation, &holder, "", 0, &vi);
+		bson_destroy(&value_holder);
+	}
+	else
+		bson_append_value(&holder, "", 0, &v);
+	bson_iter_init(&it, &holder);
+	bson_iter_next(&it);
+	result = BsonFromIter(&it);
+	bson_destroy(&holder);
+	AggArenaReset(&arena);
+	PG_RETURN_BSON_P(result);
+}
+
+/* ---- accumulator states ---- */
+
+/* The bytes of {"": v} in memory of the context */
+static uint8_t *
+GroupValueBytes(const bson_value_t *v, uint32_t *len)
+{
+	bson_t		b;
+	uint8_t    *bytes;
+
+	bson_init(&b);
+	bson_append_value(&b, "", 0, v);
+	*len = b.len;
+	bytes = palloc(b.len);
+	memcpy(bytes, bson_get_data(&b), b.len);
+	bson_destroy(&b);
+	return bytes;
+}
+
+/* An iterator on the value of {"": v} bytes */
+static void
+GroupValueIter(const uint8_t *bytes, uint32_t len, bson_iter_t *it)
+{
+	if (!bson_iter_init_from_data(it, bytes, len) || !bson_iter_next(it))
+		elog(ERROR, "invalid $group state value");
+}
+
+/* Replace the state's value */
+static void
+GroupStateSetValue(GroupAccState *s, const bson_value_t *v, int64 ord)
+{
+	if (s->val != NULL)
+		pfree(s->val);
+	s->val = GroupValueBytes(v, &s->val_len);
+	s->have = true;
+	s->ord = ord;
+}
+
+/* The hash of a list entry's value */
+static uint64
+GroupEntryHash(const char *entry)
+{
+	uint32_t	len;
+	bson_iter_t it;
+
+	memcpy(&len, entry + 8, 4);
+	GroupValueIter((const uint8_t *) entry + 12, len, &it);
+	return BsonHashValue(&it, 0);
+}
+
+/* Put the entry at offset into the set's hash table */
+static void
+GroupSetInsertSlot(GroupAccState *s, uint32_t offset, uint64 hash)
+{
+	uint32_t	mask = s->nslots - 1;
+	uint32_t	i = (uint32_t) hash & mask;
+
+	while (s->slots[i] != 0)
+		i = (i + 1) & mask;
+	s->slots[i] = offset + 1;
+}
+
+/* Grow the set's hash table to keep it at most half full */
+static void
+GroupSetGrow(GroupAccState *s)
+{
+	Size		off = 0;
+
+	if (s->slots != NULL && (uint64) s->nitems * 2 < s->nslots)
+		return;
+	if (s->slots != NULL)
+		pfree(s->slots);
+	s->nslots = s->nslots == 0 ? 16 : s->nslots * 2;
+	s->slots = palloc0(sizeof(uint32_t) * s->nslots);
+	while (off < s->list_len)
+	{
+		uint32_t	len;
+
+		memcpy(&len, s->list + off + 8, 4);
+		GroupSetInsertSlot(s, (uint32_t) off, GroupEntryHash(s->list + off));
+		off += 12 + len;
+	}
+}
+
+/* Append an entry (ord, {"": v} bytes) to the state's list */
+static void
+GroupListAppendBytes(GroupAccState *s, int64 ord, const uint8_t *bytes, uint32_t len,
+					 const char *name)
+{
+	Size		need = s->list_len + 12 + len;
+
+	if (need > GROUP_MAX_LIST_BYTES)
+		MongoRaise(AGG_ERR_MEMORY_LIMIT,
+				   "%s used too much memory and cannot spill to disk. Memory limit: %zu bytes",
+				   name, GROUP_MAX_LIST_BYTES);
+	if (need > s->list_cap)
+	{
+		Size		cap = Max(s->list_cap * 2, Max(need, 256));
+
+		s->list = s->list == NULL ? palloc(cap) : repalloc(s->list, cap);
+		s->list_cap = cap;
+	}
+	memcpy(s->list + s->list_len, &ord, 8);
+	memcpy(s->list + s->list_len + 8, &len, 4);
+	memcpy(s->list + s->list_len + 12, bytes, len);
+	s->list_len = need;
+	if (s->nitems > 0 && ord < s->last_ord)
+		s->unsorted = true;
+	s->last_ord = Max(s->last_ord, ord);
+	s->nitems++;
+}
+
+/* Add a value to a set unless an equal one is there */
+static void
+GroupSetAddBytes(GroupAccState *s, int64 ord, const uint8_t *bytes, uint32_t len,
+				 const char *name)
+{
+	bson_iter_t it;
+	uint64		hash;
+	uint32_t	mask;
+	uint32_t	i;
+
+	GroupSetGrow(s);
+	GroupValueIter(bytes, len, &it);
+	hash = BsonHashValue(&it, 0);
+	mask = s->nslots - 1;
+	for (i = (uint32_t) hash & mask; s->slots[i] != 0; i = (i + 1) & mask)
+	{
+		const char *entry = s->list + s->slots[i] - 1;
+		uint32_t	elen;
+		bson_iter_t other;
+
+		memcpy(&elen, entry + 8, 4);
+		GroupValueIter((const uint8_t *) entry + 12, elen, &other);
+		if (BsonCompareValues(&it, &other) == 0)
+		{
+			int64		other_ord;
+
+			/* keep the first occurrence's number: sets list values in input order */
+			memcpy(&other_ord, entry, 8);
+			if (ord < other_ord)
+			{
+				memcpy((char *) entry, &ord, 8);
+				s->unsorted = true;
+			}
+			return;
+		}
+	}
+	{
+		uint32_t	offset = (uint32_t) s->list_len;
+
+		GroupListAppendBytes(s, ord, bytes, len, name);
+		GroupSetInsertSlot(s, offset, hash);
+	}
+}
+
+static void
+GroupListAppend(GroupAccState *s, int64 ord, const bson_value_t *v, bool set,
+				const char *name)
+{
+	uint32_t	len;
+	uint8_t    *bytes = GroupValueBytes(v, &len);
+
+	if (set)
+		GroupSetAddBytes(s, ord, bytes, len, name);
+	else
+		GroupListAppendBytes(s, ord, bytes, len, name);
+	pfree(bytes);
+}
+
+/* Merge the fields of a document into the state's document */
+static void
+GroupMergeDocument(GroupAccState *s, const bson_value_t *v, int64 ord)
+{
+	bson_t		merged;
+	bson_t		incoming;
+	bson_iter_t it;
+	bson_value_t result;
+
+	bson_init(&merged);
+	if (!bson_init_static(&incoming, v->value.v_doc.data, v->value.v_doc.data_len))
+		elog(ERROR, "invalid document in $mergeObjects");
+	if (s->have)
+	{
+		bson_iter_t cur;
+		bson_t		curdoc;
+		const uint8_t *data;
+		uint32_t	len;
+
+		GroupValueIter(s->val, s->val_len, &cur);
+		bson_iter_document(&cur, &len, &data);
+		bson_init_static(&curdoc, data, len);
+		bson_iter_init(&it, &curdoc);
+		while (bson_iter_next(&it))
+		{
+			bson_iter_t repl;
+
+			if (bson_iter_init_find(&repl, &incoming, bson_iter_key(&it)))
+				bson_append_iter(&merged, bson_iter_key(&it), -1, &repl);
+			else
+				bson_append_iter(&merged, bson_iter_key(&it), -1, &it);
+		}
+		bson_iter_init(&it, &incoming);
+		while (bson_iter_next(&it))
+		{
+			bson_iter_t old;
+
+			if (!bson_iter_init_find(&old, &curdoc, bson_iter_key(&it)))
+				bson_append_iter(&merged, bson_iter_key(&it), -1, &it);
+		}
+	}
+	else
+		bson_concat(&merged, &incoming);
+	result.value_type = BSON_TYPE_DOCUMENT;
+	result.value.v_doc.data = (uint8_t *) bson_get_data(&merged);
+	result.value.v_doc.data_len = merged.len;
+	GroupStateSetValue(s, &result, ord);
+	bson_destroy(&merged);
+}
+
+/* Add one input value to a state */
+static void
+GroupStateAdd(GroupAccState *s, const bson_value_t *v, int64 ord)
+{
+	const GroupAcc *acc = s->acc;
+
+	switch (acc->kind)
+	{
+		case GROUP_ACC_SUM:
+		case GROUP_ACC_AVG:
+		case GROUP_ACC_COUNT:
+			AggSumAdd(v, &s->sum);
+			break;
+		case GROUP_ACC_STDDEV_POP:
+		case GROUP_ACC_STDDEV_SAMP:
+			AggStdDevAdd(v, &s->stddev);
+			break;
+		case GROUP_ACC_MIN:
+		case GROUP_ACC_MAX:
+			if (AggValueNullish(v))
+				break;
+			if (s->have)
+			{
+				bson_value_t best;
+				bson_iter_t it;
+				int			c;
+
+				GroupValueIter(s->val, s->val_len, &it);
+				best = *bson_iter_value(&it);
+				c = AggValueCompare(v, &best, acc->collation);
+				if (acc->kind == GROUP_ACC_MIN ? c >= 0 : c <= 0)
+					break;
+			}
+			GroupStateSetValue(s, v, ord);
+			break;
+		case GROUP_ACC_FIRST:
+		case GROUP_ACC_LAST:
+			{
+				bson_value_t null_value;
+
+				if (s->have && (acc->kind == GROUP_ACC_FIRST ? ord >= s->ord : ord < s->ord))
+					break;
+				if (v->value_type == BSON_TYPE_EOD)
+				{
+					null_value.value_type = BSON_TYPE_NULL;
+					v = &null_value;
+				}
+				GroupStateSetValue(s, v, ord);
+				break;
+			}
+		case GROUP_ACC_PUSH:
+			if (v->value_type != BSON_TYPE_EOD)
+				GroupListAppend(s, ord, v, false, "$push");
+			break;
+		case GROUP_ACC_ADD_TO_SET:
+			if (v->value_type != BSON_TYPE_EOD)
+				GroupListAppend(s, ord, v, true, "$addToSet");
+			break;
+		case GROUP_ACC_CONCAT_ARRAYS:
+		case GROUP_ACC_SET_UNION:
+			{
+				bson_iter_t it;
+				bool		set = acc->kind == GROUP_ACC_SET_UNION;
+				const char *name = set ? "$setUnion" : "$concatArrays";
+
+				if (v->value_type == BSON_TYPE_EOD)
+					break;
+				if (v->value_type != BSON_TYPE_ARRAY)
+					MongoRaise(AGG_ERR_TYPE_MISMATCH,
+							   "%s requires array inputs, but input %s is of type %s",
+							   name, "value", AggTypeName(v));
+				if (!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len))
+					elog(ERROR, "invalid array in %s", name);
+				while (bson_iter_next(&it))
+				{
+					GroupListAppend(s, ord, bson_iter_value(&it), set, name);
+				}
+				break;
+			}
+		case GROUP_ACC_MERGE_OBJECTS:
+			if (AggValueNullish(v))
+				break;
+			if (v->value_type != BSON_TYPE_DOCUMENT)
+				MongoRaise(5911200, "$mergeObjects requires object inputs, but input %s is of type %s",
+						   "value", AggTypeName(v));
+			if (s->have && ord < s->ord)
+				s->unsorted = true;
+			GroupMergeDocument(s, v, Max(ord, s->ord));
+			break;
+	}
+}
+
+/* A new state in the aggregate context */
+static GroupAccState *
+GroupStateNew(FunctionCallInfo fcinfo, const GroupAcc *acc)
+{
+	MemoryContext aggcontext;
+	GroupAccState *s;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "nosql.bson_group_accumulate called in non-aggregate context");
+	s = MemoryContextAllocZero(aggcontext, sizeof(GroupAccState));
+	s->acc = acc;
+	return s;
+}
+
+/*
+ * nosql.bson_group_accumulate_transition(state internal, document bson,
+ *		spec bson, ord bigint) RETURNS internal
+ */
+PG_FUNCTION_INFO_V1(bson_group_accumulate_transition);
+Datum
+bson_group_accumulate_transition(PG_FUNCTION_ARGS)
+{
+	GroupAccState *s = PG_ARGISNULL(0) ? NULL : (GroupAccState *) PG_GETARG_POINTER(0);
+	MemoryContext aggcontext;
+	MemoryContext old;
+	Bson	   *doc;
+	GroupAcc   *acc;
+	AggArena	arena = {NULL};
+	bson_value_t v;
+	int64		ord = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "nosql.bson_group_accumulate called in non-aggregate context");
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(s);
+	doc = PG_GETARG_BSON_P(1);
+	acc = GroupAccCached(fcinfo, PG_GETARG_BSON_P(2));
+	if (s == NULL)
+		s = GroupStateNew(fcinfo, acc);
+	GroupEval(acc, doc, &arena, &v);
+	old = MemoryContextSwitchTo(aggcontext);
+	GroupStateAdd(s, &v, ord);
+	MemoryContextSwitchTo(old);
+	AggArenaReset(&arena);
+	PG_RETURN_POINTER(s);
+}
+
+/* Compare list entries by their input numbers, then their positions */
+typedef struct GroupEntryRef
+{
+	int64		ord;
+	Size		pos;
+} GroupEntryRef;
+
+static int
+GroupEntryRefCmp(const void *a, const void *b)
+{
+	const GroupEntryRef *x = a;
+	const GroupEntryRef *y = b;
+
+	if (x->ord != y->ord)
+		return x->ord < y->ord ? -1 : 1;
+	return x->pos < y->pos ? -1 : (x->pos > y->pos ? 1 : 0);
+}
+
+/* The array of a list state's values, in input order */
+static Bson *
+GroupListResult(const GroupAccState *s)
+{
+	GroupEntryRef *refs = palloc(sizeof(GroupEntryRef) * Max(s->nitems, 1));
+	Size		off = 0;
+	int64		n = 0;
+	bson_t		doc;
+	bson_t		array;
+	bson_iter_t it;
+	Bson	   *result;
+
+	while (off < s->list_len)
+	{
+		uint32_t	len;
+
+		memcpy(&refs[n].ord, s->list + off, 8);
+		refs[n].pos = off;
+		memcpy(&len, s->list + off + 8, 4);
+		off += 12 + len;
+		n++;
+	}
+	if (s->unsorted)
+		qsort(refs, n, sizeof(GroupEntryRef), GroupEntryRefCmp);
+	bson_init(&doc);
+	bson_append_array_begin(&doc, "", 0, &array);
+	for (int64 i = 0; i < n; i++)
+	{
+		uint32_t	len;
+		bson_iter_t v;
+		char		key[24];
+		const char *keyp;
+
+		memcpy(&len, s->list + refs[i].pos + 8, 4);
+		GroupValueIter((const uint8_t *) s->list + refs[i].pos + 12, len, &v);
+		bson_uint32_to_string((uint32_t) i, &keyp, key, sizeof(key));
+		if (!bson_append_iter(&array, keyp, -1, &v))
+			MongoRaise(AGG_ERR_MEMORY_LIMIT, "the result of the accumulator is too large");
+	}
+	bson_append_array_end(&doc, &array);
+	bson_iter_init(&it, &doc);
+	bson_iter_next(&it);
+	result = BsonFromIter(&it);
+	bson_destroy(&doc);
+	pfree(refs);
+	return result;
+}
+
+/* A bson datum of a value */
+static Bson *
+GroupValueDatum(const bson_value_t *v)
+{
+	bson_t		doc;
+	bson_iter_t it;
+	Bson	   *result;
+
+	bson_init(&doc);
+	bson_append_value(&doc, "", 0, v);
+	bson_iter_init(&it, &doc);
+	bson_iter_next(&it);
+	result = BsonFromIter(&it);
+	bson_destroy(&doc);
+	return result;
+}
+
+/* nosql.bson_group_accumulate_final(state internal) RETURNS bson */
+PG_FUNCTION_INFO_V1(bson_group_accumulate_final);
+Datum
+bson_group_accumulate_final(PG_FUNCTION_ARGS)
+{
+	GroupAccState *s = PG_ARGISNULL(0) ? NULL : (GroupAccState *) PG_GETARG_POINTER(0);
+	bson_value_t v;
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	switch (s->acc->kind)
+	{
+		case GROUP_ACC_SUM:
+		case GROUP_ACC_COUNT:
+			AggSumResult(&s->sum, false, &v);
+			break;
+		case GROUP_ACC_AVG:
+			AggSumResult(&s->sum, true, &v);
+			break;
+		case GROUP_ACC_STDDEV_POP:
+		case GROUP_ACC_STDDEV_SAMP:
+			{
+				bool		samp = s->acc->kind == GROUP_ACC_STDDEV_SAMP;
+				const AggStdDevState *sd = &s->stddev;
+
+				if (sd->count == 0 || (samp && sd->count == 1))
+					AggSetNull(&v);
+				else
+					AggSetDouble(&v, sqrt(Max(sd->m2, 0) /
+										  (double) (samp ? sd->count - 1 : sd->count)));
+				break;
+			}
+		case GROUP_ACC_MIN:
+		case GROUP_ACC_MAX:
+		case GROUP_ACC_FIRST:
+		case GROUP_ACC_LAST:
+			if (!s->have)
+			{
+				AggSetNull(&v);
+				break;
+			}
+			{
+				bson_iter_t it;
+
+				GroupValueIter(s->val, s->val_len, &it);
+				PG_RETURN_BSON_P(BsonFromIter(&it));
+			}
+		case GROUP_ACC_MERGE_OBJECTS:
+			if (!s->have)
+			{
+				bson_t		empty;
+
+				bson_init(&empty);
+				PG_RETURN_BSON_P(BsonDatumFromBson(&empty));
+			}
+			{
+				bson_iter_t it;
+
+				GroupValueIter(s->val, s->val_len, &it);
+				PG_RETURN_BSON_P(BsonFromIter(&it));
+			}
+		case GROUP_ACC_PUSH:
+		case GROUP_ACC_ADD_TO_SET:
+		case GROUP_ACC_CONCAT_ARRAYS:
+		case GROUP_ACC_SET_UNION:
+			PG_RETURN_BSON_P(GroupListResult(s));
+		default:
+			elog(ERROR, "unknown $group accumulator %d", (int) s->acc->kind);
+	}
+	PG_RETURN_BSON_P(GroupValueDatum(&v));
+}
+
+/*
+ * nosql.bson_group_accumulate_combine(internal, internal) RETURNS internal
+ *
+ * Merge two partial states (of parallel workers).
+ */
+PG_FUNCTION_INFO_V1(bson_group_accumulate_combine);
+Datum
+bson_group_accumulate_combine(PG_FUNCTION_ARGS)
+{
+	GroupAccState *a = PG_ARGISNULL(0) ? NULL : (GroupAccState *) PG_GETARG_POINTER(0);
+	GroupAccState *b = PG_ARGISNULL(1) ? NULL : (GroupAccState *) PG_GETARG_POINTER(1);
+	MemoryContext aggcontext;
+	MemoryContext old;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "nosql.bson_group_accumulate called in non-aggregate context");
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(aggcontext);
+	if (a == NULL)
+	{
+		a = palloc0(sizeof(GroupAccState));
+		a->acc = b->acc;
+	}
+	switch (a->acc->kind)
+	{
+		case GROUP_ACC_SUM:
+		case GROUP_ACC_AVG:
+		case GROUP_ACC_COUNT:
+			{
+				AggSumState *x = &a->sum;
+				const AggSumState *y = &b->sum;
+				bson_value_t part;
+				int			widest = Max(x->widest, y->widest);
+				int64		count = x->count + y->count;
+
+				/* add b's parts as values: its integers, doubles and decimal */
+				if (!y->ioverflow)
+				{
+					AggSetInt64(&part, y->isum);
+					AggSumAdd(&part, x);
+				}
+				AggSetDouble(&part, isfinite(y->dsum) ? y->dsum + y->dcomp : y->dsum);
+				if (part.value.v_double != 0 || !isfinite(y->dsum))
+					AggSumAdd(&part, x);
+				if (y->have_decimal)
+				{
+					bson_decimal128_t d128;
+
+					BsonEncodeDecimal128(&y->decsum, &d128);
+					part.value_type = BSON_TYPE_DECIMAL128;
+					part.value.v_decimal128 = d128;
+					AggSumAdd(&part, x);
+				}
+				x->widest = widest;
+				x->count = count;
+				break;
+			}
+		case GROUP_ACC_STDDEV_POP:
+		case GROUP_ACC_STDDEV_SAMP:
+			{
+				AggStdDevState *x = &a->stddev;
+				const AggStdDevState *y = &b->stddev;
+				int64		n = x->count + y->count;
+
+				if (y->count > 0)
+				{
+					double		delta = y->mean - x->mean;
+
+					x->m2 += y->m2 + delta * delta * (double) x->count * (double) y->count / (double) n;
+					x->mean += delta * (double) y->count / (double) n;
+					x->count = n;
+				}
+				break;
+			}
+		case GROUP_ACC_MIN:
+		case GROUP_ACC_MAX:
+		case GROUP_ACC_FIRST:
+		case GROUP_ACC_LAST:
+			if (b->have)
+			{
+				bson_iter_t it;
+
+				GroupValueIter(b->val, b->val_len, &it);
+				if (a->acc->kind == GROUP_ACC_FIRST || a->acc->kind == GROUP_ACC_LAST)
+				{
+					if (!a->have || (a->acc->kind == GROUP_ACC_FIRST ? b->ord < a->ord : b->ord >= a->ord))
+						GroupStateSetValue(a, bson_iter_value(&it), b->ord);
+				}
+				else
+					GroupStateAdd(a, bson_iter_value(&it), b->ord);
+			}
+			break;
+		case GROUP_ACC_MERGE_OBJECTS:
+			if (b->have)
+			{
+				bson_iter_t it;
+
+				GroupValueIter(b->val, b->val_len, &it);
+				if (a->have && b->ord < a->ord)
+				{
+					/* b came first: merge a over b */
+					uint8_t    *aval = a->val;
+					uint32_t	alen = a->val_len;
+					int64		aord = a->ord;
+					bson_iter_t ait;
+
+					a->val = NULL;
+					a->have = false;
+					GroupStateSetValue(a, bson_iter_value(&it), b->ord);
+					GroupValueIter(aval, alen, &ait);
+					GroupMergeDocument(a, bson_iter_value(&ait), aord);
+				}
+				else
+					GroupMergeDocument(a, bson_iter_value(&it), b->ord);
+			}
+			break;
+		case GROUP_ACC_PUSH:
+		case GROUP_ACC_ADD_TO_SET:
+		case GROUP_ACC_CONCAT_ARRAYS:
+		case GROUP_ACC_SET_UNION:
+			{
+				Size		off = 0;
+				bool		set = a->acc->kind == GROUP_ACC_ADD_TO_SET ||
+					a->acc->kind == GROUP_ACC_SET_UNION;
+
+				while (off < b->list_len)
+				{
+					int64		ord;
+					uint32_t	len;
+
+					memcpy(&ord, b->list + off, 8);
+					memcpy(&len, b->list + off + 8, 4);
+					if (set)
+						GroupSetAddBytes(a, ord, (const uint8_t *) b->list + off + 12, len,
+										 "$addToSet");
+					else
+						GroupListAppendBytes(a, ord, (const uint8_t *) b->list + off + 12, len,
+											 "$push");
+					off += 12 + len;
+				}
+				break;
+			}
+	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(a);
+}
+
+/*
+ * nosql.bson_group_accumulate_serialize(internal) RETURNS bytea
+ *
+ * [spec length][spec][the fixed fields][value length][value][list].
+ */
+PG_FUNCTION_INFO_V1(bson_group_accumulate_serialize);
+Datum
+bson_group_accumulate_serialize(PG_FUNCTION_ARGS)
+{
+	GroupAccState *s = (GroupAccState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+	uint32_t	val_len = s->have ? s->val_len : 0;
+	uint64		list_len = s->list_len;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (char *) &s->acc->spec_len, 4);
+	appendBinaryStringInfo(&buf, (char *) s->acc->spec, s->acc->spec_len);
+	appendBinaryStringInfo(&buf, (char *) &s->count, 8);
+	appendBinaryStringInfo(&buf, (char *) &s->sum, sizeof(AggSumState));
+	appendBinaryStringInfo(&buf, (char *) &s->stddev, sizeof(AggStdDevState));
+	appendBinaryStringInfo(&buf, (char *) &s->have, 1);
+	appendBinaryStringInfo(&buf, (char *) &s->ord, 8);
+	appendBinaryStringInfo(&buf, (char *) &s->unsorted, 1);
+	appendBinaryStringInfo(&buf, (char *) &val_len, 4);
+	if (val_len > 0)
+		appendBinaryStringInfo(&buf, (char *) s->val, val_len);
+	appendBinaryStringInfo(&buf, (char *) &list_len, 8);
+	if (list_len > 0)
+		appendBinaryStringInfo(&buf, s->list, s->list_len);
+	{
+		bytea	   *result = palloc(VARHDRSZ + buf.len);
+
+		SET_VARSIZE(result, VARHDRSZ + buf.len);
+		memcpy(VARDATA(result), buf.data, buf.len);
+		PG_RETURN_BYTEA_P(result);
+	}
+}
+
+/* Read n bytes of a serialized state */
+static const char *
+GroupRead(const char *p, const char *end, void *out, Size n)
+{
+	if (p + n > end)
+		elog(ERROR, "invalid serialized $group state");
+	memcpy(out, p, n);
+	return p + n;
+}
+
+/* nosql.bson_group_accumulate_deserialize(bytea, internal) RETURNS internal */
+PG_FUNCTION_INFO_V1(bson_group_accumulate_deserialize);
+Datum
+bson_group_accumulate_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(data);
+	const char *end = p + VARSIZE_ANY_EXHDR(data);
+	MemoryContext aggcontext;
+	MemoryContext old;
+	GroupAccState *s;
+	uint32_t	spec_len;
+	uint32_t	val_len;
+	uint64		list_len;
+	GroupAcc   *acc = fcinfo->flinfo->fn_extra;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "nosql.bson_group_accumulate called in non-aggregate context");
+	p = GroupRead(p, end, &spec_len, 4);
+	if (p + spec_len > end)
+		elog(ERROR, "invalid serialized $group state");
+	if (acc == NULL || acc->spec_len != spec_len || memcmp(acc->spec, p, spec_len) != 0)
+	{
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		acc = GroupAccCompile((const uint8_t *) p, spec_len);
+		fcinfo->flinfo->fn_extra = acc;
+		MemoryContextSwitchTo(old);
+	}
+	p += spec_len;
+	old = MemoryContextSwitchTo(aggcontext);
+	s = palloc0(sizeof(GroupAccState));
+	s->acc = acc;
+	p = GroupRead(p, end, &s->count, 8);
+	p = GroupRead(p, end, &s->sum, sizeof(AggSumState));
+	p = GroupRead(p, end, &s->stddev, sizeof(AggStdDevState));
+	p = GroupRead(p, end, &s->have, 1);
+	p = GroupRead(p, end, &s->ord, 8);
+	p = GroupRead(p, end, &s->unsorted, 1);
+	p = GroupRead(p, end, &val_len, 4);
+	if (val_len > 0)
+	{
+		s->val = palloc(val_len);
+		p = GroupRead(p, end, s->val, val_len);
+		s->val_len = val_len;
+	}
+	p = GroupRead(p, end, &list_len, 8);
+	if (list_len > 0)
+	{
+		bool		set = acc->kind == GROUP_ACC_ADD_TO_SET || acc->kind == GROUP_ACC_SET_UNION;
+
+		s->list = palloc(list_len);
+		p = GroupRead(p, end, s->list, list_len);
+		s->list_len = s->list_cap = list_len;
+		for (Size off = 0; off < s->list_len;)
+		{
+			uint32_t	len;
+			int64		ord;
+
+			memcpy(&ord, s->list + off, 8);
+			memcpy(&len, s->list + off + 8, 4);
+			s->last_ord = Max(s->last_ord, ord);
+			s->nitems++;
+			off += 12 + len;
+		}
+		if (set)
+			GroupSetGrow(s);
+	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(s);
+}
+
+/* ---- the output document ---- */
+
+/*
+ * nosql.bson_group_result(id bson, names bson, results bson[]) RETURNS bson
+ *
+ * The document of a group: {_id: id, name1: result1, ...}.
+ */
+PG_FUNCTION_INFO_V1(bson_group_result);
+Datum
+bson_group_result(PG_FUNCTION_ARGS)
+{
+	Bson	   *names = PG_GETARG_BSON_P(1);
+	ArrayType  *results = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *values;
+	bool	   *nulls;
+	int			n;
+	bson_t		doc;
+	bson_t		namesdoc;
+	bson_iter_t it;
+	bson_iter_t nit;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Bson	   *result;
+
+	get_typlenbyvalalign(ARR_ELEMTYPE(results), &typlen, &typbyval, &typalign);
+	deconstruct_array(results, ARR_ELEMTYPE(results), typlen, typbyval, typalign,
+					  &values, &nulls, &n);
+	bson_init(&doc);
+	if (PG_ARGISNULL(0))
+		bson_append_null(&doc, "_id", 3);
+	else
+	{
+		Bson	   *id = PG_GETARG_BSON_P(0);
+		bson_t		holder;
+
+		if (BsonValueIter(id, &it, &holder))
+			bson_append_iter(&doc, "_id", 3, &it);
+		else
+		{
+			bson_t		sub;
+
+			bson_init_static(&sub, BsonBytes(id), BsonDocLen(id));
+			bson_append_document(&doc, "_id", 3, &sub);
+		}
+	}
+	if (!bson_init_static(&namesdoc, BsonBytes(names), BsonDocLen(names)) ||
+		!bson_iter_init_find(&it, &namesdoc, "f"))
+		elog(ERROR, "invalid $group field names");
+	bson_iter_recurse(&it, &nit);
+	for (int i = 0; i < n && bson_iter_next(&nit); i++)
+	{
+		const char *name = bson_iter_utf8(&nit, NULL);
+
+		if (nulls[i])
+			bson_append_null(&doc, name, -1);
+		else
+		{
+			Bson	   *v = DatumGetBsonP(values[i]);
+			bson_t		holder;
+
+			if (BsonValueIter(v, &it, &holder))
+				bson_append_iter(&doc, name, -1, &it);
+			else
+			{
+				bson_t		sub;
+
+				bson_init_static(&sub, BsonBytes(v), BsonDocLen(v));
+				bson_append_document(&doc, name, -1, &sub);
+			}
+		}
+	}
+	result = BsonDatumFromBson(&doc);
+	bson_destroy(&doc);
+	PG_RETURN_BSON_P(result);
+}
