@@ -360,7 +360,7 @@ static void
 AggToLocal(const AggTimeZone *tz, int64_t utc, AggLocalTime *t)
 {
 	t->days = AggFloorDiv(utc, MS_PER_DAY);
-	t->ms = utc - t->days * MS_PER_DAY + AggZoneOffset(tz, utc);
+	t->ms = AggFloorMod(utc, MS_PER_DAY) + AggZoneOffset(tz, utc);
 	t->days += AggFloorDiv(t->ms, MS_PER_DAY);
 	t->ms = AggFloorMod(t->ms, MS_PER_DAY);
 }
