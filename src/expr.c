@@ -708,6 +708,7 @@ static const AggExprOp *const op_tables[] = {
 	AggExprOpsString,
 	AggExprOpsType,
 	AggExprOpsObject,
+	AggExprOpsDate,
 	NULL
 };
 

@@ -213,6 +213,10 @@ extern bool AggDecimalToInt64(const struct BsonDecimal *d, int64_t *out);
 extern void AggDecimalDivideInt(const struct BsonDecimal *x, int64_t n,
 								struct BsonDecimal *out);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back */
+extern int64_t AggDaysFromCivil(int64_t y, int m, int d);
+extern void AggCivilFromDays(int64_t z, int64_t *y, int *m, int *d);
+
 /* A date as "%Y-%m-%dT%H:%M:%S.%LZ" (buf of 32 bytes); false (18537) outside years 0-9999 */
 extern bool AggFormatDate(int64_t ms, char *buf, size_t size, BsonQueryError *error);
 
@@ -254,5 +258,6 @@ extern const AggExprOp AggExprOpsArray[];
 extern const AggExprOp AggExprOpsString[];
 extern const AggExprOp AggExprOpsType[];
 extern const AggExprOp AggExprOpsObject[];
+extern const AggExprOp AggExprOpsDate[];
 
 #endif							/* NOSQL_EXPR_INTERNAL_H */

@@ -118,22 +118,6 @@ AggAppendDouble(char *buf, size_t size, double d)
 		snprintf(buf, size, "%g", d);
 }
 
-/* Days since 1970-01-01 to a proleptic Gregorian date */
-static void
-AggCivilFromDays(int64_t days, int64_t *year, int *month, int *day)
-{
-	int64_t		z = days + 719468;
-	int64_t		era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t		doe = z - era * 146097;
-	int64_t		yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t		mp = (5 * doy + 2) / 153;
-
-	*day = (int) (doy - (153 * mp + 2) / 5 + 1);
-	*month = (int) (mp < 10 ? mp + 3 : mp - 9);
-	*year = yoe + era * 400 + (*month <= 2);
-}
-
 /* Split ms since the epoch into days and the ms of the day */
 static void
 AggSplitMillis(int64_t ms, int64_t *days, int64_t *msofday)

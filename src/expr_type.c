@@ -607,7 +607,7 @@ AggParseDecimal(const char *s, uint32_t len, bson_decimal128_t *out)
 /* ---- dates ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date */
-static int64_t
+int64_t
 AggDaysFromCivil(int64_t y, int m, int d)
 {
 	int64_t		era;
@@ -624,7 +624,7 @@ AggDaysFromCivil(int64_t y, int m, int d)
 }
 
 /* The date of a day number (the inverse of AggDaysFromCivil) */
-static void
+void
 AggCivilFromDays(int64_t z, int64_t *y, int *m, int *d)
 {
 	int64_t		era;
