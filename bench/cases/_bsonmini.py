@@ -1,5 +1,5 @@
 """A minimal BSON encoder for the command documents the benchmarks send
-(strings, ints, nested documents given as lists of pairs, arrays as
+(strings, ints, None, nested documents given as lists of pairs, arrays as
 Array(...))."""
 import struct
 
@@ -10,6 +10,8 @@ class Array(list):
 
 def _element(key, value):
     k = key.encode() + b"\x00"
+    if value is None:
+        return b"\x0a" + k
     if isinstance(value, bool):
         return b"\x08" + k + (b"\x01" if value else b"\x00")
     if isinstance(value, int):

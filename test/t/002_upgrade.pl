@@ -37,7 +37,8 @@ sub objects
 		$db, q{
 		SELECT string_agg(d, E'\n' ORDER BY d) FROM (
 		  SELECT pg_describe_object(classid, objid, 0) ||
-		         coalesce(' : ' || pg_get_functiondef(objid), '') AS d
+		         coalesce(' : ' || CASE WHEN (SELECT prokind FROM pg_proc WHERE oid = objid) = 'a'
+		                         THEN NULL ELSE pg_get_functiondef(objid) END, '') AS d
 		    FROM pg_depend
 		   WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 		     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'nosql')
