@@ -460,6 +460,17 @@ CREATE FUNCTION nosql.bson_aggregate_documents(documents nosql.bson) RETURNS SET
     AS 'MODULE_PATHNAME', 'bson_aggregate_documents' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_aggregate_documents(nosql.bson) IS 'the documents of an array, the source of a $documents pipeline';
 
+-- $lookup (src/agg_lookup.c): a correlated subquery over the foreign table
+CREATE FUNCTION nosql.bson_lookup_filter(document nosql.bson, local_field text, foreign_field text) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_lookup_filter' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_lookup_filter(nosql.bson, text, text) IS 'the filter {foreign_field: {$in: values of local_field}} of a $lookup equality match for one document';
+CREATE FUNCTION nosql.bson_lookup_keys(document nosql.bson, local_field text) RETURNS nosql.bson[]
+    AS 'MODULE_PATHNAME', 'bson_lookup_keys' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_lookup_keys(nosql.bson, text) IS 'the values of local_field a $lookup matches (an array''s elements, null when none), as index keys';
+CREATE FUNCTION nosql.bson_lookup_set(document nosql.bson, as_field text, matches nosql.bson[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_lookup_set' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_lookup_set(nosql.bson, text, nosql.bson[]) IS 'the document with the documents a $lookup matched as the array at the path as_field';
+
 -- $group (src/agg_group.c): GROUP BY nosql.bson_group_key(...) with one
 -- nosql.bson_group_accumulate(...) per accumulator
 CREATE FUNCTION nosql.bson_group_key(document nosql.bson, spec nosql.bson) RETURNS nosql.bson

@@ -58,7 +58,7 @@ static const char *const agg_later_stages[] = {
 	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$lookup", "$merge", "$out", "$planCacheStats", "$querySettings", "$rankFusion",
+	"$merge", "$out", "$planCacheStats", "$querySettings", "$rankFusion",
 	"$redact", "$sample", "$score", "$scoreFusion", "$search", "$searchMeta",
 	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
@@ -89,7 +89,15 @@ typedef struct AggBuild
 	const uint8_t *collation;	/* the command's or the collection's, or NULL */
 	uint32_t	collation_len;
 	BsonCollation *compiled_collation;
+	/* $lookup */
+	const char *database;
+	int			depth;			/* of sub-pipelines */
+	const char *source_sql;		/* a sub-pipeline's source, or NULL */
+	int			maxparams;
 } AggBuild;
+
+static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
+						 bool collectionless);
 
 /* Is name a stage of MongoDB's that we do not run yet? */
 static bool
@@ -294,7 +302,7 @@ AggEndFind(AggBuild *b)
 		b->spec.filter = bson_get_data(f);
 		b->spec.filter_len = f->len;
 	}
-	FindSpecPrepare(&b->spec, "document", &b->sql, b->values, b->types, &b->nparams);
+	FindSpecPrepareFrom(&b->spec, "document", &b->sql, b->values, b->types, &b->nparams);
 }
 
 /* A bson parameter from a datum */
@@ -389,6 +397,288 @@ AggAddSortByCount(AggBuild *b, const bson_iter_t *spec)
 	b->limit = -1;
 	appendStringInfoString(&b->order,
 						   "nosql.bson_sort_value(s.document, 'count', true) DESC");
+}
+
+static void AggCheckLet(const bson_iter_t *let);
+
+/* Make room for n more parameters */
+static void
+AggReserve(AggBuild *b, int n)
+{
+	if (b->nparams + n <= b->maxparams)
+		return;
+	b->maxparams = b->nparams + n + FIND_MAX_PARAMS;
+	b->values = repalloc(b->values, sizeof(Datum) * b->maxparams);
+	b->types = repalloc(b->types, sizeof(Oid) * b->maxparams);
+}
+
+/* A string field of $lookup: false when absent or null (14 otherwise) */
+static bool
+AggLookupString(const bson_iter_t *it, const char *field, const char **value)
+{
+	if (BSON_ITER_HOLDS_NULL(it))
+		return false;
+	if (!BSON_ITER_HOLDS_UTF8(it))
+		MongoRaise(MONGO_TYPE_MISMATCH, "$lookup argument '%s' must be a string, found %s",
+				   field, BsonTypeName(bson_iter_type(it)));
+	*value = bson_iter_utf8(it, NULL);
+	return true;
+}
+
+/*
+ * Translate a $lookup's pipeline over coll (NULL: missing) into sql, its
+ * parameters added to b's; source_sql, when not NULL, is the query of the
+ * foreign documents it reads instead of the collection.
+ */
+static void
+AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
+				  bool collectionless, const char *source_sql, StringInfo sql)
+{
+	AggBuild	sub;
+
+	memset(&sub, 0, sizeof(sub));
+	FindSpecInit(&sub.spec);
+	sub.database = b->database;
+	sub.depth = b->depth + 1;
+	sub.source_sql = source_sql;
+	sub.spec.collation = b->spec.collation;
+	sub.spec.collation_len = b->spec.collation_len;
+	sub.spec.coll = coll;
+	sub.collation = b->collation;
+	sub.collation_len = b->collation_len;
+	sub.compiled_collation = b->compiled_collation;
+	sub.nparams = b->nparams;
+	if (!AggTranslate(&sub, pipeline, coll, collectionless))
+	{
+		appendStringInfoString(sql, "'{}'::nosql.bson[]");
+		return;
+	}
+	AggReserve(b, sub.nparams - b->nparams);
+	for (int i = b->nparams; i < sub.nparams; i++)
+	{
+		b->values[i] = sub.values[i];
+		b->types[i] = sub.types[i];
+	}
+	b->nparams = sub.nparams;
+	appendStringInfo(sql, "ARRAY(SELECT q.document FROM (%s) q)", sub.sql.data);
+}
+
+/*
+ * $lookup: {from, localField, foreignField, as} (agg_lookup.c has the SQL),
+ * {from, let, pipeline, as} and both together; the foreign documents of
+ * each document come from a correlated subquery.
+ */
+static void
+AggAddLookup(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	const char *from = NULL;
+	const char *as = NULL;
+	const char *local = NULL;
+	const char *foreign = NULL;
+	bool		has_let = false;
+	bool		has_pipeline = false;
+	bson_iter_t let;
+	bson_iter_t pipeline;
+	bool		collectionless = false;
+	Collection *coll = NULL;
+	StringInfoData matches;
+	StringInfoData next;
+	char	   *alias;
+	char	   *cond = NULL;
+	bool		seen[6] = {false};
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "the $lookup specification must be an Object, but found %s",
+				   BsonTypeName(bson_iter_type(spec)));
+
+	/* from first, as MongoDB reads it */
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "from") == 0)
+		{
+			if (BSON_ITER_HOLDS_UTF8(&it))
+			{
+				uint32_t	len;
+
+				from = bson_iter_utf8(&it, &len);
+				if (len == 0 || strlen(from) != len)
+					MongoRaise(MONGO_INVALID_NAMESPACE, "invalid $lookup namespace: '%s'", from);
+			}
+			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_iter_t f;
+
+				bson_iter_recurse(&it, &f);
+				while (bson_iter_next(&f))
+					if (strcmp(bson_iter_key(&f), "db") != 0 && strcmp(bson_iter_key(&f), "coll") != 0)
+						MongoRaise(40415, "BSON field '$lookup.from.%s' is an unknown field.",
+								   bson_iter_key(&f));
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "$lookup with a 'from' namespace in another database is not supported");
+			}
+			else
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "$lookup 'from' field must be a string, found %s",
+						   BsonTypeName(bson_iter_type(&it)));
+			break;
+		}
+	}
+	if (from == NULL)
+	{
+		bson_iter_t p;
+		bson_iter_t first;
+
+		/* a pipeline that starts with $documents needs no collection */
+		bson_iter_recurse(spec, &p);
+		if (bson_iter_find(&p, "pipeline") && BSON_ITER_HOLDS_ARRAY(&p) &&
+			bson_iter_recurse(&p, &first) && bson_iter_next(&first) &&
+			BSON_ITER_HOLDS_DOCUMENT(&first) && bson_iter_recurse(&first, &first) &&
+			bson_iter_next(&first) && strcmp(bson_iter_key(&first), "$documents") == 0)
+			collectionless = true;
+		else
+			MongoRaise(MONGO_FAILED_TO_PARSE, "must specify 'from' field for a $lookup");
+	}
+
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+		static const char *const fields[] = {
+			"from", "as", "localField", "foreignField", "let", "pipeline"
+		};
+		int			f;
+
+		for (f = 0; f < 6; f++)
+			if (strcmp(key, fields[f]) == 0)
+				break;
+		if (f == 6)
+			MongoRaise(40415, "BSON field '$lookup.%s' is an unknown field.", key);
+		if (seen[f])
+			MongoRaise(40413, "$lookup specification has a duplicate field: %s", key);
+		seen[f] = true;
+		switch (f)
+		{
+			case 1:
+				if (!AggLookupString(&it, key, &as))
+					as = NULL;
+				break;
+			case 2:
+				if (!AggLookupString(&it, key, &local))
+					local = NULL;
+				break;
+			case 3:
+				if (!AggLookupString(&it, key, &foreign))
+					foreign = NULL;
+				break;
+			case 4:
+				if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+					MongoRaise(MONGO_TYPE_MISMATCH, "$lookup argument 'let' must be an object, found %s",
+							   BsonTypeName(bson_iter_type(&it)));
+				let = it;
+				has_let = true;
+				break;
+			case 5:
+				if (!BSON_ITER_HOLDS_ARRAY(&it))
+					MongoRaise(MONGO_TYPE_MISMATCH, "$lookup argument 'pipeline' must be an array, found %s",
+							   BsonTypeName(bson_iter_type(&it)));
+				pipeline = it;
+				has_pipeline = true;
+				break;
+			default:
+				break;
+		}
+	}
+	if (as == NULL)
+		MongoRaise(40414, "BSON field '$lookup.as' is missing but a required field");
+	AggFieldPathCheck(as, strlen(as) == 0 ? 0 : (uint32_t) strlen(as));
+	if ((local == NULL) != (foreign == NULL) || (local != NULL && local[0] == '\0') ||
+		(foreign != NULL && foreign[0] == '\0'))
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "$lookup requires both or neither of 'localField' and 'foreignField' to be specified");
+	if (local != NULL)
+	{
+		AggFieldPathCheck(local, (uint32_t) strlen(local));
+		AggFieldPathCheck(foreign, (uint32_t) strlen(foreign));
+	}
+	if (!has_pipeline && local == NULL)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified");
+	if (has_let && !has_pipeline)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "$lookup with 'let' must also specify 'pipeline'");
+	if (has_let)
+	{
+		bson_iter_t v;
+
+		AggCheckLet(&let);
+		bson_iter_recurse(&let, &v);
+		if (bson_iter_next(&v))
+			MongoRaise(MONGO_NOT_IMPLEMENTED, "$lookup with 'let' variables is not supported yet");
+	}
+
+	if (from != NULL)
+	{
+		coll = CollectionLookup(b->database, from);
+		if (coll != NULL && coll->is_view)
+			MongoRaise(MONGO_NOT_IMPLEMENTED, "$lookup from a view is not supported yet");
+	}
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	alias = psprintf("lk%d", b->depth);
+
+	if (local != NULL && coll != NULL)
+	{
+		char	   *filter = psprintf("nosql.bson_lookup_filter(%s.document, %s, %s)", alias,
+									  quote_literal_cstr(local), quote_literal_cstr(foreign));
+		const char *key = b->compiled_collation == NULL ?
+			IndexLookupKeyExpr(coll, foreign) : NULL;
+		char	   *match;
+
+		if (b->compiled_collation != NULL)
+		{
+			bson_t		c;
+
+			AggReserve(b, 1);
+			bson_init_static(&c, b->collation, b->collation_len);
+			match = psprintf("nosql.bson_matches(document, %s, $%d)", filter, AggParam(b, &c));
+		}
+		else
+			match = psprintf("document OPERATOR(nosql.@@) %s", filter);
+		if (key != NULL && strcmp(key, "_id") == 0)
+			cond = psprintf("_id OPERATOR(nosql.=) ANY (nosql.bson_lookup_keys(%s.document, %s))",
+							alias, quote_literal_cstr(local));
+		else if (key != NULL)
+			cond = psprintf("(%s OPERATOR(nosql.=) ANY (nosql.bson_lookup_keys(%s.document, %s)) OR (%s IS NULL AND %s))",
+							key, alias, quote_literal_cstr(local), key, match);
+		else
+			cond = match;
+	}
+
+	initStringInfo(&matches);
+	if (has_pipeline)
+	{
+		char	   *source = NULL;
+
+		if (local != NULL)
+			source = coll != NULL ?
+				psprintf("SELECT document FROM %s WHERE %s", coll->qualified, cond) :
+				"SELECT NULL::nosql.bson AS document WHERE false";
+		AggLookupSubquery(b, &pipeline, coll, collectionless, source, &matches);
+	}
+	else if (coll == NULL)
+		appendStringInfoString(&matches, "'{}'::nosql.bson[]");
+	else
+		appendStringInfo(&matches, "ARRAY(SELECT document FROM %s WHERE %s)",
+						 coll->qualified, cond);
+
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_lookup_set(%s.document, %s, %s) AS document FROM (%s) %s",
+					 alias, quote_literal_cstr(as), matches.data, b->sql.data, alias);
+	b->sql = next;	/* room for the parameters of the stages after it */
+	AggReserve(b, FIND_MAX_PARAMS);
 }
 
 /* Translate one stage (already known to exist) */
@@ -591,6 +881,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddSortByCount(b, spec);
 		return;
 	}
+	if (strcmp(name, "$lookup") == 0)
+	{
+		AggAddLookup(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -638,7 +933,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
 			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
-			strcmp(name, "$sortByCount") != 0)
+			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0)
 		{
@@ -650,6 +945,16 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			if (bson_iter_next(&f) && bson_iter_recurse(&f, &fields))
 				while (bson_iter_next(&fields))
 					extra_params++;
+		}
+		if (b->depth > 0)
+		{
+			/* what a $lookup's pipeline cannot hold */
+			if (strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0)
+				MongoRaise(51047, "%s is not allowed within a $lookup's sub-pipeline", name);
+			if (strcmp(name, "$currentOp") == 0 || strcmp(name, "$listLocalSessions") == 0 ||
+				strcmp(name, "$listSessions") == 0 || strcmp(name, "$changeStream") == 0)
+				MongoRaise(MONGO_INVALID_NAMESPACE, "%s must be run against the 'admin' database with {aggregate: 1}",
+						   name);
 		}
 		if (++nstages > AGG_MAX_STAGES)
 			MongoRaise(AGG_ERR_TOO_MANY_STAGES,
@@ -668,15 +973,21 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "The {aggregate: 1} form is not valid with an empty pipeline");
 
-	maxparams = FIND_MAX_PARAMS + 2 * nstages + 32 * nstages + extra_params;
+	maxparams = b->nparams + FIND_MAX_PARAMS + 2 * nstages + 32 * nstages + extra_params;
 	b->values = palloc(sizeof(Datum) * maxparams);
 	b->types = palloc(sizeof(Oid) * maxparams);
-	b->in_find = true;
+	b->maxparams = maxparams;
+	b->in_find = (b->source_sql == NULL);
 	b->limit = -1;
 	initStringInfo(&b->order);
 	bson_init(&b->filters);
 	bson_init(&b->chain);
 	b->spec.coll = coll;
+	if (b->source_sql != NULL)
+	{
+		initStringInfo(&b->sql);
+		appendStringInfoString(&b->sql, b->source_sql);
+	}
 
 	bson_iter_recurse(pipeline, &it);
 	nstages = 0;
@@ -693,7 +1004,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			MongoRaise(MONGO_NOT_IMPLEMENTED, "Stage %s is not supported yet", name);
 		AggAddStage(b, name, &stage, nstages++ == 0);
 	}
-	if (coll == NULL && !b->documents)
+	if (coll == NULL && !b->documents && b->source_sql == NULL)
 		return false;
 	AggFinish(b);
 	return true;
@@ -904,6 +1215,7 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 
 	memset(b, 0, sizeof(*b));
 	FindSpecInit(&b->spec);
+	b->database = database;
 	if (a->collname != NULL)
 	{
 		coll = CollectionLookup(database, a->collname);

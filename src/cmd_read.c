@@ -581,6 +581,18 @@ void
 FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *values,
 				Oid *types, int *nparams)
 {
+	*nparams = 0;
+	FindSpecPrepareFrom(spec, select, sql, values, types, nparams);
+}
+
+/*
+ * As FindSpecPrepare, numbering its parameters from *nparams + 1 on (a
+ * query that is part of a larger one).
+ */
+void
+FindSpecPrepareFrom(FindSpec *spec, const char *select, StringInfo sql, Datum *values,
+					Oid *types, int *nparams)
+{
 	Oid			bsonoid = BsonTypeOid();
 	bool		filter_empty = spec->filter_len <= 5;
 	Bson	   *id;
@@ -591,6 +603,7 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	bson_t	   *text_index = NULL;
 	bool		near;
 	bool		filter_written = false;
+	int			filter_index = 1;
 	StringInfoData order;
 	StringInfoData minmax_order;
 
@@ -637,7 +650,6 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	}
 
 	initStringInfo(&order);
-	*nparams = 0;
 	if (collation_param != NULL)
 	{
 		values[*nparams] = PointerGetDatum(collation_param);
@@ -678,6 +690,7 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 		values[*nparams] = PointerGetDatum(f);
 		types[*nparams] = bsonoid;
 		(*nparams)++;
+		filter_index = *nparams;
 		if (text_index != NULL)
 		{
 			/* $text: the matcher needs the text index spec */
@@ -721,8 +734,8 @@ FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql, Datum *value
 	}
 	if (near)
 	{
-		/* $near: nearest first, the filter being parameter 1 */
-		appendStringInfoString(sql, " ORDER BY nosql.bson_near_distance(document, $1)");
+		/* $near: nearest first, by the filter's parameter */
+		appendStringInfo(sql, " ORDER BY nosql.bson_near_distance(document, $%d)", filter_index);
 	}
 	else if (spec->compiled_sort != NULL && !BsonSortIsNatural(spec->compiled_sort) &&
 			 IndexPlanSort(spec->coll, spec->compiled_sort, spec->compiled_collation, &order))

@@ -276,6 +276,8 @@ extern const uint8_t *ProjectRow(BsonFilter *filter, BsonProjection *projection,
 								 const Bson *row, bson_t *out, uint32_t *len);
 extern void FindSpecPrepare(FindSpec *spec, const char *select, StringInfo sql,
 							Datum *values, Oid *types, int *nparams);
+extern void FindSpecPrepareFrom(FindSpec *spec, const char *select, StringInfo sql,
+								Datum *values, Oid *types, int *nparams);
 extern BsonCollation *FindSpecCollation(FindSpec *spec, Bson **param);
 
 /* Reading command fields (raising MongoDB's errors) */
@@ -372,6 +374,7 @@ extern bool IndexPlanFilter(const Collection *c, const uint8_t *filter, uint32_t
 							const char *hint, const BsonCollation *collation,
 							int collation_param, StringInfo sql, Datum *values, Oid *types,
 							int *nparams);
+extern const char *IndexLookupKeyExpr(const Collection *c, const char *path);
 extern bool IndexPlanFilterSplit(const Collection *c, const uint8_t *filter, uint32_t len,
 								 const char *hint, const BsonCollation *collation,
 								 int collation_param, StringInfo where_keys,

@@ -3476,3 +3476,29 @@ nosql_create_indexes_sql(PG_FUNCTION_ARGS)
 	}
 	return (Datum) 0;
 }
+
+/*
+ * The key expression of an ordered index that can answer a $lookup's
+ * equality on path for every foreign document (its first field, over all
+ * documents, keys without a collation), or NULL.  The expression reads the
+ * column "document" of the row in scope.
+ */
+const char *
+IndexLookupKeyExpr(const Collection *c, const char *path)
+{
+	ListCell   *lc;
+
+	if (c == NULL || c->is_view)
+		return NULL;
+	if (strcmp(path, "_id") == 0)
+		return "_id";
+	foreach(lc, IndexDefsCached(c))
+	{
+		IndexDef   *d = (IndexDef *) lfirst(lc);
+
+		if (d->kind == INDEX_ORDERED && !d->hidden && !d->sparse && d->partial == NULL &&
+			!d->collated && d->nfields >= 1 && strcmp(d->paths[0], path) == 0)
+			return d->exprs[0];
+	}
+	return NULL;
+}
