@@ -22,6 +22,7 @@
 #define AGG_ERR_STAGE_ONE_FIELD		40323
 #define AGG_ERR_UNKNOWN_STAGE		40324
 #define AGG_ERR_TOO_MANY_STAGES		7749501
+#define AGG_ERR_WRITE_NOT_LAST		40601
 
 /*
  * A run of consecutive streaming stages ($match, $project, $addFields/$set,
@@ -65,6 +66,43 @@ typedef struct AggGroupSpec
 
 extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							 uint32_t collation_len, AggGroupSpec *out);
+
+/* agg_write.c: a $out or $merge stage, checked */
+typedef enum AggMergeMatched
+{
+	AGG_MERGE_MERGE,
+	AGG_MERGE_REPLACE,
+	AGG_MERGE_KEEP,
+	AGG_MERGE_FAIL,
+	AGG_MERGE_PIPELINE
+} AggMergeMatched;
+
+typedef enum AggMergeNotMatched
+{
+	AGG_MERGE_INSERT,
+	AGG_MERGE_DISCARD,
+	AGG_MERGE_NOT_FAIL
+} AggMergeNotMatched;
+
+typedef struct AggWrite
+{
+	bool		merge;			/* $merge, else $out */
+	char	   *db;				/* the target */
+	char	   *coll;
+	Bson	   *timeseries;		/* $out's timeseries option, or NULL */
+	char	  **on;				/* $merge's "on" paths (non 0: _id) */
+	int			non;
+	AggMergeMatched matched;
+	AggMergeNotMatched not_matched;
+	Bson	   *pipeline;		/* whenMatched pipeline, or NULL */
+	Bson	   *let;			/* let, or NULL */
+} AggWrite;
+
+extern AggWrite *AggWriteParse(const char *name, const bson_iter_t *spec,
+							   const char *database, bool collated);
+extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *types,
+						Datum *values, const Collection *source, const char *hint,
+						const uint8_t *collation, uint32_t collation_len, bool bypass);
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);

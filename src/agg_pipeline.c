@@ -37,6 +37,7 @@
 
 #include <math.h>
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -58,7 +59,7 @@ static const char *const agg_later_stages[] = {
 	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$merge", "$out", "$planCacheStats", "$querySettings", "$rankFusion",
+	"$planCacheStats", "$querySettings", "$rankFusion",
 	"$redact", "$sample", "$score", "$scoreFusion", "$search", "$searchMeta",
 	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
@@ -94,6 +95,7 @@ typedef struct AggBuild
 	int			depth;			/* of sub-pipelines */
 	const char *source_sql;		/* a sub-pipeline's source, or NULL */
 	int			maxparams;
+	AggWrite   *write;			/* the final $out or $merge, or NULL */
 } AggBuild;
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
@@ -681,6 +683,56 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	AggReserve(b, FIND_MAX_PARAMS);
 }
 
+/* Is name a stage that writes ($out, $merge)? */
+static bool
+AggStageWrites(const char *name)
+{
+	return strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0;
+}
+
+/*
+ * The error of a $out or $merge inside the sub-pipelines of a stage
+ * ($lookup 51047, $facet 40600, $unionWith 31441), or 0.
+ */
+static int
+AggNestedWriteError(const char *name, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	bson_iter_t sub;
+	bool		facet = strcmp(name, "$facet") == 0;
+	int			code = 0;
+
+	check_stack_depth();
+	if (!facet && strcmp(name, "$lookup") != 0 && strcmp(name, "$unionWith") != 0)
+		return 0;
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		return 0;
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		if (!BSON_ITER_HOLDS_ARRAY(&it) || (!facet && strcmp(bson_iter_key(&it), "pipeline") != 0))
+			continue;
+		bson_iter_recurse(&it, &sub);
+		while (bson_iter_next(&sub))
+		{
+			bson_iter_t stage;
+			const char *inner;
+			int			c;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&sub) || !bson_iter_recurse(&sub, &stage) ||
+				!bson_iter_next(&stage))
+				continue;
+			inner = bson_iter_key(&stage);
+			c = AggNestedWriteError(inner, &stage);
+			if (c != 0)
+				return c;
+			if (AggStageWrites(inner) && code == 0)
+				code = facet ? 40600 : name[1] == 'l' ? 51047 : 31441;
+		}
+	}
+	return code;
+}
+
 /* Translate one stage (already known to exist) */
 static void
 AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
@@ -910,12 +962,15 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 	int			nstages = 0;
 	int			maxparams;
 	int			extra_params = 0;
+	bool		write_seen = false;
+	const char *write_seen_name = NULL;
 
 	/* the shape of every stage first, as MongoDB parses them */
 	bson_iter_recurse(pipeline, &it);
 	while (bson_iter_next(&it))
 	{
 		bson_iter_t stage;
+		bson_iter_t spec_it;
 		const char *name;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
@@ -926,6 +981,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
 					   "A pipeline stage specification object must contain exactly one field.");
 		name = bson_iter_key(&stage);
+		spec_it = stage;
 		if (bson_iter_next(&stage))
 			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
 					   "A pipeline stage specification object must contain exactly one field.");
@@ -933,7 +989,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
 			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
-			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0)
+			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
+			!AggStageWrites(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0)
 		{
@@ -955,6 +1012,21 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 				strcmp(name, "$listSessions") == 0 || strcmp(name, "$changeStream") == 0)
 				MongoRaise(MONGO_INVALID_NAMESPACE, "%s must be run against the 'admin' database with {aggregate: 1}",
 						   name);
+		}
+		if (write_seen)
+			MongoRaise(AGG_ERR_WRITE_NOT_LAST, "%s can only be the final stage in the pipeline",
+					   write_seen_name);
+		if (AggStageWrites(name))
+		{
+			write_seen = true;
+			write_seen_name = name;
+		}
+		else
+		{
+			int			code = AggNestedWriteError(name, &spec_it);
+
+			if (code != 0)
+				MongoRaise(code, "$out and $merge are not allowed inside %s", name);
 		}
 		if (++nstages > AGG_MAX_STAGES)
 			MongoRaise(AGG_ERR_TOO_MANY_STAGES,
@@ -1000,6 +1072,13 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		bson_iter_recurse(&it, &stage);
 		bson_iter_next(&stage);
 		name = bson_iter_key(&stage);
+		if (AggStageWrites(name))
+		{
+			/* the last stage: the query so far feeds it */
+			b->write = AggWriteParse(name, &stage, b->database, b->compiled_collation != NULL);
+			nstages++;
+			continue;
+		}
 		if (AggStageIsLater(name))
 			MongoRaise(MONGO_NOT_IMPLEMENTED, "Stage %s is not supported yet", name);
 		AggAddStage(b, name, &stage, nstages++ == 0);
@@ -1088,6 +1167,7 @@ typedef struct AggArgs
 	bson_iter_t hint;
 	const uint8_t *collation;
 	uint32_t	collation_len;
+	bool		bypass;			/* bypassDocumentValidation */
 } AggArgs;
 
 static void
@@ -1175,7 +1255,7 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 				RaiseWrongType("aggregate", &it, "bool");
 		}
 		else if (strcmp(key, "bypassDocumentValidation") == 0)
-			(void) FieldBool("aggregate", &it);
+			a->bypass = FieldBool("aggregate", &it);
 		else if (strcmp(key, "hint") == 0)
 		{
 			AggCheckHintShape(&it);
@@ -1214,6 +1294,7 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 	Collection *coll = NULL;
 
 	memset(b, 0, sizeof(*b));
+	b->database = database;
 	FindSpecInit(&b->spec);
 	b->database = database;
 	if (a->collname != NULL)
@@ -1311,7 +1392,15 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 		AggExplain(ctx, &a, &b, have_query, reply);
 		return;
 	}
-	if (!have_query)
+	if (b.write != NULL)
+	{
+		/* a writing command: refused on a standby as the others are */
+		if (RecoveryInProgress())
+			MongoRaise(10107, "not primary");
+		AggWriteRun(b.write, have_query ? b.sql.data : NULL, b.nparams, b.types, b.values,
+					b.spec.coll, b.spec.hint, a.collation, a.collation_len, a.bypass);
+	}
+	if (b.write != NULL || !have_query)
 	{
 		bson_t		cursor;
 		bson_t		batch;
@@ -1320,7 +1409,8 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 		BSON_APPEND_ARRAY_BEGIN(&cursor, "firstBatch", &batch);
 		bson_append_array_end(&cursor, &batch);
 		BSON_APPEND_INT64(&cursor, "id", 0);
-		BSON_APPEND_UTF8(&cursor, "ns", psprintf("%s.%s", ctx->database, a.collname));
+		BSON_APPEND_UTF8(&cursor, "ns", psprintf("%s.%s", ctx->database,
+												 a.collname != NULL ? a.collname : "$cmd.aggregate"));
 		bson_append_document_end(reply, &cursor);
 		return;
 	}
@@ -1362,8 +1452,14 @@ nosql_aggregate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the pipeline must be an array")));
-	if (!AggPrepare(database, &a, &b))
+	if (!AggPrepare(database, &a, &b) && b.write == NULL)
 		return (Datum) 0;
+	if (b.write != NULL)
+	{
+		AggWriteRun(b.write, b.sql.data != NULL && b.sql.len > 0 ? b.sql.data : NULL,
+					b.nparams, b.types, b.values, b.spec.coll, b.spec.hint, NULL, 0, false);
+		return (Datum) 0;
+	}
 
 	SPI_connect();
 	{
