@@ -65,6 +65,8 @@ typedef struct AggGroupSpec
 
 extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							 uint32_t collation_len, AggGroupSpec *out);
+extern void AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation,
+							  uint32_t collation_len, AggGroupSpec *out);
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
