@@ -59,7 +59,7 @@ static const char *const agg_later_stages[] = {
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$lookup", "$merge", "$out", "$planCacheStats", "$querySettings", "$rankFusion",
-	"$redact", "$score", "$scoreFusion", "$search", "$searchMeta",
+	"$score", "$scoreFusion", "$search", "$searchMeta",
 	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
 };
