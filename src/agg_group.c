@@ -404,8 +404,9 @@ GroupAppendConstant(bson_t *out, const char *key, const bson_iter_t *it, int cod
 	AggArena	arena = {NULL};
 	bson_value_t v;
 
-	if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &first) ||
-		!bson_iter_next(&first) || bson_iter_key(&first)[0] != '$')
+	if (!(BSON_ITER_HOLDS_UTF8(it) && bson_iter_utf8(it, NULL)[0] == '$') &&
+		(!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &first) ||
+		 !bson_iter_next(&first) || bson_iter_key(&first)[0] != '$'))
 	{
 		bson_append_iter(out, key, -1, it);
 		return;
