@@ -66,6 +66,8 @@ typedef struct AggGroupSpec
 
 extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							 uint32_t collation_len, AggGroupSpec *out);
+extern void AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation,
+							  uint32_t collation_len, AggGroupSpec *out);
 
 /* agg_write.c: a $out or $merge stage, checked */
 typedef enum AggMergeMatched

@@ -135,6 +135,7 @@ typedef struct GroupAcc
 	BsonCollation *collation;	/* NULL: simple */
 	uint8_t    *spec;			/* the specification's bytes */
 	uint32_t	spec_len;
+	bool		bucket;			/* a $bucket key: spec has b (and d) */
 } GroupAcc;
 
 /*
@@ -384,6 +385,299 @@ AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t col
 	out->naccs = n;
 }
 
+/* ---- $bucket ---- */
+
+/*
+ * A constant of $bucket's boundaries or default: a literal, or an
+ * expression object that needs no document (else code).  Appended to out
+ * under key.
+ */
+static void
+GroupAppendConstant(bson_t *out, const char *key, const bson_iter_t *it, int code,
+					const char *message)
+{
+	bson_iter_t first;
+	AggExprScope *scope;
+	AggExpr    *expr;
+	BsonQueryError error = {0};
+	AggExprContext cx = {0};
+	AggArena	arena = {NULL};
+	bson_value_t v;
+
+	if (!(BSON_ITER_HOLDS_UTF8(it) && bson_iter_utf8(it, NULL)[0] == '$') &&
+		(!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &first) ||
+		 !bson_iter_next(&first) || bson_iter_key(&first)[0] != '$'))
+	{
+		bson_append_iter(out, key, -1, it);
+		return;
+	}
+	scope = AggExprScopeNew();
+	expr = AggExprParse(it, scope, &error);
+	if (expr == NULL)
+		GroupRaise(&error);
+	if (!AggExprIsConstant(expr))
+		MongoRaise(code, "%s", message);
+	cx.arena = &arena;
+	if (!AggExprEval(expr, &cx, &v, &error))
+		GroupRaise(&error);
+	if (v.value_type == BSON_TYPE_EOD)
+		MongoRaise(code, "%s", message);
+	bson_append_value(out, key, -1, &v);
+	AggArenaReset(&arena);
+	AggExprScopeFree(scope);
+}
+
+/*
+ * Check a $bucket specification as MongoDB does and describe it as the
+ * $group it is: the key is the lower boundary of the bucket the groupBy
+ * value falls in (or the default), the fields are the output
+ * accumulators ({count: {$sum: 1}} when there is no output).  The caller
+ * sorts the groups by _id.
+ */
+void
+AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t collation_len,
+				  AggGroupSpec *out)
+{
+	bson_iter_t it;
+	bson_iter_t group_by;
+	bson_iter_t output;
+	bool		have_group_by = false;
+	bool		have_boundaries = false;
+	bool		have_output = false;
+	bool		have_default = false;
+	bson_t		bounds;
+	bson_t		deflt;
+	bson_t		group;
+	bson_t		keyspec;
+	bson_iter_t git;
+	int			nbounds = 0;
+	Bson	   *group_datum;
+	const BsonCollation *compiled = collation != NULL ?
+		CompileCollation(collation, collation_len) : NULL;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(40201, "Argument to $bucket stage must be an object, but found type: %s.",
+				   BsonTypeName(bson_iter_type(spec)));
+	bson_init(&bounds);
+	bson_init(&deflt);
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "groupBy") == 0)
+		{
+			bool		ok = false;
+
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				ok = bson_iter_utf8(&it, NULL)[0] == '$';
+			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_iter_t first;
+
+				bson_iter_recurse(&it, &first);
+				ok = bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
+			}
+			if (!ok)
+				MongoRaise(40202, "The $bucket 'groupBy' field must be defined as a $-prefixed path or an expression, but found: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			GroupCheckExpression(&it);
+			group_by = it;
+			have_group_by = true;
+		}
+		else if (strcmp(key, "boundaries") == 0)
+		{
+			bson_iter_t b;
+			bson_iter_t prev;
+			bson_iter_t cur;
+			char		k[16];
+			const char *kp;
+
+			if (!BSON_ITER_HOLDS_ARRAY(&it))
+				MongoRaise(40200, "The $bucket 'boundaries' field must be an array, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			bson_reinit(&bounds);
+			nbounds = 0;
+			bson_iter_recurse(&it, &b);
+			while (bson_iter_next(&b))
+			{
+				bson_uint32_to_string(nbounds++, &kp, k, sizeof(k));
+				GroupAppendConstant(&bounds, kp, &b, 40191,
+									"The $bucket 'boundaries' field must be an array of constant values");
+			}
+			if (nbounds < 2)
+				MongoRaise(40192, "The $bucket 'boundaries' field must have at least 2 values, but found %d value(s).",
+						   nbounds);
+			bson_iter_init(&prev, &bounds);
+			bson_iter_next(&prev);
+			cur = prev;
+			while (bson_iter_next(&cur))
+			{
+				if (BsonCanonicalTypeOrder(bson_iter_type(&prev)) !=
+					BsonCanonicalTypeOrder(bson_iter_type(&cur)))
+					MongoRaise(40193, "All values in the the 'boundaries' option to $bucket must have the same type. Found conflicting types %s and %s.",
+							   BsonTypeName(bson_iter_type(&prev)),
+							   BsonTypeName(bson_iter_type(&cur)));
+				if (BsonCompareValuesCollated(&prev, &cur, compiled) >= 0)
+					MongoRaise(40194, "The 'boundaries' option to $bucket must be sorted in ascending order");
+				prev = cur;
+			}
+			have_boundaries = true;
+		}
+		else if (strcmp(key, "default") == 0)
+		{
+			bson_reinit(&deflt);
+			GroupAppendConstant(&deflt, "d", &it, 40195,
+								"The $bucket 'default' field must be a constant expression");
+			have_default = true;
+		}
+		else if (strcmp(key, "output") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				MongoRaise(40196, "The $bucket 'output' field must be an object, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			output = it;
+			have_output = true;
+		}
+		else
+			MongoRaise(40197, "Unrecognized option to $bucket: %s.", key);
+	}
+	if (!have_group_by || !have_boundaries)
+		MongoRaise(40198, "$bucket requires 'groupBy' and 'boundaries' to be specified.");
+	if (have_default)
+	{
+		bson_iter_t d;
+		bson_iter_t lo;
+		bson_iter_t hi;
+
+		bson_iter_init_find(&d, &deflt, "d");
+		bson_iter_init(&lo, &bounds);
+		bson_iter_next(&lo);
+		bson_iter_init(&it, &bounds);
+		while (bson_iter_next(&it))
+			hi = it;
+		if (BsonCanonicalTypeOrder(bson_iter_type(&d)) ==
+			BsonCanonicalTypeOrder(bson_iter_type(&lo)) &&
+			BsonCompareValuesCollated(&d, &lo, compiled) >= 0 &&
+			BsonCompareValuesCollated(&d, &hi, compiled) < 0)
+			MongoRaise(40199, "The $bucket 'default' field must be less than the lowest boundary or greater than or equal to the highest boundary.");
+	}
+
+	/* the $group: {_id: groupBy, ...output} */
+	bson_init(&group);
+	{
+		bson_t		g;
+
+		bson_append_document_begin(&group, "g", 1, &g);
+		bson_append_iter(&g, "_id", 3, &group_by);
+		if (have_output)
+		{
+			bson_iter_t f;
+
+			bson_iter_recurse(&output, &f);
+			while (bson_iter_next(&f))
+			{
+				if (strcmp(bson_iter_key(&f), "_id") == 0)
+					MongoRaise(15948, "a group's _id may only be specified once");
+				bson_append_iter(&g, bson_iter_key(&f), -1, &f);
+			}
+		}
+		else
+		{
+			bson_t		count;
+
+			bson_append_document_begin(&g, "count", 5, &count);
+			bson_append_int32(&count, "$sum", 4, 1);
+			bson_append_document_end(&g, &count);
+		}
+		bson_append_document_end(&group, &g);
+	}
+	/* the group's specification lives in a datum that outlives this call */
+	group_datum = BsonDatumFromBson(&group);
+	bson_destroy(&group);
+	{
+		bson_t		c;
+
+		bson_init_static(&c, BsonBytes(group_datum), BsonDocLen(group_datum));
+		bson_iter_init_find(&git, &c, "g");
+		AggGroupDescribe(&git, collation, collation_len, out);
+		/* the key: {e: groupBy, b: boundaries, d: default, c: collation} */
+		bson_iter_init_find(&git, &c, "g");
+		bson_iter_recurse(&git, &git);
+		bson_iter_find(&git, "_id");
+		bson_init(&keyspec);
+		bson_append_iter(&keyspec, "e", 1, &git);
+		bson_append_array(&keyspec, "b", 1, &bounds);
+		if (have_default)
+		{
+			bson_iter_t d;
+
+			bson_iter_init_find(&d, &deflt, "d");
+			bson_append_iter(&keyspec, "d", 1, &d);
+		}
+		GroupAppendCollation(&keyspec, collation, collation_len);
+		out->key = BsonDatumFromBson(&keyspec);
+		bson_destroy(&keyspec);
+	}
+	/* the key is the boundary itself, not the groupBy value's $first */
+	out->id_first = NULL;
+	bson_destroy(&bounds);
+	bson_destroy(&deflt);
+}
+
+/*
+ * The key of a document under $bucket: the lower boundary of the bucket
+ * its groupBy value v falls in, else the default (else MongoDB's $switch
+ * error, as $bucket is a $switch over the boundaries there).
+ */
+static Bson *
+GroupBucketKey(const GroupAcc *acc, const bson_value_t *v)
+{
+	bson_t		spec;
+	bson_iter_t it;
+	bson_iter_t b;
+	bson_iter_t lower;
+	bool		have_lower = false;
+
+	bson_init_static(&spec, acc->spec, acc->spec_len);
+	if (v->value_type != BSON_TYPE_EOD && bson_iter_init_find(&it, &spec, "b") &&
+		bson_iter_recurse(&it, &b))
+	{
+		while (bson_iter_next(&b))
+		{
+			const bson_value_t *bv = bson_iter_value(&b);
+
+			if (AggValueCompare(v, bv, acc->collation) < 0)
+			{
+				if (have_lower)
+					return BsonFromIter(&lower);
+				break;
+			}
+			lower = b;
+			have_lower = true;
+		}
+	}
+	if (bson_iter_init_find(&it, &spec, "d"))
+	{
+		bson_type_t t = bson_iter_type(&it);
+
+		if (t == BSON_TYPE_MINKEY || t == BSON_TYPE_MAXKEY)
+		{
+			/* MongoDB outputs these defaults as the document {"": value} */
+			bson_t		wrap;
+			Bson	   *result;
+
+			bson_init(&wrap);
+			bson_append_iter(&wrap, "", 0, &it);
+			result = BsonDatumFromBson(&wrap);
+			bson_destroy(&wrap);
+			return result;
+		}
+		return BsonFromIter(&it);
+	}
+	MongoRaise(40066, "$switch could not find a matching branch for an input, and no default was specified.");
+}
+
 /* Compile a key or accumulator specification in the current context */
 static GroupAcc *
 GroupAccCompile(const uint8_t *data, uint32_t len)
@@ -418,6 +712,8 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 			bson_iter_document(&it, &clen, &c);
 			acc->collation = CompileCollation(c, clen);
 		}
+		else if (strcmp(key, "b") == 0)
+			acc->bucket = true;
 	}
 	if (acc->expr == NULL)
 		elog(ERROR, "$group specification without an expression");
@@ -481,6 +777,12 @@ bson_group_key(PG_FUNCTION_ARGS)
 	Bson	   *result;
 
 	GroupEval(acc, doc, &arena, &v);
+	if (acc->bucket)
+	{
+		result = GroupBucketKey(acc, &v);
+		AggArenaReset(&arena);
+		PG_RETURN_BSON_P(result);
+	}
 	bson_init(&holder);
 	if (AggValueNullish(&v))
 		bson_append_null(&holder, "", 0);

@@ -55,12 +55,12 @@
 
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
-	"$bucket", "$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
+	"$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
 	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$planCacheStats", "$querySettings", "$rankFusion",
-	"$redact", "$sample", "$score", "$scoreFusion", "$search", "$searchMeta",
+	"$score", "$scoreFusion", "$search", "$searchMeta",
 	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
 };
@@ -321,16 +321,13 @@ AggParamDatum(AggBuild *b, Bson *value)
  * the input rows are numbered when an accumulator depends on their order.
  */
 static void
-AggAddGroup(AggBuild *b, const bson_iter_t *spec)
+AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 {
-	AggGroupSpec g;
 	StringInfoData next;
 	const char *ord;
 	int			key;
 	int			names;
 
-	AggGroupDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
-					 b->collation_len, &g);
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
@@ -350,6 +347,145 @@ AggAddGroup(AggBuild *b, const bson_iter_t *spec)
 					 "]::nosql.bson[]) AS document FROM (SELECT nosql.bson_group_key(s.document, $%d) AS key, s.document%s FROM (%s) s) g GROUP BY g.key",
 					 key, g.need_ord ? ", row_number() OVER () AS ord" : "", b->sql.data);
 	b->sql = next;
+}
+
+static void
+AggAddGroup(AggBuild *b, const bson_iter_t *spec)
+{
+	AggGroupSpec g;
+
+	AggGroupDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					 b->collation_len, &g);
+	AggAddGroupSpec(b, g);
+}
+
+/* Order the level about to be opened by a path, ascending */
+static void
+AggOrderBy(AggBuild *b, const char *path)
+{
+	if (b->compiled_collation != NULL)
+	{
+		bson_t		c;
+
+		bson_init_static(&c, b->collation, b->collation_len);
+		appendStringInfo(&b->order, "nosql.bson_sort_value(s.document, %s, false, $%d)",
+						 quote_literal_cstr(path), AggParam(b, &c));
+	}
+	else
+		appendStringInfo(&b->order, "nosql.bson_sort_value(s.document, %s, false)",
+						 quote_literal_cstr(path));
+	b->level_open = true;
+	b->skip = 0;
+	b->limit = -1;
+}
+
+/*
+ * $bucket: the $group whose key is the lower boundary of each document's
+ * bucket (agg_group.c), then the buckets in the order of their _id.
+ */
+static void
+AggAddBucket(AggBuild *b, const bson_iter_t *spec)
+{
+	AggGroupSpec g;
+
+	AggBucketDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					  b->collation_len, &g);
+	AggAddGroupSpec(b, g);
+	AggOrderBy(b, "_id");
+}
+
+/*
+ * The size of $sample: a positive number, doubles truncated and decimals
+ * rounded half to even as MongoDB converts them, beyond int64 the largest.
+ */
+static int64
+AggSampleSize(const bson_iter_t *it)
+{
+	double		d = 0;
+
+	if (BSON_ITER_HOLDS_DECIMAL128(it))
+	{
+		bson_decimal128_t dec;
+		char		text[BSON_DECIMAL128_STRING];
+		const char *p = text;
+		const char *dot;
+		int64		whole = 0;
+
+		bson_iter_decimal128(it, &dec);
+		bson_decimal128_to_string(&dec, text);
+		if (*p == '-' || strchr(text, 'E') != NULL || strchr(text, 'N') != NULL ||
+			strchr(text, 'I') != NULL || strlen(text) > 40)
+		{
+			/* signed, exponent forms (huge or tiny), NaN and infinities */
+			d = strtod(text, NULL);
+			if (isnan(d) || rint(d) < 1)
+				return 0;
+			return d >= 9.2233720368547758e18 ? PG_INT64_MAX : (int64) rint(d);
+		}
+		/* a plain decimal: round its digits half to even */
+		for (; *p >= '0' && *p <= '9'; p++)
+		{
+			if (whole > (PG_INT64_MAX - 9) / 10)
+				return PG_INT64_MAX;
+			whole = whole * 10 + (*p - '0');
+		}
+		dot = (*p == '.') ? p + 1 : NULL;
+		if (dot != NULL && *dot >= '5')
+		{
+			bool		above = *dot > '5';
+
+			for (const char *q = dot + 1; *q && !above; q++)
+				if (*q != '0')
+					above = true;
+			if (above || (whole % 2) == 1)
+				whole++;
+		}
+		return whole;
+	}
+	(void) BsonIterAsDouble(it, &d);
+	if (isnan(d) || d < 1)
+		return 0;
+	if (BSON_ITER_HOLDS_DOUBLE(it))
+		return d >= 9.2233720368547758e18 ? PG_INT64_MAX : (int64) d;
+	{
+		int64		v = 0;
+
+		(void) BsonIterAsInt64(it, &v);
+		return v;
+	}
+}
+
+/* $sample: {size: n}, as n rows in random order */
+static void
+AggAddSample(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	bool		have_size = false;
+	int64		size = 0;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(28745, "the $sample stage specification must be an object");
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "size") != 0)
+			MongoRaise(28748, "unrecognized option to $sample: %s", bson_iter_key(&it));
+		if (!BsonIterIsNumber(&it))
+			MongoRaise(28746, "size argument to $sample must be a number");
+		size = AggSampleSize(&it);
+		have_size = true;
+	}
+	if (!have_size)
+		MongoRaise(28749, "$sample stage must specify a size");
+	if (size <= 0)
+		MongoRaise(28747, "size argument to $sample must not be negative");
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	appendStringInfoString(&b->order, "random()");
+	b->level_open = true;
+	b->skip = 0;
+	b->limit = size;
 }
 
 /* $sortByCount: {$group: {_id: expr, count: {$sum: 1}}}, {$sort: {count: -1}} */
@@ -938,6 +1074,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddLookup(b, spec);
 		return;
 	}
+	if (strcmp(name, "$sample") == 0)
+	{
+		AggAddSample(b, spec);
+		return;
+	}
+	if (strcmp(name, "$bucket") == 0)
+	{
+		AggAddBucket(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -990,18 +1136,27 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
 			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
-			!AggStageWrites(name))
+			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
+			strcmp(name, "$sample") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
-		if (strcmp(name, "$group") == 0)
+		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
 			bson_iter_t f;
 			bson_iter_t fields;
 
-			/* a parameter per accumulator */
+			/* a parameter per accumulator (and per $bucket output) */
 			bson_iter_recurse(&it, &f);
 			if (bson_iter_next(&f) && bson_iter_recurse(&f, &fields))
 				while (bson_iter_next(&fields))
+				{
+					bson_iter_t out;
+
 					extra_params++;
+					if (strcmp(bson_iter_key(&fields), "output") == 0 &&
+						bson_iter_recurse(&fields, &out))
+						while (bson_iter_next(&out))
+							extra_params++;
+				}
 		}
 		if (b->depth > 0)
 		{

@@ -37,6 +37,7 @@
 #include "agg.h"
 #include "bson_compare.h"
 #include "documents.h"
+#include "expr.h"
 #include "nosql.h"
 #include "projection.h"
 
@@ -51,8 +52,13 @@ typedef enum AggStageKind
 	AGG_STAGE_MATCH,
 	AGG_STAGE_PROJECT,			/* also $addFields, $set, $unset */
 	AGG_STAGE_REPLACE_ROOT,
-	AGG_STAGE_UNWIND
+	AGG_STAGE_UNWIND,
+	AGG_STAGE_REDACT
 } AggStageKind;
+
+/* The values of $redact's $$DESCEND, $$PRUNE and $$KEEP */
+static const char *const agg_redact_values[] = {"descend", "prune", "keep"};
+static const char *const agg_redact_names[] = {"DESCEND", "PRUNE", "KEEP"};
 
 typedef struct AggStage
 {
@@ -64,6 +70,9 @@ typedef struct AggStage
 	char	  **index_parts;	/* $unwind: includeArrayIndex, or NULL */
 	int			index_nparts;
 	bool		preserve;		/* $unwind: preserveNullAndEmptyArrays */
+	AggExprScope *scope;		/* $redact: its expression, whose slots 0..2 */
+	AggExpr    *expr;			/* are $$DESCEND, $$PRUNE and $$KEEP */
+	const BsonCollation *collation;
 } AggStage;
 
 struct AggChain
@@ -378,6 +387,19 @@ AggStageCompile(const char *name, const bson_iter_t *spec, const BsonCollation *
 		AggFieldPathCheck(path + 1, len - 1);
 		stage->parts = AggSplitPath(path + 1, &stage->nparts);
 	}
+	else if (strcmp(name, "$redact") == 0)
+	{
+		BsonQueryError error = {0};
+
+		stage->kind = AGG_STAGE_REDACT;
+		stage->scope = AggExprScopeNew();
+		for (int i = 0; i < 3; i++)
+			(void) AggExprScopeDefine(stage->scope, agg_redact_names[i]);
+		stage->expr = AggExprParse(spec, stage->scope, &error);
+		if (stage->expr == NULL)
+			MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
+		stage->collation = collation;
+	}
 	else
 		elog(ERROR, "not a streaming aggregation stage: %s", name);
 }
@@ -388,7 +410,8 @@ AggStageIsStreaming(const char *name)
 	return strcmp(name, "$match") == 0 || strcmp(name, "$project") == 0 ||
 		strcmp(name, "$addFields") == 0 || strcmp(name, "$set") == 0 ||
 		strcmp(name, "$unset") == 0 || strcmp(name, "$replaceRoot") == 0 ||
-		strcmp(name, "$replaceWith") == 0 || strcmp(name, "$unwind") == 0;
+		strcmp(name, "$replaceWith") == 0 || strcmp(name, "$unwind") == 0 ||
+		strcmp(name, "$redact") == 0;
 }
 
 void
@@ -644,6 +667,160 @@ AggUnwind(const AggChain *chain, int i, const uint8_t *doc, uint32_t len, List *
 	AggChainApply(chain, i + 1, doc, len, out);
 }
 
+/* ---- $redact ---- */
+
+typedef enum AggRedactAction
+{
+	AGG_REDACT_DESCEND,
+	AGG_REDACT_PRUNE,
+	AGG_REDACT_KEEP
+} AggRedactAction;
+
+/* What $redact's expression says of one (sub)document */
+static AggRedactAction
+AggRedactDecide(const AggStage *st, const uint8_t *root, uint32_t root_len,
+				const uint8_t *current, uint32_t current_len, AggArena *arena)
+{
+	AggExprContext cx = {0};
+	BsonQueryError error = {0};
+	bson_value_t slots[3];
+	bson_value_t v;
+	int			nslots = AggExprScopeSlots(st->scope);
+
+	cx.root = root;
+	cx.root_len = root_len;
+	cx.current = current;
+	cx.current_len = current_len;
+	cx.arena = arena;
+	cx.collation = st->collation;
+	cx.nslots = nslots;
+	cx.slots = nslots > 3 ? AggArenaAlloc(arena, sizeof(bson_value_t) * nslots) : slots;
+	for (int i = 0; i < 3; i++)
+	{
+		cx.slots[i].value_type = BSON_TYPE_UTF8;
+		cx.slots[i].value.v_utf8.str = (char *) agg_redact_values[i];
+		cx.slots[i].value.v_utf8.len = strlen(agg_redact_values[i]);
+	}
+	if (!AggExprEval(st->expr, &cx, &v, &error))
+		MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
+	if (v.value_type == BSON_TYPE_UTF8)
+		for (int i = 0; i < 3; i++)
+			if (v.value.v_utf8.len == strlen(agg_redact_values[i]) &&
+				memcmp(v.value.v_utf8.str, agg_redact_values[i], v.value.v_utf8.len) == 0)
+				return (AggRedactAction) i;
+	MongoRaise(17053, "$redact's expression should not return anything aside from the variables $$KEEP, $$DESCEND, and $$PRUNE, but returned %s",
+			   v.value_type == BSON_TYPE_EOD ? "MISSING" : BsonTypeName(v.value_type));
+}
+
+static bool AggRedactDocument(const AggStage *st, const uint8_t *root, uint32_t root_len,
+							  const uint8_t *doc, uint32_t len, AggArena *arena, bson_t *out);
+
+/* The elements of an array that $redact keeps, appended to out */
+static void
+AggRedactArray(const AggStage *st, const uint8_t *root, uint32_t root_len,
+			   const bson_iter_t *array, AggArena *arena, bson_t *out)
+{
+	bson_iter_t it;
+	uint32_t	n = 0;
+
+	check_stack_depth();
+	bson_iter_recurse(array, &it);
+	while (bson_iter_next(&it))
+	{
+		char		key[16];
+		const char *keyp;
+
+		bson_uint32_to_string(n, &keyp, key, sizeof(key));
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			const uint8_t *data;
+			uint32_t	len;
+			bson_t		sub;
+
+			bson_iter_document(&it, &len, &data);
+			bson_init(&sub);
+			if (AggRedactDocument(st, root, root_len, data, len, arena, &sub))
+			{
+				/* a pruned element is dropped, and the next takes its index */
+				bson_append_document(out, keyp, -1, &sub);
+				n++;
+			}
+			bson_destroy(&sub);
+		}
+		else if (BSON_ITER_HOLDS_ARRAY(&it))
+		{
+			bson_t		sub;
+
+			bson_append_array_begin(out, keyp, -1, &sub);
+			AggRedactArray(st, root, root_len, &it, arena, &sub);
+			bson_append_array_end(out, &sub);
+			n++;
+		}
+		else
+		{
+			bson_append_iter(out, keyp, -1, &it);
+			n++;
+		}
+	}
+}
+
+/*
+ * $redact over one document (the root or an embedded one): false when
+ * pruned, else its kept content appended to out.
+ */
+static bool
+AggRedactDocument(const AggStage *st, const uint8_t *root, uint32_t root_len,
+				  const uint8_t *doc, uint32_t len, AggArena *arena, bson_t *out)
+{
+	bson_iter_t it;
+	bson_t		view;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	switch (AggRedactDecide(st, root, root_len, doc, len, arena))
+	{
+		case AGG_REDACT_PRUNE:
+			return false;
+		case AGG_REDACT_KEEP:
+			bson_init_static(&view, doc, len);
+			bson_concat(out, &view);
+			return true;
+		case AGG_REDACT_DESCEND:
+			break;
+	}
+	if (!bson_init_static(&view, doc, len) || !bson_iter_init(&it, &view))
+		return true;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			const uint8_t *data;
+			uint32_t	dlen;
+			bson_t		sub;
+
+			bson_iter_document(&it, &dlen, &data);
+			bson_init(&sub);
+			if (AggRedactDocument(st, root, root_len, data, dlen, arena, &sub))
+				bson_append_document(out, key, -1, &sub);
+			bson_destroy(&sub);
+		}
+		else if (BSON_ITER_HOLDS_ARRAY(&it))
+		{
+			bson_t		sub;
+
+			bson_init(&sub);
+			AggRedactArray(st, root, root_len, &it, arena, &sub);
+			bson_append_array(out, key, -1, &sub);
+			bson_destroy(&sub);
+		}
+		else
+			bson_append_iter(out, key, -1, &it);
+	}
+	return true;
+}
+
 /*
  * Run a document through the stages from..end of a chain, appending the
  * documents that come out (palloc'd Bson datums) to *out.
@@ -689,6 +866,23 @@ AggChainApply(const AggChain *chain, int from, const uint8_t *doc, uint32_t len,
 			case AGG_STAGE_UNWIND:
 				AggUnwind(chain, i, doc, len, out);
 				return;
+			case AGG_STAGE_REDACT:
+				{
+					bson_t		b;
+					AggArena	arena = {NULL};
+					bool		kept;
+
+					bson_init(&b);
+					kept = AggRedactDocument(st, doc, len, doc, len, &arena, &b);
+					AggArenaReset(&arena);
+					if (!kept)
+					{
+						bson_destroy(&b);
+						return;
+					}
+					doc = AggTakeBytes(&b, &len);
+				}
+				break;
 		}
 	}
 	{

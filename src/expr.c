@@ -1186,8 +1186,16 @@ AggExprEval(const AggExpr *expr, AggExprContext *cx, bson_value_t *out, BsonQuer
 
 				switch (expr->var)
 				{
-					case AGG_VAR_ROOT:
 					case AGG_VAR_CURRENT:
+						if (cx->current != NULL)
+						{
+							base.value_type = BSON_TYPE_DOCUMENT;
+							base.value.v_doc.data = (uint8_t *) cx->current;
+							base.value.v_doc.data_len = cx->current_len;
+							break;
+						}
+						/* FALLTHROUGH */
+					case AGG_VAR_ROOT:
 						if (cx->root == NULL)
 						{
 							out->value_type = BSON_TYPE_EOD;

@@ -68,6 +68,8 @@ typedef struct AggExprContext
 {
 	const uint8_t *root;		/* $$ROOT (and $$CURRENT): document bytes */
 	uint32_t	root_len;
+	const uint8_t *current;		/* $$CURRENT when not the root ($redact) */
+	uint32_t	current_len;
 	bson_value_t *slots;		/* the user variables, by slot */
 	int			nslots;
 	int64_t		now_ms;			/* $$NOW, ms since the epoch */

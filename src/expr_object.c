@@ -287,14 +287,16 @@ AggGetField(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryEr
 
 	if (e->args[1] == NULL)
 	{
-		if (cx->root == NULL)
+		const uint8_t *current = cx->current != NULL ? cx->current : cx->root;
+
+		if (current == NULL)
 		{
 			out->value_type = BSON_TYPE_EOD;
 			return true;
 		}
 		input.value_type = BSON_TYPE_DOCUMENT;
-		input.value.v_doc.data = (uint8_t *) cx->root;
-		input.value.v_doc.data_len = cx->root_len;
+		input.value.v_doc.data = (uint8_t *) current;
+		input.value.v_doc.data_len = cx->current != NULL ? cx->current_len : cx->root_len;
 	}
 	else if (!AggEvalArg(e, 1, cx, &input, error))
 		return false;
