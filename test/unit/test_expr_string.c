@@ -15,131 +15,13 @@
 
 #include "bson_json.h"
 #include "expr.h"
+#include "expr_cases.h"
 #include "lib/stringinfo.h"
 #include "unit.h"
 
-typedef struct StrCase
-{
-	const char *expr;			/* the expression */
-	const char *doc;			/* $$ROOT */
-	const char *expected;		/* {'r': result}; NULL when code is set */
-	int			code;			/* the error, or 0 */
-} StrCase;
-
-/* A document from single-quoted Extended JSON, or NULL */
-static bson_t *
-StrParseJson(const char *json, const char *file, int line)
-{
-	char	   *text = pstrdup(json);
-	BsonParsed	parsed;
-	char	   *error = NULL;
-	bson_t	   *out;
-
-	for (char *p = text; *p != '\0'; p++)
-		if (*p == '\'')
-			*p = '"';
-	if (!BsonParseJson(text, strlen(text), &parsed, &error))
-	{
-		UnitFail(file, line, "JSON does not parse: %s: %s", json, error);
-		pfree(text);
-		return NULL;
-	}
-	pfree(text);
-	out = bson_copy(&parsed.doc);
-	bson_destroy(&parsed.doc);
-	return out;
-}
-
-static char *
-StrJsonOf(const bson_t *doc)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	BsonPrintJson(&buf, bson_get_data(doc), doc->len, false, BSON_JSON_CANONICAL);
-	return buf.data;
-}
-
-/* Parse and evaluate one case, and compare */
-static void
-StrCheck(const StrCase *c, const char *file, int line)
-{
-	char	   *wrapped = psprintf("{'e': %s}", c->expr);
-	bson_t	   *spec = StrParseJson(wrapped, file, line);
-	bson_t	   *doc = StrParseJson(c->doc, file, line);
-	AggExprScope *scope = AggExprScopeNew();
-	AggArena	arena = {NULL};
-	BsonQueryError error = {0};
-	AggExpr    *expr;
-	bson_iter_t it;
-	bool		ok = false;
-	bson_value_t out;
-
-	pfree(wrapped);
-	if (spec == NULL || doc == NULL)
-		goto done;
-	bson_iter_init(&it, spec);
-	bson_iter_next(&it);
-	expr = AggExprParse(&it, scope, &error);
-	if (expr != NULL)
-	{
-		AggExprContext cx = {0};
-
-		cx.root = bson_get_data(doc);
-		cx.root_len = doc->len;
-		cx.arena = &arena;
-		ok = AggExprEval(expr, &cx, &out, &error);
-	}
-	if (c->code != 0)
-	{
-		if (ok)
-			UnitFail(file, line, "%s: succeeded, expected error %d", c->expr, c->code);
-		else if (error.code != c->code)
-			UnitFail(file, line, "%s: error %d (%s), expected %d", c->expr, error.code,
-					 error.message ? error.message : "", c->code);
-	}
-	else if (!ok)
-		UnitFail(file, line, "%s: error %d: %s", c->expr, error.code,
-				 error.message ? error.message : "");
-	else
-	{
-		bson_t		result = BSON_INITIALIZER;
-		bson_t	   *expected = StrParseJson(c->expected, file, line);
-
-		if (out.value_type != BSON_TYPE_EOD)
-			bson_append_value(&result, "r", 1, &out);
-		if (expected != NULL)
-		{
-			char	   *got = StrJsonOf(&result);
-			char	   *want = StrJsonOf(expected);
-
-			UnitChecks++;
-			if (strcmp(got, want) != 0)
-				UnitFail(file, line, "%s: got %s, expected %s", c->expr, got, want);
-			pfree(got);
-			pfree(want);
-			bson_destroy(expected);
-		}
-		bson_destroy(&result);
-	}
-done:
-	if (error.message)
-		pfree(error.message);
-	AggArenaReset(&arena);
-	AggExprScopeFree(scope);
-	if (spec)
-		bson_destroy(spec);
-	if (doc)
-		bson_destroy(doc);
-}
-
-#define RUN_STR_CASES(cases) \
-	for (size_t i_ = 0; i_ < lengthof(cases); i_++) \
-		StrCheck(&(cases)[i_], __FILE__, __LINE__)
-
 TEST(expr_string_basic)
 {
-	static const StrCase cases[] = {
+	static const ExprCase cases[] = {
 		/* $concat */
 		{"{'$concat': ['a', '$s', 'c']}", "{'s': 'b'}", "{'r': 'abc'}", 0},
 		{"{'$concat': []}", "{}", "{'r': ''}", 0},
@@ -164,12 +46,12 @@ TEST(expr_string_basic)
 		{"{'$strcasecmp': [[], 'a']}", "{}", NULL, 16007},
 	};
 
-	RUN_STR_CASES(cases);
+	CHECK_EXPRS(cases);
 }
 
 TEST(expr_string_substr)
 {
-	static const StrCase cases[] = {
+	static const ExprCase cases[] = {
 		{"{'$substrBytes': ['hello', 1, 3]}", "{}", "{'r': 'ell'}", 0},
 		{"{'$substr': ['hello', 2, -1]}", "{}", "{'r': 'llo'}", 0},
 		{"{'$substrBytes': ['hello', 9, 1]}", "{}", "{'r': ''}", 0},
@@ -192,12 +74,12 @@ TEST(expr_string_substr)
 		{"{'$substrCP': ['abc', 'x', 1]}", "{}", NULL, 34450},
 	};
 
-	RUN_STR_CASES(cases);
+	CHECK_EXPRS(cases);
 }
 
 TEST(expr_string_search)
 {
-	static const StrCase cases[] = {
+	static const ExprCase cases[] = {
 		{"{'$indexOfBytes': ['hello', 'l']}", "{}", "{'r': {'$numberInt': '2'}}", 0},
 		{"{'$indexOfBytes': ['h\\u00e9llo', 'l', 3]}", "{}", "{'r': {'$numberInt': '3'}}", 0},
 		{"{'$indexOfBytes': ['hello', 'z']}", "{}", "{'r': {'$numberInt': '-1'}}", 0},
@@ -229,12 +111,12 @@ TEST(expr_string_search)
 		{"{'$replaceOne': 'x'}", "{}", NULL, 51751},
 	};
 
-	RUN_STR_CASES(cases);
+	CHECK_EXPRS(cases);
 }
 
 TEST(expr_string_trim)
 {
-	static const StrCase cases[] = {
+	static const ExprCase cases[] = {
 		{"{'$trim': {'input': ' \\u0000\\t a b \\n\\u00a0\\u2000'}}", "{}", "{'r': 'a b'}", 0},
 		{"{'$ltrim': {'input': 'xxaxx', 'chars': 'x'}}", "{}", "{'r': 'axx'}", 0},
 		{"{'$rtrim': {'input': 'a\\u00e9\\u00e9', 'chars': '\\u00e9'}}", "{}", "{'r': 'a'}", 0},
@@ -247,12 +129,12 @@ TEST(expr_string_trim)
 		{"{'$trim': {'input': 'x', 'chars': 1}}", "{}", NULL, 50700},
 	};
 
-	RUN_STR_CASES(cases);
+	CHECK_EXPRS(cases);
 }
 
 TEST(expr_string_regex)
 {
-	static const StrCase cases[] = {
+	static const ExprCase cases[] = {
 		{"{'$regexMatch': {'input': 'Hello', 'regex': '^h', 'options': 'i'}}", "{}", "{'r': true}", 0},
 		{"{'$regexMatch': {'input': '$nope', 'regex': 'a'}}", "{}", "{'r': false}", 0},
 		{"{'$regexFind': {'input': 'x\\u00e9ab', 'regex': '(a)(z)?b'}}", "{}",
@@ -287,7 +169,7 @@ TEST(expr_string_regex)
 		NULL, 51156},
 	};
 
-	RUN_STR_CASES(cases);
+	CHECK_EXPRS(cases);
 }
 
 /* Invalid UTF-8 never reads past the string */
@@ -308,7 +190,7 @@ TEST(expr_string_invalid_utf8)
 	for (size_t i = 0; i < lengthof(exprs); i++)
 	{
 		char	   *wrapped = psprintf("{'e': %s}", exprs[i]);
-		bson_t	   *spec = StrParseJson(wrapped, __FILE__, __LINE__);
+		bson_t	   *spec = ExprJson(wrapped, __FILE__, __LINE__);
 		bson_t		doc = BSON_INITIALIZER;
 		AggExprScope *scope = AggExprScopeNew();
 		AggArena	arena = {NULL};
