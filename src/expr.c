@@ -1117,7 +1117,8 @@ AggExprIsConstant(const AggExpr *expr)
 /*
  * The value at path[from...] below a value: through documents, and
  * through arrays by mapping over their elements (documents recurse, other
- * elements are skipped; arrays of arrays map again).
+ * elements, nested arrays included, are skipped: "$a.b" on
+ * {a: [[{b: 1}]]} is []).
  */
 static void
 AggPathValue(AggExprContext *cx, const bson_value_t *v, char **path, int npath, int from,
@@ -1156,7 +1157,8 @@ AggPathValue(AggExprContext *cx, const bson_value_t *v, char **path, int npath, 
 				bson_value_t sub;
 				char		key[16];
 
-				if (elem.value_type != BSON_TYPE_DOCUMENT && elem.value_type != BSON_TYPE_ARRAY)
+				/* only documents: nested arrays are skipped, as in MongoDB */
+				if (elem.value_type != BSON_TYPE_DOCUMENT)
 					continue;
 				AggPathValue(cx, &elem, path, npath, from, &sub);
 				if (sub.value_type == BSON_TYPE_EOD)
