@@ -50,9 +50,12 @@ ExprJsonOf(const bson_t *doc)
 	return buf.data;
 }
 
-/* Parse and evaluate one case, checking its result or its error code */
-static void
-CheckExpr(const ExprCase *c, const char *file, int line)
+/*
+ * Parse and evaluate one case, checking its result (the value under key, as
+ * {key: value}) or its error code and code name.
+ */
+void
+CheckExprKeyed(const ExprCase *c, const char *key, const char *file, int line)
 {
 	char		wrapped[4096];
 	bson_t	   *spec;
@@ -80,6 +83,8 @@ CheckExpr(const ExprCase *c, const char *file, int line)
 		cx.root_len = doc->len;
 		cx.arena = &arena;
 		cx.now_ms = 0;
+		cx.nslots = AggExprScopeSlots(scope);
+		cx.slots = cx.nslots > 0 ? AggArenaAlloc(&arena, sizeof(bson_value_t) * cx.nslots) : NULL;
 		ok = AggExprEval(expr, &cx, &v, &error);
 	}
 	if (c->expected == NULL)
@@ -89,6 +94,8 @@ CheckExpr(const ExprCase *c, const char *file, int line)
 		else if (error.code != c->code)
 			UnitFail(file, line, "%s: expected error %d, got %d: %s", c->expr, c->code,
 					 error.code, error.message ? error.message : "");
+		else if (error.code_name == NULL || error.code_name[0] == '\0')
+			UnitFail(file, line, "%s: no code name", c->expr);
 	}
 	else if (!ok)
 		UnitFail(file, line, "%s: error %d: %s", c->expr, error.code,
@@ -99,7 +106,7 @@ CheckExpr(const ExprCase *c, const char *file, int line)
 		bson_t	   *expected = ExprJson(c->expected, file, line);
 
 		if (v.value_type != BSON_TYPE_EOD)
-			bson_append_value(&result, "r", 1, &v);
+			bson_append_value(&result, key, -1, &v);
 		if (expected != NULL)
 		{
 			char	   *got = ExprJsonOf(&result);
@@ -129,6 +136,6 @@ void
 CheckExprs(const ExprCase *cases, int n, const char *file, int line)
 {
 	for (int i = 0; i < n; i++)
-		CheckExpr(&cases[i], file, line);
+		CheckExprKeyed(&cases[i], "r", file, line);
 }
 

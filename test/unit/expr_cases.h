@@ -26,7 +26,10 @@ typedef struct ExprCase
 /* A document from single-quoted Extended JSON (NULL on a parse failure) */
 extern bson_t *ExprJson(const char *json, const char *file, int line);
 
-/* Parse and evaluate each case, checking its result or its error code */
+/* One case whose result is {key: value} ({} when missing) */
+extern void CheckExprKeyed(const ExprCase *c, const char *key, const char *file, int line);
+
+/* Each case, its result {'r': value} */
 extern void CheckExprs(const ExprCase *cases, int n, const char *file, int line);
 
 #define CHECK_EXPRS(cases) CheckExprs(cases, lengthof(cases), __FILE__, __LINE__)

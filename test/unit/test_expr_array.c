@@ -11,17 +11,11 @@
 
 #include "bson_json.h"
 #include "expr.h"
+#include "expr_cases.h"
 #include "lib/stringinfo.h"
 #include "unit.h"
 
-/* An expression on a document and its value ("{'v': ...}", "{}": missing) */
-typedef struct ExprCase
-{
-	const char *expr;
-	const char *doc;
-	const char *expected;
-} ExprCase;
-
+/* Cases are ExprCase (expr_cases.h), their values "{'v': ...}" ("{}": missing) */
 /* An expression that fails, when parsed or on the document */
 typedef struct ExprErrorCase
 {
@@ -30,144 +24,16 @@ typedef struct ExprErrorCase
 	int			code;
 } ExprErrorCase;
 
-/* JSON with single quotes, parsed (NULL and a failure if it does not) */
-static bson_t *
-ParseJsonQ(const char *json, const char *file, int line)
-{
-	char	   *text = pstrdup(json);
-	BsonParsed	parsed;
-	char	   *error = NULL;
-	bson_t	   *out;
-
-	for (char *p = text; *p != '\0'; p++)
-		if (*p == '\'')
-			*p = '"';
-	if (!BsonParseJson(text, strlen(text), &parsed, &error))
-	{
-		UnitFail(file, line, "JSON does not parse: %s: %s", json, error);
-		pfree(text);
-		return NULL;
-	}
-	pfree(text);
-	out = bson_copy(&parsed.doc);
-	bson_destroy(&parsed.doc);
-	return out;
-}
-
-static char *
-JsonOf(const bson_t *doc)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	BsonPrintJson(&buf, bson_get_data(doc), doc->len, false, BSON_JSON_CANONICAL);
-	return buf.data;
-}
-
-/*
- * Parse {'e': expr} and evaluate e against doc.  Returns whether both
- * worked; *result gets {'v': value} (empty when missing).
- */
-static bool
-EvalExpr(const char *expr, const char *doc, bson_t *result, BsonQueryError *error,
-		 const char *file, int line)
-{
-	char	   *wrapped = psprintf("{'e': %s}", expr);
-	bson_t	   *spec = ParseJsonQ(wrapped, file, line);
-	bson_t	   *d = ParseJsonQ(doc, file, line);
-	AggExprScope *scope = AggExprScopeNew();
-	AggArena	arena = {NULL};
-	AggExprContext cx = {0};
-	AggExpr    *e = NULL;
-	bson_iter_t it;
-	bson_value_t v;
-	bool		ok = false;
-
-	pfree(wrapped);
-	bson_init(result);
-	error->message = NULL;
-	if (spec != NULL && d != NULL && bson_iter_init_find(&it, spec, "e"))
-		e = AggExprParse(&it, scope, error);
-	if (e != NULL)
-	{
-		cx.root = bson_get_data(d);
-		cx.root_len = d->len;
-		cx.nslots = AggExprScopeSlots(scope);
-		cx.slots = cx.nslots > 0 ? AggArenaAlloc(&arena, sizeof(bson_value_t) * cx.nslots) : NULL;
-		cx.arena = &arena;
-		if (AggExprEval(e, &cx, &v, error))
-		{
-			if (v.value_type != BSON_TYPE_EOD)
-				bson_append_value(result, "v", 1, &v);
-			ok = true;
-		}
-	}
-	AggArenaReset(&arena);
-	AggExprScopeFree(scope);
-	if (spec)
-		bson_destroy(spec);
-	if (d)
-		bson_destroy(d);
-	return ok;
-}
-
-static void
-CheckExpr(const ExprCase *c, const char *file, int line)
-{
-	BsonQueryError error;
-	bson_t		result;
-	bson_t	   *expected = ParseJsonQ(c->expected, file, line);
-
-	UnitChecks++;
-	if (!EvalExpr(c->expr, c->doc, &result, &error, file, line))
-		UnitFail(file, line, "%s on %s: error %d %s", c->expr, c->doc, error.code,
-				 error.message ? error.message : "");
-	else if (expected != NULL &&
-			 (result.len != expected->len ||
-			  memcmp(bson_get_data(&result), bson_get_data(expected), result.len) != 0))
-	{
-		char	   *got = JsonOf(&result);
-		char	   *want = JsonOf(expected);
-
-		UnitFail(file, line, "%s on %s:\n    got      %s\n    expected %s",
-				 c->expr, c->doc, got, want);
-		pfree(got);
-		pfree(want);
-	}
-	if (error.message)
-		pfree(error.message);
-	bson_destroy(&result);
-	if (expected)
-		bson_destroy(expected);
-}
-
-static void
-CheckExprError(const ExprErrorCase *c, const char *file, int line)
-{
-	BsonQueryError error;
-	bson_t		result;
-
-	UnitChecks++;
-	if (EvalExpr(c->expr, c->doc, &result, &error, file, line))
-		UnitFail(file, line, "%s on %s: succeeded, expected error %d", c->expr, c->doc, c->code);
-	else if (error.message == NULL)
-		;						/* did not parse as JSON: reported already */
-	else if (error.code != c->code)
-		UnitFail(file, line, "%s on %s: error %d (%s), expected %d", c->expr, c->doc,
-				 error.code, error.message, c->code);
-	else if (error.code_name == NULL || error.code_name[0] == '\0')
-		UnitFail(file, line, "%s: no code name", c->expr);
-	if (error.message)
-		pfree(error.message);
-	bson_destroy(&result);
-}
-
+/* Results are {'v': value} here */
 #define RUN_EXPRS(cases) \
 	for (size_t i_ = 0; i_ < lengthof(cases); i_++) \
-		CheckExpr(&(cases)[i_], __FILE__, __LINE__)
+		CheckExprKeyed(&(cases)[i_], "v", __FILE__, __LINE__)
 #define RUN_EXPR_ERRORS(cases) \
 	for (size_t i_ = 0; i_ < lengthof(cases); i_++) \
-		CheckExprError(&(cases)[i_], __FILE__, __LINE__)
+	{ \
+		ExprCase	c_ = {(cases)[i_].expr, (cases)[i_].doc, NULL, (cases)[i_].code}; \
+		CheckExprKeyed(&c_, "v", __FILE__, __LINE__); \
+	}
 
 TEST(expr_array_access)
 {
