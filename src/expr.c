@@ -989,6 +989,35 @@ AggParseOperator(AggExprParser *p, const bson_iter_t *it)
 	return e;
 }
 
+bool
+AggParseArgsByName(AggExprParser *p, AggExpr *e, const bson_iter_t *doc,
+				   const char *const *names, int nnames, const char **unknown)
+{
+	bson_iter_t it;
+
+	*unknown = NULL;
+	e->nargs = nnames;
+	e->args = AggParseAlloc(p, sizeof(AggExpr *) * nnames);
+	bson_iter_recurse(doc, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+		int			i;
+
+		for (i = 0; i < nnames; i++)
+			if (strcmp(key, names[i]) == 0)
+				break;
+		if (i == nnames)
+		{
+			*unknown = key;
+			return false;
+		}
+		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
+			return false;
+	}
+	return true;
+}
+
 AggExpr *
 AggExprParseSub(AggExprParser *p, const bson_iter_t *it)
 {

@@ -487,29 +487,16 @@ AggParseNamedArgs(AggExprParser *p, AggExpr *e, const bson_iter_t *arg,
 				  const char *const *names, int nnames, int not_object_code,
 				  int unknown_code)
 {
-	bson_iter_t it;
+	const char *key;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
 		return AggExprFail(p->error, not_object_code,
 						   "%s only supports an object as its argument", e->op->name);
-	e->nargs = nnames;
-	e->args = AggParseAlloc(p, sizeof(AggExpr *) * nnames);
-	bson_iter_recurse(arg, &it);
-	while (bson_iter_next(&it))
-	{
-		const char *key = bson_iter_key(&it);
-		int			i;
-
-		for (i = 0; i < nnames; i++)
-			if (strcmp(key, names[i]) == 0)
-				break;
-		if (i == nnames)
-			return AggExprFail(p->error, unknown_code, "Unrecognized argument to %s: %s",
-							   e->op->name, key);
-		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
-			return false;
-	}
-	return true;
+	if (AggParseArgsByName(p, e, arg, names, nnames, &key))
+		return true;
+	if (key)
+		AggExprFail(p->error, unknown_code, "Unrecognized argument to %s: %s", e->op->name, key);
+	return false;
 }
 
 static bool

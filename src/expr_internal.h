@@ -114,6 +114,17 @@ AggEvalAlloc(AggExprContext *cx, size_t size)
 /* Parse a sub-expression (depth-checked) */
 extern AggExpr *AggExprParseSub(AggExprParser *p, const bson_iter_t *it);
 
+/*
+ * Parse a document of named arguments into e->args by the position of each
+ * name in names (absent ones stay NULL), in document order.  On a key that
+ * is not in names it returns false with *unknown pointing at the key, for
+ * the caller to report in the operator's own words; on a failed
+ * sub-expression it returns false with *unknown NULL (the error is set).
+ */
+extern bool AggParseArgsByName(AggExprParser *p, AggExpr *e, const bson_iter_t *doc,
+							   const char *const *names, int nnames,
+							   const char **unknown);
+
 /* A new node of an operator with room for nargs arguments */
 extern AggExpr *AggExprNewOp(AggExprParser *p, const AggExprOp *op, int nargs);
 

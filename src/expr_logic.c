@@ -70,9 +70,8 @@ AggCondParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 {
 	static const char *const names[] = {"if", "then", "else"};
 	bson_iter_t it;
+	const char *k;
 
-	e->nargs = 3;
-	e->args = AggParseAlloc(p, sizeof(AggExpr *) * 3);
 	if (BSON_ITER_HOLDS_ARRAY(arg))
 	{
 		int			n = 0;
@@ -83,6 +82,8 @@ AggCondParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 		if (n != 3)
 			return AggExprFail(p->error, AGG_ERR_ARITY,
 							   "Expression $cond takes exactly 3 arguments. %d were passed in.", n);
+		e->nargs = 3;
+		e->args = AggParseAlloc(p, sizeof(AggExpr *) * 3);
 		bson_iter_recurse(arg, &it);
 		for (int i = 0; bson_iter_next(&it); i++)
 			if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
@@ -92,20 +93,8 @@ AggCondParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
 		return AggExprFail(p->error, AGG_ERR_ARITY,
 						   "Expression $cond takes exactly 3 arguments. 1 were passed in.");
-	bson_iter_recurse(arg, &it);
-	while (bson_iter_next(&it))
-	{
-		const char *k = bson_iter_key(&it);
-		int			i;
-
-		for (i = 0; i < 3; i++)
-			if (strcmp(k, names[i]) == 0)
-				break;
-		if (i == 3)
-			return AggExprFail(p->error, 17083, "Unrecognized parameter to $cond: %s", k);
-		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
-			return false;
-	}
+	if (!AggParseArgsByName(p, e, arg, names, 3, &k))
+		return k ? AggExprFail(p->error, 17083, "Unrecognized parameter to $cond: %s", k) : false;
 	if (e->args[0] == NULL)
 		return AggExprFail(p->error, 17080, "Missing 'if' parameter to $cond");
 	if (e->args[1] == NULL)

@@ -880,28 +880,14 @@ AggSplit(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError
 static bool
 AggTrimParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 {
-	bson_iter_t it;
+	static const char *const names[] = {"input", "chars"};
+	const char *k;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
 		return AggExprFail(p->error, 50696, "%s requires an object as an argument, found: %s",
 						   e->op->name, BsonTypeName(bson_iter_type(arg)));
-	e->nargs = 2;
-	e->args = AggParseAlloc(p, sizeof(AggExpr *) * 2);
-	bson_iter_recurse(arg, &it);
-	while (bson_iter_next(&it))
-	{
-		const char *k = bson_iter_key(&it);
-		int			i;
-
-		if (strcmp(k, "input") == 0)
-			i = 0;
-		else if (strcmp(k, "chars") == 0)
-			i = 1;
-		else
-			return AggExprFail(p->error, 50694, "%s found an unknown argument: %s", e->op->name, k);
-		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
-			return false;
-	}
+	if (!AggParseArgsByName(p, e, arg, names, 2, &k))
+		return k ? AggExprFail(p->error, 50694, "%s found an unknown argument: %s", e->op->name, k) : false;
 	if (e->args[0] == NULL)
 		return AggExprFail(p->error, 50695, "%s requires an 'input' field", e->op->name);
 	return true;
@@ -1032,27 +1018,13 @@ static bool
 AggReplaceParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 {
 	static const char *const names[] = {"input", "find", "replacement"};
-	bson_iter_t it;
+	const char *k;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
 		return AggExprFail(p->error, 51751, "%s requires an object as an argument, found: %s",
 						   e->op->name, BsonTypeName(bson_iter_type(arg)));
-	e->nargs = 3;
-	e->args = AggParseAlloc(p, sizeof(AggExpr *) * 3);
-	bson_iter_recurse(arg, &it);
-	while (bson_iter_next(&it))
-	{
-		const char *k = bson_iter_key(&it);
-		int			i;
-
-		for (i = 0; i < 3; i++)
-			if (strcmp(k, names[i]) == 0)
-				break;
-		if (i == 3)
-			return AggExprFail(p->error, 51750, "%s found an unknown argument: %s", e->op->name, k);
-		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
-			return false;
-	}
+	if (!AggParseArgsByName(p, e, arg, names, 3, &k))
+		return k ? AggExprFail(p->error, 51750, "%s found an unknown argument: %s", e->op->name, k) : false;
 	if (e->args[0] == NULL)
 		return AggExprFail(p->error, 51749, "%s requires 'input' to be specified", e->op->name);
 	if (e->args[1] == NULL)
@@ -1343,8 +1315,9 @@ static bool
 AggRegexParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg, AggRegexMode mode)
 {
 	AggRegexData *data = AggParseAlloc(p, sizeof(AggRegexData));
+	static const char *const names[] = {"input", "regex", "options"};
 	const char *name;
-	bson_iter_t it;
+	const char *k;
 
 	data->mode = mode;
 	e->data = data;
@@ -1352,25 +1325,8 @@ AggRegexParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg, AggRegexMode
 	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
 		return AggExprFail(p->error, 51103, "%s expects an object of named arguments but found: %s",
 						   name, BsonTypeName(bson_iter_type(arg)));
-	e->nargs = 3;
-	e->args = AggParseAlloc(p, sizeof(AggExpr *) * 3);
-	bson_iter_recurse(arg, &it);
-	while (bson_iter_next(&it))
-	{
-		const char *k = bson_iter_key(&it);
-		int			i;
-
-		if (strcmp(k, "input") == 0)
-			i = 0;
-		else if (strcmp(k, "regex") == 0)
-			i = 1;
-		else if (strcmp(k, "options") == 0)
-			i = 2;
-		else
-			return AggExprFail(p->error, 31024, "%s found an unknown argument: %s", name, k);
-		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
-			return false;
-	}
+	if (!AggParseArgsByName(p, e, arg, names, 3, &k))
+		return k ? AggExprFail(p->error, 31024, "%s found an unknown argument: %s", name, k) : false;
 	if (e->args[0] == NULL)
 		return AggExprFail(p->error, 31022, "%s requires 'input' parameter", name);
 	if (e->args[1] == NULL)

@@ -310,7 +310,7 @@ AggTypeFromNumber(int64_t n)
 static bool
 AggConvertParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 {
-	bson_iter_t it;
+	const char *key;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
 	{
@@ -320,23 +320,9 @@ AggConvertParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
 						   "$convert expects an object of named arguments but found: %s",
 						   AggTypeName(&v));
 	}
-	e->nargs = CONV_NARGS;
-	e->args = AggParseAlloc(p, sizeof(AggExpr *) * CONV_NARGS);
-	bson_iter_recurse(arg, &it);
-	while (bson_iter_next(&it))
-	{
-		const char *key = bson_iter_key(&it);
-		int			i;
-
-		for (i = 0; i < CONV_NARGS; i++)
-			if (strcmp(key, conv_arg_names[i]) == 0)
-				break;
-		if (i == CONV_NARGS)
-			return AggExprFail(p->error, AGG_ERR_FAILED_TO_PARSE,
-							   "$convert found an unknown argument: %s", key);
-		if ((e->args[i] = AggExprParseSub(p, &it)) == NULL)
-			return false;
-	}
+	if (!AggParseArgsByName(p, e, arg, conv_arg_names, CONV_NARGS, &key))
+		return key ? AggExprFail(p->error, AGG_ERR_FAILED_TO_PARSE,
+								 "$convert found an unknown argument: %s", key) : false;
 	if (e->args[CONV_INPUT] == NULL)
 		return AggExprFail(p->error, AGG_ERR_FAILED_TO_PARSE,
 						   "Missing 'input' parameter to $convert");
