@@ -11,6 +11,8 @@
 
 #include <bson/bson.h>
 
+#include "lib/stringinfo.h"
+
 #include "bson.h"
 #include "documents.h"
 
@@ -68,6 +70,18 @@ extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							 uint32_t collation_len, AggGroupSpec *out);
 extern void AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							  uint32_t collation_len, AggGroupSpec *out);
+
+extern Bson *AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg,
+									  const uint8_t *collation, uint32_t collation_len);
+extern Bson *AggGroupExpressionSpec(const bson_iter_t *expr, const uint8_t *collation,
+									uint32_t collation_len);
+
+/* agg_window.c: $setWindowFields as window functions over the query input */
+typedef int (*AggParamFn) (void *arg, Bson *value);
+
+extern void AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation,
+							   uint32_t collation_len, AggParamFn param, void *arg,
+							   const char *input, StringInfo out);
 
 /* agg_write.c: a $out or $merge stage, checked */
 typedef enum AggMergeMatched

@@ -240,6 +240,69 @@ GroupAccSpec(GroupAccKind kind, const bson_iter_t *expr, const uint8_t *collatio
 }
 
 /*
+ * The specification nosql.bson_group_accumulate takes for the accumulator
+ * op of a window function ($setWindowFields, agg_window.c), its argument
+ * checked; NULL when op is not a $group accumulator windows accept.
+ */
+Bson *
+AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg, const uint8_t *collation,
+						  uint32_t collation_len)
+{
+	static const char *const window_ops[] = {
+		"$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet",
+		"$stdDevPop", "$stdDevSamp", NULL
+	};
+
+	for (int i = 0; window_ops[i] != NULL; i++)
+	{
+		if (strcmp(window_ops[i], op) != 0)
+			continue;
+		for (int j = 0; group_accumulators[j].name != NULL; j++)
+			if (strcmp(group_accumulators[j].name, op) == 0)
+			{
+				GroupCheckExpression(arg);
+				return GroupAccSpec(group_accumulators[j].kind, arg, collation, collation_len);
+			}
+	}
+	if (strcmp(op, "$count") == 0)
+	{
+		bson_t		one;
+		bson_iter_t one_it;
+		Bson	   *spec;
+
+		/* $count is $sum: 1 */
+		bson_init(&one);
+		bson_append_int32(&one, "", 0, 1);
+		bson_iter_init(&one_it, &one);
+		bson_iter_next(&one_it);
+		spec = GroupAccSpec(GROUP_ACC_SUM, &one_it, NULL, 0);
+		bson_destroy(&one);
+		return spec;
+	}
+	return NULL;
+}
+
+/*
+ * The specification {e, c} nosql.bson_group_key takes to evaluate an
+ * expression (checked now) on each document; collation may be NULL.
+ */
+Bson *
+AggGroupExpressionSpec(const bson_iter_t *expr, const uint8_t *collation,
+					   uint32_t collation_len)
+{
+	bson_t		keyspec;
+	Bson	   *result;
+
+	GroupCheckExpression(expr);
+	bson_init(&keyspec);
+	bson_append_iter(&keyspec, "e", 1, expr);
+	GroupAppendCollation(&keyspec, collation, collation_len);
+	result = BsonDatumFromBson(&keyspec);
+	bson_destroy(&keyspec);
+	return result;
+}
+
+/*
  * Check a $group specification as MongoDB does and describe its SQL: the
  * key's specification, the output field names (a bson array) and each
  * field's accumulator specification.  collation is the command's

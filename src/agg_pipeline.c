@@ -61,7 +61,7 @@ static const char *const agg_later_stages[] = {
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$planCacheStats", "$querySettings", "$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
-	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
+	"$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
 };
 
@@ -392,6 +392,33 @@ AggAddBucket(AggBuild *b, const bson_iter_t *spec)
 					  b->collation_len, &g);
 	AggAddGroupSpec(b, g);
 	AggOrderBy(b, "_id");
+}
+
+static void AggReserve(AggBuild *b, int n);
+
+/* AggParamFn over an AggBuild */
+static int
+AggWindowParam(void *arg, Bson *value)
+{
+	AggBuild   *b = (AggBuild *) arg;
+
+	AggReserve(b, 1);
+	return AggParamDatum(b, value);
+}
+
+/* $setWindowFields: window functions over the query so far (agg_window.c) */
+static void
+AggAddWindow(AggBuild *b, const bson_iter_t *spec)
+{
+	StringInfoData next;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	initStringInfo(&next);
+	AggWindowTranslate(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					   b->collation_len, AggWindowParam, b, b->sql.data, &next);
+	b->sql = next;
 }
 
 /*
@@ -1084,6 +1111,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddBucket(b, spec);
 		return;
 	}
+	if (strcmp(name, "$setWindowFields") == 0)
+	{
+		AggAddWindow(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -1137,7 +1169,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
 			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
 			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0)
+			strcmp(name, "$sample") != 0 && strcmp(name, "$setWindowFields") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
