@@ -92,7 +92,12 @@ typedef enum GroupAccKind
 	GROUP_ACC_STDDEV_POP,
 	GROUP_ACC_STDDEV_SAMP,
 	GROUP_ACC_CONCAT_ARRAYS,
-	GROUP_ACC_SET_UNION
+	GROUP_ACC_SET_UNION,
+	/* window functions only ($setWindowFields, agg_window.c) */
+	GROUP_ACC_COVARIANCE_POP,
+	GROUP_ACC_COVARIANCE_SAMP,
+	GROUP_ACC_LOCF,
+	GROUP_ACC_EXP_MOVING_AVG
 } GroupAccKind;
 
 /* The accumulators of $group, by name */
@@ -136,6 +141,7 @@ typedef struct GroupAcc
 	uint8_t    *spec;			/* the specification's bytes */
 	uint32_t	spec_len;
 	bool		bucket;			/* a $bucket key: spec has b (and d) */
+	double		alpha;			/* $expMovingAvg's weight (spec a) */
 } GroupAcc;
 
 /*
@@ -148,6 +154,10 @@ typedef struct GroupAccState
 	int64		count;
 	AggSumState sum;
 	AggStdDevState stddev;
+	double		cov_mean_x;		/* $covariancePop/Samp: means and co-moment */
+	double		cov_mean_y;
+	double		cov_c;
+	double		ema;			/* $expMovingAvg: the average so far */
 	bool		have;			/* val holds a value */
 	int64		ord;			/* its input number */
 	uint8_t    *val;
@@ -264,6 +274,17 @@ AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg, const uint8_t 
 				return GroupAccSpec(group_accumulators[j].kind, arg, collation, collation_len);
 			}
 	}
+	if (strcmp(op, "$covariancePop") == 0 || strcmp(op, "$covarianceSamp") == 0)
+	{
+		GroupCheckExpression(arg);
+		return GroupAccSpec(op[11] == 'P' ? GROUP_ACC_COVARIANCE_POP : GROUP_ACC_COVARIANCE_SAMP,
+							arg, collation, collation_len);
+	}
+	if (strcmp(op, "$locf") == 0)
+	{
+		GroupCheckExpression(arg);
+		return GroupAccSpec(GROUP_ACC_LOCF, arg, collation, collation_len);
+	}
 	if (strcmp(op, "$count") == 0)
 	{
 		bson_t		one;
@@ -280,6 +301,23 @@ AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg, const uint8_t 
 		return spec;
 	}
 	return NULL;
+}
+
+/* $expMovingAvg's specification: the input expression and its weight */
+Bson *
+AggGroupWindowExpMovingAvg(const bson_iter_t *input, double alpha)
+{
+	bson_t		spec;
+	Bson	   *result;
+
+	GroupCheckExpression(input);
+	bson_init(&spec);
+	bson_append_int32(&spec, "k", 1, (int32_t) GROUP_ACC_EXP_MOVING_AVG);
+	bson_append_iter(&spec, "e", 1, input);
+	bson_append_double(&spec, "a", 1, alpha);
+	result = BsonDatumFromBson(&spec);
+	bson_destroy(&spec);
+	return result;
 }
 
 /*
@@ -777,6 +815,8 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 		}
 		else if (strcmp(key, "b") == 0)
 			acc->bucket = true;
+		else if (strcmp(key, "a") == 0)
+			acc->alpha = bson_iter_double(&it);
 	}
 	if (acc->expr == NULL)
 		elog(ERROR, "$group specification without an expression");
@@ -1166,6 +1206,49 @@ GroupStateAdd(GroupAccState *s, const bson_value_t *v, int64 ord)
 				}
 				break;
 			}
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+			{
+				bson_iter_t it;
+				bson_value_t xy[2];
+				int			n = 0;
+				double		x;
+				double		y;
+				double		dx;
+
+				/* [x, y]: pairs where both are numbers count */
+				if (v->value_type != BSON_TYPE_ARRAY ||
+					!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len))
+					break;
+				while (n < 2 && bson_iter_next(&it))
+					xy[n++] = *bson_iter_value(&it);
+				if (n < 2 || !AggValueIsNumber(&xy[0]) || !AggValueIsNumber(&xy[1]))
+					break;
+				x = AggNumberAsDouble(&xy[0]);
+				y = AggNumberAsDouble(&xy[1]);
+				s->count++;
+				dx = x - s->cov_mean_x;
+				s->cov_mean_x += dx / (double) s->count;
+				s->cov_mean_y += (y - s->cov_mean_y) / (double) s->count;
+				s->cov_c += dx * (y - s->cov_mean_y);
+				break;
+			}
+		case GROUP_ACC_LOCF:
+			/* the last value that is not null */
+			if (!AggValueNullish(v))
+				GroupStateSetValue(s, v, ord);
+			break;
+		case GROUP_ACC_EXP_MOVING_AVG:
+			{
+				double		x;
+
+				if (!AggValueIsNumber(v))
+					break;
+				x = AggNumberAsDouble(v);
+				s->ema = s->have ? acc->alpha * x + (1 - acc->alpha) * s->ema : x;
+				s->have = true;
+				break;
+			}
 		case GROUP_ACC_MERGE_OBJECTS:
 			if (AggValueNullish(v))
 				break;
@@ -1341,10 +1424,28 @@ bson_group_accumulate_final(PG_FUNCTION_ARGS)
 										  (double) (samp ? sd->count - 1 : sd->count)));
 				break;
 			}
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+			{
+				bool		samp = s->acc->kind == GROUP_ACC_COVARIANCE_SAMP;
+
+				if (s->count == 0 || (samp && s->count == 1))
+					AggSetNull(&v);
+				else
+					AggSetDouble(&v, s->cov_c / (double) (samp ? s->count - 1 : s->count));
+				break;
+			}
+		case GROUP_ACC_EXP_MOVING_AVG:
+			if (s->have)
+				AggSetDouble(&v, s->ema);
+			else
+				AggSetNull(&v);
+			break;
 		case GROUP_ACC_MIN:
 		case GROUP_ACC_MAX:
 		case GROUP_ACC_FIRST:
 		case GROUP_ACC_LAST:
+		case GROUP_ACC_LOCF:
 			if (!s->have)
 			{
 				AggSetNull(&v);
@@ -1497,6 +1598,13 @@ bson_group_accumulate_combine(PG_FUNCTION_ARGS)
 				else
 					GroupMergeDocument(a, bson_iter_value(&it), b->ord);
 			}
+			break;
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+		case GROUP_ACC_LOCF:
+		case GROUP_ACC_EXP_MOVING_AVG:
+			/* window functions: never partial */
+			elog(ERROR, "window accumulator %d cannot be combined", (int) a->acc->kind);
 			break;
 		case GROUP_ACC_PUSH:
 		case GROUP_ACC_ADD_TO_SET:

@@ -316,8 +316,7 @@ WindowIsRank(const char *op)
 
 /* The window functions MongoDB has that are not implemented here yet */
 static const char *const window_later_functions[] = {
-	"$covariancePop", "$covarianceSamp", "$derivative", "$integral", "$expMovingAvg",
-	"$locf", "$linearFill", "$minN", "$maxN", "$firstN", "$lastN", "$topN",
+	"$derivative", "$integral", "$linearFill", "$minN", "$maxN", "$firstN", "$lastN", "$topN",
 	"$bottomN", "$top", "$bottom", "$median", "$percentile", NULL
 };
 
@@ -335,6 +334,58 @@ WindowShiftBy(const bson_iter_t *it)
 				   BsonTypeName(bson_iter_type(it)));
 	v = (int64) d;
 	return v;
+}
+
+/* $expMovingAvg: {input, N | alpha} (9) */
+static Bson *
+WindowExpMovingAvg(const bson_iter_t *arg)
+{
+	bson_iter_t it;
+	bson_iter_t input;
+	bool		have_input = false;
+	bool		have_n = false;
+	bool		have_alpha = false;
+	double		alpha = 0;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "$expMovingAvg must have exactly two fields: 'input', and either 'N' or 'alpha'");
+	bson_iter_recurse(arg, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *k = bson_iter_key(&it);
+		double		d = 0;
+
+		if (strcmp(k, "input") == 0)
+		{
+			input = it;
+			have_input = true;
+		}
+		else if (strcmp(k, "N") == 0)
+		{
+			if (!BsonIterIsNumber(&it) || BSON_ITER_HOLDS_BOOL(&it) ||
+				!BsonIterAsDouble(&it, &d) || d != floor(d) || d <= 0)
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "'N' field must be a positive integer for $expMovingAvg");
+			alpha = 2.0 / (d + 1);
+			have_n = true;
+		}
+		else if (strcmp(k, "alpha") == 0)
+		{
+			if (!BsonIterIsNumber(&it) || BSON_ITER_HOLDS_BOOL(&it) ||
+				!BsonIterAsDouble(&it, &d) || !(d > 0 && d < 1))
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "'alpha' must be between 0 and 1 (exclusive) for $expMovingAvg");
+			alpha = d;
+			have_alpha = true;
+		}
+		else
+			MongoRaise(MONGO_FAILED_TO_PARSE, "Got unrecognized field in $expMovingAvg: %s", k);
+	}
+	if (!have_input || have_n == have_alpha)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "$expMovingAvg must have exactly two fields: 'input', and either 'N' or 'alpha'");
+	return AggGroupWindowExpMovingAvg(&input, alpha);
 }
 
 /* The default of an output field whose frame is empty */
@@ -357,11 +408,13 @@ WindowAppendDefault(bson_t *defaults, const char *key, const char *op)
 /*
  * Translate a $setWindowFields stage over the query input into out,
  * adding its parameters with param.  collation is the command's
- * non-simple collation or NULL.
+ * non-simple collation or NULL.  input_order ($fill): without a sortBy,
+ * the documents are in the order they come in.
  */
 void
 AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t collation_len,
-				   AggParamFn param, void *arg, const char *input, StringInfo out)
+				   bool input_order, AggParamFn param, void *arg, const char *input,
+				   StringInfo out)
 {
 	bson_iter_t it;
 	bson_iter_t partition;
@@ -450,6 +503,14 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 			sort[nsort].desc = d < 0;
 			nsort++;
 		}
+	}
+
+	if (input_order && nsort == 0)
+	{
+		/* the input's own order: its row numbers */
+		sort = palloc0(sizeof(WindowSortKey));
+		sort[0].path = NULL;
+		nsort = 1;
 	}
 
 	/* the output fields, each one window function */
@@ -599,7 +660,21 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 		{
 			Bson	   *acc;
 
-			acc = AggGroupWindowAccumulator(op, &op_it, collation, collation_len);
+			if (strcmp(op, "$locf") == 0 || strcmp(op, "$expMovingAvg") == 0)
+			{
+				/* running functions: the documents up to the current one */
+				if (have_window)
+					MongoRaise(MONGO_FAILED_TO_PARSE, "%s does not accept a 'window' field", op);
+				if (nsort == 0)
+					MongoRaise(5339901, "%s requires a sortBy", op);
+				frame.lower.kind = WINDOW_UNBOUNDED;
+				frame.upper.kind = WINDOW_CURRENT;
+				frame.range = false;
+			}
+			if (strcmp(op, "$expMovingAvg") == 0)
+				acc = WindowExpMovingAvg(&op_it);
+			else
+				acc = AggGroupWindowAccumulator(op, &op_it, collation, collation_len);
 			if (acc == NULL)
 			{
 				for (int i = 0; window_later_functions[i] != NULL; i++)
@@ -656,6 +731,11 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 	}
 	for (int i = 0; i < nsort; i++)
 	{
+		if (sort[i].path == NULL)
+		{
+			appendStringInfo(&keys, ", row_number() OVER () AS k%d", i);
+			continue;
+		}
 		appendStringInfo(&keys, ", nosql.bson_sort_value(s.document, %s, %s",
 						 quote_literal_cstr(sort[i].path), sort[i].desc ? "true" : "false");
 		if (cp > 0)
@@ -704,6 +784,204 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 	appendStringInfoString(out, ") w");
 	bson_destroy(&names);
 	bson_destroy(&defaults);
+}
+
+/* ---- $fill ---- */
+
+/*
+ * Check a $fill stage and describe it as the stages it is: window holds a
+ * $setWindowFields specification {partitionBy, sortBy, output: {f:
+ * {$locf: "$f"}}} (false: none) and set an $addFields specification
+ * {f: {$ifNull: ["$f", value]}} (false: none).
+ */
+bool
+AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set, bool *have_set)
+{
+	bson_iter_t it;
+	bson_iter_t output;
+	bson_iter_t partition;
+	bson_iter_t fields;
+	bson_iter_t sortby;
+	bool		have_output = false;
+	bool		have_partition = false;
+	bool		have_fields = false;
+	bool		have_sort = false;
+	int			nsort = 0;
+	bson_t		out;
+	int			nlocf = 0;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "$fill specification must be an object, found %s",
+				   BsonTypeName(bson_iter_type(spec)));
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "output") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field '$fill.output' is the wrong type '%s', expected type 'object'",
+						   BsonTypeName(bson_iter_type(&it)));
+			output = it;
+			have_output = true;
+		}
+		else if (strcmp(key, "partitionBy") == 0)
+		{
+			partition = it;
+			have_partition = true;
+		}
+		else if (strcmp(key, "partitionByFields") == 0)
+		{
+			bson_iter_t f;
+
+			if (!BSON_ITER_HOLDS_ARRAY(&it))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field '$fill.partitionByFields' is the wrong type '%s', expected type 'array'",
+						   BsonTypeName(bson_iter_type(&it)));
+			bson_iter_recurse(&it, &f);
+			while (bson_iter_next(&f))
+			{
+				if (!BSON_ITER_HOLDS_UTF8(&f))
+					MongoRaise(MONGO_TYPE_MISMATCH,
+							   "BSON field '$fill.partitionByFields' must hold strings, found %s",
+							   BsonTypeName(bson_iter_type(&f)));
+				AggFieldPathCheck(bson_iter_utf8(&f, NULL), (uint32_t) strlen(bson_iter_utf8(&f, NULL)));
+			}
+			fields = it;
+			have_fields = true;
+		}
+		else if (strcmp(key, "sortBy") == 0)
+		{
+			bson_iter_t f;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				MongoRaise(MONGO_TYPE_MISMATCH,
+						   "BSON field '$fill.sortBy' is the wrong type '%s', expected type 'object'",
+						   BsonTypeName(bson_iter_type(&it)));
+			bson_iter_recurse(&it, &f);
+			while (bson_iter_next(&f))
+			{
+				AggFieldPathCheck(bson_iter_key(&f), bson_iter_key_len(&f));
+				nsort++;
+			}
+			sortby = it;
+			have_sort = true;
+		}
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field '$fill.%s' is an unknown field.",
+					   key);
+	}
+	if (!have_output)
+		MongoRaise(MONGO_IDL_MISSING_FIELD,
+				   "BSON field '$fill.output' is missing but a required field");
+	if (have_partition && have_fields)
+		MongoRaise(6050204, "Maximum one of 'partitionBy' and 'partitionByFields' can be specified in '$fill'");
+
+	bson_init(&out);
+	*have_set = false;
+	bson_iter_recurse(&output, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *name = bson_iter_key(&it);
+		bson_iter_t f;
+		bool		have_method = false;
+		bool		have_value = false;
+		bson_iter_t value;
+		char	   *path = psprintf("$%s", name);
+
+		AggFieldPathCheck(name, bson_iter_key_len(&it));
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			MongoRaise(MONGO_TYPE_MISMATCH, "$fill output field '%s' must be an object", name);
+		bson_iter_recurse(&it, &f);
+		while (bson_iter_next(&f))
+		{
+			const char *k = bson_iter_key(&f);
+
+			if (strcmp(k, "method") == 0)
+			{
+				const char *m;
+
+				if (!BSON_ITER_HOLDS_UTF8(&f))
+					MongoRaise(MONGO_TYPE_MISMATCH, "$fill 'method' must be a string");
+				m = bson_iter_utf8(&f, NULL);
+				if (strcmp(m, "linear") == 0)
+				{
+					if (nsort != 1)
+						MongoRaise(605001, "The sortBy field must be present and have one field when using method 'linear' in $fill");
+					MongoRaise(MONGO_NOT_IMPLEMENTED, "$fill with method 'linear' is not supported yet");
+				}
+				if (strcmp(m, "locf") != 0)
+					MongoRaise(6050202, "Method must be either 'locf' or 'linear'");
+				have_method = true;
+			}
+			else if (strcmp(k, "value") == 0)
+			{
+				value = f;
+				have_value = true;
+			}
+			else
+				MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field '$fill.output.%s' is an unknown field.", k);
+		}
+		if (have_method == have_value)
+			MongoRaise(6050203, "Exactly one of 'value' and 'method' must be specified in $fill output field '%s'",
+					   name);
+		if (have_method)
+		{
+			bson_t		fn;
+
+			if (nlocf++ == 0)
+			{
+				bson_init(window);
+				if (have_partition)
+					bson_append_iter(window, "partitionBy", -1, &partition);
+				else if (have_fields)
+				{
+					bson_t		arr;
+					bson_iter_t p;
+					int			n = 0;
+
+					bson_iter_recurse(&fields, &p);
+					bson_append_array_begin(window, "partitionBy", -1, &arr);
+					while (bson_iter_next(&p))
+					{
+						char		key[16];
+						const char *keyp;
+
+						bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+						bson_append_utf8(&arr, keyp, -1,
+										 psprintf("$%s", bson_iter_utf8(&p, NULL)), -1);
+					}
+					bson_append_array_end(window, &arr);
+				}
+				if (have_sort)
+					bson_append_iter(window, "sortBy", -1, &sortby);
+			}
+			bson_append_document_begin(&out, name, -1, &fn);
+			bson_append_utf8(&fn, "$locf", -1, path, -1);
+			bson_append_document_end(&out, &fn);
+		}
+		else
+		{
+			bson_t		fn;
+			bson_t		args;
+
+			if (!*have_set)
+				bson_init(set);
+			*have_set = true;
+			bson_append_document_begin(set, name, -1, &fn);
+			bson_append_array_begin(&fn, "$ifNull", -1, &args);
+			bson_append_utf8(&args, "0", 1, path, -1);
+			bson_append_iter(&args, "1", 1, &value);
+			bson_append_array_end(&fn, &args);
+			bson_append_document_end(set, &fn);
+		}
+	}
+	if (nlocf > 0)
+		bson_append_document(window, "output", -1, &out);
+	bson_destroy(&out);
+	return nlocf > 0;
 }
 
 /* ---- SQL functions ---- */
