@@ -1086,6 +1086,7 @@ bson_window_result(PG_FUNCTION_ARGS)
 		bson_t		out;
 		bson_t		holder;
 		bson_iter_t v;
+		bool		wrapped = false;
 
 		if (nulls[i])
 			v = dit;
@@ -1100,9 +1101,12 @@ bson_window_result(PG_FUNCTION_ARGS)
 			bson_append_document(&holder, "", 0, &sub);
 			bson_iter_init(&v, &holder);
 			bson_iter_next(&v);
+			wrapped = true;
 		}
 		bson_init(&out);
 		WindowSetPath(data, len, name, &v, &out);
+		if (wrapped)
+			bson_destroy(&holder);
 		data = palloc(out.len);
 		memcpy(data, bson_get_data(&out), out.len);
 		len = out.len;
