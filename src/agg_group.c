@@ -95,6 +95,11 @@ typedef enum GroupAccKind
 	GROUP_ACC_STDDEV_SAMP,
 	GROUP_ACC_CONCAT_ARRAYS,
 	GROUP_ACC_SET_UNION,
+	/* window functions only ($setWindowFields, agg_window.c) */
+	GROUP_ACC_COVARIANCE_POP,
+	GROUP_ACC_COVARIANCE_SAMP,
+	GROUP_ACC_LOCF,
+	GROUP_ACC_EXP_MOVING_AVG,
 	/* the ranked accumulators: a bounded list of entries (GroupRanked*) */
 	GROUP_ACC_TOP,
 	GROUP_ACC_BOTTOM,
@@ -178,6 +183,7 @@ typedef struct GroupAcc
 	int			npcts;			/* $percentile: p, $median: 0.5 */
 	double	   *pcts;
 	int			method;			/* GROUP_PCT_* */
+	double		alpha;			/* $expMovingAvg's weight (spec a) */
 } GroupAcc;
 
 /*
@@ -190,6 +196,10 @@ typedef struct GroupAccState
 	int64		count;
 	AggSumState sum;
 	AggStdDevState stddev;
+	double		cov_mean_x;		/* $covariancePop/Samp: means and co-moment */
+	double		cov_mean_y;
+	double		cov_c;
+	double		ema;			/* $expMovingAvg: the average so far */
 	bool		have;			/* val holds a value */
 	int64		ord;			/* its input number */
 	uint8_t    *val;
@@ -467,6 +477,102 @@ GroupRankedSpec(GroupAccKind kind, const char *op, const bson_iter_t *arg,
 	GroupAppendCollation(&spec, collation, collation_len);
 	result = BsonDatumFromBson(&spec);
 	bson_destroy(&spec);
+	return result;
+}
+
+/*
+ * The specification nosql.bson_group_accumulate takes for the accumulator
+ * op of a window function ($setWindowFields, agg_window.c), its argument
+ * checked; NULL when op is not a $group accumulator windows accept.
+ */
+Bson *
+AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg, const uint8_t *collation,
+						  uint32_t collation_len)
+{
+	static const char *const window_ops[] = {
+		"$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet",
+		"$stdDevPop", "$stdDevSamp", NULL
+	};
+
+	for (int i = 0; window_ops[i] != NULL; i++)
+	{
+		if (strcmp(window_ops[i], op) != 0)
+			continue;
+		for (int j = 0; group_accumulators[j].name != NULL; j++)
+			if (strcmp(group_accumulators[j].name, op) == 0)
+			{
+				GroupCheckExpression(arg);
+				return GroupAccSpec(group_accumulators[j].kind, arg, collation, collation_len);
+			}
+	}
+	if (strcmp(op, "$covariancePop") == 0 || strcmp(op, "$covarianceSamp") == 0)
+	{
+		GroupCheckExpression(arg);
+		return GroupAccSpec(op[11] == 'P' ? GROUP_ACC_COVARIANCE_POP : GROUP_ACC_COVARIANCE_SAMP,
+							arg, collation, collation_len);
+	}
+	if (strcmp(op, "$locf") == 0)
+	{
+		GroupCheckExpression(arg);
+		return GroupAccSpec(GROUP_ACC_LOCF, arg, collation, collation_len);
+	}
+	if (strcmp(op, "$count") == 0)
+	{
+		bson_t		one;
+		bson_iter_t one_it;
+		Bson	   *spec;
+
+		/* $count is $sum: 1 */
+		bson_init(&one);
+		bson_append_int32(&one, "", 0, 1);
+		bson_iter_init(&one_it, &one);
+		bson_iter_next(&one_it);
+		spec = GroupAccSpec(GROUP_ACC_SUM, &one_it, NULL, 0);
+		bson_destroy(&one);
+		return spec;
+	}
+	/* $topN, $firstN, $median, ...: in input (frame) order, ord 0 */
+	for (int j = 0; group_accumulators[j].name != NULL; j++)
+		if (strcmp(group_accumulators[j].name, op) == 0 &&
+			GROUP_ACC_IS_RANKED(group_accumulators[j].kind))
+			return GroupRankedSpec(group_accumulators[j].kind, op, arg, collation, collation_len);
+	return NULL;
+}
+
+/* $expMovingAvg's specification: the input expression and its weight */
+Bson *
+AggGroupWindowExpMovingAvg(const bson_iter_t *input, double alpha)
+{
+	bson_t		spec;
+	Bson	   *result;
+
+	GroupCheckExpression(input);
+	bson_init(&spec);
+	bson_append_int32(&spec, "k", 1, (int32_t) GROUP_ACC_EXP_MOVING_AVG);
+	bson_append_iter(&spec, "e", 1, input);
+	bson_append_double(&spec, "a", 1, alpha);
+	result = BsonDatumFromBson(&spec);
+	bson_destroy(&spec);
+	return result;
+}
+
+/*
+ * The specification {e, c} nosql.bson_group_key takes to evaluate an
+ * expression (checked now) on each document; collation may be NULL.
+ */
+Bson *
+AggGroupExpressionSpec(const bson_iter_t *expr, const uint8_t *collation,
+					   uint32_t collation_len)
+{
+	bson_t		keyspec;
+	Bson	   *result;
+
+	GroupCheckExpression(expr);
+	bson_init(&keyspec);
+	bson_append_iter(&keyspec, "e", 1, expr);
+	GroupAppendCollation(&keyspec, collation, collation_len);
+	result = BsonDatumFromBson(&keyspec);
+	bson_destroy(&keyspec);
 	return result;
 }
 
@@ -947,6 +1053,8 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 		}
 		else if (strcmp(key, "b") == 0)
 			acc->bucket = true;
+		else if (strcmp(key, "a") == 0)
+			acc->alpha = bson_iter_double(&it);
 		else if (strcmp(key, "n") == 0)
 			acc->n = bson_iter_int64(&it);
 		else if (strcmp(key, "m") == 0)
@@ -1694,6 +1802,49 @@ GroupStateAdd(GroupAccState *s, const bson_value_t *v, int64 ord)
 				}
 				break;
 			}
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+			{
+				bson_iter_t it;
+				bson_value_t xy[2];
+				int			n = 0;
+				double		x;
+				double		y;
+				double		dx;
+
+				/* [x, y]: pairs where both are numbers count */
+				if (v->value_type != BSON_TYPE_ARRAY ||
+					!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len))
+					break;
+				while (n < 2 && bson_iter_next(&it))
+					xy[n++] = *bson_iter_value(&it);
+				if (n < 2 || !AggValueIsNumber(&xy[0]) || !AggValueIsNumber(&xy[1]))
+					break;
+				x = AggNumberAsDouble(&xy[0]);
+				y = AggNumberAsDouble(&xy[1]);
+				s->count++;
+				dx = x - s->cov_mean_x;
+				s->cov_mean_x += dx / (double) s->count;
+				s->cov_mean_y += (y - s->cov_mean_y) / (double) s->count;
+				s->cov_c += dx * (y - s->cov_mean_y);
+				break;
+			}
+		case GROUP_ACC_LOCF:
+			/* the last value that is not null */
+			if (!AggValueNullish(v))
+				GroupStateSetValue(s, v, ord);
+			break;
+		case GROUP_ACC_EXP_MOVING_AVG:
+			{
+				double		x;
+
+				if (!AggValueIsNumber(v))
+					break;
+				x = AggNumberAsDouble(v);
+				s->ema = s->have ? acc->alpha * x + (1 - acc->alpha) * s->ema : x;
+				s->have = true;
+				break;
+			}
 		case GROUP_ACC_MERGE_OBJECTS:
 			if (AggValueNullish(v))
 				break;
@@ -1870,10 +2021,28 @@ bson_group_accumulate_final(PG_FUNCTION_ARGS)
 										  (double) (samp ? sd->count - 1 : sd->count)));
 				break;
 			}
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+			{
+				bool		samp = s->acc->kind == GROUP_ACC_COVARIANCE_SAMP;
+
+				if (s->count == 0 || (samp && s->count == 1))
+					AggSetNull(&v);
+				else
+					AggSetDouble(&v, s->cov_c / (double) (samp ? s->count - 1 : s->count));
+				break;
+			}
+		case GROUP_ACC_EXP_MOVING_AVG:
+			if (s->have)
+				AggSetDouble(&v, s->ema);
+			else
+				AggSetNull(&v);
+			break;
 		case GROUP_ACC_MIN:
 		case GROUP_ACC_MAX:
 		case GROUP_ACC_FIRST:
 		case GROUP_ACC_LAST:
+		case GROUP_ACC_LOCF:
 			if (!s->have)
 			{
 				AggSetNull(&v);
@@ -2037,6 +2206,13 @@ bson_group_accumulate_combine(PG_FUNCTION_ARGS)
 				else
 					GroupMergeDocument(a, bson_iter_value(&it), b->ord);
 			}
+			break;
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+		case GROUP_ACC_LOCF:
+		case GROUP_ACC_EXP_MOVING_AVG:
+			/* window functions: never partial */
+			elog(ERROR, "window accumulator %d cannot be combined", (int) a->acc->kind);
 			break;
 		case GROUP_ACC_PUSH:
 		case GROUP_ACC_ADD_TO_SET:

@@ -56,12 +56,12 @@
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
-	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
+	"$collStats", "$currentOp", "$densify", "$facet", "$geoNear",
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$planCacheStats", "$querySettings", "$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
-	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
+	"$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
 };
 
@@ -581,6 +581,73 @@ AggAddBucket(AggBuild *b, const bson_iter_t *spec)
 					  b->collation_len, &g);
 	AggAddGroupSpec(b, g);
 	AggOrderBy(b, "_id");
+}
+
+static void AggReserve(AggBuild *b, int n);
+
+/* AggParamFn over an AggBuild */
+static int
+AggWindowParam(void *arg, Bson *value)
+{
+	AggBuild   *b = (AggBuild *) arg;
+
+	AggReserve(b, 1);
+	return AggParamDatum(b, value);
+}
+
+/* $setWindowFields: window functions over the query so far (agg_window.c) */
+static void
+AggAddWindow(AggBuild *b, const bson_iter_t *spec, bool input_order)
+{
+	StringInfoData next;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	initStringInfo(&next);
+	AggWindowTranslate(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					   b->collation_len, input_order, AggWindowParam, b, b->sql.data, &next);
+	b->sql = next;
+}
+
+static void AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first);
+
+/*
+ * $fill: a $setWindowFields of $locf functions for its "locf" fields (in
+ * the input order when it has no sortBy), then an $addFields of $ifNull
+ * for its "value" fields.
+ */
+static void
+AggAddFill(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_t		window;
+	bson_t		set;
+	bool		have_set;
+	bson_t		holder;
+	bson_iter_t it;
+
+	if (AggFillDescribe(spec, &window, &set, &have_set))
+	{
+		bson_init(&holder);
+		bson_append_document(&holder, "w", 1, &window);
+		bson_iter_init_find(&it, &holder, "w");
+		AggAddWindow(b, &it, true);
+		bson_destroy(&window);
+	}
+	if (have_set)
+	{
+		/* the stage's specification outlives this call in a datum */
+		Bson	   *copy;
+		bson_t		c;
+
+		bson_init(&holder);
+		bson_append_document(&holder, "s", 1, &set);
+		copy = BsonDatumFromBson(&holder);
+		bson_init_static(&c, BsonBytes(copy), BsonDocLen(copy));
+		bson_iter_init_find(&it, &c, "s");
+		AggAddStage(b, "$addFields", &it, false);
+		bson_destroy(&set);
+	}
 }
 
 /*
@@ -1273,6 +1340,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddBucket(b, spec);
 		return;
 	}
+	if (strcmp(name, "$setWindowFields") == 0)
+	{
+		AggAddWindow(b, spec, false);
+		return;
+	}
+	if (strcmp(name, "$fill") == 0)
+	{
+		AggAddFill(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -1326,7 +1403,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
 			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
 			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0)
+			strcmp(name, "$sample") != 0 && strcmp(name, "$setWindowFields") != 0 &&
+			strcmp(name, "$fill") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
