@@ -130,6 +130,9 @@ SELECT win_error('[{"$fill": {"sortBy": {"w": 1}}}]');
 SELECT jsonb_array_elements_text(run_command('win', '{"aggregate": "c", "pipeline": [{"$setWindowFields": {"partitionBy": "$p", "sortBy": {"w": 1}, "output": {"s": {"$sum": "$v", "window": {"documents": ["unbounded", "current"]}}, "r": {"$rank": {}}}}}], "explain": true}')::jsonb->'postgres'->'plan') AS plan;
 SELECT run_command('win', '{"aggregate": "c", "pipeline": [{"$setWindowFields": {"sortBy": {"w": 1}, "output": {"s": {"$sum": "$v", "window": {"range": [-1, 1]}}}}}], "explain": true}')::jsonb->'postgres'->>'sql' AS sql;
 
+-- the ranked accumulators as window functions ($topN, $lastN, $median)
+SELECT win('[{"$setWindowFields": {"partitionBy": "$p", "sortBy": {"w": 1}, "output": {"t": {"$topN": {"n": 2, "sortBy": {"v": -1}, "output": "$v"}, "window": {"documents": ["unbounded", "current"]}}, "m": {"$median": {"input": "$v", "method": "approximate"}}, "l": {"$lastN": {"input": "$_id", "n": 2}, "window": {"documents": [-1, 1]}}}}}]');
+
 SELECT drop_collection('win.c');
 DROP FUNCTION win(text);
 DROP FUNCTION win_error(text);
