@@ -136,6 +136,7 @@ typedef struct GroupAcc
 	uint8_t    *spec;			/* the specification's bytes */
 	uint32_t	spec_len;
 	bool		bucket;			/* a $bucket key: spec has b (and d) */
+	bool		classic;		/* spec has x: MongoDB's classic engine codes */
 } GroupAcc;
 
 /*
@@ -714,6 +715,8 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 		}
 		else if (strcmp(key, "b") == 0)
 			acc->bucket = true;
+		else if (strcmp(key, "x") == 0)
+			acc->classic = true;
 	}
 	if (acc->expr == NULL)
 		elog(ERROR, "$group specification without an expression");
@@ -753,7 +756,12 @@ GroupEval(const GroupAcc *acc, const Bson *doc, AggArena *arena, bson_value_t *o
 	cx.nslots = nslots;
 	cx.slots = nslots > 0 ? AggArenaAlloc(arena, sizeof(bson_value_t) * nslots) : NULL;
 	if (!AggExprEval(acc->expr, &cx, out, &error))
+	{
+		/* stages MongoDB runs in its classic engine keep the codes of expressions */
+		if (acc->classic)
+			MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
 		GroupRaise(&error);
+	}
 }
 
 /* ---- the key ---- */
@@ -1808,6 +1816,19 @@ AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
 		bson_init_static(&c, BsonBytes(group_datum), BsonDocLen(group_datum));
 		bson_iter_init_find(&git, &c, "g");
 		AggGroupDescribe(&git, collation, collation_len, &out->group);
+	}
+	/* MongoDB runs $bucketAuto in its classic engine: x marks the specs */
+	for (int i = 0; i < out->group.naccs; i++)
+	{
+		bson_t		a;
+		bson_t		copy;
+
+		bson_init_static(&a, BsonBytes(out->group.accs[i]), BsonDocLen(out->group.accs[i]));
+		bson_init(&copy);
+		bson_concat(&copy, &a);
+		bson_append_bool(&copy, "x", 1, true);
+		out->group.accs[i] = BsonDatumFromBson(&copy);
+		bson_destroy(&copy);
 	}
 
 	/* the bounds: groupBy's $first and $last in the sorted order */
