@@ -137,6 +137,7 @@ typedef struct GroupAcc
 	uint32_t	spec_len;
 	bool		bucket;			/* a $bucket key: spec has b (and d) */
 	bool		classic;		/* spec has x: MongoDB's classic engine codes */
+	bool		keep_missing;	/* spec has m: a missing key is SQL NULL */
 } GroupAcc;
 
 /*
@@ -717,6 +718,8 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 			acc->bucket = true;
 		else if (strcmp(key, "x") == 0)
 			acc->classic = true;
+		else if (strcmp(key, "m") == 0)
+			acc->keep_missing = true;
 	}
 	if (acc->expr == NULL)
 		elog(ERROR, "$group specification without an expression");
@@ -790,6 +793,12 @@ bson_group_key(PG_FUNCTION_ARGS)
 		result = GroupBucketKey(acc, &v);
 		AggArenaReset(&arena);
 		PG_RETURN_BSON_P(result);
+	}
+	if (acc->keep_missing && v.value_type == BSON_TYPE_EOD)
+	{
+		/* $graphLookup's startWith: missing starts nowhere */
+		AggArenaReset(&arena);
+		PG_RETURN_NULL();
 	}
 	bson_init(&holder);
 	if (AggValueNullish(&v))

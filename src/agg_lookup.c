@@ -314,7 +314,8 @@ bson_lookup_set(PG_FUNCTION_ARGS)
  * nosql.bson_graph_start(value bson) RETURNS bson
  *
  * {v: value}: a startWith value as a document whose field v the $lookup
- * functions read (an array's elements are the values to match).
+ * functions read (an array's elements are the values to match); NULL for
+ * an empty array, which matches nothing.
  */
 PG_FUNCTION_INFO_V1(bson_graph_start);
 Datum
@@ -328,7 +329,14 @@ bson_graph_start(PG_FUNCTION_ARGS)
 
 	bson_init(&out);
 	if (BsonValueIter(value, &it, &holder))
+	{
+		bson_iter_t el;
+
+		/* an empty array starts nowhere (the $lookup functions read null) */
+		if (BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &el) && !bson_iter_next(&el))
+			PG_RETURN_NULL();
 		bson_append_iter(&out, "v", 1, &it);
+	}
 	else
 	{
 		bson_t		d;

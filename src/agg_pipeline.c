@@ -1186,6 +1186,23 @@ AggGraphMatch(AggBuild *b, const char *filter)
 }
 
 /*
+ * The condition that a foreign document f is connected by a filter (a
+ * {connectToField: {$in: values}}) whose values are also the index keys
+ * keys: through an ordered index on connectToField when there is one, as
+ * $lookup's (agg_lookup.c), else the filter itself.
+ */
+static char *
+AggGraphCond(AggBuild *b, const char *key, const char *filter, const char *keys)
+{
+	if (key == NULL)
+		return AggGraphMatch(b, filter);
+	if (strcmp(key, "_id") == 0)
+		return psprintf("f._id OPERATOR(nosql.=) ANY (%s)", keys);
+	return psprintf("(%s OPERATOR(nosql.=) ANY (%s) OR (%s IS NULL AND %s))",
+					key, keys, key, AggGraphMatch(b, filter));
+}
+
+/*
  * $graphLookup: {from, startWith, connectFromField, connectToField, as,
  * maxDepth, depthField, restrictSearchWithMatch}.  The documents reached
  * from each input document come from a recursive CTE over the foreign
@@ -1212,7 +1229,6 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	Collection *coll = NULL;
 	StringInfoData graph;
 	StringInfoData next;
-	char	   *start_filter;
 	char	   *restrict_cond = "";
 	char	   *from_lit;
 	char	   *to_lit;
@@ -1306,16 +1322,18 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	else
 	{
 		bson_t		s;
-		int			start_param;
-		const char *next_filter = psprintf("nosql.bson_graph_filter(f.document, %s, %s)",
-										   from_lit, to_lit);
+		char	   *start_doc;
+		const char *key = b->compiled_collation == NULL ? IndexLookupKeyExpr(coll, conn_to) : NULL;
+		bool		depths = have_max || depth_field != NULL;
+		char	   *step;
+		char	   *columns;
 
 		bson_init(&s);
 		bson_append_iter(&s, "e", 1, &start);
-		start_param = AggParam(b, &s);
+		bson_append_bool(&s, "m", 1, true);
+		start_doc = psprintf("nosql.bson_graph_start(nosql.bson_group_key(gl.document, $%d))",
+							 AggParam(b, &s));
 		bson_destroy(&s);
-		start_filter = psprintf("nosql.bson_lookup_filter(nosql.bson_graph_start(nosql.bson_group_key(gl.document, $%d)), 'v', %s)",
-								start_param, to_lit);
 		if (have_restrict)
 		{
 			bson_t		r;
@@ -1326,36 +1344,36 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 			bson_init_static(&r, data, len);
 			restrict_cond = psprintf(" AND %s", AggGraphMatch(b, psprintf("$%d", AggParam(b, &r))));
 		}
-		if (!have_max && depth_field == NULL)
+		/* what a found document leads to: its filter, and its index keys */
+		step = psprintf("nosql.bson_graph_filter(f.document, %s, %s)%s", from_lit, to_lit,
+						key != NULL ?
+						psprintf(", nosql.bson_lookup_keys(f.document, %s)", from_lit) : "");
+		columns = psprintf("gid, next%s%s", key != NULL ? ", keys" : "", depths ? ", depth" : "");
+		appendStringInfo(&graph,
+						 "ARRAY(WITH RECURSIVE g(%s) AS (SELECT f._id, %s%s FROM %s f WHERE %s%s",
+						 columns, step, depths ? ", 0::bigint" : "", coll->qualified,
+						 AggGraphCond(b, key,
+									  psprintf("nosql.bson_lookup_filter(%s, 'v', %s)", start_doc, to_lit),
+									  psprintf("nosql.bson_lookup_keys(%s, 'v')", start_doc)),
+						 restrict_cond);
+		appendStringInfo(&graph,
+						 " UNION%s SELECT f._id, %s%s FROM g, %s f WHERE g.next IS NOT NULL AND ",
+						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", coll->qualified);
+		if (have_max)
+			appendStringInfo(&graph, "g.depth < " INT64_FORMAT " AND ", max_depth);
+		appendStringInfo(&graph, "%s%s)", AggGraphCond(b, key, "g.next", "g.keys"), restrict_cond);
+		if (!depths)
 			appendStringInfo(&graph,
-							 "ARRAY(WITH RECURSIVE g(_id, next) AS ("
-							 "SELECT f._id, %s FROM %s f WHERE %s%s"
-							 " UNION "
-							 "SELECT f._id, %s FROM g, %s f WHERE %s%s"
-							 ") SELECT f.document FROM %s f WHERE f._id IN (SELECT g._id FROM g))",
-							 next_filter, coll->qualified, AggGraphMatch(b, start_filter), restrict_cond,
-							 next_filter, coll->qualified, AggGraphMatch(b, "g.next"), restrict_cond,
+							 " SELECT f.document FROM %s f WHERE f._id IN (SELECT g.gid FROM g))",
 							 coll->qualified);
 		else
-		{
 			appendStringInfo(&graph,
-							 "ARRAY(WITH RECURSIVE g(_id, next, depth) AS ("
-							 "SELECT f._id, %s, 0::bigint FROM %s f WHERE %s%s"
-							 " UNION ALL "
-							 "SELECT f._id, %s, g.depth + 1 FROM g, %s f WHERE ",
-							 next_filter, coll->qualified, AggGraphMatch(b, start_filter), restrict_cond,
-							 next_filter, coll->qualified);
-			if (have_max)
-				appendStringInfo(&graph, "g.depth < " INT64_FORMAT " AND ", max_depth);
-			appendStringInfo(&graph,
-							 "%s%s) CYCLE _id SET cycle USING path "
-							 "SELECT %s FROM %s f JOIN (SELECT g._id, min(g.depth) AS depth FROM g GROUP BY g._id) d ON f._id OPERATOR(nosql.=) d._id)",
-							 AggGraphMatch(b, "g.next"), restrict_cond,
+							 " CYCLE gid SET cycle USING path "
+							 "SELECT %s FROM %s f JOIN (SELECT g.gid, min(g.depth) AS depth FROM g GROUP BY g.gid) d ON f._id OPERATOR(nosql.=) d.gid)",
 							 depth_field != NULL ?
 							 psprintf("nosql.bson_graph_depth(f.document, %s, d.depth)",
 									  quote_literal_cstr(depth_field)) : "f.document",
 							 coll->qualified);
-		}
 	}
 	initStringInfo(&next);
 	appendStringInfo(&next,
