@@ -1095,7 +1095,8 @@ static const char *const agg_facet_forbidden[] = {
 	"$listLocalSessions", "$querySettings", "$listClusterCatalog", "$queryStats",
 	"$currentOp", "$listCatalog", "$facet", "$changeStream",
 	"$changeStreamSplitLargeEvent", "$search", "$searchMeta", "$vectorSearch",
-	"$listSearchIndexes", "$listSampledQueries", "$shardedDataDistribution", NULL
+	"$listSearchIndexes", "$listSampledQueries", "$shardedDataDistribution", "$documents",
+	NULL
 };
 
 /*

@@ -41,6 +41,7 @@ SELECT run_command('fc', '{"aggregate": "items", "pipeline": [{"$facet": {"a": [
 SELECT run_command('fc', '{"aggregate": "items", "pipeline": [{"$facet": {"a": [{"$out": "o"}]}}], "cursor": {}}');
 SELECT run_command('fc', '{"aggregate": "items", "pipeline": [{"$facet": {"a": [{"$facet": {"b": []}}]}}], "cursor": {}}');
 SELECT run_command('fc', '{"aggregate": "items", "pipeline": [{"$facet": {"a": [{"$collStats": {}}]}}], "cursor": {}}');
+SELECT run_command('fc', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": 1}]}, {"$facet": {"a": [{"$documents": []}]}}], "cursor": {}}');
 SELECT run_command('fc', '{"aggregate": "items", "pipeline": [{"$facet": {"a": [{"$lookup": {"from": "x", "pipeline": [{"$indexStats": {}}], "as": "j"}}]}}], "cursor": {}}');
 SELECT run_command('fc', '{"aggregate": "items", "pipeline": [{"$facet": {"a": [{"$project": {"x": {"$divide": [1, 0]}}}]}}], "cursor": {}}');
 -- a facet that outgrows a document fails with MongoDB's error
