@@ -551,6 +551,21 @@ COMMENT ON FUNCTION nosql.bson_graph_filter(nosql.bson, text, text) IS 'the filt
 CREATE FUNCTION nosql.bson_graph_depth(document nosql.bson, depth_field text, depth bigint) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_graph_depth' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_graph_depth(nosql.bson, text, bigint) IS 'the document with its $graphLookup depth (a long) in depth_field';
+
+-- $setWindowFields (src/agg_window.c): window functions over the documents,
+-- nosql.bson_group_accumulate among them
+CREATE FUNCTION nosql.bson_window_result(document nosql.bson, names nosql.bson, results nosql.bson[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_result' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_result(nosql.bson, nosql.bson, nosql.bson[]) IS 'a document with its $setWindowFields output fields set: names {f: [paths], d: [values for empty windows]}';
+CREATE FUNCTION nosql.bson_window_number(n bigint) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_number' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_number(bigint) IS 'a rank of $setWindowFields as a bson int (long beyond the int range)';
+CREATE FUNCTION nosql.bson_window_range_key(value nosql.bson) RETURNS float8
+    AS 'MODULE_PATHNAME', 'bson_window_range_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_range_key(nosql.bson) IS 'the sortBy value of a range window as a number (MongoDB error 5429414 for other types)';
+CREATE FUNCTION nosql.bson_window_date_key(value nosql.bson) RETURNS timestamp
+    AS 'MODULE_PATHNAME', 'bson_window_date_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_date_key(nosql.bson) IS 'the sortBy value of a time range window (with a unit) as a UTC timestamp (MongoDB error 5429513 for other types)';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -57,12 +57,12 @@
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
-	"$collStats", "$currentOp", "$densify", "$fill", "$geoNear",
+	"$collStats", "$currentOp", "$densify", "$geoNear",
 	"$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$planCacheStats", "$querySettings", "$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
-	"$setWindowFields", "$shardedDataDistribution",
+	"$shardedDataDistribution",
 	"$vectorSearch", NULL
 };
 
@@ -586,6 +586,73 @@ AggAddBucket(AggBuild *b, const bson_iter_t *spec)
 					  b->collation_len, &g);
 	AggAddGroupSpec(b, g);
 	AggOrderBy(b, "_id");
+}
+
+static void AggReserve(AggBuild *b, int n);
+
+/* AggParamFn over an AggBuild */
+static int
+AggWindowParam(void *arg, Bson *value)
+{
+	AggBuild   *b = (AggBuild *) arg;
+
+	AggReserve(b, 1);
+	return AggParamDatum(b, value);
+}
+
+/* $setWindowFields: window functions over the query so far (agg_window.c) */
+static void
+AggAddWindow(AggBuild *b, const bson_iter_t *spec, bool input_order)
+{
+	StringInfoData next;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	initStringInfo(&next);
+	AggWindowTranslate(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					   b->collation_len, input_order, AggWindowParam, b, b->sql.data, &next);
+	b->sql = next;
+}
+
+static void AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first);
+
+/*
+ * $fill: a $setWindowFields of $locf functions for its "locf" fields (in
+ * the input order when it has no sortBy), then an $addFields of $ifNull
+ * for its "value" fields.
+ */
+static void
+AggAddFill(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_t		window;
+	bson_t		set;
+	bool		have_set;
+	bson_t		holder;
+	bson_iter_t it;
+
+	if (AggFillDescribe(spec, &window, &set, &have_set))
+	{
+		bson_init(&holder);
+		bson_append_document(&holder, "w", 1, &window);
+		bson_iter_init_find(&it, &holder, "w");
+		AggAddWindow(b, &it, true);
+		bson_destroy(&window);
+	}
+	if (have_set)
+	{
+		/* the stage's specification outlives this call in a datum */
+		Bson	   *copy;
+		bson_t		c;
+
+		bson_init(&holder);
+		bson_append_document(&holder, "s", 1, &set);
+		copy = BsonDatumFromBson(&holder);
+		bson_init_static(&c, BsonBytes(copy), BsonDocLen(copy));
+		bson_iter_init_find(&it, &c, "s");
+		AggAddStage(b, "$addFields", &it, false);
+		bson_destroy(&set);
+	}
 }
 
 /*
@@ -1520,7 +1587,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 
 		bson_init(&s);
 		bson_append_iter(&s, "e", 1, &start);
-		bson_append_bool(&s, "m", 1, true);
+		bson_append_bool(&s, "u", 1, true);
 		start_doc = psprintf("nosql.bson_graph_start(nosql.bson_group_key(gl.document, $%d))",
 							 AggParam(b, &s));
 		bson_destroy(&s);
@@ -1865,6 +1932,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddGraphLookup(b, spec);
 		return;
 	}
+	if (strcmp(name, "$setWindowFields") == 0)
+	{
+		AggAddWindow(b, spec, false);
+		return;
+	}
+	if (strcmp(name, "$fill") == 0)
+	{
+		AggAddFill(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -1922,7 +1999,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
 			strcmp(name, "$sample") != 0 && strcmp(name, "$facet") != 0 &&
 			strcmp(name, "$bucketAuto") != 0 && strcmp(name, "$unionWith") != 0 &&
-			strcmp(name, "$graphLookup") != 0)
+			strcmp(name, "$graphLookup") != 0 && strcmp(name, "$setWindowFields") != 0 &&
+			strcmp(name, "$fill") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
