@@ -71,6 +71,20 @@ extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
 extern void AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							  uint32_t collation_len, AggGroupSpec *out);
 
+/* agg_group.c: a $bucketAuto specification, checked */
+typedef struct AggBucketAutoSpec
+{
+	AggGroupSpec group;			/* the output accumulators (its key unused) */
+	Bson	   *key;			/* the sort key: nosql.bson_group_key's {e, c} */
+	Bson	   *first;			/* $first and $last of groupBy: the bounds */
+	Bson	   *last;
+	int32		buckets;
+	const char *granularity;	/* NULL: none */
+} AggBucketAutoSpec;
+
+extern void AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
+								  uint32_t collation_len, AggBucketAutoSpec *out);
+
 extern Bson *AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg,
 									  const uint8_t *collation, uint32_t collation_len);
 extern Bson *AggGroupWindowExpMovingAvg(const bson_iter_t *input, double alpha);

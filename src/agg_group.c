@@ -175,6 +175,8 @@ typedef struct GroupAcc
 	uint8_t    *spec;			/* the specification's bytes */
 	uint32_t	spec_len;
 	bool		bucket;			/* a $bucket key: spec has b (and d) */
+	bool		classic;		/* spec has x: MongoDB's classic engine codes */
+	bool		keep_missing;	/* spec has u: a missing key is SQL NULL */
 	/* the ranked accumulators */
 	int64		n;				/* how many values ($top, $bottom: 1) */
 	int			nsort;			/* $top/$bottom...: the sortBy fields */
@@ -1053,6 +1055,10 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 		}
 		else if (strcmp(key, "b") == 0)
 			acc->bucket = true;
+		else if (strcmp(key, "x") == 0)
+			acc->classic = true;
+		else if (strcmp(key, "u") == 0)
+			acc->keep_missing = true;
 		else if (strcmp(key, "a") == 0)
 			acc->alpha = bson_iter_double(&it);
 		else if (strcmp(key, "n") == 0)
@@ -1133,7 +1139,12 @@ GroupEval(const GroupAcc *acc, const Bson *doc, AggArena *arena, bson_value_t *o
 	cx.nslots = nslots;
 	cx.slots = nslots > 0 ? AggArenaAlloc(arena, sizeof(bson_value_t) * nslots) : NULL;
 	if (!AggExprEval(acc->expr, &cx, out, &error))
+	{
+		/* stages MongoDB runs in its classic engine keep the codes of expressions */
+		if (acc->classic)
+			MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
 		GroupRaise(&error);
+	}
 }
 
 /* ---- the key ---- */
@@ -1162,6 +1173,12 @@ bson_group_key(PG_FUNCTION_ARGS)
 		result = GroupBucketKey(acc, &v);
 		AggArenaReset(&arena);
 		PG_RETURN_BSON_P(result);
+	}
+	if (acc->keep_missing && v.value_type == BSON_TYPE_EOD)
+	{
+		/* $graphLookup's startWith: missing starts nowhere */
+		AggArenaReset(&arena);
+		PG_RETURN_NULL();
 	}
 	bson_init(&holder);
 	if (AggValueNullish(&v))
@@ -2458,4 +2475,187 @@ bson_group_result(PG_FUNCTION_ARGS)
 	result = BsonDatumFromBson(&doc);
 	bson_destroy(&doc);
 	PG_RETURN_BSON_P(result);
+}
+
+/* ---- $bucketAuto ---- */
+
+/* The granularities of $bucketAuto (agg_facet.c rounds by them) */
+static const char *const bucket_auto_granularities[] = {
+	"R5", "R10", "R20", "R40", "R80", "1-2-5", "E6", "E12", "E24", "E48", "E96",
+	"E192", "POWERSOF2", NULL
+};
+
+/*
+ * Check a $bucketAuto specification as MongoDB does and describe its SQL
+ * (agg_pipeline.c): the key that sorts the documents (the groupBy value,
+ * as a $group key), the $first and $last of groupBy that give each
+ * bucket's bounds, and the output accumulators ({count: {$sum: 1}} when
+ * there is no output or an empty one).
+ */
+void
+AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
+					  uint32_t collation_len, AggBucketAutoSpec *out)
+{
+	bson_iter_t it;
+	bson_iter_t group_by;
+	bson_iter_t output;
+	bool		have_group_by = false;
+	bool		have_buckets = false;
+	bool		have_output = false;
+	bson_t		group;
+	bson_t		bounds;
+	bson_t		keyspec;
+	bson_iter_t git;
+	Bson	   *group_datum;
+	Bson	   *bounds_datum;
+
+	memset(out, 0, sizeof(*out));
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(40240, "The argument to $bucketAuto must be an object, but found type: %s.",
+				   BsonTypeName(bson_iter_type(spec)));
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "groupBy") == 0)
+		{
+			bool		ok = false;
+
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				ok = bson_iter_utf8(&it, NULL)[0] == '$';
+			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_iter_t first;
+
+				bson_iter_recurse(&it, &first);
+				ok = bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
+			}
+			if (!ok)
+				MongoRaise(40239, "The $bucketAuto 'groupBy' field must be defined as a $-prefixed path or an expression object, but found: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			GroupCheckExpression(&it);
+			group_by = it;
+			have_group_by = true;
+		}
+		else if (strcmp(key, "buckets") == 0)
+		{
+			double		d = 0;
+
+			if (!BsonIterIsNumber(&it))
+				MongoRaise(40241, "The $bucketAuto 'buckets' field must be a numeric value, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			(void) BsonIterAsDouble(&it, &d);
+			if (isnan(d) || d != floor(d) || d < PG_INT32_MIN || d > PG_INT32_MAX)
+				MongoRaise(40242, "The $bucketAuto 'buckets' field must be representable as a 32-bit integer");
+			if (d <= 0)
+				MongoRaise(40243, "The $bucketAuto 'buckets' field must be greater than 0, but found: %d",
+						   (int) d);
+			out->buckets = (int32) d;
+			have_buckets = true;
+		}
+		else if (strcmp(key, "output") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				MongoRaise(40244, "The $bucketAuto 'output' field must be an object, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			output = it;
+			have_output = true;
+		}
+		else if (strcmp(key, "granularity") == 0)
+		{
+			const char *g;
+			int			i;
+
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				MongoRaise(40261, "The $bucketAuto 'granularity' field must be a string, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			g = bson_iter_utf8(&it, NULL);
+			for (i = 0; bucket_auto_granularities[i] != NULL; i++)
+				if (strcmp(bucket_auto_granularities[i], g) == 0)
+					break;
+			if (bucket_auto_granularities[i] == NULL)
+				MongoRaise(40257, "Unknown rounding granularity '%s'", g);
+			out->granularity = bucket_auto_granularities[i];
+		}
+		else
+			MongoRaise(40245, "Unrecognized option to $bucketAuto: %s.", key);
+	}
+	if (!have_group_by || !have_buckets)
+		MongoRaise(40246, "$bucketAuto requires 'groupBy' and 'buckets' to be specified");
+
+	/* the outputs, as a $group {_id: null, ...output} */
+	bson_init(&group);
+	{
+		bson_t		g;
+		bool		any = false;
+
+		bson_append_document_begin(&group, "g", 1, &g);
+		bson_append_null(&g, "_id", 3);
+		if (have_output)
+		{
+			bson_iter_t f;
+
+			bson_iter_recurse(&output, &f);
+			while (bson_iter_next(&f))
+			{
+				if (strcmp(bson_iter_key(&f), "_id") == 0)
+					MongoRaise(15948, "a group's _id may only be specified once");
+				bson_append_iter(&g, bson_iter_key(&f), -1, &f);
+				any = true;
+			}
+		}
+		if (!any)
+		{
+			bson_t		count;
+
+			bson_append_document_begin(&g, "count", 5, &count);
+			bson_append_int32(&count, "$sum", 4, 1);
+			bson_append_document_end(&g, &count);
+		}
+		bson_append_document_end(&group, &g);
+	}
+	group_datum = BsonDatumFromBson(&group);
+	bson_destroy(&group);
+	{
+		bson_t		c;
+
+		bson_init_static(&c, BsonBytes(group_datum), BsonDocLen(group_datum));
+		bson_iter_init_find(&git, &c, "g");
+		AggGroupDescribe(&git, collation, collation_len, &out->group);
+	}
+	/* MongoDB runs $bucketAuto in its classic engine: x marks the specs */
+	for (int i = 0; i < out->group.naccs; i++)
+	{
+		bson_t		a;
+		bson_t		copy;
+
+		bson_init_static(&a, BsonBytes(out->group.accs[i]), BsonDocLen(out->group.accs[i]));
+		bson_init(&copy);
+		bson_concat(&copy, &a);
+		bson_append_bool(&copy, "x", 1, true);
+		out->group.accs[i] = BsonDatumFromBson(&copy);
+		bson_destroy(&copy);
+	}
+
+	/* the bounds: groupBy's $first and $last in the sorted order */
+	bson_init(&bounds);
+	bson_append_iter(&bounds, "e", 1, &group_by);
+	bounds_datum = BsonDatumFromBson(&bounds);
+	bson_destroy(&bounds);
+	{
+		bson_t		c;
+		bson_iter_t e;
+
+		bson_init_static(&c, BsonBytes(bounds_datum), BsonDocLen(bounds_datum));
+		bson_iter_init_find(&e, &c, "e");
+		out->first = GroupAccSpec(GROUP_ACC_FIRST, &e, NULL, 0);
+		out->last = GroupAccSpec(GROUP_ACC_LAST, &e, NULL, 0);
+		/* the sort key: groupBy, its strings as collation keys */
+		bson_init(&keyspec);
+		bson_append_iter(&keyspec, "e", 1, &e);
+		GroupAppendCollation(&keyspec, collation, collation_len);
+		out->key = BsonDatumFromBson(&keyspec);
+		bson_destroy(&keyspec);
+	}
 }
