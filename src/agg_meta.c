@@ -100,6 +100,7 @@ typedef struct CurrentOpSpec
 	bool		all_users;
 	bool		idle_connections;
 	bool		idle_sessions;
+	bool		idle_cursors;
 	bool		truncate_ops;
 } CurrentOpSpec;
 
@@ -271,6 +272,7 @@ CurrentOpParse(const bson_iter_t *spec, CurrentOpSpec *out)
 	out->all_users = false;
 	out->idle_connections = false;
 	out->idle_sessions = true;
+	out->idle_cursors = false;
 	out->truncate_ops = false;
 	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
 		MongoRaise(MONGO_TYPE_MISMATCH,
@@ -296,6 +298,8 @@ CurrentOpParse(const bson_iter_t *spec, CurrentOpSpec *out)
 			out->idle_connections = v;
 		else if (strcmp(key, "idleSessions") == 0)
 			out->idle_sessions = v;
+		else if (strcmp(key, "idleCursors") == 0)
+			out->idle_cursors = v;
 		else if (strcmp(key, "truncateOps") == 0)
 			out->truncate_ops = v;
 		else if (strcmp(key, "targetAllNodes") == 0)
@@ -1100,6 +1104,37 @@ bson_aggregate_query_settings(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* What the cursor walk of $currentOp needs */
+typedef struct CurrentOpCursors
+{
+	ReturnSetInfo *rsinfo;
+	bool		all_users;
+	char	   *host;
+} CurrentOpCursors;
+
+/* An idleCursor document per open cursor of this backend */
+static void
+CurrentOpCursor(int64 id, const char *database, const char *collection, Oid userid,
+				TimestampTz last_used, void *arg)
+{
+	CurrentOpCursors *w = arg;
+	bson_t		doc;
+	bson_t		cur;
+
+	if (!w->all_users && userid != GetUserId())
+		return;
+	bson_init(&doc);
+	BSON_APPEND_UTF8(&doc, "type", "idleCursor");
+	BSON_APPEND_UTF8(&doc, "host", w->host);
+	BSON_APPEND_UTF8(&doc, "ns", psprintf("%s.%s", database, collection));
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "cursor", &cur);
+	BSON_APPEND_INT64(&cur, "cursorId", id);
+	BSON_APPEND_DATE_TIME(&cur, "lastAccessDate", MetaMillis(last_used));
+	bson_append_document_end(&doc, &cur);
+	MetaEmit(w->rsinfo, &doc);
+	bson_destroy(&doc);
+}
+
 /* The longest command text $currentOp shows with truncateOps */
 #define META_TRUNCATE_BYTES	1000
 
@@ -1112,7 +1147,8 @@ bson_aggregate_query_settings(PG_FUNCTION_ARGS)
  * the PostgreSQL view's own columns under "postgres".  Without allUsers
  * only the session user's backends, without idleConnections only the
  * active ones (and, with idleSessions, those idle in a transaction, as
- * type "idleSession").
+ * type "idleSession"); with idleCursors, this backend's open cursors
+ * (other backends' are not visible) as type "idleCursor".
  */
 PG_FUNCTION_INFO_V1(bson_aggregate_current_op);
 Datum
@@ -1248,5 +1284,14 @@ bson_aggregate_current_op(PG_FUNCTION_ARGS)
 		bson_destroy(&doc);
 	}
 	SPI_finish();
+	if (s.idle_cursors)
+	{
+		CurrentOpCursors w;
+
+		w.rsinfo = rsinfo;
+		w.all_users = s.all_users;
+		w.host = host;
+		CursorWalk(CurrentOpCursor, &w);
+	}
 	return (Datum) 0;
 }

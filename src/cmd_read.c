@@ -92,6 +92,23 @@ CursorClose(CursorEntry *entry)
 	hash_search(cursors, &id, HASH_REMOVE, NULL);
 }
 
+/*
+ * Call fn for every open cursor of this backend (its id, namespace, owner
+ * and last use): $currentOp's idle cursors.
+ */
+void
+CursorWalk(CursorWalker fn, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	CursorEntry *entry;
+
+	if (cursors == NULL)
+		return;
+	hash_seq_init(&status, cursors);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		fn(entry->id, entry->database, entry->collection, entry->userid, entry->last_used, arg);
+}
+
 /* Close this backend's cursors idle for longer than nosql.cursor_timeout */
 void
 CursorSweepIdle(void)

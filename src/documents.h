@@ -112,6 +112,9 @@ extern void CmdKillCursors(CommandContext *ctx, bson_t *reply);
 extern void CmdCount(CommandContext *ctx, bson_t *reply);
 extern void CmdDistinct(CommandContext *ctx, bson_t *reply);
 extern void CursorSweepIdle(void);
+typedef void (*CursorWalker) (int64 id, const char *database, const char *collection,
+							  Oid userid, TimestampTz last_used, void *arg);
+extern void CursorWalk(CursorWalker fn, void *arg);
 
 /* cmd_write.c */
 extern void CmdInsert(CommandContext *ctx, bson_t *reply);

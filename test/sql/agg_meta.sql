@@ -136,6 +136,9 @@ SELECT agg('admin', NULL, '[{"$currentOp": {}}, {"$match": {"command.sql": {"$re
 -- without idleConnections, no inactive operations; with it, idle backends too
 SELECT agg('admin', NULL, '[{"$currentOp": {"idleConnections": false}}, {"$match": {"active": false}}, {"$count": "n"}]');
 SELECT agg('admin', NULL, '[{"$currentOp": {"allUsers": true, "idleConnections": true, "localOps": true, "truncateOps": true}}, {"$match": {"desc": "checkpointer"}}, {"$project": {"_id": 0, "desc": 1, "active": 1, "op": 1}}]');
+-- with idleCursors, this backend's open cursors
+SELECT cmd('mt', '{"find": "c", "batchSize": 1}')->'cursor'->'ns';
+SELECT agg('admin', NULL, '[{"$currentOp": {"idleCursors": true}}, {"$match": {"type": "idleCursor"}}, {"$project": {"_id": 0, "ns": 1, "id": {"$type": "$cursor.cursorId"}, "used": {"$type": "$cursor.lastAccessDate"}}}]');
 -- errors
 SELECT agg('admin', NULL, '[{"$currentOp": 1}]');
 SELECT agg('admin', NULL, '[{"$currentOp": {"allUsers": 1}}]');
