@@ -1069,6 +1069,36 @@ AggNestedWriteError(const char *name, const bson_iter_t *spec)
 }
 
 /*
+ * The collection a stage over a view reads: MongoDB runs a pipeline on a
+ * view after the view's own stages, so a stage that must be first works
+ * through views whose pipelines are empty (on their collection) and is not
+ * first otherwise (40602).  *coll and *collname become the collection's.
+ */
+static void
+AggMetaThroughView(const AggBuild *b, const char *name, Collection **coll,
+				   const char **collname)
+{
+	int			depth = 0;
+
+	while (*coll != NULL && (*coll)->is_view)
+	{
+		bson_iter_t it;
+		bson_iter_t stages;
+
+		CHECK_FOR_INTERRUPTS();
+		if (bson_iter_init_find(&it, (*coll)->options, "pipeline") && BSON_ITER_HOLDS_ARRAY(&it) &&
+			bson_iter_recurse(&it, &stages) && bson_iter_next(&stages))
+			MongoRaise(40602, "%s is only valid as the first stage in a pipeline", name);
+		if (!bson_iter_init_find(&it, (*coll)->options, "viewOn") || !BSON_ITER_HOLDS_UTF8(&it) ||
+			++depth > 20)
+			MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
+					   "Namespace %s.%s is a view, not a collection", b->database, *collname);
+		*collname = bson_iter_utf8(&it, NULL);
+		*coll = CollectionLookup(b->database, *collname);
+	}
+}
+
+/*
  * A metadata stage (agg_meta.c): the source of its pipeline, one of the
  * set-returning functions there in place of the collection's table.
  */
@@ -1078,7 +1108,8 @@ AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	Collection *coll = b->spec.coll;
 	bool		top_collectionless = b->depth == 0 && b->collectionless;
 	char	   *db = quote_literal_cstr(b->database);
-	char	   *collname = quote_literal_cstr(b->collname != NULL ? b->collname : "");
+	const char *target = b->collname != NULL ? b->collname : "";
+	char	   *collname;
 	bson_t		s;
 	const uint8_t *data;
 	uint32_t	len;
@@ -1094,6 +1125,10 @@ AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		(strcmp(name, "$querySettings") == 0 && !top_collectionless))
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "%s must be run against the 'admin' database with {aggregate: 1}", name);
+	/* $collStats refuses views itself; the others read through them */
+	if (strcmp(name, "$indexStats") == 0 || strcmp(name, "$planCacheStats") == 0)
+		AggMetaThroughView(b, name, &coll, &target);
+	collname = quote_literal_cstr(target);
 	bson_iter_document(spec, &len, &data);
 	bson_init_static(&s, data, len);
 	if (strcmp(name, "$collStats") == 0)
@@ -1107,14 +1142,10 @@ AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		bson_iter_t ts;
 
 		if (coll == NULL)
-			MongoRaise(50933, "collection '%s.%s' does not exist", b->database,
-					   b->collname != NULL ? b->collname : "");
+			MongoRaise(50933, "collection '%s.%s' does not exist", b->database, target);
 		/* a time-series collection is a view in MongoDB: its stages come first */
 		if (bson_iter_init_find(&ts, coll->options, "timeseries"))
 			MongoRaise(40602, "$planCacheStats is only valid as the first stage in a pipeline");
-		if (coll->is_view)
-			MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
-					   "Namespace %s.%s is a view, not a collection", b->database, coll->name);
 		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_plan_cache_stats(%s, %s) m",
 					   db, collname);
 	}

@@ -19,6 +19,8 @@ $$;
 SELECT cmd('mt', '{"insert": "c", "documents": [{"_id": 1, "a": 1, "s": "x"}, {"_id": 2, "a": 2}, {"_id": 3}]}');
 SELECT cmd('mt', '{"createIndexes": "c", "indexes": [{"key": {"a": 1}, "name": "a_1"}, {"key": {"s": -1, "a": 1}, "name": "s_a", "sparse": true}]}');
 SELECT cmd('mt', '{"create": "v", "viewOn": "c", "pipeline": []}');
+SELECT cmd('mt', '{"create": "vv", "viewOn": "v", "pipeline": []}');
+SELECT cmd('mt', '{"create": "vp", "viewOn": "c", "pipeline": [{"$match": {"a": 1}}]}');
 SELECT cmd('mt', '{"create": "capped", "capped": true, "size": 4096, "max": 10}');
 
 -- $collStats: every section; sizes are real, so only their signs are shown
@@ -83,7 +85,10 @@ SELECT agg('mt', 'missing', '[{"$indexStats": {}}]');
 SELECT agg('mt', 'c', '[{"$indexStats": {"a": 1}}]');
 SELECT agg('mt', 'c', '[{"$indexStats": []}]');
 SELECT agg('mt', 'c', '[{"$indexStats": {}}, {"$indexStats": {}}]');
-SELECT agg('mt', 'v', '[{"$indexStats": {}}]');
+-- a view runs its stages first: through views without stages, the
+-- collection's indexes; after a view's stages it is not first
+SELECT agg('mt', 'vv', '[{"$indexStats": {}}, {"$project": {"_id": 0, "name": 1}}]');
+SELECT agg('mt', 'vp', '[{"$indexStats": {}}]');
 SELECT agg('mt', 'c', '[{"$facet": {"a": [{"$unionWith": {"coll": "c", "pipeline": [{"$indexStats": {}}]}}]}}]');
 
 -- $planCacheStats: this backend's saved plans that read the collection
@@ -101,6 +106,8 @@ SELECT agg('mt', 'c', '[{"$planCacheStats": {"allHosts": 1}}]');
 SELECT agg('mt', 'c', '[{"$planCacheStats": {"allHosts": true}}]');
 SELECT agg('mt', 'c', '[{"$planCacheStats": {"x": 1}}]');
 SELECT agg('mt', 'missing', '[{"$planCacheStats": {}}]');
+SELECT agg('mt', 'v', '[{"$planCacheStats": {}}, {"$count": "n"}]');
+SELECT agg('mt', 'vp', '[{"$planCacheStats": {}}]');
 SELECT agg('mt', 'c', '[{"$project": {"a": 1}}, {"$planCacheStats": {}}]');
 SELECT cmd('mt', '{"aggregate": "c", "pipeline": [{"$planCacheStats": {}}], "cursor": {}, "readConcern": {"level": "majority"}}');
 
