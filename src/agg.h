@@ -109,7 +109,6 @@ extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *ty
 /* agg_meta.c: the metadata stages ($collStats, $indexStats, $currentOp ...) */
 extern bool AggMetaStage(const char *name);
 extern void AggMetaValidate(const char *name, const bson_iter_t *spec);
-extern bool AggMetaCollStatsNeedsData(const bson_iter_t *spec);
 extern void AggMetaCheckNestedIn(const char *name, const bson_iter_t *spec, bool in_facet,
 								 bool collectionless);
 

@@ -414,17 +414,7 @@ AggMetaValidate(const char *name, const bson_iter_t *spec)
 		elog(ERROR, "unexpected metadata stage %s", name);
 }
 
-/* Does a $collStats specification need the collection to exist? */
-bool
-AggMetaCollStatsNeedsData(const bson_iter_t *spec)
-{
-	CollStatsSpec s;
-
-	CollStatsParse(spec, &s);
-	return s.storage || s.count || s.exec;
-}
-
-/* The rules of the stages of one sub-pipeline (see AggMetaCheckNested) */
+/* The rules of the stages of one sub-pipeline (see AggMetaCheckNestedIn) */
 static void
 MetaCheckSubPipeline(const bson_iter_t *pipeline, bool in_facet, bool collectionless)
 {
@@ -651,7 +641,7 @@ MetaIndexUsage(const Collection *coll, const char *mongo_name, int64 *size, int6
 
 	/* hidden indexes are named nosql_hx_ for nosql_ix_ */
 	if (strncmp(hidden, "nosql_ix_", 9) == 0)
-		hidden[7] = 'h';
+		hidden[6] = 'h';
 	values[0] = ObjectIdGetDatum(coll->relid);
 	values[1] = CStringGetTextDatum(prefix);
 	values[2] = CStringGetTextDatum(hidden);

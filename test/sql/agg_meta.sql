@@ -18,6 +18,8 @@ $$;
 
 SELECT cmd('mt', '{"insert": "c", "documents": [{"_id": 1, "a": 1, "s": "x"}, {"_id": 2, "a": 2}, {"_id": 3}]}');
 SELECT cmd('mt', '{"createIndexes": "c", "indexes": [{"key": {"a": 1}, "name": "a_1"}, {"key": {"s": -1, "a": 1}, "name": "s_a", "sparse": true}]}');
+-- a hidden index is renamed in PostgreSQL: still counted
+SELECT cmd('mt', '{"collMod": "c", "index": {"name": "s_a", "hidden": true}}');
 SELECT cmd('mt', '{"create": "v", "viewOn": "c", "pipeline": []}');
 SELECT cmd('mt', '{"create": "vv", "viewOn": "v", "pipeline": []}');
 SELECT cmd('mt', '{"create": "vp", "viewOn": "c", "pipeline": [{"$match": {"a": 1}}]}');
@@ -34,6 +36,8 @@ SELECT agg('mt', 'c', '[{"$collStats": {"latencyStats": {"histograms": true}, "s
     "indexNames": {"$map": {"input": {"$objectToArray": "$storageStats.indexSizes"}, "in": "$$this.k"}},
     "sized": {"$gt": ["$storageStats.storageSize", 0]}, "scaleFactor": "$storageStats.scaleFactor",
     "totals": {"$eq": ["$storageStats.totalSize", {"$add": ["$storageStats.storageSize", "$storageStats.totalIndexSize"]}]},
+    "indexTotal": {"$eq": ["$storageStats.totalIndexSize", {"$sum": {"$map": {"input": {"$objectToArray": "$storageStats.indexSizes"}, "in": "$$this.v"}}}]},
+    "allSized": {"$allElementsTrue": [{"$map": {"input": {"$objectToArray": "$storageStats.indexSizes"}, "in": {"$gt": ["$$this.v", 0]}}}]},
     "scans": {"$type": "$queryExecStats.collectionScans.total"}}}]');
 -- a capped collection reports its limits
 SELECT agg('mt', 'capped', '[{"$collStats": {"storageStats": {}}}, {"$project": {"_id": 0, "capped": "$storageStats.capped", "max": "$storageStats.max", "maxSize": "$storageStats.maxSize", "count": "$storageStats.count"}}]');
