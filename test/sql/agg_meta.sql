@@ -145,7 +145,7 @@ SELECT agg('admin', NULL, '[{"$currentOp": {}}, {"$match": {"command.sql": {"$re
     "opid": {"$type": "$opid"}, "secs": {"$type": "$secs_running"}, "user": {"$first": "$effectiveUsers.user"},
     "time": {"$type": "$currentOpTime"}, "backend": "$postgres.backendType", "state": "$postgres.state"}}]');
 -- without idleConnections, no inactive operations; with it, idle backends too
-SELECT agg('admin', NULL, '[{"$currentOp": {"idleConnections": false}}, {"$match": {"active": false}}, {"$count": "n"}]');
+SELECT agg('admin', NULL, '[{"$currentOp": {"idleConnections": false}}, {"$match": {"active": false, "type": {"$ne": "idleSession"}}}, {"$count": "n"}]');
 SELECT agg('admin', NULL, '[{"$currentOp": {"allUsers": true, "idleConnections": true, "localOps": true, "truncateOps": true}}, {"$match": {"desc": "checkpointer"}}, {"$project": {"_id": 0, "desc": 1, "active": 1, "op": 1}}]');
 -- with idleCursors, this backend's open cursors
 SELECT cmd('mt', '{"find": "c", "batchSize": 1}')->'cursor'->'ns';
