@@ -1194,8 +1194,10 @@ bson_aggregate_current_op(PG_FUNCTION_ARGS)
 		bool		client = backend_type != NULL && strcmp(backend_type, "client backend") == 0;
 		bool		active = state != NULL && strcmp(state, "active") == 0;
 		bool		idle_txn = state != NULL && strncmp(state, "idle in transaction", 19) == 0;
-		bool		no_query_start = MetaText(i, 18) != NULL && MetaText(i, 18)[0] == 't';
-		bool		no_xact = MetaText(i, 19) != NULL && MetaText(i, 19)[0] == 't';
+		char	   *no_query_start_text = MetaText(i, 18);
+		char	   *no_xact_text = MetaText(i, 19);
+		bool		no_query_start = no_query_start_text != NULL && no_query_start_text[0] == 't';
+		bool		no_xact = no_xact_text != NULL && no_xact_text[0] == 't';
 		bson_t		doc;
 		bson_t		sub;
 
@@ -1204,7 +1206,7 @@ bson_aggregate_current_op(PG_FUNCTION_ARGS)
 		BSON_APPEND_UTF8(&doc, "host", host);
 		BSON_APPEND_UTF8(&doc, "desc", client ? psprintf("conn%lld", (long long) pid) :
 						 backend_type != NULL ? backend_type : "unknown");
-		BSON_APPEND_INT64(&doc, "connectionId", pid);
+		BSON_APPEND_INT32(&doc, "connectionId", (int32) pid);
 		if (addr != NULL)
 			BSON_APPEND_UTF8(&doc, "client", psprintf("%s:%lld", addr, (long long) port));
 		if (app != NULL && app[0] != '\0')
@@ -1224,7 +1226,7 @@ bson_aggregate_current_op(PG_FUNCTION_ARGS)
 			bson_append_array_end(&doc, &arr);
 		}
 		BSON_APPEND_BOOL(&doc, "threaded", true);
-		BSON_APPEND_INT64(&doc, "opid", pid);
+		BSON_APPEND_INT32(&doc, "opid", (int32) pid);
 		if (active && !no_query_start)
 		{
 			int64		micros = MetaInt64(i, 15);
