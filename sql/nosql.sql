@@ -460,6 +460,26 @@ CREATE FUNCTION nosql.bson_aggregate_documents(documents nosql.bson) RETURNS SET
     AS 'MODULE_PATHNAME', 'bson_aggregate_documents' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_aggregate_documents(nosql.bson) IS 'the documents of an array, the source of a $documents pipeline';
 
+-- the metadata stages (src/agg_meta.c): the sources of their pipelines
+CREATE FUNCTION nosql.bson_aggregate_coll_stats(database text, collection text, spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_coll_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_coll_stats(text, text, nosql.bson) IS 'the document of a $collStats stage: the table''s counters and sizes (needs SELECT on it)';
+CREATE FUNCTION nosql.bson_aggregate_index_stats(database text, collection text) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_index_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_index_stats(text, text) IS 'the documents of an $indexStats stage: one per index, with the idx_scan counters behind it';
+CREATE FUNCTION nosql.bson_aggregate_plan_cache_stats(database text, collection text) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_plan_cache_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_plan_cache_stats(text, text) IS 'the documents of a $planCacheStats stage: this backend''s saved plans of the commands'' queries reading the collection';
+CREATE FUNCTION nosql.bson_aggregate_cluster_catalog(database text, spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_cluster_catalog' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_cluster_catalog(text, nosql.bson) IS 'the documents of a $listClusterCatalog stage: the collections and views of the database (of all on admin)';
+CREATE FUNCTION nosql.bson_aggregate_query_settings(spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_query_settings' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_query_settings(nosql.bson) IS 'the documents of a $querySettings stage: none, there is no query settings store';
+CREATE FUNCTION nosql.bson_aggregate_current_op(spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_current_op' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_current_op(nosql.bson) IS 'the documents of a $currentOp stage: a document per backend of pg_stat_activity';
+
 -- $lookup (src/agg_lookup.c): a correlated subquery over the foreign table
 CREATE FUNCTION nosql.bson_lookup_filter(document nosql.bson, local_field text, foreign_field text) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_lookup_filter' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

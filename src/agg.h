@@ -137,6 +137,12 @@ extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *ty
 						Datum *values, const Collection *source, const char *hint,
 						const uint8_t *collation, uint32_t collation_len, bool bypass);
 
+/* agg_meta.c: the metadata stages ($collStats, $indexStats, $currentOp ...) */
+extern bool AggMetaStage(const char *name);
+extern void AggMetaValidate(const char *name, const bson_iter_t *spec);
+extern void AggMetaCheckNestedIn(const char *name, const bson_iter_t *spec, bool in_facet,
+								 bool collectionless);
+
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
 

@@ -57,10 +57,9 @@
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
-	"$collStats", "$currentOp", "$densify", "$geoNear",
-	"$indexStats", "$listCatalog", "$listClusterCatalog",
+	"$densify", "$geoNear", "$listCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$planCacheStats", "$querySettings", "$rankFusion",
+	"$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
 	"$shardedDataDistribution",
 	"$vectorSearch", NULL
@@ -75,6 +74,8 @@ typedef struct AggBuild
 	bool		in_find;		/* still reading find-like stages */
 	bool		documents;		/* the source is $documents */
 	const bson_iter_t *documents_arg;
+	char	   *meta_sql;		/* the source is a metadata stage (agg_meta.c) */
+	const char *collname;		/* the collection named (coll may be NULL) */
 	StringInfoData sql;			/* the query so far (once out of find) */
 	/* a level with ORDER BY/OFFSET/LIMIT not yet closed */
 	bool		level_open;
@@ -277,6 +278,11 @@ AggEndFind(AggBuild *b)
 		return;
 	b->in_find = false;
 	initStringInfo(&b->sql);
+	if (b->meta_sql != NULL)
+	{
+		appendStringInfoString(&b->sql, b->meta_sql);
+		return;
+	}
 	if (b->documents)
 	{
 		/* the array itself (a wrapped array value) is the parameter */
@@ -830,11 +836,12 @@ AggLookupString(const bson_iter_t *it, const char *field, const char **value)
 /*
  * Translate a sub-pipeline ($lookup, $facet, $unionWith) over coll (NULL:
  * missing) into sql, its parameters added to b's; source_sql, when not
- * NULL, is the query of the documents it reads instead of the collection.
- * False when there is nothing to read (a missing collection).
+ * NULL, is the query of the documents it reads instead of the collection;
+ * from names the collection (for the metadata stages).  False when there
+ * is nothing to read (a missing collection).
  */
 static bool
-AggSubPipeline(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
+AggSubPipeline(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, const char *from,
 			   bool collectionless, const char *source_sql, bool in_facet, StringInfo sql)
 {
 	AggBuild	sub;
@@ -845,6 +852,7 @@ AggSubPipeline(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 	memset(&sub, 0, sizeof(sub));
 	FindSpecInit(&sub.spec);
 	sub.database = b->database;
+	sub.collname = from;
 	sub.depth = b->depth + 1;
 	sub.source_sql = source_sql;
 	sub.in_facet = b->in_facet || in_facet;
@@ -875,12 +883,13 @@ AggSubPipeline(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
  */
 static void
 AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
-				  bool collectionless, const char *source_sql, StringInfo sql)
+				  const char *from, bool collectionless, const char *source_sql,
+				  StringInfo sql)
 {
 	StringInfoData q;
 
 	initStringInfo(&q);
-	if (!AggSubPipeline(b, pipeline, coll, collectionless, source_sql, false, &q))
+	if (!AggSubPipeline(b, pipeline, coll, from, collectionless, source_sql, false, &q))
 	{
 		appendStringInfoString(sql, "'{}'::nosql.bson[]");
 		return;
@@ -1090,7 +1099,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 			source = coll != NULL ?
 				psprintf("SELECT document FROM %s WHERE %s", coll->qualified, cond) :
 				"SELECT NULL::nosql.bson AS document WHERE false";
-		AggLookupSubquery(b, &pipeline, coll, collectionless, source, &matches);
+		AggLookupSubquery(b, &pipeline, coll, from, collectionless, source, &matches);
 	}
 	else if (coll == NULL)
 		appendStringInfoString(&matches, "'{}'::nosql.bson[]");
@@ -1291,7 +1300,7 @@ AggAddFacet(AggBuild *b, const bson_iter_t *spec)
 		bson_uint32_to_string(n, &keyp, key, sizeof(key));
 		bson_append_utf8(&names, keyp, -1, bson_iter_key(&it), -1);
 		initStringInfo(&sub);
-		if (!AggSubPipeline(b, &it, NULL, false, source, true, &sub))
+		if (!AggSubPipeline(b, &it, NULL, NULL, false, source, true, &sub))
 			elog(ERROR, "a $facet sub-pipeline without a query");
 		appendStringInfo(&facets, "%s(SELECT nosql.bson_facet_array(q.document) FROM (%s) q)",
 						 n > 0 ? ", " : "", sub.data);
@@ -1402,7 +1411,7 @@ AggAddUnionWith(AggBuild *b, const bson_iter_t *spec)
 	AggFlushChain(b);
 	AggCloseLevel(b);
 	initStringInfo(&sub);
-	if (!AggSubPipeline(b, &pipeline, coll, collectionless, NULL, false, &sub))
+	if (!AggSubPipeline(b, &pipeline, coll, from, collectionless, NULL, false, &sub))
 	{
 		/* a missing collection adds nothing */
 		b->has_rows = true;
@@ -1697,6 +1706,109 @@ AggAddBucketAuto(AggBuild *b, const bson_iter_t *spec)
 	AggReserve(b, FIND_MAX_PARAMS);
 }
 
+/*
+ * The collection a stage over a view reads: MongoDB runs a pipeline on a
+ * view after the view's own stages, so a stage that must be first works
+ * through views whose pipelines are empty (on their collection) and is not
+ * first otherwise (40602).  *coll and *collname become the collection's.
+ */
+static void
+AggMetaThroughView(const AggBuild *b, const char *name, Collection **coll,
+				   const char **collname)
+{
+	int			depth = 0;
+
+	while (*coll != NULL && (*coll)->is_view)
+	{
+		bson_iter_t it;
+		bson_iter_t stages;
+
+		CHECK_FOR_INTERRUPTS();
+		if (bson_iter_init_find(&it, (*coll)->options, "pipeline") && BSON_ITER_HOLDS_ARRAY(&it) &&
+			bson_iter_recurse(&it, &stages) && bson_iter_next(&stages))
+			MongoRaise(40602, "%s is only valid as the first stage in a pipeline", name);
+		if (!bson_iter_init_find(&it, (*coll)->options, "viewOn") || !BSON_ITER_HOLDS_UTF8(&it) ||
+			++depth > 20)
+			MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
+					   "Namespace %s.%s is a view, not a collection", b->database, *collname);
+		*collname = bson_iter_utf8(&it, NULL);
+		*coll = CollectionLookup(b->database, *collname);
+	}
+}
+
+/*
+ * A metadata stage (agg_meta.c): the source of its pipeline, one of the
+ * set-returning functions there in place of the collection's table.
+ */
+static void
+AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
+{
+	Collection *coll = b->spec.coll;
+	bool		top_collectionless = b->depth == 0 && b->collectionless_root;
+	char	   *db = quote_literal_cstr(b->database);
+	const char *target = b->collname != NULL ? b->collname : "";
+	char	   *collname;
+	bson_t		s;
+	const uint8_t *data;
+	uint32_t	len;
+	char	   *sql;
+
+	AggMetaValidate(name, spec);
+	if (strcmp(name, "$listClusterCatalog") == 0 && !top_collectionless)
+		MongoRaise(9621301, "$listClusterCatalog must be run with {aggregate: 1}");
+	if (!first)
+		MongoRaise(40602, "%s is only valid as the first stage in a pipeline", name);
+	if ((strcmp(name, "$currentOp") == 0 && (!top_collectionless ||
+											 strcmp(b->database, "admin") != 0)) ||
+		(strcmp(name, "$querySettings") == 0 && !top_collectionless))
+		MongoRaise(MONGO_INVALID_NAMESPACE,
+				   "%s must be run against the 'admin' database with {aggregate: 1}", name);
+	/* $collStats refuses views itself; the others read through them */
+	if (strcmp(name, "$indexStats") == 0 || strcmp(name, "$planCacheStats") == 0)
+		AggMetaThroughView(b, name, &coll, &target);
+	collname = quote_literal_cstr(target);
+	bson_iter_document(spec, &len, &data);
+	bson_init_static(&s, data, len);
+	if (strcmp(name, "$collStats") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_coll_stats(%s, %s, $%d) m",
+					   db, collname, AggParam(b, &s));
+	else if (strcmp(name, "$indexStats") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_index_stats(%s, %s) m",
+					   db, collname);
+	else if (strcmp(name, "$planCacheStats") == 0)
+	{
+		bson_iter_t ts;
+
+		if (coll == NULL)
+			MongoRaise(50933, "collection '%s.%s' does not exist", b->database, target);
+		/* a time-series collection is a view in MongoDB: its stages come first */
+		if (bson_iter_init_find(&ts, coll->options, "timeseries"))
+			MongoRaise(40602, "$planCacheStats is only valid as the first stage in a pipeline");
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_plan_cache_stats(%s, %s) m",
+					   db, collname);
+	}
+	else if (strcmp(name, "$listClusterCatalog") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_cluster_catalog(%s, $%d) m",
+					   db, AggParam(b, &s));
+	else if (strcmp(name, "$querySettings") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_query_settings($%d) m",
+					   AggParam(b, &s));
+	else
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_current_op($%d) m",
+					   AggParam(b, &s));
+	if (b->in_find)
+	{
+		b->meta_sql = sql;
+		AggEndFind(b);
+	}
+	else
+	{
+		/* a $lookup's sub-pipeline over its matches: the stage replaces them */
+		resetStringInfo(&b->sql);
+		appendStringInfoString(&b->sql, sql);
+	}
+}
+
 /* Translate one stage (already known to exist) */
 static void
 AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
@@ -1704,6 +1816,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	char		key[16];
 	const char *keyp;
 
+	if (AggMetaStage(name))
+	{
+		AggAddMeta(b, name, spec, first);
+		return;
+	}
 	if (strcmp(name, "$documents") == 0)
 	{
 		if (!first)
@@ -2000,7 +2117,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$sample") != 0 && strcmp(name, "$facet") != 0 &&
 			strcmp(name, "$bucketAuto") != 0 && strcmp(name, "$unionWith") != 0 &&
 			strcmp(name, "$graphLookup") != 0 && strcmp(name, "$setWindowFields") != 0 &&
-			strcmp(name, "$fill") != 0)
+			strcmp(name, "$fill") != 0 && !AggMetaStage(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
@@ -2021,6 +2138,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 							extra_params++;
 				}
 		}
+		/* where the metadata stages of sub-pipelines may be */
+		AggMetaCheckNestedIn(name, &spec_it, false, b->depth == 0 && collectionless);
 		if (b->depth > 0)
 		{
 			/* what a $lookup's pipeline cannot hold */
@@ -2103,7 +2222,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			MongoRaise(MONGO_NOT_IMPLEMENTED, "Stage %s is not supported yet", name);
 		AggAddStage(b, name, &stage, nstages++ == 0);
 	}
-	if (coll == NULL && !b->documents && b->source_sql == NULL && !b->has_rows)
+	if (coll == NULL && !b->documents && b->source_sql == NULL && !b->has_rows &&
+		b->meta_sql == NULL)
 		return false;
 	AggFinish(b);
 	return true;
@@ -2307,20 +2427,67 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 				   "The 'cursor' option is required, except for aggregate with the explain argument");
 }
 
+/* The name of the first stage of a pipeline, or NULL */
+static const char *
+AggFirstStage(const bson_iter_t *pipeline)
+{
+	bson_iter_t it;
+	bson_iter_t stage;
+
+	if (bson_iter_recurse(pipeline, &it) && bson_iter_next(&it) &&
+		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &stage) &&
+		bson_iter_next(&stage))
+		return bson_iter_key(&stage);
+	return NULL;
+}
+
+/*
+ * The rules of the command's options for a pipeline that starts with a
+ * metadata stage: only readConcern level "local" (72), and none of them
+ * but $collStats is in the stable API (323 with apiStrict).  MongoDB
+ * checks them before the command's own options.
+ */
+static void
+AggCheckMetaOptions(CommandContext *ctx)
+{
+	const char *first;
+	bson_iter_t it;
+	bson_iter_t level;
+
+	if (!bson_iter_init_find(&it, &ctx->command, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))
+		return;
+	first = AggFirstStage(&it);
+	if (first == NULL || !AggMetaStage(first))
+		return;
+	if (bson_iter_init_find(&it, &ctx->command, "apiStrict") && BSON_ITER_HOLDS_BOOL(&it) &&
+		bson_iter_bool(&it) && strcmp(first, "$collStats") != 0)
+		MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
+	if (bson_iter_init_find(&it, &ctx->command, "readConcern") &&
+		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &level) &&
+		bson_iter_find(&level, "level") && BSON_ITER_HOLDS_UTF8(&level) &&
+		strcmp(bson_iter_utf8(&level, NULL), "local") != 0)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Aggregation stage %s cannot run with a readConcern other than 'local'. Current readConcern: %s",
+				   first, bson_iter_utf8(&level, NULL));
+}
+
 /* Prepare the translation: the collection, its collation and hint */
 static bool
 AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 {
 	Collection *coll = NULL;
+	const char *first = AggFirstStage(&a->pipeline);
 
 	memset(b, 0, sizeof(*b));
 	b->database = database;
 	FindSpecInit(&b->spec);
 	b->database = database;
+	b->collname = a->collname;
 	if (a->collname != NULL)
 	{
 		coll = CollectionLookup(database, a->collname);
-		if (coll != NULL && coll->is_view)
+		/* the metadata stages describe views too (or refuse them) */
+		if (coll != NULL && coll->is_view && (first == NULL || !AggMetaStage(first)))
 			MongoRaise(MONGO_NOT_IMPLEMENTED, "aggregate on a view is not supported yet");
 	}
 	b->spec.coll = coll;
@@ -2405,6 +2572,7 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 	AggBuild	b;
 	bool		have_query;
 
+	AggCheckMetaOptions(ctx);
 	AggParseCommand(ctx, &a);
 	have_query = AggPrepare(ctx->database, &a, &b);
 	if (a.explain)
