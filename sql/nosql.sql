@@ -586,6 +586,18 @@ COMMENT ON FUNCTION nosql.bson_window_range_key(nosql.bson) IS 'the sortBy value
 CREATE FUNCTION nosql.bson_window_date_key(value nosql.bson) RETURNS timestamp
     AS 'MODULE_PATHNAME', 'bson_window_date_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_window_date_key(nosql.bson) IS 'the sortBy value of a time range window (with a unit) as a UTC timestamp (MongoDB error 5429513 for other types)';
+CREATE FUNCTION nosql.bson_window_derivative(first nosql.bson, last nosql.bson, unit float8) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_derivative' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_derivative(nosql.bson, nosql.bson, float8) IS '$derivative from the [input, sortBy] pairs of the first and last documents of its window (per unit milliseconds when unit is not 0)';
+CREATE FUNCTION nosql.bson_window_trapezoid(pair nosql.bson, previous nosql.bson, unit float8) RETURNS float8
+    AS 'MODULE_PATHNAME', 'bson_window_trapezoid' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_trapezoid(nosql.bson, nosql.bson, float8) IS 'for $integral: the trapezoid between a document''s [input, sortBy] pair and the previous one''s';
+CREATE FUNCTION nosql.bson_window_integral(sum float8, first float8, n bigint) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_integral' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_integral(float8, float8, bigint) IS '$integral of a window of n documents: the sum of its trapezoids less the first one''s';
+CREATE FUNCTION nosql.bson_window_linear_fill(pair nosql.bson, previous nosql.bson, before nosql.bson, after nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_linear_fill' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_linear_fill(nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS '$linearFill of a document: its value, or the value on the line between the last non-null [input, sortBy] pair before it and the first after it';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -58,6 +58,7 @@
 
 #include "agg.h"
 #include "bson.h"
+#include "bson_compare.h"
 #include "documents.h"
 #include "nosql.h"
 #include "query.h"
@@ -306,6 +307,29 @@ WindowAppendOver(StringInfo sql, bool partition, int nsort, const WindowSortKey 
 	appendStringInfoChar(sql, ')');
 }
 
+/* Check a frame against the sortBy; a range frame needs the key rk */
+static void
+WindowCheckFrame(const WindowFrame *frame, int nsort, const WindowSortKey *sort,
+				 bool *need_range, const char **range_unit)
+{
+	if (WindowFrameIsWhole(frame))
+		return;
+	if (frame->range)
+	{
+		if (nsort != 1)
+			MongoRaise(5339902, "Range-based window requires sortBy a single field");
+		if (sort[0].desc)
+			MongoRaise(8947401, "Range-based window requires an ascending sortBy");
+		if (*need_range && (*range_unit == NULL) != (frame->unit == NULL))
+			MongoRaise(MONGO_NOT_IMPLEMENTED,
+					   "range windows with and without a unit in one $setWindowFields are not supported yet");
+		*need_range = true;
+		*range_unit = frame->unit;
+	}
+	else if (nsort == 0)
+		MongoRaise(5339901, "Document-based bounds require a sortBy");
+}
+
 /* Is op a rank-style function? */
 static bool
 WindowIsRank(const char *op)
@@ -316,7 +340,7 @@ WindowIsRank(const char *op)
 
 /* The window functions MongoDB has that are not implemented here yet */
 static const char *const window_later_functions[] = {
-	"$derivative", "$integral", "$linearFill", "$minN", "$maxN", "$firstN", "$lastN", "$topN",
+	"$minN", "$maxN", "$firstN", "$lastN", "$topN",
 	"$bottomN", "$top", "$bottom", "$median", "$percentile", NULL
 };
 
@@ -334,6 +358,151 @@ WindowShiftBy(const bson_iter_t *it)
 				   BsonTypeName(bson_iter_type(it)));
 	v = (int64) d;
 	return v;
+}
+
+
+/* The parameter of the expression spec of expr */
+static int
+WindowExprParam(bson_t *holder, AggParamFn param, void *parg)
+{
+	bson_iter_t it;
+	int			n;
+
+	bson_iter_init_find(&it, holder, "e");
+	n = param(parg, AggGroupExpressionSpec(&it, NULL, 0));
+	bson_destroy(holder);
+	return n;
+}
+
+/*
+ * The parameter of the expression [input, "$<sortBy field>"]: a value and
+ * its position in the order of the sortBy field.
+ */
+static int
+WindowPairParam(const bson_iter_t *input, const WindowSortKey *sort, AggParamFn param,
+				void *parg)
+{
+	bson_t		e;
+	bson_t		arr;
+
+	bson_init(&e);
+	bson_append_array_begin(&e, "e", 1, &arr);
+	bson_append_iter(&arr, "0", 1, input);
+	bson_append_utf8(&arr, "1", 1, psprintf("$%s", sort[0].path), -1);
+	bson_append_array_end(&e, &arr);
+	return WindowExprParam(&e, param, parg);
+}
+
+/*
+ * The parameter of the $locf accumulator of the pairs [input, "$<sortBy
+ * field>"] of the documents whose input is not null: the last such pair.
+ */
+static int
+WindowLocfPairParam(const bson_iter_t *input, const WindowSortKey *sort, AggParamFn param,
+					void *parg)
+{
+	bson_t		e;
+	bson_t		cond;
+	bson_t		args;
+	bson_t		test;
+	bson_t		eqargs;
+	bson_t		ifnull;
+	bson_t		inargs;
+	bson_t		arr;
+	bson_iter_t it;
+	int			n;
+
+	bson_init(&e);
+	bson_append_document_begin(&e, "e", 1, &cond);
+	bson_append_array_begin(&cond, "$cond", -1, &args);
+	bson_append_document_begin(&args, "0", 1, &test);
+	bson_append_array_begin(&test, "$eq", -1, &eqargs);
+	bson_append_document_begin(&eqargs, "0", 1, &ifnull);
+	bson_append_array_begin(&ifnull, "$ifNull", -1, &inargs);
+	bson_append_iter(&inargs, "0", 1, input);
+	bson_append_null(&inargs, "1", 1);
+	bson_append_array_end(&ifnull, &inargs);
+	bson_append_document_end(&eqargs, &ifnull);
+	bson_append_null(&eqargs, "1", 1);
+	bson_append_array_end(&test, &eqargs);
+	bson_append_document_end(&args, &test);
+	bson_append_null(&args, "1", 1);
+	bson_append_array_begin(&args, "2", 1, &arr);
+	bson_append_iter(&arr, "0", 1, input);
+	bson_append_utf8(&arr, "1", 1, psprintf("$%s", sort[0].path), -1);
+	bson_append_array_end(&args, &arr);
+	bson_append_array_end(&cond, &args);
+	bson_append_document_end(&e, &cond);
+	bson_iter_init_find(&it, &e, "e");
+	n = param(parg, AggGroupWindowAccumulator("$locf", &it, NULL, 0));
+	bson_destroy(&e);
+	return n;
+}
+
+/* The units $derivative and $integral take, in milliseconds (5490704 beyond a week) */
+static double
+WindowRateUnit(const bson_iter_t *it, const char *op)
+{
+	static const struct
+	{
+		const char *name;
+		double		ms;
+	}			units[] = {
+		{"week", 604800000.0}, {"day", 86400000.0}, {"hour", 3600000.0},
+		{"minute", 60000.0}, {"second", 1000.0}, {"millisecond", 1.0}, {NULL, 0}
+	};
+	const char *u;
+
+	if (!BSON_ITER_HOLDS_UTF8(it))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "%s 'unit' must be a string, found %s", op,
+				   BsonTypeName(bson_iter_type(it)));
+	u = bson_iter_utf8(it, NULL);
+	for (int i = 0; units[i].name != NULL; i++)
+		if (strcmp(units[i].name, u) == 0)
+			return units[i].ms;
+	for (int i = 0; window_units[i] != NULL; i++)
+		if (strcmp(window_units[i], u) == 0)
+			MongoRaise(5490704, "%s 'unit' must be a fixed-size unit: week or smaller, not %s",
+					   op, u);
+	MongoRaise(MONGO_FAILED_TO_PARSE, "unknown time unit value: %s", u);
+	return 0;					/* not reached */
+}
+
+/*
+ * The argument {input, unit} of $derivative and $integral: the parameter
+ * of the expression [input, "$<sortBy field>"] (a value and its position)
+ * and the unit in milliseconds (0: none).
+ */
+static int
+WindowRateArgs(const bson_iter_t *arg, const char *op, const WindowSortKey *sort,
+			   AggParamFn param, void *parg, double *unit_ms)
+{
+	bson_iter_t it;
+	bson_iter_t input;
+	bool		have_input = false;
+
+	*unit_ms = 0;
+	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "%s expects an object, but got a %s", op,
+				   BsonTypeName(bson_iter_type(arg)));
+	bson_iter_recurse(arg, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *k = bson_iter_key(&it);
+
+		if (strcmp(k, "input") == 0)
+		{
+			input = it;
+			have_input = true;
+		}
+		else if (strcmp(k, "unit") == 0)
+			*unit_ms = WindowRateUnit(&it, op);
+		else
+			MongoRaise(MONGO_FAILED_TO_PARSE, "%s got unexpected argument: %s", op, k);
+	}
+	if (!have_input)
+		MongoRaise(MONGO_FAILED_TO_PARSE, "%s requires an 'input' expression", op);
+	return WindowPairParam(&input, sort, param, parg);
 }
 
 /* $expMovingAvg: {input, N | alpha} (9) */
@@ -426,6 +595,7 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 	WindowSortKey *sort = NULL;
 	int			nsort = 0;
 	StringInfoData funcs;
+	StringInfoData pre;
 	StringInfoData keys;
 	bson_t		names;
 	bson_t		defaults;
@@ -515,6 +685,7 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 
 	/* the output fields, each one window function */
 	initStringInfo(&funcs);
+	initStringInfo(&pre);
 	bson_init(&names);
 	bson_init(&defaults);
 	bson_iter_recurse(&output, &it);
@@ -656,6 +827,87 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 			bson_uint32_to_string(nout, &keyp, key, sizeof(key));
 			bson_append_null(&defaults, keyp, -1);
 		}
+		else if (strcmp(op, "$derivative") == 0 || strcmp(op, "$integral") == 0)
+		{
+			double		unit_ms;
+			int			pp;
+			char		unit[64];
+
+			if (nsort == 0)
+				MongoRaise(MONGO_FAILED_TO_PARSE, "%s requires a sortBy", op);
+			if (nsort != 1)
+				MongoRaise(MONGO_FAILED_TO_PARSE, "%s requires a sortBy of exactly one field",
+						   op);
+			if (op[1] == 'd' && !have_window)
+				MongoRaise(MONGO_FAILED_TO_PARSE, "$derivative requires explicit window bounds");
+			pp = WindowRateArgs(&op_it, op, sort, param, arg, &unit_ms);
+			WindowCheckFrame(&frame, nsort, sort, &need_range, &range_unit);
+			snprintf(unit, sizeof(unit), "'%.17g'::float8", unit_ms);
+			if (op[1] == 'd')
+			{
+				/* the first and the last document of the window */
+				appendStringInfo(&funcs,
+								 "nosql.bson_window_derivative(first_value(nosql.bson_group_key(s.document, $%d))",
+								 pp);
+				WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
+				appendStringInfo(&funcs, ", last_value(nosql.bson_group_key(s.document, $%d))", pp);
+				WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
+				appendStringInfo(&funcs, ", %s)", unit);
+			}
+			else
+			{
+				/*
+				 * a%d: the trapezoid between a document and the one before
+				 * it; the window's sum less the first one's (which reaches
+				 * before the window)
+				 */
+				appendStringInfo(&pre,
+								 ", nosql.bson_window_trapezoid(nosql.bson_group_key(s.document, $%d), lag(nosql.bson_group_key(s.document, $%d))",
+								 pp, pp);
+				WindowAppendOver(&pre, have_partition, nsort, sort, NULL, true);
+				appendStringInfo(&pre, ", %s) AS a%d", unit, nout);
+				appendStringInfo(&funcs, "nosql.bson_window_integral(sum(s.a%d)", nout);
+				WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
+				if (frame.lower.kind == WINDOW_UNBOUNDED)
+					appendStringInfoString(&funcs, ", NULL::float8");
+				else
+				{
+					appendStringInfo(&funcs, ", first_value(s.a%d)", nout);
+					WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
+				}
+				appendStringInfoString(&funcs, ", count(*)");
+				WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
+				appendStringInfoChar(&funcs, ')');
+			}
+			bson_uint32_to_string(nout, &keyp, key, sizeof(key));
+			bson_append_null(&defaults, keyp, -1);
+		}
+		else if (strcmp(op, "$linearFill") == 0)
+		{
+			int			pp;
+			int			lp;
+
+			if (have_window)
+				MongoRaise(MONGO_FAILED_TO_PARSE, "$linearFill does not accept a 'window' field");
+			if (nsort != 1 || sort[0].path == NULL)
+				MongoRaise(605001,
+						   "$linearFill must be specified with a top level sortBy expression with exactly one element");
+			pp = WindowPairParam(&op_it, sort, param, arg);
+			lp = WindowLocfPairParam(&op_it, sort, param, arg);
+			/* the pair, the one before, the last non-null one so far each way */
+			appendStringInfo(&funcs,
+							 "nosql.bson_window_linear_fill(nosql.bson_group_key(s.document, $%d), lag(nosql.bson_group_key(s.document, $%d))",
+							 pp, pp);
+			WindowAppendOver(&funcs, have_partition, nsort, sort, NULL, true);
+			appendStringInfo(&funcs, ", nosql.bson_group_accumulate(s.document, $%d, 0::bigint) OVER (%sORDER BY s.k0%s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
+							 lp, have_partition ? "PARTITION BY s.pk " : "",
+							 sort[0].desc ? " DESC" : "");
+			appendStringInfo(&funcs, ", nosql.bson_group_accumulate(s.document, $%d, 0::bigint) OVER (%sORDER BY s.k0%s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))",
+							 lp, have_partition ? "PARTITION BY s.pk " : "",
+							 sort[0].desc ? "" : " DESC");
+			bson_uint32_to_string(nout, &keyp, key, sizeof(key));
+			bson_append_null(&defaults, keyp, -1);
+		}
 		else
 		{
 			Bson	   *acc;
@@ -683,25 +935,7 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 								   "the window function %s is not supported yet", op);
 				MongoRaise(MONGO_FAILED_TO_PARSE, "Unrecognized window function, %s", op);
 			}
-			if (!WindowFrameIsWhole(&frame))
-			{
-				if (frame.range)
-				{
-					if (nsort != 1)
-						MongoRaise(5339902,
-								   "Range-based window requires sortBy a single field");
-					if (sort[0].desc)
-						MongoRaise(8947401,
-								   "Range-based window requires an ascending sortBy");
-					if (need_range && (range_unit == NULL) != (frame.unit == NULL))
-						MongoRaise(MONGO_NOT_IMPLEMENTED,
-								   "range windows with and without a unit in one $setWindowFields are not supported yet");
-					need_range = true;
-					range_unit = frame.unit;
-				}
-				else if (nsort == 0)
-					MongoRaise(5339901, "Document-based bounds require a sortBy");
-			}
+			WindowCheckFrame(&frame, nsort, sort, &need_range, &range_unit);
 			appendStringInfo(&funcs, "nosql.bson_group_accumulate(s.document, $%d, 0::bigint)",
 							 param(arg, acc));
 			WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
@@ -770,8 +1004,12 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 	}
 	for (int i = 0; i < nout; i++)
 		appendStringInfo(out, "%sw.r%d", i > 0 ? ", " : "", i);
-	appendStringInfo(out, "]::nosql.bson[]) AS document FROM (SELECT s.document, %s FROM (SELECT %s FROM (%s) s) s",
-					 funcs.data, keys.data, input);
+	if (pre.len > 0)
+		appendStringInfo(out, "]::nosql.bson[]) AS document FROM (SELECT s.document, %s FROM (SELECT s.*%s FROM (SELECT %s FROM (%s) s) s) s",
+						 funcs.data, pre.data, keys.data, input);
+	else
+		appendStringInfo(out, "]::nosql.bson[]) AS document FROM (SELECT s.document, %s FROM (SELECT %s FROM (%s) s) s",
+						 funcs.data, keys.data, input);
 	if (have_partition || nsort > 0)
 	{
 		appendStringInfoString(out, " ORDER BY ");
@@ -791,7 +1029,7 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 /*
  * Check a $fill stage and describe it as the stages it is: window holds a
  * $setWindowFields specification {partitionBy, sortBy, output: {f:
- * {$locf: "$f"}}} (false: none) and set an $addFields specification
+ * {$locf: "$f"} or {$linearFill: "$f"}}} (false: none) and set an $addFields specification
  * {f: {$ifNull: ["$f", value]}} (false: none).
  */
 bool
@@ -888,6 +1126,7 @@ AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set, bool *have
 		bson_iter_t f;
 		bool		have_method = false;
 		bool		have_value = false;
+		bool		linear = false;
 		bson_iter_t value;
 		char	   *path = psprintf("$%s", name);
 
@@ -910,9 +1149,9 @@ AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set, bool *have
 				{
 					if (nsort != 1)
 						MongoRaise(605001, "The sortBy field must be present and have one field when using method 'linear' in $fill");
-					MongoRaise(MONGO_NOT_IMPLEMENTED, "$fill with method 'linear' is not supported yet");
+					linear = true;
 				}
-				if (strcmp(m, "locf") != 0)
+				else if (strcmp(m, "locf") != 0)
 					MongoRaise(6050202, "Method must be either 'locf' or 'linear'");
 				have_method = true;
 			}
@@ -959,7 +1198,7 @@ AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set, bool *have
 					bson_append_iter(window, "sortBy", -1, &sortby);
 			}
 			bson_append_document_begin(&out, name, -1, &fn);
-			bson_append_utf8(&fn, "$locf", -1, path, -1);
+			bson_append_utf8(&fn, linear ? "$linearFill" : "$locf", -1, path, -1);
 			bson_append_document_end(&out, &fn);
 		}
 		else
@@ -1199,4 +1438,253 @@ bson_window_date_key(PG_FUNCTION_ARGS)
 	if (!IS_VALID_TIMESTAMP(ts))
 		MongoRaise(MONGO_NOT_IMPLEMENTED, "a date beyond PostgreSQL's timestamp range cannot be in a time range window");
 	PG_RETURN_TIMESTAMP(ts);
+}
+
+/* ---- $derivative, $integral, $linearFill ---- */
+
+/* The value and the position of a pair [value, position]; false: NULL */
+static bool
+WindowPair(FunctionCallInfo fcinfo, int arg, bson_t *holder, bson_iter_t *value,
+		   bson_iter_t *pos)
+{
+	bson_iter_t it;
+	bson_iter_t arr;
+
+	if (PG_ARGISNULL(arg))
+		return false;
+	if (!BsonValueIter(PG_GETARG_BSON_P(arg), &it, holder) || !BSON_ITER_HOLDS_ARRAY(&it))
+		return false;
+	if (!bson_iter_recurse(&it, &arr) || !bson_iter_next(&arr))
+		return false;
+	*value = arr;
+	if (!bson_iter_next(&arr))
+		return false;
+	*pos = arr;
+	return true;
+}
+
+/*
+ * A position as a number: the sortBy value, in milliseconds for a date
+ * (with a unit only: code_unit without one, code_date with one on another
+ * type).
+ */
+static double
+WindowPosition(const bson_iter_t *pos, bool unit, int code_unit, int code_date,
+			   const char *op)
+{
+	double		d = 0;
+
+	if (unit)
+	{
+		if (!BSON_ITER_HOLDS_DATE_TIME(pos))
+			MongoRaise(code_unit, "%s with unit expects the sortBy field to be a Date", op);
+		return (double) bson_iter_date_time(pos);
+	}
+	if (BSON_ITER_HOLDS_DATE_TIME(pos))
+		MongoRaise(code_date, "%s where the sortBy is a Date requires an 'unit'", op);
+	if (!BsonIterIsNumber(pos) || BSON_ITER_HOLDS_BOOL(pos) || !BsonIterAsDouble(pos, &d))
+		MongoRaise(5429414, "Invalid range: Expected the sortBy field to be a number, but it was %s",
+				   BsonTypeName(bson_iter_type(pos)));
+	return d;
+}
+
+/* A bson double, or null for NaN from no data */
+static Bson *
+WindowDouble(double d)
+{
+	bson_t		doc;
+	bson_iter_t it;
+	Bson	   *result;
+
+	bson_init(&doc);
+	bson_append_double(&doc, "", 0, d);
+	bson_iter_init(&it, &doc);
+	bson_iter_next(&it);
+	result = BsonFromIter(&it);
+	bson_destroy(&doc);
+	return result;
+}
+
+/* A numeric input value; false for null or missing (5624902 otherwise) */
+static bool
+WindowInputNumber(const bson_iter_t *v, const char *op, double *d)
+{
+	if (BSON_ITER_HOLDS_NULL(v) || BSON_ITER_HOLDS_UNDEFINED(v))
+		return false;
+	if (!BsonIterIsNumber(v) || BSON_ITER_HOLDS_BOOL(v) || !BsonIterAsDouble(v, d))
+		MongoRaise(MONGO_TYPE_MISMATCH, "%s only supports numeric input, found %s", op,
+				   BsonTypeName(bson_iter_type(v)));
+	return true;
+}
+
+/*
+ * nosql.bson_window_derivative(first bson, last bson, unit float8)
+ *		RETURNS bson
+ *
+ * $derivative over a window whose first and last documents' [input,
+ * sortBy] pairs are first and last: the rise over the run, per unit
+ * milliseconds when unit is not 0; null for a window of one position.
+ */
+PG_FUNCTION_INFO_V1(bson_window_derivative);
+Datum
+bson_window_derivative(PG_FUNCTION_ARGS)
+{
+	double		unit = PG_GETARG_FLOAT8(2);
+	bson_t		h1;
+	bson_t		h2;
+	bson_iter_t v1;
+	bson_iter_t p1;
+	bson_iter_t v2;
+	bson_iter_t p2;
+	double		x1;
+	double		x2;
+	double		y1;
+	double		y2;
+
+	if (!WindowPair(fcinfo, 0, &h1, &v1, &p1) || !WindowPair(fcinfo, 1, &h2, &v2, &p2))
+		PG_RETURN_NULL();
+	x1 = WindowPosition(&p1, unit > 0, 5624900, 5624901, "$derivative");
+	x2 = WindowPosition(&p2, unit > 0, 5624900, 5624901, "$derivative");
+	if (!WindowInputNumber(&v1, "$derivative", &y1) ||
+		!WindowInputNumber(&v2, "$derivative", &y2) || x1 == x2)
+		PG_RETURN_NULL();
+	PG_RETURN_BSON_P(WindowDouble((y2 - y1) / (x2 - x1) * (unit > 0 ? unit : 1)));
+}
+
+/*
+ * nosql.bson_window_trapezoid(pair bson, previous bson, unit float8)
+ *		RETURNS float8
+ *
+ * The area of the trapezoid between a document's [input, sortBy] pair and
+ * the one before it (NULL for the first), in units of unit milliseconds
+ * when unit is not 0.  The sortBy value is checked on every document.
+ */
+PG_FUNCTION_INFO_V1(bson_window_trapezoid);
+Datum
+bson_window_trapezoid(PG_FUNCTION_ARGS)
+{
+	double		unit = PG_GETARG_FLOAT8(2);
+	bson_t		h1;
+	bson_t		h2;
+	bson_iter_t v1;
+	bson_iter_t p1;
+	bson_iter_t v2;
+	bson_iter_t p2;
+	double		x1;
+	double		x2;
+	double		y1;
+	double		y2;
+	bool		have1;
+	bool		have2;
+
+	if (!WindowPair(fcinfo, 0, &h2, &v2, &p2))
+		PG_RETURN_NULL();
+	x2 = WindowPosition(&p2, unit > 0, 5423901, 5423902, "$integral");
+	have2 = WindowInputNumber(&v2, "$integral", &y2);
+	if (!WindowPair(fcinfo, 1, &h1, &v1, &p1))
+		PG_RETURN_NULL();
+	x1 = WindowPosition(&p1, unit > 0, 5423901, 5423902, "$integral");
+	have1 = WindowInputNumber(&v1, "$integral", &y1);
+	if (!have1 || !have2)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((y1 + y2) / 2 * (x2 - x1) / (unit > 0 ? unit : 1));
+}
+
+/*
+ * nosql.bson_window_integral(sum float8, first float8, n bigint)
+ *		RETURNS bson
+ *
+ * $integral over a window of n documents: the sum of its trapezoids less
+ * the first one's (NULL: none); null for an empty window.
+ */
+PG_FUNCTION_INFO_V1(bson_window_integral);
+Datum
+bson_window_integral(PG_FUNCTION_ARGS)
+{
+	double		sum = PG_ARGISNULL(0) ? 0 : PG_GETARG_FLOAT8(0);
+	double		first = PG_ARGISNULL(1) ? 0 : PG_GETARG_FLOAT8(1);
+
+	if (PG_ARGISNULL(2) || PG_GETARG_INT64(2) == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_BSON_P(WindowDouble(sum - first));
+}
+
+/* The value of a $locf result of pairs: the pair, if it is one */
+static bool
+WindowLocfPair(FunctionCallInfo fcinfo, int arg, bson_t *holder, bson_iter_t *value,
+			   bson_iter_t *pos)
+{
+	return WindowPair(fcinfo, arg, holder, value, pos);
+}
+
+/* A sortBy value of $linearFill as a number (6050104 otherwise) */
+static double
+WindowFillPosition(const bson_iter_t *pos)
+{
+	double		d = 0;
+
+	if (BSON_ITER_HOLDS_DATE_TIME(pos))
+		return (double) bson_iter_date_time(pos);
+	if (!BsonIterIsNumber(pos) || BSON_ITER_HOLDS_BOOL(pos) || !BsonIterAsDouble(pos, &d))
+		MongoRaise(6050104, "$linearFill requires the sortBy field to be a number or a date, found %s",
+				   BsonTypeName(bson_iter_type(pos)));
+	return d;
+}
+
+/*
+ * nosql.bson_window_linear_fill(pair bson, previous bson, before bson,
+ *		after bson) RETURNS bson
+ *
+ * $linearFill of a document whose [input, sortBy] pair is pair (previous:
+ * the document's before it): its value, or for a null one the value on the
+ * line between the last non-null pair before it and the first after it
+ * (null without both).  Repeated sortBy values raise 6050106.
+ */
+PG_FUNCTION_INFO_V1(bson_window_linear_fill);
+Datum
+bson_window_linear_fill(PG_FUNCTION_ARGS)
+{
+	bson_t		h;
+	bson_t		hp;
+	bson_t		h1;
+	bson_t		h2;
+	bson_iter_t v;
+	bson_iter_t p;
+	bson_iter_t pv;
+	bson_iter_t pp;
+	bson_iter_t v1;
+	bson_iter_t p1;
+	bson_iter_t v2;
+	bson_iter_t p2;
+	double		x;
+	double		x1;
+	double		x2;
+	double		y1;
+	double		y2;
+
+	if (!WindowPair(fcinfo, 0, &h, &v, &p))
+		PG_RETURN_NULL();
+	x = WindowFillPosition(&p);
+	if (WindowPair(fcinfo, 1, &hp, &pv, &pp) && BsonCompareValues(&p, &pp) == 0)
+		MongoRaise(6050106, "There can be no repeated values in the sort field");
+	if (!BSON_ITER_HOLDS_NULL(&v) && !BSON_ITER_HOLDS_UNDEFINED(&v))
+	{
+		if (!BsonIterIsNumber(&v) || BSON_ITER_HOLDS_BOOL(&v))
+			MongoRaise(6050105, "Value to be filled must be numeric or nullish, found %s",
+					   BsonTypeName(bson_iter_type(&v)));
+		PG_RETURN_BSON_P(BsonFromIter(&v));
+	}
+	if (!WindowLocfPair(fcinfo, 2, &h1, &v1, &p1) || !WindowLocfPair(fcinfo, 3, &h2, &v2, &p2))
+		PG_RETURN_NULL();
+	if (!BsonIterIsNumber(&v1) || BSON_ITER_HOLDS_BOOL(&v1) || !BsonIterAsDouble(&v1, &y1))
+		MongoRaise(6050105, "Value to be filled must be numeric or nullish, found %s",
+				   BsonTypeName(bson_iter_type(&v1)));
+	if (!BsonIterIsNumber(&v2) || BSON_ITER_HOLDS_BOOL(&v2) || !BsonIterAsDouble(&v2, &y2))
+		MongoRaise(6050105, "Value to be filled must be numeric or nullish, found %s",
+				   BsonTypeName(bson_iter_type(&v2)));
+	x1 = WindowFillPosition(&p1);
+	x2 = WindowFillPosition(&p2);
+	if (x1 == x2)
+		PG_RETURN_NULL();
+	PG_RETURN_BSON_P(WindowDouble(y1 + (y2 - y1) * (x - x1) / (x2 - x1)));
 }
