@@ -598,6 +598,30 @@ COMMENT ON FUNCTION nosql.bson_window_integral(float8, float8, bigint) IS '$inte
 CREATE FUNCTION nosql.bson_window_linear_fill(pair nosql.bson, previous nosql.bson, before nosql.bson, after nosql.bson) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_window_linear_fill' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_window_linear_fill(nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS '$linearFill of a document: its value, or the value on the line between the last non-null [input, sortBy] pair before it and the first after it';
+
+-- $densify (src/agg_densify.c): the documents sorted by partition and value,
+-- each with the values before and after it (window functions), and the
+-- documents generated in the gaps by a set-returning function.
+CREATE FUNCTION nosql.bson_densify_value(document nosql.bson, path text, dates boolean) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_densify_value' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_densify_value(nosql.bson, text, boolean) IS 'the value $densify reads at path: NULL when null or missing, a number (dates false) or a date (dates true), MongoDB''s errors 6053600 and 5733201 otherwise';
+CREATE FUNCTION nosql.bson_value_smaller(a nosql.bson, b nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_value_smaller' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_value_smaller(nosql.bson, nosql.bson) IS 'the smaller of two bson values in MongoDB''s order';
+CREATE FUNCTION nosql.bson_value_larger(a nosql.bson, b nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_value_larger' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_value_larger(nosql.bson, nosql.bson) IS 'the larger of two bson values in MongoDB''s order';
+CREATE AGGREGATE nosql.bson_value_min(nosql.bson) (
+    SFUNC = nosql.bson_value_smaller, STYPE = nosql.bson, COMBINEFUNC = nosql.bson_value_smaller,
+    SORTOP = OPERATOR(nosql.<), PARALLEL = SAFE);
+COMMENT ON AGGREGATE nosql.bson_value_min(nosql.bson) IS 'the smallest bson value in MongoDB''s order';
+CREATE AGGREGATE nosql.bson_value_max(nosql.bson) (
+    SFUNC = nosql.bson_value_larger, STYPE = nosql.bson, COMBINEFUNC = nosql.bson_value_larger,
+    SORTOP = OPERATOR(nosql.>), PARALLEL = SAFE);
+COMMENT ON AGGREGATE nosql.bson_value_max(nosql.bson) IS 'the largest bson value in MongoDB''s order';
+CREATE FUNCTION nosql.bson_densify_generate(document nosql.bson, v nosql.bson, pv nosql.bson, nv nosql.bson, lo nosql.bson, hi nosql.bson, spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_densify_generate' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 2;
+COMMENT ON FUNCTION nosql.bson_densify_generate(nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS 'a document of $densify and the documents generated before and after it (v, pv, nv: its value and its neighbours'' in its partition; lo, hi: the smallest and largest values of the range; spec: the stage''s description)';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -99,6 +99,12 @@ extern void AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation
 							   void *arg, const char *input, StringInfo out);
 extern bool AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set,
 							bool *have_set);
+extern void AggWindowSetPath(const uint8_t *data, uint32_t len, const char *path,
+							 const bson_iter_t *value, bson_t *out);
+
+/* agg_densify.c: the $densify stage */
+extern void AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg,
+								const char *input, StringInfo out);
 
 /* agg_write.c: a $out or $merge stage, checked */
 typedef enum AggMergeMatched

@@ -57,7 +57,7 @@
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
-	"$densify", "$geoNear", "$listCatalog",
+	"$geoNear", "$listCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
@@ -622,6 +622,20 @@ AggAddWindow(AggBuild *b, const bson_iter_t *spec, bool input_order)
 }
 
 static void AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first);
+
+/* $densify: the gaps filled by a set-returning function (agg_densify.c) */
+static void
+AggAddDensify(AggBuild *b, const bson_iter_t *spec)
+{
+	StringInfoData next;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	initStringInfo(&next);
+	AggDensifyTranslate(spec, AggWindowParam, b, b->sql.data, &next);
+	b->sql = next;
+}
 
 /*
  * $fill: a $setWindowFields of $locf functions for its "locf" fields (in
@@ -2059,6 +2073,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddFill(b, spec);
 		return;
 	}
+	if (strcmp(name, "$densify") == 0)
+	{
+		AggAddDensify(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -2117,7 +2136,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$sample") != 0 && strcmp(name, "$facet") != 0 &&
 			strcmp(name, "$bucketAuto") != 0 && strcmp(name, "$unionWith") != 0 &&
 			strcmp(name, "$graphLookup") != 0 && strcmp(name, "$setWindowFields") != 0 &&
-			strcmp(name, "$fill") != 0 && !AggMetaStage(name))
+			strcmp(name, "$fill") != 0 && strcmp(name, "$densify") != 0 &&
+			!AggMetaStage(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{

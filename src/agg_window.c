@@ -31,7 +31,14 @@
  * final function leaves the state as it is, so PostgreSQL may call it for
  * every row of a growing frame); $rank, $denseRank and $documentNumber are
  * rank(), dense_rank() and row_number(); $shift is lead() or lag() of the
- * output expression's value with its default.
+ * output expression's value with its default.  $derivative is computed by
+ * nosql.bson_window_derivative from first_value() and last_value() of the
+ * pairs [input, sortBy value] over the frame; $integral sums over the frame
+ * the trapezoid each document makes with the one before it (lag(), one
+ * query level further in), less the first one's, which lies before the
+ * frame; $linearFill takes the last non-null pair of an ascending running
+ * frame and of a descending one ($locf over the pairs of non-null inputs)
+ * and interpolates between them (nosql.bson_window_linear_fill).
  *
  * Frames: a "documents" window is ROWS BETWEEN; a "range" window is RANGE
  * BETWEEN over one more sort key rk, the sortBy field as float8 (numbers)
@@ -1226,8 +1233,8 @@ AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set, bool *have
 /* ---- SQL functions ---- */
 
 /* Set the value at a dotted path of a document, into out */
-static void
-WindowSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_iter_t *value,
+void
+AggWindowSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_iter_t *value,
 			  bson_t *out)
 {
 	bson_t		d;
@@ -1262,7 +1269,7 @@ WindowSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_it
 				if (BSON_ITER_HOLDS_DOCUMENT(&it))
 					bson_iter_document(&it, &slen, &sdata);
 				bson_append_document_begin(out, path, partlen, &sub);
-				WindowSetPath(sdata, slen, dot + 1, value, &sub);
+				AggWindowSetPath(sdata, slen, dot + 1, value, &sub);
 				bson_append_document_end(out, &sub);
 			}
 		}
@@ -1276,7 +1283,7 @@ WindowSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_it
 			bson_t		sub;
 
 			bson_append_document_begin(out, path, partlen, &sub);
-			WindowSetPath(NULL, 0, dot + 1, value, &sub);
+			AggWindowSetPath(NULL, 0, dot + 1, value, &sub);
 			bson_append_document_end(out, &sub);
 		}
 	}
@@ -1343,7 +1350,7 @@ bson_window_result(PG_FUNCTION_ARGS)
 			wrapped = true;
 		}
 		bson_init(&out);
-		WindowSetPath(data, len, name, &v, &out);
+		AggWindowSetPath(data, len, name, &v, &out);
 		if (wrapped)
 			bson_destroy(&holder);
 		data = palloc(out.len);

@@ -89,4 +89,7 @@ extern bool AggExprEval(const AggExpr *expr, AggExprContext *cx, bson_value_t *o
 /* Whether a value is "true" for $cond, $and, $or, $not, $match's $expr */
 extern bool AggValueTrue(const bson_value_t *v);
 
+/* A date plus amount of a unit in UTC, as $dateAdd ($densify) */
+extern bool AggDateAddUTC(int64_t start, const char *unit, int64_t amount, int64_t *result);
+
 #endif							/* NOSQL_EXPR_H */

@@ -2075,3 +2075,20 @@ const AggExprOp AggExprOpsDate[] = {
 	{"$tsIncrement", AggTimestampPart, NULL, 1, 1},
 	{NULL}
 };
+
+/*
+ * AggDateAddUTC
+ *		A date (milliseconds) plus amount of a unit named unit ("year" to
+ *		"millisecond") in UTC, as $dateAdd computes it: months clamp the
+ *		day to the month's last.  False on overflow or an unknown unit.
+ */
+bool
+AggDateAddUTC(int64_t start, const char *unit, int64_t amount, int64_t *result)
+{
+	AggTimeZone tz = {true, 0, NULL};
+
+	for (int i = 0; i < (int) lengthof(agg_unit_names); i++)
+		if (strcmp(agg_unit_names[i], unit) == 0)
+			return AggDateAddUnits(&tz, start, (AggTimeUnit) i, amount, result);
+	return false;
+}

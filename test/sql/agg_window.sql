@@ -123,7 +123,7 @@ SELECT win_error('[{"$fill": {"sortBy": {"$$NOW": 1}, "output": {"v": {"method":
 SELECT win_error('[{"$fill": {"output": {"v": {"method": "nearest"}}}}]');
 SELECT win_error('[{"$fill": {"output": {"v": {"method": "locf", "value": 1}}}}]');
 SELECT win_error('[{"$fill": {"partitionBy": "$p", "partitionByFields": ["p"], "output": {"v": {"value": 1}}}}]');
-SELECT win_error('[{"$fill": {"sortBy": {"w": 1}, "output": {"v": {"method": "linear"}}}}]');
+SELECT win_error('[{"$fill": {"sortBy": {"w": 1, "p": 1}, "output": {"v": {"method": "linear"}}}}]');
 SELECT win_error('[{"$fill": {"sortBy": {"w": 1}}}]');
 
 -- the plan: the window functions of a stage in one WindowAgg over a Sort
