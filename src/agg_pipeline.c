@@ -2471,6 +2471,103 @@ AggCheckMetaOptions(CommandContext *ctx)
 				   first, bson_iter_utf8(&level, NULL));
 }
 
+/*
+ * A view, as MongoDB resolves it: the collection underneath (NULL when it
+ * does not exist) and, in *out, the array "p" of the stages of every view
+ * on the way, innermost first, followed by the stages of user.  The view's
+ * collation is the pipeline's: a command may only repeat it (167).
+ */
+static Collection *
+AggResolveView(const char *database, Collection *view, const bson_iter_t *user,
+			   bson_t *out, const uint8_t **collation, uint32_t *collation_len)
+{
+	Collection *chain[AGG_MAX_VIEW_DEPTH];
+	int			n = 0;
+	Collection *c = view;
+	bson_t		stages;
+	uint32_t	k = 0;
+	bson_iter_t it;
+	const uint8_t *vcoll = NULL;
+	uint32_t	vcoll_len = 0;
+
+	while (c != NULL && c->is_view)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (n == AGG_MAX_VIEW_DEPTH)
+			MongoRaise(MONGO_VIEW_DEPTH_LIMIT, "View depth too deep or view cycle detected. Maximum depth is %d",
+					   AGG_MAX_VIEW_DEPTH);
+		chain[n++] = c;
+		if (!bson_iter_init_find(&it, c->options, "viewOn") || !BSON_ITER_HOLDS_UTF8(&it))
+			elog(ERROR, "view %s has no viewOn", c->qualified);
+		c = CollectionLookup(database, bson_iter_utf8(&it, NULL));
+	}
+	bson_append_array_begin(out, "p", 1, &stages);
+	for (int i = n - 1; i >= 0; i--)
+	{
+		bson_iter_t st;
+
+		if (!bson_iter_init_find(&it, chain[i]->options, "pipeline") ||
+			!BSON_ITER_HOLDS_ARRAY(&it))
+			continue;
+		bson_iter_recurse(&it, &st);
+		while (bson_iter_next(&st))
+		{
+			char		key[16];
+			const char *keyp;
+
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_iter(&stages, keyp, -1, &st);
+		}
+	}
+	if (user != NULL)
+	{
+		bson_iter_t st;
+
+		bson_iter_recurse(user, &st);
+		while (bson_iter_next(&st))
+		{
+			char		key[16];
+			const char *keyp;
+
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_iter(&stages, keyp, -1, &st);
+		}
+	}
+	bson_append_array_end(out, &stages);
+
+	/* the view's default collation (simple when it has none) */
+	if (bson_iter_init_find(&it, view->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_iter_document(&it, &vcoll_len, &vcoll);
+	if (*collation != NULL && *collation_len > 5)
+	{
+		BsonCollation *given = CompileCollation(*collation, *collation_len);
+		BsonCollation *own = vcoll != NULL ? CompileCollation(vcoll, vcoll_len) : NULL;
+
+		if ((given == NULL) != (own == NULL) ||
+			(given != NULL && (*collation_len != vcoll_len ||
+							   memcmp(*collation, vcoll, vcoll_len) != 0)))
+			MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
+					   "Cannot override a view's default collation");
+	}
+	else if (vcoll != NULL)
+	{
+		*collation = vcoll;
+		*collation_len = vcoll_len;
+	}
+	else
+	{
+		/* {locale: "simple"}: not the collection's default */
+		static const uint8_t simple[] = {
+			24, 0, 0, 0, 2, 'l', 'o', 'c', 'a', 'l', 'e', 0, 7, 0, 0, 0,
+			's', 'i', 'm', 'p', 'l', 'e', 0, 0
+		};
+
+		*collation = simple;
+		*collation_len = sizeof(simple);
+	}
+	return c;
+}
+
 /* Prepare the translation: the collection, its collation and hint */
 static bool
 AggPrepare(const char *database, AggArgs *a, AggBuild *b)
@@ -2488,7 +2585,14 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 		coll = CollectionLookup(database, a->collname);
 		/* the metadata stages describe views too (or refuse them) */
 		if (coll != NULL && coll->is_view && (first == NULL || !AggMetaStage(first)))
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "aggregate on a view is not supported yet");
+		{
+			/* the view's stages, then the command's, over what is underneath */
+			bson_t	   *combined = bson_new();
+
+			coll = AggResolveView(database, coll, &a->pipeline, combined, &a->collation,
+								  &a->collation_len);
+			bson_iter_init_find(&a->pipeline, combined, "p");
+		}
 	}
 	b->spec.coll = coll;
 	b->spec.collation = a->collation;
@@ -2605,6 +2709,81 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 	CursorQueryReply(ctx, a.collname != NULL ? a.collname : "$cmd.aggregate", b.sql.data,
 					 b.nparams, b.types, b.values, b.spec.coll, b.spec.hint, a.batch_size,
 					 false, reply);
+}
+
+/*
+ * find, count and distinct on a view (cmd_read.c), as MongoDB resolves
+ * them: stages (an array document {"0": stage, ...}) after the view's,
+ * run as an aggregate over the collection underneath.  With first NULL,
+ * the cursor reply of find goes to reply; else *first (initialized by the
+ * caller) gets the pipeline's first document, if any.
+ */
+void
+AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
+			const uint8_t *collation, uint32_t collation_len, int64 batch_size,
+			bool single_batch, bson_t *reply, bson_t *first)
+{
+	AggArgs		a;
+	AggBuild	b;
+	bson_t	   *holder = bson_new();
+	bool		have_query;
+	MemoryContext caller = CurrentMemoryContext;
+
+	memset(&a, 0, sizeof(a));
+	a.collname = pstrdup(collname);
+	a.collation = collation;
+	a.collation_len = collation_len;
+	a.batch_size = batch_size;
+	bson_append_array(holder, "p", 1, stages);
+	bson_iter_init_find(&a.pipeline, holder, "p");
+	have_query = AggPrepare(ctx->database, &a, &b);
+	if (first == NULL)
+	{
+		if (!have_query)
+		{
+			bson_t		cursor;
+			bson_t		batch;
+
+			BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+			BSON_APPEND_ARRAY_BEGIN(&cursor, "firstBatch", &batch);
+			bson_append_array_end(&cursor, &batch);
+			BSON_APPEND_INT64(&cursor, "id", 0);
+			BSON_APPEND_UTF8(&cursor, "ns", psprintf("%s.%s", ctx->database, collname));
+			bson_append_document_end(reply, &cursor);
+			return;
+		}
+		CursorQueryReply(ctx, collname, b.sql.data, b.nparams, b.types, b.values, b.spec.coll,
+						 b.spec.hint, batch_size, single_batch, reply);
+		return;
+	}
+	if (!have_query)
+		return;
+	SPI_connect();
+	{
+		int			level = HintSettingsPush(b.spec.coll, b.spec.hint);
+
+		if (SPI_execute_with_args(b.sql.data, b.nparams, b.types, b.values, NULL, true, 1) !=
+			SPI_OK_SELECT)
+			elog(ERROR, "reading a view failed");
+		HintSettingsPop(level);
+	}
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			Bson	   *doc = DatumGetBsonP(row);
+			bson_t		d;
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc));
+			bson_concat(first, &d);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
 }
 
 /*
