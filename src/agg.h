@@ -106,6 +106,14 @@ extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *ty
 						Datum *values, const Collection *source, const char *hint,
 						const uint8_t *collation, uint32_t collation_len, bool bypass);
 
+/* agg_lookup.c: set a dotted path of a document as $lookup's "as" does */
+extern void AggSetDottedPath(const uint8_t *data, uint32_t len, const char *path,
+							 const bson_value_t *value, bson_t *out);
+
+/* agg_geonear.c: a $geoNear stage as the query it starts a pipeline with */
+extern void AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, StringInfo sql,
+								Datum *values, Oid *types, int *nparams);
+
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
 

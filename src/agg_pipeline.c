@@ -56,7 +56,7 @@
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
-	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
+	"$collStats", "$currentOp", "$densify", "$facet", "$fill",
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
 	"$planCacheStats", "$querySettings", "$rankFusion",
@@ -819,6 +819,35 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	AggReserve(b, FIND_MAX_PARAMS);
 }
 
+/*
+ * $geoNear: the query the pipeline starts from (agg_geonear.c); only empty
+ * $match stages may come before it.
+ */
+static void
+AggAddGeoNear(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+
+	if (b->source_sql != NULL)
+		MongoRaise(MONGO_NOT_IMPLEMENTED,
+				   "$geoNear in a $lookup pipeline with localField and foreignField is not supported yet");
+	if (!b->in_find || b->documents || b->spec.sort != NULL || b->spec.skip != 0 ||
+		b->spec.limit != 0)
+		MongoRaise(40603, "$geoNear was not the first stage in the pipeline.");
+	bson_iter_init(&it, &b->filters);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t f;
+
+		if (bson_iter_recurse(&it, &f) && bson_iter_next(&f))
+			MongoRaise(40603, "$geoNear was not the first stage in the pipeline.");
+	}
+	AggReserve(b, FIND_MAX_PARAMS + 2);
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	AggGeoNearTranslate(spec, &b->spec, &b->sql, b->values, b->types, &b->nparams);
+}
+
 /* Is name a stage that writes ($out, $merge)? */
 static bool
 AggStageWrites(const char *name)
@@ -1084,6 +1113,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddBucket(b, spec);
 		return;
 	}
+	if (strcmp(name, "$geoNear") == 0)
+	{
+		AggAddGeoNear(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -1137,7 +1171,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
 			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
 			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0)
+			strcmp(name, "$sample") != 0 && strcmp(name, "$geoNear") != 0)
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
