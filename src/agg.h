@@ -114,7 +114,23 @@ extern void AggSetDottedPath(const uint8_t *data, uint32_t len, const char *path
 extern void AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, StringInfo sql,
 								Datum *values, Oid *types, int *nparams);
 
+/* agg_rankfusion.c: a $rankFusion stage, checked */
+typedef struct AggRankFusion
+{
+	int			npipelines;
+	const char **names;			/* the input pipelines, in order */
+	double	   *weights;
+	const uint8_t **last_sort;	/* each pipeline's last $sort */
+	uint32_t   *last_sort_len;
+	bool		score_details;
+} AggRankFusion;
+
+extern void AggRankFusionParse(const bson_iter_t *spec, AggRankFusion *rf);
+extern void AggRankFusionSql(const AggRankFusion *rf, char **subsql, int collation_param,
+							 StringInfo sql);
+
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
+extern bool AggStageKnown(const char *name);
 
 #endif							/* NOSQL_AGG_H */

@@ -59,7 +59,7 @@ static const char *const agg_later_stages[] = {
 	"$collStats", "$currentOp", "$densify", "$facet", "$fill",
 	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$planCacheStats", "$querySettings", "$rankFusion",
+	"$planCacheStats", "$querySettings",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
 	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
 	"$vectorSearch", NULL
@@ -848,11 +848,101 @@ AggAddGeoNear(AggBuild *b, const bson_iter_t *spec)
 	AggGeoNearTranslate(spec, &b->spec, &b->sql, b->values, b->types, &b->nparams);
 }
 
+/*
+ * $rankFusion: each input pipeline translated as a $lookup's sub-pipeline
+ * is, then ranked and combined (agg_rankfusion.c).
+ */
+static void
+AggAddRankFusion(AggBuild *b, const bson_iter_t *spec)
+{
+	AggRankFusion rf;
+	bson_iter_t it;
+	char	  **subsql;
+	int			collation_param = 0;
+	bool		have_query = true;
+
+	AggRankFusionParse(spec, &rf);
+	if (!b->in_find || b->documents || b->source_sql != NULL || b->nfilters > 0 ||
+		b->spec.sort != NULL || b->spec.skip != 0 || b->spec.limit != 0)
+		MongoRaise(10170100, "$rankFusion is only valid as the first stage in a pipeline");
+	if (b->spec.coll != NULL && bson_iter_init_find(&it, b->spec.coll->options, "timeseries"))
+		MongoRaise(10557301, "$rankFusion is unsupported on timeseries collections");
+
+	/* the input pipelines, in the order of rf's names */
+	subsql = palloc0(sizeof(char *) * Max(rf.npipelines, 1));
+	bson_iter_recurse(spec, &it);
+	bson_iter_find(&it, "input");
+	bson_iter_recurse(&it, &it);
+	bson_iter_find(&it, "pipelines");
+	bson_iter_recurse(&it, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+	{
+		AggBuild	sub;
+
+		memset(&sub, 0, sizeof(sub));
+		FindSpecInit(&sub.spec);
+		sub.database = b->database;
+		sub.depth = b->depth + 1;
+		sub.spec.collation = b->spec.collation;
+		sub.spec.collation_len = b->spec.collation_len;
+		sub.spec.coll = b->spec.coll;
+		sub.spec.hint = b->spec.hint;
+		sub.collation = b->collation;
+		sub.collation_len = b->collation_len;
+		sub.compiled_collation = b->compiled_collation;
+		sub.nparams = b->nparams;
+		if (!AggTranslate(&sub, &it, b->spec.coll, false))
+		{
+			have_query = false;
+			continue;
+		}
+		AggReserve(b, sub.nparams - b->nparams);
+		for (int k = b->nparams; k < sub.nparams; k++)
+		{
+			b->values[k] = sub.values[k];
+			b->types[k] = sub.types[k];
+		}
+		b->nparams = sub.nparams;
+		subsql[i] = sub.sql.data;
+	}
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	if (!have_query)
+	{
+		/* no collection: nothing to rank */
+		appendStringInfoString(&b->sql, "SELECT NULL::nosql.bson AS document WHERE false");
+		return;
+	}
+	AggReserve(b, FIND_MAX_PARAMS + 1);
+	if (b->compiled_collation != NULL)
+	{
+		bson_t		c;
+
+		bson_init_static(&c, b->collation, b->collation_len);
+		collation_param = AggParam(b, &c);
+	}
+	AggRankFusionSql(&rf, subsql, collation_param, &b->sql);
+}
+
 /* Is name a stage that writes ($out, $merge)? */
 static bool
 AggStageWrites(const char *name)
 {
 	return strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0;
+}
+
+/* Is name a stage of MongoDB's (run here or not yet)? */
+bool
+AggStageKnown(const char *name)
+{
+	return AggStageIsStreaming(name) || AggStageIsLater(name) ||
+		strcmp(name, "$sort") == 0 || strcmp(name, "$skip") == 0 ||
+		strcmp(name, "$limit") == 0 || strcmp(name, "$count") == 0 ||
+		strcmp(name, "$documents") == 0 || strcmp(name, "$group") == 0 ||
+		strcmp(name, "$sortByCount") == 0 || strcmp(name, "$lookup") == 0 ||
+		AggStageWrites(name) || strcmp(name, "$bucket") == 0 ||
+		strcmp(name, "$sample") == 0 || strcmp(name, "$geoNear") == 0 ||
+		strcmp(name, "$rankFusion") == 0;
 }
 
 /*
@@ -1118,6 +1208,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddGeoNear(b, spec);
 		return;
 	}
+	if (strcmp(name, "$rankFusion") == 0)
+	{
+		AggAddRankFusion(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -1165,13 +1260,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		if (bson_iter_next(&stage))
 			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
 					   "A pipeline stage specification object must contain exactly one field.");
-		if (!AggStageIsStreaming(name) && !AggStageIsLater(name) &&
-			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
-			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
-			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
-			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
-			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0 && strcmp(name, "$geoNear") != 0)
+		if (!AggStageKnown(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
