@@ -174,9 +174,10 @@ bson_lookup_keys(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	int			n = 0;
 	int			cap = 8;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	/* nosql.bson: a varlena aligned as int4 (sql/nosql.sql) */
+	const int16 typlen = -1;
+	const bool	typbyval = false;
+	const char	typalign = TYPALIGN_INT;
 	Oid			bsonoid = BsonTypeOid();
 
 	LookupValues(doc, local, &values);
@@ -193,7 +194,6 @@ bson_lookup_keys(PG_FUNCTION_ARGS)
 		elems[n++] = PointerGetDatum(BsonFromIter(&el));
 	}
 	bson_destroy(&values);
-	get_typlenbyvalalign(bsonoid, &typlen, &typbyval, &typalign);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, bsonoid, typlen, typbyval, typalign));
 }
 
@@ -274,14 +274,14 @@ bson_lookup_set(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	/* nosql.bson: a varlena aligned as int4 (sql/nosql.sql) */
+	const int16 typlen = -1;
+	const bool	typbyval = false;
+	const char	typalign = TYPALIGN_INT;
 	bson_t		arr;
 	bson_t		out;
 	Bson	   *result;
 
-	get_typlenbyvalalign(BsonTypeOid(), &typlen, &typbyval, &typalign);
 	deconstruct_array(matches, BsonTypeOid(), typlen, typbyval, typalign, &elems, &nulls, &n);
 	bson_init(&arr);
 	for (int i = 0; i < n; i++)

@@ -349,6 +349,194 @@ AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 	b->sql = next;
 }
 
+/* The first component of a dotted path */
+static char *
+AggTopField(const char *path)
+{
+	const char *dot = strchr(path, '.');
+
+	return dot != NULL ? pnstrdup(path, dot - path) : pstrdup(path);
+}
+
+/*
+ * The top-level fields an expression (or a $group specification) reads,
+ * added to *fields; false when it may read the whole document ($$ROOT,
+ * $$CURRENT, $getField, ...) or anything we cannot see.
+ */
+static bool
+AggSpecFields(const bson_iter_t *value, List **fields)
+{
+	check_stack_depth();
+	if (BSON_ITER_HOLDS_UTF8(value))
+	{
+		uint32_t	len;
+		const char *s = bson_iter_utf8(value, &len);
+
+		if (len < 2 || s[0] != '$' || strlen(s) != len)
+			return true;
+		if (s[1] == '$')
+		{
+			/* variables: only $$ROOT and $$CURRENT read the document */
+			char	   *var = AggTopField(s + 2);
+
+			if (strcmp(var, "ROOT") != 0 && strcmp(var, "CURRENT") != 0)
+				return true;
+			s = strchr(s, '.');
+			if (s == NULL)
+				return false;
+		}
+		*fields = lappend(*fields, AggTopField(s + 1));
+		return true;
+	}
+	if (BSON_ITER_HOLDS_DOCUMENT(value) || BSON_ITER_HOLDS_ARRAY(value))
+	{
+		bson_iter_t it;
+		bool		document = BSON_ITER_HOLDS_DOCUMENT(value);
+
+		bson_iter_recurse(value, &it);
+		while (bson_iter_next(&it))
+		{
+			const char *key = bson_iter_key(&it);
+
+			if (document && key[0] == '$' &&
+				(strcmp(key, "$getField") == 0 || strcmp(key, "$setField") == 0 ||
+				 strcmp(key, "$unsetField") == 0 || strcmp(key, "$meta") == 0 ||
+				 strcmp(key, "$function") == 0 || strcmp(key, "$accumulator") == 0))
+				return false;
+			if (document && strcmp(key, "sortBy") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_iter_t f;
+
+				/* $top/$bottom...: the sort's keys are paths */
+				bson_iter_recurse(&it, &f);
+				while (bson_iter_next(&f))
+				{
+					*fields = lappend(*fields, AggTopField(bson_iter_key(&f)));
+				}
+				continue;
+			}
+			if (!AggSpecFields(&it, fields))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Before a $group that reads only some fields, documents coming out of a
+ * trailing run of $unwind stages need only those fields: a projection put
+ * in front of the $unwinds keeps each unwound copy small (MongoDB's
+ * dependency analysis does the same).  This is what makes $unwind + $group
+ * cost little more than the elements themselves.
+ */
+static void
+AggTrimBeforeGroup(AggBuild *b, const bson_iter_t *spec)
+{
+	List	   *fields = NIL;
+	bson_iter_t it;
+	bson_iter_t stages;
+	int			nstages = 0;
+	int			first_unwind = -1;
+	bson_t		chain;
+	bson_t		project;
+	bson_t		keep;
+	bool		keep_id = false;
+	int			n = 0;
+	char		key[16];
+	const char *keyp;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	if (b->in_find || b->nchain == 0 || !AggSpecFields(spec, &fields))
+		return;
+	/* the trailing $unwinds, and the fields they need */
+	bson_iter_init(&stages, &b->chain);
+	while (bson_iter_next(&stages))
+	{
+		bson_iter_t st;
+
+		bson_iter_recurse(&stages, &st);
+		bson_iter_next(&st);
+		if (strcmp(bson_iter_key(&st), "$unwind") != 0)
+			first_unwind = -1;
+		else
+		{
+			const char *path = NULL;
+
+			if (first_unwind < 0)
+				first_unwind = nstages;
+			if (BSON_ITER_HOLDS_UTF8(&st))
+				path = bson_iter_utf8(&st, NULL);
+			else if (BSON_ITER_HOLDS_DOCUMENT(&st) && bson_iter_recurse(&st, &it) &&
+					 bson_iter_find(&it, "path") && BSON_ITER_HOLDS_UTF8(&it))
+				path = bson_iter_utf8(&it, NULL);
+			if (path == NULL || path[0] != '$')
+				return;
+			fields = lappend(fields, AggTopField(path + 1));
+		}
+		nstages++;
+	}
+	if (first_unwind < 0)
+		return;
+
+	bson_init(&keep);
+	foreach(lc, fields)
+	{
+		char	   *f = lfirst(lc);
+		bool		seen = false;
+
+		if (f[0] == '\0' || f[0] == '$')
+		{
+			bson_destroy(&keep);
+			return;
+		}
+		if (strcmp(f, "_id") == 0)
+			keep_id = true;
+		foreach(lc2, fields)
+		{
+			if (lc2 == lc)
+				break;
+			if (strcmp(lfirst(lc2), f) == 0)
+				seen = true;
+		}
+		if (!seen)
+			BSON_APPEND_INT32(&keep, f, 1);
+	}
+	if (!keep_id)
+		BSON_APPEND_INT32(&keep, "_id", 0);
+
+	/* the chain again, the projection before its trailing $unwinds */
+	bson_init(&chain);
+	bson_iter_init(&stages, &b->chain);
+	while (bson_iter_next(&stages))
+	{
+		bson_t		st;
+
+		if (n == first_unwind)
+		{
+			bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+			bson_append_document_begin(&chain, keyp, -1, &project);
+			BSON_APPEND_DOCUMENT(&project, "$project", &keep);
+			bson_append_document_end(&chain, &project);
+		}
+		bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+		bson_append_document_begin(&chain, keyp, -1, &st);
+		{
+			bson_iter_t inner;
+
+			bson_iter_recurse(&stages, &inner);
+			while (bson_iter_next(&inner))
+				bson_append_iter(&st, NULL, 0, &inner);
+		}
+		bson_append_document_end(&chain, &st);
+	}
+	bson_destroy(&keep);
+	bson_reinit(&b->chain);
+	bson_concat(&b->chain, &chain);
+	bson_destroy(&chain);
+	b->nchain = n;
+}
+
 static void
 AggAddGroup(AggBuild *b, const bson_iter_t *spec)
 {
@@ -356,6 +544,7 @@ AggAddGroup(AggBuild *b, const bson_iter_t *spec)
 
 	AggGroupDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
 					 b->collation_len, &g);
+	AggTrimBeforeGroup(b, spec);
 	AggAddGroupSpec(b, g);
 }
 

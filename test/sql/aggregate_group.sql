@@ -120,3 +120,15 @@ RESET enable_sort;
 RESET work_mem;
 SELECT drop_collection('grp.many');
 SELECT drop_collection('grp.c');
+-- $unwind + $group: the unwound copies keep only the fields the $group
+-- reads (a projection before the $unwinds); results must not change,
+-- including when it reads $$ROOT, $$CURRENT paths, $getField or sortBy keys
+SELECT insert_many('grp.tr', '[{"_id": 1, "a": {"b": 1, "c": 9}, "t": [1, 2], "x": 5, "s": "p"}, {"_id": 2, "a": {"b": 2}, "t": [2, 3], "x": 7, "s": "q"}, {"_id": 3, "t": [], "x": 1}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "n": {"$sum": 1}, "x": {"$sum": "$x"}, "ids": {"$push": "$_id"}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "r": {"$push": "$$ROOT"}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "r": {"$push": "$$CURRENT.a.b"}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "r": {"$push": {"$getField": "s"}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": {"path": "$t", "includeArrayIndex": "i", "preserveNullAndEmptyArrays": true}}, {"$group": {"_id": "$i", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$addFields": {"y": 1}}, {"$unwind": "$t"}, {"$group": {"_id": "$t", "y": {"$sum": "$y"}, "d": {"$addToSet": {"$let": {"vars": {"q": "$a.c"}, "in": "$$q"}}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$unwind": "$t"}, {"$group": {"_id": {"k": "$t", "b": "$a.b"}, "n": {"$count": {}}}}, {"$sort": {"_id.k": 1, "_id.b": 1}}]');
+SELECT drop_collection('grp.tr');
