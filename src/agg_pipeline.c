@@ -1038,6 +1038,55 @@ AggAddGeoNear(AggBuild *b, const bson_iter_t *spec)
 }
 
 /*
+ * The stages of a $rankFusion input pipeline to translate: without a final
+ * $sort (checked here), since the ranking sorts by its keys anyway.  The
+ * array is *holder's or a copy that lives as long as the query.
+ */
+static const bson_iter_t *
+AggRankFusionInput(const bson_iter_t *pipeline, bson_iter_t *holder)
+{
+	bson_iter_t it;
+	int			n = 0;
+	bool		meta;
+
+	bson_iter_recurse(pipeline, &it);
+	while (bson_iter_next(&it))
+		n++;
+	*holder = *pipeline;
+	bson_iter_recurse(pipeline, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+	{
+		bson_iter_t stage;
+
+		bson_iter_recurse(&it, &stage);
+		bson_iter_next(&stage);
+		if (i == n - 1 && strcmp(bson_iter_key(&stage), "$sort") == 0)
+		{
+			bson_t		copy;
+			bson_t		arr;
+			bson_iter_t each;
+			Bson	   *kept;
+			bson_t		view;
+
+			AggSortCheck(&stage, &meta);
+			if (meta)
+				MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+			bson_init(&copy);
+			bson_append_array_begin(&copy, "p", 1, &arr);
+			bson_iter_recurse(pipeline, &each);
+			for (int k = 0; k < n - 1 && bson_iter_next(&each); k++)
+				bson_append_iter(&arr, NULL, 0, &each);
+			bson_append_array_end(&copy, &arr);
+			kept = BsonDatumFromBson(&copy);
+			bson_destroy(&copy);
+			bson_init_static(&view, BsonBytes(kept), BsonDocLen(kept));
+			bson_iter_init_find(holder, &view, "p");
+		}
+	}
+	return holder;
+}
+
+/*
  * $rankFusion: each input pipeline translated as a $lookup's sub-pipeline
  * is, then ranked and combined (agg_rankfusion.c).
  */
@@ -1046,6 +1095,7 @@ AggAddRankFusion(AggBuild *b, const bson_iter_t *spec)
 {
 	AggRankFusion rf;
 	bson_iter_t it;
+	bson_iter_t input;
 	char	  **subsql;
 	int			collation_param = 0;
 	bool		have_query = true;
@@ -1080,7 +1130,7 @@ AggAddRankFusion(AggBuild *b, const bson_iter_t *spec)
 		sub.collation_len = b->collation_len;
 		sub.compiled_collation = b->compiled_collation;
 		sub.nparams = b->nparams;
-		if (!AggTranslate(&sub, &it, b->spec.coll, false))
+		if (!AggTranslate(&sub, AggRankFusionInput(&it, &input), b->spec.coll, false))
 		{
 			have_query = false;
 			continue;

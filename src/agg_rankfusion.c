@@ -27,7 +27,8 @@
  *	 ORDER BY sum(u.score) DESC, nosql.bson_index_key(u.document, '_id')
  *
  * so PostgreSQL's window functions rank, its aggregate combines by _id and
- * its sort orders (ties by _id).  The score itself is not kept with the
+ * its sort orders (ties by _id).  A pipeline's final $sort is not
+ * translated: the window's ORDER BY is that sort.  The score itself is not kept with the
  * document: {$meta: "score"} needs the metadata the pipeline does not
  * carry yet.
  *
