@@ -17,6 +17,15 @@
 /* MongoDB's limit on the number of stages of a pipeline */
 #define AGG_MAX_STAGES			1000
 
+/*
+ * The field that carries a document's metadata ({score: ..,
+ * geoNearDistance: .., geoNearPoint: ..}) between the stages of a pipeline
+ * that reads it with $meta: last in the document, removed from what the
+ * pipeline returns (nosql.bson_meta_strip) and hidden from the streaming
+ * stages, which see it only through $meta.
+ */
+#define AGG_META_FIELD			"__nosql_meta"
+
 /* The MongoDB error codes of the aggregation layer */
 #define AGG_ERR_STAGE_NOT_OBJECT	14
 #define AGG_ERR_STAGE_ONE_FIELD		40323
@@ -111,8 +120,8 @@ extern void AggSetDottedPath(const uint8_t *data, uint32_t len, const char *path
 							 const bson_value_t *value, bson_t *out);
 
 /* agg_geonear.c: a $geoNear stage as the query it starts a pipeline with */
-extern void AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, StringInfo sql,
-								Datum *values, Oid *types, int *nparams);
+extern void AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, bool meta,
+								StringInfo sql, Datum *values, Oid *types, int *nparams);
 
 /* agg_rankfusion.c: a $rankFusion stage, checked */
 typedef struct AggRankFusion
@@ -127,7 +136,7 @@ typedef struct AggRankFusion
 
 extern void AggRankFusionParse(const bson_iter_t *spec, AggRankFusion *rf);
 extern void AggRankFusionSql(const AggRankFusion *rf, char **subsql, int collation_param,
-							 StringInfo sql);
+							 bool meta, StringInfo sql);
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);

@@ -27,7 +27,8 @@
  * PostgreSQL sorts by distance; documents without a usable geometry on
  * the field are at an infinite distance and left out, as a geospatial
  * index leaves them out.  nosql.bson_geo_near_result (geo_sql.c) sets
- * distanceField (times distanceMultiplier) and includeLocs.
+ * distanceField (times distanceMultiplier) and includeLocs, and when the
+ * pipeline reads them the metadata geoNearDistance and geoNearPoint.
  *
  * IDENTIFICATION
  *	  src/agg_geonear.c
@@ -490,11 +491,12 @@ GeoNearFloat(double d)
  * AggGeoNearTranslate
  *		Write the query of a $geoNear stage over find's collection (with
  *		its collation and hint) into sql, its parameters numbered from
- *		*nparams + 1.
+ *		*nparams + 1; with meta, the documents carry their distance and
+ *		location as metadata ($meta geoNearDistance, geoNearPoint).
  */
 void
-AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, StringInfo sql, Datum *values,
-					Oid *types, int *nparams)
+AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, bool meta, StringInfo sql,
+					Datum *values, Oid *types, int *nparams)
 {
 	GeoNearArgs args;
 	const char *key;
@@ -542,6 +544,8 @@ AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, StringInfo sql, Dat
 			bson_append_utf8(&desc, "l", 1, args.include_locs, -1);
 		if (args.have_multiplier)
 			bson_append_double(&desc, "m", 1, args.multiplier);
+		if (meta)
+			bson_append_bool(&desc, "meta", 4, true);
 		values[*nparams] = PointerGetDatum(BsonDatumFromBson(&desc));
 		types[*nparams] = BsonTypeOid();
 		result_param = ++(*nparams);

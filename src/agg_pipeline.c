@@ -96,6 +96,9 @@ typedef struct AggBuild
 	const char *source_sql;		/* a sub-pipeline's source, or NULL */
 	int			maxparams;
 	AggWrite   *write;			/* the final $out or $merge, or NULL */
+	/* metadata ($meta) */
+	bool		meta_read;		/* some stage reads it */
+	bool		meta_attached;	/* the documents carry it (AGG_META_FIELD) */
 } AggBuild;
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
@@ -181,7 +184,10 @@ AggSortCheck(const bson_iter_t *spec, bool *text_score)
 			if (!BSON_ITER_HOLDS_UTF8(&meta) ||
 				(strcmp(bson_iter_utf8(&meta, NULL), "textScore") != 0 &&
 				 strcmp(bson_iter_utf8(&meta, NULL), "randVal") != 0 &&
-				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0))
+				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "vectorSearchScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "score") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "geoNearDistance") != 0))
 				MongoRaise(31138, "Illegal $meta sort: %s", bson_iter_key(&meta));
 			*text_score = true;
 		}
@@ -229,6 +235,8 @@ AggFlushChain(AggBuild *b)
 		bson_init_static(&c, b->collation, b->collation_len);
 		bson_append_document(&desc, "c", 1, &c);
 	}
+	if (b->meta_attached)
+		bson_append_bool(&desc, "m", 1, true);
 	n = AggParam(b, &desc);
 	bson_destroy(&desc);
 	bson_reinit(&b->chain);
@@ -317,6 +325,25 @@ AggParamDatum(AggBuild *b, Bson *value)
 }
 
 /*
+ * Documents leave their metadata behind (a $group makes new ones, and
+ * what the pipeline returns has none).
+ */
+static void
+AggDropMeta(AggBuild *b)
+{
+	StringInfoData next;
+
+	if (!b->meta_attached)
+		return;
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_meta_strip(s.document) AS document FROM (%s) s",
+					 b->sql.data);
+	b->sql = next;
+	b->meta_attached = false;
+}
+
+/*
  * $group: a GROUP BY over the query so far (agg_group.c has the design);
  * the input rows are numbered when an accumulator depends on their order.
  */
@@ -331,6 +358,7 @@ AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
+	AggDropMeta(b);
 	key = AggParamDatum(b, g.key);
 	names = AggParamDatum(b, g.names);
 	ord = g.need_ord ? "g.ord" : "0::bigint";
@@ -1034,7 +1062,9 @@ AggAddGeoNear(AggBuild *b, const bson_iter_t *spec)
 	AggReserve(b, FIND_MAX_PARAMS + 2);
 	b->in_find = false;
 	initStringInfo(&b->sql);
-	AggGeoNearTranslate(spec, &b->spec, &b->sql, b->values, b->types, &b->nparams);
+	AggGeoNearTranslate(spec, &b->spec, b->meta_read, &b->sql, b->values, b->types,
+						&b->nparams);
+	b->meta_attached = b->meta_read;
 }
 
 /*
@@ -1160,7 +1190,8 @@ AggAddRankFusion(AggBuild *b, const bson_iter_t *spec)
 		bson_init_static(&c, b->collation, b->collation_len);
 		collation_param = AggParam(b, &c);
 	}
-	AggRankFusionSql(&rf, subsql, collation_param, &b->sql);
+	AggRankFusionSql(&rf, subsql, collation_param, b->meta_read, &b->sql);
+	b->meta_attached = b->meta_read;
 }
 
 /* Is name a stage that writes ($out, $merge)? */
@@ -1225,6 +1256,95 @@ AggNestedWriteError(const char *name, const bson_iter_t *spec)
 		}
 	}
 	return code;
+}
+
+/*
+ * A $sort with {$meta: name} keys: by the metadata the documents carry
+ * (highest first, as MongoDB sorts them), the other keys as usual.
+ */
+static void
+AggAddMetaSort(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	int			i = 0;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		char	   *path;
+		bool		desc;
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			bson_iter_t meta;
+			const char *name;
+
+			bson_iter_recurse(&it, &meta);
+			bson_iter_next(&meta);
+			name = bson_iter_utf8(&meta, NULL);
+			if (strcmp(name, "randVal") == 0)
+			{
+				/* a random value per document */
+				appendStringInfo(&b->order, "%srandom()", i++ > 0 ? ", " : "");
+				continue;
+			}
+			if (!b->meta_attached)
+			{
+				/* search scores are missing (all equal); the others needed */
+				if (strcmp(name, "searchScore") == 0 || strcmp(name, "vectorSearchScore") == 0)
+					continue;
+				MongoRaise(40218, "query requires %s metadata, but it is not available", name);
+			}
+			path = psprintf("%s.%s", AGG_META_FIELD, name);
+			desc = true;
+		}
+		else
+		{
+			double		d = 0;
+
+			(void) BsonIterAsDouble(&it, &d);
+			path = pstrdup(bson_iter_key(&it));
+			desc = d < 0;
+		}
+		if (b->compiled_collation != NULL)
+		{
+			bson_t		c;
+
+			bson_init_static(&c, b->collation, b->collation_len);
+			appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s, $%d)%s",
+							 i > 0 ? ", " : "", quote_literal_cstr(path),
+							 desc ? "true" : "false", AggParam(b, &c), desc ? " DESC" : "");
+		}
+		else
+			appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s)%s",
+							 i > 0 ? ", " : "", quote_literal_cstr(path),
+							 desc ? "true" : "false", desc ? " DESC" : "");
+		i++;
+	}
+	if (i == 0)
+		appendStringInfoString(&b->order, "true");
+	b->level_open = true;
+}
+
+/* Whether a pipeline mentions $meta anywhere (its stages read metadata) */
+static bool
+AggMentionsMeta(const bson_iter_t *value)
+{
+	bson_iter_t it;
+
+	check_stack_depth();
+	if (!BSON_ITER_HOLDS_DOCUMENT(value) && !BSON_ITER_HOLDS_ARRAY(value))
+		return false;
+	bson_iter_recurse(value, &it);
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "$meta") == 0 || AggMentionsMeta(&it))
+			return true;
+	}
+	return false;
 }
 
 /* Translate one stage (already known to exist) */
@@ -1301,7 +1421,10 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 
 		AggSortCheck(spec, &meta);
 		if (meta)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+		{
+			AggAddMetaSort(b, spec);
+			return;
+		}
 		bson_iter_document(spec, &len, &data);
 		if (b->in_find && b->spec.skip == 0 && b->spec.limit == 0)
 		{
@@ -1462,6 +1585,7 @@ AggFinish(AggBuild *b)
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
+	AggDropMeta(b);
 }
 
 /*
@@ -1562,6 +1686,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "The {aggregate: 1} form is not valid with an empty pipeline");
 
+	b->meta_read = AggMentionsMeta(pipeline);
 	maxparams = b->nparams + FIND_MAX_PARAMS + 2 * nstages + 32 * nstages + extra_params;
 	b->values = palloc(sizeof(Datum) * maxparams);
 	b->types = palloc(sizeof(Oid) * maxparams);

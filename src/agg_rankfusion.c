@@ -28,9 +28,10 @@
  *
  * so PostgreSQL's window functions rank, its aggregate combines by _id and
  * its sort orders (ties by _id).  A pipeline's final $sort is not
- * translated: the window's ORDER BY is that sort.  The score itself is not kept with the
- * document: {$meta: "score"} needs the metadata the pipeline does not
- * carry yet.
+ * translated: the window's ORDER BY is that sort.  When a later stage
+ * reads {$meta: "score"}, the score goes with the document as metadata
+ * (nosql.bson_meta_set; agg.h's AGG_META_FIELD).  scoreDetails is
+ * accepted but not computed.
  *
  * IDENTIFICATION
  *	  src/agg_rankfusion.c
@@ -206,6 +207,8 @@ RankFusionWeights(const bson_iter_t *weights, AggRankFusion *rf)
 					   "$rankFusion weight '%s' does not name an input pipeline",
 					   bson_iter_key(&it));
 		(void) GeoNumber(&it, &rf->weights[i]);
+		if (rf->weights[i] == 0)
+			rf->weights[i] = 0;	/* -0 scores 0 */
 	}
 }
 
@@ -341,10 +344,15 @@ RankFusionFloat(double d)
  *		of the collation document of the sort keys, 0 for none.
  */
 void
-AggRankFusionSql(const AggRankFusion *rf, char **subsql, int collation_param, StringInfo sql)
+AggRankFusionSql(const AggRankFusion *rf, char **subsql, int collation_param, bool meta,
+				 StringInfo sql)
 {
-	appendStringInfoString(sql,
-						   "SELECT (array_agg(u.document ORDER BY u.p))[1] AS document FROM (");
+	if (meta)
+		appendStringInfoString(sql,
+							   "SELECT nosql.bson_meta_set((array_agg(u.document ORDER BY u.p))[1], 'score', sum(u.score)) AS document FROM (");
+	else
+		appendStringInfoString(sql,
+							   "SELECT (array_agg(u.document ORDER BY u.p))[1] AS document FROM (");
 	for (int i = 0; i < rf->npipelines; i++)
 	{
 		BsonQueryError error = {0};

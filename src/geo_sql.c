@@ -107,7 +107,8 @@ bson_near_distance(PG_FUNCTION_ARGS)
  * nosql.bson_geo_near_result(document, distance, spec, near): a document
  * $geoNear returns, with the distance (times spec's m) at the path spec's
  * f and the location nearest to the point of the filter near at the path
- * spec's l (each when there).
+ * spec's l (each when there); with spec's meta, both as the document's
+ * metadata too (geoNearDistance, geoNearPoint).
  */
 PG_FUNCTION_INFO_V1(bson_geo_near_result);
 Datum
@@ -121,9 +122,13 @@ bson_geo_near_result(PG_FUNCTION_ARGS)
 	bson_iter_t it;
 	const char *field = NULL;
 	const char *locs = NULL;
+	bool		meta = false;
+	bson_value_t location;
+	bool		have_location = false;
 	bson_t		cur;
 	bson_t		with_field;
 	bson_t		with_locs;
+	bson_t		with_meta;
 	bson_t	   *last;
 	Bson	   *result;
 
@@ -143,9 +148,19 @@ bson_geo_near_result(PG_FUNCTION_ARGS)
 			locs = bson_iter_utf8(&it, NULL);
 		else if (strcmp(key, "m") == 0 && BSON_ITER_HOLDS_DOUBLE(&it))
 			distance *= bson_iter_double(&it);
+		else if (strcmp(key, "meta") == 0 && BSON_ITER_HOLDS_BOOL(&it))
+			meta = bson_iter_bool(&it);
 	}
-	if (field == NULL && locs == NULL)
+	if (field == NULL && locs == NULL && !meta)
 		PG_RETURN_BSON_P(doc);
+	if (locs != NULL || meta)
+	{
+		const BsonFilter *compiled = GeoCachedFilter(fcinfo, filter);
+		BsonNearSpec near;
+
+		have_location = BsonFilterGetNear(compiled, &near) &&
+			BsonNearLocation(&near, BsonBytes(doc), BsonDocLen(doc), &location);
+	}
 
 	/* each step copies the document with one more path set */
 	bson_init_static(&cur, BsonBytes(doc), BsonDocLen(doc));
@@ -160,25 +175,33 @@ bson_geo_near_result(PG_FUNCTION_ARGS)
 		AggSetDottedPath(bson_get_data(last), last->len, field, &v, &with_field);
 		last = &with_field;
 	}
-	if (locs != NULL)
+	if (locs != NULL && have_location)
 	{
-		const BsonFilter *compiled = GeoCachedFilter(fcinfo, filter);
-		BsonNearSpec near;
-		bson_value_t v;
+		bson_init(&with_locs);
+		AggSetDottedPath(bson_get_data(last), last->len, locs, &location, &with_locs);
+		last = &with_locs;
+	}
+	if (meta)
+	{
+		bson_t		m;
 
-		if (BsonFilterGetNear(compiled, &near) &&
-			BsonNearLocation(&near, BsonBytes(doc), BsonDocLen(doc), &v))
-		{
-			bson_init(&with_locs);
-			AggSetDottedPath(bson_get_data(last), last->len, locs, &v, &with_locs);
-			last = &with_locs;
-		}
+		/* the metadata $meta reads, last (agg.h) */
+		bson_init(&with_meta);
+		bson_concat(&with_meta, last);
+		bson_append_document_begin(&with_meta, AGG_META_FIELD, -1, &m);
+		bson_append_double(&m, "geoNearDistance", -1, distance);
+		if (have_location)
+			bson_append_value(&m, "geoNearPoint", -1, &location);
+		bson_append_document_end(&with_meta, &m);
+		last = &with_meta;
 	}
 	result = BsonDatumFromBson(last);
 	if (field != NULL)
 		bson_destroy(&with_field);
-	if (last == &with_locs)
+	if (locs != NULL && have_location)
 		bson_destroy(&with_locs);
+	if (meta)
+		bson_destroy(&with_meta);
 	PG_RETURN_BSON_P(result);
 }
 

@@ -95,3 +95,9 @@ SELECT run_command('gn', '{"aggregate": "s", "pipeline": [{"$geoNear": {"near": 
 -- the plan: the query's index, the distance computed once, PostgreSQL's sort
 SELECT regexp_replace(jsonb_array_elements_text(run_command('gn', '{"aggregate": "s", "explain": true, "pipeline": [{"$geoNear": {"near": {"type": "Point", "coordinates": [0, 0]}, "distanceField": "d", "query": {"cat": "b"}, "maxDistance": 1000000}}, {"$limit": 1}]}')::jsonb->'postgres'->'plan'), 'nosql_ix_\w+', 'nosql_ix_N') AS plan;
 SELECT run_command('gn', '{"aggregate": "s", "explain": true, "pipeline": [{"$geoNear": {"near": [0, 0], "spherical": true, "distanceField": "d", "minDistance": 0.01}}]}')::jsonb->'postgres'->>'sql' AS sql;
+
+-- the distance and location as metadata
+SELECT gn('[{"$geoNear": {"near": {"type": "Point", "coordinates": [0, 0]}, "distanceMultiplier": 0.001, "maxDistance": 150000}}, {"$project": {"d": {"$meta": "geoNearDistance"}, "p": {"$meta": "geoNearPoint"}}}]');
+SELECT gn('[{"$geoNear": {"near": [0, 0], "spherical": true, "distanceField": "d", "maxDistance": 0.02}}, {"$sort": {"x": {"$meta": "geoNearDistance"}}}, {"$project": {"d": 1}}]');
+SELECT gn_cmd('[{"$sort": {"x": {"$meta": "geoNearDistance"}}}]');
+SELECT gn_cmd('[{"$sort": {"x": {"$meta": "geoNearPoint"}}}]');

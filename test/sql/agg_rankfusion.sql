@@ -75,3 +75,18 @@ SELECT run_command('rf', '{"aggregate": 1, "pipeline": [{"$rankFusion": {"input"
 
 -- the plan: a window function per pipeline, an aggregate by _id, a sort by score
 SELECT jsonb_array_elements_text(run_command('rf', '{"aggregate": "c", "explain": true, "pipeline": [{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"a": -1}}], "p2": [{"$match": {"t": "x"}}, {"$sort": {"b": -1}}]}}, "combination": {"weights": {"p1": 0.5}}}}]}')::jsonb->'postgres'->'plan') AS plan;
+
+-- the score as metadata: $meta in $project/$addFields, $sort by it, gone
+-- after a $group and from what the pipeline returns
+SELECT rf('[{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"a": -1}}], "p2": [{"$sort": {"b": -1}}]}}, "combination": {"weights": {"p2": 2}}}}, {"$project": {"_id": 1, "score": {"$meta": "score"}}}]');
+SELECT rf('[{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"a": -1}}]}}}}, {"$sort": {"s": {"$meta": "score"}, "_id": -1}}, {"$addFields": {"s": {"$meta": "score"}}}, {"$project": {"a": 0, "b": 0, "t": 0}}]');
+SELECT rf('[{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"a": -1}}]}}}}, {"$unwind": "$t"}, {"$match": {"t": "x"}}, {"$set": {"s": {"$meta": "score"}}}, {"$group": {"_id": null, "docs": {"$push": "$$ROOT"}}}]');
+SELECT rf('[{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"a": -1}}]}}}}, {"$project": {"m": {"$meta": "searchScore"}}}]');
+SELECT run_command('rf', '{"aggregate": "o", "pipeline": [{"$lookup": {"from": "c", "pipeline": [{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"b": -1}}, {"$limit": 1}]}}}}, {"$project": {"s": {"$meta": "score"}}}], "as": "top"}}], "cursor": {}}');
+SELECT rf_cmd('[{"$rankFusion": {"input": {"pipelines": {"p1": [{"$sort": {"a": -1}}]}}, "scoreDetails": false}}, {"$project": {"sd": {"$meta": "scoreDetails"}}}]');
+SELECT rf_cmd('[{"$project": {"s": {"$meta": "score"}}}]');
+SELECT rf_cmd('[{"$project": {"s": {"$meta": "nope"}}}]');
+SELECT rf_cmd('[{"$project": {"s": {"$meta": 1}}}]');
+SELECT rf_cmd('[{"$sort": {"s": {"$meta": "score"}}}]');
+SELECT rf('[{"$sort": {"s": {"$meta": "searchScore"}, "_id": -1}}, {"$project": {"_id": 1}}]');
+SELECT run_command('rf', '{"find": "c", "projection": {"s": {"$meta": "score"}}}');
