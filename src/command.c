@@ -87,6 +87,7 @@ static const struct
 	{276, "IndexBuildAborted"},
 	{291, "NoQueryExecutionPlans"},
 	{322, "APIVersionError"},
+	{323, "APIStrictError"},
 	{359, "CannotConvertIndexToUnique"},
 	{361, "CollectionUUIDMismatch"},
 	{10334, "BSONObjectTooLarge"},
