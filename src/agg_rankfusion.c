@@ -221,7 +221,6 @@ void
 AggRankFusionParse(const bson_iter_t *spec, AggRankFusion *rf)
 {
 	bson_iter_t it;
-	bson_iter_t input;
 	bson_iter_t pipelines;
 	bson_iter_t weights;
 	bool		have_input = false;
@@ -255,7 +254,6 @@ AggRankFusionParse(const bson_iter_t *spec, AggRankFusion *rf)
 				pipelines = f;
 				have_pipelines = true;
 			}
-			input = it;
 			have_input = true;
 		}
 		else if (strcmp(key, "combination") == 0)
@@ -299,7 +297,6 @@ AggRankFusionParse(const bson_iter_t *spec, AggRankFusion *rf)
 	if (!have_input)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field '$rankFusion.input' is missing but a required field");
-	(void) input;
 	if (!have_pipelines)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field '$rankFusion.input.pipelines' is missing but a required field");
