@@ -57,9 +57,8 @@
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
-	"$densify", "$geoNear", "$listCatalog",
+	"$densify", "$listCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
 	"$shardedDataDistribution",
 	"$vectorSearch", NULL
@@ -102,6 +101,9 @@ typedef struct AggBuild
 	bool		has_rows;		/* rows even without the collection ($facet...) */
 	int			ncte;			/* CTEs named so far at this depth */
 	bool		collectionless_root;	/* the command is {aggregate: 1} */
+	/* metadata ($meta) */
+	bool		meta_read;		/* some stage reads it */
+	bool		meta_attached;	/* the documents carry it (AGG_META_FIELD) */
 } AggBuild;
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
@@ -187,7 +189,10 @@ AggSortCheck(const bson_iter_t *spec, bool *text_score)
 			if (!BSON_ITER_HOLDS_UTF8(&meta) ||
 				(strcmp(bson_iter_utf8(&meta, NULL), "textScore") != 0 &&
 				 strcmp(bson_iter_utf8(&meta, NULL), "randVal") != 0 &&
-				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0))
+				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "vectorSearchScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "score") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "geoNearDistance") != 0))
 				MongoRaise(31138, "Illegal $meta sort: %s", bson_iter_key(&meta));
 			*text_score = true;
 		}
@@ -235,6 +240,8 @@ AggFlushChain(AggBuild *b)
 		bson_init_static(&c, b->collation, b->collation_len);
 		bson_append_document(&desc, "c", 1, &c);
 	}
+	if (b->meta_attached)
+		bson_append_bool(&desc, "m", 1, true);
 	n = AggParam(b, &desc);
 	bson_destroy(&desc);
 	bson_reinit(&b->chain);
@@ -328,6 +335,25 @@ AggParamDatum(AggBuild *b, Bson *value)
 }
 
 /*
+ * Documents leave their metadata behind (a $group makes new ones, and
+ * what the pipeline returns has none).
+ */
+static void
+AggDropMeta(AggBuild *b)
+{
+	StringInfoData next;
+
+	if (!b->meta_attached)
+		return;
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_meta_strip(s.document) AS document FROM (%s) s",
+					 b->sql.data);
+	b->sql = next;
+	b->meta_attached = false;
+}
+
+/*
  * $group: a GROUP BY over the query so far (agg_group.c has the design);
  * the input rows are numbered when an accumulator depends on their order.
  */
@@ -342,6 +368,7 @@ AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
+	AggDropMeta(b);
 	key = AggParamDatum(b, g.key);
 	names = AggParamDatum(b, g.names);
 	ord = g.need_ord ? "g.ord" : "0::bigint";
@@ -1115,11 +1142,166 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	AggReserve(b, FIND_MAX_PARAMS);
 }
 
+/*
+ * $geoNear: the query the pipeline starts from (agg_geonear.c); only empty
+ * $match stages may come before it.
+ */
+static void
+AggAddGeoNear(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+
+	if (b->source_sql != NULL)
+		MongoRaise(MONGO_NOT_IMPLEMENTED,
+				   "$geoNear in a $lookup pipeline with localField and foreignField is not supported yet");
+	if (!b->in_find || b->documents || b->spec.sort != NULL || b->spec.skip != 0 ||
+		b->spec.limit != 0)
+		MongoRaise(40603, "$geoNear was not the first stage in the pipeline.");
+	bson_iter_init(&it, &b->filters);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t f;
+
+		if (bson_iter_recurse(&it, &f) && bson_iter_next(&f))
+			MongoRaise(40603, "$geoNear was not the first stage in the pipeline.");
+	}
+	AggReserve(b, FIND_MAX_PARAMS + 2);
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	AggGeoNearTranslate(spec, &b->spec, b->meta_read, &b->sql, b->values, b->types,
+						&b->nparams);
+	b->meta_attached = b->meta_read;
+}
+
+/*
+ * The stages of a $rankFusion input pipeline to translate: without a final
+ * $sort (checked here), since the ranking sorts by its keys anyway.  The
+ * array is *holder's or a copy that lives as long as the query.
+ */
+static const bson_iter_t *
+AggRankFusionInput(const bson_iter_t *pipeline, bson_iter_t *holder)
+{
+	bson_iter_t it;
+	int			n = 0;
+	bool		meta;
+
+	bson_iter_recurse(pipeline, &it);
+	while (bson_iter_next(&it))
+		n++;
+	*holder = *pipeline;
+	bson_iter_recurse(pipeline, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+	{
+		bson_iter_t stage;
+
+		bson_iter_recurse(&it, &stage);
+		bson_iter_next(&stage);
+		if (i == n - 1 && strcmp(bson_iter_key(&stage), "$sort") == 0)
+		{
+			bson_t		copy;
+			bson_t		arr;
+			bson_iter_t each;
+			Bson	   *kept;
+			bson_t		view;
+
+			AggSortCheck(&stage, &meta);
+			if (meta)
+				MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+			bson_init(&copy);
+			bson_append_array_begin(&copy, "p", 1, &arr);
+			bson_iter_recurse(pipeline, &each);
+			for (int k = 0; k < n - 1 && bson_iter_next(&each); k++)
+				bson_append_iter(&arr, NULL, 0, &each);
+			bson_append_array_end(&copy, &arr);
+			kept = BsonDatumFromBson(&copy);
+			bson_destroy(&copy);
+			bson_init_static(&view, BsonBytes(kept), BsonDocLen(kept));
+			bson_iter_init_find(holder, &view, "p");
+		}
+	}
+	return holder;
+}
+
+/*
+ * $rankFusion: each input pipeline translated as a $lookup's sub-pipeline
+ * is, then ranked and combined (agg_rankfusion.c).
+ */
+static void
+AggAddRankFusion(AggBuild *b, const bson_iter_t *spec, bool first)
+{
+	AggRankFusion rf;
+	bson_iter_t it;
+	bson_iter_t input;
+	char	  **subsql;
+	int			collation_param = 0;
+	bool		have_query = true;
+
+	AggRankFusionParse(spec, &rf);
+	if (!first)
+		MongoRaise(10170100, "$rankFusion is only valid as the first stage in a pipeline");
+	if (b->spec.coll != NULL && bson_iter_init_find(&it, b->spec.coll->options, "timeseries"))
+		MongoRaise(10557301, "$rankFusion is unsupported on timeseries collections");
+
+	/* the input pipelines, in the order of rf's names */
+	subsql = palloc0(sizeof(char *) * Max(rf.npipelines, 1));
+	bson_iter_recurse(spec, &it);
+	bson_iter_find(&it, "input");
+	bson_iter_recurse(&it, &it);
+	bson_iter_find(&it, "pipelines");
+	bson_iter_recurse(&it, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+	{
+		StringInfoData q;
+
+		/* over the collection, or the documents a $facet reads */
+		initStringInfo(&q);
+		if (!AggSubPipeline(b, AggRankFusionInput(&it, &input), b->spec.coll, b->collname,
+							false, b->source_sql, false, &q))
+			have_query = false;
+		subsql[i] = q.data;
+	}
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	if (!have_query)
+	{
+		/* no collection: nothing to rank */
+		appendStringInfoString(&b->sql, "SELECT NULL::nosql.bson AS document WHERE false");
+		return;
+	}
+	AggReserve(b, FIND_MAX_PARAMS + 1);
+	if (b->compiled_collation != NULL)
+	{
+		bson_t		c;
+
+		bson_init_static(&c, b->collation, b->collation_len);
+		collation_param = AggParam(b, &c);
+	}
+	AggRankFusionSql(&rf, subsql, collation_param, b->meta_read, &b->sql);
+	b->meta_attached = b->meta_read;
+}
+
 /* Is name a stage that writes ($out, $merge)? */
 static bool
 AggStageWrites(const char *name)
 {
 	return strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0;
+}
+
+/* Is name a stage of MongoDB's (run here or not yet)? */
+bool
+AggStageKnown(const char *name)
+{
+	return AggStageIsStreaming(name) || AggStageIsLater(name) ||
+		strcmp(name, "$sort") == 0 || strcmp(name, "$skip") == 0 ||
+		strcmp(name, "$limit") == 0 || strcmp(name, "$count") == 0 ||
+		strcmp(name, "$documents") == 0 || strcmp(name, "$group") == 0 ||
+		strcmp(name, "$sortByCount") == 0 || strcmp(name, "$lookup") == 0 ||
+		AggStageWrites(name) || strcmp(name, "$bucket") == 0 ||
+		strcmp(name, "$sample") == 0 || strcmp(name, "$facet") == 0 ||
+		strcmp(name, "$bucketAuto") == 0 || strcmp(name, "$unionWith") == 0 ||
+		strcmp(name, "$graphLookup") == 0 || strcmp(name, "$setWindowFields") == 0 ||
+		strcmp(name, "$fill") == 0 || AggMetaStage(name) ||
+		strcmp(name, "$geoNear") == 0 || strcmp(name, "$rankFusion") == 0;
 }
 
 /*
@@ -1809,6 +1991,95 @@ AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	}
 }
 
+/*
+ * A $sort with {$meta: name} keys: by the metadata the documents carry
+ * (highest first, as MongoDB sorts them), the other keys as usual.
+ */
+static void
+AggAddMetaSort(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	int			i = 0;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		char	   *path;
+		bool		desc;
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			bson_iter_t meta;
+			const char *name;
+
+			bson_iter_recurse(&it, &meta);
+			bson_iter_next(&meta);
+			name = bson_iter_utf8(&meta, NULL);
+			if (strcmp(name, "randVal") == 0)
+			{
+				/* a random value per document */
+				appendStringInfo(&b->order, "%srandom()", i++ > 0 ? ", " : "");
+				continue;
+			}
+			if (!b->meta_attached)
+			{
+				/* search scores are missing (all equal); the others needed */
+				if (strcmp(name, "searchScore") == 0 || strcmp(name, "vectorSearchScore") == 0)
+					continue;
+				MongoRaise(40218, "query requires %s metadata, but it is not available", name);
+			}
+			path = psprintf("%s.%s", AGG_META_FIELD, name);
+			desc = true;
+		}
+		else
+		{
+			double		d = 0;
+
+			(void) BsonIterAsDouble(&it, &d);
+			path = pstrdup(bson_iter_key(&it));
+			desc = d < 0;
+		}
+		if (b->compiled_collation != NULL)
+		{
+			bson_t		c;
+
+			bson_init_static(&c, b->collation, b->collation_len);
+			appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s, $%d)%s",
+							 i > 0 ? ", " : "", quote_literal_cstr(path),
+							 desc ? "true" : "false", AggParam(b, &c), desc ? " DESC" : "");
+		}
+		else
+			appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s)%s",
+							 i > 0 ? ", " : "", quote_literal_cstr(path),
+							 desc ? "true" : "false", desc ? " DESC" : "");
+		i++;
+	}
+	if (i == 0)
+		appendStringInfoString(&b->order, "true");
+	b->level_open = true;
+}
+
+/* Whether a pipeline mentions $meta anywhere (its stages read metadata) */
+static bool
+AggMentionsMeta(const bson_iter_t *value)
+{
+	bson_iter_t it;
+
+	check_stack_depth();
+	if (!BSON_ITER_HOLDS_DOCUMENT(value) && !BSON_ITER_HOLDS_ARRAY(value))
+		return false;
+	bson_iter_recurse(value, &it);
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "$meta") == 0 || AggMentionsMeta(&it))
+			return true;
+	}
+	return false;
+}
+
 /* Translate one stage (already known to exist) */
 static void
 AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
@@ -1816,6 +2087,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	char		key[16];
 	const char *keyp;
 
+	if (b->meta_attached && !AggStageIsStreaming(name) && strcmp(name, "$sort") != 0 &&
+		strcmp(name, "$skip") != 0 && strcmp(name, "$limit") != 0 &&
+		strcmp(name, "$sample") != 0 && strcmp(name, "$lookup") != 0)
+	{
+		/* the stages that make new documents or read them in bulk: none */
+		AggEndFind(b);
+		AggFlushChain(b);
+		AggCloseLevel(b);
+		AggDropMeta(b);
+	}
 	if (AggMetaStage(name))
 	{
 		AggAddMeta(b, name, spec, first);
@@ -1888,7 +2169,10 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 
 		AggSortCheck(spec, &meta);
 		if (meta)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+		{
+			AggAddMetaSort(b, spec);
+			return;
+		}
 		bson_iter_document(spec, &len, &data);
 		if (b->in_find && b->spec.skip == 0 && b->spec.limit == 0)
 		{
@@ -2059,6 +2343,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddFill(b, spec);
 		return;
 	}
+	if (strcmp(name, "$geoNear") == 0)
+	{
+		AggAddGeoNear(b, spec);
+		return;
+	}
+	if (strcmp(name, "$rankFusion") == 0)
+	{
+		AggAddRankFusion(b, spec, first);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -2069,6 +2363,7 @@ AggFinish(AggBuild *b)
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
+	AggDropMeta(b);
 }
 
 /*
@@ -2108,16 +2403,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		if (bson_iter_next(&stage))
 			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
 					   "A pipeline stage specification object must contain exactly one field.");
-		if (!AggStageIsStreaming(name) && !AggStageIsLater(name) &&
-			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
-			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
-			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
-			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
-			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0 && strcmp(name, "$facet") != 0 &&
-			strcmp(name, "$bucketAuto") != 0 && strcmp(name, "$unionWith") != 0 &&
-			strcmp(name, "$graphLookup") != 0 && strcmp(name, "$setWindowFields") != 0 &&
-			strcmp(name, "$fill") != 0 && !AggMetaStage(name))
+		if (!AggStageKnown(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
@@ -2184,6 +2470,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "The {aggregate: 1} form is not valid with an empty pipeline");
 
+	b->meta_read = AggMentionsMeta(pipeline);
 	maxparams = b->nparams + FIND_MAX_PARAMS + 2 * nstages + 32 * nstages + extra_params;
 	b->values = palloc(sizeof(Datum) * maxparams);
 	b->types = palloc(sizeof(Oid) * maxparams);
