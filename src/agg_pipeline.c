@@ -108,6 +108,9 @@ typedef struct AggBuild
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 						 bool collectionless);
+static Collection *AggResolveView(const char *database, Collection *view,
+								  const bson_iter_t *user, bson_t *out,
+								  const uint8_t **collation, uint32_t *collation_len);
 
 /* Is name a stage of MongoDB's that we do not run yet? */
 static bool
@@ -925,6 +928,35 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 }
 
 /*
+ * A view read by a sub-pipeline ($lookup, $unionWith): *pipeline becomes
+ * the view's stages followed by its own (or none), over the collection
+ * underneath, which is returned.  The view's collation must be the
+ * command's (167), as MongoDB requires of a foreign view.
+ */
+static Collection *
+AggSubView(AggBuild *b, Collection *view, bson_iter_t *pipeline, bool has_pipeline)
+{
+	bson_t	   *combined = bson_new();
+	bson_iter_t it;
+	const uint8_t *vcoll = NULL;
+	uint32_t	vcoll_len = 0;
+	const uint8_t *c = NULL;
+	uint32_t	clen = 0;
+	Collection *base;
+
+	if (bson_iter_init_find(&it, view->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_iter_document(&it, &vcoll_len, &vcoll);
+	if ((b->compiled_collation != NULL) != (vcoll != NULL && CompileCollation(vcoll, vcoll_len) != NULL) ||
+		(b->compiled_collation != NULL &&
+		 (b->collation_len != vcoll_len || memcmp(b->collation, vcoll, vcoll_len) != 0)))
+		MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
+				   "Cannot override a view's default collation");
+	base = AggResolveView(b->database, view, has_pipeline ? pipeline : NULL, combined, &c, &clen);
+	bson_iter_init_find(pipeline, combined, "p");
+	return base;
+}
+
+/*
  * $lookup: {from, localField, foreignField, as} (agg_lookup.c has the SQL),
  * {from, let, pipeline, as} and both together; the foreign documents of
  * each document come from a correlated subquery.
@@ -948,6 +980,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	char	   *alias;
 	char	   *cond = NULL;
 	bool		seen[6] = {false};
+	char	   *view_sql = NULL;	/* a view's documents, or NULL */
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
 		MongoRaise(MONGO_FAILED_TO_PARSE, "the $lookup specification must be an Object, but found %s",
@@ -1082,7 +1115,17 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		coll = CollectionLookup(b->database, from);
 		if (coll != NULL && coll->is_view)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$lookup from a view is not supported yet");
+		{
+			/* the view's documents: its stages translated over its collection */
+			bson_iter_t vp;
+			StringInfoData vsql;
+
+			coll = AggSubView(b, coll, &vp, false);
+			initStringInfo(&vsql);
+			view_sql = AggSubPipeline(b, &vp, coll, from, false, NULL, false, &vsql) ?
+				psprintf("(SELECT v.document FROM (%s) v)", vsql.data) :
+				"(SELECT NULL::nosql.bson AS document WHERE false)";
+		}
 	}
 	AggEndFind(b);
 	AggFlushChain(b);
@@ -1093,7 +1136,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		char	   *filter = psprintf("nosql.bson_lookup_filter(%s.document, %s, %s)", alias,
 									  quote_literal_cstr(local), quote_literal_cstr(foreign));
-		const char *key = b->compiled_collation == NULL ?
+		const char *key = b->compiled_collation == NULL && view_sql == NULL ?
 			IndexLookupKeyExpr(coll, foreign) : NULL;
 		char	   *match;
 
@@ -1124,15 +1167,18 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 
 		if (local != NULL)
 			source = coll != NULL ?
-				psprintf("SELECT document FROM %s WHERE %s", coll->qualified, cond) :
+				psprintf("SELECT document FROM %s lkv WHERE %s",
+						 view_sql != NULL ? view_sql : coll->qualified, cond) :
 				"SELECT NULL::nosql.bson AS document WHERE false";
+		else if (view_sql != NULL)
+			source = psprintf("SELECT document FROM %s lkv", view_sql);
 		AggLookupSubquery(b, &pipeline, coll, from, collectionless, source, &matches);
 	}
 	else if (coll == NULL)
 		appendStringInfoString(&matches, "'{}'::nosql.bson[]");
 	else
-		appendStringInfo(&matches, "ARRAY(SELECT document FROM %s WHERE %s)",
-						 coll->qualified, cond);
+		appendStringInfo(&matches, "ARRAY(SELECT document FROM %s lkv WHERE %s)",
+						 view_sql != NULL ? view_sql : coll->qualified, cond);
 
 	initStringInfo(&next);
 	appendStringInfo(&next,
@@ -1575,7 +1621,10 @@ AggAddUnionWith(AggBuild *b, const bson_iter_t *spec)
 			MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid $unionWith namespace: '%s'", from);
 		coll = CollectionLookup(b->database, from);
 		if (coll != NULL && coll->is_view)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$unionWith on a view is not supported yet");
+		{
+			coll = AggSubView(b, coll, &pipeline, has_pipeline);
+			has_pipeline = true;
+		}
 	}
 	if (!has_pipeline)
 	{

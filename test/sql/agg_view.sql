@@ -30,6 +30,14 @@ SELECT run_command('vw', '{"count": "ci", "query": {"g": "x"}}');
 SELECT run_command('vw', '{"distinct": "src", "key": "t"}');
 SELECT run_command('vw', '{"distinct": "big", "key": "t"}');
 SELECT run_command('vw', '{"distinct": "dbl", "key": "b", "query": {"b": {"$lt": 15}}}');
+-- sub-pipelines over views: $lookup (equality, pipeline, both) and $unionWith
+SELECT aggregate('vw.src', '[{"$lookup": {"from": "big", "localField": "_id", "foreignField": "_id", "as": "m"}}, {"$project": {"m": 1}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('vw.src', '[{"$lookup": {"from": "dbl", "pipeline": [{"$count": "n"}], "as": "m"}}, {"$project": {"m": 1}}, {"$limit": 1}]');
+SELECT aggregate('vw.src', '[{"$lookup": {"from": "big", "localField": "g", "foreignField": "g", "pipeline": [{"$project": {"_id": 1}}], "as": "m"}}, {"$project": {"m": 1}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('vw.src', '[{"$project": {"a": 1}}, {"$unionWith": {"coll": "dbl", "pipeline": [{"$project": {"b": 1}}]}}, {"$sort": {"_id": 1, "b": 1}}]');
+SELECT aggregate('vw.src', '[{"$unionWith": "nothing"}, {"$count": "n"}]');
+SELECT run_command('vw', '{"aggregate": "src", "pipeline": [{"$unionWith": "big"}], "cursor": {}, "collation": {"locale": "fr"}}');
+SELECT run_command('vw', '{"aggregate": "src", "pipeline": [{"$lookup": {"from": "ci", "localField": "g", "foreignField": "g", "as": "m"}}], "cursor": {}}');
 -- a view cannot be written
 SELECT run_command('vw', '{"insert": "big", "documents": [{"_id": 9}]}');
 
