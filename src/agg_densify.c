@@ -24,7 +24,9 @@
  *
  * so PostgreSQL sorts the documents by partition and value (spilling
  * beyond work_mem) and its WindowAgg gives each document the values before
- * and after it in its partition.  The set-returning function then emits,
+ * and after it in its partition.  The output comes in that order, but for
+ * bounds "full" with partitions, sorted again by the value alone (then the
+ * partition), as MongoDB sorts by the field alone there.  The set-returning function then emits,
  * in order, the steps before a partition's first value (bounds "full" or
  * an explicit range), the document itself, and the steps between its
  * value and the next one (or the end of the range): one gap at a time,
@@ -379,6 +381,9 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 	else
 		lohi = "NULL::nosql.bson, NULL::nosql.bson";
 
+	/* "full" with partitions comes out in the order of the field alone */
+	if (mode == DENSIFY_FULL && nparts > 0)
+		appendStringInfoString(out, "SELECT g.document FROM (");
 	appendStringInfo(out,
 					 "SELECT nosql.bson_densify_generate(d.document, d.v, d.pv, d.nv, d.lo, d.hi, $%d) AS document"
 					 " FROM (SELECT w.document, w.v, lag(w.v) OVER o AS pv, lead(w.v) OVER o AS nv, %s"
@@ -397,6 +402,10 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 					 ") w WINDOW o AS (PARTITION BY w.pk ORDER BY w.v NULLS FIRST)"
 					 " ORDER BY w.pk, w.v NULLS FIRST%s) d(document, v, pv, nv, lo, hi)",
 					 sentinel ? ", w.document IS NULL" : "");
+	if (mode == DENSIFY_FULL && nparts > 0)
+		appendStringInfo(out,
+						 ") g ORDER BY nosql.bson_densify_value(g.document, %s, %s) NULLS FIRST, nosql.bson_group_key(g.document, $%d)",
+						 quote_literal_cstr(field), unit != NULL ? "true" : "false", kp);
 }
 
 /* ---- SQL functions ---- */

@@ -26,7 +26,8 @@ $$;
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 10, "bounds": "full"}}}]');
 -- an explicit range: steps from its lower bound, its upper bound excluded
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 4, "bounds": [-6, 20]}}}]');
--- partitions: the full range in each, the partition's own range, a range
+-- partitions: the full range in each (in the order of the field alone),
+-- the partition's own range, a range
 SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "full"}}}, {"$project": {"_id": 0}}]');
 SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 3, "bounds": "partition"}}}, {"$project": {"_id": 0}}]');
 SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 5, "bounds": [5, 16]}}}, {"$project": {"_id": 0}}]');
@@ -76,7 +77,9 @@ SELECT run_command('dens', '{"aggregate": "d", "pipeline": [{"$densify": {"field
 -- beyond 500000 generated documents
 SELECT count(*) FROM dens('n', '[{"$densify": {"field": "t", "range": {"step": 0.00001, "bounds": "full"}}}]');
 
--- the plan: a Sort for the window functions, the generating function above it
+-- the plan: a Sort for the window functions, the generating function above
+-- it; "full" with partitions sorts the output again by the field alone
+SELECT jsonb_array_elements_text(run_command('dens', '{"aggregate": "n", "pipeline": [{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "partition"}}}], "explain": true}')::jsonb->'postgres'->'plan') AS plan;
 SELECT jsonb_array_elements_text(run_command('dens', '{"aggregate": "n", "pipeline": [{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "full"}}}], "explain": true}')::jsonb->'postgres'->'plan') AS plan;
 
 -- $derivative, $integral (trapezoids), $linearFill
