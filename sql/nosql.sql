@@ -633,9 +633,10 @@ CREATE AGGREGATE nosql.bson_value_max(nosql.bson) (
     SFUNC = nosql.bson_value_larger, STYPE = nosql.bson, COMBINEFUNC = nosql.bson_value_larger,
     SORTOP = OPERATOR(nosql.>), PARALLEL = SAFE);
 COMMENT ON AGGREGATE nosql.bson_value_max(nosql.bson) IS 'the largest bson value in MongoDB''s order';
-CREATE FUNCTION nosql.bson_densify_generate(document nosql.bson, v nosql.bson, pv nosql.bson, nv nosql.bson, lo nosql.bson, hi nosql.bson, spec nosql.bson) RETURNS SETOF nosql.bson
+CREATE FUNCTION nosql.bson_densify_generate(document nosql.bson, v nosql.bson, pv nosql.bson, nv nosql.bson, lo nosql.bson, hi nosql.bson, spec nosql.bson)
+    RETURNS TABLE (document nosql.bson, tail boolean)
     AS 'MODULE_PATHNAME', 'bson_densify_generate' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 2;
-COMMENT ON FUNCTION nosql.bson_densify_generate(nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS 'a document of $densify and the documents generated before and after it (v, pv, nv: its value and its neighbours'' in its partition; lo, hi: the smallest and largest values of the range; spec: the stage''s description)';
+COMMENT ON FUNCTION nosql.bson_densify_generate(nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS 'a document of $densify after the documents generated since the one before it in its partition, and for the last of its partition the documents generated after it (tail) (v, pv, nv: its value and its neighbours'' in its partition; lo, hi: the smallest and largest values of the range; spec: the stage''s description)';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

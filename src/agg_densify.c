@@ -10,33 +10,39 @@
  * the partition fields and the field.  It becomes, over the query so far
  * (agg_pipeline.c):
  *
- *	SELECT nosql.bson_densify_generate(d.document, d.v, d.pv, d.nv, d.lo,
- *									   d.hi, $spec) AS document
- *	  FROM (SELECT w.document, w.v,
- *				   lag(w.v) OVER o AS pv, lead(w.v) OVER o AS nv,
- *				   <lo>, <hi>
+ *	SELECT g.document
+ *	  FROM (SELECT w.document, w.v, lag(w.v) OVER o, lead(w.v) OVER o,
+ *				   <lo>, <hi>, w.pk, row_number() OVER o
  *			  FROM (SELECT s.document,
  *						   nosql.bson_group_key(s.document, $parts) AS pk,
  *						   nosql.bson_densify_value(s.document, 'field', unit) AS v
  *					  FROM (...) s) w
  *			WINDOW o AS (PARTITION BY w.pk ORDER BY w.v NULLS FIRST)
- *			 ORDER BY w.pk, w.v NULLS FIRST) d
+ *			 ORDER BY w.pk, w.v NULLS FIRST) d(document, v, pv, nv, lo, hi, pk, rn)
+ *	 CROSS JOIN LATERAL nosql.bson_densify_generate(d.document, d.v, d.pv,
+ *				   d.nv, d.lo, d.hi, $spec) WITH ORDINALITY g(document, tail, n)
  *
  * so PostgreSQL sorts the documents by partition and value (spilling
  * beyond work_mem) and its WindowAgg gives each document the values before
- * and after it in its partition.  The output comes in that order, but for
- * bounds "full" with partitions, sorted again by the value alone (then the
- * partition), as MongoDB sorts by the field alone there.  The set-returning function then emits,
- * in order, the steps before a partition's first value (bounds "full" or
- * an explicit range), the document itself, and the steps between its
- * value and the next one (or the end of the range): one gap at a time,
- * never the whole set in memory.  The steps are the start plus a whole
- * number of steps, the start being the smallest value of all documents
- * ("full", whose largest value <hi> ends every partition's range), of the
- * partition ("partition") or the lower bound of the explicit range (whose
- * upper bound is excluded); a step a document has is not generated again.
- * <lo> and <hi> are nosql.bson_value_min/max as window aggregates.  Date
- * steps add units in UTC as $dateAdd does (months clamp the day).
+ * and after it in its partition.  The set-returning function then emits,
+ * in order, the steps since the value before (or from the start, for a
+ * partition's first value), the document itself and, for the last document
+ * of a partition, the steps to the end of the range (flagged tail): one gap
+ * at a time, never the whole set in memory.  The steps are the start plus
+ * whole numbers of steps, the start being the smallest value of all
+ * documents ("full", whose largest value ends every partition's range,
+ * included), of the partition ("partition") or the lower bound of the
+ * explicit range (whose upper bound is excluded); a step a document of the
+ * partition has is not generated again.  <lo> and <hi> are
+ * nosql.bson_value_min/max as window aggregates.  Date steps add units in
+ * UTC as $dateAdd does (months clamp the day).
+ *
+ * The order is MongoDB's: it sorts by the partition and the field, but by
+ * the field alone for "full", and with partitions it generates each
+ * partition's last steps after the end of its input.  So with partitions
+ * an explicit range sorts the output again to put the tails last, and
+ * "full" sorts it by the value each document comes before (then partition,
+ * document and the function's ordinality), the tails last.
  *
  * An explicit range without partitions fills its range even without a
  * document: one more row with a NULL document stands for the end of the
@@ -53,6 +59,7 @@
 
 #include "common/int.h"
 #include "fmgr.h"
+#include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -231,30 +238,18 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field '$densify.range' is missing but a required field");
 
-	/* the field and the partition fields */
-	AggFieldPathCheck(field, (uint32_t) strlen(field));
-	if (have_parts)
-	{
-		bson_iter_t p;
-
-		bson_iter_recurse(&parts, &p);
-		while (bson_iter_next(&p))
-		{
-			const char *path = bson_iter_utf8(&p, NULL);
-
-			AggFieldPathCheck(path, (uint32_t) strlen(path));
-			if (DensifyPathPrefix(field, path))
-				MongoRaise(8993000,
-						   "BSON field '$densify.partitionByFields' contains the field that is being densified");
-			if (DensifyPathPrefix(path, field))
-				MongoRaise(9554500,
-						   "The field that is being densified contains the BSON field '$densify.partitionByFields'");
-		}
-	}
+	/* the range first, in MongoDB's order: the step, the unit, the bounds */
+	(void) BsonIterAsDouble(&step, &d);
+	if (!(d > 0))
+		MongoRaise(5733401,
+				   "The step parameter in a range statement must be a strictly positive numeric value");
 	if (unit != NULL)
 	{
 		int			i;
 
+		if (d != floor(d) || d > 9.0e15)
+			MongoRaise(6586400,
+					   "The step parameter in a range statement must be a whole number when densifying a date range");
 		for (i = 0; densify_units[i] != NULL; i++)
 			if (strcmp(densify_units[i], unit) == 0)
 				break;
@@ -262,8 +257,6 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 			MongoRaise(MONGO_FAILED_TO_PARSE, "unknown time unit value: %s", unit);
 		unit = densify_units[i];
 	}
-
-	/* the bounds */
 	if (BSON_ITER_HOLDS_ARRAY(&bounds))
 	{
 		bson_iter_t b;
@@ -280,17 +273,35 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 		}
 		if (n != 2)
 			MongoRaise(5733403,
-					   "a bounding array in a range statement must have exactly two elements");
+					   "A bounding array in a range statement must have exactly two elements");
+		if (BsonCompareValues(&lo, &hi) > 0)
+			MongoRaise(5733402,
+					   "A bounding array must be an ascending array of either two dates or two numbers");
+		if (DensifyIsNumber(&lo))
+		{
+			if (unit != NULL)
+				MongoRaise(5733409, "Numeric bounds may not have unit parameter");
+			if (!DensifyIsNumber(&hi))
+				MongoRaise(5733406,
+						   "A bounding array must contain either both dates or both numeric types");
+			if (bson_iter_type(&lo) != bson_iter_type(&hi) ||
+				bson_iter_type(&lo) != bson_iter_type(&step))
+				MongoRaise(5876900,
+						   "Upper bound, lower bound, and step must all have the same type");
+		}
+		else if (BSON_ITER_HOLDS_DATE_TIME(&lo))
+		{
+			if (!BSON_ITER_HOLDS_DATE_TIME(&hi))
+				MongoRaise(5733405,
+						   "A bounding array must contain either both dates or both numeric types");
+			if (unit == NULL)
+				MongoRaise(5733410, "A bounding array of dates must specify a unit");
+		}
+		else
+			MongoRaise(5946800, "Explicit bounds must be numeric or dates");
 		mode = DENSIFY_RANGE;
 	}
-	else if (!BSON_ITER_HOLDS_UTF8(&bounds))
-		MongoRaise(5733402,
-				   "the bounds in a range statement must be the string 'full', 'partition', or an ascending array of two numbers or two dates");
-	(void) BsonIterAsDouble(&step, &d);
-	if (!(d > 0))
-		MongoRaise(5733401,
-				   "the step parameter in a range statement must be a strictly positive numeric value");
-	if (mode != DENSIFY_RANGE)
+	else if (BSON_ITER_HOLDS_UTF8(&bounds))
 	{
 		const char *s = bson_iter_utf8(&bounds, NULL);
 
@@ -300,34 +311,45 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 			mode = DENSIFY_PARTITION;
 		else
 			MongoRaise(5946802, "Bounds string must either be 'full' or 'partition'");
-		if (mode == DENSIFY_PARTITION && nparts == 0)
-			MongoRaise(5733408,
-					   "one may not specify the bounds as 'partition' without specifying a non-empty array of partitionByFields. You may have meant to specify 'full' bounds.");
-	}
-	else if (DensifyIsNumber(&lo) && DensifyIsNumber(&hi))
-	{
-		if (BsonCompareValues(&lo, &hi) > 0)
-			MongoRaise(5733402,
-					   "the bounds in a range statement must be the string 'full', 'partition', or an ascending array of two numbers or two dates");
-		if (unit != NULL)
-			MongoRaise(5733409, "numeric bounds may not have unit parameter");
-	}
-	else if (DensifyIsNumber(&lo) && BSON_ITER_HOLDS_DATE_TIME(&hi))
-		MongoRaise(5733406, "a bounding array must contain either both dates or both numeric types");
-	else if (BSON_ITER_HOLDS_DATE_TIME(&lo) && BSON_ITER_HOLDS_DATE_TIME(&hi))
-	{
-		if (bson_iter_date_time(&lo) > bson_iter_date_time(&hi))
-			MongoRaise(5733402,
-					   "the bounds in a range statement must be the string 'full', 'partition', or an ascending array of two numbers or two dates");
-		if (unit == NULL)
-			MongoRaise(5733410, "A unit must be specified with date bounds");
 	}
 	else
-		MongoRaise(5733402,
-				   "a bounding array must be an ascending array of either two dates or two numbers");
-	if (unit != NULL && (d != floor(d) || d > 9.0e15))
-		MongoRaise(6586400,
-				   "The step parameter in a range statement must be a whole number when densifying a date range");
+		MongoRaise(5733404,
+				   "The bounds in a range statement must be the string 'full', 'partition', or an ascending array of two numbers or two dates");
+
+	/* then the partition fields and the field */
+	if (have_parts)
+	{
+		bson_iter_t p;
+
+		bson_iter_recurse(&parts, &p);
+		while (bson_iter_next(&p))
+		{
+			const char *path = bson_iter_utf8(&p, NULL);
+
+			AggFieldPathCheck(path, (uint32_t) strlen(path));
+		}
+	}
+	AggFieldPathCheck(field, (uint32_t) strlen(field));
+	if (mode == DENSIFY_PARTITION && nparts == 0)
+		MongoRaise(5733408,
+				   "One cannot specify the bounds as 'partition' without specifying a non-empty array of partitionByFields. You may have meant to specify 'full' bounds.");
+	if (have_parts)
+	{
+		bson_iter_t p;
+
+		bson_iter_recurse(&parts, &p);
+		while (bson_iter_next(&p))
+		{
+			const char *path = bson_iter_utf8(&p, NULL);
+
+			if (DensifyPathPrefix(field, path))
+				MongoRaise(8993000,
+						   "BSON field '$densify.partitionByFields' contains the field that is being densified");
+			if (DensifyPathPrefix(path, field))
+				MongoRaise(9554500,
+						   "The field that is being densified contains the BSON field '$densify.partitionByFields'");
+		}
+	}
 
 	/* the description nosql.bson_densify_generate reads */
 	bson_init(&gen);
@@ -381,14 +403,10 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 	else
 		lohi = "NULL::nosql.bson, NULL::nosql.bson";
 
-	/* "full" with partitions comes out in the order of the field alone */
-	if (mode == DENSIFY_FULL && nparts > 0)
-		appendStringInfoString(out, "SELECT g.document FROM (");
 	appendStringInfo(out,
-					 "SELECT nosql.bson_densify_generate(d.document, d.v, d.pv, d.nv, d.lo, d.hi, $%d) AS document"
-					 " FROM (SELECT w.document, w.v, lag(w.v) OVER o AS pv, lead(w.v) OVER o AS nv, %s"
+					 "SELECT g.document FROM (SELECT w.document, w.v, lag(w.v) OVER o, lead(w.v) OVER o, %s, w.pk, row_number() OVER o"
 					 " FROM (SELECT s.document, ",
-					 gp, lohi);
+					 lohi);
 	if (kp > 0)
 		appendStringInfo(out, "nosql.bson_group_key(s.document, $%d)", kp);
 	else
@@ -400,12 +418,16 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 							   " UNION ALL SELECT NULL::nosql.bson, NULL::nosql.bson, NULL::nosql.bson");
 	appendStringInfo(out,
 					 ") w WINDOW o AS (PARTITION BY w.pk ORDER BY w.v NULLS FIRST)"
-					 " ORDER BY w.pk, w.v NULLS FIRST%s) d(document, v, pv, nv, lo, hi)",
-					 sentinel ? ", w.document IS NULL" : "");
+					 " ORDER BY w.pk, w.v NULLS FIRST%s) d(document, v, pv, nv, lo, hi, pk, rn)"
+					 " CROSS JOIN LATERAL nosql.bson_densify_generate(d.document, d.v, d.pv, d.nv, d.lo, d.hi, $%d) WITH ORDINALITY g(document, tail, n)",
+					 sentinel ? ", w.document IS NULL" : "", gp);
+	/* with partitions, each partition's last steps come at the end */
 	if (mode == DENSIFY_FULL && nparts > 0)
-		appendStringInfo(out,
-						 ") g ORDER BY nosql.bson_densify_value(g.document, %s, %s) NULLS FIRST, nosql.bson_group_key(g.document, $%d)",
-						 quote_literal_cstr(field), unit != NULL ? "true" : "false", kp);
+		appendStringInfoString(out,
+							   " ORDER BY g.tail, CASE WHEN g.tail THEN d.pk END,"
+							   " CASE WHEN NOT g.tail THEN d.v END NULLS FIRST, d.pk, d.rn, g.n");
+	else if (mode == DENSIFY_RANGE && nparts > 0)
+		appendStringInfoString(out, " ORDER BY g.tail, d.pk, d.rn, g.n");
 }
 
 /* ---- SQL functions ---- */
@@ -488,7 +510,7 @@ bson_value_larger(PG_FUNCTION_ARGS)
 /* The state of one call of nosql.bson_densify_generate */
 typedef struct DensifyState
 {
-	int			phase;			/* 0 steps before, 1 the document, 2 steps after */
+	int			phase;			/* 0 steps before, 1 the document, 2 steps after, 3 done */
 	Bson	   *doc;			/* NULL: the end of the input */
 	uint8_t    *parts;			/* the generated documents' partition fields */
 	uint32_t	parts_len;
@@ -506,15 +528,14 @@ typedef struct DensifyState
 	int64		k;				/* the next step */
 	/* the limits of the current phase: above low, below high */
 	double		low;
-	bool		have_low;
 	double		high;
 	bool		high_incl;
 	bool		have_high;
-	/* phase 2's */
+	/* the end of the range: above the last value of a partition */
 	double		after_high;
 	bool		after_incl;
 	bool		have_after_high;
-	bool		before;			/* phase 0 applies */
+	bool		tail;			/* the document ends its partition: phase 2 */
 	int64		count;
 } DensifyState;
 
@@ -638,6 +659,7 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 	if (SRF_IS_FIRSTCALL())
 	{
 		MemoryContext old;
+		TupleDesc	tupdesc;
 		Bson	   *spec = PG_GETARG_BSON_P(6);
 		bson_t		sd;
 		bson_iter_t it;
@@ -774,43 +796,37 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 		if (st->doc == NULL)
 		{
 			/* the end of the input: the whole range when nothing had a value */
-			st->phase = 2;
+			st->phase = 3;
 			if (mode == DENSIFY_RANGE && PG_ARGISNULL(5))
 			{
+				st->phase = 2;
 				st->k = 0;
 				st->high = st->after_high;
 				st->high_incl = false;
 				st->have_high = true;
 			}
-			else
-				st->phase = 3;
 		}
 		else if (!have_v)
 			st->phase = 1;		/* null or missing: the document alone */
 		else
 		{
-			double		nv = 0;
-			bool		have_nv = DensifyArgPosition(fcinfo, 3, &nv);
+			double		pv = 0;
 
-			/* before the partition's first value: from the start */
-			st->before = PG_ARGISNULL(2) && mode != DENSIFY_PARTITION;
-			st->phase = st->before ? 0 : 1;
-			st->k = 0;
+			/* the steps since the value before it, or from the start */
+			st->phase = 0;
+			st->k = DensifyArgPosition(fcinfo, 2, &pv) ? DensifyFirstStep(st, pv, false) : 0;
 			st->high = v;
 			st->high_incl = false;
 			st->have_high = true;
-			if (st->before && st->have_after_high && st->after_high < v && !st->after_incl)
+			if (st->have_after_high && !st->after_incl && st->after_high < v)
 				st->high = st->after_high;
-			/* after it: to the next value, or the end */
-			if (have_nv && (!st->have_after_high || nv <= st->after_high))
-			{
-				st->after_high = nv;
-				st->after_incl = false;
-				st->have_after_high = true;
-			}
+			/* the last of its partition: then the steps to the end */
+			st->tail = PG_ARGISNULL(3) && st->have_after_high;
 			st->low = v;
-			st->have_low = true;
 		}
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "nosql.bson_densify_generate must return a row");
+		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -818,17 +834,24 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 	st = (DensifyState *) funcctx->user_fctx;
 	for (;;)
 	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
 		if (st->phase == 1)
 		{
-			st->phase = 2;
-			if (st->have_low)
+			/* the document, then the steps after it if it ends its partition */
+			st->phase = 3;
+			if (st->tail)
+			{
+				st->phase = 2;
 				st->k = DensifyFirstStep(st, st->low, false);
-			st->high = st->after_high;
-			st->high_incl = st->after_incl;
-			st->have_high = st->have_after_high;
-			if (!st->have_low || !st->have_high)
-				st->phase = 3;
-			SRF_RETURN_NEXT(funcctx, PointerGetDatum(st->doc));
+				st->high = st->after_high;
+				st->high_incl = st->after_incl;
+			}
+			values[0] = PointerGetDatum(st->doc);
+			values[1] = BoolGetDatum(false);
+			SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
+																	   values, nulls)));
 		}
 		if (st->phase == 0 || st->phase == 2)
 		{
@@ -836,7 +859,6 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 			bson_t		value;
 			bson_iter_t vi;
 			bson_t		out;
-			Bson	   *result;
 
 			CHECK_FOR_INTERRUPTS();
 			bson_init(&value);
@@ -856,10 +878,12 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 			bson_iter_next(&vi);
 			bson_init(&out);
 			AggWindowSetPath(st->parts, st->parts_len, st->field, &vi, &out);
-			result = BsonDatumFromBson(&out);
+			values[0] = PointerGetDatum(BsonDatumFromBson(&out));
+			values[1] = BoolGetDatum(st->phase == 2);
 			bson_destroy(&out);
 			bson_destroy(&value);
-			SRF_RETURN_NEXT(funcctx, PointerGetDatum(result));
+			SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
+																	   values, nulls)));
 		}
 		SRF_RETURN_DONE(funcctx);
 	}

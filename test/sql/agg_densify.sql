@@ -26,14 +26,17 @@ $$;
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 10, "bounds": "full"}}}]');
 -- an explicit range: steps from its lower bound, its upper bound excluded
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 4, "bounds": [-6, 20]}}}]');
--- partitions: the full range in each (in the order of the field alone),
--- the partition's own range, a range
+-- partitions: the full range in each (sorted by the field alone, each
+-- partition's steps before its next document, its last steps at the end),
+-- the partition's own range, a range (its last steps at the end)
 SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "full"}}}, {"$project": {"_id": 0}}]');
 SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 3, "bounds": "partition"}}}, {"$project": {"_id": 0}}]');
 SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 5, "bounds": [5, 16]}}}, {"$project": {"_id": 0}}]');
+SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": [0, 50]}}}, {"$project": {"_id": 0}}]');
 -- doubles and longs keep their types
-SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 2.5, "bounds": [0, 8]}}}, {"$match": {"_id": {"$exists": false}}}]');
-SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": {"$numberLong": "5"}, "bounds": [20, 30]}}}, {"$match": {"_id": {"$exists": false}}}]');
+SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 2.5, "bounds": [{"$numberDouble": "0"}, {"$numberDouble": "8"}]}}}, {"$match": {"_id": {"$exists": false}}}]');
+SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": {"$numberLong": "5"}, "bounds": [{"$numberLong": "20"}, {"$numberLong": "30"}]}}}, {"$match": {"_id": {"$exists": false}}}]');
+SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 2.5, "bounds": "full"}}}, {"$match": {"_id": {"$exists": false}}}]');
 -- an explicit range over an empty collection is filled all the same
 SELECT dens('e', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [0, 3]}}}]');
 SELECT dens('e', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": "full"}}}]');
@@ -69,6 +72,10 @@ SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [
 SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [1, 2], "unit": "day"}}}]');
 SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [1, {"$date": "2024-01-01T00:00:00Z"}]}}}]');
 SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [{"$date": "2024-01-01T00:00:00Z"}, 1]}}}]');
+SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "unit": "day", "bounds": [{"$date": "2024-01-01T00:00:00Z"}, {"$maxKey": 1}]}}}]');
+SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [{"$date": "2024-01-01T00:00:00Z"}, {"$date": "2024-01-02T00:00:00Z"}]}}}]');
+SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": ["a", "b"]}}}]');
+SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [0, 2.5]}}}]');
 SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1.5, "unit": "day", "bounds": "full"}}}]');
 -- runtime: a value of another type, a number with a unit, a date without one
 SELECT dens_error('[{"$set": {"t": "x"}}, {"$densify": {"field": "t", "range": {"step": 1, "bounds": "full"}}}]');
@@ -77,8 +84,9 @@ SELECT run_command('dens', '{"aggregate": "d", "pipeline": [{"$densify": {"field
 -- beyond 500000 generated documents
 SELECT count(*) FROM dens('n', '[{"$densify": {"field": "t", "range": {"step": 0.00001, "bounds": "full"}}}]');
 
--- the plan: a Sort for the window functions, the generating function above
--- it; "full" with partitions sorts the output again by the field alone
+-- the plan: a Sort for the window functions, the generating function in a
+-- nested loop over them; "full" with partitions sorts the output again by
+-- the field alone, the last steps of each partition at the end
 SELECT jsonb_array_elements_text(run_command('dens', '{"aggregate": "n", "pipeline": [{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "partition"}}}], "explain": true}')::jsonb->'postgres'->'plan') AS plan;
 SELECT jsonb_array_elements_text(run_command('dens', '{"aggregate": "n", "pipeline": [{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "full"}}}], "explain": true}')::jsonb->'postgres'->'plan') AS plan;
 
