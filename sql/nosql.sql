@@ -605,10 +605,10 @@ CREATE FUNCTION nosql.bson_window_derivative(first nosql.bson, last nosql.bson, 
 COMMENT ON FUNCTION nosql.bson_window_derivative(nosql.bson, nosql.bson, float8) IS '$derivative from the [input, sortBy] pairs of the first and last documents of its window (per unit milliseconds when unit is not 0)';
 CREATE FUNCTION nosql.bson_window_trapezoid(pair nosql.bson, previous nosql.bson, unit float8) RETURNS float8
     AS 'MODULE_PATHNAME', 'bson_window_trapezoid' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION nosql.bson_window_trapezoid(nosql.bson, nosql.bson, float8) IS 'for $integral: the trapezoid between a document''s [input, sortBy] pair and the previous one''s';
-CREATE FUNCTION nosql.bson_window_integral(sum float8, first float8, n bigint) RETURNS nosql.bson
+COMMENT ON FUNCTION nosql.bson_window_trapezoid(nosql.bson, nosql.bson, float8) IS 'for $integral: the trapezoid between a document''s [input, sortBy] pair and the previous one''s (MongoDB''s errors 5423900, 5423901, 5423902 for bad pairs)';
+CREATE FUNCTION nosql.bson_window_integral(sum float8, first float8, n bigint, unit float8) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_window_integral' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION nosql.bson_window_integral(float8, float8, bigint) IS '$integral of a window of n documents: the sum of its trapezoids less the first one''s';
+COMMENT ON FUNCTION nosql.bson_window_integral(float8, float8, bigint, float8) IS '$integral of a window of n documents: the sum of its trapezoids less the first one''s (per unit milliseconds when unit is not 0)';
 CREATE FUNCTION nosql.bson_window_linear_fill(pair nosql.bson, previous nosql.bson, before nosql.bson, after nosql.bson) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_window_linear_fill' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_window_linear_fill(nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS '$linearFill of a document: its value, or the value on the line between the last non-null [input, sortBy] pair before it and the first after it';

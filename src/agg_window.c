@@ -884,7 +884,7 @@ AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation, uint32_t c
 				}
 				appendStringInfoString(&funcs, ", count(*)");
 				WindowAppendOver(&funcs, have_partition, nsort, sort, &frame, false);
-				appendStringInfoChar(&funcs, ')');
+				appendStringInfo(&funcs, ", %s)", unit);
 			}
 			bson_uint32_to_string(nout, &keyp, key, sizeof(key));
 			bson_append_null(&defaults, keyp, -1);
@@ -1470,32 +1470,21 @@ WindowPair(FunctionCallInfo fcinfo, int arg, bson_t *holder, bson_iter_t *value,
 	return true;
 }
 
-/*
- * A position as a number: the sortBy value, in milliseconds for a date
- * (with a unit only: code_unit without one, code_date with one on another
- * type).
- */
-static double
-WindowPosition(const bson_iter_t *pos, bool unit, int code_unit, int code_date,
-			   const char *op)
+/* A number, not a boolean, as a double */
+static bool
+WindowNumber(const bson_iter_t *it, double *d)
 {
-	double		d = 0;
-
-	if (unit)
-	{
-		if (!BSON_ITER_HOLDS_DATE_TIME(pos))
-			MongoRaise(code_unit, "%s with unit expects the sortBy field to be a Date", op);
-		return (double) bson_iter_date_time(pos);
-	}
-	if (BSON_ITER_HOLDS_DATE_TIME(pos))
-		MongoRaise(code_date, "%s where the sortBy is a Date requires an 'unit'", op);
-	if (!BsonIterIsNumber(pos) || BSON_ITER_HOLDS_BOOL(pos) || !BsonIterAsDouble(pos, &d))
-		MongoRaise(5429414, "Invalid range: Expected the sortBy field to be a number, but it was %s",
-				   BsonTypeName(bson_iter_type(pos)));
-	return d;
+	return BsonIterIsNumber(it) && !BSON_ITER_HOLDS_BOOL(it) && BsonIterAsDouble(it, d);
 }
 
-/* A bson double, or null for NaN from no data */
+/* Null, undefined or missing (a pair holds missing as null) */
+static bool
+WindowNullish(const bson_iter_t *it)
+{
+	return BSON_ITER_HOLDS_NULL(it) || BSON_ITER_HOLDS_UNDEFINED(it);
+}
+
+/* A bson double */
 static Bson *
 WindowDouble(double d)
 {
@@ -1512,16 +1501,27 @@ WindowDouble(double d)
 	return result;
 }
 
-/* A numeric input value; false for null or missing (5624902 otherwise) */
-static bool
-WindowInputNumber(const bson_iter_t *v, const char *op, double *d)
+/*
+ * The position of $derivative: the sortBy value as a number, in
+ * milliseconds for a date (with a unit only: 5624900 otherwise, 5624901 for
+ * a date without one, 5624902 for another type).
+ */
+static double
+WindowDerivativePosition(const bson_iter_t *pos, bool unit)
 {
-	if (BSON_ITER_HOLDS_NULL(v) || BSON_ITER_HOLDS_UNDEFINED(v))
-		return false;
-	if (!BsonIterIsNumber(v) || BSON_ITER_HOLDS_BOOL(v) || !BsonIterAsDouble(v, d))
-		MongoRaise(MONGO_TYPE_MISMATCH, "%s only supports numeric input, found %s", op,
-				   BsonTypeName(bson_iter_type(v)));
-	return true;
+	double		d = 0;
+
+	if (unit)
+	{
+		if (!BSON_ITER_HOLDS_DATE_TIME(pos))
+			MongoRaise(5624900, "$derivative with 'unit' expects the sortBy field to be a Date");
+		return (double) bson_iter_date_time(pos);
+	}
+	if (BSON_ITER_HOLDS_DATE_TIME(pos))
+		MongoRaise(5624901, "$derivative where the sortBy is a Date requires an 'unit'");
+	if (!WindowNumber(pos, &d))
+		MongoRaise(5624902, "$derivative (with no 'unit') expects the sortBy field to be numeric");
+	return d;
 }
 
 /*
@@ -1530,7 +1530,8 @@ WindowInputNumber(const bson_iter_t *v, const char *op, double *d)
  *
  * $derivative over a window whose first and last documents' [input,
  * sortBy] pairs are first and last: the rise over the run, per unit
- * milliseconds when unit is not 0; null for a window of one position.
+ * milliseconds when unit is not 0; null for an empty window or a run of 0.
+ * A null or missing input fails with 5624903.
  */
 PG_FUNCTION_INFO_V1(bson_window_derivative);
 Datum
@@ -1545,17 +1546,44 @@ bson_window_derivative(PG_FUNCTION_ARGS)
 	bson_iter_t p2;
 	double		x1;
 	double		x2;
-	double		y1;
-	double		y2;
+	double		y1 = 0;
+	double		y2 = 0;
 
 	if (!WindowPair(fcinfo, 0, &h1, &v1, &p1) || !WindowPair(fcinfo, 1, &h2, &v2, &p2))
 		PG_RETURN_NULL();
-	x1 = WindowPosition(&p1, unit > 0, 5624900, 5624901, "$derivative");
-	x2 = WindowPosition(&p2, unit > 0, 5624900, 5624901, "$derivative");
-	if (!WindowInputNumber(&v1, "$derivative", &y1) ||
-		!WindowInputNumber(&v2, "$derivative", &y2) || x1 == x2)
+	x1 = WindowDerivativePosition(&p1, unit > 0);
+	x2 = WindowDerivativePosition(&p2, unit > 0);
+	if (WindowNullish(&v1) || WindowNullish(&v2))
+		MongoRaise(5624903, "$derivative input must not be null or missing");
+	if (!WindowNumber(&v2, &y2) || !WindowNumber(&v1, &y1))
+		MongoRaise(16556, "cant $subtract a %s from a %s",
+				   BsonTypeName(bson_iter_type(&v1)), BsonTypeName(bson_iter_type(&v2)));
+	if (x2 - x1 == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_BSON_P(WindowDouble((y2 - y1) / (x2 - x1) * (unit > 0 ? unit : 1)));
+}
+
+/*
+ * A document's [input, sortBy] pair for $integral: the position (a date's
+ * milliseconds with a unit) and the value (5423900 for an input that is
+ * not a number or a sortBy value neither number nor date, 5423901 for a
+ * number with a unit, 5423902 for a date without one).
+ */
+static void
+WindowIntegralPoint(const bson_iter_t *v, const bson_iter_t *p, bool unit, double *x,
+					double *y)
+{
+	bool		date = BSON_ITER_HOLDS_DATE_TIME(p);
+
+	if (!WindowNumber(v, y) || (!date && !WindowNumber(p, x)))
+		MongoRaise(5423900,
+				   "The input value of $integral window function must be a vector of 2 value, the first value must be numeric or date type and the second must be numeric.");
+	if (unit && !date)
+		MongoRaise(5423901, "$integral with 'unit' expects the sortBy field to be a Date");
+	if (!unit && date)
+		MongoRaise(5423902, "$integral (with no 'unit') expects the sortBy field to be numeric");
+	if (date)
+		*x = (double) bson_iter_date_time(p);
 }
 
 /*
@@ -1563,46 +1591,43 @@ bson_window_derivative(PG_FUNCTION_ARGS)
  *		RETURNS float8
  *
  * The area of the trapezoid between a document's [input, sortBy] pair and
- * the one before it (NULL for the first), in units of unit milliseconds
- * when unit is not 0.  The sortBy value is checked on every document.
+ * the one before it (NULL for the first), with a date sortBy in value
+ * times milliseconds.  Every document's pair is checked.
  */
 PG_FUNCTION_INFO_V1(bson_window_trapezoid);
 Datum
 bson_window_trapezoid(PG_FUNCTION_ARGS)
 {
-	double		unit = PG_GETARG_FLOAT8(2);
+	bool		unit = PG_GETARG_FLOAT8(2) > 0;
 	bson_t		h1;
 	bson_t		h2;
 	bson_iter_t v1;
 	bson_iter_t p1;
 	bson_iter_t v2;
 	bson_iter_t p2;
-	double		x1;
-	double		x2;
-	double		y1;
-	double		y2;
-	bool		have1;
-	bool		have2;
+	double		x1 = 0;
+	double		x2 = 0;
+	double		y1 = 0;
+	double		y2 = 0;
 
 	if (!WindowPair(fcinfo, 0, &h2, &v2, &p2))
 		PG_RETURN_NULL();
-	x2 = WindowPosition(&p2, unit > 0, 5423901, 5423902, "$integral");
-	have2 = WindowInputNumber(&v2, "$integral", &y2);
+	WindowIntegralPoint(&v2, &p2, unit, &x2, &y2);
 	if (!WindowPair(fcinfo, 1, &h1, &v1, &p1))
 		PG_RETURN_NULL();
-	x1 = WindowPosition(&p1, unit > 0, 5423901, 5423902, "$integral");
-	have1 = WindowInputNumber(&v1, "$integral", &y1);
-	if (!have1 || !have2)
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8((y1 + y2) / 2 * (x2 - x1) / (unit > 0 ? unit : 1));
+	WindowIntegralPoint(&v1, &p1, unit, &x1, &y1);
+	if (isnan(x1) || isnan(x2) || isnan(y1) || isnan(y2))
+		PG_RETURN_FLOAT8(0);
+	PG_RETURN_FLOAT8((y1 + y2) * (x2 - x1) / 2.0);
 }
 
 /*
- * nosql.bson_window_integral(sum float8, first float8, n bigint)
- *		RETURNS bson
+ * nosql.bson_window_integral(sum float8, first float8, n bigint,
+ *		unit float8) RETURNS bson
  *
  * $integral over a window of n documents: the sum of its trapezoids less
- * the first one's (NULL: none); null for an empty window.
+ * the first one's (NULL: none), per unit milliseconds when unit is not 0;
+ * null for an empty window, the int 0 for one document without a unit.
  */
 PG_FUNCTION_INFO_V1(bson_window_integral);
 Datum
@@ -1610,30 +1635,30 @@ bson_window_integral(PG_FUNCTION_ARGS)
 {
 	double		sum = PG_ARGISNULL(0) ? 0 : PG_GETARG_FLOAT8(0);
 	double		first = PG_ARGISNULL(1) ? 0 : PG_GETARG_FLOAT8(1);
+	double		unit = PG_ARGISNULL(3) ? 0 : PG_GETARG_FLOAT8(3);
 
 	if (PG_ARGISNULL(2) || PG_GETARG_INT64(2) == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_BSON_P(WindowDouble(sum - first));
+	if (PG_GETARG_INT64(2) == 1 && unit == 0)
+		return DirectFunctionCall1(bson_window_number, Int64GetDatum(0));
+	PG_RETURN_BSON_P(WindowDouble((sum - first) / (unit > 0 ? unit : 1)));
 }
 
-/* The value of a $locf result of pairs: the pair, if it is one */
-static bool
-WindowLocfPair(FunctionCallInfo fcinfo, int arg, bson_t *holder, bson_iter_t *value,
-			   bson_iter_t *pos)
-{
-	return WindowPair(fcinfo, arg, holder, value, pos);
-}
-
-/* A sortBy value of $linearFill as a number (6050104 otherwise) */
+/*
+ * The position of $linearFill: a number, or a date's milliseconds (14
+ * otherwise); date says which.
+ */
 static double
-WindowFillPosition(const bson_iter_t *pos)
+WindowFillPosition(const bson_iter_t *pos, bool *date)
 {
 	double		d = 0;
 
-	if (BSON_ITER_HOLDS_DATE_TIME(pos))
+	*date = BSON_ITER_HOLDS_DATE_TIME(pos);
+	if (*date)
 		return (double) bson_iter_date_time(pos);
-	if (!BsonIterIsNumber(pos) || BSON_ITER_HOLDS_BOOL(pos) || !BsonIterAsDouble(pos, &d))
-		MongoRaise(6050104, "$linearFill requires the sortBy field to be a number or a date, found %s",
+	if (!WindowNumber(pos, &d))
+		MongoRaise(MONGO_TYPE_MISMATCH,
+				   "Value of the sortBy field must be numeric or a date, but found %s",
 				   BsonTypeName(bson_iter_type(pos)));
 	return d;
 }
@@ -1645,7 +1670,9 @@ WindowFillPosition(const bson_iter_t *pos)
  * $linearFill of a document whose [input, sortBy] pair is pair (previous:
  * the document's before it): its value, or for a null one the value on the
  * line between the last non-null pair before it and the first after it
- * (null without both).  Repeated sortBy values raise 6050106.
+ * (null without both).  Values neither numbers nor nullish and sortBy
+ * values neither numbers nor dates (or of another kind than the previous
+ * one's) fail with 14, repeated sortBy values with 6050106.
  */
 PG_FUNCTION_INFO_V1(bson_window_linear_fill);
 Datum
@@ -1666,32 +1693,33 @@ bson_window_linear_fill(PG_FUNCTION_ARGS)
 	double		x;
 	double		x1;
 	double		x2;
-	double		y1;
-	double		y2;
+	double		y1 = 0;
+	double		y2 = 0;
+	bool		date;
+	bool		pdate;
 
 	if (!WindowPair(fcinfo, 0, &h, &v, &p))
 		PG_RETURN_NULL();
-	x = WindowFillPosition(&p);
-	if (WindowPair(fcinfo, 1, &hp, &pv, &pp) && BsonCompareValues(&p, &pp) == 0)
-		MongoRaise(6050106, "There can be no repeated values in the sort field");
-	if (!BSON_ITER_HOLDS_NULL(&v) && !BSON_ITER_HOLDS_UNDEFINED(&v))
+	if (!WindowNullish(&v) && !WindowNumber(&v, &y1))
+		MongoRaise(MONGO_TYPE_MISMATCH, "Value to be filled must be numeric or nullish, but found %s",
+				   BsonTypeName(bson_iter_type(&v)));
+	x = WindowFillPosition(&p, &date);
+	if (WindowPair(fcinfo, 1, &hp, &pv, &pp))
 	{
-		if (!BsonIterIsNumber(&v) || BSON_ITER_HOLDS_BOOL(&v))
-			MongoRaise(6050105, "Value to be filled must be numeric or nullish, found %s",
-					   BsonTypeName(bson_iter_type(&v)));
-		PG_RETURN_BSON_P(BsonFromIter(&v));
+		if (BsonCompareValues(&p, &pp) == 0)
+			MongoRaise(6050106, "There can be no repeated values in the sort field");
+		(void) WindowFillPosition(&pp, &pdate);
+		if (date != pdate)
+			MongoRaise(MONGO_TYPE_MISMATCH,
+					   "Conflicting sort value types, previously received type %s, but found %s",
+					   BsonTypeName(bson_iter_type(&pp)), BsonTypeName(bson_iter_type(&p)));
 	}
-	if (!WindowLocfPair(fcinfo, 2, &h1, &v1, &p1) || !WindowLocfPair(fcinfo, 3, &h2, &v2, &p2))
+	if (!WindowNullish(&v))
+		PG_RETURN_BSON_P(BsonFromIter(&v));
+	if (!WindowPair(fcinfo, 2, &h1, &v1, &p1) || !WindowPair(fcinfo, 3, &h2, &v2, &p2) ||
+		!WindowNumber(&v1, &y1) || !WindowNumber(&v2, &y2))
 		PG_RETURN_NULL();
-	if (!BsonIterIsNumber(&v1) || BSON_ITER_HOLDS_BOOL(&v1) || !BsonIterAsDouble(&v1, &y1))
-		MongoRaise(6050105, "Value to be filled must be numeric or nullish, found %s",
-				   BsonTypeName(bson_iter_type(&v1)));
-	if (!BsonIterIsNumber(&v2) || BSON_ITER_HOLDS_BOOL(&v2) || !BsonIterAsDouble(&v2, &y2))
-		MongoRaise(6050105, "Value to be filled must be numeric or nullish, found %s",
-				   BsonTypeName(bson_iter_type(&v2)));
-	x1 = WindowFillPosition(&p1);
-	x2 = WindowFillPosition(&p2);
-	if (x1 == x2)
-		PG_RETURN_NULL();
-	PG_RETURN_BSON_P(WindowDouble(y1 + (y2 - y1) * (x - x1) / (x2 - x1)));
+	x1 = WindowFillPosition(&p1, &pdate);
+	x2 = WindowFillPosition(&p2, &pdate);
+	PG_RETURN_BSON_P(WindowDouble(y1 + (x - x1) * ((y2 - y1) / (x2 - x1))));
 }

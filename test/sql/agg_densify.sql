@@ -92,24 +92,25 @@ SELECT jsonb_array_elements_text(run_command('dens', '{"aggregate": "n", "pipeli
 
 -- $derivative, $integral (trapezoids), $linearFill
 SELECT insert_many('dens.w', '[
-  {"_id": 1, "t": 0, "y": 0, "d": {"$date": "2024-01-01T00:00:00Z"}},
-  {"_id": 2, "t": 1, "y": 42, "d": {"$date": "2024-01-01T01:00:00Z"}},
-  {"_id": 3, "t": 3, "y": null, "d": {"$date": "2024-01-01T03:00:00Z"}},
-  {"_id": 4, "t": 7, "d": {"$date": "2024-01-01T07:00:00Z"}},
-  {"_id": 5, "t": 9, "y": 99, "d": {"$date": "2024-01-01T09:00:00Z"}},
-  {"_id": 6, "t": 10, "y": 20, "d": {"$date": "2024-01-01T10:00:00Z"}}]');
+  {"_id": 1, "t": 0, "y": 0, "z": 0, "d": {"$date": "2024-01-01T00:00:00Z"}},
+  {"_id": 2, "t": 1, "y": 42, "z": 42, "d": {"$date": "2024-01-01T01:00:00Z"}},
+  {"_id": 3, "t": 3, "y": null, "z": 50, "d": {"$date": "2024-01-01T03:00:00Z"}},
+  {"_id": 4, "t": 7, "z": 70.5, "d": {"$date": "2024-01-01T07:00:00Z"}},
+  {"_id": 5, "t": 9, "y": 99, "z": 99, "d": {"$date": "2024-01-01T09:00:00Z"}},
+  {"_id": 6, "t": 10, "y": 20, "z": 20, "d": {"$date": "2024-01-01T10:00:00Z"}}]');
 SELECT dens('w', '[{"$setWindowFields": {"sortBy": {"t": 1}, "output": {
-  "der": {"$derivative": {"input": "$y"}, "window": {"documents": [-1, 0]}},
-  "int": {"$integral": {"input": "$y"}, "window": {"documents": [-1, 1]}},
-  "all": {"$integral": {"input": "$y"}},
+  "der": {"$derivative": {"input": "$z"}, "window": {"documents": [-1, 0]}},
+  "int": {"$integral": {"input": "$z"}, "window": {"documents": [-1, 1]}},
+  "one": {"$integral": {"input": "$z"}, "window": {"documents": [0, 0]}},
+  "all": {"$integral": {"input": "$z"}},
   "run": {"$integral": {"input": "$t"}, "window": {"range": ["unbounded", 0]}},
-  "lin": {"$linearFill": "$y"}}}}, {"$project": {"d": 0}}]');
+  "lin": {"$linearFill": "$y"}}}}, {"$project": {"d": 0, "z": 0}}]');
 SELECT dens('w', '[{"$setWindowFields": {"sortBy": {"d": 1}, "output": {
   "perHour": {"$derivative": {"input": "$t", "unit": "hour"}, "window": {"range": [-2, 0], "unit": "hour"}},
   "hours": {"$integral": {"input": "$t", "unit": "hour"}, "window": {"documents": ["unbounded", "current"]}},
-  "lin": {"$linearFill": "$y"}}}}, {"$project": {"d": 0}}]');
+  "lin": {"$linearFill": "$y"}}}}, {"$project": {"d": 0, "z": 0}}]');
 -- $fill with the method "linear", and "locf" beside it
-SELECT dens('w', '[{"$fill": {"sortBy": {"t": 1}, "output": {"y": {"method": "linear"}, "z": {"method": "locf"}}}}, {"$project": {"d": 0}}]');
+SELECT dens('w', '[{"$fill": {"sortBy": {"t": 1}, "output": {"y": {"method": "linear"}, "u": {"method": "locf"}}}}, {"$project": {"d": 0, "z": 0}}]');
 
 -- errors of the window functions
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$derivative": {"input": "$y"}}}}}], "cursor": {}}')::jsonb - 'errmsg';
@@ -121,6 +122,9 @@ SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields":
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"d": 1}, "output": {"a": {"$integral": {"input": "$y"}}}}}], "cursor": {}}')::jsonb - 'errmsg';
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$derivative": {"input": "$y", "unit": "day"}, "window": {"documents": [-1, 0]}}}}}], "cursor": {}}')::jsonb - 'errmsg';
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"d": 1}, "output": {"a": {"$derivative": {"input": "$y"}, "window": {"documents": [-1, 0]}}}}}], "cursor": {}}')::jsonb - 'errmsg';
+SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$derivative": {"input": "$y"}, "window": {"documents": [-1, 0]}}}}}], "cursor": {}}')::jsonb - 'errmsg';
+SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"_id": 1}, "output": {"a": {"$derivative": {"input": "$z"}, "window": {"documents": [-1, 0]}}}}}, {"$set": {"t": "x"}}, {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$derivative": {"input": "$z"}, "window": {"documents": [-1, 0]}}}}}], "cursor": {}}')::jsonb - 'errmsg';
+SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$integral": {"input": "$y"}}}}}], "cursor": {}}')::jsonb - 'errmsg';
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"output": {"a": {"$linearFill": "$y"}}}}], "cursor": {}}')::jsonb - 'errmsg';
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$linearFill": "$y", "window": {"documents": [-1, 0]}}}}}], "cursor": {}}')::jsonb - 'errmsg';
 SELECT run_command('dens', '{"aggregate": "w", "pipeline": [{"$set": {"t": 1}}, {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"a": {"$linearFill": "$y"}}}}], "cursor": {}}')::jsonb - 'errmsg';
