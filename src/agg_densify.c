@@ -35,7 +35,8 @@
  * explicit range (whose upper bound is excluded); a step a document of the
  * partition has is not generated again.  <lo> and <hi> are
  * nosql.bson_value_min/max as window aggregates.  Date steps add units in
- * UTC as $dateAdd does (months clamp the day).
+ * UTC as $dateAdd does, months, quarters and years step after step as
+ * MongoDB adds them (a day clamped to a shorter month stays clamped).
  *
  * The order is MongoDB's: it sorts by the partition and the field, but by
  * the field alone for "full", and with partitions it generates each
@@ -63,6 +64,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 
 #include "agg.h"
 #include "bson.h"
@@ -145,7 +147,6 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 	bson_t		gen;
 	bson_t		arr;
 	bson_t		pk;
-	bson_t		pkarr;
 	bson_iter_t pk_it;
 	int			gp;
 	int			kp = 0;
@@ -376,18 +377,39 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 	gp = param(arg, BsonDatumFromBson(&gen));
 	bson_destroy(&gen);
 
-	/* the partition key: the array of the partition fields' values */
+	/*
+	 * the partition key: the object of the partition fields' values, as
+	 * MongoDB builds it ({a: {b: "$a.b"}}: missing fields are left out)
+	 */
 	if (nparts > 0)
 	{
 		bson_iter_t p;
+		uint8_t    *data = NULL;
+		uint32_t	len = 0;
+		bson_t		obj;
 
-		bson_init(&pk);
-		bson_append_array_begin(&pk, "e", 1, &pkarr);
 		bson_iter_recurse(&parts, &p);
 		while (bson_iter_next(&p))
-			bson_append_utf8(&pkarr, bson_iter_key(&p), -1,
-							 psprintf("$%s", bson_iter_utf8(&p, NULL)), -1);
-		bson_append_array_end(&pk, &pkarr);
+		{
+			bson_t		v;
+			bson_iter_t vi;
+			bson_t		o;
+
+			bson_init(&v);
+			bson_append_utf8(&v, "", 0, psprintf("$%s", bson_iter_utf8(&p, NULL)), -1);
+			bson_iter_init(&vi, &v);
+			bson_iter_next(&vi);
+			bson_init(&o);
+			AggWindowSetPath(data, len, bson_iter_utf8(&p, NULL), &vi, &o);
+			data = palloc(o.len);
+			memcpy(data, bson_get_data(&o), o.len);
+			len = o.len;
+			bson_destroy(&o);
+			bson_destroy(&v);
+		}
+		bson_init_static(&obj, data, len);
+		bson_init(&pk);
+		bson_append_document(&pk, "e", 1, &obj);
 		bson_iter_init_find(&pk_it, &pk, "e");
 		kp = param(arg, AggGroupExpressionSpec(&pk_it, NULL, 0));
 		bson_destroy(&pk);
@@ -536,6 +558,10 @@ typedef struct DensifyState
 	bool		after_incl;
 	bool		have_after_high;
 	bool		tail;			/* the document ends its partition: phase 2 */
+	/* the last calendar step computed */
+	bool		cache_valid;
+	int64		cache_k;
+	int64		cache_ms;
 	int64		count;
 } DensifyState;
 
@@ -569,9 +595,59 @@ DensifyArgPosition(FunctionCallInfo fcinfo, int arg, double *pos)
  * it overflows.
  */
 static bool
-DensifyStep(const DensifyState *st, int64 k, double *pos, bson_t *out, const char *key)
+DensifyStep(DensifyState *st, int64 k, double *pos, bson_t *out, const char *key)
 {
-	if (st->date)
+	if (st->date && st->unit_index <= 2)
+	{
+		int64		ms;
+		int64		j;
+
+		/*
+		 * Months, quarters and years step from the step before, as MongoDB
+		 * adds them, a day clamped to a shorter month staying so; from a day
+		 * up to the 28th on, k steps at once are the same.
+		 */
+		if (st->cache_valid && st->cache_k <= k)
+		{
+			j = st->cache_k;
+			ms = st->cache_ms;
+		}
+		else
+		{
+			j = 0;
+			ms = st->start_i;
+		}
+		while (j < k)
+		{
+			int			y;
+			int			m;
+			int			d;
+			int64		amount;
+
+			CHECK_FOR_INTERRUPTS();
+			j2date((int) floor((double) ms / 86400000.0) + UNIX_EPOCH_JDATE, &y, &m, &d);
+			if (d <= 28)
+			{
+				if (pg_mul_s64_overflow(k - j, st->step_i, &amount) ||
+					!AggDateAddUTC(ms, st->unit, amount, &ms))
+					return false;
+				j = k;
+			}
+			else
+			{
+				if (!AggDateAddUTC(ms, st->unit, st->step_i, &ms))
+					return false;
+				j++;
+			}
+		}
+		st->cache_valid = true;
+		st->cache_k = k;
+		st->cache_ms = ms;
+		*pos = (double) ms;
+		if (out != NULL)
+			bson_append_date_time(out, key, -1, ms);
+	}
+	else if (st->date)
 	{
 		int64		ms;
 		int64		amount;
@@ -615,7 +691,7 @@ DensifyStep(const DensifyState *st, int64 k, double *pos, bson_t *out, const cha
 
 /* The first step above pos (at or above with incl) */
 static int64
-DensifyFirstStep(const DensifyState *st, double pos, bool incl)
+DensifyFirstStep(DensifyState *st, double pos, bool incl)
 {
 	double		size;
 	double		est;

@@ -41,7 +41,11 @@ SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 2.5, "bounds": 
 SELECT dens('e', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [0, 3]}}}]');
 SELECT dens('e', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": "full"}}}]');
 
--- dates: calendar months (the day clamped), hours, partitions by a dotted path
+-- partitions: a missing field is not a null one
+SELECT dens('n', '[{"$match": {"_id": {"$in": [1, 2]}}}, {"$set": {"p": {"$cond": [{"$eq": ["$_id", 1]}, null, "$$REMOVE"]}}}, {"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "full"}}}]');
+
+-- dates: calendar months step after step (a day clamped stays so), hours,
+-- partitions by a dotted path
 SELECT dens('d', '[{"$match": {"k.x": 1}}, {"$densify": {"field": "t", "range": {"step": 1, "unit": "month", "bounds": "full"}}}]');
 SELECT dens('d', '[{"$densify": {"field": "t", "range": {"step": 36, "unit": "hour", "bounds": [{"$date": "2024-01-30T00:00:00Z"}, {"$date": "2024-02-03T00:00:00Z"}]}}}, {"$match": {"_id": {"$exists": false}}}]');
 SELECT dens('d', '[{"$densify": {"field": "t", "partitionByFields": ["k.x"], "range": {"step": 1, "unit": "week", "bounds": "partition"}}}, {"$match": {"_id": {"$exists": false}}}]');
