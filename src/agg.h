@@ -112,7 +112,7 @@ extern void AggWindowSetPath(const uint8_t *data, uint32_t len, const char *path
 							 const bson_iter_t *value, bson_t *out);
 
 /* agg_densify.c: the $densify stage */
-extern void AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg,
+extern bool AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg,
 								const char *input, StringInfo out);
 
 /* agg_write.c: a $out or $merge stage, checked */

@@ -123,9 +123,10 @@ DensifyPathPrefix(const char *prefix, const char *path)
 
 /*
  * Translate a $densify stage over the query input into out, adding its
- * parameters with param.
+ * parameters with param.  Returns whether it has rows without any input
+ * (an explicit range without partitions).
  */
-void
+bool
 AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const char *input,
 					StringInfo out)
 {
@@ -450,6 +451,7 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 							   " CASE WHEN NOT g.tail THEN d.v END NULLS FIRST, d.pk, d.rn, g.n");
 	else if (mode == DENSIFY_RANGE && nparts > 0)
 		appendStringInfoString(out, " ORDER BY g.tail, d.pk, d.rn, g.n");
+	return sentinel;
 }
 
 /* ---- SQL functions ---- */

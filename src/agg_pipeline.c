@@ -663,7 +663,9 @@ AggAddDensify(AggBuild *b, const bson_iter_t *spec)
 	AggFlushChain(b);
 	AggCloseLevel(b);
 	initStringInfo(&next);
-	AggDensifyTranslate(spec, AggWindowParam, b, b->sql.data, &next);
+	/* an explicit range has rows even without the collection */
+	if (AggDensifyTranslate(spec, AggWindowParam, b, b->sql.data, &next))
+		b->has_rows = true;
 	b->sql = next;
 }
 

@@ -37,9 +37,12 @@ SELECT dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "rang
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 2.5, "bounds": [{"$numberDouble": "0"}, {"$numberDouble": "8"}]}}}, {"$match": {"_id": {"$exists": false}}}]');
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": {"$numberLong": "5"}, "bounds": [{"$numberLong": "20"}, {"$numberLong": "30"}]}}}, {"$match": {"_id": {"$exists": false}}}]');
 SELECT dens('n', '[{"$densify": {"field": "t", "range": {"step": 2.5, "bounds": "full"}}}, {"$match": {"_id": {"$exists": false}}}]');
--- an explicit range over an empty collection is filled all the same
+-- an explicit range over an empty or missing collection is filled all the
+-- same (without partitions)
 SELECT dens('e', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [0, 3]}}}]');
 SELECT dens('e', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": "full"}}}]');
+SELECT dens('nothere', '[{"$densify": {"field": "t", "range": {"step": 1, "bounds": [0, 2]}}}]');
+SELECT dens('nothere', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 1, "bounds": [0, 2]}}}]');
 
 -- partitions: a missing field is not a null one
 SELECT dens('n', '[{"$match": {"_id": {"$in": [1, 2]}}}, {"$set": {"p": {"$cond": [{"$eq": ["$_id", 1]}, null, "$$REMOVE"]}}}, {"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 10, "bounds": "full"}}}]');
