@@ -1728,6 +1728,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	StringInfoData next;
 	char	   *restrict_cond = "";
 	char	   *from_lit;
+	char	   *view_src = NULL;	/* a view's documents, or NULL */
 	char	   *to_lit;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
@@ -1805,7 +1806,18 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	}
 	coll = CollectionLookup(b->database, from);
 	if (coll != NULL && coll->is_view)
-		MongoRaise(MONGO_NOT_IMPLEMENTED, "$graphLookup from a view is not supported yet");
+	{
+		/* a view's documents, with their _id as the table's column */
+		bson_iter_t vp;
+		StringInfoData vsql;
+
+		coll = AggSubView(b, coll, &vp, false);
+		initStringInfo(&vsql);
+		view_src = AggSubPipeline(b, &vp, coll, from, false, NULL, false, &vsql) ?
+			psprintf("(SELECT nosql.bson_index_key(v.document, '_id') AS _id, v.document FROM (%s) v)",
+					 vsql.data) :
+			"(SELECT NULL::nosql.bson AS _id, NULL::nosql.bson AS document WHERE false)";
+	}
 
 	AggEndFind(b);
 	AggFlushChain(b);
@@ -1820,8 +1832,10 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		bson_t		s;
 		char	   *start_doc;
-		const char *key = b->compiled_collation == NULL ? IndexLookupKeyExpr(coll, conn_to) : NULL;
+		const char *key = b->compiled_collation == NULL && view_src == NULL ?
+			IndexLookupKeyExpr(coll, conn_to) : NULL;
 		bool		depths = have_max || depth_field != NULL;
+		const char *src = view_src != NULL ? view_src : coll->qualified;
 		char	   *step;
 		char	   *columns;
 
@@ -1848,21 +1862,21 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 		columns = psprintf("gid, next%s%s", key != NULL ? ", keys" : "", depths ? ", depth" : "");
 		appendStringInfo(&graph,
 						 "ARRAY(WITH RECURSIVE g(%s) AS (SELECT f._id, %s%s FROM %s f WHERE %s%s",
-						 columns, step, depths ? ", 0::bigint" : "", coll->qualified,
+						 columns, step, depths ? ", 0::bigint" : "", src,
 						 AggGraphCond(b, key,
 									  psprintf("nosql.bson_lookup_filter(%s, 'v', %s)", start_doc, to_lit),
 									  psprintf("nosql.bson_lookup_keys(%s, 'v')", start_doc)),
 						 restrict_cond);
 		appendStringInfo(&graph,
 						 " UNION%s SELECT f._id, %s%s FROM g, %s f WHERE g.next IS NOT NULL AND ",
-						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", coll->qualified);
+						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", src);
 		if (have_max)
 			appendStringInfo(&graph, "g.depth < " INT64_FORMAT " AND ", max_depth);
 		appendStringInfo(&graph, "%s%s)", AggGraphCond(b, key, "g.next", "g.keys"), restrict_cond);
 		if (!depths)
 			appendStringInfo(&graph,
 							 " SELECT f.document FROM %s f WHERE f._id IN (SELECT g.gid FROM g))",
-							 coll->qualified);
+							 src);
 		else
 			appendStringInfo(&graph,
 							 " CYCLE gid SET cycle USING path "
@@ -1870,7 +1884,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 							 depth_field != NULL ?
 							 psprintf("nosql.bson_graph_depth(f.document, %s, d.depth)",
 									  quote_literal_cstr(depth_field)) : "f.document",
-							 coll->qualified);
+							 src);
 	}
 	initStringInfo(&next);
 	appendStringInfo(&next,
