@@ -177,6 +177,7 @@ extern void AggMetaCheckNestedIn(const char *name, const bson_iter_t *spec, bool
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
+extern void AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply);
 extern void AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
 						const uint8_t *collation, uint32_t collation_len, int64 batch_size,
 						bool single_batch, bson_t *reply, bson_t *first);

@@ -54,6 +54,10 @@
 
 #define DEFAULT_AGG_BATCH	101
 
+/* {explain: {aggregate}}: no cursor needed; its verbosity runs the query */
+static bool agg_wrapped_explain = false;
+static bool agg_explain_analyze = false;
+
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
@@ -2772,7 +2776,7 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 	if (!a->has_pipeline)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'aggregate.pipeline' is missing but a required field");
-	if (!a->has_cursor && !a->explain)
+	if (!a->has_cursor && !a->explain && !agg_wrapped_explain)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "The 'cursor' option is required, except for aggregate with the explain argument");
 }
@@ -2980,7 +2984,9 @@ AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t
 	{
 		BSON_APPEND_UTF8(&pg, "sql", b->sql.data);
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "EXPLAIN (COSTS OFF) %s", b->sql.data);
+		appendStringInfo(&sql, "EXPLAIN (%sCOSTS OFF) %s",
+						 agg_explain_analyze ? "ANALYZE, TIMING OFF, SUMMARY OFF, " : "",
+						 b->sql.data);
 		BSON_APPEND_ARRAY_BEGIN(&pg, "plan", &plan);
 		SPI_connect();
 		{
@@ -3013,6 +3019,46 @@ AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t
 		BSON_APPEND_DOCUMENT(reply, "command", &cmd);
 		bson_destroy(&cmd);
 	}
+}
+
+/*
+ * {explain: {aggregate: ...}, verbosity} (cmd_explain.c): the aggregate's
+ * own explain, its query run (EXPLAIN ANALYZE, reading only: a $out or
+ * $merge writes nothing) unless the verbosity is queryPlanner.  The
+ * wrapped command needs no cursor.
+ */
+void
+AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply)
+{
+	AggArgs		a;
+	AggBuild	b;
+	bool		have_query;
+
+	AggCheckMetaOptions(inner);
+	agg_wrapped_explain = true;
+	PG_TRY();
+	{
+		AggParseCommand(inner, &a);
+	}
+	PG_FINALLY();
+	{
+		agg_wrapped_explain = false;
+	}
+	PG_END_TRY();
+	if (a.explain)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "Explain of aggregate may not have 'explain' set inside the command");
+	have_query = AggPrepare(inner->database, &a, &b);
+	agg_explain_analyze = analyze;
+	PG_TRY();
+	{
+		AggExplain(inner, &a, &b, have_query, reply);
+	}
+	PG_FINALLY();
+	{
+		agg_explain_analyze = false;
+	}
+	PG_END_TRY();
 }
 
 /*
