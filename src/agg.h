@@ -54,6 +54,8 @@ extern void AggStageValidate(const char *name, const bson_iter_t *spec,
  * (raising MongoDB's errors); memory comes from the current context.
  */
 extern AggChain *AggChainCompile(const uint8_t *data, uint32_t len);
+extern void AggChainApplyOne(const AggChain *chain, const uint8_t *doc, uint32_t len,
+							 bson_t *out);
 
 /* Check a field path as MongoDB's FieldPath does (raises) */
 extern void AggFieldPathCheck(const char *path, uint32_t len);
@@ -183,6 +185,7 @@ extern void AggMetaCheckNestedIn(const char *name, const bson_iter_t *spec, bool
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
+extern void AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply);
 extern void AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
 						const uint8_t *collation, uint32_t collation_len, int64 batch_size,
 						bool single_batch, bson_t *reply, bson_t *first);

@@ -54,6 +54,10 @@
 
 #define DEFAULT_AGG_BATCH	101
 
+/* {explain: {aggregate}}: no cursor needed; its verbosity runs the query */
+static bool agg_wrapped_explain = false;
+static bool agg_explain_analyze = false;
+
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
@@ -1745,6 +1749,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	StringInfoData next;
 	char	   *restrict_cond = "";
 	char	   *from_lit;
+	char	   *view_src = NULL;	/* a view's documents, or NULL */
 	char	   *to_lit;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
@@ -1822,7 +1827,18 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	}
 	coll = CollectionLookup(b->database, from);
 	if (coll != NULL && coll->is_view)
-		MongoRaise(MONGO_NOT_IMPLEMENTED, "$graphLookup from a view is not supported yet");
+	{
+		/* a view's documents, with their _id as the table's column */
+		bson_iter_t vp;
+		StringInfoData vsql;
+
+		coll = AggSubView(b, coll, &vp, false);
+		initStringInfo(&vsql);
+		view_src = AggSubPipeline(b, &vp, coll, from, false, NULL, false, &vsql) ?
+			psprintf("(SELECT nosql.bson_index_key(v.document, '_id') AS _id, v.document FROM (%s) v)",
+					 vsql.data) :
+			"(SELECT NULL::nosql.bson AS _id, NULL::nosql.bson AS document WHERE false)";
+	}
 
 	AggEndFind(b);
 	AggFlushChain(b);
@@ -1837,8 +1853,10 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		bson_t		s;
 		char	   *start_doc;
-		const char *key = b->compiled_collation == NULL ? IndexLookupKeyExpr(coll, conn_to) : NULL;
+		const char *key = b->compiled_collation == NULL && view_src == NULL ?
+			IndexLookupKeyExpr(coll, conn_to) : NULL;
 		bool		depths = have_max || depth_field != NULL;
+		const char *src = view_src != NULL ? view_src : coll->qualified;
 		char	   *step;
 		char	   *columns;
 
@@ -1865,21 +1883,21 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 		columns = psprintf("gid, next%s%s", key != NULL ? ", keys" : "", depths ? ", depth" : "");
 		appendStringInfo(&graph,
 						 "ARRAY(WITH RECURSIVE g(%s) AS (SELECT f._id, %s%s FROM %s f WHERE %s%s",
-						 columns, step, depths ? ", 0::bigint" : "", coll->qualified,
+						 columns, step, depths ? ", 0::bigint" : "", src,
 						 AggGraphCond(b, key,
 									  psprintf("nosql.bson_lookup_filter(%s, 'v', %s)", start_doc, to_lit),
 									  psprintf("nosql.bson_lookup_keys(%s, 'v')", start_doc)),
 						 restrict_cond);
 		appendStringInfo(&graph,
 						 " UNION%s SELECT f._id, %s%s FROM g, %s f WHERE g.next IS NOT NULL AND ",
-						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", coll->qualified);
+						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", src);
 		if (have_max)
 			appendStringInfo(&graph, "g.depth < " INT64_FORMAT " AND ", max_depth);
 		appendStringInfo(&graph, "%s%s)", AggGraphCond(b, key, "g.next", "g.keys"), restrict_cond);
 		if (!depths)
 			appendStringInfo(&graph,
 							 " SELECT f.document FROM %s f WHERE f._id IN (SELECT g.gid FROM g))",
-							 coll->qualified);
+							 src);
 		else
 			appendStringInfo(&graph,
 							 " CYCLE gid SET cycle USING path "
@@ -1887,7 +1905,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 							 depth_field != NULL ?
 							 psprintf("nosql.bson_graph_depth(f.document, %s, d.depth)",
 									  quote_literal_cstr(depth_field)) : "f.document",
-							 coll->qualified);
+							 src);
 	}
 	initStringInfo(&next);
 	appendStringInfo(&next,
@@ -2780,7 +2798,7 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 	if (!a->has_pipeline)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'aggregate.pipeline' is missing but a required field");
-	if (!a->has_cursor && !a->explain)
+	if (!a->has_cursor && !a->explain && !agg_wrapped_explain)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "The 'cursor' option is required, except for aggregate with the explain argument");
 }
@@ -2988,7 +3006,9 @@ AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t
 	{
 		BSON_APPEND_UTF8(&pg, "sql", b->sql.data);
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "EXPLAIN (COSTS OFF) %s", b->sql.data);
+		appendStringInfo(&sql, "EXPLAIN (%sCOSTS OFF) %s",
+						 agg_explain_analyze ? "ANALYZE, TIMING OFF, SUMMARY OFF, " : "",
+						 b->sql.data);
 		BSON_APPEND_ARRAY_BEGIN(&pg, "plan", &plan);
 		SPI_connect();
 		{
@@ -3021,6 +3041,46 @@ AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t
 		BSON_APPEND_DOCUMENT(reply, "command", &cmd);
 		bson_destroy(&cmd);
 	}
+}
+
+/*
+ * {explain: {aggregate: ...}, verbosity} (cmd_explain.c): the aggregate's
+ * own explain, its query run (EXPLAIN ANALYZE, reading only: a $out or
+ * $merge writes nothing) unless the verbosity is queryPlanner.  The
+ * wrapped command needs no cursor.
+ */
+void
+AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply)
+{
+	AggArgs		a;
+	AggBuild	b;
+	bool		have_query;
+
+	AggCheckMetaOptions(inner);
+	agg_wrapped_explain = true;
+	PG_TRY();
+	{
+		AggParseCommand(inner, &a);
+	}
+	PG_FINALLY();
+	{
+		agg_wrapped_explain = false;
+	}
+	PG_END_TRY();
+	if (a.explain)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "Explain of aggregate may not have 'explain' set inside the command");
+	have_query = AggPrepare(inner->database, &a, &b);
+	agg_explain_analyze = analyze;
+	PG_TRY();
+	{
+		AggExplain(inner, &a, &b, have_query, reply);
+	}
+	PG_FINALLY();
+	{
+		agg_explain_analyze = false;
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -1041,6 +1041,27 @@ bson_meta_strip(PG_FUNCTION_ARGS)
 	PG_RETURN_BSON_P(AggMetaAttach(body, body_len, NULL, 0));
 }
 
+/*
+ * Run one document through a chain of the stages an update pipeline may
+ * hold ($addFields/$set, $project, $unset, $replaceRoot/$replaceWith),
+ * which give exactly one document each: it is appended to out.
+ */
+void
+AggChainApplyOne(const AggChain *chain, const uint8_t *doc, uint32_t len, bson_t *out)
+{
+	List	   *outs = NIL;
+	Bson	   *result;
+	bson_t		b;
+
+	AggChainApply(chain, 0, doc, len, &outs);
+	if (list_length(outs) != 1)
+		elog(ERROR, "an update pipeline gave %d documents", list_length(outs));
+	result = linitial(outs);
+	bson_init_static(&b, BsonBytes(result), BsonDocLen(result));
+	bson_concat(out, &b);
+	list_free_deep(outs);
+}
+
 /* ---- SQL functions ---- */
 
 /* What nosql.bson_aggregate_stream keeps between calls, in fn_extra */

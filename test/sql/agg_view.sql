@@ -38,6 +38,13 @@ SELECT aggregate('vw.src', '[{"$project": {"a": 1}}, {"$unionWith": {"coll": "db
 SELECT aggregate('vw.src', '[{"$unionWith": "nothing"}, {"$count": "n"}]');
 SELECT run_command('vw', '{"aggregate": "src", "pipeline": [{"$unionWith": "big"}], "cursor": {}, "collation": {"locale": "fr"}}');
 SELECT run_command('vw', '{"aggregate": "src", "pipeline": [{"$lookup": {"from": "ci", "localField": "g", "foreignField": "g", "as": "m"}}], "cursor": {}}');
+-- $graphLookup through a view (the hidden document breaks the cycle)
+SELECT insert_many('vw.gr', '[{"_id": 1, "name": "a", "next": "b"}, {"_id": 2, "name": "b", "next": "c"}, {"_id": 3, "name": "c", "next": "a", "hidden": true}]');
+SELECT run_command('vw', '{"create": "grv", "viewOn": "gr", "pipeline": [{"$match": {"hidden": {"$ne": true}}}]}');
+SELECT aggregate('vw.gr', '[{"$match": {"_id": 1}}, {"$graphLookup": {"from": "grv", "startWith": "$next", "connectFromField": "next", "connectToField": "name", "as": "path", "depthField": "d"}}]');
+SELECT aggregate('vw.gr', '[{"$match": {"_id": 1}}, {"$graphLookup": {"from": "grv", "startWith": "$name", "connectFromField": "next", "connectToField": "name", "as": "path"}}]');
+SELECT drop_collection('vw.grv');
+SELECT drop_collection('vw.gr');
 -- a view cannot be written
 SELECT run_command('vw', '{"insert": "big", "documents": [{"_id": 9}]}');
 
