@@ -634,9 +634,12 @@ CREATE AGGREGATE nosql.bson_value_max(nosql.bson) (
     SORTOP = OPERATOR(nosql.>), PARALLEL = SAFE);
 COMMENT ON AGGREGATE nosql.bson_value_max(nosql.bson) IS 'the largest bson value in MongoDB''s order';
 CREATE FUNCTION nosql.bson_densify_generate(document nosql.bson, v nosql.bson, pv nosql.bson, nv nosql.bson, lo nosql.bson, hi nosql.bson, spec nosql.bson)
-    RETURNS TABLE (document nosql.bson, tail boolean)
+    RETURNS TABLE (document nosql.bson, tail boolean, generated boolean)
     AS 'MODULE_PATHNAME', 'bson_densify_generate' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 2;
 COMMENT ON FUNCTION nosql.bson_densify_generate(nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson, nosql.bson) IS 'a document of $densify after the documents generated since the one before it in its partition, and for the last of its partition the documents generated after it (tail) (v, pv, nv: its value and its neighbours'' in its partition; lo, hi: the smallest and largest values of the range; spec: the stage''s description)';
+CREATE FUNCTION nosql.bson_densify_limit(generated boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'bson_densify_limit' LANGUAGE C WINDOW VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION nosql.bson_densify_limit(boolean) IS 'a window function over the output of $densify counting its generated documents (MongoDB error 5897900 beyond 500000)';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

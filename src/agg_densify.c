@@ -10,7 +10,8 @@
  * the partition fields and the field.  It becomes, over the query so far
  * (agg_pipeline.c):
  *
- *	SELECT g.document
+ *	SELECT x.document FROM (SELECT g.document,
+ *			nosql.bson_densify_limit(g.generated) OVER ()
  *	  FROM (SELECT w.document, w.v, lag(w.v) OVER o, lead(w.v) OVER o,
  *				   <lo>, <hi>, w.pk, row_number() OVER o
  *			  FROM (SELECT s.document,
@@ -20,7 +21,8 @@
  *			WINDOW o AS (PARTITION BY w.pk ORDER BY w.v NULLS FIRST)
  *			 ORDER BY w.pk, w.v NULLS FIRST) d(document, v, pv, nv, lo, hi, pk, rn)
  *	 CROSS JOIN LATERAL nosql.bson_densify_generate(d.document, d.v, d.pv,
- *				   d.nv, d.lo, d.hi, $spec) WITH ORDINALITY g(document, tail, n)
+ *				   d.nv, d.lo, d.hi, $spec)
+ *				   WITH ORDINALITY g(document, tail, generated, n)) x
  *
  * so PostgreSQL sorts the documents by partition and value (spilling
  * beyond work_mem) and its WindowAgg gives each document the values before
@@ -45,6 +47,9 @@
  * "full" sorts it by the value each document comes before (then partition,
  * document and the function's ordinality), the tails last.
  *
+ * A window function over the output counts the generated documents as
+ * they pass, for MongoDB's limit of 500000 in a stage.
+ *
  * An explicit range without partitions fills its range even without a
  * document: one more row with a NULL document stands for the end of the
  * input and generates the whole range when no document has a value.
@@ -65,6 +70,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "windowapi.h"
 
 #include "agg.h"
 #include "bson.h"
@@ -427,7 +433,8 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 		lohi = "NULL::nosql.bson, NULL::nosql.bson";
 
 	appendStringInfo(out,
-					 "SELECT g.document FROM (SELECT w.document, w.v, lag(w.v) OVER o, lead(w.v) OVER o, %s, w.pk, row_number() OVER o"
+					 "SELECT x.document FROM (SELECT g.document, nosql.bson_densify_limit(g.generated) OVER ()"
+					 " FROM (SELECT w.document, w.v, lag(w.v) OVER o, lead(w.v) OVER o, %s, w.pk, row_number() OVER o"
 					 " FROM (SELECT s.document, ",
 					 lohi);
 	if (kp > 0)
@@ -442,7 +449,7 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 	appendStringInfo(out,
 					 ") w WINDOW o AS (PARTITION BY w.pk ORDER BY w.v NULLS FIRST)"
 					 " ORDER BY w.pk, w.v NULLS FIRST%s) d(document, v, pv, nv, lo, hi, pk, rn)"
-					 " CROSS JOIN LATERAL nosql.bson_densify_generate(d.document, d.v, d.pv, d.nv, d.lo, d.hi, $%d) WITH ORDINALITY g(document, tail, n)",
+					 " CROSS JOIN LATERAL nosql.bson_densify_generate(d.document, d.v, d.pv, d.nv, d.lo, d.hi, $%d) WITH ORDINALITY g(document, tail, generated, n)",
 					 sentinel ? ", w.document IS NULL" : "", gp);
 	/* with partitions, each partition's last steps come at the end */
 	if (mode == DENSIFY_FULL && nparts > 0)
@@ -451,6 +458,7 @@ AggDensifyTranslate(const bson_iter_t *spec, AggParamFn param, void *arg, const 
 							   " CASE WHEN NOT g.tail THEN d.v END NULLS FIRST, d.pk, d.rn, g.n");
 	else if (mode == DENSIFY_RANGE && nparts > 0)
 		appendStringInfoString(out, " ORDER BY g.tail, d.pk, d.rn, g.n");
+	appendStringInfoString(out, ") x(document, n)");
 	return sentinel;
 }
 
@@ -564,7 +572,6 @@ typedef struct DensifyState
 	bool		cache_valid;
 	int64		cache_k;
 	int64		cache_ms;
-	int64		count;
 } DensifyState;
 
 /* A bson value as a position: a number, or a date's milliseconds */
@@ -912,8 +919,8 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 	st = (DensifyState *) funcctx->user_fctx;
 	for (;;)
 	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
 
 		if (st->phase == 1)
 		{
@@ -928,6 +935,7 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 			}
 			values[0] = PointerGetDatum(st->doc);
 			values[1] = BoolGetDatum(false);
+			values[2] = BoolGetDatum(false);
 			SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
 																	   values, nulls)));
 		}
@@ -947,10 +955,6 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 				st->phase = st->phase == 0 ? 1 : 3;
 				continue;
 			}
-			if (++st->count > DENSIFY_MAX_DOCS)
-				MongoRaise(5897900,
-						   "PlanExecutor error during aggregation :: caused by :: Generated " INT64_FORMAT " documents in $densify, which is over the limit of %d. Increase the 'internalQueryMaxAllowedDensifyDocs' parameter to allow more generated documents",
-						   st->count, DENSIFY_MAX_DOCS);
 			st->k++;
 			bson_iter_init(&vi, &value);
 			bson_iter_next(&vi);
@@ -958,6 +962,7 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 			AggWindowSetPath(st->parts, st->parts_len, st->field, &vi, &out);
 			values[0] = PointerGetDatum(BsonDatumFromBson(&out));
 			values[1] = BoolGetDatum(st->phase == 2);
+			values[2] = BoolGetDatum(true);
 			bson_destroy(&out);
 			bson_destroy(&value);
 			SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
@@ -965,4 +970,27 @@ bson_densify_generate(PG_FUNCTION_ARGS)
 		}
 		SRF_RETURN_DONE(funcctx);
 	}
+}
+
+/*
+ * nosql.bson_densify_limit(generated boolean) RETURNS boolean, a window
+ * function over the output of $densify (OVER ()): counts the generated
+ * documents as they pass and fails beyond MongoDB's limit (5897900).  It
+ * needs no other row than the current one, so PostgreSQL keeps none.
+ */
+PG_FUNCTION_INFO_V1(bson_densify_limit);
+Datum
+bson_densify_limit(PG_FUNCTION_ARGS)
+{
+	WindowObject win = PG_WINDOW_OBJECT();
+	int64	   *count = (int64 *) WinGetPartitionLocalMemory(win, sizeof(int64));
+	bool		isnull;
+	bool		generated = DatumGetBool(WinGetFuncArgCurrent(win, 0, &isnull));
+
+	WinSetMarkPosition(win, WinGetCurrentPosition(win));
+	if (!isnull && generated && ++*count > DENSIFY_MAX_DOCS)
+		MongoRaise(5897900,
+				   "PlanExecutor error during aggregation :: caused by :: Generated " INT64_FORMAT " documents in $densify, which is over the limit of %d. Increase the 'internalQueryMaxAllowedDensifyDocs' parameter to allow more generated documents",
+				   *count, DENSIFY_MAX_DOCS);
+	PG_RETURN_BOOL(true);
 }

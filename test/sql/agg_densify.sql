@@ -88,8 +88,10 @@ SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1.5, "unit": "
 SELECT dens_error('[{"$set": {"t": "x"}}, {"$densify": {"field": "t", "range": {"step": 1, "bounds": "full"}}}]');
 SELECT dens_error('[{"$densify": {"field": "t", "range": {"step": 1, "unit": "day", "bounds": "full"}}}]');
 SELECT run_command('dens', '{"aggregate": "d", "pipeline": [{"$densify": {"field": "t", "range": {"step": 1, "bounds": "full"}}}], "cursor": {}}')::jsonb - 'errmsg';
--- beyond 500000 generated documents
+-- beyond 500000 generated documents, in one gap or in all
 SELECT count(*) FROM dens('n', '[{"$densify": {"field": "t", "range": {"step": 0.00001, "bounds": "full"}}}]');
+SELECT count(*) FROM dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 0.0001, "bounds": "full"}}}]');
+SELECT count(*) FROM dens('n', '[{"$densify": {"field": "t", "partitionByFields": ["p"], "range": {"step": 0.0002, "bounds": "full"}}}]');
 
 -- the plan: a Sort for the window functions, the generating function in a
 -- nested loop over them; "full" with partitions sorts the output again by
