@@ -1272,41 +1272,46 @@ AggCheckLet(const bson_iter_t *let)
 	}
 }
 
-/* Check a hint as aggregate does: a string or a key pattern (9, 2) */
+/*
+ * The read concern levels the stages allow, checked before the stages are
+ * parsed (as MongoDB checks its lightly parsed pipeline): $out and $merge
+ * cannot read linearizably, the diagnostic stages read the local state
+ * only.  Then what this single server cannot do at all (123).
+ */
 static void
-AggCheckHintShape(const bson_iter_t *hint)
+AggCheckReadConcern(const char *level, const bson_iter_t *pipeline)
 {
-	if (BSON_ITER_HOLDS_UTF8(hint))
+	static const char *const local_only[] = {
+		"$currentOp", "$listLocalSessions", "$listSessions", "$planCacheStats",
+		"$listClusterCatalog", NULL
+	};
+	bson_iter_t it;
+
+	if (level == NULL)
+		return;
+	bson_iter_recurse(pipeline, &it);
+	while (bson_iter_next(&it))
 	{
-		const char *s = bson_iter_utf8(hint, NULL);
+		bson_iter_t st;
+		const char *name;
 
-		if (s[0] == '\0' || strcmp(s, "$natural") == 0)
-			MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_recurse(&it, &st);
+		if (!bson_iter_next(&st))
+			continue;
+		name = bson_iter_key(&st);
+		if ((strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0) &&
+			strcmp(level, "linearizable") == 0)
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "%s cannot be used with a 'linearizable' read concern level", name);
+		for (int i = 0; local_only[i] != NULL; i++)
+			if (strcmp(name, local_only[i]) == 0 && strcmp(level, "local") != 0)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "Aggregation stage %s cannot run with a readConcern other than 'local'. Current readConcern: %s",
+						   name, level);
 	}
-	else if (BSON_ITER_HOLDS_DOCUMENT(hint))
-	{
-		bson_iter_t it;
-
-		bson_iter_recurse(hint, &it);
-		while (bson_iter_next(&it))
-		{
-			double		d = 0;
-
-			if (strcmp(bson_iter_key(&it), "$natural") == 0)
-			{
-				if (!BsonIterAsDouble(&it, &d) || (d != 1 && d != -1))
-					MongoRaise(MONGO_BAD_VALUE, "$natural hint must be 1 or -1");
-				continue;
-			}
-			if (BSON_ITER_HOLDS_UTF8(&it))
-				continue;		/* "text", "hashed", "2dsphere" ... */
-			if (!BsonIterIsNumber(&it) || !BsonIterAsDouble(&it, &d) || d == 0 || isnan(d) ||
-				isinf(d))
-				MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
-		}
-	}
-	else
-		MongoRaise(MONGO_FAILED_TO_PARSE, "hint must be specified as either a string or an object");
+	ReadConcernCheckStandalone(level);
 }
 
 /* The parsed arguments of an aggregate command */
@@ -1413,7 +1418,7 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 			a->bypass = FieldBool("aggregate", &it);
 		else if (strcmp(key, "hint") == 0)
 		{
-			AggCheckHintShape(&it);
+			CheckHintShape(&it);
 			a->hint = it;
 			a->has_hint = true;
 		}
@@ -1437,6 +1442,10 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 	if (!a->has_pipeline)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'aggregate.pipeline' is missing but a required field");
+	if (a->explain && ctx->has_write_concern)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "Aggregation explain does not support the 'writeConcern' option");
+	AggCheckReadConcern(ctx->read_concern_level, &a->pipeline);
 	if (!a->has_cursor && !a->explain)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "The 'cursor' option is required, except for aggregate with the explain argument");

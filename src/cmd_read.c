@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -285,6 +287,66 @@ FieldNonNegativeCode(const char *command, const bson_iter_t *it, int code)
 	return v;
 }
 
+/*
+ * count's skip: a number taken as MongoDB's safe conversion takes it
+ * (doubles truncated, decimals rounded half to even, NaN as 0, beyond the
+ * 64-bit range clamped); a negative skip is BadValue.
+ */
+static int64
+CountSkip(const bson_iter_t *it)
+{
+	double		d = 0;
+
+	if (!BsonIterIsNumber(it))
+		RaiseWrongType("count", it, "[long, int, decimal, double]");
+	if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+	{
+		int64		v = bson_iter_as_int64(it);
+
+		if (v < 0)
+			MongoRaise(MONGO_BAD_VALUE, "skip value is negative in count query");
+		return v;
+	}
+	(void) BsonIterAsDouble(it, &d);
+	if (isnan(d))
+		return 0;
+	d = BSON_ITER_HOLDS_DECIMAL128(it) ? rint(d) : trunc(d);
+	if (d < 0)
+		MongoRaise(MONGO_BAD_VALUE, "skip value is negative in count query");
+	if (d >= 9.2233720368547758e18)
+		return PG_INT64_MAX;
+	return (int64) d;
+}
+
+/*
+ * count's limit: numbers only (BadValue), a whole 64-bit one (else
+ * FailedToParse); a negative limit counts as its absolute value, so the
+ * smallest 64-bit number has none.
+ */
+static int64
+CountLimit(const bson_iter_t *it)
+{
+	double		d = 0;
+	int64		v;
+
+	if (!BsonIterIsNumber(it))
+		MongoRaise(MONGO_BAD_VALUE, "limit value must be numeric");
+	if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+		v = bson_iter_as_int64(it);
+	else
+	{
+		(void) BsonIterAsDouble(it, &d);
+		if (isnan(d) || isinf(d) || d != floor(d) || d < -9.2233720368547758e18 ||
+			d >= 9.2233720368547758e18)
+			MongoRaise(MONGO_FAILED_TO_PARSE,
+					   "Expected an integer, but found a non-integral number for limit");
+		v = (int64) d;
+	}
+	if (v == PG_INT64_MIN)
+		MongoRaise(MONGO_BAD_VALUE, "limit value is too small");
+	return v < 0 ? -v : v;
+}
+
 /* A boolean field (MongoDB also takes numbers) */
 bool
 FieldBool(const char *command, const bson_iter_t *it)
@@ -292,6 +354,54 @@ FieldBool(const char *command, const bson_iter_t *it)
 	if (!BSON_ITER_HOLDS_BOOL(it) && !BsonIterIsNumber(it))
 		RaiseWrongType(command, it, "bool");
 	return bson_iter_as_bool(it);
+}
+
+/*
+ * The shape of a hint, as the commands' parsers check it before looking
+ * at the indexes: a string or a document (else FailedToParse, null too);
+ * "" and "$natural" name no index; a key pattern's directions are numbers
+ * other than 0 or index type names; {$natural: 1 | -1} stands alone.
+ */
+void
+CheckHintShape(const bson_iter_t *hint)
+{
+	if (BSON_ITER_HOLDS_UTF8(hint))
+	{
+		const char *s = bson_iter_utf8(hint, NULL);
+
+		if (s[0] == '\0' || strcmp(s, "$natural") == 0)
+			MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+	}
+	else if (BSON_ITER_HOLDS_DOCUMENT(hint))
+	{
+		bson_iter_t it;
+		bool		natural = false;
+		int			n = 0;
+
+		bson_iter_recurse(hint, &it);
+		while (bson_iter_next(&it))
+		{
+			double		d = 0;
+
+			n++;
+			if (strcmp(bson_iter_key(&it), "$natural") == 0)
+			{
+				if (!BsonIterAsDouble(&it, &d) || (d != 1 && d != -1))
+					MongoRaise(MONGO_BAD_VALUE, "$natural hint must be 1 or -1");
+				natural = true;
+				continue;
+			}
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				continue;		/* "text", "hashed", "2dsphere" ... */
+			if (!BsonIterIsNumber(&it) || !BsonIterAsDouble(&it, &d) || d == 0 || isnan(d) ||
+				isinf(d))
+				MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+		}
+		if (natural && n > 1)
+			MongoRaise(MONGO_BAD_VALUE, "$natural hint cannot be combined with other fields");
+	}
+	else
+		MongoRaise(MONGO_FAILED_TO_PARSE, "hint must be specified as either a string or an object");
 }
 
 /*
@@ -1478,20 +1588,13 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			spec.skip = FieldNonNegative("count", &it);
+			spec.skip = CountSkip(&it);
 		}
 		else if (strcmp(key, "limit") == 0)
 		{
-			int64		v;
-
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			if (!BsonIterIsNumber(&it))
-				RaiseWrongType("count", &it, "[long, int, decimal, double]");
-			if (!BsonIterAsInt64(&it, &v))
-				MongoRaise(MONGO_BAD_VALUE, "limit must be a whole number");
-			/* a negative limit counts like its absolute value */
-			spec.limit = v < 0 ? -v : v;
+			spec.limit = CountLimit(&it);
 		}
 		else if (strcmp(key, "collation") == 0)
 		{
@@ -1501,6 +1604,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(key, "hint") == 0)
 		{
+			CheckHintShape(&it);
 			hint = it;
 			has_hint = true;
 		}
@@ -1512,7 +1616,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 					   key);
 	}
 	spec.coll = CollectionLookup(ctx->database, collname);
-	if (has_hint && spec.coll != NULL && (BSON_ITER_HOLDS_UTF8(&hint) || BSON_ITER_HOLDS_DOCUMENT(&hint)))
+	if (has_hint && spec.coll != NULL)
 		spec.hint = CheckHint(spec.coll, &hint);
 	if (spec.coll == NULL)
 	{
@@ -1525,6 +1629,13 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		MongoRaise(238, "count on a view is not supported yet");
 	initStringInfo(&sql);
 	FindSpecPrepare(&spec, "1", &sql, values, types, &nparams);
+	{
+		BsonTextQuery text;
+
+		if (spec.hint != NULL && BsonFilterGetText(spec.compiled_filter, &text))
+			MongoRaise(MONGO_BAD_VALUE,
+					   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");
+	}
 	initStringInfo(&outer);
 	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
 	cursor_options = CURSOR_OPT_PARALLEL_OK;
@@ -1783,6 +1894,7 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(k, "hint") == 0)
 		{
+			CheckHintShape(&it);
 			hint = it;
 			has_hint = true;
 		}
@@ -1808,8 +1920,7 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (spec.coll != NULL && spec.coll->is_view)
 		MongoRaise(238, "distinct on a view is not supported yet");
-	if (has_hint && spec.coll != NULL &&
-		(BSON_ITER_HOLDS_UTF8(&hint) || BSON_ITER_HOLDS_DOCUMENT(&hint)))
+	if (has_hint && spec.coll != NULL)
 		spec.hint = CheckHint(spec.coll, &hint);
 	if (spec.coll != NULL)
 	{

@@ -93,6 +93,8 @@ typedef struct CommandContext
 	const char *name;			/* the command's name: its first field */
 	bson_t		command;		/* the command document (not owned) */
 	bson_iter_t first;			/* at the first field */
+	const char *read_concern_level; /* readConcern.level, once checked */
+	bool		has_write_concern;	/* a writeConcern document was given */
 } CommandContext;
 
 /* A command appends its reply fields; "ok: 1" is appended after it */
@@ -304,6 +306,9 @@ extern void CommandPlanCacheReset(void);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
+extern void ReadConcernCheckStandalone(const char *level);
+extern void CheckWriteConcernW(const bson_iter_t *w);
+extern void CheckHintShape(const bson_iter_t *hint);
 
 /* index_spec.c: MongoDB's validation and comparison of index specs */
 typedef struct IndexSpecContext
