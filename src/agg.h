@@ -109,4 +109,13 @@ extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *ty
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
 
+/* agg_lookup.c */
+extern Datum bson_lookup_filter(PG_FUNCTION_ARGS);
+
+/* agg_let.c: let variables and the command's $$NOW */
+extern void AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t root_len,
+						   int64 now_ms, bson_t *vars);
+extern bool AggBindPipeline(const bson_iter_t *pipeline, const bson_t *vars, int64 now_ms,
+							bson_iter_t *result);
+
 #endif							/* NOSQL_AGG_H */

@@ -42,7 +42,10 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
@@ -96,6 +99,7 @@ typedef struct AggBuild
 	const char *source_sql;		/* a sub-pipeline's source, or NULL */
 	int			maxparams;
 	AggWrite   *write;			/* the final $out or $merge, or NULL */
+	int64		now_ms;			/* the command's $$NOW */
 } AggBuild;
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
@@ -586,6 +590,7 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 	sub.collation_len = b->collation_len;
 	sub.compiled_collation = b->compiled_collation;
 	sub.nparams = b->nparams;
+	sub.now_ms = b->now_ms;
 	if (!AggTranslate(&sub, pipeline, coll, collectionless))
 	{
 		appendStringInfoString(sql, "'{}'::nosql.bson[]");
@@ -599,6 +604,41 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 	}
 	b->nparams = sub.nparams;
 	appendStringInfo(sql, "ARRAY(SELECT q.document FROM (%s) q)", sub.sql.data);
+}
+
+/*
+ * Check the sub-pipeline of a $lookup with let variables once, at
+ * translation (its stages' shapes and expressions): translated aside with
+ * the variables bound to null.
+ */
+static void
+AggLookupCheckPipeline(AggBuild *b, const bson_iter_t *let, const bson_iter_t *pipeline,
+					   Collection *coll, bool collectionless)
+{
+	AggBuild	sub;
+	bson_t		vars;
+	bson_iter_t it;
+	bson_iter_t bound;
+
+	bson_init(&vars);
+	bson_iter_recurse(let, &it);
+	while (bson_iter_next(&it))
+		bson_append_null(&vars, bson_iter_key(&it), -1);
+	if (!AggBindPipeline(pipeline, &vars, b->now_ms, &bound))
+		bound = *pipeline;
+	memset(&sub, 0, sizeof(sub));
+	FindSpecInit(&sub.spec);
+	sub.database = b->database;
+	sub.depth = b->depth + 1;
+	sub.spec.collation = b->spec.collation;
+	sub.spec.collation_len = b->spec.collation_len;
+	sub.spec.coll = coll;
+	sub.collation = b->collation;
+	sub.collation_len = b->collation_len;
+	sub.compiled_collation = b->compiled_collation;
+	sub.now_ms = b->now_ms;
+	(void) AggTranslate(&sub, &bound, coll, collectionless);
+	bson_destroy(&vars);
 }
 
 /*
@@ -751,8 +791,8 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 
 		AggCheckLet(&let);
 		bson_iter_recurse(&let, &v);
-		if (bson_iter_next(&v))
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$lookup with 'let' variables is not supported yet");
+		if (!bson_iter_next(&v))
+			has_let = false;
 	}
 
 	if (from != NULL)
@@ -795,7 +835,43 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	}
 
 	initStringInfo(&matches);
-	if (has_pipeline)
+	if (has_let)
+	{
+		bson_t		desc;
+		bson_iter_t p;
+
+		/*
+		 * The let values differ per outer document: the sub-pipeline runs
+		 * per outer document with them bound (agg_let.c).  Its shape is
+		 * checked here, once, as the other sub-pipelines' are.
+		 */
+		AggLookupCheckPipeline(b, &let, &pipeline, coll, collectionless);
+		bson_init(&desc);
+		BSON_APPEND_UTF8(&desc, "db", b->database);
+		if (from != NULL && !collectionless)
+			BSON_APPEND_UTF8(&desc, "from", from);
+		bson_append_iter(&desc, "let", 3, &let);
+		p = pipeline;
+		bson_append_iter(&desc, "pipeline", 8, &p);
+		if (local != NULL)
+		{
+			BSON_APPEND_UTF8(&desc, "local", local);
+			BSON_APPEND_UTF8(&desc, "foreign", foreign);
+		}
+		if (b->collation != NULL && b->collation_len > 5)
+		{
+			bson_t		c;
+
+			bson_init_static(&c, b->collation, b->collation_len);
+			BSON_APPEND_DOCUMENT(&desc, "collation", &c);
+		}
+		BSON_APPEND_DATE_TIME(&desc, "now", b->now_ms);
+		AggReserve(b, 1);
+		appendStringInfo(&matches, "nosql.bson_lookup_let(%s.document, $%d)", alias,
+						 AggParam(b, &desc));
+		bson_destroy(&desc);
+	}
+	else if (has_pipeline)
 	{
 		char	   *source = NULL;
 
@@ -1328,6 +1404,10 @@ typedef struct AggArgs
 	const uint8_t *collation;
 	uint32_t	collation_len;
 	bool		bypass;			/* bypassDocumentValidation */
+	bool		has_let;
+	bson_iter_t let;			/* the command's let */
+	int64		now_ms;			/* $$NOW; 0: the time of AggPrepare */
+	const bson_t *vars;			/* variables already evaluated, or NULL */
 } AggArgs;
 
 static void
@@ -1429,6 +1509,8 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 				RaiseWrongType("aggregate", &it, "object");
 			AggCheckLet(&it);
+			a->let = it;
+			a->has_let = true;
 		}
 		else if (strcmp(key, "fromMongos") == 0 || strcmp(key, "fromRouter") == 0 ||
 				 strcmp(key, "needsMerge") == 0)
@@ -1460,7 +1542,23 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 	memset(b, 0, sizeof(*b));
 	b->database = database;
 	FindSpecInit(&b->spec);
-	b->database = database;
+	if (a->now_ms == 0)
+		a->now_ms = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
+	b->now_ms = a->now_ms;
+	{
+		/* the let variables and $$NOW, bound into the pipeline */
+		bson_t		vars;
+		bson_iter_t bound;
+
+		bson_init(&vars);
+		if (a->vars != NULL)
+			bson_concat(&vars, a->vars);
+		else if (a->has_let)
+			AggLetEvaluate(&a->let, NULL, 0, a->now_ms, &vars);
+		if (AggBindPipeline(&a->pipeline, &vars, a->now_ms, &bound))
+			a->pipeline = bound;
+		bson_destroy(&vars);
+	}
 	if (a->collname != NULL)
 	{
 		coll = CollectionLookup(database, a->collname);
@@ -1655,4 +1753,144 @@ nosql_aggregate(PG_FUNCTION_ARGS)
 	SPI_cursor_close(portal);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * nosql.bson_lookup_let(document bson, spec bson) RETURNS bson[]
+ *
+ * The documents the sub-pipeline of a $lookup with let variables returns
+ * for one outer document: spec is {db, from, let, pipeline, local,
+ * foreign, collation, now}.  The let values are evaluated against the
+ * document and bound into the pipeline (agg_let.c), which runs as an
+ * aggregate of its own (behind a $match of the localField/foreignField
+ * equality, when the $lookup has both).
+ */
+PG_FUNCTION_INFO_V1(bson_lookup_let);
+Datum
+bson_lookup_let(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	Bson	   *spec = PG_GETARG_BSON_P(1);
+	bson_t		s;
+	bson_iter_t it;
+	bson_iter_t let;
+	bson_iter_t pipeline;
+	const char *database = NULL;
+	const char *local = NULL;
+	const char *foreign = NULL;
+	bson_t		vars;
+	bson_t		stages;
+	uint8_t    *stages_copy;
+	bson_t		holder;
+	AggArgs		a;
+	AggBuild	b;
+	Datum	   *elems = NULL;
+	int			n = 0;
+	int			cap = 0;
+	MemoryContext caller = CurrentMemoryContext;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	memset(&a, 0, sizeof(a));
+	bson_init_static(&s, BsonBytes(spec), BsonDocLen(spec));
+	bson_iter_init(&it, &s);
+	while (bson_iter_next(&it))
+	{
+		const char *k = bson_iter_key(&it);
+
+		if (strcmp(k, "db") == 0)
+			database = bson_iter_utf8(&it, NULL);
+		else if (strcmp(k, "from") == 0)
+			a.collname = pstrdup(bson_iter_utf8(&it, NULL));
+		else if (strcmp(k, "let") == 0)
+			let = it;
+		else if (strcmp(k, "pipeline") == 0)
+			pipeline = it;
+		else if (strcmp(k, "local") == 0)
+			local = bson_iter_utf8(&it, NULL);
+		else if (strcmp(k, "foreign") == 0)
+			foreign = bson_iter_utf8(&it, NULL);
+		else if (strcmp(k, "collation") == 0)
+			bson_iter_document(&it, &a.collation_len, &a.collation);
+		else if (strcmp(k, "now") == 0)
+			a.now_ms = bson_iter_date_time(&it);
+	}
+	if (database == NULL)
+		elog(ERROR, "bson_lookup_let: the spec has no database");
+
+	/* the let values of this document */
+	bson_init(&vars);
+	AggLetEvaluate(&let, BsonBytes(doc), BsonDocLen(doc), a.now_ms, &vars);
+	a.vars = &vars;
+
+	/* the equality of localField and foreignField first, as a $match */
+	bson_init(&stages);
+	{
+		bson_t		arr;
+		uint32_t	k = 0;
+		char		key[16];
+		const char *keyp;
+		bson_iter_t st;
+
+		bson_append_array_begin(&stages, "p", 1, &arr);
+		if (local != NULL)
+		{
+			Bson	   *filter = DatumGetBsonP(DirectFunctionCall3(bson_lookup_filter,
+																   PointerGetDatum(doc),
+																   CStringGetTextDatum(local),
+																   CStringGetTextDatum(foreign)));
+			bson_t		f;
+			bson_t		m;
+
+			bson_init_static(&f, BsonBytes(filter), BsonDocLen(filter));
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_document_begin(&arr, keyp, -1, &m);
+			bson_append_document(&m, "$match", 6, &f);
+			bson_append_document_end(&arr, &m);
+		}
+		bson_iter_recurse(&pipeline, &st);
+		while (bson_iter_next(&st))
+		{
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_iter(&arr, keyp, -1, &st);
+		}
+		bson_append_array_end(&stages, &arr);
+	}
+	stages_copy = palloc(stages.len);
+	memcpy(stages_copy, bson_get_data(&stages), stages.len);
+	bson_init_static(&holder, stages_copy, stages.len);
+	bson_iter_init_find(&a.pipeline, &holder, "p");
+	bson_destroy(&stages);
+
+	if (AggPrepare(database, &a, &b))
+	{
+		SPI_connect();
+		if (SPI_execute_plan(CommandPlan(b.sql.data, b.nparams, b.types, 0), b.values, NULL,
+							 true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "$lookup sub-pipeline failed");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		row = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+											&isnull);
+			MemoryContext old;
+
+			if (isnull)
+				continue;
+			old = MemoryContextSwitchTo(caller);
+			if (n == cap)
+			{
+				cap = cap == 0 ? 16 : cap * 2;
+				elems = elems == NULL ? palloc(sizeof(Datum) * cap) :
+					repalloc(elems, sizeof(Datum) * cap);
+			}
+			elems[n++] = PointerGetDatum(PG_DETOAST_DATUM_COPY(row));
+			MemoryContextSwitchTo(old);
+		}
+		SPI_finish();
+	}
+	bson_destroy(&vars);
+	get_typlenbyvalalign(BsonTypeOid(), &typlen, &typbyval, &typalign);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, BsonTypeOid(), typlen, typbyval, typalign));
 }
