@@ -39,6 +39,8 @@
  */
 #include "postgres.h"
 
+#include "utils/timestamp.h"
+
 #include "agg.h"
 #include "documents.h"
 #include "expr_internal.h"
@@ -93,7 +95,7 @@ AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t root_len,
 	AggArena	arena = {NULL};
 	bson_value_t *slots;
 	int			n = 0;
-	int			i = 0;
+	int			maxslots;
 	int			nmissing = 0;
 	bson_t		missing;
 	bson_iter_t it;
@@ -101,7 +103,8 @@ AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t root_len,
 	bson_iter_recurse(let, &it);
 	while (bson_iter_next(&it))
 		n++;
-	slots = palloc0(sizeof(bson_value_t) * Max(n, 1));
+	maxslots = Max(n, 8);
+	slots = palloc0(sizeof(bson_value_t) * maxslots);
 	bson_init(&missing);
 	bson_iter_recurse(let, &it);
 	while (bson_iter_next(&it))
@@ -128,16 +131,22 @@ AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t root_len,
 						   "Attempt to use a system variable in the command let parameter '%s'",
 						   bson_iter_key(&it));
 		}
+		/* the slots of the variables before it and of those it binds itself */
+		if (AggExprScopeSlots(scope) + 1 > maxslots)
+		{
+			maxslots = (AggExprScopeSlots(scope) + 1) * 2;
+			slots = repalloc(slots, sizeof(bson_value_t) * maxslots);
+		}
 		cx.root = root;
 		cx.root_len = root_len;
 		cx.slots = slots;
-		cx.nslots = i;
+		cx.nslots = AggExprScopeSlots(scope);
 		cx.now_ms = now_ms;
 		cx.arena = &arena;
 		if (!AggExprEval(expr, &cx, &v, &error))
 			MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
 		slot = AggExprScopeDefine(scope, bson_iter_key(&it));
-		Assert(slot == i);
+		Assert(slot < maxslots);
 		/* a missing value is bound as missing: its name is listed under "" */
 		if (v.value_type != BSON_TYPE_EOD)
 			bson_append_value(vars, bson_iter_key(&it), -1, &v);
@@ -150,7 +159,6 @@ AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t root_len,
 			bson_append_utf8(&missing, kp, -1, bson_iter_key(&it), -1);
 		}
 		slots[slot] = v;
-		i++;
 	}
 	if (nmissing > 0)
 		bson_append_array(vars, "", 0, &missing);
@@ -606,4 +614,97 @@ AggBindPipeline(const bson_iter_t *pipeline, const bson_t *vars, int64 now_ms,
 	if (!bson_init_static(&holder, copy, len) || !bson_iter_init_find(result, &holder, "p"))
 		elog(ERROR, "could not bind the variables of a pipeline");
 	return true;
+}
+
+/* ---- the let of find, update and delete ---- */
+
+/* The command's $$NOW, fixed at its first use */
+static int64
+CommandNow(CommandContext *ctx)
+{
+	if (ctx->now_ms == 0)
+		ctx->now_ms = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
+	return ctx->now_ms;
+}
+
+/*
+ * The let of a command other than aggregate: its names checked and its
+ * values evaluated once, kept in ctx for the filters and expressions of
+ * the command (CommandBindFilter, CommandBindExpressions).
+ */
+void
+CommandLetEvaluate(CommandContext *ctx, const bson_iter_t *let)
+{
+	bson_t		vars;
+	uint8_t    *copy;
+
+	if (BSON_ITER_HOLDS_NULL(let))
+		return;
+	if (!BSON_ITER_HOLDS_DOCUMENT(let))
+		RaiseWrongType(ctx->name, let, "object");
+	AggCheckLet(let);
+	bson_init(&vars);
+	AggLetEvaluate(let, NULL, 0, CommandNow(ctx), &vars);
+	copy = palloc(vars.len);
+	memcpy(copy, bson_get_data(&vars), vars.len);
+	ctx->let_vars = copy;
+	ctx->let_vars_len = vars.len;
+	bson_destroy(&vars);
+}
+
+/* Bind into the document at *data as a query (filter) or as expressions */
+static void
+CommandBind(CommandContext *ctx, const uint8_t **data, uint32_t *len, bool query)
+{
+	AggBinder	bd = {0};
+	bson_t		vars;
+	bson_t		doc;
+	bson_t		wrap;
+	bson_t		out;
+	bson_iter_t it;
+	bson_iter_t res;
+	uint32_t	rlen;
+	const uint8_t *rdata;
+	uint8_t    *copy;
+
+	if (*data == NULL || !AggHasReferences(*data, *len))
+		return;
+	if (ctx->let_vars != NULL)
+	{
+		bson_init_static(&vars, ctx->let_vars, ctx->let_vars_len);
+		bd.vars = &vars;
+	}
+	bd.now_ms = CommandNow(ctx);
+	bd.bind_now = true;
+	bson_init_static(&doc, *data, *len);
+	bson_init(&wrap);
+	bson_append_document(&wrap, "d", 1, &doc);
+	bson_iter_init_find(&it, &wrap, "d");
+	bson_init(&out);
+	if (query)
+		AggBindQueryValue(&bd, &it, "d", &out);
+	else
+		AggBindExprValue(&bd, &it, "d", &out);
+	bson_iter_init_find(&res, &out, "d");
+	bson_iter_document(&res, &rlen, &rdata);
+	copy = palloc(rlen);
+	memcpy(copy, rdata, rlen);
+	*data = copy;
+	*len = rlen;
+	bson_destroy(&out);
+	bson_destroy(&wrap);
+}
+
+/* The command's variables and $$NOW bound into the $expr parts of a filter */
+void
+CommandBindFilter(CommandContext *ctx, const uint8_t **data, uint32_t *len)
+{
+	CommandBind(ctx, data, len, true);
+}
+
+/* ... and into a document of expressions (a projection) */
+void
+CommandBindExpressions(CommandContext *ctx, const uint8_t **data, uint32_t *len)
+{
+	CommandBind(ctx, data, len, false);
 }

@@ -541,7 +541,6 @@ AggAddSortByCount(AggBuild *b, const bson_iter_t *spec)
 						   "nosql.bson_sort_value(s.document, 'count', true) DESC");
 }
 
-static void AggCheckLet(const bson_iter_t *let);
 
 /* Make room for n more parameters */
 static void
@@ -751,6 +750,8 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 					foreign = NULL;
 				break;
 			case 4:
+				if (BSON_ITER_HOLDS_NULL(&it))
+					break;		/* as if omitted */
 				if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 					MongoRaise(MONGO_TYPE_MISMATCH, "$lookup argument 'let' must be an object, found %s",
 							   BsonTypeName(bson_iter_type(&it)));
@@ -1321,7 +1322,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 }
 
 /* MongoDB's rules for the names of let variables (9) */
-static void
+void
 AggCheckLet(const bson_iter_t *let)
 {
 	bson_iter_t it;

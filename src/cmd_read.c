@@ -1168,7 +1168,9 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 			FieldDocument("find", &it, &spec.min, &spec.min_len);
 		else if (strcmp(key, "max") == 0)
 			FieldDocument("find", &it, &spec.max, &spec.max_len);
-		else if (strcmp(key, "let") == 0 || strcmp(key, "allowDiskUse") == 0 ||
+		else if (strcmp(key, "let") == 0)
+			CommandLetEvaluate(ctx, &it);
+		else if (strcmp(key, "allowDiskUse") == 0 ||
 				 strcmp(key, "noCursorTimeout") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
 				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
@@ -1180,6 +1182,8 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 					   key);
 	}
 	(void) has_limit_one;
+	CommandBindFilter(ctx, &spec.filter, &spec.filter_len);
+	CommandBindExpressions(ctx, &spec.projection, &spec.projection_len);
 	if (await_data && !tailable)
 		MongoRaise(MONGO_FAILED_TO_PARSE, "Cannot set 'awaitData' without also setting 'tailable'");
 	if (tailable && single_batch)

@@ -95,6 +95,9 @@ typedef struct CommandContext
 	bson_iter_t first;			/* at the first field */
 	const char *read_concern_level; /* readConcern.level, once checked */
 	bool		has_write_concern;	/* a writeConcern document was given */
+	const uint8_t *let_vars;	/* the values of let (agg_let.c), or NULL */
+	uint32_t	let_vars_len;
+	int64		now_ms;			/* the command's $$NOW once fixed; 0: not yet */
 } CommandContext;
 
 /* A command appends its reply fields; "ok: 1" is appended after it */
