@@ -118,6 +118,7 @@ extern void AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t
 extern void AggCheckLet(const bson_iter_t *let);
 extern void CommandLetEvaluate(CommandContext *ctx, const bson_iter_t *let);
 extern void CommandBindFilter(CommandContext *ctx, const uint8_t **data, uint32_t *len);
+extern void CommandBindPipeline(CommandContext *ctx, const uint8_t **data, uint32_t *len);
 extern void CommandBindExpressions(CommandContext *ctx, const uint8_t **data, uint32_t *len);
 extern bool AggBindPipeline(const bson_iter_t *pipeline, const bson_t *vars, int64 now_ms,
 							bson_iter_t *result);

@@ -695,6 +695,46 @@ CommandBind(CommandContext *ctx, const uint8_t **data, uint32_t *len, bool query
 	bson_destroy(&wrap);
 }
 
+/* ... and into an update pipeline (the bytes of an array) */
+void
+CommandBindPipeline(CommandContext *ctx, const uint8_t **data, uint32_t *len)
+{
+	AggBinder	bd = {0};
+	bson_t		vars;
+	bson_t		arr;
+	bson_t		wrap;
+	bson_t		out;
+	bson_iter_t it;
+	bson_iter_t res;
+	uint32_t	rlen;
+	const uint8_t *rdata;
+	uint8_t    *copy;
+
+	if (*data == NULL || !AggHasReferences(*data, *len))
+		return;
+	if (ctx->let_vars != NULL)
+	{
+		bson_init_static(&vars, ctx->let_vars, ctx->let_vars_len);
+		bd.vars = &vars;
+	}
+	bd.now_ms = CommandNow(ctx);
+	bd.bind_now = true;
+	bson_init_static(&arr, *data, *len);
+	bson_init(&wrap);
+	bson_append_array(&wrap, "p", 1, &arr);
+	bson_iter_init_find(&it, &wrap, "p");
+	bson_init(&out);
+	AggBindPipelineValue(&bd, &it, "p", &out);
+	bson_iter_init_find(&res, &out, "p");
+	bson_iter_array(&res, &rlen, &rdata);
+	copy = palloc(rlen);
+	memcpy(copy, rdata, rlen);
+	*data = copy;
+	*len = rlen;
+	bson_destroy(&out);
+	bson_destroy(&wrap);
+}
+
 /* The command's variables and $$NOW bound into the $expr parts of a filter */
 void
 CommandBindFilter(CommandContext *ctx, const uint8_t **data, uint32_t *len)

@@ -866,6 +866,15 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 			bson_init_static(&c, b->collation, b->collation_len);
 			BSON_APPEND_DOCUMENT(&desc, "collation", &c);
 		}
+		else
+		{
+			bson_t		c;
+
+			/* the foreign collection's default does not apply */
+			BSON_APPEND_DOCUMENT_BEGIN(&desc, "collation", &c);
+			BSON_APPEND_UTF8(&c, "locale", "simple");
+			bson_append_document_end(&desc, &c);
+		}
 		BSON_APPEND_DATE_TIME(&desc, "now", b->now_ms);
 		AggReserve(b, 1);
 		appendStringInfo(&matches, "nosql.bson_lookup_let(%s.document, $%d)", alias,

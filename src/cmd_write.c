@@ -1334,6 +1334,7 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 				if (BSON_ITER_HOLDS_ARRAY(&f))
 				{
 					bson_iter_array(&f, &ulen, &u);
+					CommandBindPipeline(ctx, &u, &ulen);
 					u_pipeline = true;
 				}
 				else

@@ -202,6 +202,7 @@ struct QueryNode
 		{
 			struct AggExpr *expr;
 			int			nslots; /* the variable slots it needs */
+			const struct BsonCollation *collation;	/* the filter's */
 		}			expr;		/* QUERY_EXPR */
 	}			u;
 };

@@ -1130,6 +1130,7 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 				*node = QueryNewNode(parser, QUERY_EXPR, NULL);
 				(*node)->u.expr.expr = expr;
 				(*node)->u.expr.nslots = AggExprScopeSlots(parser->filter->expr_scope);
+				(*node)->u.expr.collation = parser->filter->collation;
 			}
 		}
 	}
