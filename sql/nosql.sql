@@ -460,6 +460,26 @@ CREATE FUNCTION nosql.bson_aggregate_documents(documents nosql.bson) RETURNS SET
     AS 'MODULE_PATHNAME', 'bson_aggregate_documents' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_aggregate_documents(nosql.bson) IS 'the documents of an array, the source of a $documents pipeline';
 
+-- the metadata stages (src/agg_meta.c): the sources of their pipelines
+CREATE FUNCTION nosql.bson_aggregate_coll_stats(database text, collection text, spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_coll_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_coll_stats(text, text, nosql.bson) IS 'the document of a $collStats stage: the table''s counters and sizes (needs SELECT on it)';
+CREATE FUNCTION nosql.bson_aggregate_index_stats(database text, collection text) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_index_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_index_stats(text, text) IS 'the documents of an $indexStats stage: one per index, with the idx_scan counters behind it';
+CREATE FUNCTION nosql.bson_aggregate_plan_cache_stats(database text, collection text) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_plan_cache_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_plan_cache_stats(text, text) IS 'the documents of a $planCacheStats stage: this backend''s saved plans of the commands'' queries reading the collection';
+CREATE FUNCTION nosql.bson_aggregate_cluster_catalog(database text, spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_cluster_catalog' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_cluster_catalog(text, nosql.bson) IS 'the documents of a $listClusterCatalog stage: the collections and views of the database (of all on admin)';
+CREATE FUNCTION nosql.bson_aggregate_query_settings(spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_query_settings' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_query_settings(nosql.bson) IS 'the documents of a $querySettings stage: none, there is no query settings store';
+CREATE FUNCTION nosql.bson_aggregate_current_op(spec nosql.bson) RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_aggregate_current_op' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.bson_aggregate_current_op(nosql.bson) IS 'the documents of a $currentOp stage: a document per backend of pg_stat_activity';
+
 -- $lookup (src/agg_lookup.c): a correlated subquery over the foreign table
 CREATE FUNCTION nosql.bson_lookup_filter(document nosql.bson, local_field text, foreign_field text) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_lookup_filter' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -507,6 +527,68 @@ COMMENT ON AGGREGATE nosql.bson_group_accumulate(nosql.bson, nosql.bson, bigint)
 CREATE FUNCTION nosql.bson_group_result(id nosql.bson, names nosql.bson, results nosql.bson[]) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_group_result' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_group_result(nosql.bson, nosql.bson, nosql.bson[]) IS 'the document of a $group: {_id: id, name: result, ...} with the names {f: [...]}';
+-- $facet (src/agg_facet.c): WITH f AS MATERIALIZED (...) and one
+-- nosql.bson_facet_array(...) per sub-pipeline over it
+CREATE FUNCTION nosql.bson_facet_array_transition(state internal, document nosql.bson) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_facet_array_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_facet_array_transition(internal, nosql.bson) IS 'transition function of nosql.bson_facet_array';
+CREATE FUNCTION nosql.bson_facet_array_final(state internal) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_facet_array_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_facet_array_final(internal) IS 'final function of nosql.bson_facet_array';
+CREATE AGGREGATE nosql.bson_facet_array(document nosql.bson) (
+    SFUNC = nosql.bson_facet_array_transition,
+    STYPE = internal,
+    FINALFUNC = nosql.bson_facet_array_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.bson_facet_array(nosql.bson) IS 'the array of the documents of a $facet sub-pipeline, in their order (MongoDB''s error past 16 MiB)';
+CREATE FUNCTION nosql.bson_facet_result(names nosql.bson, facets nosql.bson[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_facet_result' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_facet_result(nosql.bson, nosql.bson[]) IS 'the document of a $facet: {name: array, ...} with the names {f: [...]}';
+
+-- $bucketAuto (src/agg_facet.c): the bucket of each document in the
+-- sorted order from a running aggregate, then a GROUP BY on it
+CREATE FUNCTION nosql.bson_bucket_auto_transition(state internal, key nosql.bson, total bigint, buckets integer, granularity text) RETURNS internal
+    AS 'MODULE_PATHNAME', 'bson_bucket_auto_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_bucket_auto_transition(internal, nosql.bson, bigint, integer, text) IS 'transition function of nosql.bson_bucket_auto_index';
+CREATE FUNCTION nosql.bson_bucket_auto_final(state internal) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'bson_bucket_auto_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_bucket_auto_final(internal) IS 'final function of nosql.bson_bucket_auto_index';
+CREATE AGGREGATE nosql.bson_bucket_auto_index(key nosql.bson, total bigint, buckets integer, granularity text) (
+    SFUNC = nosql.bson_bucket_auto_transition,
+    STYPE = internal,
+    FINALFUNC = nosql.bson_bucket_auto_final
+);
+COMMENT ON AGGREGATE nosql.bson_bucket_auto_index(nosql.bson, bigint, integer, text) IS 'used as a running window aggregate over the sorted groupBy values of $bucketAuto: the bucket (from 0) of the current document';
+CREATE FUNCTION nosql.bson_bucket_auto_bounds(first nosql.bson, last nosql.bson, previous_last nosql.bson, next_first nosql.bson, granularity text) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_bucket_auto_bounds' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_bucket_auto_bounds(nosql.bson, nosql.bson, nosql.bson, nosql.bson, text) IS 'the _id {min, max} of a $bucketAuto bucket from its first and last values and its neighbours'' (rounded by a granularity)';
+
+-- $graphLookup (src/agg_lookup.c): a recursive CTE per input document
+CREATE FUNCTION nosql.bson_graph_start(value nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_graph_start' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_graph_start(nosql.bson) IS 'the document {v: value} of a $graphLookup''s startWith value, matched like a $lookup''s localField v';
+CREATE FUNCTION nosql.bson_graph_filter(document nosql.bson, from_field text, to_field text) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_graph_filter' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_graph_filter(nosql.bson, text, text) IS 'the filter {to_field: {$in: values of from_field}} of a $graphLookup step, NULL when from_field is missing';
+CREATE FUNCTION nosql.bson_graph_depth(document nosql.bson, depth_field text, depth bigint) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_graph_depth' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_graph_depth(nosql.bson, text, bigint) IS 'the document with its $graphLookup depth (a long) in depth_field';
+
+-- $setWindowFields (src/agg_window.c): window functions over the documents,
+-- nosql.bson_group_accumulate among them
+CREATE FUNCTION nosql.bson_window_result(document nosql.bson, names nosql.bson, results nosql.bson[]) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_result' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_result(nosql.bson, nosql.bson, nosql.bson[]) IS 'a document with its $setWindowFields output fields set: names {f: [paths], d: [values for empty windows]}';
+CREATE FUNCTION nosql.bson_window_number(n bigint) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_window_number' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_number(bigint) IS 'a rank of $setWindowFields as a bson int (long beyond the int range)';
+CREATE FUNCTION nosql.bson_window_range_key(value nosql.bson) RETURNS float8
+    AS 'MODULE_PATHNAME', 'bson_window_range_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_range_key(nosql.bson) IS 'the sortBy value of a range window as a number (MongoDB error 5429414 for other types)';
+CREATE FUNCTION nosql.bson_window_date_key(value nosql.bson) RETURNS timestamp
+    AS 'MODULE_PATHNAME', 'bson_window_date_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_window_date_key(nosql.bson) IS 'the sortBy value of a time range window (with a unit) as a UTC timestamp (MongoDB error 5429513 for other types)';
 CREATE FUNCTION nosql.find_one(coll text, filter nosql.bson DEFAULT NULL, projection nosql.bson DEFAULT NULL)
     RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'nosql_find_one' LANGUAGE C VOLATILE PARALLEL UNSAFE;

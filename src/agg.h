@@ -11,6 +11,8 @@
 
 #include <bson/bson.h>
 
+#include "lib/stringinfo.h"
+
 #include "bson.h"
 #include "documents.h"
 
@@ -69,6 +71,35 @@ extern void AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation,
 extern void AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation,
 							  uint32_t collation_len, AggGroupSpec *out);
 
+/* agg_group.c: a $bucketAuto specification, checked */
+typedef struct AggBucketAutoSpec
+{
+	AggGroupSpec group;			/* the output accumulators (its key unused) */
+	Bson	   *key;			/* the sort key: nosql.bson_group_key's {e, c} */
+	Bson	   *first;			/* $first and $last of groupBy: the bounds */
+	Bson	   *last;
+	int32		buckets;
+	const char *granularity;	/* NULL: none */
+} AggBucketAutoSpec;
+
+extern void AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
+								  uint32_t collation_len, AggBucketAutoSpec *out);
+
+extern Bson *AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg,
+									  const uint8_t *collation, uint32_t collation_len);
+extern Bson *AggGroupWindowExpMovingAvg(const bson_iter_t *input, double alpha);
+extern Bson *AggGroupExpressionSpec(const bson_iter_t *expr, const uint8_t *collation,
+									uint32_t collation_len);
+
+/* agg_window.c: $setWindowFields as window functions over the query input */
+typedef int (*AggParamFn) (void *arg, Bson *value);
+
+extern void AggWindowTranslate(const bson_iter_t *spec, const uint8_t *collation,
+							   uint32_t collation_len, bool input_order, AggParamFn param,
+							   void *arg, const char *input, StringInfo out);
+extern bool AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set,
+							bool *have_set);
+
 /* agg_write.c: a $out or $merge stage, checked */
 typedef enum AggMergeMatched
 {
@@ -105,6 +136,12 @@ extern AggWrite *AggWriteParse(const char *name, const bson_iter_t *spec,
 extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *types,
 						Datum *values, const Collection *source, const char *hint,
 						const uint8_t *collation, uint32_t collation_len, bool bypass);
+
+/* agg_meta.c: the metadata stages ($collStats, $indexStats, $currentOp ...) */
+extern bool AggMetaStage(const char *name);
+extern void AggMetaValidate(const char *name, const bson_iter_t *spec);
+extern void AggMetaCheckNestedIn(const char *name, const bson_iter_t *spec, bool in_facet,
+								 bool collectionless);
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);

@@ -73,6 +73,8 @@
 #include "documents.h"
 #include "expr_internal.h"
 #include "nosql.h"
+#include "query.h"
+#include "sort.h"
 
 /* MongoDB's limit on the memory of one $push or $addToSet */
 #define GROUP_MAX_LIST_BYTES	((Size) 100 * 1024 * 1024)
@@ -92,8 +94,33 @@ typedef enum GroupAccKind
 	GROUP_ACC_STDDEV_POP,
 	GROUP_ACC_STDDEV_SAMP,
 	GROUP_ACC_CONCAT_ARRAYS,
-	GROUP_ACC_SET_UNION
+	GROUP_ACC_SET_UNION,
+	/* window functions only ($setWindowFields, agg_window.c) */
+	GROUP_ACC_COVARIANCE_POP,
+	GROUP_ACC_COVARIANCE_SAMP,
+	GROUP_ACC_LOCF,
+	GROUP_ACC_EXP_MOVING_AVG,
+	/* the ranked accumulators: a bounded list of entries (GroupRanked*) */
+	GROUP_ACC_TOP,
+	GROUP_ACC_BOTTOM,
+	GROUP_ACC_TOP_N,
+	GROUP_ACC_BOTTOM_N,
+	GROUP_ACC_FIRST_N,
+	GROUP_ACC_LAST_N,
+	GROUP_ACC_MAX_N,
+	GROUP_ACC_MIN_N,
+	GROUP_ACC_MEDIAN,
+	GROUP_ACC_PERCENTILE
 } GroupAccKind;
+
+#define GROUP_ACC_IS_RANKED(k)	((k) >= GROUP_ACC_TOP)
+#define GROUP_ACC_IS_SORTED(k)	((k) >= GROUP_ACC_TOP && (k) <= GROUP_ACC_BOTTOM_N)
+#define GROUP_ACC_IS_PERCENTILE(k)	((k) == GROUP_ACC_MEDIAN || (k) == GROUP_ACC_PERCENTILE)
+
+/* $percentile's methods */
+#define GROUP_PCT_APPROXIMATE	0
+#define GROUP_PCT_DISCRETE		1
+#define GROUP_PCT_CONTINUOUS	2
 
 /* The accumulators of $group, by name */
 static const struct
@@ -117,14 +144,26 @@ static const struct
 	{"$stdDevSamp", GROUP_ACC_STDDEV_SAMP, false},
 	{"$concatArrays", GROUP_ACC_CONCAT_ARRAYS, true},
 	{"$setUnion", GROUP_ACC_SET_UNION, true},
+	{"$top", GROUP_ACC_TOP, true},
+	{"$bottom", GROUP_ACC_BOTTOM, true},
+	{"$topN", GROUP_ACC_TOP_N, true},
+	{"$bottomN", GROUP_ACC_BOTTOM_N, true},
+	{"$firstN", GROUP_ACC_FIRST_N, true},
+	{"$lastN", GROUP_ACC_LAST_N, true},
+	{"$maxN", GROUP_ACC_MAX_N, false},
+	{"$minN", GROUP_ACC_MIN_N, false},
+	{"$median", GROUP_ACC_MEDIAN, false},
+	{"$percentile", GROUP_ACC_PERCENTILE, false},
 	{NULL}
 };
 
 /* The accumulators MongoDB has that are not implemented here yet */
 static const char *const group_later_accumulators[] = {
-	"$top", "$bottom", "$topN", "$bottomN", "$firstN", "$lastN", "$maxN", "$minN",
-	"$median", "$percentile", "$accumulator", NULL
+	"$accumulator", NULL
 };
+
+static void GroupAppendConstant(bson_t *out, const char *key, const bson_iter_t *it,
+								int code, const char *message);
 
 /* A compiled accumulator or key specification */
 typedef struct GroupAcc
@@ -136,6 +175,17 @@ typedef struct GroupAcc
 	uint8_t    *spec;			/* the specification's bytes */
 	uint32_t	spec_len;
 	bool		bucket;			/* a $bucket key: spec has b (and d) */
+	bool		classic;		/* spec has x: MongoDB's classic engine codes */
+	bool		keep_missing;	/* spec has u: a missing key is SQL NULL */
+	/* the ranked accumulators */
+	int64		n;				/* how many values ($top, $bottom: 1) */
+	int			nsort;			/* $top/$bottom...: the sortBy fields */
+	char	  **sort_paths;
+	bool	   *sort_desc;
+	int			npcts;			/* $percentile: p, $median: 0.5 */
+	double	   *pcts;
+	int			method;			/* GROUP_PCT_* */
+	double		alpha;			/* $expMovingAvg's weight (spec a) */
 } GroupAcc;
 
 /*
@@ -148,6 +198,10 @@ typedef struct GroupAccState
 	int64		count;
 	AggSumState sum;
 	AggStdDevState stddev;
+	double		cov_mean_x;		/* $covariancePop/Samp: means and co-moment */
+	double		cov_mean_y;
+	double		cov_c;
+	double		ema;			/* $expMovingAvg: the average so far */
 	bool		have;			/* val holds a value */
 	int64		ord;			/* its input number */
 	uint8_t    *val;
@@ -161,6 +215,13 @@ typedef struct GroupAccState
 	uint32_t   *slots;			/* $addToSet/$setUnion: offset + 1 by hash */
 	uint32_t	nslots;
 } GroupAccState;
+
+/* A reference to a list entry: its input number and offset */
+typedef struct GroupEntryRef
+{
+	int64		ord;
+	Size		pos;
+} GroupEntryRef;
 
 /* ---- specifications ---- */
 
@@ -236,6 +297,284 @@ GroupAccSpec(GroupAccKind kind, const bson_iter_t *expr, const uint8_t *collatio
 	GroupAppendCollation(&spec, collation, collation_len);
 	result = BsonDatumFromBson(&spec);
 	bson_destroy(&spec);
+	return result;
+}
+
+/*
+ * The specification of a ranked accumulator ($topN, $firstN, $percentile,
+ * ...), whose argument is an object of named fields, checked as MongoDB
+ * does: {k, e: input or output, n, s: sortBy, p, m: method, c}.
+ */
+static Bson *
+GroupRankedSpec(GroupAccKind kind, const char *op, const bson_iter_t *arg,
+				const uint8_t *collation, uint32_t collation_len)
+{
+	bool		sorted = GROUP_ACC_IS_SORTED(kind);
+	bool		pct = GROUP_ACC_IS_PERCENTILE(kind);
+	bool		takes_n = !pct && kind != GROUP_ACC_TOP && kind != GROUP_ACC_BOTTOM;
+	const char *input_name = sorted ? "output" : "input";
+	bson_iter_t it;
+	bson_iter_t input;
+	bson_iter_t nval;
+	bson_iter_t sort_by;
+	bson_iter_t pval;
+	bool		have_input = false;
+	bool		have_n = false;
+	bool		have_sort = false;
+	bool		have_p = false;
+	int			method = -1;
+	bson_t		spec;
+	Bson	   *result;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
+	{
+		if (pct)
+			MongoRaise(AGG_ERR_TYPE_MISMATCH, "specification of %s must be an object, found %s",
+					   op, BsonTypeName(bson_iter_type(arg)));
+		MongoRaise(sorted ? 5788001 : 5787900, "specification of %s must be an object, found %s",
+				   op, BsonTypeName(bson_iter_type(arg)));
+	}
+	bson_iter_recurse(arg, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, input_name) == 0)
+		{
+			input = it;
+			have_input = true;
+		}
+		else if (takes_n && strcmp(key, "n") == 0)
+		{
+			nval = it;
+			have_n = true;
+		}
+		else if (sorted && strcmp(key, "sortBy") == 0)
+		{
+			sort_by = it;
+			have_sort = true;
+		}
+		else if (kind == GROUP_ACC_PERCENTILE && strcmp(key, "p") == 0)
+		{
+			pval = it;
+			have_p = true;
+		}
+		else if (pct && strcmp(key, "method") == 0)
+		{
+			const char *m;
+
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				MongoRaise(AGG_ERR_TYPE_MISMATCH,
+						   "BSON field '%s.method' is the wrong type '%s', expected type 'string'",
+						   op, BsonTypeName(bson_iter_type(&it)));
+			m = bson_iter_utf8(&it, NULL);
+			if (strcmp(m, "approximate") == 0)
+				method = GROUP_PCT_APPROXIMATE;
+			else if (strcmp(m, "discrete") == 0)
+				method = GROUP_PCT_DISCRETE;
+			else if (strcmp(m, "continuous") == 0)
+				method = GROUP_PCT_CONTINUOUS;
+			else
+				MongoRaise(AGG_ERR_BAD_VALUE,
+						   "Enumeration value '%s' for field '%s.method' is not a valid value.",
+						   m, op);
+		}
+		else if (pct)
+			MongoRaise(40415, "BSON field '%s.%s' is an unknown field.", op, key);
+		else
+			MongoRaise(sorted ? 5788002 : 5787901, "Unknown argument for '%s' to %s", key, op);
+	}
+	if (pct)
+	{
+		if (!have_input)
+			MongoRaise(40414, "BSON field '%s.input' is missing but a required field", op);
+		if (kind == GROUP_ACC_PERCENTILE && !have_p)
+			MongoRaise(40414, "BSON field '%s.p' is missing but a required field", op);
+		if (method < 0)
+			MongoRaise(40414, "BSON field '%s.method' is missing but a required field", op);
+	}
+	else
+	{
+		if (takes_n && !have_n)
+			MongoRaise(sorted ? 5788003 : 5787906, "Missing value for 'n'");
+		if (!have_input)
+			MongoRaise(sorted ? 5788004 : 5787907, "Missing value for '%s'", input_name);
+		if (sorted && !have_sort)
+			MongoRaise(5788005, "Missing value for 'sortBy'");
+	}
+
+	bson_init(&spec);
+	bson_append_int32(&spec, "k", 1, (int32_t) kind);
+	GroupCheckExpression(&input);
+	bson_append_iter(&spec, "e", 1, &input);
+	if (have_n)
+	{
+		bson_t		holder;
+		bson_iter_t v;
+		int64		count = 0;
+
+		bson_init(&holder);
+		GroupAppendConstant(&holder, "n", &nval, MONGO_NOT_IMPLEMENTED,
+							"an 'n' that depends on the documents is not supported yet");
+		bson_iter_init_find(&v, &holder, "n");
+		if (!BsonIterIsNumber(&v) || !BsonIterAsInt64(&v, &count) ||
+			(BSON_ITER_HOLDS_DOUBLE(&v) && bson_iter_double(&v) != (double) count) ||
+			count <= 0)
+			MongoRaise(7548606, "Value for 'n' must be a positive integral number, found: %s",
+					   BsonTypeName(bson_iter_type(&v)));
+		bson_append_int64(&spec, "n", 1, count);
+		bson_destroy(&holder);
+	}
+	if (have_sort)
+	{
+		const uint8_t *data;
+		uint32_t	len;
+		BsonQueryError error = {0};
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&sort_by))
+			MongoRaise(5788005, "expected 'sortBy' to be an object, found %s",
+					   BsonTypeName(bson_iter_type(&sort_by)));
+		bson_iter_document(&sort_by, &len, &data);
+		if (BsonSortCompile(data, len, &error) == NULL)
+			MongoRaise(error.code, "%s", error.message);
+		bson_append_iter(&spec, "s", 1, &sort_by);
+	}
+	if (pct)
+	{
+		bson_t		ps;
+		int			np = 0;
+
+		bson_append_array_begin(&spec, "p", 1, &ps);
+		if (kind == GROUP_ACC_MEDIAN)
+			bson_append_double(&ps, "0", 1, 0.5);
+		else
+		{
+			bson_iter_t e;
+
+			if (!BSON_ITER_HOLDS_ARRAY(&pval))
+				MongoRaise(7750301, "The 'p' field for %s must be an array of numeric values, found %s",
+						   op, BsonTypeName(bson_iter_type(&pval)));
+			bson_iter_recurse(&pval, &e);
+			while (bson_iter_next(&e))
+			{
+				double		d = 0;
+				char		k[16];
+				const char *kp;
+
+				if (!BsonIterIsNumber(&e) || !BsonIterAsDouble(&e, &d))
+					MongoRaise(7750302, "The 'p' field for %s must be an array of numeric values, found %s",
+							   op, BsonTypeName(bson_iter_type(&e)));
+				if (!(d >= 0 && d <= 1))
+					MongoRaise(7750303, "The 'p' field for %s must contain values between 0.0 and 1.0, found %g",
+							   op, d);
+				bson_uint32_to_string(np++, &kp, k, sizeof(k));
+				bson_append_double(&ps, kp, -1, d);
+			}
+			if (np == 0)
+				MongoRaise(7750301, "The 'p' field for %s must be a non-empty array", op);
+		}
+		bson_append_array_end(&spec, &ps);
+		bson_append_int32(&spec, "m", 1, method);
+	}
+	GroupAppendCollation(&spec, collation, collation_len);
+	result = BsonDatumFromBson(&spec);
+	bson_destroy(&spec);
+	return result;
+}
+
+/*
+ * The specification nosql.bson_group_accumulate takes for the accumulator
+ * op of a window function ($setWindowFields, agg_window.c), its argument
+ * checked; NULL when op is not a $group accumulator windows accept.
+ */
+Bson *
+AggGroupWindowAccumulator(const char *op, const bson_iter_t *arg, const uint8_t *collation,
+						  uint32_t collation_len)
+{
+	static const char *const window_ops[] = {
+		"$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet",
+		"$stdDevPop", "$stdDevSamp", NULL
+	};
+
+	for (int i = 0; window_ops[i] != NULL; i++)
+	{
+		if (strcmp(window_ops[i], op) != 0)
+			continue;
+		for (int j = 0; group_accumulators[j].name != NULL; j++)
+			if (strcmp(group_accumulators[j].name, op) == 0)
+			{
+				GroupCheckExpression(arg);
+				return GroupAccSpec(group_accumulators[j].kind, arg, collation, collation_len);
+			}
+	}
+	if (strcmp(op, "$covariancePop") == 0 || strcmp(op, "$covarianceSamp") == 0)
+	{
+		GroupCheckExpression(arg);
+		return GroupAccSpec(op[11] == 'P' ? GROUP_ACC_COVARIANCE_POP : GROUP_ACC_COVARIANCE_SAMP,
+							arg, collation, collation_len);
+	}
+	if (strcmp(op, "$locf") == 0)
+	{
+		GroupCheckExpression(arg);
+		return GroupAccSpec(GROUP_ACC_LOCF, arg, collation, collation_len);
+	}
+	if (strcmp(op, "$count") == 0)
+	{
+		bson_t		one;
+		bson_iter_t one_it;
+		Bson	   *spec;
+
+		/* $count is $sum: 1 */
+		bson_init(&one);
+		bson_append_int32(&one, "", 0, 1);
+		bson_iter_init(&one_it, &one);
+		bson_iter_next(&one_it);
+		spec = GroupAccSpec(GROUP_ACC_SUM, &one_it, NULL, 0);
+		bson_destroy(&one);
+		return spec;
+	}
+	/* $topN, $firstN, $median, ...: in input (frame) order, ord 0 */
+	for (int j = 0; group_accumulators[j].name != NULL; j++)
+		if (strcmp(group_accumulators[j].name, op) == 0 &&
+			GROUP_ACC_IS_RANKED(group_accumulators[j].kind))
+			return GroupRankedSpec(group_accumulators[j].kind, op, arg, collation, collation_len);
+	return NULL;
+}
+
+/* $expMovingAvg's specification: the input expression and its weight */
+Bson *
+AggGroupWindowExpMovingAvg(const bson_iter_t *input, double alpha)
+{
+	bson_t		spec;
+	Bson	   *result;
+
+	GroupCheckExpression(input);
+	bson_init(&spec);
+	bson_append_int32(&spec, "k", 1, (int32_t) GROUP_ACC_EXP_MOVING_AVG);
+	bson_append_iter(&spec, "e", 1, input);
+	bson_append_double(&spec, "a", 1, alpha);
+	result = BsonDatumFromBson(&spec);
+	bson_destroy(&spec);
+	return result;
+}
+
+/*
+ * The specification {e, c} nosql.bson_group_key takes to evaluate an
+ * expression (checked now) on each document; collation may be NULL.
+ */
+Bson *
+AggGroupExpressionSpec(const bson_iter_t *expr, const uint8_t *collation,
+					   uint32_t collation_len)
+{
+	bson_t		keyspec;
+	Bson	   *result;
+
+	GroupCheckExpression(expr);
+	bson_init(&keyspec);
+	bson_append_iter(&keyspec, "e", 1, expr);
+	GroupAppendCollation(&keyspec, collation, collation_len);
+	result = BsonDatumFromBson(&keyspec);
+	bson_destroy(&keyspec);
 	return result;
 }
 
@@ -326,9 +665,11 @@ AggGroupDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t col
 							   "the %s accumulator is not supported yet", op);
 			MongoRaise(15952, "unknown group operator '%s'", op);
 		}
-		if (BSON_ITER_HOLDS_ARRAY(&arg))
+		if (GROUP_ACC_IS_RANKED(kind))
+			out->accs[n] = GroupRankedSpec((GroupAccKind) kind, op, &arg, collation, collation_len);
+		else if (BSON_ITER_HOLDS_ARRAY(&arg))
 			MongoRaise(40237, "The %s accumulator is a unary operator", op);
-		if (kind == GROUP_ACC_COUNT)
+		else if (kind == GROUP_ACC_COUNT)
 		{
 			bson_iter_t empty;
 			bson_t		one;
@@ -714,7 +1055,52 @@ GroupAccCompile(const uint8_t *data, uint32_t len)
 		}
 		else if (strcmp(key, "b") == 0)
 			acc->bucket = true;
+		else if (strcmp(key, "x") == 0)
+			acc->classic = true;
+		else if (strcmp(key, "u") == 0)
+			acc->keep_missing = true;
+		else if (strcmp(key, "a") == 0)
+			acc->alpha = bson_iter_double(&it);
+		else if (strcmp(key, "n") == 0)
+			acc->n = bson_iter_int64(&it);
+		else if (strcmp(key, "m") == 0)
+			acc->method = bson_iter_int32(&it);
+		else if (strcmp(key, "s") == 0)
+		{
+			bson_iter_t f;
+			int			i = 0;
+
+			bson_iter_recurse(&it, &f);
+			while (bson_iter_next(&f))
+				acc->nsort++;
+			acc->sort_paths = palloc(sizeof(char *) * Max(acc->nsort, 1));
+			acc->sort_desc = palloc(sizeof(bool) * Max(acc->nsort, 1));
+			bson_iter_recurse(&it, &f);
+			while (bson_iter_next(&f))
+			{
+				double		d = 1;
+
+				acc->sort_paths[i] = pstrdup(bson_iter_key(&f));
+				(void) BsonIterAsDouble(&f, &d);
+				acc->sort_desc[i++] = d < 0;
+			}
+		}
+		else if (strcmp(key, "p") == 0)
+		{
+			bson_iter_t e;
+			int			i = 0;
+
+			bson_iter_recurse(&it, &e);
+			while (bson_iter_next(&e))
+				acc->npcts++;
+			acc->pcts = palloc(sizeof(double) * Max(acc->npcts, 1));
+			bson_iter_recurse(&it, &e);
+			while (bson_iter_next(&e))
+				acc->pcts[i++] = bson_iter_double(&e);
+		}
 	}
+	if (acc->kind == GROUP_ACC_TOP || acc->kind == GROUP_ACC_BOTTOM)
+		acc->n = 1;
 	if (acc->expr == NULL)
 		elog(ERROR, "$group specification without an expression");
 	return acc;
@@ -753,7 +1139,12 @@ GroupEval(const GroupAcc *acc, const Bson *doc, AggArena *arena, bson_value_t *o
 	cx.nslots = nslots;
 	cx.slots = nslots > 0 ? AggArenaAlloc(arena, sizeof(bson_value_t) * nslots) : NULL;
 	if (!AggExprEval(acc->expr, &cx, out, &error))
+	{
+		/* stages MongoDB runs in its classic engine keep the codes of expressions */
+		if (acc->classic)
+			MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
 		GroupRaise(&error);
+	}
 }
 
 /* ---- the key ---- */
@@ -782,6 +1173,12 @@ bson_group_key(PG_FUNCTION_ARGS)
 		result = GroupBucketKey(acc, &v);
 		AggArenaReset(&arena);
 		PG_RETURN_BSON_P(result);
+	}
+	if (acc->keep_missing && v.value_type == BSON_TYPE_EOD)
+	{
+		/* $graphLookup's startWith: missing starts nowhere */
+		AggArenaReset(&arena);
+		PG_RETURN_NULL();
 	}
 	bson_init(&holder);
 	if (AggValueNullish(&v))
@@ -1024,6 +1421,325 @@ GroupMergeDocument(GroupAccState *s, const bson_value_t *v, int64 ord)
 	bson_destroy(&merged);
 }
 
+/* ---- the ranked accumulators ---- */
+
+/*
+ * $top, $bottom, $topN, $bottomN, $firstN, $lastN, $maxN, $minN, $median
+ * and $percentile keep entries as a list does ([ord][len][bytes of {"":
+ * value, "": sort key, ...}]).  Those with an n sort their entries by rank
+ * whenever there are twice as many as they need and keep the best n, so
+ * that their memory follows n, not the size of the group; $median and
+ * $percentile keep every number (as a double) and rank them at the end,
+ * which makes their results exact (within MongoDB's "approximate"), under
+ * the 100 MiB limit of a list.
+ */
+
+/* The $group name of an accumulator kind, for messages */
+static const char *
+GroupAccName(GroupAccKind kind)
+{
+	for (int i = 0; group_accumulators[i].name != NULL; i++)
+		if (group_accumulators[i].kind == kind)
+			return group_accumulators[i].name;
+	return "accumulator";
+}
+
+/* Does the accumulator keep the last entries of its order (else the first)? */
+static bool
+GroupRankedKeepsLast(GroupAccKind kind)
+{
+	return kind == GROUP_ACC_LAST_N || kind == GROUP_ACC_BOTTOM || kind == GROUP_ACC_BOTTOM_N;
+}
+
+/* An iterator on the value of the entry at pos; next gives its sort keys */
+static void
+GroupEntryIter(const GroupAccState *s, Size pos, bson_iter_t *it)
+{
+	uint32_t	len;
+
+	memcpy(&len, s->list + pos + 8, 4);
+	GroupValueIter((const uint8_t *) s->list + pos + 12, len, it);
+}
+
+/* Order two entries by rank: best first, then by input number */
+static int
+GroupRankCmp(const void *a, const void *b, void *arg)
+{
+	const GroupAccState *s = arg;
+	const GroupAcc *acc = s->acc;
+	const GroupEntryRef *x = a;
+	const GroupEntryRef *y = b;
+	bson_iter_t xi;
+	bson_iter_t yi;
+	int			c = 0;
+
+	if (acc->kind != GROUP_ACC_FIRST_N && acc->kind != GROUP_ACC_LAST_N)
+	{
+		GroupEntryIter(s, x->pos, &xi);
+		GroupEntryIter(s, y->pos, &yi);
+		if (!GROUP_ACC_IS_SORTED(acc->kind))
+		{
+			c = AggValueCompare(bson_iter_value(&xi), bson_iter_value(&yi), acc->collation);
+			if (acc->kind == GROUP_ACC_MAX_N)
+				c = -c;
+		}
+		else
+			for (int i = 0; i < acc->nsort && c == 0; i++)
+			{
+				if (!bson_iter_next(&xi) || !bson_iter_next(&yi))
+					elog(ERROR, "invalid $group state entry");
+				c = acc->collation != NULL ?
+					AggValueCompare(bson_iter_value(&xi), bson_iter_value(&yi), acc->collation) :
+					BsonSortCompareKeys(bson_iter_value(&xi), bson_iter_value(&yi));
+				if (acc->sort_desc[i])
+					c = -c;
+			}
+	}
+	if (c != 0)
+		return c;
+	if (x->ord != y->ord)
+		return x->ord < y->ord ? -1 : 1;
+	return x->pos < y->pos ? -1 : (x->pos > y->pos ? 1 : 0);
+}
+
+/* The entries of a ranked state in rank order (*count of them) */
+static GroupEntryRef *
+GroupRankedSort(const GroupAccState *s, int64 *count)
+{
+	GroupEntryRef *refs = palloc(sizeof(GroupEntryRef) * Max(s->nitems, 1));
+	Size		off = 0;
+	int64		n = 0;
+
+	while (off < s->list_len)
+	{
+		uint32_t	len;
+
+		memcpy(&refs[n].ord, s->list + off, 8);
+		refs[n].pos = off;
+		memcpy(&len, s->list + off + 8, 4);
+		off += 12 + len;
+		n++;
+	}
+	qsort_arg(refs, n, sizeof(GroupEntryRef), GroupRankCmp, (void *) s);
+	*count = n;
+	return refs;
+}
+
+/* Which of count ranked entries the accumulator keeps: [*from, *to) */
+static void
+GroupRankedRange(const GroupAcc *acc, int64 count, int64 *from, int64 *to)
+{
+	int64		keep = GROUP_ACC_IS_PERCENTILE(acc->kind) ? count : Min(count, acc->n);
+
+	*from = GroupRankedKeepsLast(acc->kind) ? count - keep : 0;
+	*to = *from + keep;
+}
+
+/* Keep only the n best entries */
+static void
+GroupRankedCompact(GroupAccState *s)
+{
+	int64		count;
+	int64		from;
+	int64		to;
+	GroupEntryRef *refs = GroupRankedSort(s, &count);
+	char	   *list;
+	Size		len = 0;
+
+	GroupRankedRange(s->acc, count, &from, &to);
+	for (int64 i = from; i < to; i++)
+	{
+		uint32_t	l;
+
+		memcpy(&l, s->list + refs[i].pos + 8, 4);
+		len += 12 + l;
+	}
+	list = palloc(Max(len, 1));
+	len = 0;
+	s->last_ord = 0;
+	for (int64 i = from; i < to; i++)
+	{
+		uint32_t	l;
+
+		memcpy(&l, s->list + refs[i].pos + 8, 4);
+		memcpy(list + len, s->list + refs[i].pos, 12 + l);
+		len += 12 + l;
+		s->last_ord = Max(s->last_ord, refs[i].ord);
+	}
+	pfree(s->list);
+	pfree(refs);
+	s->list = list;
+	s->list_len = s->list_cap = len;
+	s->nitems = to - from;
+	/* $firstN and $lastN rank by input number: the list is in order */
+	s->unsorted = s->acc->kind != GROUP_ACC_FIRST_N && s->acc->kind != GROUP_ACC_LAST_N;
+}
+
+/* Compact when the list holds twice what the accumulator keeps */
+static void
+GroupRankedBound(GroupAccState *s)
+{
+	const GroupAcc *acc = s->acc;
+
+	if (!GROUP_ACC_IS_PERCENTILE(acc->kind) && acc->n < PG_INT64_MAX / 4 &&
+		s->nitems >= 2 * acc->n + 8)
+		GroupRankedCompact(s);
+}
+
+/* Add a document's value to a ranked state */
+static void
+GroupRankedAdd(GroupAccState *s, const Bson *doc, const bson_value_t *v, int64 ord)
+{
+	const GroupAcc *acc = s->acc;
+	bson_value_t value = *v;
+	bson_t		entry;
+
+	if (GROUP_ACC_IS_PERCENTILE(acc->kind))
+	{
+		/* numbers only, as doubles */
+		if (!AggValueIsNumber(v))
+			return;
+		AggSetDouble(&value, AggNumberAsDouble(v));
+	}
+	else if (acc->kind == GROUP_ACC_MAX_N || acc->kind == GROUP_ACC_MIN_N)
+	{
+		if (AggValueNullish(v))
+			return;
+	}
+	else if (value.value_type == BSON_TYPE_EOD)
+		AggSetNull(&value);
+	/* the first n in input order: a later document cannot enter */
+	if (acc->kind == GROUP_ACC_FIRST_N && s->nitems >= acc->n && !s->unsorted &&
+		ord >= s->last_ord)
+		return;
+	bson_init(&entry);
+	bson_append_value(&entry, "", 0, &value);
+	for (int i = 0; i < acc->nsort; i++)
+	{
+		bson_value_t key;
+
+		if (BsonIsScalar(doc))
+			key.value_type = BSON_TYPE_NULL;
+		else
+			BsonSortKeyCollated(BsonBytes(doc), BsonDocLen(doc), acc->sort_paths[i],
+								acc->sort_desc[i], acc->collation, &key);
+		bson_append_value(&entry, "", 0, &key);
+	}
+	GroupListAppendBytes(s, ord, bson_get_data(&entry), entry.len, GroupAccName(acc->kind));
+	bson_destroy(&entry);
+	GroupRankedBound(s);
+}
+
+/* A percentile of n ranked numbers */
+static void
+GroupPercentile(const GroupAccState *s, const GroupEntryRef *refs, int64 n, double p,
+				bson_value_t *out)
+{
+	bson_iter_t it;
+	double		d;
+
+	if (n == 0)
+	{
+		AggSetNull(out);
+		return;
+	}
+	if (s->acc->method == GROUP_PCT_CONTINUOUS)
+	{
+		double		pos = p * (double) (n - 1);
+		int64		lo = (int64) floor(pos);
+		int64		hi = (int64) ceil(pos);
+		double		lv;
+		double		hv;
+
+		GroupEntryIter(s, refs[lo].pos, &it);
+		lv = bson_iter_double(&it);
+		GroupEntryIter(s, refs[hi].pos, &it);
+		hv = bson_iter_double(&it);
+		d = lo == hi ? lv : lv + (pos - (double) lo) * (hv - lv);
+	}
+	else
+	{
+		/* the smallest value with at least p of the values at or below it */
+		int64		idx = (int64) ceil(p * (double) n) - 1;
+
+		idx = Max(0, Min(idx, n - 1));
+		GroupEntryIter(s, refs[idx].pos, &it);
+		d = bson_iter_double(&it);
+	}
+	AggSetDouble(out, d);
+}
+
+/* The result of a ranked state */
+static Bson *
+GroupRankedResult(const GroupAccState *s)
+{
+	const GroupAcc *acc = s->acc;
+	int64		count;
+	int64		from;
+	int64		to;
+	GroupEntryRef *refs = GroupRankedSort(s, &count);
+	bson_t		doc;
+	bson_t		array;
+	bson_iter_t it;
+	Bson	   *result;
+
+	GroupRankedRange(acc, count, &from, &to);
+	bson_init(&doc);
+	if (acc->kind == GROUP_ACC_MEDIAN)
+	{
+		bson_value_t v;
+
+		GroupPercentile(s, refs, count, acc->pcts[0], &v);
+		bson_append_value(&doc, "", 0, &v);
+	}
+	else if (acc->kind == GROUP_ACC_PERCENTILE)
+	{
+		bson_append_array_begin(&doc, "", 0, &array);
+		for (int i = 0; i < acc->npcts; i++)
+		{
+			bson_value_t v;
+			char		key[16];
+			const char *keyp;
+
+			GroupPercentile(s, refs, count, acc->pcts[i], &v);
+			bson_uint32_to_string(i, &keyp, key, sizeof(key));
+			bson_append_value(&array, keyp, -1, &v);
+		}
+		bson_append_array_end(&doc, &array);
+	}
+	else if (acc->kind == GROUP_ACC_TOP || acc->kind == GROUP_ACC_BOTTOM)
+	{
+		if (from == to)
+			bson_append_null(&doc, "", 0);
+		else
+		{
+			GroupEntryIter(s, refs[from].pos, &it);
+			bson_append_iter(&doc, "", 0, &it);
+		}
+	}
+	else
+	{
+		bson_append_array_begin(&doc, "", 0, &array);
+		for (int64 i = from; i < to; i++)
+		{
+			char		key[24];
+			const char *keyp;
+
+			GroupEntryIter(s, refs[i].pos, &it);
+			bson_uint32_to_string((uint32_t) (i - from), &keyp, key, sizeof(key));
+			if (!bson_append_iter(&array, keyp, -1, &it))
+				MongoRaise(AGG_ERR_MEMORY_LIMIT, "the result of the accumulator is too large");
+		}
+		bson_append_array_end(&doc, &array);
+	}
+	bson_iter_init(&it, &doc);
+	bson_iter_next(&it);
+	result = BsonFromIter(&it);
+	bson_destroy(&doc);
+	pfree(refs);
+	return result;
+}
+
 /* Add one input value to a state */
 static void
 GroupStateAdd(GroupAccState *s, const bson_value_t *v, int64 ord)
@@ -1103,6 +1819,49 @@ GroupStateAdd(GroupAccState *s, const bson_value_t *v, int64 ord)
 				}
 				break;
 			}
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+			{
+				bson_iter_t it;
+				bson_value_t xy[2];
+				int			n = 0;
+				double		x;
+				double		y;
+				double		dx;
+
+				/* [x, y]: pairs where both are numbers count */
+				if (v->value_type != BSON_TYPE_ARRAY ||
+					!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len))
+					break;
+				while (n < 2 && bson_iter_next(&it))
+					xy[n++] = *bson_iter_value(&it);
+				if (n < 2 || !AggValueIsNumber(&xy[0]) || !AggValueIsNumber(&xy[1]))
+					break;
+				x = AggNumberAsDouble(&xy[0]);
+				y = AggNumberAsDouble(&xy[1]);
+				s->count++;
+				dx = x - s->cov_mean_x;
+				s->cov_mean_x += dx / (double) s->count;
+				s->cov_mean_y += (y - s->cov_mean_y) / (double) s->count;
+				s->cov_c += dx * (y - s->cov_mean_y);
+				break;
+			}
+		case GROUP_ACC_LOCF:
+			/* the last value that is not null */
+			if (!AggValueNullish(v))
+				GroupStateSetValue(s, v, ord);
+			break;
+		case GROUP_ACC_EXP_MOVING_AVG:
+			{
+				double		x;
+
+				if (!AggValueIsNumber(v))
+					break;
+				x = AggNumberAsDouble(v);
+				s->ema = s->have ? acc->alpha * x + (1 - acc->alpha) * s->ema : x;
+				s->have = true;
+				break;
+			}
 		case GROUP_ACC_MERGE_OBJECTS:
 			if (AggValueNullish(v))
 				break;
@@ -1113,6 +1872,9 @@ GroupStateAdd(GroupAccState *s, const bson_value_t *v, int64 ord)
 				s->unsorted = true;
 			GroupMergeDocument(s, v, Max(ord, s->ord));
 			break;
+		default:
+			/* the ranked accumulators go through GroupRankedAdd */
+			elog(ERROR, "unexpected $group accumulator %d", (int) acc->kind);
 	}
 }
 
@@ -1157,18 +1919,16 @@ bson_group_accumulate_transition(PG_FUNCTION_ARGS)
 		s = GroupStateNew(fcinfo, acc);
 	GroupEval(acc, doc, &arena, &v);
 	old = MemoryContextSwitchTo(aggcontext);
-	GroupStateAdd(s, &v, ord);
+	if (GROUP_ACC_IS_RANKED(acc->kind))
+		GroupRankedAdd(s, doc, &v, ord);
+	else
+		GroupStateAdd(s, &v, ord);
 	MemoryContextSwitchTo(old);
 	AggArenaReset(&arena);
 	PG_RETURN_POINTER(s);
 }
 
 /* Compare list entries by their input numbers, then their positions */
-typedef struct GroupEntryRef
-{
-	int64		ord;
-	Size		pos;
-} GroupEntryRef;
 
 static int
 GroupEntryRefCmp(const void *a, const void *b)
@@ -1278,10 +2038,28 @@ bson_group_accumulate_final(PG_FUNCTION_ARGS)
 										  (double) (samp ? sd->count - 1 : sd->count)));
 				break;
 			}
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+			{
+				bool		samp = s->acc->kind == GROUP_ACC_COVARIANCE_SAMP;
+
+				if (s->count == 0 || (samp && s->count == 1))
+					AggSetNull(&v);
+				else
+					AggSetDouble(&v, s->cov_c / (double) (samp ? s->count - 1 : s->count));
+				break;
+			}
+		case GROUP_ACC_EXP_MOVING_AVG:
+			if (s->have)
+				AggSetDouble(&v, s->ema);
+			else
+				AggSetNull(&v);
+			break;
 		case GROUP_ACC_MIN:
 		case GROUP_ACC_MAX:
 		case GROUP_ACC_FIRST:
 		case GROUP_ACC_LAST:
+		case GROUP_ACC_LOCF:
 			if (!s->have)
 			{
 				AggSetNull(&v);
@@ -1312,6 +2090,17 @@ bson_group_accumulate_final(PG_FUNCTION_ARGS)
 		case GROUP_ACC_CONCAT_ARRAYS:
 		case GROUP_ACC_SET_UNION:
 			PG_RETURN_BSON_P(GroupListResult(s));
+		case GROUP_ACC_TOP:
+		case GROUP_ACC_BOTTOM:
+		case GROUP_ACC_TOP_N:
+		case GROUP_ACC_BOTTOM_N:
+		case GROUP_ACC_FIRST_N:
+		case GROUP_ACC_LAST_N:
+		case GROUP_ACC_MAX_N:
+		case GROUP_ACC_MIN_N:
+		case GROUP_ACC_MEDIAN:
+		case GROUP_ACC_PERCENTILE:
+			PG_RETURN_BSON_P(GroupRankedResult(s));
 		default:
 			elog(ERROR, "unknown $group accumulator %d", (int) s->acc->kind);
 	}
@@ -1435,6 +2224,13 @@ bson_group_accumulate_combine(PG_FUNCTION_ARGS)
 					GroupMergeDocument(a, bson_iter_value(&it), b->ord);
 			}
 			break;
+		case GROUP_ACC_COVARIANCE_POP:
+		case GROUP_ACC_COVARIANCE_SAMP:
+		case GROUP_ACC_LOCF:
+		case GROUP_ACC_EXP_MOVING_AVG:
+			/* window functions: never partial */
+			elog(ERROR, "window accumulator %d cannot be combined", (int) a->acc->kind);
+			break;
 		case GROUP_ACC_PUSH:
 		case GROUP_ACC_ADD_TO_SET:
 		case GROUP_ACC_CONCAT_ARRAYS:
@@ -1458,6 +2254,25 @@ bson_group_accumulate_combine(PG_FUNCTION_ARGS)
 						GroupListAppendBytes(a, ord, (const uint8_t *) b->list + off + 12, len,
 											 "$push");
 					off += 12 + len;
+				}
+				break;
+			}
+		default:
+			{
+				/* the ranked accumulators: b's entries, then the bound */
+				Size		off = 0;
+
+				while (off < b->list_len)
+				{
+					int64		ord;
+					uint32_t	len;
+
+					memcpy(&ord, b->list + off, 8);
+					memcpy(&len, b->list + off + 8, 4);
+					GroupListAppendBytes(a, ord, (const uint8_t *) b->list + off + 12, len,
+										 GroupAccName(a->acc->kind));
+					off += 12 + len;
+					GroupRankedBound(a);
 				}
 				break;
 			}
@@ -1660,4 +2475,187 @@ bson_group_result(PG_FUNCTION_ARGS)
 	result = BsonDatumFromBson(&doc);
 	bson_destroy(&doc);
 	PG_RETURN_BSON_P(result);
+}
+
+/* ---- $bucketAuto ---- */
+
+/* The granularities of $bucketAuto (agg_facet.c rounds by them) */
+static const char *const bucket_auto_granularities[] = {
+	"R5", "R10", "R20", "R40", "R80", "1-2-5", "E6", "E12", "E24", "E48", "E96",
+	"E192", "POWERSOF2", NULL
+};
+
+/*
+ * Check a $bucketAuto specification as MongoDB does and describe its SQL
+ * (agg_pipeline.c): the key that sorts the documents (the groupBy value,
+ * as a $group key), the $first and $last of groupBy that give each
+ * bucket's bounds, and the output accumulators ({count: {$sum: 1}} when
+ * there is no output or an empty one).
+ */
+void
+AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
+					  uint32_t collation_len, AggBucketAutoSpec *out)
+{
+	bson_iter_t it;
+	bson_iter_t group_by;
+	bson_iter_t output;
+	bool		have_group_by = false;
+	bool		have_buckets = false;
+	bool		have_output = false;
+	bson_t		group;
+	bson_t		bounds;
+	bson_t		keyspec;
+	bson_iter_t git;
+	Bson	   *group_datum;
+	Bson	   *bounds_datum;
+
+	memset(out, 0, sizeof(*out));
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(40240, "The argument to $bucketAuto must be an object, but found type: %s.",
+				   BsonTypeName(bson_iter_type(spec)));
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "groupBy") == 0)
+		{
+			bool		ok = false;
+
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				ok = bson_iter_utf8(&it, NULL)[0] == '$';
+			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_iter_t first;
+
+				bson_iter_recurse(&it, &first);
+				ok = bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
+			}
+			if (!ok)
+				MongoRaise(40239, "The $bucketAuto 'groupBy' field must be defined as a $-prefixed path or an expression object, but found: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			GroupCheckExpression(&it);
+			group_by = it;
+			have_group_by = true;
+		}
+		else if (strcmp(key, "buckets") == 0)
+		{
+			double		d = 0;
+
+			if (!BsonIterIsNumber(&it))
+				MongoRaise(40241, "The $bucketAuto 'buckets' field must be a numeric value, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			(void) BsonIterAsDouble(&it, &d);
+			if (isnan(d) || d != floor(d) || d < PG_INT32_MIN || d > PG_INT32_MAX)
+				MongoRaise(40242, "The $bucketAuto 'buckets' field must be representable as a 32-bit integer");
+			if (d <= 0)
+				MongoRaise(40243, "The $bucketAuto 'buckets' field must be greater than 0, but found: %d",
+						   (int) d);
+			out->buckets = (int32) d;
+			have_buckets = true;
+		}
+		else if (strcmp(key, "output") == 0)
+		{
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				MongoRaise(40244, "The $bucketAuto 'output' field must be an object, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			output = it;
+			have_output = true;
+		}
+		else if (strcmp(key, "granularity") == 0)
+		{
+			const char *g;
+			int			i;
+
+			if (!BSON_ITER_HOLDS_UTF8(&it))
+				MongoRaise(40261, "The $bucketAuto 'granularity' field must be a string, but found type: %s.",
+						   BsonTypeName(bson_iter_type(&it)));
+			g = bson_iter_utf8(&it, NULL);
+			for (i = 0; bucket_auto_granularities[i] != NULL; i++)
+				if (strcmp(bucket_auto_granularities[i], g) == 0)
+					break;
+			if (bucket_auto_granularities[i] == NULL)
+				MongoRaise(40257, "Unknown rounding granularity '%s'", g);
+			out->granularity = bucket_auto_granularities[i];
+		}
+		else
+			MongoRaise(40245, "Unrecognized option to $bucketAuto: %s.", key);
+	}
+	if (!have_group_by || !have_buckets)
+		MongoRaise(40246, "$bucketAuto requires 'groupBy' and 'buckets' to be specified");
+
+	/* the outputs, as a $group {_id: null, ...output} */
+	bson_init(&group);
+	{
+		bson_t		g;
+		bool		any = false;
+
+		bson_append_document_begin(&group, "g", 1, &g);
+		bson_append_null(&g, "_id", 3);
+		if (have_output)
+		{
+			bson_iter_t f;
+
+			bson_iter_recurse(&output, &f);
+			while (bson_iter_next(&f))
+			{
+				if (strcmp(bson_iter_key(&f), "_id") == 0)
+					MongoRaise(15948, "a group's _id may only be specified once");
+				bson_append_iter(&g, bson_iter_key(&f), -1, &f);
+				any = true;
+			}
+		}
+		if (!any)
+		{
+			bson_t		count;
+
+			bson_append_document_begin(&g, "count", 5, &count);
+			bson_append_int32(&count, "$sum", 4, 1);
+			bson_append_document_end(&g, &count);
+		}
+		bson_append_document_end(&group, &g);
+	}
+	group_datum = BsonDatumFromBson(&group);
+	bson_destroy(&group);
+	{
+		bson_t		c;
+
+		bson_init_static(&c, BsonBytes(group_datum), BsonDocLen(group_datum));
+		bson_iter_init_find(&git, &c, "g");
+		AggGroupDescribe(&git, collation, collation_len, &out->group);
+	}
+	/* MongoDB runs $bucketAuto in its classic engine: x marks the specs */
+	for (int i = 0; i < out->group.naccs; i++)
+	{
+		bson_t		a;
+		bson_t		copy;
+
+		bson_init_static(&a, BsonBytes(out->group.accs[i]), BsonDocLen(out->group.accs[i]));
+		bson_init(&copy);
+		bson_concat(&copy, &a);
+		bson_append_bool(&copy, "x", 1, true);
+		out->group.accs[i] = BsonDatumFromBson(&copy);
+		bson_destroy(&copy);
+	}
+
+	/* the bounds: groupBy's $first and $last in the sorted order */
+	bson_init(&bounds);
+	bson_append_iter(&bounds, "e", 1, &group_by);
+	bounds_datum = BsonDatumFromBson(&bounds);
+	bson_destroy(&bounds);
+	{
+		bson_t		c;
+		bson_iter_t e;
+
+		bson_init_static(&c, BsonBytes(bounds_datum), BsonDocLen(bounds_datum));
+		bson_iter_init_find(&e, &c, "e");
+		out->first = GroupAccSpec(GROUP_ACC_FIRST, &e, NULL, 0);
+		out->last = GroupAccSpec(GROUP_ACC_LAST, &e, NULL, 0);
+		/* the sort key: groupBy, its strings as collation keys */
+		bson_init(&keyspec);
+		bson_append_iter(&keyspec, "e", 1, &e);
+		GroupAppendCollation(&keyspec, collation, collation_len);
+		out->key = BsonDatumFromBson(&keyspec);
+		bson_destroy(&keyspec);
+	}
 }

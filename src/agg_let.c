@@ -481,6 +481,43 @@ AggBindQueryValue(AggBinder *bd, const bson_iter_t *it, const char *key, bson_t 
 	bson_append_document_end(out, &child);
 }
 
+/*
+ * The stages whose arguments are all literals (names, paths, sizes, sort
+ * keys): a "$$NOW" there is refused by the stage as any other string.
+ */
+static bool
+AggStageLiteralOnly(const char *name)
+{
+	static const char *const names[] = {
+		"$out", "$merge", "$unwind", "$sort", "$skip", "$limit", "$sample", "$count",
+		"$densify", "$geoNear", "$collStats", "$indexStats", "$currentOp",
+		"$listLocalSessions", "$listSessions", "$planCacheStats", "$listCatalog",
+		"$listClusterCatalog", "$changeStream", NULL
+	};
+
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The arguments that are expressions of the stages that mix them with literals */
+static const char *const *
+AggStageExprFields(const char *name)
+{
+	static const char *const bucket[] = {"groupBy", "output", NULL};
+	static const char *const window[] = {"partitionBy", "output", NULL};
+	static const char *const graph[] = {"startWith", NULL};
+
+	if (strcmp(name, "$bucket") == 0 || strcmp(name, "$bucketAuto") == 0)
+		return bucket;
+	if (strcmp(name, "$setWindowFields") == 0 || strcmp(name, "$fill") == 0)
+		return window;
+	if (strcmp(name, "$graphLookup") == 0)
+		return graph;
+	return NULL;
+}
+
 /* One stage of a pipeline */
 static void
 AggBindStage(AggBinder *bd, const bson_iter_t *it, const char *key, bson_t *out)
@@ -544,9 +581,33 @@ AggBindStage(AggBinder *bd, const bson_iter_t *it, const char *key, bson_t *out)
 			}
 			bson_append_document_end(&child, &fc);
 		}
-		else if (strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0 ||
-				 strcmp(name, "$unwind") == 0 || strcmp(name, "$sort") == 0)
+		else if (AggStageLiteralOnly(name))
 			bson_append_iter(&child, name, -1, &st);
+		else if (AggStageExprFields(name) != NULL && BSON_ITER_HOLDS_DOCUMENT(&st))
+		{
+			const char *const *fields = AggStageExprFields(name);
+			bson_iter_t f;
+			bson_t		fc;
+
+			bson_append_document_begin(&child, name, -1, &fc);
+			bson_iter_recurse(&st, &f);
+			while (bson_iter_next(&f))
+			{
+				const char *k = bson_iter_key(&f);
+				bool		expr = false;
+
+				for (int i = 0; fields[i] != NULL; i++)
+					if (strcmp(fields[i], k) == 0)
+						expr = true;
+				if (expr)
+					AggBindExprValue(bd, &f, k, &fc);
+				else if (strcmp(k, "restrictSearchWithMatch") == 0)
+					AggBindQueryValue(bd, &f, k, &fc);
+				else
+					bson_append_iter(&fc, k, -1, &f);
+			}
+			bson_append_document_end(&child, &fc);
+		}
 		else
 			AggBindExprValue(bd, &st, name, &child);
 	}

@@ -174,9 +174,10 @@ bson_lookup_keys(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	int			n = 0;
 	int			cap = 8;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	/* nosql.bson: a varlena aligned as int4 (sql/nosql.sql) */
+	const int16 typlen = -1;
+	const bool	typbyval = false;
+	const char	typalign = TYPALIGN_INT;
 	Oid			bsonoid = BsonTypeOid();
 
 	LookupValues(doc, local, &values);
@@ -193,7 +194,6 @@ bson_lookup_keys(PG_FUNCTION_ARGS)
 		elems[n++] = PointerGetDatum(BsonFromIter(&el));
 	}
 	bson_destroy(&values);
-	get_typlenbyvalalign(bsonoid, &typlen, &typbyval, &typalign);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, bsonoid, typlen, typbyval, typalign));
 }
 
@@ -274,14 +274,14 @@ bson_lookup_set(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	/* nosql.bson: a varlena aligned as int4 (sql/nosql.sql) */
+	const int16 typlen = -1;
+	const bool	typbyval = false;
+	const char	typalign = TYPALIGN_INT;
 	bson_t		arr;
 	bson_t		out;
 	Bson	   *result;
 
-	get_typlenbyvalalign(BsonTypeOid(), &typlen, &typbyval, &typalign);
 	deconstruct_array(matches, BsonTypeOid(), typlen, typbyval, typalign, &elems, &nulls, &n);
 	bson_init(&arr);
 	for (int i = 0; i < n; i++)
@@ -305,5 +305,134 @@ bson_lookup_set(PG_FUNCTION_ARGS)
 	result = BsonDatumFromBson(&out);
 	bson_destroy(&out);
 	bson_destroy(&arr);
+	PG_RETURN_BSON_P(result);
+}
+
+/* ---- $graphLookup ---- */
+
+/*
+ * nosql.bson_graph_start(value bson) RETURNS bson
+ *
+ * {v: value}: a startWith value as a document whose field v the $lookup
+ * functions read (an array's elements are the values to match); NULL for
+ * an empty array, which matches nothing.
+ */
+PG_FUNCTION_INFO_V1(bson_graph_start);
+Datum
+bson_graph_start(PG_FUNCTION_ARGS)
+{
+	Bson	   *value = PG_GETARG_BSON_P(0);
+	bson_iter_t it;
+	bson_t		holder;
+	bson_t		out;
+	Bson	   *result;
+
+	bson_init(&out);
+	if (BsonValueIter(value, &it, &holder))
+	{
+		bson_iter_t el;
+
+		/* an empty array starts nowhere (the $lookup functions read null) */
+		if (BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &el) && !bson_iter_next(&el))
+			PG_RETURN_NULL();
+		bson_append_iter(&out, "v", 1, &it);
+	}
+	else
+	{
+		bson_t		d;
+
+		bson_init_static(&d, BsonBytes(value), BsonDocLen(value));
+		bson_append_document(&out, "v", 1, &d);
+	}
+	result = BsonDatumFromBson(&out);
+	bson_destroy(&out);
+	PG_RETURN_BSON_P(result);
+}
+
+/*
+ * nosql.bson_graph_filter(document bson, from text, to text) RETURNS bson
+ *
+ * The filter {to: {$in: [the values of from]}} of a $graphLookup step from
+ * a found document; NULL (no step) when from is missing, as MongoDB does
+ * not follow a missing connectFromField.
+ */
+PG_FUNCTION_INFO_V1(bson_graph_filter);
+Datum
+bson_graph_filter(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	bson_t		values;
+	bson_t		arr;
+	bson_t		filter;
+	bson_t		cond;
+	bson_t		d;
+	bson_t		wrap;
+	bson_iter_t root;
+	uint32_t	n = 0;
+	Bson	   *result;
+
+	bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc));
+	bson_init(&values);
+	bson_append_array_begin(&values, "v", 1, &arr);
+	bson_init(&wrap);
+	bson_append_document(&wrap, "d", 1, &d);
+	bson_iter_init_find(&root, &wrap, "d");
+	LookupCollect(&root, from, &arr, &n);
+	bson_append_array_end(&values, &arr);
+	bson_destroy(&wrap);
+	if (n == 0)
+	{
+		bson_destroy(&values);
+		PG_RETURN_NULL();
+	}
+	bson_iter_init_find(&root, &values, "v");
+	bson_init(&filter);
+	bson_append_document_begin(&filter, to, -1, &cond);
+	bson_append_iter(&cond, "$in", 3, &root);
+	bson_append_document_end(&filter, &cond);
+	result = BsonDatumFromBson(&filter);
+	bson_destroy(&filter);
+	bson_destroy(&values);
+	PG_RETURN_BSON_P(result);
+}
+
+/*
+ * nosql.bson_graph_depth(document bson, field text, depth bigint) RETURNS bson
+ *
+ * The document with depthField set to the number of steps that found it
+ * (a long, as MongoDB's).
+ */
+PG_FUNCTION_INFO_V1(bson_graph_depth);
+Datum
+bson_graph_depth(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	char	   *field = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		depth = PG_GETARG_INT64(2);
+	bson_t		d;
+	bson_t		out;
+	bson_iter_t it;
+	bool		done = false;
+	Bson	   *result;
+
+	bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc));
+	bson_init(&out);
+	bson_iter_init(&it, &d);
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), field) == 0)
+		{
+			bson_append_int64(&out, field, -1, depth);
+			done = true;
+		}
+		else
+			bson_append_iter(&out, NULL, 0, &it);
+	}
+	if (!done)
+		bson_append_int64(&out, field, -1, depth);
+	result = BsonDatumFromBson(&out);
+	bson_destroy(&out);
 	PG_RETURN_BSON_P(result);
 }

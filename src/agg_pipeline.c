@@ -52,19 +52,19 @@
 #include "agg.h"
 #include "bson_compare.h"
 #include "documents.h"
+#include "expr.h"
 #include "nosql.h"
 
 #define DEFAULT_AGG_BATCH	101
 
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
-	"$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
-	"$collStats", "$currentOp", "$densify", "$facet", "$fill", "$geoNear",
-	"$graphLookup", "$indexStats", "$listCatalog", "$listClusterCatalog",
+	"$changeStream", "$changeStreamSplitLargeEvent",
+	"$densify", "$geoNear", "$listCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$planCacheStats", "$querySettings", "$rankFusion",
+	"$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
-	"$setWindowFields", "$shardedDataDistribution", "$unionWith",
+	"$shardedDataDistribution",
 	"$vectorSearch", NULL
 };
 
@@ -77,6 +77,8 @@ typedef struct AggBuild
 	bool		in_find;		/* still reading find-like stages */
 	bool		documents;		/* the source is $documents */
 	const bson_iter_t *documents_arg;
+	char	   *meta_sql;		/* the source is a metadata stage (agg_meta.c) */
+	const char *collname;		/* the collection named (coll may be NULL) */
 	StringInfoData sql;			/* the query so far (once out of find) */
 	/* a level with ORDER BY/OFFSET/LIMIT not yet closed */
 	bool		level_open;
@@ -99,6 +101,10 @@ typedef struct AggBuild
 	const char *source_sql;		/* a sub-pipeline's source, or NULL */
 	int			maxparams;
 	AggWrite   *write;			/* the final $out or $merge, or NULL */
+	bool		in_facet;		/* a $facet's sub-pipeline (or inside one) */
+	bool		has_rows;		/* rows even without the collection ($facet...) */
+	int			ncte;			/* CTEs named so far at this depth */
+	bool		collectionless_root;	/* the command is {aggregate: 1} */
 	int64		now_ms;			/* the command's $$NOW */
 } AggBuild;
 
@@ -276,6 +282,11 @@ AggEndFind(AggBuild *b)
 		return;
 	b->in_find = false;
 	initStringInfo(&b->sql);
+	if (b->meta_sql != NULL)
+	{
+		appendStringInfoString(&b->sql, b->meta_sql);
+		return;
+	}
 	if (b->documents)
 	{
 		/* the array itself (a wrapped array value) is the parameter */
@@ -353,6 +364,194 @@ AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 	b->sql = next;
 }
 
+/* The first component of a dotted path */
+static char *
+AggTopField(const char *path)
+{
+	const char *dot = strchr(path, '.');
+
+	return dot != NULL ? pnstrdup(path, dot - path) : pstrdup(path);
+}
+
+/*
+ * The top-level fields an expression (or a $group specification) reads,
+ * added to *fields; false when it may read the whole document ($$ROOT,
+ * $$CURRENT, $getField, ...) or anything we cannot see.
+ */
+static bool
+AggSpecFields(const bson_iter_t *value, List **fields)
+{
+	check_stack_depth();
+	if (BSON_ITER_HOLDS_UTF8(value))
+	{
+		uint32_t	len;
+		const char *s = bson_iter_utf8(value, &len);
+
+		if (len < 2 || s[0] != '$' || strlen(s) != len)
+			return true;
+		if (s[1] == '$')
+		{
+			/* variables: only $$ROOT and $$CURRENT read the document */
+			char	   *var = AggTopField(s + 2);
+
+			if (strcmp(var, "ROOT") != 0 && strcmp(var, "CURRENT") != 0)
+				return true;
+			s = strchr(s, '.');
+			if (s == NULL)
+				return false;
+		}
+		*fields = lappend(*fields, AggTopField(s + 1));
+		return true;
+	}
+	if (BSON_ITER_HOLDS_DOCUMENT(value) || BSON_ITER_HOLDS_ARRAY(value))
+	{
+		bson_iter_t it;
+		bool		document = BSON_ITER_HOLDS_DOCUMENT(value);
+
+		bson_iter_recurse(value, &it);
+		while (bson_iter_next(&it))
+		{
+			const char *key = bson_iter_key(&it);
+
+			if (document && key[0] == '$' &&
+				(strcmp(key, "$getField") == 0 || strcmp(key, "$setField") == 0 ||
+				 strcmp(key, "$unsetField") == 0 || strcmp(key, "$meta") == 0 ||
+				 strcmp(key, "$function") == 0 || strcmp(key, "$accumulator") == 0))
+				return false;
+			if (document && strcmp(key, "sortBy") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it))
+			{
+				bson_iter_t f;
+
+				/* $top/$bottom...: the sort's keys are paths */
+				bson_iter_recurse(&it, &f);
+				while (bson_iter_next(&f))
+				{
+					*fields = lappend(*fields, AggTopField(bson_iter_key(&f)));
+				}
+				continue;
+			}
+			if (!AggSpecFields(&it, fields))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Before a $group that reads only some fields, documents coming out of a
+ * trailing run of $unwind stages need only those fields: a projection put
+ * in front of the $unwinds keeps each unwound copy small (MongoDB's
+ * dependency analysis does the same).  This is what makes $unwind + $group
+ * cost little more than the elements themselves.
+ */
+static void
+AggTrimBeforeGroup(AggBuild *b, const bson_iter_t *spec)
+{
+	List	   *fields = NIL;
+	bson_iter_t it;
+	bson_iter_t stages;
+	int			nstages = 0;
+	int			first_unwind = -1;
+	bson_t		chain;
+	bson_t		project;
+	bson_t		keep;
+	bool		keep_id = false;
+	int			n = 0;
+	char		key[16];
+	const char *keyp;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	if (b->in_find || b->nchain == 0 || !AggSpecFields(spec, &fields))
+		return;
+	/* the trailing $unwinds, and the fields they need */
+	bson_iter_init(&stages, &b->chain);
+	while (bson_iter_next(&stages))
+	{
+		bson_iter_t st;
+
+		bson_iter_recurse(&stages, &st);
+		bson_iter_next(&st);
+		if (strcmp(bson_iter_key(&st), "$unwind") != 0)
+			first_unwind = -1;
+		else
+		{
+			const char *path = NULL;
+
+			if (first_unwind < 0)
+				first_unwind = nstages;
+			if (BSON_ITER_HOLDS_UTF8(&st))
+				path = bson_iter_utf8(&st, NULL);
+			else if (BSON_ITER_HOLDS_DOCUMENT(&st) && bson_iter_recurse(&st, &it) &&
+					 bson_iter_find(&it, "path") && BSON_ITER_HOLDS_UTF8(&it))
+				path = bson_iter_utf8(&it, NULL);
+			if (path == NULL || path[0] != '$')
+				return;
+			fields = lappend(fields, AggTopField(path + 1));
+		}
+		nstages++;
+	}
+	if (first_unwind < 0)
+		return;
+
+	bson_init(&keep);
+	foreach(lc, fields)
+	{
+		char	   *f = lfirst(lc);
+		bool		seen = false;
+
+		if (f[0] == '\0' || f[0] == '$')
+		{
+			bson_destroy(&keep);
+			return;
+		}
+		if (strcmp(f, "_id") == 0)
+			keep_id = true;
+		foreach(lc2, fields)
+		{
+			if (lc2 == lc)
+				break;
+			if (strcmp(lfirst(lc2), f) == 0)
+				seen = true;
+		}
+		if (!seen)
+			BSON_APPEND_INT32(&keep, f, 1);
+	}
+	if (!keep_id)
+		BSON_APPEND_INT32(&keep, "_id", 0);
+
+	/* the chain again, the projection before its trailing $unwinds */
+	bson_init(&chain);
+	bson_iter_init(&stages, &b->chain);
+	while (bson_iter_next(&stages))
+	{
+		bson_t		st;
+
+		if (n == first_unwind)
+		{
+			bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+			bson_append_document_begin(&chain, keyp, -1, &project);
+			BSON_APPEND_DOCUMENT(&project, "$project", &keep);
+			bson_append_document_end(&chain, &project);
+		}
+		bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+		bson_append_document_begin(&chain, keyp, -1, &st);
+		{
+			bson_iter_t inner;
+
+			bson_iter_recurse(&stages, &inner);
+			while (bson_iter_next(&inner))
+				bson_append_iter(&st, NULL, 0, &inner);
+		}
+		bson_append_document_end(&chain, &st);
+	}
+	bson_destroy(&keep);
+	bson_reinit(&b->chain);
+	bson_concat(&b->chain, &chain);
+	bson_destroy(&chain);
+	b->nchain = n;
+}
+
 static void
 AggAddGroup(AggBuild *b, const bson_iter_t *spec)
 {
@@ -360,6 +559,7 @@ AggAddGroup(AggBuild *b, const bson_iter_t *spec)
 
 	AggGroupDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
 					 b->collation_len, &g);
+	AggTrimBeforeGroup(b, spec);
 	AggAddGroupSpec(b, g);
 }
 
@@ -396,6 +596,73 @@ AggAddBucket(AggBuild *b, const bson_iter_t *spec)
 					  b->collation_len, &g);
 	AggAddGroupSpec(b, g);
 	AggOrderBy(b, "_id");
+}
+
+static void AggReserve(AggBuild *b, int n);
+
+/* AggParamFn over an AggBuild */
+static int
+AggWindowParam(void *arg, Bson *value)
+{
+	AggBuild   *b = (AggBuild *) arg;
+
+	AggReserve(b, 1);
+	return AggParamDatum(b, value);
+}
+
+/* $setWindowFields: window functions over the query so far (agg_window.c) */
+static void
+AggAddWindow(AggBuild *b, const bson_iter_t *spec, bool input_order)
+{
+	StringInfoData next;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	initStringInfo(&next);
+	AggWindowTranslate(spec, b->compiled_collation != NULL ? b->collation : NULL,
+					   b->collation_len, input_order, AggWindowParam, b, b->sql.data, &next);
+	b->sql = next;
+}
+
+static void AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first);
+
+/*
+ * $fill: a $setWindowFields of $locf functions for its "locf" fields (in
+ * the input order when it has no sortBy), then an $addFields of $ifNull
+ * for its "value" fields.
+ */
+static void
+AggAddFill(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_t		window;
+	bson_t		set;
+	bool		have_set;
+	bson_t		holder;
+	bson_iter_t it;
+
+	if (AggFillDescribe(spec, &window, &set, &have_set))
+	{
+		bson_init(&holder);
+		bson_append_document(&holder, "w", 1, &window);
+		bson_iter_init_find(&it, &holder, "w");
+		AggAddWindow(b, &it, true);
+		bson_destroy(&window);
+	}
+	if (have_set)
+	{
+		/* the stage's specification outlives this call in a datum */
+		Bson	   *copy;
+		bson_t		c;
+
+		bson_init(&holder);
+		bson_append_document(&holder, "s", 1, &set);
+		copy = BsonDatumFromBson(&holder);
+		bson_init_static(&c, BsonBytes(copy), BsonDocLen(copy));
+		bson_iter_init_find(&it, &c, "s");
+		AggAddStage(b, "$addFields", &it, false);
+		bson_destroy(&set);
+	}
 }
 
 /*
@@ -566,22 +833,33 @@ AggLookupString(const bson_iter_t *it, const char *field, const char **value)
 	return true;
 }
 
+/* MongoDB's limit on the nesting of sub-pipelines (232) */
+#define AGG_MAX_SUB_PIPELINE_DEPTH	20
+
 /*
- * Translate a $lookup's pipeline over coll (NULL: missing) into sql, its
- * parameters added to b's; source_sql, when not NULL, is the query of the
- * foreign documents it reads instead of the collection.
+ * Translate a sub-pipeline ($lookup, $facet, $unionWith) over coll (NULL:
+ * missing) into sql, its parameters added to b's; source_sql, when not
+ * NULL, is the query of the documents it reads instead of the collection;
+ * from names the collection (for the metadata stages).  False when there
+ * is nothing to read (a missing collection).
  */
-static void
-AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
-				  bool collectionless, const char *source_sql, StringInfo sql)
+static bool
+AggSubPipeline(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, const char *from,
+			   bool collectionless, const char *source_sql, bool in_facet, StringInfo sql)
 {
 	AggBuild	sub;
 
+	if (b->depth + 1 > AGG_MAX_SUB_PIPELINE_DEPTH)
+		MongoRaise(232, "Maximum number of nested sub-pipelines exceeded. Limit is %d",
+				   AGG_MAX_SUB_PIPELINE_DEPTH);
 	memset(&sub, 0, sizeof(sub));
 	FindSpecInit(&sub.spec);
 	sub.database = b->database;
+	sub.collname = from;
 	sub.depth = b->depth + 1;
 	sub.source_sql = source_sql;
+	sub.in_facet = b->in_facet || in_facet;
+	sub.collectionless_root = b->collectionless_root;
 	sub.spec.collation = b->spec.collation;
 	sub.spec.collation_len = b->spec.collation_len;
 	sub.spec.coll = coll;
@@ -591,10 +869,7 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 	sub.nparams = b->nparams;
 	sub.now_ms = b->now_ms;
 	if (!AggTranslate(&sub, pipeline, coll, collectionless))
-	{
-		appendStringInfoString(sql, "'{}'::nosql.bson[]");
-		return;
-	}
+		return false;
 	AggReserve(b, sub.nparams - b->nparams);
 	for (int i = b->nparams; i < sub.nparams; i++)
 	{
@@ -602,7 +877,28 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 		b->types[i] = sub.types[i];
 	}
 	b->nparams = sub.nparams;
-	appendStringInfo(sql, "ARRAY(SELECT q.document FROM (%s) q)", sub.sql.data);
+	appendStringInfoString(sql, sub.sql.data);
+	return true;
+}
+
+/*
+ * Translate a $lookup's pipeline over coll (NULL: missing) into sql, the
+ * array of its documents.
+ */
+static void
+AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
+				  const char *from, bool collectionless, const char *source_sql,
+				  StringInfo sql)
+{
+	StringInfoData q;
+
+	initStringInfo(&q);
+	if (!AggSubPipeline(b, pipeline, coll, from, collectionless, source_sql, false, &q))
+	{
+		appendStringInfoString(sql, "'{}'::nosql.bson[]");
+		return;
+	}
+	appendStringInfo(sql, "ARRAY(SELECT q.document FROM (%s) q)", q.data);
 }
 
 /*
@@ -612,7 +908,7 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
  */
 static void
 AggLookupCheckPipeline(AggBuild *b, const bson_iter_t *let, const bson_iter_t *pipeline,
-					   Collection *coll, bool collectionless)
+					   Collection *coll, const char *from, bool collectionless)
 {
 	AggBuild	sub;
 	bson_t		vars;
@@ -625,10 +921,16 @@ AggLookupCheckPipeline(AggBuild *b, const bson_iter_t *let, const bson_iter_t *p
 		bson_append_null(&vars, bson_iter_key(&it), -1);
 	if (!AggBindPipeline(pipeline, &vars, b->now_ms, &bound))
 		bound = *pipeline;
+	if (b->depth + 1 > AGG_MAX_SUB_PIPELINE_DEPTH)
+		MongoRaise(232, "Maximum number of nested sub-pipelines exceeded. Limit is %d",
+				   AGG_MAX_SUB_PIPELINE_DEPTH);
 	memset(&sub, 0, sizeof(sub));
 	FindSpecInit(&sub.spec);
 	sub.database = b->database;
+	sub.collname = from;
 	sub.depth = b->depth + 1;
+	sub.in_facet = b->in_facet;
+	sub.collectionless_root = b->collectionless_root;
 	sub.spec.collation = b->spec.collation;
 	sub.spec.collation_len = b->spec.collation_len;
 	sub.spec.coll = coll;
@@ -846,7 +1148,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 		 * per outer document with them bound (agg_let.c).  Its shape is
 		 * checked here, once, as the other sub-pipelines' are.
 		 */
-		AggLookupCheckPipeline(b, &let, &pipeline, coll, collectionless);
+		AggLookupCheckPipeline(b, &let, &pipeline, coll, from, collectionless);
 		bson_init(&desc);
 		BSON_APPEND_UTF8(&desc, "db", b->database);
 		if (from != NULL && !collectionless)
@@ -889,7 +1191,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 			source = coll != NULL ?
 				psprintf("SELECT document FROM %s WHERE %s", coll->qualified, cond) :
 				"SELECT NULL::nosql.bson AS document WHERE false";
-		AggLookupSubquery(b, &pipeline, coll, collectionless, source, &matches);
+		AggLookupSubquery(b, &pipeline, coll, from, collectionless, source, &matches);
 	}
 	else if (coll == NULL)
 		appendStringInfoString(&matches, "'{}'::nosql.bson[]");
@@ -955,6 +1257,650 @@ AggNestedWriteError(const char *name, const bson_iter_t *spec)
 	return code;
 }
 
+/* The stages a $facet cannot hold at any depth (40600) */
+static const char *const agg_facet_forbidden[] = {
+	"$collStats", "$geoNear", "$indexStats", "$out", "$merge", "$planCacheStats",
+	"$listLocalSessions", "$querySettings", "$listClusterCatalog", "$queryStats",
+	"$currentOp", "$listCatalog", "$facet", "$changeStream",
+	"$changeStreamSplitLargeEvent", "$search", "$searchMeta", "$vectorSearch",
+	"$listSearchIndexes", "$listSampledQueries", "$shardedDataDistribution", "$documents",
+	NULL
+};
+
+/*
+ * Refuse the stages a $facet cannot hold in a sub-pipeline, including the
+ * pipelines of the $lookup and $unionWith stages in it.
+ */
+static void
+AggFacetCheckPipeline(const bson_iter_t *pipeline, bool collectionless)
+{
+	bson_iter_t it;
+
+	check_stack_depth();
+	if (!bson_iter_recurse(pipeline, &it))
+		return;
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t stage;
+		const char *name;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &stage) ||
+			!bson_iter_next(&stage))
+			continue;
+		name = bson_iter_key(&stage);
+		for (int i = 0; agg_facet_forbidden[i] != NULL; i++)
+			if (strcmp(agg_facet_forbidden[i], name) == 0)
+			{
+				/* with a collection, MongoDB refuses it before the $facet */
+				if (strcmp(name, "$listClusterCatalog") == 0 && !collectionless)
+					MongoRaise(9621301, "$listClusterCatalog must be run against the 'admin' database with {aggregate: 1}");
+				MongoRaise(40600, "%s is not allowed to be used within a $facet stage", name);
+			}
+		if ((strcmp(name, "$lookup") == 0 || strcmp(name, "$unionWith") == 0) &&
+			BSON_ITER_HOLDS_DOCUMENT(&stage))
+		{
+			bson_iter_t sub;
+
+			bson_iter_recurse(&stage, &sub);
+			if (bson_iter_find(&sub, "pipeline") && BSON_ITER_HOLDS_ARRAY(&sub))
+				AggFacetCheckPipeline(&sub, collectionless);
+		}
+	}
+}
+
+/* Check a field name as MongoDB's FieldPath does for a $facet output */
+static void
+AggFacetCheckName(const char *name, uint32_t len)
+{
+	if (len == 0)
+		MongoRaise(15998, "FieldPath field names may not be empty strings.");
+	if (name[0] == '$')
+		MongoRaise(16410, "FieldPath field names may not start with '$'. Consider using $getField or $setField.");
+	if (strlen(name) != len)
+		MongoRaise(16411, "FieldPath field names may not contain '\\0'.");
+	if (strchr(name, '.') != NULL)
+		MongoRaise(16412, "FieldPath field names may not contain '.'.");
+}
+
+/*
+ * Check a $facet specification's shape and the stages of its
+ * sub-pipelines (before the rest of the pipeline, as MongoDB parses it).
+ */
+static void
+AggFacetCheck(const bson_iter_t *spec, bool collectionless)
+{
+	bson_iter_t it;
+	bool		any = false;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(40169, "the $facet specification must be a non-empty object, but found: %s",
+				   BsonTypeName(bson_iter_type(spec)));
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t el;
+
+		any = true;
+		AggFacetCheckName(bson_iter_key(&it), bson_iter_key_len(&it));
+		if (!BSON_ITER_HOLDS_ARRAY(&it))
+			MongoRaise(40170, "arguments to $facet must be arrays, %s is type %s",
+					   bson_iter_key(&it), BsonTypeName(bson_iter_type(&it)));
+		bson_iter_recurse(&it, &el);
+		while (bson_iter_next(&el))
+			if (!BSON_ITER_HOLDS_DOCUMENT(&el))
+				MongoRaise(40171, "elements of arrays in $facet spec must be non-empty objects, %s argument contained an element of type %s",
+						   bson_iter_key(&it), BsonTypeName(bson_iter_type(&el)));
+	}
+	if (!any)
+		MongoRaise(40169, "the $facet specification must be a non-empty object, but found: {}");
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+		AggFacetCheckPipeline(&it, collectionless);
+}
+
+/*
+ * $facet: {name: [stages], ...}.  The input is a materialized CTE that
+ * every sub-pipeline reads; each becomes an array (agg_facet.c).
+ */
+static void
+AggAddFacet(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	bson_t		names;
+	bson_t		wrap;
+	StringInfoData facets;
+	StringInfoData next;
+	char	   *cte;
+	char	   *source;
+	int			n = 0;
+	int			names_param;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	cte = psprintf("facet%d_%d", b->depth, b->ncte++);
+	source = psprintf("SELECT document FROM %s", cte);
+	bson_init(&names);
+	initStringInfo(&facets);
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		StringInfoData sub;
+		char		key[16];
+		const char *keyp;
+
+		bson_uint32_to_string(n, &keyp, key, sizeof(key));
+		bson_append_utf8(&names, keyp, -1, bson_iter_key(&it), -1);
+		initStringInfo(&sub);
+		if (!AggSubPipeline(b, &it, NULL, NULL, false, source, true, &sub))
+			elog(ERROR, "a $facet sub-pipeline without a query");
+		appendStringInfo(&facets, "%s(SELECT nosql.bson_facet_array(q.document) FROM (%s) q)",
+						 n > 0 ? ", " : "", sub.data);
+		n++;
+	}
+	bson_init(&wrap);
+	bson_append_array(&wrap, "f", 1, &names);
+	AggReserve(b, 1);
+	names_param = AggParam(b, &wrap);
+	bson_destroy(&wrap);
+	bson_destroy(&names);
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "WITH %s AS MATERIALIZED (%s) SELECT nosql.bson_facet_result($%d, ARRAY[%s]::nosql.bson[]) AS document",
+					 cte, b->sql.data, names_param, facets.data);
+	b->sql = next;
+	b->has_rows = true;
+	AggReserve(b, FIND_MAX_PARAMS);
+}
+
+/*
+ * $unionWith: "coll" or {coll, pipeline}: the documents so far, then those
+ * of the pipeline over coll (none when it does not exist), as UNION ALL.
+ */
+static void
+AggAddUnionWith(AggBuild *b, const bson_iter_t *spec)
+{
+	const char *from = NULL;
+	bson_iter_t pipeline;
+	bool		has_pipeline = false;
+	bool		collectionless = false;
+	Collection *coll = NULL;
+	StringInfoData sub;
+	StringInfoData next;
+	bson_t		empty;
+	bson_iter_t empty_it;
+
+	if (BSON_ITER_HOLDS_UTF8(spec))
+		from = bson_iter_utf8(spec, NULL);
+	else if (BSON_ITER_HOLDS_DOCUMENT(spec))
+	{
+		bson_iter_t it;
+
+		bson_iter_recurse(spec, &it);
+		while (bson_iter_next(&it))
+		{
+			const char *key = bson_iter_key(&it);
+
+			if (strcmp(key, "coll") == 0)
+			{
+				if (!BSON_ITER_HOLDS_UTF8(&it))
+					MongoRaise(MONGO_TYPE_MISMATCH,
+							   "BSON field '$unionWith.coll' is the wrong type '%s', expected type 'string'",
+							   BsonTypeName(bson_iter_type(&it)));
+				from = bson_iter_utf8(&it, NULL);
+			}
+			else if (strcmp(key, "pipeline") == 0)
+			{
+				if (!BSON_ITER_HOLDS_ARRAY(&it))
+					MongoRaise(MONGO_TYPE_MISMATCH,
+							   "BSON field '$unionWith.pipeline' is the wrong type '%s', expected type 'array'",
+							   BsonTypeName(bson_iter_type(&it)));
+				pipeline = it;
+				has_pipeline = true;
+			}
+			else
+				MongoRaise(40415, "BSON field '$unionWith.%s' is an unknown field.", key);
+		}
+		if (from == NULL)
+		{
+			bson_iter_t first;
+
+			/* without coll, the pipeline must start with $documents */
+			if (has_pipeline && bson_iter_recurse(&pipeline, &first) && bson_iter_next(&first) &&
+				BSON_ITER_HOLDS_DOCUMENT(&first) && bson_iter_recurse(&first, &first) &&
+				bson_iter_next(&first) && strcmp(bson_iter_key(&first), "$documents") == 0)
+				collectionless = true;
+			else
+				MongoRaise(MONGO_FAILED_TO_PARSE,
+						   "$unionWith stage without explicit collection must have a pipeline with $documents as first stage");
+		}
+	}
+	else
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "the $unionWith stage specification must be an object or string, but found %s",
+				   BsonTypeName(bson_iter_type(spec)));
+	if (from != NULL)
+	{
+		if (from[0] == '\0')
+			MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid $unionWith namespace: '%s'", from);
+		coll = CollectionLookup(b->database, from);
+		if (coll != NULL && coll->is_view)
+			MongoRaise(MONGO_NOT_IMPLEMENTED, "$unionWith on a view is not supported yet");
+	}
+	if (!has_pipeline)
+	{
+		bson_init(&empty);
+		{
+			bson_t		arr;
+
+			bson_append_array_begin(&empty, "p", 1, &arr);
+			bson_append_array_end(&empty, &arr);
+		}
+		bson_iter_init_find(&empty_it, &empty, "p");
+		pipeline = empty_it;
+	}
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	initStringInfo(&sub);
+	if (!AggSubPipeline(b, &pipeline, coll, from, collectionless, NULL, false, &sub))
+	{
+		/* a missing collection adds nothing */
+		b->has_rows = true;
+		return;
+	}
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT s.document FROM (%s) s UNION ALL SELECT q.document FROM (%s) q",
+					 b->sql.data, sub.data);
+	b->sql = next;
+	b->has_rows = true;
+	AggReserve(b, FIND_MAX_PARAMS);
+}
+
+/* A string argument of $graphLookup (40103) */
+static const char *
+AggGraphString(const bson_iter_t *it, const char *field)
+{
+	if (!BSON_ITER_HOLDS_UTF8(it))
+		MongoRaise(40103, "expected string as argument for %s, found: %s", field,
+				   BsonTypeName(bson_iter_type(it)));
+	return bson_iter_utf8(it, NULL);
+}
+
+/* The condition that a foreign document f matches a filter expression */
+static char *
+AggGraphMatch(AggBuild *b, const char *filter)
+{
+	if (b->compiled_collation != NULL)
+	{
+		bson_t		c;
+
+		AggReserve(b, 1);
+		bson_init_static(&c, b->collation, b->collation_len);
+		return psprintf("nosql.bson_matches(f.document, %s, $%d)", filter, AggParam(b, &c));
+	}
+	return psprintf("f.document OPERATOR(nosql.@@) %s", filter);
+}
+
+/*
+ * The condition that a foreign document f is connected by a filter (a
+ * {connectToField: {$in: values}}) whose values are also the index keys
+ * keys: through an ordered index on connectToField when there is one, as
+ * $lookup's (agg_lookup.c), else the filter itself.
+ */
+static char *
+AggGraphCond(AggBuild *b, const char *key, const char *filter, const char *keys)
+{
+	if (key == NULL)
+		return AggGraphMatch(b, filter);
+	if (strcmp(key, "_id") == 0)
+		return psprintf("f._id OPERATOR(nosql.=) ANY (%s)", keys);
+	return psprintf("(%s OPERATOR(nosql.=) ANY (%s) OR (%s IS NULL AND %s))",
+					key, keys, key, AggGraphMatch(b, filter));
+}
+
+/*
+ * $graphLookup: {from, startWith, connectFromField, connectToField, as,
+ * maxDepth, depthField, restrictSearchWithMatch}.  The documents reached
+ * from each input document come from a recursive CTE over the foreign
+ * table, correlated to it: without depths a UNION, whose duplicate
+ * elimination is the set of documents already visited; with maxDepth or
+ * depthField a UNION ALL carrying the depth, each path stopping at a
+ * document it has visited (CYCLE), the smallest depth kept per document.
+ */
+static void
+AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	const char *from = NULL;
+	const char *as = NULL;
+	const char *conn_from = NULL;
+	const char *conn_to = NULL;
+	const char *depth_field = NULL;
+	bool		have_start = false;
+	bson_iter_t start;
+	bool		have_max = false;
+	int64		max_depth = 0;
+	bool		have_restrict = false;
+	bson_iter_t restrict_it;
+	Collection *coll = NULL;
+	StringInfoData graph;
+	StringInfoData next;
+	char	   *restrict_cond = "";
+	char	   *from_lit;
+	char	   *to_lit;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "the $graphLookup stage specification must be an object, but found %s",
+				   BsonTypeName(bson_iter_type(spec)));
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "from") == 0)
+		{
+			from = AggGraphString(&it, key);
+			if (from[0] == '\0')
+				MongoRaise(MONGO_INVALID_NAMESPACE, "invalid $graphLookup namespace: '%s'", from);
+		}
+		else if (strcmp(key, "as") == 0)
+			as = AggGraphString(&it, key);
+		else if (strcmp(key, "connectFromField") == 0)
+			conn_from = AggGraphString(&it, key);
+		else if (strcmp(key, "connectToField") == 0)
+			conn_to = AggGraphString(&it, key);
+		else if (strcmp(key, "depthField") == 0)
+			depth_field = AggGraphString(&it, key);
+		else if (strcmp(key, "startWith") == 0)
+		{
+			start = it;
+			have_start = true;
+		}
+		else if (strcmp(key, "maxDepth") == 0)
+		{
+			double		d = 0;
+
+			if (!BsonIterIsNumber(&it))
+				MongoRaise(40100, "maxDepth must be numeric, found type: %s",
+						   BsonTypeName(bson_iter_type(&it)));
+			(void) BsonIterAsDouble(&it, &d);
+			if (d < 0)
+				MongoRaise(40101, "maxDepth requires a nonnegative argument, found: %g", d);
+			if (isnan(d) || d != floor(d) || d >= 9.2233720368547758e18)
+				MongoRaise(40102, "maxDepth could not be represented as a long long: %g", d);
+			max_depth = (int64) d;
+			have_max = true;
+		}
+		else if (strcmp(key, "restrictSearchWithMatch") == 0)
+		{
+			const uint8_t *data;
+			uint32_t	len;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+				MongoRaise(40185, "restrictSearchWithMatch must be an object, found %s",
+						   BsonTypeName(bson_iter_type(&it)));
+			bson_iter_document(&it, &len, &data);
+			(void) CompileFilter(data, len);
+			restrict_it = it;
+			have_restrict = true;
+		}
+		else
+			MongoRaise(40104, "Unknown argument to $graphLookup: %s", key);
+	}
+	if (from == NULL || as == NULL || !have_start || conn_from == NULL || conn_to == NULL)
+		MongoRaise(40105, "from, as, startWith, connectFromField and connectToField must all be specified.");
+	AggFieldPathCheck(as, (uint32_t) strlen(as));
+	AggFieldPathCheck(conn_from, (uint32_t) strlen(conn_from));
+	AggFieldPathCheck(conn_to, (uint32_t) strlen(conn_to));
+	if (depth_field != NULL)
+		AggFieldPathCheck(depth_field, (uint32_t) strlen(depth_field));
+	{
+		AggExprScope *scope = AggExprScopeNew();
+		BsonQueryError error = {0};
+
+		if (AggExprParse(&start, scope, &error) == NULL)
+			MongoRaise(error.code, "%s", error.message ? error.message : "invalid expression");
+		AggExprScopeFree(scope);
+	}
+	coll = CollectionLookup(b->database, from);
+	if (coll != NULL && coll->is_view)
+		MongoRaise(MONGO_NOT_IMPLEMENTED, "$graphLookup from a view is not supported yet");
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	AggReserve(b, 4);
+	from_lit = quote_literal_cstr(conn_from);
+	to_lit = quote_literal_cstr(conn_to);
+	initStringInfo(&graph);
+	if (coll == NULL)
+		appendStringInfoString(&graph, "'{}'::nosql.bson[]");
+	else
+	{
+		bson_t		s;
+		char	   *start_doc;
+		const char *key = b->compiled_collation == NULL ? IndexLookupKeyExpr(coll, conn_to) : NULL;
+		bool		depths = have_max || depth_field != NULL;
+		char	   *step;
+		char	   *columns;
+
+		bson_init(&s);
+		bson_append_iter(&s, "e", 1, &start);
+		bson_append_bool(&s, "u", 1, true);
+		start_doc = psprintf("nosql.bson_graph_start(nosql.bson_group_key(gl.document, $%d))",
+							 AggParam(b, &s));
+		bson_destroy(&s);
+		if (have_restrict)
+		{
+			bson_t		r;
+			const uint8_t *data;
+			uint32_t	len;
+
+			bson_iter_document(&restrict_it, &len, &data);
+			bson_init_static(&r, data, len);
+			restrict_cond = psprintf(" AND %s", AggGraphMatch(b, psprintf("$%d", AggParam(b, &r))));
+		}
+		/* what a found document leads to: its filter, and its index keys */
+		step = psprintf("nosql.bson_graph_filter(f.document, %s, %s)%s", from_lit, to_lit,
+						key != NULL ?
+						psprintf(", nosql.bson_lookup_keys(f.document, %s)", from_lit) : "");
+		columns = psprintf("gid, next%s%s", key != NULL ? ", keys" : "", depths ? ", depth" : "");
+		appendStringInfo(&graph,
+						 "ARRAY(WITH RECURSIVE g(%s) AS (SELECT f._id, %s%s FROM %s f WHERE %s%s",
+						 columns, step, depths ? ", 0::bigint" : "", coll->qualified,
+						 AggGraphCond(b, key,
+									  psprintf("nosql.bson_lookup_filter(%s, 'v', %s)", start_doc, to_lit),
+									  psprintf("nosql.bson_lookup_keys(%s, 'v')", start_doc)),
+						 restrict_cond);
+		appendStringInfo(&graph,
+						 " UNION%s SELECT f._id, %s%s FROM g, %s f WHERE g.next IS NOT NULL AND ",
+						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", coll->qualified);
+		if (have_max)
+			appendStringInfo(&graph, "g.depth < " INT64_FORMAT " AND ", max_depth);
+		appendStringInfo(&graph, "%s%s)", AggGraphCond(b, key, "g.next", "g.keys"), restrict_cond);
+		if (!depths)
+			appendStringInfo(&graph,
+							 " SELECT f.document FROM %s f WHERE f._id IN (SELECT g.gid FROM g))",
+							 coll->qualified);
+		else
+			appendStringInfo(&graph,
+							 " CYCLE gid SET cycle USING path "
+							 "SELECT %s FROM %s f JOIN (SELECT g.gid, min(g.depth) AS depth FROM g GROUP BY g.gid) d ON f._id OPERATOR(nosql.=) d.gid)",
+							 depth_field != NULL ?
+							 psprintf("nosql.bson_graph_depth(f.document, %s, d.depth)",
+									  quote_literal_cstr(depth_field)) : "f.document",
+							 coll->qualified);
+	}
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_lookup_set(gl.document, %s, %s) AS document FROM (%s) gl",
+					 quote_literal_cstr(as), graph.data, b->sql.data);
+	b->sql = next;
+	AggReserve(b, FIND_MAX_PARAMS);
+}
+
+/*
+ * $bucketAuto: the documents sorted by their groupBy value (then their
+ * input order) and numbered; a running aggregate gives each its bucket
+ * (agg_facet.c has the rules), then the buckets are a GROUP BY with the
+ * output accumulators, their bounds from the first and last value of each
+ * bucket and of its neighbours.
+ */
+static void
+AggAddBucketAuto(AggBuild *b, const bson_iter_t *spec)
+{
+	AggBucketAutoSpec a;
+	StringInfoData next;
+	char	   *gran;
+	int			key;
+	int			first;
+	int			last;
+	int			names;
+
+	AggBucketAutoDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
+						  b->collation_len, &a);
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	AggReserve(b, 4 + a.group.naccs);
+	key = AggParamDatum(b, a.key);
+	first = AggParamDatum(b, a.first);
+	last = AggParamDatum(b, a.last);
+	names = AggParamDatum(b, a.group.names);
+	gran = a.granularity != NULL ? quote_literal_cstr(a.granularity) : "NULL::text";
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_group_result(nosql.bson_bucket_auto_bounds(ba.first, ba.last, "
+					 "lag(ba.last) OVER (ORDER BY ba.bucket), lead(ba.first) OVER (ORDER BY ba.bucket), %s), "
+					 "$%d, ARRAY[", gran, names);
+	for (int i = 0; i < a.group.naccs; i++)
+		appendStringInfo(&next, "%sba.a%d", i > 0 ? ", " : "", i);
+	appendStringInfo(&next,
+					 "]::nosql.bson[]) AS document FROM (SELECT bw.bucket, "
+					 "nosql.bson_group_accumulate(bw.document, $%d, bw.ord) AS first, "
+					 "nosql.bson_group_accumulate(bw.document, $%d, bw.ord) AS last",
+					 first, last);
+	for (int i = 0; i < a.group.naccs; i++)
+		appendStringInfo(&next, ", nosql.bson_group_accumulate(bw.document, $%d, bw.ord) AS a%d",
+						 AggParamDatum(b, a.group.accs[i]), i);
+	appendStringInfo(&next,
+					 " FROM (SELECT bo.document, bo.ord, nosql.bson_bucket_auto_index(bo.key, bo.total, %d, %s) "
+					 "OVER (ORDER BY bo.ord ROWS UNBOUNDED PRECEDING) AS bucket "
+					 "FROM (SELECT bk.document, bk.key, row_number() OVER (ORDER BY bk.key, bk.input) AS ord, "
+					 "count(*) OVER () AS total "
+					 "FROM (SELECT s.document, nosql.bson_group_key(s.document, $%d) AS key, "
+					 "row_number() OVER () AS input FROM (%s) s) bk) bo) bw "
+					 "GROUP BY bw.bucket) ba ORDER BY ba.bucket",
+					 a.buckets, gran, key, b->sql.data);
+	b->sql = next;
+	AggReserve(b, FIND_MAX_PARAMS);
+}
+
+/*
+ * The collection a stage over a view reads: MongoDB runs a pipeline on a
+ * view after the view's own stages, so a stage that must be first works
+ * through views whose pipelines are empty (on their collection) and is not
+ * first otherwise (40602).  *coll and *collname become the collection's.
+ */
+static void
+AggMetaThroughView(const AggBuild *b, const char *name, Collection **coll,
+				   const char **collname)
+{
+	int			depth = 0;
+
+	while (*coll != NULL && (*coll)->is_view)
+	{
+		bson_iter_t it;
+		bson_iter_t stages;
+
+		CHECK_FOR_INTERRUPTS();
+		if (bson_iter_init_find(&it, (*coll)->options, "pipeline") && BSON_ITER_HOLDS_ARRAY(&it) &&
+			bson_iter_recurse(&it, &stages) && bson_iter_next(&stages))
+			MongoRaise(40602, "%s is only valid as the first stage in a pipeline", name);
+		if (!bson_iter_init_find(&it, (*coll)->options, "viewOn") || !BSON_ITER_HOLDS_UTF8(&it) ||
+			++depth > 20)
+			MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
+					   "Namespace %s.%s is a view, not a collection", b->database, *collname);
+		*collname = bson_iter_utf8(&it, NULL);
+		*coll = CollectionLookup(b->database, *collname);
+	}
+}
+
+/*
+ * A metadata stage (agg_meta.c): the source of its pipeline, one of the
+ * set-returning functions there in place of the collection's table.
+ */
+static void
+AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
+{
+	Collection *coll = b->spec.coll;
+	bool		top_collectionless = b->depth == 0 && b->collectionless_root;
+	char	   *db = quote_literal_cstr(b->database);
+	const char *target = b->collname != NULL ? b->collname : "";
+	char	   *collname;
+	bson_t		s;
+	const uint8_t *data;
+	uint32_t	len;
+	char	   *sql;
+
+	AggMetaValidate(name, spec);
+	if (strcmp(name, "$listClusterCatalog") == 0 && !top_collectionless)
+		MongoRaise(9621301, "$listClusterCatalog must be run with {aggregate: 1}");
+	if (!first)
+		MongoRaise(40602, "%s is only valid as the first stage in a pipeline", name);
+	if ((strcmp(name, "$currentOp") == 0 && (!top_collectionless ||
+											 strcmp(b->database, "admin") != 0)) ||
+		(strcmp(name, "$querySettings") == 0 && !top_collectionless))
+		MongoRaise(MONGO_INVALID_NAMESPACE,
+				   "%s must be run against the 'admin' database with {aggregate: 1}", name);
+	/* $collStats refuses views itself; the others read through them */
+	if (strcmp(name, "$indexStats") == 0 || strcmp(name, "$planCacheStats") == 0)
+		AggMetaThroughView(b, name, &coll, &target);
+	collname = quote_literal_cstr(target);
+	bson_iter_document(spec, &len, &data);
+	bson_init_static(&s, data, len);
+	if (strcmp(name, "$collStats") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_coll_stats(%s, %s, $%d) m",
+					   db, collname, AggParam(b, &s));
+	else if (strcmp(name, "$indexStats") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_index_stats(%s, %s) m",
+					   db, collname);
+	else if (strcmp(name, "$planCacheStats") == 0)
+	{
+		bson_iter_t ts;
+
+		if (coll == NULL)
+			MongoRaise(50933, "collection '%s.%s' does not exist", b->database, target);
+		/* a time-series collection is a view in MongoDB: its stages come first */
+		if (bson_iter_init_find(&ts, coll->options, "timeseries"))
+			MongoRaise(40602, "$planCacheStats is only valid as the first stage in a pipeline");
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_plan_cache_stats(%s, %s) m",
+					   db, collname);
+	}
+	else if (strcmp(name, "$listClusterCatalog") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_cluster_catalog(%s, $%d) m",
+					   db, AggParam(b, &s));
+	else if (strcmp(name, "$querySettings") == 0)
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_query_settings($%d) m",
+					   AggParam(b, &s));
+	else
+		sql = psprintf("SELECT m AS document FROM nosql.bson_aggregate_current_op($%d) m",
+					   AggParam(b, &s));
+	if (b->in_find)
+	{
+		b->meta_sql = sql;
+		AggEndFind(b);
+	}
+	else
+	{
+		/* a $lookup's sub-pipeline over its matches: the stage replaces them */
+		resetStringInfo(&b->sql);
+		appendStringInfoString(&b->sql, sql);
+	}
+}
+
 /* Translate one stage (already known to exist) */
 static void
 AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
@@ -962,6 +1908,11 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	char		key[16];
 	const char *keyp;
 
+	if (AggMetaStage(name))
+	{
+		AggAddMeta(b, name, spec, first);
+		return;
+	}
 	if (strcmp(name, "$documents") == 0)
 	{
 		if (!first)
@@ -1170,6 +2121,36 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddBucket(b, spec);
 		return;
 	}
+	if (strcmp(name, "$facet") == 0)
+	{
+		AggAddFacet(b, spec);
+		return;
+	}
+	if (strcmp(name, "$bucketAuto") == 0)
+	{
+		AggAddBucketAuto(b, spec);
+		return;
+	}
+	if (strcmp(name, "$unionWith") == 0)
+	{
+		AggAddUnionWith(b, spec);
+		return;
+	}
+	if (strcmp(name, "$graphLookup") == 0)
+	{
+		AggAddGraphLookup(b, spec);
+		return;
+	}
+	if (strcmp(name, "$setWindowFields") == 0)
+	{
+		AggAddWindow(b, spec, false);
+		return;
+	}
+	if (strcmp(name, "$fill") == 0)
+	{
+		AggAddFill(b, spec);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -1197,6 +2178,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 	bool		write_seen = false;
 	const char *write_seen_name = NULL;
 
+	if (b->depth == 0)
+		b->collectionless_root = collectionless;
 	/* the shape of every stage first, as MongoDB parses them */
 	bson_iter_recurse(pipeline, &it);
 	while (bson_iter_next(&it))
@@ -1223,7 +2206,10 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
 			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
 			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0)
+			strcmp(name, "$sample") != 0 && strcmp(name, "$facet") != 0 &&
+			strcmp(name, "$bucketAuto") != 0 && strcmp(name, "$unionWith") != 0 &&
+			strcmp(name, "$graphLookup") != 0 && strcmp(name, "$setWindowFields") != 0 &&
+			strcmp(name, "$fill") != 0 && !AggMetaStage(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
@@ -1244,6 +2230,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 							extra_params++;
 				}
 		}
+		/* where the metadata stages of sub-pipelines may be */
+		AggMetaCheckNestedIn(name, &spec_it, false, b->depth == 0 && collectionless);
 		if (b->depth > 0)
 		{
 			/* what a $lookup's pipeline cannot hold */
@@ -1269,6 +2257,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			if (code != 0)
 				MongoRaise(code, "$out and $merge are not allowed inside %s", name);
 		}
+		if (strcmp(name, "$facet") == 0)
+			AggFacetCheck(&spec_it, collectionless || b->collectionless_root);
 		if (++nstages > AGG_MAX_STAGES)
 			MongoRaise(AGG_ERR_TOO_MANY_STAGES,
 					   "Pipeline length must be no longer than %d stages.", AGG_MAX_STAGES);
@@ -1324,7 +2314,8 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 			MongoRaise(MONGO_NOT_IMPLEMENTED, "Stage %s is not supported yet", name);
 		AggAddStage(b, name, &stage, nstages++ == 0);
 	}
-	if (coll == NULL && !b->documents && b->source_sql == NULL)
+	if (coll == NULL && !b->documents && b->source_sql == NULL && !b->has_rows &&
+		b->meta_sql == NULL)
 		return false;
 	AggFinish(b);
 	return true;
@@ -1543,15 +2534,62 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 				   "The 'cursor' option is required, except for aggregate with the explain argument");
 }
 
+/* The name of the first stage of a pipeline, or NULL */
+static const char *
+AggFirstStage(const bson_iter_t *pipeline)
+{
+	bson_iter_t it;
+	bson_iter_t stage;
+
+	if (bson_iter_recurse(pipeline, &it) && bson_iter_next(&it) &&
+		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &stage) &&
+		bson_iter_next(&stage))
+		return bson_iter_key(&stage);
+	return NULL;
+}
+
+/*
+ * The rules of the command's options for a pipeline that starts with a
+ * metadata stage: only readConcern level "local" (72), and none of them
+ * but $collStats is in the stable API (323 with apiStrict).  MongoDB
+ * checks them before the command's own options.
+ */
+static void
+AggCheckMetaOptions(CommandContext *ctx)
+{
+	const char *first;
+	bson_iter_t it;
+	bson_iter_t level;
+
+	if (!bson_iter_init_find(&it, &ctx->command, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))
+		return;
+	first = AggFirstStage(&it);
+	if (first == NULL || !AggMetaStage(first))
+		return;
+	if (bson_iter_init_find(&it, &ctx->command, "apiStrict") && BSON_ITER_HOLDS_BOOL(&it) &&
+		bson_iter_bool(&it) && strcmp(first, "$collStats") != 0)
+		MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
+	if (bson_iter_init_find(&it, &ctx->command, "readConcern") &&
+		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &level) &&
+		bson_iter_find(&level, "level") && BSON_ITER_HOLDS_UTF8(&level) &&
+		strcmp(bson_iter_utf8(&level, NULL), "local") != 0)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Aggregation stage %s cannot run with a readConcern other than 'local'. Current readConcern: %s",
+				   first, bson_iter_utf8(&level, NULL));
+}
+
 /* Prepare the translation: the collection, its collation and hint */
 static bool
 AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 {
 	Collection *coll = NULL;
+	const char *first = AggFirstStage(&a->pipeline);
 
 	memset(b, 0, sizeof(*b));
 	b->database = database;
 	FindSpecInit(&b->spec);
+	b->database = database;
+	b->collname = a->collname;
 	if (a->now_ms == 0)
 		a->now_ms = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
 	b->now_ms = a->now_ms;
@@ -1572,7 +2610,8 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 	if (a->collname != NULL)
 	{
 		coll = CollectionLookup(database, a->collname);
-		if (coll != NULL && coll->is_view)
+		/* the metadata stages describe views too (or refuse them) */
+		if (coll != NULL && coll->is_view && (first == NULL || !AggMetaStage(first)))
 			MongoRaise(MONGO_NOT_IMPLEMENTED, "aggregate on a view is not supported yet");
 	}
 	b->spec.coll = coll;
@@ -1657,6 +2696,7 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 	AggBuild	b;
 	bool		have_query;
 
+	AggCheckMetaOptions(ctx);
 	AggParseCommand(ctx, &a);
 	have_query = AggPrepare(ctx->database, &a, &b);
 	if (a.explain)

@@ -1516,8 +1516,8 @@ CmdDropDatabase(CommandContext *ctx, bson_t *reply)
 	(void) DatabaseDrop(ctx->database);
 }
 
-/* The listCollections entry of a collection */
-static void
+/* The listCollections entry of a collection (also $listClusterCatalog's) */
+void
 CollectionInfo(const Collection *c, bool name_only, bson_t *out)
 {
 	bson_t		info,

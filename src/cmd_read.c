@@ -94,6 +94,23 @@ CursorClose(CursorEntry *entry)
 	hash_search(cursors, &id, HASH_REMOVE, NULL);
 }
 
+/*
+ * Call fn for every open cursor of this backend (its id, namespace, owner
+ * and last use): $currentOp's idle cursors.
+ */
+void
+CursorWalk(CursorWalker fn, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	CursorEntry *entry;
+
+	if (cursors == NULL)
+		return;
+	hash_seq_init(&status, cursors);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		fn(entry->id, entry->database, entry->collection, entry->userid, entry->last_used, arg);
+}
+
 /* Close this backend's cursors idle for longer than nosql.cursor_timeout */
 void
 CursorSweepIdle(void)
@@ -145,6 +162,7 @@ typedef struct PlanCacheEntry
 	uint32		hash;			/* key */
 	char	   *sql;			/* with the options and types, to verify */
 	SPIPlanPtr	plan;
+	TimestampTz created;		/* for $planCacheStats */
 } PlanCacheEntry;
 
 static HTAB *plan_cache = NULL;
@@ -199,7 +217,32 @@ CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options)
 	entry = hash_search(plan_cache, &hash, HASH_ENTER, &found);
 	entry->sql = MemoryContextStrdup(TopMemoryContext, key.data);
 	entry->plan = plan;
+	entry->created = GetCurrentTimestamp();
 	return plan;
+}
+
+/*
+ * Call fn for every saved plan (its key's hash, its query text without the
+ * options and types, the plan and when it was saved): the entries of
+ * $planCacheStats.  fn must not add or free plans.
+ */
+void
+CommandPlanCacheWalk(CommandPlanWalker fn, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	PlanCacheEntry *e;
+
+	if (plan_cache == NULL)
+		return;
+	hash_seq_init(&status, plan_cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		/* the key is "options|types|sql" */
+		const char *sql = strchr(e->sql, '|');
+
+		sql = sql != NULL ? strchr(sql + 1, '|') : NULL;
+		fn(e->hash, sql != NULL ? sql + 1 : e->sql, e->plan, e->created, arg);
+	}
 }
 
 /*

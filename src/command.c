@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -86,6 +87,7 @@ static const struct
 	{276, "IndexBuildAborted"},
 	{291, "NoQueryExecutionPlans"},
 	{322, "APIVersionError"},
+	{323, "APIStrictError"},
 	{359, "CannotConvertIndexToUnique"},
 	{361, "CollectionUUIDMismatch"},
 	{10334, "BSONObjectTooLarge"},
@@ -194,14 +196,33 @@ MongoRaiseExtra(int code, const bson_t *extra, const char *fmt,...)
 	MongoRaiseMessage(code, error.message);
 }
 
+/* nosql.bson's OID, remembered until pg_type changes (DROP EXTENSION) */
+static Oid	bson_type_oid = InvalidOid;
+static bool bson_type_callback = false;
+
+static void
+BsonTypeOidReset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	bson_type_oid = InvalidOid;
+}
+
 /* The OID of nosql.bson */
 Oid
 BsonTypeOid(void)
 {
-	Oid			nsp = get_namespace_oid("nosql", false);
+	Oid			nsp;
 
-	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-						   CStringGetDatum("bson"), ObjectIdGetDatum(nsp));
+	if (OidIsValid(bson_type_oid))
+		return bson_type_oid;
+	if (!bson_type_callback)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, BsonTypeOidReset, (Datum) 0);
+		bson_type_callback = true;
+	}
+	nsp = get_namespace_oid("nosql", false);
+	bson_type_oid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum("bson"), ObjectIdGetDatum(nsp));
+	return bson_type_oid;
 }
 
 Bson *

@@ -19,6 +19,7 @@
 
 #include "bson.h"
 #include "collation.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "projection.h"
@@ -116,6 +117,9 @@ extern void CmdKillCursors(CommandContext *ctx, bson_t *reply);
 extern void CmdCount(CommandContext *ctx, bson_t *reply);
 extern void CmdDistinct(CommandContext *ctx, bson_t *reply);
 extern void CursorSweepIdle(void);
+typedef void (*CursorWalker) (int64 id, const char *database, const char *collection,
+							  Oid userid, TimestampTz last_used, void *arg);
+extern void CursorWalk(CursorWalker fn, void *arg);
 
 /* cmd_write.c */
 extern void CmdInsert(CommandContext *ctx, bson_t *reply);
@@ -306,6 +310,9 @@ extern char *IndexPgPrefix(const Collection *c, const char *mongo_name);
 extern void HintSettingsPop(int level);
 extern struct _SPI_plan *CommandPlan(const char *sql, int nargs, Oid *types, int cursor_options);
 extern void CommandPlanCacheReset(void);
+typedef void (*CommandPlanWalker) (uint32 hash, const char *sql, struct _SPI_plan *plan,
+								   TimestampTz created, void *arg);
+extern void CommandPlanCacheWalk(CommandPlanWalker fn, void *arg);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
@@ -414,6 +421,7 @@ extern bool CollectionDrop(const char *database, const char *name);
 extern void CollectionRename(Collection *coll, const char *to_database,
 							 const char *to_name, bool drop_target);
 extern List *CollectionList(const char *database);
+extern void CollectionInfo(const Collection *c, bool name_only, bson_t *out);
 extern void CollectionSetOptions(const Collection *coll, const bson_t *options,
 								 const bson_t *indexes);
 extern List *DatabaseList(void);

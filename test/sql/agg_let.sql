@@ -43,6 +43,13 @@ SELECT lcmd('{"aggregate": "o", "pipeline": [{"$project": {"same": {"$eq": ["$$N
 -- the variable of a $match outside $expr is a plain string
 SELECT lcmd('{"aggregate": "o", "pipeline": [{"$match": {"t": "$$k"}}], "cursor": {}, "let": {"k": "apple"}}');
 
+-- variables reach $facet's sub-pipelines; literal-only stage arguments are not bound
+SELECT lcmd('{"aggregate": "o", "pipeline": [{"$facet": {"a": [{"$match": {"$expr": {"$eq": ["$x", "$$k"]}}},
+  {"$project": {"_id": 1, "k": "$$k"}}]}}], "cursor": {}, "let": {"k": 2}}');
+SELECT lcmd('{"aggregate": "o", "pipeline": [{"$skip": "$$NOW"}], "cursor": {}}');
+SELECT lcmd('{"aggregate": "o", "pipeline": [{"$bucketAuto": {"groupBy": "$$k", "buckets": 1, "granularity": "$$k"}}],
+  "cursor": {}, "let": {"k": "R5"}}');
+
 -- $lookup with let + pipeline: the outer document's values per row
 SELECT lcmd('{"aggregate": "o", "pipeline": [
   {"$lookup": {"from": "f", "let": {"xv": "$x"},

@@ -57,7 +57,7 @@ SELECT run_command('agg', '{"aggregate": "c", "pipeline": [1], "cursor": {}}');
 SELECT run_command('agg', '{"aggregate": "c", "pipeline": [{}], "cursor": {}}');
 SELECT run_command('agg', '{"aggregate": "c", "pipeline": [{"$match": {}, "$limit": 1}], "cursor": {}}');
 SELECT run_command('agg', '{"aggregate": "c", "pipeline": [{"$foo": {}}], "cursor": {}}');
-SELECT run_command('agg', '{"aggregate": "c", "pipeline": [{"$facet": {}}], "cursor": {}}');
+SELECT run_command('agg', '{"aggregate": "c", "pipeline": [{"$densify": {}}], "cursor": {}}');
 SELECT run_command('agg', '{"aggregate": 1, "pipeline": [], "cursor": {}}');
 SELECT run_command('agg', '{"aggregate": 1, "pipeline": [{"$match": {}}], "cursor": {}}');
 SELECT run_command('agg', '{"aggregate": 2, "pipeline": [{"$documents": []}], "cursor": {}}');

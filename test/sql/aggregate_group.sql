@@ -118,5 +118,39 @@ $$;
 SELECT spill_lines();
 RESET enable_sort;
 RESET work_mem;
+-- the ranked accumulators: $top $bottom $topN $bottomN $firstN $lastN
+-- $maxN $minN $median $percentile, and their errors
+SELECT insert_many('grp.rk', '[{"_id": 1, "g": "a", "v": 5, "s": 3}, {"_id": 2, "g": "a", "v": 1, "s": 1}, {"_id": 3, "g": "a", "v": 9, "s": 2}, {"_id": 4, "g": "b", "v": null, "s": 7}, {"_id": 5, "g": "b", "v": "x"}, {"_id": 6, "g": "a", "v": 7, "s": 0}]');
+SELECT aggregate('grp.rk', '[{"$sort": {"_id": 1}}, {"$group": {"_id": "$g", "top": {"$top": {"sortBy": {"s": 1}, "output": "$v"}}, "bot": {"$bottom": {"sortBy": {"s": 1}, "output": "$v"}}, "topN": {"$topN": {"n": 2, "sortBy": {"s": -1}, "output": ["$_id", "$v"]}}, "botN": {"$bottomN": {"n": 2, "sortBy": {"s": 1}, "output": "$_id"}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.rk', '[{"$sort": {"_id": 1}}, {"$group": {"_id": "$g", "fN": {"$firstN": {"input": "$v", "n": 2}}, "lN": {"$lastN": {"input": "$v", "n": 2}}, "maxN": {"$maxN": {"input": "$v", "n": 3}}, "minN": {"$minN": {"input": "$v", "n": 2.0}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": "$g", "med": {"$median": {"input": "$v", "method": "approximate"}}, "pct": {"$percentile": {"input": "$v", "p": [0, 0.5, 0.9, 1], "method": "discrete"}}, "pctc": {"$percentile": {"input": "$v", "p": [0.5], "method": "continuous"}}}}, {"$sort": {"_id": 1}}]');
+-- the bound: 20000 documents through a $topN of 3 and a $lastN of 2 (a
+-- hash aggregation over many groups, compacting as it goes)
+SELECT aggregate('grp.many', '[{"$group": {"_id": "$s", "t": {"$topN": {"n": 3, "sortBy": {"v": -1}, "output": "$v"}}, "l": {"$lastN": {"input": "$v", "n": 2}}, "f": {"$firstN": {"input": "$v", "n": 2}}, "m": {"$median": {"input": "$v", "method": "approximate"}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$topN": {"n": 0, "sortBy": {"s": 1}, "output": "$v"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$firstN": {"n": "bad", "input": "$v"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$topN": {"sortBy": {"s": 1}, "output": "$v"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$top": {"n": 1, "sortBy": {"s": 1}, "output": "$v"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$lastN": {"input": "$v"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$topN": {"n": 1, "sortBy": {"s": 2}, "output": "$v"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$percentile": {"input": "$v", "p": [1.5], "method": "approximate"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$percentile": {"input": "$v", "p": [], "method": "approximate"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$percentile": {"input": "$v", "p": [0.5]}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$percentile": {"input": "$v", "p": [0.5], "method": "exact"}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$median": {"input": "$v", "method": "approximate", "p": [0.5]}}}}]');
+SELECT aggregate('grp.rk', '[{"$group": {"_id": null, "r": {"$minN": {"input": "$v", "n": "$s"}}}}]');
+SELECT drop_collection('grp.rk');
 SELECT drop_collection('grp.many');
 SELECT drop_collection('grp.c');
+-- $unwind + $group: the unwound copies keep only the fields the $group
+-- reads (a projection before the $unwinds); results must not change,
+-- including when it reads $$ROOT, $$CURRENT paths, $getField or sortBy keys
+SELECT insert_many('grp.tr', '[{"_id": 1, "a": {"b": 1, "c": 9}, "t": [1, 2], "x": 5, "s": "p"}, {"_id": 2, "a": {"b": 2}, "t": [2, 3], "x": 7, "s": "q"}, {"_id": 3, "t": [], "x": 1}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "n": {"$sum": 1}, "x": {"$sum": "$x"}, "ids": {"$push": "$_id"}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "r": {"$push": "$$ROOT"}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "r": {"$push": "$$CURRENT.a.b"}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$group": {"_id": "$t", "r": {"$push": {"$getField": "s"}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": {"path": "$t", "includeArrayIndex": "i", "preserveNullAndEmptyArrays": true}}, {"$group": {"_id": "$i", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$addFields": {"y": 1}}, {"$unwind": "$t"}, {"$group": {"_id": "$t", "y": {"$sum": "$y"}, "d": {"$addToSet": {"$let": {"vars": {"q": "$a.c"}, "in": "$$q"}}}}}, {"$sort": {"_id": 1}}]');
+SELECT aggregate('grp.tr', '[{"$unwind": "$t"}, {"$unwind": "$t"}, {"$group": {"_id": {"k": "$t", "b": "$a.b"}, "n": {"$count": {}}}}, {"$sort": {"_id.k": 1, "_id.b": 1}}]');
+SELECT drop_collection('grp.tr');
