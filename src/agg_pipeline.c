@@ -1933,13 +1933,17 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		/* check it as a stage; the find's filter compiles it again */
 		AggStageValidate(name, spec, b->compiled_collation);
 		bson_iter_document(spec, &len, &data);
-		if (!first)
+		if (!first || b->spec.hint != NULL)
 		{
 			BsonFilter *filter = CompileFilter(data, len);
 			BsonTextQuery text;
 
-			if (BsonFilterGetText(filter, &text))
+			if (BsonFilterGetText(filter, &text) && !first)
 				MongoRaise(17313, "$match with $text is only allowed as the first pipeline stage");
+			/* a text query is answered by its text index: no other hint */
+			if (BsonFilterGetText(filter, &text))
+				MongoRaise(MONGO_BAD_VALUE,
+						   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");
 		}
 		bson_init_static(&f, data, len);
 		bson_uint32_to_string(b->nfilters++, &keyp, key, sizeof(key));
@@ -2525,6 +2529,14 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 	if (!a->has_pipeline)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'aggregate.pipeline' is missing but a required field");
+	if (a->explain)
+	{
+		bson_iter_t strict;
+
+		if (bson_iter_init_find(&strict, &ctx->command, "apiStrict") &&
+			BSON_ITER_HOLDS_BOOL(&strict) && bson_iter_bool(&strict))
+			MongoRaise(323, "explain is not allowed with 'apiStrict: true' in API Version 1");
+	}
 	if (a->explain && ctx->has_write_concern)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "Aggregation explain does not support the 'writeConcern' option");
@@ -2567,8 +2579,30 @@ AggCheckMetaOptions(CommandContext *ctx)
 	if (first == NULL || !AggMetaStage(first))
 		return;
 	if (bson_iter_init_find(&it, &ctx->command, "apiStrict") && BSON_ITER_HOLDS_BOOL(&it) &&
-		bson_iter_bool(&it) && strcmp(first, "$collStats") != 0)
-		MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
+		bson_iter_bool(&it))
+	{
+		if (strcmp(first, "$collStats") != 0)
+			MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
+		else
+		{
+			bson_iter_t st;
+			bson_iter_t spec;
+
+			/* of $collStats only its count is in the stable API */
+			bson_iter_init_find(&st, &ctx->command, "pipeline");
+			if (bson_iter_recurse(&st, &st) && bson_iter_next(&st) &&
+				BSON_ITER_HOLDS_DOCUMENT(&st) && bson_iter_recurse(&st, &st) &&
+				bson_iter_next(&st) && BSON_ITER_HOLDS_DOCUMENT(&st))
+			{
+				bson_iter_recurse(&st, &spec);
+				while (bson_iter_next(&spec))
+					if (strcmp(bson_iter_key(&spec), "count") != 0)
+						MongoRaise(323,
+								   "$collStats with '%s' is not allowed with 'apiStrict: true' in API Version 1",
+								   bson_iter_key(&spec));
+			}
+		}
+	}
 	if (bson_iter_init_find(&it, &ctx->command, "readConcern") &&
 		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &level) &&
 		bson_iter_find(&level, "level") && BSON_ITER_HOLDS_UTF8(&level) &&

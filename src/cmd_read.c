@@ -1923,9 +1923,16 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 
 		if (strcmp(k, "key") == 0)
 		{
+			uint32_t	keylen;
+
+			/* null is an absent field, as MongoDB's IDL parser takes it */
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
 			if (!BSON_ITER_HOLDS_UTF8(&it))
 				RaiseWrongType("distinct", &it, "string");
-			key = bson_iter_utf8(&it, NULL);
+			key = bson_iter_utf8(&it, &keylen);
+			if (strlen(key) != keylen)
+				MongoRaise(31032, "Key field cannot contain an embedded null byte");
 		}
 		else if (strcmp(k, "query") == 0)
 		{
@@ -1954,15 +1961,20 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 	if (key == NULL)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'distinct.key' is missing but a required field");
-	if (key[0] == '\0')
-		MongoRaise(MONGO_BAD_VALUE, "FieldPath cannot be constructed with empty string");
 
+	/*
+	 * The path's components, empty ones kept: "" is the field named "",
+	 * "a..b" looks for a field "" under a (and finds none there).
+	 */
 	copy = pstrdup(key);
-	parts = palloc(sizeof(char *) * (strlen(key) + 1));
-	for (char *p = strtok(copy, "."); p != NULL; p = strtok(NULL, "."))
-		parts[nparts++] = p;
-	if (nparts == 0)
-		MongoRaise(MONGO_BAD_VALUE, "FieldPath field names may not be empty strings.");
+	parts = palloc(sizeof(char *) * (strlen(key) + 2));
+	parts[nparts++] = copy;
+	for (char *p = copy; *p; p++)
+		if (*p == '.')
+		{
+			*p = '\0';
+			parts[nparts++] = p + 1;
+		}
 
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (spec.coll != NULL && spec.coll->is_view)

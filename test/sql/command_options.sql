@@ -60,5 +60,17 @@ SELECT ocmd('{"count": "c", "limit": 1.5}');
 SELECT ocmd('{"count": "c", "limit": "1"}');
 SELECT ocmd('{"count": "c", "limit": {"$numberLong": "-9223372036854775808"}}');
 
+-- distinct's key: null is missing, empty components are field names
+SELECT ocmd('{"insert": "k", "documents": [{"_id": 1, "": "empty", "x": {"y": "h", "": {"y": "e"}}}]}');
+SELECT ocmd('{"distinct": "k", "key": null}');
+SELECT ocmd('{"distinct": "k", "key": ""}');
+SELECT ocmd('{"distinct": "k", "key": "x..y"}');
+SELECT ocmd('{"distinct": "k", "key": "x.y"}');
+
+-- aggregate: a hint with $text, explain under apiStrict
+SELECT ocmd('{"aggregate": "c", "pipeline": [{"$match": {"$text": {"$search": "a"}}}], "hint": "x_1", "cursor": {}}');
+SELECT ocmd('{"aggregate": "c", "pipeline": [], "explain": true, "apiVersion": "1", "apiStrict": true}');
+
 DROP FUNCTION ocmd(text);
 SELECT drop_collection('ot.c');
+SELECT drop_collection('ot.k');
