@@ -527,6 +527,103 @@ CheckHint(const Collection *coll, const bson_iter_t *hint)
 }
 
 /*
+ * A hinted index that does not hold every document answers for the
+ * documents it holds only, as MongoDB's scan of it does: a sparse index
+ * those with one of its key fields, a partial index those matching its
+ * filter.  Adds that condition to *filter (ANDed).
+ */
+static void
+HintIndexCondition(const Collection *coll, const char *hint, const uint8_t **filter,
+				   uint32_t *filter_len)
+{
+	bson_iter_t it;
+	bson_t		cond;
+	bool		have = false;
+
+	if (coll == NULL || hint == NULL || strcmp(hint, "$natural") == 0 || coll->indexes == NULL)
+		return;
+	bson_init(&cond);
+	bson_iter_init(&it, coll->indexes);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t f;
+		bson_t		and;
+		bool		sparse = false;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_recurse(&it, &f);
+		if (!bson_iter_find(&f, "name") || !BSON_ITER_HOLDS_UTF8(&f) ||
+			strcmp(bson_iter_utf8(&f, NULL), hint) != 0)
+			continue;
+		bson_append_array_begin(&cond, "$and", 4, &and);
+		if (*filter != NULL && *filter_len > 5)
+		{
+			bson_t		orig;
+
+			bson_init_static(&orig, *filter, *filter_len);
+			bson_append_document(&and, "0", 1, &orig);
+		}
+		else
+		{
+			bson_t		empty;
+
+			bson_append_document_begin(&and, "0", 1, &empty);
+			bson_append_document_end(&and, &empty);
+		}
+		bson_iter_recurse(&it, &f);
+		if (bson_iter_find(&f, "sparse"))
+			sparse = bson_iter_as_bool(&f);
+		bson_iter_recurse(&it, &f);
+		if (bson_iter_find(&f, "partialFilterExpression") && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_append_iter(&and, "1", 1, &f);
+			have = true;
+		}
+		bson_iter_recurse(&it, &f);
+		if (sparse && bson_iter_find(&f, "key") && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_t		or_doc;
+			bson_t		or;
+			bson_iter_t k;
+			uint32_t	n = 0;
+			char		key[16];
+			const char *keyp;
+
+			bson_append_document_begin(&and, "2", 1, &or_doc);
+			bson_append_array_begin(&or_doc, "$or", 3, &or);
+			bson_iter_recurse(&f, &k);
+			while (bson_iter_next(&k))
+			{
+				bson_t		one;
+				bson_t		ex;
+
+				bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+				bson_append_document_begin(&or, keyp, -1, &one);
+				bson_append_document_begin(&one, bson_iter_key(&k), -1, &ex);
+				bson_append_bool(&ex, "$exists", 7, true);
+				bson_append_document_end(&one, &ex);
+				bson_append_document_end(&or, &one);
+			}
+			bson_append_array_end(&or_doc, &or);
+			bson_append_document_end(&and, &or_doc);
+			have = n > 0;
+		}
+		bson_append_array_end(&cond, &and);
+		break;
+	}
+	if (have)
+	{
+		uint8_t    *copy = palloc(cond.len);
+
+		memcpy(copy, bson_get_data(&cond), cond.len);
+		*filter = copy;
+		*filter_len = cond.len;
+	}
+	bson_destroy(&cond);
+}
+
+/*
  * The planner settings a hint asks for, for the planning of one query:
  * an index hint forbids sequential scans (the hinted index's conditions
  * are in the query), $natural forbids index scans.  Returns the GUC nest
@@ -1664,7 +1761,10 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	}
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (has_hint && spec.coll != NULL)
+	{
 		spec.hint = CheckHint(spec.coll, &hint);
+		HintIndexCondition(spec.coll, spec.hint, &spec.filter, &spec.filter_len);
+	}
 	if (spec.coll == NULL)
 	{
 		FindSpecCollation(&spec, NULL);
@@ -1980,7 +2080,10 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 	if (spec.coll != NULL && spec.coll->is_view)
 		MongoRaise(238, "distinct on a view is not supported yet");
 	if (has_hint && spec.coll != NULL)
+	{
 		spec.hint = CheckHint(spec.coll, &hint);
+		HintIndexCondition(spec.coll, spec.hint, &spec.filter, &spec.filter_len);
+	}
 	if (spec.coll != NULL)
 	{
 		MemoryContext caller = CurrentMemoryContext;

@@ -49,6 +49,14 @@ SELECT ocmd('{"distinct": "c", "key": "x", "hint": null}');
 SELECT ocmd('{"distinct": "c", "key": "x", "hint": {"x": 0}}');
 SELECT ocmd('{"distinct": "c", "key": "x", "hint": {"x": 1}}');
 
+-- a hinted sparse or partial index answers for the documents it holds
+SELECT ocmd('{"createIndexes": "c", "indexes": [{"key": {"x": 1}, "name": "x_sparse", "sparse": true},
+  {"key": {"x": -1}, "name": "x_partial", "partialFilterExpression": {"x": {"$gt": 1}}}]}');
+SELECT ocmd('{"count": "c", "hint": "x_sparse"}');
+SELECT ocmd('{"count": "c", "hint": "x_partial"}');
+SELECT ocmd('{"count": "c", "hint": "x_partial", "query": {"x": {"$exists": true}}}');
+SELECT ocmd('{"distinct": "c", "key": "_id", "hint": "x_partial"}');
+
 -- count's skip and limit
 SELECT ocmd('{"count": "c", "skip": {"$numberDouble": "NaN"}}');
 SELECT ocmd('{"count": "c", "skip": {"$numberDouble": "Infinity"}}');
