@@ -2576,6 +2576,12 @@ AggCheckMetaOptions(CommandContext *ctx)
 	if (!bson_iter_init_find(&it, &ctx->command, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))
 		return;
 	first = AggFirstStage(&it);
+	/* the session stages are not in the stable API either (nor built yet) */
+	if (first != NULL &&
+		(strcmp(first, "$listLocalSessions") == 0 || strcmp(first, "$listSessions") == 0) &&
+		bson_iter_init_find(&level, &ctx->command, "apiStrict") &&
+		BSON_ITER_HOLDS_BOOL(&level) && bson_iter_bool(&level))
+		MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
 	if (first == NULL || !AggMetaStage(first))
 		return;
 	if (bson_iter_init_find(&it, &ctx->command, "apiStrict") && BSON_ITER_HOLDS_BOOL(&it) &&

@@ -78,6 +78,7 @@ SELECT ocmd('{"distinct": "k", "key": "x.y"}');
 -- aggregate: a hint with $text, explain under apiStrict
 SELECT ocmd('{"aggregate": "c", "pipeline": [{"$match": {"$text": {"$search": "a"}}}], "hint": "x_1", "cursor": {}}');
 SELECT ocmd('{"aggregate": "c", "pipeline": [], "explain": true, "apiVersion": "1", "apiStrict": true}');
+SELECT ocmd('{"aggregate": 1, "pipeline": [{"$listSessions": {}}], "cursor": {}, "apiVersion": "1", "apiStrict": true}');
 
 DROP FUNCTION ocmd(text);
 SELECT drop_collection('ot.c');
