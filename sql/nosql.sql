@@ -494,6 +494,20 @@ CREATE FUNCTION nosql.bson_lookup_let(document nosql.bson, spec nosql.bson) RETU
     AS 'MODULE_PATHNAME', 'bson_lookup_let' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.bson_lookup_let(nosql.bson, nosql.bson) IS 'the documents of the sub-pipeline of a $lookup with let variables for one outer document (spec {db, from, let, pipeline, local, foreign, collation, now}): the let values bound into the pipeline, run as an aggregate of its own';
 
+-- $geoNear (src/agg_geonear.c): the documents of a query by
+-- nosql.bson_near_distance, with their distance and location set
+CREATE FUNCTION nosql.bson_geo_near_result(document nosql.bson, distance float8, spec nosql.bson, near nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_geo_near_result' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_geo_near_result(nosql.bson, float8, nosql.bson, nosql.bson) IS 'a document $geoNear returns: the distance (times spec.m) at the path spec.f, the location nearest to the point of the $near filter near at the path spec.l';
+
+-- metadata ($meta) of the documents of a pipeline (src/agg_stages.c)
+CREATE FUNCTION nosql.bson_meta_set(document nosql.bson, name text, value float8) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_meta_set' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_meta_set(nosql.bson, text, float8) IS 'the document with the metadata value name (the score of $rankFusion) set, for $meta';
+CREATE FUNCTION nosql.bson_meta_strip(document nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'bson_meta_strip' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.bson_meta_strip(nosql.bson) IS 'the document without the metadata a pipeline stage gave it (what the pipeline returns)';
+
 -- $group (src/agg_group.c): GROUP BY nosql.bson_group_key(...) with one
 -- nosql.bson_group_accumulate(...) per accumulator
 CREATE FUNCTION nosql.bson_group_key(document nosql.bson, spec nosql.bson) RETURNS nosql.bson

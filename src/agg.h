@@ -19,6 +19,15 @@
 /* MongoDB's limit on the number of stages of a pipeline */
 #define AGG_MAX_STAGES			1000
 
+/*
+ * The field that carries a document's metadata ({score: ..,
+ * geoNearDistance: .., geoNearPoint: ..}) between the stages of a pipeline
+ * that reads it with $meta: last in the document, removed from what the
+ * pipeline returns (nosql.bson_meta_strip) and hidden from the streaming
+ * stages, which see it only through $meta.
+ */
+#define AGG_META_FIELD			"__nosql_meta"
+
 /* The MongoDB error codes of the aggregation layer */
 #define AGG_ERR_STAGE_NOT_OBJECT	14
 #define AGG_ERR_STAGE_ONE_FIELD		40323
@@ -137,6 +146,29 @@ extern void AggWriteRun(const AggWrite *w, const char *sql, int nparams, Oid *ty
 						Datum *values, const Collection *source, const char *hint,
 						const uint8_t *collation, uint32_t collation_len, bool bypass);
 
+/* agg_lookup.c: set a dotted path of a document as $lookup's "as" does */
+extern void AggSetDottedPath(const uint8_t *data, uint32_t len, const char *path,
+							 const bson_value_t *value, bson_t *out);
+
+/* agg_geonear.c: a $geoNear stage as the query it starts a pipeline with */
+extern void AggGeoNearTranslate(const bson_iter_t *spec, FindSpec *find, bool meta,
+								StringInfo sql, Datum *values, Oid *types, int *nparams);
+
+/* agg_rankfusion.c: a $rankFusion stage, checked */
+typedef struct AggRankFusion
+{
+	int			npipelines;
+	const char **names;			/* the input pipelines, in order */
+	double	   *weights;
+	const uint8_t **last_sort;	/* each pipeline's last $sort */
+	uint32_t   *last_sort_len;
+	bool		score_details;
+} AggRankFusion;
+
+extern void AggRankFusionParse(const bson_iter_t *spec, AggRankFusion *rf);
+extern void AggRankFusionSql(const AggRankFusion *rf, char **subsql, int collation_param,
+							 bool meta, StringInfo sql);
+
 /* agg_meta.c: the metadata stages ($collStats, $indexStats, $currentOp ...) */
 extern bool AggMetaStage(const char *name);
 extern void AggMetaValidate(const char *name, const bson_iter_t *spec);
@@ -145,6 +177,11 @@ extern void AggMetaCheckNestedIn(const char *name, const bson_iter_t *spec, bool
 
 /* agg_pipeline.c */
 extern void CmdAggregate(CommandContext *ctx, bson_t *reply);
+extern void AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply);
+extern void AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
+						const uint8_t *collation, uint32_t collation_len, int64 batch_size,
+						bool single_batch, bson_t *reply, bson_t *first);
+extern bool AggStageKnown(const char *name);
 
 /* agg_lookup.c */
 extern Datum bson_lookup_filter(PG_FUNCTION_ARGS);

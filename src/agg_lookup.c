@@ -198,14 +198,14 @@ bson_lookup_keys(PG_FUNCTION_ARGS)
 }
 
 /*
- * Copy doc into out with the dotted path set to the array value, as
- * MongoDB sets a $lookup's "as" field: the field keeps its place, missing
- * fields are added at the end, and what is not a document on the way is
- * replaced by one.
+ * Copy doc into out with the dotted path set to value, as MongoDB sets a
+ * $lookup's "as" field (and $geoNear's distanceField): the field keeps its
+ * place, missing fields are added at the end, and what is not a document
+ * on the way is replaced by one.
  */
-static void
-LookupSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_t *value,
-			  bson_t *out)
+void
+AggSetDottedPath(const uint8_t *data, uint32_t len, const char *path,
+				 const bson_value_t *value, bson_t *out)
 {
 	bson_t		d;
 	bson_iter_t it;
@@ -228,7 +228,7 @@ LookupSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_t 
 			}
 			done = true;
 			if (dot == NULL)
-				bson_append_array(out, path, partlen, value);
+				bson_append_value(out, path, partlen, value);
 			else
 			{
 				bson_t		sub;
@@ -238,7 +238,7 @@ LookupSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_t 
 				if (BSON_ITER_HOLDS_DOCUMENT(&it))
 					bson_iter_document(&it, &slen, &sdata);
 				bson_append_document_begin(out, path, partlen, &sub);
-				LookupSetPath(sdata, slen, dot + 1, value, &sub);
+				AggSetDottedPath(sdata, slen, dot + 1, value, &sub);
 				bson_append_document_end(out, &sub);
 			}
 		}
@@ -246,13 +246,13 @@ LookupSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_t 
 	if (!done)
 	{
 		if (dot == NULL)
-			bson_append_array(out, path, partlen, value);
+			bson_append_value(out, path, partlen, value);
 		else
 		{
 			bson_t		sub;
 
 			bson_append_document_begin(out, path, partlen, &sub);
-			LookupSetPath(NULL, 0, dot + 1, value, &sub);
+			AggSetDottedPath(NULL, 0, dot + 1, value, &sub);
 			bson_append_document_end(out, &sub);
 		}
 	}
@@ -301,7 +301,14 @@ bson_lookup_set(PG_FUNCTION_ARGS)
 					   path);
 	}
 	bson_init(&out);
-	LookupSetPath(BsonBytes(doc), BsonDocLen(doc), path, &arr, &out);
+	{
+		bson_value_t v;
+
+		v.value_type = BSON_TYPE_ARRAY;
+		v.value.v_doc.data = (uint8_t *) bson_get_data(&arr);
+		v.value.v_doc.data_len = arr.len;
+		AggSetDottedPath(BsonBytes(doc), BsonDocLen(doc), path, &v, &out);
+	}
 	result = BsonDatumFromBson(&out);
 	bson_destroy(&out);
 	bson_destroy(&arr);

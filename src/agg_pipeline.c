@@ -57,12 +57,15 @@
 
 #define DEFAULT_AGG_BATCH	101
 
+/* {explain: {aggregate}}: no cursor needed; its verbosity runs the query */
+static bool agg_wrapped_explain = false;
+static bool agg_explain_analyze = false;
+
 /* The stages MongoDB knows that are not implemented yet (238) */
 static const char *const agg_later_stages[] = {
 	"$changeStream", "$changeStreamSplitLargeEvent",
-	"$densify", "$geoNear", "$listCatalog",
+	"$densify", "$listCatalog",
 	"$listLocalSessions", "$listSampledQueries", "$listSearchIndexes", "$listSessions",
-	"$rankFusion",
 	"$score", "$scoreFusion", "$search", "$searchMeta",
 	"$shardedDataDistribution",
 	"$vectorSearch", NULL
@@ -105,11 +108,17 @@ typedef struct AggBuild
 	bool		has_rows;		/* rows even without the collection ($facet...) */
 	int			ncte;			/* CTEs named so far at this depth */
 	bool		collectionless_root;	/* the command is {aggregate: 1} */
+	/* metadata ($meta) */
+	bool		meta_read;		/* some stage reads it */
+	bool		meta_attached;	/* the documents carry it (AGG_META_FIELD) */
 	int64		now_ms;			/* the command's $$NOW */
 } AggBuild;
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 						 bool collectionless);
+static Collection *AggResolveView(const char *database, Collection *view,
+								  const bson_iter_t *user, bson_t *out,
+								  const uint8_t **collation, uint32_t *collation_len);
 
 /* Is name a stage of MongoDB's that we do not run yet? */
 static bool
@@ -191,7 +200,10 @@ AggSortCheck(const bson_iter_t *spec, bool *text_score)
 			if (!BSON_ITER_HOLDS_UTF8(&meta) ||
 				(strcmp(bson_iter_utf8(&meta, NULL), "textScore") != 0 &&
 				 strcmp(bson_iter_utf8(&meta, NULL), "randVal") != 0 &&
-				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0))
+				 strcmp(bson_iter_utf8(&meta, NULL), "searchScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "vectorSearchScore") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "score") != 0 &&
+				 strcmp(bson_iter_utf8(&meta, NULL), "geoNearDistance") != 0))
 				MongoRaise(31138, "Illegal $meta sort: %s", bson_iter_key(&meta));
 			*text_score = true;
 		}
@@ -239,6 +251,8 @@ AggFlushChain(AggBuild *b)
 		bson_init_static(&c, b->collation, b->collation_len);
 		bson_append_document(&desc, "c", 1, &c);
 	}
+	if (b->meta_attached)
+		bson_append_bool(&desc, "m", 1, true);
 	n = AggParam(b, &desc);
 	bson_destroy(&desc);
 	bson_reinit(&b->chain);
@@ -332,6 +346,25 @@ AggParamDatum(AggBuild *b, Bson *value)
 }
 
 /*
+ * Documents leave their metadata behind (a $group makes new ones, and
+ * what the pipeline returns has none).
+ */
+static void
+AggDropMeta(AggBuild *b)
+{
+	StringInfoData next;
+
+	if (!b->meta_attached)
+		return;
+	initStringInfo(&next);
+	appendStringInfo(&next,
+					 "SELECT nosql.bson_meta_strip(s.document) AS document FROM (%s) s",
+					 b->sql.data);
+	b->sql = next;
+	b->meta_attached = false;
+}
+
+/*
  * $group: a GROUP BY over the query so far (agg_group.c has the design);
  * the input rows are numbered when an accumulator depends on their order.
  */
@@ -346,6 +379,7 @@ AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
+	AggDropMeta(b);
 	key = AggParamDatum(b, g.key);
 	names = AggParamDatum(b, g.names);
 	ord = g.need_ord ? "g.ord" : "0::bigint";
@@ -943,6 +977,35 @@ AggLookupCheckPipeline(AggBuild *b, const bson_iter_t *let, const bson_iter_t *p
 }
 
 /*
+ * A view read by a sub-pipeline ($lookup, $unionWith): *pipeline becomes
+ * the view's stages followed by its own (or none), over the collection
+ * underneath, which is returned.  The view's collation must be the
+ * command's (167), as MongoDB requires of a foreign view.
+ */
+static Collection *
+AggSubView(AggBuild *b, Collection *view, bson_iter_t *pipeline, bool has_pipeline)
+{
+	bson_t	   *combined = bson_new();
+	bson_iter_t it;
+	const uint8_t *vcoll = NULL;
+	uint32_t	vcoll_len = 0;
+	const uint8_t *c = NULL;
+	uint32_t	clen = 0;
+	Collection *base;
+
+	if (bson_iter_init_find(&it, view->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_iter_document(&it, &vcoll_len, &vcoll);
+	if ((b->compiled_collation != NULL) != (vcoll != NULL && CompileCollation(vcoll, vcoll_len) != NULL) ||
+		(b->compiled_collation != NULL &&
+		 (b->collation_len != vcoll_len || memcmp(b->collation, vcoll, vcoll_len) != 0)))
+		MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
+				   "Cannot override a view's default collation");
+	base = AggResolveView(b->database, view, has_pipeline ? pipeline : NULL, combined, &c, &clen);
+	bson_iter_init_find(pipeline, combined, "p");
+	return base;
+}
+
+/*
  * $lookup: {from, localField, foreignField, as} (agg_lookup.c has the SQL),
  * {from, let, pipeline, as} and both together; the foreign documents of
  * each document come from a correlated subquery.
@@ -966,6 +1029,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	char	   *alias;
 	char	   *cond = NULL;
 	bool		seen[6] = {false};
+	char	   *view_sql = NULL;	/* a view's documents, or NULL */
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
 		MongoRaise(MONGO_FAILED_TO_PARSE, "the $lookup specification must be an Object, but found %s",
@@ -1102,7 +1166,17 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		coll = CollectionLookup(b->database, from);
 		if (coll != NULL && coll->is_view)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$lookup from a view is not supported yet");
+		{
+			/* the view's documents: its stages translated over its collection */
+			bson_iter_t vp;
+			StringInfoData vsql;
+
+			coll = AggSubView(b, coll, &vp, false);
+			initStringInfo(&vsql);
+			view_sql = AggSubPipeline(b, &vp, coll, from, false, NULL, false, &vsql) ?
+				psprintf("(SELECT v.document FROM (%s) v)", vsql.data) :
+				"(SELECT NULL::nosql.bson AS document WHERE false)";
+		}
 	}
 	AggEndFind(b);
 	AggFlushChain(b);
@@ -1113,7 +1187,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		char	   *filter = psprintf("nosql.bson_lookup_filter(%s.document, %s, %s)", alias,
 									  quote_literal_cstr(local), quote_literal_cstr(foreign));
-		const char *key = b->compiled_collation == NULL ?
+		const char *key = b->compiled_collation == NULL && view_sql == NULL ?
 			IndexLookupKeyExpr(coll, foreign) : NULL;
 		char	   *match;
 
@@ -1189,15 +1263,18 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 
 		if (local != NULL)
 			source = coll != NULL ?
-				psprintf("SELECT document FROM %s WHERE %s", coll->qualified, cond) :
+				psprintf("SELECT document FROM %s lkv WHERE %s",
+						 view_sql != NULL ? view_sql : coll->qualified, cond) :
 				"SELECT NULL::nosql.bson AS document WHERE false";
+		else if (view_sql != NULL)
+			source = psprintf("SELECT document FROM %s lkv", view_sql);
 		AggLookupSubquery(b, &pipeline, coll, from, collectionless, source, &matches);
 	}
 	else if (coll == NULL)
 		appendStringInfoString(&matches, "'{}'::nosql.bson[]");
 	else
-		appendStringInfo(&matches, "ARRAY(SELECT document FROM %s WHERE %s)",
-						 coll->qualified, cond);
+		appendStringInfo(&matches, "ARRAY(SELECT document FROM %s lkv WHERE %s)",
+						 view_sql != NULL ? view_sql : coll->qualified, cond);
 
 	initStringInfo(&next);
 	appendStringInfo(&next,
@@ -1207,11 +1284,166 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	AggReserve(b, FIND_MAX_PARAMS);
 }
 
+/*
+ * $geoNear: the query the pipeline starts from (agg_geonear.c); only empty
+ * $match stages may come before it.
+ */
+static void
+AggAddGeoNear(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+
+	if (b->source_sql != NULL)
+		MongoRaise(MONGO_NOT_IMPLEMENTED,
+				   "$geoNear in a $lookup pipeline with localField and foreignField is not supported yet");
+	if (!b->in_find || b->documents || b->spec.sort != NULL || b->spec.skip != 0 ||
+		b->spec.limit != 0)
+		MongoRaise(40603, "$geoNear was not the first stage in the pipeline.");
+	bson_iter_init(&it, &b->filters);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t f;
+
+		if (bson_iter_recurse(&it, &f) && bson_iter_next(&f))
+			MongoRaise(40603, "$geoNear was not the first stage in the pipeline.");
+	}
+	AggReserve(b, FIND_MAX_PARAMS + 2);
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	AggGeoNearTranslate(spec, &b->spec, b->meta_read, &b->sql, b->values, b->types,
+						&b->nparams);
+	b->meta_attached = b->meta_read;
+}
+
+/*
+ * The stages of a $rankFusion input pipeline to translate: without a final
+ * $sort (checked here), since the ranking sorts by its keys anyway.  The
+ * array is *holder's or a copy that lives as long as the query.
+ */
+static const bson_iter_t *
+AggRankFusionInput(const bson_iter_t *pipeline, bson_iter_t *holder)
+{
+	bson_iter_t it;
+	int			n = 0;
+	bool		meta;
+
+	bson_iter_recurse(pipeline, &it);
+	while (bson_iter_next(&it))
+		n++;
+	*holder = *pipeline;
+	bson_iter_recurse(pipeline, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+	{
+		bson_iter_t stage;
+
+		bson_iter_recurse(&it, &stage);
+		bson_iter_next(&stage);
+		if (i == n - 1 && strcmp(bson_iter_key(&stage), "$sort") == 0)
+		{
+			bson_t		copy;
+			bson_t		arr;
+			bson_iter_t each;
+			Bson	   *kept;
+			bson_t		view;
+
+			AggSortCheck(&stage, &meta);
+			if (meta)
+				MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+			bson_init(&copy);
+			bson_append_array_begin(&copy, "p", 1, &arr);
+			bson_iter_recurse(pipeline, &each);
+			for (int k = 0; k < n - 1 && bson_iter_next(&each); k++)
+				bson_append_iter(&arr, NULL, 0, &each);
+			bson_append_array_end(&copy, &arr);
+			kept = BsonDatumFromBson(&copy);
+			bson_destroy(&copy);
+			bson_init_static(&view, BsonBytes(kept), BsonDocLen(kept));
+			bson_iter_init_find(holder, &view, "p");
+		}
+	}
+	return holder;
+}
+
+/*
+ * $rankFusion: each input pipeline translated as a $lookup's sub-pipeline
+ * is, then ranked and combined (agg_rankfusion.c).
+ */
+static void
+AggAddRankFusion(AggBuild *b, const bson_iter_t *spec, bool first)
+{
+	AggRankFusion rf;
+	bson_iter_t it;
+	bson_iter_t input;
+	char	  **subsql;
+	int			collation_param = 0;
+	bool		have_query = true;
+
+	AggRankFusionParse(spec, &rf);
+	if (!first)
+		MongoRaise(10170100, "$rankFusion is only valid as the first stage in a pipeline");
+	if (b->spec.coll != NULL && bson_iter_init_find(&it, b->spec.coll->options, "timeseries"))
+		MongoRaise(10557301, "$rankFusion is unsupported on timeseries collections");
+
+	/* the input pipelines, in the order of rf's names */
+	subsql = palloc0(sizeof(char *) * Max(rf.npipelines, 1));
+	bson_iter_recurse(spec, &it);
+	bson_iter_find(&it, "input");
+	bson_iter_recurse(&it, &it);
+	bson_iter_find(&it, "pipelines");
+	bson_iter_recurse(&it, &it);
+	for (int i = 0; bson_iter_next(&it); i++)
+	{
+		StringInfoData q;
+
+		/* over the collection, or the documents a $facet reads */
+		initStringInfo(&q);
+		if (!AggSubPipeline(b, AggRankFusionInput(&it, &input), b->spec.coll, b->collname,
+							false, b->source_sql, false, &q))
+			have_query = false;
+		subsql[i] = q.data;
+	}
+	b->in_find = false;
+	initStringInfo(&b->sql);
+	if (!have_query)
+	{
+		/* no collection: nothing to rank */
+		appendStringInfoString(&b->sql, "SELECT NULL::nosql.bson AS document WHERE false");
+		return;
+	}
+	AggReserve(b, FIND_MAX_PARAMS + 1);
+	if (b->compiled_collation != NULL)
+	{
+		bson_t		c;
+
+		bson_init_static(&c, b->collation, b->collation_len);
+		collation_param = AggParam(b, &c);
+	}
+	AggRankFusionSql(&rf, subsql, collation_param, b->meta_read, &b->sql);
+	b->meta_attached = b->meta_read;
+}
+
 /* Is name a stage that writes ($out, $merge)? */
 static bool
 AggStageWrites(const char *name)
 {
 	return strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0;
+}
+
+/* Is name a stage of MongoDB's (run here or not yet)? */
+bool
+AggStageKnown(const char *name)
+{
+	return AggStageIsStreaming(name) || AggStageIsLater(name) ||
+		strcmp(name, "$sort") == 0 || strcmp(name, "$skip") == 0 ||
+		strcmp(name, "$limit") == 0 || strcmp(name, "$count") == 0 ||
+		strcmp(name, "$documents") == 0 || strcmp(name, "$group") == 0 ||
+		strcmp(name, "$sortByCount") == 0 || strcmp(name, "$lookup") == 0 ||
+		AggStageWrites(name) || strcmp(name, "$bucket") == 0 ||
+		strcmp(name, "$sample") == 0 || strcmp(name, "$facet") == 0 ||
+		strcmp(name, "$bucketAuto") == 0 || strcmp(name, "$unionWith") == 0 ||
+		strcmp(name, "$graphLookup") == 0 || strcmp(name, "$setWindowFields") == 0 ||
+		strcmp(name, "$fill") == 0 || AggMetaStage(name) ||
+		strcmp(name, "$geoNear") == 0 || strcmp(name, "$rankFusion") == 0;
 }
 
 /*
@@ -1485,7 +1717,10 @@ AggAddUnionWith(AggBuild *b, const bson_iter_t *spec)
 			MongoRaise(MONGO_INVALID_NAMESPACE, "Invalid $unionWith namespace: '%s'", from);
 		coll = CollectionLookup(b->database, from);
 		if (coll != NULL && coll->is_view)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$unionWith on a view is not supported yet");
+		{
+			coll = AggSubView(b, coll, &pipeline, has_pipeline);
+			has_pipeline = true;
+		}
 	}
 	if (!has_pipeline)
 	{
@@ -1589,6 +1824,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	StringInfoData next;
 	char	   *restrict_cond = "";
 	char	   *from_lit;
+	char	   *view_src = NULL;	/* a view's documents, or NULL */
 	char	   *to_lit;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(spec))
@@ -1666,7 +1902,18 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	}
 	coll = CollectionLookup(b->database, from);
 	if (coll != NULL && coll->is_view)
-		MongoRaise(MONGO_NOT_IMPLEMENTED, "$graphLookup from a view is not supported yet");
+	{
+		/* a view's documents, with their _id as the table's column */
+		bson_iter_t vp;
+		StringInfoData vsql;
+
+		coll = AggSubView(b, coll, &vp, false);
+		initStringInfo(&vsql);
+		view_src = AggSubPipeline(b, &vp, coll, from, false, NULL, false, &vsql) ?
+			psprintf("(SELECT nosql.bson_index_key(v.document, '_id') AS _id, v.document FROM (%s) v)",
+					 vsql.data) :
+			"(SELECT NULL::nosql.bson AS _id, NULL::nosql.bson AS document WHERE false)";
+	}
 
 	AggEndFind(b);
 	AggFlushChain(b);
@@ -1681,8 +1928,10 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 	{
 		bson_t		s;
 		char	   *start_doc;
-		const char *key = b->compiled_collation == NULL ? IndexLookupKeyExpr(coll, conn_to) : NULL;
+		const char *key = b->compiled_collation == NULL && view_src == NULL ?
+			IndexLookupKeyExpr(coll, conn_to) : NULL;
 		bool		depths = have_max || depth_field != NULL;
+		const char *src = view_src != NULL ? view_src : coll->qualified;
 		char	   *step;
 		char	   *columns;
 
@@ -1709,21 +1958,21 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 		columns = psprintf("gid, next%s%s", key != NULL ? ", keys" : "", depths ? ", depth" : "");
 		appendStringInfo(&graph,
 						 "ARRAY(WITH RECURSIVE g(%s) AS (SELECT f._id, %s%s FROM %s f WHERE %s%s",
-						 columns, step, depths ? ", 0::bigint" : "", coll->qualified,
+						 columns, step, depths ? ", 0::bigint" : "", src,
 						 AggGraphCond(b, key,
 									  psprintf("nosql.bson_lookup_filter(%s, 'v', %s)", start_doc, to_lit),
 									  psprintf("nosql.bson_lookup_keys(%s, 'v')", start_doc)),
 						 restrict_cond);
 		appendStringInfo(&graph,
 						 " UNION%s SELECT f._id, %s%s FROM g, %s f WHERE g.next IS NOT NULL AND ",
-						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", coll->qualified);
+						 depths ? " ALL" : "", step, depths ? ", g.depth + 1" : "", src);
 		if (have_max)
 			appendStringInfo(&graph, "g.depth < " INT64_FORMAT " AND ", max_depth);
 		appendStringInfo(&graph, "%s%s)", AggGraphCond(b, key, "g.next", "g.keys"), restrict_cond);
 		if (!depths)
 			appendStringInfo(&graph,
 							 " SELECT f.document FROM %s f WHERE f._id IN (SELECT g.gid FROM g))",
-							 coll->qualified);
+							 src);
 		else
 			appendStringInfo(&graph,
 							 " CYCLE gid SET cycle USING path "
@@ -1731,7 +1980,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 							 depth_field != NULL ?
 							 psprintf("nosql.bson_graph_depth(f.document, %s, d.depth)",
 									  quote_literal_cstr(depth_field)) : "f.document",
-							 coll->qualified);
+							 src);
 	}
 	initStringInfo(&next);
 	appendStringInfo(&next,
@@ -1901,6 +2150,95 @@ AggAddMeta(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	}
 }
 
+/*
+ * A $sort with {$meta: name} keys: by the metadata the documents carry
+ * (highest first, as MongoDB sorts them), the other keys as usual.
+ */
+static void
+AggAddMetaSort(AggBuild *b, const bson_iter_t *spec)
+{
+	bson_iter_t it;
+	int			i = 0;
+
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+	bson_iter_recurse(spec, &it);
+	while (bson_iter_next(&it))
+	{
+		char	   *path;
+		bool		desc;
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			bson_iter_t meta;
+			const char *name;
+
+			bson_iter_recurse(&it, &meta);
+			bson_iter_next(&meta);
+			name = bson_iter_utf8(&meta, NULL);
+			if (strcmp(name, "randVal") == 0)
+			{
+				/* a random value per document */
+				appendStringInfo(&b->order, "%srandom()", i++ > 0 ? ", " : "");
+				continue;
+			}
+			if (!b->meta_attached)
+			{
+				/* search scores are missing (all equal); the others needed */
+				if (strcmp(name, "searchScore") == 0 || strcmp(name, "vectorSearchScore") == 0)
+					continue;
+				MongoRaise(40218, "query requires %s metadata, but it is not available", name);
+			}
+			path = psprintf("%s.%s", AGG_META_FIELD, name);
+			desc = true;
+		}
+		else
+		{
+			double		d = 0;
+
+			(void) BsonIterAsDouble(&it, &d);
+			path = pstrdup(bson_iter_key(&it));
+			desc = d < 0;
+		}
+		if (b->compiled_collation != NULL)
+		{
+			bson_t		c;
+
+			bson_init_static(&c, b->collation, b->collation_len);
+			appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s, $%d)%s",
+							 i > 0 ? ", " : "", quote_literal_cstr(path),
+							 desc ? "true" : "false", AggParam(b, &c), desc ? " DESC" : "");
+		}
+		else
+			appendStringInfo(&b->order, "%snosql.bson_sort_value(s.document, %s, %s)%s",
+							 i > 0 ? ", " : "", quote_literal_cstr(path),
+							 desc ? "true" : "false", desc ? " DESC" : "");
+		i++;
+	}
+	if (i == 0)
+		appendStringInfoString(&b->order, "true");
+	b->level_open = true;
+}
+
+/* Whether a pipeline mentions $meta anywhere (its stages read metadata) */
+static bool
+AggMentionsMeta(const bson_iter_t *value)
+{
+	bson_iter_t it;
+
+	check_stack_depth();
+	if (!BSON_ITER_HOLDS_DOCUMENT(value) && !BSON_ITER_HOLDS_ARRAY(value))
+		return false;
+	bson_iter_recurse(value, &it);
+	while (bson_iter_next(&it))
+	{
+		if (strcmp(bson_iter_key(&it), "$meta") == 0 || AggMentionsMeta(&it))
+			return true;
+	}
+	return false;
+}
+
 /* Translate one stage (already known to exist) */
 static void
 AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
@@ -1908,6 +2246,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 	char		key[16];
 	const char *keyp;
 
+	if (b->meta_attached && !AggStageIsStreaming(name) && strcmp(name, "$sort") != 0 &&
+		strcmp(name, "$skip") != 0 && strcmp(name, "$limit") != 0 &&
+		strcmp(name, "$sample") != 0 && strcmp(name, "$lookup") != 0)
+	{
+		/* the stages that make new documents or read them in bulk: none */
+		AggEndFind(b);
+		AggFlushChain(b);
+		AggCloseLevel(b);
+		AggDropMeta(b);
+	}
 	if (AggMetaStage(name))
 	{
 		AggAddMeta(b, name, spec, first);
@@ -1984,7 +2332,10 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 
 		AggSortCheck(spec, &meta);
 		if (meta)
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$meta sorts are not supported yet");
+		{
+			AggAddMetaSort(b, spec);
+			return;
+		}
 		bson_iter_document(spec, &len, &data);
 		if (b->in_find && b->spec.skip == 0 && b->spec.limit == 0)
 		{
@@ -2155,6 +2506,16 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		AggAddFill(b, spec);
 		return;
 	}
+	if (strcmp(name, "$geoNear") == 0)
+	{
+		AggAddGeoNear(b, spec);
+		return;
+	}
+	if (strcmp(name, "$rankFusion") == 0)
+	{
+		AggAddRankFusion(b, spec, first);
+		return;
+	}
 	elog(ERROR, "unexpected aggregation stage %s", name);
 }
 
@@ -2165,6 +2526,7 @@ AggFinish(AggBuild *b)
 	AggEndFind(b);
 	AggFlushChain(b);
 	AggCloseLevel(b);
+	AggDropMeta(b);
 }
 
 /*
@@ -2204,16 +2566,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		if (bson_iter_next(&stage))
 			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
 					   "A pipeline stage specification object must contain exactly one field.");
-		if (!AggStageIsStreaming(name) && !AggStageIsLater(name) &&
-			strcmp(name, "$sort") != 0 && strcmp(name, "$skip") != 0 &&
-			strcmp(name, "$limit") != 0 && strcmp(name, "$count") != 0 &&
-			strcmp(name, "$documents") != 0 && strcmp(name, "$group") != 0 &&
-			strcmp(name, "$sortByCount") != 0 && strcmp(name, "$lookup") != 0 &&
-			!AggStageWrites(name) && strcmp(name, "$bucket") != 0 &&
-			strcmp(name, "$sample") != 0 && strcmp(name, "$facet") != 0 &&
-			strcmp(name, "$bucketAuto") != 0 && strcmp(name, "$unionWith") != 0 &&
-			strcmp(name, "$graphLookup") != 0 && strcmp(name, "$setWindowFields") != 0 &&
-			strcmp(name, "$fill") != 0 && !AggMetaStage(name))
+		if (!AggStageKnown(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)
 		{
@@ -2280,6 +2633,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "The {aggregate: 1} form is not valid with an empty pipeline");
 
+	b->meta_read = AggMentionsMeta(pipeline);
 	maxparams = b->nparams + FIND_MAX_PARAMS + 2 * nstages + 32 * nstages + extra_params;
 	b->values = palloc(sizeof(Datum) * maxparams);
 	b->types = palloc(sizeof(Oid) * maxparams);
@@ -2541,7 +2895,7 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "Aggregation explain does not support the 'writeConcern' option");
 	AggCheckReadConcern(ctx->read_concern_level, &a->pipeline);
-	if (!a->has_cursor && !a->explain)
+	if (!a->has_cursor && !a->explain && !agg_wrapped_explain)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "The 'cursor' option is required, except for aggregate with the explain argument");
 }
@@ -2618,6 +2972,103 @@ AggCheckMetaOptions(CommandContext *ctx)
 				   first, bson_iter_utf8(&level, NULL));
 }
 
+/*
+ * A view, as MongoDB resolves it: the collection underneath (NULL when it
+ * does not exist) and, in *out, the array "p" of the stages of every view
+ * on the way, innermost first, followed by the stages of user.  The view's
+ * collation is the pipeline's: a command may only repeat it (167).
+ */
+static Collection *
+AggResolveView(const char *database, Collection *view, const bson_iter_t *user,
+			   bson_t *out, const uint8_t **collation, uint32_t *collation_len)
+{
+	Collection *chain[AGG_MAX_VIEW_DEPTH];
+	int			n = 0;
+	Collection *c = view;
+	bson_t		stages;
+	uint32_t	k = 0;
+	bson_iter_t it;
+	const uint8_t *vcoll = NULL;
+	uint32_t	vcoll_len = 0;
+
+	while (c != NULL && c->is_view)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (n == AGG_MAX_VIEW_DEPTH)
+			MongoRaise(MONGO_VIEW_DEPTH_LIMIT, "View depth too deep or view cycle detected. Maximum depth is %d",
+					   AGG_MAX_VIEW_DEPTH);
+		chain[n++] = c;
+		if (!bson_iter_init_find(&it, c->options, "viewOn") || !BSON_ITER_HOLDS_UTF8(&it))
+			elog(ERROR, "view %s has no viewOn", c->qualified);
+		c = CollectionLookup(database, bson_iter_utf8(&it, NULL));
+	}
+	bson_append_array_begin(out, "p", 1, &stages);
+	for (int i = n - 1; i >= 0; i--)
+	{
+		bson_iter_t st;
+
+		if (!bson_iter_init_find(&it, chain[i]->options, "pipeline") ||
+			!BSON_ITER_HOLDS_ARRAY(&it))
+			continue;
+		bson_iter_recurse(&it, &st);
+		while (bson_iter_next(&st))
+		{
+			char		key[16];
+			const char *keyp;
+
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_iter(&stages, keyp, -1, &st);
+		}
+	}
+	if (user != NULL)
+	{
+		bson_iter_t st;
+
+		bson_iter_recurse(user, &st);
+		while (bson_iter_next(&st))
+		{
+			char		key[16];
+			const char *keyp;
+
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_iter(&stages, keyp, -1, &st);
+		}
+	}
+	bson_append_array_end(out, &stages);
+
+	/* the view's default collation (simple when it has none) */
+	if (bson_iter_init_find(&it, view->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_iter_document(&it, &vcoll_len, &vcoll);
+	if (*collation != NULL && *collation_len > 5)
+	{
+		BsonCollation *given = CompileCollation(*collation, *collation_len);
+		BsonCollation *own = vcoll != NULL ? CompileCollation(vcoll, vcoll_len) : NULL;
+
+		if ((given == NULL) != (own == NULL) ||
+			(given != NULL && (*collation_len != vcoll_len ||
+							   memcmp(*collation, vcoll, vcoll_len) != 0)))
+			MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
+					   "Cannot override a view's default collation");
+	}
+	else if (vcoll != NULL)
+	{
+		*collation = vcoll;
+		*collation_len = vcoll_len;
+	}
+	else
+	{
+		/* {locale: "simple"}: not the collection's default */
+		static const uint8_t simple[] = {
+			24, 0, 0, 0, 2, 'l', 'o', 'c', 'a', 'l', 'e', 0, 7, 0, 0, 0,
+			's', 'i', 'm', 'p', 'l', 'e', 0, 0
+		};
+
+		*collation = simple;
+		*collation_len = sizeof(simple);
+	}
+	return c;
+}
+
 /* Prepare the translation: the collection, its collation and hint */
 static bool
 AggPrepare(const char *database, AggArgs *a, AggBuild *b)
@@ -2652,7 +3103,14 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 		coll = CollectionLookup(database, a->collname);
 		/* the metadata stages describe views too (or refuse them) */
 		if (coll != NULL && coll->is_view && (first == NULL || !AggMetaStage(first)))
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "aggregate on a view is not supported yet");
+		{
+			/* the view's stages, then the command's, over what is underneath */
+			bson_t	   *combined = bson_new();
+
+			coll = AggResolveView(database, coll, &a->pipeline, combined, &a->collation,
+								  &a->collation_len);
+			bson_iter_init_find(&a->pipeline, combined, "p");
+		}
 	}
 	b->spec.coll = coll;
 	b->spec.collation = a->collation;
@@ -2690,7 +3148,9 @@ AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t
 	{
 		BSON_APPEND_UTF8(&pg, "sql", b->sql.data);
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "EXPLAIN (COSTS OFF) %s", b->sql.data);
+		appendStringInfo(&sql, "EXPLAIN (%sCOSTS OFF) %s",
+						 agg_explain_analyze ? "ANALYZE, TIMING OFF, SUMMARY OFF, " : "",
+						 b->sql.data);
 		BSON_APPEND_ARRAY_BEGIN(&pg, "plan", &plan);
 		SPI_connect();
 		{
@@ -2723,6 +3183,46 @@ AggExplain(CommandContext *ctx, AggArgs *a, AggBuild *b, bool have_query, bson_t
 		BSON_APPEND_DOCUMENT(reply, "command", &cmd);
 		bson_destroy(&cmd);
 	}
+}
+
+/*
+ * {explain: {aggregate: ...}, verbosity} (cmd_explain.c): the aggregate's
+ * own explain, its query run (EXPLAIN ANALYZE, reading only: a $out or
+ * $merge writes nothing) unless the verbosity is queryPlanner.  The
+ * wrapped command needs no cursor.
+ */
+void
+AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply)
+{
+	AggArgs		a;
+	AggBuild	b;
+	bool		have_query;
+
+	AggCheckMetaOptions(inner);
+	agg_wrapped_explain = true;
+	PG_TRY();
+	{
+		AggParseCommand(inner, &a);
+	}
+	PG_FINALLY();
+	{
+		agg_wrapped_explain = false;
+	}
+	PG_END_TRY();
+	if (a.explain)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "Explain of aggregate may not have 'explain' set inside the command");
+	have_query = AggPrepare(inner->database, &a, &b);
+	agg_explain_analyze = analyze;
+	PG_TRY();
+	{
+		AggExplain(inner, &a, &b, have_query, reply);
+	}
+	PG_FINALLY();
+	{
+		agg_explain_analyze = false;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -2769,6 +3269,81 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 	CursorQueryReply(ctx, a.collname != NULL ? a.collname : "$cmd.aggregate", b.sql.data,
 					 b.nparams, b.types, b.values, b.spec.coll, b.spec.hint, a.batch_size,
 					 false, reply);
+}
+
+/*
+ * find, count and distinct on a view (cmd_read.c), as MongoDB resolves
+ * them: stages (an array document {"0": stage, ...}) after the view's,
+ * run as an aggregate over the collection underneath.  With first NULL,
+ * the cursor reply of find goes to reply; else *first (initialized by the
+ * caller) gets the pipeline's first document, if any.
+ */
+void
+AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
+			const uint8_t *collation, uint32_t collation_len, int64 batch_size,
+			bool single_batch, bson_t *reply, bson_t *first)
+{
+	AggArgs		a;
+	AggBuild	b;
+	bson_t	   *holder = bson_new();
+	bool		have_query;
+	MemoryContext caller = CurrentMemoryContext;
+
+	memset(&a, 0, sizeof(a));
+	a.collname = pstrdup(collname);
+	a.collation = collation;
+	a.collation_len = collation_len;
+	a.batch_size = batch_size;
+	bson_append_array(holder, "p", 1, stages);
+	bson_iter_init_find(&a.pipeline, holder, "p");
+	have_query = AggPrepare(ctx->database, &a, &b);
+	if (first == NULL)
+	{
+		if (!have_query)
+		{
+			bson_t		cursor;
+			bson_t		batch;
+
+			BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+			BSON_APPEND_ARRAY_BEGIN(&cursor, "firstBatch", &batch);
+			bson_append_array_end(&cursor, &batch);
+			BSON_APPEND_INT64(&cursor, "id", 0);
+			BSON_APPEND_UTF8(&cursor, "ns", psprintf("%s.%s", ctx->database, collname));
+			bson_append_document_end(reply, &cursor);
+			return;
+		}
+		CursorQueryReply(ctx, collname, b.sql.data, b.nparams, b.types, b.values, b.spec.coll,
+						 b.spec.hint, batch_size, single_batch, reply);
+		return;
+	}
+	if (!have_query)
+		return;
+	SPI_connect();
+	{
+		int			level = HintSettingsPush(b.spec.coll, b.spec.hint);
+
+		if (SPI_execute_with_args(b.sql.data, b.nparams, b.types, b.values, NULL, true, 1) !=
+			SPI_OK_SELECT)
+			elog(ERROR, "reading a view failed");
+		HintSettingsPop(level);
+	}
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			Bson	   *doc = DatumGetBsonP(row);
+			bson_t		d;
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc));
+			bson_concat(first, &d);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
 }
 
 /*

@@ -80,6 +80,7 @@ struct AggChain
 	int			nstages;
 	AggStage   *stages;
 	BsonCollation *collation;	/* NULL: simple */
+	bool		meta;			/* documents may carry metadata (AGG_META_FIELD) */
 };
 
 static const uint8_t agg_empty_doc[5] = {5, 0, 0, 0, 0};
@@ -441,6 +442,8 @@ AggChainCompile(const uint8_t *data, uint32_t len)
 		bson_iter_document(&it, &clen, &c);
 		chain->collation = CompileCollation(c, clen);
 	}
+	if (bson_iter_init_find(&it, &doc, "m") && BSON_ITER_HOLDS_BOOL(&it))
+		chain->meta = bson_iter_bool(&it);
 	if (!bson_iter_init_find(&it, &doc, "s") || !BSON_ITER_HOLDS_ARRAY(&it))
 		elog(ERROR, "invalid aggregation chain");
 	bson_iter_recurse(&it, &stages);
@@ -894,6 +897,150 @@ AggChainApply(const AggChain *chain, int from, const uint8_t *doc, uint32_t len,
 	}
 }
 
+/* ---- metadata ---- */
+
+/*
+ * Split a document into its fields and its metadata: its AGG_META_FIELD
+ * document, if there is one (last, unless a $lookup added a field after
+ * it).  *body is the document without it (palloc'd), or doc itself.
+ */
+static void
+AggMetaSplit(const uint8_t *doc, uint32_t len, const uint8_t **body, uint32_t *body_len,
+			 const uint8_t **meta, uint32_t *meta_len)
+{
+	bson_t		d;
+	bson_iter_t it;
+	bool		found = false;
+
+	*body = doc;
+	*body_len = len;
+	*meta = NULL;
+	*meta_len = 0;
+	if (!bson_init_static(&d, doc, len) || !bson_iter_init(&it, &d))
+		return;
+	while (!found && bson_iter_next(&it))
+		found = strcmp(bson_iter_key(&it), AGG_META_FIELD) == 0 &&
+			BSON_ITER_HOLDS_DOCUMENT(&it);
+	if (!found)
+		return;
+	{
+		bson_t		out;
+
+		bson_init(&out);
+		bson_iter_init(&it, &d);
+		while (bson_iter_next(&it))
+		{
+			if (strcmp(bson_iter_key(&it), AGG_META_FIELD) == 0)
+				bson_iter_document(&it, meta_len, meta);
+			else
+				bson_append_iter(&out, NULL, 0, &it);
+		}
+		*body = AggTakeBytes(&out, body_len);
+	}
+}
+
+/* A Bson datum of a document with its metadata appended (none: a copy) */
+static Bson *
+AggMetaAttach(const uint8_t *doc, uint32_t len, const uint8_t *meta, uint32_t meta_len)
+{
+	bson_t		out;
+	bson_t		d;
+	bson_t		m;
+	Bson	   *result;
+
+	bson_init_static(&d, doc, len);
+	bson_init(&out);
+	bson_concat(&out, &d);
+	if (meta != NULL)
+	{
+		bson_init_static(&m, meta, meta_len);
+		bson_append_document(&out, AGG_META_FIELD, -1, &m);
+	}
+	result = BsonDatumFromBson(&out);
+	bson_destroy(&out);
+	return result;
+}
+
+/* AggChainApply with the metadata $meta reads set around it */
+static void
+AggChainApplyMeta(const AggChain *chain, const uint8_t *doc, uint32_t len,
+				  const uint8_t *meta, uint32_t meta_len, List **out)
+{
+	AggExprSetMeta(meta, meta_len);
+	PG_TRY();
+	{
+		AggChainApply(chain, 0, doc, len, out);
+	}
+	PG_FINALLY();
+	{
+		AggExprSetMeta(NULL, 0);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * nosql.bson_meta_set(document bson, name text, value float8) RETURNS bson
+ *
+ * The document with a metadata value (the score of $rankFusion) set.
+ */
+PG_FUNCTION_INFO_V1(bson_meta_set);
+Datum
+bson_meta_set(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	double		value = PG_GETARG_FLOAT8(2);
+	const uint8_t *body;
+	uint32_t	body_len;
+	const uint8_t *meta;
+	uint32_t	meta_len;
+	bson_t		m;
+	Bson	   *result;
+
+	if (BsonIsScalar(doc))
+		PG_RETURN_BSON_P(doc);
+	AggMetaSplit(BsonBytes(doc), BsonDocLen(doc), &body, &body_len, &meta, &meta_len);
+	bson_init(&m);
+	if (meta != NULL)
+	{
+		bson_t		old;
+		bson_iter_t it;
+
+		bson_init_static(&old, meta, meta_len);
+		bson_iter_init(&it, &old);
+		while (bson_iter_next(&it))
+			if (strcmp(bson_iter_key(&it), name) != 0)
+				bson_append_iter(&m, NULL, 0, &it);
+	}
+	bson_append_double(&m, name, -1, value);
+	result = AggMetaAttach(body, body_len, bson_get_data(&m), m.len);
+	bson_destroy(&m);
+	PG_RETURN_BSON_P(result);
+}
+
+/*
+ * nosql.bson_meta_strip(document bson) RETURNS bson
+ *
+ * The document without its metadata: what a pipeline returns.
+ */
+PG_FUNCTION_INFO_V1(bson_meta_strip);
+Datum
+bson_meta_strip(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	const uint8_t *body;
+	uint32_t	body_len;
+	const uint8_t *meta;
+	uint32_t	meta_len;
+
+	if (BsonIsScalar(doc))
+		PG_RETURN_BSON_P(doc);
+	AggMetaSplit(BsonBytes(doc), BsonDocLen(doc), &body, &body_len, &meta, &meta_len);
+	if (meta == NULL)
+		PG_RETURN_BSON_P(doc);
+	PG_RETURN_BSON_P(AggMetaAttach(body, body_len, NULL, 0));
+}
+
 /* ---- SQL functions ---- */
 
 /* What nosql.bson_aggregate_stream keeps between calls, in fn_extra */
@@ -973,7 +1120,31 @@ bson_aggregate_stream(PG_FUNCTION_ARGS)
 		MemoryContextReset(state->row_context);
 		old = MemoryContextSwitchTo(state->row_context);
 		state->pending = NIL;
-		AggChainApply(state->chain, 0, BsonBytes(doc), BsonDocLen(doc), &state->pending);
+		if (state->chain->meta)
+		{
+			const uint8_t *body;
+			uint32_t	body_len;
+			const uint8_t *meta;
+			uint32_t	meta_len;
+
+			/* the stages see the fields; $meta reads the metadata */
+			AggMetaSplit(BsonBytes(doc), BsonDocLen(doc), &body, &body_len, &meta, &meta_len);
+			AggChainApplyMeta(state->chain, body, body_len, meta, meta_len, &state->pending);
+			if (meta != NULL)
+			{
+				ListCell   *lc;
+
+				/* the outputs keep it */
+				foreach(lc, state->pending)
+				{
+					Bson	   *b = lfirst(lc);
+
+					lfirst(lc) = AggMetaAttach(BsonBytes(b), BsonDocLen(b), meta, meta_len);
+				}
+			}
+		}
+		else
+			AggChainApply(state->chain, 0, BsonBytes(doc), BsonDocLen(doc), &state->pending);
 		MemoryContextSwitchTo(old);
 		if (state->pending == NIL)
 		{

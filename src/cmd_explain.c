@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "agg.h"
 #include "documents.h"
 #include "nosql.h"
 #include "update.h"
@@ -2002,7 +2003,10 @@ CmdExplain(CommandContext *ctx, bson_t *reply)
 		ExplainParseFindAndModify(&inner, &q);
 	}
 	else if (strcmp(inner.name, "aggregate") == 0)
-		MongoRaise(238, "explain of aggregate is not supported yet");
+	{
+		AggExplainCommand(&inner, analyze, reply);
+		return;
+	}
 	else if (CommandExists(inner.name))
 		MongoRaise(MONGO_ILLEGAL_OPERATION, "Cannot explain cmd: %s", inner.name);
 	else

@@ -1211,6 +1211,54 @@ ReturnKeyProjection(FindSpec *spec)
 	spec->projection_len = proj->len;
 }
 
+/* Append the stage {name: doc bytes} to a stages array */
+static void
+ViewStageDocument(bson_t *stages, uint32_t *n, const char *name, const uint8_t *data,
+				  uint32_t len)
+{
+	char		key[16];
+	const char *keyp;
+	bson_t		stage;
+	bson_t		doc;
+
+	bson_uint32_to_string((*n)++, &keyp, key, sizeof(key));
+	bson_append_document_begin(stages, keyp, -1, &stage);
+	bson_init_static(&doc, data, len);
+	bson_append_document(&stage, name, -1, &doc);
+	bson_append_document_end(stages, &stage);
+}
+
+/* Append the stage {name: n} */
+static void
+ViewStageInt64(bson_t *stages, uint32_t *n, const char *name, int64 value)
+{
+	char		key[16];
+	const char *keyp;
+	bson_t		stage;
+
+	bson_uint32_to_string((*n)++, &keyp, key, sizeof(key));
+	bson_append_document_begin(stages, keyp, -1, &stage);
+	bson_append_int64(&stage, name, -1, value);
+	bson_append_document_end(stages, &stage);
+}
+
+/*
+ * The stages of a find, count or distinct on a view: its filter, sort,
+ * skip and limit (a view is read through an aggregate, agg_pipeline.c).
+ */
+static void
+ViewFindStages(const FindSpec *spec, bson_t *stages, uint32_t *n)
+{
+	if (spec->filter != NULL && spec->filter_len > 5)
+		ViewStageDocument(stages, n, "$match", spec->filter, spec->filter_len);
+	if (spec->sort != NULL && spec->sort_len > 5)
+		ViewStageDocument(stages, n, "$sort", spec->sort, spec->sort_len);
+	if (spec->skip > 0)
+		ViewStageInt64(stages, n, "$skip", spec->skip);
+	if (spec->limit > 0)
+		ViewStageInt64(stages, n, "$limit", spec->limit);
+}
+
 /*
  * find
  */
@@ -1371,7 +1419,20 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		return;
 	}
 	if (spec.coll->is_view)
-		MongoRaise(238, "find on a view is not supported yet");
+	{
+		bson_t		stages;
+		uint32_t	n = 0;
+
+		if (has_hint)
+			MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW, "hint is not supported on a view");
+		bson_init(&stages);
+		ViewFindStages(&spec, &stages, &n);
+		if (spec.projection != NULL && spec.projection_len > 5)
+			ViewStageDocument(&stages, &n, "$project", spec.projection, spec.projection_len);
+		AggReadView(ctx, collname, &stages, spec.collation, spec.collation_len,
+					batch_size, single_batch, reply, NULL);
+		return;
+	}
 
 	/* the compiled filter and projection live as long as the cursor */
 	cursor_context = AllocSetContextCreate(TopMemoryContext, "nosql cursor",
@@ -1773,7 +1834,30 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		return;
 	}
 	if (spec.coll->is_view)
-		MongoRaise(238, "count on a view is not supported yet");
+	{
+		bson_t		stages;
+		bson_t		first;
+		uint32_t	n = 0;
+		char		key[16];
+		const char *keyp;
+		bson_t		stage;
+		bson_iter_t c;
+
+		bson_init(&stages);
+		ViewFindStages(&spec, &stages, &n);
+		bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+		bson_append_document_begin(&stages, keyp, -1, &stage);
+		BSON_APPEND_UTF8(&stage, "$count", "n");
+		bson_append_document_end(&stages, &stage);
+		bson_init(&first);
+		AggReadView(ctx, collname, &stages, spec.collation, spec.collation_len, 0, false,
+					NULL, &first);
+		if (bson_iter_init_find(&c, &first, "n"))
+			bson_append_iter(reply, "n", 1, &c);
+		else
+			BSON_APPEND_INT32(reply, "n", 0);
+		return;
+	}
 	initStringInfo(&sql);
 	FindSpecPrepare(&spec, "1", &sql, values, types, &nparams);
 	{
@@ -2078,7 +2162,51 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (spec.coll != NULL && spec.coll->is_view)
-		MongoRaise(238, "distinct on a view is not supported yet");
+	{
+		/* [$match, $unwind (arrays give their elements), $group $addToSet] */
+		bson_t		stages;
+		bson_t		first;
+		uint32_t	n = 0;
+		char		k[16];
+		const char *kp;
+		bson_t		stage;
+		bson_t		inner;
+		bson_t		acc;
+		bson_iter_t v;
+		char	   *path = psprintf("$%s", key);
+
+		bson_init(&stages);
+		ViewFindStages(&spec, &stages, &n);
+		bson_uint32_to_string(n++, &kp, k, sizeof(k));
+		bson_append_document_begin(&stages, kp, -1, &stage);
+		bson_append_document_begin(&stage, "$unwind", -1, &inner);
+		BSON_APPEND_UTF8(&inner, "path", path);
+		BSON_APPEND_BOOL(&inner, "preserveNullAndEmptyArrays", true);
+		bson_append_document_end(&stage, &inner);
+		bson_append_document_end(&stages, &stage);
+		bson_uint32_to_string(n++, &kp, k, sizeof(k));
+		bson_append_document_begin(&stages, kp, -1, &stage);
+		bson_append_document_begin(&stage, "$group", -1, &inner);
+		BSON_APPEND_NULL(&inner, "_id");
+		bson_append_document_begin(&inner, "v", -1, &acc);
+		BSON_APPEND_UTF8(&acc, "$addToSet", path);
+		bson_append_document_end(&inner, &acc);
+		bson_append_document_end(&stage, &inner);
+		bson_append_document_end(&stages, &stage);
+		bson_init(&first);
+		AggReadView(ctx, collname, &stages, spec.collation, spec.collation_len, 0, false,
+					NULL, &first);
+		if (bson_iter_init_find(&v, &first, "v"))
+			bson_append_iter(reply, "values", -1, &v);
+		else
+		{
+			bson_t		empty;
+
+			bson_init(&empty);
+			bson_append_array(reply, "values", -1, &empty);
+		}
+		return;
+	}
 	if (has_hint && spec.coll != NULL)
 	{
 		spec.hint = CheckHint(spec.coll, &hint);

@@ -75,6 +75,7 @@ static const struct
 	{146, "ExceededMemoryLimit"},
 	{165, "ViewDepthLimitExceeded"},
 	{166, "CommandNotSupportedOnView"},
+	{167, "OptionNotSupportedOnView"},
 	{168, "InvalidPipelineOperator"},
 	{171, "CannotIndexParallelArrays"},
 	{181, "AmbiguousIndexKeyPattern"},

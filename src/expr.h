@@ -88,6 +88,13 @@ typedef struct AggExprContext
 extern bool AggExprEval(const AggExpr *expr, AggExprContext *cx, bson_value_t *out,
 						BsonQueryError *error);
 
+/*
+ * The metadata ({name: value}: score, geoNearDistance, ...) that $meta
+ * reads while the documents of a pipeline stage are evaluated; NULL: none.
+ * The caller sets it around an evaluation and clears it after.
+ */
+extern void AggExprSetMeta(const uint8_t *meta, uint32_t len);
+
 /* Whether a value is "true" for $cond, $and, $or, $not, $match's $expr */
 extern bool AggValueTrue(const bson_value_t *v);
 

@@ -2,7 +2,8 @@
  *
  * expr_object.c
  *	  Object expression operators: $mergeObjects, $getField, $setField,
- *	  $unsetField, $objectToArray, $arrayToObject.
+ *	  $unsetField, $objectToArray, $arrayToObject, and $meta (a document's
+ *	  metadata: the pipeline sets it around each evaluation).
  *
  * Objects are built field by field in a small ordered list, as MongoDB's
  * MutableDocument does: setting a field that is already there replaces
@@ -539,6 +540,81 @@ AggArrayToObject(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQu
 	return true;
 }
 
+/* ---- $meta ---- */
+
+/*
+ * The metadata of the document being evaluated ({name: value}), set by the
+ * pipeline's streaming stages around their evaluation (agg_stages.c), NULL
+ * elsewhere.
+ */
+static const uint8_t *agg_meta;
+static uint32_t agg_meta_len;
+
+void
+AggExprSetMeta(const uint8_t *meta, uint32_t len)
+{
+	agg_meta = meta;
+	agg_meta_len = len;
+}
+
+/* The metadata names MongoDB knows, and whether a missing one is an error */
+typedef struct AggMetaName
+{
+	const char *name;
+	bool		required;		/* 40218 when the document has none */
+} AggMetaName;
+
+static const AggMetaName agg_meta_names[] = {
+	{"textScore", true}, {"randVal", false}, {"searchScore", false},
+	{"searchHighlights", false}, {"geoNearDistance", true}, {"geoNearPoint", true},
+	{"recordId", false}, {"indexKey", false}, {"sortKey", false},
+	{"searchScoreDetails", false}, {"searchSequenceToken", false},
+	{"vectorSearchScore", false}, {"score", true}, {"scoreDetails", true},
+	{"timeseriesBucketMinTime", false}, {"timeseriesBucketMaxTime", false},
+	{"changeStreamControlEvent", false}
+};
+
+/* {$meta: "name"} */
+static bool
+AggMetaParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
+{
+	const char *name;
+
+	if (!BSON_ITER_HOLDS_UTF8(arg))
+		return AggExprFail(p->error, 17307, "$meta only supports string arguments");
+	name = bson_iter_utf8(arg, NULL);
+	for (size_t i = 0; i < lengthof(agg_meta_names); i++)
+		if (strcmp(name, agg_meta_names[i].name) == 0)
+		{
+			e->data = (void *) &agg_meta_names[i];
+			e->value.value_type = BSON_TYPE_UTF8;
+			e->value.value.v_utf8.str = (char *) agg_meta_names[i].name;
+			e->value.value.v_utf8.len = strlen(agg_meta_names[i].name);
+			return true;
+		}
+	return AggExprFail(p->error, 17308, "Unsupported argument to $meta: %s", name);
+}
+
+static bool
+AggMeta(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
+{
+	bson_value_t meta;
+
+	(void) cx;
+	out->value_type = BSON_TYPE_EOD;
+	if (agg_meta != NULL)
+	{
+		meta.value_type = BSON_TYPE_DOCUMENT;
+		meta.value.v_doc.data = (uint8_t *) agg_meta;
+		meta.value.v_doc.data_len = agg_meta_len;
+		AggLookupField(&meta, e->value.value.v_utf8.str, e->value.value.v_utf8.len, out);
+	}
+	if (out->value_type == BSON_TYPE_EOD && ((const AggMetaName *) e->data)->required)
+		return AggExprFail(error, 40218, "query requires %s metadata, but it is not available",
+						   e->value.value.v_utf8.str);
+	return true;
+}
+
 const AggExprOp AggExprOpsObject[] = {
 	{"$mergeObjects", AggMergeObjects, NULL, 0, -1},
 	{"$getField", AggGetField, AggGetFieldParse, 0, 0},
@@ -546,5 +622,6 @@ const AggExprOp AggExprOpsObject[] = {
 	{"$unsetField", AggSetField, AggSetFieldParse, 0, 0},
 	{"$objectToArray", AggObjectToArray, NULL, 1, 1},
 	{"$arrayToObject", AggArrayToObject, NULL, 1, 1},
+	{"$meta", AggMeta, AggMetaParse, 0, 0},
 	{NULL}
 };

@@ -223,8 +223,9 @@ GeoNumber(const bson_iter_t *it, double *out)
 void
 GeoPointSet(GeoPoint *p, double x, double y)
 {
-	double		lon = x * M_PI / 180.0;
-	double		lat = y * M_PI / 180.0;
+	/* degrees times pi/180, rounded as S2 and MongoDB round them */
+	double		lon = x * (M_PI / 180.0);
+	double		lat = y * (M_PI / 180.0);
 
 	p->x = x;
 	p->y = y;
@@ -1235,11 +1236,13 @@ static double
 GeoEdgeDistance(const double *p, const double *a, const double *b)
 {
 	double		n[3];
+	double		raw[3];
 	double		q[3];
 	double		t[3];
 	double		h;
 
 	GeoCross(a, b, n);
+	memcpy(raw, n, sizeof(raw));
 	if (GeoNormalize(n))
 	{
 		h = GeoDot(p, n);
@@ -1252,7 +1255,21 @@ GeoEdgeDistance(const double *p, const double *a, const double *b)
 			{
 				GeoCross(q, b, t);
 				if (GeoDot(t, n) >= 0)
+				{
+					/*
+					 * The angle to the closest point of the great circle,
+					 * p - (p.(a x b)) (a x b) / |a x b|^2, rounded as S2
+					 * rounds it (MongoDB projects onto the line)
+					 */
+					double		k = GeoDot(p, raw) / GeoDot(raw, raw);
+					double		c[3];
+
+					for (int i = 0; i < 3; i++)
+						c[i] = p[i] - k * raw[i];
+					if (GeoNormalize(c))
+						return GeoAngle(p, c);
 					return asin(Min(fabs(h), 1.0));
+				}
 			}
 		}
 	}

@@ -51,7 +51,8 @@
  * matching {x: <array>} with BsonFilterMatchesWithPosition.  Aggregation
  * expressions beyond literals, "$path" references, $$ROOT/$$CURRENT/
  * $$REMOVE, $literal and the expression form of $slice report
- * NotImplemented (238), as does $meta.
+ * NotImplemented (238), as does $meta in find (a pipeline's $project
+ * evaluates it with the expression engine).
  *
  * Everything a compiled projection owns comes from a chain of palloc'd
  * chunks freed by BsonProjectionFree (or with the memory context).
@@ -823,7 +824,7 @@ ProjParseOperatorExpr(ProjParser *pp, const bson_iter_t *value, int depth)
 		expr->constant = *bson_iter_value(&it);
 		return expr;
 	}
-	if (strcmp(name, "$meta") == 0)
+	if (strcmp(name, "$meta") == 0 && pp->mode == BSON_PROJECTION_FIND)
 		ProjFail(pp->error, MONGO_NOT_IMPLEMENTED,
 				 "$meta is not supported in projections yet");
 	else if (!ProjIsExpressionName(name) &&

@@ -138,6 +138,14 @@ extern double BsonNearDistance(const BsonNearSpec *spec, const uint8_t *doc,
 							   uint32_t len);
 
 /*
+ * The value of a document that is nearest to the point of a $near (the
+ * location $geoNear's includeLocs reports); false when there is none.
+ * The value points into the document.
+ */
+extern bool BsonNearLocation(const BsonNearSpec *spec, const uint8_t *doc, uint32_t len,
+							 bson_value_t *out);
+
+/*
  * The $text of a filter, as MongoDB's TextMatchExpression: the search
  * string and its options.  The filter engine only parses it; matching is
  * the text hook's (the server registers one that tokenizes and stems with

@@ -511,9 +511,13 @@ QueryGeoDistance(const QueryGeo *geo, const bson_iter_t *value)
 		}
 		else if (!is_point || GeoPointIsLonLat(&point))
 		{
-			d = GeoShapeDistance(&shape, &geo->center);
-			if (geo->geojson)
-				d *= GEO_EARTH_RADIUS_METERS;
+			/*
+			 * MongoDB computes meters and divides a legacy $nearSphere's
+			 * distance back into radians: the same rounding
+			 */
+			d = GeoShapeDistance(&shape, &geo->center) * GEO_EARTH_RADIUS_METERS;
+			if (!geo->geojson)
+				d /= GEO_EARTH_RADIUS_METERS;
 		}
 	}
 	GeoScratchReset(&scratch);
@@ -641,4 +645,53 @@ BsonNearDistance(const BsonNearSpec *spec, const uint8_t *doc, uint32_t len)
 	state.best = INFINITY;
 	QueryWalkValues(node, doc, len, QueryNearMin, &state);
 	return state.best;
+}
+
+/* State of BsonNearLocation's walk: the nearest value so far */
+typedef struct QueryNearPlace
+{
+	const QueryGeo *geo;
+	double		best;
+	bson_value_t value;			/* points into the document */
+	bool		found;
+} QueryNearPlace;
+
+/* QueryWalkValues callback of BsonNearLocation */
+static void
+QueryNearPlaceMin(const bson_iter_t *value, void *arg)
+{
+	QueryNearPlace *state = arg;
+	double		d = QueryGeoDistance(state->geo, value);
+
+	if (isfinite(d) && (!state->found || d < state->best))
+	{
+		bson_iter_t copy = *value;
+
+		state->best = d;
+		state->found = true;
+		/* documents, arrays and strings point into the document */
+		state->value = *bson_iter_value(&copy);
+	}
+}
+
+/*
+ * BsonNearLocation
+ *		The value of the document nearest to a $near's point ($geoNear's
+ *		includeLocs): false when the path reaches no usable geometry.  The
+ *		value points into the document.
+ */
+bool
+BsonNearLocation(const BsonNearSpec *spec, const uint8_t *doc, uint32_t len,
+				 bson_value_t *out)
+{
+	const QueryNode *node = spec->node;
+	QueryNearPlace state;
+
+	memset(&state, 0, sizeof(state));
+	state.geo = node->u.geo;
+	state.best = INFINITY;
+	QueryWalkValues(node, doc, len, QueryNearPlaceMin, &state);
+	if (state.found)
+		*out = state.value;
+	return state.found;
 }

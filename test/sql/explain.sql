@@ -131,6 +131,12 @@ RESET client_min_messages;
 SELECT cmd('ex', '{"explain": {"find": "c", "filter": {"loc": {"$nearSphere": {"$geometry": {"type": "Point", "coordinates": [0, 0]}}}}, "hint": {"a": 1}}}');
 SELECT cmd('ex', '{"explain": {"find": "c", "filter": {"loc": {"$nearSphere": {"$geometry": {"type": "Point", "coordinates": [0, 0]}}}}, "hint": "loc_2dsphere"}}') -> 'ok';
 
+-- {explain: {aggregate}}: the aggregate's explain (no cursor needed), its
+-- query run under EXPLAIN ANALYZE beyond queryPlanner
+SELECT cmd('ex', '{"explain": {"aggregate": "c", "pipeline": [{"$match": {"a": {"$gt": 5}}}, {"$group": {"_id": null, "n": {"$sum": 1}}}]}, "verbosity": "queryPlanner"}')::jsonb->'postgres'->'plan';
+SELECT cmd('ex', '{"explain": {"aggregate": "c", "pipeline": [{"$match": {"a": {"$gt": 5}}}]}, "verbosity": "executionStats"}')::jsonb->'postgres'->'plan'->>0;
+SELECT cmd('ex', '{"explain": {"aggregate": "c", "pipeline": [], "explain": true}}');
+SELECT cmd('ex', '{"explain": {"aggregate": "c", "pipeline": {}}}');
 SELECT cmd('ex', '{"dropDatabase": 1}');
 DROP FUNCTION wp(text);
 DROP FUNCTION xp(text, text);
