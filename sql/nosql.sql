@@ -490,6 +490,9 @@ COMMENT ON FUNCTION nosql.bson_lookup_keys(nosql.bson, text) IS 'the values of l
 CREATE FUNCTION nosql.bson_lookup_set(document nosql.bson, as_field text, matches nosql.bson[]) RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'bson_lookup_set' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.bson_lookup_set(nosql.bson, text, nosql.bson[]) IS 'the document with the documents a $lookup matched as the array at the path as_field';
+CREATE FUNCTION nosql.bson_lookup_let(document nosql.bson, spec nosql.bson) RETURNS nosql.bson[]
+    AS 'MODULE_PATHNAME', 'bson_lookup_let' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.bson_lookup_let(nosql.bson, nosql.bson) IS 'the documents of the sub-pipeline of a $lookup with let variables for one outer document (spec {db, from, let, pipeline, local, foreign, collation, now}): the let values bound into the pipeline, run as an aggregate of its own';
 
 -- $geoNear (src/agg_geonear.c): the documents of a query by
 -- nosql.bson_near_distance, with their distance and location set

@@ -191,4 +191,18 @@ extern void AggReadView(CommandContext *ctx, const char *collname, const bson_t 
 						bool single_batch, bson_t *reply, bson_t *first);
 extern bool AggStageKnown(const char *name);
 
+/* agg_lookup.c */
+extern Datum bson_lookup_filter(PG_FUNCTION_ARGS);
+
+/* agg_let.c: let variables and the command's $$NOW */
+extern void AggLetEvaluate(const bson_iter_t *let, const uint8_t *root, uint32_t root_len,
+						   int64 now_ms, bson_t *vars);
+extern void AggCheckLet(const bson_iter_t *let);
+extern void CommandLetEvaluate(CommandContext *ctx, const bson_iter_t *let);
+extern void CommandBindFilter(CommandContext *ctx, const uint8_t **data, uint32_t *len);
+extern void CommandBindPipeline(CommandContext *ctx, const uint8_t **data, uint32_t *len);
+extern void CommandBindExpressions(CommandContext *ctx, const uint8_t **data, uint32_t *len);
+extern bool AggBindPipeline(const bson_iter_t *pipeline, const bson_t *vars, int64 now_ms,
+							bson_iter_t *result);
+
 #endif							/* NOSQL_AGG_H */

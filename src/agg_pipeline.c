@@ -42,7 +42,10 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
@@ -108,6 +111,7 @@ typedef struct AggBuild
 	/* metadata ($meta) */
 	bool		meta_read;		/* some stage reads it */
 	bool		meta_attached;	/* the documents carry it (AGG_META_FIELD) */
+	int64		now_ms;			/* the command's $$NOW */
 } AggBuild;
 
 static bool AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
@@ -854,7 +858,6 @@ AggAddSortByCount(AggBuild *b, const bson_iter_t *spec)
 						   "nosql.bson_sort_value(s.document, 'count', true) DESC");
 }
 
-static void AggCheckLet(const bson_iter_t *let);
 
 /* Make room for n more parameters */
 static void
@@ -914,6 +917,7 @@ AggSubPipeline(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, const
 	sub.collation_len = b->collation_len;
 	sub.compiled_collation = b->compiled_collation;
 	sub.nparams = b->nparams;
+	sub.now_ms = b->now_ms;
 	if (!AggTranslate(&sub, pipeline, coll, collectionless))
 		return false;
 	AggReserve(b, sub.nparams - b->nparams);
@@ -945,6 +949,47 @@ AggLookupSubquery(AggBuild *b, const bson_iter_t *pipeline, Collection *coll,
 		return;
 	}
 	appendStringInfo(sql, "ARRAY(SELECT q.document FROM (%s) q)", q.data);
+}
+
+/*
+ * Check the sub-pipeline of a $lookup with let variables once, at
+ * translation (its stages' shapes and expressions): translated aside with
+ * the variables bound to null.
+ */
+static void
+AggLookupCheckPipeline(AggBuild *b, const bson_iter_t *let, const bson_iter_t *pipeline,
+					   Collection *coll, const char *from, bool collectionless)
+{
+	AggBuild	sub;
+	bson_t		vars;
+	bson_iter_t it;
+	bson_iter_t bound;
+
+	bson_init(&vars);
+	bson_iter_recurse(let, &it);
+	while (bson_iter_next(&it))
+		bson_append_null(&vars, bson_iter_key(&it), -1);
+	if (!AggBindPipeline(pipeline, &vars, b->now_ms, &bound))
+		bound = *pipeline;
+	if (b->depth + 1 > AGG_MAX_SUB_PIPELINE_DEPTH)
+		MongoRaise(232, "Maximum number of nested sub-pipelines exceeded. Limit is %d",
+				   AGG_MAX_SUB_PIPELINE_DEPTH);
+	memset(&sub, 0, sizeof(sub));
+	FindSpecInit(&sub.spec);
+	sub.database = b->database;
+	sub.collname = from;
+	sub.depth = b->depth + 1;
+	sub.in_facet = b->in_facet;
+	sub.collectionless_root = b->collectionless_root;
+	sub.spec.collation = b->spec.collation;
+	sub.spec.collation_len = b->spec.collation_len;
+	sub.spec.coll = coll;
+	sub.collation = b->collation;
+	sub.collation_len = b->collation_len;
+	sub.compiled_collation = b->compiled_collation;
+	sub.now_ms = b->now_ms;
+	(void) AggTranslate(&sub, &bound, coll, collectionless);
+	bson_destroy(&vars);
 }
 
 /*
@@ -1087,6 +1132,8 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 					foreign = NULL;
 				break;
 			case 4:
+				if (BSON_ITER_HOLDS_NULL(&it))
+					break;		/* as if omitted */
 				if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 					MongoRaise(MONGO_TYPE_MISMATCH, "$lookup argument 'let' must be an object, found %s",
 							   BsonTypeName(bson_iter_type(&it)));
@@ -1127,8 +1174,8 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 
 		AggCheckLet(&let);
 		bson_iter_recurse(&let, &v);
-		if (bson_iter_next(&v))
-			MongoRaise(MONGO_NOT_IMPLEMENTED, "$lookup with 'let' variables is not supported yet");
+		if (!bson_iter_next(&v))
+			has_let = false;
 	}
 
 	if (from != NULL)
@@ -1181,7 +1228,52 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 	}
 
 	initStringInfo(&matches);
-	if (has_pipeline)
+	if (has_let)
+	{
+		bson_t		desc;
+		bson_iter_t p;
+
+		/*
+		 * The let values differ per outer document: the sub-pipeline runs
+		 * per outer document with them bound (agg_let.c).  Its shape is
+		 * checked here, once, as the other sub-pipelines' are.
+		 */
+		AggLookupCheckPipeline(b, &let, &pipeline, coll, from, collectionless);
+		bson_init(&desc);
+		BSON_APPEND_UTF8(&desc, "db", b->database);
+		if (from != NULL && !collectionless)
+			BSON_APPEND_UTF8(&desc, "from", from);
+		bson_append_iter(&desc, "let", 3, &let);
+		p = pipeline;
+		bson_append_iter(&desc, "pipeline", 8, &p);
+		if (local != NULL)
+		{
+			BSON_APPEND_UTF8(&desc, "local", local);
+			BSON_APPEND_UTF8(&desc, "foreign", foreign);
+		}
+		if (b->collation != NULL && b->collation_len > 5)
+		{
+			bson_t		c;
+
+			bson_init_static(&c, b->collation, b->collation_len);
+			BSON_APPEND_DOCUMENT(&desc, "collation", &c);
+		}
+		else
+		{
+			bson_t		c;
+
+			/* the foreign collection's default does not apply */
+			BSON_APPEND_DOCUMENT_BEGIN(&desc, "collation", &c);
+			BSON_APPEND_UTF8(&c, "locale", "simple");
+			bson_append_document_end(&desc, &c);
+		}
+		BSON_APPEND_DATE_TIME(&desc, "now", b->now_ms);
+		AggReserve(b, 1);
+		appendStringInfo(&matches, "nosql.bson_lookup_let(%s.document, $%d)", alias,
+						 AggParam(b, &desc));
+		bson_destroy(&desc);
+	}
+	else if (has_pipeline)
 	{
 		char	   *source = NULL;
 
@@ -2206,13 +2298,17 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		/* check it as a stage; the find's filter compiles it again */
 		AggStageValidate(name, spec, b->compiled_collation);
 		bson_iter_document(spec, &len, &data);
-		if (!first)
+		if (!first || b->spec.hint != NULL)
 		{
 			BsonFilter *filter = CompileFilter(data, len);
 			BsonTextQuery text;
 
-			if (BsonFilterGetText(filter, &text))
+			if (BsonFilterGetText(filter, &text) && !first)
 				MongoRaise(17313, "$match with $text is only allowed as the first pipeline stage");
+			/* a text query is answered by its text index: no other hint */
+			if (BsonFilterGetText(filter, &text))
+				MongoRaise(MONGO_BAD_VALUE,
+						   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");
 		}
 		bson_init_static(&f, data, len);
 		bson_uint32_to_string(b->nfilters++, &keyp, key, sizeof(key));
@@ -2606,7 +2702,7 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 }
 
 /* MongoDB's rules for the names of let variables (9) */
-static void
+void
 AggCheckLet(const bson_iter_t *let)
 {
 	bson_iter_t it;
@@ -2633,41 +2729,46 @@ AggCheckLet(const bson_iter_t *let)
 	}
 }
 
-/* Check a hint as aggregate does: a string or a key pattern (9, 2) */
+/*
+ * The read concern levels the stages allow, checked before the stages are
+ * parsed (as MongoDB checks its lightly parsed pipeline): $out and $merge
+ * cannot read linearizably, the diagnostic stages read the local state
+ * only.  Then what this single server cannot do at all (123).
+ */
 static void
-AggCheckHintShape(const bson_iter_t *hint)
+AggCheckReadConcern(const char *level, const bson_iter_t *pipeline)
 {
-	if (BSON_ITER_HOLDS_UTF8(hint))
+	static const char *const local_only[] = {
+		"$currentOp", "$listLocalSessions", "$listSessions", "$planCacheStats",
+		"$listClusterCatalog", NULL
+	};
+	bson_iter_t it;
+
+	if (level == NULL)
+		return;
+	bson_iter_recurse(pipeline, &it);
+	while (bson_iter_next(&it))
 	{
-		const char *s = bson_iter_utf8(hint, NULL);
+		bson_iter_t st;
+		const char *name;
 
-		if (s[0] == '\0' || strcmp(s, "$natural") == 0)
-			MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_recurse(&it, &st);
+		if (!bson_iter_next(&st))
+			continue;
+		name = bson_iter_key(&st);
+		if ((strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0) &&
+			strcmp(level, "linearizable") == 0)
+			MongoRaise(MONGO_INVALID_OPTIONS,
+					   "%s cannot be used with a 'linearizable' read concern level", name);
+		for (int i = 0; local_only[i] != NULL; i++)
+			if (strcmp(name, local_only[i]) == 0 && strcmp(level, "local") != 0)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "Aggregation stage %s cannot run with a readConcern other than 'local'. Current readConcern: %s",
+						   name, level);
 	}
-	else if (BSON_ITER_HOLDS_DOCUMENT(hint))
-	{
-		bson_iter_t it;
-
-		bson_iter_recurse(hint, &it);
-		while (bson_iter_next(&it))
-		{
-			double		d = 0;
-
-			if (strcmp(bson_iter_key(&it), "$natural") == 0)
-			{
-				if (!BsonIterAsDouble(&it, &d) || (d != 1 && d != -1))
-					MongoRaise(MONGO_BAD_VALUE, "$natural hint must be 1 or -1");
-				continue;
-			}
-			if (BSON_ITER_HOLDS_UTF8(&it))
-				continue;		/* "text", "hashed", "2dsphere" ... */
-			if (!BsonIterIsNumber(&it) || !BsonIterAsDouble(&it, &d) || d == 0 || isnan(d) ||
-				isinf(d))
-				MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
-		}
-	}
-	else
-		MongoRaise(MONGO_FAILED_TO_PARSE, "hint must be specified as either a string or an object");
+	ReadConcernCheckStandalone(level);
 }
 
 /* The parsed arguments of an aggregate command */
@@ -2684,6 +2785,10 @@ typedef struct AggArgs
 	const uint8_t *collation;
 	uint32_t	collation_len;
 	bool		bypass;			/* bypassDocumentValidation */
+	bool		has_let;
+	bson_iter_t let;			/* the command's let */
+	int64		now_ms;			/* $$NOW; 0: the time of AggPrepare */
+	const bson_t *vars;			/* variables already evaluated, or NULL */
 } AggArgs;
 
 static void
@@ -2774,7 +2879,7 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 			a->bypass = FieldBool("aggregate", &it);
 		else if (strcmp(key, "hint") == 0)
 		{
-			AggCheckHintShape(&it);
+			CheckHintShape(&it);
 			a->hint = it;
 			a->has_hint = true;
 		}
@@ -2785,6 +2890,8 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 				RaiseWrongType("aggregate", &it, "object");
 			AggCheckLet(&it);
+			a->let = it;
+			a->has_let = true;
 		}
 		else if (strcmp(key, "fromMongos") == 0 || strcmp(key, "fromRouter") == 0 ||
 				 strcmp(key, "needsMerge") == 0)
@@ -2798,6 +2905,18 @@ AggParseCommand(CommandContext *ctx, AggArgs *a)
 	if (!a->has_pipeline)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'aggregate.pipeline' is missing but a required field");
+	if (a->explain)
+	{
+		bson_iter_t strict;
+
+		if (bson_iter_init_find(&strict, &ctx->command, "apiStrict") &&
+			BSON_ITER_HOLDS_BOOL(&strict) && bson_iter_bool(&strict))
+			MongoRaise(323, "explain is not allowed with 'apiStrict: true' in API Version 1");
+	}
+	if (a->explain && ctx->has_write_concern)
+		MongoRaise(MONGO_FAILED_TO_PARSE,
+				   "Aggregation explain does not support the 'writeConcern' option");
+	AggCheckReadConcern(ctx->read_concern_level, &a->pipeline);
 	if (!a->has_cursor && !a->explain && !agg_wrapped_explain)
 		MongoRaise(MONGO_FAILED_TO_PARSE,
 				   "The 'cursor' option is required, except for aggregate with the explain argument");
@@ -2833,11 +2952,39 @@ AggCheckMetaOptions(CommandContext *ctx)
 	if (!bson_iter_init_find(&it, &ctx->command, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))
 		return;
 	first = AggFirstStage(&it);
+	/* the session stages are not in the stable API either (nor built yet) */
+	if (first != NULL &&
+		(strcmp(first, "$listLocalSessions") == 0 || strcmp(first, "$listSessions") == 0) &&
+		bson_iter_init_find(&level, &ctx->command, "apiStrict") &&
+		BSON_ITER_HOLDS_BOOL(&level) && bson_iter_bool(&level))
+		MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
 	if (first == NULL || !AggMetaStage(first))
 		return;
 	if (bson_iter_init_find(&it, &ctx->command, "apiStrict") && BSON_ITER_HOLDS_BOOL(&it) &&
-		bson_iter_bool(&it) && strcmp(first, "$collStats") != 0)
-		MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
+		bson_iter_bool(&it))
+	{
+		if (strcmp(first, "$collStats") != 0)
+			MongoRaise(323, "%s is not allowed with 'apiStrict: true' in API Version 1", first);
+		else
+		{
+			bson_iter_t st;
+			bson_iter_t spec;
+
+			/* of $collStats only its count is in the stable API */
+			bson_iter_init_find(&st, &ctx->command, "pipeline");
+			if (bson_iter_recurse(&st, &st) && bson_iter_next(&st) &&
+				BSON_ITER_HOLDS_DOCUMENT(&st) && bson_iter_recurse(&st, &st) &&
+				bson_iter_next(&st) && BSON_ITER_HOLDS_DOCUMENT(&st))
+			{
+				bson_iter_recurse(&st, &spec);
+				while (bson_iter_next(&spec))
+					if (strcmp(bson_iter_key(&spec), "count") != 0)
+						MongoRaise(323,
+								   "$collStats with '%s' is not allowed with 'apiStrict: true' in API Version 1",
+								   bson_iter_key(&spec));
+			}
+		}
+	}
 	if (bson_iter_init_find(&it, &ctx->command, "readConcern") &&
 		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &level) &&
 		bson_iter_find(&level, "level") && BSON_ITER_HOLDS_UTF8(&level) &&
@@ -2956,6 +3103,23 @@ AggPrepare(const char *database, AggArgs *a, AggBuild *b)
 	FindSpecInit(&b->spec);
 	b->database = database;
 	b->collname = a->collname;
+	if (a->now_ms == 0)
+		a->now_ms = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
+	b->now_ms = a->now_ms;
+	{
+		/* the let variables and $$NOW, bound into the pipeline */
+		bson_t		vars;
+		bson_iter_t bound;
+
+		bson_init(&vars);
+		if (a->vars != NULL)
+			bson_concat(&vars, a->vars);
+		else if (a->has_let)
+			AggLetEvaluate(&a->let, NULL, 0, a->now_ms, &vars);
+		if (AggBindPipeline(&a->pipeline, &vars, a->now_ms, &bound))
+			a->pipeline = bound;
+		bson_destroy(&vars);
+	}
 	if (a->collname != NULL)
 	{
 		coll = CollectionLookup(database, a->collname);
@@ -3276,4 +3440,144 @@ nosql_aggregate(PG_FUNCTION_ARGS)
 	SPI_cursor_close(portal);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * nosql.bson_lookup_let(document bson, spec bson) RETURNS bson[]
+ *
+ * The documents the sub-pipeline of a $lookup with let variables returns
+ * for one outer document: spec is {db, from, let, pipeline, local,
+ * foreign, collation, now}.  The let values are evaluated against the
+ * document and bound into the pipeline (agg_let.c), which runs as an
+ * aggregate of its own (behind a $match of the localField/foreignField
+ * equality, when the $lookup has both).
+ */
+PG_FUNCTION_INFO_V1(bson_lookup_let);
+Datum
+bson_lookup_let(PG_FUNCTION_ARGS)
+{
+	Bson	   *doc = PG_GETARG_BSON_P(0);
+	Bson	   *spec = PG_GETARG_BSON_P(1);
+	bson_t		s;
+	bson_iter_t it;
+	bson_iter_t let;
+	bson_iter_t pipeline;
+	const char *database = NULL;
+	const char *local = NULL;
+	const char *foreign = NULL;
+	bson_t		vars;
+	bson_t		stages;
+	uint8_t    *stages_copy;
+	bson_t		holder;
+	AggArgs		a;
+	AggBuild	b;
+	Datum	   *elems = NULL;
+	int			n = 0;
+	int			cap = 0;
+	MemoryContext caller = CurrentMemoryContext;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	memset(&a, 0, sizeof(a));
+	bson_init_static(&s, BsonBytes(spec), BsonDocLen(spec));
+	bson_iter_init(&it, &s);
+	while (bson_iter_next(&it))
+	{
+		const char *k = bson_iter_key(&it);
+
+		if (strcmp(k, "db") == 0)
+			database = bson_iter_utf8(&it, NULL);
+		else if (strcmp(k, "from") == 0)
+			a.collname = pstrdup(bson_iter_utf8(&it, NULL));
+		else if (strcmp(k, "let") == 0)
+			let = it;
+		else if (strcmp(k, "pipeline") == 0)
+			pipeline = it;
+		else if (strcmp(k, "local") == 0)
+			local = bson_iter_utf8(&it, NULL);
+		else if (strcmp(k, "foreign") == 0)
+			foreign = bson_iter_utf8(&it, NULL);
+		else if (strcmp(k, "collation") == 0)
+			bson_iter_document(&it, &a.collation_len, &a.collation);
+		else if (strcmp(k, "now") == 0)
+			a.now_ms = bson_iter_date_time(&it);
+	}
+	if (database == NULL)
+		elog(ERROR, "bson_lookup_let: the spec has no database");
+
+	/* the let values of this document */
+	bson_init(&vars);
+	AggLetEvaluate(&let, BsonBytes(doc), BsonDocLen(doc), a.now_ms, &vars);
+	a.vars = &vars;
+
+	/* the equality of localField and foreignField first, as a $match */
+	bson_init(&stages);
+	{
+		bson_t		arr;
+		uint32_t	k = 0;
+		char		key[16];
+		const char *keyp;
+		bson_iter_t st;
+
+		bson_append_array_begin(&stages, "p", 1, &arr);
+		if (local != NULL)
+		{
+			Bson	   *filter = DatumGetBsonP(DirectFunctionCall3(bson_lookup_filter,
+																   PointerGetDatum(doc),
+																   CStringGetTextDatum(local),
+																   CStringGetTextDatum(foreign)));
+			bson_t		f;
+			bson_t		m;
+
+			bson_init_static(&f, BsonBytes(filter), BsonDocLen(filter));
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_document_begin(&arr, keyp, -1, &m);
+			bson_append_document(&m, "$match", 6, &f);
+			bson_append_document_end(&arr, &m);
+		}
+		bson_iter_recurse(&pipeline, &st);
+		while (bson_iter_next(&st))
+		{
+			bson_uint32_to_string(k++, &keyp, key, sizeof(key));
+			bson_append_iter(&arr, keyp, -1, &st);
+		}
+		bson_append_array_end(&stages, &arr);
+	}
+	stages_copy = palloc(stages.len);
+	memcpy(stages_copy, bson_get_data(&stages), stages.len);
+	bson_init_static(&holder, stages_copy, stages.len);
+	bson_iter_init_find(&a.pipeline, &holder, "p");
+	bson_destroy(&stages);
+
+	if (AggPrepare(database, &a, &b))
+	{
+		SPI_connect();
+		if (SPI_execute_plan(CommandPlan(b.sql.data, b.nparams, b.types, 0), b.values, NULL,
+							 true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "$lookup sub-pipeline failed");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		row = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+											&isnull);
+			MemoryContext old;
+
+			if (isnull)
+				continue;
+			old = MemoryContextSwitchTo(caller);
+			if (n == cap)
+			{
+				cap = cap == 0 ? 16 : cap * 2;
+				elems = elems == NULL ? palloc(sizeof(Datum) * cap) :
+					repalloc(elems, sizeof(Datum) * cap);
+			}
+			elems[n++] = PointerGetDatum(PG_DETOAST_DATUM_COPY(row));
+			MemoryContextSwitchTo(old);
+		}
+		SPI_finish();
+	}
+	bson_destroy(&vars);
+	get_typlenbyvalalign(BsonTypeOid(), &typlen, &typbyval, &typalign);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, BsonTypeOid(), typlen, typbyval, typalign));
 }

@@ -263,7 +263,7 @@ CheckReadConcern(const char *command, const bson_iter_t *rc)
 }
 
 /* The w of a writeConcern: a count (0..50; above 1 needs replicas), "majority" or tags */
-static void
+void
 CheckWriteConcernW(const bson_iter_t *w)
 {
 	switch (bson_iter_type(w))

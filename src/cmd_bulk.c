@@ -36,6 +36,7 @@
 #include "miscadmin.h"
 
 #include "bson_compare.h"
+#include "agg.h"
 #include "documents.h"
 #include "update.h"
 
@@ -466,6 +467,8 @@ BulkParse(CommandContext *ctx, BulkRequest *req)
 			uint32_t	len;
 
 			BulkDocument("bulkWrite", &it, &data, &len);
+			if (strcmp(key, "let") == 0 && data != NULL)
+				CommandLetEvaluate(ctx, &it);
 		}
 		else if (strcmp(key, "stmtId") == 0)
 		{
@@ -891,6 +894,17 @@ CmdBulkWrite(CommandContext *ctx, bson_t *reply)
 		MongoRaise(MONGO_UNAUTHORIZED,
 				   "bulkWrite may only be run against the admin database.");
 	BulkParse(ctx, &req);
+	/* the command's let variables and $$NOW, bound into the statements */
+	for (int k = 0; k < req.nops; k++)
+	{
+		BulkOp	   *op = &req.ops[k];
+
+		if (op->kind == BULK_INSERT)
+			continue;
+		CommandBindFilter(ctx, &op->filter, &op->filter_len);
+		if (op->kind == BULK_UPDATE && op->mods_pipeline)
+			CommandBindPipeline(ctx, &op->mods, &op->mods_len);
+	}
 
 	memset(&r, 0, sizeof(r));
 	r.batch = bson_new();

@@ -22,6 +22,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -328,6 +330,66 @@ FieldNonNegativeCode(const char *command, const bson_iter_t *it, int code)
 	return v;
 }
 
+/*
+ * count's skip: a number taken as MongoDB's safe conversion takes it
+ * (doubles truncated, decimals rounded half to even, NaN as 0, beyond the
+ * 64-bit range clamped); a negative skip is BadValue.
+ */
+static int64
+CountSkip(const bson_iter_t *it)
+{
+	double		d = 0;
+
+	if (!BsonIterIsNumber(it))
+		RaiseWrongType("count", it, "[long, int, decimal, double]");
+	if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+	{
+		int64		v = bson_iter_as_int64(it);
+
+		if (v < 0)
+			MongoRaise(MONGO_BAD_VALUE, "skip value is negative in count query");
+		return v;
+	}
+	(void) BsonIterAsDouble(it, &d);
+	if (isnan(d))
+		return 0;
+	d = BSON_ITER_HOLDS_DECIMAL128(it) ? rint(d) : trunc(d);
+	if (d < 0)
+		MongoRaise(MONGO_BAD_VALUE, "skip value is negative in count query");
+	if (d >= 9.2233720368547758e18)
+		return PG_INT64_MAX;
+	return (int64) d;
+}
+
+/*
+ * count's limit: numbers only (BadValue), a whole 64-bit one (else
+ * FailedToParse); a negative limit counts as its absolute value, so the
+ * smallest 64-bit number has none.
+ */
+static int64
+CountLimit(const bson_iter_t *it)
+{
+	double		d = 0;
+	int64		v;
+
+	if (!BsonIterIsNumber(it))
+		MongoRaise(MONGO_BAD_VALUE, "limit value must be numeric");
+	if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+		v = bson_iter_as_int64(it);
+	else
+	{
+		(void) BsonIterAsDouble(it, &d);
+		if (isnan(d) || isinf(d) || d != floor(d) || d < -9.2233720368547758e18 ||
+			d >= 9.2233720368547758e18)
+			MongoRaise(MONGO_FAILED_TO_PARSE,
+					   "Expected an integer, but found a non-integral number for limit");
+		v = (int64) d;
+	}
+	if (v == PG_INT64_MIN)
+		MongoRaise(MONGO_BAD_VALUE, "limit value is too small");
+	return v < 0 ? -v : v;
+}
+
 /* A boolean field (MongoDB also takes numbers) */
 bool
 FieldBool(const char *command, const bson_iter_t *it)
@@ -335,6 +397,54 @@ FieldBool(const char *command, const bson_iter_t *it)
 	if (!BSON_ITER_HOLDS_BOOL(it) && !BsonIterIsNumber(it))
 		RaiseWrongType(command, it, "bool");
 	return bson_iter_as_bool(it);
+}
+
+/*
+ * The shape of a hint, as the commands' parsers check it before looking
+ * at the indexes: a string or a document (else FailedToParse, null too);
+ * "" and "$natural" name no index; a key pattern's directions are numbers
+ * other than 0 or index type names; {$natural: 1 | -1} stands alone.
+ */
+void
+CheckHintShape(const bson_iter_t *hint)
+{
+	if (BSON_ITER_HOLDS_UTF8(hint))
+	{
+		const char *s = bson_iter_utf8(hint, NULL);
+
+		if (s[0] == '\0' || strcmp(s, "$natural") == 0)
+			MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+	}
+	else if (BSON_ITER_HOLDS_DOCUMENT(hint))
+	{
+		bson_iter_t it;
+		bool		natural = false;
+		int			n = 0;
+
+		bson_iter_recurse(hint, &it);
+		while (bson_iter_next(&it))
+		{
+			double		d = 0;
+
+			n++;
+			if (strcmp(bson_iter_key(&it), "$natural") == 0)
+			{
+				if (!BsonIterAsDouble(&it, &d) || (d != 1 && d != -1))
+					MongoRaise(MONGO_BAD_VALUE, "$natural hint must be 1 or -1");
+				natural = true;
+				continue;
+			}
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				continue;		/* "text", "hashed", "2dsphere" ... */
+			if (!BsonIterIsNumber(&it) || !BsonIterAsDouble(&it, &d) || d == 0 || isnan(d) ||
+				isinf(d))
+				MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
+		}
+		if (natural && n > 1)
+			MongoRaise(MONGO_BAD_VALUE, "$natural hint cannot be combined with other fields");
+	}
+	else
+		MongoRaise(MONGO_FAILED_TO_PARSE, "hint must be specified as either a string or an object");
 }
 
 /*
@@ -414,6 +524,103 @@ CheckHint(const Collection *coll, const bson_iter_t *hint)
 	}
 	MongoRaise(MONGO_BAD_VALUE, "hint provided does not correspond to an existing index");
 	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * A hinted index that does not hold every document answers for the
+ * documents it holds only, as MongoDB's scan of it does: a sparse index
+ * those with one of its key fields, a partial index those matching its
+ * filter.  Adds that condition to *filter (ANDed).
+ */
+static void
+HintIndexCondition(const Collection *coll, const char *hint, const uint8_t **filter,
+				   uint32_t *filter_len)
+{
+	bson_iter_t it;
+	bson_t		cond;
+	bool		have = false;
+
+	if (coll == NULL || hint == NULL || strcmp(hint, "$natural") == 0 || coll->indexes == NULL)
+		return;
+	bson_init(&cond);
+	bson_iter_init(&it, coll->indexes);
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t f;
+		bson_t		and;
+		bool		sparse = false;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_recurse(&it, &f);
+		if (!bson_iter_find(&f, "name") || !BSON_ITER_HOLDS_UTF8(&f) ||
+			strcmp(bson_iter_utf8(&f, NULL), hint) != 0)
+			continue;
+		bson_append_array_begin(&cond, "$and", 4, &and);
+		if (*filter != NULL && *filter_len > 5)
+		{
+			bson_t		orig;
+
+			bson_init_static(&orig, *filter, *filter_len);
+			bson_append_document(&and, "0", 1, &orig);
+		}
+		else
+		{
+			bson_t		empty;
+
+			bson_append_document_begin(&and, "0", 1, &empty);
+			bson_append_document_end(&and, &empty);
+		}
+		bson_iter_recurse(&it, &f);
+		if (bson_iter_find(&f, "sparse"))
+			sparse = bson_iter_as_bool(&f);
+		bson_iter_recurse(&it, &f);
+		if (bson_iter_find(&f, "partialFilterExpression") && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_append_iter(&and, "1", 1, &f);
+			have = true;
+		}
+		bson_iter_recurse(&it, &f);
+		if (sparse && bson_iter_find(&f, "key") && BSON_ITER_HOLDS_DOCUMENT(&f))
+		{
+			bson_t		or_doc;
+			bson_t		or;
+			bson_iter_t k;
+			uint32_t	n = 0;
+			char		key[16];
+			const char *keyp;
+
+			bson_append_document_begin(&and, "2", 1, &or_doc);
+			bson_append_array_begin(&or_doc, "$or", 3, &or);
+			bson_iter_recurse(&f, &k);
+			while (bson_iter_next(&k))
+			{
+				bson_t		one;
+				bson_t		ex;
+
+				bson_uint32_to_string(n++, &keyp, key, sizeof(key));
+				bson_append_document_begin(&or, keyp, -1, &one);
+				bson_append_document_begin(&one, bson_iter_key(&k), -1, &ex);
+				bson_append_bool(&ex, "$exists", 7, true);
+				bson_append_document_end(&one, &ex);
+				bson_append_document_end(&or, &one);
+			}
+			bson_append_array_end(&or_doc, &or);
+			bson_append_document_end(&and, &or_doc);
+			have = n > 0;
+		}
+		bson_append_array_end(&cond, &and);
+		break;
+	}
+	if (have)
+	{
+		uint8_t    *copy = palloc(cond.len);
+
+		memcpy(copy, bson_get_data(&cond), cond.len);
+		*filter = copy;
+		*filter_len = cond.len;
+	}
+	bson_destroy(&cond);
 }
 
 /*
@@ -1149,7 +1356,9 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 			FieldDocument("find", &it, &spec.min, &spec.min_len);
 		else if (strcmp(key, "max") == 0)
 			FieldDocument("find", &it, &spec.max, &spec.max_len);
-		else if (strcmp(key, "let") == 0 || strcmp(key, "allowDiskUse") == 0 ||
+		else if (strcmp(key, "let") == 0)
+			CommandLetEvaluate(ctx, &it);
+		else if (strcmp(key, "allowDiskUse") == 0 ||
 				 strcmp(key, "noCursorTimeout") == 0 ||
 				 strcmp(key, "showRecordId") == 0 || strcmp(key, "allowPartialResults") == 0 ||
 				 strcmp(key, "oplogReplay") == 0 || strcmp(key, "readOnce") == 0 ||
@@ -1161,6 +1370,8 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 					   key);
 	}
 	(void) has_limit_one;
+	CommandBindFilter(ctx, &spec.filter, &spec.filter_len);
+	CommandBindExpressions(ctx, &spec.projection, &spec.projection_len);
 	if (await_data && !tailable)
 		MongoRaise(MONGO_FAILED_TO_PARSE, "Cannot set 'awaitData' without also setting 'tailable'");
 	if (tailable && single_batch)
@@ -1582,20 +1793,13 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		{
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			spec.skip = FieldNonNegative("count", &it);
+			spec.skip = CountSkip(&it);
 		}
 		else if (strcmp(key, "limit") == 0)
 		{
-			int64		v;
-
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			if (!BsonIterIsNumber(&it))
-				RaiseWrongType("count", &it, "[long, int, decimal, double]");
-			if (!BsonIterAsInt64(&it, &v))
-				MongoRaise(MONGO_BAD_VALUE, "limit must be a whole number");
-			/* a negative limit counts like its absolute value */
-			spec.limit = v < 0 ? -v : v;
+			spec.limit = CountLimit(&it);
 		}
 		else if (strcmp(key, "collation") == 0)
 		{
@@ -1605,6 +1809,7 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(key, "hint") == 0)
 		{
+			CheckHintShape(&it);
 			hint = it;
 			has_hint = true;
 		}
@@ -1616,8 +1821,11 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 					   key);
 	}
 	spec.coll = CollectionLookup(ctx->database, collname);
-	if (has_hint && spec.coll != NULL && (BSON_ITER_HOLDS_UTF8(&hint) || BSON_ITER_HOLDS_DOCUMENT(&hint)))
+	if (has_hint && spec.coll != NULL)
+	{
 		spec.hint = CheckHint(spec.coll, &hint);
+		HintIndexCondition(spec.coll, spec.hint, &spec.filter, &spec.filter_len);
+	}
 	if (spec.coll == NULL)
 	{
 		FindSpecCollation(&spec, NULL);
@@ -1652,6 +1860,13 @@ CmdCount(CommandContext *ctx, bson_t *reply)
 	}
 	initStringInfo(&sql);
 	FindSpecPrepare(&spec, "1", &sql, values, types, &nparams);
+	{
+		BsonTextQuery text;
+
+		if (spec.hint != NULL && BsonFilterGetText(spec.compiled_filter, &text))
+			MongoRaise(MONGO_BAD_VALUE,
+					   "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index");
+	}
 	initStringInfo(&outer);
 	appendStringInfo(&outer, "SELECT count(*) FROM (%s) c", sql.data);
 	cursor_options = CURSOR_OPT_PARALLEL_OK;
@@ -1892,9 +2107,16 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 
 		if (strcmp(k, "key") == 0)
 		{
+			uint32_t	keylen;
+
+			/* null is an absent field, as MongoDB's IDL parser takes it */
+			if (BSON_ITER_HOLDS_NULL(&it))
+				continue;
 			if (!BSON_ITER_HOLDS_UTF8(&it))
 				RaiseWrongType("distinct", &it, "string");
-			key = bson_iter_utf8(&it, NULL);
+			key = bson_iter_utf8(&it, &keylen);
+			if (strlen(key) != keylen)
+				MongoRaise(31032, "Key field cannot contain an embedded null byte");
 		}
 		else if (strcmp(k, "query") == 0)
 		{
@@ -1910,6 +2132,7 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(k, "hint") == 0)
 		{
+			CheckHintShape(&it);
 			hint = it;
 			has_hint = true;
 		}
@@ -1922,15 +2145,20 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 	if (key == NULL)
 		MongoRaise(MONGO_IDL_MISSING_FIELD,
 				   "BSON field 'distinct.key' is missing but a required field");
-	if (key[0] == '\0')
-		MongoRaise(MONGO_BAD_VALUE, "FieldPath cannot be constructed with empty string");
 
+	/*
+	 * The path's components, empty ones kept: "" is the field named "",
+	 * "a..b" looks for a field "" under a (and finds none there).
+	 */
 	copy = pstrdup(key);
-	parts = palloc(sizeof(char *) * (strlen(key) + 1));
-	for (char *p = strtok(copy, "."); p != NULL; p = strtok(NULL, "."))
-		parts[nparts++] = p;
-	if (nparts == 0)
-		MongoRaise(MONGO_BAD_VALUE, "FieldPath field names may not be empty strings.");
+	parts = palloc(sizeof(char *) * (strlen(key) + 2));
+	parts[nparts++] = copy;
+	for (char *p = copy; *p; p++)
+		if (*p == '.')
+		{
+			*p = '\0';
+			parts[nparts++] = p + 1;
+		}
 
 	spec.coll = CollectionLookup(ctx->database, collname);
 	if (spec.coll != NULL && spec.coll->is_view)
@@ -1979,9 +2207,11 @@ CmdDistinct(CommandContext *ctx, bson_t *reply)
 		}
 		return;
 	}
-	if (has_hint && spec.coll != NULL &&
-		(BSON_ITER_HOLDS_UTF8(&hint) || BSON_ITER_HOLDS_DOCUMENT(&hint)))
+	if (has_hint && spec.coll != NULL)
+	{
 		spec.hint = CheckHint(spec.coll, &hint);
+		HintIndexCondition(spec.coll, spec.hint, &spec.filter, &spec.filter_len);
+	}
 	if (spec.coll != NULL)
 	{
 		MemoryContext caller = CurrentMemoryContext;

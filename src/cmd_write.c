@@ -39,6 +39,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "agg.h"
 #include "documents.h"
 #include "update.h"
 
@@ -738,6 +739,7 @@ WriteCommandField(CommandContext *ctx, const bson_iter_t *it, bool *ordered, boo
 	{
 		if (!BSON_ITER_HOLDS_DOCUMENT(it))
 			RaiseWrongType(ctx->name, it, "object");
+		CommandLetEvaluate(ctx, it);
 	}
 	else if (strcmp(key, "stmtId") == 0 || strcmp(key, "stmtIds") == 0 ||
 			 strcmp(key, "isTimeseriesNamespace") == 0 ||
@@ -1323,12 +1325,16 @@ CmdUpdate(CommandContext *ctx, bson_t *reply)
 			const char *k = bson_iter_key(&f);
 
 			if (strcmp(k, "q") == 0)
+			{
 				bson_iter_document(&f, &qlen, &q);
+				CommandBindFilter(ctx, &q, &qlen);
+			}
 			else if (strcmp(k, "u") == 0)
 			{
 				if (BSON_ITER_HOLDS_ARRAY(&f))
 				{
 					bson_iter_array(&f, &ulen, &u);
+					CommandBindPipeline(ctx, &u, &ulen);
 					u_pipeline = true;
 				}
 				else
@@ -1623,7 +1629,10 @@ CmdDelete(CommandContext *ctx, bson_t *reply)
 			const char *k = bson_iter_key(&f);
 
 			if (strcmp(k, "q") == 0)
+			{
 				bson_iter_document(&f, &qlen, &q);
+				CommandBindFilter(ctx, &q, &qlen);
+			}
 			else if (strcmp(k, "limit") == 0)
 			{
 				int64		v = 0;

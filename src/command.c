@@ -305,14 +305,15 @@ BsonIterTruthy(const bson_iter_t *it)
 
 /* ---- fields every command accepts ---- */
 
-/* Commands that take a writeConcern */
+/* Commands that take a writeConcern (aggregate: for its $out and $merge) */
 static bool
 CommandTakesWriteConcern(const char *command)
 {
 	static const char *const names[] = {
 		"insert", "update", "delete", "findAndModify", "findandmodify", "create", "drop",
 		"dropDatabase", "renameCollection", "collMod", "createIndexes", "dropIndexes",
-		"deleteIndexes", "bulkWrite", "convertToCapped", "cloneCollectionAsCapped", NULL
+		"deleteIndexes", "bulkWrite", "convertToCapped", "cloneCollectionAsCapped",
+		"aggregate", NULL
 	};
 
 	for (int i = 0; names[i] != NULL; i++)
@@ -321,19 +322,50 @@ CommandTakesWriteConcern(const char *command)
 	return false;
 }
 
-/* Commands that take every read concern level (others only local/available) */
+/*
+ * Whether a command supports a read concern level.  The read commands take
+ * every level but count, which has no snapshot reads; the others read the
+ * local snapshot only (available is the same thing on one server).
+ */
 static bool
-CommandTakesReadConcern(const char *command)
+CommandSupportsReadConcern(const char *command, const char *level)
 {
-	return strcmp(command, "find") == 0 || strcmp(command, "count") == 0 ||
-		strcmp(command, "distinct") == 0 || strcmp(command, "aggregate") == 0 ||
-		strcmp(command, "getMore") == 0;
+	if (strcmp(level, "local") == 0 || strcmp(level, "available") == 0)
+		return true;
+	if (strcmp(command, "count") == 0)
+		return strcmp(level, "snapshot") != 0;
+	return strcmp(command, "find") == 0 || strcmp(command, "distinct") == 0 ||
+		strcmp(command, "aggregate") == 0 || strcmp(command, "getMore") == 0;
 }
 
-static void
-CheckReadConcern(const char *command, const bson_iter_t *it)
+/*
+ * The levels that need a replica set: refused on this single server
+ * (123).  aggregate calls this itself after checking its stages, whose
+ * own refusals (InvalidOptions) come first.
+ */
+void
+ReadConcernCheckStandalone(const char *level)
 {
+	if (level != NULL &&
+		(strcmp(level, "snapshot") == 0 || strcmp(level, "linearizable") == 0))
+		MongoRaise(123, "readConcern level '%s' is only valid in a replica set", level);
+}
+
+/*
+ * readConcern: first every field's type and value, as MongoDB's parser
+ * takes them (14, 2, 40415), then the combinations (atClusterTime only
+ * with a snapshot of a real time: 72), then what the command supports
+ * (72) and what a single server cannot do (20, 123).
+ */
+static void
+CheckReadConcern(CommandContext *ctx, const bson_iter_t *it)
+{
+	const char *command = ctx->name;
 	bson_iter_t rc;
+	const char *level = NULL;
+	bool		has_after = false;
+	bool		has_at = false;
+	uint32_t	at_secs = 0;
 
 	if (BSON_ITER_HOLDS_NULL(it))
 		return;
@@ -346,8 +378,6 @@ CheckReadConcern(const char *command, const bson_iter_t *it)
 
 		if (strcmp(k, "level") == 0)
 		{
-			const char *level;
-
 			if (BSON_ITER_HOLDS_NULL(&rc))
 				continue;
 			if (!BSON_ITER_HOLDS_UTF8(&rc))
@@ -359,21 +389,20 @@ CheckReadConcern(const char *command, const bson_iter_t *it)
 				MongoRaise(MONGO_BAD_VALUE,
 						   "Enumeration value '%s' for field 'readConcern.level' is not a valid value.",
 						   level);
-			if (!CommandTakesReadConcern(command) &&
-				strcmp(level, "local") != 0 && strcmp(level, "available") != 0)
-				MongoRaise(MONGO_INVALID_OPTIONS,
-						   "Command %s does not support { readConcern: { level: \"%s\" } }",
-						   command, level);
-			if (strcmp(level, "snapshot") == 0 || strcmp(level, "linearizable") == 0)
-				MongoRaise(123,
-						   "readConcern level '%s' is only valid in a replica set", level);
 		}
 		else if (strcmp(k, "afterClusterTime") == 0 || strcmp(k, "atClusterTime") == 0)
 		{
+			uint32_t	inc;
+
 			if (!BSON_ITER_HOLDS_TIMESTAMP(&rc))
 				RaiseWrongType("readConcern", &rc, "timestamp");
-			MongoRaise(MONGO_ILLEGAL_OPERATION,
-					   "Cannot specify readConcern %s on a standalone server", k);
+			if (k[1] == 't')
+			{
+				has_at = true;
+				bson_iter_timestamp(&rc, &at_secs, &inc);
+			}
+			else
+				has_after = true;
 		}
 		else if (strcmp(k, "afterOpTime") == 0)
 		{
@@ -398,11 +427,34 @@ CheckReadConcern(const char *command, const bson_iter_t *it)
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'readConcern.%s' is an unknown field.", k);
 	}
+	if (has_at && (level == NULL || strcmp(level, "snapshot") != 0))
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "readConcern.atClusterTime is only valid with readConcern level snapshot");
+	if (has_at && has_after)
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Cannot specify both readConcern.atClusterTime and readConcern.afterClusterTime");
+	if (has_at && at_secs == 0)
+		MongoRaise(MONGO_INVALID_OPTIONS, "readConcern.atClusterTime cannot be a null timestamp");
+	if (level != NULL && !CommandSupportsReadConcern(command, level))
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "Command %s does not support { readConcern: { level: \"%s\" } }",
+				   command, level);
+	if (has_after)
+		MongoRaise(MONGO_ILLEGAL_OPERATION,
+				   "Cannot specify readConcern afterClusterTime on a standalone server");
+	ctx->read_concern_level = level;
+	if (strcmp(command, "aggregate") != 0)
+		ReadConcernCheckStandalone(level);
 }
 
+/*
+ * writeConcern: a command that takes none refuses one (72); the others
+ * check its fields as MongoDB's parser does (see CheckWriteConcernW).
+ */
 static void
-CheckWriteConcernField(const char *command, const bson_iter_t *it)
+CheckWriteConcernField(CommandContext *ctx, const bson_iter_t *it)
 {
+	const char *command = ctx->name;
 	bson_iter_t wc;
 
 	if (BSON_ITER_HOLDS_NULL(it))
@@ -411,33 +463,14 @@ CheckWriteConcernField(const char *command, const bson_iter_t *it)
 		RaiseWrongType(command, it, "object");
 	if (!CommandTakesWriteConcern(command))
 		MongoRaise(MONGO_INVALID_OPTIONS, "Command %s does not support writeConcern", command);
+	ctx->has_write_concern = true;
 	bson_iter_recurse(it, &wc);
 	while (bson_iter_next(&wc))
 	{
 		const char *k = bson_iter_key(&wc);
 
 		if (strcmp(k, "w") == 0)
-		{
-			if (BSON_ITER_HOLDS_NULL(&wc))
-				MongoRaise(MONGO_BAD_VALUE, "w cannot be null");
-			if (BSON_ITER_HOLDS_UTF8(&wc))
-			{
-				if (bson_iter_utf8(&wc, NULL)[0] == '\0')
-					MongoRaise(MONGO_BAD_VALUE, "w cannot be an empty string");
-			}
-			else if (BsonIterIsNumber(&wc))
-			{
-				int64		v;
-
-				if (!BsonIterAsInt64(&wc, &v) || v < 0 || v > 50)
-					MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a non-negative number and not greater than 50");
-			}
-			else if (BSON_ITER_HOLDS_DOCUMENT(&wc))
-				MongoRaise(MONGO_FAILED_TO_PARSE,
-						   "w as a tag set is not supported: there is no replica set");
-			else
-				MongoRaise(MONGO_FAILED_TO_PARSE, "w has to be a number or a string");
-		}
+			CheckWriteConcernW(&wc);
 		else if (strcmp(k, "j") == 0 || strcmp(k, "fsync") == 0)
 		{
 			if (!BSON_ITER_HOLDS_BOOL(&wc) && !BsonIterIsNumber(&wc) && !BSON_ITER_HOLDS_NULL(&wc))
@@ -529,9 +562,9 @@ GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it)
 	const char *key = bson_iter_key(it);
 
 	if (strcmp(key, "readConcern") == 0)
-		CheckReadConcern(ctx->name, it);
+		CheckReadConcern(ctx, it);
 	else if (strcmp(key, "writeConcern") == 0)
-		CheckWriteConcernField(ctx->name, it);
+		CheckWriteConcernField(ctx, it);
 	else if (strcmp(key, "maxTimeMS") == 0)
 		CheckMaxTimeMS(ctx->name, it);
 	else if (strcmp(key, "lsid") == 0)

@@ -97,6 +97,11 @@ typedef struct CommandContext
 	const char *name;			/* the command's name: its first field */
 	bson_t		command;		/* the command document (not owned) */
 	bson_iter_t first;			/* at the first field */
+	const char *read_concern_level; /* readConcern.level, once checked */
+	bool		has_write_concern;	/* a writeConcern document was given */
+	const uint8_t *let_vars;	/* the values of let (agg_let.c), or NULL */
+	uint32_t	let_vars_len;
+	int64		now_ms;			/* the command's $$NOW once fixed; 0: not yet */
 } CommandContext;
 
 /* A command appends its reply fields; "ok: 1" is appended after it */
@@ -314,6 +319,9 @@ extern void CommandPlanCacheWalk(CommandPlanWalker fn, void *arg);
 extern bool GeoNearCheckIndex(const Collection *coll, const BsonFilter *filter);
 extern bool IsGenericField(const char *key);
 extern bool GenericFieldCheck(CommandContext *ctx, const bson_iter_t *it);
+extern void ReadConcernCheckStandalone(const char *level);
+extern void CheckWriteConcernW(const bson_iter_t *w);
+extern void CheckHintShape(const bson_iter_t *hint);
 
 /* index_spec.c: MongoDB's validation and comparison of index specs */
 typedef struct IndexSpecContext

@@ -74,6 +74,8 @@ typedef struct AggExprContext
 	int			nslots;
 	int64_t		now_ms;			/* $$NOW, ms since the epoch */
 	const struct BsonCollation *collation;	/* string comparisons; NULL: simple */
+	bool		in_filter;		/* a filter's $expr: $in compares simply, as
+								 * MongoDB's does there */
 	AggArena   *arena;			/* where results are allocated */
 } AggExprContext;
 

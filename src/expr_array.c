@@ -425,7 +425,8 @@ AggIn(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *e
 	AggSetBool(out, false);
 	if (bson_iter_init_from_data(&it, arr.value.v_doc.data, arr.value.v_doc.data_len))
 		while (bson_iter_next(&it))
-			if (AggValueCompare(&x, bson_iter_value(&it), cx->collation) == 0)
+			if (AggValueCompare(&x, bson_iter_value(&it),
+								cx->in_filter ? NULL : cx->collation) == 0)
 			{
 				AggSetBool(out, true);
 				break;

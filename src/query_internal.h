@@ -198,7 +198,12 @@ struct QueryNode
 		const QuerySchema *schema;	/* QUERY_JSON_SCHEMA (query_schema.c) */
 		QueryGeo   *geo;
 		struct QueryText *text; /* QUERY_TEXT */
-		struct AggExpr *expr;	/* QUERY_EXPR */
+		struct
+		{
+			struct AggExpr *expr;
+			int			nslots; /* the variable slots it needs */
+			const struct BsonCollation *collation;	/* the filter's */
+		}			expr;		/* QUERY_EXPR */
 	}			u;
 };
 

@@ -104,7 +104,11 @@ QueryMatchExpr(const QueryNode *node, const uint8_t *data, uint32_t len)
 	cx.root_len = len;
 	cx.arena = &arena;
 	cx.now_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	if (!AggExprEval(node->u.expr, &cx, &v, &error))
+	cx.nslots = node->u.expr.nslots;
+	cx.collation = node->u.expr.collation;
+	cx.in_filter = true;
+	cx.slots = cx.nslots > 0 ? AggArenaAlloc(&arena, sizeof(bson_value_t) * cx.nslots) : NULL;
+	if (!AggExprEval(node->u.expr.expr, &cx, &v, &error))
 	{
 		AggArenaReset(&arena);
 		if (QueryExprErrorHook != NULL)

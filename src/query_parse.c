@@ -1128,7 +1128,9 @@ QueryParsePathless(QueryParser *parser, const bson_iter_t *it, QueryLevel level,
 			if (expr != NULL)
 			{
 				*node = QueryNewNode(parser, QUERY_EXPR, NULL);
-				(*node)->u.expr = expr;
+				(*node)->u.expr.expr = expr;
+				(*node)->u.expr.nslots = AggExprScopeSlots(parser->filter->expr_scope);
+				(*node)->u.expr.collation = parser->filter->collation;
 			}
 		}
 	}
