@@ -37,6 +37,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "agg.h"
 #include "bson_compare.h"
@@ -798,22 +799,52 @@ AggMergeOne(const AggWrite *w, Collection **target, bson_t *doc, const uint8_t *
 		case AGG_MERGE_PIPELINE:
 			{
 				bson_t	   *docs[1];
-				bson_t		found;
+				bson_t		vars;
+				bson_t		holder;
+				bson_iter_t pit;
+				bson_iter_t bound;
+				const uint8_t *pdata;
+				uint32_t	plen;
+				int64		now = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
 
-				/* a matched document needs the pipeline (not yet) */
-				bson_init(&found);
-				bson_append_document(&found, "$setOnInsert", 12, &filter);
-				UpdateDocuments(*target, bson_get_data(&filter), filter.len,
-								bson_get_data(&found), found.len, NULL, 0, false, false,
-								NULL, 0, collation, collation_len, false, true, &result);
-				bson_destroy(&found);
-				if (result.matched > 0)
-					MongoRaise(MONGO_NOT_IMPLEMENTED,
-							   "$merge with a whenMatched pipeline is not supported yet");
-				if (w->not_matched == AGG_MERGE_NOT_FAIL)
+				/*
+				 * The pipeline updates the matched document with $$new (the
+				 * incoming document, or let's new) and the let variables
+				 * (evaluated on the incoming document) bound into it.
+				 */
+				bson_init(&vars);
+				if (w->let != NULL)
+				{
+					bson_t		h;
+					bson_t		letdoc;
+					bson_iter_t lit;
+
+					bson_init(&h);
+					bson_init_static(&letdoc, BsonBytes(w->let), BsonDocLen(w->let));
+					bson_append_document(&h, "l", 1, &letdoc);
+					bson_iter_init_find(&lit, &h, "l");
+					AggLetEvaluate(&lit, bson_get_data(source), source->len, now, &vars);
+				}
+				{
+					bson_iter_t n;
+
+					if (!bson_iter_init_find(&n, &vars, "new"))
+						bson_append_document(&vars, "new", 3, source);
+				}
+				if (!BsonValueIter(w->pipeline, &pit, &holder) || !BSON_ITER_HOLDS_ARRAY(&pit))
+					elog(ERROR, "invalid $merge pipeline");
+				if (AggBindPipeline(&pit, &vars, now, &bound))
+					bson_iter_array(&bound, &plen, &pdata);
+				else
+					bson_iter_array(&pit, &plen, &pdata);
+				UpdateDocuments(*target, bson_get_data(&filter), filter.len, pdata, plen, true,
+								NULL, 0, false, false, NULL, 0, collation, collation_len, false,
+								bypass, &result);
+				bson_destroy(&vars);
+				if (result.matched == 0 && w->not_matched == AGG_MERGE_NOT_FAIL)
 					MongoRaise(AGG_ERR_MERGE_NO_MATCH,
 							   "$merge could not find a matching document in the target collection for at least one document in the source collection");
-				if (w->not_matched == AGG_MERGE_INSERT)
+				if (result.matched == 0 && w->not_matched == AGG_MERGE_INSERT)
 				{
 					docs[0] = source;
 					AggWriteInsert(*target, docs, 1, bypass);
@@ -824,7 +855,7 @@ AggMergeOne(const AggWrite *w, Collection **target, bson_t *doc, const uint8_t *
 			}
 	}
 	UpdateDocuments(*target, bson_get_data(&filter), filter.len, bson_get_data(&update),
-					update.len, NULL, 0, false, upsert, NULL, 0, collation, collation_len,
+					update.len, false, NULL, 0, false, upsert, NULL, 0, collation, collation_len,
 					false, bypass, &result);
 	if (result.matched == 0 && w->not_matched == AGG_MERGE_NOT_FAIL)
 		MongoRaise(AGG_ERR_MERGE_NO_MATCH,

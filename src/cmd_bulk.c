@@ -786,20 +786,23 @@ BulkUpdateOne(void *arg)
 	BsonUpdate *u;
 	Collection *coll;
 	UpdateResult result;
+	bool		pipeline = false;
+	const uint8_t *mods = op->mods;
+	uint32_t	mods_len = op->mods_len;
 
 	if (op->mods_pipeline)
-	{
-		BsonUpdatePipelineError(&error);
-		MongoRaise(error.code, "%s", error.message);
-	}
+		pipeline = PipelineUpdateCheck(&mods, &mods_len);
 	/* the update is checked even when there is nothing to update */
-	u = BsonUpdateCompile(op->mods, op->mods_len, op->array_filters, op->af_len, &error);
-	if (u == NULL)
-		MongoRaise(error.code, "%s", error.message);
-	if (op->multi && BsonUpdateIsReplacement(u))
-		MongoRaise(MONGO_FAILED_TO_PARSE,
-				   "multi update is not supported for replacement-style update");
-	BsonUpdateFree(u);
+	if (!pipeline)
+	{
+		u = BsonUpdateCompile(mods, mods_len, op->array_filters, op->af_len, &error);
+		if (u == NULL)
+			MongoRaise(error.code, "%s", error.message);
+		if (op->multi && BsonUpdateIsReplacement(u))
+			MongoRaise(MONGO_FAILED_TO_PARSE,
+					   "multi update is not supported for replacement-style update");
+		BsonUpdateFree(u);
+	}
 	coll = BulkCollection(a->ns, op->upsert);
 	if (coll == NULL)
 	{
@@ -809,7 +812,7 @@ BulkUpdateOne(void *arg)
 		return;
 	}
 	WriteHintSet(BulkCheckHint(coll, op));
-	UpdateDocuments(coll, op->filter, op->filter_len, op->mods, op->mods_len,
+	UpdateDocuments(coll, op->filter, op->filter_len, mods, mods_len, pipeline,
 					op->array_filters, op->af_len, op->multi, op->upsert, op->sort,
 					op->sort_len, op->collation, op->collation_len, false, false, &result);
 	a->n = result.matched;

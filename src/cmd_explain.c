@@ -1442,7 +1442,9 @@ ExplainCheckUpdate(ExplainQuery *q, const bson_iter_t *it, const uint8_t *af, ui
 	if (BSON_ITER_HOLDS_ARRAY(it))
 	{
 		bson_iter_array(it, &ulen, &u);
-		PipelineUpdateCheck(&u, &ulen);
+		if (PipelineUpdateCheck(&u, &ulen))
+			MongoRaise(MONGO_NOT_IMPLEMENTED,
+					   "explain of a pipeline-style update is not supported yet");
 	}
 	else if (BSON_ITER_HOLDS_DOCUMENT(it))
 		bson_iter_document(it, &ulen, &u);

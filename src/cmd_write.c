@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "agg.h"
+#include "bson_compare.h"
 #include "documents.h"
 #include "update.h"
 
@@ -866,10 +867,11 @@ CmdInsert(CommandContext *ctx, bson_t *reply)
 
 /*
  * A pipeline-style update (u given as an array of stages): MongoDB's stage
- * checks; an empty pipeline changes nothing (*u becomes an update that
- * does nothing); a non-empty one needs the aggregation work (238).
+ * checks.  An empty pipeline changes nothing (*u becomes an update that
+ * does nothing, and false is returned); true: UpdateDocuments runs the
+ * stages (pipeline = true).
  */
-void
+bool
 PipelineUpdateCheck(const uint8_t **u, uint32_t *len)
 {
 	static const uint8_t noop[] = {
@@ -910,9 +912,90 @@ PipelineUpdateCheck(const uint8_t **u, uint32_t *len)
 	{
 		*u = noop;
 		*len = sizeof(noop);
-		return;
+		return false;
 	}
-	MongoRaise(238, "pipeline-style updates are not supported yet");
+	return true;
+}
+
+/*
+ * The stages of a pipeline-style update as a chain of the streaming
+ * stages (agg_stages.c), under the statement's collation.
+ */
+static AggChain *
+UpdatePipelineCompile(const uint8_t *stages, uint32_t len, const uint8_t *collation,
+					  uint32_t collation_len)
+{
+	bson_t		desc;
+	bson_t		array;
+	AggChain   *chain;
+
+	if (!bson_init_static(&array, stages, len))
+		MongoRaise(MONGO_FAILED_TO_PARSE, "invalid update pipeline");
+	bson_init(&desc);
+	bson_append_array(&desc, "s", 1, &array);
+	if (collation != NULL && collation_len > 5)
+	{
+		bson_t		c;
+
+		bson_init_static(&c, collation, collation_len);
+		bson_append_document(&desc, "c", 1, &c);
+	}
+	{
+		/* each stage's own checks, with MongoDB's codes */
+		bson_iter_t it;
+
+		bson_iter_init(&it, &array);
+		while (bson_iter_next(&it))
+		{
+			bson_iter_t stage;
+
+			bson_iter_recurse(&it, &stage);
+			bson_iter_next(&stage);
+			AggStageValidate(bson_iter_key(&stage), &stage, NULL);
+		}
+	}
+	chain = AggChainCompile(bson_get_data(&desc), desc.len);
+	bson_destroy(&desc);
+	return chain;
+}
+
+/*
+ * Apply a pipeline-style update to a document: out gets the stages'
+ * result.  _id is immutable: one the stages removed comes back first, one
+ * they changed is ImmutableField (66).
+ */
+static void
+UpdatePipelineApply(const AggChain *chain, const uint8_t *doc, uint32_t len, bson_t *out,
+					bool *modified)
+{
+	bson_t		result;
+	bson_t		old;
+	bson_iter_t oid;
+	bson_iter_t nid;
+	bool		had_id;
+
+	bson_init(&result);
+	AggChainApplyOne(chain, doc, len, &result);
+	bson_init_static(&old, doc, len);
+	had_id = bson_iter_init_find(&oid, &old, "_id");
+	if (had_id && !bson_iter_init_find(&nid, &result, "_id"))
+	{
+		bson_iter_t it;
+
+		bson_append_iter(out, "_id", 3, &oid);
+		bson_iter_init(&it, &result);
+		while (bson_iter_next(&it))
+			bson_append_iter(out, NULL, 0, &it);
+	}
+	else
+	{
+		if (had_id && (bson_iter_type(&oid) != bson_iter_type(&nid) ||
+					   BsonCompareValues(&oid, &nid) != 0))
+			MongoRaise(66, "Performing an update on the path '_id' would modify the immutable field '_id'");
+		bson_concat(out, &result);
+	}
+	bson_destroy(&result);
+	*modified = out->len != len || memcmp(bson_get_data(out), doc, len) != 0;
 }
 
 /* Current time in milliseconds since the Unix epoch */
@@ -945,13 +1028,15 @@ UpdateRowPlan(const Collection *coll)
  */
 void
 UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
-				const uint8_t *update, uint32_t update_len, const uint8_t *array_filters,
+				const uint8_t *update, uint32_t update_len, bool pipeline,
+				const uint8_t *array_filters,
 				uint32_t af_len, bool multi, bool upsert, const uint8_t *sort,
 				uint32_t sort_len, const uint8_t *collation, uint32_t collation_len,
 				bool keep_docs, bool bypass_validation, UpdateResult *result)
 {
 	BsonQueryError error = {0};
-	BsonUpdate *u;
+	BsonUpdate *u = NULL;
+	AggChain   *chain = NULL;
 	FindSpec	spec;
 	StringInfoData sql;
 	Datum		values[FIND_MAX_PARAMS];
@@ -969,12 +1054,29 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 	spec.coll = coll;
 	spec.collation = collation;
 	spec.collation_len = collation_len;
-	u = BsonUpdateCompileCollated(update, update_len, array_filters, af_len,
-								  FindSpecCollation(&spec, NULL), &error);
-	if (u == NULL)
-		MongoRaise(error.code, "%s", error.message);
+	if (pipeline)
+	{
+		const uint8_t *c = collation;
+		uint32_t	clen = collation_len;
+		bson_iter_t it;
+
+		if (array_filters != NULL && af_len > 5)
+			MongoRaise(MONGO_FAILED_TO_PARSE,
+					   "arrayFilters may not be specified for pipeline-style updates");
+		if (c == NULL && bson_iter_init_find(&it, coll->options, "collation") &&
+			BSON_ITER_HOLDS_DOCUMENT(&it))
+			bson_iter_document(&it, &clen, &c);
+		chain = UpdatePipelineCompile(update, update_len, c, clen);
+	}
+	else
+	{
+		u = BsonUpdateCompileCollated(update, update_len, array_filters, af_len,
+									  FindSpecCollation(&spec, NULL), &error);
+		if (u == NULL)
+			MongoRaise(error.code, "%s", error.message);
+	}
 	validator = bypass_validation ? NULL : CollectionValidator(coll, &moderate);
-	if (multi && BsonUpdateIsReplacement(u))
+	if (multi && u != NULL && BsonUpdateIsReplacement(u))
 		MongoRaise(MONGO_FAILED_TO_PARSE, "multi update is not supported for replacement-style update");
 
 	memset(result, 0, sizeof(*result));
@@ -1017,12 +1119,14 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 				bool		modified = false;
 				bson_iter_t id;
 
-				if (BsonUpdateNeedsPosition(u))
+				if (u != NULL && BsonUpdateNeedsPosition(u))
 					(void) BsonFilterMatchesWithPosition(spec.compiled_filter, BsonBytes(row),
 														 BsonDocLen(row), &position);
 				bson_init(&out);
-				if (!BsonUpdateApply(u, BsonBytes(row), BsonDocLen(row), position, false,
-									 now, &out, &modified, &error))
+				if (chain != NULL)
+					UpdatePipelineApply(chain, BsonBytes(row), BsonDocLen(row), &out, &modified);
+				else if (!BsonUpdateApply(u, BsonBytes(row), BsonDocLen(row), position, false,
+										  now, &out, &modified, &error))
 					MongoRaise(error.code, "%s", error.message);
 				result->matched++;
 				if (modified && validator != NULL &&
@@ -1076,8 +1180,10 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 		if (!BsonUpsertSeed(filter, filter_len, &seed, &error))
 			MongoRaise(error.code, "%s", error.message);
 		bson_init(&out);
-		if (!BsonUpdateApply(u, bson_get_data(&seed), seed.len, -1, true, now, &out,
-							 &modified, &error))
+		if (chain != NULL)
+			UpdatePipelineApply(chain, bson_get_data(&seed), seed.len, &out, &modified);
+		else if (!BsonUpdateApply(u, bson_get_data(&seed), seed.len, -1, true, now, &out,
+								  &modified, &error))
 			MongoRaise(error.code, "%s", error.message);
 		stored = bson_new();
 		msg = PrepareDocument(bson_get_data(&out), out.len, stored, &code);
@@ -1145,9 +1251,10 @@ static void
 UpdateStatement(void *arg)
 {
 	UpdateStatementArgs *a = arg;
+	bool		pipeline = false;
 
 	if (a->pipeline)
-		PipelineUpdateCheck(&a->u, &a->ulen);
+		pipeline = PipelineUpdateCheck(&a->u, &a->ulen);
 	if (a->coll == NULL)
 	{
 		if (a->upsert)
@@ -1166,7 +1273,8 @@ UpdateStatement(void *arg)
 	if (a->has_hint)
 		write_hint = CheckHint(a->coll, &a->hint);
 	if (a->coll != NULL)
-		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, a->af, a->aflen, a->multi,
+		UpdateDocuments(a->coll, a->q, a->qlen, a->u, a->ulen, pipeline, a->af, a->aflen,
+						a->multi,
 						a->upsert, a->sort, a->sortlen, a->collation, a->collationlen,
 						false, a->bypass, a->result);
 	else
@@ -1176,7 +1284,9 @@ UpdateStatement(void *arg)
 
 		if (a->collation != NULL)
 			(void) CompileCollation(a->collation, a->collationlen);
-		if (BsonUpdateCompile(a->u, a->ulen, a->af, a->aflen, &error) == NULL)
+		if (pipeline)
+			(void) UpdatePipelineCompile(a->u, a->ulen, NULL, 0);
+		else if (BsonUpdateCompile(a->u, a->ulen, a->af, a->aflen, &error) == NULL)
 			MongoRaise(error.code, "%s", error.message);
 		(void) CompileFilter(a->q, a->qlen);
 		memset(a->result, 0, sizeof(UpdateResult));
@@ -1694,6 +1804,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 				upsert = false;
 	bool		bypass = false;
 	bool		has_update = false;
+	bool		update_pipeline = false;
 	Collection *coll;
 	bson_t		leo;
 	bson_t	   *value = NULL;
@@ -1735,7 +1846,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			if (BSON_ITER_HOLDS_ARRAY(&it))
 			{
 				bson_iter_array(&it, &update_len, &update);
-				PipelineUpdateCheck(&update, &update_len);
+				update_pipeline = PipelineUpdateCheck(&update, &update_len);
 			}
 			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
 				bson_iter_document(&it, &update_len, &update);
@@ -1787,6 +1898,7 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 				continue;
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 				RaiseWrongType("findAndModify", &it, "object");
+			CommandLetEvaluate(ctx, &it);
 		}
 		else if (strcmp(key, "hint") == 0)
 		{
@@ -1818,6 +1930,10 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			MongoRaise(error.code, "%s", error.message);
 	}
 
+	/* the let variables and $$NOW in the filter and an update pipeline */
+	CommandBindFilter(ctx, &query, &query_len);
+	if (update_pipeline)
+		CommandBindPipeline(ctx, &update, &update_len);
 	if (has_hint)
 		hint_name = CheckHint(CollectionLookup(ctx->database, collname), &hint);
 	bson_init(&leo);
@@ -1856,14 +1972,16 @@ CmdFindAndModify(CommandContext *ctx, bson_t *reply)
 			MongoRaise(166, "Namespace %s.%s is a view, not a collection", ctx->database, collname);
 		write_hint = coll != NULL ? hint_name : NULL;
 		if (coll != NULL)
-			UpdateDocuments(coll, query, query_len, update, update_len, af, aflen, false,
-							upsert, sort, sort_len, collation, collation_len, true, bypass,
-							&result);
+			UpdateDocuments(coll, query, query_len, update, update_len, update_pipeline, af,
+							aflen, false, upsert, sort, sort_len, collation, collation_len, true,
+							bypass, &result);
 		else
 		{
 			if (collation != NULL)
 				(void) CompileCollation(collation, collation_len);
-			if (BsonUpdateCompile(update, update_len, af, aflen, &error) == NULL)
+			if (update_pipeline)
+				(void) UpdatePipelineCompile(update, update_len, NULL, 0);
+			else if (BsonUpdateCompile(update, update_len, af, aflen, &error) == NULL)
 				MongoRaise(error.code, "%s", error.message);
 			(void) CompileFilter(query, query_len);
 			memset(&result, 0, sizeof(result));

@@ -149,7 +149,7 @@ typedef struct UpdateResult
 	bson_t	   *old_doc;		/* the document before (keep_docs) */
 } UpdateResult;
 
-extern void PipelineUpdateCheck(const uint8_t **u, uint32_t *len);
+extern bool PipelineUpdateCheck(const uint8_t **u, uint32_t *len);
 extern void WriteCommandArgs(CommandContext *ctx, const char *array_field,
 							 bson_iter_t *statements, bool *ordered, bool *bypass,
 							 bool takes_let);
@@ -459,7 +459,7 @@ extern int	InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool orde
 							const bool *invalid, WriteErrors *we, const int *error_codes,
 							char **error_messages);
 extern void UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
-							const uint8_t *update, uint32_t update_len,
+							const uint8_t *update, uint32_t update_len, bool pipeline,
 							const uint8_t *array_filters, uint32_t af_len, bool multi,
 							bool upsert, const uint8_t *sort, uint32_t sort_len,
 							const uint8_t *collation, uint32_t collation_len,
