@@ -1167,6 +1167,25 @@ bson_group_key(PG_FUNCTION_ARGS)
 	bson_iter_t it;
 	Bson	   *result;
 
+	if (!acc->bucket && acc->collation == NULL && acc->expr->kind == AGG_EXPR_FIELD &&
+		(acc->expr->var == AGG_VAR_ROOT || acc->expr->var == AGG_VAR_CURRENT) &&
+		acc->expr->npath == 1 && !BsonIsScalar(doc))
+	{
+		/* a top-level field ("$a"): its value as it is, null when missing */
+		bson_t		d;
+
+		if (bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc)) &&
+			bson_iter_init_find_w_len(&it, &d, acc->expr->path[0], -1) &&
+			!BSON_ITER_HOLDS_NULL(&it) && !BSON_ITER_HOLDS_UNDEFINED(&it))
+			PG_RETURN_BSON_P(BsonFromIter(&it));
+		bson_init(&holder);
+		bson_append_null(&holder, "", 0);
+		bson_iter_init(&it, &holder);
+		bson_iter_next(&it);
+		result = BsonFromIter(&it);
+		bson_destroy(&holder);
+		PG_RETURN_BSON_P(result);
+	}
 	GroupEval(acc, doc, &arena, &v);
 	if (acc->bucket)
 	{
