@@ -37,6 +37,8 @@
 #include "miscadmin.h"
 #endif
 
+#include <math.h>
+
 #include "bson_compare.h"
 #include "expr_internal.h"
 #include "sort.h"
@@ -1596,6 +1598,247 @@ AggElementsTrue(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQue
 	return true;
 }
 
+/* ---- $firstN, $lastN, $maxN, $minN, $median, $percentile over arrays ---- */
+
+/* {input, n} of the N operators; {input, method} and p of the percentiles */
+static bool
+AggNParse(AggExprParser *p, AggExpr *e, const bson_iter_t *arg)
+{
+	static const char *const n_names[] = {"input", "n"};
+	static const char *const pct_names[] = {"input", "method", "p"};
+	bool		pct = strcmp(e->op->name, "$median") == 0 ||
+		strcmp(e->op->name, "$percentile") == 0;
+	bool		median = strcmp(e->op->name, "$median") == 0;
+	const char *k;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(arg))
+		return AggExprFail(p->error, pct ? AGG_ERR_TYPE_MISMATCH : 5787900,
+						   "specification of %s must be an object, found %s",
+						   e->op->name, BsonTypeName(bson_iter_type(arg)));
+	if (!AggParseArgsByName(p, e, arg, pct ? pct_names : n_names, pct ? (median ? 2 : 3) : 2, &k))
+	{
+		if (k == NULL)
+			return false;
+		if (pct)
+			return AggExprFail(p->error, 40415, "BSON field '%s.%s' is an unknown field.",
+							   e->op->name, k);
+		return AggExprFail(p->error, 5787901, "Unknown argument for '%s' to %s", k, e->op->name);
+	}
+	if (e->args[0] == NULL)
+		return pct ? AggExprFail(p->error, 40414, "BSON field '%s.input' is missing but a required field",
+								 e->op->name) :
+			AggExprFail(p->error, 5787907, "Missing value for 'input'");
+	if (!pct && e->args[1] == NULL)
+		return AggExprFail(p->error, 5787906, "Missing value for 'n'");
+	if (pct)
+	{
+		const AggExpr *m = e->args[1];
+		const char *name;
+
+		if (m == NULL)
+			return AggExprFail(p->error, 40414, "BSON field '%s.method' is missing but a required field",
+							   e->op->name);
+		if (m->kind != AGG_EXPR_CONST || m->value.value_type != BSON_TYPE_UTF8)
+			return AggExprFail(p->error, AGG_ERR_TYPE_MISMATCH,
+							   "BSON field '%s.method' is the wrong type, expected type 'string'",
+							   e->op->name);
+		name = m->value.value.v_utf8.str;
+		if (strcmp(name, "approximate") != 0 && strcmp(name, "discrete") != 0 &&
+			strcmp(name, "continuous") != 0)
+			return AggExprFail(p->error, AGG_ERR_BAD_VALUE,
+							   "Enumeration value '%s' for field '%s.method' is not a valid value.",
+							   name, e->op->name);
+		if (!median && e->args[2] == NULL)
+			return AggExprFail(p->error, 40414, "BSON field '%s.p' is missing but a required field",
+							   e->op->name);
+	}
+	return true;
+}
+
+/* An N operator: the first, last, largest or smallest n elements */
+static bool
+AggNEval(const AggExpr *e, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
+{
+	const char *name = e->op->name;
+	bson_value_t in;
+	bson_value_t nv;
+	bson_value_t *vals;
+	int		   *idx;
+	int			count;
+	int			m = 0;
+	int64_t		n;
+	bson_t		arr = BSON_INITIALIZER;
+	uint32_t	k = 0;
+	bool		maxn = strcmp(name, "$maxN") == 0;
+	bool		minn = strcmp(name, "$minN") == 0;
+	bool		lastn = strcmp(name, "$lastN") == 0;
+
+	if (!AggEvalArg(e, 1, cx, &nv, error) || !AggEvalArg(e, 0, cx, &in, error))
+	{
+		bson_destroy(&arr);
+		return false;
+	}
+	if (!AggValueIsNumber(&nv) || AggNumberAsDouble(&nv) != floor(AggNumberAsDouble(&nv)) ||
+		AggNumberAsDouble(&nv) < 1 || AggNumberAsDouble(&nv) > (double) INT32_MAX)
+	{
+		bson_destroy(&arr);
+		return AggExprFail(error, 5787902, "Value for 'n' must be a positive integral number, found: %s",
+						   AggValueText(cx, &nv));
+	}
+	n = (int64_t) AggNumberAsDouble(&nv);
+	if (in.value_type != BSON_TYPE_ARRAY)
+	{
+		bson_destroy(&arr);
+		return AggExprFail(error, 5788200, "Input must be an array, found: %s",
+						   AggTypeName(&in));
+	}
+	vals = AggArrayElements(cx, &in, &count);
+	idx = AggEvalAlloc(cx, sizeof(int) * Max(count, 1));
+	for (int i = 0; i < count; i++)
+		if (!((maxn || minn) && AggValueNullish(&vals[i])))
+			idx[m++] = i;
+	if (maxn || minn)
+	{
+		AggIndexSort so = {vals, cx->collation, maxn};
+
+		qsort_arg(idx, m, sizeof(int), AggCompareIndexes, &so);
+	}
+	for (int i = lastn ? Max(0, m - (int) Min(n, m)) : 0; i < m && (lastn || i < n); i++)
+		if (!AggArrayPush(&arr, &k, &vals[idx[i]], error))
+		{
+			bson_destroy(&arr);
+			return false;
+		}
+	AggArrayFinish(cx, &arr, out);
+	return true;
+}
+
+static int
+AggCompareDoubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	if (isnan(x) || isnan(y))
+		return isnan(x) ? (isnan(y) ? 0 : -1) : 1;
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* One percentile of the n sorted numbers d */
+static double
+AggPercentileOf(const double *d, int n, double p, bool continuous)
+{
+	if (continuous)
+	{
+		double		pos = p * (double) (n - 1);
+		int			lo = (int) floor(pos);
+		int			hi = (int) ceil(pos);
+
+		return lo == hi ? d[lo] : d[lo] + (pos - (double) lo) * (d[hi] - d[lo]);
+	}
+	else
+	{
+		int			i = (int) ceil(p * (double) n) - 1;
+
+		return d[Max(0, Min(i, n - 1))];
+	}
+}
+
+/* $median and $percentile of a number or of an array's numbers */
+static bool
+AggPercentileEval(const AggExpr *e, AggExprContext *cx, bson_value_t *out,
+				  BsonQueryError *error)
+{
+	bool		median = strcmp(e->op->name, "$median") == 0;
+	bool		continuous = strcmp(e->args[1]->value.value.v_utf8.str, "continuous") == 0;
+	bson_value_t in;
+	bson_value_t pv;
+	bson_value_t *vals;
+	bson_value_t *ps = NULL;
+	double	   *d;
+	int			count = 0;
+	int			nd = 0;
+	int			np = 1;
+	bson_t		arr = BSON_INITIALIZER;
+	uint32_t	k = 0;
+
+	if (!AggEvalArg(e, 0, cx, &in, error))
+	{
+		bson_destroy(&arr);
+		return false;
+	}
+	if (!median)
+	{
+		if (!AggEvalArg(e, 2, cx, &pv, error))
+		{
+			bson_destroy(&arr);
+			return false;
+		}
+		if (pv.value_type != BSON_TYPE_ARRAY || AggArrayLength(&pv) == 0)
+		{
+			bson_destroy(&arr);
+			return AggExprFail(error, 7750301, "The 'p' field for %s must be a non-empty array of numeric values",
+							   e->op->name);
+		}
+		ps = AggArrayElements(cx, &pv, &np);
+		for (int i = 0; i < np; i++)
+		{
+			double		x;
+
+			if (!AggValueIsNumber(&ps[i]))
+			{
+				bson_destroy(&arr);
+				return AggExprFail(error, 7750302, "The 'p' field for %s must be an array of numeric values",
+								   e->op->name);
+			}
+			x = AggNumberAsDouble(&ps[i]);
+			if (!(x >= 0 && x <= 1))
+			{
+				bson_destroy(&arr);
+				return AggExprFail(error, 7750303, "The 'p' field for %s must contain values between 0.0 and 1.0",
+								   e->op->name);
+			}
+		}
+	}
+	if (in.value_type == BSON_TYPE_ARRAY)
+		vals = AggArrayElements(cx, &in, &count);
+	else
+	{
+		vals = &in;
+		count = 1;
+	}
+	d = AggEvalAlloc(cx, sizeof(double) * Max(count, 1));
+	for (int i = 0; i < count; i++)
+		if (AggValueIsNumber(&vals[i]))
+			d[nd++] = AggNumberAsDouble(&vals[i]);
+	qsort(d, nd, sizeof(double), AggCompareDoubles);
+	if (median)
+	{
+		bson_destroy(&arr);
+		if (nd == 0)
+			AggSetNull(out);
+		else
+			AggSetDouble(out, AggPercentileOf(d, nd, 0.5, continuous));
+		return true;
+	}
+	for (int i = 0; i < np; i++)
+	{
+		bson_value_t r;
+
+		if (nd == 0)
+			AggSetNull(&r);
+		else
+			AggSetDouble(&r, AggPercentileOf(d, nd, AggNumberAsDouble(&ps[i]), continuous));
+		if (!AggArrayPush(&arr, &k, &r, error))
+		{
+			bson_destroy(&arr);
+			return false;
+		}
+	}
+	AggArrayFinish(cx, &arr, out);
+	return true;
+}
+
 const AggExprOp AggExprOpsArray[] = {
 	{"$arrayElemAt", AggArrayElemAt, NULL, 2, 2},
 	{"$first", AggFirstLast, NULL, 1, 1},
@@ -1620,5 +1863,11 @@ const AggExprOp AggExprOpsArray[] = {
 	{"$setIsSubset", AggSetIsSubset, NULL, 2, 2},
 	{"$anyElementTrue", AggElementsTrue, NULL, 1, 1},
 	{"$allElementsTrue", AggElementsTrue, NULL, 1, 1},
+	{"$firstN", AggNEval, AggNParse, 0, -1},
+	{"$lastN", AggNEval, AggNParse, 0, -1},
+	{"$maxN", AggNEval, AggNParse, 0, -1},
+	{"$minN", AggNEval, AggNParse, 0, -1},
+	{"$median", AggPercentileEval, AggNParse, 0, -1},
+	{"$percentile", AggPercentileEval, AggNParse, 0, -1},
 	{NULL}
 };

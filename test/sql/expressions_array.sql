@@ -57,4 +57,13 @@ SELECT run_command('arr', '{"find": "c", "projection": {"v": {"$setDifference": 
 SELECT run_command('arr', '{"find": "c", "projection": {"v": {"$slice": ["$a", 0, 0]}}}');
 SELECT run_command('arr', '{"find": "c", "projection": {"v": {"$in": [1, "$n"]}}}');
 
+-- $firstN $lastN $maxN $minN $median $percentile over arrays
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": [3, 1, null, 2, "x"]}]}, {"$project": {"f": {"$firstN": {"input": "$a", "n": 2}}, "l": {"$lastN": {"input": "$a", "n": 2}}, "mx": {"$maxN": {"input": "$a", "n": 3}}, "mn": {"$minN": {"input": "$a", "n": 2}}, "md": {"$median": {"input": "$a", "method": "approximate"}}, "pc": {"$percentile": {"input": "$a", "p": [0.1, 0.9], "method": "continuous"}}, "all": {"$firstN": {"input": "$a", "n": 10}}}}], "cursor": {}}')::jsonb->'cursor'->'firstBatch';
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": ["a", "B", "c", "D"]}]}, {"$project": {"_id": 0, "r": {"$minN": {"n": 2, "input": "$a"}}}}], "cursor": {}, "collation": {"locale": "en", "strength": 1}}')::jsonb->'cursor'->'firstBatch';
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": 5}]}, {"$project": {"f": {"$firstN": {"input": "$a", "n": 2}}}}], "cursor": {}}');
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": [1]}]}, {"$project": {"f": {"$lastN": {"input": "$a", "n": 0}}}}], "cursor": {}}');
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": [1]}]}, {"$project": {"f": {"$maxN": {"input": "$a"}}}}], "cursor": {}}');
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": [1]}]}, {"$project": {"f": {"$median": {"input": "$a"}}}}], "cursor": {}}');
+SELECT run_command('arr', '{"aggregate": 1, "pipeline": [{"$documents": [{"a": [1]}]}, {"$project": {"f": {"$percentile": {"input": "$a", "p": [2], "method": "approximate"}}}}], "cursor": {}}');
+
 SELECT run_command('arr', '{"dropDatabase": 1}');
