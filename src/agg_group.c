@@ -259,6 +259,18 @@ GroupCheckIdObject(const bson_iter_t *id)
 			MongoRaise(17390, "$group does not support inclusion-style expressions");
 }
 
+/* A groupBy of $bucket or $bucketAuto: a $-path or an operator object */
+static bool
+GroupIsExpression(const bson_iter_t *it)
+{
+	bson_iter_t first;
+
+	if (BSON_ITER_HOLDS_UTF8(it))
+		return bson_iter_utf8(it, NULL)[0] == '$';
+	return BSON_ITER_HOLDS_DOCUMENT(it) && bson_iter_recurse(it, &first) &&
+		bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
+}
+
 /* Parse an expression to raise its errors now */
 static void
 GroupCheckExpression(const bson_iter_t *it)
@@ -808,18 +820,7 @@ AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t co
 
 		if (strcmp(key, "groupBy") == 0)
 		{
-			bool		ok = false;
-
-			if (BSON_ITER_HOLDS_UTF8(&it))
-				ok = bson_iter_utf8(&it, NULL)[0] == '$';
-			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
-			{
-				bson_iter_t first;
-
-				bson_iter_recurse(&it, &first);
-				ok = bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
-			}
-			if (!ok)
+			if (!GroupIsExpression(&it))
 				MongoRaise(40202, "The $bucket 'groupBy' field must be defined as a $-prefixed path or an expression, but found: %s.",
 						   BsonTypeName(bson_iter_type(&it)));
 			GroupCheckExpression(&it);
@@ -1167,7 +1168,8 @@ bson_group_key(PG_FUNCTION_ARGS)
 	bson_iter_t it;
 	Bson	   *result;
 
-	if (!acc->bucket && acc->collation == NULL && acc->expr->kind == AGG_EXPR_FIELD &&
+	if (!acc->bucket && !acc->keep_missing && acc->collation == NULL &&
+		acc->expr->kind == AGG_EXPR_FIELD &&
 		(acc->expr->var == AGG_VAR_ROOT || acc->expr->var == AGG_VAR_CURRENT) &&
 		acc->expr->npath == 1 && !BsonIsScalar(doc))
 	{
@@ -2539,18 +2541,7 @@ AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
 
 		if (strcmp(key, "groupBy") == 0)
 		{
-			bool		ok = false;
-
-			if (BSON_ITER_HOLDS_UTF8(&it))
-				ok = bson_iter_utf8(&it, NULL)[0] == '$';
-			else if (BSON_ITER_HOLDS_DOCUMENT(&it))
-			{
-				bson_iter_t first;
-
-				bson_iter_recurse(&it, &first);
-				ok = bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
-			}
-			if (!ok)
+			if (!GroupIsExpression(&it))
 				MongoRaise(40239, "The $bucketAuto 'groupBy' field must be defined as a $-prefixed path or an expression object, but found: %s.",
 						   BsonTypeName(bson_iter_type(&it)));
 			GroupCheckExpression(&it);

@@ -713,9 +713,17 @@ CommandLetEvaluate(CommandContext *ctx, const bson_iter_t *let)
 	bson_destroy(&vars);
 }
 
-/* Bind into the document at *data as a query (filter) or as expressions */
+/* What CommandBind binds into: a filter, expressions or a pipeline */
+typedef enum CommandBindKind
+{
+	BIND_QUERY,
+	BIND_EXPRESSIONS,
+	BIND_PIPELINE
+} CommandBindKind;
+
+/* Bind the command's variables into the document (or array) at *data */
 static void
-CommandBind(CommandContext *ctx, const uint8_t **data, uint32_t *len, bool query)
+CommandBind(CommandContext *ctx, const uint8_t **data, uint32_t *len, CommandBindKind kind)
 {
 	AggBinder	bd = {0};
 	bson_t		vars;
@@ -739,15 +747,23 @@ CommandBind(CommandContext *ctx, const uint8_t **data, uint32_t *len, bool query
 	bd.bind_now = true;
 	bson_init_static(&doc, *data, *len);
 	bson_init(&wrap);
-	bson_append_document(&wrap, "d", 1, &doc);
+	if (kind == BIND_PIPELINE)
+		bson_append_array(&wrap, "d", 1, &doc);
+	else
+		bson_append_document(&wrap, "d", 1, &doc);
 	bson_iter_init_find(&it, &wrap, "d");
 	bson_init(&out);
-	if (query)
+	if (kind == BIND_QUERY)
 		AggBindQueryValue(&bd, &it, "d", &out);
+	else if (kind == BIND_PIPELINE)
+		AggBindPipelineValue(&bd, &it, "d", &out);
 	else
 		AggBindExprValue(&bd, &it, "d", &out);
 	bson_iter_init_find(&res, &out, "d");
-	bson_iter_document(&res, &rlen, &rdata);
+	if (BSON_ITER_HOLDS_ARRAY(&res))
+		bson_iter_array(&res, &rlen, &rdata);
+	else
+		bson_iter_document(&res, &rlen, &rdata);
 	copy = palloc(rlen);
 	memcpy(copy, rdata, rlen);
 	*data = copy;
@@ -756,56 +772,23 @@ CommandBind(CommandContext *ctx, const uint8_t **data, uint32_t *len, bool query
 	bson_destroy(&wrap);
 }
 
-/* ... and into an update pipeline (the bytes of an array) */
+/* ... into an update pipeline (the bytes of an array) */
 void
 CommandBindPipeline(CommandContext *ctx, const uint8_t **data, uint32_t *len)
 {
-	AggBinder	bd = {0};
-	bson_t		vars;
-	bson_t		arr;
-	bson_t		wrap;
-	bson_t		out;
-	bson_iter_t it;
-	bson_iter_t res;
-	uint32_t	rlen;
-	const uint8_t *rdata;
-	uint8_t    *copy;
-
-	if (*data == NULL || !AggHasReferences(*data, *len))
-		return;
-	if (ctx->let_vars != NULL)
-	{
-		bson_init_static(&vars, ctx->let_vars, ctx->let_vars_len);
-		bd.vars = &vars;
-	}
-	bd.now_ms = CommandNow(ctx);
-	bd.bind_now = true;
-	bson_init_static(&arr, *data, *len);
-	bson_init(&wrap);
-	bson_append_array(&wrap, "p", 1, &arr);
-	bson_iter_init_find(&it, &wrap, "p");
-	bson_init(&out);
-	AggBindPipelineValue(&bd, &it, "p", &out);
-	bson_iter_init_find(&res, &out, "p");
-	bson_iter_array(&res, &rlen, &rdata);
-	copy = palloc(rlen);
-	memcpy(copy, rdata, rlen);
-	*data = copy;
-	*len = rlen;
-	bson_destroy(&out);
-	bson_destroy(&wrap);
+	CommandBind(ctx, data, len, BIND_PIPELINE);
 }
 
 /* The command's variables and $$NOW bound into the $expr parts of a filter */
 void
 CommandBindFilter(CommandContext *ctx, const uint8_t **data, uint32_t *len)
 {
-	CommandBind(ctx, data, len, true);
+	CommandBind(ctx, data, len, BIND_QUERY);
 }
 
 /* ... and into a document of expressions (a projection) */
 void
 CommandBindExpressions(CommandContext *ctx, const uint8_t **data, uint32_t *len)
 {
-	CommandBind(ctx, data, len, false);
+	CommandBind(ctx, data, len, BIND_EXPRESSIONS);
 }

@@ -1232,61 +1232,14 @@ AggFillDescribe(const bson_iter_t *spec, bson_t *window, bson_t *set, bool *have
 
 /* ---- SQL functions ---- */
 
-/* Set the value at a dotted path of a document, into out */
+/* Set the value at a dotted path of a document, into out (agg_lookup.c) */
 void
 AggWindowSetPath(const uint8_t *data, uint32_t len, const char *path, const bson_iter_t *value,
-			  bson_t *out)
+				 bson_t *out)
 {
-	bson_t		d;
-	bson_iter_t it;
-	const char *dot = strchr(path, '.');
-	size_t		partlen = dot ? (size_t) (dot - path) : strlen(path);
-	bool		done = false;
+	bson_iter_t v = *value;
 
-	check_stack_depth();
-	if (data != NULL)
-	{
-		bson_init_static(&d, data, len);
-		bson_iter_init(&it, &d);
-		while (bson_iter_next(&it))
-		{
-			if (done || bson_iter_key_len(&it) != partlen ||
-				strncmp(bson_iter_key(&it), path, partlen) != 0)
-			{
-				bson_append_iter(out, NULL, 0, &it);
-				continue;
-			}
-			done = true;
-			if (dot == NULL)
-				bson_append_iter(out, path, partlen, value);
-			else
-			{
-				bson_t		sub;
-				const uint8_t *sdata = NULL;
-				uint32_t	slen = 0;
-
-				/* a non-object on the way is replaced, as $set does */
-				if (BSON_ITER_HOLDS_DOCUMENT(&it))
-					bson_iter_document(&it, &slen, &sdata);
-				bson_append_document_begin(out, path, partlen, &sub);
-				AggWindowSetPath(sdata, slen, dot + 1, value, &sub);
-				bson_append_document_end(out, &sub);
-			}
-		}
-	}
-	if (!done)
-	{
-		if (dot == NULL)
-			bson_append_iter(out, path, partlen, value);
-		else
-		{
-			bson_t		sub;
-
-			bson_append_document_begin(out, path, partlen, &sub);
-			AggWindowSetPath(NULL, 0, dot + 1, value, &sub);
-			bson_append_document_end(out, &sub);
-		}
-	}
+	AggSetDottedPath(data, len, path, bson_iter_value(&v), out);
 }
 
 /*
