@@ -1988,7 +1988,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 		appendStringInfo(&graph, "%s%s)", AggGraphCond(b, key, "g.next", "g.keys"), restrict_cond);
 		if (!depths)
 			appendStringInfo(&graph,
-							 " SELECT f.document FROM %s f WHERE f._id IN (SELECT g.gid FROM g))",
+							 " SELECT f.document FROM %s f WHERE f._id OPERATOR(nosql.=) ANY (SELECT g.gid FROM g))",
 							 src);
 		else
 			appendStringInfo(&graph,
