@@ -688,3 +688,78 @@ COMMENT ON FUNCTION nosql.create_index(text, nosql.bson, nosql.bson) IS 'record 
 CREATE FUNCTION nosql.drop_index(coll text, name text) RETURNS void
     AS 'MODULE_PATHNAME', 'nosql_drop_index' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.drop_index(text, text) IS 'drop an index of a collection by name';
+
+---------------------------------------------------------------------------
+-- Key-value: an etcd v3 store (src/kv.c, src/kv_sql.c, docs/kv.md)
+---------------------------------------------------------------------------
+
+CREATE TYPE nosql.kv AS (
+    key text,
+    value bytea,
+    create_revision bigint,
+    mod_revision bigint,
+    version bigint,
+    lease bigint
+);
+COMMENT ON TYPE nosql.kv IS 'a key-value pair as etcd''s KeyValue: key, value, create_revision, mod_revision, version, lease';
+
+CREATE FUNCTION nosql.kv_key_head(key text) RETURNS text
+    AS 'MODULE_PATHNAME', 'kv_key_head' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.kv_key_head(text) IS 'the part of a key-value key the store indexes: its first 1024 bytes, cut at a character boundary';
+
+-- Every version of every key, one row per write; a delete is a tombstone
+-- row.  Keyed by revision (mod_revision, sub) as etcd's backend is; the
+-- key index by the keys' heads, in byte order ("C"), serves the latest
+-- version of a key at a revision and scans of key ranges (src/kv.c).
+CREATE TABLE nosql.kv_history (
+    key text COLLATE "C" NOT NULL,
+    mod_revision bigint NOT NULL,
+    sub integer NOT NULL DEFAULT 0,
+    create_revision bigint NOT NULL,
+    version bigint NOT NULL,
+    value bytea,
+    lease bigint NOT NULL DEFAULT 0,
+    deleted boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (mod_revision, sub),
+    CHECK (deleted = (value IS NULL))
+);
+CREATE INDEX kv_history_key ON nosql.kv_history (nosql.kv_key_head(key), mod_revision);
+COMMENT ON TABLE nosql.kv_history IS 'the key-value store: every version of every key at its revision (mod_revision, sub), deletes as tombstones (deleted, no value)';
+SELECT pg_catalog.pg_extension_config_dump('nosql.kv_history', '');
+
+-- The store's revision (etcd's header revision), one row; no row means 1,
+-- a new store.  Writers take the next revision by UPDATE of the row and hold
+-- its lock to their commit, so revisions are gap-free and in commit order.
+CREATE TABLE nosql.kv_revision (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    revision bigint NOT NULL CHECK (revision >= 1)
+);
+COMMENT ON TABLE nosql.kv_revision IS 'the key-value store''s revision counter: at most one row (none: revision 1)';
+SELECT pg_catalog.pg_extension_config_dump('nosql.kv_revision', '');
+
+CREATE FUNCTION nosql.kv_put(key text, value bytea, lease bigint DEFAULT 0) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kv_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_put(text, bytea, bigint) IS 'etcd Put: write a new version of a key at a new revision; returns the revision';
+CREATE FUNCTION nosql.kv_put(key text, value text, lease bigint DEFAULT 0) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kv_put_text' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_put(text, text, bigint) IS 'etcd Put of a text value (its bytes in the database encoding); returns the revision';
+CREATE FUNCTION nosql.kv_get(key text, revision bigint DEFAULT 0, serializable boolean DEFAULT false)
+    RETURNS nosql.kv
+    AS 'MODULE_PATHNAME', 'kv_get' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_get(text, bigint, boolean) IS 'etcd Range of one key: the key as of a revision (0: the current one), NULL when it does not exist';
+CREATE FUNCTION nosql.kv_range(key text, range_end text DEFAULT NULL, "limit" bigint DEFAULT 0,
+                               revision bigint DEFAULT 0, serializable boolean DEFAULT false)
+    RETURNS SETOF nosql.kv
+    AS 'MODULE_PATHNAME', 'kv_range' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_range(text, text, bigint, bigint, boolean) IS 'etcd Range: the keys of [key, range_end) in byte order (range_end NULL: the key; '''': every key >= key) as of a revision, at most limit (0: all)';
+CREATE FUNCTION nosql.kv_prefix(prefix text, "limit" bigint DEFAULT 0, revision bigint DEFAULT 0,
+                                serializable boolean DEFAULT false)
+    RETURNS SETOF nosql.kv
+    AS 'MODULE_PATHNAME', 'kv_prefix' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_prefix(text, bigint, bigint, boolean) IS 'etcd Range with a prefix: the keys starting with prefix ('''': all keys) as of a revision, at most limit (0: all)';
+CREATE FUNCTION nosql.kv_delete(key text, range_end text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kv_delete' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_delete(text, text) IS 'etcd DeleteRange: delete the keys of a range (as kv_range) at one new revision; returns how many (0: no revision)';
+CREATE FUNCTION nosql.kv_current_revision() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kv_current_revision' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.kv_current_revision() IS 'the key-value store''s revision (etcd''s header revision): 1 when new, then that of the last write';
