@@ -164,6 +164,15 @@ SELECT * FROM nosql.kv_prefix(NULL);
 SELECT nosql.kv_delete(NULL);
 SELECT nosql.kv_current_revision() = :before_errors AS errors_took_no_revision;
 
+-- their SQLSTATEs
+\set VERBOSITY sqlstate
+SELECT nosql.kv_put('', 'x');
+SELECT nosql.kv_put('big', repeat('v', 1572865));
+SELECT nosql.kv_get('a', 1000000);
+SELECT nosql.kv_put('leased', 'x', 42);
+SELECT nosql.kv_delete(NULL);
+\set VERBOSITY default
+
 -- The store's tables carry no rights for other roles.
 CREATE ROLE nosql_kv_user;
 SET ROLE nosql_kv_user;
