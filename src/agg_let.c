@@ -679,12 +679,20 @@ AggBindPipeline(const bson_iter_t *pipeline, const bson_t *vars, int64 now_ms,
 
 /* ---- the let of find, update and delete ---- */
 
-/* The command's $$NOW, fixed at its first use */
+/* The command's $$NOW, fixed at its first use, later than the last command's */
 static int64
 CommandNow(CommandContext *ctx)
 {
+	/* the last command's, so that a later command's $$NOW is later */
+	static int64 last_now_ms = 0;
+
 	if (ctx->now_ms == 0)
-		ctx->now_ms = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
+	{
+		int64		now = (int64) (GetCurrentTimestamp() / 1000 + INT64CONST(946684800000));
+
+		/* two commands in one millisecond still see time advance */
+		ctx->now_ms = last_now_ms = Max(now, last_now_ms + 1);
+	}
 	return ctx->now_ms;
 }
 
