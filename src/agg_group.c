@@ -780,6 +780,17 @@ GroupAppendConstant(bson_t *out, const char *key, const bson_iter_t *it, int cod
 	AggExprScopeFree(scope);
 }
 
+/* The output of $bucket and $bucketAuto without one: {count: {$sum: 1}} */
+static void
+GroupAppendCount(bson_t *group)
+{
+	bson_t		count;
+
+	bson_append_document_begin(group, "count", 5, &count);
+	bson_append_int32(&count, "$sum", 4, 1);
+	bson_append_document_end(group, &count);
+}
+
 /*
  * Check a $bucket specification as MongoDB does and describe it as the
  * $group it is: the key is the lower boundary of the bucket the groupBy
@@ -925,13 +936,7 @@ AggBucketDescribe(const bson_iter_t *spec, const uint8_t *collation, uint32_t co
 			}
 		}
 		else
-		{
-			bson_t		count;
-
-			bson_append_document_begin(&g, "count", 5, &count);
-			bson_append_int32(&count, "$sum", 4, 1);
-			bson_append_document_end(&g, &count);
-		}
+			GroupAppendCount(&g);
 		bson_append_document_end(&group, &g);
 	}
 	/* the group's specification lives in a datum that outlives this call */
@@ -2616,13 +2621,7 @@ AggBucketAutoDescribe(const bson_iter_t *spec, const uint8_t *collation,
 			}
 		}
 		if (!any)
-		{
-			bson_t		count;
-
-			bson_append_document_begin(&g, "count", 5, &count);
-			bson_append_int32(&count, "$sum", 4, 1);
-			bson_append_document_end(&g, &count);
-		}
+			GroupAppendCount(&g);
 		bson_append_document_end(&group, &g);
 	}
 	group_datum = BsonDatumFromBson(&group);

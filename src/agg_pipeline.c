@@ -336,6 +336,18 @@ AggEndFind(AggBuild *b)
 	FindSpecPrepareFrom(&b->spec, "document", &b->sql, b->values, b->types, &b->nparams);
 }
 
+/*
+ * Close everything open before a stage that needs the whole query so far:
+ * the find-like part, the pending streaming stages, an open ORDER BY level.
+ */
+static void
+AggSeal(AggBuild *b)
+{
+	AggEndFind(b);
+	AggFlushChain(b);
+	AggCloseLevel(b);
+}
+
 /* A bson parameter from a datum */
 static int
 AggParamDatum(AggBuild *b, Bson *value)
@@ -376,9 +388,7 @@ AggAddGroupSpec(AggBuild *b, AggGroupSpec g)
 	int			key;
 	int			names;
 
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	AggDropMeta(b);
 	key = AggParamDatum(b, g.key);
 	names = AggParamDatum(b, g.names);
@@ -650,9 +660,7 @@ AggAddWindow(AggBuild *b, const bson_iter_t *spec, bool input_order)
 {
 	StringInfoData next;
 
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	initStringInfo(&next);
 	AggWindowTranslate(spec, b->compiled_collation != NULL ? b->collation : NULL,
 					   b->collation_len, input_order, AggWindowParam, b, b->sql.data, &next);
@@ -667,9 +675,7 @@ AggAddDensify(AggBuild *b, const bson_iter_t *spec)
 {
 	StringInfoData next;
 
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	initStringInfo(&next);
 	/* an explicit range has rows even without the collection */
 	if (AggDensifyTranslate(spec, AggWindowParam, b, b->sql.data, &next))
@@ -800,9 +806,7 @@ AggAddSample(AggBuild *b, const bson_iter_t *spec)
 		MongoRaise(28749, "$sample stage must specify a size");
 	if (size <= 0)
 		MongoRaise(28747, "size argument to $sample must not be negative");
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	appendStringInfoString(&b->order, "random()");
 	b->level_open = true;
 	b->skip = 0;
@@ -993,6 +997,23 @@ AggLookupCheckPipeline(AggBuild *b, const bson_iter_t *let, const bson_iter_t *p
 }
 
 /*
+ * A view's collation (vcoll, NULL: none, which is simple) must be the one
+ * the command reads it with (given, NULL: simple): else 167.
+ */
+static void
+AggViewCollationCheck(const uint8_t *given, uint32_t given_len, const uint8_t *vcoll,
+					  uint32_t vcoll_len)
+{
+	bool		given_simple = given == NULL || CompileCollation(given, given_len) == NULL;
+	bool		own_simple = vcoll == NULL || CompileCollation(vcoll, vcoll_len) == NULL;
+
+	if (given_simple != own_simple ||
+		(!given_simple && (given_len != vcoll_len || memcmp(given, vcoll, vcoll_len) != 0)))
+		MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
+				   "Cannot override a view's default collation");
+}
+
+/*
  * A view read by a sub-pipeline ($lookup, $unionWith): *pipeline becomes
  * the view's stages followed by its own (or none), over the collection
  * underneath, which is returned.  The view's collation must be the
@@ -1011,11 +1032,8 @@ AggSubView(AggBuild *b, Collection *view, bson_iter_t *pipeline, bool has_pipeli
 
 	if (bson_iter_init_find(&it, view->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&it))
 		bson_iter_document(&it, &vcoll_len, &vcoll);
-	if ((b->compiled_collation != NULL) != (vcoll != NULL && CompileCollation(vcoll, vcoll_len) != NULL) ||
-		(b->compiled_collation != NULL &&
-		 (b->collation_len != vcoll_len || memcmp(b->collation, vcoll, vcoll_len) != 0)))
-		MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
-				   "Cannot override a view's default collation");
+	AggViewCollationCheck(b->compiled_collation != NULL ? b->collation : NULL,
+						  b->collation_len, vcoll, vcoll_len);
 	base = AggResolveView(b->database, view, has_pipeline ? pipeline : NULL, combined, &c, &clen);
 	bson_iter_init_find(pipeline, combined, "p");
 	return base;
@@ -1194,9 +1212,7 @@ AggAddLookup(AggBuild *b, const bson_iter_t *spec)
 				"(SELECT NULL::nosql.bson AS document WHERE false)";
 		}
 	}
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	alias = psprintf("lk%d", b->depth);
 
 	if (local != NULL && coll != NULL)
@@ -1624,9 +1640,7 @@ AggAddFacet(AggBuild *b, const bson_iter_t *spec)
 	int			n = 0;
 	int			names_param;
 
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	cte = psprintf("facet%d_%d", b->depth, b->ncte++);
 	source = psprintf("SELECT document FROM %s", cte);
 	bson_init(&names);
@@ -1751,9 +1765,7 @@ AggAddUnionWith(AggBuild *b, const bson_iter_t *spec)
 		bson_iter_init_find(&empty_it, &empty, "p");
 		pipeline = empty_it;
 	}
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	initStringInfo(&sub);
 	if (!AggSubPipeline(b, &pipeline, coll, from, collectionless, NULL, false, &sub))
 	{
@@ -1932,9 +1944,7 @@ AggAddGraphLookup(AggBuild *b, const bson_iter_t *spec)
 			"(SELECT NULL::nosql.bson AS _id, NULL::nosql.bson AS document WHERE false)";
 	}
 
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	AggReserve(b, 4);
 	from_lit = quote_literal_cstr(conn_from);
 	to_lit = quote_literal_cstr(conn_to);
@@ -2027,9 +2037,7 @@ AggAddBucketAuto(AggBuild *b, const bson_iter_t *spec)
 
 	AggBucketAutoDescribe(spec, b->compiled_collation != NULL ? b->collation : NULL,
 						  b->collation_len, &a);
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	AggReserve(b, 4 + a.group.naccs);
 	key = AggParamDatum(b, a.key);
 	first = AggParamDatum(b, a.first);
@@ -2177,9 +2185,7 @@ AggAddMetaSort(AggBuild *b, const bson_iter_t *spec)
 	bson_iter_t it;
 	int			i = 0;
 
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	bson_iter_recurse(spec, &it);
 	while (bson_iter_next(&it))
 	{
@@ -2268,9 +2274,7 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 		strcmp(name, "$sample") != 0 && strcmp(name, "$lookup") != 0)
 	{
 		/* the stages that make new documents or read them in bulk: none */
-		AggEndFind(b);
-		AggFlushChain(b);
-		AggCloseLevel(b);
+		AggSeal(b);
 		AggDropMeta(b);
 	}
 	if (AggMetaStage(name))
@@ -2360,9 +2364,7 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 			b->spec.sort_len = len;
 			return;
 		}
-		AggEndFind(b);
-		AggFlushChain(b);
-		AggCloseLevel(b);
+		AggSeal(b);
 		sort = BsonSortCompile(data, len, &error);
 		if (sort == NULL)
 			MongoRaise(error.code, "%s", error.message);
@@ -2458,9 +2460,7 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 			MongoRaise(40160, "the count field cannot contain '.'");
 		if (strcmp(field, "_id") == 0)
 			MongoRaise(9039800, "the count field cannot be '_id'");
-		AggEndFind(b);
-		AggFlushChain(b);
-		AggCloseLevel(b);
+		AggSeal(b);
 		initStringInfo(&next);
 		appendStringInfo(&next,
 						 "SELECT nosql.bson_aggregate_count(count(*), %s) AS document FROM (%s) s HAVING count(*) > 0",
@@ -2545,9 +2545,7 @@ AggAddStage(AggBuild *b, const char *name, const bson_iter_t *spec, bool first)
 static void
 AggFinish(AggBuild *b)
 {
-	AggEndFind(b);
-	AggFlushChain(b);
-	AggCloseLevel(b);
+	AggSeal(b);
 	AggDropMeta(b);
 }
 
@@ -3062,16 +3060,7 @@ AggResolveView(const char *database, Collection *view, const bson_iter_t *user,
 	if (bson_iter_init_find(&it, view->options, "collation") && BSON_ITER_HOLDS_DOCUMENT(&it))
 		bson_iter_document(&it, &vcoll_len, &vcoll);
 	if (*collation != NULL && *collation_len > 5)
-	{
-		BsonCollation *given = CompileCollation(*collation, *collation_len);
-		BsonCollation *own = vcoll != NULL ? CompileCollation(vcoll, vcoll_len) : NULL;
-
-		if ((given == NULL) != (own == NULL) ||
-			(given != NULL && (*collation_len != vcoll_len ||
-							   memcmp(*collation, vcoll, vcoll_len) != 0)))
-			MongoRaise(MONGO_OPTION_NOT_SUPPORTED_ON_VIEW,
-					   "Cannot override a view's default collation");
-	}
+		AggViewCollationCheck(*collation, *collation_len, vcoll, vcoll_len);
 	else if (vcoll != NULL)
 	{
 		*collation = vcoll;
