@@ -398,7 +398,8 @@ def range_peer(conn, scale):
 # --- store size after 100k keys and compaction ---
 
 KV_TABLES = """
-    SELECT c.oid::regclass::text, pg_total_relation_size(c.oid)
+    SELECT c.oid::regclass::text, pg_total_relation_size(c.oid),
+           pg_relation_size(c.oid), pg_indexes_size(c.oid)
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'nosql' AND c.relkind IN ('r', 'p')
       AND (c.relname LIKE 'kv\\_%' OR c.relname LIKE 'lease%')
@@ -433,7 +434,7 @@ def size_ours(conn, scale):
                     "(revision %d)" % revision)
             cur.execute(KV_TABLES)
             tables = cur.fetchall()
-            for table, _ in tables:
+            for table, *_ in tables:
                 cur.execute("VACUUM " + table)
             cur.execute(KV_TABLES)
             tables = cur.fetchall()
@@ -442,8 +443,9 @@ def size_ours(conn, scale):
     with conn.cursor() as cur:
         cur.execute("DROP DATABASE " + SIZE_DATABASE)
     log("    nosql: %d keys x %d version(s): %s" % (
-        n, SIZE_VERSIONS, ", ".join("%s %d" % t for t in tables)))
-    SIZES["ours"] = sum(size for _, size in tables)
+        n, SIZE_VERSIONS, ", ".join("%s %d (heap %d, indexes %d)" % t
+                                    for t in tables)))
+    SIZES["ours"] = sum(size for _, size, _, _ in tables)
     return SIZES["ours"]
 
 
@@ -473,15 +475,22 @@ def thousands(n):
     return "{:,}".format(n)
 
 
+def case_name(name):
+    """A trial at other counts never replaces a full-size row of RESULTS.md."""
+    return name if FACTOR == 1 else "%s (factor %g)" % (name, FACTOR)
+
+
 CASES = [
-    ("sequential put, 1 client, %s puts" % thousands(SEQ_PUTS),
+    (case_name("sequential put, 1 client, %s puts" % thousands(SEQ_PUTS)),
      seq_put_ours, seq_put_peer, "ms/put"),
-    ("put throughput, %d clients, %s puts" % (PAR_CLIENTS, thousands(PAR_PUTS)),
+    (case_name("put throughput, %d clients, %s puts"
+               % (PAR_CLIENTS, thousands(PAR_PUTS))),
      par_put_ours, par_put_peer, "s/1000 puts"),
-    ("linearizable get, 1 client, %s gets" % thousands(GETS),
+    (case_name("linearizable get, 1 client, %s gets" % thousands(GETS)),
      get_ours, get_peer, "ms/get"),
-    ("range of 1,000 keys with values, 1 client",
+    (case_name("range of 1,000 keys with values, 1 client"),
      range_ours, range_peer, "ms/range"),
-    ("store size, %s keys of 256 bytes, after compaction" % thousands(SIZE_KEYS),
+    (case_name("store size, %s keys of 256 bytes, after compaction"
+               % thousands(SIZE_KEYS)),
      size_ours, size_peer, "bytes"),
 ]
