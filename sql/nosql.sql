@@ -737,29 +737,67 @@ CREATE TABLE nosql.kv_revision (
 COMMENT ON TABLE nosql.kv_revision IS 'the key-value store''s revision counter: at most one row (none: revision 1)';
 SELECT pg_catalog.pg_extension_config_dump('nosql.kv_revision', '');
 
+-- The revision the store was last compacted at, one row (none: never);
+-- apart from the counter so that compaction never blocks writers.
+CREATE TABLE nosql.kv_compaction (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    revision bigint NOT NULL CHECK (revision >= 1)
+);
+COMMENT ON TABLE nosql.kv_compaction IS 'the revision the key-value store was last compacted at: at most one row (none: never)';
+SELECT pg_catalog.pg_extension_config_dump('nosql.kv_compaction', '');
+
 CREATE FUNCTION nosql.kv_put(key text, value bytea, lease bigint DEFAULT 0) RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_put(text, bytea, bigint) IS 'etcd Put: write a new version of a key at a new revision; returns the revision';
 CREATE FUNCTION nosql.kv_put(key text, value text, lease bigint DEFAULT 0) RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_put_text' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_put(text, text, bigint) IS 'etcd Put of a text value (its bytes in the database encoding); returns the revision';
+CREATE FUNCTION nosql.kv_put_prev(key text, value bytea, lease bigint DEFAULT 0,
+                                  ignore_value boolean DEFAULT false, ignore_lease boolean DEFAULT false,
+                                  OUT revision bigint, OUT prev_kv nosql.kv)
+    AS 'MODULE_PATHNAME', 'kv_put_prev' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_put_prev(text, bytea, bigint, boolean, boolean) IS 'etcd Put with prev_kv, ignore_value and ignore_lease: the revision and the version replaced (NULL: none)';
+CREATE FUNCTION nosql.kv_put_prev(key text, value text, lease bigint DEFAULT 0,
+                                  ignore_value boolean DEFAULT false, ignore_lease boolean DEFAULT false,
+                                  OUT revision bigint, OUT prev_kv nosql.kv)
+    AS 'MODULE_PATHNAME', 'kv_put_prev' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_put_prev(text, text, bigint, boolean, boolean) IS 'etcd Put of a text value with prev_kv, ignore_value and ignore_lease';
 CREATE FUNCTION nosql.kv_get(key text, revision bigint DEFAULT 0, serializable boolean DEFAULT false)
     RETURNS nosql.kv
     AS 'MODULE_PATHNAME', 'kv_get' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_get(text, bigint, boolean) IS 'etcd Range of one key: the key as of a revision (0: the current one), NULL when it does not exist';
 CREATE FUNCTION nosql.kv_range(key text, range_end text DEFAULT NULL, "limit" bigint DEFAULT 0,
-                               revision bigint DEFAULT 0, serializable boolean DEFAULT false)
+                               revision bigint DEFAULT 0, serializable boolean DEFAULT false,
+                               keys_only boolean DEFAULT false,
+                               sort_order text DEFAULT 'NONE', sort_target text DEFAULT 'KEY',
+                               min_mod_revision bigint DEFAULT 0, max_mod_revision bigint DEFAULT 0,
+                               min_create_revision bigint DEFAULT 0, max_create_revision bigint DEFAULT 0)
     RETURNS SETOF nosql.kv
     AS 'MODULE_PATHNAME', 'kv_range' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.kv_range(text, text, bigint, bigint, boolean) IS 'etcd Range: the keys of [key, range_end) in byte order (range_end NULL: the key; '''': every key >= key) as of a revision, at most limit (0: all)';
+COMMENT ON FUNCTION nosql.kv_range(text, text, bigint, bigint, boolean, boolean, text, text, bigint, bigint, bigint, bigint) IS 'etcd Range: the keys of [key, range_end) in byte order (range_end NULL: the key; '''': every key >= key) as of a revision, with etcd''s options; at most limit (0: all)';
 CREATE FUNCTION nosql.kv_prefix(prefix text, "limit" bigint DEFAULT 0, revision bigint DEFAULT 0,
-                                serializable boolean DEFAULT false)
+                                serializable boolean DEFAULT false,
+                                keys_only boolean DEFAULT false,
+                                sort_order text DEFAULT 'NONE', sort_target text DEFAULT 'KEY',
+                                min_mod_revision bigint DEFAULT 0, max_mod_revision bigint DEFAULT 0,
+                                min_create_revision bigint DEFAULT 0, max_create_revision bigint DEFAULT 0)
     RETURNS SETOF nosql.kv
     AS 'MODULE_PATHNAME', 'kv_prefix' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.kv_prefix(text, bigint, bigint, boolean) IS 'etcd Range with a prefix: the keys starting with prefix ('''': all keys) as of a revision, at most limit (0: all)';
+COMMENT ON FUNCTION nosql.kv_prefix(text, bigint, bigint, boolean, boolean, text, text, bigint, bigint, bigint, bigint) IS 'etcd Range with a prefix: the keys starting with prefix ('''': all keys) as of a revision, with kv_range''s options';
+CREATE FUNCTION nosql.kv_count(key text, range_end text DEFAULT NULL, revision bigint DEFAULT 0,
+                               serializable boolean DEFAULT false)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kv_count' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_count(text, text, bigint, boolean) IS 'etcd Range with count_only: how many keys the range has as of a revision';
 CREATE FUNCTION nosql.kv_delete(key text, range_end text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_delete' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_delete(text, text) IS 'etcd DeleteRange: delete the keys of a range (as kv_range) at one new revision; returns how many (0: no revision)';
+CREATE FUNCTION nosql.kv_delete_prev(key text, range_end text DEFAULT NULL) RETURNS SETOF nosql.kv
+    AS 'MODULE_PATHNAME', 'kv_delete_prev' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_delete_prev(text, text) IS 'etcd DeleteRange with prev_kv: delete the keys of a range at one new revision; returns the deleted versions';
+CREATE FUNCTION nosql.kv_compact(revision bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kv_compact' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_compact(bigint) IS 'etcd Compact: remove the versions superseded at or below a revision (reads below it then fail); returns how many versions were removed';
 CREATE FUNCTION nosql.kv_current_revision() RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_current_revision' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.kv_current_revision() IS 'the key-value store''s revision (etcd''s header revision): 1 when new, then that of the last write';

@@ -38,23 +38,61 @@
  *
  * Each call of kv_put or kv_delete is one etcd request and takes its own
  * revision, also when several run in one SQL transaction: each is a
- * separate event to a watcher, as two etcd requests are.  (kv_txn will be
- * one request, and one revision, however many writes it holds.)  A
- * delete that finds nothing to delete creates no revision: it locks the
- * counter with SELECT ... FOR UPDATE, writes its tombstones at the next
- * revision, and moves the counter only when it wrote any.
+ * separate event to a watcher, as two etcd requests are.  kv_txn is one
+ * request, and one revision, however many writes it holds (a KvWriter).  A
+ * request that may write nothing (a delete, a txn) locks the counter with
+ * SELECT ... FOR UPDATE, writes at the next revision, and moves the counter
+ * only when it wrote anything: deleting nothing creates no revision.
+ *
+ * Compaction (kv_compact) deletes the versions superseded at or below a
+ * revision and the tombstones there; nosql.kv_compaction remembers the
+ * revision so that reads and watches below it fail as etcd's do.  It never
+ * deletes the latest version of a live key, so it needs no lock against
+ * writers: a put sees the same latest version (or, a tombstone gone, no
+ * version, which also starts a new life).
+ *
+ * Group commit.  Holding the counter's lock through the commit's WAL flush
+ * would allow one commit per flush (about 1 ms): writers could never share
+ * a flush as etcd's batched writes share one fsync.  So a transaction that
+ * writes the store commits asynchronously (synchronous_commit is set off
+ * for it, unless a synchronous standby is configured), which inserts its
+ * commit record, makes it visible and releases the counter's lock without
+ * waiting; then, before the client hears of the commit, a resource-release
+ * callback (after the locks are released) flushes the WAL up to the commit
+ * record.  Writers waiting for the flush no longer hold the counter, so the
+ * next writers proceed and many commits share one flush.  Nothing
+ * acknowledged is lost: the client is answered only after the flush, and
+ * since the next writer takes the counter only after the commit record of
+ * the one before is in the WAL, a durable revision implies that every
+ * revision below it is durable too.  Readers must not see a revision that
+ * is visible but not yet flushed (a crash would take it back and the
+ * revision would appear to go backwards), so every read waits, after
+ * reading, until the WAL is flushed up to where it was when the read took
+ * its snapshot (KvWaitDurable): a no-op when nothing is pending, a share of
+ * the next flush otherwise.  A serializable read skips the wait, as etcd's
+ * serializable reads may be stale.
  *
  * The price of the design is that writers of the store are serialised
- * from their first write to their commit: keep transactions that write
- * keys short.
+ * from their first write to their commit record: keep transactions that
+ * write keys short.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "replication/syncrep.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
 
 #include "kv.h"
 
@@ -67,12 +105,24 @@ typedef enum KvPlan
 	KV_PLAN_SET_REVISION,
 	KV_PLAN_CURRENT_REVISION,
 	KV_PLAN_PUT,
+	KV_PLAN_LATEST,
+	KV_PLAN_PUT_VALUES,
 	KV_PLAN_DELETE_ONE,
 	KV_PLAN_DELETE_FROM,
 	KV_PLAN_DELETE_BETWEEN,
+	KV_PLAN_DELETE_PREV_ONE,
+	KV_PLAN_DELETE_PREV_FROM,
+	KV_PLAN_DELETE_PREV_BETWEEN,
 	KV_PLAN_READ_ONE,
 	KV_PLAN_READ_FROM,
 	KV_PLAN_READ_BETWEEN,
+	KV_PLAN_COUNT_ONE,
+	KV_PLAN_COUNT_FROM,
+	KV_PLAN_COUNT_BETWEEN,
+	KV_PLAN_COMPACT_REVISION,
+	KV_PLAN_LOCK_COMPACTION,
+	KV_PLAN_COMPACT,
+	KV_PLAN_SET_COMPACTION,
 	KV_PLAN_COUNT
 } KvPlan;
 
@@ -95,18 +145,34 @@ typedef enum KvPlan
 	" FROM nosql.kv_history h WHERE " cond upto \
 	" ORDER BY " KV_HEAD("h.key") ", h.key, h.mod_revision DESC"
 
-/* the live keys of a range as of their latest version: tombstones at $3 */
-#define KV_DELETE(cond) \
+/*
+ * The live keys of a range as of their latest version get tombstones at
+ * revision $3, numbered from sub $4 in key order.
+ */
+#define KV_LIVE(cond) \
+	"SELECT " KV_COLUMNS " FROM (" KV_LATEST("h.*", cond, "") ") h WHERE NOT h.deleted"
+#define KV_TOMBSTONES \
 	KV_INSERT \
-	"SELECT l.key, $3, (row_number() OVER (ORDER BY l.key)) OPERATOR(pg_catalog.-) 1, " \
-	"0, 0, NULL, 0, true " \
-	"FROM (" KV_LATEST("h.key, h.deleted", cond, "") ") l WHERE NOT l.deleted"
+	"SELECT l.key, $3, (row_number() OVER (ORDER BY " KV_HEAD("l.key") ", l.key)) " \
+	"OPERATOR(pg_catalog.+) $4 OPERATOR(pg_catalog.-) 1, 0, 0, NULL, 0, true FROM l"
+#define KV_DELETE(cond) \
+	"WITH l AS (" KV_LIVE(cond) ") " KV_TOMBSTONES
+/* ... and the deleted versions come back, in key order */
+#define KV_DELETE_PREV(cond) \
+	"WITH l AS (" KV_LIVE(cond) "), t AS (" KV_TOMBSTONES ") " \
+	"SELECT * FROM l ORDER BY " KV_HEAD("l.key") ", l.key"
 
 /* the live keys of a range as of revision $3, at most $4 of them */
 #define KV_READ(cond) \
 	"SELECT " KV_COLUMNS " FROM (" \
 	KV_LATEST("h.*", cond, " AND h.mod_revision OPERATOR(pg_catalog.<=) $3") \
 	") h WHERE NOT h.deleted ORDER BY " KV_HEAD("h.key") ", h.key LIMIT $4"
+
+/* how many live keys a range has as of revision $3 */
+#define KV_COUNT(cond) \
+	"SELECT count(*) FROM (" \
+	KV_LATEST("h.deleted", cond, " AND h.mod_revision OPERATOR(pg_catalog.<=) $3") \
+	") h WHERE NOT h.deleted"
 
 /*
  * Key conditions: on the head for the index, on the key for the answer.
@@ -124,12 +190,22 @@ typedef enum KvPlan
 	KV_KEY_FROM " AND " KV_HEAD("h.key") " OPERATOR(pg_catalog.<=) " KV_HEAD("$2") \
 	" AND h.key OPERATOR(pg_catalog.<) $2"
 
+/* the latest version of key $1, a tombstone included */
+#define KV_LATEST_ONE(cols) \
+	"SELECT " cols " FROM nosql.kv_history h WHERE " KV_KEY_ONE \
+	" ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1"
+
+#define KV_MAX_ARGS 7
+
 typedef struct KvPlanSpec
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[4];
+	Oid			argtypes[KV_MAX_ARGS];
 } KvPlanSpec;
+
+/* arguments of the range statements: key, range_end, revision, and one more */
+#define KV_RANGE_ARGS {TEXTOID, TEXTOID, INT8OID, INT8OID}
 
 static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 	[KV_PLAN_NEXT_REVISION] = {
@@ -149,33 +225,80 @@ static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 	[KV_PLAN_CURRENT_REVISION] = {
 		"SELECT revision FROM nosql.kv_revision", 0, {InvalidOid}
 	},
-	/* $1 key, $2 revision, $3 value, $4 lease; the version follows the latest */
+	/*
+	 * $1 key, $2 revision, $3 value, $4 lease, $5 sub; the version follows
+	 * the latest
+	 */
 	[KV_PLAN_PUT] = {
 		KV_INSERT
-		"SELECT $1, $2, 0, "
+		"SELECT $1, $2, $5, "
 		"CASE WHEN p.deleted IS NOT FALSE THEN $2 ELSE p.create_revision END, "
 		"CASE WHEN p.deleted IS NOT FALSE THEN 1 "
 		"ELSE p.version OPERATOR(pg_catalog.+) 1 END, $3, $4, false "
-		"FROM (SELECT) AS one LEFT JOIN LATERAL "
-		"(SELECT h.create_revision, h.version, h.deleted FROM nosql.kv_history h "
-		"WHERE " KV_KEY_ONE " ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC "
-		"LIMIT 1) p ON true",
-		4, {TEXTOID, INT8OID, BYTEAOID, INT8OID}
+		"FROM (SELECT) AS one LEFT JOIN LATERAL ("
+		KV_LATEST_ONE("h.create_revision, h.version, h.deleted") ") p ON true",
+		5, {TEXTOID, INT8OID, BYTEAOID, INT8OID, INT4OID}
 	},
-	/* $1 key, $2 range_end, $3 revision */
-	[KV_PLAN_DELETE_ONE] = {KV_DELETE(KV_KEY_ONE), 3, {TEXTOID, TEXTOID, INT8OID}},
-	[KV_PLAN_DELETE_FROM] = {KV_DELETE(KV_KEY_FROM), 3, {TEXTOID, TEXTOID, INT8OID}},
-	[KV_PLAN_DELETE_BETWEEN] = {KV_DELETE(KV_KEY_BETWEEN), 3, {TEXTOID, TEXTOID, INT8OID}},
+	/* $1 key */
+	[KV_PLAN_LATEST] = {
+		KV_LATEST_ONE(KV_COLUMNS ", h.deleted"), 1, {TEXTOID}
+	},
+	/* key, mod_revision, sub, create_revision, version, value, lease */
+	[KV_PLAN_PUT_VALUES] = {
+		KV_INSERT "VALUES ($1, $2, $3, $4, $5, $6, $7, false)",
+		7, {TEXTOID, INT8OID, INT4OID, INT8OID, INT8OID, BYTEAOID, INT8OID}
+	},
+	/* $1 key, $2 range_end, $3 revision, $4 first sub */
+	[KV_PLAN_DELETE_ONE] = {KV_DELETE(KV_KEY_ONE), 4, KV_RANGE_ARGS},
+	[KV_PLAN_DELETE_FROM] = {KV_DELETE(KV_KEY_FROM), 4, KV_RANGE_ARGS},
+	[KV_PLAN_DELETE_BETWEEN] = {KV_DELETE(KV_KEY_BETWEEN), 4, KV_RANGE_ARGS},
+	[KV_PLAN_DELETE_PREV_ONE] = {KV_DELETE_PREV(KV_KEY_ONE), 4, KV_RANGE_ARGS},
+	[KV_PLAN_DELETE_PREV_FROM] = {KV_DELETE_PREV(KV_KEY_FROM), 4, KV_RANGE_ARGS},
+	[KV_PLAN_DELETE_PREV_BETWEEN] = {KV_DELETE_PREV(KV_KEY_BETWEEN), 4, KV_RANGE_ARGS},
 	/* $1 key, $2 range_end, $3 revision, $4 limit (NULL: none) */
 	[KV_PLAN_READ_ONE] = {
 		"SELECT " KV_COLUMNS " FROM (SELECT h.* FROM nosql.kv_history h WHERE "
 		KV_KEY_ONE " AND h.mod_revision OPERATOR(pg_catalog.<=) $3 "
 		"ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) h "
 		"WHERE NOT h.deleted LIMIT $4",
-		4, {TEXTOID, TEXTOID, INT8OID, INT8OID}
+		4, KV_RANGE_ARGS
 	},
-	[KV_PLAN_READ_FROM] = {KV_READ(KV_KEY_FROM), 4, {TEXTOID, TEXTOID, INT8OID, INT8OID}},
-	[KV_PLAN_READ_BETWEEN] = {KV_READ(KV_KEY_BETWEEN), 4, {TEXTOID, TEXTOID, INT8OID, INT8OID}},
+	[KV_PLAN_READ_FROM] = {KV_READ(KV_KEY_FROM), 4, KV_RANGE_ARGS},
+	[KV_PLAN_READ_BETWEEN] = {KV_READ(KV_KEY_BETWEEN), 4, KV_RANGE_ARGS},
+	/* $1 key, $2 range_end, $3 revision */
+	[KV_PLAN_COUNT_ONE] = {
+		"SELECT count(*) FROM (SELECT h.deleted FROM nosql.kv_history h WHERE "
+		KV_KEY_ONE " AND h.mod_revision OPERATOR(pg_catalog.<=) $3 "
+		"ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) h "
+		"WHERE NOT h.deleted",
+		3, KV_RANGE_ARGS
+	},
+	[KV_PLAN_COUNT_FROM] = {KV_COUNT(KV_KEY_FROM), 3, KV_RANGE_ARGS},
+	[KV_PLAN_COUNT_BETWEEN] = {KV_COUNT(KV_KEY_BETWEEN), 3, KV_RANGE_ARGS},
+	[KV_PLAN_COMPACT_REVISION] = {
+		"SELECT revision FROM nosql.kv_compaction", 0, {InvalidOid}
+	},
+	[KV_PLAN_LOCK_COMPACTION] = {
+		"SELECT revision FROM nosql.kv_compaction FOR UPDATE", 0, {InvalidOid}
+	},
+	/*
+	 * $1 revision: the versions superseded at or below it, and the
+	 * tombstones there
+	 */
+	[KV_PLAN_COMPACT] = {
+		"DELETE FROM nosql.kv_history h WHERE h.mod_revision OPERATOR(pg_catalog.<=) $1 "
+		"AND (h.deleted OR EXISTS (SELECT FROM nosql.kv_history n WHERE "
+		KV_HEAD("n.key") " OPERATOR(pg_catalog.=) " KV_HEAD("h.key")
+		" AND n.key OPERATOR(pg_catalog.=) h.key"
+		" AND n.mod_revision OPERATOR(pg_catalog.>) h.mod_revision"
+		" AND n.mod_revision OPERATOR(pg_catalog.<=) $1))",
+		1, {INT8OID}
+	},
+	[KV_PLAN_SET_COMPACTION] = {
+		"INSERT INTO nosql.kv_compaction (revision) VALUES ($1) "
+		"ON CONFLICT (one) DO UPDATE SET revision = excluded.revision",
+		1, {INT8OID}
+	},
 };
 
 static SPIPlanPtr kv_plans[KV_PLAN_COUNT];
@@ -221,28 +344,149 @@ KvExecute(KvPlan which, Datum *values, const char *nulls, int expected)
 	return SPI_processed;
 }
 
-/* The first column of the first row of the last statement, a bigint */
+/* A column of a row of the last statement, a bigint; NULL is an error */
 static int64
-KvResultInt64(void)
+KvResultInt64(uint64 row, int column)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-								  &isnull);
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  column, &isnull);
 
 	if (isnull)
-		elog(ERROR, "key-value revision counter is null");
+		elog(ERROR, "key-value statement returned a null number");
 	return DatumGetInt64(d);
 }
 
 /*
- * KvNextRevision
- *		Take the next revision for a write, locking the counter until the
- *		transaction ends.  The first write of a store makes the counter row.
+ * KvRowOut
+ *		Hand a row of nosql.kv from the last statement to a callback, with
+ *		its key and value out of TOAST.
  */
-static int64
-KvNextRevision(void)
+static void
+KvRowOut(uint64 row, KvRowCallback callback, void *arg, bool keys_only)
 {
-	if (KvExecute(KV_PLAN_NEXT_REVISION, NULL, NULL, SPI_OK_UPDATE_RETURNING) == 0)
+	Datum		values[KV_NATTS + 1];
+	bool		nulls[KV_NATTS + 1];
+
+	heap_deform_tuple(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, values, nulls);
+	if (keys_only)
+		nulls[1] = true;
+	for (int c = 0; c < 2; c++)
+		if (!nulls[c])
+			values[c] = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[c])));
+	callback(values, nulls, arg);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Group commit (see the design note)
+ * ---------------------------------------------------------------------
+ */
+
+/* This transaction wrote the store; flush its commit record at the end */
+static bool kv_flush_at_commit = false;
+static bool kv_release_callback_registered = false;
+
+/*
+ * KvReleaseCallback
+ *		After the transaction's locks are released (the counter with them),
+ *		wait until its commit record is flushed: only then is the client
+ *		told of the commit.
+ */
+static void
+KvReleaseCallback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
+				  void *arg)
+{
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !kv_flush_at_commit)
+		return;
+	kv_flush_at_commit = false;
+	if (isCommit && !XLogRecPtrIsInvalid(XactLastCommitEnd))
+		XLogFlush(XactLastCommitEnd);
+}
+
+/*
+ * KvCommitAsynchronously
+ *		Called at every write: make this transaction's commit asynchronous
+ *		(its flush is done by KvReleaseCallback), unless the user already
+ *		chose an asynchronous commit or a synchronous standby must confirm
+ *		it (then the commit waits as usual, holding the counter).
+ */
+static void
+KvCommitAsynchronously(void)
+{
+	if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
+		return;
+	if (synchronous_commit > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
+		SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0')
+		return;
+	if (!kv_release_callback_registered)
+	{
+		RegisterResourceReleaseCallback(KvReleaseCallback, NULL);
+		kv_release_callback_registered = true;
+	}
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	kv_flush_at_commit = true;
+}
+
+/*
+ * KvWaitDurable
+ *		Wait until every commit this backend's last read could see is
+ *		flushed: the WAL up to its insert position now, which is past the
+ *		commit record of every transaction visible to a snapshot taken
+ *		before.  Cheap when nothing is pending.
+ */
+void
+KvWaitDurable(void)
+{
+	XLogRecPtr	upto;
+
+	if (RecoveryInProgress())
+		return;
+	upto = GetXLogInsertRecPtr();
+
+	/*
+	 * The insert position just after a page header is the end of the
+	 * page before: no record ends inside a header.
+	 */
+	if (upto % XLOG_BLCKSZ <= SizeOfXLogLongPHD)
+		upto -= upto % XLOG_BLCKSZ;
+	XLogFlush(upto);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Revisions
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * KvWriteBegin
+ *		Start a request that writes: lock the revision counter until the
+ *		transaction ends and take the next revision.  A request sure to
+ *		write (a put) moves the counter at once; one that may write nothing
+ *		(a delete, a txn) moves it in KvWriteEnd if it wrote.  The first
+ *		write of a store makes the counter row.
+ */
+void
+KvWriteBegin(KvWriter *writer, bool will_write)
+{
+	KvPlan		plan = will_write ? KV_PLAN_NEXT_REVISION : KV_PLAN_LOCK_REVISION;
+	int			expected = will_write ? SPI_OK_UPDATE_RETURNING : SPI_OK_SELECT;
+
+	KvCommitAsynchronously();
+
+	/*
+	 * Writers queue on a lock of the counter's table rather than on its row:
+	 * the lock manager hands the lock straight to the next writer when the
+	 * one before ends, where a row lock would wake each waiter twice (for
+	 * the tuple, then for the transaction).  EXCLUSIVE conflicts only with
+	 * itself and writes: readers of the counter are not held up.
+	 */
+	(void) RangeVarGetRelidExtended(makeRangeVar("nosql", "kv_revision", -1),
+									ExclusiveLock, 0, NULL, NULL);
+	SPI_connect();
+	if (KvExecute(plan, NULL, NULL, expected) == 0)
 	{
 		/*
 		 * No row yet.  Concurrent first writers all try to insert it; ON
@@ -250,27 +494,136 @@ KvNextRevision(void)
 		 * on the row.
 		 */
 		KvExecute(KV_PLAN_INIT_REVISION, NULL, NULL, SPI_OK_INSERT);
-		if (KvExecute(KV_PLAN_NEXT_REVISION, NULL, NULL, SPI_OK_UPDATE_RETURNING) != 1)
+		if (KvExecute(plan, NULL, NULL, expected) != 1)
 			elog(ERROR, "key-value revision counter row is missing");
 	}
-	return KvResultInt64();
+	writer->revision = KvResultInt64(0, 1) + (will_write ? 0 : 1);
+	writer->writes = 0;
+	writer->counter_moved = will_write;
+	SPI_finish();
 }
 
 /*
- * KvLockRevision
- *		Lock the counter without moving it; returns the current revision.
+ * KvWriteEnd
+ *		End a request: the counter moves to its revision if it wrote and
+ *		has not moved yet.
  */
-static int64
-KvLockRevision(void)
+void
+KvWriteEnd(KvWriter *writer)
 {
-	if (KvExecute(KV_PLAN_LOCK_REVISION, NULL, NULL, SPI_OK_SELECT) == 0)
-	{
-		KvExecute(KV_PLAN_INIT_REVISION, NULL, NULL, SPI_OK_INSERT);
-		if (KvExecute(KV_PLAN_LOCK_REVISION, NULL, NULL, SPI_OK_SELECT) != 1)
-			elog(ERROR, "key-value revision counter row is missing");
-	}
-	return KvResultInt64();
+	Datum		value;
+
+	if (writer->writes == 0 || writer->counter_moved)
+		return;
+	SPI_connect();
+	value = Int64GetDatum(writer->revision);
+	KvExecute(KV_PLAN_SET_REVISION, &value, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+	writer->counter_moved = true;
 }
+
+/*
+ * KvCurrentRevision
+ *		The store's revision: that of the last write committed (or made by
+ *		this transaction).
+ */
+int64
+KvCurrentRevision(void)
+{
+	int64		revision = 1;
+
+	SPI_connect();
+	if (KvExecute(KV_PLAN_CURRENT_REVISION, NULL, NULL, SPI_OK_SELECT) == 1)
+		revision = KvResultInt64(0, 1);
+	SPI_finish();
+	KvWaitDurable();
+	return revision;
+}
+
+/*
+ * KvCompactRevision
+ *		The revision the store was last compacted at (0: never).
+ */
+int64
+KvCompactRevision(void)
+{
+	int64		revision = 0;
+
+	SPI_connect();
+	if (KvExecute(KV_PLAN_COMPACT_REVISION, NULL, NULL, SPI_OK_SELECT) == 1)
+		revision = KvResultInt64(0, 1);
+	SPI_finish();
+	return revision;
+}
+
+/*
+ * KvCheckRevision
+ *		A revision a read or watch may start at: not in the future, not
+ *		compacted away, as etcd's ErrFutureRev and ErrCompacted.
+ */
+void
+KvCheckRevision(int64 revision)
+{
+	int64		current = KvCurrentRevision();
+	int64		compacted;
+
+	if (revision > current)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("required revision " INT64_FORMAT " is a future revision", revision),
+				 errdetail("The current revision of the key-value store is " INT64_FORMAT ".",
+						   current)));
+	compacted = KvCompactRevision();
+	if (revision < compacted)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("required revision " INT64_FORMAT " has been compacted", revision),
+				 errdetail("The key-value store is compacted at revision " INT64_FORMAT "; the history before it is gone.",
+						   compacted)));
+}
+
+/*
+ * KvCompact
+ *		etcd's Compact: remove every version superseded at or below the
+ *		revision, and the tombstones there, so that the store as of that
+ *		revision and later stays readable; returns the versions removed.
+ */
+int64
+KvCompact(int64 revision)
+{
+	int64		current = KvCurrentRevision();
+	int64		compacted = 0;
+	Datum		value = Int64GetDatum(revision);
+	uint64		removed;
+
+	if (revision > current)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("required revision " INT64_FORMAT " is a future revision", revision),
+				 errdetail("The current revision of the key-value store is " INT64_FORMAT ".",
+						   current)));
+
+	SPI_connect();
+	/* one compaction at a time; the row may not exist yet */
+	if (KvExecute(KV_PLAN_LOCK_COMPACTION, NULL, NULL, SPI_OK_SELECT) == 1)
+		compacted = KvResultInt64(0, 1);
+	if (revision <= compacted)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("required revision " INT64_FORMAT " has been compacted", revision),
+				 errdetail("The key-value store is already compacted at revision " INT64_FORMAT ".",
+						   compacted)));
+	removed = KvExecute(KV_PLAN_COMPACT, &value, NULL, SPI_OK_DELETE);
+	KvExecute(KV_PLAN_SET_COMPACTION, &value, NULL, SPI_OK_INSERT);
+	SPI_finish();
+	return (int64) removed;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Checks
+ * ---------------------------------------------------------------------
+ */
 
 /*
  * KvCheckKey
@@ -309,6 +662,23 @@ KvCheckValue(bytea *value)
 				 errmsg("key-value value is too large"),
 				 errdetail("The value has %zu bytes; the limit is %d bytes (1.5 MiB), etcd's request size limit.",
 						   len, KV_MAX_REQUEST_BYTES)));
+}
+
+/*
+ * KvCheckLease
+ *		A lease a put may attach: 0 (none) or a granted one.
+ *
+ * Leases are not granted yet, so every lease but 0 is unknown, as etcd's
+ * "requested lease not found".
+ */
+void
+KvCheckLease(int64 lease)
+{
+	if (lease != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("lease " INT64_FORMAT " not found", lease),
+				 errhint("Use lease 0 for a key without a lease.")));
 }
 
 /*
@@ -362,158 +732,431 @@ KvPrefixRange(text *prefix, KvRange *range)
 	((unsigned char *) VARDATA(range->end))[len - 1]++;
 }
 
-/*
- * KvPut
- *		etcd's Put: a new version of the key at a new revision (version 1
- *		and create_revision = that revision when the key is absent or
- *		deleted, the next version otherwise); returns the revision.
- */
-int64
-KvPut(text *key, bytea *value, int64 lease)
+/* Byte order of two keys, as etcd compares them */
+static int
+KvCompareBytes(const char *a, int alen, const char *b, int blen)
 {
-	Datum		values[4];
-	int64		revision;
+	int			c = memcmp(a, b, Min(alen, blen));
 
-	KvCheckKey(key);
-	KvCheckValue(value);
-
-	/*
-	 * Leases are not granted yet, so every lease but 0 (none) is unknown, as
-	 * etcd's "requested lease not found".
-	 */
-	if (lease != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("lease " INT64_FORMAT " not found", lease),
-				 errhint("Use lease 0 for a key without a lease.")));
-
-	SPI_connect();
-	revision = KvNextRevision();
-	values[0] = PointerGetDatum(key);
-	values[1] = Int64GetDatum(revision);
-	values[2] = PointerGetDatum(value);
-	values[3] = Int64GetDatum(lease);
-	if (KvExecute(KV_PLAN_PUT, values, NULL, SPI_OK_INSERT) != 1)
-		elog(ERROR, "key-value put of revision " INT64_FORMAT " wrote no row", revision);
-	SPI_finish();
-	return revision;
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
 }
 
 /*
- * KvDeleteRange
- *		etcd's DeleteRange: a tombstone for every live key of the range, all
- *		at one new revision, returned in *revision; returns how many keys
- *		were deleted.  Deleting nothing creates no revision (*revision is
- *		then the current one).
+ * KvKeyInRange
+ *		Whether a key is one of the keys of a range.
+ */
+bool
+KvKeyInRange(const char *key, int keylen, const KvRange *range)
+{
+	int			c = KvCompareBytes(key, keylen, VARDATA_ANY(range->key),
+								   VARSIZE_ANY_EXHDR(range->key));
+
+	switch (range->kind)
+	{
+		case KV_RANGE_ONE:
+			return c == 0;
+		case KV_RANGE_FROM:
+			return c >= 0;
+		case KV_RANGE_BETWEEN:
+			return c >= 0 && KvCompareBytes(key, keylen, VARDATA_ANY(range->end),
+											VARSIZE_ANY_EXHDR(range->end)) < 0;
+	}
+	return false;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Writes
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * KvPutAt
+ *		etcd's Put within a request: a new version of the key at the
+ *		request's revision (version 1 and create_revision = that revision
+ *		when the key is absent or deleted, the next version otherwise).
+ *		With prev_kv, the version it replaces (if any) goes to the callback.
+ *		KV_PUT_IGNORE_VALUE / KV_PUT_IGNORE_LEASE keep the key's value or
+ *		lease, which needs the key to exist (etcd's "key not found").
+ */
+void
+KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
+		KvRowCallback prev_kv, void *arg)
+{
+	Datum		values[KV_MAX_ARGS];
+
+	KvCheckKey(key);
+	if (!(flags & KV_PUT_IGNORE_VALUE))
+		KvCheckValue(value);
+	if (!(flags & KV_PUT_IGNORE_LEASE))
+		KvCheckLease(lease);
+	KvCommitAsynchronously();
+
+	SPI_connect();
+	if (prev_kv == NULL && flags == 0)
+	{
+		/* the common case, one statement */
+		values[0] = PointerGetDatum(key);
+		values[1] = Int64GetDatum(writer->revision);
+		values[2] = PointerGetDatum(value);
+		values[3] = Int64GetDatum(lease);
+		values[4] = Int32GetDatum(writer->writes);
+		if (KvExecute(KV_PLAN_PUT, values, NULL, SPI_OK_INSERT) != 1)
+			elog(ERROR, "key-value put of revision " INT64_FORMAT " wrote no row",
+				 writer->revision);
+	}
+	else
+	{
+		bool		exists = false;
+		int64		create_revision = writer->revision;
+		int64		version = 1;
+		Datum		prev_value = (Datum) 0;
+		int64		prev_lease = 0;
+		bool		isnull;
+
+		values[0] = PointerGetDatum(key);
+		if (KvExecute(KV_PLAN_LATEST, values, NULL, SPI_OK_SELECT) == 1)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+
+			exists = !DatumGetBool(SPI_getbinval(tuple, desc, KV_NATTS + 1, &isnull));
+			if (exists)
+			{
+				create_revision = KvResultInt64(0, 3);
+				version = KvResultInt64(0, 5) + 1;
+				prev_value = PointerGetDatum(pg_detoast_datum_packed((struct varlena *)
+																	 DatumGetPointer(SPI_getbinval(tuple, desc, 2, &isnull))));
+				prev_lease = KvResultInt64(0, 6);
+				if (prev_kv != NULL)
+					KvRowOut(0, prev_kv, arg, false);
+			}
+		}
+		if (!exists && (flags & (KV_PUT_IGNORE_VALUE | KV_PUT_IGNORE_LEASE)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("key not found"),
+					 errdetail("A put with ignore_value or ignore_lease needs the key to exist, as in etcd.")));
+		values[0] = PointerGetDatum(key);
+		values[1] = Int64GetDatum(writer->revision);
+		values[2] = Int32GetDatum(writer->writes);
+		values[3] = Int64GetDatum(create_revision);
+		values[4] = Int64GetDatum(version);
+		values[5] = (flags & KV_PUT_IGNORE_VALUE) ? prev_value : PointerGetDatum(value);
+		values[6] = Int64GetDatum((flags & KV_PUT_IGNORE_LEASE) ? prev_lease : lease);
+		KvExecute(KV_PLAN_PUT_VALUES, values, NULL, SPI_OK_INSERT);
+	}
+	SPI_finish();
+	writer->writes++;
+}
+
+/*
+ * KvDeleteAt
+ *		etcd's DeleteRange within a request: a tombstone at the request's
+ *		revision for every live key of the range; returns how many.  With
+ *		prev_kv, the deleted versions go to the callback in key order.
  */
 int64
-KvDeleteRange(const KvRange *range, int64 *revision)
+KvDeleteAt(KvWriter *writer, const KvRange *range, KvRowCallback prev_kv, void *arg)
 {
 	static const KvPlan plans[] = {
 		[KV_RANGE_ONE] = KV_PLAN_DELETE_ONE,
 		[KV_RANGE_FROM] = KV_PLAN_DELETE_FROM,
 		[KV_RANGE_BETWEEN] = KV_PLAN_DELETE_BETWEEN,
 	};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	int64		current;
+	static const KvPlan prev_plans[] = {
+		[KV_RANGE_ONE] = KV_PLAN_DELETE_PREV_ONE,
+		[KV_RANGE_FROM] = KV_PLAN_DELETE_PREV_FROM,
+		[KV_RANGE_BETWEEN] = KV_PLAN_DELETE_PREV_BETWEEN,
+	};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	uint64		deleted;
 
 	KvCheckRangeKey(range);
+	KvCommitAsynchronously();
 
 	SPI_connect();
-	current = KvLockRevision();
 	values[0] = PointerGetDatum(range->key);
 	values[1] = range->end ? PointerGetDatum(range->end) : (Datum) 0;
 	if (range->end == NULL)
 		nulls[1] = 'n';
-	values[2] = Int64GetDatum(current + 1);
-	deleted = KvExecute(plans[range->kind], values, nulls, SPI_OK_INSERT);
-	if (deleted > 0)
+	values[2] = Int64GetDatum(writer->revision);
+	values[3] = Int64GetDatum(writer->writes);
+	if (prev_kv == NULL)
+		deleted = KvExecute(plans[range->kind], values, nulls, SPI_OK_INSERT);
+	else
 	{
-		values[0] = Int64GetDatum(current + 1);
-		KvExecute(KV_PLAN_SET_REVISION, values, NULL, SPI_OK_UPDATE);
-		current++;
+		deleted = KvExecute(prev_plans[range->kind], values, nulls, SPI_OK_SELECT);
+		for (uint64 i = 0; i < deleted; i++)
+			KvRowOut(i, prev_kv, arg, false);
 	}
 	SPI_finish();
-	*revision = current;
+	writer->writes += (int32) deleted;
 	return (int64) deleted;
 }
 
 /*
- * KvCurrentRevision
- *		The store's revision: that of the last write committed (or made by
- *		this transaction).
+ * KvPut
+ *		etcd's Put as a request of its own; returns its revision.
  */
 int64
-KvCurrentRevision(void)
+KvPut(text *key, bytea *value, int64 lease)
 {
-	int64		revision = 1;
+	KvWriter	writer;
 
-	SPI_connect();
-	if (KvExecute(KV_PLAN_CURRENT_REVISION, NULL, NULL, SPI_OK_SELECT) == 1)
-		revision = KvResultInt64();
-	SPI_finish();
-	return revision;
+	/* check before taking the counter's lock */
+	KvCheckKey(key);
+	KvCheckValue(value);
+	KvCheckLease(lease);
+	KvWriteBegin(&writer, true);
+	KvPutAt(&writer, key, value, lease, 0, NULL, NULL);
+	KvWriteEnd(&writer);
+	return writer.revision;
+}
+
+/*
+ * KvDeleteRange
+ *		etcd's DeleteRange as a request of its own: returns how many keys
+ *		were deleted, all at one new revision, returned in *revision.
+ *		Deleting nothing creates no revision (*revision is then the current
+ *		one).
+ */
+int64
+KvDeleteRange(const KvRange *range, int64 *revision)
+{
+	KvWriter	writer;
+	int64		deleted;
+
+	KvCheckRangeKey(range);
+	KvWriteBegin(&writer, false);
+	deleted = KvDeleteAt(&writer, range, NULL, NULL);
+	KvWriteEnd(&writer);
+	*revision = deleted > 0 ? writer.revision : writer.revision - 1;
+	return deleted;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Reads
+ * ---------------------------------------------------------------------
+ */
+
+void
+KvReadOptionsInit(KvReadOptions *options)
+{
+	memset(options, 0, sizeof(KvReadOptions));
+	options->sort_order = KV_SORT_NONE;
+	options->sort_target = KV_TARGET_KEY;
+}
+
+/* A row of a read kept for filtering and sorting */
+typedef struct KvSortRow
+{
+	uint64		row;			/* in SPI_tuptable */
+	text	   *key;
+	bytea	   *value;
+	int64		create_revision;
+	int64		mod_revision;
+	int64		version;
+} KvSortRow;
+
+static KvTarget kv_sort_target;
+
+static int
+KvSortCompare(const void *a, const void *b)
+{
+	const KvSortRow *x = (const KvSortRow *) a;
+	const KvSortRow *y = (const KvSortRow *) b;
+	int			c = 0;
+
+	switch (kv_sort_target)
+	{
+		case KV_TARGET_VERSION:
+			c = (x->version > y->version) - (x->version < y->version);
+			break;
+		case KV_TARGET_CREATE:
+			c = (x->create_revision > y->create_revision) - (x->create_revision < y->create_revision);
+			break;
+		case KV_TARGET_MOD:
+			c = (x->mod_revision > y->mod_revision) - (x->mod_revision < y->mod_revision);
+			break;
+		case KV_TARGET_VALUE:
+			c = KvCompareBytes(VARDATA_ANY(x->value), VARSIZE_ANY_EXHDR(x->value),
+							   VARDATA_ANY(y->value), VARSIZE_ANY_EXHDR(y->value));
+			break;
+		case KV_TARGET_KEY:
+		case KV_TARGET_LEASE:
+			break;
+	}
+	if (c != 0)
+		return c;
+	/* then by key, which is also the order of the rows as read */
+	return KvCompareBytes(VARDATA_ANY(x->key), VARSIZE_ANY_EXHDR(x->key),
+						  VARDATA_ANY(y->key), VARSIZE_ANY_EXHDR(y->key));
+}
+
+/* Whether a row passes the min/max revision filters of a read */
+static bool
+KvPassesFilters(const KvSortRow *r, const KvReadOptions *o)
+{
+	if (o->min_mod_revision > 0 && r->mod_revision < o->min_mod_revision)
+		return false;
+	if (o->max_mod_revision > 0 && r->mod_revision > o->max_mod_revision)
+		return false;
+	if (o->min_create_revision > 0 && r->create_revision < o->min_create_revision)
+		return false;
+	if (o->max_create_revision > 0 && r->create_revision > o->max_create_revision)
+		return false;
+	return true;
 }
 
 /*
  * KvRead
  *		etcd's Range: the live keys of a range as of a revision (<= 0: the
- *		current one; a future one is an error), in key order, at most limit
- *		of them (<= 0: all), each passed to callback.
+ *		current one; a future or compacted one is an error), each passed to
+ *		callback, with etcd's options: keys only, count only, sort order and
+ *		target (by key ascending when none), min/max mod and create
+ *		revision filters, and a limit applied last.  result (may be NULL)
+ *		receives the count of keys in the range, as etcd counts them
+ *		(before filters and limit), and whether the limit left rows out.
  *
  * The rows passed live in SPI's memory: the callback copies what it keeps.
  */
 void
-KvRead(const KvRange *range, int64 revision, int64 limit,
-	   KvRowCallback callback, void *arg)
+KvRead(const KvRange *range, const KvReadOptions *options,
+	   KvRowCallback callback, void *arg, KvReadResult *result)
 {
 	static const KvPlan plans[] = {
 		[KV_RANGE_ONE] = KV_PLAN_READ_ONE,
 		[KV_RANGE_FROM] = KV_PLAN_READ_FROM,
 		[KV_RANGE_BETWEEN] = KV_PLAN_READ_BETWEEN,
 	};
+	static const KvPlan count_plans[] = {
+		[KV_RANGE_ONE] = KV_PLAN_COUNT_ONE,
+		[KV_RANGE_FROM] = KV_PLAN_COUNT_FROM,
+		[KV_RANGE_BETWEEN] = KV_PLAN_COUNT_BETWEEN,
+	};
+	const KvReadOptions *o = options;
+	KvSortOrder order = o->sort_order;
+	bool		filtered = o->min_mod_revision > 0 || o->max_mod_revision > 0 ||
+		o->min_create_revision > 0 || o->max_create_revision > 0;
+	bool		sorted;
+	int64		sql_limit;
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	uint64		n;
+	KvSortRow  *rows;
+	int64		kept = 0;
 
 	KvCheckRangeKey(range);
-	if (revision > 0)
-	{
-		int64		current = KvCurrentRevision();
+	if (o->revision > 0)
+		KvCheckRevision(o->revision);
 
-		if (revision > current)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("required revision " INT64_FORMAT " is a future revision", revision),
-					 errdetail("The current revision of the key-value store is " INT64_FORMAT ".",
-							   current)));
-	}
-	else
-		revision = PG_INT64_MAX;
+	/* etcd sorts ascending by default when the target is not the key */
+	if (order == KV_SORT_NONE && o->sort_target != KV_TARGET_KEY)
+		order = KV_SORT_ASCEND;
+	/* rows come in key order: sorting by key ascending is no sort */
+	sorted = order != KV_SORT_NONE &&
+		!(order == KV_SORT_ASCEND && o->sort_target == KV_TARGET_KEY);
+
+	/*
+	 * Without filters or sort the statement applies the limit (one more row
+	 * tells whether there are more); otherwise every row is read and the
+	 * limit applies after them.
+	 */
+	sql_limit = 0;
+	if (o->limit > 0 && !filtered && !sorted && !o->count_only)
+		sql_limit = o->limit + 1;
 
 	SPI_connect();
 	values[0] = PointerGetDatum(range->key);
 	values[1] = range->end ? PointerGetDatum(range->end) : (Datum) 0;
 	if (range->end == NULL)
 		nulls[1] = 'n';
-	values[2] = Int64GetDatum(revision);
-	values[3] = Int64GetDatum(limit);
-	if (limit <= 0)
+	values[2] = Int64GetDatum(o->revision > 0 ? o->revision : PG_INT64_MAX);
+	values[3] = Int64GetDatum(sql_limit);
+	if (sql_limit <= 0)
 		nulls[3] = 'n';
+
+	if (o->count_only)
+	{
+		KvExecute(count_plans[range->kind], values, nulls, SPI_OK_SELECT);
+		if (result)
+		{
+			result->count = KvResultInt64(0, 1);
+			result->more = false;
+		}
+		SPI_finish();
+		if (!o->serializable)
+			KvWaitDurable();
+		return;
+	}
+
 	n = KvExecute(plans[range->kind], values, nulls, SPI_OK_SELECT);
+	rows = (KvSortRow *) palloc(sizeof(KvSortRow) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
-		Datum		row[KV_NATTS];
-		bool		rownulls[KV_NATTS];
+		KvSortRow  *r = &rows[kept];
 
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, row, rownulls);
-		/* the key and value may point into TOAST: hand out their bytes */
-		for (int c = 0; c < 2; c++)
-			if (!rownulls[c])
-				row[c] = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(row[c])));
-		callback(row, rownulls, arg);
+		r->row = i;
+		r->mod_revision = KvResultInt64(i, 4);
+		r->create_revision = KvResultInt64(i, 3);
+		r->version = KvResultInt64(i, 5);
+		r->key = NULL;
+		r->value = NULL;
+		if (filtered && !KvPassesFilters(r, o))
+			continue;
+		if (sorted)
+		{
+			bool		isnull;
+
+			r->key = (text *) pg_detoast_datum_packed((struct varlena *)
+													  DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+			r->value = (bytea *) pg_detoast_datum_packed((struct varlena *)
+														 DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+		}
+		kept++;
 	}
+	if (sorted)
+	{
+		kv_sort_target = o->sort_target;
+		qsort(rows, kept, sizeof(KvSortRow), KvSortCompare);
+		if (order == KV_SORT_DESCEND)
+		{
+			for (int64 i = 0, j = kept - 1; i < j; i++, j--)
+			{
+				KvSortRow	t = rows[i];
+
+				rows[i] = rows[j];
+				rows[j] = t;
+			}
+		}
+	}
+	if (result)
+	{
+		result->more = o->limit > 0 && kept > o->limit;
+		if (sql_limit <= 0 && !filtered)
+			result->count = (int64) n;
+		else if (sql_limit > 0 && (int64) n < sql_limit)
+			result->count = (int64) n;
+		else
+		{
+			/* another statement: keep the rows of this one */
+			SPITupleTable *tuples = SPI_tuptable;
+
+			KvExecute(count_plans[range->kind], values, nulls, SPI_OK_SELECT);
+			result->count = KvResultInt64(0, 1);
+			SPI_tuptable = tuples;
+		}
+	}
+	if (o->limit > 0 && kept > o->limit)
+		kept = o->limit;
+	for (int64 i = 0; i < kept; i++)
+		KvRowOut(rows[i].row, callback, arg, o->keys_only);
 	SPI_finish();
+	if (!o->serializable)
+		KvWaitDurable();
 }

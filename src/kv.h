@@ -44,14 +44,85 @@ typedef struct KvRange
 /* Receives one row of nosql.kv (KV_NATTS values) of a read */
 typedef void (*KvRowCallback) (Datum *values, bool *nulls, void *arg);
 
+/* etcd's RangeRequest sort order and target (also the targets of a compare) */
+typedef enum KvSortOrder
+{
+	KV_SORT_NONE,
+	KV_SORT_ASCEND,
+	KV_SORT_DESCEND
+} KvSortOrder;
+
+typedef enum KvTarget
+{
+	KV_TARGET_KEY,
+	KV_TARGET_VERSION,
+	KV_TARGET_CREATE,
+	KV_TARGET_MOD,
+	KV_TARGET_VALUE,
+	KV_TARGET_LEASE				/* compares only */
+} KvTarget;
+
+/* The options of etcd's RangeRequest besides the range itself */
+typedef struct KvReadOptions
+{
+	int64		revision;		/* <= 0: the current one */
+	int64		limit;			/* <= 0: no limit */
+	bool		keys_only;		/* values come back NULL */
+	bool		count_only;		/* no rows, only the count */
+	bool		serializable;	/* accepted; see kv_get */
+	KvSortOrder sort_order;
+	KvTarget	sort_target;
+	int64		min_mod_revision;	/* 0: no bound, as the three below */
+	int64		max_mod_revision;
+	int64		min_create_revision;
+	int64		max_create_revision;
+} KvReadOptions;
+
+/* What etcd's RangeResponse says besides the rows */
+typedef struct KvReadResult
+{
+	int64		count;			/* keys in the range, before filters and limit */
+	bool		more;			/* rows beyond the limit were left out */
+} KvReadResult;
+
+/*
+ * One etcd request that writes (a put, a delete, a txn): all its writes are
+ * at one revision, numbered by sub.  KvWriteBegin locks the revision
+ * counter; KvWriteEnd moves it when the request wrote anything.
+ */
+typedef struct KvWriter
+{
+	int64		revision;		/* the request's revision */
+	int32		writes;			/* writes made so far (the next sub) */
+	bool		counter_moved;	/* the counter already says revision */
+} KvWriter;
+
+/* Flags of a put, as etcd's PutRequest */
+#define KV_PUT_IGNORE_VALUE		0x01
+#define KV_PUT_IGNORE_LEASE		0x02
+
+extern void KvWriteBegin(KvWriter *writer, bool will_write);
+extern void KvWriteEnd(KvWriter *writer);
+extern void KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease,
+					int flags, KvRowCallback prev_kv, void *arg);
+extern int64 KvDeleteAt(KvWriter *writer, const KvRange *range,
+						KvRowCallback prev_kv, void *arg);
 extern int64 KvPut(text *key, bytea *value, int64 lease);
 extern int64 KvDeleteRange(const KvRange *range, int64 *revision);
-extern void KvRead(const KvRange *range, int64 revision, int64 limit,
-				   KvRowCallback callback, void *arg);
+
+extern void KvReadOptionsInit(KvReadOptions *options);
+extern void KvRead(const KvRange *range, const KvReadOptions *options,
+				   KvRowCallback callback, void *arg, KvReadResult *result);
 extern int64 KvCurrentRevision(void);
+extern int64 KvCompactRevision(void);
+extern void KvCheckRevision(int64 revision);
+extern int64 KvCompact(int64 revision);
+extern void KvWaitDurable(void);
 
 extern void KvCheckKey(text *key);
 extern void KvCheckValue(bytea *value);
+extern void KvCheckLease(int64 lease);
 extern void KvPrefixRange(text *prefix, KvRange *range);
+extern bool KvKeyInRange(const char *key, int keylen, const KvRange *range);
 
 #endif							/* KV_H */

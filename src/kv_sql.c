@@ -2,8 +2,9 @@
  *
  * kv_sql.c
  *	  The SQL functions of the etcd v3 key-value store: nosql.kv_put,
- *	  kv_get, kv_range, kv_prefix, kv_delete, kv_current_revision, and
- *	  kv_key_head, by which the store indexes its keys.
+ *	  kv_put_prev, kv_get, kv_range, kv_prefix, kv_count, kv_delete,
+ *	  kv_delete_prev, kv_compact, kv_current_revision, and kv_key_head, by
+ *	  which the store indexes its keys.
  *
  * They check their arguments and hand them to the engine (kv.c).  Only
  * range_end may be NULL (no range: the one key); every other NULL argument
@@ -20,6 +21,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "kv.h"
 
@@ -84,6 +86,85 @@ kv_put_text(PG_FUNCTION_ARGS)
 	return KvPutCommon(fcinfo);
 }
 
+/* Keeps a copy of the row passed (a prev_kv) in the caller's memory */
+typedef struct KvRowCopy
+{
+	TupleDesc	tupdesc;
+	MemoryContext context;
+	Datum		result;
+	bool		found;
+} KvRowCopy;
+
+static void
+KvCopyRow(Datum *values, bool *nulls, void *arg)
+{
+	KvRowCopy  *copy = (KvRowCopy *) arg;
+	MemoryContext old = MemoryContextSwitchTo(copy->context);
+
+	copy->result = HeapTupleGetDatum(heap_form_tuple(copy->tupdesc, values, nulls));
+	copy->found = true;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * nosql.kv_put_prev(key, value bytea | text, lease bigint DEFAULT 0,
+ * ignore_value boolean DEFAULT false, ignore_lease boolean DEFAULT false,
+ * OUT revision bigint, OUT prev_kv nosql.kv) — etcd's Put with prev_kv:
+ * the revision and the version replaced.  With ignore_value the value may
+ * be NULL and the key keeps its value; with ignore_lease, its lease.
+ */
+PG_FUNCTION_INFO_V1(kv_put_prev);
+Datum
+kv_put_prev(PG_FUNCTION_ARGS)
+{
+	TupleDesc	result_desc;
+	KvRowCopy	prev;
+	KvWriter	writer;
+	int			flags = 0;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	KvArgNotNull(fcinfo, 0, "key");
+	KvArgNotNull(fcinfo, 2, "lease");
+	KvArgNotNull(fcinfo, 3, "ignore_value");
+	KvArgNotNull(fcinfo, 4, "ignore_lease");
+	if (PG_GETARG_BOOL(3))
+		flags |= KV_PUT_IGNORE_VALUE;
+	if (PG_GETARG_BOOL(4))
+		flags |= KV_PUT_IGNORE_LEASE;
+	if (!(flags & KV_PUT_IGNORE_VALUE))
+		KvArgNotNull(fcinfo, 1, "value");
+	else if (!PG_ARGISNULL(1) && VARSIZE_ANY_EXHDR(PG_GETARG_BYTEA_PP(1)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value is provided"),
+				 errdetail("A put with ignore_value takes no value (NULL or empty), as in etcd.")));
+	if ((flags & KV_PUT_IGNORE_LEASE) && PG_GETARG_INT64(2) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease is provided"),
+				 errdetail("A put with ignore_lease takes lease 0, as in etcd.")));
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "kv_put_prev must return a composite type");
+	result_desc = BlessTupleDesc(result_desc);
+
+	/* prev_kv is a nosql.kv */
+	prev.tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(TupleDescAttr(result_desc, 1)->atttypid, -1));
+	prev.context = CurrentMemoryContext;
+	prev.found = false;
+	KvCheckKey(PG_GETARG_TEXT_PP(0));
+	KvWriteBegin(&writer, true);
+	KvPutAt(&writer, PG_GETARG_TEXT_PP(0),
+			PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1),
+			PG_GETARG_INT64(2), flags, KvCopyRow, &prev);
+	KvWriteEnd(&writer);
+
+	values[0] = Int64GetDatum(writer.revision);
+	values[1] = prev.result;
+	nulls[1] = !prev.found;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));
+}
+
 /* Collects the one row of kv_get as a composite in the caller's memory */
 typedef struct KvGetState
 {
@@ -116,6 +197,7 @@ kv_get(PG_FUNCTION_ARGS)
 {
 	KvGetState state;
 	KvRange		range;
+	KvReadOptions options;
 
 	KvArgNotNull(fcinfo, 0, "key");
 	KvArgNotNull(fcinfo, 1, "revision");
@@ -129,7 +211,10 @@ kv_get(PG_FUNCTION_ARGS)
 	range.kind = KV_RANGE_ONE;
 	range.key = PG_GETARG_TEXT_PP(0);
 	range.end = NULL;
-	KvRead(&range, PG_GETARG_INT64(1), 1, KvGetRow, &state);
+	KvReadOptionsInit(&options);
+	options.revision = PG_GETARG_INT64(1);
+	options.serializable = PG_GETARG_BOOL(2);
+	KvRead(&range, &options, KvGetRow, &state, NULL);
 	if (!state.found)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(state.result);
@@ -144,16 +229,78 @@ KvRangeRow(Datum *values, bool *nulls, void *arg)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* The rows of a range into the set of a materialize-mode function */
+/* etcd's SortOrder by name */
+static KvSortOrder
+KvSortOrderArg(text *name)
+{
+	char	   *s = text_to_cstring(name);
+
+	if (pg_strcasecmp(s, "NONE") == 0)
+		return KV_SORT_NONE;
+	if (pg_strcasecmp(s, "ASCEND") == 0)
+		return KV_SORT_ASCEND;
+	if (pg_strcasecmp(s, "DESCEND") == 0)
+		return KV_SORT_DESCEND;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid sort_order \"%s\"", s),
+			 errhint("Valid orders are NONE, ASCEND and DESCEND.")));
+	return KV_SORT_NONE;		/* keep compiler quiet */
+}
+
+/* etcd's SortTarget by name */
+static KvTarget
+KvSortTargetArg(text *name)
+{
+	char	   *s = text_to_cstring(name);
+
+	if (pg_strcasecmp(s, "KEY") == 0)
+		return KV_TARGET_KEY;
+	if (pg_strcasecmp(s, "VERSION") == 0)
+		return KV_TARGET_VERSION;
+	if (pg_strcasecmp(s, "CREATE") == 0)
+		return KV_TARGET_CREATE;
+	if (pg_strcasecmp(s, "MOD") == 0)
+		return KV_TARGET_MOD;
+	if (pg_strcasecmp(s, "VALUE") == 0)
+		return KV_TARGET_VALUE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid sort_target \"%s\"", s),
+			 errhint("Valid targets are KEY, VERSION, CREATE, MOD and VALUE.")));
+	return KV_TARGET_KEY;		/* keep compiler quiet */
+}
+
+/*
+ * The rows of a range into the set of a materialize-mode function; the
+ * options are the arguments from argno on: limit, revision, serializable,
+ * keys_only, sort_order, sort_target, min/max mod and create revision.
+ */
 static void
 KvRangeResult(FunctionCallInfo fcinfo, const KvRange *range, int argno)
 {
-	KvArgNotNull(fcinfo, argno, "limit");
-	KvArgNotNull(fcinfo, argno + 1, "revision");
-	KvArgNotNull(fcinfo, argno + 2, "serializable");
+	static const char *const names[] = {
+		"limit", "revision", "serializable", "keys_only", "sort_order",
+		"sort_target", "min_mod_revision", "max_mod_revision",
+		"min_create_revision", "max_create_revision"
+	};
+	KvReadOptions options;
+
+	for (size_t i = 0; i < lengthof(names); i++)
+		KvArgNotNull(fcinfo, argno + i, names[i]);
+	KvReadOptionsInit(&options);
+	options.limit = PG_GETARG_INT64(argno);
+	options.revision = PG_GETARG_INT64(argno + 1);
+	options.serializable = PG_GETARG_BOOL(argno + 2);
+	options.keys_only = PG_GETARG_BOOL(argno + 3);
+	options.sort_order = KvSortOrderArg(PG_GETARG_TEXT_PP(argno + 4));
+	options.sort_target = KvSortTargetArg(PG_GETARG_TEXT_PP(argno + 5));
+	options.min_mod_revision = PG_GETARG_INT64(argno + 6);
+	options.max_mod_revision = PG_GETARG_INT64(argno + 7);
+	options.min_create_revision = PG_GETARG_INT64(argno + 8);
+	options.max_create_revision = PG_GETARG_INT64(argno + 9);
 	InitMaterializedSRF(fcinfo, 0);
-	KvRead(range, PG_GETARG_INT64(argno + 1), PG_GETARG_INT64(argno),
-		   KvRangeRow, fcinfo->resultinfo);
+	KvRead(range, &options, KvRangeRow, fcinfo->resultinfo, NULL);
 }
 
 /*
@@ -205,6 +352,61 @@ kv_delete(PG_FUNCTION_ARGS)
 
 	KvRangeArgs(fcinfo, &range);
 	PG_RETURN_INT64(KvDeleteRange(&range, &revision));
+}
+
+/*
+ * nosql.kv_count(key text, range_end text DEFAULT NULL, revision bigint
+ * DEFAULT 0, serializable boolean DEFAULT false) — etcd's Range with
+ * count_only: how many keys the range has.
+ */
+PG_FUNCTION_INFO_V1(kv_count);
+Datum
+kv_count(PG_FUNCTION_ARGS)
+{
+	KvRange		range;
+	KvReadOptions options;
+	KvReadResult result;
+
+	KvRangeArgs(fcinfo, &range);
+	KvArgNotNull(fcinfo, 2, "revision");
+	KvArgNotNull(fcinfo, 3, "serializable");
+	KvReadOptionsInit(&options);
+	options.revision = PG_GETARG_INT64(2);
+	options.serializable = PG_GETARG_BOOL(3);
+	options.count_only = true;
+	KvRead(&range, &options, NULL, NULL, &result);
+	PG_RETURN_INT64(result.count);
+}
+
+/*
+ * nosql.kv_delete_prev(key text, range_end text DEFAULT NULL) RETURNS SETOF
+ * nosql.kv — etcd's DeleteRange with prev_kv: the deleted versions.
+ */
+PG_FUNCTION_INFO_V1(kv_delete_prev);
+Datum
+kv_delete_prev(PG_FUNCTION_ARGS)
+{
+	KvRange		range;
+	KvWriter	writer;
+
+	KvRangeArgs(fcinfo, &range);
+	InitMaterializedSRF(fcinfo, 0);
+	KvWriteBegin(&writer, false);
+	KvDeleteAt(&writer, &range, KvRangeRow, fcinfo->resultinfo);
+	KvWriteEnd(&writer);
+	return (Datum) 0;
+}
+
+/*
+ * nosql.kv_compact(revision bigint) RETURNS bigint — etcd's Compact: the
+ * versions superseded at or below the revision are removed; returns how
+ * many.
+ */
+PG_FUNCTION_INFO_V1(kv_compact);
+Datum
+kv_compact(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(KvCompact(PG_GETARG_INT64(0)));
 }
 
 /*
