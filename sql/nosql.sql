@@ -798,6 +798,9 @@ COMMENT ON FUNCTION nosql.kv_delete_prev(text, text) IS 'etcd DeleteRange with p
 CREATE FUNCTION nosql.kv_compact(revision bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_compact' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_compact(bigint) IS 'etcd Compact: remove the versions superseded at or below a revision (reads below it then fail); returns how many versions were removed';
+CREATE FUNCTION nosql.kv_txn(request nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'kv_txn' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_txn(nosql.bson) IS 'etcd Txn: compares, then the success or failure ops as one request at one revision; request and reply are etcd''s TxnRequest and TxnResponse';
 CREATE FUNCTION nosql.kv_current_revision() RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_current_revision' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.kv_current_revision() IS 'the key-value store''s revision (etcd''s header revision): 1 when new, then that of the last write';
