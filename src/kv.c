@@ -174,11 +174,15 @@ typedef enum KvPlan
 	"WITH l AS (" KV_LIVE(cond) "), t AS (" KV_TOMBSTONES ") " \
 	"SELECT * FROM l ORDER BY " KV_HEAD("l.key") ", l.key"
 
-/* the live keys of a range as of revision $3, at most $4 of them */
+/*
+ * the live keys of a range as of revision $3, at most $4 of them; the order
+ * is by the head the inner query computed, so it needs no second sort
+ */
 #define KV_READ(cond) \
 	"SELECT " KV_COLUMNS " FROM (" \
-	KV_LATEST("h.*", cond, " AND h.mod_revision OPERATOR(pg_catalog.<=) $3") \
-	") h WHERE NOT h.deleted ORDER BY " KV_HEAD("h.key") ", h.key LIMIT $4"
+	KV_LATEST(KV_HEAD("h.key") " AS head, h.*", cond, \
+			  " AND h.mod_revision OPERATOR(pg_catalog.<=) $3") \
+	") h WHERE NOT h.deleted ORDER BY h.head, h.key LIMIT $4"
 
 /* how many live keys a range has as of revision $3 */
 #define KV_COUNT(cond) \
