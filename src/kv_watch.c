@@ -49,6 +49,7 @@
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -257,9 +258,30 @@ KvWatchRead(const KvWatch *watch, ReturnSetInfo *rsinfo)
 	SPI_connect();
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "key-value watch row context",
 								   ALLOCSET_DEFAULT_SIZES);
-	/* not read-only: the cursor takes a new snapshot (READ COMMITTED) */
-	portal = SPI_cursor_open(NULL, KvWatchPlan(watch->range.kind, watch->prev_kv),
-							 args, nulls, false);
+
+	/*
+	 * The previous version of a key is the first row of a backward scan of
+	 * the key index.  The planner multiplies the selectivities of the head
+	 * and the key conditions, which are the same condition for all but
+	 * very long keys, expects less than one row, and prefers a bitmap scan
+	 * of every earlier version and a sort: several times slower on a key
+	 * with a long history.  So bitmap scans are off while the statement is
+	 * planned (at the cursor's opening, a custom plan).
+	 */
+	if (watch->prev_kv)
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		portal = SPI_cursor_open(NULL, KvWatchPlan(watch->range.kind, true),
+								 args, nulls, false);
+		AtEOXact_GUC(true, nestlevel);
+	}
+	else
+		portal = SPI_cursor_open(NULL, KvWatchPlan(watch->range.kind, false),
+								 args, nulls, false);
+	/* (not read-only: the cursor took a new snapshot, as READ COMMITTED does) */
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, KV_WATCH_BATCH);
