@@ -83,6 +83,10 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FROM nosql.kv_watch('nothing', max_wait_ms => 200);
 SELECT clock_timestamp() - :'t0' >= interval '200 ms' AS waited;
 SELECT count(*) FROM nosql.kv_watch('nothing', '', max_wait_ms => 100, filters => '{NOPUT}');
+-- the wait honours statement_timeout (and query cancel)
+SET statement_timeout = '100ms';
+SELECT count(*) FROM nosql.kv_watch('nothing', max_wait_ms => 60000);
+RESET statement_timeout;
 -- events already there: at once (it would take a minute otherwise)
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FROM nosql.kv_watch('a', NULL, 1, max_wait_ms => 60000);

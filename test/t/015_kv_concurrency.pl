@@ -156,5 +156,39 @@ for my $w (1, 2)
 		'0', "watcher $w saw no rolled back put");
 }
 
+# wake-up: a watcher blocked on nothing returns the event of a put made
+# while it waits
+sub blocked_watch
+{
+	my ($n, $key) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-qAt', '-d', $n->connstr('postgres'),
+		  '-c', "SELECT revision || '|' || convert_from(value, 'UTF8') FROM nosql.kv_watch('$key', max_wait_ms => 60000)" ],
+		'>', \$out, '2>', \$err);
+	$n->poll_query_until('postgres',
+		qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%kv_watch(''$key''%' AND state = 'active' AND pid <> pg_backend_pid()})
+	  or die 'the watcher did not start';
+	usleep(200_000);
+	my $rev = $n->safe_psql('postgres', "SELECT nosql.kv_put('$key', 'woken')");
+	$h->finish;
+	return ($out, $rev);
+}
+
+my ($seen, $rev) = blocked_watch($node, 'wake/1');
+is($seen, "$rev|woken\n", 'a blocked watcher returns the put made while it waits');
 $node->stop;
+
+# Without shared_preload_libraries there is no condition variable: a
+# blocking watch polls, and still returns the event, or nothing after the
+# time.
+my $plain = nosql_node('kv_not_preloaded', extra_conf => "shared_preload_libraries = ''");
+$plain->safe_psql('postgres', 'CREATE EXTENSION nosql');
+($seen, $rev) = blocked_watch($plain, 'wake/2');
+is($seen, "$rev|woken\n", 'not preloaded: a blocked watcher returns the put made while it waits');
+is($plain->safe_psql('postgres', q{
+	SELECT count(*) || '|' || (clock_timestamp() - now() >= interval '300 ms')
+	FROM nosql.kv_watch('nothing', max_wait_ms => 300)}),
+	'0|true', 'not preloaded: a watch with nothing returns no rows after the wait');
+$plain->stop;
 done_testing();
