@@ -29,7 +29,8 @@
  * between a read and the sleep still wakes it (no lost wake-up).  Each
  * read takes a new snapshot, which needs READ COMMITTED; in REPEATABLE
  * READ or SERIALIZABLE a blocking watch could never see a new event and
- * is refused.  Without shared_preload_libraries there is no shared memory:
+ * is refused.  Without shared_preload_libraries there is no shared memory,
+ * and on a standby the events come from WAL replay, which signals nothing:
  * the watcher then re-reads every KV_WATCH_POLL_MS.
  *
  *-------------------------------------------------------------------------
@@ -37,6 +38,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -446,8 +448,12 @@ kv_watch(PG_FUNCTION_ARGS)
 	if (max_wait_ms > 0)
 	{
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_wait_ms);
-		/* before the first read: a commit after it wakes the sleep below */
-		if (kv_watch_shared != NULL)
+
+		/*
+		 * Before the first read: a commit after it wakes the sleep below.  A
+		 * standby has no writers, and replay signals nothing: poll there.
+		 */
+		if (kv_watch_shared != NULL && !RecoveryInProgress())
 		{
 			ConditionVariablePrepareToSleep(&kv_watch_shared->written);
 			sleeping = true;
