@@ -80,7 +80,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
@@ -90,11 +92,16 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "replication/syncrep.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 
 #include "kv.h"
+#include "nosql.h"
 
 /* The prepared statements of the engine, kept for the session */
 typedef enum KvPlan
@@ -488,6 +495,7 @@ KvWriteBegin(KvWriter *writer, bool will_write)
 {
 	KvPlan		plan = will_write ? KV_PLAN_NEXT_REVISION : KV_PLAN_LOCK_REVISION;
 	int			expected = will_write ? SPI_OK_UPDATE_RETURNING : SPI_OK_SELECT;
+	Oid			relid;
 
 	KvCommitAsynchronously();
 
@@ -498,8 +506,10 @@ KvWriteBegin(KvWriter *writer, bool will_write)
 	 * the tuple, then for the transaction).  EXCLUSIVE conflicts only with
 	 * itself and writes: readers of the counter are not held up.
 	 */
-	(void) RangeVarGetRelidExtended(makeRangeVar("nosql", "kv_revision", -1),
-									ExclusiveLock, 0, NULL, NULL);
+	relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_revision", -1), NoLock, false);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "kv_revision");
+	LockRelationOid(relid, ExclusiveLock);
 	SPI_connect();
 	if (KvExecute(plan, NULL, NULL, expected) == 0)
 	{
@@ -708,6 +718,63 @@ KvCheckLease(int64 lease)
 }
 
 /*
+ * KvStoreSize
+ *		Bytes of the store on disk: nosql.kv_history, its TOAST table and
+ *		their indexes (the tables a put grows).
+ */
+static int64
+KvStoreSize(void)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1),
+										 AccessShareLock, false);
+	Relation	rel = table_open(relid, AccessShareLock);
+	int64		blocks = RelationGetNumberOfBlocks(rel);
+	List	   *indexes = RelationGetIndexList(rel);
+	Oid			toastid = rel->rd_rel->reltoastrelid;
+	ListCell   *lc;
+
+	if (OidIsValid(toastid))
+	{
+		Relation	toast = table_open(toastid, AccessShareLock);
+
+		blocks += RelationGetNumberOfBlocks(toast);
+		indexes = list_concat(indexes, RelationGetIndexList(toast));
+		table_close(toast, AccessShareLock);
+	}
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+		blocks += RelationGetNumberOfBlocks(index);
+		index_close(index, AccessShareLock);
+	}
+	table_close(rel, AccessShareLock);
+	return blocks * BLCKSZ;
+}
+
+/*
+ * KvCheckQuota
+ *		Refuse a put when the store has outgrown nosql.kv_quota, as etcd
+ *		refuses writes once its backend reaches --quota-backend-bytes.
+ */
+static void
+KvCheckQuota(void)
+{
+	int64		size;
+
+	if (nosql_kv_quota <= 0)
+		return;
+	size = KvStoreSize();
+	if (size >= (int64) nosql_kv_quota * 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_DISK_FULL),
+				 errmsg("database space exceeded"),
+				 errdetail("The key-value store takes " INT64_FORMAT " bytes; nosql.kv_quota is %d MB.",
+						   size, nosql_kv_quota),
+				 errhint("Free space with nosql.kv_compact() and VACUUM FULL nosql.kv_history (etcd: compact and defrag), or raise nosql.kv_quota.")));
+}
+
+/*
  * KvCheckRangeKey
  *		The key of a range request.  An empty key is refused for one key;
  *		with a range_end it stands for etcd's "\0", the smallest key, since
@@ -818,6 +885,7 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 		KvCheckValue(value);
 	if (!(flags & KV_PUT_IGNORE_LEASE))
 		KvCheckLease(lease);
+	KvCheckQuota();
 	KvCommitAsynchronously();
 
 	SPI_connect();
