@@ -158,3 +158,15 @@ SELECT seq - :before_seq AS seq_scans,
        (pkey - :before_pkey) + (key_index - :before_key_index) > 0 AS index_used
   FROM pg_temp.scans();
 COMMIT;
+
+-- A watch runs as its caller: a role that may read only some keys
+-- (kv_grant with a prefix, row-level security) sees only their events.
+CREATE ROLE nosql_watch_reader;
+SELECT nosql.kv_grant('nosql_watch_reader', 'read', 'a');
+SET ROLE nosql_watch_reader;
+SELECT revision, type, key, prev_value FROM nosql.kv_watch('', '', 6, prev_kv => true);
+SELECT count(*) FROM nosql.kv_watch('b', '', 6);
+RESET ROLE;
+SELECT nosql.kv_revoke('nosql_watch_reader');
+REVOKE USAGE ON SCHEMA nosql FROM nosql_watch_reader;
+DROP ROLE nosql_watch_reader;
