@@ -727,15 +727,12 @@ CREATE INDEX kv_history_key ON nosql.kv_history (nosql.kv_key_head(key), mod_rev
 COMMENT ON TABLE nosql.kv_history IS 'the key-value store: every version of every key at its revision (mod_revision, sub), deletes as tombstones (deleted, no value)';
 SELECT pg_catalog.pg_extension_config_dump('nosql.kv_history', '');
 
--- The store's revision (etcd's header revision), one row; no row means 1,
--- a new store.  Writers take the next revision by UPDATE of the row and hold
--- its lock to their commit, so revisions are gap-free and in commit order.
-CREATE TABLE nosql.kv_revision (
-    one boolean PRIMARY KEY DEFAULT true CHECK (one),
-    revision bigint NOT NULL CHECK (revision >= 1)
-);
-COMMENT ON TABLE nosql.kv_revision IS 'the key-value store''s revision counter: at most one row (none: revision 1)';
-SELECT pg_catalog.pg_extension_config_dump('nosql.kv_revision', '');
+-- The writers' lock of the store: writers take EXCLUSIVE on this empty
+-- table at their first write and keep it to their commit, so revisions
+-- are gap-free and in commit order (src/kv.c).  The store's revision is
+-- the highest one in nosql.kv_history.
+CREATE TABLE nosql.kv_revision ();
+COMMENT ON TABLE nosql.kv_revision IS 'the key-value store''s writers'' lock: an empty table that writers lock EXCLUSIVE until they commit';
 
 -- The revision the store was last compacted at, one row (none: never);
 -- apart from the counter so that compaction never blocks writers.
@@ -828,10 +825,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA nosql TO %s', who);
-    EXECUTE format('GRANT SELECT ON nosql.kv_history, nosql.kv_revision, nosql.kv_compaction TO %s', who);
+    EXECUTE format('GRANT SELECT ON nosql.kv_history, nosql.kv_compaction TO %s', who);
     IF access IN ('write', 'admin') THEN
         EXECUTE format('GRANT INSERT ON nosql.kv_history TO %s', who);
-        EXECUTE format('GRANT INSERT, UPDATE ON nosql.kv_revision TO %s', who);
         IF to_regclass('nosql.kv_lease') IS NOT NULL THEN
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.kv_lease TO %s', who);
         END IF;
