@@ -818,18 +818,18 @@ SELECT pg_catalog.pg_extension_config_dump('nosql.kv_lease', '');
 CREATE INDEX kv_history_lease ON nosql.kv_history (lease) WHERE lease <> 0;
 
 CREATE FUNCTION nosql.lease_grant(ttl_seconds bigint, id bigint DEFAULT 0) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'lease_grant' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    AS 'MODULE_PATHNAME', 'lease_grant' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.lease_grant(bigint, bigint) IS 'etcd LeaseGrant: a lease of ttl_seconds (at least 2, etcd''s minimum) with the id given or, for 0, a new random one; returns the id';
 CREATE FUNCTION nosql.lease_revoke(id bigint) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'lease_revoke' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    AS 'MODULE_PATHNAME', 'lease_revoke' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.lease_revoke(bigint) IS 'etcd LeaseRevoke: end a lease and delete its keys at one revision; returns how many keys were deleted';
 CREATE FUNCTION nosql.lease_keepalive(id bigint) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'lease_keepalive' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    AS 'MODULE_PATHNAME', 'lease_keepalive' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.lease_keepalive(bigint) IS 'etcd LeaseKeepAlive (once): renew a lease to its granted TTL; returns that TTL';
 CREATE FUNCTION nosql.lease_ttl(id bigint, keys boolean DEFAULT false,
                                 OUT id bigint, OUT ttl bigint, OUT granted_ttl bigint, OUT keys text[])
-    AS 'MODULE_PATHNAME', 'lease_ttl' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    AS 'MODULE_PATHNAME', 'lease_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.lease_ttl(bigint, boolean) IS 'etcd LeaseTimeToLive: the seconds a lease has left (-1: no such lease), its granted TTL and, with keys, its keys';
 CREATE FUNCTION nosql.lease_list() RETURNS SETOF bigint
-    AS 'MODULE_PATHNAME', 'lease_list' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    AS 'MODULE_PATHNAME', 'lease_list' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.lease_list() IS 'etcd LeaseLeases: the ids of every lease';

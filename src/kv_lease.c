@@ -4,6 +4,7 @@
  *	  etcd's leases for the key-value store: nosql.lease_grant,
  *	  lease_revoke, lease_keepalive, lease_ttl, lease_list, the check of a
  *	  put's lease, and the expiry round of the database's background worker.
+ *	  As in kv_sql.c, a NULL argument is an error rather than a silent no-op.
  *
  * Design note
  * -----------
@@ -235,6 +236,16 @@ KvLeaseResult(uint64 row, int column, bool *isnull)
 						 column, isnull);
 }
 
+/* Refuse a NULL argument, naming it, as the other key-value calls do */
+static void
+KvLeaseArgNotNull(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s of a key-value call must not be null", name)));
+}
+
 /* The error of a lease that is not there, as etcd's ErrLeaseNotFound */
 static void
 KvLeaseNotFound(int64 id)
@@ -334,12 +345,18 @@ PG_FUNCTION_INFO_V1(lease_grant);
 Datum
 lease_grant(PG_FUNCTION_ARGS)
 {
-	int64		ttl = PG_GETARG_INT64(0);
-	int64		id = PG_GETARG_INT64(1);
-	bool		chosen = (id == 0);
+	int64		ttl;
+	int64		id;
+	bool		chosen;
 	Datum		values[2];
 	uint64		granted = 0;
 	bool		isnull;
+
+	KvLeaseArgNotNull(fcinfo, 0, "ttl_seconds");
+	KvLeaseArgNotNull(fcinfo, 1, "id");
+	ttl = PG_GETARG_INT64(0);
+	id = PG_GETARG_INT64(1);
+	chosen = (id == 0);
 
 	if (ttl <= 0)
 		ereport(ERROR,
@@ -400,9 +417,13 @@ PG_FUNCTION_INFO_V1(lease_revoke);
 Datum
 lease_revoke(PG_FUNCTION_ARGS)
 {
-	int64		id = PG_GETARG_INT64(0);
-	Datum		value = Int64GetDatum(id);
+	int64		id;
+	Datum		value;
 	uint64		found;
+
+	KvLeaseArgNotNull(fcinfo, 0, "id");
+	id = PG_GETARG_INT64(0);
+	value = Int64GetDatum(id);
 
 	SPI_connect();
 	found = KvLeaseExecute(KV_LEASE_PLAN_REVOKE, &value, SPI_OK_DELETE_RETURNING);
@@ -421,10 +442,14 @@ PG_FUNCTION_INFO_V1(lease_keepalive);
 Datum
 lease_keepalive(PG_FUNCTION_ARGS)
 {
-	int64		id = PG_GETARG_INT64(0);
-	Datum		value = Int64GetDatum(id);
+	int64		id;
+	Datum		value;
 	int64		ttl;
 	bool		isnull;
+
+	KvLeaseArgNotNull(fcinfo, 0, "id");
+	id = PG_GETARG_INT64(0);
+	value = Int64GetDatum(id);
 
 	SPI_connect();
 	if (KvLeaseExecute(KV_LEASE_PLAN_KEEPALIVE, &value, SPI_OK_UPDATE_RETURNING) == 0)
@@ -452,15 +477,20 @@ PG_FUNCTION_INFO_V1(lease_ttl);
 Datum
 lease_ttl(PG_FUNCTION_ARGS)
 {
-	int64		id = PG_GETARG_INT64(0);
-	bool		want_keys = PG_GETARG_BOOL(1);
-	Datum		value = Int64GetDatum(id);
+	int64		id;
+	bool		want_keys;
+	Datum		value;
 	TupleDesc	desc;
 	Datum		out[4];
 	bool		nulls[4] = {false, false, false, false};
 	bool		isnull;
 	MemoryContext caller = CurrentMemoryContext;
 
+	KvLeaseArgNotNull(fcinfo, 0, "id");
+	KvLeaseArgNotNull(fcinfo, 1, "keys");
+	id = PG_GETARG_INT64(0);
+	want_keys = PG_GETARG_BOOL(1);
+	value = Int64GetDatum(id);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "lease_ttl must return a composite type");
 	desc = BlessTupleDesc(desc);
