@@ -281,7 +281,7 @@ def load_benchmark(name):
 
     if not isinstance(getattr(module, "DESCRIPTION", None), str):
         raise BenchmarkError("%s: DESCRIPTION must be a string" % path)
-    for hook in ("setup", "prepare"):
+    for hook in ("setup", "prepare", "teardown"):
         if hasattr(module, hook) and not callable(getattr(module, hook)):
             raise BenchmarkError("%s: %s must be a function" % (path, hook))
     cases = []
@@ -347,20 +347,25 @@ def divide(a, b):
 
 
 def run_benchmark(module, cases, conn, runs, scale):
-    """setup once, then every case N times, ours and peer alternately."""
-    if hasattr(module, "setup"):
-        module.setup(conn, scale)
-    results = []
-    for case in cases:
-        result = Result(case, [], [])
-        for run in range(1, runs + 1):
-            result.ours.append(measure(module, case, case.ours, conn, scale))
-            result.peer.append(measure(module, case, case.peer, conn, scale))
-            log("  %s: run %d/%d: ours %s, peer %s" % (
-                case.name, run, runs, fmt_value(result.ours[-1], case.unit),
-                fmt_value(result.peer[-1], case.unit)))
-        results.append(result)
-    return results
+    """setup once, then every case N times, ours and peer alternately;
+    teardown at the end, also after an error or an interruption."""
+    try:
+        if hasattr(module, "setup"):
+            module.setup(conn, scale)
+        results = []
+        for case in cases:
+            result = Result(case, [], [])
+            for run in range(1, runs + 1):
+                result.ours.append(measure(module, case, case.ours, conn, scale))
+                result.peer.append(measure(module, case, case.peer, conn, scale))
+                log("  %s: run %d/%d: ours %s, peer %s" % (
+                    case.name, run, runs, fmt_value(result.ours[-1], case.unit),
+                    fmt_value(result.peer[-1], case.unit)))
+            results.append(result)
+        return results
+    finally:
+        if hasattr(module, "teardown"):
+            module.teardown(conn, scale)
 
 
 def run_cancellable(conn, work):

@@ -27,10 +27,27 @@ as_root() {
     if is_root; then "$@"; else sudo "$@"; fi
 }
 
+# What one benchmark needs beyond NOSQL_PACKAGES (bench/run installs it;
+# the build, the tests and CI do not need it): the peer server and the
+# client's toolchain.
+bench_packages() {
+    case $1 in
+        # etcd's server, and the offline Go build of bench/kv/kvbench.go:
+        # the compiler, etcd's client v3 and pgx sources
+        kv) echo etcd-server etcd-client golang-go golang-etcd-server-dev \
+                 golang-github-jackc-pgx-v4-dev ;;
+    esac
+}
+
 # Install the Debian packages that are missing.
 install_dependencies() {
+    install_packages "${NOSQL_PACKAGES[@]}"
+}
+
+# Install those of the Debian packages named that are missing.
+install_packages() {
     local missing=() p
-    for p in "${NOSQL_PACKAGES[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
             missing+=("$p")
     done

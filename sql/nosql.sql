@@ -727,15 +727,12 @@ CREATE INDEX kv_history_key ON nosql.kv_history (nosql.kv_key_head(key), mod_rev
 COMMENT ON TABLE nosql.kv_history IS 'the key-value store: every version of every key at its revision (mod_revision, sub), deletes as tombstones (deleted, no value)';
 SELECT pg_catalog.pg_extension_config_dump('nosql.kv_history', '');
 
--- The store's revision (etcd's header revision), one row; no row means 1,
--- a new store.  Writers take the next revision by UPDATE of the row and hold
--- its lock to their commit, so revisions are gap-free and in commit order.
-CREATE TABLE nosql.kv_revision (
-    one boolean PRIMARY KEY DEFAULT true CHECK (one),
-    revision bigint NOT NULL CHECK (revision >= 1)
-);
-COMMENT ON TABLE nosql.kv_revision IS 'the key-value store''s revision counter: at most one row (none: revision 1)';
-SELECT pg_catalog.pg_extension_config_dump('nosql.kv_revision', '');
+-- The writers' lock of the store: writers take EXCLUSIVE on this empty
+-- table at their first write and keep it to their commit, so revisions
+-- are gap-free and in commit order (src/kv.c).  The store's revision is
+-- the highest one in nosql.kv_history.
+CREATE TABLE nosql.kv_revision ();
+COMMENT ON TABLE nosql.kv_revision IS 'the key-value store''s writers'' lock: an empty table that writers lock EXCLUSIVE until they commit';
 
 -- The revision the store was last compacted at, one row (none: never);
 -- apart from the counter so that compaction never blocks writers.
@@ -798,9 +795,92 @@ COMMENT ON FUNCTION nosql.kv_delete_prev(text, text) IS 'etcd DeleteRange with p
 CREATE FUNCTION nosql.kv_compact(revision bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_compact' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_compact(bigint) IS 'etcd Compact: remove the versions superseded at or below a revision (reads below it then fail); returns how many versions were removed';
+CREATE FUNCTION nosql.kv_txn(request nosql.bson) RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'kv_txn' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_txn(nosql.bson) IS 'etcd Txn: compares, then the success or failure ops as one request at one revision; request and reply are etcd''s TxnRequest and TxnResponse';
 CREATE FUNCTION nosql.kv_current_revision() RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_current_revision' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.kv_current_revision() IS 'the key-value store''s revision (etcd''s header revision): 1 when new, then that of the last write';
+
+-- Access to the store: the kv_* calls run as their caller, so the table
+-- privileges below are the permission model, and row-level security on
+-- nosql.kv_history restricts a role to key prefixes.
+CREATE FUNCTION nosql.kv_grant(role regrole, access text DEFAULT 'write', prefix text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    who text := role::text;
+    name text := 'kv ' || md5(role::oid::text || ' ' || coalesce(prefix, ''));
+    keys text := CASE WHEN prefix IS NULL THEN 'true'
+                      ELSE format('pg_catalog.starts_with(key, %L)', prefix) END;
+    old record;
+BEGIN
+    IF access NOT IN ('read', 'write', 'admin') THEN
+        RAISE EXCEPTION 'invalid key-value access "%"', access
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Access is read, write or admin.';
+    END IF;
+    IF prefix = '' THEN
+        RAISE EXCEPTION 'an empty key prefix is every key: leave prefix NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA nosql TO %s', who);
+    EXECUTE format('GRANT SELECT ON nosql.kv_history, nosql.kv_compaction TO %s', who);
+    IF access IN ('write', 'admin') THEN
+        EXECUTE format('GRANT INSERT ON nosql.kv_history TO %s', who);
+        IF to_regclass('nosql.kv_lease') IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.kv_lease TO %s', who);
+        END IF;
+    ELSIF to_regclass('nosql.kv_lease') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON nosql.kv_lease TO %s', who);
+    END IF;
+    IF access = 'admin' THEN
+        EXECUTE format('GRANT DELETE ON nosql.kv_history TO %s', who);
+        EXECUTE format('GRANT INSERT, UPDATE ON nosql.kv_compaction TO %s', who);
+    END IF;
+    -- the role's keys: a policy per role and prefix, replaced when granted again
+    FOR old IN SELECT pol.polname FROM pg_policy pol
+                WHERE pol.polrelid = 'nosql.kv_history'::regclass
+                  AND pol.polname IN (name || ' read', name || ' write', name || ' admin')
+    LOOP
+        EXECUTE format('DROP POLICY %I ON nosql.kv_history', old.polname);
+    END LOOP;
+    EXECUTE format('CREATE POLICY %I ON nosql.kv_history FOR SELECT TO %s USING (%s)',
+                   name || ' read', who, keys);
+    IF access IN ('write', 'admin') THEN
+        EXECUTE format('CREATE POLICY %I ON nosql.kv_history FOR INSERT TO %s WITH CHECK (%s)',
+                       name || ' write', who, keys);
+    END IF;
+    IF access = 'admin' THEN
+        EXECUTE format('CREATE POLICY %I ON nosql.kv_history FOR DELETE TO %s USING (%s)',
+                       name || ' admin', who, keys);
+    END IF;
+    IF prefix IS NOT NULL THEN
+        ALTER TABLE nosql.kv_history ENABLE ROW LEVEL SECURITY;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION nosql.kv_grant(regrole, text, text) IS 'let a role read (read), also write (write) or also compact (admin) the key-value store, or only the keys with a prefix (row-level security on nosql.kv_history)';
+
+CREATE FUNCTION nosql.kv_revoke(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    p record;
+BEGIN
+    FOR p IN SELECT pol.polname FROM pg_policy pol
+              WHERE pol.polrelid = 'nosql.kv_history'::regclass
+                AND pol.polroles = ARRAY[role::oid]
+                AND pol.polname LIKE 'kv %'
+    LOOP
+        EXECUTE format('DROP POLICY %I ON nosql.kv_history', p.polname);
+    END LOOP;
+    EXECUTE format('REVOKE ALL ON nosql.kv_history, nosql.kv_revision, nosql.kv_compaction FROM %s', role);
+    IF to_regclass('nosql.kv_lease') IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON nosql.kv_lease FROM %s', role);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION nosql.kv_revoke(regrole) IS 'take back what nosql.kv_grant gave a role on the key-value store (every prefix)';
 
 -- Leases (etcd's Lease API; src/kv_lease.c, docs/kv.md "Leases").  A key
 -- is attached to the lease of its latest version; revoking or expiring a

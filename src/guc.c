@@ -25,6 +25,9 @@ int			nosql_ttl_interval = 60000;
 /* Longest sleep of the background workers between two rounds of jobs */
 int			nosql_worker_naptime = 10000;
 
+/* nosql.kv_quota: largest size of the key-value store that takes puts (MB) */
+int			nosql_kv_quota = 2048;
+
 /* nosql.plan_hint: while a hinted command plans, the indexes it may use */
 char	   *nosql_plan_hint = NULL;
 
@@ -82,6 +85,17 @@ GucInit(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("nosql.kv_quota",
+							"Size of the key-value store beyond which puts fail, as etcd's --quota-backend-bytes.",
+							"The size is that of nosql.kv_history with its TOAST table and indexes. Deletes, compaction and reads still work; 0 turns the quota off.",
+							&nosql_kv_quota,
+							2048,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("nosql.worker_naptime",
 							"Longest time the nosql background workers sleep between two rounds of work.",

@@ -23,27 +23,33 @@
  * rechecking the key) and key ranges in byte order, as etcd compares keys;
  * only keys sharing a 1 kB head are sorted among themselves.
  *
- * nosql.kv_revision is a one-row counter: the store's revision, etcd's
- * header revision.  It starts absent, meaning 1 as in a new etcd store, so
- * that pg_dump's copy of the row does not collide with one the install
- * script made.  A write takes the next revision by UPDATE of that row; the
- * row lock is held until the transaction ends, so writers queue on it and
- * each takes its number only once the one before it has committed (or
- * rolled back, which returns the number: revisions are gap-free), and
- * revision order is commit order.  A sequence gives neither property.
- * The statements after the UPDATE run with a new snapshot (READ COMMITTED)
- * that sees the writer before; in REPEATABLE READ or SERIALIZABLE the
- * UPDATE fails with a serialization error when another writer committed
- * since the snapshot, so a write never works from a stale history.
+ * The store's revision, etcd's header revision, is the highest revision
+ * in the history (or the revision compaction kept, if higher; 1 in a new
+ * store, as etcd's).  Writers are serialised by a lock, EXCLUSIVE on the
+ * table nosql.kv_revision (which holds no rows; the lock is all it is
+ * for), taken at a request's first write and held until the transaction
+ * ends.  Under it a writer reads the highest revision, with a snapshot
+ * taken after the lock was granted, and writes at the next one.  So each
+ * writer takes its number only once the one before it has committed (or
+ * rolled back, which gives the number back: revisions are gap-free), and
+ * revision order is commit order; a sequence gives neither property.  The
+ * lock manager hands the lock straight to the next writer, so writers queue
+ * without the double wake-ups a row lock costs, and no counter row is
+ * updated (a row updated on every write bloats and slows every write).
+ * EXCLUSIVE conflicts only with itself and with writes to that empty
+ * table: readers are never held up.  In REPEATABLE READ or SERIALIZABLE
+ * the transaction's snapshot may predate the last write; the writer then
+ * fails with a serialization error rather than work from a stale history.
+ * The primary key on (mod_revision, sub) would refuse a duplicate revision
+ * in any case.
  *
  * Each call of kv_put or kv_delete is one etcd request and takes its own
  * revision, also when several run in one SQL transaction: each is a
  * separate event to a watcher, as two etcd requests are.  kv_txn is one
- * request, and one revision, however many writes it holds (a KvWriter).  A
- * request that may write nothing (a delete, a txn) locks the counter with
- * SELECT ... FOR UPDATE, writes at the next revision, and moves the counter
- * only when it wrote anything: deleting nothing creates no revision.
- *
+ * request, and one revision, however many writes it holds (a KvWriter);
+ * a request that writes nothing (a delete of no key) creates no revision,
+ * as nothing is written at it.
+
  * Compaction (kv_compact) deletes the versions superseded at or below a
  * revision and the tombstones there; nosql.kv_compaction remembers the
  * revision so that reads and watches below it fail as etcd's do.  It never
@@ -51,18 +57,18 @@
  * writers: a put sees the same latest version (or, a tombstone gone, no
  * version, which also starts a new life).
  *
- * Group commit.  Holding the counter's lock through the commit's WAL flush
+ * Group commit.  Holding the writers' lock through the commit's WAL flush
  * would allow one commit per flush (about 1 ms): writers could never share
  * a flush as etcd's batched writes share one fsync.  So a transaction that
  * writes the store commits asynchronously (synchronous_commit is set off
  * for it, unless a synchronous standby is configured), which inserts its
- * commit record, makes it visible and releases the counter's lock without
+ * commit record, makes it visible and releases the writers' lock without
  * waiting; then, before the client hears of the commit, a resource-release
  * callback (after the locks are released) flushes the WAL up to the commit
- * record.  Writers waiting for the flush no longer hold the counter, so the
+ * record.  Writers waiting for the flush no longer hold the lock, so the
  * next writers proceed and many commits share one flush.  Nothing
  * acknowledged is lost: the client is answered only after the flush, and
- * since the next writer takes the counter only after the commit record of
+ * since the next writer takes the lock only after the commit record of
  * the one before is in the WAL, a durable revision implies that every
  * revision below it is durable too.  Readers must not see a revision that
  * is visible but not yet flushed (a crash would take it back and the
@@ -80,29 +86,35 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "replication/syncrep.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "kv.h"
+#include "nosql.h"
 
 /* The prepared statements of the engine, kept for the session */
 typedef enum KvPlan
 {
-	KV_PLAN_NEXT_REVISION,
-	KV_PLAN_INIT_REVISION,
-	KV_PLAN_LOCK_REVISION,
-	KV_PLAN_SET_REVISION,
 	KV_PLAN_CURRENT_REVISION,
 	KV_PLAN_PUT,
 	KV_PLAN_LATEST,
@@ -162,11 +174,15 @@ typedef enum KvPlan
 	"WITH l AS (" KV_LIVE(cond) "), t AS (" KV_TOMBSTONES ") " \
 	"SELECT * FROM l ORDER BY " KV_HEAD("l.key") ", l.key"
 
-/* the live keys of a range as of revision $3, at most $4 of them */
+/*
+ * the live keys of a range as of revision $3, at most $4 of them; the order
+ * is by the head the inner query computed, so it needs no second sort
+ */
 #define KV_READ(cond) \
 	"SELECT " KV_COLUMNS " FROM (" \
-	KV_LATEST("h.*", cond, " AND h.mod_revision OPERATOR(pg_catalog.<=) $3") \
-	") h WHERE NOT h.deleted ORDER BY " KV_HEAD("h.key") ", h.key LIMIT $4"
+	KV_LATEST(KV_HEAD("h.key") " AS head, h.*", cond, \
+			  " AND h.mod_revision OPERATOR(pg_catalog.<=) $3") \
+	") h WHERE NOT h.deleted ORDER BY h.head, h.key LIMIT $4"
 
 /* how many live keys a range has as of revision $3 */
 #define KV_COUNT(cond) \
@@ -208,22 +224,12 @@ typedef struct KvPlanSpec
 #define KV_RANGE_ARGS {TEXTOID, TEXTOID, INT8OID, INT8OID}
 
 static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
-	[KV_PLAN_NEXT_REVISION] = {
-		"UPDATE nosql.kv_revision SET revision = revision OPERATOR(pg_catalog.+) 1 "
-		"RETURNING revision", 0, {InvalidOid}
-	},
-	[KV_PLAN_INIT_REVISION] = {
-		"INSERT INTO nosql.kv_revision (revision) VALUES (1) ON CONFLICT DO NOTHING",
-		0, {InvalidOid}
-	},
-	[KV_PLAN_LOCK_REVISION] = {
-		"SELECT revision FROM nosql.kv_revision FOR UPDATE", 0, {InvalidOid}
-	},
-	[KV_PLAN_SET_REVISION] = {
-		"UPDATE nosql.kv_revision SET revision = $1", 1, {INT8OID}
-	},
+	/* the highest revision written, or kept by compaction; 1 in a new store */
 	[KV_PLAN_CURRENT_REVISION] = {
-		"SELECT revision FROM nosql.kv_revision", 0, {InvalidOid}
+		"SELECT GREATEST("
+		"(SELECT h.mod_revision FROM nosql.kv_history h ORDER BY h.mod_revision DESC LIMIT 1), "
+		"(SELECT c.revision FROM nosql.kv_compaction c), 1::bigint)",
+		0, {InvalidOid}
 	},
 	/*
 	 * $1 key, $2 revision, $3 value, $4 lease, $5 sub; the version follows
@@ -389,7 +395,7 @@ static bool kv_release_callback_registered = false;
 
 /*
  * KvReleaseCallback
- *		After the transaction's locks are released (the counter with them),
+ *		After the transaction's locks are released (the writers' lock too),
  *		wait until its commit record is flushed: only then is the client
  *		told of the commit.
  */
@@ -409,7 +415,7 @@ KvReleaseCallback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
  *		Called at every write: make this transaction's commit asynchronous
  *		(its flush is done by KvReleaseCallback), unless the user already
  *		chose an asynchronous commit or a synchronous standby must confirm
- *		it (then the commit waits as usual, holding the counter).
+ *		it (then the commit waits as usual, holding the writers' lock).
  */
 static void
 KvCommitAsynchronously(void)
@@ -461,81 +467,107 @@ KvWaitDurable(void)
  */
 
 /*
+ * The store's revision as of a snapshot (InvalidSnapshot: the statement's).
+ *
+ * It is read as the owner of the store's tables, so that row-level security
+ * on key prefixes (kv_grant) cannot hide the latest revision from a writer
+ * who may not see its key.
+ */
+static int64
+KvRevisionAsOf(Snapshot snapshot)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1), NoLock, false);
+	HeapTuple	classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	int64		revision;
+	int			rc;
+
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(classtup))->relowner;
+	ReleaseSysCache(classtup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	if (snapshot == InvalidSnapshot)
+		rc = SPI_execute_plan(KvGetPlan(KV_PLAN_CURRENT_REVISION), NULL, NULL, false, 1);
+	else
+		rc = SPI_execute_snapshot(KvGetPlan(KV_PLAN_CURRENT_REVISION), NULL, NULL,
+								  snapshot, InvalidSnapshot, false, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "key-value revision query failed: %s", SPI_result_code_string(rc));
+	revision = KvResultInt64(0, 1);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return revision;
+}
+
+/*
  * KvWriteBegin
- *		Start a request that writes: lock the revision counter until the
- *		transaction ends and take the next revision.  A request sure to
- *		write (a put) moves the counter at once; one that may write nothing
- *		(a delete, a txn) moves it in KvWriteEnd if it wrote.  The first
- *		write of a store makes the counter row.
+ *		Start a request that writes: take the writers' lock until the
+ *		transaction ends and the next revision.  will_write is whether the
+ *		request surely writes (a put) or may write nothing (a delete, a
+ *		txn); either way the revision is used only if something is written.
  */
 void
 KvWriteBegin(KvWriter *writer, bool will_write)
 {
-	KvPlan		plan = will_write ? KV_PLAN_NEXT_REVISION : KV_PLAN_LOCK_REVISION;
-	int			expected = will_write ? SPI_OK_UPDATE_RETURNING : SPI_OK_SELECT;
+	Oid			relid;
+	int64		current;
 
+	(void) will_write;
 	KvCommitAsynchronously();
 
 	/*
-	 * Writers queue on a lock of the counter's table rather than on its row:
-	 * the lock manager hands the lock straight to the next writer when the
-	 * one before ends, where a row lock would wake each waiter twice (for
-	 * the tuple, then for the transaction).  EXCLUSIVE conflicts only with
-	 * itself and writes: readers of the counter are not held up.
+	 * The right to write is checked before the lock is taken, so that a
+	 * role without it cannot hold writers up.
 	 */
-	(void) RangeVarGetRelidExtended(makeRangeVar("nosql", "kv_revision", -1),
-									ExclusiveLock, 0, NULL, NULL);
-	SPI_connect();
-	if (KvExecute(plan, NULL, NULL, expected) == 0)
-	{
-		/*
-		 * No row yet.  Concurrent first writers all try to insert it; ON
-		 * CONFLICT lets one win and the others wait for it, then all queue
-		 * on the row.
-		 */
-		KvExecute(KV_PLAN_INIT_REVISION, NULL, NULL, SPI_OK_INSERT);
-		if (KvExecute(plan, NULL, NULL, expected) != 1)
-			elog(ERROR, "key-value revision counter row is missing");
-	}
-	writer->revision = KvResultInt64(0, 1) + (will_write ? 0 : 1);
+	relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1), NoLock, false);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "kv_history");
+	relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_revision", -1), NoLock, false);
+	LockRelationOid(relid, ExclusiveLock);
+
+	current = KvRevisionAsOf(InvalidSnapshot);
+	if (IsolationUsesXactSnapshot() && KvRevisionAsOf(GetLatestSnapshot()) != current)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent key-value write"),
+				 errdetail("Another transaction wrote the key-value store after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction.")));
+	writer->revision = current + 1;
 	writer->writes = 0;
-	writer->counter_moved = will_write;
-	SPI_finish();
 }
 
 /*
  * KvWriteEnd
- *		End a request: the counter moves to its revision if it wrote and
- *		has not moved yet.
+ *		End a request.  Nothing is left to do: the revision is the one of
+ *		the rows written; the lock stays until the transaction ends.
  */
 void
 KvWriteEnd(KvWriter *writer)
 {
-	Datum		value;
-
-	if (writer->writes == 0 || writer->counter_moved)
-		return;
-	SPI_connect();
-	value = Int64GetDatum(writer->revision);
-	KvExecute(KV_PLAN_SET_REVISION, &value, NULL, SPI_OK_UPDATE);
-	SPI_finish();
-	writer->counter_moved = true;
+	(void) writer;
 }
 
 /*
  * KvCurrentRevision
  *		The store's revision: that of the last write committed (or made by
- *		this transaction).
+ *		this transaction), or the compaction's if higher.
  */
 int64
 KvCurrentRevision(void)
 {
-	int64		revision = 1;
+	Oid			relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1), NoLock, false);
+	int64		revision;
 
-	SPI_connect();
-	if (KvExecute(KV_PLAN_CURRENT_REVISION, NULL, NULL, SPI_OK_SELECT) == 1)
-		revision = KvResultInt64(0, 1);
-	SPI_finish();
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "kv_history");
+	revision = KvRevisionAsOf(InvalidSnapshot);
+
 	KvWaitDurable();
 	return revision;
 }
@@ -684,6 +716,63 @@ KvCheckLease(int64 lease)
 }
 
 /*
+ * KvStoreSize
+ *		Bytes of the store on disk: nosql.kv_history, its TOAST table and
+ *		their indexes (the tables a put grows).
+ */
+static int64
+KvStoreSize(void)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1),
+										 AccessShareLock, false);
+	Relation	rel = table_open(relid, AccessShareLock);
+	int64		blocks = RelationGetNumberOfBlocks(rel);
+	List	   *indexes = RelationGetIndexList(rel);
+	Oid			toastid = rel->rd_rel->reltoastrelid;
+	ListCell   *lc;
+
+	if (OidIsValid(toastid))
+	{
+		Relation	toast = table_open(toastid, AccessShareLock);
+
+		blocks += RelationGetNumberOfBlocks(toast);
+		indexes = list_concat(indexes, RelationGetIndexList(toast));
+		table_close(toast, AccessShareLock);
+	}
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+		blocks += RelationGetNumberOfBlocks(index);
+		index_close(index, AccessShareLock);
+	}
+	table_close(rel, AccessShareLock);
+	return blocks * BLCKSZ;
+}
+
+/*
+ * KvCheckQuota
+ *		Refuse a put when the store has outgrown nosql.kv_quota, as etcd
+ *		refuses writes once its backend reaches --quota-backend-bytes.
+ */
+static void
+KvCheckQuota(void)
+{
+	int64		size;
+
+	if (nosql_kv_quota <= 0)
+		return;
+	size = KvStoreSize();
+	if (size >= (int64) nosql_kv_quota * 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_DISK_FULL),
+				 errmsg("database space exceeded"),
+				 errdetail("The key-value store takes " INT64_FORMAT " bytes; nosql.kv_quota is %d MB.",
+						   size, nosql_kv_quota),
+				 errhint("Free space with nosql.kv_compact() and VACUUM FULL nosql.kv_history (etcd: compact and defrag), or raise nosql.kv_quota.")));
+}
+
+/*
  * KvCheckRangeKey
  *		The key of a range request.  An empty key is refused for one key;
  *		with a range_end it stands for etcd's "\0", the smallest key, since
@@ -794,6 +883,7 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 		KvCheckValue(value);
 	if (!(flags & KV_PUT_IGNORE_LEASE))
 		KvCheckLease(lease);
+	KvCheckQuota();
 	KvCommitAsynchronously();
 
 	SPI_connect();
@@ -909,7 +999,7 @@ KvPut(text *key, bytea *value, int64 lease)
 {
 	KvWriter	writer;
 
-	/* check before taking the counter's lock */
+	/* check before taking the writers' lock */
 	KvCheckKey(key);
 	KvCheckValue(value);
 	KvCheckLease(lease);

@@ -96,14 +96,13 @@ typedef struct KvReadResult
 
 /*
  * One etcd request that writes (a put, a delete, a txn): all its writes are
- * at one revision, numbered by sub.  KvWriteBegin locks the revision
- * counter; KvWriteEnd moves it when the request wrote anything.
+ * at one revision, numbered by sub.  KvWriteBegin takes the writers' lock
+ * and the next revision; KvWriteEnd ends the request.
  */
 typedef struct KvWriter
 {
 	int64		revision;		/* the request's revision */
 	int32		writes;			/* writes made so far (the next sub) */
-	bool		counter_moved;	/* the counter already says revision */
 } KvWriter;
 
 /* Flags of a put, as etcd's PutRequest */

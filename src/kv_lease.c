@@ -20,20 +20,18 @@
  *
  * Puts and revokes must not cross: a put may not leave a key attached to a
  * lease that is gone.  Both are writers of the store and queue on its
- * revision counter (KvWriteBegin); a revoke deletes the lease's row first,
- * then takes the counter, then writes its tombstones.  A put checks its
- * lease (KvCheckLease in KvPutAt) after it took the counter.  In READ
- * COMMITTED, the put's check runs with a snapshot taken after the counter
- * was granted: either the revoke had committed then (its row is gone: the
- * put fails, "lease not found"), or the revoke had not yet taken the
- * counter (it waits for the put's commit and its tombstones, in a newer
- * snapshot, see the key).  In REPEATABLE READ and SERIALIZABLE the put's
- * snapshot may be older than the revoke's commit; then the revoke's write
- * of the counter row makes the put's KvWriteBegin fail with a
- * serialization error, so a revoke that deleted nothing still updates the
- * counter row (to the same revision: no revision is created).  Neither
- * takes a row lock on the lease for the check, so no lock is taken in the
- * opposite order by keepalives, which update the row without the counter.
+ * writers' lock (KvWriteBegin); a revoke deletes the lease's row first,
+ * then takes the lock, then writes its tombstones.  A put checks its lease
+ * (KvCheckLease in KvPutAt) once it holds the lock.  In READ COMMITTED the
+ * check runs with a snapshot taken after the lock was granted: either the
+ * revoke had committed then (its row is gone: the put fails, "lease not
+ * found"), or the revoke had not yet taken the lock (it waits for the
+ * put's commit, and its tombstones, in a newer snapshot, see the key).  In
+ * REPEATABLE READ and SERIALIZABLE the put's snapshot may be older than the
+ * revoke's commit, so the check also looks with the latest snapshot and
+ * fails with a serialization error when the two disagree.  The check takes
+ * no row lock on the lease, so no lock is ever taken in the opposite order
+ * by keepalives, which update the row without the writers' lock.
  *
  * Expiry.  The database's background worker (worker.c) revokes each expired
  * lease in a transaction of its own and then sleeps until the earliest
@@ -81,7 +79,6 @@ typedef enum KvLeasePlan
 	KV_LEASE_PLAN_REVOKE,
 	KV_LEASE_PLAN_EXPIRE,
 	KV_LEASE_PLAN_DELETE_KEYS,
-	KV_LEASE_PLAN_TOUCH_REVISION,
 	KV_LEASE_PLAN_KEEPALIVE,
 	KV_LEASE_PLAN_TTL,
 	KV_LEASE_PLAN_KEYS,
@@ -152,10 +149,6 @@ static const KvLeasePlanSpec kv_lease_plan_specs[KV_LEASE_PLAN_COUNT] = {
 		"nosql.kv_key_head(l.key), l.key)) OPERATOR(pg_catalog.+) $3 "
 		"OPERATOR(pg_catalog.-) 1, 0, 0, NULL, 0, true FROM (" KV_LEASE_KEYS ") l",
 		3, {INT8OID, INT8OID, INT4OID}
-	},
-	/* see the design note: a revoke that deleted nothing */
-	[KV_LEASE_PLAN_TOUCH_REVISION] = {
-		"UPDATE nosql.kv_revision SET revision = revision", 0, {InvalidOid}
 	},
 	/* $1 id: an unexpired lease gets its granted TTL again */
 	[KV_LEASE_PLAN_KEEPALIVE] = {
@@ -295,7 +288,10 @@ KvLeaseNoteDeadline(TimestampTz deadline)
 
 /*
  * KvLeaseAlive
- *		Whether a lease is granted and has not expired (KvCheckLease).
+ *		Whether a lease is granted and has not expired (KvCheckLease).  With
+ *		a transaction snapshot (REPEATABLE READ, SERIALIZABLE), a lease
+ *		granted or revoked by a transaction committed since the snapshot is
+ *		a serialization failure: the answer would be stale.
  */
 bool
 KvLeaseAlive(int64 id)
@@ -305,6 +301,23 @@ KvLeaseAlive(int64 id)
 
 	SPI_connect();
 	alive = KvLeaseExecute(KV_LEASE_PLAN_ALIVE, &value, SPI_OK_SELECT) > 0;
+	if (IsolationUsesXactSnapshot())
+	{
+		int			rc;
+
+		/* the statement is prepared: it just ran */
+		rc = SPI_execute_snapshot(kv_lease_plans[KV_LEASE_PLAN_ALIVE], &value, NULL,
+								  GetLatestSnapshot(), InvalidSnapshot,
+								  true, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "key-value lease check failed: %s", SPI_result_code_string(rc));
+		if ((SPI_processed > 0) != alive)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent key-value lease change"),
+					 errdetail("Lease " INT64_FORMAT " was granted or revoked after this transaction's snapshot was taken.", id),
+					 errhint("Retry the transaction.")));
+	}
 	SPI_finish();
 	return alive;
 }
@@ -329,8 +342,6 @@ KvLeaseDeleteKeys(int64 id)
 	values[2] = Int32GetDatum(writer.writes);
 	deleted = KvLeaseExecute(KV_LEASE_PLAN_DELETE_KEYS, values, SPI_OK_INSERT);
 	writer.writes += (int32) deleted;
-	if (deleted == 0)
-		KvLeaseExecute(KV_LEASE_PLAN_TOUCH_REVISION, NULL, SPI_OK_UPDATE);
 	SPI_finish();
 	KvWriteEnd(&writer);
 	return (int64) deleted;

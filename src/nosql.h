@@ -18,6 +18,7 @@
 extern char *nosql_database;
 extern int	nosql_worker_naptime;
 extern int	nosql_ttl_interval;
+extern int	nosql_kv_quota;
 extern int	nosql_cursor_timeout;
 extern char *nosql_plan_hint;
 

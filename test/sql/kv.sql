@@ -180,3 +180,72 @@ SELECT nosql.kv_put('a', 'x');
 SELECT nosql.kv_get('a');
 RESET ROLE;
 DROP ROLE nosql_kv_user;
+
+-- Put with prev_kv: the revision and the version replaced (NULL for a new key).
+SELECT nosql.kv_delete('', '') >= 0 AS cleared;
+SELECT * FROM nosql.kv_put_prev('p', 'v1');
+SELECT revision > 0 AS ok, (prev_kv).key, convert_from((prev_kv).value, 'UTF8') AS prev_value,
+       (prev_kv).version FROM nosql.kv_put_prev('p', 'v2');
+-- ignore_value keeps the value, ignore_lease the lease; both need the key
+SELECT (nosql.kv_put_prev('p', NULL, ignore_value => true)).prev_kv IS NOT NULL AS had_prev;
+SELECT convert_from(value, 'UTF8') AS value, version FROM nosql.kv_get('p');
+SELECT (nosql.kv_put_prev('p', 'v3', ignore_lease => true)).revision > 0 AS ok;
+SELECT convert_from(value, 'UTF8') AS value, version, lease FROM nosql.kv_get('p');
+SELECT * FROM nosql.kv_put_prev('nokey', NULL, ignore_value => true);
+SELECT * FROM nosql.kv_put_prev('nokey', 'x', ignore_lease => true);
+SELECT * FROM nosql.kv_put_prev('p', 'x', ignore_value => true);
+SELECT * FROM nosql.kv_put_prev('p', 'x', 7, ignore_lease => true);
+SELECT * FROM nosql.kv_put_prev('p', NULL);
+SELECT * FROM nosql.kv_put_prev('p', 'x', 7);
+
+-- Range options: keys_only, count, sort order and target, revision filters.
+SELECT nosql.kv_current_revision() AS r0 \gset
+SELECT nosql.kv_put('s/a', 'c'), nosql.kv_put('s/b', 'a'), nosql.kv_put('s/c', 'b');
+SELECT nosql.kv_put('s/b', 'aa');
+SELECT key, value IS NULL AS no_value FROM nosql.kv_prefix('s/', keys_only => true);
+SELECT nosql.kv_count('s/', 's0'), nosql.kv_count('s/a'), nosql.kv_count('s/zz'),
+       nosql.kv_count('', ''), nosql.kv_count('s/', 's0', revision => :r0 + 1);
+SELECT key FROM nosql.kv_prefix('s/', sort_order => 'DESCEND');
+SELECT key FROM nosql.kv_prefix('s/', sort_order => 'ASCEND', sort_target => 'VALUE');
+SELECT key FROM nosql.kv_prefix('s/', sort_target => 'VALUE');  -- target alone sorts ascending
+SELECT key FROM nosql.kv_prefix('s/', sort_order => 'DESCEND', sort_target => 'VERSION');
+SELECT key FROM nosql.kv_prefix('s/', sort_order => 'descend', sort_target => 'mod', "limit" => 2);
+SELECT key FROM nosql.kv_prefix('s/', sort_order => 'ASCEND', sort_target => 'CREATE', "limit" => 1);
+SELECT key FROM nosql.kv_prefix('s/', min_mod_revision => :r0 + 2);
+SELECT key FROM nosql.kv_prefix('s/', max_mod_revision => :r0 + 2);
+SELECT key FROM nosql.kv_prefix('s/', min_create_revision => :r0 + 2, max_create_revision => :r0 + 2);
+SELECT key FROM nosql.kv_prefix('s/', min_mod_revision => :r0 + 2, "limit" => 1);
+SELECT key FROM nosql.kv_range('s/', 's0', keys_only => true, revision => :r0 + 2);
+SELECT * FROM nosql.kv_prefix('s/', sort_order => 'UP');
+SELECT * FROM nosql.kv_prefix('s/', sort_target => 'LEASE');
+SELECT * FROM nosql.kv_prefix('s/', keys_only => NULL);
+SELECT nosql.kv_count(NULL);
+
+-- Delete with prev_kv: the deleted versions, all at one revision.
+SELECT key, convert_from(value, 'UTF8') AS value, version FROM nosql.kv_delete_prev('s/', 's0');
+SELECT count(*) FROM nosql.kv_delete_prev('s/', 's0');
+SELECT DISTINCT mod_revision = nosql.kv_current_revision() AS one_revision
+  FROM nosql.kv_history WHERE key LIKE 's/%' AND deleted;
+
+-- Compaction: superseded versions at or below the revision go; the store as
+-- of that revision stays readable, older revisions fail.
+SELECT nosql.kv_put('c1', 'a') AS c1a \gset
+SELECT nosql.kv_put('c1', 'b') AS c1b \gset
+SELECT nosql.kv_put('c2', 'x') AS c2x \gset
+SELECT nosql.kv_delete('c2') AS deleted_c2;
+SELECT nosql.kv_current_revision() AS c2del \gset
+SELECT nosql.kv_put('c1', 'c') AS c1c \gset
+SELECT nosql.kv_compact(:c1b + 1) > 0 AS removed;
+SELECT key, convert_from(value, 'UTF8') AS value, mod_revision = :c1b AS at_c1b
+  FROM nosql.kv_get('c1', :c1b + 1);
+SELECT convert_from(value, 'UTF8') AS value FROM nosql.kv_get('c1');
+SELECT count(*) AS c1_versions FROM nosql.kv_history WHERE key = 'c1';
+SELECT * FROM nosql.kv_get('c1', :c1a);
+SELECT count(*) FROM nosql.kv_range('', '', revision => :c1a);
+SELECT nosql.kv_count('c1', revision => :c1a);
+SELECT nosql.kv_compact(:c1b);
+SELECT nosql.kv_compact(nosql.kv_current_revision() + 1);
+-- compacting the tombstone removes the deleted key's history
+SELECT nosql.kv_compact(:c2del) AS removed_at_c2del;
+SELECT count(*) AS c2_rows FROM nosql.kv_history WHERE key = 'c2';
+SELECT nosql.kv_compact(NULL) IS NULL AS null_is_null;
