@@ -882,6 +882,26 @@ END;
 $$;
 COMMENT ON FUNCTION nosql.kv_revoke(regrole) IS 'take back what nosql.kv_grant gave a role on the key-value store (every prefix)';
 
+-- Watch: etcd's Watch over the history (src/kv_watch.c, docs/kv.md "Watch")
+CREATE TYPE nosql.kv_event AS (
+    revision bigint,
+    type text,
+    key text,
+    value bytea,
+    create_revision bigint,
+    mod_revision bigint,
+    version bigint,
+    lease bigint,
+    prev_value bytea
+);
+COMMENT ON TYPE nosql.kv_event IS 'an event of a key-value watch as etcd''s Event: revision, type (PUT or DELETE), the key''s version after it (a DELETE: key and mod_revision only), and prev_value with prev_kv';
+
+CREATE FUNCTION nosql.kv_watch(key text, range_end text DEFAULT NULL, start_revision bigint DEFAULT 0,
+                               max_wait_ms integer DEFAULT 0, prev_kv boolean DEFAULT false,
+                               filters text[] DEFAULT '{}') RETURNS SETOF nosql.kv_event
+    AS 'MODULE_PATHNAME', 'kv_watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.kv_watch(text, text, bigint, integer, boolean, text[]) IS 'etcd Watch: the events of a key range (as kv_range) from start_revision on (0: only new ones) in revision order; with max_wait_ms > 0 waits for the first ones; filters NOPUT, NODELETE';
+
 -- Leases (etcd's Lease API; src/kv_lease.c, docs/kv.md "Leases").  A key
 -- is attached to the lease of its latest version; revoking or expiring a
 -- lease deletes its keys at one revision.  The background worker revokes

@@ -393,21 +393,34 @@ KvRowOut(uint64 row, KvRowCallback callback, void *arg, bool keys_only)
 static bool kv_flush_at_commit = false;
 static bool kv_release_callback_registered = false;
 
+/* This transaction wrote the store; wake the watchers at its commit */
+static bool kv_wake_watchers = false;
+
 /*
  * KvReleaseCallback
  *		After the transaction's locks are released (the writers' lock too),
  *		wait until its commit record is flushed: only then is the client
- *		told of the commit.
+ *		told of the commit.  Then wake the blocked watchers (kv_watch.c):
+ *		the commit is visible and durable by now.
  */
 static void
 KvReleaseCallback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
 				  void *arg)
 {
-	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !kv_flush_at_commit)
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel)
 		return;
-	kv_flush_at_commit = false;
-	if (isCommit && !XLogRecPtrIsInvalid(XactLastCommitEnd))
-		XLogFlush(XactLastCommitEnd);
+	if (kv_flush_at_commit)
+	{
+		kv_flush_at_commit = false;
+		if (isCommit && !XLogRecPtrIsInvalid(XactLastCommitEnd))
+			XLogFlush(XactLastCommitEnd);
+	}
+	if (kv_wake_watchers)
+	{
+		kv_wake_watchers = false;
+		if (isCommit)
+			KvWatchWake();
+	}
 }
 
 /*
@@ -416,20 +429,22 @@ KvReleaseCallback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
  *		(its flush is done by KvReleaseCallback), unless the user already
  *		chose an asynchronous commit or a synchronous standby must confirm
  *		it (then the commit waits as usual, holding the writers' lock).
+ *		Either way the watchers are woken after the commit.
  */
 static void
 KvCommitAsynchronously(void)
 {
-	if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
-		return;
-	if (synchronous_commit > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
-		SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0')
-		return;
 	if (!kv_release_callback_registered)
 	{
 		RegisterResourceReleaseCallback(KvReleaseCallback, NULL);
 		kv_release_callback_registered = true;
 	}
+	kv_wake_watchers = true;
+	if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
+		return;
+	if (synchronous_commit > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
+		SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0')
+		return;
 	(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	kv_flush_at_commit = true;
@@ -597,7 +612,6 @@ void
 KvCheckRevision(int64 revision)
 {
 	int64		current = KvCurrentRevision();
-	int64		compacted;
 
 	if (revision > current)
 		ereport(ERROR,
@@ -605,7 +619,19 @@ KvCheckRevision(int64 revision)
 				 errmsg("required revision " INT64_FORMAT " is a future revision", revision),
 				 errdetail("The current revision of the key-value store is " INT64_FORMAT ".",
 						   current)));
-	compacted = KvCompactRevision();
+	KvCheckCompacted(revision);
+}
+
+/*
+ * KvCheckCompacted
+ *		A revision whose history is still there: not below the compaction,
+ *		as etcd's ErrCompacted (a watch may start in the future).
+ */
+void
+KvCheckCompacted(int64 revision)
+{
+	int64		compacted = KvCompactRevision();
+
 	if (revision < compacted)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * kv.h
- *	  The etcd v3 key-value store: the engine (kv.c) and its SQL functions
- *	  (kv_sql.c).
+ *	  The etcd v3 key-value store: the engine (kv.c), its SQL functions
+ *	  (kv_sql.c) and watches (kv_watch.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -124,6 +124,7 @@ extern void KvRead(const KvRange *range, const KvReadOptions *options,
 extern int64 KvCurrentRevision(void);
 extern int64 KvCompactRevision(void);
 extern void KvCheckRevision(int64 revision);
+extern void KvCheckCompacted(int64 revision);
 extern int64 KvCompact(int64 revision);
 extern void KvWaitDurable(void);
 
@@ -135,5 +136,9 @@ extern TimestampTz KvLeaseRound(void);
 extern void KvLeasePromote(void);
 extern void KvPrefixRange(text *prefix, KvRange *range);
 extern bool KvKeyInRange(const char *key, int keylen, const KvRange *range);
+
+/* Watch (kv_watch.c) */
+extern void KvWatchInit(void);
+extern void KvWatchWake(void);
 
 #endif							/* KV_H */

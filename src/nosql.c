@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "kv.h"
 #include "nosql.h"
 
 PG_MODULE_MAGIC;
@@ -32,6 +33,7 @@ _PG_init(void)
 	BsonInit();
 	TextInit();
 	WorkerInit();
+	KvWatchInit();
 	IndexInit();
 	CatalogInit();
 	QueryInit();

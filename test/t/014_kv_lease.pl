@@ -162,6 +162,8 @@ $node->safe_psql('postgres', q{
 		RETURN 'put';
 	EXCEPTION WHEN undefined_object THEN
 		RETURN 'lease not found';
+	WHEN serialization_failure THEN
+		RETURN 'serialization failure';
 	END $$});
 my $a = $node->background_psql('postgres');
 my $b = $node->background_psql('postgres');
@@ -181,7 +183,7 @@ like($b->query_safe("SELECT 'done'"), qr/lease not found/, 'then fails: lease no
 is($node->safe_psql('postgres', q{SELECT nosql.kv_get('d/1') IS NULL}), 't', 'no key written');
 # the put first: the revoke waits for it, then deletes the key
 $a->query_safe('BEGIN');
-is($a->query_safe(q{SELECT try_put('d/2', 107)}), 'put', 'a put holds the revision counter');
+is($a->query_safe(q{SELECT try_put('d/2', 107)}), 'put', 'a put holds the writers' lock');
 $b->query_until(qr/started/, "\\echo started\nSELECT nosql.lease_revoke(107);\n");
 wait_for_lock('the revoke waits for the put');
 $a->query_safe('COMMIT');
@@ -191,6 +193,14 @@ is($node->safe_psql('postgres', q{SELECT nosql.kv_get('d/2') IS NULL}), 't',
 is($node->safe_psql('postgres', q{SELECT count(*) FROM nosql.kv_history h WHERE lease = 107
 	AND NOT EXISTS (SELECT FROM nosql.kv_history n WHERE n.key = h.key AND n.mod_revision > h.mod_revision)}),
 	'0', 'no version with the dead lease is the latest of its key');
+# in REPEATABLE READ, a snapshot from before the revoke cannot attach
+$node->safe_psql('postgres', 'SELECT nosql.lease_grant(3600, 109)');
+$a->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$a->query_safe('SELECT count(*) FROM nosql.kv_lease');
+$node->safe_psql('postgres', 'SELECT nosql.lease_revoke(109)');
+is($a->query_safe(q{SELECT try_put('d/3', 109)}), 'serialization failure',
+	'a put from a snapshot older than the revoke fails to serialize');
+$a->query_safe('ROLLBACK');
 $a->quit;
 $b->quit;
 
