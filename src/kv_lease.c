@@ -52,15 +52,19 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "kv.h"
@@ -79,6 +83,7 @@ typedef enum KvLeasePlan
 	KV_LEASE_PLAN_REVOKE,
 	KV_LEASE_PLAN_EXPIRE,
 	KV_LEASE_PLAN_DELETE_KEYS,
+	KV_LEASE_PLAN_COUNT_KEYS,
 	KV_LEASE_PLAN_KEEPALIVE,
 	KV_LEASE_PLAN_TTL,
 	KV_LEASE_PLAN_KEYS,
@@ -149,6 +154,10 @@ static const KvLeasePlanSpec kv_lease_plan_specs[KV_LEASE_PLAN_COUNT] = {
 		"nosql.kv_key_head(l.key), l.key)) OPERATOR(pg_catalog.+) $3 "
 		"OPERATOR(pg_catalog.-) 1, 0, 0, NULL, 0, true FROM (" KV_LEASE_KEYS ") l",
 		3, {INT8OID, INT8OID, INT4OID}
+	},
+	/* $1 id: how many keys are attached */
+	[KV_LEASE_PLAN_COUNT_KEYS] = {
+		"SELECT pg_catalog.count(*) FROM (" KV_LEASE_KEYS ") k", 1, {INT8OID}
 	},
 	/* $1 id: an unexpired lease gets its granted TTL again */
 	[KV_LEASE_PLAN_KEEPALIVE] = {
@@ -322,6 +331,21 @@ KvLeaseAlive(int64 id)
 	return alive;
 }
 
+/* The owner of nosql.kv_history */
+static Oid
+KvLeaseHistoryOwner(void)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1), NoLock, false);
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
 /*
  * KvLeaseDeleteKeys
  *		The write part of a revoke, once the lease's row is deleted: one
@@ -334,13 +358,37 @@ KvLeaseDeleteKeys(int64 id)
 	KvWriter	writer;
 	Datum		values[3];
 	uint64		deleted;
+	int64		attached;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		isnull;
 
 	KvWriteBegin(&writer, false);
 	SPI_connect();
 	values[0] = Int64GetDatum(id);
 	values[1] = Int64GetDatum(writer.revision);
 	values[2] = Int32GetDatum(writer.writes);
+
+	/*
+	 * Row-level security may hide some of the lease's keys from the caller
+	 * (a role limited to a prefix); etcd refuses to revoke a lease with keys
+	 * the user may not write.  So count the keys as the table's owner, whom
+	 * the policies do not restrict, and compare.
+	 */
+	owner = KvLeaseHistoryOwner();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	KvLeaseExecute(KV_LEASE_PLAN_COUNT_KEYS, values, SPI_OK_SELECT);
+	attached = DatumGetInt64(KvLeaseResult(0, 1, &isnull));
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
 	deleted = KvLeaseExecute(KV_LEASE_PLAN_DELETE_KEYS, values, SPI_OK_INSERT);
+	if ((int64) deleted != attached)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to revoke lease " INT64_FORMAT, id),
+				 errdetail("The lease has keys this role may not write, as etcd requires to revoke it.")));
 	writer.writes += (int32) deleted;
 	SPI_finish();
 	KvWriteEnd(&writer);

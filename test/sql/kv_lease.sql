@@ -152,6 +152,24 @@ SELECT * FROM nosql.lease_list();
 RESET ROLE;
 DROP ROLE nosql_lease_user;
 
+-- A role limited to a key prefix (row-level security) cannot revoke a lease
+-- with keys outside it, as etcd requires write permission on every key of
+-- the lease; it can revoke one whose keys are all its own.
+CREATE ROLE nosql_lease_prefix;
+SELECT nosql.kv_grant('nosql_lease_prefix', 'write', 'lease/p/');
+SELECT nosql.lease_grant(3600, 1040), nosql.lease_grant(3600, 1041);
+SELECT nosql.kv_put('lease/p/1', 'x', 1040) > 0, nosql.kv_put('lease/q/1', 'y', 1040) > 0,
+       nosql.kv_put('lease/p/2', 'x', 1041) > 0;
+SET ROLE nosql_lease_prefix;
+SELECT nosql.lease_revoke(1040);
+SELECT nosql.lease_revoke(1041) AS deleted;
+RESET ROLE;
+SELECT key, lease FROM nosql.kv_prefix('lease/') WHERE lease <> 0;
+SELECT nosql.lease_revoke(1040) AS deleted;
+SELECT nosql.kv_revoke('nosql_lease_prefix');
+REVOKE USAGE ON SCHEMA nosql FROM nosql_lease_prefix;
+DROP ROLE nosql_lease_prefix;
+
 -- Nothing left behind.
 SELECT nosql.kv_delete('lease/', 'lease0') > 0 AS cleaned;
 SELECT count(*) AS leases_left FROM nosql.lease_list();

@@ -183,7 +183,7 @@ like($b->query_safe("SELECT 'done'"), qr/lease not found/, 'then fails: lease no
 is($node->safe_psql('postgres', q{SELECT nosql.kv_get('d/1') IS NULL}), 't', 'no key written');
 # the put first: the revoke waits for it, then deletes the key
 $a->query_safe('BEGIN');
-is($a->query_safe(q{SELECT try_put('d/2', 107)}), 'put', 'a put holds the writers' lock');
+is($a->query_safe(q{SELECT try_put('d/2', 107)}), 'put', "a put holds the writers' lock");
 $b->query_until(qr/started/, "\\echo started\nSELECT nosql.lease_revoke(107);\n");
 wait_for_lock('the revoke waits for the put');
 $a->query_safe('COMMIT');
