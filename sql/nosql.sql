@@ -902,6 +902,234 @@ CREATE FUNCTION nosql.kv_watch(key text, range_end text DEFAULT NULL, start_revi
     AS 'MODULE_PATHNAME', 'kv_watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_watch(text, text, bigint, integer, boolean, text[]) IS 'etcd Watch: the events of a key range (as kv_range) from start_revision on (0: only new ones) in revision order; with max_wait_ms > 0 waits for the first ones; filters NOPUT, NODELETE';
 
+-- Recipes: locks and elections as etcd's concurrency package builds them on
+-- the store (docs/kv.md "Locks and elections").  A waiter's key is
+-- <name>/<lease in hex> (a unique suffix for lease 0); the holder or leader
+-- is the key with the lowest create_revision, which is the fencing token.
+-- The blocking calls are procedures: each commits its key before waiting, so
+-- that other sessions see it and the store's writers' lock is not held
+-- while waiting.  Call them with CALL outside a transaction block.
+
+-- A waiter's key under a name: etcd's <prefix><lease id in hex>
+CREATE FUNCTION nosql.kv_waiter_key(name text, lease bigint) RETURNS text
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog AS $$
+    SELECT name || '/' || CASE WHEN lease <> 0 THEN to_hex(lease)
+                               ELSE 'x' || md5(random()::text || clock_timestamp()::text) END
+$$;
+COMMENT ON FUNCTION nosql.kv_waiter_key(text, bigint) IS 'internal: the key a lock or election waiter writes, <name>/<lease in hex>';
+
+-- Put a waiter's key unless the session already has it (etcd keeps its
+-- create_revision then); its create_revision.
+CREATE FUNCTION nosql.kv_enqueue(key text, value text, lease bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+BEGIN
+    IF key IS NULL OR value IS NULL OR lease IS NULL THEN
+        RAISE EXCEPTION 'arguments of a key-value recipe must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM nosql.kv_txn(format(
+        '{"compare": [{"key": %s, "target": "CREATE", "result": "EQUAL", "create_revision": 0}], '
+        '"success": [{"request_put": {"key": %s, "value": %s, "lease": {"$numberLong": "%s"}}}]}',
+        to_json(key), to_json(key), to_json(value), lease)::nosql.bson);
+    RETURN (nosql.kv_get(key)).create_revision;
+END;
+$$;
+COMMENT ON FUNCTION nosql.kv_enqueue(text, text, bigint) IS 'internal: write a lock or election waiter''s key if absent; its create_revision';
+
+-- Wait until no key under prefix/ was created before revision; false when
+-- the time ran out (timeout_ms <= 0: no limit).
+CREATE FUNCTION nosql.kv_wait_turn(name text, revision bigint, timeout_ms integer) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+DECLARE
+    prefix text := name || '/';
+    deadline timestamptz := CASE WHEN timeout_ms > 0
+                                 THEN clock_timestamp() + timeout_ms * interval '1 ms' END;
+    before nosql.kv;
+    seen bigint;
+    wait_ms integer;
+BEGIN
+    LOOP
+        -- the last waiter before us: wait for its delete, as etcd's waitDeletes
+        seen := nosql.kv_current_revision();
+        SELECT * INTO before FROM nosql.kv_prefix(prefix, "limit" => 1, sort_order => 'DESCEND',
+                                                  sort_target => 'CREATE',
+                                                  max_create_revision => revision - 1);
+        IF before.key IS NULL THEN
+            RETURN true;
+        END IF;
+        LOOP
+            wait_ms := CASE WHEN deadline IS NULL THEN 1000
+                            ELSE least(1000, greatest(0, ceil(extract(epoch FROM deadline - clock_timestamp()) * 1000)::integer)) END;
+            IF deadline IS NOT NULL AND wait_ms <= 0 THEN
+                RETURN false;
+            END IF;
+            EXIT WHEN EXISTS (SELECT FROM nosql.kv_watch(before.key, NULL, seen + 1, wait_ms,
+                                                          filters => '{NOPUT}'));
+            IF nosql.kv_get(before.key) IS NULL THEN
+                EXIT;           -- gone while we looked (a compaction, say)
+            END IF;
+        END LOOP;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION nosql.kv_wait_turn(text, bigint, integer) IS 'internal: wait until every lock or election waiter before a revision is gone';
+
+CREATE PROCEDURE nosql.lock(name text, lease bigint DEFAULT 0, timeout_ms integer DEFAULT 0,
+                            INOUT key text DEFAULT NULL, INOUT revision bigint DEFAULT NULL)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    mine text;
+BEGIN
+    IF name IS NULL OR name = '' THEN
+        RAISE EXCEPTION 'lock name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    mine := nosql.kv_waiter_key(name, lease);
+    revision := nosql.kv_enqueue(mine, '', lease);
+    COMMIT;
+    IF NOT nosql.kv_wait_turn(name, revision, timeout_ms) THEN
+        PERFORM nosql.kv_delete(mine);
+        COMMIT;
+        RAISE EXCEPTION 'lock "%" not acquired within % ms', name, timeout_ms
+            USING ERRCODE = 'lock_not_available';
+    END IF;
+    key := mine;
+END;
+$$;
+COMMENT ON PROCEDURE nosql.lock(text, bigint, integer, text, bigint) IS 'etcd Lock: wait (CALL, outside a transaction block) until the lock is held; key and its create revision, the fencing token';
+
+CREATE FUNCTION nosql.try_lock(name text, lease bigint DEFAULT 0, OUT key text, OUT revision bigint)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+DECLARE
+    reply nosql.bson;
+    mine text;
+BEGIN
+    IF name IS NULL OR name = '' THEN
+        RAISE EXCEPTION 'lock name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lease IS NULL THEN
+        RAISE EXCEPTION 'lease of a key-value recipe must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    mine := nosql.kv_waiter_key(name, lease);
+    -- held when no key is under the name: every key there has create_revision 0 then
+    reply := nosql.kv_txn(format(
+        '{"compare": [{"key": %s, "range_end": %s, "target": "CREATE", "result": "EQUAL", "create_revision": 0}], '
+        '"success": [{"request_put": {"key": %s, "value": "", "lease": {"$numberLong": "%s"}}}]}',
+        to_json(name || '/'), to_json(name || '0'), to_json(mine), lease)::nosql.bson);
+    IF (reply OPERATOR(nosql.->) 'succeeded')::text = 'true' THEN
+        key := mine;
+        revision := (nosql.kv_get(mine)).create_revision;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION nosql.try_lock(text, bigint) IS 'take a lock if nobody holds or waits for it (any transaction); key and fencing token, or NULLs';
+
+CREATE FUNCTION nosql.unlock(key text) RETURNS boolean
+    LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog AS $$
+    SELECT nosql.kv_delete(key) > 0
+$$;
+COMMENT ON FUNCTION nosql.unlock(text) IS 'etcd Unlock: delete the lock key lock() returned; whether it was there';
+
+CREATE PROCEDURE nosql.campaign(election text, value text, lease bigint DEFAULT 0,
+                                timeout_ms integer DEFAULT 0,
+                                INOUT key text DEFAULT NULL, INOUT revision bigint DEFAULT NULL)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    mine text;
+BEGIN
+    IF election IS NULL OR election = '' THEN
+        RAISE EXCEPTION 'election name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    mine := nosql.kv_waiter_key(election, lease);
+    revision := nosql.kv_enqueue(mine, value, lease);
+    COMMIT;
+    IF NOT nosql.kv_wait_turn(election, revision, timeout_ms) THEN
+        PERFORM nosql.kv_delete(mine);
+        COMMIT;
+        RAISE EXCEPTION 'election "%" not won within % ms', election, timeout_ms
+            USING ERRCODE = 'lock_not_available';
+    END IF;
+    key := mine;
+END;
+$$;
+COMMENT ON PROCEDURE nosql.campaign(text, text, bigint, integer, text, bigint) IS 'etcd Campaign: wait (CALL, outside a transaction block) until elected; the leader key and its create revision';
+
+CREATE FUNCTION nosql.proclaim(key text, revision bigint, value text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+DECLARE
+    reply nosql.bson;
+BEGIN
+    IF key IS NULL OR revision IS NULL OR value IS NULL THEN
+        RAISE EXCEPTION 'arguments of a key-value recipe must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    reply := nosql.kv_txn(format(
+        '{"compare": [{"key": %s, "target": "CREATE", "result": "EQUAL", "create_revision": {"$numberLong": "%s"}}], '
+        '"success": [{"request_put": {"key": %s, "value": %s, "ignore_lease": true}}]}',
+        to_json(key), revision, to_json(key), to_json(value))::nosql.bson);
+    IF (reply OPERATOR(nosql.->) 'succeeded')::text <> 'true' THEN
+        RAISE EXCEPTION 'election: not leader'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Key "%s" with create revision %s is no longer held.', key, revision);
+    END IF;
+    RETURN nosql.kv_current_revision();
+END;
+$$;
+COMMENT ON FUNCTION nosql.proclaim(text, bigint, text) IS 'etcd Proclaim: the leader (key, revision from campaign) announces a new value; the revision';
+
+CREATE FUNCTION nosql.leader(election text) RETURNS nosql.kv
+    LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog AS $$
+    SELECT * FROM nosql.kv_prefix(election || '/', "limit" => 1, sort_order => 'ASCEND',
+                                  sort_target => 'CREATE')
+$$;
+COMMENT ON FUNCTION nosql.leader(text) IS 'etcd Leader: the leader''s key and value (lowest create revision), NULL when there is none';
+
+CREATE FUNCTION nosql.resign(key text, revision bigint) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+DECLARE
+    reply nosql.bson;
+BEGIN
+    IF key IS NULL OR revision IS NULL THEN
+        RAISE EXCEPTION 'arguments of a key-value recipe must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    reply := nosql.kv_txn(format(
+        '{"compare": [{"key": %s, "target": "CREATE", "result": "EQUAL", "create_revision": {"$numberLong": "%s"}}], '
+        '"success": [{"request_delete_range": {"key": %s}}]}',
+        to_json(key), revision, to_json(key))::nosql.bson);
+    RETURN (reply OPERATOR(nosql.->) 'succeeded')::text = 'true';
+END;
+$$;
+COMMENT ON FUNCTION nosql.resign(text, bigint) IS 'etcd Resign: the leader (key, revision from campaign) steps down; whether it still led';
+
+CREATE FUNCTION nosql.observe(election text, after_revision bigint DEFAULT 0, max_wait_ms integer DEFAULT 0)
+    RETURNS nosql.kv
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+DECLARE
+    current nosql.kv;
+    seen bigint;
+BEGIN
+    IF election IS NULL OR after_revision IS NULL OR max_wait_ms IS NULL THEN
+        RAISE EXCEPTION 'arguments of a key-value recipe must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    seen := nosql.kv_current_revision();
+    current := nosql.leader(election);
+    IF current.key IS NOT NULL AND current.mod_revision > after_revision THEN
+        RETURN current;
+    END IF;
+    IF max_wait_ms > 0 THEN
+        -- any event under the election may change its leader
+        PERFORM FROM nosql.kv_watch(election || '/', election || '0', seen + 1, max_wait_ms);
+        current := nosql.leader(election);
+        IF current.key IS NOT NULL AND current.mod_revision > after_revision THEN
+            RETURN current;
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION nosql.observe(text, bigint, integer) IS 'etcd Observe: the leader once it changed after a revision (waiting up to max_wait_ms), NULL when it did not';
+
 -- Leases (etcd's Lease API; src/kv_lease.c, docs/kv.md "Leases").  A key
 -- is attached to the lease of its latest version; revoking or expiring a
 -- lease deletes its keys at one revision.  The background worker revokes

@@ -108,6 +108,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "kv.h"
 #include "nosql.h"
@@ -782,14 +783,35 @@ KvStoreSize(void)
  *		refuses writes once its backend reaches --quota-backend-bytes.
  */
 static void
-KvCheckQuota(void)
+KvCheckQuota(Size adding)
 {
+	static int64 measured = -1;		/* the size last measured */
+	static int64 added = 0;		/* bytes this backend put since */
+	static TimestampTz measured_at = 0;
+	int64		quota = (int64) nosql_kv_quota * 1024 * 1024;
 	int64		size;
+	TimestampTz now;
 
 	if (nosql_kv_quota <= 0)
 		return;
+
+	/*
+	 * Measuring opens the tables and asks the kernel for their sizes, and a
+	 * put does it while it holds the writers' lock: skip it for a second
+	 * while the last measure plus what this backend put since is well below
+	 * the quota (other backends' puts of that second may overshoot it, as
+	 * etcd's quota is approximate too).
+	 */
+	added += adding;
+	now = GetCurrentTimestamp();
+	if (measured >= 0 && measured + added < quota - quota / 10 &&
+		!TimestampDifferenceExceeds(measured_at, now, 1000))
+		return;
 	size = KvStoreSize();
-	if (size >= (int64) nosql_kv_quota * 1024 * 1024)
+	measured = size;
+	added = 0;
+	measured_at = now;
+	if (size >= quota)
 		ereport(ERROR,
 				(errcode(ERRCODE_DISK_FULL),
 				 errmsg("database space exceeded"),
@@ -909,7 +931,7 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 		KvCheckValue(value);
 	if (!(flags & KV_PUT_IGNORE_LEASE))
 		KvCheckLease(lease);
-	KvCheckQuota();
+	KvCheckQuota(VARSIZE_ANY(key) + (value ? VARSIZE_ANY(value) : 0) + 64);
 	KvCommitAsynchronously();
 
 	SPI_connect();
