@@ -1129,3 +1129,35 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION nosql.observe(text, bigint, integer) IS 'etcd Observe: the leader once it changed after a revision (waiting up to max_wait_ms), NULL when it did not';
+
+-- Leases (etcd's Lease API; src/kv_lease.c, docs/kv.md "Leases").  A key
+-- is attached to the lease of its latest version; revoking or expiring a
+-- lease deletes its keys at one revision.  The background worker revokes
+-- expired leases.
+CREATE TABLE nosql.kv_lease (
+    id bigint PRIMARY KEY CHECK (id > 0),
+    granted_ttl bigint NOT NULL CHECK (granted_ttl > 0),
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX kv_lease_expires_at ON nosql.kv_lease (expires_at);
+COMMENT ON TABLE nosql.kv_lease IS 'the key-value store''s leases: id, granted TTL in seconds, deadline (the worker revokes the lease then)';
+SELECT pg_catalog.pg_extension_config_dump('nosql.kv_lease', '');
+-- the versions that carry a lease, to find a lease's keys
+CREATE INDEX kv_history_lease ON nosql.kv_history (lease) WHERE lease <> 0;
+
+CREATE FUNCTION nosql.lease_grant(ttl_seconds bigint, id bigint DEFAULT 0) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'lease_grant' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.lease_grant(bigint, bigint) IS 'etcd LeaseGrant: a lease of ttl_seconds (at least 2, etcd''s minimum) with the id given or, for 0, a new random one; returns the id';
+CREATE FUNCTION nosql.lease_revoke(id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'lease_revoke' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.lease_revoke(bigint) IS 'etcd LeaseRevoke: end a lease and delete its keys at one revision; returns how many keys were deleted';
+CREATE FUNCTION nosql.lease_keepalive(id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'lease_keepalive' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.lease_keepalive(bigint) IS 'etcd LeaseKeepAlive (once): renew a lease to its granted TTL; returns that TTL';
+CREATE FUNCTION nosql.lease_ttl(id bigint, keys boolean DEFAULT false,
+                                OUT id bigint, OUT ttl bigint, OUT granted_ttl bigint, OUT keys text[])
+    AS 'MODULE_PATHNAME', 'lease_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.lease_ttl(bigint, boolean) IS 'etcd LeaseTimeToLive: the seconds a lease has left (-1: no such lease), its granted TTL and, with keys, its keys';
+CREATE FUNCTION nosql.lease_list() RETURNS SETOF bigint
+    AS 'MODULE_PATHNAME', 'lease_list' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.lease_list() IS 'etcd LeaseLeases: the ids of every lease';

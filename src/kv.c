@@ -725,15 +725,17 @@ KvCheckValue(bytea *value)
 
 /*
  * KvCheckLease
- *		A lease a put may attach: 0 (none) or a granted one.
+ *		A lease a put may attach: 0 (none) or a granted lease that has not
+ *		expired; any other is etcd's "requested lease not found".
  *
- * Leases are not granted yet, so every lease but 0 is unknown, as etcd's
- * "requested lease not found".
+ * KvPutAt checks after its request took the revision counter, so that a
+ * concurrent revoke cannot leave the key attached to a lease that is gone
+ * (see kv_lease.c).
  */
 void
 KvCheckLease(int64 lease)
 {
-	if (lease != 0)
+	if (lease != 0 && !KvLeaseAlive(lease))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("lease " INT64_FORMAT " not found", lease),

@@ -10,6 +10,7 @@
 #define KV_H
 
 #include "fmgr.h"
+#include "datatype/timestamp.h"
 
 /*
  * etcd refuses requests larger than --max-request-bytes, 1.5 MiB by default;
@@ -22,6 +23,14 @@
  * boundary): a btree entry holds about 2.7 kB.
  */
 #define KV_KEY_HEAD_BYTES 1024
+
+/*
+ * etcd's lease TTL bounds: leases shorter than its minimum (1.5 election
+ * timeouts rounded up to seconds: 2 s with the default 1 s timeout) get the
+ * minimum; MaxLeaseTTL is the largest TTL it grants.
+ */
+#define KV_LEASE_MIN_TTL 2
+#define KV_LEASE_MAX_TTL INT64CONST(9000000000)
 
 /* The columns of nosql.kv, in order */
 #define KV_NATTS 6
@@ -122,6 +131,9 @@ extern void KvWaitDurable(void);
 extern void KvCheckKey(text *key);
 extern void KvCheckValue(bytea *value);
 extern void KvCheckLease(int64 lease);
+extern bool KvLeaseAlive(int64 id);
+extern TimestampTz KvLeaseRound(void);
+extern void KvLeasePromote(void);
 extern void KvPrefixRange(text *prefix, KvRange *range);
 extern bool KvKeyInRange(const char *key, int keylen, const KvRange *range);
 

@@ -10,6 +10,8 @@
 #ifndef NOSQL_H
 #define NOSQL_H
 
+#include "datatype/timestamp.h"
+
 #define NOSQL_VERSION "0.1"
 
 /* guc.c */
@@ -29,6 +31,7 @@ extern struct BackgroundWorkerHandle *WorkerStartDynamic(const char *function, c
 														 const char *type, Datum main_arg,
 														 const void *extra, Size extra_len,
 														 pid_t notify_pid);
+extern void WorkerLeaseDeadline(TimestampTz deadline);
 
 /* ttl.c */
 extern void TtlRound(void);

@@ -16,8 +16,20 @@
  * extension is installed there.  If it is not, the worker exits at once and
  * the launcher does not try that database again for one naptime.  If it is,
  * the worker stays, sleeping on its latch between rounds of periodic jobs
- * (lease expiry, TTL, retention, rollups, added by the issues that own
+ * (TTL, index builds, retention, rollups, added by the issues that own
  * them), and exits when the extension is dropped.
+ *
+ * Key-value leases need more precision than a naptime: the worker also
+ * wakes at the earliest lease deadline (kv_lease.c revokes what expired
+ * and says when the next lease expires).  A backend whose transaction
+ * granted a lease with an earlier deadline than the one the worker sleeps
+ * to sets the worker's latch when it commits (WorkerLeaseDeadline), using
+ * the slot's lease_wake: the worker sets it to "never" before it reads the
+ * leases and lowers it to the deadline it found after, so that a grant
+ * committed too late to be read always finds a later lease_wake and wakes
+ * it.  The first worker of a database that the launcher starts (after the
+ * server started, or restarted after a crash) gives every lease its full
+ * TTL again, as etcd does when it starts serving.
  *
  * CREATE EXTENSION calls nosql.worker_wakeup() so that the database's
  * worker starts within moments instead of after a naptime; the worker
@@ -30,7 +42,7 @@
  * launcher off that database for a while.
  *
  * Shared state (protected by a spinlock) is the launcher's latch and a slot
- * per running database worker.
+ * per running database worker, with its latch and lease wake-up time.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +75,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "kv.h"
 #include "nosql.h"
 
 /* How long the launcher leaves a database alone after a DROP/RENAME asks */
@@ -72,14 +85,17 @@
 /* Seconds before the postmaster restarts a launcher that exited */
 #define LAUNCHER_RESTART_SECONDS 5
 
-/* bgw_extra flag: started by nosql.worker_wakeup() */
+/* bgw_extra flags: started by nosql.worker_wakeup(); first since start */
 #define WORKER_FLAG_WAKEUP		0x01
+#define WORKER_FLAG_PROMOTE		0x02
 
 typedef struct WorkerSlot
 {
 	Oid			dboid;			/* InvalidOid when free */
 	pid_t		pid;
 	TimestampTz hold_until;		/* launcher leaves dboid alone until then */
+	Latch	   *latch;			/* the worker's, while pid is set */
+	TimestampTz lease_wake;		/* when the worker next looks at leases */
 } WorkerSlot;
 
 typedef struct WorkerShared
@@ -98,10 +114,14 @@ typedef struct LauncherEntry
 	BackgroundWorkerHandle *handle;
 	TimestampTz next_start;
 	bool		seen;
+	bool		started;		/* a worker was started since the launcher */
 } LauncherEntry;
 
 static WorkerShared *WorkerState = NULL;
 static bool worker_preloaded = false;
+
+/* In a database worker: its slot */
+static int	worker_slot = -1;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -299,9 +319,9 @@ WorkerStartDynamic(const char *function, const char *name, const char *type,
  * round: it is kept in the launcher's hash.
  */
 static BackgroundWorkerHandle *
-LauncherStartWorker(Oid dboid, bool wakeup)
+LauncherStartWorker(Oid dboid, bool wakeup, bool first)
 {
-	char		flags = wakeup ? WORKER_FLAG_WAKEUP : 0;
+	char		flags = (wakeup ? WORKER_FLAG_WAKEUP : 0) | (first ? WORKER_FLAG_PROMOTE : 0);
 
 	return WorkerStartDynamic("nosql_worker_main",
 							  psprintf("nosql worker for database %u", dboid), "nosql worker",
@@ -385,6 +405,7 @@ LauncherScan(HTAB *entries, bool rescan)
 		{
 			entry->handle = NULL;
 			entry->next_start = 0;
+			entry->started = false;
 		}
 		if (entry->handle != NULL &&
 			GetBackgroundWorkerPid(entry->handle, &pid) != BGWH_STOPPED)
@@ -398,7 +419,9 @@ LauncherScan(HTAB *entries, bool rescan)
 			LauncherDatabaseOnHold(dboid, now))
 			continue;
 
-		entry->handle = LauncherStartWorker(dboid, rescan);
+		entry->handle = LauncherStartWorker(dboid, rescan, !entry->started);
+		if (entry->handle != NULL)
+			entry->started = true;
 		entry->next_start = TimestampTzPlusMilliseconds(now, nosql_worker_naptime);
 	}
 
@@ -526,6 +549,7 @@ WorkerDetach(int code, Datum arg)
 	if (WorkerState->slots[i].pid == MyProcPid)
 	{
 		WorkerState->slots[i].pid = 0;
+		WorkerState->slots[i].latch = NULL;
 		/* keep dboid while a hold is in force so the launcher honours it */
 		if (WorkerState->slots[i].hold_until <= GetCurrentTimestamp())
 			WorkerState->slots[i].dboid = InvalidOid;
@@ -558,13 +582,71 @@ WorkerAttach(Oid dboid)
 		WorkerState->slots[free_slot].dboid = dboid;
 		WorkerState->slots[free_slot].pid = MyProcPid;
 		WorkerState->slots[free_slot].hold_until = 0;
+		WorkerState->slots[free_slot].latch = MyLatch;
+		WorkerState->slots[free_slot].lease_wake = DT_NOEND;
 	}
 	SpinLockRelease(&WorkerState->mutex);
 
 	/* Cannot happen: there are as many slots as background workers */
 	if (free_slot < 0)
 		elog(ERROR, "no free nosql worker slot for database %u", dboid);
+	worker_slot = free_slot;
 	before_shmem_exit(WorkerDetach, Int32GetDatum(free_slot));
+}
+
+/*
+ * The worker's lease round (see the design note): returns when to look at
+ * the leases again.
+ */
+static TimestampTz
+WorkerLeaseRound(void)
+{
+	WorkerSlot *slot = &WorkerState->slots[worker_slot];
+	TimestampTz next;
+
+	SpinLockAcquire(&WorkerState->mutex);
+	slot->lease_wake = DT_NOEND;
+	SpinLockRelease(&WorkerState->mutex);
+
+	next = KvLeaseRound();
+
+	SpinLockAcquire(&WorkerState->mutex);
+	if (next < slot->lease_wake)
+		slot->lease_wake = next;
+	next = slot->lease_wake;
+	SpinLockRelease(&WorkerState->mutex);
+	return next;
+}
+
+/*
+ * WorkerLeaseDeadline
+ *		Called when a transaction that granted a lease commits: wake this
+ *		database's worker if the lease's deadline is earlier than the time
+ *		it means to look at the leases again.  Never fails (runs in a
+ *		commit callback); a no-op without workers.
+ */
+void
+WorkerLeaseDeadline(TimestampTz deadline)
+{
+	Latch	   *latch = NULL;
+
+	if (WorkerState == NULL)
+		return;
+	SpinLockAcquire(&WorkerState->mutex);
+	for (int i = 0; i < WorkerState->nslots; i++)
+	{
+		WorkerSlot *slot = &WorkerState->slots[i];
+
+		if (slot->dboid == MyDatabaseId && slot->pid != 0 &&
+			slot->latch != NULL && deadline < slot->lease_wake)
+		{
+			slot->lease_wake = deadline;
+			latch = slot->latch;
+		}
+	}
+	SpinLockRelease(&WorkerState->mutex);
+	if (latch != NULL)
+		SetLatch(latch);
 }
 
 /*
@@ -575,8 +657,10 @@ nosql_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	bool		wakeup = (MyBgworkerEntry->bgw_extra[0] & WORKER_FLAG_WAKEUP) != 0;
+	bool		promote = (MyBgworkerEntry->bgw_extra[0] & WORKER_FLAG_PROMOTE) != 0;
 	TimestampTz give_up;
 	TimestampTz last_ttl;
+	TimestampTz jobs_due;
 	char	   *dbname;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -605,9 +689,14 @@ nosql_worker_main(Datum main_arg)
 	dbname = WorkerDatabaseName(dboid);
 	ereport(LOG, (errmsg("nosql worker started for database \"%s\"", dbname)));
 	last_ttl = GetCurrentTimestamp();
+	jobs_due = 0;
+	if (promote)
+		KvLeasePromote();
 
 	for (;;)
 	{
+		TimestampTz wake;
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -622,18 +711,29 @@ nosql_worker_main(Datum main_arg)
 			proc_exit(0);
 		}
 
-		/* Periodic jobs are run here by the capabilities that own them. */
-		IndexBuildRound();
-		if (TimestampDifferenceExceeds(last_ttl, GetCurrentTimestamp(), nosql_ttl_interval))
+		/*
+		 * Periodic jobs are run here, once per naptime, by the capabilities
+		 * that own them.
+		 */
+		if (GetCurrentTimestamp() >= jobs_due)
 		{
-			TtlRound();
-			last_ttl = GetCurrentTimestamp();
+			IndexBuildRound();
+			if (TimestampDifferenceExceeds(last_ttl, GetCurrentTimestamp(), nosql_ttl_interval))
+			{
+				TtlRound();
+				last_ttl = GetCurrentTimestamp();
+			}
+			jobs_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   nosql_worker_naptime);
 		}
+
+		/* lease expiry at each wake-up; then sleep to the next deadline */
+		wake = Min(jobs_due, WorkerLeaseRound());
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 nosql_worker_naptime,
+						 TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake),
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
