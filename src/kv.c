@@ -145,9 +145,6 @@ typedef enum KvPlan
 	"INSERT INTO nosql.kv_history " \
 	"(key, mod_revision, sub, create_revision, version, value, lease, deleted) "
 
-/* the key's head, by which the index orders keys (see the design note) */
-#define KV_HEAD(k) "nosql.kv_key_head(" k ")"
-
 /*
  * The latest version of each key of a range: DISTINCT ON (head, key) lets
  * the planner take the index's order by head and sort only among the keys
@@ -192,20 +189,12 @@ typedef enum KvPlan
 	") h WHERE NOT h.deleted"
 
 /*
- * Key conditions: on the head for the index, on the key for the answer.
- * Heads are ordered as their keys are (a longer key's head is a prefix of
- * it cut at a character boundary), so key >= $1 implies head >= head($1)
- * and key < $2 implies head <= head($2).
+ * Key conditions (KV_KEY_ONE, KV_KEY_FROM, KV_KEY_BETWEEN in kv.h): on the
+ * head for the index, on the key for the answer.  Heads are ordered as
+ * their keys are (a longer key's head is a prefix of it cut at a character
+ * boundary), so key >= $1 implies head >= head($1) and key < $2 implies
+ * head <= head($2).
  */
-#define KV_KEY_ONE \
-	KV_HEAD("h.key") " OPERATOR(pg_catalog.=) " KV_HEAD("$1") \
-	" AND h.key OPERATOR(pg_catalog.=) $1"
-#define KV_KEY_FROM \
-	KV_HEAD("h.key") " OPERATOR(pg_catalog.>=) " KV_HEAD("$1") \
-	" AND h.key OPERATOR(pg_catalog.>=) $1"
-#define KV_KEY_BETWEEN \
-	KV_KEY_FROM " AND " KV_HEAD("h.key") " OPERATOR(pg_catalog.<=) " KV_HEAD("$2") \
-	" AND h.key OPERATOR(pg_catalog.<) $2"
 
 /* the latest version of key $1, a tombstone included */
 #define KV_LATEST_ONE(cols) \
@@ -311,26 +300,33 @@ static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 static SPIPlanPtr kv_plans[KV_PLAN_COUNT];
 
 /*
- * KvGetPlan
- *		The prepared statement of the engine, prepared on first use in the
- *		session.  Its text names every object with its schema and every
- *		operator through pg_catalog, so the caller's search_path is harmless.
+ * KvPreparePlan
+ *		Prepare a statement of the store and keep it for the session.  The
+ *		statements name every object with its schema and every operator
+ *		through pg_catalog, so the caller's search_path is harmless.
  */
+SPIPlanPtr
+KvPreparePlan(const char *sql, int nargs, const Oid *argtypes, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, cursor_options);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* The prepared statement of the engine, prepared on first use in the session */
 static SPIPlanPtr
 KvGetPlan(KvPlan which)
 {
 	if (kv_plans[which] == NULL)
 	{
 		const KvPlanSpec *spec = &kv_plan_specs[which];
-		SPIPlanPtr	plan = SPI_prepare(spec->sql, spec->nargs,
-									   (Oid *) spec->argtypes);
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", spec->sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		kv_plans[which] = plan;
+		kv_plans[which] = KvPreparePlan(spec->sql, spec->nargs, spec->argtypes, 0);
 	}
 	return kv_plans[which];
 }

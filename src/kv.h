@@ -9,6 +9,7 @@
 #ifndef KV_H
 #define KV_H
 
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 
@@ -31,6 +32,23 @@
  */
 #define KV_LEASE_MIN_TTL 2
 #define KV_LEASE_MAX_TTL INT64CONST(9000000000)
+
+/*
+ * SQL of the store's statements (kv.c, kv_watch.c, kv_lease.c): the key's
+ * head, by which the key index orders keys, and the conditions on the key
+ * of row h for a range of keys: on the head for the index, on the key for
+ * the answer ($1 key, $2 range_end; see kv.c's design note for heads).
+ */
+#define KV_HEAD(k) "nosql.kv_key_head(" k ")"
+#define KV_KEY_ONE \
+	KV_HEAD("h.key") " OPERATOR(pg_catalog.=) " KV_HEAD("$1") \
+	" AND h.key OPERATOR(pg_catalog.=) $1"
+#define KV_KEY_FROM \
+	KV_HEAD("h.key") " OPERATOR(pg_catalog.>=) " KV_HEAD("$1") \
+	" AND h.key OPERATOR(pg_catalog.>=) $1"
+#define KV_KEY_BETWEEN \
+	KV_KEY_FROM " AND " KV_HEAD("h.key") " OPERATOR(pg_catalog.<=) " KV_HEAD("$2") \
+	" AND h.key OPERATOR(pg_catalog.<) $2"
 
 /* The columns of nosql.kv, in order */
 #define KV_NATTS 6
@@ -109,6 +127,8 @@ typedef struct KvWriter
 #define KV_PUT_IGNORE_VALUE		0x01
 #define KV_PUT_IGNORE_LEASE		0x02
 
+extern SPIPlanPtr KvPreparePlan(const char *sql, int nargs, const Oid *argtypes,
+							   int cursor_options);
 extern void KvWriteBegin(KvWriter *writer, bool will_write);
 extern void KvWriteEnd(KvWriter *writer);
 extern void KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease,

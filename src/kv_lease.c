@@ -213,15 +213,8 @@ KvLeaseExecute(KvLeasePlan which, Datum *values, int expected)
 	if (kv_lease_plans[which] == NULL)
 	{
 		const KvLeasePlanSpec *spec = &kv_lease_plan_specs[which];
-		SPIPlanPtr	plan = SPI_prepare(spec->sql, spec->nargs,
-									   (Oid *) spec->argtypes);
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", spec->sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		kv_lease_plans[which] = plan;
+		kv_lease_plans[which] = KvPreparePlan(spec->sql, spec->nargs, spec->argtypes, 0);
 	}
 	rc = SPI_execute_plan(kv_lease_plans[which], values, NULL, false, 0);
 	if (rc != expected)
@@ -646,6 +639,38 @@ KvLeaseExpireOne(void)
 	return true;
 }
 
+/* What a transaction of the worker's lease jobs works on */
+typedef struct KvLeaseStep
+{
+	bool		expired;		/* KvLeaseExpireStep: a lease was revoked */
+	TimestampTz next;			/* KvLeaseNextStep: the next deadline */
+	uint64		renewed;		/* KvLeasePromoteStep: leases renewed */
+} KvLeaseStep;
+
+static void
+KvLeaseExpireStep(void *arg)
+{
+	((KvLeaseStep *) arg)->expired = KvLeaseExpireOne();
+}
+
+static void
+KvLeaseNextStep(void *arg)
+{
+	KvLeaseStep *step = (KvLeaseStep *) arg;
+	bool		isnull;
+	Datum		d;
+
+	KvLeaseExecute(KV_LEASE_PLAN_NEXT, NULL, SPI_OK_SELECT);
+	d = KvLeaseResult(0, 1, &isnull);
+	step->next = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+}
+
+static void
+KvLeasePromoteStep(void *arg)
+{
+	((KvLeaseStep *) arg)->renewed = KvLeaseExecute(KV_LEASE_PLAN_PROMOTE, NULL, SPI_OK_UPDATE);
+}
+
 /*
  * KvLeaseRound
  *		The worker's round: revoke every expired lease, each in a
@@ -656,61 +681,29 @@ KvLeaseExpireOne(void)
 TimestampTz
 KvLeaseRound(void)
 {
-	volatile TimestampTz next = DT_NOEND;
-	volatile bool failed = false;
+	KvLeaseStep step = {false, DT_NOEND, 0};
+	TimestampTz next = DT_NOEND;
+	bool		failed = false;
 
 	pgstat_report_activity(STATE_RUNNING, "nosql lease expiry");
 	for (;;)
 	{
-		volatile bool expired = false;
-
 		CHECK_FOR_INTERRUPTS();
-		PG_TRY();
+		step.expired = false;
+		if (!WorkerTransaction(KvLeaseExpireStep, &step))
 		{
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			expired = KvLeaseExpireOne();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
 			failed = true;
+			break;
 		}
-		PG_END_TRY();
-		if (failed || !expired)
+		if (!step.expired)
 			break;
 	}
-
 	if (!failed)
 	{
-		PG_TRY();
-		{
-			bool		isnull;
-			Datum		d;
-
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			SPI_connect();
-			KvLeaseExecute(KV_LEASE_PLAN_NEXT, NULL, SPI_OK_SELECT);
-			d = KvLeaseResult(0, 1, &isnull);
-			if (!isnull)
-				next = DatumGetTimestampTz(d);
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
+		if (WorkerTransaction(KvLeaseNextStep, &step))
+			next = step.next;
+		else
 			failed = true;
-		}
-		PG_END_TRY();
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 
@@ -735,26 +728,10 @@ KvLeaseRound(void)
 void
 KvLeasePromote(void)
 {
-	PG_TRY();
-	{
-		uint64		n;
+	KvLeaseStep step = {false, DT_NOEND, 0};
 
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		SPI_connect();
-		n = KvLeaseExecute(KV_LEASE_PLAN_PROMOTE, NULL, SPI_OK_UPDATE);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		if (n > 0)
-			ereport(LOG,
-					(errmsg("nosql worker renewed " UINT64_FORMAT " key-value leases to their granted TTL", n)));
-	}
-	PG_CATCH();
-	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
+	if (WorkerTransaction(KvLeasePromoteStep, &step) && step.renewed > 0)
+		ereport(LOG,
+				(errmsg("nosql worker renewed " UINT64_FORMAT " key-value leases to their granted TTL",
+						step.renewed)));
 }

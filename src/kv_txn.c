@@ -272,15 +272,44 @@ KvIterDocument(const bson_iter_t *it, bson_t *doc, const char *what)
 		KvTxnError("%s is not a valid document", what);
 }
 
+/* The key and range_end fields of a request, as read so far */
+typedef struct KvRangeFields
+{
+	bson_iter_t key;
+	bson_iter_t end;
+	bool		have_key;
+	bool		have_end;
+} KvRangeFields;
+
+/* Take the field if it is key or range_end; whether it was */
+static bool
+KvTakeRangeField(const char *name, const bson_iter_t *it, KvRangeFields *f)
+{
+	if (strcmp(name, "key") == 0)
+	{
+		f->key = *it;
+		f->have_key = true;
+		return true;
+	}
+	if (strcmp(name, "range_end") == 0)
+	{
+		f->end = *it;
+		f->have_end = true;
+		return true;
+	}
+	return false;
+}
+
 /*
  * The range of key and range_end fields, as etcd reads them: range_end
  * absent or empty is the one key, "\0" every key from key on (key "\0" is
  * then the smallest key), otherwise [key, range_end).
  */
 static void
-KvRangeFrom(KvRange *range, const bson_iter_t *key, const bson_iter_t *end,
-			const char *what)
+KvRangeFrom(KvRange *range, const KvRangeFields *f, const char *what)
 {
+	const bson_iter_t *key = f->have_key ? &f->key : NULL;
+	const bson_iter_t *end = f->have_end ? &f->end : NULL;
 	uint32		endlen = 0;
 
 	if (key == NULL)
@@ -329,11 +358,8 @@ KvParseCompare(const bson_t *doc)
 	static const char *const results[] = {"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
 	KvCompare  *c = palloc0(sizeof(KvCompare));
 	bson_iter_t it;
-	bson_iter_t key,
-				end;
-	bool		have_key = false,
-				have_end = false,
-				have_operand = false;
+	KvRangeFields fields = {0};
+	bool		have_operand = false;
 	KvTarget	operand_target = KV_TARGET_VERSION;
 
 	c->target = KV_TARGET_VERSION;
@@ -343,17 +369,9 @@ KvParseCompare(const bson_t *doc)
 	{
 		const char *name = bson_iter_key(&it);
 
-		if (strcmp(name, "key") == 0)
-		{
-			key = it;
-			have_key = true;
-		}
-		else if (strcmp(name, "range_end") == 0)
-		{
-			end = it;
-			have_end = true;
-		}
-		else if (strcmp(name, "target") == 0)
+		if (KvTakeRangeField(name, &it, &fields))
+			continue;
+		if (strcmp(name, "target") == 0)
 			c->target = target_of[KvIterEnum(&it, "compare target", targets, lengthof(targets))];
 		else if (strcmp(name, "result") == 0)
 			c->result = (KvCompareResult) KvIterEnum(&it, "compare result", results, lengthof(results));
@@ -383,7 +401,7 @@ KvParseCompare(const bson_t *doc)
 				c->number = KvIterInt64(&it, name);
 		}
 	}
-	KvRangeFrom(&c->range, have_key ? &key : NULL, have_end ? &end : NULL, "a compare");
+	KvRangeFrom(&c->range, &fields, "a compare");
 	if (!have_operand)
 	{
 		/* etcd's zero value for the target */
@@ -452,10 +470,7 @@ KvParseRangeRequest(const bson_t *doc, KvOp *op)
 	static const char *const orders[] = {"NONE", "ASCEND", "DESCEND"};
 	static const char *const targets[] = {"KEY", "VERSION", "CREATE", "MOD", "VALUE"};
 	bson_iter_t it;
-	bson_iter_t key,
-				end;
-	bool		have_key = false,
-				have_end = false;
+	KvRangeFields fields = {0};
 	KvReadOptions *o = &op->read;
 
 	KvReadOptionsInit(o);
@@ -464,17 +479,9 @@ KvParseRangeRequest(const bson_t *doc, KvOp *op)
 	{
 		const char *name = bson_iter_key(&it);
 
-		if (strcmp(name, "key") == 0)
-		{
-			key = it;
-			have_key = true;
-		}
-		else if (strcmp(name, "range_end") == 0)
-		{
-			end = it;
-			have_end = true;
-		}
-		else if (strcmp(name, "limit") == 0)
+		if (KvTakeRangeField(name, &it, &fields))
+			continue;
+		if (strcmp(name, "limit") == 0)
 			o->limit = KvIterInt64(&it, name);
 		else if (strcmp(name, "revision") == 0)
 			o->revision = KvIterInt64(&it, name);
@@ -499,7 +506,7 @@ KvParseRangeRequest(const bson_t *doc, KvOp *op)
 		else
 			KvTxnError("unknown request_range field \"%s\"", name);
 	}
-	KvRangeFrom(&op->range, have_key ? &key : NULL, have_end ? &end : NULL, "request_range");
+	KvRangeFrom(&op->range, &fields, "request_range");
 }
 
 /* {key, range_end, prev_kv} */
@@ -507,33 +514,21 @@ static void
 KvParseDelete(const bson_t *doc, KvOp *op)
 {
 	bson_iter_t it;
-	bson_iter_t key,
-				end;
-	bool		have_key = false,
-				have_end = false;
+	KvRangeFields fields = {0};
 
 	bson_iter_init(&it, doc);
 	while (bson_iter_next(&it))
 	{
 		const char *name = bson_iter_key(&it);
 
-		if (strcmp(name, "key") == 0)
-		{
-			key = it;
-			have_key = true;
-		}
-		else if (strcmp(name, "range_end") == 0)
-		{
-			end = it;
-			have_end = true;
-		}
-		else if (strcmp(name, "prev_kv") == 0)
+		if (KvTakeRangeField(name, &it, &fields))
+			continue;
+		if (strcmp(name, "prev_kv") == 0)
 			op->prev_kv = KvIterBool(&it, name);
 		else
 			KvTxnError("unknown request_delete_range field \"%s\"", name);
 	}
-	KvRangeFrom(&op->range, have_key ? &key : NULL, have_end ? &end : NULL,
-				"request_delete_range");
+	KvRangeFrom(&op->range, &fields, "request_delete_range");
 }
 
 /* One RequestOp: a document with exactly one of the four requests */

@@ -85,7 +85,6 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
  * the key, and on its head as well so that the key index may serve a
  * narrow range (see kv.c for heads).
  */
-#define KV_HEAD(k) "nosql.kv_key_head(" k ")"
 #define KV_WATCH_SELECT(prev_col, prev_join, cond) \
 	"SELECT h.mod_revision, h.deleted, h.key, h.value, h.create_revision, " \
 	"h.version, h.lease" prev_col " FROM nosql.kv_history h" prev_join \
@@ -102,25 +101,15 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 	" AND p.mod_revision OPERATOR(pg_catalog.<) h.mod_revision" \
 	" ORDER BY " KV_HEAD("p.key") " DESC, p.mod_revision DESC LIMIT 1) p ON true"
 
-#define KV_WATCH_KEY_ONE \
-	KV_HEAD("h.key") " OPERATOR(pg_catalog.=) " KV_HEAD("$1") \
-	" AND h.key OPERATOR(pg_catalog.=) $1"
-#define KV_WATCH_KEY_FROM \
-	KV_HEAD("h.key") " OPERATOR(pg_catalog.>=) " KV_HEAD("$1") \
-	" AND h.key OPERATOR(pg_catalog.>=) $1"
-#define KV_WATCH_KEY_BETWEEN \
-	KV_WATCH_KEY_FROM " AND " KV_HEAD("h.key") " OPERATOR(pg_catalog.<=) " KV_HEAD("$2") \
-	" AND h.key OPERATOR(pg_catalog.<) $2"
-
 #define KV_WATCH_PLAN(cond) \
 	{KV_WATCH_SELECT("", "", cond), \
 	 KV_WATCH_SELECT(KV_WATCH_PREV_COL, KV_WATCH_PREV_JOIN, cond)}
 
 /* by range kind, then without and with prev_kv */
 static const char *const kv_watch_sql[3][2] = {
-	[KV_RANGE_ONE] = KV_WATCH_PLAN(KV_WATCH_KEY_ONE),
-	[KV_RANGE_FROM] = KV_WATCH_PLAN(KV_WATCH_KEY_FROM),
-	[KV_RANGE_BETWEEN] = KV_WATCH_PLAN(KV_WATCH_KEY_BETWEEN),
+	[KV_RANGE_ONE] = KV_WATCH_PLAN(KV_KEY_ONE),
+	[KV_RANGE_FROM] = KV_WATCH_PLAN(KV_KEY_FROM),
+	[KV_RANGE_BETWEEN] = KV_WATCH_PLAN(KV_KEY_BETWEEN),
 };
 
 static SPIPlanPtr kv_watch_plans[3][2];
@@ -212,16 +201,8 @@ KvWatchPlan(KvRangeKind kind, bool prev_kv)
 
 	if (*slot == NULL)
 	{
-		const char *sql = kv_watch_sql[kind][prev_kv ? 1 : 0];
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, 5, (Oid *) argtypes,
-											  CURSOR_OPT_CUSTOM_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
+		*slot = KvPreparePlan(kv_watch_sql[kind][prev_kv ? 1 : 0], 5, argtypes,
+							  CURSOR_OPT_CUSTOM_PLAN);
 	}
 	return *slot;
 }

@@ -32,6 +32,7 @@ extern struct BackgroundWorkerHandle *WorkerStartDynamic(const char *function, c
 														 const void *extra, Size extra_len,
 														 pid_t notify_pid);
 extern void WorkerLeaseDeadline(TimestampTz deadline);
+extern bool WorkerTransaction(void (*body) (void *arg), void *arg);
 
 /* ttl.c */
 extern void TtlRound(void);

@@ -127,6 +127,31 @@ TtlDeleteBatch(const TtlJob *job)
 	return SPI_processed;
 }
 
+/* What a transaction of a TTL round works on */
+typedef struct TtlStep
+{
+	MemoryContext round;		/* TtlReadJobs: where the jobs go */
+	List	   *jobs;			/* TtlReadJobs: the jobs */
+	TtlJob	   *job;			/* TtlDeleteStep: the job */
+	uint64		deleted;		/* TtlDeleteStep: documents deleted */
+} TtlStep;
+
+static void
+TtlReadJobs(void *arg)
+{
+	TtlStep    *step = (TtlStep *) arg;
+
+	step->jobs = TtlJobs(step->round);
+}
+
+static void
+TtlDeleteStep(void *arg)
+{
+	TtlStep    *step = (TtlStep *) arg;
+
+	step->deleted = TtlDeleteBatch(step->job);
+}
+
 /*
  * One round of TTL expiry for this database (called by its worker, outside
  * any transaction).  Errors are logged and end that collection's round.
@@ -136,61 +161,25 @@ TtlRound(void)
 {
 	MemoryContext round = AllocSetContextCreate(TopMemoryContext, "nosql TTL round",
 												ALLOCSET_DEFAULT_SIZES);
-	List	   *volatile jobs = NIL;
+	TtlStep		step = {0};
 	ListCell   *lc;
 
 	pgstat_report_activity(STATE_RUNNING, "nosql TTL expiry");
 
 	/* the jobs, from the catalog */
-	PG_TRY();
-	{
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		SPI_connect();
-		jobs = TtlJobs(round);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		jobs = NIL;
-	}
-	PG_END_TRY();
+	step.round = round;
+	if (!WorkerTransaction(TtlReadJobs, &step))
+		step.jobs = NIL;
 
-	foreach(lc, jobs)
+	foreach(lc, step.jobs)
 	{
-		TtlJob	   *job = lfirst(lc);
-
 		/* batch by batch, one short transaction each */
+		step.job = lfirst(lc);
 		for (;;)
 		{
-			volatile uint64 n = 0;
-			volatile bool failed = false;
-
 			CHECK_FOR_INTERRUPTS();
-			PG_TRY();
-			{
-				StartTransactionCommand();
-				PushActiveSnapshot(GetTransactionSnapshot());
-				SPI_connect();
-				n = TtlDeleteBatch(job);
-				SPI_finish();
-				PopActiveSnapshot();
-				CommitTransactionCommand();
-			}
-			PG_CATCH();
-			{
-				EmitErrorReport();
-				FlushErrorState();
-				AbortCurrentTransaction();
-				failed = true;
-			}
-			PG_END_TRY();
-			if (failed || n < TTL_BATCH)
+			step.deleted = 0;
+			if (!WorkerTransaction(TtlDeleteStep, &step) || step.deleted < TTL_BATCH)
 				break;
 		}
 	}

@@ -58,6 +58,7 @@
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
@@ -737,6 +738,39 @@ nosql_worker_main(Datum main_arg)
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/*
+ * WorkerTransaction
+ *		Run body(arg) in a transaction of its own, with a snapshot and
+ *		connected to SPI, for the periodic jobs of a database worker (called
+ *		outside any transaction).  An error is logged and its transaction
+ *		rolled back; returns whether the transaction committed.
+ */
+bool
+WorkerTransaction(void (*body) (void *arg), void *arg)
+{
+	volatile bool committed = false;
+
+	PG_TRY();
+	{
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		body(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		committed = true;
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	return committed;
 }
 
 /*
