@@ -974,25 +974,37 @@ END;
 $$;
 COMMENT ON FUNCTION nosql.kv_wait_turn(text, bigint, integer) IS 'internal: wait until every lock or election waiter before a revision is gone';
 
-CREATE PROCEDURE nosql.lock(name text, lease bigint DEFAULT 0, timeout_ms integer DEFAULT 0,
-                            INOUT key text DEFAULT NULL, INOUT revision bigint DEFAULT NULL)
+-- Queue a waiter's key under a name and wait for its turn: the body of
+-- lock and campaign.
+CREATE PROCEDURE nosql.kv_queue(name text, value text, lease bigint, timeout_ms integer,
+                                what text, INOUT key text, INOUT revision bigint)
     LANGUAGE plpgsql AS $$
 DECLARE
     mine text;
 BEGIN
     IF name IS NULL OR name = '' THEN
-        RAISE EXCEPTION 'lock name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION '% name must not be empty', what USING ERRCODE = 'invalid_parameter_value';
     END IF;
     mine := nosql.kv_waiter_key(name, lease);
-    revision := nosql.kv_enqueue(mine, '', lease);
+    revision := nosql.kv_enqueue(mine, value, lease);
     COMMIT;
     IF NOT nosql.kv_wait_turn(name, revision, timeout_ms) THEN
         PERFORM nosql.kv_delete(mine);
         COMMIT;
-        RAISE EXCEPTION 'lock "%" not acquired within % ms', name, timeout_ms
+        RAISE EXCEPTION '% "%" not % within % ms', what, name,
+            CASE what WHEN 'lock' THEN 'acquired' ELSE 'won' END, timeout_ms
             USING ERRCODE = 'lock_not_available';
     END IF;
     key := mine;
+END;
+$$;
+COMMENT ON PROCEDURE nosql.kv_queue(text, text, bigint, integer, text, text, bigint) IS 'internal: queue a lock or election waiter and wait for its turn';
+
+CREATE PROCEDURE nosql.lock(name text, lease bigint DEFAULT 0, timeout_ms integer DEFAULT 0,
+                            INOUT key text DEFAULT NULL, INOUT revision bigint DEFAULT NULL)
+    LANGUAGE plpgsql AS $$
+BEGIN
+    CALL nosql.kv_queue(name, '', lease, timeout_ms, 'lock', key, revision);
 END;
 $$;
 COMMENT ON PROCEDURE nosql.lock(text, bigint, integer, text, bigint) IS 'etcd Lock: wait (CALL, outside a transaction block) until the lock is held; key and its create revision, the fencing token';
@@ -1033,22 +1045,8 @@ CREATE PROCEDURE nosql.campaign(election text, value text, lease bigint DEFAULT 
                                 timeout_ms integer DEFAULT 0,
                                 INOUT key text DEFAULT NULL, INOUT revision bigint DEFAULT NULL)
     LANGUAGE plpgsql AS $$
-DECLARE
-    mine text;
 BEGIN
-    IF election IS NULL OR election = '' THEN
-        RAISE EXCEPTION 'election name must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    mine := nosql.kv_waiter_key(election, lease);
-    revision := nosql.kv_enqueue(mine, value, lease);
-    COMMIT;
-    IF NOT nosql.kv_wait_turn(election, revision, timeout_ms) THEN
-        PERFORM nosql.kv_delete(mine);
-        COMMIT;
-        RAISE EXCEPTION 'election "%" not won within % ms', election, timeout_ms
-            USING ERRCODE = 'lock_not_available';
-    END IF;
-    key := mine;
+    CALL nosql.kv_queue(election, value, lease, timeout_ms, 'election', key, revision);
 END;
 $$;
 COMMENT ON PROCEDURE nosql.campaign(text, text, bigint, integer, text, bigint) IS 'etcd Campaign: wait (CALL, outside a transaction block) until elected; the leader key and its create revision';

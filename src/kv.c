@@ -196,6 +196,12 @@ typedef enum KvPlan
  * head <= head($2).
  */
 
+/* the version of key $1 as of revision $3 (a tombstone included), as h */
+#define KV_ONE_AT(cols) \
+	"(SELECT " cols " FROM nosql.kv_history h WHERE " KV_KEY_ONE \
+	" AND h.mod_revision OPERATOR(pg_catalog.<=) $3" \
+	" ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) h"
+
 /* the latest version of key $1, a tombstone included */
 #define KV_LATEST_ONE(cols) \
 	"SELECT " cols " FROM nosql.kv_history h WHERE " KV_KEY_ONE \
@@ -253,20 +259,14 @@ static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 	[KV_PLAN_DELETE_PREV_BETWEEN] = {KV_DELETE_PREV(KV_KEY_BETWEEN), 4, KV_RANGE_ARGS},
 	/* $1 key, $2 range_end, $3 revision, $4 limit (NULL: none) */
 	[KV_PLAN_READ_ONE] = {
-		"SELECT " KV_COLUMNS " FROM (SELECT h.* FROM nosql.kv_history h WHERE "
-		KV_KEY_ONE " AND h.mod_revision OPERATOR(pg_catalog.<=) $3 "
-		"ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) h "
-		"WHERE NOT h.deleted LIMIT $4",
+		"SELECT " KV_COLUMNS " FROM " KV_ONE_AT("h.*") " WHERE NOT h.deleted LIMIT $4",
 		4, KV_RANGE_ARGS
 	},
 	[KV_PLAN_READ_FROM] = {KV_READ(KV_KEY_FROM), 4, KV_RANGE_ARGS},
 	[KV_PLAN_READ_BETWEEN] = {KV_READ(KV_KEY_BETWEEN), 4, KV_RANGE_ARGS},
 	/* $1 key, $2 range_end, $3 revision */
 	[KV_PLAN_COUNT_ONE] = {
-		"SELECT count(*) FROM (SELECT h.deleted FROM nosql.kv_history h WHERE "
-		KV_KEY_ONE " AND h.mod_revision OPERATOR(pg_catalog.<=) $3 "
-		"ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) h "
-		"WHERE NOT h.deleted",
+		"SELECT count(*) FROM " KV_ONE_AT("h.deleted") " WHERE NOT h.deleted",
 		3, KV_RANGE_ARGS
 	},
 	[KV_PLAN_COUNT_FROM] = {KV_COUNT(KV_KEY_FROM), 3, KV_RANGE_ARGS},

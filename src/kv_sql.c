@@ -165,26 +165,6 @@ kv_put_prev(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));
 }
 
-/* Collects the one row of kv_get as a composite in the caller's memory */
-typedef struct KvGetState
-{
-	TupleDesc	tupdesc;
-	MemoryContext context;
-	Datum		result;
-	bool		found;
-} KvGetState;
-
-static void
-KvGetRow(Datum *values, bool *nulls, void *arg)
-{
-	KvGetState *state = (KvGetState *) arg;
-	MemoryContext old = MemoryContextSwitchTo(state->context);
-
-	state->result = HeapTupleGetDatum(heap_form_tuple(state->tupdesc, values, nulls));
-	state->found = true;
-	MemoryContextSwitchTo(old);
-}
-
 /*
  * nosql.kv_get(key text, revision bigint DEFAULT 0, serializable boolean
  * DEFAULT false) RETURNS nosql.kv — one key as of a revision, NULL when it
@@ -195,7 +175,7 @@ PG_FUNCTION_INFO_V1(kv_get);
 Datum
 kv_get(PG_FUNCTION_ARGS)
 {
-	KvGetState state;
+	KvRowCopy	state;
 	KvRange		range;
 	KvReadOptions options;
 
@@ -214,7 +194,7 @@ kv_get(PG_FUNCTION_ARGS)
 	KvReadOptionsInit(&options);
 	options.revision = PG_GETARG_INT64(1);
 	options.serializable = PG_GETARG_BOOL(2);
-	KvRead(&range, &options, KvGetRow, &state, NULL);
+	KvRead(&range, &options, KvCopyRow, &state, NULL);
 	if (!state.found)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(state.result);
