@@ -96,8 +96,10 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/params.h"
 #include "replication/syncrep.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -1146,6 +1148,73 @@ KvPassesFilters(const KvSortRow *r, const KvReadOptions *o)
 		return false;
 	if (o->max_create_revision > 0 && r->create_revision > o->max_create_revision)
 		return false;
+	return true;
+}
+
+/*
+ * KvReadInto
+ *		KvRead for a caller that wants the rows in a tuplestore of
+ *		nosql.kv (a set-returning function): the statement's rows go
+ *		straight into it, with no copy in between.  Only for reads without
+ *		filters, sort, keys_only or count_only; returns false (and reads
+ *		nothing) for those, which take KvRead.
+ */
+bool
+KvReadInto(const KvRange *range, const KvReadOptions *o, Tuplestorestate *store,
+		   TupleDesc desc, MemoryContext context)
+{
+	static const KvPlan plans[] = {
+		[KV_RANGE_ONE] = KV_PLAN_READ_ONE,
+		[KV_RANGE_FROM] = KV_PLAN_READ_FROM,
+		[KV_RANGE_BETWEEN] = KV_PLAN_READ_BETWEEN,
+	};
+	KvPlan		plan = plans[range->kind];
+	ParamListInfo params;
+	DestReceiver *dest;
+	SPIExecuteOptions options;
+	int			rc;
+
+	if (o->min_mod_revision > 0 || o->max_mod_revision > 0 ||
+		o->min_create_revision > 0 || o->max_create_revision > 0 ||
+		o->keys_only || o->count_only ||
+		(o->sort_order != KV_SORT_NONE &&
+		 !(o->sort_order == KV_SORT_ASCEND && o->sort_target == KV_TARGET_KEY)) ||
+		(o->sort_order == KV_SORT_NONE && o->sort_target != KV_TARGET_KEY))
+		return false;
+
+	KvCheckRangeKey(range);
+	if (o->revision > 0)
+		KvCheckRevision(o->revision);
+
+	SPI_connect();
+	params = makeParamList(4);
+	params->numParams = 4;
+	for (int i = 0; i < 4; i++)
+	{
+		params->params[i].ptype = kv_plan_specs[plan].argtypes[i];
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].isnull = false;
+	}
+	params->params[0].value = PointerGetDatum(range->key);
+	params->params[1].value = PointerGetDatum(range->end);
+	params->params[1].isnull = (range->end == NULL);
+	params->params[2].value = Int64GetDatum(o->revision > 0 ? o->revision : PG_INT64_MAX);
+	params->params[3].value = Int64GetDatum(o->limit);
+	params->params[3].isnull = (o->limit <= 0);
+
+	dest = CreateDestReceiver(DestTuplestore);
+	SetTuplestoreDestReceiverParams(dest, store, context, true, desc,
+									"key-value rows do not match nosql.kv");
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = dest;
+	rc = SPI_execute_plan_extended(KvGetPlan(plan), &options);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "key-value read failed: %s", SPI_result_code_string(rc));
+	dest->rDestroy(dest);
+	SPI_finish();
+	if (!o->serializable)
+		KvWaitDurable();
 	return true;
 }
 

@@ -11,6 +11,7 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/tuplestore.h"
 #include "datatype/timestamp.h"
 
 /*
@@ -141,6 +142,8 @@ extern int64 KvDeleteRange(const KvRange *range, int64 *revision);
 extern void KvReadOptionsInit(KvReadOptions *options);
 extern void KvRead(const KvRange *range, const KvReadOptions *options,
 				   KvRowCallback callback, void *arg, KvReadResult *result);
+extern bool KvReadInto(const KvRange *range, const KvReadOptions *options,
+					   Tuplestorestate *store, TupleDesc desc, MemoryContext context);
 extern int64 KvCurrentRevision(void);
 extern int64 KvCompactRevision(void);
 extern void KvCheckRevision(int64 revision);

@@ -265,6 +265,7 @@ KvRangeResult(FunctionCallInfo fcinfo, const KvRange *range, int argno)
 		"min_create_revision", "max_create_revision"
 	};
 	KvReadOptions options;
+	ReturnSetInfo *rsinfo;
 
 	for (size_t i = 0; i < lengthof(names); i++)
 		KvArgNotNull(fcinfo, argno + i, names[i]);
@@ -280,7 +281,10 @@ KvRangeResult(FunctionCallInfo fcinfo, const KvRange *range, int argno)
 	options.min_create_revision = PG_GETARG_INT64(argno + 8);
 	options.max_create_revision = PG_GETARG_INT64(argno + 9);
 	InitMaterializedSRF(fcinfo, 0);
-	KvRead(range, &options, KvRangeRow, fcinfo->resultinfo, NULL);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	if (!KvReadInto(range, &options, rsinfo->setResult, rsinfo->setDesc,
+					rsinfo->econtext->ecxt_per_query_memory))
+		KvRead(range, &options, KvRangeRow, rsinfo, NULL);
 }
 
 /*
