@@ -1307,13 +1307,16 @@ KvRead(const KvRange *range, const KvReadOptions *options,
 		KvSortRow  *r = &rows[kept];
 
 		r->row = i;
-		r->mod_revision = KvResultInt64(i, 4);
-		r->create_revision = KvResultInt64(i, 3);
-		r->version = KvResultInt64(i, 5);
 		r->key = NULL;
 		r->value = NULL;
-		if (filtered && !KvPassesFilters(r, o))
-			continue;
+		if (filtered || sorted)
+		{
+			r->mod_revision = KvResultInt64(i, 4);
+			r->create_revision = KvResultInt64(i, 3);
+			r->version = KvResultInt64(i, 5);
+			if (filtered && !KvPassesFilters(r, o))
+				continue;
+		}
 		if (sorted)
 		{
 			bool		isnull;

@@ -182,9 +182,19 @@ kv_get(PG_FUNCTION_ARGS)
 	KvArgNotNull(fcinfo, 0, "key");
 	KvArgNotNull(fcinfo, 1, "revision");
 	KvArgNotNull(fcinfo, 2, "serializable");
-	if (get_call_result_type(fcinfo, NULL, &state.tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "kv_get must return a composite type");
-	state.tupdesc = BlessTupleDesc(state.tupdesc);
+	/* the result's descriptor, kept for the calls of this expression */
+	if (fcinfo->flinfo->fn_extra == NULL)
+	{
+		TupleDesc	desc;
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "kv_get must return a composite type");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+	}
+	state.tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	state.context = CurrentMemoryContext;
 	state.found = false;
 
