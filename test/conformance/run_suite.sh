@@ -36,6 +36,9 @@ status=0
 # mutated commands: every reply well-formed, the server never down
 /usr/bin/python3 "$(dirname "$0")/fuzz_commands.py" --cases "$CASES" --seconds "${NOSQL_FUZZ_COMMANDS_SECONDS:-20}" \
     --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" || status=1
+# mutated key-value txn requests: clean errors only, no partial write
+/usr/bin/python3 "$(dirname "$0")/fuzz_kv_txn.py" --seconds "${NOSQL_FUZZ_KV_SECONDS:-10}" \
+    --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" || status=1
 if grep -q 'terminated by signal' "$DIR/log"; then
     echo "conformance: the server crashed during the run:"
     grep -B2 -A3 'terminated by signal' "$DIR/log" | head -40
