@@ -441,13 +441,27 @@ kv_watch(PG_FUNCTION_ARGS)
 		}
 	}
 
-	for (;;)
+	for (bool first = true;; first = false)
 	{
 		long		remaining;
+		int64		seen = 0;
 
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * A waiting watch is caught up to the revision it last read without
+		 * finding events; a compaction past that since then may have
+		 * removed events it has not read, so it ends as etcd's does.
+		 */
+		if (!first)
+			KvCheckCompacted(watch.start);
+		if (max_wait_ms > 0)
+			seen = KvCurrentRevision();
 		if (KvWatchRead(&watch, rsinfo) > 0 || max_wait_ms == 0)
 			break;
+		/* nothing up to seen: wait from the revision after it */
+		if (seen + 1 > watch.start)
+			watch.start = seen + 1;
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
 			break;
