@@ -36,6 +36,9 @@ status=0
 # mutated commands: every reply well-formed, the server never down
 /usr/bin/python3 "$(dirname "$0")/fuzz_commands.py" --cases "$CASES" --seconds "${NOSQL_FUZZ_COMMANDS_SECONDS:-20}" \
     --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" || status=1
+# the key-value store against a model of etcd's rules (random operations)
+/usr/bin/python3 "$(dirname "$0")/model_kv.py" --steps "${NOSQL_MODEL_KV_STEPS:-3000}" \
+    --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" || status=1
 # mutated key-value txn requests: clean errors only, no partial write
 /usr/bin/python3 "$(dirname "$0")/fuzz_kv_txn.py" --seconds "${NOSQL_FUZZ_KV_SECONDS:-10}" \
     --dsn "host=$DIR port=$PORT dbname=postgres user=nosql_test" || status=1
