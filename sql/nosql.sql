@@ -743,6 +743,16 @@ CREATE TABLE nosql.kv_compaction (
 COMMENT ON TABLE nosql.kv_compaction IS 'the revision the key-value store was last compacted at: at most one row (none: never)';
 SELECT pg_catalog.pg_extension_config_dump('nosql.kv_compaction', '');
 
+-- Writers keep the store's revision in shared memory for the next writer
+-- (src/kv.c); changes to the tables by other means make them forget it.
+CREATE FUNCTION nosql.kv_store_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'kv_store_changed' LANGUAGE C;
+COMMENT ON FUNCTION nosql.kv_store_changed() IS 'internal: trigger that makes key-value writers read the revision from the history again';
+CREATE TRIGGER kv_history_changed AFTER UPDATE OR DELETE OR TRUNCATE ON nosql.kv_history
+    FOR EACH STATEMENT EXECUTE FUNCTION nosql.kv_store_changed();
+CREATE TRIGGER kv_compaction_changed AFTER UPDATE OR DELETE OR TRUNCATE ON nosql.kv_compaction
+    FOR EACH STATEMENT EXECUTE FUNCTION nosql.kv_store_changed();
+
 CREATE FUNCTION nosql.kv_put(key text, value bytea, lease bigint DEFAULT 0) RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.kv_put(text, bytea, bigint) IS 'etcd Put: write a new version of a key at a new revision; returns the revision';

@@ -476,6 +476,74 @@ KvWaitDurable(void)
 
 
 /* ---------------------------------------------------------------------
+ * The revision kept in shared memory
+ *
+ * A writer needs the store's revision under the writers' lock.  Reading it
+ * from the history is a statement (about an eighth of a put's time, all of
+ * it under the lock), so the writer that commits leaves its revision in
+ * shared memory (kv_watch.c) for the next one, from its commit callback,
+ * which runs before the lock is released.  The value is only ever set under
+ * the lock to what the history says after that commit: the revision this
+ * transaction wrote last, or, before it wrote, what it read.  A transaction
+ * that rolls back leaves it as it was (its rows went with it); one whose
+ * subtransaction rolled back after it wrote, or that is prepared for
+ * two-phase commit, forgets it; so does a TRUNCATE, DELETE or UPDATE of
+ * the store's tables (a statement trigger).  Without shared memory, and in
+ * REPEATABLE READ or SERIALIZABLE, writers read the history.
+ * ---------------------------------------------------------------------
+ */
+
+/* The revision of this transaction's last write (0: it wrote nothing) */
+static int64 kv_xact_revision = 0;
+/* nosql.kv_history, as this transaction found it */
+static Oid	kv_xact_history = InvalidOid;
+/* A subtransaction rolled back after this transaction wrote */
+static bool kv_xact_uncertain = false;
+static bool kv_xact_callbacks_registered = false;
+
+static void
+KvXactCallback(XactEvent event, void *arg)
+{
+	if (kv_xact_revision == 0)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			KvSetSharedRevision(kv_xact_history, kv_xact_uncertain ? 0 : kv_xact_revision);
+			break;
+		case XACT_EVENT_PREPARE:
+			/* COMMIT PREPARED may come from anywhere: the next writer reads */
+			KvSetSharedRevision(kv_xact_history, 0);
+			break;
+		default:
+			break;
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		kv_xact_revision = 0;
+		kv_xact_uncertain = false;
+	}
+}
+
+static void
+KvSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+				  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && kv_xact_revision != 0)
+		kv_xact_uncertain = true;
+}
+
+/* Note that this transaction wrote at a revision */
+static void
+KvNoteWrite(int64 revision)
+{
+	if (revision > kv_xact_revision)
+		kv_xact_revision = revision;
+}
+
+/* ---------------------------------------------------------------------
  * Revisions
  * ---------------------------------------------------------------------
  */
@@ -530,6 +598,7 @@ void
 KvWriteBegin(KvWriter *writer, bool will_write)
 {
 	Oid			relid;
+	Oid			history;
 	int64		current;
 
 	(void) will_write;
@@ -542,16 +611,38 @@ KvWriteBegin(KvWriter *writer, bool will_write)
 	relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1), NoLock, false);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "kv_history");
+	history = relid;
 	relid = RangeVarGetRelid(makeRangeVar("nosql", "kv_revision", -1), NoLock, false);
 	LockRelationOid(relid, ExclusiveLock);
 
-	current = KvRevisionAsOf(InvalidSnapshot);
-	if (IsolationUsesXactSnapshot() && KvRevisionAsOf(GetLatestSnapshot()) != current)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to a concurrent key-value write"),
-				 errdetail("Another transaction wrote the key-value store after this transaction's snapshot was taken."),
-				 errhint("Retry the transaction.")));
+	if (!kv_xact_callbacks_registered)
+	{
+		RegisterXactCallback(KvXactCallback, NULL);
+		RegisterSubXactCallback(KvSubXactCallback, NULL);
+		kv_xact_callbacks_registered = true;
+	}
+	if (kv_xact_revision != 0 && kv_xact_history != history)
+		kv_xact_uncertain = true;	/* the store was recreated meanwhile */
+	kv_xact_history = history;
+
+	if (kv_xact_revision != 0 && !kv_xact_uncertain)
+		current = kv_xact_revision; /* this transaction's own last write */
+	else if (kv_xact_revision == 0 && !IsolationUsesXactSnapshot() &&
+			 (current = KvSharedRevision(history)) > 0)
+		;						/* as the last writer left it */
+	else
+	{
+		current = KvRevisionAsOf(InvalidSnapshot);
+		if (IsolationUsesXactSnapshot() && KvRevisionAsOf(GetLatestSnapshot()) != current)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent key-value write"),
+					 errdetail("Another transaction wrote the key-value store after this transaction's snapshot was taken."),
+					 errhint("Retry the transaction.")));
+		/* nothing of this transaction's in it: the committed revision */
+		if (kv_xact_revision == 0)
+			KvSetSharedRevision(history, current);
+	}
 	writer->revision = current + 1;
 	writer->writes = 0;
 }
@@ -564,7 +655,8 @@ KvWriteBegin(KvWriter *writer, bool will_write)
 void
 KvWriteEnd(KvWriter *writer)
 {
-	(void) writer;
+	if (writer->writes > 0)
+		KvNoteWrite(writer->revision);
 }
 
 /*
@@ -988,6 +1080,7 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 	}
 	SPI_finish();
 	writer->writes++;
+	KvNoteWrite(writer->revision);
 }
 
 /*
@@ -1033,6 +1126,8 @@ KvDeleteAt(KvWriter *writer, const KvRange *range, KvRowCallback prev_kv, void *
 	}
 	SPI_finish();
 	writer->writes += (int32) deleted;
+	if (deleted > 0)
+		KvNoteWrite(writer->revision);
 	return (int64) deleted;
 }
 

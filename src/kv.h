@@ -142,6 +142,8 @@ extern int64 KvDeleteRange(const KvRange *range, int64 *revision);
 extern void KvReadOptionsInit(KvReadOptions *options);
 extern void KvRead(const KvRange *range, const KvReadOptions *options,
 				   KvRowCallback callback, void *arg, KvReadResult *result);
+extern int64 KvSharedRevision(Oid relid);
+extern void KvSetSharedRevision(Oid relid, int64 revision);
 extern bool KvReadInto(const KvRange *range, const KvReadOptions *options,
 					   Tuplestorestate *store, TupleDesc desc, MemoryContext context);
 extern int64 KvCurrentRevision(void);

@@ -17,8 +17,11 @@
 
 #include "access/htup_details.h"
 #include "fmgr.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
@@ -412,6 +415,27 @@ Datum
 kv_current_revision(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(KvCurrentRevision());
+}
+
+/*
+ * nosql.kv_store_changed() — statement trigger on the store's tables for
+ * TRUNCATE, DELETE and UPDATE: forget the revision kept in shared memory
+ * (kv.c), so that the next writer reads it from the history.
+ */
+PG_FUNCTION_INFO_V1(kv_store_changed);
+Datum
+kv_store_changed(PG_FUNCTION_ARGS)
+{
+	Oid			history;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nosql.kv_store_changed() is a trigger function")));
+	history = RangeVarGetRelid(makeRangeVar("nosql", "kv_history", -1), NoLock, true);
+	if (OidIsValid(history))
+		KvSetSharedRevision(history, 0);
+	return PointerGetDatum(NULL);
 }
 
 /*

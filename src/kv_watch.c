@@ -49,6 +49,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -69,9 +70,26 @@
 #define KV_EVENT_NATTS 9
 
 /* What every backend shares: the variable writers broadcast */
+/*
+ * The revision of a database's store as its writers last left it, so that a
+ * writer need not read it from the history under the writers' lock (kv.c,
+ * KvWriteBegin).  A slot per database (and history table, whose OID changes
+ * when the extension is created again); spinlock-protected.
+ */
+#define KV_REVISION_SLOTS 64
+
+typedef struct KvRevisionSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	Oid			relid;			/* nosql.kv_history */
+	int64		revision;		/* 0: not known */
+} KvRevisionSlot;
+
 typedef struct KvWatchShared
 {
 	ConditionVariable written;	/* a transaction that wrote the store committed */
+	slock_t		mutex;			/* protects revisions */
+	KvRevisionSlot revisions[KV_REVISION_SLOTS];
 } KvWatchShared;
 
 static KvWatchShared *kv_watch_shared = NULL;
@@ -149,7 +167,11 @@ KvWatchShmemStartup(void)
 	kv_watch_shared = ShmemInitStruct("nosql key-value watch",
 									  sizeof(KvWatchShared), &found);
 	if (!found)
+	{
 		ConditionVariableInit(&kv_watch_shared->written);
+		SpinLockInit(&kv_watch_shared->mutex);
+		memset(kv_watch_shared->revisions, 0, sizeof(kv_watch_shared->revisions));
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -167,6 +189,70 @@ KvWatchInit(void)
 	shmem_request_hook = KvWatchShmemRequest;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = KvWatchShmemStartup;
+}
+
+/*
+ * KvSharedRevision
+ *		The revision this database's writers last left its store at, or 0
+ *		when not known (no shared memory, never recorded, or forgotten).
+ *		Only meaningful to a writer that holds the writers' lock.
+ */
+int64
+KvSharedRevision(Oid relid)
+{
+	int64		revision = 0;
+
+	if (kv_watch_shared == NULL)
+		return 0;
+	SpinLockAcquire(&kv_watch_shared->mutex);
+	for (int i = 0; i < KV_REVISION_SLOTS; i++)
+	{
+		KvRevisionSlot *slot = &kv_watch_shared->revisions[i];
+
+		if (slot->dboid == MyDatabaseId && slot->relid == relid)
+		{
+			revision = slot->revision;
+			break;
+		}
+	}
+	SpinLockRelease(&kv_watch_shared->mutex);
+	return revision;
+}
+
+/*
+ * KvSetSharedRevision
+ *		Record the store's revision (0: forget it) for the next writer.  A
+ *		database without a slot takes a free one, or one whose revision is
+ *		not known; when none is left it goes without.
+ */
+void
+KvSetSharedRevision(Oid relid, int64 revision)
+{
+	KvRevisionSlot *free_slot = NULL;
+
+	if (kv_watch_shared == NULL)
+		return;
+	SpinLockAcquire(&kv_watch_shared->mutex);
+	for (int i = 0; i < KV_REVISION_SLOTS; i++)
+	{
+		KvRevisionSlot *slot = &kv_watch_shared->revisions[i];
+
+		if (slot->dboid == MyDatabaseId)
+		{
+			/* one slot a database: a new history table replaces the old */
+			free_slot = slot;
+			break;
+		}
+		if (free_slot == NULL && (slot->dboid == InvalidOid || slot->revision == 0))
+			free_slot = slot;
+	}
+	if (free_slot != NULL && (revision != 0 || free_slot->dboid == MyDatabaseId))
+	{
+		free_slot->dboid = MyDatabaseId;
+		free_slot->relid = relid;
+		free_slot->revision = revision;
+	}
+	SpinLockRelease(&kv_watch_shared->mutex);
 }
 
 /*

@@ -249,3 +249,28 @@ SELECT nosql.kv_compact(nosql.kv_current_revision() + 1);
 SELECT nosql.kv_compact(:c2del) AS removed_at_c2del;
 SELECT count(*) AS c2_rows FROM nosql.kv_history WHERE key = 'c2';
 SELECT nosql.kv_compact(NULL) IS NULL AS null_is_null;
+
+-- Writers keep the revision in shared memory for the next writer: rolled
+-- back savepoints, rolled back transactions and TRUNCATE must not let it
+-- go wrong (revisions stay gap-free and the history agrees).
+SELECT nosql.kv_current_revision() AS s0 \gset
+BEGIN;
+SELECT nosql.kv_put('sp', '1') - :s0 AS first;
+SAVEPOINT a;
+SELECT nosql.kv_put('sp', '2') - :s0 AS rolled_back;
+ROLLBACK TO a;
+SELECT nosql.kv_put('sp', '3') - :s0 AS reused;
+COMMIT;
+SELECT nosql.kv_put('sp', '4') - :s0 AS next;
+BEGIN;
+SELECT nosql.kv_put('sp', '5') - :s0 AS in_rolled_back_transaction;
+ROLLBACK;
+SELECT nosql.kv_put('sp', '6') - :s0 AS again_next;
+SELECT version, convert_from(value, 'UTF8') AS value FROM nosql.kv_get('sp');
+BEGIN;
+SAVEPOINT b;
+SELECT nosql.kv_put('sp', '7') - :s0 AS in_savepoint;
+ROLLBACK TO b;
+COMMIT;
+SELECT nosql.kv_put('sp', '8') - :s0 AS after_empty_commit;
+SELECT nosql.kv_current_revision() = max(mod_revision) AS agrees FROM nosql.kv_history;
