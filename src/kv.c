@@ -301,6 +301,8 @@ static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 
 static SPIPlanPtr kv_plans[KV_PLAN_COUNT];
 
+static void KvCheckNotFuture(int64 revision);
+
 /*
  * KvPreparePlan
  *		Prepare a statement of the store and keep it for the session.  The
@@ -702,6 +704,17 @@ KvCompactRevision(void)
 void
 KvCheckRevision(int64 revision)
 {
+	KvCheckNotFuture(revision);
+	KvCheckCompacted(revision);
+}
+
+/*
+ * KvCheckNotFuture
+ *		A revision that is not above the store's, as etcd's ErrFutureRev.
+ */
+static void
+KvCheckNotFuture(int64 revision)
+{
 	int64		current = KvCurrentRevision();
 
 	if (revision > current)
@@ -710,7 +723,6 @@ KvCheckRevision(int64 revision)
 				 errmsg("required revision " INT64_FORMAT " is a future revision", revision),
 				 errdetail("The current revision of the key-value store is " INT64_FORMAT ".",
 						   current)));
-	KvCheckCompacted(revision);
 }
 
 /*
@@ -740,17 +752,11 @@ KvCheckCompacted(int64 revision)
 int64
 KvCompact(int64 revision)
 {
-	int64		current = KvCurrentRevision();
 	int64		compacted = 0;
 	Datum		value = Int64GetDatum(revision);
 	uint64		removed;
 
-	if (revision > current)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("required revision " INT64_FORMAT " is a future revision", revision),
-				 errdetail("The current revision of the key-value store is " INT64_FORMAT ".",
-						   current)));
+	KvCheckNotFuture(revision);
 
 	SPI_connect();
 	/* one compaction at a time; the row may not exist yet */
