@@ -189,6 +189,7 @@ extern void AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply
 extern void AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
 						const uint8_t *collation, uint32_t collation_len, int64 batch_size,
 						bool single_batch, bson_t *reply, bson_t *first);
+extern const char *AggStageName(const bson_iter_t *element, bson_iter_t *spec);
 extern bool AggStageKnown(const char *name);
 
 /* agg_lookup.c */

@@ -470,23 +470,6 @@ BucketAutoIter(const Bson *v, bson_iter_t *it, bson_t *holder)
 	}
 }
 
-/* A bson datum of a value */
-static Bson *
-BucketAutoValueDatum(const bson_value_t *v)
-{
-	bson_t		w;
-	bson_iter_t it;
-	Bson	   *result;
-
-	bson_init(&w);
-	bson_append_value(&w, "", 0, v);
-	bson_iter_init(&it, &w);
-	bson_iter_next(&it);
-	result = BsonFromIter(&it);
-	bson_destroy(&w);
-	return result;
-}
-
 /*
  * nosql.bson_bucket_auto_transition(state internal, key bson, total bigint,
  *									  buckets integer, granularity text)
@@ -541,7 +524,7 @@ bson_bucket_auto_transition(PG_FUNCTION_ARGS)
 		BucketAutoIter(state->last, &it, &holder);
 		BucketAutoRound(granularity, &it, true, &up);
 		old = MemoryContextSwitchTo(aggcontext);
-		state->bound = BucketAutoValueDatum(&up);
+		state->bound = BsonFromValue(&up);
 		MemoryContextSwitchTo(old);
 	}
 	if (granularity != NULL ? BucketAutoCompare(key, state->bound) < 0 :

@@ -2015,23 +2015,6 @@ GroupListResult(const GroupAccState *s)
 	return result;
 }
 
-/* A bson datum of a value */
-static Bson *
-GroupValueDatum(const bson_value_t *v)
-{
-	bson_t		doc;
-	bson_iter_t it;
-	Bson	   *result;
-
-	bson_init(&doc);
-	bson_append_value(&doc, "", 0, v);
-	bson_iter_init(&it, &doc);
-	bson_iter_next(&it);
-	result = BsonFromIter(&it);
-	bson_destroy(&doc);
-	return result;
-}
-
 /* nosql.bson_group_accumulate_final(state internal) RETURNS bson */
 PG_FUNCTION_INFO_V1(bson_group_accumulate_final);
 Datum
@@ -2130,7 +2113,7 @@ bson_group_accumulate_final(PG_FUNCTION_ARGS)
 		default:
 			elog(ERROR, "unknown $group accumulator %d", (int) s->acc->kind);
 	}
-	PG_RETURN_BSON_P(GroupValueDatum(&v));
+	PG_RETURN_BSON_P(BsonFromValue(&v));
 }
 
 /*

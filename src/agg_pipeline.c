@@ -1462,6 +1462,30 @@ AggStageWrites(const char *name)
 }
 
 /* Is name a stage of MongoDB's (run here or not yet)? */
+/*
+ * AggStageName
+ *		The name of a pipeline element's stage, checked as MongoDB checks
+ *		it: an object of exactly one field; *spec is set on that field.
+ */
+const char *
+AggStageName(const bson_iter_t *element, bson_iter_t *spec)
+{
+	bson_iter_t stage;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(element))
+		MongoRaise(AGG_ERR_STAGE_NOT_OBJECT,
+				   "Each element of the 'pipeline' array must be an object");
+	bson_iter_recurse(element, &stage);
+	if (!bson_iter_next(&stage))
+		MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
+				   "A pipeline stage specification object must contain exactly one field.");
+	*spec = stage;
+	if (bson_iter_next(&stage))
+		MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
+				   "A pipeline stage specification object must contain exactly one field.");
+	return bson_iter_key(spec);
+}
+
 bool
 AggStageKnown(const char *name)
 {
@@ -2570,22 +2594,9 @@ AggTranslate(AggBuild *b, const bson_iter_t *pipeline, Collection *coll, bool co
 	bson_iter_recurse(pipeline, &it);
 	while (bson_iter_next(&it))
 	{
-		bson_iter_t stage;
 		bson_iter_t spec_it;
-		const char *name;
+		const char *name = AggStageName(&it, &spec_it);
 
-		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-			MongoRaise(AGG_ERR_STAGE_NOT_OBJECT,
-					   "Each element of the 'pipeline' array must be an object");
-		bson_iter_recurse(&it, &stage);
-		if (!bson_iter_next(&stage))
-			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
-					   "A pipeline stage specification object must contain exactly one field.");
-		name = bson_iter_key(&stage);
-		spec_it = stage;
-		if (bson_iter_next(&stage))
-			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
-					   "A pipeline stage specification object must contain exactly one field.");
 		if (!AggStageKnown(name))
 			MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 		if (strcmp(name, "$group") == 0 || strcmp(name, "$bucket") == 0)

@@ -105,23 +105,8 @@ RankFusionCheckPipeline(const bson_iter_t *pipeline, const uint8_t **last_sort,
 	while (bson_iter_next(&it))
 	{
 		bson_iter_t stage;
-		const char *name;
+		const char *name = AggStageName(&it, &stage);
 
-		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-			MongoRaise(AGG_ERR_STAGE_NOT_OBJECT,
-					   "Each element of the 'pipeline' array must be an object");
-		bson_iter_recurse(&it, &stage);
-		if (!bson_iter_next(&stage))
-			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
-					   "A pipeline stage specification object must contain exactly one field.");
-		name = bson_iter_key(&stage);
-		{
-			bson_iter_t more = stage;
-
-			if (bson_iter_next(&more))
-				MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
-						   "A pipeline stage specification object must contain exactly one field.");
-		}
 		if (++n > AGG_MAX_STAGES)
 			MongoRaise(AGG_ERR_TOO_MANY_STAGES,
 					   "Pipeline length must be no longer than %d stages.", AGG_MAX_STAGES);

@@ -1330,20 +1330,19 @@ Datum
 bson_window_number(PG_FUNCTION_ARGS)
 {
 	int64		n = PG_GETARG_INT64(0);
-	bson_t		doc;
-	bson_iter_t it;
-	Bson	   *result;
+	bson_value_t v;
 
-	bson_init(&doc);
 	if (n >= PG_INT32_MIN && n <= PG_INT32_MAX)
-		bson_append_int32(&doc, "", 0, (int32_t) n);
+	{
+		v.value_type = BSON_TYPE_INT32;
+		v.value.v_int32 = (int32_t) n;
+	}
 	else
-		bson_append_int64(&doc, "", 0, n);
-	bson_iter_init(&it, &doc);
-	bson_iter_next(&it);
-	result = BsonFromIter(&it);
-	bson_destroy(&doc);
-	PG_RETURN_BSON_P(result);
+	{
+		v.value_type = BSON_TYPE_INT64;
+		v.value.v_int64 = n;
+	}
+	PG_RETURN_BSON_P(BsonFromValue(&v));
 }
 
 /*
@@ -1441,17 +1440,11 @@ WindowNullish(const bson_iter_t *it)
 static Bson *
 WindowDouble(double d)
 {
-	bson_t		doc;
-	bson_iter_t it;
-	Bson	   *result;
+	bson_value_t v;
 
-	bson_init(&doc);
-	bson_append_double(&doc, "", 0, d);
-	bson_iter_init(&it, &doc);
-	bson_iter_next(&it);
-	result = BsonFromIter(&it);
-	bson_destroy(&doc);
-	return result;
+	v.value_type = BSON_TYPE_DOUBLE;
+	v.value.v_double = d;
+	return BsonFromValue(&v);
 }
 
 /*

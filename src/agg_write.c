@@ -342,14 +342,7 @@ AggMergePipelineCheck(const bson_iter_t *pipeline)
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
 			MongoRaise(MONGO_TYPE_MISMATCH,
 					   "Each element of the 'whenMatched' pipeline array must be an object");
-		bson_iter_recurse(&it, &stage);
-		if (!bson_iter_next(&stage))
-			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
-					   "A pipeline stage specification object must contain exactly one field.");
-		name = bson_iter_key(&stage);
-		if (bson_iter_next(&stage))
-			MongoRaise(AGG_ERR_STAGE_ONE_FIELD,
-					   "A pipeline stage specification object must contain exactly one field.");
+		name = AggStageName(&it, &stage);
 		if (strcmp(name, "$addFields") != 0 && strcmp(name, "$set") != 0 &&
 			strcmp(name, "$project") != 0 && strcmp(name, "$unset") != 0 &&
 			strcmp(name, "$replaceRoot") != 0 && strcmp(name, "$replaceWith") != 0 &&

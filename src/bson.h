@@ -57,6 +57,7 @@ extern int	bson_output_mode;
 /* bson_io.c */
 extern Bson *BsonFromDocument(const bson_t *doc, bool is_scalar);
 extern Bson *BsonFromIter(const bson_iter_t *it);
+extern Bson *BsonFromValue(const bson_value_t *v);
 extern bool BsonValueIter(const Bson *b, bson_iter_t *it, bson_t *holder);
 extern char *BsonToCString(const Bson *b, BsonJsonMode mode);
 extern const char *BsonTypeName(bson_type_t type);

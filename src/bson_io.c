@@ -160,6 +160,27 @@ BsonFromDocument(const bson_t *doc, bool is_scalar)
 }
 
 /*
+ * BsonFromValue
+ *		A bson datum of one value: the value's own document when it is a
+ *		document, its wrapper {"": value} otherwise (as BsonFromIter).
+ */
+Bson *
+BsonFromValue(const bson_value_t *v)
+{
+	bson_t		doc;
+	bson_iter_t it;
+	Bson	   *result;
+
+	bson_init(&doc);
+	bson_append_value(&doc, "", 0, v);
+	if (!bson_iter_init(&it, &doc) || !bson_iter_next(&it))
+		elog(ERROR, "could not build a bson value");
+	result = BsonFromIter(&it);
+	bson_destroy(&doc);
+	return result;
+}
+
+/*
  * Make a bson datum of the value an iterator points at.
  */
 Bson *

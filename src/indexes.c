@@ -1194,16 +1194,7 @@ typedef struct CondKeys
 static Datum
 ScalarDatum(const bson_value_t *v)
 {
-	bson_t		wrapper = BSON_INITIALIZER;
-	bson_iter_t it;
-	Bson	   *b;
-
-	bson_append_value(&wrapper, "", 0, v);
-	if (!bson_iter_init(&it, &wrapper) || !bson_iter_next(&it))
-		elog(ERROR, "could not build a key value");
-	b = BsonFromIter(&it);
-	bson_destroy(&wrapper);
-	return PointerGetDatum(b);
+	return PointerGetDatum(BsonFromValue(v));
 }
 
 static bool

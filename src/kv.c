@@ -1146,10 +1146,12 @@ KvPut(text *key, bytea *value, int64 lease)
 {
 	KvWriter	writer;
 
-	/* check before taking the writers' lock */
+	/*
+	 * Refuse a bad key or value before taking the writers' lock; the lease
+	 * is checked under it (KvPutAt), where a revoke cannot slip in between.
+	 */
 	KvCheckKey(key);
 	KvCheckValue(value);
-	KvCheckLease(lease);
 	KvWriteBegin(&writer, true);
 	KvPutAt(&writer, key, value, lease, 0, NULL, NULL);
 	KvWriteEnd(&writer);
