@@ -812,6 +812,12 @@ CREATE FUNCTION nosql.kv_current_revision() RETURNS bigint
     AS 'MODULE_PATHNAME', 'kv_current_revision' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.kv_current_revision() IS 'the key-value store''s revision (etcd''s header revision): 1 when new, then that of the last write';
 
+CREATE FUNCTION nosql.kv_apply_stats(OUT database oid, OUT pid integer,
+                                     OUT batches bigint, OUT applied bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'kv_apply_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.kv_apply_stats() IS 'the running key-value apply workers: their database, pid, the transactions (batches) they committed and the puts applied in them';
+
 -- Access to the store: the kv_* calls run as their caller, so the table
 -- privileges below are the permission model, and row-level security on
 -- nosql.kv_history restricts a role to key prefixes.

@@ -80,7 +80,8 @@
  *
  * The price of the design is that writers of the store are serialised
  * from their first write to their commit record: keep transactions that
- * write keys short.
+ * write keys short.  With many clients, puts that are whole statements are
+ * applied many to a transaction by the apply worker (kv_apply.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -834,8 +835,8 @@ KvCheckLease(int64 lease)
 	if (lease != 0 && !KvLeaseAlive(lease))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("lease " INT64_FORMAT " not found", lease),
-				 errhint("Use lease 0 for a key without a lease.")));
+				 errmsg(KV_MSG_LEASE_NOT_FOUND, lease),
+				 errhint(KV_HINT_LEASE_NOT_FOUND)));
 }
 
 /*
@@ -874,22 +875,22 @@ KvStoreSize(void)
 }
 
 /*
- * KvCheckQuota
- *		Refuse a put when the store has outgrown nosql.kv_quota, as etcd
- *		refuses writes once its backend reaches --quota-backend-bytes.
+ * KvQuotaExceeded
+ *		Whether a put of adding bytes would go beyond nosql.kv_quota, as
+ *		etcd refuses writes once its backend reaches --quota-backend-bytes;
+ *		*size receives the store's size when it does.
  */
-static void
-KvCheckQuota(Size adding)
+bool
+KvQuotaExceeded(Size adding, int64 *size)
 {
 	static int64 measured = -1;		/* the size last measured */
 	static int64 added = 0;		/* bytes this backend put since */
 	static TimestampTz measured_at = 0;
 	int64		quota = (int64) nosql_kv_quota * 1024 * 1024;
-	int64		size;
 	TimestampTz now;
 
 	if (nosql_kv_quota <= 0)
-		return;
+		return false;
 
 	/*
 	 * Measuring opens the tables and asks the kernel for their sizes, and a
@@ -902,18 +903,29 @@ KvCheckQuota(Size adding)
 	now = GetCurrentTimestamp();
 	if (measured >= 0 && measured + added < quota - quota / 10 &&
 		!TimestampDifferenceExceeds(measured_at, now, 1000))
-		return;
-	size = KvStoreSize();
-	measured = size;
+		return false;
+	measured = KvStoreSize();
 	added = 0;
 	measured_at = now;
-	if (size >= quota)
+	*size = measured;
+	return measured >= quota;
+}
+
+/*
+ * KvCheckQuota
+ *		Refuse a put beyond the quota with etcd's "database space exceeded".
+ */
+static void
+KvCheckQuota(Size adding)
+{
+	int64		size;
+
+	if (KvQuotaExceeded(adding, &size))
 		ereport(ERROR,
 				(errcode(ERRCODE_DISK_FULL),
-				 errmsg("database space exceeded"),
-				 errdetail("The key-value store takes " INT64_FORMAT " bytes; nosql.kv_quota is %d MB.",
-						   size, nosql_kv_quota),
-				 errhint("Free space with nosql.kv_compact() and VACUUM FULL nosql.kv_history (etcd: compact and defrag), or raise nosql.kv_quota.")));
+				 errmsg(KV_MSG_SPACE_EXCEEDED),
+				 errdetail(KV_DETAIL_SPACE_EXCEEDED, size, nosql_kv_quota),
+				 errhint(KV_HINT_SPACE_EXCEEDED)));
 }
 
 /*

@@ -51,6 +51,13 @@
 	KV_KEY_FROM " AND " KV_HEAD("h.key") " OPERATOR(pg_catalog.<=) " KV_HEAD("$2") \
 	" AND h.key OPERATOR(pg_catalog.<) $2"
 
+/* Messages of the errors a put can meet, shared with the apply loop */
+#define KV_MSG_LEASE_NOT_FOUND "lease " INT64_FORMAT " not found"
+#define KV_HINT_LEASE_NOT_FOUND "Use lease 0 for a key without a lease."
+#define KV_MSG_SPACE_EXCEEDED "database space exceeded"
+#define KV_DETAIL_SPACE_EXCEEDED "The key-value store takes " INT64_FORMAT " bytes; nosql.kv_quota is %d MB."
+#define KV_HINT_SPACE_EXCEEDED "Free space with nosql.kv_compact() and VACUUM FULL nosql.kv_history (etcd: compact and defrag), or raise nosql.kv_quota."
+
 /* The columns of nosql.kv, in order */
 #define KV_NATTS 6
 
@@ -156,6 +163,7 @@ extern void KvWaitDurable(void);
 extern void KvCheckKey(text *key);
 extern void KvCheckValue(bytea *value);
 extern void KvCheckLease(int64 lease);
+extern bool KvQuotaExceeded(Size adding, int64 *size);
 extern bool KvLeaseAlive(int64 id);
 extern TimestampTz KvLeaseRound(void);
 extern void KvLeasePromote(void);
@@ -165,5 +173,11 @@ extern bool KvKeyInRange(const char *key, int keylen, const KvRange *range);
 /* Watch (kv_watch.c) */
 extern void KvWatchInit(void);
 extern void KvWatchWake(void);
+
+/* kv_apply.c */
+extern void KvApplyInit(void);
+extern bool KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
+					   int64 *revision);
+extern void KvApplyReleaseDatabase(Oid dboid);
 
 #endif							/* KV_H */

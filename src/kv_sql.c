@@ -60,9 +60,15 @@ KvRangeArgs(FunctionCallInfo fcinfo, KvRange *range)
 static Datum
 KvPutCommon(FunctionCallInfo fcinfo)
 {
+	int64		revision;
+
 	KvArgNotNull(fcinfo, 0, "key");
 	KvArgNotNull(fcinfo, 1, "value");
 	KvArgNotNull(fcinfo, 2, "lease");
+	/* with many writers, through the apply worker (kv_apply.c) */
+	if (KvApplyPut(fcinfo, PG_GETARG_TEXT_PP(0), PG_GETARG_BYTEA_PP(1),
+				   PG_GETARG_INT64(2), &revision))
+		PG_RETURN_INT64(revision);
 	PG_RETURN_INT64(KvPut(PG_GETARG_TEXT_PP(0), PG_GETARG_BYTEA_PP(1),
 						  PG_GETARG_INT64(2)));
 }

@@ -34,6 +34,7 @@ _PG_init(void)
 	TextInit();
 	WorkerInit();
 	KvWatchInit();
+	KvApplyInit();
 	IndexInit();
 	CatalogInit();
 	QueryInit();

@@ -203,6 +203,7 @@ WorkerReleaseDatabase(const char *dbname)
 
 	if (pid != 0)
 		kill(pid, SIGTERM);
+	KvApplyReleaseDatabase(dboid);
 }
 
 /*
