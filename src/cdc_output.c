@@ -550,11 +550,17 @@ CdcEmit(LogicalDecodingContext *ctx, CdcData *data, const bson_t *event)
 	data->emitted++;
 }
 
-/* A column of a tuple as a datum, NULL for SQL NULL */
-static Datum
-CdcColumn(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, bool *isnull)
+/*
+ * A change's tuple, deformed into values and nulls (the per-change
+ * context's); TOAST pointers are left as they are, to be detoasted only
+ * when an event needs the value.
+ */
+static void
+CdcDeform(HeapTuple tuple, TupleDesc desc, Datum **values, bool **nulls)
 {
-	return heap_getattr(tuple, attnum, desc, isnull);
+	*values = palloc(desc->natts * sizeof(Datum));
+	*nulls = palloc(desc->natts * sizeof(bool));
+	heap_deform_tuple(tuple, desc, *values, *nulls);
 }
 
 /*
@@ -565,37 +571,40 @@ static bool
 CdcKvChangeEvent(LogicalDecodingContext *ctx, CdcData *data, CdcRelEntry *entry,
 				 Relation relation, ReorderBufferChange *change)
 {
-	TupleDesc	desc = RelationGetDescr(relation);
 	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
 	CdcKvChange kv;
-	bool		isnull;
-	Datum		d;
 	bson_t		event;
+
+#define KV_NULL(col) nulls[entry->columns[col] - 1]
+#define KV_VALUE(col) values[entry->columns[col] - 1]
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
 		return false;			/* compaction deletes; nothing updates */
 	tuple = CDC_TUPLE(change->data.tp.newtuple);
 	if (tuple == NULL)
 		return false;
+	CdcDeform(tuple, RelationGetDescr(relation), &values, &nulls);
+	if (KV_NULL(CDC_KV_KEY) || KV_NULL(CDC_KV_MOD_REVISION) ||
+		KV_NULL(CDC_KV_CREATE_REVISION) || KV_NULL(CDC_KV_VERSION) ||
+		KV_NULL(CDC_KV_LEASE) || KV_NULL(CDC_KV_DELETED))
+		elog(ERROR, "unexpected null in a row of nosql.kv_history");
 
-	d = CdcColumn(tuple, desc, entry->columns[CDC_KV_KEY], &isnull);
-	if (isnull)
-		return false;
-	kv.key = DatumGetTextPP(d);
+	kv.key = DatumGetTextPP(KV_VALUE(CDC_KV_KEY));
 	if (data->kv_prefix != NULL &&
 		(VARSIZE_ANY_EXHDR(kv.key) < (Size) data->kv_prefix_len ||
 		 memcmp(VARDATA_ANY(kv.key), data->kv_prefix, data->kv_prefix_len) != 0))
 		return false;
-
-	kv.mod_revision = DatumGetInt64(CdcColumn(tuple, desc, entry->columns[CDC_KV_MOD_REVISION], &isnull));
-	kv.create_revision = DatumGetInt64(CdcColumn(tuple, desc, entry->columns[CDC_KV_CREATE_REVISION], &isnull));
-	kv.version = DatumGetInt64(CdcColumn(tuple, desc, entry->columns[CDC_KV_VERSION], &isnull));
-	kv.lease = DatumGetInt64(CdcColumn(tuple, desc, entry->columns[CDC_KV_LEASE], &isnull));
-	kv.deleted = DatumGetBool(CdcColumn(tuple, desc, entry->columns[CDC_KV_DELETED], &isnull));
-	d = CdcColumn(tuple, desc, entry->columns[CDC_KV_VALUE], &isnull);
-	kv.value = isnull ? NULL : DatumGetByteaPP(d);
-	if (kv.value == NULL)
-		kv.deleted = true;		/* the table's CHECK: no value, a tombstone */
+	kv.mod_revision = DatumGetInt64(KV_VALUE(CDC_KV_MOD_REVISION));
+	kv.create_revision = DatumGetInt64(KV_VALUE(CDC_KV_CREATE_REVISION));
+	kv.version = DatumGetInt64(KV_VALUE(CDC_KV_VERSION));
+	kv.lease = DatumGetInt64(KV_VALUE(CDC_KV_LEASE));
+	/* the table's CHECK: a tombstone, and only a tombstone, has no value */
+	kv.deleted = DatumGetBool(KV_VALUE(CDC_KV_DELETED)) || KV_NULL(CDC_KV_VALUE);
+	kv.value = kv.deleted ? NULL : DatumGetByteaPP(KV_VALUE(CDC_KV_VALUE));
+#undef KV_NULL
+#undef KV_VALUE
 
 	bson_init(&event);
 	CdcFormatKvEvent(&event, &kv);
@@ -605,19 +614,17 @@ CdcKvChangeEvent(LogicalDecodingContext *ctx, CdcData *data, CdcRelEntry *entry,
 }
 
 /*
- * A bson column of a change's tuple, detoasted; NULL when it is SQL NULL
+ * A bson column of a deformed tuple, detoasted; NULL when it is SQL NULL
  * or a TOAST pointer the decoder could not resolve (a value an update left
  * unchanged).
  */
 static const Bson *
-CdcBsonColumn(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
+CdcBsonColumn(Datum *values, bool *nulls, AttrNumber attnum)
 {
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
-
-	if (isnull || VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(d)))
+	if (nulls[attnum - 1] ||
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[attnum - 1])))
 		return NULL;
-	return DatumGetBsonP(d);
+	return DatumGetBsonP(values[attnum - 1]);
 }
 
 /*
@@ -629,12 +636,16 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 						 ReorderBufferChange *change)
 {
 	TupleDesc	desc = RelationGetDescr(relation);
+	AttrNumber	id_att = entry->columns[CDC_COLL_ID];
 	CdcCollectionChange cc;
 	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
 	bson_t		event;
 
 	cc.db = entry->db;
 	cc.coll = entry->coll;
+	cc.id = NULL;
 	cc.document = NULL;
 	switch (change->action)
 	{
@@ -645,16 +656,21 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 			tuple = CDC_TUPLE(change->data.tp.newtuple);
 			if (tuple == NULL)
 				return false;
-			cc.document = CdcBsonColumn(tuple, desc, entry->columns[CDC_COLL_DOCUMENT]);
+			CdcDeform(tuple, desc, &values, &nulls);
+			cc.document = CdcBsonColumn(values, nulls, entry->columns[CDC_COLL_DOCUMENT]);
 			if (cc.document == NULL)
 				return false;	/* the document did not change */
-			cc.id = CdcBsonColumn(tuple, desc, entry->columns[CDC_COLL_ID]);
+			cc.id = CdcBsonColumn(values, nulls, id_att);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			cc.op = CDC_OP_DELETE;
+			/* the old key, as the replica identity logs it */
 			tuple = CDC_TUPLE(change->data.tp.oldtuple);
-			cc.id = tuple == NULL ? NULL :
-				CdcBsonColumn(tuple, desc, entry->columns[CDC_COLL_ID]);
+			if (tuple != NULL)
+			{
+				CdcDeform(tuple, desc, &values, &nulls);
+				cc.id = CdcBsonColumn(values, nulls, id_att);
+			}
 			break;
 		default:
 			return false;
