@@ -430,6 +430,7 @@ CdcRelCacheLoad(CdcData *data)
 
 		entry->kind = CDC_REL_KV;
 		entry->included = data->include_kv;
+		entry->db = entry->coll = NULL;
 		entry->have_columns = false;
 	}
 
@@ -528,8 +529,8 @@ CdcBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 /*
  * A transaction ends.  Nothing is written; progress is reported, saying
- * whether the transaction was skipped (no event), so that the walsender
- * can confirm it to a synchronous standby.
+ * whether the transaction was skipped (no event): the walsender then sends
+ * a keepalive for its position, which a synchronous commit may wait for.
  */
 static void
 CdcCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
