@@ -448,6 +448,13 @@ CdcRelCacheLoad(CdcData *data)
 		if (att_db == InvalidAttrNumber || att_name == InvalidAttrNumber ||
 			att_rel == InvalidAttrNumber)
 			elog(ERROR, "nosql.collection lacks a column the change stream needs");
+		/* else its rows would be read wrongly: events would go missing */
+		if (!RelationIsUsedAsCatalogTable(catalog))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table nosql.collection is not a user catalog table"),
+					 errdetail("The output plugin reads the collection catalog while decoding, which needs user_catalog_table."),
+					 errhint("Run ALTER TABLE nosql.collection SET (user_catalog_table = true), then create the replication slot again.")));
 
 		/* the catalog snapshot is the historic one while decoding */
 		scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);

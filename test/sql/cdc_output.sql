@@ -211,5 +211,15 @@ SELECT (data::bson) -> 'ns' ->> 'coll' = repeat('l', 70) AS long_name, (data::bs
   FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.' || repeat('l', 70));
 
 SELECT pg_drop_replication_slot('nosql_cdc');
+
+-- The plugin needs the collection catalog to be a user catalog table.
+ALTER TABLE nosql.collection RESET (user_catalog_table);
+SELECT 'created' FROM pg_create_logical_replication_slot('nosql_cdc_bad', 'nosql');
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": "unseen"}]}');
+\set SHOW_CONTEXT never
+SELECT count(*) FROM pg_logical_slot_peek_changes('nosql_cdc_bad', NULL, NULL, 'include_kv', 'false');
+\set SHOW_CONTEXT errors
+SELECT pg_drop_replication_slot('nosql_cdc_bad');
+ALTER TABLE nosql.collection SET (user_catalog_table = true);
 SELECT cmd('cdc', '{"dropDatabase": 1}');
 DROP TABLE cdc_plain;
