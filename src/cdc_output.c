@@ -23,7 +23,8 @@
  *   which collection is in the catalog table nosql.collection, an ordinary
  *   table, which a decoder can read only through a historic snapshot, and
  *   only correctly when PostgreSQL logs the catalog-style details of its
- *   writes: the install script declares it user_catalog_table.  So an event
+ *   writes: the install script declares it user_catalog_table (without
+ *   it, decoding stops with an error rather than miss events).  So an event
  *   names the collection as it was named when the change was made, also
  *   after a rename.  The map from table to collection is cached for the
  *   process (CdcRelCache) and forgotten on every relcache invalidation the
