@@ -10,7 +10,7 @@
  * -----------
  * The plugin lives in the extension's library (nosql.so exports
  * _PG_output_plugin_init), so a slot is created with plugin 'nosql'.  It
- * looks at three kinds of tables and ignores every other:
+ * looks at two kinds of tables and ignores every other:
  *
  * - nosql.kv_history, the key-value store's history (kv.c): every row
  *   inserted is a write, a put or a delete's tombstone, and becomes an etcd
@@ -27,7 +27,7 @@
  *   it, decoding stops with an error rather than miss events).  So an event
  *   names the collection as it was named when the change was made, also
  *   after a rename.  The map from table to collection is cached for the
- *   process (CdcRelCache) and forgotten on every relcache invalidation the
+ *   process (cdc_rel_cache) and forgotten on every relcache invalidation the
  *   decoder replays: changes of the catalog send one (its trigger), and so
  *   does any DDL of the tables.  A truncate emits nothing yet.
  *
