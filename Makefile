@@ -22,7 +22,14 @@ DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
 # Every run uses a private temporary instance configured by test/nosql.conf.
 REGRESS = $(shell cat test/schedule)
 REGRESS_OPTS = --inputdir=test --temp-instance=$(CURDIR)/tmp_check_regress \
-	--temp-config=$(CURDIR)/test/nosql.conf
+	--temp-config=$(CURDIR)/test/nosql.conf $(PLUGIN_CONF)
+
+# Debian's security releases of PostgreSQL 15 load only the output plugins
+# listed in output_plugin_libraries (a setting other builds lack, and would
+# refuse): where the server has it, the test instance lists nosql too.
+PLUGIN_CONF = $(if $(shell $(PG_CONFIG_BINDIR)/postgres --describe-config 2>/dev/null | \
+	grep '^output_plugin_libraries'),--temp-config=$(CURDIR)/test/output_plugins.conf)
+PG_CONFIG_BINDIR = $(shell $(PG_CONFIG) --bindir)
 
 TAP_TESTS = 1
 PROVE_TESTS = $(or $(TAP),test/t/*.pl)

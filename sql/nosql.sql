@@ -336,6 +336,8 @@ CREATE SCHEMA nosql_data;
 COMMENT ON SCHEMA nosql_data IS 'tables of the nosql document collections';
 GRANT USAGE, CREATE ON SCHEMA nosql_data TO PUBLIC;
 
+-- A user catalog table: the change stream output plugin reads it while
+-- decoding, to know which table is which collection (src/cdc_output.c).
 CREATE TABLE nosql.collection (
     database text NOT NULL,
     name text NOT NULL,
@@ -345,7 +347,7 @@ CREATE TABLE nosql.collection (
     created timestamptz NOT NULL DEFAULT now(),
     indexes nosql.bson,
     PRIMARY KEY (database, name)
-);
+) WITH (user_catalog_table = true);
 COMMENT ON TABLE nosql.collection IS 'catalog of the document collections: one row per collection or view';
 GRANT SELECT ON nosql.collection TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('nosql.collection', '');

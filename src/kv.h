@@ -9,6 +9,8 @@
 #ifndef KV_H
 #define KV_H
 
+#include <bson/bson.h>
+
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/tuplestore.h"
@@ -169,6 +171,9 @@ extern TimestampTz KvLeaseRound(void);
 extern void KvLeasePromote(void);
 extern void KvPrefixRange(text *prefix, KvRange *range);
 extern bool KvKeyInRange(const char *key, int keylen, const KvRange *range);
+
+/* Replies (kv_txn.c) */
+extern void KvAppendBytes(bson_t *doc, const char *name, const bytea *value);
 
 /* Watch (kv_watch.c) */
 extern void KvWatchInit(void);

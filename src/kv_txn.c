@@ -937,8 +937,11 @@ KvRunTxn(KvWriter *writer, const KvTxnRequest *txn)
  * ---------------------------------------------------------------------
  */
 
-/* A value: a string when it is UTF-8 without NUL bytes, binary otherwise */
-static void
+/*
+ * A key or value: a string when it is UTF-8 without NUL bytes, binary
+ * otherwise (also the change events of src/cdc_format.c)
+ */
+void
 KvAppendBytes(bson_t *doc, const char *name, const bytea *value)
 {
 	const char *bytes = VARDATA_ANY(value);

@@ -27,6 +27,15 @@ sub nosql_node
 		<$fh>;
 	};
 	$node->append_conf('postgresql.conf', $conf);
+	# Debian's security releases of PostgreSQL 15 load only the output
+	# plugins listed in output_plugin_libraries; other builds lack it.
+	if (`postgres --describe-config 2>/dev/null` =~ /^output_plugin_libraries\t/m)
+	{
+		open my $fh, '<', "$ENV{NOSQL_SRCDIR}/test/output_plugins.conf"
+		  or die "cannot read test/output_plugins.conf: $!";
+		local $/;
+		$node->append_conf('postgresql.conf', <$fh>);
+	}
 	$node->append_conf('postgresql.conf', $opts{extra_conf})
 	  if defined $opts{extra_conf};
 	$node->start unless $opts{no_start};

@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc.h
+ *	  Change streams: the logical decoding output plugin "nosql"
+ *	  (cdc_output.c) and the change events it emits (cdc_format.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NOSQL_CDC_H
+#define NOSQL_CDC_H
+
+#include <bson/bson.h>
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+
+#include "bson.h"
+
+/*
+ * A resume token's _data: the commit LSN and the change's ordinal in its
+ * transaction, fixed-width upper-case hex, so that tokens compare as
+ * strings in commit order.
+ */
+#define CDC_TOKEN_LSN_DIGITS		16
+#define CDC_TOKEN_ORDINAL_DIGITS	8
+#define CDC_TOKEN_LEN	(CDC_TOKEN_LSN_DIGITS + CDC_TOKEN_ORDINAL_DIGITS)
+
+/* What a message is: option "format" */
+typedef enum CdcFormat
+{
+	CDC_FORMAT_JSON,			/* relaxed Extended JSON text */
+	CDC_FORMAT_BSON				/* the event's BSON bytes */
+} CdcFormat;
+
+/* Where an event sits in the history: its transaction's commit, its place */
+typedef struct CdcPosition
+{
+	XLogRecPtr	commit_lsn;		/* of the commit record */
+	TimestampTz commit_time;
+	uint32		ordinal;		/* 1, 2, ... within the transaction */
+} CdcPosition;
+
+/* A collection change's kind, MongoDB's operationType */
+typedef enum CdcOperation
+{
+	CDC_OP_INSERT,
+	CDC_OP_REPLACE,
+	CDC_OP_DELETE
+} CdcOperation;
+
+/*
+ * One change of a collection.  id is the bson of the _id column (NULL when
+ * not available: then it is taken from document); document is the new
+ * document (insert, replace only).
+ */
+typedef struct CdcCollectionChange
+{
+	CdcOperation op;
+	const char *db;
+	const char *coll;
+	const Bson *id;
+	const Bson *document;
+} CdcCollectionChange;
+
+/*
+ * One row of nosql.kv_history: a put, or a delete's tombstone.  value is
+ * NULL for a tombstone.
+ */
+typedef struct CdcKvChange
+{
+	const text *key;
+	int64		mod_revision;
+	int64		create_revision;
+	int64		version;
+	const bytea *value;
+	int64		lease;
+	bool		deleted;
+} CdcKvChange;
+
+/* cdc_format.c */
+extern void CdcResumeToken(char *buf, XLogRecPtr commit_lsn, uint32 ordinal);
+extern bool CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
+									 const CdcPosition *pos);
+extern void CdcFormatKvEvent(bson_t *event, const CdcKvChange *change);
+extern void CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format);
+
+/* cdc_output.c: the library's output plugin entry point */
+struct OutputPluginCallbacks;
+extern PGDLLEXPORT void _PG_output_plugin_init(struct OutputPluginCallbacks *cb);
+
+#endif							/* NOSQL_CDC_H */

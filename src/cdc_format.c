@@ -1,0 +1,214 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_format.c
+ *	  The change events of the output plugin: MongoDB change events for
+ *	  collections, etcd watch events for the key-value store, written as
+ *	  relaxed Extended JSON text or as BSON.
+ *
+ * Design note
+ * -----------
+ * Every event is built once, as a BSON document with libbson, whatever
+ * the output format: the BSON format writes its bytes as they are, the
+ * JSON format prints them with the extension's own Extended JSON printer
+ * (bson_print.c, relaxed mode, as the bson type's text output), so both
+ * formats carry the same event and a JSON line read back as bson (::bson)
+ * is exactly the BSON message.
+ *
+ * A collection event's _id, its resume token, is {_data: hex}: the commit
+ * LSN of the change's transaction in 16 upper-case hex digits, then the
+ * change's ordinal within the transaction (1, 2, ...) in 8.  Both are
+ * fixed-width and big-endian, so tokens compare as strings (and as bson)
+ * in commit order, and changes of one transaction in the order they were
+ * made.  The ordinal counts every change the decoder hands the plugin in
+ * the transaction, also those of tables that produce no event, so a
+ * change's token does not depend on the options a reader chose.
+ *
+ * clusterTime is the BSON timestamp (commit time in seconds, the ordinal
+ * as increment) and wallTime the commit time as a BSON date; both are the
+ * same for every change of a transaction.  Unlike the resume token they
+ * need not be unique across transactions that commit in the same second.
+ *
+ * documentKey is {_id}: the _id column of the row (for a delete, from the
+ * old key the table's replica identity logs; see cdc_output.c), or, when
+ * the column is not at hand, the document's own _id field.
+ *
+ * A key-value event has etcd's watch event shape: {type, kv, header:
+ * {revision}}, with kv as etcd's KeyValue (a DELETE's kv has only the key
+ * and its mod_revision, as etcd's).  Keys and values are strings when they
+ * are UTF-8 without NUL bytes and BSON binary otherwise, as in kv_txn's
+ * replies (KvAppendBytes).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+
+#include "bson.h"
+#include "cdc.h"
+#include "kv.h"
+
+/* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
+#define CDC_EPOCH_OFFSET_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+/*
+ * Write the _data of a resume token into buf (CDC_TOKEN_LEN + 1 bytes).
+ */
+void
+CdcResumeToken(char *buf, XLogRecPtr commit_lsn, uint32 ordinal)
+{
+	snprintf(buf, CDC_TOKEN_LEN + 1, "%016" PRIX64 "%08X",
+			 (uint64) commit_lsn, (unsigned int) ordinal);
+}
+
+/*
+ * Append the value of a bson datum under name: a document as a document,
+ * any other value (stored as its {"": value} wrapper) as itself.
+ */
+static void
+CdcAppendBson(bson_t *event, const char *name, const Bson *value)
+{
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (BsonValueIter(value, &it, &holder))
+		bson_append_iter(event, name, -1, &it);
+	else
+	{
+		bson_t		doc;
+
+		if (!bson_init_static(&doc, BsonBytes(value), BsonDocLen(value)))
+			elog(ERROR, "corrupt bson document in a change");
+		bson_append_document(event, name, -1, &doc);
+	}
+}
+
+/*
+ * Build the MongoDB change event of a collection change into event (an
+ * initialised, empty document).  Returns false when the change has no
+ * _id to name it by, which the caller reports.
+ */
+bool
+CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
+						 const CdcPosition *pos)
+{
+	char		token[CDC_TOKEN_LEN + 1];
+	bson_t		child;
+	bson_iter_t doc_id;
+	bool		have_doc_id = false;
+	int64		unix_usecs;
+	const char *op;
+
+	switch (change->op)
+	{
+		case CDC_OP_INSERT:
+			op = "insert";
+			break;
+		case CDC_OP_REPLACE:
+			op = "replace";
+			break;
+		case CDC_OP_DELETE:
+			op = "delete";
+			break;
+		default:
+			elog(ERROR, "unexpected change kind %d", (int) change->op);
+	}
+
+	/* without the _id column, the key is the document's own _id */
+	if (change->id == NULL && change->document != NULL)
+	{
+		bson_t		doc;
+
+		if (!bson_init_static(&doc, BsonBytes(change->document),
+							  BsonDocLen(change->document)))
+			elog(ERROR, "corrupt bson document in a change");
+		have_doc_id = bson_iter_init_find(&doc_id, &doc, "_id");
+	}
+	if (change->id == NULL && !have_doc_id)
+		return false;
+
+	CdcResumeToken(token, pos->commit_lsn, pos->ordinal);
+	bson_append_document_begin(event, "_id", 3, &child);
+	bson_append_utf8(&child, "_data", 5, token, CDC_TOKEN_LEN);
+	bson_append_document_end(event, &child);
+
+	bson_append_utf8(event, "operationType", -1, op, -1);
+
+	unix_usecs = pos->commit_time + CDC_EPOCH_OFFSET_USECS;
+	bson_append_timestamp(event, "clusterTime", -1,
+						  (uint32) (unix_usecs / USECS_PER_SEC), pos->ordinal);
+	bson_append_date_time(event, "wallTime", -1, unix_usecs / 1000);
+
+	if (change->document != NULL)
+		CdcAppendBson(event, "fullDocument", change->document);
+
+	bson_append_document_begin(event, "ns", 2, &child);
+	bson_append_utf8(&child, "db", 2, change->db, -1);
+	bson_append_utf8(&child, "coll", 4, change->coll, -1);
+	bson_append_document_end(event, &child);
+
+	bson_append_document_begin(event, "documentKey", -1, &child);
+	if (change->id != NULL)
+		CdcAppendBson(&child, "_id", change->id);
+	else
+		bson_append_iter(&child, "_id", 3, &doc_id);
+	bson_append_document_end(event, &child);
+	return true;
+}
+
+/*
+ * Build the etcd watch event of a row of nosql.kv_history into event (an
+ * initialised, empty document).
+ */
+void
+CdcFormatKvEvent(bson_t *event, const CdcKvChange *change)
+{
+	bson_t		child;
+
+	bson_append_utf8(event, "type", 4, change->deleted ? "DELETE" : "PUT", -1);
+	bson_append_document_begin(event, "kv", 2, &child);
+	KvAppendBytes(&child, "key", (const bytea *) change->key);
+	if (change->deleted)
+		BSON_APPEND_INT64(&child, "mod_revision", change->mod_revision);
+	else
+	{
+		BSON_APPEND_INT64(&child, "create_revision", change->create_revision);
+		BSON_APPEND_INT64(&child, "mod_revision", change->mod_revision);
+		BSON_APPEND_INT64(&child, "version", change->version);
+		KvAppendBytes(&child, "value", change->value);
+		BSON_APPEND_INT64(&child, "lease", change->lease);
+	}
+	bson_append_document_end(event, &child);
+	bson_append_document_begin(event, "header", 6, &child);
+	BSON_APPEND_INT64(&child, "revision", change->mod_revision);
+	bson_append_document_end(event, &child);
+}
+
+/*
+ * Append an event to the message being written: its BSON bytes, or its
+ * relaxed Extended JSON text in the database encoding (the printer writes
+ * UTF-8).
+ */
+void
+CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format)
+{
+	if (format == CDC_FORMAT_BSON)
+	{
+		appendBinaryStringInfo(out, (const char *) bson_get_data(event),
+							   (int) event->len);
+		return;
+	}
+	if (GetDatabaseEncoding() == PG_UTF8)
+		BsonPrintJson(out, bson_get_data(event), event->len, false, BSON_JSON_RELAXED);
+	else
+	{
+		StringInfoData utf8;
+		char	   *converted;
+
+		initStringInfo(&utf8);
+		BsonPrintJson(&utf8, bson_get_data(event), event->len, false, BSON_JSON_RELAXED);
+		converted = pg_any_to_server(utf8.data, utf8.len, PG_UTF8);
+		appendStringInfoString(out, converted);
+	}
+}

@@ -1,0 +1,759 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_output.c
+ *	  The logical decoding output plugin "nosql": change events of the
+ *	  document collections and of the key-value store, one message per
+ *	  change, for pg_logical_slot_get_changes, pg_recvlogical and the
+ *	  streaming replication protocol.
+ *
+ * Design note
+ * -----------
+ * The plugin lives in the extension's library (nosql.so exports
+ * _PG_output_plugin_init), so a slot is created with plugin 'nosql'.  It
+ * looks at two kinds of tables and ignores every other:
+ *
+ * - nosql.kv_history, the key-value store's history (kv.c): every row
+ *   inserted is a write, a put or a delete's tombstone, and becomes an etcd
+ *   watch event.  Rows deleted from it are compaction, which etcd's watch
+ *   does not report, and rows are never updated; neither emits anything.
+ *
+ * - the tables of the document collections (catalog.c): an insert is an
+ *   "insert" event, an update of a row a "replace" (the update engine
+ *   rewrites the whole document), a delete a "delete".  Which table is
+ *   which collection is in the catalog table nosql.collection, an ordinary
+ *   table, which a decoder can read only through a historic snapshot, and
+ *   only correctly when PostgreSQL logs the catalog-style details of its
+ *   writes: the install script declares it user_catalog_table (without
+ *   it, decoding stops with an error rather than miss events).  So an event
+ *   names the collection as it was named when the change was made, also
+ *   after a rename.  The map from table to collection is cached for the
+ *   process (cdc_rel_cache) and forgotten on every relcache invalidation the
+ *   decoder replays: changes of the catalog send one (its trigger), and so
+ *   does any DDL of the tables.  A truncate emits nothing yet.
+ *
+ * A delete needs the old row's _id, which logical decoding has only from
+ * the table's replica identity.  The collection tables' primary key is on
+ * _id, which REPLICA IDENTITY DEFAULT uses: the WAL of a delete carries
+ * the old _id and nothing more.  That is the cheap choice: FULL would log
+ * the whole old document with every update and delete, to give only a
+ * pre-image that the events of this step do not carry.  (An update logs
+ * no old key unless the _id changes, which MongoDB forbids.)
+ *
+ * TOAST.  Inserted documents and values are whole: the decoder reassembles
+ * their TOAST chunks.  An update keeps the TOAST pointer of a column it
+ * does not change, and the decoder then has only the pointer (the old
+ * value lives in a table it may not read).  The update engine always
+ * writes the document column, so a document arrives whole; an update by
+ * SQL that leaves it alone (UPDATE ... SET _id = _id) changed no document,
+ * as MongoDB's no-op updates, and emits no event rather than a null.  An
+ * _id column left TOASTed by an update is read from the document instead.
+ *
+ * Positions.  The begin and commit callbacks write nothing: events carry
+ * their transaction's commit LSN and time, which the decoder knows before
+ * it hands out a committed transaction's changes (no streaming of
+ * in-progress transactions in this step), and each change's ordinal in
+ * its transaction; cdc_format.c makes the resume token of them.
+ *
+ * Memory: each change is formatted in a context reset after it.  Progress
+ * is reported to the walsender every CDC_PROGRESS_EVERY changes that emit
+ * nothing, and at commit, so a reader of a stream of ignored changes is
+ * not timed out.  A message is at most a 16 MB document and its key as
+ * BSON, or their Extended JSON text: far below the 1 GB a message holds.
+ *
+ * The plugin decodes with the rights of the slot's reader (replication or
+ * superuser): it does not yet filter collections by SELECT privilege.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "mb/pg_wchar.h"
+#include "nodes/parsenodes.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "replication/reorderbuffer.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "bson.h"
+#include "cdc.h"
+
+/* Changes that emit nothing between two progress reports */
+#define CDC_PROGRESS_EVERY 100
+
+/* A change's new or old tuple (PostgreSQL 17 dropped the tuple buffer) */
+#if PG_VERSION_NUM >= 170000
+#define CDC_TUPLE(t) (t)
+#else
+#define CDC_TUPLE(t) ((t) != NULL ? &(t)->tuple : NULL)
+#endif
+
+/* The state of one decoding session */
+typedef struct CdcData
+{
+	MemoryContext context;		/* per change, reset after each */
+	CdcFormat	format;
+	bool		include_kv;
+	bool		include_collections;
+	List	   *collections;	/* "db.coll" names to include; NIL: all */
+	char	   *kv_prefix;		/* NULL: every key */
+	int			kv_prefix_len;
+	CdcPosition pos;			/* of the current change */
+	uint64		emitted;		/* events of the current transaction */
+	int			quiet;			/* changes without event since last report */
+} CdcData;
+
+/* What a table is to the plugin */
+typedef enum CdcRelKind
+{
+	CDC_REL_OTHER,
+	CDC_REL_KV,
+	CDC_REL_COLLECTION
+} CdcRelKind;
+
+/* The columns of nosql.kv_history the events use */
+typedef enum CdcKvColumn
+{
+	CDC_KV_KEY,
+	CDC_KV_MOD_REVISION,
+	CDC_KV_CREATE_REVISION,
+	CDC_KV_VERSION,
+	CDC_KV_VALUE,
+	CDC_KV_LEASE,
+	CDC_KV_DELETED,
+	CDC_KV_NCOLUMNS
+} CdcKvColumn;
+
+static const char *const cdc_kv_columns[CDC_KV_NCOLUMNS] = {
+	"key", "mod_revision", "create_revision", "version", "value", "lease", "deleted"
+};
+
+/* The columns of a collection's table */
+typedef enum CdcCollColumn
+{
+	CDC_COLL_ID,
+	CDC_COLL_DOCUMENT,
+	CDC_COLL_NCOLUMNS
+} CdcCollColumn;
+
+static const char *const cdc_coll_columns[CDC_COLL_NCOLUMNS] = {"_id", "document"};
+
+/* An entry of the relation cache: what a table is, and for what it counts */
+typedef struct CdcRelEntry
+{
+	Oid			relid;			/* hash key */
+	CdcRelKind	kind;
+	bool		included;		/* by this session's options */
+	char	   *db;				/* collections: database and name */
+	char	   *coll;
+	bool		have_columns;	/* columns below looked up */
+	AttrNumber	columns[CDC_KV_NCOLUMNS];	/* attribute numbers by name */
+} CdcRelEntry;
+
+/*
+ * The relation cache: for the process, valid until a relcache invalidation
+ * (which only marks it stale: the callback may run in the middle of a
+ * lookup) or the start of a session (whose options decide "included").
+ */
+static MemoryContext cdc_cache_context = NULL;
+static HTAB *cdc_rel_cache = NULL;
+static bool cdc_cache_valid = false;
+static bool cdc_callback_registered = false;
+
+static void CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
+					   bool is_init);
+static void CdcShutdown(LogicalDecodingContext *ctx);
+static void CdcBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+static void CdcCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					  XLogRecPtr commit_lsn);
+static void CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					  Relation relation, ReorderBufferChange *change);
+static void CdcTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						int nrelations, Relation relations[],
+						ReorderBufferChange *change);
+
+/*
+ * The library's output plugin entry point, looked up by name when a slot
+ * uses plugin 'nosql'.
+ */
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = CdcStartup;
+	cb->begin_cb = CdcBegin;
+	cb->change_cb = CdcChange;
+	cb->truncate_cb = CdcTruncate;
+	cb->commit_cb = CdcCommit;
+	cb->shutdown_cb = CdcShutdown;
+}
+
+/* ---------------------------------------------------------------------
+ * Options
+ * ---------------------------------------------------------------------
+ */
+
+/* The value of an option that needs one */
+static char *
+CdcOptionString(DefElem *elem)
+{
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" of output plugin \"nosql\" needs a value",
+						elem->defname)));
+	return strVal(elem->arg);
+}
+
+/* A boolean option; given without a value it is true */
+static bool
+CdcOptionBool(DefElem *elem)
+{
+	bool		result;
+
+	if (elem->arg == NULL)
+		return true;
+	if (!parse_bool(strVal(elem->arg), &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for option \"%s\" of output plugin \"nosql\"",
+						strVal(elem->arg), elem->defname),
+				 errdetail("The option takes a boolean.")));
+	return result;
+}
+
+/*
+ * Option "collections": a comma-separated list of db.coll names (spaces
+ * around a name are ignored).  Database names have no dot, so the first
+ * dot splits a name.
+ */
+static List *
+CdcOptionCollections(DefElem *elem)
+{
+	char	   *value = pstrdup(CdcOptionString(elem));
+	List	   *result = NIL;
+	char	   *start = value;
+
+	for (;;)
+	{
+		char	   *end = strchr(start, ',');
+		char	   *last;
+		char	   *dot;
+
+		if (end != NULL)
+			*end = '\0';
+		while (*start == ' ')
+			start++;
+		last = start + strlen(start);
+		while (last > start && last[-1] == ' ')
+			*--last = '\0';
+		dot = strchr(start, '.');
+		if (dot == NULL || dot == start || dot[1] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid collection name \"%s\" in option \"collections\" of output plugin \"nosql\"",
+							start),
+					 errdetail("Each entry is a database name and a collection name joined by a dot, as db.coll.")));
+		result = lappend(result, pstrdup(start));
+		if (end == NULL)
+			break;
+		start = end + 1;
+	}
+	return result;
+}
+
+/*
+ * Start a decoding session: read the options and say what the output is.
+ */
+static void
+CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	CdcData    *data = palloc0(sizeof(CdcData));
+	ListCell   *lc;
+
+	data->context = AllocSetContextCreate(ctx->context,
+										  "nosql change event context",
+										  ALLOCSET_DEFAULT_SIZES);
+	data->format = CDC_FORMAT_JSON;
+	data->include_kv = true;
+	data->include_collections = true;
+
+	foreach(lc, ctx->output_plugin_options)
+	{
+		DefElem    *elem = lfirst(lc);
+
+		Assert(elem->arg == NULL || IsA(elem->arg, String));
+		if (strcmp(elem->defname, "format") == 0)
+		{
+			char	   *value = CdcOptionString(elem);
+
+			if (strcmp(value, "json") == 0)
+				data->format = CDC_FORMAT_JSON;
+			else if (strcmp(value, "bson") == 0)
+				data->format = CDC_FORMAT_BSON;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for option \"format\" of output plugin \"nosql\"",
+								value),
+						 errhint("The formats are \"json\" (relaxed Extended JSON text) and \"bson\" (binary).")));
+		}
+		else if (strcmp(elem->defname, "collections") == 0)
+			data->collections = CdcOptionCollections(elem);
+		else if (strcmp(elem->defname, "kv_prefix") == 0)
+		{
+			data->kv_prefix = pstrdup(CdcOptionString(elem));
+			data->kv_prefix_len = strlen(data->kv_prefix);
+		}
+		else if (strcmp(elem->defname, "include_kv") == 0)
+			data->include_kv = CdcOptionBool(elem);
+		else if (strcmp(elem->defname, "include_collections") == 0)
+			data->include_collections = CdcOptionBool(elem);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
+							elem->defname),
+					 errhint("The options are format, collections, kv_prefix, include_kv and include_collections.")));
+	}
+
+	ctx->output_plugin_private = data;
+	opt->output_type = data->format == CDC_FORMAT_BSON ?
+		OUTPUT_PLUGIN_BINARY_OUTPUT : OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
+	opt->receive_rewrites = false;
+
+	/* "included" in the cache follows the options: look again */
+	cdc_cache_valid = false;
+}
+
+/* End of a session: its memory goes with the decoding context */
+static void
+CdcShutdown(LogicalDecodingContext *ctx)
+{
+	cdc_cache_valid = false;
+}
+
+/* ---------------------------------------------------------------------
+ * Which tables count
+ * ---------------------------------------------------------------------
+ */
+
+/* Relcache invalidation: the map from tables to collections may be stale */
+static void
+CdcRelCacheInvalidate(Datum arg, Oid relid)
+{
+	cdc_cache_valid = false;
+}
+
+/* Whether the session's options take in collection db.coll */
+static bool
+CdcCollectionIncluded(CdcData *data, const char *db, const char *coll)
+{
+	ListCell   *lc;
+	size_t		dblen = strlen(db);
+
+	if (!data->include_collections)
+		return false;
+	if (data->collections == NIL)
+		return true;
+	foreach(lc, data->collections)
+	{
+		const char *name = lfirst(lc);
+
+		if (strncmp(name, db, dblen) == 0 && name[dblen] == '.' &&
+			strcmp(name + dblen + 1, coll) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* An attribute's number by name, or InvalidAttrNumber */
+static AttrNumber
+CdcAttnum(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * Build the relation cache from the catalog as the historic snapshot of
+ * the change being decoded sees it.
+ */
+static void
+CdcRelCacheLoad(CdcData *data)
+{
+	HASHCTL		hctl;
+	Oid			nsp;
+	Oid			relid;
+	MemoryContext old;
+
+	if (cdc_cache_context == NULL)
+		cdc_cache_context = AllocSetContextCreate(TopMemoryContext,
+												  "nosql change stream relation cache",
+												  ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(cdc_cache_context);
+	if (!cdc_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(CdcRelCacheInvalidate, (Datum) 0);
+		cdc_callback_registered = true;
+	}
+
+	hctl.keysize = sizeof(Oid);
+	hctl.entrysize = sizeof(CdcRelEntry);
+	hctl.hcxt = cdc_cache_context;
+	cdc_rel_cache = hash_create("nosql change stream relations", 64, &hctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	/* an invalidation while loading makes the next change load again */
+	cdc_cache_valid = true;
+
+	nsp = get_namespace_oid("nosql", true);
+	if (!OidIsValid(nsp))
+		return;					/* no extension in this database */
+
+	relid = get_relname_relid("kv_history", nsp);
+	if (OidIsValid(relid))
+	{
+		CdcRelEntry *entry = hash_search(cdc_rel_cache, &relid, HASH_ENTER, NULL);
+
+		entry->kind = CDC_REL_KV;
+		entry->included = data->include_kv;
+		entry->db = entry->coll = NULL;
+		entry->have_columns = false;
+	}
+
+	relid = get_relname_relid("collection", nsp);
+	if (OidIsValid(relid))
+	{
+		Relation	catalog = table_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(catalog);
+		AttrNumber	att_db = CdcAttnum(desc, "database");
+		AttrNumber	att_name = CdcAttnum(desc, "name");
+		AttrNumber	att_rel = CdcAttnum(desc, "relation");
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (att_db == InvalidAttrNumber || att_name == InvalidAttrNumber ||
+			att_rel == InvalidAttrNumber)
+			elog(ERROR, "nosql.collection lacks a column the change stream needs");
+		/* else its rows would be read wrongly: events would go missing */
+		if (!RelationIsUsedAsCatalogTable(catalog))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table nosql.collection is not a user catalog table"),
+					 errdetail("The output plugin reads the collection catalog while decoding, which needs user_catalog_table."),
+					 errhint("Run ALTER TABLE nosql.collection SET (user_catalog_table = true), then create the replication slot again.")));
+
+		/* the catalog snapshot is the historic one while decoding */
+		scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		rel = heap_getattr(tup, att_rel, desc, &isnull);
+			Oid			table;
+			CdcRelEntry *entry;
+
+			if (isnull)
+				continue;		/* a view */
+			table = DatumGetObjectId(rel);
+			entry = hash_search(cdc_rel_cache, &table, HASH_ENTER, NULL);
+			old = MemoryContextSwitchTo(cdc_cache_context);
+			entry->kind = CDC_REL_COLLECTION;
+			entry->db = TextDatumGetCString(heap_getattr(tup, att_db, desc, &isnull));
+			entry->coll = TextDatumGetCString(heap_getattr(tup, att_name, desc, &isnull));
+			MemoryContextSwitchTo(old);
+			entry->included = CdcCollectionIncluded(data, entry->db, entry->coll);
+			entry->have_columns = false;
+		}
+		systable_endscan(scan);
+		table_close(catalog, AccessShareLock);
+	}
+}
+
+/*
+ * What a table is to this session, with the attribute numbers of the
+ * columns its events read; NULL for a table that emits nothing.
+ */
+static CdcRelEntry *
+CdcRelLookup(CdcData *data, Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	CdcRelEntry *entry;
+
+	if (!cdc_cache_valid)
+		CdcRelCacheLoad(data);
+	entry = hash_search(cdc_rel_cache, &relid, HASH_FIND, NULL);
+	if (entry == NULL || !entry->included)
+		return NULL;
+	if (!entry->have_columns)
+	{
+		TupleDesc	desc = RelationGetDescr(relation);
+		const char *const *names;
+		int			n;
+
+		if (entry->kind == CDC_REL_KV)
+			names = cdc_kv_columns, n = CDC_KV_NCOLUMNS;
+		else
+			names = cdc_coll_columns, n = CDC_COLL_NCOLUMNS;
+		for (int i = 0; i < n; i++)
+		{
+			entry->columns[i] = CdcAttnum(desc, names[i]);
+			if (entry->columns[i] == InvalidAttrNumber)
+				elog(ERROR, "table \"%s\" has no column \"%s\"",
+					 RelationGetRelationName(relation), names[i]);
+		}
+		entry->have_columns = true;
+	}
+	return entry;
+}
+
+/* ---------------------------------------------------------------------
+ * Callbacks
+ * ---------------------------------------------------------------------
+ */
+
+/* A transaction begins: its changes are numbered from 1 */
+static void
+CdcBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	CdcData    *data = ctx->output_plugin_private;
+
+	data->pos.ordinal = 0;
+	data->emitted = 0;
+}
+
+/*
+ * A transaction ends.  Nothing is written; progress is reported, saying
+ * whether the transaction was skipped (no event): the walsender then sends
+ * a keepalive for its position, which a synchronous commit may wait for.
+ */
+static void
+CdcCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	CdcData    *data = ctx->output_plugin_private;
+
+	OutputPluginUpdateProgress(ctx, data->emitted == 0);
+	data->quiet = 0;
+}
+
+/* Write one event as one message */
+static void
+CdcEmit(LogicalDecodingContext *ctx, CdcData *data, const bson_t *event)
+{
+	OutputPluginPrepareWrite(ctx, true);
+	CdcWriteEvent(ctx->out, event, data->format);
+	OutputPluginWrite(ctx, true);
+	data->emitted++;
+}
+
+/*
+ * A change's tuple, deformed into values and nulls (the per-change
+ * context's); TOAST pointers are left as they are, to be detoasted only
+ * when an event needs the value.
+ */
+static void
+CdcDeform(HeapTuple tuple, TupleDesc desc, Datum **values, bool **nulls)
+{
+	*values = palloc(desc->natts * sizeof(Datum));
+	*nulls = palloc(desc->natts * sizeof(bool));
+	heap_deform_tuple(tuple, desc, *values, *nulls);
+}
+
+/*
+ * A change of nosql.kv_history: an inserted row is an event.  Returns
+ * whether one was written.
+ */
+static bool
+CdcKvChangeEvent(LogicalDecodingContext *ctx, CdcData *data, CdcRelEntry *entry,
+				 Relation relation, ReorderBufferChange *change)
+{
+	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	CdcKvChange kv;
+	bson_t		event;
+
+#define KV_NULL(col) nulls[entry->columns[col] - 1]
+#define KV_VALUE(col) values[entry->columns[col] - 1]
+
+	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
+		return false;			/* compaction deletes; nothing updates */
+	tuple = CDC_TUPLE(change->data.tp.newtuple);
+	if (tuple == NULL)
+		return false;
+	CdcDeform(tuple, RelationGetDescr(relation), &values, &nulls);
+	if (KV_NULL(CDC_KV_KEY) || KV_NULL(CDC_KV_MOD_REVISION) ||
+		KV_NULL(CDC_KV_CREATE_REVISION) || KV_NULL(CDC_KV_VERSION) ||
+		KV_NULL(CDC_KV_LEASE) || KV_NULL(CDC_KV_DELETED))
+		elog(ERROR, "unexpected null in a row of nosql.kv_history");
+
+	kv.key = DatumGetTextPP(KV_VALUE(CDC_KV_KEY));
+	if (data->kv_prefix != NULL &&
+		(VARSIZE_ANY_EXHDR(kv.key) < (Size) data->kv_prefix_len ||
+		 memcmp(VARDATA_ANY(kv.key), data->kv_prefix, data->kv_prefix_len) != 0))
+		return false;
+	kv.mod_revision = DatumGetInt64(KV_VALUE(CDC_KV_MOD_REVISION));
+	kv.create_revision = DatumGetInt64(KV_VALUE(CDC_KV_CREATE_REVISION));
+	kv.version = DatumGetInt64(KV_VALUE(CDC_KV_VERSION));
+	kv.lease = DatumGetInt64(KV_VALUE(CDC_KV_LEASE));
+	/* the table's CHECK: a tombstone, and only a tombstone, has no value */
+	kv.deleted = DatumGetBool(KV_VALUE(CDC_KV_DELETED)) || KV_NULL(CDC_KV_VALUE);
+	kv.value = kv.deleted ? NULL : DatumGetByteaPP(KV_VALUE(CDC_KV_VALUE));
+#undef KV_NULL
+#undef KV_VALUE
+
+	bson_init(&event);
+	CdcFormatKvEvent(&event, &kv);
+	CdcEmit(ctx, data, &event);
+	bson_destroy(&event);
+	return true;
+}
+
+/*
+ * A bson column of a deformed tuple, detoasted; NULL when it is SQL NULL
+ * or a TOAST pointer the decoder could not resolve (a value an update left
+ * unchanged).
+ */
+static const Bson *
+CdcBsonColumn(Datum *values, bool *nulls, AttrNumber attnum)
+{
+	if (nulls[attnum - 1] ||
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[attnum - 1])))
+		return NULL;
+	return DatumGetBsonP(values[attnum - 1]);
+}
+
+/*
+ * A change of a collection's table.  Returns whether an event was written.
+ */
+static bool
+CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
+						 CdcRelEntry *entry, Relation relation,
+						 ReorderBufferChange *change)
+{
+	TupleDesc	desc = RelationGetDescr(relation);
+	AttrNumber	id_att = entry->columns[CDC_COLL_ID];
+	CdcCollectionChange cc;
+	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	bson_t		event;
+
+	cc.db = entry->db;
+	cc.coll = entry->coll;
+	cc.id = NULL;
+	cc.document = NULL;
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			cc.op = change->action == REORDER_BUFFER_CHANGE_INSERT ?
+				CDC_OP_INSERT : CDC_OP_REPLACE;
+			tuple = CDC_TUPLE(change->data.tp.newtuple);
+			if (tuple == NULL)
+				return false;
+			CdcDeform(tuple, desc, &values, &nulls);
+			cc.document = CdcBsonColumn(values, nulls, entry->columns[CDC_COLL_DOCUMENT]);
+			if (cc.document == NULL)
+				return false;	/* the document did not change */
+			cc.id = CdcBsonColumn(values, nulls, id_att);
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			cc.op = CDC_OP_DELETE;
+			/* the old key, as the replica identity logs it */
+			tuple = CDC_TUPLE(change->data.tp.oldtuple);
+			if (tuple != NULL)
+			{
+				CdcDeform(tuple, desc, &values, &nulls);
+				cc.id = CdcBsonColumn(values, nulls, id_att);
+			}
+			break;
+		default:
+			return false;
+	}
+
+	bson_init(&event);
+	if (!CdcFormatCollectionEvent(&event, &cc, &data->pos))
+	{
+		/* only when someone set the table's replica identity to NOTHING */
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("change of collection \"%s.%s\" has no _id: no event",
+						cc.db, cc.coll),
+				 errhint("Give table \"%s\" REPLICA IDENTITY DEFAULT.",
+						 RelationGetRelationName(relation))));
+		bson_destroy(&event);
+		return false;
+	}
+	CdcEmit(ctx, data, &event);
+	bson_destroy(&event);
+	return true;
+}
+
+/*
+ * One change of a committed transaction: numbered, then an event when the
+ * table counts.
+ */
+static void
+CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
+		  ReorderBufferChange *change)
+{
+	CdcData    *data = ctx->output_plugin_private;
+	CdcRelEntry *entry;
+	bool		wrote = false;
+
+	/* known for a committed transaction before its changes are decoded */
+	data->pos.commit_lsn = txn->final_lsn;
+	data->pos.commit_time = txn->xact_time.commit_time;
+	data->pos.ordinal++;
+	entry = CdcRelLookup(data, relation);
+	if (entry != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(data->context);
+
+		if (entry->kind == CDC_REL_KV)
+			wrote = CdcKvChangeEvent(ctx, data, entry, relation, change);
+		else
+			wrote = CdcCollectionChangeEvent(ctx, data, entry, relation, change);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(data->context);
+	}
+	if (wrote)
+		data->quiet = 0;
+	else if (++data->quiet >= CDC_PROGRESS_EVERY)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		data->quiet = 0;
+	}
+}
+
+/*
+ * TRUNCATE: counted as one change of its transaction, no event yet (the
+ * drop-like event of a truncated collection is a later step).
+ */
+static void
+CdcTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
+			Relation relations[], ReorderBufferChange *change)
+{
+	CdcData    *data = ctx->output_plugin_private;
+
+	data->pos.ordinal++;
+	if (++data->quiet >= CDC_PROGRESS_EVERY)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		data->quiet = 0;
+	}
+}

@@ -1,0 +1,225 @@
+-- The logical decoding output plugin "nosql": etcd watch events for the
+-- key-value store, MongoDB change events for collections, options, the
+-- BSON format.  Resume tokens and commit times depend on the WAL position
+-- and the clock: the listings mask them, and the checks after the
+-- listings compare them with what the server says.
+SET search_path = public, nosql;
+SET client_min_messages = warning;
+
+CREATE FUNCTION cmd(db text, c text) RETURNS bson
+    LANGUAGE sql AS $$ SELECT nosql.run_command(db, c::bson) $$;
+
+-- An event's text with its resume token and commit time masked
+CREATE FUNCTION cdc_mask(data text) RETURNS text LANGUAGE sql AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(data,
+        '"_data": "[0-9A-F]{24}"', '"_data": "<token>"'),
+        '"\$timestamp": \{"t": [0-9]+,', '"$timestamp": {"t": <secs>,'),
+        '"\$date": "[^"]*"', '"$date": "<commit>"')
+$$;
+
+-- The events the slot has, without consuming them, with the options given
+-- (by default only this test's collections and keys: the database may
+-- hold other tests' collections, which the background worker may write).
+CREATE FUNCTION cdc_peek(VARIADIC opts text[] DEFAULT ARRAY['collections', 'cdc.c,cdc.big,cdc.ren2',
+                                                              'kv_prefix', 'cdc/'])
+    RETURNS TABLE (n bigint, lsn pg_lsn, x xid, data text) LANGUAGE sql AS $$
+    SELECT row_number() OVER (), lsn, xid, data
+      FROM pg_logical_slot_peek_changes('nosql_cdc', NULL, NULL, VARIADIC opts)
+$$;
+
+-- Transactions to find again among the events
+CREATE TEMP TABLE marks (what text PRIMARY KEY, x xid);
+CREATE FUNCTION mark(what text) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO marks VALUES (what, pg_current_xact_id()::text::xid)
+$$;
+CREATE TEMP TABLE started AS SELECT clock_timestamp() AS at;
+
+-- A fresh key-value store, then the slot: events are what comes after it.
+TRUNCATE nosql.kv_history, nosql.kv_revision, nosql.kv_compaction;
+SELECT cmd('cdc', '{"create": "c"}');
+SELECT cmd('cdc', '{"create": "big"}');
+SELECT cmd('cdc', '{"create": "ren"}');
+CREATE TABLE cdc_plain (a int PRIMARY KEY, b text);
+SELECT 'created' FROM pg_create_logical_replication_slot('nosql_cdc', 'nosql');
+
+-- Key-value writes: puts, binary and non-UTF-8 values, two requests in one
+-- transaction (two revisions), a txn (one revision, two keys), a range
+-- delete (one revision, two tombstones), a new life of a key.
+SELECT nosql.kv_put('cdc/a', 'a1');                         -- 2
+SELECT nosql.kv_put('cdc/b', '\x00ff'::bytea);              -- 3
+BEGIN;
+SELECT mark('kv two requests');
+SELECT nosql.kv_put('cdc/a', 'a2');                         -- 4
+SELECT nosql.kv_put('cdc/c', 'c1');                         -- 5
+COMMIT;
+SELECT nosql.kv_txn('{"success": [{"request_put": {"key": "cdc/d", "value": "d1"}},
+                                  {"request_put": {"key": "cdc/e", "value": {"$binary": {"base64": "gA==", "subType": "00"}}}}]}')
+       -> 'header';                                         -- 6
+SELECT nosql.kv_delete('cdc/a', 'cdc/c');                   -- 7: a and b
+SELECT nosql.kv_put('cdc/a', 'a3');                         -- 8: version 1 again
+SELECT nosql.kv_put('other/x', 'not under the prefix');     -- 9
+
+-- Collections: an insert of two documents, an update, a replacement, a
+-- delete, a document whose _id is a document, an upsert.
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": 1, "a": 1}, {"_id": 2, "a": 2}]}');
+SELECT cmd('cdc', '{"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$inc": {"a": 10}}}]}');
+SELECT cmd('cdc', '{"update": "c", "updates": [{"q": {"_id": 2}, "u": {"b": "replaced"}}]}');
+SELECT cmd('cdc', '{"delete": "c", "deletes": [{"q": {"_id": 1}, "limit": 1}]}');
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": {"k": 1, "t": {"$date": "2024-01-02T03:04:05Z"}}, "n": {"$numberLong": "7"}}]}');
+SELECT cmd('cdc', '{"update": "c", "updates": [{"q": {"_id": "up"}, "u": {"$set": {"v": 1}}, "upsert": true}]}');
+
+-- A rolled back transaction emits nothing.
+BEGIN;
+SELECT nosql.kv_put('cdc/never', 'x');
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": "never"}]}');
+ROLLBACK;
+
+-- Tables that are neither the store nor a collection emit nothing; nor do
+-- compaction (deletes of the history) and, in this version, a truncate.
+BEGIN;
+SELECT mark('plain table');
+INSERT INTO cdc_plain VALUES (1, 'x');
+UPDATE cdc_plain SET b = 'y';
+DELETE FROM cdc_plain;
+COMMIT;
+BEGIN;
+SELECT mark('compaction');
+SELECT nosql.kv_compact(7) > 0 AS removed;
+COMMIT;
+BEGIN;
+SELECT mark('truncate');
+TRUNCATE nosql_data."cdc.ren";
+COMMIT;
+
+-- A collection created by its first insert, in the same transaction.
+SELECT cmd('cdc', '{"insert": "implicit", "documents": [{"_id": "new"}]}');
+SELECT (data::bson) -> 'ns' AS ns, (data::bson) -> 'fullDocument' AS doc
+  FROM cdc_peek('collections', 'cdc.implicit', 'include_kv', 'false');
+
+-- The events: etcd watch events, then MongoDB change events.
+SELECT n, cdc_mask(data) FROM cdc_peek();
+
+-- Resume tokens: 24 upper-case hex digits, the commit LSN (after every
+-- change of the transaction) then the change's ordinal; they sort in the
+-- order the events come; an event's clusterTime is the commit time in
+-- seconds with the ordinal as increment, its wallTime the commit time.
+CREATE TEMP TABLE ev AS
+    SELECT n, lsn, x, data, data::bson AS e,
+           (data::bson -> '_id' ->> '_data') AS token
+      FROM cdc_peek()
+     WHERE data::bson -> '_id' IS NOT NULL;
+SELECT count(*) AS collection_events,
+       bool_and(token ~ '^[0-9A-F]{24}$') AS token_form,
+       bool_and((substr(token, 1, 8) || '/' || substr(token, 9, 8))::pg_lsn > lsn) AS after_change,
+       bool_and(((e::json -> 'clusterTime' -> '$timestamp' ->> 'i')::bigint)
+                = ('x' || substr(token, 17, 8))::bit(32)::bigint) AS increment_is_ordinal,
+       bool_and((e::json -> 'clusterTime' -> '$timestamp' ->> 't')::bigint
+                = floor(extract(epoch FROM (e::json -> 'wallTime' ->> '$date')::timestamptz))) AS seconds,
+       bool_and((e::json -> 'wallTime' ->> '$date')::timestamptz
+                BETWEEN date_trunc('milliseconds', (SELECT at FROM started)) - interval '1 ms'
+                    AND clock_timestamp()) AS commit_time
+  FROM ev;
+SELECT bool_and(token > prev) AS tokens_increase
+  FROM (SELECT token, lag(token) OVER (ORDER BY n) AS prev FROM ev) s
+ WHERE prev IS NOT NULL;
+-- one transaction, one commit: the two inserts share LSN and time, and
+-- their ordinals follow each other
+SELECT count(DISTINCT substr(token, 1, 16)) AS commits, count(DISTINCT e -> 'wallTime') AS times,
+       max(('x' || substr(token, 17, 8))::bit(32)::int) - min(('x' || substr(token, 17, 8))::bit(32)::int) AS ordinal_span
+  FROM ev WHERE e ->> 'operationType' = 'insert' AND (e -> 'documentKey' ->> '_id') IN ('1', '2');
+-- the two KV requests of one transaction: two events of one transaction
+SELECT count(*) FROM cdc_peek() p JOIN marks m ON m.x = p.x WHERE m.what = 'kv two requests';
+-- nothing from the plain table, compaction, a truncate, the rolled back
+-- transaction, in any collection or key
+SELECT m.what, count(p.n) FROM marks m LEFT JOIN cdc_peek('include_kv', 'true') p ON p.x = m.x
+ WHERE m.what <> 'kv two requests' GROUP BY m.what ORDER BY m.what;
+SELECT count(*) AS rolled_back FROM cdc_peek('include_kv', 'true') WHERE data ~ 'never';
+
+-- BSON format: binary messages, the same events byte for byte.
+SELECT count(*) AS events, bool_and(b.data = t.data::bson::bytea) AS same_bytes,
+       bool_and(b.data::bson = t.data::bson) AS same_values
+  FROM (SELECT row_number() OVER () AS n, data
+          FROM pg_logical_slot_peek_binary_changes('nosql_cdc', NULL, NULL, 'format', 'bson',
+                                                   'kv_prefix', 'cdc/', 'collections', 'cdc.c')) b
+  JOIN cdc_peek('format', 'json', 'kv_prefix', 'cdc/', 'collections', 'cdc.c') t USING (n);
+SELECT (data::bson) ->> 'operationType' AS op, (data::bson) -> 'documentKey' AS key
+  FROM pg_logical_slot_peek_binary_changes('nosql_cdc', NULL, NULL, 'format', 'bson',
+                                           'include_kv', 'false', 'collections', 'cdc.c');
+-- a binary plugin needs the binary functions, as PostgreSQL says
+SELECT data FROM pg_logical_slot_peek_changes('nosql_cdc', NULL, NULL, 'format', 'bson');
+
+-- Options: which events.
+SELECT count(*) AS kv_only FROM cdc_peek('include_collections', 'false', 'kv_prefix', 'cdc/');
+SELECT count(*) AS collections_only FROM cdc_peek('include_kv', 'off', 'collections', 'cdc.c');
+SELECT count(*) AS nothing FROM cdc_peek('include_kv', 'no', 'include_collections', 'false');
+SELECT count(*) AS prefix FROM cdc_peek('include_collections', 'false', 'kv_prefix', 'cdc/a');
+SELECT count(*) AS whole_store FROM cdc_peek('include_collections', 'false');
+SELECT count(*) AS no_such_collection FROM cdc_peek('collections', 'cdc.nope', 'include_kv', 'false');
+SELECT count(*) AS list_with_spaces FROM cdc_peek('collections', ' cdc.nope , cdc.c ', 'include_kv', 'false');
+
+-- Option errors.
+SELECT * FROM cdc_peek('nonsense', 'x');
+SELECT * FROM cdc_peek('format', 'xml');
+SELECT * FROM cdc_peek('include_kv', 'maybe');
+SELECT * FROM cdc_peek('collections', 'nodot');
+SELECT * FROM cdc_peek('collections', 'cdc.c,,cdc.d');
+SELECT * FROM cdc_peek('collections', '.c');
+SELECT * FROM cdc_peek('collections', 'cdc.');
+
+-- Consume what was read so far.
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+
+-- Large values: TOASTed documents and values come out whole.  An update by
+-- the engine writes the whole document; an update by SQL that leaves the
+-- document alone changes no document and emits nothing (never a null).
+CREATE TEMP TABLE big AS
+    SELECT string_agg(md5(i::text), '') AS s FROM generate_series(1, 400) i;
+SELECT cmd('cdc', format('{"insert": "big", "documents": [{"_id": 1, "s": "%s"}]}', s)) FROM big;
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE oid = 'nosql_data."cdc.big"'::regclass;
+SELECT cmd('cdc', '{"update": "big", "updates": [{"q": {"_id": 1}, "u": {"$set": {"t": 1}}}]}');
+UPDATE nosql_data."cdc.big" SET _id = _id;
+SELECT cmd('cdc', '{"delete": "big", "deletes": [{"q": {}, "limit": 0}]}');
+SELECT nosql.kv_put('cdc/big', convert_to(s, 'UTF8')) > 0 AS put FROM big;
+-- an _id TOASTed apart from the document, which an update leaves as it is
+-- (the key comes from the document then)
+SELECT cmd('cdc', format('{"insert": "big", "documents": [{"_id": "%s", "s": "%s"}]}', left(s, 2400), right(s, 9000))) FROM big;
+SELECT cmd('cdc', '{"update": "big", "updates": [{"q": {}, "u": {"$set": {"t": 2}}}]}');
+SELECT cmd('cdc', '{"delete": "big", "deletes": [{"q": {}, "limit": 0}]}');
+SELECT (data::bson) ->> 'operationType' AS op,
+       length((data::bson) -> 'fullDocument' ->> 's') AS s_length,
+       (data::bson) -> 'fullDocument' -> 't' AS t,
+       CASE WHEN (data::bson) -> 'documentKey' ->> '_id' = (SELECT left(s, 2400) FROM big)
+            THEN 'the long _id' ELSE (data::bson) -> 'documentKey' ->> '_id' END AS key,
+       length((data::bson) -> 'kv' ->> 'value') AS value_length,
+       data ~ 'null' AS has_null
+  FROM cdc_peek();
+SELECT (SELECT length(s) FROM big) AS expected_length;
+
+-- A collection is named as it was when the change was made: a rename
+-- between two inserts, and a name too long for the table's name (the
+-- table is then c_<uuid>: the name comes from the catalog).
+SELECT cmd('cdc', '{"insert": "ren", "documents": [{"_id": "before"}]}');
+SELECT cmd('admin', '{"renameCollection": "cdc.ren", "to": "cdc.ren2"}');
+SELECT cmd('cdc', '{"insert": "ren2", "documents": [{"_id": "after"}]}');
+SELECT cmd('cdc', format('{"insert": "%s", "documents": [{"_id": "long"}]}', repeat('l', 70)));
+SELECT relation::text ~ '^nosql_data\.c_' AS uuid_table FROM nosql.collections WHERE name = repeat('l', 70);
+SELECT (data::bson) -> 'ns' AS ns, (data::bson) -> 'documentKey' AS key
+  FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.ren,cdc.ren2');
+SELECT (data::bson) -> 'documentKey' AS key FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.ren');
+SELECT (data::bson) -> 'documentKey' AS key FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.ren2');
+SELECT (data::bson) -> 'ns' ->> 'coll' = repeat('l', 70) AS long_name, (data::bson) -> 'documentKey' AS key
+  FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.' || repeat('l', 70));
+
+SELECT pg_drop_replication_slot('nosql_cdc');
+
+-- The plugin needs the collection catalog to be a user catalog table.
+ALTER TABLE nosql.collection RESET (user_catalog_table);
+SELECT 'created' FROM pg_create_logical_replication_slot('nosql_cdc_bad', 'nosql');
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": "unseen"}]}');
+\set SHOW_CONTEXT never
+SELECT count(*) FROM pg_logical_slot_peek_changes('nosql_cdc_bad', NULL, NULL, 'include_kv', 'false');
+\set SHOW_CONTEXT errors
+SELECT pg_drop_replication_slot('nosql_cdc_bad');
+ALTER TABLE nosql.collection SET (user_catalog_table = true);
+SELECT cmd('cdc', '{"dropDatabase": 1}');
+DROP TABLE cdc_plain;
