@@ -37,9 +37,13 @@
  * apply worker, and the backend sleeps on its latch.  The worker takes
  * the writers' lock, then every queued request (up to KV_APPLY_BATCH), and
  * applies them in order in one transaction, each at its own revision as
- * separate kv_put calls would be; the commit is flushed (kv.c's group
- * commit) before any client is answered, and the watchers are woken as
- * for any commit.  A request whose lease does not exist or that finds the
+ * separate kv_put calls would be.  It commits asynchronously and answers
+ * each client with its revision and the end of the commit record, and goes
+ * on with the next batch at once; each client then waits for the WAL flush
+ * up to that point (and for a synchronous standby, as its own commit
+ * would) before it returns, so many clients share one flush and the worker
+ * never waits for the disk, while nothing acknowledged can be lost (kv.c's
+ * group commit).  The watchers are woken as for any commit.  A request whose lease does not exist or that finds the
  * store over its quota fails alone with the error the ordinary path
  * raises; any other error fails the whole batch, whose transaction rolls
  * back, and every client of it gets the error.
@@ -66,6 +70,7 @@
 #include <signal.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -75,6 +80,7 @@
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/syncrep.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
@@ -127,6 +133,7 @@ typedef struct KvRequest
 	int32		valuelen;
 	/* the outcome */
 	int64		revision;
+	XLogRecPtr	commit_end;		/* the end of the batch's commit record */
 	int			sqlerrcode;
 	char		message[256];
 	char		detail[256];
@@ -494,6 +501,12 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 			/* too late to cancel: the put is committed */
 			QueryCancelPending = false;
 			*revision = req->revision;
+			/* durable before the client hears of it, as a commit of its own */
+			if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
+			{
+				XLogFlush(req->commit_end);
+				SyncRepWaitForLSN(req->commit_end, true);
+			}
 			return true;
 		case KV_REQUEST_RETURNED:
 			return false;
@@ -666,9 +679,12 @@ KvApplyBatch(void)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 
-		/* committed and flushed: answer */
+		/* committed: answer; each client waits for the flush */
 		for (int j = 0; j < n; j++)
+		{
+			kv_apply->requests[slots[j]].commit_end = XactLastCommitEnd;
 			KvApplyAnswer(slots[j], outcome[j]);
+		}
 		SpinLockAcquire(&kv_apply->mutex);
 		kv_apply_me->batches++;
 		kv_apply_me->applied += applied;
@@ -722,6 +738,9 @@ nosql_kv_apply_main(Datum main_arg)
 	if (kv_apply_me == NULL)
 		proc_exit(0);
 	before_shmem_exit(KvApplyDetach, (Datum) 0);
+
+	/* the clients wait for the flush (and standbys) of what it commits */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	idle_since = GetCurrentTimestamp();
 	for (;;)

