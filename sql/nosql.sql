@@ -1177,3 +1177,76 @@ COMMENT ON FUNCTION nosql.lease_ttl(bigint, boolean) IS 'etcd LeaseTimeToLive: t
 CREATE FUNCTION nosql.lease_list() RETURNS SETOF bigint
     AS 'MODULE_PATHNAME', 'lease_list' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.lease_list() IS 'etcd LeaseLeases: the ids of every lease';
+
+---------------------------------------------------------------------------
+-- Change streams: nosql.watch over one decoder per database
+-- (src/cdc_watch.c, docs/cdc.md "Watching")
+---------------------------------------------------------------------------
+
+-- The change log: the database's decoder copies every collection change
+-- event of the output plugin here, one row per event, keyed by its resume
+-- token (fixed-width hex: text order under "C" is commit order).  An
+-- ordinary logged table, so that it reaches physical standbys.  Readable
+-- only by its owner: nosql.watch reads it for its callers.
+CREATE TABLE nosql.change_log (
+    token text COLLATE "C" PRIMARY KEY,
+    database text NOT NULL,
+    coll text NOT NULL,
+    event nosql.bson NOT NULL,
+    logged timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX change_log_logged ON nosql.change_log (logged);
+COMMENT ON TABLE nosql.change_log IS 'change stream events of the collections, one row per event by resume token (_id._data), written by the database''s decoder';
+
+-- One row: the token before which the change log is incomplete (where
+-- the decoder's slot was created, or the newest event retention removed).
+CREATE TABLE nosql.change_stream_horizon (
+    token text COLLATE "C" NOT NULL,
+    since timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX change_stream_horizon_one ON nosql.change_stream_horizon ((true));
+COMMENT ON TABLE nosql.change_stream_horizon IS 'the resume token before which nosql.change_log is incomplete: resuming from before it is ChangeStreamHistoryLost';
+
+CREATE FUNCTION nosql.watch(coll text, pipeline nosql.bson DEFAULT NULL,
+                            resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
+                            full_document text DEFAULT 'default', max_wait_ms integer DEFAULT 0)
+    RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after (else from now), in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones';
+
+CREATE FUNCTION nosql.watch_start_token() RETURNS nosql.bson
+    AS 'MODULE_PATHNAME', 'watch_start_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.watch_start_token() IS 'the resume token of now: pass it as resume_after to start a change stream that misses nothing between calls';
+
+CREATE FUNCTION nosql.change_log_trim(keep interval DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'change_log_trim' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.change_log_trim(interval) IS 'change log retention now: delete the events logged longer than keep ago (NULL: nosql.change_log_retention) and move the history horizon past them; returns how many';
+REVOKE ALL ON FUNCTION nosql.change_log_trim(interval) FROM PUBLIC;
+
+CREATE FUNCTION nosql.change_stream_decoders(OUT database oid, OUT pid integer, OUT ready boolean,
+                                             OUT batches bigint, OUT events bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'change_stream_decoders' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.change_stream_decoders() IS 'the running change stream decoders: database, pid, ready, transactions that copied events, events copied';
+
+CREATE VIEW nosql.change_streams AS
+SELECT n.slot_name,
+       d.pid AS decoder_pid,
+       d.events AS decoded_events,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+            ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint
+       END AS lag_bytes,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+            ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint
+       END AS retained_wal_bytes,
+       (SELECT count(*) FROM nosql.change_log) AS log_rows,
+       (SELECT min(token) FROM nosql.change_log) AS oldest_token,
+       (SELECT max(token) FROM nosql.change_log) AS newest_token,
+       (SELECT token FROM nosql.change_stream_horizon) AS horizon
+  FROM (SELECT 'nosql_cdc_' OPERATOR(pg_catalog.||) oid::text AS slot_name, oid
+          FROM pg_catalog.pg_database
+         WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) n
+  LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name OPERATOR(pg_catalog.=) n.slot_name
+  LEFT JOIN nosql.change_stream_decoders() d ON d.database OPERATOR(pg_catalog.=) n.oid;
+COMMENT ON VIEW nosql.change_streams IS 'the change stream decoder of this database: its slot (absent when none was created), pid, events copied, lag and retained WAL in bytes, the change log''s rows, oldest and newest tokens, and the history horizon';
+GRANT SELECT ON nosql.change_streams TO pg_monitor;

@@ -56,6 +56,8 @@ extern void AggStageValidate(const char *name, const bson_iter_t *spec,
 extern AggChain *AggChainCompile(const uint8_t *data, uint32_t len);
 extern void AggChainApplyOne(const AggChain *chain, const uint8_t *doc, uint32_t len,
 							 bson_t *out);
+extern void AggChainApplyAll(const AggChain *chain, const uint8_t *doc, uint32_t len,
+							 List **out);
 
 /* Check a field path as MongoDB's FieldPath does (raises) */
 extern void AggFieldPathCheck(const char *path, uint32_t len);

@@ -1062,6 +1062,16 @@ AggChainApplyOne(const AggChain *chain, const uint8_t *doc, uint32_t len, bson_t
 	list_free_deep(outs);
 }
 
+/*
+ * Apply a chain to one document: its outputs (Bson *, none when a $match
+ * drops it) are appended to *out, in the current memory context.
+ */
+void
+AggChainApplyAll(const AggChain *chain, const uint8_t *doc, uint32_t len, List **out)
+{
+	AggChainApply(chain, 0, doc, len, out);
+}
+
 /* ---- SQL functions ---- */
 
 /* What nosql.bson_aggregate_stream keeps between calls, in fn_extra */

@@ -89,4 +89,11 @@ extern void CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format)
 struct OutputPluginCallbacks;
 extern PGDLLEXPORT void _PG_output_plugin_init(struct OutputPluginCallbacks *cb);
 
+/* cdc_watch.c: nosql.watch and the per-database decoder */
+extern int	nosql_change_log_retention;
+extern void CdcWatchInit(void);
+extern void CdcWatchNoteWrite(void);
+extern void CdcWatchRound(void);
+extern void CdcWatchReleaseDatabase(Oid dboid, bool drop_slot);
+
 #endif							/* NOSQL_CDC_H */

@@ -41,6 +41,7 @@
 
 #include "agg.h"
 #include "bson_compare.h"
+#include "cdc.h"
 #include "documents.h"
 #include "update.h"
 
@@ -589,6 +590,7 @@ InsertDocuments(Collection *coll, bson_t **docs, int ndocs, bool ordered,
 	MemoryContext caller = CurrentMemoryContext;	/* the write errors grow here */
 	MemoryContext old;
 
+	CdcWatchNoteWrite();		/* its commit wakes the change stream decoder */
 	/* the table's own privilege check first (the fast path skips the executor's) */
 	acl = pg_class_aclcheck(coll->relid, GetUserId(), ACL_INSERT);
 	rel = table_open(coll->relid, RowExclusiveLock);
@@ -1050,6 +1052,7 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 	bool		moderate;
 	const char *hint = WriteHintTake();
 
+	CdcWatchNoteWrite();		/* its commit wakes the change stream decoder */
 	FindSpecInit(&spec);
 	spec.coll = coll;
 	spec.collation = collation;
@@ -1548,6 +1551,7 @@ DeleteDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len, bo
 	int64		n;
 	MemoryContext caller = CurrentMemoryContext;
 
+	CdcWatchNoteWrite();		/* its commit wakes the change stream decoder */
 	FindSpecInit(&spec);
 	spec.coll = coll;
 	spec.filter = filter;

@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "cdc.h"
 #include "kv.h"
 #include "nosql.h"
 
@@ -35,6 +36,7 @@ _PG_init(void)
 	WorkerInit();
 	KvWatchInit();
 	KvApplyInit();
+	CdcWatchInit();
 	IndexInit();
 	CatalogInit();
 	QueryInit();

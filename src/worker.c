@@ -76,6 +76,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cdc.h"
 #include "kv.h"
 #include "nosql.h"
 
@@ -204,6 +205,7 @@ WorkerReleaseDatabase(const char *dbname)
 	if (pid != 0)
 		kill(pid, SIGTERM);
 	KvApplyReleaseDatabase(dboid);
+	CdcWatchReleaseDatabase(dboid, false);
 }
 
 /*
@@ -219,7 +221,15 @@ WorkerProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	if (IsA(parsetree, DropdbStmt))
-		WorkerReleaseDatabase(((DropdbStmt *) parsetree)->dbname);
+	{
+		const char *dbname = ((DropdbStmt *) parsetree)->dbname;
+		Oid			dboid = get_database_oid(dbname, true);
+
+		WorkerReleaseDatabase(dbname);
+		/* its change stream slot would make the drop fail */
+		if (OidIsValid(dboid))
+			CdcWatchReleaseDatabase(dboid, true);
+	}
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		WorkerReleaseDatabase(((RenameStmt *) parsetree)->subname);
@@ -725,6 +735,7 @@ nosql_worker_main(Datum main_arg)
 				TtlRound();
 				last_ttl = GetCurrentTimestamp();
 			}
+			CdcWatchRound();
 			jobs_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												   nosql_worker_naptime);
 		}

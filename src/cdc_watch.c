@@ -1,0 +1,1358 @@
+/*-------------------------------------------------------------------------
+ *
+ * cdc_watch.c
+ *	  MongoDB change streams in SQL: nosql.watch over one decoder per
+ *	  database, which copies the collection events of the output plugin
+ *	  "nosql" into the table nosql.change_log.
+ *
+ * Design note
+ * -----------
+ * Decoding is paid once per database, not once per watcher.  A dynamic
+ * background worker, the "nosql cdc decoder" of the database, owns a
+ * logical replication slot (nosql_cdc_<database oid>) created with the
+ * library's own plugin.  In a loop it peeks the slot's pending changes in
+ * BSON, collections only, and inserts the events into nosql.change_log,
+ * one row per event keyed by the resume token's _data (fixed-width hex of
+ * the commit LSN and the change's ordinal, so that text order under
+ * COLLATE "C" is commit order), ON CONFLICT DO NOTHING; commits; then
+ * advances the slot past what it inserted.  A crash between the commit and
+ * the advance only decodes the same changes again, which yield the same
+ * tokens: nothing is lost or doubled.  After each batch it broadcasts a
+ * condition variable that blocked watchers sleep on.  The log's own
+ * inserts are not decoded back: the plugin ignores every table that is not
+ * a collection.
+ *
+ * The decoder does not poll: it sleeps on its latch, which every
+ * transaction that wrote a collection through the document engine sets
+ * when it commits (CdcWatchNoteWrite registers a transaction callback; a
+ * no-op when no decoder runs), with a one-second timeout as a safety net
+ * for writes that bypass the engine (plain SQL on a collection's table).
+ * Each batch reads the slot up to the WAL flushed when it started
+ * (upto_lsn) and at most CDC_DECODE_BATCH events; when the batch is full
+ * the slot is advanced just past the commit of its last event and the
+ * decoder goes on at once.
+ *
+ * History.  The one-row table nosql.change_stream_horizon holds the token
+ * before which the log is incomplete: the position where the slot was
+ * created (events committed before were never captured), raised by
+ * retention (nosql.change_log_trim, run by the database's worker every
+ * round with nosql.change_log_retention) to the newest token it deleted.
+ * A resume token below the horizon fails with ChangeStreamHistoryLost
+ * (286), never a silent gap; the check is made after each read, so a
+ * retention committed during the read is seen.  If the slot disappears
+ * (dropped by hand, or not there after a failover: PostgreSQL 15 does not
+ * carry logical slots to standbys) the next decoder creates it again and
+ * moves the horizon to the new slot's start: resuming from before it is
+ * history lost.
+ *
+ * A new stream starts "now": after the decoder is ready, at the current
+ * WAL insert position, so an event whose commit record comes later is in
+ * it.  nosql.watch_start_token() returns that position as a token, for a
+ * client that must not lose events between two calls that returned none.
+ *
+ * Security.  The log is readable only by its owner; nosql.watch reads it
+ * as the owner for callers who have the REPLICATION attribute or were
+ * granted SELECT on nosql.change_log, and returns only the events of
+ * collections whose table the caller may SELECT (the events of a
+ * collection that no longer exists only to superusers and replication
+ * roles).  updateLookup reads the current document with the caller's own
+ * rights.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/slot.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/wait_event.h"
+
+#include "agg.h"
+#include "bson.h"
+#include "cdc.h"
+#include "documents.h"
+#include "nosql.h"
+
+/* Databases with a decoder at one time */
+#define CDC_DECODERS 8
+/* Events decoded in one transaction at most */
+#define CDC_DECODE_BATCH 10000
+/* The decoder's safety-net wake-up */
+#define CDC_DECODER_NAP_MS 1000
+/* How long a watcher waits for a decoder to be ready */
+#define CDC_READY_WAIT_MS 30000
+/* Rows of the log read at a time */
+#define CDC_READ_BATCH 1000
+
+/* MongoDB's codes */
+#define MONGO_BAD_VALUE					2
+#define MONGO_FAILED_TO_PARSE_CODE		9
+#define MONGO_NO_MATCHING_DOCUMENT		47
+#define MONGO_CHANGE_STREAM_HISTORY_LOST 286
+
+typedef struct CdcDecoder
+{
+	Oid			dboid;			/* InvalidOid: the entry is free */
+	pid_t		pid;			/* 0 while starting */
+	Latch	   *latch;
+	bool		ready;			/* slot and horizon in place */
+	TimestampTz started;		/* when it was asked to start */
+	uint64		batches;		/* transactions that inserted events */
+	uint64		events;
+} CdcDecoder;
+
+typedef struct CdcWatchShared
+{
+	slock_t		mutex;
+	ConditionVariable decoded;	/* a decoder committed events or is ready */
+	CdcDecoder	decoders[CDC_DECODERS];
+} CdcWatchShared;
+
+static CdcWatchShared *cdc_watch = NULL;
+
+/* nosql.change_log_retention, seconds */
+int			nosql_change_log_retention = 86400;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+PGDLLEXPORT void nosql_cdc_decoder_main(Datum main_arg);
+
+static void
+CdcWatchShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CdcWatchShared)));
+}
+
+static void
+CdcWatchShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	cdc_watch = ShmemInitStruct("nosql change streams", sizeof(CdcWatchShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&cdc_watch->mutex);
+		ConditionVariableInit(&cdc_watch->decoded);
+		memset(cdc_watch->decoders, 0, sizeof(cdc_watch->decoders));
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * CdcWatchInit
+ *		The retention setting, and the shared memory when preloaded (without
+ *		it there is no decoder and nosql.watch refuses to run).
+ */
+void
+CdcWatchInit(void)
+{
+	DefineCustomIntVariable("nosql.change_log_retention",
+							"How long change stream events stay in nosql.change_log.",
+							"The database's background worker deletes older events; resuming a change stream from before them fails with ChangeStreamHistoryLost.",
+							&nosql_change_log_retention,
+							86400,
+							1,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = CdcWatchShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = CdcWatchShmemStartup;
+}
+
+/* The decoder entry of a database, or NULL; called under the mutex */
+static CdcDecoder *
+CdcFindDecoder(Oid dboid)
+{
+	for (int i = 0; i < CDC_DECODERS; i++)
+		if (cdc_watch->decoders[i].dboid == dboid)
+			return &cdc_watch->decoders[i];
+	return NULL;
+}
+
+/* The slot name of this database's decoder (NAMEDATALEN bytes) */
+static void
+CdcSlotName(char *buf, Oid dboid)
+{
+	snprintf(buf, NAMEDATALEN, "nosql_cdc_%u", dboid);
+}
+
+/* ---------------------------------------------------------------------
+ * Waking the decoder at commit
+ * ---------------------------------------------------------------------
+ */
+
+static bool cdc_xact_wrote = false;
+static bool cdc_xact_callback_registered = false;
+
+static void
+CdcWatchXactCallback(XactEvent event, void *arg)
+{
+	Latch	   *latch = NULL;
+
+	if (!cdc_xact_wrote)
+		return;
+	if (event == XACT_EVENT_COMMIT && cdc_watch != NULL)
+	{
+		SpinLockAcquire(&cdc_watch->mutex);
+		{
+			CdcDecoder *d = CdcFindDecoder(MyDatabaseId);
+
+			if (d != NULL && d->pid != 0)
+				latch = d->latch;
+		}
+		SpinLockRelease(&cdc_watch->mutex);
+		if (latch != NULL)
+			SetLatch(latch);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		cdc_xact_wrote = false;
+}
+
+/*
+ * CdcWatchNoteWrite
+ *		The document engine wrote a collection in this transaction: its
+ *		commit wakes the database's decoder.
+ */
+void
+CdcWatchNoteWrite(void)
+{
+	if (cdc_watch == NULL)
+		return;
+	if (!cdc_xact_callback_registered)
+	{
+		RegisterXactCallback(CdcWatchXactCallback, NULL);
+		cdc_xact_callback_registered = true;
+	}
+	cdc_xact_wrote = true;
+}
+
+/* ---------------------------------------------------------------------
+ * Starting and stopping decoders
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Make sure the decoder of this database runs or is starting.  Returns
+ * false when no background worker slot or decoder entry is free.
+ */
+static bool
+CdcDecoderStart(void)
+{
+	CdcDecoder *d;
+	bool		start = false;
+	bool		ok = true;
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&cdc_watch->mutex);
+	d = CdcFindDecoder(MyDatabaseId);
+	if (d != NULL && d->pid == 0 &&
+		TimestampDifferenceExceeds(d->started, now, CDC_READY_WAIT_MS))
+	{
+		d->dboid = InvalidOid;	/* it never attached */
+		d = NULL;
+	}
+	if (d == NULL)
+	{
+		d = CdcFindDecoder(InvalidOid);
+		if (d != NULL)
+		{
+			memset(d, 0, sizeof(*d));
+			d->dboid = MyDatabaseId;
+			d->started = now;
+			start = true;
+		}
+		else
+			ok = false;
+	}
+	SpinLockRelease(&cdc_watch->mutex);
+
+	if (start &&
+		WorkerStartDynamic("nosql_cdc_decoder_main",
+						   psprintf("nosql cdc decoder for database %u", MyDatabaseId),
+						   "nosql cdc decoder", ObjectIdGetDatum(MyDatabaseId),
+						   NULL, 0, 0) == NULL)
+	{
+		SpinLockAcquire(&cdc_watch->mutex);
+		if (d->dboid == MyDatabaseId && d->pid == 0)
+			d->dboid = InvalidOid;
+		SpinLockRelease(&cdc_watch->mutex);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Whether this database's decoder is ready */
+static bool
+CdcDecoderReady(void)
+{
+	CdcDecoder *d;
+	bool		ready;
+
+	SpinLockAcquire(&cdc_watch->mutex);
+	d = CdcFindDecoder(MyDatabaseId);
+	ready = d != NULL && d->pid != 0 && d->ready;
+	SpinLockRelease(&cdc_watch->mutex);
+	return ready;
+}
+
+/*
+ * Start the decoder if needed and wait until it is ready (its slot and
+ * the horizon exist), or fail.
+ */
+static void
+CdcDecoderWaitReady(void)
+{
+	TimestampTz deadline;
+
+	if (cdc_watch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("change streams need nosql in shared_preload_libraries")));
+	if (CdcDecoderReady())
+		return;
+	if (wal_level < WAL_LEVEL_LOGICAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("change streams need wal_level = logical")));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CDC_READY_WAIT_MS);
+	ConditionVariablePrepareToSleep(&cdc_watch->decoded);
+	for (;;)
+	{
+		long		remaining;
+
+		if (!CdcDecoderStart())
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not start the change stream decoder"),
+					 errhint("Raise max_worker_processes, or watch in fewer databases at once.")));
+		}
+		if (CdcDecoderReady())
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the change stream decoder did not become ready"),
+					 errdetail("Creating its replication slot waits for the transactions running with a transaction ID to end."),
+					 errhint("See the server log, and nosql.change_streams.")));
+		}
+		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, Min(remaining, 500),
+										   PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
+ * CdcWatchReleaseDatabase
+ *		Ask the decoder of a database to exit (DROP DATABASE and the like
+ *		need the database to themselves); when it is dropped (drop_slot),
+ *		also drop its slot, which would otherwise make DROP DATABASE fail.
+ */
+void
+CdcWatchReleaseDatabase(Oid dboid, bool drop_slot)
+{
+	CdcDecoder *d;
+	pid_t		pid = 0;
+	char		slot[NAMEDATALEN];
+
+	if (cdc_watch != NULL)
+	{
+		SpinLockAcquire(&cdc_watch->mutex);
+		d = CdcFindDecoder(dboid);
+		if (d != NULL)
+			pid = d->pid;
+		SpinLockRelease(&cdc_watch->mutex);
+		if (pid != 0)
+			kill(pid, SIGTERM);
+	}
+	if (!drop_slot || max_replication_slots == 0 ||
+		!pg_database_ownercheck(dboid, GetUserId()))
+		return;
+	CdcSlotName(slot, dboid);
+	if (SearchNamedReplicationSlot(slot, true) == NULL)
+		return;
+	/* waits while the exiting decoder still holds it */
+	ReplicationSlotDrop(slot, false);
+}
+
+/* ---------------------------------------------------------------------
+ * The decoder
+ * ---------------------------------------------------------------------
+ */
+
+static CdcDecoder *cdc_me = NULL;
+
+static void
+CdcDecoderDetach(int code, Datum arg)
+{
+	if (cdc_me == NULL)
+		return;
+	SpinLockAcquire(&cdc_watch->mutex);
+	cdc_me->dboid = InvalidOid;
+	cdc_me->pid = 0;
+	cdc_me->latch = NULL;
+	cdc_me->ready = false;
+	SpinLockRelease(&cdc_watch->mutex);
+	cdc_me = NULL;
+}
+
+/* A token's _data for an LSN with ordinal 0: before every change there */
+static void
+CdcTokenAt(char *buf, XLogRecPtr lsn)
+{
+	CdcResumeToken(buf, lsn, 0);
+}
+
+/*
+ * Make sure the slot exists, and the horizon: a new slot moves the horizon
+ * to its start.  Runs in the decoder's first transaction, before it writes.
+ */
+static void
+CdcDecoderSetUp(const char *slot)
+{
+	Datum		arg[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	char		token[CDC_TOKEN_LEN + 1];
+	bool		created = false;
+	int			rc;
+
+	arg[0] = CStringGetTextDatum(slot);
+	if (SearchNamedReplicationSlot(slot, true) == NULL)
+	{
+		bool		isnull;
+
+		rc = SPI_execute_with_args("SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'nosql')",
+								   1, types, arg, NULL, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not create replication slot \"%s\"", slot);
+		CdcTokenAt(token, DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull)));
+		created = true;
+		ereport(LOG,
+				(errmsg("nosql change stream decoder created replication slot \"%s\"", slot)));
+	}
+	else
+	{
+		/* the slot is there: the horizon too, unless the log was recreated */
+		rc = SPI_execute("SELECT 1 FROM nosql.change_stream_horizon", true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read nosql.change_stream_horizon");
+		if (SPI_processed == 1)
+			return;
+		rc = SPI_execute_with_args("SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+								   1, types, arg, NULL, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read replication slot \"%s\"", slot);
+		{
+			bool		isnull;
+			Datum		lsn = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											1, &isnull);
+
+			CdcTokenAt(token, isnull ? InvalidXLogRecPtr : DatumGetLSN(lsn));
+		}
+	}
+	arg[1] = CStringGetTextDatum(token);
+	rc = SPI_execute_with_args("WITH d AS (DELETE FROM nosql.change_stream_horizon) "
+							   "INSERT INTO nosql.change_stream_horizon (token, since) VALUES ($2, now())",
+							   2, types, arg, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not set the change stream horizon");
+	(void) created;
+}
+
+/* The extension is installed in this database (in a transaction) */
+static bool
+CdcExtensionInstalled(void)
+{
+	Oid			nsp = get_namespace_oid("nosql", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("change_log", nsp));
+}
+
+/*
+ * Every SQL call of logical decoding logs a few lines at LOG ("starting
+ * logical decoding for slot ..."): for the current transaction only, log
+ * nothing below FATAL, which an error of the decoder becomes (a background
+ * worker has no error recovery), so its errors are still logged.
+ */
+static void
+CdcQuietDecoding(void)
+{
+	(void) set_config_option("log_min_messages", "fatal", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * One batch: copy the slot's pending events into the log, commit, then
+ * advance the slot.  Returns the number of events, or -1 when the slot or
+ * the extension is gone (the decoder then exits).
+ */
+static int64
+CdcDecodeBatch(const char *slot, XLogRecPtr *done)
+{
+	static const char *const copy_sql =
+		"WITH c AS MATERIALIZED ("
+		"  SELECT data::nosql.bson AS e"
+		"    FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, $2, $3,"
+		"         'format', 'bson', 'include_kv', 'false')), "
+		"i AS (INSERT INTO nosql.change_log (token, database, coll, event)"
+		"  SELECT e OPERATOR(nosql.->>) '_id._data', e OPERATOR(nosql.->>) 'ns.db',"
+		"         e OPERATOR(nosql.->>) 'ns.coll', e FROM c"
+		"  ON CONFLICT (token) DO NOTHING) "
+		"SELECT count(*), max(e OPERATOR(nosql.->>) '_id._data' COLLATE \"C\") FROM c";
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, PG_LSNOID, INT4OID};
+	XLogRecPtr	upto;
+	XLogRecPtr	advance_to;
+	int64		n = 0;
+	int			rc;
+
+	if (SearchNamedReplicationSlot(slot, true) == NULL)
+		return -1;
+	/* the safety-net wake-up of an idle server: nothing new to decode */
+	if (GetFlushRecPtr(NULL) == *done)
+		return 0;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!CdcExtensionInstalled())
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return -1;
+	}
+	pgstat_report_activity(STATE_RUNNING, "nosql cdc decode");
+	CdcQuietDecoding();
+	upto = GetFlushRecPtr(NULL);
+	advance_to = upto;
+	SPI_connect();
+	args[0] = CStringGetTextDatum(slot);
+	args[1] = LSNGetDatum(upto);
+	args[2] = Int32GetDatum(CDC_DECODE_BATCH);
+	rc = SPI_execute_with_args(copy_sql, 3, types, args, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "change stream decoding failed: %s", SPI_result_code_string(rc));
+	{
+		bool		isnull;
+		Datum		last;
+
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										1, &isnull));
+		last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (n >= CDC_DECODE_BATCH && !isnull)
+		{
+			/* stopped after the commit of the last event's transaction */
+			char	   *token = TextDatumGetCString(last);
+			uint64		lsn;
+
+			if (sscanf(token, "%16" SCNx64, &lsn) != 1)
+				elog(ERROR, "invalid token \"%s\" in the change log", token);
+			advance_to = (XLogRecPtr) lsn + 1;
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	/* committed: the slot may now move past what is in the log */
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CdcQuietDecoding();
+	SPI_connect();
+	args[1] = LSNGetDatum(advance_to);
+	rc = SPI_execute_with_args("SELECT pg_catalog.pg_replication_slot_advance($1, $2)",
+							   2, types, args, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not advance replication slot \"%s\"", slot);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* decoded up to here: an idle server's next batch may skip the peek */
+	*done = n >= CDC_DECODE_BATCH ? InvalidXLogRecPtr : upto;
+
+	if (n > 0)
+	{
+		SpinLockAcquire(&cdc_watch->mutex);
+		cdc_me->batches++;
+		cdc_me->events += n;
+		SpinLockRelease(&cdc_watch->mutex);
+		ConditionVariableBroadcast(&cdc_watch->decoded);
+	}
+	return n;
+}
+
+void
+nosql_cdc_decoder_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	char		slot[NAMEDATALEN];
+	XLogRecPtr	done = InvalidXLogRecPtr;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	SpinLockAcquire(&cdc_watch->mutex);
+	cdc_me = CdcFindDecoder(dboid);
+	if (cdc_me != NULL && cdc_me->pid == 0)
+	{
+		cdc_me->pid = MyProcPid;
+		cdc_me->latch = MyLatch;
+		cdc_me->ready = false;
+	}
+	else
+		cdc_me = NULL;			/* another one runs, or we were given up */
+	SpinLockRelease(&cdc_watch->mutex);
+	if (cdc_me == NULL)
+		proc_exit(0);
+	before_shmem_exit(CdcDecoderDetach, (Datum) 0);
+
+	/* a lost commit is decoded again from the slot (see the design note) */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	CdcSlotName(slot, dboid);
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!CdcExtensionInstalled())
+		proc_exit(0);
+	SPI_connect();
+	CdcDecoderSetUp(slot);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	SpinLockAcquire(&cdc_watch->mutex);
+	cdc_me->ready = true;
+	SpinLockRelease(&cdc_watch->mutex);
+	ConditionVariableBroadcast(&cdc_watch->decoded);
+	ereport(LOG, (errmsg("nosql change stream decoder started on slot \"%s\"", slot)));
+
+	for (;;)
+	{
+		int64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		n = CdcDecodeBatch(slot, &done);
+		if (n < 0)
+		{
+			ereport(LOG,
+					(errmsg("nosql change stream decoder exiting: replication slot \"%s\" or the extension is gone",
+							slot)));
+			proc_exit(0);
+		}
+		if (n >= CDC_DECODE_BATCH)
+			continue;			/* more is pending */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 CDC_DECODER_NAP_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Retention, and the database worker's round
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Delete the events logged more than keep_secs ago and raise the horizon
+ * to the newest deleted token; returns the number deleted.  Needs SPI.
+ */
+static int64
+CdcTrim(int64 keep_secs)
+{
+	Datum		arg[1];
+	Oid			types[1] = {INT8OID};
+	int			rc;
+
+	arg[0] = Int64GetDatum(keep_secs);
+	rc = SPI_execute_with_args(
+							   "WITH d AS (DELETE FROM nosql.change_log"
+							   "  WHERE logged < now() - $1 * interval '1 second' RETURNING token), "
+							   "m AS (SELECT max(token) AS token, count(*) AS n FROM d), "
+							   "u AS (UPDATE nosql.change_stream_horizon h SET token = m.token, since = now()"
+							   "  FROM m WHERE m.token IS NOT NULL AND m.token > h.token) "
+							   "SELECT n FROM m",
+							   1, types, arg, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "change log retention failed: %s", SPI_result_code_string(rc));
+	{
+		bool		isnull;
+
+		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										   1, &isnull));
+	}
+}
+
+static void
+CdcRoundBody(void *arg)
+{
+	char		slot[NAMEDATALEN];
+	bool		running;
+	CdcDecoder *d;
+
+	if (!CdcExtensionInstalled())
+		return;
+	(void) CdcTrim(nosql_change_log_retention);
+
+	/* a slot nobody decodes keeps WAL: restart its decoder */
+	CdcSlotName(slot, MyDatabaseId);
+	if (cdc_watch == NULL || SearchNamedReplicationSlot(slot, true) == NULL)
+		return;
+	SpinLockAcquire(&cdc_watch->mutex);
+	d = CdcFindDecoder(MyDatabaseId);
+	running = d != NULL;
+	SpinLockRelease(&cdc_watch->mutex);
+	if (!running)
+		(void) CdcDecoderStart();
+}
+
+/*
+ * CdcWatchRound
+ *		The database worker's periodic job: retention of the change log,
+ *		and a decoder for a slot that has none (after a restart).
+ */
+void
+CdcWatchRound(void)
+{
+	(void) WorkerTransaction(CdcRoundBody, NULL);
+}
+
+/*
+ * nosql.change_log_trim(keep interval DEFAULT NULL) RETURNS bigint —
+ * apply retention now: delete the events logged longer than keep ago
+ * (NULL: nosql.change_log_retention) and move the horizon past them.
+ */
+PG_FUNCTION_INFO_V1(change_log_trim);
+Datum
+change_log_trim(PG_FUNCTION_ARGS)
+{
+	int64		keep = nosql_change_log_retention;
+	int64		n;
+
+	if (!PG_ARGISNULL(0))
+	{
+		Interval   *iv = PG_GETARG_INTERVAL_P(0);
+
+		keep = (int64) (iv->time / USECS_PER_SEC) +
+			(int64) iv->day * SECS_PER_DAY + (int64) iv->month * 30 * SECS_PER_DAY;
+	}
+	SPI_connect();
+	n = CdcTrim(keep);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/* ---------------------------------------------------------------------
+ * nosql.watch
+ * ---------------------------------------------------------------------
+ */
+
+/* How a watcher asked for fullDocument */
+typedef enum CdcFullDocument
+{
+	CDC_FULL_DEFAULT,
+	CDC_FULL_UPDATE_LOOKUP,
+	CDC_FULL_WHEN_AVAILABLE,
+	CDC_FULL_REQUIRED
+} CdcFullDocument;
+
+typedef struct CdcWatchSpec
+{
+	char	   *db;				/* NULL: every database */
+	char	   *coll;			/* NULL: every collection */
+	AggChain   *chain;			/* NULL: no pipeline */
+	CdcFullDocument full;
+	char		after[CDC_TOKEN_LEN + 1];	/* events after this token */
+	Oid			log_owner;
+	bool		see_dropped;	/* may see events of dropped collections */
+} CdcWatchSpec;
+
+/* The _data of a resume token argument, checked; into buf */
+static void
+CdcParseToken(const Bson *arg, const char *name, char *buf)
+{
+	bson_t		doc;
+	bson_iter_t it;
+	bson_iter_t holder_it;
+	bson_t		holder;
+	const char *data;
+	uint32_t	len;
+
+	if (BsonValueIter(arg, &holder_it, &holder) ||
+		!bson_init_static(&doc, BsonBytes(arg), BsonDocLen(arg)))
+		MongoRaise(MONGO_TYPE_MISMATCH, "%s must be an object", name);
+	if (!bson_iter_init_find(&it, &doc, "_data") || !BSON_ITER_HOLDS_UTF8(&it))
+		MongoRaise(MONGO_FAILED_TO_PARSE_CODE,
+				   "Bad resume token: _data of missing or of wrong type in %s", name);
+	data = bson_iter_utf8(&it, &len);
+	if (len != CDC_TOKEN_LEN || strspn(data, "0123456789ABCDEFabcdef") != CDC_TOKEN_LEN)
+		MongoRaise(MONGO_FAILED_TO_PARSE_CODE,
+				   "Bad resume token: _data \"%s\" in %s is not a nosql resume token (%d hex digits)",
+				   data, name, CDC_TOKEN_LEN);
+	for (int i = 0; i < CDC_TOKEN_LEN; i++)
+		buf[i] = pg_toupper((unsigned char) data[i]);
+	buf[CDC_TOKEN_LEN] = '\0';
+}
+
+/* The pipeline argument as a chain of streaming stages, checked */
+static AggChain *
+CdcCompilePipeline(const Bson *pipeline)
+{
+	bson_iter_t it;
+	bson_t		holder;
+	bson_iter_t stages;
+	bson_t		array;
+	bson_t		desc;
+	const uint8_t *data;
+	uint32_t	len;
+	AggChain   *chain;
+	int			n = 0;
+
+	if (!BsonValueIter(pipeline, &it, &holder) || !BSON_ITER_HOLDS_ARRAY(&it))
+		MongoRaise(MONGO_TYPE_MISMATCH, "the pipeline of a change stream must be an array");
+	bson_iter_array(&it, &len, &data);
+	if (!bson_init_static(&array, data, len))
+		elog(ERROR, "corrupt pipeline");
+	bson_iter_init(&stages, &array);
+	while (bson_iter_next(&stages))
+	{
+		bson_iter_t stage;
+		const char *name;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&stages))
+			MongoRaise(AGG_ERR_STAGE_NOT_OBJECT, "Each element of the 'pipeline' array must be an object");
+		bson_iter_recurse(&stages, &stage);
+		if (!bson_iter_next(&stage))
+			MongoRaise(AGG_ERR_STAGE_ONE_FIELD, "A pipeline stage specification object must contain exactly one field.");
+		name = bson_iter_key(&stage);
+		{
+			bson_iter_t more = stage;
+
+			if (bson_iter_next(&more))
+				MongoRaise(AGG_ERR_STAGE_ONE_FIELD, "A pipeline stage specification object must contain exactly one field.");
+		}
+		if (strcmp(name, "$match") != 0 && strcmp(name, "$project") != 0 &&
+			strcmp(name, "$addFields") != 0 && strcmp(name, "$set") != 0 &&
+			strcmp(name, "$unset") != 0 && strcmp(name, "$replaceRoot") != 0 &&
+			strcmp(name, "$replaceWith") != 0)
+		{
+			if (name[0] != '$')
+				MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
+			MongoRaise(MONGO_ILLEGAL_OPERATION,
+					   "%s is not permitted in a $changeStream pipeline", name);
+		}
+		AggStageValidate(name, &stage, NULL);
+		n++;
+	}
+	if (n == 0)
+		return NULL;
+	bson_init(&desc);
+	bson_append_array(&desc, "s", 1, &array);
+	chain = AggChainCompile(bson_get_data(&desc), desc.len);
+	bson_destroy(&desc);
+	return chain;
+}
+
+/* The owner of a relation in schema nosql */
+static Oid
+CdcNosqlRelation(const char *name, Oid *owner)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar("nosql", (char *) name, -1), NoLock, false);
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return relid;
+}
+
+/* The horizon token, read as the log's owner (into buf) */
+static void
+CdcReadHorizon(char *buf)
+{
+	int			rc;
+	bool		isnull;
+
+	rc = SPI_execute("SELECT token FROM nosql.change_stream_horizon", false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read nosql.change_stream_horizon");
+	if (SPI_processed == 0)
+	{
+		buf[0] = '\0';
+		return;
+	}
+	strlcpy(buf, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull)),
+			CDC_TOKEN_LEN + 1);
+}
+
+/*
+ * The document of a collection by _id, read with the caller's rights, or
+ * NULL when it is gone.
+ */
+static Bson *
+CdcLookup(const char *db, const char *coll, const bson_iter_t *id)
+{
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	bool		isnull;
+	Oid			relid;
+	char	   *sql;
+	int			rc;
+	Bson	   *result = NULL;
+	Oid			bson_type;
+
+	args[0] = CStringGetTextDatum(db);
+	args[1] = CStringGetTextDatum(coll);
+	rc = SPI_execute_with_args("SELECT relation::oid FROM nosql.collection WHERE database = $1 AND name = $2",
+							   2, types, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		return NULL;
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										   1, &isnull));
+	if (isnull)
+		return NULL;
+	sql = psprintf("SELECT document FROM %s WHERE _id OPERATOR(nosql.=) $1",
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid)));
+	bson_type = TypenameGetTypid("bson");
+	if (!OidIsValid(bson_type))
+		bson_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum("bson"),
+									ObjectIdGetDatum(get_namespace_oid("nosql", false)));
+	types[0] = bson_type;
+	args[0] = PointerGetDatum(BsonFromIter(id));
+	rc = SPI_execute_with_args(sql, 1, types, args, NULL, true, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			result = (Bson *) SPI_datumTransfer(d, false, -1);
+	}
+	return result;
+}
+
+/*
+ * fullDocument for an update event, as the watcher asked: the event with
+ * the current document (or null) in its fullDocument field.
+ */
+static Bson *
+CdcFullDocumentLookup(const CdcWatchSpec *spec, Bson *event)
+{
+	bson_t		in;
+	bson_t		out;
+	bson_iter_t it;
+	bson_iter_t op;
+	bson_iter_t id;
+	const char *db = NULL;
+	const char *coll = NULL;
+	Bson	   *doc;
+	Bson	   *result;
+	bool		placed = false;
+
+	if (spec->full == CDC_FULL_DEFAULT)
+		return event;
+	if (!bson_init_static(&in, BsonBytes(event), BsonDocLen(event)) ||
+		!bson_iter_init_find(&op, &in, "operationType") || !BSON_ITER_HOLDS_UTF8(&op) ||
+		strcmp(bson_iter_utf8(&op, NULL), "update") != 0)
+		return event;
+	if (bson_iter_init(&it, &in) && bson_iter_find_descendant(&it, "ns.coll", &id) &&
+		BSON_ITER_HOLDS_UTF8(&id))
+		coll = bson_iter_utf8(&id, NULL);
+	if (bson_iter_init(&it, &in) && bson_iter_find_descendant(&it, "ns.db", &id) &&
+		BSON_ITER_HOLDS_UTF8(&id))
+		db = bson_iter_utf8(&id, NULL);
+	doc = NULL;
+	if (db != NULL && coll != NULL && bson_iter_init(&it, &in) &&
+		bson_iter_find_descendant(&it, "documentKey._id", &id))
+		doc = CdcLookup(db, coll, &id);
+	if (doc == NULL && spec->full == CDC_FULL_REQUIRED)
+		MongoRaise(MONGO_NO_MATCHING_DOCUMENT,
+				   "Change stream was configured to require a post-image for all update, delete and replace events, but the post-image was not found for an event on %s.%s",
+				   db ? db : "", coll ? coll : "");
+
+	bson_init(&out);
+	bson_iter_init(&it, &in);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "fullDocument") == 0 || (!placed && strcmp(key, "ns") == 0))
+		{
+			if (doc != NULL)
+			{
+				bson_t		d;
+
+				bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc));
+				bson_append_document(&out, "fullDocument", -1, &d);
+			}
+			else
+				bson_append_null(&out, "fullDocument", -1);
+			placed = true;
+			if (strcmp(key, "fullDocument") == 0)
+				continue;
+		}
+		bson_append_iter(&out, NULL, 0, &it);
+	}
+	result = BsonFromDocument(&out, false);
+	bson_destroy(&out);
+	return result;
+}
+
+/*
+ * Read the events after spec->after into the result, moving spec->after
+ * to the last one read.  Returns how many events were returned (after the
+ * pipeline).
+ */
+static int64
+CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
+{
+	static const char *const read_sql =
+		"SELECT l.token, l.event FROM nosql.change_log l"
+		"  LEFT JOIN nosql.collection c ON c.database = l.database AND c.name = l.coll"
+		" WHERE l.token OPERATOR(pg_catalog.>) $1 COLLATE \"C\""
+		"   AND ($2::text IS NULL OR l.database OPERATOR(pg_catalog.=) $2)"
+		"   AND ($3::text IS NULL OR l.coll OPERATOR(pg_catalog.=) $3)"
+		"   AND CASE WHEN c.relation IS NULL THEN $4"
+		"            ELSE pg_catalog.has_table_privilege($5, c.relation::oid, 'SELECT') END"
+		" ORDER BY l.token COLLATE \"C\"";
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			caller = GetUserId();
+	Oid			save_userid;
+	int			save_sec_context;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		total = 0;
+	char		horizon[CDC_TOKEN_LEN + 1];
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "nosql change stream row context",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext outer = CurrentMemoryContext;
+	List	   *events = NIL;
+	ListCell   *lc;
+
+	args[0] = CStringGetTextDatum(spec->after);
+	args[1] = spec->db ? CStringGetTextDatum(spec->db) : (Datum) 0;
+	nulls[1] = spec->db ? ' ' : 'n';
+	args[2] = spec->coll ? CStringGetTextDatum(spec->coll) : (Datum) 0;
+	nulls[2] = spec->coll ? ' ' : 'n';
+	args[3] = BoolGetDatum(spec->see_dropped);
+	args[4] = ObjectIdGetDatum(caller);
+
+	/* the log is read as its owner, for the caller */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(spec->log_owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	plan = SPI_prepare(read_sql, 5, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the change log read: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, args, nulls, false);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, CDC_READ_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			MemoryContext old = MemoryContextSwitchTo(outer);
+			char	   *token = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			Bson	   *event = (Bson *) PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+
+			strlcpy(spec->after, token, sizeof(spec->after));
+			events = lappend(events, event);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+
+	/* retention that ran meanwhile may have taken events: history lost */
+	CdcReadHorizon(horizon);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (horizon[0] != '\0' && strcmp(start, horizon) < 0)
+		MongoRaise(MONGO_CHANGE_STREAM_HISTORY_LOST,
+				   "Resume of change stream was not possible, as the resume point may no longer be in the change log.");
+
+	/* fullDocument lookups and the pipeline, with the caller's rights */
+	SPI_connect();
+	foreach(lc, events)
+	{
+		Bson	   *event = lfirst(lc);
+		MemoryContext old = MemoryContextSwitchTo(rowcxt);
+		List	   *outs = NIL;
+		ListCell   *oc;
+
+		event = CdcFullDocumentLookup(spec, event);
+		if (spec->chain != NULL)
+			AggChainApplyAll(spec->chain, BsonBytes(event), BsonDocLen(event), &outs);
+		else
+			outs = list_make1(event);
+		foreach(oc, outs)
+		{
+			Datum		value = PointerGetDatum(lfirst(oc));
+			bool		isnull = false;
+
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+			total++;
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	SPI_finish();
+	list_free_deep(events);
+	MemoryContextDelete(rowcxt);
+	return total;
+}
+
+/*
+ * Check that the caller may read change streams; returns whether it may
+ * also see the events of collections that no longer exist.
+ */
+static bool
+CdcWatchCheckAccess(Oid log)
+{
+	Oid			user = GetUserId();
+
+	if (superuser() || has_rolreplication(user))
+		return true;
+	if (pg_class_aclcheck(log, user, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to watch change streams"),
+				 errdetail("Change streams need the REPLICATION attribute or SELECT on nosql.change_log."),
+				 errhint("GRANT SELECT ON nosql.change_log TO the role, or ALTER ROLE ... REPLICATION.")));
+	return false;
+}
+
+/*
+ * The token of "now": the current WAL insert position with ordinal 0, so
+ * that an event whose commit record comes later is after it.
+ */
+static void
+CdcNowToken(char *buf)
+{
+	CdcTokenAt(buf, GetXLogInsertRecPtr());
+}
+
+/*
+ * nosql.watch(coll text, pipeline bson DEFAULT NULL, resume_after bson
+ * DEFAULT NULL, start_after bson DEFAULT NULL, full_document text DEFAULT
+ * 'default', max_wait_ms integer DEFAULT 0) RETURNS SETOF bson — the
+ * change events of a collection ('db.coll'), a database ('db') or every
+ * collection (NULL) after the resume point, in commit order.
+ */
+PG_FUNCTION_INFO_V1(watch);
+Datum
+watch(PG_FUNCTION_ARGS)
+{
+	CdcWatchSpec spec;
+	ReturnSetInfo *rsinfo;
+	int32		max_wait_ms;
+	char	   *full;
+	char		start[CDC_TOKEN_LEN + 1];
+	Oid			log;
+	TimestampTz deadline = 0;
+	bool		sleeping = false;
+
+	memset(&spec, 0, sizeof(spec));
+	log = CdcNosqlRelation("change_log", &spec.log_owner);
+	spec.see_dropped = CdcWatchCheckAccess(log);
+
+	if (!PG_ARGISNULL(0))
+	{
+		char	   *ns = text_to_cstring(PG_GETARG_TEXT_PP(0));
+		char	   *dot = strchr(ns, '.');
+
+		if (ns[0] == '\0' || dot == ns || (dot != NULL && dot[1] == '\0'))
+			MongoRaise(MONGO_INVALID_NAMESPACE, "invalid namespace \"%s\" for a change stream", ns);
+		if (dot != NULL)
+		{
+			*dot = '\0';
+			spec.coll = dot + 1;
+		}
+		spec.db = ns;
+	}
+
+	full = PG_ARGISNULL(4) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (strcmp(full, "default") == 0)
+		spec.full = CDC_FULL_DEFAULT;
+	else if (strcmp(full, "updateLookup") == 0)
+		spec.full = CDC_FULL_UPDATE_LOOKUP;
+	else if (strcmp(full, "whenAvailable") == 0)
+		spec.full = CDC_FULL_WHEN_AVAILABLE;
+	else if (strcmp(full, "required") == 0)
+		spec.full = CDC_FULL_REQUIRED;
+	else
+		MongoRaise(MONGO_BAD_VALUE,
+				   "Enumeration value '%s' for field 'fullDocument' is not a valid value.", full);
+
+	max_wait_ms = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	if (max_wait_ms < 0)
+		MongoRaise(MONGO_BAD_VALUE, "max_wait_ms must not be negative");
+	if (max_wait_ms > 0 && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a blocking change stream needs READ COMMITTED"),
+				 errdetail("In REPEATABLE READ or SERIALIZABLE every read sees the transaction's snapshot, which no new event reaches.")));
+
+	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+		MongoRaise(MONGO_BAD_VALUE, "Only one type of resume option is allowed, but multiple were found.");
+	if (!PG_ARGISNULL(1))
+		spec.chain = CdcCompilePipeline(PG_GETARG_BSON_P(1));
+	if (!PG_ARGISNULL(2))
+		CdcParseToken(PG_GETARG_BSON_P(2), "resume_after", spec.after);
+	else if (!PG_ARGISNULL(3))
+		CdcParseToken(PG_GETARG_BSON_P(3), "start_after", spec.after);
+
+	CdcDecoderWaitReady();
+	if (spec.after[0] == '\0')
+		CdcNowToken(spec.after);
+	strlcpy(start, spec.after, sizeof(start));
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (max_wait_ms > 0)
+	{
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_wait_ms);
+		/* before the first read: a batch committed after it wakes us */
+		ConditionVariablePrepareToSleep(&cdc_watch->decoded);
+		sleeping = true;
+	}
+	for (;;)
+	{
+		long		remaining;
+
+		CHECK_FOR_INTERRUPTS();
+		if (CdcWatchRead(&spec, rsinfo, start) > 0 || max_wait_ms == 0)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, remaining, PG_WAIT_EXTENSION);
+	}
+	if (sleeping)
+		ConditionVariableCancelSleep();
+	return (Datum) 0;
+}
+
+/*
+ * nosql.watch_start_token() RETURNS bson — the resume token of "now", to
+ * start a stream with resume_after so that no event between two calls is
+ * missed.
+ */
+PG_FUNCTION_INFO_V1(watch_start_token);
+Datum
+watch_start_token(PG_FUNCTION_ARGS)
+{
+	Oid			owner;
+	char		token[CDC_TOKEN_LEN + 1];
+	bson_t		doc;
+	Bson	   *result;
+
+	(void) CdcWatchCheckAccess(CdcNosqlRelation("change_log", &owner));
+	CdcDecoderWaitReady();
+	CdcNowToken(token);
+	bson_init(&doc);
+	bson_append_utf8(&doc, "_data", 5, token, CDC_TOKEN_LEN);
+	result = BsonFromDocument(&doc, false);
+	bson_destroy(&doc);
+	PG_RETURN_BSON_P(result);
+}
+
+/*
+ * nosql.change_stream_decoders() — the running decoders: database, pid,
+ * whether ready, batches and events copied.
+ */
+PG_FUNCTION_INFO_V1(change_stream_decoders);
+Datum
+change_stream_decoders(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CdcDecoder	copy[CDC_DECODERS];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (cdc_watch == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&cdc_watch->mutex);
+	memcpy(copy, cdc_watch->decoders, sizeof(copy));
+	SpinLockRelease(&cdc_watch->mutex);
+	for (int i = 0; i < CDC_DECODERS; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (!OidIsValid(copy[i].dboid) || copy[i].pid == 0)
+			continue;
+		values[0] = ObjectIdGetDatum(copy[i].dboid);
+		values[1] = Int32GetDatum(copy[i].pid);
+		values[2] = BoolGetDatum(copy[i].ready);
+		values[3] = Int64GetDatum((int64) copy[i].batches);
+		values[4] = Int64GetDatum((int64) copy[i].events);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

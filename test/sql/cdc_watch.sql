@@ -1,0 +1,175 @@
+-- nosql.watch: change streams over the database's decoder and the change
+-- log.  Resume tokens and commit times depend on the WAL position and the
+-- clock: the listings mask them; the checks compare them with each other.
+SET search_path = public, nosql;
+SET client_min_messages = warning;
+
+CREATE FUNCTION cmd(db text, c text) RETURNS bson
+    LANGUAGE sql AS $$ SELECT nosql.run_command(db, c::bson) $$;
+CREATE FUNCTION cdc_mask(data bson) RETURNS text LANGUAGE sql AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(data::text,
+        '"_data": "[0-9A-F]{24}"', '"_data": "<token>"'),
+        '"\$timestamp": \{"t": [0-9]+,', '"$timestamp": {"t": <secs>,'),
+        '"\$date": "[^"]*"', '"$date": "<commit>"')
+$$;
+-- Wait (blocking in watch, no polling) until the decoder has logged the
+-- marker document mark inserted into cw.mark: then every change committed
+-- before it is in the log too (the log is filled in commit order).
+CREATE FUNCTION caught_up(after bson, mark int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..60 LOOP
+        IF EXISTS (SELECT FROM nosql.watch('cw.mark', resume_after => after, max_wait_ms => 1000) e
+                    WHERE e -> 'documentKey' ->> '_id' = mark::text) THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+
+SELECT cmd('cw', '{"create": "a"}') ->> 'ok' AS ok;
+SELECT cmd('cw', '{"create": "b"}') ->> 'ok' AS ok;
+SELECT cmd('cw', '{"create": "mark"}') ->> 'ok' AS ok;
+SELECT cmd('cw2', '{"create": "a"}') ->> 'ok' AS ok;
+
+-- The start: a stream from here misses nothing (this starts the decoder)
+SELECT nosql.watch_start_token() AS t0 \gset
+SELECT :'t0'::bson ->> '_data' ~ '^[0-9A-F]{16}0{8}$' AS start_token_shape;
+
+SELECT cmd('cw', '{"insert": "a", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}]}') ->> 'n' AS n;
+SELECT cmd('cw', '{"update": "a", "updates": [{"q": {"_id": 1}, "u": {"x": 10}}]}') ->> 'nModified' AS n;
+SELECT cmd('cw', '{"delete": "a", "deletes": [{"q": {"_id": 2}, "limit": 1}]}') ->> 'n' AS n;
+SELECT cmd('cw', '{"insert": "b", "documents": [{"_id": "b1"}]}') ->> 'n' AS n;
+SELECT cmd('cw2', '{"insert": "a", "documents": [{"_id": "other"}]}') ->> 'n' AS n;
+SELECT cmd('cw', '{"insert": "mark", "documents": [{"_id": 1}]}') ->> 'n' AS n;
+SELECT caught_up(:'t0', 1);
+
+-- A collection's events, in commit order
+SELECT cdc_mask(e) FROM nosql.watch('cw.a', resume_after => :'t0') e;
+-- tokens increase strictly, and are the logged rows' keys
+SELECT bool_and(tok > prev) AS increasing, count(*) AS events
+  FROM (SELECT e -> '_id' ->> '_data' AS tok,
+               lag(e -> '_id' ->> '_data', 1, '') OVER () AS prev
+          FROM nosql.watch(NULL, resume_after => :'t0') e) s;
+SELECT count(*) = 7 AS all_logged FROM nosql.change_log
+ WHERE token > (:'t0'::bson ->> '_data') COLLATE "C";
+
+-- Resuming after the first event returns the others, once
+SELECT e -> '_id' AS t1 FROM nosql.watch('cw.a', resume_after => :'t0') e LIMIT 1 \gset
+SELECT e ->> 'operationType' AS op, e -> 'documentKey' AS key
+  FROM nosql.watch('cw.a', resume_after => :'t1') e;
+SELECT count(*) FROM nosql.watch('cw.a', start_after => :'t1');
+-- lower-case hex is the same token
+SELECT count(*) FROM nosql.watch('cw.a', resume_after => json_build_object('_data', lower(:'t1'::bson ->> '_data'))::text::bson);
+
+-- Namespaces: a collection, a database, every database
+SELECT e -> 'ns' AS ns, count(*) FROM nosql.watch('cw', resume_after => :'t0') e GROUP BY 1 ORDER BY 1;
+SELECT e -> 'ns' AS ns, count(*) FROM nosql.watch(NULL, resume_after => :'t0') e GROUP BY 1 ORDER BY 1;
+SELECT count(*) FROM nosql.watch('cw.none', resume_after => :'t0');
+SELECT count(*) FROM nosql.watch('nodb', resume_after => :'t0');
+
+-- A pipeline over the events
+SELECT e FROM nosql.watch('cw', '[{"$match": {"operationType": "insert"}}, {"$project": {"_id": 0, "ns": 1, "documentKey": 1}}]',
+                          resume_after => :'t0') e;
+SELECT e FROM nosql.watch('cw.a', '[{"$match": {"operationType": {"$in": ["replace", "delete"]}}},
+                                     {"$addFields": {"k": "$documentKey._id"}}, {"$unset": ["clusterTime", "wallTime", "_id", "ns"]},
+                                     {"$set": {"seen": true}}]', resume_after => :'t0') e;
+SELECT e FROM nosql.watch('cw.a', '[{"$match": {"fullDocument.x": 10}}, {"$replaceRoot": {"newRoot": "$fullDocument"}}]',
+                          resume_after => :'t0') e;
+SELECT count(*) FROM nosql.watch('cw.a', '[]', resume_after => :'t0');
+
+-- fullDocument: the events of this step carry their documents already
+SELECT count(*) FROM nosql.watch('cw.a', resume_after => :'t0', full_document => 'updateLookup');
+SELECT count(*) FROM nosql.watch('cw.a', resume_after => :'t0', full_document => 'whenAvailable');
+SELECT count(*) FROM nosql.watch('cw.a', resume_after => :'t0', full_document => 'required');
+
+-- A new stream starts now: nothing yet, after waiting max_wait_ms
+SELECT clock_timestamp() AS before \gset
+SELECT count(*) FROM nosql.watch('cw.a', max_wait_ms => 200);
+SELECT clock_timestamp() - :'before'::timestamptz >= interval '200 ms' AS waited;
+-- and returns as soon as an event arrives (here: one already logged)
+SELECT clock_timestamp() AS before \gset
+SELECT count(*) FROM nosql.watch('cw.a', resume_after => :'t0', max_wait_ms => 60000);
+SELECT clock_timestamp() - :'before'::timestamptz < interval '30 s' AS at_once;
+
+-- Bad arguments
+\set SHOW_CONTEXT never
+SELECT * FROM nosql.watch('cw.a', resume_after => '{"_data": "xyz"}');
+SELECT * FROM nosql.watch('cw.a', resume_after => '{"x": 1}');
+SELECT * FROM nosql.watch('cw.a', resume_after => '{"_data": 5}');
+SELECT * FROM nosql.watch('cw.a', resume_after => '5');
+SELECT * FROM nosql.watch('cw.a', resume_after => :'t0', start_after => :'t0');
+SELECT * FROM nosql.watch('cw.a', full_document => 'whatever');
+SELECT * FROM nosql.watch('cw.a', max_wait_ms => -1);
+SELECT * FROM nosql.watch('cw.a', '[{"$group": {"_id": null}}]');
+SELECT * FROM nosql.watch('cw.a', '[{"match": {}}]');
+SELECT * FROM nosql.watch('cw.a', '[{"$match": {}, "$project": {"a": 1}}]');
+SELECT * FROM nosql.watch('cw.a', '[1]');
+SELECT * FROM nosql.watch('cw.a', '{"$match": {}}');
+SELECT * FROM nosql.watch('cw.a', '[{"$match": {"$bad": 1}}]');
+SELECT * FROM nosql.watch('.a');
+SELECT * FROM nosql.watch('cw.');
+SELECT * FROM nosql.watch('');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM nosql.watch('cw.a', max_wait_ms => 10);
+ROLLBACK;
+
+-- Who may watch: REPLICATION or SELECT on nosql.change_log, and then only
+-- the collections whose tables the role may read
+CREATE ROLE regress_cdc_watcher;
+GRANT USAGE ON SCHEMA nosql_data TO regress_cdc_watcher;
+SET ROLE regress_cdc_watcher;
+\set VERBOSITY terse
+SELECT count(*) FROM nosql.watch('cw', resume_after => :'t0');
+\set VERBOSITY default
+RESET ROLE;
+GRANT SELECT ON nosql.change_log TO regress_cdc_watcher;
+SET ROLE regress_cdc_watcher;
+SELECT count(*) FROM nosql.watch('cw', resume_after => :'t0');
+RESET ROLE;
+SELECT format('GRANT SELECT ON %s TO regress_cdc_watcher', relation) AS grant_a
+  FROM nosql.collections WHERE database = 'cw' AND name = 'a' \gset
+:grant_a;
+SET ROLE regress_cdc_watcher;
+SELECT e -> 'ns' AS ns, count(*) FROM nosql.watch(NULL, resume_after => :'t0') e GROUP BY 1 ORDER BY 1;
+RESET ROLE;
+REVOKE SELECT ON nosql.change_log FROM regress_cdc_watcher;
+ALTER ROLE regress_cdc_watcher REPLICATION;
+SET ROLE regress_cdc_watcher;
+SELECT e -> 'ns' AS ns, count(*) FROM nosql.watch(NULL, resume_after => :'t0') e GROUP BY 1 ORDER BY 1;
+\set VERBOSITY terse
+SELECT nosql.change_log_trim();
+SELECT count(*) FROM nosql.change_log;
+\set VERBOSITY default
+RESET ROLE;
+
+-- Monitoring
+SELECT slot_name ~ '^nosql_cdc_[0-9]+$' AS slot, decoder_pid IS NOT NULL AS decoding,
+       decoded_events >= 7 AS decoded, lag_bytes >= 0 AS lag, retained_wal_bytes >= 0 AS retained,
+       log_rows >= 7 AS rows, oldest_token <= newest_token AS ordered,
+       horizon <= (:'t0'::bson ->> '_data') COLLATE "C" AS horizon_before_start
+  FROM nosql.change_streams;
+
+-- Retention: nothing is older than an hour; then everything older than now
+SELECT max(token) AS last FROM nosql.change_log \gset
+SET nosql.change_log_retention = '1h';
+SELECT nosql.change_log_trim();
+SELECT nosql.change_log_trim('0 seconds') >= 7 AS trimmed;
+SELECT count(*) FROM nosql.change_log;
+SELECT horizon = :'last' AS horizon_moved FROM nosql.change_streams;
+RESET nosql.change_log_retention;
+-- history lost: the events after these tokens are gone
+SELECT * FROM nosql.watch('cw.a', resume_after => :'t0');
+SELECT * FROM nosql.watch('cw.a', resume_after => :'t1');
+-- from the horizon itself nothing was lost
+SELECT json_build_object('_data', horizon)::text AS th FROM nosql.change_streams \gset
+SELECT count(*) FROM nosql.watch(NULL, resume_after => :'th');
+
+-- Later events come after the horizon
+SELECT cmd('cw', '{"insert": "mark", "documents": [{"_id": 2}]}') ->> 'n' AS n;
+SELECT caught_up(:'th', 2);
+SELECT cdc_mask(e) FROM nosql.watch('cw', resume_after => :'th') e;
+
+DROP OWNED BY regress_cdc_watcher;
+DROP ROLE regress_cdc_watcher;
+SELECT cmd('cw', '{"dropDatabase": 1}') ->> 'ok' AS ok;
+SELECT cmd('cw2', '{"dropDatabase": 1}') ->> 'ok' AS ok;
