@@ -17,8 +17,9 @@
  * COLLATE "C" is commit order), ON CONFLICT DO NOTHING; commits; then
  * advances the slot past what it inserted.  A crash between the commit and
  * the advance only decodes the same changes again, which yield the same
- * tokens: nothing is lost or doubled.  After each batch it broadcasts a
- * condition variable that blocked watchers sleep on.  The log's own
+ * tokens: nothing is lost or doubled.  As soon as a batch's events are
+ * committed it broadcasts a condition variable that blocked watchers sleep
+ * on (before it advances the slot).  The log's own
  * inserts are not decoded back: the plugin ignores every table that is not
  * a collection.
  *
@@ -601,6 +602,16 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
+	/* the events are visible: wake the watchers before the slot moves */
+	if (n > 0)
+	{
+		SpinLockAcquire(&cdc_watch->mutex);
+		cdc_me->batches++;
+		cdc_me->events += n;
+		SpinLockRelease(&cdc_watch->mutex);
+		ConditionVariableBroadcast(&cdc_watch->decoded);
+	}
+
 	/* committed: the slot may now move past what is in the log */
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -617,15 +628,6 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* decoded up to here: an idle server's next batch may skip the peek */
 	*done = n >= CDC_DECODE_BATCH ? InvalidXLogRecPtr : upto;
-
-	if (n > 0)
-	{
-		SpinLockAcquire(&cdc_watch->mutex);
-		cdc_me->batches++;
-		cdc_me->events += n;
-		SpinLockRelease(&cdc_watch->mutex);
-		ConditionVariableBroadcast(&cdc_watch->decoded);
-	}
 	return n;
 }
 
