@@ -351,6 +351,12 @@ CdcDecoderWaitReady(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("change streams need nosql in shared_preload_libraries")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("change streams cannot be watched on a standby"),
+				 errdetail("The change log is filled by a decoder on the primary; a standby has none to wait for."),
+				 errhint("Watch on the primary, or read nosql.change_log by its token.")));
 	if (CdcDecoderReady())
 		return;
 	if (wal_level < WAL_LEVEL_LOGICAL)
@@ -990,6 +996,22 @@ CdcLookup(const char *db, const char *coll, const bson_iter_t *id)
 	return result;
 }
 
+/* fullDocument: the document looked up, or null */
+static void
+CdcAppendFullDocument(bson_t *out, const Bson *doc)
+{
+	if (doc != NULL)
+	{
+		bson_t		d;
+
+		if (!bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc)))
+			elog(ERROR, "corrupt bson document");
+		bson_append_document(out, "fullDocument", -1, &d);
+	}
+	else
+		bson_append_null(out, "fullDocument", -1);
+}
+
 /*
  * fullDocument for an update event, as the watcher asked: the event with
  * the current document (or null) in its fullDocument field.
@@ -1035,23 +1057,19 @@ CdcFullDocumentLookup(const CdcWatchSpec *spec, Bson *event)
 	{
 		const char *key = bson_iter_key(&it);
 
+		/* in place of the event's own, or else before ns, as MongoDB's */
 		if (strcmp(key, "fullDocument") == 0 || (!placed && strcmp(key, "ns") == 0))
 		{
-			if (doc != NULL)
-			{
-				bson_t		d;
-
-				bson_init_static(&d, BsonBytes(doc), BsonDocLen(doc));
-				bson_append_document(&out, "fullDocument", -1, &d);
-			}
-			else
-				bson_append_null(&out, "fullDocument", -1);
+			if (!placed)
+				CdcAppendFullDocument(&out, doc);
 			placed = true;
 			if (strcmp(key, "fullDocument") == 0)
 				continue;
 		}
 		bson_append_iter(&out, NULL, 0, &it);
 	}
+	if (!placed)
+		CdcAppendFullDocument(&out, doc);
 	result = BsonFromDocument(&out, false);
 	bson_destroy(&out);
 	return result;
