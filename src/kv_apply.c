@@ -302,16 +302,17 @@ KvApplyStartWorker(void)
 }
 
 /*
- * Queue the request in slot my for this database's worker.  Returns false
- * (nothing queued) when no worker runs: then one is started if none is
- * starting.
+ * Queue the request in slot my for this database's worker.  Returns the
+ * worker's pid, or 0 (nothing queued) when no worker runs: then one is
+ * started if none is starting.
  */
-static bool
+static pid_t
 KvApplyEnqueue(int my)
 {
 	KvRequest  *req = &kv_apply->requests[my];
 	KvApplyWorker *w;
 	Latch	   *latch = NULL;
+	pid_t		pid = 0;
 	bool		start = false;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -345,6 +346,7 @@ KvApplyEnqueue(int my)
 			w->head = my;
 		w->tail = my;
 		latch = w->latch;
+		pid = w->pid;
 	}
 	SpinLockRelease(&kv_apply->mutex);
 
@@ -357,7 +359,7 @@ KvApplyEnqueue(int my)
 	}
 	if (latch != NULL)
 		SetLatch(latch);
-	return latch != NULL;
+	return pid;
 }
 
 /*
@@ -427,7 +429,7 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	Oid			counter;
 	int			my;
 	KvRequest  *req;
-	pid_t		worker_pid = 0;
+	pid_t		worker_pid;
 	int			state;
 
 	if (kv_apply == NULL || MyProc == NULL || keylen + valuelen > KV_APPLY_SLOT_BYTES ||
@@ -460,12 +462,9 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	memcpy(req->data, VARDATA_ANY(key), keylen);
 	memcpy(req->data + keylen, VARDATA_ANY(value), valuelen);
 	req->sqlerrcode = 0;
-	if (!KvApplyEnqueue(my))
+	worker_pid = KvApplyEnqueue(my);
+	if (worker_pid == 0)
 		return false;
-
-	SpinLockAcquire(&kv_apply->mutex);
-	worker_pid = KvApplyFindWorker(MyDatabaseId)->pid;
-	SpinLockRelease(&kv_apply->mutex);
 
 	for (;;)
 	{
