@@ -623,6 +623,10 @@ KvApplyBatch(void)
 {
 	static int	slots[KV_APPLY_BATCH];
 	static int	outcome[KV_APPLY_BATCH];
+	static text *keys[KV_APPLY_BATCH];
+	static bytea *values[KV_APPLY_BATCH];
+	static int64 leases[KV_APPLY_BATCH];
+	static int64 revisions[KV_APPLY_BATCH];
 	volatile int n = 0;
 	MemoryContext batch_context = CurrentMemoryContext;
 	uint32		holdoff = InterruptHoldoffCount;
@@ -655,19 +659,16 @@ KvApplyBatch(void)
 			kv_apply_me->tail = -1;
 		SpinLockRelease(&kv_apply->mutex);
 
+		/*
+		 * The errors a put can meet alone, as the ordinary path raises them;
+		 * then the others, in order, at consecutive revisions.
+		 */
 		for (int j = 0; j < n; j++)
 		{
 			KvRequest  *req = &kv_apply->requests[slots[j]];
-			text	   *key = (text *) palloc(VARHDRSZ + req->keylen);
-			bytea	   *value = (bytea *) palloc(VARHDRSZ + req->valuelen);
 			int64		size;
 
-			SET_VARSIZE(key, VARHDRSZ + req->keylen);
-			memcpy(VARDATA(key), req->data, req->keylen);
-			SET_VARSIZE(value, VARHDRSZ + req->valuelen);
-			memcpy(VARDATA(value), req->data + req->keylen, req->valuelen);
-
-			/* the errors a put can meet alone, as the ordinary path raises them */
+			outcome[j] = KV_REQUEST_DONE;
 			if (req->lease != 0 && !KvLeaseAlive(req->lease))
 			{
 				char		message[64];
@@ -677,7 +678,7 @@ KvApplyBatch(void)
 							KV_HINT_LEASE_NOT_FOUND);
 				outcome[j] = KV_REQUEST_FAILED;
 			}
-			else if (KvQuotaExceeded(VARSIZE(key) + VARSIZE(value) + 64, &size))
+			else if (KvQuotaExceeded(2 * VARHDRSZ + req->keylen + req->valuelen + 64, &size))
 			{
 				char		detail[256];
 
@@ -689,13 +690,24 @@ KvApplyBatch(void)
 			}
 			else
 			{
-				req->revision = KvPut(key, value, req->lease);
-				outcome[j] = KV_REQUEST_DONE;
+				text	   *key = (text *) palloc(VARHDRSZ + req->keylen);
+				bytea	   *value = (bytea *) palloc(VARHDRSZ + req->valuelen);
+
+				SET_VARSIZE(key, VARHDRSZ + req->keylen);
+				memcpy(VARDATA(key), req->data, req->keylen);
+				SET_VARSIZE(value, VARHDRSZ + req->valuelen);
+				memcpy(VARDATA(value), req->data + req->keylen, req->valuelen);
+				keys[applied] = key;
+				values[applied] = value;
+				leases[applied] = req->lease;
 				applied++;
 			}
-			pfree(key);
-			pfree(value);
 		}
+		if (applied > 0)
+			KvPutMany(applied, keys, values, leases, revisions);
+		for (int j = 0, k = 0; j < n; j++)
+			if (outcome[j] == KV_REQUEST_DONE)
+				kv_apply->requests[slots[j]].revision = revisions[k++];
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 
