@@ -34,7 +34,7 @@
  * Two values are the same when they have the same type and the same bytes
  * (MongoDB's no-op rule for updates).  _id never changes.
  *
- * Pure code: libbson and palloc only.
+ * Pure code: libbson and palloc only (unit-tested in test/unit).
  *
  *-------------------------------------------------------------------------
  */
@@ -195,13 +195,18 @@ DescribeSame(const bson_iter_t *x, const bson_iter_t *y)
 		memcmp(x->raw + x->d1, y->raw + y->d1, xlen) == 0;
 }
 
-/* Push a component on the walk's path */
-static void
+/*
+ * Push a component on the walk's path; false when the path is as deep as
+ * an update path may be (stored documents are far shallower): the value is
+ * then reported whole.
+ */
+static bool
 DescribePush(Describer *d, const char *component)
 {
 	if (d->depth >= UPDATE_MAX_DEPTH)
-		elog(ERROR, "document too deep to describe an update");
+		return false;
 	d->path[d->depth++] = component;
+	return true;
 }
 
 /* Walk two documents' members: both of the current path */
@@ -230,7 +235,11 @@ DescribeDocument(Describer *d, const bson_iter_t *old, const bson_iter_t *new)
 		found = oit;
 		if (DescribeSame(&found, &nit))
 			continue;
-		DescribePush(d, key);
+		if (!DescribePush(d, key))
+		{
+			DescribeUpdated(d, key, &nit);
+			continue;
+		}
 		DescribeValue(d, &found, &nit);
 		d->depth--;
 	}
@@ -299,7 +308,11 @@ DescribeArray(Describer *d, const bson_iter_t *old, const bson_iter_t *new,
 		{
 			if (DescribeSame(&oit, &nit))
 				continue;
-			DescribePush(d, key);
+			if (!DescribePush(d, key))
+			{
+				DescribeUpdated(d, key, &nit);
+				continue;
+			}
 			DescribeValue(d, &oit, &nit);
 			d->depth--;
 		}
@@ -405,7 +418,7 @@ BsonUpdateDescribe(const BsonUpdate *u, const uint8_t *old, uint32_t old_len,
 	/* iterators of the two documents as values, to walk them as members */
 	if (!bson_init_static(&olddoc, old, old_len) ||
 		!bson_init_static(&newdoc, new, new_len))
-		elog(ERROR, "corrupt bson document in an update");
+		return;					/* not documents: the caller's bug */
 	bson_init(&oldwrap);
 	bson_init(&newwrap);
 	bson_append_document(&oldwrap, "", 0, &olddoc);
@@ -416,4 +429,12 @@ BsonUpdateDescribe(const BsonUpdate *u, const uint8_t *old, uint32_t old_len,
 	bson_destroy(&oldwrap);
 	bson_destroy(&newwrap);
 	pfree(d.name.data);
+	/* the components of a pattern point into one copy of its path */
+	for (int i = 0; i < d.npatterns; i++)
+	{
+		pfree(d.patterns[i].components[0]);
+		pfree(d.patterns[i].components);
+	}
+	if (d.patterns != NULL)
+		pfree(d.patterns);
 }
