@@ -18,8 +18,9 @@
  *   does not report, and rows are never updated; neither emits anything.
  *
  * - the tables of the document collections (catalog.c): an insert is an
- *   "insert" event, an update of a row a "replace" (the update engine
- *   rewrites the whole document), a delete a "delete".  Which table is
+ *   "insert" event, an update of a row an "update" when the update engine
+ *   said what it changed (below), else a "replace" (the engine rewrites the
+ *   whole document), a delete a "delete".  Which table is
  *   which collection is in the catalog table nosql.collection, an ordinary
  *   table, which a decoder can read only through a historic snapshot, and
  *   only correctly when PostgreSQL logs the catalog-style details of its
@@ -29,7 +30,19 @@
  *   after a rename.  The map from table to collection is cached for the
  *   process (cdc_rel_cache) and forgotten on every relcache invalidation the
  *   decoder replays: changes of the catalog send one (its trigger), and so
- *   does any DDL of the tables.  A truncate emits nothing yet.
+ *   does any DDL of the tables.  A truncate emits nothing.
+ *
+ * Logical decoding messages (cdc_message.c).  The update engine writes,
+ * just before it rewrites a row, a transactional message "nosql.update"
+ * with the table, the _id and the updateDescription; the collection
+ * commands write "nosql.ddl" for a drop, a rename, a dropDatabase.  Both
+ * arrive in their place among the transaction's changes.  An update
+ * message is kept (its bytes, in a per-transaction context) until the next
+ * change of its table: when that is the update of the row with that _id,
+ * it becomes an "update" event; in any case the message is then
+ * forgotten, and at the end of the transaction, so an unmatched one shows
+ * nothing.  A DDL message is an event at once.  Messages are counted as
+ * changes of the transaction for the ordinal, like every change.
  *
  * A delete needs the old row's _id, which logical decoding has only from
  * the table's replica identity.  The collection tables' primary key is on
