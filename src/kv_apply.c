@@ -37,13 +37,14 @@
  * apply worker, and the backend sleeps on its latch.  The worker takes
  * the writers' lock, then every queued request (up to KV_APPLY_BATCH), and
  * applies them in order in one transaction, each at its own revision as
- * separate kv_put calls would be.  It commits asynchronously and answers
- * each client with its revision and the end of the commit record, and goes
- * on with the next batch at once; each client then waits for the WAL flush
- * up to that point (and for a synchronous standby, as its own commit
- * would) before it returns, so many clients share one flush and the worker
- * never waits for the disk, while nothing acknowledged can be lost (kv.c's
- * group commit).  The watchers are woken as for any commit.  A request whose lease does not exist or that finds the
+ * separate kv_put calls would be.  It commits asynchronously, hands the
+ * batch to the first client whose put was applied, and goes on with the
+ * next batch at once: that client waits for the WAL flush up to the end of
+ * the commit record and then answers the others, so the worker never waits
+ * for the disk, each client sleeps once, and nothing acknowledged can be
+ * lost (kv.c's group commit).  Each client then also waits for a
+ * synchronous standby if its synchronous_commit asks for one, as its own
+ * commit would.  The watchers are woken as for any commit.  A request whose lease does not exist or that finds the
  * store over its quota fails alone with the error the ordinary path
  * raises; any other error fails the whole batch, whose transaction rolls
  * back, and every client of it gets the error.
@@ -118,6 +119,7 @@ typedef enum KvRequestState
 	KV_REQUEST_IDLE,			/* no request */
 	KV_REQUEST_QUEUED,			/* waiting for the worker */
 	KV_REQUEST_TAKEN,			/* in the worker's batch */
+	KV_REQUEST_LEAD,			/* applied: flush, then answer the batch */
 	KV_REQUEST_DONE,			/* applied and durable: revision */
 	KV_REQUEST_FAILED,			/* not applied: the error */
 	KV_REQUEST_RETURNED			/* not applied: take the ordinary path */
@@ -168,6 +170,8 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 PGDLLEXPORT void nosql_kv_apply_main(Datum main_arg);
+
+static void KvApplyAnswer(int slot, int state);
 
 static int
 KvApplyRequestCount(void)
@@ -298,16 +302,17 @@ KvApplyStartWorker(void)
 }
 
 /*
- * Queue the request in slot my for this database's worker.  Returns false
- * (nothing queued) when no worker runs: then one is started if none is
- * starting.
+ * Queue the request in slot my for this database's worker.  Returns the
+ * worker's pid, or 0 (nothing queued) when no worker runs: then one is
+ * started if none is starting.
  */
-static bool
+static pid_t
 KvApplyEnqueue(int my)
 {
 	KvRequest  *req = &kv_apply->requests[my];
 	KvApplyWorker *w;
 	Latch	   *latch = NULL;
+	pid_t		pid = 0;
 	bool		start = false;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -341,6 +346,7 @@ KvApplyEnqueue(int my)
 			w->head = my;
 		w->tail = my;
 		latch = w->latch;
+		pid = w->pid;
 	}
 	SpinLockRelease(&kv_apply->mutex);
 
@@ -353,7 +359,7 @@ KvApplyEnqueue(int my)
 	}
 	if (latch != NULL)
 		SetLatch(latch);
-	return latch != NULL;
+	return pid;
 }
 
 /*
@@ -423,7 +429,7 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	Oid			counter;
 	int			my;
 	KvRequest  *req;
-	pid_t		worker_pid = 0;
+	pid_t		worker_pid;
 	int			state;
 
 	if (kv_apply == NULL || MyProc == NULL || keylen + valuelen > KV_APPLY_SLOT_BYTES ||
@@ -456,12 +462,9 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	memcpy(req->data, VARDATA_ANY(key), keylen);
 	memcpy(req->data + keylen, VARDATA_ANY(value), valuelen);
 	req->sqlerrcode = 0;
-	if (!KvApplyEnqueue(my))
+	worker_pid = KvApplyEnqueue(my);
+	if (worker_pid == 0)
 		return false;
-
-	SpinLockAcquire(&kv_apply->mutex);
-	worker_pid = KvApplyFindWorker(MyDatabaseId)->pid;
-	SpinLockRelease(&kv_apply->mutex);
 
 	for (;;)
 	{
@@ -495,6 +498,21 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	}
 	pg_read_barrier();
 	req->state = KV_REQUEST_IDLE;
+	if (state == KV_REQUEST_LEAD)
+	{
+		/* the first of the batch: flush for all of it, then answer the rest */
+		HOLD_INTERRUPTS();
+		XLogFlush(req->commit_end);
+		for (int i = req->next; i >= 0;)
+		{
+			int			next = kv_apply->requests[i].next;
+
+			KvApplyAnswer(i, KV_REQUEST_DONE);
+			i = next;
+		}
+		RESUME_INTERRUPTS();
+		state = KV_REQUEST_DONE;
+	}
 	switch (state)
 	{
 		case KV_REQUEST_DONE:
@@ -613,6 +631,8 @@ KvApplyBatch(void)
 	{
 		Oid			counter;
 		int			applied = 0;
+		int			lead = -1;
+		int			last = -1;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -679,12 +699,29 @@ KvApplyBatch(void)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 
-		/* committed: answer; each client waits for the flush */
+		/*
+		 * Committed: answer the failed requests, and the first applied one,
+		 * which waits for the flush and answers the others of the batch
+		 * (chained by next), so that each client sleeps once.
+		 */
 		for (int j = 0; j < n; j++)
 		{
-			kv_apply->requests[slots[j]].commit_end = XactLastCommitEnd;
-			KvApplyAnswer(slots[j], outcome[j]);
+			KvRequest  *req = &kv_apply->requests[slots[j]];
+
+			req->commit_end = XactLastCommitEnd;
+			req->next = -1;
+			if (outcome[j] != KV_REQUEST_DONE)
+				KvApplyAnswer(slots[j], outcome[j]);
+			else if (lead < 0)
+				lead = last = slots[j];
+			else
+			{
+				kv_apply->requests[last].next = slots[j];
+				last = slots[j];
+			}
 		}
+		if (lead >= 0)
+			KvApplyAnswer(lead, KV_REQUEST_LEAD);
 		SpinLockAcquire(&kv_apply->mutex);
 		kv_apply_me->batches++;
 		kv_apply_me->applied += applied;
