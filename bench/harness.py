@@ -159,6 +159,13 @@ class Cluster:
         else:
             log("note: nosql is not installed in %s; not preloading it"
                 % self.pkglibdir)
+        # Debian's PostgreSQL lets only the output plugins listed here be
+        # used (superusers too); other builds lack the setting
+        described = subprocess.run(
+            [os.path.join(self.bindir, "postgres"), "--describe-config"],
+            capture_output=True, text=True).stdout
+        if any(line.startswith("output_plugin_libraries") for line in described.splitlines()):
+            settings["output_plugin_libraries"] = "'pgoutput, test_decoding, wal2json, nosql'"
         if self.async_commit:
             settings["synchronous_commit"] = "off"
         return settings

@@ -36,6 +36,8 @@ bench_packages() {
         # the compiler, etcd's client v3 and pgx sources
         kv) echo etcd-server etcd-client golang-go golang-etcd-server-dev \
                  golang-github-jackc-pgx-v4-dev ;;
+        # the peer output plugin (pgoutput is part of the server)
+        cdc) echo "postgresql-${PG_MAJOR:-15}-wal2json" ;;
     esac
 }
 

@@ -1191,7 +1191,7 @@ COMMENT ON FUNCTION nosql.lease_list() IS 'etcd LeaseLeases: the ids of every le
 CREATE TABLE nosql.change_log (
     token text COLLATE "C" PRIMARY KEY,
     database text NOT NULL,
-    coll text NOT NULL,
+    coll text,                      -- NULL for a dropDatabase event
     event nosql.bson NOT NULL,
     logged timestamptz NOT NULL DEFAULT now()
 );

@@ -43,6 +43,7 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "cdc.h"
 #include "documents.h"
 #include "nosql.h"
 
@@ -598,6 +599,8 @@ CollectionDrop(const char *database, const char *name)
 	SPI_connect();
 	if (!c->is_view)
 	{
+		/* the change stream's "drop" event: DROP TABLE leaves no change */
+		CdcLogDdl(database, name, NULL, NULL);
 		/* its background index builds would hold the table until they end */
 		IndexBuildAbort(c->relid, NULL);
 		if (SPI_execute(psprintf("DROP TABLE %s", c->qualified), false, 0) != SPI_OK_UTILITY)
@@ -653,6 +656,8 @@ CollectionRename(Collection *coll, const char *to_database, const char *to_name,
 	SPI_connect();
 	if (!coll->is_view)
 	{
+		/* the change stream's "rename" event */
+		CdcLogDdl(coll->database, coll->name, to_database, to_name);
 		/* a rename needs ownership of the table: check it as the caller */
 		newrel = psprintf("%s.%s", to_database, to_name);
 		if (strlen(newrel) < NAMEDATALEN &&
@@ -796,5 +801,8 @@ DatabaseDrop(const char *database)
 		if (CollectionDrop(c->database, c->name))
 			n++;
 	}
+	/* the change stream's "dropDatabase" event, after its collections' */
+	if (colls != NIL)
+		CdcLogDdl(database, NULL, NULL, NULL);
 	return n;
 }

@@ -26,6 +26,10 @@
 #define CDC_TOKEN_ORDINAL_DIGITS	8
 #define CDC_TOKEN_LEN	(CDC_TOKEN_LSN_DIGITS + CDC_TOKEN_ORDINAL_DIGITS)
 
+/* Prefixes of the logical decoding messages of cdc_message.c */
+#define CDC_MESSAGE_UPDATE	"nosql.update"
+#define CDC_MESSAGE_DDL		"nosql.ddl"
+
 /* What a message is: option "format" */
 typedef enum CdcFormat
 {
@@ -45,14 +49,22 @@ typedef struct CdcPosition
 typedef enum CdcOperation
 {
 	CDC_OP_INSERT,
+	CDC_OP_UPDATE,
 	CDC_OP_REPLACE,
-	CDC_OP_DELETE
+	CDC_OP_DELETE,
+	CDC_OP_DROP,
+	CDC_OP_RENAME,
+	CDC_OP_DROP_DATABASE
 } CdcOperation;
 
 /*
  * One change of a collection.  id is the bson of the _id column (NULL when
  * not available: then it is taken from document); document is the new
- * document (insert, replace only).
+ * document (insert, update, replace only).  An update's description is the
+ * update message of cdc_message.c (its u, r and t fields); its document is
+ * in the event only when full_document is set.  DDL events (drop, rename,
+ * dropDatabase) have no id or document; coll is NULL for dropDatabase, and
+ * to_db and to_coll name a rename's target.
  */
 typedef struct CdcCollectionChange
 {
@@ -61,6 +73,10 @@ typedef struct CdcCollectionChange
 	const char *coll;
 	const Bson *id;
 	const Bson *document;
+	const bson_t *description;
+	bool		full_document;
+	const char *to_db;
+	const char *to_coll;
 } CdcCollectionChange;
 
 /*
@@ -78,10 +94,20 @@ typedef struct CdcKvChange
 	bool		deleted;
 } CdcKvChange;
 
+/* cdc_message.c: written by the document engine */
+extern bool CdcMessagesWanted(void);
+extern void CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated,
+						 const bson_t *removed, const bson_t *truncated);
+extern void CdcLogDdl(const char *db, const char *coll, const char *to_db,
+					  const char *to_coll);
+
 /* cdc_format.c */
 extern void CdcResumeToken(char *buf, XLogRecPtr commit_lsn, uint32 ordinal);
 extern bool CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 									 const CdcPosition *pos);
+extern void CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
+							  const CdcPosition *pos);
+extern bool CdcChangeHasId(const CdcCollectionChange *change, const bson_iter_t *id);
 extern void CdcFormatKvEvent(bson_t *event, const CdcKvChange *change);
 extern void CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format);
 

@@ -45,6 +45,7 @@
 #include "mb/pg_wchar.h"
 
 #include "bson.h"
+#include "bson_compare.h"
 #include "cdc.h"
 #include "kv.h"
 
@@ -85,6 +86,64 @@ CdcAppendBson(bson_t *event, const char *name, const Bson *value)
 }
 
 /*
+ * The fields every collection event starts with: the resume token, the
+ * operation, clusterTime and wallTime.
+ */
+static void
+CdcAppendHead(bson_t *event, const char *op, const CdcPosition *pos)
+{
+	char		token[CDC_TOKEN_LEN + 1];
+	bson_t		child;
+	int64		unix_usecs;
+
+	CdcResumeToken(token, pos->commit_lsn, pos->ordinal);
+	bson_append_document_begin(event, "_id", 3, &child);
+	bson_append_utf8(&child, "_data", 5, token, CDC_TOKEN_LEN);
+	bson_append_document_end(event, &child);
+
+	bson_append_utf8(event, "operationType", -1, op, -1);
+
+	unix_usecs = pos->commit_time + CDC_EPOCH_OFFSET_USECS;
+	bson_append_timestamp(event, "clusterTime", -1,
+						  (uint32) (unix_usecs / USECS_PER_SEC), pos->ordinal);
+	bson_append_date_time(event, "wallTime", -1, unix_usecs / 1000);
+}
+
+/*
+ * An update's updateDescription from its update message (cdc_message.c):
+ * updatedFields, removedFields and truncatedArrays, the last two empty
+ * arrays when the message has none, as MongoDB always gives all three.
+ */
+static void
+CdcAppendDescription(bson_t *event, const bson_t *message)
+{
+	static const char *const names[3][2] = {
+		{"u", "updatedFields"}, {"r", "removedFields"}, {"t", "truncatedArrays"}
+	};
+	bson_t		child;
+	bson_t		empty;
+	bson_iter_t it;
+
+	bson_append_document_begin(event, "updateDescription", -1, &child);
+	for (int i = 0; i < 3; i++)
+	{
+		if (bson_iter_init_find(&it, message, names[i][0]) &&
+			(i == 0 ? BSON_ITER_HOLDS_DOCUMENT(&it) : BSON_ITER_HOLDS_ARRAY(&it)))
+			bson_append_iter(&child, names[i][1], -1, &it);
+		else
+		{
+			bson_init(&empty);
+			if (i == 0)
+				bson_append_document(&child, names[i][1], -1, &empty);
+			else
+				bson_append_array(&child, names[i][1], -1, &empty);
+			bson_destroy(&empty);
+		}
+	}
+	bson_append_document_end(event, &child);
+}
+
+/*
  * Build the MongoDB change event of a collection change into event (an
  * initialised, empty document).  Returns false when the change has no
  * _id to name it by, which the caller reports.
@@ -93,17 +152,18 @@ bool
 CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 						 const CdcPosition *pos)
 {
-	char		token[CDC_TOKEN_LEN + 1];
 	bson_t		child;
 	bson_iter_t doc_id;
 	bool		have_doc_id = false;
-	int64		unix_usecs;
 	const char *op;
 
 	switch (change->op)
 	{
 		case CDC_OP_INSERT:
 			op = "insert";
+			break;
+		case CDC_OP_UPDATE:
+			op = "update";
 			break;
 		case CDC_OP_REPLACE:
 			op = "replace";
@@ -128,19 +188,10 @@ CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 	if (change->id == NULL && !have_doc_id)
 		return false;
 
-	CdcResumeToken(token, pos->commit_lsn, pos->ordinal);
-	bson_append_document_begin(event, "_id", 3, &child);
-	bson_append_utf8(&child, "_data", 5, token, CDC_TOKEN_LEN);
-	bson_append_document_end(event, &child);
+	CdcAppendHead(event, op, pos);
 
-	bson_append_utf8(event, "operationType", -1, op, -1);
-
-	unix_usecs = pos->commit_time + CDC_EPOCH_OFFSET_USECS;
-	bson_append_timestamp(event, "clusterTime", -1,
-						  (uint32) (unix_usecs / USECS_PER_SEC), pos->ordinal);
-	bson_append_date_time(event, "wallTime", -1, unix_usecs / 1000);
-
-	if (change->document != NULL)
+	/* an update's fullDocument, when asked for, comes last, as MongoDB's */
+	if (change->document != NULL && change->op != CDC_OP_UPDATE)
 		CdcAppendBson(event, "fullDocument", change->document);
 
 	bson_append_document_begin(event, "ns", 2, &child);
@@ -154,7 +205,93 @@ CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 	else
 		bson_append_iter(&child, "_id", 3, &doc_id);
 	bson_append_document_end(event, &child);
+
+	if (change->op == CDC_OP_UPDATE)
+	{
+		CdcAppendDescription(event, change->description);
+		if (change->full_document && change->document != NULL)
+			CdcAppendBson(event, "fullDocument", change->document);
+	}
 	return true;
+}
+
+/*
+ * Build the event of a collection's drop or rename, or of a database's
+ * drop, into event (an initialised, empty document).
+ */
+void
+CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
+				  const CdcPosition *pos)
+{
+	bson_t		child;
+	const char *op;
+
+	switch (change->op)
+	{
+		case CDC_OP_DROP:
+			op = "drop";
+			break;
+		case CDC_OP_RENAME:
+			op = "rename";
+			break;
+		case CDC_OP_DROP_DATABASE:
+			op = "dropDatabase";
+			break;
+		default:
+			elog(ERROR, "unexpected change kind %d", (int) change->op);
+	}
+	CdcAppendHead(event, op, pos);
+	bson_append_document_begin(event, "ns", 2, &child);
+	bson_append_utf8(&child, "db", 2, change->db, -1);
+	if (change->coll != NULL)
+		bson_append_utf8(&child, "coll", 4, change->coll, -1);
+	bson_append_document_end(event, &child);
+	if (change->op == CDC_OP_RENAME)
+	{
+		bson_append_document_begin(event, "to", 2, &child);
+		bson_append_utf8(&child, "db", 2, change->to_db, -1);
+		bson_append_utf8(&child, "coll", 4, change->to_coll, -1);
+		bson_append_document_end(event, &child);
+	}
+}
+
+/*
+ * Whether a collection change is of the document whose _id is id: same
+ * type, same value (the _id of an update message against the row's).
+ */
+bool
+CdcChangeHasId(const CdcCollectionChange *change, const bson_iter_t *id)
+{
+	bson_iter_t it;
+	bson_t		holder;
+
+	if (change->id != NULL)
+	{
+		if (!BsonValueIter(change->id, &it, &holder))
+		{
+			/* a document _id: compare the documents' bytes */
+			const uint8_t *data;
+			uint32_t	len;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(id))
+				return false;
+			bson_iter_document(id, &len, &data);
+			return len == BsonDocLen(change->id) &&
+				memcmp(data, BsonBytes(change->id), len) == 0;
+		}
+	}
+	else
+	{
+		bson_t		doc;
+
+		if (change->document == NULL ||
+			!bson_init_static(&doc, BsonBytes(change->document),
+							  BsonDocLen(change->document)) ||
+			!bson_iter_init_find(&it, &doc, "_id"))
+			return false;
+	}
+	return bson_iter_type(&it) == bson_iter_type(id) &&
+		BsonCompareValues(&it, id) == 0;
 }
 
 /*

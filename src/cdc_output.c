@@ -18,8 +18,9 @@
  *   does not report, and rows are never updated; neither emits anything.
  *
  * - the tables of the document collections (catalog.c): an insert is an
- *   "insert" event, an update of a row a "replace" (the update engine
- *   rewrites the whole document), a delete a "delete".  Which table is
+ *   "insert" event, an update of a row an "update" when the update engine
+ *   said what it changed (below), else a "replace" (the engine rewrites the
+ *   whole document), a delete a "delete".  Which table is
  *   which collection is in the catalog table nosql.collection, an ordinary
  *   table, which a decoder can read only through a historic snapshot, and
  *   only correctly when PostgreSQL logs the catalog-style details of its
@@ -29,7 +30,19 @@
  *   after a rename.  The map from table to collection is cached for the
  *   process (cdc_rel_cache) and forgotten on every relcache invalidation the
  *   decoder replays: changes of the catalog send one (its trigger), and so
- *   does any DDL of the tables.  A truncate emits nothing yet.
+ *   does any DDL of the tables.  A truncate emits nothing.
+ *
+ * Logical decoding messages (cdc_message.c).  The update engine writes,
+ * just before it rewrites a row, a transactional message "nosql.update"
+ * with the table, the _id and the updateDescription; the collection
+ * commands write "nosql.ddl" for a drop, a rename, a dropDatabase.  Both
+ * arrive in their place among the transaction's changes.  An update
+ * message is kept (its bytes, in a per-transaction context) until the next
+ * change of its table: when that is the update of the row with that _id,
+ * it becomes an "update" event; in any case the message is then
+ * forgotten, and at the end of the transaction, so an unmatched one shows
+ * nothing.  A DDL message is an event at once.  Messages are counted as
+ * changes of the transaction for the ordinal, like every change.
  *
  * A delete needs the old row's _id, which logical decoding has only from
  * the table's replica identity.  The collection tables' primary key is on
@@ -106,7 +119,12 @@ typedef struct CdcData
 	List	   *collections;	/* "db.coll" names to include; NIL: all */
 	char	   *kv_prefix;		/* NULL: every key */
 	int			kv_prefix_len;
+	bool		full_document;	/* updates carry the new document */
 	CdcPosition pos;			/* of the current change */
+	MemoryContext txn_context;	/* per transaction: the pending message */
+	char	   *pending;		/* an update message waiting for its row */
+	Size		pending_len;
+	Oid			pending_relid;	/* the table of its row */
 	uint64		emitted;		/* events of the current transaction */
 	int			quiet;			/* changes without event since last report */
 } CdcData;
@@ -179,6 +197,10 @@ static void CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 static void CdcTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						int nrelations, Relation relations[],
 						ReorderBufferChange *change);
+static void CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					   XLogRecPtr message_lsn, bool transactional,
+					   const char *prefix, Size message_size,
+					   const char *message);
 
 /*
  * The library's output plugin entry point, looked up by name when a slot
@@ -191,6 +213,7 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->begin_cb = CdcBegin;
 	cb->change_cb = CdcChange;
 	cb->truncate_cb = CdcTruncate;
+	cb->message_cb = CdcMessage;
 	cb->commit_cb = CdcCommit;
 	cb->shutdown_cb = CdcShutdown;
 }
@@ -284,6 +307,9 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 	data->format = CDC_FORMAT_JSON;
 	data->include_kv = true;
 	data->include_collections = true;
+	data->txn_context = AllocSetContextCreate(ctx->context,
+											  "nosql change stream transaction context",
+											  ALLOCSET_SMALL_SIZES);
 
 	foreach(lc, ctx->output_plugin_options)
 	{
@@ -316,12 +342,27 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 			data->include_kv = CdcOptionBool(elem);
 		else if (strcmp(elem->defname, "include_collections") == 0)
 			data->include_collections = CdcOptionBool(elem);
+		else if (strcmp(elem->defname, "full_document") == 0)
+		{
+			char	   *value = CdcOptionString(elem);
+
+			if (strcmp(value, "default") == 0)
+				data->full_document = false;
+			else if (strcmp(value, "post_image") == 0)
+				data->full_document = true;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for option \"full_document\" of output plugin \"nosql\"",
+								value),
+						 errhint("The values are \"default\" (an update event has no fullDocument) and \"post_image\" (it has the document after the update).")));
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
 							elem->defname),
-					 errhint("The options are format, collections, kv_prefix, include_kv and include_collections.")));
+					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections and full_document.")));
 	}
 
 	ctx->output_plugin_private = data;
@@ -352,7 +393,10 @@ CdcRelCacheInvalidate(Datum arg, Oid relid)
 	cdc_cache_valid = false;
 }
 
-/* Whether the session's options take in collection db.coll */
+/*
+ * Whether the session's options take in collection db.coll; with coll
+ * NULL, any collection of database db.
+ */
 static bool
 CdcCollectionIncluded(CdcData *data, const char *db, const char *coll)
 {
@@ -368,7 +412,7 @@ CdcCollectionIncluded(CdcData *data, const char *db, const char *coll)
 		const char *name = lfirst(lc);
 
 		if (strncmp(name, db, dblen) == 0 && name[dblen] == '.' &&
-			strcmp(name + dblen + 1, coll) == 0)
+			(coll == NULL || strcmp(name + dblen + 1, coll) == 0))
 			return true;
 	}
 	return false;
@@ -533,6 +577,8 @@ CdcBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 	data->pos.ordinal = 0;
 	data->emitted = 0;
+	data->pending = NULL;
+	MemoryContextReset(data->txn_context);
 }
 
 /*
@@ -547,6 +593,9 @@ CdcCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_
 
 	OutputPluginUpdateProgress(ctx, data->emitted == 0);
 	data->quiet = 0;
+	/* an update message whose row never came shows nothing */
+	data->pending = NULL;
+	MemoryContextReset(data->txn_context);
 }
 
 /* Write one event as one message */
@@ -644,6 +693,9 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 						 CdcRelEntry *entry, Relation relation,
 						 ReorderBufferChange *change)
 {
+	bson_t		message;
+	const bson_t *description = NULL;
+	bson_iter_t message_id;
 	TupleDesc	desc = RelationGetDescr(relation);
 	AttrNumber	id_att = entry->columns[CDC_COLL_ID];
 	CdcCollectionChange cc;
@@ -652,10 +704,15 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 	bool	   *nulls;
 	bson_t		event;
 
+	/* the update message written just before this row's change, if any */
+	if (data->pending != NULL && data->pending_relid == RelationGetRelid(relation) &&
+		bson_init_static(&message, (const uint8_t *) data->pending, data->pending_len) &&
+		bson_iter_init_find(&message_id, &message, "_id"))
+		description = &message;
+
+	memset(&cc, 0, sizeof(cc));
 	cc.db = entry->db;
 	cc.coll = entry->coll;
-	cc.id = NULL;
-	cc.document = NULL;
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
@@ -670,6 +727,13 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 			if (cc.document == NULL)
 				return false;	/* the document did not change */
 			cc.id = CdcBsonColumn(values, nulls, id_att);
+			if (cc.op == CDC_OP_REPLACE && description != NULL &&
+				CdcChangeHasId(&cc, &message_id))
+			{
+				cc.op = CDC_OP_UPDATE;
+				cc.description = description;
+				cc.full_document = data->full_document;
+			}
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			cc.op = CDC_OP_DELETE;
@@ -731,6 +795,9 @@ CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(data->context);
 	}
+	/* an update message describes the next change of its table, no other */
+	if (data->pending != NULL && data->pending_relid == RelationGetRelid(relation))
+		data->pending = NULL;
 	if (wrote)
 		data->quiet = 0;
 	else if (++data->quiet >= CDC_PROGRESS_EVERY)
@@ -752,6 +819,143 @@ CdcTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 
 	data->pos.ordinal++;
 	if (++data->quiet >= CDC_PROGRESS_EVERY)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		data->quiet = 0;
+	}
+}
+
+/*
+ * A DDL message of the document engine (cdc_message.c): the drop or
+ * rename of a collection, the drop of a database, as its event.  Returns
+ * whether one was written.
+ */
+static bool
+CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
+{
+	CdcCollectionChange cc;
+	bson_iter_t it;
+	bson_iter_t to;
+	const char *op = NULL;
+	bson_t		event;
+	bool		included;
+
+	memset(&cc, 0, sizeof(cc));
+	if (!bson_iter_init(&it, message))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_UTF8(&it) && strcmp(key, "op") == 0)
+			op = bson_iter_utf8(&it, NULL);
+		else if (BSON_ITER_HOLDS_UTF8(&it) && strcmp(key, "db") == 0)
+			cc.db = bson_iter_utf8(&it, NULL);
+		else if (BSON_ITER_HOLDS_UTF8(&it) && strcmp(key, "coll") == 0)
+			cc.coll = bson_iter_utf8(&it, NULL);
+		else if (BSON_ITER_HOLDS_DOCUMENT(&it) && strcmp(key, "to") == 0 &&
+				 bson_iter_recurse(&it, &to))
+		{
+			while (bson_iter_next(&to))
+			{
+				if (!BSON_ITER_HOLDS_UTF8(&to))
+					continue;
+				if (strcmp(bson_iter_key(&to), "db") == 0)
+					cc.to_db = bson_iter_utf8(&to, NULL);
+				else if (strcmp(bson_iter_key(&to), "coll") == 0)
+					cc.to_coll = bson_iter_utf8(&to, NULL);
+			}
+		}
+	}
+	if (op == NULL || cc.db == NULL)
+		return false;
+	if (strcmp(op, "drop") == 0 && cc.coll != NULL)
+	{
+		cc.op = CDC_OP_DROP;
+		included = CdcCollectionIncluded(data, cc.db, cc.coll);
+	}
+	else if (strcmp(op, "rename") == 0 && cc.coll != NULL &&
+			 cc.to_db != NULL && cc.to_coll != NULL)
+	{
+		cc.op = CDC_OP_RENAME;
+		included = CdcCollectionIncluded(data, cc.db, cc.coll) ||
+			CdcCollectionIncluded(data, cc.to_db, cc.to_coll);
+	}
+	else if (strcmp(op, "dropDatabase") == 0)
+	{
+		cc.op = CDC_OP_DROP_DATABASE;
+		cc.coll = NULL;
+		included = CdcCollectionIncluded(data, cc.db, NULL);
+	}
+	else
+		return false;
+	if (!included)
+		return false;
+
+	bson_init(&event);
+	CdcFormatDdlEvent(&event, &cc, &data->pos);
+	CdcEmit(ctx, data, &event);
+	bson_destroy(&event);
+	return true;
+}
+
+/*
+ * A logical decoding message.  Only transactional messages of the
+ * document engine count (cdc_message.c), each as a change of its
+ * transaction: an update message is kept until the change of its row,
+ * which it turns into an "update" event; a DDL message is an event at
+ * once.  Other messages, and messages that are not valid BSON, are
+ * ignored.
+ */
+static void
+CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr message_lsn,
+		   bool transactional, const char *prefix, Size message_size,
+		   const char *message)
+{
+	CdcData    *data = ctx->output_plugin_private;
+	bool		wrote = false;
+	bool		is_update;
+	bson_t		doc;
+
+	if (!transactional || txn == NULL)
+		return;
+	data->pos.commit_lsn = txn->final_lsn;
+	data->pos.commit_time = txn->xact_time.commit_time;
+	data->pos.ordinal++;
+
+	is_update = strcmp(prefix, CDC_MESSAGE_UPDATE) == 0;
+	if ((is_update || strcmp(prefix, CDC_MESSAGE_DDL) == 0) &&
+		data->include_collections &&
+		bson_init_static(&doc, (const uint8_t *) message, message_size) &&
+		bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
+	{
+		if (is_update)
+		{
+			bson_iter_t it;
+
+			/* kept for the change of the row that follows */
+			data->pending = NULL;
+			if (bson_iter_init_find(&it, &doc, "o") && BSON_ITER_HOLDS_INT64(&it))
+			{
+				MemoryContextReset(data->txn_context);
+				data->pending = MemoryContextAlloc(data->txn_context, message_size);
+				memcpy(data->pending, message, message_size);
+				data->pending_len = message_size;
+				data->pending_relid = (Oid) bson_iter_int64(&it);
+			}
+		}
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(data->context);
+
+			wrote = CdcDdlEvent(ctx, data, &doc);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(data->context);
+		}
+	}
+	if (wrote)
+		data->quiet = 0;
+	else if (++data->quiet >= CDC_PROGRESS_EVERY)
 	{
 		OutputPluginUpdateProgress(ctx, false);
 		data->quiet = 0;

@@ -1000,6 +1000,30 @@ UpdatePipelineApply(const AggChain *chain, const uint8_t *doc, uint32_t len, bso
 	*modified = out->len != len || memcmp(bson_get_data(out), doc, len) != 0;
 }
 
+/*
+ * Write the logical decoding message that tells the change stream what an
+ * operator or pipeline update (u NULL) changes in a row's document
+ * (cdc_message.c).
+ */
+static void
+LogUpdateDescription(const Collection *coll, const BsonUpdate *u, const Bson *row,
+					 const bson_t *out, const bson_iter_t *id)
+{
+	bson_t		updated;
+	bson_t		removed;
+	bson_t		truncated;
+
+	bson_init(&updated);
+	bson_init(&removed);
+	bson_init(&truncated);
+	BsonUpdateDescribe(u, BsonBytes(row), BsonDocLen(row), bson_get_data(out), out->len,
+					   &updated, &removed, &truncated);
+	CdcLogUpdate(coll->relid, id, &updated, &removed, &truncated);
+	bson_destroy(&updated);
+	bson_destroy(&removed);
+	bson_destroy(&truncated);
+}
+
 /* Current time in milliseconds since the Unix epoch */
 static int64
 NowMs(void)
@@ -1143,6 +1167,9 @@ UpdateDocuments(Collection *coll, const uint8_t *filter, uint32_t filter_len,
 
 					bson_init_static(&rowdoc, BsonBytes(row), BsonDocLen(row));
 					DocumentId(&rowdoc, &id);
+					/* the change stream's updateDescription, before the row */
+					if ((u == NULL || !BsonUpdateIsReplacement(u)) && CdcMessagesWanted())
+						LogUpdateDescription(coll, u, row, &out, &id);
 					args[0] = PointerGetDatum(BsonFromIter(&id));
 					args[1] = PointerGetDatum(BsonDatumFromBson(&out));
 					if (SPI_execute_plan(rowplan, args, NULL, false, 0) != SPI_OK_UPDATE)

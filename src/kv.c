@@ -96,6 +96,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
 #include "miscadmin.h"
@@ -105,6 +106,7 @@
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
@@ -123,6 +125,7 @@ typedef enum KvPlan
 	KV_PLAN_PUT,
 	KV_PLAN_LATEST,
 	KV_PLAN_PUT_VALUES,
+	KV_PLAN_PUT_MANY,
 	KV_PLAN_DELETE_ONE,
 	KV_PLAN_DELETE_FROM,
 	KV_PLAN_DELETE_BETWEEN,
@@ -252,6 +255,26 @@ static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 	[KV_PLAN_PUT_VALUES] = {
 		KV_INSERT "VALUES ($1, $2, $3, $4, $5, $6, $7, false)",
 		7, {TEXTOID, INT8OID, INT4OID, INT8OID, INT8OID, BYTEAOID, INT8OID}
+	},
+	/*
+	 * $1 keys, $2 revisions, $3 values, $4 leases: one put per element, each
+	 * at its revision, versioned on the key's latest version before the
+	 * statement (so no key may be twice in one statement)
+	 */
+	[KV_PLAN_PUT_MANY] = {
+		KV_INSERT
+		"SELECT r.key, r.rev, 0, "
+		"CASE WHEN p.deleted IS NOT FALSE THEN r.rev ELSE p.create_revision END, "
+		"CASE WHEN p.deleted IS NOT FALSE THEN 1 "
+		"ELSE p.version OPERATOR(pg_catalog.+) 1 END, r.value, r.lease, false "
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+		"pg_catalog.unnest($3), pg_catalog.unnest($4)) AS r(key, rev, value, lease) "
+		"LEFT JOIN LATERAL (SELECT h.create_revision, h.version, h.deleted "
+		"FROM nosql.kv_history h WHERE "
+		KV_HEAD("h.key") " OPERATOR(pg_catalog.=) " KV_HEAD("r.key")
+		" AND h.key OPERATOR(pg_catalog.=) r.key"
+		" ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) p ON true",
+		4, {TEXTARRAYOID, INT8ARRAYOID, BYTEAARRAYOID, INT8ARRAYOID}
 	},
 	/* $1 key, $2 range_end, $3 revision, $4 first sub */
 	[KV_PLAN_DELETE_ONE] = {KV_DELETE(KV_KEY_ONE), 4, KV_RANGE_ARGS},
@@ -1168,6 +1191,96 @@ KvPut(text *key, bytea *value, int64 lease)
 	KvPutAt(&writer, key, value, lease, 0, NULL, NULL);
 	KvWriteEnd(&writer);
 	return writer.revision;
+}
+
+/*
+ * KvPutMany
+ *		n puts, each an etcd request of its own, at consecutive revisions in
+ *		order (revisions[i] receives put i's): what n KvPut calls do, with a
+ *		statement per run of distinct keys rather than per put.  The caller
+ *		has checked the keys, values and quota, and that the leases are
+ *		alive under the writers' lock (kv_apply.c).
+ */
+void
+KvPutMany(int n, text **keys, bytea **values, const int64 *leases, int64 *revisions)
+{
+	KvWriter	writer;
+	int			slots = 4;
+	int		   *seen;			/* open addressing: index + 1 of a key of the run */
+	uint32	   *hashes = palloc(sizeof(uint32) * n);
+	Datum	   *keyd = palloc(sizeof(Datum) * n);
+	Datum	   *revd = palloc(sizeof(Datum) * n);
+	Datum	   *valued = palloc(sizeof(Datum) * n);
+	Datum	   *leased = palloc(sizeof(Datum) * n);
+	int			start = 0;
+
+	Assert(n > 0);
+	while (slots < 2 * n)
+		slots *= 2;
+	seen = palloc(sizeof(int) * slots);
+	for (int i = 0; i < n; i++)
+		hashes[i] = DatumGetUInt32(hash_any((const unsigned char *) VARDATA_ANY(keys[i]),
+											VARSIZE_ANY_EXHDR(keys[i])));
+
+	KvWriteBegin(&writer, true);
+	SPI_connect();
+	while (start < n)
+	{
+		int			end;
+		int			count;
+		Datum		args[4];
+
+		/* the run ends before a key it already holds */
+		memset(seen, 0, sizeof(int) * slots);
+		for (end = start; end < n; end++)
+		{
+			uint32		at = hashes[end] & (slots - 1);
+			bool		repeated = false;
+
+			for (; seen[at] != 0; at = (at + 1) & (slots - 1))
+			{
+				int			i = seen[at] - 1;
+
+				if (hashes[i] == hashes[end] &&
+					VARSIZE_ANY_EXHDR(keys[i]) == VARSIZE_ANY_EXHDR(keys[end]) &&
+					memcmp(VARDATA_ANY(keys[i]), VARDATA_ANY(keys[end]),
+						   VARSIZE_ANY_EXHDR(keys[end])) == 0)
+				{
+					repeated = true;
+					break;
+				}
+			}
+			if (repeated)
+				break;
+			seen[at] = end + 1;
+		}
+		count = end - start;
+		for (int i = 0; i < count; i++)
+		{
+			revisions[start + i] = writer.revision + start + i;
+			keyd[i] = PointerGetDatum(keys[start + i]);
+			revd[i] = Int64GetDatum(revisions[start + i]);
+			valued[i] = PointerGetDatum(values[start + i]);
+			leased[i] = Int64GetDatum(leases[start + i]);
+		}
+		args[0] = PointerGetDatum(construct_array(keyd, count, TEXTOID, -1, false, TYPALIGN_INT));
+		args[1] = PointerGetDatum(construct_array(revd, count, INT8OID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		args[2] = PointerGetDatum(construct_array(valued, count, BYTEAOID, -1, false,
+												  TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(leased, count, INT8OID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		if (KvExecute(KV_PLAN_PUT_MANY, args, NULL, SPI_OK_INSERT) != (uint64) count)
+			elog(ERROR, "key-value puts from revision " INT64_FORMAT " wrote fewer rows than %d",
+				 revisions[start], count);
+		for (int i = 0; i < 4; i++)
+			pfree(DatumGetPointer(args[i]));
+		start = end;
+	}
+	SPI_finish();
+	writer.revision += n - 1;
+	writer.writes = 1;
+	KvWriteEnd(&writer);
 }
 
 /*

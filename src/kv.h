@@ -146,6 +146,8 @@ extern void KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease,
 extern int64 KvDeleteAt(KvWriter *writer, const KvRange *range,
 						KvRowCallback prev_kv, void *arg);
 extern int64 KvPut(text *key, bytea *value, int64 lease);
+extern void KvPutMany(int n, text **keys, bytea **values, const int64 *leases,
+					  int64 *revisions);
 extern int64 KvDeleteRange(const KvRange *range, int64 *revision);
 
 extern void KvReadOptionsInit(KvReadOptions *options);

@@ -302,16 +302,17 @@ KvApplyStartWorker(void)
 }
 
 /*
- * Queue the request in slot my for this database's worker.  Returns false
- * (nothing queued) when no worker runs: then one is started if none is
- * starting.
+ * Queue the request in slot my for this database's worker.  Returns the
+ * worker's pid, or 0 (nothing queued) when no worker runs: then one is
+ * started if none is starting.
  */
-static bool
+static pid_t
 KvApplyEnqueue(int my)
 {
 	KvRequest  *req = &kv_apply->requests[my];
 	KvApplyWorker *w;
 	Latch	   *latch = NULL;
+	pid_t		pid = 0;
 	bool		start = false;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -345,6 +346,7 @@ KvApplyEnqueue(int my)
 			w->head = my;
 		w->tail = my;
 		latch = w->latch;
+		pid = w->pid;
 	}
 	SpinLockRelease(&kv_apply->mutex);
 
@@ -357,7 +359,7 @@ KvApplyEnqueue(int my)
 	}
 	if (latch != NULL)
 		SetLatch(latch);
-	return latch != NULL;
+	return pid;
 }
 
 /*
@@ -427,7 +429,7 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	Oid			counter;
 	int			my;
 	KvRequest  *req;
-	pid_t		worker_pid = 0;
+	pid_t		worker_pid;
 	int			state;
 
 	if (kv_apply == NULL || MyProc == NULL || keylen + valuelen > KV_APPLY_SLOT_BYTES ||
@@ -460,12 +462,9 @@ KvApplyPut(FunctionCallInfo fcinfo, text *key, bytea *value, int64 lease,
 	memcpy(req->data, VARDATA_ANY(key), keylen);
 	memcpy(req->data + keylen, VARDATA_ANY(value), valuelen);
 	req->sqlerrcode = 0;
-	if (!KvApplyEnqueue(my))
+	worker_pid = KvApplyEnqueue(my);
+	if (worker_pid == 0)
 		return false;
-
-	SpinLockAcquire(&kv_apply->mutex);
-	worker_pid = KvApplyFindWorker(MyDatabaseId)->pid;
-	SpinLockRelease(&kv_apply->mutex);
 
 	for (;;)
 	{
@@ -624,6 +623,10 @@ KvApplyBatch(void)
 {
 	static int	slots[KV_APPLY_BATCH];
 	static int	outcome[KV_APPLY_BATCH];
+	static text *keys[KV_APPLY_BATCH];
+	static bytea *values[KV_APPLY_BATCH];
+	static int64 leases[KV_APPLY_BATCH];
+	static int64 revisions[KV_APPLY_BATCH];
 	volatile int n = 0;
 	MemoryContext batch_context = CurrentMemoryContext;
 	uint32		holdoff = InterruptHoldoffCount;
@@ -656,19 +659,16 @@ KvApplyBatch(void)
 			kv_apply_me->tail = -1;
 		SpinLockRelease(&kv_apply->mutex);
 
+		/*
+		 * The errors a put can meet alone, as the ordinary path raises them;
+		 * then the others, in order, at consecutive revisions.
+		 */
 		for (int j = 0; j < n; j++)
 		{
 			KvRequest  *req = &kv_apply->requests[slots[j]];
-			text	   *key = (text *) palloc(VARHDRSZ + req->keylen);
-			bytea	   *value = (bytea *) palloc(VARHDRSZ + req->valuelen);
 			int64		size;
 
-			SET_VARSIZE(key, VARHDRSZ + req->keylen);
-			memcpy(VARDATA(key), req->data, req->keylen);
-			SET_VARSIZE(value, VARHDRSZ + req->valuelen);
-			memcpy(VARDATA(value), req->data + req->keylen, req->valuelen);
-
-			/* the errors a put can meet alone, as the ordinary path raises them */
+			outcome[j] = KV_REQUEST_DONE;
 			if (req->lease != 0 && !KvLeaseAlive(req->lease))
 			{
 				char		message[64];
@@ -678,7 +678,7 @@ KvApplyBatch(void)
 							KV_HINT_LEASE_NOT_FOUND);
 				outcome[j] = KV_REQUEST_FAILED;
 			}
-			else if (KvQuotaExceeded(VARSIZE(key) + VARSIZE(value) + 64, &size))
+			else if (KvQuotaExceeded(2 * VARHDRSZ + req->keylen + req->valuelen + 64, &size))
 			{
 				char		detail[256];
 
@@ -690,13 +690,24 @@ KvApplyBatch(void)
 			}
 			else
 			{
-				req->revision = KvPut(key, value, req->lease);
-				outcome[j] = KV_REQUEST_DONE;
+				text	   *key = (text *) palloc(VARHDRSZ + req->keylen);
+				bytea	   *value = (bytea *) palloc(VARHDRSZ + req->valuelen);
+
+				SET_VARSIZE(key, VARHDRSZ + req->keylen);
+				memcpy(VARDATA(key), req->data, req->keylen);
+				SET_VARSIZE(value, VARHDRSZ + req->valuelen);
+				memcpy(VARDATA(value), req->data + req->keylen, req->valuelen);
+				keys[applied] = key;
+				values[applied] = value;
+				leases[applied] = req->lease;
 				applied++;
 			}
-			pfree(key);
-			pfree(value);
 		}
+		if (applied > 0)
+			KvPutMany(applied, keys, values, leases, revisions);
+		for (int j = 0, k = 0; j < n; j++)
+			if (outcome[j] == KV_REQUEST_DONE)
+				kv_apply->requests[slots[j]].revision = revisions[k++];
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 

@@ -93,6 +93,19 @@ extern bool BsonUpdateApply(const BsonUpdate *u, const uint8_t *doc,
 							int64_t now_ms, bson_t *out, bool *modified,
 							BsonQueryError *error);
 
+/*
+ * Describe what an update changed in a document, as a change event's
+ * updateDescription: updated gets updatedFields (dotted path -> new
+ * value), removed the removedFields array, truncated the truncatedArrays
+ * array ({field, newSize}); all three initialized, empty.  u is the
+ * compiled operator update that turned old into new, NULL for a pipeline
+ * update (described as the plain difference).  update_describe.c.
+ */
+extern void BsonUpdateDescribe(const BsonUpdate *u, const uint8_t *old,
+							   uint32_t old_len, const uint8_t *new,
+							   uint32_t new_len, bson_t *updated,
+							   bson_t *removed, bson_t *truncated);
+
 /* Release a compiled update (including its compiled filters) */
 extern void BsonUpdateFree(BsonUpdate *u);
 

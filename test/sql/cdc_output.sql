@@ -185,6 +185,7 @@ SELECT nosql.kv_put('cdc/big', convert_to(s, 'UTF8')) > 0 AS put FROM big;
 SELECT cmd('cdc', format('{"insert": "big", "documents": [{"_id": "%s", "s": "%s"}]}', left(s, 2400), right(s, 9000))) FROM big;
 SELECT cmd('cdc', '{"update": "big", "updates": [{"q": {}, "u": {"$set": {"t": 2}}}]}');
 SELECT cmd('cdc', '{"delete": "big", "deletes": [{"q": {}, "limit": 0}]}');
+-- (with full_document post_image, an update event carries the document)
 SELECT (data::bson) ->> 'operationType' AS op,
        length((data::bson) -> 'fullDocument' ->> 's') AS s_length,
        (data::bson) -> 'fullDocument' -> 't' AS t,
@@ -192,8 +193,101 @@ SELECT (data::bson) ->> 'operationType' AS op,
             THEN 'the long _id' ELSE (data::bson) -> 'documentKey' ->> '_id' END AS key,
        length((data::bson) -> 'kv' ->> 'value') AS value_length,
        data ~ 'null' AS has_null
-  FROM cdc_peek();
+  FROM cdc_peek('collections', 'cdc.big', 'kv_prefix', 'cdc/', 'full_document', 'post_image');
 SELECT (SELECT length(s) FROM big) AS expected_length;
+
+-- Update events: an update by operators is an "update" event whose
+-- updateDescription says what changed, as MongoDB reports it: a path an
+-- operator names comes whole (a $set document or array, a $pull, $pop or
+-- $addToSet array), a plain $push its new elements by index, $unset and
+-- $rename's source in removedFields; a pipeline update is the difference
+-- of the documents, truncated arrays in truncatedArrays.  No fullDocument
+-- by default.
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT cmd('cdc', '{"insert": "u", "documents": [
+    {"_id": 1, "a": 1, "s": "x", "n": {"x": 1, "y": [1, 2]}, "arr": [1, 2, 3],
+     "objs": [{"k": 1, "v": 1}, {"k": 2, "v": 2}], "d": null},
+    {"_id": 2, "a": 2}, {"_id": 3, "a": 3}]}');
+CREATE FUNCTION upd(u text, q text DEFAULT '{"_id": 1}', more text DEFAULT '') RETURNS text
+    LANGUAGE sql AS $$
+    SELECT (cmd('cdc', format('{"update": "u", "updates": [{"q": %s, "u": %s%s}]}', q, u, more))
+            ->> 'nModified') || ' ' || u
+$$;
+SELECT upd('{"$set": {"a": 2}}');
+SELECT upd('{"$set": {"n.z": 1, "p.q.r": 1}}');
+SELECT upd('{"$set": {"n.y": [1, 2, 3]}}');
+SELECT upd('{"$set": {"arr.1": 20}}');
+SELECT upd('{"$set": {"arr.4": 5}}');
+SELECT upd('{"$unset": {"s": "", "arr.2": "", "nothing": ""}}');
+SELECT upd('{"$inc": {"a": 1, "n.x": 1}}');
+SELECT upd('{"$mul": {"a": 2}}');
+SELECT upd('{"$min": {"a": 1}, "$max": {"n.x": 10}}');
+SELECT upd('{"$currentDate": {"d": true}}');
+SELECT upd('{"$bit": {"a": {"or": 4}}}');
+SELECT upd('{"$push": {"arr": 6}}');
+SELECT upd('{"$push": {"arr": {"$each": [7, 8]}}}');
+SELECT upd('{"$push": {"arr": {"$each": [0], "$position": 0}}}');
+SELECT upd('{"$push": {"arr": {"$each": [], "$slice": 4}}}');
+SELECT upd('{"$addToSet": {"arr": 100}}');
+SELECT upd('{"$pop": {"arr": 1}}');
+SELECT upd('{"$pop": {"arr": -1}}');
+SELECT upd('{"$pull": {"arr": {"$gte": 20}}}');
+SELECT upd('{"$pullAll": {"n.y": [2, 3]}}');
+SELECT upd('{"$rename": {"n.x": "nx", "p": "n.p"}}');
+SELECT upd('{"$set": {"objs.$.v": 20}}', '{"_id": 1, "objs.k": 2}');
+SELECT upd('{"$inc": {"objs.$[].v": 1}}');
+SELECT upd('{"$set": {"objs.$[o].v": 0}}', '{"_id": 1}', ', "arrayFilters": [{"o.k": 1}]');
+SELECT upd('{"$set": {"objs.0": {"k": 1}}}');
+SELECT upd('[{"$set": {"arr": {"$slice": ["$arr", 1]}, "n.y": [], "w": "$a"}}, {"$unset": "a"}]');
+SELECT upd('[{"$set": {"objs": [{"k": 1, "v": 5}]}}]');
+-- nothing changes: no event (MongoDB's no-op update)
+SELECT upd('{"$set": {"w": 5}}');
+SELECT upd('{"$setOnInsert": {"x": 1}}');
+SELECT upd('{"$pull": {"arr": 999}}');
+-- several documents in one statement, and two updates of one document in
+-- one transaction: one event each
+SELECT cmd('cdc', '{"update": "u", "updates": [{"q": {"_id": {"$gt": 1}}, "u": {"$inc": {"a": 1}}, "multi": true}]}');
+BEGIN;
+SELECT upd('{"$set": {"t": 1}}', '{"_id": 2}');
+SELECT upd('{"$set": {"t": 2}}', '{"_id": 2}');
+COMMIT;
+-- findAndModify, an upsert that inserts (an insert event), a replacement
+SELECT cmd('cdc', '{"findAndModify": "u", "query": {"_id": 3}, "update": {"$set": {"f": 1}}}') -> 'value';
+SELECT upd('{"$set": {"v": 1}, "$setOnInsert": {"w": 1}}', '{"_id": 4}', ', "upsert": true');
+SELECT upd('{"replaced": true}', '{"_id": 3}');
+-- a rolled back update emits nothing
+BEGIN;
+SELECT upd('{"$set": {"never": 1}}');
+ROLLBACK;
+-- messages of other prefixes, non-transactional ones, a broken update
+-- message and one no row change follows emit nothing; nor does a
+-- replacement written in SQL right after an update message of its row
+SELECT 'x' FROM pg_logical_emit_message(true, 'other', 'x');
+SELECT 'x' FROM pg_logical_emit_message(false, 'nosql.update', 'x');
+SELECT 'x' FROM pg_logical_emit_message(true, 'nosql.update', '\x05000000'::bytea);
+SELECT 'x' FROM pg_logical_emit_message(true, 'nosql.ddl', 'broken');
+SELECT 'x' FROM pg_logical_emit_message(true, 'nosql.ddl', '{"op": "nonsense", "db": "cdc"}'::bson::bytea);
+SELECT 'x' FROM pg_logical_emit_message(true, 'nosql.update',
+    format('{"o": {"$numberLong": "%s"}, "_id": 1, "u": {"forged": 1}}', 'nosql_data."cdc.u"'::regclass::oid)::bson::bytea);
+UPDATE nosql_data."cdc.u" SET document = '{"_id": 2, "sql": true}' WHERE _id::text = '2';
+SELECT n, (data::bson) ->> 'operationType' AS op, (data::bson) -> 'documentKey' ->> '_id' AS id,
+       regexp_replace((data::bson) ->> 'updateDescription', '"\$date": "[^"]*"', '"$date": "<now>"', 'g') AS description,
+       (data::bson) -> 'fullDocument' AS doc
+  FROM cdc_peek('collections', 'cdc.u', 'include_kv', 'false');
+-- full_document post_image: the document after the update, last
+SELECT cdc_mask(data) FROM cdc_peek('collections', 'cdc.u', 'include_kv', 'false', 'full_document', 'post_image')
+ WHERE (data::bson) ->> 'operationType' = 'update' LIMIT 1;
+SELECT count(*) AS with_doc FROM cdc_peek('collections', 'cdc.u', 'full_document', 'post_image')
+ WHERE (data::bson) -> 'fullDocument' IS NOT NULL;
+SELECT count(*) AS with_doc FROM cdc_peek('collections', 'cdc.u', 'full_document', 'default')
+ WHERE (data::bson) -> 'fullDocument' IS NOT NULL;
+-- an update's token and clusterTime are its row change's (after its message)
+SELECT count(*) AS updates, bool_and((data::json -> 'clusterTime' -> '$timestamp' ->> 'i')::int = 2) AS second_change
+  FROM cdc_peek('collections', 'cdc.u', 'include_kv', 'false')
+ WHERE (data::bson) ->> 'operationType' = 'update' AND (data::bson) -> 'documentKey' ->> '_id' = '1';
+SELECT * FROM cdc_peek('full_document', 'updateLookup');
+SELECT * FROM cdc_peek('full_document', '');
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
 
 -- A collection is named as it was when the change was made: a rename
 -- between two inserts, and a name too long for the table's name (the
@@ -209,6 +303,35 @@ SELECT (data::bson) -> 'documentKey' AS key FROM cdc_peek('include_kv', 'false',
 SELECT (data::bson) -> 'documentKey' AS key FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.ren2');
 SELECT (data::bson) -> 'ns' ->> 'coll' = repeat('l', 70) AS long_name, (data::bson) -> 'documentKey' AS key
   FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.' || repeat('l', 70));
+
+-- DDL events: a collection's drop (command and SQL function), rename (also
+-- onto an existing collection, which drops it first), and a database's
+-- drop (its collections' drops, then dropDatabase); a view's drop and a
+-- failed rename emit nothing.  A collection filter takes a rename in by its
+-- source or its target, a database's drop by any collection of it.
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT cmd('cdc', '{"create": "dd"}');
+SELECT cmd('cdc', '{"create": "dd2"}');
+SELECT cmd('cdc', '{"create": "dv", "viewOn": "dd", "pipeline": []}');
+SELECT cmd('cdc', '{"drop": "dd"}');
+SELECT cmd('cdc', '{"drop": "dv"}');
+SELECT cmd('cdc', '{"drop": "nothing"}');
+SELECT nosql.drop_collection('cdc.dd2');
+SELECT cmd('admin', '{"renameCollection": "cdc.ren2", "to": "cdc.ren3"}');
+SELECT cmd('admin', '{"renameCollection": "cdc.nothing", "to": "cdc.ren4"}') ->> 'codeName';
+SELECT cmd('cdc', '{"insert": "ren4", "documents": [{"_id": 1}]}');
+SELECT cmd('admin', '{"renameCollection": "cdc.ren3", "to": "cdc.ren4", "dropTarget": true}');
+SELECT cmd('cdcx', '{"insert": "x", "documents": [{"_id": 1}]}');
+SELECT cmd('cdcx', '{"insert": "y", "documents": [{"_id": 1}]}');
+SELECT cmd('cdcx', '{"dropDatabase": 1}');
+SELECT cmd('cdcx', '{"dropDatabase": 1}');
+SELECT cdc_mask(data) FROM cdc_peek('include_kv', 'false')
+ WHERE (data::bson) ->> 'operationType' NOT IN ('insert', 'update', 'replace', 'delete')
+   AND (data::bson) -> 'ns' ->> 'db' IN ('cdc', 'cdcx');
+SELECT (data::bson) ->> 'operationType' AS op, (data::bson) -> 'ns' AS ns, (data::bson) -> 'to' AS "to"
+  FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.ren2,cdcx.y')
+ WHERE (data::bson) ->> 'operationType' NOT IN ('insert', 'update', 'replace', 'delete');
+SELECT count(*) AS none FROM cdc_peek('include_kv', 'false', 'include_collections', 'false');
 
 SELECT pg_drop_replication_slot('nosql_cdc');
 

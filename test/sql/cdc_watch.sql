@@ -4,9 +4,9 @@
 SET search_path = public, nosql;
 SET client_min_messages = warning;
 
-CREATE FUNCTION cmd(db text, c text) RETURNS bson
+CREATE FUNCTION cw_cmd(db text, c text) RETURNS bson
     LANGUAGE sql AS $$ SELECT nosql.run_command(db, c::bson) $$;
-CREATE FUNCTION cdc_mask(data bson) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION cw_mask(data bson) RETURNS text LANGUAGE sql AS $$
     SELECT regexp_replace(regexp_replace(regexp_replace(data::text,
         '"_data": "[0-9A-F]{24}"', '"_data": "<token>"'),
         '"\$timestamp": \{"t": [0-9]+,', '"$timestamp": {"t": <secs>,'),
@@ -26,25 +26,25 @@ BEGIN
     RETURN false;
 END $$;
 
-SELECT cmd('cw', '{"create": "a"}') ->> 'ok' AS ok;
-SELECT cmd('cw', '{"create": "b"}') ->> 'ok' AS ok;
-SELECT cmd('cw', '{"create": "mark"}') ->> 'ok' AS ok;
-SELECT cmd('cw2', '{"create": "a"}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw', '{"create": "a"}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw', '{"create": "b"}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw', '{"create": "mark"}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw2', '{"create": "a"}') ->> 'ok' AS ok;
 
 -- The start: a stream from here misses nothing (this starts the decoder)
 SELECT nosql.watch_start_token() AS t0 \gset
 SELECT :'t0'::bson ->> '_data' ~ '^[0-9A-F]{16}0{8}$' AS start_token_shape;
 
-SELECT cmd('cw', '{"insert": "a", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}]}') ->> 'n' AS n;
-SELECT cmd('cw', '{"update": "a", "updates": [{"q": {"_id": 1}, "u": {"x": 10}}]}') ->> 'nModified' AS n;
-SELECT cmd('cw', '{"delete": "a", "deletes": [{"q": {"_id": 2}, "limit": 1}]}') ->> 'n' AS n;
-SELECT cmd('cw', '{"insert": "b", "documents": [{"_id": "b1"}]}') ->> 'n' AS n;
-SELECT cmd('cw2', '{"insert": "a", "documents": [{"_id": "other"}]}') ->> 'n' AS n;
-SELECT cmd('cw', '{"insert": "mark", "documents": [{"_id": 1}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "a", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"update": "a", "updates": [{"q": {"_id": 1}, "u": {"x": 10}}]}') ->> 'nModified' AS n;
+SELECT cw_cmd('cw', '{"delete": "a", "deletes": [{"q": {"_id": 2}, "limit": 1}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "b", "documents": [{"_id": "b1"}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw2', '{"insert": "a", "documents": [{"_id": "other"}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "mark", "documents": [{"_id": 1}]}') ->> 'n' AS n;
 SELECT caught_up(:'t0', 1);
 
 -- A collection's events, in commit order
-SELECT cdc_mask(e) FROM nosql.watch('cw.a', resume_after => :'t0') e;
+SELECT cw_mask(e) FROM nosql.watch('cw.a', resume_after => :'t0') e;
 -- tokens increase strictly, and are the logged rows' keys
 SELECT bool_and(tok > prev) AS increasing, count(*) AS events
   FROM (SELECT e -> '_id' ->> '_data' AS tok,
@@ -165,13 +165,13 @@ SELECT json_build_object('_data', horizon)::text AS th FROM nosql.change_streams
 SELECT count(*) FROM nosql.watch(NULL, resume_after => :'th');
 
 -- Later events come after the horizon
-SELECT cmd('cw', '{"insert": "mark", "documents": [{"_id": 2}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "mark", "documents": [{"_id": 2}]}') ->> 'n' AS n;
 SELECT caught_up(:'th', 2);
-SELECT cdc_mask(e) FROM nosql.watch('cw', resume_after => :'th') e;
+SELECT cw_mask(e) FROM nosql.watch('cw', resume_after => :'th') e;
 
 -- fullDocument of update events (which this step's plugin does not emit
 -- yet: one is put into the log by hand, after every real event)
-SELECT cmd('cw', '{"insert": "up", "documents": [{"_id": 1, "v": "now"}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "up", "documents": [{"_id": 1, "v": "now"}]}') ->> 'n' AS n;
 INSERT INTO nosql.change_log (token, database, coll, event) VALUES
     ('FFFFFFFFFFFFFFF000000001', 'cw', 'up', '{"_id": {"_data": "FFFFFFFFFFFFFFF000000001"}, "operationType": "update",
       "ns": {"db": "cw", "coll": "up"}, "documentKey": {"_id": 1}, "updateDescription": {"updatedFields": {"v": "now"}}}'),
@@ -196,5 +196,5 @@ DELETE FROM nosql.change_log WHERE token >= 'FFFFFFFFFFFFFFF000000000';
 
 DROP OWNED BY regress_cdc_watcher;
 DROP ROLE regress_cdc_watcher;
-SELECT cmd('cw', '{"dropDatabase": 1}') ->> 'ok' AS ok;
-SELECT cmd('cw2', '{"dropDatabase": 1}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw', '{"dropDatabase": 1}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw2', '{"dropDatabase": 1}') ->> 'ok' AS ok;

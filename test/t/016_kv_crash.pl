@@ -87,6 +87,9 @@ for my $round (1 .. 3)
 	ok($node->poll_query_until('postgres',
 			"SELECT nosql.kv_current_revision() >= $base + 600"),
 		"round $round: 600 writes before the crash");
+	note("round $round: the apply worker applied "
+		  . $node->safe_psql('postgres', 'SELECT coalesce(sum(applied), 0) FROM nosql.kv_apply_stats()')
+		  . ' puts so far');
 	$node->stop('immediate');
 	$_->finish for @handles;
 

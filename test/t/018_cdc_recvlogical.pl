@@ -102,6 +102,7 @@ my @summary = map {
 	  : "$_->{operationType} $_->{ns}{db}.$_->{ns}{coll} "
 	  . encode_json($_->{documentKey})
 	  . (exists $_->{fullDocument} ? ' ' . JSON::PP->new->canonical->encode($_->{fullDocument}) : '')
+	  . (exists $_->{updateDescription} ? ' ' . JSON::PP->new->canonical->encode($_->{updateDescription}) : '')
 } @events;
 is_deeply(
 	\@summary,
@@ -110,7 +111,7 @@ is_deeply(
 		'PUT app/b rev=4',
 		'PUT app/c rev=4',
 		'insert shop.orders {"_id":1} {"_id":1,"item":"pen","qty":2}',
-		'replace shop.orders {"_id":1} {"_id":1,"item":"pen","qty":3}',
+		'update shop.orders {"_id":1} {"removedFields":[],"truncatedArrays":[],"updatedFields":{"qty":3}}',
 		'DELETE app/a rev=5',
 		'delete shop.orders {"_id":1}',
 		'PUT app/end rev=6',

@@ -908,3 +908,99 @@ TEST(update_too_large)
 	bson_destroy(&update);
 	pfree(big);
 }
+
+/*
+ * Describe
+ *		The updateDescription of an update (u NULL: a pipeline update from
+ *		old to new_json) as {u: updatedFields, r: removedFields, t:
+ *		truncatedArrays}, in the tables' form; pfree it.
+ */
+static char *
+Describe(const char *old_json, const char *update_json, const char *new_json)
+{
+	bson_t	   *old = Json(old_json, __FILE__, __LINE__);
+	bson_t	   *update = update_json ? Json(update_json, __FILE__, __LINE__) : NULL;
+	bson_t	   *given = new_json ? Json(new_json, __FILE__, __LINE__) : NULL;
+	BsonUpdate *u = NULL;
+	BsonQueryError error = {0};
+	bson_t		out,
+				updated,
+				removed,
+				truncated,
+				result;
+	bool		modified;
+	char	   *text;
+
+	bson_init(&out);
+	if (update != NULL)
+	{
+		u = BsonUpdateCompile(bson_get_data(update), update->len, NULL, 0, &error);
+		if (u == NULL || !BsonUpdateApply(u, bson_get_data(old), old->len, -1, false,
+										  TEST_NOW_MS, &out, &modified, &error))
+			return pstrdup("error");
+	}
+	else
+		bson_concat(&out, given);
+	bson_init(&updated);
+	bson_init(&removed);
+	bson_init(&truncated);
+	BsonUpdateDescribe(u, bson_get_data(old), old->len, bson_get_data(&out), out.len,
+					   &updated, &removed, &truncated);
+	bson_init(&result);
+	bson_append_document(&result, "u", 1, &updated);
+	bson_append_array(&result, "r", 1, &removed);
+	bson_append_array(&result, "t", 1, &truncated);
+	text = Text(&result);
+	bson_destroy(&result);
+	bson_destroy(&updated);
+	bson_destroy(&removed);
+	bson_destroy(&truncated);
+	bson_destroy(&out);
+	if (u != NULL)
+		BsonUpdateFree(u);
+	bson_destroy(old);
+	if (update)
+		bson_destroy(update);
+	if (given)
+		bson_destroy(given);
+	return text;
+}
+
+TEST(update_describe)
+{
+	static const struct
+	{
+		const char *doc;
+		const char *update;		/* NULL: a pipeline update to result */
+		const char *result;
+		const char *expected;
+	}			cases[] = {
+		{"{'_id': 1, 'a': 1}", "{'$set': {'a': 2}}", NULL, "{'u': {'a': 2}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': {'b': 1}}", "{'$set': {'a': {'b': 1, 'c': 2}}}", NULL,
+		"{'u': {'a': {'b': 1, 'c': 2}}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': {'b': 1}}", "{'$set': {'a.c': 2, 'x.y': 1}}", NULL,
+		"{'u': {'a.c': 2, 'x': {'y': 1}}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': [1, 2]}", "{'$push': {'a': 3}}", NULL, "{'u': {'a.2': 3}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': [1, 2]}", "{'$push': {'a': {'$each': [3], '$sort': -1}}}", NULL,
+		"{'u': {'a': [3, 2, 1]}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': [1, 2]}", "{'$addToSet': {'a': 3}}", NULL, "{'u': {'a': [1, 2, 3]}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': [1, 2]}", "{'$pop': {'a': 1}}", NULL, "{'u': {'a': [1]}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': [{'b': 1}, {'b': 2}]}", "{'$inc': {'a.$[].b': 1}}", NULL,
+		"{'u': {'a.0.b': 2, 'a.1.b': 3}, 'r': [], 't': []}"},
+		{"{'_id': 1, 'a': 1, 'b': {'c': 1}}", "{'$rename': {'a': 'z'}, '$unset': {'b.c': 1}}", NULL,
+		"{'u': {'z': 1}, 'r': ['b.c', 'a'], 't': []}"},
+		{"{'_id': 1, 'a': [1, 2, 3], 'b': 1}", NULL, "{'_id': 1, 'a': [1, 5], 'c': 2}",
+		"{'u': {'a.1': 5, 'c': 2}, 'r': ['b'], 't': [{'field': 'a', 'newSize': 2}]}"},
+		{"{'_id': 1, 'a': [1]}", NULL, "{'_id': 1, 'a': {'0': 1}}", "{'u': {'a': {'0': 1}}, 'r': [], 't': []}"},
+	};
+
+	for (int i = 0; i < (int) lengthof(cases); i++)
+	{
+		char	   *got = Describe(cases[i].doc, cases[i].update, cases[i].result);
+
+		if (strcmp(got, cases[i].expected) != 0)
+			UnitFail(__FILE__, __LINE__, "case %d: got %s, expected %s", i, got, cases[i].expected);
+		UnitChecks++;
+		pfree(got);
+	}
+}
