@@ -46,6 +46,13 @@
  * moves the horizon to the new slot's start: resuming from before it is
  * history lost.
  *
+ * Invalidate.  The plugin knows no stream's scope; nosql.watch follows
+ * the drop or rename of the watched collection (the dropDatabase of the
+ * watched database) with an invalidate event carrying the same token and
+ * ends the stream there.  Since the two share a token, resume_after that
+ * token returns the invalidate again (as resuming after MongoDB's drop
+ * does), and start_after it goes on with the events after it.
+ *
  * A new stream starts "now": after the decoder is ready, at the current
  * WAL insert position, so an event whose commit record comes later is in
  * it.  nosql.watch_start_token() returns that position as a token, for a
@@ -827,6 +834,8 @@ typedef struct CdcWatchSpec
 	char		after[CDC_TOKEN_LEN + 1];	/* events after this token */
 	Oid			log_owner;
 	bool		see_dropped;	/* may see events of dropped collections */
+	bool		inclusive;		/* the next read also looks at the event at after */
+	bool		invalidated;	/* the stream ended with an invalidate */
 } CdcWatchSpec;
 
 /* The _data of a resume token argument, checked; into buf */
@@ -1075,6 +1084,88 @@ CdcFullDocumentLookup(const CdcWatchSpec *spec, Bson *event)
 	return result;
 }
 
+/* An event's resume token _data (in the event's bytes) */
+static const char *
+CdcEventToken(const Bson *event)
+{
+	bson_t		doc;
+	bson_iter_t it;
+	bson_iter_t data;
+
+	if (bson_init_static(&doc, BsonBytes(event), BsonDocLen(event)) &&
+		bson_iter_init(&it, &doc) && bson_iter_find_descendant(&it, "_id._data", &data) &&
+		BSON_ITER_HOLDS_UTF8(&data))
+		return bson_iter_utf8(&data, NULL);
+	return "";
+}
+
+/* A string field of an event, by dotted path, or NULL */
+static const char *
+CdcEventString(const bson_t *doc, const char *path)
+{
+	bson_iter_t it;
+	bson_iter_t found;
+
+	if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found) &&
+		BSON_ITER_HOLDS_UTF8(&found))
+		return bson_iter_utf8(&found, NULL);
+	return NULL;
+}
+
+/*
+ * Whether an event ends the stream, as MongoDB's invalidate: the drop or
+ * rename of the watched collection, the drop of the watched database.
+ */
+static bool
+CdcInvalidates(const CdcWatchSpec *spec, const Bson *event)
+{
+	bson_t		doc;
+	const char *op;
+	const char *db;
+	const char *coll;
+
+	if (spec->db == NULL ||
+		!bson_init_static(&doc, BsonBytes(event), BsonDocLen(event)))
+		return false;
+	op = CdcEventString(&doc, "operationType");
+	db = CdcEventString(&doc, "ns.db");
+	coll = CdcEventString(&doc, "ns.coll");
+	if (op == NULL || db == NULL || strcmp(db, spec->db) != 0)
+		return false;
+	if (spec->coll != NULL)
+		return (strcmp(op, "drop") == 0 || strcmp(op, "rename") == 0) &&
+			coll != NULL && strcmp(coll, spec->coll) == 0;
+	return strcmp(op, "dropDatabase") == 0;
+}
+
+/*
+ * Return the invalidate event that follows event: its resume token,
+ * clusterTime and wallTime.
+ */
+static void
+CdcEmitInvalidate(ReturnSetInfo *rsinfo, const Bson *event)
+{
+	bson_t		doc;
+	bson_t		out;
+	bson_iter_t it;
+	Datum		value;
+	bool		isnull = false;
+
+	if (!bson_init_static(&doc, BsonBytes(event), BsonDocLen(event)))
+		elog(ERROR, "corrupt change event");
+	bson_init(&out);
+	if (bson_iter_init_find(&it, &doc, "_id"))
+		bson_append_iter(&out, "_id", 3, &it);
+	bson_append_utf8(&out, "operationType", -1, "invalidate", -1);
+	if (bson_iter_init_find(&it, &doc, "clusterTime"))
+		bson_append_iter(&out, "clusterTime", -1, &it);
+	if (bson_iter_init_find(&it, &doc, "wallTime"))
+		bson_append_iter(&out, "wallTime", -1, &it);
+	value = PointerGetDatum(BsonFromDocument(&out, false));
+	bson_destroy(&out);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+}
+
 /*
  * Read the events after spec->after into the result, moving spec->after
  * to the last one read.  Returns how many events were returned (after the
@@ -1086,15 +1177,18 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 	static const char *const read_sql =
 		"SELECT l.token, l.event FROM nosql.change_log l"
 		"  LEFT JOIN nosql.collection c ON c.database = l.database AND c.name = l.coll"
-		" WHERE l.token OPERATOR(pg_catalog.>) $1 COLLATE \"C\""
+		" WHERE (l.token OPERATOR(pg_catalog.>) $1 COLLATE \"C\""
+		"        OR ($6 AND l.token OPERATOR(pg_catalog.=) $1 COLLATE \"C\"))"
 		"   AND ($2::text IS NULL OR l.database OPERATOR(pg_catalog.=) $2)"
 		"   AND ($3::text IS NULL OR l.coll OPERATOR(pg_catalog.=) $3)"
 		"   AND CASE WHEN c.relation IS NULL THEN $4"
 		"            ELSE pg_catalog.has_table_privilege($5, c.relation::oid, 'SELECT') END"
 		" ORDER BY l.token COLLATE \"C\"";
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID, BOOLOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	char		first[CDC_TOKEN_LEN + 1];
+	bool		inclusive = spec->inclusive;
 	Oid			caller = GetUserId();
 	Oid			save_userid;
 	int			save_sec_context;
@@ -1116,12 +1210,15 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 	nulls[2] = spec->coll ? ' ' : 'n';
 	args[3] = BoolGetDatum(spec->see_dropped);
 	args[4] = ObjectIdGetDatum(caller);
+	args[5] = BoolGetDatum(inclusive);
+	strlcpy(first, spec->after, sizeof(first));
+	spec->inclusive = false;
 
 	/* the log is read as its owner, for the caller */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(spec->log_owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	SPI_connect();
-	plan = SPI_prepare(read_sql, 5, types);
+	plan = SPI_prepare(read_sql, 6, types);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the change log read: %s",
 			 SPI_result_code_string(SPI_result));
@@ -1165,6 +1262,20 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 		List	   *outs = NIL;
 		ListCell   *oc;
 
+		/* resuming after an event: it only says whether the stream ended */
+		if (inclusive && lc == list_head(events) && strcmp(CdcEventToken(event), first) == 0)
+		{
+			if (CdcInvalidates(spec, event))
+			{
+				CdcEmitInvalidate(rsinfo, event);
+				total++;
+				spec->invalidated = true;
+				MemoryContextSwitchTo(old);
+				break;
+			}
+			MemoryContextSwitchTo(old);
+			continue;
+		}
 		event = CdcFullDocumentLookup(spec, event);
 		if (spec->chain != NULL)
 			AggChainApplyAll(spec->chain, BsonBytes(event), BsonDocLen(event), &outs);
@@ -1177,6 +1288,15 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 			total++;
+		}
+		/* the watched collection or database is gone: the stream ends */
+		if (CdcInvalidates(spec, lfirst(lc)))
+		{
+			CdcEmitInvalidate(rsinfo, lfirst(lc));
+			total++;
+			spec->invalidated = true;
+			MemoryContextSwitchTo(old);
+			break;
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
@@ -1283,7 +1403,10 @@ watch(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1))
 		spec.chain = CdcCompilePipeline(PG_GETARG_BSON_P(1));
 	if (!PG_ARGISNULL(2))
+	{
 		CdcParseToken(PG_GETARG_BSON_P(2), "resume_after", spec.after);
+		spec.inclusive = true;	/* resuming after a drop is its invalidate */
+	}
 	else if (!PG_ARGISNULL(3))
 		CdcParseToken(PG_GETARG_BSON_P(3), "start_after", spec.after);
 
@@ -1307,7 +1430,7 @@ watch(PG_FUNCTION_ARGS)
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
-		if (CdcWatchRead(&spec, rsinfo, start) > 0 || max_wait_ms == 0)
+		if (CdcWatchRead(&spec, rsinfo, start) > 0 || max_wait_ms == 0 || spec.invalidated)
 			break;
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)

@@ -15,10 +15,10 @@ $$;
 -- Wait (blocking in watch, no polling) until the decoder has logged the
 -- marker document mark inserted into cw.mark: then every change committed
 -- before it is in the log too (the log is filled in commit order).
-CREATE FUNCTION caught_up(after bson, mark int) RETURNS boolean LANGUAGE plpgsql AS $$
+CREATE FUNCTION caught_up(after bson, mark int, ns text DEFAULT 'cw.mark') RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
     FOR i IN 1..60 LOOP
-        IF EXISTS (SELECT FROM nosql.watch('cw.mark', resume_after => after, max_wait_ms => 1000) e
+        IF EXISTS (SELECT FROM nosql.watch(ns, resume_after => after, max_wait_ms => 1000) e
                     WHERE e -> 'documentKey' ->> '_id' = mark::text) THEN
             RETURN true;
         END IF;
@@ -194,7 +194,44 @@ SELECT count(*) FROM nosql.watch('cw.up', resume_after => '{"_data": "FFFFFFFFFF
 RESET ROLE;
 DELETE FROM nosql.change_log WHERE token >= 'FFFFFFFFFFFFFFF000000000';
 
+-- The plugin's update events: fullDocument looked up at read time
+SELECT nosql.watch_start_token() AS t2 \gset
+SELECT cw_cmd('cw', '{"update": "up", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": "later"}}}]}') ->> 'nModified' AS n;
+SELECT cw_cmd('cw', '{"update": "up", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": "latest"}, "$unset": {"gone": 1}}}]}') ->> 'nModified' AS n;
+SELECT cw_cmd('cw', '{"insert": "mark", "documents": [{"_id": 3}]}') ->> 'n' AS n;
+SELECT caught_up(:'t2', 3);
+SELECT e ->> 'operationType' AS op, e -> 'updateDescription' AS description, e -> 'fullDocument' AS doc
+  FROM nosql.watch('cw.up', resume_after => :'t2') e;
+SELECT e ->> 'operationType' AS op, e -> 'fullDocument' AS doc
+  FROM nosql.watch('cw.up', resume_after => :'t2', full_document => 'updateLookup') e;
+
+-- Dropping the watched collection: the drop, then an invalidate with the
+-- drop's token, and the stream ends there
+SELECT cw_cmd('cw', '{"drop": "up"}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw', '{"insert": "up", "documents": [{"_id": "again"}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "mark", "documents": [{"_id": 4}]}') ->> 'n' AS n;
+SELECT caught_up(:'t2', 4);
+SELECT cw_mask(e) FROM nosql.watch('cw.up', resume_after => :'t2', full_document => 'whenAvailable') e;
+SELECT e -> '_id' AS tdrop FROM nosql.watch('cw.up', resume_after => :'t2') e
+ WHERE e ->> 'operationType' = 'drop' \gset
+-- resuming after the drop gives the invalidate again; starting after it
+-- watches the new collection of that name
+SELECT e ->> 'operationType' AS op, e -> '_id' = :'tdrop' AS drop_token
+  FROM nosql.watch('cw.up', resume_after => :'tdrop') e;
+SELECT e ->> 'operationType' AS op, e -> 'documentKey' AS key
+  FROM nosql.watch('cw.up', start_after => :'tdrop', max_wait_ms => 1000) e;
+-- a database's stream sees the drop and goes on
+SELECT e ->> 'operationType' AS op, e ->> 'ns' AS ns
+  FROM nosql.watch('cw', resume_after => :'t2') e;
+
 DROP OWNED BY regress_cdc_watcher;
 DROP ROLE regress_cdc_watcher;
+
+-- Dropping the watched database ends a database's stream
+SELECT nosql.watch_start_token() AS t3 \gset
 SELECT cw_cmd('cw', '{"dropDatabase": 1}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw2', '{"insert": "a", "documents": [{"_id": 5}]}') ->> 'n' AS n;
+SELECT caught_up(:'t3', 5, 'cw2.a');
+SELECT e ->> 'operationType' AS op, e ->> 'ns' AS ns FROM nosql.watch('cw', resume_after => :'t3') e;
+SELECT e ->> 'operationType' AS op, e ->> 'ns' AS ns FROM nosql.watch(NULL, resume_after => :'t3') e;
 SELECT cw_cmd('cw2', '{"dropDatabase": 1}') ->> 'ok' AS ok;
