@@ -75,6 +75,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -426,9 +427,16 @@ CdcWatchReleaseDatabase(Oid dboid, bool drop_slot)
 		if (pid != 0)
 			kill(pid, SIGTERM);
 	}
-	if (!drop_slot || max_replication_slots == 0 ||
-		!pg_database_ownercheck(dboid, GetUserId()))
+	if (!drop_slot || max_replication_slots == 0)
 		return;
+	/* only who may drop the database: anyone else's DROP fails anyway */
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(DatabaseRelationId, dboid, GetUserId()))
+		return;
+#else
+	if (!pg_database_ownercheck(dboid, GetUserId()))
+		return;
+#endif
 	CdcSlotName(slot, dboid);
 	if (SearchNamedReplicationSlot(slot, true) == NULL)
 		return;
