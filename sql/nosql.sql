@@ -1209,10 +1209,11 @@ COMMENT ON TABLE nosql.change_stream_horizon IS 'the resume token before which n
 
 CREATE FUNCTION nosql.watch(coll text, pipeline nosql.bson DEFAULT NULL,
                             resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
-                            full_document text DEFAULT 'default', max_wait_ms integer DEFAULT 0)
+                            full_document text DEFAULT 'default', max_wait_ms integer DEFAULT 0,
+                            full_document_before_change text DEFAULT 'off')
     RETURNS SETOF nosql.bson
     AS 'MODULE_PATHNAME', 'watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after (else from now), in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones';
+COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer, text) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after (else from now), in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones; full_document_before_change off, whenAvailable or required gives the pre-images of collections with changeStreamPreAndPostImages';
 
 CREATE FUNCTION nosql.watch_start_token() RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'watch_start_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;

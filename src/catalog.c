@@ -447,6 +447,36 @@ CatalogInsertRow(void *arg)
 }
 
 /*
+ * Whether a collection's options ask for change stream pre-images:
+ * changeStreamPreAndPostImages: {enabled: true}.
+ */
+bool
+CollectionPreImagesEnabled(const bson_t *options)
+{
+	bson_iter_t it;
+	bson_iter_t e;
+
+	return options != NULL &&
+		bson_iter_init_find(&it, options, "changeStreamPreAndPostImages") &&
+		BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &e) &&
+		bson_iter_find(&e, "enabled") && BSON_ITER_HOLDS_BOOL(&e) && bson_iter_bool(&e);
+}
+
+/*
+ * Give a collection's table (quoted schema.table) REPLICA IDENTITY FULL,
+ * so that every update and delete logs the whole old row, which the change
+ * stream plugin turns into fullDocumentBeforeChange; or back to DEFAULT,
+ * which logs only the primary key (the _id) of a delete.  Needs SPI.
+ */
+void
+CollectionSetReplicaIdentity(const char *qualified, bool full)
+{
+	if (SPI_execute(psprintf("ALTER TABLE %s REPLICA IDENTITY %s", qualified,
+							 full ? "FULL" : "DEFAULT"), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set the replica identity of %s", qualified);
+}
+
+/*
  * Create a collection (or, with viewOn in options, a view).  With
  * exists_ok an existing collection is returned; otherwise it is MongoDB's
  * NamespaceExists.
@@ -519,6 +549,8 @@ CollectionCreate(const char *database, const char *name, const bson_t *options,
 		sql = psprintf("COMMENT ON TABLE %s IS %s", qualified,
 					   quote_literal_cstr(psprintf("nosql collection %s.%s", database, name)));
 		SPI_execute(sql, false, 0);
+		if (CollectionPreImagesEnabled(options))
+			CollectionSetReplicaIdentity(qualified, true);
 	}
 	SPI_finish();
 
@@ -728,6 +760,10 @@ CollectionSetOptions(const Collection *coll, const bson_t *options, const bson_t
 	cs.options = options;
 	cs.indexes = indexes;
 	SPI_connect();
+	/* pre-images switched on or off: the table logs old rows or not */
+	if (options != NULL && !coll->is_view &&
+		CollectionPreImagesEnabled(options) != CollectionPreImagesEnabled(coll->options))
+		CollectionSetReplicaIdentity(coll->qualified, CollectionPreImagesEnabled(options));
 	CatalogAsOwner(CatalogSetRow, &cs);
 	SPI_finish();
 	CommandCounterIncrement();

@@ -62,7 +62,9 @@ typedef enum CdcOperation
  * not available: then it is taken from document); document is the new
  * document (insert, update, replace only).  An update's description is the
  * update message of cdc_message.c (its u, r and t fields); its document is
- * in the event only when full_document is set.  DDL events (drop, rename,
+ * in the event only when full_document is set.  before is the document
+ * before an update, replace or delete, when the old row was logged whole
+ * (REPLICA IDENTITY FULL) and the reader asked for it.  DDL events (drop, rename,
  * dropDatabase) have no id or document; coll is NULL for dropDatabase, and
  * to_db and to_coll name a rename's target.
  */
@@ -73,6 +75,7 @@ typedef struct CdcCollectionChange
 	const char *coll;
 	const Bson *id;
 	const Bson *document;
+	const Bson *before;
 	const bson_t *description;
 	bool		full_document;
 	const char *to_db;

@@ -212,6 +212,9 @@ CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 		if (change->full_document && change->document != NULL)
 			CdcAppendBson(event, "fullDocument", change->document);
 	}
+	/* the pre-image, last */
+	if (change->before != NULL && change->op != CDC_OP_INSERT)
+		CdcAppendBson(event, "fullDocumentBeforeChange", change->before);
 	return true;
 }
 

@@ -120,6 +120,7 @@ typedef struct CdcData
 	char	   *kv_prefix;		/* NULL: every key */
 	int			kv_prefix_len;
 	bool		full_document;	/* updates carry the new document */
+	bool		before_change;	/* events carry the old document when logged */
 	CdcPosition pos;			/* of the current change */
 	MemoryContext txn_context;	/* per transaction: the pending message */
 	char	   *pending;		/* an update message waiting for its row */
@@ -357,12 +358,27 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 								value),
 						 errhint("The values are \"default\" (an update event has no fullDocument) and \"post_image\" (it has the document after the update).")));
 		}
+		else if (strcmp(elem->defname, "full_document_before_change") == 0)
+		{
+			char	   *value = CdcOptionString(elem);
+
+			if (strcmp(value, "off") == 0)
+				data->before_change = false;
+			else if (strcmp(value, "on") == 0)
+				data->before_change = true;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for option \"full_document_before_change\" of output plugin \"nosql\"",
+								value),
+						 errhint("The values are \"off\" (no event has fullDocumentBeforeChange) and \"on\" (update, replace and delete events of collections with pre-images enabled have it).")));
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
 							elem->defname),
-					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections and full_document.")));
+					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections, full_document and full_document_before_change.")));
 	}
 
 	ctx->output_plugin_private = data;
@@ -727,6 +743,17 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 			if (cc.document == NULL)
 				return false;	/* the document did not change */
 			cc.id = CdcBsonColumn(values, nulls, id_att);
+			/* the old row, logged whole for a table with REPLICA IDENTITY FULL */
+			if (cc.op == CDC_OP_REPLACE && data->before_change &&
+				(tuple = CDC_TUPLE(change->data.tp.oldtuple)) != NULL)
+			{
+				Datum	   *old_values;
+				bool	   *old_nulls;
+
+				CdcDeform(tuple, desc, &old_values, &old_nulls);
+				cc.before = CdcBsonColumn(old_values, old_nulls,
+										  entry->columns[CDC_COLL_DOCUMENT]);
+			}
 			if (cc.op == CDC_OP_REPLACE && description != NULL &&
 				CdcChangeHasId(&cc, &message_id))
 			{
@@ -743,6 +770,10 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 			{
 				CdcDeform(tuple, desc, &values, &nulls);
 				cc.id = CdcBsonColumn(values, nulls, id_att);
+				/* null unless the replica identity is FULL */
+				if (data->before_change)
+					cc.before = CdcBsonColumn(values, nulls,
+											  entry->columns[CDC_COLL_DOCUMENT]);
 			}
 			break;
 		default:

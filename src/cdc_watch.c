@@ -563,7 +563,8 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 		"WITH c AS MATERIALIZED ("
 		"  SELECT data::nosql.bson AS e"
 		"    FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, $2, $3,"
-		"         'format', 'bson', 'include_kv', 'false')), "
+		"         'format', 'bson', 'include_kv', 'false',"
+		"         'full_document_before_change', 'on')), "
 		"i AS (INSERT INTO nosql.change_log (token, database, coll, event)"
 		"  SELECT e OPERATOR(nosql.->>) '_id._data', e OPERATOR(nosql.->>) 'ns.db',"
 		"         e OPERATOR(nosql.->>) 'ns.coll', e FROM c"
@@ -833,12 +834,21 @@ typedef enum CdcFullDocument
 	CDC_FULL_REQUIRED
 } CdcFullDocument;
 
+/* How a watcher asked for fullDocumentBeforeChange */
+typedef enum CdcBeforeChange
+{
+	CDC_BEFORE_OFF,
+	CDC_BEFORE_WHEN_AVAILABLE,
+	CDC_BEFORE_REQUIRED
+} CdcBeforeChange;
+
 typedef struct CdcWatchSpec
 {
 	char	   *db;				/* NULL: every database */
 	char	   *coll;			/* NULL: every collection */
 	AggChain   *chain;			/* NULL: no pipeline */
 	CdcFullDocument full;
+	CdcBeforeChange before;
 	char		after[CDC_TOKEN_LEN + 1];	/* events after this token */
 	Oid			log_owner;
 	bool		see_dropped;	/* may see events of dropped collections */
@@ -1092,6 +1102,53 @@ CdcFullDocumentLookup(const CdcWatchSpec *spec, Bson *event)
 	return result;
 }
 
+static const char *CdcEventString(const bson_t *doc, const char *path);
+
+/*
+ * fullDocumentBeforeChange as the watcher asked: the log keeps the
+ * pre-image the plugin found (a collection with pre-images enabled);
+ * "off" takes it out of the event, "whenAvailable" leaves the event as it
+ * is, "required" fails on an update, replace or delete event without one.
+ */
+static Bson *
+CdcPreImage(const CdcWatchSpec *spec, Bson *event)
+{
+	bson_t		in;
+	bson_t		out;
+	bson_iter_t it;
+	bool		has;
+	Bson	   *result;
+
+	if (spec->before == CDC_BEFORE_WHEN_AVAILABLE ||
+		!bson_init_static(&in, BsonBytes(event), BsonDocLen(event)))
+		return event;
+	has = bson_iter_init_find(&it, &in, "fullDocumentBeforeChange");
+	if (spec->before == CDC_BEFORE_REQUIRED)
+	{
+		const char *op = CdcEventString(&in, "operationType");
+
+		if (!has && op != NULL &&
+			(strcmp(op, "update") == 0 || strcmp(op, "replace") == 0 ||
+			 strcmp(op, "delete") == 0))
+		{
+			const char *db = CdcEventString(&in, "ns.db");
+			const char *coll = CdcEventString(&in, "ns.coll");
+
+			MongoRaise(MONGO_NO_MATCHING_DOCUMENT,
+					   "Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for an event on %s.%s",
+					   db ? db : "", coll ? coll : "");
+		}
+		return event;
+	}
+	if (!has)
+		return event;
+	bson_init(&out);
+	bson_copy_to_excluding_noinit(&in, &out, "fullDocumentBeforeChange", NULL);
+	result = BsonFromDocument(&out, false);
+	bson_destroy(&out);
+	return result;
+}
+
 /* An event's resume token _data (in the event's bytes) */
 static const char *
 CdcEventToken(const Bson *event)
@@ -1284,6 +1341,7 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 			MemoryContextSwitchTo(old);
 			continue;
 		}
+		event = CdcPreImage(spec, event);
 		event = CdcFullDocumentLookup(spec, event);
 		if (spec->chain != NULL)
 			AggChainApplyAll(spec->chain, BsonBytes(event), BsonDocLen(event), &outs);
@@ -1348,8 +1406,8 @@ CdcNowToken(char *buf)
 /*
  * nosql.watch(coll text, pipeline bson DEFAULT NULL, resume_after bson
  * DEFAULT NULL, start_after bson DEFAULT NULL, full_document text DEFAULT
- * 'default', max_wait_ms integer DEFAULT 0) RETURNS SETOF bson — the
- * change events of a collection ('db.coll'), a database ('db') or every
+ * 'default', max_wait_ms integer DEFAULT 0, full_document_before_change
+ * text DEFAULT 'off') RETURNS SETOF bson — the change events of a collection ('db.coll'), a database ('db') or every
  * collection (NULL) after the resume point, in commit order.
  */
 PG_FUNCTION_INFO_V1(watch);
@@ -1396,6 +1454,17 @@ watch(PG_FUNCTION_ARGS)
 	else
 		MongoRaise(MONGO_BAD_VALUE,
 				   "Enumeration value '%s' for field 'fullDocument' is not a valid value.", full);
+
+	full = PG_ARGISNULL(6) ? "off" : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	if (strcmp(full, "off") == 0)
+		spec.before = CDC_BEFORE_OFF;
+	else if (strcmp(full, "whenAvailable") == 0)
+		spec.before = CDC_BEFORE_WHEN_AVAILABLE;
+	else if (strcmp(full, "required") == 0)
+		spec.before = CDC_BEFORE_REQUIRED;
+	else
+		MongoRaise(MONGO_BAD_VALUE,
+				   "Enumeration value '%s' for field 'fullDocumentBeforeChange' is not a valid value.", full);
 
 	max_wait_ms = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
 	if (max_wait_ms < 0)

@@ -2558,10 +2558,21 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(key, "timeseries") == 0 && new_ts != NULL)
 			BSON_APPEND_DOCUMENT(&options, "timeseries", new_ts);
+		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
+		{
+			/* listed only when enabled, as MongoDB's */
+			if (CheckChangeStreamImages(&it))
+			{
+				bson_t		images;
+
+				BSON_APPEND_DOCUMENT_BEGIN(&options, "changeStreamPreAndPostImages", &images);
+				BSON_APPEND_BOOL(&images, "enabled", true);
+				bson_append_document_end(&options, &images);
+			}
+		}
 		else if (strcmp(key, "validator") == 0 || strcmp(key, "validationLevel") == 0 ||
 				 strcmp(key, "validationAction") == 0 || strcmp(key, "viewOn") == 0 ||
-				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0 ||
-				 strcmp(key, "changeStreamPreAndPostImages") == 0)
+				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0)
 			bson_append_iter(&options, NULL, 0, &it);
 	}
 	CollectionSetOptions(c, &options, index_changed ? &newlist : NULL);

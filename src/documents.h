@@ -427,6 +427,8 @@ extern List *CollectionList(const char *database);
 extern void CollectionInfo(const Collection *c, bool name_only, bson_t *out);
 extern void CollectionSetOptions(const Collection *coll, const bson_t *options,
 								 const bson_t *indexes);
+extern bool CollectionPreImagesEnabled(const bson_t *options);
+extern void CollectionSetReplicaIdentity(const char *qualified, bool full);
 extern List *DatabaseList(void);
 extern void CatalogAsOwner(void (*fn) (void *), void *arg);
 extern int	DatabaseDrop(const char *database);

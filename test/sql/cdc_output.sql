@@ -333,6 +333,68 @@ SELECT (data::bson) ->> 'operationType' AS op, (data::bson) -> 'ns' AS ns, (data
  WHERE (data::bson) ->> 'operationType' NOT IN ('insert', 'update', 'replace', 'delete');
 SELECT count(*) AS none FROM cdc_peek('include_kv', 'false', 'include_collections', 'false');
 
+-- Pre-images: a collection created with changeStreamPreAndPostImages has
+-- REPLICA IDENTITY FULL, so its updates, replacements and deletes log the
+-- old row, which option full_document_before_change 'on' puts into
+-- fullDocumentBeforeChange (last); collMod switches it off and on, and a
+-- collection without the option logs no old document.  A TOASTed old
+-- document comes out whole.
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT cmd('cdc', '{"create": "pre", "changeStreamPreAndPostImages": {"enabled": true}}');
+SELECT cmd('cdc', '{"create": "nopre", "changeStreamPreAndPostImages": {"enabled": false}}');
+SELECT c.name, t.relreplident, c.options FROM nosql.collections c JOIN pg_class t ON t.oid = c.relation
+ WHERE c.database = 'cdc' AND c.name IN ('pre', 'nopre') ORDER BY 1;
+SELECT cmd('cdc', '{"insert": "pre", "documents": [{"_id": 1, "x": 1}]}');
+SELECT cmd('cdc', '{"insert": "nopre", "documents": [{"_id": 1, "x": 1}]}');
+INSERT INTO nosql_data."cdc.pre"
+    SELECT '2', ('{"_id": 2, "big": "' || string_agg(md5(i::text), '') || '"}')::bson
+      FROM generate_series(1, 4000) i;
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class
+ WHERE oid = 'nosql_data."cdc.pre"'::regclass;
+SELECT cmd('cdc', '{"update": "pre", "updates": [{"q": {"_id": 1}, "u": {"$set": {"x": 2}}}]}');
+SELECT cmd('cdc', '{"update": "pre", "updates": [{"q": {"_id": 1}, "u": {"y": 3}}]}');
+SELECT cmd('cdc', '{"delete": "pre", "deletes": [{"q": {"_id": 1}, "limit": 1}]}');
+SELECT cmd('cdc', '{"update": "nopre", "updates": [{"q": {"_id": 1}, "u": {"$set": {"x": 2}}}]}');
+SELECT cmd('cdc', '{"update": "nopre", "updates": [{"q": {"_id": 1}, "u": {"y": 3}}]}');
+SELECT cmd('cdc', '{"delete": "nopre", "deletes": [{"q": {"_id": 1}, "limit": 1}]}');
+SELECT n, cdc_mask(data)
+  FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.pre,cdc.nopre',
+                'full_document_before_change', 'on', 'full_document', 'post_image')
+ WHERE data !~ '"big"';
+-- off (the default) gives no pre-image
+SELECT count(*) AS without FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.pre')
+ WHERE data ~ 'fullDocumentBeforeChange';
+SELECT count(*) AS off FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.pre',
+                                     'full_document_before_change', 'off')
+ WHERE data ~ 'fullDocumentBeforeChange';
+-- the TOASTed document, updated then deleted: its pre-image is whole
+SELECT cmd('cdc', '{"update": "pre", "updates": [{"q": {"_id": 2}, "u": {"$set": {"x": 1}}}]}');
+SELECT cmd('cdc', '{"delete": "pre", "deletes": [{"q": {"_id": 2}, "limit": 1}]}');
+SELECT (data::bson) ->> 'operationType' AS op,
+       (data::bson) -> 'fullDocumentBeforeChange' ->> 'big' =
+         (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 4000) i) AS whole,
+       (data::bson) -> 'fullDocumentBeforeChange' ->> 'x' AS x
+  FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.pre', 'full_document_before_change', 'on')
+ WHERE (data::bson) -> 'documentKey' ->> '_id' = '2' AND (data::bson) ->> 'operationType' <> 'insert';
+-- collMod: off goes back to REPLICA IDENTITY DEFAULT, and leaves the
+-- option out of listCollections; on again sets FULL
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT cmd('cdc', '{"collMod": "pre", "changeStreamPreAndPostImages": {"enabled": false}}');
+SELECT cmd('cdc', '{"collMod": "nopre", "changeStreamPreAndPostImages": {"enabled": true}}');
+SELECT c.name, t.relreplident, c.options FROM nosql.collections c JOIN pg_class t ON t.oid = c.relation
+ WHERE c.database = 'cdc' AND c.name IN ('pre', 'nopre') ORDER BY 1;
+SELECT cmd('cdc', '{"listCollections": 1, "filter": {"name": {"$in": ["pre", "nopre"]}}}')
+       -> 'cursor' -> 'firstBatch' -> '0' -> 'options' AS nopre_options;
+SELECT cmd('cdc', '{"insert": "pre", "documents": [{"_id": 3}]}');
+SELECT cmd('cdc', '{"insert": "nopre", "documents": [{"_id": 3}]}');
+SELECT cmd('cdc', '{"delete": "pre", "deletes": [{"q": {"_id": 3}, "limit": 1}]}');
+SELECT cmd('cdc', '{"delete": "nopre", "deletes": [{"q": {"_id": 3}, "limit": 1}]}');
+SELECT (data::bson) -> 'ns' ->> 'coll' AS coll, (data::bson) -> 'fullDocumentBeforeChange' AS before
+  FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.pre,cdc.nopre', 'full_document_before_change', 'on')
+ WHERE (data::bson) ->> 'operationType' = 'delete';
+-- bad values
+SELECT * FROM cdc_peek('full_document_before_change', 'whenAvailable');
+
 SELECT pg_drop_replication_slot('nosql_cdc');
 
 -- The plugin needs the collection catalog to be a user catalog table.

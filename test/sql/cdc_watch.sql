@@ -224,6 +224,41 @@ SELECT e ->> 'operationType' AS op, e -> 'documentKey' AS key
 SELECT e ->> 'operationType' AS op, e ->> 'ns' AS ns
   FROM nosql.watch('cw', resume_after => :'t2') e;
 
+-- Pre-images: the log keeps the plugin's fullDocumentBeforeChange of a
+-- collection with changeStreamPreAndPostImages; full_document_before_change
+-- 'off' (the default) takes it out, 'whenAvailable' gives it where there
+-- is one, 'required' fails on an update, replace or delete without one.
+SELECT cw_cmd('cw', '{"create": "pre", "changeStreamPreAndPostImages": {"enabled": true}}') ->> 'ok' AS ok;
+SELECT cw_cmd('cw', '{"insert": "pre", "documents": [{"_id": 1, "v": 1}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "b", "documents": [{"_id": "nopre"}]}') ->> 'n' AS n;
+SELECT nosql.watch_start_token() AS t4 \gset
+SELECT cw_cmd('cw', '{"update": "pre", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": 2}}}]}') ->> 'nModified' AS n;
+SELECT cw_cmd('cw', '{"update": "pre", "updates": [{"q": {"_id": 1}, "u": {"w": 3}}]}') ->> 'nModified' AS n;
+SELECT cw_cmd('cw', '{"delete": "pre", "deletes": [{"q": {"_id": 1}, "limit": 1}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "pre", "documents": [{"_id": 2}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"delete": "b", "deletes": [{"q": {"_id": "nopre"}, "limit": 1}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "mark", "documents": [{"_id": 10}]}') ->> 'n' AS n;
+SELECT caught_up(:'t4', 10);
+SELECT count(*) AS logged_pre_images FROM nosql.change_log
+ WHERE token > (:'t4'::bson ->> '_data') COLLATE "C" AND event -> 'fullDocumentBeforeChange' IS NOT NULL;
+SELECT e ->> 'operationType' AS op, e -> 'fullDocumentBeforeChange' IS NOT NULL AS has_before
+  FROM nosql.watch('cw.pre', resume_after => :'t4') e;
+SELECT e ->> 'operationType' AS op, e -> 'fullDocumentBeforeChange' AS before
+  FROM nosql.watch('cw.pre', resume_after => :'t4', full_document_before_change => 'whenAvailable') e;
+SELECT e ->> 'operationType' AS op, e -> 'fullDocumentBeforeChange' AS before
+  FROM nosql.watch('cw.pre', resume_after => :'t4', full_document_before_change => 'required') e;
+-- with fullDocument: the lookup comes before ns, the pre-image stays last
+SELECT cw_mask(e) FROM nosql.watch('cw.pre', resume_after => :'t4', full_document => 'whenAvailable',
+                                   full_document_before_change => 'whenAvailable') e
+ WHERE e ->> 'operationType' = 'update';
+-- a collection without pre-images: whenAvailable gives none, required fails
+SELECT e ->> 'operationType' AS op, e -> 'fullDocumentBeforeChange' IS NOT NULL AS has_before
+  FROM nosql.watch('cw.b', resume_after => :'t4', full_document_before_change => 'whenAvailable') e;
+SELECT e FROM nosql.watch('cw.b', resume_after => :'t4', full_document_before_change => 'required') e;
+SELECT * FROM nosql.watch('cw.b', full_document_before_change => 'on');
+-- positional calls of the six arguments before it still work
+SELECT count(*) FROM nosql.watch('cw.pre', NULL, :'t4', NULL, 'default', 0);
+
 DROP OWNED BY regress_cdc_watcher;
 DROP ROLE regress_cdc_watcher;
 
