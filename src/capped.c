@@ -190,6 +190,15 @@ CmdConvertToCapped(CommandContext *ctx, bson_t *reply)
 					   DatumGetCString(DirectFunctionCall1(uuid_out,
 														   DirectFunctionCall1(gen_random_uuid, (Datum) 0))));
 	CappedOptions(size, &options);
+	/* the collection keeps its pre-images (REPLICA IDENTITY FULL) */
+	if (CollectionPreImagesEnabled(source->options))
+	{
+		bson_t		images;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&options, "changeStreamPreAndPostImages", &images);
+		BSON_APPEND_BOOL(&images, "enabled", true);
+		bson_append_document_end(&options, &images);
+	}
 	tmp = CollectionCreate(ctx->database, tmpname, &options, false);
 	CappedCopy(source, tmp);
 	CollectionDrop(ctx->database, name);

@@ -47,10 +47,17 @@
  * A delete needs the old row's _id, which logical decoding has only from
  * the table's replica identity.  The collection tables' primary key is on
  * _id, which REPLICA IDENTITY DEFAULT uses: the WAL of a delete carries
- * the old _id and nothing more.  That is the cheap choice: FULL would log
- * the whole old document with every update and delete, to give only a
- * pre-image that the events of this step do not carry.  (An update logs
- * no old key unless the _id changes, which MongoDB forbids.)
+ * the old _id and nothing more, and an update no old row at all (unless
+ * the _id changes, which MongoDB forbids).  That is the cheap choice, and
+ * the default.  A collection with changeStreamPreAndPostImages enabled
+ * has REPLICA IDENTITY FULL instead (catalog.c): every update and delete
+ * logs the whole old row, whose document becomes fullDocumentBeforeChange
+ * when the reader asks for it (option full_document_before_change).  The
+ * plugin does not look at the collection's options: the old row being
+ * there is the fact, which follows the ALTER TABLE in WAL order.
+ * PostgreSQL inlines the TOASTed values of a FULL old row
+ * (ExtractReplicaIdentity), so the old document is whole; a TOAST pointer
+ * there all the same is left out, never read as a document.
  *
  * TOAST.  Inserted documents and values are whole: the decoder reassembles
  * their TOAST chunks.  An update keeps the TOAST pointer of a column it

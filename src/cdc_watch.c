@@ -11,7 +11,9 @@
  * background worker, the "nosql cdc decoder" of the database, owns a
  * logical replication slot (nosql_cdc_<database oid>) created with the
  * library's own plugin.  In a loop it peeks the slot's pending changes in
- * BSON, collections only, and inserts the events into nosql.change_log,
+ * BSON, collections only, with pre-images (fullDocumentBeforeChange, of
+ * the collections that log them; nosql.watch takes them out unless asked
+ * for), and inserts the events into nosql.change_log,
  * one row per event keyed by the resume token's _data (fixed-width hex of
  * the commit LSN and the change's ordinal, so that text order under
  * COLLATE "C" is commit order), ON CONFLICT DO NOTHING; commits; then
