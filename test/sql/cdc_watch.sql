@@ -14,14 +14,20 @@ CREATE FUNCTION cw_mask(data bson) RETURNS text LANGUAGE sql AS $$
 $$;
 -- Wait (blocking in watch, no polling) until the decoder has logged the
 -- marker document mark inserted into cw.mark: then every change committed
--- before it is in the log too (the log is filled in commit order).
+-- before it is in the log too (the log is filled in commit order).  Each
+-- round resumes after the last event seen, so that it blocks for new ones.
 CREATE FUNCTION caught_up(after bson, mark int, ns text DEFAULT 'cw.mark') RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    last bson := after;
+    e bson;
 BEGIN
     FOR i IN 1..60 LOOP
-        IF EXISTS (SELECT FROM nosql.watch(ns, resume_after => after, max_wait_ms => 1000) e
-                    WHERE e -> 'documentKey' ->> '_id' = mark::text) THEN
-            RETURN true;
-        END IF;
+        FOR e IN SELECT w FROM nosql.watch(ns, resume_after => last, max_wait_ms => 1000) w LOOP
+            IF e -> 'documentKey' ->> '_id' = mark::text THEN
+                RETURN true;
+            END IF;
+            last := e -> '_id';
+        END LOOP;
     END LOOP;
     RETURN false;
 END $$;
