@@ -2467,6 +2467,9 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 		else if (strcmp(key, "changeStreamPreAndPostImages") == 0)
 		{
 			(void) CheckChangeStreamImages(&it);
+			if (c->is_view)
+				MongoRaise(MONGO_INVALID_OPTIONS,
+						   "option not supported on a view: changeStreamPreAndPostImages");
 			if (is_ts)
 				MongoRaise(MONGO_INVALID_OPTIONS,
 						   "changeStreamPreAndPostImages not supported on a time-series collection");

@@ -392,6 +392,11 @@ SELECT cmd('cdc', '{"delete": "nopre", "deletes": [{"q": {"_id": 3}, "limit": 1}
 SELECT (data::bson) -> 'ns' ->> 'coll' AS coll, (data::bson) -> 'fullDocumentBeforeChange' AS before
   FROM cdc_peek('include_kv', 'false', 'collections', 'cdc.pre,cdc.nopre', 'full_document_before_change', 'on')
  WHERE (data::bson) ->> 'operationType' = 'delete';
+-- views have no pre-images (InvalidOptions)
+SELECT cmd('cdc', '{"create": "preview", "viewOn": "pre", "pipeline": []}');
+SELECT cmd('cdc', '{"collMod": "preview", "changeStreamPreAndPostImages": {"enabled": false}}');
+SELECT cmd('cdc', '{"create": "preview2", "viewOn": "pre", "pipeline": [], "changeStreamPreAndPostImages": {"enabled": true}}');
+SELECT cmd('cdc', '{"drop": "preview"}');
 -- bad values
 SELECT * FROM cdc_peek('full_document_before_change', 'whenAvailable');
 
