@@ -46,12 +46,7 @@
 #include "bson_json.h"
 #include "collation.h"
 #include "expr_internal.h"
-
-#ifdef FRONTEND
-#define EXPR_CHECK_STACK()		((void) 0)
-#else
-#define EXPR_CHECK_STACK()		check_stack_depth()
-#endif
+#include "pure.h"
 
 /* ---- arenas ---- */
 
@@ -1023,7 +1018,7 @@ AggExprParseSub(AggExprParser *p, const bson_iter_t *it)
 {
 	AggExpr    *e;
 
-	EXPR_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (p->depth >= AGG_EXPR_MAX_DEPTH)
 	{
 		AggExprFail(p->error, 15, "expression nested too deeply");
@@ -1205,7 +1200,7 @@ AggPathValue(AggExprContext *cx, const bson_value_t *v, char **path, int npath, 
 bool
 AggExprEval(const AggExpr *expr, AggExprContext *cx, bson_value_t *out, BsonQueryError *error)
 {
-	EXPR_CHECK_STACK();
+	PURE_CHECK_STACK();
 	switch (expr->kind)
 	{
 		case AGG_EXPR_CONST:

@@ -69,21 +69,13 @@
 #endif
 
 #include "lib/stringinfo.h"
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
 #include "bson_compare.h"
 #include "bson_json.h"
 #include "expr.h"
 #include "projection.h"
+#include "pure.h"
 #include "query_internal.h"
-
-#ifdef FRONTEND
-#define PROJ_CHECK_STACK()			((void) 0)
-#else
-#define PROJ_CHECK_STACK()			check_stack_depth()
-#endif
 
 /* Deepest nesting of projection objects and expressions */
 #define PROJ_MAX_DEPTH				100
@@ -870,7 +862,7 @@ ProjParseExpr(ProjParser *pp, const bson_iter_t *it, int depth)
 {
 	ProjExpr   *expr;
 
-	PROJ_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (depth > PROJ_MAX_DEPTH)
 	{
 		ProjFail(pp->error, MONGO_BAD_VALUE, "projection is nested too deeply");
@@ -1278,7 +1270,7 @@ ProjParseElement(ProjParser *pp, const ProjPath *prefix, const bson_iter_t *it,
 static bool
 ProjParseObject(ProjParser *pp, const ProjPath *prefix, bson_iter_t *it, int depth)
 {
-	PROJ_CHECK_STACK();
+	PURE_CHECK_STACK();
 	while (bson_iter_next(it))
 	{
 		if (!ProjParseElement(pp, prefix, it, depth))
@@ -1435,7 +1427,7 @@ BsonProjectionFree(BsonProjection *p)
 static bool
 ProjTooDeep(int depth, BsonQueryError *error)
 {
-	PROJ_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (depth > PROJ_MAX_APPLY_DEPTH)
 		return !ProjFail(error, MONGO_BAD_VALUE,
 						 "document is nested too deeply to project");
@@ -1719,7 +1711,7 @@ static int
 ProjEvalPath(const ProjPath *path, int k, const bson_iter_t *value, bson_t *out,
 			 const char *key, int keylen, int depth)
 {
-	PROJ_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (k == path->nparts)
 	{
 		bson_append_iter(out, key, keylen, value);

@@ -62,25 +62,17 @@
 #include <math.h>
 #include <sys/time.h>
 
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
 #include "bson_compare.h"
 #include "bson_path.h"
 #include "expr.h"
+#include "pure.h"
 #include "query_internal.h"
 
 #ifndef HAVE_INT128
 #error "query_match.c needs a 128-bit integer type to convert decimal128"
 #endif
 
-
-#ifdef FRONTEND
-#define QUERY_CHECK_STACK()			((void) 0)
-#else
-#define QUERY_CHECK_STACK()			check_stack_depth()
-#endif
 
 /* The errors of $expr (BsonFilterSetExprErrorHook); NULL: no match */
 static BsonExprErrorHook QueryExprErrorHook = NULL;
@@ -777,7 +769,7 @@ QueryMatchPath(const QueryNode *node, const uint8_t *data, uint32_t len,
 {
 	bson_iter_t it;
 
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	for (;;)
 	{
@@ -817,7 +809,7 @@ QueryMatchArrayPath(const QueryNode *node, const bson_iter_t *array, int part,
 	bson_iter_t element;
 	int32_t		index = 0;
 
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	if (!bson_iter_recurse(array, &element))
 		return false;
@@ -875,7 +867,7 @@ QueryWalkArray(const QueryNode *node, const bson_iter_t *array, int part,
 	bool		last = part == node->npath - 1;
 	bson_iter_t element;
 
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	if (!bson_iter_recurse(array, &element))
 		return;
@@ -918,7 +910,7 @@ QueryWalkPath(const QueryNode *node, const uint8_t *data, uint32_t len, int part
 {
 	bson_iter_t it;
 
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	for (;;)
 	{
@@ -1103,7 +1095,7 @@ bool
 QueryMatchDocument(const QueryNode *node, const uint8_t *data, uint32_t len,
 				   int32_t *position)
 {
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	switch (node->op)
 	{

@@ -61,13 +61,11 @@
 #endif
 
 #include "lib/stringinfo.h"
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
 #include "bson_compare.h"
 #include "bson_json.h"
 #include "expr.h"
+#include "pure.h"
 #include "query_internal.h"
 
 /* Bytes of the arena's ordinary blocks, and the alignment of its chunks */
@@ -76,12 +74,6 @@
 
 StaticAssertDecl(__alignof__(bson_iter_t) <= QUERY_ALIGN,
 				 "the arena must align libbson iterators");
-
-#ifdef FRONTEND
-#define QUERY_CHECK_STACK()			((void) 0)
-#else
-#define QUERY_CHECK_STACK()			check_stack_depth()
-#endif
 
 /* Where a document being parsed sits: $where and the like need the top */
 typedef enum QueryLevel
@@ -454,7 +446,7 @@ QueryCountElements(const bson_iter_t *container)
 bool
 QueryEnter(QueryParser *parser)
 {
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (++parser->depth > QUERY_MAX_DEPTH)
 	{
 		QueryFail(parser, MONGO_BAD_VALUE,

@@ -57,19 +57,11 @@
 
 #include <math.h>
 
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
 #include "bson_compare.h"
 #include "bson_path.h"
+#include "pure.h"
 #include "query_internal.h"
-
-#ifdef FRONTEND
-#define QUERY_CHECK_STACK()			((void) 0)
-#else
-#define QUERY_CHECK_STACK()			check_stack_depth()
-#endif
 
 /* MongoDB's location code of an unknown field in "encrypt" (IDL) */
 #define MONGO_IDL_UNKNOWN_FIELD		40415
@@ -1362,7 +1354,7 @@ QuerySchemaValuesEqual(const bson_iter_t *a, const bson_iter_t *b)
 	bson_type_t ta = bson_iter_type(a);
 	bson_type_t tb = bson_iter_type(b);
 
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	if (ta == BSON_TYPE_DOCUMENT && tb == BSON_TYPE_DOCUMENT)
 	{
@@ -1719,7 +1711,7 @@ QuerySchemaMatchValue(const QuerySchema *schema, const bson_iter_t *value,
 {
 	bson_type_t type = BSON_TYPE_DOCUMENT;
 
-	QUERY_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	if (value != NULL)
 	{

@@ -36,20 +36,12 @@
 #endif
 
 #include "lib/stringinfo.h"
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
 #include "bson_compare.h"
 #include "bson_json.h"
+#include "pure.h"
 #include "query_internal.h"
 #include "sort.h"
-
-#ifdef FRONTEND
-#define SORT_CHECK_STACK()			((void) 0)
-#else
-#define SORT_CHECK_STACK()			check_stack_depth()
-#endif
 
 /* Longest dotted path, in components (MongoDB's FieldPath limit) */
 #define SORT_MAX_PATH				200
@@ -518,7 +510,7 @@ SortWalkValue(const SortField *field, int k, const bson_iter_t *value,
 	bson_iter_t elem;
 	uint32_t	index;
 
-	SORT_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (k == field->nparts)
 	{
 		if (!BSON_ITER_HOLDS_ARRAY(value))

@@ -52,20 +52,12 @@
 
 #include "common/int.h"
 #include "lib/stringinfo.h"
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
 #include "bson_compare.h"
 #include "bson_decimal.h"
 #include "bson_json.h"
+#include "pure.h"
 #include "update_internal.h"
-
-#ifdef FRONTEND
-#define UPDATE_CHECK_STACK()		((void) 0)
-#else
-#define UPDATE_CHECK_STACK()		check_stack_depth()
-#endif
 
 /* A value of the document being updated */
 typedef struct UpdateValue
@@ -260,7 +252,7 @@ UpdateFindKey(const UpdateValue *doc, const char *name)
 static void
 UpdateWrite(bson_t *out, const char *key, const UpdateValue *v)
 {
-	UPDATE_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	if (!v->expanded)
 	{
@@ -1465,7 +1457,7 @@ UpdateApplyNode(UpdateApplier *a, const UpdateNode *node, UpdateSlot *slot)
 	UpdateValue *cur;
 	bool		ok;
 
-	UPDATE_CHECK_STACK();
+	PURE_CHECK_STACK();
 
 	if (node->kind == UPDATE_NODE_LEAF)
 		return UpdateApplyLeaf(a, node->leaf, slot);

@@ -45,17 +45,9 @@
 #endif
 
 #include "lib/stringinfo.h"
-#ifndef FRONTEND
-#include "miscadmin.h"
-#endif
 
+#include "pure.h"
 #include "update_internal.h"
-
-#ifdef FRONTEND
-#define DESCRIBE_CHECK_STACK()		((void) 0)
-#else
-#define DESCRIBE_CHECK_STACK()		check_stack_depth()
-#endif
 
 /* An operator's path, split into components */
 typedef struct DescribePattern
@@ -217,7 +209,7 @@ DescribeDocument(Describer *d, const bson_iter_t *old, const bson_iter_t *new)
 				nit,
 				found;
 
-	DESCRIBE_CHECK_STACK();
+	PURE_CHECK_STACK();
 	/* members added or changed, in the new document's order */
 	if (!bson_iter_recurse(new, &nit))
 		return;
@@ -282,7 +274,7 @@ DescribeArray(Describer *d, const bson_iter_t *old, const bson_iter_t *new,
 				nit;
 	uint32_t	i;
 
-	DESCRIBE_CHECK_STACK();
+	PURE_CHECK_STACK();
 	if (append_only || (nnew < nold && !d->pipeline))
 	{
 		/* reported whole unless the old elements are a prefix of the new */
