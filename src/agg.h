@@ -63,6 +63,8 @@ extern void AggChainApplyAll(const AggChain *chain, const uint8_t *doc, uint32_t
 extern void AggFieldPathCheck(const char *path, uint32_t len);
 
 /* cmd_read.c: open a cursor over a query returning documents, and reply */
+extern void ChangeStreamAggregate(CommandContext *ctx, const char *collname,
+								  const bson_iter_t *pipeline, int64 batch_size, bson_t *reply);
 extern void CursorQueryReply(CommandContext *ctx, const char *collname, const char *sql,
 							 int nparams, Oid *types, Datum *values,
 							 const Collection *coll, const char *hint,

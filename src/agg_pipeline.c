@@ -3248,6 +3248,35 @@ AggExplainCommand(CommandContext *inner, bool analyze, bson_t *reply)
 }
 
 /*
+ * Whether a pipeline is a change stream: $changeStream as its first stage
+ * (anywhere else it is error 40602).
+ */
+static bool
+AggChangeStream(const bson_iter_t *pipeline)
+{
+	bson_iter_t it;
+	int			i = 0;
+	bool		first = false;
+
+	if (!BSON_ITER_HOLDS_ARRAY(pipeline) || !bson_iter_recurse(pipeline, &it))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		bson_iter_t stage;
+
+		if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &stage) &&
+			bson_iter_next(&stage) && strcmp(bson_iter_key(&stage), "$changeStream") == 0)
+		{
+			if (i > 0)
+				MongoRaise(40602, "$changeStream is only valid as the first stage in a pipeline.");
+			first = true;
+		}
+		i++;
+	}
+	return first;
+}
+
+/*
  * aggregate: {aggregate: <collection> | 1, pipeline: [...], cursor: {batchSize},
  *			   explain, allowDiskUse, hint, collation, let, comment, maxTimeMS, ...}
  */
@@ -3260,6 +3289,13 @@ CmdAggregate(CommandContext *ctx, bson_t *reply)
 
 	AggCheckMetaOptions(ctx);
 	AggParseCommand(ctx, &a);
+	if (a.has_pipeline && AggChangeStream(&a.pipeline))
+	{
+		if (a.explain)
+			MongoRaise(MONGO_ILLEGAL_OPERATION, "explain of a $changeStream is not supported");
+		ChangeStreamAggregate(ctx, a.collname, &a.pipeline, a.batch_size, reply);
+		return;
+	}
 	have_query = AggPrepare(ctx->database, &a, &b);
 	if (a.explain)
 	{

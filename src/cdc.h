@@ -125,4 +125,12 @@ extern void CdcWatchNoteWrite(void);
 extern void CdcWatchRound(void);
 extern void CdcWatchReleaseDatabase(Oid dboid, bool drop_slot);
 
+/* cdc_watch.c: $changeStream, a stream behind a tailable cursor */
+typedef struct CdcStream CdcStream;
+extern CdcStream *CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
+								const bson_t *pipeline);
+extern bool CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch,
+						  char *pbrt);
+extern void CdcStreamResumePoint(const CdcStream *stream, char *pbrt);
+
 #endif							/* NOSQL_CDC_H */

@@ -129,6 +129,10 @@
 #define MONGO_FAILED_TO_PARSE_CODE		9
 #define MONGO_NO_MATCHING_DOCUMENT		47
 #define MONGO_CHANGE_STREAM_HISTORY_LOST 286
+#define MONGO_CHANGE_STREAM_NOT_FIRST	40602
+#define MONGO_CHANGE_STREAM_NOT_OBJECT	50808
+#define MONGO_BOTH_RESUME_OPTIONS		50865
+#define MONGO_ONE_RESUME_OPTION			40674
 
 typedef struct CdcDecoder
 {
@@ -139,6 +143,7 @@ typedef struct CdcDecoder
 	TimestampTz started;		/* when it was asked to start */
 	uint64		batches;		/* transactions that inserted events */
 	uint64		events;
+	XLogRecPtr	copied;			/* every event committed before is logged */
 } CdcDecoder;
 
 typedef struct CdcWatchShared
@@ -627,14 +632,18 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 	CommitTransactionCommand();
 
 	/* the events are visible: wake the watchers before the slot moves */
+	SpinLockAcquire(&cdc_watch->mutex);
 	if (n > 0)
 	{
-		SpinLockAcquire(&cdc_watch->mutex);
 		cdc_me->batches++;
 		cdc_me->events += n;
-		SpinLockRelease(&cdc_watch->mutex);
-		ConditionVariableBroadcast(&cdc_watch->decoded);
 	}
+	/* a peek up to upto decoded every transaction that committed before */
+	if (advance_to > cdc_me->copied)
+		cdc_me->copied = advance_to;
+	SpinLockRelease(&cdc_watch->mutex);
+	if (n > 0)
+		ConditionVariableBroadcast(&cdc_watch->decoded);
 
 	/* committed: the slot may now move past what is in the log */
 	StartTransactionCommand();
@@ -856,23 +865,22 @@ typedef struct CdcWatchSpec
 	bool		see_dropped;	/* may see events of dropped collections */
 	bool		inclusive;		/* the next read also looks at the event at after */
 	bool		invalidated;	/* the stream ended with an invalidate */
+	ReturnSetInfo *rsinfo;		/* nosql.watch: the events go here */
+	bson_t	   *batch;			/* $changeStream: or into this array */
+	int64		limit;			/* $changeStream: at most this many, 0: all */
+	int			nbatch;			/* events in batch */
+	MemoryContext batch_cxt;	/* where batch grows */
 } CdcWatchSpec;
 
-/* The _data of a resume token argument, checked; into buf */
+/* The _data of a resume token document, checked; into buf */
 static void
-CdcParseToken(const Bson *arg, const char *name, char *buf)
+CdcParseTokenDoc(const bson_t *doc, const char *name, char *buf)
 {
-	bson_t		doc;
 	bson_iter_t it;
-	bson_iter_t holder_it;
-	bson_t		holder;
 	const char *data;
 	uint32_t	len;
 
-	if (BsonValueIter(arg, &holder_it, &holder) ||
-		!bson_init_static(&doc, BsonBytes(arg), BsonDocLen(arg)))
-		MongoRaise(MONGO_TYPE_MISMATCH, "%s must be an object", name);
-	if (!bson_iter_init_find(&it, &doc, "_data") || !BSON_ITER_HOLDS_UTF8(&it))
+	if (!bson_iter_init_find(&it, doc, "_data") || !BSON_ITER_HOLDS_UTF8(&it))
 		MongoRaise(MONGO_FAILED_TO_PARSE_CODE,
 				   "Bad resume token: _data of missing or of wrong type in %s", name);
 	data = bson_iter_utf8(&it, &len);
@@ -885,31 +893,45 @@ CdcParseToken(const Bson *arg, const char *name, char *buf)
 	buf[CDC_TOKEN_LEN] = '\0';
 }
 
-/* The pipeline argument as a chain of streaming stages, checked */
-static AggChain *
-CdcCompilePipeline(const Bson *pipeline)
+/* The _data of a resume token argument, checked; into buf */
+static void
+CdcParseToken(const Bson *arg, const char *name, char *buf)
 {
-	bson_iter_t it;
+	bson_t		doc;
+	bson_iter_t holder_it;
 	bson_t		holder;
+
+	if (BsonValueIter(arg, &holder_it, &holder) ||
+		!bson_init_static(&doc, BsonBytes(arg), BsonDocLen(arg)))
+		MongoRaise(MONGO_TYPE_MISMATCH, "%s must be an object", name);
+	CdcParseTokenDoc(&doc, name, buf);
+}
+
+/*
+ * The stages of array after the first skip ones as a chain of streaming
+ * stages, checked; NULL when there are none.
+ */
+static AggChain *
+CdcCompileStages(const bson_t *array, int skip)
+{
 	bson_iter_t stages;
-	bson_t		array;
 	bson_t		desc;
-	const uint8_t *data;
-	uint32_t	len;
+	bson_t		rest;
 	AggChain   *chain;
 	int			n = 0;
+	int			i = 0;
 
-	if (!BsonValueIter(pipeline, &it, &holder) || !BSON_ITER_HOLDS_ARRAY(&it))
-		MongoRaise(MONGO_TYPE_MISMATCH, "the pipeline of a change stream must be an array");
-	bson_iter_array(&it, &len, &data);
-	if (!bson_init_static(&array, data, len))
-		elog(ERROR, "corrupt pipeline");
-	bson_iter_init(&stages, &array);
+	bson_init(&desc);
+	bson_append_array_begin(&desc, "s", 1, &rest);
+	bson_iter_init(&stages, array);
 	while (bson_iter_next(&stages))
 	{
 		bson_iter_t stage;
 		const char *name;
+		char		key[16];
 
+		if (i++ < skip)
+			continue;
 		if (!BSON_ITER_HOLDS_DOCUMENT(&stages))
 			MongoRaise(AGG_ERR_STAGE_NOT_OBJECT, "Each element of the 'pipeline' array must be an object");
 		bson_iter_recurse(&stages, &stage);
@@ -922,26 +944,50 @@ CdcCompilePipeline(const Bson *pipeline)
 			if (bson_iter_next(&more))
 				MongoRaise(AGG_ERR_STAGE_ONE_FIELD, "A pipeline stage specification object must contain exactly one field.");
 		}
+		if (strcmp(name, "$changeStream") == 0)
+			MongoRaise(MONGO_CHANGE_STREAM_NOT_FIRST,
+					   "$changeStream is only valid as the first stage in a pipeline.");
 		if (strcmp(name, "$match") != 0 && strcmp(name, "$project") != 0 &&
 			strcmp(name, "$addFields") != 0 && strcmp(name, "$set") != 0 &&
 			strcmp(name, "$unset") != 0 && strcmp(name, "$replaceRoot") != 0 &&
 			strcmp(name, "$replaceWith") != 0)
 		{
-			if (name[0] != '$')
+			if (name[0] != '$' || !AggStageKnown(name))
 				MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);
 			MongoRaise(MONGO_ILLEGAL_OPERATION,
 					   "%s is not permitted in a $changeStream pipeline", name);
 		}
 		AggStageValidate(name, &stage, NULL);
-		n++;
+		snprintf(key, sizeof(key), "%d", n++);
+		bson_append_iter(&rest, key, -1, &stages);
 	}
+	bson_append_array_end(&desc, &rest);
 	if (n == 0)
+	{
+		bson_destroy(&desc);
 		return NULL;
-	bson_init(&desc);
-	bson_append_array(&desc, "s", 1, &array);
+	}
 	chain = AggChainCompile(bson_get_data(&desc), desc.len);
 	bson_destroy(&desc);
 	return chain;
+}
+
+/* The pipeline argument as a chain of streaming stages, checked */
+static AggChain *
+CdcCompilePipeline(const Bson *pipeline)
+{
+	bson_iter_t it;
+	bson_t		holder;
+	bson_t		array;
+	const uint8_t *data;
+	uint32_t	len;
+
+	if (!BsonValueIter(pipeline, &it, &holder) || !BSON_ITER_HOLDS_ARRAY(&it))
+		MongoRaise(MONGO_TYPE_MISMATCH, "the pipeline of a change stream must be an array");
+	bson_iter_array(&it, &len, &data);
+	if (!bson_init_static(&array, data, len))
+		elog(ERROR, "corrupt pipeline");
+	return CdcCompileStages(&array, 0);
 }
 
 /* The owner of a relation in schema nosql */
@@ -1205,18 +1251,44 @@ CdcInvalidates(const CdcWatchSpec *spec, const Bson *event)
 	return strcmp(op, "dropDatabase") == 0;
 }
 
+/* Return one event: into the SRF's result, or the cursor's batch */
+static void
+CdcEmit(CdcWatchSpec *spec, Bson *event)
+{
+	if (spec->batch != NULL)
+	{
+		bson_t		doc;
+		char		key[24];
+		MemoryContext old;
+
+		if (!bson_init_static(&doc, BsonBytes(event), BsonDocLen(event)))
+			elog(ERROR, "corrupt change event");
+		snprintf(key, sizeof(key), "%d", spec->nbatch++);
+		/* the batch outlives the per-event context */
+		old = MemoryContextSwitchTo(spec->batch_cxt);
+		bson_append_document(spec->batch, key, -1, &doc);
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		Datum		value = PointerGetDatum(event);
+		bool		isnull = false;
+
+		tuplestore_putvalues(spec->rsinfo->setResult, spec->rsinfo->setDesc, &value, &isnull);
+	}
+}
+
 /*
  * Return the invalidate event that follows event: its resume token,
  * clusterTime and wallTime.
  */
 static void
-CdcEmitInvalidate(ReturnSetInfo *rsinfo, const Bson *event)
+CdcEmitInvalidate(CdcWatchSpec *spec, const Bson *event)
 {
 	bson_t		doc;
 	bson_t		out;
 	bson_iter_t it;
-	Datum		value;
-	bool		isnull = false;
+	Bson	   *value;
 
 	if (!bson_init_static(&doc, BsonBytes(event), BsonDocLen(event)))
 		elog(ERROR, "corrupt change event");
@@ -1228,9 +1300,9 @@ CdcEmitInvalidate(ReturnSetInfo *rsinfo, const Bson *event)
 		bson_append_iter(&out, "clusterTime", -1, &it);
 	if (bson_iter_init_find(&it, &doc, "wallTime"))
 		bson_append_iter(&out, "wallTime", -1, &it);
-	value = PointerGetDatum(BsonFromDocument(&out, false));
+	value = BsonFromDocument(&out, false);
 	bson_destroy(&out);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	CdcEmit(spec, value);
 }
 
 /*
@@ -1239,7 +1311,7 @@ CdcEmitInvalidate(ReturnSetInfo *rsinfo, const Bson *event)
  * pipeline).
  */
 static int64
-CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
+CdcWatchRead(CdcWatchSpec *spec, const char *start)
 {
 	static const char *const read_sql =
 		"SELECT l.token, l.event FROM nosql.change_log l"
@@ -1334,7 +1406,7 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 		{
 			if (CdcInvalidates(spec, event))
 			{
-				CdcEmitInvalidate(rsinfo, event);
+				CdcEmitInvalidate(spec, event);
 				total++;
 				spec->invalidated = true;
 				MemoryContextSwitchTo(old);
@@ -1351,16 +1423,13 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 			outs = list_make1(event);
 		foreach(oc, outs)
 		{
-			Datum		value = PointerGetDatum(lfirst(oc));
-			bool		isnull = false;
-
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+			CdcEmit(spec, lfirst(oc));
 			total++;
 		}
 		/* the watched collection or database is gone: the stream ends */
 		if (CdcInvalidates(spec, lfirst(lc)))
 		{
-			CdcEmitInvalidate(rsinfo, lfirst(lc));
+			CdcEmitInvalidate(spec, lfirst(lc));
 			total++;
 			spec->invalidated = true;
 			MemoryContextSwitchTo(old);
@@ -1368,6 +1437,12 @@ CdcWatchRead(CdcWatchSpec *spec, ReturnSetInfo *rsinfo, const char *start)
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
+		/* a full batch: the next read goes on after this event */
+		if (spec->limit > 0 && total >= spec->limit && lnext(events, lc) != NULL)
+		{
+			strlcpy(spec->after, CdcEventToken(lfirst(lc)), sizeof(spec->after));
+			break;
+		}
 	}
 	SPI_finish();
 	list_free_deep(events);
@@ -1496,6 +1571,7 @@ watch(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	spec.rsinfo = rsinfo;
 
 	if (max_wait_ms > 0)
 	{
@@ -1509,7 +1585,7 @@ watch(PG_FUNCTION_ARGS)
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
-		if (CdcWatchRead(&spec, rsinfo, start) > 0 || max_wait_ms == 0 || spec.invalidated)
+		if (CdcWatchRead(&spec, start) > 0 || max_wait_ms == 0 || spec.invalidated)
 			break;
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
@@ -1519,6 +1595,235 @@ watch(PG_FUNCTION_ARGS)
 	if (sleeping)
 		ConditionVariableCancelSleep();
 	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * $changeStream: a stream behind a tailable cursor (cmd_read.c)
+ * ---------------------------------------------------------------------
+ */
+
+struct CdcStream
+{
+	CdcWatchSpec spec;			/* after is the resume point */
+};
+
+/* A $changeStream option of the wrong type (14) */
+static void
+CdcOptionType(const bson_iter_t *it, bool ok, const char *expected)
+{
+	if (!ok)
+		MongoRaise(MONGO_TYPE_MISMATCH,
+				   "BSON field '$changeStream.%s' is the wrong type '%s', expected type '%s'",
+				   bson_iter_key(it), BsonTypeName(bson_iter_type(it)), expected);
+}
+
+/*
+ * CdcStreamOpen
+ *		Check a $changeStream stage (options, the document after the
+ *		stage name) and the stages after it (pipeline, all of them), and
+ *		open the stream of collection coll of database db (coll NULL: the
+ *		database; the admin database with allChangesForCluster: every
+ *		database).  Everything is allocated in the current memory context,
+ *		which must live as long as the stream.
+ */
+CdcStream *
+CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
+			  const bson_t *pipeline)
+{
+	CdcStream  *stream = palloc0(sizeof(CdcStream));
+	CdcWatchSpec *spec = &stream->spec;
+	bson_iter_t it;
+	bool		resume = false;
+	bool		start_after = false;
+	bool		at_time = false;
+	bool		cluster = false;
+	Oid			log;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(options))
+		MongoRaise(MONGO_CHANGE_STREAM_NOT_OBJECT,
+				   "the $changeStream stage expects a document as argument");
+	bson_iter_recurse(options, &it);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "fullDocument") == 0)
+		{
+			const char *v;
+
+			CdcOptionType(&it, BSON_ITER_HOLDS_UTF8(&it), "string");
+			v = bson_iter_utf8(&it, NULL);
+			if (strcmp(v, "default") == 0)
+				spec->full = CDC_FULL_DEFAULT;
+			else if (strcmp(v, "updateLookup") == 0)
+				spec->full = CDC_FULL_UPDATE_LOOKUP;
+			else if (strcmp(v, "whenAvailable") == 0)
+				spec->full = CDC_FULL_WHEN_AVAILABLE;
+			else if (strcmp(v, "required") == 0)
+				spec->full = CDC_FULL_REQUIRED;
+			else
+				MongoRaise(MONGO_BAD_VALUE,
+						   "Enumeration value '%s' for field '$changeStream.fullDocument' is not a valid value.", v);
+		}
+		else if (strcmp(key, "fullDocumentBeforeChange") == 0)
+		{
+			const char *v;
+
+			CdcOptionType(&it, BSON_ITER_HOLDS_UTF8(&it), "string");
+			v = bson_iter_utf8(&it, NULL);
+			if (strcmp(v, "off") == 0)
+				spec->before = CDC_BEFORE_OFF;
+			else if (strcmp(v, "whenAvailable") == 0)
+				spec->before = CDC_BEFORE_WHEN_AVAILABLE;
+			else if (strcmp(v, "required") == 0)
+				spec->before = CDC_BEFORE_REQUIRED;
+			else
+				MongoRaise(MONGO_BAD_VALUE,
+						   "Enumeration value '%s' for field '$changeStream.fullDocumentBeforeChange' is not a valid value.", v);
+		}
+		else if (strcmp(key, "resumeAfter") == 0 || strcmp(key, "startAfter") == 0)
+		{
+			bson_t		doc;
+			const uint8_t *data;
+			uint32_t	len;
+
+			CdcOptionType(&it, BSON_ITER_HOLDS_DOCUMENT(&it), "object");
+			if (resume || start_after)
+				MongoRaise(MONGO_BOTH_RESUME_OPTIONS,
+						   "Do not specify both 'resumeAfter' and 'startAfter' in a $changeStream stage");
+			bson_iter_document(&it, &len, &data);
+			if (!bson_init_static(&doc, data, len))
+				elog(ERROR, "corrupt $changeStream stage");
+			CdcParseTokenDoc(&doc, key, spec->after);
+			if (key[0] == 'r')
+				resume = true;
+			else
+				start_after = true;
+		}
+		else if (strcmp(key, "startAtOperationTime") == 0)
+		{
+			CdcOptionType(&it, BSON_ITER_HOLDS_TIMESTAMP(&it), "timestamp");
+			at_time = true;
+		}
+		else if (strcmp(key, "allChangesForCluster") == 0)
+		{
+			CdcOptionType(&it, BSON_ITER_HOLDS_BOOL(&it), "bool");
+			cluster = bson_iter_bool(&it);
+		}
+		else if (strcmp(key, "showExpandedEvents") == 0 ||
+				 strcmp(key, "showSystemEvents") == 0)
+			CdcOptionType(&it, BSON_ITER_HOLDS_BOOL(&it), "bool");
+		else
+			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,
+					   "BSON field '$changeStream.%s' is an unknown field.", key);
+	}
+	if (at_time && (resume || start_after))
+		MongoRaise(MONGO_ONE_RESUME_OPTION,
+				   "Only one type of resume option is allowed, but multiple were found.");
+	if (at_time)
+		MongoRaise(MONGO_BAD_VALUE,
+				   "startAtOperationTime is not supported: resume a change stream with resumeAfter or startAfter a token");
+	if (cluster && (strcmp(db, "admin") != 0 || coll != NULL))
+		MongoRaise(MONGO_INVALID_OPTIONS,
+				   "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with no collection name");
+	if (!cluster && strcmp(db, "admin") == 0)
+		MongoRaise(MONGO_INVALID_NAMESPACE,
+				   "$changeStream may not be opened on the internal admin database");
+	spec->chain = CdcCompileStages(pipeline, 1);
+
+	log = CdcNosqlRelation("change_log", &spec->log_owner);
+	spec->see_dropped = CdcWatchCheckAccess(log);
+	spec->db = cluster ? NULL : pstrdup(db);
+	spec->coll = coll != NULL ? pstrdup(coll) : NULL;
+	spec->inclusive = resume;	/* resuming after a drop is its invalidate */
+	CdcDecoderWaitReady();
+	if (spec->after[0] == '\0')
+		CdcNowToken(spec->after);
+	return stream;
+}
+
+/*
+ * CdcStreamNext
+ *		The next events of a stream into batch (an array being built), at
+ *		most limit of them (0: all there are), waiting up to max_wait_ms for
+ *		the first.  pbrt gets the postBatchResumeToken's _data: the resume
+ *		point after the batch, which an empty batch moves up to what the
+ *		decoder has copied, so that a client resuming there misses nothing.
+ *		Returns true when the stream ended with an invalidate.
+ */
+bool
+CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch, char *pbrt)
+{
+	CdcWatchSpec *spec = &stream->spec;
+	TimestampTz deadline = 0;
+	bool		sleeping = false;
+	int64		n = 0;
+	XLogRecPtr	copied = InvalidXLogRecPtr;
+
+	if (spec->invalidated)
+	{
+		strlcpy(pbrt, spec->after, CDC_TOKEN_LEN + 1);
+		return true;
+	}
+	if (max_wait_ms > 0 && IsolationUsesXactSnapshot())
+		max_wait_ms = 0;		/* no new event reaches the snapshot */
+	spec->batch = batch;
+	spec->batch_cxt = CurrentMemoryContext;
+	spec->nbatch = 0;
+	spec->limit = limit;
+	if (max_wait_ms > 0)
+	{
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_wait_ms);
+		ConditionVariablePrepareToSleep(&cdc_watch->decoded);
+		sleeping = true;
+	}
+	/* an error ends the sleep with the transaction (AbortTransaction) */
+	for (;;)
+	{
+		char		start[CDC_TOKEN_LEN + 1];
+		long		remaining;
+
+		CHECK_FOR_INTERRUPTS();
+		/* what the decoder has copied, before the read that sees it */
+		SpinLockAcquire(&cdc_watch->mutex);
+		{
+			CdcDecoder *d = CdcFindDecoder(MyDatabaseId);
+
+			copied = d != NULL ? d->copied : InvalidXLogRecPtr;
+		}
+		SpinLockRelease(&cdc_watch->mutex);
+		strlcpy(start, spec->after, sizeof(start));
+		n = CdcWatchRead(spec, start);
+		if (n > 0 || max_wait_ms <= 0 || spec->invalidated)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, remaining, PG_WAIT_EXTENSION);
+	}
+	if (sleeping)
+		ConditionVariableCancelSleep();
+	spec->batch = NULL;
+	if (n == 0 && !spec->invalidated && copied != InvalidXLogRecPtr)
+	{
+		char		now[CDC_TOKEN_LEN + 1];
+
+		CdcTokenAt(now, copied);
+		if (strcmp(now, spec->after) > 0)
+			strlcpy(spec->after, now, sizeof(spec->after));
+	}
+	strlcpy(pbrt, spec->after, CDC_TOKEN_LEN + 1);
+	return spec->invalidated;
+}
+
+/*
+ * CdcStreamResumePoint
+ *		The stream's resume point (_data), for a first batch not read.
+ */
+void
+CdcStreamResumePoint(const CdcStream *stream, char *pbrt)
+{
+	strlcpy(pbrt, stream->spec.after, CDC_TOKEN_LEN + 1);
 }
 
 /*

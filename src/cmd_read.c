@@ -39,6 +39,7 @@
 
 #include "bson_compare.h"
 #include "agg.h"
+#include "cdc.h"
 #include "documents.h"
 #include "nosql.h"
 #include "projection.h"
@@ -64,6 +65,7 @@ typedef struct CursorEntry
 	Oid			userid;
 	TimestampTz last_used;
 	bson_t	   *stash;			/* a document that did not fit in a batch */
+	CdcStream  *stream;			/* a change stream's cursor: no portal */
 } CursorEntry;
 
 static HTAB *cursors = NULL;
@@ -128,7 +130,7 @@ CursorSweepIdle(void)
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		if (TimestampDifferenceExceeds(entry->last_used, now, nosql_cursor_timeout) ||
-			!PortalIsValid(GetPortalByName(entry->portal)))
+			(entry->stream == NULL && !PortalIsValid(GetPortalByName(entry->portal))))
 			expired = lappend(expired, entry);
 	}
 	foreach(lc, expired)
@@ -1157,6 +1159,103 @@ AppendCursorReply(bson_t *reply, const char *batch_name, const bson_t *batch, in
 	bson_append_document_end(reply, &cursor);
 }
 
+/* A change stream's cursor document: the batch, the resume point, id, ns */
+static void
+AppendStreamReply(bson_t *reply, const char *batch_name, const bson_t *batch,
+				  const char *pbrt, int64 id, const char *ns)
+{
+	bson_t		cursor;
+	bson_t		token;
+
+	BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+	bson_append_array(&cursor, batch_name, -1, batch);
+	BSON_APPEND_DOCUMENT_BEGIN(&cursor, "postBatchResumeToken", &token);
+	BSON_APPEND_UTF8(&token, "_data", pbrt);
+	bson_append_document_end(&cursor, &token);
+	BSON_APPEND_INT64(&cursor, "id", id);
+	BSON_APPEND_UTF8(&cursor, "ns", ns);
+	bson_append_document_end(reply, &cursor);
+}
+
+/*
+ * ChangeStreamAggregate
+ *		An aggregate whose pipeline (an array) starts with $changeStream:
+ *		open the stream of collname (NULL: {aggregate: 1}, the database or,
+ *		on admin, every database) behind a tailable cursor that lives until
+ *		killCursors, the idle timeout or an invalidate, and return the
+ *		events already logged after its start (at most batch_size).
+ */
+void
+ChangeStreamAggregate(CommandContext *ctx, const char *collname, const bson_iter_t *pipeline,
+					  int64 batch_size, bson_t *reply)
+{
+	MemoryContext cursor_context;
+	MemoryContext old;
+	const uint8_t *data;
+	uint32_t	len;
+	bson_t		array;
+	bson_iter_t first;
+	bson_iter_t options;
+	bson_t		batch;
+	char		pbrt[CDC_TOKEN_LEN + 1];
+	volatile bool invalidated = false;
+	CdcStream  *volatile stream = NULL;
+	const char *cursor_coll = collname != NULL ? collname : "$cmd.aggregate";
+	char	   *ns = psprintf("%s.%s", ctx->database, cursor_coll);
+	int64		id;
+
+	bson_iter_array(pipeline, &len, &data);
+	if (!bson_init_static(&array, data, len) || !bson_iter_init(&first, &array) ||
+		!bson_iter_next(&first) || !bson_iter_recurse(&first, &options) ||
+		!bson_iter_next(&options))
+		elog(ERROR, "corrupt $changeStream pipeline");
+
+	cursor_context = AllocSetContextCreate(TopMemoryContext, "nosql change stream cursor",
+										   ALLOCSET_SMALL_SIZES);
+	bson_init(&batch);
+	PG_TRY();
+	{
+		old = MemoryContextSwitchTo(cursor_context);
+		stream = CdcStreamOpen(ctx->database, collname, &options, &array);
+		MemoryContextSwitchTo(old);
+		if (batch_size == 0)
+			CdcStreamResumePoint(stream, pbrt);
+		else
+			invalidated = CdcStreamNext(stream, batch_size, 0, &batch, pbrt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cursor_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (invalidated)
+	{
+		MemoryContextDelete(cursor_context);
+		id = 0;
+	}
+	else
+	{
+		CursorEntry *entry;
+		bool		found;
+
+		CursorTableInit();
+		id = CursorNewId();
+		entry = hash_search(cursors, &id, HASH_ENTER, &found);
+		memset(((char *) entry) + sizeof(int64), 0, sizeof(CursorEntry) - sizeof(int64));
+		snprintf(entry->portal, sizeof(entry->portal), "nosql_stream_" INT64_FORMAT, id);
+		entry->context = cursor_context;
+		entry->database = MemoryContextStrdup(cursor_context, ctx->database);
+		entry->collection = MemoryContextStrdup(cursor_context, cursor_coll);
+		entry->userid = GetUserId();
+		entry->last_used = GetCurrentTimestamp();
+		entry->stream = stream;
+	}
+	AppendStreamReply(reply, "firstBatch", &batch, pbrt, id, ns);
+	bson_destroy(&batch);
+}
+
 /* Fields every command accepts and we ignore */
 bool
 IsGenericField(const char *key)
@@ -1503,6 +1602,7 @@ CmdFind(CommandContext *ctx, bson_t *reply)
 		entry->userid = GetUserId();
 		entry->last_used = GetCurrentTimestamp();
 		entry->stash = stash;
+		entry->stream = NULL;
 	}
 	AppendCursorReply(reply, "firstBatch", &batch, id, ns);
 }
@@ -1580,6 +1680,7 @@ CursorQueryReply(CommandContext *ctx, const char *collname, const char *sql, int
 		entry->userid = GetUserId();
 		entry->last_used = GetCurrentTimestamp();
 		entry->stash = stash;
+		entry->stream = NULL;
 	}
 	AppendCursorReply(reply, "firstBatch", &batch, id, ns);
 }
@@ -1601,6 +1702,7 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 	int64		count;
 	bool		done;
 	char	   *ns;
+	int64		max_time_ms = -1;
 
 	if (!BSON_ITER_HOLDS_INT64(&ctx->first) && !BSON_ITER_HOLDS_INT32(&ctx->first))
 		RaiseWrongType("getMore", &ctx->first, "long");
@@ -1631,7 +1733,12 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 		}
 		else if (strcmp(key, "term") == 0 || strcmp(key, "lastKnownCommittedOpTime") == 0 ||
 				 strcmp(key, "includeQueryStatsMetrics") == 0 || GenericFieldCheck(ctx, &it))
+		{
+			/* checked: the await time of a change stream */
+			if (strcmp(key, "maxTimeMS") == 0 && !BsonIterAsInt64(&it, &max_time_ms))
+				max_time_ms = -1;
 			continue;
+		}
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD, "BSON field 'getMore.%s' is an unknown field.",
 					   key);
@@ -1645,7 +1752,8 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 
 	CursorTableInit();
 	entry = hash_search(cursors, &id, HASH_FIND, NULL);
-	if (entry == NULL || !PortalIsValid(GetPortalByName(entry->portal)))
+	if (entry == NULL ||
+		(entry->stream == NULL && !PortalIsValid(GetPortalByName(entry->portal))))
 	{
 		if (entry != NULL)
 			CursorClose(entry);
@@ -1659,6 +1767,25 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 	if (entry->userid != GetUserId())
 		MongoRaise(MONGO_UNAUTHORIZED, "cursor id %lld was not created by the authenticated user",
 				   (long long) id);
+
+	if (entry->stream != NULL)
+	{
+		char		pbrt[CDC_TOKEN_LEN + 1];
+
+		/* awaitData: MongoDB's default await time is one second */
+		bson_init(&batch);
+		done = CdcStreamNext(entry->stream, batch_size,
+							 max_time_ms < 0 ? 1000 : max_time_ms, &batch, pbrt);
+		entry->last_used = GetCurrentTimestamp();
+		if (done)
+		{
+			CursorClose(entry);
+			id = 0;
+		}
+		AppendStreamReply(reply, "nextBatch", &batch, pbrt, id, ns);
+		bson_destroy(&batch);
+		return;
+	}
 
 	portal = GetPortalByName(entry->portal);
 	bson_init(&batch);
