@@ -1808,7 +1808,10 @@ CmdGetMore(CommandContext *ctx, bson_t *reply)
 void
 CmdKillCursors(CommandContext *ctx, bson_t *reply)
 {
-	char	   *collname = CommandCollectionName(ctx);
+	/* the cursors of {aggregate: 1} belong to "$cmd.aggregate" */
+	char	   *collname = BSON_ITER_HOLDS_UTF8(&ctx->first) &&
+		strcmp(bson_iter_utf8(&ctx->first, NULL), "$cmd.aggregate") == 0 ?
+		pstrdup("$cmd.aggregate") : CommandCollectionName(ctx);
 	bson_iter_t it;
 	bson_iter_t ids;
 	bool		have_cursors = false;
