@@ -60,6 +60,15 @@
  * it.  nosql.watch_start_token() returns that position as a token, for a
  * client that must not lose events between two calls that returned none.
  *
+ * $changeStream.  The aggregate command's change streams (cmd_read.c
+ * keeps them as cursors without a portal) use the same reads: a CdcStream
+ * holds the spec of nosql.watch, whose "after" is the resume point, and
+ * each getMore reads the log after it, waiting on the condition variable
+ * up to maxTimeMS.  The decoder publishes "copied", the WAL position every
+ * transaction committed before has been logged from; an empty batch moves
+ * the resume point (the postBatchResumeToken) up to it, which skips no
+ * event since the read that found nothing came after it was published.
+ *
  * Security.  The log is readable only by its owner; nosql.watch reads it
  * as the owner for callers who have the REPLICATION attribute or were
  * granted SELECT on nosql.change_log, and returns only the events of

@@ -17,6 +17,9 @@
  * and the transaction, and getMore fetches the next batch from it.  A
  * cursor belongs to its backend and its role; cursors idle for longer than
  * nosql.cursor_timeout are closed at the next command of that backend.
+ * A change stream's cursor ($changeStream, see cdc_watch.c) has no portal:
+ * it holds the stream, and getMore reads the change log after its resume
+ * point, awaiting new events up to maxTimeMS.
  *
  *-------------------------------------------------------------------------
  */
