@@ -720,6 +720,8 @@ nosql_worker_main(Datum main_arg)
 		{
 			ereport(LOG, (errmsg("nosql worker exiting: extension dropped from database \"%s\"",
 								 dbname)));
+			/* the change stream slot would keep WAL for ever */
+			CdcWatchReleaseDatabase(dboid, true);
 			proc_exit(0);
 		}
 

@@ -3,7 +3,7 @@
 # none twice, also for events committed just before the crash that the
 # decoder had not copied yet.  Then a measurement, noted and not asserted:
 # the time from a commit to its delivery to a watcher blocked in
-# nosql.watch.
+# nosql.watch.  Last, DROP EXTENSION drops the decoder's slot.
 use strict;
 use warnings;
 
@@ -125,5 +125,16 @@ my @sorted = sort { $a <=> $b } @lat;
 note sprintf('commit-to-delivery through nosql.watch over %d round trips: p50 %.1f ms, p90 %.1f ms, max %.1f ms (wallTime has millisecond resolution)',
 	scalar @sorted, $sorted[ int(@sorted * 0.5) ], $sorted[ int(@sorted * 0.9) ], $sorted[-1])
   if @sorted;
+
+# DROP EXTENSION: the database worker drops the decoder's slot, which would
+# otherwise keep WAL for ever
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'nosql_cdc_%'"),
+	'1', 'the decoder\'s slot exists');
+$node->safe_psql('postgres', 'DROP EXTENSION nosql CASCADE');
+is(wait_for_value($node, 'postgres',
+		"SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name LIKE 'nosql_cdc_%'",
+		't', 60),
+	't', 'after DROP EXTENSION the decoder\'s slot is dropped');
 
 done_testing();
