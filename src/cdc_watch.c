@@ -959,7 +959,7 @@ CdcCompileStages(const bson_t *array, int skip)
 		if (strcmp(name, "$match") != 0 && strcmp(name, "$project") != 0 &&
 			strcmp(name, "$addFields") != 0 && strcmp(name, "$set") != 0 &&
 			strcmp(name, "$unset") != 0 && strcmp(name, "$replaceRoot") != 0 &&
-			strcmp(name, "$replaceWith") != 0)
+			strcmp(name, "$replaceWith") != 0 && strcmp(name, "$redact") != 0)
 		{
 			if (name[0] != '$' || !AggStageKnown(name))
 				MongoRaise(AGG_ERR_UNKNOWN_STAGE, "Unrecognized pipeline stage name: '%s'", name);

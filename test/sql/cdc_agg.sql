@@ -79,6 +79,10 @@ SELECT :'r'::bson -> 'cursor' -> 'postBatchResumeToken' AS p0 \gset
 SELECT ca_id(ca_cmd('ca', '{"aggregate": 1, "pipeline": [{"$changeStream": {}}], "cursor": {}}')) AS sdb \gset
 SELECT ca_id(ca_cmd('ca', '{"aggregate": "a", "pipeline": [{"$changeStream": {}}, {"$match": {"operationType": "delete"}},
                                               {"$project": {"operationType": 1, "documentKey": 1}}], "cursor": {}}')) AS sdel \gset
+-- $redact too: this one prunes every event but the delete
+SELECT ca_id(ca_cmd('ca', '{"aggregate": "a", "pipeline": [{"$changeStream": {}},
+    {"$redact": {"$cond": [{"$eq": ["$operationType", "delete"]}, "$$KEEP", "$$PRUNE"]}},
+    {"$project": {"_id": 0, "operationType": 1}}], "cursor": {}}')) AS sred \gset
 
 SELECT ca_cmd('ca', '{"insert": "a", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}]}') ->> 'n' AS n;
 SELECT ca_cmd('ca', '{"update": "a", "updates": [{"q": {"_id": 1}, "u": {"$set": {"x": 10}}}]}') ->> 'nModified' AS n;
@@ -92,6 +96,7 @@ SELECT e ->> 'operationType' AS op, e -> 'ns' AS ns, e -> 'documentKey' AS key
   FROM ca_next('ca', '$cmd.aggregate', :'sdb', 5) e;
 -- the stages after $changeStream apply to each event
 SELECT ca_mask(e) FROM ca_next('ca', 'a', :'sdel', 1) e;
+SELECT e FROM ca_next('ca', 'a', :'sred', 1) e;
 
 -- Nothing new: getMore waits maxTimeMS, then an empty batch whose
 -- postBatchResumeToken is not behind the last event's
