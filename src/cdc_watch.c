@@ -130,6 +130,8 @@
 #define CDC_DECODER_NAP_MS 1000
 /* How long a watcher waits for a decoder to be ready */
 #define CDC_READY_WAIT_MS 30000
+/* A $changeStream batch ends after the event that makes it this large */
+#define CDC_BATCH_BYTES (8 * 1024 * 1024)
 /* Rows of the log read at a time */
 #define CDC_READ_BATCH 1000
 
@@ -1447,7 +1449,9 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 		/* a full batch: the next read goes on after this event */
-		if (spec->limit > 0 && total >= spec->limit && lnext(events, lc) != NULL)
+		if (((spec->limit > 0 && total >= spec->limit) ||
+			 (spec->batch != NULL && spec->batch->len >= CDC_BATCH_BYTES)) &&
+			lnext(events, lc) != NULL)
 		{
 			strlcpy(spec->after, CdcEventToken(lfirst(lc)), sizeof(spec->after));
 			break;
