@@ -558,15 +558,28 @@ CdcExtensionInstalled(void)
 
 /*
  * Every SQL call of logical decoding logs a few lines at LOG ("starting
- * logical decoding for slot ..."): for the current transaction only, log
- * nothing below FATAL, which an error of the decoder becomes (a background
- * worker has no error recovery), so its errors are still logged.
+ * logical decoding for slot ...", the snapshot builder's progress): the
+ * decoder keeps them out of the server log while it decodes, and only
+ * them (warnings and errors still go out).
  */
+static bool cdc_decoding = false;
+static emit_log_hook_type cdc_prev_emit_log_hook = NULL;
+
 static void
-CdcQuietDecoding(void)
+CdcEmitLogHook(ErrorData *edata)
 {
-	(void) set_config_option("log_min_messages", "fatal", PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+	if (edata->elevel >= ERROR)
+		cdc_decoding = false;
+	else if (cdc_decoding && edata->elevel == LOG)
+		edata->output_to_server = false;
+	if (cdc_prev_emit_log_hook)
+		cdc_prev_emit_log_hook(edata);
+}
+
+static void
+CdcQuietDecoding(bool quiet)
+{
+	cdc_decoding = quiet;
 }
 
 /*
@@ -610,7 +623,7 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 		return -1;
 	}
 	pgstat_report_activity(STATE_RUNNING, "nosql cdc decode");
-	CdcQuietDecoding();
+	CdcQuietDecoding(true);
 	upto = GetFlushRecPtr(NULL);
 	advance_to = upto;
 	SPI_connect();
@@ -618,6 +631,7 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 	args[1] = LSNGetDatum(upto);
 	args[2] = Int32GetDatum(CDC_DECODE_BATCH);
 	rc = SPI_execute_with_args(copy_sql, 3, types, args, NULL, false, 1);
+	CdcQuietDecoding(false);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "change stream decoding failed: %s", SPI_result_code_string(rc));
 	{
@@ -659,11 +673,12 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 	/* committed: the slot may now move past what is in the log */
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	CdcQuietDecoding();
+	CdcQuietDecoding(true);
 	SPI_connect();
 	args[1] = LSNGetDatum(advance_to);
 	rc = SPI_execute_with_args("SELECT pg_catalog.pg_replication_slot_advance($1, $2)",
 							   2, types, args, NULL, false, 1);
+	CdcQuietDecoding(false);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not advance replication slot \"%s\"", slot);
 	SPI_finish();
@@ -701,6 +716,8 @@ nosql_cdc_decoder_main(Datum main_arg)
 	if (cdc_me == NULL)
 		proc_exit(0);
 	before_shmem_exit(CdcDecoderDetach, (Datum) 0);
+	cdc_prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = CdcEmitLogHook;
 
 	/* a lost commit is decoded again from the slot (see the design note) */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
