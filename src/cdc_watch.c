@@ -881,6 +881,26 @@ typedef enum CdcBeforeChange
 	CDC_BEFORE_REQUIRED
 } CdcBeforeChange;
 
+/* The names of CdcFullDocument's and CdcBeforeChange's values, in order */
+static const char *const cdc_full_names[] = {
+	"default", "updateLookup", "whenAvailable", "required", NULL
+};
+static const char *const cdc_before_names[] = {
+	"off", "whenAvailable", "required", NULL
+};
+
+/* The position of value in names (NULL-terminated); BadValue naming field */
+static int
+CdcEnumValue(const char *value, const char *const *names, const char *field)
+{
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(value, names[i]) == 0)
+			return i;
+	MongoRaise(MONGO_BAD_VALUE,
+			   "Enumeration value '%s' for field '%s' is not a valid value.", value, field);
+	return -1;					/* keep the compiler quiet */
+}
+
 typedef struct CdcWatchSpec
 {
 	char	   *db;				/* NULL: every database */
@@ -1550,28 +1570,11 @@ watch(PG_FUNCTION_ARGS)
 	}
 
 	full = PG_ARGISNULL(4) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(4));
-	if (strcmp(full, "default") == 0)
-		spec.full = CDC_FULL_DEFAULT;
-	else if (strcmp(full, "updateLookup") == 0)
-		spec.full = CDC_FULL_UPDATE_LOOKUP;
-	else if (strcmp(full, "whenAvailable") == 0)
-		spec.full = CDC_FULL_WHEN_AVAILABLE;
-	else if (strcmp(full, "required") == 0)
-		spec.full = CDC_FULL_REQUIRED;
-	else
-		MongoRaise(MONGO_BAD_VALUE,
-				   "Enumeration value '%s' for field 'fullDocument' is not a valid value.", full);
+	spec.full = (CdcFullDocument) CdcEnumValue(full, cdc_full_names, "fullDocument");
 
 	full = PG_ARGISNULL(6) ? "off" : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	if (strcmp(full, "off") == 0)
-		spec.before = CDC_BEFORE_OFF;
-	else if (strcmp(full, "whenAvailable") == 0)
-		spec.before = CDC_BEFORE_WHEN_AVAILABLE;
-	else if (strcmp(full, "required") == 0)
-		spec.before = CDC_BEFORE_REQUIRED;
-	else
-		MongoRaise(MONGO_BAD_VALUE,
-				   "Enumeration value '%s' for field 'fullDocumentBeforeChange' is not a valid value.", full);
+	spec.before = (CdcBeforeChange) CdcEnumValue(full, cdc_before_names,
+												 "fullDocumentBeforeChange");
 
 	max_wait_ms = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
 	if (max_wait_ms < 0)
@@ -1679,37 +1682,17 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 
 		if (strcmp(key, "fullDocument") == 0)
 		{
-			const char *v;
-
 			CdcOptionType(&it, BSON_ITER_HOLDS_UTF8(&it), "string");
-			v = bson_iter_utf8(&it, NULL);
-			if (strcmp(v, "default") == 0)
-				spec->full = CDC_FULL_DEFAULT;
-			else if (strcmp(v, "updateLookup") == 0)
-				spec->full = CDC_FULL_UPDATE_LOOKUP;
-			else if (strcmp(v, "whenAvailable") == 0)
-				spec->full = CDC_FULL_WHEN_AVAILABLE;
-			else if (strcmp(v, "required") == 0)
-				spec->full = CDC_FULL_REQUIRED;
-			else
-				MongoRaise(MONGO_BAD_VALUE,
-						   "Enumeration value '%s' for field '$changeStream.fullDocument' is not a valid value.", v);
+			spec->full = (CdcFullDocument)
+				CdcEnumValue(bson_iter_utf8(&it, NULL), cdc_full_names,
+							 "$changeStream.fullDocument");
 		}
 		else if (strcmp(key, "fullDocumentBeforeChange") == 0)
 		{
-			const char *v;
-
 			CdcOptionType(&it, BSON_ITER_HOLDS_UTF8(&it), "string");
-			v = bson_iter_utf8(&it, NULL);
-			if (strcmp(v, "off") == 0)
-				spec->before = CDC_BEFORE_OFF;
-			else if (strcmp(v, "whenAvailable") == 0)
-				spec->before = CDC_BEFORE_WHEN_AVAILABLE;
-			else if (strcmp(v, "required") == 0)
-				spec->before = CDC_BEFORE_REQUIRED;
-			else
-				MongoRaise(MONGO_BAD_VALUE,
-						   "Enumeration value '%s' for field '$changeStream.fullDocumentBeforeChange' is not a valid value.", v);
+			spec->before = (CdcBeforeChange)
+				CdcEnumValue(bson_iter_utf8(&it, NULL), cdc_before_names,
+							 "$changeStream.fullDocumentBeforeChange");
 		}
 		else if (strcmp(key, "resumeAfter") == 0 || strcmp(key, "startAfter") == 0)
 		{
