@@ -1531,6 +1531,57 @@ CdcNowToken(char *buf)
 }
 
 /*
+ * CdcWaitRead
+ *		Read the events after the resume point (start; NULL: the spec's
+ *		resume point at each read), waiting up to max_wait_ms on the
+ *		decoder's condition variable for the first ones.  *copied (if not
+ *		NULL) gets what the decoder had copied before the last read.
+ *		Returns how many events the last read produced.
+ */
+static int64
+CdcWaitRead(CdcWatchSpec *spec, const char *start, int64 max_wait_ms, XLogRecPtr *copied)
+{
+	TimestampTz deadline = 0;
+	int64		n;
+
+	if (max_wait_ms > 0)
+	{
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_wait_ms);
+		/* before the first read: a batch committed after it wakes us */
+		ConditionVariablePrepareToSleep(&cdc_watch->decoded);
+	}
+	/* an error ends the sleep with the transaction (AbortTransaction) */
+	for (;;)
+	{
+		char		from[CDC_TOKEN_LEN + 1];
+		long		remaining;
+
+		CHECK_FOR_INTERRUPTS();
+		if (copied != NULL)
+		{
+			/* what the decoder has copied, before the read that sees it */
+			CdcDecoder *d;
+
+			SpinLockAcquire(&cdc_watch->mutex);
+			d = CdcFindDecoder(MyDatabaseId);
+			*copied = d != NULL ? d->copied : InvalidXLogRecPtr;
+			SpinLockRelease(&cdc_watch->mutex);
+		}
+		strlcpy(from, start != NULL ? start : spec->after, sizeof(from));
+		n = CdcWatchRead(spec, from);
+		if (n > 0 || max_wait_ms <= 0 || spec->invalidated)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, remaining, PG_WAIT_EXTENSION);
+	}
+	if (max_wait_ms > 0)
+		ConditionVariableCancelSleep();
+	return n;
+}
+
+/*
  * nosql.watch(coll text, pipeline bson DEFAULT NULL, resume_after bson
  * DEFAULT NULL, start_after bson DEFAULT NULL, full_document text DEFAULT
  * 'default', max_wait_ms integer DEFAULT 0, full_document_before_change
@@ -1547,8 +1598,6 @@ watch(PG_FUNCTION_ARGS)
 	char	   *full;
 	char		start[CDC_TOKEN_LEN + 1];
 	Oid			log;
-	TimestampTz deadline = 0;
-	bool		sleeping = false;
 
 	memset(&spec, 0, sizeof(spec));
 	log = CdcNosqlRelation("change_log", &spec.log_owner);
@@ -1606,27 +1655,7 @@ watch(PG_FUNCTION_ARGS)
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	spec.rsinfo = rsinfo;
 
-	if (max_wait_ms > 0)
-	{
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_wait_ms);
-		/* before the first read: a batch committed after it wakes us */
-		ConditionVariablePrepareToSleep(&cdc_watch->decoded);
-		sleeping = true;
-	}
-	for (;;)
-	{
-		long		remaining;
-
-		CHECK_FOR_INTERRUPTS();
-		if (CdcWatchRead(&spec, start) > 0 || max_wait_ms == 0 || spec.invalidated)
-			break;
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (remaining <= 0)
-			break;
-		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, remaining, PG_WAIT_EXTENSION);
-	}
-	if (sleeping)
-		ConditionVariableCancelSleep();
+	(void) CdcWaitRead(&spec, start, max_wait_ms, NULL);
 	return (Datum) 0;
 }
 
@@ -1768,8 +1797,6 @@ bool
 CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch, char *pbrt)
 {
 	CdcWatchSpec *spec = &stream->spec;
-	TimestampTz deadline = 0;
-	bool		sleeping = false;
 	int64		n = 0;
 	XLogRecPtr	copied = InvalidXLogRecPtr;
 
@@ -1784,38 +1811,7 @@ CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch, 
 	spec->batch_cxt = CurrentMemoryContext;
 	spec->nbatch = 0;
 	spec->limit = limit;
-	if (max_wait_ms > 0)
-	{
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_wait_ms);
-		ConditionVariablePrepareToSleep(&cdc_watch->decoded);
-		sleeping = true;
-	}
-	/* an error ends the sleep with the transaction (AbortTransaction) */
-	for (;;)
-	{
-		char		start[CDC_TOKEN_LEN + 1];
-		long		remaining;
-
-		CHECK_FOR_INTERRUPTS();
-		/* what the decoder has copied, before the read that sees it */
-		SpinLockAcquire(&cdc_watch->mutex);
-		{
-			CdcDecoder *d = CdcFindDecoder(MyDatabaseId);
-
-			copied = d != NULL ? d->copied : InvalidXLogRecPtr;
-		}
-		SpinLockRelease(&cdc_watch->mutex);
-		strlcpy(start, spec->after, sizeof(start));
-		n = CdcWatchRead(spec, start);
-		if (n > 0 || max_wait_ms <= 0 || spec->invalidated)
-			break;
-		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (remaining <= 0)
-			break;
-		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, remaining, PG_WAIT_EXTENSION);
-	}
-	if (sleeping)
-		ConditionVariableCancelSleep();
+	n = CdcWaitRead(spec, NULL, max_wait_ms, &copied);
 	spec->batch = NULL;
 	if (n == 0 && !spec->invalidated && copied != InvalidXLogRecPtr)
 	{

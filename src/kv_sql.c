@@ -60,17 +60,21 @@ KvRangeArgs(FunctionCallInfo fcinfo, KvRange *range)
 static Datum
 KvPutCommon(FunctionCallInfo fcinfo)
 {
+	text	   *key;
+	bytea	   *value;
+	int64		lease;
 	int64		revision;
 
 	KvArgNotNull(fcinfo, 0, "key");
 	KvArgNotNull(fcinfo, 1, "value");
 	KvArgNotNull(fcinfo, 2, "lease");
+	key = PG_GETARG_TEXT_PP(0);
+	value = PG_GETARG_BYTEA_PP(1);
+	lease = PG_GETARG_INT64(2);
 	/* with many writers, through the apply worker (kv_apply.c) */
-	if (KvApplyPut(fcinfo, PG_GETARG_TEXT_PP(0), PG_GETARG_BYTEA_PP(1),
-				   PG_GETARG_INT64(2), &revision))
+	if (KvApplyPut(fcinfo, key, value, lease, &revision))
 		PG_RETURN_INT64(revision);
-	PG_RETURN_INT64(KvPut(PG_GETARG_TEXT_PP(0), PG_GETARG_BYTEA_PP(1),
-						  PG_GETARG_INT64(2)));
+	PG_RETURN_INT64(KvPut(key, value, lease));
 }
 
 /*
