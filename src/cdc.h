@@ -26,6 +26,10 @@
 #define CDC_TOKEN_ORDINAL_DIGITS	8
 #define CDC_TOKEN_LEN	(CDC_TOKEN_LSN_DIGITS + CDC_TOKEN_ORDINAL_DIGITS)
 
+/* Microseconds from the Unix epoch to PostgreSQL's */
+#define CDC_EPOCH_OFFSET_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
 /* Prefixes of the logical decoding messages of cdc_message.c */
 #define CDC_MESSAGE_UPDATE	"nosql.update"
 #define CDC_MESSAGE_DDL		"nosql.ddl"
@@ -112,6 +116,8 @@ extern void CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
 							  const CdcPosition *pos);
 extern bool CdcChangeHasId(const CdcCollectionChange *change, const bson_iter_t *id);
 extern void CdcFormatKvEvent(bson_t *event, const CdcKvChange *change);
+extern bool CdcSettleStreamedEvent(uint8_t *data, uint32_t len, XLogRecPtr commit_lsn,
+								   TimestampTz commit_time);
 extern void CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format);
 
 /* cdc_output.c: the library's output plugin entry point */

@@ -50,9 +50,6 @@
 #include "kv.h"
 
 /* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
-#define CDC_EPOCH_OFFSET_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 /*
  * Write the _data of a resume token into buf (CDC_TOKEN_LEN + 1 bytes).
  */
@@ -351,4 +348,61 @@ CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format)
 		converted = pg_any_to_server(utf8.data, utf8.len, PG_UTF8);
 		appendStringInfoString(out, converted);
 	}
+}
+
+/*
+ * CdcSettleStreamedEvent
+ *		Give an event of a streamed transaction (BSON, written by the
+ *		plugin with the placeholder position) its transaction's commit: the
+ *		commit LSN in the resume token, the commit time as clusterTime's
+ *		seconds and as wallTime.  The event is changed in place; returns
+ *		false when it is not an event of that shape (a KV event has none of
+ *		these fields and is left alone).
+ */
+bool
+CdcSettleStreamedEvent(uint8_t *data, uint32_t len, XLogRecPtr commit_lsn,
+					   TimestampTz commit_time)
+{
+	bson_t		event;
+	bson_iter_t it;
+	bson_iter_t id;
+	char		token[CDC_TOKEN_LEN + 1];
+	int64		unix_usecs = commit_time + CDC_EPOCH_OFFSET_USECS;
+	bool		settled = false;
+
+	if (!bson_init_static(&event, data, len) || !bson_iter_init(&it, &event))
+		return false;
+	CdcResumeToken(token, commit_lsn, 0);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "_id") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+			bson_iter_recurse(&it, &id) && bson_iter_find(&id, "_data") &&
+			BSON_ITER_HOLDS_UTF8(&id))
+		{
+			uint32_t	n;
+			char	   *digits = (char *) bson_iter_utf8(&id, &n);
+
+			if (n != CDC_TOKEN_LEN)
+				return false;
+			memcpy(digits, token, CDC_TOKEN_LSN_DIGITS);
+			settled = true;
+		}
+		else if (strcmp(key, "clusterTime") == 0 && BSON_ITER_HOLDS_TIMESTAMP(&it))
+		{
+			uint32_t	seconds;
+			uint32_t	increment;
+
+			bson_iter_timestamp(&it, &seconds, &increment);
+			bson_iter_overwrite_timestamp(&it, (uint32) (unix_usecs / USECS_PER_SEC),
+										  increment);
+		}
+		else if (strcmp(key, "wallTime") == 0 && BSON_ITER_HOLDS_DATE_TIME(&it))
+		{
+			bson_iter_overwrite_date_time(&it, unix_usecs / 1000);
+			break;				/* the last of the head's fields */
+		}
+	}
+	return settled;
 }

@@ -70,9 +70,11 @@
  *
  * Positions.  The begin and commit callbacks write nothing: events carry
  * their transaction's commit LSN and time, which the decoder knows before
- * it hands out a committed transaction's changes (no streaming of
- * in-progress transactions in this step), and each change's ordinal in
- * its transaction; cdc_format.c makes the resume token of them.
+ * it hands out a committed transaction's changes, and each change's
+ * ordinal in its transaction; cdc_format.c makes the resume token of them.
+ * A reader that asks for it (stream_changes) gets the changes of a large
+ * transaction while it runs, framed by control messages, with the
+ * position filled in at its commit (see "Streaming" below).
  *
  * Memory: each change is formatted in a context reset after it.  Progress
  * is reported to the walsender every CDC_PROGRESS_EVERY changes that emit
@@ -135,7 +137,23 @@ typedef struct CdcData
 	Oid			pending_relid;	/* the table of its row */
 	uint64		emitted;		/* events of the current transaction */
 	int			quiet;			/* changes without event since last report */
+	bool		stream;			/* option stream_changes */
+	HTAB	   *streams;		/* CdcStreamState of the streamed transactions */
 } CdcData;
+
+/*
+ * What a streamed transaction carries from one of its stream blocks to the
+ * next: the ordinal of its last change, and an update message still
+ * waiting for its row.
+ */
+typedef struct CdcStreamState
+{
+	TransactionId xid;			/* hash key: the top-level transaction */
+	uint32		ordinal;
+	char	   *pending;		/* in the decoding context, or NULL */
+	Size		pending_len;
+	Oid			pending_relid;
+} CdcStreamState;
 
 /* What a table is to the plugin */
 typedef enum CdcRelKind
@@ -209,6 +227,21 @@ static void CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					   XLogRecPtr message_lsn, bool transactional,
 					   const char *prefix, Size message_size,
 					   const char *message);
+static void CdcStreamStart(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+static void CdcStreamStop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+static void CdcStreamAbort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						   XLogRecPtr abort_lsn);
+static void CdcStreamCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+							XLogRecPtr commit_lsn);
+static void CdcStreamChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+							Relation relation, ReorderBufferChange *change);
+static void CdcStreamMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+							 XLogRecPtr message_lsn, bool transactional,
+							 const char *prefix, Size message_size,
+							 const char *message);
+static void CdcStreamTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+							  int nrelations, Relation relations[],
+							  ReorderBufferChange *change);
 
 /*
  * The library's output plugin entry point, looked up by name when a slot
@@ -224,6 +257,14 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->message_cb = CdcMessage;
 	cb->commit_cb = CdcCommit;
 	cb->shutdown_cb = CdcShutdown;
+	/* PostgreSQL streams only when the session asks (stream_changes) */
+	cb->stream_start_cb = CdcStreamStart;
+	cb->stream_stop_cb = CdcStreamStop;
+	cb->stream_abort_cb = CdcStreamAbort;
+	cb->stream_commit_cb = CdcStreamCommit;
+	cb->stream_change_cb = CdcStreamChange;
+	cb->stream_message_cb = CdcStreamMessage;
+	cb->stream_truncate_cb = CdcStreamTruncate;
 }
 
 /* ---------------------------------------------------------------------
@@ -380,12 +421,26 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 								value),
 						 errhint("The values are \"off\" (no event has fullDocumentBeforeChange) and \"on\" (update, replace and delete events of collections with pre-images enabled have it).")));
 		}
+		else if (strcmp(elem->defname, "stream_changes") == 0)
+			data->stream = CdcOptionBool(elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
 							elem->defname),
-					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections, full_document and full_document_before_change.")));
+					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections, full_document, full_document_before_change and stream_changes.")));
+	}
+	/* in-progress transactions stream only to a reader that asks */
+	ctx->streaming &= data->stream;
+	if (ctx->streaming)
+	{
+		HASHCTL		hctl;
+
+		hctl.keysize = sizeof(TransactionId);
+		hctl.entrysize = sizeof(CdcStreamState);
+		hctl.hcxt = ctx->context;
+		data->streams = hash_create("nosql streamed transactions", 16, &hctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
 	ctx->output_plugin_private = data;
@@ -805,21 +860,30 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 	return true;
 }
 
+/* A change that wrote no event: report progress now and then */
+static void
+CdcQuiet(LogicalDecodingContext *ctx, CdcData *data, bool wrote)
+{
+	if (wrote)
+		data->quiet = 0;
+	else if (++data->quiet >= CDC_PROGRESS_EVERY)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		data->quiet = 0;
+	}
+}
+
 /*
- * One change of a committed transaction: numbered, then an event when the
- * table counts.
+ * One change, numbered, then an event when the table counts; the caller
+ * has set the transaction's position.
  */
 static void
-CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
-		  ReorderBufferChange *change)
+CdcChangeEvent(LogicalDecodingContext *ctx, CdcData *data, Relation relation,
+			   ReorderBufferChange *change)
 {
-	CdcData    *data = ctx->output_plugin_private;
 	CdcRelEntry *entry;
 	bool		wrote = false;
 
-	/* known for a committed transaction before its changes are decoded */
-	data->pos.commit_lsn = txn->final_lsn;
-	data->pos.commit_time = txn->xact_time.commit_time;
 	data->pos.ordinal++;
 	entry = CdcRelLookup(data, relation);
 	if (entry != NULL)
@@ -836,13 +900,27 @@ CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
 	/* an update message describes the next change of its table, no other */
 	if (data->pending != NULL && data->pending_relid == RelationGetRelid(relation))
 		data->pending = NULL;
-	if (wrote)
-		data->quiet = 0;
-	else if (++data->quiet >= CDC_PROGRESS_EVERY)
-	{
-		OutputPluginUpdateProgress(ctx, false);
-		data->quiet = 0;
-	}
+	CdcQuiet(ctx, data, wrote);
+}
+
+/* Where the changes of a committed transaction are */
+static void
+CdcCommittedPosition(CdcData *data, ReorderBufferTXN *txn)
+{
+	data->pos.commit_lsn = txn->final_lsn;
+	data->pos.commit_time = txn->xact_time.commit_time;
+}
+
+/* One change of a committed transaction */
+static void
+CdcChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
+		  ReorderBufferChange *change)
+{
+	CdcData    *data = ctx->output_plugin_private;
+
+	/* known for a committed transaction before its changes are decoded */
+	CdcCommittedPosition(data, txn);
+	CdcChangeEvent(ctx, data, relation, change);
 }
 
 /*
@@ -856,11 +934,7 @@ CdcTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 	CdcData    *data = ctx->output_plugin_private;
 
 	data->pos.ordinal++;
-	if (++data->quiet >= CDC_PROGRESS_EVERY)
-	{
-		OutputPluginUpdateProgress(ctx, false);
-		data->quiet = 0;
-	}
+	CdcQuiet(ctx, data, false);
 }
 
 /*
@@ -943,24 +1017,17 @@ CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
  * transaction: an update message is kept until the change of its row,
  * which it turns into an "update" event; a DDL message is an event at
  * once.  Other messages, and messages that are not valid BSON, are
- * ignored.
+ * ignored.  The caller has set the transaction's position.
  */
 static void
-CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr message_lsn,
-		   bool transactional, const char *prefix, Size message_size,
-		   const char *message)
+CdcMessageEvent(LogicalDecodingContext *ctx, CdcData *data, const char *prefix,
+				Size message_size, const char *message)
 {
-	CdcData    *data = ctx->output_plugin_private;
 	bool		wrote = false;
 	bool		is_update;
 	bson_t		doc;
 
-	if (!transactional || txn == NULL)
-		return;
-	data->pos.commit_lsn = txn->final_lsn;
-	data->pos.commit_time = txn->xact_time.commit_time;
 	data->pos.ordinal++;
-
 	is_update = strcmp(prefix, CDC_MESSAGE_UPDATE) == 0;
 	if ((is_update || strcmp(prefix, CDC_MESSAGE_DDL) == 0) &&
 		data->include_collections &&
@@ -991,11 +1058,223 @@ CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr messag
 			MemoryContextReset(data->context);
 		}
 	}
-	if (wrote)
-		data->quiet = 0;
-	else if (++data->quiet >= CDC_PROGRESS_EVERY)
+	CdcQuiet(ctx, data, wrote);
+}
+
+/* A logical decoding message of a committed transaction, or not in one */
+static void
+CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr message_lsn,
+		   bool transactional, const char *prefix, Size message_size,
+		   const char *message)
+{
+	CdcData    *data = ctx->output_plugin_private;
+
+	if (!transactional || txn == NULL)
+		return;
+	CdcCommittedPosition(data, txn);
+	CdcMessageEvent(ctx, data, prefix, message_size, message);
+}
+
+/* ---------------------------------------------------------------------
+ * Streaming of in-progress transactions (option stream_changes)
+ *
+ * When a transaction's changes outgrow logical_decoding_work_mem,
+ * PostgreSQL hands them out before it commits, in blocks, instead of
+ * spilling them to disk; the reader keeps them until the transaction's
+ * commit or drops them at its abort.  Their events are those of a
+ * committed transaction but for the position, which is not known yet: the
+ * resume token's commit LSN is zeros (its ordinal is right) and
+ * clusterTime and wallTime are the Unix epoch, with the ordinal as
+ * clusterTime's increment.  Control messages, documents whose first field
+ * is "stream", frame them:
+ *
+ *	{stream: "start", xid}		a block of the transaction's changes follows
+ *	{stream: "stop", xid}		the block ends
+ *	{stream: "abort", xid, subxid, firstLsn, abortLsn}	(LSNs as pg_lsn text)
+ *								the transaction (subxid = xid) or one of its
+ *								subtransactions aborted: drop its events
+ *								(those of a subtransaction are the streamed
+ *								events of the transaction whose LSN, the
+ *								message's, lies in [firstLsn, abortLsn),
+ *								abortLsn being the end of the abort record)
+ *	{stream: "commit", xid, commitLsn, _data, clusterTime, wallTime}
+ *								the transaction committed: its events take
+ *								_data's 16 digits as the token's commit LSN,
+ *								clusterTime's seconds and wallTime
+ *
+ * A transaction may be streamed in one decoding and not in another, so its
+ * ordinals can differ between the two (those of an aborted subtransaction's
+ * changes are skipped when it is streamed); the order is the same.
+ * ---------------------------------------------------------------------
+ */
+
+/* A control message: {stream: kind, xid: xid, ...more} */
+static void
+CdcStreamControl(LogicalDecodingContext *ctx, CdcData *data, const char *kind,
+				 TransactionId xid, const bson_t *more)
+{
+	bson_t		msg;
+
+	bson_init(&msg);
+	bson_append_utf8(&msg, "stream", 6, kind, -1);
+	BSON_APPEND_INT64(&msg, "xid", (int64) xid);
+	if (more != NULL)
+		bson_concat(&msg, more);
+	OutputPluginPrepareWrite(ctx, true);
+	CdcWriteEvent(ctx->out, &msg, data->format);
+	OutputPluginWrite(ctx, true);
+	bson_destroy(&msg);
+}
+
+/* An LSN as PostgreSQL writes it (pg_lsn's text), e.g. "0/16B3748" */
+static void
+CdcAppendLsn(bson_t *doc, const char *name, XLogRecPtr lsn)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%X/%X", LSN_FORMAT_ARGS(lsn));
+	bson_append_utf8(doc, name, -1, buf, -1);
+}
+
+/* A streamed transaction's state, made on its first block */
+static CdcStreamState *
+CdcStreamLookup(CdcData *data, TransactionId xid, bool create)
+{
+	CdcStreamState *state;
+	bool		found;
+
+	state = hash_search(data->streams, &xid, create ? HASH_ENTER : HASH_FIND, &found);
+	if (create && !found)
 	{
-		OutputPluginUpdateProgress(ctx, false);
-		data->quiet = 0;
+		state->ordinal = 0;
+		state->pending = NULL;
 	}
+	return state;
+}
+
+/* Forget a streamed transaction */
+static void
+CdcStreamForget(CdcData *data, TransactionId xid)
+{
+	CdcStreamState *state = CdcStreamLookup(data, xid, false);
+
+	if (state == NULL)
+		return;
+	if (state->pending != NULL)
+		pfree(state->pending);
+	hash_search(data->streams, &xid, HASH_REMOVE, NULL);
+}
+
+/* A block of an in-progress transaction's changes begins */
+static void
+CdcStreamStart(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	CdcData    *data = ctx->output_plugin_private;
+	CdcStreamState *state = CdcStreamLookup(data, txn->xid, true);
+
+	data->pos.commit_lsn = InvalidXLogRecPtr;
+	data->pos.commit_time = -CDC_EPOCH_OFFSET_USECS;
+	data->pos.ordinal = state->ordinal;
+	data->emitted = 0;
+	MemoryContextReset(data->txn_context);
+	data->pending = NULL;
+	if (state->pending != NULL)
+	{
+		data->pending = MemoryContextAlloc(data->txn_context, state->pending_len);
+		memcpy(data->pending, state->pending, state->pending_len);
+		data->pending_len = state->pending_len;
+		data->pending_relid = state->pending_relid;
+	}
+	CdcStreamControl(ctx, data, "start", txn->xid, NULL);
+}
+
+/* The block ends: keep what the next one needs */
+static void
+CdcStreamStop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	CdcData    *data = ctx->output_plugin_private;
+	CdcStreamState *state = CdcStreamLookup(data, txn->xid, true);
+
+	state->ordinal = data->pos.ordinal;
+	if (state->pending != NULL)
+		pfree(state->pending);
+	state->pending = NULL;
+	if (data->pending != NULL)
+	{
+		state->pending = MemoryContextAlloc(ctx->context, data->pending_len);
+		memcpy(state->pending, data->pending, data->pending_len);
+		state->pending_len = data->pending_len;
+		state->pending_relid = data->pending_relid;
+	}
+	data->pending = NULL;
+	MemoryContextReset(data->txn_context);
+	CdcStreamControl(ctx, data, "stop", txn->xid, NULL);
+}
+
+/* A streamed transaction, or one of its subtransactions, aborted */
+static void
+CdcStreamAbort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr abort_lsn)
+{
+	CdcData    *data = ctx->output_plugin_private;
+	ReorderBufferTXN *top = txn->toptxn != NULL ? txn->toptxn : txn;
+	bson_t		more;
+
+	if (top == txn)
+		CdcStreamForget(data, txn->xid);
+	bson_init(&more);
+	BSON_APPEND_INT64(&more, "subxid", (int64) txn->xid);
+	CdcAppendLsn(&more, "firstLsn", txn->first_lsn);
+	CdcAppendLsn(&more, "abortLsn", abort_lsn);
+	CdcStreamControl(ctx, data, "abort", top->xid, &more);
+	bson_destroy(&more);
+}
+
+/* A streamed transaction committed: its position */
+static void
+CdcStreamCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	CdcData    *data = ctx->output_plugin_private;
+	char		token[CDC_TOKEN_LEN + 1];
+	int64		unix_usecs = txn->xact_time.commit_time + CDC_EPOCH_OFFSET_USECS;
+	bson_t		more;
+
+	CdcStreamForget(data, txn->xid);
+	CdcResumeToken(token, txn->final_lsn, 0);
+	bson_init(&more);
+	CdcAppendLsn(&more, "commitLsn", txn->final_lsn);
+	bson_append_utf8(&more, "_data", 5, token, CDC_TOKEN_LSN_DIGITS);
+	bson_append_timestamp(&more, "clusterTime", -1,
+						  (uint32) (unix_usecs / USECS_PER_SEC), 0);
+	bson_append_date_time(&more, "wallTime", -1, unix_usecs / 1000);
+	CdcStreamControl(ctx, data, "commit", txn->xid, &more);
+	bson_destroy(&more);
+	OutputPluginUpdateProgress(ctx, false);
+	data->quiet = 0;
+}
+
+/* A change of a streamed transaction, with the placeholder position */
+static void
+CdcStreamChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
+				ReorderBufferChange *change)
+{
+	CdcChangeEvent(ctx, ctx->output_plugin_private, relation, change);
+}
+
+/* A message of a streamed transaction */
+static void
+CdcStreamMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr message_lsn,
+				 bool transactional, const char *prefix, Size message_size,
+				 const char *message)
+{
+	if (!transactional || txn == NULL)
+		return;
+	CdcMessageEvent(ctx, ctx->output_plugin_private, prefix, message_size, message);
+}
+
+/* A truncate of a streamed transaction: a change, no event */
+static void
+CdcStreamTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
+				  Relation relations[], ReorderBufferChange *change)
+{
+	CdcTruncate(ctx, txn, nrelations, relations, change);
 }

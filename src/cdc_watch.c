@@ -85,6 +85,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlogutils.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
@@ -95,7 +96,10 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/decode.h"
+#include "replication/logical.h"
 #include "replication/slot.h"
+#include "storage/buffile.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -106,7 +110,9 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/array.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
@@ -583,36 +589,422 @@ CdcQuietDecoding(bool quiet)
 }
 
 /*
- * One batch: copy the slot's pending events into the log, commit, then
- * advance the slot.  Returns the number of events, or -1 when the slot or
- * the extension is gone (the decoder then exits).
+ * The decoding loop.  The decoder holds its slot for life and keeps one
+ * decoding context open, reading the WAL as it is flushed, so nothing is
+ * decoded twice and a transaction that runs for long costs nothing to the
+ * small ones that commit meanwhile.  The plugin writes its messages into
+ * this process (CdcDecoderWrite): the events of a committed transaction
+ * go to the queue of events to log; those of a transaction still running
+ * that PostgreSQL streams (its changes outgrew logical_decoding_work_mem;
+ * option stream_changes) to a spool of its own, memory then a temporary
+ * file, moved to the queue at its commit with their position filled in,
+ * dropped at its abort (or only those of an aborted subtransaction).
+ *
+ * The queue is logged between two WAL records, never within one, so a
+ * transaction's events go into the log in one transaction of the decoder:
+ * a crash leaves all or none of them.  Decoding runs with historic
+ * catalog snapshots and logging with the current catalog, so the caches
+ * are cleared at each switch (as pg_logical_slot_get_changes does).  The
+ * slot is confirmed up to a position once the log's commit of everything
+ * before it is flushed; after a crash the slot may hand out again a
+ * transaction already logged, which the decoder recognizes by its commit
+ * LSN (at most the log's newest, read at start) and skips: the same
+ * transaction, streamed once and not the other time, could get other
+ * ordinals, so the token's uniqueness alone would not do.
  */
-static int64
-CdcDecodeBatch(const char *slot, XLogRecPtr *done)
+
+/* A spool keeps this much in memory, then goes to a temporary file */
+#define CDC_SPOOL_MEMORY (4 * 1024 * 1024)
+/* Rows inserted into the log by one statement */
+#define CDC_INSERT_ROWS 1000
+
+typedef struct CdcSpoolRecord
 {
-	static const char *const copy_sql =
-		"WITH c AS MATERIALIZED ("
-		"  SELECT data::nosql.bson AS e"
-		"    FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, $2, $3,"
-		"         'format', 'bson', 'include_kv', 'false',"
-		"         'full_document_before_change', 'on')), "
-		"i AS (INSERT INTO nosql.change_log (token, database, coll, event)"
-		"  SELECT e OPERATOR(nosql.->>) '_id._data', e OPERATOR(nosql.->>) 'ns.db',"
-		"         e OPERATOR(nosql.->>) 'ns.coll', e FROM c"
-		"  ON CONFLICT (token) DO NOTHING) "
-		"SELECT count(*), max(e OPERATOR(nosql.->>) '_id._data' COLLATE \"C\") FROM c";
-	Datum		args[3];
-	Oid			types[3] = {TEXTOID, PG_LSNOID, INT4OID};
-	XLogRecPtr	upto;
-	XLogRecPtr	advance_to;
-	int64		n = 0;
+	uint32		len;			/* of the event's BSON, which follows */
+	uint32		pad;
+	XLogRecPtr	lsn;			/* of the change */
+} CdcSpoolRecord;
+
+typedef struct CdcSpool
+{
+	StringInfoData mem;			/* records while small (data NULL: none) */
+	BufFile    *file;			/* records once large */
+	uint64		events;
+	Size		read_at;		/* in mem, when reading */
+} CdcSpool;
+
+/* A transaction being streamed */
+typedef struct CdcStreamTxn
+{
+	TransactionId xid;			/* hash key */
+	CdcSpool	spool;
+	List	   *aborted;		/* [first, abort) LSNs of aborted subtransactions */
+} CdcStreamTxn;
+
+/* Committed events waiting to be logged; the queue is in commit order */
+typedef struct CdcReady
+{
+	bool		streamed;		/* one streamed transaction, to settle */
+	XLogRecPtr	commit_lsn;		/* streamed: its commit and time */
+	TimestampTz commit_time;
+	CdcSpool	spool;
+	List	   *aborted;
+} CdcReady;
+
+typedef struct CdcLsnRange
+{
+	XLogRecPtr	first;
+	XLogRecPtr	last;
+} CdcLsnRange;
+
+static struct
+{
+	MemoryContext context;		/* for the decoder's life */
+	HTAB	   *streams;		/* CdcStreamTxn by xid */
+	List	   *ready;			/* CdcReady, oldest first */
+	uint64		ready_events;
+	TransactionId in_stream;	/* the transaction of the current block */
+	XLogRecPtr	skip_lsn;		/* commits at or before it are logged */
+	SPIPlanPtr	insert;			/* into the log, kept */
+	char	   *buf;			/* an event read back from a spool */
+	Size		buf_size;
+} cdc_dec;
+
+static void
+CdcSpoolAppend(CdcSpool *spool, XLogRecPtr lsn, const char *data, uint32 len)
+{
+	CdcSpoolRecord rec;
+	MemoryContext old = MemoryContextSwitchTo(cdc_dec.context);
+
+	memset(&rec, 0, sizeof(rec));
+	rec.len = len;
+	rec.lsn = lsn;
+	if (spool->file == NULL)
+	{
+		if (spool->mem.data == NULL)
+			initStringInfo(&spool->mem);
+		else if (spool->mem.len + sizeof(rec) + len > CDC_SPOOL_MEMORY)
+		{
+			/* a temporary file that outlives the decoding's transactions */
+			spool->file = BufFileCreateTemp(true);
+			BufFileWrite(spool->file, spool->mem.data, spool->mem.len);
+			pfree(spool->mem.data);
+			spool->mem.data = NULL;
+		}
+	}
+	if (spool->file != NULL)
+	{
+		BufFileWrite(spool->file, &rec, sizeof(rec));
+		BufFileWrite(spool->file, unconstify(char *, data), len);
+	}
+	else
+	{
+		appendBinaryStringInfo(&spool->mem, (char *) &rec, sizeof(rec));
+		appendBinaryStringInfo(&spool->mem, data, len);
+	}
+	spool->events++;
+	MemoryContextSwitchTo(old);
+}
+
+static void
+CdcSpoolRewind(CdcSpool *spool)
+{
+	spool->read_at = 0;
+	if (spool->file != NULL && BufFileSeek(spool->file, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind the change stream decoder's temporary file")));
+}
+
+/* The next record of a spool, or false at its end */
+static bool
+CdcSpoolNext(CdcSpool *spool, CdcSpoolRecord *rec, char **data)
+{
+	if (spool->file == NULL)
+	{
+		if (spool->mem.data == NULL || spool->read_at >= (Size) spool->mem.len)
+			return false;
+		memcpy(rec, spool->mem.data + spool->read_at, sizeof(*rec));
+		*data = spool->mem.data + spool->read_at + sizeof(*rec);
+		spool->read_at += sizeof(*rec) + rec->len;
+		return true;
+	}
+	if (BufFileRead(spool->file, rec, sizeof(*rec)) != sizeof(*rec))
+		return false;
+	if (rec->len > cdc_dec.buf_size)
+	{
+		cdc_dec.buf = repalloc(cdc_dec.buf, rec->len);
+		cdc_dec.buf_size = rec->len;
+	}
+	if (BufFileRead(spool->file, cdc_dec.buf, rec->len) != rec->len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the change stream decoder's temporary file")));
+	*data = cdc_dec.buf;
+	return true;
+}
+
+static void
+CdcSpoolFree(CdcSpool *spool)
+{
+	if (spool->file != NULL)
+		BufFileClose(spool->file);
+	if (spool->mem.data != NULL)
+		pfree(spool->mem.data);
+	memset(spool, 0, sizeof(*spool));
+}
+
+/* The ready queue's last entry for the events of committed transactions */
+static CdcReady *
+CdcReadyTail(bool streamed)
+{
+	CdcReady   *r;
+	MemoryContext old;
+
+	if (!streamed && cdc_dec.ready != NIL)
+	{
+		r = llast(cdc_dec.ready);
+		if (!r->streamed)
+			return r;
+	}
+	old = MemoryContextSwitchTo(cdc_dec.context);
+	r = palloc0(sizeof(CdcReady));
+	r->streamed = streamed;
+	cdc_dec.ready = lappend(cdc_dec.ready, r);
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* An int64 field of a control message, or 0 */
+static int64
+CdcControlInt(const bson_t *msg, const char *name)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, msg, name) && BSON_ITER_HOLDS_INT64(&it))
+		return bson_iter_int64(&it);
+	return 0;
+}
+
+/* An LSN field of a control message (pg_lsn text), or InvalidXLogRecPtr */
+static XLogRecPtr
+CdcControlLsn(const bson_t *msg, const char *name)
+{
+	bson_iter_t it;
+	uint32		hi;
+	uint32		lo;
+
+	if (bson_iter_init_find(&it, msg, name) && BSON_ITER_HOLDS_UTF8(&it) &&
+		sscanf(bson_iter_utf8(&it, NULL), "%X/%X", &hi, &lo) == 2)
+		return ((XLogRecPtr) hi << 32) | lo;
+	return InvalidXLogRecPtr;
+}
+
+/* A control message of a streamed transaction (cdc_output.c) */
+static void
+CdcDecoderControl(const bson_t *msg, const char *kind)
+{
+	TransactionId xid = (TransactionId) CdcControlInt(msg, "xid");
+	CdcStreamTxn *txn;
+	bool		found;
+
+	if (strcmp(kind, "start") == 0)
+	{
+		txn = hash_search(cdc_dec.streams, &xid, HASH_ENTER, &found);
+		if (!found)
+		{
+			memset(&txn->spool, 0, sizeof(txn->spool));
+			txn->aborted = NIL;
+		}
+		cdc_dec.in_stream = xid;
+		return;
+	}
+	if (strcmp(kind, "stop") == 0)
+	{
+		cdc_dec.in_stream = InvalidTransactionId;
+		return;
+	}
+	txn = hash_search(cdc_dec.streams, &xid, HASH_FIND, NULL);
+	if (txn == NULL)
+		return;					/* nothing of it was streamed here */
+	if (strcmp(kind, "abort") == 0)
+	{
+		TransactionId subxid = (TransactionId) CdcControlInt(msg, "subxid");
+		XLogRecPtr	first = CdcControlLsn(msg, "firstLsn");
+		XLogRecPtr	last = CdcControlLsn(msg, "abortLsn");
+
+		if (subxid == xid)
+		{
+			CdcSpoolFree(&txn->spool);
+			list_free_deep(txn->aborted);
+			hash_search(cdc_dec.streams, &xid, HASH_REMOVE, NULL);
+		}
+		else if (first != InvalidXLogRecPtr && last != InvalidXLogRecPtr)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cdc_dec.context);
+			CdcLsnRange *range = palloc(sizeof(CdcLsnRange));
+
+			range->first = first;
+			range->last = last;
+			txn->aborted = lappend(txn->aborted, range);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	else if (strcmp(kind, "commit") == 0)
+	{
+		CdcReady   *r = CdcReadyTail(true);
+		bson_iter_t it;
+
+		r->commit_lsn = CdcControlLsn(msg, "commitLsn");
+		r->commit_time = 0;
+		if (bson_iter_init_find(&it, msg, "wallTime") && BSON_ITER_HOLDS_DATE_TIME(&it))
+			r->commit_time = bson_iter_date_time(&it) * 1000 - CDC_EPOCH_OFFSET_USECS;
+		r->spool = txn->spool;
+		r->aborted = txn->aborted;
+		cdc_dec.ready_events += r->spool.events;
+		hash_search(cdc_dec.streams, &xid, HASH_REMOVE, NULL);
+	}
+}
+
+static void
+CdcDecoderPrepareWrite(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid,
+					   bool last_write)
+{
+	resetStringInfo(ctx->out);
+}
+
+/* A message of the plugin: an event, or a control message of a stream */
+static void
+CdcDecoderWrite(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid,
+				bool last_write)
+{
+	bson_t		msg;
+	bson_iter_t it;
+
+	if (!bson_init_static(&msg, (const uint8_t *) ctx->out->data, ctx->out->len) ||
+		!bson_iter_init(&it, &msg) || !bson_iter_next(&it))
+		elog(ERROR, "the change stream decoder got an invalid message");
+	if (strcmp(bson_iter_key(&it), "stream") == 0 && BSON_ITER_HOLDS_UTF8(&it))
+		CdcDecoderControl(&msg, bson_iter_utf8(&it, NULL));
+	else if (TransactionIdIsValid(cdc_dec.in_stream))
+	{
+		CdcStreamTxn *txn = hash_search(cdc_dec.streams, &cdc_dec.in_stream,
+										HASH_FIND, NULL);
+
+		if (txn == NULL)
+			elog(ERROR, "change of unknown streamed transaction %u", cdc_dec.in_stream);
+		CdcSpoolAppend(&txn->spool, lsn, ctx->out->data, ctx->out->len);
+	}
+	else
+	{
+		CdcSpoolAppend(&CdcReadyTail(false)->spool, lsn, ctx->out->data, ctx->out->len);
+		cdc_dec.ready_events++;
+	}
+}
+
+/* The commit LSN in an event's resume token, or InvalidXLogRecPtr */
+static XLogRecPtr
+CdcEventCommitLsn(const bson_t *event, const char **token, const char **db,
+				  const char **coll)
+{
+	bson_iter_t it;
+	bson_iter_t child;
+	uint64		lsn;
+
+	*token = *db = *coll = NULL;
+	if (bson_iter_init(&it, event) &&
+		bson_iter_find_descendant(&it, "_id._data", &child) &&
+		BSON_ITER_HOLDS_UTF8(&child))
+		*token = bson_iter_utf8(&child, NULL);
+	if (bson_iter_init(&it, event) &&
+		bson_iter_find_descendant(&it, "ns.db", &child) && BSON_ITER_HOLDS_UTF8(&child))
+		*db = bson_iter_utf8(&child, NULL);
+	if (bson_iter_init(&it, event) &&
+		bson_iter_find_descendant(&it, "ns.coll", &child) && BSON_ITER_HOLDS_UTF8(&child))
+		*coll = bson_iter_utf8(&child, NULL);
+	if (*token == NULL || *db == NULL ||
+		sscanf(*token, "%16" SCNx64, &lsn) != 1)
+		return InvalidXLogRecPtr;
+	return (XLogRecPtr) lsn;
+}
+
+/* Rows for the log, CDC_INSERT_ROWS at a time */
+typedef struct CdcLogBatch
+{
+	int			n;
+	Datum		tokens[CDC_INSERT_ROWS];
+	Datum		dbs[CDC_INSERT_ROWS];
+	Datum		colls[CDC_INSERT_ROWS];
+	bool		coll_nulls[CDC_INSERT_ROWS];
+	Datum		events[CDC_INSERT_ROWS];
+	int64		logged;
+} CdcLogBatch;
+
+static void
+CdcLogBatchFlush(CdcLogBatch *b)
+{
+	Datum		args[4];
+	int			dims[1];
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 	int			rc;
 
-	if (SearchNamedReplicationSlot(slot, true) == NULL)
-		return -1;
-	/* the safety-net wake-up of an idle server: nothing new to decode */
-	if (GetFlushRecPtr(NULL) == *done)
-		return 0;
+	if (b->n == 0)
+		return;
+	dims[0] = b->n;
+	get_typlenbyvalalign(BsonTypeOid(), &typlen, &typbyval, &typalign);
+	args[0] = PointerGetDatum(construct_array(b->tokens, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(b->dbs, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_md_array(b->colls, b->coll_nulls, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(b->events, b->n, BsonTypeOid(), typlen,
+											  typbyval, typalign));
+	rc = SPI_execute_plan(cdc_dec.insert, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into nosql.change_log: %s", SPI_result_code_string(rc));
+	b->logged += SPI_processed;
+	for (int i = 0; i < b->n; i++)
+	{
+		pfree(DatumGetPointer(b->tokens[i]));
+		pfree(DatumGetPointer(b->dbs[i]));
+		if (!b->coll_nulls[i])
+			pfree(DatumGetPointer(b->colls[i]));
+		pfree(DatumGetPointer(b->events[i]));
+	}
+	for (int i = 0; i < 4; i++)
+		pfree(DatumGetPointer(args[i]));
+	b->n = 0;
+}
+
+/* Whether a streamed event lies in an aborted subtransaction */
+static bool
+CdcLsnAborted(List *aborted, XLogRecPtr lsn)
+{
+	ListCell   *lc;
+
+	foreach(lc, aborted)
+	{
+		CdcLsnRange *range = lfirst(lc);
+
+		if (lsn >= range->first && lsn < range->last)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Log the queue of committed events in one transaction.  Returns how many
+ * rows went in, or -1 when the extension is gone (the decoder then exits).
+ */
+static int64
+CdcDecoderLog(XLogRecPtr *commit_end)
+{
+	Oid			types[4];
+	CdcLogBatch *b;
+	ListCell   *lc;
+	int64		logged;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -622,72 +1014,99 @@ CdcDecodeBatch(const char *slot, XLogRecPtr *done)
 		CommitTransactionCommand();
 		return -1;
 	}
-	pgstat_report_activity(STATE_RUNNING, "nosql cdc decode");
-	CdcQuietDecoding(true);
-	upto = GetFlushRecPtr(NULL);
-	advance_to = upto;
+	pgstat_report_activity(STATE_RUNNING, "nosql cdc log");
 	SPI_connect();
-	args[0] = CStringGetTextDatum(slot);
-	args[1] = LSNGetDatum(upto);
-	args[2] = Int32GetDatum(CDC_DECODE_BATCH);
-	rc = SPI_execute_with_args(copy_sql, 3, types, args, NULL, false, 1);
-	CdcQuietDecoding(false);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "change stream decoding failed: %s", SPI_result_code_string(rc));
+	if (cdc_dec.insert == NULL)
 	{
-		bool		isnull;
-		Datum		last;
+		types[0] = types[1] = types[2] = TEXTARRAYOID;
+		types[3] = get_array_type(BsonTypeOid());
+		cdc_dec.insert = SPI_prepare("INSERT INTO nosql.change_log (token, database, coll, event)"
+									 " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+									 " pg_catalog.unnest($3), pg_catalog.unnest($4))"
+									 " ON CONFLICT (token) DO NOTHING", 4, types);
+		if (cdc_dec.insert == NULL || SPI_keepplan(cdc_dec.insert) != 0)
+			elog(ERROR, "could not prepare the change log's insert");
+	}
+	b = palloc0(sizeof(CdcLogBatch));
+	foreach(lc, cdc_dec.ready)
+	{
+		CdcReady   *r = lfirst(lc);
+		CdcSpoolRecord rec;
+		char	   *data;
 
-		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-										1, &isnull));
-		last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		if (n >= CDC_DECODE_BATCH && !isnull)
+		if (r->streamed && r->commit_lsn <= cdc_dec.skip_lsn)
+			continue;			/* logged before a crash */
+		CdcSpoolRewind(&r->spool);
+		while (CdcSpoolNext(&r->spool, &rec, &data))
 		{
-			/* stopped after the commit of the last event's transaction */
-			char	   *token = TextDatumGetCString(last);
-			uint64		lsn;
+			bson_t		event;
+			const char *token;
+			const char *db;
+			const char *coll;
+			XLogRecPtr	commit;
 
-			if (sscanf(token, "%16" SCNx64, &lsn) != 1)
-				elog(ERROR, "invalid token \"%s\" in the change log", token);
-			advance_to = (XLogRecPtr) lsn + 1;
+			if (r->streamed)
+			{
+				if (CdcLsnAborted(r->aborted, rec.lsn))
+					continue;
+				if (!CdcSettleStreamedEvent((uint8_t *) data, rec.len, r->commit_lsn,
+											r->commit_time))
+					continue;	/* not a collection event */
+			}
+			if (!bson_init_static(&event, (const uint8_t *) data, rec.len))
+				elog(ERROR, "invalid event in the change stream decoder's queue");
+			commit = CdcEventCommitLsn(&event, &token, &db, &coll);
+			if (commit == InvalidXLogRecPtr || commit <= cdc_dec.skip_lsn)
+				continue;
+			b->tokens[b->n] = CStringGetTextDatum(token);
+			b->dbs[b->n] = CStringGetTextDatum(db);
+			b->coll_nulls[b->n] = coll == NULL;
+			b->colls[b->n] = coll != NULL ? CStringGetTextDatum(coll) : (Datum) 0;
+			b->events[b->n] = PointerGetDatum(BsonFromDocument(&event, false));
+			if (++b->n == CDC_INSERT_ROWS)
+				CdcLogBatchFlush(b);
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-
-	/* the events are visible: wake the watchers before the slot moves */
-	SpinLockAcquire(&cdc_watch->mutex);
-	if (n > 0)
-	{
-		cdc_me->batches++;
-		cdc_me->events += n;
-	}
-	/* a peek up to upto decoded every transaction that committed before */
-	if (advance_to > cdc_me->copied)
-		cdc_me->copied = advance_to;
-	SpinLockRelease(&cdc_watch->mutex);
-	if (n > 0)
-		ConditionVariableBroadcast(&cdc_watch->decoded);
-
-	/* committed: the slot may now move past what is in the log */
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	CdcQuietDecoding(true);
-	SPI_connect();
-	args[1] = LSNGetDatum(advance_to);
-	rc = SPI_execute_with_args("SELECT pg_catalog.pg_replication_slot_advance($1, $2)",
-							   2, types, args, NULL, false, 1);
-	CdcQuietDecoding(false);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not advance replication slot \"%s\"", slot);
+	CdcLogBatchFlush(b);
+	logged = b->logged;
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	/* decoded up to here: an idle server's next batch may skip the peek */
-	*done = n >= CDC_DECODE_BATCH ? InvalidXLogRecPtr : upto;
-	return n;
+	*commit_end = XactLastCommitEnd;
+
+	foreach(lc, cdc_dec.ready)
+	{
+		CdcReady   *r = lfirst(lc);
+
+		CdcSpoolFree(&r->spool);
+		list_free_deep(r->aborted);
+	}
+	list_free_deep(cdc_dec.ready);
+	cdc_dec.ready = NIL;
+	cdc_dec.ready_events = 0;
+	return logged;
+}
+
+/* The commit LSN of the log's newest event: what a restart must not log again */
+static XLogRecPtr
+CdcLoggedUpTo(void)
+{
+	int			rc;
+	XLogRecPtr	result = InvalidXLogRecPtr;
+
+	rc = SPI_execute("SELECT max(token) FROM nosql.change_log", true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read nosql.change_log");
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		uint64		lsn;
+
+		if (!isnull && sscanf(TextDatumGetCString(d), "%16" SCNx64, &lsn) == 1)
+			result = (XLogRecPtr) lsn;
+	}
+	return result;
 }
 
 void
@@ -695,7 +1114,13 @@ nosql_cdc_decoder_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	char		slot[NAMEDATALEN];
-	XLogRecPtr	done = InvalidXLogRecPtr;
+	LogicalDecodingContext *ctx;
+	List	   *options;
+	HASHCTL		hctl;
+	bool		historic = false;	/* the caches hold decoding's entries */
+	XLogRecPtr	confirm_at = InvalidXLogRecPtr;	/* to confirm when flushed */
+	XLogRecPtr	confirm_needs = InvalidXLogRecPtr;
+	XLogRecPtr	confirmed = InvalidXLogRecPtr;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -719,9 +1144,19 @@ nosql_cdc_decoder_main(Datum main_arg)
 	cdc_prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = CdcEmitLogHook;
 
-	/* a lost commit is decoded again from the slot (see the design note) */
+	/* the log's commits are flushed before the slot moves past them */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	CdcSlotName(slot, dboid);
+
+	cdc_dec.context = AllocSetContextCreate(TopMemoryContext, "nosql cdc decoder",
+											ALLOCSET_DEFAULT_SIZES);
+	hctl.keysize = sizeof(TransactionId);
+	hctl.entrysize = sizeof(CdcStreamTxn);
+	hctl.hcxt = cdc_dec.context;
+	cdc_dec.streams = hash_create("nosql cdc streamed transactions", 16, &hctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cdc_dec.buf_size = 8192;
+	cdc_dec.buf = MemoryContextAlloc(cdc_dec.context, cdc_dec.buf_size);
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -729,9 +1164,32 @@ nosql_cdc_decoder_main(Datum main_arg)
 		proc_exit(0);
 	SPI_connect();
 	CdcDecoderSetUp(slot);
+	cdc_dec.skip_lsn = CdcLoggedUpTo();
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	/* the slot, and one decoding context on it, for the decoder's life */
+	CdcQuietDecoding(true);
+	ReplicationSlotAcquire(slot, true);
+	options = list_make4(makeDefElem("format", (Node *) makeString("bson"), -1),
+						 makeDefElem("include_kv", (Node *) makeString("false"), -1),
+						 makeDefElem("full_document_before_change", (Node *) makeString("on"), -1),
+						 makeDefElem("stream_changes", (Node *) makeString("on"), -1));
+	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
+								XL_ROUTINE(.page_read = read_local_xlog_page,
+										   .segment_open = wal_segment_open,
+										   .segment_close = wal_segment_close),
+								CdcDecoderPrepareWrite, CdcDecoderWrite, NULL);
+	if (XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" has no WAL to decode", slot),
+				 errdetail("It never reserved WAL, or it was invalidated."),
+				 errhint("Drop the slot: the next watcher creates it again (resuming from before is then history lost).")));
+	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
+	confirmed = MyReplicationSlot->data.confirmed_flush;
+	CdcQuietDecoding(false);
 
 	SpinLockAcquire(&cdc_watch->mutex);
 	cdc_me->ready = true;
@@ -741,7 +1199,9 @@ nosql_cdc_decoder_main(Datum main_arg)
 
 	for (;;)
 	{
-		int64		n;
+		XLogRecPtr	flush;
+		XLogRecPtr	at;
+		int64		logged = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -749,18 +1209,78 @@ nosql_cdc_decoder_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		n = CdcDecodeBatch(slot, &done);
-		if (n < 0)
+
+		/* decode what is flushed, until enough events wait to be logged */
+		flush = GetFlushRecPtr(NULL);
+		CdcQuietDecoding(true);
+		while (ctx->reader->EndRecPtr < flush &&
+			   cdc_dec.ready_events < CDC_DECODE_BATCH)
 		{
-			ereport(LOG,
-					(errmsg("nosql change stream decoder exiting: replication slot \"%s\" or the extension is gone",
-							slot)));
-			proc_exit(0);
+			XLogRecord *record;
+			char	   *errm = NULL;
+
+			if (!historic)
+			{
+				InvalidateSystemCaches();
+				historic = true;
+			}
+			record = XLogReadRecord(ctx->reader, &errm);
+			if (errm != NULL)
+				elog(ERROR, "could not read WAL for change streams: %s", errm);
+			if (record != NULL)
+				LogicalDecodingProcessRecord(ctx, ctx->reader);
+			CHECK_FOR_INTERRUPTS();
 		}
-		if (n >= CDC_DECODE_BATCH)
-			continue;			/* more is pending */
+		CdcQuietDecoding(false);
+		at = ctx->reader->EndRecPtr;
+
+		/* log the committed events, then tell the watchers */
+		if (cdc_dec.ready != NIL)
+		{
+			XLogRecPtr	commit_end;
+
+			if (historic)
+			{
+				InvalidateSystemCaches();
+				historic = false;
+			}
+			logged = CdcDecoderLog(&commit_end);
+			if (logged < 0)
+			{
+				ereport(LOG,
+						(errmsg("nosql change stream decoder exiting: the extension is gone")));
+				proc_exit(0);
+			}
+			confirm_needs = commit_end;
+		}
+		SpinLockAcquire(&cdc_watch->mutex);
+		if (logged > 0)
+		{
+			cdc_me->batches++;
+			cdc_me->events += logged;
+		}
+		/* every transaction that committed before at is logged */
+		if (at > cdc_me->copied)
+			cdc_me->copied = at;
+		SpinLockRelease(&cdc_watch->mutex);
+		if (logged > 0)
+			ConditionVariableBroadcast(&cdc_watch->decoded);
+		if (at > confirm_at)
+			confirm_at = at;
+
+		/* the slot moves once the log's commit is on disk */
+		if (confirm_at > confirmed && GetFlushRecPtr(NULL) >= confirm_needs)
+		{
+			LogicalConfirmReceivedLocation(confirm_at);
+			ReplicationSlotMarkDirty();
+			confirmed = confirm_at;
+		}
+
+		if (ctx->reader->EndRecPtr < GetFlushRecPtr(NULL))
+			continue;			/* more to decode */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 CDC_DECODER_NAP_MS, PG_WAIT_EXTENSION);
+						 confirm_at > confirmed ? 100 : CDC_DECODER_NAP_MS,
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

@@ -400,6 +400,85 @@ SELECT cmd('cdc', '{"drop": "preview"}');
 -- bad values
 SELECT * FROM cdc_peek('full_document_before_change', 'whenAvailable');
 
+-- Streaming (stream_changes): a transaction whose changes outgrow
+-- logical_decoding_work_mem comes out while it runs, in blocks framed by
+-- control messages, its events with a placeholder position (zeros for the
+-- token's commit LSN, the epoch for the times) that its commit message
+-- gives; a rolled-back savepoint's events are in the stream, and its
+-- abort message says which to drop: those whose LSN lies from its
+-- firstLsn up to (not including) its abortLsn.
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SET logical_decoding_work_mem = '64kB';
+CREATE FUNCTION many(first int, last int) RETURNS bson LANGUAGE sql AS $$
+    SELECT cmd('cdc', format('{"insert": "c", "documents": [%s]}',
+                             string_agg(format('{"_id": "s%s", "pad": "%s"}', g, repeat('x', 200)), ',')))
+      FROM generate_series(first, last) g
+$$;
+BEGIN;
+SELECT many(1, 400) ->> 'n' AS n;
+SAVEPOINT s;
+SELECT many(401, 700) ->> 'n' AS n;
+ROLLBACK TO s;
+SELECT many(701, 701) ->> 'n' AS n;
+COMMIT;
+CREATE TEMP TABLE streamed AS
+SELECT n, lsn, x, data::jsonb AS m
+  FROM cdc_peek('format', 'json', 'include_kv', 'false', 'collections', 'cdc.c', 'stream_changes', 'on');
+-- the control messages, in order (blocks of the one transaction, an abort
+-- of its subtransaction, its commit)
+SELECT m ->> 'stream' AS control, count(*) > 0 AS seen,
+       count(*) = 1 AS once
+  FROM streamed WHERE m ? 'stream' GROUP BY 1 ORDER BY 1;
+SELECT bool_and(m -> 'subxid' ->> '$numberLong' = x::text) AS xid_column,
+       bool_and(m ->> 'subxid' <> m ->> 'xid') AS subtransaction
+  FROM streamed WHERE m ->> 'stream' = 'abort';
+SELECT (SELECT max(n) FROM streamed) = n AS commit_is_last,
+       m ? 'commitLsn' AND m ? '_data' AND m ? 'clusterTime' AND m ? 'wallTime' AS position
+  FROM streamed WHERE m ->> 'stream' = 'commit';
+-- every block is framed: start, its events, stop
+SELECT count(*) AS unframed FROM streamed e
+ WHERE NOT e.m ? 'stream'
+   AND (SELECT s.m ->> 'stream' FROM streamed s WHERE s.n < e.n AND s.m ->> 'stream' IN ('start', 'stop')
+         ORDER BY s.n DESC LIMIT 1) IS DISTINCT FROM 'start';
+-- events: placeholders, distinct ordinals; those in the aborted
+-- subtransaction's LSN range are of its documents, the others the 401
+-- committed
+SELECT bool_and(m -> '_id' ->> '_data' LIKE '0000000000000000%') AS zero_lsn,
+       bool_and((m -> 'wallTime' ->> '$date') LIKE '1970-01-01%') AS epoch,
+       count(DISTINCT m -> '_id' ->> '_data') = count(*) AS distinct_tokens
+  FROM streamed WHERE NOT m ? 'stream';
+SELECT count(*) FILTER (WHERE a.n IS NULL) AS kept,
+       bool_and(substr(e.m -> 'fullDocument' ->> '_id', 2)::int BETWEEN 401 AND 700)
+         FILTER (WHERE a.n IS NOT NULL) AS dropped_are_rolled_back
+  FROM streamed e LEFT JOIN streamed a
+    ON a.m ->> 'stream' = 'abort'
+   AND e.lsn >= (a.m ->> 'firstLsn')::pg_lsn AND e.lsn < (a.m ->> 'abortLsn')::pg_lsn
+ WHERE NOT e.m ? 'stream';
+-- the same transaction without streaming: the 401 events of the commit,
+-- the same documents in the same order
+SELECT count(*) AS events,
+       array_agg(data::jsonb -> 'fullDocument' ->> '_id' ORDER BY n) =
+       (SELECT array_agg(e.m -> 'fullDocument' ->> '_id' ORDER BY e.n) FROM streamed e
+         WHERE NOT e.m ? 'stream' AND NOT EXISTS (
+               SELECT FROM streamed a WHERE a.m ->> 'stream' = 'abort'
+                  AND e.lsn >= (a.m ->> 'firstLsn')::pg_lsn AND e.lsn < (a.m ->> 'abortLsn')::pg_lsn)) AS same
+  FROM cdc_peek('format', 'json', 'include_kv', 'false', 'collections', 'cdc.c');
+-- a rolled-back transaction streamed: its blocks, then its abort (a
+-- commit after it flushes the WAL that has the abort)
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+BEGIN;
+SELECT many(1001, 1400) ->> 'n' AS n;
+ROLLBACK;
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": "after"}]}');
+SELECT data::jsonb ->> 'stream' AS control, count(*) > 0 AS seen,
+       bool_or(data::jsonb ->> 'subxid' = data::jsonb ->> 'xid') AS top_level
+  FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL, 'format', 'json', 'stream_changes', 'on',
+                                   'include_kv', 'false', 'collections', 'cdc.c')
+ GROUP BY 1 ORDER BY 1;
+SELECT * FROM cdc_peek('stream_changes', 'sometimes');
+RESET logical_decoding_work_mem;
+DROP TABLE streamed;
+
 SELECT pg_drop_replication_slot('nosql_cdc');
 
 -- The plugin needs the collection catalog to be a user catalog table.
