@@ -562,6 +562,9 @@ def main(argv):
                     server_version, nosql_version or "not installed",
                     "off" if args.async_commit else "on", args.runs,
                     args.scale, machine_description()))
+            if getattr(module, "SERVER_SETTINGS", None):
+                log("settings of this benchmark: %s" % ", ".join(
+                    "%s = %s" % item for item in module.SERVER_SETTINGS.items()))
             results = run_cancellable(conn, lambda: run_benchmark(
                 module, cases, conn, args.runs, args.scale))
             # Closed only on success: after an interruption the benchmark
