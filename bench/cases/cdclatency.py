@@ -23,7 +23,7 @@ of the runs the p50 case made, so each run costs ~20 s per side, not 40):
 - peer: the PostgreSQL-native floor for commit-to-delivery, LISTEN/NOTIFY:
   the writer inserts the same document into a plain jsonb table and
   `pg_notify`s it in the same statement (one transaction, durable commit);
-  a listener connection waits with select() on its socket and reads the
+  a listener connection waits with poll() on its socket and reads the
   notifications (psycopg2's poll), at the same rate and counts.
 
 Every event must arrive exactly once, in order, with its document; the run
@@ -335,13 +335,15 @@ class WatchReader(Reader):
 
 
 class NotifyReader(Reader):
-    """LISTENs and waits for notifications with select()."""
+    """LISTENs and waits for notifications on its socket (poll(2))."""
 
     def prime(self):
         run(self.conn, "LISTEN " + CHANNEL)
+        self.poller = select.poll()
+        self.poller.register(self.conn, select.POLLIN)
 
     def read(self):
-        if select.select([self.conn], [], [], MAX_WAIT_MS / 1000.0)[0]:
+        if self.poller.poll(MAX_WAIT_MS):
             self.conn.poll()
             when = time.perf_counter()
             self.calls += 1
