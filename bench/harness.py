@@ -108,9 +108,11 @@ class Cluster:
     unless keep is set.
     """
 
-    def __init__(self, async_commit, keep):
+    def __init__(self, async_commit, keep, extra_settings=None):
         self.async_commit = async_commit
         self.keep = keep
+        # a benchmark's SERVER_SETTINGS (max_connections, ...)
+        self.extra_settings = dict(extra_settings or {})
         self.bindir = pg_config("--bindir")
         self.pkglibdir = pg_config("--pkglibdir")
         self.as_root = os.geteuid() == 0
@@ -168,6 +170,7 @@ class Cluster:
             settings["output_plugin_libraries"] = "'pgoutput, test_decoding, wal2json, nosql'"
         if self.async_commit:
             settings["synchronous_commit"] = "off"
+        settings.update(self.extra_settings)
         return settings
 
     def start(self):
@@ -291,6 +294,12 @@ def load_benchmark(name):
     for hook in ("setup", "prepare", "teardown"):
         if hasattr(module, hook) and not callable(getattr(module, hook)):
             raise BenchmarkError("%s: %s must be a function" % (path, hook))
+    extra = getattr(module, "SERVER_SETTINGS", {})
+    if (not isinstance(extra, dict)
+            or not all(isinstance(k, str) and re.fullmatch(r"\w+", k)
+                       and isinstance(v, str) for k, v in extra.items())):
+        raise BenchmarkError("%s: SERVER_SETTINGS must map setting names to"
+                             " their values as postgresql.conf text" % path)
     cases = []
     for entry in getattr(module, "CASES", None) or []:
         if (not isinstance(entry, tuple) or len(entry) != 4
@@ -541,7 +550,8 @@ def main(argv):
         signal.signal(signum, on_signal)
 
     try:
-        with Cluster(args.async_commit, args.keep) as cluster:
+        with Cluster(args.async_commit, args.keep,
+                     getattr(module, "SERVER_SETTINGS", None)) as cluster:
             conn, nosql_version = prepare_database(cluster)
             with conn.cursor() as cur:
                 cur.execute("SHOW server_version")
@@ -552,6 +562,9 @@ def main(argv):
                     server_version, nosql_version or "not installed",
                     "off" if args.async_commit else "on", args.runs,
                     args.scale, machine_description()))
+            if getattr(module, "SERVER_SETTINGS", None):
+                log("settings of this benchmark: %s" % ", ".join(
+                    "%s = %s" % item for item in module.SERVER_SETTINGS.items()))
             results = run_cancellable(conn, lambda: run_benchmark(
                 module, cases, conn, args.runs, args.scale))
             # Closed only on success: after an interruption the benchmark
