@@ -52,10 +52,10 @@
 #include "cdc.h"
 
 /* Streams one backend shows at most */
-#define CDC_WATCHER_SLOTS 4
+#define CDC_WATCHER_SLOTS 8
 /* Bytes kept of a database and a collection name (with the NUL) */
-#define CDC_WATCHER_DB_LEN 128
-#define CDC_WATCHER_COLL_LEN 256
+#define CDC_WATCHER_DB_LEN 64
+#define CDC_WATCHER_COLL_LEN 192
 
 typedef struct CdcWatcherSlot
 {
@@ -167,7 +167,7 @@ CdcWatchersExit(int code, Datum arg)
 	SpinLockRelease(&me->mutex);
 }
 
-/* A name cut to fit len bytes, not inside a character */
+/* A name cut to fit len bytes (with the NUL), not inside a character */
 static void
 CdcWatcherName(char *buf, const char *name, int len)
 {
