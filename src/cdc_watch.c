@@ -60,6 +60,20 @@
  * it.  nosql.watch_start_token() returns that position as a token, for a
  * client that must not lose events between two calls that returned none.
  *
+ * startAtOperationTime.  A stream may start at a time: at the first
+ * event, in commit order, whose clusterTime (commit second, ordinal) is at
+ * or after a BSON timestamp, found through an index on the events'
+ * clusterTime, and then in commit order like a resumed stream (see
+ * CdcResolveStartTime for why that may include later events of smaller
+ * clusterTime).  The horizon row's lost_until bounds the commit times of
+ * events the log may miss, so a time in its second or before is history
+ * lost.  A time no event has reached leaves the search pending: each read
+ * searches again, from where the previous search ended.
+ *
+ * Monitoring.  Every stream being read (a nosql.watch call, a
+ * $changeStream cursor) has a slot in the registry of cdc_watchers.c,
+ * updated with its resume point after each read.
+ *
  * $changeStream.  The aggregate command's change streams (cmd_read.c
  * keeps them as cursors without a portal) use the same reads: a CdcStream
  * holds the spec of nosql.watch, whose "after" is the resume point, and
@@ -1728,8 +1742,10 @@ CdcWaitRead(CdcWatchSpec *spec, const char *start, int64 max_wait_ms, XLogRecPtr
  * nosql.watch(coll text, pipeline bson DEFAULT NULL, resume_after bson
  * DEFAULT NULL, start_after bson DEFAULT NULL, full_document text DEFAULT
  * 'default', max_wait_ms integer DEFAULT 0, full_document_before_change
- * text DEFAULT 'off') RETURNS SETOF bson — the change events of a collection ('db.coll'), a database ('db') or every
- * collection (NULL) after the resume point, in commit order.
+ * text DEFAULT 'off', start_at_operation_time bson DEFAULT NULL) RETURNS
+ * SETOF bson — the change events of a collection ('db.coll'), a database
+ * ('db') or every collection (NULL) after the resume point (or from the
+ * first at or after a time), in commit order.
  */
 PG_FUNCTION_INFO_V1(watch);
 Datum
