@@ -1196,24 +1196,32 @@ CREATE TABLE nosql.change_log (
     logged timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX change_log_logged ON nosql.change_log (logged);
+-- startAtOperationTime: the first token whose clusterTime is at or after a
+-- time, from the events since then
+CREATE INDEX change_log_cluster_time ON nosql.change_log ((event OPERATOR(nosql.->) 'clusterTime'));
 COMMENT ON TABLE nosql.change_log IS 'change stream events of the collections, one row per event by resume token (_id._data), written by the database''s decoder';
 
 -- One row: the token before which the change log is incomplete (where
--- the decoder's slot was created, or the newest event retention removed).
+-- the decoder's slot was created, or the newest event retention removed),
+-- and the time until which events may be missing: when the slot was ready
+-- (the default, set as the decoder inserts the row), or the newest
+-- wallTime retention removed.
 CREATE TABLE nosql.change_stream_horizon (
     token text COLLATE "C" NOT NULL,
-    since timestamptz NOT NULL DEFAULT now()
+    since timestamptz NOT NULL DEFAULT now(),
+    lost_until timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 CREATE UNIQUE INDEX change_stream_horizon_one ON nosql.change_stream_horizon ((true));
-COMMENT ON TABLE nosql.change_stream_horizon IS 'the resume token before which nosql.change_log is incomplete: resuming from before it is ChangeStreamHistoryLost';
+COMMENT ON TABLE nosql.change_stream_horizon IS 'the resume token before which nosql.change_log is incomplete, and the commit time until which events may be missing: resuming from before the token, or starting at an operation time in or before that time''s second, is ChangeStreamHistoryLost';
 
 CREATE FUNCTION nosql.watch(coll text, pipeline nosql.bson DEFAULT NULL,
                             resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
                             full_document text DEFAULT 'default', max_wait_ms integer DEFAULT 0,
-                            full_document_before_change text DEFAULT 'off')
+                            full_document_before_change text DEFAULT 'off',
+                            start_at_operation_time nosql.bson DEFAULT NULL)
     RETURNS SETOF nosql.bson
     AS 'MODULE_PATHNAME', 'watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer, text) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after (else from now), in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones; full_document_before_change off, whenAvailable or required gives the pre-images of collections with changeStreamPreAndPostImages';
+COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer, text, nosql.bson) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after, or from the first event whose clusterTime is at or after start_at_operation_time (a bson timestamp), else from now, in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones; full_document_before_change off, whenAvailable or required gives the pre-images of collections with changeStreamPreAndPostImages';
 
 CREATE FUNCTION nosql.watch_start_token() RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'watch_start_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -1251,3 +1259,41 @@ SELECT n.slot_name,
   LEFT JOIN nosql.change_stream_decoders() d ON d.database OPERATOR(pg_catalog.=) n.oid;
 COMMENT ON VIEW nosql.change_streams IS 'the change stream decoder of this database: its slot (absent when none was created), pid, events copied, lag and retained WAL in bytes, the change log''s rows, oldest and newest tokens, and the history horizon';
 GRANT SELECT ON nosql.change_streams TO pg_monitor;
+
+-- The streams being read: nosql.watch calls while they run, open
+-- $changeStream cursors (src/cdc_watchers.c).  Every role may look: the
+-- function shows all watchers to superusers, roles with REPLICATION or
+-- SELECT on nosql.change_log and members of pg_read_all_stats, and to
+-- others only their own.
+CREATE FUNCTION nosql.change_stream_get_watchers(OUT datid oid, OUT pid integer, OUT roleid oid,
+                                                 OUT kind text, OUT cursor_id bigint,
+                                                 OUT database text, OUT coll text,
+                                                 OUT resume_token text, OUT started timestamptz,
+                                                 OUT last_read timestamptz, OUT events bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'change_stream_get_watchers' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.change_stream_get_watchers() IS 'the change streams being read on the server (every role''s to those who may watch every collection or read all statistics, else the caller''s own): the backend''s database and pid, role, kind (watch or cursor), cursor id, namespace, resume point, start, last read and events returned';
+
+CREATE VIEW nosql.change_stream_watchers AS
+SELECT w.pid,
+       pg_catalog.pg_get_userbyid(w.roleid) AS role,
+       w.kind,
+       w.cursor_id,
+       w.database,
+       w.coll,
+       w.resume_token,
+       w.started,
+       w.last_read,
+       w.events,
+       GREATEST(0, pg_catalog.pg_wal_lsn_diff(
+           (pg_catalog.substr(n.newest, 1, 8) OPERATOR(pg_catalog.||) '/'
+            OPERATOR(pg_catalog.||) pg_catalog.substr(n.newest, 9, 8))::pg_catalog.pg_lsn,
+           (pg_catalog.substr(w.resume_token, 1, 8) OPERATOR(pg_catalog.||) '/'
+            OPERATOR(pg_catalog.||) pg_catalog.substr(w.resume_token, 9, 8))::pg_catalog.pg_lsn))::bigint
+           AS lag_bytes
+  FROM nosql.change_stream_get_watchers() w,
+       (SELECT pg_catalog.max(token) AS newest FROM nosql.change_log) n
+ WHERE w.datid OPERATOR(pg_catalog.=)
+       (SELECT oid FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+COMMENT ON VIEW nosql.change_stream_watchers IS 'the change streams being read in this database (nosql.watch calls while they run, open $changeStream cursors): pid, role, kind, cursor id, namespace (NULL: every database or collection), resume point, start, last read, events returned, and the WAL between the resume point and the newest event of the change log';
+GRANT SELECT ON nosql.change_stream_watchers TO PUBLIC;

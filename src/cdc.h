@@ -131,6 +131,20 @@ extern void CdcWatchNoteWrite(void);
 extern void CdcWatchRound(void);
 extern void CdcWatchReleaseDatabase(Oid dboid, bool drop_slot);
 
+/* cdc_watchers.c: the registry of the streams being read, for monitoring */
+typedef enum CdcWatcherKind
+{
+	CDC_WATCHER_CALL,			/* a nosql.watch call */
+	CDC_WATCHER_CURSOR			/* a $changeStream cursor */
+} CdcWatcherKind;
+
+extern void CdcWatchersInit(void);
+extern int	CdcWatcherAdd(CdcWatcherKind kind, const char *db, const char *coll,
+						  const char *token);
+extern void CdcWatcherNote(int slot, const char *token, int64 events);
+extern void CdcWatcherSetCursor(int slot, int64 cursor_id);
+extern void CdcWatcherRemove(int slot);
+
 /* cdc_watch.c: $changeStream, a stream behind a tailable cursor */
 typedef struct CdcStream CdcStream;
 extern CdcStream *CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
@@ -138,5 +152,6 @@ extern CdcStream *CdcStreamOpen(const char *db, const char *coll, const bson_ite
 extern bool CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch,
 						  char *pbrt);
 extern void CdcStreamResumePoint(const CdcStream *stream, char *pbrt);
+extern void CdcStreamSetCursor(CdcStream *stream, int64 cursor_id);
 
 #endif							/* NOSQL_CDC_H */

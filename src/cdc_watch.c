@@ -60,6 +60,20 @@
  * it.  nosql.watch_start_token() returns that position as a token, for a
  * client that must not lose events between two calls that returned none.
  *
+ * startAtOperationTime.  A stream may start at a time: at the first
+ * event, in commit order, whose clusterTime (commit second, ordinal) is at
+ * or after a BSON timestamp, found through an index on the events'
+ * clusterTime, and then in commit order like a resumed stream (see
+ * CdcResolveStartTime for why that may include later events of smaller
+ * clusterTime).  The horizon row's lost_until bounds the commit times of
+ * events the log may miss, so a time in its second or before is history
+ * lost.  A time no event has reached leaves the search pending: each read
+ * searches again, from where the previous search ended.
+ *
+ * Monitoring.  Every stream being read (a nosql.watch call, a
+ * $changeStream cursor) has a slot in the registry of cdc_watchers.c,
+ * updated with its resume point after each read.
+ *
  * $changeStream.  The aggregate command's change streams (cmd_read.c
  * keeps them as cursors without a portal) use the same reads: a CdcStream
  * holds the spec of nosql.watch, whose "after" is the resume point, and
@@ -1292,7 +1306,8 @@ nosql_cdc_decoder_main(Datum main_arg)
 
 /*
  * Delete the events logged more than keep_secs ago and raise the horizon
- * to the newest deleted token; returns the number deleted.  Needs SPI.
+ * to the newest deleted token, and its time to the newest deleted
+ * wallTime; returns the number deleted.  Needs SPI.
  */
 static int64
 CdcTrim(int64 keep_secs)
@@ -1304,9 +1319,12 @@ CdcTrim(int64 keep_secs)
 	arg[0] = Int64GetDatum(keep_secs);
 	rc = SPI_execute_with_args(
 							   "WITH d AS (DELETE FROM nosql.change_log"
-							   "  WHERE logged < now() - $1 * interval '1 second' RETURNING token), "
-							   "m AS (SELECT max(token) AS token, count(*) AS n FROM d), "
-							   "u AS (UPDATE nosql.change_stream_horizon h SET token = m.token, since = now()"
+							   "  WHERE logged < now() - $1 * interval '1 second'"
+							   "  RETURNING token, event OPERATOR(nosql.->) 'wallTime' AS wall), "
+							   "m AS (SELECT max(token) AS token, count(*) AS n,"
+							   "  max(wall::timestamptz) AS wall FROM d), "
+							   "u AS (UPDATE nosql.change_stream_horizon h SET token = m.token, since = now(),"
+							   "  lost_until = GREATEST(h.lost_until, m.wall)"
 							   "  FROM m WHERE m.token IS NOT NULL AND m.token > h.token) "
 							   "SELECT n FROM m",
 							   1, types, arg, NULL, false, 1);
@@ -1433,6 +1451,9 @@ typedef struct CdcWatchSpec
 	bool		see_dropped;	/* may see events of dropped collections */
 	bool		inclusive;		/* the next read also looks at the event at after */
 	bool		invalidated;	/* the stream ended with an invalidate */
+	Bson	   *at_time;		/* startAtOperationTime not yet found, or NULL */
+	uint32		at_seconds;		/* its seconds */
+	int			watcher;		/* slot in the registry (cdc_watchers.c), 0: none */
 	ReturnSetInfo *rsinfo;		/* nosql.watch: the events go here */
 	bson_t	   *batch;			/* $changeStream: or into this array */
 	int64		limit;			/* $changeStream: at most this many, 0: all */
@@ -1473,6 +1494,20 @@ CdcParseToken(const Bson *arg, const char *name, char *buf)
 		!bson_init_static(&doc, BsonBytes(arg), BsonDocLen(arg)))
 		MongoRaise(MONGO_TYPE_MISMATCH, "%s must be an object", name);
 	CdcParseTokenDoc(&doc, name, buf);
+}
+
+/* startAtOperationTime from a BSON timestamp: the value searched for */
+static void
+CdcSetStartTime(CdcWatchSpec *spec, const bson_iter_t *it)
+{
+	bson_value_t v;
+
+	memset(&v, 0, sizeof(v));
+	v.value_type = BSON_TYPE_TIMESTAMP;
+	bson_iter_timestamp(it, &v.value.v_timestamp.timestamp,
+						&v.value.v_timestamp.increment);
+	spec->at_time = BsonFromValue(&v);
+	spec->at_seconds = v.value.v_timestamp.timestamp;
 }
 
 /*
@@ -1874,6 +1909,121 @@ CdcEmitInvalidate(CdcWatchSpec *spec, const Bson *event)
 }
 
 /*
+ * startAtOperationTime: the token just before the first event, in commit
+ * order, whose clusterTime is at or after the time (BSON timestamp order:
+ * seconds, then increment), found with the log's clusterTime index (a
+ * range from the time on: as many rows as there are events since then,
+ * which the stream then reads anyway; OFFSET 0 keeps the planner
+ * from turning min() into a walk of the token index from the log's start,
+ * which is slow when the time is recent).  The
+ * stream starts there and goes on in commit order, so it may also return
+ * events after that one whose clusterTime is smaller (another transaction
+ * of the same second, whose increment, the change's ordinal, is lower),
+ * but it never misses one at or after the time.  Returns true and sets
+ * spec->after when the event is in the log; otherwise (a time not reached
+ * yet) moves spec->after up to where the next search may begin (every
+ * transaction committed before the decoder's "copied" is logged, and none
+ * had such an event) and returns false, and each read searches again.
+ *
+ * The time must be after the horizon's: events that committed until
+ * lost_until may be missing from the log (not captured before the slot
+ * existed, or removed by retention) and they could have any increment, so
+ * a time in that second or before is ChangeStreamHistoryLost (286).
+ */
+static bool
+CdcResolveStartTime(CdcWatchSpec *spec)
+{
+	static const char *const find_sql =
+		"SELECT (SELECT pg_catalog.min(s.token) FROM"
+		"         (SELECT l.token FROM nosql.change_log l"
+		"           WHERE (l.event OPERATOR(nosql.->) 'clusterTime') OPERATOR(nosql.>=) $1"
+		"             AND l.token OPERATOR(pg_catalog.>) $2 COLLATE \"C\" OFFSET 0) s),"
+		"       h.token,"
+		"       pg_catalog.floor(pg_catalog.date_part('epoch', h.lost_until))::bigint"
+		"  FROM (SELECT 1) one LEFT JOIN nosql.change_stream_horizon h ON true";
+	Oid			types[2];
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	XLogRecPtr	copied = InvalidXLogRecPtr;
+	char		next[CDC_TOKEN_LEN + 1];
+	bool		found = false;
+	bool		isnull;
+	int			rc;
+
+	/* before the search: every transaction committed before it is logged */
+	SpinLockAcquire(&cdc_watch->mutex);
+	{
+		CdcDecoder *d = CdcFindDecoder(MyDatabaseId);
+
+		if (d != NULL)
+			copied = d->copied;
+	}
+	SpinLockRelease(&cdc_watch->mutex);
+
+	types[0] = BsonTypeOid();
+	types[1] = TEXTOID;
+	args[0] = PointerGetDatum(spec->at_time);
+	args[1] = CStringGetTextDatum(spec->after);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(spec->log_owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	rc = SPI_execute_with_args(find_sql, 2, types, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not search the change log by time: %s", SPI_result_code_string(rc));
+	{
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		Datum		first = SPI_getbinval(tup, desc, 1, &isnull);
+		bool		first_null = isnull;
+		Datum		horizon = SPI_getbinval(tup, desc, 2, &isnull);
+		bool		horizon_null = isnull;
+		Datum		lost = SPI_getbinval(tup, desc, 3, &isnull);
+
+		if (!isnull && (int64) spec->at_seconds <= DatumGetInt64(lost))
+			MongoRaise(MONGO_CHANGE_STREAM_HISTORY_LOST,
+					   "Resume of change stream was not possible, as the resume point may no longer be in the change log.");
+		if (!first_null)
+		{
+			char	   *token = TextDatumGetCString(first);
+			uint64		lsn;
+			uint32		ordinal;
+
+			if (strlen(token) != CDC_TOKEN_LEN ||
+				sscanf(token, "%16" SCNx64 "%8" SCNx32, &lsn, &ordinal) != 2)
+				elog(ERROR, "invalid token \"%s\" in the change log", token);
+			/* the token just before it (ordinals start at 1) */
+			if (ordinal > 0)
+				CdcResumeToken(next, (XLogRecPtr) lsn, ordinal - 1);
+			else
+				CdcResumeToken(next, (XLogRecPtr) lsn - 1, PG_UINT32_MAX);
+			found = true;
+		}
+		else
+		{
+			/* nothing yet: the next search starts at what is known */
+			next[0] = '\0';
+			if (copied != InvalidXLogRecPtr)
+				CdcTokenAt(next, copied);
+			if (!horizon_null)
+			{
+				char	   *h = TextDatumGetCString(horizon);
+
+				if (strcmp(h, next) > 0)
+					strlcpy(next, h, sizeof(next));
+			}
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (strcmp(next, spec->after) > 0 || found)
+		strlcpy(spec->after, next, sizeof(spec->after));
+	if (found)
+		spec->at_time = NULL;
+	return found;
+}
+
+/*
  * Read the events after spec->after into the result, moving spec->after
  * to the last one read.  Returns how many events were returned (after the
  * pipeline).
@@ -1910,6 +2060,12 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	List	   *events = NIL;
 	ListCell   *lc;
 
+	/* startAtOperationTime not reached yet: nothing to read */
+	if (spec->at_time != NULL && !CdcResolveStartTime(spec))
+	{
+		MemoryContextDelete(rowcxt);
+		return 0;
+	}
 	args[0] = CStringGetTextDatum(spec->after);
 	args[1] = spec->db ? CStringGetTextDatum(spec->db) : (Datum) 0;
 	nulls[1] = spec->db ? ' ' : 'n';
@@ -2089,6 +2245,7 @@ CdcWaitRead(CdcWatchSpec *spec, const char *start, int64 max_wait_ms, XLogRecPtr
 		}
 		strlcpy(from, start != NULL ? start : spec->after, sizeof(from));
 		n = CdcWatchRead(spec, from);
+		CdcWatcherNote(spec->watcher, spec->after, n);
 		if (n > 0 || max_wait_ms <= 0 || spec->invalidated)
 			break;
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
@@ -2105,8 +2262,10 @@ CdcWaitRead(CdcWatchSpec *spec, const char *start, int64 max_wait_ms, XLogRecPtr
  * nosql.watch(coll text, pipeline bson DEFAULT NULL, resume_after bson
  * DEFAULT NULL, start_after bson DEFAULT NULL, full_document text DEFAULT
  * 'default', max_wait_ms integer DEFAULT 0, full_document_before_change
- * text DEFAULT 'off') RETURNS SETOF bson — the change events of a collection ('db.coll'), a database ('db') or every
- * collection (NULL) after the resume point, in commit order.
+ * text DEFAULT 'off', start_at_operation_time bson DEFAULT NULL) RETURNS
+ * SETOF bson — the change events of a collection ('db.coll'), a database
+ * ('db') or every collection (NULL) after the resume point (or from the
+ * first at or after a time), in commit order.
  */
 PG_FUNCTION_INFO_V1(watch);
 Datum
@@ -2117,6 +2276,7 @@ watch(PG_FUNCTION_ARGS)
 	int32		max_wait_ms;
 	char	   *full;
 	char		start[CDC_TOKEN_LEN + 1];
+	bool		at_time;
 	Oid			log;
 
 	memset(&spec, 0, sizeof(spec));
@@ -2156,6 +2316,10 @@ watch(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
 		MongoRaise(MONGO_BAD_VALUE, "Only one type of resume option is allowed, but multiple were found.");
+	at_time = PG_NARGS() > 7 && !PG_ARGISNULL(7);
+	if (at_time && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
+		MongoRaise(MONGO_ONE_RESUME_OPTION,
+				   "Only one type of resume option is allowed, but multiple were found.");
 	if (!PG_ARGISNULL(1))
 		spec.chain = CdcCompilePipeline(PG_GETARG_BSON_P(1));
 	if (!PG_ARGISNULL(2))
@@ -2165,9 +2329,21 @@ watch(PG_FUNCTION_ARGS)
 	}
 	else if (!PG_ARGISNULL(3))
 		CdcParseToken(PG_GETARG_BSON_P(3), "start_after", spec.after);
+	else if (at_time)
+	{
+		bson_iter_t it;
+		bson_t		holder;
+
+		if (!BsonValueIter(PG_GETARG_BSON_P(7), &it, &holder) ||
+			!BSON_ITER_HOLDS_TIMESTAMP(&it))
+			MongoRaise(MONGO_TYPE_MISMATCH, "start_at_operation_time must be a timestamp");
+		CdcSetStartTime(&spec, &it);
+	}
 
 	CdcDecoderWaitReady();
-	if (spec.after[0] == '\0')
+	if (spec.at_time != NULL)
+		(void) CdcResolveStartTime(&spec);
+	else if (spec.after[0] == '\0')
 		CdcNowToken(spec.after);
 	strlcpy(start, spec.after, sizeof(start));
 
@@ -2175,7 +2351,17 @@ watch(PG_FUNCTION_ARGS)
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	spec.rsinfo = rsinfo;
 
-	(void) CdcWaitRead(&spec, start, max_wait_ms, NULL);
+	/* listed in nosql.change_stream_watchers while the call runs */
+	spec.watcher = CdcWatcherAdd(CDC_WATCHER_CALL, spec.db, spec.coll, spec.after);
+	PG_TRY();
+	{
+		(void) CdcWaitRead(&spec, start, max_wait_ms, NULL);
+	}
+	PG_FINALLY();
+	{
+		CdcWatcherRemove(spec.watcher);
+	}
+	PG_END_TRY();
 	return (Datum) 0;
 }
 
@@ -2197,6 +2383,16 @@ CdcOptionType(const bson_iter_t *it, bool ok, const char *expected)
 		MongoRaise(MONGO_TYPE_MISMATCH,
 				   "BSON field '$changeStream.%s' is the wrong type '%s', expected type '%s'",
 				   bson_iter_key(it), BsonTypeName(bson_iter_type(it)), expected);
+}
+
+/* The cursor of a stream is gone: so is its line in the registry */
+static void
+CdcStreamUnlist(void *arg)
+{
+	CdcStream  *stream = (CdcStream *) arg;
+
+	CdcWatcherRemove(stream->spec.watcher);
+	stream->spec.watcher = 0;
 }
 
 /*
@@ -2265,6 +2461,7 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 		else if (strcmp(key, "startAtOperationTime") == 0)
 		{
 			CdcOptionType(&it, BSON_ITER_HOLDS_TIMESTAMP(&it), "timestamp");
+			CdcSetStartTime(spec, &it);
 			at_time = true;
 		}
 		else if (strcmp(key, "allChangesForCluster") == 0)
@@ -2282,9 +2479,6 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 	if (at_time && (resume || start_after))
 		MongoRaise(MONGO_ONE_RESUME_OPTION,
 				   "Only one type of resume option is allowed, but multiple were found.");
-	if (at_time)
-		MongoRaise(MONGO_BAD_VALUE,
-				   "startAtOperationTime is not supported: resume a change stream with resumeAfter or startAfter a token");
 	if (cluster && (strcmp(db, "admin") != 0 || coll != NULL))
 		MongoRaise(MONGO_INVALID_OPTIONS,
 				   "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with no collection name");
@@ -2299,8 +2493,21 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 	spec->coll = coll != NULL ? pstrdup(coll) : NULL;
 	spec->inclusive = resume;	/* resuming after a drop is its invalidate */
 	CdcDecoderWaitReady();
-	if (spec->after[0] == '\0')
+	if (spec->at_time != NULL)
+		(void) CdcResolveStartTime(spec);
+	else if (spec->after[0] == '\0')
 		CdcNowToken(spec->after);
+
+	/* listed while the cursor lives: its memory going ends the listing */
+	spec->watcher = CdcWatcherAdd(CDC_WATCHER_CURSOR, spec->db, spec->coll, spec->after);
+	if (spec->watcher > 0)
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		cb->func = CdcStreamUnlist;
+		cb->arg = stream;
+		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	}
 	return stream;
 }
 
@@ -2342,6 +2549,7 @@ CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch, 
 			strlcpy(spec->after, now, sizeof(spec->after));
 	}
 	strlcpy(pbrt, spec->after, CDC_TOKEN_LEN + 1);
+	CdcWatcherNote(spec->watcher, spec->after, 0);
 	return spec->invalidated;
 }
 
@@ -2353,6 +2561,16 @@ void
 CdcStreamResumePoint(const CdcStream *stream, char *pbrt)
 {
 	strlcpy(pbrt, stream->spec.after, CDC_TOKEN_LEN + 1);
+}
+
+/*
+ * CdcStreamSetCursor
+ *		The id of the cursor that holds the stream, for the registry.
+ */
+void
+CdcStreamSetCursor(CdcStream *stream, int64 cursor_id)
+{
+	CdcWatcherSetCursor(stream->spec.watcher, cursor_id);
 }
 
 /*

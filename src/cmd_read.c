@@ -1254,6 +1254,7 @@ ChangeStreamAggregate(CommandContext *ctx, const char *collname, const bson_iter
 		entry->userid = GetUserId();
 		entry->last_used = GetCurrentTimestamp();
 		entry->stream = stream;
+		CdcStreamSetCursor(stream, id);
 	}
 	AppendStreamReply(reply, "firstBatch", &batch, pbrt, id, ns);
 	bson_destroy(&batch);

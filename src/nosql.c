@@ -37,6 +37,7 @@ _PG_init(void)
 	KvWatchInit();
 	KvApplyInit();
 	CdcWatchInit();
+	CdcWatchersInit();
 	IndexInit();
 	CatalogInit();
 	QueryInit();

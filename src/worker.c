@@ -720,8 +720,13 @@ nosql_worker_main(Datum main_arg)
 		{
 			ereport(LOG, (errmsg("nosql worker exiting: extension dropped from database \"%s\"",
 								 dbname)));
-			/* the change stream slot would keep WAL for ever */
+			/*
+			 * the change stream slot would keep WAL for ever; in a
+			 * transaction, since the owner check may read the catalogs
+			 */
+			StartTransactionCommand();
 			CdcWatchReleaseDatabase(dboid, true);
+			CommitTransactionCommand();
 			proc_exit(0);
 		}
 

@@ -122,6 +122,55 @@ SELECT ca_mask(ca_cmd('ca', format('{"aggregate": "a", "pipeline": [{"$changeStr
                                       {"$project": {"documentKey": 1}}], "cursor": {}}', :'t6')));
 SELECT ca_mask(ca_cmd('ca', format('{"aggregate": "a", "pipeline": [{"$changeStream": {"startAfter": %s}},
                                       {"$project": {"documentKey": 1}}], "cursor": {"batchSize": 0}}', :'t6')));
+-- startAtOperationTime: the stream starts at the first event, in commit
+-- order, whose clusterTime is at or after the time.  In a new second, so
+-- that no earlier event (nor the horizon) shares the events' second.
+SELECT pg_sleep(floor(extract(epoch FROM clock_timestamp())) + 1.01 - extract(epoch FROM clock_timestamp()));
+SELECT ca_cmd('ca', '{"insert": "a", "documents": [{"_id": 8}, {"_id": 9}]}') ->> 'n' AS n;
+SELECT ca_cmd('ca', '{"insert": "a", "documents": [{"_id": 10}]}') ->> 'n' AS n;
+CREATE TEMP TABLE at_time AS SELECT row_number() OVER () AS n, e FROM ca_next('ca', 'a', :'s2', 3) e;
+SELECT e -> 'documentKey' AS key FROM at_time ORDER BY n;
+SELECT e -> 'clusterTime' AS ct9, e -> '_id' ->> '_data' AS tok9 FROM at_time WHERE n = 2 \gset
+SELECT e -> '_id' ->> '_data' AS tok8 FROM at_time WHERE n = 1 \gset
+SELECT e -> '_id' ->> '_data' AS tok10 FROM at_time WHERE n = 3 \gset
+-- the first batch: that event and the ones after it (the third, the
+-- first change of its transaction, has a smaller increment if it committed
+-- in the same second: it comes after in commit order all the same)
+SELECT ca_cmd('ca', format('{"aggregate": "a", "pipeline": [{"$changeStream": {"startAtOperationTime": %s}},
+                                      {"$project": {"documentKey": 1}}], "cursor": {}}', :'ct9')) AS r \gset
+SELECT ca_mask(:'r');
+SELECT ca_cmd('ca', format('{"killCursors": "a", "cursors": [{"$numberLong": "%s"}]}', ca_id(:'r'))) ->> 'ok' AS ok;
+-- batchSize 0: the resume point is just before that event (here the
+-- event before it, of the same transaction), and getMore goes on from it
+SELECT ca_cmd('ca', format('{"aggregate": "a", "pipeline": [{"$changeStream": {"startAtOperationTime": %s}}], "cursor": {"batchSize": 0}}',
+                           :'ct9')) AS r \gset
+SELECT :'r'::bson -> 'cursor' -> 'postBatchResumeToken' ->> '_data' = :'tok8' AS before_first;
+SELECT e -> 'documentKey' AS key FROM ca_next('ca', 'a', ca_id(:'r'), 2) e;
+SELECT ca_cmd('ca', format('{"killCursors": "a", "cursors": [{"$numberLong": "%s"}]}', ca_id(:'r'))) ->> 'ok' AS ok;
+-- a time not reached yet: an empty first batch, then getMore waits
+SELECT ca_cmd('ca', '{"aggregate": "a", "pipeline": [{"$changeStream": {"startAtOperationTime": {"$timestamp": {"t": 4000000000, "i": 1}}}}],
+                      "cursor": {}}') AS r \gset
+SELECT ca_mask(:'r');
+SELECT (:'r'::bson -> 'cursor' -> 'postBatchResumeToken' ->> '_data') COLLATE "C" >= :'tok9' AS not_behind;
+SELECT ca_mask(ca_cmd('ca', format('{"getMore": {"$numberLong": "%s"}, "collection": "a", "maxTimeMS": 100}', ca_id(:'r'))));
+SELECT ca_cmd('ca', format('{"killCursors": "a", "cursors": [{"$numberLong": "%s"}]}', ca_id(:'r'))) ->> 'ok' AS ok;
+
+-- The open cursors are watchers: namespace, resume point, last read
+SELECT kind, database, coll, events, last_read IS NOT NULL AS read
+  FROM nosql.change_stream_watchers WHERE pid = pg_backend_pid() ORDER BY started;
+-- s2 read the newest event of the log, s1 not yet
+SELECT resume_token = :'tok10' AS after_last_read, lag_bytes = 0 AS caught_up
+  FROM nosql.change_stream_watchers WHERE cursor_id = :'s2'::bigint;
+SELECT lag_bytes > 0 AS behind FROM nosql.change_stream_watchers WHERE cursor_id = :'s1'::bigint;
+SELECT count(*) AS db_streams FROM nosql.change_stream_watchers
+ WHERE cursor_id = :'sdb'::bigint AND database = 'ca' AND coll IS NULL;
+-- a role that may not watch sees only its own (none)
+CREATE ROLE regress_cdc_agg_other;
+SET ROLE regress_cdc_agg_other;
+SELECT count(*) FROM nosql.change_stream_watchers;
+RESET ROLE;
+DROP ROLE regress_cdc_agg_other;
+
 -- fullDocument updateLookup
 SELECT ca_cmd('ca', '{"aggregate": "a", "pipeline": [{"$changeStream": {"fullDocument": "updateLookup"}}], "cursor": {}}') AS r \gset
 SELECT ca_id(:'r') AS s3 \gset
@@ -132,6 +181,8 @@ SELECT e ->> 'operationType' AS op, e -> 'fullDocument' AS doc FROM ca_next('ca'
 SELECT ca_cmd('ca', format('{"killCursors": "a", "cursors": [{"$numberLong": "%s"}]}', :'s3')) AS r \gset
 SELECT regexp_replace((:'r'::bson -> 'cursorsKilled')::text, '[^0-9]', '', 'g') = :'s3' AS killed;
 SELECT ca_cmd('ca', format('{"getMore": {"$numberLong": "%s"}, "collection": "a"}', :'s3')) ->> 'code' AS code;
+-- and it is no watcher any more
+SELECT count(*) AS listed FROM nosql.change_stream_watchers WHERE cursor_id = :'s3'::bigint;
 -- getMore on another namespace
 SELECT ca_cmd('ca', format('{"getMore": {"$numberLong": "%s"}, "collection": "b"}', :'s2')) ->> 'code' AS code;
 
@@ -142,6 +193,7 @@ CREATE TEMP TABLE dropped AS SELECT row_number() OVER () AS n, e FROM ca_next('c
 SELECT ca_mask(e) FROM dropped ORDER BY n;
 SELECT e -> '_id' AS tdrop FROM dropped WHERE e ->> 'operationType' = 'drop' \gset
 SELECT ca_cmd('ca', format('{"getMore": {"$numberLong": "%s"}, "collection": "a"}', :'s1')) ->> 'code' AS code;
+SELECT count(*) AS listed FROM nosql.change_stream_watchers WHERE cursor_id = :'s1'::bigint;
 -- resumeAfter the drop: the invalidate again, and no cursor
 SELECT ca_mask(ca_cmd('ca', format('{"aggregate": "a", "pipeline": [{"$changeStream": {"resumeAfter": %s}}], "cursor": {}}', :'tdrop')));
 
@@ -163,8 +215,12 @@ SELECT ca_cmd('ca', format('{"aggregate": "b", "pipeline": [{"$changeStream": {"
                            :'p0', :'p0')) ->> 'code' AS both;
 SELECT ca_cmd('ca', format('{"aggregate": "b", "pipeline": [{"$changeStream": {"resumeAfter": %s, "startAtOperationTime": {"$timestamp": {"t": 1, "i": 1}}}}], "cursor": {}}',
                            :'p0')) ->> 'code' AS two_kinds;
+SELECT ca_cmd('ca', format('{"aggregate": "b", "pipeline": [{"$changeStream": {"startAtOperationTime": {"$timestamp": {"t": 1, "i": 1}}, "startAfter": %s}}], "cursor": {}}',
+                           :'p0')) ->> 'code' AS two_kinds;
 SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {"startAtOperationTime": 5}}], "cursor": {}}') ->> 'code' AS wrong_type;
-SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {"startAtOperationTime": {"$timestamp": {"t": 1, "i": 1}}}}], "cursor": {}}') ->> 'code' AS not_supported;
+SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {"startAtOperationTime": {"$date": "2026-01-01T00:00:00Z"}}}], "cursor": {}}') ->> 'code' AS wrong_type;
+SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {"startAtOperationTime": {"$timestamp": {"t": 1, "i": 1}}}}], "cursor": {}}') ->> 'code' AS history_lost;
+SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {"startAtOperationTime": {"$timestamp": {"t": 1, "i": 1}}}}], "cursor": {"batchSize": 0}}') ->> 'code' AS history_lost;
 SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {"allChangesForCluster": true}}], "cursor": {}}') ->> 'code' AS cluster_not_admin;
 SELECT ca_cmd('admin', '{"aggregate": 1, "pipeline": [{"$changeStream": {}}], "cursor": {}}') ->> 'code' AS admin_not_cluster;
 SELECT ca_cmd('ca', '{"aggregate": "b", "pipeline": [{"$changeStream": {}}, {"$group": {"_id": null}}], "cursor": {}}') ->> 'errmsg' AS msg;

@@ -265,6 +265,66 @@ SELECT * FROM nosql.watch('cw.b', full_document_before_change => 'on');
 -- positional calls of the six arguments before it still work
 SELECT count(*) FROM nosql.watch('cw.pre', NULL, :'t4', NULL, 'default', 0);
 
+-- start_at_operation_time: the stream starts at the first event, in
+-- commit order, whose clusterTime is at or after the time, and goes on in
+-- commit order.  Events of the horizon's second may be missing (here:
+-- trimmed above), so times in it are history lost; and the events of
+-- this second could come first: wait for the next second.
+SELECT pg_sleep(floor(extract(epoch FROM clock_timestamp())) + 1.01 - extract(epoch FROM clock_timestamp()));
+SELECT nosql.watch_start_token() AS t5 \gset
+SELECT cw_cmd('cw', '{"insert": "sat", "documents": [{"_id": 1}, {"_id": 2}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "sat", "documents": [{"_id": 3}]}') ->> 'n' AS n;
+SELECT cw_cmd('cw', '{"insert": "mark", "documents": [{"_id": 11}]}') ->> 'n' AS n;
+SELECT caught_up(:'t5', 11);
+SELECT e -> 'clusterTime' AS ct1 FROM nosql.watch('cw.sat', resume_after => :'t5') e
+ WHERE e -> 'documentKey' ->> '_id' = '1' \gset
+SELECT e -> 'clusterTime' AS ct2 FROM nosql.watch('cw.sat', resume_after => :'t5') e
+ WHERE e -> 'documentKey' ->> '_id' = '2' \gset
+-- the two events of one transaction: the same second, increasing increments
+SELECT nosql.bson_typeof(:'ct1') AS type, :'ct1'::bson < :'ct2'::bson AS ordered,
+       (regexp_match(:'ct1', '"t": (\d+)'))[1] = (regexp_match(:'ct2', '"t": (\d+)'))[1] AS same_second;
+SELECT e -> 'documentKey' AS key FROM nosql.watch('cw.sat', start_at_operation_time => :'ct1') e;
+-- at the second event's time: it and every event after it (the third,
+-- the first change of its transaction, has a smaller increment if it
+-- committed in the same second: it comes after in commit order all the same)
+SELECT e -> 'documentKey' AS key FROM nosql.watch('cw.sat', start_at_operation_time => :'ct2') e;
+-- a database's stream and a pipeline
+SELECT e ->> 'ns' AS ns, e -> 'documentKey' AS key
+  FROM nosql.watch('cw', '[{"$match": {"ns.coll": {"$in": ["sat", "mark"]}}}]',
+                   start_at_operation_time => :'ct2') e;
+-- a time no event has reached: nothing yet, after waiting max_wait_ms
+SELECT clock_timestamp() AS before \gset
+SELECT count(*) FROM nosql.watch('cw.sat', max_wait_ms => 200,
+                                 start_at_operation_time => '{"$timestamp": {"t": 4000000000, "i": 1}}');
+SELECT clock_timestamp() - :'before'::timestamptz >= interval '200 ms' AS waited;
+-- the search for the first event can use the log's clusterTime index
+-- (what the planner takes for a log this small varies: the others are off)
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF)
+SELECT min(l.token) FROM (SELECT l.token FROM nosql.change_log l
+                           WHERE (l.event OPERATOR(nosql.->) 'clusterTime') OPERATOR(nosql.>=) '{"$timestamp": {"t": 4000000000, "i": 1}}'
+                             AND l.token > '' COLLATE "C" OFFSET 0) l;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+-- errors: with a resume token (MongoDB's 40674), not a timestamp (14),
+-- in the horizon's second or before (286)
+\set SHOW_CONTEXT never
+SELECT * FROM nosql.watch('cw.sat', resume_after => :'t5', start_at_operation_time => :'ct1');
+SELECT * FROM nosql.watch('cw.sat', start_after => :'t5', start_at_operation_time => :'ct1');
+SELECT * FROM nosql.watch('cw.sat', start_at_operation_time => '5');
+SELECT * FROM nosql.watch('cw.sat', start_at_operation_time => '{"t": 5, "i": 1}');
+SELECT * FROM nosql.watch('cw.sat', start_at_operation_time => '{"$date": "2026-01-01T00:00:00Z"}');
+SELECT * FROM nosql.watch('cw.sat', start_at_operation_time => '{"$timestamp": {"t": 1, "i": 1}}');
+SELECT format('{"$timestamp": {"t": %s, "i": 4294967295}}', floor(extract(epoch FROM lost_until))::bigint) AS lost
+  FROM nosql.change_stream_horizon \gset
+SELECT * FROM nosql.watch('cw.sat', start_at_operation_time => :'lost');
+\set SHOW_CONTEXT errors
+-- positional: the eighth argument
+SELECT count(*) FROM nosql.watch('cw.sat', NULL, NULL, NULL, 'default', 0, 'off', :'ct1');
+-- a call that ended, also by an error, is not listed as a watcher
+SELECT count(*) AS listed FROM nosql.change_stream_watchers WHERE pid = pg_backend_pid();
+
 DROP OWNED BY regress_cdc_watcher;
 DROP ROLE regress_cdc_watcher;
 

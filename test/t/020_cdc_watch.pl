@@ -126,6 +126,60 @@ note sprintf('commit-to-delivery through nosql.watch over %d round trips: p50 %.
 	scalar @sorted, $sorted[ int(@sorted * 0.5) ], $sorted[ int(@sorted * 0.9) ], $sorted[-1])
   if @sorted;
 
+# Watcher positions: a nosql.watch blocked in another session is listed in
+# nosql.change_stream_watchers while it runs, with its namespace and resume
+# point; a role that may not watch sees no one else's; the line goes when
+# the call returns, and when its backend is terminated.
+$node->safe_psql('postgres', q{
+	CREATE ROLE watch_nobody LOGIN;
+	CREATE ROLE watch_stats LOGIN IN ROLE pg_read_all_stats;
+});
+sub start_watcher
+{
+	my ($out, $err) = @_;
+	return IPC::Run::start(
+		[
+			'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
+			"SELECT e -> 'documentKey' ->> '_id' FROM nosql.watch('w.pos', max_wait_ms => 60000) e"
+		],
+		'>', $out, '2>', $err);
+}
+my ($wout, $werr) = ('', '');
+my $watcher = start_watcher(\$wout, \$werr);
+is(wait_for_value($node, 'postgres',
+		"SELECT count(*) FROM nosql.change_stream_watchers WHERE coll = 'pos'", '1', 30),
+	'1', 'a blocked nosql.watch is listed as a watcher');
+my $watcher_pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE query LIKE '%w.pos%' AND pid <> pg_backend_pid()");
+is($node->safe_psql('postgres', qq(
+		SELECT pid = $watcher_pid AND role = current_user AND kind = 'watch' AND cursor_id IS NULL
+		       AND database = 'w' AND resume_token ~ '^[0-9A-F]{24}\$' AND last_read IS NOT NULL
+		       AND events = 0 AND lag_bytes >= 0
+		  FROM nosql.change_stream_watchers WHERE coll = 'pos')),
+	't', 'its pid, role, kind, namespace, resume point and last read');
+is($node->safe_psql('postgres',
+		"SET ROLE watch_nobody; SELECT count(*) FROM nosql.change_stream_watchers"),
+	'0', 'a role that may not watch sees no one else\'s watchers');
+is($node->safe_psql('postgres',
+		"SET ROLE watch_stats; SELECT count(*) FROM nosql.change_stream_watchers WHERE coll = 'pos'"),
+	'1', 'pg_read_all_stats sees them');
+run_command($node, '{"insert": "pos", "documents": [{"_id": "p1"}]}', 'w');
+$watcher->finish;
+chomp $wout;
+is($wout, 'p1', 'the watcher got its event');
+is($node->safe_psql('postgres', "SELECT count(*) FROM nosql.change_stream_watchers"),
+	'0', 'and is no longer listed once the call returned');
+
+($wout, $werr) = ('', '');
+$watcher = start_watcher(\$wout, \$werr);
+wait_for_value($node, 'postgres',
+	"SELECT count(*) FROM nosql.change_stream_watchers WHERE coll = 'pos'", '1', 30);
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM nosql.change_stream_watchers WHERE coll = 'pos'");
+$watcher->finish;
+is(wait_for_value($node, 'postgres', "SELECT count(*) FROM nosql.change_stream_watchers", '0', 30),
+	'0', 'a terminated watcher is no longer listed');
+
 # DROP EXTENSION: the database worker drops the decoder's slot, which would
 # otherwise keep WAL for ever
 is($node->safe_psql('postgres',
