@@ -10,30 +10,24 @@
  * Decoding is paid once per database, not once per watcher.  A dynamic
  * background worker, the "nosql cdc decoder" of the database, owns a
  * logical replication slot (nosql_cdc_<database oid>) created with the
- * library's own plugin.  In a loop it peeks the slot's pending changes in
- * BSON, collections only, with pre-images (fullDocumentBeforeChange, of
- * the collections that log them; nosql.watch takes them out unless asked
- * for), and inserts the events into nosql.change_log,
- * one row per event keyed by the resume token's _data (fixed-width hex of
- * the commit LSN and the change's ordinal, so that text order under
- * COLLATE "C" is commit order), ON CONFLICT DO NOTHING; commits; then
- * advances the slot past what it inserted.  A crash between the commit and
- * the advance only decodes the same changes again, which yield the same
- * tokens: nothing is lost or doubled.  As soon as a batch's events are
- * committed it broadcasts a condition variable that blocked watchers sleep
- * on (before it advances the slot).  The log's own
- * inserts are not decoded back: the plugin ignores every table that is not
- * a collection.
+ * library's own plugin, and keeps one decoding context open on it: it
+ * reads the WAL as it is flushed and decodes each record once, in BSON,
+ * collections only, with pre-images (fullDocumentBeforeChange, of the
+ * collections that log them; nosql.watch takes them out unless asked for),
+ * with large transactions streamed (see "The decoding loop" below).  The
+ * events go into nosql.change_log, one row per event keyed by the resume
+ * token's _data (fixed-width hex of the commit LSN and the change's
+ * ordinal, so that text order under COLLATE "C" is commit order), a
+ * committed transaction's events in one transaction of the decoder.  Once
+ * they are committed it broadcasts a condition variable that blocked
+ * watchers sleep on.  The log's own inserts are not decoded back: the
+ * plugin ignores every table that is not a collection.
  *
  * The decoder does not poll: it sleeps on its latch, which every
  * transaction that wrote a collection through the document engine sets
  * when it commits (CdcWatchNoteWrite registers a transaction callback; a
  * no-op when no decoder runs), with a one-second timeout as a safety net
  * for writes that bypass the engine (plain SQL on a collection's table).
- * Each batch reads the slot up to the WAL flushed when it started
- * (upto_lsn) and at most CDC_DECODE_BATCH events; when the batch is full
- * the slot is advanced just past the commit of its last event and the
- * decoder goes on at once.
  *
  * History.  The one-row table nosql.change_stream_horizon holds the token
  * before which the log is incomplete: the position where the slot was
@@ -577,10 +571,10 @@ CdcExtensionInstalled(void)
 }
 
 /*
- * Every SQL call of logical decoding logs a few lines at LOG ("starting
- * logical decoding for slot ...", the snapshot builder's progress): the
- * decoder keeps them out of the server log while it decodes, and only
- * them (warnings and errors still go out).
+ * Logical decoding logs a few lines at LOG ("starting logical decoding
+ * for slot ...", the snapshot builder's progress, at every start of the
+ * decoder): the decoder keeps them out of the server log while it decodes,
+ * and only them (warnings and errors still go out).
  */
 static bool cdc_decoding = false;
 static emit_log_hook_type cdc_prev_emit_log_hook = NULL;
@@ -822,6 +816,7 @@ CdcDecoderControl(const bson_t *msg, const char *kind)
 	CdcStreamTxn *txn;
 	bool		found;
 
+
 	if (strcmp(kind, "start") == 0)
 	{
 		txn = hash_search(cdc_dec.streams, &xid, HASH_ENTER, &found);
@@ -1020,6 +1015,8 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 	ListCell   *lc;
 	int64		logged;
 
+	/* the log's "logged" (now()) is this transaction's time */
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (!CdcExtensionInstalled())
@@ -1070,7 +1067,13 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 			if (!bson_init_static(&event, (const uint8_t *) data, rec.len))
 				elog(ERROR, "invalid event in the change stream decoder's queue");
 			commit = CdcEventCommitLsn(&event, &token, &db, &coll);
-			if (commit == InvalidXLogRecPtr || commit <= cdc_dec.skip_lsn)
+			if (commit == InvalidXLogRecPtr)
+			{
+				/* never: an event without a position, or not of a collection */
+				elog(WARNING, "change stream event without position in the decoder's queue");
+				continue;
+			}
+			if (commit <= cdc_dec.skip_lsn)
 				continue;
 			b->tokens[b->n] = CStringGetTextDatum(token);
 			b->dbs[b->n] = CStringGetTextDatum(db);

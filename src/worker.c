@@ -773,6 +773,8 @@ WorkerTransaction(void (*body) (void *arg), void *arg)
 
 	PG_TRY();
 	{
+		/* now() in the task is this round's time, not the worker's start */
+		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		SPI_connect();
