@@ -1617,7 +1617,18 @@ CdcReadHorizon(char *buf)
 	int			rc;
 	bool		isnull;
 
-	rc = SPI_execute("SELECT token FROM nosql.change_stream_horizon", false, 1);
+	static SPIPlanPtr plan = NULL;
+
+	/* planned once per process: watchers read after every batch */
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT token FROM nosql.change_stream_horizon", 0, NULL);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the change stream horizon's read");
+		plan = p;
+	}
+	rc = SPI_execute_plan(plan, NULL, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read nosql.change_stream_horizon");
 	if (SPI_processed == 0)
@@ -2037,8 +2048,8 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	static const char *const read_sql =
 		"SELECT l.token, l.event FROM nosql.change_log l"
 		"  LEFT JOIN nosql.collection c ON c.database = l.database AND c.name = l.coll"
-		" WHERE (l.token OPERATOR(pg_catalog.>) $1 COLLATE \"C\""
-		"        OR ($6 AND l.token OPERATOR(pg_catalog.=) $1 COLLATE \"C\"))"
+		" WHERE l.token OPERATOR(pg_catalog.>=) $1 COLLATE \"C\""
+		"   AND ($6 OR l.token OPERATOR(pg_catalog.>) $1 COLLATE \"C\")"
 		"   AND ($2::text IS NULL OR l.database OPERATOR(pg_catalog.=) $2)"
 		"   AND ($3::text IS NULL OR l.coll OPERATOR(pg_catalog.=) $3)"
 		"   AND CASE WHEN c.relation IS NULL THEN $4"
@@ -2052,7 +2063,7 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	Oid			caller = GetUserId();
 	Oid			save_userid;
 	int			save_sec_context;
-	SPIPlanPtr	plan;
+	static SPIPlanPtr plan = NULL;
 	Portal		portal;
 	int64		total = 0;
 	char		horizon[CDC_TOKEN_LEN + 1];
@@ -2084,10 +2095,16 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(spec->log_owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	SPI_connect();
-	plan = SPI_prepare(read_sql, 6, types);
+	/* planned once per process (the plan cache replans after DDL) */
 	if (plan == NULL)
-		elog(ERROR, "could not prepare the change log read: %s",
-			 SPI_result_code_string(SPI_result));
+	{
+		SPIPlanPtr	p = SPI_prepare(read_sql, 6, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the change log read: %s",
+				 SPI_result_code_string(SPI_result));
+		plan = p;
+	}
 	portal = SPI_cursor_open(NULL, plan, args, nulls, false);
 	for (;;)
 	{
