@@ -1004,6 +1004,30 @@ CdcLsnAborted(List *aborted, XLogRecPtr lsn)
 }
 
 /*
+ * Whether this process is marked as doing logical decoding.  Decoding
+ * (CreateDecodingContext) marks it so that its snapshots do not hold back
+ * the removal of dead rows (the slot's catalog_xmin does that), and the
+ * mark also keeps the process out of everyone's snapshots, its
+ * transaction ID included: a transaction of the decoder that writes while
+ * marked would look finished to other snapshots before it commits, and a
+ * reader that saw its rows then would hint them as aborted, for ever.  So
+ * the decoder drops the mark for the transactions that write the log (a
+ * walsender never writes; pg_logical_slot_get_changes drops it as it
+ * releases the slot).
+ */
+static void
+CdcMarkDecoding(bool decoding)
+{
+	LWLockAcquire(ProcArrayLock, LW_EXCLUSIVE);
+	if (decoding)
+		MyProc->statusFlags |= PROC_IN_LOGICAL_DECODING;
+	else
+		MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
+	ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
+	LWLockRelease(ProcArrayLock);
+}
+
+/*
  * Log the queue of committed events in one transaction.  Returns how many
  * rows went in, or -1 when the extension is gone (the decoder then exits).
  */
@@ -1016,6 +1040,7 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 	int64		logged;
 
 	/* the log's "logged" (now()) is this transaction's time */
+	CdcMarkDecoding(false);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -1089,6 +1114,7 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	CdcMarkDecoding(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	*commit_end = XactLastCommitEnd;
 
