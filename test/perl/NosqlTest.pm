@@ -10,7 +10,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use Exporter 'import';
 
-our @EXPORT = qw(nosql_node wait_for_value run_command table_indexes amcheck_btrees index_counts);
+our @EXPORT = qw(nosql_node wait_for_value run_command watch_ids table_indexes amcheck_btrees index_counts);
 
 # A new, started node configured like the regression instance
 # (test/nosql.conf), plus any extra configuration lines given.
@@ -66,6 +66,26 @@ sub run_command
 	$db //= 'db';
 	$cmd =~ s/'/''/g;
 	return $node->safe_psql('postgres', "SELECT nosql.run_command('$db', '$cmd')");
+}
+
+# The _ids (documentKey) of the change events of namespace $ns after the
+# resume token $token (JSON text), in order and comma-separated, read with
+# nosql.watch blocking up to a second at a time, until $done->(list of
+# ids) is true or about a minute passes.
+sub watch_ids
+{
+	my ($node, $ns, $token, $done) = @_;
+	my $ids = '';
+	$token =~ s/'/''/g;
+	for (1 .. 60)
+	{
+		$ids = $node->safe_psql('postgres', qq(
+			SELECT coalesce(string_agg(e -> 'documentKey' ->> '_id', ',' ORDER BY n), '')
+			  FROM (SELECT e, row_number() OVER () AS n
+			          FROM nosql.watch('$ns', resume_after => '$token', max_wait_ms => 1000) e) s));
+		last if $done->(split /,/, $ids);
+	}
+	return $ids;
 }
 
 # ---- the PostgreSQL indexes behind a collection's index specs ----

@@ -33,18 +33,7 @@ sub insert_ids
 sub ids_after
 {
 	my ($token, $n) = @_;
-	my $ids = '';
-	$token =~ s/'/''/g;
-	for (1 .. 60)
-	{
-		$ids = $node->safe_psql('postgres', qq(
-			SELECT coalesce(string_agg(e -> 'documentKey' ->> '_id', ',' ORDER BY n), '')
-			  FROM (SELECT e, row_number() OVER () AS n
-			          FROM nosql.watch('w.c', resume_after => '$token', max_wait_ms => 1000) e) s));
-		my @got = split /,/, $ids;
-		last if @got >= $n;
-	}
-	return $ids;
+	return watch_ids($node, 'w.c', $token, sub { @_ >= $n });
 }
 
 # the token of the event of document $id after $token

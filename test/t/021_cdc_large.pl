@@ -35,16 +35,37 @@ my $t0 = $node->safe_psql('postgres', 'SELECT nosql.watch_start_token()');
 sub small_after
 {
 	my ($token, $last) = @_;
-	my $ids = '';
-	$token =~ s/'/''/g;
-	for (1 .. 60)
+	return watch_ids($node, 'w.small', $token, sub { @_ && $_[-1] eq $last });
+}
+
+# One transaction in collection $coll: documents 1..400, then 300 more in a
+# savepoint rolled back, then 401 .. $last - 300 (ids from 701)
+sub savepoint_txn
+{
+	my ($coll, $last) = @_;
+	$node->safe_psql('postgres', qq{
+		BEGIN;
+		SELECT many('$coll', 1, 400);
+		SAVEPOINT s;
+		SELECT many('$coll', 401, 700);
+		ROLLBACK TO s;
+		SELECT many('$coll', 701, $last);
+		COMMIT;
+	});
+}
+
+# logged($coll) once it starts with "$n|", or after ~$secs seconds
+sub wait_logged
+{
+	my ($coll, $n, $secs) = @_;
+	my $got = '';
+	for (1 .. 4 * $secs)
 	{
-		$ids = $node->safe_psql('postgres', qq(
-			SELECT coalesce(string_agg(e -> 'documentKey' ->> '_id', ','), '')
-			  FROM nosql.watch('w.small', resume_after => '$token', max_wait_ms => 1000) e));
-		last if $ids =~ /(^|,)$last$/;
+		$got = logged($coll);
+		last if $got =~ /^$n\|/;
+		usleep(250_000);
 	}
-	return $ids;
+	return $got;
 }
 
 # the events of collection $coll after $token: "count|distinct tokens|
@@ -59,32 +80,11 @@ sub logged
 }
 
 # ---- a streamed transaction with a rolled-back savepoint ----
-$node->safe_psql('postgres', q{
-	BEGIN;
-	SELECT many('sp', 1, 400);
-	SAVEPOINT s;
-	SELECT many('sp', 401, 700);
-	ROLLBACK TO s;
-	SELECT many('sp', 701, 701);
-	COMMIT;
-});
-my $tq = $t0;
-$tq =~ s/'/''/g;
-my $ids = $node->safe_psql('postgres', qq(
-	SELECT string_agg(e -> 'documentKey' ->> '_id', ',' ORDER BY n)
-	  FROM (SELECT e, row_number() OVER () AS n
-	          FROM nosql.watch('w.sp', resume_after => '$tq', max_wait_ms => 30000) e) s));
-for (1 .. 60)
-{
-	last if logged('sp') =~ /^401\|/;
-	usleep(250_000);
-}
-is(logged('sp'), '401|401|1|t', 'streamed: the 401 committed events, one commit, real tokens');
-$ids = $node->safe_psql('postgres', qq(
-	SELECT string_agg(e -> 'documentKey' ->> '_id', ',' ORDER BY n)
-	  FROM (SELECT e, row_number() OVER () AS n
-	          FROM nosql.watch('w.sp', resume_after => '$tq') e) s));
-is($ids, join(',', 1 .. 400, 701), 'in order, without the rolled-back savepoint');
+savepoint_txn('sp', 701);
+is(wait_logged('sp', 401, 15), '401|401|1|t',
+	'streamed: the 401 committed events, one commit, real tokens');
+is(watch_ids($node, 'w.sp', $t0, sub { @_ >= 401 }), join(',', 1 .. 400, 701),
+	'in order, without the rolled-back savepoint');
 is($node->safe_psql('postgres', q[
 	SELECT count(*) FROM nosql.change_log
 	 WHERE coll = 'sp' AND (event -> 'clusterTime' ->> '$timestamp') LIKE '%"t": 0,%'
@@ -153,13 +153,7 @@ cmp_ok($worst, '<', 1.0, 'none waited a second for the large transaction');
 
 # the large transaction's events, logged at its commit
 my $logged_at = time;
-my $got = '';
-for (1 .. 1200)
-{
-	$got = logged('big');
-	last if $got =~ /^500000\|/;
-	usleep(250_000);
-}
+my $got = wait_logged('big', 500000, 300);
 is($got, '500000|500000|1|t', 'the 500,000 events of the large transaction, one commit, real tokens');
 note(sprintf('logged %.1f s after the commit was acknowledged', time - $logged_at));
 is($node->safe_psql('postgres', q{
@@ -204,23 +198,8 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM nosql.change_log WHERE co
 	'0', 'nothing of the transaction the crash ended');
 
 # ---- a crash just after a streamed commit, decoded again unstreamed ----
-$node->safe_psql('postgres', q{
-	BEGIN;
-	SELECT many('sp2', 1, 400);
-	SAVEPOINT s;
-	SELECT many('sp2', 401, 700);
-	ROLLBACK TO s;
-	SELECT many('sp2', 701, 1100);
-	COMMIT;
-});
-$got = '';
-for (1 .. 120)
-{
-	$got = logged('sp2');
-	last if $got =~ /^800\|/;
-	usleep(250_000);
-}
-is($got, '800|800|1|t', 'streamed and logged');
+savepoint_txn('sp2', 1100);
+is(wait_logged('sp2', 800, 30), '800|800|1|t', 'streamed and logged');
 $node->stop('immediate');
 # decoded again, the transaction fits in memory: not streamed, so its
 # ordinals are not those of the streamed events
