@@ -33,6 +33,7 @@
 /* Prefixes of the logical decoding messages of cdc_message.c */
 #define CDC_MESSAGE_UPDATE	"nosql.update"
 #define CDC_MESSAGE_DDL		"nosql.ddl"
+#define CDC_MESSAGE_KV_PREV	"nosql.kv_prev"
 
 /* What a message is: option "format" */
 typedef enum CdcFormat
@@ -107,6 +108,10 @@ extern void CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated
 						 const bson_t *removed, const bson_t *truncated);
 extern void CdcLogDdl(const char *db, const char *coll, const char *to_db,
 					  const char *to_coll);
+extern bool CdcKvPrevWanted(void);
+extern void CdcLogKvPrev(int64 revision, int32 sub, const text *key, const bytea *value,
+						 int64 create_revision, int64 mod_revision, int64 version,
+						 int64 lease);
 
 /* cdc_format.c */
 extern void CdcResumeToken(char *buf, XLogRecPtr commit_lsn, uint32 ordinal);
@@ -115,7 +120,8 @@ extern bool CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *c
 extern void CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
 							  const CdcPosition *pos);
 extern bool CdcChangeHasId(const CdcCollectionChange *change, const bson_iter_t *id);
-extern void CdcFormatKvEvent(bson_t *event, const CdcKvChange *change);
+extern void CdcFormatKvEvent(bson_t *event, const CdcKvChange *change,
+							 const CdcKvChange *prev);
 extern bool CdcSettleStreamedEvent(uint8_t *data, uint32_t len, XLogRecPtr commit_lsn,
 								   TimestampTz commit_time);
 extern void CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format);

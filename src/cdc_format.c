@@ -36,7 +36,8 @@
  * {revision}}, with kv as etcd's KeyValue (a DELETE's kv has only the key
  * and its mod_revision, as etcd's).  Keys and values are strings when they
  * are UTF-8 without NUL bytes and BSON binary otherwise, as in kv_txn's
- * replies (KvAppendBytes).
+ * replies (KvAppendBytes).  With prev_kv, etcd's field 3 of its Event
+ * follows kv: the KeyValue of the version replaced.
  *
  *-------------------------------------------------------------------------
  */
@@ -295,16 +296,15 @@ CdcChangeHasId(const CdcCollectionChange *change, const bson_iter_t *id)
 }
 
 /*
- * Build the etcd watch event of a row of nosql.kv_history into event (an
- * initialised, empty document).
+ * etcd's KeyValue of a version of a key: a tombstone's has only the key
+ * and its mod_revision, as etcd's DELETE events.
  */
-void
-CdcFormatKvEvent(bson_t *event, const CdcKvChange *change)
+static void
+CdcAppendKeyValue(bson_t *event, const char *name, const CdcKvChange *change)
 {
 	bson_t		child;
 
-	bson_append_utf8(event, "type", 4, change->deleted ? "DELETE" : "PUT", -1);
-	bson_append_document_begin(event, "kv", 2, &child);
+	bson_append_document_begin(event, name, -1, &child);
 	KvAppendBytes(&child, "key", (const bytea *) change->key);
 	if (change->deleted)
 		BSON_APPEND_INT64(&child, "mod_revision", change->mod_revision);
@@ -317,6 +317,22 @@ CdcFormatKvEvent(bson_t *event, const CdcKvChange *change)
 		BSON_APPEND_INT64(&child, "lease", change->lease);
 	}
 	bson_append_document_end(event, &child);
+}
+
+/*
+ * Build the etcd watch event of a row of nosql.kv_history into event (an
+ * initialised, empty document), with prev, when not NULL, as its prev_kv:
+ * the version the row replaced.
+ */
+void
+CdcFormatKvEvent(bson_t *event, const CdcKvChange *change, const CdcKvChange *prev)
+{
+	bson_t		child;
+
+	bson_append_utf8(event, "type", 4, change->deleted ? "DELETE" : "PUT", -1);
+	CdcAppendKeyValue(event, "kv", change);
+	if (prev != NULL)
+		CdcAppendKeyValue(event, "prev_kv", prev);
 	bson_append_document_begin(event, "header", 6, &child);
 	BSON_APPEND_INT64(&child, "revision", change->mod_revision);
 	bson_append_document_end(event, &child);

@@ -20,18 +20,49 @@
  * "drop", "rename" and "dropDatabase" events: DROP TABLE itself leaves
  * nothing a decoder sees.
  *
+ * The key-value store's writes (kv.c, kv_lease.c) write, just before the
+ * rows of nosql.kv_history that replace a live version of a key, one
+ * message CDC_MESSAGE_KV_PREV per replaced version, with the primary key
+ * (mod_revision, sub) of the row to come and the replaced version's
+ * fields: the plugin attaches it to that row's event as etcd's prev_kv
+ * (option prev_kv).  The decoder cannot read the history itself (it is not
+ * a catalog table), so the message carries the value too.  That costs WAL
+ * as large as the values replaced, so it is written only when a slot could
+ * want it: wal_level logical and a logical slot of this database using
+ * plugin "nosql" other than the change stream decoder's (which reads
+ * collections only).  The slots are few (max_replication_slots) and the
+ * scan takes a shared lock; it is still made once per transaction.  The
+ * transaction has its xid before it looks: a slot whose snapshot builder
+ * started before that saw the slot's plugin name already (it is set before
+ * the builder starts), one that started after waits for this transaction
+ * to end and never decodes it.
+ *
+ * A request that writes many rows in one statement (a range delete, a
+ * lease's revoke, a run of the apply loop's puts) writes its messages
+ * before that statement: the plugin keeps them, ordered, until their rows
+ * come.
+ *
  * The messages are BSON, with short field names:
  *	update: {o: table OID (int64), _id: <the _id>, u: {updatedFields},
  *			 r: [removedFields] (when any), t: [{field, newSize}] (when any)}
  *	DDL:	{op: "drop" | "rename" | "dropDatabase", db, coll (not for
  *			 dropDatabase), to: {db, coll} (rename)}
+ *	kv_prev: {r: mod_revision (int64), s: sub (int32) of the row to come,
+ *			 k: key, v: value (binary), c: create_revision, m: mod_revision,
+ *			 n: version, l: lease (int64) of the version it replaces}
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "miscadmin.h"
 #include "replication/message.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/spin.h"
 
 #include "cdc.h"
 
@@ -54,6 +85,98 @@ bool
 CdcMessagesWanted(void)
 {
 	return XLogLogicalInfoActive();
+}
+
+/* The local transaction the cache below is for, and its answer */
+static LocalTransactionId cdc_kv_prev_lxid = InvalidLocalTransactionId;
+static bool cdc_kv_prev_wanted = false;
+
+/* This backend's local transaction id */
+static LocalTransactionId
+CdcLocalXid(void)
+{
+#if PG_VERSION_NUM >= 170000
+	return MyProc->vxid.lxid;
+#else
+	return MyProc->lxid;
+#endif
+}
+
+/*
+ * Whether a logical slot of this database uses plugin "nosql", the change
+ * stream decoder's own slot left out.
+ */
+static bool
+CdcNosqlSlotExists(void)
+{
+	char		decoder[NAMEDATALEN];
+	bool		found = false;
+
+	if (ReplicationSlotCtl == NULL)
+		return false;
+	snprintf(decoder, NAMEDATALEN, "nosql_cdc_%u", MyDatabaseId);
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots && !found; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+
+		if (!slot->in_use || !SlotIsLogical(slot) ||
+			slot->data.database != MyDatabaseId)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		found = strcmp(NameStr(slot->data.plugin), "nosql") == 0 &&
+			strcmp(NameStr(slot->data.name), decoder) != 0;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return found;
+}
+
+/*
+ * Whether the key-value store's writes should log the versions they
+ * replace (CdcLogKvPrev): wal_level logical and a slot with plugin
+ * "nosql" in this database, looked up once per transaction.  Call it only
+ * where the transaction is about to write: it gives it its xid first (see
+ * the design note).
+ */
+bool
+CdcKvPrevWanted(void)
+{
+	if (!XLogLogicalInfoActive())
+		return false;
+	if (cdc_kv_prev_lxid != CdcLocalXid())
+	{
+		(void) GetCurrentTransactionId();
+		cdc_kv_prev_wanted = CdcNosqlSlotExists();
+		cdc_kv_prev_lxid = CdcLocalXid();
+	}
+	return cdc_kv_prev_wanted;
+}
+
+/*
+ * Log the version of a key that the row (revision, sub) of
+ * nosql.kv_history, about to be written, replaces.  Call only when
+ * CdcKvPrevWanted().
+ */
+void
+CdcLogKvPrev(int64 revision, int32 sub, const text *key, const bytea *value,
+			 int64 create_revision, int64 mod_revision, int64 version, int64 lease)
+{
+	bson_t		message;
+
+	bson_init(&message);
+	bson_append_int64(&message, "r", 1, revision);
+	bson_append_int32(&message, "s", 1, sub);
+	bson_append_binary(&message, "k", 1, BSON_SUBTYPE_BINARY,
+					   (const uint8_t *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+	bson_append_binary(&message, "v", 1, BSON_SUBTYPE_BINARY,
+					   (const uint8_t *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+	bson_append_int64(&message, "c", 1, create_revision);
+	bson_append_int64(&message, "m", 1, mod_revision);
+	bson_append_int64(&message, "n", 1, version);
+	bson_append_int64(&message, "l", 1, lease);
+	CdcLogMessage(CDC_MESSAGE_KV_PREV, &message);
+	bson_destroy(&message);
 }
 
 /*

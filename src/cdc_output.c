@@ -44,6 +44,17 @@
  * nothing.  A DDL message is an event at once.  Messages are counted as
  * changes of the transaction for the ordinal, like every change.
  *
+ * prev_kv.  The key-value store's writes log, before a row that replaces
+ * a live version of a key, a message "nosql.kv_prev" with the primary key
+ * (mod_revision, sub) of that row and the version it replaces, whole (the
+ * decoder cannot read the history).  A request that writes many rows in
+ * one statement logs all its messages first, so the plugin keeps them in
+ * a list, in the order they come, which is the order of their rows: a
+ * row of nosql.kv_history takes the message with its own primary key (and
+ * key), and the messages before it, whose rows went by, are dropped; so
+ * is the list at the end of the transaction.  A message is kept only with
+ * option prev_kv; it is a change for the ordinal in any case.
+ *
  * A delete needs the old row's _id, which logical decoding has only from
  * the table's replica identity.  The collection tables' primary key is on
  * _id, which REPLICA IDENTITY DEFAULT uses: the WAL of a delete carries
@@ -139,7 +150,20 @@ typedef struct CdcData
 	int			quiet;			/* changes without event since last report */
 	bool		stream;			/* option stream_changes */
 	HTAB	   *streams;		/* CdcStreamState of the streamed transactions */
+	bool		prev_kv;		/* option prev_kv */
+	MemoryContext kv_context;	/* the kv_prev messages waiting, and the list */
+	List	   *kv_pending;		/* CdcKvPending, in the order of their rows */
+	int			kv_head;		/* the first of them not yet taken */
 } CdcData;
+
+/* A kv_prev message waiting for its row of nosql.kv_history */
+typedef struct CdcKvPending
+{
+	int64		revision;		/* the row's primary key */
+	int32		sub;
+	char	   *message;		/* the message's BSON */
+	Size		len;
+} CdcKvPending;
 
 /*
  * What a streamed transaction carries from one of its stream blocks to the
@@ -153,6 +177,9 @@ typedef struct CdcStreamState
 	char	   *pending;		/* in the decoding context, or NULL */
 	Size		pending_len;
 	Oid			pending_relid;
+	MemoryContext kv_context;	/* the kv_prev messages waiting, or NULL */
+	List	   *kv_pending;
+	int			kv_head;
 } CdcStreamState;
 
 /* What a table is to the plugin */
@@ -173,11 +200,13 @@ typedef enum CdcKvColumn
 	CDC_KV_VALUE,
 	CDC_KV_LEASE,
 	CDC_KV_DELETED,
+	CDC_KV_SUB,
 	CDC_KV_NCOLUMNS
 } CdcKvColumn;
 
 static const char *const cdc_kv_columns[CDC_KV_NCOLUMNS] = {
-	"key", "mod_revision", "create_revision", "version", "value", "lease", "deleted"
+	"key", "mod_revision", "create_revision", "version", "value", "lease", "deleted",
+	"sub"
 };
 
 /* The columns of a collection's table */
@@ -359,6 +388,9 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 	data->txn_context = AllocSetContextCreate(ctx->context,
 											  "nosql change stream transaction context",
 											  ALLOCSET_SMALL_SIZES);
+	data->kv_context = AllocSetContextCreate(ctx->context,
+											 "nosql change stream prev_kv context",
+											 ALLOCSET_DEFAULT_SIZES);
 
 	foreach(lc, ctx->output_plugin_options)
 	{
@@ -423,12 +455,14 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 		}
 		else if (strcmp(elem->defname, "stream_changes") == 0)
 			data->stream = CdcOptionBool(elem);
+		else if (strcmp(elem->defname, "prev_kv") == 0)
+			data->prev_kv = CdcOptionBool(elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
 							elem->defname),
-					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections, full_document, full_document_before_change and stream_changes.")));
+					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections, full_document, full_document_before_change, stream_changes and prev_kv.")));
 	}
 	/* in-progress transactions stream only to a reader that asks */
 	ctx->streaming &= data->stream;
@@ -643,6 +677,147 @@ CdcRelLookup(CdcData *data, Relation relation)
 }
 
 /* ---------------------------------------------------------------------
+ * prev_kv: the kv_prev messages waiting for their rows
+ * ---------------------------------------------------------------------
+ */
+
+/* Forget the messages waiting */
+static void
+CdcKvForget(CdcData *data)
+{
+	data->kv_pending = NIL;
+	data->kv_head = 0;
+	MemoryContextReset(data->kv_context);
+}
+
+/* Whether primary key (r1, s1) of nosql.kv_history sorts before (r2, s2) */
+static inline bool
+CdcKvBefore(int64 r1, int32 s1, int64 r2, int32 s2)
+{
+	return r1 < r2 || (r1 == r2 && s1 < s2);
+}
+
+/*
+ * Keep a kv_prev message for its row.  Messages come in the order of their
+ * rows; a waiting one at or after the new one's row is a leftover (of a
+ * subtransaction rolled back, in a streamed transaction) and goes.
+ */
+static void
+CdcKvKeep(CdcData *data, const bson_t *doc, const char *message, Size message_size)
+{
+	bson_iter_t it;
+	int64		revision;
+	int32		sub;
+	CdcKvPending *p;
+	MemoryContext old;
+
+	if (!bson_iter_init_find(&it, doc, "r") || !BSON_ITER_HOLDS_INT64(&it))
+		return;
+	revision = bson_iter_int64(&it);
+	if (!bson_iter_init_find(&it, doc, "s") || !BSON_ITER_HOLDS_INT32(&it))
+		return;
+	sub = bson_iter_int32(&it);
+	while (list_length(data->kv_pending) > data->kv_head)
+	{
+		CdcKvPending *last = llast(data->kv_pending);
+
+		if (CdcKvBefore(last->revision, last->sub, revision, sub))
+			break;
+		data->kv_pending = list_truncate(data->kv_pending,
+										 list_length(data->kv_pending) - 1);
+	}
+	if (list_length(data->kv_pending) == data->kv_head)
+		CdcKvForget(data);
+	old = MemoryContextSwitchTo(data->kv_context);
+	p = palloc(sizeof(CdcKvPending));
+	p->revision = revision;
+	p->sub = sub;
+	p->message = palloc(message_size);
+	memcpy(p->message, message, message_size);
+	p->len = message_size;
+	data->kv_pending = lappend(data->kv_pending, p);
+	MemoryContextSwitchTo(old);
+}
+
+/* A binary field of a kv_prev message as a varlena (text or bytea) */
+static bool
+CdcKvBytes(bson_iter_t *it, struct varlena **result)
+{
+	const uint8_t *bytes;
+	uint32_t	len;
+	bson_subtype_t subtype;
+
+	if (!BSON_ITER_HOLDS_BINARY(it))
+		return false;
+	bson_iter_binary(it, &subtype, &len, &bytes);
+	*result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(*result, VARHDRSZ + len);
+	memcpy(VARDATA(*result), bytes, len);
+	return true;
+}
+
+/*
+ * The version the row (revision, sub) of key replaces, from its kv_prev
+ * message, into prev (in the current context); false when none came.  The
+ * messages of the rows before it are dropped.
+ */
+static bool
+CdcKvTakePrev(CdcData *data, int64 revision, int32 sub, const text *key,
+			  CdcKvChange *prev)
+{
+	CdcKvPending *p = NULL;
+	bson_t		doc;
+	bson_iter_t it;
+	struct varlena *bytes;
+	int			found = 0;
+
+	while (data->kv_head < list_length(data->kv_pending))
+	{
+		p = list_nth(data->kv_pending, data->kv_head);
+		if (!CdcKvBefore(p->revision, p->sub, revision, sub))
+			break;
+		data->kv_head++;
+	}
+	if (data->kv_head == list_length(data->kv_pending))
+	{
+		if (data->kv_pending != NIL)
+			CdcKvForget(data);
+		return false;
+	}
+	if (p->revision != revision || p->sub != sub)
+		return false;			/* its message is for a later row */
+	data->kv_head++;
+
+	memset(prev, 0, sizeof(CdcKvChange));
+	if (!bson_init_static(&doc, (const uint8_t *) p->message, p->len) ||
+		!bson_iter_init(&it, &doc))
+		return false;
+	while (bson_iter_next(&it))
+	{
+		const char *name = bson_iter_key(&it);
+
+		if (strcmp(name, "k") == 0 && CdcKvBytes(&it, &bytes))
+			prev->key = (text *) bytes, found |= 1;
+		else if (strcmp(name, "v") == 0 && CdcKvBytes(&it, &bytes))
+			prev->value = (bytea *) bytes, found |= 2;
+		else if (!BSON_ITER_HOLDS_INT64(&it))
+			continue;
+		else if (strcmp(name, "c") == 0)
+			prev->create_revision = bson_iter_int64(&it), found |= 4;
+		else if (strcmp(name, "m") == 0)
+			prev->mod_revision = bson_iter_int64(&it), found |= 8;
+		else if (strcmp(name, "n") == 0)
+			prev->version = bson_iter_int64(&it), found |= 16;
+		else if (strcmp(name, "l") == 0)
+			prev->lease = bson_iter_int64(&it), found |= 32;
+	}
+	/* the message is for this row: its key is the row's */
+	return found == 63 &&
+		VARSIZE_ANY_EXHDR(prev->key) == VARSIZE_ANY_EXHDR(key) &&
+		memcmp(VARDATA_ANY(prev->key), VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)) == 0;
+}
+
+/* ---------------------------------------------------------------------
  * Callbacks
  * ---------------------------------------------------------------------
  */
@@ -657,6 +832,7 @@ CdcBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	data->emitted = 0;
 	data->pending = NULL;
 	MemoryContextReset(data->txn_context);
+	CdcKvForget(data);
 }
 
 /*
@@ -674,6 +850,7 @@ CdcCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_
 	/* an update message whose row never came shows nothing */
 	data->pending = NULL;
 	MemoryContextReset(data->txn_context);
+	CdcKvForget(data);
 }
 
 /* Write one event as one message */
@@ -711,6 +888,8 @@ CdcKvChangeEvent(LogicalDecodingContext *ctx, CdcData *data, CdcRelEntry *entry,
 	Datum	   *values;
 	bool	   *nulls;
 	CdcKvChange kv;
+	CdcKvChange prev;
+	bool		have_prev = false;
 	bson_t		event;
 
 #define KV_NULL(col) nulls[entry->columns[col] - 1]
@@ -724,15 +903,19 @@ CdcKvChangeEvent(LogicalDecodingContext *ctx, CdcData *data, CdcRelEntry *entry,
 	CdcDeform(tuple, RelationGetDescr(relation), &values, &nulls);
 	if (KV_NULL(CDC_KV_KEY) || KV_NULL(CDC_KV_MOD_REVISION) ||
 		KV_NULL(CDC_KV_CREATE_REVISION) || KV_NULL(CDC_KV_VERSION) ||
-		KV_NULL(CDC_KV_LEASE) || KV_NULL(CDC_KV_DELETED))
+		KV_NULL(CDC_KV_LEASE) || KV_NULL(CDC_KV_DELETED) || KV_NULL(CDC_KV_SUB))
 		elog(ERROR, "unexpected null in a row of nosql.kv_history");
 
 	kv.key = DatumGetTextPP(KV_VALUE(CDC_KV_KEY));
+	kv.mod_revision = DatumGetInt64(KV_VALUE(CDC_KV_MOD_REVISION));
+	/* the message of the version this row replaces, taken even if filtered */
+	if (data->kv_pending != NIL)
+		have_prev = CdcKvTakePrev(data, kv.mod_revision,
+								  DatumGetInt32(KV_VALUE(CDC_KV_SUB)), kv.key, &prev);
 	if (data->kv_prefix != NULL &&
 		(VARSIZE_ANY_EXHDR(kv.key) < (Size) data->kv_prefix_len ||
 		 memcmp(VARDATA_ANY(kv.key), data->kv_prefix, data->kv_prefix_len) != 0))
 		return false;
-	kv.mod_revision = DatumGetInt64(KV_VALUE(CDC_KV_MOD_REVISION));
 	kv.create_revision = DatumGetInt64(KV_VALUE(CDC_KV_CREATE_REVISION));
 	kv.version = DatumGetInt64(KV_VALUE(CDC_KV_VERSION));
 	kv.lease = DatumGetInt64(KV_VALUE(CDC_KV_LEASE));
@@ -743,7 +926,7 @@ CdcKvChangeEvent(LogicalDecodingContext *ctx, CdcData *data, CdcRelEntry *entry,
 #undef KV_VALUE
 
 	bson_init(&event);
-	CdcFormatKvEvent(&event, &kv);
+	CdcFormatKvEvent(&event, &kv, have_prev ? &prev : NULL);
 	CdcEmit(ctx, data, &event);
 	bson_destroy(&event);
 	return true;
@@ -1013,10 +1196,11 @@ CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
 
 /*
  * A logical decoding message.  Only transactional messages of the
- * document engine count (cdc_message.c), each as a change of its
- * transaction: an update message is kept until the change of its row,
- * which it turns into an "update" event; a DDL message is an event at
- * once.  Other messages, and messages that are not valid BSON, are
+ * document engine and the key-value store count (cdc_message.c), each as
+ * a change of its transaction: an update message is kept until the change
+ * of its row, which it turns into an "update" event; a DDL message is an
+ * event at once; a kv_prev message is kept, with option prev_kv, until
+ * its row of nosql.kv_history.  Other messages, and messages that are not valid BSON, are
  * ignored.  The caller has set the transaction's position.
  */
 static void
@@ -1028,6 +1212,16 @@ CdcMessageEvent(LogicalDecodingContext *ctx, CdcData *data, const char *prefix,
 	bson_t		doc;
 
 	data->pos.ordinal++;
+	if (strcmp(prefix, CDC_MESSAGE_KV_PREV) == 0)
+	{
+		/* kept for the row of nosql.kv_history that follows */
+		if (data->prev_kv && data->include_kv &&
+			bson_init_static(&doc, (const uint8_t *) message, message_size) &&
+			bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
+			CdcKvKeep(data, &doc, message, message_size);
+		CdcQuiet(ctx, data, false);
+		return;
+	}
 	is_update = strcmp(prefix, CDC_MESSAGE_UPDATE) == 0;
 	if ((is_update || strcmp(prefix, CDC_MESSAGE_DDL) == 0) &&
 		data->include_collections &&
@@ -1148,6 +1342,9 @@ CdcStreamLookup(CdcData *data, TransactionId xid, bool create)
 	{
 		state->ordinal = 0;
 		state->pending = NULL;
+		state->kv_context = NULL;
+		state->kv_pending = NIL;
+		state->kv_head = 0;
 	}
 	return state;
 }
@@ -1162,6 +1359,8 @@ CdcStreamForget(CdcData *data, TransactionId xid)
 		return;
 	if (state->pending != NULL)
 		pfree(state->pending);
+	if (state->kv_context != NULL)
+		MemoryContextDelete(state->kv_context);
 	hash_search(data->streams, &xid, HASH_REMOVE, NULL);
 }
 
@@ -1184,6 +1383,17 @@ CdcStreamStart(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		memcpy(data->pending, state->pending, state->pending_len);
 		data->pending_len = state->pending_len;
 		data->pending_relid = state->pending_relid;
+	}
+	/* the kv_prev messages still waiting, with their context */
+	CdcKvForget(data);
+	if (state->kv_context != NULL)
+	{
+		MemoryContextDelete(data->kv_context);
+		data->kv_context = state->kv_context;
+		data->kv_pending = state->kv_pending;
+		data->kv_head = state->kv_head;
+		state->kv_context = NULL;
+		state->kv_pending = NIL;
 	}
 	CdcStreamControl(ctx, data, "start", txn->xid, NULL);
 }
@@ -1208,6 +1418,22 @@ CdcStreamStop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	}
 	data->pending = NULL;
 	MemoryContextReset(data->txn_context);
+	/* kv_prev messages waiting go to the state with their context */
+	if (data->kv_head < list_length(data->kv_pending))
+	{
+		if (state->kv_context != NULL)
+			MemoryContextDelete(state->kv_context);
+		state->kv_context = data->kv_context;
+		state->kv_pending = data->kv_pending;
+		state->kv_head = data->kv_head;
+		data->kv_context = AllocSetContextCreate(ctx->context,
+												 "nosql change stream prev_kv context",
+												 ALLOCSET_DEFAULT_SIZES);
+		data->kv_pending = NIL;
+		data->kv_head = 0;
+	}
+	else
+		CdcKvForget(data);
 	CdcStreamControl(ctx, data, "stop", txn->xid, NULL);
 }
 

@@ -115,6 +115,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "cdc.h"
 #include "kv.h"
 #include "nosql.h"
 
@@ -132,6 +133,10 @@ typedef enum KvPlan
 	KV_PLAN_DELETE_PREV_ONE,
 	KV_PLAN_DELETE_PREV_FROM,
 	KV_PLAN_DELETE_PREV_BETWEEN,
+	KV_PLAN_LIVE_ONE,
+	KV_PLAN_LIVE_FROM,
+	KV_PLAN_LIVE_BETWEEN,
+	KV_PLAN_LATEST_MANY,
 	KV_PLAN_READ_ONE,
 	KV_PLAN_READ_FROM,
 	KV_PLAN_READ_BETWEEN,
@@ -177,6 +182,10 @@ typedef enum KvPlan
 #define KV_DELETE_PREV(cond) \
 	"WITH l AS (" KV_LIVE(cond) "), t AS (" KV_TOMBSTONES ") " \
 	"SELECT * FROM l ORDER BY " KV_HEAD("l.key") ", l.key"
+
+/* ... or only read, in key order, as their tombstones will be numbered */
+#define KV_LIVE_ORDERED(cond) \
+	KV_LIVE(cond) " ORDER BY " KV_HEAD("h.key") ", h.key"
 
 /*
  * the live keys of a range as of revision $3, at most $4 of them; the order
@@ -283,6 +292,24 @@ static const KvPlanSpec kv_plan_specs[KV_PLAN_COUNT] = {
 	[KV_PLAN_DELETE_PREV_ONE] = {KV_DELETE_PREV(KV_KEY_ONE), 4, KV_RANGE_ARGS},
 	[KV_PLAN_DELETE_PREV_FROM] = {KV_DELETE_PREV(KV_KEY_FROM), 4, KV_RANGE_ARGS},
 	[KV_PLAN_DELETE_PREV_BETWEEN] = {KV_DELETE_PREV(KV_KEY_BETWEEN), 4, KV_RANGE_ARGS},
+	/* $1 key, $2 range_end: the versions a delete replaces */
+	[KV_PLAN_LIVE_ONE] = {KV_LIVE_ORDERED(KV_KEY_ONE), 2, KV_RANGE_ARGS},
+	[KV_PLAN_LIVE_FROM] = {KV_LIVE_ORDERED(KV_KEY_FROM), 2, KV_RANGE_ARGS},
+	[KV_PLAN_LIVE_BETWEEN] = {KV_LIVE_ORDERED(KV_KEY_BETWEEN), 2, KV_RANGE_ARGS},
+	/*
+	 * $1 keys: the live latest version of each, after its position in the
+	 * array (from 1), in that order; the versions puts of KV_PLAN_PUT_MANY
+	 * replace
+	 */
+	[KV_PLAN_LATEST_MANY] = {
+		"SELECT r.i, " KV_COLUMNS " FROM pg_catalog.unnest($1) WITH ORDINALITY AS r(key, i) "
+		"JOIN LATERAL (SELECT h.* FROM nosql.kv_history h WHERE "
+		KV_HEAD("h.key") " OPERATOR(pg_catalog.=) " KV_HEAD("r.key")
+		" AND h.key OPERATOR(pg_catalog.=) r.key"
+		" ORDER BY " KV_HEAD("h.key") " DESC, h.mod_revision DESC LIMIT 1) h ON true "
+		"WHERE NOT h.deleted ORDER BY r.i",
+		1, {TEXTARRAYOID}
+	},
 	/* $1 key, $2 range_end, $3 revision, $4 limit (NULL: none) */
 	[KV_PLAN_READ_ONE] = {
 		"SELECT " KV_COLUMNS " FROM " KV_ONE_AT("h.*") " WHERE NOT h.deleted LIMIT $4",
@@ -406,6 +433,36 @@ KvRowOut(uint64 row, KvRowCallback callback, void *arg, bool keys_only)
 		if (!nulls[c])
 			values[c] = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[c])));
 	callback(values, nulls, arg);
+}
+
+/*
+ * KvLogPrevRow
+ *		For the change stream's prev_kv (cdc_message.c): log that the row
+ *		(revision, sub) about to be written replaces the version of a key
+ *		in a row of the last statement, whose columns from first on are
+ *		those of nosql.kv (key, value, create_revision, mod_revision,
+ *		version, lease).  Call only when CdcKvPrevWanted().
+ */
+void
+KvLogPrevRow(uint64 row, int64 revision, int32 sub, int first)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	Datum		key;
+	Datum		value;
+	bool		isnull;
+
+	key = SPI_getbinval(tuple, desc, first, &isnull);
+	if (isnull)
+		elog(ERROR, "key-value statement returned a null key");
+	value = SPI_getbinval(tuple, desc, first + 1, &isnull);
+	if (isnull)
+		elog(ERROR, "key-value statement returned a null value of a live key");
+	CdcLogKvPrev(revision, sub,
+				 (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)),
+				 (bytea *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value)),
+				 KvResultInt64(row, first + 2), KvResultInt64(row, first + 3),
+				 KvResultInt64(row, first + 4), KvResultInt64(row, first + 5));
 }
 
 
@@ -1056,6 +1113,7 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 		KvRowCallback prev_kv, void *arg)
 {
 	Datum		values[KV_MAX_ARGS];
+	bool		log_prev;
 
 	KvCheckKey(key);
 	if (!(flags & KV_PUT_IGNORE_VALUE))
@@ -1064,9 +1122,10 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 		KvCheckLease(lease);
 	KvCheckQuota(VARSIZE_ANY(key) + (value ? VARSIZE_ANY(value) : 0) + 64);
 	KvCommitAsynchronously();
+	log_prev = CdcKvPrevWanted();
 
 	SPI_connect();
-	if (prev_kv == NULL && flags == 0)
+	if (prev_kv == NULL && flags == 0 && !log_prev)
 	{
 		/* the common case, one statement */
 		values[0] = PointerGetDatum(key);
@@ -1101,6 +1160,8 @@ KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease, int flags,
 				prev_value = PointerGetDatum(pg_detoast_datum_packed((struct varlena *)
 																	 DatumGetPointer(SPI_getbinval(tuple, desc, 2, &isnull))));
 				prev_lease = KvResultInt64(0, 6);
+				if (log_prev)
+					KvLogPrevRow(0, writer->revision, writer->writes, 1);
 				if (prev_kv != NULL)
 					KvRowOut(0, prev_kv, arg, false);
 			}
@@ -1143,6 +1204,11 @@ KvDeleteAt(KvWriter *writer, const KvRange *range, KvRowCallback prev_kv, void *
 		[KV_RANGE_FROM] = KV_PLAN_DELETE_PREV_FROM,
 		[KV_RANGE_BETWEEN] = KV_PLAN_DELETE_PREV_BETWEEN,
 	};
+	static const KvPlan live_plans[] = {
+		[KV_RANGE_ONE] = KV_PLAN_LIVE_ONE,
+		[KV_RANGE_FROM] = KV_PLAN_LIVE_FROM,
+		[KV_RANGE_BETWEEN] = KV_PLAN_LIVE_BETWEEN,
+	};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	uint64		deleted;
@@ -1157,7 +1223,27 @@ KvDeleteAt(KvWriter *writer, const KvRange *range, KvRowCallback prev_kv, void *
 		nulls[1] = 'n';
 	values[2] = Int64GetDatum(writer->revision);
 	values[3] = Int64GetDatum(writer->writes);
-	if (prev_kv == NULL)
+	if (CdcKvPrevWanted())
+	{
+		uint64		live;
+
+		/*
+		 * The versions deleted are read first, for the change stream's
+		 * messages, which must come before the tombstones; the writers'
+		 * lock keeps them the live ones until the tombstones are written.
+		 */
+		live = KvExecute(live_plans[range->kind], values, nulls, SPI_OK_SELECT);
+		for (uint64 i = 0; i < live; i++)
+			KvLogPrevRow(i, writer->revision, writer->writes + (int32) i, 1);
+		if (prev_kv != NULL)
+			for (uint64 i = 0; i < live; i++)
+				KvRowOut(i, prev_kv, arg, false);
+		deleted = KvExecute(plans[range->kind], values, nulls, SPI_OK_INSERT);
+		if (deleted != live)
+			elog(ERROR, "key-value delete of revision " INT64_FORMAT " wrote %llu tombstones for %llu live keys",
+				 writer->revision, (unsigned long long) deleted, (unsigned long long) live);
+	}
+	else if (prev_kv == NULL)
 		deleted = KvExecute(plans[range->kind], values, nulls, SPI_OK_INSERT);
 	else
 	{
@@ -1205,6 +1291,7 @@ void
 KvPutMany(int n, text **keys, bytea **values, const int64 *leases, int64 *revisions)
 {
 	KvWriter	writer;
+	bool		log_prev;
 	int			slots = 4;
 	int		   *seen;			/* open addressing: index + 1 of a key of the run */
 	uint32	   *hashes = palloc(sizeof(uint32) * n);
@@ -1223,6 +1310,7 @@ KvPutMany(int n, text **keys, bytea **values, const int64 *leases, int64 *revisi
 											VARSIZE_ANY_EXHDR(keys[i])));
 
 	KvWriteBegin(&writer, true);
+	log_prev = CdcKvPrevWanted();
 	SPI_connect();
 	while (start < n)
 	{
@@ -1270,6 +1358,14 @@ KvPutMany(int n, text **keys, bytea **values, const int64 *leases, int64 *revisi
 												  TYPALIGN_INT));
 		args[3] = PointerGetDatum(construct_array(leased, count, INT8OID, 8, FLOAT8PASSBYVAL,
 												  TYPALIGN_DOUBLE));
+		if (log_prev)
+		{
+			/* the versions the run replaces, for the change stream */
+			uint64		live = KvExecute(KV_PLAN_LATEST_MANY, args, NULL, SPI_OK_SELECT);
+
+			for (uint64 i = 0; i < live; i++)
+				KvLogPrevRow(i, revisions[start + KvResultInt64(i, 1) - 1], 0, 2);
+		}
 		if (KvExecute(KV_PLAN_PUT_MANY, args, NULL, SPI_OK_INSERT) != (uint64) count)
 			elog(ERROR, "key-value puts from revision " INT64_FORMAT " wrote fewer rows than %d",
 				 revisions[start], count);

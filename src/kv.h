@@ -145,6 +145,7 @@ extern void KvPutAt(KvWriter *writer, text *key, bytea *value, int64 lease,
 					int flags, KvRowCallback prev_kv, void *arg);
 extern int64 KvDeleteAt(KvWriter *writer, const KvRange *range,
 						KvRowCallback prev_kv, void *arg);
+extern void KvLogPrevRow(uint64 row, int64 revision, int32 sub, int first);
 extern int64 KvPut(text *key, bytea *value, int64 lease);
 extern void KvPutMany(int n, text **keys, bytea **values, const int64 *leases,
 					  int64 *revisions);

@@ -67,6 +67,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "cdc.h"
 #include "kv.h"
 #include "nosql.h"
 
@@ -87,6 +88,7 @@ typedef enum KvLeasePlan
 	KV_LEASE_PLAN_KEEPALIVE,
 	KV_LEASE_PLAN_TTL,
 	KV_LEASE_PLAN_KEYS,
+	KV_LEASE_PLAN_VERSIONS,
 	KV_LEASE_PLAN_LIST,
 	KV_LEASE_PLAN_NEXT,
 	KV_LEASE_PLAN_PROMOTE,
@@ -102,8 +104,9 @@ typedef enum KvLeasePlan
  * The keys attached to lease $1: live versions with the lease that no later
  * version of their key replaces.
  */
-#define KV_LEASE_KEYS \
-	"SELECT h.key FROM nosql.kv_history h " \
+#define KV_LEASE_KEYS KV_LEASE_VERSIONS("h.key")
+#define KV_LEASE_VERSIONS(cols) \
+	"SELECT " cols " FROM nosql.kv_history h " \
 	"WHERE h.lease OPERATOR(pg_catalog.=) $1 AND h.lease OPERATOR(pg_catalog.<>) 0 " \
 	"AND NOT h.deleted AND NOT EXISTS (SELECT FROM nosql.kv_history n WHERE " \
 	"nosql.kv_key_head(n.key) OPERATOR(pg_catalog.=) nosql.kv_key_head(h.key) " \
@@ -179,6 +182,12 @@ static const KvLeasePlanSpec kv_lease_plan_specs[KV_LEASE_PLAN_COUNT] = {
 	[KV_LEASE_PLAN_KEYS] = {
 		"SELECT k.key FROM (" KV_LEASE_KEYS ") k "
 		"ORDER BY nosql.kv_key_head(k.key), k.key",
+		1, {INT8OID}
+	},
+	/* $1 id: the versions a revoke deletes, in the order of their tombstones */
+	[KV_LEASE_PLAN_VERSIONS] = {
+		KV_LEASE_VERSIONS("h.key, h.value, h.create_revision, h.mod_revision, h.version, h.lease")
+		" ORDER BY nosql.kv_key_head(h.key), h.key",
 		1, {INT8OID}
 	},
 	[KV_LEASE_PLAN_LIST] = {
@@ -376,6 +385,14 @@ KvLeaseDeleteKeys(int64 id)
 	attached = DatumGetInt64(KvLeaseResult(0, 1, &isnull));
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
+	/* the change stream's prev_kv: the versions deleted, before their tombstones */
+	if (CdcKvPrevWanted())
+	{
+		uint64		live = KvLeaseExecute(KV_LEASE_PLAN_VERSIONS, values, SPI_OK_SELECT);
+
+		for (uint64 i = 0; i < live; i++)
+			KvLogPrevRow(i, writer.revision, writer.writes + (int32) i, 1);
+	}
 	deleted = KvLeaseExecute(KV_LEASE_PLAN_DELETE_KEYS, values, SPI_OK_INSERT);
 	if ((int64) deleted != attached)
 		ereport(ERROR,

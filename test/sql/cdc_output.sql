@@ -400,6 +400,69 @@ SELECT cmd('cdc', '{"drop": "preview"}');
 -- bad values
 SELECT * FROM cdc_peek('full_document_before_change', 'whenAvailable');
 
+-- prev_kv: with the option, a PUT over a live key and a DELETE carry the
+-- version they replace, etcd's KeyValue as prev_kv (after kv); a put of a
+-- new key, or of a deleted one, has none.  Every write path: kv_put,
+-- kv_put_prev, kv_delete (of one key, of a range: one per tombstone),
+-- kv_txn (two puts and a delete at one revision), a lease's revoke.
+SELECT count(*) >= 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT nosql.kv_put('pk/a', 'a1') AS pk_start \gset
+SELECT nosql.kv_put('pk/a', 'a2');                            -- over a live key
+SELECT nosql.kv_put('pk/b', '\x00ff'::bytea);                 -- new key
+SELECT revision FROM nosql.kv_put_prev('pk/b', '\x01'::bytea);  -- binary over binary
+SELECT nosql.kv_delete('pk/a');                               -- prev: a2
+SELECT nosql.kv_put('pk/a', 'a3');                            -- over a tombstone
+SELECT nosql.kv_txn('{"success": [{"request_put": {"key": "pk/a", "value": "a4"}},
+                                  {"request_put": {"key": "pk/c", "value": "c1"}},
+                                  {"request_delete_range": {"key": "pk/b"}}]}') -> 'header';
+SELECT nosql.kv_put('pk/d', 'd1');
+SELECT nosql.kv_delete('pk/a', 'pk/d');                       -- a and c, not d
+SELECT nosql.lease_grant(3600, 4242) AS lease;
+SELECT nosql.kv_put('pk/l', 'l1', 4242);
+SELECT nosql.kv_put('pk/m', 'm1', 4242);
+SELECT nosql.lease_revoke(4242);                              -- l and m
+-- a collection write after a put in one transaction: the kv_prev message
+-- is a change of the transaction, so the insert's ordinal is 3
+BEGIN;
+SELECT nosql.kv_put('pk/d', 'd2');
+SELECT cmd('cdc', '{"insert": "c", "documents": [{"_id": "after kv"}]}');
+COMMIT;
+CREATE TEMP TABLE pk AS
+SELECT n, data::jsonb AS e FROM cdc_peek('include_collections', 'false', 'kv_prefix', 'pk/', 'prev_kv', 'on');
+-- one event in full, then each event's revision, type, key and prev_kv
+SELECT e FROM pk WHERE n = 2;
+SELECT e -> 'header' -> 'revision' ->> '$numberLong' AS rev, e ->> 'type' AS type,
+       e -> 'kv' ->> 'key' AS key, e -> 'prev_kv' ->> 'value' AS prev_value,
+       e -> 'prev_kv' -> 'value' -> '$binary' ->> 'base64' AS prev_binary,
+       e -> 'prev_kv' -> 'mod_revision' ->> '$numberLong' AS prev_mod,
+       e -> 'prev_kv' -> 'create_revision' ->> '$numberLong' AS prev_create,
+       e -> 'prev_kv' -> 'version' ->> '$numberLong' AS prev_version,
+       e -> 'prev_kv' -> 'lease' ->> '$numberLong' AS prev_lease
+  FROM pk ORDER BY n;
+-- the prev_kv of every event is the version nosql.kv_watch(prev_kv) gives
+-- the value of (the key's previous row unless that is a tombstone)
+SELECT count(*) AS events,
+       count(*) FILTER (WHERE w.prev_value IS NOT DISTINCT FROM
+                        CASE WHEN p.e -> 'prev_kv' -> 'value' ? '$binary'
+                             THEN decode(p.e -> 'prev_kv' -> 'value' -> '$binary' ->> 'base64', 'base64')
+                             ELSE convert_to(p.e -> 'prev_kv' ->> 'value', 'UTF8') END) AS same_as_watch,
+       count(*) FILTER (WHERE p.e ? 'prev_kv') AS with_prev
+  FROM pk p
+  JOIN nosql.kv_watch('pk/', 'pk0', :pk_start, prev_kv => true) w
+    ON w.revision = (p.e -> 'header' -> 'revision' ->> '$numberLong')::bigint
+   AND w.key = p.e -> 'kv' ->> 'key';
+-- without the option (or with it off) the events are the same but for
+-- prev_kv, which none has
+SELECT count(*) AS events, count(*) FILTER (WHERE q.data::jsonb ? 'prev_kv') AS with_prev,
+       bool_and(q.data::jsonb = pk.e - 'prev_kv') AS same_otherwise
+  FROM cdc_peek('include_collections', 'false', 'kv_prefix', 'pk/') q JOIN pk USING (n);
+SELECT count(*) AS events, count(*) FILTER (WHERE data ~ 'prev_kv') AS with_prev
+  FROM cdc_peek('include_collections', 'false', 'kv_prefix', 'pk/', 'prev_kv', 'off');
+SELECT substr(data::bson -> '_id' ->> '_data', 17) AS ordinal
+  FROM cdc_peek('collections', 'cdc.c', 'include_kv', 'false', 'prev_kv', 'on');
+SELECT * FROM cdc_peek('prev_kv', 'maybe');
+DROP TABLE pk;
+
 -- Streaming (stream_changes): a transaction whose changes outgrow
 -- logical_decoding_work_mem comes out while it runs, in blocks framed by
 -- control messages, its events with a placeholder position (zeros for the
@@ -475,11 +538,49 @@ SELECT data::jsonb ->> 'stream' AS control, count(*) > 0 AS seen,
   FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL, 'format', 'json', 'stream_changes', 'on',
                                    'include_kv', 'false', 'collections', 'cdc.c')
  GROUP BY 1 ORDER BY 1;
+-- prev_kv in a streamed transaction: a range delete's kv_prev messages
+-- outgrow logical_decoding_work_mem, so a block ends after some of them,
+-- before the tombstones: the messages wait across blocks for their rows
+SELECT count(*) >= 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT count(nosql.kv_put(format('ps/%s', lpad(g::text, 3, '0')), repeat('v', 300) || g))
+  FROM generate_series(1, 300) g;
+SELECT count(*) > 0 AS consumed FROM pg_logical_slot_get_changes('nosql_cdc', NULL, NULL);
+SELECT nosql.kv_delete('ps/', 'ps0');
+CREATE TEMP TABLE kv_streamed AS
+SELECT n, lsn, x, data::jsonb AS m
+  FROM cdc_peek('format', 'json', 'include_collections', 'false', 'kv_prefix', 'ps/',
+                'stream_changes', 'on', 'prev_kv', 'on');
+SELECT count(*) AS deletes,
+       count(*) FILTER (WHERE m -> 'prev_kv' ->> 'value' =
+                        repeat('v', 300) || ltrim(substr(m -> 'kv' ->> 'key', 4), '0')
+                        AND m -> 'prev_kv' ->> 'key' = m -> 'kv' ->> 'key') AS right_prev,
+       (SELECT count(*) FROM kv_streamed s
+         WHERE s.m ->> 'stream' = 'stop' AND s.n < min(d.n)) > 0 AS block_ended_before
+  FROM kv_streamed d WHERE m ->> 'type' = 'DELETE';
+DROP TABLE kv_streamed;
 SELECT * FROM cdc_peek('stream_changes', 'sometimes');
 RESET logical_decoding_work_mem;
 DROP TABLE streamed;
 
 SELECT pg_drop_replication_slot('nosql_cdc');
+
+-- The kv_prev messages cost WAL only when a slot with plugin nosql exists
+-- in the database: test_decoding shows the messages a transaction wrote.
+SELECT 'created' FROM pg_create_logical_replication_slot('nosql_cdc_td', 'test_decoding');
+SELECT nosql.kv_put('pk/d', 'd3');
+SELECT count(*) FILTER (WHERE data ~ 'nosql.kv_prev') AS messages_without_slot
+  FROM pg_logical_slot_get_changes('nosql_cdc_td', NULL, NULL);
+SELECT 'created' FROM pg_create_logical_replication_slot('nosql_cdc_other', 'nosql');
+SELECT nosql.kv_put('pk/d', 'd4');
+SELECT nosql.kv_delete('pk/d');
+SELECT count(*) FILTER (WHERE data ~ 'nosql.kv_prev') AS messages_with_slot
+  FROM pg_logical_slot_get_changes('nosql_cdc_td', NULL, NULL);
+SELECT e -> 'prev_kv' ->> 'value' AS prev_value
+  FROM (SELECT data::jsonb AS e
+          FROM pg_logical_slot_get_changes('nosql_cdc_other', NULL, NULL, 'include_collections', 'false',
+                                           'kv_prefix', 'pk/', 'prev_kv', 'on')) s;
+SELECT pg_drop_replication_slot('nosql_cdc_other');
+SELECT pg_drop_replication_slot('nosql_cdc_td');
 
 -- The plugin needs the collection catalog to be a user catalog table.
 ALTER TABLE nosql.collection RESET (user_catalog_table);
