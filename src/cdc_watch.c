@@ -64,6 +64,12 @@
  * lost.  A time no event has reached leaves the search pending: each read
  * searches again, from where the previous search ended.
  *
+ * Pre-images.  The log keeps the ones the plugin found; each read takes
+ * them out, or checks them, as the watcher asked (CdcPreImage), and hides
+ * those of events older than the cluster parameter changeStreamOptions'
+ * preAndPostImages.expireAfterSeconds (cluster_parameter.c), read once per
+ * read of the log.
+ *
  * Monitoring.  Every stream being read (a nosql.watch call, a
  * $changeStream cursor) has a slot in the registry of cdc_watchers.c,
  * updated with its resume point after each read.
