@@ -123,7 +123,7 @@ DROP ROLE regress_cp_user;
 -- The effect: pre-images of events older than expireAfterSeconds are
 -- gone for change streams: null with whenAvailable, an error with
 -- required.  Events newer than that keep theirs.
-CREATE FUNCTION caught_up(after bson, mark int) RETURNS boolean LANGUAGE plpgsql AS $$
+CREATE FUNCTION cp_caught_up(after bson, mark int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     last bson := after;
     e bson;
@@ -143,14 +143,14 @@ SELECT cp('{"insert": "pre", "documents": [{"_id": 1, "v": 1}, {"_id": 2, "v": 1
 SELECT nosql.watch_start_token() AS t0 \gset
 SELECT cp('{"update": "pre", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": 2}}}]}', 'cpw') ->> 'nModified' AS n;
 SELECT cp('{"insert": "pre", "documents": [{"_id": 100}]}', 'cpw') ->> 'n' AS n;
-SELECT caught_up(:'t0', 100);
+SELECT cp_caught_up(:'t0', 100);
 SELECT cp('{"setClusterParameter": {"changeStreamOptions": {"preAndPostImages": {"expireAfterSeconds": 2}}}}') ->> 'ok' AS ok;
 -- the first update is now more than two seconds old
 SELECT pg_sleep(2.5);
 SELECT nosql.watch_start_token() AS t1 \gset
 SELECT cp('{"delete": "pre", "deletes": [{"q": {"_id": 2}, "limit": 1}]}', 'cpw') ->> 'n' AS n;
 SELECT cp('{"insert": "pre", "documents": [{"_id": 101}]}', 'cpw') ->> 'n' AS n;
-SELECT caught_up(:'t1', 101);
+SELECT cp_caught_up(:'t1', 101);
 SELECT e ->> 'operationType' AS op, e -> 'documentKey' AS key, e -> 'fullDocumentBeforeChange' AS before
   FROM nosql.watch('cpw.pre', resume_after => :'t0', full_document_before_change => 'whenAvailable') e;
 -- null, and last, as the pre-image it replaces
@@ -179,3 +179,7 @@ SELECT e ->> 'operationType' AS op, e -> 'fullDocumentBeforeChange' AS before
 
 SELECT cp('{"dropDatabase": 1}', 'cpw') ->> 'ok' AS ok;
 DELETE FROM nosql.cluster_parameter;
+DROP FUNCTION cp_caught_up(bson, int);
+DROP FUNCTION cp_err(bson);
+DROP FUNCTION cp_mask(bson);
+DROP FUNCTION cp(text, text);
