@@ -1214,6 +1214,21 @@ CREATE TABLE nosql.change_stream_horizon (
 CREATE UNIQUE INDEX change_stream_horizon_one ON nosql.change_stream_horizon ((true));
 COMMENT ON TABLE nosql.change_stream_horizon IS 'the resume token before which nosql.change_log is incomplete, and the commit time until which events may be missing: resuming from before the token, or starting at an operation time in or before that time''s second, is ChangeStreamHistoryLost';
 
+-- MongoDB's cluster parameters (getClusterParameter, setClusterParameter;
+-- src/cluster_parameter.c): one row per parameter ever set, its whole
+-- value and when it was set.  changeStreamOptions' preAndPostImages.
+-- expireAfterSeconds limits how long nosql.watch gives pre-images.  Every
+-- role may read it; setting a parameter needs INSERT and UPDATE (grant
+-- them to make a role MongoDB's clusterManager for setClusterParameter).
+CREATE TABLE nosql.cluster_parameter (
+    name text PRIMARY KEY,
+    value nosql.bson NOT NULL,
+    cluster_parameter_time timestamptz NOT NULL
+);
+COMMENT ON TABLE nosql.cluster_parameter IS 'MongoDB cluster parameters set with setClusterParameter (changeStreamOptions, changeStreams, pauseMigrationsDuringMultiUpdates): name, value without _id and clusterParameterTime, and the time of the setting; a parameter without a row has its default';
+SELECT pg_catalog.pg_extension_config_dump('nosql.cluster_parameter', '');
+GRANT SELECT ON nosql.cluster_parameter TO PUBLIC;
+
 CREATE FUNCTION nosql.watch(coll text, pipeline nosql.bson DEFAULT NULL,
                             resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
                             full_document text DEFAULT 'default', max_wait_ms integer DEFAULT 0,

@@ -64,6 +64,12 @@
  * lost.  A time no event has reached leaves the search pending: each read
  * searches again, from where the previous search ended.
  *
+ * Pre-images.  The log keeps the ones the plugin found; each read takes
+ * them out, or checks them, as the watcher asked (CdcPreImage), and hides
+ * those of events older than the cluster parameter changeStreamOptions'
+ * preAndPostImages.expireAfterSeconds (cluster_parameter.c), read once per
+ * read of the log.
+ *
  * Monitoring.  Every stream being read (a nosql.watch call, a
  * $changeStream cursor) has a slot in the registry of cdc_watchers.c,
  * updated with its resume point after each read.
@@ -1796,29 +1802,76 @@ CdcFullDocumentLookup(const CdcWatchSpec *spec, Bson *event)
 static const char *CdcEventString(const bson_t *doc, const char *path);
 
 /*
+ * The wallTime (milliseconds since the Unix epoch) before which events'
+ * pre-images have expired, by the cluster parameter changeStreamOptions'
+ * preAndPostImages.expireAfterSeconds; PG_INT64_MIN when it is "off" or
+ * the watcher does not want pre-images.  Once per read.
+ */
+static int64
+CdcPreImageCutoff(const CdcWatchSpec *spec)
+{
+	int64		expire;
+
+	if (spec->before == CDC_BEFORE_OFF)
+		return PG_INT64_MIN;
+	expire = ClusterParameterPreImageExpiry();
+	if (expire <= 0)
+		return PG_INT64_MIN;
+	return GetCurrentTimestamp() / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000 -
+		Min(expire, PG_INT64_MAX / 1000 / 2) * 1000;
+}
+
+/*
  * fullDocumentBeforeChange as the watcher asked: the log keeps the
  * pre-image the plugin found (a collection with pre-images enabled);
  * "off" takes it out of the event, "whenAvailable" leaves the event as it
  * is, "required" fails on an update, replace or delete event without one.
+ * A pre-image of an event whose wallTime is before cutoff has expired
+ * (changeStreamOptions): null for "whenAvailable", missing for "required".
  */
 static Bson *
-CdcPreImage(const CdcWatchSpec *spec, Bson *event)
+CdcPreImage(const CdcWatchSpec *spec, Bson *event, int64 cutoff)
 {
 	bson_t		in;
 	bson_t		out;
 	bson_iter_t it;
+	bson_iter_t wall;
 	bool		has;
+	bool		expired;
 	Bson	   *result;
 
-	if (spec->before == CDC_BEFORE_WHEN_AVAILABLE ||
-		!bson_init_static(&in, BsonBytes(event), BsonDocLen(event)))
+	if (!bson_init_static(&in, BsonBytes(event), BsonDocLen(event)))
 		return event;
 	has = bson_iter_init_find(&it, &in, "fullDocumentBeforeChange");
+	expired = has && cutoff != PG_INT64_MIN &&
+		bson_iter_init_find(&wall, &in, "wallTime") && BSON_ITER_HOLDS_DATE_TIME(&wall) &&
+		bson_iter_date_time(&wall) < cutoff;
+	if (spec->before == CDC_BEFORE_WHEN_AVAILABLE)
+	{
+		bson_iter_t f;
+
+		if (!expired)
+			return event;
+		/* in its place (last), as null */
+		bson_init(&out);
+		bson_iter_init(&f, &in);
+		while (bson_iter_next(&f))
+		{
+			if (strcmp(bson_iter_key(&f), "fullDocumentBeforeChange") == 0)
+				BSON_APPEND_NULL(&out, "fullDocumentBeforeChange");
+			else
+				bson_append_iter(&out, NULL, 0, &f);
+		}
+		result = BsonFromDocument(&out, false);
+		bson_destroy(&out);
+		return result;
+	}
 	if (spec->before == CDC_BEFORE_REQUIRED)
 	{
 		const char *op = CdcEventString(&in, "operationType");
 
-		if (!has && op != NULL &&
+		if ((!has || expired) && op != NULL &&
 			(strcmp(op, "update") == 0 || strcmp(op, "replace") == 0 ||
 			 strcmp(op, "delete") == 0))
 		{
@@ -2099,6 +2152,7 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	MemoryContext outer = CurrentMemoryContext;
 	List	   *events = NIL;
 	ListCell   *lc;
+	int64		pre_image_cutoff;
 
 	/* startAtOperationTime not reached yet: nothing to read */
 	if (spec->at_time != NULL && !CdcResolveStartTime(spec))
@@ -2164,6 +2218,7 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 
 	/* fullDocument lookups and the pipeline, with the caller's rights */
 	SPI_connect();
+	pre_image_cutoff = CdcPreImageCutoff(spec);
 	foreach(lc, events)
 	{
 		Bson	   *event = lfirst(lc);
@@ -2185,7 +2240,7 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 			MemoryContextSwitchTo(old);
 			continue;
 		}
-		event = CdcPreImage(spec, event);
+		event = CdcPreImage(spec, event, pre_image_cutoff);
 		event = CdcFullDocumentLookup(spec, event);
 		if (spec->chain != NULL)
 			AggChainApplyAll(spec->chain, BsonBytes(event), BsonDocLen(event), &outs);

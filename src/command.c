@@ -616,6 +616,8 @@ static const CommandDef commands[] = {
 	{"cloneCollectionAsCapped", CmdCloneCollectionAsCapped, true},
 	{"validateDBMetadata", CmdValidateDBMetadata, false},
 	{"compact", CmdCompact, true},
+	{"getClusterParameter", CmdGetClusterParameter, false},
+	{"setClusterParameter", CmdSetClusterParameter, true},
 	{"explain", CmdExplain, false},
 	{"planCacheClear", CmdPlanCacheClear, false},
 	{"planCacheSetFilter", CmdPlanCacheSetFilter, false},

@@ -169,6 +169,11 @@ extern void CmdCollMod(CommandContext *ctx, bson_t *reply);
 extern void CmdValidateDBMetadata(CommandContext *ctx, bson_t *reply);
 extern void CmdCompact(CommandContext *ctx, bson_t *reply);
 
+/* cluster_parameter.c */
+extern void CmdGetClusterParameter(CommandContext *ctx, bson_t *reply);
+extern void CmdSetClusterParameter(CommandContext *ctx, bson_t *reply);
+extern int64 ClusterParameterPreImageExpiry(void);
+
 /* cmd_explain.c */
 extern void CmdExplain(CommandContext *ctx, bson_t *reply);
 
