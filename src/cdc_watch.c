@@ -159,6 +159,7 @@
 #define MONGO_BAD_VALUE					2
 #define MONGO_FAILED_TO_PARSE_CODE		9
 #define MONGO_NO_MATCHING_DOCUMENT		47
+#define MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW 166
 #define MONGO_CHANGE_STREAM_HISTORY_LOST 286
 #define MONGO_CHANGE_STREAM_NOT_FIRST	40602
 #define MONGO_CHANGE_STREAM_NOT_OBJECT	50808
@@ -2368,6 +2369,20 @@ CdcWaitRead(CdcWatchSpec *spec, const char *start, int64 max_wait_ms, XLogRecPtr
  * ('db') or every collection (NULL) after the resume point (or from the
  * first at or after a time), in commit order.
  */
+/* A change stream on a view fails as MongoDB's (CommandNotSupportedOnView) */
+static void
+CdcRefuseView(const char *db, const char *coll)
+{
+	Collection *c;
+
+	if (db == NULL || coll == NULL)
+		return;
+	c = CollectionLookup(db, coll);
+	if (c != NULL && c->is_view)
+		MongoRaise(MONGO_COMMAND_NOT_SUPPORTED_ON_VIEW,
+				   "Namespace %s.%s is a view, not a collection", db, coll);
+}
+
 PG_FUNCTION_INFO_V1(watch);
 Datum
 watch(PG_FUNCTION_ARGS)
@@ -2398,6 +2413,7 @@ watch(PG_FUNCTION_ARGS)
 		}
 		spec.db = ns;
 	}
+	CdcRefuseView(spec.db, spec.coll);
 
 	full = PG_ARGISNULL(4) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	spec.full = (CdcFullDocument) CdcEnumValue(full, cdc_full_names, "fullDocument");
@@ -2521,6 +2537,7 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 	if (!BSON_ITER_HOLDS_DOCUMENT(options))
 		MongoRaise(MONGO_CHANGE_STREAM_NOT_OBJECT,
 				   "the $changeStream stage expects a document as argument");
+	CdcRefuseView(db, coll);
 	bson_iter_recurse(options, &it);
 	while (bson_iter_next(&it))
 	{

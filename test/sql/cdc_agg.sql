@@ -240,6 +240,12 @@ SELECT e ->> 'operationType' AS op, e -> 'ns' AS ns FROM ca_next('admin', '$cmd.
 SELECT ca_cmd('admin', format('{"killCursors": "$cmd.aggregate", "cursors": [{"$numberLong": "%s"}]}', :'sall')) AS r \gset
 SELECT regexp_replace((:'r'::bson -> 'cursorsKilled')::text, '[^0-9]', '', 'g') = :'sall' AS killed;
 
+-- A stream on a view: CommandNotSupportedOnView (166)
+SELECT ca_cmd('ca', '{"create": "av", "viewOn": "a", "pipeline": []}') ->> 'ok' AS ok;
+SELECT r ->> 'code' AS code, r ->> 'errmsg' AS errmsg
+  FROM ca_cmd('ca', '{"aggregate": "av", "pipeline": [{"$changeStream": {}}], "cursor": {}}') r;
+SELECT ca_cmd('ca', '{"drop": "av"}') ->> 'ok' AS ok;
+
 -- Dropping the database ends the database's stream
 SELECT ca_cmd('ca', '{"dropDatabase": 1}') ->> 'ok' AS ok;
 SELECT e ->> 'operationType' AS op, e -> 'ns' AS ns FROM ca_next('ca', '$cmd.aggregate', :'sdb', 1000) e;

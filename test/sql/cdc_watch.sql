@@ -328,6 +328,13 @@ SELECT count(*) AS listed FROM nosql.change_stream_watchers WHERE pid = pg_backe
 DROP OWNED BY regress_cdc_watcher;
 DROP ROLE regress_cdc_watcher;
 
+-- A stream on a view: CommandNotSupportedOnView (166)
+SELECT cw_cmd('cw', '{"create": "av", "viewOn": "a", "pipeline": []}') ->> 'ok' AS ok;
+\set SHOW_CONTEXT never
+SELECT * FROM nosql.watch('cw.av');
+\set SHOW_CONTEXT errors
+SELECT cw_cmd('cw', '{"drop": "av"}') ->> 'ok' AS ok;
+
 -- Dropping the watched database ends a database's stream
 SELECT nosql.watch_start_token() AS t3 \gset
 SELECT cw_cmd('cw', '{"dropDatabase": 1}') ->> 'ok' AS ok;
