@@ -70,20 +70,22 @@ sub run_command
 
 # The _ids (documentKey) of the change events of namespace $ns after the
 # resume token $token (JSON text), in order and comma-separated, read with
-# nosql.watch blocking up to a second at a time, until $done->(list of
-# ids) is true or about a minute passes.
+# nosql.watch (which blocks up to a second while there are none), until
+# $done->(list of ids) is true or $timeout seconds (default 60) pass.
 sub watch_ids
 {
-	my ($node, $ns, $token, $done) = @_;
+	my ($node, $ns, $token, $done, $timeout) = @_;
+	my $deadline = time + ($timeout // 60);
 	my $ids = '';
 	$token =~ s/'/''/g;
-	for (1 .. 60)
+	while (1)
 	{
 		$ids = $node->safe_psql('postgres', qq(
 			SELECT coalesce(string_agg(e -> 'documentKey' ->> '_id', ',' ORDER BY n), '')
 			  FROM (SELECT e, row_number() OVER () AS n
 			          FROM nosql.watch('$ns', resume_after => '$token', max_wait_ms => 1000) e) s));
-		last if $done->(split /,/, $ids);
+		last if $done->(split /,/, $ids) || time > $deadline;
+		usleep(100_000);
 	}
 	return $ids;
 }
