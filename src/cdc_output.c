@@ -1194,6 +1194,17 @@ CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
 	return true;
 }
 
+/* Keep a copy of an update message in cxt, with the table of its row */
+static void
+CdcPendingCopy(MemoryContext cxt, char **dst, Size *dst_len, Oid *dst_relid,
+			   const char *src, Size len, Oid relid)
+{
+	*dst = MemoryContextAlloc(cxt, len);
+	memcpy(*dst, src, len);
+	*dst_len = len;
+	*dst_relid = relid;
+}
+
 /*
  * A logical decoding message.  Only transactional messages of the
  * document engine and the key-value store count (cdc_message.c), each as
@@ -1237,10 +1248,9 @@ CdcMessageEvent(LogicalDecodingContext *ctx, CdcData *data, const char *prefix,
 			if (bson_iter_init_find(&it, &doc, "o") && BSON_ITER_HOLDS_INT64(&it))
 			{
 				MemoryContextReset(data->txn_context);
-				data->pending = MemoryContextAlloc(data->txn_context, message_size);
-				memcpy(data->pending, message, message_size);
-				data->pending_len = message_size;
-				data->pending_relid = (Oid) bson_iter_int64(&it);
+				CdcPendingCopy(data->txn_context, &data->pending, &data->pending_len,
+							   &data->pending_relid, message, message_size,
+							   (Oid) bson_iter_int64(&it));
 			}
 		}
 		else
@@ -1379,10 +1389,9 @@ CdcStreamStart(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	data->pending = NULL;
 	if (state->pending != NULL)
 	{
-		data->pending = MemoryContextAlloc(data->txn_context, state->pending_len);
-		memcpy(data->pending, state->pending, state->pending_len);
-		data->pending_len = state->pending_len;
-		data->pending_relid = state->pending_relid;
+		CdcPendingCopy(data->txn_context, &data->pending, &data->pending_len,
+					   &data->pending_relid, state->pending, state->pending_len,
+					   state->pending_relid);
 	}
 	/* the kv_prev messages still waiting, with their context */
 	CdcKvForget(data);
@@ -1411,10 +1420,9 @@ CdcStreamStop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	state->pending = NULL;
 	if (data->pending != NULL)
 	{
-		state->pending = MemoryContextAlloc(ctx->context, data->pending_len);
-		memcpy(state->pending, data->pending, data->pending_len);
-		state->pending_len = data->pending_len;
-		state->pending_relid = data->pending_relid;
+		CdcPendingCopy(ctx->context, &state->pending, &state->pending_len,
+					   &state->pending_relid, data->pending, data->pending_len,
+					   data->pending_relid);
 	}
 	data->pending = NULL;
 	MemoryContextReset(data->txn_context);
