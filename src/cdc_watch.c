@@ -511,6 +511,26 @@ CdcTokenAt(char *buf, XLogRecPtr lsn)
 	CdcResumeToken(buf, lsn, 0);
 }
 
+/* Whether the slot exists and lost the WAL it needs (invalidated) */
+static bool
+CdcSlotLost(const char *name)
+{
+	ReplicationSlot *s = SearchNamedReplicationSlot(name, true);
+	bool		lost;
+
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+#if PG_VERSION_NUM >= 160000
+	lost = s->data.invalidated != RS_INVAL_NONE;
+#else
+	lost = s->data.invalidated_at != InvalidXLogRecPtr &&
+		XLogRecPtrIsInvalid(s->data.restart_lsn);
+#endif
+	SpinLockRelease(&s->mutex);
+	return lost;
+}
+
 /*
  * Make sure the slot exists, and the horizon: a new slot moves the horizon
  * to its start.  Runs in the decoder's first transaction, before it writes.
@@ -525,6 +545,24 @@ CdcDecoderSetUp(const char *slot)
 	int			rc;
 
 	arg[0] = CStringGetTextDatum(slot);
+	if (CdcSlotLost(slot))
+	{
+		/*
+		 * max_slot_wal_keep_size let the WAL it needed go: what it had not
+		 * decoded is gone.  A new slot starts afresh, and the horizon moves
+		 * to it, so that resuming from before is history lost, not a gap.
+		 */
+		rc = SPI_execute_with_args("SELECT pg_catalog.pg_drop_replication_slot($1)",
+								   1, types, arg, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not drop replication slot \"%s\"", slot);
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nosql change stream decoder dropped replication slot \"%s\": its WAL was removed",
+						slot),
+				 errdetail("The slot was invalidated (max_slot_wal_keep_size); events not yet copied to nosql.change_log are lost."),
+				 errhint("Resuming a change stream from before the new slot fails with ChangeStreamHistoryLost.")));
+	}
 	if (SearchNamedReplicationSlot(slot, true) == NULL)
 	{
 		bool		isnull;
@@ -560,8 +598,11 @@ CdcDecoderSetUp(const char *slot)
 		}
 	}
 	arg[1] = CStringGetTextDatum(token);
-	rc = SPI_execute_with_args("WITH d AS (DELETE FROM nosql.change_stream_horizon) "
-							   "INSERT INTO nosql.change_stream_horizon (token, since) VALUES ($2, now())",
+	/* two statements: a DELETE in a WITH may run after the INSERT */
+	rc = SPI_execute("DELETE FROM nosql.change_stream_horizon", false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not set the change stream horizon");
+	rc = SPI_execute_with_args("INSERT INTO nosql.change_stream_horizon (token, since) VALUES ($2, now())",
 							   2, types, arg, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not set the change stream horizon");

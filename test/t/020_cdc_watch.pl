@@ -3,7 +3,9 @@
 # none twice, also for events committed just before the crash that the
 # decoder had not copied yet.  Then a measurement, noted and not asserted:
 # the time from a commit to its delivery to a watcher blocked in
-# nosql.watch.  Last, DROP EXTENSION drops the decoder's slot.
+# nosql.watch.  Then a slot invalidated by max_slot_wal_keep_size is
+# replaced, and resuming from before it is history lost.  Last, DROP
+# EXTENSION drops the decoder's slot.
 use strict;
 use warnings;
 
@@ -168,6 +170,58 @@ $node->safe_psql('postgres',
 $watcher->finish;
 is(wait_for_value($node, 'postgres', "SELECT count(*) FROM nosql.change_stream_watchers", '0', 30),
 	'0', 'a terminated watcher is no longer listed');
+
+# max_slot_wal_keep_size: a decoder that falls behind (stopped here with
+# SIGSTOP) loses its slot at a checkpoint; the next decoder drops the
+# invalidated slot and starts a new one, and resuming from before it is
+# history lost (286), never a gap.
+insert_ids(300, 300);
+my $t_before = token_of($t0, 300);
+like($t_before, qr/_data/, 'a token before the slot is lost');
+my $decoder = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'nosql cdc decoder'");
+like($decoder, qr/^\d+$/, 'the decoder runs');
+kill 'STOP', $decoder;
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET max_slot_wal_keep_size = '1MB';
+	SELECT pg_reload_conf();
+});
+$node->safe_psql('postgres', q{
+	CREATE TABLE filler AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 40000);
+	SELECT pg_switch_wal();
+	DROP TABLE filler;
+	SELECT pg_switch_wal();
+});
+my ($cout, $cerr) = ('', '');
+my $checkpoint = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-c', 'CHECKPOINT', '-d', $node->connstr('postgres') ],
+	'>', \$cout, '2>', \$cerr);
+# the checkpoint asks the stopped decoder to exit and waits for it
+wait_for_value($node, 'postgres',
+	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query = 'CHECKPOINT' AND wait_event IS NOT NULL},
+	't', 30);
+kill 'CONT', $decoder;
+$checkpoint->finish;
+is($node->safe_psql('postgres',
+		q{SELECT wal_status FROM pg_replication_slots WHERE slot_name LIKE 'nosql_cdc_%'}),
+	'lost', 'the slot lost its WAL');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM RESET max_slot_wal_keep_size;
+	SELECT pg_reload_conf();
+});
+my ($ok, $out, $err) = (undef, '', '');
+{
+	my $tb = $t_before;
+	$tb =~ s/'/''/g;
+	$node->psql('postgres', qq(SELECT count(*) FROM nosql.watch('w.c', resume_after => '$tb')),
+		stdout => \$out, stderr => \$err);
+}
+like($err, qr/286/, 'resuming from before the new slot: ChangeStreamHistoryLost');
+ok($node->log_contains('dropped replication slot "nosql_cdc_\d+": its WAL was removed'),
+	'the decoder said it dropped the lost slot');
+my $t_after = $node->safe_psql('postgres', 'SELECT nosql.watch_start_token()');
+insert_ids(301, 301);
+is(watch_ids($node, 'w.c', $t_after, sub { @_ >= 1 }), '301', 'events flow again on the new slot');
 
 # DROP EXTENSION: the database worker drops the decoder's slot, which would
 # otherwise keep WAL for ever
