@@ -331,6 +331,27 @@ CdcOptionBool(DefElem *elem)
 }
 
 /*
+ * An option with two values: false for the first, true for the second;
+ * anything else is an error with the hint given.
+ */
+static bool
+CdcOptionChoice(DefElem *elem, const char *first, const char *second, const char *hint)
+{
+	char	   *value = CdcOptionString(elem);
+
+	if (strcmp(value, first) == 0)
+		return false;
+	if (strcmp(value, second) == 0)
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value \"%s\" for option \"%s\" of output plugin \"nosql\"",
+					value, elem->defname),
+			 errhint("%s", hint)));
+	return false;				/* keep the compiler quiet */
+}
+
+/*
  * Option "collections": a comma-separated list of db.coll names (spaces
  * around a name are ignored).  Database names have no dot, so the first
  * dot splits a name.
@@ -398,20 +419,9 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 
 		Assert(elem->arg == NULL || IsA(elem->arg, String));
 		if (strcmp(elem->defname, "format") == 0)
-		{
-			char	   *value = CdcOptionString(elem);
-
-			if (strcmp(value, "json") == 0)
-				data->format = CDC_FORMAT_JSON;
-			else if (strcmp(value, "bson") == 0)
-				data->format = CDC_FORMAT_BSON;
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value \"%s\" for option \"format\" of output plugin \"nosql\"",
-								value),
-						 errhint("The formats are \"json\" (relaxed Extended JSON text) and \"bson\" (binary).")));
-		}
+			data->format = CdcOptionChoice(elem, "json", "bson",
+										   "The formats are \"json\" (relaxed Extended JSON text) and \"bson\" (binary).") ?
+				CDC_FORMAT_BSON : CDC_FORMAT_JSON;
 		else if (strcmp(elem->defname, "collections") == 0)
 			data->collections = CdcOptionCollections(elem);
 		else if (strcmp(elem->defname, "kv_prefix") == 0)
@@ -424,35 +434,13 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 		else if (strcmp(elem->defname, "include_collections") == 0)
 			data->include_collections = CdcOptionBool(elem);
 		else if (strcmp(elem->defname, "full_document") == 0)
-		{
-			char	   *value = CdcOptionString(elem);
-
-			if (strcmp(value, "default") == 0)
-				data->full_document = false;
-			else if (strcmp(value, "post_image") == 0)
-				data->full_document = true;
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value \"%s\" for option \"full_document\" of output plugin \"nosql\"",
-								value),
-						 errhint("The values are \"default\" (an update event has no fullDocument) and \"post_image\" (it has the document after the update).")));
-		}
+			data->full_document =
+				CdcOptionChoice(elem, "default", "post_image",
+								"The values are \"default\" (an update event has no fullDocument) and \"post_image\" (it has the document after the update).");
 		else if (strcmp(elem->defname, "full_document_before_change") == 0)
-		{
-			char	   *value = CdcOptionString(elem);
-
-			if (strcmp(value, "off") == 0)
-				data->before_change = false;
-			else if (strcmp(value, "on") == 0)
-				data->before_change = true;
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value \"%s\" for option \"full_document_before_change\" of output plugin \"nosql\"",
-								value),
-						 errhint("The values are \"off\" (no event has fullDocumentBeforeChange) and \"on\" (update, replace and delete events of collections with pre-images enabled have it).")));
-		}
+			data->before_change =
+				CdcOptionChoice(elem, "off", "on",
+								"The values are \"off\" (no event has fullDocumentBeforeChange) and \"on\" (update, replace and delete events of collections with pre-images enabled have it).");
 		else if (strcmp(elem->defname, "stream_changes") == 0)
 			data->stream = CdcOptionBool(elem);
 		else if (strcmp(elem->defname, "prev_kv") == 0)
