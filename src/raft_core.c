@@ -1483,7 +1483,7 @@ RaftStepLeader(RaftNode *r, const RaftMessage *m)
 				pr->inflight_count--;
 			}
 			if (pr->match < RaftLastIndex(r))
-				RaftSendAppend(r, pr, false, NULL);
+				RaftSendAppend(r, pr, true, NULL);
 			if (m->context != 0 && m->context <= r->read_seq)
 			{
 				if (m->context > pr->read_ack)

@@ -282,6 +282,17 @@ extern void raft_advance(RaftNode *node, RaftReady *rd);
 extern int	raft_compact(RaftNode *node, uint64_t index, const RaftConfState *conf);
 extern uint64_t raft_term_at(RaftNode *node, uint64_t index);
 extern bool raft_snapshot_acceptable(RaftNode *node, const RaftSnapshotMeta *meta);
+
+/*
+ * The same question for a received RAFT_MSG_SNAP as a whole: also false when
+ * the message's term is stale (raft_step would drop it).  Drivers should
+ * prefer it: install the shipped state only when it says true, then step.
+ *
+ * A leader that has compacted nothing yet sends a member that joined with
+ * no configuration a RAFT_MSG_SNAP whose metadata is {applied, its term,
+ * the current configuration}: the log does not hold the group's initial
+ * configuration, so such a member rejects appends until it has a snapshot.
+ */
 extern bool raft_msg_snapshot_acceptable(RaftNode *node, const RaftMessage *msg);
 extern void raft_report_unreachable(RaftNode *node, RaftId peer);
 extern void raft_report_snapshot(RaftNode *node, RaftId peer, bool failed);
