@@ -1,0 +1,117 @@
+# A raft group of three servers under a mixed put/get load on every member
+# (test/raft/raftload.py), while the leader is killed with -m immediate
+# and restarted, the next leader is paused with SIGSTOP and resumed, and
+# the next one is cut off from the others by the proxy every link goes
+# through (test/raft/raftproxy.py) and then healed.  The history of every
+# operation must be linearizable (test/raft/lincheck.py; an unknown
+# outcome may or may not have happened), and all members must end with
+# the same store.  A negative control shows that the checker catches an
+# injected stale read.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use NosqlTest;
+use RaftTest;
+
+my $g = raft_group('raft_faults', 3, proxy => 1);
+my @n = @{ $g->{nodes} };
+ok(raft_wait_leader($g, 60), 'a leader is elected through the proxy');
+
+# the processes of a server, for SIGSTOP
+sub server_pids
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid};
+	my @kids = split /\s+/, `pgrep -P $pm`;
+	return ($pm, grep { /^\d+$/ } @kids);
+}
+
+sub id_of { my ($node) = @_; return raft_status($node)->{id}; }
+
+my $load = raft_run_load($g, clients => 6, keys => 6, duration => 40, tag => 'faults', seed => 7);
+sleep 4;
+
+# 1. the leader is killed mid-load, and comes back
+my $leader = raft_wait_leader($g, 30);
+my $lid = id_of($leader);
+note("killing leader $lid");
+my $t0 = time;
+$leader->stop('immediate');
+my $next = raft_wait_leader($g, 30);
+ok($next && id_of($next) != $lid, 'a new leader after the leader is killed');
+note(sprintf('new leader after %.2f s', time - $t0));
+sleep 2;
+$leader->start;
+sleep 3;
+
+# 2. the leader is paused and resumed
+$leader = raft_wait_leader($g, 30);
+$lid = id_of($leader);
+my @pids = server_pids($leader);
+note("pausing leader $lid (@pids)");
+kill 'STOP', @pids;
+sleep 4;
+my $other;
+for (1 .. 50)
+{
+	for my $node (@n)
+	{
+		next if $node == $leader;
+		my $st = raft_status($node);
+		$other = $node if ($st->{role} // '') eq 'leader';
+	}
+	last if $other;
+	usleep(100_000);
+}
+ok($other, 'the others elect a leader while it is paused');
+kill 'CONT', @pids;
+sleep 3;
+
+# 3. the leader is partitioned from the others, then healed
+$leader = raft_wait_leader($g, 30);
+$lid = id_of($leader);
+note("isolating leader $lid");
+like(raft_proxy_command($g, "isolate $lid"), qr/^ok/, 'the proxy isolates the leader');
+my $majority;
+for (1 .. 60)
+{
+	for my $node (@n)
+	{
+		next if $node == $leader;
+		my $st = raft_status($node);
+		$majority = $node if ($st->{role} // '') eq 'leader';
+	}
+	last if $majority;
+	usleep(100_000);
+}
+ok($majority, 'the majority side elects a leader');
+my $old = raft_status($leader);
+sleep 2;
+$old = raft_status($leader);
+isnt($old->{role}, 'leader', 'the isolated leader steps down (check-quorum)');
+like(raft_proxy_command($g, 'heal'), qr/^ok/, 'the partition heals');
+
+my ($code, $report, $loadout) = raft_lincheck($load);
+note($report);
+like($loadout, qr/raftload: \d+ ops/, 'the load ran');
+my ($ok) = $loadout =~ /ok (\d+)/;
+cmp_ok($ok // 0, '>', 100, 'many operations succeeded');
+is($code, 0, 'the history is linearizable');
+
+my $digest = raft_wait_converged($g, 60);
+ok($digest, "all members hold the same store after the faults: " . ($digest // 'no'));
+
+# negative control: an injected stale read must be caught
+my $bad = raft_run_load($g, clients => 4, keys => 3, duration => 6, tag => 'stale',
+	seed => 3, stale => 0.2);
+my ($bcode, $breport, $bout) = raft_lincheck($bad);
+like($bout, qr/injected [1-9]/, 'stale reads were injected');
+is($bcode, 1, 'the checker catches them');
+
+raft_stop_proxy($g);
+$_->stop('fast') for grep { $_->{_pid} } @n;
+done_testing();
