@@ -78,11 +78,11 @@ operations that were concurrent with it.
 Speed (Debian 12 python3, one core of the shared 2-core machine), measured
 with `python3 test/raft/test_lincheck.py --bench` on simulated histories of
 20,000 operations by 20 clients with about 270 unknown outcomes: 0.33 s on
-30 keys, 0.5 s on 10 keys, 0.3 s on 50 keys; the same histories with one
+30 keys, 0.3 s on 10 keys, 0.3 s on 50 keys; the same histories with one
 stale read injected are rejected in 0.3-0.5 s.  An extreme case, 20 clients
 with long overlapping operations all on ONE key (20,000 ops), takes 48 s:
-the search is exponential in the number of concurrent operations on a key.The --timeout option (default
-none) bounds pathological cases: when it expires the verdict is "unknown"
+the search is exponential in the number of concurrent operations on a key.
+The --timeout option (default none) bounds pathological cases: when it expires the verdict is "unknown"
 (exit 2) unless a violation was already found.
 """
 
