@@ -368,6 +368,13 @@ def explain(key, ops, depth, best, initial, t0):
         src = [o for o in ops if o.f == 'put' and o.value == stuck.value]
         if src:
             lines.append('  which read   %s' % src[0].describe(t0))
+            later = [o for o in ops if o.f == 'put' and o.status == 'ok'
+                     and o.call > src[0].ret and o.ret < stuck.call]
+            if later:
+                later.sort(key=lambda o: o.ret)
+                lines.append('  but these puts came after that one and before the read began:')
+                for o in later[-5:]:
+                    lines.append('    %s' % o.describe(t0))
         elif stuck.value is None:
             lines.append('  which read   the key absent')
     shown = [o for o in pend if o is not stuck]
