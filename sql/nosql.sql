@@ -1179,6 +1179,64 @@ CREATE FUNCTION nosql.lease_list() RETURNS SETOF bigint
 COMMENT ON FUNCTION nosql.lease_list() IS 'etcd LeaseLeases: the ids of every lease';
 
 ---------------------------------------------------------------------------
+-- Coordination: the Raft group that replicates the key-value store
+-- (src/raft_*.c, docs/raft.md).  The tables are the member's durable
+-- state, written only by its raft worker.
+---------------------------------------------------------------------------
+
+CREATE TABLE nosql.raft_state (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    term bigint NOT NULL,
+    vote bigint NOT NULL,
+    commit_index bigint NOT NULL,
+    snap_index bigint NOT NULL,
+    snap_term bigint NOT NULL,
+    snap_voters bigint[] NOT NULL,
+    snap_learners bigint[] NOT NULL,
+    applied_index bigint NOT NULL,
+    applied_term bigint NOT NULL,
+    applied_voters bigint[] NOT NULL,
+    applied_learners bigint[] NOT NULL,
+    last_conf_index bigint NOT NULL
+);
+COMMENT ON TABLE nosql.raft_state IS 'this raft member''s durable state: term, vote, commit index, compaction point and applied index with its configuration';
+CREATE TABLE nosql.raft_log (
+    idx bigint PRIMARY KEY,
+    term bigint NOT NULL,
+    type smallint NOT NULL,
+    data bytea NOT NULL
+);
+COMMENT ON TABLE nosql.raft_log IS 'this raft member''s log after the compaction point';
+CREATE TABLE nosql.raft_member (
+    node_id bigint PRIMARY KEY,
+    address text NOT NULL
+);
+COMMENT ON TABLE nosql.raft_member IS 'the raft group''s members and their addresses (host:port)';
+REVOKE ALL ON nosql.raft_state, nosql.raft_log, nosql.raft_member FROM PUBLIC;
+
+CREATE FUNCTION nosql.raft_status_info(OUT node_id bigint, OUT role text, OUT term bigint,
+                                       OUT leader_id bigint, OUT commit_index bigint,
+                                       OUT applied_index bigint, OUT members jsonb,
+                                       OUT last_leader_contact timestamptz,
+                                       OUT first_index bigint, OUT last_index bigint)
+    AS 'MODULE_PATHNAME', 'raft_status_info' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION nosql.raft_status_info() IS 'this raft member''s view of its group (see the view nosql.raft_status)';
+CREATE VIEW nosql.raft_status AS
+    SELECT * FROM nosql.raft_status_info() WHERE node_id IS NOT NULL;
+COMMENT ON VIEW nosql.raft_status IS 'one row on a raft member: its id, role, term, the leader, commit and applied index, members with their match index and last contact';
+CREATE FUNCTION nosql.raft_add_member(node_id bigint, address text, learner boolean DEFAULT false) RETURNS void
+    AS 'MODULE_PATHNAME', 'raft_add_member' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.raft_add_member(bigint, text, boolean) IS 'add a member to the raft group: as a learner, then (unless learner) as a voter once it has caught up';
+CREATE FUNCTION nosql.raft_remove_member(node_id bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'raft_remove_member' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.raft_remove_member(bigint) IS 'remove a member from the raft group';
+CREATE FUNCTION nosql.raft_transfer_leadership(node_id bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'raft_transfer_leadership' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION nosql.raft_transfer_leadership(bigint) IS 'ask the raft leader to hand leadership to a member';
+REVOKE ALL ON FUNCTION nosql.raft_add_member(bigint, text, boolean), nosql.raft_remove_member(bigint),
+    nosql.raft_transfer_leadership(bigint) FROM PUBLIC;
+
+---------------------------------------------------------------------------
 -- Change streams: nosql.watch over one decoder per database
 -- (src/cdc_watch.c, docs/cdc.md "Watching")
 ---------------------------------------------------------------------------

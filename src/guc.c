@@ -15,6 +15,7 @@
 
 #include "documents.h"
 #include "nosql.h"
+#include "raft.h"
 
 /* Database (namespace) used by the SQL document functions for 'coll' names */
 char	   *nosql_database = NULL;
@@ -34,9 +35,94 @@ char	   *nosql_plan_hint = NULL;
 /*
  * Register the shared settings.  Called first from _PG_init.
  */
+int			nosql_raft_node_id = 0;
+char	   *nosql_raft_listen = NULL;
+char	   *nosql_raft_peers = NULL;
+char	   *nosql_raft_database = NULL;
+char	   *nosql_raft_secret = NULL;
+int			nosql_raft_heartbeat_ms = 100;
+int			nosql_raft_election_timeout_ms = 1000;
+int			nosql_raft_request_timeout_ms = 10000;
+bool		nosql_raft_allow_in_transaction = false;
+bool		nosql_raft_join = false;
+extern int	nosql_raft_snapshot_entries;
+
+/* nosql.raft_peers must parse */
+static bool
+GucCheckRaftPeers(char **newval, void **extra, GucSource source)
+{
+	RaftPeerAddr peers[RAFT_MAX_MEMBERS];
+	int			n;
+
+	RaftParsePeers(*newval, peers, &n, WARNING);
+	if (n < 0)
+	{
+		GUC_check_errdetail("Use a list like '1=127.0.0.1:7401,2=127.0.0.1:7402,3=127.0.0.1:7403'.");
+		return false;
+	}
+	return true;
+}
+
+/* The coordination settings (issue: Raft), docs/raft.md */
+static void
+GucInitRaft(void)
+{
+	DefineCustomIntVariable("nosql.raft_node_id",
+							"This server's id in its raft group; 0: not a member.",
+							"With an id, the server runs a raft worker and its key-value store is replicated through the group.",
+							&nosql_raft_node_id, 0, 0, INT_MAX, PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("nosql.raft_listen",
+							   "Address (host:port) the raft worker listens on for its peers.",
+							   NULL, &nosql_raft_listen, "", PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("nosql.raft_peers",
+							   "The initial members of the raft group: id=host:port, comma-separated, this server included.",
+							   "Read when a member starts for the first time; later changes go through nosql.raft_add_member and nosql.raft_remove_member.",
+							   &nosql_raft_peers, "", PGC_POSTMASTER, 0,
+							   GucCheckRaftPeers, NULL, NULL);
+	DefineCustomStringVariable("nosql.raft_database",
+							   "The database whose key-value store the raft group replicates.",
+							   NULL, &nosql_raft_database, "postgres", PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("nosql.raft_secret",
+							   "The shared secret the members of the raft group authenticate each other with.",
+							   "Every connection between members proves knowledge of it (HMAC-SHA-256); the worker of a group of several members does not start without it.",
+							   &nosql_raft_secret, "", PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("nosql.raft_heartbeat_ms",
+							"Interval of the raft leader's heartbeats (one tick).",
+							NULL, &nosql_raft_heartbeat_ms, 100, 10, 10000, PGC_POSTMASTER,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("nosql.raft_election_timeout_ms",
+							"Time without a leader after which a raft member starts an election (randomized up to twice as long).",
+							NULL, &nosql_raft_election_timeout_ms, 1000, 20, 60000, PGC_POSTMASTER,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("nosql.raft_request_timeout",
+							"Time a key-value call waits for the raft group before it fails with an unknown outcome.",
+							NULL, &nosql_raft_request_timeout_ms, 10000, 100, INT_MAX, PGC_USERSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("nosql.raft_allow_in_transaction",
+							 "Accept key-value writes inside a transaction block on a raft member.",
+							 "The group commits such a write at once: a later ROLLBACK does not undo it.",
+							 &nosql_raft_allow_in_transaction, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("nosql.raft_join",
+							 "Start this member empty, to be added to an existing group with nosql.raft_add_member.",
+							 "Like etcd's --initial-cluster-state existing: the member does not bootstrap a configuration of its own.",
+							 &nosql_raft_join, false, PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("nosql.raft_snapshot_entries",
+							"Applied raft entries after which the log is compacted (a member behind the compaction point gets a snapshot).",
+							NULL, &nosql_raft_snapshot_entries, 10000, 10, INT_MAX, PGC_SIGHUP,
+							0, NULL, NULL, NULL);
+}
+
 void
 GucInit(void)
 {
+	GucInitRaft();
+
 	DefineCustomStringVariable("nosql.database",
 							   "Database (namespace) that collection names without a database part refer to.",
 							   "A collection name 'coll' means 'db.coll' with db taken from this setting.",

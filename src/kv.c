@@ -117,6 +117,7 @@
 
 #include "cdc.h"
 #include "kv.h"
+#include "raft.h"
 #include "nosql.h"
 
 /* The prepared statements of the engine, kept for the session */
@@ -969,7 +970,11 @@ KvQuotaExceeded(Size adding, int64 *size)
 	int64		quota = (int64) nosql_kv_quota * 1024 * 1024;
 	TimestampTz now;
 
-	if (nosql_kv_quota <= 0)
+	/*
+	 * A raft member checks when a write is proposed, never in apply: sizes
+	 * on disk differ between members, and apply must do the same on all.
+	 */
+	if (nosql_kv_quota <= 0 || RaftApplying)
 		return false;
 
 	/*

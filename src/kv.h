@@ -178,6 +178,11 @@ extern bool KvKeyInRange(const char *key, int keylen, const KvRange *range);
 /* Replies (kv_txn.c) */
 extern void KvAppendBytes(bson_t *doc, const char *name, const bytea *value);
 
+/* Writes through a raft group (kv_raft.c) */
+extern int64 KvRaftPut(text *key, bytea *value, int64 lease, int flags,
+					   KvRowCallback prev_kv, void *arg);
+extern int64 KvRaftDelete(const KvRange *range, KvRowCallback prev_kv, void *arg);
+
 /* Watch (kv_watch.c) */
 extern void KvWatchInit(void);
 extern void KvWatchWake(void);

@@ -69,6 +69,7 @@
 
 #include "cdc.h"
 #include "kv.h"
+#include "raft.h"
 #include "nosql.h"
 
 /* How soon the worker looks again at an expired lease it could not take */
@@ -446,6 +447,22 @@ lease_grant(PG_FUNCTION_ARGS)
 	if (ttl < KV_LEASE_MIN_TTL)
 		ttl = KV_LEASE_MIN_TTL;
 
+	/* on a raft member the id is chosen here, so every member grants it */
+	if (RaftActive())
+	{
+		while (id == 0)
+		{
+			uint64		r;
+
+			if (!pg_strong_random(&r, sizeof(r)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate a random lease id")));
+			id = (int64) (r & PG_INT64_MAX);
+		}
+		PG_RETURN_INT64(RaftKvCall(RAFT_OP_LEASE_GRANT, id, ttl));
+	}
+
 	SPI_connect();
 	values[1] = Int64GetDatum(ttl);
 	for (int attempt = 0; granted == 0 && attempt < (chosen ? KV_LEASE_ID_TRIES : 1); attempt++)
@@ -493,6 +510,8 @@ lease_revoke(PG_FUNCTION_ARGS)
 	KvLeaseArgNotNull(fcinfo, 0, "id");
 	id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(id);
+	if (RaftActive())
+		PG_RETURN_INT64(RaftKvCall(RAFT_OP_LEASE_REVOKE, id, 0));
 
 	SPI_connect();
 	found = KvLeaseExecute(KV_LEASE_PLAN_REVOKE, &value, SPI_OK_DELETE_RETURNING);
@@ -519,6 +538,8 @@ lease_keepalive(PG_FUNCTION_ARGS)
 	KvLeaseArgNotNull(fcinfo, 0, "id");
 	id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(id);
+	if (RaftActive())
+		PG_RETURN_INT64(RaftKvCall(RAFT_OP_LEASE_KEEPALIVE, id, 0));
 
 	SPI_connect();
 	if (KvLeaseExecute(KV_LEASE_PLAN_KEEPALIVE, &value, SPI_OK_UPDATE_RETURNING) == 0)
@@ -701,6 +722,10 @@ KvLeaseRound(void)
 	KvLeaseStep step = {false, DT_NOEND, 0};
 	TimestampTz next = DT_NOEND;
 	bool		failed = false;
+
+	/* a raft member's leases expire by its group's leader (raft_worker.c) */
+	if (RaftActive())
+		return DT_NOEND;
 
 	pgstat_report_activity(STATE_RUNNING, "nosql lease expiry");
 	for (;;)

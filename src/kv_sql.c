@@ -27,6 +27,7 @@
 #include "utils/typcache.h"
 
 #include "kv.h"
+#include "raft.h"
 
 /* Refuse a NULL argument, naming it */
 static void
@@ -71,6 +72,9 @@ KvPutCommon(FunctionCallInfo fcinfo)
 	key = PG_GETARG_TEXT_PP(0);
 	value = PG_GETARG_BYTEA_PP(1);
 	lease = PG_GETARG_INT64(2);
+	/* on a raft member, through the group's log (kv_raft.c) */
+	if (RaftActive())
+		PG_RETURN_INT64(KvRaftPut(key, value, lease, 0, NULL, NULL));
 	/* with many writers, through the apply worker (kv_apply.c) */
 	if (KvApplyPut(fcinfo, key, value, lease, &revision))
 		PG_RETURN_INT64(revision);
@@ -166,13 +170,19 @@ kv_put_prev(PG_FUNCTION_ARGS)
 	prev.context = CurrentMemoryContext;
 	prev.found = false;
 	KvCheckKey(PG_GETARG_TEXT_PP(0));
-	KvWriteBegin(&writer, true);
-	KvPutAt(&writer, PG_GETARG_TEXT_PP(0),
-			PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1),
-			PG_GETARG_INT64(2), flags, KvCopyRow, &prev);
-	KvWriteEnd(&writer);
-
-	values[0] = Int64GetDatum(writer.revision);
+	if (RaftActive())
+		values[0] = Int64GetDatum(KvRaftPut(PG_GETARG_TEXT_PP(0),
+											PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1),
+											PG_GETARG_INT64(2), flags, KvCopyRow, &prev));
+	else
+	{
+		KvWriteBegin(&writer, true);
+		KvPutAt(&writer, PG_GETARG_TEXT_PP(0),
+				PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1),
+				PG_GETARG_INT64(2), flags, KvCopyRow, &prev);
+		KvWriteEnd(&writer);
+		values[0] = Int64GetDatum(writer.revision);
+	}
 	values[1] = prev.result;
 	nulls[1] = !prev.found;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));
@@ -217,6 +227,8 @@ kv_get(PG_FUNCTION_ARGS)
 	KvReadOptionsInit(&options);
 	options.revision = PG_GETARG_INT64(1);
 	options.serializable = PG_GETARG_BOOL(2);
+	if (!options.serializable && RaftActive())
+		RaftReadBarrier();
 	KvRead(&range, &options, KvCopyRow, &state, NULL);
 	if (!state.found)
 		PG_RETURN_NULL();
@@ -303,6 +315,8 @@ KvRangeResult(FunctionCallInfo fcinfo, const KvRange *range, int argno)
 	options.max_mod_revision = PG_GETARG_INT64(argno + 7);
 	options.min_create_revision = PG_GETARG_INT64(argno + 8);
 	options.max_create_revision = PG_GETARG_INT64(argno + 9);
+	if (!options.serializable && RaftActive())
+		RaftReadBarrier();
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	if (!KvReadInto(range, &options, rsinfo->setResult, rsinfo->setDesc,
@@ -358,6 +372,8 @@ kv_delete(PG_FUNCTION_ARGS)
 	int64		revision;
 
 	KvRangeArgs(fcinfo, &range);
+	if (RaftActive())
+		PG_RETURN_INT64(KvRaftDelete(&range, NULL, NULL));
 	PG_RETURN_INT64(KvDeleteRange(&range, &revision));
 }
 
@@ -381,6 +397,8 @@ kv_count(PG_FUNCTION_ARGS)
 	options.revision = PG_GETARG_INT64(2);
 	options.serializable = PG_GETARG_BOOL(3);
 	options.count_only = true;
+	if (!options.serializable && RaftActive())
+		RaftReadBarrier();
 	KvRead(&range, &options, NULL, NULL, &result);
 	PG_RETURN_INT64(result.count);
 }
@@ -398,6 +416,11 @@ kv_delete_prev(PG_FUNCTION_ARGS)
 
 	KvRangeArgs(fcinfo, &range);
 	InitMaterializedSRF(fcinfo, 0);
+	if (RaftActive())
+	{
+		(void) KvRaftDelete(&range, KvRangeRow, fcinfo->resultinfo);
+		return (Datum) 0;
+	}
 	KvWriteBegin(&writer, false);
 	KvDeleteAt(&writer, &range, KvRangeRow, fcinfo->resultinfo);
 	KvWriteEnd(&writer);
@@ -413,6 +436,8 @@ PG_FUNCTION_INFO_V1(kv_compact);
 Datum
 kv_compact(PG_FUNCTION_ARGS)
 {
+	if (RaftActive())
+		PG_RETURN_INT64(RaftKvCall(RAFT_OP_COMPACT, PG_GETARG_INT64(0), 0));
 	PG_RETURN_INT64(KvCompact(PG_GETARG_INT64(0)));
 }
 

@@ -45,6 +45,7 @@
 
 #include "bson.h"
 #include "kv.h"
+#include "raft.h"
 
 /* etcd's --max-txn-ops default */
 #define KV_TXN_MAX_OPS 128
@@ -1085,6 +1086,9 @@ kv_txn(PG_FUNCTION_ARGS)
 		!bson_init_static(&doc, BsonBytes(request), BsonDocLen(request)))
 		KvTxnError("the request must be a document");
 	txn = KvParseTxn(&doc, 0);
+	/* on a raft member, checked here and run by every member's apply */
+	if (RaftActive())
+		PG_RETURN_BSON_P(RaftKvTxn(request));
 
 	if (KvTxnMayWrite(txn))
 	{

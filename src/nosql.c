@@ -16,6 +16,7 @@
 #include "cdc.h"
 #include "kv.h"
 #include "nosql.h"
+#include "raft.h"
 
 PG_MODULE_MAGIC;
 
@@ -36,6 +37,7 @@ _PG_init(void)
 	WorkerInit();
 	KvWatchInit();
 	KvApplyInit();
+	RaftInit();
 	CdcWatchInit();
 	CdcWatchersInit();
 	IndexInit();

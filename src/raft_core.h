@@ -131,12 +131,16 @@ typedef enum RaftMessageType
 	RAFT_MSG_HEARTBEAT_RESP,
 	RAFT_MSG_READ_INDEX,		/* forwarded to the leader */
 	RAFT_MSG_READ_INDEX_RESP,
-	RAFT_MSG_TRANSFER_LEADER,	/* local or forwarded */
+	RAFT_MSG_TRANSFER_LEADER,	/* local or forwarded; context: the
+								 * transferee */
 	RAFT_MSG_TIMEOUT_NOW,
 	RAFT_MSG_UNREACHABLE,		/* local: a peer could not be reached */
 	RAFT_MSG_SNAP_STATUS,		/* local: a snapshot was sent, or failed */
 	RAFT_MSG_NTYPES
 } RaftMessageType;
+
+/* The context of a (pre-)vote request of a leadership transfer */
+#define RAFT_CAMPAIGN_TRANSFER ((uint64_t) 1)
 
 typedef struct RaftMessage
 {
@@ -149,7 +153,9 @@ typedef struct RaftMessage
 	uint64_t	commit;
 	bool		reject;
 	uint64_t	reject_hint;
-	uint64_t	context;		/* read index request id; campaign-by-transfer flag */
+	uint64_t	context;		/* read index request id; campaign-by-transfer
+								 * flag (RAFT_CAMPAIGN_TRANSFER); heartbeat:
+								 * read round; transfer: the transferee */
 	size_t		nentries;
 	RaftEntry  *entries;
 	RaftSnapshotMeta snapshot;	/* RAFT_MSG_SNAP only */
@@ -212,7 +218,15 @@ typedef struct RaftConfig
 	size_t		nentries;		/* the log after snapshot.index, copied */
 	const RaftEntry *entries;
 	uint64_t	applied;		/* last index the state machine has applied */
+
+	uint32_t	test_flags;		/* RAFT_TEST_*: tests only, 0 otherwise */
 } RaftConfig;
+
+/*
+ * Deliberate bugs, for tests that show a checker can fail: grant votes
+ * without the log up-to-date check (Raft's election restriction).
+ */
+#define RAFT_TEST_UNSAFE_VOTE	0x01
 
 /* Per-member view of the group, for nosql.raft_status */
 typedef struct RaftProgressStatus
@@ -268,6 +282,7 @@ extern void raft_advance(RaftNode *node, RaftReady *rd);
 extern int	raft_compact(RaftNode *node, uint64_t index, const RaftConfState *conf);
 extern uint64_t raft_term_at(RaftNode *node, uint64_t index);
 extern bool raft_snapshot_acceptable(RaftNode *node, const RaftSnapshotMeta *meta);
+extern bool raft_msg_snapshot_acceptable(RaftNode *node, const RaftMessage *msg);
 extern void raft_report_unreachable(RaftNode *node, RaftId peer);
 extern void raft_report_snapshot(RaftNode *node, RaftId peer, bool failed);
 extern void raft_get_status(RaftNode *node, RaftStatus *status);
