@@ -25,8 +25,9 @@ Classification of a completion:
   * a get that fails in any way: "fail" (a read has no effect);
   * a put whose error is in a class that certainly did not apply it:
     "fail" (SQLSTATE classes 55 object not in prerequisite state, 25 invalid
-    transaction state, 42 syntax or access, 53 insufficient resources; see
-    --definite-fail-classes);
+    transaction state, 42 syntax or access, 53 insufficient resources, and
+    the code 57P03 the raft client raises before submitting anything when
+    the node's raft worker is not running; see --definite-fail-classes);
   * any other put error: "info", the outcome is unknown: 08007
     (transaction_resolution_unknown), 57014 (statement timeout or cancel), a
     lost connection, the client-side deadline, anything unexpected.
@@ -165,7 +166,7 @@ class Load:
             return 'fail', name, lost
         if code is None or code in ('08007', '57014'):
             return 'info', name, lost
-        if code[:2] in self.fail_classes:
+        if code[:2] in self.fail_classes or code in self.fail_classes:
             return 'fail', name, lost
         return 'info', name, lost
 
@@ -298,8 +299,10 @@ def main(argv=None):
     ap.add_argument('--key-prefix', default='k')
     ap.add_argument('--no-reset', action='store_true',
                     help='do not delete the keys first')
-    ap.add_argument('--definite-fail-classes', default='55,25,42,53',
-                    help='SQLSTATE classes that mean a put certainly did not apply')
+    ap.add_argument('--definite-fail-classes', default='55,25,42,53,57P03',
+                    help='SQLSTATE classes (2 characters) or codes (5) that mean a put '
+                    'certainly did not apply (57P03: the raft worker is not running, '
+                    'checked before the request is submitted)')
     ap.add_argument('--stale-read-injection', type=float, default=0.0, metavar='P')
     args = ap.parse_args(argv)
     if args.clients < 1 or args.keys < 1:
