@@ -15,6 +15,9 @@ use Time::HiRes qw(usleep time);
 use IO::Socket::INET;
 use NosqlTest;
 
+# Debian's python3 (with python3-psycopg2), unless NOSQL_PYTHON names another
+our $python = $ENV{NOSQL_PYTHON} // (-x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3');
+
 our @EXPORT = qw(raft_group raft_add_node raft_leader raft_status raft_wait_leader
   raft_wait_converged raft_contents raft_proxy_command raft_stop_proxy
   raft_run_load raft_lincheck);
@@ -102,7 +105,7 @@ sub raft_start_proxy
 	my ($g) = @_;
 	my $control = PostgreSQL::Test::Cluster::get_free_port();
 	my ($out, $err) = ('', '');
-	my @cmd = ('python3', "$ENV{NOSQL_SRCDIR}/test/raft/raftproxy.py",
+	my @cmd = ($python, "$ENV{NOSQL_SRCDIR}/test/raft/raftproxy.py",
 		'--control', $control, map { ('--link', $_) } @{ $g->{proxy_links} });
 	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
 	my $deadline = time + 30;
@@ -224,7 +227,7 @@ sub raft_run_load
 	my @dsn = map {
 		('--dsn', 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres')
 	} grep { defined $_ } @{ $g->{nodes} };
-	my @cmd = ('python3', "$ENV{NOSQL_SRCDIR}/test/raft/raftload.py", @dsn,
+	my @cmd = ($python, "$ENV{NOSQL_SRCDIR}/test/raft/raftload.py", @dsn,
 		'--clients', $opts{clients} // 6, '--keys', $opts{keys} // 8,
 		'--duration', $opts{duration} // 10, '--history', $history,
 		'--seed', $opts{seed} // 1,
@@ -243,7 +246,7 @@ sub raft_lincheck
 	note(${ $load->{out} });
 	note(${ $load->{err} }) if ${ $load->{err} } ne '';
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'python3', "$ENV{NOSQL_SRCDIR}/test/raft/lincheck.py",
+	IPC::Run::run([ $python, "$ENV{NOSQL_SRCDIR}/test/raft/lincheck.py",
 		$load->{history} ], '>', \$out, '2>', \$err);
 	return ($? >> 8, $out . $err, ${ $load->{out} });
 }
