@@ -28,7 +28,7 @@
  * where key = HMAC(secret, "K" nonce_c nonce_s from to) is the
  * connection's own key and seq counts the connection's frames, so a frame
  * cannot be altered, replayed, reordered or moved to another connection.
- * Anything that fails a check closes the connection (LOG: "rejected"); an
+ * Anything that fails a check closes the connection (WARNING: "rejected"); an
  * unauthenticated connection never reaches the state machine.  The HMAC
  * is SHA-256 from PostgreSQL's own common code.  Payloads are not
  * encrypted: the secret protects the group's integrity, not the
@@ -322,8 +322,9 @@ RaftDial(RaftOutPeer *p)
 static void
 RaftConnClose(RaftConn *c, const char *why)
 {
+	/* a rejection is worth a warning; a peer going away is routine */
 	if (why != NULL)
-		ereport(LOG,
+		ereport(strncmp(why, "rejected", 8) == 0 ? WARNING : DEBUG1,
 				(errmsg("raft: %s connection with %s closed: %s",
 						c->outbound ? "outbound" : "inbound", c->where, why)));
 	if (c->outbound)

@@ -1009,7 +1009,7 @@ RaftHandleReady(void)
 				resetStringInfo(&snap_in);
 				snap_in_index = 0;
 				RaftNetSetPeers(peers, npeers);
-				ereport(LOG,
+				ereport(DEBUG1,
 						(errmsg("raft: installed a snapshot of the store at index " UINT64_FORMAT,
 								(uint64) rd.snapshot.index)));
 			}

@@ -12,6 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IO::Socket::INET;
+use IPC::Run;
 use Time::HiRes qw(usleep time);
 use NosqlTest;
 use RaftTest;
@@ -77,6 +78,26 @@ is($gone, '0', 'the leased key is deleted when the lease expires');
 cmp_ok(time - $t0, '<', 10, 'within seconds of its TTL');
 ($rc, $out, $err) = $followers[0]->psql('postgres', "SELECT nosql.lease_keepalive($lease)");
 like($err, qr/not found/, 'an expired lease cannot be kept alive');
+
+# watches work on every member: the events of writes made elsewhere
+my $wrev = $n[0]->safe_psql('postgres', "SELECT nosql.kv_put('watched', 'w1')");
+$n[1]->safe_psql('postgres', "SELECT nosql.kv_put('watched', 'w2')");
+for my $node (@n)
+{
+	is($node->safe_psql('postgres',
+			"SELECT string_agg(type || ':' || convert_from(value, 'UTF8'), ',' ORDER BY revision) FROM nosql.kv_watch('watched', NULL, $wrev)"),
+		'PUT:w1,PUT:w2', 'a watch on member ' . raft_status($node)->{id} . ' sees both writes');
+}
+# a blocking watch on a follower wakes when another member writes
+my ($wout, $werr) = ('', '');
+my $watch = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $followers[1]->connstr('postgres'), '-c',
+		"SELECT convert_from(value, 'UTF8') FROM nosql.kv_watch('watched', NULL, $wrev + 2, 20000)" ],
+	'>', \$wout, '2>', \$werr);
+sleep 1;
+$followers[0]->safe_psql('postgres', "SELECT nosql.kv_put('watched', 'w3')");
+$watch->finish;
+is($wout, "w3\n", 'a blocking watch on a follower wakes for a write on another member');
 
 # a write in a transaction block is refused unless allowed
 ($rc, $out, $err) = $followers[0]->psql('postgres',
