@@ -127,6 +127,7 @@ typedef struct RaftShared
 	Oid			database;		/* the replicated database, once known */
 	pid_t		worker_pid;
 	Latch	   *worker_latch;
+	uint32		incarnation;	/* random, per shared memory set-up */
 	uint64		request_seq;
 	uint64		applied;		/* the worker's applied index */
 	ConditionVariable applied_cv;	/* broadcast when applied moves */

@@ -92,6 +92,8 @@ RaftShmemStartup(void)
 		LWLockInitialize(&RaftState->lock, RaftState->tranche_id);
 		ConditionVariableInit(&RaftState->applied_cv);
 		RaftState->nslots = MaxBackends;
+		if (!pg_strong_random(&RaftState->incarnation, sizeof(RaftState->incarnation)))
+			RaftState->incarnation = (uint32) time(NULL);
 		RaftState->slots = (RaftSlot *) (RaftState->dsa_space + RAFT_DSA_INITIAL);
 		for (int i = 0; i < RaftState->nslots; i++)
 		{

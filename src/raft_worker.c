@@ -351,6 +351,18 @@ RaftGetId(const uint8 *p)
 	return pg_ntoh64(v);
 }
 
+/*
+ * Who proposed an entry: this member's id and the server's incarnation (a
+ * random number drawn when shared memory is set up), so that an entry
+ * proposed before a restart, applied after it, never answers a request
+ * of the new incarnation that happens to reuse its slot and number.
+ */
+static uint64
+RaftOrigin(void)
+{
+	return ((uint64) RaftState->incarnation << 32) | ((uint64) nosql_raft_node_id & 0xFFFFFFFF);
+}
+
 static const char *
 RaftErrorName(int rc)
 {
@@ -381,7 +393,7 @@ RaftTakeOne(RaftSlot *s, int kind, int op, uint64 request_id, int64 arg,
 		uint8	   *data = palloc(len);
 
 		memcpy(data, payload, len);
-		RaftPutId(data + 2, (uint64) nosql_raft_node_id);
+		RaftPutId(data + 2, RaftOrigin());
 		RaftPutId(data + 10, request_id);
 		rc = raft_propose(node, data, len);
 		pfree(data);
@@ -394,7 +406,7 @@ RaftTakeOne(RaftSlot *s, int kind, int op, uint64 request_id, int64 arg,
 		Size		alen = (kind == RAFT_REQ_ADD_MEMBER && len > 0) ? strlen((const char *) payload) : 0;
 		uint8	   *ctx = palloc(16 + alen + 1);
 
-		RaftPutId(ctx, (uint64) nosql_raft_node_id);
+		RaftPutId(ctx, RaftOrigin());
 		RaftPutId(ctx + 8, request_id);
 		if (alen > 0)
 			memcpy(ctx + 16, payload, alen);
@@ -741,7 +753,7 @@ RaftApplyEntry(const RaftEntry *e, RaftAnswer *answer)
 		return;
 	}
 	op = e->data[1];
-	if (RaftGetId(e->data + 2) == (uint64) nosql_raft_node_id)
+	if (RaftGetId(e->data + 2) == RaftOrigin())
 		answer->request_id = RaftGetId(e->data + 10);
 
 	BeginInternalSubTransaction(NULL);
@@ -786,7 +798,7 @@ RaftApplyConf(const RaftEntry *e, RaftAnswer *answer)
 	}
 	raft_apply_conf_change(node, &cc, &applied_conf);
 	last_conf_index = e->index;
-	if (cc.context_len >= 16 && RaftGetId(cc.context) == (uint64) nosql_raft_node_id)
+	if (cc.context_len >= 16 && RaftGetId(cc.context) == RaftOrigin())
 		answer->request_id = RaftGetId(cc.context + 8);
 	if (cc.type == RAFT_CONF_REMOVE)
 	{
@@ -1051,10 +1063,19 @@ RaftWorkerExit(int code, Datum arg)
 	RaftFailProposed();
 }
 
-/* Load the durable state, or create it on a fresh member */
+/*
+ * Load the durable state, or create it on a fresh member, and create the
+ * core from it (inside the transaction: the entries read live in SPI's
+ * memory until it ends, and the core copies them).
+ */
 static void
-RaftStart(RaftConfig *cfg, RaftDurable *d)
+RaftStart(void)
 {
+	RaftConfig	cfgdata;
+	RaftDurable ddata;
+	RaftConfig *cfg = &cfgdata;
+	RaftDurable *d = &ddata;
+
 	RaftBegin("local");
 	if (SPI_execute("SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
 					" ON n.oid = c.relnamespace WHERE n.nspname = 'nosql' AND c.relname = 'raft_state'",
@@ -1079,7 +1100,6 @@ RaftStart(RaftConfig *cfg, RaftDurable *d)
 		RaftLogBootstrap(&conf, gpeers, ngpeers);
 		RaftLogLoad(d);
 	}
-	RaftCommit();
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->id = (RaftId) nosql_raft_node_id;
@@ -1103,13 +1123,13 @@ RaftStart(RaftConfig *cfg, RaftDurable *d)
 	last_conf_index = d->last_conf_index;
 	npeers = d->npeers;
 	memcpy(peers, d->peers, sizeof(RaftPeerAddr) * npeers);
+	node = raft_new(cfg);
+	RaftCommit();
 }
 
 void
 RaftWorkerMain(Datum arg)
 {
-	RaftConfig	cfg;
-	RaftDurable d;
 	TimestampTz next_tick;
 	TimestampTz next_lease;
 	RaftPeerAddr gpeers[RAFT_MAX_MEMBERS];
@@ -1143,8 +1163,7 @@ RaftWorkerMain(Datum arg)
 		MemoryContextSwitchTo(old);
 	}
 
-	RaftStart(&cfg, &d);
-	node = raft_new(&cfg);
+	RaftStart();
 	RaftNetInit((RaftId) nosql_raft_node_id, nosql_raft_listen,
 				nosql_raft_secret ? nosql_raft_secret : "");
 	RaftNetSetPeers(peers, npeers);
