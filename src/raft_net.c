@@ -229,9 +229,12 @@ RaftConnQueue(RaftConn *c, const void *data, size_t len)
 {
 	MemoryContext old = MemoryContextSwitchTo(net_context);
 
-	if (c->out_pos > 0 && c->out_pos == c->out.len)
+	/* drop what was written, so the buffer holds only what is pending */
+	if (c->out_pos > 0 && (c->out_pos == c->out.len || c->out_pos >= 1024 * 1024))
 	{
-		resetStringInfo(&c->out);
+		memmove(c->out.data, c->out.data + c->out_pos, c->out.len - c->out_pos);
+		c->out.len -= c->out_pos;
+		c->out.data[c->out.len] = '\0';
 		c->out_pos = 0;
 	}
 	appendBinaryStringInfo(&c->out, data, len);
@@ -676,29 +679,37 @@ RaftInboundProgress(RaftConn *c, RaftNetReceive receive)
 		RaftDeriveKey(c, c->peer, net_self);
 		c->state = RC_OPEN;
 	}
-	while (c->state == RC_OPEN && c->in.len >= 5)
+	if (c->state == RC_OPEN)
 	{
-		uint32		flen;
-		uint8		mac[RAFT_MAC];
+		int			off = 0;		/* frames are consumed at the end, at once */
 
-		memcpy(&flen, c->in.data, 4);
-		flen = pg_ntoh32(flen);
-		if (flen < 1 || flen > RAFT_MAX_FRAME)
+		while (c->in.len - off >= 5)
 		{
-			RaftConnClose(c, "rejected: a frame of an invalid length");
-			return false;
+			const uint8 *f = (const uint8 *) c->in.data + off;
+			uint32		flen;
+			uint8		mac[RAFT_MAC];
+
+			memcpy(&flen, f, 4);
+			flen = pg_ntoh32(flen);
+			if (flen < 1 || flen > RAFT_MAX_FRAME)
+			{
+				RaftConnClose(c, "rejected: a frame of an invalid length");
+				return false;
+			}
+			if ((uint32) (c->in.len - off) < 4 + flen + RAFT_MAC)
+				break;
+			RaftFrameMac(c, c->seq, f, 4 + flen, mac);
+			if (!RaftMacEqual(mac, f + 4 + flen))
+			{
+				RaftConnClose(c, "rejected: a frame with a wrong HMAC");
+				return false;
+			}
+			c->seq++;
+			receive(c->peer, f[4], f + 5, flen - 1);
+			off += 4 + flen + RAFT_MAC;
 		}
-		if ((uint32) c->in.len < 4 + flen + RAFT_MAC)
-			break;
-		RaftFrameMac(c, c->seq, (uint8 *) c->in.data, 4 + flen, mac);
-		if (!RaftMacEqual(mac, (uint8 *) c->in.data + 4 + flen))
-		{
-			RaftConnClose(c, "rejected: a frame with a wrong HMAC");
-			return false;
-		}
-		c->seq++;
-		receive(c->peer, (uint8) c->in.data[4], (uint8 *) c->in.data + 5, flen - 1);
-		RaftConnConsume(c, 4 + flen + RAFT_MAC);
+		if (off > 0)
+			RaftConnConsume(c, off);
 	}
 	return true;
 }

@@ -1109,8 +1109,9 @@ RaftStart(void)
 	cfg->check_quorum = true;
 	if (!pg_strong_random(&cfg->seed, sizeof(cfg->seed)))
 		cfg->seed = (uint64) MyProcPid;
-	cfg->max_msg_bytes = 1024 * 1024;
-	cfg->max_inflight = 256;
+	/* at most 16 MB of appends in flight to a follower */
+	cfg->max_msg_bytes = 256 * 1024;
+	cfg->max_inflight = 64;
 	cfg->hard_state = d->hard;
 	cfg->snapshot = d->snapshot;
 	cfg->nentries = d->nentries;
