@@ -297,7 +297,8 @@ RaftLogSaveApplied(uint64 index, uint64 term, const RaftConfState *conf,
 	values[3] = RaftIdsArray(conf->learners, conf->nlearners);
 	values[4] = Int64GetDatum((int64) last_conf_index);
 	RaftExec("UPDATE nosql.raft_state SET applied_index = $1, applied_term = $2,"
-			 " applied_voters = $3, applied_learners = $4, last_conf_index = $5",
+			 " applied_voters = $3, applied_learners = $4, last_conf_index = $5,"
+			 " commit_index = greatest(commit_index, $1)",
 			 5, types, values, SPI_OK_UPDATE);
 }
 

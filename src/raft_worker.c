@@ -84,6 +84,7 @@ static RaftConfState applied_conf;
 static RaftPeerAddr peers[2 * RAFT_MAX_MEMBERS];
 static int	npeers;
 static MemoryContext apply_context;
+static RaftHardState persisted;	/* the hard state last flushed */
 
 /* a snapshot being received, and the last one built */
 static StringInfoData snap_in;
@@ -628,7 +629,7 @@ RaftSendSnapshot(RaftMessage *m)
 }
 
 static void
-RaftSend(RaftMessage *msgs, size_t n)
+RaftSendMessages(RaftMessage *msgs, size_t n)
 {
 	RaftId		unreachable[2 * RAFT_MAX_MEMBERS];
 	int			nunreachable = 0;
@@ -975,6 +976,8 @@ RaftHandleReady(void)
 	while (raft_has_ready(node))
 	{
 		RaftReady	rd;
+		bool		need_sync;
+		bool		sent_early;
 
 		raft_ready(node, &rd);
 		if (rd.soft_state_changed)
@@ -1000,7 +1003,31 @@ RaftHandleReady(void)
 			role = rd.role;
 			leader = rd.leader;
 		}
-		if (rd.has_snapshot || rd.has_hard_state || rd.nentries > 0)
+		/*
+		 * Only term, vote and entries must be on disk before messages go:
+		 * a Ready that moves only the commit index needs no flush (the
+		 * apply transaction records commit >= applied, and a lost commit
+		 * index is learnt again from the leader).
+		 */
+		need_sync = rd.has_snapshot || rd.nentries > 0 ||
+			(rd.has_hard_state && (rd.hard_state.term != persisted.term ||
+								   rd.hard_state.vote != persisted.vote));
+
+		/*
+		 * A leader sends its appends before it writes them itself (the Raft
+		 * thesis, 10.2.1), so its flush and the followers' overlap.  That is
+		 * safe here because this loop is sequential: a follower's answer is
+		 * read only after this flush has finished, so the leader never
+		 * counts its own copy towards a commit before the copy is durable.
+		 * Not when the term or vote changes in this Ready (a vote must be on
+		 * disk before it is sent).
+		 */
+		sent_early = (rd.role == RAFT_LEADER && !rd.has_snapshot &&
+					  !(rd.has_hard_state && (rd.hard_state.term != persisted.term ||
+											  rd.hard_state.vote != persisted.vote)));
+		if (sent_early)
+			RaftSendMessages(rd.msgs, rd.nmsgs);
+		if (need_sync)
 		{
 			RaftBegin("local");
 			if (rd.has_snapshot)
@@ -1012,6 +1039,8 @@ RaftHandleReady(void)
 			}
 			RaftLogPersist(&rd);
 			RaftCommit();
+			if (rd.has_hard_state)
+				persisted = rd.hard_state;
 			if (rd.has_snapshot)
 			{
 				applied = rd.snapshot.index;
@@ -1026,7 +1055,8 @@ RaftHandleReady(void)
 								(uint64) rd.snapshot.index)));
 			}
 		}
-		RaftSend(rd.msgs, rd.nmsgs);
+		if (!sent_early)
+			RaftSendMessages(rd.msgs, rd.nmsgs);
 		RaftApply(rd.committed, rd.ncommitted);
 		if (rd.nread_states > 0)
 		{
@@ -1118,6 +1148,7 @@ RaftStart(void)
 	cfg->entries = d->entries;
 	cfg->applied = d->applied;
 
+	persisted = d->hard;
 	applied = d->applied;
 	applied_term = d->applied_term;
 	applied_conf = d->applied_conf;
