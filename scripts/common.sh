@@ -33,8 +33,9 @@ as_root() {
 bench_packages() {
     case $1 in
         # etcd's server, and the offline Go build of bench/kv/kvbench.go:
-        # the compiler, etcd's client v3 and pgx sources
-        kv) echo etcd-server etcd-client golang-go golang-etcd-server-dev \
+        # the compiler, etcd's client v3 and pgx sources (raft: the same,
+        # for a 3-member etcd and three raft members of ours)
+        kv|raft) echo etcd-server etcd-client golang-go golang-etcd-server-dev \
                  golang-github-jackc-pgx-v4-dev ;;
         # the peer output plugin (pgoutput is part of the server)
         cdc) echo "postgresql-${PG_MAJOR:-15}-wal2json" ;;

@@ -1,7 +1,14 @@
 // kvbench runs one key-value workload against one store, etcd or nosql's
 // key-value store in PostgreSQL, and prints what it measured as one JSON
-// object on stdout.  bench/cases/kv.py builds it and calls it for each side
-// of each case; bench/README.md says what the cases measure.
+// object on stdout.  bench/cases/kv.py (one etcd member, one PostgreSQL
+// server) and bench/cases/raft.py (3-member groups of both) build it and
+// call it for each side of each case; bench/README.md says what the cases
+// measure.
+//
+// A store may be several servers: -endpoint and -dsn can be repeated.
+// Client c of a nosql workload connects to DSN c mod n (round-robin over
+// the members); etcd clients get every endpoint and let clientv3 balance
+// its requests over them, or with -pin are pinned like the nosql ones.
 //
 // Design note: the same program, the same keys, the same values and the same
 // timing loop serve both sides, so that the only difference is the store and
@@ -25,6 +32,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -34,6 +42,7 @@ import (
 	"math/rand"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,12 +67,13 @@ type kvStore interface {
 // ---- etcd ----
 
 type etcdStore struct {
-	cli *clientv3.Client
+	cli          *clientv3.Client
+	serializable bool
 }
 
-func newEtcdStore(ctx context.Context, endpoint string) (*etcdStore, error) {
+func newEtcdStore(ctx context.Context, endpoints ...string) (*etcdStore, error) {
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{endpoint},
+		Endpoints:   endpoints,
 		DialTimeout: 10 * time.Second,
 		Context:     ctx,
 	})
@@ -92,7 +102,11 @@ func (s *etcdStore) putBatch(ctx context.Context, keys []string, values [][]byte
 
 // get is a linearizable Range of one key, etcd's default read
 func (s *etcdStore) get(ctx context.Context, key string) ([]byte, error) {
-	resp, err := s.cli.Get(ctx, key)
+	var opts []clientv3.OpOption
+	if s.serializable {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	resp, err := s.cli.Get(ctx, key, opts...)
 	if err != nil || len(resp.Kvs) == 0 {
 		return nil, err
 	}
@@ -120,27 +134,34 @@ func (s *etcdStore) close() { s.cli.Close() }
 // The statements, prepared once per session.  Reads return the whole
 // nosql.kv row, as etcd returns the whole KeyValue.
 const (
-	pgPut   = "SELECT nosql.kv_put($1::text, $2::bytea)"
-	pgGet   = "SELECT key, value, create_revision, mod_revision, version, lease FROM nosql.kv_get($1::text)"
-	pgRange = "SELECT key, value, create_revision, mod_revision, version, lease FROM nosql.kv_range($1::text, $2::text)"
+	pgPut = "SELECT nosql.kv_put($1::text, $2::bytea)"
+	pgGet = "SELECT key, value, create_revision, mod_revision, version, lease FROM nosql.kv_get($1::text)"
+	// -serializable: what this member has, without a ReadIndex round
+	pgGetSerializable = "SELECT key, value, create_revision, mod_revision, version, lease FROM nosql.kv_get($1::text, 0, true)"
+	pgRange           = "SELECT key, value, create_revision, mod_revision, version, lease FROM nosql.kv_range($1::text, $2::text)"
 )
 
 type pgStore struct {
-	conn *pgx.Conn
+	conn         *pgx.Conn
+	serializable bool
 }
 
-func newPgStore(ctx context.Context, dsn string) (*pgStore, error) {
+func newPgStore(ctx context.Context, dsn string, serializable bool) (*pgStore, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
-	for name, sql := range map[string]string{"put": pgPut, "get": pgGet, "range": pgRange} {
+	statements := map[string]string{"put": pgPut, "get": pgGet, "range": pgRange}
+	if serializable {
+		statements["get"] = pgGetSerializable
+	}
+	for name, sql := range statements {
 		if _, err := conn.Prepare(ctx, name, sql); err != nil {
 			conn.Close(ctx)
 			return nil, fmt.Errorf("prepare %s: %w", name, err)
 		}
 	}
-	return &pgStore{conn: conn}, nil
+	return &pgStore{conn: conn, serializable: serializable}, nil
 }
 
 func (s *pgStore) put(ctx context.Context, key string, value []byte) error {
@@ -212,11 +233,21 @@ func (s *pgStore) close() { s.conn.Close(context.Background()) }
 // ---- keys and values ----
 
 type options struct {
-	target, endpoint, dsn, op, prefix string
-	ops, keys, clients, batch         int
-	valueSize, expect                 int
-	seed                              int64
+	target, op, prefix        string
+	endpoints, dsns           stringList
+	pin, serializable         bool
+	ops, keys, clients, batch int
+	valueSize, expect         int
+	seed                      int64
+	// failover: a new attempt every interval, each given timeout
+	interval, timeout time.Duration
 }
+
+// stringList is a flag that may be given several times
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func keyOf(o *options, i int) string { return fmt.Sprintf("%s%08d", o.prefix, i) }
 
@@ -322,11 +353,21 @@ type result struct {
 	MaxMs   float64 `json:"max_ms"`
 }
 
-func connect(ctx context.Context, o *options) (kvStore, error) {
+// connect opens client c's connection: nosql client c (and with -pin etcd
+// client c) to server c mod n; etcd clients otherwise to every endpoint.
+func connect(ctx context.Context, o *options, c int) (kvStore, error) {
 	if o.target == "etcd" {
-		return newEtcdStore(ctx, o.endpoint)
+		endpoints := o.endpoints
+		if o.pin {
+			endpoints = endpoints[c%len(endpoints) : c%len(endpoints)+1]
+		}
+		s, err := newEtcdStore(ctx, endpoints...)
+		if err == nil {
+			s.serializable = o.serializable
+		}
+		return s, err
 	}
-	return newPgStore(ctx, o.dsn)
+	return newPgStore(ctx, o.dsns[c%len(o.dsns)], o.serializable)
 }
 
 // run opens the clients, warms each up with its first request, then times
@@ -342,7 +383,7 @@ func run(o *options) (*result, error) {
 		}
 	}()
 	for c := range stores {
-		s, err := connect(ctx, o)
+		s, err := connect(ctx, o, c)
 		if err != nil {
 			return nil, fmt.Errorf("connect client %d: %w", c, err)
 		}
@@ -408,12 +449,13 @@ func run(o *options) (*result, error) {
 // defragments it, then reports etcd's view of its backend size.
 func compactEtcd(o *options) (map[string]int64, error) {
 	ctx := context.Background()
-	s, err := newEtcdStore(ctx, o.endpoint)
+	endpoint := o.endpoints[0]
+	s, err := newEtcdStore(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	before, err := s.cli.Status(ctx, o.endpoint)
+	before, err := s.cli.Status(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -421,10 +463,10 @@ func compactEtcd(o *options) (map[string]int64, error) {
 	if _, err := s.cli.Compact(ctx, revision, clientv3.WithCompactPhysical()); err != nil {
 		return nil, err
 	}
-	if _, err := s.cli.Defragment(ctx, o.endpoint); err != nil {
+	if _, err := s.cli.Defragment(ctx, endpoint); err != nil {
 		return nil, err
 	}
-	after, err := s.cli.Status(ctx, o.endpoint)
+	after, err := s.cli.Status(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -437,12 +479,190 @@ func compactEtcd(o *options) (map[string]int64, error) {
 	}, nil
 }
 
+// memberStatus is one etcd member's view of its group, from its
+// Maintenance Status (-op status).
+type memberStatus struct {
+	Endpoint  string `json:"endpoint"`
+	MemberID  string `json:"member_id"`
+	Leader    string `json:"leader"`
+	RaftIndex uint64 `json:"raft_index"`
+	RaftTerm  uint64 `json:"raft_term"`
+	Error     string `json:"error,omitempty"`
+}
+
+// etcdStatus asks every endpoint for its status; a member that does not
+// answer within 2 s gets an error entry.
+func etcdStatus(o *options) ([]memberStatus, error) {
+	out := make([]memberStatus, len(o.endpoints))
+	for i, endpoint := range o.endpoints {
+		out[i].Endpoint = endpoint
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s, err := newEtcdStore(ctx, endpoint)
+		if err == nil {
+			var st *clientv3.StatusResponse
+			st, err = s.cli.Status(ctx, endpoint)
+			if err == nil {
+				out[i].MemberID = fmt.Sprintf("%x", st.Header.MemberId)
+				out[i].Leader = fmt.Sprintf("%x", st.Leader)
+				out[i].RaftIndex = st.RaftIndex
+				out[i].RaftTerm = st.RaftTerm
+			}
+			s.close()
+		}
+		cancel()
+		if err != nil {
+			out[i].Error = err.Error()
+		}
+	}
+	return out, nil
+}
+
+// failoverResult is what -op failover reports: when the first write after
+// "go" succeeded (Unix nanoseconds, so the caller compares it with the
+// moment it killed the leader), and what the attempts before it got.
+type failoverResult struct {
+	Target       string         `json:"target"`
+	StartNs      int64          `json:"start_unix_ns"`
+	SuccessNs    int64          `json:"success_unix_ns"`
+	Attempts     int            `json:"attempts"`
+	Failed       int            `json:"failed"`
+	Connections  int            `json:"connections"`
+	Errors       map[string]int `json:"errors"`
+	WinnerSentNs int64          `json:"winner_sent_unix_ns"`
+}
+
+// failover: connect to the servers given (the survivors), warm up, print
+// "ready" and wait for a line on stdin (the caller has killed the leader
+// just before it writes that line).  From then on, a new put starts every
+// -interval on its own connection (etcd: one clientv3 client balancing
+// over the endpoints, which multiplexes requests; nosql: a session taken
+// from a pool, round-robin over the DSNs, a new session when none is
+// free), each with its own -timeout, until one succeeds.
+func failover(o *options) (*failoverResult, error) {
+	ctx := context.Background()
+	res := &failoverResult{Target: o.target, Errors: map[string]int{}}
+	var mu sync.Mutex
+	var etcd *etcdStore
+	pools := make([][]kvStore, len(o.dsns))
+	if o.target == "etcd" {
+		s, err := connect(ctx, o, 0)
+		if err != nil {
+			return nil, err
+		}
+		etcd = s.(*etcdStore)
+		defer etcd.close()
+		if err := etcd.put(ctx, keyOf(o, 0), valueOf(o, 0)); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	} else {
+		for i := range o.dsns {
+			for k := 0; k < 2; k++ {
+				s, err := newPgStore(ctx, o.dsns[i], false)
+				if err != nil {
+					return nil, err
+				}
+				if err := s.put(ctx, keyOf(o, 0), valueOf(o, 0)); err != nil {
+					return nil, fmt.Errorf("warm-up on %d: %w", i, err)
+				}
+				pools[i] = append(pools[i], s)
+				res.Connections++
+			}
+		}
+	}
+	take := func(n int) (kvStore, int, error) {
+		if etcd != nil {
+			return etcd, 0, nil
+		}
+		i := n % len(o.dsns)
+		mu.Lock()
+		if k := len(pools[i]); k > 0 {
+			s := pools[i][k-1]
+			pools[i] = pools[i][:k-1]
+			mu.Unlock()
+			return s, i, nil
+		}
+		res.Connections++
+		mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		s, err := newPgStore(cctx, o.dsns[i], false)
+		return s, i, err
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return nil, fmt.Errorf("waiting for go: %w", err)
+	}
+	res.StartNs = time.Now().UnixNano()
+	done := make(chan [2]int64, 1)
+	attempt := func(n int) {
+		sent := time.Now().UnixNano()
+		s, i, err := take(n)
+		if err == nil {
+			actx, cancel := context.WithTimeout(ctx, o.timeout)
+			key := keyOf(o, n%o.keys)
+			err = s.put(actx, key, valueOf(o, n))
+			cancel()
+			if etcd == nil {
+				if err == nil {
+					mu.Lock()
+					pools[i] = append(pools[i], s)
+					mu.Unlock()
+				} else {
+					// pgx closes a session whose query was cancelled
+					s.close()
+				}
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			res.Failed++
+			msg := err.Error()
+			if len(msg) > 120 {
+				msg = msg[:120]
+			}
+			res.Errors[msg]++
+			return
+		}
+		select {
+		case done <- [2]int64{time.Now().UnixNano(), sent}:
+		default:
+		}
+	}
+	ticker := time.NewTicker(o.interval)
+	defer ticker.Stop()
+	deadline := time.After(120 * time.Second)
+	go attempt(0)
+	res.Attempts = 1
+	for {
+		select {
+		case t := <-done:
+			mu.Lock()
+			res.SuccessNs, res.WinnerSentNs = t[0], t[1]
+			mu.Unlock()
+			return res, nil
+		case <-ticker.C:
+			mu.Lock()
+			res.Attempts++
+			n := res.Attempts - 1
+			mu.Unlock()
+			go attempt(n)
+		case <-deadline:
+			return nil, fmt.Errorf("no write succeeded in 120 s (%d attempts): %v", res.Attempts, res.Errors)
+		}
+	}
+}
+
 func main() {
 	o := &options{}
 	flag.StringVar(&o.target, "target", "", "etcd or nosql")
-	flag.StringVar(&o.endpoint, "endpoint", "", "etcd client endpoint, host:port")
-	flag.StringVar(&o.dsn, "dsn", "", "PostgreSQL connection string (nosql)")
-	flag.StringVar(&o.op, "op", "", "put, get, range or compact (etcd only)")
+	flag.Var(&o.endpoints, "endpoint", "etcd client endpoint, host:port (repeat for several members)")
+	flag.Var(&o.dsns, "dsn", "PostgreSQL connection string (nosql; repeat for several members)")
+	flag.BoolVar(&o.pin, "pin", false, "etcd: pin client c to endpoint c mod n instead of giving it every endpoint")
+	flag.BoolVar(&o.serializable, "serializable", false, "get: serializable reads (what the member has) instead of linearizable ones")
+	flag.DurationVar(&o.interval, "interval", 10*time.Millisecond, "failover: time between attempts")
+	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "failover: time limit of one attempt")
+	flag.StringVar(&o.op, "op", "", "put, get, range, failover, compact or status (etcd only)")
 	flag.StringVar(&o.prefix, "prefix", "/bench/", "key prefix")
 	flag.IntVar(&o.ops, "ops", 1000, "requests to time")
 	flag.IntVar(&o.keys, "keys", 1000, "keys under the prefix (put writes key n mod keys; get picks among them)")
@@ -453,21 +673,26 @@ func main() {
 	flag.Int64Var(&o.seed, "seed", 1, "seed of the values and of the keys gets pick")
 	flag.Parse()
 
-	if (o.target == "etcd") == (o.endpoint == "") || (o.target == "nosql") == (o.dsn == "") ||
+	if (o.target == "etcd") == (len(o.endpoints) == 0) || (o.target == "nosql") == (len(o.dsns) == 0) ||
 		(o.target != "etcd" && o.target != "nosql") || o.clients < 1 || o.ops < 0 || o.keys < 1 {
-		fmt.Fprintln(os.Stderr, "usage: kvbench -target etcd -endpoint HOST:PORT | -target nosql -dsn DSN  -op OP [options]")
+		fmt.Fprintln(os.Stderr, "usage: kvbench -target etcd -endpoint HOST:PORT... | -target nosql -dsn DSN...  -op OP [options]")
 		flag.PrintDefaults()
 		os.Exit(2)
 	}
 	var out interface{}
 	var err error
-	if o.op == "compact" {
+	switch {
+	case o.op == "compact" || o.op == "status":
 		if o.target != "etcd" {
-			err = errors.New("-op compact is for etcd; nosql compacts in SQL")
-		} else {
+			err = fmt.Errorf("-op %s is for etcd; nosql has it in SQL", o.op)
+		} else if o.op == "compact" {
 			out, err = compactEtcd(o)
+		} else {
+			out, err = etcdStatus(o)
 		}
-	} else {
+	case o.op == "failover":
+		out, err = failover(o)
+	default:
 		out, err = run(o)
 	}
 	if err != nil {
