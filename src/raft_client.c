@@ -613,12 +613,15 @@ RaftWaitCaughtUp(int64 node)
 				st.core.progress[j].match > 0)
 				caught_up = true;
 		if (caught_up)
-			return;
+			break;
 		if (st.core.role != RAFT_LEADER || GetCurrentTimestamp() >= deadline)
+		{
+			ConditionVariableCancelSleep();
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("member " INT64_FORMAT " was added as a learner but has not caught up", node),
 					 errhint("Promote it later with nosql.raft_add_member(" INT64_FORMAT ", address) run on the leader.", node)));
+		}
 		ConditionVariableTimedSleep(&RaftState->applied_cv, 100, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();

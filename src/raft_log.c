@@ -41,6 +41,9 @@
 #define RAFT_SNAP_VERSION 1
 #define RAFT_INSERT_BATCH 1000
 
+/* the last index in nosql.raft_log (or the compaction point), as written */
+static uint64 log_last_index = PG_UINT64_MAX;
+
 /* ---------------------------------------------------------------------
  * Helpers
  * ---------------------------------------------------------------------
@@ -49,8 +52,37 @@
 static void
 RaftExec(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	/*
+	 * Plans are kept for the worker's life, by the statement's address (the
+	 * statements are string constants): every put runs several of these.
+	 */
+	static struct
+	{
+		const char *sql;
+		SPIPlanPtr	plan;
+	}			plans[32];
+	static int	nplans = 0;
+	SPIPlanPtr	plan = NULL;
+	int			rc;
 
+	for (int i = 0; i < nplans; i++)
+		if (plans[i].sql == sql)
+			plan = plans[i].plan;
+	if (plan == NULL)
+	{
+		plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "raft storage: could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (nplans < (int) lengthof(plans))
+		{
+			SPI_keepplan(plan);
+			plans[nplans].sql = sql;
+			plans[nplans].plan = plan;
+			nplans++;
+		}
+	}
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != expected)
 		elog(ERROR, "raft storage: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 }
@@ -154,6 +186,8 @@ RaftLogLoad(RaftDurable *d)
 				 1, &type, &arg, SPI_OK_SELECT);
 	}
 	d->nentries = SPI_processed;
+	log_last_index = SPI_processed > 0 ? (uint64) RaftGetInt64(SPI_processed - 1, 1) :
+		d->snapshot.index;
 	d->entries = palloc0(sizeof(RaftEntry) * Max(d->nentries, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -225,6 +259,7 @@ RaftLogPersist(const RaftReady *rd)
 		values[2] = RaftIdsArray(rd->snapshot.conf.voters, rd->snapshot.conf.nvoters);
 		values[3] = RaftIdsArray(rd->snapshot.conf.learners, rd->snapshot.conf.nlearners);
 		RaftExec("DELETE FROM nosql.raft_log", 0, NULL, NULL, SPI_OK_DELETE);
+		log_last_index = rd->snapshot.index;
 		RaftExec("UPDATE nosql.raft_state SET snap_index = $1, snap_term = $2,"
 				 " snap_voters = $3, snap_learners = $4, commit_index = greatest(commit_index, $1)",
 				 4, types, values, SPI_OK_UPDATE);
@@ -235,7 +270,10 @@ RaftLogPersist(const RaftReady *rd)
 		Datum		first = Int64GetDatum((int64) rd->entries[0].index);
 		Oid			int8type = INT8OID;
 
-		RaftExec("DELETE FROM nosql.raft_log WHERE idx >= $1", 1, &int8type, &first, SPI_OK_DELETE);
+		/* entries that replace a suffix of the log drop it first */
+		if (rd->entries[0].index <= log_last_index)
+			RaftExec("DELETE FROM nosql.raft_log WHERE idx >= $1", 1, &int8type, &first, SPI_OK_DELETE);
+		log_last_index = rd->entries[rd->nentries - 1].index;
 		for (size_t start = 0; start < rd->nentries; start += RAFT_INSERT_BATCH)
 		{
 			size_t		n = Min(rd->nentries - start, RAFT_INSERT_BATCH);
