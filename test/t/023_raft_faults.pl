@@ -14,6 +14,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use JSON::PP;
 use NosqlTest;
 use RaftTest;
 
@@ -104,6 +105,27 @@ is($code, 0, 'the history is linearizable');
 
 my $digest = raft_wait_converged($g, 60);
 ok($digest, "all members hold the same store after the faults: " . ($digest // 'no'));
+
+# nothing acknowledged is lost: every put that returned is in every
+# member's history (values are unique)
+my %acked;
+open my $hf, '<', $load->{history} or die "cannot read $load->{history}: $!";
+while (my $line = <$hf>)
+{
+	my $e = JSON::PP::decode_json($line);
+	$acked{ $e->{value} } = 1 if $e->{type} eq 'ok' && $e->{f} eq 'put';
+}
+close $hf;
+cmp_ok(scalar(keys %acked), '>', 50, 'many puts were acknowledged');
+for my $node (grep { $_->{_pid} } @n)
+{
+	my %have = map { $_ => 1 } split /\n/,
+	  $node->safe_psql('postgres',
+		"SELECT convert_from(value, 'UTF8') FROM nosql.kv_history WHERE value IS NOT NULL");
+	my @lost = grep { !$have{$_} } keys %acked;
+	is(scalar(@lost), 0, 'member ' . raft_status($node)->{id} . ' has every acknowledged put')
+	  or diag("lost: @lost[0 .. (@lost > 10 ? 9 : $#lost)]");
+}
 
 # negative control: an injected stale read must be caught
 my $bad = raft_run_load($g, clients => 4, keys => 3, duration => 6, tag => 'stale',
