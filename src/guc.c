@@ -11,6 +11,7 @@
 
 #include <limits.h>
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "documents.h"
@@ -67,6 +68,13 @@ GucCheckRaftPeers(char **newval, void **extra, GucSource source)
 static void
 GucInitRaft(void)
 {
+	/*
+	 * Membership is fixed at server start; without preloading (when the
+	 * library is loaded later, PostgreSQL refuses new PGC_POSTMASTER
+	 * settings) the server is no member and these settings do not exist.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		goto session;
 	DefineCustomIntVariable("nosql.raft_node_id",
 							"This server's id in its raft group; 0: not a member.",
 							"With an id, the server runs a raft worker and its key-value store is replicated through the group.",
@@ -98,6 +106,12 @@ GucInitRaft(void)
 							"Time without a leader after which a raft member starts an election (randomized up to twice as long).",
 							NULL, &nosql_raft_election_timeout_ms, 1000, 20, 60000, PGC_POSTMASTER,
 							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("nosql.raft_join",
+							 "Start this member empty, to be added to an existing group with nosql.raft_add_member.",
+							 "Like etcd's --initial-cluster-state existing: the member does not bootstrap a configuration of its own.",
+							 &nosql_raft_join, false, PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+session:
 	DefineCustomIntVariable("nosql.raft_request_timeout",
 							"Time a key-value call waits for the raft group before it fails with an unknown outcome.",
 							NULL, &nosql_raft_request_timeout_ms, 10000, 100, INT_MAX, PGC_USERSET,
@@ -106,11 +120,6 @@ GucInitRaft(void)
 							 "Accept key-value writes inside a transaction block on a raft member.",
 							 "The group commits such a write at once: a later ROLLBACK does not undo it.",
 							 &nosql_raft_allow_in_transaction, false, PGC_USERSET, 0,
-							 NULL, NULL, NULL);
-	DefineCustomBoolVariable("nosql.raft_join",
-							 "Start this member empty, to be added to an existing group with nosql.raft_add_member.",
-							 "Like etcd's --initial-cluster-state existing: the member does not bootstrap a configuration of its own.",
-							 &nosql_raft_join, false, PGC_POSTMASTER, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("nosql.raft_snapshot_entries",
 							"Applied raft entries after which the log is compacted (a member behind the compaction point gets a snapshot).",

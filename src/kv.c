@@ -1000,7 +1000,7 @@ KvQuotaExceeded(Size adding, int64 *size)
  * KvCheckQuota
  *		Refuse a put beyond the quota with etcd's "database space exceeded".
  */
-static void
+void
 KvCheckQuota(Size adding)
 {
 	int64		size;

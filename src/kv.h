@@ -169,6 +169,7 @@ extern void KvCheckKey(text *key);
 extern void KvCheckValue(bytea *value);
 extern void KvCheckLease(int64 lease);
 extern bool KvQuotaExceeded(Size adding, int64 *size);
+extern void KvCheckQuota(Size adding);
 extern bool KvLeaseAlive(int64 id);
 extern TimestampTz KvLeaseRound(void);
 extern void KvLeasePromote(void);

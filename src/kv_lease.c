@@ -406,6 +406,19 @@ KvLeaseDeleteKeys(int64 id)
 	return (int64) deleted;
 }
 
+/* A random lease id in [0, 2^63): 0 is not an id, the caller draws again */
+static int64
+KvLeaseRandomId(void)
+{
+	uint64		r;
+
+	if (!pg_strong_random(&r, sizeof(r)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random lease id")));
+	return (int64) (r & PG_INT64_MAX);
+}
+
 /*
  * nosql.lease_grant(ttl_seconds bigint, id bigint DEFAULT 0) RETURNS bigint
  * — etcd's LeaseGrant: a lease of ttl_seconds, raised to etcd's minimum;
@@ -451,15 +464,7 @@ lease_grant(PG_FUNCTION_ARGS)
 	if (RaftActive())
 	{
 		while (id == 0)
-		{
-			uint64		r;
-
-			if (!pg_strong_random(&r, sizeof(r)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("could not generate a random lease id")));
-			id = (int64) (r & PG_INT64_MAX);
-		}
+			id = KvLeaseRandomId();
 		PG_RETURN_INT64(RaftKvCall(RAFT_OP_LEASE_GRANT, id, ttl));
 	}
 
@@ -469,13 +474,7 @@ lease_grant(PG_FUNCTION_ARGS)
 	{
 		if (chosen)
 		{
-			uint64		r;
-
-			if (!pg_strong_random(&r, sizeof(r)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("could not generate a random lease id")));
-			id = (int64) (r & PG_INT64_MAX);
+			id = KvLeaseRandomId();
 			if (id == 0)
 				continue;
 		}

@@ -53,16 +53,7 @@ KvRaftOne(bson_t *request)
 		elog(ERROR, "invalid key-value request");
 	size = request->len;
 	/* the quota is checked where the write is proposed (see raft_worker.c) */
-	{
-		int64		used;
-
-		if (KvQuotaExceeded(size, &used))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg(KV_MSG_SPACE_EXCEEDED),
-					 errdetail(KV_DETAIL_SPACE_EXCEEDED, used, nosql_kv_quota),
-					 errhint(KV_HINT_SPACE_EXCEEDED)));
-	}
+	KvCheckQuota(size);
 	reply = RaftKvTxn(BsonFromDocument(request, false));
 	return reply;
 }

@@ -98,6 +98,7 @@ typedef struct RaftSlot
 	uint64		request_id;		/* slot number in the high bits */
 	int64		arg;			/* node of a membership change or transfer */
 	uint64		term;			/* term when proposed */
+	uint64		read_batch;		/* the read index request it waits on */
 	uint64		read_index;
 	dsa_pointer payload;
 	Size		payload_len;

@@ -274,6 +274,7 @@ RaftSlotTake(int kind, int op, int64 arg, const void *payload, Size len)
 			s->errmsg[0] = '\0';
 			s->errdetail[0] = '\0';
 			s->read_index = 0;
+			s->read_batch = 0;
 			s->state = RAFT_SLOT_SUBMITTED;
 			break;
 		}

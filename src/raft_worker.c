@@ -84,6 +84,7 @@ static RaftConfState applied_conf;
 static RaftPeerAddr peers[2 * RAFT_MAX_MEMBERS];
 static int	npeers;
 static MemoryContext apply_context;
+static uint64 read_batch_seq;	/* ids of the read index requests */
 static RaftHardState persisted;	/* the hard state last flushed */
 
 /* a snapshot being received, and the last one built */
@@ -322,9 +323,7 @@ RaftWakeReads(void)
 	{
 		RaftSlot   *s = &RaftState->slots[i];
 
-		if ((s->state == RAFT_SLOT_READ_WAIT ||
-			 (s->state == RAFT_SLOT_ABANDONED && s->kind == RAFT_REQ_READ && s->read_index > 0)) &&
-			s->read_index <= applied)
+		if (s->state == RAFT_SLOT_READ_WAIT && s->read_index <= applied)
 			RaftSlotFinish(s, 0, NULL, NULL, NULL, 0);
 	}
 	LWLockRelease(&RaftState->lock);
@@ -399,8 +398,6 @@ RaftTakeOne(RaftSlot *s, int kind, int op, uint64 request_id, int64 arg,
 		rc = raft_propose(node, data, len);
 		pfree(data);
 	}
-	else if (kind == RAFT_REQ_READ)
-		rc = raft_read_index(node, request_id);
 	else if (kind == RAFT_REQ_ADD_MEMBER || kind == RAFT_REQ_REMOVE_MEMBER)
 	{
 		RaftConfChange cc;
@@ -452,6 +449,7 @@ static void
 RaftTakeRequests(void)
 {
 	dsa_area   *area = RaftDsa();
+	uint64		batch = 0;
 
 	for (int i = 0; i < RaftState->nslots; i++)
 	{
@@ -467,7 +465,7 @@ RaftTakeRequests(void)
 		if (s->state != RAFT_SLOT_SUBMITTED && s->state != RAFT_SLOT_ABANDONED)
 			continue;			/* unlocked peek; checked again below */
 		LWLockAcquire(&RaftState->lock, LW_EXCLUSIVE);
-		if (s->state == RAFT_SLOT_ABANDONED && s->kind != RAFT_REQ_READ)
+		if (s->state == RAFT_SLOT_ABANDONED)
 		{
 			/* given up: forget it (a late apply finds another request id) */
 			if (DsaPointerIsValid(s->payload))
@@ -491,6 +489,15 @@ RaftTakeRequests(void)
 		len = s->payload_len;
 		s->payload = InvalidDsaPointer;
 		s->state = RAFT_SLOT_PROPOSED;
+		if (kind == RAFT_REQ_READ)
+		{
+			/* reads taken together share one read index request */
+			if (batch == 0)
+				batch = ++read_batch_seq;
+			s->read_batch = batch;
+			LWLockRelease(&RaftState->lock);
+			continue;
+		}
 		LWLockRelease(&RaftState->lock);
 
 		if (DsaPointerIsValid(payload))
@@ -503,6 +510,31 @@ RaftTakeRequests(void)
 		RaftTakeOne(s, kind, op, request_id, arg, copy, len);
 		if (copy)
 			pfree(copy);
+	}
+	if (batch != 0)
+	{
+		RaftStatus	st;
+		int			rc = raft_read_index(node, batch);
+
+		if (rc != RAFT_OK)
+		{
+			raft_get_status(node, &st);
+			LWLockAcquire(&RaftState->lock, LW_EXCLUSIVE);
+			for (int i = 0; i < RaftState->nslots; i++)
+			{
+				RaftSlot   *s = &RaftState->slots[i];
+
+				if (s->state == RAFT_SLOT_PROPOSED && s->kind == RAFT_REQ_READ &&
+					s->read_batch == batch)
+					RaftSlotFinish(s, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+								   RaftErrorName(rc),
+								   st.leader == RAFT_NONE ?
+								   "The group has no leader now; the read did not happen." :
+								   "The read did not happen.",
+								   NULL, 0);
+			}
+			LWLockRelease(&RaftState->lock);
+		}
 	}
 }
 
@@ -1062,16 +1094,17 @@ RaftHandleReady(void)
 		{
 			LWLockAcquire(&RaftState->lock, LW_EXCLUSIVE);
 			for (size_t i = 0; i < rd.nread_states; i++)
-			{
-				RaftSlot   *s = RaftSlotOf(rd.read_states[i].context);
-
-				if (s != NULL && s->kind == RAFT_REQ_READ)
+				for (int k = 0; k < RaftState->nslots; k++)
 				{
-					s->read_index = rd.read_states[i].index;
-					if (s->state == RAFT_SLOT_PROPOSED)
+					RaftSlot   *s = &RaftState->slots[k];
+
+					if (s->state == RAFT_SLOT_PROPOSED && s->kind == RAFT_REQ_READ &&
+						s->read_batch == rd.read_states[i].context)
+					{
+						s->read_index = rd.read_states[i].index;
 						s->state = RAFT_SLOT_READ_WAIT;
+					}
 				}
-			}
 			LWLockRelease(&RaftState->lock);
 			RaftWakeReads();
 		}

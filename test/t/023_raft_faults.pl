@@ -33,6 +33,23 @@ sub server_pids
 
 sub id_of { my ($node) = @_; return raft_status($node)->{id}; }
 
+# A member other than $leader that says it leads, waiting up to $tries
+# tenths of a second; undef if none
+sub leader_besides
+{
+	my ($leader, $tries) = @_;
+	for (1 .. $tries)
+	{
+		for my $node (@n)
+		{
+			next if $node == $leader;
+			return $node if (raft_status($node)->{role} // '') eq 'leader';
+		}
+		usleep(100_000);
+	}
+	return undef;
+}
+
 my $load = raft_run_load($g, clients => 6, keys => 6, duration => 40, tag => 'faults', seed => 7);
 sleep 4;
 
@@ -56,18 +73,7 @@ my @pids = server_pids($leader);
 note("pausing leader $lid (@pids)");
 kill 'STOP', @pids;
 sleep 4;
-my $other;
-for (1 .. 50)
-{
-	for my $node (@n)
-	{
-		next if $node == $leader;
-		my $st = raft_status($node);
-		$other = $node if ($st->{role} // '') eq 'leader';
-	}
-	last if $other;
-	usleep(100_000);
-}
+my $other = leader_besides($leader, 50);
 ok($other, 'the others elect a leader while it is paused');
 kill 'CONT', @pids;
 sleep 3;
@@ -77,18 +83,7 @@ $leader = raft_wait_leader($g, 30);
 $lid = id_of($leader);
 note("isolating leader $lid");
 like(raft_proxy_command($g, "isolate $lid"), qr/^ok/, 'the proxy isolates the leader');
-my $majority;
-for (1 .. 60)
-{
-	for my $node (@n)
-	{
-		next if $node == $leader;
-		my $st = raft_status($node);
-		$majority = $node if ($st->{role} // '') eq 'leader';
-	}
-	last if $majority;
-	usleep(100_000);
-}
+my $majority = leader_besides($leader, 60);
 ok($majority, 'the majority side elects a leader');
 my $old = raft_status($leader);
 sleep 2;
