@@ -1370,3 +1370,355 @@ SELECT w.pid,
        (SELECT oid FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
 COMMENT ON VIEW nosql.change_stream_watchers IS 'the change streams being read in this database (nosql.watch calls while they run, open $changeStream cursors): pid, role, kind, cursor id, namespace (NULL: every database or collection), resume point, start, last read, events returned, and the WAL between the resume point and the newest event of the change log';
 GRANT SELECT ON nosql.change_stream_watchers TO PUBLIC;
+
+---------------------------------------------------------------------------
+-- Time series: tables partitioned by time (docs/timeseries.md "Storage").
+-- nosql.create_timeseries turns an ordinary table into a table partitioned
+-- by range of its time column, with a default partition for rows no range
+-- partition takes; the database's background worker creates partitions
+-- ahead of time (never inside a user's insert), moves rows out of the
+-- default partition into partitions of their own, and drops partitions
+-- older than drop_after (nosql.timeseries_maintain).
+---------------------------------------------------------------------------
+
+CREATE TABLE nosql.timeseries (
+    relid regclass PRIMARY KEY,
+    time_column name NOT NULL,
+    segment_by name[] NOT NULL DEFAULT '{}',
+    chunk_interval interval NOT NULL,
+    compress_after interval,
+    drop_after interval,
+    created timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_maintenance timestamptz,
+    last_retention timestamptz,
+    partitions_dropped bigint NOT NULL DEFAULT 0,
+    last_error text
+);
+COMMENT ON TABLE nosql.timeseries IS 'the time-series tables: time column, series (segment_by) columns, partition width, compression and retention ages, and the background worker''s last runs';
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries', '');
+-- everyone reads the catalog; a role writes the rows of its own tables only
+-- (the functions that keep it run with the caller's rights, and the
+-- background worker runs them as each table's owner)
+GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.timeseries TO PUBLIC;
+ALTER TABLE nosql.timeseries ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timeseries_read ON nosql.timeseries FOR SELECT USING (true);
+CREATE POLICY timeseries_owner ON nosql.timeseries FOR ALL
+    USING (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'));
+
+CREATE TABLE nosql.timeseries_partition (
+    relid regclass NOT NULL REFERENCES nosql.timeseries ON DELETE CASCADE,
+    partition regclass PRIMARY KEY,
+    range_start timestamptz,            -- NULL for the default partition
+    range_end timestamptz,
+    CHECK ((range_start IS NULL) = (range_end IS NULL))
+);
+CREATE UNIQUE INDEX timeseries_partition_range ON nosql.timeseries_partition (relid, range_start);
+COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables and their time ranges [range_start, range_end) (NULL: the default partition)';
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_partition', '');
+-- a row names a partition of the table, both owned by the role writing it
+GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.timeseries_partition TO PUBLIC;
+ALTER TABLE nosql.timeseries_partition ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timeseries_partition_read ON nosql.timeseries_partition FOR SELECT USING (true);
+CREATE POLICY timeseries_partition_owner ON nosql.timeseries_partition FOR ALL
+    USING (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
+                AND pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) partition), 'USAGE')
+                AND EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                             WHERE i.inhrelid OPERATOR(pg_catalog.=) partition AND i.inhparent OPERATOR(pg_catalog.=) relid));
+
+-- The start of the partition of a time: widths aligned on 2000-01-03 (a Monday)
+CREATE FUNCTION nosql.timeseries_partition_start(width interval, t timestamptz) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN pg_catalog.date_bin(width, t, '2000-01-03 00:00:00+00'::timestamptz);
+COMMENT ON FUNCTION nosql.timeseries_partition_start(interval, timestamptz) IS 'internal: the start of the time-series partition a time falls in';
+
+-- Create the range partition [start, start + width) of a time-series table,
+-- moving its rows out of the default partition first; owned by the table's
+-- owner.  Internal: called by create_timeseries and timeseries_maintain.
+CREATE FUNCTION nosql.timeseries_add_partition(ts nosql.timeseries, start timestamptz)
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel_schema name;
+    rel_name name;
+    owner name;
+    part_name text;
+    finish timestamptz := start OPERATOR(pg_catalog.+) ts.chunk_interval;
+    dflt regclass;
+    part regclass;
+BEGIN
+    SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO rel_schema, rel_name, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) ts.relid;
+    part_name := pg_catalog.left(rel_name, 40) OPERATOR(pg_catalog.||) '_ts_'
+        OPERATOR(pg_catalog.||) pg_catalog.to_char(start AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MISS');
+    SELECT p.partition INTO dflt FROM nosql.timeseries_partition p
+     WHERE p.relid OPERATOR(pg_catalog.=) ts.relid AND p.range_start IS NULL;
+    -- a table of its own, filled from the default partition, then attached
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)',
+                              rel_schema, part_name, ts.relid);
+    part := pg_catalog.format('%I.%I', rel_schema, part_name)::regclass;
+    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', part, owner);
+    IF dflt IS NOT NULL THEN
+        EXECUTE pg_catalog.format(
+            'WITH moved AS (DELETE FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<) $2 RETURNING *) INSERT INTO %s SELECT * FROM moved',
+            dflt, ts.time_column, ts.time_column, part) USING start, finish;
+    END IF;
+    EXECUTE pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                              ts.relid, part, start, finish);
+    INSERT INTO nosql.timeseries_partition (relid, partition, range_start, range_end)
+    VALUES (ts.relid, part, start, finish);
+    RETURN part;
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_add_partition(nosql.timeseries, timestamptz) IS 'internal: create and attach the partition of a time-series table that starts at start, moving its rows out of the default partition';
+
+CREATE FUNCTION nosql.create_timeseries(relation regclass, time_column name,
+                                        segment_by name[] DEFAULT '{}',
+                                        chunk_interval interval DEFAULT '1 day',
+                                        compress_after interval DEFAULT NULL,
+                                        drop_after interval DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    col record;
+    ts nosql.timeseries;
+    old_name text;
+    old regclass;
+    cols text;
+    starts timestamptz[];
+    s timestamptz;
+    dep record;
+BEGIN
+    IF relation IS NULL OR time_column IS NULL OR segment_by IS NULL OR chunk_interval IS NULL THEN
+        RAISE EXCEPTION 'arguments of nosql.create_timeseries must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.oid, c.relname, c.relkind, c.relispartition, n.nspname, c.relowner
+      INTO rel FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) relation;
+    IF rel.relkind OPERATOR(pg_catalog.<>) 'r' OR rel.relispartition THEN
+        RAISE EXCEPTION '% is not an ordinary table', relation USING ERRCODE = 'wrong_object_type',
+            HINT = 'nosql.create_timeseries converts a table that is not partitioned yet.';
+    END IF;
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation) THEN
+        RAISE EXCEPTION '% is already a time-series table', relation USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF EXISTS (SELECT FROM pg_inherits WHERE inhrelid OPERATOR(pg_catalog.=) relation OR inhparent OPERATOR(pg_catalog.=) relation) THEN
+        RAISE EXCEPTION '% has inheritance children or parents', relation USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT a.attname, a.atttypid, a.attnotnull INTO col FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) time_column
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of % does not exist', time_column, relation USING ERRCODE = 'undefined_column';
+    END IF;
+    IF col.atttypid OPERATOR(pg_catalog.<>) 'timestamptz'::regtype THEN
+        RAISE EXCEPTION 'time column "%" must be of type timestamp with time zone, not %', time_column, col.atttypid::regtype
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.unnest(segment_by) s(name)
+                WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) relation
+                                     AND a.attname OPERATOR(pg_catalog.=) s.name AND a.attnum OPERATOR(pg_catalog.>) 0
+                                     AND NOT a.attisdropped)) THEN
+        RAISE EXCEPTION 'a segment_by column of % does not exist', relation USING ERRCODE = 'undefined_column';
+    END IF;
+    IF time_column OPERATOR(pg_catalog.=) ANY (segment_by) THEN
+        RAISE EXCEPTION 'the time column cannot be a segment_by column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF chunk_interval OPERATOR(pg_catalog.<=) interval '0' OR pg_catalog.date_part('month', chunk_interval) OPERATOR(pg_catalog.<>) 0
+       OR pg_catalog.date_part('year', chunk_interval) OPERATOR(pg_catalog.<>) 0 THEN
+        RAISE EXCEPTION 'invalid chunk_interval %', chunk_interval USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use a positive interval of days, hours, minutes or seconds (months vary in length).';
+    END IF;
+    IF chunk_interval OPERATOR(pg_catalog.<) interval '1 minute' THEN
+        RAISE EXCEPTION 'chunk_interval % is too small', chunk_interval USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Partitions of at least a minute; a partition per few hours or days suits most data.';
+    END IF;
+    IF compress_after OPERATOR(pg_catalog.<) interval '0' OR drop_after OPERATOR(pg_catalog.<=) interval '0' THEN
+        RAISE EXCEPTION 'compress_after and drop_after must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- objects that depend on the table's identity would follow the old one
+    FOR dep IN SELECT DISTINCT r.ev_class::regclass AS view FROM pg_depend d JOIN pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid
+                WHERE d.refobjid OPERATOR(pg_catalog.=) relation AND d.classid OPERATOR(pg_catalog.=) 'pg_rewrite'::regclass
+                  AND r.ev_class OPERATOR(pg_catalog.<>) relation LOOP
+        RAISE EXCEPTION '% is used by view %', relation, dep.view USING ERRCODE = 'dependent_objects_still_exist',
+            HINT = 'Drop the view, convert the table, and create the view again.';
+    END LOOP;
+    IF EXISTS (SELECT FROM pg_constraint WHERE confrelid OPERATOR(pg_catalog.=) relation) THEN
+        RAISE EXCEPTION '% is referenced by a foreign key', relation USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+
+    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', relation);
+    old_name := pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_convert';
+    EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', relation, old_name);
+    old := pg_catalog.format('%I.%I', rel.nspname, old_name)::regclass;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s INCLUDING ALL) PARTITION BY RANGE (%I)',
+                              rel.nspname, rel.relname, old, time_column);
+    relation := pg_catalog.format('%I.%I', rel.nspname, rel.relname)::regclass;
+    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', relation, pg_get_userbyid(rel.relowner));
+    -- the privileges of the old table
+    FOR dep IN SELECT a.privilege_type, a.grantee, a.is_grantable
+                 FROM pg_class c, pg_catalog.aclexplode(c.relacl) a
+                WHERE c.oid OPERATOR(pg_catalog.=) old AND a.grantee OPERATOR(pg_catalog.<>) c.relowner LOOP
+        EXECUTE pg_catalog.format('GRANT %s ON %s TO %s%s', dep.privilege_type, relation,
+                                  CASE WHEN dep.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                       ELSE pg_catalog.quote_ident(pg_get_userbyid(dep.grantee)) END,
+                                  CASE WHEN dep.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    -- sequences owned by the old table's columns belong to the new one
+    FOR dep IN SELECT s.relid AS seq, a.attname
+                 FROM pg_depend d JOIN pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid
+                 CROSS JOIN LATERAL (SELECT d.objid::regclass AS relid) s
+                WHERE d.refobjid OPERATOR(pg_catalog.=) old AND d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+                  AND d.deptype OPERATOR(pg_catalog.=) 'a'
+                  AND (SELECT relkind FROM pg_class WHERE oid OPERATOR(pg_catalog.=) d.objid) OPERATOR(pg_catalog.=) 'S' LOOP
+        EXECUTE pg_catalog.format('ALTER SEQUENCE %s OWNED BY %s.%I', dep.seq, relation, dep.attname);
+    END LOOP;
+
+    INSERT INTO nosql.timeseries (relid, time_column, segment_by, chunk_interval, compress_after, drop_after)
+    VALUES (relation, time_column, segment_by, chunk_interval, compress_after, drop_after)
+    RETURNING * INTO ts;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT',
+                              rel.nspname, pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_default', relation);
+    INSERT INTO nosql.timeseries_partition (relid, partition)
+    VALUES (relation, pg_catalog.format('%I.%I', rel.nspname, pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_default')::regclass);
+
+    -- partitions for the rows there are, and for now and the next two
+    EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(DISTINCT nosql.timeseries_partition_start($1, %I)) FROM %s',
+                              time_column, old) USING chunk_interval INTO starts;
+    starts := COALESCE(starts, '{}');
+    IF pg_catalog.cardinality(starts) OPERATOR(pg_catalog.>) 10000 THEN
+        RAISE EXCEPTION 'the rows of % fall into more than 10,000 partitions of %', relation, chunk_interval
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Use a larger chunk_interval.';
+    END IF;
+    s := nosql.timeseries_partition_start(chunk_interval, pg_catalog.now());
+    FOR i IN 0 .. 2 LOOP
+        starts := starts OPERATOR(pg_catalog.||) (s OPERATOR(pg_catalog.+) (chunk_interval OPERATOR(pg_catalog.*) i));
+    END LOOP;
+    FOR s IN SELECT DISTINCT x FROM pg_catalog.unnest(starts) x WHERE x IS NOT NULL ORDER BY 1 LOOP
+        PERFORM nosql.timeseries_add_partition(ts, s);
+    END LOOP;
+
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+      FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) old AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+       AND a.attgenerated OPERATOR(pg_catalog.=) '';
+    EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s', relation, cols, cols, old);
+    EXECUTE pg_catalog.format('DROP TABLE %s', old);
+    RETURN relation;
+END;
+$$;
+COMMENT ON FUNCTION nosql.create_timeseries(regclass, name, name[], interval, interval, interval) IS 'turn an ordinary table into a time-series table partitioned by its time column (its rows are kept; partitions are created ahead of time by the background worker)';
+
+-- The background worker's round for one time-series table (or all): the
+-- partitions of the next two intervals, the rows of the default partition
+-- moved into partitions of their own, retention.  Runs with the caller's
+-- rights (the worker runs it as the table's owner) on the tables the
+-- caller owns.
+CREATE FUNCTION nosql.timeseries_maintain(relation regclass DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ts nosql.timeseries;
+    s timestamptz;
+    p record;
+    dflt regclass;
+    dropped bigint;
+BEGIN
+    FOR ts IN SELECT * FROM nosql.timeseries t
+               WHERE (relation IS NULL OR t.relid OPERATOR(pg_catalog.=) relation)
+                 AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid OPERATOR(pg_catalog.=) t.relid), 'USAGE')
+               ORDER BY t.relid FOR UPDATE OF t LOOP
+        -- ahead of time: the partitions of now and the next two intervals
+        s := nosql.timeseries_partition_start(ts.chunk_interval, pg_catalog.now());
+        FOR i IN 0 .. 2 LOOP
+            IF NOT EXISTS (SELECT FROM nosql.timeseries_partition x
+                            WHERE x.relid OPERATOR(pg_catalog.=) ts.relid AND x.range_start OPERATOR(pg_catalog.=) s) THEN
+                PERFORM nosql.timeseries_add_partition(ts, s);
+            END IF;
+            s := s OPERATOR(pg_catalog.+) ts.chunk_interval;
+        END LOOP;
+        -- rows no partition took (old or far-future times)
+        SELECT x.partition INTO dflt FROM nosql.timeseries_partition x
+         WHERE x.relid OPERATOR(pg_catalog.=) ts.relid AND x.range_start IS NULL;
+        IF dflt IS NOT NULL THEN
+            FOR p IN EXECUTE pg_catalog.format(
+                'SELECT DISTINCT nosql.timeseries_partition_start($1, %I) AS start FROM %s ORDER BY 1 LIMIT 100',
+                ts.time_column, dflt) USING ts.chunk_interval LOOP
+                IF NOT EXISTS (SELECT FROM nosql.timeseries_partition x
+                                WHERE x.relid OPERATOR(pg_catalog.=) ts.relid AND x.range_start OPERATOR(pg_catalog.=) p.start) THEN
+                    PERFORM nosql.timeseries_add_partition(ts, p.start);
+                END IF;
+            END LOOP;
+        END IF;
+        -- retention: partitions wholly older than drop_after
+        dropped := 0;
+        IF ts.drop_after IS NOT NULL THEN
+            FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+                      WHERE x.relid OPERATOR(pg_catalog.=) ts.relid
+                        AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) ts.drop_after) LOOP
+                EXECUTE pg_catalog.format('DROP TABLE %s', p.partition);
+                DELETE FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) p.partition;
+                dropped := dropped OPERATOR(pg_catalog.+) 1;
+            END LOOP;
+        END IF;
+        UPDATE nosql.timeseries t
+           SET last_maintenance = pg_catalog.now(),
+               last_retention = CASE WHEN ts.drop_after IS NULL THEN NULL ELSE pg_catalog.now() END,
+               partitions_dropped = t.partitions_dropped OPERATOR(pg_catalog.+) dropped,
+               last_error = NULL
+         WHERE t.relid OPERATOR(pg_catalog.=) ts.relid;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_maintain(regclass) IS 'run the background worker''s round now for a time-series table (NULL: every one the caller owns): partitions ahead of time, rows out of the default partition, retention';
+
+CREATE FUNCTION nosql.timeseries_size(relation regclass) RETURNS bigint
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT CASE WHEN NOT EXISTS (SELECT FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation)
+                THEN NULL
+                ELSE COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(p.relid))
+                                 FROM pg_catalog.pg_partition_tree(relation) p), 0)::bigint END;
+END;
+COMMENT ON FUNCTION nosql.timeseries_size(regclass) IS 'the bytes a time-series table occupies: every partition with its indexes and TOAST (NULL for a table that is not a time-series table)';
+
+CREATE VIEW nosql.timeseries_info AS
+SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.compress_after, t.drop_after,
+       (SELECT pg_catalog.count(*) FROM nosql.timeseries_partition p
+         WHERE p.relid OPERATOR(pg_catalog.=) t.relid AND p.range_start IS NOT NULL) AS partitions,
+       (SELECT pg_catalog.min(p.range_start) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS oldest,
+       (SELECT pg_catalog.max(p.range_end) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS newest,
+       nosql.timeseries_size(t.relid) AS size,
+       t.last_maintenance, t.last_retention, t.partitions_dropped, t.last_error
+  FROM nosql.timeseries t;
+COMMENT ON VIEW nosql.timeseries_info IS 'the time-series tables with their partitions, size, and the background worker''s last maintenance and retention runs';
+GRANT SELECT ON nosql.timeseries_info TO PUBLIC;
+
+-- A time-series table or partition dropped by SQL leaves the catalog with it.
+CREATE FUNCTION nosql.timeseries_table_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM nosql.timeseries_partition p
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND (d.objid = p.partition::oid OR d.objid = p.relid::oid);
+    DELETE FROM nosql.timeseries t
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND d.objid = t.relid::oid;
+END
+$$;
+COMMENT ON FUNCTION nosql.timeseries_table_dropped() IS 'event trigger: forget time-series tables and partitions that were dropped';
+REVOKE ALL ON FUNCTION nosql.timeseries_table_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER nosql_timeseries_table_dropped ON sql_drop
+    EXECUTE FUNCTION nosql.timeseries_table_dropped();
+COMMENT ON EVENT TRIGGER nosql_timeseries_table_dropped IS 'forget time-series tables and partitions dropped by SQL';

@@ -743,6 +743,7 @@ nosql_worker_main(Datum main_arg)
 				last_ttl = GetCurrentTimestamp();
 			}
 			CdcWatchRound();
+			TsRound();
 			jobs_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												   nosql_worker_naptime);
 		}
