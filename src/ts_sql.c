@@ -1017,7 +1017,11 @@ interpolate(PG_FUNCTION_ARGS)
 	if (st->read <= current)
 		st->read = current + 1;
 	if (TsAnchor(winobj, current, timetype, &v0, &t0, &isout))
+	{
 		st->before = current + 1;
+		/* earlier rows are needed no more */
+		WinSetMarkPosition(winobj, current);
+	}
 	value = WinGetFuncArgInPartition(winobj, 0, current, WINDOW_SEEK_HEAD,
 									 false, &isnull, &isout);
 	if (!isnull)

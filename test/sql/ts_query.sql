@@ -122,6 +122,7 @@ SELECT nosql.time_bucket(0, 5);
 SELECT nosql.time_bucket(-10::bigint, 5::bigint);
 SELECT nosql.time_bucket(0::smallint, 5::smallint);
 SELECT nosql.time_bucket('1 hour', now(), '-infinity'::timestamptz);
+SELECT nosql.time_bucket('1 day', '5000000-01-01'::date);
 SELECT nosql.time_bucket('1 hour', '2020-01-01'::date, 'infinity'::date);
 SELECT nosql.time_bucket('1 hour', now(), 'Mars/Olympus_Mons');
 SELECT nosql.time_bucket('1 hour', now(), 'UTC', 'infinity');
