@@ -1237,6 +1237,217 @@ REVOKE ALL ON FUNCTION nosql.raft_add_member(bigint, text, boolean), nosql.raft_
     nosql.raft_transfer_leadership(bigint) FROM PUBLIC;
 
 ---------------------------------------------------------------------------
+-- Time series: queries (src/ts_sql.c, docs/timeseries.md "Queries")
+---------------------------------------------------------------------------
+
+-- time_bucket: TimescaleDB's buckets.  Sub-month widths count from Monday
+-- 2000-01-03, months and years from 2000-01-01; a timestamptz is bucketed
+-- in UTC unless a time zone is given.
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamptz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz) IS 'the start of the bucket of bucket_width holding ts, in UTC (origin 2000-01-03, or 2000-01-01 for months and years)';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz, origin timestamptz) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamptz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz, timestamptz) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to origin, in UTC';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz, "offset" interval) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamptz_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz, interval) IS 'the start of the bucket of bucket_width holding ts, buckets shifted by offset, in UTC';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz, timezone text,
+                                  origin timestamptz DEFAULT NULL, "offset" interval DEFAULT NULL) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_timezone' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz, text, timestamptz, interval) IS 'the start of the bucket of bucket_width holding ts, bucketed in the local time of a time zone (origin and offset too); NULL origin or offset: the default';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamp) RETURNS timestamp
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamp) IS 'the start of the bucket of bucket_width holding ts (origin 2000-01-03, or 2000-01-01 for months and years)';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamp, origin timestamp) RETURNS timestamp
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamp, timestamp) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to origin';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamp, "offset" interval) RETURNS timestamp
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamp_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, timestamp, interval) IS 'the start of the bucket of bucket_width holding ts, buckets shifted by offset';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts date) RETURNS date
+    AS 'MODULE_PATHNAME', 'time_bucket_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, date) IS 'the date of the start of the bucket of bucket_width holding ts (origin 2000-01-03, or 2000-01-01 for months and years)';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts date, origin date) RETURNS date
+    AS 'MODULE_PATHNAME', 'time_bucket_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, date, date) IS 'the date of the start of the bucket of bucket_width holding ts, buckets aligned to origin';
+CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts date, "offset" interval) RETURNS date
+    AS 'MODULE_PATHNAME', 'time_bucket_date_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(interval, date, interval) IS 'the date of the start of the bucket of bucket_width holding ts, buckets shifted by offset';
+CREATE FUNCTION nosql.time_bucket(bucket_width bigint, ts bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'time_bucket_int8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(bigint, bigint) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to 0';
+CREATE FUNCTION nosql.time_bucket(bucket_width bigint, ts bigint, "offset" bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'time_bucket_int8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(bigint, bigint, bigint) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to offset';
+CREATE FUNCTION nosql.time_bucket(bucket_width integer, ts integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'time_bucket_int4' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(integer, integer) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to 0';
+CREATE FUNCTION nosql.time_bucket(bucket_width integer, ts integer, "offset" integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'time_bucket_int4' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(integer, integer, integer) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to offset';
+CREATE FUNCTION nosql.time_bucket(bucket_width smallint, ts smallint) RETURNS smallint
+    AS 'MODULE_PATHNAME', 'time_bucket_int2' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(smallint, smallint) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to 0';
+CREATE FUNCTION nosql.time_bucket(bucket_width smallint, ts smallint, "offset" smallint) RETURNS smallint
+    AS 'MODULE_PATHNAME', 'time_bucket_int2' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket(smallint, smallint, smallint) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to offset';
+
+-- Gap filling in plain SQL: the buckets of a range LEFT JOINed to the data
+CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamptz, finish timestamptz)
+    RETURNS SETOF timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_series' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamptz, timestamptz) IS 'the starts of the buckets of time_bucket(bucket_width, ...) that cover [start, finish), in order';
+CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamptz, finish timestamptz, origin timestamptz)
+    RETURNS SETOF timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_series' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamptz, timestamptz, timestamptz) IS 'the starts of the buckets of time_bucket(bucket_width, ..., origin) that cover [start, finish), in order';
+CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamptz, finish timestamptz,
+                                         timezone text, origin timestamptz DEFAULT NULL)
+    RETURNS SETOF timestamptz
+    AS 'MODULE_PATHNAME', 'time_bucket_series_timezone' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamptz, timestamptz, text, timestamptz) IS 'the starts of the buckets of time_bucket(bucket_width, ..., timezone, origin) that cover [start, finish), in order';
+CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamp, finish timestamp)
+    RETURNS SETOF timestamp
+    AS 'MODULE_PATHNAME', 'time_bucket_series_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamp, timestamp) IS 'the starts of the buckets of time_bucket(bucket_width, ...) that cover [start, finish), in order';
+CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamp, finish timestamp, origin timestamp)
+    RETURNS SETOF timestamp
+    AS 'MODULE_PATHNAME', 'time_bucket_series_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamp, timestamp, timestamp) IS 'the starts of the buckets of time_bucket(bucket_width, ..., origin) that cover [start, finish), in order';
+
+CREATE FUNCTION nosql.locf(value anyelement, treat_null_as_missing boolean DEFAULT true) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'locf' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.locf(anyelement, boolean) IS 'window function, last observation carried forward: the value of the last row up to this one (window order) whose value is not NULL or whose treat_null_as_missing is false';
+CREATE FUNCTION nosql.interpolate(value float8, "time" timestamptz) RETURNS float8
+    AS 'MODULE_PATHNAME', 'interpolate' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.interpolate(float8, timestamptz) IS 'window function: the value, or when NULL the linear interpolation by time between the rows with a value before and after it (window order); NULL at the edges';
+CREATE FUNCTION nosql.interpolate(value float8, "time" timestamp) RETURNS float8
+    AS 'MODULE_PATHNAME', 'interpolate' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.interpolate(float8, timestamp) IS 'window function: the value, or when NULL the linear interpolation by time between the rows with a value before and after it (window order); NULL at the edges';
+CREATE FUNCTION nosql.interpolate(value float8, "time" date) RETURNS float8
+    AS 'MODULE_PATHNAME', 'interpolate' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.interpolate(float8, date) IS 'window function: the value, or when NULL the linear interpolation by date between the rows with a value before and after it (window order); NULL at the edges';
+CREATE FUNCTION nosql.interpolate(value float8, "time" bigint) RETURNS float8
+    AS 'MODULE_PATHNAME', 'interpolate' LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.interpolate(float8, bigint) IS 'window function: the value, or when NULL the linear interpolation by time between the rows with a value before and after it (window order); NULL at the edges';
+
+-- first and last: the value at the smallest or largest time, any type,
+-- parallel (an internal state serialized with the value's bytes)
+CREATE FUNCTION nosql.first_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'first_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_combine(internal, internal) IS 'combine function of nosql.first';
+CREATE FUNCTION nosql.last_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'last_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.last_combine(internal, internal) IS 'combine function of nosql.last';
+CREATE FUNCTION nosql.first_last_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'first_last_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_last_serialize(internal) IS 'serialization function of nosql.first and nosql.last';
+CREATE FUNCTION nosql.first_last_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'first_last_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_last_deserialize(bytea, internal) IS 'deserialization function of nosql.first and nosql.last';
+CREATE FUNCTION nosql.first_transition(internal, anyelement, timestamptz) RETURNS internal
+    AS 'MODULE_PATHNAME', 'first_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_transition(internal, anyelement, timestamptz) IS 'transition function of nosql.first';
+CREATE FUNCTION nosql.last_transition(internal, anyelement, timestamptz) RETURNS internal
+    AS 'MODULE_PATHNAME', 'last_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.last_transition(internal, anyelement, timestamptz) IS 'transition function of nosql.last';
+CREATE FUNCTION nosql.first_last_final(internal, anyelement, timestamptz) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'first_last_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_last_final(internal, anyelement, timestamptz) IS 'final function of nosql.first and nosql.last';
+CREATE AGGREGATE nosql.first(value anyelement, "time" timestamptz) (
+    SFUNC = nosql.first_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.first_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.first(anyelement, timestamptz) IS 'the value of the row with the smallest time (NULL values count, NULL times do not; ties: the first row read)';
+CREATE AGGREGATE nosql.last(value anyelement, "time" timestamptz) (
+    SFUNC = nosql.last_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.last_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.last(anyelement, timestamptz) IS 'the value of the row with the largest time (NULL values count, NULL times do not; ties: the last row read)';
+CREATE FUNCTION nosql.first_transition(internal, anyelement, timestamp) RETURNS internal
+    AS 'MODULE_PATHNAME', 'first_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_transition(internal, anyelement, timestamp) IS 'transition function of nosql.first';
+CREATE FUNCTION nosql.last_transition(internal, anyelement, timestamp) RETURNS internal
+    AS 'MODULE_PATHNAME', 'last_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.last_transition(internal, anyelement, timestamp) IS 'transition function of nosql.last';
+CREATE FUNCTION nosql.first_last_final(internal, anyelement, timestamp) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'first_last_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_last_final(internal, anyelement, timestamp) IS 'final function of nosql.first and nosql.last';
+CREATE AGGREGATE nosql.first(value anyelement, "time" timestamp) (
+    SFUNC = nosql.first_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.first_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.first(anyelement, timestamp) IS 'the value of the row with the smallest time (NULL values count, NULL times do not; ties: the first row read)';
+CREATE AGGREGATE nosql.last(value anyelement, "time" timestamp) (
+    SFUNC = nosql.last_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.last_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.last(anyelement, timestamp) IS 'the value of the row with the largest time (NULL values count, NULL times do not; ties: the last row read)';
+CREATE FUNCTION nosql.first_transition(internal, anyelement, date) RETURNS internal
+    AS 'MODULE_PATHNAME', 'first_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_transition(internal, anyelement, date) IS 'transition function of nosql.first';
+CREATE FUNCTION nosql.last_transition(internal, anyelement, date) RETURNS internal
+    AS 'MODULE_PATHNAME', 'last_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.last_transition(internal, anyelement, date) IS 'transition function of nosql.last';
+CREATE FUNCTION nosql.first_last_final(internal, anyelement, date) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'first_last_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_last_final(internal, anyelement, date) IS 'final function of nosql.first and nosql.last';
+CREATE AGGREGATE nosql.first(value anyelement, "time" date) (
+    SFUNC = nosql.first_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.first_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.first(anyelement, date) IS 'the value of the row with the smallest time (NULL values count, NULL times do not; ties: the first row read)';
+CREATE AGGREGATE nosql.last(value anyelement, "time" date) (
+    SFUNC = nosql.last_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.last_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.last(anyelement, date) IS 'the value of the row with the largest time (NULL values count, NULL times do not; ties: the last row read)';
+CREATE FUNCTION nosql.first_transition(internal, anyelement, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'first_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_transition(internal, anyelement, bigint) IS 'transition function of nosql.first';
+CREATE FUNCTION nosql.last_transition(internal, anyelement, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'last_transition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.last_transition(internal, anyelement, bigint) IS 'transition function of nosql.last';
+CREATE FUNCTION nosql.first_last_final(internal, anyelement, bigint) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'first_last_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.first_last_final(internal, anyelement, bigint) IS 'final function of nosql.first and nosql.last';
+CREATE AGGREGATE nosql.first(value anyelement, "time" bigint) (
+    SFUNC = nosql.first_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.first_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.first(anyelement, bigint) IS 'the value of the row with the smallest time (NULL values count, NULL times do not; ties: the first row read)';
+CREATE AGGREGATE nosql.last(value anyelement, "time" bigint) (
+    SFUNC = nosql.last_transition, STYPE = internal,
+    FINALFUNC = nosql.first_last_final, FINALFUNC_EXTRA,
+    COMBINEFUNC = nosql.last_combine,
+    SERIALFUNC = nosql.first_last_serialize, DESERIALFUNC = nosql.first_last_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE nosql.last(anyelement, bigint) IS 'the value of the row with the largest time (NULL values count, NULL times do not; ties: the last row read)';
+
+---------------------------------------------------------------------------
 -- Change streams: nosql.watch over one decoder per database
 -- (src/cdc_watch.c, docs/cdc.md "Watching")
 ---------------------------------------------------------------------------
