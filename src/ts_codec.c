@@ -193,7 +193,8 @@ ts_buffer_free(TsBuffer *buf)
 }
 
 /*
- * Make room for extra more bytes; false if the allocator failed.
+ * Make room for extra more bytes (and allocate, even for none, so that
+ * buf->data is not NULL); false if the allocator failed.
  */
 bool
 ts_buffer_reserve(TsBuffer *buf, size_t extra)
@@ -205,7 +206,8 @@ ts_buffer_reserve(TsBuffer *buf, size_t extra)
 	if (extra > SIZE_MAX / 2 - buf->len)
 		return false;
 	need = buf->len + extra;
-	if (need <= buf->cap)
+	/* an empty buffer gets memory too, so that data is never NULL */
+	if (need <= buf->cap && buf->data != NULL)
 		return true;
 	cap = buf->cap < 64 ? 64 : buf->cap;
 	while (cap < need)
