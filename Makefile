@@ -35,7 +35,7 @@ TAP_TESTS = 1
 PROVE_TESTS = $(or $(TAP),test/t/*.pl)
 
 PKG_CONFIG ?= pkg-config
-DEPS = libbson-1.0 libpcre2-8 icu-uc icu-i18n
+DEPS = libbson-1.0 libpcre2-8 icu-uc icu-i18n libzstd
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 

@@ -11,7 +11,7 @@ NOSQL_USER=${NOSQL_USER:-nosql}
 # Everything the build, the server, the tests and the benchmarks use.
 NOSQL_PACKAGES=(
     postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
-    libbson-dev libpcre2-dev libicu-dev pkg-config make gcc libc6-dev
+    libbson-dev libpcre2-dev libicu-dev libzstd-dev pkg-config make gcc libc6-dev
     libipc-run-perl
     clang libclang-rt-14-dev
     python3 python3-psycopg2 python3-pymongo
