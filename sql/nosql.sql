@@ -1244,13 +1244,13 @@ REVOKE ALL ON FUNCTION nosql.raft_add_member(bigint, text, boolean), nosql.raft_
 -- 2000-01-03, months and years from 2000-01-01; a timestamptz is bucketed
 -- in UTC unless a time zone is given.
 CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz) RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'time_bucket_timestamptz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz) IS 'the start of the bucket of bucket_width holding ts, in UTC (origin 2000-01-03, or 2000-01-01 for months and years)';
 CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz, origin timestamptz) RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'time_bucket_timestamptz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz, timestamptz) IS 'the start of the bucket of bucket_width holding ts, buckets aligned to origin, in UTC';
 CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz, "offset" interval) RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'time_bucket_timestamptz_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'time_bucket_timestamp_offset' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.time_bucket(interval, timestamptz, interval) IS 'the start of the bucket of bucket_width holding ts, buckets shifted by offset, in UTC';
 CREATE FUNCTION nosql.time_bucket(bucket_width interval, ts timestamptz, timezone text,
                                   origin timestamptz DEFAULT NULL, "offset" interval DEFAULT NULL) RETURNS timestamptz

@@ -247,7 +247,10 @@ TsBucketTimestamp(const Interval *width, Timestamp ts, const Timestamp *origin,
 }
 
 /*
- * nosql.time_bucket(bucket_width interval, ts timestamp [, origin timestamp])
+ * nosql.time_bucket(bucket_width interval, ts timestamp [, origin timestamp]),
+ * and the same for timestamptz (buckets in UTC: a timestamptz is the same
+ * microseconds since 2000-01-01 00:00 UTC, so the SQL functions of both
+ * types call this one)
  */
 PG_FUNCTION_INFO_V1(time_bucket_timestamp);
 Datum
@@ -264,7 +267,8 @@ time_bucket_timestamp(PG_FUNCTION_ARGS)
 }
 
 /*
- * nosql.time_bucket(bucket_width interval, ts timestamp, "offset" interval)
+ * nosql.time_bucket(bucket_width interval, ts timestamp | timestamptz,
+ * "offset" interval); for timestamptz the offset is added in UTC too
  */
 PG_FUNCTION_INFO_V1(time_bucket_timestamp_offset);
 Datum
@@ -273,38 +277,6 @@ time_bucket_timestamp_offset(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMP(TsBucketTimestamp(PG_GETARG_INTERVAL_P(0),
 										  PG_GETARG_TIMESTAMP(1), NULL,
 										  PG_GETARG_INTERVAL_P(2)));
-}
-
-/*
- * nosql.time_bucket(bucket_width interval, ts timestamptz [, origin
- * timestamptz]): buckets in UTC, a timestamptz being microseconds since
- * 2000-01-01 00:00 UTC
- */
-PG_FUNCTION_INFO_V1(time_bucket_timestamptz);
-Datum
-time_bucket_timestamptz(PG_FUNCTION_ARGS)
-{
-	Timestamp	origin;
-
-	if (PG_NARGS() > 2)
-		origin = PG_GETARG_TIMESTAMPTZ(2);
-	PG_RETURN_TIMESTAMPTZ(TsBucketTimestamp(PG_GETARG_INTERVAL_P(0),
-											PG_GETARG_TIMESTAMPTZ(1),
-											PG_NARGS() > 2 ? &origin : NULL,
-											NULL));
-}
-
-/*
- * nosql.time_bucket(bucket_width interval, ts timestamptz, "offset"
- * interval): the offset is added in UTC too
- */
-PG_FUNCTION_INFO_V1(time_bucket_timestamptz_offset);
-Datum
-time_bucket_timestamptz_offset(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TIMESTAMPTZ(TsBucketTimestamp(PG_GETARG_INTERVAL_P(0),
-											PG_GETARG_TIMESTAMPTZ(1), NULL,
-											PG_GETARG_INTERVAL_P(2)));
 }
 
 /* A date as a timestamp at its midnight (infinite dates stay infinite) */
