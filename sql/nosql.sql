@@ -1309,11 +1309,11 @@ CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestampt
 COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamptz, timestamptz, text, timestamptz) IS 'the starts of the buckets of time_bucket(bucket_width, ..., timezone, origin) that cover [start, finish), in order';
 CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamp, finish timestamp)
     RETURNS SETOF timestamp
-    AS 'MODULE_PATHNAME', 'time_bucket_series_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'time_bucket_series' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamp, timestamp) IS 'the starts of the buckets of time_bucket(bucket_width, ...) that cover [start, finish), in order';
 CREATE FUNCTION nosql.time_bucket_series(bucket_width interval, start timestamp, finish timestamp, origin timestamp)
     RETURNS SETOF timestamp
-    AS 'MODULE_PATHNAME', 'time_bucket_series_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'time_bucket_series' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.time_bucket_series(interval, timestamp, timestamp, timestamp) IS 'the starts of the buckets of time_bucket(bucket_width, ..., origin) that cover [start, finish), in order';
 
 CREATE FUNCTION nosql.locf(value anyelement, treat_null_as_missing boolean DEFAULT true) RETURNS anyelement

@@ -46,20 +46,13 @@ KvRaftAppendRange(bson_t *doc, const KvRange *range)
 static Bson *
 KvRaftOne(bson_t *request)
 {
-	Bson	   *reply;
-	Size		size;
-
-	if (!bson_validate(request, BSON_VALIDATE_NONE, NULL))
-		elog(ERROR, "invalid key-value request");
-	size = request->len;
 	/* the quota is checked where the write is proposed (see raft_worker.c) */
-	KvCheckQuota(size);
-	reply = RaftKvTxn(BsonFromDocument(request, false));
-	return reply;
+	KvCheckQuota(request->len);
+	return RaftKvTxn(BsonFromDocument(request, false));
 }
 
 /* The document at responses.0.<name> of a TxnResponse */
-static bool
+static void
 KvRaftResponse(Bson *reply, const char *name, bson_iter_t *out)
 {
 	bson_t		doc;
@@ -72,7 +65,6 @@ KvRaftResponse(Bson *reply, const char *name, bson_iter_t *out)
 	if (!bson_iter_init(&it, &doc) || !bson_iter_find_descendant(&it, path, out) ||
 		!BSON_ITER_HOLDS_DOCUMENT(out))
 		elog(ERROR, "raft: the key-value response has no %s", name);
-	return true;
 }
 
 static int64
@@ -151,6 +143,8 @@ KvRaftPut(text *key, bytea *value, int64 lease, int flags,
 	bson_t		put;
 	Bson	   *reply;
 	bson_iter_t response;
+	bson_iter_t it;
+	bson_iter_t field;
 	int64		revision;
 
 	KvCheckKey(key);
@@ -178,21 +172,12 @@ KvRaftPut(text *key, bytea *value, int64 lease, int flags,
 	bson_destroy(&request);
 
 	KvRaftResponse(reply, "response_put", &response);
-	{
-		bson_iter_t header;
-		bson_iter_t it;
-
-		revision = 0;
-		if (bson_iter_recurse(&response, &it) && bson_iter_find(&it, "header") &&
-			BSON_ITER_HOLDS_DOCUMENT(&it))
-		{
-			header = it;
-			revision = KvRaftInt64(&header, "revision");
-		}
-		if (prev_kv != NULL && bson_iter_recurse(&response, &it) &&
-			bson_iter_find(&it, "prev_kv") && BSON_ITER_HOLDS_DOCUMENT(&it))
-			KvRaftRow(&it, prev_kv, arg);
-	}
+	revision = 0;
+	if (bson_iter_recurse(&response, &it) && bson_iter_find_descendant(&it, "header.revision", &field))
+		revision = bson_iter_as_int64(&field);
+	if (prev_kv != NULL && bson_iter_recurse(&response, &it) &&
+		bson_iter_find(&it, "prev_kv") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		KvRaftRow(&it, prev_kv, arg);
 	return revision;
 }
 

@@ -169,13 +169,13 @@ kv_put_prev(PG_FUNCTION_ARGS)
 	prev.tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(TupleDescAttr(result_desc, 1)->atttypid, -1));
 	prev.context = CurrentMemoryContext;
 	prev.found = false;
-	KvCheckKey(PG_GETARG_TEXT_PP(0));
 	if (RaftActive())
 		values[0] = Int64GetDatum(KvRaftPut(PG_GETARG_TEXT_PP(0),
 											PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1),
 											PG_GETARG_INT64(2), flags, KvCopyRow, &prev));
 	else
 	{
+		KvCheckKey(PG_GETARG_TEXT_PP(0));
 		KvWriteBegin(&writer, true);
 		KvPutAt(&writer, PG_GETARG_TEXT_PP(0),
 				PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1),

@@ -125,13 +125,11 @@ typedef struct RaftShared
 {
 	LWLock		lock;			/* slots' states, the status */
 	int			tranche_id;
-	Oid			database;		/* the replicated database, once known */
 	pid_t		worker_pid;
 	Latch	   *worker_latch;
 	uint32		incarnation;	/* random, per shared memory set-up */
 	uint64		request_seq;
-	uint64		applied;		/* the worker's applied index */
-	ConditionVariable applied_cv;	/* broadcast when applied moves */
+	ConditionVariable applied_cv;	/* broadcast when the worker applied */
 	RaftSharedStatus status;
 	int			nslots;
 	RaftSlot   *slots;			/* nslots of them, after the dsa area */
@@ -191,10 +189,7 @@ extern void RaftLogSnapshotInstall(const char *data, Size len, const RaftSnapsho
 extern void RaftNetInit(RaftId self, const char *listen_addr, const char *secret);
 extern void RaftNetSetPeers(const RaftPeerAddr *peers, int npeers);
 extern bool RaftNetSend(RaftId to, int kind, const uint8_t *data, Size len);
-extern bool RaftNetConnected(RaftId to);
 typedef void (*RaftNetReceive) (RaftId from, int kind, const uint8_t *data, Size len);
 extern void RaftNetWait(long timeout_ms, RaftNetReceive receive);
-extern Size RaftNetPending(RaftId to);
-extern void RaftNetShutdown(void);
 
 #endif							/* NOSQL_RAFT_H */

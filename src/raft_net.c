@@ -445,20 +445,6 @@ RaftNetSetPeers(const RaftPeerAddr *peers, int npeers)
 	wes_stale = true;
 }
 
-void
-RaftNetShutdown(void)
-{
-	for (int j = 0; j < nout_peers; j++)
-		if (out_peers[j].conn != NULL)
-			RaftConnFree(out_peers[j].conn);
-	nout_peers = 0;
-	while (ninbound > 0)
-		RaftConnFree(inbound[--ninbound]);
-	if (listen_sock != PGINVALID_SOCKET)
-		closesocket(listen_sock);
-	listen_sock = PGINVALID_SOCKET;
-}
-
 static RaftOutPeer *
 RaftFindOut(RaftId to)
 {
@@ -466,24 +452,6 @@ RaftFindOut(RaftId to)
 		if (out_peers[i].addr.id == to)
 			return &out_peers[i];
 	return NULL;
-}
-
-bool
-RaftNetConnected(RaftId to)
-{
-	RaftOutPeer *p = RaftFindOut(to);
-
-	return p != NULL && p->conn != NULL && p->conn->state == RC_READY;
-}
-
-Size
-RaftNetPending(RaftId to)
-{
-	RaftOutPeer *p = RaftFindOut(to);
-
-	if (p == NULL || p->conn == NULL)
-		return 0;
-	return p->conn->out.len - p->conn->out_pos;
 }
 
 /*

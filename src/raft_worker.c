@@ -318,7 +318,6 @@ static void
 RaftWakeReads(void)
 {
 	LWLockAcquire(&RaftState->lock, LW_EXCLUSIVE);
-	RaftState->applied = applied;
 	for (int i = 0; i < RaftState->nslots; i++)
 	{
 		RaftSlot   *s = &RaftState->slots[i];
@@ -702,12 +701,6 @@ RaftSendMessages(RaftMessage *msgs, size_t n)
  * ---------------------------------------------------------------------
  */
 
-static Datum
-RaftCall1(PGFunction fn, Datum a)
-{
-	return DirectFunctionCall1(fn, a);
-}
-
 /* Run one key-value entry; the result into *answer (the apply context) */
 static void
 RaftApplyOp(int op, const uint8 *payload, Size len, RaftAnswer *answer)
@@ -722,7 +715,7 @@ RaftApplyOp(int op, const uint8 *payload, Size len, RaftAnswer *answer)
 
 		SET_VARSIZE(request, VARHDRSZ + len);
 		memcpy(VARDATA(request), payload, len);
-		reply = DatumGetBsonP(RaftCall1(kv_txn, PointerGetDatum(request)));
+		reply = DatumGetBsonP(DirectFunctionCall1(kv_txn, PointerGetDatum(request)));
 		answer->result_len = VARSIZE_ANY_EXHDR(reply);
 		answer->result = MemoryContextAlloc(apply_context, Max(answer->result_len, 1));
 		memcpy(answer->result, VARDATA_ANY(reply), answer->result_len);
@@ -734,17 +727,17 @@ RaftApplyOp(int op, const uint8 *payload, Size len, RaftAnswer *answer)
 	switch (op)
 	{
 		case RAFT_OP_COMPACT:
-			r = DatumGetInt64(RaftCall1(kv_compact, Int64GetDatum(args[0])));
+			r = DatumGetInt64(DirectFunctionCall1(kv_compact, Int64GetDatum(args[0])));
 			break;
 		case RAFT_OP_LEASE_GRANT:
 			r = DatumGetInt64(DirectFunctionCall2(lease_grant, Int64GetDatum(args[1]),
 												  Int64GetDatum(args[0])));
 			break;
 		case RAFT_OP_LEASE_REVOKE:
-			r = DatumGetInt64(RaftCall1(lease_revoke, Int64GetDatum(args[0])));
+			r = DatumGetInt64(DirectFunctionCall1(lease_revoke, Int64GetDatum(args[0])));
 			break;
 		case RAFT_OP_LEASE_KEEPALIVE:
-			r = DatumGetInt64(RaftCall1(lease_keepalive, Int64GetDatum(args[0])));
+			r = DatumGetInt64(DirectFunctionCall1(lease_keepalive, Int64GetDatum(args[0])));
 			break;
 		case RAFT_OP_LEASE_EXPIRE:
 			{
@@ -755,7 +748,7 @@ RaftApplyOp(int op, const uint8 *payload, Size len, RaftAnswer *answer)
 									  1, &type, &id, NULL, true, 0);
 				if (SPI_processed > 0)
 				{
-					r = DatumGetInt64(RaftCall1(lease_revoke, id));
+					r = DatumGetInt64(DirectFunctionCall1(lease_revoke, id));
 					ereport(DEBUG1,
 							(errmsg("raft: lease " INT64_FORMAT " expired, " INT64_FORMAT " keys deleted",
 									args[0], r)));
@@ -1234,10 +1227,8 @@ RaftWorkerMain(Datum arg)
 	RaftNetSetPeers(peers, npeers);
 
 	LWLockAcquire(&RaftState->lock, LW_EXCLUSIVE);
-	RaftState->database = MyDatabaseId;
 	RaftState->worker_pid = MyProcPid;
 	RaftState->worker_latch = MyLatch;
-	RaftState->applied = applied;
 	LWLockRelease(&RaftState->lock);
 	before_shmem_exit(RaftWorkerExit, (Datum) 0);
 	RaftPublishStatus();

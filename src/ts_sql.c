@@ -549,7 +549,8 @@ TsSeriesRows(FunctionCallInfo fcinfo, const Interval *width, Timestamp start,
 /*
  * nosql.time_bucket_series(bucket_width interval, start timestamptz, finish
  * timestamptz [, origin timestamptz]): the starts of the buckets that
- * cover [start, finish), as time_bucket aligns them
+ * cover [start, finish), as time_bucket aligns them; also the function of
+ * the timestamp variant (the same microseconds, bucketed the same way)
  */
 PG_FUNCTION_INFO_V1(time_bucket_series);
 Datum
@@ -561,23 +562,6 @@ time_bucket_series(PG_FUNCTION_ARGS)
 		origin = PG_GETARG_TIMESTAMPTZ(3);
 	return TsSeriesRows(fcinfo, PG_GETARG_INTERVAL_P(0), PG_GETARG_TIMESTAMPTZ(1),
 						PG_GETARG_TIMESTAMPTZ(2), PG_NARGS() > 3 ? &origin : NULL,
-						NULL);
-}
-
-/*
- * nosql.time_bucket_series(bucket_width interval, start timestamp, finish
- * timestamp [, origin timestamp])
- */
-PG_FUNCTION_INFO_V1(time_bucket_series_timestamp);
-Datum
-time_bucket_series_timestamp(PG_FUNCTION_ARGS)
-{
-	Timestamp	origin;
-
-	if (PG_NARGS() > 3)
-		origin = PG_GETARG_TIMESTAMP(3);
-	return TsSeriesRows(fcinfo, PG_GETARG_INTERVAL_P(0), PG_GETARG_TIMESTAMP(1),
-						PG_GETARG_TIMESTAMP(2), PG_NARGS() > 3 ? &origin : NULL,
 						NULL);
 }
 
