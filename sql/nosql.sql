@@ -1583,6 +1583,31 @@ COMMENT ON VIEW nosql.change_stream_watchers IS 'the change streams being read i
 GRANT SELECT ON nosql.change_stream_watchers TO PUBLIC;
 
 ---------------------------------------------------------------------------
+-- The compressed block of one column of one series (ts_codec.c): its bytes
+-- in bytea's text form, checked on input by decoding them.
+CREATE TYPE nosql.tsblock;
+CREATE FUNCTION nosql.tsblock_in(cstring) RETURNS nosql.tsblock
+    AS 'MODULE_PATHNAME', 'tsblock_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nosql.tsblock_out(nosql.tsblock) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'tsblock_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nosql.tsblock_recv(internal) RETURNS nosql.tsblock
+    AS 'MODULE_PATHNAME', 'tsblock_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nosql.tsblock_send(nosql.tsblock) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'tsblock_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE nosql.tsblock (
+    INPUT = nosql.tsblock_in, OUTPUT = nosql.tsblock_out,
+    RECEIVE = nosql.tsblock_recv, SEND = nosql.tsblock_send,
+    INTERNALLENGTH = VARIABLE, ALIGNMENT = int4, STORAGE = external
+);
+COMMENT ON FUNCTION nosql.tsblock_in(cstring) IS 'input of nosql.tsblock: bytea text form, decoded to check it';
+COMMENT ON FUNCTION nosql.tsblock_out(nosql.tsblock) IS 'output of nosql.tsblock: bytea text form';
+COMMENT ON FUNCTION nosql.tsblock_recv(internal) IS 'binary input of nosql.tsblock, decoded to check it';
+COMMENT ON FUNCTION nosql.tsblock_send(nosql.tsblock) IS 'binary output of nosql.tsblock';
+COMMENT ON TYPE nosql.tsblock IS 'a compressed block of one column of a time-series table (see nosql.tsblock_info)';
+CREATE FUNCTION nosql.tsblock_info(nosql.tsblock) RETURNS text
+    AS 'MODULE_PATHNAME', 'tsblock_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.tsblock_info(nosql.tsblock) IS 'what a compressed block holds: codec type, rows, encoding method, bytes';
+
 -- Time series: tables partitioned by time (docs/timeseries.md "Storage").
 -- nosql.create_timeseries turns an ordinary table into a table partitioned
 -- by range of its time column, with a default partition for rows no range
@@ -1603,7 +1628,9 @@ CREATE TABLE nosql.timeseries (
     last_maintenance timestamptz,
     last_retention timestamptz,
     partitions_dropped bigint NOT NULL DEFAULT 0,
-    last_error text
+    last_error text,
+    last_compression timestamptz,
+    rows_compressed bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE nosql.timeseries IS 'the time-series tables: time column, series (segment_by) columns, partition width, compression and retention ages, and the background worker''s last runs';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries', '');
@@ -1622,10 +1649,12 @@ CREATE TABLE nosql.timeseries_partition (
     partition regclass PRIMARY KEY,
     range_start timestamptz,            -- NULL for the default partition
     range_end timestamptz,
+    blocks regclass,                    -- its block table, once compressed
+    block_types regtype[],              -- the column types it was compressed with, by attnum
     CHECK ((range_start IS NULL) = (range_end IS NULL))
 );
 CREATE UNIQUE INDEX timeseries_partition_range ON nosql.timeseries_partition (relid, range_start);
-COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables and their time ranges [range_start, range_end) (NULL: the default partition)';
+COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables, their time ranges [range_start, range_end) (NULL: the default partition), and the block tables of compressed partitions';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_partition', '');
 -- a row names a partition of the table, both owned by the role writing it
 GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.timeseries_partition TO PUBLIC;
@@ -1828,6 +1857,151 @@ END;
 $$;
 COMMENT ON FUNCTION nosql.create_timeseries(regclass, name, name[], interval, interval, interval) IS 'turn an ordinary table into a time-series table partitioned by its time column (its rows are kept; partitions are created ahead of time by the background worker)';
 
+-- Compression (src/ts_compress.c, src/ts_scan.c; docs/timeseries.md
+-- "Compression").  A compressed partition keeps the rows written since its
+-- last compression in its heap and older rows in its block table: one row
+-- per block of up to 1,000 rows of one series (segment_by values), ordered
+-- by time.  SELECT reads both (the custom scan "Nosql Decompress");
+-- UPDATE and DELETE first move the blocks they may reach back into rows.
+CREATE FUNCTION nosql.timeseries_compress_rows(partition regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_compress_rows' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_compress_rows(regclass) IS 'internal: move the rows of a partition''s heap into its block table';
+CREATE FUNCTION nosql.timeseries_decompress_rows(partition regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_decompress_rows' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_decompress_rows(regclass) IS 'internal: move every block of a partition back into rows of its heap';
+CREATE FUNCTION nosql.timeseries_heap_rows(partition regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_heap_rows' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_heap_rows(regclass) IS 'the rows of a partition''s heap alone, not in blocks (what the next compression would move)';
+CREATE FUNCTION nosql.timeseries_link_blocks(partition regclass, blocks regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'timeseries_link_blocks' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_link_blocks(regclass, regclass) IS 'internal: make a block table part of its partition (dropped with it, not droppable alone)';
+
+-- Compress one partition: make its block table the first time, then move
+-- its heap's rows into blocks.  Returns the rows moved.
+CREATE FUNCTION nosql.timeseries_compress_partition(part regclass) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p nosql.timeseries_partition;
+    ts nosql.timeseries;
+    rel record;
+    a record;
+    cols text := '';
+    segs text := '';
+    types regtype[];
+    bname text;
+    blk regclass;
+BEGIN
+    SELECT * INTO p FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) part;
+    IF NOT FOUND OR p.range_start IS NULL THEN
+        RAISE EXCEPTION '% is not a range partition of a time-series table', part
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) p.relid;
+    SELECT n.nspname, c.relname, c.relowner INTO rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) part;
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', part USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT FROM pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) part AND i.indisunique) THEN
+        RAISE EXCEPTION 'cannot compress %: it has a unique index', part
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Uniqueness cannot be checked against compressed rows; drop the unique index or constraint to compress.';
+    END IF;
+    IF p.blocks IS NULL THEN
+        types := pg_catalog.array_fill(NULL::regtype, ARRAY[(SELECT c.relnatts FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) part)::int]);
+        FOR a IN SELECT x.attnum, x.attname, x.atttypid, x.atttypmod, x.attcollation
+                   FROM pg_attribute x
+                  WHERE x.attrelid OPERATOR(pg_catalog.=) part AND x.attnum OPERATOR(pg_catalog.>) 0 AND NOT x.attisdropped
+                  ORDER BY x.attnum LOOP
+            IF a.attname OPERATOR(pg_catalog.=) ts.time_column THEN
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', t%s nosql.tsblock', a.attnum);
+                types[a.attnum] := a.atttypid;
+            ELSIF a.attname OPERATOR(pg_catalog.=) ANY (ts.segment_by) THEN
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', s%s %s', a.attnum, pg_catalog.format_type(a.atttypid, a.atttypmod))
+                    OPERATOR(pg_catalog.||) COALESCE((SELECT pg_catalog.format(' COLLATE %I.%I', cn.nspname, co.collname)
+                                                        FROM pg_collation co JOIN pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) co.collnamespace
+                                                       WHERE co.oid OPERATOR(pg_catalog.=) a.attcollation), '');
+                segs := segs OPERATOR(pg_catalog.||) pg_catalog.format('s%s, ', a.attnum);
+            ELSE
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s nosql.tsblock', a.attnum);
+                types[a.attnum] := a.atttypid;
+            END IF;
+        END LOOP;
+        bname := pg_catalog.left(rel.relname, 50) OPERATOR(pg_catalog.||) '_blocks';
+        EXECUTE pg_catalog.format('CREATE TABLE %I.%I (rows int4 NOT NULL, min_time timestamptz NOT NULL, max_time timestamptz NOT NULL%s)',
+                                  rel.nspname, bname, cols);
+        blk := pg_catalog.format('%I.%I', rel.nspname, bname)::regclass;
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', blk, pg_catalog.pg_get_userbyid(rel.relowner));
+        EXECUTE pg_catalog.format('CREATE INDEX ON %s (%smin_time)', blk, segs);
+        PERFORM nosql.timeseries_link_blocks(part, blk);
+        UPDATE nosql.timeseries_partition x SET blocks = blk, block_types = types
+         WHERE x.partition OPERATOR(pg_catalog.=) part;
+    END IF;
+    RETURN nosql.timeseries_compress_rows(part);
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_compress_partition(regclass) IS 'compress one partition of a time-series table now (its block table is made the first time); returns the rows moved into blocks';
+
+CREATE FUNCTION nosql.compress_timeseries(relation regclass, older_than interval DEFAULT '0')
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ts nosql.timeseries;
+    p record;
+    n bigint := 0;
+BEGIN
+    IF relation IS NULL OR older_than IS NULL THEN
+        RAISE EXCEPTION 'arguments of nosql.compress_timeseries must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF older_than OPERATOR(pg_catalog.<) interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a time-series table', relation USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
+                AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+              ORDER BY x.range_start LOOP
+        n := n OPERATOR(pg_catalog.+) nosql.timeseries_compress_partition(p.partition);
+    END LOOP;
+    UPDATE nosql.timeseries t
+       SET last_compression = pg_catalog.now(), rows_compressed = t.rows_compressed OPERATOR(pg_catalog.+) n
+     WHERE t.relid OPERATOR(pg_catalog.=) relation;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION nosql.compress_timeseries(regclass, interval) IS 'compress now the partitions of a time-series table whose whole range is older than older_than; returns the rows moved into blocks';
+
+CREATE FUNCTION nosql.decompress_timeseries(relation regclass) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    n bigint := 0;
+BEGIN
+    IF NOT EXISTS (SELECT FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation) THEN
+        RAISE EXCEPTION '% is not a time-series table', relation USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.blocks IS NOT NULL ORDER BY x.range_start LOOP
+        n := n OPERATOR(pg_catalog.+) nosql.timeseries_decompress_rows(p.partition);
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION nosql.decompress_timeseries(regclass) IS 'move every compressed row of a time-series table back into its partitions'' heaps; returns the rows moved';
+
 -- The background worker's round for one time-series table (or all): the
 -- partitions of the next two intervals, the rows of the default partition
 -- moved into partitions of their own, retention.  Runs with the caller's
@@ -1881,6 +2055,10 @@ BEGIN
                 dropped := dropped OPERATOR(pg_catalog.+) 1;
             END LOOP;
         END IF;
+        -- compression: partitions wholly older than compress_after
+        IF ts.compress_after IS NOT NULL THEN
+            PERFORM nosql.compress_timeseries(ts.relid, ts.compress_after);
+        END IF;
         UPDATE nosql.timeseries t
            SET last_maintenance = pg_catalog.now(),
                last_retention = CASE WHEN ts.drop_after IS NULL THEN NULL ELSE pg_catalog.now() END,
@@ -1897,10 +2075,14 @@ LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT CASE WHEN NOT EXISTS (SELECT FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation)
                 THEN NULL
-                ELSE COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(p.relid))
-                                 FROM pg_catalog.pg_partition_tree(relation) p), 0)::bigint END;
+                ELSE (COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(p.relid))
+                                  FROM pg_catalog.pg_partition_tree(relation) p), 0)
+                      OPERATOR(pg_catalog.+)
+                      COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(x.blocks))
+                                  FROM nosql.timeseries_partition x
+                                 WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.blocks IS NOT NULL), 0))::bigint END;
 END;
-COMMENT ON FUNCTION nosql.timeseries_size(regclass) IS 'the bytes a time-series table occupies: every partition with its indexes and TOAST (NULL for a table that is not a time-series table)';
+COMMENT ON FUNCTION nosql.timeseries_size(regclass) IS 'the bytes a time-series table occupies: every partition and block table with their indexes and TOAST (NULL for a table that is not a time-series table)';
 
 CREATE VIEW nosql.timeseries_info AS
 SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.compress_after, t.drop_after,
@@ -1909,7 +2091,9 @@ SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.comp
        (SELECT pg_catalog.min(p.range_start) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS oldest,
        (SELECT pg_catalog.max(p.range_end) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS newest,
        nosql.timeseries_size(t.relid) AS size,
-       t.last_maintenance, t.last_retention, t.partitions_dropped, t.last_error
+       (SELECT pg_catalog.count(*) FROM nosql.timeseries_partition p
+         WHERE p.relid OPERATOR(pg_catalog.=) t.relid AND p.blocks IS NOT NULL) AS compressed_partitions,
+       t.last_maintenance, t.last_retention, t.partitions_dropped, t.last_compression, t.rows_compressed, t.last_error
   FROM nosql.timeseries t;
 COMMENT ON VIEW nosql.timeseries_info IS 'the time-series tables with their partitions, size, and the background worker''s last maintenance and retention runs';
 GRANT SELECT ON nosql.timeseries_info TO PUBLIC;

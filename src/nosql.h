@@ -34,6 +34,9 @@ extern struct BackgroundWorkerHandle *WorkerStartDynamic(const char *function, c
 extern void WorkerLeaseDeadline(TimestampTz deadline);
 extern bool WorkerTransaction(void (*body) (void *arg), void *arg);
 
+/* ts_scan.c */
+extern void TsScanInit(void);
+
 /* ts_store.c */
 extern void TsRound(void);
 
