@@ -37,6 +37,9 @@ extern bool WorkerTransaction(void (*body) (void *arg), void *arg);
 /* ts_store.c */
 extern void TsRound(void);
 
+/* ts_rollup.c */
+extern void TsRollupRound(void);
+
 /* ttl.c */
 extern void TtlRound(void);
 

@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * ts_rollup.c
+ *	  Rollups of time-series tables: the check of a rollup's aggregate
+ *	  entries, and the background worker's round that refreshes the rollups
+ *	  that are due, each as its owner.
+ *
+ * Design note.  A rollup is an ordinary table of aggregates per time
+ * bucket of a time-series table (sql/nosql.sql, "Time series: rollups").
+ * Its refresh, nosql.refresh_rollup, is PL/pgSQL: it materializes the
+ * complete buckets after the rollup's watermark and computes again, from
+ * the raw rows, the buckets below it that late writes invalidated (the
+ * source's statement triggers log the time range of every write that
+ * reaches below a watermark).  What is in C:
+ *
+ * - nosql.timeseries_rollup_check, which decides whether a user's entry
+ *	 such as 'avg(cpu) AS cpu_avg' may be pasted into the rollup's query.
+ *	 It parses and analyzes "SELECT <entry> FROM <source>" and accepts it
+ *	 only when that is one statement selecting one aggregate call with an
+ *	 alias from the source alone: no subquery, no other table, no WHERE,
+ *	 GROUP BY, set operation or comment that swallows the FROM, nothing
+ *	 volatile.  An entry that passes reads the same way in the rollup's
+ *	 select list, where it stands between the same neighbours (a comma or
+ *	 " FROM ").  The statement still runs with the rights of the rollup's
+ *	 owner, so the check is about a rollup computing what it says, not
+ *	 about privileges.
+ *
+ * - TsRollupRound, the worker's round: the rollups whose schedule is due
+ *	 are refreshed one by one, each in a transaction of its own as the
+ *	 rollup's owner inside a security-restricted operation (the aggregates
+ *	 and the source's triggers are the owner's code); an error is logged
+ *	 and kept in nosql.timeseries_rollup.last_error, and the rollup is tried
+ *	 again after its schedule.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "nosql.h"
+
+/* Raise the error of an entry that is not a single aggregate with an alias */
+static void
+RollupRejectEntry(const char *entry, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid rollup aggregate \"%s\"", entry),
+			 errdetail("%s", why),
+			 errhint("Each entry is one aggregate call over the source's columns with an alias, such as 'avg(cpu) AS cpu_avg'.")));
+}
+
+/*
+ * nosql.timeseries_rollup_check(source regclass, aggregate text) RETURNS name
+ *		The alias of a rollup aggregate entry, or an error when the entry is
+ *		not one aggregate call with an alias over the source.
+ */
+PG_FUNCTION_INFO_V1(timeseries_rollup_check);
+Datum
+timeseries_rollup_check(PG_FUNCTION_ARGS)
+{
+	Oid			source = PG_GETARG_OID(0);
+	char	   *entry = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *relname = get_rel_name(source);
+	char	   *sql;
+	List	   *raw;
+	RawStmt    *rawstmt;
+	SelectStmt *select;
+	ResTarget  *target;
+	Query	   *query;
+	TargetEntry *tle;
+	RangeTblEntry *rte;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", source)));
+	sql = psprintf("SELECT %s FROM %s", entry,
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
+											  relname));
+
+	/* the shape: one SELECT of one aliased expression */
+	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1)
+		RollupRejectEntry(entry, "It makes more than one statement.");
+	rawstmt = linitial_node(RawStmt, raw);
+	if (!IsA(rawstmt->stmt, SelectStmt))
+		RollupRejectEntry(entry, "It is not an expression.");
+	select = (SelectStmt *) rawstmt->stmt;
+	if (select->op != SETOP_NONE || list_length(select->targetList) != 1)
+		RollupRejectEntry(entry, "It is not one expression.");
+	target = linitial_node(ResTarget, select->targetList);
+	if (target->name == NULL)
+		RollupRejectEntry(entry, "It has no alias (AS name).");
+
+	/* the meaning: one aggregate call over the source alone */
+	query = parse_analyze_fixedparams(rawstmt, sql, NULL, 0, NULL);
+	if (query->commandType != CMD_SELECT || query->utilityStmt != NULL ||
+		query->hasSubLinks || query->hasWindowFuncs || query->hasTargetSRFs ||
+		query->hasRecursive || query->hasModifyingCTE || query->hasForUpdate ||
+		query->cteList != NIL || query->setOperations != NULL ||
+		query->groupClause != NIL || query->groupingSets != NIL ||
+		query->havingQual != NULL || query->distinctClause != NIL ||
+		query->sortClause != NIL || query->limitCount != NULL ||
+		query->limitOffset != NULL || query->windowClause != NIL ||
+		query->jointree == NULL || query->jointree->quals != NULL ||
+		list_length(query->jointree->fromlist) != 1 ||
+		list_length(query->rtable) != 1)
+		RollupRejectEntry(entry, "It must not hold subqueries, window functions, set-returning functions or clauses of its own.");
+	rte = linitial_node(RangeTblEntry, query->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->relid != source)
+		RollupRejectEntry(entry, "It must read the source table alone.");
+	if (list_length(query->targetList) != 1)
+		RollupRejectEntry(entry, "It is not one expression.");
+	tle = linitial_node(TargetEntry, query->targetList);
+	if (!IsA(tle->expr, Aggref))
+		RollupRejectEntry(entry, "It is not a single aggregate call.");
+	if (contain_volatile_functions((Node *) tle->expr))
+		RollupRejectEntry(entry, "It calls a volatile function, which would give each computation of a bucket a different value.");
+
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(target->name)));
+}
+
+/* The worker's round */
+
+typedef struct RollupJob
+{
+	Oid			rollup;
+	Oid			owner;
+} RollupJob;
+
+typedef struct RollupList
+{
+	int			n;
+	RollupJob  *jobs;
+} RollupList;
+
+/* The rollups due: never refreshed, or last refreshed a schedule ago */
+static void
+RollupListStep(void *arg)
+{
+	RollupList *list = (RollupList *) arg;
+
+	if (SPI_execute("SELECT r.rollup::pg_catalog.oid, c.relowner FROM nosql.timeseries_rollup r"
+					" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.rollup"
+					" WHERE r.last_run IS NULL"
+					"    OR (r.last_run OPERATOR(pg_catalog.+) r.schedule OPERATOR(pg_catalog.<=) pg_catalog.now())"
+					" ORDER BY 1", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the rollups");
+	list->n = (int) SPI_processed;
+	list->jobs = MemoryContextAlloc(TopMemoryContext, sizeof(RollupJob) * Max(list->n, 1));
+	for (int i = 0; i < list->n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		list->jobs[i].rollup = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
+		list->jobs[i].owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+	}
+}
+
+/* Refresh one rollup as its owner, in a security-restricted operation */
+static void
+RollupRefreshStep(RollupJob *job)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			type = REGCLASSOID;
+	Datum		value = ObjectIdGetDatum(job->rollup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(job->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_execute_with_args("SELECT nosql.refresh_rollup($1)", 1, &type, &value,
+							  NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "nosql.refresh_rollup failed for rollup %u", job->rollup);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+typedef struct RollupError
+{
+	Oid			rollup;
+	const char *message;
+} RollupError;
+
+/* Keep the error of a failed refresh; the rollup is tried after its schedule */
+static void
+RollupErrorStep(void *arg)
+{
+	RollupError *e = (RollupError *) arg;
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(e->rollup);
+	values[1] = CStringGetTextDatum(e->message);
+	if (SPI_execute_with_args("UPDATE nosql.timeseries_rollup SET last_error = $2, last_run = pg_catalog.now()"
+							  " WHERE rollup OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the error of rollup %u", e->rollup);
+}
+
+/* Refresh one rollup in a transaction of its own; an error is recorded */
+static void
+RollupRefreshOne(RollupJob *job)
+{
+	MemoryContext caller = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		/* now() in the refresh is this round's time */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		RollupRefreshStep(job);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		RollupError e;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("nosql worker: refresh of rollup %u failed: %s",
+						job->rollup, edata->message)));
+		e.rollup = job->rollup;
+		e.message = edata->message;
+		(void) WorkerTransaction(RollupErrorStep, &e);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * TsRollupRound
+ *		The worker's rollup round: refresh every rollup of the database whose
+ *		schedule is due, each in a transaction of its own as its owner.
+ *		Outside any transaction; run after TsRound, so that backfill has
+ *		been moved into partitions of its own first.
+ */
+void
+TsRollupRound(void)
+{
+	RollupList	list = {0, NULL};
+
+	pgstat_report_activity(STATE_RUNNING, "nosql time-series rollups");
+	if (WorkerTransaction(RollupListStep, &list))
+	{
+		for (int i = 0; i < list.n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			RollupRefreshOne(&list.jobs[i]);
+		}
+	}
+	if (list.jobs)
+		pfree(list.jobs);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
