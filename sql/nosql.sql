@@ -2317,21 +2317,22 @@ BEGIN
          WHERE (c.range_start OPERATOR(pg_catalog.<) old_mark)
          ORDER BY 1, 2
     LOOP
+        -- the part older than every partition: backfill still in the
+        -- default partition waits for the maintenance to give it a
+        -- partition of its own; the rest is retention's past, forgotten
+        IF dflt IS NOT NULL AND (inv.lo OPERATOR(pg_catalog.<) floor_bucket) THEN
+            b := LEAST(inv.range_end, floor_bucket OPERATOR(pg_catalog.-) interval '1 microsecond');
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
+                                      dflt, ts.time_column, ts.time_column)
+               USING inv.range_start, b INTO kept;
+            IF kept THEN
+                INSERT INTO nosql.timeseries_rollup_invalidation (rollup, range_start, range_end)
+                VALUES (r.rollup, inv.range_start, b);
+            END IF;
+        END IF;
         a := GREATEST(inv.lo, floor_bucket);
         b := LEAST(inv.hi, old_mark);
         IF (a OPERATOR(pg_catalog.>=) b) THEN
-            -- older than every partition: backfill still in the default
-            -- partition waits for the maintenance to give it a partition;
-            -- anything else is in retention's past and is forgotten
-            IF dflt IS NOT NULL AND (inv.lo OPERATOR(pg_catalog.<) floor_bucket) THEN
-                EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
-                                          dflt, ts.time_column, ts.time_column)
-                   USING inv.range_start, inv.range_end INTO kept;
-                IF kept THEN
-                    INSERT INTO nosql.timeseries_rollup_invalidation (rollup, range_start, range_end)
-                    VALUES (r.rollup, inv.range_start, inv.range_end);
-                END IF;
-            END IF;
             CONTINUE;
         END IF;
         -- merge overlapping and adjacent ranges, compute each merged one once
@@ -2378,6 +2379,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) drop_rollup.rollup) THEN
         RAISE EXCEPTION '% is not a rollup', rollup USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) drop_rollup.rollup), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rollup USING ERRCODE = 'insufficient_privilege';
     END IF;
     -- the event trigger forgets it and removes the source's triggers with the last rollup
     EXECUTE pg_catalog.format('DROP TABLE %s', rollup);

@@ -65,6 +65,25 @@ RollupRejectEntry(const char *entry, const char *why)
 }
 
 /*
+ * Report the position of a syntax or analysis error in the statement built
+ * around the entry, not in the caller's statement
+ */
+static void
+RollupCheckErrorCallback(void *arg)
+{
+	const char *sql = (const char *) arg;
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery(sql);
+	}
+	errcontext("checking a rollup aggregate entry");
+}
+
+/*
  * nosql.timeseries_rollup_check(source regclass, aggregate text) RETURNS name
  *		The alias of a rollup aggregate entry, or an error when the entry is
  *		not one aggregate call with an alias over the source.
@@ -84,6 +103,7 @@ timeseries_rollup_check(PG_FUNCTION_ARGS)
 	Query	   *query;
 	TargetEntry *tle;
 	RangeTblEntry *rte;
+	ErrorContextCallback callback;
 
 	if (relname == NULL)
 		ereport(ERROR,
@@ -93,8 +113,13 @@ timeseries_rollup_check(PG_FUNCTION_ARGS)
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 											  relname));
 
-	/* the shape: one SELECT of one aliased expression */
+	/* the shape: one SELECT of one aliased expression from the source */
+	callback.callback = RollupCheckErrorCallback;
+	callback.arg = sql;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	error_context_stack = callback.previous;
 	if (list_length(raw) != 1)
 		RollupRejectEntry(entry, "It makes more than one statement.");
 	rawstmt = linitial_node(RawStmt, raw);
@@ -103,12 +128,25 @@ timeseries_rollup_check(PG_FUNCTION_ARGS)
 	select = (SelectStmt *) rawstmt->stmt;
 	if (select->op != SETOP_NONE || list_length(select->targetList) != 1)
 		RollupRejectEntry(entry, "It is not one expression.");
+	if (list_length(select->fromClause) != 1 || !IsA(linitial(select->fromClause), RangeVar) ||
+		select->whereClause != NULL || select->groupClause != NIL ||
+		select->havingClause != NULL || select->windowClause != NIL ||
+		select->sortClause != NIL || select->limitCount != NULL ||
+		select->limitOffset != NULL || select->distinctClause != NIL ||
+		select->withClause != NULL || select->lockingClause != NIL ||
+		select->intoClause != NULL)
+		RollupRejectEntry(entry, "It must not hold clauses of its own (FROM, WHERE, GROUP BY, comments).");
 	target = linitial_node(ResTarget, select->targetList);
 	if (target->name == NULL)
 		RollupRejectEntry(entry, "It has no alias (AS name).");
 
 	/* the meaning: one aggregate call over the source alone */
+	callback.callback = RollupCheckErrorCallback;
+	callback.arg = sql;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	query = parse_analyze_fixedparams(rawstmt, sql, NULL, 0, NULL);
+	error_context_stack = callback.previous;
 	if (query->commandType != CMD_SELECT || query->utilityStmt != NULL ||
 		query->hasSubLinks || query->hasWindowFuncs || query->hasTargetSRFs ||
 		query->hasRecursive || query->hasModifyingCTE || query->hasForUpdate ||
