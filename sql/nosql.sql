@@ -2020,45 +2020,13 @@ CREATE FUNCTION nosql.timeseries_rollup_check(source regclass, aggregate text) R
     AS 'MODULE_PATHNAME', 'timeseries_rollup_check' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION nosql.timeseries_rollup_check(regclass, text) IS 'internal: check that a rollup aggregate entry is one aggregate call with an alias over the source; returns the alias';
 
--- The statement trigger of a source with rollups: logs the time range a
--- statement touched when it reaches below the highest watermark (or always
--- in a REPEATABLE READ or SERIALIZABLE transaction, whose snapshot may not
--- see a refresh that committed while the statement waited for its lock).
--- TG_ARGV[0] is the time column.
+-- The statement trigger of a source with rollups (src/ts_rollup.c): logs
+-- the time range a statement touched when it reaches below the highest
+-- watermark (always in a REPEATABLE READ or SERIALIZABLE transaction, whose
+-- snapshot may not see a refresh that committed while the statement waited
+-- for its lock).  Its argument is the time column.
 CREATE FUNCTION nosql.timeseries_rollup_log() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    mark timestamptz;
-    lo timestamptz;
-    hi timestamptz;
-BEGIN
-    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
-        SELECT pg_catalog.max(r.watermark) INTO mark FROM nosql.timeseries_rollup r
-         WHERE r.source OPERATOR(pg_catalog.=) TG_RELID::regclass;
-        IF mark IS NULL THEN
-            RETURN NULL;
-        END IF;
-    ELSE
-        mark := 'infinity';
-    END IF;
-    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-        EXECUTE pg_catalog.format('SELECT pg_catalog.min(%1$I), pg_catalog.max(%1$I) FROM nosql_new_rows', TG_ARGV[0])
-           INTO lo, hi;
-        IF (lo OPERATOR(pg_catalog.<) mark) THEN
-            INSERT INTO nosql.timeseries_invalidation VALUES (TG_RELID::regclass, lo, hi);
-        END IF;
-    END IF;
-    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
-        EXECUTE pg_catalog.format('SELECT pg_catalog.min(%1$I), pg_catalog.max(%1$I) FROM nosql_old_rows', TG_ARGV[0])
-           INTO lo, hi;
-        IF (lo OPERATOR(pg_catalog.<) mark) THEN
-            INSERT INTO nosql.timeseries_invalidation VALUES (TG_RELID::regclass, lo, hi);
-        END IF;
-    END IF;
-    RETURN NULL;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'timeseries_rollup_log' LANGUAGE C;
 COMMENT ON FUNCTION nosql.timeseries_rollup_log() IS 'internal: statement trigger of a time-series table with rollups; logs the time range of a write below a rollup''s watermark';
 
 -- Install or remove the statement triggers of a source (internal).

@@ -25,6 +25,13 @@
  *	 owner, so the check is about a rollup computing what it says, not
  *	 about privileges.
  *
+ * - nosql.timeseries_rollup_log, the statement trigger on a source with
+ *	 rollups: one pass over the statement's transition table for the least
+ *	 and greatest time, and a row in nosql.timeseries_invalidation when the
+ *	 least is below the highest watermark of the source's rollups.  It is
+ *	 on the ingest path, so it reads the tuplestore directly (no SQL over
+ *	 the transition table) and runs two saved plans.
+ *
  * - TsRollupRound, the worker's round: the rollups whose schedule is due
  *	 are refreshed one by one, each in a transaction of its own as the
  *	 rollup's owner inside a security-restricted operation (the aggregates
@@ -38,7 +45,10 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -49,7 +59,10 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "nosql.h"
 
@@ -171,6 +184,153 @@ timeseries_rollup_check(PG_FUNCTION_ARGS)
 		RollupRejectEntry(entry, "It calls a volatile function, which would give each computation of a bucket a different value.");
 
 	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(target->name)));
+}
+
+/* The statement trigger */
+
+static SPIPlanPtr rollup_mark_plan = NULL;
+static SPIPlanPtr rollup_log_plan = NULL;
+
+/*
+ * The least and greatest non-null time of a transition table; false when
+ * it has none
+ */
+static bool
+RollupTimeRange(Tuplestorestate *rows, TupleDesc desc, AttrNumber attnum,
+				TimestampTz *lo, TimestampTz *hi)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			reader;
+	bool		found = false;
+
+	/* a read pointer of our own: other triggers read the same tuplestore */
+	reader = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+	tuplestore_select_read_pointer(rows, reader);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		TimestampTz t = DatumGetTimestampTz(slot_getattr(slot, attnum, &isnull));
+
+		if (isnull)
+			continue;
+		if (!found || t < *lo)
+			*lo = t;
+		if (!found || t > *hi)
+			*hi = t;
+		found = true;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_select_read_pointer(rows, 0);
+	return found;
+}
+
+/* Log [lo, hi] of source when lo is below mark */
+static void
+RollupLogRange(Oid source, TimestampTz lo, TimestampTz hi, TimestampTz mark)
+{
+	Datum		values[3];
+
+	if (lo >= mark)
+		return;
+	if (rollup_log_plan == NULL)
+	{
+		Oid			types[3] = {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO nosql.timeseries_invalidation (source, range_start, range_end)"
+						   " VALUES ($1::pg_catalog.regclass, $2, $3)", 3, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		rollup_log_plan = plan;
+	}
+	values[0] = ObjectIdGetDatum(source);
+	values[1] = TimestampTzGetDatum(lo);
+	values[2] = TimestampTzGetDatum(hi);
+	if (SPI_execute_plan(rollup_log_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not log a late write of relation %u", source);
+}
+
+/*
+ * nosql.timeseries_rollup_log() RETURNS trigger
+ *		AFTER ... FOR EACH STATEMENT trigger of a time-series table with
+ *		rollups, with its transition tables (NEW TABLE for INSERT, OLD TABLE
+ *		for DELETE, both for UPDATE) and the time column as argument: logs
+ *		the time range the statement touched when it reaches below the
+ *		highest watermark of the table's rollups.  In a REPEATABLE READ or
+ *		SERIALIZABLE transaction every range is logged: its snapshot may
+ *		predate a refresh that committed while the statement waited for its
+ *		lock, so the watermark it reads may be old.
+ */
+PG_FUNCTION_INFO_V1(timeseries_rollup_log);
+Datum
+timeseries_rollup_log(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			source;
+	AttrNumber	attnum;
+	TimestampTz mark;
+	TimestampTz lo = 0;
+	TimestampTz hi = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nosql.timeseries_rollup_log must be fired AFTER ... FOR EACH STATEMENT with the time column as argument")));
+	rel = trigdata->tg_relation;
+	source = RelationGetRelid(rel);
+	attnum = get_attnum(source, trigdata->tg_trigger->tgargs[0]);
+	if (attnum == InvalidAttrNumber ||
+		TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("time column \"%s\" of %s does not exist or is not a timestamp with time zone",
+						trigdata->tg_trigger->tgargs[0], RelationGetRelationName(rel))));
+
+	SPI_connect();
+	if (IsolationUsesXactSnapshot())
+		mark = DT_NOEND;
+	else
+	{
+		Datum		value = ObjectIdGetDatum(source);
+		bool		isnull;
+
+		if (rollup_mark_plan == NULL)
+		{
+			Oid			type = OIDOID;
+			SPIPlanPtr	plan;
+
+			plan = SPI_prepare("SELECT pg_catalog.max(r.watermark) FROM nosql.timeseries_rollup r"
+							   " WHERE r.source OPERATOR(pg_catalog.=) $1::pg_catalog.regclass", 1, &type);
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(plan);
+			rollup_mark_plan = plan;
+		}
+		if (SPI_execute_plan(rollup_mark_plan, &value, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not read the watermarks of the rollups of relation %u", source);
+		mark = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull)
+		{
+			/* nothing materialized yet: a first refresh reads every row */
+			SPI_finish();
+			return PointerGetDatum(NULL);
+		}
+	}
+	if (trigdata->tg_newtable != NULL &&
+		RollupTimeRange(trigdata->tg_newtable, RelationGetDescr(rel), attnum, &lo, &hi))
+		RollupLogRange(source, lo, hi, mark);
+	if (trigdata->tg_oldtable != NULL &&
+		RollupTimeRange(trigdata->tg_oldtable, RelationGetDescr(rel), attnum, &lo, &hi))
+		RollupLogRange(source, lo, hi, mark);
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }
 
 /* The worker's round */
