@@ -1983,6 +1983,7 @@ CREATE TABLE nosql.timeseries_invalidation (
     range_end timestamptz NOT NULL
 );
 CREATE INDEX timeseries_invalidation_source ON nosql.timeseries_invalidation (source);
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_invalidation', '');
 COMMENT ON TABLE nosql.timeseries_invalidation IS 'internal: time ranges of a time-series table written below the watermark of one of its rollups, not yet handed to the rollups';
 GRANT SELECT, INSERT, DELETE ON nosql.timeseries_invalidation TO PUBLIC;
 ALTER TABLE nosql.timeseries_invalidation ENABLE ROW LEVEL SECURITY;
@@ -2000,6 +2001,7 @@ CREATE TABLE nosql.timeseries_rollup_invalidation (
     range_end timestamptz NOT NULL
 );
 CREATE INDEX timeseries_rollup_invalidation_rollup ON nosql.timeseries_rollup_invalidation (rollup);
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_rollup_invalidation', '');
 COMMENT ON TABLE nosql.timeseries_rollup_invalidation IS 'internal: time ranges below the watermark of a rollup that its next refresh computes again';
 GRANT SELECT, INSERT, DELETE ON nosql.timeseries_rollup_invalidation TO PUBLIC;
 ALTER TABLE nosql.timeseries_rollup_invalidation ENABLE ROW LEVEL SECURITY;

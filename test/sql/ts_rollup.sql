@@ -195,6 +195,14 @@ SELECT nosql.create_rollup('metrics', 'x', '1 hour', '{"count(*) AS bucket"}');
 SELECT nosql.create_rollup('metrics', 'metrics_hourly', '1 hour', '{"count(*) AS n"}');
 SELECT nosql.create_rollup('metrics', 'a.b.c', '1 hour', '{"count(*) AS n"}');
 SELECT nosql.create_rollup('metrics', 'no_such_schema.x', '1 hour', '{"count(*) AS n"}');
+-- the trigger function outside its protocol
+SELECT nosql.timeseries_rollup_log();
+CREATE TRIGGER bad AFTER INSERT ON plain FOR EACH ROW EXECUTE FUNCTION nosql.timeseries_rollup_log('time');
+INSERT INTO plain VALUES (now(), 1);
+DROP TRIGGER bad ON plain;
+CREATE TRIGGER bad AFTER INSERT ON plain REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION nosql.timeseries_rollup_log('v');
+INSERT INTO plain VALUES (now(), 1);
+DROP TRIGGER bad ON plain;
 SELECT nosql.refresh_rollup(NULL);
 SELECT nosql.refresh_rollup('plain');
 SELECT nosql.drop_rollup(NULL);
