@@ -66,6 +66,8 @@
 
 #include "nosql.h"
 
+static void RollupRejectEntry(const char *entry, const char *why) pg_attribute_noreturn();
+
 /* Raise the error of an entry that is not a single aggregate with an alias */
 static void
 RollupRejectEntry(const char *entry, const char *why)
