@@ -40,6 +40,9 @@ extern void TsScanInit(void);
 /* ts_store.c */
 extern void TsRound(void);
 
+/* ts_rollup.c */
+extern void TsRollupRound(void);
+
 /* ttl.c */
 extern void TtlRound(void);
 
