@@ -1966,6 +1966,8 @@ BEGIN
     IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- the catalog row first, as the maintenance round does, then the partitions
+    PERFORM FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation FOR UPDATE;
     FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
               WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
                 AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
