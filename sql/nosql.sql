@@ -1869,9 +1869,9 @@ COMMENT ON FUNCTION nosql.timeseries_compress_rows(regclass) IS 'internal: move 
 CREATE FUNCTION nosql.timeseries_decompress_rows(partition regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'timeseries_decompress_rows' LANGUAGE C STRICT;
 COMMENT ON FUNCTION nosql.timeseries_decompress_rows(regclass) IS 'internal: move every block of a partition back into rows of its heap';
-CREATE FUNCTION nosql.timeseries_heap_rows(partition regclass) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'timeseries_heap_rows' LANGUAGE C STRICT;
-COMMENT ON FUNCTION nosql.timeseries_heap_rows(regclass) IS 'the rows of a partition''s heap alone, not in blocks (what the next compression would move)';
+CREATE FUNCTION nosql.timeseries_heap_rows(partition regclass, stop_at bigint DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_heap_rows' LANGUAGE C;
+COMMENT ON FUNCTION nosql.timeseries_heap_rows(regclass, bigint) IS 'the rows of a partition''s heap alone, not in blocks (what the next compression would move), counting up to stop_at';
 CREATE FUNCTION nosql.timeseries_link_blocks(partition regclass, blocks regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'timeseries_link_blocks' LANGUAGE C STRICT;
 COMMENT ON FUNCTION nosql.timeseries_link_blocks(regclass, regclass) IS 'internal: make a block table part of its partition (dropped with it, not droppable alone)';
@@ -1982,6 +1982,39 @@ END;
 $$;
 COMMENT ON FUNCTION nosql.compress_timeseries(regclass, interval) IS 'compress now the partitions of a time-series table whose whole range is older than older_than; returns the rows moved into blocks';
 
+-- The background worker's compression step for one table: compress the
+-- oldest partition older than compress_after that has rows in its heap (or
+-- has never been compressed); NULL when there is none.  The worker calls it
+-- in a transaction of its own until it returns NULL.
+CREATE FUNCTION nosql.timeseries_compress_next(relation regclass) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ts nosql.timeseries;
+    p record;
+    n bigint;
+BEGIN
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation FOR UPDATE;
+    IF NOT FOUND OR ts.compress_after IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR p IN SELECT x.partition, x.blocks FROM nosql.timeseries_partition x
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
+                AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) ts.compress_after)
+              ORDER BY x.range_start LOOP
+        IF p.blocks IS NULL OR nosql.timeseries_heap_rows(p.partition, 1) OPERATOR(pg_catalog.>) 0 THEN
+            n := nosql.timeseries_compress_partition(p.partition);
+            UPDATE nosql.timeseries t
+               SET last_compression = pg_catalog.now(), rows_compressed = t.rows_compressed OPERATOR(pg_catalog.+) n
+             WHERE t.relid OPERATOR(pg_catalog.=) relation;
+            RETURN p.partition;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_compress_next(regclass) IS 'the background worker''s compression step: compress the oldest partition older than compress_after with rows in its heap; NULL when none is left';
+
 CREATE FUNCTION nosql.decompress_timeseries(relation regclass) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2056,10 +2089,6 @@ BEGIN
                 DELETE FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) p.partition;
                 dropped := dropped OPERATOR(pg_catalog.+) 1;
             END LOOP;
-        END IF;
-        -- compression: partitions wholly older than compress_after
-        IF ts.compress_after IS NOT NULL THEN
-            PERFORM nosql.compress_timeseries(ts.relid, ts.compress_after);
         END IF;
         UPDATE nosql.timeseries t
            SET last_maintenance = pg_catalog.now(),

@@ -1311,19 +1311,24 @@ timeseries_link_blocks(PG_FUNCTION_ARGS)
 }
 
 /*
- * nosql.timeseries_heap_rows(partition regclass) RETURNS bigint
+ * nosql.timeseries_heap_rows(partition regclass, stop_at bigint) RETURNS bigint
  *		The rows of a partition's heap alone (those not in blocks): what
- *		the next compression would move.
+ *		the next compression would move; counting stops at stop_at.
  */
 PG_FUNCTION_INFO_V1(timeseries_heap_rows);
 Datum
 timeseries_heap_rows(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid;
 	Relation	rel;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	int64		rows = 0;
+	int64		stop_at = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT64(1);
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	relid = PG_GETARG_OID(0);
 
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
@@ -1334,7 +1339,7 @@ timeseries_heap_rows(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
 	slot = table_slot_create(rel, NULL);
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	while (rows < stop_at && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		CHECK_FOR_INTERRUPTS();
 		rows++;
