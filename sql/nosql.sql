@@ -1925,7 +1925,13 @@ BEGIN
                                                        WHERE co.oid OPERATOR(pg_catalog.=) a.attcollation), '');
                 segs := segs OPERATOR(pg_catalog.||) pg_catalog.format('s%s, ', a.attnum);
             ELSE
-                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s nosql.tsblock', a.attnum);
+                -- the block, its NULLs, and for ordered numeric and time
+                -- types its smallest and largest value (blocks are skipped by them)
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s nosql.tsblock, c%s_nulls int4', a.attnum, a.attnum);
+                IF a.atttypid OPERATOR(pg_catalog.=) ANY ('{int2,int4,int8,float4,float8,date,timestamp,timestamptz}'::regtype[]) THEN
+                    cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s_min %s, c%s_max %s', a.attnum,
+                                pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnum, pg_catalog.format_type(a.atttypid, a.atttypmod));
+                END IF;
                 types[a.attnum] := a.atttypid;
             END IF;
         END LOOP;

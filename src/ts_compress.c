@@ -33,6 +33,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -59,6 +60,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datum.h"
+#include "utils/float.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -316,6 +318,30 @@ TsCodecForType(Oid typid, int16 typlen, bool typbyval)
 
 /* ---- the partitions that have block tables ---- */
 
+/*
+ * Whether blocks keep the smallest and largest value of a column of this
+ * type (c<n>_min, c<n>_max): the types whose codec computes them exactly
+ * in the type's own order.
+ */
+bool
+TsHasValueStats(Oid typid)
+{
+	switch (typid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* The number of attributes of a relation (dropped ones included) */
 int
 TsRelNatts(Oid relid)
@@ -346,6 +372,10 @@ TsFreeInfo(TsChunkInfo *info)
 	pfree(info->role);
 	pfree(info->blk_attno);
 	pfree(info->codec);
+	pfree(info->typid);
+	pfree(info->stat_nulls);
+	pfree(info->stat_min);
+	pfree(info->stat_max);
 	pfree(info);
 }
 
@@ -447,6 +477,10 @@ TsLoadChunk(Oid relid)
 	info->role = palloc0(sizeof(TsColumnRole) * Max(natts, 1));
 	info->blk_attno = palloc0(sizeof(AttrNumber) * Max(natts, 1));
 	info->codec = palloc0(sizeof(TsColumnType) * Max(natts, 1));
+	info->typid = palloc0(sizeof(Oid) * Max(natts, 1));
+	info->stat_nulls = palloc0(sizeof(AttrNumber) * Max(natts, 1));
+	info->stat_min = palloc0(sizeof(AttrNumber) * Max(natts, 1));
+	info->stat_max = palloc0(sizeof(AttrNumber) * Max(natts, 1));
 	MemoryContextSwitchTo(old);
 
 	for (int i = 0; i < bdesc->natts; i++)
@@ -468,7 +502,20 @@ TsLoadChunk(Oid relid)
 		else
 			continue;
 		n = strtol(name + 1, &end, 10);
-		if (*end != '\0' || n < 1 || n > natts)
+		if (n < 1 || n > natts)
+			continue;
+		if (role == TS_ROLE_VALUE && *end == '_')
+		{
+			/* a statistic of value column n */
+			if (strcmp(end, "_nulls") == 0)
+				info->stat_nulls[n - 1] = (AttrNumber) (i + 1);
+			else if (strcmp(end, "_min") == 0)
+				info->stat_min[n - 1] = (AttrNumber) (i + 1);
+			else if (strcmp(end, "_max") == 0)
+				info->stat_max[n - 1] = (AttrNumber) (i + 1);
+			continue;
+		}
+		if (*end != '\0')
 			continue;
 		if (get_attnum(relid, get_attname(relid, (AttrNumber) n, false)) != n)
 			continue;
@@ -499,11 +546,21 @@ TsLoadChunk(Oid relid)
 						 errhint("Change the column back to its old type, or drop the partition.")));
 			}
 			get_typlenbyval(typid, &typlen, &typbyval);
+			info->typid[n - 1] = typid;
 			info->codec[n - 1] = (role == TS_ROLE_TIME) ? TS_COL_TIMESTAMP
 				: TsCodecForType(typid, typlen, typbyval);
 		}
 	}
 	table_close(brel, AccessShareLock);
+	/* statistics only of value columns of the types that have them */
+	for (int a = 0; a < natts; a++)
+	{
+		if (info->role[a] != TS_ROLE_VALUE || !TsHasValueStats(info->typid[a]) ||
+			info->stat_min[a] == 0 || info->stat_max[a] == 0)
+			info->stat_min[a] = info->stat_max[a] = 0;
+		if (info->role[a] != TS_ROLE_VALUE)
+			info->stat_nulls[a] = 0;
+	}
 	if (info->time_attno == 0)
 	{
 		TsFreeInfo(info);
@@ -558,7 +615,7 @@ TsCompressLockBlocks(Oid blocks)
 /* Encode n values of one column; returns the nosql.tsblock */
 static bytea *
 TsEncodeColumn(TsColumnType codec, Oid typid, int16 typlen,
-			   Datum *values, bool *nulls, int n)
+			   Datum *values, bool *nulls, int n, TsStats *statsp)
 {
 	TsBuffer	buf;
 	TsStats		stats;
@@ -652,7 +709,59 @@ TsEncodeColumn(TsColumnType codec, Oid typid, int16 typlen,
 						format_type_be(typid))));
 	result = TsBlockFromBytes(buf.data, buf.len);
 	ts_buffer_free(&buf);
+	*statsp = stats;
 	return result;
+}
+
+/* A value of a column's type from the statistics of its block */
+static Datum
+TsStatDatum(Oid typid, TsStats *stats, bool max, bool *isnull)
+{
+	*isnull = false;
+	switch (typid)
+	{
+		case FLOAT8OID:
+		case FLOAT4OID:
+			{
+				double		v;
+
+				/* PostgreSQL orders NaN above every other value */
+				if (max && stats->has_nan)
+					v = get_float8_nan();
+				else if (stats->has_minmax)
+					v = max ? stats->max_float : stats->min_float;
+				else if (stats->has_nan)
+					v = get_float8_nan();
+				else
+				{
+					*isnull = true;
+					return (Datum) 0;
+				}
+				return typid == FLOAT4OID ? Float4GetDatum((float4) v) : Float8GetDatum(v);
+			}
+		default:
+			break;
+	}
+	if (!stats->has_minmax)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	{
+		int64		v = max ? stats->max_int : stats->min_int;
+
+		switch (typid)
+		{
+			case INT2OID:
+				return Int16GetDatum((int16) v);
+			case INT4OID:
+				return Int32GetDatum((int32) v);
+			case DATEOID:
+				return DateADTGetDatum((DateADT) v);
+			default:
+				return Int64GetDatum(v);
+		}
+	}
 }
 
 /* The state of one compression of a partition */
@@ -716,12 +825,29 @@ TsFlushBlock(TsCompressState *cs)
 				}
 				/* FALLTHROUGH */
 			case TS_ROLE_VALUE:
-				slot->tts_values[b - 1] =
-					PointerGetDatum(TsEncodeColumn(info->codec[a], cs->typid[a],
-												   cs->typlen[a], cs->values[a],
-												   cs->nulls[a], n));
-				slot->tts_isnull[b - 1] = false;
-				break;
+				{
+					TsStats		stats;
+
+					slot->tts_values[b - 1] =
+						PointerGetDatum(TsEncodeColumn(info->codec[a], cs->typid[a],
+													   cs->typlen[a], cs->values[a],
+													   cs->nulls[a], n, &stats));
+					slot->tts_isnull[b - 1] = false;
+					if (info->stat_nulls[a] != 0)
+					{
+						slot->tts_values[info->stat_nulls[a] - 1] = Int32GetDatum(stats.null_count);
+						slot->tts_isnull[info->stat_nulls[a] - 1] = false;
+					}
+					if (info->stat_min[a] != 0)
+						slot->tts_values[info->stat_min[a] - 1] =
+							TsStatDatum(cs->typid[a], &stats, false,
+										&slot->tts_isnull[info->stat_min[a] - 1]);
+					if (info->stat_max[a] != 0)
+						slot->tts_values[info->stat_max[a] - 1] =
+							TsStatDatum(cs->typid[a], &stats, true,
+										&slot->tts_isnull[info->stat_max[a] - 1]);
+					break;
+				}
 		}
 	}
 	ExecStoreVirtualTuple(slot);
@@ -1184,6 +1310,31 @@ TsBlockPasses(TsChunkInfo *info, TsBlockFilter *filter, TupleTableSlot *blockslo
 		filter->econtext->ecxt_scantuple = seg;
 		if (!ExecQual(filter->segqual, filter->econtext))
 			return false;
+	}
+	for (int i = 0; i < filter->nvalues; i++)
+	{
+		AttrNumber	a = filter->vattno[i];
+		Datum		lo;
+		Datum		hi;
+		bool		lonull;
+		bool		hinull;
+		int			strategy = filter->vstrategy[i];
+
+		if (a < 1 || a > info->natts || info->stat_min[a - 1] == 0)
+			continue;
+		lo = slot_getattr(blockslot, info->stat_min[a - 1], &lonull);
+		hi = slot_getattr(blockslot, info->stat_max[a - 1], &hinull);
+		if (lonull || hinull)
+			return false;		/* only NULLs: no comparison is true */
+#define TS_CMP(x, y) DatumGetInt32(FunctionCall2Coll(&filter->vcmp[i], filter->vcoll[i], (x), (y)))
+		if ((strategy == BTLessStrategyNumber && TS_CMP(lo, filter->vbound[i]) >= 0) ||
+			(strategy == BTLessEqualStrategyNumber && TS_CMP(lo, filter->vbound[i]) > 0) ||
+			(strategy == BTGreaterStrategyNumber && TS_CMP(hi, filter->vbound[i]) <= 0) ||
+			(strategy == BTGreaterEqualStrategyNumber && TS_CMP(hi, filter->vbound[i]) < 0) ||
+			(strategy == BTEqualStrategyNumber &&
+			 (TS_CMP(lo, filter->vbound[i]) > 0 || TS_CMP(hi, filter->vbound[i]) < 0)))
+			return false;
+#undef TS_CMP
 	}
 	return true;
 }

@@ -59,6 +59,11 @@ typedef struct TsChunkInfo
 	TsColumnRole *role;
 	AttrNumber *blk_attno;		/* its column in the block table (0: none) */
 	TsColumnType *codec;		/* the codec its values use (TS_ROLE_VALUE/TIME) */
+	Oid		   *typid;			/* its type */
+	/* the block table's statistics of a value column (0: none) */
+	AttrNumber *stat_nulls;		/* c<n>_nulls: NULLs in the block */
+	AttrNumber *stat_min;		/* c<n>_min, c<n>_max: smallest and largest */
+	AttrNumber *stat_max;		/* value (NaN counts as the largest) */
 } TsChunkInfo;
 
 /*
@@ -75,6 +80,13 @@ typedef struct TsBlockFilter
 	ExprState  *segqual;
 	ExprContext *econtext;
 	TupleTableSlot *segslot;	/* the partition's row type, segments only */
+	/* "column <op> bound" on value columns, checked against c<n>_min/max */
+	int			nvalues;
+	AttrNumber *vattno;
+	int		   *vstrategy;
+	Datum	   *vbound;			/* NULL bound: the filter is empty */
+	FmgrInfo   *vcmp;			/* the type's btree comparison */
+	Oid		   *vcoll;
 } TsBlockFilter;
 
 /*
@@ -110,13 +122,18 @@ extern void TsCompressLockBlocks(Oid blocks);
 /* ts_scan.c */
 extern bool TsScanPreloaded(void);
 extern int	TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
-							 int *strategy, Expr **bound);
+							 int *strategy, Expr **bound, AttrNumber *attno);
 extern void TsFilterBounds(TsBlockFilter *filter, List *strategies,
 						   List *boundstates, ExprContext *econtext);
+extern void TsFilterValues(TsBlockFilter *filter, TsChunkInfo *info,
+						   List *attnos, List *strategies, List *boundstates,
+						   ExprContext *econtext);
+extern bool TsHasValueStats(Oid typid);
 
 /* what TsClassifyClause finds */
 #define TS_CLAUSE_OTHER 0
 #define TS_CLAUSE_TIME 1		/* time op pseudo-constant */
 #define TS_CLAUSE_SEGMENT 2		/* reads segment_by columns only */
+#define TS_CLAUSE_VALUE 3		/* value column op pseudo-constant */
 
 #endif							/* NOSQL_TS_COMPRESS_H */

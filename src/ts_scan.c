@@ -62,6 +62,7 @@
 #include "optimizer/prep.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "access/nbtree.h"
 #include "access/stratnum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -140,10 +141,90 @@ TsIsPseudoConstant(Node *node)
  * bound", TS_CLAUSE_SEGMENT for a qual that reads only segment_by columns
  * of the partition, TS_CLAUSE_OTHER for the rest.
  */
+/* A value column with min/max statistics, as a Var of the scan */
+static AttrNumber
+TsValueVar(Node *node, Index varno, TsChunkInfo *info)
+{
+	Var		   *var;
+
+	node = TsStrip(node);
+	if (node == NULL || !IsA(node, Var))
+		return 0;
+	var = (Var *) node;
+	if (var->varno != (int) varno || var->varlevelsup != 0 ||
+		var->varattno < 1 || var->varattno > info->natts ||
+		info->role[var->varattno - 1] != TS_ROLE_VALUE ||
+		info->stat_min[var->varattno - 1] == 0)
+		return 0;
+	return var->varattno;
+}
+
+/* The strategy of "b <op> x" as "x <op'> b" */
+static int
+TsCommute(int strat)
+{
+	switch (strat)
+	{
+		case BTLessStrategyNumber:
+			return BTGreaterStrategyNumber;
+		case BTLessEqualStrategyNumber:
+			return BTGreaterEqualStrategyNumber;
+		case BTGreaterStrategyNumber:
+			return BTLessStrategyNumber;
+		case BTGreaterEqualStrategyNumber:
+			return BTLessEqualStrategyNumber;
+		default:
+			return strat;
+	}
+}
+
 int
 TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
-				 int *strategy, Expr **bound)
+				 int *strategy, Expr **bound, AttrNumber *attno)
 {
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *left = linitial(op->args);
+		Node	   *right = lsecond(op->args);
+		AttrNumber	a;
+		bool		var_left = true;
+
+		/* value column <op> bound, in the column type's own btree order */
+		if ((a = TsValueVar(left, varno, info)) == 0)
+		{
+			a = TsValueVar(right, varno, info);
+			var_left = false;
+		}
+		if (a != 0 && TsIsPseudoConstant(var_left ? right : left))
+		{
+			Oid			typid = info->typid[a - 1];
+			Oid			opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
+			Node	   *other = TsStrip(var_left ? right : left);
+
+			if (OidIsValid(opclass) && exprType(other) == typid)
+			{
+				int			strat = get_op_opfamily_strategy(op->opno,
+															 get_opclass_family(opclass));
+				Oid			lefttype;
+				Oid			righttype;
+				int			s2;
+
+				if (strat != 0)
+				{
+					get_op_opfamily_properties(op->opno, get_opclass_family(opclass), false,
+											   &s2, &lefttype, &righttype);
+					if (lefttype == typid && righttype == typid)
+					{
+						*strategy = var_left ? strat : TsCommute(strat);
+						*bound = (Expr *) other;
+						*attno = a;
+						return TS_CLAUSE_VALUE;
+					}
+				}
+			}
+		}
+	}
 	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
 	{
 		OpExpr	   *op = (OpExpr *) clause;
@@ -165,24 +246,7 @@ TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
 			if (strat != 0 && TsIsTimeVar(right, varno, info) && TsIsPseudoConstant(left))
 			{
 				/* bound <op> time: the other way round */
-				switch (strat)
-				{
-					case BTLessStrategyNumber:
-						strat = BTGreaterStrategyNumber;
-						break;
-					case BTLessEqualStrategyNumber:
-						strat = BTGreaterEqualStrategyNumber;
-						break;
-					case BTGreaterStrategyNumber:
-						strat = BTLessStrategyNumber;
-						break;
-					case BTGreaterEqualStrategyNumber:
-						strat = BTLessEqualStrategyNumber;
-						break;
-					default:
-						break;
-				}
-				*strategy = strat;
+				*strategy = TsCommute(strat);
 				*bound = (Expr *) left;
 				return TS_CLAUSE_TIME;
 			}
@@ -194,7 +258,6 @@ TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
 										   PVC_RECURSE_WINDOWFUNCS |
 										   PVC_RECURSE_PLACEHOLDERS);
 		ListCell   *lc;
-		int			attno = -1;
 
 		if (vars == NIL || contain_volatile_functions((Node *) clause) ||
 			contain_subplans((Node *) clause))
@@ -209,7 +272,6 @@ TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
 				return TS_CLAUSE_OTHER;
 			attrs = bms_add_member(attrs, var->varattno);
 		}
-		(void) attno;
 		bms_free(attrs);
 		return TS_CLAUSE_SEGMENT;
 	}
@@ -269,6 +331,55 @@ TsFilterBounds(TsBlockFilter *filter, List *strategies, List *boundstates,
 	}
 	if (filter->lo > filter->hi)
 		filter->empty = true;
+}
+
+/*
+ * Evaluate the bounds of the value quals into filter->v*; a NULL bound
+ * makes the filter empty.
+ */
+void
+TsFilterValues(TsBlockFilter *filter, TsChunkInfo *info, List *attnos,
+			   List *strategies, List *boundstates, ExprContext *econtext)
+{
+	int			n = list_length(attnos);
+	int			i = 0;
+	ListCell   *la;
+	ListCell   *ls;
+	ListCell   *lb;
+
+	filter->nvalues = 0;
+	if (n == 0 || filter->empty)
+		return;
+	filter->vattno = palloc(sizeof(AttrNumber) * n);
+	filter->vstrategy = palloc(sizeof(int) * n);
+	filter->vbound = palloc(sizeof(Datum) * n);
+	filter->vcmp = palloc(sizeof(FmgrInfo) * n);
+	filter->vcoll = palloc(sizeof(Oid) * n);
+	forthree(la, attnos, ls, strategies, lb, boundstates)
+	{
+		AttrNumber	a = lfirst_int(la);
+		Oid			typid = info->typid[a - 1];
+		Oid			opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
+		bool		isnull;
+		Datum		v;
+
+		v = ExecEvalExprSwitchContext((ExprState *) lfirst(lb), econtext, &isnull);
+		if (isnull)
+		{
+			filter->empty = true;
+			return;
+		}
+		if (!OidIsValid(opclass))
+			continue;
+		filter->vattno[i] = a;
+		filter->vstrategy[i] = lfirst_int(ls);
+		filter->vbound[i] = v;
+		fmgr_info(get_opfamily_proc(get_opclass_family(opclass), typid, typid, BTORDER_PROC),
+				  &filter->vcmp[i]);
+		filter->vcoll[i] = InvalidOid;
+		i++;
+	}
+	filter->nvalues = i;
 }
 
 /* ---- planning ---- */
@@ -377,6 +488,9 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 	List	   *bounds = NIL;
 	List	   *segclauses = NIL;
 	List	   *wanted = NIL;
+	List	   *vattnos = NIL;
+	List	   *vstrategies = NIL;
+	List	   *vbounds = NIL;
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 
@@ -385,16 +499,24 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
 		int			strategy;
 		Expr	   *bound;
+		AttrNumber	attno;
 		int			kind;
 
 		pull_varattnos((Node *) ri->clause, rel->relid, &attrs);
 		if (info == NULL || ri->pseudoconstant)
 			continue;
-		kind = TsClassifyClause(ri->clause, rel->relid, info, &strategy, &bound);
+		kind = TsClassifyClause(ri->clause, rel->relid, info, &strategy, &bound, &attno);
 		if (kind == TS_CLAUSE_TIME)
 		{
 			strategies = lappend_int(strategies, strategy);
 			bounds = lappend(bounds, bound);
+		}
+		else if (kind == TS_CLAUSE_VALUE &&
+				 (ri->security_level <= rel->baserestrict_min_security || ri->leakproof))
+		{
+			vattnos = lappend_int(vattnos, attno);
+			vstrategies = lappend_int(vstrategies, strategy);
+			vbounds = lappend(vbounds, bound);
 		}
 		else if (kind == TS_CLAUSE_SEGMENT &&
 				 (ri->security_level <= rel->baserestrict_min_security || ri->leakproof))
@@ -425,9 +547,9 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
 	cscan->scan.scanrelid = rel->relid;
 	cscan->flags = best_path->flags;
-	cscan->custom_exprs = list_concat(bounds, segclauses);
-	cscan->custom_private = list_make3(strategies, list_make1_int(list_length(segclauses)),
-									   wanted);
+	cscan->custom_exprs = list_concat(list_concat(bounds, vbounds), segclauses);
+	cscan->custom_private = list_make5(strategies, list_make1_int(list_length(segclauses)),
+									   wanted, vattnos, vstrategies);
 	cscan->custom_scan_tlist = NIL;
 	cscan->methods = &TsScanMethods;
 	return &cscan->scan.plan;
@@ -448,6 +570,9 @@ typedef struct TsScanState
 	int			phase;			/* 0: heap, 1: blocks, 2: done */
 	List	   *strategies;
 	List	   *boundstates;
+	List	   *vattnos;
+	List	   *vstrategies;
+	List	   *vboundstates;
 	TsBlockFilter filter;
 	bool		filter_ready;
 	bool	   *wanted;
@@ -492,7 +617,9 @@ TsBeginScan(CustomScanState *node, EState *estate, int eflags)
 	List	   *strategies = linitial(cscan->custom_private);
 	int			nseg = linitial_int((List *) lsecond(cscan->custom_private));
 	List	   *wanted = lthird(cscan->custom_private);
+	List	   *vattnos = lfourth(cscan->custom_private);
 	int			nbounds = list_length(strategies);
+	int			nvalues = list_length(vattnos);
 	List	   *segclauses = NIL;
 	ListCell   *lc;
 	int			i = 0;
@@ -507,11 +634,16 @@ TsBeginScan(CustomScanState *node, EState *estate, int eflags)
 
 	state->info = TsLookupChunk(RelationGetRelid(rel));
 	state->strategies = strategies;
+	state->vattnos = vattnos;
+	state->vstrategies = list_nth(cscan->custom_private, 4);
 	foreach(lc, cscan->custom_exprs)
 	{
 		if (i < nbounds)
 			state->boundstates = lappend(state->boundstates,
 										 ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+		else if (i < nbounds + nvalues)
+			state->vboundstates = lappend(state->vboundstates,
+										  ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
 		else
 			segclauses = lappend(segclauses, lfirst(lc));
 		i++;
@@ -552,6 +684,9 @@ TsScanNext(ScanState *ss)
 	{
 		TsFilterBounds(&state->filter, state->strategies, state->boundstates,
 					   ss->ps.ps_ExprContext);
+		if (state->info != NULL)
+			TsFilterValues(&state->filter, state->info, state->vattnos, state->vstrategies,
+						   state->vboundstates, ss->ps.ps_ExprContext);
 		state->filter_ready = true;
 	}
 	if (state->phase == 0)
@@ -663,6 +798,8 @@ TsExplain(CustomScanState *node, List *ancestors, ExplainState *es)
 		ExplainPropertyText("Block Filter", "time bounds", es);
 	if (state->filter.segqual != NULL)
 		ExplainPropertyText("Block Filter", "segment quals", es);
+	if (list_length((List *) lfourth(cscan->custom_private)) > 0)
+		ExplainPropertyText("Block Filter", "value bounds", es);
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Blocks Decompressed", NULL, state->blocks_read, es);
@@ -804,6 +941,9 @@ TsPrepareModify(QueryDesc *qd)
 			List	   *strategies = NIL;
 			List	   *boundstates = NIL;
 			List	   *segclauses = NIL;
+			List	   *vattnos = NIL;
+			List	   *vstrategies = NIL;
+			List	   *vboundstates = NIL;
 			ExprContext *econtext;
 			int64		rows;
 
@@ -820,15 +960,22 @@ TsPrepareModify(QueryDesc *qd)
 				Expr	   *clause = (Expr *) lfirst(lc);
 				int			strategy;
 				Expr	   *bound;
+				AttrNumber	attno;
 				int			kind;
 
 				if (TsHasExecParam((Node *) clause, NULL))
 					continue;
-				kind = TsClassifyClause(clause, x, info, &strategy, &bound);
+				kind = TsClassifyClause(clause, x, info, &strategy, &bound, &attno);
 				if (kind == TS_CLAUSE_TIME)
 				{
 					strategies = lappend_int(strategies, strategy);
 					boundstates = lappend(boundstates, ExecInitExpr(bound, NULL));
+				}
+				else if (kind == TS_CLAUSE_VALUE && !contain_leaked_vars((Node *) clause))
+				{
+					vattnos = lappend_int(vattnos, attno);
+					vstrategies = lappend_int(vstrategies, strategy);
+					vboundstates = lappend(vboundstates, ExecInitExpr(bound, NULL));
 				}
 				else if (kind == TS_CLAUSE_SEGMENT && !contain_leaked_vars((Node *) clause))
 					segclauses = lappend(segclauses, clause);
@@ -839,10 +986,14 @@ TsPrepareModify(QueryDesc *qd)
 				strategies = NIL;
 				boundstates = NIL;
 				segclauses = NIL;
+				vattnos = NIL;
+				vstrategies = NIL;
+				vboundstates = NIL;
 			}
 			if (segclauses != NIL)
 				filter.segqual = ExecInitQual(segclauses, NULL);
 			TsFilterBounds(&filter, strategies, boundstates, econtext);
+			TsFilterValues(&filter, info, vattnos, vstrategies, vboundstates, econtext);
 			rows = TsDecompressBlocks(chunk, info, &filter);
 			(void) rows;
 			changed = true;

@@ -92,6 +92,17 @@ SELECT same('SELECT * FROM %1$s WHERE v > 50 AND n %% 7 = 0');
 SELECT same('SELECT * FROM %1$s WHERE v IS NULL OR v = ''NaN'' OR v = ''-Infinity''');
 SELECT same('SELECT * FROM %1$s WHERE time < now() - interval ''1 year'' AND time > timestamptz ''2025-01-03 23:00''');
 SELECT same('SELECT * FROM %1$s WHERE time < NULL');
+-- value bounds against the blocks' smallest and largest values
+SELECT same('SELECT * FROM %1$s WHERE v >= 99.9');
+SELECT same('SELECT * FROM %1$s WHERE v = ''NaN''');
+SELECT same('SELECT * FROM %1$s WHERE v > ''Infinity''');
+SELECT same('SELECT * FROM %1$s WHERE v <= ''-Infinity''');
+SELECT same('SELECT * FROM %1$s WHERE v = 0');
+SELECT same('SELECT * FROM %1$s WHERE 10 > n');
+SELECT same('SELECT * FROM %1$s WHERE big = 9223372036854775807');
+SELECT same('SELECT * FROM %1$s WHERE small > 14990 AND f4 < 1.5');
+SELECT same('SELECT * FROM %1$s WHERE day = ''2025-01-03'' AND n > 4000');
+SELECT same('SELECT * FROM %1$s WHERE n = NULL::int4');
 SELECT same('SELECT time, doc FROM %1$s WHERE doc IS NOT NULL AND time >= ''2025-01-02 22:00''');
 -- aggregates, buckets, first/last, sorting, joins
 SELECT same('SELECT host, region, count(*), count(v), sum(n), min(big), max(big), sum(small), bool_or(ok), count(note), min(day), count(id), sum(amount) FROM %1$s GROUP BY 1, 2');
@@ -133,6 +144,9 @@ $$;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM tsm WHERE host = 'h1' AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT count(*) FROM tsm WHERE host = 'h1' AND region = 2 AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM tsm WHERE n < 500 AND time < '2025-02-01';
+SELECT c6_nulls, c6_min, c6_max, c4_min, c4_max FROM tsm_ts_20250101_000000_blocks ORDER BY min_time, s2, s3 LIMIT 3;
 -- parameters: the bounds are evaluated when the scan starts
 PREPARE w(timestamptz, text) AS SELECT count(*), sum(n) FROM tsm WHERE time >= $1 AND time < $1 + interval '2 hours' AND host = $2;
 EXECUTE w('2025-01-01 05:00', 'h1');
