@@ -1872,6 +1872,9 @@ COMMENT ON FUNCTION nosql.timeseries_decompress_rows(regclass) IS 'internal: mov
 CREATE FUNCTION nosql.timeseries_heap_rows(partition regclass, stop_at bigint DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'timeseries_heap_rows' LANGUAGE C;
 COMMENT ON FUNCTION nosql.timeseries_heap_rows(regclass, bigint) IS 'the rows of a partition''s heap alone, not in blocks (what the next compression would move), counting up to stop_at';
+CREATE FUNCTION nosql.timeseries_reclaim(partition regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'timeseries_reclaim' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_reclaim(regclass) IS 'give back the space of a compressed partition''s heap and indexes once every row left in its heap is dead to everyone (false: not now)';
 CREATE FUNCTION nosql.timeseries_link_blocks(partition regclass, blocks regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'timeseries_link_blocks' LANGUAGE C STRICT;
 COMMENT ON FUNCTION nosql.timeseries_link_blocks(regclass, regclass) IS 'internal: make a block table part of its partition (dropped with it, not droppable alone)';
@@ -2085,6 +2088,12 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
+        -- the space compression freed: heaps and indexes of compressed
+        -- partitions whose remaining rows are all dead to everyone
+        FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+                  WHERE x.relid OPERATOR(pg_catalog.=) ts.relid AND x.blocks IS NOT NULL LOOP
+            PERFORM nosql.timeseries_reclaim(p.partition);
+        END LOOP;
         -- retention: partitions wholly older than drop_after
         dropped := 0;
         IF ts.drop_after IS NOT NULL THEN

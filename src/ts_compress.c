@@ -41,6 +41,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/heap.h"
 #include "catalog/indexing.h"
 #include "catalog/objectaddress.h"
 #include "catalog/namespace.h"
@@ -54,7 +55,9 @@
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "parser/parse_oper.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/array.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -1499,4 +1502,100 @@ timeseries_heap_rows(PG_FUNCTION_ARGS)
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);
 	PG_RETURN_INT64(rows);
+}
+
+/*
+ * nosql.timeseries_reclaim(partition regclass) RETURNS bool
+ *		Give back the space of a compressed partition's heap and indexes
+ *		once every row left in its heap is dead to every transaction (the
+ *		rows a compression moved into blocks): truncate the heap and
+ *		rebuild its indexes empty.  VACUUM frees the heap's pages but a
+ *		B-tree never shrinks; this does what a TRUNCATE would, but only
+ *		when no snapshot can see any of those rows, so it is as safe as
+ *		VACUUM's removal of them.  Needs the partition's ACCESS EXCLUSIVE
+ *		lock and does not wait for it: returns false when the lock is
+ *		taken, a row is still visible to someone, or there is nothing to
+ *		give back.
+ */
+PG_FUNCTION_INFO_V1(timeseries_reclaim);
+Datum
+timeseries_reclaim(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel;
+	BlockNumber nblocks;
+	bool		worth = false;
+	TransactionId oldest;
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	if (TsLookupChunk(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"%s\" is not a compressed time-series partition",
+						get_rel_name(relid))));
+	rel = table_open(relid, AccessShareLock);
+
+	/* something to give back: heap pages, or indexes beyond their metapage */
+	nblocks = RelationGetNumberOfBlocks(rel);
+	worth = nblocks > 0;
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (RelationGetNumberOfBlocks(index) > 1)
+			worth = true;
+		index_close(index, AccessShareLock);
+	}
+	list_free(indexes);
+	if (!worth || !ConditionalLockRelationOid(relid, AccessExclusiveLock))
+	{
+		table_close(rel, AccessShareLock);
+		PG_RETURN_BOOL(false);
+	}
+	nblocks = RelationGetNumberOfBlocks(rel);
+
+	/* every tuple dead to everyone? */
+	oldest = GetOldestNonRemovableTransactionId(rel);
+	for (BlockNumber blk = 0; blk < nblocks; blk++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		bool		alive = false;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blk, RBM_NORMAL, NULL);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !alive; off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			HeapTupleData tuple;
+
+			if (!ItemIdIsNormal(itemid))
+				continue;
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
+			tuple.t_len = ItemIdGetLength(itemid);
+			tuple.t_tableOid = relid;
+			ItemPointerSet(&tuple.t_self, blk, off);
+			if (HeapTupleSatisfiesVacuum(&tuple, oldest, buf) != HEAPTUPLE_DEAD)
+				alive = true;
+		}
+		UnlockReleaseBuffer(buf);
+		if (alive)
+		{
+			/* nothing was changed: readers need not wait for our commit */
+			UnlockRelationOid(relid, AccessExclusiveLock);
+			table_close(rel, AccessShareLock);
+			PG_RETURN_BOOL(false);
+		}
+	}
+	heap_truncate_one_rel(rel);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_BOOL(true);
 }

@@ -205,6 +205,23 @@ SELECT nosql.timeseries_heap_rows('tsm_ts_20250101_000000') + nosql.timeseries_h
 SELECT same('SELECT * FROM %1$s');
 SELECT nosql.compress_timeseries('tsm') = (SELECT count(*) FROM tsp) AS all_compressed;
 SELECT same('SELECT * FROM %1$s');
+-- the space of the moved rows (heap and indexes) comes back once no
+-- snapshot can see them
+SELECT pg_relation_size('tsm_ts_20250102_000000') > 0 AS heap_has_pages,
+       pg_indexes_size('tsm_ts_20250102_000000') > 8192 AS index_has_pages;
+DO $$
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN nosql.timeseries_reclaim('tsm_ts_20250102_000000');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT pg_relation_size('tsm_ts_20250102_000000') AS heap_bytes,
+       pg_indexes_size('tsm_ts_20250102_000000') AS index_bytes;
+SELECT nosql.timeseries_reclaim('tsm_ts_20250102_000000') AS nothing_left;
+SELECT nosql.timeseries_reclaim('tsp');
+SELECT same('SELECT * FROM %1$s');
 
 -- size: partitions, block tables, indexes and TOAST
 SELECT nosql.timeseries_size('tsm') > 0 AS has_size,
