@@ -38,11 +38,13 @@ Cases (every figure lower-is-better; peer/ours > 1 favours us):
   rows/s of each run are logged.  Before every call of every case both
   ingest tables are truncated and a CHECKPOINT is taken (untimed).  For now
   this is the uncompressed insert path.
-- size A, B, C (float8), C (int8): loaded once in set-up.  Peer:
-  pg_total_relation_size of the plain table (heap, index, TOAST, free space
-  and visibility maps) after VACUUM.  Ours: nosql.compress_timeseries('cpu_X',
-  '0') (when the function exists; otherwise the log says so and the rows stay
-  uncompressed), VACUUM, then nosql.timeseries_size('cpu_X').  The figure is
+- size A, B, C (float8), C (int8): loaded once in set-up, ours then
+  compressed by nosql.compress_timeseries('cpu_X', '0') (when the function
+  exists; otherwise the log says so and the rows stay uncompressed), then
+  one VACUUM ANALYZE of the whole database (so of every partition and of
+  wherever compressed blocks are kept).  Peer: pg_total_relation_size of
+  the plain table (heap, index, TOAST, free space and visibility maps).
+  Ours: nosql.timeseries_size('cpu_X').  The figure is
   bytes per value: size / (rows x 10); the time and host columns and the
   index are part of the cost.  The log compares ours with TimescaleDB 2.28's
   figures on this data (6.55 / 2.77 / 0.61 bytes per value for A / B /
@@ -98,6 +100,7 @@ Q2_REPEAT = 5
 # state filled by setup
 DATA_A = None                   # the text of data set A, for the ingest case
 SIZES = {}                      # (data set, side) -> bytes per value
+UNCOMPRESSED = {}               # table suffix -> our size before compression
 COMPRESSED = None               # whether compress_timeseries was there
 RESULTS = {}                    # query results, per case and side
 
@@ -227,43 +230,48 @@ def compress_available(conn):
                      "'nosql.compress_timeseries(regclass, interval)') IS NOT NULL")
 
 
-def vacuum_all(conn, table):
-    """VACUUM ANALYZE a table, and every partition of a partitioned one."""
-    for (rel,) in run(conn, "SELECT relid::regclass::text FROM pg_partition_tree(%s)"
-                            " WHERE isleaf", (table,)):
-        run(conn, "VACUUM ANALYZE %s" % rel)
-    run(conn, "ANALYZE %s" % table)
+def names(kind, coltype):
+    """(suffix, plain table, our table) of a data set."""
+    suffix = kind.lower() + ("_int8" if coltype == "int8" else "")
+    return suffix, "cpu_%s_plain" % suffix, "cpu_%s" % suffix
 
 
 def load(conn, scale, kind, coltype, data):
-    """Both tables of one data set: bytes per value of each side."""
-    suffix = kind.lower() + ("_int8" if coltype == "int8" else "")
-    plain, ours = "cpu_%s_plain" % suffix, "cpu_%s" % suffix
-    values = rows(scale) * METRICS
-
+    """Both tables of one data set, ours compressed when it can be."""
+    suffix, plain, ours = names(kind, coltype)
     create_plain(conn, plain, coltype)
     copy_in(conn, plain, data)
-    vacuum_all(conn, plain)
-    plain_bytes = one(conn, "SELECT pg_total_relation_size(%s)", (plain,))
-
     create_ours(conn, ours, coltype)
     copy_in(conn, ours, data)
-    uncompressed = one(conn, "SELECT nosql.timeseries_size(%s)", (ours,))
+    UNCOMPRESSED[suffix] = one(conn, "SELECT nosql.timeseries_size(%s)", (ours,))
     if COMPRESSED:
         start = time.perf_counter()
         moved = one(conn, "SELECT nosql.compress_timeseries(%s, '0')", (ours,))
         log("  %s: compress_timeseries: %s rows in %.2f s"
             % (ours, moved, time.perf_counter() - start))
-    vacuum_all(conn, ours)
+
+
+def measure_sizes(conn, scale, kind, coltype):
+    """Bytes per value of each side of a data set, after VACUUM."""
+    suffix, plain, ours = names(kind, coltype)
+    values = rows(scale) * METRICS
+    plain_bytes = one(conn, "SELECT pg_total_relation_size(%s)", (plain,))
     ours_bytes = one(conn, "SELECT nosql.timeseries_size(%s)", (ours,))
     n = one(conn, "SELECT count(*) FROM %s" % ours)
     if n != rows(scale) or one(conn, "SELECT count(*) FROM %s" % plain) != n:
         raise RuntimeError("%s holds %d rows, not %d" % (ours, n, rows(scale)))
-    log("  cpu_%s: %d rows; plain %.3f bytes/value (%d bytes); ours %.3f"
+    log("  %s: %d rows; plain %.3f bytes/value (%d bytes); ours %.3f"
         " bytes/value (%d bytes; %.3f before compression)"
-        % (suffix, n, plain_bytes / values, plain_bytes, ours_bytes / values,
-           ours_bytes, uncompressed / values))
+        % (ours, n, plain_bytes / values, plain_bytes, ours_bytes / values,
+           ours_bytes, UNCOMPRESSED[suffix] / values))
     return plain_bytes / values, ours_bytes / values
+
+
+DATA_SETS = [("A", "float8"), ("B", "float8"), ("C", "float8"), ("C", "int8")]
+
+
+def size_key(kind, coltype):
+    return kind if coltype == "float8" else kind + " " + coltype
 
 
 def setup(conn, scale):
@@ -276,29 +284,37 @@ def setup(conn, scale):
         log("note: nosql.compress_timeseries(regclass, interval) does not"
             " exist in this build: ours is measured UNCOMPRESSED (plain"
             " partitions)")
-    for kind, coltypes in (("A", ["float8"]), ("B", ["float8"]),
-                           ("C", ["float8", "int8"])):
-        start = time.perf_counter()
-        data = data_text(kind, scale)
-        log("  data set %s: %d rows, %.0f MB of COPY text, made in %.1f s"
-            % (kind, rows(scale), len(data) / 1e6, time.perf_counter() - start))
-        for coltype in coltypes:
-            key = kind if coltype == "float8" else kind + " int8"
-            SIZES[key, "peer"], SIZES[key, "ours"] = load(
-                conn, scale, kind, coltype, data)
-        if kind == "A":
-            DATA_A = data
-    for key in ("A", "B", "C", "C int8"):
+    data = None
+    for kind, coltype in DATA_SETS:
+        if data is None or data[0] != kind:
+            start = time.perf_counter()
+            data = (kind, data_text(kind, scale))
+            log("  data set %s: %d rows, %.0f MB of COPY text, made in %.1f s"
+                % (kind, rows(scale), len(data[1]) / 1e6,
+                   time.perf_counter() - start))
+            if kind == "A":
+                DATA_A = data[1]
+        load(conn, scale, kind, coltype, data[1])
+    data = None
+    # the whole database: the plain tables, every partition of ours and
+    # wherever its compressed blocks are kept
+    start = time.perf_counter()
+    run(conn, "VACUUM ANALYZE")
+    log("  VACUUM ANALYZE of the database: %.1f s" % (time.perf_counter() - start))
+    for kind, coltype in DATA_SETS:
+        key = size_key(kind, coltype)
+        SIZES[key, "peer"], SIZES[key, "ours"] = measure_sizes(
+            conn, scale, kind, coltype)
+    for kind, coltype in DATA_SETS:
+        key = size_key(kind, coltype)
+        line = "  size %s: ours %.3f bytes/value, plain %.3f" % (
+            key, SIZES[key, "ours"], SIZES[key, "peer"])
         ref = TIMESCALE.get(key)
-        if ref is None:
-            log("  size %s: ours %.3f bytes/value, plain %.3f"
-                % (key, SIZES[key, "ours"], SIZES[key, "peer"]))
-            continue
-        aim = SIZE_AIM * ref
-        log("  size %s: ours %.3f bytes/value, plain %.3f; TimescaleDB %.2f,"
-            " aim <= %.3f: %s" % (key, SIZES[key, "ours"], SIZES[key, "peer"],
-                                  ref, aim, "met" if SIZES[key, "ours"] <= aim
-                                  else "NOT met"))
+        if ref is not None:
+            aim = SIZE_AIM * ref
+            line += "; TimescaleDB %.2f, aim <= %.3f: %s" % (
+                ref, aim, "met" if SIZES[key, "ours"] <= aim else "NOT met")
+        log(line)
     create_plain(conn, "ingest_plain", "float8")
     create_ours(conn, "ingest_ts", "float8")
 
