@@ -1583,6 +1583,31 @@ COMMENT ON VIEW nosql.change_stream_watchers IS 'the change streams being read i
 GRANT SELECT ON nosql.change_stream_watchers TO PUBLIC;
 
 ---------------------------------------------------------------------------
+-- The compressed block of one column of one series (ts_codec.c): its bytes
+-- in bytea's text form, checked on input by decoding them.
+CREATE TYPE nosql.tsblock;
+CREATE FUNCTION nosql.tsblock_in(cstring) RETURNS nosql.tsblock
+    AS 'MODULE_PATHNAME', 'tsblock_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nosql.tsblock_out(nosql.tsblock) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'tsblock_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nosql.tsblock_recv(internal) RETURNS nosql.tsblock
+    AS 'MODULE_PATHNAME', 'tsblock_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nosql.tsblock_send(nosql.tsblock) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'tsblock_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE nosql.tsblock (
+    INPUT = nosql.tsblock_in, OUTPUT = nosql.tsblock_out,
+    RECEIVE = nosql.tsblock_recv, SEND = nosql.tsblock_send,
+    INTERNALLENGTH = VARIABLE, ALIGNMENT = int4, STORAGE = external
+);
+COMMENT ON FUNCTION nosql.tsblock_in(cstring) IS 'input of nosql.tsblock: bytea text form, decoded to check it';
+COMMENT ON FUNCTION nosql.tsblock_out(nosql.tsblock) IS 'output of nosql.tsblock: bytea text form';
+COMMENT ON FUNCTION nosql.tsblock_recv(internal) IS 'binary input of nosql.tsblock, decoded to check it';
+COMMENT ON FUNCTION nosql.tsblock_send(nosql.tsblock) IS 'binary output of nosql.tsblock';
+COMMENT ON TYPE nosql.tsblock IS 'a compressed block of one column of a time-series table (see nosql.tsblock_info)';
+CREATE FUNCTION nosql.tsblock_info(nosql.tsblock) RETURNS text
+    AS 'MODULE_PATHNAME', 'tsblock_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.tsblock_info(nosql.tsblock) IS 'what a compressed block holds: codec type, rows, encoding method, bytes';
+
 -- Time series: tables partitioned by time (docs/timeseries.md "Storage").
 -- nosql.create_timeseries turns an ordinary table into a table partitioned
 -- by range of its time column, with a default partition for rows no range
@@ -1603,7 +1628,9 @@ CREATE TABLE nosql.timeseries (
     last_maintenance timestamptz,
     last_retention timestamptz,
     partitions_dropped bigint NOT NULL DEFAULT 0,
-    last_error text
+    last_error text,
+    last_compression timestamptz,
+    rows_compressed bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE nosql.timeseries IS 'the time-series tables: time column, series (segment_by) columns, partition width, compression and retention ages, and the background worker''s last runs';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries', '');
@@ -1622,10 +1649,12 @@ CREATE TABLE nosql.timeseries_partition (
     partition regclass PRIMARY KEY,
     range_start timestamptz,            -- NULL for the default partition
     range_end timestamptz,
+    blocks regclass,                    -- its block table, once compressed
+    block_types regtype[],              -- the column types it was compressed with, by attnum
     CHECK ((range_start IS NULL) = (range_end IS NULL))
 );
 CREATE UNIQUE INDEX timeseries_partition_range ON nosql.timeseries_partition (relid, range_start);
-COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables and their time ranges [range_start, range_end) (NULL: the default partition)';
+COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables, their time ranges [range_start, range_end) (NULL: the default partition), and the block tables of compressed partitions';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_partition', '');
 -- a row names a partition of the table, both owned by the role writing it
 GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.timeseries_partition TO PUBLIC;
@@ -1828,6 +1857,186 @@ END;
 $$;
 COMMENT ON FUNCTION nosql.create_timeseries(regclass, name, name[], interval, interval, interval) IS 'turn an ordinary table into a time-series table partitioned by its time column (its rows are kept; partitions are created ahead of time by the background worker)';
 
+-- Compression (src/ts_compress.c, src/ts_scan.c; docs/timeseries.md
+-- "Compression").  A compressed partition keeps the rows written since its
+-- last compression in its heap and older rows in its block table: one row
+-- per block of up to 1,000 rows of one series (segment_by values), ordered
+-- by time.  SELECT reads both (the custom scan "Nosql Decompress");
+-- UPDATE and DELETE first move the blocks they may reach back into rows.
+CREATE FUNCTION nosql.timeseries_compress_rows(partition regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_compress_rows' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_compress_rows(regclass) IS 'internal: move the rows of a partition''s heap into its block table';
+CREATE FUNCTION nosql.timeseries_decompress_rows(partition regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_decompress_rows' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_decompress_rows(regclass) IS 'internal: move every block of a partition back into rows of its heap';
+CREATE FUNCTION nosql.timeseries_heap_rows(partition regclass, stop_at bigint DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'timeseries_heap_rows' LANGUAGE C;
+COMMENT ON FUNCTION nosql.timeseries_heap_rows(regclass, bigint) IS 'the rows of a partition''s heap alone, not in blocks (what the next compression would move), counting up to stop_at';
+CREATE FUNCTION nosql.timeseries_link_blocks(partition regclass, blocks regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'timeseries_link_blocks' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_link_blocks(regclass, regclass) IS 'internal: make a block table part of its partition (dropped with it, not droppable alone)';
+
+-- Compress one partition: make its block table the first time, then move
+-- its heap's rows into blocks.  Returns the rows moved.
+CREATE FUNCTION nosql.timeseries_compress_partition(part regclass) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p nosql.timeseries_partition;
+    ts nosql.timeseries;
+    rel record;
+    a record;
+    cols text := '';
+    segs text := '';
+    types regtype[];
+    bname text;
+    blk regclass;
+BEGIN
+    SELECT * INTO p FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) part;
+    IF NOT FOUND OR p.range_start IS NULL THEN
+        RAISE EXCEPTION '% is not a range partition of a time-series table', part
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) p.relid;
+    SELECT n.nspname, c.relname, c.relowner INTO rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) part;
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', part USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT FROM pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) part AND i.indisunique) THEN
+        RAISE EXCEPTION 'cannot compress %: it has a unique index', part
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Uniqueness cannot be checked against compressed rows; drop the unique index or constraint to compress.';
+    END IF;
+    IF p.blocks IS NULL THEN
+        types := pg_catalog.array_fill(NULL::regtype, ARRAY[(SELECT c.relnatts FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) part)::int]);
+        FOR a IN SELECT x.attnum, x.attname, x.atttypid, x.atttypmod, x.attcollation
+                   FROM pg_attribute x
+                  WHERE x.attrelid OPERATOR(pg_catalog.=) part AND x.attnum OPERATOR(pg_catalog.>) 0 AND NOT x.attisdropped
+                  ORDER BY x.attnum LOOP
+            IF a.attname OPERATOR(pg_catalog.=) ts.time_column THEN
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', t%s nosql.tsblock', a.attnum);
+                types[a.attnum] := a.atttypid;
+            ELSIF a.attname OPERATOR(pg_catalog.=) ANY (ts.segment_by) THEN
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', s%s %s', a.attnum, pg_catalog.format_type(a.atttypid, a.atttypmod))
+                    OPERATOR(pg_catalog.||) COALESCE((SELECT pg_catalog.format(' COLLATE %I.%I', cn.nspname, co.collname)
+                                                        FROM pg_collation co JOIN pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) co.collnamespace
+                                                       WHERE co.oid OPERATOR(pg_catalog.=) a.attcollation), '');
+                segs := segs OPERATOR(pg_catalog.||) pg_catalog.format('s%s, ', a.attnum);
+            ELSE
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s nosql.tsblock', a.attnum);
+                types[a.attnum] := a.atttypid;
+            END IF;
+        END LOOP;
+        bname := pg_catalog.left(rel.relname, 50) OPERATOR(pg_catalog.||) '_blocks';
+        EXECUTE pg_catalog.format('CREATE TABLE %I.%I (rows int4 NOT NULL, min_time timestamptz NOT NULL, max_time timestamptz NOT NULL%s)',
+                                  rel.nspname, bname, cols);
+        blk := pg_catalog.format('%I.%I', rel.nspname, bname)::regclass;
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', blk, pg_catalog.pg_get_userbyid(rel.relowner));
+        EXECUTE pg_catalog.format('CREATE INDEX ON %s (%smin_time)', blk, segs);
+        PERFORM nosql.timeseries_link_blocks(part, blk);
+        UPDATE nosql.timeseries_partition x SET blocks = blk, block_types = types
+         WHERE x.partition OPERATOR(pg_catalog.=) part;
+    END IF;
+    RETURN nosql.timeseries_compress_rows(part);
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_compress_partition(regclass) IS 'compress one partition of a time-series table now (its block table is made the first time); returns the rows moved into blocks';
+
+CREATE FUNCTION nosql.compress_timeseries(relation regclass, older_than interval DEFAULT '0')
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ts nosql.timeseries;
+    p record;
+    n bigint := 0;
+BEGIN
+    IF relation IS NULL OR older_than IS NULL THEN
+        RAISE EXCEPTION 'arguments of nosql.compress_timeseries must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF older_than OPERATOR(pg_catalog.<) interval '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a time-series table', relation USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- the catalog row first, as the maintenance round does, then the partitions
+    PERFORM FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation FOR UPDATE;
+    FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
+                AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+              ORDER BY x.range_start LOOP
+        n := n OPERATOR(pg_catalog.+) nosql.timeseries_compress_partition(p.partition);
+    END LOOP;
+    UPDATE nosql.timeseries t
+       SET last_compression = pg_catalog.now(), rows_compressed = t.rows_compressed OPERATOR(pg_catalog.+) n
+     WHERE t.relid OPERATOR(pg_catalog.=) relation;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION nosql.compress_timeseries(regclass, interval) IS 'compress now the partitions of a time-series table whose whole range is older than older_than; returns the rows moved into blocks';
+
+-- The background worker's compression step for one table: compress the
+-- oldest partition older than compress_after that has rows in its heap (or
+-- has never been compressed); NULL when there is none.  The worker calls it
+-- in a transaction of its own until it returns NULL.
+CREATE FUNCTION nosql.timeseries_compress_next(relation regclass) RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ts nosql.timeseries;
+    p record;
+    n bigint;
+BEGIN
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation FOR UPDATE;
+    IF NOT FOUND OR ts.compress_after IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR p IN SELECT x.partition, x.blocks FROM nosql.timeseries_partition x
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
+                AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) ts.compress_after)
+              ORDER BY x.range_start LOOP
+        IF p.blocks IS NULL OR nosql.timeseries_heap_rows(p.partition, 1) OPERATOR(pg_catalog.>) 0 THEN
+            n := nosql.timeseries_compress_partition(p.partition);
+            UPDATE nosql.timeseries t
+               SET last_compression = pg_catalog.now(), rows_compressed = t.rows_compressed OPERATOR(pg_catalog.+) n
+             WHERE t.relid OPERATOR(pg_catalog.=) relation;
+            RETURN p.partition;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_compress_next(regclass) IS 'the background worker''s compression step: compress the oldest partition older than compress_after with rows in its heap; NULL when none is left';
+
+CREATE FUNCTION nosql.decompress_timeseries(relation regclass) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    n bigint := 0;
+BEGIN
+    IF NOT EXISTS (SELECT FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation) THEN
+        RAISE EXCEPTION '% is not a time-series table', relation USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.blocks IS NOT NULL ORDER BY x.range_start LOOP
+        n := n OPERATOR(pg_catalog.+) nosql.timeseries_decompress_rows(p.partition);
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION nosql.decompress_timeseries(regclass) IS 'move every compressed row of a time-series table back into its partitions'' heaps; returns the rows moved';
+
 -- The background worker's round for one time-series table (or all): the
 -- partitions of the next two intervals, the rows of the default partition
 -- moved into partitions of their own, retention.  Runs with the caller's
@@ -1897,10 +2106,14 @@ LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT CASE WHEN NOT EXISTS (SELECT FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) relation)
                 THEN NULL
-                ELSE COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(p.relid))
-                                 FROM pg_catalog.pg_partition_tree(relation) p), 0)::bigint END;
+                ELSE (COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(p.relid))
+                                  FROM pg_catalog.pg_partition_tree(relation) p), 0)
+                      OPERATOR(pg_catalog.+)
+                      COALESCE((SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(x.blocks))
+                                  FROM nosql.timeseries_partition x
+                                 WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.blocks IS NOT NULL), 0))::bigint END;
 END;
-COMMENT ON FUNCTION nosql.timeseries_size(regclass) IS 'the bytes a time-series table occupies: every partition with its indexes and TOAST (NULL for a table that is not a time-series table)';
+COMMENT ON FUNCTION nosql.timeseries_size(regclass) IS 'the bytes a time-series table occupies: every partition and block table with their indexes and TOAST (NULL for a table that is not a time-series table)';
 
 CREATE VIEW nosql.timeseries_info AS
 SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.compress_after, t.drop_after,
@@ -1909,7 +2122,9 @@ SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.comp
        (SELECT pg_catalog.min(p.range_start) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS oldest,
        (SELECT pg_catalog.max(p.range_end) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS newest,
        nosql.timeseries_size(t.relid) AS size,
-       t.last_maintenance, t.last_retention, t.partitions_dropped, t.last_error
+       (SELECT pg_catalog.count(*) FROM nosql.timeseries_partition p
+         WHERE p.relid OPERATOR(pg_catalog.=) t.relid AND p.blocks IS NOT NULL) AS compressed_partitions,
+       t.last_maintenance, t.last_retention, t.partitions_dropped, t.last_compression, t.rows_compressed, t.last_error
   FROM nosql.timeseries t;
 COMMENT ON VIEW nosql.timeseries_info IS 'the time-series tables with their partitions, size, and the background worker''s last maintenance and retention runs';
 GRANT SELECT ON nosql.timeseries_info TO PUBLIC;
@@ -1933,3 +2148,470 @@ REVOKE ALL ON FUNCTION nosql.timeseries_table_dropped() FROM PUBLIC;
 CREATE EVENT TRIGGER nosql_timeseries_table_dropped ON sql_drop
     EXECUTE FUNCTION nosql.timeseries_table_dropped();
 COMMENT ON EVENT TRIGGER nosql_timeseries_table_dropped IS 'forget time-series tables and partitions dropped by SQL';
+
+---------------------------------------------------------------------------
+-- Time series: rollups (src/ts_rollup.c, docs/timeseries.md "Rollups").
+-- A rollup is an ordinary table of per-bucket aggregates of a time-series
+-- table, kept up to date by nosql.refresh_rollup: buckets from the
+-- watermark up to the last complete one are materialized, and buckets
+-- below it that late writes invalidated are computed again from the raw
+-- rows.  Statement triggers on the source (installed while it has a
+-- rollup) log the time range each late write touched; refresh consumes the
+-- log in its own transaction.  Buckets whose raw rows retention may have
+-- dropped are never computed again.
+---------------------------------------------------------------------------
+
+CREATE TABLE nosql.timeseries_rollup (
+    rollup regclass PRIMARY KEY,
+    source regclass NOT NULL REFERENCES nosql.timeseries ON DELETE CASCADE,
+    bucket_width interval NOT NULL,
+    group_by name[] NOT NULL DEFAULT '{}',
+    aggregates text[] NOT NULL,
+    refresh_lag interval NOT NULL DEFAULT '0',
+    schedule interval NOT NULL DEFAULT '1 minute',
+    watermark timestamptz,              -- buckets before it are materialized
+    created timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_run timestamptz,
+    last_duration interval,
+    last_error text,
+    rows_written bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX timeseries_rollup_source ON nosql.timeseries_rollup (source);
+COMMENT ON TABLE nosql.timeseries_rollup IS 'the rollups of time-series tables: source, bucket width, grouping and aggregates, refresh settings, watermark (buckets before it are materialized) and the last refresh';
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_rollup', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.timeseries_rollup TO PUBLIC;
+ALTER TABLE nosql.timeseries_rollup ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timeseries_rollup_read ON nosql.timeseries_rollup FOR SELECT USING (true);
+CREATE POLICY timeseries_rollup_owner ON nosql.timeseries_rollup FOR ALL
+    USING (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rollup), 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rollup), 'USAGE')
+                AND pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source), 'USAGE'));
+
+-- The late writes of a source: [range_start, range_end] (both included) is
+-- the time range one statement wrote, deleted or updated below the highest
+-- watermark of the source's rollups.  Written by whoever writes the source
+-- (the statement triggers run with the writer's rights), moved to the
+-- rollups' own logs by a refresh.
+CREATE TABLE nosql.timeseries_invalidation (
+    source regclass NOT NULL,
+    range_start timestamptz NOT NULL,
+    range_end timestamptz NOT NULL
+);
+CREATE INDEX timeseries_invalidation_source ON nosql.timeseries_invalidation (source);
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_invalidation', '');
+COMMENT ON TABLE nosql.timeseries_invalidation IS 'internal: time ranges of a time-series table written below the watermark of one of its rollups, not yet handed to the rollups';
+GRANT SELECT, INSERT, DELETE ON nosql.timeseries_invalidation TO PUBLIC;
+ALTER TABLE nosql.timeseries_invalidation ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timeseries_invalidation_read ON nosql.timeseries_invalidation FOR SELECT USING (true);
+-- a writer of the table logs its writes (a bogus range costs a recomputation, never a wrong bucket)
+CREATE POLICY timeseries_invalidation_writer ON nosql.timeseries_invalidation FOR INSERT
+    WITH CHECK (pg_catalog.has_table_privilege(source, 'INSERT, UPDATE, DELETE'));
+CREATE POLICY timeseries_invalidation_owner ON nosql.timeseries_invalidation FOR DELETE
+    USING (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source), 'USAGE'));
+
+-- The ranges each rollup must compute again (from the source's log).
+CREATE TABLE nosql.timeseries_rollup_invalidation (
+    rollup regclass NOT NULL REFERENCES nosql.timeseries_rollup ON DELETE CASCADE,
+    range_start timestamptz NOT NULL,
+    range_end timestamptz NOT NULL
+);
+CREATE INDEX timeseries_rollup_invalidation_rollup ON nosql.timeseries_rollup_invalidation (rollup);
+SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_rollup_invalidation', '');
+COMMENT ON TABLE nosql.timeseries_rollup_invalidation IS 'internal: time ranges below the watermark of a rollup that its next refresh computes again';
+GRANT SELECT, INSERT, DELETE ON nosql.timeseries_rollup_invalidation TO PUBLIC;
+ALTER TABLE nosql.timeseries_rollup_invalidation ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timeseries_rollup_invalidation_read ON nosql.timeseries_rollup_invalidation FOR SELECT USING (true);
+-- the owner of the rollup, or of its source (a refresh of a sibling rollup hands ranges over)
+CREATE POLICY timeseries_rollup_invalidation_owner ON nosql.timeseries_rollup_invalidation FOR ALL
+    USING (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rollup), 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rollup), 'USAGE')
+                OR pg_catalog.pg_has_role(CURRENT_USER,
+                       (SELECT c.relowner FROM pg_catalog.pg_class c
+                         WHERE c.oid OPERATOR(pg_catalog.=) (SELECT r.source FROM nosql.timeseries_rollup r
+                                                               WHERE r.rollup OPERATOR(pg_catalog.=) timeseries_rollup_invalidation.rollup)), 'USAGE'));
+
+-- One aggregate entry of a rollup ('avg(cpu) AS cpu_avg'), checked by
+-- parsing "SELECT entry FROM source": a single aggregate call, not volatile,
+-- without subqueries, with an alias, which it returns.
+CREATE FUNCTION nosql.timeseries_rollup_check(source regclass, aggregate text) RETURNS name
+    AS 'MODULE_PATHNAME', 'timeseries_rollup_check' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION nosql.timeseries_rollup_check(regclass, text) IS 'internal: check that a rollup aggregate entry is one aggregate call with an alias over the source; returns the alias';
+
+-- The statement trigger of a source with rollups (src/ts_rollup.c): logs
+-- the time range a statement touched when it reaches below the highest
+-- watermark (always in a REPEATABLE READ or SERIALIZABLE transaction, whose
+-- snapshot may not see a refresh that committed while the statement waited
+-- for its lock).  Its argument is the time column.
+CREATE FUNCTION nosql.timeseries_rollup_log() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'timeseries_rollup_log' LANGUAGE C;
+COMMENT ON FUNCTION nosql.timeseries_rollup_log() IS 'internal: statement trigger of a time-series table with rollups; logs the time range of a write below a rollup''s watermark';
+
+-- Install or remove the statement triggers of a source (internal).
+CREATE FUNCTION nosql.timeseries_rollup_triggers(source regclass, install boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    time_column name;
+    trigger_name name;
+BEGIN
+    SELECT t.time_column INTO time_column FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) source;
+    IF NOT install THEN
+        FOR trigger_name IN SELECT t.tgname FROM pg_trigger t
+                             WHERE t.tgrelid OPERATOR(pg_catalog.=) source
+                               AND t.tgname OPERATOR(pg_catalog.=) ANY ('{nosql_rollup_insert,nosql_rollup_update,nosql_rollup_delete}'::name[]) LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trigger_name, source);
+        END LOOP;
+    ELSIF NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) source
+                         AND t.tgname OPERATOR(pg_catalog.=) 'nosql_rollup_insert') THEN
+        EXECUTE pg_catalog.format('CREATE TRIGGER nosql_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS nosql_new_rows'
+                                  ' FOR EACH STATEMENT EXECUTE FUNCTION nosql.timeseries_rollup_log(%L)', source, time_column);
+        EXECUTE pg_catalog.format('CREATE TRIGGER nosql_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS nosql_old_rows NEW TABLE AS nosql_new_rows'
+                                  ' FOR EACH STATEMENT EXECUTE FUNCTION nosql.timeseries_rollup_log(%L)', source, time_column);
+        EXECUTE pg_catalog.format('CREATE TRIGGER nosql_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS nosql_old_rows'
+                                  ' FOR EACH STATEMENT EXECUTE FUNCTION nosql.timeseries_rollup_log(%L)', source, time_column);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_rollup_triggers(regclass, boolean) IS 'internal: install (or remove) the statement triggers that log late writes of a time-series table with rollups';
+
+-- The SELECT that computes the buckets of a rollup over [lower, upper) of
+-- its source's time (lower and upper: SQL expressions such as '$1');
+-- entries were checked by timeseries_rollup_check.
+CREATE FUNCTION nosql.timeseries_rollup_query(r nosql.timeseries_rollup, lower text, upper text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    time_column name;
+    groups text := '';
+    g name;
+BEGIN
+    SELECT t.time_column INTO time_column FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) r.source;
+    FOREACH g IN ARRAY r.group_by LOOP
+        groups := groups OPERATOR(pg_catalog.||) ', ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(g);
+    END LOOP;
+    RETURN pg_catalog.format('SELECT nosql.time_bucket(%L::interval, %I) AS bucket%s, %s FROM %s'
+                             ' WHERE %I OPERATOR(pg_catalog.>=) %s AND %I OPERATOR(pg_catalog.<) %s'
+                             ' GROUP BY 1%s',
+                             r.bucket_width, time_column, groups, pg_catalog.array_to_string(r.aggregates, ', '),
+                             r.source, time_column, lower, time_column, upper,
+                             (SELECT pg_catalog.string_agg(', ' OPERATOR(pg_catalog.||) (i OPERATOR(pg_catalog.+) 1), '' ORDER BY i)
+                                FROM pg_catalog.generate_series(1, pg_catalog.cardinality(r.group_by)) i));
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_rollup_query(nosql.timeseries_rollup, text, text) IS 'internal: the query computing the buckets of a rollup over a time range of its source';
+
+CREATE FUNCTION nosql.create_rollup(source regclass, rollup text, bucket_width interval, aggregates text[],
+                                    group_by name[] DEFAULT '{}',
+                                    refresh_lag interval DEFAULT '0',
+                                    schedule interval DEFAULT '1 minute')
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ts nosql.timeseries;
+    owner oid;
+    parts text[];
+    rel_schema name;
+    rel_name name;
+    result regclass;
+    alias name;
+    aliases name[] := '{}';
+    entry text;
+    g name;
+    r nosql.timeseries_rollup;
+BEGIN
+    IF source IS NULL OR rollup IS NULL OR bucket_width IS NULL OR aggregates IS NULL OR group_by IS NULL
+       OR refresh_lag IS NULL OR schedule IS NULL THEN
+        RAISE EXCEPTION 'arguments of nosql.create_rollup must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a time-series table', source USING ERRCODE = 'wrong_object_type',
+            HINT = 'Convert it with nosql.create_timeseries first.';
+    END IF;
+    SELECT c.relowner, n.nspname INTO owner, rel_schema
+      FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) source;
+    IF NOT pg_has_role(current_user, owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', source USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- the width: what time_bucket accepts (positive, months not mixed with days)
+    PERFORM nosql.time_bucket(bucket_width, pg_catalog.now());
+    IF (refresh_lag OPERATOR(pg_catalog.<) interval '0') THEN
+        RAISE EXCEPTION 'refresh_lag must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (schedule OPERATOR(pg_catalog.<=) interval '0') THEN
+        RAISE EXCEPTION 'schedule must be a positive interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.cardinality(aggregates) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'a rollup needs at least one aggregate' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass entries such as ''avg(cpu) AS cpu_avg''.';
+    END IF;
+    FOREACH g IN ARRAY group_by LOOP
+        IF g IS NULL OR NOT EXISTS (SELECT FROM pg_attribute a
+                                     WHERE a.attrelid OPERATOR(pg_catalog.=) source AND a.attname OPERATOR(pg_catalog.=) g
+                                       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'group_by column "%" of % does not exist', g, source USING ERRCODE = 'undefined_column';
+        END IF;
+        IF (g OPERATOR(pg_catalog.=) 'bucket') THEN
+            RAISE EXCEPTION 'group_by column "bucket" would clash with the bucket column' USING ERRCODE = 'duplicate_column';
+        END IF;
+    END LOOP;
+    FOREACH entry IN ARRAY aggregates LOOP
+        IF entry IS NULL THEN
+            RAISE EXCEPTION 'aggregates of nosql.create_rollup must not be null' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        alias := nosql.timeseries_rollup_check(source, entry);
+        IF (alias OPERATOR(pg_catalog.=) ANY (aliases)) OR (alias OPERATOR(pg_catalog.=) ANY (group_by))
+           OR (alias OPERATOR(pg_catalog.=) 'bucket') THEN
+            RAISE EXCEPTION 'column "%" of the rollup is named twice', alias USING ERRCODE = 'duplicate_column';
+        END IF;
+        aliases := aliases OPERATOR(pg_catalog.||) alias;
+    END LOOP;
+    -- the rollup's name, in the source's schema unless qualified
+    parts := pg_catalog.parse_ident(rollup);
+    IF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+        rel_name := parts[1];
+    ELSIF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 2 THEN
+        rel_schema := parts[1];
+        rel_name := parts[2];
+    ELSE
+        RAISE EXCEPTION 'invalid rollup name "%"', rollup USING ERRCODE = 'invalid_name',
+            HINT = 'Name the rollup table as table or schema.table.';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', rel_schema, rel_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%.%" already exists', rel_schema, rel_name USING ERRCODE = 'duplicate_table';
+    END IF;
+
+    r.rollup := NULL;
+    r.source := source;
+    r.bucket_width := bucket_width;
+    r.group_by := group_by;
+    r.aggregates := aggregates;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I AS %s WITH NO DATA', rel_schema, rel_name,
+                              nosql.timeseries_rollup_query(r, 'NULL::timestamptz', 'NULL::timestamptz'));
+    result := pg_catalog.format('%I.%I', rel_schema, rel_name)::regclass;
+    EXECUTE pg_catalog.format('CREATE UNIQUE INDEX ON %s (bucket%s) NULLS NOT DISTINCT', result,
+                              (SELECT pg_catalog.string_agg(', ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(x), '' ORDER BY o)
+                                 FROM pg_catalog.unnest(group_by) WITH ORDINALITY u(x, o)));
+    INSERT INTO nosql.timeseries_rollup (rollup, source, bucket_width, group_by, aggregates, refresh_lag, schedule)
+    VALUES (result, source, bucket_width, group_by, aggregates, refresh_lag, schedule);
+    PERFORM nosql.timeseries_rollup_triggers(source, true);
+    RETURN result;
+END;
+$$;
+COMMENT ON FUNCTION nosql.create_rollup(regclass, text, interval, text[], name[], interval, interval) IS 'create a rollup of a time-series table: a table of aggregates per time bucket (and group_by columns), kept up to date by the background worker';
+
+-- Bring a rollup up to date: materialize the buckets from its watermark up
+-- to the last complete bucket before now() - refresh_lag (or before
+-- up_to), then compute again the buckets below the watermark that late
+-- writes invalidated, from the raw rows (whole buckets: DELETE, then
+-- INSERT ... SELECT ... GROUP BY).  A bucket that starts before the oldest
+-- range partition of the source is never computed again: retention may
+-- have dropped some of its raw rows.  Returns the rows written.
+CREATE FUNCTION nosql.refresh_rollup(rollup regclass, up_to timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r nosql.timeseries_rollup;
+    ts nosql.timeseries;
+    started timestamptz := pg_catalog.clock_timestamp();
+    query text;
+    old_mark timestamptz;
+    new_mark timestamptz;
+    oldest timestamptz;
+    floor_bucket timestamptz;
+    dflt regclass;
+    inv record;
+    cur_start timestamptz;
+    cur_end timestamptz;
+    a timestamptz;
+    b timestamptz;
+    n bigint;
+    written bigint := 0;
+    kept boolean;
+BEGIN
+    IF rollup IS NULL THEN
+        RAISE EXCEPTION 'rollup must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) refresh_rollup.rollup) THEN
+        RAISE EXCEPTION '% is not a rollup', rollup USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) refresh_rollup.rollup), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rollup USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- one refresh of a rollup at a time
+    SELECT * INTO r FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) refresh_rollup.rollup FOR UPDATE;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) r.source;
+    -- no write through the source between the snapshot of this refresh and
+    -- its commit: a concurrent write below the new watermark would be seen
+    -- neither by this refresh nor by the triggers (which read the old one)
+    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN SHARE MODE', r.source);
+    query := nosql.timeseries_rollup_query(r, '$1', '$2');
+
+    -- hand the source's late writes to the logs of its rollups
+    WITH moved AS (DELETE FROM nosql.timeseries_invalidation i WHERE i.source OPERATOR(pg_catalog.=) r.source
+                   RETURNING i.range_start, i.range_end)
+    INSERT INTO nosql.timeseries_rollup_invalidation (rollup, range_start, range_end)
+    SELECT x.rollup, m.range_start, m.range_end
+      FROM moved m JOIN nosql.timeseries_rollup x
+        ON x.source OPERATOR(pg_catalog.=) r.source AND (m.range_start OPERATOR(pg_catalog.<) x.watermark);
+
+    -- new buckets: [watermark, the bucket of up_to or now() - refresh_lag)
+    old_mark := r.watermark;
+    new_mark := nosql.time_bucket(r.bucket_width, COALESCE(up_to, pg_catalog.now() OPERATOR(pg_catalog.-) r.refresh_lag));
+    IF old_mark IS NULL THEN
+        EXECUTE pg_catalog.format('SELECT nosql.time_bucket($1, pg_catalog.min(%I)) FROM %s', ts.time_column, r.source)
+           USING r.bucket_width INTO old_mark;
+        old_mark := LEAST(COALESCE(old_mark, new_mark), new_mark);
+    END IF;
+    IF (new_mark OPERATOR(pg_catalog.>) old_mark) THEN
+        EXECUTE pg_catalog.format('DELETE FROM %s WHERE bucket OPERATOR(pg_catalog.>=) $1 AND bucket OPERATOR(pg_catalog.<) $2', r.rollup)
+          USING old_mark, new_mark;
+        EXECUTE pg_catalog.format('INSERT INTO %s %s', r.rollup, query) USING old_mark, new_mark;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written OPERATOR(pg_catalog.+) n;
+    ELSE
+        new_mark := old_mark;
+    END IF;
+
+    -- late writes: whole buckets below the old watermark, from the oldest
+    -- bucket whose raw rows are all still there
+    SELECT pg_catalog.min(p.range_start) INTO oldest FROM nosql.timeseries_partition p
+     WHERE p.relid OPERATOR(pg_catalog.=) r.source AND p.range_start IS NOT NULL;
+    SELECT p.partition INTO dflt FROM nosql.timeseries_partition p
+     WHERE p.relid OPERATOR(pg_catalog.=) r.source AND p.range_start IS NULL;
+    IF oldest IS NULL THEN
+        floor_bucket := '-infinity';
+    ELSE
+        floor_bucket := nosql.time_bucket(r.bucket_width, oldest);
+        IF (floor_bucket OPERATOR(pg_catalog.<) oldest) THEN
+            floor_bucket := floor_bucket OPERATOR(pg_catalog.+) r.bucket_width;
+        END IF;
+    END IF;
+    cur_start := NULL;
+    FOR inv IN
+        WITH consumed AS (DELETE FROM nosql.timeseries_rollup_invalidation i
+                           WHERE i.rollup OPERATOR(pg_catalog.=) r.rollup
+                          RETURNING i.range_start, i.range_end)
+        SELECT nosql.time_bucket(r.bucket_width, c.range_start) AS lo,
+               nosql.time_bucket(r.bucket_width, c.range_end) OPERATOR(pg_catalog.+) r.bucket_width AS hi,
+               c.range_start, c.range_end
+          FROM consumed c
+         WHERE (c.range_start OPERATOR(pg_catalog.<) old_mark)
+         ORDER BY 1, 2
+    LOOP
+        -- the part older than every partition: backfill still in the
+        -- default partition waits for the maintenance to give it a
+        -- partition of its own; the rest is retention's past, forgotten
+        IF dflt IS NOT NULL AND (inv.lo OPERATOR(pg_catalog.<) floor_bucket) THEN
+            b := LEAST(inv.range_end, floor_bucket OPERATOR(pg_catalog.-) interval '1 microsecond');
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
+                                      dflt, ts.time_column, ts.time_column)
+               USING inv.range_start, b INTO kept;
+            IF kept THEN
+                INSERT INTO nosql.timeseries_rollup_invalidation (rollup, range_start, range_end)
+                VALUES (r.rollup, inv.range_start, b);
+            END IF;
+        END IF;
+        a := GREATEST(inv.lo, floor_bucket);
+        b := LEAST(inv.hi, old_mark);
+        IF (a OPERATOR(pg_catalog.>=) b) THEN
+            CONTINUE;
+        END IF;
+        -- merge overlapping and adjacent ranges, compute each merged one once
+        IF cur_start IS NOT NULL AND (a OPERATOR(pg_catalog.<=) cur_end) THEN
+            cur_end := GREATEST(cur_end, b);
+            CONTINUE;
+        END IF;
+        IF cur_start IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s WHERE bucket OPERATOR(pg_catalog.>=) $1 AND bucket OPERATOR(pg_catalog.<) $2', r.rollup)
+              USING cur_start, cur_end;
+            EXECUTE pg_catalog.format('INSERT INTO %s %s', r.rollup, query) USING cur_start, cur_end;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            written := written OPERATOR(pg_catalog.+) n;
+        END IF;
+        cur_start := a;
+        cur_end := b;
+    END LOOP;
+    IF cur_start IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DELETE FROM %s WHERE bucket OPERATOR(pg_catalog.>=) $1 AND bucket OPERATOR(pg_catalog.<) $2', r.rollup)
+          USING cur_start, cur_end;
+        EXECUTE pg_catalog.format('INSERT INTO %s %s', r.rollup, query) USING cur_start, cur_end;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written OPERATOR(pg_catalog.+) n;
+    END IF;
+
+    UPDATE nosql.timeseries_rollup x
+       SET watermark = new_mark,
+           last_run = pg_catalog.now(),
+           last_duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started,
+           last_error = NULL,
+           rows_written = x.rows_written OPERATOR(pg_catalog.+) written
+     WHERE x.rollup OPERATOR(pg_catalog.=) r.rollup;
+    RETURN written;
+END;
+$$;
+COMMENT ON FUNCTION nosql.refresh_rollup(regclass, timestamptz) IS 'bring a rollup up to date: materialize the complete buckets after its watermark (up to now() - refresh_lag, or up_to) and compute again the buckets late writes invalidated; returns the rows written';
+
+CREATE FUNCTION nosql.drop_rollup(rollup regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF rollup IS NULL THEN
+        RAISE EXCEPTION 'rollup must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) drop_rollup.rollup) THEN
+        RAISE EXCEPTION '% is not a rollup', rollup USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) drop_rollup.rollup), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rollup USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- the event trigger forgets it and removes the source's triggers with the last rollup
+    EXECUTE pg_catalog.format('DROP TABLE %s', rollup);
+END;
+$$;
+COMMENT ON FUNCTION nosql.drop_rollup(regclass) IS 'drop a rollup: its table, its catalog row, and the source''s triggers with its last rollup';
+
+CREATE VIEW nosql.timeseries_rollups AS
+SELECT r.rollup, r.source, r.bucket_width, r.group_by, r.refresh_lag, r.schedule, r.watermark,
+       (SELECT pg_catalog.count(*) FROM nosql.timeseries_rollup_invalidation i
+         WHERE i.rollup OPERATOR(pg_catalog.=) r.rollup)
+       OPERATOR(pg_catalog.+)
+       (SELECT pg_catalog.count(*) FROM nosql.timeseries_invalidation i
+         WHERE i.source OPERATOR(pg_catalog.=) r.source AND (i.range_start OPERATOR(pg_catalog.<) r.watermark)) AS pending_invalidations,
+       r.last_run, r.last_duration, r.rows_written, r.last_error
+  FROM nosql.timeseries_rollup r;
+COMMENT ON VIEW nosql.timeseries_rollups IS 'the rollups of time-series tables: settings, watermark, late writes waiting for a refresh, and the last refresh';
+GRANT SELECT ON nosql.timeseries_rollups TO PUBLIC;
+
+-- A rollup or its source dropped by SQL leaves the catalog with it; the
+-- source of the last rollup loses its triggers.
+CREATE FUNCTION nosql.timeseries_rollup_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src record;
+BEGIN
+    FOR src IN
+        WITH gone AS (DELETE FROM nosql.timeseries_rollup r
+                       USING pg_event_trigger_dropped_objects() d
+                       WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass AND d.objsubid OPERATOR(pg_catalog.=) 0
+                         AND (d.objid OPERATOR(pg_catalog.=) r.rollup::oid OR d.objid OPERATOR(pg_catalog.=) r.source::oid)
+                      RETURNING r.source)
+        SELECT DISTINCT g.source FROM gone g
+    LOOP
+        IF NOT EXISTS (SELECT FROM nosql.timeseries_rollup r WHERE r.source OPERATOR(pg_catalog.=) src.source) THEN
+            DELETE FROM nosql.timeseries_invalidation i WHERE i.source OPERATOR(pg_catalog.=) src.source;
+            IF EXISTS (SELECT FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) src.source) THEN
+                PERFORM nosql.timeseries_rollup_triggers(src.source, false);
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION nosql.timeseries_rollup_dropped() IS 'event trigger: forget rollups whose table or source was dropped, and remove the triggers of a source without rollups';
+REVOKE ALL ON FUNCTION nosql.timeseries_rollup_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER nosql_timeseries_rollup_dropped ON sql_drop
+    EXECUTE FUNCTION nosql.timeseries_rollup_dropped();
+COMMENT ON EVENT TRIGGER nosql_timeseries_rollup_dropped IS 'forget rollups dropped by SQL, with their sources';

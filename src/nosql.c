@@ -43,6 +43,7 @@ _PG_init(void)
 	IndexInit();
 	CatalogInit();
 	QueryInit();
+	TsScanInit();
 	GucReservePrefix();
 }
 

@@ -34,8 +34,14 @@ extern struct BackgroundWorkerHandle *WorkerStartDynamic(const char *function, c
 extern void WorkerLeaseDeadline(TimestampTz deadline);
 extern bool WorkerTransaction(void (*body) (void *arg), void *arg);
 
+/* ts_scan.c */
+extern void TsScanInit(void);
+
 /* ts_store.c */
 extern void TsRound(void);
+
+/* ts_rollup.c */
+extern void TsRollupRound(void);
 
 /* ttl.c */
 extern void TtlRound(void);

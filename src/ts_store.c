@@ -70,21 +70,32 @@ TsListStep(void *arg)
 	}
 }
 
-static void
-TsMaintainStep(void *arg)
+/* One statement of the round for one table, run as the table's owner */
+typedef struct TsStep
 {
-	TsTable    *t = (TsTable *) arg;
+	TsTable    *table;
+	const char *sql;			/* takes the table as $1 */
+	bool		got_value;		/* its first column was not NULL */
+} TsStep;
+
+static void
+TsRunStep(void *arg)
+{
+	TsStep	   *step = (TsStep *) arg;
 	Oid			save_userid;
 	int			save_sec_context;
-	Datum		relid = ObjectIdGetDatum(t->relid);
+	Datum		relid = ObjectIdGetDatum(step->table->relid);
 	Oid			type = REGCLASSOID;
+	bool		isnull = true;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(t->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+	SetUserIdAndSecContext(step->table->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_execute_with_args("SELECT nosql.timeseries_maintain($1)", 1, &type, &relid,
-							  NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "nosql.timeseries_maintain failed");
+	if (SPI_execute_with_args(step->sql, 1, &type, &relid, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "%s failed", step->sql);
+	if (SPI_processed > 0)
+		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	step->got_value = !isnull;
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
@@ -108,11 +119,16 @@ TsErrorStep(void *arg)
 						  2, types, values, NULL, false, 0);
 }
 
-/* Maintain one table in a transaction of its own; errors are recorded */
-static void
-TsMaintainOne(TsTable *t)
+/*
+ * Run one step for one table in a transaction of its own; an error is
+ * logged and recorded in nosql.timeseries.last_error.  Returns whether the
+ * step ran and returned a value.
+ */
+static bool
+TsStepOne(TsTable *t, const char *sql, const char *what)
 {
 	MemoryContext old = CurrentMemoryContext;
+	TsStep		step = {t, sql, false};
 
 	PG_TRY();
 	{
@@ -120,7 +136,7 @@ TsMaintainOne(TsTable *t)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		SPI_connect();
-		TsMaintainStep(t);
+		TsRunStep(&step);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -135,20 +151,41 @@ TsMaintainOne(TsTable *t)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(LOG,
-				(errmsg("nosql worker: maintenance of time-series table %u failed: %s",
-						t->relid, edata->message)));
+				(errmsg("nosql worker: %s of time-series table %u failed: %s",
+						what, t->relid, edata->message)));
 		e.relid = t->relid;
 		e.message = edata->message;
 		(void) WorkerTransaction(TsErrorStep, &e);
 		FreeErrorData(edata);
+		return false;
 	}
 	PG_END_TRY();
+	return step.got_value;
+}
+
+/*
+ * Maintain one table: partitions, retention, then compression of the
+ * partitions older than compress_after, each partition in a transaction
+ * of its own so that none holds its locks for long.
+ */
+static void
+TsMaintainOne(TsTable *t)
+{
+	if (!TsStepOne(t, "SELECT nosql.timeseries_maintain($1), true", "maintenance"))
+		return;
+	for (int i = 0; i < 1000; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!TsStepOne(t, "SELECT nosql.timeseries_compress_next($1)", "compression"))
+			break;
+	}
 }
 
 /*
  * TsRound
- *		The worker's time-series round: maintain every time-series table of
- *		the database, each in a transaction of its own as its owner.
+ *		The worker's time-series round: maintain and compress every
+ *		time-series table of the database, in transactions of their own as
+ *		the table's owner.
  *		Outside any transaction.
  */
 void

@@ -744,6 +744,7 @@ nosql_worker_main(Datum main_arg)
 			}
 			CdcWatchRound();
 			TsRound();
+			TsRollupRound();
 			jobs_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												   nosql_worker_naptime);
 		}

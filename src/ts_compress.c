@@ -1,0 +1,1351 @@
+/*-------------------------------------------------------------------------
+ *
+ * ts_compress.c
+ *	  Compressed partitions of time-series tables: the block type
+ *	  nosql.tsblock, moving the rows of a partition into blocks, decoding
+ *	  blocks, and moving blocks back into rows for writes.
+ *
+ * Design note.  Compression works one partition at a time.  It deletes
+ * the partition's rows (as an ordinary DELETE would: MVCC, so a reader
+ * that started before sees the rows, one that starts after sees the
+ * blocks), sorts them by series (the segment_by columns) and time, cuts
+ * each series into blocks of TS_BLOCK_ROWS rows, and inserts one row per
+ * block into the partition's block table: the segment values as they are,
+ * the block's row count and first and last time, and every other column
+ * as a nosql.tsblock, the bytes of one column codec (ts_codec.c).  Rows
+ * that arrive later land in the partition's heap as before; the next
+ * compression makes blocks of them too.  Nothing here takes a lock that
+ * stops readers or writers of the table: the partition and its block
+ * table are locked ROW EXCLUSIVE, and a lock on the block table's object
+ * tag (not its relation lock, so that autovacuum is not in the way)
+ * keeps one compression or decompression of a partition at a time.
+ *
+ * An UPDATE or DELETE that reaches compressed rows first moves the blocks
+ * it may touch back into rows (TsDecompressBlocks, called by ts_scan.c
+ * before the statement runs): only the blocks whose time range and
+ * series the statement's conditions admit, never the whole partition.
+ *
+ * Everything is ordinary heap tuples, so WAL, crash recovery and
+ * streaming standbys need nothing of their own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/objectaddress.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "parser/parse_oper.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplesort.h"
+
+#include "ts_compress.h"
+
+/* The object-tag sub-id of the compression lock of a block table */
+#define TS_COMPRESS_LOCK_SUBID 0x7473
+
+/* The columns of nosql.timeseries_partition this file reads */
+#define TSP_PARTITION 2
+#define TSP_BLOCKS 5
+#define TSP_BLOCK_TYPES 6
+
+/* ---- the codecs' memory ---- */
+
+static void *
+TsAlloc(size_t size)
+{
+	return palloc_extended(size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void *
+TsRealloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return TsAlloc(size);
+	return repalloc_huge(ptr, size);
+}
+
+static void
+TsFree(void *ptr)
+{
+	if (ptr != NULL)
+		pfree(ptr);
+}
+
+/*
+ * The codecs allocate in the current memory context, so that an error
+ * anywhere frees what they held.
+ */
+void
+TsCodecSetup(void)
+{
+	static bool done = false;
+
+	if (!done)
+	{
+		ts_set_allocator(TsAlloc, TsRealloc, TsFree);
+		done = true;
+	}
+}
+
+static void
+TsCorrupt(int code)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupt compressed time-series block: %s",
+					ts_error_message(code))));
+}
+
+/* ---- the type nosql.tsblock ---- */
+
+/*
+ * Check that bytes are one whole block that decodes, and return its row
+ * count.  Decoding is the only complete check, so input does it.
+ */
+static int
+TsValidateBlock(const uint8 *buf, size_t len)
+{
+	TsColumnType type;
+	int			n;
+	int			got;
+	bool	   *nulls;
+
+	TsCodecSetup();
+	n = ts_block_info(buf, len, &type);
+	if (n < 0)
+		TsCorrupt(n);
+	nulls = palloc(sizeof(bool) * Max(n, 1));
+	switch (type)
+	{
+		case TS_COL_TIMESTAMP:
+			got = ts_decode_timestamp(buf, len, palloc(sizeof(int64) * Max(n, 1)), nulls, n);
+			break;
+		case TS_COL_INT8:
+			got = ts_decode_int8(buf, len, palloc(sizeof(int64) * Max(n, 1)), nulls, n);
+			break;
+		case TS_COL_INT4:
+			got = ts_decode_int4(buf, len, palloc(sizeof(int32) * Max(n, 1)), nulls, n);
+			break;
+		case TS_COL_FLOAT8:
+			got = ts_decode_float8(buf, len, palloc(sizeof(double) * Max(n, 1)), nulls, n);
+			break;
+		case TS_COL_BOOL:
+			got = ts_decode_bool(buf, len, palloc(sizeof(bool) * Max(n, 1)), nulls, n);
+			break;
+		case TS_COL_TEXT:
+			{
+				TsBuffer	data;
+
+				ts_buffer_init(&data);
+				got = ts_decode_text(buf, len, &data,
+									 palloc(sizeof(uint32) * (n + 1)), nulls, n);
+				ts_buffer_free(&data);
+				break;
+			}
+		default:
+			got = TS_ERR_TYPE;
+			break;
+	}
+	if (got < 0)
+		TsCorrupt(got);
+	if (got != n)
+		TsCorrupt(TS_ERR_CORRUPT);
+	return n;
+}
+
+static bytea *
+TsBlockFromBytes(const uint8 *buf, size_t len)
+{
+	bytea	   *result;
+
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("compressed time-series block of %zu bytes is too large", len)));
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), buf, len);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(tsblock_in);
+Datum
+tsblock_in(PG_FUNCTION_ARGS)
+{
+	Datum		raw = DirectFunctionCall1(byteain, PG_GETARG_DATUM(0));
+	bytea	   *b = DatumGetByteaPP(raw);
+
+	TsValidateBlock((uint8 *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	PG_RETURN_BYTEA_P(b);
+}
+
+PG_FUNCTION_INFO_V1(tsblock_out);
+Datum
+tsblock_out(PG_FUNCTION_ARGS)
+{
+	return DirectFunctionCall1(byteaout, PG_GETARG_DATUM(0));
+}
+
+PG_FUNCTION_INFO_V1(tsblock_recv);
+Datum
+tsblock_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	msg = (StringInfo) PG_GETARG_POINTER(0);
+	const char *bytes = pq_getmsgbytes(msg, msg->len - msg->cursor);
+	size_t		len = msg->len - (bytes - msg->data);
+
+	TsValidateBlock((const uint8 *) bytes, len);
+	PG_RETURN_BYTEA_P(TsBlockFromBytes((const uint8 *) bytes, len));
+}
+
+PG_FUNCTION_INFO_V1(tsblock_send);
+Datum
+tsblock_send(PG_FUNCTION_ARGS)
+{
+	return DirectFunctionCall1(byteasend, PG_GETARG_DATUM(0));
+}
+
+static const char *
+TsColumnTypeName(TsColumnType type)
+{
+	switch (type)
+	{
+		case TS_COL_TIMESTAMP:
+			return "timestamp";
+		case TS_COL_FLOAT8:
+			return "float8";
+		case TS_COL_INT8:
+			return "int8";
+		case TS_COL_INT4:
+			return "int4";
+		case TS_COL_BOOL:
+			return "bool";
+		case TS_COL_TEXT:
+			return "bytes";
+	}
+	return "unknown";
+}
+
+/* nosql.tsblock_info(tsblock): what a block holds, for people */
+PG_FUNCTION_INFO_V1(tsblock_info);
+Datum
+tsblock_info(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	const uint8 *buf = (const uint8 *) VARDATA_ANY(b);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	TsColumnType type;
+	int			n;
+
+	TsCodecSetup();
+	n = ts_block_info(buf, len, &type);
+	if (n < 0)
+		TsCorrupt(n);
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s, %d rows, %s, %zu bytes",
+											  TsColumnTypeName(type), n,
+											  ts_block_method(buf, len), len)));
+}
+
+/* ---- which codec a column type uses ---- */
+
+static TsColumnType
+TsCodecForType(Oid typid, int16 typlen, bool typbyval)
+{
+	switch (typid)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			return TS_COL_TIMESTAMP;
+		case FLOAT8OID:
+		case FLOAT4OID:
+			return TS_COL_FLOAT8;
+		case INT8OID:
+			return TS_COL_INT8;
+		case INT4OID:
+		case INT2OID:
+		case DATEOID:
+			return TS_COL_INT4;
+		case BOOLOID:
+			return TS_COL_BOOL;
+		default:
+			break;
+	}
+	if (typlen == -1)
+		return TS_COL_TEXT;		/* any varlena: its bytes */
+	if (typbyval)
+		return TS_COL_INT8;		/* the Datum itself */
+	if (typlen > 0)
+		return TS_COL_TEXT;		/* fixed-length by reference: its bytes */
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("values of type %s cannot be compressed", format_type_be(typid))));
+	return TS_COL_TEXT;			/* keep the compiler quiet */
+}
+
+/* ---- the partitions that have block tables ---- */
+
+/* The number of attributes of a relation (dropped ones included) */
+int
+TsRelNatts(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	int			natts;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+	ReleaseSysCache(tup);
+	return natts;
+}
+
+typedef struct TsChunkEntry
+{
+	Oid			relid;			/* hash key */
+	TsChunkInfo *info;			/* NULL: not compressed */
+} TsChunkEntry;
+
+static HTAB *ts_chunk_cache = NULL;
+
+static void
+TsFreeInfo(TsChunkInfo *info)
+{
+	if (info == NULL)
+		return;
+	pfree(info->role);
+	pfree(info->blk_attno);
+	pfree(info->codec);
+	pfree(info);
+}
+
+/* A relation changed: forget what we knew of it (all, for InvalidOid) */
+static void
+TsChunkInvalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TsChunkEntry *entry;
+
+	if (ts_chunk_cache == NULL)
+		return;
+	hash_seq_init(&status, ts_chunk_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (!OidIsValid(relid) || entry->relid == relid ||
+			(entry->info != NULL && entry->info->blocks == relid))
+		{
+			TsFreeInfo(entry->info);
+			entry->info = NULL;
+			hash_search(ts_chunk_cache, &entry->relid, HASH_REMOVE, NULL);
+		}
+	}
+}
+
+/*
+ * Read the catalog row of a partition and its block table's columns.
+ * NULL when the relation is not a compressed partition.
+ */
+static TsChunkInfo *
+TsLoadChunk(Oid relid)
+{
+	Oid			nsp = get_namespace_oid("nosql", true);
+	Oid			catoid;
+	Oid			idxoid;
+	Relation	cat;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Snapshot	snap;
+	Oid			blocks = InvalidOid;
+	Datum	   *types = NULL;
+	bool	   *typenulls = NULL;
+	int			ntypes = 0;
+	TsChunkInfo *info;
+	Relation	brel;
+	TupleDesc	bdesc;
+	int			natts;
+	MemoryContext old;
+
+	if (!OidIsValid(nsp))
+		return NULL;
+	catoid = get_relname_relid("timeseries_partition", nsp);
+	idxoid = get_relname_relid("timeseries_partition_pkey", nsp);
+	if (!OidIsValid(catoid) || !OidIsValid(idxoid))
+		return NULL;
+
+	cat = table_open(catoid, AccessShareLock);
+	if (RelationGetNumberOfAttributes(cat) < TSP_BLOCK_TYPES)
+	{
+		table_close(cat, AccessShareLock);
+		return NULL;
+	}
+	snap = RegisterSnapshot(GetCatalogSnapshot(catoid));
+	ScanKeyInit(&key, TSP_PARTITION, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(cat, idxoid, true, snap, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, TSP_BLOCKS, RelationGetDescr(cat), &isnull);
+
+		if (!isnull)
+		{
+			blocks = DatumGetObjectId(d);
+			d = heap_getattr(tup, TSP_BLOCK_TYPES, RelationGetDescr(cat), &isnull);
+			if (!isnull)
+				deconstruct_array(DatumGetArrayTypeP(d), REGTYPEOID, 4, true,
+								  TYPALIGN_INT, &types, &typenulls, &ntypes);
+		}
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(cat, AccessShareLock);
+	if (!OidIsValid(blocks))
+		return NULL;
+
+	brel = try_relation_open(blocks, AccessShareLock);
+	if (brel == NULL)
+		return NULL;
+	bdesc = RelationGetDescr(brel);
+	natts = TsRelNatts(relid);
+
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	info = palloc0(sizeof(TsChunkInfo));
+	info->chunk = relid;
+	info->blocks = blocks;
+	info->natts = natts;
+	info->role = palloc0(sizeof(TsColumnRole) * Max(natts, 1));
+	info->blk_attno = palloc0(sizeof(AttrNumber) * Max(natts, 1));
+	info->codec = palloc0(sizeof(TsColumnType) * Max(natts, 1));
+	MemoryContextSwitchTo(old);
+
+	for (int i = 0; i < bdesc->natts; i++)
+	{
+		Form_pg_attribute battr = TupleDescAttr(bdesc, i);
+		const char *name = NameStr(battr->attname);
+		char	   *end;
+		long		n;
+		TsColumnRole role;
+
+		if (battr->attisdropped)
+			continue;
+		if (name[0] == 't')
+			role = TS_ROLE_TIME;
+		else if (name[0] == 's')
+			role = TS_ROLE_SEGMENT;
+		else if (name[0] == 'c')
+			role = TS_ROLE_VALUE;
+		else
+			continue;
+		n = strtol(name + 1, &end, 10);
+		if (*end != '\0' || n < 1 || n > natts)
+			continue;
+		if (get_attnum(relid, get_attname(relid, (AttrNumber) n, false)) != n)
+			continue;
+		info->role[n - 1] = role;
+		info->blk_attno[n - 1] = (AttrNumber) (i + 1);
+		if (role == TS_ROLE_TIME)
+			info->time_attno = (AttrNumber) n;
+		if (role != TS_ROLE_SEGMENT)
+		{
+			Oid			typid;
+			int32		typmod;
+			Oid			collid;
+			int16		typlen;
+			bool		typbyval;
+
+			get_atttypetypmodcoll(relid, (AttrNumber) n, &typid, &typmod, &collid);
+			if (n > ntypes || typenulls[n - 1] || DatumGetObjectId(types[n - 1]) != typid)
+			{
+				char	   *attname = get_attname(relid, (AttrNumber) n, false);
+				char	   *relname = get_rel_name(relid);
+
+				table_close(brel, AccessShareLock);
+				TsFreeInfo(info);
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("column \"%s\" of \"%s\" changed type after the partition was compressed",
+								attname, relname),
+						 errhint("Change the column back to its old type, or drop the partition.")));
+			}
+			get_typlenbyval(typid, &typlen, &typbyval);
+			info->codec[n - 1] = (role == TS_ROLE_TIME) ? TS_COL_TIMESTAMP
+				: TsCodecForType(typid, typlen, typbyval);
+		}
+	}
+	table_close(brel, AccessShareLock);
+	if (info->time_attno == 0)
+	{
+		TsFreeInfo(info);
+		return NULL;
+	}
+	return info;
+}
+
+/*
+ * The compressed storage of a partition, or NULL if it has none.  Cached
+ * per backend until the partition or its block table changes.
+ */
+TsChunkInfo *
+TsLookupChunk(Oid relid)
+{
+	TsChunkEntry *entry;
+	TsChunkInfo *info;
+	bool		found;
+
+	if (ts_chunk_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TsChunkEntry);
+		ctl.hcxt = CacheMemoryContext;
+		ts_chunk_cache = hash_create("nosql time-series partitions", 64, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(TsChunkInvalidate, (Datum) 0);
+	}
+	entry = hash_search(ts_chunk_cache, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->info;
+	info = TsLoadChunk(relid);
+	entry = hash_search(ts_chunk_cache, &relid, HASH_ENTER, &found);
+	if (found)
+		TsFreeInfo(entry->info);
+	entry->info = info;
+	return info;
+}
+
+/* One compression or decompression of a partition at a time */
+void
+TsCompressLockBlocks(Oid blocks)
+{
+	LockDatabaseObject(RelationRelationId, blocks, TS_COMPRESS_LOCK_SUBID,
+					   ExclusiveLock);
+}
+
+/* ---- encoding one block ---- */
+
+/* Encode n values of one column; returns the nosql.tsblock */
+static bytea *
+TsEncodeColumn(TsColumnType codec, Oid typid, int16 typlen,
+			   Datum *values, bool *nulls, int n)
+{
+	TsBuffer	buf;
+	TsStats		stats;
+	size_t		got = 0;
+	bytea	   *result;
+
+	ts_buffer_init(&buf);
+	switch (codec)
+	{
+		case TS_COL_TIMESTAMP:
+		case TS_COL_INT8:
+			{
+				int64	   *v = palloc(sizeof(int64) * n);
+
+				for (int i = 0; i < n; i++)
+					v[i] = nulls[i] ? 0 : (typid == INT8OID || codec == TS_COL_TIMESTAMP)
+						? DatumGetInt64(values[i]) : (int64) values[i];
+				got = codec == TS_COL_TIMESTAMP
+					? ts_encode_timestamp(v, nulls, n, &buf, &stats)
+					: ts_encode_int8(v, nulls, n, &buf, &stats);
+				pfree(v);
+				break;
+			}
+		case TS_COL_INT4:
+			{
+				int32	   *v = palloc(sizeof(int32) * n);
+
+				for (int i = 0; i < n; i++)
+					v[i] = nulls[i] ? 0 : typid == INT2OID ? DatumGetInt16(values[i])
+						: DatumGetInt32(values[i]);
+				got = ts_encode_int4(v, nulls, n, &buf, &stats);
+				pfree(v);
+				break;
+			}
+		case TS_COL_FLOAT8:
+			{
+				double	   *v = palloc(sizeof(double) * n);
+
+				for (int i = 0; i < n; i++)
+					v[i] = nulls[i] ? 0 : typid == FLOAT4OID
+						? (double) DatumGetFloat4(values[i]) : DatumGetFloat8(values[i]);
+				got = ts_encode_float8(v, nulls, n, &buf, &stats);
+				pfree(v);
+				break;
+			}
+		case TS_COL_BOOL:
+			{
+				bool	   *v = palloc(sizeof(bool) * n);
+
+				for (int i = 0; i < n; i++)
+					v[i] = nulls[i] ? false : DatumGetBool(values[i]);
+				got = ts_encode_bool(v, nulls, n, &buf, &stats);
+				pfree(v);
+				break;
+			}
+		case TS_COL_TEXT:
+			{
+				const char **v = palloc(sizeof(char *) * n);
+				uint32	   *lens = palloc(sizeof(uint32) * n);
+
+				for (int i = 0; i < n; i++)
+				{
+					if (nulls[i])
+					{
+						v[i] = "";
+						lens[i] = 0;
+					}
+					else if (typlen == -1)
+					{
+						struct varlena *p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
+
+						v[i] = VARDATA_ANY(p);
+						lens[i] = VARSIZE_ANY_EXHDR(p);
+					}
+					else
+					{
+						v[i] = DatumGetPointer(values[i]);
+						lens[i] = typlen;
+					}
+				}
+				got = ts_encode_text(v, lens, nulls, n, &buf, &stats);
+				pfree(v);
+				pfree(lens);
+				break;
+			}
+	}
+	if (got == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not compress a block of %d values of type %s", n,
+						format_type_be(typid))));
+	result = TsBlockFromBytes(buf.data, buf.len);
+	ts_buffer_free(&buf);
+	return result;
+}
+
+/* The state of one compression of a partition */
+typedef struct TsCompressState
+{
+	TsChunkInfo *info;
+	TupleDesc	desc;			/* the partition's */
+	Relation	blocks;
+	TupleTableSlot *blockslot;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	Oid		   *typid;			/* per partition attribute */
+	int16	   *typlen;
+	bool	   *typbyval;
+	/* the rows of the block being filled */
+	int			n;
+	Datum	  **values;
+	bool	  **nulls;
+	MemoryContext blockcxt;		/* the copies of those rows */
+	int64		blocks_written;
+} TsCompressState;
+
+static void
+TsFlushBlock(TsCompressState *cs)
+{
+	TsChunkInfo *info = cs->info;
+	TupleTableSlot *slot = cs->blockslot;
+	int			n = cs->n;
+	MemoryContext old;
+
+	if (n == 0)
+		return;
+	old = MemoryContextSwitchTo(cs->blockcxt);
+	ExecClearTuple(slot);
+	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	slot->tts_values[TS_BLK_ROWS - 1] = Int32GetDatum(n);
+	slot->tts_isnull[TS_BLK_ROWS - 1] = false;
+	for (int a = 0; a < info->natts; a++)
+	{
+		AttrNumber	b = info->blk_attno[a];
+
+		switch (info->role[a])
+		{
+			case TS_ROLE_NONE:
+				break;
+			case TS_ROLE_SEGMENT:
+				slot->tts_values[b - 1] = cs->values[a][0];
+				slot->tts_isnull[b - 1] = cs->nulls[a][0];
+				break;
+			case TS_ROLE_TIME:
+				{
+					/* sorted by time within a series */
+					slot->tts_values[TS_BLK_MIN_TIME - 1] = cs->values[a][0];
+					slot->tts_isnull[TS_BLK_MIN_TIME - 1] = false;
+					slot->tts_values[TS_BLK_MAX_TIME - 1] = cs->values[a][n - 1];
+					slot->tts_isnull[TS_BLK_MAX_TIME - 1] = false;
+				}
+				/* FALLTHROUGH */
+			case TS_ROLE_VALUE:
+				slot->tts_values[b - 1] =
+					PointerGetDatum(TsEncodeColumn(info->codec[a], cs->typid[a],
+												   cs->typlen[a], cs->values[a],
+												   cs->nulls[a], n));
+				slot->tts_isnull[b - 1] = false;
+				break;
+		}
+	}
+	ExecStoreVirtualTuple(slot);
+	table_tuple_insert(cs->blocks, slot, GetCurrentCommandId(true), 0, NULL);
+	if (cs->rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(cs->rri, slot, cs->estate, false, false,
+										NULL, NIL));
+	ExecClearTuple(slot);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cs->blockcxt);
+	cs->n = 0;
+	cs->blocks_written++;
+}
+
+/* Are the segment values of the row in slot those of the block being filled? */
+static bool
+TsSameSeries(TsCompressState *cs, TupleTableSlot *slot, FmgrInfo *eqfn, Oid *colls)
+{
+	for (int a = 0; a < cs->info->natts; a++)
+	{
+		bool		isnull;
+		Datum		v;
+
+		if (cs->info->role[a] != TS_ROLE_SEGMENT)
+			continue;
+		v = slot_getattr(slot, a + 1, &isnull);
+		if (isnull != cs->nulls[a][0])
+			return false;
+		if (!isnull && !DatumGetBool(FunctionCall2Coll(&eqfn[a], colls[a], cs->values[a][0], v)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * nosql.timeseries_compress_rows(partition regclass) RETURNS bigint
+ *		Move the rows of a partition's heap into its block table (made by
+ *		nosql.timeseries_compress_partition); returns the rows moved.
+ */
+PG_FUNCTION_INFO_V1(timeseries_compress_rows);
+Datum
+timeseries_compress_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	TsChunkInfo *info;
+	Relation	chunk;
+	TupleDesc	desc;
+	TsCompressState cs;
+	Tuplesortstate *sort;
+	TableScanDesc scan;
+	TupleTableSlot *heapslot;
+	TupleTableSlot *sortslot;
+	Snapshot	snapshot = GetActiveSnapshot();
+	AttrNumber *keys;
+	Oid		   *sortops;
+	Oid		   *colls;
+	bool	   *nullsfirst;
+	FmgrInfo   *eqfn;
+	int			nkeys = 0;
+	int64		rows = 0;
+	CommandId	cid = GetCurrentCommandId(true);
+
+	TsCodecSetup();
+	if (!TsScanPreloaded())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("compressing time series needs nosql in shared_preload_libraries"),
+				 errdetail("A backend that has not loaded nosql would read a compressed partition as if it were empty.")));
+	/* the cache may remember the partition from before its block table */
+	TsChunkInvalidate((Datum) 0, relid);
+	chunk = table_open(relid, RowExclusiveLock);
+	info = TsLookupChunk(relid);
+	if (info == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"%s\" is not a time-series partition with a block table",
+						RelationGetRelationName(chunk))));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(chunk->rd_rel->relkind),
+					   RelationGetRelationName(chunk));
+	desc = RelationGetDescr(chunk);
+	TsCompressLockBlocks(info->blocks);
+
+	memset(&cs, 0, sizeof(cs));
+	cs.info = info;
+	cs.desc = desc;
+	cs.blocks = table_open(info->blocks, RowExclusiveLock);
+	cs.blockslot = MakeSingleTupleTableSlot(RelationGetDescr(cs.blocks), &TTSOpsVirtual);
+	cs.estate = CreateExecutorState();
+	cs.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(cs.rri, cs.blocks, 1, NULL, 0);
+	ExecOpenIndices(cs.rri, false);
+	cs.blockcxt = AllocSetContextCreate(CurrentMemoryContext, "nosql compress block",
+										ALLOCSET_DEFAULT_SIZES);
+	cs.typid = palloc0(sizeof(Oid) * desc->natts);
+	cs.typlen = palloc0(sizeof(int16) * desc->natts);
+	cs.typbyval = palloc0(sizeof(bool) * desc->natts);
+	cs.values = palloc0(sizeof(Datum *) * desc->natts);
+	cs.nulls = palloc0(sizeof(bool *) * desc->natts);
+
+	/* sort by series, then time */
+	keys = palloc(sizeof(AttrNumber) * (desc->natts + 1));
+	sortops = palloc(sizeof(Oid) * (desc->natts + 1));
+	colls = palloc0(sizeof(Oid) * (desc->natts + 1));
+	nullsfirst = palloc0(sizeof(bool) * (desc->natts + 1));
+	eqfn = palloc0(sizeof(FmgrInfo) * desc->natts);
+	for (int a = 0; a < info->natts && a < desc->natts; a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, a);
+
+		cs.typid[a] = attr->atttypid;
+		cs.typlen[a] = attr->attlen;
+		cs.typbyval[a] = attr->attbyval;
+		if (info->role[a] == TS_ROLE_NONE)
+			continue;
+		cs.values[a] = palloc(sizeof(Datum) * TS_BLOCK_ROWS);
+		cs.nulls[a] = palloc(sizeof(bool) * TS_BLOCK_ROWS);
+		if (info->role[a] == TS_ROLE_SEGMENT)
+		{
+			Oid			lt;
+			Oid			eq;
+
+			get_sort_group_operators(attr->atttypid, true, true, false,
+									 &lt, &eq, NULL, NULL);
+			keys[nkeys] = a + 1;
+			sortops[nkeys] = lt;
+			colls[nkeys] = attr->attcollation;
+			nkeys++;
+			fmgr_info(get_opcode(eq), &eqfn[a]);
+		}
+	}
+	{
+		Oid			lt;
+
+		get_sort_group_operators(TIMESTAMPTZOID, true, false, false, &lt, NULL, NULL, NULL);
+		keys[nkeys] = info->time_attno;
+		sortops[nkeys] = lt;
+		nkeys++;
+	}
+	{
+		Oid		   *segcolls = palloc0(sizeof(Oid) * desc->natts);
+
+		for (int a = 0; a < info->natts && a < desc->natts; a++)
+			segcolls[a] = TupleDescAttr(desc, a)->attcollation;
+		sort = tuplesort_begin_heap(desc, nkeys, keys, sortops, colls, nullsfirst,
+									maintenance_work_mem, NULL, TUPLESORT_NONE);
+
+		/* take the rows out of the heap */
+		heapslot = table_slot_create(chunk, NULL);
+		scan = table_beginscan(chunk, snapshot, 0, NULL);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, heapslot))
+		{
+			TM_FailureData tmfd;
+			TM_Result	res;
+
+			CHECK_FOR_INTERRUPTS();
+			tuplesort_puttupleslot(sort, heapslot);
+			res = table_tuple_delete(chunk, &heapslot->tts_tid, cid, snapshot,
+									 InvalidSnapshot, true, &tmfd, false);
+			if (res != TM_Ok)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not compress \"%s\": a row was changed concurrently",
+								RelationGetRelationName(chunk)),
+						 errhint("The next compression will try again.")));
+			rows++;
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(heapslot);
+
+		/* and into blocks, series by series */
+		tuplesort_performsort(sort);
+		sortslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		while (tuplesort_gettupleslot(sort, true, false, sortslot, NULL))
+		{
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			if (cs.n > 0 && (cs.n == TS_BLOCK_ROWS || !TsSameSeries(&cs, sortslot, eqfn, segcolls)))
+				TsFlushBlock(&cs);
+			slot_getallattrs(sortslot);
+			old = MemoryContextSwitchTo(cs.blockcxt);
+			for (int a = 0; a < info->natts && a < desc->natts; a++)
+			{
+				if (info->role[a] == TS_ROLE_NONE)
+					continue;
+				cs.nulls[a][cs.n] = sortslot->tts_isnull[a];
+				if (sortslot->tts_isnull[a])
+					cs.values[a][cs.n] = (Datum) 0;
+				else
+					cs.values[a][cs.n] = datumCopy(sortslot->tts_values[a],
+												   cs.typbyval[a], cs.typlen[a]);
+			}
+			MemoryContextSwitchTo(old);
+			cs.n++;
+		}
+		TsFlushBlock(&cs);
+		ExecDropSingleTupleTableSlot(sortslot);
+		tuplesort_end(sort);
+	}
+
+	ExecCloseIndices(cs.rri);
+	FreeExecutorState(cs.estate);
+	ExecDropSingleTupleTableSlot(cs.blockslot);
+	MemoryContextDelete(cs.blockcxt);
+	table_close(cs.blocks, NoLock);
+	table_close(chunk, NoLock);
+	/* other backends learn of the blocks at commit */
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_INT64(rows);
+}
+
+/* ---- decoding ---- */
+
+static void
+TsBlockBytes(TupleTableSlot *blockslot, AttrNumber b, const uint8 **buf, size_t *len)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(blockslot, b, &isnull);
+	struct varlena *p;
+
+	if (isnull)
+		TsCorrupt(TS_ERR_CORRUPT);
+	p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+	*buf = (const uint8 *) VARDATA_ANY(p);
+	*len = VARSIZE_ANY_EXHDR(p);
+}
+
+/*
+ * Decode the block in blockslot: its times, its segment values, and the
+ * columns wanted (per partition attribute; NULL: all) into out, allocated
+ * in the current memory context.
+ */
+void
+TsDecodeBlock(TsChunkInfo *info, TupleDesc chunkdesc, TupleTableSlot *blockslot,
+			  const bool *wanted, TsBlockData *out)
+{
+	bool		isnull;
+	int			n;
+	const uint8 *buf;
+	size_t		len;
+	int			got;
+
+	TsCodecSetup();
+	n = DatumGetInt32(slot_getattr(blockslot, TS_BLK_ROWS, &isnull));
+	if (isnull || n < 1 || n > TS_BLOCK_MAX_ROWS)
+		TsCorrupt(TS_ERR_CORRUPT);
+	out->nrows = n;
+	out->values = palloc0(sizeof(Datum *) * info->natts);
+	out->nulls = palloc0(sizeof(bool *) * info->natts);
+	out->segvalues = palloc0(sizeof(Datum) * info->natts);
+	out->segnulls = palloc(sizeof(bool) * info->natts);
+	memset(out->segnulls, true, sizeof(bool) * info->natts);
+
+	out->times = palloc(sizeof(int64) * n);
+	TsBlockBytes(blockslot, info->blk_attno[info->time_attno - 1], &buf, &len);
+	got = ts_decode_timestamp(buf, len, out->times, NULL, n);
+	if (got != n)
+		TsCorrupt(got < 0 ? got : TS_ERR_CORRUPT);
+
+	for (int a = 0; a < info->natts && a < chunkdesc->natts; a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(chunkdesc, a);
+		Datum	   *values;
+		bool	   *nulls;
+
+		if (info->role[a] == TS_ROLE_SEGMENT)
+		{
+			out->segvalues[a] = slot_getattr(blockslot, info->blk_attno[a], &out->segnulls[a]);
+			continue;
+		}
+		if (info->role[a] != TS_ROLE_VALUE || (wanted != NULL && !wanted[a]))
+			continue;
+		TsBlockBytes(blockslot, info->blk_attno[a], &buf, &len);
+		values = palloc(sizeof(Datum) * n);
+		nulls = palloc(sizeof(bool) * n);
+		switch (info->codec[a])
+		{
+			case TS_COL_TIMESTAMP:
+			case TS_COL_INT8:
+				{
+					int64	   *v = palloc(sizeof(int64) * n);
+
+					got = info->codec[a] == TS_COL_TIMESTAMP
+						? ts_decode_timestamp(buf, len, v, nulls, n)
+						: ts_decode_int8(buf, len, v, nulls, n);
+					if (got == n)
+						for (int i = 0; i < n; i++)
+							values[i] = (attr->atttypid == INT8OID || info->codec[a] == TS_COL_TIMESTAMP)
+								? Int64GetDatum(v[i]) : (Datum) v[i];
+					break;
+				}
+			case TS_COL_INT4:
+				{
+					int32	   *v = palloc(sizeof(int32) * n);
+
+					got = ts_decode_int4(buf, len, v, nulls, n);
+					if (got == n)
+						for (int i = 0; i < n; i++)
+							values[i] = attr->atttypid == INT2OID
+								? Int16GetDatum((int16) v[i]) : Int32GetDatum(v[i]);
+					break;
+				}
+			case TS_COL_FLOAT8:
+				{
+					double	   *v = palloc(sizeof(double) * n);
+
+					got = ts_decode_float8(buf, len, v, nulls, n);
+					if (got == n)
+						for (int i = 0; i < n; i++)
+							values[i] = attr->atttypid == FLOAT4OID
+								? Float4GetDatum((float4) v[i]) : Float8GetDatum(v[i]);
+					break;
+				}
+			case TS_COL_BOOL:
+				{
+					bool	   *v = palloc(sizeof(bool) * n);
+
+					got = ts_decode_bool(buf, len, v, nulls, n);
+					if (got == n)
+						for (int i = 0; i < n; i++)
+							values[i] = BoolGetDatum(v[i]);
+					break;
+				}
+			case TS_COL_TEXT:
+				{
+					TsBuffer	data;
+					uint32	   *offsets = palloc(sizeof(uint32) * (n + 1));
+
+					ts_buffer_init(&data);
+					got = ts_decode_text(buf, len, &data, offsets, nulls, n);
+					if (got == n)
+					{
+						for (int i = 0; i < n; i++)
+						{
+							uint32		l = offsets[i + 1] - offsets[i];
+
+							if (nulls[i])
+								values[i] = (Datum) 0;
+							else if (attr->attlen == -1)
+							{
+								struct varlena *p = palloc(VARHDRSZ + l);
+
+								SET_VARSIZE(p, VARHDRSZ + l);
+								memcpy(VARDATA(p), data.data + offsets[i], l);
+								values[i] = PointerGetDatum(p);
+							}
+							else
+							{
+								char	   *p;
+
+								if (l != (uint32) attr->attlen)
+								{
+									ts_buffer_free(&data);
+									TsCorrupt(TS_ERR_CORRUPT);
+								}
+								p = palloc(l);
+								memcpy(p, data.data + offsets[i], l);
+								values[i] = PointerGetDatum(p);
+							}
+						}
+					}
+					ts_buffer_free(&data);
+					break;
+				}
+			default:
+				got = TS_ERR_TYPE;
+				break;
+		}
+		if (got != n)
+			TsCorrupt(got < 0 ? got : TS_ERR_CORRUPT);
+		out->values[a] = values;
+		out->nulls[a] = nulls;
+	}
+}
+
+/* Row "row" of a decoded block as a row of the partition, in a virtual slot */
+void
+TsBlockRowToSlot(TsChunkInfo *info, TupleDesc chunkdesc, TsBlockData *data,
+				 int row, TupleTableSlot *slot)
+{
+	ExecClearTuple(slot);
+	for (int a = 0; a < chunkdesc->natts; a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(chunkdesc, a);
+		TsColumnRole role = a < info->natts ? info->role[a] : TS_ROLE_NONE;
+
+		switch (role)
+		{
+			case TS_ROLE_TIME:
+				slot->tts_values[a] = TimestampTzGetDatum(data->times[row]);
+				slot->tts_isnull[a] = false;
+				break;
+			case TS_ROLE_SEGMENT:
+				slot->tts_values[a] = data->segvalues[a];
+				slot->tts_isnull[a] = data->segnulls[a];
+				break;
+			case TS_ROLE_VALUE:
+				if (data->values[a] != NULL)
+				{
+					slot->tts_values[a] = data->values[a][row];
+					slot->tts_isnull[a] = data->nulls[a][row];
+				}
+				else
+				{
+					slot->tts_values[a] = (Datum) 0;
+					slot->tts_isnull[a] = true;
+				}
+				break;
+			case TS_ROLE_NONE:
+				if (attr->attisdropped)
+				{
+					slot->tts_values[a] = (Datum) 0;
+					slot->tts_isnull[a] = true;
+				}
+				else			/* added after compression: its default */
+					slot->tts_values[a] = getmissingattr(chunkdesc, a + 1,
+														 &slot->tts_isnull[a]);
+				break;
+		}
+	}
+	slot->tts_tableOid = info->chunk;
+	ExecStoreVirtualTuple(slot);
+}
+
+/* May the block in blockslot hold rows the filter wants? */
+bool
+TsBlockPasses(TsChunkInfo *info, TsBlockFilter *filter, TupleTableSlot *blockslot)
+{
+	bool		isnull;
+	TimestampTz min_time;
+	TimestampTz max_time;
+
+	if (filter == NULL)
+		return true;
+	if (filter->empty)
+		return false;
+	min_time = DatumGetTimestampTz(slot_getattr(blockslot, TS_BLK_MIN_TIME, &isnull));
+	if (isnull)
+		TsCorrupt(TS_ERR_CORRUPT);
+	max_time = DatumGetTimestampTz(slot_getattr(blockslot, TS_BLK_MAX_TIME, &isnull));
+	if (isnull)
+		TsCorrupt(TS_ERR_CORRUPT);
+	if (max_time < filter->lo || min_time > filter->hi)
+		return false;
+	if (filter->segqual != NULL)
+	{
+		TupleTableSlot *seg = filter->segslot;
+
+		ExecClearTuple(seg);
+		for (int a = 0; a < seg->tts_tupleDescriptor->natts; a++)
+		{
+			seg->tts_isnull[a] = true;
+			seg->tts_values[a] = (Datum) 0;
+			if (a < info->natts && info->role[a] == TS_ROLE_SEGMENT)
+				seg->tts_values[a] = slot_getattr(blockslot, info->blk_attno[a],
+												  &seg->tts_isnull[a]);
+		}
+		ExecStoreVirtualTuple(seg);
+		filter->econtext->ecxt_scantuple = seg;
+		if (!ExecQual(filter->segqual, filter->econtext))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Move the blocks of a partition that the filter admits (NULL: all) back
+ * into rows of its heap, for an UPDATE or DELETE that may reach them.
+ * Returns the rows written.  The caller makes them visible (command
+ * counter).
+ */
+int64
+TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
+{
+	Relation	blocks;
+	TupleDesc	desc = RelationGetDescr(chunk);
+	Snapshot	snapshot = GetActiveSnapshot();
+	TableScanDesc scan;
+	TupleTableSlot *blockslot;
+	TupleTableSlot *rowslot;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	MemoryContext cxt;
+	MemoryContext old;
+	CommandId	cid = GetCurrentCommandId(true);
+	int64		rows = 0;
+
+	TsCompressLockBlocks(info->blocks);
+	blocks = table_open(info->blocks, RowExclusiveLock);
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, chunk, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	blockslot = table_slot_create(blocks, NULL);
+	rowslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "nosql decompress block",
+								ALLOCSET_DEFAULT_SIZES);
+
+	scan = table_beginscan(blocks, snapshot, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, blockslot))
+	{
+		TsBlockData data;
+		TM_FailureData tmfd;
+		TM_Result	res;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!TsBlockPasses(info, filter, blockslot))
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		TsDecodeBlock(info, desc, blockslot, NULL, &data);
+		for (int i = 0; i < data.nrows; i++)
+		{
+			TsBlockRowToSlot(info, desc, &data, i, rowslot);
+			table_tuple_insert(chunk, rowslot, cid, 0, NULL);
+			if (rri->ri_NumIndices > 0)
+				list_free(ExecInsertIndexTuples(rri, rowslot, estate, false, false,
+												NULL, NIL));
+			ResetPerTupleExprContext(estate);
+		}
+		rows += data.nrows;
+		MemoryContextSwitchTo(old);
+		res = table_tuple_delete(blocks, &blockslot->tts_tid, cid, snapshot,
+								 InvalidSnapshot, true, &tmfd, false);
+		if (res != TM_Ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent change of compressed rows of \"%s\"",
+							RelationGetRelationName(chunk))));
+		MemoryContextReset(cxt);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(blockslot);
+	ExecDropSingleTupleTableSlot(rowslot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	MemoryContextDelete(cxt);
+	table_close(blocks, NoLock);
+	return rows;
+}
+
+/*
+ * nosql.timeseries_decompress_rows(partition regclass) RETURNS bigint
+ *		Move every block of a partition back into rows of its heap.
+ */
+PG_FUNCTION_INFO_V1(timeseries_decompress_rows);
+Datum
+timeseries_decompress_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	chunk = table_open(relid, RowExclusiveLock);
+	TsChunkInfo *info;
+	int64		rows = 0;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(chunk->rd_rel->relkind),
+					   RelationGetRelationName(chunk));
+	info = TsLookupChunk(relid);
+	if (info != NULL)
+		rows = TsDecompressBlocks(chunk, info, NULL);
+	table_close(chunk, NoLock);
+	PG_RETURN_INT64(rows);
+}
+
+/*
+ * nosql.timeseries_link_blocks(partition regclass, blocks regclass)
+ *		Make a block table part of its partition: dropped with it, and not
+ *		droppable alone.
+ */
+PG_FUNCTION_INFO_V1(timeseries_link_blocks);
+Datum
+timeseries_link_blocks(PG_FUNCTION_ARGS)
+{
+	Oid			part = PG_GETARG_OID(0);
+	Oid			blocks = PG_GETARG_OID(1);
+	ObjectAddress partaddr;
+	ObjectAddress blockaddr;
+
+	if (!pg_class_ownercheck(part, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(part));
+	if (!pg_class_ownercheck(blocks, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(blocks));
+	ObjectAddressSet(partaddr, RelationRelationId, part);
+	ObjectAddressSet(blockaddr, RelationRelationId, blocks);
+	recordDependencyOn(&blockaddr, &partaddr, DEPENDENCY_INTERNAL);
+	PG_RETURN_VOID();
+}
+
+/*
+ * nosql.timeseries_heap_rows(partition regclass, stop_at bigint) RETURNS bigint
+ *		The rows of a partition's heap alone (those not in blocks): what
+ *		the next compression would move; counting stops at stop_at.
+ */
+PG_FUNCTION_INFO_V1(timeseries_heap_rows);
+Datum
+timeseries_heap_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int64		rows = 0;
+	int64		stop_at = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT64(1);
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	relid = PG_GETARG_OID(0);
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (rows < stop_at && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		rows++;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64(rows);
+}

@@ -1,0 +1,978 @@
+/*-------------------------------------------------------------------------
+ *
+ * ts_scan.c
+ *	  Queries over compressed partitions of time-series tables: a custom
+ *	  scan that reads a partition's heap and its blocks, and the executor
+ *	  hook that moves blocks back into rows before an UPDATE, DELETE or
+ *	  SELECT ... FOR UPDATE reaches them.
+ *
+ * Design note.  The planner sees a compressed partition as the ordinary
+ * table it is; set_rel_pathlist_hook replaces its paths with one custom
+ * path, "Nosql Decompress", whose node returns the heap's rows as they
+ * are and then the rows of the blocks, decoded.  The partition's own
+ * quals and projection run on top as for any scan, so the results are
+ * exactly those of the rows the blocks hold.  From the quals the node
+ * takes two things to skip blocks without decoding them: bounds on the
+ * time column (time <op> expression without Vars or volatile functions,
+ * evaluated when the scan starts, so parameters and now() work), checked
+ * against each block's min_time and max_time; and the quals that read
+ * the segment_by columns only, evaluated once per block on its segment
+ * values (only those the planner would let run before row-level security
+ * quals).  It decodes only the columns the query reads.
+ *
+ * A row in a block has no ctid, so a partition that is the target of an
+ * UPDATE, DELETE or MERGE, or is locked by FOR UPDATE/SHARE, keeps its
+ * ordinary paths; before such a statement runs, the ExecutorStart hook
+ * moves the blocks its quals may reach back into the heap (the same time
+ * bounds and segment quals decide which) and advances the command counter
+ * so that the statement sees them.
+ *
+ * The library must be loaded by shared_preload_libraries: a backend
+ * without the hook would plan a compressed partition as its heap only.
+ * nosql.compress_timeseries refuses to run otherwise.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
+#include "tcop/utility.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/plancat.h"
+#include "optimizer/prep.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "access/stratnum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "nosql.h"
+#include "ts_compress.h"
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+
+/* ---- quals ---- */
+
+/* The btree operator family of timestamptz */
+static Oid
+TsTimeOpfamily(void)
+{
+	static Oid	family = InvalidOid;
+
+	if (!OidIsValid(family))
+	{
+		Oid			opclass = GetDefaultOpClass(TIMESTAMPTZOID, BTREE_AM_OID);
+
+		if (OidIsValid(opclass))
+			family = get_opclass_family(opclass);
+	}
+	return family;
+}
+
+static Node *
+TsStrip(Node *node)
+{
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
+}
+
+static bool
+TsIsTimeVar(Node *node, Index varno, TsChunkInfo *info)
+{
+	Var		   *var;
+
+	node = TsStrip(node);
+	if (node == NULL || !IsA(node, Var))
+		return false;
+	var = (Var *) node;
+	return var->varno == (int) varno && var->varlevelsup == 0 &&
+		var->varattno == info->time_attno;
+}
+
+static bool
+TsHasExecParam(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind != PARAM_EXTERN)
+		return true;
+	return expression_tree_walker(node, TsHasExecParam, context);
+}
+
+/* An expression whose value is fixed for the whole scan */
+static bool
+TsIsPseudoConstant(Node *node)
+{
+	return !contain_var_clause(node) && !contain_volatile_functions(node) &&
+		!contain_subplans(node);
+}
+
+/*
+ * What a qual of the scan of partition "varno" tells about blocks:
+ * TS_CLAUSE_TIME with a btree strategy and the bound for "time <op>
+ * bound", TS_CLAUSE_SEGMENT for a qual that reads only segment_by columns
+ * of the partition, TS_CLAUSE_OTHER for the rest.
+ */
+int
+TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
+				 int *strategy, Expr **bound)
+{
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *left = linitial(op->args);
+		Node	   *right = lsecond(op->args);
+		Oid			family = TsTimeOpfamily();
+		int			strat;
+
+		if (OidIsValid(family) && exprType(TsStrip(left)) == TIMESTAMPTZOID &&
+			exprType(TsStrip(right)) == TIMESTAMPTZOID)
+		{
+			strat = get_op_opfamily_strategy(op->opno, family);
+			if (strat != 0 && TsIsTimeVar(left, varno, info) && TsIsPseudoConstant(right))
+			{
+				*strategy = strat;
+				*bound = (Expr *) right;
+				return TS_CLAUSE_TIME;
+			}
+			if (strat != 0 && TsIsTimeVar(right, varno, info) && TsIsPseudoConstant(left))
+			{
+				/* bound <op> time: the other way round */
+				switch (strat)
+				{
+					case BTLessStrategyNumber:
+						strat = BTGreaterStrategyNumber;
+						break;
+					case BTLessEqualStrategyNumber:
+						strat = BTGreaterEqualStrategyNumber;
+						break;
+					case BTGreaterStrategyNumber:
+						strat = BTLessStrategyNumber;
+						break;
+					case BTGreaterEqualStrategyNumber:
+						strat = BTLessEqualStrategyNumber;
+						break;
+					default:
+						break;
+				}
+				*strategy = strat;
+				*bound = (Expr *) left;
+				return TS_CLAUSE_TIME;
+			}
+		}
+	}
+	{
+		Bitmapset  *attrs = NULL;
+		List	   *vars = pull_var_clause((Node *) clause, PVC_RECURSE_AGGREGATES |
+										   PVC_RECURSE_WINDOWFUNCS |
+										   PVC_RECURSE_PLACEHOLDERS);
+		ListCell   *lc;
+		int			attno = -1;
+
+		if (vars == NIL || contain_volatile_functions((Node *) clause) ||
+			contain_subplans((Node *) clause))
+			return TS_CLAUSE_OTHER;
+		foreach(lc, vars)
+		{
+			Var		   *var = (Var *) lfirst(lc);
+
+			if (!IsA(var, Var) || var->varno != (int) varno || var->varlevelsup != 0 ||
+				var->varattno <= 0 || var->varattno > info->natts ||
+				info->role[var->varattno - 1] != TS_ROLE_SEGMENT)
+				return TS_CLAUSE_OTHER;
+			attrs = bms_add_member(attrs, var->varattno);
+		}
+		(void) attno;
+		bms_free(attrs);
+		return TS_CLAUSE_SEGMENT;
+	}
+}
+
+/*
+ * Evaluate the time bounds into filter->lo/hi (inclusive) and ->empty.
+ */
+void
+TsFilterBounds(TsBlockFilter *filter, List *strategies, List *boundstates,
+			   ExprContext *econtext)
+{
+	ListCell   *ls;
+	ListCell   *lb;
+
+	filter->empty = false;
+	filter->lo = PG_INT64_MIN;
+	filter->hi = PG_INT64_MAX;
+	forboth(ls, strategies, lb, boundstates)
+	{
+		ExprState  *state = (ExprState *) lfirst(lb);
+		bool		isnull;
+		TimestampTz v;
+
+		v = DatumGetTimestampTz(ExecEvalExprSwitchContext(state, econtext, &isnull));
+		if (isnull)
+		{
+			/* a comparison with NULL is never true */
+			filter->empty = true;
+			return;
+		}
+		switch (lfirst_int(ls))
+		{
+			case BTLessStrategyNumber:
+				if (v == PG_INT64_MIN)
+					filter->empty = true;
+				else
+					filter->hi = Min(filter->hi, v - 1);
+				break;
+			case BTLessEqualStrategyNumber:
+				filter->hi = Min(filter->hi, v);
+				break;
+			case BTEqualStrategyNumber:
+				filter->lo = Max(filter->lo, v);
+				filter->hi = Min(filter->hi, v);
+				break;
+			case BTGreaterEqualStrategyNumber:
+				filter->lo = Max(filter->lo, v);
+				break;
+			case BTGreaterStrategyNumber:
+				if (v == PG_INT64_MAX)
+					filter->empty = true;
+				else
+					filter->lo = Max(filter->lo, v + 1);
+				break;
+		}
+	}
+	if (filter->lo > filter->hi)
+		filter->empty = true;
+}
+
+/* ---- planning ---- */
+
+static Plan *TsPlanPath(PlannerInfo *root, RelOptInfo *rel,
+						struct CustomPath *best_path, List *tlist,
+						List *clauses, List *custom_plans);
+static Node *TsCreateScanState(CustomScan *cscan);
+
+static const CustomPathMethods TsPathMethods = {
+	.CustomName = "Nosql Decompress",
+	.PlanCustomPath = TsPlanPath,
+};
+
+static const CustomScanMethods TsScanMethods = {
+	.CustomName = "Nosql Decompress",
+	.CreateCustomScanState = TsCreateScanState,
+};
+
+/* Is the relation a partition (the only relations that have blocks)? */
+static bool
+TsMaybeChunk(RangeTblEntry *rte)
+{
+	return rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_RELATION &&
+		get_rel_relispartition(rte->relid);
+}
+
+/* The planner's row count of a compressed partition counts its blocks' rows */
+static void
+TsRelationInfo(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
+{
+	TsChunkInfo *info;
+
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relid, inhparent, rel);
+	if (inhparent || !get_rel_relispartition(relid))
+		return;
+	info = TsLookupChunk(relid);
+	if (info != NULL)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(info->blocks));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+			if (form->reltuples > 0)
+				rel->tuples += form->reltuples * TS_BLOCK_ROWS;
+			rel->pages += form->relpages;
+			ReleaseSysCache(tup);
+		}
+	}
+}
+
+static void
+TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	TsChunkInfo *info;
+	CustomPath *cp;
+	PlanRowMark *rc;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+	if (IS_DUMMY_REL(rel) || !TsMaybeChunk(rte) ||
+		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
+		return;
+	info = TsLookupChunk(rte->relid);
+	if (info == NULL)
+		return;
+	/* rows that are written or locked need a ctid: the executor hook decompresses */
+	if (bms_is_member(rti, root->all_result_relids))
+		return;
+	rc = get_plan_rowmark(root->rowMarks, rti);
+	if (rc != NULL && rc->markType != ROW_MARK_COPY)
+		return;
+
+	cp = makeNode(CustomPath);
+	cp->path.pathtype = T_CustomScan;
+	cp->path.parent = rel;
+	cp->path.pathtarget = rel->reltarget;
+	cp->path.param_info = get_baserel_parampathinfo(root, rel, rel->lateral_relids);
+	cp->path.parallel_aware = false;
+	cp->path.parallel_safe = rel->consider_parallel;
+	cp->path.parallel_workers = 0;
+	cp->path.rows = cp->path.param_info ? cp->path.param_info->ppi_rows : rel->rows;
+	cp->path.startup_cost = rel->baserestrictcost.startup;
+	cp->path.total_cost = cp->path.startup_cost + rel->pages * seq_page_cost +
+		rel->tuples * (cpu_tuple_cost + rel->baserestrictcost.per_tuple);
+	cp->path.pathkeys = NIL;
+	cp->flags = 0;
+	cp->methods = &TsPathMethods;
+
+	rel->pathlist = NIL;
+	rel->partial_pathlist = NIL;
+	add_path(rel, &cp->path);
+}
+
+static Plan *
+TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
+		   List *tlist, List *clauses, List *custom_plans)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+	TsChunkInfo *info = TsLookupChunk(rte->relid);
+	List	   *strategies = NIL;
+	List	   *bounds = NIL;
+	List	   *segclauses = NIL;
+	List	   *wanted = NIL;
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		int			strategy;
+		Expr	   *bound;
+		int			kind;
+
+		pull_varattnos((Node *) ri->clause, rel->relid, &attrs);
+		if (info == NULL || ri->pseudoconstant)
+			continue;
+		kind = TsClassifyClause(ri->clause, rel->relid, info, &strategy, &bound);
+		if (kind == TS_CLAUSE_TIME)
+		{
+			strategies = lappend_int(strategies, strategy);
+			bounds = lappend(bounds, bound);
+		}
+		else if (kind == TS_CLAUSE_SEGMENT &&
+				 (ri->security_level <= rel->baserestrict_min_security || ri->leakproof))
+			segclauses = lappend(segclauses, ri->clause);
+	}
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs))
+	{
+		int			natts = TsRelNatts(rte->relid);
+
+		for (int a = 1; a <= natts; a++)
+			wanted = lappend_int(wanted, a);
+	}
+	else
+	{
+		int			x = -1;
+
+		while ((x = bms_next_member(attrs, x)) >= 0)
+		{
+			AttrNumber	a = x + FirstLowInvalidHeapAttributeNumber;
+
+			if (a > 0)
+				wanted = lappend_int(wanted, a);
+		}
+	}
+
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = rel->relid;
+	cscan->flags = best_path->flags;
+	cscan->custom_exprs = list_concat(bounds, segclauses);
+	cscan->custom_private = list_make3(strategies, list_make1_int(list_length(segclauses)),
+									   wanted);
+	cscan->custom_scan_tlist = NIL;
+	cscan->methods = &TsScanMethods;
+	return &cscan->scan.plan;
+}
+
+/* ---- execution ---- */
+
+typedef struct TsScanState
+{
+	CustomScanState css;
+	TsChunkInfo *info;
+	Relation	blocks;
+	TableScanDesc heapscan;
+	TableScanDesc blockscan;
+	TupleTableSlot *heapslot;
+	TupleTableSlot *blockslot;
+	TupleTableSlot *rowslot;
+	int			phase;			/* 0: heap, 1: blocks, 2: done */
+	List	   *strategies;
+	List	   *boundstates;
+	TsBlockFilter filter;
+	bool		filter_ready;
+	bool	   *wanted;
+	TsBlockData data;
+	int			row;
+	MemoryContext blockcxt;
+	int64		blocks_read;
+	int64		blocks_skipped;
+} TsScanState;
+
+static void TsBeginScan(CustomScanState *node, EState *estate, int eflags);
+static TupleTableSlot *TsExecScan(CustomScanState *node);
+static void TsEndScan(CustomScanState *node);
+static void TsRescan(CustomScanState *node);
+static void TsExplain(CustomScanState *node, List *ancestors, ExplainState *es);
+
+static const CustomExecMethods TsExecMethods = {
+	.CustomName = "Nosql Decompress",
+	.BeginCustomScan = TsBeginScan,
+	.ExecCustomScan = TsExecScan,
+	.EndCustomScan = TsEndScan,
+	.ReScanCustomScan = TsRescan,
+	.ExplainCustomScan = TsExplain,
+};
+
+static Node *
+TsCreateScanState(CustomScan *cscan)
+{
+	TsScanState *state = (TsScanState *) newNode(sizeof(TsScanState), T_CustomScanState);
+
+	state->css.methods = &TsExecMethods;
+	return (Node *) state;
+}
+
+static void
+TsBeginScan(CustomScanState *node, EState *estate, int eflags)
+{
+	TsScanState *state = (TsScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *strategies = linitial(cscan->custom_private);
+	int			nseg = linitial_int((List *) lsecond(cscan->custom_private));
+	List	   *wanted = lthird(cscan->custom_private);
+	int			nbounds = list_length(strategies);
+	List	   *segclauses = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	/*
+	 * The scan returns heap slots and virtual slots: the quals and the
+	 * projection must not assume one kind.
+	 */
+	node->ss.ps.scanopsfixed = false;
+	node->ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
+	ExecAssignScanProjectionInfoWithVarno(&node->ss, cscan->scan.scanrelid);
+
+	state->info = TsLookupChunk(RelationGetRelid(rel));
+	state->strategies = strategies;
+	foreach(lc, cscan->custom_exprs)
+	{
+		if (i < nbounds)
+			state->boundstates = lappend(state->boundstates,
+										 ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+		else
+			segclauses = lappend(segclauses, lfirst(lc));
+		i++;
+	}
+	Assert(list_length(segclauses) == nseg);
+	(void) nseg;
+	state->filter.econtext = CreateExprContext(estate);
+	state->filter.segslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	if (segclauses != NIL)
+		state->filter.segqual = ExecInitQual(segclauses, &node->ss.ps);
+	state->wanted = palloc0(sizeof(bool) * Max(desc->natts, 1));
+	foreach(lc, wanted)
+	{
+		int			a = lfirst_int(lc);
+
+		if (a >= 1 && a <= desc->natts)
+			state->wanted[a - 1] = true;
+	}
+	state->heapslot = table_slot_create(rel, &estate->es_tupleTable);
+	state->rowslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	if (state->info != NULL && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+	{
+		state->blocks = table_open(state->info->blocks, AccessShareLock);
+		state->blockslot = table_slot_create(state->blocks, &estate->es_tupleTable);
+	}
+	state->blockcxt = AllocSetContextCreate(estate->es_query_cxt, "nosql decompress scan",
+											ALLOCSET_DEFAULT_SIZES);
+}
+
+static TupleTableSlot *
+TsScanNext(ScanState *ss)
+{
+	TsScanState *state = (TsScanState *) ss;
+	EState	   *estate = ss->ps.state;
+	Relation	rel = ss->ss_currentRelation;
+
+	if (!state->filter_ready)
+	{
+		TsFilterBounds(&state->filter, state->strategies, state->boundstates,
+					   ss->ps.ps_ExprContext);
+		state->filter_ready = true;
+	}
+	if (state->phase == 0)
+	{
+		if (state->heapscan == NULL)
+			state->heapscan = table_beginscan(rel, estate->es_snapshot, 0, NULL);
+		if (table_scan_getnextslot(state->heapscan, ForwardScanDirection, state->heapslot))
+			return state->heapslot;
+		state->phase = state->blocks != NULL && !state->filter.empty ? 1 : 2;
+	}
+	while (state->phase == 1)
+	{
+		while (state->row < state->data.nrows)
+		{
+			int			row = state->row++;
+			TimestampTz t = state->data.times[row];
+
+			if (t < state->filter.lo || t > state->filter.hi)
+				continue;
+			TsBlockRowToSlot(state->info, RelationGetDescr(rel), &state->data, row,
+							 state->rowslot);
+			return state->rowslot;
+		}
+		if (state->blockscan == NULL)
+			state->blockscan = table_beginscan(state->blocks, estate->es_snapshot, 0, NULL);
+		MemoryContextReset(state->blockcxt);
+		state->data.nrows = 0;
+		state->row = 0;
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!table_scan_getnextslot(state->blockscan, ForwardScanDirection,
+										state->blockslot))
+			{
+				state->phase = 2;
+				break;
+			}
+			ResetExprContext(state->filter.econtext);
+			if (!TsBlockPasses(state->info, &state->filter, state->blockslot))
+			{
+				state->blocks_skipped++;
+				continue;
+			}
+			{
+				MemoryContext old = MemoryContextSwitchTo(state->blockcxt);
+
+				TsDecodeBlock(state->info, RelationGetDescr(rel), state->blockslot,
+							  state->wanted, &state->data);
+				MemoryContextSwitchTo(old);
+			}
+			state->blocks_read++;
+			break;
+		}
+	}
+	return ExecClearTuple(ss->ss_ScanTupleSlot);
+}
+
+static bool
+TsScanRecheck(ScanState *ss, TupleTableSlot *slot)
+{
+	return true;
+}
+
+static TupleTableSlot *
+TsExecScan(CustomScanState *node)
+{
+	return ExecScan(&node->ss, TsScanNext, TsScanRecheck);
+}
+
+static void
+TsEndScan(CustomScanState *node)
+{
+	TsScanState *state = (TsScanState *) node;
+
+	if (state->heapscan)
+		table_endscan(state->heapscan);
+	if (state->blockscan)
+		table_endscan(state->blockscan);
+	if (state->blocks)
+		table_close(state->blocks, NoLock);
+}
+
+static void
+TsRescan(CustomScanState *node)
+{
+	TsScanState *state = (TsScanState *) node;
+
+	if (state->heapscan)
+		table_rescan(state->heapscan, NULL);
+	if (state->blockscan)
+		table_rescan(state->blockscan, NULL);
+	state->phase = 0;
+	state->filter_ready = false;
+	state->data.nrows = 0;
+	state->row = 0;
+	MemoryContextReset(state->blockcxt);
+	ExecScanReScan(&node->ss);
+}
+
+static void
+TsExplain(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	TsScanState *state = (TsScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+
+	if (state->info != NULL)
+		ExplainPropertyText("Blocks", get_rel_name(state->info->blocks), es);
+	if (list_length((List *) linitial(cscan->custom_private)) > 0)
+		ExplainPropertyText("Block Filter", "time bounds", es);
+	if (state->filter.segqual != NULL)
+		ExplainPropertyText("Block Filter", "segment quals", es);
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("Blocks Decompressed", NULL, state->blocks_read, es);
+		ExplainPropertyInteger("Blocks Skipped", NULL, state->blocks_skipped, es);
+	}
+}
+
+/* ---- writes: decompress before the statement runs ---- */
+
+typedef struct TsQualWalk
+{
+	Bitmapset  *rtis;			/* the scans wanted */
+	List	  **quals;			/* per rti: the quals of its scan */
+	bool	   *seen;
+} TsQualWalk;
+
+static void
+TsCollectQuals(Plan *plan, TsQualWalk *walk)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return;
+	check_stack_depth();
+	switch (nodeTag(plan))
+	{
+		case T_SeqScan:
+		case T_SampleScan:
+		case T_IndexScan:
+		case T_IndexOnlyScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+			{
+				Index		rti = ((Scan *) plan)->scanrelid;
+
+				if (bms_is_member(rti, walk->rtis))
+				{
+					walk->seen[rti] = true;
+					walk->quals[rti] = list_concat(walk->quals[rti], plan->qual);
+					if (IsA(plan, IndexScan))
+						walk->quals[rti] = list_concat(walk->quals[rti],
+													   ((IndexScan *) plan)->indexqualorig);
+					else if (IsA(plan, BitmapHeapScan))
+						walk->quals[rti] = list_concat(walk->quals[rti],
+													   ((BitmapHeapScan *) plan)->bitmapqualorig);
+				}
+				break;
+			}
+		case T_Append:
+			foreach(lc, ((Append *) plan)->appendplans)
+				TsCollectQuals(lfirst(lc), walk);
+			break;
+		case T_MergeAppend:
+			foreach(lc, ((MergeAppend *) plan)->mergeplans)
+				TsCollectQuals(lfirst(lc), walk);
+			break;
+		case T_SubqueryScan:
+			TsCollectQuals(((SubqueryScan *) plan)->subplan, walk);
+			break;
+		case T_CustomScan:
+			foreach(lc, ((CustomScan *) plan)->custom_plans)
+				TsCollectQuals(lfirst(lc), walk);
+			break;
+		case T_BitmapAnd:
+			foreach(lc, ((BitmapAnd *) plan)->bitmapplans)
+				TsCollectQuals(lfirst(lc), walk);
+			break;
+		case T_BitmapOr:
+			foreach(lc, ((BitmapOr *) plan)->bitmapplans)
+				TsCollectQuals(lfirst(lc), walk);
+			break;
+		default:
+			break;
+	}
+	TsCollectQuals(plan->lefttree, walk);
+	TsCollectQuals(plan->righttree, walk);
+}
+
+/*
+ * Before a statement that writes or locks rows of compressed partitions:
+ * move the blocks it may reach back into rows, and let it see them.
+ */
+static void
+TsPrepareModify(QueryDesc *qd)
+{
+	PlannedStmt *stmt = qd->plannedstmt;
+	Bitmapset  *rtis = NULL;
+	ListCell   *lc;
+	int			nrt = list_length(stmt->rtable);
+	TsQualWalk	walk;
+	bool		changed = false;
+
+	foreach(lc, stmt->resultRelations)
+		rtis = bms_add_member(rtis, lfirst_int(lc));
+	foreach(lc, stmt->rowMarks)
+	{
+		PlanRowMark *rc = lfirst_node(PlanRowMark, lc);
+
+		if (rc->markType != ROW_MARK_COPY)
+			rtis = bms_add_member(rtis, rc->rti);
+	}
+	{
+		Bitmapset  *chunks = NULL;
+		int			x = -1;
+
+		while ((x = bms_next_member(rtis, x)) >= 0)
+		{
+			RangeTblEntry *rte;
+
+			if (x < 1 || x > nrt)
+				continue;
+			rte = rt_fetch(x, stmt->rtable);
+			if (TsMaybeChunk(rte) && TsLookupChunk(rte->relid) != NULL)
+				chunks = bms_add_member(chunks, x);
+		}
+		bms_free(rtis);
+		rtis = chunks;
+	}
+	if (rtis == NULL)
+		return;
+
+	walk.rtis = rtis;
+	walk.quals = palloc0(sizeof(List *) * (nrt + 1));
+	walk.seen = palloc0(sizeof(bool) * (nrt + 1));
+	TsCollectQuals(stmt->planTree, &walk);
+	foreach(lc, stmt->subplans)
+		TsCollectQuals(lfirst(lc), &walk);
+
+	{
+		int			x = -1;
+
+		while ((x = bms_next_member(rtis, x)) >= 0)
+		{
+			RangeTblEntry *rte = rt_fetch(x, stmt->rtable);
+			TsChunkInfo *info = TsLookupChunk(rte->relid);
+			Relation	chunk;
+			TsBlockFilter filter;
+			List	   *strategies = NIL;
+			List	   *boundstates = NIL;
+			List	   *segclauses = NIL;
+			ExprContext *econtext;
+			int64		rows;
+
+			if (info == NULL)
+				continue;
+			chunk = table_open(rte->relid, RowExclusiveLock);
+			econtext = CreateStandaloneExprContext();
+			econtext->ecxt_param_list_info = qd->params;
+			memset(&filter, 0, sizeof(filter));
+			filter.econtext = econtext;
+			filter.segslot = MakeSingleTupleTableSlot(RelationGetDescr(chunk), &TTSOpsVirtual);
+			foreach(lc, walk.quals[x])
+			{
+				Expr	   *clause = (Expr *) lfirst(lc);
+				int			strategy;
+				Expr	   *bound;
+				int			kind;
+
+				if (TsHasExecParam((Node *) clause, NULL))
+					continue;
+				kind = TsClassifyClause(clause, x, info, &strategy, &bound);
+				if (kind == TS_CLAUSE_TIME)
+				{
+					strategies = lappend_int(strategies, strategy);
+					boundstates = lappend(boundstates, ExecInitExpr(bound, NULL));
+				}
+				else if (kind == TS_CLAUSE_SEGMENT && !contain_leaked_vars((Node *) clause))
+					segclauses = lappend(segclauses, clause);
+			}
+			if (!walk.seen[x])
+			{
+				/* no scan of its own to learn from: every block */
+				strategies = NIL;
+				boundstates = NIL;
+				segclauses = NIL;
+			}
+			if (segclauses != NIL)
+				filter.segqual = ExecInitQual(segclauses, NULL);
+			TsFilterBounds(&filter, strategies, boundstates, econtext);
+			rows = TsDecompressBlocks(chunk, info, &filter);
+			(void) rows;
+			changed = true;
+			ExecDropSingleTupleTableSlot(filter.segslot);
+			FreeExprContext(econtext, true);
+			table_close(chunk, NoLock);
+		}
+	}
+	if (changed)
+	{
+		CommandCounterIncrement();
+		qd->snapshot->curcid = GetCurrentCommandId(false);
+	}
+}
+
+static void
+TsExecutorStart(QueryDesc *qd, int eflags)
+{
+	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		(qd->plannedstmt->commandType != CMD_SELECT || qd->plannedstmt->rowMarks != NIL))
+		TsPrepareModify(qd);
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(qd, eflags);
+	else
+		standard_ExecutorStart(qd, eflags);
+}
+
+/* ---- setup ---- */
+
+/* ---- TRUNCATE empties the block tables too ---- */
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* The block tables of the compressed partitions a TRUNCATE reaches */
+static List *
+TsTruncatedBlocks(TruncateStmt *stmt)
+{
+	List	   *blocks = NIL;
+	ListCell   *lc;
+
+	foreach(lc, stmt->relations)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		List	   *rels;
+		ListCell   *lr;
+
+		if (!OidIsValid(relid))
+			continue;
+		rels = rv->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+		foreach(lr, rels)
+		{
+			Oid			child = lfirst_oid(lr);
+			TsChunkInfo *info;
+
+			if (get_rel_relkind(child) != RELKIND_RELATION || !get_rel_relispartition(child))
+				continue;
+			info = TsLookupChunk(child);
+			if (info != NULL)
+				blocks = list_append_unique_oid(blocks, info->blocks);
+		}
+	}
+	return blocks;
+}
+
+static void
+TsProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				 ProcessUtilityContext context, ParamListInfo params,
+				 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	List	   *blocks = NIL;
+	ListCell   *lc;
+
+	if (IsA(pstmt->utilityStmt, TruncateStmt))
+		blocks = TsTruncatedBlocks((TruncateStmt *) pstmt->utilityStmt);
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	/*
+	 * The TRUNCATE of the partitions passed its privilege checks; their
+	 * block tables, owned by the table's owner, are emptied as that owner.
+	 */
+	foreach(lc, blocks)
+	{
+		Oid			blk = lfirst_oid(lc);
+		TruncateStmt *trunc = makeNode(TruncateStmt);
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(blk));
+		Oid			owner;
+		Oid			save_userid;
+		int			save_sec;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		trunc->relations = list_make1(makeRangeVar(get_namespace_name(get_rel_namespace(blk)),
+												   get_rel_name(blk), -1));
+		trunc->restart_seqs = false;
+		trunc->behavior = DROP_RESTRICT;
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		ExecuteTruncate(trunc);
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+}
+
+static bool ts_preloaded = false;
+
+/* Was the library loaded by shared_preload_libraries (so every backend has the hooks)? */
+bool
+TsScanPreloaded(void)
+{
+	return ts_preloaded;
+}
+
+void
+TsScanInit(void)
+{
+	ts_preloaded = process_shared_preload_libraries_in_progress;
+	RegisterCustomScanMethods(&TsScanMethods);
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = TsSetRelPathlist;
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = TsRelationInfo;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = TsExecutorStart;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = TsProcessUtility;
+}

@@ -1,0 +1,259 @@
+-- Compressed time series: nosql.compress_timeseries moves the rows of old
+-- partitions into blocks; every query must return exactly what it returns
+-- on a plain table of the same rows (compared here on randomized data),
+-- blocks are skipped by time and series, and UPDATE/DELETE/INSERT into
+-- compressed ranges work.
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
+CREATE SCHEMA tsc;
+SET search_path = tsc, public;
+SELECT setseed(0.42);
+CREATE TABLE tsm (
+    time timestamptz NOT NULL,
+    host text,
+    region int2,
+    v float8,
+    f4 float4,
+    n int4,
+    big int8,
+    small int2,
+    ok boolean,
+    note text,
+    doc nosql.bson,
+    day date,
+    id uuid,
+    amount numeric
+);
+CREATE INDEX tsm_host_time ON tsm (host, time);
+-- 3 days of rows of 11 series (10 hosts and a NULL host) x 2 regions, with
+-- NULLs, NaN, infinities, -0, extremes and repeated values
+INSERT INTO tsm
+SELECT timestamptz '2025-01-01' + (i * 51 + (random() * 50)::int) * interval '1 s',
+       CASE WHEN h = 10 THEN NULL ELSE 'h' || h END,
+       r::int2,
+       CASE WHEN random() < 0.02 THEN NULL
+            WHEN random() < 0.01 THEN 'NaN'::float8
+            WHEN random() < 0.01 THEN (ARRAY['Infinity', '-Infinity', '-0'])[1 + (random() * 2)::int]::float8
+            ELSE round((random() * 100)::numeric, (random() * 3)::int)::float8 END,
+       (random() * 10)::float4,
+       CASE WHEN random() < 0.05 THEN NULL ELSE i END,
+       CASE WHEN random() < 0.01 THEN 9223372036854775807 WHEN random() < 0.01 THEN -9223372036854775808 ELSE (i::int8 * 1000003) END,
+       (i % 30000 - 15000)::int2,
+       CASE WHEN random() < 0.05 THEN NULL ELSE random() < 0.3 END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE 'note ' || (i % 13) END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE ('{"i": ' || i || ', "t": "x"}')::nosql.bson END,
+       date '2025-01-01' + (i % 5),
+       CASE WHEN random() < 0.1 THEN NULL ELSE md5(i::text)::uuid END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE (i * 1.25)::numeric END
+  FROM generate_series(0, 5000) i, generate_series(0, 10) h, generate_series(1, 2) r;
+CREATE TABLE tsp AS SELECT * FROM tsm;
+SELECT nosql.create_timeseries('tsm', 'time', '{host,region}', '1 day');
+
+-- compare a query on the time-series table (%1$s) with the plain table
+CREATE FUNCTION same(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    extra bigint;
+    missing bigint;
+    total bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM ((SELECT x::text FROM (%s) x) EXCEPT ALL (SELECT x::text FROM (%s) x)) d',
+                   format(q, 'tsm'), format(q, 'tsp')) INTO extra;
+    EXECUTE format('SELECT count(*) FROM ((SELECT x::text FROM (%s) x) EXCEPT ALL (SELECT x::text FROM (%s) x)) d',
+                   format(q, 'tsp'), format(q, 'tsm')) INTO missing;
+    EXECUTE format('SELECT count(*) FROM (%s) x', format(q, 'tsm')) INTO total;
+    RETURN CASE WHEN extra = 0 AND missing = 0 THEN 'same, ' || total || ' rows'
+                ELSE format('DIFFERENT: %s extra, %s missing of %s', extra, missing, total) END;
+END
+$$;
+
+-- partitions wholly older than now(): all three days
+SELECT nosql.compress_timeseries('tsm') AS rows_compressed;
+SELECT count(*) AS compressed_partitions FROM nosql.timeseries_partition
+ WHERE relid = 'tsm'::regclass AND blocks IS NOT NULL;
+SELECT nosql.timeseries_heap_rows('tsm_ts_20250101_000000') AS heap_rows, (SELECT count(*) FROM ONLY tsm_ts_20250101_000000) AS rows,
+       sum(rows) AS block_rows, count(*) AS blocks, max(rows) AS largest_block
+  FROM tsm_ts_20250101_000000_blocks;
+-- a block per series and 1,000 rows, ordered by time
+SELECT count(*) AS misordered FROM tsm_ts_20250101_000000_blocks WHERE min_time > max_time;
+SELECT nosql.tsblock_info(t1) AS time_block, nosql.tsblock_info(c6) AS int4_block
+  FROM tsm_ts_20250101_000000_blocks WHERE s2 = 'h3' AND s3 = 1 ORDER BY min_time LIMIT 1;
+
+-- every row, every column, every bit (text forms keep -0 and NaN apart)
+SELECT same('SELECT * FROM %1$s');
+SELECT same('SELECT * FROM %1$s WHERE time >= ''2025-01-02 03:00'' AND time < ''2025-01-02 04:00''');
+SELECT same('SELECT * FROM %1$s WHERE time > ''2025-01-02 03:00:05'' AND time <= ''2025-01-02 03:09''');
+SELECT same('SELECT * FROM %1$s WHERE time = (SELECT min(time) FROM %1$s WHERE host = ''h4'')');
+SELECT same('SELECT * FROM %1$s WHERE ''2025-01-03 10:00'' < time');
+SELECT same('SELECT * FROM %1$s WHERE host = ''h3''');
+SELECT same('SELECT * FROM %1$s WHERE host IS NULL AND region = 2');
+SELECT same('SELECT * FROM %1$s WHERE host IN (''h1'', ''h7'') AND time < ''2025-01-01 06:00''');
+SELECT same('SELECT * FROM %1$s WHERE host LIKE ''h1%%'' OR region = 1');
+SELECT same('SELECT * FROM %1$s WHERE v > 50 AND n %% 7 = 0');
+SELECT same('SELECT * FROM %1$s WHERE v IS NULL OR v = ''NaN'' OR v = ''-Infinity''');
+SELECT same('SELECT * FROM %1$s WHERE time < now() - interval ''1 year'' AND time > timestamptz ''2025-01-03 23:00''');
+SELECT same('SELECT * FROM %1$s WHERE time < NULL');
+SELECT same('SELECT time, doc FROM %1$s WHERE doc IS NOT NULL AND time >= ''2025-01-02 22:00''');
+-- aggregates, buckets, first/last, sorting, joins
+SELECT same('SELECT host, region, count(*), count(v), sum(n), min(big), max(big), sum(small), bool_or(ok), count(note), min(day), count(id), sum(amount) FROM %1$s GROUP BY 1, 2');
+SELECT same('SELECT nosql.time_bucket(''1 hour'', time) b, host, region, round(avg(v) FILTER (WHERE v <> ''NaN'' AND v BETWEEN -1000 AND 1000)::numeric, 6), max(v), nosql.first(v, time), nosql.last(n, time) FROM %1$s WHERE time >= ''2025-01-01 06:00'' AND time < ''2025-01-01 18:00'' GROUP BY 1, 2, 3');
+SELECT same('SELECT nosql.time_bucket(''1 minute'', time) b, max(v) FROM %1$s WHERE host = ''h7'' AND region = 1 AND time >= ''2025-01-02 06:00'' AND time < ''2025-01-02 18:00'' GROUP BY 1');
+SELECT same('SELECT time, host, region, v FROM %1$s WHERE host = ''h2'' ORDER BY time DESC, region LIMIT 25');
+SELECT same('SELECT a.time, a.host, a.v, b.n FROM %1$s a JOIN %1$s b ON a.time = b.time AND a.host = b.host AND a.region = b.region AND a.region = 1 WHERE a.host = ''h5'' AND a.time < ''2025-01-01 12:00''');
+SELECT same('SELECT h.host, x.c FROM (VALUES (''h1''), (''h9''), (''zz'')) h(host) CROSS JOIN LATERAL (SELECT count(*) c FROM %1$s t WHERE t.host = h.host AND t.time < ''2025-01-02'') x');
+SELECT tableoid::regclass, count(*) FROM tsm GROUP BY 1 ORDER BY 1;
+
+-- randomized windows: 40 random (series, range) queries against the plain table
+DO $$
+DECLARE
+    lo timestamptz;
+    hi timestamptz;
+    h text;
+    a text;
+    b text;
+    bad int := 0;
+BEGIN
+    FOR i IN 1 .. 40 LOOP
+        lo := timestamptz '2025-01-01' + random() * interval '3 days';
+        hi := lo + random() * interval '20 hours';
+        h := CASE WHEN random() < 0.2 THEN NULL ELSE 'h' || (random() * 9)::int END;
+        SELECT string_agg(x::text, ',' ORDER BY x::text) INTO a
+          FROM (SELECT time, host, region, v, n, note FROM tsm WHERE time >= lo AND time < hi AND (h IS NULL OR host = h)) x;
+        SELECT string_agg(x::text, ',' ORDER BY x::text) INTO b
+          FROM (SELECT time, host, region, v, n, note FROM tsp WHERE time >= lo AND time < hi AND (h IS NULL OR host = h)) x;
+        IF a IS DISTINCT FROM b THEN
+            bad := bad + 1;
+            RAISE NOTICE 'different: % % %', lo, hi, h;
+        END IF;
+    END LOOP;
+    RAISE NOTICE 'random windows that differ: %', bad;
+END
+$$;
+
+-- the plan: the custom scan, blocks skipped by time and by series
+EXPLAIN (COSTS OFF) SELECT count(*) FROM tsm WHERE host = 'h1' AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM tsm WHERE host = 'h1' AND region = 2 AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+-- parameters: the bounds are evaluated when the scan starts
+PREPARE w(timestamptz, text) AS SELECT count(*), sum(n) FROM tsm WHERE time >= $1 AND time < $1 + interval '2 hours' AND host = $2;
+EXECUTE w('2025-01-01 05:00', 'h1');
+EXECUTE w('2025-01-02 05:00', 'h2');
+EXECUTE w('2025-01-03 05:00', 'h3');
+EXECUTE w('2025-01-01 05:00', 'h1');
+EXECUTE w('2025-01-02 05:00', 'h2');
+EXECUTE w('2025-01-03 05:00', 'h3');
+SELECT count(*), sum(n) FROM tsp WHERE time >= '2025-01-03 05:00' AND time < '2025-01-03 07:00' AND host = 'h3';
+
+-- writes into compressed ranges: only the blocks they may reach come back
+SELECT count(*) AS blocks_before FROM tsm_ts_20250102_000000_blocks;
+UPDATE tsm SET v = -1, note = 'updated' WHERE host = 'h2' AND region = 1 AND time >= '2025-01-02 10:00' AND time < '2025-01-02 11:00';
+UPDATE tsp SET v = -1, note = 'updated' WHERE host = 'h2' AND region = 1 AND time >= '2025-01-02 10:00' AND time < '2025-01-02 11:00';
+SELECT count(*) AS blocks_after_update, nosql.timeseries_heap_rows('tsm_ts_20250102_000000') AS heap_rows
+  FROM tsm_ts_20250102_000000_blocks;
+DELETE FROM tsm WHERE host = 'h8' AND time >= '2025-01-03 12:00';
+DELETE FROM tsp WHERE host = 'h8' AND time >= '2025-01-03 12:00';
+DELETE FROM tsm WHERE v = 'NaN';
+DELETE FROM tsp WHERE v = 'NaN';
+-- backfill: an INSERT into a compressed range lands in the partition's heap
+INSERT INTO tsm (time, host, region, v, n) VALUES ('2025-01-01 12:00:00.5', 'h1', 1, 123.25, -5), ('2025-01-02 12:00:00.5', 'new', 3, 1, 1);
+INSERT INTO tsp (time, host, region, v, n) VALUES ('2025-01-01 12:00:00.5', 'h1', 1, 123.25, -5), ('2025-01-02 12:00:00.5', 'new', 3, 1, 1);
+SELECT same('SELECT * FROM %1$s');
+-- a plpgsql parameter in a DELETE's bounds
+DO $$
+DECLARE
+    t timestamptz := '2025-01-01 23:00';
+BEGIN
+    DELETE FROM tsm WHERE time > t AND time < t + interval '30 minutes' AND host = 'h0';
+    DELETE FROM tsp WHERE time > t AND time < t + interval '30 minutes' AND host = 'h0';
+END
+$$;
+-- rows locked FOR UPDATE come back as rows too
+SELECT count(*) FROM (SELECT * FROM tsm WHERE host = 'h6' AND region = 2 AND time < '2025-01-01 01:00' FOR UPDATE) x;
+SELECT same('SELECT * FROM %1$s');
+-- compress again: the new and decompressed rows become blocks
+SELECT nosql.compress_timeseries('tsm') AS compressed_again;
+SELECT nosql.timeseries_heap_rows('tsm_ts_20250102_000000') AS heap_rows;
+SELECT same('SELECT * FROM %1$s');
+-- a rolled-back compression leaves the rows where they were
+UPDATE tsm SET n = n + 1 WHERE host = 'h9' AND time < '2025-01-01 02:00';
+UPDATE tsp SET n = n + 1 WHERE host = 'h9' AND time < '2025-01-01 02:00';
+BEGIN;
+SELECT nosql.compress_timeseries('tsm') > 0 AS compressed;
+ROLLBACK;
+SELECT nosql.timeseries_heap_rows('tsm_ts_20250101_000000') AS rows_still_in_heap;
+SELECT same('SELECT * FROM %1$s');
+-- decompress everything, and back
+SELECT nosql.timeseries_heap_rows('tsm_ts_20250101_000000') + nosql.timeseries_heap_rows('tsm_ts_20250102_000000')
+       + nosql.timeseries_heap_rows('tsm_ts_20250103_000000') AS heap_before \gset
+SELECT nosql.decompress_timeseries('tsm') = (SELECT count(*) FROM tsp) - :heap_before AS all_blocks_back;
+SELECT count(*) AS blocks_left FROM tsm_ts_20250101_000000_blocks;
+SELECT nosql.timeseries_heap_rows('tsm_ts_20250101_000000') + nosql.timeseries_heap_rows('tsm_ts_20250102_000000')
+       + nosql.timeseries_heap_rows('tsm_ts_20250103_000000') = (SELECT count(*) FROM tsp) AS all_in_heaps;
+SELECT same('SELECT * FROM %1$s');
+SELECT nosql.compress_timeseries('tsm') = (SELECT count(*) FROM tsp) AS all_compressed;
+SELECT same('SELECT * FROM %1$s');
+
+-- size: partitions, block tables, indexes and TOAST
+SELECT nosql.timeseries_size('tsm') > 0 AS has_size,
+       nosql.timeseries_size('tsm') >= (SELECT sum(pg_total_relation_size(blocks)) FROM nosql.timeseries_partition WHERE relid = 'tsm'::regclass) AS counts_blocks;
+SELECT "table", compressed_partitions, rows_compressed > 0 AS rows_compressed, last_compression IS NOT NULL AS compressed
+  FROM nosql.timeseries_info WHERE "table" = 'tsm'::regclass;
+
+-- a column added after compression reads as its default in compressed rows
+ALTER TABLE tsm ADD COLUMN extra int DEFAULT 7;
+SELECT extra, count(*) FROM tsm GROUP BY 1;
+ALTER TABLE tsm DROP COLUMN extra;
+-- a renamed column keeps its values
+ALTER TABLE tsm RENAME COLUMN note TO remark;
+SELECT count(remark) = (SELECT count(note) FROM tsp) AS renamed_ok FROM tsm;
+ALTER TABLE tsm RENAME COLUMN remark TO note;
+
+-- errors
+SELECT nosql.compress_timeseries('tsp');
+SELECT nosql.compress_timeseries(NULL);
+SELECT nosql.compress_timeseries('tsm', interval '-1 day');
+SELECT nosql.timeseries_compress_partition('tsm_ts_default');
+SELECT nosql.decompress_timeseries('tsp');
+DROP TABLE tsm_ts_20250101_000000_blocks;
+SELECT 'junk'::nosql.tsblock;
+SELECT '\x00'::nosql.tsblock;
+SELECT '\x0201'::nosql.tsblock;
+-- a block's text form goes back in
+SELECT nosql.tsblock_info(c5::text::nosql.tsblock) FROM tsm_ts_20250101_000000_blocks ORDER BY min_time, s2 LIMIT 1;
+-- a changed column type makes compressed rows unreadable, with a clear error
+CREATE TABLE tsu (time timestamptz NOT NULL, k int, v int4);
+INSERT INTO tsu VALUES ('2025-01-01', 1, 1);
+SELECT nosql.create_timeseries('tsu', 'time', '{k}');
+SELECT nosql.compress_timeseries('tsu');
+ALTER TABLE tsu ALTER COLUMN v TYPE int8;
+SELECT * FROM tsu;
+ALTER TABLE tsu ALTER COLUMN v TYPE int4;
+SELECT * FROM tsu;
+-- unique indexes cannot be checked against blocks
+CREATE UNIQUE INDEX tsu_unique ON tsu (k, time);
+INSERT INTO tsu VALUES ('2025-01-01 01:00', 1, 2);
+SELECT nosql.compress_timeseries('tsu');
+DROP INDEX tsu_unique;
+-- only the owner compresses
+CREATE ROLE tsc_other;
+GRANT USAGE ON SCHEMA tsc TO tsc_other;
+GRANT SELECT, UPDATE ON tsu TO tsc_other;
+SET ROLE tsc_other;
+SELECT nosql.compress_timeseries('tsu');
+SELECT nosql.timeseries_compress_rows('tsu_ts_20250101_000000');
+SELECT count(*) FROM tsu;
+UPDATE tsu SET v = v + 10 WHERE k = 1;
+RESET ROLE;
+SELECT * FROM tsu ORDER BY time;
+
+-- TRUNCATE empties the blocks; dropping a partition drops its blocks
+SELECT count(*) FROM tsu;
+TRUNCATE tsu;
+SELECT count(*) FROM tsu;
+SELECT blocks AS blocks_table FROM nosql.timeseries_partition WHERE relid = 'tsm'::regclass AND range_start = '2025-01-01' \gset
+DROP TABLE tsm_ts_20250101_000000;
+SELECT to_regclass(:'blocks_table') AS dropped_blocks;
+SELECT same('SELECT * FROM %1$s WHERE time >= ''2025-01-02''');
+
+RESET search_path;
+DROP SCHEMA tsc CASCADE;
+DROP ROLE tsc_other;

@@ -1,0 +1,137 @@
+# Compressed time series: the background worker compresses partitions older
+# than compress_after by itself; a streaming standby reads compressed rows
+# through the custom scan; and a crash (-m immediate) in the middle of
+# compressions, decompressions and writes into compressed ranges loses
+# nothing acknowledged and leaves every row there exactly once.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+use NosqlTest;
+
+my $node = nosql_node('ts_compress', allows_streaming => 1,
+	extra_conf => "nosql.worker_naptime = 200\ntimezone = 'UTC'\nfsync = on\nsynchronous_commit = on");
+$node->safe_psql('postgres', 'CREATE EXTENSION nosql');
+
+# rows that differ between a table and its plain copy, both ways
+sub differences
+{
+	my ($n, $t, $plain, $where) = @_;
+	$where //= 'true';
+	return $n->safe_psql('postgres', qq{
+		SELECT count(*) FROM ((SELECT x::text FROM $t x WHERE $where EXCEPT ALL SELECT x::text FROM $plain x WHERE $where)
+		                      UNION ALL
+		                      (SELECT x::text FROM $plain x WHERE $where EXCEPT ALL SELECT x::text FROM $t x WHERE $where)) d});
+}
+
+# ---- the policy: the worker compresses what is older than compress_after
+$node->safe_psql('postgres', q{
+	CREATE TABLE m (time timestamptz NOT NULL, dev int, v float8, note text);
+	INSERT INTO m SELECT now() - i * interval '10 s', i % 5, i * 0.25, 'n' || (i % 3)
+	  FROM generate_series(0, 8639) i;
+	CREATE TABLE m_plain AS SELECT * FROM m;
+	SELECT nosql.create_timeseries('m', 'time', '{dev}', '2 hours', compress_after => '4 hours');
+});
+is(wait_for_value($node, 'postgres', q{
+		SELECT count(*) FILTER (WHERE blocks IS NULL) = 0 AND count(*) > 0
+		  FROM nosql.timeseries_partition
+		 WHERE relid = 'm'::regclass AND range_end <= now() - interval '4 hours'}, 't', 60),
+	't', 'the worker compresses every partition older than compress_after');
+is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM nosql.timeseries_partition
+		 WHERE relid = 'm'::regclass AND blocks IS NOT NULL AND range_end > now() - interval '4 hours'}),
+	'0', 'and none younger');
+is($node->safe_psql('postgres',
+		q{SELECT rows_compressed > 0 AND last_compression IS NOT NULL FROM nosql.timeseries_info WHERE "table" = 'm'::regclass}),
+	't', 'the view shows the compression');
+is(differences($node, 'm', 'm_plain'), '0', 'the compressed table reads the same rows as the plain copy');
+
+# ---- a streaming standby reads the same rows
+$node->backup('b');
+my $standby = PostgreSQL::Test::Cluster->new('ts_compress_standby');
+$standby->init_from_backup($node, 'b', has_streaming => 1);
+$standby->start;
+$node->safe_psql('postgres', q{
+	BEGIN;  -- one now() for both tables
+	INSERT INTO m VALUES (now() - interval '20 hours', 7, 42, 'late');
+	INSERT INTO m_plain VALUES (now() - interval '20 hours', 7, 42, 'late');
+	UPDATE m SET v = -v WHERE dev = 2 AND time < now() - interval '12 hours';
+	UPDATE m_plain SET v = -v WHERE dev = 2 AND time < now() - interval '12 hours';
+	COMMIT;
+	SELECT nosql.compress_timeseries('m', '4 hours');
+});
+$node->wait_for_catchup($standby);
+is(differences($standby, 'm', 'm_plain'), '0', 'the standby reads the same rows, compressed ones included');
+like($standby->safe_psql('postgres', q{EXPLAIN (COSTS OFF) SELECT count(*) FROM m WHERE time < now() - interval '12 hours'}),
+	qr/Nosql Decompress/, 'through the custom scan');
+$standby->stop;
+
+# ---- crashes in the middle of compression, decompression and backfill
+$node->safe_psql('postgres', q{
+	CREATE TABLE c (time timestamptz NOT NULL, dev int, v float8);
+	INSERT INTO c SELECT timestamptz '2025-01-01' + i * interval '1 s', i % 20, i
+	  FROM generate_series(0, 199999) i;
+	CREATE TABLE c_plain AS SELECT * FROM c;
+	SELECT nosql.create_timeseries('c', 'time', '{dev}', '6 hours');
+});
+my $dir = $PostgreSQL::Test::Utils::tmp_check;
+my $connstr = $node->connstr('postgres');
+for my $round (1 .. 2)
+{
+	my $churn = "$dir/ts_churn_$round.sql";
+	open my $fh, '>', $churn or die "cannot write $churn: $!";
+	print $fh "SELECT nosql.compress_timeseries('c');\nSELECT nosql.decompress_timeseries('c');\n" for 1 .. 200;
+	close $fh;
+	# backfill into the compressed ranges, one transaction per row, each
+	# acknowledged by a notice after its commit
+	my $writer = "$dir/ts_writer_$round.sql";
+	open $fh, '>', $writer or die "cannot write $writer: $!";
+	print $fh qq{DO \$\$ BEGIN
+		FOR i IN 1 .. 1000000 LOOP
+			INSERT INTO c VALUES (timestamptz '2025-01-01' + (i * 7 % 200000) * interval '1 s' + interval '0.5 s', 99, $round * 10000000 + i);
+			COMMIT;
+			RAISE NOTICE 'acked %', i;
+		END LOOP;
+	END \$\$;\n};
+	close $fh;
+
+	my @handles;
+	push @handles, IPC::Run::start([ 'psql', '-X', '-q', '-d', $connstr, '-f', $churn ],
+		'>', '/dev/null', '2>', '/dev/null');
+	push @handles, IPC::Run::start([ 'psql', '-X', '-q', '-d', $connstr, '-f', $writer ],
+		'>', '/dev/null', '2>', "$dir/ts_writer_$round.err");
+	ok($node->poll_query_until('postgres', qq{
+			SELECT (SELECT rows_compressed FROM nosql.timeseries WHERE relid = 'c'::regclass) > 0
+			   AND (SELECT count(*) FROM c WHERE dev = 99 AND v >= $round * 10000000) >= 50}),
+		"round $round: compressions and backfill under way");
+	# somewhere inside the next compression or decompression
+	$node->poll_query_until('postgres', q{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE query LIKE '%compress_timeseries%' AND state = 'active' AND pid <> pg_backend_pid()});
+	usleep(int(rand(300_000)));
+	$node->stop('immediate');
+	$_->finish for @handles;
+
+	my @acked = map { /acked (\d+)/ ? $1 : () } split /\n/, slurp_file("$dir/ts_writer_$round.err");
+	ok(@acked >= 50, "round $round: " . scalar(@acked) . ' backfill rows acknowledged before the crash');
+	$node->start;
+	my %have = map { $_ => 1 } split /\n/, $node->safe_psql('postgres',
+		"SELECT (v - $round * 10000000)::bigint FROM c WHERE dev = 99 AND v >= $round * 10000000 AND v < ($round + 1) * 10000000");
+	my @lost = grep { !$have{$_} } @acked;
+	is(scalar(@lost), 0, "round $round: every acknowledged backfill row is there")
+	  or diag("lost: @lost[0 .. ($#lost < 9 ? $#lost : 9)]");
+	is($node->safe_psql('postgres', "SELECT count(*) = count(DISTINCT v) FROM c WHERE dev = 99"),
+		't', "round $round: each once");
+	is(differences($node, 'c', 'c_plain', 'dev <> 99'), '0',
+		"round $round: the original rows are all there, each once, unchanged");
+	# and the table still compresses and reads the same afterwards
+	$node->safe_psql('postgres', "SELECT nosql.compress_timeseries('c')");
+	is(differences($node, 'c', 'c_plain', 'dev <> 99'), '0', "round $round: the same after compressing again");
+}
+
+$node->stop;
+done_testing();
