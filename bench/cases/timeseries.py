@@ -44,7 +44,9 @@ Cases (every figure lower-is-better; peer/ours > 1 favours us):
   one VACUUM ANALYZE of the whole database (so of every partition and of
   wherever compressed blocks are kept).  Peer: pg_total_relation_size of
   the plain table (heap, index, TOAST, free space and visibility maps).
-  Ours: nosql.timeseries_size('cpu_X').  The figure is
+  Ours: nosql.timeseries_size('cpu_X'); the log breaks it down into the
+  partitions' heaps, their indexes, the block tables (with TOAST) and their
+  indexes.  The figure is
   bytes per value: size / (rows x 10); the time and host columns and the
   index are part of the cost.  The log compares ours with TimescaleDB 2.28's
   figures on this data (6.55 / 2.77 / 0.61 bytes per value for A / B /
@@ -264,7 +266,24 @@ def measure_sizes(conn, scale, kind, coltype):
         " bytes/value (%d bytes; %.3f before compression)"
         % (ours, n, plain_bytes / values, plain_bytes, ours_bytes / values,
            ours_bytes, UNCOMPRESSED[suffix] / values))
+    breakdown(conn, ours, values)
     return plain_bytes / values, ours_bytes / values
+
+
+def breakdown(conn, ours, values):
+    """Log where our bytes are: partition heaps and their indexes, block
+    tables (with TOAST) and their indexes, in bytes per value."""
+    parts = run(conn, """
+        SELECT coalesce(sum(pg_table_size(p.partition)), 0),
+               coalesce(sum(pg_indexes_size(p.partition)), 0),
+               coalesce(sum(pg_table_size(p.blocks)), 0),
+               coalesce(sum(pg_indexes_size(p.blocks)), 0),
+               count(p.blocks)
+          FROM nosql.timeseries_partition p WHERE p.relid = %s::regclass""", (ours,))[0]
+    log("    %s bytes/value: partition heaps %.3f, their indexes %.3f;"
+        " block tables %.3f, their indexes %.3f (%d compressed partitions)"
+        % (ours, parts[0] / values, parts[1] / values, parts[2] / values,
+           parts[3] / values, parts[4]))
 
 
 DATA_SETS = [("A", "float8"), ("B", "float8"), ("C", "float8"), ("C", "int8")]
