@@ -509,6 +509,19 @@ def record(name, scale, runs, results, path=RESULTS_FILE):
         results_file.write("\n".join(lines) + "\n")
 
 
+def scale_value(text):
+    """--scale: a positive number, an int when it is whole (what most
+    benchmarks multiply their counts by), else a float (for benchmarks that
+    can shrink below 1, e.g. timeseries)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be positive: %r" % text)
+    return int(value) if value.is_integer() else value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Run a benchmark from bench/cases/ side by side with its"
@@ -516,9 +529,10 @@ def parse_args(argv):
     parser.add_argument("name", help="benchmark: bench/cases/NAME.py")
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
                         help="calls of each side per case (default %(default)s)")
-    parser.add_argument("--scale", type=int, default=DEFAULT_SCALE,
+    parser.add_argument("--scale", type=scale_value, default=DEFAULT_SCALE,
                         help="size factor passed to the benchmark"
-                             " (default %(default)s)")
+                             " (default %(default)s; a fraction such as 0.1"
+                             " only for benchmarks that take one)")
     parser.add_argument("--record", action="store_true",
                         help="add or update the rows in bench/RESULTS.md")
     parser.add_argument("--keep", action="store_true",
@@ -527,8 +541,8 @@ def parse_args(argv):
                         help="synchronous_commit = off (not a fair default;"
                              " never use it with --record)")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.scale < 1:
-        parser.error("--runs and --scale must be at least 1")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     if args.record and args.async_commit:
         parser.error("--record measures with the default, durable commits;"
                      " drop --async-commit")
@@ -558,7 +572,7 @@ def main(argv):
                 server_version = cur.fetchone()[0]
             log("benchmark %s: %s" % (args.name, module.DESCRIPTION))
             log("PostgreSQL %s, nosql %s, synchronous_commit=%s, runs %d,"
-                " scale %d, %s" % (
+                " scale %g, %s" % (
                     server_version, nosql_version or "not installed",
                     "off" if args.async_commit else "on", args.runs,
                     args.scale, machine_description()))
