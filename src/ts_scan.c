@@ -35,6 +35,8 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
+#include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -475,6 +477,28 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 	rel->pathlist = NIL;
 	rel->partial_pathlist = NIL;
 	add_path(rel, &cp->path);
+
+	/* a parallel-aware one: the processes share out the pages of heap and block table */
+	if (rel->consider_parallel && rel->lateral_relids == NULL)
+	{
+		int			workers = compute_parallel_worker(rel, rel->pages, -1,
+													  max_parallel_workers_per_gather);
+
+		if (workers > 0)
+		{
+			CustomPath *pp = makeNode(CustomPath);
+
+			memcpy(pp, cp, sizeof(CustomPath));
+			pp->path.param_info = NULL;
+			pp->path.parallel_aware = true;
+			pp->path.parallel_safe = true;
+			pp->path.parallel_workers = workers;
+			pp->path.rows = clamp_row_est(rel->rows / (workers + (parallel_leader_participation ? 0.7 : 0)));
+			pp->path.total_cost = pp->path.startup_cost +
+				(cp->path.total_cost - cp->path.startup_cost) / (workers + 1);
+			add_partial_path(rel, &pp->path);
+		}
+	}
 }
 
 static Plan *
@@ -581,6 +605,9 @@ typedef struct TsScanState
 	MemoryContext blockcxt;
 	int64		blocks_read;
 	int64		blocks_skipped;
+	/* a parallel scan: the shared states of the two table scans */
+	ParallelTableScanDesc pheap;
+	ParallelTableScanDesc pblocks;
 } TsScanState;
 
 static void TsBeginScan(CustomScanState *node, EState *estate, int eflags);
@@ -588,6 +615,10 @@ static TupleTableSlot *TsExecScan(CustomScanState *node);
 static void TsEndScan(CustomScanState *node);
 static void TsRescan(CustomScanState *node);
 static void TsExplain(CustomScanState *node, List *ancestors, ExplainState *es);
+static Size TsEstimateDSM(CustomScanState *node, ParallelContext *pcxt);
+static void TsInitializeDSM(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+static void TsReInitializeDSM(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+static void TsInitializeWorker(CustomScanState *node, shm_toc *toc, void *coordinate);
 
 static const CustomExecMethods TsExecMethods = {
 	.CustomName = "Nosql Decompress",
@@ -595,6 +626,10 @@ static const CustomExecMethods TsExecMethods = {
 	.ExecCustomScan = TsExecScan,
 	.EndCustomScan = TsEndScan,
 	.ReScanCustomScan = TsRescan,
+	.EstimateDSMCustomScan = TsEstimateDSM,
+	.InitializeDSMCustomScan = TsInitializeDSM,
+	.ReInitializeDSMCustomScan = TsReInitializeDSM,
+	.InitializeWorkerCustomScan = TsInitializeWorker,
 	.ExplainCustomScan = TsExplain,
 };
 
@@ -692,7 +727,9 @@ TsScanNext(ScanState *ss)
 	if (state->phase == 0)
 	{
 		if (state->heapscan == NULL)
-			state->heapscan = table_beginscan(rel, estate->es_snapshot, 0, NULL);
+			state->heapscan = state->pheap != NULL
+				? table_beginscan_parallel(rel, state->pheap)
+				: table_beginscan(rel, estate->es_snapshot, 0, NULL);
 		if (table_scan_getnextslot(state->heapscan, ForwardScanDirection, state->heapslot))
 			return state->heapslot;
 		state->phase = state->blocks != NULL && !state->filter.empty ? 1 : 2;
@@ -711,7 +748,9 @@ TsScanNext(ScanState *ss)
 			return state->rowslot;
 		}
 		if (state->blockscan == NULL)
-			state->blockscan = table_beginscan(state->blocks, estate->es_snapshot, 0, NULL);
+			state->blockscan = state->pblocks != NULL
+				? table_beginscan_parallel(state->blocks, state->pblocks)
+				: table_beginscan(state->blocks, estate->es_snapshot, 0, NULL);
 		MemoryContextReset(state->blockcxt);
 		state->data.nrows = 0;
 		state->row = 0;
@@ -784,6 +823,60 @@ TsRescan(CustomScanState *node)
 	state->row = 0;
 	MemoryContextReset(state->blockcxt);
 	ExecScanReScan(&node->ss);
+}
+
+/* ---- parallel scans: heap and block table pages shared out ---- */
+
+static Size
+TsEstimateDSM(CustomScanState *node, ParallelContext *pcxt)
+{
+	TsScanState *state = (TsScanState *) node;
+	Snapshot	snapshot = node->ss.ps.state->es_snapshot;
+	Size		size = MAXALIGN(table_parallelscan_estimate(node->ss.ss_currentRelation, snapshot));
+
+	if (state->blocks != NULL)
+		size = add_size(size, MAXALIGN(table_parallelscan_estimate(state->blocks, snapshot)));
+	return size;
+}
+
+static void
+TsAttachDSM(TsScanState *state, void *coordinate)
+{
+	Snapshot	snapshot = state->css.ss.ps.state->es_snapshot;
+
+	state->pheap = (ParallelTableScanDesc) coordinate;
+	if (state->blocks != NULL)
+		state->pblocks = (ParallelTableScanDesc)
+			((char *) coordinate +
+			 MAXALIGN(table_parallelscan_estimate(state->css.ss.ss_currentRelation, snapshot)));
+}
+
+static void
+TsInitializeDSM(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	TsScanState *state = (TsScanState *) node;
+	Snapshot	snapshot = node->ss.ps.state->es_snapshot;
+
+	TsAttachDSM(state, coordinate);
+	table_parallelscan_initialize(node->ss.ss_currentRelation, state->pheap, snapshot);
+	if (state->pblocks != NULL)
+		table_parallelscan_initialize(state->blocks, state->pblocks, snapshot);
+}
+
+static void
+TsReInitializeDSM(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	TsScanState *state = (TsScanState *) node;
+
+	table_parallelscan_reinitialize(node->ss.ss_currentRelation, state->pheap);
+	if (state->pblocks != NULL)
+		table_parallelscan_reinitialize(state->blocks, state->pblocks);
+}
+
+static void
+TsInitializeWorker(CustomScanState *node, shm_toc *toc, void *coordinate)
+{
+	TsAttachDSM((TsScanState *) node, coordinate);
 }
 
 static void

@@ -140,6 +140,18 @@ BEGIN
 END
 $$;
 
+-- parallel scans share out the pages of heaps and block tables
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT same('SELECT host, region, count(*), sum(n), max(v), min(note) FROM %1$s GROUP BY 1, 2');
+SELECT same('SELECT * FROM %1$s WHERE time >= ''2025-01-02'' AND v > 10');
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
 -- the plan: the custom scan, blocks skipped by time and by series
 EXPLAIN (COSTS OFF) SELECT count(*) FROM tsm WHERE host = 'h1' AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
