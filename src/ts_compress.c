@@ -82,6 +82,8 @@
 
 /* The columns of nosql.timeseries_partition this file reads */
 #define TSP_PARTITION 2
+#define TSP_RANGE_START 3
+#define TSP_RANGE_END 4
 #define TSP_BLOCKS 5
 #define TSP_BLOCK_TYPES 6
 
@@ -420,6 +422,8 @@ TsLoadChunk(Oid relid)
 	HeapTuple	tup;
 	Snapshot	snap;
 	Oid			blocks = InvalidOid;
+	TimestampTz range_start = 0;
+	TimestampTz range_end = 0;
 	Datum	   *types = NULL;
 	bool	   *typenulls = NULL;
 	int			ntypes = 0;
@@ -453,6 +457,13 @@ TsLoadChunk(Oid relid)
 
 		if (!isnull)
 		{
+			bool		n1;
+			bool		n2;
+
+			range_start = DatumGetTimestampTz(heap_getattr(tup, TSP_RANGE_START, RelationGetDescr(cat), &n1));
+			range_end = DatumGetTimestampTz(heap_getattr(tup, TSP_RANGE_END, RelationGetDescr(cat), &n2));
+			if (n1 || n2)
+				range_start = range_end = 0;
 			blocks = DatumGetObjectId(d);
 			d = heap_getattr(tup, TSP_BLOCK_TYPES, RelationGetDescr(cat), &isnull);
 			if (!isnull)
@@ -477,6 +488,8 @@ TsLoadChunk(Oid relid)
 	info->chunk = relid;
 	info->blocks = blocks;
 	info->natts = natts;
+	info->range_start = range_start;
+	info->range_end = range_end;
 	info->role = palloc0(sizeof(TsColumnRole) * Max(natts, 1));
 	info->blk_attno = palloc0(sizeof(AttrNumber) * Max(natts, 1));
 	info->codec = palloc0(sizeof(TsColumnType) * Max(natts, 1));

@@ -54,6 +54,8 @@ typedef struct TsChunkInfo
 	Oid			chunk;			/* the partition */
 	Oid			blocks;			/* its block table */
 	int			natts;			/* attributes of the partition */
+	TimestampTz range_start;	/* its range [range_start, range_end) */
+	TimestampTz range_end;
 	AttrNumber	time_attno;		/* the time column of the partition */
 	/* per partition attribute, index attno - 1 */
 	TsColumnRole *role;

@@ -69,6 +69,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/selfuncs.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -467,9 +468,68 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 	cp->path.parallel_safe = rel->consider_parallel;
 	cp->path.parallel_workers = 0;
 	cp->path.rows = cp->path.param_info ? cp->path.param_info->ppi_rows : rel->rows;
-	cp->path.startup_cost = rel->baserestrictcost.startup;
-	cp->path.total_cost = cp->path.startup_cost + rel->pages * seq_page_cost +
-		rel->tuples * (cpu_tuple_cost + rel->baserestrictcost.per_tuple);
+
+	/*
+	 * Cost: every row of the block table's main heap is read (its pages),
+	 * but only the fraction of blocks that the time, series and value
+	 * quals admit is decoded and returned row by row.
+	 */
+	{
+		List	   *skipping = NIL;
+		ListCell   *lc;
+		Selectivity frac;
+		double		lo = (double) info->range_start;
+		double		hi = (double) info->range_end;
+		bool		time_unknown = false;
+
+		/*
+		 * The statistics of a compressed partition describe its heap only,
+		 * so the share of time is taken from its range: constant bounds
+		 * cut it exactly, others count as a third.  The other quals that
+		 * skip blocks take PostgreSQL's estimates.
+		 */
+		foreach(lc, rel->baserestrictinfo)
+		{
+			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+			int			strategy;
+			Expr	   *bound;
+			AttrNumber	attno;
+			int			kind = TsClassifyClause(ri->clause, rti, info, &strategy, &bound, &attno);
+
+			if (kind == TS_CLAUSE_TIME)
+			{
+				Node	   *b = TsStrip((Node *) bound);
+				double		v;
+
+				if (!IsA(b, Const) || ((Const *) b)->constisnull)
+				{
+					time_unknown = true;
+					continue;
+				}
+				v = (double) DatumGetTimestampTz(((Const *) b)->constvalue);
+				if (strategy == BTLessStrategyNumber || strategy == BTLessEqualStrategyNumber)
+					hi = Min(hi, v);
+				else if (strategy == BTGreaterStrategyNumber || strategy == BTGreaterEqualStrategyNumber)
+					lo = Max(lo, v);
+				else
+					hi = lo;	/* one instant */
+			}
+			else if (kind != TS_CLAUSE_OTHER)
+				skipping = lappend(skipping, ri);
+		}
+		frac = skipping == NIL ? 1.0
+			: clauselist_selectivity(root, skipping, rti, JOIN_INNER, NULL);
+		if (info->range_end > info->range_start)
+			frac *= Max(hi - lo, 0.0) / ((double) info->range_end - (double) info->range_start);
+		if (time_unknown)
+			frac *= DEFAULT_INEQ_SEL;
+		frac = Min(Max(frac, 1.0 / TS_BLOCK_ROWS), 1.0);
+		cp->path.startup_cost = rel->baserestrictcost.startup;
+		cp->path.total_cost = cp->path.startup_cost + rel->pages * seq_page_cost +
+			frac * rel->tuples * (cpu_tuple_cost + rel->baserestrictcost.per_tuple +
+								  cpu_operator_cost);
+		list_free(skipping);
+	}
 	cp->path.pathkeys = NIL;
 	cp->flags = 0;
 	cp->methods = &TsPathMethods;
