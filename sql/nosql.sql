@@ -1606,7 +1606,10 @@ COMMENT ON FUNCTION nosql.tsblock_send(nosql.tsblock) IS 'binary output of nosql
 COMMENT ON TYPE nosql.tsblock IS 'a compressed block of one column of a time-series table (see nosql.tsblock_info)';
 CREATE FUNCTION nosql.tsblock_info(nosql.tsblock) RETURNS text
     AS 'MODULE_PATHNAME', 'tsblock_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION nosql.tsblock_info(nosql.tsblock) IS 'what a compressed block holds: codec type, rows, encoding method, bytes';
+COMMENT ON FUNCTION nosql.tsblock_info(nosql.tsblock) IS 'what a compressed block holds: codec type, rows, encoding method, bytes (per column for a container of a block row''s columns)';
+CREATE FUNCTION nosql.tsblock_column(nosql.tsblock, integer) RETURNS nosql.tsblock
+    AS 'MODULE_PATHNAME', 'tsblock_column' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.tsblock_column(nosql.tsblock, integer) IS 'the block of one column (by the partition''s column number) in a container of a block row''s columns; NULL if it has none';
 
 -- Time series: tables partitioned by time (docs/timeseries.md "Storage").
 -- nosql.create_timeseries turns an ordinary table into a table partitioned
@@ -1919,6 +1922,7 @@ BEGIN
                   WHERE x.attrelid OPERATOR(pg_catalog.=) part AND x.attnum OPERATOR(pg_catalog.>) 0 AND NOT x.attisdropped
                   ORDER BY x.attnum LOOP
             IF a.attname OPERATOR(pg_catalog.=) ts.time_column THEN
+                -- the container of the block's time and value columns
                 cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', t%s nosql.tsblock', a.attnum);
                 types[a.attnum] := a.atttypid;
             ELSIF a.attname OPERATOR(pg_catalog.=) ANY (ts.segment_by) THEN
@@ -1928,9 +1932,9 @@ BEGIN
                                                        WHERE co.oid OPERATOR(pg_catalog.=) a.attcollation), '');
                 segs := segs OPERATOR(pg_catalog.||) pg_catalog.format('s%s, ', a.attnum);
             ELSE
-                -- the block, its NULLs, and for ordered numeric and time
-                -- types its smallest and largest value (blocks are skipped by them)
-                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s nosql.tsblock, c%s_nulls int4', a.attnum, a.attnum);
+                -- the column's NULLs in the block, and for ordered numeric and
+                -- time types its smallest and largest value (blocks are skipped by them)
+                cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s_nulls int4', a.attnum);
                 IF a.atttypid OPERATOR(pg_catalog.=) ANY ('{int2,int4,int8,float4,float8,date,timestamp,timestamptz}'::regtype[]) THEN
                     cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s_min %s, c%s_max %s', a.attnum,
                                 pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnum, pg_catalog.format_type(a.atttypid, a.atttypmod));

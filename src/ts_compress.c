@@ -32,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/heapam.h"
@@ -126,6 +127,8 @@ TsCodecSetup(void)
 	}
 }
 
+static int	TsValidateAny(const uint8 *buf, size_t len);
+
 static void
 TsCorrupt(int code)
 {
@@ -192,6 +195,156 @@ TsValidateBlock(const uint8 *buf, size_t len)
 	return n;
 }
 
+/* ---- the container: every compressed column of one block in one value ---- */
+
+/*
+ * A block row keeps the time column and every value column in one
+ * nosql.tsblock, a container: the magic byte TS_CONTAINER_MAGIC (no
+ * column block starts with it), a reserved byte, the column count, a
+ * directory of (attribute number, offset, length) and the column blocks
+ * one after the other.  One value per block row instead of one per column
+ * packs TOAST pages well (a TOAST page holds four whole chunks, and a
+ * value's last, partial chunk leaves space that the next values' whole
+ * chunks cannot use), and a reader fetches only the chunks of the columns
+ * it needs (detoast_attr_slice).  Integers are little-endian.
+ */
+#define TS_CONTAINER_MAGIC 0xFF
+#define TS_CONTAINER_HEADER 4
+#define TS_CONTAINER_ENTRY 10
+
+static void
+TsPut16(uint8 *p, uint32 v)
+{
+	p[0] = v & 0xFF;
+	p[1] = (v >> 8) & 0xFF;
+}
+
+static void
+TsPut32(uint8 *p, uint32 v)
+{
+	TsPut16(p, v & 0xFFFF);
+	TsPut16(p + 2, v >> 16);
+}
+
+static uint32
+TsGet16(const uint8 *p)
+{
+	return (uint32) p[0] | ((uint32) p[1] << 8);
+}
+
+static uint32
+TsGet32(const uint8 *p)
+{
+	return TsGet16(p) | (TsGet16(p + 2) << 16);
+}
+
+static bytea *
+TsContainerBuild(int ncols, const int *attno, const size_t *offset,
+				 const size_t *length, const uint8 *data, size_t len)
+{
+	size_t		header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+	bytea	   *result;
+	uint8	   *p;
+
+	if (header + len > MaxAllocSize - VARHDRSZ || ncols > 0xFFFF)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("compressed time-series block of %zu bytes is too large", header + len)));
+	result = palloc(VARHDRSZ + header + len);
+	SET_VARSIZE(result, VARHDRSZ + header + len);
+	p = (uint8 *) VARDATA(result);
+	p[0] = TS_CONTAINER_MAGIC;
+	p[1] = 0;
+	TsPut16(p + 2, ncols);
+	for (int i = 0; i < ncols; i++)
+	{
+		uint8	   *e = p + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+
+		TsPut16(e, attno[i]);
+		TsPut32(e + 2, offset[i]);
+		TsPut32(e + 6, length[i]);
+	}
+	memcpy(p + header, data, len);
+	return result;
+}
+
+/*
+ * Find column attno in the container whose first bytes (at least its
+ * directory, or all of it) are buf/len: its offset from the start of the
+ * container and its length.  False if the column is not there; an error if
+ * the directory is malformed.  total is the container's full length.
+ */
+static bool
+TsContainerFind(const uint8 *buf, size_t len, size_t total, int attno,
+				size_t *offset, size_t *length)
+{
+	int			ncols;
+	size_t		header;
+
+	if (len < TS_CONTAINER_HEADER || buf[0] != TS_CONTAINER_MAGIC)
+		TsCorrupt(TS_ERR_CORRUPT);
+	ncols = TsGet16(buf + 2);
+	header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+	if (len < header || total < header)
+		TsCorrupt(TS_ERR_CORRUPT);
+	for (int i = 0; i < ncols; i++)
+	{
+		const uint8 *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+		size_t		off = TsGet32(e + 2);
+		size_t		l = TsGet32(e + 6);
+
+		if (off > total - header || l > total - header - off)
+			TsCorrupt(TS_ERR_CORRUPT);
+		if ((int) TsGet16(e) == attno)
+		{
+			*offset = header + off;
+			*length = l;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Check a whole container: its directory and every column block; its row count */
+static int
+TsValidateContainer(const uint8 *buf, size_t len)
+{
+	int			ncols;
+	size_t		header;
+	int			rows = -1;
+
+	if (len < TS_CONTAINER_HEADER || buf[0] != TS_CONTAINER_MAGIC || buf[1] != 0)
+		TsCorrupt(TS_ERR_CORRUPT);
+	ncols = TsGet16(buf + 2);
+	header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+	if (len < header)
+		TsCorrupt(TS_ERR_CORRUPT);
+	for (int i = 0; i < ncols; i++)
+	{
+		const uint8 *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+		size_t		off = TsGet32(e + 2);
+		size_t		l = TsGet32(e + 6);
+		int			n;
+
+		if (off > len - header || l > len - header - off)
+			TsCorrupt(TS_ERR_CORRUPT);
+		n = TsValidateBlock(buf + header + off, l);
+		if (rows >= 0 && n != rows)
+			TsCorrupt(TS_ERR_CORRUPT);
+		rows = n;
+	}
+	return Max(rows, 0);
+}
+
+/* A column block or a container */
+static int
+TsValidateAny(const uint8 *buf, size_t len)
+{
+	if (len > 0 && buf[0] == TS_CONTAINER_MAGIC)
+		return TsValidateContainer(buf, len);
+	return TsValidateBlock(buf, len);
+}
+
 static bytea *
 TsBlockFromBytes(const uint8 *buf, size_t len)
 {
@@ -214,7 +367,7 @@ tsblock_in(PG_FUNCTION_ARGS)
 	Datum		raw = DirectFunctionCall1(byteain, PG_GETARG_DATUM(0));
 	bytea	   *b = DatumGetByteaPP(raw);
 
-	TsValidateBlock((uint8 *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	TsValidateAny((uint8 *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 	PG_RETURN_BYTEA_P(b);
 }
 
@@ -233,7 +386,7 @@ tsblock_recv(PG_FUNCTION_ARGS)
 	const char *bytes = pq_getmsgbytes(msg, msg->len - msg->cursor);
 	size_t		len = msg->len - (bytes - msg->data);
 
-	TsValidateBlock((const uint8 *) bytes, len);
+	TsValidateAny((const uint8 *) bytes, len);
 	PG_RETURN_BYTEA_P(TsBlockFromBytes((const uint8 *) bytes, len));
 }
 
@@ -277,12 +430,56 @@ tsblock_info(PG_FUNCTION_ARGS)
 	int			n;
 
 	TsCodecSetup();
+	if (len > 0 && buf[0] == TS_CONTAINER_MAGIC)
+	{
+		StringInfoData str;
+		int			ncols;
+		size_t		header;
+
+		n = TsValidateContainer(buf, len);
+		ncols = TsGet16(buf + 2);
+		header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+		initStringInfo(&str);
+		appendStringInfo(&str, "%d columns, %d rows, %zu bytes:", ncols, n, len);
+		for (int i = 0; i < ncols; i++)
+		{
+			const uint8 *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+			const uint8 *col = buf + header + TsGet32(e + 2);
+			size_t		l = TsGet32(e + 6);
+
+			(void) ts_block_info(col, l, &type);
+			appendStringInfo(&str, "%s %u %s %s %zu", i > 0 ? ";" : "", TsGet16(e),
+							 TsColumnTypeName(type), ts_block_method(col, l), l);
+		}
+		PG_RETURN_TEXT_P(cstring_to_text(str.data));
+	}
 	n = ts_block_info(buf, len, &type);
 	if (n < 0)
 		TsCorrupt(n);
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s, %d rows, %s, %zu bytes",
 											  TsColumnTypeName(type), n,
 											  ts_block_method(buf, len), len)));
+}
+
+/* nosql.tsblock_column(container tsblock, attnum int): one column's block (NULL: none) */
+PG_FUNCTION_INFO_V1(tsblock_column);
+Datum
+tsblock_column(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	int32		attno = PG_GETARG_INT32(1);
+	const uint8 *buf = (const uint8 *) VARDATA_ANY(b);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	size_t		off;
+	size_t		l;
+
+	if (len == 0 || buf[0] != TS_CONTAINER_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the block is not a container of columns")));
+	if (!TsContainerFind(buf, len, len, attno, &off, &l))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(TsBlockFromBytes(buf + off, l));
 }
 
 /* ---- which codec a column type uses ---- */
@@ -531,43 +728,66 @@ TsLoadChunk(Oid relid)
 				info->stat_max[n - 1] = (AttrNumber) (i + 1);
 			continue;
 		}
-		if (*end != '\0')
-			continue;
-		if (get_attnum(relid, get_attname(relid, (AttrNumber) n, false)) != n)
+		if (*end != '\0' || role == TS_ROLE_VALUE)
 			continue;
 		info->role[n - 1] = role;
 		info->blk_attno[n - 1] = (AttrNumber) (i + 1);
 		if (role == TS_ROLE_TIME)
 			info->time_attno = (AttrNumber) n;
-		if (role != TS_ROLE_SEGMENT)
-		{
-			Oid			typid;
-			int32		typmod;
-			Oid			collid;
-			int16		typlen;
-			bool		typbyval;
-
-			get_atttypetypmodcoll(relid, (AttrNumber) n, &typid, &typmod, &collid);
-			if (n > ntypes || typenulls[n - 1] || DatumGetObjectId(types[n - 1]) != typid)
-			{
-				char	   *attname = get_attname(relid, (AttrNumber) n, false);
-				char	   *relname = get_rel_name(relid);
-
-				table_close(brel, AccessShareLock);
-				TsFreeInfo(info);
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("column \"%s\" of \"%s\" changed type after the partition was compressed",
-								attname, relname),
-						 errhint("Change the column back to its old type, or drop the partition.")));
-			}
-			get_typlenbyval(typid, &typlen, &typbyval);
-			info->typid[n - 1] = typid;
-			info->codec[n - 1] = (role == TS_ROLE_TIME) ? TS_COL_TIMESTAMP
-				: TsCodecForType(typid, typlen, typbyval);
-		}
 	}
 	table_close(brel, AccessShareLock);
+	if (info->time_attno == 0)
+	{
+		TsFreeInfo(info);
+		return NULL;
+	}
+
+	/*
+	 * The time column and the value columns are in the container t<n>:
+	 * every column with a type in block_types, as it was when compressed.
+	 */
+	for (int a = 0; a < natts && a < ntypes; a++)
+	{
+		HeapTuple	atup;
+		Form_pg_attribute attr;
+		Oid			typid;
+		int16		typlen;
+		bool		typbyval;
+
+		if (typenulls[a] || info->role[a] == TS_ROLE_SEGMENT)
+			continue;
+		atup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(a + 1));
+		if (!HeapTupleIsValid(atup))
+			continue;
+		attr = (Form_pg_attribute) GETSTRUCT(atup);
+		if (attr->attisdropped)
+		{
+			ReleaseSysCache(atup);
+			info->role[a] = TS_ROLE_NONE;
+			continue;
+		}
+		typid = attr->atttypid;
+		ReleaseSysCache(atup);
+		if (DatumGetObjectId(types[a]) != typid)
+		{
+			char	   *attname = get_attname(relid, (AttrNumber) (a + 1), false);
+			char	   *relname = get_rel_name(relid);
+
+			TsFreeInfo(info);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of \"%s\" changed type after the partition was compressed",
+							attname, relname),
+					 errhint("Change the column back to its old type, or drop the partition.")));
+		}
+		if (a + 1 != info->time_attno)
+			info->role[a] = TS_ROLE_VALUE;
+		info->blk_attno[a] = info->blk_attno[info->time_attno - 1];
+		get_typlenbyval(typid, &typlen, &typbyval);
+		info->typid[a] = typid;
+		info->codec[a] = (a + 1 == info->time_attno) ? TS_COL_TIMESTAMP
+			: TsCodecForType(typid, typlen, typbyval);
+	}
 	/* statistics only of value columns of the types that have them */
 	for (int a = 0; a < natts; a++)
 	{
@@ -576,11 +796,6 @@ TsLoadChunk(Oid relid)
 			info->stat_min[a] = info->stat_max[a] = 0;
 		if (info->role[a] != TS_ROLE_VALUE)
 			info->stat_nulls[a] = 0;
-	}
-	if (info->time_attno == 0)
-	{
-		TsFreeInfo(info);
-		return NULL;
 	}
 	return info;
 }
@@ -629,16 +844,14 @@ TsCompressLockBlocks(Oid blocks)
 /* ---- encoding one block ---- */
 
 /* Encode n values of one column; returns the nosql.tsblock */
-static bytea *
+static size_t
 TsEncodeColumn(TsColumnType codec, Oid typid, int16 typlen,
-			   Datum *values, bool *nulls, int n, TsStats *statsp)
+			   Datum *values, bool *nulls, int n, TsStats *statsp, TsBuffer *out)
 {
-	TsBuffer	buf;
+	TsBuffer	buf = *out;
 	TsStats		stats;
 	size_t		got = 0;
-	bytea	   *result;
 
-	ts_buffer_init(&buf);
 	switch (codec)
 	{
 		case TS_COL_TIMESTAMP:
@@ -723,10 +936,9 @@ TsEncodeColumn(TsColumnType codec, Oid typid, int16 typlen,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("could not compress a block of %d values of type %s", n,
 						format_type_be(typid))));
-	result = TsBlockFromBytes(buf.data, buf.len);
-	ts_buffer_free(&buf);
+	*out = buf;
 	*statsp = stats;
-	return result;
+	return got;
 }
 
 /* A value of a column's type from the statistics of its block */
@@ -807,6 +1019,11 @@ TsFlushBlock(TsCompressState *cs)
 	TupleTableSlot *slot = cs->blockslot;
 	int			n = cs->n;
 	MemoryContext old;
+	TsBuffer	columns;
+	int			ncols = 0;
+	int		   *dir_attno = palloc(sizeof(int) * info->natts);
+	size_t	   *dir_offset = palloc(sizeof(size_t) * info->natts);
+	size_t	   *dir_length = palloc(sizeof(size_t) * info->natts);
 
 	if (n == 0)
 		return;
@@ -819,6 +1036,7 @@ TsFlushBlock(TsCompressState *cs)
 	}
 	slot->tts_values[TS_BLK_ROWS - 1] = Int32GetDatum(n);
 	slot->tts_isnull[TS_BLK_ROWS - 1] = false;
+	ts_buffer_init(&columns);
 	for (int a = 0; a < info->natts; a++)
 	{
 		AttrNumber	b = info->blk_attno[a];
@@ -843,12 +1061,15 @@ TsFlushBlock(TsCompressState *cs)
 			case TS_ROLE_VALUE:
 				{
 					TsStats		stats;
+					size_t		start = columns.len;
+					size_t		got;
 
-					slot->tts_values[b - 1] =
-						PointerGetDatum(TsEncodeColumn(info->codec[a], cs->typid[a],
-													   cs->typlen[a], cs->values[a],
-													   cs->nulls[a], n, &stats));
-					slot->tts_isnull[b - 1] = false;
+					got = TsEncodeColumn(info->codec[a], cs->typid[a], cs->typlen[a],
+										 cs->values[a], cs->nulls[a], n, &stats, &columns);
+					dir_attno[ncols] = a + 1;
+					dir_offset[ncols] = start;
+					dir_length[ncols] = got;
+					ncols++;
 					if (info->stat_nulls[a] != 0)
 					{
 						slot->tts_values[info->stat_nulls[a] - 1] = Int32GetDatum(stats.null_count);
@@ -865,6 +1086,15 @@ TsFlushBlock(TsCompressState *cs)
 					break;
 				}
 		}
+	}
+	{
+		AttrNumber	b = info->blk_attno[info->time_attno - 1];
+		bytea	   *container = TsContainerBuild(ncols, dir_attno, dir_offset, dir_length,
+												 columns.data, columns.len);
+
+		ts_buffer_free(&columns);
+		slot->tts_values[b - 1] = PointerGetDatum(container);
+		slot->tts_isnull[b - 1] = false;
 	}
 	ExecStoreVirtualTuple(slot);
 	table_tuple_insert(cs->blocks, slot, GetCurrentCommandId(true), 0, NULL);
@@ -1078,18 +1308,69 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 
 /* ---- decoding ---- */
 
+/*
+ * The container of a block row, for fetching its columns: its first bytes
+ * (the directory, or all of it when it is not stored out of line).
+ */
+typedef struct TsContainerRef
+{
+	struct varlena *raw;		/* as stored (perhaps a TOAST pointer) */
+	bool		sliced;			/* out of line: fetch columns by slices */
+	const uint8 *head;
+	size_t		headlen;
+	size_t		total;
+} TsContainerRef;
+
 static void
-TsBlockBytes(TupleTableSlot *blockslot, AttrNumber b, const uint8 **buf, size_t *len)
+TsContainerOpen(TupleTableSlot *blockslot, AttrNumber b, int natts, bool whole,
+				TsContainerRef *ref)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(blockslot, b, &isnull);
-	struct varlena *p;
 
 	if (isnull)
 		TsCorrupt(TS_ERR_CORRUPT);
-	p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
-	*buf = (const uint8 *) VARDATA_ANY(p);
-	*len = VARSIZE_ANY_EXHDR(p);
+	ref->raw = (struct varlena *) DatumGetPointer(d);
+	ref->sliced = !whole && VARATT_IS_EXTERNAL_ONDISK(ref->raw);
+	if (!ref->sliced)
+	{
+		struct varlena *p = pg_detoast_datum_packed(ref->raw);
+
+		ref->head = (const uint8 *) VARDATA_ANY(p);
+		ref->headlen = ref->total = VARSIZE_ANY_EXHDR(p);
+	}
+	else
+	{
+		struct varlena *h;
+
+		ref->total = toast_raw_datum_size(d) - VARHDRSZ;
+		h = detoast_attr_slice(ref->raw, 0,
+							   Min(ref->total, TS_CONTAINER_HEADER + (size_t) natts * TS_CONTAINER_ENTRY));
+		ref->head = (const uint8 *) VARDATA_ANY(h);
+		ref->headlen = VARSIZE_ANY_EXHDR(h);
+	}
+}
+
+/* The bytes of column attno of a container */
+static void
+TsContainerColumn(TsContainerRef *ref, int attno, const uint8 **buf, size_t *len)
+{
+	size_t		off;
+	size_t		l;
+
+	if (!TsContainerFind(ref->head, ref->headlen, ref->total, attno, &off, &l))
+		TsCorrupt(TS_ERR_CORRUPT);
+	if (!ref->sliced)
+		*buf = ref->head + off;
+	else
+	{
+		struct varlena *c = detoast_attr_slice(ref->raw, off, l);
+
+		if (VARSIZE_ANY_EXHDR(c) != l)
+			TsCorrupt(TS_ERR_CORRUPT);
+		*buf = (const uint8 *) VARDATA_ANY(c);
+	}
+	*len = l;
 }
 
 /*
@@ -1106,6 +1387,7 @@ TsDecodeBlock(TsChunkInfo *info, TupleDesc chunkdesc, TupleTableSlot *blockslot,
 	const uint8 *buf;
 	size_t		len;
 	int			got;
+	TsContainerRef ref;
 
 	TsCodecSetup();
 	n = DatumGetInt32(slot_getattr(blockslot, TS_BLK_ROWS, &isnull));
@@ -1118,8 +1400,23 @@ TsDecodeBlock(TsChunkInfo *info, TupleDesc chunkdesc, TupleTableSlot *blockslot,
 	out->segnulls = palloc(sizeof(bool) * info->natts);
 	memset(out->segnulls, true, sizeof(bool) * info->natts);
 
+	{
+		/* whole when most columns are wanted, else column by column */
+		int			nwanted = 0;
+		int			nvalues = 0;
+
+		for (int a = 0; a < info->natts; a++)
+			if (info->role[a] == TS_ROLE_VALUE)
+			{
+				nvalues++;
+				if (wanted == NULL || wanted[a])
+					nwanted++;
+			}
+		TsContainerOpen(blockslot, info->blk_attno[info->time_attno - 1], info->natts,
+						wanted == NULL || 2 * nwanted > nvalues, &ref);
+	}
 	out->times = palloc(sizeof(int64) * n);
-	TsBlockBytes(blockslot, info->blk_attno[info->time_attno - 1], &buf, &len);
+	TsContainerColumn(&ref, info->time_attno, &buf, &len);
 	got = ts_decode_timestamp(buf, len, out->times, NULL, n);
 	if (got != n)
 		TsCorrupt(got < 0 ? got : TS_ERR_CORRUPT);
@@ -1137,7 +1434,7 @@ TsDecodeBlock(TsChunkInfo *info, TupleDesc chunkdesc, TupleTableSlot *blockslot,
 		}
 		if (info->role[a] != TS_ROLE_VALUE || (wanted != NULL && !wanted[a]))
 			continue;
-		TsBlockBytes(blockslot, info->blk_attno[a], &buf, &len);
+		TsContainerColumn(&ref, a + 1, &buf, &len);
 		values = palloc(sizeof(Datum) * n);
 		nulls = palloc(sizeof(bool) * n);
 		switch (info->codec[a])

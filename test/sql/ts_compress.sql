@@ -75,7 +75,8 @@ SELECT nosql.timeseries_heap_rows('tsm_ts_20250101_000000') AS heap_rows, (SELEC
   FROM tsm_ts_20250101_000000_blocks;
 -- a block per series and 1,000 rows, ordered by time
 SELECT count(*) AS misordered FROM tsm_ts_20250101_000000_blocks WHERE min_time > max_time;
-SELECT nosql.tsblock_info(t1) AS time_block, nosql.tsblock_info(c6) AS int4_block
+SELECT nosql.tsblock_info(nosql.tsblock_column(t1, 1)) AS time_block, nosql.tsblock_info(nosql.tsblock_column(t1, 6)) AS int4_block,
+       nosql.tsblock_column(t1, 2) IS NULL AS no_segment_block
   FROM tsm_ts_20250101_000000_blocks WHERE s2 = 'h3' AND s3 = 1 ORDER BY min_time LIMIT 1;
 
 -- every row, every column, every bit (text forms keep -0 and NaN apart)
@@ -261,7 +262,11 @@ SELECT 'junk'::nosql.tsblock;
 SELECT '\x00'::nosql.tsblock;
 SELECT '\x0201'::nosql.tsblock;
 -- a block's text form goes back in
-SELECT nosql.tsblock_info(c5::text::nosql.tsblock) FROM tsm_ts_20250101_000000_blocks ORDER BY min_time, s2 LIMIT 1;
+SELECT nosql.tsblock_info(t1::text::nosql.tsblock) FROM tsm_ts_20250101_000000_blocks ORDER BY min_time, s2 LIMIT 1;
+SELECT nosql.tsblock_info(nosql.tsblock_column(t1, 5)::text::nosql.tsblock) FROM tsm_ts_20250101_000000_blocks ORDER BY min_time, s2 LIMIT 1;
+-- a container whose directory points outside it
+SELECT nosql.tsblock_info(('\xff000100' || 'ffff' || '00100000' || '01000000')::nosql.tsblock);
+SELECT nosql.tsblock_column(nosql.tsblock_column(t1, 5), 5) FROM tsm_ts_20250101_000000_blocks LIMIT 1;
 -- a changed column type makes compressed rows unreadable, with a clear error
 CREATE TABLE tsu (time timestamptz NOT NULL, k int, v int4);
 INSERT INTO tsu VALUES ('2025-01-01', 1, 1);
