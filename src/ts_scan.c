@@ -476,8 +476,10 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 	 */
 	{
 		List	   *skipping = NIL;
+		List	   *others = NIL;
 		ListCell   *lc;
 		Selectivity frac;
+		Selectivity time_share = 1.0;
 		double		lo = (double) info->range_start;
 		double		hi = (double) info->range_end;
 		bool		time_unknown = false;
@@ -516,14 +518,26 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 			}
 			else if (kind != TS_CLAUSE_OTHER)
 				skipping = lappend(skipping, ri);
+			else
+				others = lappend(others, ri);
 		}
-		frac = skipping == NIL ? 1.0
-			: clauselist_selectivity(root, skipping, rti, JOIN_INNER, NULL);
 		if (info->range_end > info->range_start)
-			frac *= Max(hi - lo, 0.0) / ((double) info->range_end - (double) info->range_start);
+			time_share = Max(hi - lo, 0.0) / ((double) info->range_end - (double) info->range_start);
 		if (time_unknown)
-			frac *= DEFAULT_INEQ_SEL;
+			time_share *= DEFAULT_INEQ_SEL;
+		time_share = Min(time_share, 1.0);
+		frac = time_share * (skipping == NIL ? 1.0
+							 : clauselist_selectivity(root, skipping, rti, JOIN_INNER, NULL));
+		/* the rows, estimated the same way (PostgreSQL's estimate saw the heap) */
+		if (cp->path.param_info == NULL)
+		{
+			rel->rows = clamp_row_est(rel->tuples * frac *
+									  (others == NIL ? 1.0
+									   : clauselist_selectivity(root, others, rti, JOIN_INNER, NULL)));
+			cp->path.rows = rel->rows;
+		}
 		frac = Min(Max(frac, 1.0 / TS_BLOCK_ROWS), 1.0);
+		list_free(others);
 		cp->path.startup_cost = rel->baserestrictcost.startup;
 		cp->path.total_cost = cp->path.startup_cost + rel->pages * seq_page_cost +
 			frac * rel->tuples * (cpu_tuple_cost + rel->baserestrictcost.per_tuple +
