@@ -578,6 +578,7 @@ TsFreeInfo(TsChunkInfo *info)
 	pfree(info->stat_nulls);
 	pfree(info->stat_min);
 	pfree(info->stat_max);
+	pfree(info->stat_sum);
 	pfree(info);
 }
 
@@ -694,6 +695,7 @@ TsLoadChunk(Oid relid)
 	info->stat_nulls = palloc0(sizeof(AttrNumber) * Max(natts, 1));
 	info->stat_min = palloc0(sizeof(AttrNumber) * Max(natts, 1));
 	info->stat_max = palloc0(sizeof(AttrNumber) * Max(natts, 1));
+	info->stat_sum = palloc0(sizeof(AttrNumber) * Max(natts, 1));
 	MemoryContextSwitchTo(old);
 
 	for (int i = 0; i < bdesc->natts; i++)
@@ -726,6 +728,8 @@ TsLoadChunk(Oid relid)
 				info->stat_min[n - 1] = (AttrNumber) (i + 1);
 			else if (strcmp(end, "_max") == 0)
 				info->stat_max[n - 1] = (AttrNumber) (i + 1);
+			else if (strcmp(end, "_sum") == 0)
+				info->stat_sum[n - 1] = (AttrNumber) (i + 1);
 			continue;
 		}
 		if (*end != '\0' || role == TS_ROLE_VALUE)
@@ -796,6 +800,9 @@ TsLoadChunk(Oid relid)
 			info->stat_min[a] = info->stat_max[a] = 0;
 		if (info->role[a] != TS_ROLE_VALUE)
 			info->stat_nulls[a] = 0;
+		if (info->role[a] != TS_ROLE_VALUE ||
+			(info->typid[a] != INT2OID && info->typid[a] != INT4OID))
+			info->stat_sum[a] = 0;
 	}
 	return info;
 }
@@ -1083,6 +1090,11 @@ TsFlushBlock(TsCompressState *cs)
 						slot->tts_values[info->stat_max[a] - 1] =
 							TsStatDatum(cs->typid[a], &stats, true,
 										&slot->tts_isnull[info->stat_max[a] - 1]);
+					if (info->stat_sum[a] != 0 && stats.has_minmax && !stats.sum_overflow)
+					{
+						slot->tts_values[info->stat_sum[a] - 1] = Int64GetDatum(stats.sum_int);
+						slot->tts_isnull[info->stat_sum[a] - 1] = false;
+					}
 					break;
 				}
 		}

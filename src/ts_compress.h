@@ -27,6 +27,7 @@
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 
 #include "ts_codec.h"
@@ -66,6 +67,7 @@ typedef struct TsChunkInfo
 	AttrNumber *stat_nulls;		/* c<n>_nulls: NULLs in the block */
 	AttrNumber *stat_min;		/* c<n>_min, c<n>_max: smallest and largest */
 	AttrNumber *stat_max;		/* value (NaN counts as the largest) */
+	AttrNumber *stat_sum;		/* c<n>_sum: the sum (int2 and int4 columns) */
 } TsChunkInfo;
 
 /*
@@ -121,8 +123,12 @@ extern int64 TsDecompressBlocks(Relation chunk, TsChunkInfo *info,
 								TsBlockFilter *filter);
 extern void TsCompressLockBlocks(Oid blocks);
 
+/* ts_agg.c */
+extern void TsAggInit(void);
+
 /* ts_scan.c */
 extern bool TsScanPreloaded(void);
+extern bool TsMaybeChunk(RangeTblEntry *rte);
 extern int	TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
 							 int *strategy, Expr **bound, AttrNumber *attno);
 extern void TsFilterBounds(TsBlockFilter *filter, List *strategies,

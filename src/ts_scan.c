@@ -403,7 +403,7 @@ static const CustomScanMethods TsScanMethods = {
 };
 
 /* Is the relation a partition (the only relations that have blocks)? */
-static bool
+bool
 TsMaybeChunk(RangeTblEntry *rte)
 {
 	return rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_RELATION &&
@@ -1293,4 +1293,5 @@ TsScanInit(void)
 	ExecutorStart_hook = TsExecutorStart;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = TsProcessUtility;
+	TsAggInit();
 }

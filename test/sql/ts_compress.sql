@@ -114,6 +114,20 @@ SELECT same('SELECT a.time, a.host, a.v, b.n FROM %1$s a JOIN %1$s b ON a.time =
 SELECT same('SELECT h.host, x.c FROM (VALUES (''h1''), (''h9''), (''zz'')) h(host) CROSS JOIN LATERAL (SELECT count(*) c FROM %1$s t WHERE t.host = h.host AND t.time < ''2025-01-02'') x');
 SELECT tableoid::regclass, count(*) FROM tsm GROUP BY 1 ORDER BY 1;
 
+-- aggregates from the blocks' statistics (Nosql Block Aggregate): blocks
+-- inside the time bounds are not decoded
+SELECT same('SELECT host, region, count(*), count(v), count(note), min(v), max(v), min(n), max(n), sum(n), sum(small), min(big), max(big), min(day), max(day), min(time), max(time), min(f4), max(f4) FROM %1$s GROUP BY host, region');
+SELECT same('SELECT host, count(*), count(n), sum(n), max(v), min(time), max(time) FROM %1$s WHERE time >= ''2025-01-01 05:00'' AND time < ''2025-01-02 20:00'' GROUP BY host');
+SELECT same('SELECT region, count(*), max(big) FROM %1$s WHERE host IN (''h1'', ''h2'') AND time > ''2025-01-02'' GROUP BY region');
+SELECT same('SELECT count(*), max(time), sum(n), min(small) FROM %1$s WHERE time < ''2025-01-03 12:00''');
+SELECT same('SELECT count(*), max(time), sum(n) FROM %1$s WHERE time > ''2030-01-01''');
+SELECT same('SELECT host, count(*) FROM %1$s WHERE time > ''2030-01-01'' GROUP BY host');
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT host, count(*), max(v), sum(n) FROM tsm WHERE time >= '2025-01-01 05:00' AND time < '2025-01-02 20:00' GROUP BY host;
+-- a qual on values, an expression, or a grouping by time: the ordinary plan
+EXPLAIN (COSTS OFF) SELECT count(*) FROM tsm WHERE v > 5 AND time < '2025-02-01';
+EXPLAIN (COSTS OFF) SELECT max(v) - min(v) FROM tsm WHERE time < '2025-02-01';
+
 -- randomized windows: 40 random (series, range) queries against the plain table
 DO $$
 DECLARE
@@ -197,6 +211,7 @@ $$;
 SELECT count(*) FROM (SELECT * FROM tsm WHERE host = 'h6' AND region = 2 AND time < '2025-01-01 01:00' FOR UPDATE) x;
 SELECT same('SELECT * FROM %1$s');
 -- compress again: the new and decompressed rows become blocks
+SELECT same('SELECT host, region, count(*), count(v), min(v), max(v), sum(n), min(time), max(time) FROM %1$s GROUP BY host, region');
 SELECT nosql.compress_timeseries('tsm') AS compressed_again;
 SELECT nosql.timeseries_heap_rows('tsm_ts_20250102_000000') AS heap_rows;
 SELECT same('SELECT * FROM %1$s');
