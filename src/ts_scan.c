@@ -531,10 +531,25 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 		/* the rows, estimated the same way (PostgreSQL's estimate saw the heap) */
 		if (cp->path.param_info == NULL)
 		{
+			double		old_rows = rel->rows;
+
 			rel->rows = clamp_row_est(rel->tuples * frac *
 									  (others == NIL ? 1.0
 									   : clauselist_selectivity(root, others, rti, JOIN_INNER, NULL)));
 			cp->path.rows = rel->rows;
+
+			/*
+			 * The parent's row count was summed from its partitions' before
+			 * their paths were made; it sizes the Gather above them.
+			 */
+			if (rel->reloptkind == RELOPT_OTHER_MEMBER_REL && root->append_rel_array != NULL &&
+				root->append_rel_array[rti] != NULL)
+			{
+				RelOptInfo *parent = root->simple_rel_array[root->append_rel_array[rti]->parent_relid];
+
+				if (parent != NULL)
+					parent->rows = clamp_row_est(parent->rows - old_rows + rel->rows);
+			}
 		}
 		frac = Min(Max(frac, 1.0 / TS_BLOCK_ROWS), 1.0);
 		list_free(others);
@@ -641,13 +656,36 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 		}
 	}
 
+	/* which quals a block decides for all its rows (time bounds, segment quals) */
+	{
+		List	   *decided = NIL;
+
+		foreach(lc, clauses)
+		{
+			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+			int			strategy;
+			Expr	   *bound;
+			AttrNumber	attno;
+			int			kind;
+
+			if (ri->pseudoconstant)
+				continue;
+			kind = info == NULL ? TS_CLAUSE_OTHER
+				: TsClassifyClause(ri->clause, rel->relid, info, &strategy, &bound, &attno);
+			decided = lappend_int(decided,
+								  kind == TS_CLAUSE_TIME ||
+								  (kind == TS_CLAUSE_SEGMENT && list_member_ptr(segclauses, ri->clause)));
+		}
+		vstrategies = list_make2(vstrategies, decided);
+	}
 	cscan->scan.plan.targetlist = tlist;
 	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
 	cscan->scan.scanrelid = rel->relid;
 	cscan->flags = best_path->flags;
 	cscan->custom_exprs = list_concat(list_concat(bounds, vbounds), segclauses);
 	cscan->custom_private = list_make5(strategies, list_make1_int(list_length(segclauses)),
-									   wanted, vattnos, vstrategies);
+									   wanted, vattnos, linitial(vstrategies));
+	cscan->custom_private = lappend(cscan->custom_private, lsecond(vstrategies));
 	cscan->custom_scan_tlist = NIL;
 	cscan->methods = &TsScanMethods;
 	return &cscan->scan.plan;
@@ -671,6 +709,9 @@ typedef struct TsScanState
 	List	   *vattnos;
 	List	   *vstrategies;
 	List	   *vboundstates;
+	ExprState  *allqual;		/* every qual: heap rows, blocks not inside the bounds */
+	ExprState  *otherqual;		/* the quals a block does not decide */
+	bool		inside;			/* the current block passes the decided quals whole */
 	TsBlockFilter filter;
 	bool		filter_ready;
 	bool	   *wanted;
@@ -738,8 +779,27 @@ TsBeginScan(CustomScanState *node, EState *estate, int eflags)
 	 * projection must not assume one kind.
 	 */
 	node->ss.ps.scanopsfixed = false;
-	node->ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
 	ExecAssignScanProjectionInfoWithVarno(&node->ss, cscan->scan.scanrelid);
+
+	/*
+	 * The quals run here, not in ExecScan: the rows of a block whose time
+	 * range lies inside the bounds and whose series passes need only the
+	 * quals a block does not decide.
+	 */
+	node->ss.ps.qual = NULL;
+	state->allqual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
+	{
+		List	   *others = NIL;
+		List	   *decided = list_length(cscan->custom_private) > 5
+			? list_nth(cscan->custom_private, 5) : NIL;
+		ListCell   *lq;
+		ListCell   *ld;
+
+		forboth(lq, cscan->scan.plan.qual, ld, decided)
+			if (!lfirst_int(ld))
+				others = lappend(others, lfirst(lq));
+		state->otherqual = ExecInitQual(others, &node->ss.ps);
+	}
 
 	state->info = TsLookupChunk(RelationGetRelid(rel));
 	state->strategies = strategies;
@@ -804,8 +864,16 @@ TsScanNext(ScanState *ss)
 			state->heapscan = state->pheap != NULL
 				? table_beginscan_parallel(rel, state->pheap)
 				: table_beginscan(rel, estate->es_snapshot, 0, NULL);
-		if (table_scan_getnextslot(state->heapscan, ForwardScanDirection, state->heapslot))
-			return state->heapslot;
+		while (table_scan_getnextslot(state->heapscan, ForwardScanDirection, state->heapslot))
+		{
+			ExprContext *econtext = ss->ps.ps_ExprContext;
+
+			ResetExprContext(econtext);
+			econtext->ecxt_scantuple = state->heapslot;
+			if (state->allqual == NULL || ExecQual(state->allqual, econtext))
+				return state->heapslot;
+			InstrCountFiltered1(ss, 1);
+		}
 		state->phase = state->blocks != NULL && !state->filter.empty ? 1 : 2;
 	}
 	while (state->phase == 1)
@@ -814,11 +882,26 @@ TsScanNext(ScanState *ss)
 		{
 			int			row = state->row++;
 			TimestampTz t = state->data.times[row];
+			ExprContext *econtext = ss->ps.ps_ExprContext;
+			ExprState  *qual = state->inside ? state->otherqual : state->allqual;
 
 			if (t < state->filter.lo || t > state->filter.hi)
+			{
+				InstrCountFiltered1(ss, 1);
 				continue;
+			}
 			TsBlockRowToSlot(state->info, RelationGetDescr(rel), &state->data, row,
 							 state->rowslot);
+			if (qual != NULL)
+			{
+				ResetExprContext(econtext);
+				econtext->ecxt_scantuple = state->rowslot;
+				if (!ExecQual(qual, econtext))
+				{
+					InstrCountFiltered1(ss, 1);
+					continue;
+				}
+			}
 			return state->rowslot;
 		}
 		if (state->blockscan == NULL)
@@ -845,10 +928,14 @@ TsScanNext(ScanState *ss)
 			}
 			{
 				MemoryContext old = MemoryContextSwitchTo(state->blockcxt);
+				bool		isnull;
 
 				TsDecodeBlock(state->info, RelationGetDescr(rel), state->blockslot,
 							  state->wanted, &state->data);
 				MemoryContextSwitchTo(old);
+				state->inside =
+					DatumGetTimestampTz(slot_getattr(state->blockslot, TS_BLK_MIN_TIME, &isnull)) >= state->filter.lo &&
+					DatumGetTimestampTz(slot_getattr(state->blockslot, TS_BLK_MAX_TIME, &isnull)) <= state->filter.hi;
 			}
 			state->blocks_read++;
 			break;
@@ -860,7 +947,13 @@ TsScanNext(ScanState *ss)
 static bool
 TsScanRecheck(ScanState *ss, TupleTableSlot *slot)
 {
-	return true;
+	TsScanState *state = (TsScanState *) ss;
+	ExprContext *econtext = ss->ps.ps_ExprContext;
+
+	if (state->allqual == NULL)
+		return true;
+	econtext->ecxt_scantuple = slot;
+	return ExecQual(state->allqual, econtext);
 }
 
 static TupleTableSlot *
