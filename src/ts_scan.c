@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/genam.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -69,6 +70,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "access/skey.h"
 #include "utils/selfuncs.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -604,6 +606,8 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 	List	   *vattnos = NIL;
 	List	   *vstrategies = NIL;
 	List	   *vbounds = NIL;
+	List	   *indexkey = NIL;
+	List	   *keyexprs = NIL;
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 
@@ -656,6 +660,45 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 		}
 	}
 
+	/*
+	 * An equality on the first segment_by column picks the blocks through
+	 * the block table's index (segment columns, min_time).
+	 */
+	{
+		AttrNumber	first = 0;
+		Expr	   *keyexpr = NULL;
+		Oid			keyop = InvalidOid;
+
+		for (int a = 0; info != NULL && a < info->natts && first == 0; a++)
+			if (info->role[a] == TS_ROLE_SEGMENT)
+				first = a + 1;
+		foreach(lc, segclauses)
+		{
+			OpExpr	   *op = (OpExpr *) lfirst(lc);
+			Node	   *l;
+			Node	   *r;
+			Oid			opclass;
+
+			if (first == 0 || !IsA(op, OpExpr) || list_length(op->args) != 2)
+				continue;
+			l = TsStrip(linitial(op->args));
+			r = TsStrip(lsecond(op->args));
+			if (!IsA(l, Var) || ((Var *) l)->varattno != first || !TsIsPseudoConstant(r) ||
+				exprType(r) != exprType(l))
+				continue;
+			opclass = GetDefaultOpClass(exprType(l), BTREE_AM_OID);
+			if (!OidIsValid(opclass) ||
+				get_op_opfamily_strategy(op->opno, get_opclass_family(opclass)) != BTEqualStrategyNumber)
+				continue;
+			keyexpr = (Expr *) r;
+			keyop = op->opno;
+			break;
+		}
+		indexkey = keyexpr != NULL ? list_make2_oid(first, keyop) : NIL;
+		if (keyexpr != NULL)
+			keyexprs = list_make1(keyexpr);
+	}
+
 	/* which quals a block decides for all its rows (time bounds, segment quals) */
 	{
 		List	   *decided = NIL;
@@ -682,10 +725,11 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
 	cscan->scan.scanrelid = rel->relid;
 	cscan->flags = best_path->flags;
-	cscan->custom_exprs = list_concat(list_concat(bounds, vbounds), segclauses);
+	cscan->custom_exprs = list_concat(list_concat(list_concat(bounds, vbounds), segclauses), keyexprs);
 	cscan->custom_private = list_make5(strategies, list_make1_int(list_length(segclauses)),
 									   wanted, vattnos, linitial(vstrategies));
 	cscan->custom_private = lappend(cscan->custom_private, lsecond(vstrategies));
+	cscan->custom_private = lappend(cscan->custom_private, indexkey);
 	cscan->custom_scan_tlist = NIL;
 	cscan->methods = &TsScanMethods;
 	return &cscan->scan.plan;
@@ -712,6 +756,12 @@ typedef struct TsScanState
 	ExprState  *allqual;		/* every qual: heap rows, blocks not inside the bounds */
 	ExprState  *otherqual;		/* the quals a block does not decide */
 	bool		inside;			/* the current block passes the decided quals whole */
+	/* blocks through the block table's index: first segment column = key */
+	AttrNumber	keyattno;
+	Oid			keyop;
+	ExprState  *keystate;
+	IndexScanDesc indexscan;
+	Relation	blockindex;
 	TsBlockFilter filter;
 	bool		filter_ready;
 	bool	   *wanted;
@@ -813,12 +863,20 @@ TsBeginScan(CustomScanState *node, EState *estate, int eflags)
 		else if (i < nbounds + nvalues)
 			state->vboundstates = lappend(state->vboundstates,
 										  ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+		else if (i >= nbounds + nvalues + nseg)
+			state->keystate = ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps);
 		else
 			segclauses = lappend(segclauses, lfirst(lc));
 		i++;
 	}
 	Assert(list_length(segclauses) == nseg);
-	(void) nseg;
+	if (list_length(cscan->custom_private) > 6 && list_nth(cscan->custom_private, 6) != NIL)
+	{
+		List	   *key = list_nth(cscan->custom_private, 6);
+
+		state->keyattno = (AttrNumber) linitial_oid(key);
+		state->keyop = lsecond_oid(key);
+	}
 	state->filter.econtext = CreateExprContext(estate);
 	state->filter.segslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
 	if (segclauses != NIL)
@@ -837,6 +895,28 @@ TsBeginScan(CustomScanState *node, EState *estate, int eflags)
 	{
 		state->blocks = table_open(state->info->blocks, AccessShareLock);
 		state->blockslot = table_slot_create(state->blocks, &estate->es_tupleTable);
+		if (state->keystate != NULL && state->keyattno >= 1 &&
+			state->keyattno <= state->info->natts &&
+			state->info->role[state->keyattno - 1] == TS_ROLE_SEGMENT)
+		{
+			List	   *indexes = RelationGetIndexList(state->blocks);
+			ListCell   *li;
+
+			foreach(li, indexes)
+			{
+				Relation	index = index_open(lfirst_oid(li), AccessShareLock);
+
+				if (index->rd_index->indnatts > 0 &&
+					index->rd_index->indkey.values[0] == state->info->blk_attno[state->keyattno - 1] &&
+					index->rd_rel->relam == BTREE_AM_OID)
+				{
+					state->blockindex = index;
+					break;
+				}
+				index_close(index, AccessShareLock);
+			}
+			list_free(indexes);
+		}
 	}
 	state->blockcxt = AllocSetContextCreate(estate->es_query_cxt, "nosql decompress scan",
 											ALLOCSET_DEFAULT_SIZES);
@@ -904,18 +984,41 @@ TsScanNext(ScanState *ss)
 			}
 			return state->rowslot;
 		}
-		if (state->blockscan == NULL)
-			state->blockscan = state->pblocks != NULL
-				? table_beginscan_parallel(state->blocks, state->pblocks)
-				: table_beginscan(state->blocks, estate->es_snapshot, 0, NULL);
+		if (state->blockscan == NULL && state->indexscan == NULL)
+		{
+			if (state->blockindex != NULL && state->pblocks == NULL)
+			{
+				/* the blocks of one series, through the index */
+				ScanKeyData key;
+				bool		isnull;
+				Datum		v = ExecEvalExprSwitchContext(state->keystate, ss->ps.ps_ExprContext, &isnull);
+
+				if (isnull)
+				{
+					state->phase = 2;
+					break;
+				}
+				ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+									   state->blockindex->rd_indcollation[0],
+									   get_opcode(state->keyop), v);
+				state->indexscan = index_beginscan(state->blocks, state->blockindex,
+												   estate->es_snapshot, 1, 0);
+				index_rescan(state->indexscan, &key, 1, NULL, 0);
+			}
+			else
+				state->blockscan = state->pblocks != NULL
+					? table_beginscan_parallel(state->blocks, state->pblocks)
+					: table_beginscan(state->blocks, estate->es_snapshot, 0, NULL);
+		}
 		MemoryContextReset(state->blockcxt);
 		state->data.nrows = 0;
 		state->row = 0;
 		for (;;)
 		{
 			CHECK_FOR_INTERRUPTS();
-			if (!table_scan_getnextslot(state->blockscan, ForwardScanDirection,
-										state->blockslot))
+			if (state->indexscan != NULL
+				? !index_getnext_slot(state->indexscan, ForwardScanDirection, state->blockslot)
+				: !table_scan_getnextslot(state->blockscan, ForwardScanDirection, state->blockslot))
 			{
 				state->phase = 2;
 				break;
@@ -971,6 +1074,10 @@ TsEndScan(CustomScanState *node)
 		table_endscan(state->heapscan);
 	if (state->blockscan)
 		table_endscan(state->blockscan);
+	if (state->indexscan)
+		index_endscan(state->indexscan);
+	if (state->blockindex)
+		index_close(state->blockindex, NoLock);
 	if (state->blocks)
 		table_close(state->blocks, NoLock);
 }
@@ -984,6 +1091,12 @@ TsRescan(CustomScanState *node)
 		table_rescan(state->heapscan, NULL);
 	if (state->blockscan)
 		table_rescan(state->blockscan, NULL);
+	if (state->indexscan)
+	{
+		/* the key may have changed: begin again */
+		index_endscan(state->indexscan);
+		state->indexscan = NULL;
+	}
 	state->phase = 0;
 	state->filter_ready = false;
 	state->data.nrows = 0;
@@ -1060,6 +1173,8 @@ TsExplain(CustomScanState *node, List *ancestors, ExplainState *es)
 		ExplainPropertyText("Block Filter", "segment quals", es);
 	if (list_length((List *) lfourth(cscan->custom_private)) > 0)
 		ExplainPropertyText("Block Filter", "value bounds", es);
+	if (state->blockindex != NULL)
+		ExplainPropertyText("Block Index", RelationGetRelationName(state->blockindex), es);
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Blocks Decompressed", NULL, state->blocks_read, es);

@@ -7,6 +7,8 @@ SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 CREATE SCHEMA tsc;
 SET search_path = tsc, public;
+-- plans below are shown serial; the parallel scan has a section of its own
+SET max_parallel_workers_per_gather = 0;
 SELECT setseed(0.42);
 CREATE TABLE tsm (
     time timestamptz NOT NULL,
@@ -165,12 +167,17 @@ SELECT same('SELECT * FROM %1$s WHERE time >= ''2025-01-02'' AND v > 10');
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
-RESET max_parallel_workers_per_gather;
+SET max_parallel_workers_per_gather = 0;
 
 -- the plan: the custom scan, blocks skipped by time and by series
 EXPLAIN (COSTS OFF) SELECT count(*) FROM tsm WHERE host = 'h1' AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT count(*) FROM tsm WHERE host = 'h1' AND region = 2 AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+-- an aggregate the statistics do not answer: the scan, through the block index
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT max(note) FROM tsm WHERE host = 'h1' AND region = 2 AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+SELECT same('SELECT max(note), count(*) FILTER (WHERE n > 3) FROM %1$s WHERE host = ''h1'' AND region = 2 AND time >= ''2025-01-02 01:00'' AND time < ''2025-01-02 02:00''');
+SELECT same('SELECT * FROM %1$s WHERE host = ''h5''');
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT count(*) FROM tsm WHERE n < 500 AND time < '2025-02-01';
 SELECT c6_nulls, c6_min, c6_max, c4_min, c4_max FROM tsm_ts_20250101_000000_blocks ORDER BY min_time, s2, s3 LIMIT 3;
