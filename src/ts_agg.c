@@ -843,7 +843,7 @@ TsAggCompute(TsAggState *state)
 			for (int i = 0; i < state->nout; i++)
 				if (state->attno[i] > 0 && state->attno[i] <= desc->natts)
 					wanted[state->attno[i] - 1] = true;
-			filter.econtext = CreateStandaloneExprContext();
+			filter.econtext = CreateExprContext(estate);
 			filter.segslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 			filter.segqual = state->segclauses != NIL
 				? ExecInitQual(state->segclauses, &state->css.ss.ps) : NULL;

@@ -2608,3 +2608,128 @@ ts_error_message(int code)
 	}
 	return code >= 0 ? "no error" : "unknown error";
 }
+
+/* ----------------------------------------------------------------
+ * Containers of the columns of one block row
+ * ----------------------------------------------------------------
+ */
+
+static void
+TsPut16(uint8_t *p, uint32_t v)
+{
+	p[0] = v & 0xFF;
+	p[1] = (v >> 8) & 0xFF;
+}
+
+static void
+TsPut32(uint8_t *p, uint32_t v)
+{
+	TsPut16(p, v & 0xFFFF);
+	TsPut16(p + 2, v >> 16);
+}
+
+static uint32_t
+TsGet16(const uint8_t *p)
+{
+	return (uint32_t) p[0] | ((uint32_t) p[1] << 8);
+}
+
+static uint32_t
+TsGet32(const uint8_t *p)
+{
+	return TsGet16(p) | (TsGet16(p + 2) << 16);
+}
+
+size_t
+ts_container_header_size(int ncols)
+{
+	return TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+}
+
+size_t
+ts_container_build(int ncols, const int *attno, const size_t *offset,
+				   const size_t *length, const uint8_t *data, size_t len,
+				   TsBuffer *out)
+{
+	size_t		header = ts_container_header_size(ncols);
+	uint8_t    *p;
+
+	if (ncols < 0 || ncols > 0xFFFF || len > UINT32_MAX || out == NULL ||
+		(len > 0 && data == NULL))
+		return 0;
+	for (int i = 0; i < ncols; i++)
+		if (attno[i] < 0 || attno[i] > 0xFFFF || offset[i] > len || length[i] > len - offset[i])
+			return 0;
+	if (!ts_buffer_reserve(out, header + len))
+		return 0;
+	p = out->data + out->len;
+	p[0] = TS_CONTAINER_MAGIC;
+	p[1] = 0;
+	TsPut16(p + 2, (uint32_t) ncols);
+	for (int i = 0; i < ncols; i++)
+	{
+		uint8_t    *e = p + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+
+		TsPut16(e, (uint32_t) attno[i]);
+		TsPut32(e + 2, (uint32_t) offset[i]);
+		TsPut32(e + 6, (uint32_t) length[i]);
+	}
+	if (len > 0)
+		memcpy(p + header, data, len);
+	out->len += header + len;
+	return header + len;
+}
+
+int
+ts_container_columns(const uint8_t *buf, size_t len, size_t total)
+{
+	int			ncols;
+	size_t		header;
+
+	if (buf == NULL || len < TS_CONTAINER_HEADER || len > total ||
+		buf[0] != TS_CONTAINER_MAGIC || buf[1] != 0)
+		return TS_ERR_CORRUPT;
+	ncols = (int) TsGet16(buf + 2);
+	header = ts_container_header_size(ncols);
+	if (len < header)
+		return TS_ERR_CORRUPT;
+	for (int i = 0; i < ncols; i++)
+	{
+		const uint8_t *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+		size_t		off = TsGet32(e + 2);
+		size_t		l = TsGet32(e + 6);
+
+		if (off > total - header || l > total - header - off)
+			return TS_ERR_CORRUPT;
+	}
+	return ncols;
+}
+
+void
+ts_container_entry(const uint8_t *buf, int i, int *attno, size_t *offset, size_t *length)
+{
+	const uint8_t *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
+
+	*attno = (int) TsGet16(e);
+	*offset = ts_container_header_size((int) TsGet16(buf + 2)) + TsGet32(e + 2);
+	*length = TsGet32(e + 6);
+}
+
+int
+ts_container_find(const uint8_t *buf, size_t len, size_t total, int attno,
+				  size_t *offset, size_t *length)
+{
+	int			ncols = ts_container_columns(buf, len, total);
+
+	if (ncols < 0)
+		return ncols;
+	for (int i = 0; i < ncols; i++)
+	{
+		int			a;
+
+		ts_container_entry(buf, i, &a, offset, length);
+		if (a == attno)
+			return 1;
+	}
+	return 0;
+}

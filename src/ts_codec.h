@@ -145,4 +145,41 @@ extern int	ts_decode_bool(const uint8_t *buf, size_t len,
 extern int	ts_decode_text(const uint8_t *buf, size_t len, TsBuffer *data,
 						   uint32_t *offsets, bool *nulls, int capacity);
 
+/*
+ * A container: the blocks of several columns of one block row in one byte
+ * string.  The byte TS_CONTAINER_MAGIC (never a column block's first
+ * byte), a reserved 0 byte, the column count (uint16), a directory entry
+ * per column (column number uint16, offset uint32 from the end of the
+ * directory, length uint32; little-endian) and the column blocks.
+ */
+#define TS_CONTAINER_MAGIC 0xFF
+#define TS_CONTAINER_HEADER 4
+#define TS_CONTAINER_ENTRY 10
+
+/* Bytes of the header and directory of a container of ncols columns */
+extern size_t ts_container_header_size(int ncols);
+
+/*
+ * Append a container of ncols columns (numbers in attno, their blocks at
+ * offset/length in data) to out; returns the bytes appended, 0 on failure.
+ */
+extern size_t ts_container_build(int ncols, const int *attno, const size_t *offset,
+								 const size_t *length, const uint8_t *data,
+								 size_t len, TsBuffer *out);
+
+/*
+ * The directory of a container whose first len bytes (at least its
+ * header and directory) are buf, total bytes long: its column count, or
+ * TS_ERR_CORRUPT if the header, an entry or a column's bytes do not fit.
+ */
+extern int	ts_container_columns(const uint8_t *buf, size_t len, size_t total);
+
+/* Entry i of a checked directory: column number, offset from the container's start, length */
+extern void ts_container_entry(const uint8_t *buf, int i, int *attno,
+							   size_t *offset, size_t *length);
+
+/* The entry of column attno: 1 and its offset/length, 0 if absent, TS_ERR_CORRUPT */
+extern int	ts_container_find(const uint8_t *buf, size_t len, size_t total, int attno,
+							  size_t *offset, size_t *length);
+
 #endif							/* NOSQL_TS_CODEC_H */

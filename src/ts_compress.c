@@ -128,6 +128,7 @@ TsCodecSetup(void)
 }
 
 static int	TsValidateAny(const uint8 *buf, size_t len);
+static bytea *TsBlockFromBytes(const uint8 *buf, size_t len);
 
 static void
 TsCorrupt(int code)
@@ -199,136 +200,61 @@ TsValidateBlock(const uint8 *buf, size_t len)
 
 /*
  * A block row keeps the time column and every value column in one
- * nosql.tsblock, a container: the magic byte TS_CONTAINER_MAGIC (no
- * column block starts with it), a reserved byte, the column count, a
- * directory of (attribute number, offset, length) and the column blocks
- * one after the other.  One value per block row instead of one per column
- * packs TOAST pages well (a TOAST page holds four whole chunks, and a
- * value's last, partial chunk leaves space that the next values' whole
- * chunks cannot use), and a reader fetches only the chunks of the columns
- * it needs (detoast_attr_slice).  Integers are little-endian.
+ * nosql.tsblock, a container (ts_codec.h): a directory of (column number,
+ * offset, length) and the column blocks one after the other.  One value
+ * per block row instead of one per column packs TOAST pages well (a TOAST
+ * page holds four whole chunks, and a value's last, partial chunk leaves
+ * space that the next values' whole chunks cannot use), and a reader
+ * fetches only the chunks of the columns it needs (detoast_attr_slice).
  */
-#define TS_CONTAINER_MAGIC 0xFF
-#define TS_CONTAINER_HEADER 4
-#define TS_CONTAINER_ENTRY 10
-
-static void
-TsPut16(uint8 *p, uint32 v)
-{
-	p[0] = v & 0xFF;
-	p[1] = (v >> 8) & 0xFF;
-}
-
-static void
-TsPut32(uint8 *p, uint32 v)
-{
-	TsPut16(p, v & 0xFFFF);
-	TsPut16(p + 2, v >> 16);
-}
-
-static uint32
-TsGet16(const uint8 *p)
-{
-	return (uint32) p[0] | ((uint32) p[1] << 8);
-}
-
-static uint32
-TsGet32(const uint8 *p)
-{
-	return TsGet16(p) | (TsGet16(p + 2) << 16);
-}
-
 static bytea *
 TsContainerBuild(int ncols, const int *attno, const size_t *offset,
 				 const size_t *length, const uint8 *data, size_t len)
 {
-	size_t		header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+	TsBuffer	out;
 	bytea	   *result;
-	uint8	   *p;
 
-	if (header + len > MaxAllocSize - VARHDRSZ || ncols > 0xFFFF)
+	ts_buffer_init(&out);
+	if (ts_container_build(ncols, attno, offset, length, data, len, &out) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("compressed time-series block of %zu bytes is too large", header + len)));
-	result = palloc(VARHDRSZ + header + len);
-	SET_VARSIZE(result, VARHDRSZ + header + len);
-	p = (uint8 *) VARDATA(result);
-	p[0] = TS_CONTAINER_MAGIC;
-	p[1] = 0;
-	TsPut16(p + 2, ncols);
-	for (int i = 0; i < ncols; i++)
-	{
-		uint8	   *e = p + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
-
-		TsPut16(e, attno[i]);
-		TsPut32(e + 2, offset[i]);
-		TsPut32(e + 6, length[i]);
-	}
-	memcpy(p + header, data, len);
+				 errmsg("compressed time-series block of %zu bytes is too large",
+						ts_container_header_size(ncols) + len)));
+	result = TsBlockFromBytes(out.data, out.len);
+	ts_buffer_free(&out);
 	return result;
 }
 
-/*
- * Find column attno in the container whose first bytes (at least its
- * directory, or all of it) are buf/len: its offset from the start of the
- * container and its length.  False if the column is not there; an error if
- * the directory is malformed.  total is the container's full length.
- */
+/* Where column attno is in a container (see ts_container_find); false if absent */
 static bool
 TsContainerFind(const uint8 *buf, size_t len, size_t total, int attno,
 				size_t *offset, size_t *length)
 {
-	int			ncols;
-	size_t		header;
+	int			found = ts_container_find(buf, len, total, attno, offset, length);
 
-	if (len < TS_CONTAINER_HEADER || buf[0] != TS_CONTAINER_MAGIC)
-		TsCorrupt(TS_ERR_CORRUPT);
-	ncols = TsGet16(buf + 2);
-	header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
-	if (len < header || total < header)
-		TsCorrupt(TS_ERR_CORRUPT);
-	for (int i = 0; i < ncols; i++)
-	{
-		const uint8 *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
-		size_t		off = TsGet32(e + 2);
-		size_t		l = TsGet32(e + 6);
-
-		if (off > total - header || l > total - header - off)
-			TsCorrupt(TS_ERR_CORRUPT);
-		if ((int) TsGet16(e) == attno)
-		{
-			*offset = header + off;
-			*length = l;
-			return true;
-		}
-	}
-	return false;
+	if (found < 0)
+		TsCorrupt(found);
+	return found == 1;
 }
 
 /* Check a whole container: its directory and every column block; its row count */
 static int
 TsValidateContainer(const uint8 *buf, size_t len)
 {
-	int			ncols;
-	size_t		header;
+	int			ncols = ts_container_columns(buf, len, len);
 	int			rows = -1;
 
-	if (len < TS_CONTAINER_HEADER || buf[0] != TS_CONTAINER_MAGIC || buf[1] != 0)
-		TsCorrupt(TS_ERR_CORRUPT);
-	ncols = TsGet16(buf + 2);
-	header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
-	if (len < header)
-		TsCorrupt(TS_ERR_CORRUPT);
+	if (ncols < 0)
+		TsCorrupt(ncols);
 	for (int i = 0; i < ncols; i++)
 	{
-		const uint8 *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
-		size_t		off = TsGet32(e + 2);
-		size_t		l = TsGet32(e + 6);
+		int			attno;
+		size_t		off;
+		size_t		l;
 		int			n;
 
-		if (off > len - header || l > len - header - off)
-			TsCorrupt(TS_ERR_CORRUPT);
-		n = TsValidateBlock(buf + header + off, l);
+		ts_container_entry(buf, i, &attno, &off, &l);
+		n = TsValidateBlock(buf + off, l);
 		if (rows >= 0 && n != rows)
 			TsCorrupt(TS_ERR_CORRUPT);
 		rows = n;
@@ -434,22 +360,21 @@ tsblock_info(PG_FUNCTION_ARGS)
 	{
 		StringInfoData str;
 		int			ncols;
-		size_t		header;
 
 		n = TsValidateContainer(buf, len);
-		ncols = TsGet16(buf + 2);
-		header = TS_CONTAINER_HEADER + (size_t) ncols * TS_CONTAINER_ENTRY;
+		ncols = ts_container_columns(buf, len, len);
 		initStringInfo(&str);
 		appendStringInfo(&str, "%d columns, %d rows, %zu bytes:", ncols, n, len);
 		for (int i = 0; i < ncols; i++)
 		{
-			const uint8 *e = buf + TS_CONTAINER_HEADER + i * TS_CONTAINER_ENTRY;
-			const uint8 *col = buf + header + TsGet32(e + 2);
-			size_t		l = TsGet32(e + 6);
+			int			attno;
+			size_t		off;
+			size_t		l;
 
-			(void) ts_block_info(col, l, &type);
-			appendStringInfo(&str, "%s %u %s %s %zu", i > 0 ? ";" : "", TsGet16(e),
-							 TsColumnTypeName(type), ts_block_method(col, l), l);
+			ts_container_entry(buf, i, &attno, &off, &l);
+			(void) ts_block_info(buf + off, l, &type);
+			appendStringInfo(&str, "%s %d %s %s %zu", i > 0 ? ";" : "", attno,
+							 TsColumnTypeName(type), ts_block_method(buf + off, l), l);
 		}
 		PG_RETURN_TEXT_P(cstring_to_text(str.data));
 	}

@@ -15,6 +15,10 @@
  * encoded as float8, int8, timestamps, int4, bool and text, and each must
  * decode to exactly what was encoded, bit for bit.
  *
+ * Last, the input is read as a container of column blocks (a directory
+ * that must point inside it) and built into one (whose columns must come
+ * back).
+ *
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
@@ -263,10 +267,64 @@ FuzzRoundTrips(const uint8_t *data, size_t size)
 	ts_buffer_free(&buf);
 }
 
+/*
+ * The input as a container of column blocks: a directory that checks must
+ * point inside the input, every entry found by its column number, and each
+ * column's bytes read as a block.  Then the input split in two is built
+ * into a container whose columns must come back byte for byte.
+ */
+static void
+FuzzContainer(const uint8_t *data, size_t size)
+{
+	int			ncols = ts_container_columns(data, size, size);
+	TsBuffer	b;
+	int			attno[2] = {7, 3};
+	size_t		off[2];
+	size_t		len[2];
+
+	for (int i = 0; i < ncols; i++)
+	{
+		int			a;
+		size_t		o;
+		size_t		l;
+		size_t		fo;
+		size_t		fl;
+		TsColumnType type;
+
+		ts_container_entry(data, i, &a, &o, &l);
+		if (o > size || l > size - o)
+			FuzzTsFail(data, size, "container entry outside the input");
+		if (ts_container_find(data, size, size, a, &fo, &fl) != 1 || fo > size || fl > size - fo)
+			FuzzTsFail(data, size, "container entry not found again");
+		(void) ts_block_info(data + o, l, &type);
+	}
+	if (ncols < 0 && ts_container_find(data, size, size, 1, &off[0], &len[0]) != TS_ERR_CORRUPT)
+		FuzzTsFail(data, size, "find accepts a directory that does not check");
+
+	off[0] = 0;
+	len[0] = size / 2;
+	off[1] = size / 2;
+	len[1] = size - size / 2;
+	ts_buffer_init(&b);
+	if (ts_container_build(2, attno, off, len, data, size, &b) != ts_container_header_size(2) + size)
+		FuzzTsFail(data, size, "container build");
+	for (int i = 0; i < 2; i++)
+	{
+		size_t		o;
+		size_t		l;
+
+		if (ts_container_find(b.data, b.len, b.len, attno[i], &o, &l) != 1 || l != len[i] ||
+			(l > 0 && memcmp(b.data + o, data + off[i], l) != 0))
+			FuzzTsFail(data, size, "container column does not come back");
+	}
+	ts_buffer_free(&b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	FuzzDecoders(data, size);
 	FuzzRoundTrips(data, size);
+	FuzzContainer(data, size);
 	return 0;
 }

@@ -190,6 +190,15 @@ EXECUTE w('2025-01-01 05:00', 'h1');
 EXECUTE w('2025-01-02 05:00', 'h2');
 EXECUTE w('2025-01-03 05:00', 'h3');
 SELECT count(*), sum(n) FROM tsp WHERE time >= '2025-01-03 05:00' AND time < '2025-01-03 07:00' AND host = 'h3';
+-- generic plans: the parameters reach the block filters and the block index
+SET plan_cache_mode = force_generic_plan;
+EXECUTE w('2025-01-03 05:00', 'h3');
+PREPARE w2(timestamptz, text) AS SELECT max(note), count(*) FROM tsm WHERE time >= $1 AND time < $1 + interval '2 hours' AND host = $2;
+EXECUTE w2('2025-01-03 05:00', 'h3');
+EXECUTE w2('2025-01-01 00:00', 'h9');
+RESET plan_cache_mode;
+SELECT max(note), count(*) FROM tsp WHERE time >= '2025-01-03 05:00' AND time < '2025-01-03 07:00' AND host = 'h3';
+SELECT max(note), count(*) FROM tsp WHERE time >= '2025-01-01 00:00' AND time < '2025-01-01 02:00' AND host = 'h9';
 
 -- writes into compressed ranges: only the blocks they may reach come back
 SELECT count(*) AS blocks_before FROM tsm_ts_20250102_000000_blocks;

@@ -690,6 +690,58 @@ TEST(ts_errors)
 	ts_buffer_free(&b);
 }
 
+TEST(ts_container)
+{
+	double		v[4] = {1, 2, 3, 4};
+	int64_t		t[4] = {10, 20, 30, 40};
+	TsBuffer	cols;
+	TsBuffer	c;
+	int			attno[2] = {1, 5};
+	size_t		off[2];
+	size_t		len[2];
+	size_t		o;
+	size_t		l;
+	int			a;
+	double		out[4];
+
+	ts_buffer_init(&cols);
+	ts_buffer_init(&c);
+	off[0] = 0;
+	len[0] = ts_encode_timestamp(t, NULL, 4, &cols, NULL);
+	off[1] = cols.len;
+	len[1] = ts_encode_float8(v, NULL, 4, &cols, NULL);
+	CHECK(len[0] > 0 && len[1] > 0);
+	CHECK_EQ(ts_container_build(2, attno, off, len, cols.data, cols.len, &c),
+			 ts_container_header_size(2) + cols.len);
+	CHECK_EQ(c.data[0], TS_CONTAINER_MAGIC);
+	CHECK_EQ(ts_container_columns(c.data, c.len, c.len), 2);
+	/* the directory alone is enough to find a column */
+	CHECK_EQ(ts_container_find(c.data, ts_container_header_size(2), c.len, 5, &o, &l), 1);
+	CHECK_EQ(l, len[1]);
+	CHECK_EQ(ts_decode_float8(c.data + o, l, out, NULL, 4), 4);
+	CHECK(out[2] == 3.0);
+	ts_container_entry(c.data, 0, &a, &o, &l);
+	CHECK_EQ(a, 1);
+	CHECK_EQ(ts_container_find(c.data, c.len, c.len, 2, &o, &l), 0);
+	/* damaged: magic, truncated directory, an entry pointing outside */
+	CHECK_EQ(ts_container_columns(c.data, 3, c.len), TS_ERR_CORRUPT);
+	CHECK_EQ(ts_container_columns(c.data, c.len, c.len - 1), TS_ERR_CORRUPT);
+	CHECK_EQ(ts_container_find(c.data, 8, c.len, 5, &o, &l), TS_ERR_CORRUPT);
+	c.data[0] = 0x12;
+	CHECK_EQ(ts_container_columns(c.data, c.len, c.len), TS_ERR_CORRUPT);
+	c.data[0] = TS_CONTAINER_MAGIC;
+	c.data[TS_CONTAINER_HEADER + TS_CONTAINER_ENTRY + 6] = 0xFF;	/* length */
+	CHECK_EQ(ts_container_columns(c.data, c.len, c.len), TS_ERR_CORRUPT);
+	/* a column outside the data is refused at build */
+	len[1] = cols.len;
+	c.len = 0;
+	CHECK_EQ(ts_container_build(2, attno, off, len, cols.data, cols.len, &c), 0);
+	CHECK_EQ(ts_container_build(0, attno, off, len, NULL, 0, &c), ts_container_header_size(0));
+	CHECK_EQ(ts_container_columns(c.data, c.len, c.len), 0);
+	ts_buffer_free(&cols);
+	ts_buffer_free(&c);
+}
+
 /* ----------------------------------------------------------------
  * The sizes of the issue's data sets
  * ----------------------------------------------------------------
