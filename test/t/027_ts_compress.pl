@@ -66,8 +66,11 @@ $node->safe_psql('postgres', q{
 });
 $node->wait_for_catchup($standby);
 is(differences($standby, 'm', 'm_plain'), '0', 'the standby reads the same rows, compressed ones included');
-like($standby->safe_psql('postgres', q{EXPLAIN (COSTS OFF) SELECT count(*) FROM m WHERE time < now() - interval '12 hours'}),
+like($standby->safe_psql('postgres', q{EXPLAIN (COSTS OFF) SELECT max(note) FROM m WHERE time < now() - interval '12 hours'}),
 	qr/Nosql Decompress/, 'through the custom scan');
+is($standby->safe_psql('postgres', q{SELECT dev, count(*), max(time), min(v), max(v) FROM m GROUP BY dev ORDER BY dev}),
+	$standby->safe_psql('postgres', q{SELECT dev, count(*), max(time), min(v), max(v) FROM m_plain GROUP BY dev ORDER BY dev}),
+	'and aggregates from block statistics');
 $standby->stop;
 
 # ---- crashes in the middle of compression, decompression and backfill
