@@ -1268,8 +1268,11 @@ TsPrepareModify(QueryDesc *qd)
 	TsQualWalk	walk;
 	bool		changed = false;
 
-	foreach(lc, stmt->resultRelations)
-		rtis = bms_add_member(rtis, lfirst_int(lc));
+	/* an INSERT's rows go to the heap: only rows that are changed need a ctid */
+	if (stmt->commandType == CMD_UPDATE || stmt->commandType == CMD_DELETE ||
+		stmt->commandType == CMD_MERGE)
+		foreach(lc, stmt->resultRelations)
+			rtis = bms_add_member(rtis, lfirst_int(lc));
 	foreach(lc, stmt->rowMarks)
 	{
 		PlanRowMark *rc = lfirst_node(PlanRowMark, lc);

@@ -214,6 +214,11 @@ DELETE FROM tsp WHERE v = 'NaN';
 INSERT INTO tsm (time, host, region, v, n) VALUES ('2025-01-01 12:00:00.5', 'h1', 1, 123.25, -5), ('2025-01-02 12:00:00.5', 'new', 3, 1, 1);
 INSERT INTO tsp (time, host, region, v, n) VALUES ('2025-01-01 12:00:00.5', 'h1', 1, 123.25, -5), ('2025-01-02 12:00:00.5', 'new', 3, 1, 1);
 SELECT same('SELECT * FROM %1$s');
+-- an INSERT straight into a compressed partition decompresses nothing
+SELECT count(*) AS blocks FROM tsm_ts_20250103_000000_blocks \gset
+INSERT INTO tsm_ts_20250103_000000 (time, host, region, v, n) VALUES ('2025-01-03 12:00:00.5', 'direct', 1, 2, 2);
+INSERT INTO tsp (time, host, region, v, n) VALUES ('2025-01-03 12:00:00.5', 'direct', 1, 2, 2);
+SELECT count(*) = :blocks AS no_block_decompressed FROM tsm_ts_20250103_000000_blocks;
 -- a plpgsql parameter in a DELETE's bounds
 DO $$
 DECLARE
