@@ -339,11 +339,24 @@ AggSetFromBson(AggExprContext *cx, bson_value_t *out, const bson_t *b, bool arra
 void
 AggValueIter(const bson_value_t *v, bson_t *holder, bson_iter_t *it)
 {
+	bool		ok;
+
 	bson_init(holder);
 	if (v->value_type == BSON_TYPE_EOD)
-		bson_append_undefined(holder, "", 0);
+		ok = bson_append_undefined(holder, "", 0);
 	else
-		bson_append_value(holder, "", 0, v);
+		ok = bson_append_value(holder, "", 0, v);
+	if (!ok)
+	{
+		/*
+		 * A value libbson will not copy: an embedded document or array of a
+		 * corrupt document (input is validated, so only damage on disk
+		 * gets here).  It stands as null rather than leave the iterator
+		 * unset, which libbson's accessors abort on.
+		 */
+		bson_reinit(holder);
+		bson_append_null(holder, "", 0);
+	}
 	bson_iter_init(it, holder);
 	bson_iter_next(it);
 }
