@@ -44,7 +44,6 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "commands/explain.h"
 #include "common/int.h"
 #include "executor/executor.h"
@@ -61,6 +60,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 #include "ts_compress.h"
 
@@ -173,19 +173,6 @@ TsAggClassify(Expr *expr, Index varno, TsChunkInfo *info, List *groupattrs,
 	return false;
 }
 
-/* Params set by the executor (not the client's) or subplans in a qual */
-static bool
-TsAggHasExecParam(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Param) && ((Param *) node)->paramkind != PARAM_EXTERN)
-		return true;
-	if (IsA(node, SubLink) || IsA(node, SubPlan) || IsA(node, AlternativeSubPlan))
-		return true;
-	return expression_tree_walker(node, TsAggHasExecParam, context);
-}
-
 /* ---- planning ---- */
 
 static Plan *TsAggPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
@@ -237,7 +224,6 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 	ListCell   *lc;
 	CustomPath *cp;
 	double		groups;
-	int			nblocks = 0;
 
 	if (prev_create_upper_paths_hook)
 		prev_create_upper_paths_hook(root, stage, input_rel, output_rel, extra);
@@ -289,7 +275,7 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 		int			kind;
 
 		if (ri->security_level > 0 || ri->pseudoconstant ||
-			TsAggHasExecParam((Node *) ri->clause, NULL))
+			TsHasExecParam((Node *) ri->clause, NULL))
 			return;
 		kind = TsClassifyClause(ri->clause, input_rel->relid, info, &strategy, &bound, &attno);
 		if (kind != TS_CLAUSE_TIME && kind != TS_CLAUSE_SEGMENT)
@@ -344,7 +330,6 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 				return;
 			if (pinfo == NULL)
 				continue;
-			nblocks++;
 			/* every compressed partition keeps the same roles and statistics */
 			while ((y = bms_next_member(plain, y)) >= 0)
 				if (y > pinfo->natts || pinfo->role[y - 1] != info->role[y - 1] ||
@@ -381,7 +366,6 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 	cp->custom_private = list_make5(parts, kinds, attnos, quals, groupattrs);
 	cp->custom_private = lappend(cp->custom_private, list_make1_int(input_rel->relid));
 	cp->methods = &TsAggPathMethods;
-	(void) nblocks;
 	add_path(output_rel, &cp->path);
 }
 
@@ -495,6 +479,7 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 	ListCell   *lc;
 	ListCell   *la;
 	int			i = 0;
+	TsChunkInfo *info = NULL;
 
 	state->parts = linitial(cscan->custom_private);
 	state->nout = list_length(kinds);
@@ -508,12 +493,9 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 		state->attno[i] = lfirst_int(la);
 		state->typid[i] = TupleDescAttr(scandesc, i)->atttypid;
 		if (state->kind[i] == TSA_MIN || state->kind[i] == TSA_MAX)
-		{
-			Oid			opclass = GetDefaultOpClass(state->typid[i], BTREE_AM_OID);
-
-			fmgr_info(get_opfamily_proc(get_opclass_family(opclass), state->typid[i],
-										state->typid[i], BTORDER_PROC), &state->cmp[i]);
-		}
+			fmgr_info_copy(&state->cmp[i],
+						   &lookup_type_cache(state->typid[i], TYPECACHE_CMP_PROC_FINFO)->cmp_proc_finfo,
+						   CurrentMemoryContext);
 		i++;
 	}
 
@@ -524,20 +506,16 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 											ALLOCSET_DEFAULT_SIZES);
 
 	/* the time bounds and segment quals decide which blocks to read */
-	foreach(lc, quals)
+	foreach(la, state->parts)
+		if ((info = TsLookupChunk(lfirst_oid(la))) != NULL)
+			break;
+	foreach(lc, info != NULL ? quals : NIL)
 	{
 		Expr	   *clause = (Expr *) lfirst(lc);
 		int			strategy;
 		Expr	   *bound;
 		AttrNumber	a;
-		TsChunkInfo *info = NULL;
-		ListCell   *lp;
 
-		foreach(lp, state->parts)
-			if ((info = TsLookupChunk(lfirst_oid(lp))) != NULL)
-				break;
-		if (info == NULL)
-			break;
 		/* the plan's quals name the parent table, whose numbers the partitions share */
 		if (TsClassifyClause(clause, varno, info, &strategy, &bound, &a) == TS_CLAUSE_TIME)
 		{
@@ -676,7 +654,7 @@ TsAggAddSum(TsAggAcc *acc, int64 v)
 
 /* One row that passed the quals */
 static void
-TsAggRow(TsAggState *state, TupleTableSlot *slot, int natts)
+TsAggRow(TsAggState *state, TupleTableSlot *slot)
 {
 	Datum	   *segvalues;
 	bool	   *segnulls;
@@ -685,7 +663,6 @@ TsAggRow(TsAggState *state, TupleTableSlot *slot, int natts)
 	slot_getallattrs(slot);
 	segvalues = slot->tts_values;
 	segnulls = slot->tts_isnull;
-	(void) natts;
 	acc = TsAggGroup(state, segvalues, segnulls);
 	for (int i = 0; i < state->nout; i++)
 	{
@@ -826,7 +803,7 @@ TsAggCompute(TsAggState *state)
 			econtext->ecxt_scantuple = slot;
 			if (state->qual == NULL || ExecQual(state->qual, econtext))
 			{
-				TsAggRow(state, slot, desc->natts);
+				TsAggRow(state, slot);
 				state->heap_rows++;
 			}
 		}
@@ -880,7 +857,7 @@ TsAggCompute(TsAggState *state)
 						ResetExprContext(econtext);
 						econtext->ecxt_scantuple = rowslot;
 						if (state->qual == NULL || ExecQual(state->qual, econtext))
-							TsAggRow(state, rowslot, desc->natts);
+							TsAggRow(state, rowslot);
 					}
 					MemoryContextSwitchTo(old);
 					MemoryContextReset(blockcxt);

@@ -941,7 +941,6 @@ typedef struct TsCompressState
 	Datum	  **values;
 	bool	  **nulls;
 	MemoryContext blockcxt;		/* the copies of those rows */
-	int64		blocks_written;
 } TsCompressState;
 
 static void
@@ -1042,7 +1041,6 @@ TsFlushBlock(TsCompressState *cs)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(cs->blockcxt);
 	cs->n = 0;
-	cs->blocks_written++;
 }
 
 /* Are the segment values of the row in slot those of the block being filled? */

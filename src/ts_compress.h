@@ -129,6 +129,7 @@ extern void TsAggInit(void);
 /* ts_scan.c */
 extern bool TsScanPreloaded(void);
 extern bool TsMaybeChunk(RangeTblEntry *rte);
+extern bool TsHasExecParam(Node *node, void *context);
 extern int	TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
 							 int *strategy, Expr **bound, AttrNumber *attno);
 extern void TsFilterBounds(TsBlockFilter *filter, List *strategies,

@@ -47,9 +47,7 @@
 #include "tcop/utility.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -75,6 +73,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "nosql.h"
 #include "ts_compress.h"
@@ -89,16 +88,14 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static Oid
 TsTimeOpfamily(void)
 {
-	static Oid	family = InvalidOid;
+	return lookup_type_cache(TIMESTAMPTZOID, TYPECACHE_BTREE_OPFAMILY)->btree_opf;
+}
 
-	if (!OidIsValid(family))
-	{
-		Oid			opclass = GetDefaultOpClass(TIMESTAMPTZOID, BTREE_AM_OID);
-
-		if (OidIsValid(opclass))
-			family = get_opclass_family(opclass);
-	}
-	return family;
+/* The btree operator family of a type's default opclass (InvalidOid: none) */
+static Oid
+TsBtreeFamily(Oid typid)
+{
+	return lookup_type_cache(typid, TYPECACHE_BTREE_OPFAMILY)->btree_opf;
 }
 
 static Node *
@@ -122,12 +119,19 @@ TsIsTimeVar(Node *node, Index varno, TsChunkInfo *info)
 		var->varattno == info->time_attno;
 }
 
-static bool
+/*
+ * Params the executor sets (not the client's) or subqueries in an
+ * expression: things that cannot be evaluated before a plan runs, nor
+ * carried in a node's private list.
+ */
+bool
 TsHasExecParam(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
 	if (IsA(node, Param) && ((Param *) node)->paramkind != PARAM_EXTERN)
+		return true;
+	if (IsA(node, SubLink) || IsA(node, SubPlan) || IsA(node, AlternativeSubPlan))
 		return true;
 	return expression_tree_walker(node, TsHasExecParam, context);
 }
@@ -204,20 +208,19 @@ TsClassifyClause(Expr *clause, Index varno, TsChunkInfo *info,
 		if (a != 0 && TsIsPseudoConstant(var_left ? right : left))
 		{
 			Oid			typid = info->typid[a - 1];
-			Oid			opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
+			Oid			family = TsBtreeFamily(typid);
 			Node	   *other = TsStrip(var_left ? right : left);
 
-			if (OidIsValid(opclass) && exprType(other) == typid)
+			if (OidIsValid(family) && exprType(other) == typid)
 			{
-				int			strat = get_op_opfamily_strategy(op->opno,
-															 get_opclass_family(opclass));
+				int			strat = get_op_opfamily_strategy(op->opno, family);
 				Oid			lefttype;
 				Oid			righttype;
 				int			s2;
 
 				if (strat != 0)
 				{
-					get_op_opfamily_properties(op->opno, get_opclass_family(opclass), false,
+					get_op_opfamily_properties(op->opno, family, false,
 											   &s2, &lefttype, &righttype);
 					if (lefttype == typid && righttype == typid)
 					{
@@ -363,8 +366,7 @@ TsFilterValues(TsBlockFilter *filter, TsChunkInfo *info, List *attnos,
 	forthree(la, attnos, ls, strategies, lb, boundstates)
 	{
 		AttrNumber	a = lfirst_int(la);
-		Oid			typid = info->typid[a - 1];
-		Oid			opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
+		TypeCacheEntry *tce = lookup_type_cache(info->typid[a - 1], TYPECACHE_CMP_PROC_FINFO);
 		bool		isnull;
 		Datum		v;
 
@@ -374,13 +376,12 @@ TsFilterValues(TsBlockFilter *filter, TsChunkInfo *info, List *attnos,
 			filter->empty = true;
 			return;
 		}
-		if (!OidIsValid(opclass))
+		if (!OidIsValid(tce->cmp_proc))
 			continue;
 		filter->vattno[i] = a;
 		filter->vstrategy[i] = lfirst_int(ls);
 		filter->vbound[i] = v;
-		fmgr_info(get_opfamily_proc(get_opclass_family(opclass), typid, typid, BTORDER_PROC),
-				  &filter->vcmp[i]);
+		fmgr_info_copy(&filter->vcmp[i], &tce->cmp_proc_finfo, CurrentMemoryContext);
 		filter->vcoll[i] = InvalidOid;
 		i++;
 	}
@@ -677,7 +678,7 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 			OpExpr	   *op = (OpExpr *) lfirst(lc);
 			Node	   *l;
 			Node	   *r;
-			Oid			opclass;
+			Oid			family;
 
 			if (first == 0 || !IsA(op, OpExpr) || list_length(op->args) != 2)
 				continue;
@@ -686,9 +687,9 @@ TsPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 			if (!IsA(l, Var) || ((Var *) l)->varattno != first || !TsIsPseudoConstant(r) ||
 				exprType(r) != exprType(l))
 				continue;
-			opclass = GetDefaultOpClass(exprType(l), BTREE_AM_OID);
-			if (!OidIsValid(opclass) ||
-				get_op_opfamily_strategy(op->opno, get_opclass_family(opclass)) != BTEqualStrategyNumber)
+			family = TsBtreeFamily(exprType(l));
+			if (!OidIsValid(family) ||
+				get_op_opfamily_strategy(op->opno, family) != BTEqualStrategyNumber)
 				continue;
 			keyexpr = (Expr *) r;
 			keyop = op->opno;
@@ -1191,11 +1192,20 @@ typedef struct TsQualWalk
 	bool	   *seen;
 } TsQualWalk;
 
+static void TsCollectQuals(Plan *plan, TsQualWalk *walk);
+
 static void
-TsCollectQuals(Plan *plan, TsQualWalk *walk)
+TsCollectQualsList(List *plans, TsQualWalk *walk)
 {
 	ListCell   *lc;
 
+	foreach(lc, plans)
+		TsCollectQuals(lfirst(lc), walk);
+}
+
+static void
+TsCollectQuals(Plan *plan, TsQualWalk *walk)
+{
 	if (plan == NULL)
 		return;
 	check_stack_depth();
@@ -1225,27 +1235,22 @@ TsCollectQuals(Plan *plan, TsQualWalk *walk)
 				break;
 			}
 		case T_Append:
-			foreach(lc, ((Append *) plan)->appendplans)
-				TsCollectQuals(lfirst(lc), walk);
+			TsCollectQualsList(((Append *) plan)->appendplans, walk);
 			break;
 		case T_MergeAppend:
-			foreach(lc, ((MergeAppend *) plan)->mergeplans)
-				TsCollectQuals(lfirst(lc), walk);
+			TsCollectQualsList(((MergeAppend *) plan)->mergeplans, walk);
 			break;
 		case T_SubqueryScan:
 			TsCollectQuals(((SubqueryScan *) plan)->subplan, walk);
 			break;
 		case T_CustomScan:
-			foreach(lc, ((CustomScan *) plan)->custom_plans)
-				TsCollectQuals(lfirst(lc), walk);
+			TsCollectQualsList(((CustomScan *) plan)->custom_plans, walk);
 			break;
 		case T_BitmapAnd:
-			foreach(lc, ((BitmapAnd *) plan)->bitmapplans)
-				TsCollectQuals(lfirst(lc), walk);
+			TsCollectQualsList(((BitmapAnd *) plan)->bitmapplans, walk);
 			break;
 		case T_BitmapOr:
-			foreach(lc, ((BitmapOr *) plan)->bitmapplans)
-				TsCollectQuals(lfirst(lc), walk);
+			TsCollectQualsList(((BitmapOr *) plan)->bitmapplans, walk);
 			break;
 		default:
 			break;
@@ -1304,8 +1309,7 @@ TsPrepareModify(QueryDesc *qd)
 	walk.quals = palloc0(sizeof(List *) * (nrt + 1));
 	walk.seen = palloc0(sizeof(bool) * (nrt + 1));
 	TsCollectQuals(stmt->planTree, &walk);
-	foreach(lc, stmt->subplans)
-		TsCollectQuals(lfirst(lc), &walk);
+	TsCollectQualsList(stmt->subplans, &walk);
 
 	{
 		int			x = -1;
