@@ -1023,6 +1023,19 @@ RaftHandleReady(void)
 					ereport(LOG, (errmsg("raft: the group has no leader")));
 				RaftFailProposed();
 			}
+			if (rd.role != role &&
+				(rd.role == RAFT_PRE_CANDIDATE || rd.role == RAFT_CANDIDATE))
+			{
+				RaftStatus	st;
+
+				raft_get_status(node, &st);
+				ereport(LOG,
+						(errmsg("raft: member " INT64_FORMAT " campaigns for term " UINT64_FORMAT " (%s)",
+								(int64) nosql_raft_node_id,
+								rd.role == RAFT_PRE_CANDIDATE ? st.term + 1 : st.term,
+								rd.role == RAFT_PRE_CANDIDATE ? "pre-vote" : "vote"),
+						 errhidestmt(true)));
+			}
 			if (rd.role == RAFT_LEADER && role != RAFT_LEADER)
 				RaftLeasePromote();
 			role = rd.role;

@@ -18,7 +18,7 @@ use NosqlTest;
 # Debian's python3 (with python3-psycopg2), unless NOSQL_PYTHON names another
 our $python = $ENV{NOSQL_PYTHON} // (-x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3');
 
-our @EXPORT = qw(raft_group raft_add_node raft_leader raft_status raft_wait_leader
+our @EXPORT = qw(raft_group raft_add_node raft_leader raft_status raft_diag raft_wait_leader
   raft_wait_converged raft_contents raft_proxy_command raft_stop_proxy
   raft_run_load raft_lincheck);
 
@@ -154,6 +154,36 @@ sub raft_status
 	my @f = split /\|/, $out;
 	return { id => $f[0], role => $f[1], term => $f[2], leader => $f[3],
 		commit => $f[4], applied => $f[5] };
+}
+
+# Every running member's whole view of the group, and the raft lines of
+# its server log, as test notes: for a failed liveness check, so that the
+# run that failed says why (CI keeps only the output)
+sub raft_diag
+{
+	my ($g) = @_;
+	for my $node (grep { defined $_ && $_->{_pid} } @{ $g->{nodes} })
+	{
+		my $out = '';
+		$node->psql('postgres', 'SELECT * FROM nosql.raft_status',
+			stdout => \$out, on_error_stop => 0);
+		Test::More::diag($node->name . ": $out");
+		# a worker that stopped looping shows what it waits for
+		$out = '';
+		$node->psql('postgres',
+			"SELECT pid, wait_event_type, wait_event, state, xact_start, query FROM pg_stat_activity WHERE backend_type = 'nosql raft'",
+			stdout => \$out, on_error_stop => 0);
+		Test::More::diag($node->name . " worker: $out");
+		my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+		my @lines = grep { /raft: |"nosql raft"|WARNING/ && !/statement:/ } split /\n/, $log;
+		splice(@lines, 0, @lines - 40) if @lines > 40;
+		Test::More::diag($node->name . " log: $_") for @lines;
+	}
+	if ($g->{proxy})
+	{
+		Test::More::diag('proxy: ' . raft_proxy_command($g, 'status'));
+	}
+	return;
 }
 
 # The leader's node object, as the running members agree, or undef
