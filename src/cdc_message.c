@@ -133,6 +133,16 @@ CdcNosqlSlotExists(void)
 }
 
 /*
+ * Whether time-series rows must reach the WAL as rows, for a change stream
+ * that decodes them (a load then leaves compressing them to the policy).
+ */
+bool
+CdcTimeseriesDecoded(void)
+{
+	return XLogLogicalInfoActive() && CdcNosqlSlotExists();
+}
+
+/*
  * Whether the key-value store's writes should log the versions they
  * replace (CdcLogKvPrev): wal_level logical and a slot with plugin
  * "nosql" in this database, looked up once per transaction.  Call it only

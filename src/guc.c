@@ -17,6 +17,7 @@
 #include "documents.h"
 #include "nosql.h"
 #include "raft.h"
+#include "timeseries.h"
 
 /* Database (namespace) used by the SQL document functions for 'coll' names */
 char	   *nosql_database = NULL;
@@ -177,6 +178,15 @@ GucInit(void)
 							 "createIndexes then returns at once and a background worker builds the index with CREATE INDEX CONCURRENTLY, as for index specs with background: true; nosql.index_build shows the builds.",
 							 &nosql_background_index_builds,
 							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("nosql.timeseries_compress_copy",
+							 "COPY into a time-series table compresses the rows of partitions due for compression as it reads them.",
+							 "A partition is due when its range ended before now() minus the table's compress_after; its rows then go straight into blocks instead of the heap and its indexes.",
+							 &nosql_timeseries_compress_copy,
+							 true,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);

@@ -19,6 +19,9 @@
 #define TS_BUCKET_ORIGIN	((Timestamp) (2 * USECS_PER_DAY))
 #define TS_BUCKET_MONTH_ORIGIN	((Timestamp) 0)
 
+/* COPY compresses the rows of partitions due for compression (ts_copy.c) */
+extern bool nosql_timeseries_compress_copy;
+
 /*
  * The start of the bucket of width "width" that holds the finite timestamp
  * "ts" (a timestamptz counts as a timestamp in UTC); origin NULL for the

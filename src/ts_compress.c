@@ -49,6 +49,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -943,6 +944,51 @@ typedef struct TsCompressState
 	MemoryContext blockcxt;		/* the copies of those rows */
 } TsCompressState;
 
+/*
+ * The block table's insertion state for compressing rows of a partition;
+ * the caller allocates the row arrays (values, nulls) it fills.
+ */
+static void
+TsCompressSetup(TsCompressState *cs, Relation chunk, TsChunkInfo *info)
+{
+	TupleDesc	desc = RelationGetDescr(chunk);
+
+	memset(cs, 0, sizeof(*cs));
+	cs->info = info;
+	cs->desc = desc;
+	cs->blocks = table_open(info->blocks, RowExclusiveLock);
+	cs->blockslot = MakeSingleTupleTableSlot(RelationGetDescr(cs->blocks), &TTSOpsVirtual);
+	cs->estate = CreateExecutorState();
+	cs->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(cs->rri, cs->blocks, 1, NULL, 0);
+	ExecOpenIndices(cs->rri, false);
+	cs->blockcxt = AllocSetContextCreate(CurrentMemoryContext, "nosql compress block",
+										 ALLOCSET_DEFAULT_SIZES);
+	cs->typid = palloc0(sizeof(Oid) * desc->natts);
+	cs->typlen = palloc0(sizeof(int16) * desc->natts);
+	cs->typbyval = palloc0(sizeof(bool) * desc->natts);
+	cs->values = palloc0(sizeof(Datum *) * desc->natts);
+	cs->nulls = palloc0(sizeof(bool *) * desc->natts);
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, a);
+
+		cs->typid[a] = attr->atttypid;
+		cs->typlen[a] = attr->attlen;
+		cs->typbyval[a] = attr->attbyval;
+	}
+}
+
+static void
+TsCompressTeardown(TsCompressState *cs)
+{
+	ExecCloseIndices(cs->rri);
+	FreeExecutorState(cs->estate);
+	ExecDropSingleTupleTableSlot(cs->blockslot);
+	MemoryContextDelete(cs->blockcxt);
+	table_close(cs->blocks, NoLock);
+}
+
 static void
 TsFlushBlock(TsCompressState *cs)
 {
@@ -1099,7 +1145,15 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 				 errdetail("A backend that has not loaded nosql would read a compressed partition as if it were empty.")));
 	/* the cache may remember the partition from before its block table */
 	TsChunkInvalidate((Datum) 0, relid);
-	chunk = table_open(relid, RowExclusiveLock);
+	/*
+	 * Readers wait for the move: a query planned while the partition had
+	 * no blocks (a plain scan of the heap) and run with a snapshot taken
+	 * after this commit would see neither the deleted rows nor the blocks.
+	 * Planning takes AccessShareLock and keeps it, so with this lock no
+	 * plan can span the commit.  Taken before the blocks' lock, in the
+	 * order the decompression of UPDATE and DELETE takes them.
+	 */
+	chunk = table_open(relid, AccessExclusiveLock);
 	info = TsLookupChunk(relid);
 	if (info == NULL)
 		ereport(ERROR,
@@ -1111,23 +1165,7 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 					   RelationGetRelationName(chunk));
 	desc = RelationGetDescr(chunk);
 	TsCompressLockBlocks(info->blocks);
-
-	memset(&cs, 0, sizeof(cs));
-	cs.info = info;
-	cs.desc = desc;
-	cs.blocks = table_open(info->blocks, RowExclusiveLock);
-	cs.blockslot = MakeSingleTupleTableSlot(RelationGetDescr(cs.blocks), &TTSOpsVirtual);
-	cs.estate = CreateExecutorState();
-	cs.rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(cs.rri, cs.blocks, 1, NULL, 0);
-	ExecOpenIndices(cs.rri, false);
-	cs.blockcxt = AllocSetContextCreate(CurrentMemoryContext, "nosql compress block",
-										ALLOCSET_DEFAULT_SIZES);
-	cs.typid = palloc0(sizeof(Oid) * desc->natts);
-	cs.typlen = palloc0(sizeof(int16) * desc->natts);
-	cs.typbyval = palloc0(sizeof(bool) * desc->natts);
-	cs.values = palloc0(sizeof(Datum *) * desc->natts);
-	cs.nulls = palloc0(sizeof(bool *) * desc->natts);
+	TsCompressSetup(&cs, chunk, info);
 
 	/* sort by series, then time */
 	keys = palloc(sizeof(AttrNumber) * (desc->natts + 1));
@@ -1139,9 +1177,6 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 	{
 		Form_pg_attribute attr = TupleDescAttr(desc, a);
 
-		cs.typid[a] = attr->atttypid;
-		cs.typlen[a] = attr->attlen;
-		cs.typbyval[a] = attr->attbyval;
 		if (info->role[a] == TS_ROLE_NONE)
 			continue;
 		cs.values[a] = palloc(sizeof(Datum) * TS_BLOCK_ROWS);
@@ -1230,15 +1265,310 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 		tuplesort_end(sort);
 	}
 
-	ExecCloseIndices(cs.rri);
-	FreeExecutorState(cs.estate);
-	ExecDropSingleTupleTableSlot(cs.blockslot);
-	MemoryContextDelete(cs.blockcxt);
-	table_close(cs.blocks, NoLock);
+	TsCompressTeardown(&cs);
 	table_close(chunk, NoLock);
 	/* other backends learn of the blocks at commit */
 	CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_INT64(rows);
+}
+
+/* ---- compression of rows as they come (COPY) ---- */
+
+/*
+ * Rows of many series arrive interleaved (a collector writes every host at
+ * one instant, then the next instant), so each series fills a buffer of its
+ * own, which becomes a block when it holds TS_BLOCK_ROWS rows or when the
+ * load ends.  Series are found by the images of their segment values: rows
+ * whose values are equal but not alike in bytes (a nondeterministic
+ * collation) land in blocks of their own, each holding its rows' values,
+ * which is only less compact.  All buffers together hold at most
+ * TS_DIRECT_MAX_ROWS rows; past that every buffer becomes a block.
+ */
+#define TS_DIRECT_MAX_ROWS 250000
+
+typedef struct TsSeries
+{
+	struct TsSeries *next;		/* another series with the same hash */
+	char	   *key;
+	int			keylen;
+	int			n;
+	int			cap;
+	bool		sorted;			/* the rows came in time order */
+	Datum	  **values;			/* per partition attribute (or NULL) */
+	bool	  **nulls;
+	MemoryContext cxt;			/* the copies of the rows' values */
+} TsSeries;
+
+typedef struct TsSeriesEntry
+{
+	uint32		hash;
+	TsSeries   *first;
+} TsSeriesEntry;
+
+struct TsDirect
+{
+	TsCompressState cs;
+	Relation	chunk;
+	MemoryContext cxt;
+	HTAB	   *series;
+	List	   *all;			/* every TsSeries */
+	int64		buffered;
+	int64		rows;
+	StringInfoData key;
+};
+
+/* A copy of a partition's description, in the current memory context */
+static TsChunkInfo *
+TsInfoCopy(const TsChunkInfo *src)
+{
+	TsChunkInfo *info = palloc(sizeof(TsChunkInfo));
+	int			n = src->natts;
+
+	*info = *src;
+#define TS_COPY_ARRAY(field) \
+	do { \
+		info->field = palloc(sizeof(*src->field) * Max(n, 1)); \
+		memcpy(info->field, src->field, sizeof(*src->field) * n); \
+	} while (0)
+	TS_COPY_ARRAY(role);
+	TS_COPY_ARRAY(blk_attno);
+	TS_COPY_ARRAY(codec);
+	TS_COPY_ARRAY(typid);
+	TS_COPY_ARRAY(stat_nulls);
+	TS_COPY_ARRAY(stat_min);
+	TS_COPY_ARRAY(stat_max);
+	TS_COPY_ARRAY(stat_sum);
+#undef TS_COPY_ARRAY
+	return info;
+}
+
+/* A per-COPY compressor into a compressed partition (opened by the caller) */
+TsDirect *
+TsDirectBegin(Relation chunk, TsChunkInfo *info)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "nosql direct compression",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TsDirect   *d = palloc0(sizeof(TsDirect));
+	HASHCTL		hctl;
+
+	TsCodecSetup();
+	d->cxt = cxt;
+	d->chunk = chunk;
+	/* a copy: an invalidation during the load frees the cached one */
+	info = TsInfoCopy(info);
+	TsCompressLockBlocks(info->blocks);
+	TsCompressSetup(&d->cs, chunk, info);
+	hctl.keysize = sizeof(uint32);
+	hctl.entrysize = sizeof(TsSeriesEntry);
+	hctl.hcxt = cxt;
+	d->series = hash_create("nosql direct compression series", 256, &hctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	initStringInfo(&d->key);
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* The images of a row's segment values, into d->key */
+static void
+TsDirectKey(TsDirect *d, TupleTableSlot *slot)
+{
+	TsChunkInfo *info = d->cs.info;
+
+	resetStringInfo(&d->key);
+	for (int a = 0; a < info->natts; a++)
+	{
+		Datum		v;
+
+		if (info->role[a] != TS_ROLE_SEGMENT)
+			continue;
+		if (slot->tts_isnull[a])
+		{
+			appendStringInfoChar(&d->key, 'n');
+			continue;
+		}
+		appendStringInfoChar(&d->key, 'v');
+		v = slot->tts_values[a];
+		if (d->cs.typlen[a] == -1)
+		{
+			struct varlena *p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v));
+			int32		len = VARSIZE_ANY_EXHDR(p);
+
+			appendBinaryStringInfo(&d->key, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(&d->key, VARDATA_ANY(p), len);
+		}
+		else if (d->cs.typlen[a] == -2)
+			appendBinaryStringInfo(&d->key, DatumGetCString(v), strlen(DatumGetCString(v)) + 1);
+		else if (d->cs.typbyval[a])
+			appendBinaryStringInfo(&d->key, (char *) &v, sizeof(Datum));
+		else
+			appendBinaryStringInfo(&d->key, DatumGetPointer(v), d->cs.typlen[a]);
+	}
+}
+
+static int
+TsTimeIndexCmp(const void *a, const void *b, void *arg)
+{
+	const Datum *times = arg;
+	int64		x = DatumGetInt64(times[*(const int *) a]);
+	int64		y = DatumGetInt64(times[*(const int *) b]);
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	/* equal times keep their order */
+	return *(const int *) a - *(const int *) b;
+}
+
+/* Make a series' buffer a block */
+static void
+TsDirectFlush(TsDirect *d, TsSeries *ser)
+{
+	TsChunkInfo *info = d->cs.info;
+
+	if (ser->n == 0)
+		return;
+	if (!ser->sorted)
+	{
+		int		   *order = palloc(sizeof(int) * ser->n);
+		Datum	   *vtmp = palloc(sizeof(Datum) * ser->n);
+		bool	   *ntmp = palloc(sizeof(bool) * ser->n);
+
+		for (int i = 0; i < ser->n; i++)
+			order[i] = i;
+		qsort_arg(order, ser->n, sizeof(int), TsTimeIndexCmp,
+				  ser->values[info->time_attno - 1]);
+		for (int a = 0; a < info->natts; a++)
+		{
+			if (ser->values[a] == NULL)
+				continue;
+			for (int i = 0; i < ser->n; i++)
+			{
+				vtmp[i] = ser->values[a][order[i]];
+				ntmp[i] = ser->nulls[a][order[i]];
+			}
+			memcpy(ser->values[a], vtmp, sizeof(Datum) * ser->n);
+			memcpy(ser->nulls[a], ntmp, sizeof(bool) * ser->n);
+		}
+		pfree(order);
+		pfree(vtmp);
+		pfree(ntmp);
+	}
+	d->cs.n = ser->n;
+	d->cs.values = ser->values;
+	d->cs.nulls = ser->nulls;
+	d->cs.blockcxt = ser->cxt;
+	TsFlushBlock(&d->cs);		/* resets ser->cxt */
+	d->buffered -= ser->n;
+	ser->n = 0;
+	ser->sorted = true;
+}
+
+/* Add a row (in the partition's row type) to its series' next block */
+void
+TsDirectAdd(TsDirect *d, TupleTableSlot *slot)
+{
+	TsChunkInfo *info = d->cs.info;
+	MemoryContext old = MemoryContextSwitchTo(d->cxt);
+	uint32		hash;
+	TsSeriesEntry *entry;
+	TsSeries   *ser;
+	bool		found;
+	int			t = info->time_attno - 1;
+
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[t])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the time column of a compressed row must not be null")));
+	TsDirectKey(d, slot);
+	hash = hash_bytes((const unsigned char *) d->key.data, d->key.len);
+	entry = hash_search(d->series, &hash, HASH_ENTER, &found);
+	if (!found)
+		entry->first = NULL;
+	for (ser = entry->first; ser != NULL; ser = ser->next)
+		if (ser->keylen == d->key.len && memcmp(ser->key, d->key.data, d->key.len) == 0)
+			break;
+	if (ser == NULL)
+	{
+		ser = palloc0(sizeof(TsSeries));
+		ser->key = palloc(d->key.len + 1);
+		memcpy(ser->key, d->key.data, d->key.len);
+		ser->keylen = d->key.len;
+		ser->sorted = true;
+		ser->values = palloc0(sizeof(Datum *) * info->natts);
+		ser->nulls = palloc0(sizeof(bool *) * info->natts);
+		ser->cxt = AllocSetContextCreate(d->cxt, "nosql direct compression block",
+										 ALLOCSET_SMALL_SIZES);
+		ser->next = entry->first;
+		entry->first = ser;
+		d->all = lappend(d->all, ser);
+	}
+	if (ser->n == TS_BLOCK_ROWS)
+		TsDirectFlush(d, ser);
+	if (ser->n == ser->cap)
+	{
+		int			cap = Min(Max(ser->cap * 2, 16), TS_BLOCK_ROWS);
+
+		for (int a = 0; a < info->natts; a++)
+		{
+			if (info->role[a] == TS_ROLE_NONE)
+				continue;
+			if (ser->values[a] == NULL)
+			{
+				ser->values[a] = palloc(sizeof(Datum) * cap);
+				ser->nulls[a] = palloc(sizeof(bool) * cap);
+			}
+			else
+			{
+				ser->values[a] = repalloc(ser->values[a], sizeof(Datum) * cap);
+				ser->nulls[a] = repalloc(ser->nulls[a], sizeof(bool) * cap);
+			}
+		}
+		ser->cap = cap;
+	}
+	if (ser->n > 0 &&
+		DatumGetInt64(slot->tts_values[t]) < DatumGetInt64(ser->values[t][ser->n - 1]))
+		ser->sorted = false;
+	MemoryContextSwitchTo(ser->cxt);
+	for (int a = 0; a < info->natts; a++)
+	{
+		if (info->role[a] == TS_ROLE_NONE)
+			continue;
+		ser->nulls[a][ser->n] = slot->tts_isnull[a];
+		ser->values[a][ser->n] = slot->tts_isnull[a] ? (Datum) 0 :
+			datumCopy(slot->tts_values[a], d->cs.typbyval[a], d->cs.typlen[a]);
+	}
+	ser->n++;
+	d->buffered++;
+	d->rows++;
+	MemoryContextSwitchTo(d->cxt);
+	if (d->buffered >= TS_DIRECT_MAX_ROWS)
+	{
+		ListCell   *lc;
+
+		foreach(lc, d->all)
+			TsDirectFlush(d, lfirst(lc));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* The last blocks; returns the rows compressed */
+int64
+TsDirectEnd(TsDirect *d)
+{
+	MemoryContext old = MemoryContextSwitchTo(d->cxt);
+	ListCell   *lc;
+	int64		rows = d->rows;
+
+	foreach(lc, d->all)
+		TsDirectFlush(d, lfirst(lc));
+	TsCompressTeardown(&d->cs);
+	/* plans and caches of other backends learn of the new blocks */
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(d->chunk));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(d->cxt);
+	return rows;
 }
 
 /* ---- decoding ---- */

@@ -29,6 +29,9 @@
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
+#include "nodes/plannodes.h"
+#include "tcop/cmdtag.h"
+#include "utils/relcache.h"
 
 #include "ts_codec.h"
 
@@ -122,6 +125,14 @@ extern bool TsBlockPasses(TsChunkInfo *info, TsBlockFilter *filter,
 extern int64 TsDecompressBlocks(Relation chunk, TsChunkInfo *info,
 								TsBlockFilter *filter);
 extern void TsCompressLockBlocks(Oid blocks);
+
+/* compression of rows as they come, into a compressed partition (COPY) */
+typedef struct TsDirect TsDirect;
+extern TsDirect *TsDirectBegin(Relation chunk, TsChunkInfo *info);
+extern void TsDirectAdd(TsDirect *d, TupleTableSlot *slot);
+extern int64 TsDirectEnd(TsDirect *d);
+extern bool TsCopyFrom(PlannedStmt *pstmt, const char *queryString,
+					   QueryCompletion *qc);
 
 /* ts_agg.c */
 extern void TsAggInit(void);

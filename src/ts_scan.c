@@ -1451,6 +1451,9 @@ TsProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 	if (IsA(pstmt->utilityStmt, TruncateStmt))
 		blocks = TsTruncatedBlocks((TruncateStmt *) pstmt->utilityStmt);
+	/* a load into a time-series table compresses what is due (ts_copy.c) */
+	if (IsA(pstmt->utilityStmt, CopyStmt) && TsCopyFrom(pstmt, queryString, qc))
+		return;
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							params, queryEnv, dest, qc);
