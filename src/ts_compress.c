@@ -76,6 +76,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 
+#include "cdc.h"
 #include "ts_compress.h"
 
 /* The object-tag sub-id of the compression lock of a block table */
@@ -1591,7 +1592,9 @@ TsBlockPasses(TsChunkInfo *info, TsBlockFilter *filter, TupleTableSlot *blockslo
  * Move the blocks of a partition that the filter admits (NULL: all) back
  * into rows of its heap, for an UPDATE or DELETE that may reach them.
  * Returns the rows written.  The caller makes them visible (command
- * counter).
+ * counter).  The rows inserted are no new points: logical decoding
+ * messages around them tell the change stream so (CdcLogTsMove), written
+ * with no savepoint between them.
  */
 int64
 TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
@@ -1608,6 +1611,7 @@ TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
 	MemoryContext old;
 	CommandId	cid = GetCurrentCommandId(true);
 	int64		rows = 0;
+	bool		moving = false;
 
 	TsCompressLockBlocks(info->blocks);
 	blocks = table_open(info->blocks, RowExclusiveLock);
@@ -1630,6 +1634,11 @@ TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
 		CHECK_FOR_INTERRUPTS();
 		if (!TsBlockPasses(info, filter, blockslot))
 			continue;
+		if (!moving)
+		{
+			CdcLogTsMove(RelationGetRelid(chunk), true);
+			moving = true;
+		}
 		old = MemoryContextSwitchTo(cxt);
 		TsDecodeBlock(info, desc, blockslot, NULL, &data);
 		for (int i = 0; i < data.nrows; i++)
@@ -1653,6 +1662,8 @@ TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
 		MemoryContextReset(cxt);
 	}
 	table_endscan(scan);
+	if (moving)
+		CdcLogTsMove(RelationGetRelid(chunk), false);
 	ExecDropSingleTupleTableSlot(blockslot);
 	ExecDropSingleTupleTableSlot(rowslot);
 	ExecCloseIndices(rri);
