@@ -768,14 +768,14 @@ CdcAppendColumn(bson_t *doc, const CdcTsColumn *col, Datum value)
 		case CDC_TS_DATE:
 			{
 				DateADT		d = DatumGetDateADT(value);
+				int64		unix_days = (int64) d + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE);
 
 				if (DATE_NOT_FINITE(d))
 					bson_append_utf8(doc, name, -1,
 									 DATE_IS_NOBEGIN(d) ? "-infinity" : "infinity", -1);
 				else
 					bson_append_date_time(doc, name, -1,
-										  ((int64) d + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) *
-										  (int64) (SECS_PER_DAY * 1000));
+										  unix_days * SECS_PER_DAY * INT64CONST(1000));
 			}
 			break;
 		case CDC_TS_JSONB:

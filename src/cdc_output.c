@@ -1326,8 +1326,9 @@ CdcTimeseriesChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 	CdcTimeseriesChange tc;
 	bson_t		event;
 
+	/* points are inserted: updates and deletes emit nothing */
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
-		return false;			/* points are inserted; updates and deletes emit nothing */
+		return false;
 	if (data->ts_moves != NIL && CdcTsMoving(data, entry))
 		return false;
 	tuple = CDC_TUPLE(change->data.tp.newtuple);
