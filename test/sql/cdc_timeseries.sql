@@ -273,6 +273,22 @@ SELECT cts_consume();
 
 SELECT pg_drop_replication_slot('cts');
 
+-- The move messages cost WAL only while a slot with plugin nosql exists in
+-- the database: test_decoding shows the messages a transaction wrote.
+DELETE FROM cts.m WHERE vc = 'big';
+SELECT 'created' FROM pg_create_logical_replication_slot('cts_td', 'test_decoding');
+SELECT nosql.compress_timeseries('cts.m') > 0 AS compressed;
+SELECT nosql.decompress_timeseries('cts.m') > 0 AS decompressed;
+SELECT count(*) FILTER (WHERE data ~ 'nosql.ts_move') AS messages_without_slot
+  FROM pg_logical_slot_get_changes('cts_td', NULL, NULL);
+SELECT 'created' FROM pg_create_logical_replication_slot('cts_other', 'nosql');
+SELECT nosql.compress_timeseries('cts.m') > 0 AS compressed;
+SELECT nosql.decompress_timeseries('cts.m') > 0 AS decompressed;
+SELECT count(*) FILTER (WHERE data ~ 'nosql.ts_move') > 0 AS messages_with_slot
+  FROM pg_logical_slot_get_changes('cts_td', NULL, NULL);
+SELECT pg_drop_replication_slot('cts_other');
+SELECT pg_drop_replication_slot('cts_td');
+
 -- The plugin needs the partition catalog to be a user catalog table,
 -- unless the reader leaves time series out.
 ALTER TABLE nosql.timeseries_partition RESET (user_catalog_table);
