@@ -98,12 +98,19 @@ INSERT INTO cts.m (time, host, doc) VALUES
 INSERT INTO cts.m (time, host, day, ts, v, f4) VALUES
     ('2025-01-01 12:00:12', 'times', '-infinity', 'infinity', 'NaN', '-Infinity'),
     ('2025-01-01 12:00:13', 'times', '1969-12-31', '1969-12-31 23:59:59.9995', '-0', 1e-40);
+-- COPY writes its rows in batches per partition: each row is a point
+COPY cts.m (time, host, n) FROM STDIN;
+2025-01-01 12:00:14+00	copy	1
+2025-01-02 12:00:14+00	copy	2
+2025-01-01 12:00:15+00	copy	3
+\.
 SELECT n, cts_mask(data) FROM cts_peek() WHERE n = 1;
 SELECT n, coll, doc FROM cts_docs() WHERE n = 2;
 SELECT n, doc ->> 'host' AS host, doc -> 'amount' AS amount FROM cts_docs() WHERE doc ->> 'host' = 'num';
 SELECT n, doc ->> 'host' AS host, doc -> 'doc' AS doc FROM cts_docs() WHERE doc ->> 'host' = 'json';
 SELECT n, doc ->> 'host' AS host, doc -> 'day' AS day, doc -> 'ts' AS ts, doc -> 'v' AS v, doc -> 'f4' AS f4
   FROM cts_docs() WHERE doc ->> 'host' = 'times';
+SELECT n, doc ->> 'time' AS time, doc -> 'n' AS n FROM cts_docs() WHERE doc ->> 'host' = 'copy';
 -- the same events as BSON, byte for byte
 SELECT count(*) AS events, bool_and(b.data = t.data::bson::bytea) AS same_bytes
   FROM (SELECT row_number() OVER () AS n, data
