@@ -1655,7 +1655,12 @@ CREATE TABLE nosql.timeseries_partition (
     blocks regclass,                    -- its block table, once compressed
     block_types regtype[],              -- the column types it was compressed with, by attnum
     CHECK ((range_start IS NULL) = (range_end IS NULL))
-);
+) WITH (user_catalog_table = true);
+-- A user catalog table: the change stream output plugin reads it while
+-- decoding, to know which table is a partition of which time-series table
+-- (src/cdc_output.c).  Its writes log a few bytes more WAL, and ALTER
+-- TABLE refuses to rewrite it (a column's new type, a column added with a
+-- volatile default): an upgrade must change it without a rewrite.
 CREATE UNIQUE INDEX timeseries_partition_range ON nosql.timeseries_partition (relid, range_start);
 COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables, their time ranges [range_start, range_end) (NULL: the default partition), and the block tables of compressed partitions';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_partition', '');
@@ -1669,6 +1674,22 @@ CREATE POLICY timeseries_partition_owner ON nosql.timeseries_partition FOR ALL
                 AND pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) partition), 'USAGE')
                 AND EXISTS (SELECT FROM pg_catalog.pg_inherits i
                              WHERE i.inhrelid OPERATOR(pg_catalog.=) partition AND i.inhparent OPERATOR(pg_catalog.=) relid));
+-- The output plugin caches the catalog: every change of it makes decoding
+-- read it again, from the next change on.
+CREATE FUNCTION nosql.timeseries_partition_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'timeseries_partition_changed' LANGUAGE C;
+COMMENT ON FUNCTION nosql.timeseries_partition_changed() IS 'statement trigger: make the change stream decoders read the time-series partitions again';
+CREATE TRIGGER timeseries_partition_changed AFTER INSERT OR UPDATE OF relid, partition OR DELETE OR TRUNCATE
+    ON nosql.timeseries_partition FOR EACH STATEMENT EXECUTE FUNCTION nosql.timeseries_partition_changed();
+COMMENT ON TRIGGER timeseries_partition_changed ON nosql.timeseries_partition IS 'make the change stream decoders read the time-series partitions again';
+
+-- Rows moved into a partition by the maintenance are no new points: the
+-- change stream skips the inserts into a relation between two calls, on
+-- and off (src/cdc_message.c).  The maintenance runs as the table's owner,
+-- which the function checks.
+CREATE FUNCTION nosql.timeseries_move_marker(relation regclass, moving boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'timeseries_move_marker' LANGUAGE C STRICT;
+COMMENT ON FUNCTION nosql.timeseries_move_marker(regclass, boolean) IS 'internal: start (true) or end (false) a move of rows into a time-series table or partition, whose inserts the change stream does not emit as points';
 
 -- The start of the partition of a time: widths aligned on 2000-01-03 (a Monday)
 CREATE FUNCTION nosql.timeseries_partition_start(width interval, t timestamptz) RETURNS timestamptz
@@ -1705,9 +1726,12 @@ BEGIN
     part := pg_catalog.format('%I.%I', rel_schema, part_name)::regclass;
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', part, owner);
     IF dflt IS NOT NULL THEN
+        -- points emitted when they came into the default partition
+        PERFORM nosql.timeseries_move_marker(ts.relid, true);
         EXECUTE pg_catalog.format(
             'WITH moved AS (DELETE FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<) $2 RETURNING *) INSERT INTO %s SELECT * FROM moved',
             dflt, ts.time_column, ts.time_column, part) USING start, finish;
+        PERFORM nosql.timeseries_move_marker(ts.relid, false);
     END IF;
     EXECUTE pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                               ts.relid, part, start, finish);
@@ -1853,7 +1877,10 @@ BEGIN
       FROM pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) old AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
        AND a.attgenerated OPERATOR(pg_catalog.=) '';
+    -- the table's rows, no new points
+    PERFORM nosql.timeseries_move_marker(relation, true);
     EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s', relation, cols, cols, old);
+    PERFORM nosql.timeseries_move_marker(relation, false);
     EXECUTE pg_catalog.format('DROP TABLE %s', old);
     RETURN relation;
 END;

@@ -11,8 +11,11 @@
 
 #include <bson/bson.h>
 
+#include "access/attnum.h"
+#include "access/tupdesc.h"
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 
 #include "bson.h"
@@ -34,6 +37,7 @@
 #define CDC_MESSAGE_UPDATE	"nosql.update"
 #define CDC_MESSAGE_DDL		"nosql.ddl"
 #define CDC_MESSAGE_KV_PREV	"nosql.kv_prev"
+#define CDC_MESSAGE_TS_MOVE	"nosql.ts_move"
 
 /* What a message is: option "format" */
 typedef enum CdcFormat
@@ -102,6 +106,55 @@ typedef struct CdcKvChange
 	bool		deleted;
 } CdcKvChange;
 
+/*
+ * How the values of a column of a time-series table become BSON in a
+ * time-series event (CdcTimeseriesColumns chooses by the column's type, a
+ * domain by its base type).
+ */
+typedef enum CdcTsValueKind
+{
+	CDC_TS_BOOL,				/* bool */
+	CDC_TS_INT2,				/* int32 */
+	CDC_TS_INT4,
+	CDC_TS_INT8,				/* int64 */
+	CDC_TS_FLOAT4,				/* double */
+	CDC_TS_FLOAT8,
+	CDC_TS_NUMERIC,				/* decimal128 */
+	CDC_TS_TEXT,				/* string: text, varchar, bpchar */
+	CDC_TS_NAME,				/* string */
+	CDC_TS_TIMESTAMP,			/* date: timestamptz, timestamp (as UTC) */
+	CDC_TS_DATE,				/* date: midnight UTC */
+	CDC_TS_JSONB,				/* the JSON value */
+	CDC_TS_BSON,				/* nosql.bson: the value */
+	CDC_TS_BYTEA,				/* binary, subtype 0 */
+	CDC_TS_UUID,				/* binary, subtype 4 */
+	CDC_TS_OUTPUT				/* any other type: its text output as a string */
+} CdcTsValueKind;
+
+/* A column of a time-series partition, as its events show it */
+typedef struct CdcTsColumn
+{
+	AttrNumber	attnum;
+	CdcTsValueKind kind;
+	char	   *name;			/* the field name */
+	FmgrInfo	output;			/* CDC_TS_OUTPUT: the type's output function */
+} CdcTsColumn;
+
+/*
+ * One row inserted into a partition of a time-series table: db is the
+ * database, table the parent table as "schema.table"; values and nulls are
+ * the deformed row, read through columns.
+ */
+typedef struct CdcTimeseriesChange
+{
+	const char *db;
+	const char *table;
+	int			ncolumns;
+	const CdcTsColumn *columns;
+	const Datum *values;
+	const bool *nulls;
+} CdcTimeseriesChange;
+
 /* cdc_message.c: written by the document engine */
 extern bool CdcMessagesWanted(void);
 extern void CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated,
@@ -113,6 +166,7 @@ extern bool CdcTimeseriesDecoded(void);
 extern void CdcLogKvPrev(int64 revision, int32 sub, const text *key, const bytea *value,
 						 int64 create_revision, int64 mod_revision, int64 version,
 						 int64 lease);
+extern void CdcLogTsMove(Oid relid, bool moving);
 
 /* cdc_format.c */
 extern void CdcResumeToken(char *buf, XLogRecPtr commit_lsn, uint32 ordinal);
@@ -123,6 +177,10 @@ extern void CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
 extern bool CdcChangeHasId(const CdcCollectionChange *change, const bson_iter_t *id);
 extern void CdcFormatKvEvent(bson_t *event, const CdcKvChange *change,
 							 const CdcKvChange *prev);
+extern const char *CdcServerToUtf8(const char *s, int len);
+extern CdcTsColumn *CdcTimeseriesColumns(TupleDesc desc, Oid bson_type, int *ncolumns);
+extern bool CdcFormatTimeseriesEvent(bson_t *event, const CdcTimeseriesChange *change,
+									 const CdcPosition *pos);
 extern bool CdcSettleStreamedEvent(uint8_t *data, uint32_t len, XLogRecPtr commit_lsn,
 								   TimestampTz commit_time);
 extern void CdcWriteEvent(StringInfo out, const bson_t *event, CdcFormat format);

@@ -39,14 +39,37 @@
  * replies (KvAppendBytes).  With prev_kv, etcd's field 3 of its Event
  * follows kv: the KeyValue of the version replaced.
  *
+ * A time-series event is an "insert" collection event of a row inserted
+ * into a partition of a time-series table, without documentKey (a point has
+ * no key): ns names the table (coll is "schema.table"), fullDocument is
+ * the row, its columns by name in the table's order, each value mapped to
+ * the BSON type closest to its SQL type (CdcTsValueKind).  BSON strings
+ * are UTF-8: text of a database in another encoding is converted.  BSON
+ * dates are milliseconds: a timestamp loses its microseconds (rounded
+ * down, towards the past); an infinite timestamp or date, which no date
+ * can hold, is its text, "infinity" or "-infinity".  A numeric is the
+ * decimal128 of its 34 leading significant digits (rounded), or a double
+ * when its exponent is out of decimal128's range.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "bson.h"
 #include "bson_compare.h"
+#include "bson_json.h"
 #include "cdc.h"
 #include "kv.h"
 
@@ -336,6 +359,492 @@ CdcFormatKvEvent(bson_t *event, const CdcKvChange *change, const CdcKvChange *pr
 	bson_append_document_begin(event, "header", 6, &child);
 	BSON_APPEND_INT64(&child, "revision", change->mod_revision);
 	bson_append_document_end(event, &child);
+}
+
+/* ---------------------------------------------------------------------
+ * Time-series events
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The columns of a time-series partition with descriptor desc as its
+ * events show them, in the current memory context (the plugin's relation
+ * cache); bson_type is the OID of nosql.bson.  Dropped columns are left
+ * out.
+ */
+CdcTsColumn *
+CdcTimeseriesColumns(TupleDesc desc, Oid bson_type, int *ncolumns)
+{
+	CdcTsColumn *columns = palloc0(sizeof(CdcTsColumn) * Max(desc->natts, 1));
+	int			n = 0;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		CdcTsColumn *col = &columns[n];
+		Oid			type;
+
+		if (att->attisdropped)
+			continue;
+		col->attnum = att->attnum;
+		col->name = pstrdup(CdcServerToUtf8(NameStr(att->attname),
+											strlen(NameStr(att->attname))));
+		type = getBaseType(att->atttypid);
+		switch (type)
+		{
+			case BOOLOID:
+				col->kind = CDC_TS_BOOL;
+				break;
+			case INT2OID:
+				col->kind = CDC_TS_INT2;
+				break;
+			case INT4OID:
+				col->kind = CDC_TS_INT4;
+				break;
+			case INT8OID:
+				col->kind = CDC_TS_INT8;
+				break;
+			case FLOAT4OID:
+				col->kind = CDC_TS_FLOAT4;
+				break;
+			case FLOAT8OID:
+				col->kind = CDC_TS_FLOAT8;
+				break;
+			case NUMERICOID:
+				col->kind = CDC_TS_NUMERIC;
+				break;
+			case TEXTOID:
+			case VARCHAROID:
+			case BPCHAROID:
+				col->kind = CDC_TS_TEXT;
+				break;
+			case NAMEOID:
+				col->kind = CDC_TS_NAME;
+				break;
+			case TIMESTAMPTZOID:
+			case TIMESTAMPOID:
+				col->kind = CDC_TS_TIMESTAMP;
+				break;
+			case DATEOID:
+				col->kind = CDC_TS_DATE;
+				break;
+			case JSONBOID:
+				col->kind = CDC_TS_JSONB;
+				break;
+			case BYTEAOID:
+				col->kind = CDC_TS_BYTEA;
+				break;
+			case UUIDOID:
+				col->kind = CDC_TS_UUID;
+				break;
+			default:
+				if (OidIsValid(bson_type) && type == bson_type)
+					col->kind = CDC_TS_BSON;
+				else
+				{
+					Oid			output;
+					bool		varlena;
+
+					/* the output function of the column's own type (a domain's) */
+					col->kind = CDC_TS_OUTPUT;
+					getTypeOutputInfo(att->atttypid, &output, &varlena);
+					fmgr_info_cxt(output, &col->output, CurrentMemoryContext);
+				}
+				break;
+		}
+		n++;
+	}
+	*ncolumns = n;
+	return columns;
+}
+
+/*
+ * A string of len bytes in the database encoding in UTF-8, as BSON wants
+ * it: s itself when the database is UTF-8, or SQL_ASCII (bytes of no known
+ * encoding, left as they are rather than refused); else a converted,
+ * NUL-terminated copy.
+ */
+const char *
+CdcServerToUtf8(const char *s, int len)
+{
+	if (GetDatabaseEncoding() == PG_UTF8 || GetDatabaseEncoding() == PG_SQL_ASCII)
+		return s;
+	return pg_server_to_any(s, len, PG_UTF8);
+}
+
+/* A string in the database encoding as a BSON string */
+static void
+CdcAppendText(bson_t *doc, const char *name, const char *s, int len)
+{
+	const char *utf8 = CdcServerToUtf8(s, len);
+
+	bson_append_utf8(doc, name, -1, utf8, utf8 == s ? len : -1);
+}
+
+/*
+ * A timestamp (microseconds since 2000-01-01 UTC) as a BSON date: the
+ * millisecond it falls in.  False for an infinite one.
+ */
+static bool
+CdcTimestampMillis(Timestamp ts, int64 *millis)
+{
+	int64		usecs;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return false;
+	/* no overflow: timestamps end in 294276 AD */
+	usecs = ts + CDC_EPOCH_OFFSET_USECS;
+	*millis = usecs / 1000 - (usecs % 1000 < 0 ? 1 : 0);
+	return true;
+}
+
+/*
+ * A numeric as decimal128: exactly when it has at most 34 significant
+ * digits (trailing zeros of the scale do not count), else rounded to 34;
+ * a double when even that is out of decimal128's exponent range.
+ */
+static void
+CdcAppendNumeric(bson_t *doc, const char *name, Datum value)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+	bson_decimal128_t dec;
+	const char *p;
+	int			intdigits = 0;
+	int			zeros = 0;
+
+	if (bson_decimal128_from_string(s, &dec))
+	{
+		bson_append_decimal128(doc, name, -1, &dec);
+		return;
+	}
+	/* too many digits: round to 34 significant ones */
+	p = s + (*s == '-');
+	while (*p == '0')
+		p++;
+	while (*p >= '0' && *p <= '9')
+		p++, intdigits++;
+	if (intdigits == 0 && *p == '.')
+	{
+		for (p++; *p == '0'; p++)
+			zeros++;
+	}
+	if (intdigits > 0 || *p != '\0')
+	{
+		int			scale = intdigits > 0 ? 34 - intdigits : 34 + zeros;
+		Datum		rounded = DirectFunctionCall2(numeric_round, value,
+												  Int32GetDatum(scale));
+
+		s = DatumGetCString(DirectFunctionCall1(numeric_out, rounded));
+		if (bson_decimal128_from_string(s, &dec))
+		{
+			bson_append_decimal128(doc, name, -1, &dec);
+			return;
+		}
+	}
+	/* beyond decimal128's exponents: strtod saturates to 0 or infinity */
+	bson_append_double(doc, name, -1, strtod(s, NULL));
+}
+
+/*
+ * A number of a jsonb value as the JSON parser makes a plain JSON number
+ * (bson_json.c): int32 or int64 for an integer that fits, else a double.
+ */
+static void
+CdcAppendJsonNumber(bson_t *doc, const char *name, Numeric num)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	const char *p = s + (*s == '-');
+	char	   *end;
+	long long	v;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '\0')
+	{
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno == 0 && *end == '\0')
+		{
+			if (v >= PG_INT32_MIN && v <= PG_INT32_MAX)
+				bson_append_int32(doc, name, -1, (int32) v);
+			else
+				bson_append_int64(doc, name, -1, (int64) v);
+			return;
+		}
+	}
+	bson_append_double(doc, name, -1, strtod(s, NULL));
+}
+
+/* A scalar of a jsonb value */
+static void
+CdcAppendJsonScalar(bson_t *doc, const char *name, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			bson_append_null(doc, name, -1);
+			break;
+		case jbvBool:
+			bson_append_bool(doc, name, -1, v->val.boolean);
+			break;
+		case jbvNumeric:
+			CdcAppendJsonNumber(doc, name, v->val.numeric);
+			break;
+		case jbvString:
+			CdcAppendText(doc, name, v->val.string.val, v->val.string.len);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+/* The deepest nesting of a jsonb value's containers */
+static int
+CdcJsonbDepth(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	int			depth = 0;
+	int			deepest = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			deepest = Max(deepest, ++depth);
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+	}
+	return deepest;
+}
+
+/*
+ * A jsonb value: objects become documents, arrays arrays, scalars the
+ * plain JSON scalar.  A value nested deeper than BSON_MAX_DEPTH (which
+ * jsonb allows, and which printing the event would refuse) is its text.
+ * Iterative, one open document per level, each at a fixed address: an
+ * open child of libbson points to its parent.
+ */
+static void
+CdcAppendJsonb(bson_t *doc, const char *name, Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	bson_t	   *levels[BSON_MAX_DEPTH + 1];
+	uint32		index[BSON_MAX_DEPTH + 1];
+	bool		is_array[BSON_MAX_DEPTH + 1];
+	int			depth = 0;
+	char	   *key = NULL;
+	char		numkey[16];
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		/* a raw scalar is stored as a one-element array */
+		if (!JsonbExtractScalar(&jb->root, &v))
+			elog(ERROR, "could not read a scalar jsonb value");
+		CdcAppendJsonScalar(doc, name, &v);
+		return;
+	}
+	if (CdcJsonbDepth(jb) > BSON_MAX_DEPTH)
+	{
+		char	   *out = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+		CdcAppendText(doc, name, out, strlen(out));
+		return;
+	}
+
+	levels[0] = doc;
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		bson_t	   *parent = levels[depth];
+		const char *field = key;
+
+		/* the name of a value or container in an array is its index */
+		if (depth == 0)
+			field = name;
+		else if (is_array[depth] &&
+				 (tok == WJB_ELEM || tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY))
+		{
+			snprintf(numkey, sizeof(numkey), "%u", index[depth]++);
+			field = numkey;
+		}
+
+		switch (tok)
+		{
+			case WJB_KEY:
+				key = pnstrdup(v.val.string.val, v.val.string.len);
+				key = (char *) CdcServerToUtf8(key, v.val.string.len);
+				break;
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				{
+					/* bson_t wants 128-byte alignment, more than palloc promises */
+					char	   *block = palloc(sizeof(bson_t) + 128);
+					bson_t	   *child = (bson_t *) TYPEALIGN(128, block);
+
+					Assert(depth < BSON_MAX_DEPTH);
+					if (tok == WJB_BEGIN_OBJECT)
+						bson_append_document_begin(parent, field, -1, child);
+					else
+						bson_append_array_begin(parent, field, -1, child);
+					depth++;
+					levels[depth] = child;
+					is_array[depth] = tok == WJB_BEGIN_ARRAY;
+					index[depth] = 0;
+				}
+				break;
+			case WJB_END_OBJECT:
+				depth--;
+				bson_append_document_end(levels[depth], parent);
+				break;
+			case WJB_END_ARRAY:
+				depth--;
+				bson_append_array_end(levels[depth], parent);
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				CdcAppendJsonScalar(parent, field, &v);
+				break;
+			default:
+				elog(ERROR, "unexpected jsonb iterator token %d", (int) tok);
+		}
+	}
+}
+
+/* The value of one column of a time-series row */
+static void
+CdcAppendColumn(bson_t *doc, const CdcTsColumn *col, Datum value)
+{
+	const char *name = col->name;
+	int64		millis;
+
+	switch (col->kind)
+	{
+		case CDC_TS_BOOL:
+			bson_append_bool(doc, name, -1, DatumGetBool(value));
+			break;
+		case CDC_TS_INT2:
+			bson_append_int32(doc, name, -1, DatumGetInt16(value));
+			break;
+		case CDC_TS_INT4:
+			bson_append_int32(doc, name, -1, DatumGetInt32(value));
+			break;
+		case CDC_TS_INT8:
+			bson_append_int64(doc, name, -1, DatumGetInt64(value));
+			break;
+		case CDC_TS_FLOAT4:
+			bson_append_double(doc, name, -1, (double) DatumGetFloat4(value));
+			break;
+		case CDC_TS_FLOAT8:
+			bson_append_double(doc, name, -1, DatumGetFloat8(value));
+			break;
+		case CDC_TS_NUMERIC:
+			CdcAppendNumeric(doc, name, value);
+			break;
+		case CDC_TS_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				CdcAppendText(doc, name, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			}
+			break;
+		case CDC_TS_NAME:
+			{
+				const char *n = NameStr(*DatumGetName(value));
+
+				CdcAppendText(doc, name, n, strlen(n));
+			}
+			break;
+		case CDC_TS_TIMESTAMP:
+			if (CdcTimestampMillis(DatumGetTimestamp(value), &millis))
+				bson_append_date_time(doc, name, -1, millis);
+			else
+				bson_append_utf8(doc, name, -1,
+								 TIMESTAMP_IS_NOBEGIN(DatumGetTimestamp(value)) ?
+								 "-infinity" : "infinity", -1);
+			break;
+		case CDC_TS_DATE:
+			{
+				DateADT		d = DatumGetDateADT(value);
+				int64		unix_days = (int64) d + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE);
+
+				if (DATE_NOT_FINITE(d))
+					bson_append_utf8(doc, name, -1,
+									 DATE_IS_NOBEGIN(d) ? "-infinity" : "infinity", -1);
+				else
+					bson_append_date_time(doc, name, -1,
+										  unix_days * SECS_PER_DAY * INT64CONST(1000));
+			}
+			break;
+		case CDC_TS_JSONB:
+			CdcAppendJsonb(doc, name, DatumGetJsonbP(value));
+			break;
+		case CDC_TS_BSON:
+			CdcAppendBson(doc, name, DatumGetBsonP(value));
+			break;
+		case CDC_TS_BYTEA:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+
+				bson_append_binary(doc, name, -1, BSON_SUBTYPE_BINARY,
+								   (const uint8_t *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			}
+			break;
+		case CDC_TS_UUID:
+			bson_append_binary(doc, name, -1, BSON_SUBTYPE_UUID,
+							   DatumGetUUIDP(value)->data, UUID_LEN);
+			break;
+		case CDC_TS_OUTPUT:
+			{
+				char	   *out = OutputFunctionCall((FmgrInfo *) &col->output, value);
+
+				CdcAppendText(doc, name, out, strlen(out));
+			}
+			break;
+	}
+}
+
+/*
+ * Build the event of a row inserted into a time-series table into event
+ * (an initialised, empty document).  Returns false, leaving event empty,
+ * when the row as a document would pass BSON_MAX_DOC_SIZE (MongoDB's
+ * limit), which the caller reports: the message stays far below the 1 GB
+ * a message holds, also as Extended JSON text.
+ */
+bool
+CdcFormatTimeseriesEvent(bson_t *event, const CdcTimeseriesChange *change,
+						 const CdcPosition *pos)
+{
+	bson_t		doc;
+	bson_t		child;
+
+	bson_init(&doc);
+	for (int i = 0; i < change->ncolumns; i++)
+	{
+		const CdcTsColumn *col = &change->columns[i];
+		int			at = col->attnum - 1;
+
+		if (change->nulls[at])
+			bson_append_null(&doc, col->name, -1);
+		else
+			CdcAppendColumn(&doc, col, change->values[at]);
+		if (doc.len > BSON_MAX_DOC_SIZE)
+		{
+			bson_destroy(&doc);
+			return false;
+		}
+	}
+
+	CdcAppendHead(event, "insert", pos);
+	bson_append_document(event, "fullDocument", -1, &doc);
+	bson_destroy(&doc);
+	bson_append_document_begin(event, "ns", 2, &child);
+	bson_append_utf8(&child, "db", 2, change->db, -1);
+	bson_append_utf8(&child, "coll", 4, change->table, -1);
+	bson_append_document_end(event, &child);
+	return true;
 }
 
 /*

@@ -42,6 +42,22 @@
  * before that statement: the plugin keeps them, ordered, until their rows
  * come.
  *
+ * Time series.  The plugin emits every row inserted into a partition of a
+ * time-series table as a point, but the storage also inserts rows that
+ * are no new points: blocks moved back into rows (TsDecompressBlocks),
+ * rows moved out of the default partition into a new partition, a table's
+ * rows put back by create_timeseries.  Those moves are framed by two
+ * messages CDC_MESSAGE_TS_MOVE, "on" before and "off" after, naming the
+ * partition or the time-series table (then any of its partitions): the
+ * plugin emits nothing for the inserts into it between the two.  Both are
+ * transactional and written at the same (sub)transaction level with no
+ * savepoint between them, so an error between them rolls back the
+ * savepoint that holds the "on" too, and the reorder buffer drops the
+ * message with the inserts (the plugin does the same for a streamed
+ * transaction, see CdcStreamAbort).  They are written under the same
+ * condition as kv_prev: a reader of the change stream decoder's own slot
+ * does not read time series.
+ *
  * The messages are BSON, with short field names:
  *	update: {o: table OID (int64), _id: <the _id>, u: {updatedFields},
  *			 r: [removedFields] (when any), t: [{field, newSize}] (when any)}
@@ -50,6 +66,8 @@
  *	kv_prev: {r: mod_revision (int64), s: sub (int32) of the row to come,
  *			 k: key, v: value (binary), c: create_revision, m: mod_revision,
  *			 n: version, l: lease (int64) of the version it replaces}
+ *	ts_move: {o: the partition's or table's OID (int64), m: true for "on",
+ *			 false for "off"}
  *
  *-------------------------------------------------------------------------
  */
@@ -57,12 +75,17 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
 #include "miscadmin.h"
 #include "replication/message.h"
 #include "replication/slot.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/spin.h"
+#include "utils/acl.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 
 #include "cdc.h"
 
@@ -88,8 +111,8 @@ CdcMessagesWanted(void)
 }
 
 /* The local transaction the cache below is for, and its answer */
-static LocalTransactionId cdc_kv_prev_lxid = InvalidLocalTransactionId;
-static bool cdc_kv_prev_wanted = false;
+static LocalTransactionId cdc_slot_lxid = InvalidLocalTransactionId;
+static bool cdc_slot_wanted = false;
 
 /* This backend's local transaction id */
 static LocalTransactionId
@@ -133,34 +156,45 @@ CdcNosqlSlotExists(void)
 }
 
 /*
+ * Whether a slot could want the messages only a reader of plugin "nosql"
+ * uses: wal_level logical and a slot with plugin "nosql" in this database,
+ * looked up once per transaction.  Call it only where the transaction is
+ * about to write: it gives it its xid first (see the design note).
+ */
+static bool
+CdcSlotWanted(void)
+{
+	if (!XLogLogicalInfoActive())
+		return false;
+	if (cdc_slot_lxid != CdcLocalXid())
+	{
+		(void) GetCurrentTransactionId();
+		cdc_slot_wanted = CdcNosqlSlotExists();
+		cdc_slot_lxid = CdcLocalXid();
+	}
+	return cdc_slot_wanted;
+}
+
+/*
  * Whether time-series rows must reach the WAL as rows, for a change stream
- * that decodes them (a load then leaves compressing them to the policy).
+ * that decodes them (a COPY then leaves compressing them to the policy).
+ * Like every caller of CdcSlotWanted, the transaction gets its xid before
+ * the look, so that a slot made after it does not decode this transaction.
  */
 bool
 CdcTimeseriesDecoded(void)
 {
-	return XLogLogicalInfoActive() && CdcNosqlSlotExists();
+	return CdcSlotWanted();
 }
 
 /*
  * Whether the key-value store's writes should log the versions they
- * replace (CdcLogKvPrev): wal_level logical and a slot with plugin
- * "nosql" in this database, looked up once per transaction.  Call it only
- * where the transaction is about to write: it gives it its xid first (see
- * the design note).
+ * replace (CdcLogKvPrev).
  */
 bool
 CdcKvPrevWanted(void)
 {
-	if (!XLogLogicalInfoActive())
-		return false;
-	if (cdc_kv_prev_lxid != CdcLocalXid())
-	{
-		(void) GetCurrentTransactionId();
-		cdc_kv_prev_wanted = CdcNosqlSlotExists();
-		cdc_kv_prev_lxid = CdcLocalXid();
-	}
-	return cdc_kv_prev_wanted;
+	return CdcSlotWanted();
 }
 
 /*
@@ -238,4 +272,77 @@ CdcLogDdl(const char *db, const char *coll, const char *to_db, const char *to_co
 	}
 	CdcLogMessage(CDC_MESSAGE_DDL, &message);
 	bson_destroy(&message);
+}
+
+/*
+ * Log the start (moving) or the end of a move of rows into relation relid
+ * (a partition of a time-series table, or the table): the inserts between
+ * are no new points.  Does nothing unless a slot could read it.
+ */
+void
+CdcLogTsMove(Oid relid, bool moving)
+{
+	bson_t		message;
+
+	if (!CdcSlotWanted())
+		return;
+	bson_init(&message);
+	bson_append_int64(&message, "o", 1, (int64) relid);
+	bson_append_bool(&message, "m", 1, moving);
+	CdcLogMessage(CDC_MESSAGE_TS_MOVE, &message);
+	bson_destroy(&message);
+}
+
+/*
+ * nosql.timeseries_move_marker(relation regclass, moving boolean)
+ *		The PL/pgSQL side of CdcLogTsMove, for the moves of the time-series
+ *		maintenance.  Only the table's owner may say that its inserts are
+ *		no points: the maintenance runs as the owner.
+ */
+PG_FUNCTION_INFO_V1(timeseries_move_marker);
+Datum
+timeseries_move_marker(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bool		moving = PG_GETARG_BOOL(1);
+	char		relkind = get_rel_relkind(relid);
+
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", get_rel_name(relid))));
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	CdcLogTsMove(relid, moving);
+	PG_RETURN_VOID();
+}
+
+/*
+ * nosql.timeseries_partition_changed() RETURNS trigger
+ *		Statement trigger on nosql.timeseries_partition: a relcache
+ *		invalidation of the catalog table, which logical decoding replays
+ *		where the statement ended, so the output plugin reads the catalog
+ *		again (a new partition's inserts are points from then on, also later
+ *		in the same transaction).
+ */
+PG_FUNCTION_INFO_V1(timeseries_partition_changed);
+Datum
+timeseries_partition_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nosql.timeseries_partition_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
 }

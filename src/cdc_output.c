@@ -32,6 +32,23 @@
  *   decoder replays: changes of the catalog send one (its trigger), and so
  *   does any DDL of the tables.  A truncate emits nothing.
  *
+ * - the partitions of the time-series tables (ts_store.c, sql/nosql.sql):
+ *   an inserted row is a new point, an "insert" event named after its
+ *   table (not the partition) whose fullDocument is the row (cdc_format.c).
+ *   Only inserts: an update or delete of a point emits nothing.  Which
+ *   table is which partition of which table is in the catalog table
+ *   nosql.timeseries_partition, also a user catalog table for this; a
+ *   partition made later is a row inserted there, whose statement trigger
+ *   sends a relcache invalidation, so the cache sees it from the next
+ *   change on, also later in the same transaction.  A partition's names
+ *   and columns are looked up at its first change, not when the cache is
+ *   loaded: a table may have thousands of partitions.  The storage also
+ *   inserts rows that are no points (blocks moved back into rows, rows
+ *   moved out of the default partition, a table converted): it frames
+ *   those inserts with "nosql.ts_move" messages (below), and the plugin
+ *   emits nothing for inserts into the relation they name between "on"
+ *   and "off".
+ *
  * Logical decoding messages (cdc_message.c).  The update engine writes,
  * just before it rewrites a row, a transactional message "nosql.update"
  * with the table, the _id and the updateDescription; the collection
@@ -54,6 +71,18 @@
  * key), and the messages before it, whose rows went by, are dropped; so
  * is the list at the end of the transaction.  A message is kept only with
  * option prev_kv; it is a change for the ordinal in any case.
+ *
+ * Time-series moves.  A "nosql.ts_move" message "on" names a partition or
+ * a time-series table (then every partition of it) whose inserts are moves
+ * of rows already emitted, until the matching "off"; the plugin keeps the
+ * open ones in a list, with their LSNs, until the end of the transaction.
+ * The two are written with no savepoint between them, so a rolled back
+ * subtransaction takes its "on" away with its inserts: the reorder buffer
+ * drops both.  A streamed transaction has handed out the "on" already when
+ * the subtransaction aborts, so CdcStreamAbort drops the open moves whose
+ * "on" lies in the aborted subtransaction (between its first LSN and its
+ * abort), as the reader drops its events: later inserts of the
+ * transaction are points again.
  *
  * A delete needs the old row's _id, which logical decoding has only from
  * the table's replica identity.  The collection tables' primary key is on
@@ -94,7 +123,8 @@
  * BSON, or their Extended JSON text: far below the 1 GB a message holds.
  *
  * The plugin decodes with the rights of the slot's reader (replication or
- * superuser): it does not yet filter collections by SELECT privilege.
+ * superuser): it does not yet filter collections or time-series tables by
+ * SELECT privilege.
  *
  *-------------------------------------------------------------------------
  */
@@ -104,7 +134,10 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
@@ -115,6 +148,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "bson.h"
 #include "cdc.h"
@@ -137,6 +171,8 @@ typedef struct CdcData
 	bool		include_kv;
 	bool		include_collections;
 	List	   *collections;	/* "db.coll" names to include; NIL: all */
+	bool		include_timeseries;
+	List	   *timeseries;		/* "schema.table" names to include; NIL: all */
 	char	   *kv_prefix;		/* NULL: every key */
 	int			kv_prefix_len;
 	bool		full_document;	/* updates carry the new document */
@@ -154,7 +190,16 @@ typedef struct CdcData
 	MemoryContext kv_context;	/* the kv_prev messages waiting, and the list */
 	List	   *kv_pending;		/* CdcKvPending, in the order of their rows */
 	int			kv_head;		/* the first of them not yet taken */
+	MemoryContext ts_context;	/* the open time-series moves, and the list */
+	List	   *ts_moves;		/* CdcTsMove, in the order of their "on" */
 } CdcData;
+
+/* An open move of rows into a time-series partition or table: no points */
+typedef struct CdcTsMove
+{
+	Oid			relid;			/* the partition, or the table */
+	XLogRecPtr	lsn;			/* of the "on" message */
+} CdcTsMove;
 
 /* A kv_prev message waiting for its row of nosql.kv_history */
 typedef struct CdcKvPending
@@ -180,6 +225,8 @@ typedef struct CdcStreamState
 	MemoryContext kv_context;	/* the kv_prev messages waiting, or NULL */
 	List	   *kv_pending;
 	int			kv_head;
+	CdcTsMove  *ts_moves;		/* the open moves, in the decoding context */
+	int			n_ts_moves;
 } CdcStreamState;
 
 /* What a table is to the plugin */
@@ -187,7 +234,8 @@ typedef enum CdcRelKind
 {
 	CDC_REL_OTHER,
 	CDC_REL_KV,
-	CDC_REL_COLLECTION
+	CDC_REL_COLLECTION,
+	CDC_REL_TIMESERIES
 } CdcRelKind;
 
 /* The columns of nosql.kv_history the events use */
@@ -226,9 +274,12 @@ typedef struct CdcRelEntry
 	CdcRelKind	kind;
 	bool		included;		/* by this session's options */
 	char	   *db;				/* collections: database and name */
-	char	   *coll;
-	bool		have_columns;	/* columns below looked up */
+	char	   *coll;			/* time series: the table, "schema.table" */
+	bool		have_columns;	/* columns below (time series: and names) looked up */
 	AttrNumber	columns[CDC_KV_NCOLUMNS];	/* attribute numbers by name */
+	Oid			parent;			/* time series: the table of the partition */
+	int			ncolumns;		/* time series: the columns of its events */
+	CdcTsColumn *ts_columns;
 } CdcRelEntry;
 
 /*
@@ -240,6 +291,8 @@ static MemoryContext cdc_cache_context = NULL;
 static HTAB *cdc_rel_cache = NULL;
 static bool cdc_cache_valid = false;
 static bool cdc_callback_registered = false;
+static Oid	cdc_bson_type = InvalidOid; /* nosql.bson, as the cache was loaded */
+static char *cdc_database = NULL;	/* this database's name, in UTF-8 */
 
 static void CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 					   bool is_init);
@@ -352,12 +405,12 @@ CdcOptionChoice(DefElem *elem, const char *first, const char *second, const char
 }
 
 /*
- * Option "collections": a comma-separated list of db.coll names (spaces
- * around a name are ignored).  Database names have no dot, so the first
- * dot splits a name.
+ * Option "collections" or "timeseries": a comma-separated list of names
+ * with a dot, db.coll or schema.table (spaces around a name are ignored).
+ * what names an entry in the error, detail says how one is written.
  */
 static List *
-CdcOptionCollections(DefElem *elem)
+CdcOptionNames(DefElem *elem, const char *what, const char *detail)
 {
 	char	   *value = pstrdup(CdcOptionString(elem));
 	List	   *result = NIL;
@@ -380,9 +433,9 @@ CdcOptionCollections(DefElem *elem)
 		if (dot == NULL || dot == start || dot[1] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid collection name \"%s\" in option \"collections\" of output plugin \"nosql\"",
-							start),
-					 errdetail("Each entry is a database name and a collection name joined by a dot, as db.coll.")));
+					 errmsg("invalid %s name \"%s\" in option \"%s\" of output plugin \"nosql\"",
+							what, start, elem->defname),
+					 errdetail("%s", detail)));
 		result = lappend(result, pstrdup(start));
 		if (end == NULL)
 			break;
@@ -406,12 +459,16 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 	data->format = CDC_FORMAT_JSON;
 	data->include_kv = true;
 	data->include_collections = true;
+	data->include_timeseries = true;
 	data->txn_context = AllocSetContextCreate(ctx->context,
 											  "nosql change stream transaction context",
 											  ALLOCSET_SMALL_SIZES);
 	data->kv_context = AllocSetContextCreate(ctx->context,
 											 "nosql change stream prev_kv context",
 											 ALLOCSET_DEFAULT_SIZES);
+	data->ts_context = AllocSetContextCreate(ctx->context,
+											 "nosql change stream time-series moves",
+											 ALLOCSET_SMALL_SIZES);
 
 	foreach(lc, ctx->output_plugin_options)
 	{
@@ -423,7 +480,13 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 										   "The formats are \"json\" (relaxed Extended JSON text) and \"bson\" (binary).") ?
 				CDC_FORMAT_BSON : CDC_FORMAT_JSON;
 		else if (strcmp(elem->defname, "collections") == 0)
-			data->collections = CdcOptionCollections(elem);
+			data->collections =
+				CdcOptionNames(elem, "collection",
+							   "Each entry is a database name and a collection name joined by a dot, as db.coll.");
+		else if (strcmp(elem->defname, "timeseries") == 0)
+			data->timeseries =
+				CdcOptionNames(elem, "table",
+							   "Each entry is a schema name and the name of a time-series table joined by a dot, as public.metrics.");
 		else if (strcmp(elem->defname, "kv_prefix") == 0)
 		{
 			data->kv_prefix = pstrdup(CdcOptionString(elem));
@@ -433,6 +496,8 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 			data->include_kv = CdcOptionBool(elem);
 		else if (strcmp(elem->defname, "include_collections") == 0)
 			data->include_collections = CdcOptionBool(elem);
+		else if (strcmp(elem->defname, "include_timeseries") == 0)
+			data->include_timeseries = CdcOptionBool(elem);
 		else if (strcmp(elem->defname, "full_document") == 0)
 			data->full_document =
 				CdcOptionChoice(elem, "default", "post_image",
@@ -450,7 +515,7 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
 							elem->defname),
-					 errhint("The options are format, collections, kv_prefix, include_kv, include_collections, full_document, full_document_before_change, stream_changes and prev_kv.")));
+					 errhint("The options are format, collections, timeseries, kv_prefix, include_kv, include_collections, include_timeseries, full_document, full_document_before_change, stream_changes and prev_kv.")));
 	}
 	/* in-progress transactions stream only to a reader that asks */
 	ctx->streaming &= data->stream;
@@ -518,6 +583,24 @@ CdcCollectionIncluded(CdcData *data, const char *db, const char *coll)
 	return false;
 }
 
+/* Whether the session's options take in time-series table "schema.table" */
+static bool
+CdcTimeseriesIncluded(CdcData *data, const char *table)
+{
+	ListCell   *lc;
+
+	if (!data->include_timeseries)
+		return false;
+	if (data->timeseries == NIL)
+		return true;
+	foreach(lc, data->timeseries)
+	{
+		if (strcmp(lfirst(lc), table) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* An attribute's number by name, or InvalidAttrNumber */
 static AttrNumber
 CdcAttnum(TupleDesc desc, const char *name)
@@ -530,6 +613,83 @@ CdcAttnum(TupleDesc desc, const char *name)
 			return att->attnum;
 	}
 	return InvalidAttrNumber;
+}
+
+/*
+ * Refuse a catalog table the plugin would read wrongly: without
+ * user_catalog_table its rows are not logged for a historic snapshot, and
+ * events would go missing.
+ */
+static void
+CdcCheckCatalogTable(Relation catalog, const char *what)
+{
+	const char *name = RelationGetRelationName(catalog);
+
+	if (!RelationIsUsedAsCatalogTable(catalog))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table nosql.%s is not a user catalog table", name),
+				 errdetail("The output plugin reads the %s while decoding, which needs user_catalog_table.",
+						   what),
+				 errhint("Run ALTER TABLE nosql.%s SET (user_catalog_table = true), then create the replication slot again.",
+						 name)));
+}
+
+/*
+ * The partitions of the time-series tables, from catalog table relid
+ * (nosql.timeseries_partition): each one's table.  Their names and columns
+ * wait for their first change (CdcRelLookup).
+ */
+static void
+CdcRelCacheLoadTimeseries(Oid relid, Oid nsp)
+{
+	Relation	catalog = table_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(catalog);
+	AttrNumber	att_rel = CdcAttnum(desc, "relid");
+	AttrNumber	att_part = CdcAttnum(desc, "partition");
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (att_rel == InvalidAttrNumber || att_part == InvalidAttrNumber)
+		elog(ERROR, "nosql.timeseries_partition lacks a column the change stream needs");
+	CdcCheckCatalogTable(catalog, "catalog of the time-series partitions");
+
+	cdc_bson_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum("bson"), ObjectIdGetDatum(nsp));
+	if (cdc_database == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name == NULL)
+			elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+		cdc_database = MemoryContextStrdup(TopMemoryContext,
+										   CdcServerToUtf8(name, strlen(name)));
+	}
+
+	scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull_rel;
+		bool		isnull_part;
+		Datum		rel = heap_getattr(tup, att_rel, desc, &isnull_rel);
+		Datum		part = heap_getattr(tup, att_part, desc, &isnull_part);
+		Oid			partition;
+		CdcRelEntry *entry;
+
+		if (isnull_rel || isnull_part)
+			continue;
+		partition = DatumGetObjectId(part);
+		entry = hash_search(cdc_rel_cache, &partition, HASH_ENTER, NULL);
+		entry->kind = CDC_REL_TIMESERIES;
+		entry->parent = DatumGetObjectId(rel);
+		entry->included = true; /* until its names are known */
+		entry->db = entry->coll = NULL;
+		entry->have_columns = false;
+		entry->ncolumns = 0;
+		entry->ts_columns = NULL;
+	}
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
 }
 
 /*
@@ -593,13 +753,7 @@ CdcRelCacheLoad(CdcData *data)
 		if (att_db == InvalidAttrNumber || att_name == InvalidAttrNumber ||
 			att_rel == InvalidAttrNumber)
 			elog(ERROR, "nosql.collection lacks a column the change stream needs");
-		/* else its rows would be read wrongly: events would go missing */
-		if (!RelationIsUsedAsCatalogTable(catalog))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table nosql.collection is not a user catalog table"),
-					 errdetail("The output plugin reads the collection catalog while decoding, which needs user_catalog_table."),
-					 errhint("Run ALTER TABLE nosql.collection SET (user_catalog_table = true), then create the replication slot again.")));
+		CdcCheckCatalogTable(catalog, "collection catalog");
 
 		/* the catalog snapshot is the historic one while decoding */
 		scan = systable_beginscan(catalog, InvalidOid, false, NULL, 0, NULL);
@@ -625,6 +779,50 @@ CdcRelCacheLoad(CdcData *data)
 		systable_endscan(scan);
 		table_close(catalog, AccessShareLock);
 	}
+
+	/* a reader without time series needs neither the catalog nor its flag */
+	relid = data->include_timeseries ?
+		get_relname_relid("timeseries_partition", nsp) : InvalidOid;
+	if (OidIsValid(relid))
+		CdcRelCacheLoadTimeseries(relid, nsp);
+}
+
+/*
+ * A time-series partition's table, by name, whether the session takes it
+ * in, and the columns of its events, looked up at its first change.
+ */
+static void
+CdcRelResolveTimeseries(CdcData *data, CdcRelEntry *entry, Relation relation)
+{
+	char	   *table;
+	char	   *schema;
+	char	   *name;
+	MemoryContext old;
+
+	/* the lookups' memory goes with the change */
+	old = MemoryContextSwitchTo(data->context);
+	table = get_rel_name(entry->parent);
+	schema = table != NULL ? get_namespace_name(get_rel_namespace(entry->parent)) : NULL;
+	MemoryContextSwitchTo(old);
+	if (schema == NULL)
+	{
+		/* a catalog row left by a table dropped in the meantime */
+		entry->included = false;
+		return;
+	}
+	old = MemoryContextSwitchTo(cdc_cache_context);
+	name = psprintf("%s.%s", schema, table);
+	entry->included = CdcTimeseriesIncluded(data, name);
+	if (!entry->included)
+	{
+		pfree(name);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	entry->coll = (char *) CdcServerToUtf8(name, strlen(name));
+	entry->ts_columns = CdcTimeseriesColumns(RelationGetDescr(relation), cdc_bson_type,
+											 &entry->ncolumns);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -642,6 +840,13 @@ CdcRelLookup(CdcData *data, Relation relation)
 	entry = hash_search(cdc_rel_cache, &relid, HASH_FIND, NULL);
 	if (entry == NULL || !entry->included)
 		return NULL;
+	if (!entry->have_columns && entry->kind == CDC_REL_TIMESERIES)
+	{
+		CdcRelResolveTimeseries(data, entry, relation);
+		entry->have_columns = true;
+		if (!entry->included)
+			return NULL;
+	}
 	if (!entry->have_columns)
 	{
 		TupleDesc	desc = RelationGetDescr(relation);
@@ -806,6 +1011,77 @@ CdcKvTakePrev(CdcData *data, int64 revision, int32 sub, const text *key,
 }
 
 /* ---------------------------------------------------------------------
+ * Time series: the moves of rows that are no new points
+ * ---------------------------------------------------------------------
+ */
+
+/* Forget the open moves */
+static void
+CdcTsForget(CdcData *data)
+{
+	data->ts_moves = NIL;
+	MemoryContextReset(data->ts_context);
+}
+
+/*
+ * A ts_move message at lsn: "on" opens a move into its relation, "off"
+ * closes the last one open (an "off" without an "on", of a move whose
+ * start went with a rolled back subtransaction, is nothing).
+ */
+static void
+CdcTsMoveMessage(CdcData *data, const bson_t *doc, XLogRecPtr lsn)
+{
+	bson_iter_t it;
+	Oid			relid;
+
+	if (!bson_iter_init_find(&it, doc, "o") || !BSON_ITER_HOLDS_INT64(&it))
+		return;
+	relid = (Oid) bson_iter_int64(&it);
+	if (!bson_iter_init_find(&it, doc, "m") || !BSON_ITER_HOLDS_BOOL(&it))
+		return;
+	if (bson_iter_bool(&it))
+	{
+		MemoryContext old = MemoryContextSwitchTo(data->ts_context);
+		CdcTsMove  *move = palloc(sizeof(CdcTsMove));
+
+		move->relid = relid;
+		move->lsn = lsn;
+		data->ts_moves = lappend(data->ts_moves, move);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	for (int i = list_length(data->ts_moves) - 1; i >= 0; i--)
+	{
+		CdcTsMove  *move = list_nth(data->ts_moves, i);
+
+		if (move->relid == relid)
+		{
+			data->ts_moves = list_delete_nth_cell(data->ts_moves, i);
+			pfree(move);
+			break;
+		}
+	}
+	if (data->ts_moves == NIL)
+		CdcTsForget(data);
+}
+
+/* Whether inserts into a time-series partition are moves now */
+static bool
+CdcTsMoving(CdcData *data, const CdcRelEntry *entry)
+{
+	ListCell   *lc;
+
+	foreach(lc, data->ts_moves)
+	{
+		CdcTsMove  *move = lfirst(lc);
+
+		if (move->relid == entry->relid || move->relid == entry->parent)
+			return true;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------------
  * Callbacks
  * ---------------------------------------------------------------------
  */
@@ -821,6 +1097,7 @@ CdcBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	data->pending = NULL;
 	MemoryContextReset(data->txn_context);
 	CdcKvForget(data);
+	CdcTsForget(data);
 }
 
 /*
@@ -839,6 +1116,8 @@ CdcCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_
 	data->pending = NULL;
 	MemoryContextReset(data->txn_context);
 	CdcKvForget(data);
+	/* a move is open only until the end of its transaction */
+	CdcTsForget(data);
 }
 
 /* Write one event as one message */
@@ -1031,6 +1310,54 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 	return true;
 }
 
+/*
+ * A change of a partition of a time-series table: an inserted row is a
+ * point, unless the storage is moving rows into it.  Returns whether an
+ * event was written.
+ */
+static bool
+CdcTimeseriesChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
+						 CdcRelEntry *entry, Relation relation,
+						 ReorderBufferChange *change)
+{
+	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	CdcTimeseriesChange tc;
+	bson_t		event;
+
+	/* points are inserted: updates and deletes emit nothing */
+	if (change->action != REORDER_BUFFER_CHANGE_INSERT)
+		return false;
+	if (data->ts_moves != NIL && CdcTsMoving(data, entry))
+		return false;
+	tuple = CDC_TUPLE(change->data.tp.newtuple);
+	if (tuple == NULL)
+		return false;
+	CdcDeform(tuple, RelationGetDescr(relation), &values, &nulls);
+
+	tc.db = cdc_database;
+	tc.table = entry->coll;
+	tc.ncolumns = entry->ncolumns;
+	tc.columns = entry->ts_columns;
+	tc.values = values;
+	tc.nulls = nulls;
+	bson_init(&event);
+	if (!CdcFormatTimeseriesEvent(&event, &tc, &data->pos))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("row inserted into time-series table \"%s\" is larger than a BSON document may be: no event",
+						entry->coll),
+				 errdetail("A document holds at most %d bytes.", BSON_MAX_DOC_SIZE)));
+		bson_destroy(&event);
+		return false;
+	}
+	CdcEmit(ctx, data, &event);
+	bson_destroy(&event);
+	return true;
+}
+
 /* A change that wrote no event: report progress now and then */
 static void
 CdcQuiet(LogicalDecodingContext *ctx, CdcData *data, bool wrote)
@@ -1063,6 +1390,8 @@ CdcChangeEvent(LogicalDecodingContext *ctx, CdcData *data, Relation relation,
 
 		if (entry->kind == CDC_REL_KV)
 			wrote = CdcKvChangeEvent(ctx, data, entry, relation, change);
+		else if (entry->kind == CDC_REL_TIMESERIES)
+			wrote = CdcTimeseriesChangeEvent(ctx, data, entry, relation, change);
 		else
 			wrote = CdcCollectionChangeEvent(ctx, data, entry, relation, change);
 		MemoryContextSwitchTo(old);
@@ -1194,23 +1523,35 @@ CdcPendingCopy(MemoryContext cxt, char **dst, Size *dst_len, Oid *dst_relid,
 }
 
 /*
- * A logical decoding message.  Only transactional messages of the
- * document engine and the key-value store count (cdc_message.c), each as
- * a change of its transaction: an update message is kept until the change
- * of its row, which it turns into an "update" event; a DDL message is an
- * event at once; a kv_prev message is kept, with option prev_kv, until
- * its row of nosql.kv_history.  Other messages, and messages that are not valid BSON, are
- * ignored.  The caller has set the transaction's position.
+ * A logical decoding message at message_lsn.  Only transactional messages
+ * of the document engine, the key-value store and the time-series storage
+ * count (cdc_message.c), each as a change of its transaction: an update
+ * message is kept until the change of its row, which it turns into an
+ * "update" event; a DDL message is an event at once; a kv_prev message is
+ * kept, with option prev_kv, until its row of nosql.kv_history; a ts_move
+ * message opens or closes a move of rows into a time-series partition.
+ * Other messages, and messages that are not valid BSON, are ignored.  The
+ * caller has set the transaction's position.
  */
 static void
-CdcMessageEvent(LogicalDecodingContext *ctx, CdcData *data, const char *prefix,
-				Size message_size, const char *message)
+CdcMessageEvent(LogicalDecodingContext *ctx, CdcData *data, XLogRecPtr message_lsn,
+				const char *prefix, Size message_size, const char *message)
 {
 	bool		wrote = false;
 	bool		is_update;
 	bson_t		doc;
 
 	data->pos.ordinal++;
+	if (strcmp(prefix, CDC_MESSAGE_TS_MOVE) == 0)
+	{
+		/* inserts that are no points follow, or end */
+		if (data->include_timeseries &&
+			bson_init_static(&doc, (const uint8_t *) message, message_size) &&
+			bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
+			CdcTsMoveMessage(data, &doc, message_lsn);
+		CdcQuiet(ctx, data, false);
+		return;
+	}
 	if (strcmp(prefix, CDC_MESSAGE_KV_PREV) == 0)
 	{
 		/* kept for the row of nosql.kv_history that follows */
@@ -1264,7 +1605,7 @@ CdcMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr messag
 	if (!transactional || txn == NULL)
 		return;
 	CdcCommittedPosition(data, txn);
-	CdcMessageEvent(ctx, data, prefix, message_size, message);
+	CdcMessageEvent(ctx, data, message_lsn, prefix, message_size, message);
 }
 
 /* ---------------------------------------------------------------------
@@ -1343,6 +1684,8 @@ CdcStreamLookup(CdcData *data, TransactionId xid, bool create)
 		state->kv_context = NULL;
 		state->kv_pending = NIL;
 		state->kv_head = 0;
+		state->ts_moves = NULL;
+		state->n_ts_moves = 0;
 	}
 	return state;
 }
@@ -1359,6 +1702,8 @@ CdcStreamForget(CdcData *data, TransactionId xid)
 		pfree(state->pending);
 	if (state->kv_context != NULL)
 		MemoryContextDelete(state->kv_context);
+	if (state->ts_moves != NULL)
+		pfree(state->ts_moves);
 	hash_search(data->streams, &xid, HASH_REMOVE, NULL);
 }
 
@@ -1391,6 +1736,21 @@ CdcStreamStart(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		data->kv_head = state->kv_head;
 		state->kv_context = NULL;
 		state->kv_pending = NIL;
+	}
+	/* the moves still open */
+	CdcTsForget(data);
+	if (state->n_ts_moves > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(data->ts_context);
+
+		for (int i = 0; i < state->n_ts_moves; i++)
+		{
+			CdcTsMove  *move = palloc(sizeof(CdcTsMove));
+
+			*move = state->ts_moves[i];
+			data->ts_moves = lappend(data->ts_moves, move);
+		}
+		MemoryContextSwitchTo(old);
 	}
 	CdcStreamControl(ctx, data, "start", txn->xid, NULL);
 }
@@ -1430,6 +1790,22 @@ CdcStreamStop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	}
 	else
 		CdcKvForget(data);
+	/* the moves still open, for the next block */
+	if (state->ts_moves != NULL)
+		pfree(state->ts_moves);
+	state->ts_moves = NULL;
+	state->n_ts_moves = list_length(data->ts_moves);
+	if (state->n_ts_moves > 0)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		state->ts_moves = MemoryContextAlloc(ctx->context,
+											 sizeof(CdcTsMove) * state->n_ts_moves);
+		foreach(lc, data->ts_moves)
+			state->ts_moves[i++] = *(CdcTsMove *) lfirst(lc);
+	}
+	CdcTsForget(data);
 	CdcStreamControl(ctx, data, "stop", txn->xid, NULL);
 }
 
@@ -1443,6 +1819,29 @@ CdcStreamAbort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr ab
 
 	if (top == txn)
 		CdcStreamForget(data, txn->xid);
+	else
+	{
+		CdcStreamState *state = CdcStreamLookup(data, top->xid, false);
+
+		/*
+		 * The moves this subtransaction opened went with it: its changes lie
+		 * between its first record and its abort, where its parent wrote
+		 * nothing.
+		 */
+		if (state != NULL)
+		{
+			int			kept = 0;
+
+			for (int i = 0; i < state->n_ts_moves; i++)
+			{
+				XLogRecPtr	lsn = state->ts_moves[i].lsn;
+
+				if (lsn < txn->first_lsn || lsn >= abort_lsn)
+					state->ts_moves[kept++] = state->ts_moves[i];
+			}
+			state->n_ts_moves = kept;
+		}
+	}
 	bson_init(&more);
 	BSON_APPEND_INT64(&more, "subxid", (int64) txn->xid);
 	CdcAppendLsn(&more, "firstLsn", txn->first_lsn);
@@ -1490,7 +1889,8 @@ CdcStreamMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr 
 {
 	if (!transactional || txn == NULL)
 		return;
-	CdcMessageEvent(ctx, ctx->output_plugin_private, prefix, message_size, message);
+	CdcMessageEvent(ctx, ctx->output_plugin_private, message_lsn, prefix, message_size,
+					message);
 }
 
 /* A truncate of a streamed transaction: a change, no event */

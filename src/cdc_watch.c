@@ -1263,8 +1263,9 @@ nosql_cdc_decoder_main(Datum main_arg)
 	/* the slot, and one decoding context on it, for the decoder's life */
 	CdcQuietDecoding(true);
 	ReplicationSlotAcquire(slot, true);
-	options = list_make4(makeDefElem("format", (Node *) makeString("bson"), -1),
+	options = list_make5(makeDefElem("format", (Node *) makeString("bson"), -1),
 						 makeDefElem("include_kv", (Node *) makeString("false"), -1),
+						 makeDefElem("include_timeseries", (Node *) makeString("false"), -1),
 						 makeDefElem("full_document_before_change", (Node *) makeString("on"), -1),
 						 makeDefElem("stream_changes", (Node *) makeString("on"), -1));
 	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,

@@ -77,6 +77,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 
+#include "cdc.h"
 #include "ts_compress.h"
 
 /* The object-tag sub-id of the compression lock of a block table */
@@ -1921,7 +1922,9 @@ TsBlockPasses(TsChunkInfo *info, TsBlockFilter *filter, TupleTableSlot *blockslo
  * Move the blocks of a partition that the filter admits (NULL: all) back
  * into rows of its heap, for an UPDATE or DELETE that may reach them.
  * Returns the rows written.  The caller makes them visible (command
- * counter).
+ * counter).  The rows inserted are no new points: logical decoding
+ * messages around them tell the change stream so (CdcLogTsMove), written
+ * with no savepoint between them.
  */
 int64
 TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
@@ -1938,6 +1941,7 @@ TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
 	MemoryContext old;
 	CommandId	cid = GetCurrentCommandId(true);
 	int64		rows = 0;
+	bool		moving = false;
 
 	TsCompressLockBlocks(info->blocks);
 	blocks = table_open(info->blocks, RowExclusiveLock);
@@ -1960,6 +1964,11 @@ TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
 		CHECK_FOR_INTERRUPTS();
 		if (!TsBlockPasses(info, filter, blockslot))
 			continue;
+		if (!moving)
+		{
+			CdcLogTsMove(RelationGetRelid(chunk), true);
+			moving = true;
+		}
 		old = MemoryContextSwitchTo(cxt);
 		TsDecodeBlock(info, desc, blockslot, NULL, &data);
 		for (int i = 0; i < data.nrows; i++)
@@ -1983,6 +1992,8 @@ TsDecompressBlocks(Relation chunk, TsChunkInfo *info, TsBlockFilter *filter)
 		MemoryContextReset(cxt);
 	}
 	table_endscan(scan);
+	if (moving)
+		CdcLogTsMove(RelationGetRelid(chunk), false);
 	ExecDropSingleTupleTableSlot(blockslot);
 	ExecDropSingleTupleTableSlot(rowslot);
 	ExecCloseIndices(rri);
