@@ -1,8 +1,9 @@
 # Compressed time series: the background worker compresses partitions older
 # than compress_after by itself; a streaming standby reads compressed rows
 # through the custom scan; and a crash (-m immediate) in the middle of
-# compressions, decompressions and writes into compressed ranges loses
-# nothing acknowledged and leaves every row there exactly once.
+# compressions, decompressions, writes into compressed ranges and a COPY
+# that compresses as it loads loses nothing acknowledged and leaves every
+# row there exactly once.
 use strict;
 use warnings;
 
@@ -135,6 +136,47 @@ for my $round (1 .. 2)
 	$node->safe_psql('postgres', "SELECT nosql.compress_timeseries('c')");
 	is(differences($node, 'c', 'c_plain', 'dev <> 99'), '0', "round $round: the same after compressing again");
 }
+
+# ---- a crash in the middle of a COPY that compresses as it loads
+# (nosql.timeseries_compress_copy): the load acknowledged before stays
+# whole, the one cut off leaves nothing, and the table reads and compresses
+# as before
+$node->safe_psql('postgres', qq{
+	CREATE TABLE d (time timestamptz NOT NULL, dev int, v float8);
+	CREATE INDEX ON d (dev, time);
+	INSERT INTO d SELECT timestamptz '2025-02-01' + i * interval '1 day', 0, 0 FROM generate_series(0, 3) i;
+	SELECT nosql.create_timeseries('d', 'time', '{dev}', '1 day', compress_after => '1 day');
+	DELETE FROM d;
+	CREATE TABLE d_plain (LIKE d);
+	COPY (SELECT timestamptz '2025-02-01' + i * interval '1 s', i % 50, i * 0.5 FROM generate_series(0, 199999) i)
+	  TO '$dir/ts_copy_1.txt';
+	COPY (SELECT timestamptz '2025-02-03' + i * interval '0.1 s', i % 50, -i FROM generate_series(0, 1999999) i)
+	  TO '$dir/ts_copy_2.txt';
+});
+is($node->safe_psql('postgres', qq{COPY d FROM '$dir/ts_copy_1.txt'}), '',
+	'a load into due partitions is acknowledged');
+$node->safe_psql('postgres', qq{COPY d_plain FROM '$dir/ts_copy_1.txt'});
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE blocks IS NOT NULL), sum(nosql.timeseries_heap_rows(partition, NULL))
+	  FROM nosql.timeseries_partition WHERE relid = 'd'::regclass AND range_start < '2025-02-03'}),
+	'2|0', 'it went into blocks, not the heap');
+my $loader = IPC::Run::start([ 'psql', '-X', '-q', '-d', $connstr, '-c', "COPY d FROM '$dir/ts_copy_2.txt'" ],
+	'>', '/dev/null', '2>', '/dev/null');
+ok($node->poll_query_until('postgres', q{
+		SELECT count(*) > 0 FROM pg_stat_progress_copy WHERE tuples_processed > 300000}),
+	'the second load is under way');
+usleep(int(rand(300_000)));
+$node->stop('immediate');
+$loader->finish;
+$node->start;
+is(differences($node, 'd', 'd_plain'), '0',
+	'after the crash: the acknowledged load is whole and the cut-off one left nothing');
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT (time, dev)) FROM d WHERE dev = 7 AND time < '2025-02-02'}),
+	'1728|1728', 'a series reads each of its rows once, through its index of blocks');
+$node->safe_psql('postgres', qq{COPY d FROM '$dir/ts_copy_1.txt'});
+$node->safe_psql('postgres', qq{COPY d_plain FROM '$dir/ts_copy_1.txt'});
+$node->safe_psql('postgres', "SELECT nosql.compress_timeseries('d')");
+is(differences($node, 'd', 'd_plain'), '0', 'and it loads and compresses as before');
 
 $node->stop;
 done_testing();
