@@ -19,7 +19,8 @@
  * a server file or a program, with COPY's privileges) into the time-series
  * table itself, without WHERE or FREEZE, with nosql
  * preloaded (every backend must read blocks), no triggers on the table or
- * its partitions (foreign keys are triggers), no row-level security, no
+ * its partitions (foreign keys are triggers), no unique or exclusion
+ * index (compression refuses them too), no row-level security, no
  * stored generated columns, only heap partitions, and no change stream
  * that must decode the rows (a slot of plugin nosql: the points would not
  * reach it).  A partition is due when its range ended before now() minus
@@ -95,13 +96,20 @@ TsCopyTargets(Oid relid, bool *eligible)
 							   1, &argtype, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed == 0)
 		goto done;
-	/* no triggers anywhere, and only heap partitions */
+	/*
+	 * No triggers anywhere, only heap partitions, and no unique or
+	 * exclusion index (blocks are not in the partitions' indexes, so
+	 * nothing could check the rows they hold against it)
+	 */
 	rc = SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_partition_tree($1) p"
 							   "   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.relid"
 							   "  WHERE p.isleaf AND (c.relkind OPERATOR(pg_catalog.<>) 'r' OR c.relam OPERATOR(pg_catalog.<>)"
 							   "        (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname OPERATOR(pg_catalog.=) 'heap'))"
 							   "     OR EXISTS (SELECT FROM pg_catalog.pg_trigger g"
-							   "                 WHERE g.tgrelid OPERATOR(pg_catalog.=) p.relid))",
+							   "                 WHERE g.tgrelid OPERATOR(pg_catalog.=) p.relid)"
+							   "     OR EXISTS (SELECT FROM pg_catalog.pg_index i"
+							   "                 WHERE i.indrelid OPERATOR(pg_catalog.=) p.relid"
+							   "                   AND (i.indisunique OR i.indisexclusion)))",
 							   1, &argtype, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1 ||
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||

@@ -165,6 +165,24 @@ COPY m3 FROM stdin;
 \.
 SELECT count(*) AS block_tables FROM nosql.timeseries_partition WHERE relid = 'm3'::regclass AND blocks IS NOT NULL;
 
+-- a unique index takes COPY's own path: its rows go to the heap, where the
+-- index checks them
+CREATE TABLE m4 (time timestamptz NOT NULL, host text, v float8, UNIQUE (time, host));
+INSERT INTO m4 VALUES ('2025-03-01', 'a', 1);
+BEGIN;
+SELECT nosql.create_timeseries('m4', 'time', '{host}', '1 day', compress_after => '1 day');
+COPY m4 FROM stdin;
+2025-03-01 01:00:00+00	a	2
+\.
+SELECT count(*) AS block_tables FROM nosql.timeseries_partition WHERE relid = 'm4'::regclass AND blocks IS NOT NULL;
+SELECT nosql.timeseries_heap_rows('m4_ts_20250301_000000', NULL) AS heap_rows;
+SAVEPOINT dup;
+COPY m4 FROM stdin;
+2025-03-01 01:00:00+00	a	3
+\.
+ROLLBACK TO dup;
+COMMIT;
+
 -- another role: INSERT privilege is checked as COPY checks it; it loads
 -- into partitions that have block tables, and leaves the others' rows in
 -- the heap (their block tables would belong to the owner)
