@@ -223,7 +223,8 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 	ErrorContextCallback errcallback;
 	CommandId	cid;
 	uint64		processed = 0;
-	Relation	lastpart = NULL;
+	ResultRelInfo *lastpart = NULL;
+	TsDirect   *lastdirect = NULL;
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	if (!nosql_timeseries_compress_copy || !TsScanPreloaded() ||
@@ -324,15 +325,19 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 			ExecConstraints(part, slot, estate);
 
 		MemoryContextSwitchTo(oldcxt);
-		direct = TsCopyDirect(targets, part);
+		/* loads come in time order mostly: the same partition again */
+		if (part != lastpart)
+		{
+			ReleaseBulkInsertStatePin(bistate);
+			lastdirect = TsCopyDirect(targets, part);
+			lastpart = part;
+		}
+		direct = lastdirect;
 		if (direct != NULL)
 			TsDirectAdd(direct, slot);
 		else
 		{
 			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-			if (lastpart != part->ri_RelationDesc)
-				ReleaseBulkInsertStatePin(bistate);
-			lastpart = part->ri_RelationDesc;
 			table_tuple_insert(part->ri_RelationDesc, slot, cid, 0, bistate);
 			if (part->ri_NumIndices > 0)
 				list_free(ExecInsertIndexTuples(part, slot, estate, false, false,
