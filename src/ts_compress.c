@@ -1111,6 +1111,37 @@ TsSameSeries(TsCompressState *cs, TupleTableSlot *slot, FmgrInfo *eqfn, Oid *col
 }
 
 /*
+ * Wait, without queueing, until no one else uses the partition, and keep
+ * it to ourselves until commit; false if it stayed in use for wait_ms.  A
+ * query planned while the partition had no blocks (a plain scan of its
+ * heap) and run with a snapshot taken after the move's commit would see
+ * neither the deleted rows nor the blocks; planning takes AccessShareLock
+ * and keeps it to the end, so once we hold AccessExclusiveLock no plan can
+ * span the commit, and queries that come after wait only for the commit.
+ * The lock is tried, not queued for: queueing would stop every later
+ * reader behind a long one, and an UPDATE that decompresses (it holds
+ * RowExclusiveLock and waits for the blocks' lock, which we hold) would
+ * deadlock with us.
+ */
+#define TS_SETTLE_STEP_MS 5
+
+bool
+TsCompressSettle(Relation chunk, int wait_ms)
+{
+	Oid			relid = RelationGetRelid(chunk);
+
+	for (int waited = 0; !ConditionalLockRelationOid(relid, AccessExclusiveLock);
+		 waited += TS_SETTLE_STEP_MS)
+	{
+		if (waited >= wait_ms)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(TS_SETTLE_STEP_MS * 1000L);
+	}
+	return true;
+}
+
+/*
  * nosql.timeseries_compress_rows(partition regclass) RETURNS bigint
  *		Move the rows of a partition's heap into its block table (made by
  *		nosql.timeseries_compress_partition); returns the rows moved.
@@ -1146,15 +1177,8 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 				 errdetail("A backend that has not loaded nosql would read a compressed partition as if it were empty.")));
 	/* the cache may remember the partition from before its block table */
 	TsChunkInvalidate((Datum) 0, relid);
-	/*
-	 * Readers wait for the move: a query planned while the partition had
-	 * no blocks (a plain scan of the heap) and run with a snapshot taken
-	 * after this commit would see neither the deleted rows nor the blocks.
-	 * Planning takes AccessShareLock and keeps it, so with this lock no
-	 * plan can span the commit.  Taken before the blocks' lock, in the
-	 * order the decompression of UPDATE and DELETE takes them.
-	 */
-	chunk = table_open(relid, AccessExclusiveLock);
+	/* readers and writers go on while the rows move (see TsCompressSettle) */
+	chunk = table_open(relid, RowExclusiveLock);
 	info = TsLookupChunk(relid);
 	if (info == NULL)
 		ereport(ERROR,
@@ -1267,6 +1291,14 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 	}
 
 	TsCompressTeardown(&cs);
+	/* a partition busy for this long fails; the policy tries it again */
+	if (rows > 0 && !TsCompressSettle(chunk, 10000))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not compress \"%s\": it stayed in use for 10 s",
+						RelationGetRelationName(chunk)),
+				 errdetail("Compression moves a partition's rows once no query is using it."),
+				 errhint("The next compression will try again.")));
 	table_close(chunk, NoLock);
 	/* other backends learn of the blocks at commit */
 	CacheInvalidateRelcacheByRelid(relid);

@@ -125,6 +125,7 @@ extern bool TsBlockPasses(TsChunkInfo *info, TsBlockFilter *filter,
 extern int64 TsDecompressBlocks(Relation chunk, TsChunkInfo *info,
 								TsBlockFilter *filter);
 extern void TsCompressLockBlocks(Oid blocks);
+extern bool TsCompressSettle(Relation chunk, int wait_ms);
 
 /* compression of rows as they come, into a compressed partition (COPY) */
 typedef struct TsDirect TsDirect;

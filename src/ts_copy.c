@@ -26,8 +26,10 @@
  * reach it).  A partition is due when its range ended before now() minus
  * compress_after; one without a block table yet gets one, by
  * nosql.timeseries_compress_partition, when the table's owner loads it
- * (the block table belongs to the owner), otherwise its rows go to the
- * heap for the policy to compress.  Everything else is COPY's own path.
+ * (the block table belongs to the owner) and no query uses the partition
+ * (it is then the load's until it commits: see TsCompressSettle);
+ * otherwise its rows go to the heap for the policy to compress.
+ * Everything else is COPY's own path.
  *
  *-------------------------------------------------------------------------
  */
@@ -180,7 +182,13 @@ TsCopyDirect(List *targets, ResultRelInfo *rri)
 		t->due = false;
 		if (!t->has_blocks)
 		{
-			if (!pg_class_ownercheck(relid, GetUserId()))
+			/*
+			 * The partition becomes compressed: no query may span that
+			 * (TsCompressSettle), so it is ours until the load commits;
+			 * if queries keep using it, its rows go to the heap.
+			 */
+			if (!pg_class_ownercheck(relid, GetUserId()) ||
+				!TsCompressSettle(part, 1000))
 				return NULL;
 			TsCopyMakeBlocks(relid);
 			CommandCounterIncrement();

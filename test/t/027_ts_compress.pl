@@ -1,5 +1,6 @@
 # Compressed time series: the background worker compresses partitions older
-# than compress_after by itself; a streaming standby reads compressed rows
+# than compress_after by itself; compression waits for the queries of the
+# partition it moves without holding back others; a streaming standby reads compressed rows
 # through the custom scan; and a crash (-m immediate) in the middle of
 # compressions, decompressions, writes into compressed ranges and a COPY
 # that compresses as it loads loses nothing acknowledged and leaves every
@@ -73,6 +74,50 @@ is($standby->safe_psql('postgres', q{SELECT dev, count(*), max(time), min(v), ma
 	$standby->safe_psql('postgres', q{SELECT dev, count(*), max(time), min(v), max(v) FROM m_plain GROUP BY dev ORDER BY dev}),
 	'and aggregates from block statistics');
 $standby->stop;
+
+# ---- compression and the queries of the partition it moves: it waits
+# until no query uses the partition, without queueing (so it holds back no
+# reader), and gives up after 10 s of use
+my $cs = $node->connstr('postgres');
+$node->safe_psql('postgres', q{
+	CREATE TABLE e (time timestamptz NOT NULL, dev int, v float8);
+	INSERT INTO e SELECT timestamptz '2025-03-01' + i * interval '1 s', i % 4, i FROM generate_series(0, 9999) i;
+	SELECT nosql.create_timeseries('e', 'time', '{dev}', '1 day');
+});
+my $reader = IPC::Run::start([ 'psql', '-X', '-q', '-d', $cs, '-c',
+		'BEGIN; SELECT count(*) FROM e; SELECT pg_sleep(4); COMMIT;' ],
+	'>', '/dev/null', '2>', '/dev/null');
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	 WHERE l.relation = 'e_ts_20250301_000000'::regclass AND a.query LIKE '%pg_sleep(4)%'});
+my ($out, $err) = ('', '');
+my $compressor = IPC::Run::start([ 'psql', '-X', '-q', '-At', '-d', $cs, '-c',
+		"SELECT nosql.compress_timeseries('e')" ], '>', \$out, '2>', \$err);
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%compress_timeseries(''e'')%'
+	   AND state = 'active' AND pid <> pg_backend_pid()});
+usleep(500_000);
+is($node->safe_psql('postgres', q{SET statement_timeout = '2s'; SELECT count(*) FROM e}), '10000',
+	'a query of the partition runs while its compression waits for the one before');
+$compressor->finish;
+$reader->finish;
+chomp $out;
+is($out, '10000', 'the compression went through once the query before had ended');
+is($node->safe_psql('postgres', q{SELECT nosql.timeseries_heap_rows('e_ts_20250301_000000', NULL)}), '0',
+	'its rows are in blocks');
+$node->safe_psql('postgres', q{INSERT INTO e VALUES ('2025-03-01 12:00:00.5', 9, 1)});
+$reader = IPC::Run::start([ 'psql', '-X', '-q', '-d', $cs, '-c',
+		'BEGIN; SELECT count(*) FROM e; SELECT pg_sleep(12); COMMIT;' ],
+	'>', '/dev/null', '2>', '/dev/null');
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	 WHERE l.relation = 'e_ts_20250301_000000'::regclass AND a.query LIKE '%pg_sleep(12)%'});
+my ($rc, $stdout, $stderr) = $node->psql('postgres', "SELECT nosql.compress_timeseries('e')");
+like($stderr, qr/could not compress "e_ts_20250301_000000": it stayed in use for 10 s/,
+	'a partition in use for 10 s fails its compression, clearly');
+$reader->finish;
+is($node->safe_psql('postgres', q{SELECT nosql.compress_timeseries('e'), count(*) FROM e}), '1|10001',
+	'and the next compression moves the row');
 
 # ---- crashes in the middle of compression, decompression and backfill
 $node->safe_psql('postgres', q{
