@@ -252,25 +252,15 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 			return false;
 	}
 	relid = RangeVarGetRelid(stmt->relation, RowExclusiveLock, true);
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
-		return false;
-	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
-		return false;
-	if (CdcTimeseriesDecoded())
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE ||
+		get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return false;
 	targets = TsCopyTargets(relid, &eligible);
 	if (!eligible || targets == NIL)
 		return false;
 	rel = table_open(relid, NoLock);
-	if (rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored)
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
 
-	/* from here on, what DoCopy and CopyFrom do for a COPY FROM */
-	PreventCommandIfReadOnly("COPY FROM");
-	PreventCommandIfParallelMode("COPY FROM");
+	/* what DoCopy checks, in its order */
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
 	rte->relid = relid;
@@ -282,7 +272,22 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 		rte->insertedCols = bms_add_member(rte->insertedCols,
 										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
 	ExecCheckRTPerms(list_make1(rte), true);
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED ||
+		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	PreventCommandIfReadOnly("COPY FROM");
+	PreventCommandIfParallelMode("COPY FROM");
+	/* a change stream decodes the points from heap inserts (gives an xid) */
+	if (CdcTimeseriesDecoded())
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
 
+	/* from here on, what CopyFrom does */
 	estate = CreateExecutorState();
 	ExecInitRangeTable(estate, list_make1(rte));
 	root = makeNode(ResultRelInfo);

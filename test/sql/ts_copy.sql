@@ -122,6 +122,10 @@ COPY m FROM stdin;
 2025-01-03 11:00:00+00	h1	1
 \.
 SELECT count(*) AS after FROM m;
+-- in a read-only transaction, COPY's own refusal
+BEGIN READ ONLY;
+COPY m FROM :'f';
+ROLLBACK;
 -- a rolled-back COPY leaves nothing, blocks included
 BEGIN;
 COPY m FROM :'f';
