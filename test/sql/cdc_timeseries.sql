@@ -278,6 +278,24 @@ INSERT INTO cts.m (time, host) VALUES ('2025-01-01 22:01', 'after the big one');
 SELECT n, coll, doc ->> 'host' AS host FROM cts_docs();
 SELECT cts_consume();
 
+-- COPY into a table with a compression policy compresses the rows of due
+-- partitions as it loads them (ts_copy), but not while a slot with plugin
+-- nosql exists: the points are decoded from the rows, so COPY writes rows
+CREATE TABLE cts.cp (time timestamptz NOT NULL, host text, v float8);
+INSERT INTO cts.cp VALUES ('2025-01-01', 'a', 0);
+SELECT nosql.create_timeseries('cts.cp', 'time', '{host}', '1 day', compress_after => '1 day') IS NOT NULL AS made;
+SELECT nosql.compress_timeseries('cts.cp') AS compressed;
+SELECT cts_consume();
+BEGIN;
+COPY cts.cp FROM STDIN;
+2025-01-01 01:00:00+00	a	1
+2025-01-01 02:00:00+00	b	2
+\.
+SELECT nosql.timeseries_heap_rows('cts.cp_ts_20250101_000000', NULL) AS heap_rows;
+COMMIT;
+SELECT n, coll, doc ->> 'host' AS host FROM cts_docs();
+SELECT cts_consume();
+
 SELECT pg_drop_replication_slot('cts');
 
 -- The move messages cost WAL only while a slot with plugin nosql exists in
