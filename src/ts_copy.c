@@ -90,6 +90,14 @@ TsCopyTargets(Oid relid, bool *eligible)
 	int			rc;
 
 	*eligible = false;
+	/* the library may be preloaded in a database without the extension */
+	{
+		Oid			nsp = get_namespace_oid("nosql", true);
+
+		if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("timeseries", nsp)) ||
+			!OidIsValid(get_relname_relid("timeseries_partition", nsp)))
+			return NIL;
+	}
 	SPI_connect();
 	/* a time-series table with a compression policy */
 	rc = SPI_execute_with_args("SELECT 1 FROM nosql.timeseries t"

@@ -239,6 +239,21 @@ COPY m2 FROM stdin;
 RESET ROLE;
 ALTER TABLE m2 DISABLE ROW LEVEL SECURITY;
 
+-- a database without the extension (the library is preloaded): COPY into
+-- a partitioned table is COPY's own
+SELECT current_database() AS regdb \gset
+CREATE DATABASE ts_copy_other;
+\c ts_copy_other
+CREATE TABLE pt (time timestamptz NOT NULL, v int) PARTITION BY RANGE (time);
+CREATE TABLE pt_all PARTITION OF pt DEFAULT;
+COPY pt FROM stdin;
+2025-01-01 00:00:00+00	1
+\.
+SELECT count(*) FROM pt;
+\c :regdb
+DROP DATABASE ts_copy_other;
+SET search_path = tcp, public;
+
 DROP SCHEMA tcp CASCADE;
 DROP FUNCTION IF EXISTS note_row();
 DROP ROLE ts_copy_loader;
