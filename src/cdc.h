@@ -162,7 +162,7 @@ extern void CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated
 extern void CdcLogDdl(const char *db, const char *coll, const char *to_db,
 					  const char *to_coll);
 extern bool CdcKvPrevWanted(void);
-extern bool CdcTimeseriesDecoded(void);
+extern bool CdcSlotWanted(void);
 extern void CdcLogKvPrev(int64 revision, int32 sub, const text *key, const bytea *value,
 						 int64 create_revision, int64 mod_revision, int64 version,
 						 int64 lease);

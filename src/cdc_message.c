@@ -161,7 +161,7 @@ CdcNosqlSlotExists(void)
  * looked up once per transaction.  Call it only where the transaction is
  * about to write: it gives it its xid first (see the design note).
  */
-static bool
+bool
 CdcSlotWanted(void)
 {
 	if (!XLogLogicalInfoActive())
@@ -173,18 +173,6 @@ CdcSlotWanted(void)
 		cdc_slot_lxid = CdcLocalXid();
 	}
 	return cdc_slot_wanted;
-}
-
-/*
- * Whether time-series rows must reach the WAL as rows, for a change stream
- * that decodes them (a COPY then leaves compressing them to the policy).
- * Like every caller of CdcSlotWanted, the transaction gets its xid before
- * the look, so that a slot made after it does not decode this transaction.
- */
-bool
-CdcTimeseriesDecoded(void)
-{
-	return CdcSlotWanted();
 }
 
 /*

@@ -1090,6 +1090,28 @@ TsFlushBlock(TsCompressState *cs)
 	cs->n = 0;
 }
 
+/*
+ * Copy a row (its attributes fetched into slot) into row n of a block's
+ * arrays, the values in cxt
+ */
+static void
+TsKeepRow(TsCompressState *cs, Datum **values, bool **nulls, int n,
+		  TupleTableSlot *slot, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			natts = Min(cs->info->natts, cs->desc->natts);
+
+	for (int a = 0; a < natts; a++)
+	{
+		if (cs->info->role[a] == TS_ROLE_NONE)
+			continue;
+		nulls[a][n] = slot->tts_isnull[a];
+		values[a][n] = slot->tts_isnull[a] ? (Datum) 0 :
+			datumCopy(slot->tts_values[a], cs->typbyval[a], cs->typlen[a]);
+	}
+	MemoryContextSwitchTo(old);
+}
+
 /* Are the segment values of the row in slot those of the block being filled? */
 static bool
 TsSameSeries(TsCompressState *cs, TupleTableSlot *slot, FmgrInfo *eqfn, Oid *colls)
@@ -1264,25 +1286,11 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
 		sortslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 		while (tuplesort_gettupleslot(sort, true, false, sortslot, NULL))
 		{
-			MemoryContext old;
-
 			CHECK_FOR_INTERRUPTS();
 			if (cs.n > 0 && (cs.n == TS_BLOCK_ROWS || !TsSameSeries(&cs, sortslot, eqfn, segcolls)))
 				TsFlushBlock(&cs);
 			slot_getallattrs(sortslot);
-			old = MemoryContextSwitchTo(cs.blockcxt);
-			for (int a = 0; a < info->natts && a < desc->natts; a++)
-			{
-				if (info->role[a] == TS_ROLE_NONE)
-					continue;
-				cs.nulls[a][cs.n] = sortslot->tts_isnull[a];
-				if (sortslot->tts_isnull[a])
-					cs.values[a][cs.n] = (Datum) 0;
-				else
-					cs.values[a][cs.n] = datumCopy(sortslot->tts_values[a],
-												   cs.typbyval[a], cs.typlen[a]);
-			}
-			MemoryContextSwitchTo(old);
+			TsKeepRow(&cs, cs.values, cs.nulls, cs.n, sortslot, cs.blockcxt);
 			cs.n++;
 		}
 		TsFlushBlock(&cs);
@@ -1563,15 +1571,7 @@ TsDirectAdd(TsDirect *d, TupleTableSlot *slot)
 	if (ser->n > 0 &&
 		DatumGetInt64(slot->tts_values[t]) < DatumGetInt64(ser->values[t][ser->n - 1]))
 		ser->sorted = false;
-	MemoryContextSwitchTo(ser->cxt);
-	for (int a = 0; a < info->natts; a++)
-	{
-		if (info->role[a] == TS_ROLE_NONE)
-			continue;
-		ser->nulls[a][ser->n] = slot->tts_isnull[a];
-		ser->values[a][ser->n] = slot->tts_isnull[a] ? (Datum) 0 :
-			datumCopy(slot->tts_values[a], d->cs.typbyval[a], d->cs.typlen[a]);
-	}
+	TsKeepRow(&d->cs, ser->values, ser->nulls, ser->n, slot, ser->cxt);
 	ser->n++;
 	d->buffered++;
 	d->rows++;

@@ -288,8 +288,12 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 	}
 	PreventCommandIfReadOnly("COPY FROM");
 	PreventCommandIfParallelMode("COPY FROM");
-	/* a change stream decodes the points from heap inserts (gives an xid) */
-	if (CdcTimeseriesDecoded())
+	/*
+	 * A change stream decodes the points from heap inserts.  The look gives
+	 * the transaction its xid first, so that a slot made after it does not
+	 * decode this load.
+	 */
+	if (CdcSlotWanted())
 	{
 		table_close(rel, NoLock);
 		return false;
