@@ -110,6 +110,8 @@ typedef struct RaftSlot
 	ConditionVariable cv;
 } RaftSlot;
 
+#define RAFT_LINK_LEN 160
+
 /* What the worker publishes for nosql.raft_status */
 typedef struct RaftSharedStatus
 {
@@ -119,6 +121,7 @@ typedef struct RaftSharedStatus
 	int			npeers;
 	RaftPeerAddr peers[2 * RAFT_MAX_MEMBERS];
 	TimestampTz leader_contact; /* last message from the leader */
+	char		links[2 * RAFT_MAX_MEMBERS][RAFT_LINK_LEN];	/* by peer */
 } RaftSharedStatus;
 
 typedef struct RaftShared
@@ -191,5 +194,6 @@ extern void RaftNetSetPeers(const RaftPeerAddr *peers, int npeers);
 extern bool RaftNetSend(RaftId to, int kind, const uint8_t *data, Size len);
 typedef void (*RaftNetReceive) (RaftId from, int kind, const uint8_t *data, Size len);
 extern void RaftNetWait(long timeout_ms, RaftNetReceive receive);
+extern void RaftNetDescribe(RaftId id, char *buf, size_t len);
 
 #endif							/* NOSQL_RAFT_H */

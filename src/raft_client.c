@@ -545,16 +545,26 @@ raft_status_info(PG_FUNCTION_ARGS)
 		for (int i = 0; i < n; i++)
 		{
 			const char *addr = "";
+			const char *link = NULL;
 
 			if (members.len > 1)
 				appendStringInfoString(&members, ", ");
 			for (int j = 0; j < st.npeers; j++)
 				if (st.peers[j].id == ids[i])
+				{
 					addr = st.peers[j].addr;
+					if (ids[i] != (RaftId) nosql_raft_node_id)
+						link = st.links[j];
+				}
 			appendStringInfo(&members, "{\"id\": " UINT64_FORMAT ", \"address\": ",
 							 (uint64) ids[i]);
 			escape_json(&members, addr);
 			appendStringInfo(&members, ", \"voter\": %s", k == 0 ? "true" : "false");
+			if (link != NULL && link[0] != '\0')
+			{
+				appendStringInfoString(&members, ", \"link\": ");
+				escape_json(&members, link);
+			}
 			for (int j = 0; j < st.core.nprogress; j++)
 				if (st.core.progress[j].id == ids[i])
 				{

@@ -28,6 +28,21 @@
  * where key = HMAC(secret, "K" nonce_c nonce_s from to) is the
  * connection's own key and seq counts the connection's frames, so a frame
  * cannot be altered, replayed, reordered or moved to another connection.
+ *
+ * The acceptor acknowledges what it read, at most every RAFT_ACK_MS:
+ *
+ *	  acceptor -> ACK       count (8) | HMAC(key, "ACK" count)
+ *
+ * count being the frames read so far.  An outbound connection is known to
+ * work only while its frames are acknowledged: a dialler whose frames
+ * have gone unacknowledged for two election timeouts closes the
+ * connection and dials again.  A socket can look healthy to its own end
+ * while nothing reaches the other (a middlebox or proxy that dropped the
+ * connection without a reset that got through, a peer paused and resumed),
+ * and a member that cannot send its votes or answers must not wait for
+ * TCP to notice.  For the same reason an acceptor that authenticates a new
+ * connection from a member closes the older ones from it: a member keeps
+ * one connection to each other member, so the old one is dead.
  * Anything that fails a check closes the connection (WARNING: "rejected"); an
  * unauthenticated connection never reaches the state machine.  The HMAC
  * is SHA-256 from PostgreSQL's own common code.  Payloads are not
@@ -70,6 +85,8 @@
 /* a peer that lets this much pile up is dropped */
 #define RAFT_MAX_BACKLOG (64 * 1024 * 1024)
 #define RAFT_HANDSHAKE_MS 5000
+#define RAFT_ACK_LEN (8 + RAFT_MAC)
+#define RAFT_ACK_MS 100			/* at most one acknowledgement this often */
 #define RAFT_MAX_INBOUND 64
 
 typedef enum RaftConnState
@@ -94,8 +111,11 @@ typedef struct RaftConn
 	uint8		nonce_c[RAFT_NONCE];
 	uint8		nonce_s[RAFT_NONCE];
 	uint8		key[RAFT_MAC];
-	uint64		seq;
-	TimestampTz started;
+	uint64		seq;			/* frames sent (outbound) or read (inbound) */
+	uint64		acked;			/* frames acknowledged (sent or received) */
+	TimestampTz unacked_since;	/* outbound: frames unacknowledged since */
+	TimestampTz acked_at;		/* inbound: last acknowledgement sent */
+	TimestampTz started;		/* connection made, or state last changed */
 	int			wes_pos;		/* position in the wait set, -1: none */
 	char		where[64];		/* for messages */
 } RaftConn;
@@ -180,6 +200,17 @@ RaftFrameMac(const RaftConn *c, uint64 seq, const uint8 *frame, size_t len, uint
 	uint64		s = pg_hton64(seq);
 	const uint8 *parts[] = {(uint8 *) &s, frame};
 	size_t		lens[] = {8, len};
+
+	RaftHmac(c->key, RAFT_MAC, parts, lens, 2, mac);
+}
+
+/* The acknowledgement MAC under the connection key */
+static void
+RaftAckMac(const RaftConn *c, uint64 count, uint8 *mac)
+{
+	uint64		n = pg_hton64(count);
+	const uint8 *parts[] = {(const uint8 *) "ACK", (uint8 *) &n};
+	size_t		lens[] = {3, 8};
 
 	RaftHmac(c->key, RAFT_MAC, parts, lens, 2, mac);
 }
@@ -325,11 +356,22 @@ RaftDial(RaftOutPeer *p)
 static void
 RaftConnClose(RaftConn *c, const char *why)
 {
-	/* a rejection is worth a warning; a peer going away is routine */
+	bool		established = (c->state == RC_READY || c->state == RC_OPEN);
+
+	/*
+	 * A rejection is worth a warning.  The end of a connection that worked
+	 * is logged, so that a member's log says when and why it lost a peer;
+	 * failed attempts to reach a peer that is down or cut off are routine
+	 * and only logged at DEBUG1.
+	 */
+	if (why == NULL && established)
+		why = "the peer closed it";
 	if (why != NULL)
-		ereport(strncmp(why, "rejected", 8) == 0 ? WARNING : DEBUG1,
+		ereport(strncmp(why, "rejected", 8) == 0 ? WARNING :
+				established ? LOG : DEBUG1,
 				(errmsg("raft: %s connection with %s closed: %s",
-						c->outbound ? "outbound" : "inbound", c->where, why)));
+						c->outbound ? "outbound" : "inbound", c->where, why),
+				 errhidestmt(true)));
 	if (c->outbound)
 	{
 		for (int i = 0; i < nout_peers; i++)
@@ -490,6 +532,8 @@ RaftNetSend(RaftId to, int kind, const uint8_t *data, Size len)
 	RaftConnQueue(c, frame, len + 5);
 	RaftConnQueue(c, mac, RAFT_MAC);
 	pfree(frame);
+	if (c->unacked_since == 0)
+		c->unacked_since = GetCurrentTimestamp();
 	return true;
 }
 
@@ -541,8 +585,6 @@ RaftConnFill(RaftConn *c)
 			RaftConnClose(c, NULL);
 			return false;
 		}
-		if (c->outbound && c->state == RC_READY)
-			continue;			/* nothing is expected: discard */
 		{
 			MemoryContext old = MemoryContextSwitchTo(net_context);
 
@@ -587,12 +629,63 @@ RaftOutboundProgress(RaftConn *c)
 		RaftDeriveKey(c, net_self, c->peer);
 		RaftConnQueue(c, auth, RAFT_MAC);
 		c->state = RC_READY;
+		c->started = GetCurrentTimestamp();
 		for (int i = 0; i < nout_peers; i++)
 			if (out_peers[i].conn == c)
 				out_peers[i].backoff_ms = 0;
+		ereport(LOG,
+				(errmsg("raft: connected to %s", c->where),
+				 errhidestmt(true)));
 		wes_stale = true;
 	}
+	while (c->state == RC_READY && c->in.len >= RAFT_ACK_LEN)
+	{
+		uint64		count;
+		uint8		mac[RAFT_MAC];
+
+		memcpy(&count, c->in.data, 8);
+		count = pg_ntoh64(count);
+		RaftAckMac(c, count, mac);
+		if (!RaftMacEqual(mac, (uint8 *) c->in.data + 8))
+		{
+			RaftConnClose(c, "rejected: an acknowledgement with a wrong HMAC");
+			return false;
+		}
+		if (count < c->acked || count > c->seq)
+		{
+			RaftConnClose(c, "rejected: an acknowledgement out of sequence");
+			return false;
+		}
+		RaftConnConsume(c, RAFT_ACK_LEN);
+		if (count > c->acked)
+		{
+			/* progress: the clock starts again for what is still unread */
+			c->acked = count;
+			c->unacked_since = (count == c->seq) ? 0 : GetCurrentTimestamp();
+		}
+	}
 	return true;
+}
+
+/*
+ * Acknowledge the frames read on an inbound connection, at most every
+ * RAFT_ACK_MS (force: whatever the time)
+ */
+static void
+RaftInboundAck(RaftConn *c, TimestampTz now, bool force)
+{
+	uint8		ack[RAFT_ACK_LEN];
+	uint64		n = pg_hton64(c->seq);
+
+	if (c->state != RC_OPEN || c->seq == c->acked)
+		return;
+	if (!force && !TimestampDifferenceExceeds(c->acked_at, now, RAFT_ACK_MS))
+		return;
+	memcpy(ack, &n, 8);
+	RaftAckMac(c, c->seq, ack + 8);
+	RaftConnQueue(c, ack, sizeof(ack));
+	c->acked = c->seq;
+	c->acked_at = now;
 }
 
 /* An inbound connection's handshake and frames; false if closed */
@@ -646,6 +739,13 @@ RaftInboundProgress(RaftConn *c, RaftNetReceive receive)
 		RaftConnConsume(c, RAFT_AUTH_LEN);
 		RaftDeriveKey(c, c->peer, net_self);
 		c->state = RC_OPEN;
+		c->started = GetCurrentTimestamp();
+
+		/* the member dialled again: its older connections are dead */
+		for (int i = ninbound - 1; i >= 0; i--)
+			if (inbound[i] != c && inbound[i]->state == RC_OPEN &&
+				inbound[i]->peer == c->peer)
+				RaftConnClose(inbound[i], "replaced by a new connection from the member");
 	}
 	if (c->state == RC_OPEN)
 	{
@@ -677,7 +777,10 @@ RaftInboundProgress(RaftConn *c, RaftNetReceive receive)
 			off += 4 + flen + RAFT_MAC;
 		}
 		if (off > 0)
+		{
 			RaftConnConsume(c, off);
+			RaftInboundAck(c, GetCurrentTimestamp(), false);
+		}
 	}
 	return true;
 }
@@ -810,7 +913,12 @@ RaftNetWait(long timeout_ms, RaftNetReceive receive)
 			TimestampDifferenceExceeds(out_peers[i].conn->started, now, RAFT_HANDSHAKE_MS))
 			RaftConnClose(out_peers[i].conn, "no handshake in time");
 
-	/* write what is queued before sleeping */
+	/* acknowledge what was read, and write what is queued, before sleeping */
+	for (int i = 0; i < ninbound; i++)
+		RaftInboundAck(inbound[i], now, false);
+	for (int i = ninbound - 1; i >= 0; i--)
+		if (inbound[i]->state == RC_OPEN)
+			(void) RaftConnFlush(inbound[i]);
 	for (int i = 0; i < nout_peers; i++)
 		if (out_peers[i].conn != NULL && out_peers[i].conn->state == RC_READY)
 			(void) RaftConnFlush(out_peers[i].conn);
@@ -854,4 +962,79 @@ RaftNetWait(long timeout_ms, RaftNetReceive receive)
 				break;			/* positions changed: the rest next round */
 		}
 	}
+
+	/*
+	 * An outbound connection whose frames have gone unacknowledged for two
+	 * election timeouts reaches nobody (see the design note): dial again.
+	 * Checked after the wait, so that a worker that was itself stopped
+	 * reads the acknowledgements that came meanwhile first.
+	 */
+	now = GetCurrentTimestamp();
+	for (int i = 0; i < nout_peers; i++)
+	{
+		RaftConn   *c = out_peers[i].conn;
+
+		if (c == NULL || c->state != RC_READY || c->unacked_since == 0 ||
+			!TimestampDifferenceExceeds(c->unacked_since, now,
+										2 * nosql_raft_election_timeout_ms))
+			continue;
+		/* read what came, in case this round's events did not get to it */
+		if (!RaftConnFill(c) || !RaftOutboundProgress(c))
+			continue;
+		if (c->unacked_since != 0 &&
+			TimestampDifferenceExceeds(c->unacked_since, now,
+									   2 * nosql_raft_election_timeout_ms))
+		{
+			char		why[128];
+
+			snprintf(why, sizeof(why),
+					 "frames unacknowledged for %d ms (" UINT64_FORMAT " of " UINT64_FORMAT " acknowledged); dialling again",
+					 2 * nosql_raft_election_timeout_ms, c->acked, c->seq);
+			RaftConnClose(c, why);
+		}
+	}
+}
+
+/*
+ * RaftNetDescribe
+ *		One line on the connections with a member, for nosql.raft_status:
+ *		the outbound connection's state and age, its unacknowledged frames,
+ *		and the inbound connections from the member.
+ */
+void
+RaftNetDescribe(RaftId id, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"connecting", "handshake", "ready", "hello", "auth", "open"
+	};
+	RaftOutPeer *p = RaftFindOut(id);
+	TimestampTz now = GetCurrentTimestamp();
+	int			nin = 0;
+	int			nopen = 0;
+	size_t		off;
+
+	for (int i = 0; i < ninbound; i++)
+		if (inbound[i]->peer == id)
+		{
+			nin++;
+			if (inbound[i]->state == RC_OPEN)
+				nopen++;
+		}
+	if (p == NULL || p->conn == NULL)
+		off = snprintf(buf, len, "out: none");
+	else
+	{
+		RaftConn   *c = p->conn;
+
+		off = snprintf(buf, len, "out: %s %ld ms", names[c->state],
+					   (long) ((now - c->started) / 1000));
+		if (c->state == RC_READY && off < len)
+			off += snprintf(buf + off, len - off,
+							", " UINT64_FORMAT " frames, " UINT64_FORMAT " unacknowledged for %ld ms, %d bytes queued",
+							c->seq, c->seq - c->acked,
+							c->unacked_since ? (long) ((now - c->unacked_since) / 1000) : 0L,
+							c->out.len - c->out_pos);
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, "; in: %d open of %d", nopen, nin);
 }

@@ -229,9 +229,24 @@ RaftContactOf(RaftId id)
 static void
 RaftPublishStatus(void)
 {
+	static char links[2 * RAFT_MAX_MEMBERS][RAFT_LINK_LEN];
+	static TimestampTz links_at = 0;
+	bool		links_fresh;
+	TimestampTz now;
 	RaftStatus	st;
 
 	raft_get_status(node, &st);
+
+	/* the connections' line, for a person reading: ten times a second */
+	now = GetCurrentTimestamp();
+	links_fresh = TimestampDifferenceExceeds(links_at, now, 100);
+	if (links_fresh)
+	{
+		for (int j = 0; j < npeers; j++)
+			RaftNetDescribe(peers[j].id, links[j], RAFT_LINK_LEN);
+		links_at = now;
+	}
+
 	LWLockAcquire(&RaftState->lock, LW_EXCLUSIVE);
 	RaftState->status.running = true;
 	RaftState->status.core = st;
@@ -239,8 +254,10 @@ RaftPublishStatus(void)
 		RaftState->status.last_contact[j] = RaftContactOf(st.progress[j].id);
 	RaftState->status.npeers = npeers;
 	memcpy(RaftState->status.peers, peers, sizeof(RaftPeerAddr) * npeers);
+	if (links_fresh)
+		memcpy(RaftState->status.links, links, sizeof(links[0]) * npeers);
 	RaftState->status.leader_contact = (st.leader == (RaftId) nosql_raft_node_id) ?
-		GetCurrentTimestamp() : RaftContactOf(st.leader);
+		now : RaftContactOf(st.leader);
 	LWLockRelease(&RaftState->lock);
 }
 

@@ -105,8 +105,9 @@ sub raft_start_proxy
 	my ($g) = @_;
 	my $control = PostgreSQL::Test::Cluster::get_free_port();
 	my ($out, $err) = ('', '');
+	my $log = "$PostgreSQL::Test::Utils::tmp_check/raftproxy_$control.log";
 	my @cmd = ($python, "$ENV{NOSQL_SRCDIR}/test/raft/raftproxy.py",
-		'--control', $control, map { ('--link', $_) } @{ $g->{proxy_links} });
+		'--control', $control, '--log', $log, map { ('--link', $_) } @{ $g->{proxy_links} });
 	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
 	my $deadline = time + 30;
 	while ($out !~ /raftproxy: ready/ && time < $deadline)
@@ -117,6 +118,7 @@ sub raft_start_proxy
 	die "raftproxy did not start: $err" unless $out =~ /raftproxy: ready/;
 	$g->{proxy} = $control;
 	$g->{proxy_handle} = $h;
+	$g->{proxy_log} = $log;
 }
 
 # One command to the proxy; returns its reply line
@@ -182,6 +184,11 @@ sub raft_diag
 	if ($g->{proxy})
 	{
 		Test::More::diag('proxy: ' . raft_proxy_command($g, 'status'));
+		# what the proxy saw of each connection lately
+		my @lines = -e $g->{proxy_log}
+		  ? split(/\n/, PostgreSQL::Test::Utils::slurp_file($g->{proxy_log})) : ();
+		splice(@lines, 0, @lines - 60) if @lines > 60;
+		Test::More::diag("proxy log: $_") for @lines;
 	}
 	return;
 }

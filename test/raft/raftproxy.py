@@ -20,9 +20,16 @@ per connection as wanted; each gets one reply line, "ok ..." or "error ...":
     unisolate N       unblock those links
     heal              unblock every link (delays are kept)
     delay NAME MS     forward that link's bytes MS milliseconds late (0: off)
-    status            "ok NAME=open|blocked[,delay=MS][,conns=C] ..." in
+    stall NAME        the link's open connections stop carrying bytes, both
+                      ways, without being closed (what they get is read
+                      and dropped); new connections work
+    status            "ok NAME=open|blocked[,delay=MS][,conns=C][,stalled=S] ..." in
                       the order the links were given
     quit              reply "ok" and stop the proxy (exit status 0)
+
+With --log FILE, every connection's life (accepted, held, forwarded, ended
+and why) is appended to FILE, one timestamped line each, so that a test
+that failed can show what the proxy saw.
 
 Design note
 -----------
@@ -91,13 +98,16 @@ class Pair:
         self.b = Side(server)       # the target
         self.b.connected = False
         self.closed = False
+        self.stalled = False        # bytes are read and dropped, both ways
+        self.port = 0               # the dialer's port, for the log
 
     def other(self, side):
         return self.b if side is self.a else self.a
 
 
 class Proxy:
-    def __init__(self, control_port, links):
+    def __init__(self, control_port, links, log=None):
+        self.log_file = open(log, 'a', buffering=1) if log else None
         self.sel = selectors.DefaultSelector()
         self.links = links
         self.by_name = {l.name: l for l in links}
@@ -107,6 +117,13 @@ class Proxy:
         for link in links:
             link.listener = self._listen(link.listen_port)
             self.sel.register(link.listener, selectors.EVENT_READ, ('listen', link))
+
+    def log(self, fmt, *args):
+        if self.log_file:
+            now = time.time()
+            print('%s.%03d %s' % (time.strftime('%H:%M:%S', time.localtime(now)),
+                                   int(now * 1000) % 1000, fmt % args),
+                  file=self.log_file)
 
     @staticmethod
     def _listen(port):
@@ -121,32 +138,39 @@ class Proxy:
 
     def accept(self, link):
         try:
-            sock, _ = link.listener.accept()
-        except OSError:
+            sock, peer = link.listener.accept()
+        except OSError as e:
+            self.log('%s: accept failed: %s', link.name, e)
             return
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if link.blocked:
             link.held.add(sock)
             self.sel.register(sock, selectors.EVENT_READ, ('held', link))
+            self.log('%s: held a connection from port %d', link.name, peer[1])
             return
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.setblocking(False)
         server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         err = server.connect_ex(('127.0.0.1', link.target_port))
         if err not in (0, errno.EINPROGRESS):
+            self.log('%s: could not reach the target: %s', link.name, errno.errorcode.get(err, err))
             server.close()
             sock.close()
             return
         pair = Pair(link, sock, server)
+        pair.port = peer[1]
+        self.log('%s: forwarding a connection from port %d', link.name, peer[1])
         link.pairs.add(pair)
         self.update_interest(pair)
 
-    def close_pair(self, pair, cut=True):
+    def close_pair(self, pair, cut=True, why='cut'):
         """Close both sides; a cut (block, error) resets them, an orderly
         end (both directions finished) lets the kernel deliver what it has."""
         if pair.closed:
             return
+        self.log('%s: connection from port %d closed: %s', pair.link.name,
+                 pair.port, why)
         pair.closed = True
         pair.link.pairs.discard(pair)
         for side in (pair.a, pair.b):
@@ -162,6 +186,8 @@ class Proxy:
             side.sock.close()
 
     def close_held(self, link):
+        if link.held:
+            self.log('%s: closing %d held connections', link.name, len(link.held))
         for sock in list(link.held):
             try:
                 self.sel.unregister(sock)
@@ -198,7 +224,7 @@ class Proxy:
         if not side.connected and mask & selectors.EVENT_WRITE:
             err = side.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err != 0:
-                self.close_pair(pair)       # the target is down
+                self.close_pair(pair, why='the target refused it')   # the target is down
                 return
             side.connected = True
         if mask & selectors.EVENT_READ and side.connected and not side.eof_in:
@@ -206,11 +232,15 @@ class Proxy:
                 data = side.sock.recv(CHUNK)
             except BlockingIOError:
                 data = None
-            except OSError:
-                self.close_pair(pair)
+            except OSError as e:
+                self.close_pair(pair, why='read from the %s: %s' % ('dialer' if side is pair.a else 'target', e))
                 return
             if data == b'':
                 side.eof_in = True
+                self.log('%s: connection from port %d: end of file from the %s', pair.link.name,
+                         pair.port, 'dialer' if side is pair.a else 'target')
+            elif data and pair.stalled:
+                pass                        # dropped: nobody hears it
             elif data:
                 if pair.link.delay > 0 or other.delayed:
                     other.delayed.append((time.monotonic() + pair.link.delay, data))
@@ -222,8 +252,8 @@ class Proxy:
                 del side.out[:n]
             except BlockingIOError:
                 pass
-            except OSError:
-                self.close_pair(pair)
+            except OSError as e:
+                self.close_pair(pair, why='write to the %s: %s' % ('dialer' if side is pair.a else 'target', e))
                 return
         self.settle(pair)
 
@@ -241,7 +271,7 @@ class Proxy:
                     pass
                 side.shut_out = True
         if pair.a.shut_out and pair.b.shut_out:
-            self.close_pair(pair, cut=False)
+            self.close_pair(pair, cut=False, why='both ended')
             return
         self.update_interest(pair)
 
@@ -269,7 +299,7 @@ class Proxy:
     def block(self, link):
         link.blocked = True
         for pair in list(link.pairs):
-            self.close_pair(pair)
+            self.close_pair(pair, why='blocked')
 
     def unblock(self, link):
         link.blocked = False
@@ -310,6 +340,17 @@ class Proxy:
                 return 'error bad delay %s' % args[1]
             link.delay = ms / 1000.0
             return 'ok'
+        if cmd == 'stall' and len(args) == 1:
+            link = self.by_name.get(args[0])
+            if link is None:
+                return 'error no link %s' % args[0]
+            for pair in link.pairs:
+                pair.stalled = True
+                for side in (pair.a, pair.b):
+                    side.out.clear()
+                    side.delayed.clear()
+                self.log('%s: connection from port %d stalled', link.name, pair.port)
+            return 'ok %d' % len(link.pairs)
         if cmd == 'status' and not args:
             parts = []
             for l in self.links:
@@ -319,6 +360,9 @@ class Proxy:
                 n = len(l.held) if l.blocked else len(l.pairs)
                 if n:
                     s += ',conns=%d' % n
+                stalled = sum(1 for p in l.pairs if p.stalled)
+                if stalled:
+                    s += ',stalled=%d' % stalled
                 parts.append(s)
             return 'ok ' + ' '.join(parts)
         if cmd == 'quit' and not args:
@@ -373,6 +417,7 @@ class Proxy:
                 elif kind == 'held':
                     try:
                         if not key.fileobj.recv(CHUNK):
+                            self.log('%s: a held connection ended', data.name)
                             data.held.discard(key.fileobj)
                             self.sel.unregister(key.fileobj)
                             key.fileobj.close()
@@ -403,6 +448,7 @@ def parse_link(text):
 def main(argv=None):
     ap = argparse.ArgumentParser(description='A TCP proxy that partitions Raft peers on command.')
     ap.add_argument('--control', type=int, required=True, metavar='PORT')
+    ap.add_argument('--log', metavar='FILE', help='append a line per connection event to FILE')
     ap.add_argument('--link', type=parse_link, action='append', required=True,
                     metavar='NAME:LISTEN_PORT:TARGET_PORT')
     args = ap.parse_args(argv)
@@ -410,7 +456,7 @@ def main(argv=None):
     if len(set(names)) != len(names):
         ap.error('link names must be unique')
     try:
-        proxy = Proxy(args.control, args.link)
+        proxy = Proxy(args.control, args.link, log=args.log)
     except OSError as e:
         print('raftproxy: cannot listen: %s' % e, file=sys.stderr)
         return 1

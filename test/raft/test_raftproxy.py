@@ -10,7 +10,8 @@ servers.  The tests talk through the links and drive the control port:
 forwarding is byte-exact (also for megabytes, through the back-pressure),
 blocking cuts open connections and holds new ones silently, unblocking
 closes the held ones so that a new dial goes through, isolate and heal
-choose the right links, delay delays, a dead target closes the dialer's
+choose the right links, delay delays, a stalled connection stays open but
+carries nothing while a new one works, a dead target closes the dialer's
 connection, bad commands get "error" replies, and quit stops the proxy.
 
 The last line printed is "raftproxy tests: N passed, M failed"; the exit
@@ -216,6 +217,16 @@ class ProxyTest(unittest.TestCase):
             self.assertEqual(self.roundtrip(s), b'hello raft\n')
             self.assertLess(time.monotonic() - start, 0.25)
 
+    def test_stall(self):
+        old = self.dial('3-2')
+        self.assertEqual(self.roundtrip(old), b'hello raft\n')
+        self.assertEqual(self.ctl('stall 3-2'), ['ok 1'])
+        self.assertIn('3-2=open,conns=1,stalled=1', self.ctl('status')[0])
+        self.assertSilent(old)              # open, but nothing comes back
+        with self.dial('3-2') as s:         # a new connection goes through
+            self.assertEqual(self.roundtrip(s), b'hello raft\n')
+        old.close()
+
     def test_dead_target(self):
         try:
             s = self.dial('dead')
@@ -225,9 +236,10 @@ class ProxyTest(unittest.TestCase):
             self.assertClosed(s)
 
     def test_errors(self):
-        self.assertEqual(self.ctl('block 9-9', 'isolate 7', 'frobnicate', 'delay 1-2 x'),
+        self.assertEqual(self.ctl('block 9-9', 'isolate 7', 'frobnicate', 'delay 1-2 x', 'stall 9-9'),
                          ['error no link 9-9', 'error no link of node 7',
-                          'error unknown command: frobnicate', 'error bad delay x'])
+                          'error unknown command: frobnicate', 'error bad delay x',
+                          'error no link 9-9'])
 
     def test_zz_quit(self):
         self.assertEqual(self.ctl('quit'), ['ok'])

@@ -2,7 +2,8 @@
 # (test/raft/raftload.py), while the leader is killed with -m immediate
 # and restarted, the next leader is paused with SIGSTOP and resumed, and
 # the next one is cut off from the others by the proxy every link goes
-# through (test/raft/raftproxy.py) and then healed.  The history of every
+# through (test/raft/raftproxy.py) and then healed.  Then a connection
+# from the leader silently stops carrying bytes.  The history of every
 # operation must be linearizable (test/raft/lincheck.py; an unknown
 # outcome may or may not have happened), and all members must end with
 # the same store.  A negative control shows that the checker catches an
@@ -121,6 +122,34 @@ for my $node (grep { $_->{_pid} } @n)
 	is(scalar(@lost), 0, 'member ' . raft_status($node)->{id} . ' has every acknowledged put')
 	  or diag("lost: @lost[0 .. (@lost > 10 ? 9 : $#lost)]");
 }
+
+# 4. a connection that stops carrying bytes without closing: the proxy
+# drops what the leader sends to a follower, and what comes back, but
+# keeps the connection open, so TCP on either end notices nothing.  The
+# leader must find out from the missing acknowledgements, dial again, and
+# the follower catch up through the new connection.
+$leader = raft_wait_leader($g, 30);
+$lid = id_of($leader);
+my ($follower) = grep { $_ != $leader && $_->{_pid} } @n;
+my $fid = id_of($follower);
+like(raft_proxy_command($g, "stall $lid-$fid"), qr/^ok [1-9]/,
+	'the proxy stalls the connection from the leader to a follower');
+$leader->safe_psql('postgres', "SELECT nosql.kv_put('stalled', 'written after the stall')");
+my $caught = 0;
+for (1 .. 150)
+{
+	$caught = $follower->safe_psql('postgres',
+		"SELECT count(*) FROM nosql.kv_history WHERE key = 'stalled'") + 0;
+	last if $caught;
+	usleep(100_000);
+}
+ok($caught, 'the follower gets the entry through a new connection') or raft_diag($g);
+like(slurp_file($leader->logfile),
+	qr/outbound connection with member $fid at \S+ closed: frames unacknowledged/,
+	'the leader closed the stalled connection for want of acknowledgements');
+like($leader->safe_psql('postgres',
+		"SELECT m->>'link' FROM nosql.raft_status, jsonb_array_elements(members) m WHERE (m->>'id')::bigint = $fid"),
+	qr/^out: ready /, "the leader's status shows its connection to the follower");
 
 # negative control: an injected stale read must be caught
 my $bad = raft_run_load($g, clients => 4, keys => 3, duration => 6, tag => 'stale',
