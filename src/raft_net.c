@@ -996,6 +996,25 @@ RaftNetWait(long timeout_ms, RaftNetReceive receive)
 }
 
 /*
+ * RaftNetFlush
+ *		Write what is queued on the outbound connections now, without
+ *		waiting: a leader that sends its appends before its own flush
+ *		wants them on the wire during that flush, and a follower's answer
+ *		should not wait for the apply transaction that comes after it.
+ */
+void
+RaftNetFlush(void)
+{
+	for (int i = 0; i < nout_peers; i++)
+	{
+		RaftConn   *c = out_peers[i].conn;
+
+		if (c != NULL && c->state == RC_READY && c->out_pos < c->out.len)
+			(void) RaftConnFlush(c);
+	}
+}
+
+/*
  * RaftNetDescribe
  *		One line on the connections with a member, for nosql.raft_status:
  *		the outbound connection's state and age, its unacknowledged frames,

@@ -1070,7 +1070,8 @@ RaftHandleReady(void)
 
 		/*
 		 * A leader sends its appends before it writes them itself (the Raft
-		 * thesis, 10.2.1), so its flush and the followers' overlap.  That is
+		 * thesis, 10.2.1), so its flush and the followers' overlap: the
+		 * frames are written to the sockets before the flush starts.  That is
 		 * safe here because this loop is sequential: a follower's answer is
 		 * read only after this flush has finished, so the leader never
 		 * counts its own copy towards a commit before the copy is durable.
@@ -1081,7 +1082,10 @@ RaftHandleReady(void)
 					  !(rd.has_hard_state && (rd.hard_state.term != persisted.term ||
 											  rd.hard_state.vote != persisted.vote)));
 		if (sent_early)
+		{
 			RaftSendMessages(rd.msgs, rd.nmsgs);
+			RaftNetFlush();
+		}
 		if (need_sync)
 		{
 			RaftBegin("local");
@@ -1111,7 +1115,10 @@ RaftHandleReady(void)
 			}
 		}
 		if (!sent_early)
+		{
 			RaftSendMessages(rd.msgs, rd.nmsgs);
+			RaftNetFlush();
+		}
 		RaftApply(rd.committed, rd.ncommitted);
 		if (rd.nread_states > 0)
 		{
