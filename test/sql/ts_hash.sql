@@ -174,6 +174,22 @@ SELECT count(*) AS wrong_leaf
   FROM h JOIN nosql.timeseries_partition x ON x.partition = h.tableoid
  WHERE NOT satisfies_hash_partition(x.parent, 4, x.hash_remainder, h.host, h.dev);
 
+-- A rollup gives the buckets of the same rollup of the table without hash
+-- partitioning, late writes into compressed leaves folded in
+SELECT nosql.create_rollup('h', 'h_hourly', '1 hour', '{"count(*) AS rows", "max(v) AS v_max", "sum(n) AS n_sum"}', '{host}');
+SELECT nosql.create_rollup('p', 'p_hourly', '1 hour', '{"count(*) AS rows", "max(v) AS v_max", "sum(n) AS n_sum"}', '{host}');
+SELECT nosql.refresh_rollup('h_hourly') IS NOT NULL AS refreshed, nosql.refresh_rollup('p_hourly') IS NOT NULL AS refreshed;
+SELECT count(*) > 0 AS buckets FROM h_hourly;
+INSERT INTO h VALUES ('2025-01-01 03:30:00', 'h3', 0, 500, 5, 'late rollup');
+INSERT INTO p VALUES ('2025-01-01 03:30:00', 'h3', 0, 500, 5, 'late rollup');
+DELETE FROM h WHERE host = 'h9' AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+DELETE FROM p WHERE host = 'h9' AND time >= '2025-01-02 01:00' AND time < '2025-01-02 02:00';
+SELECT nosql.refresh_rollup('h_hourly') IS NOT NULL AS refreshed, nosql.refresh_rollup('p_hourly') IS NOT NULL AS refreshed;
+SELECT (SELECT count(*) FROM (SELECT * FROM h_hourly EXCEPT ALL SELECT * FROM p_hourly) x) AS extra,
+       (SELECT count(*) FROM (SELECT * FROM p_hourly EXCEPT ALL SELECT * FROM h_hourly) y) AS missing;
+SELECT rows, v_max FROM h_hourly WHERE bucket = '2025-01-01 03:00' AND host = 'h3';
+SELECT nosql.drop_rollup('h_hourly'), nosql.drop_rollup('p_hourly');
+
 -- A round trip of one leaf: all its rows back into its heap, then blocks again
 SELECT nosql.timeseries_heap_rows('h_ts_20250101_000000_h1', NULL) AS heap_rows_before;
 SELECT nosql.timeseries_decompress_rows('h_ts_20250101_000000_h1') > 0 AS decompressed;
