@@ -1769,7 +1769,7 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', part, owner);
     IF ts.hash_partitions IS NOT NULL THEN
         -- the leaves: <table>_ts_<start>_h<remainder>, the table's name cut
-        -- to 36 characters so that the name and its block table's fit
+        -- to 36 characters so that a remainder up to 1023 fits in a name
         FOR i IN 0 .. ts.hash_partitions OPERATOR(pg_catalog.-) 1 LOOP
             leaf_name := pg_catalog.left(rel_name, 36) OPERATOR(pg_catalog.||) '_ts_' OPERATOR(pg_catalog.||) stamp
                 OPERATOR(pg_catalog.||) '_h' OPERATOR(pg_catalog.||) i;
@@ -2022,6 +2022,11 @@ DECLARE
 BEGIN
     SELECT * INTO p FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) part;
     IF NOT FOUND OR p.range_start IS NULL THEN
+        IF EXISTS (SELECT FROM nosql.timeseries_partition x WHERE x.parent OPERATOR(pg_catalog.=) part) THEN
+            RAISE EXCEPTION '% is not a range partition of a time-series table', part
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'It is a time range split by hash: compress its partitions (the rows of nosql.timeseries_partition whose parent it is).';
+        END IF;
         RAISE EXCEPTION '% is not a range partition of a time-series table', part
             USING ERRCODE = 'wrong_object_type';
     END IF;

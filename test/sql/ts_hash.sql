@@ -286,6 +286,21 @@ SELECT min(range_start) AS oldest FROM nosql.timeseries_partition WHERE relid = 
 SELECT same('SELECT * FROM $t WHERE time >= ''2025-01-03''');
 SELECT count(*) AS rows_before_2025_01_03 FROM h WHERE time < '2025-01-03';
 
+-- A long table name: leaves' names are cut, and their block tables' names
+-- carry the leaf's OID (cut alone, the names of two leaves would be one)
+CREATE TABLE a_time_series_table_with_a_rather_long_name_x (time timestamptz NOT NULL, host text, v float8);
+INSERT INTO a_time_series_table_with_a_rather_long_name_x
+  SELECT timestamptz '2025-01-01' + i * interval '1 h', 'host ' || i, i FROM generate_series(0, 9) i;
+SELECT nosql.create_timeseries('a_time_series_table_with_a_rather_long_name_x', 'time', '{host}', hash_partitions => 2);
+SELECT nosql.compress_timeseries('a_time_series_table_with_a_rather_long_name_x', now() - timestamptz '2025-01-02') AS compressed;
+SELECT partition, octet_length(partition::text) AS name_bytes,
+       blocks::text = left(partition::text, 40) || '_' || partition::oid || '_blocks' AS blocks_named_by_oid
+  FROM nosql.timeseries_partition
+ WHERE relid = 'a_time_series_table_with_a_rather_long_name_x'::regclass AND range_start = '2025-01-01'
+ ORDER BY hash_remainder;
+SELECT count(*) FROM a_time_series_table_with_a_rather_long_name_x;
+DROP TABLE a_time_series_table_with_a_rather_long_name_x;
+
 -- Dropping a time range by hand forgets its leaves; dropping the table
 -- forgets everything
 DROP TABLE h_ts_20250103_000000;
