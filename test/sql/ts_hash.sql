@@ -272,6 +272,17 @@ SELECT sum(nosql.timeseries_heap_rows(x.partition, NULL)) AS heap_rows
   FROM nosql.timeseries_partition x WHERE x.relid = 'c'::regclass AND x.range_start = '2025-02-02';
 COMMIT;
 
+-- The compression policy's step (the worker's, here by hand) compresses one
+-- leaf a call, until no due leaf has rows in its heap or lacks blocks
+INSERT INTO c VALUES ('2025-02-03 05:00', 'h1', 1), ('2025-02-03 06:00', 'h2', 2), ('2025-02-03 07:00', NULL, 3);
+DO $$ BEGIN WHILE nosql.timeseries_compress_next('tsh.c') IS NOT NULL LOOP END LOOP; END $$;
+SELECT count(*) AS due_leaves,
+       count(*) FILTER (WHERE nosql.timeseries_heap_rows(partition, 1) > 0) AS with_heap_rows,
+       count(*) FILTER (WHERE blocks IS NULL) AS without_blocks
+  FROM nosql.timeseries_partition
+ WHERE relid = 'c'::regclass AND range_end <= '2025-02-04';
+SELECT count(*) AS rows_of_2025_02_03 FROM c WHERE time >= '2025-02-03' AND time < '2025-02-04';
+
 -- Retention drops whole time ranges: the range partition, every leaf,
 -- their block tables and their catalog rows
 UPDATE nosql.timeseries SET drop_after = now() - timestamptz '2025-01-03' WHERE relid = 'h'::regclass;
