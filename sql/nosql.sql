@@ -1617,13 +1617,18 @@ COMMENT ON FUNCTION nosql.tsblock_column(nosql.tsblock, integer) IS 'the block o
 -- partition takes; the database's background worker creates partitions
 -- ahead of time (never inside a user's insert), moves rows out of the
 -- default partition into partitions of their own, and drops partitions
--- older than drop_after (nosql.timeseries_maintain).
+-- older than drop_after (nosql.timeseries_maintain).  With hash_partitions,
+-- each time range is itself partitioned by hash of the segment_by columns
+-- into that many leaf partitions (docs/timeseries.md "Hash partitioning"):
+-- the catalog lists the leaves, each with its time range and its parent;
+-- compression, COPY and reading work per leaf, retention per time range.
 ---------------------------------------------------------------------------
 
 CREATE TABLE nosql.timeseries (
     relid regclass PRIMARY KEY,
     time_column name NOT NULL,
     segment_by name[] NOT NULL DEFAULT '{}',
+    hash_partitions int4,               -- NULL: time ranges are not split by hash
     chunk_interval interval NOT NULL,
     compress_after interval,
     drop_after interval,
@@ -1633,9 +1638,14 @@ CREATE TABLE nosql.timeseries (
     partitions_dropped bigint NOT NULL DEFAULT 0,
     last_error text,
     last_compression timestamptz,
-    rows_compressed bigint NOT NULL DEFAULT 0
+    rows_compressed bigint NOT NULL DEFAULT 0,
+    -- the time ranges made from now on are split this way; a hash
+    -- partition key is made of the segment_by columns
+    CHECK (hash_partitions IS NULL OR (hash_partitions OPERATOR(pg_catalog.>=) 2
+                                       AND hash_partitions OPERATOR(pg_catalog.<=) 1024
+                                       AND pg_catalog.cardinality(segment_by) OPERATOR(pg_catalog.>) 0))
 );
-COMMENT ON TABLE nosql.timeseries IS 'the time-series tables: time column, series (segment_by) columns, partition width, compression and retention ages, and the background worker''s last runs';
+COMMENT ON TABLE nosql.timeseries IS 'the time-series tables: time column, series (segment_by) columns, number of hash partitions per time range, partition width, compression and retention ages, and the background worker''s last runs';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries', '');
 -- everyone reads the catalog; a role writes the rows of its own tables only
 -- (the functions that keep it run with the caller's rights, and the
@@ -1654,15 +1664,22 @@ CREATE TABLE nosql.timeseries_partition (
     range_end timestamptz,
     blocks regclass,                    -- its block table, once compressed
     block_types regtype[],              -- the column types it was compressed with, by attnum
-    CHECK ((range_start IS NULL) = (range_end IS NULL))
+    parent regclass,                    -- a hash leaf's time range partition (NULL: not split by hash)
+    hash_remainder int4,                -- a hash leaf's remainder (modulus: nosql.timeseries.hash_partitions)
+    CHECK ((range_start IS NULL) = (range_end IS NULL)),
+    CHECK ((parent IS NULL) = (hash_remainder IS NULL)),
+    CHECK (parent IS NULL OR range_start IS NOT NULL)
 ) WITH (user_catalog_table = true);
 -- A user catalog table: the change stream output plugin reads it while
 -- decoding, to know which table is a partition of which time-series table
 -- (src/cdc_output.c).  Its writes log a few bytes more WAL, and ALTER
 -- TABLE refuses to rewrite it (a column's new type, a column added with a
 -- volatile default): an upgrade must change it without a rewrite.
-CREATE UNIQUE INDEX timeseries_partition_range ON nosql.timeseries_partition (relid, range_start);
-COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables, their time ranges [range_start, range_end) (NULL: the default partition), and the block tables of compressed partitions';
+-- one partition per time range, or one leaf per remainder of a range split
+-- by hash; one default partition
+CREATE UNIQUE INDEX timeseries_partition_range ON nosql.timeseries_partition (relid, range_start, hash_remainder) NULLS NOT DISTINCT;
+CREATE INDEX timeseries_partition_parent ON nosql.timeseries_partition (parent);
+COMMENT ON TABLE nosql.timeseries_partition IS 'the partitions of the time-series tables that hold rows (with hash partitioning, the leaves of each time range, with their parent), their time ranges [range_start, range_end) (NULL: the default partition), and the block tables of compressed partitions';
 SELECT pg_catalog.pg_extension_config_dump('nosql.timeseries_partition', '');
 -- a row names a partition of the table, both owned by the role writing it
 GRANT SELECT, INSERT, UPDATE, DELETE ON nosql.timeseries_partition TO PUBLIC;
@@ -1672,8 +1689,14 @@ CREATE POLICY timeseries_partition_owner ON nosql.timeseries_partition FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), 'USAGE')
                 AND pg_catalog.pg_has_role(CURRENT_USER, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) partition), 'USAGE')
-                AND EXISTS (SELECT FROM pg_catalog.pg_inherits i
-                             WHERE i.inhrelid OPERATOR(pg_catalog.=) partition AND i.inhparent OPERATOR(pg_catalog.=) relid));
+                AND CASE WHEN parent IS NULL
+                         THEN EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                                       WHERE i.inhrelid OPERATOR(pg_catalog.=) partition AND i.inhparent OPERATOR(pg_catalog.=) relid)
+                         -- a hash leaf: a partition of a partition of the table
+                         ELSE EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                                       WHERE i.inhrelid OPERATOR(pg_catalog.=) partition AND i.inhparent OPERATOR(pg_catalog.=) parent)
+                              AND EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                                           WHERE i.inhrelid OPERATOR(pg_catalog.=) parent AND i.inhparent OPERATOR(pg_catalog.=) relid) END);
 -- The output plugin caches the catalog: every change of it makes decoding
 -- read it again, from the next change on.
 CREATE FUNCTION nosql.timeseries_partition_changed() RETURNS trigger
@@ -1697,9 +1720,17 @@ CREATE FUNCTION nosql.timeseries_partition_start(width interval, t timestamptz) 
     RETURN pg_catalog.date_bin(width, t, '2000-01-03 00:00:00+00'::timestamptz);
 COMMENT ON FUNCTION nosql.timeseries_partition_start(interval, timestamptz) IS 'internal: the start of the time-series partition a time falls in';
 
+-- Whether a type can be a column of a hash partition key
+CREATE FUNCTION nosql.timeseries_hashable(regtype) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'timeseries_hashable' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nosql.timeseries_hashable(regtype) IS 'internal: whether a type has the default hash operator class PostgreSQL''s hash partitioning needs';
+
 -- Create the range partition [start, start + width) of a time-series table,
 -- moving its rows out of the default partition first; owned by the table's
--- owner.  Internal: called by create_timeseries and timeseries_maintain.
+-- owner.  With hash_partitions, the range partition is itself partitioned
+-- by hash of the segment_by columns, and its leaves (one per remainder)
+-- are what the catalog lists.  Internal: called by create_timeseries and
+-- timeseries_maintain.
 CREATE FUNCTION nosql.timeseries_add_partition(ts nosql.timeseries, start timestamptz)
 RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -1708,23 +1739,46 @@ DECLARE
     rel_schema name;
     rel_name name;
     owner name;
+    stamp text;
     part_name text;
+    leaf_name text;
+    hash_key text;
     finish timestamptz := start OPERATOR(pg_catalog.+) ts.chunk_interval;
     dflt regclass;
     part regclass;
+    leaves regclass[] := '{}';
 BEGIN
     SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO rel_schema, rel_name, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE c.oid OPERATOR(pg_catalog.=) ts.relid;
-    part_name := pg_catalog.left(rel_name, 40) OPERATOR(pg_catalog.||) '_ts_'
-        OPERATOR(pg_catalog.||) pg_catalog.to_char(start AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MISS');
+    stamp := pg_catalog.to_char(start AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MISS');
+    part_name := pg_catalog.left(rel_name, 40) OPERATOR(pg_catalog.||) '_ts_' OPERATOR(pg_catalog.||) stamp;
     SELECT p.partition INTO dflt FROM nosql.timeseries_partition p
      WHERE p.relid OPERATOR(pg_catalog.=) ts.relid AND p.range_start IS NULL;
     -- a table of its own, filled from the default partition, then attached
-    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)',
-                              rel_schema, part_name, ts.relid);
+    IF ts.hash_partitions IS NULL THEN
+        EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)',
+                                  rel_schema, part_name, ts.relid);
+    ELSE
+        SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x.col), ', ' ORDER BY x.i) INTO hash_key
+          FROM pg_catalog.unnest(ts.segment_by) WITH ORDINALITY x(col, i);
+        EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)'
+                                  ' PARTITION BY HASH (%s)', rel_schema, part_name, ts.relid, hash_key);
+    END IF;
     part := pg_catalog.format('%I.%I', rel_schema, part_name)::regclass;
     EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', part, owner);
+    IF ts.hash_partitions IS NOT NULL THEN
+        -- the leaves: <table>_ts_<start>_h<remainder>, the table's name cut
+        -- to 36 characters so that a remainder up to 1023 fits in a name
+        FOR i IN 0 .. ts.hash_partitions OPERATOR(pg_catalog.-) 1 LOOP
+            leaf_name := pg_catalog.left(rel_name, 36) OPERATOR(pg_catalog.||) '_ts_' OPERATOR(pg_catalog.||) stamp
+                OPERATOR(pg_catalog.||) '_h' OPERATOR(pg_catalog.||) i;
+            EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+                                      rel_schema, leaf_name, part, ts.hash_partitions, i);
+            leaves := leaves OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', rel_schema, leaf_name)::regclass;
+            EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', leaves[i OPERATOR(pg_catalog.+) 1], owner);
+        END LOOP;
+    END IF;
     IF dflt IS NOT NULL THEN
         -- points emitted when they came into the default partition
         PERFORM nosql.timeseries_move_marker(ts.relid, true);
@@ -1735,18 +1789,25 @@ BEGIN
     END IF;
     EXECUTE pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                               ts.relid, part, start, finish);
-    INSERT INTO nosql.timeseries_partition (relid, partition, range_start, range_end)
-    VALUES (ts.relid, part, start, finish);
+    IF ts.hash_partitions IS NULL THEN
+        INSERT INTO nosql.timeseries_partition (relid, partition, range_start, range_end)
+        VALUES (ts.relid, part, start, finish);
+    ELSE
+        INSERT INTO nosql.timeseries_partition (relid, partition, range_start, range_end, parent, hash_remainder)
+        SELECT ts.relid, l.leaf, start, finish, part, (l.i OPERATOR(pg_catalog.-) 1)::int4
+          FROM pg_catalog.unnest(leaves) WITH ORDINALITY l(leaf, i);
+    END IF;
     RETURN part;
 END;
 $$;
-COMMENT ON FUNCTION nosql.timeseries_add_partition(nosql.timeseries, timestamptz) IS 'internal: create and attach the partition of a time-series table that starts at start, moving its rows out of the default partition';
+COMMENT ON FUNCTION nosql.timeseries_add_partition(nosql.timeseries, timestamptz) IS 'internal: create and attach the partition of a time-series table that starts at start (with hash partitioning, a partition of the time range split into its hash leaves), moving its rows out of the default partition';
 
 CREATE FUNCTION nosql.create_timeseries(relation regclass, time_column name,
                                         segment_by name[] DEFAULT '{}',
                                         chunk_interval interval DEFAULT '1 day',
                                         compress_after interval DEFAULT NULL,
-                                        drop_after interval DEFAULT NULL)
+                                        drop_after interval DEFAULT NULL,
+                                        hash_partitions int DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1811,6 +1872,39 @@ BEGIN
     IF compress_after OPERATOR(pg_catalog.<) interval '0' OR drop_after OPERATOR(pg_catalog.<=) interval '0' THEN
         RAISE EXCEPTION 'compress_after and drop_after must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF hash_partitions IS NOT NULL THEN
+        IF hash_partitions OPERATOR(pg_catalog.<) 2 OR hash_partitions OPERATOR(pg_catalog.>) 1024 THEN
+            RAISE EXCEPTION 'hash_partitions must be between 2 and 1024, not %', hash_partitions
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Leave it NULL to partition by time alone.';
+        END IF;
+        IF pg_catalog.cardinality(segment_by) OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION 'hash_partitions needs segment_by columns' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'The series (segment_by) columns are the hash partition key.';
+        END IF;
+        IF (SELECT pg_catalog.count(DISTINCT x) FROM pg_catalog.unnest(segment_by) x) OPERATOR(pg_catalog.<>) pg_catalog.cardinality(segment_by) THEN
+            RAISE EXCEPTION 'a segment_by column is named twice' USING ERRCODE = 'duplicate_column';
+        END IF;
+        -- PostgreSQL's hash partitioning needs a default hash operator class
+        FOR dep IN SELECT a.attname, a.atttypid FROM pg_attribute a
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) ANY (segment_by)
+                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      AND NOT nosql.timeseries_hashable(a.atttypid) LOOP
+            RAISE EXCEPTION 'segment_by column "%" of type % cannot be a hash partition key', dep.attname, dep.atttypid::regtype
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'The type has no default operator class for access method "hash".';
+        END LOOP;
+        -- PostgreSQL's rule for unique keys of partitioned tables, at each level
+        FOR dep IN SELECT i.indexrelid::regclass AS idx FROM pg_index i
+                    WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND (i.indisunique OR i.indisexclusion)
+                      AND EXISTS (SELECT FROM pg_attribute a
+                                   WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) ANY (segment_by)
+                                     AND a.attnum OPERATOR(pg_catalog.<>) ALL (i.indkey::int2[])) LOOP
+            RAISE EXCEPTION 'unique index % of % does not include every segment_by column', dep.idx, relation
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'A unique key of a table partitioned by hash must include the hash partition key (the segment_by columns).';
+        END LOOP;
+    END IF;
     -- objects that depend on the table's identity would follow the old one
     FOR dep IN SELECT DISTINCT r.ev_class::regclass AS view FROM pg_depend d JOIN pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid
                 WHERE d.refobjid OPERATOR(pg_catalog.=) relation AND d.classid OPERATOR(pg_catalog.=) 'pg_rewrite'::regclass
@@ -1849,8 +1943,8 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER SEQUENCE %s OWNED BY %s.%I', dep.seq, relation, dep.attname);
     END LOOP;
 
-    INSERT INTO nosql.timeseries (relid, time_column, segment_by, chunk_interval, compress_after, drop_after)
-    VALUES (relation, time_column, segment_by, chunk_interval, compress_after, drop_after)
+    INSERT INTO nosql.timeseries (relid, time_column, segment_by, hash_partitions, chunk_interval, compress_after, drop_after)
+    VALUES (relation, time_column, segment_by, hash_partitions, chunk_interval, compress_after, drop_after)
     RETURNING * INTO ts;
     EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT',
                               rel.nspname, pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_default', relation);
@@ -1861,7 +1955,8 @@ BEGIN
     EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(DISTINCT nosql.timeseries_partition_start($1, %I)) FROM %s',
                               time_column, old) USING chunk_interval INTO starts;
     starts := COALESCE(starts, '{}');
-    IF pg_catalog.cardinality(starts) OPERATOR(pg_catalog.>) 10000 THEN
+    -- (with hash partitioning, every time range makes hash_partitions of them)
+    IF pg_catalog.cardinality(starts) OPERATOR(pg_catalog.*) COALESCE(hash_partitions, 1) OPERATOR(pg_catalog.>) 10000 THEN
         RAISE EXCEPTION 'the rows of % fall into more than 10,000 partitions of %', relation, chunk_interval
             USING ERRCODE = 'program_limit_exceeded', HINT = 'Use a larger chunk_interval.';
     END IF;
@@ -1885,7 +1980,7 @@ BEGIN
     RETURN relation;
 END;
 $$;
-COMMENT ON FUNCTION nosql.create_timeseries(regclass, name, name[], interval, interval, interval) IS 'turn an ordinary table into a time-series table partitioned by its time column (its rows are kept; partitions are created ahead of time by the background worker)';
+COMMENT ON FUNCTION nosql.create_timeseries(regclass, name, name[], interval, interval, interval, int) IS 'turn an ordinary table into a time-series table partitioned by its time column, and with hash_partitions each time range by hash of the segment_by columns (its rows are kept; partitions are created ahead of time by the background worker)';
 
 -- Compression (src/ts_compress.c, src/ts_scan.c; docs/timeseries.md
 -- "Compression").  A compressed partition keeps the rows written since its
@@ -1927,6 +2022,11 @@ DECLARE
 BEGIN
     SELECT * INTO p FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) part;
     IF NOT FOUND OR p.range_start IS NULL THEN
+        IF EXISTS (SELECT FROM nosql.timeseries_partition x WHERE x.parent OPERATOR(pg_catalog.=) part) THEN
+            RAISE EXCEPTION '% is not a range partition of a time-series table', part
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'It is a time range split by hash: compress its partitions (the rows of nosql.timeseries_partition whose parent it is).';
+        END IF;
         RAISE EXCEPTION '% is not a range partition of a time-series table', part
             USING ERRCODE = 'wrong_object_type';
     END IF;
@@ -1973,7 +2073,15 @@ BEGIN
                 types[a.attnum] := a.atttypid;
             END IF;
         END LOOP;
-        bname := pg_catalog.left(rel.relname, 50) OPERATOR(pg_catalog.||) '_blocks';
+        -- <partition>_blocks; a name too long for that is cut and made
+        -- unique by the partition's OID (cut alone, the names of partitions
+        -- that differ only at their end, hash leaves, would collide)
+        IF pg_catalog.octet_length(rel.relname) OPERATOR(pg_catalog.<=) 56 THEN
+            bname := rel.relname OPERATOR(pg_catalog.||) '_blocks';
+        ELSE
+            bname := pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) part::oid
+                OPERATOR(pg_catalog.||) '_blocks';
+        END IF;
         EXECUTE pg_catalog.format('CREATE TABLE %I.%I (rows int4 NOT NULL, min_time timestamptz NOT NULL, max_time timestamptz NOT NULL%s)',
                                   rel.nspname, bname, cols);
         blk := pg_catalog.format('%I.%I', rel.nspname, bname)::regclass;
@@ -2015,7 +2123,7 @@ BEGIN
     FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
               WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
                 AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
-              ORDER BY x.range_start LOOP
+              ORDER BY x.range_start, x.hash_remainder LOOP
         n := n OPERATOR(pg_catalog.+) nosql.timeseries_compress_partition(p.partition);
     END LOOP;
     UPDATE nosql.timeseries t
@@ -2045,7 +2153,7 @@ BEGIN
     FOR p IN SELECT x.partition, x.blocks FROM nosql.timeseries_partition x
               WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.range_start IS NOT NULL
                 AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) ts.compress_after)
-              ORDER BY x.range_start LOOP
+              ORDER BY x.range_start, x.hash_remainder LOOP
         IF p.blocks IS NULL OR nosql.timeseries_heap_rows(p.partition, 1) OPERATOR(pg_catalog.>) 0 THEN
             n := nosql.timeseries_compress_partition(p.partition);
             UPDATE nosql.timeseries t
@@ -2073,7 +2181,7 @@ BEGIN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = 'insufficient_privilege';
     END IF;
     FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
-              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.blocks IS NOT NULL ORDER BY x.range_start LOOP
+              WHERE x.relid OPERATOR(pg_catalog.=) relation AND x.blocks IS NOT NULL ORDER BY x.range_start, x.hash_remainder LOOP
         n := n OPERATOR(pg_catalog.+) nosql.timeseries_decompress_rows(p.partition);
     END LOOP;
     RETURN n;
@@ -2129,15 +2237,19 @@ BEGIN
                   WHERE x.relid OPERATOR(pg_catalog.=) ts.relid AND x.blocks IS NOT NULL LOOP
             PERFORM nosql.timeseries_reclaim(p.partition);
         END LOOP;
-        -- retention: partitions wholly older than drop_after
+        -- retention: partitions wholly older than drop_after; a time range
+        -- split by hash goes whole (its partition, with every leaf)
         dropped := 0;
         IF ts.drop_after IS NOT NULL THEN
-            FOR p IN SELECT x.partition FROM nosql.timeseries_partition x
+            FOR p IN SELECT COALESCE(x.parent, x.partition) AS range_partition, pg_catalog.count(*) AS leaves
+                       FROM nosql.timeseries_partition x
                       WHERE x.relid OPERATOR(pg_catalog.=) ts.relid
-                        AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) ts.drop_after) LOOP
-                EXECUTE pg_catalog.format('DROP TABLE %s', p.partition);
-                DELETE FROM nosql.timeseries_partition x WHERE x.partition OPERATOR(pg_catalog.=) p.partition;
-                dropped := dropped OPERATOR(pg_catalog.+) 1;
+                        AND x.range_end OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) ts.drop_after)
+                      GROUP BY 1 LOOP
+                EXECUTE pg_catalog.format('DROP TABLE %s', p.range_partition);
+                DELETE FROM nosql.timeseries_partition x
+                 WHERE x.partition OPERATOR(pg_catalog.=) p.range_partition OR x.parent OPERATOR(pg_catalog.=) p.range_partition;
+                dropped := dropped OPERATOR(pg_catalog.+) p.leaves;
             END LOOP;
         END IF;
         UPDATE nosql.timeseries t
@@ -2149,7 +2261,7 @@ BEGIN
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION nosql.timeseries_maintain(regclass) IS 'run the background worker''s round now for a time-series table (NULL: every one the caller owns): partitions ahead of time, rows out of the default partition, retention';
+COMMENT ON FUNCTION nosql.timeseries_maintain(regclass) IS 'run the background worker''s round now for a time-series table (NULL: every one the caller owns): partitions ahead of time (with their hash leaves), rows out of the default partition, retention';
 
 CREATE FUNCTION nosql.timeseries_size(relation regclass) RETURNS bigint
 LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
@@ -2166,9 +2278,11 @@ END;
 COMMENT ON FUNCTION nosql.timeseries_size(regclass) IS 'the bytes a time-series table occupies: every partition and block table with their indexes and TOAST (NULL for a table that is not a time-series table)';
 
 CREATE VIEW nosql.timeseries_info AS
-SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.compress_after, t.drop_after,
+SELECT t.relid AS "table", t.time_column, t.segment_by, t.hash_partitions, t.chunk_interval, t.compress_after, t.drop_after,
        (SELECT pg_catalog.count(*) FROM nosql.timeseries_partition p
          WHERE p.relid OPERATOR(pg_catalog.=) t.relid AND p.range_start IS NOT NULL) AS partitions,
+       (SELECT pg_catalog.count(DISTINCT p.range_start) FROM nosql.timeseries_partition p
+         WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS time_ranges,
        (SELECT pg_catalog.min(p.range_start) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS oldest,
        (SELECT pg_catalog.max(p.range_end) FROM nosql.timeseries_partition p WHERE p.relid OPERATOR(pg_catalog.=) t.relid) AS newest,
        nosql.timeseries_size(t.relid) AS size,
@@ -2176,7 +2290,7 @@ SELECT t.relid AS "table", t.time_column, t.segment_by, t.chunk_interval, t.comp
          WHERE p.relid OPERATOR(pg_catalog.=) t.relid AND p.blocks IS NOT NULL) AS compressed_partitions,
        t.last_maintenance, t.last_retention, t.partitions_dropped, t.last_compression, t.rows_compressed, t.last_error
   FROM nosql.timeseries t;
-COMMENT ON VIEW nosql.timeseries_info IS 'the time-series tables with their partitions, size, and the background worker''s last maintenance and retention runs';
+COMMENT ON VIEW nosql.timeseries_info IS 'the time-series tables with their partitions (with hash partitioning, the leaves), size, and the background worker''s last maintenance and retention runs';
 GRANT SELECT ON nosql.timeseries_info TO PUBLIC;
 
 -- A time-series table or partition dropped by SQL leaves the catalog with it.
@@ -2186,7 +2300,7 @@ BEGIN
     DELETE FROM nosql.timeseries_partition p
      USING pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
-       AND (d.objid = p.partition::oid OR d.objid = p.relid::oid);
+       AND (d.objid = p.partition::oid OR d.objid = p.relid::oid OR d.objid = p.parent::oid);
     DELETE FROM nosql.timeseries t
      USING pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0

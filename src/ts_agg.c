@@ -189,6 +189,39 @@ static const CustomScanMethods TsAggScanMethods = {
 	.CreateCustomScanState = TsAggCreateState,
 };
 
+/*
+ * The leaf partitions of rel left after pruning, into *parts: its own
+ * partitions, and those of a time range partitioned by hash (its live
+ * leaves, pruned by the same quals).  False when one is neither a heap
+ * table nor a partitioned one.
+ */
+static bool
+TsAggLeaves(PlannerInfo *root, RelOptInfo *rel, List **parts)
+{
+	int			i = -1;
+
+	check_stack_depth();
+	while ((i = bms_next_member(rel->live_parts, i)) >= 0)
+	{
+		RelOptInfo *child = rel->part_rels[i];
+		RangeTblEntry *crte;
+
+		if (child == NULL || IS_DUMMY_REL(child))
+			continue;
+		crte = planner_rt_fetch(child->relid, root);
+		if (crte->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			if (child->part_rels == NULL || !TsAggLeaves(root, child, parts))
+				return false;
+			continue;
+		}
+		if (crte->relkind != RELKIND_RELATION)
+			return false;
+		*parts = lappend_oid(*parts, crte->relid);
+	}
+	return true;
+}
+
 /* Do the partition's columns have the parent's numbers and types? */
 static bool
 TsAggSameColumns(Oid parent, Oid part, Bitmapset *attrs)
@@ -244,23 +277,13 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 		return;
 
 	/* the live partitions; the first compressed one tells the columns' roles */
+	if (!TsAggLeaves(root, input_rel, &parts))
+		return;
+	foreach(lc, parts)
 	{
-		int			i = -1;
-
-		while ((i = bms_next_member(input_rel->live_parts, i)) >= 0)
-		{
-			RelOptInfo *child = input_rel->part_rels[i];
-			RangeTblEntry *crte;
-
-			if (child == NULL || IS_DUMMY_REL(child))
-				continue;
-			crte = planner_rt_fetch(child->relid, root);
-			if (crte->relkind != RELKIND_RELATION)
-				return;
-			parts = lappend_oid(parts, crte->relid);
-			if (info == NULL)
-				info = TsLookupChunk(crte->relid);
-		}
+		info = TsLookupChunk(lfirst_oid(lc));
+		if (info != NULL)
+			break;
 	}
 	if (info == NULL)
 		return;

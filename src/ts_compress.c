@@ -1322,10 +1322,12 @@ timeseries_compress_rows(PG_FUNCTION_ARGS)
  * load ends.  Series are found by the images of their segment values: rows
  * whose values are equal but not alike in bytes (a nondeterministic
  * collation) land in blocks of their own, each holding its rows' values,
- * which is only less compact.  All buffers together hold at most
- * TS_DIRECT_MAX_ROWS rows; past that every buffer becomes a block.
+ * which is only less compact.  The buffers of all the partitions of one
+ * load count their rows in one counter (a load into a table split by hash
+ * fills as many compressors per time range as it has leaves); past
+ * TS_DIRECT_MAX_ROWS the load makes every buffer a block
+ * (TsDirectFlushAll).
  */
-#define TS_DIRECT_MAX_ROWS 250000
 
 typedef struct TsSeries
 {
@@ -1353,7 +1355,7 @@ struct TsDirect
 	MemoryContext cxt;
 	HTAB	   *series;
 	List	   *all;			/* every TsSeries */
-	int64		buffered;
+	int64	   *buffered;		/* rows in the buffers of the whole load */
 	int64		rows;
 	StringInfoData key;
 };
@@ -1383,9 +1385,13 @@ TsInfoCopy(const TsChunkInfo *src)
 	return info;
 }
 
-/* A per-COPY compressor into a compressed partition (opened by the caller) */
+/*
+ * A per-COPY compressor into a compressed partition (opened by the
+ * caller); *buffered counts the rows its buffers hold, with those of the
+ * load's other compressors.
+ */
 TsDirect *
-TsDirectBegin(Relation chunk, TsChunkInfo *info)
+TsDirectBegin(Relation chunk, TsChunkInfo *info, int64 *buffered)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "nosql direct compression",
@@ -1397,6 +1403,7 @@ TsDirectBegin(Relation chunk, TsChunkInfo *info)
 	TsCodecSetup();
 	d->cxt = cxt;
 	d->chunk = chunk;
+	d->buffered = buffered;
 	/* a copy: an invalidation during the load frees the cached one */
 	info = TsInfoCopy(info);
 	TsCompressLockBlocks(info->blocks);
@@ -1500,7 +1507,7 @@ TsDirectFlush(TsDirect *d, TsSeries *ser)
 	d->cs.nulls = ser->nulls;
 	d->cs.blockcxt = ser->cxt;
 	TsFlushBlock(&d->cs);		/* resets ser->cxt */
-	d->buffered -= ser->n;
+	*d->buffered -= ser->n;
 	ser->n = 0;
 	ser->sorted = true;
 }
@@ -1573,16 +1580,20 @@ TsDirectAdd(TsDirect *d, TupleTableSlot *slot)
 		ser->sorted = false;
 	TsKeepRow(&d->cs, ser->values, ser->nulls, ser->n, slot, ser->cxt);
 	ser->n++;
-	d->buffered++;
+	(*d->buffered)++;
 	d->rows++;
-	MemoryContextSwitchTo(d->cxt);
-	if (d->buffered >= TS_DIRECT_MAX_ROWS)
-	{
-		ListCell   *lc;
+	MemoryContextSwitchTo(old);
+}
 
-		foreach(lc, d->all)
-			TsDirectFlush(d, lfirst(lc));
-	}
+/* Make every buffer of a compressor a block (the load holds too many rows) */
+void
+TsDirectFlushAll(TsDirect *d)
+{
+	MemoryContext old = MemoryContextSwitchTo(d->cxt);
+	ListCell   *lc;
+
+	foreach(lc, d->all)
+		TsDirectFlush(d, lfirst(lc));
 	MemoryContextSwitchTo(old);
 }
 
@@ -1590,12 +1601,11 @@ TsDirectAdd(TsDirect *d, TupleTableSlot *slot)
 int64
 TsDirectEnd(TsDirect *d)
 {
-	MemoryContext old = MemoryContextSwitchTo(d->cxt);
-	ListCell   *lc;
 	int64		rows = d->rows;
+	MemoryContext old;
 
-	foreach(lc, d->all)
-		TsDirectFlush(d, lfirst(lc));
+	TsDirectFlushAll(d);
+	old = MemoryContextSwitchTo(d->cxt);
 	TsCompressTeardown(&d->cs);
 	/* plans and caches of other backends learn of the new blocks */
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(d->chunk));

@@ -127,10 +127,16 @@ extern int64 TsDecompressBlocks(Relation chunk, TsChunkInfo *info,
 extern void TsCompressLockBlocks(Oid blocks);
 extern bool TsCompressSettle(Relation chunk, int wait_ms);
 
-/* compression of rows as they come, into a compressed partition (COPY) */
+/*
+ * compression of rows as they come, into a compressed partition (COPY);
+ * the rows buffered by all the compressors of one load stay under
+ * TS_DIRECT_MAX_ROWS
+ */
+#define TS_DIRECT_MAX_ROWS 250000
 typedef struct TsDirect TsDirect;
-extern TsDirect *TsDirectBegin(Relation chunk, TsChunkInfo *info);
+extern TsDirect *TsDirectBegin(Relation chunk, TsChunkInfo *info, int64 *buffered);
 extern void TsDirectAdd(TsDirect *d, TupleTableSlot *slot);
+extern void TsDirectFlushAll(TsDirect *d);
 extern int64 TsDirectEnd(TsDirect *d);
 extern bool TsCopyFrom(PlannedStmt *pstmt, const char *queryString,
 					   QueryCompletion *qc);

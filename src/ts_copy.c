@@ -31,6 +31,13 @@
  * otherwise its rows go to the heap for the policy to compress.
  * Everything else is COPY's own path.
  *
+ * Routing goes down the whole partition tree, so a table whose time ranges
+ * are split by hash of the series columns gets its rows into the leaves,
+ * which are the partitions the catalog lists, compresses and reads.  Rows
+ * of many series alternate between those leaves, so the load finds a
+ * leaf's decision and compressor by its OID in a hash table rather than a
+ * list, and counts the rows buffered by all its compressors together.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -55,6 +62,7 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -66,23 +74,24 @@
 
 bool		nosql_timeseries_compress_copy = true;
 
-/* A partition the load has routed rows to */
+/* A partition due for compression, or one the load has routed rows to */
 typedef struct TsCopyTarget
 {
-	Oid			partition;
-	bool		due;			/* due for compression */
+	Oid			partition;		/* hash key */
+	bool		due;			/* due for compression, not decided yet */
 	bool		has_blocks;
 	TsDirect   *direct;			/* its compressor, once rows came */
 } TsCopyTarget;
 
 /*
- * The due partitions of a time-series table that COPY may compress, or
- * NIL with *eligible false when the load must take COPY's own path.
+ * The due partitions of a time-series table that COPY may compress, in a
+ * hash table by partition, or NULL with *eligible false when the load must
+ * take COPY's own path (NULL with *eligible true: none is due).
  */
-static List *
+static HTAB *
 TsCopyTargets(Oid relid, bool *eligible)
 {
-	List	   *targets = NIL;
+	HTAB	   *targets = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		arg = ObjectIdGetDatum(relid);
 	Oid			argtype = OIDOID;
@@ -96,7 +105,7 @@ TsCopyTargets(Oid relid, bool *eligible)
 
 		if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("timeseries", nsp)) ||
 			!OidIsValid(get_relname_relid("timeseries_partition", nsp)))
-			return NIL;
+			return NULL;
 	}
 	SPI_connect();
 	/* a time-series table with a compression policy */
@@ -135,17 +144,25 @@ TsCopyTargets(Oid relid, bool *eligible)
 							   1, &argtype, &arg, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		goto done;
+	if (SPI_processed > 0)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TsCopyTarget);
+		ctl.hcxt = caller;
+		targets = hash_create("nosql COPY partitions", Max(SPI_processed, 16), &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		MemoryContext old = MemoryContextSwitchTo(caller);
-		TsCopyTarget *t = palloc0(sizeof(TsCopyTarget));
+		Oid			partition = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		TsCopyTarget *t = hash_search(targets, &partition, HASH_ENTER, NULL);
 
-		t->partition = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		t->has_blocks = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		t->due = true;
-		targets = lappend(targets, t);
-		MemoryContextSwitchTo(old);
+		t->direct = NULL;
 	}
 	*eligible = true;
 done:
@@ -167,47 +184,58 @@ TsCopyMakeBlocks(Oid partition)
 	SPI_finish();
 }
 
-/* The compressor of a routed partition, or NULL: its rows go to the heap */
+/*
+ * The compressor of a routed partition, or NULL: its rows go to the heap.
+ * *buffered counts the rows buffered by the load's compressors.
+ */
 static TsDirect *
-TsCopyDirect(List *targets, ResultRelInfo *rri)
+TsCopyDirect(HTAB *targets, ResultRelInfo *rri, int64 *buffered)
 {
 	Relation	part = rri->ri_RelationDesc;
 	Oid			relid = RelationGetRelid(part);
-	ListCell   *lc;
+	TsCopyTarget *t;
+	TsChunkInfo *info;
 
-	foreach(lc, targets)
-	{
-		TsCopyTarget *t = lfirst(lc);
-		TsChunkInfo *info;
-
-		if (t->partition != relid)
-			continue;
-		if (t->direct != NULL)
-			return t->direct;
-		if (!t->due)
-			return NULL;
-		/* decided once per partition */
-		t->due = false;
-		if (!t->has_blocks)
-		{
-			/*
-			 * The partition becomes compressed: no query may span that
-			 * (TsCompressSettle), so it is ours until the load commits;
-			 * if queries keep using it, its rows go to the heap.
-			 */
-			if (!pg_class_ownercheck(relid, GetUserId()) ||
-				!TsCompressSettle(part, 1000))
-				return NULL;
-			TsCopyMakeBlocks(relid);
-			CommandCounterIncrement();
-		}
-		info = TsLookupChunk(relid);
-		if (info == NULL)
-			return NULL;
-		t->direct = TsDirectBegin(part, info);
+	t = hash_search(targets, &relid, HASH_FIND, NULL);
+	if (t == NULL)
+		return NULL;			/* not due */
+	if (t->direct != NULL)
 		return t->direct;
+	if (!t->due)
+		return NULL;
+	/* decided once per partition */
+	t->due = false;
+	if (!t->has_blocks)
+	{
+		/*
+		 * The partition becomes compressed: no query may span that
+		 * (TsCompressSettle), so it is ours until the load commits; if
+		 * queries keep using it, its rows go to the heap.
+		 */
+		if (!pg_class_ownercheck(relid, GetUserId()) ||
+			!TsCompressSettle(part, 1000))
+			return NULL;
+		TsCopyMakeBlocks(relid);
+		CommandCounterIncrement();
 	}
-	return NULL;
+	info = TsLookupChunk(relid);
+	if (info == NULL)
+		return NULL;
+	t->direct = TsDirectBegin(part, info, buffered);
+	return t->direct;
+}
+
+/* Every compressor of the load makes its buffers blocks */
+static void
+TsCopyFlushAll(HTAB *targets)
+{
+	HASH_SEQ_STATUS status;
+	TsCopyTarget *t;
+
+	hash_seq_init(&status, targets);
+	while ((t = hash_seq_search(&status)) != NULL)
+		if (t->direct != NULL)
+			TsDirectFlushAll(t->direct);
 }
 
 /*
@@ -224,7 +252,7 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 	Oid			relid;
 	Relation	rel;
 	bool		eligible;
-	List	   *targets;
+	HTAB	   *targets;
 	RangeTblEntry *rte;
 	List	   *attnums;
 	EState	   *estate;
@@ -239,6 +267,7 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 	ErrorContextCallback errcallback;
 	CommandId	cid;
 	uint64		processed = 0;
+	int64		buffered = 0;
 	ResultRelInfo *lastpart = NULL;
 	TsDirect   *lastdirect = NULL;
 	MemoryContext oldcxt = CurrentMemoryContext;
@@ -264,7 +293,7 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 		get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return false;
 	targets = TsCopyTargets(relid, &eligible);
-	if (!eligible || targets == NIL)
+	if (!eligible || targets == NULL)
 		return false;
 	rel = table_open(relid, NoLock);
 
@@ -354,12 +383,16 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 		if (part != lastpart)
 		{
 			ReleaseBulkInsertStatePin(bistate);
-			lastdirect = TsCopyDirect(targets, part);
+			lastdirect = TsCopyDirect(targets, part, &buffered);
 			lastpart = part;
 		}
 		direct = lastdirect;
 		if (direct != NULL)
+		{
 			TsDirectAdd(direct, slot);
+			if (buffered >= TS_DIRECT_MAX_ROWS)
+				TsCopyFlushAll(targets);
+		}
 		else
 		{
 			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
@@ -374,13 +407,16 @@ TsCopyFrom(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
 	MemoryContextSwitchTo(oldcxt);
 	error_context_stack = errcallback.previous;
 
-	foreach(lc, targets)
 	{
-		TsCopyTarget *t = lfirst(lc);
+		HASH_SEQ_STATUS status;
+		TsCopyTarget *t;
 
-		if (t->direct != NULL)
-			TsDirectEnd(t->direct);
+		hash_seq_init(&status, targets);
+		while ((t = hash_seq_search(&status)) != NULL)
+			if (t->direct != NULL)
+				TsDirectEnd(t->direct);
 	}
+	hash_destroy(targets);
 	FreeBulkInsertState(bistate);
 	EndCopyFrom(cstate);
 	ExecResetTupleTable(estate->es_tupleTable, false);

@@ -543,15 +543,24 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 
 			/*
 			 * The parent's row count was summed from its partitions' before
-			 * their paths were made; it sizes the Gather above them.
+			 * their paths were made; it sizes the Gather above them.  A
+			 * hash leaf's time range partition was summed from its leaves
+			 * and the table from the time ranges: every ancestor counts.
 			 */
-			if (rel->reloptkind == RELOPT_OTHER_MEMBER_REL && root->append_rel_array != NULL &&
-				root->append_rel_array[rti] != NULL)
+			if (rel->reloptkind == RELOPT_OTHER_MEMBER_REL && root->append_rel_array != NULL)
 			{
-				RelOptInfo *parent = root->simple_rel_array[root->append_rel_array[rti]->parent_relid];
+				Index		child = rti;
 
-				if (parent != NULL)
+				while (root->append_rel_array[child] != NULL)
+				{
+					Index		up = root->append_rel_array[child]->parent_relid;
+					RelOptInfo *parent = root->simple_rel_array[up];
+
+					if (parent == NULL)
+						break;
 					parent->rows = clamp_row_est(parent->rows - old_rows + rel->rows);
+					child = up;
+				}
 			}
 		}
 		frac = Min(Max(frac, 1.0 / TS_BLOCK_ROWS), 1.0);

@@ -3,7 +3,8 @@
  * ts_store.c
  *	  The background worker's part in the storage of time-series tables:
  *	  each round it runs nosql.timeseries_maintain for every time-series
- *	  table of the database, as the table's owner.
+ *	  table of the database, as the table's owner; and the check of the
+ *	  types of a hash partition key that nosql.create_timeseries makes.
  *
  * Design note.  A time-series table is a table partitioned by range of
  * its time column, with a default partition for rows no range partition
@@ -26,7 +27,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -205,4 +208,22 @@ TsRound(void)
 			pfree(list.tables);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * nosql.timeseries_hashable(regtype) RETURNS boolean
+ *		Whether a column of this type can be in a hash partition key: the
+ *		type has a default hash operator class, found as PostgreSQL finds
+ *		it for PARTITION BY HASH (domains by their base type, types binary
+ *		coercible to an operator class's input type), so that
+ *		nosql.create_timeseries can refuse a segment_by column with a clear
+ *		message before it converts anything.
+ */
+PG_FUNCTION_INFO_V1(timeseries_hashable);
+Datum
+timeseries_hashable(PG_FUNCTION_ARGS)
+{
+	Oid			typid = PG_GETARG_OID(0);
+
+	PG_RETURN_BOOL(OidIsValid(GetDefaultOpClass(typid, HASH_AM_OID)));
 }
