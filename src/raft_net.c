@@ -36,7 +36,10 @@
  * count being the frames read so far.  An outbound connection is known to
  * work only while its frames are acknowledged: a dialler whose frames
  * have gone unacknowledged for two election timeouts closes the
- * connection and dials again.  A socket can look healthy to its own end
+ * connection and dials again.  (Only once the peer has acknowledged
+ * something on the connection: a member built before acknowledgements
+ * never sends one, and a group being upgraded one member at a time keeps
+ * working.  The acceptor acknowledges its first frames at once.)  A socket can look healthy to its own end
  * while nothing reaches the other (a middlebox or proxy that dropped the
  * connection without a reset that got through, a peer paused and resumed),
  * and a member that cannot send its votes or answers must not wait for
@@ -114,6 +117,7 @@ typedef struct RaftConn
 	uint64		seq;			/* frames sent (outbound) or read (inbound) */
 	uint64		acked;			/* frames acknowledged (sent or received) */
 	TimestampTz unacked_since;	/* outbound: frames unacknowledged since */
+	bool		acks_seen;		/* outbound: the peer acknowledges */
 	TimestampTz acked_at;		/* inbound: last acknowledgement sent */
 	TimestampTz started;		/* connection made, or state last changed */
 	int			wes_pos;		/* position in the wait set, -1: none */
@@ -657,6 +661,7 @@ RaftOutboundProgress(RaftConn *c)
 			return false;
 		}
 		RaftConnConsume(c, RAFT_ACK_LEN);
+		c->acks_seen = true;
 		if (count > c->acked)
 		{
 			/* progress: the clock starts again for what is still unread */
@@ -974,7 +979,7 @@ RaftNetWait(long timeout_ms, RaftNetReceive receive)
 	{
 		RaftConn   *c = out_peers[i].conn;
 
-		if (c == NULL || c->state != RC_READY || c->unacked_since == 0 ||
+		if (c == NULL || c->state != RC_READY || !c->acks_seen || c->unacked_since == 0 ||
 			!TimestampDifferenceExceeds(c->unacked_since, now,
 										2 * nosql_raft_election_timeout_ms))
 			continue;

@@ -3,8 +3,8 @@
 # partition it moves without holding back others; a streaming standby reads compressed rows
 # through the custom scan; and a crash (-m immediate) in the middle of
 # compressions, decompressions, writes into compressed ranges and a COPY
-# that compresses as it loads loses nothing acknowledged and leaves every
-# row there exactly once.
+# that compresses as it loads (into time ranges, and into ranges split by
+# hash) loses nothing acknowledged and leaves every row there exactly once.
 use strict;
 use warnings;
 
@@ -192,6 +192,12 @@ $node->safe_psql('postgres', qq{
 	INSERT INTO d SELECT timestamptz '2025-02-01' + i * interval '1 day', 0, 0 FROM generate_series(0, 3) i;
 	SELECT nosql.create_timeseries('d', 'time', '{dev}', '1 day', compress_after => '1 day');
 	DELETE FROM d;
+	-- the same, each day split into 4 leaves by hash of dev
+	CREATE TABLE dh (time timestamptz NOT NULL, dev int, v float8);
+	CREATE INDEX ON dh (dev, time);
+	INSERT INTO dh SELECT timestamptz '2025-02-01' + i * interval '1 day', 0, 0 FROM generate_series(0, 3) i;
+	SELECT nosql.create_timeseries('dh', 'time', '{dev}', '1 day', compress_after => '1 day', hash_partitions => 4);
+	DELETE FROM dh;
 	CREATE TABLE d_plain (LIKE d);
 	COPY (SELECT timestamptz '2025-02-01' + i * interval '1 s', i % 50, i * 0.5 FROM generate_series(0, 199999) i)
 	  TO '$dir/ts_copy_1.txt';
@@ -205,23 +211,35 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FILTER (WHERE blocks IS NOT NULL), sum(nosql.timeseries_heap_rows(partition, NULL))
 	  FROM nosql.timeseries_partition WHERE relid = 'd'::regclass AND range_start < '2025-02-03'}),
 	'2|0', 'it went into blocks, not the heap');
-my $loader = IPC::Run::start([ 'psql', '-X', '-q', '-d', $connstr, '-c', "COPY d FROM '$dir/ts_copy_2.txt'" ],
-	'>', '/dev/null', '2>', '/dev/null');
+is($node->safe_psql('postgres', qq{COPY dh FROM '$dir/ts_copy_1.txt'}), '',
+	'a load into due hash leaves is acknowledged');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE blocks IS NOT NULL), sum(nosql.timeseries_heap_rows(partition, NULL))
+	  FROM nosql.timeseries_partition WHERE relid = 'dh'::regclass AND range_start < '2025-02-03'}),
+	'8|0', 'it went into the blocks of every leaf, not the heap');
+my @loaders = map {
+	IPC::Run::start([ 'psql', '-X', '-q', '-d', $connstr, '-c', "COPY $_ FROM '$dir/ts_copy_2.txt'" ],
+		'>', '/dev/null', '2>', '/dev/null')
+} ('d', 'dh');
 ok($node->poll_query_until('postgres', q{
-		SELECT count(*) > 0 FROM pg_stat_progress_copy WHERE tuples_processed > 300000}),
-	'the second load is under way');
+		SELECT count(*) = 2 AND min(tuples_processed) > 300000 FROM pg_stat_progress_copy}),
+	'the second loads are under way');
 usleep(int(rand(300_000)));
 $node->stop('immediate');
-$loader->finish;
+$_->finish for @loaders;
 $node->start;
 is(differences($node, 'd', 'd_plain'), '0',
 	'after the crash: the acknowledged load is whole and the cut-off one left nothing');
+is(differences($node, 'dh', 'd_plain'), '0',
+	'and so with hash leaves');
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT (time, dev)) FROM d WHERE dev = 7 AND time < '2025-02-02'}),
 	'1728|1728', 'a series reads each of its rows once, through its index of blocks');
 $node->safe_psql('postgres', qq{COPY d FROM '$dir/ts_copy_1.txt'});
 $node->safe_psql('postgres', qq{COPY d_plain FROM '$dir/ts_copy_1.txt'});
-$node->safe_psql('postgres', "SELECT nosql.compress_timeseries('d')");
+$node->safe_psql('postgres', qq{COPY dh FROM '$dir/ts_copy_1.txt'});
+$node->safe_psql('postgres', "SELECT nosql.compress_timeseries('d'), nosql.compress_timeseries('dh')");
 is(differences($node, 'd', 'd_plain'), '0', 'and it loads and compresses as before');
+is(differences($node, 'dh', 'd_plain'), '0', 'and so with hash leaves, after the crash');
 
 $node->stop;
 done_testing();
