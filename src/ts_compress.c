@@ -509,6 +509,32 @@ TsFreeInfo(TsChunkInfo *info)
 	pfree(info);
 }
 
+/*
+ * The descriptions a relcache invalidation dropped from the cache, freed
+ * when the transaction ends.  An invalidation is taken whenever a lock is
+ * acquired, so it can arrive in the middle of a scan or an aggregate that
+ * holds the description (autovacuum's ANALYZE of a block table is enough);
+ * freed at once, that holder would read freed memory.  Until the end of
+ * the transaction the old description stays valid for whoever holds it;
+ * new lookups load a fresh one.
+ */
+static List *ts_dead_infos = NIL;
+
+static void
+TsChunkXactCallback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	foreach(lc, ts_dead_infos)
+		TsFreeInfo(lfirst(lc));
+	list_free(ts_dead_infos);
+	ts_dead_infos = NIL;
+}
+
 /* A relation changed: forget what we knew of it (all, for InvalidOid) */
 static void
 TsChunkInvalidate(Datum arg, Oid relid)
@@ -524,7 +550,13 @@ TsChunkInvalidate(Datum arg, Oid relid)
 		if (!OidIsValid(relid) || entry->relid == relid ||
 			(entry->info != NULL && entry->info->blocks == relid))
 		{
-			TsFreeInfo(entry->info);
+			if (entry->info != NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+				ts_dead_infos = lappend(ts_dead_infos, entry->info);
+				MemoryContextSwitchTo(old);
+			}
 			entry->info = NULL;
 			hash_search(ts_chunk_cache, &entry->relid, HASH_REMOVE, NULL);
 		}
@@ -736,7 +768,9 @@ TsLoadChunk(Oid relid)
 
 /*
  * The compressed storage of a partition, or NULL if it has none.  Cached
- * per backend until the partition or its block table changes.
+ * per backend until the partition or its block table changes; what it
+ * returns stays valid until the end of the transaction even then (see
+ * ts_dead_infos), so a scan may hold it while it takes locks.
  */
 TsChunkInfo *
 TsLookupChunk(Oid relid)
@@ -755,14 +789,21 @@ TsLookupChunk(Oid relid)
 		ts_chunk_cache = hash_create("nosql time-series partitions", 64, &ctl,
 									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		CacheRegisterRelcacheCallback(TsChunkInvalidate, (Datum) 0);
+		RegisterXactCallback(TsChunkXactCallback, NULL);
 	}
 	entry = hash_search(ts_chunk_cache, &relid, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->info;
 	info = TsLoadChunk(relid);
 	entry = hash_search(ts_chunk_cache, &relid, HASH_ENTER, &found);
-	if (found)
-		TsFreeInfo(entry->info);
+	if (found && entry->info != NULL)
+	{
+		/* loaded meanwhile, and maybe held: it goes when the transaction does */
+		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+		ts_dead_infos = lappend(ts_dead_infos, entry->info);
+		MemoryContextSwitchTo(old);
+	}
 	entry->info = info;
 	return info;
 }
