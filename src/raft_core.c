@@ -59,6 +59,22 @@
  * confirms every request up to s.  Requests reaching a leader that has not
  * yet committed an entry of its term wait until it has.
  *
+ * A follower's request counts as that follower's acknowledgement when the
+ * follower is a voter and was in the leader's term when it asked (the
+ * forwarded request carries the follower's term in log_term; the message's
+ * own term stays 0, so that a request is never dropped for its term).  Why
+ * that is safe: a write acknowledged before the read began was committed by
+ * a leader of some term Tw.  If Tw is the leader's term T or older, the
+ * write is in the leader's log and at or below its commit index (it has
+ * committed an entry of T).  If Tw > T, a majority voted in Tw before the
+ * read began; that majority meets every majority, so it holds the leader
+ * (which would then be in a term past T, not leading T) or a confirming
+ * member: the follower, which would then have been in a term >= Tw > T
+ * when it asked, or a member acknowledging a heartbeat of T, which it
+ * would not.  With three voters the leader and the asking follower are a
+ * majority: the read is answered at once, without a heartbeat round.
+ * (etcd's raft always waits for the round.)
+ *
  * Membership.  A RAFT_ENTRY_CONF entry takes effect when the driver applies
  * it (raft_apply_conf_change), one at a time.  On a restart the
  * configuration is rebuilt from the snapshot's and the configuration
@@ -506,7 +522,8 @@ RaftStepLeader(RaftNode *r, const RaftMessage *m)
 		case RAFT_MSG_PROP:
 			return RaftProposeEntries(r, m);
 		case RAFT_MSG_READ_INDEX:
-			RaftLeaderRead(r, m->from == r->id ? RAFT_NONE : m->from, m->context);
+			RaftLeaderRead(r, m->from == r->id ? RAFT_NONE : m->from, m->context,
+						   m->log_term);
 			return RAFT_OK;
 		case RAFT_MSG_TRANSFER_LEADER:
 			{
@@ -652,6 +669,9 @@ RaftStepFollower(RaftNode *r, const RaftMessage *m)
 				fwd.type = m->type;
 				fwd.to = r->lead;
 				fwd.context = m->context;
+				/* a read says in which term it was asked (see "Reads") */
+				if (m->type == RAFT_MSG_READ_INDEX)
+					fwd.log_term = r->term;
 				RaftSend(r, &fwd);
 				break;
 			}

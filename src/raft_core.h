@@ -224,9 +224,11 @@ typedef struct RaftConfig
 
 /*
  * Deliberate bugs, for tests that show a checker can fail: grant votes
- * without the log up-to-date check (Raft's election restriction).
+ * without the log up-to-date check (Raft's election restriction); count a
+ * reading follower's confirmation of the leader twice.
  */
 #define RAFT_TEST_UNSAFE_VOTE	0x01
+#define RAFT_TEST_UNSAFE_READ	0x02	/* an asking follower counts twice */
 
 /* Per-member view of the group, for nosql.raft_status */
 typedef struct RaftProgressStatus

@@ -47,6 +47,7 @@ typedef struct RaftPendingRead
 	uint64_t	index;
 	uint64_t	context;
 	RaftId		from;			/* RAFT_NONE: this node's own read */
+	bool		from_confirms;	/* from, a voter, was in this term when it asked */
 } RaftPendingRead;
 
 struct RaftNode
@@ -147,7 +148,8 @@ extern void RaftLeaderAppend(RaftNode *r, const RaftEntry *ents, size_t n);
 extern void RaftLeaderHandleAppResp(RaftNode *r, RaftProgress *pr,
 									const RaftMessage *m);
 extern void RaftAdvanceReads(RaftNode *r);
-extern void RaftLeaderRead(RaftNode *r, RaftId from, uint64_t context);
+extern void RaftLeaderRead(RaftNode *r, RaftId from, uint64_t context,
+						   uint64_t from_term);
 extern void RaftHandleAppend(RaftNode *r, const RaftMessage *m);
 extern void RaftHandleHeartbeat(RaftNode *r, const RaftMessage *m);
 extern bool RaftSnapshotNeeded(const RaftNode *r,

@@ -503,7 +503,7 @@ RaftReadRespond(RaftNode *r, RaftId from, uint64_t index, uint64_t context)
 
 /* Queue a read for confirmation by a heartbeat round */
 static void
-RaftQueueRead(RaftNode *r, RaftId from, uint64_t context)
+RaftQueueRead(RaftNode *r, RaftId from, uint64_t context, uint64_t from_term)
 {
 	RaftPendingRead *pr;
 
@@ -512,6 +512,9 @@ RaftQueueRead(RaftNode *r, RaftId from, uint64_t context)
 	pr = &r->reads[r->nreads++];
 	pr->from = from;
 	pr->context = context;
+	/* the asking follower confirms the leader (raft_core.c, "Reads") */
+	pr->from_confirms = (from != RAFT_NONE && from_term == r->term &&
+						 RaftIsVoter(r, from));
 	if (RaftCommittedInTerm(r))
 	{
 		pr->seq = ++r->read_seq;
@@ -541,7 +544,10 @@ RaftReleaseDeferredReads(RaftNode *r)
 			r->reads[i].seq = r->read_seq;
 			r->reads[i].index = r->commit;
 		}
-	if (any)
+	if (!any)
+		return;
+	RaftAdvanceReads(r);
+	if (r->nreads > 0)
 		RaftBcastHeartbeat(r);
 }
 
@@ -558,8 +564,11 @@ RaftAdvanceReads(RaftNode *r)
 
 		for (int i = 0; i < r->nprs; i++)
 			if (!r->prs[i].learner &&
-				(r->prs[i].id == r->id || r->prs[i].read_ack >= seq))
+				(r->prs[i].id == r->id || r->prs[i].read_ack >= seq ||
+				 (r->reads[done].from_confirms && r->prs[i].id == r->reads[done].from)))
 				acks++;
+		if (r->reads[done].from_confirms && (r->test_flags & RAFT_TEST_UNSAFE_READ) != 0)
+			acks++;				/* the simulator's negative control only */
 		if (acks < RaftQuorum(r))
 			break;
 		RaftReadRespond(r, r->reads[done].from, r->reads[done].index,
@@ -574,17 +583,24 @@ RaftAdvanceReads(RaftNode *r)
 	}
 }
 
-/* A leader's handling of a read request (its own or a follower's) */
+/*
+ * A leader's handling of a read request (its own or a follower's; from_term:
+ * the term the follower asked in, 0 if unknown)
+ */
 void
-RaftLeaderRead(RaftNode *r, RaftId from, uint64_t context)
+RaftLeaderRead(RaftNode *r, RaftId from, uint64_t context, uint64_t from_term)
 {
 	if (r->conf.nvoters == 1 && RaftIsVoter(r, r->id))
 	{
 		RaftReadRespond(r, from, r->commit, context);
 		return;
 	}
-	RaftQueueRead(r, from, context);
-	if (r->reads[r->nreads - 1].seq != 0)
+	RaftQueueRead(r, from, context, from_term);
+	if (r->reads[r->nreads - 1].seq == 0)
+		return;					/* deferred to the first commit of the term */
+	/* the asking follower's own confirmation may make a quorum already */
+	RaftAdvanceReads(r);
+	if (r->nreads > 0)
 		RaftBcastHeartbeat(r);
 }
 

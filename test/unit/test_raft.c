@@ -104,6 +104,35 @@ TEST(raft_sim_negative_control)
 	CHECK(caught > 0);
 }
 
+/*
+ * The negative control of reads: a leader that counts the asking
+ * follower's confirmation twice answers some reads without a quorum, and
+ * the checker must catch a read index below a commit made before the read
+ * was asked (with five members, a deposed leader and one follower).
+ */
+TEST(raft_sim_negative_control_read)
+{
+	RaftSimOptions opt = {0};
+	int			caught = 0;
+	uint64_t	seed;
+
+	opt.ticks = 300;
+	opt.test_flags = RAFT_TEST_UNSAFE_READ;
+	for (seed = 1; seed <= 10000 && caught == 0; seed++)
+	{
+		RaftSimResult res;
+
+		RaftSimRun(seed, &opt, &res);
+		if (!res.ok)
+		{
+			caught++;
+			fprintf(stderr, "raft_sim_negative_control_read: caught at seed %llu: %s\n",
+					(unsigned long long) seed, res.error);
+		}
+	}
+	CHECK(caught > 0);
+}
+
 /* ---------------------------------------------------------------------
  * A small network for the focused tests: no faults but the ones a test
  * makes (isolated nodes), messages copied through the codec.
@@ -656,6 +685,143 @@ TEST(raft_read_index)
 		CHECK_EQ_U64(rd.read_states[0].context, 5);
 	}
 	raft_advance(r, &rd);
+	raft_free(r);
+}
+
+/* A leader of term 1 over nvoters members with its no-op committed */
+static RaftNode *
+TReadLeader(int nvoters)
+{
+	RaftNode   *r = TNode(1, nvoters, false, false);
+	RaftMessage m = {0};
+
+	raft_campaign(r);
+	TDrain(r, NULL);
+	for (int i = 2; i <= nvoters / 2 + 1; i++)
+	{
+		memset(&m, 0, sizeof(m));
+		m.type = RAFT_MSG_VOTE_RESP;
+		m.from = i;
+		m.to = 1;
+		m.term = 1;
+		raft_step(r, &m);
+	}
+	TDrain(r, NULL);
+	for (int i = 2; i <= nvoters / 2 + 1; i++)
+	{
+		memset(&m, 0, sizeof(m));
+		m.type = RAFT_MSG_APP_RESP;
+		m.from = i;
+		m.to = 1;
+		m.term = 1;
+		m.index = 1;
+		raft_step(r, &m);
+	}
+	TDrain(r, NULL);
+	CHECK_EQ(TStatus(r).role, RAFT_LEADER);
+	CHECK_EQ_U64(TStatus(r).commit, 1);
+	return r;
+}
+
+/* A follower's read reaches the leader; what the leader sends back */
+static void
+TFollowerRead(RaftNode *r, uint64_t from, uint64_t term, uint64_t context,
+			  int *heartbeats, int *answers)
+{
+	RaftMessage m = {0};
+	RaftReady	rd;
+
+	m.type = RAFT_MSG_READ_INDEX;
+	m.from = from;
+	m.to = 1;
+	m.log_term = term;
+	m.context = context;
+	raft_step(r, &m);
+	*heartbeats = *answers = 0;
+	while (raft_has_ready(r))
+	{
+		raft_ready(r, &rd);
+		for (size_t i = 0; i < rd.nmsgs; i++)
+		{
+			if (rd.msgs[i].type == RAFT_MSG_HEARTBEAT)
+				(*heartbeats)++;
+			if (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
+				rd.msgs[i].to == from && rd.msgs[i].context == context)
+				(*answers)++;
+		}
+		raft_advance(r, &rd);
+	}
+}
+
+/*
+ * A follower that asks in the leader's term confirms the leader itself:
+ * with three voters its read is answered at once, without a heartbeat
+ * round; asked in another term, or with five voters, it waits for
+ * heartbeat acknowledgements.
+ */
+TEST(raft_read_index_follower_confirms)
+{
+	RaftNode   *r = TReadLeader(3);
+	RaftMessage m = {0};
+	int			heartbeats,
+				answers;
+
+	TFollowerRead(r, 2, 1, 9, &heartbeats, &answers);
+	CHECK_EQ(answers, 1);
+	CHECK_EQ(heartbeats, 0);
+
+	/* asked in an earlier term (or by an older member, term 0): a round */
+	TFollowerRead(r, 2, 0, 10, &heartbeats, &answers);
+	CHECK_EQ(answers, 0);
+	CHECK_EQ(heartbeats, 2);
+	m.type = RAFT_MSG_HEARTBEAT_RESP;
+	m.from = 3;
+	m.to = 1;
+	m.term = 1;
+	m.context = 2;				/* the second read's round */
+	raft_step(r, &m);
+	{
+		RaftReady	rd;
+		int			got = 0;
+
+		while (raft_has_ready(r))
+		{
+			raft_ready(r, &rd);
+			for (size_t i = 0; i < rd.nmsgs; i++)
+				got += (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
+						rd.msgs[i].context == 10);
+			raft_advance(r, &rd);
+		}
+		CHECK_EQ(got, 1);
+	}
+	raft_free(r);
+
+	/* five voters: the leader and the asking follower are not a majority */
+	r = TReadLeader(5);
+	TFollowerRead(r, 4, 1, 11, &heartbeats, &answers);
+	CHECK_EQ(answers, 0);
+	CHECK_EQ(heartbeats, 4);
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_HEARTBEAT_RESP;
+	m.from = 5;
+	m.to = 1;
+	m.term = 1;
+	m.context = 1;
+	raft_step(r, &m);
+	{
+		RaftReady	rd;
+		int			got = 0;
+
+		while (raft_has_ready(r))
+		{
+			raft_ready(r, &rd);
+			for (size_t i = 0; i < rd.nmsgs; i++)
+				got += (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
+						rd.msgs[i].context == 11);
+			raft_advance(r, &rd);
+		}
+		CHECK_EQ(got, 1);			/* leader, follower 4 and member 5 */
+	}
 	raft_free(r);
 }
 
