@@ -195,6 +195,7 @@ extern bool RaftNetSend(RaftId to, int kind, const uint8_t *data, Size len);
 typedef void (*RaftNetReceive) (RaftId from, int kind, const uint8_t *data, Size len);
 extern void RaftNetWait(long timeout_ms, RaftNetReceive receive);
 extern void RaftNetFlush(void);
+extern bool RaftNetPeerGone(RaftId id);
 extern void RaftNetDescribe(RaftId id, char *buf, size_t len);
 
 #endif							/* NOSQL_RAFT_H */

@@ -276,6 +276,7 @@ extern void raft_apply_conf_change(RaftNode *node, const RaftConfChange *cc,
 extern int	raft_read_index(RaftNode *node, uint64_t context);
 extern int	raft_transfer_leader(RaftNode *node, RaftId to);
 extern void raft_campaign(RaftNode *node);
+extern void raft_leader_gone(RaftNode *node, RaftId leader);
 
 extern bool raft_has_ready(RaftNode *node);
 extern void raft_ready(RaftNode *node, RaftReady *rd);

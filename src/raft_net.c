@@ -130,6 +130,7 @@ typedef struct RaftOutPeer
 	RaftConn   *conn;
 	TimestampTz retry_at;
 	int			backoff_ms;
+	bool		refused;		/* the last dial was refused (no listener) */
 } RaftOutPeer;
 
 static RaftId net_self;
@@ -334,6 +335,7 @@ RaftDial(RaftOutPeer *p)
 	}
 	if (connect(sock, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS)
 	{
+		p->refused = (errno == ECONNREFUSED);
 		closesocket(sock);
 		freeaddrinfo(res);
 		return;
@@ -862,8 +864,18 @@ RaftConnServe(RaftConn *c, uint32 events, RaftNetReceive receive)
 
 			if (getsockopt(c->sock, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
 			{
+				RaftOutPeer *p = RaftFindOut(c->peer);
+
+				if (p != NULL && p->conn == c)
+					p->refused = (err == ECONNREFUSED);
 				RaftConnClose(c, NULL);
 				return false;
+			}
+			{
+				RaftOutPeer *p = RaftFindOut(c->peer);
+
+				if (p != NULL && p->conn == c)
+					p->refused = false;
 			}
 			c->state = RC_HELLO_SENT;
 		}
@@ -1020,6 +1032,26 @@ RaftNetFlush(void)
 }
 
 /*
+ * RaftNetPeerGone
+ *		Whether a member's process is known to be gone: its address refused
+ *		our last dial (nothing listens there) and no connection from it is
+ *		open.  A member that is only cut off or paused still accepts (or
+ *		its connections stay open), so this says nothing of those.
+ */
+bool
+RaftNetPeerGone(RaftId id)
+{
+	RaftOutPeer *p = RaftFindOut(id);
+
+	if (p == NULL || !p->refused || p->conn != NULL)
+		return false;
+	for (int i = 0; i < ninbound; i++)
+		if (inbound[i]->peer == id && inbound[i]->state == RC_OPEN)
+			return false;
+	return true;
+}
+
+/*
  * RaftNetDescribe
  *		One line on the connections with a member, for nosql.raft_status:
  *		the outbound connection's state and age, its unacknowledged frames,
@@ -1045,7 +1077,7 @@ RaftNetDescribe(RaftId id, char *buf, size_t len)
 				nopen++;
 		}
 	if (p == NULL || p->conn == NULL)
-		off = snprintf(buf, len, "out: none");
+		off = snprintf(buf, len, "out: none%s", p != NULL && p->refused ? " (refused)" : "");
 	else
 	{
 		RaftConn   *c = p->conn;

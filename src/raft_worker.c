@@ -1294,6 +1294,9 @@ RaftWorkerMain(Datum arg)
 			if (next_tick < now - 10 * 1000L * nosql_raft_heartbeat_ms)
 				next_tick = now;
 		}
+		/* the leader's server is down, not just slow or cut off: elect now */
+		if (role == RAFT_FOLLOWER && leader != RAFT_NONE && RaftNetPeerGone(leader))
+			raft_leader_gone(node, leader);
 		RaftHandleReady();
 		if (role == RAFT_LEADER && now >= next_lease)
 		{

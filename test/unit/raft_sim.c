@@ -944,6 +944,24 @@ SimTick(Sim *s)
 		if (n != NULL)
 			SimRead(s, n);
 	}
+	/*
+	 * A member told that its leader is gone (raft_leader_gone), rightly or
+	 * not: the worker says so when the leader's address refuses
+	 * connections; here it may come while the leader is alive and well.
+	 */
+	if (SimChance(s, 20))
+	{
+		SimNode    *n = SimRandomUp(s);
+
+		if (n != NULL)
+		{
+			RaftStatus	st;
+
+			raft_get_status(n->raft, &st);
+			raft_leader_gone(n->raft, st.leader);
+			SimProcessReady(s, n, false);
+		}
+	}
 	if (s->res->membership)
 		SimConfChanges(s);
 	if (SimChance(s, 5))

@@ -393,6 +393,44 @@ TEST(raft_election)
 	TNetFree(&net);
 }
 
+/*
+ * raft_leader_gone: followers told that the leader's server is down elect a
+ * new leader within a few ticks instead of an election timeout (10 ticks
+ * here); told so wrongly, a follower keeps the leader it has.
+ */
+TEST(raft_leader_gone)
+{
+	TNet		net;
+
+	TNetInit(&net, 3, true, true);
+	TElect(&net, 1);
+	TTickAll(&net, 1);
+	CHECK_EQ_U64(TStatus(net.nodes[3]).leader, 1);
+	net.cut[1] = true;			/* down */
+	raft_leader_gone(net.nodes[2], 1);
+	raft_leader_gone(net.nodes[3], 1);
+	CHECK_EQ_U64(TStatus(net.nodes[2]).leader, RAFT_NONE);
+	TTickAll(&net, 3);
+	/* member 2 comes first (rank 0: two ticks), member 3 grants at once */
+	CHECK_EQ(TStatus(net.nodes[2]).role, RAFT_LEADER);
+	CHECK_EQ_U64(TStatus(net.nodes[2]).term, 2);
+	CHECK_EQ_U64(TStatus(net.nodes[3]).leader, 2);
+	TNetFree(&net);
+
+	/* a wrong report: the leader is alive and keeps its followers */
+	TNetInit(&net, 3, true, true);
+	TElect(&net, 1);
+	TTickAll(&net, 1);
+	raft_leader_gone(net.nodes[3], 1);
+	raft_leader_gone(net.nodes[3], 2);	/* not its leader: ignored */
+	TTickAll(&net, 12);
+	CHECK_EQ(TStatus(net.nodes[1]).role, RAFT_LEADER);
+	CHECK_EQ_U64(TStatus(net.nodes[1]).term, 1);
+	CHECK_EQ_U64(TStatus(net.nodes[3]).leader, 1);
+	CHECK_EQ_U64(TStatus(net.nodes[2]).leader, 1);
+	TNetFree(&net);
+}
+
 TEST(raft_prevote_rejoin)
 {
 	TNet		net;
