@@ -46,6 +46,7 @@ int			nosql_raft_heartbeat_ms = 100;
 int			nosql_raft_election_timeout_ms = 1000;
 int			nosql_raft_request_timeout_ms = 10000;
 bool		nosql_raft_allow_in_transaction = false;
+bool		nosql_raft_read_asker_confirms = true;
 bool		nosql_raft_join = false;
 extern int	nosql_raft_snapshot_entries;
 
@@ -107,6 +108,11 @@ GucInitRaft(void)
 							"Time without a leader after which a raft member starts an election (randomized up to twice as long).",
 							NULL, &nosql_raft_election_timeout_ms, 1000, 20, 60000, PGC_POSTMASTER,
 							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("nosql.raft_read_asker_confirms",
+							 "Count a follower that asks for a read index in the leader's term as one of the leader's confirmations.",
+							 "With three voters a follower's linearizable read then needs no heartbeat round; off: every read index waits for a heartbeat round, as in etcd.",
+							 &nosql_raft_read_asker_confirms, true, PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("nosql.raft_join",
 							 "Start this member empty, to be added to an existing group with nosql.raft_add_member.",
 							 "Like etcd's --initial-cluster-state existing: the member does not bootstrap a configuration of its own.",

@@ -32,6 +32,7 @@ extern int	nosql_raft_heartbeat_ms;
 extern int	nosql_raft_election_timeout_ms;
 extern int	nosql_raft_request_timeout_ms;
 extern bool nosql_raft_allow_in_transaction;
+extern bool nosql_raft_read_asker_confirms;
 extern bool nosql_raft_join;
 
 /*

@@ -860,6 +860,7 @@ raft_new(const RaftConfig *config)
 	r->heartbeat_ticks = config->heartbeat_ticks;
 	r->pre_vote = config->pre_vote;
 	r->check_quorum = config->check_quorum;
+	r->asker_confirms = config->asker_confirms;
 	r->max_msg_bytes = config->max_msg_bytes > 0 ? config->max_msg_bytes : 1024 * 1024;
 	r->max_inflight = config->max_inflight > 0 ? config->max_inflight : 256;
 	r->test_flags = config->test_flags;

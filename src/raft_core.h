@@ -207,6 +207,7 @@ typedef struct RaftConfig
 	int			heartbeat_ticks;
 	bool		pre_vote;
 	bool		check_quorum;
+	bool		asker_confirms;	/* a follower's read counts as its confirmation */
 	uint64_t	seed;			/* of the election-timeout PRNG */
 	size_t		max_msg_bytes;	/* entries per append message, by size */
 	int			max_inflight;	/* append messages in flight per follower */

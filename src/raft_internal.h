@@ -57,6 +57,7 @@ struct RaftNode
 	int			heartbeat_ticks;
 	bool		pre_vote;
 	bool		check_quorum;
+	bool		asker_confirms;
 	size_t		max_msg_bytes;
 	int			max_inflight;
 	uint32_t	test_flags;

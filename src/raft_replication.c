@@ -513,7 +513,7 @@ RaftQueueRead(RaftNode *r, RaftId from, uint64_t context, uint64_t from_term)
 	pr->from = from;
 	pr->context = context;
 	/* the asking follower confirms the leader (raft_core.c, "Reads") */
-	pr->from_confirms = (from != RAFT_NONE && from_term == r->term &&
+	pr->from_confirms = (r->asker_confirms && from != RAFT_NONE && from_term == r->term &&
 						 RaftIsVoter(r, from));
 	if (RaftCommittedInTerm(r))
 	{

@@ -1200,6 +1200,7 @@ RaftStart(void)
 	cfg->election_ticks = Max(2, nosql_raft_election_timeout_ms / nosql_raft_heartbeat_ms);
 	cfg->pre_vote = true;
 	cfg->check_quorum = true;
+	cfg->asker_confirms = nosql_raft_read_asker_confirms;
 	if (!pg_strong_random(&cfg->seed, sizeof(cfg->seed)))
 		cfg->seed = (uint64) MyProcPid;
 	/* at most 16 MB of appends in flight to a follower */

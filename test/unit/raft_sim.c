@@ -111,6 +111,7 @@ typedef struct Sim
 	SimNode		nodes[SIM_MAX_NODES];
 	bool		pre_vote;
 	bool		check_quorum;
+	bool		asker_confirms;	/* RaftConfig.asker_confirms */
 	size_t		max_msg_bytes;
 	int			max_inflight;
 
@@ -329,6 +330,7 @@ SimStart(Sim *s, SimNode *n)
 	c.heartbeat_ticks = SIM_HEARTBEAT;
 	c.pre_vote = s->pre_vote;
 	c.check_quorum = s->check_quorum;
+	c.asker_confirms = s->asker_confirms;
 	c.seed = s->seed * 31 + (uint64_t) s->now;
 	c.max_msg_bytes = s->max_msg_bytes;
 	c.max_inflight = s->max_inflight;
@@ -1060,6 +1062,7 @@ RaftSimRun(uint64_t seed, const RaftSimOptions *options, RaftSimResult *res)
 	s.nnodes = s.nvoters + (res->membership ? 2 : 0);
 	s.pre_vote = seed % 3 != 0;
 	s.check_quorum = seed % 5 != 0;
+	s.asker_confirms = seed % 7 != 0;
 	s.max_msg_bytes = 64 + SimRand(&s, 256);
 	s.max_inflight = 1 + SimRand(&s, 4);
 	s.drop_pct = SimRand(&s, 15);

@@ -167,6 +167,7 @@ TNode(uint64_t id, int nvoters, bool pre_vote, bool check_quorum)
 	c.heartbeat_ticks = 1;
 	c.pre_vote = pre_vote;
 	c.check_quorum = check_quorum;
+	c.asker_confirms = true;
 	c.seed = 42;
 	c.max_msg_bytes = 1024;
 	c.max_inflight = 4;
