@@ -365,16 +365,15 @@ RaftConnClose(RaftConn *c, const char *why)
 	bool		established = (c->state == RC_READY || c->state == RC_OPEN);
 
 	/*
-	 * A rejection is worth a warning.  The end of a connection that worked
-	 * is logged, so that a member's log says when and why it lost a peer;
-	 * failed attempts to reach a peer that is down or cut off are routine
-	 * and only logged at DEBUG1.
+	 * A rejection is worth a warning.  The rest goes to DEBUG1 (the log
+	 * at LOG is for elections and membership): with a reason for the end
+	 * of a connection that worked; nosql.raft_status shows each member's
+	 * connections as they are.
 	 */
 	if (why == NULL && established)
 		why = "the peer closed it";
 	if (why != NULL)
-		ereport(strncmp(why, "rejected", 8) == 0 ? WARNING :
-				established ? LOG : DEBUG1,
+		ereport(strncmp(why, "rejected", 8) == 0 ? WARNING : DEBUG1,
 				(errmsg("raft: %s connection with %s closed: %s",
 						c->outbound ? "outbound" : "inbound", c->where, why),
 				 errhidestmt(true)));
@@ -639,7 +638,7 @@ RaftOutboundProgress(RaftConn *c)
 		for (int i = 0; i < nout_peers; i++)
 			if (out_peers[i].conn == c)
 				out_peers[i].backoff_ms = 0;
-		ereport(LOG,
+		ereport(DEBUG1,
 				(errmsg("raft: connected to %s", c->where),
 				 errhidestmt(true)));
 		wes_stale = true;
