@@ -751,13 +751,40 @@ TReadLeader(int nvoters)
 	return r;
 }
 
+/*
+ * Take the leader's Readys: its heartbeats (into *heartbeats, if wanted) and
+ * its answers to read context sent to a member (returned)
+ */
+static int
+TReadAnswers(RaftNode *r, uint64_t to, uint64_t context, int *heartbeats)
+{
+	RaftReady	rd;
+	int			answers = 0;
+
+	if (heartbeats != NULL)
+		*heartbeats = 0;
+	while (raft_has_ready(r))
+	{
+		raft_ready(r, &rd);
+		for (size_t i = 0; i < rd.nmsgs; i++)
+		{
+			if (rd.msgs[i].type == RAFT_MSG_HEARTBEAT && heartbeats != NULL)
+				(*heartbeats)++;
+			if (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
+				rd.msgs[i].to == to && rd.msgs[i].context == context)
+				answers++;
+		}
+		raft_advance(r, &rd);
+	}
+	return answers;
+}
+
 /* A follower's read reaches the leader; what the leader sends back */
 static void
 TFollowerRead(RaftNode *r, uint64_t from, uint64_t term, uint64_t context,
 			  int *heartbeats, int *answers)
 {
 	RaftMessage m = {0};
-	RaftReady	rd;
 
 	m.type = RAFT_MSG_READ_INDEX;
 	m.from = from;
@@ -765,20 +792,21 @@ TFollowerRead(RaftNode *r, uint64_t from, uint64_t term, uint64_t context,
 	m.log_term = term;
 	m.context = context;
 	raft_step(r, &m);
-	*heartbeats = *answers = 0;
-	while (raft_has_ready(r))
-	{
-		raft_ready(r, &rd);
-		for (size_t i = 0; i < rd.nmsgs; i++)
-		{
-			if (rd.msgs[i].type == RAFT_MSG_HEARTBEAT)
-				(*heartbeats)++;
-			if (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
-				rd.msgs[i].to == from && rd.msgs[i].context == context)
-				(*answers)++;
-		}
-		raft_advance(r, &rd);
-	}
+	*answers = TReadAnswers(r, from, context, heartbeats);
+}
+
+/* A member acknowledges the leader's heartbeat round */
+static void
+THeartbeatAck(RaftNode *r, uint64_t from, uint64_t round)
+{
+	RaftMessage m = {0};
+
+	m.type = RAFT_MSG_HEARTBEAT_RESP;
+	m.from = from;
+	m.to = 1;
+	m.term = 1;
+	m.context = round;
+	raft_step(r, &m);
 }
 
 /*
@@ -790,7 +818,6 @@ TFollowerRead(RaftNode *r, uint64_t from, uint64_t term, uint64_t context,
 TEST(raft_read_index_follower_confirms)
 {
 	RaftNode   *r = TReadLeader(3);
-	RaftMessage m = {0};
 	int			heartbeats,
 				answers;
 
@@ -802,26 +829,8 @@ TEST(raft_read_index_follower_confirms)
 	TFollowerRead(r, 2, 0, 10, &heartbeats, &answers);
 	CHECK_EQ(answers, 0);
 	CHECK_EQ(heartbeats, 2);
-	m.type = RAFT_MSG_HEARTBEAT_RESP;
-	m.from = 3;
-	m.to = 1;
-	m.term = 1;
-	m.context = 2;				/* the second read's round */
-	raft_step(r, &m);
-	{
-		RaftReady	rd;
-		int			got = 0;
-
-		while (raft_has_ready(r))
-		{
-			raft_ready(r, &rd);
-			for (size_t i = 0; i < rd.nmsgs; i++)
-				got += (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
-						rd.msgs[i].context == 10);
-			raft_advance(r, &rd);
-		}
-		CHECK_EQ(got, 1);
-	}
+	THeartbeatAck(r, 3, 2);		/* the second read's round */
+	CHECK_EQ(TReadAnswers(r, 2, 10, NULL), 1);
 	raft_free(r);
 
 	/* five voters: the leader and the asking follower are not a majority */
@@ -829,27 +838,8 @@ TEST(raft_read_index_follower_confirms)
 	TFollowerRead(r, 4, 1, 11, &heartbeats, &answers);
 	CHECK_EQ(answers, 0);
 	CHECK_EQ(heartbeats, 4);
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_HEARTBEAT_RESP;
-	m.from = 5;
-	m.to = 1;
-	m.term = 1;
-	m.context = 1;
-	raft_step(r, &m);
-	{
-		RaftReady	rd;
-		int			got = 0;
-
-		while (raft_has_ready(r))
-		{
-			raft_ready(r, &rd);
-			for (size_t i = 0; i < rd.nmsgs; i++)
-				got += (rd.msgs[i].type == RAFT_MSG_READ_INDEX_RESP &&
-						rd.msgs[i].context == 11);
-			raft_advance(r, &rd);
-		}
-		CHECK_EQ(got, 1);			/* leader, follower 4 and member 5 */
-	}
+	THeartbeatAck(r, 5, 1);
+	CHECK_EQ(TReadAnswers(r, 4, 11, NULL), 1);	/* leader, follower 4 and member 5 */
 	raft_free(r);
 }
 
