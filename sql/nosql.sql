@@ -1725,6 +1725,41 @@ CREATE FUNCTION nosql.timeseries_hashable(regtype) RETURNS boolean
     AS 'MODULE_PATHNAME', 'timeseries_hashable' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nosql.timeseries_hashable(regtype) IS 'internal: whether a type has the default hash operator class PostgreSQL''s hash partitioning needs';
 
+-- A free name for a relation a time-series table makes: base (cut, by
+-- whole characters, so that the name with suffix fits in NAMEDATALEN - 1
+-- bytes whatever the encoding) then suffix; when a relation of the schema
+-- already has that name (another table whose name begins the same way, or
+-- a user's table), _1, _2, ... goes before the suffix.
+CREATE FUNCTION nosql.timeseries_relation_name(nsp name, base text, suffix text) RETURNS text
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cut text;
+    candidate text;
+    n int := 0;
+BEGIN
+    LOOP
+        cut := base;
+        LOOP
+            candidate := cut || CASE WHEN n = 0 THEN '' ELSE '_' || n END || suffix;
+            EXIT WHEN octet_length(candidate) <= 63 OR cut = '';
+            cut := left(cut, -1);
+        END LOOP;
+        IF octet_length(candidate) > 63 THEN
+            RAISE EXCEPTION 'no name fits for a relation with suffix "%"', suffix
+                USING ERRCODE = 'name_too_long';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+                        WHERE s.nspname = nsp AND c.relname = candidate) THEN
+            RETURN candidate;
+        END IF;
+        n := n + 1;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION nosql.timeseries_relation_name(name, text, text) IS 'internal: a name not in use in a schema for a relation a time-series table makes (base cut to fit, then suffix)';
+
 -- Create the range partition [start, start + width) of a time-series table,
 -- moving its rows out of the default partition first; owned by the table's
 -- owner.  With hash_partitions, the range partition is itself partitioned
@@ -1752,7 +1787,7 @@ BEGIN
       FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE c.oid OPERATOR(pg_catalog.=) ts.relid;
     stamp := pg_catalog.to_char(start AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MISS');
-    part_name := pg_catalog.left(rel_name, 40) OPERATOR(pg_catalog.||) '_ts_' OPERATOR(pg_catalog.||) stamp;
+    part_name := nosql.timeseries_relation_name(rel_schema, pg_catalog.left(rel_name, 40), '_ts_' OPERATOR(pg_catalog.||) stamp);
     SELECT p.partition INTO dflt FROM nosql.timeseries_partition p
      WHERE p.relid OPERATOR(pg_catalog.=) ts.relid AND p.range_start IS NULL;
     -- a table of its own, filled from the default partition, then attached
@@ -1771,8 +1806,8 @@ BEGIN
         -- the leaves: <table>_ts_<start>_h<remainder>, the table's name cut
         -- to 36 characters so that a remainder up to 1023 fits in a name
         FOR i IN 0 .. ts.hash_partitions OPERATOR(pg_catalog.-) 1 LOOP
-            leaf_name := pg_catalog.left(rel_name, 36) OPERATOR(pg_catalog.||) '_ts_' OPERATOR(pg_catalog.||) stamp
-                OPERATOR(pg_catalog.||) '_h' OPERATOR(pg_catalog.||) i;
+            leaf_name := nosql.timeseries_relation_name(rel_schema, pg_catalog.left(rel_name, 36),
+                '_ts_' OPERATOR(pg_catalog.||) stamp OPERATOR(pg_catalog.||) '_h' OPERATOR(pg_catalog.||) i);
             EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
                                       rel_schema, leaf_name, part, ts.hash_partitions, i);
             leaves := leaves OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', rel_schema, leaf_name)::regclass;
@@ -1917,7 +1952,7 @@ BEGIN
     END IF;
 
     EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', relation);
-    old_name := pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_convert';
+    old_name := nosql.timeseries_relation_name(rel.nspname, pg_catalog.left(rel.relname, 40), '_ts_convert');
     EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', relation, old_name);
     old := pg_catalog.format('%I.%I', rel.nspname, old_name)::regclass;
     EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s INCLUDING ALL) PARTITION BY RANGE (%I)',
@@ -1946,10 +1981,10 @@ BEGIN
     INSERT INTO nosql.timeseries (relid, time_column, segment_by, hash_partitions, chunk_interval, compress_after, drop_after)
     VALUES (relation, time_column, segment_by, hash_partitions, chunk_interval, compress_after, drop_after)
     RETURNING * INTO ts;
-    EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT',
-                              rel.nspname, pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_default', relation);
+    old_name := nosql.timeseries_relation_name(rel.nspname, pg_catalog.left(rel.relname, 40), '_ts_default');
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', rel.nspname, old_name, relation);
     INSERT INTO nosql.timeseries_partition (relid, partition)
-    VALUES (relation, pg_catalog.format('%I.%I', rel.nspname, pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_ts_default')::regclass);
+    VALUES (relation, pg_catalog.format('%I.%I', rel.nspname, old_name)::regclass);
 
     -- partitions for the rows there are, and for now and the next two
     EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(DISTINCT nosql.timeseries_partition_start($1, %I)) FROM %s',
@@ -2077,10 +2112,10 @@ BEGIN
         -- unique by the partition's OID (cut alone, the names of partitions
         -- that differ only at their end, hash leaves, would collide)
         IF pg_catalog.octet_length(rel.relname) OPERATOR(pg_catalog.<=) 56 THEN
-            bname := rel.relname OPERATOR(pg_catalog.||) '_blocks';
+            bname := nosql.timeseries_relation_name(rel.nspname, rel.relname, '_blocks');
         ELSE
-            bname := pg_catalog.left(rel.relname, 40) OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) part::oid
-                OPERATOR(pg_catalog.||) '_blocks';
+            bname := nosql.timeseries_relation_name(rel.nspname, pg_catalog.left(rel.relname, 40),
+                '_' OPERATOR(pg_catalog.||) part::oid OPERATOR(pg_catalog.||) '_blocks');
         END IF;
         EXECUTE pg_catalog.format('CREATE TABLE %I.%I (rows int4 NOT NULL, min_time timestamptz NOT NULL, max_time timestamptz NOT NULL%s)',
                                   rel.nspname, bname, cols);

@@ -312,6 +312,31 @@ SELECT partition, octet_length(partition::text) AS name_bytes,
 SELECT count(*) FROM a_time_series_table_with_a_rather_long_name_x;
 DROP TABLE a_time_series_table_with_a_rather_long_name_x;
 
+-- Two tables whose names begin with the same 40 characters, and a name of
+-- multibyte characters: each partition and leaf gets a name of its own
+-- that keeps its time stamp (cut by bytes, by whole characters)
+CREATE TABLE twin_tables_with_forty_characters_alike_a (time timestamptz NOT NULL, host text, v float8);
+CREATE TABLE twin_tables_with_forty_characters_alike_b (time timestamptz NOT NULL, host text, v float8);
+CREATE TABLE "łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw" (time timestamptz NOT NULL, host text, v float8);
+INSERT INTO twin_tables_with_forty_characters_alike_a VALUES ('2025-01-01 01:00', 'a', 1);
+INSERT INTO twin_tables_with_forty_characters_alike_b VALUES ('2025-01-01 02:00', 'b', 2);
+INSERT INTO "łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw" VALUES ('2025-01-01 03:00', 'c', 3), ('2025-01-02 03:00', 'c', 4);
+SELECT nosql.create_timeseries('twin_tables_with_forty_characters_alike_a', 'time', '{host}', hash_partitions => 2);
+SELECT nosql.create_timeseries('twin_tables_with_forty_characters_alike_b', 'time', '{host}', hash_partitions => 2);
+SELECT nosql.create_timeseries('"łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw"', 'time', '{host}', hash_partitions => 2);
+SELECT relid, partition, octet_length(partition::text) <= 65 AS fits, parent
+  FROM nosql.timeseries_partition
+ WHERE relid IN ('twin_tables_with_forty_characters_alike_a'::regclass, 'twin_tables_with_forty_characters_alike_b'::regclass,
+                 '"łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw"'::regclass)
+   AND range_start < '2025-01-03'
+ ORDER BY relid::text COLLATE "C", range_start NULLS FIRST, hash_remainder;
+SELECT nosql.compress_timeseries('"łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw"', now() - timestamptz '2025-01-03') AS compressed;
+SELECT count(*), sum(v) FROM "łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw";
+SELECT (SELECT count(*) FROM twin_tables_with_forty_characters_alike_a) AS a,
+       (SELECT count(*) FROM twin_tables_with_forty_characters_alike_b) AS b;
+DROP TABLE twin_tables_with_forty_characters_alike_a, twin_tables_with_forty_characters_alike_b,
+           "łódź_żółw_łódź_żółw_łódź_żółw_łódź_żółw";
+
 -- Dropping a time range by hand forgets its leaves; dropping the table
 -- forgets everything
 DROP TABLE h_ts_20250103_000000;
