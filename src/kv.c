@@ -89,16 +89,21 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
+#include "executor/tuptable.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/params.h"
@@ -108,9 +113,13 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -1480,6 +1489,212 @@ KvPassesFilters(const KvSortRow *r, const KvReadOptions *o)
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * The range scan
+ *
+ * A range read without filters or sort is a walk of the key index in its
+ * order, (head, mod_revision): the versions of a head come together, oldest
+ * first, so the last version visible to the snapshot at or below the
+ * revision is the key's state, and the keys come out in byte order without
+ * the sort and the DISTINCT the statement needs.  Heads are keys up to
+ * KV_KEY_HEAD_BYTES; a head may be shared by several longer keys (and a
+ * key equal to it), which the group sorts among themselves.  The heap
+ * tuples come through the index AM with the snapshot's visibility, as any
+ * index scan's.
+ * ---------------------------------------------------------------------
+ */
+
+/* The latest visible version of one key of a head group */
+typedef struct KvScanKey
+{
+	HeapTuple	tuple;
+	text	   *key;			/* points into tuple (detoasted if need be) */
+} KvScanKey;
+
+static int
+KvScanKeyCompare(const void *a, const void *b)
+{
+	const KvScanKey *x = (const KvScanKey *) a;
+	const KvScanKey *y = (const KvScanKey *) b;
+
+	return KvCompareBytes(VARDATA_ANY(x->key), VARSIZE_ANY_EXHDR(x->key),
+						  VARDATA_ANY(y->key), VARSIZE_ANY_EXHDR(y->key));
+}
+
+/* The head of a key as kv_key_head makes it: its length in bytes */
+static int
+KvHeadLength(const char *key, int len)
+{
+	if (len <= KV_KEY_HEAD_BYTES)
+		return len;
+	return pg_mbcliplen(key, len, KV_KEY_HEAD_BYTES);
+}
+
+/* A head as a text datum, for a scan key */
+static Datum
+KvHeadDatum(text *key)
+{
+	int			len = VARSIZE_ANY_EXHDR(key);
+
+	return PointerGetDatum(cstring_to_text_with_len(VARDATA_ANY(key),
+													KvHeadLength(VARDATA_ANY(key), len)));
+}
+
+/*
+ * Emit the keys of a head group that are in the range and live, in byte
+ * order; returns how many went out.  Columns of nosql.kv_history: key,
+ * mod_revision, sub, create_revision, version, value, lease, deleted.
+ */
+static int64
+KvScanEmit(KvScanKey *keys, int n, const KvRange *range, TupleDesc hdesc,
+		   Tuplestorestate *store, TupleDesc desc, int64 room)
+{
+	int64		emitted = 0;
+
+	if (n > 1)
+		qsort(keys, n, sizeof(KvScanKey), KvScanKeyCompare);
+	for (int i = 0; i < n && emitted < room; i++)
+	{
+		Datum		h[8];
+		bool		hn[8];
+		Datum		values[KV_NATTS];
+		bool		nulls[KV_NATTS];
+
+		if (!KvKeyInRange(VARDATA_ANY(keys[i].key), VARSIZE_ANY_EXHDR(keys[i].key), range))
+			continue;
+		heap_deform_tuple(keys[i].tuple, hdesc, h, hn);
+		if (DatumGetBool(h[7]))
+			continue;			/* a tombstone: the key is deleted */
+		values[0] = h[0];		/* key */
+		values[1] = h[5];		/* value */
+		values[2] = h[3];		/* create_revision */
+		values[3] = h[1];		/* mod_revision */
+		values[4] = h[4];		/* version */
+		values[5] = h[6];		/* lease */
+		for (int c = 0; c < KV_NATTS; c++)
+			nulls[c] = false;
+		nulls[1] = hn[5];
+		tuplestore_putvalues(store, desc, values, nulls);
+		emitted++;
+	}
+	return emitted;
+}
+
+/*
+ * KvScanRange
+ *		The live keys of a range as of a revision (PG_INT64_MAX: the latest)
+ *		into a tuplestore of nosql.kv, in byte order, at most limit (<= 0:
+ *		all), read with snapshot.  Returns false, having read nothing, when
+ *		the statement must read instead: row-level security on the store,
+ *		or no SELECT right (whose error the statement gives).
+ */
+static bool
+KvScanRange(const KvRange *range, int64 revision, int64 limit, Snapshot snapshot,
+			Tuplestorestate *store, TupleDesc desc)
+{
+	Oid			nsp = get_namespace_oid("nosql", false);
+	Oid			relid = get_relname_relid("kv_history", nsp);
+	Oid			indexid = get_relname_relid("kv_history_key", nsp);
+	Relation	rel;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData keys[3];
+	int			nkeys = 0;
+	MemoryContext group_cxt;
+	MemoryContext old;
+	KvScanKey  *group;
+	int			ngroup = 0;
+	int			maxgroup = 8;
+	char	   *head = NULL;	/* the current group's head */
+	int			headlen = 0;
+	int64		room = limit > 0 ? limit : PG_INT64_MAX;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid) ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return false;
+
+	rel = table_open(relid, AccessShareLock);
+	index = index_open(indexid, AccessShareLock);
+	/* head >= head(key) [and <= head(end)], or = head(key); mod_revision <= revision */
+	ScanKeyEntryInitialize(&keys[nkeys++], 0, 1,
+						   range->kind == KV_RANGE_ONE ? BTEqualStrategyNumber : BTGreaterEqualStrategyNumber,
+						   InvalidOid, C_COLLATION_OID,
+						   range->kind == KV_RANGE_ONE ? F_TEXTEQ : F_TEXT_GE,
+						   KvHeadDatum(range->key));
+	if (range->kind == KV_RANGE_BETWEEN)
+		ScanKeyEntryInitialize(&keys[nkeys++], 0, 1, BTLessEqualStrategyNumber,
+							   InvalidOid, C_COLLATION_OID, F_TEXT_LE,
+							   KvHeadDatum(range->end));
+	ScanKeyEntryInitialize(&keys[nkeys++], 0, 2, BTLessEqualStrategyNumber,
+						   InvalidOid, InvalidOid, F_INT8LE, Int64GetDatum(revision));
+
+	group_cxt = AllocSetContextCreate(CurrentMemoryContext, "key-value range scan",
+									  ALLOCSET_DEFAULT_SIZES);
+	group = palloc(sizeof(KvScanKey) * maxgroup);
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	while (room > 0 && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		text	   *key;
+		int			keylen;
+		int			hlen;
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(group_cxt);
+		key = DatumGetTextPP(slot_getattr(slot, 1, &isnull));
+		keylen = VARSIZE_ANY_EXHDR(key);
+		hlen = KvHeadLength(VARDATA_ANY(key), keylen);
+		if (head == NULL || hlen != headlen || memcmp(head, VARDATA_ANY(key), hlen) != 0)
+		{
+			/* a new head: the last one's keys are complete */
+			MemoryContextSwitchTo(old);
+			room -= KvScanEmit(group, ngroup, range, RelationGetDescr(rel), store, desc, room);
+			ngroup = 0;
+			MemoryContextReset(group_cxt);
+			if (room <= 0)
+				break;
+			old = MemoryContextSwitchTo(group_cxt);
+			/* the key again, from the slot, now in the fresh context */
+			key = DatumGetTextPP(slot_getattr(slot, 1, &isnull));
+			keylen = VARSIZE_ANY_EXHDR(key);
+			head = palloc(hlen);
+			memcpy(head, VARDATA_ANY(key), hlen);
+			headlen = hlen;
+		}
+		/* a later version replaces the earlier one of the same key */
+		for (i = 0; i < ngroup; i++)
+			if (KvCompareBytes(VARDATA_ANY(group[i].key), VARSIZE_ANY_EXHDR(group[i].key),
+							   VARDATA_ANY(key), keylen) == 0)
+				break;
+		if (i == ngroup)
+		{
+			if (ngroup == maxgroup)
+			{
+				maxgroup *= 2;
+				group = repalloc(group, sizeof(KvScanKey) * maxgroup);
+			}
+			ngroup++;
+		}
+		group[i].tuple = ExecCopySlotHeapTuple(slot);
+		group[i].key = DatumGetTextPP(heap_getattr(group[i].tuple, 1, RelationGetDescr(rel), &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	if (room > 0)
+		(void) KvScanEmit(group, ngroup, range, RelationGetDescr(rel), store, desc, room);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(group_cxt);
+	pfree(group);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return true;
+}
+
 /*
  * KvReadInto
  *		KvRead for a caller that wants the rows in a tuplestore of
@@ -1502,6 +1717,8 @@ KvReadInto(const KvRange *range, const KvReadOptions *o, Tuplestorestate *store,
 	DestReceiver *dest;
 	SPIExecuteOptions options;
 	int			rc;
+	Snapshot	snapshot;
+	bool		scanned;
 
 	if (o->min_mod_revision > 0 || o->max_mod_revision > 0 ||
 		o->min_create_revision > 0 || o->max_create_revision > 0 ||
@@ -1514,6 +1731,19 @@ KvReadInto(const KvRange *range, const KvReadOptions *o, Tuplestorestate *store,
 	KvCheckRangeKey(range);
 	if (o->revision > 0)
 		KvCheckRevision(o->revision);
+
+	/* the snapshot the statement would have (SPI's, for a read-write call) */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scanned = KvScanRange(range, o->revision > 0 ? o->revision : PG_INT64_MAX, o->limit,
+						  snapshot, store, desc);
+	UnregisterSnapshot(snapshot);
+	if (scanned)
+	{
+		if (!o->serializable)
+			KvWaitDurable();
+		return true;
+	}
 
 	SPI_connect();
 	params = makeParamList(4);
