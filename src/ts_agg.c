@@ -6,32 +6,44 @@
  *
  * Design note.  Each block row keeps its row count, first and last time,
  * and per value column its NULL count, smallest and largest value and (for
- * int2/int4) its sum.  A query such as
+ * int2/int4/int8) its sum.  A query such as
  *
- *		SELECT host, count(*), min(cpu), max(cpu), max(time)
- *		  FROM metrics WHERE time >= '...' AND time < '...' GROUP BY host
+ *		SELECT host, time_bucket('1 day', time), count(*), min(cpu), avg(n)
+ *		  FROM metrics WHERE time >= '...' AND time < '...' GROUP BY 1, 2
  *
- * can take a block whose rows all satisfy the WHERE clause from those
- * statistics without decoding it.  create_upper_paths_hook offers a path
- * for the grouping of a time-series table when:
+ * can take a block whose rows all satisfy the WHERE clause and fall in one
+ * time bucket from those statistics without decoding it.
+ * create_upper_paths_hook offers a path for the grouping of a time-series
+ * table when:
  *
  *	- the query reads that table alone, with no HAVING, grouping sets or
  *	  row-level security;
  *	- every qual is a time bound or reads segment_by columns only (so that
  *	  a block inside the time bounds whose series passes has every row
  *	  passing);
- *	- it groups by segment_by columns only (or not at all);
- *	- it selects those columns and count(*), count(column), min and max of
- *	  int2/int4/int8/float4/float8/date/timestamp/timestamptz columns and of
- *	  the time column, and sum of int2/int4 columns, nothing else.
+ *	- it groups by segment_by columns and time_bucket(constant width, time
+ *	  [, constant origin | constant offset]), or not at all;
+ *	- it selects those grouping expressions and count(*), count(column),
+ *	  min and max of int2/int4/int8/float4/float8/date/timestamp/timestamptz
+ *	  columns and of the time column, and sum and avg of int2/int4/int8
+ *	  columns, nothing else.
+ *
+ * Those time_bucket variants never decrease as the time grows, so a block
+ * whose first and last time share a bucket has all its rows in it (the
+ * variant of a time zone is left out: local time goes back an hour when
+ * summer time ends).  The node evaluates the bucket expression itself, on
+ * the block's first and last time, so the buckets are time_bucket's own.
  *
  * The node visits the partitions left after pruning: their heap rows (not
  * compressed yet) one by one with the quals; their blocks by the same
- * filters as the decompressing scan; a block inside the time bounds from
- * its statistics; any other block decoded (only the columns needed) and
- * filtered row by row.  The results are those of the ordinary plan: the
- * statistics are exact (min/max order NaN above every number, as
- * PostgreSQL's min and max do).
+ * filters as the decompressing scan; a block inside the time bounds and in
+ * one bucket from its statistics; any other block decoded (only the
+ * columns needed) and filtered row by row.  The results are those of the
+ * ordinary plan: the statistics are exact (min/max order NaN above every
+ * number, as PostgreSQL's min and max do; an int8 block sum that overflows
+ * is kept NULL and the block decoded), sums of int8 and averages add in
+ * 128 bits and end as PostgreSQL's numeric_poly_sum/avg and int8_avg do:
+ * the numeric sum, divided by the numeric count with numeric_div.
  *
  *-------------------------------------------------------------------------
  */
