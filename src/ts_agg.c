@@ -536,6 +536,9 @@ typedef struct TsAggState
 	int			nbucket;		/* how many */
 	Datum	   *rowbuckets;		/* a row's buckets */
 	bool	   *rownulls;
+	/* the group of the last row of the block being decoded, and its buckets */
+	TsAggAcc   *lastacc;
+	Datum	   *lastbuckets;
 	TupleTableSlot *timeslot;	/* a partition row holding one time */
 	TupleTableSlot *keyslot;
 	TupleTableSlot *outkeyslot;	/* the keys of the hash table's entries */
@@ -652,6 +655,7 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 		state->groupstate = palloc0(sizeof(ExprState *) * state->ngroup);
 		state->rowbuckets = palloc0(sizeof(Datum) * state->ngroup);
 		state->rownulls = palloc0(sizeof(bool) * state->ngroup);
+		state->lastbuckets = palloc0(sizeof(Datum) * state->ngroup);
 		i = 0;
 		forboth(lc, groupexprs, la, groupops)
 		{
@@ -791,9 +795,30 @@ TsAggAddWide(TsAggAcc *acc, int64 count, int64 sum)
 #endif
 }
 
-/* One row that passed the quals, in the expression context's scan tuple */
+/*
+ * Are the row's buckets those of the last row of the block (whose segment
+ * values are the block's own)?
+ */
+static bool
+TsAggSameBuckets(TsAggState *state)
+{
+	for (int i = 0; i < state->ngroup; i++)
+		if (state->groupstate[i] != NULL &&
+			(state->rownulls[i] ||
+			 DatumGetTimestampTz(state->rowbuckets[i]) != DatumGetTimestampTz(state->lastbuckets[i])))
+			return false;
+	return true;
+}
+
+/*
+ * One row that passed the quals, in the expression context's scan tuple.
+ * inblock: the row comes from the block being decoded, after the rows
+ * passed since TsAggCompute last reset lastacc; a block's rows share its
+ * series and come in time order, so most share the last row's group and
+ * need no look-up in the hash table.
+ */
 static void
-TsAggRow(TsAggState *state, TupleTableSlot *slot)
+TsAggRow(TsAggState *state, TupleTableSlot *slot, bool inblock)
 {
 	Datum	   *segvalues;
 	bool	   *segnulls;
@@ -804,7 +829,20 @@ TsAggRow(TsAggState *state, TupleTableSlot *slot)
 	segnulls = slot->tts_isnull;
 	if (state->nbucket > 0)
 		TsAggBuckets(state, state->css.ss.ps.ps_ExprContext, state->rowbuckets, state->rownulls);
-	acc = TsAggGroup(state, segvalues, segnulls, state->rowbuckets, state->rownulls);
+	if (inblock && state->lastacc != NULL && TsAggSameBuckets(state))
+		acc = state->lastacc;
+	else
+	{
+		acc = TsAggGroup(state, segvalues, segnulls, state->rowbuckets, state->rownulls);
+		if (inblock && state->ngroup > 0)
+		{
+			memcpy(state->lastbuckets, state->rowbuckets, sizeof(Datum) * state->ngroup);
+			state->lastacc = acc;
+			for (int i = 0; i < state->ngroup; i++)
+				if (state->groupstate[i] != NULL && state->rownulls[i])
+					state->lastacc = NULL;
+		}
+	}
 	for (int i = 0; i < state->nout; i++)
 	{
 		AttrNumber	a = state->attno[i];
@@ -1009,7 +1047,7 @@ TsAggCompute(TsAggState *state)
 			econtext->ecxt_scantuple = slot;
 			if (state->qual == NULL || ExecQual(state->qual, econtext))
 			{
-				TsAggRow(state, slot);
+				TsAggRow(state, slot, false);
 				state->heap_rows++;
 			}
 		}
@@ -1052,20 +1090,27 @@ TsAggCompute(TsAggState *state)
 					state->blocks_stats++;
 					continue;
 				}
-				/* decode the columns needed, and take the rows that pass */
+				/*
+				 * decode the columns needed, and take the rows that pass (all
+				 * of them when the block is inside the time bounds: its
+				 * series passed)
+				 */
 				{
 					MemoryContext old = MemoryContextSwitchTo(blockcxt);
 					TsBlockData data;
+					ExprState  *qual = (min_time >= filter.lo && max_time <= filter.hi) ? NULL : state->qual;
 
 					TsDecodeBlock(info, desc, blockslot, wanted, &data);
+					state->lastacc = NULL;
 					for (int r = 0; r < data.nrows; r++)
 					{
 						TsBlockRowToSlot(info, desc, &data, r, rowslot);
 						ResetExprContext(econtext);
 						econtext->ecxt_scantuple = rowslot;
-						if (state->qual == NULL || ExecQual(state->qual, econtext))
-							TsAggRow(state, rowslot);
+						if (qual == NULL || ExecQual(qual, econtext))
+							TsAggRow(state, rowslot, true);
 					}
+					state->lastacc = NULL;
 					MemoryContextSwitchTo(old);
 					MemoryContextReset(blockcxt);
 				}
