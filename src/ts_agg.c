@@ -36,7 +36,8 @@
  *
  * The node visits the partitions left after pruning: their heap rows (not
  * compressed yet) one by one with the quals; their blocks by the same
- * filters as the decompressing scan; a block inside the time bounds and in
+ * filters as the decompressing scan (through the block table's index when
+ * a qual fixes its first segment column); a block inside the time bounds and in
  * one bucket from its statistics; any other block decoded (only the
  * columns needed) and filtered row by row.  The results are those of the
  * ordinary plan: the statistics are exact (min/max order NaN above every
@@ -49,6 +50,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -1014,6 +1016,58 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot,
 	return true;
 }
 
+/*
+ * An index of the block table whose first column is a segment column that
+ * a qual "column = constant" fixes, and the scan key for it; NULL when
+ * none (the blocks are then read in full, each filtered).
+ */
+static Relation
+TsAggBlockIndex(TsAggState *state, TsChunkInfo *info, Relation blocks, ScanKey key)
+{
+	List	   *indexes = RelationGetIndexList(blocks);
+	ListCell   *li;
+	Relation	found = NULL;
+
+	foreach(li, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(li), AccessShareLock);
+		ListCell   *lc;
+
+		if (index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnatts > 0)
+		{
+			foreach(lc, state->segclauses)
+			{
+				OpExpr	   *op = (OpExpr *) lfirst(lc);
+				Var		   *var;
+				Const	   *c;
+
+				if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+					continue;
+				var = (Var *) linitial(op->args);
+				c = (Const *) lsecond(op->args);
+				if (!IsA(var, Var) || !IsA(c, Const) || c->constisnull ||
+					var->varattno < 1 || var->varattno > info->natts ||
+					info->role[var->varattno - 1] != TS_ROLE_SEGMENT ||
+					info->blk_attno[var->varattno - 1] != index->rd_index->indkey.values[0] ||
+					c->consttype != var->vartype ||
+					TupleDescAttr(RelationGetDescr(index), 0)->atttypid != var->vartype ||
+					get_op_opfamily_strategy(op->opno, index->rd_opfamily[0]) != BTEqualStrategyNumber)
+					continue;
+				ScanKeyEntryInitialize(key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+									   index->rd_indcollation[0], get_opcode(op->opno),
+									   c->constvalue);
+				found = index;
+				break;
+			}
+		}
+		if (found != NULL)
+			break;
+		index_close(index, AccessShareLock);
+	}
+	list_free(indexes);
+	return found;
+}
+
 /* Visit every partition: heap rows, then blocks */
 static void
 TsAggCompute(TsAggState *state)
@@ -1058,7 +1112,10 @@ TsAggCompute(TsAggState *state)
 		{
 			Relation	blocks = table_open(info->blocks, AccessShareLock);
 			TupleTableSlot *blockslot = table_slot_create(blocks, NULL);
-			TableScanDesc bscan = table_beginscan(blocks, estate->es_snapshot, 0, NULL);
+			ScanKeyData key;
+			Relation	bindex = TsAggBlockIndex(state, info, blocks, &key);
+			TableScanDesc bscan = NULL;
+			IndexScanDesc iscan = NULL;
 			bool	   *wanted = palloc0(sizeof(bool) * Max(desc->natts, 1));
 
 			for (int i = 0; i < state->nout; i++)
@@ -1069,7 +1126,17 @@ TsAggCompute(TsAggState *state)
 			filter.segslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 			filter.segqual = state->segclauses != NIL
 				? ExecInitQual(state->segclauses, &state->css.ss.ps) : NULL;
-			while (table_scan_getnextslot(bscan, ForwardScanDirection, blockslot))
+			/* the blocks of one series through the index, or all */
+			if (bindex != NULL)
+			{
+				iscan = index_beginscan(blocks, bindex, estate->es_snapshot, 1, 0);
+				index_rescan(iscan, &key, 1, NULL, 0);
+			}
+			else
+				bscan = table_beginscan(blocks, estate->es_snapshot, 0, NULL);
+			while (iscan != NULL
+				   ? index_getnext_slot(iscan, ForwardScanDirection, blockslot)
+				   : table_scan_getnextslot(bscan, ForwardScanDirection, blockslot))
 			{
 				bool		isnull;
 				TimestampTz min_time;
@@ -1116,7 +1183,13 @@ TsAggCompute(TsAggState *state)
 				}
 				state->blocks_decoded++;
 			}
-			table_endscan(bscan);
+			if (iscan != NULL)
+			{
+				index_endscan(iscan);
+				index_close(bindex, AccessShareLock);
+			}
+			else
+				table_endscan(bscan);
 			ExecDropSingleTupleTableSlot(blockslot);
 			ExecDropSingleTupleTableSlot(filter.segslot);
 			FreeExprContext(filter.econtext, true);
