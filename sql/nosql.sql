@@ -2101,8 +2101,9 @@ BEGIN
                     cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s_min %s, c%s_max %s', a.attnum,
                                 pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnum, pg_catalog.format_type(a.atttypid, a.atttypmod));
                 END IF;
-                -- and for int2/int4 its sum (aggregates read whole blocks from these)
-                IF a.atttypid OPERATOR(pg_catalog.=) ANY ('{int2,int4}'::regtype[]) THEN
+                -- and for int2/int4/int8 its sum (aggregates read whole blocks
+                -- from these; NULL when an int8 sum does not fit in int8)
+                IF a.atttypid OPERATOR(pg_catalog.=) ANY ('{int2,int4,int8}'::regtype[]) THEN
                     cols := cols OPERATOR(pg_catalog.||) pg_catalog.format(', c%s_sum int8', a.attnum);
                 END IF;
                 types[a.attnum] := a.atttypid;

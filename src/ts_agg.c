@@ -6,40 +6,55 @@
  *
  * Design note.  Each block row keeps its row count, first and last time,
  * and per value column its NULL count, smallest and largest value and (for
- * int2/int4) its sum.  A query such as
+ * int2/int4/int8) its sum.  A query such as
  *
- *		SELECT host, count(*), min(cpu), max(cpu), max(time)
- *		  FROM metrics WHERE time >= '...' AND time < '...' GROUP BY host
+ *		SELECT host, time_bucket('1 day', time), count(*), min(cpu), avg(n)
+ *		  FROM metrics WHERE time >= '...' AND time < '...' GROUP BY 1, 2
  *
- * can take a block whose rows all satisfy the WHERE clause from those
- * statistics without decoding it.  create_upper_paths_hook offers a path
- * for the grouping of a time-series table when:
+ * can take a block whose rows all satisfy the WHERE clause and fall in one
+ * time bucket from those statistics without decoding it.
+ * create_upper_paths_hook offers a path for the grouping of a time-series
+ * table when:
  *
  *	- the query reads that table alone, with no HAVING, grouping sets or
  *	  row-level security;
  *	- every qual is a time bound or reads segment_by columns only (so that
  *	  a block inside the time bounds whose series passes has every row
  *	  passing);
- *	- it groups by segment_by columns only (or not at all);
- *	- it selects those columns and count(*), count(column), min and max of
- *	  int2/int4/int8/float4/float8/date/timestamp/timestamptz columns and of
- *	  the time column, and sum of int2/int4 columns, nothing else.
+ *	- it groups by segment_by columns and time_bucket(constant width, time
+ *	  [, constant origin | constant offset]), or not at all;
+ *	- it selects those grouping expressions and count(*), count(column),
+ *	  min and max of int2/int4/int8/float4/float8/date/timestamp/timestamptz
+ *	  columns and of the time column, and sum and avg of int2/int4/int8
+ *	  columns, nothing else.
+ *
+ * Those time_bucket variants never decrease as the time grows, so a block
+ * whose first and last time share a bucket has all its rows in it (the
+ * variant of a time zone is left out: local time goes back an hour when
+ * summer time ends).  The node evaluates the bucket expression itself, on
+ * the block's first and last time, so the buckets are time_bucket's own.
  *
  * The node visits the partitions left after pruning: their heap rows (not
  * compressed yet) one by one with the quals; their blocks by the same
- * filters as the decompressing scan; a block inside the time bounds from
- * its statistics; any other block decoded (only the columns needed) and
- * filtered row by row.  The results are those of the ordinary plan: the
- * statistics are exact (min/max order NaN above every number, as
- * PostgreSQL's min and max do).
+ * filters as the decompressing scan (through the block table's index when
+ * a qual fixes its first segment column); a block inside the time bounds and in
+ * one bucket from its statistics; any other block decoded (only the
+ * columns needed) and filtered row by row.  The results are those of the
+ * ordinary plan: the statistics are exact (min/max order NaN above every
+ * number, as PostgreSQL's min and max do; an int8 block sum that overflows
+ * is kept NULL and the block decoded), sums of int8 and averages add in
+ * 128 bits and end as PostgreSQL's numeric_poly_sum/avg and int8_avg do:
+ * the numeric sum, divided by the numeric count with numeric_div.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -56,9 +71,11 @@
 #include "optimizer/planner.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
@@ -74,7 +91,9 @@ typedef enum TsAggKind
 	TSA_COUNT,
 	TSA_MIN,
 	TSA_MAX,
-	TSA_SUM						/* of int2/int4: int8 */
+	TSA_SUM,					/* of int2/int4: int8 */
+	TSA_SUM_NUMERIC,			/* of int8: numeric */
+	TSA_AVG						/* of int2/int4/int8: numeric */
 } TsAggKind;
 
 static bool
@@ -84,23 +103,68 @@ TsAggStatType(Oid typid)
 }
 
 /*
- * The kind and column of an output expression, or false when the node
- * cannot compute it.
+ * Is expr nosql.time_bucket(<constant interval>, <time column>
+ * [, <constant origin timestamptz> | <constant offset interval>])?
+ *
+ * These variants are non-decreasing in the time: when the first and the
+ * last time of a block fall in one bucket, so does every time between, and
+ * the block can join that bucket from its statistics.  The variant of a
+ * time zone is not (local time goes back an hour when summer time ends).
  */
 static bool
-TsAggClassify(Expr *expr, Index varno, TsChunkInfo *info, List *groupattrs,
+TsAggIsBucket(Expr *expr, Index varno, TsChunkInfo *info)
+{
+	FuncExpr   *f;
+	Const	   *width;
+	Var		   *var;
+	char	   *name;
+	Oid			nsp;
+
+	if (!IsA(expr, FuncExpr))
+		return false;
+	f = (FuncExpr *) expr;
+	if (f->funcresulttype != TIMESTAMPTZOID || f->funcretset || f->funcvariadic ||
+		list_length(f->args) < 2 || list_length(f->args) > 3)
+		return false;
+	width = (Const *) linitial(f->args);
+	var = (Var *) lsecond(f->args);
+	if (!IsA(width, Const) || width->consttype != INTERVALOID || width->constisnull ||
+		!IsA(var, Var) || var->varno != (int) varno || var->varlevelsup != 0 ||
+		var->varattno != info->time_attno || var->vartype != TIMESTAMPTZOID)
+		return false;
+	if (list_length(f->args) == 3)
+	{
+		Const	   *extra = (Const *) lthird(f->args);
+
+		if (!IsA(extra, Const) || extra->constisnull ||
+			(extra->consttype != TIMESTAMPTZOID && extra->consttype != INTERVALOID))
+			return false;
+	}
+	nsp = get_namespace_oid("nosql", true);
+	name = get_func_name(f->funcid);
+	return OidIsValid(nsp) && get_func_namespace(f->funcid) == nsp &&
+		name != NULL && strcmp(name, "time_bucket") == 0;
+}
+
+/*
+ * The kind and column of an output expression, or false when the node
+ * cannot compute it.  A grouping expression's "column" is its place in
+ * groupexprs.
+ */
+static bool
+TsAggClassify(Expr *expr, Index varno, TsChunkInfo *info, List *groupexprs,
 			  int *kind, AttrNumber *attno)
 {
-	if (IsA(expr, Var))
-	{
-		Var		   *var = (Var *) expr;
+	ListCell   *lc;
 
-		if (var->varno != (int) varno || var->varlevelsup != 0 ||
-			!list_member_int(groupattrs, var->varattno))
-			return false;
-		*kind = TSA_GROUP;
-		*attno = var->varattno;
-		return true;
+	foreach(lc, groupexprs)
+	{
+		if (equal(expr, lfirst(lc)))
+		{
+			*kind = TSA_GROUP;
+			*attno = foreach_current_index(lc);
+			return true;
+		}
 	}
 	if (IsA(expr, Aggref))
 	{
@@ -157,10 +221,19 @@ TsAggClassify(Expr *expr, Index varno, TsChunkInfo *info, List *groupattrs,
 				break;
 			case F_SUM_INT2:
 			case F_SUM_INT4:
-				if (role != TS_ROLE_VALUE || info->stat_sum[a - 1] == 0)
-					return false;
+				/* a partition whose blocks keep no sum decodes them */
 				*kind = TSA_SUM;
-				return true;
+				return role == TS_ROLE_VALUE;
+#ifdef HAVE_INT128
+			case F_SUM_INT8:
+				*kind = TSA_SUM_NUMERIC;
+				return role == TS_ROLE_VALUE;
+			case F_AVG_INT2:
+			case F_AVG_INT4:
+			case F_AVG_INT8:
+				*kind = TSA_AVG;
+				return role == TS_ROLE_VALUE;
+#endif
 			default:
 				return false;
 		}
@@ -249,7 +322,7 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 	RangeTblEntry *rte;
 	TsChunkInfo *info = NULL;
 	List	   *parts = NIL;
-	List	   *groupattrs = NIL;
+	List	   *groupexprs = NIL;
 	List	   *kinds = NIL;
 	List	   *attnos = NIL;
 	List	   *quals = NIL;
@@ -307,19 +380,26 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 		pull_varattnos((Node *) ri->clause, input_rel->relid, &attrs);
 	}
 
-	/* grouping by segment columns */
+	/* grouping by segment columns and time buckets */
 	foreach(lc, parse->groupClause)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *te = get_sortgroupclause_tle(sgc, parse->targetList);
 		Var		   *var = (Var *) te->expr;
 
-		if (!IsA(var, Var) || var->varno != (int) input_rel->relid || var->varlevelsup != 0 ||
-			var->varattno < 1 || var->varattno > info->natts ||
-			info->role[var->varattno - 1] != TS_ROLE_SEGMENT || !OidIsValid(sgc->eqop) ||
-			!sgc->hashable)
+		if (!OidIsValid(sgc->eqop) || !sgc->hashable)
 			return;
-		groupattrs = lappend_int(groupattrs, var->varattno);
+		if (IsA(var, Var))
+		{
+			if (var->varno != (int) input_rel->relid || var->varlevelsup != 0 ||
+				var->varattno < 1 || var->varattno > info->natts ||
+				info->role[var->varattno - 1] != TS_ROLE_SEGMENT)
+				return;
+		}
+		else if (!TsAggIsBucket(te->expr, input_rel->relid, info))
+			return;
+		groupexprs = lappend(groupexprs, te->expr);
+		pull_varattnos((Node *) te->expr, input_rel->relid, &attrs);
 	}
 
 	/* the output: grouping columns and the aggregates it knows */
@@ -328,12 +408,12 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 		int			kind;
 		AttrNumber	attno;
 
-		if (!TsAggClassify((Expr *) lfirst(lc), input_rel->relid, info, groupattrs,
+		if (!TsAggClassify((Expr *) lfirst(lc), input_rel->relid, info, groupexprs,
 						   &kind, &attno))
 			return;
 		kinds = lappend_int(kinds, kind);
 		attnos = lappend_int(attnos, attno);
-		if (attno > 0)
+		if (kind != TSA_GROUP && attno > 0)
 			attrs = bms_add_member(attrs, attno - FirstLowInvalidHeapAttributeNumber);
 	}
 	{
@@ -353,12 +433,14 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 				return;
 			if (pinfo == NULL)
 				continue;
-			/* every compressed partition keeps the same roles and statistics */
+			/*
+			 * every compressed partition keeps the same roles and statistics
+			 * (but sums: a partition without them decodes its blocks)
+			 */
 			while ((y = bms_next_member(plain, y)) >= 0)
 				if (y > pinfo->natts || pinfo->role[y - 1] != info->role[y - 1] ||
 					(pinfo->stat_min[y - 1] == 0) != (info->stat_min[y - 1] == 0) ||
-					(pinfo->stat_nulls[y - 1] == 0) != (info->stat_nulls[y - 1] == 0) ||
-					(pinfo->stat_sum[y - 1] == 0) != (info->stat_sum[y - 1] == 0))
+					(pinfo->stat_nulls[y - 1] == 0) != (info->stat_nulls[y - 1] == 0))
 					return;
 		}
 	}
@@ -386,7 +468,7 @@ TsAggUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 	}
 	cp->path.pathkeys = NIL;
 	cp->flags = 0;
-	cp->custom_private = list_make5(parts, kinds, attnos, quals, groupattrs);
+	cp->custom_private = list_make5(parts, kinds, attnos, quals, groupexprs);
 	cp->custom_private = lappend(cp->custom_private, list_make1_int(input_rel->relid));
 	cp->methods = &TsAggPathMethods;
 	add_path(output_rel, &cp->path);
@@ -415,9 +497,10 @@ TsAggPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_exprs = NIL;
 	/*
-	 * parts, kinds, attnos, quals (Vars of the parent, evaluated on rows of
-	 * the partitions, which share its column numbers), grouping columns,
-	 * the parent's range table index, the grouping columns' = operators
+	 * parts, kinds, attnos, quals and grouping expressions (Vars of the
+	 * parent, evaluated on rows of the partitions, which share its column
+	 * numbers), the parent's range table index, the grouping expressions' =
+	 * operators
 	 */
 	cscan->custom_private = lappend(list_copy(best_path->custom_private), groupops);
 	cscan->methods = &TsAggScanMethods;
@@ -428,9 +511,12 @@ TsAggPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 
 typedef struct TsAggAcc
 {
-	int64		count;
-	Datum		value;
+	int64		count;			/* count; values summed for avg */
+	Datum		value;			/* min, max, sum of int2/int4 */
 	bool		isnull;
+#ifdef HAVE_INT128
+	int128		wide;			/* sum of int8 and avg: exact, as PostgreSQL's */
+#endif
 } TsAggAcc;
 
 typedef struct TsAggState
@@ -447,7 +533,15 @@ typedef struct TsAggState
 	List	   *boundstates;
 	List	   *segclauses;
 	int			ngroup;
-	AttrNumber *groupattno;
+	AttrNumber *groupattno;		/* a segment column, or 0: groupstate's */
+	ExprState **groupstate;		/* a time bucket */
+	int			nbucket;		/* how many */
+	Datum	   *rowbuckets;		/* a row's buckets */
+	bool	   *rownulls;
+	/* the group of the last row of the block being decoded, and its buckets */
+	TsAggAcc   *lastacc;
+	Datum	   *lastbuckets;
+	TupleTableSlot *timeslot;	/* a partition row holding one time */
 	TupleTableSlot *keyslot;
 	TupleTableSlot *outkeyslot;	/* the keys of the hash table's entries */
 	TupleHashTable hash;
@@ -495,7 +589,7 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 	List	   *kinds = lsecond(cscan->custom_private);
 	List	   *attnos = lthird(cscan->custom_private);
 	List	   *quals = lfourth(cscan->custom_private);
-	List	   *groupattrs = list_nth(cscan->custom_private, 4);
+	List	   *groupexprs = list_nth(cscan->custom_private, 4);
 	Index		varno = linitial_int((List *) list_nth(cscan->custom_private, 5));
 	List	   *groupops = list_nth(cscan->custom_private, 6);
 	TupleDesc	scandesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
@@ -549,7 +643,7 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 			state->segclauses = lappend(state->segclauses, clause);
 	}
 
-	state->ngroup = list_length(groupattrs);
+	state->ngroup = list_length(groupexprs);
 	if (state->ngroup > 0)
 	{
 		TupleDesc	keydesc = CreateTemplateTupleDesc(state->ngroup);
@@ -558,37 +652,28 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 		Oid		   *colls = palloc(sizeof(Oid) * state->ngroup);
 		Oid		   *eqfuncs;
 		FmgrInfo   *hashfuncs;
-		Oid			parent = InvalidOid;
 
-		state->groupattno = palloc(sizeof(AttrNumber) * state->ngroup);
-		/* the types of the grouping columns: from the output where they are */
+		state->groupattno = palloc0(sizeof(AttrNumber) * state->ngroup);
+		state->groupstate = palloc0(sizeof(ExprState *) * state->ngroup);
+		state->rowbuckets = palloc0(sizeof(Datum) * state->ngroup);
+		state->rownulls = palloc0(sizeof(bool) * state->ngroup);
+		state->lastbuckets = palloc0(sizeof(Datum) * state->ngroup);
 		i = 0;
-		forboth(lc, groupattrs, la, groupops)
+		forboth(lc, groupexprs, la, groupops)
 		{
-			AttrNumber	a = lfirst_int(lc);
-			int			k;
-			Oid			typid = InvalidOid;
-			int32		typmod = -1;
-			Oid			coll = InvalidOid;
+			Expr	   *expr = (Expr *) lfirst(lc);
+			Oid			coll = exprCollation((Node *) expr);
 
-			for (k = 0; k < state->nout; k++)
-				if (state->kind[k] == TSA_GROUP && state->attno[k] == a)
-				{
-					typid = TupleDescAttr(scandesc, k)->atttypid;
-					typmod = TupleDescAttr(scandesc, k)->atttypmod;
-					coll = TupleDescAttr(scandesc, k)->attcollation;
-					break;
-				}
-			if (!OidIsValid(typid))
-			{
-				/* grouped by but not selected: the partition's column */
-				if (!OidIsValid(parent))
-					parent = linitial_oid(state->parts);
-				get_atttypetypmodcoll(parent, a, &typid, &typmod, &coll);
-			}
-			TupleDescInitEntry(keydesc, i + 1, NULL, typid, typmod, 0);
+			TupleDescInitEntry(keydesc, i + 1, NULL, exprType((Node *) expr),
+							   exprTypmod((Node *) expr), 0);
 			TupleDescInitEntryCollation(keydesc, i + 1, coll);
-			state->groupattno[i] = a;
+			if (IsA(expr, Var))
+				state->groupattno[i] = ((Var *) expr)->varattno;
+			else
+			{
+				state->groupstate[i] = ExecInitExpr(expr, &node->ss.ps);
+				state->nbucket++;
+			}
 			keycols[i] = i + 1;
 			eqops[i] = lfirst_oid(la);
 			colls[i] = coll;
@@ -605,9 +690,14 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 	}
 }
 
-/* The accumulators of the group of the segment values in vals/nulls (by partition attno) */
+/*
+ * The accumulators of a group: of the segment values in segvalues/segnulls
+ * (by partition attno) and the time buckets in bucketvals/bucketnulls (by
+ * place in the grouping)
+ */
 static TsAggAcc *
-TsAggGroup(TsAggState *state, Datum *segvalues, bool *segnulls)
+TsAggGroup(TsAggState *state, Datum *segvalues, bool *segnulls,
+		   Datum *bucketvals, bool *bucketnulls)
 {
 	TupleHashEntry entry;
 	bool		isnew;
@@ -625,8 +715,10 @@ TsAggGroup(TsAggState *state, Datum *segvalues, bool *segnulls)
 	ExecClearTuple(state->keyslot);
 	for (int i = 0; i < state->ngroup; i++)
 	{
-		state->keyslot->tts_values[i] = segvalues[state->groupattno[i] - 1];
-		state->keyslot->tts_isnull[i] = segnulls[state->groupattno[i] - 1];
+		AttrNumber	a = state->groupattno[i];
+
+		state->keyslot->tts_values[i] = a > 0 ? segvalues[a - 1] : bucketvals[i];
+		state->keyslot->tts_isnull[i] = a > 0 ? segnulls[a - 1] : bucketnulls[i];
 	}
 	ExecStoreVirtualTuple(state->keyslot);
 	entry = LookupTupleHashEntry(state->hash, state->keyslot, &isnew, NULL);
@@ -639,6 +731,18 @@ TsAggGroup(TsAggState *state, Datum *segvalues, bool *segnulls)
 		entry->additional = acc;
 	}
 	return (TsAggAcc *) entry->additional;
+}
+
+/*
+ * The time buckets of the row in the expression context's scan tuple, into
+ * vals/nulls (by place in the grouping)
+ */
+static void
+TsAggBuckets(TsAggState *state, ExprContext *econtext, Datum *vals, bool *nulls)
+{
+	for (int i = 0; i < state->ngroup; i++)
+		if (state->groupstate[i] != NULL)
+			vals[i] = ExecEvalExpr(state->groupstate[i], econtext, &nulls[i]);
 }
 
 static void
@@ -675,9 +779,48 @@ TsAggAddSum(TsAggAcc *acc, int64 v)
 	acc->value = Int64GetDatum(sum);
 }
 
-/* One row that passed the quals */
+/*
+ * count values summing to sum into a sum of int8 or an avg: 128 bits hold
+ * any sum of fewer than 2^64 int8 values, so nothing overflows (as in
+ * PostgreSQL's own accumulation)
+ */
 static void
-TsAggRow(TsAggState *state, TupleTableSlot *slot)
+TsAggAddWide(TsAggAcc *acc, int64 count, int64 sum)
+{
+#ifdef HAVE_INT128
+	acc->wide += sum;
+	acc->count += count;
+	if (count > 0)
+		acc->isnull = false;
+#else
+	elog(ERROR, "sum of int8 needs 128-bit integers");
+#endif
+}
+
+/*
+ * Are the row's buckets those of the last row of the block (whose segment
+ * values are the block's own)?
+ */
+static bool
+TsAggSameBuckets(TsAggState *state)
+{
+	for (int i = 0; i < state->ngroup; i++)
+		if (state->groupstate[i] != NULL &&
+			(state->rownulls[i] ||
+			 DatumGetTimestampTz(state->rowbuckets[i]) != DatumGetTimestampTz(state->lastbuckets[i])))
+			return false;
+	return true;
+}
+
+/*
+ * One row that passed the quals, in the expression context's scan tuple.
+ * inblock: the row comes from the block being decoded, after the rows
+ * passed since TsAggCompute last reset lastacc; a block's rows share its
+ * series and come in time order, so most share the last row's group and
+ * need no look-up in the hash table.
+ */
+static void
+TsAggRow(TsAggState *state, TupleTableSlot *slot, bool inblock)
 {
 	Datum	   *segvalues;
 	bool	   *segnulls;
@@ -686,10 +829,27 @@ TsAggRow(TsAggState *state, TupleTableSlot *slot)
 	slot_getallattrs(slot);
 	segvalues = slot->tts_values;
 	segnulls = slot->tts_isnull;
-	acc = TsAggGroup(state, segvalues, segnulls);
+	if (state->nbucket > 0)
+		TsAggBuckets(state, state->css.ss.ps.ps_ExprContext, state->rowbuckets, state->rownulls);
+	if (inblock && state->lastacc != NULL && TsAggSameBuckets(state))
+		acc = state->lastacc;
+	else
+	{
+		acc = TsAggGroup(state, segvalues, segnulls, state->rowbuckets, state->rownulls);
+		if (inblock && state->ngroup > 0)
+		{
+			memcpy(state->lastbuckets, state->rowbuckets, sizeof(Datum) * state->ngroup);
+			state->lastacc = acc;
+			for (int i = 0; i < state->ngroup; i++)
+				if (state->groupstate[i] != NULL && state->rownulls[i])
+					state->lastacc = NULL;
+		}
+	}
 	for (int i = 0; i < state->nout; i++)
 	{
 		AttrNumber	a = state->attno[i];
+		Oid			typid;
+		int64		v;
 
 		switch (state->kind[i])
 		{
@@ -708,11 +868,21 @@ TsAggRow(TsAggState *state, TupleTableSlot *slot)
 					TsAggMinMax(state, i, &acc[i], slot->tts_values[a - 1]);
 				break;
 			case TSA_SUM:
-				if (!slot->tts_isnull[a - 1])
-					TsAggAddSum(&acc[i],
-								TupleDescAttr(slot->tts_tupleDescriptor, a - 1)->atttypid == INT2OID
-								? (int64) DatumGetInt16(slot->tts_values[a - 1])
-								: (int64) DatumGetInt32(slot->tts_values[a - 1]));
+			case TSA_SUM_NUMERIC:
+			case TSA_AVG:
+				if (slot->tts_isnull[a - 1])
+					break;
+				typid = TupleDescAttr(slot->tts_tupleDescriptor, a - 1)->atttypid;
+				if (typid == INT2OID)
+					v = DatumGetInt16(slot->tts_values[a - 1]);
+				else if (typid == INT4OID)
+					v = DatumGetInt32(slot->tts_values[a - 1]);
+				else
+					v = DatumGetInt64(slot->tts_values[a - 1]);
+				if (state->kind[i] == TSA_SUM)
+					TsAggAddSum(&acc[i], v);
+				else
+					TsAggAddWide(&acc[i], 1, v);
 				break;
 		}
 	}
@@ -720,15 +890,20 @@ TsAggRow(TsAggState *state, TupleTableSlot *slot)
 
 /*
  * A block inside the time bounds whose series passes: from its statistics.
- * False when a statistic it needs is missing (the caller decodes it).
+ * False when a statistic it needs is missing, or when its first and last
+ * times lie in different time buckets (the caller decodes it).  timeslot:
+ * a virtual slot of the partition's row type.
  */
 static bool
-TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot)
+TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot,
+				TupleTableSlot *timeslot)
 {
 	bool		isnull;
 	int32		rows = DatumGetInt32(slot_getattr(blockslot, TS_BLK_ROWS, &isnull));
 	Datum	   *segvalues = palloc0(sizeof(Datum) * info->natts);
 	bool	   *segnulls = palloc(sizeof(bool) * info->natts);
+	Datum	   *bucketvals = palloc0(sizeof(Datum) * Max(state->ngroup, 1));
+	bool	   *bucketnulls = palloc0(sizeof(bool) * Max(state->ngroup, 1));
 	TsAggAcc   *acc;
 
 	/* every needed statistic there? (NULL sums only for all-NULL columns) */
@@ -736,12 +911,15 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot)
 	{
 		AttrNumber	a = state->attno[i];
 
-		if (state->kind[i] == TSA_SUM)
+		if (state->kind[i] == TSA_SUM || state->kind[i] == TSA_SUM_NUMERIC ||
+			state->kind[i] == TSA_AVG)
 		{
 			bool		sumnull;
 			bool		nullsnull;
 			int32		nulls;
 
+			if (info->stat_sum[a - 1] == 0 || info->stat_nulls[a - 1] == 0)
+				return false;
 			(void) slot_getattr(blockslot, info->stat_sum[a - 1], &sumnull);
 			nulls = DatumGetInt32(slot_getattr(blockslot, info->stat_nulls[a - 1], &nullsnull));
 			if (nullsnull || (sumnull && nulls != rows))
@@ -749,15 +927,52 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot)
 		}
 	}
 
+	/* its time buckets: those of its first time, if its last is there too */
+	if (state->nbucket > 0)
+	{
+		ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+		Datum		t[2];
+		int			ta = info->time_attno;
+
+		t[0] = slot_getattr(blockslot, TS_BLK_MIN_TIME, &isnull);
+		t[1] = slot_getattr(blockslot, TS_BLK_MAX_TIME, &isnull);
+		for (int k = 0; k < 2; k++)
+		{
+			ExecClearTuple(timeslot);
+			memset(timeslot->tts_isnull, true, sizeof(bool) * timeslot->tts_tupleDescriptor->natts);
+			timeslot->tts_values[ta - 1] = t[k];
+			timeslot->tts_isnull[ta - 1] = false;
+			ExecStoreVirtualTuple(timeslot);
+			ResetExprContext(econtext);
+			econtext->ecxt_scantuple = timeslot;
+			for (int i = 0; i < state->ngroup; i++)
+			{
+				Datum		b;
+				bool		bnull;
+
+				if (state->groupstate[i] == NULL)
+					continue;
+				/* a time bucket is a timestamptz, passed by value */
+				b = ExecEvalExpr(state->groupstate[i], econtext, &bnull);
+				if (bnull)
+					return false;
+				if (k == 0)
+					bucketvals[i] = b;
+				else if (DatumGetTimestampTz(b) != DatumGetTimestampTz(bucketvals[i]))
+					return false;
+			}
+		}
+	}
+
 	memset(segnulls, true, sizeof(bool) * info->natts);
 	for (int a = 0; a < info->natts; a++)
 		if (info->role[a] == TS_ROLE_SEGMENT)
 			segvalues[a] = slot_getattr(blockslot, info->blk_attno[a], &segnulls[a]);
-	acc = TsAggGroup(state, segvalues, segnulls);
+	acc = TsAggGroup(state, segvalues, segnulls, bucketvals, bucketnulls);
 	for (int i = 0; i < state->nout; i++)
 	{
 		AttrNumber	a = state->attno[i];
-		TsColumnRole role = a > 0 ? info->role[a - 1] : TS_ROLE_NONE;
+		TsColumnRole role = (state->kind[i] != TSA_GROUP && a > 0) ? info->role[a - 1] : TS_ROLE_NONE;
 		Datum		v;
 		bool		vnull;
 
@@ -788,9 +1003,69 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot)
 				if (!vnull)
 					TsAggAddSum(&acc[i], DatumGetInt64(v));
 				break;
+			case TSA_SUM_NUMERIC:
+			case TSA_AVG:
+				v = slot_getattr(blockslot, info->stat_sum[a - 1], &vnull);
+				if (!vnull)
+					TsAggAddWide(&acc[i],
+								 rows - DatumGetInt32(slot_getattr(blockslot, info->stat_nulls[a - 1], &isnull)),
+								 DatumGetInt64(v));
+				break;
 		}
 	}
 	return true;
+}
+
+/*
+ * An index of the block table whose first column is a segment column that
+ * a qual "column = constant" fixes, and the scan key for it; NULL when
+ * none (the blocks are then read in full, each filtered).
+ */
+static Relation
+TsAggBlockIndex(TsAggState *state, TsChunkInfo *info, Relation blocks, ScanKey key)
+{
+	List	   *indexes = RelationGetIndexList(blocks);
+	ListCell   *li;
+	Relation	found = NULL;
+
+	foreach(li, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(li), AccessShareLock);
+		ListCell   *lc;
+
+		if (index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnatts > 0)
+		{
+			foreach(lc, state->segclauses)
+			{
+				OpExpr	   *op = (OpExpr *) lfirst(lc);
+				Var		   *var;
+				Const	   *c;
+
+				if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+					continue;
+				var = (Var *) linitial(op->args);
+				c = (Const *) lsecond(op->args);
+				if (!IsA(var, Var) || !IsA(c, Const) || c->constisnull ||
+					var->varattno < 1 || var->varattno > info->natts ||
+					info->role[var->varattno - 1] != TS_ROLE_SEGMENT ||
+					info->blk_attno[var->varattno - 1] != index->rd_index->indkey.values[0] ||
+					c->consttype != var->vartype ||
+					TupleDescAttr(RelationGetDescr(index), 0)->atttypid != var->vartype ||
+					get_op_opfamily_strategy(op->opno, index->rd_opfamily[0]) != BTEqualStrategyNumber)
+					continue;
+				ScanKeyEntryInitialize(key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+									   index->rd_indcollation[0], get_opcode(op->opno),
+									   c->constvalue);
+				found = index;
+				break;
+			}
+		}
+		if (found != NULL)
+			break;
+		index_close(index, AccessShareLock);
+	}
+	list_free(indexes);
+	return found;
 }
 
 /* Visit every partition: heap rows, then blocks */
@@ -826,7 +1101,7 @@ TsAggCompute(TsAggState *state)
 			econtext->ecxt_scantuple = slot;
 			if (state->qual == NULL || ExecQual(state->qual, econtext))
 			{
-				TsAggRow(state, slot);
+				TsAggRow(state, slot, false);
 				state->heap_rows++;
 			}
 		}
@@ -837,17 +1112,31 @@ TsAggCompute(TsAggState *state)
 		{
 			Relation	blocks = table_open(info->blocks, AccessShareLock);
 			TupleTableSlot *blockslot = table_slot_create(blocks, NULL);
-			TableScanDesc bscan = table_beginscan(blocks, estate->es_snapshot, 0, NULL);
+			ScanKeyData key;
+			Relation	bindex = TsAggBlockIndex(state, info, blocks, &key);
+			TableScanDesc bscan = NULL;
+			IndexScanDesc iscan = NULL;
 			bool	   *wanted = palloc0(sizeof(bool) * Max(desc->natts, 1));
 
 			for (int i = 0; i < state->nout; i++)
-				if (state->attno[i] > 0 && state->attno[i] <= desc->natts)
+				if (state->kind[i] != TSA_GROUP && state->attno[i] > 0 &&
+					state->attno[i] <= desc->natts)
 					wanted[state->attno[i] - 1] = true;
 			filter.econtext = CreateExprContext(estate);
 			filter.segslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 			filter.segqual = state->segclauses != NIL
 				? ExecInitQual(state->segclauses, &state->css.ss.ps) : NULL;
-			while (table_scan_getnextslot(bscan, ForwardScanDirection, blockslot))
+			/* the blocks of one series through the index, or all */
+			if (bindex != NULL)
+			{
+				iscan = index_beginscan(blocks, bindex, estate->es_snapshot, 1, 0);
+				index_rescan(iscan, &key, 1, NULL, 0);
+			}
+			else
+				bscan = table_beginscan(blocks, estate->es_snapshot, 0, NULL);
+			while (iscan != NULL
+				   ? index_getnext_slot(iscan, ForwardScanDirection, blockslot)
+				   : table_scan_getnextslot(bscan, ForwardScanDirection, blockslot))
 			{
 				bool		isnull;
 				TimestampTz min_time;
@@ -863,31 +1152,44 @@ TsAggCompute(TsAggState *state)
 				min_time = DatumGetTimestampTz(slot_getattr(blockslot, TS_BLK_MIN_TIME, &isnull));
 				max_time = DatumGetTimestampTz(slot_getattr(blockslot, TS_BLK_MAX_TIME, &isnull));
 				if (min_time >= filter.lo && max_time <= filter.hi &&
-					TsAggBlockStats(state, info, blockslot))
+					TsAggBlockStats(state, info, blockslot, rowslot))
 				{
 					state->blocks_stats++;
 					continue;
 				}
-				/* decode the columns needed, and take the rows that pass */
+				/*
+				 * decode the columns needed, and take the rows that pass (all
+				 * of them when the block is inside the time bounds: its
+				 * series passed)
+				 */
 				{
 					MemoryContext old = MemoryContextSwitchTo(blockcxt);
 					TsBlockData data;
+					ExprState  *qual = (min_time >= filter.lo && max_time <= filter.hi) ? NULL : state->qual;
 
 					TsDecodeBlock(info, desc, blockslot, wanted, &data);
+					state->lastacc = NULL;
 					for (int r = 0; r < data.nrows; r++)
 					{
 						TsBlockRowToSlot(info, desc, &data, r, rowslot);
 						ResetExprContext(econtext);
 						econtext->ecxt_scantuple = rowslot;
-						if (state->qual == NULL || ExecQual(state->qual, econtext))
-							TsAggRow(state, rowslot);
+						if (qual == NULL || ExecQual(qual, econtext))
+							TsAggRow(state, rowslot, true);
 					}
+					state->lastacc = NULL;
 					MemoryContextSwitchTo(old);
 					MemoryContextReset(blockcxt);
 				}
 				state->blocks_decoded++;
 			}
-			table_endscan(bscan);
+			if (iscan != NULL)
+			{
+				index_endscan(iscan);
+				index_close(bindex, AccessShareLock);
+			}
+			else
+				table_endscan(bscan);
 			ExecDropSingleTupleTableSlot(blockslot);
 			ExecDropSingleTupleTableSlot(filter.segslot);
 			FreeExprContext(filter.econtext, true);
@@ -901,6 +1203,30 @@ TsAggCompute(TsAggState *state)
 	MemoryContextDelete(blockcxt);
 }
 
+#ifdef HAVE_INT128
+/* A 128-bit integer as a numeric (of scale 0) */
+static Datum
+TsAggInt128Numeric(int128 v)
+{
+	char		buf[48];
+	char	   *p = buf + sizeof(buf) - 1;
+	uint128		u = v < 0 ? -(uint128) v : (uint128) v;
+
+	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		return NumericGetDatum(int64_to_numeric((int64) v));
+	*p = '\0';
+	do
+	{
+		*--p = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(p),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+#endif
+
 /* Fill the scan slot with one group's results */
 static TupleTableSlot *
 TsAggEmit(TsAggState *state, TsAggAcc *acc, TupleTableSlot *key)
@@ -913,20 +1239,26 @@ TsAggEmit(TsAggState *state, TsAggAcc *acc, TupleTableSlot *key)
 		switch (state->kind[i])
 		{
 			case TSA_GROUP:
-				{
-					int			g;
-
-					for (g = 0; g < state->ngroup; g++)
-						if (state->groupattno[g] == state->attno[i])
-							break;
-					slot->tts_values[i] = slot_getattr(key, g + 1, &slot->tts_isnull[i]);
-					break;
-				}
+				slot->tts_values[i] = slot_getattr(key, state->attno[i] + 1, &slot->tts_isnull[i]);
+				break;
 			case TSA_COUNT_STAR:
 			case TSA_COUNT:
 				slot->tts_values[i] = Int64GetDatum(acc[i].count);
 				slot->tts_isnull[i] = false;
 				break;
+#ifdef HAVE_INT128
+			case TSA_SUM_NUMERIC:
+			case TSA_AVG:
+				/* as numeric_poly_sum and numeric_poly_avg compute them */
+				slot->tts_isnull[i] = acc[i].isnull || acc[i].count == 0;
+				if (slot->tts_isnull[i])
+					break;
+				slot->tts_values[i] = TsAggInt128Numeric(acc[i].wide);
+				if (state->kind[i] == TSA_AVG)
+					slot->tts_values[i] = DirectFunctionCall2(numeric_div, slot->tts_values[i],
+															  NumericGetDatum(int64_to_numeric(acc[i].count)));
+				break;
+#endif
 			default:
 				slot->tts_values[i] = acc[i].value;
 				slot->tts_isnull[i] = acc[i].isnull;
@@ -961,7 +1293,7 @@ TsAggExec(CustomScanState *node)
 		if (state->emitted_single)
 			return NULL;
 		state->emitted_single = true;
-		(void) TsAggGroup(state, NULL, NULL);
+		(void) TsAggGroup(state, NULL, NULL, NULL, NULL);
 		result = TsAggEmit(state, state->single, NULL);
 	}
 	else

@@ -760,7 +760,8 @@ TsLoadChunk(Oid relid)
 		if (info->role[a] != TS_ROLE_VALUE)
 			info->stat_nulls[a] = 0;
 		if (info->role[a] != TS_ROLE_VALUE ||
-			(info->typid[a] != INT2OID && info->typid[a] != INT4OID))
+			(info->typid[a] != INT2OID && info->typid[a] != INT4OID &&
+			 info->typid[a] != INT8OID))
 			info->stat_sum[a] = 0;
 	}
 	return info;

@@ -70,7 +70,8 @@ typedef struct TsChunkInfo
 	AttrNumber *stat_nulls;		/* c<n>_nulls: NULLs in the block */
 	AttrNumber *stat_min;		/* c<n>_min, c<n>_max: smallest and largest */
 	AttrNumber *stat_max;		/* value (NaN counts as the largest) */
-	AttrNumber *stat_sum;		/* c<n>_sum: the sum (int2 and int4 columns) */
+	AttrNumber *stat_sum;		/* c<n>_sum: the sum (int2, int4 and int8
+								 * columns; NULL when an int8 sum overflows) */
 } TsChunkInfo;
 
 /*
