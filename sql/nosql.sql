@@ -2641,13 +2641,21 @@ BEGIN
     IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) refresh_rollup.rollup), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', rollup USING ERRCODE = 'insufficient_privilege';
     END IF;
-    -- one refresh of a rollup at a time
-    SELECT * INTO r FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) refresh_rollup.rollup FOR UPDATE;
-    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) r.source;
+    -- The tables first, then the catalog row: DROP TABLE of the rollup or
+    -- of its source locks the table, then its event trigger deletes the
+    -- row, so taking the row first would deadlock with it.
+    SELECT * INTO r FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) refresh_rollup.rollup;
     -- no write through the source between the snapshot of this refresh and
     -- its commit: a concurrent write below the new watermark would be seen
     -- neither by this refresh nor by the triggers (which read the old one)
     EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN SHARE MODE', r.source);
+    EXECUTE pg_catalog.format('LOCK TABLE %s IN ROW EXCLUSIVE MODE', rollup);
+    -- one refresh of a rollup at a time
+    SELECT * INTO r FROM nosql.timeseries_rollup x WHERE x.rollup OPERATOR(pg_catalog.=) refresh_rollup.rollup FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a rollup', rollup USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT * INTO ts FROM nosql.timeseries t WHERE t.relid OPERATOR(pg_catalog.=) r.source;
     query := nosql.timeseries_rollup_query(r, '$1', '$2');
 
     -- hand the source's late writes to the logs of its rollups

@@ -396,6 +396,7 @@ typedef struct RollupError
 {
 	Oid			rollup;
 	const char *message;
+	bool		recorded;		/* the rollup still exists and has the error */
 } RollupError;
 
 /* Keep the error of a failed refresh; the rollup is tried after its schedule */
@@ -412,6 +413,7 @@ RollupErrorStep(void *arg)
 							  " WHERE rollup OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the error of rollup %u", e->rollup);
+	e->recorded = SPI_processed > 0;
 }
 
 /* Refresh one rollup in a transaction of its own; an error is recorded */
@@ -441,12 +443,19 @@ RollupRefreshOne(RollupJob *job)
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("nosql worker: refresh of rollup %u failed: %s",
-						job->rollup, edata->message)));
 		e.rollup = job->rollup;
 		e.message = edata->message;
+		e.recorded = false;
 		(void) WorkerTransaction(RollupErrorStep, &e);
+
+		/*
+		 * A rollup dropped after the round listed it fails its refresh (its
+		 * table is gone): nothing went wrong, there is nothing left to do.
+		 */
+		ereport(e.recorded ? LOG : DEBUG1,
+				(errmsg("nosql worker: refresh of rollup %u failed: %s",
+						job->rollup, edata->message),
+				 e.recorded ? 0 : errdetail("The rollup was dropped meanwhile.")));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
