@@ -2864,10 +2864,11 @@ watch_stream(PG_FUNCTION_ARGS)
 
 		/*
 		 * In FROM the executor stores every row until the function returns
-		 * its last (the expected row type is there only then): a stream
-		 * without end would return nothing, for ever.
+		 * its last (only there does it say it prefers a materialized set):
+		 * a stream without end would return nothing, for ever.
 		 */
-		if (rsinfo->expectedDesc != NULL && call->max_events == 0 &&
+		if ((rsinfo->allowedModes & SFRM_Materialize_Preferred) != 0 &&
+			call->max_events == 0 &&
 			call->idle_timeout_ms == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -2898,7 +2899,9 @@ watch_stream(PG_FUNCTION_ARGS)
 	call = (CdcStreamCall *) funcctx->user_fctx;
 	for (;;)
 	{
-		if (call->next < list_length(call->spec.queue))
+		/* (an invalidate may come after the event that reached max_events) */
+		if (call->next < list_length(call->spec.queue) &&
+			(call->max_events == 0 || call->returned < call->max_events))
 		{
 			Datum		value = PointerGetDatum(list_nth(call->spec.queue, call->next++));
 
