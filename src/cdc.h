@@ -229,7 +229,9 @@ extern void CdcRingPendingAdd(CdcRingPending *p, const char *token, const char *
 							  const char *coll, const uint8_t *event, uint32 event_len);
 extern void CdcRingPublish(int slot, CdcRingPending *p);
 extern bool CdcRingRead(Oid dboid, const char *after, bool inclusive, const char *db,
-						const char *coll, int max_events, List **events, char *horizon);
+						const char *coll, int max_events, List **events, char *horizon,
+						uint64 *version);
+extern uint64 CdcRingVersion(void);
 
 /* cdc_watchers.c: the registry of the streams being read, for monitoring */
 typedef enum CdcWatcherKind

@@ -54,6 +54,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "port/atomics.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -96,6 +97,7 @@ typedef struct CdcRingShared
 	uint32		next_gen;
 	uint64		first;			/* oldest entry's number */
 	uint64		next;			/* the next entry's number */
+	pg_atomic_uint64 appended;	/* next, for readers without the lock */
 	uint64		tail;			/* the oldest entry's data position */
 	uint64		head;			/* where the next entry's data may go */
 	uint64		nentries;
@@ -168,6 +170,7 @@ CdcRingShmemStartup(void)
 		cdc_ring->nentries = nentries;
 		cdc_ring->data_size = data_size;
 		cdc_ring->next_gen = 1;
+		pg_atomic_init_u64(&cdc_ring->appended, 0);
 	}
 	/* the area's address may differ per process (EXEC_BACKEND) */
 	cdc_ring->data = (char *) cdc_ring +
@@ -457,6 +460,7 @@ CdcRingPublish(int slot, CdcRingPending *p)
 							 names + rec.db_len + Max(rec.coll_len, 0));
 			off += sizeof(rec) + rec.db_len + Max(rec.coll_len, 0) + rec.event_len;
 		}
+		pg_atomic_write_u64(&cdc_ring->appended, cdc_ring->next);
 		LWLockRelease(cdc_ring->lock);
 	}
 	if (p->buf.data != NULL)
@@ -474,12 +478,13 @@ CdcRingPublish(int slot, CdcRingPending *p)
  *		inclusive) whose namespace matches db and coll (NULL: any), at most
  *		max_events of them, as CdcRingEvents into *events (in the current
  *		memory context), with the log's horizon as the ring knows it into
- *		horizon.  Returns false, copying nothing, when the ring may lack
+ *		horizon, and into version the ring's count of appended events when
+ *		every event of it was looked at (0: not).  Returns false, copying nothing, when the ring may lack
  *		some of those events (or there is no ring): the caller reads the log.
  */
 bool
 CdcRingRead(Oid dboid, const char *after, bool inclusive, const char *db, const char *coll,
-			int max_events, List **events, char *horizon)
+			int max_events, List **events, char *horizon, uint64 *version)
 {
 	CdcRingDatabase *d;
 	uint64		i;
@@ -541,6 +546,22 @@ CdcRingRead(Oid dboid, const char *after, bool inclusive, const char *db, const 
 		*events = lappend(*events, ev);
 		n++;
 	}
+	/* everything appended so far was looked at, unless max_events cut it */
+	*version = n < max_events ? cdc_ring->next : 0;
 	LWLockRelease(cdc_ring->lock);
 	return true;
+}
+
+/*
+ * CdcRingVersion
+ *		How many events were ever appended: a reader whose last read of the
+ *		ring saw this many (CdcRingRead's version) has nothing new to read.
+ *		Read without the lock; a reader that prepared to sleep on the
+ *		decoders' condition variable before the check is woken by the
+ *		broadcast that follows any later append.
+ */
+uint64
+CdcRingVersion(void)
+{
+	return cdc_ring != NULL ? pg_atomic_read_u64(&cdc_ring->appended) : 0;
 }

@@ -1580,6 +1580,8 @@ typedef struct CdcWatchSpec
 	List	   *queue;			/* nosql.watch_stream: or onto this list */
 	int			read_cap;		/* events read from the log at a time, 0: all */
 	List	   *access;			/* CdcNsAccess of the namespaces seen */
+	uint64		ring_version;	/* the last read saw the ring's every event
+								 * up to this count; 0: not, or not read */
 	MemoryContext access_cxt;	/* where access lives */
 } CdcWatchSpec;
 
@@ -2283,11 +2285,13 @@ CdcWatchReadRing(CdcWatchSpec *spec, bool inclusive, List **events, char *horizo
 	ListCell   *lc;
 
 	*events = NIL;
+	spec->ring_version = 0;
 	/* the ring holds what READ COMMITTED sees, not an older snapshot */
 	if (!CdcRingEnabled() || IsolationUsesXactSnapshot())
 		return false;
 	if (!CdcRingRead(MyDatabaseId, spec->after, inclusive, spec->db, spec->coll,
-					 spec->read_cap > 0 ? spec->read_cap : INT_MAX, &copied, horizon))
+					 spec->read_cap > 0 ? spec->read_cap : INT_MAX, &copied, horizon,
+					 &spec->ring_version))
 		return false;
 	foreach(lc, copied)
 	{
@@ -2483,6 +2487,7 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 			 (spec->batch != NULL && spec->batch->len >= CDC_BATCH_BYTES)) &&
 			lnext(events, lc) != NULL)
 		{
+			spec->ring_version = 0; /* events are left to read */
 			strlcpy(spec->after, CdcEventToken(lfirst(lc)), sizeof(spec->after));
 			break;
 		}
@@ -2783,17 +2788,27 @@ CdcStreamCallFill(CdcStreamCall *call)
 		long		timeout = -1;
 
 		CHECK_FOR_INTERRUPTS();
-		strlcpy(from, spec->after, sizeof(from));
-		spec->limit = call->max_events > 0 ? call->max_events - call->returned : 0;
-		n = CdcWatchRead(spec, from);
-		CdcWatcherNote(spec->watcher, spec->after, n);
-		if (n > 0 || spec->invalidated)
+
+		/*
+		 * Read unless the last read was of the ring, saw all of it, and
+		 * nothing was appended since (the common case right after a batch
+		 * was returned): then only a new batch wakes us.
+		 */
+		if (spec->ring_version == 0 || spec->at_time != NULL ||
+			CdcRingVersion() != spec->ring_version)
 		{
-			call->last_event = GetCurrentTimestamp();
-			break;
+			strlcpy(from, spec->after, sizeof(from));
+			spec->limit = call->max_events > 0 ? call->max_events - call->returned : 0;
+			n = CdcWatchRead(spec, from);
+			CdcWatcherNote(spec->watcher, spec->after, n);
+			if (n > 0 || spec->invalidated)
+			{
+				call->last_event = GetCurrentTimestamp();
+				break;
+			}
+			MemoryContextReset(call->batch_cxt);
+			spec->queue = NIL;
 		}
-		MemoryContextReset(call->batch_cxt);
-		spec->queue = NIL;
 		if (call->idle_timeout_ms > 0)
 		{
 			TimestampTz deadline = TimestampTzPlusMilliseconds(call->last_event,
