@@ -1507,6 +1507,16 @@ CREATE FUNCTION nosql.watch(coll text, pipeline nosql.bson DEFAULT NULL,
     AS 'MODULE_PATHNAME', 'watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer, text, nosql.bson) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after, or from the first event whose clusterTime is at or after start_at_operation_time (a bson timestamp), else from now, in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones; full_document_before_change off, whenAvailable or required gives the pre-images of collections with changeStreamPreAndPostImages';
 
+CREATE FUNCTION nosql.watch_stream(coll text, pipeline nosql.bson DEFAULT NULL,
+                                   resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
+                                   full_document text DEFAULT 'default',
+                                   full_document_before_change text DEFAULT 'off',
+                                   start_at_operation_time nosql.bson DEFAULT NULL,
+                                   max_events bigint DEFAULT 0, idle_timeout_ms integer DEFAULT 0)
+    RETURNS SETOF nosql.bson
+    AS 'MODULE_PATHNAME', 'watch_stream' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION nosql.watch_stream(text, nosql.bson, nosql.bson, nosql.bson, text, text, nosql.bson, bigint, integer) IS 'MongoDB change stream in one call: the events of nosql.watch as they are logged, in commit order, until max_events (0: no limit), idle_timeout_ms without an event (0: never), or an invalidate; call it in the select list (COPY (SELECT nosql.watch_stream(...)) TO STDOUT, or libpq single-row mode) so that rows leave as they come';
+
 CREATE FUNCTION nosql.watch_start_token() RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'watch_start_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION nosql.watch_start_token() IS 'the resume token of now: pass it as resume_after to start a change stream that misses nothing between calls';
@@ -1556,7 +1566,7 @@ CREATE FUNCTION nosql.change_stream_get_watchers(OUT datid oid, OUT pid integer,
                                                  OUT last_read timestamptz, OUT events bigint)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'change_stream_get_watchers' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.change_stream_get_watchers() IS 'the change streams being read on the server (every role''s to those who may watch every collection or read all statistics, else the caller''s own): the backend''s database and pid, role, kind (watch or cursor), cursor id, namespace, resume point, start, last read and events returned';
+COMMENT ON FUNCTION nosql.change_stream_get_watchers() IS 'the change streams being read on the server (every role''s to those who may watch every collection or read all statistics, else the caller''s own): the backend''s database and pid, role, kind (watch, stream or cursor), cursor id, namespace, resume point, start, last read and events returned';
 
 CREATE VIEW nosql.change_stream_watchers AS
 SELECT w.pid,
@@ -1579,7 +1589,7 @@ SELECT w.pid,
        (SELECT pg_catalog.max(token) AS newest FROM nosql.change_log) n
  WHERE w.datid OPERATOR(pg_catalog.=)
        (SELECT oid FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
-COMMENT ON VIEW nosql.change_stream_watchers IS 'the change streams being read in this database (nosql.watch calls while they run, open $changeStream cursors): pid, role, kind, cursor id, namespace (NULL: every database or collection), resume point, start, last read, events returned, and the WAL between the resume point and the newest event of the change log';
+COMMENT ON VIEW nosql.change_stream_watchers IS 'the change streams being read in this database (nosql.watch and nosql.watch_stream calls while they run, open $changeStream cursors): pid, role, kind, cursor id, namespace (NULL: every database or collection), resume point, start, last read, events returned, and the WAL between the resume point and the newest event of the change log';
 GRANT SELECT ON nosql.change_stream_watchers TO PUBLIC;
 
 ---------------------------------------------------------------------------

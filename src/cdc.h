@@ -17,6 +17,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
 #include "bson.h"
 
@@ -196,11 +197,48 @@ extern void CdcWatchNoteWrite(void);
 extern void CdcWatchRound(void);
 extern void CdcWatchReleaseDatabase(Oid dboid, bool drop_slot);
 
+/* Databases with a decoder at one time */
+#define CDC_DECODERS 8
+
+/* cdc_ring.c: the newest logged events in shared memory */
+typedef struct CdcRingPending
+{
+	MemoryContext cxt;			/* where buf is, outside the transaction */
+	StringInfoData buf;			/* records; data NULL until the first */
+	int			count;
+	int			last;			/* offset of the last record */
+	char		missing[CDC_TOKEN_LEN + 1]; /* dropped up to this token */
+} CdcRingPending;
+
+typedef struct CdcRingEvent
+{
+	char		token[CDC_TOKEN_LEN + 1];
+	char	   *db;
+	char	   *coll;			/* NULL: none (dropDatabase) */
+	Bson	   *event;
+} CdcRingEvent;
+
+extern int	nosql_change_stream_ring_size;
+extern bool nosql_change_stream_ring;
+extern void CdcRingInit(void);
+extern bool CdcRingEnabled(void);
+extern void CdcRingAttach(int slot, Oid dboid, const char *covered, const char *horizon);
+extern void CdcRingDetach(int slot);
+extern void CdcRingRaiseHorizon(Oid dboid, const char *token);
+extern void CdcRingPendingAdd(CdcRingPending *p, const char *token, const char *db,
+							  const char *coll, const uint8_t *event, uint32 event_len);
+extern void CdcRingPublish(int slot, CdcRingPending *p);
+extern bool CdcRingRead(Oid dboid, const char *after, bool inclusive, const char *db,
+						const char *coll, int max_events, List **events, char *horizon,
+						uint64 *version);
+extern uint64 CdcRingVersion(void);
+
 /* cdc_watchers.c: the registry of the streams being read, for monitoring */
 typedef enum CdcWatcherKind
 {
 	CDC_WATCHER_CALL,			/* a nosql.watch call */
-	CDC_WATCHER_CURSOR			/* a $changeStream cursor */
+	CDC_WATCHER_CURSOR,			/* a $changeStream cursor */
+	CDC_WATCHER_STREAM			/* a nosql.watch_stream call */
 } CdcWatcherKind;
 
 extern void CdcWatchersInit(void);

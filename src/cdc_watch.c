@@ -124,6 +124,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -136,14 +137,26 @@
 #include "utils/tuplestore.h"
 #include "utils/wait_event.h"
 
+/*
+ * libpq/libpq.h, for pq_flush: its libpq-be.h includes the GSSAPI headers
+ * for fields of struct Port when the server was built with GSSAPI, and
+ * those headers need not be installed where extensions are built.  Port
+ * is not used here: include it as for a server built without.
+ */
+#ifdef ENABLE_GSS
+#undef ENABLE_GSS
+#include "libpq/libpq.h"
+#define ENABLE_GSS 1
+#else
+#include "libpq/libpq.h"
+#endif
+
 #include "agg.h"
 #include "bson.h"
 #include "cdc.h"
 #include "documents.h"
 #include "nosql.h"
 
-/* Databases with a decoder at one time */
-#define CDC_DECODERS 8
 /* Events decoded in one transaction at most */
 #define CDC_DECODE_BATCH 10000
 /* The decoder's safety-net wake-up */
@@ -195,6 +208,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 PGDLLEXPORT void nosql_cdc_decoder_main(Datum main_arg);
 
+static void CdcReadHorizon(char *buf);
+
 static void
 CdcWatchShmemRequest(void)
 {
@@ -239,6 +254,7 @@ CdcWatchInit(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	CdcRingInit();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	prev_shmem_request_hook = shmem_request_hook;
@@ -495,6 +511,7 @@ CdcDecoderDetach(int code, Datum arg)
 {
 	if (cdc_me == NULL)
 		return;
+	CdcRingDetach(cdc_me - cdc_watch->decoders);
 	SpinLockAcquire(&cdc_watch->mutex);
 	cdc_me->dboid = InvalidOid;
 	cdc_me->pid = 0;
@@ -1086,6 +1103,7 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 	CdcLogBatch *b;
 	ListCell   *lc;
 	int64		logged;
+	CdcRingPending pending;
 
 	/* the log's "logged" (now()) is this transaction's time */
 	CdcMarkDecoding(false);
@@ -1112,6 +1130,8 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 			elog(ERROR, "could not prepare the change log's insert");
 	}
 	b = palloc0(sizeof(CdcLogBatch));
+	memset(&pending, 0, sizeof(pending));
+	pending.cxt = cdc_dec.context;
 	foreach(lc, cdc_dec.ready)
 	{
 		CdcReady   *r = lfirst(lc);
@@ -1153,6 +1173,7 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 			b->coll_nulls[b->n] = coll == NULL;
 			b->colls[b->n] = coll != NULL ? CStringGetTextDatum(coll) : (Datum) 0;
 			b->events[b->n] = PointerGetDatum(BsonFromDocument(&event, false));
+			CdcRingPendingAdd(&pending, token, db, coll, bson_get_data(&event), event.len);
 			if (++b->n == CDC_INSERT_ROWS)
 				CdcLogBatchFlush(b);
 		}
@@ -1162,6 +1183,8 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* visible in the log: into the ring, before "copied" moves past them */
+	CdcRingPublish(cdc_me - cdc_watch->decoders, &pending);
 	CdcMarkDecoding(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	*commit_end = XactLastCommitEnd;
@@ -1179,9 +1202,12 @@ CdcDecoderLog(XLogRecPtr *commit_end)
 	return logged;
 }
 
-/* The commit LSN of the log's newest event: what a restart must not log again */
+/*
+ * The commit LSN of the log's newest event: what a restart must not log
+ * again; its token into newest ("" when the log is empty).
+ */
 static XLogRecPtr
-CdcLoggedUpTo(void)
+CdcLoggedUpTo(char *newest)
 {
 	int			rc;
 	XLogRecPtr	result = InvalidXLogRecPtr;
@@ -1194,6 +1220,9 @@ CdcLoggedUpTo(void)
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		uint64		lsn;
 
+		newest[0] = '\0';
+		if (!isnull)
+			strlcpy(newest, TextDatumGetCString(d), CDC_TOKEN_LEN + 1);
 		if (!isnull && sscanf(TextDatumGetCString(d), "%16" SCNx64, &lsn) == 1)
 			result = (XLogRecPtr) lsn;
 	}
@@ -1209,6 +1238,8 @@ nosql_cdc_decoder_main(Datum main_arg)
 	List	   *options;
 	HASHCTL		hctl;
 	bool		historic = false;	/* the caches hold decoding's entries */
+	char		newest[CDC_TOKEN_LEN + 1];
+	char		horizon[CDC_TOKEN_LEN + 1];
 	XLogRecPtr	confirm_at = InvalidXLogRecPtr;	/* to confirm when flushed */
 	XLogRecPtr	confirm_needs = InvalidXLogRecPtr;
 	XLogRecPtr	confirmed = InvalidXLogRecPtr;
@@ -1255,10 +1286,13 @@ nosql_cdc_decoder_main(Datum main_arg)
 		proc_exit(0);
 	SPI_connect();
 	CdcDecoderSetUp(slot);
-	cdc_dec.skip_lsn = CdcLoggedUpTo();
+	cdc_dec.skip_lsn = CdcLoggedUpTo(newest);
+	CdcReadHorizon(horizon);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* the ring may lack every event logged before this decoder */
+	CdcRingAttach(cdc_me - cdc_watch->decoders, dboid, newest, horizon);
 
 	/* the slot, and one decoding context on it, for the decoder's life */
 	CdcQuietDecoding(true);
@@ -1403,14 +1437,20 @@ CdcTrim(int64 keep_secs)
 							   "  max(wall::timestamptz) AS wall FROM d), "
 							   "u AS (UPDATE nosql.change_stream_horizon h SET token = m.token, since = now(),"
 							   "  lost_until = GREATEST(h.lost_until, m.wall)"
-							   "  FROM m WHERE m.token IS NOT NULL AND m.token > h.token) "
-							   "SELECT n FROM m",
+							   "  FROM m WHERE m.token IS NOT NULL AND m.token > h.token"
+							   "  RETURNING h.token) "
+							   "SELECT n, (SELECT token FROM u) FROM m",
 							   1, types, arg, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "change log retention failed: %s", SPI_result_code_string(rc));
 	{
 		bool		isnull;
+		Datum		horizon = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											2, &isnull);
 
+		/* the ring's readers see it now, before the commit: never late */
+		if (!isnull)
+			CdcRingRaiseHorizon(MyDatabaseId, TextDatumGetCString(horizon));
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										   1, &isnull));
 	}
@@ -1537,7 +1577,21 @@ typedef struct CdcWatchSpec
 	int64		limit;			/* $changeStream: at most this many, 0: all */
 	int			nbatch;			/* events in batch */
 	MemoryContext batch_cxt;	/* where batch grows */
+	List	   *queue;			/* nosql.watch_stream: or onto this list */
+	int			read_cap;		/* events read from the log at a time, 0: all */
+	List	   *access;			/* CdcNsAccess of the namespaces seen */
+	uint64		ring_version;	/* the last read saw the ring's every event
+								 * up to this count; 0: not, or not read */
+	MemoryContext access_cxt;	/* where access lives */
 } CdcWatchSpec;
+
+/* Whether the caller may see a namespace's events, as last checked */
+typedef struct CdcNsAccess
+{
+	char	   *db;
+	char	   *coll;
+	bool		allowed;
+} CdcNsAccess;
 
 /* The _data of a resume token document, checked; into buf */
 static void
@@ -2008,6 +2062,14 @@ CdcEmit(CdcWatchSpec *spec, Bson *event)
 		bson_append_document(spec->batch, key, -1, &doc);
 		MemoryContextSwitchTo(old);
 	}
+	else if (spec->rsinfo == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(spec->batch_cxt);
+
+		spec->queue = lappend(spec->queue,
+							  DatumGetPointer(datumCopy(PointerGetDatum(event), false, -1)));
+		MemoryContextSwitchTo(old);
+	}
 	else
 	{
 		Datum		value = PointerGetDatum(event);
@@ -2160,12 +2222,104 @@ CdcResolveStartTime(CdcWatchSpec *spec)
 }
 
 /*
- * Read the events after spec->after into the result, moving spec->after
- * to the last one read.  Returns how many events were returned (after the
- * pipeline).
+ * Whether the caller may see the events of collection coll of database db
+ * (coll NULL: a dropDatabase), as the log's read decides it: SELECT on the
+ * collection's table, and for a collection that does not exist (or a view,
+ * or no collection), see_dropped.  Checked once per namespace per spec (a
+ * nosql.watch call, a stream), as the log's owner reads the catalog.
  */
-static int64
-CdcWatchRead(CdcWatchSpec *spec, const char *start)
+static bool
+CdcNamespaceAllowed(CdcWatchSpec *spec, const char *db, const char *coll)
+{
+	ListCell   *lc;
+	CdcNsAccess *a;
+	Collection *c;
+	MemoryContext old;
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		allowed;
+
+	if (coll == NULL)
+		return spec->see_dropped;
+	foreach(lc, spec->access)
+	{
+		a = lfirst(lc);
+		if (strcmp(a->db, db) == 0 && strcmp(a->coll, coll) == 0)
+			return a->allowed;
+	}
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(spec->log_owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	c = CollectionLookup(db, coll);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (c == NULL || !OidIsValid(c->relid))
+		allowed = spec->see_dropped;
+	else
+	{
+		bool		missing = false;
+
+		/* has_table_privilege: a table gone meanwhile hides the event */
+		allowed = pg_class_aclcheck_ext(c->relid, save_userid, ACL_SELECT,
+										&missing) == ACLCHECK_OK && !missing;
+	}
+	old = MemoryContextSwitchTo(spec->access_cxt);
+	a = palloc(sizeof(CdcNsAccess));
+	a->db = pstrdup(db);
+	a->coll = pstrdup(coll);
+	a->allowed = allowed;
+	spec->access = lappend(spec->access, a);
+	MemoryContextSwitchTo(old);
+	return allowed;
+}
+
+/*
+ * Read the events after spec->after (from it, with inclusive) from the
+ * ring into *events (Bson, in the current memory context), moving
+ * spec->after to the last one, with the ring's copy of the horizon into
+ * horizon.  Returns false when the ring may lack some of them: the log
+ * must be read.
+ */
+static bool
+CdcWatchReadRing(CdcWatchSpec *spec, bool inclusive, List **events, char *horizon)
+{
+	List	   *copied;
+	ListCell   *lc;
+
+	*events = NIL;
+	spec->ring_version = 0;
+	/* the ring holds what READ COMMITTED sees, not an older snapshot */
+	if (!CdcRingEnabled() || IsolationUsesXactSnapshot())
+		return false;
+	if (!CdcRingRead(MyDatabaseId, spec->after, inclusive, spec->db, spec->coll,
+					 spec->read_cap > 0 ? spec->read_cap : INT_MAX, &copied, horizon,
+					 &spec->ring_version))
+		return false;
+	foreach(lc, copied)
+	{
+		CdcRingEvent *ev = lfirst(lc);
+
+		if (CdcNamespaceAllowed(spec, ev->db, ev->coll))
+		{
+			*events = lappend(*events, ev->event);
+			strlcpy(spec->after, ev->token, sizeof(spec->after));
+		}
+		else
+			pfree(ev->event);
+		pfree(ev->db);
+		if (ev->coll != NULL)
+			pfree(ev->coll);
+	}
+	list_free_deep(copied);
+	return true;
+}
+
+/*
+ * Read the events after spec->after (from it, with inclusive) from the log
+ * into a list of Bson (in the current memory context), moving spec->after
+ * to the last one, and then the horizon into horizon (read after the
+ * events: retention committed meanwhile is seen).
+ */
+static List *
+CdcWatchReadLog(CdcWatchSpec *spec, bool inclusive, char *horizon)
 {
 	static const char *const read_sql =
 		"SELECT l.token, l.event FROM nosql.change_log l"
@@ -2180,29 +2334,15 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID, BOOLOID};
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	char		first[CDC_TOKEN_LEN + 1];
-	bool		inclusive = spec->inclusive;
 	Oid			caller = GetUserId();
 	Oid			save_userid;
 	int			save_sec_context;
 	static SPIPlanPtr plan = NULL;
 	Portal		portal;
-	int64		total = 0;
-	char		horizon[CDC_TOKEN_LEN + 1];
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
-												 "nosql change stream row context",
-												 ALLOCSET_DEFAULT_SIZES);
 	MemoryContext outer = CurrentMemoryContext;
 	List	   *events = NIL;
-	ListCell   *lc;
-	int64		pre_image_cutoff;
+	int64		nread = 0;
 
-	/* startAtOperationTime not reached yet: nothing to read */
-	if (spec->at_time != NULL && !CdcResolveStartTime(spec))
-	{
-		MemoryContextDelete(rowcxt);
-		return 0;
-	}
 	args[0] = CStringGetTextDatum(spec->after);
 	args[1] = spec->db ? CStringGetTextDatum(spec->db) : (Datum) 0;
 	nulls[1] = spec->db ? ' ' : 'n';
@@ -2211,8 +2351,6 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	args[3] = BoolGetDatum(spec->see_dropped);
 	args[4] = ObjectIdGetDatum(caller);
 	args[5] = BoolGetDatum(inclusive);
-	strlcpy(first, spec->after, sizeof(first));
-	spec->inclusive = false;
 
 	/* the log is read as its owner, for the caller */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -2231,7 +2369,15 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 	portal = SPI_cursor_open(NULL, plan, args, nulls, false);
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, CDC_READ_BATCH);
+		long		want = CDC_READ_BATCH;
+
+		if (spec->read_cap > 0)
+		{
+			if (nread >= spec->read_cap)
+				break;
+			want = Min(want, spec->read_cap - nread);
+		}
+		SPI_cursor_fetch(portal, true, want);
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
@@ -2244,17 +2390,48 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 
 			strlcpy(spec->after, token, sizeof(spec->after));
 			events = lappend(events, event);
+			nread++;
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-
-	/* retention that ran meanwhile may have taken events: history lost */
 	CdcReadHorizon(horizon);
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return events;
+}
+
+/*
+ * Read the events after spec->after into the result, moving spec->after
+ * to the last one read: from the ring when it holds them all, else from
+ * the log.  Returns how many events were returned (after the pipeline).
+ */
+static int64
+CdcWatchRead(CdcWatchSpec *spec, const char *start)
+{
+	char		first[CDC_TOKEN_LEN + 1];
+	bool		inclusive = spec->inclusive;
+	int64		total = 0;
+	char		horizon[CDC_TOKEN_LEN + 1];
+	MemoryContext rowcxt;
+	List	   *events = NIL;
+	ListCell   *lc;
+	int64		pre_image_cutoff;
+
+	/* startAtOperationTime not reached yet: nothing to read */
+	if (spec->at_time != NULL && !CdcResolveStartTime(spec))
+		return 0;
+	strlcpy(first, spec->after, sizeof(first));
+	spec->inclusive = false;
+	if (!CdcWatchReadRing(spec, inclusive, &events, horizon))
+		events = CdcWatchReadLog(spec, inclusive, horizon);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+								   "nosql change stream row context",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	/* retention that ran meanwhile may have taken events: history lost */
 	if (horizon[0] != '\0' && strcmp(start, horizon) < 0)
 		MongoRaise(MONGO_CHANGE_STREAM_HISTORY_LOST,
 				   "Resume of change stream was not possible, as the resume point may no longer be in the change log.");
@@ -2310,6 +2487,7 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 			 (spec->batch != NULL && spec->batch->len >= CDC_BATCH_BYTES)) &&
 			lnext(events, lc) != NULL)
 		{
+			spec->ring_version = 0; /* events are left to read */
 			strlcpy(spec->after, CdcEventToken(lfirst(lc)), sizeof(spec->after));
 			break;
 		}
@@ -2425,6 +2603,98 @@ CdcRefuseView(const char *db, const char *coll)
 				   "Namespace %s.%s is a view, not a collection", db, coll);
 }
 
+/*
+ * The arguments nosql.watch and nosql.watch_stream share, checked in the
+ * order the errors come: the namespace (argument ns), fullDocument (full)
+ * and fullDocumentBeforeChange (before).
+ */
+static void
+CdcWatchArgsTarget(CdcWatchSpec *spec, FunctionCallInfo fcinfo, int ns, int full, int before)
+{
+	char	   *value;
+	Oid			log;
+
+	log = CdcNosqlRelation("change_log", &spec->log_owner);
+	spec->see_dropped = CdcWatchCheckAccess(log);
+
+	if (!PG_ARGISNULL(ns))
+	{
+		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(ns));
+		char	   *dot = strchr(name, '.');
+
+		if (name[0] == '\0' || dot == name || (dot != NULL && dot[1] == '\0'))
+			MongoRaise(MONGO_INVALID_NAMESPACE, "invalid namespace \"%s\" for a change stream", name);
+		if (dot != NULL)
+		{
+			*dot = '\0';
+			spec->coll = dot + 1;
+		}
+		spec->db = name;
+	}
+	CdcRefuseView(spec->db, spec->coll);
+
+	value = PG_ARGISNULL(full) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(full));
+	spec->full = (CdcFullDocument) CdcEnumValue(value, cdc_full_names, "fullDocument");
+
+	value = PG_ARGISNULL(before) ? "off" : text_to_cstring(PG_GETARG_TEXT_PP(before));
+	spec->before = (CdcBeforeChange) CdcEnumValue(value, cdc_before_names,
+												  "fullDocumentBeforeChange");
+}
+
+/*
+ * The rest of the shared arguments: the pipeline, resume_after,
+ * start_after and start_at_operation_time (at_time: -1 when the function
+ * has none), checked; then the stream's start, once the decoder is ready.
+ */
+static void
+CdcWatchArgsStart(CdcWatchSpec *spec, FunctionCallInfo fcinfo, int pipeline, int resume,
+				  int start_after, int at_time)
+{
+	bool		has_time = at_time >= 0 && PG_NARGS() > at_time && !PG_ARGISNULL(at_time);
+
+	if (!PG_ARGISNULL(resume) && !PG_ARGISNULL(start_after))
+		MongoRaise(MONGO_BAD_VALUE, "Only one type of resume option is allowed, but multiple were found.");
+	if (has_time && (!PG_ARGISNULL(resume) || !PG_ARGISNULL(start_after)))
+		MongoRaise(MONGO_ONE_RESUME_OPTION,
+				   "Only one type of resume option is allowed, but multiple were found.");
+	if (!PG_ARGISNULL(pipeline))
+		spec->chain = CdcCompilePipeline(PG_GETARG_BSON_P(pipeline));
+	if (!PG_ARGISNULL(resume))
+	{
+		CdcParseToken(PG_GETARG_BSON_P(resume), "resume_after", spec->after);
+		spec->inclusive = true; /* resuming after a drop is its invalidate */
+	}
+	else if (!PG_ARGISNULL(start_after))
+		CdcParseToken(PG_GETARG_BSON_P(start_after), "start_after", spec->after);
+	else if (has_time)
+	{
+		bson_iter_t it;
+		bson_t		holder;
+
+		if (!BsonValueIter(PG_GETARG_BSON_P(at_time), &it, &holder) ||
+			!BSON_ITER_HOLDS_TIMESTAMP(&it))
+			MongoRaise(MONGO_TYPE_MISMATCH, "start_at_operation_time must be a timestamp");
+		CdcSetStartTime(spec, &it);
+	}
+
+	CdcDecoderWaitReady();
+	if (spec->at_time != NULL)
+		(void) CdcResolveStartTime(spec);
+	else if (spec->after[0] == '\0')
+		CdcNowToken(spec->after);
+}
+
+/* A blocking read sees new events only with a snapshot per statement */
+static void
+CdcRequireReadCommitted(void)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a blocking change stream needs READ COMMITTED"),
+				 errdetail("In REPEATABLE READ or SERIALIZABLE every read sees the transaction's snapshot, which no new event reaches.")));
+}
+
 PG_FUNCTION_INFO_V1(watch);
 Datum
 watch(PG_FUNCTION_ARGS)
@@ -2432,78 +2702,17 @@ watch(PG_FUNCTION_ARGS)
 	CdcWatchSpec spec;
 	ReturnSetInfo *rsinfo;
 	int32		max_wait_ms;
-	char	   *full;
 	char		start[CDC_TOKEN_LEN + 1];
-	bool		at_time;
-	Oid			log;
 
 	memset(&spec, 0, sizeof(spec));
-	log = CdcNosqlRelation("change_log", &spec.log_owner);
-	spec.see_dropped = CdcWatchCheckAccess(log);
-
-	if (!PG_ARGISNULL(0))
-	{
-		char	   *ns = text_to_cstring(PG_GETARG_TEXT_PP(0));
-		char	   *dot = strchr(ns, '.');
-
-		if (ns[0] == '\0' || dot == ns || (dot != NULL && dot[1] == '\0'))
-			MongoRaise(MONGO_INVALID_NAMESPACE, "invalid namespace \"%s\" for a change stream", ns);
-		if (dot != NULL)
-		{
-			*dot = '\0';
-			spec.coll = dot + 1;
-		}
-		spec.db = ns;
-	}
-	CdcRefuseView(spec.db, spec.coll);
-
-	full = PG_ARGISNULL(4) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(4));
-	spec.full = (CdcFullDocument) CdcEnumValue(full, cdc_full_names, "fullDocument");
-
-	full = PG_ARGISNULL(6) ? "off" : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	spec.before = (CdcBeforeChange) CdcEnumValue(full, cdc_before_names,
-												 "fullDocumentBeforeChange");
-
+	spec.access_cxt = CurrentMemoryContext;
+	CdcWatchArgsTarget(&spec, fcinfo, 0, 4, 6);
 	max_wait_ms = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
 	if (max_wait_ms < 0)
 		MongoRaise(MONGO_BAD_VALUE, "max_wait_ms must not be negative");
-	if (max_wait_ms > 0 && IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a blocking change stream needs READ COMMITTED"),
-				 errdetail("In REPEATABLE READ or SERIALIZABLE every read sees the transaction's snapshot, which no new event reaches.")));
-
-	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
-		MongoRaise(MONGO_BAD_VALUE, "Only one type of resume option is allowed, but multiple were found.");
-	at_time = PG_NARGS() > 7 && !PG_ARGISNULL(7);
-	if (at_time && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
-		MongoRaise(MONGO_ONE_RESUME_OPTION,
-				   "Only one type of resume option is allowed, but multiple were found.");
-	if (!PG_ARGISNULL(1))
-		spec.chain = CdcCompilePipeline(PG_GETARG_BSON_P(1));
-	if (!PG_ARGISNULL(2))
-	{
-		CdcParseToken(PG_GETARG_BSON_P(2), "resume_after", spec.after);
-		spec.inclusive = true;	/* resuming after a drop is its invalidate */
-	}
-	else if (!PG_ARGISNULL(3))
-		CdcParseToken(PG_GETARG_BSON_P(3), "start_after", spec.after);
-	else if (at_time)
-	{
-		bson_iter_t it;
-		bson_t		holder;
-
-		if (!BsonValueIter(PG_GETARG_BSON_P(7), &it, &holder) ||
-			!BSON_ITER_HOLDS_TIMESTAMP(&it))
-			MongoRaise(MONGO_TYPE_MISMATCH, "start_at_operation_time must be a timestamp");
-		CdcSetStartTime(&spec, &it);
-	}
-
-	CdcDecoderWaitReady();
-	if (spec.at_time != NULL)
-		(void) CdcResolveStartTime(&spec);
-	else if (spec.after[0] == '\0')
-		CdcNowToken(spec.after);
+	if (max_wait_ms > 0)
+		CdcRequireReadCommitted();
+	CdcWatchArgsStart(&spec, fcinfo, 1, 2, 3, 7);
 	strlcpy(start, spec.after, sizeof(start));
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -2522,6 +2731,207 @@ watch(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * nosql.watch_stream: one call, events as they come
+ * ---------------------------------------------------------------------
+ */
+
+/* Events read at a time by a stream */
+#define CDC_STREAM_READ 1000
+
+typedef struct CdcStreamCall
+{
+	CdcWatchSpec spec;			/* after is the resume point */
+	int64		max_events;		/* 0: no limit */
+	int64		returned;
+	int32		idle_timeout_ms;	/* 0: none */
+	TimestampTz last_event;		/* or the start */
+	MemoryContext batch_cxt;	/* the events read last, reset per read */
+	int			next;			/* of spec.queue, the next to return */
+	bool		done;
+} CdcStreamCall;
+
+/* The stream's memory goes (the query ended, or failed): unlist it */
+static void
+CdcStreamCallEnd(void *arg)
+{
+	CdcStreamCall *call = (CdcStreamCall *) arg;
+
+	CdcWatcherRemove(call->spec.watcher);
+	call->spec.watcher = 0;
+}
+
+/*
+ * Read the stream's next events into its queue, waiting for them on the
+ * decoder's condition variable for as long as idle_timeout_ms allows (for
+ * ever without it); sets done when it passed.  Before each wait the rows
+ * already produced are sent to the client.
+ */
+static void
+CdcStreamCallFill(CdcStreamCall *call)
+{
+	CdcWatchSpec *spec = &call->spec;
+	MemoryContext old;
+
+	MemoryContextReset(call->batch_cxt);
+	spec->queue = NIL;
+	call->next = 0;
+	old = MemoryContextSwitchTo(call->batch_cxt);
+	/* before the first read: a batch committed after it wakes us */
+	ConditionVariablePrepareToSleep(&cdc_watch->decoded);
+	for (;;)
+	{
+		char		from[CDC_TOKEN_LEN + 1];
+		int64		n;
+		long		timeout = -1;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * Read unless the last read was of the ring, saw all of it, and
+		 * nothing was appended since (the common case right after a batch
+		 * was returned): then only a new batch wakes us.
+		 */
+		if (spec->ring_version == 0 || spec->at_time != NULL ||
+			CdcRingVersion() != spec->ring_version)
+		{
+			strlcpy(from, spec->after, sizeof(from));
+			spec->limit = call->max_events > 0 ? call->max_events - call->returned : 0;
+			n = CdcWatchRead(spec, from);
+			CdcWatcherNote(spec->watcher, spec->after, n);
+			if (n > 0 || spec->invalidated)
+			{
+				call->last_event = GetCurrentTimestamp();
+				break;
+			}
+			MemoryContextReset(call->batch_cxt);
+			spec->queue = NIL;
+		}
+		if (call->idle_timeout_ms > 0)
+		{
+			TimestampTz deadline = TimestampTzPlusMilliseconds(call->last_event,
+															   call->idle_timeout_ms);
+
+			timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (timeout <= 0)
+			{
+				call->done = true;
+				break;
+			}
+		}
+		/* the client gets what is produced before we sleep */
+		if (whereToSendOutput == DestRemote)
+		{
+			/* a failed write marks the connection lost: the next check ends us */
+			(void) pq_flush();
+			CHECK_FOR_INTERRUPTS();
+		}
+		(void) ConditionVariableTimedSleep(&cdc_watch->decoded, timeout, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * nosql.watch_stream(coll text, pipeline bson DEFAULT NULL, resume_after
+ * bson DEFAULT NULL, start_after bson DEFAULT NULL, full_document text
+ * DEFAULT 'default', full_document_before_change text DEFAULT 'off',
+ * start_at_operation_time bson DEFAULT NULL, max_events bigint DEFAULT 0,
+ * idle_timeout_ms integer DEFAULT 0) RETURNS SETOF bson — the events of
+ * nosql.watch, one call for the life of the stream: a value-per-call set
+ * function, whose rows leave as they are produced when it is called in
+ * the target list (COPY (SELECT nosql.watch_stream(...)) TO STDOUT, or a
+ * SELECT read in libpq's single-row mode).  It ends after max_events rows,
+ * after idle_timeout_ms without one, with an invalidate, or never.  In
+ * FROM, PostgreSQL keeps every row until the function ends: refused there
+ * unless max_events or idle_timeout_ms bounds it.
+ */
+PG_FUNCTION_INFO_V1(watch_stream);
+Datum
+watch_stream(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	CdcStreamCall *call;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		MemoryContext old;
+		MemoryContextCallback *cb;
+
+		if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+			(rsinfo->allowedModes & SFRM_ValuePerCall) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("set-valued function called in context that cannot accept a set")));
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		call = palloc0(sizeof(CdcStreamCall));
+		CdcWatchArgsTarget(&call->spec, fcinfo, 0, 4, 5);
+		call->max_events = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT64(7);
+		if (call->max_events < 0)
+			MongoRaise(MONGO_BAD_VALUE, "max_events must not be negative");
+		call->idle_timeout_ms = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
+		if (call->idle_timeout_ms < 0)
+			MongoRaise(MONGO_BAD_VALUE, "idle_timeout_ms must not be negative");
+
+		/*
+		 * In FROM the executor stores every row until the function returns
+		 * its last (only there does it say it prefers a materialized set):
+		 * a stream without end would return nothing, for ever.
+		 */
+		if ((rsinfo->allowedModes & SFRM_Materialize_Preferred) != 0 &&
+			call->max_events == 0 &&
+			call->idle_timeout_ms == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("nosql.watch_stream without max_events or idle_timeout_ms cannot be used in FROM"),
+					 errdetail("In FROM the rows of a set-returning function are returned when it ends, and this stream does not end."),
+					 errhint("Call it in the select list: SELECT nosql.watch_stream(...), or COPY (SELECT nosql.watch_stream(...)) TO STDOUT; or bound it with max_events or idle_timeout_ms.")));
+		CdcRequireReadCommitted();
+		CdcWatchArgsStart(&call->spec, fcinfo, 1, 2, 3, 6);
+		call->spec.read_cap = CDC_STREAM_READ;
+		call->spec.access_cxt = funcctx->multi_call_memory_ctx;
+		call->batch_cxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
+												"nosql watch_stream batch",
+												ALLOCSET_DEFAULT_SIZES);
+		call->spec.batch_cxt = call->batch_cxt;
+		call->last_event = GetCurrentTimestamp();
+
+		/* listed until the query's memory goes, which an error also ends */
+		call->spec.watcher = CdcWatcherAdd(CDC_WATCHER_STREAM, call->spec.db,
+										   call->spec.coll, call->spec.after);
+		cb = palloc0(sizeof(MemoryContextCallback));
+		cb->func = CdcStreamCallEnd;
+		cb->arg = call;
+		MemoryContextRegisterResetCallback(funcctx->multi_call_memory_ctx, cb);
+		funcctx->user_fctx = call;
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	call = (CdcStreamCall *) funcctx->user_fctx;
+	for (;;)
+	{
+		/* (an invalidate may come after the event that reached max_events) */
+		if (call->next < list_length(call->spec.queue) &&
+			(call->max_events == 0 || call->returned < call->max_events))
+		{
+			Datum		value = PointerGetDatum(list_nth(call->spec.queue, call->next++));
+
+			call->returned++;
+			SRF_RETURN_NEXT(funcctx, value);
+		}
+		if (call->done || call->spec.invalidated ||
+			(call->max_events > 0 && call->returned >= call->max_events))
+			break;
+		/* every row read was returned (and sent): read the next ones */
+		CdcStreamCallFill(call);
+	}
+	CdcWatcherRemove(call->spec.watcher);
+	call->spec.watcher = 0;
+	SRF_RETURN_DONE(funcctx);
 }
 
 /* ---------------------------------------------------------------------
@@ -2646,6 +3056,8 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 		MongoRaise(MONGO_INVALID_NAMESPACE,
 				   "$changeStream may not be opened on the internal admin database");
 	spec->chain = CdcCompileStages(pipeline, 1);
+	/* the namespaces' access is remembered for the stream's life */
+	spec->access_cxt = CurrentMemoryContext;
 
 	log = CdcNosqlRelation("change_log", &spec->log_owner);
 	spec->see_dropped = CdcWatchCheckAccess(log);

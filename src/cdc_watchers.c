@@ -337,7 +337,8 @@ change_stream_get_watchers(PG_FUNCTION_ARGS)
 			values[0] = ObjectIdGetDatum(copy.dboid);
 			values[1] = Int32GetDatum(copy.pid);
 			values[2] = ObjectIdGetDatum(s->userid);
-			values[3] = CStringGetTextDatum(s->kind == CDC_WATCHER_CURSOR ? "cursor" : "watch");
+			values[3] = CStringGetTextDatum(s->kind == CDC_WATCHER_CURSOR ? "cursor" :
+											s->kind == CDC_WATCHER_STREAM ? "stream" : "watch");
 			values[4] = Int64GetDatum(s->cursor_id);
 			nulls[4] = s->kind != CDC_WATCHER_CURSOR || s->cursor_id == 0;
 			values[5] = CStringGetTextDatum(s->db);

@@ -59,6 +59,12 @@ order.
   the document) with 100 listening connections; the decoder's CPU (it still
   wakes every second and reads the WAL) is not counted on the peer's side.
 
+- 100 streaming watchers vs 1 streaming watcher: the same workload read
+  by N connections each running one `COPY (SELECT nosql.watch_stream(...,
+  max_events => 3,000)) TO STDOUT` through psycopg2's copy_expert into an
+  object that parses each row as it arrives (StreamReader); the target is
+  the same, peer/ours >= 0.67.
+
 The writer keeps to its schedule only if the machine keeps up; the log
 gives the rate it reached (on 2 cores, 100 watchers at 200 inserts/s
 saturate the server and the writer falls behind: the work, 3,000 inserts
@@ -334,6 +340,55 @@ class WatchReader(Reader):
             self.token = json.dumps(event["_id"])
 
 
+class StreamReader(Reader):
+    """One nosql.watch_stream call, read with COPY (SELECT
+    nosql.watch_stream(...)) TO STDOUT through psycopg2's copy_expert into
+    this object, which parses the rows as they arrive; the call ends after
+    the expected number of events (max_events), or after DELIVERY_DEADLINE
+    without one (idle_timeout_ms), and is made again from the last token
+    only if events are missing."""
+
+    def __init__(self, conn, name, run_no, expected, coll, token):
+        super().__init__(conn, name, run_no, expected)
+        self.ns = "%s.%s" % (DB, coll)
+        self.token = token
+        self.cur = self.conn.cursor()
+        self.pending = ""
+
+    def stream(self, max_events, idle_ms):
+        sql = self.cur.mogrify(
+            "COPY (SELECT nosql.watch_stream(%s, resume_after => %s::nosql.bson, "
+            "max_events => %s, idle_timeout_ms => %s)) TO STDOUT",
+            (self.ns, self.token, max_events, idle_ms))
+        self.calls += 1
+        self.cur.copy_expert(sql.decode() if isinstance(sql, bytes) else sql, self)
+
+    def write(self, data):
+        """copy_expert's output: rows as they come, split anywhere."""
+        when = time.perf_counter()
+        if isinstance(data, bytes):
+            data = data.decode()
+        self.pending += data
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            event = json.loads(line)
+            if event.get("operationType") != "insert":
+                raise RuntimeError("%s: unexpected event %r" % (self.name, event))
+            self.got(event["fullDocument"], when)
+            self.token = json.dumps(event["_id"])
+
+    def prime(self):
+        # a first call, so that what one backend does once (loading the
+        # library, filling its caches) is not in the measurement
+        self.stream(0, 1)
+        self.calls = 0
+        if self.received:
+            raise RuntimeError("%s: events before the first insert" % self.name)
+
+    def read(self):
+        self.stream(self.expected - self.received, int(DELIVERY_DEADLINE * 1000))
+
+
 class NotifyReader(Reader):
     """LISTENs and waits for notifications on its socket (poll(2))."""
 
@@ -515,7 +570,7 @@ def cpu_run(conn, watchers, side="ours"):
     total = scaled(CPU_TXNS)
     postmaster = postmaster_pid(conn)
     readers = []
-    if side == "ours":
+    if side in ("ours", "stream"):
         writer = OursWriter(conn, CPU_COLL)
         token = run(conn, "SELECT nosql.watch_start_token()")[0]
     else:
@@ -525,6 +580,9 @@ def cpu_run(conn, watchers, side="ours"):
             if side == "ours":
                 readers.append(WatchReader(conn, "watcher%d" % i, run_no, total,
                                            CPU_COLL, token))
+            elif side == "stream":
+                readers.append(StreamReader(conn, "streamer%d" % i, run_no, total,
+                                            CPU_COLL, token))
             else:
                 readers.append(NotifyReader(conn, "listener%d" % i, run_no, total))
         start_readers(readers)
@@ -565,7 +623,7 @@ def cpu_run(conn, watchers, side="ours"):
         "server CPU %.2f s without the writer's backend%s (decoder %.2f, readers "
         "%.2f, other %.2f%s; writer %.2f); %d reads, %.1f events per read; "
         "client CPU %.2f s (%.0f%% of a core)%s" % (
-            side, watchers, "watcher" if side == "ours" else "listener",
+            side, watchers, "listener" if side == "peer" else "watcher",
             total, total / elapsed, wall, figure / CLK_TCK,
             " and the decoder" if side == "peer" else "",
             decoder / CLK_TCK, watching / CLK_TCK,
@@ -603,6 +661,14 @@ def cpu_many_listen(conn, scale):
     return cpu_run(conn, WATCHERS, "peer")
 
 
+def cpu_many_stream(conn, scale):
+    return cpu_run(conn, WATCHERS, "stream")
+
+
+def cpu_one_stream(conn, scale):
+    return cpu_run(conn, 1, "stream")
+
+
 def case_name(name):
     """A trial at other counts never replaces a full-size row of RESULTS.md."""
     return name if FACTOR == 1 else "%s (factor %g)" % (name, FACTOR)
@@ -619,4 +685,7 @@ CASES = [
     (case_name("server CPU, 3,000 inserts at 200/s to %d readers: nosql.watch vs LISTEN/NOTIFY"
                % WATCHERS),
      cpu_many_again, cpu_many_listen, "CPU-s"),
+    (case_name("server CPU, 3,000 inserts at 200/s: %d streaming watchers (ours) vs 1 streaming watcher (peer)"
+               % WATCHERS),
+     cpu_many_stream, cpu_one_stream, "CPU-s"),
 ]
