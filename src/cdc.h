@@ -220,6 +220,9 @@ typedef struct CdcRingEvent
 
 extern int	nosql_change_stream_ring_size;
 extern bool nosql_change_stream_ring;
+extern int	nosql_change_stream_gather_ms;
+extern int	nosql_change_stream_gather_watchers;
+extern int	CdcWatchersInDatabase(Oid dboid);
 extern void CdcRingInit(void);
 extern bool CdcRingEnabled(void);
 extern void CdcRingAttach(int slot, Oid dboid, const char *covered, const char *horizon);

@@ -202,6 +202,9 @@ static CdcWatchShared *cdc_watch = NULL;
 
 /* nosql.change_log_retention, seconds */
 int			nosql_change_log_retention = 86400;
+/* nosql.change_stream_gather_delay (ms) and _watchers: see the decoder */
+int			nosql_change_stream_gather_ms = 20;
+int			nosql_change_stream_gather_watchers = 10;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -253,6 +256,26 @@ CdcWatchInit(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nosql.change_stream_gather_delay",
+							"How long the change stream decoder gathers events when many streams are open.",
+							"With at least nosql.change_stream_gather_watchers streams open in a database, its decoder logs committed events and wakes the watchers at most this long after the first of them, so that each wake-up delivers several events; 0 turns gathering off.",
+							&nosql_change_stream_gather_ms,
+							20,
+							0,
+							1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nosql.change_stream_gather_watchers",
+							"How many open change streams of a database make its decoder gather events.",
+							"Below this many, every committed batch is logged and delivered at once.",
+							&nosql_change_stream_gather_watchers,
+							10,
+							1,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 	CdcRingInit();
 	if (!process_shared_preload_libraries_in_progress)
@@ -1241,6 +1264,7 @@ nosql_cdc_decoder_main(Datum main_arg)
 	char		newest[CDC_TOKEN_LEN + 1];
 	char		horizon[CDC_TOKEN_LEN + 1];
 	XLogRecPtr	confirm_at = InvalidXLogRecPtr;	/* to confirm when flushed */
+	TimestampTz gather_since = 0;	/* the first event gathered, or 0 */
 	XLogRecPtr	confirm_needs = InvalidXLogRecPtr;
 	XLogRecPtr	confirmed = InvalidXLogRecPtr;
 
@@ -1359,6 +1383,40 @@ nosql_cdc_decoder_main(Datum main_arg)
 		}
 		CdcQuietDecoding(false);
 		at = ctx->reader->EndRecPtr;
+
+		/*
+		 * With many streams open, every logged batch wakes them all, and
+		 * each wake-up costs every watcher a context switch and a read for
+		 * what is often one event.  Gather committed events for up to
+		 * nosql.change_stream_gather_delay after the first of them (going
+		 * on decoding what comes meanwhile), as commit_delay does with
+		 * commit_siblings: each wake-up then delivers several events, and
+		 * the decoder logs them in one transaction.  Fewer streams than
+		 * nosql.change_stream_gather_watchers get every batch at once.
+		 */
+		if (cdc_dec.ready != NIL && cdc_dec.ready_events < CDC_DECODE_BATCH &&
+			nosql_change_stream_gather_ms > 0 &&
+			CdcWatchersInDatabase(MyDatabaseId) >= nosql_change_stream_gather_watchers)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+			long		wait;
+
+			if (gather_since == 0)
+				gather_since = now;
+			wait = TimestampDifferenceMilliseconds(now,
+												   TimestampTzPlusMilliseconds(gather_since,
+																			   nosql_change_stream_gather_ms));
+			if (wait > 0)
+			{
+				if (ctx->reader->EndRecPtr < GetFlushRecPtr(NULL))
+					continue;	/* decode what came meanwhile */
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 wait, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				continue;
+			}
+		}
+		gather_since = 0;
 
 		/* log the committed events, then tell the watchers */
 		if (cdc_dec.ready != NIL)

@@ -153,6 +153,36 @@ CdcMyWatchers(void)
 	return &cdc_watchers[me - 1];
 }
 
+/*
+ * CdcWatchersInDatabase
+ *		How many backends of a database have a change stream open (read
+ *		without the entries' locks: a count for a heuristic, not a fact).
+ */
+int
+CdcWatchersInDatabase(Oid dboid)
+{
+	int			n = 0;
+
+	if (cdc_watchers == NULL)
+		return 0;
+	for (int i = 0; i < MaxBackends; i++)
+	{
+		CdcBackendWatchers *b = &cdc_watchers[i];
+
+		if (b->pid == 0 || b->dboid != dboid)
+			continue;
+		for (int j = 0; j < CDC_WATCHER_SLOTS; j++)
+		{
+			if (b->slots[j].used)
+			{
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
 /* At exit: the backend's watchers end with it */
 static void
 CdcWatchersExit(int code, Datum arg)

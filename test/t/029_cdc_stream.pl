@@ -131,4 +131,29 @@ my $s3 = start_stream($t1, \$o3, ', max_events => 420');
 $s3->finish;
 is(join(',', ids_of($o3)), join(',', 3001 .. 3420), 'read again from before the burst: the same events');
 
+# ---- many streams: the decoder gathers events before it wakes them ----
+# (nosql.change_stream_gather_watchers = 1 makes this one stream many)
+$node->append_conf('postgresql.conf',
+	"nosql.change_stream_gather_watchers = 1\nnosql.change_stream_gather_delay = '400ms'");
+$node->reload;
+my $t2 = $node->safe_psql('postgres', 'SELECT nosql.watch_start_token()');
+my $o4 = '';
+my $s4 = start_stream($t2, \$o4, ', max_events => 3');
+my $listed = 0;
+for (1 .. 100)
+{
+	$listed = $node->safe_psql('postgres',
+		"SELECT count(*) FROM nosql.change_stream_watchers WHERE kind = 'stream'");
+	last if $listed eq '1';
+	usleep(50_000);
+}
+is($listed, '1', 'gathering: the stream is open');
+my $first = Time::HiRes::time();
+insert_ids(4001, 4003);
+is(pump_events($s4, \$o4, 1), 3, 'gathering: the three events arrive');
+my $took = Time::HiRes::time() - $first;
+$s4->finish;
+is(join(',', ids_of($o4)), '4001,4002,4003', 'gathering: in order, once');
+cmp_ok($took, '>=', 0.3, 'gathering: delivered after the gather delay, not at the first commit');
+
 done_testing();
