@@ -591,7 +591,8 @@ def cpu_run(conn, watchers, side="ours"):
         t0 = time.perf_counter()
         for reader in readers:
             reader.go.set()
-        elapsed = write_paced(writer, run_no, 0, total, CPU_RATE)
+        acks = [None] * total
+        elapsed = write_paced(writer, run_no, 0, total, CPU_RATE, acks)
         finish_readers(readers)
         wall = time.perf_counter() - t0
         after = server_cpu(postmaster)
@@ -617,11 +618,18 @@ def cpu_run(conn, watchers, side="ours"):
                      if t > 0 and pid not in watcher_pids and pid != writer.pid
                      and "cdc decoder" not in proc_title(pid)), reverse=True)
     calls = sum(reader.calls for reader in readers)
+    # acknowledgement to arrival in the client, over every reader and event
+    # (the client's threads share one interpreter: with 100 of them this is
+    # what a loaded client sees, an upper bound of the server's part)
+    delays = sorted(max(0.0, (reader.arrivals[i] - acks[i]) * 1000.0)
+                    for reader in readers for i in range(total))
+    delivery = " delivery p50 %.1f ms, p99 %.1f ms;" % (
+        percentile(delays, 50), percentile(delays, 99)) if delays else ""
     client = (client_after.ru_utime - client_before.ru_utime
               + client_after.ru_stime - client_before.ru_stime)
     log("    %s, %d %s(s): %d inserts at %.0f/s, all delivered after %.2f s; "
         "server CPU %.2f s without the writer's backend%s (decoder %.2f, readers "
-        "%.2f, other %.2f%s; writer %.2f); %d reads, %.1f events per read; "
+        "%.2f, other %.2f%s; writer %.2f); %d reads, %.1f events per read;%s "
         "client CPU %.2f s (%.0f%% of a core)%s" % (
             side, watchers, "listener" if side == "peer" else "watcher",
             total, total / elapsed, wall, figure / CLK_TCK,
@@ -632,7 +640,7 @@ def cpu_run(conn, watchers, side="ours"):
                     ", %s %.2f" % (title, t / CLK_TCK)
                     for i, (t, title) in enumerate(others[:4])),
             writing / CLK_TCK,
-            calls, total * watchers / max(1, calls), client,
+            calls, total * watchers / max(1, calls), delivery, client,
             100.0 * client / wall,
             "; processes gone meanwhile (their CPU is not counted): %s" % gone
             if gone else ""))
