@@ -51,22 +51,24 @@ SELECT timestamptz '2025-01-01' + (i * 51 + (random() * 50)::int) * interval '1 
 CREATE TABLE tsp AS SELECT * FROM tsm;
 SELECT nosql.create_timeseries('tsm', 'time', '{host,region}', '1 day');
 
--- compare a query on the time-series table (%1$s) with the plain table
-CREATE FUNCTION same(q text) RETURNS text LANGUAGE plpgsql AS $$
+-- compare a query on a time-series table (%1$s: ts) with a plain table
+-- of the same rows (plain); same() for tsm and tsp
+CREATE FUNCTION same_in(q text, ts text, plain text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     extra bigint;
     missing bigint;
     total bigint;
 BEGIN
     EXECUTE format('SELECT count(*) FROM ((SELECT x::text FROM (%s) x) EXCEPT ALL (SELECT x::text FROM (%s) x)) d',
-                   format(q, 'tsm'), format(q, 'tsp')) INTO extra;
+                   format(q, ts), format(q, plain)) INTO extra;
     EXECUTE format('SELECT count(*) FROM ((SELECT x::text FROM (%s) x) EXCEPT ALL (SELECT x::text FROM (%s) x)) d',
-                   format(q, 'tsp'), format(q, 'tsm')) INTO missing;
-    EXECUTE format('SELECT count(*) FROM (%s) x', format(q, 'tsm')) INTO total;
+                   format(q, plain), format(q, ts)) INTO missing;
+    EXECUTE format('SELECT count(*) FROM (%s) x', format(q, ts)) INTO total;
     RETURN CASE WHEN extra = 0 AND missing = 0 THEN 'same, ' || total || ' rows'
                 ELSE format('DIFFERENT: %s extra, %s missing of %s', extra, missing, total) END;
 END
 $$;
+CREATE FUNCTION same(q text) RETURNS text LANGUAGE sql RETURN same_in(q, 'tsm', 'tsp');
 
 -- partitions wholly older than now(): all three days
 SELECT nosql.compress_timeseries('tsm') AS rows_compressed;
@@ -160,21 +162,7 @@ INSERT INTO tsa VALUES ('2025-03-01 00:30', 'h0', 1, 2, 3, 0.5), ('2025-03-01 12
 INSERT INTO tsap VALUES ('2025-03-01 00:30', 'h0', 1, 2, 3, 0.5), ('2025-03-01 12:00:00.5', 'h1', NULL, NULL, NULL, NULL),
     ('2025-03-02 01:00', 'h9', 7, 7, 9223372036854775807, 1), ('2025-03-02 01:00:01', 'h9', -7, 7, 9223372036854775807, 1);
 -- same() for tsa and tsap
-CREATE FUNCTION same_a(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    extra bigint;
-    missing bigint;
-    total bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM ((SELECT x::text FROM (%s) x) EXCEPT ALL (SELECT x::text FROM (%s) x)) d',
-                   format(q, 'tsa'), format(q, 'tsap')) INTO extra;
-    EXECUTE format('SELECT count(*) FROM ((SELECT x::text FROM (%s) x) EXCEPT ALL (SELECT x::text FROM (%s) x)) d',
-                   format(q, 'tsap'), format(q, 'tsa')) INTO missing;
-    EXECUTE format('SELECT count(*) FROM (%s) x', format(q, 'tsa')) INTO total;
-    RETURN CASE WHEN extra = 0 AND missing = 0 THEN 'same, ' || total || ' rows'
-                ELSE format('DIFFERENT: %s extra, %s missing of %s', extra, missing, total) END;
-END
-$$;
+CREATE FUNCTION same_a(q text) RETURNS text LANGUAGE sql RETURN same_in(q, 'tsa', 'tsap');
 -- buckets of a day (every block inside one), an hour (h0's blocks inside,
 -- the others straddle), 10 minutes (every block straddles); origin and offset
 SELECT same_a('SELECT nosql.time_bucket(''1 day'', time) b, host, count(*), count(a), sum(a), avg(a), sum(b), avg(b), sum(c), avg(c), min(c), max(c), min(time), max(time) FROM %1$s GROUP BY 1, 2');
