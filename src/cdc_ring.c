@@ -185,6 +185,22 @@ CdcRingShmemStartup(void)
 void
 CdcRingInit(void)
 {
+	DefineCustomBoolVariable("nosql.change_stream_ring",
+							 "Read change stream events from the shared ring when it holds them.",
+							 "Off: every read queries nosql.change_log (the same events, at more cost).",
+							 &nosql_change_stream_ring,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * The ring needs shared memory, so only a preloaded library has one;
+	 * loaded later, PostgreSQL refuses new PGC_POSTMASTER settings (a
+	 * FATAL error), so the size is defined only at preload.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomIntVariable("nosql.change_stream_ring_size",
 							"Shared memory for the newest change stream events.",
 							"Watchers read events from this ring instead of nosql.change_log while it holds them; 0 turns the ring off.",
@@ -195,16 +211,6 @@ CdcRingInit(void)
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
-	DefineCustomBoolVariable("nosql.change_stream_ring",
-							 "Read change stream events from the shared ring when it holds them.",
-							 "Off: every read queries nosql.change_log (the same events, at more cost).",
-							 &nosql_change_stream_ring,
-							 true,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = CdcRingShmemRequest;
 	prev_shmem_startup_hook = shmem_startup_hook;
