@@ -87,6 +87,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
@@ -1540,6 +1541,15 @@ KvHeadDatum(text *key)
 													KvHeadLength(VARDATA_ANY(key), len)));
 }
 
+/* A varlena datum with an out-of-line value fetched */
+static Datum
+KvInline(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	return VARATT_IS_EXTERNAL(v) ? PointerGetDatum(detoast_external_attr(v)) : d;
+}
+
 /*
  * Emit the keys of a head group that are in the range and live, in byte
  * order; returns how many went out.  Columns of nosql.kv_history: key,
@@ -1565,8 +1575,13 @@ KvScanEmit(KvScanKey *keys, int n, const KvRange *range, TupleDesc hdesc,
 		heap_deform_tuple(keys[i].tuple, hdesc, h, hn);
 		if (DatumGetBool(h[7]))
 			continue;			/* a tombstone: the key is deleted */
-		values[0] = h[0];		/* key */
-		values[1] = h[5];		/* value */
+		/*
+		 * No out-of-line value goes into the set (it outlives this scan's
+		 * snapshot), as with the statement's tuplestore receiver; the key
+		 * was fetched already.
+		 */
+		values[0] = PointerGetDatum(keys[i].key);
+		values[1] = hn[5] ? (Datum) 0 : KvInline(h[5]);	/* value */
 		values[2] = h[3];		/* create_revision */
 		values[3] = h[1];		/* mod_revision */
 		values[4] = h[4];		/* version */
@@ -1681,7 +1696,7 @@ KvScanRange(const KvRange *range, int64 revision, int64 limit, Snapshot snapshot
 			ngroup++;
 		}
 		group[i].tuple = ExecCopySlotHeapTuple(slot);
-		group[i].key = DatumGetTextPP(heap_getattr(group[i].tuple, 1, RelationGetDescr(rel), &isnull));
+		group[i].key = key;		/* already detoasted, in the group's memory */
 		MemoryContextSwitchTo(old);
 	}
 	if (room > 0)
