@@ -86,6 +86,19 @@ is($node->safe_psql('postgres', q{
 my $present = $node->safe_psql('postgres', 'SELECT count(*) FROM nosql_data."db.c"');
 ok($present - @ids <= 50, "at most the batch in flight committed unacknowledged ($present documents)");
 
+# a_1 and a_1_b_-1 were created before any document had an array, so the
+# worker builds the multikey GIN beside each (CREATE INDEX CONCURRENTLY,
+# every few rounds); that build may have been cut by the crash or not yet
+# started.  Wait for both, valid, and for no build in progress: the checks
+# below drop indexes in a transaction, which would deadlock with a build.
+is(wait_for_value($node, 'postgres', q{
+	SELECT count(*) FILTER (WHERE c.relname LIKE 'nosql\_ix\_%\_m%' AND i.indisvalid AND i.indisready)
+	       || ',' || (SELECT count(*) FROM nosql.index_build)
+	       || ',' || (SELECT count(*) FROM pg_stat_progress_create_index)
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	WHERE i.indrelid = 'nosql_data."db.c"'::regclass}, '2,0,0'), '2,0,0',
+	'the worker built the multikey GIN beside a_1 and a_1_b_-1 after recovery');
+
 my @indexes = table_indexes($node, 'postgres', 'db.c');
 my @nosql_ix = grep { $_->{name} =~ /^nosql_ix_/ } @indexes;
 ok(@nosql_ix >= 3, scalar(@nosql_ix) . ' nosql_ix_ indexes for the three specs');
