@@ -51,6 +51,7 @@
 
 #include "agg.h"
 #include "bson_compare.h"
+#include "cdc.h"
 #include "documents.h"
 #include "expr.h"
 #include "nosql.h"
@@ -3405,6 +3406,49 @@ AggReadView(CommandContext *ctx, const char *collname, const bson_t *stages,
 }
 
 /*
+ * A pipeline that starts with $changeStream given to nosql.aggregate: a set
+ * is no cursor, so it holds the events logged after the stream's start
+ * (its resumeAfter, startAfter or startAtOperationTime; none: now, so no
+ * event) up to the call, through the stages after $changeStream; the
+ * stream's checks, errors and privileges are the aggregate command's.
+ */
+static void
+AggChangeStreamSet(const char *database, const char *name, const bson_iter_t *pipeline,
+				   ReturnSetInfo *rsinfo)
+{
+	MemoryContext stream_cxt;
+	MemoryContext old;
+	const uint8_t *data;
+	uint32_t	len;
+	bson_t		array;
+	bson_iter_t first;
+	bson_iter_t options;
+
+	bson_iter_array(pipeline, &len, &data);
+	if (!bson_init_static(&array, data, len) || !bson_iter_init(&first, &array) ||
+		!bson_iter_next(&first) || !bson_iter_recurse(&first, &options) ||
+		!bson_iter_next(&options))
+		elog(ERROR, "corrupt $changeStream pipeline");
+
+	/* the stream is listed as a watcher while its memory lives */
+	stream_cxt = AllocSetContextCreate(CurrentMemoryContext, "nosql change stream set",
+									   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(stream_cxt);
+	PG_TRY();
+	{
+		CdcStream  *stream = CdcStreamOpen(database, name, &options, &array);
+
+		CdcStreamToSet(stream, rsinfo);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(stream_cxt);
+	}
+	PG_END_TRY();
+}
+
+/*
  * nosql.aggregate(coll text, pipeline bson) RETURNS SETOF bson
  *
  * The documents a pipeline (a JSON array) returns; coll is 'coll' or
@@ -3437,6 +3481,11 @@ nosql_aggregate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the pipeline must be an array")));
+	if (AggChangeStream(&a.pipeline))
+	{
+		AggChangeStreamSet(database, name, &a.pipeline, rsinfo);
+		return (Datum) 0;
+	}
 	if (!AggPrepare(database, &a, &b) && b.write == NULL)
 		return (Datum) 0;
 	if (b.write != NULL)

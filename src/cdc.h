@@ -253,10 +253,12 @@ extern void CdcWatcherRemove(int slot);
 
 /* cdc_watch.c: $changeStream, a stream behind a tailable cursor */
 typedef struct CdcStream CdcStream;
+struct ReturnSetInfo;
 extern CdcStream *CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 								const bson_t *pipeline);
 extern bool CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch,
 						  char *pbrt);
+extern void CdcStreamToSet(CdcStream *stream, struct ReturnSetInfo *rsinfo);
 extern void CdcStreamResumePoint(const CdcStream *stream, char *pbrt);
 extern void CdcStreamSetCursor(CdcStream *stream, int64 cursor_id);
 

@@ -3184,6 +3184,31 @@ CdcStreamNext(CdcStream *stream, int64 limit, int64 max_wait_ms, bson_t *batch, 
 }
 
 /*
+ * CdcStreamToSet
+ *		Every event of a stream logged by now into rsinfo's set (no
+ *		wait, no batch limit), for the SQL function nosql.aggregate.
+ */
+void
+CdcStreamToSet(CdcStream *stream, ReturnSetInfo *rsinfo)
+{
+	CdcWatchSpec *spec = &stream->spec;
+	char		start[CDC_TOKEN_LEN + 1];
+
+	strlcpy(start, spec->after, sizeof(start));
+	spec->rsinfo = rsinfo;
+	PG_TRY();
+	{
+		(void) CdcWaitRead(spec, start, 0, NULL);
+	}
+	PG_FINALLY();
+	{
+		spec->rsinfo = NULL;
+	}
+	PG_END_TRY();
+	CdcWatcherNote(spec->watcher, spec->after, 0);
+}
+
+/*
  * CdcStreamResumePoint
  *		The stream's resume point (_data), for a first batch not read.
  */
