@@ -35,7 +35,11 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/parallel.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/genam.h"
 #include "access/relscan.h"
 #include "access/table.h"
@@ -67,6 +71,8 @@
 #include "access/stratnum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
 #include "utils/rel.h"
 #include "access/skey.h"
 #include "utils/selfuncs.h"
@@ -426,16 +432,37 @@ TsRelationInfo(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
 	info = TsLookupChunk(relid);
 	if (info != NULL)
 	{
-		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(info->blocks));
+		/*
+		 * The block table's size: its pages now, times the density of its
+		 * last ANALYZE or VACUUM, or the density its row width gives if it
+		 * never had one.  Not pg_class alone: a block table written by
+		 * compression and never vacuumed has relpages 0 and reltuples -1
+		 * there, and an ANALYZE of the partition (autovacuum's) finds its
+		 * heap empty, so the partition would cost nothing and the plans
+		 * above it would go wrong.  Nor estimate_rel_size(), which counts
+		 * a never vacuumed table as at least 10 pages: ten times too many
+		 * blocks for a small partition.  The planner would lock the table
+		 * anyway: the scan reads it.
+		 */
+		Relation	brel = try_relation_open(info->blocks, AccessShareLock);
 
-		if (HeapTupleIsValid(tup))
+		if (brel != NULL)
 		{
-			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+			BlockNumber pages = RelationGetNumberOfBlocks(brel);
+			double		density;
 
-			if (form->reltuples > 0)
-				rel->tuples += form->reltuples * TS_BLOCK_ROWS;
-			rel->pages += form->relpages;
-			ReleaseSysCache(tup);
+			if (brel->rd_rel->reltuples >= 0 && brel->rd_rel->relpages > 0)
+				density = brel->rd_rel->reltuples / brel->rd_rel->relpages;
+			else
+			{
+				int32		width = get_rel_data_width(brel, NULL) +
+					MAXALIGN(SizeofHeapTupleHeader) + sizeof(ItemIdData);
+
+				density = (BLCKSZ - SizeOfPageHeaderData) / width;
+			}
+			rel->pages += pages;
+			rel->tuples += rint(density * pages) * TS_BLOCK_ROWS;
+			relation_close(brel, NoLock);
 		}
 	}
 }
