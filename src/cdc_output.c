@@ -52,7 +52,12 @@
  * Logical decoding messages (cdc_message.c).  The update engine writes,
  * just before it rewrites a row, a transactional message "nosql.update"
  * with the table, the _id and the updateDescription; the collection
- * commands write "nosql.ddl" for a drop, a rename, a dropDatabase.  Both
+ * commands write "nosql.ddl" for a drop, a rename, a dropDatabase, and
+ * for the DDL only MongoDB's expanded events show (create, createIndexes,
+ * dropIndexes, modify), which the plugin emits only with option
+ * show_expanded_events (as it adds collectionUUID, from the catalog row,
+ * and disambiguatedPaths only then: without it the events are as they
+ * were before the option existed).  Both
  * arrive in their place among the transaction's changes.  An update
  * message is kept (its bytes, in a per-transaction context) until the next
  * change of its table: when that is the update of the row with that _id,

@@ -70,6 +70,12 @@
  * preAndPostImages.expireAfterSeconds (cluster_parameter.c), read once per
  * read of the log.
  *
+ * Expanded events.  The decoder asks the plugin for MongoDB's expanded
+ * events (show_expanded_events), so the log has them, and collectionUUID,
+ * for every reader; a read for a stream without showExpandedEvents drops
+ * those events and strips those fields (CdcWithoutExpanded), giving the
+ * events byte for byte as the plugin writes them without the option.
+ *
  * Monitoring.  Every stream being read (a nosql.watch call, a
  * $changeStream cursor) has a slot in the registry of cdc_watchers.c,
  * updated with its resume point after each read.
