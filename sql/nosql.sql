@@ -1502,20 +1502,22 @@ CREATE FUNCTION nosql.watch(coll text, pipeline nosql.bson DEFAULT NULL,
                             resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
                             full_document text DEFAULT 'default', max_wait_ms integer DEFAULT 0,
                             full_document_before_change text DEFAULT 'off',
-                            start_at_operation_time nosql.bson DEFAULT NULL)
+                            start_at_operation_time nosql.bson DEFAULT NULL,
+                            show_expanded_events boolean DEFAULT false)
     RETURNS SETOF nosql.bson
     AS 'MODULE_PATHNAME', 'watch' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer, text, nosql.bson) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after, or from the first event whose clusterTime is at or after start_at_operation_time (a bson timestamp), else from now, in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones; full_document_before_change off, whenAvailable or required gives the pre-images of collections with changeStreamPreAndPostImages';
+COMMENT ON FUNCTION nosql.watch(text, nosql.bson, nosql.bson, nosql.bson, text, integer, text, nosql.bson, boolean) IS 'MongoDB change stream: the change events of a collection (''db.coll''), a database (''db'') or every collection (NULL) after resume_after/start_after, or from the first event whose clusterTime is at or after start_at_operation_time (a bson timestamp), else from now, in commit order, through the pipeline; with max_wait_ms > 0 waits for the first ones; full_document_before_change off, whenAvailable or required gives the pre-images of collections with changeStreamPreAndPostImages; show_expanded_events adds MongoDB''s expanded events (create, createIndexes, dropIndexes, modify), collectionUUID and disambiguatedPaths';
 
 CREATE FUNCTION nosql.watch_stream(coll text, pipeline nosql.bson DEFAULT NULL,
                                    resume_after nosql.bson DEFAULT NULL, start_after nosql.bson DEFAULT NULL,
                                    full_document text DEFAULT 'default',
                                    full_document_before_change text DEFAULT 'off',
                                    start_at_operation_time nosql.bson DEFAULT NULL,
-                                   max_events bigint DEFAULT 0, idle_timeout_ms integer DEFAULT 0)
+                                   max_events bigint DEFAULT 0, idle_timeout_ms integer DEFAULT 0,
+                                   show_expanded_events boolean DEFAULT false)
     RETURNS SETOF nosql.bson
     AS 'MODULE_PATHNAME', 'watch_stream' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION nosql.watch_stream(text, nosql.bson, nosql.bson, nosql.bson, text, text, nosql.bson, bigint, integer) IS 'MongoDB change stream in one call: the events of nosql.watch as they are logged, in commit order, until max_events (0: no limit), idle_timeout_ms without an event (0: never), or an invalidate; call it in the select list (COPY (SELECT nosql.watch_stream(...)) TO STDOUT, or libpq single-row mode) so that rows leave as they come';
+COMMENT ON FUNCTION nosql.watch_stream(text, nosql.bson, nosql.bson, nosql.bson, text, text, nosql.bson, bigint, integer, boolean) IS 'MongoDB change stream in one call: the events of nosql.watch as they are logged, in commit order, until max_events (0: no limit), idle_timeout_ms without an event (0: never), or an invalidate; call it in the select list (COPY (SELECT nosql.watch_stream(...)) TO STDOUT, or libpq single-row mode) so that rows leave as they come';
 
 CREATE FUNCTION nosql.watch_start_token() RETURNS nosql.bson
     AS 'MODULE_PATHNAME', 'watch_start_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -477,6 +477,40 @@ CollectionSetReplicaIdentity(const char *qualified, bool full)
 }
 
 /*
+ * The change stream's "create" event of a new collection (an expanded
+ * event): its operationDescription is the collection's options as
+ * listCollections shows them, then the _id index that comes with it
+ * (none for a clustered or time-series collection, which have no such
+ * index).  Views log nothing: the change stream has no events of views.
+ */
+static void
+CollectionLogCreate(const Collection *c)
+{
+	bson_t		desc;
+	bson_t		idx;
+	bson_t		key;
+	bson_iter_t it;
+
+	if (!CdcMessagesWanted())
+		return;
+	bson_copy_to(c->options, &desc);
+	if (!bson_iter_init_find(&it, c->options, "idIndex") &&
+		!bson_iter_init_find(&it, c->options, "clusteredIndex") &&
+		!bson_iter_init_find(&it, c->options, "timeseries"))
+	{
+		BSON_APPEND_DOCUMENT_BEGIN(&desc, "idIndex", &idx);
+		BSON_APPEND_INT32(&idx, "v", 2);
+		BSON_APPEND_DOCUMENT_BEGIN(&idx, "key", &key);
+		BSON_APPEND_INT32(&key, "_id", 1);
+		bson_append_document_end(&idx, &key);
+		BSON_APPEND_UTF8(&idx, "name", "_id_");
+		bson_append_document_end(&desc, &idx);
+	}
+	CdcLogCollectionDdl("create", c->database, c->name, c->uuid, &desc, NULL);
+	bson_destroy(&desc);
+}
+
+/*
  * Create a collection (or, with viewOn in options, a view).  With
  * exists_ok an existing collection is returned; otherwise it is MongoDB's
  * NamespaceExists.
@@ -566,6 +600,8 @@ CollectionCreate(const char *database, const char *name, const bson_t *options,
 	existing = CollectionLookup(database, name);
 	if (existing == NULL)
 		elog(ERROR, "collection %s.%s not found after creating it", database, name);
+	if (!is_view)
+		CollectionLogCreate(existing);
 	return existing;
 }
 
@@ -632,7 +668,7 @@ CollectionDrop(const char *database, const char *name)
 	if (!c->is_view)
 	{
 		/* the change stream's "drop" event: DROP TABLE leaves no change */
-		CdcLogDdl(database, name, NULL, NULL);
+		CdcLogDdl(database, name, NULL, NULL, c->uuid, NULL);
 		/* its background index builds would hold the table until they end */
 		IndexBuildAbort(c->relid, NULL);
 		if (SPI_execute(psprintf("DROP TABLE %s", c->qualified), false, 0) != SPI_OK_UTILITY)
@@ -680,16 +716,25 @@ CollectionRename(Collection *coll, const char *to_database, const char *to_name,
 {
 	CatalogRename cr;
 	char	   *newrel;
+	char	   *target_uuid = NULL;
 
 	if (drop_target)
+	{
+		/* the expanded rename event names the collection it replaced */
+		Collection *target = CollectionLookup(to_database, to_name);
+
+		if (target != NULL && !target->is_view)
+			target_uuid = pstrdup(target->uuid);
 		CollectionDrop(to_database, to_name);
+	}
 	LockNamespace(to_database, to_name);
 
 	SPI_connect();
 	if (!coll->is_view)
 	{
 		/* the change stream's "rename" event */
-		CdcLogDdl(coll->database, coll->name, to_database, to_name);
+		CdcLogDdl(coll->database, coll->name, to_database, to_name, coll->uuid,
+				  target_uuid);
 		/* a rename needs ownership of the table: check it as the caller */
 		newrel = psprintf("%s.%s", to_database, to_name);
 		if (strlen(newrel) < NAMEDATALEN &&
@@ -839,6 +884,6 @@ DatabaseDrop(const char *database)
 	}
 	/* the change stream's "dropDatabase" event, after its collections' */
 	if (colls != NIL)
-		CdcLogDdl(database, NULL, NULL, NULL);
+		CdcLogDdl(database, NULL, NULL, NULL, NULL, NULL);
 	return n;
 }

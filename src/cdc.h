@@ -64,8 +64,16 @@ typedef enum CdcOperation
 	CDC_OP_DELETE,
 	CDC_OP_DROP,
 	CDC_OP_RENAME,
-	CDC_OP_DROP_DATABASE
+	CDC_OP_DROP_DATABASE,
+	/* the expanded events (showExpandedEvents) */
+	CDC_OP_CREATE,
+	CDC_OP_CREATE_INDEXES,
+	CDC_OP_DROP_INDEXES,
+	CDC_OP_MODIFY
 } CdcOperation;
+
+/* A collection's UUID, as its BSON binary (subtype 4) */
+#define CDC_UUID_LEN 16
 
 /*
  * One change of a collection.  id is the bson of the _id column (NULL when
@@ -76,7 +84,13 @@ typedef enum CdcOperation
  * before an update, replace or delete, when the old row was logged whole
  * (REPLICA IDENTITY FULL) and the reader asked for it.  DDL events (drop, rename,
  * dropDatabase) have no id or document; coll is NULL for dropDatabase, and
- * to_db and to_coll name a rename's target.
+ * to_db and to_coll name a rename's target.  The rest is for a reader that
+ * asked for the expanded events (showExpandedEvents): uuid is the
+ * collection's UUID (collectionUUID), NULL when unknown or not asked for;
+ * drop_target the UUID of the collection a rename replaced; operation the
+ * operationDescription of create, createIndexes, dropIndexes and modify;
+ * state_before a modify's stateBeforeChange; expanded that the reader
+ * asked for them (rename's operationDescription, disambiguatedPaths).
  */
 typedef struct CdcCollectionChange
 {
@@ -90,6 +104,11 @@ typedef struct CdcCollectionChange
 	bool		full_document;
 	const char *to_db;
 	const char *to_coll;
+	const uint8_t *uuid;
+	const uint8_t *drop_target;
+	const bson_t *operation;
+	const bson_t *state_before;
+	bool		expanded;
 } CdcCollectionChange;
 
 /*
@@ -159,9 +178,14 @@ typedef struct CdcTimeseriesChange
 /* cdc_message.c: written by the document engine */
 extern bool CdcMessagesWanted(void);
 extern void CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated,
-						 const bson_t *removed, const bson_t *truncated);
+						 const bson_t *removed, const bson_t *truncated,
+						 const bson_t *disambiguated);
 extern void CdcLogDdl(const char *db, const char *coll, const char *to_db,
-					  const char *to_coll);
+					  const char *to_coll, const char *uuid, const char *drop_target);
+extern void CdcLogCollectionDdl(const char *op, const char *db, const char *coll,
+								const char *uuid, const bson_t *operation,
+								const bson_t *state_before);
+extern bool CdcUuidBytes(const char *text, uint8_t *bytes);
 extern bool CdcKvPrevWanted(void);
 extern bool CdcSlotWanted(void);
 extern void CdcLogKvPrev(int64 revision, int32 sub, const text *key, const bytea *value,

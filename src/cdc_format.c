@@ -108,10 +108,11 @@ CdcAppendBson(bson_t *event, const char *name, const Bson *value)
 
 /*
  * The fields every collection event starts with: the resume token, the
- * operation, clusterTime and wallTime.
+ * operation, clusterTime, the collection's UUID (collectionUUID: only for
+ * a reader of the expanded events, and when known) and wallTime.
  */
 static void
-CdcAppendHead(bson_t *event, const char *op, const CdcPosition *pos)
+CdcAppendHead(bson_t *event, const char *op, const CdcPosition *pos, const uint8_t *uuid)
 {
 	char		token[CDC_TOKEN_LEN + 1];
 	bson_t		child;
@@ -127,16 +128,21 @@ CdcAppendHead(bson_t *event, const char *op, const CdcPosition *pos)
 	unix_usecs = pos->commit_time + CDC_EPOCH_OFFSET_USECS;
 	bson_append_timestamp(event, "clusterTime", -1,
 						  (uint32) (unix_usecs / USECS_PER_SEC), pos->ordinal);
+	if (uuid != NULL)
+		bson_append_binary(event, "collectionUUID", -1, BSON_SUBTYPE_UUID, uuid,
+						   CDC_UUID_LEN);
 	bson_append_date_time(event, "wallTime", -1, unix_usecs / 1000);
 }
 
 /*
  * An update's updateDescription from its update message (cdc_message.c):
  * updatedFields, removedFields and truncatedArrays, the last two empty
- * arrays when the message has none, as MongoDB always gives all three.
+ * arrays when the message has none, as MongoDB always gives all three;
+ * then, for a reader of the expanded events (expanded), disambiguatedPaths
+ * when the message has ambiguous paths.
  */
 static void
-CdcAppendDescription(bson_t *event, const bson_t *message)
+CdcAppendDescription(bson_t *event, const bson_t *message, bool expanded)
 {
 	static const char *const names[3][2] = {
 		{"u", "updatedFields"}, {"r", "removedFields"}, {"t", "truncatedArrays"}
@@ -161,6 +167,8 @@ CdcAppendDescription(bson_t *event, const bson_t *message)
 			bson_destroy(&empty);
 		}
 	}
+	if (expanded && bson_iter_init_find(&it, message, "p") && BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_append_iter(&child, "disambiguatedPaths", -1, &it);
 	bson_append_document_end(event, &child);
 }
 
@@ -209,7 +217,7 @@ CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 	if (change->id == NULL && !have_doc_id)
 		return false;
 
-	CdcAppendHead(event, op, pos);
+	CdcAppendHead(event, op, pos, change->uuid);
 
 	/* an update's fullDocument, when asked for, comes last, as MongoDB's */
 	if (change->document != NULL && change->op != CDC_OP_UPDATE)
@@ -229,7 +237,7 @@ CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 
 	if (change->op == CDC_OP_UPDATE)
 	{
-		CdcAppendDescription(event, change->description);
+		CdcAppendDescription(event, change->description, change->expanded);
 		if (change->full_document && change->document != NULL)
 			CdcAppendBson(event, "fullDocument", change->document);
 	}
@@ -240,14 +248,20 @@ CdcFormatCollectionEvent(bson_t *event, const CdcCollectionChange *change,
 }
 
 /*
- * Build the event of a collection's drop or rename, or of a database's
- * drop, into event (an initialised, empty document).
+ * Build the event of a collection's drop or rename, of a database's drop,
+ * or of one of the expanded events (create, createIndexes, dropIndexes,
+ * modify), into event (an initialised, empty document).  The fields come
+ * in MongoDB's order: ns, a rename's "to", operationDescription, a
+ * modify's stateBeforeChange.  A rename read with the expanded events has
+ * an operationDescription too: "to" again and, when it replaced a
+ * collection, that collection's UUID as dropTarget.
  */
 void
 CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
 				  const CdcPosition *pos)
 {
 	bson_t		child;
+	bson_t		grandchild;
 	const char *op;
 
 	switch (change->op)
@@ -261,10 +275,22 @@ CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
 		case CDC_OP_DROP_DATABASE:
 			op = "dropDatabase";
 			break;
+		case CDC_OP_CREATE:
+			op = "create";
+			break;
+		case CDC_OP_CREATE_INDEXES:
+			op = "createIndexes";
+			break;
+		case CDC_OP_DROP_INDEXES:
+			op = "dropIndexes";
+			break;
+		case CDC_OP_MODIFY:
+			op = "modify";
+			break;
 		default:
 			elog(ERROR, "unexpected change kind %d", (int) change->op);
 	}
-	CdcAppendHead(event, op, pos);
+	CdcAppendHead(event, op, pos, change->uuid);
 	bson_append_document_begin(event, "ns", 2, &child);
 	bson_append_utf8(&child, "db", 2, change->db, -1);
 	if (change->coll != NULL)
@@ -276,7 +302,23 @@ CdcFormatDdlEvent(bson_t *event, const CdcCollectionChange *change,
 		bson_append_utf8(&child, "db", 2, change->to_db, -1);
 		bson_append_utf8(&child, "coll", 4, change->to_coll, -1);
 		bson_append_document_end(event, &child);
+		if (change->expanded)
+		{
+			bson_append_document_begin(event, "operationDescription", -1, &child);
+			bson_append_document_begin(&child, "to", 2, &grandchild);
+			bson_append_utf8(&grandchild, "db", 2, change->to_db, -1);
+			bson_append_utf8(&grandchild, "coll", 4, change->to_coll, -1);
+			bson_append_document_end(&child, &grandchild);
+			if (change->drop_target != NULL)
+				bson_append_binary(&child, "dropTarget", -1, BSON_SUBTYPE_UUID,
+								   change->drop_target, CDC_UUID_LEN);
+			bson_append_document_end(event, &child);
+		}
 	}
+	if (change->operation != NULL)
+		bson_append_document(event, "operationDescription", -1, change->operation);
+	if (change->state_before != NULL)
+		bson_append_document(event, "stateBeforeChange", -1, change->state_before);
 }
 
 /*
@@ -837,7 +879,7 @@ CdcFormatTimeseriesEvent(bson_t *event, const CdcTimeseriesChange *change,
 		}
 	}
 
-	CdcAppendHead(event, "insert", pos);
+	CdcAppendHead(event, "insert", pos, NULL);
 	bson_append_document(event, "fullDocument", -1, &doc);
 	bson_destroy(&doc);
 	bson_append_document_begin(event, "ns", 2, &child);

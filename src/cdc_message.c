@@ -18,7 +18,13 @@
  * nothing.  Commands that drop, rename a collection or drop a database
  * write a message with prefix CDC_MESSAGE_DDL the plugin turns into
  * "drop", "rename" and "dropDatabase" events: DROP TABLE itself leaves
- * nothing a decoder sees.
+ * nothing a decoder sees.  So do the commands behind MongoDB's expanded
+ * events (showExpandedEvents): the creation of a collection (explicit, or
+ * by a first insert or createIndexes), createIndexes that created indexes,
+ * dropIndexes (one message per index dropped, as MongoDB logs one oplog
+ * entry each) and collMod ("modify").  Their messages carry the
+ * collection's UUID and what the event's operationDescription shows; the
+ * plugin emits them only to a reader that asked (cdc_output.c).
  *
  * The key-value store's writes (kv.c, kv_lease.c) write, just before the
  * rows of nosql.kv_history that replace a live version of a key, one
@@ -60,9 +66,15 @@
  *
  * The messages are BSON, with short field names:
  *	update: {o: table OID (int64), _id: <the _id>, u: {updatedFields},
- *			 r: [removedFields] (when any), t: [{field, newSize}] (when any)}
- *	DDL:	{op: "drop" | "rename" | "dropDatabase", db, coll (not for
- *			 dropDatabase), to: {db, coll} (rename)}
+ *			 r: [removedFields] (when any), t: [{field, newSize}] (when any),
+ *			 p: {path: [components]} (disambiguatedPaths, when any)}
+ *	DDL:	{op: "drop" | "rename" | "dropDatabase" | "create" |
+ *			 "createIndexes" | "dropIndexes" | "modify", db, coll (not for
+ *			 dropDatabase), to: {db, coll} (rename), u: the collection's
+ *			 UUID (binary, subtype 4), dt: the UUID of the collection a
+ *			 rename replaced, d: {operationDescription}, s:
+ *			 {stateBeforeChange} (modify)}; the fields after "to" are absent
+ *			 from messages written before they existed
  *	kv_prev: {r: mod_revision (int64), s: sub (int32) of the row to come,
  *			 k: key, v: value (binary), c: create_revision, m: mod_revision,
  *			 n: version, l: lease (int64) of the version it replaces}
@@ -217,7 +229,8 @@ CdcLogKvPrev(int64 revision, int32 sub, const text *key, const bytea *value,
  */
 void
 CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated,
-			 const bson_t *removed, const bson_t *truncated)
+			 const bson_t *removed, const bson_t *truncated,
+			 const bson_t *disambiguated)
 {
 	bson_t		message;
 
@@ -229,16 +242,73 @@ CdcLogUpdate(Oid relid, const bson_iter_t *id, const bson_t *updated,
 		bson_append_array(&message, "r", 1, removed);
 	if (!bson_empty(truncated))
 		bson_append_array(&message, "t", 1, truncated);
+	/* rare (numeric field names, dotted names): only when there are some */
+	if (disambiguated != NULL && !bson_empty(disambiguated))
+		bson_append_document(&message, "p", 1, disambiguated);
 	CdcLogMessage(CDC_MESSAGE_UPDATE, &message);
 	bson_destroy(&message);
 }
 
+/* A hexadecimal digit's value, -1 for another character */
+static int
+CdcHexValue(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A UUID's text (as uuid_out writes it, with or without dashes) as its 16
+ * bytes; false when it is not one.
+ */
+bool
+CdcUuidBytes(const char *text, uint8_t *bytes)
+{
+	int			n = 0;
+
+	for (const char *p = text; *p != '\0'; p++)
+	{
+		int			hi,
+					lo;
+
+		if (*p == '-')
+			continue;
+		if (n >= CDC_UUID_LEN || p[1] == '\0')
+			return false;
+		hi = CdcHexValue(p[0]);
+		lo = CdcHexValue(p[1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		bytes[n++] = (uint8_t) (hi * 16 + lo);
+		p++;
+	}
+	return n == CDC_UUID_LEN;
+}
+
+/* Append a collection's UUID (its text; NULL or empty: nothing) as name */
+static void
+CdcAppendUuid(bson_t *message, const char *name, const char *uuid)
+{
+	uint8_t		bytes[CDC_UUID_LEN];
+
+	if (uuid != NULL && uuid[0] != '\0' && CdcUuidBytes(uuid, bytes))
+		bson_append_binary(message, name, -1, BSON_SUBTYPE_UUID, bytes, CDC_UUID_LEN);
+}
+
 /*
  * Log a collection's drop (to_db NULL), rename (to to_db.to_coll) or, with
- * coll NULL, a database's drop.  Does nothing unless CdcMessagesWanted().
+ * coll NULL, a database's drop.  uuid is the collection's (NULL for a
+ * dropDatabase), drop_target that of the collection a rename replaced
+ * (NULL: none).  Does nothing unless CdcMessagesWanted().
  */
 void
-CdcLogDdl(const char *db, const char *coll, const char *to_db, const char *to_coll)
+CdcLogDdl(const char *db, const char *coll, const char *to_db, const char *to_coll,
+		  const char *uuid, const char *drop_target)
 {
 	bson_t		message;
 	bson_t		to;
@@ -258,6 +328,38 @@ CdcLogDdl(const char *db, const char *coll, const char *to_db, const char *to_co
 		bson_append_utf8(&to, "coll", 4, to_coll, -1);
 		bson_append_document_end(&message, &to);
 	}
+	if (coll != NULL)
+		CdcAppendUuid(&message, "u", uuid);
+	if (coll != NULL && to_db != NULL)
+		CdcAppendUuid(&message, "dt", drop_target);
+	CdcLogMessage(CDC_MESSAGE_DDL, &message);
+	bson_destroy(&message);
+}
+
+/*
+ * Log one of the DDL operations only the expanded events show: op is
+ * "create", "createIndexes", "dropIndexes" or "modify", of collection
+ * db.coll whose UUID is uuid (NULL: a view); operation is the event's
+ * operationDescription, state_before a modify's stateBeforeChange (NULL:
+ * none).  Does nothing unless CdcMessagesWanted().
+ */
+void
+CdcLogCollectionDdl(const char *op, const char *db, const char *coll, const char *uuid,
+					const bson_t *operation, const bson_t *state_before)
+{
+	bson_t		message;
+
+	if (!CdcMessagesWanted())
+		return;
+	bson_init(&message);
+	bson_append_utf8(&message, "op", 2, op, -1);
+	bson_append_utf8(&message, "db", 2, db, -1);
+	bson_append_utf8(&message, "coll", 4, coll, -1);
+	CdcAppendUuid(&message, "u", uuid);
+	if (operation != NULL)
+		bson_append_document(&message, "d", 1, operation);
+	if (state_before != NULL)
+		bson_append_document(&message, "s", 1, state_before);
 	CdcLogMessage(CDC_MESSAGE_DDL, &message);
 	bson_destroy(&message);
 }

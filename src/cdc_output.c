@@ -52,7 +52,12 @@
  * Logical decoding messages (cdc_message.c).  The update engine writes,
  * just before it rewrites a row, a transactional message "nosql.update"
  * with the table, the _id and the updateDescription; the collection
- * commands write "nosql.ddl" for a drop, a rename, a dropDatabase.  Both
+ * commands write "nosql.ddl" for a drop, a rename, a dropDatabase, and
+ * for the DDL only MongoDB's expanded events show (create, createIndexes,
+ * dropIndexes, modify), which the plugin emits only with option
+ * show_expanded_events (as it adds collectionUUID, from the catalog row,
+ * and disambiguatedPaths only then: without it the events are as they
+ * were before the option existed).  Both
  * arrive in their place among the transaction's changes.  An update
  * message is kept (its bytes, in a per-transaction context) until the next
  * change of its table: when that is the update of the row with that _id,
@@ -149,6 +154,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/uuid.h"
 
 #include "bson.h"
 #include "cdc.h"
@@ -177,6 +183,7 @@ typedef struct CdcData
 	int			kv_prefix_len;
 	bool		full_document;	/* updates carry the new document */
 	bool		before_change;	/* events carry the old document when logged */
+	bool		expanded;		/* option show_expanded_events */
 	CdcPosition pos;			/* of the current change */
 	MemoryContext txn_context;	/* per transaction: the pending message */
 	char	   *pending;		/* an update message waiting for its row */
@@ -275,6 +282,8 @@ typedef struct CdcRelEntry
 	bool		included;		/* by this session's options */
 	char	   *db;				/* collections: database and name */
 	char	   *coll;			/* time series: the table, "schema.table" */
+	bool		has_uuid;		/* collections: uuid below is the collection's */
+	uint8_t		uuid[CDC_UUID_LEN];
 	bool		have_columns;	/* columns below (time series: and names) looked up */
 	AttrNumber	columns[CDC_KV_NCOLUMNS];	/* attribute numbers by name */
 	Oid			parent;			/* time series: the table of the partition */
@@ -510,12 +519,14 @@ CdcStartup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 			data->stream = CdcOptionBool(elem);
 		else if (strcmp(elem->defname, "prev_kv") == 0)
 			data->prev_kv = CdcOptionBool(elem);
+		else if (strcmp(elem->defname, "show_expanded_events") == 0)
+			data->expanded = CdcOptionBool(elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized option \"%s\" of output plugin \"nosql\"",
 							elem->defname),
-					 errhint("The options are format, collections, timeseries, kv_prefix, include_kv, include_collections, include_timeseries, full_document, full_document_before_change, stream_changes and prev_kv.")));
+					 errhint("The options are format, collections, timeseries, kv_prefix, include_kv, include_collections, include_timeseries, full_document, full_document_before_change, stream_changes, prev_kv and show_expanded_events.")));
 	}
 	/* in-progress transactions stream only to a reader that asks */
 	ctx->streaming &= data->stream;
@@ -747,6 +758,7 @@ CdcRelCacheLoad(CdcData *data)
 		AttrNumber	att_db = CdcAttnum(desc, "database");
 		AttrNumber	att_name = CdcAttnum(desc, "name");
 		AttrNumber	att_rel = CdcAttnum(desc, "relation");
+		AttrNumber	att_uuid = CdcAttnum(desc, "uuid");
 		SysScanDesc scan;
 		HeapTuple	tup;
 
@@ -775,6 +787,18 @@ CdcRelCacheLoad(CdcData *data)
 			MemoryContextSwitchTo(old);
 			entry->included = CdcCollectionIncluded(data, entry->db, entry->coll);
 			entry->have_columns = false;
+			/* collectionUUID of the expanded events */
+			entry->has_uuid = false;
+			if (att_uuid != InvalidAttrNumber)
+			{
+				Datum		u = heap_getattr(tup, att_uuid, desc, &isnull);
+
+				if (!isnull)
+				{
+					memcpy(entry->uuid, DatumGetUUIDP(u)->data, CDC_UUID_LEN);
+					entry->has_uuid = true;
+				}
+			}
 		}
 		systable_endscan(scan);
 		table_close(catalog, AccessShareLock);
@@ -1241,6 +1265,9 @@ CdcCollectionChangeEvent(LogicalDecodingContext *ctx, CdcData *data,
 	memset(&cc, 0, sizeof(cc));
 	cc.db = entry->db;
 	cc.coll = entry->coll;
+	cc.expanded = data->expanded;
+	if (data->expanded && entry->has_uuid)
+		cc.uuid = entry->uuid;
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
@@ -1437,10 +1464,25 @@ CdcTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 	CdcQuiet(ctx, data, false);
 }
 
+/* The 16 bytes of a UUID field of a DDL message, or NULL */
+static const uint8_t *
+CdcMessageUuid(const bson_iter_t *it)
+{
+	bson_subtype_t subtype;
+	uint32_t	len;
+	const uint8_t *bytes;
+
+	if (!BSON_ITER_HOLDS_BINARY(it))
+		return NULL;
+	bson_iter_binary(it, &subtype, &len, &bytes);
+	return subtype == BSON_SUBTYPE_UUID && len == CDC_UUID_LEN ? bytes : NULL;
+}
+
 /*
  * A DDL message of the document engine (cdc_message.c): the drop or
- * rename of a collection, the drop of a database, as its event.  Returns
- * whether one was written.
+ * rename of a collection, the drop of a database, and, with option
+ * show_expanded_events, the creation of a collection, createIndexes,
+ * dropIndexes and collMod, as its event.  Returns whether one was written.
  */
 static bool
 CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
@@ -1450,6 +1492,8 @@ CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
 	bson_iter_t to;
 	const char *op = NULL;
 	bson_t		event;
+	bson_t		operation;
+	bson_t		state_before;
 	bool		included;
 
 	memset(&cc, 0, sizeof(cc));
@@ -1478,29 +1522,68 @@ CdcDdlEvent(LogicalDecodingContext *ctx, CdcData *data, const bson_t *message)
 					cc.to_coll = bson_iter_utf8(&to, NULL);
 			}
 		}
+		else if (!data->expanded)
+			continue;			/* the rest is for the expanded events */
+		else if (strcmp(key, "u") == 0)
+			cc.uuid = CdcMessageUuid(&it);
+		else if (strcmp(key, "dt") == 0)
+			cc.drop_target = CdcMessageUuid(&it);
+		else if ((strcmp(key, "d") == 0 || strcmp(key, "s") == 0) &&
+				 BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			const uint8_t *doc;
+			uint32_t	len;
+			bson_t	   *target = key[0] == 'd' ? &operation : &state_before;
+
+			bson_iter_document(&it, &len, &doc);
+			if (bson_init_static(target, doc, len))
+			{
+				if (key[0] == 'd')
+					cc.operation = target;
+				else
+					cc.state_before = target;
+			}
+		}
 	}
 	if (op == NULL || cc.db == NULL)
 		return false;
+	cc.expanded = data->expanded;
 	if (strcmp(op, "drop") == 0 && cc.coll != NULL)
-	{
 		cc.op = CDC_OP_DROP;
-		included = CdcCollectionIncluded(data, cc.db, cc.coll);
-	}
 	else if (strcmp(op, "rename") == 0 && cc.coll != NULL &&
 			 cc.to_db != NULL && cc.to_coll != NULL)
-	{
 		cc.op = CDC_OP_RENAME;
-		included = CdcCollectionIncluded(data, cc.db, cc.coll) ||
-			CdcCollectionIncluded(data, cc.to_db, cc.to_coll);
-	}
 	else if (strcmp(op, "dropDatabase") == 0)
 	{
 		cc.op = CDC_OP_DROP_DATABASE;
 		cc.coll = NULL;
-		included = CdcCollectionIncluded(data, cc.db, NULL);
+		cc.uuid = NULL;
 	}
+	else if (!data->expanded || cc.coll == NULL)
+		return false;			/* only the expanded events are left */
+	else if (strcmp(op, "create") == 0)
+		cc.op = CDC_OP_CREATE;
+	else if (strcmp(op, "createIndexes") == 0)
+		cc.op = CDC_OP_CREATE_INDEXES;
+	else if (strcmp(op, "dropIndexes") == 0)
+		cc.op = CDC_OP_DROP_INDEXES;
+	else if (strcmp(op, "modify") == 0)
+		cc.op = CDC_OP_MODIFY;
 	else
 		return false;
+	/* an operationDescription of its own only where MongoDB has one */
+	if (cc.op == CDC_OP_DROP || cc.op == CDC_OP_RENAME || cc.op == CDC_OP_DROP_DATABASE)
+	{
+		cc.operation = NULL;
+		cc.state_before = NULL;
+	}
+	if (cc.op != CDC_OP_MODIFY)
+		cc.state_before = NULL;
+	if (cc.op == CDC_OP_RENAME)
+		included = CdcCollectionIncluded(data, cc.db, cc.coll) ||
+			CdcCollectionIncluded(data, cc.to_db, cc.to_coll);
+	else
+		included = CdcCollectionIncluded(data, cc.db, cc.coll);
 	if (!included)
 		return false;
 

@@ -70,6 +70,12 @@
  * preAndPostImages.expireAfterSeconds (cluster_parameter.c), read once per
  * read of the log.
  *
+ * Expanded events.  The decoder asks the plugin for MongoDB's expanded
+ * events (show_expanded_events), so the log has them, and collectionUUID,
+ * for every reader; a read for a stream without showExpandedEvents drops
+ * those events and strips those fields (CdcWithoutExpanded), giving the
+ * events byte for byte as the plugin writes them without the option.
+ *
  * Monitoring.  Every stream being read (a nosql.watch call, a
  * $changeStream cursor) has a slot in the registry of cdc_watchers.c,
  * updated with its resume point after each read.
@@ -1326,6 +1332,8 @@ nosql_cdc_decoder_main(Datum main_arg)
 						 makeDefElem("include_timeseries", (Node *) makeString("false"), -1),
 						 makeDefElem("full_document_before_change", (Node *) makeString("on"), -1),
 						 makeDefElem("stream_changes", (Node *) makeString("on"), -1));
+	/* the log keeps the expanded events; a read without them strips them */
+	options = lappend(options, makeDefElem("show_expanded_events", (Node *) makeString("on"), -1));
 	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
 								XL_ROUTINE(.page_read = read_local_xlog_page,
 										   .segment_open = wal_segment_open,
@@ -1622,6 +1630,7 @@ typedef struct CdcWatchSpec
 	AggChain   *chain;			/* NULL: no pipeline */
 	CdcFullDocument full;
 	CdcBeforeChange before;
+	bool		expanded;		/* showExpandedEvents */
 	char		after[CDC_TOKEN_LEN + 1];	/* events after this token */
 	Oid			log_owner;
 	bool		see_dropped;	/* may see events of dropped collections */
@@ -2102,6 +2111,69 @@ CdcInvalidates(const CdcWatchSpec *spec, const Bson *event)
 	return strcmp(op, "dropDatabase") == 0;
 }
 
+/*
+ * An event of the log as a stream without showExpandedEvents returns it:
+ * NULL for an event only the expanded events have (create, createIndexes,
+ * dropIndexes, modify); else the event without collectionUUID, without a
+ * rename's operationDescription and without disambiguatedPaths, byte for
+ * byte the event the plugin writes without show_expanded_events (a copy
+ * only when it has one of them).
+ */
+static Bson *
+CdcWithoutExpanded(Bson *event)
+{
+	bson_t		doc;
+	bson_t		out;
+	bson_iter_t it;
+	bson_iter_t found;
+	const char *op;
+	bool		strip = false;
+	Bson	   *result;
+
+	if (!bson_init_static(&doc, BsonBytes(event), BsonDocLen(event)))
+		elog(ERROR, "corrupt change event");
+	op = CdcEventString(&doc, "operationType");
+	if (op != NULL &&
+		(strcmp(op, "create") == 0 || strcmp(op, "createIndexes") == 0 ||
+		 strcmp(op, "dropIndexes") == 0 || strcmp(op, "modify") == 0))
+		return NULL;
+	/* collectionUUID comes right after clusterTime: a short search */
+	if (bson_iter_init_find(&it, &doc, "collectionUUID"))
+		strip = true;
+	else if (bson_iter_init(&it, &doc) &&
+			 bson_iter_find_descendant(&it, "updateDescription.disambiguatedPaths", &found))
+		strip = true;
+	if (!strip)
+		return event;
+
+	bson_init(&out);
+	bson_iter_init(&it, &doc);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "collectionUUID") == 0 || strcmp(key, "operationDescription") == 0)
+			continue;
+		if (strcmp(key, "updateDescription") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it))
+		{
+			bson_iter_t member;
+			bson_t		child;
+
+			bson_append_document_begin(&out, key, -1, &child);
+			bson_iter_recurse(&it, &member);
+			while (bson_iter_next(&member))
+				if (strcmp(bson_iter_key(&member), "disambiguatedPaths") != 0)
+					bson_append_iter(&child, NULL, 0, &member);
+			bson_append_document_end(&out, &child);
+			continue;
+		}
+		bson_append_iter(&out, NULL, 0, &it);
+	}
+	result = BsonFromDocument(&out, false);
+	bson_destroy(&out);
+	return result;
+}
+
 /* Return one event: into the SRF's result, or the cursor's batch */
 static void
 CdcEmit(CdcWatchSpec *spec, Bson *event)
@@ -2518,6 +2590,13 @@ CdcWatchRead(CdcWatchSpec *spec, const char *start)
 			MemoryContextSwitchTo(old);
 			continue;
 		}
+		/* the expanded events and fields only for a stream that asked */
+		if (!spec->expanded && (event = CdcWithoutExpanded(event)) == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+			continue;
+		}
 		event = CdcPreImage(spec, event, pre_image_cutoff);
 		event = CdcFullDocumentLookup(spec, event);
 		if (spec->chain != NULL)
@@ -2771,6 +2850,7 @@ watch(PG_FUNCTION_ARGS)
 	if (max_wait_ms > 0)
 		CdcRequireReadCommitted();
 	CdcWatchArgsStart(&spec, fcinfo, 1, 2, 3, 7);
+	spec.expanded = PG_NARGS() > 8 && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8);
 	strlcpy(start, spec.after, sizeof(start));
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -2950,6 +3030,7 @@ watch_stream(PG_FUNCTION_ARGS)
 					 errhint("Call it in the select list: SELECT nosql.watch_stream(...), or COPY (SELECT nosql.watch_stream(...)) TO STDOUT; or bound it with max_events or idle_timeout_ms.")));
 		CdcRequireReadCommitted();
 		CdcWatchArgsStart(&call->spec, fcinfo, 1, 2, 3, 6);
+		call->spec.expanded = PG_NARGS() > 9 && !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
 		call->spec.read_cap = CDC_STREAM_READ;
 		call->spec.access_cxt = funcctx->multi_call_memory_ctx;
 		call->batch_cxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
@@ -3097,8 +3178,12 @@ CdcStreamOpen(const char *db, const char *coll, const bson_iter_t *options,
 			CdcOptionType(&it, BSON_ITER_HOLDS_BOOL(&it), "bool");
 			cluster = bson_iter_bool(&it);
 		}
-		else if (strcmp(key, "showExpandedEvents") == 0 ||
-				 strcmp(key, "showSystemEvents") == 0)
+		else if (strcmp(key, "showExpandedEvents") == 0)
+		{
+			CdcOptionType(&it, BSON_ITER_HOLDS_BOOL(&it), "bool");
+			spec->expanded = bson_iter_bool(&it);
+		}
+		else if (strcmp(key, "showSystemEvents") == 0)
 			CdcOptionType(&it, BSON_ITER_HOLDS_BOOL(&it), "bool");
 		else
 			MongoRaise(MONGO_IDL_UNKNOWN_FIELD,

@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 
 #include "bson_compare.h"
+#include "cdc.h"
 #include "documents.h"
 
 /* MongoDB's codes raised only here */
@@ -2367,6 +2368,67 @@ CollModTimeseries(const Collection *c, const bson_iter_t *it, bool is_ts, bson_t
 }
 
 /*
+ * The change stream's "modify" event of a collMod (an expanded event):
+ * operationDescription holds the fields the command changed, as given
+ * (dryRun, comment and the like left out), stateBeforeChange the
+ * collection's options before (with its uuid first, as MongoDB's) and,
+ * for a change of an index, the index's options before (the "_old"
+ * fields of the reply CollModIndex wrote).
+ */
+static void
+LogCollMod(const Collection *c, CommandContext *ctx, const bson_t *reply)
+{
+	static const char *const changes[] = {
+		"validator", "validationLevel", "validationAction", "index", "viewOn",
+		"pipeline", "expireAfterSeconds", "changeStreamPreAndPostImages",
+		"timeseries", "cappedSize", "cappedMax", NULL
+	};
+	bson_t		desc;
+	bson_t		state;
+	bson_t		child;
+	bson_iter_t it;
+	uint8_t		uuid[16];
+	bool		index_old = false;
+
+	if (!CdcMessagesWanted() || c->is_view)
+		return;
+	bson_init(&desc);
+	it = ctx->first;
+	while (bson_iter_next(&it))
+	{
+		for (int i = 0; changes[i] != NULL; i++)
+			if (strcmp(bson_iter_key(&it), changes[i]) == 0)
+				bson_append_iter(&desc, NULL, 0, &it);
+	}
+	bson_init(&state);
+	BSON_APPEND_DOCUMENT_BEGIN(&state, "collectionOptions", &child);
+	if (CdcUuidBytes(c->uuid, uuid))
+		bson_append_binary(&child, "uuid", 4, BSON_SUBTYPE_UUID, uuid, 16);
+	bson_iter_init(&it, c->options);
+	while (bson_iter_next(&it))
+		bson_append_iter(&child, NULL, 0, &it);
+	bson_append_document_end(&state, &child);
+	bson_iter_init(&it, reply);
+	while (bson_iter_next(&it))
+	{
+		const char *key = bson_iter_key(&it);
+		size_t		len = strlen(key);
+
+		if (len <= 4 || strcmp(key + len - 4, "_old") != 0)
+			continue;
+		if (!index_old)
+			BSON_APPEND_DOCUMENT_BEGIN(&state, "indexOptions", &child);
+		index_old = true;
+		bson_append_iter(&child, key, (int) len - 4, &it);
+	}
+	if (index_old)
+		bson_append_document_end(&state, &child);
+	CdcLogCollectionDdl("modify", c->database, c->name, c->uuid, &desc, &state);
+	bson_destroy(&desc);
+	bson_destroy(&state);
+}
+
+/*
  * collMod: {collMod: <name>, validator, validationLevel, validationAction,
  * index, viewOn, pipeline, expireAfterSeconds, cappedSize, cappedMax, ...}
  */
@@ -2578,6 +2640,7 @@ CmdCollMod(CommandContext *ctx, bson_t *reply)
 				 strcmp(key, "pipeline") == 0 || strcmp(key, "expireAfterSeconds") == 0)
 			bson_append_iter(&options, NULL, 0, &it);
 	}
+	LogCollMod(c, ctx, reply);
 	CollectionSetOptions(c, &options, index_changed ? &newlist : NULL);
 	if (index_changed)
 		IndexSync(c, &newlist);	/* hidden, unique: the PostgreSQL index follows */
@@ -3034,6 +3097,79 @@ IndexSpecExists(const Collection *c, List *specs, const bson_t *spec)
 }
 
 /*
+ * The change stream's "createIndexes" event (an expanded event): one per
+ * command that created indexes, operationDescription.indexes the specs it
+ * added (the last added of all, as listIndexes shows them).
+ */
+static void
+LogCreateIndexes(const Collection *c, List *all, int added)
+{
+	bson_t		desc;
+	bson_t		indexes;
+	int			n = 0;
+
+	if (!CdcMessagesWanted())
+		return;
+	bson_init(&desc);
+	BSON_APPEND_ARRAY_BEGIN(&desc, "indexes", &indexes);
+	for (int i = list_length(all) - added; i < list_length(all); i++)
+	{
+		char		buf[16];
+		const char *key;
+
+		bson_uint32_to_string(n++, &key, buf, sizeof(buf));
+		bson_append_document(&indexes, key, -1, list_nth(all, i));
+	}
+	bson_append_array_end(&desc, &indexes);
+	CdcLogCollectionDdl("createIndexes", c->database, c->name, c->uuid, &desc, NULL);
+	bson_destroy(&desc);
+}
+
+/*
+ * The change stream's "dropIndexes" events (expanded events): one per
+ * index dropped, as MongoDB logs each, operationDescription.indexes its
+ * spec.  kept are the specs left.
+ */
+static void
+LogDropIndexes(const Collection *c, List *kept)
+{
+	bson_iter_t it;
+
+	if (!CdcMessagesWanted())
+		return;
+	bson_iter_init(&it, c->indexes);
+	while (bson_iter_next(&it))
+	{
+		bson_t		spec;
+		bson_t		desc;
+		bson_t		indexes;
+		const uint8_t *data;
+		uint32_t	len;
+		const char *name;
+		bool		dropped = true;
+		ListCell   *lc;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_document(&it, &len, &data);
+		if (!bson_init_static(&spec, data, len))
+			continue;
+		name = IndexSpecName(&spec);
+		foreach(lc, kept)
+			if (strcmp(IndexSpecName(lfirst(lc)), name) == 0)
+				dropped = false;
+		if (!dropped)
+			continue;
+		bson_init(&desc);
+		BSON_APPEND_ARRAY_BEGIN(&desc, "indexes", &indexes);
+		BSON_APPEND_DOCUMENT(&indexes, "0", &spec);
+		bson_append_array_end(&desc, &indexes);
+		CdcLogCollectionDdl("dropIndexes", c->database, c->name, c->uuid, &desc, NULL);
+		bson_destroy(&desc);
+	}
+}
+
+/*
  * createIndexes: {createIndexes: <name>, indexes: [{key, name, ...}]}
  *
  * Every spec is validated (index_spec.c) before any is compared with the
@@ -3141,6 +3277,7 @@ CmdCreateIndexes(CommandContext *ctx, bson_t *reply)
 
 		IndexSpecArray(existing, &newlist);
 		CollectionSetOptions(c, NULL, &newlist);
+		LogCreateIndexes(c, existing, added);
 		/* builds asked to run in the background go to their builders */
 		updated = *c;
 		updated.indexes = &newlist;
@@ -3303,6 +3440,7 @@ CmdDropIndexes(CommandContext *ctx, bson_t *reply)
 	}
 
 	IndexSpecArray(specs, &newlist);
+	LogDropIndexes(c, specs);
 	CollectionSetOptions(c, NULL, &newlist);
 	IndexSync(c, &newlist);
 	BSON_APPEND_INT32(reply, "nIndexesWas", before);

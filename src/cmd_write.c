@@ -1012,16 +1012,19 @@ LogUpdateDescription(const Collection *coll, const BsonUpdate *u, const Bson *ro
 	bson_t		updated;
 	bson_t		removed;
 	bson_t		truncated;
+	bson_t		disambiguated;
 
 	bson_init(&updated);
 	bson_init(&removed);
 	bson_init(&truncated);
-	BsonUpdateDescribe(u, BsonBytes(row), BsonDocLen(row), bson_get_data(out), out->len,
-					   &updated, &removed, &truncated);
-	CdcLogUpdate(coll->relid, id, &updated, &removed, &truncated);
+	bson_init(&disambiguated);
+	BsonUpdateDescribeAll(u, BsonBytes(row), BsonDocLen(row), bson_get_data(out), out->len,
+						  &updated, &removed, &truncated, &disambiguated);
+	CdcLogUpdate(coll->relid, id, &updated, &removed, &truncated, &disambiguated);
 	bson_destroy(&updated);
 	bson_destroy(&removed);
 	bson_destroy(&truncated);
+	bson_destroy(&disambiguated);
 }
 
 /* Current time in milliseconds since the Unix epoch */

@@ -105,6 +105,11 @@ extern void BsonUpdateDescribe(const BsonUpdate *u, const uint8_t *old,
 							   uint32_t old_len, const uint8_t *new,
 							   uint32_t new_len, bson_t *updated,
 							   bson_t *removed, bson_t *truncated);
+extern void BsonUpdateDescribeAll(const BsonUpdate *u, const uint8_t *old,
+								  uint32_t old_len, const uint8_t *new,
+								  uint32_t new_len, bson_t *updated,
+								  bson_t *removed, bson_t *truncated,
+								  bson_t *disambiguated);
 
 /* Release a compiled update (including its compiled filters) */
 extern void BsonUpdateFree(BsonUpdate *u);

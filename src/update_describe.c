@@ -34,6 +34,15 @@
  * Two values are the same when they have the same type and the same bytes
  * (MongoDB's no-op rule for updates).  _id never changes.
  *
+ * disambiguatedPaths.  A dotted path does not say whether "a.0" is
+ * element 0 of array a or field "0" of document a, nor where a field
+ * name with a dot in it begins and ends.  The walk knows, since it walks
+ * the documents: for each path it reports whose component is a field
+ * named by digits only, or a field name with a dot, it also gives the
+ * path's components (field names as strings, array indexes as integers),
+ * when the caller asks (BsonUpdateDescribeAll).  Other paths, the usual
+ * ones, are left out.
+ *
  * Pure code: libbson and palloc only (unit-tested in test/unit).
  *
  *-------------------------------------------------------------------------
@@ -65,12 +74,14 @@ typedef struct Describer
 	bool		pipeline;
 	int			depth;
 	const char *path[UPDATE_MAX_DEPTH + 2]; /* components on the way down */
+	bool		index[UPDATE_MAX_DEPTH + 2];	/* which of them index arrays */
 	StringInfoData name;		/* scratch: a dotted path */
 	bson_t	   *updated;
 	bson_t	   *removed;
 	bson_t	   *truncated;
 	uint32_t	nremoved;
 	uint32_t	ntruncated;
+	bson_t	   *disambiguated;	/* or NULL: not asked for */
 } Describer;
 
 /* How the walk stands at a path with respect to the update's operators */
@@ -140,13 +151,69 @@ DescribePathText(Describer *d, const char *last)
 	return d->name.data;
 }
 
-/* updatedFields gets the current path (plus last) with a value */
+/* Whether a field name is ambiguous in a dotted path: digits only, or a dot */
+static bool
+DescribeAmbiguousName(const char *name)
+{
+	const char *c = name;
+
+	if (strchr(name, '.') != NULL)
+		return true;
+	while (*c >= '0' && *c <= '9')
+		c++;
+	return c != name && *c == '\0';
+}
+
+/*
+ * disambiguatedPaths gets path (the current path, plus last, which indexes
+ * an array when last_index) with its components, when one of them is an
+ * ambiguous field name.
+ */
 static void
-DescribeUpdated(Describer *d, const char *last, const bson_iter_t *value)
+DescribeDisambiguate(Describer *d, const char *path, const char *last, bool last_index)
+{
+	bson_t		components;
+	bool		ambiguous = false;
+	int			n = d->depth + (last != NULL ? 1 : 0);
+
+	if (d->disambiguated == NULL)
+		return;
+	for (int i = 0; i < n && !ambiguous; i++)
+	{
+		bool		is_index = i < d->depth ? d->index[i] : last_index;
+		const char *name = i < d->depth ? d->path[i] : last;
+
+		ambiguous = !is_index && DescribeAmbiguousName(name);
+	}
+	if (!ambiguous)
+		return;
+	bson_append_array_begin(d->disambiguated, path, -1, &components);
+	for (int i = 0; i < n; i++)
+	{
+		bool		is_index = i < d->depth ? d->index[i] : last_index;
+		const char *name = i < d->depth ? d->path[i] : last;
+		char		key[16];
+
+		snprintf(key, sizeof(key), "%d", i);
+		if (is_index)
+			bson_append_int32(&components, key, -1, (int32_t) strtol(name, NULL, 10));
+		else
+			bson_append_utf8(&components, key, -1, name, -1);
+	}
+	bson_append_array_end(d->disambiguated, &components);
+}
+
+/*
+ * updatedFields gets the current path (plus last, an array index when
+ * last_index) with a value
+ */
+static void
+DescribeUpdated(Describer *d, const char *last, bool last_index, const bson_iter_t *value)
 {
 	const char *path = DescribePathText(d, last);
 
 	bson_append_iter(d->updated, path, -1, value);
+	DescribeDisambiguate(d, path, last, last_index);
 }
 
 /* removedFields gets the current path plus a member's name */
@@ -158,6 +225,7 @@ DescribeRemoved(Describer *d, const char *last)
 
 	snprintf(key, sizeof(key), "%u", d->nremoved++);
 	bson_append_utf8(d->removed, key, -1, path, -1);
+	DescribeDisambiguate(d, path, last, false);
 }
 
 /* truncatedArrays gets the current path and an array's new size */
@@ -168,6 +236,7 @@ DescribeTruncated(Describer *d, uint32_t size)
 	bson_t		entry;
 	const char *path = DescribePathText(d, NULL);
 
+	DescribeDisambiguate(d, path, NULL, false);
 	snprintf(key, sizeof(key), "%u", d->ntruncated++);
 	bson_append_document_begin(d->truncated, key, -1, &entry);
 	bson_append_utf8(&entry, "field", 5, path, -1);
@@ -193,10 +262,11 @@ DescribeSame(const bson_iter_t *x, const bson_iter_t *y)
  * then reported whole.
  */
 static bool
-DescribePush(Describer *d, const char *component)
+DescribePush(Describer *d, const char *component, bool is_index)
 {
 	if (d->depth >= UPDATE_MAX_DEPTH)
 		return false;
+	d->index[d->depth] = is_index;
 	d->path[d->depth++] = component;
 	return true;
 }
@@ -221,15 +291,15 @@ DescribeDocument(Describer *d, const bson_iter_t *old, const bson_iter_t *new)
 			continue;
 		if (!bson_iter_recurse(old, &oit) || !bson_iter_find_w_len(&oit, key, -1))
 		{
-			DescribeUpdated(d, key, &nit);
+			DescribeUpdated(d, key, false, &nit);
 			continue;
 		}
 		found = oit;
 		if (DescribeSame(&found, &nit))
 			continue;
-		if (!DescribePush(d, key))
+		if (!DescribePush(d, key, false))
 		{
-			DescribeUpdated(d, key, &nit);
+			DescribeUpdated(d, key, false, &nit);
 			continue;
 		}
 		DescribeValue(d, &found, &nit);
@@ -300,16 +370,16 @@ DescribeArray(Describer *d, const bson_iter_t *old, const bson_iter_t *new,
 		{
 			if (DescribeSame(&oit, &nit))
 				continue;
-			if (!DescribePush(d, key))
+			if (!DescribePush(d, key, true))
 			{
-				DescribeUpdated(d, key, &nit);
+				DescribeUpdated(d, key, true, &nit);
 				continue;
 			}
 			DescribeValue(d, &oit, &nit);
 			d->depth--;
 		}
 		else
-			DescribeUpdated(d, key, &nit);
+			DescribeUpdated(d, key, true, &nit);
 	}
 	return true;
 }
@@ -332,7 +402,7 @@ DescribeValue(Describer *d, const bson_iter_t *old, const bson_iter_t *new)
 			BSON_ITER_HOLDS_ARRAY(old) && BSON_ITER_HOLDS_ARRAY(new) &&
 			DescribeArray(d, old, new, true))
 			return;
-		DescribeUpdated(d, NULL, new);
+		DescribeUpdated(d, NULL, false, new);
 		return;
 	}
 	if (BSON_ITER_HOLDS_DOCUMENT(old) && BSON_ITER_HOLDS_DOCUMENT(new))
@@ -340,10 +410,10 @@ DescribeValue(Describer *d, const bson_iter_t *old, const bson_iter_t *new)
 	else if (BSON_ITER_HOLDS_ARRAY(old) && BSON_ITER_HOLDS_ARRAY(new))
 	{
 		if (!DescribeArray(d, old, new, false))
-			DescribeUpdated(d, NULL, new);
+			DescribeUpdated(d, NULL, false, new);
 	}
 	else
-		DescribeUpdated(d, NULL, new);
+		DescribeUpdated(d, NULL, false, new);
 }
 
 /* Split a dotted operator path into its components */
@@ -382,6 +452,20 @@ BsonUpdateDescribe(const BsonUpdate *u, const uint8_t *old, uint32_t old_len,
 				   const uint8_t *new, uint32_t new_len, bson_t *updated,
 				   bson_t *removed, bson_t *truncated)
 {
+	BsonUpdateDescribeAll(u, old, old_len, new, new_len, updated, removed,
+						  truncated, NULL);
+}
+
+/*
+ * BsonUpdateDescribe, and disambiguated (initialised, empty; or NULL) gets
+ * disambiguatedPaths: the ambiguous paths reported, each with its
+ * components.
+ */
+void
+BsonUpdateDescribeAll(const BsonUpdate *u, const uint8_t *old, uint32_t old_len,
+					  const uint8_t *new, uint32_t new_len, bson_t *updated,
+					  bson_t *removed, bson_t *truncated, bson_t *disambiguated)
+{
 	Describer	d;
 	bson_t		olddoc,
 				newdoc;
@@ -406,6 +490,7 @@ BsonUpdateDescribe(const BsonUpdate *u, const uint8_t *old, uint32_t old_len,
 	d.updated = updated;
 	d.removed = removed;
 	d.truncated = truncated;
+	d.disambiguated = disambiguated;
 
 	/* iterators of the two documents as values, to walk them as members */
 	if (!bson_init_static(&olddoc, old, old_len) ||
