@@ -599,7 +599,16 @@ TsSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *r
 		list_free(skipping);
 	}
 	cp->path.pathkeys = NIL;
+	/*
+	 * The scan projects (ExecScan with the projection set up at its
+	 * start), so no Result node goes above it to compute, say, a
+	 * time_bucket per row: that node cost as much as the decoding.
+	 */
+#ifdef CUSTOMPATH_SUPPORT_PROJECTION
+	cp->flags = CUSTOMPATH_SUPPORT_PROJECTION;
+#else
 	cp->flags = 0;
+#endif
 	cp->methods = &TsPathMethods;
 
 	rel->pathlist = NIL;
