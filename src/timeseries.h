@@ -10,6 +10,7 @@
 #define TIMESERIES_H
 
 #include "datatype/timestamp.h"
+#include "pgtime.h"
 
 /*
  * Default origins of time buckets, as TimescaleDB documents them: buckets
@@ -32,5 +33,31 @@ extern bool nosql_timeseries_compress_copy;
 extern Timestamp TsBucketTimestamp(const Interval *width, Timestamp ts,
 								   const Timestamp *origin,
 								   const Interval *offset);
+
+/*
+ * The local start of the bucket of the finite timestamptz ts in the local
+ * time of zone (what time_bucket with a time zone turns back into a
+ * timestamptz); *local receives ts's local time.
+ */
+extern Timestamp TsBucketZoneLocal(const Interval *width, TimestampTz ts,
+								   text *zone, const TimestampTz *origin,
+								   const Interval *offset, Timestamp *local);
+
+/* How a time zone argument maps times to local times (TsZoneResolve) */
+typedef enum TsZoneKind
+{
+	TS_ZONE_FIXED,				/* a fixed-offset abbreviation */
+	TS_ZONE_NAMED,				/* a zone of pg_tzset: tz */
+	TS_ZONE_OTHER				/* a dynamic abbreviation, or not a zone */
+} TsZoneKind;
+
+typedef struct TsZone
+{
+	TsZoneKind	kind;
+	pg_tz	   *tz;
+} TsZone;
+
+extern void TsZoneResolve(text *zone, TsZone *result);
+extern bool TsZoneSameOffset(const TsZone *zone, TimestampTz a, TimestampTz b);
 
 #endif							/* TIMESERIES_H */

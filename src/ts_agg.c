@@ -79,6 +79,7 @@
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
+#include "timeseries.h"
 #include "ts_compress.h"
 
 static create_upper_paths_hook_type prev_create_upper_paths_hook = NULL;
@@ -104,12 +105,16 @@ TsAggStatType(Oid typid)
 
 /*
  * Is expr nosql.time_bucket(<constant interval>, <time column>
- * [, <constant origin timestamptz> | <constant offset interval>])?
+ * [, <constant origin timestamptz> | <constant offset interval>]), or
+ * nosql.time_bucket(<constant interval>, <time column>, <constant time
+ * zone text> [, <constant origin or NULL> [, <constant offset or NULL>]])?
  *
- * These variants are non-decreasing in the time: when the first and the
- * last time of a block fall in one bucket, so does every time between, and
- * the block can join that bucket from its statistics.  The variant of a
- * time zone is not (local time goes back an hour when summer time ends).
+ * The variants without a time zone never decrease as the time grows: when
+ * the first and the last time of a block fall in one bucket, so does every
+ * time between, and the block can join that bucket from its statistics.
+ * The variant of a time zone buckets local time, which goes back when
+ * summer time ends; TsAggBlockStats takes a block from its statistics only
+ * when the zone's UTC offset does not change inside it.
  */
 static bool
 TsAggIsBucket(Expr *expr, Index varno, TsChunkInfo *info)
@@ -119,12 +124,13 @@ TsAggIsBucket(Expr *expr, Index varno, TsChunkInfo *info)
 	Var		   *var;
 	char	   *name;
 	Oid			nsp;
+	ListCell   *lc;
 
 	if (!IsA(expr, FuncExpr))
 		return false;
 	f = (FuncExpr *) expr;
 	if (f->funcresulttype != TIMESTAMPTZOID || f->funcretset || f->funcvariadic ||
-		list_length(f->args) < 2 || list_length(f->args) > 3)
+		list_length(f->args) < 2 || list_length(f->args) > 5)
 		return false;
 	width = (Const *) linitial(f->args);
 	var = (Var *) lsecond(f->args);
@@ -132,13 +138,29 @@ TsAggIsBucket(Expr *expr, Index varno, TsChunkInfo *info)
 		!IsA(var, Var) || var->varno != (int) varno || var->varlevelsup != 0 ||
 		var->varattno != info->time_attno || var->vartype != TIMESTAMPTZOID)
 		return false;
-	if (list_length(f->args) == 3)
+	for_each_from(lc, f->args, 2)
 	{
-		Const	   *extra = (Const *) lthird(f->args);
+		Const	   *extra = (Const *) lfirst(lc);
+		int			n = foreach_current_index(lc);
 
-		if (!IsA(extra, Const) || extra->constisnull ||
-			(extra->consttype != TIMESTAMPTZOID && extra->consttype != INTERVALOID))
+		if (!IsA(extra, Const))
 			return false;
+		if (n == 2 && extra->consttype == TEXTOID)
+		{
+			/* the time zone */
+			if (extra->constisnull)
+				return false;
+		}
+		else if (n == 2 && list_length(f->args) == 3)
+		{
+			/* origin or offset, without a time zone */
+			if (extra->constisnull ||
+				(extra->consttype != TIMESTAMPTZOID && extra->consttype != INTERVALOID))
+				return false;
+		}
+		else if (n == 2 ||
+				 extra->consttype != (n == 3 ? TIMESTAMPTZOID : INTERVALOID))
+			return false;		/* origin and offset after a time zone, or NULL */
 	}
 	nsp = get_namespace_oid("nosql", true);
 	name = get_func_name(f->funcid);
@@ -509,6 +531,21 @@ TsAggPlanPath(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
 
 /* ---- execution ---- */
 
+/*
+ * A time bucket with a time zone: its constant arguments, and the zone as
+ * AT TIME ZONE reads it (resolved when the first block needs it)
+ */
+typedef struct TsAggZone
+{
+	Interval   *width;
+	text	   *zone;
+	TimestampTz origin;
+	bool		has_origin;
+	Interval   *offset;			/* or NULL */
+	bool		resolved;
+	TsZone		tz;
+} TsAggZone;
+
 typedef struct TsAggAcc
 {
 	int64		count;			/* count; values summed for avg */
@@ -535,6 +572,7 @@ typedef struct TsAggState
 	int			ngroup;
 	AttrNumber *groupattno;		/* a segment column, or 0: groupstate's */
 	ExprState **groupstate;		/* a time bucket */
+	struct TsAggZone **zones;	/* a time bucket's time zone, or NULL */
 	int			nbucket;		/* how many */
 	Datum	   *rowbuckets;		/* a row's buckets */
 	bool	   *rownulls;
@@ -579,6 +617,31 @@ TsAggCreateState(CustomScan *cscan)
 
 	state->css.methods = &TsAggExecMethods;
 	return (Node *) state;
+}
+
+/*
+ * The constant arguments of a time bucket with a time zone (TsAggIsBucket
+ * checked them), or NULL for a bucket without one
+ */
+static TsAggZone *
+TsAggZoneOf(FuncExpr *f)
+{
+	TsAggZone  *z;
+	Const	   *c;
+
+	if (list_length(f->args) < 3 || ((Const *) lthird(f->args))->consttype != TEXTOID)
+		return NULL;
+	z = palloc0(sizeof(TsAggZone));
+	z->width = DatumGetIntervalP(((Const *) linitial(f->args))->constvalue);
+	z->zone = DatumGetTextPP(((Const *) lthird(f->args))->constvalue);
+	if (list_length(f->args) > 3 && !(c = (Const *) lfourth(f->args))->constisnull)
+	{
+		z->origin = DatumGetTimestampTz(c->constvalue);
+		z->has_origin = true;
+	}
+	if (list_length(f->args) > 4 && !(c = (Const *) list_nth(f->args, 4))->constisnull)
+		z->offset = DatumGetIntervalP(c->constvalue);
+	return z;
 }
 
 static void
@@ -655,6 +718,7 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 
 		state->groupattno = palloc0(sizeof(AttrNumber) * state->ngroup);
 		state->groupstate = palloc0(sizeof(ExprState *) * state->ngroup);
+		state->zones = palloc0(sizeof(TsAggZone *) * state->ngroup);
 		state->rowbuckets = palloc0(sizeof(Datum) * state->ngroup);
 		state->rownulls = palloc0(sizeof(bool) * state->ngroup);
 		state->lastbuckets = palloc0(sizeof(Datum) * state->ngroup);
@@ -673,6 +737,7 @@ TsAggBegin(CustomScanState *node, EState *estate, int eflags)
 			{
 				state->groupstate[i] = ExecInitExpr(expr, &node->ss.ps);
 				state->nbucket++;
+				state->zones[i] = TsAggZoneOf((FuncExpr *) expr);
 			}
 			keycols[i] = i + 1;
 			eqops[i] = lfirst_oid(la);
@@ -889,6 +954,38 @@ TsAggRow(TsAggState *state, TupleTableSlot *slot, bool inblock)
 }
 
 /*
+ * Do all the times from lo to hi fall in one bucket of the time zone's
+ * bucket z?  They do when the zone's UTC offset is the same throughout
+ * (so local time grows with the time) and the local buckets of lo and hi
+ * are one: local buckets never decrease as local time grows.  Called after
+ * time_bucket itself ran on lo, so a zone that is not recognized has
+ * already been reported with time_bucket's own error.
+ */
+static bool
+TsAggZoneOneBucket(TsAggZone *z, TimestampTz lo, TimestampTz hi)
+{
+	Timestamp	lolocal;
+	Timestamp	hilocal;
+
+	if (TIMESTAMP_NOT_FINITE(lo) || TIMESTAMP_NOT_FINITE(hi))
+		return false;
+	if (TsBucketZoneLocal(z->width, lo, z->zone, z->has_origin ? &z->origin : NULL,
+						  z->offset, &lolocal) !=
+		TsBucketZoneLocal(z->width, hi, z->zone, z->has_origin ? &z->origin : NULL,
+						  z->offset, &hilocal))
+		return false;
+	/* the same offset at both ends (cheap, and a check on the next test) */
+	if (lolocal - lo != hilocal - hi)
+		return false;
+	if (!z->resolved)
+	{
+		TsZoneResolve(z->zone, &z->tz);
+		z->resolved = true;
+	}
+	return TsZoneSameOffset(&z->tz, lo, hi);
+}
+
+/*
  * A block inside the time bounds whose series passes: from its statistics.
  * False when a statistic it needs is missing, or when its first and last
  * times lie in different time buckets (the caller decodes it).  timeslot:
@@ -927,7 +1024,14 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot,
 		}
 	}
 
-	/* its time buckets: those of its first time, if its last is there too */
+	/*
+	 * its time buckets: those of its first time, if its last is there too.
+	 * A bucket of a time zone compares local buckets (local time is
+	 * monotone when the UTC offset does not change): comparing the results
+	 * would not do, as two local buckets can map to one time (the bucket
+	 * starting in the hour that summer time skips is read as the hour
+	 * after).
+	 */
 	if (state->nbucket > 0)
 	{
 		ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
@@ -950,7 +1054,7 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot,
 				Datum		b;
 				bool		bnull;
 
-				if (state->groupstate[i] == NULL)
+				if (state->groupstate[i] == NULL || (k == 1 && state->zones[i] != NULL))
 					continue;
 				/* a time bucket is a timestamptz, passed by value */
 				b = ExecEvalExpr(state->groupstate[i], econtext, &bnull);
@@ -961,6 +1065,21 @@ TsAggBlockStats(TsAggState *state, TsChunkInfo *info, TupleTableSlot *blockslot,
 				else if (DatumGetTimestampTz(b) != DatumGetTimestampTz(bucketvals[i]))
 					return false;
 			}
+		}
+		for (int i = 0; i < state->ngroup; i++)
+		{
+			MemoryContext old;
+			bool		one;
+
+			if (state->zones[i] == NULL)
+				continue;
+			/* AT TIME ZONE allocates a little: in the per-tuple context */
+			old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+			one = TsAggZoneOneBucket(state->zones[i], DatumGetTimestampTz(t[0]),
+									 DatumGetTimestampTz(t[1]));
+			MemoryContextSwitchTo(old);
+			if (!one)
+				return false;
 		}
 	}
 

@@ -57,6 +57,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "funcapi.h"
+#include "parser/scansup.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -338,6 +340,27 @@ TsFromLocal(text *zone, Timestamp local)
 }
 
 /*
+ * The bucket of the finite ts in the local time of zone, as a local
+ * timestamp: the bucket of ts's local time, origin and offset taken in local
+ * time too (origin and offset NULL for the default).  *local receives ts's
+ * local time.  time_bucket_timezone turns the result back into a
+ * timestamptz; the Block Aggregate node compares the local buckets of a
+ * block's first and last time (ts_agg.c).
+ */
+Timestamp
+TsBucketZoneLocal(const Interval *width, TimestampTz ts, text *zone,
+				  const TimestampTz *origin, const Interval *offset,
+				  Timestamp *local)
+{
+	Timestamp	lorigin;
+
+	*local = TsToLocal(zone, ts);
+	if (origin)
+		lorigin = TsToLocal(zone, *origin);
+	return TsBucketTimestamp(width, *local, origin ? &lorigin : NULL, offset);
+}
+
+/*
  * nosql.time_bucket(bucket_width interval, ts timestamptz, timezone text,
  * origin timestamptz DEFAULT NULL, "offset" interval DEFAULT NULL): the
  * bucket of ts's local time in the zone, origin and offset taken in local
@@ -349,7 +372,7 @@ time_bucket_timezone(PG_FUNCTION_ARGS)
 {
 	text	   *zone;
 	Timestamp	local;
-	Timestamp	origin;
+	TimestampTz origin;
 	Timestamp	result;
 	bool		has_origin = PG_NARGS() > 3 && !PG_ARGISNULL(3);
 	bool		has_offset = PG_NARGS() > 4 && !PG_ARGISNULL(4);
@@ -357,15 +380,96 @@ time_bucket_timezone(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	zone = PG_GETARG_TEXT_PP(2);
-	local = TsToLocal(zone, PG_GETARG_TIMESTAMPTZ(1));
 	if (has_origin)
-		origin = TsToLocal(zone, PG_GETARG_TIMESTAMPTZ(3));
-	result = TsBucketTimestamp(PG_GETARG_INTERVAL_P(0), local,
-							   has_origin ? &origin : NULL,
-							   has_offset ? PG_GETARG_INTERVAL_P(4) : NULL);
+		origin = PG_GETARG_TIMESTAMPTZ(3);
+	result = TsBucketZoneLocal(PG_GETARG_INTERVAL_P(0), PG_GETARG_TIMESTAMPTZ(1),
+							   zone, has_origin ? &origin : NULL,
+							   has_offset ? PG_GETARG_INTERVAL_P(4) : NULL, &local);
 	if (TIMESTAMP_NOT_FINITE(result))
 		PG_RETURN_TIMESTAMPTZ(result);
 	PG_RETURN_TIMESTAMPTZ(TsFromLocal(zone, result));
+}
+
+/*
+ * How the time zone argument of time_bucket maps times to local times, as
+ * PostgreSQL's AT TIME ZONE (timestamptz_zone, which TsToLocal calls)
+ * decides it: a fixed-offset abbreviation of the timezone_abbreviations
+ * set first, then a dynamic abbreviation, then a zone name or POSIX zone
+ * specification through pg_tzset (so 'UTC+3' is three hours west of UTC,
+ * the POSIX sign, as in AT TIME ZONE).  Never fails: a zone that is not
+ * recognized is TS_ZONE_OTHER, and time_bucket itself reports it.
+ */
+void
+TsZoneResolve(text *zone, TsZone *result)
+{
+	char		tzname[TZ_STRLEN_MAX + 1];
+	char	   *lowzone;
+	int			type;
+	int			val;
+	pg_tz	   *tzp;
+
+	text_to_cstring_buffer(zone, tzname, sizeof(tzname));
+	lowzone = downcase_truncate_identifier(tzname, strlen(tzname), false);
+	type = DecodeTimezoneAbbrev(0, lowzone, &val, &tzp);
+	result->tz = NULL;
+	if (type == TZ || type == DTZ)
+		result->kind = TS_ZONE_FIXED;
+	else if (type == DYNTZ)
+	{
+		/*
+		 * the offset of a dynamic abbreviation is its meaning at the time,
+		 * or else the zone's offset at the local time: not worth following
+		 */
+		result->kind = TS_ZONE_OTHER;
+	}
+	else if ((tzp = pg_tzset(tzname)) != NULL)
+	{
+		result->kind = TS_ZONE_NAMED;
+		result->tz = tzp;
+	}
+	else
+		result->kind = TS_ZONE_OTHER;
+	pfree(lowzone);
+}
+
+/*
+ * Does the zone keep one UTC offset from a through b (finite, a <= b)?  A
+ * fixed abbreviation always does; a zone name when its next transition
+ * after a (pg_next_dst_boundary, the binary search PostgreSQL's own
+ * DetermineTimeZoneOffset uses) comes after b.  Local time is found from
+ * the whole seconds of a time (timestamp2tm), and a transition at second s
+ * applies from s on, so no transition may fall in (floor(a), floor(b)]
+ * seconds.  False when unsure.
+ */
+bool
+TsZoneSameOffset(const TsZone *zone, TimestampTz a, TimestampTz b)
+{
+	pg_time_t	sa;
+	pg_time_t	sb;
+	pg_time_t	boundary;
+	long int	before_gmtoff;
+	long int	after_gmtoff;
+	int			before_isdst;
+	int			after_isdst;
+	int			found;
+
+	Assert(a <= b);
+	if (zone->kind == TS_ZONE_FIXED)
+		return true;
+	if (zone->kind != TS_ZONE_NAMED || TIMESTAMP_NOT_FINITE(a) || TIMESTAMP_NOT_FINITE(b))
+		return false;
+	/* whole seconds since 1970, rounded down as timestamp2tm does */
+	sa = (pg_time_t) (a / USECS_PER_SEC - (a % USECS_PER_SEC < 0 ? 1 : 0)) +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	sb = (pg_time_t) (b / USECS_PER_SEC - (b % USECS_PER_SEC < 0 ? 1 : 0)) +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	if (sa == sb)
+		return true;
+	found = pg_next_dst_boundary(&sa, &before_gmtoff, &before_isdst, &boundary,
+								 &after_gmtoff, &after_isdst, zone->tz);
+	if (found == 0)
+		return true;			/* no transition after a */
+	return found == 1 && boundary > sb;
 }
 
 /*

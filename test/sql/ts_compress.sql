@@ -190,8 +190,9 @@ SELECT nosql.time_bucket('1 day', time) b, host, count(*), avg(b), sum(c) FROM t
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT nosql.time_bucket('1 hour', time), min(a), avg(a) FROM tsa
  WHERE host = 'h0' AND time >= '2025-03-01' AND time < '2025-03-03' GROUP BY 1;
--- a time zone's buckets, an expression of the bucket, float avg: the ordinary plan
+-- a time zone's buckets: the node too (below, with tsz)
 EXPLAIN (COSTS OFF) SELECT nosql.time_bucket('1 day', time, 'Europe/Paris'), count(*) FROM tsa WHERE time < '2025-03-03' GROUP BY 1;
+-- an expression of the bucket, float avg: the ordinary plan
 EXPLAIN (COSTS OFF) SELECT nosql.time_bucket('1 day', time) + interval '1 hour', count(*) FROM tsa WHERE time < '2025-03-03' GROUP BY nosql.time_bucket('1 day', time);
 EXPLAIN (COSTS OFF) SELECT avg(v) FROM tsa WHERE time < '2025-03-03';
 -- randomized: 40 queries of random widths, origins, offsets, bounds and series
@@ -226,6 +227,149 @@ BEGIN
     RAISE NOTICE 'random bucket queries that differ: %', bad;
 END
 $$;
+
+-- time_bucket with a time zone from the statistics: a block joins a bucket
+-- when the local buckets of its first and last time are one and the zone's
+-- UTC offset does not change inside it (local time is then monotone over
+-- the block); a block across a transition is decoded.  Rows around the
+-- 2025 transitions of New York (03-09 07:00, 11-02 06:00 UTC), Berlin
+-- (03-30 01:00, 10-26 01:00) and Lord Howe (30 minutes: 04-05 15:00,
+-- 10-04 15:30): 'a' every ~5 minutes over March and October (a block spans
+-- ~3.5 days), 'b' every ~47 s within 8 hours of each transition (~13 hours),
+-- 'c' every ~4 s within 2 hours of each (~70 minutes), NULL every 6 hours;
+-- 'edge' 07:01-07:56 UTC on 2025-03-09, just after New York skips 02:00-03:00
+SELECT setseed(0.61);
+CREATE TABLE tsz (time timestamptz NOT NULL, host text, n int4, c int8);
+INSERT INTO tsz
+SELECT t + random() * interval '200 s', 'a', (random() * 1000)::int4, (random() * 1e12)::int8
+  FROM generate_series(timestamptz '2025-03-03', '2025-04-12', '5 minutes') t
+UNION ALL
+SELECT t + random() * interval '200 s', 'a', (random() * 1000)::int4, (random() * 1e12)::int8
+  FROM generate_series(timestamptz '2025-09-29', '2025-11-08', '5 minutes') t
+UNION ALL
+SELECT x + d * interval '47 s' + random() * interval '40 s', 'b',
+       CASE WHEN random() < 0.05 THEN NULL ELSE (random() * 1000)::int4 END, (random() * 1e12)::int8
+  FROM unnest(ARRAY[timestamptz '2025-03-09 07:00+00', '2025-11-02 06:00+00', '2025-03-30 01:00+00',
+                    '2025-10-26 01:00+00', '2025-04-05 15:00+00', '2025-10-04 15:30+00']) tr,
+       LATERAL (SELECT tr - interval '8 hours' AS x) s, generate_series(0, 16 * 3600 / 47) d
+UNION ALL
+SELECT x + d * interval '4 s' + random() * interval '3 s', 'c', (random() * 1000)::int4, (random() * 1e12)::int8
+  FROM unnest(ARRAY[timestamptz '2025-03-09 07:00+00', '2025-11-02 06:00+00', '2025-03-30 01:00+00',
+                    '2025-10-26 01:00+00', '2025-04-05 15:00+00', '2025-10-04 15:30+00']) tr,
+       LATERAL (SELECT tr - interval '2 hours' + random() * interval '30 minutes' AS x) s, generate_series(0, 4 * 900) d
+UNION ALL
+SELECT t, NULL, (random() * 1000)::int4, NULL
+  FROM generate_series(timestamptz '2025-03-03', '2025-11-08', '6 hours') t
+ WHERE t < '2025-04-12' OR t >= '2025-09-29'
+UNION ALL
+SELECT t, 'edge', 1, 1
+  FROM generate_series(timestamptz '2025-03-09 07:01+00', '2025-03-09 07:56+00', '1 minute') t;
+CREATE TABLE tszp AS SELECT * FROM tsz;
+SELECT nosql.create_timeseries('tsz', 'time', '{host}', '7 days');
+SELECT nosql.compress_timeseries('tsz') > 0 AS compressed;
+CREATE FUNCTION same_z(q text) RETURNS text LANGUAGE sql RETURN same_in(q, 'tsz', 'tszp');
+-- the two ends of 'edge' lie in the local buckets 02:50 (a bucket that
+-- starts in the skipped hour, read as 03:50 EDT) and 03:50: the same time,
+-- yet the rows between are in 03:05, 03:20 and 03:35
+SELECT same_z('SELECT nosql.time_bucket(''15 minutes'', time, ''America/New_York'', NULL, ''5 minutes'') b, count(*), min(time), max(time) FROM %1$s WHERE host = ''edge'' GROUP BY 1');
+SELECT nosql.time_bucket('15 minutes', time, 'America/New_York', NULL, '5 minutes') b, count(*)
+  FROM tsz WHERE host = 'edge' GROUP BY 1 ORDER BY 1;
+-- every zone and width, over everything and within random bounds
+DO $$
+DECLARE
+    z text;
+    w text;
+    lo timestamptz;
+    hi timestamptz;
+    q text;
+    r text;
+    bad int := 0;
+    n int := 0;
+BEGIN
+    FOREACH z IN ARRAY ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu'] LOOP
+        FOREACH w IN ARRAY ARRAY['15 minutes', '1 hour', '1 day', '1 week', '1 month'] LOOP
+            FOR k IN 0 .. 1 LOOP
+                IF k = 0 THEN
+                    q := format('SELECT nosql.time_bucket(%L, time, %L) b, host, count(*), count(n), sum(n), avg(n), sum(c), avg(c), min(c), max(n), min(time), max(time) FROM %%1$s GROUP BY 1, 2', w, z);
+                ELSE
+                    lo := timestamptz '2025-03-01' + random() * interval '250 days';
+                    hi := lo + random() * interval '40 days';
+                    q := format('SELECT nosql.time_bucket(%L, time, %L) b, host, count(*), sum(n), avg(c), max(time) FROM %%1$s WHERE time >= %L AND time < %L GROUP BY 1, 2', w, z, lo, hi);
+                END IF;
+                r := same_z(q);
+                n := n + 1;
+                IF r NOT LIKE 'same%' THEN
+                    bad := bad + 1;
+                    RAISE NOTICE '%: %', r, q;
+                END IF;
+            END LOOP;
+        END LOOP;
+    END LOOP;
+    RAISE NOTICE 'zone and width queries: %, that differ: %', n, bad;
+END
+$$;
+-- randomized: 60 queries of random zones (names, POSIX offsets, fixed
+-- abbreviations), widths, origins, offsets, bounds and series
+DO $$
+DECLARE
+    z text;
+    w text;
+    bucket text;
+    lo timestamptz;
+    hi timestamptz;
+    h text;
+    q text;
+    r text;
+    bad int := 0;
+BEGIN
+    FOR i IN 1 .. 60 LOOP
+        z := (ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu',
+                    'UTC+3', '+03:00', '-05:45', 'EST5EDT', 'CET', 'EST', 'America/St_Johns'])[1 + (random() * 11)::int];
+        w := (ARRAY['15 minutes', '30 minutes', '1 hour', '90 minutes', '1 day', '1 week', '1 month', '3 months', '10 minutes'])[1 + (random() * 8)::int];
+        bucket := CASE (random() * 3)::int
+            WHEN 0 THEN format('nosql.time_bucket(%L, time, %L)', w, z)
+            WHEN 1 THEN format('nosql.time_bucket(%L, time, %L, %L::timestamptz)', w, z, timestamptz '2025-03-01' + random() * interval '10 days')
+            WHEN 2 THEN format('nosql.time_bucket(%L, time, %L, "offset" => %L::interval)', w, z, random() * interval '5 hours' - interval '2 hours')
+            ELSE format('nosql.time_bucket(%L, time, %L, %L::timestamptz, %L::interval)', w, z, timestamptz '2025-03-01' + random() * interval '10 days', random() * interval '50 minutes') END;
+        lo := timestamptz '2025-03-01' + random() * interval '250 days';
+        hi := lo + random() * interval '40 days';
+        h := CASE WHEN random() < 0.5 THEN NULL ELSE (ARRAY['a', 'b', 'c', 'edge'])[1 + (random() * 3)::int] END;
+        q := format('SELECT %s b, host, count(*), count(n), sum(n), avg(n), sum(c), avg(c), min(time), max(time) FROM %%1$s WHERE %s %s GROUP BY 1, 2',
+                    bucket, CASE WHEN random() < 0.3 THEN 'true' ELSE format('time >= %L AND time < %L', lo, hi) END,
+                    CASE WHEN h IS NULL THEN '' ELSE format('AND host = %L', h) END);
+        r := same_z(q);
+        IF r NOT LIKE 'same%' THEN
+            bad := bad + 1;
+            RAISE NOTICE '%: %', r, q;
+        END IF;
+    END LOOP;
+    RAISE NOTICE 'random time zone bucket queries that differ: %', bad;
+END
+$$;
+-- the node answers them: days from the statistics, but for the blocks in
+-- which Berlin's offset changes ('a' spans 3.5 days, so its blocks around a
+-- transition; 'b' and 'c' around every Berlin transition)
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT nosql.time_bucket('1 day', time, 'Europe/Berlin') b, host, count(*), avg(n) FROM tsz GROUP BY 1, 2;
+-- a week in Kathmandu (+05:45 throughout): every block inside one week
+-- from the statistics
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT nosql.time_bucket('1 week', time, 'Asia/Kathmandu') b, count(*), max(time) FROM tsz WHERE host = 'b' GROUP BY 1;
+-- 'c' around Berlin's autumn transition: the block holding 01:00 UTC is
+-- decoded, though its ends lie on one local day
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT nosql.time_bucket('1 day', time, 'Europe/Berlin') b, count(*) FROM tsz
+ WHERE host = 'c' AND time >= '2025-10-25 22:00' AND time < '2025-10-26 04:00' GROUP BY 1;
+SELECT count(*) AS c_blocks_across_berlin_autumn FROM tsz_ts_20251020_000000_blocks
+ WHERE min_time < '2025-10-26 01:00+00' AND max_time >= '2025-10-26 01:00+00' AND s2 = 'c';
+-- a time zone that is not one: time_bucket's own error, from the node
+EXPLAIN (COSTS OFF) SELECT nosql.time_bucket('1 day', time, 'Mars/Olympus'), count(*) FROM tsz GROUP BY 1;
+SELECT nosql.time_bucket('1 day', time, 'Mars/Olympus'), count(*) FROM tsz GROUP BY 1;
+SELECT nosql.time_bucket('1 day', time, 'Mars/Olympus'), count(*) FROM tszp GROUP BY 1;
+-- over no rows, no error (as the ordinary plan)
+SELECT nosql.time_bucket('1 day', time, 'Mars/Olympus'), count(*) FROM tsz WHERE time > '2030-01-01' GROUP BY 1;
+-- a time zone that is not a constant: the ordinary plan
+EXPLAIN (COSTS OFF) SELECT nosql.time_bucket('1 day', time, host), count(*) FROM tsz WHERE time < '2025-03-05' GROUP BY 1;
 
 -- randomized windows: 40 random (series, range) queries against the plain table
 DO $$
