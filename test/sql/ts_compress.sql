@@ -234,18 +234,20 @@ $$;
 -- the block); a block across a transition is decoded.  Rows around the
 -- 2025 transitions of New York (03-09 07:00, 11-02 06:00 UTC), Berlin
 -- (03-30 01:00, 10-26 01:00) and Lord Howe (30 minutes: 04-05 15:00,
--- 10-04 15:30): 'a' every ~5 minutes over March and October (a block spans
--- ~3.5 days), 'b' every ~47 s within 8 hours of each transition (~13 hours),
--- 'c' every ~4 s within 2 hours of each (~70 minutes), NULL every 6 hours;
--- 'edge' 07:01-07:56 UTC on 2025-03-09, just after New York skips 02:00-03:00
+-- 10-04 15:30): 'a' every ~10 minutes over March and October (a block
+-- spans ~7 days), 'b' every ~47 s within 8 hours of each transition (~13
+-- hours), 'c' every ~6 s within 2 hours of each (~100 minutes), NULL every 6
+-- hours; 'edge' 07:01-07:56 UTC on 2025-03-09, just after New York skips
+-- 02:00-03:00, and 'fall' 00:50-01:55 UTC on 2025-10-26, 02:50 CEST to 02:55
+-- CET in Berlin
 SELECT setseed(0.61);
 CREATE TABLE tsz (time timestamptz NOT NULL, host text, n int4, c int8);
 INSERT INTO tsz
-SELECT t + random() * interval '200 s', 'a', (random() * 1000)::int4, (random() * 1e12)::int8
-  FROM generate_series(timestamptz '2025-03-03', '2025-04-12', '5 minutes') t
+SELECT t + random() * interval '400 s', 'a', (random() * 1000)::int4, (random() * 1e12)::int8
+  FROM generate_series(timestamptz '2025-03-03', '2025-04-12', '10 minutes') t
 UNION ALL
-SELECT t + random() * interval '200 s', 'a', (random() * 1000)::int4, (random() * 1e12)::int8
-  FROM generate_series(timestamptz '2025-09-29', '2025-11-08', '5 minutes') t
+SELECT t + random() * interval '400 s', 'a', (random() * 1000)::int4, (random() * 1e12)::int8
+  FROM generate_series(timestamptz '2025-09-29', '2025-11-08', '10 minutes') t
 UNION ALL
 SELECT x + d * interval '47 s' + random() * interval '40 s', 'b',
        CASE WHEN random() < 0.05 THEN NULL ELSE (random() * 1000)::int4 END, (random() * 1e12)::int8
@@ -253,17 +255,20 @@ SELECT x + d * interval '47 s' + random() * interval '40 s', 'b',
                     '2025-10-26 01:00+00', '2025-04-05 15:00+00', '2025-10-04 15:30+00']) tr,
        LATERAL (SELECT tr - interval '8 hours' AS x) s, generate_series(0, 16 * 3600 / 47) d
 UNION ALL
-SELECT x + d * interval '4 s' + random() * interval '3 s', 'c', (random() * 1000)::int4, (random() * 1e12)::int8
+SELECT x + d * interval '6 s' + random() * interval '5 s', 'c', (random() * 1000)::int4, (random() * 1e12)::int8
   FROM unnest(ARRAY[timestamptz '2025-03-09 07:00+00', '2025-11-02 06:00+00', '2025-03-30 01:00+00',
                     '2025-10-26 01:00+00', '2025-04-05 15:00+00', '2025-10-04 15:30+00']) tr,
-       LATERAL (SELECT tr - interval '2 hours' + random() * interval '30 minutes' AS x) s, generate_series(0, 4 * 900) d
+       LATERAL (SELECT tr - interval '2 hours' + random() * interval '30 minutes' AS x) s, generate_series(0, 4 * 600) d
 UNION ALL
 SELECT t, NULL, (random() * 1000)::int4, NULL
   FROM generate_series(timestamptz '2025-03-03', '2025-11-08', '6 hours') t
  WHERE t < '2025-04-12' OR t >= '2025-09-29'
 UNION ALL
 SELECT t, 'edge', 1, 1
-  FROM generate_series(timestamptz '2025-03-09 07:01+00', '2025-03-09 07:56+00', '1 minute') t;
+  FROM generate_series(timestamptz '2025-03-09 07:01+00', '2025-03-09 07:56+00', '1 minute') t
+UNION ALL
+SELECT t, 'fall', 1, 1
+  FROM generate_series(timestamptz '2025-10-26 00:50+00', '2025-10-26 01:55+00', '1 minute') t;
 CREATE TABLE tszp AS SELECT * FROM tsz;
 SELECT nosql.create_timeseries('tsz', 'time', '{host}', '7 days');
 SELECT nosql.compress_timeseries('tsz') > 0 AS compressed;
@@ -274,6 +279,11 @@ CREATE FUNCTION same_z(q text) RETURNS text LANGUAGE sql RETURN same_in(q, 'tsz'
 SELECT same_z('SELECT nosql.time_bucket(''15 minutes'', time, ''America/New_York'', NULL, ''5 minutes'') b, count(*), min(time), max(time) FROM %1$s WHERE host = ''edge'' GROUP BY 1');
 SELECT nosql.time_bucket('15 minutes', time, 'America/New_York', NULL, '5 minutes') b, count(*)
   FROM tsz WHERE host = 'edge' GROUP BY 1 ORDER BY 1;
+-- the ends of 'fall' lie in one local bucket, 02:45, but Berlin's offset
+-- changes inside: the rows of 02:00-02:44 CET are in other buckets
+SELECT same_z('SELECT nosql.time_bucket(''15 minutes'', time, ''Europe/Berlin'') b, count(*), min(time), max(time) FROM %1$s WHERE host = ''fall'' GROUP BY 1');
+SELECT nosql.time_bucket('15 minutes', time, 'Europe/Berlin') b, count(*)
+  FROM tsz WHERE host = 'fall' GROUP BY 1 ORDER BY 1;
 -- every zone and width, over everything and within random bounds
 DO $$
 DECLARE
@@ -346,9 +356,9 @@ BEGIN
     RAISE NOTICE 'random time zone bucket queries that differ: %', bad;
 END
 $$;
--- the node answers them: days from the statistics, but for the blocks in
--- which Berlin's offset changes ('a' spans 3.5 days, so its blocks around a
--- transition; 'b' and 'c' around every Berlin transition)
+-- the node answers them: days from the statistics, but for the blocks that
+-- span more than a local day (all of 'a') or in which Berlin's offset
+-- changes ('b' and 'c' around each Berlin transition)
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT nosql.time_bucket('1 day', time, 'Europe/Berlin') b, host, count(*), avg(n) FROM tsz GROUP BY 1, 2;
 -- a week in Kathmandu (+05:45 throughout): every block inside one week
