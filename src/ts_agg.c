@@ -22,17 +22,31 @@
  *	  a block inside the time bounds whose series passes has every row
  *	  passing);
  *	- it groups by segment_by columns and time_bucket(constant width, time
- *	  [, constant origin | constant offset]), or not at all;
+ *	  [, constant origin | constant offset]) or time_bucket(constant width,
+ *	  time, constant time zone [, constant origin [, constant offset]]), or
+ *	  not at all;
  *	- it selects those grouping expressions and count(*), count(column),
  *	  min and max of int2/int4/int8/float4/float8/date/timestamp/timestamptz
  *	  columns and of the time column, and sum and avg of int2/int4/int8
  *	  columns, nothing else.
  *
- * Those time_bucket variants never decrease as the time grows, so a block
- * whose first and last time share a bucket has all its rows in it (the
- * variant of a time zone is left out: local time goes back an hour when
- * summer time ends).  The node evaluates the bucket expression itself, on
- * the block's first and last time, so the buckets are time_bucket's own.
+ * The time_bucket variants without a time zone never decrease as the time
+ * grows, so a block whose first and last time share a bucket has all its
+ * rows in it.  The node evaluates the bucket expression itself, on the
+ * block's first and last time, so the buckets are time_bucket's own.
+ *
+ * Local time goes back when summer time ends, so with a time zone the
+ * ends of a block bound nothing in general.  But where the zone's UTC
+ * offset does not change, local time is the time plus a constant and grows
+ * with it: a block whose first and last time have one local bucket, with
+ * no transition of the zone in between, has all its rows in that bucket.
+ * The local buckets are compared, not time_bucket's results, because
+ * turning a local time back into a timestamptz is not monotone (a bucket
+ * starting in the hour skipped in spring reads as the hour after, the
+ * result of a later bucket).  The next transition comes from
+ * pg_next_dst_boundary, a binary search over the zone's transitions; a
+ * fixed-offset abbreviation has none; a dynamic abbreviation is not
+ * followed (its blocks are decoded).
  *
  * The node visits the partitions left after pruning: their heap rows (not
  * compressed yet) one by one with the quals; their blocks by the same
