@@ -453,7 +453,8 @@ TsZoneSameOffset(const TsZone *zone, TimestampTz a, TimestampTz b)
 	int			after_isdst;
 	int			found;
 
-	Assert(a <= b);
+	if (a > b)
+		return false;			/* not a block's time range */
 	if (zone->kind == TS_ZONE_FIXED)
 		return true;
 	if (zone->kind != TS_ZONE_NAMED || TIMESTAMP_NOT_FINITE(a) || TIMESTAMP_NOT_FINITE(b))

@@ -365,6 +365,16 @@ SELECT nosql.time_bucket('1 day', time, 'Europe/Berlin') b, host, count(*), avg(
 -- from the statistics
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT nosql.time_bucket('1 week', time, 'Asia/Kathmandu') b, count(*), max(time) FROM tsz WHERE host = 'b' GROUP BY 1;
+-- a fixed abbreviation and a POSIX zone never change their offset: from
+-- the statistics too; a dynamic abbreviation (CLT: America/Santiago's
+-- meaning of it at the time) is not followed: every block decoded
+SELECT same_z('SELECT nosql.time_bucket(''1 week'', time, ''CLT'') b, host, count(*), sum(n), max(time) FROM %1$s GROUP BY 1, 2');
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT nosql.time_bucket('1 week', time, 'EST') b, count(*), max(time) FROM tsz WHERE host = 'b' GROUP BY 1;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT nosql.time_bucket('1 week', time, 'UTC+3') b, count(*), max(time) FROM tsz WHERE host = 'b' GROUP BY 1;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT nosql.time_bucket('1 week', time, 'CLT') b, count(*), max(time) FROM tsz WHERE host = 'b' GROUP BY 1;
 -- 'c' around Berlin's autumn transition: the block holding 01:00 UTC is
 -- decoded, though its ends lie on one local day
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
