@@ -143,7 +143,12 @@ SELECT count(*) AS buckets, sum(n) AS rows FROM recent_6h;
 SELECT nosql.timeseries_maintain('recent');
 SELECT partitions_dropped > 0 AS dropped FROM nosql.timeseries WHERE relid = 'recent'::regclass;
 SELECT count(*) AS raw_rows_left FROM recent;
--- a late row into the dropped past (it lands in the default partition) and into the kept range
+-- a late row into the dropped past (it lands in the default partition) and into the kept range;
+-- the worker's maintenance of recent (each round) would give that row a
+-- partition and drop it at any moment: its catalog row, locked until the
+-- checks are done, keeps the worker out (nosql.timeseries_maintain locks it)
+BEGIN;
+SELECT relid AS locked FROM nosql.timeseries WHERE relid = 'recent'::regclass FOR UPDATE;
 INSERT INTO recent VALUES (nosql.time_bucket('1 day', now()) - interval '8 days' + interval '1 hour', 1000),
                           (nosql.time_bucket('1 day', now()) - interval '2 days' + interval '1 hour', 1000);
 SELECT nosql.refresh_rollup('recent_6h', nosql.time_bucket('1 day', now()));
@@ -155,6 +160,7 @@ SELECT count(*) AS old_buckets_kept FROM recent_6h WHERE bucket < nosql.time_buc
 -- the backfill row in the default partition is remembered until the
 -- maintenance gives it a partition (which retention then drops)
 SELECT pending_invalidations FROM nosql.timeseries_rollups WHERE rollup = 'recent_6h'::regclass;
+COMMIT;
 SELECT nosql.timeseries_maintain('recent');
 SELECT nosql.refresh_rollup('recent_6h', nosql.time_bucket('1 day', now()));
 SELECT pending_invalidations FROM nosql.timeseries_rollups WHERE rollup = 'recent_6h'::regclass;
